@@ -1,0 +1,132 @@
+/**
+ * The contract every data type fulfils (riak_dt style: one module per type, same small surface).
+ *
+ * Values are immutable. A mutator returns a new value whose `delta` is the join of the deltas
+ * produced since the last `resetDelta()`. A delta is itself a value of the same type; merging it
+ * anywhere (any order, twice, or after anti-entropy) is safe.
+ *
+ * `toState()` / `fromState()` convert to and from the plain shapes below, which mirror the
+ * protobuf messages of proto/crdt.proto one to one; the wire layer encodes those shapes.
+ */
+
+export type DataKind =
+  | "gcounter"
+  | "pncounter"
+  | "gset"
+  | "orset"
+  | "lwwRegister"
+  | "mvRegister"
+  | "flag"
+  | "lwwMap"
+  | "orMap"
+  | "pncounterMap";
+
+export const DATA_KINDS: readonly DataKind[] = [
+  "gcounter",
+  "pncounter",
+  "gset",
+  "orset",
+  "lwwRegister",
+  "mvRegister",
+  "flag",
+  "lwwMap",
+  "orMap",
+  "pncounterMap",
+];
+
+/** Values that elements, map keys and register values may hold. */
+export type Element =
+  | string
+  | number
+  | boolean
+  | bigint
+  | null
+  | Uint8Array
+  | readonly Element[]
+  | { readonly [key: string]: Element };
+
+// ------------------------------------------------------------------ plain states (wire shapes)
+
+export interface SlotState {
+  node: string;
+  /** A safe integer (≤ 2^53 - 1). */
+  value: number;
+}
+export interface DotState {
+  node: string;
+  counter: number;
+}
+export interface CausalContextState {
+  vector: SlotState[]; // sorted by node
+  cloud: DotState[]; // sorted by (node, counter)
+}
+export interface GCounterState {
+  slots: SlotState[]; // sorted by node, no zero slots
+}
+export interface PNCounterState {
+  increments: GCounterState;
+  decrements: GCounterState;
+}
+export interface GSetState {
+  elements: string[]; // canonical encodings, sorted
+}
+export interface ORSetState {
+  entries: { element: string; dots: DotState[] }[]; // sorted by element; dots sorted
+  context: CausalContextState;
+}
+export interface LWWRegisterState {
+  value?: string; // canonical encoding; undefined for the empty register
+  timestamp: number;
+  node: string;
+}
+export interface MVRegisterState {
+  entries: { dot: DotState; value: string }[]; // sorted by dot
+  context: CausalContextState;
+}
+export interface FlagState {
+  enabled: boolean;
+}
+/** ORMap, LWWMap (valueKind lwwRegister) and PNCounterMap (valueKind pncounter). */
+export interface ORMapState {
+  valueKind: DataKind;
+  keys: ORSetState;
+  values: { key: string; value: AnyState }[]; // sorted by key
+}
+
+export type AnyState =
+  | GCounterState
+  | PNCounterState
+  | GSetState
+  | ORSetState
+  | LWWRegisterState
+  | MVRegisterState
+  | FlagState
+  | ORMapState;
+
+export interface StateByKind {
+  gcounter: GCounterState;
+  pncounter: PNCounterState;
+  gset: GSetState;
+  orset: ORSetState;
+  lwwRegister: LWWRegisterState;
+  mvRegister: MVRegisterState;
+  flag: FlagState;
+  lwwMap: ORMapState;
+  orMap: ORMapState;
+  pncounterMap: ORMapState;
+}
+
+// ------------------------------------------------------------------ the value contract
+
+export interface Crdt<Self extends Crdt<Self> = any> {
+  readonly kind: DataKind;
+  /** Least upper bound of two values of the same type (commutative, associative, idempotent). */
+  merge(other: Self): Self;
+  /** Same replicated state (not identity). */
+  equals(other: Self): boolean;
+  /** The delta accumulated since the last `resetDelta()`, or undefined when none. */
+  readonly delta: Self | undefined;
+  resetDelta(): Self;
+  /** Plain, canonically ordered state (mirrors the protobuf message). */
+  toState(): AnyState;
+}

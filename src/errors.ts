@@ -1,0 +1,40 @@
+/**
+ * Typed errors. Every error the library throws on purpose is one of these; `name` equals the
+ * class name so it survives serialization and `instanceof` across realms is not needed.
+ */
+export class CrdtReplicatorError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An argument is outside what the API accepts; the message says what is allowed. */
+export class InvalidArgumentError extends CrdtReplicatorError {}
+
+/** Bytes that are not a valid message of the expected kind (garbage, truncated, mistyped). */
+export class DecodeError extends CrdtReplicatorError {}
+
+/** A counter sum no longer fits a JavaScript number exactly; read `bigValue` instead. */
+export class PrecisionError extends CrdtReplicatorError {}
+
+/** The key was deleted (a tombstone exists); it cannot be updated until the tombstone expires. */
+export class KeyDeletedError extends CrdtReplicatorError {}
+
+/** The key is stored with another data type than the one the typed key names. */
+export class KeyTypeMismatchError extends CrdtReplicatorError {}
+
+/** The replicator was closed; create a new one with `Replicator.start`. */
+export class ReplicatorClosedError extends CrdtReplicatorError {}
+
+/** A coordinated write got fewer acknowledgements than asked in time. The local write stands. */
+export class WriteTimeoutError extends CrdtReplicatorError {}
+
+/** A coordinated read got fewer replies than asked in time. */
+export class ReadTimeoutError extends CrdtReplicatorError {}
+
+/** Options given to `Replicator.start` (or the daemon) are invalid; the message names the option. */
+export class ConfigError extends CrdtReplicatorError {}
+
+/** The NATS connection could not be established or authenticated. */
+export class ConnectionError extends CrdtReplicatorError {}
