@@ -1,0 +1,57 @@
+/**
+ * The small surface the replicator needs from a message bus. Implemented over NATS
+ * (src/transport/nats.ts) and in memory with seeded faults (src/transport/memory.ts).
+ */
+
+export interface IncomingMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  /** Set when the sender expects a reply (request/reply). */
+  readonly reply?: string;
+}
+
+export type MessageHandler = (msg: IncomingMessage) => void;
+
+export type TransportStatus =
+  | { type: "disconnect" }
+  | { type: "reconnect" }
+  | { type: "closed"; error?: Error };
+
+export interface SubscribeOptions {
+  /** Queue group: one member of the group receives each message. */
+  queue?: string;
+}
+
+export interface Transport {
+  /** Largest payload the bus accepts in one message, in bytes (NATS: the server's max_payload). */
+  readonly maxPayload: number;
+  /**
+   * Fire-and-forget publish. The transport may keep a reference to `data` until it flushes:
+   * callers must pass a fresh buffer per message and never reuse it.
+   */
+  publish(subject: string, data: Uint8Array): void;
+  /** Answer a request received with a `reply` subject. */
+  respond(reply: string, data: Uint8Array): void;
+  subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): () => void;
+  /** Request/reply; rejects with a RequestTimeoutError-like Error when no answer in `timeoutMs`. */
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /** Resolves once everything published so far reached the server (or the in-memory bus). */
+  flush(): Promise<void>;
+  /** Connection status changes (disconnect, reconnect, closed). Returns an unsubscribe function. */
+  onStatus(listener: (status: TransportStatus) => void): () => void;
+  /** Bytes handed to the bus so far (payloads plus protocol overhead where known). */
+  readonly bytesOut: number;
+  /** Drain subscriptions and close. Closing a borrowed connection leaves the connection open. */
+  close(): Promise<void>;
+}
+
+/** A request got no reply in time, or nobody listens on the subject. */
+export class RequestFailedError extends Error {
+  constructor(
+    message: string,
+    readonly reason: "timeout" | "no-responders" | "closed",
+  ) {
+    super(message);
+    this.name = "RequestFailedError";
+  }
+}
