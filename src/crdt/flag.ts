@@ -1,0 +1,65 @@
+/**
+ * Flag: a boolean that only goes from false to true. Merge is logical or.
+ */
+import { DecodeError } from "../errors.js";
+import { checkNode } from "./gcounter.js";
+import type { Crdt, FlagState } from "./types.js";
+
+export class Flag implements Crdt<Flag> {
+  readonly kind = "flag" as const;
+  readonly enabled: boolean;
+  readonly #delta: Flag | undefined;
+
+  private constructor(enabled: boolean, delta: Flag | undefined) {
+    this.enabled = enabled;
+    this.#delta = delta;
+  }
+
+  static empty(): Flag {
+    return DISABLED;
+  }
+
+  static fromState(state: FlagState): Flag {
+    if (typeof state !== "object" || state === null) throw new DecodeError("FlagState must be an object");
+    const { enabled } = state as { enabled?: unknown };
+    // proto3 omits a false bool.
+    if (enabled === undefined || enabled === false) return DISABLED;
+    if (enabled === true) return ENABLED;
+    throw new DecodeError("FlagState.enabled must be a boolean");
+  }
+
+  /**
+   * Sets the flag (for good). The writing node may be passed for uniformity with the other types'
+   * mutators (`f.enable(self)`); it is validated but not recorded. Enabling an enabled flag
+   * returns the same value.
+   */
+  enable(node?: string): Flag {
+    if (node !== undefined) checkNode(node);
+    return this.enabled ? this : ENABLED_WITH_DELTA;
+  }
+
+  get delta(): Flag | undefined {
+    return this.#delta;
+  }
+
+  resetDelta(): Flag {
+    return this.#delta === undefined ? this : this.enabled ? ENABLED : DISABLED;
+  }
+
+  /** Logical or. Keeps this value's pending delta; returns `this` when `other` adds nothing. */
+  merge(other: Flag): Flag {
+    return this.enabled || !other.enabled ? this : ENABLED;
+  }
+
+  equals(other: Flag): boolean {
+    return this.enabled === other.enabled;
+  }
+
+  toState(): FlagState {
+    return { enabled: this.enabled };
+  }
+}
+
+const DISABLED = new Flag(false, undefined);
+const ENABLED = new Flag(true, undefined);
+const ENABLED_WITH_DELTA = new Flag(true, ENABLED);

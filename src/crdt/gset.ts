@@ -1,0 +1,110 @@
+/**
+ * GSet: a grow-only set. Elements are identified by their canonical encoding (element.ts);
+ * merge is union. A mutation copies the encoding → element map; sorting happens on read
+ * (`elements`, memoized) and in `toState()`.
+ */
+import { DecodeError } from "../errors.js";
+import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
+import { checkNode } from "./gcounter.js";
+import type { Crdt, Element, GSetState } from "./types.js";
+
+type Members<T> = ReadonlyMap<string, T>;
+
+export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
+  readonly kind = "gset" as const;
+  readonly #members: Members<T>;
+  readonly #delta: GSet<T> | undefined;
+  #sortedKeys: string[] | undefined; // memo of the sorted encodings (not observable state)
+
+  private constructor(members: Members<T>, delta: GSet<T> | undefined) {
+    this.#members = members;
+    this.#delta = delta;
+  }
+
+  static empty<T extends Element = Element>(): GSet<T> {
+    return new GSet<T>(new Map(), undefined);
+  }
+
+  /** Validates (canonical, sorted, unique encodings) and decodes a plain state. */
+  static fromState<T extends Element = Element>(state: GSetState): GSet<T> {
+    if (typeof state !== "object" || state === null) throw new DecodeError("GSetState must be an object");
+    const elements = (state as { elements?: unknown }).elements;
+    if (!Array.isArray(elements)) throw new DecodeError("GSetState.elements must be an array");
+    const members = new Map<string, T>();
+    let previous: string | undefined;
+    for (const e of elements as unknown[]) {
+      if (typeof e !== "string" || !isCanonical(e)) throw new DecodeError("GSetState: element is not a canonical encoding");
+      if (previous !== undefined && compareCanonical(previous, e) >= 0) {
+        throw new DecodeError("GSetState: elements must be sorted by canonical encoding without duplicates");
+      }
+      members.set(e, decodeCanonical(e) as T);
+      previous = e;
+    }
+    return new GSet<T>(members, undefined);
+  }
+
+  /**
+   * Adds `x`. `node` (the writing node) is validated but not recorded: a GSet needs no causality;
+   * it is taken for uniformity with ORSet.add. Adding a present element returns the same value.
+   */
+  add(node: string, x: T): GSet<T> {
+    checkNode(node);
+    const key = canonical(x);
+    if (this.#members.has(key)) return this;
+    // Keep a private copy of structured values, so the caller mutating `x` later changes nothing.
+    const stored = (typeof x === "object" && x !== null ? decodeCanonical(key) : x) as T;
+    const members = new Map(this.#members);
+    members.set(key, stored);
+    const deltaMembers = new Map(this.#delta?.#members);
+    deltaMembers.set(key, stored);
+    return new GSet<T>(members, new GSet<T>(deltaMembers, undefined));
+  }
+
+  has(x: T): boolean {
+    return this.#members.has(canonical(x));
+  }
+
+  /** The elements, sorted by canonical encoding (the same order on every node). */
+  get elements(): T[] {
+    return this.sortedKeys().map((k) => this.#members.get(k)!);
+  }
+
+  get size(): number {
+    return this.#members.size;
+  }
+
+  get delta(): GSet<T> | undefined {
+    return this.#delta;
+  }
+
+  resetDelta(): GSet<T> {
+    return this.#delta === undefined ? this : new GSet<T>(this.#members, undefined);
+  }
+
+  /** Union. Keeps this value's pending delta; returns `this` when `other` adds nothing. */
+  merge(other: GSet<T>): GSet<T> {
+    let merged: Map<string, T> | undefined;
+    for (const [key, x] of other.#members) {
+      if (!this.#members.has(key)) {
+        merged ??= new Map(this.#members);
+        merged.set(key, x);
+      }
+    }
+    return merged === undefined ? this : new GSet<T>(merged, this.#delta);
+  }
+
+  equals(other: GSet<T>): boolean {
+    if (this === other) return true;
+    if (this.#members.size !== other.#members.size) return false;
+    for (const key of this.#members.keys()) if (!other.#members.has(key)) return false;
+    return true;
+  }
+
+  toState(): GSetState {
+    return { elements: [...this.sortedKeys()] };
+  }
+
+  private sortedKeys(): string[] {
+    return (this.#sortedKeys ??= [...this.#members.keys()].sort(compareCanonical));
+  }
+}

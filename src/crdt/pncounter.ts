@@ -1,0 +1,103 @@
+/**
+ * PNCounter: a counter that goes up and down, as two GCounters (increments P, decrements N);
+ * value = P − N. Its delta is the pair of the two GCounters' deltas.
+ */
+import { DecodeError, PrecisionError } from "../errors.js";
+import { GCounter, checkAmount, checkNode } from "./gcounter.js";
+import type { Crdt, PNCounterState } from "./types.js";
+
+export class PNCounter implements Crdt<PNCounter> {
+  readonly kind = "pncounter" as const;
+  /** Increments per node. */
+  readonly increments: GCounter;
+  /** Decrements per node. */
+  readonly decrements: GCounter;
+
+  private constructor(increments: GCounter, decrements: GCounter) {
+    this.increments = increments;
+    this.decrements = decrements;
+  }
+
+  static empty(): PNCounter {
+    return EMPTY;
+  }
+
+  static fromState(state: PNCounterState): PNCounter {
+    if (typeof state !== "object" || state === null) throw new DecodeError("PNCounterState must be an object");
+    const { increments, decrements } = state as { increments?: unknown; decrements?: unknown };
+    // An absent sub-message is the empty counter (proto3 omits empty messages).
+    const p = increments === undefined ? GCounter.empty() : GCounter.fromState(increments as never);
+    const n = decrements === undefined ? GCounter.empty() : GCounter.fromState(decrements as never);
+    return p.equals(GCounter.empty()) && n.equals(GCounter.empty()) ? EMPTY : new PNCounter(p, n);
+  }
+
+  /** Adds `by` (a non-negative safe integer; 0 is a no-op). */
+  increment(node: string, by: number = 1): PNCounter {
+    checkNode(node);
+    checkAmount(by, "increment", "use decrement to go down");
+    if (by === 0) return this;
+    return new PNCounter(this.increments.increment(node, by), this.decrements);
+  }
+
+  /** Subtracts `by` (a non-negative safe integer; 0 is a no-op). */
+  decrement(node: string, by: number = 1): PNCounter {
+    checkNode(node);
+    checkAmount(by, "decrement", "use increment to go up");
+    if (by === 0) return this;
+    return new PNCounter(this.increments, this.decrements.increment(node, by));
+  }
+
+  /** P − N. Throws PrecisionError when it is not a safe integer: read `bigValue` then. */
+  get value(): number {
+    let p: number | undefined;
+    let n: number | undefined;
+    try {
+      p = this.increments.value;
+      n = this.decrements.value;
+    } catch (e) {
+      if (!(e instanceof PrecisionError)) throw e;
+    }
+    if (p !== undefined && n !== undefined) return p - n; // both safe ⇒ the difference is exact
+    const exact = this.bigValue;
+    if (exact > BigInt(Number.MAX_SAFE_INTEGER) || exact < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new PrecisionError(
+        "PNCounter value is outside Number.MIN_SAFE_INTEGER..MAX_SAFE_INTEGER and cannot be represented exactly as a number; read bigValue instead",
+      );
+    }
+    return Number(exact);
+  }
+
+  /** The exact value, possibly negative. */
+  get bigValue(): bigint {
+    return this.increments.bigValue - this.decrements.bigValue;
+  }
+
+  get delta(): PNCounter | undefined {
+    const p = this.increments.delta;
+    const n = this.decrements.delta;
+    if (p === undefined && n === undefined) return undefined;
+    return new PNCounter(p ?? GCounter.empty(), n ?? GCounter.empty());
+  }
+
+  resetDelta(): PNCounter {
+    if (this.increments.delta === undefined && this.decrements.delta === undefined) return this;
+    return new PNCounter(this.increments.resetDelta(), this.decrements.resetDelta());
+  }
+
+  /** Keeps this value's pending delta; returns `this` when `other` adds nothing. */
+  merge(other: PNCounter): PNCounter {
+    const p = this.increments.merge(other.increments);
+    const n = this.decrements.merge(other.decrements);
+    return p === this.increments && n === this.decrements ? this : new PNCounter(p, n);
+  }
+
+  equals(other: PNCounter): boolean {
+    return this === other || (this.increments.equals(other.increments) && this.decrements.equals(other.decrements));
+  }
+
+  toState(): PNCounterState {
+    return { increments: this.increments.toState(), decrements: this.decrements.toState() };
+  }
+}
+
+const EMPTY = new PNCounter(GCounter.empty(), GCounter.empty());

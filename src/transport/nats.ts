@@ -1,0 +1,322 @@
+/**
+ * Transport over a NATS connection (@nats-io/transport-node v3).
+ *
+ * Defaults favour a replication node: reconnect forever, retry fast after a server restart, and ping
+ * often enough that a silently dead link (no TCP reset) is noticed within a few seconds.
+ */
+import { readFileSync } from "node:fs";
+import {
+  AuthorizationError,
+  ClosedConnectionError,
+  DrainingConnectionError,
+  RequestError,
+  TimeoutError,
+  UserAuthenticationExpiredError,
+  connect,
+  credsAuthenticator,
+  nkeyAuthenticator,
+  type Authenticator,
+  type Msg,
+  type NatsConnection,
+  type NodeConnectionOptions,
+  type Status,
+  type Subscription,
+} from "@nats-io/transport-node";
+import { ConnectionError, InvalidArgumentError } from "../errors.js";
+import {
+  RequestFailedError,
+  type MessageHandler,
+  type SubscribeOptions,
+  type Transport,
+  type TransportStatus,
+} from "./types.js";
+
+/** How to reach NATS. Names follow the NATS client options; durations are milliseconds. */
+export interface NatsConnectionOptions {
+  servers: string | string[];
+  /** Client name shown in the server's monitoring pages. */
+  name?: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** NKey seed ("SU..."), for servers configured with nkey users. */
+  nkey?: string | Uint8Array;
+  /** Contents of a `.creds` file (JWT + seed). */
+  creds?: string | Uint8Array;
+  /** Path of a `.creds` file; re-read on every (re)connect so rotated credentials are picked up. */
+  credsFile?: string;
+  /** Custom authenticator(s), combined with the above. */
+  authenticator?: Authenticator | Authenticator[];
+  tls?: NodeConnectionOptions["tls"];
+  /** Per-server reconnect attempts; -1 (default) retries forever. */
+  maxReconnectAttempts?: number;
+  /** Wait between reconnect attempts (default 250). */
+  reconnectTimeWait?: number;
+  /** Random extra wait, spreads a cluster's reconnects (default 100; TLS default 250). */
+  reconnectJitter?: number;
+  reconnectJitterTLS?: number;
+  /** Client ping period (default 2000); with `maxPingOut` (default 2) bounds dead-link detection. */
+  pingInterval?: number;
+  maxPingOut?: number;
+  /** Handshake timeout for one connection attempt (default 5000). */
+  timeout?: number;
+  /** Called when a subscription handler throws (default: logged, throttled). */
+  onHandlerError?: (error: unknown, subject: string) => void;
+}
+
+/** Borrow an existing connection: `close()` then leaves it open. */
+export interface BorrowedNatsConnection {
+  connection: NatsConnection;
+  onHandlerError?: (error: unknown, subject: string) => void;
+}
+
+export async function connectNats(
+  options: NatsConnectionOptions | BorrowedNatsConnection,
+): Promise<NatsTransport> {
+  if ("connection" in options) {
+    return new NatsTransport(options.connection, { owned: false, onHandlerError: options.onHandlerError });
+  }
+  const servers = Array.isArray(options.servers) ? options.servers : [options.servers];
+  if (servers.length === 0 || servers.some((s) => typeof s !== "string" || s.trim() === "")) {
+    throw new ConnectionError("NATS servers must be a non-empty list of URLs (e.g. nats://127.0.0.1:4222)");
+  }
+  let nc: NatsConnection;
+  try {
+    nc = await connect(toClientOptions(options, servers));
+  } catch (err) {
+    throw describeConnectFailure(servers, err);
+  }
+  return new NatsTransport(nc, { owned: true, onHandlerError: options.onHandlerError });
+}
+
+function toClientOptions(o: NatsConnectionOptions, servers: string[]): NodeConnectionOptions {
+  const auth: Authenticator[] = [];
+  if (o.authenticator) auth.push(...(Array.isArray(o.authenticator) ? o.authenticator : [o.authenticator]));
+  if (o.nkey !== undefined) auth.push(nkeyAuthenticator(toBytes(o.nkey)));
+  if (o.creds !== undefined) auth.push(credsAuthenticator(toBytes(o.creds)));
+  if (o.credsFile !== undefined) {
+    const file = o.credsFile;
+    readFileSync(file); // fail now with a clear fs error rather than inside the handshake
+    auth.push(credsAuthenticator(() => readFileSync(file)));
+  }
+  const opts: NodeConnectionOptions = {
+    servers,
+    maxReconnectAttempts: o.maxReconnectAttempts ?? -1,
+    reconnectTimeWait: o.reconnectTimeWait ?? 250,
+    reconnectJitter: o.reconnectJitter ?? 100,
+    reconnectJitterTLS: o.reconnectJitterTLS ?? 250,
+    pingInterval: o.pingInterval ?? 2000,
+    maxPingOut: o.maxPingOut ?? 2,
+    timeout: o.timeout ?? 5000,
+  };
+  if (o.name !== undefined) opts.name = o.name;
+  if (o.user !== undefined) opts.user = o.user;
+  if (o.pass !== undefined) opts.pass = o.pass;
+  if (o.token !== undefined) opts.token = o.token;
+  if (o.tls !== undefined) opts.tls = o.tls;
+  if (auth.length > 0) opts.authenticator = auth;
+  return opts;
+}
+
+function toBytes(v: string | Uint8Array): Uint8Array {
+  return typeof v === "string" ? new TextEncoder().encode(v) : v;
+}
+
+/** Never echo passwords embedded in URLs (nats://user:pass@host) into error messages. */
+function redact(server: string): string {
+  return server.replace(/\/\/[^@/]*@/, "//***@");
+}
+
+function describeConnectFailure(servers: string[], err: unknown): ConnectionError {
+  const where = servers.map(redact).join(", ");
+  const detail = err instanceof Error ? err.message : String(err);
+  if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
+    return new ConnectionError(
+      `NATS authentication failed at ${where}: ${detail} (check user/pass, token, nkey or creds)`,
+      { cause: err },
+    );
+  }
+  const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : "";
+  return new ConnectionError(`NATS server unreachable at ${where}: ${detail}${cause}`, { cause: err });
+}
+
+const LOG_EVERY_MS = 5000;
+
+export class NatsTransport implements Transport {
+  private readonly owned: boolean;
+  private readonly subs = new Set<Subscription>();
+  private readonly listeners = new Set<(s: TransportStatus) => void>();
+  private readonly statusIter: AsyncIterable<Status> & { stop?: () => void };
+  private readonly onHandlerError: (error: unknown, subject: string) => void;
+  /** outBytes of a borrowed connection before we got it: not ours. */
+  private readonly baseOutBytes: number;
+  private lastMaxPayload: number;
+  private closed = false;
+  private lastLog = 0;
+  /** Handler exceptions caught so far (they never kill a subscription). */
+  handlerErrors = 0;
+
+  constructor(
+    readonly connection: NatsConnection,
+    options: { owned: boolean; onHandlerError?: ((error: unknown, subject: string) => void) | undefined },
+  ) {
+    this.owned = options.owned;
+    this.onHandlerError = options.onHandlerError ?? ((e, s) => this.logHandlerError(e, s));
+    this.baseOutBytes = connection.stats().outBytes;
+    this.lastMaxPayload = connection.info?.max_payload ?? 1024 * 1024;
+    this.statusIter = connection.status();
+    void this.watchStatus();
+    void connection.closed().then((err) => {
+      if (!this.closed) this.emit(err ? { type: "closed", error: err } : { type: "closed" });
+      this.closed = true;
+    });
+  }
+
+  get maxPayload(): number {
+    // info is undefined once closed, and may change when reconnecting to another server.
+    const current = this.connection.info?.max_payload;
+    if (current !== undefined) this.lastMaxPayload = current;
+    return this.lastMaxPayload;
+  }
+
+  get bytesOut(): number {
+    return this.connection.stats().outBytes - this.baseOutBytes;
+  }
+
+  publish(subject: string, data: Uint8Array): void {
+    this.checkPayload(data);
+    this.connection.publish(subject, data);
+  }
+
+  respond(reply: string, data: Uint8Array): void {
+    this.publish(reply, data);
+  }
+
+  subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): () => void {
+    this.checkOpen();
+    const sub = this.connection.subscribe(subject, {
+      ...(options?.queue !== undefined ? { queue: options.queue } : {}),
+      // Callback subscriptions skip the async-iterator queue: one call per message, no promises.
+      callback: (err: Error | null, msg: Msg) => {
+        if (err) {
+          // Terminal for this subscription (e.g. permissions violation): report, keep the node alive.
+          this.handlerErrors++;
+          this.onHandlerError(err, subject);
+          return;
+        }
+        try {
+          const reply = msg.reply;
+          handler(reply ? { subject: msg.subject, data: msg.data, reply } : { subject: msg.subject, data: msg.data });
+        } catch (e) {
+          // An exception thrown here would unwind into the client's protocol parser.
+          this.handlerErrors++;
+          this.onHandlerError(e, subject);
+        }
+      },
+    });
+    this.subs.add(sub);
+    return () => {
+      if (!this.subs.delete(sub)) return;
+      try {
+        sub.unsubscribe();
+      } catch {
+        // already closed with the connection
+      }
+    };
+  }
+
+  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    if (this.closed) throw new RequestFailedError(`request on ${subject}: transport closed`, "closed");
+    this.checkPayload(data);
+    try {
+      const msg = await this.connection.request(subject, data, { timeout: Math.max(1, timeoutMs) });
+      return msg.data;
+    } catch (err) {
+      throw toRequestFailure(subject, timeoutMs, err);
+    }
+  }
+
+  flush(): Promise<void> {
+    return this.connection.flush();
+  }
+
+  onStatus(listener: (status: TransportStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.owned) {
+      // drain: deliver what is queued, flush what we published, then close.
+      await this.connection.drain().catch(() => this.connection.close());
+    } else {
+      const subs = [...this.subs];
+      this.subs.clear();
+      await Promise.allSettled(subs.map((s) => s.drain()));
+      this.statusIter.stop?.();
+    }
+    this.emit({ type: "closed" });
+    this.listeners.clear();
+  }
+
+  private async watchStatus(): Promise<void> {
+    try {
+      for await (const s of this.statusIter) {
+        if (s.type === "disconnect") this.emit({ type: "disconnect" });
+        else if (s.type === "reconnect") this.emit({ type: "reconnect" });
+      }
+    } catch {
+      // iterator stopped with an error: the closed() watcher reports it
+    }
+  }
+
+  private emit(status: TransportStatus): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(status);
+      } catch (e) {
+        this.onHandlerError(e, "<status listener>");
+      }
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ConnectionError("NATS transport is closed");
+  }
+
+  private checkPayload(data: Uint8Array): void {
+    this.checkOpen();
+    // Same typed error as the memory transport, before NATS throws its own.
+    if (data.byteLength > this.maxPayload) {
+      throw new InvalidArgumentError(
+        `payload of ${data.byteLength} bytes exceeds the server's max_payload of ${this.maxPayload} bytes`,
+      );
+    }
+  }
+
+  private logHandlerError(error: unknown, subject: string): void {
+    const now = Date.now();
+    if (now - this.lastLog < LOG_EVERY_MS) return; // throttled: a poison message must not flood logs
+    this.lastLog = now;
+    console.error(`crdt-replicator: handler for "${subject}" threw (${this.handlerErrors} so far):`, error);
+  }
+}
+
+function toRequestFailure(subject: string, timeoutMs: number, err: unknown): unknown {
+  if (err instanceof TimeoutError) {
+    return new RequestFailedError(`request on ${subject}: no reply within ${timeoutMs} ms`, "timeout");
+  }
+  if (err instanceof RequestError && err.isNoResponders()) {
+    return new RequestFailedError(`request on ${subject}: no responders`, "no-responders");
+  }
+  if (
+    err instanceof ClosedConnectionError ||
+    err instanceof DrainingConnectionError ||
+    err instanceof RequestError // cancelled, e.g. the connection closed while waiting
+  ) {
+    return new RequestFailedError(`request on ${subject}: ${err.message}`, "closed");
+  }
+  return err;
+}
