@@ -10,21 +10,25 @@ export class Flag implements Crdt<Flag> {
   readonly enabled: boolean;
   readonly #delta: Flag | undefined;
 
+  static readonly #DISABLED = new Flag(false, undefined);
+  static readonly #ENABLED = new Flag(true, undefined);
+  static readonly #ENABLED_WITH_DELTA = new Flag(true, Flag.#ENABLED);
+
   private constructor(enabled: boolean, delta: Flag | undefined) {
     this.enabled = enabled;
     this.#delta = delta;
   }
 
   static empty(): Flag {
-    return DISABLED;
+    return Flag.#DISABLED;
   }
 
   static fromState(state: FlagState): Flag {
     if (typeof state !== "object" || state === null) throw new DecodeError("FlagState must be an object");
     const { enabled } = state as { enabled?: unknown };
     // proto3 omits a false bool.
-    if (enabled === undefined || enabled === false) return DISABLED;
-    if (enabled === true) return ENABLED;
+    if (enabled === undefined || enabled === false) return Flag.#DISABLED;
+    if (enabled === true) return Flag.#ENABLED;
     throw new DecodeError("FlagState.enabled must be a boolean");
   }
 
@@ -35,7 +39,7 @@ export class Flag implements Crdt<Flag> {
    */
   enable(node?: string): Flag {
     if (node !== undefined) checkNode(node);
-    return this.enabled ? this : ENABLED_WITH_DELTA;
+    return this.enabled ? this : Flag.#ENABLED_WITH_DELTA;
   }
 
   get delta(): Flag | undefined {
@@ -43,12 +47,12 @@ export class Flag implements Crdt<Flag> {
   }
 
   resetDelta(): Flag {
-    return this.#delta === undefined ? this : this.enabled ? ENABLED : DISABLED;
+    return this.#delta === undefined ? this : this.enabled ? Flag.#ENABLED : Flag.#DISABLED;
   }
 
   /** Logical or. Keeps this value's pending delta; returns `this` when `other` adds nothing. */
   merge(other: Flag): Flag {
-    return this.enabled || !other.enabled ? this : ENABLED;
+    return this.enabled || !other.enabled ? this : Flag.#ENABLED;
   }
 
   equals(other: Flag): boolean {
@@ -59,7 +63,3 @@ export class Flag implements Crdt<Flag> {
     return { enabled: this.enabled };
   }
 }
-
-const DISABLED = new Flag(false, undefined);
-const ENABLED = new Flag(true, undefined);
-const ENABLED_WITH_DELTA = new Flag(true, ENABLED);

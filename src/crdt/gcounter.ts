@@ -19,13 +19,15 @@ export class GCounter implements Crdt<GCounter> {
   readonly #slots: Slots;
   readonly #delta: GCounter | undefined;
 
+  static readonly #EMPTY = new GCounter(EMPTY_SLOTS, undefined);
+
   private constructor(slots: Slots, delta: GCounter | undefined) {
     this.#slots = slots;
     this.#delta = delta;
   }
 
   static empty(): GCounter {
-    return EMPTY;
+    return GCounter.#EMPTY;
   }
 
   /** Validates and decodes a plain state (slots sorted by node, unique, non-zero safe integers). */
@@ -120,8 +122,6 @@ export class GCounter implements Crdt<GCounter> {
     return { slots };
   }
 }
-
-const EMPTY = new GCounter(EMPTY_SLOTS, undefined);
 
 // ------------------------------------------------------------------ validation
 

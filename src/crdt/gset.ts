@@ -16,13 +16,15 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
   readonly #delta: GSet<T> | undefined;
   #sortedKeys: string[] | undefined; // memo of the sorted encodings (not observable state)
 
+  static readonly #EMPTY = new GSet<Element>(new Map(), undefined);
+
   private constructor(members: Members<T>, delta: GSet<T> | undefined) {
     this.#members = members;
     this.#delta = delta;
   }
 
   static empty<T extends Element = Element>(): GSet<T> {
-    return new GSet<T>(new Map(), undefined);
+    return GSet.#EMPTY as GSet<T>;
   }
 
   /** Validates (canonical, sorted, unique encodings) and decodes a plain state. */
@@ -55,7 +57,7 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
     const stored = (typeof x === "object" && x !== null ? decodeCanonical(key) : x) as T;
     const members = new Map(this.#members);
     members.set(key, stored);
-    const deltaMembers = new Map(this.#delta?.#members);
+    const deltaMembers = new Map(this.#delta === undefined ? undefined : this.#delta.#members);
     deltaMembers.set(key, stored);
     return new GSet<T>(members, new GSet<T>(deltaMembers, undefined));
   }

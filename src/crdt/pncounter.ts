@@ -13,13 +13,15 @@ export class PNCounter implements Crdt<PNCounter> {
   /** Decrements per node. */
   readonly decrements: GCounter;
 
+  static readonly #EMPTY = new PNCounter(GCounter.empty(), GCounter.empty());
+
   private constructor(increments: GCounter, decrements: GCounter) {
     this.increments = increments;
     this.decrements = decrements;
   }
 
   static empty(): PNCounter {
-    return EMPTY;
+    return PNCounter.#EMPTY;
   }
 
   static fromState(state: PNCounterState): PNCounter {
@@ -28,7 +30,7 @@ export class PNCounter implements Crdt<PNCounter> {
     // An absent sub-message is the empty counter (proto3 omits empty messages).
     const p = increments === undefined ? GCounter.empty() : GCounter.fromState(increments as never);
     const n = decrements === undefined ? GCounter.empty() : GCounter.fromState(decrements as never);
-    return p.equals(GCounter.empty()) && n.equals(GCounter.empty()) ? EMPTY : new PNCounter(p, n);
+    return p.equals(GCounter.empty()) && n.equals(GCounter.empty()) ? PNCounter.#EMPTY : new PNCounter(p, n);
   }
 
   /** Adds `by` (a non-negative safe integer; 0 is a no-op). */
@@ -99,5 +101,3 @@ export class PNCounter implements Crdt<PNCounter> {
     return { increments: this.increments.toState(), decrements: this.decrements.toState() };
   }
 }
-
-const EMPTY = new PNCounter(GCounter.empty(), GCounter.empty());

@@ -2,9 +2,9 @@
  * Options of `Replicator.start`, their defaults (GoAkt's names, camel-cased) and validation.
  * Every problem is reported at start with the option's name, never discovered later.
  */
-import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import type { MeterProvider } from "@opentelemetry/api";
 import { ConfigError } from "../errors.js";
+import type { BorrowedNatsConnection, NatsConnectionOptions } from "../transport/nats.js";
 import type { Transport } from "../transport/types.js";
 
 export interface RemoteDataCenter {
@@ -13,7 +13,7 @@ export interface RemoteDataCenter {
   /** NATS servers of the remote DC. */
   servers: string | string[];
   /** Extra connection options for the remote DC (auth, TLS). */
-  connection?: Omit<ConnectionOptions, "servers">;
+  connection?: Omit<NatsConnectionOptions, "servers">;
 }
 
 export interface DataCenterReplicationOptions {
@@ -43,7 +43,7 @@ export interface ReplicatorOptions {
   /** Role advertised in membership; replication only talks to members with the same role when set. */
   role?: string;
   /** NATS connection options (servers, auth, TLS …) or `{ connection }` to share an existing one. */
-  nats?: ConnectionOptions | { connection: NatsConnection };
+  nats?: NatsConnectionOptions | BorrowedNatsConnection;
   /** A ready transport instead of NATS (the in-memory one, for simulation). */
   transport?: Transport;
   /** The delta subject. Membership and per-node subjects derive from it. Default "crdt.deltas". */

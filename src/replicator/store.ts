@@ -51,8 +51,9 @@ export class Store {
   /** Delete a key: drop its value and keep a tombstone. Returns false if an equal or newer one exists. */
   addTombstone(t: TombstoneInfo, source: ChangeSource): boolean {
     const existing = this.tombstoneMap.get(t.key);
-    // Tombstones of one key merge to the earliest deletion, so TTL expiry is the same everywhere.
-    if (existing !== undefined && existing.deletedAtMs <= t.deletedAtMs) return false;
+    // Tombstones of one key merge to the earliest deletion (ties: lowest origin), so every replica
+    // keeps the same one and TTL expiry happens alike everywhere.
+    if (existing !== undefined && !earlier(t, existing)) return false;
     this.tombstoneMap.set(t.key, t);
     this.values.delete(t.key);
     this.announce(t.key, source);
@@ -95,4 +96,8 @@ export class Store {
   private announce(key: string, source: ChangeSource): void {
     for (const l of this.listeners) l(key, source);
   }
+}
+
+function earlier(a: TombstoneInfo, b: TombstoneInfo): boolean {
+  return a.deletedAtMs < b.deletedAtMs || (a.deletedAtMs === b.deletedAtMs && a.originNode < b.originNode);
 }

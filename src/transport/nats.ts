@@ -141,6 +141,7 @@ function describeConnectFailure(servers: string[], err: unknown): ConnectionErro
 }
 
 const LOG_EVERY_MS = 5000;
+const DRAIN_TIMEOUT_MS = 5000;
 
 export class NatsTransport implements Transport {
   private readonly owned: boolean;
@@ -249,8 +250,13 @@ export class NatsTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     if (this.owned) {
-      // drain: deliver what is queued, flush what we published, then close.
-      await this.connection.drain().catch(() => this.connection.close());
+      // drain: deliver what is queued, flush what we published, then close. A link that is silently
+      // dead could hold the drain until ping detection; past a deadline, close without draining.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), DRAIN_TIMEOUT_MS)));
+      const outcome = await Promise.race([this.connection.drain().catch(() => "failed" as const), deadline]);
+      clearTimeout(timer);
+      if (outcome !== undefined) await this.connection.close().catch(() => {});
     } else {
       const subs = [...this.subs];
       this.subs.clear();

@@ -36,11 +36,25 @@ export interface NatsServer {
 }
 
 const live = new Set<ChildProcess>();
+/** Temp dirs (config, JetStream store) still to remove. */
+const dirs = new Set<string>();
 let hooksInstalled = false;
 
 /** Kill every server this process started. Safe to call many times. */
 export async function stopAllNatsServers(): Promise<void> {
   await Promise.all([...live].map((c) => terminate(c)));
+  removeDirs();
+}
+
+function removeDirs(): void {
+  for (const d of dirs) {
+    try {
+      rmSync(d, { recursive: true, force: true });
+    } catch {
+      // best effort: it is under the OS temp dir anyway
+    }
+  }
+  dirs.clear();
 }
 
 function killAllNow(): void {
@@ -52,6 +66,7 @@ function killAllNow(): void {
     }
   }
   live.clear();
+  removeDirs();
 }
 
 function installHooks(): void {
@@ -107,6 +122,11 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const bin = findBinary();
   installHooks();
   const dir = mkdtempSync(join(tmpdir(), "nats-test-"));
+  dirs.add(dir);
+  const removeDir = (): void => {
+    dirs.delete(dir);
+    rmSync(dir, { recursive: true, force: true });
+  };
   const startTimeoutMs = opts.startTimeoutMs ?? 10_000;
   const fixedPort = opts.port !== undefined;
   let port = opts.port ?? (await freePort());
@@ -139,7 +159,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   try {
     await launch();
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir();
     throw err;
   }
 
@@ -155,7 +175,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     },
     async stop() {
       if (child) await terminate(child);
-      rmSync(dir, { recursive: true, force: true });
+      removeDir();
     },
     async kill() {
       if (child) await terminate(child, 0);

@@ -116,7 +116,7 @@ export interface ORMapEntry {
   /** canonical encoding */
   key: string;
   /** encoded state of ORMapState.value_type */
-  value: Buffer;
+  value: Uint8Array;
 }
 
 /** ORMap, LWWMap (value_type LWW_REGISTER) and PNCounterMap (value_type PNCOUNTER) share this shape. */
@@ -135,7 +135,7 @@ export interface CRDTDelta {
   dataType: DataType;
   originNode: string;
   /** encoded state of data_type */
-  data: Buffer;
+  data: Uint8Array;
 }
 
 /** A deleted key. Kept for tombstone_ttl, carried by deltas, digests, snapshots and cross-DC batches. */
@@ -152,7 +152,7 @@ export interface Chunk {
   index: number;
   total: number;
   /** a slice of an encoded DeltaEnvelope holding the one large delta */
-  data: Buffer;
+  data: Uint8Array;
 }
 
 /** What a node publishes on `crdt.deltas`. */
@@ -242,7 +242,7 @@ export interface RepairRequest {
 
 export interface RepairReply {
   /** encoded DeltaEnvelopes, as published */
-  envelopes: Buffer[];
+  envelopes: Uint8Array[];
   /** false: some were evicted; do a digest sync instead */
   complete: boolean;
 }
@@ -1003,7 +1003,7 @@ export const FlagState: MessageFns<FlagState> = {
 };
 
 function createBaseORMapEntry(): ORMapEntry {
-  return { key: "", value: Buffer.alloc(0) };
+  return { key: "", value: new Uint8Array(0) };
 }
 
 export const ORMapEntry: MessageFns<ORMapEntry> = {
@@ -1043,7 +1043,7 @@ export const ORMapEntry: MessageFns<ORMapEntry> = {
               break;
             }
 
-            message.value = Buffer.from(reader.bytes());
+            message.value = reader.bytes();
             continue;
           }
         }
@@ -1128,7 +1128,7 @@ export const ORMapState: MessageFns<ORMapState> = {
 };
 
 function createBaseCRDTDelta(): CRDTDelta {
-  return { key: "", dataType: 0, originNode: "", data: Buffer.alloc(0) };
+  return { key: "", dataType: 0, originNode: "", data: new Uint8Array(0) };
 }
 
 export const CRDTDelta: MessageFns<CRDTDelta> = {
@@ -1190,7 +1190,7 @@ export const CRDTDelta: MessageFns<CRDTDelta> = {
               break;
             }
 
-            message.data = Buffer.from(reader.bytes());
+            message.data = reader.bytes();
             continue;
           }
         }
@@ -1289,7 +1289,7 @@ export const Tombstone: MessageFns<Tombstone> = {
 };
 
 function createBaseChunk(): Chunk {
-  return { chunkId: 0n, index: 0, total: 0, data: Buffer.alloc(0) };
+  return { chunkId: 0n, index: 0, total: 0, data: new Uint8Array(0) };
 }
 
 export const Chunk: MessageFns<Chunk> = {
@@ -1354,7 +1354,7 @@ export const Chunk: MessageFns<Chunk> = {
               break;
             }
 
-            message.data = Buffer.from(reader.bytes());
+            message.data = reader.bytes();
             continue;
           }
         }
@@ -2142,7 +2142,7 @@ export const RepairReply: MessageFns<RepairReply> = {
               break;
             }
 
-            message.envelopes.push(Buffer.from(reader.bytes()));
+            message.envelopes.push(reader.bytes());
             continue;
           }
           case 2: {

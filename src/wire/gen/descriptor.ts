@@ -2,7 +2,7 @@
 // protobufjs JSON descriptor of proto/crdt.proto (load with protobuf.Root.fromJSON).
 import type { INamespace } from "protobufjs";
 
-export const descriptor: INamespace = {
+export const descriptor = {
   "nested": {
     "crdt": {
       "nested": {
@@ -726,4 +726,4 @@ export const descriptor: INamespace = {
       }
     }
   }
-};
+} as INamespace;

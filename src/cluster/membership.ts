@@ -1,0 +1,294 @@
+/**
+ * Cluster membership and leader choice, as a deterministic state machine: heartbeats and the
+ * current time go in (time is always passed explicitly), events come out. No I/O, no clock — the
+ * shell (heartbeats.ts) stamps heartbeats on receipt and calls `tick` on a timer.
+ *
+ * Liveness uses the receiver's own clock (`receivedAtMs`), never the sender's, so clock skew between
+ * nodes cannot make a live member look dead or a dead one alive.
+ */
+import { InvalidArgumentError } from "../errors.js";
+
+export { quorum, type ConsistencyLevel } from "./quorum.js";
+
+/** A decoded heartbeat, stamped by the receiver. Mirrors proto `Heartbeat` plus `receivedAtMs`. */
+export interface Heartbeat {
+  readonly node: string;
+  readonly dataCenter: string;
+  readonly roles: readonly string[];
+  /** Process start time: the oldest reachable member of a DC leads it. */
+  readonly startedAtMs: number;
+  /** Grows on every restart; a newer incarnation replaces the old member. */
+  readonly incarnation: number;
+  /** Last delta-envelope sequence the node published (used by the replicator, not here). */
+  readonly lastSequence: number;
+  /** Graceful leave: remove at once. */
+  readonly leaving: boolean;
+  /** When this node received it, on this node's clock. */
+  readonly receivedAtMs: number;
+}
+
+/** This node. It is always a member and always reachable. */
+export interface SelfInfo {
+  readonly node: string;
+  readonly dataCenter: string;
+  readonly roles: readonly string[];
+  readonly startedAtMs: number;
+  readonly incarnation: number;
+}
+
+export interface Member {
+  readonly node: string;
+  readonly dataCenter: string;
+  readonly roles: readonly string[];
+  readonly reachable: boolean;
+  readonly startedAtMs: number;
+  readonly incarnation: number;
+  readonly self: boolean;
+}
+
+export interface MembershipOptions {
+  /** Silence after which a member is unreachable (it still counts in `known()`). */
+  readonly failureTimeoutMs: number;
+  /** Silence after which a member is removed; must be >= failureTimeoutMs. */
+  readonly removalTimeoutMs: number;
+  /** Roles whose per-DC leader is also tracked by `leader-changed` events (besides the overall one). */
+  readonly leaderRoles?: readonly string[];
+}
+
+export type RemovalReason = "left" | "timeout" | "restarted";
+
+export type MembershipEvent =
+  | { readonly type: "joined"; readonly member: Member }
+  | { readonly type: "unreachable"; readonly member: Member }
+  | { readonly type: "reachable-again"; readonly member: Member }
+  | { readonly type: "removed"; readonly member: Member; readonly reason: RemovalReason }
+  | {
+      readonly type: "leader-changed";
+      readonly dataCenter: string;
+      /** undefined: the leader among all roles. */
+      readonly role: string | undefined;
+      readonly leader: string | undefined;
+      readonly previous: string | undefined;
+    };
+
+interface Entry {
+  node: string;
+  dataCenter: string;
+  roles: readonly string[];
+  startedAtMs: number;
+  incarnation: number;
+  reachable: boolean;
+  lastSeenMs: number;
+}
+
+export class MembershipTable {
+  private readonly self: Entry;
+  private readonly peers = new Map<string, Entry>();
+  // Incarnations that left gracefully, remembered for removalTimeoutMs, so a heartbeat delayed
+  // past the leave (reordering transports) cannot resurrect the member.
+  private readonly departed = new Map<string, { incarnation: number; atMs: number }>();
+  private readonly failureTimeoutMs: number;
+  private readonly removalTimeoutMs: number;
+  private readonly trackedRoles: readonly (string | undefined)[];
+  private leaders = new Map<string, string | undefined>(); // `${role}\u0000${dc}` → leader
+
+  constructor(self: SelfInfo, options: MembershipOptions) {
+    checkHeartbeatShape({ ...self, lastSequence: 0, leaving: false, receivedAtMs: 0 });
+    const { failureTimeoutMs, removalTimeoutMs } = options;
+    if (!(Number.isFinite(failureTimeoutMs) && failureTimeoutMs > 0)) {
+      throw new InvalidArgumentError("failureTimeoutMs must be a finite number > 0");
+    }
+    if (!(Number.isFinite(removalTimeoutMs) && removalTimeoutMs >= failureTimeoutMs)) {
+      throw new InvalidArgumentError("removalTimeoutMs must be a finite number >= failureTimeoutMs");
+    }
+    this.failureTimeoutMs = failureTimeoutMs;
+    this.removalTimeoutMs = removalTimeoutMs;
+    this.trackedRoles = [undefined, ...new Set(options.leaderRoles ?? [])];
+    this.self = { ...self, roles: [...self.roles], reachable: true, lastSeenMs: 0 };
+    this.leaders = this.computeLeaders();
+  }
+
+  /** Feed one heartbeat. Throws InvalidArgumentError on a malformed one (the shell counts it). */
+  observe(hb: Heartbeat): MembershipEvent[] {
+    checkHeartbeatShape(hb);
+    // Our own heartbeat echoed back, or another process claiming our id: self stays authoritative.
+    if (hb.node === this.self.node) return [];
+    const gone = this.departed.get(hb.node);
+    if (gone !== undefined && hb.incarnation <= gone.incarnation) return [];
+    let current = this.peers.get(hb.node);
+    if (current !== undefined && hb.incarnation < current.incarnation) return []; // a late message of a dead process
+
+    const events: MembershipEvent[] = [];
+    if (hb.leaving) {
+      if (current !== undefined) {
+        this.peers.delete(hb.node);
+        events.push({ type: "removed", member: view(current, false), reason: "left" });
+      }
+      this.departed.set(hb.node, { incarnation: hb.incarnation, atMs: hb.receivedAtMs });
+      return this.withLeaderChanges(events);
+    }
+    if (current !== undefined && hb.incarnation > current.incarnation) {
+      this.peers.delete(hb.node);
+      events.push({ type: "removed", member: view(current, false), reason: "restarted" });
+      current = undefined;
+    }
+    if (current === undefined) {
+      const entry: Entry = {
+        node: hb.node,
+        dataCenter: hb.dataCenter,
+        roles: [...hb.roles],
+        startedAtMs: hb.startedAtMs,
+        incarnation: hb.incarnation,
+        reachable: true,
+        lastSeenMs: hb.receivedAtMs,
+      };
+      this.peers.set(hb.node, entry);
+      this.departed.delete(hb.node);
+      events.push({ type: "joined", member: view(entry, false) });
+    } else {
+      current.lastSeenMs = Math.max(current.lastSeenMs, hb.receivedAtMs);
+      current.dataCenter = hb.dataCenter;
+      current.roles = [...hb.roles];
+      current.startedAtMs = hb.startedAtMs;
+      if (!current.reachable) {
+        current.reachable = true;
+        events.push({ type: "reachable-again", member: view(current, false) });
+      }
+    }
+    return this.withLeaderChanges(events);
+  }
+
+  /** Advance time: mark silent members unreachable, remove long-silent ones. */
+  tick(nowMs: number): MembershipEvent[] {
+    if (!Number.isFinite(nowMs)) throw new InvalidArgumentError("nowMs must be a finite number");
+    const events: MembershipEvent[] = [];
+    for (const entry of [...this.peers.values()].sort(byNode)) {
+      const silentMs = nowMs - entry.lastSeenMs;
+      if (silentMs >= this.removalTimeoutMs) {
+        this.peers.delete(entry.node);
+        events.push({ type: "removed", member: view(entry, false), reason: "timeout" });
+      } else if (silentMs >= this.failureTimeoutMs && entry.reachable) {
+        entry.reachable = false;
+        events.push({ type: "unreachable", member: view(entry, false) });
+      }
+    }
+    for (const [node, gone] of this.departed) {
+      if (nowMs - gone.atMs >= this.removalTimeoutMs) this.departed.delete(node);
+    }
+    return this.withLeaderChanges(events);
+  }
+
+  /** Every member, self included, sorted by node id. */
+  members(): Member[] {
+    return [view(this.self, true), ...[...this.peers.values()].map((e) => view(e, false))].sort(
+      byNode,
+    );
+  }
+
+  member(node: string): Member | undefined {
+    if (node === this.self.node) return view(this.self, true);
+    const entry = this.peers.get(node);
+    return entry === undefined ? undefined : view(entry, false);
+  }
+
+  /**
+   * The oldest reachable member of `dataCenter` (default: this node's), optionally among those with
+   * `role`; ties on start time go to the lowest node id. Undefined when no member qualifies.
+   */
+  leader(dataCenter: string = this.self.dataCenter, role?: string): string | undefined {
+    let best: Entry | undefined;
+    for (const e of this.entries()) {
+      if (!e.reachable || e.dataCenter !== dataCenter) continue;
+      if (role !== undefined && !e.roles.includes(role)) continue;
+      if (best === undefined || older(e, best)) best = e;
+    }
+    return best?.node;
+  }
+
+  /** Whether this node leads its DC (optionally among `role`). */
+  isLeader(role?: string): boolean {
+    return this.leader(this.self.dataCenter, role) === this.self.node;
+  }
+
+  /** Members known (reachable or not, self included), optionally of one DC: N for quorum math. */
+  known(dataCenter?: string): number {
+    let n = 0;
+    for (const e of this.entries()) if (dataCenter === undefined || e.dataCenter === dataCenter) n++;
+    return n;
+  }
+
+  private *entries(): IterableIterator<Entry> {
+    yield this.self;
+    yield* this.peers.values();
+  }
+
+  private withLeaderChanges(events: MembershipEvent[]): MembershipEvent[] {
+    const next = this.computeLeaders();
+    for (const [slot, leader] of next) {
+      const previous = this.leaders.get(slot);
+      if (previous === leader) continue;
+      const [role, dataCenter] = splitSlot(slot);
+      events.push({ type: "leader-changed", dataCenter, role, leader, previous });
+    }
+    this.leaders = next;
+    return events;
+  }
+
+  private computeLeaders(): Map<string, string | undefined> {
+    // Track every DC seen now or before, so a DC emptied of reachable members reports `undefined`.
+    const dcs = new Set<string>([...this.leaders.keys()].map((s) => splitSlot(s)[1]));
+    for (const e of this.entries()) dcs.add(e.dataCenter);
+    const out = new Map<string, string | undefined>();
+    for (const dc of [...dcs].sort()) {
+      for (const role of this.trackedRoles) out.set(slotOf(role, dc), this.leader(dc, role));
+    }
+    return out;
+  }
+}
+
+function slotOf(role: string | undefined, dc: string): string {
+  // A leading "\u0001" marks "any role", so no real role name (even "") can collide with it.
+  return `${role === undefined ? "\u0001" : `\u0002${role}`}\u0000${dc}`;
+}
+
+function splitSlot(slot: string): [string | undefined, string] {
+  const cut = slot.indexOf("\u0000");
+  const head = slot.slice(0, cut);
+  return [head === "\u0001" ? undefined : head.slice(1), slot.slice(cut + 1)];
+}
+
+function older(a: Entry, b: Entry): boolean {
+  return a.startedAtMs !== b.startedAtMs ? a.startedAtMs < b.startedAtMs : a.node < b.node;
+}
+
+function byNode(a: { node: string }, b: { node: string }): number {
+  return a.node < b.node ? -1 : a.node > b.node ? 1 : 0;
+}
+
+function view(e: Entry, self: boolean): Member {
+  return {
+    node: e.node,
+    dataCenter: e.dataCenter,
+    roles: [...e.roles],
+    reachable: self || e.reachable,
+    startedAtMs: e.startedAtMs,
+    incarnation: e.incarnation,
+    self,
+  };
+}
+
+function checkHeartbeatShape(hb: Heartbeat): void {
+  const fail = (what: string): never => {
+    throw new InvalidArgumentError(`invalid heartbeat: ${what}`);
+  };
+  if (typeof hb !== "object" || hb === null) fail("not an object");
+  if (typeof hb.node !== "string" || hb.node.length === 0) fail("node must be a non-empty string");
+  if (typeof hb.dataCenter !== "string") fail("dataCenter must be a string");
+  if (!Array.isArray(hb.roles) || !hb.roles.every((r) => typeof r === "string")) {
+    fail("roles must be an array of strings");
+  }
+  for (const f of ["startedAtMs", "incarnation", "lastSequence", "receivedAtMs"] as const) {
+    if (typeof hb[f] !== "number" || !Number.isFinite(hb[f])) fail(`${f} must be a finite number`);
+  }
+  if (typeof hb.leaving !== "boolean") fail("leaving must be a boolean");
+}

@@ -1,0 +1,131 @@
+/**
+ * LWWMap: a map of last-writer-wins registers — an ORMap whose values are LWWRegisters.
+ *
+ * `put(node, key, value, timestamp?)` adds the key (add-wins against a concurrent remove) and
+ * writes the key's register; `remove(node, key)` removes the key it has seen. Because the
+ * register is last-writer-wins and an ORMap keeps the values of removed keys, a remove followed by
+ * a put with a later timestamp shows the new value (what users expect); a put with an explicit
+ * timestamp older than the removed value's brings the key back with the removed, newer value.
+ * Timestamps default to max(now, current timestamp + 1), so a local put always wins over what it
+ * read. The state is an ORMapState with valueKind "lwwRegister".
+ */
+import { DecodeError, InvalidArgumentError } from "../errors.js";
+import { checkNode, describe } from "./causal.js";
+import { canonical } from "./element.js";
+import { LWWRegister } from "./lww-register.js";
+import { ORMap } from "./ormap.js";
+import type { Crdt, Element, ORMapState } from "./types.js";
+
+export class LWWMap<V extends Element = Element, K extends Element = Element> implements Crdt<LWWMap<V, K>> {
+  readonly kind = "lwwMap" as const;
+  readonly #map: ORMap<LWWRegister<V>, K>;
+  #delta: LWWMap<V, K> | null | undefined; // cache of the wrapped map's delta (null: none)
+  #entries: readonly (readonly [K, V])[] | undefined; // cache
+
+  static #empty: LWWMap<Element, Element> | undefined; // built lazily: the modules import each other
+
+  /** `map` carries this value's pending delta. */
+  private constructor(map: ORMap<LWWRegister<V>, K>) {
+    this.#map = map;
+  }
+
+  static empty<V extends Element = Element, K extends Element = Element>(): LWWMap<V, K> {
+    LWWMap.#empty ??= new LWWMap<Element, Element>(ORMap.empty("lwwRegister"));
+    return LWWMap.#empty as unknown as LWWMap<V, K>;
+  }
+
+  /** Validates and decodes a plain state (an ORMapState whose valueKind is "lwwRegister"). */
+  static fromState<V extends Element = Element, K extends Element = Element>(state: ORMapState): LWWMap<V, K> {
+    if (typeof state !== "object" || state === null) throw new DecodeError("LWWMap state must be an object");
+    if (state.valueKind !== "lwwRegister") {
+      throw new DecodeError(`LWWMap state must have valueKind "lwwRegister", got ${describe(state.valueKind)}`);
+    }
+    const map = ORMap.fromState<LWWRegister<V>, K>(state, "LWWMap state");
+    return map.equals(ORMap.empty("lwwRegister")) ? LWWMap.empty<V, K>() : new LWWMap<V, K>(map);
+  }
+
+  /**
+   * Writes `value` under `key` as `node`. `timestamp` (a non-negative safe integer, milliseconds by
+   * convention) defaults to max(now, the key's current timestamp + 1). A write that loses to the
+   * key's current value (an older explicit timestamp) leaves the value as it is, but still adds
+   * the key if it was removed.
+   */
+  put(node: string, key: K, value: V, timestamp?: number): LWWMap<V, K> {
+    checkNode(node);
+    canonical(value); // InvalidArgumentError for unsupported values, before anything changes
+    if (timestamp !== undefined && (typeof timestamp !== "number" || !Number.isSafeInteger(timestamp) || timestamp < 0)) {
+      throw new InvalidArgumentError(`timestamp must be a non-negative safe integer (milliseconds), got ${describe(timestamp)}`);
+    }
+    return this.#wrap(this.#map.update(node, key, (r, n) => r.set(n, value, timestamp)));
+  }
+
+  /** Removes `key` (the puts this replica has seen). A no-op, without delta, when absent. */
+  remove(node: string, key: K): LWWMap<V, K> {
+    return this.#wrap(this.#map.remove(node, key));
+  }
+
+  /** The value under `key`, or undefined when the key is not in the map. */
+  get(key: K): V | undefined {
+    return this.#map.get(key)?.value;
+  }
+
+  has(key: K): boolean {
+    return this.#map.has(key);
+  }
+
+  /** The keys, sorted by canonical encoding. */
+  get keys(): readonly K[] {
+    return this.#map.keys;
+  }
+
+  /** [key, value] pairs, sorted by key (frozen; computed once per value). */
+  get entries(): readonly (readonly [K, V])[] {
+    this.#entries ??= Object.freeze(this.#map.entries.map(([k, r]) => Object.freeze([k, r.value as V] as const)));
+    return this.#entries;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** The underlying ORMap of registers (timestamps and writers included). */
+  get map(): ORMap<LWWRegister<V>, K> {
+    return this.#map;
+  }
+
+  get delta(): LWWMap<V, K> | undefined {
+    if (this.#delta === undefined) {
+      const d = this.#map.delta;
+      this.#delta = d === undefined ? null : new LWWMap(d);
+    }
+    return this.#delta ?? undefined;
+  }
+
+  resetDelta(): LWWMap<V, K> {
+    return this.#map.delta === undefined ? this : new LWWMap(this.#map.resetDelta());
+  }
+
+  /** The join (the ORMap's). Keeps this value's pending delta; returns `this` when `other` adds nothing. */
+  merge(other: LWWMap<V, K>): LWWMap<V, K> {
+    const map = this.#map.merge(other.#map);
+    return map === this.#map ? this : new LWWMap<V, K>(map);
+  }
+
+  equals(other: LWWMap<V, K>): boolean {
+    return this === other || this.#map.equals(other.#map);
+  }
+
+  /** Folds the key set's dot cloud into its vector (nothing observable changes). */
+  compact(): LWWMap<V, K> {
+    const map = this.#map.compact();
+    return map === this.#map ? this : new LWWMap<V, K>(map);
+  }
+
+  toState(): ORMapState {
+    return this.#map.toState();
+  }
+
+  #wrap(map: ORMap<LWWRegister<V>, K>): LWWMap<V, K> {
+    return map === this.#map ? this : new LWWMap(map);
+  }
+}

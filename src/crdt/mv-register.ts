@@ -1,0 +1,166 @@
+/**
+ * MVRegister: a multi-value register (Almeida et al., a causal dot store DotFun⟨dot ↦ value⟩ plus
+ * a causal context).
+ *
+ * - `set(node, v)` mints a new dot d. The value keeps only (d, v); its delta holds {(d, v)} and the
+ *   context {d} ∪ every dot the register held (the set supersedes what it observed).
+ * - Join: keep the entries both sides hold, plus the entries one side holds whose dot the other
+ *   side's context has not seen. Concurrent sets therefore both survive; a later set that observed
+ *   them replaces both.
+ * - `values`: the distinct values of the surviving entries, sorted by canonical encoding.
+ *
+ * A register holds few entries (one per concurrent writer), so they live in a small sorted array.
+ */
+import { DecodeError } from "../errors.js";
+import { CausalContext, checkNode, compareDots, decodeDot, describe, type Dot } from "./causal.js";
+import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
+import { freezeElement } from "./orset.js";
+import type { Crdt, Element, MVRegisterState } from "./types.js";
+
+interface Entry {
+  readonly dot: Dot;
+  readonly value: string; // canonical encoding
+}
+
+type Entries = readonly Entry[]; // sorted by dot, unique dots
+
+export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<T>> {
+  readonly kind = "mvRegister" as const;
+  readonly #entries: Entries;
+  readonly #context: CausalContext;
+  readonly #delta: MVRegister<T> | undefined;
+  #values: readonly T[] | undefined; // cache
+
+  static readonly #EMPTY = new MVRegister<Element>([], CausalContext.empty(), undefined);
+
+  private constructor(entries: Entries, context: CausalContext, delta: MVRegister<T> | undefined) {
+    this.#entries = entries;
+    this.#context = context;
+    this.#delta = delta;
+  }
+
+  static empty<T extends Element = Element>(): MVRegister<T> {
+    return MVRegister.#EMPTY as MVRegister<T>;
+  }
+
+  /** Validates and decodes a plain state: entries sorted by dot, unique, covered by the context, canonical values. */
+  static fromState<T extends Element = Element>(state: MVRegisterState): MVRegister<T> {
+    const what = "MVRegisterState";
+    if (typeof state !== "object" || state === null) throw new DecodeError(`${what} must be an object`);
+    const { entries: rawEntries, context: rawContext } = state as { entries?: unknown; context?: unknown };
+    if (!Array.isArray(rawEntries)) throw new DecodeError(`${what}.entries must be an array`);
+    const context = CausalContext.fromState(rawContext as never, `${what}.context`);
+    const entries: Entry[] = [];
+    for (const raw of rawEntries as unknown[]) {
+      if (typeof raw !== "object" || raw === null) throw new DecodeError(`${what}: an entry must be an object`);
+      const { dot: rawDot, value } = raw as { dot?: unknown; value?: unknown };
+      const dot = decodeDot(rawDot, what);
+      const prev = entries[entries.length - 1];
+      if (prev !== undefined && compareDots(prev.dot, dot) >= 0) {
+        throw new DecodeError(`${what}: entries must be sorted by dot without duplicates`);
+      }
+      if (!context.contains(dot)) {
+        throw new DecodeError(`${what}: dot (${JSON.stringify(dot.node)}, ${dot.counter}) is not covered by the context`);
+      }
+      if (typeof value !== "string" || !isCanonical(value)) {
+        throw new DecodeError(`${what}: entry value ${describe(value)} is not a canonical encoding`);
+      }
+      entries.push(Object.freeze({ dot, value }));
+    }
+    if (entries.length === 0 && context.isEmpty) return MVRegister.#EMPTY as MVRegister<T>;
+    return new MVRegister<T>(Object.freeze(entries), context, undefined);
+  }
+
+  /** Writes `value` as `node`, replacing every value this register has seen. */
+  set(node: string, value: T): MVRegister<T> {
+    checkNode(node);
+    const encoded = canonical(value); // InvalidArgumentError for unsupported values
+    const dot = this.#context.next(node);
+    const entries: Entries = Object.freeze([Object.freeze({ dot, value: encoded })]);
+    const covered = this.#entries.map((e) => e.dot);
+    covered.push(dot);
+    const piece = new MVRegister<T>(entries, CausalContext.of(covered), undefined);
+    return new MVRegister<T>(entries, this.#context.add(dot), this.#delta === undefined ? piece : this.#delta.merge(piece));
+  }
+
+  /**
+   * The concurrent values (distinct, sorted by canonical encoding; empty for the empty register).
+   * Frozen, decoded copies: changing one never changes the register.
+   */
+  get values(): readonly T[] {
+    if (this.#values === undefined) {
+      const distinct = [...new Set(this.#entries.map((e) => e.value))].sort(compareCanonical);
+      this.#values = Object.freeze(distinct.map((s) => freezeElement(decodeCanonical(s)) as T));
+    }
+    return this.#values;
+  }
+
+  /** The causal context (every dot this register has seen). */
+  get context(): CausalContext {
+    return this.#context;
+  }
+
+  get delta(): MVRegister<T> | undefined {
+    return this.#delta;
+  }
+
+  resetDelta(): MVRegister<T> {
+    return this.#delta === undefined ? this : new MVRegister<T>(this.#entries, this.#context, undefined);
+  }
+
+  /** The join. Keeps this value's pending delta; returns `this` when `other` adds nothing. */
+  merge(other: MVRegister<T>): MVRegister<T> {
+    if (other === this || (other.#entries.length === 0 && other.#context.isEmpty)) return this;
+    const a = this.#entries;
+    const b = other.#entries;
+    const ca = this.#context;
+    const cb = other.#context;
+    const out: Entry[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < a.length || j < b.length) {
+      const x = a[i];
+      const y = b[j];
+      const cmp = x === undefined ? 1 : y === undefined ? -1 : compareDots(x.dot, y.dot);
+      if (cmp === 0) {
+        // One dot names one write; should two states disagree on its value (forged input), keep
+        // the lower encoding so that the join stays commutative.
+        out.push(compareCanonical(x!.value, y!.value) <= 0 ? x! : y!);
+        i++;
+        j++;
+      } else if (cmp < 0) {
+        if (!cb.contains(x!.dot)) out.push(x!);
+        i++;
+      } else {
+        if (!ca.contains(y!.dot)) out.push(y!);
+        j++;
+      }
+    }
+    const context = ca.merge(cb);
+    if (context === ca && sameEntries(out, a)) return this;
+    return new MVRegister<T>(Object.freeze(out), context, this.#delta);
+  }
+
+  equals(other: MVRegister<T>): boolean {
+    if (this === other) return true;
+    return sameEntries(this.#entries, other.#entries) && this.#context.equals(other.#context);
+  }
+
+  toState(): MVRegisterState {
+    return {
+      entries: this.#entries.map((e) => ({ dot: { node: e.dot.node, counter: e.dot.counter }, value: e.value })),
+      context: this.#context.toState(),
+    };
+  }
+}
+
+function sameEntries(a: Entries, b: Entries): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.value !== y.value || x.dot.node !== y.dot.node || x.dot.counter !== y.dot.counter) return false;
+  }
+  return true;
+}

@@ -1,0 +1,321 @@
+/**
+ * ORSet: an add-wins observed-remove set (the "AWORSet" of Almeida et al., "Delta State Replicated
+ * Data Types", a causal dot store DotMap⟨E, DotSet⟩ plus a causal context).
+ *
+ * - `add(node, x)` mints a new dot d for x. Its delta holds {x ↦ {d}} and the context {d} ∪ x's
+ *   current dots: the add supersedes (removes) the dots it observed, so x keeps one dot per add.
+ * - `remove(x)` drops x's dots; its delta has no entries and the context x's dots. Removing an
+ *   absent element is a no-op (no delta).
+ * - Join: an element keeps the dots both sides hold, plus the dots one side holds that the other
+ *   side's context has not seen (an add concurrent with a remove survives: add wins). The context
+ *   is the union, kept compact.
+ *
+ * A delta's context holds only the dots the delta covers, never the producer's whole vector, so
+ * deltas may arrive in any order, twice, or never (anti-entropy ships the state later).
+ *
+ * Representation: element (canonical encoding) → sorted dots in a persistent map, plus an index
+ * dot → element, so a mutation costs O(log n) and merging a delta of k dots into a state of n
+ * elements costs O(k log n) instead of O(n). Sorting happens only in `elements` (cached per
+ * value) and `toState()`.
+ */
+import { DecodeError } from "../errors.js";
+import {
+  CausalContext,
+  PMap,
+  checkNode,
+  compareStrings,
+  decodeDots,
+  describe,
+  dotKey,
+  joinDots,
+  sameDots,
+  type Dot,
+  type DotList,
+} from "./causal.js";
+import { canonical, decodeCanonical, isCanonical } from "./element.js";
+import type { Crdt, DotState, Element, ORSetState } from "./types.js";
+
+type Entries = PMap<DotList>;
+type Index = PMap<string>;
+
+export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
+  readonly kind = "orset" as const;
+  readonly #entries: Entries; // canonical → its dots, sorted; never an empty list
+  readonly #index: Index; // dotKey → canonical, for every dot of #entries
+  readonly #context: CausalContext;
+  readonly #delta: ORSet<T> | undefined;
+  #sorted: readonly string[] | undefined; // cache: canonical encodings, sorted
+  #elements: readonly T[] | undefined; // cache: decoded, in the same order
+
+  private constructor(entries: Entries, index: Index, context: CausalContext, delta: ORSet<T> | undefined) {
+    this.#entries = entries;
+    this.#index = index;
+    this.#context = context;
+    this.#delta = delta;
+  }
+
+  static readonly #EMPTY = new ORSet<Element>(PMap.empty(), PMap.empty(), CausalContext.empty(), undefined);
+
+  static empty<T extends Element = Element>(): ORSet<T> {
+    return ORSet.#EMPTY as ORSet<T>;
+  }
+
+  /**
+   * Validates and decodes a plain state: entries sorted by element without duplicates, canonical
+   * elements, each with a non-empty sorted dot list; every dot unique and covered by the context.
+   */
+  static fromState<T extends Element = Element>(state: ORSetState, what = "ORSetState"): ORSet<T> {
+    if (typeof state !== "object" || state === null) throw new DecodeError(`${what} must be an object`);
+    const { entries: rawEntries, context: rawContext } = state as { entries?: unknown; context?: unknown };
+    if (!Array.isArray(rawEntries)) throw new DecodeError(`${what}.entries must be an array`);
+    const context = CausalContext.fromState(rawContext as never, `${what}.context`);
+    let previous: string | undefined;
+    const seen = new Set<string>();
+    const decoded: [string, Dot[]][] = [];
+    for (const raw of rawEntries as unknown[]) {
+      if (typeof raw !== "object" || raw === null) throw new DecodeError(`${what}: an entry must be an object`);
+      const { element, dots: rawDots } = raw as { element?: unknown; dots?: unknown };
+      if (typeof element !== "string" || !isCanonical(element)) {
+        throw new DecodeError(`${what}: entry element ${describe(element)} is not a canonical encoding`);
+      }
+      if (previous !== undefined && !(previous < element)) {
+        throw new DecodeError(`${what}: entries must be sorted by element without duplicates`);
+      }
+      previous = element;
+      const dots = decodeDots(rawDots, `${what} entry ${describe(element)}`);
+      for (const dot of dots) {
+        if (!context.contains(dot)) {
+          throw new DecodeError(`${what}: dot (${JSON.stringify(dot.node)}, ${dot.counter}) is not covered by the context`);
+        }
+        const k = dotKey(dot);
+        if (seen.has(k)) throw new DecodeError(`${what}: dot (${JSON.stringify(dot.node)}, ${dot.counter}) belongs to two elements`);
+        seen.add(k);
+      }
+      decoded.push([element, dots]);
+    }
+    if (decoded.length === 0 && context.isEmpty) return ORSet.#EMPTY as ORSet<T>;
+    const entries = PMap.build<DotList>((m) => {
+      for (const [element, dots] of decoded) m.set(element, dots);
+    });
+    const index = PMap.build<string>((m) => {
+      for (const [element, dots] of decoded) for (const dot of dots) m.set(dotKey(dot), element);
+    });
+    return new ORSet<T>(entries, index, context, undefined);
+  }
+
+  // ---------------------------------------------------------------- mutators
+
+  /** Adds `x` as `node` (a new dot that supersedes the dots of `x` this value has seen). */
+  add(node: string, x: T): ORSet<T> {
+    checkNode(node);
+    return this.addCanonical(node, canonical(x));
+  }
+
+  /** Removes `x` (the dots this value has seen). A no-op, without delta, when `x` is absent. */
+  remove(x: T): ORSet<T> {
+    return this.removeCanonical(canonical(x));
+  }
+
+  /** @internal `add` of an already encoded element (node already checked). */
+  addCanonical(node: string, element: string): ORSet<T> {
+    const dot = this.#context.next(node);
+    const old = this.#entries.get(element);
+    const dots: DotList = [dot];
+    const entries = this.#entries.set(element, dots);
+    let index = this.#index;
+    if (old !== undefined) for (const d of old) index = index.delete(dotKey(d));
+    index = index.set(dotKey(dot), element);
+    const piece = new ORSet<T>(
+      PMap.empty<DotList>().set(element, dots),
+      PMap.empty<string>().set(dotKey(dot), element),
+      CausalContext.of(old === undefined ? [dot] : [dot, ...old]),
+      undefined,
+    );
+    return new ORSet<T>(entries, index, this.#context.add(dot), this.#delta === undefined ? piece : this.#delta.merge(piece));
+  }
+
+  /** @internal `remove` of an already encoded element. */
+  removeCanonical(element: string): ORSet<T> {
+    const old = this.#entries.get(element);
+    if (old === undefined) return this;
+    let index = this.#index;
+    for (const d of old) index = index.delete(dotKey(d));
+    const piece = new ORSet<T>(PMap.empty(), PMap.empty(), CausalContext.of(old), undefined);
+    return new ORSet<T>(
+      this.#entries.delete(element),
+      index,
+      this.#context,
+      this.#delta === undefined ? piece : this.#delta.merge(piece),
+    );
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  has(x: T): boolean {
+    return this.#entries.has(canonical(x));
+  }
+
+  /** @internal `has` of an already encoded element. */
+  hasCanonical(element: string): boolean {
+    return this.#entries.has(element);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * The elements, sorted by canonical encoding (frozen; computed once per value). Elements are
+   * decoded copies: changing one never changes the set.
+   */
+  get elements(): readonly T[] {
+    if (this.#elements === undefined) {
+      const sorted = this.sortedCanonicals();
+      this.#elements = Object.freeze(sorted.map((s) => freezeElement(decodeCanonical(s)) as T));
+    }
+    return this.#elements;
+  }
+
+  /** @internal the canonical encodings of the elements, sorted (cached). */
+  sortedCanonicals(): readonly string[] {
+    if (this.#sorted === undefined) this.#sorted = Object.freeze(this.#entries.keys().sort(compareStrings));
+    return this.#sorted;
+  }
+
+  /** @internal the canonical encodings of the elements, in no particular order. */
+  unsortedCanonicals(): string[] {
+    return this.#entries.keys();
+  }
+
+  /** @internal the element holding `dot`, if any. */
+  elementOfDot(dot: Dot): string | undefined {
+    return this.#index.get(dotKey(dot));
+  }
+
+  /** @internal the dots of an element (undefined when absent). */
+  dotsOf(element: string): DotList | undefined {
+    return this.#entries.get(element);
+  }
+
+  /** The causal context (every dot this value has seen). */
+  get context(): CausalContext {
+    return this.#context;
+  }
+
+  // ---------------------------------------------------------------- the contract
+
+  get delta(): ORSet<T> | undefined {
+    return this.#delta;
+  }
+
+  resetDelta(): ORSet<T> {
+    return this.#delta === undefined ? this : new ORSet<T>(this.#entries, this.#index, this.#context, undefined);
+  }
+
+  /**
+   * The join. Keeps this value's pending delta; returns `this` when `other` adds nothing.
+   *
+   * Cost: only the elements that can change are visited — those `other` holds plus those whose
+   * dots `other`'s context covers (found through the dot index) — when that is cheaper than
+   * visiting every element of both sides; merging a delta into a large state is O(delta).
+   */
+  merge(other: ORSet<T>): ORSet<T> {
+    if (other === this || (other.#entries.size === 0 && other.#context.isEmpty)) return this;
+    const a: ORSet<T> = this;
+    const b: ORSet<T> = other;
+    const full = a.#entries.size + b.#entries.size;
+    const intoA = b.#entries.size + b.#context.dotCount;
+    const intoB = a.#entries.size + a.#context.dotCount;
+    let base: ORSet<T>;
+    let side: ORSet<T>;
+    let touched: Iterable<string>;
+    if (intoA <= full && intoA <= intoB) {
+      [base, side] = [a, b];
+      touched = affected(a, b);
+    } else if (intoB <= full) {
+      [base, side] = [b, a];
+      touched = affected(b, a);
+    } else {
+      [base, side] = a.#entries.size >= b.#entries.size ? [a, b] : [b, a];
+      const all = new Set(base.#entries.keys());
+      for (const k of side.#entries.keys()) all.add(k);
+      touched = all;
+    }
+    const baseContext = base.#context;
+    const sideContext = side.#context;
+    let index = base.#index;
+    const entries = base.#entries.mutate((m) => {
+      index = index.mutate((ix) => {
+        for (const element of touched) {
+          const d = m.get(element) ?? NO_DOTS;
+          const d2 = side.#entries.get(element) ?? NO_DOTS;
+          const r = joinDots(d, baseContext, d2, sideContext);
+          if (sameDots(r, d)) continue;
+          if (r.length === 0) m.delete(element);
+          else m.set(element, sameDots(r, d2) ? d2 : r);
+          for (const dot of d) if (!r.includes(dot)) ix.delete(dotKey(dot));
+          for (const dot of r) if (!d.includes(dot)) ix.set(dotKey(dot), element);
+        }
+      });
+    });
+    const context = baseContext.merge(sideContext);
+    if (entries.sameAs(this.#entries) && context === this.#context) return this;
+    if (base === other && entries.sameAs(other.#entries) && context === other.#context && this.#delta === undefined) {
+      return other.#delta === undefined ? other : other.resetDelta();
+    }
+    return new ORSet<T>(entries, index, context, this.#delta);
+  }
+
+  equals(other: ORSet<T>): boolean {
+    if (this === other) return true;
+    if (this.#entries.size !== other.#entries.size || !this.#context.equals(other.#context)) return false;
+    if (this.#entries.sameAs(other.#entries)) return true;
+    let same = true;
+    this.#entries.forEach((dots, element) => {
+      if (!same) return;
+      const o = other.#entries.get(element);
+      if (o === undefined || !sameDots(dots, o)) same = false;
+    });
+    return same;
+  }
+
+  /**
+   * Folds the context's dot cloud into its vector (nothing observable changes). Contexts are kept
+   * compact by every operation, so this normally returns `this`; the replicator's prune tick calls it.
+   */
+  compact(): ORSet<T> {
+    const context = this.#context.compact();
+    return context === this.#context ? this : new ORSet<T>(this.#entries, this.#index, context, this.#delta);
+  }
+
+  toState(): ORSetState {
+    const entries: { element: string; dots: DotState[] }[] = [];
+    for (const element of this.sortedCanonicals()) {
+      const dots = this.#entries.get(element)!;
+      entries.push({ element, dots: dots.map((d) => ({ node: d.node, counter: d.counter })) });
+    }
+    return { entries, context: this.#context.toState() };
+  }
+}
+
+const NO_DOTS: DotList = Object.freeze([]);
+
+/** The elements of `base` that `side` can change: those `side` holds, and those whose dots `side`'s context covers. */
+function affected<T extends Element>(base: ORSet<T>, side: ORSet<T>): Set<string> {
+  const out = new Set<string>(side.unsortedCanonicals());
+  for (const dot of side.context.dots()) {
+    const element = base.elementOfDot(dot);
+    if (element !== undefined) out.add(element);
+  }
+  return out;
+}
+
+/** Deep-freezes a decoded element (plain objects and arrays; a Uint8Array cannot be frozen). */
+export function freezeElement(value: Element): Element {
+  if (typeof value === "object" && value !== null && !(value instanceof Uint8Array)) {
+    if (Array.isArray(value)) for (const v of value) freezeElement(v);
+    else for (const v of Object.values(value)) freezeElement(v);
+    Object.freeze(value);
+  }
+  return value;
+}

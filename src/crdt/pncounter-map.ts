@@ -1,0 +1,131 @@
+/**
+ * PNCounterMap: a map of counters that go up and down — an ORMap whose values are PNCounters.
+ *
+ * `increment` / `decrement` add the key (add-wins against a concurrent remove) and change its
+ * counter; `remove(node, key)` removes the key it has seen. An ORMap keeps the values of removed
+ * keys (that keeps merge associative), so a removed key that is incremented again continues from
+ * its old count: remove at 5, increment by 1 → 6, not 1. To reset a key, decrement it by its value
+ * before (or instead of) removing it. The state is an ORMapState with valueKind "pncounter".
+ */
+import { DecodeError } from "../errors.js";
+import { describe } from "./causal.js";
+import { ORMap } from "./ormap.js";
+import { PNCounter } from "./pncounter.js";
+import type { Crdt, Element, ORMapState } from "./types.js";
+
+export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounterMap<K>> {
+  readonly kind = "pncounterMap" as const;
+  readonly #map: ORMap<PNCounter, K>;
+  #delta: PNCounterMap<K> | null | undefined; // cache of the wrapped map's delta (null: none)
+  #entries: readonly (readonly [K, number])[] | undefined; // cache
+
+  static #empty: PNCounterMap<Element> | undefined; // built lazily: the modules import each other
+
+  /** `map` carries this value's pending delta. */
+  private constructor(map: ORMap<PNCounter, K>) {
+    this.#map = map;
+  }
+
+  static empty<K extends Element = Element>(): PNCounterMap<K> {
+    PNCounterMap.#empty ??= new PNCounterMap<Element>(ORMap.empty("pncounter"));
+    return PNCounterMap.#empty as unknown as PNCounterMap<K>;
+  }
+
+  /** Validates and decodes a plain state (an ORMapState whose valueKind is "pncounter"). */
+  static fromState<K extends Element = Element>(state: ORMapState): PNCounterMap<K> {
+    if (typeof state !== "object" || state === null) throw new DecodeError("PNCounterMap state must be an object");
+    if (state.valueKind !== "pncounter") {
+      throw new DecodeError(`PNCounterMap state must have valueKind "pncounter", got ${describe(state.valueKind)}`);
+    }
+    const map = ORMap.fromState<PNCounter, K>(state, "PNCounterMap state");
+    return map.equals(ORMap.empty("pncounter")) ? PNCounterMap.empty<K>() : new PNCounterMap<K>(map);
+  }
+
+  /** Adds `by` (a non-negative safe integer) to `key`'s counter as `node`, adding the key. */
+  increment(node: string, key: K, by: number = 1): PNCounterMap<K> {
+    return this.#wrap(this.#map.update(node, key, (c, n) => c.increment(n, by)));
+  }
+
+  /** Subtracts `by` (a non-negative safe integer) from `key`'s counter as `node`, adding the key. */
+  decrement(node: string, key: K, by: number = 1): PNCounterMap<K> {
+    return this.#wrap(this.#map.update(node, key, (c, n) => c.decrement(n, by)));
+  }
+
+  /** Removes `key` (the updates this replica has seen). A no-op, without delta, when absent. */
+  remove(node: string, key: K): PNCounterMap<K> {
+    return this.#wrap(this.#map.remove(node, key));
+  }
+
+  /**
+   * The count under `key`, or undefined when the key is not in the map. Throws PrecisionError
+   * past Number.MAX_SAFE_INTEGER: read `counter(key)?.bigValue` then.
+   */
+  get(key: K): number | undefined {
+    return this.#map.get(key)?.value;
+  }
+
+  /** The PNCounter under `key` (undefined when absent), for `bigValue` and per-node slots. */
+  counter(key: K): PNCounter | undefined {
+    return this.#map.get(key);
+  }
+
+  has(key: K): boolean {
+    return this.#map.has(key);
+  }
+
+  /** The keys, sorted by canonical encoding. */
+  get keys(): readonly K[] {
+    return this.#map.keys;
+  }
+
+  /** [key, count] pairs, sorted by key (frozen; computed once per value). */
+  get entries(): readonly (readonly [K, number])[] {
+    this.#entries ??= Object.freeze(this.#map.entries.map(([k, c]) => Object.freeze([k, c.value] as const)));
+    return this.#entries;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** The underlying ORMap of PNCounters. */
+  get map(): ORMap<PNCounter, K> {
+    return this.#map;
+  }
+
+  get delta(): PNCounterMap<K> | undefined {
+    if (this.#delta === undefined) {
+      const d = this.#map.delta;
+      this.#delta = d === undefined ? null : new PNCounterMap(d);
+    }
+    return this.#delta ?? undefined;
+  }
+
+  resetDelta(): PNCounterMap<K> {
+    return this.#map.delta === undefined ? this : new PNCounterMap(this.#map.resetDelta());
+  }
+
+  /** The join (the ORMap's). Keeps this value's pending delta; returns `this` when `other` adds nothing. */
+  merge(other: PNCounterMap<K>): PNCounterMap<K> {
+    const map = this.#map.merge(other.#map);
+    return map === this.#map ? this : new PNCounterMap<K>(map);
+  }
+
+  equals(other: PNCounterMap<K>): boolean {
+    return this === other || this.#map.equals(other.#map);
+  }
+
+  /** Folds the key set's dot cloud into its vector (nothing observable changes). */
+  compact(): PNCounterMap<K> {
+    const map = this.#map.compact();
+    return map === this.#map ? this : new PNCounterMap<K>(map);
+  }
+
+  toState(): ORMapState {
+    return this.#map.toState();
+  }
+
+  #wrap(map: ORMap<PNCounter, K>): PNCounterMap<K> {
+    return map === this.#map ? this : new PNCounterMap(map);
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * Outgoing deltas: coalesce per key within the flush window, pack many keys per envelope, never
+ * exceed the size limit (an oversized delta travels as chunks), number envelopes gaplessly per
+ * incarnation, and keep the recent ones so a peer that detects a gap can ask for them again.
+ */
+import type { Crdt, DataKind } from "../crdt/types.js";
+import { encodeValue } from "../wire/codec.js";
+import { encodeDeltaEnvelope, type CrdtDelta, type DeltaEnvelope, type Tombstone } from "../wire/messages.js";
+import type { Transport } from "../transport/types.js";
+import type { ReplicatorStats } from "./stats.js";
+
+interface PendingDelta {
+  kind: DataKind;
+  delta: Crdt;
+}
+
+export interface OutboxOptions {
+  transport: Transport;
+  subject: string;
+  nodeId: string;
+  incarnation: number;
+  dataCenter: string;
+  flushIntervalMs: number;
+  /** Target envelope size; min(maxDeltaSize, the bus's max payload less headroom). */
+  maxMessageBytes: number;
+  stats: ReplicatorStats;
+  /** Wall clock with sub-millisecond precision. */
+  now: () => number;
+  onError: (error: unknown) => void;
+}
+
+/** Envelopes kept for gap repair, bounded by count and bytes. */
+const RECENT_MAX_COUNT = 4096;
+const RECENT_MAX_BYTES = 16 * 1024 * 1024;
+/** Bytes an envelope needs besides its deltas (origin, sequence, timestamps, tags). */
+const ENVELOPE_OVERHEAD = 96;
+
+export class Outbox {
+  private pending = new Map<string, PendingDelta>();
+  private pendingTombstones: Tombstone[] = [];
+  private scheduled = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private sequenceNumber = 0;
+  private chunkIds = 0;
+  private readonly recent: { sequence: number; bytes: Uint8Array }[] = [];
+  private recentBytes = 0;
+
+  constructor(private readonly o: OutboxOptions) {}
+
+  get lastSequence(): number {
+    return this.sequenceNumber;
+  }
+
+  /** Queue a local delta; deltas of one key within a window merge into one. */
+  add(key: string, kind: DataKind, delta: Crdt): void {
+    const current = this.pending.get(key);
+    if (current !== undefined && current.kind === kind) current.delta = current.delta.merge(delta);
+    else this.pending.set(key, { kind, delta });
+    this.schedule();
+  }
+
+  addTombstone(t: Tombstone): void {
+    this.pending.delete(t.key);
+    this.pendingTombstones.push(t);
+    this.schedule();
+  }
+
+  /** Publish everything pending now. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.pending.size === 0 && this.pendingTombstones.length === 0) return;
+    const pending = this.pending;
+    const tombstones = this.pendingTombstones;
+    this.pending = new Map();
+    this.pendingTombstones = [];
+
+    const limit = this.o.maxMessageBytes;
+    let batch: CrdtDelta[] = [];
+    let batchTombstones: Tombstone[] = [];
+    let size = ENVELOPE_OVERHEAD;
+    const emit = (): void => {
+      if (batch.length > 0 || batchTombstones.length > 0) this.publish(batch, batchTombstones);
+      batch = [];
+      batchTombstones = [];
+      size = ENVELOPE_OVERHEAD;
+    };
+    for (const t of tombstones) {
+      const bytes = t.key.length * 3 + 32;
+      if (size + bytes > limit) emit();
+      batchTombstones.push(t);
+      size += bytes;
+    }
+    for (const [key, p] of pending) {
+      const data = encodeValue(p.delta);
+      const bytes = data.length + key.length * 3 + this.o.nodeId.length + 16;
+      const delta: CrdtDelta = { key, kind: p.kind, originNode: this.o.nodeId, value: p.delta, data };
+      if (bytes + ENVELOPE_OVERHEAD > limit) {
+        this.publishChunked(delta);
+        continue;
+      }
+      if (size + bytes > limit) emit();
+      batch.push(delta);
+      size += bytes;
+    }
+    emit();
+  }
+
+  /** Encoded envelopes `from..to` (inclusive) if all are still kept. */
+  recentRange(from: number, to: number): Uint8Array[] | undefined {
+    const first = this.recent[0];
+    if (first === undefined || from < first.sequence || to > this.sequenceNumber || from > to) return undefined;
+    const start = from - first.sequence;
+    return this.recent.slice(start, start + (to - from + 1)).map((r) => r.bytes);
+  }
+
+  close(): void {
+    this.flush();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (this.o.flushIntervalMs === 0) setImmediate(() => this.safeFlush());
+    else this.timer = setTimeout(() => this.safeFlush(), this.o.flushIntervalMs);
+  }
+
+  private safeFlush(): void {
+    try {
+      this.flush();
+    } catch (error) {
+      this.o.onError(error);
+    }
+  }
+
+  private envelope(deltas: CrdtDelta[], tombstones: Tombstone[]): DeltaEnvelope {
+    return {
+      origin: this.o.nodeId,
+      incarnation: this.o.incarnation,
+      sequence: ++this.sequenceNumber,
+      deltas,
+      tombstones,
+      sentAtMs: this.o.now(),
+      originDc: this.o.dataCenter,
+      relayedFromDc: "",
+    };
+  }
+
+  private publish(deltas: CrdtDelta[], tombstones: Tombstone[], chunkOf?: DeltaEnvelope["chunk"]): void {
+    const env = this.envelope(deltas, tombstones);
+    if (chunkOf !== undefined) env.chunk = chunkOf;
+    // encodeDeltaEnvelope returns a fresh buffer: the NATS client holds it until it flushes.
+    const bytes = encodeDeltaEnvelope(env);
+    this.remember(env.sequence, bytes);
+    this.o.transport.publish(this.o.subject, bytes);
+    const s = this.o.stats;
+    s.envelopePublishCount++;
+    s.deltaPublishCount += deltas.length;
+    s.bytesPublished += bytes.length;
+    s.record("delta.bytes", bytes.length);
+  }
+
+  /** One delta larger than a message: encode it alone, then send the bytes in numbered chunks. */
+  private publishChunked(delta: CrdtDelta): void {
+    const inner = encodeDeltaEnvelope({
+      origin: this.o.nodeId,
+      incarnation: this.o.incarnation,
+      sequence: 0,
+      deltas: [delta],
+      tombstones: [],
+      sentAtMs: this.o.now(),
+      originDc: this.o.dataCenter,
+      relayedFromDc: "",
+    });
+    const part = this.o.maxMessageBytes - ENVELOPE_OVERHEAD;
+    const total = Math.ceil(inner.length / part);
+    const chunkId = ++this.chunkIds;
+    for (let index = 0; index < total; index++) {
+      const data = inner.slice(index * part, (index + 1) * part);
+      this.publish([], [], { chunkId, index, total, data });
+    }
+    this.o.stats.deltaPublishCount++;
+  }
+
+  private remember(sequence: number, bytes: Uint8Array): void {
+    this.recent.push({ sequence, bytes });
+    this.recentBytes += bytes.length;
+    while (this.recent.length > RECENT_MAX_COUNT || this.recentBytes > RECENT_MAX_BYTES) {
+      this.recentBytes -= this.recent.shift()!.bytes.length;
+    }
+  }
+}

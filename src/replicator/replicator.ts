@@ -1,0 +1,562 @@
+/**
+ * The Replicator: the public façade that wires the concerns together. Each concern lives in its
+ * own file — store, outbox (publishing), inbox (receiving), coordination, anti-entropy,
+ * membership (src/cluster), subscriptions — and this file only routes between them.
+ */
+import { Heartbeater } from "../cluster/heartbeats.js";
+import type { Member, MembershipEvent } from "../cluster/membership.js";
+import type { ConsistencyLevel } from "../cluster/quorum.js";
+import { emptyOf } from "../crdt/registry.js";
+import type { Crdt } from "../crdt/types.js";
+import {
+  ConfigError,
+  InvalidArgumentError,
+  KeyDeletedError,
+  KeyTypeMismatchError,
+  ReplicatorClosedError,
+} from "../errors.js";
+import { connectNats } from "../transport/nats.js";
+import { RequestFailedError, type Transport } from "../transport/types.js";
+import {
+  decodeHeartbeat,
+  decodeNodeReply,
+  decodeNodeRequest,
+  encodeHeartbeat,
+  encodeNodeReply,
+  encodeNodeRequest,
+  type CrdtDelta,
+  type DeltaEnvelope,
+  type FullState,
+  type NodeReply,
+  type NodeRequest,
+  type ReadReply,
+  type Tombstone,
+} from "../wire/messages.js";
+import { AntiEntropy } from "./anti-entropy.js";
+import { Coordinator } from "./coordination.js";
+import { Inbox } from "./inbox.js";
+import type { Key } from "./keys.js";
+import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
+import { Outbox } from "./outbox.js";
+import { ReplicatorStats, type RepairCause } from "./stats.js";
+import { Store, type ChangeSource } from "./store.js";
+import { Subscriptions } from "./subscriptions.js";
+
+export interface WriteOptions {
+  /** Default "local": resolve as soon as the local replica has the write. */
+  writeTo?: ConsistencyLevel;
+  /** Default: the `coordinationTimeoutMs` option. */
+  timeoutMs?: number;
+}
+
+export interface ReadOptions {
+  readFrom: ConsistencyLevel;
+  timeoutMs?: number;
+}
+
+export interface MemberInfo {
+  node: string;
+  dataCenter: string;
+  roles: string[];
+  reachable: boolean;
+  self: boolean;
+  startedAtMs: number;
+}
+
+/** Headroom below the bus's max payload for NATS protocol framing and envelope fields. */
+const PAYLOAD_HEADROOM = 1024;
+
+/** Wall clock with sub-millisecond precision (lag metrics compare it across processes). */
+const now = (): number => performance.timeOrigin + performance.now();
+
+export class Replicator {
+  readonly nodeId: string;
+  readonly stats = new ReplicatorStats();
+  /** The id this node's counter slots and dots are written under (see `writerIdFor`). */
+  readonly writerId: string;
+  readonly options: ResolvedOptions;
+  readonly startedAtMs: number;
+  readonly incarnation: number;
+
+  private readonly store = new Store();
+  private readonly subscriptions: Subscriptions;
+  private readonly outbox: Outbox;
+  private readonly inbox: Inbox;
+  private readonly antiEntropy: AntiEntropy;
+  private readonly coordinator: Coordinator;
+  private readonly heartbeater: Heartbeater;
+  private readonly unsubscribers: (() => void)[] = [];
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly repairsInFlight = new Set<string>();
+  private closed = false;
+
+  private constructor(
+    options: ResolvedOptions,
+    private readonly transport: Transport,
+    private readonly ownsTransport: boolean,
+  ) {
+    this.options = options;
+    this.nodeId = options.nodeId;
+    this.startedAtMs = Date.now();
+    // Unique per process start: a restarted node must never reuse sequence numbers or dots.
+    this.incarnation = this.startedAtMs * 1000 + Math.floor(Math.random() * 1000);
+    this.writerId = `${options.nodeId}~${this.incarnation.toString(36)}`;
+    const maxPayload = transport.maxPayload;
+    this.subscriptions = new Subscriptions(() => this.stats.subscriberErrorCount++);
+    const onError = (error: unknown): void => this.reportError(error);
+
+    this.outbox = new Outbox({
+      transport,
+      subject: options.subject,
+      nodeId: options.nodeId,
+      incarnation: this.incarnation,
+      dataCenter: options.dataCenter,
+      flushIntervalMs: options.flushIntervalMs,
+      maxMessageBytes: Math.min(options.maxDeltaSize, maxPayload - PAYLOAD_HEADROOM),
+      stats: this.stats,
+      now,
+      onError,
+    });
+    this.inbox = new Inbox({
+      nodeId: options.nodeId,
+      incarnation: this.incarnation,
+      maxPayload,
+      stats: this.stats,
+      deliver: (env) => this.deliver(env),
+      onGap: (origin, incarnation, from, to) => void this.repairGap(origin, incarnation, from, to),
+      now: Date.now,
+    });
+    this.antiEntropy = new AntiEntropy({
+      nodeId: options.nodeId,
+      store: this.store,
+      stats: this.stats,
+      maxPayload: maxPayload - PAYLOAD_HEADROOM,
+      ask: (peer, request) => this.ask(peer, request, this.options.coordinationTimeoutMs),
+      merge: (state) => this.mergeFullState(state, "remote"),
+    });
+    this.coordinator = new Coordinator({
+      stats: this.stats,
+      peers: () => this.peers(),
+      ask: (peer, request, timeoutMs) => this.ask(peer, request, timeoutMs),
+    });
+    this.heartbeater = new Heartbeater({
+      transport,
+      subject: `${options.subject}.members`,
+      self: {
+        node: options.nodeId,
+        dataCenter: options.dataCenter,
+        roles: options.role === undefined ? [] : [options.role],
+        startedAtMs: this.startedAtMs,
+        incarnation: this.incarnation,
+      },
+      encode: (hb) => encodeHeartbeat({ ...hb, roles: [...hb.roles] }),
+      decode: decodeHeartbeat,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      failureTimeoutMs: options.failureTimeoutMs,
+      removalTimeoutMs: options.removalTimeoutMs,
+      onEvents: (events) => this.onMembership(events),
+      onHeartbeat: (hb) => this.inbox.checkTail(hb.node, hb.incarnation, hb.lastSequence),
+      lastSequence: () => this.outbox.lastSequence,
+      onError,
+    });
+  }
+
+  /** Connect, join the cluster and start replicating. */
+  static async start(options: ReplicatorOptions): Promise<Replicator> {
+    const resolved = resolveOptions(options);
+    let transport: Transport;
+    let owns = true;
+    if (options.transport !== undefined) {
+      transport = options.transport;
+      owns = false;
+    } else {
+      transport = await connectNats(options.nats as Parameters<typeof connectNats>[0]);
+      owns = !("connection" in (options.nats as object));
+    }
+    if (transport.maxPayload < 4 * PAYLOAD_HEADROOM) {
+      throw new ConfigError(`the bus's max payload (${transport.maxPayload} bytes) is too small; allow at least 4 KiB`);
+    }
+    const r = new Replicator(resolved, transport, owns);
+    r.begin();
+    return r;
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  /**
+   * Apply `modify` to the key's current value (or the empty value) as this node, locally and at
+   * once; the delta replicates in the background. With `writeTo` other than "local", also wait
+   * for that many members to acknowledge (a timeout rejects with WriteTimeoutError; the local
+   * write stands). Resolves with the new value.
+   */
+  async update<T extends Crdt<T>>(key: Key<T>, modify: (current: T, self: string) => T, options: WriteOptions = {}): Promise<T> {
+    this.checkOpen();
+    if (typeof modify !== "function") throw new InvalidArgumentError("update needs a modify function (current, self) => next");
+    if (this.store.tombstone(key.id) !== undefined) {
+      throw new KeyDeletedError(`key "${key.id}" was deleted; it cannot be updated until its tombstone expires`);
+    }
+    const current = this.typed(key);
+    const base = current ?? (emptyOf(key.kind, key.valueKind) as T);
+    const next = modify(base, this.writerId);
+    if (next === undefined || next === null || (next as Crdt).kind !== key.kind) {
+      throw new InvalidArgumentError(`modify must return a ${key.kind} value (got ${describeValue(next)})`);
+    }
+    const delta = next.delta;
+    if (delta === undefined) return next; // nothing changed
+    const stored = next.resetDelta();
+    this.store.set(key.id, key.kind, stored, "local");
+    this.subscriptions.notify(key.id, stored);
+    this.outbox.add(key.id, key.kind, delta);
+    const level = options.writeTo ?? "local";
+    if (level !== "local") {
+      const d: CrdtDelta = { key: key.id, kind: key.kind, originNode: this.nodeId, value: delta };
+      await this.coordinator.write(
+        { type: "write", from: this.nodeId, deltas: [d], tombstones: [] },
+        level,
+        options.timeoutMs ?? this.options.coordinationTimeoutMs,
+      );
+    }
+    return stored;
+  }
+
+  /** The local value (synchronous), or — with `readFrom` — a coordinated read that read-repairs. */
+  get<T extends Crdt<T>>(key: Key<T>): T | undefined;
+  get<T extends Crdt<T>>(key: Key<T>, options: ReadOptions): Promise<T | undefined>;
+  get<T extends Crdt<T>>(key: Key<T>, options?: ReadOptions): T | undefined | Promise<T | undefined> {
+    this.checkOpen();
+    if (options === undefined) return this.typed(key);
+    return this.coordinatedGet(key, options);
+  }
+
+  /** Call `subscriber` after every change of the key's value; `undefined` after a delete. */
+  subscribe<T extends Crdt<T>>(key: Key<T>, subscriber: (value: T | undefined) => void): () => void {
+    this.checkOpen();
+    if (typeof subscriber !== "function") throw new InvalidArgumentError("subscribe needs a callback");
+    return this.subscriptions.add(key.id, subscriber as (value: Crdt | undefined) => void);
+  }
+
+  /** Subscribe to every key (the daemon's watch stream uses this). */
+  subscribeAll(subscriber: (key: string, value: Crdt | undefined) => void): () => void {
+    this.checkOpen();
+    return this.subscriptions.addAll(subscriber);
+  }
+
+  /** Delete the key everywhere: a tombstone replaces it; later updates reject with KeyDeletedError. */
+  async delete<T extends Crdt<T>>(key: Key<T>, options: WriteOptions = {}): Promise<void> {
+    this.checkOpen();
+    this.typed(key);
+    const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: Date.now(), originNode: this.nodeId };
+    if (this.store.addTombstone(t, "local")) {
+      this.subscriptions.notify(key.id, undefined);
+      this.outbox.addTombstone(t);
+    }
+    const level = options.writeTo ?? "local";
+    if (level !== "local") {
+      await this.coordinator.write(
+        { type: "write", from: this.nodeId, deltas: [], tombstones: [this.store.tombstone(key.id)!] },
+        level,
+        options.timeoutMs ?? this.options.coordinationTimeoutMs,
+      );
+    }
+  }
+
+  /** Ids of the keys this replica holds (deleted keys excluded). */
+  keys(): string[] {
+    return [...this.store.keys()];
+  }
+
+  /** Keys with their data types, for tools that discover keys at run time. */
+  entries(): { key: string; kind: Crdt["kind"]; value: Crdt }[] {
+    return [...this.store.entries()].map(([key, v]) => ({ key, kind: v.kind, value: v.value }));
+  }
+
+  /** Members known to this node, itself included, sorted by id. */
+  members(): MemberInfo[] {
+    return this.heartbeater.members().map(memberInfo);
+  }
+
+  /** The leader of this node's data center (oldest reachable member; ties: lowest id). */
+  leader(): string | undefined {
+    return this.heartbeater.leader(this.options.dataCenter);
+  }
+
+  get isLeader(): boolean {
+    return this.leader() === this.nodeId;
+  }
+
+  get tombstoneCount(): number {
+    return this.store.tombstoneCount;
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  /** Run one anti-entropy round with `peer` now (or with a random peer). */
+  async sync(peer?: string, cause: RepairCause = "manual"): Promise<void> {
+    this.checkOpen();
+    const target = peer ?? this.randomPeer();
+    if (target !== undefined) await this.antiEntropy.sync(target, cause);
+  }
+
+  /** Expire tombstones older than `tombstoneTtlMs` and compact causal metadata (runs on the prune tick). */
+  prune(): void {
+    this.checkOpen();
+    this.store.expireTombstones(Date.now() - this.options.tombstoneTtlMs);
+    for (const [key, v] of [...this.store.entries()]) {
+      const c = (v.value as { compact?: () => Crdt }).compact?.();
+      if (c !== undefined && c !== v.value) this.store.set(key, v.kind, c, "local");
+    }
+  }
+
+  /** Publish pending deltas, leave the cluster, and release the connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    try {
+      this.outbox.close();
+      await this.heartbeater.leave();
+      await this.transport.flush();
+    } catch (error) {
+      this.reportError(error);
+    }
+    this.heartbeater.stop();
+    for (const u of this.unsubscribers) u();
+    if (this.ownsTransport) await this.transport.close();
+  }
+
+  // ------------------------------------------------------------------ wiring
+
+  private begin(): void {
+    const o = this.options;
+    const t = this.transport;
+    this.unsubscribers.push(t.subscribe(o.subject, (m) => this.inbox.receive(m.data)));
+    this.unsubscribers.push(t.subscribe(this.nodeSubject(this.nodeId), (m) => this.serve(m.data, m.reply)));
+    this.unsubscribers.push(
+      t.onStatus((s) => {
+        if (s.type !== "reconnect") return;
+        const peer = this.randomPeer();
+        if (peer !== undefined) void this.antiEntropy.sync(peer, "reconnect");
+      }),
+    );
+    this.heartbeater.start();
+    this.every(o.antiEntropyIntervalMs, () => {
+      const peer = this.randomPeer();
+      if (peer !== undefined) void this.antiEntropy.sync(peer, "periodic");
+    });
+    this.every(o.pruneIntervalMs, () => this.prune());
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const timer = setInterval(() => {
+      try {
+        fn();
+      } catch (error) {
+        this.reportError(error);
+      }
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private onMembership(events: MembershipEvent[]): void {
+    for (const e of events) {
+      if (e.type === "joined" && this.joinedBefore(e.member)) {
+        // The newer node pulls: one full transfer per join, not one per existing member.
+        void this.antiEntropy.sync(e.member.node, "join");
+      } else if (e.type === "removed") this.inbox.forget(e.member.node);
+    }
+  }
+
+  private joinedBefore(m: Member): boolean {
+    return m.startedAtMs < this.startedAtMs || (m.startedAtMs === this.startedAtMs && m.node < this.nodeId);
+  }
+
+  private nodeSubject(node: string): string {
+    return `${this.options.subject}.node.${node}`;
+  }
+
+  private peers(): string[] {
+    const role = this.options.role;
+    return this.heartbeater
+      .members()
+      .filter((m) => !m.self && (role === undefined || m.roles.includes(role)))
+      .map((m) => m.node);
+  }
+
+  private randomPeer(): string | undefined {
+    const reachable = this.heartbeater.members().filter((m) => !m.self && m.reachable);
+    return reachable[Math.floor(Math.random() * reachable.length)]?.node;
+  }
+
+  private async ask(peer: string, request: NodeRequest, timeoutMs: number): Promise<NodeReply> {
+    const bytes = await this.transport.request(this.nodeSubject(peer), encodeNodeRequest(request), timeoutMs);
+    const reply = decodeNodeReply(bytes);
+    if (reply.type === "error") throw new Error(`peer ${peer}: ${reply.error}`);
+    return reply;
+  }
+
+  /** Requests addressed to this node. Never throws; a bad request gets an error reply. */
+  private serve(data: Uint8Array, reply: string | undefined): void {
+    let answer: NodeReply;
+    try {
+      const request = decodeNodeRequest(data);
+      answer = this.answer(request);
+    } catch (error) {
+      this.stats.reject("bad-request");
+      answer = { type: "error", error: error instanceof Error ? error.message : String(error) };
+    }
+    if (reply !== undefined && !this.closed) this.transport.respond(reply, encodeNodeReply(answer));
+  }
+
+  private answer(request: NodeRequest): NodeReply {
+    switch (request.type) {
+      case "write":
+        this.mergeFullState({ entries: request.deltas, tombstones: request.tombstones }, "remote");
+        return { type: "write", ok: true, error: "" };
+      case "read":
+        return { type: "read", ...this.readReply(request.key) };
+      case "digest":
+        return { type: "digest", ...this.antiEntropy.answer(request) };
+      case "repair": {
+        const envelopes = request.incarnation === this.incarnation ? this.outbox.recentRange(request.fromSequence, request.toSequence) : undefined;
+        return { type: "repair", envelopes: envelopes ?? [], complete: envelopes !== undefined };
+      }
+      case "push":
+        this.mergeFullState(request, "remote");
+        return { type: "write", ok: true, error: "" };
+    }
+  }
+
+  private readReply(key: string): ReadReply {
+    const v = this.store.get(key);
+    if (v !== undefined) return { found: true, state: { key, kind: v.kind, originNode: this.nodeId, value: v.value } };
+    const t = this.store.tombstone(key);
+    if (t !== undefined) return { found: true, tombstone: { ...t } };
+    return { found: false };
+  }
+
+  // ------------------------------------------------------------------ merging
+
+  private deliver(env: DeltaEnvelope): void {
+    this.stats.deltaReceiveCount += env.deltas.length;
+    this.stats.record("replication.lag", Math.max(0, now() - env.sentAtMs));
+    for (const t of env.tombstones) this.applyTombstone(t, "remote");
+    for (const d of env.deltas) this.mergeValue(d, "remote");
+  }
+
+  private mergeFullState(state: FullState, source: ChangeSource): void {
+    for (const t of state.tombstones) this.applyTombstone(t, source);
+    for (const d of state.entries) this.mergeValue(d, source);
+  }
+
+  private applyTombstone(t: Tombstone, source: ChangeSource): void {
+    const existing = this.store.get(t.key);
+    if (existing !== undefined && existing.kind !== t.kind) {
+      this.stats.reject("type-mismatch");
+      return;
+    }
+    if (this.store.addTombstone({ ...t }, source)) this.subscriptions.notify(t.key, undefined);
+  }
+
+  /** Merge a received value into the store; notify only on a real change. */
+  private mergeValue(d: CrdtDelta, source: ChangeSource): void {
+    if (this.store.tombstone(d.key) !== undefined) {
+      this.stats.reject("deleted-key");
+      return;
+    }
+    const current = this.store.get(d.key);
+    if (current !== undefined && current.kind !== d.kind) {
+      this.stats.reject("type-mismatch");
+      return;
+    }
+    let merged: Crdt;
+    try {
+      merged = current === undefined ? d.value : current.value.merge(d.value);
+    } catch {
+      this.stats.reject("type-mismatch"); // e.g. ORMaps with different value kinds
+      return;
+    }
+    this.stats.mergeCount++;
+    // merge returns the receiver itself when the other side adds nothing: an idempotent merge.
+    if (current !== undefined && (merged === current.value || (this.subscriptions.watched(d.key) && merged.equals(current.value)))) return;
+    this.store.set(d.key, d.kind, merged, source);
+    this.subscriptions.notify(d.key, merged);
+  }
+
+  // ------------------------------------------------------------------ repair
+
+  private async repairGap(origin: string, incarnation: number, from: number, to: number): Promise<void> {
+    const id = `${origin}/${incarnation}/${from}-${to}`;
+    if (this.repairsInFlight.has(id) || this.closed) return;
+    this.repairsInFlight.add(id);
+    this.stats.repair("gap");
+    try {
+      const reply = await this.ask(
+        origin,
+        { type: "repair", from: this.nodeId, incarnation, fromSequence: from, toSequence: to },
+        this.options.coordinationTimeoutMs,
+      );
+      if (reply.type === "repair" && reply.complete) {
+        for (const bytes of reply.envelopes) this.inbox.receiveRepair(bytes);
+      } else {
+        await this.antiEntropy.sync(origin, "gap");
+      }
+    } catch (error) {
+      if (!(error instanceof RequestFailedError)) this.reportError(error);
+      if (!this.closed) await this.antiEntropy.sync(origin, "gap");
+    } finally {
+      this.repairsInFlight.delete(id);
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private async coordinatedGet<T extends Crdt<T>>(key: Key<T>, options: ReadOptions): Promise<T | undefined> {
+    const level = options.readFrom;
+    if (level !== "local") {
+      await this.coordinator.read(
+        { type: "read", from: this.nodeId, key: key.id, kind: key.kind },
+        level,
+        options.timeoutMs ?? this.options.coordinationTimeoutMs,
+        (reply) => {
+          if (reply.tombstone !== undefined) this.applyTombstone(reply.tombstone, "remote");
+          else if (reply.state !== undefined) this.mergeValue(reply.state, "remote");
+        },
+      );
+    }
+    return this.typed(key);
+  }
+
+  /** The stored value of `key`, checked against the key's type. */
+  private typed<T extends Crdt<T>>(key: Key<T>): T | undefined {
+    const v = this.store.get(key.id);
+    if (v === undefined) return undefined;
+    const valueKind = (v.value as { valueKind?: string }).valueKind;
+    if (v.kind !== key.kind || (key.valueKind !== undefined && valueKind !== key.valueKind)) {
+      throw new KeyTypeMismatchError(
+        `key "${key.id}" holds a ${v.kind}${valueKind ? `<${valueKind}>` : ""}, not a ${key.kind}${key.valueKind ? `<${key.valueKind}>` : ""}; use Key.${v.kind}("${key.id}")`,
+      );
+    }
+    return v.value as T;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ReplicatorClosedError(`replicator ${this.nodeId} is closed; start a new one with Replicator.start`);
+  }
+
+  private reportError(error: unknown): void {
+    if (process.env.CRDT_DEBUG) console.error(`[crdt ${this.nodeId}]`, error);
+  }
+}
+
+function memberInfo(m: Member): MemberInfo {
+  return { node: m.node, dataCenter: m.dataCenter, roles: [...m.roles], reachable: m.reachable, self: m.self, startedAtMs: m.startedAtMs };
+}
+
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  const kind = (v as { kind?: unknown }).kind;
+  return typeof kind === "string" ? kind : typeof v;
+}

@@ -1,0 +1,61 @@
+/**
+ * Stable 64-bit content hashes for anti-entropy.
+ *
+ * `contentHash(v)` = first 8 bytes (big-endian) of SHA-256 over
+ *   0x01 ‖ DataType number ‖ encodeValue(v)        (the protobuf encoding of v.toState())
+ * `tombstoneHash(t)` = the same over 0x02 ‖ encodeTombstone(t).
+ *
+ * States are canonically ordered (slots by node, elements by canonical encoding, dots by (node,
+ * counter), contexts compacted) and the protobuf encoding of a given state is deterministic, so two
+ * replicas holding equal states hash alike whatever history led there, and every node computes the
+ * same hash. The leading tag keeps a value's hash and a tombstone's hash apart, and the DataType
+ * keeps e.g. an empty GCounter and an empty GSet (both encode to zero bytes) apart.
+ *
+ * Cost (Node 20, x86-64 with SHA extensions, this machine under load): ~2.4 µs for the SHA-256 of a
+ * small state (one-shot `crypto.hash`, ~2x faster than `createHash().update().digest()`), plus the
+ * encoding; ~14 µs for a 5 KB state. MD5/SHA-1 were not faster enough to matter (2.5 / 4.1 µs small,
+ * and slower on large inputs), and node:crypto offers no non-cryptographic hash.
+ * `npx tsx bench/codec.ts` prints the current per-hash figures.
+ */
+import * as crypto from "node:crypto";
+import type { Crdt, DataKind } from "../crdt/types.js";
+import { encodeTombstone, type Tombstone } from "./messages.js";
+import { dataTypeOf, encodeValue } from "./states.js";
+
+const VALUE_TAG = 0x01;
+const TOMBSTONE_TAG = 0x02;
+
+// crypto.hash (one-shot) exists since Node 20.12; fall back to createHash on older 20.x.
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: "buffer") => Buffer }).hash;
+
+function sha256Head64(data: Uint8Array): bigint {
+  const digest = oneShot !== undefined ? oneShot("sha256", data, "buffer") : crypto.createHash("sha256").update(data).digest();
+  return digest.readBigUInt64BE(0);
+}
+
+function tagged(tag0: number, tag1: number | undefined, body: Uint8Array): Uint8Array {
+  const head = tag1 === undefined ? 1 : 2;
+  const buf = Buffer.allocUnsafe(head + body.length);
+  buf[0] = tag0;
+  if (tag1 !== undefined) buf[1] = tag1;
+  buf.set(body, head);
+  return buf;
+}
+
+/** The stable 64-bit content hash of a CRDT value (equal states ⇒ equal hashes, on every node). */
+export function contentHash(value: Crdt): bigint {
+  return sha256Head64(tagged(VALUE_TAG, dataTypeOf(value.kind), encodeValue(value)));
+}
+
+/**
+ * The content hash of an already encoded value of `value.kind` (`encodeValue(value)`), to avoid
+ * encoding twice when the bytes are at hand. Same result as `contentHash(value)`.
+ */
+export function contentHashOfEncoded(kind: DataKind, encoded: Uint8Array): bigint {
+  return sha256Head64(tagged(VALUE_TAG, dataTypeOf(kind), encoded));
+}
+
+/** The stable 64-bit hash of a tombstone (key, kind, deletion time, origin); domain-separated from value hashes. */
+export function tombstoneHash(t: Tombstone): bigint {
+  return sha256Head64(tagged(TOMBSTONE_TAG, undefined, encodeTombstone(t)));
+}

@@ -1,0 +1,350 @@
+/**
+ * CRDT states ↔ bytes. A value travels as (DataType, bytes of its *State message); nested ORMap
+ * values travel as bytes of their value kind's state.
+ *
+ * Layers:
+ * - `encodeState` / `decodeState`: the plain `*State` shapes of src/crdt/types.ts ↔ protobuf bytes.
+ *   The decoder checks what the wire can get wrong: truncation, wrong wire types, unknown fields
+ *   (states are strict, see pb.ts `checkFields`), unknown enum numbers, counters past 2^53, absent
+ *   sub-messages the encoder always writes; the data types' own `fromState` checks the rest
+ *   (ordering, canonical encodings, dots covered by their context, ...).
+ *
+ *   What no decoder can catch: two kinds whose states have the same message shape. An ORSet delta
+ *   holding only a context (a removal) and an MVRegister delta holding only a context encode to the
+ *   same bytes; an LWWMap/PNCounterMap state is a valid ORMap of lwwRegister/pncounter values. Such
+ *   bytes ARE a valid state of the claimed kind, so they decode (and merge) as that kind; no type
+ *   confusion can follow, since the result is a well-formed value of the claimed kind.
+ * - `encodeValue` / `decodeValue`: a `Crdt` ↔ bytes, via `toState()` and the registry's `fromState`.
+ *
+ * Every decoder throws DecodeError and nothing else.
+ */
+import type { Type } from "protobufjs";
+import { fromState } from "../crdt/registry.js";
+import type {
+  AnyState,
+  CausalContextState,
+  Crdt,
+  DataKind,
+  DotState,
+  GCounterState,
+  LWWRegisterState,
+  MVRegisterState,
+  ORMapState,
+  ORSetState,
+  SlotState,
+} from "../crdt/types.js";
+import { DecodeError } from "../errors.js";
+import { bytesOf, checkFields, decodeMessage, encodeMessage, guard, i64, type Int64, messageType, u64 } from "./pb.js";
+
+// ------------------------------------------------------------------ DataKind ↔ DataType
+
+/** The wire enum `crdt.v1.DataType` (numbers as in proto/crdt.proto; pinned by a test). */
+export const DataType = {
+  DATA_TYPE_UNSPECIFIED: 0,
+  GCOUNTER: 1,
+  PNCOUNTER: 2,
+  GSET: 3,
+  ORSET: 4,
+  LWW_REGISTER: 5,
+  MV_REGISTER: 6,
+  FLAG: 7,
+  LWW_MAP: 8,
+  OR_MAP: 9,
+  PNCOUNTER_MAP: 10,
+} as const;
+export type DataType = (typeof DataType)[keyof typeof DataType];
+
+const TYPE_BY_KIND: Readonly<Record<DataKind, DataType>> = {
+  gcounter: DataType.GCOUNTER,
+  pncounter: DataType.PNCOUNTER,
+  gset: DataType.GSET,
+  orset: DataType.ORSET,
+  lwwRegister: DataType.LWW_REGISTER,
+  mvRegister: DataType.MV_REGISTER,
+  flag: DataType.FLAG,
+  lwwMap: DataType.LWW_MAP,
+  orMap: DataType.OR_MAP,
+  pncounterMap: DataType.PNCOUNTER_MAP,
+};
+
+// Index = DataType number.
+const KIND_BY_TYPE: readonly (DataKind | undefined)[] = [
+  undefined,
+  "gcounter",
+  "pncounter",
+  "gset",
+  "orset",
+  "lwwRegister",
+  "mvRegister",
+  "flag",
+  "lwwMap",
+  "orMap",
+  "pncounterMap",
+];
+
+/** The wire enum number of a data kind. Throws DecodeError for something that is not a DataKind. */
+export function dataTypeOf(kind: DataKind): DataType {
+  const t = TYPE_BY_KIND[kind];
+  if (t === undefined || !Object.hasOwn(TYPE_BY_KIND, kind)) throw new DecodeError(`unknown data kind ${JSON.stringify(kind)}`);
+  return t;
+}
+
+/** The data kind of a wire enum number. DecodeError for UNSPECIFIED (0) and numbers this version does not know. */
+export function kindOf(type: number, what = "data type"): DataKind {
+  const kind = Number.isInteger(type) ? KIND_BY_TYPE[type] : undefined;
+  if (kind === undefined) {
+    throw new DecodeError(type === 0 ? `${what} is unspecified` : `${what}: unknown data type ${String(type)}`);
+  }
+  return kind;
+}
+
+/** True for the kinds whose state is an ORMapState. */
+export function isMapKind(kind: DataKind): kind is "lwwMap" | "orMap" | "pncounterMap" {
+  return kind === "lwwMap" || kind === "orMap" || kind === "pncounterMap";
+}
+
+// ------------------------------------------------------------------ message types
+
+const T = {
+  Slot: messageType("Slot"),
+  Dot: messageType("Dot"),
+  CausalContext: messageType("CausalContext"),
+  GCounterState: messageType("GCounterState"),
+  PNCounterState: messageType("PNCounterState"),
+  GSetState: messageType("GSetState"),
+  ORSetEntry: messageType("ORSetEntry"),
+  ORSetState: messageType("ORSetState"),
+  LWWRegisterState: messageType("LWWRegisterState"),
+  MVRegisterEntry: messageType("MVRegisterEntry"),
+  MVRegisterState: messageType("MVRegisterState"),
+  FlagState: messageType("FlagState"),
+  ORMapEntry: messageType("ORMapEntry"),
+  ORMapState: messageType("ORMapState"),
+};
+
+const STATE_TYPE: Readonly<Record<DataKind, Type>> = {
+  gcounter: T.GCounterState,
+  pncounter: T.PNCounterState,
+  gset: T.GSetState,
+  orset: T.ORSetState,
+  lwwRegister: T.LWWRegisterState,
+  mvRegister: T.MVRegisterState,
+  flag: T.FlagState,
+  lwwMap: T.ORMapState,
+  orMap: T.ORMapState,
+  pncounterMap: T.ORMapState,
+};
+
+/** The protobuf message type that carries a state of `kind`. */
+export function stateType(kind: DataKind): Type {
+  return STATE_TYPE[kind];
+}
+
+// What protobufjs decodes (absent sub-messages read as null from the prototype).
+interface PbSlot {
+  node: string;
+  value: Int64;
+}
+interface PbDot {
+  node: string;
+  counter: Int64;
+}
+interface PbContext {
+  vector: PbSlot[];
+  cloud: PbDot[];
+}
+interface PbGCounter {
+  slots: PbSlot[];
+}
+interface PbPNCounter {
+  increments: PbGCounter | null;
+  decrements: PbGCounter | null;
+}
+interface PbGSet {
+  elements: string[];
+}
+interface PbORSet {
+  entries: { element: string; dots: PbDot[] }[];
+  context: PbContext | null;
+}
+interface PbLWWRegister {
+  value?: string | null;
+  timestamp: Int64;
+  node: string;
+}
+interface PbMVRegister {
+  entries: { dot: PbDot | null; value: string }[];
+  context: PbContext | null;
+}
+interface PbFlag {
+  enabled: boolean;
+}
+interface PbORMap {
+  valueType: number;
+  keys: PbORSet | null;
+  values: { key: string; value: Uint8Array }[];
+}
+
+/** How deep ORMaps may nest (an ORMap whose values are ORMaps ...). Bounds decoding work. */
+export const MAX_NESTING = 8;
+
+// ------------------------------------------------------------------ encoding
+
+/**
+ * Encodes a plain state of `kind` (as `toState()` returns it). The shapes of src/crdt/types.ts
+ * mirror the messages field for field, so only the ORMap family needs converting (value kind →
+ * enum, nested states → bytes). Returns a fresh Uint8Array.
+ */
+export function encodeState(kind: DataKind, state: AnyState): Uint8Array {
+  return encodeMessage(STATE_TYPE[kind], isMapKind(kind) ? mapToPb(state as ORMapState) : state);
+}
+
+function mapToPb(state: ORMapState): object {
+  const valueKind = state.valueKind;
+  const values = new Array<{ key: string; value: Uint8Array }>(state.values.length);
+  for (let i = 0; i < values.length; i++) {
+    const e = state.values[i]!;
+    values[i] = { key: e.key, value: encodeState(valueKind, e.value) };
+  }
+  return { valueType: dataTypeOf(valueKind), keys: state.keys, values };
+}
+
+/** Encodes a CRDT value: the bytes of its `toState()`. Returns a fresh Uint8Array. */
+export function encodeValue(value: Crdt): Uint8Array {
+  return encodeState(value.kind, value.toState());
+}
+
+// ------------------------------------------------------------------ decoding
+
+/**
+ * Decodes the bytes of a state of `kind` into its plain shape. Checks the wire level only (see the
+ * file comment); `decodeValue` adds the data type's semantic validation. Throws only DecodeError.
+ */
+export function decodeState(kind: DataKind, bytes: Uint8Array, depth = 0): AnyState {
+  const what = STATE_TYPE[kind]?.name;
+  if (what === undefined) throw new DecodeError(`unknown data kind ${JSON.stringify(kind)}`);
+  return guard(what, () => {
+    const m = decodeMessage<object>(STATE_TYPE[kind], bytes, what, true);
+    return stateFromPb(kind, m, what, depth);
+  });
+}
+
+/** Decodes a CRDT value of `kind` (validated by the type's `fromState`). Throws only DecodeError. */
+export function decodeValue(kind: DataKind, bytes: Uint8Array): Crdt {
+  const state = decodeState(kind, bytes);
+  return guard(STATE_TYPE[kind].name, () => fromState(kind, state));
+}
+
+function stateFromPb(kind: DataKind, m: object, what: string, depth: number): AnyState {
+  switch (kind) {
+    case "gcounter":
+      return gcounterFromPb(m as PbGCounter, what);
+    case "pncounter": {
+      const p = m as PbPNCounter;
+      return {
+        increments: gcounterFromPb(required(p.increments, T.GCounterState, `${what}.increments`), `${what}.increments`),
+        decrements: gcounterFromPb(required(p.decrements, T.GCounterState, `${what}.decrements`), `${what}.decrements`),
+      };
+    }
+    case "gset":
+      return { elements: (m as PbGSet).elements.slice() };
+    case "orset":
+      return orsetFromPb(m as PbORSet, what);
+    case "lwwRegister": {
+      const r = m as PbLWWRegister;
+      const out: LWWRegisterState = { timestamp: i64(r.timestamp, `${what}.timestamp`), node: r.node };
+      if (r.value != null) out.value = r.value;
+      return out;
+    }
+    case "mvRegister":
+      return mvRegisterFromPb(m as PbMVRegister, what);
+    case "flag":
+      return { enabled: (m as PbFlag).enabled === true };
+    case "lwwMap":
+    case "orMap":
+    case "pncounterMap":
+      return mapFromPb(kind, m as PbORMap, what, depth);
+  }
+}
+
+/**
+ * A sub-message the encoder always writes (possibly empty): PNCounterState.increments/decrements,
+ * ORSetState.context, MVRegisterState.context, ORMapState.keys. Requiring it costs nothing and
+ * tells apart states whose other fields look alike (an ORSet removal delta, which is only a
+ * context, would otherwise read as a PNCounter with decrements only; a set Flag as an empty ORMap).
+ */
+function required<M extends object>(m: M | null | undefined, type: Type, what: string): M {
+  if (m == null) throw new DecodeError(`${what} is missing`);
+  checkFields(m, type, what, true);
+  return m;
+}
+
+function gcounterFromPb(g: PbGCounter, what: string): GCounterState {
+  return { slots: slotsFromPb(g.slots, `${what}.slots`) };
+}
+
+function slotsFromPb(list: PbSlot[], what: string): SlotState[] {
+  const out = new Array<SlotState>(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const s = list[i]!;
+    checkFields(s, T.Slot, what, true);
+    out[i] = { node: s.node, value: u64(s.value, `${what}[${i}].value`) };
+  }
+  return out;
+}
+
+function dotFromPb(d: PbDot, what: string): DotState {
+  checkFields(d, T.Dot, what, true);
+  return { node: d.node, counter: u64(d.counter, `${what}.counter`) };
+}
+
+function dotsFromPb(list: PbDot[], what: string): DotState[] {
+  const out = new Array<DotState>(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = dotFromPb(list[i]!, what);
+  return out;
+}
+
+function contextFromPb(c: PbContext | null, what: string): CausalContextState {
+  const ctx = required(c, T.CausalContext, what);
+  return { vector: slotsFromPb(ctx.vector, `${what}.vector`), cloud: dotsFromPb(ctx.cloud, `${what}.cloud`) };
+}
+
+function orsetFromPb(s: PbORSet, what: string): ORSetState {
+  const entries = new Array<ORSetState["entries"][number]>(s.entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e = s.entries[i]!;
+    checkFields(e, T.ORSetEntry, `${what}.entries`, true);
+    entries[i] = { element: e.element, dots: dotsFromPb(e.dots, `${what}.entries[${i}].dots`) };
+  }
+  return { entries, context: contextFromPb(s.context, `${what}.context`) };
+}
+
+function mvRegisterFromPb(s: PbMVRegister, what: string): MVRegisterState {
+  const entries = new Array<MVRegisterState["entries"][number]>(s.entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e = s.entries[i]!;
+    checkFields(e, T.MVRegisterEntry, `${what}.entries`, true);
+    if (e.dot == null) throw new DecodeError(`${what}.entries[${i}]: the dot is missing`);
+    entries[i] = { dot: dotFromPb(e.dot, `${what}.entries[${i}].dot`), value: e.value };
+  }
+  return { entries, context: contextFromPb(s.context, `${what}.context`) };
+}
+
+function mapFromPb(kind: DataKind, m: PbORMap, what: string, depth: number): ORMapState {
+  if (depth >= MAX_NESTING) throw new DecodeError(`${what}: maps nest deeper than ${MAX_NESTING} levels`);
+  const valueKind = kindOf(m.valueType, `${what}.valueType`);
+  if (kind === "lwwMap" && valueKind !== "lwwRegister") {
+    throw new DecodeError(`${what}: an LWWMap holds lwwRegister values, not ${valueKind}`);
+  }
+  if (kind === "pncounterMap" && valueKind !== "pncounter") {
+    throw new DecodeError(`${what}: a PNCounterMap holds pncounter values, not ${valueKind}`);
+  }
+  const values = new Array<ORMapState["values"][number]>(m.values.length);
+  for (let i = 0; i < values.length; i++) {
+    const e = m.values[i]!;
+    checkFields(e, T.ORMapEntry, `${what}.values`, true);
+    values[i] = { key: e.key, value: decodeState(valueKind, bytesOf(e.value), depth + 1) };
+  }
+  const keys = orsetFromPb(required(m.keys, T.ORSetState, `${what}.keys`), `${what}.keys`);
+  return { valueKind, keys, values };
+}

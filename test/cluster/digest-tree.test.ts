@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { InvalidArgumentError } from "../../src/errors.js";
+import {
+  DigestTree,
+  GROUPS,
+  LEAVES,
+  diffHashes,
+  groupOf,
+  leafOf,
+} from "../../src/cluster/digest-tree.js";
+import { keyEntryHash } from "../../src/cluster/hashing.js";
+import { KEY_POOL } from "./digest-keys.js";
+import { assertProperty } from "./fc-seed.js";
+
+const hash64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
+type Op = { kind: "set"; key: string; hash: bigint } | { kind: "delete"; key: string };
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant("set" as const), key: fc.constantFrom(...KEY_POOL), hash: hash64 }),
+  fc.record({ kind: fc.constant("delete" as const), key: fc.constantFrom(...KEY_POOL) }),
+);
+
+function apply(tree: DigestTree, model: Map<string, bigint>, ops: readonly Op[]): void {
+  for (const o of ops) {
+    if (o.kind === "set") {
+      tree.set(o.key, o.hash);
+      model.set(o.key, o.hash);
+    } else {
+      assert.equal(tree.delete(o.key), model.delete(o.key));
+    }
+  }
+}
+
+/** Every level of both trees is equal, and so is the content. */
+function assertSameTree(a: DigestTree, b: DigestTree): void {
+  assert.equal(a.size, b.size);
+  assert.equal(a.rootHash, b.rootHash);
+  assert.deepEqual(a.topLevel(), b.topLevel());
+  const leaves = new Set([...a.entries(), ...b.entries()].map(([k]) => leafOf(k)));
+  for (const leaf of leaves) {
+    assert.deepEqual(a.groupLevel(groupOf(leaf)), b.groupLevel(groupOf(leaf)));
+    const sorted = (t: DigestTree) => t.leafKeys(leaf).sort(([x], [y]) => (x < y ? -1 : 1));
+    assert.deepEqual(sorted(a), sorted(b));
+  }
+}
+
+describe("DigestTree", () => {
+  it("incremental updates equal a from-scratch build of the final map", () => {
+    assertProperty(
+      "incremental == scratch",
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const tree = new DigestTree();
+        const model = new Map<string, bigint>();
+        apply(tree, model, ops);
+        assertSameTree(tree, DigestTree.from(model));
+        for (const [k, h] of model) assert.equal(tree.get(k), h);
+        // An empty tree has all-zero levels: deleting everything must get back there exactly.
+        for (const k of model.keys()) tree.delete(k);
+        assertSameTree(tree, new DigestTree());
+        assert.ok(tree.topLevel().every((h) => h === 0n));
+      }),
+    );
+  });
+
+  it("the same map reached through different histories has identical levels", () => {
+    assertProperty(
+      "order independence",
+      fc.property(
+        fc.array(op, { maxLength: 120 }),
+        fc.array(op, { maxLength: 120 }),
+        fc.array(fc.constantFrom(...KEY_POOL), { maxLength: 60 }),
+        (history, noise, rewrites) => {
+          const a = new DigestTree();
+          const model = new Map<string, bigint>();
+          apply(a, model, history);
+          // b: other noise first, then re-set or drop keys in a shuffled order until it holds `model`.
+          const b = new DigestTree();
+          apply(b, new Map(), noise);
+          for (const key of rewrites) b.delete(key);
+          const target = [...model].reverse();
+          for (const [k, h] of target) b.set(k, h ^ 1n); // a wrong value first, then the right one
+          for (const key of [...KEY_POOL].reverse()) if (!model.has(key)) b.delete(key);
+          for (const [k, h] of target) b.set(k, h);
+          assertSameTree(a, b);
+        },
+      ),
+    );
+  });
+
+  it("keeps a leaf → keys index and per-level views", () => {
+    const t = new DigestTree();
+    const [k1, k2] = KEY_POOL as [string, string]; // the pool starts with keys sharing a leaf
+    assert.equal(leafOf(k1), leafOf(k2));
+    t.set(k1, keyEntryHash(k1, 7n));
+    t.set(k2, keyEntryHash(k2, 7n));
+    const leaf = leafOf(k1);
+    assert.deepEqual(t.keysInLeaf(leaf).sort(), [k1, k2].sort());
+    assert.equal(t.leafHash(leaf), keyEntryHash(k1, 7n) ^ keyEntryHash(k2, 7n));
+    assert.notEqual(t.leafHash(leaf), 0n, "equal contents under two keys must not cancel");
+    assert.equal(t.groupLevel(groupOf(leaf))[leaf % 256], t.leafHash(leaf));
+    assert.equal(t.topLevel()[groupOf(leaf)], t.leafHash(leaf));
+    assert.equal(t.delete("absent"), false);
+    assert.equal(t.delete(k1), true);
+    assert.deepEqual(t.keysInLeaf(leaf), [k2]);
+    // Views are copies: writing to them cannot corrupt the tree.
+    t.topLevel().fill(0n);
+    assert.equal(t.topLevel()[groupOf(leaf)], t.leafHash(leaf));
+  });
+
+  it("rejects bad indices and non-bigint hashes", () => {
+    const t = new DigestTree();
+    assert.throws(() => t.groupLevel(GROUPS), InvalidArgumentError);
+    assert.throws(() => t.leafKeys(LEAVES), InvalidArgumentError);
+    assert.throws(() => t.leafHash(-1), InvalidArgumentError);
+    assert.throws(() => t.keysInLeaf(1.5), InvalidArgumentError);
+    assert.throws(() => t.set("k", 1 as unknown as bigint), InvalidArgumentError);
+    assert.throws(() => t.set("k", -1n), InvalidArgumentError);
+    assert.throws(() => t.set("k", 2n ** 64n), InvalidArgumentError);
+    assert.equal(t.size, 0);
+  });
+
+  it("diffHashes lists differing indices, a missing entry counting as zero", () => {
+    assert.deepEqual(diffHashes([1n, 2n, 3n], [1n, 0n, 3n]), [1]);
+    assert.deepEqual(diffHashes([1n, 0n], [1n]), []);
+    assert.deepEqual(diffHashes([1n], [1n, 5n]), [1]);
+  });
+});

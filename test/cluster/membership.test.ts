@@ -1,0 +1,228 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { InvalidArgumentError } from "../../src/errors.js";
+import {
+  MembershipTable,
+  type Heartbeat,
+  type MembershipEvent,
+  type SelfInfo,
+} from "../../src/cluster/membership.js";
+import { assertProperty } from "./fc-seed.js";
+
+const FAIL = 3_000;
+const REMOVE = 10_000;
+const SELF: SelfInfo = { node: "m", dataCenter: "dc1", roles: ["x"], startedAtMs: 500, incarnation: 1 };
+
+function hb(node: string, at: number, extra: Partial<Heartbeat> = {}): Heartbeat {
+  return {
+    node,
+    dataCenter: "dc1",
+    roles: [],
+    startedAtMs: 1_000,
+    incarnation: 1,
+    lastSequence: 0,
+    leaving: false,
+    receivedAtMs: at,
+    ...extra,
+  };
+}
+
+const types = (events: MembershipEvent[]) =>
+  events.map((e) => (e.type === "leader-changed" ? `leader:${e.role ?? "*"}:${e.leader}` : `${e.type}:${e.member.node}`));
+
+function table(options: { leaderRoles?: string[] } = {}) {
+  return new MembershipTable(SELF, { failureTimeoutMs: FAIL, removalTimeoutMs: REMOVE, ...options });
+}
+
+describe("MembershipTable", () => {
+  it("always holds self, reachable, and leads alone", () => {
+    const t = table();
+    assert.deepEqual(t.members(), [
+      { node: "m", dataCenter: "dc1", roles: ["x"], reachable: true, startedAtMs: 500, incarnation: 1, self: true },
+    ]);
+    assert.equal(t.leader(), "m");
+    assert.ok(t.isLeader());
+    assert.equal(t.known(), 1);
+    assert.deepEqual(t.tick(1e12), []);
+    assert.equal(t.members().length, 1);
+  });
+
+  it("joins, marks unreachable, recovers, and removes on silence", () => {
+    const t = table();
+    assert.deepEqual(types(t.observe(hb("b", 0))), ["joined:b"]); // younger than self: no leader change
+    assert.deepEqual(t.tick(FAIL - 1), []);
+    assert.deepEqual(types(t.tick(FAIL)), ["unreachable:b"]);
+    assert.equal(t.member("b")?.reachable, false);
+    assert.equal(t.known(), 2, "unreachable members still count for majorities");
+    assert.deepEqual(types(t.observe(hb("b", FAIL + 5))), ["reachable-again:b"]);
+    assert.deepEqual(types(t.observe(hb("b", FAIL + 6))), []);
+    assert.deepEqual(types(t.tick(FAIL + 6 + REMOVE - 1)), ["unreachable:b"]);
+    assert.deepEqual(types(t.tick(FAIL + 6 + REMOVE)), ["removed:b"]);
+    assert.equal(t.member("b"), undefined);
+    // Heard again after removal (a healed partition): it simply joins again.
+    assert.deepEqual(types(t.observe(hb("b", 2 * REMOVE + FAIL))), ["joined:b"]);
+  });
+
+  it("removes at once on a graceful leave and ignores that incarnation's stragglers", () => {
+    const t = table();
+    t.observe(hb("b", 0));
+    const events = t.observe(hb("b", 10, { leaving: true }));
+    assert.deepEqual(events.map((e) => e.type), ["removed"]);
+    assert.equal(events[0]?.type === "removed" && events[0].reason, "left");
+    assert.deepEqual(t.observe(hb("b", 20)), [], "a delayed heartbeat must not resurrect it");
+    assert.deepEqual(types(t.observe(hb("b", 30, { incarnation: 2 }))), ["joined:b"]); // restarted
+    t.observe(hb("c", 0, { leaving: true }));
+    t.tick(REMOVE + 1); // the departed record expires with the removal timeout
+    assert.deepEqual(types(t.observe(hb("c", REMOVE + 2))), ["joined:c"]);
+  });
+
+  it("replaces a member restarted with a newer incarnation and ignores older ones", () => {
+    const t = table();
+    t.observe(hb("a", 0, { startedAtMs: 100 }));
+    assert.equal(t.leader(), "a");
+    const events = t.observe(hb("a", 50, { startedAtMs: 2_000, incarnation: 2 }));
+    assert.deepEqual(types(events), ["removed:a", "joined:a", "leader:*:m"]);
+    assert.equal(events[0]?.type === "removed" && events[0].reason, "restarted");
+    assert.deepEqual(t.observe(hb("a", 60, { startedAtMs: 100, incarnation: 1 })), []);
+    assert.equal(t.member("a")?.incarnation, 2);
+    assert.equal(t.leader(), "m");
+  });
+
+  it("chooses the oldest reachable member per DC, ties to the lowest id, optionally by role", () => {
+    const t = table({ leaderRoles: ["x", "y"] });
+    assert.deepEqual(types(t.observe(hb("z", 0, { startedAtMs: 100, roles: ["y"] }))), [
+      "joined:z",
+      "leader:*:z",
+      "leader:y:z",
+    ]);
+    assert.deepEqual(types(t.observe(hb("c", 0, { startedAtMs: 100, roles: ["x"] }))), [
+      "joined:c",
+      "leader:*:c",
+      "leader:x:c",
+    ]);
+    assert.equal(t.leader("dc1", "y"), "z");
+    assert.equal(t.leader("dc1", "nope"), undefined);
+    t.observe(hb("o", 0, { dataCenter: "dc2", startedAtMs: 1 }));
+    assert.equal(t.leader("dc2"), "o");
+    assert.equal(t.leader(), "c", "another DC's older member does not lead this one");
+    assert.equal(t.known("dc1"), 3);
+    assert.equal(t.known(), 4);
+    // c and z silent, o too: leadership falls back to self; dc2 is left without a leader.
+    const events = t.tick(FAIL);
+    assert.deepEqual(types(events), [
+      "unreachable:c",
+      "unreachable:o",
+      "unreachable:z",
+      "leader:*:m",
+      "leader:x:m",
+      "leader:y:undefined",
+      "leader:*:undefined",
+    ]);
+    const dc2 = events.at(-1);
+    assert.ok(dc2?.type === "leader-changed" && dc2.dataCenter === "dc2" && dc2.previous === "o");
+  });
+
+  it("ignores its own heartbeats and rejects malformed ones", () => {
+    const t = table();
+    assert.deepEqual(t.observe(hb("m", 0, { startedAtMs: 1, incarnation: 9 })), []);
+    assert.equal(t.leader(), "m");
+    const bad: unknown[] = [
+      hb("", 0),
+      { ...hb("b", 0), roles: "x" },
+      { ...hb("b", 0), startedAtMs: Number.NaN },
+      { ...hb("b", 0), leaving: "no" },
+      { ...hb("b", 0), dataCenter: undefined },
+    ];
+    for (const h of bad) assert.throws(() => t.observe(h as Heartbeat), InvalidArgumentError);
+    assert.equal(t.known(), 1);
+  });
+
+  it("validates its options", () => {
+    const make = (failureTimeoutMs: number, removalTimeoutMs: number) => () =>
+      new MembershipTable(SELF, { failureTimeoutMs, removalTimeoutMs });
+    assert.throws(make(0, 10), InvalidArgumentError);
+    assert.throws(make(10, 5), InvalidArgumentError);
+    assert.throws(make(10, Number.POSITIVE_INFINITY), InvalidArgumentError);
+    assert.doesNotThrow(make(10, 10));
+  });
+
+  it("its event stream is a faithful log of its state, whatever the inputs", () => {
+    const nodes = ["a", "b", "c", "d"];
+    const step = fc.oneof(
+      fc.record({
+        kind: fc.constant("hb" as const),
+        node: fc.constantFrom(...nodes, "m"),
+        dataCenter: fc.constantFrom("dc1", "dc2"),
+        startedAtMs: fc.integer({ min: 0, max: 1_000 }),
+        incarnation: fc.integer({ min: 1, max: 3 }),
+        leaving: fc.boolean(),
+        roles: fc.subarray(["x", "y"]),
+        advance: fc.integer({ min: 0, max: 2_000 }),
+      }),
+      fc.record({ kind: fc.constant("tick" as const), advance: fc.integer({ min: 0, max: 6_000 }) }),
+    );
+    assertProperty(
+      "event log == state",
+      fc.property(fc.array(step, { maxLength: 60 }), (steps) => {
+        const t = table({ leaderRoles: ["x"] });
+        const present = new Map<string, boolean>(); // node → reachable, rebuilt from events only
+        const leaders = new Map<string, string | undefined>([["*dc1", "m"], ["xdc1", "m"]]);
+        const lastHeard = new Map<string, number>(); // any heartbeat, accepted or not
+        let now = 0;
+        for (const s of steps) {
+          now += s.advance;
+          if (s.kind === "hb") lastHeard.set(s.node, now);
+          const events =
+            s.kind === "tick"
+              ? t.tick(now)
+              : t.observe({ ...hb(s.node, now), ...s, lastSequence: 0, receivedAtMs: now });
+          for (const e of events) {
+            if (e.type === "leader-changed") {
+              assert.equal(leaders.get(`${e.role ?? "*"}${e.dataCenter}`), e.previous);
+              leaders.set(`${e.role ?? "*"}${e.dataCenter}`, e.leader);
+              continue;
+            }
+            assert.notEqual(e.member.node, "m", "self never appears in events");
+            if (e.type === "joined") {
+              assert.ok(!present.has(e.member.node));
+              present.set(e.member.node, true);
+            } else if (e.type === "removed") {
+              assert.ok(present.delete(e.member.node));
+            } else {
+              assert.equal(present.get(e.member.node), e.type === "unreachable");
+              present.set(e.member.node, e.type === "reachable-again");
+            }
+          }
+          const members = t.members();
+          assert.deepEqual(members.map((m) => m.node), [...members.map((m) => m.node)].sort());
+          assert.deepEqual(
+            members.filter((m) => !m.self).map((m) => [m.node, m.reachable]),
+            [...present].sort(([x], [y]) => (x < y ? -1 : 1)),
+          );
+          assert.ok(members.some((m) => m.self && m.reachable));
+          assert.equal(t.known(), members.length);
+          for (const [slot, leader] of leaders) {
+            const role = slot[0] === "*" ? undefined : slot[0];
+            const dc = slot.slice(1);
+            assert.equal(t.leader(dc, role), leader);
+            // And the leader is the oldest reachable member, ties to the lowest id.
+            const expected = members
+              .filter((m) => m.reachable && m.dataCenter === dc && (role === undefined || m.roles.includes(role)))
+              .sort((p, q) => p.startedAtMs - q.startedAtMs || (p.node < q.node ? -1 : 1))[0]?.node;
+            assert.equal(leader, expected);
+          }
+          if (s.kind === "tick") {
+            // Right after a tick nobody silent for failureTimeoutMs is still reachable, and nobody
+            // silent for removalTimeoutMs is still a member.
+            for (const m of members.filter((x) => !x.self)) {
+              const silent = now - lastHeard.get(m.node)!;
+              assert.ok(silent < REMOVE);
+              if (m.reachable) assert.ok(silent < FAIL);
+            }
+          }
+        }
+      }),
+    );
+  });
+});

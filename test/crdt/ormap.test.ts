@@ -1,0 +1,237 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { GCounter } from "../../src/crdt/gcounter.js";
+import { MVRegister } from "../../src/crdt/mv-register.js";
+import { ORMap } from "../../src/crdt/ormap.js";
+import { ORSet } from "../../src/crdt/orset.js";
+import type { Element, ORMapState } from "../../src/crdt/types.js";
+import { DecodeError, InvalidArgumentError } from "../../src/errors.js";
+import { checkDeltaLaws, checkMergeLaws, fcParams, type TypeSpec } from "./laws.js";
+
+const key: fc.Arbitrary<Element> = fc.constantFrom<Element>("k1", "k2", "k3", 7, { id: 1 });
+
+// ------------------------------------------------------------------ ORMap of GCounters
+
+type CounterOp = { t: "inc"; k: Element; by: number } | { t: "remove"; k: Element };
+const counterOp: fc.Arbitrary<CounterOp> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ t: fc.constant("inc" as const), k: key, by: fc.integer({ min: 0, max: 5 }) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("remove" as const), k: key }) },
+);
+const gcounterMapSpec: TypeSpec<ORMap<GCounter>, CounterOp> = {
+  name: "ORMap<GCounter>",
+  empty: () => ORMap.empty<GCounter>("gcounter"),
+  op: counterOp,
+  apply: (m, node, op) => (op.t === "inc" ? m.update(node, op.k, (c, n) => c.increment(n, op.by)) : m.remove(node, op.k)),
+};
+
+// ------------------------------------------------------------------ ORMap of ORSets
+
+type SetOp = { t: "add" | "del"; k: Element; x: string } | { t: "remove"; k: Element };
+const setOp: fc.Arbitrary<SetOp> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ t: fc.constant("add" as const), k: key, x: fc.constantFrom("x", "y", "z") }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("del" as const), k: key, x: fc.constantFrom("x", "y", "z") }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("remove" as const), k: key }) },
+);
+const orsetMapSpec: TypeSpec<ORMap<ORSet<string>>, SetOp> = {
+  name: "ORMap<ORSet>",
+  empty: () => ORMap.empty<ORSet<string>>("orset"),
+  op: setOp,
+  apply: (m, node, op) => {
+    switch (op.t) {
+      case "add":
+        return m.update(node, op.k, (s, n) => s.add(n, op.x));
+      case "del":
+        return m.update(node, op.k, (s) => s.remove(op.x));
+      case "remove":
+        return m.remove(node, op.k);
+    }
+  },
+};
+
+// ------------------------------------------------------------------ ORMap of MVRegisters
+
+type MvOp = { t: "set"; k: Element; v: string } | { t: "remove"; k: Element };
+const mvMapSpec: TypeSpec<ORMap<MVRegister<string>>, MvOp> = {
+  name: "ORMap<MVRegister>",
+  empty: () => ORMap.empty<MVRegister<string>>("mvRegister"),
+  op: fc.oneof(
+    { weight: 3, arbitrary: fc.record({ t: fc.constant("set" as const), k: key, v: fc.constantFrom("p", "q") }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant("remove" as const), k: key }) },
+  ),
+  apply: (m, node, op) => (op.t === "set" ? m.update(node, op.k, (r, n) => r.set(n, op.v)) : m.remove(node, op.k)),
+};
+
+describe("ORMap laws", () => {
+  checkMergeLaws(gcounterMapSpec);
+  checkDeltaLaws(gcounterMapSpec);
+  checkMergeLaws(orsetMapSpec);
+  checkDeltaLaws(orsetMapSpec);
+  checkMergeLaws(mvMapSpec);
+  checkDeltaLaws(mvMapSpec);
+});
+
+const inc = (by: number) => (c: GCounter, n: string) => c.increment(n, by);
+
+describe("ORMap", () => {
+  test("update, get, has, keys, entries, size", () => {
+    const m = ORMap.empty<GCounter, string>("gcounter").update("a", "k2", inc(2)).update("b", "k1", inc(1)).update("a", "k2", inc(3));
+    assert.equal(m.size, 2);
+    assert.deepEqual(m.keys, ["k1", "k2"]);
+    assert.equal(m.get("k2")?.value, 5);
+    assert.equal(m.get("k3"), undefined);
+    assert.ok(m.has("k1") && !m.has("k3"));
+    assert.deepEqual(
+      m.entries.map(([k, v]) => [k, v.value]),
+      [
+        ["k1", 1],
+        ["k2", 5],
+      ],
+    );
+    assert.equal(m.valueKind, "gcounter");
+    assert.equal(m.kind, "orMap");
+  });
+
+  test("values of another kind: ORSet values merge per key", () => {
+    const base = ORMap.empty<ORSet<string>>("orset").update("a", "cart", (s, n) => s.add(n, "apple")).resetDelta();
+    const a = base.update("a", "cart", (s, n) => s.add(n, "pear"));
+    const b = ORMap.empty<ORSet<string>>("orset").merge(base).update("b", "cart", (s) => s.remove("apple"));
+    assert.deepEqual(a.merge(b).get("cart")?.elements, ["pear"]);
+    assert.deepEqual(base.merge(b.delta!).merge(a.delta!).get("cart")?.elements, ["pear"]);
+  });
+
+  test("concurrent update and remove: the key stays (add wins) with the merged value", () => {
+    const base = ORMap.empty<GCounter>("gcounter").update("a", "k", inc(1)).resetDelta();
+    const removed = base.remove("a", "k");
+    const updated = ORMap.empty<GCounter>("gcounter").merge(base).update("b", "k", inc(10));
+    for (const m of [removed.merge(updated), updated.merge(removed), base.merge(removed.delta!).merge(updated.delta!)]) {
+      assert.ok(m.has("k"));
+      assert.equal(m.get("k")?.value, 11);
+    }
+  });
+
+  test("observed remove: the key is gone everywhere", () => {
+    const a = ORMap.empty<GCounter>("gcounter").update("a", "k", inc(1)).update("b", "k", inc(1)).resetDelta();
+    const removed = ORMap.empty<GCounter>("gcounter").merge(a).remove("c", "k");
+    assert.ok(!removed.has("k"));
+    assert.equal(removed.get("k"), undefined);
+    assert.ok(!a.merge(removed).has("k"));
+    assert.ok(!a.merge(removed.delta!).has("k"));
+    assert.equal(a.merge(removed).size, 0);
+  });
+
+  test("a remove delivered before the update it observed: still absent after both arrive", () => {
+    const updated = ORMap.empty<GCounter>("gcounter").update("a", "k", inc(4));
+    const removed = updated.resetDelta().remove("a", "k");
+    const peer = ORMap.empty<GCounter>("gcounter").merge(removed.delta!).merge(updated.delta!);
+    assert.ok(!peer.has("k"));
+    assert.ok(peer.equals(removed.resetDelta()));
+  });
+
+  test("two sequential updates from one node, deltas in reverse order: both keys stay", () => {
+    const m1 = ORMap.empty<GCounter>("gcounter").update("a", "k1", inc(1));
+    const m2 = m1.resetDelta().update("a", "k2", inc(1));
+    const peer = ORMap.empty<GCounter>("gcounter").merge(m2.delta!).merge(m1.delta!);
+    assert.deepEqual(peer.keys, ["k1", "k2"]);
+  });
+
+  test("removed keys keep their values: a re-added key resumes from them (documented)", () => {
+    const m = ORMap.empty<GCounter>("gcounter").update("a", "k", inc(5)).remove("a", "k");
+    assert.equal(m.get("k"), undefined);
+    assert.equal(m.toState().values.length, 1); // still in the state
+    assert.equal(m.update("a", "k", inc(1)).get("k")?.value, 6);
+    // And a peer that only ever saw the re-add converges on the same.
+    const peer = ORMap.empty<GCounter>("gcounter").merge(m.resetDelta().update("b", "k", inc(1)).delta!);
+    assert.equal(peer.get("k")?.value, 1); // partial: it has not seen the old value yet
+    assert.equal(peer.merge(m).get("k")?.value, 6);
+  });
+
+  test("the join is associative with a remove and a concurrent re-add (values are never dropped)", () => {
+    const x = ORMap.empty<GCounter>("gcounter").update("a", "k", inc(1)).resetDelta();
+    const y = x.remove("a", "k").resetDelta(); // saw x's add, removes
+    const z = ORMap.empty<GCounter>("gcounter").update("b", "k", inc(2)).resetDelta(); // concurrent re-add
+    const left = x.merge(y).merge(z);
+    const right = x.merge(y.merge(z));
+    assert.ok(left.equals(right));
+    assert.equal(left.get("k")?.value, 3);
+  });
+
+  test("an update whose modify changes nothing adds the key with the empty value and stores no value", () => {
+    const m = ORMap.empty<GCounter>("gcounter").update("a", "k", (c) => c);
+    assert.ok(m.has("k"));
+    assert.equal(m.get("k")?.value, 0);
+    assert.deepEqual(m.toState().values, []);
+    assert.deepEqual(m.delta!.toState().values, []);
+  });
+
+  test("a modify that returns a value without a delta still ships the change", () => {
+    const other = GCounter.empty().increment("z", 7);
+    const m = ORMap.empty<GCounter>("gcounter").update("a", "k", (c) => c.merge(other.resetDelta()));
+    assert.equal(m.get("k")?.value, 7);
+    assert.equal(ORMap.empty<GCounter>("gcounter").merge(m.delta!).get("k")?.value, 7);
+  });
+
+  test("merge returns this when nothing new arrives; keeps the pending delta", () => {
+    const m = ORMap.empty<GCounter>("gcounter").update("a", "k", inc(1)).update("a", "j", inc(2));
+    const plain = m.resetDelta();
+    assert.equal(plain.merge(m), plain);
+    assert.equal(plain.merge(ORMap.empty("gcounter")), plain);
+    assert.equal(m.merge(ORMap.empty<GCounter>("gcounter").update("b", "x", inc(1))).delta, m.delta);
+  });
+
+  test("fromState(toState(x)) equals x", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom("a", "b"), setOp), { maxLength: 25 }), (ops) => {
+        let m = orsetMapSpec.empty();
+        for (const [node, op] of ops) m = orsetMapSpec.apply(m, node, op);
+        const state = m.toState();
+        const back = ORMap.fromState<ORSet<string>>(JSON.parse(JSON.stringify(state)) as ORMapState);
+        assert.ok(back.equals(m));
+        assert.deepEqual(back.toState(), state);
+        if (m.delta !== undefined) assert.ok(ORMap.fromState(m.delta.toState()).equals(m.delta as never));
+      }),
+      fcParams(),
+    );
+  });
+
+  test("malformed states → DecodeError", () => {
+    const good = ORMap.empty<GCounter>("gcounter").update("a", "k", inc(1)).update("a", "j", inc(1)).toState();
+    const clone = (): ORMapState => JSON.parse(JSON.stringify(good)) as ORMapState;
+    const mutations: ((s: ORMapState) => unknown)[] = [
+      () => null,
+      (s) => ({ ...s, valueKind: "nope" }),
+      (s) => ({ ...s, valueKind: "orMap" }),
+      (s) => ({ ...s, values: "x" }),
+      (s) => ({ ...s, values: [...s.values].reverse() }), // unsorted
+      (s) => ({ ...s, values: [s.values[0], s.values[0]] }), // duplicate key
+      (s) => ({ ...s, values: [{ key: "k", value: s.values[0]!.value }] }), // not canonical
+      (s) => ({ ...s, values: [{ key: "s1:k", value: { slots: [{ node: "", value: 1 }] } }] }), // bad value state
+      (s) => ({ ...s, values: [{ key: "s1:k", value: null }] }),
+      (s) => ({ ...s, valueKind: "lwwRegister" }), // values are not LWWRegister states
+      (s) => ({ ...s, keys: { entries: [{ element: "s1:k", dots: [{ node: "a", counter: 9 }] }], context: s.keys.context } }),
+    ];
+    for (const mutate of mutations) {
+      const s = mutate(clone());
+      assert.throws(() => ORMap.fromState(s as never), DecodeError, JSON.stringify(s));
+    }
+    // Empty values are dropped (an absent and an empty value are the same state).
+    const withEmpty = clone();
+    withEmpty.values = [{ key: "s1:a", value: { slots: [] } }, ...withEmpty.values];
+    assert.ok(ORMap.fromState(withEmpty).equals(ORMap.fromState(good)));
+  });
+
+  test("invalid arguments → InvalidArgumentError", () => {
+    assert.throws(() => ORMap.empty("orMap"), InvalidArgumentError);
+    assert.throws(() => ORMap.empty("bogus" as never), InvalidArgumentError);
+    const m = ORMap.empty<GCounter>("gcounter");
+    assert.throws(() => m.update("", "k", inc(1)), InvalidArgumentError);
+    assert.throws(() => m.update("a", undefined as never, inc(1)), InvalidArgumentError);
+    assert.throws(() => m.update("a", new Date() as never, inc(1)), InvalidArgumentError);
+    assert.throws(() => m.update("a", "k", "nope" as never), InvalidArgumentError);
+    assert.throws(() => m.update("a", "k", () => ORSet.empty() as never), InvalidArgumentError);
+    assert.throws(() => m.update("a", "k", () => undefined as never), InvalidArgumentError);
+    assert.throws(() => m.remove("", "k"), InvalidArgumentError);
+    assert.throws(() => m.get(Symbol() as never), InvalidArgumentError);
+    assert.throws(() => m.merge(ORMap.empty("pncounter") as never), InvalidArgumentError);
+  });
+});
