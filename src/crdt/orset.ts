@@ -122,9 +122,13 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
     const old = this.#entries.get(element);
     const dots: DotList = [dot];
     const entries = this.#entries.set(element, dots);
-    let index = this.#index;
-    if (old !== undefined) for (const d of old) index = index.delete(dotKey(d));
-    index = index.set(dotKey(dot), element);
+    const index =
+      old === undefined
+        ? this.#index.set(dotKey(dot), element)
+        : this.#index.mutate((m) => {
+            for (const d of old) m.delete(dotKey(d));
+            m.set(dotKey(dot), element);
+          });
     const piece = new ORSet<T>(
       PMap.empty<DotList>().set(element, dots),
       PMap.empty<string>().set(dotKey(dot), element),
@@ -138,8 +142,12 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
   removeCanonical(element: string): ORSet<T> {
     const old = this.#entries.get(element);
     if (old === undefined) return this;
-    let index = this.#index;
-    for (const d of old) index = index.delete(dotKey(d));
+    const index =
+      old.length === 1
+        ? this.#index.delete(dotKey(old[0]!))
+        : this.#index.mutate((m) => {
+            for (const d of old) m.delete(dotKey(d));
+          });
     const piece = new ORSet<T>(PMap.empty(), PMap.empty(), CausalContext.of(old), undefined);
     return new ORSet<T>(
       this.#entries.delete(element),

@@ -38,6 +38,7 @@ export interface AntiEntropyOptions {
   ask: (peer: string, request: NodeRequest) => Promise<NodeReply>;
   /** Merge full states received from a peer. */
   merge: (state: FullState) => void;
+  onError?: (error: unknown) => void;
 }
 
 export class AntiEntropy {
@@ -51,8 +52,16 @@ export class AntiEntropy {
 
   /** Run one round with `peer` after the rounds already queued. Never rejects. */
   sync(peer: string, cause: RepairCause): Promise<void> {
-    const run = this.queue.then(() => this.round(peer, cause));
-    this.queue = run.catch(() => undefined);
+    return this.syncVia((request) => this.o.ask(peer, request), cause);
+  }
+
+  /**
+   * Run one round through any request channel (cross-DC rounds go to a remote DC's subject).
+   * Queued behind the rounds already running; never rejects, returns whether the round completed.
+   */
+  syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause): Promise<void> {
+    const run = this.queue.then(() => this.round(ask, cause));
+    this.queue = run.catch((error: unknown) => this.o.onError?.(error));
     return this.queue;
   }
 
@@ -96,11 +105,11 @@ export class AntiEntropy {
     return Math.floor(this.o.maxPayload * 0.8);
   }
 
-  private async round(peer: string, cause: RepairCause): Promise<void> {
+  private async round(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause): Promise<void> {
     this.refresh();
     const perRequest = groupsPerRequest(this.tree.size, this.o.maxPayload);
     const first = openRound(this.tree);
-    let step = nextStep(this.tree, first, await this.digest(peer, first), { maxGroupsPerRequest: perRequest });
+    let step = nextStep(this.tree, first, await this.digest(ask, first), { maxGroupsPerRequest: perRequest });
     const diffs: KeyDiff[] = [];
     if (step.kind === "diff") diffs.push(step.diff);
     else {
@@ -109,7 +118,7 @@ export class AntiEntropy {
         const request = pending.shift()!;
         let reply: DigestReply;
         try {
-          reply = await this.digest(peer, request);
+          reply = await this.digest(ask, request);
         } catch (error) {
           const halves = splitLeafRequest(request);
           if (halves.length < 2) throw error;
@@ -121,14 +130,14 @@ export class AntiEntropy {
       }
     }
     const diff = concatDiffs(diffs);
-    await this.push(peer, [...diff.theyLack, ...diff.differ]);
-    await this.pull(peer, [...diff.iLack, ...diff.differ]);
+    await this.push(ask, [...diff.theyLack, ...diff.differ]);
+    await this.pull(ask, [...diff.iLack, ...diff.differ]);
     this.o.stats.antiEntropyCount++;
     this.o.stats.repair(cause);
   }
 
-  private async digest(peer: string, request: RoundRequest): Promise<DigestReply> {
-    const reply = await this.o.ask(peer, {
+  private async digest(ask: (request: NodeRequest) => Promise<NodeReply>, request: RoundRequest): Promise<DigestReply> {
+    const reply = await ask({
       type: "digest",
       from: this.o.nodeId,
       level: request.level,
@@ -136,26 +145,26 @@ export class AntiEntropy {
       keys: [],
       bucket: 0,
     });
-    if (reply.type !== "digest") throw new Error(`peer ${peer} answered a digest with ${reply.type}`);
+    if (reply.type !== "digest") throw new Error(`a digest request was answered with ${reply.type}`);
     return reply;
   }
 
   /** Send our states of `keys` in pages that fit a message. */
-  private async push(peer: string, keys: string[]): Promise<void> {
+  private async push(ask: (request: NodeRequest) => Promise<NodeReply>, keys: string[]): Promise<void> {
     for (let i = 0; i < keys.length; ) {
       const { state, taken } = this.collect(keys, this.budget(), i);
       i += taken;
-      if (state.entries.length > 0 || state.tombstones.length > 0) await this.o.ask(peer, { type: "push", ...state });
+      if (state.entries.length > 0 || state.tombstones.length > 0) await ask({ type: "push", ...state });
     }
   }
 
   /** Fetch the peer's states of `keys`; it answers what fits and names the rest to ask again. */
-  private async pull(peer: string, keys: string[]): Promise<void> {
+  private async pull(ask: (request: NodeRequest) => Promise<NodeReply>, keys: string[]): Promise<void> {
     const perRequest = Math.max(1, Math.floor(this.budget() / 64));
     let remaining = keys;
     while (remaining.length > 0) {
       const page = remaining.slice(0, perRequest);
-      const reply = await this.o.ask(peer, {
+      const reply = await ask({
         type: "digest",
         from: this.o.nodeId,
         level: FETCH_LEVEL,

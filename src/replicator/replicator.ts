@@ -38,6 +38,10 @@ import { Inbox } from "./inbox.js";
 import type { Key } from "./keys.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
+import type { DeltaEvent, DeltaOrigin, ReplicatorContext } from "./context.js";
+import { Snapshots } from "../durable/snapshots.js";
+import { attachMetrics } from "../metrics/metrics.js";
+import { CrossDcReplication } from "../xdc/replication.js";
 import { ReplicatorStats, type RepairCause } from "./stats.js";
 import { Store, type ChangeSource } from "./store.js";
 import { Subscriptions } from "./subscriptions.js";
@@ -71,14 +75,14 @@ const now = (): number => performance.timeOrigin + performance.now();
 
 export class Replicator {
   readonly nodeId: string;
-  readonly stats = new ReplicatorStats();
+  readonly stats: ReplicatorStats;
   /** The id this node's counter slots and dots are written under (see `writerIdFor`). */
   readonly writerId: string;
   readonly options: ResolvedOptions;
   readonly startedAtMs: number;
   readonly incarnation: number;
 
-  private readonly store = new Store();
+  private readonly store: Store;
   private readonly subscriptions: Subscriptions;
   private readonly outbox: Outbox;
   private readonly inbox: Inbox;
@@ -88,19 +92,27 @@ export class Replicator {
   private readonly unsubscribers: (() => void)[] = [];
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private readonly repairsInFlight = new Set<string>();
+  private readonly deltaListeners = new Set<(event: DeltaEvent) => void>();
+  private readonly tombstoneListeners = new Set<(t: Tombstone, origin: DeltaOrigin) => void>();
+  private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
+  /** Side concerns started after the core (snapshots, cross-DC, metrics), closed in reverse order. */
+  private readonly extensions: { close(): Promise<void> | void }[] = [];
   private closed = false;
 
   private constructor(
     options: ResolvedOptions,
     private readonly transport: Transport,
     private readonly ownsTransport: boolean,
+    restored: Restored,
   ) {
     this.options = options;
     this.nodeId = options.nodeId;
+    this.store = restored.store;
+    this.stats = restored.stats;
     this.startedAtMs = Date.now();
     // Unique per process start: a restarted node must never reuse sequence numbers or dots.
     this.incarnation = this.startedAtMs * 1000 + Math.floor(Math.random() * 1000);
-    this.writerId = `${options.nodeId}~${this.incarnation.toString(36)}`;
+    this.writerId = restored.writerId ?? writerIdFor(options.nodeId, this.incarnation);
     const maxPayload = transport.maxPayload;
     this.subscriptions = new Subscriptions(() => this.stats.subscriberErrorCount++);
     const onError = (error: unknown): void => this.reportError(error);
@@ -164,6 +176,9 @@ export class Replicator {
   /** Connect, join the cluster and start replicating. */
   static async start(options: ReplicatorOptions): Promise<Replicator> {
     const resolved = resolveOptions(options);
+    const restored: Restored = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined };
+    // Restore before connecting: the node publishes and answers nothing until its data is back.
+    const snapshots = resolved.snapshot === undefined ? undefined : await Snapshots.open(resolved.snapshot, restored);
     let transport: Transport;
     let owns = true;
     if (options.transport !== undefined) {
@@ -176,8 +191,18 @@ export class Replicator {
     if (transport.maxPayload < 4 * PAYLOAD_HEADROOM) {
       throw new ConfigError(`the bus's max payload (${transport.maxPayload} bytes) is too small; allow at least 4 KiB`);
     }
-    const r = new Replicator(resolved, transport, owns);
+    const r = new Replicator(resolved, transport, owns, restored);
     r.begin();
+    try {
+      if (snapshots !== undefined) r.extensions.push(snapshots.attach(r.context()));
+      r.extensions.push(attachMetrics(r.context(), options.meterProvider));
+      if (resolved.dataCenterReplication !== undefined) {
+        r.extensions.push(await CrossDcReplication.start(r.context(), resolved.dataCenterReplication));
+      }
+    } catch (error) {
+      await r.close();
+      throw error;
+    }
     return r;
   }
 
@@ -207,9 +232,10 @@ export class Replicator {
     this.store.set(key.id, key.kind, stored, "local");
     this.subscriptions.notify(key.id, stored);
     this.outbox.add(key.id, key.kind, delta);
+    const d: CrdtDelta = { key: key.id, kind: key.kind, originNode: this.nodeId, value: delta };
+    for (const l of this.deltaListeners) l({ delta: d, origin: "local" });
     const level = options.writeTo ?? "local";
     if (level !== "local") {
-      const d: CrdtDelta = { key: key.id, kind: key.kind, originNode: this.nodeId, value: delta };
       await this.coordinator.write(
         { type: "write", from: this.nodeId, deltas: [d], tombstones: [] },
         level,
@@ -249,6 +275,7 @@ export class Replicator {
     if (this.store.addTombstone(t, "local")) {
       this.subscriptions.notify(key.id, undefined);
       this.outbox.addTombstone(t);
+      for (const l of this.tombstoneListeners) l(t, "local");
     }
     const level = options.writeTo ?? "local";
     if (level !== "local") {
@@ -316,6 +343,7 @@ export class Replicator {
     for (const t of this.timers) clearInterval(t);
     try {
       this.outbox.close();
+      for (const e of [...this.extensions].reverse()) await e.close();
       await this.heartbeater.leave();
       await this.transport.flush();
     } catch (error) {
@@ -327,6 +355,33 @@ export class Replicator {
   }
 
   // ------------------------------------------------------------------ wiring
+
+  /** The narrow view side concerns get (see context.ts). */
+  private context(): ReplicatorContext {
+    const listen = <T>(set: Set<T>, l: T): (() => void) => {
+      set.add(l);
+      return () => set.delete(l);
+    };
+    return {
+      options: this.options,
+      nodeId: this.nodeId,
+      incarnation: this.incarnation,
+      writerId: this.writerId,
+      startedAtMs: this.startedAtMs,
+      store: this.store,
+      stats: this.stats,
+      transport: this.transport,
+      onDelta: (l) => listen(this.deltaListeners, l),
+      onTombstone: (l) => listen(this.tombstoneListeners, l),
+      merge: (state, source) => this.mergeFullState(state, source),
+      members: () => this.heartbeater.members(),
+      isLeader: () => this.isLeader,
+      onLeaderChange: (l) => listen(this.leaderListeners, l),
+      answer: (request) => this.answer(request),
+      syncVia: (ask, cause) => this.antiEntropy.syncVia(ask, cause),
+      reportError: (error) => this.reportError(error),
+    };
+  }
 
   private begin(): void {
     const o = this.options;
@@ -362,6 +417,9 @@ export class Replicator {
 
   private onMembership(events: MembershipEvent[]): void {
     for (const e of events) {
+      if (e.type === "leader-changed" && e.role === undefined && e.dataCenter === this.options.dataCenter) {
+        for (const l of this.leaderListeners) l(e.leader);
+      }
       if (e.type === "joined" && this.joinedBefore(e.member)) {
         // The newer node pulls: one full transfer per join, not one per existing member.
         void this.antiEntropy.sync(e.member.node, "join");
@@ -442,8 +500,14 @@ export class Replicator {
   private deliver(env: DeltaEnvelope): void {
     this.stats.deltaReceiveCount += env.deltas.length;
     this.stats.record("replication.lag", Math.max(0, now() - env.sentAtMs));
-    for (const t of env.tombstones) this.applyTombstone(t, "remote");
-    for (const d of env.deltas) this.mergeValue(d, "remote");
+    const origin: DeltaOrigin = env.originDc === this.options.dataCenter && env.relayedFromDc === "" ? "dc" : "remote-dc";
+    for (const t of env.tombstones) {
+      if (this.applyTombstone(t, "remote")) for (const l of this.tombstoneListeners) l(t, origin);
+    }
+    for (const d of env.deltas) {
+      this.mergeValue(d, "remote");
+      for (const l of this.deltaListeners) l({ delta: d, origin });
+    }
   }
 
   private mergeFullState(state: FullState, source: ChangeSource): void {
@@ -451,13 +515,16 @@ export class Replicator {
     for (const d of state.entries) this.mergeValue(d, source);
   }
 
-  private applyTombstone(t: Tombstone, source: ChangeSource): void {
+  /** True when the tombstone was new here. */
+  private applyTombstone(t: Tombstone, source: ChangeSource): boolean {
     const existing = this.store.get(t.key);
     if (existing !== undefined && existing.kind !== t.kind) {
       this.stats.reject("type-mismatch");
-      return;
+      return false;
     }
-    if (this.store.addTombstone({ ...t }, source)) this.subscriptions.notify(t.key, undefined);
+    if (!this.store.addTombstone({ ...t }, source)) return false;
+    this.subscriptions.notify(t.key, undefined);
+    return true;
   }
 
   /** Merge a received value into the store; notify only on a real change. */
@@ -549,6 +616,23 @@ export class Replicator {
   private reportError(error: unknown): void {
     if (process.env.CRDT_DEBUG) console.error(`[crdt ${this.nodeId}]`, error);
   }
+}
+
+interface Restored {
+  store: Store;
+  stats: ReplicatorStats;
+  /** The writer id of a cleanly closed previous run, safe to reuse; undefined otherwise. */
+  writerId: string | undefined;
+}
+
+/**
+ * The id counter slots and dots are written under. A node that lost its state (no snapshot, or a
+ * crash after the last snapshot) must not reuse its old id: peers hold slots newer than what it
+ * has, and its next increments would be hidden behind them. So each such start writes under a
+ * fresh id; a clean close lets the next run reuse it (see durable/).
+ */
+export function writerIdFor(nodeId: string, incarnation: number): string {
+  return `${nodeId}~${incarnation.toString(36)}`;
 }
 
 function memberInfo(m: Member): MemberInfo {
