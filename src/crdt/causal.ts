@@ -91,10 +91,95 @@ export function decodeDots(raw: unknown, what: string): Dot[] {
 // ================================================================== causal context
 
 type Vector = ReadonlyMap<string, number>;
-type Cloud = ReadonlyMap<string, ReadonlySet<number>>;
+
+/**
+ * One writer's part of a dot cloud: sorted, disjoint, non-adjacent closed intervals of counters,
+ * flattened as [lo0, hi0, lo1, hi1, …]. Dots arriving out of order mostly form a few runs (a lost
+ * delta leaves one gap, and every later dot extends the run after it), so adding a dot or joining
+ * two clouds costs O(runs), not O(dots).
+ */
+type Ranges = readonly number[];
+type Cloud = ReadonlyMap<string, Ranges>;
 
 const EMPTY_VECTOR: Vector = new Map();
 const EMPTY_CLOUD: Cloud = new Map();
+const NO_RANGES: Ranges = Object.freeze([]);
+
+function rangesHas(r: Ranges, c: number): boolean {
+  let lo = 0;
+  let hi = r.length / 2 - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (c < r[2 * mid]!) hi = mid - 1;
+    else if (c > r[2 * mid + 1]!) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
+/** The union of two range lists. */
+function rangesUnion(a: Ranges, b: Ranges): Ranges {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const out: number[] = [];
+  const push = (lo: number, hi: number): void => {
+    const n = out.length;
+    if (n > 0 && lo <= out[n - 1]! + 1) {
+      if (hi > out[n - 1]!) out[n - 1] = hi;
+    } else {
+      out.push(lo, hi);
+    }
+  };
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]! <= b[j]!)) {
+      push(a[i]!, a[i + 1]!);
+      i += 2;
+    } else {
+      push(b[j]!, b[j + 1]!);
+      j += 2;
+    }
+  }
+  return out;
+}
+
+/** Drops what the vector entry `v` covers and folds a run that continues it: [new v, rest]. */
+function rangesFold(r: Ranges, v: number): [number, Ranges] {
+  let i = 0;
+  while (i < r.length && r[i + 1]! <= v) i += 2;
+  if (i < r.length && r[i]! <= v + 1) {
+    v = r[i + 1]!;
+    i += 2;
+  }
+  return [v, i === 0 ? r : i >= r.length ? NO_RANGES : r.slice(i)];
+}
+
+function rangesFromSorted(counters: readonly number[]): Ranges {
+  const out: number[] = [];
+  for (const c of counters) {
+    const n = out.length;
+    if (n > 0 && c <= out[n - 1]! + 1) {
+      if (c > out[n - 1]!) out[n - 1] = c;
+    } else {
+      out.push(c, c);
+    }
+  }
+  return out;
+}
+
+function rangesSize(r: Ranges): number {
+  let n = 0;
+  for (let i = 0; i < r.length; i += 2) n += r[i + 1]! - r[i]! + 1;
+  return n;
+}
+
+function sameRanges(a: Ranges, b: Ranges): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /**
  * An immutable causal context: a compact version vector plus a dot cloud. Every constructor and
@@ -118,10 +203,16 @@ export class CausalContext {
 
   /** The context holding exactly `dots`. */
   static of(dots: Iterable<Dot>): CausalContext {
-    const vector = new Map<string, number>();
-    const cloud = new Map<string, Set<number>>();
-    for (const d of dots) addInto(vector, cloud, d.node, d.counter);
-    return CausalContext.build(vector, cloud);
+    const byNode = new Map<string, number[]>();
+    for (const d of dots) {
+      let list = byNode.get(d.node);
+      if (list === undefined) byNode.set(d.node, (list = []));
+      list.push(d.counter);
+    }
+    if (byNode.size === 0) return CausalContext.#EMPTY;
+    const cloud = new Map<string, Ranges>();
+    for (const [node, list] of byNode) cloud.set(node, rangesFromSorted(list.length > 1 ? list.sort((x, y) => x - y) : list));
+    return CausalContext.build(new Map(), cloud);
   }
 
   /** Validates and decodes a plain state. A cloud that is not folded into the vector is folded. */
@@ -150,7 +241,7 @@ export class CausalContext {
       vector.set(node, value);
       previous = node;
     }
-    const cloud = new Map<string, Set<number>>();
+    const byNode = new Map<string, number[]>();
     let prevDot: Dot | undefined;
     for (const raw of rawCloud as unknown[]) {
       const dot = decodeDot(raw, `${what}.cloud`);
@@ -160,25 +251,24 @@ export class CausalContext {
       if (dot.counter <= (vector.get(dot.node) ?? 0)) {
         throw new DecodeError(`${what}: cloud dot (${JSON.stringify(dot.node)}, ${dot.counter}) is already covered by the vector`);
       }
-      let set = cloud.get(dot.node);
-      if (set === undefined) cloud.set(dot.node, (set = new Set()));
-      set.add(dot.counter);
+      let list = byNode.get(dot.node);
+      if (list === undefined) byNode.set(dot.node, (list = []));
+      list.push(dot.counter);
       prevDot = dot;
     }
+    const cloud = new Map<string, Ranges>();
+    for (const [node, list] of byNode) cloud.set(node, rangesFromSorted(list));
     return CausalContext.build(vector, cloud);
   }
 
-  /** Folds each node's cloud into its vector entry as far as the cloud is contiguous; drops empty clouds. */
-  private static build(vector: Map<string, number>, cloud: Map<string, Set<number>>): CausalContext {
-    for (const [node, set] of cloud) {
-      let v = vector.get(node) ?? 0;
-      for (const c of set) if (c <= v) set.delete(c);
-      while (set.has(v + 1)) {
-        set.delete(v + 1);
-        v++;
-      }
-      if (v > 0) vector.set(node, v);
-      if (set.size === 0) cloud.delete(node);
+  /** Folds each writer's cloud into its vector entry as far as it is contiguous; drops empty clouds. */
+  private static build(vector: Map<string, number>, cloud: Map<string, Ranges>): CausalContext {
+    for (const [node, r] of cloud) {
+      const v = vector.get(node) ?? 0;
+      const [v2, rest] = rangesFold(r, v);
+      if (v2 > 0) vector.set(node, v2);
+      if (rest.length === 0) cloud.delete(node);
+      else cloud.set(node, rest);
     }
     if (vector.size === 0 && cloud.size === 0) return CausalContext.#EMPTY;
     return new CausalContext(vector.size === 0 ? EMPTY_VECTOR : vector, cloud.size === 0 ? EMPTY_CLOUD : cloud);
@@ -187,9 +277,8 @@ export class CausalContext {
   /** The next dot `node` writes: one past the highest counter of `node` this context has seen. */
   next(node: string): Dot {
     checkNode(node);
-    let max = this.#vector.get(node) ?? 0;
-    const set = this.#cloud.get(node);
-    if (set !== undefined) for (const c of set) if (c > max) max = c;
+    const r = this.#cloud.get(node);
+    const max = r !== undefined ? r[r.length - 1]! : (this.#vector.get(node) ?? 0);
     if (max >= Number.MAX_SAFE_INTEGER) {
       throw new PrecisionError(`node ${JSON.stringify(node)} has written 2^53 - 1 dots; its counter cannot grow exactly`);
     }
@@ -198,71 +287,64 @@ export class CausalContext {
 
   contains(dot: Dot): boolean {
     if (dot.counter <= (this.#vector.get(dot.node) ?? 0)) return true;
-    return this.#cloud.get(dot.node)?.has(dot.counter) ?? false;
+    const r = this.#cloud.get(dot.node);
+    return r !== undefined && rangesHas(r, dot.counter);
   }
 
   /** This context plus `dot` (folded into the vector when contiguous). */
   add(dot: Dot): CausalContext {
     if (this.contains(dot)) return this;
     const v = this.#vector.get(dot.node) ?? 0;
-    const set = this.#cloud.get(dot.node);
-    if (dot.counter === v + 1) {
-      // The common case (a local write): raise the vector entry, then absorb what the cloud holds next.
-      const vector = new Map(this.#vector);
-      let top = dot.counter;
-      let cloud = this.#cloud;
-      if (set !== undefined && set.has(top + 1)) {
-        const rest = new Set(set);
-        while (rest.delete(top + 1)) top++;
-        const c = new Map(this.#cloud);
-        if (rest.size === 0) c.delete(dot.node);
-        else c.set(dot.node, rest);
-        cloud = c.size === 0 ? EMPTY_CLOUD : c;
-      }
-      vector.set(dot.node, top);
-      return new CausalContext(vector, cloud);
+    const [v2, rest] = rangesFold(rangesUnion(this.#cloud.get(dot.node) ?? NO_RANGES, [dot.counter, dot.counter]), v);
+    let vector = this.#vector;
+    if (v2 !== v) {
+      const copy = new Map(this.#vector);
+      copy.set(dot.node, v2);
+      vector = copy;
     }
     const cloud = new Map(this.#cloud);
-    cloud.set(dot.node, new Set(set ?? []).add(dot.counter));
-    return new CausalContext(this.#vector, cloud);
+    if (rest.length === 0) cloud.delete(dot.node);
+    else cloud.set(dot.node, rest);
+    return new CausalContext(vector, cloud.size === 0 ? EMPTY_CLOUD : cloud);
   }
 
-  /** The union of both contexts (compact). */
+  /**
+   * The union of both contexts (compact). Costs O(writer ids + runs of out-of-order dots);
+   * returns `this` when `other` adds nothing.
+   */
   merge(other: CausalContext): CausalContext {
     if (other === this || other.isEmpty) return this;
     if (this.isEmpty) return other;
-    if (other.#cloud.size === 0 && this.#cloud.size === 0) {
-      // Vectors only: the usual case between compacted states.
-      let vector: Map<string, number> | undefined;
-      for (const [node, v] of other.#vector) {
-        if (v > (this.#vector.get(node) ?? 0)) {
-          vector ??= new Map(this.#vector);
-          vector.set(node, v);
-        }
+    let vector: Map<string, number> | undefined;
+    let cloud: Map<string, Ranges> | undefined;
+    const visit = (node: string): void => {
+      const v = this.#vector.get(node) ?? 0;
+      const mine = this.#cloud.get(node) ?? NO_RANGES;
+      const theirs = other.#cloud.get(node) ?? NO_RANGES;
+      const ov = other.#vector.get(node) ?? 0;
+      if (ov <= v && theirs.length === 0) return;
+      const [v2, rest] = rangesFold(rangesUnion(mine, theirs), Math.max(v, ov));
+      if (v2 !== v) {
+        vector ??= new Map(this.#vector);
+        vector.set(node, v2);
       }
-      return vector === undefined ? this : new CausalContext(vector, EMPTY_CLOUD);
-    }
-    const vector = new Map(this.#vector);
-    for (const [node, v] of other.#vector) if (v > (vector.get(node) ?? 0)) vector.set(node, v);
-    const cloud = new Map<string, Set<number>>();
-    for (const src of [this.#cloud, other.#cloud]) {
-      for (const [node, set] of src) {
-        let out = cloud.get(node);
-        if (out === undefined) cloud.set(node, (out = new Set()));
-        for (const c of set) out.add(c);
+      if (!sameRanges(rest, mine)) {
+        cloud ??= new Map(this.#cloud);
+        if (rest.length === 0) cloud.delete(node);
+        else cloud.set(node, rest);
       }
-    }
-    const merged = CausalContext.build(vector, cloud);
-    return merged.equals(this) ? this : merged;
+    };
+    for (const node of other.#vector.keys()) visit(node);
+    for (const node of other.#cloud.keys()) if (!other.#vector.has(node)) visit(node);
+    if (vector === undefined && cloud === undefined) return this;
+    const c = cloud ?? this.#cloud;
+    return new CausalContext(vector ?? this.#vector, c.size === 0 ? EMPTY_CLOUD : c);
   }
 
   /** Folds contiguous cloud dots into the vector. Contexts are kept compact, so this is usually `this`. */
   compact(): CausalContext {
     if (this.#cloud.size === 0) return this;
-    const vector = new Map(this.#vector);
-    const cloud = new Map<string, Set<number>>();
-    for (const [node, set] of this.#cloud) cloud.set(node, new Set(set));
-    const compacted = CausalContext.build(vector, cloud);
+    const compacted = CausalContext.build(new Map(this.#vector), new Map(this.#cloud));
     return compacted.equals(this) ? this : compacted;
   }
 
@@ -274,14 +356,16 @@ export class CausalContext {
   get dotCount(): number {
     let n = 0;
     for (const v of this.#vector.values()) n += v;
-    for (const set of this.#cloud.values()) n += set.size;
+    for (const r of this.#cloud.values()) n += rangesSize(r);
     return n;
   }
 
   /** Every dot this context covers (as many as `dotCount`). */
   *dots(): Generator<Dot> {
     for (const [node, v] of this.#vector) for (let c = 1; c <= v; c++) yield makeDot(node, c);
-    for (const [node, set] of this.#cloud) for (const c of set) yield makeDot(node, c);
+    for (const [node, r] of this.#cloud) {
+      for (let i = 0; i < r.length; i += 2) for (let c = r[i]!; c <= r[i + 1]!; c++) yield makeDot(node, c);
+    }
   }
 
   /** The highest counter of `node` covered contiguously from 1 (0 when none). */
@@ -300,10 +384,9 @@ export class CausalContext {
     if (this === other) return true;
     if (this.#vector.size !== other.#vector.size || this.#cloud.size !== other.#cloud.size) return false;
     for (const [node, v] of this.#vector) if (other.#vector.get(node) !== v) return false;
-    for (const [node, set] of this.#cloud) {
+    for (const [node, r] of this.#cloud) {
       const o = other.#cloud.get(node);
-      if (o === undefined || o.size !== set.size) return false;
-      for (const c of set) if (!o.has(c)) return false;
+      if (o === undefined || !sameRanges(r, o)) return false;
     }
     return true;
   }
@@ -312,20 +395,15 @@ export class CausalContext {
     const vector: SlotState[] = [];
     for (const [node, value] of this.#vector) vector.push({ node, value });
     vector.sort((a, b) => compareStrings(a.node, b.node));
+    const nodes = [...this.#cloud.keys()].sort(compareStrings);
     const cloud: DotState[] = [];
-    for (const [node, set] of this.#cloud) for (const counter of set) cloud.push({ node, counter });
-    cloud.sort(compareDots);
+    for (const node of nodes) {
+      const r = this.#cloud.get(node)!;
+      for (let i = 0; i < r.length; i += 2) for (let c = r[i]!; c <= r[i + 1]!; c++) cloud.push({ node, counter: c });
+    }
     return { vector, cloud };
   }
 }
-
-function addInto(vector: Map<string, number>, cloud: Map<string, Set<number>>, node: string, counter: number): void {
-  if (counter <= (vector.get(node) ?? 0)) return;
-  let set = cloud.get(node);
-  if (set === undefined) cloud.set(node, (set = new Set()));
-  set.add(counter);
-}
-
 
 // ================================================================== dot sets
 

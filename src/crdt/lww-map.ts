@@ -105,7 +105,7 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
     return this.#map.delta === undefined ? this : new LWWMap(this.#map.resetDelta());
   }
 
-  /** The join (the ORMap's). Keeps this value's pending delta; returns `this` when `other` adds nothing. */
+  /** The join (the ORMap's). Keeps this value's pending delta; returns `this` exactly when `other` adds nothing. */
   merge(other: LWWMap<V, K>): LWWMap<V, K> {
     const map = this.#map.merge(other.#map);
     return map === this.#map ? this : new LWWMap<V, K>(map);

@@ -108,7 +108,7 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
     return this.#delta === undefined ? this : new MVRegister<T>(this.#entries, this.#context, undefined);
   }
 
-  /** The join. Keeps this value's pending delta; returns `this` when `other` adds nothing. */
+  /** The join. Keeps this value's pending delta; returns `this` exactly when `other` adds nothing. */
   merge(other: MVRegister<T>): MVRegister<T> {
     if (other === this || (other.#entries.length === 0 && other.#context.isEmpty)) return this;
     const a = this.#entries;
@@ -144,6 +144,12 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
   equals(other: MVRegister<T>): boolean {
     if (this === other) return true;
     return sameEntries(this.#entries, other.#entries) && this.#context.equals(other.#context);
+  }
+
+  /** Folds the context's dot cloud into its vector (contexts are kept compact: normally `this`). */
+  compact(): MVRegister<T> {
+    const context = this.#context.compact();
+    return context === this.#context ? this : new MVRegister<T>(this.#entries, context, this.#delta);
   }
 
   toState(): MVRegisterState {

@@ -202,7 +202,9 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
 
   /**
    * The join: key sets as ORSets, values pointwise for every key. Keeps this value's pending
-   * delta; returns `this` when `other` adds nothing. Costs O(smaller side) map operations.
+   * delta; returns `this` exactly when `other` adds nothing (so `merged === current` tells the
+   * replicator an idempotent merge apart, given values whose merge does the same — all of ours
+   * do). Costs O(smaller side) map operations plus the key set's join.
    */
   merge(other: ORMap<V, K>): ORMap<V, K> {
     if (other === this) return this;

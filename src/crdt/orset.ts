@@ -221,7 +221,7 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
   }
 
   /**
-   * The join. Keeps this value's pending delta; returns `this` when `other` adds nothing.
+   * The join. Keeps this value's pending delta; returns `this` exactly when `other` adds nothing.
    *
    * Cost: only the elements that can change are visited — those `other` holds plus those whose
    * dots `other`'s context covers (found through the dot index) — when that is cheaper than
@@ -267,24 +267,19 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
       });
     });
     const context = baseContext.merge(sideContext);
-    if (entries.sameAs(this.#entries) && context === this.#context) return this;
-    if (base === other && entries.sameAs(other.#entries) && context === other.#context && this.#delta === undefined) {
-      return other.#delta === undefined ? other : other.resetDelta();
+    if (base === this) {
+      if (entries.sameAs(this.#entries) && context === this.#context) return this;
+    } else if (context.equals(this.#context) && sameEntries(entries, this.#entries)) {
+      // Built on `other`, but equal to this value: return it, so that `merged === this` reliably
+      // tells a caller that nothing changed. (O(this value), within this path's cost.)
+      return this;
     }
     return new ORSet<T>(entries, index, context, this.#delta);
   }
 
   equals(other: ORSet<T>): boolean {
     if (this === other) return true;
-    if (this.#entries.size !== other.#entries.size || !this.#context.equals(other.#context)) return false;
-    if (this.#entries.sameAs(other.#entries)) return true;
-    let same = true;
-    this.#entries.forEach((dots, element) => {
-      if (!same) return;
-      const o = other.#entries.get(element);
-      if (o === undefined || !sameDots(dots, o)) same = false;
-    });
-    return same;
+    return this.#context.equals(other.#context) && sameEntries(this.#entries, other.#entries);
   }
 
   /**
@@ -307,6 +302,18 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
 }
 
 const NO_DOTS: DotList = Object.freeze([]);
+
+function sameEntries(a: Entries, b: Entries): boolean {
+  if (a.size !== b.size) return false;
+  if (a.sameAs(b)) return true;
+  let same = true;
+  a.forEach((dots, element) => {
+    if (!same) return;
+    const o = b.get(element);
+    if (o === undefined || !sameDots(dots, o)) same = false;
+  });
+  return same;
+}
 
 /** The elements of `base` that `side` can change: those `side` holds, and those whose dots `side`'s context covers. */
 function affected<T extends Element>(base: ORSet<T>, side: ORSet<T>): Set<string> {

@@ -105,7 +105,7 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
     return this.#map.delta === undefined ? this : new PNCounterMap(this.#map.resetDelta());
   }
 
-  /** The join (the ORMap's). Keeps this value's pending delta; returns `this` when `other` adds nothing. */
+  /** The join (the ORMap's). Keeps this value's pending delta; returns `this` exactly when `other` adds nothing. */
   merge(other: PNCounterMap<K>): PNCounterMap<K> {
     const map = this.#map.merge(other.#map);
     return map === this.#map ? this : new PNCounterMap<K>(map);

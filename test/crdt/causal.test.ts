@@ -61,6 +61,40 @@ describe("CausalContext", () => {
     );
   });
 
+  test("add, contains, next and dots agree with a plain set of dots", () => {
+    fc.assert(
+      fc.property(fc.array(dotArb, { maxLength: 40 }), (dots) => {
+        let c = CausalContext.empty();
+        const model = new Set<string>();
+        for (const d of dots) {
+          c = c.add(d);
+          model.add(`${d.node}${d.counter}`);
+          assert.ok(c.contains(d));
+        }
+        assert.deepEqual(covered(c), [...model].sort());
+        assert.ok(c.equals(CausalContext.of(dots)));
+        for (const node of ["a", "b", "c"]) {
+          const max = Math.max(0, ...dots.filter((d) => d.node === node).map((d) => d.counter));
+          assert.deepEqual(c.next(node), dot(node, max + 1));
+        }
+        for (let k = 1; k <= 13; k++) assert.equal(c.contains(dot("a", k)), model.has(`a${k}`));
+      }),
+      fcParams(),
+    );
+  });
+
+  test("a lost dot followed by many later ones stays cheap, and filling the gap folds everything", () => {
+    let c = CausalContext.empty();
+    const started = performance.now();
+    for (let k = 2; k <= 50_000; k++) c = c.merge(CausalContext.of([dot("a", k)]));
+    assert.ok(performance.now() - started < 3000);
+    assert.deepEqual(c.toState().vector, []);
+    assert.equal(c.toState().cloud.length, 49_999);
+    assert.equal(c.dotCount, 49_999);
+    c = c.add(dot("a", 1));
+    assert.deepEqual(c.toState(), { vector: [{ node: "a", value: 50_000 }], cloud: [] });
+  });
+
   test("fromState folds a non-compact cloud and rejects malformed states", () => {
     const c = CausalContext.fromState({ vector: [{ node: "a", value: 1 }], cloud: [dot("a", 2), dot("a", 4)] });
     assert.deepEqual(c.toState(), { vector: [{ node: "a", value: 2 }], cloud: [dot("a", 4)] });

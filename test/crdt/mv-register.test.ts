@@ -75,6 +75,25 @@ describe("MVRegister", () => {
     assert.ok(Object.isFrozen(r.values) && Object.isFrozen(r.values[0]));
   });
 
+  test("merge returns this exactly when the other side adds nothing", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat({ max: 2 }), fc.option(mvSpec.op, { nil: undefined })), { maxLength: 30 }), (steps) => {
+        // Three replicas; an undefined op means "replica i merges replica i+1".
+        const rs = [mvSpec.empty(), mvSpec.empty(), mvSpec.empty()];
+        for (const [i, op] of steps) {
+          rs[i] = op === undefined ? rs[i]!.merge(rs[(i + 1) % 3]!) : mvSpec.apply(rs[i]!, ["a", "b", "c"][i]!, op).resetDelta();
+        }
+        for (const x of rs) {
+          for (const y of rs) {
+            const m = x.merge(y);
+            assert.equal(m === x, m.equals(x));
+          }
+        }
+      }),
+      fcParams(),
+    );
+  });
+
   test("fromState(toState(x)) equals x", () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.constantFrom("a", "b", "c"), value, fc.boolean()), { maxLength: 20 }), (ops) => {

@@ -179,6 +179,25 @@ describe("ORMap", () => {
     assert.equal(m.merge(ORMap.empty<GCounter>("gcounter").update("b", "x", inc(1))).delta, m.delta);
   });
 
+  test("merge returns this exactly when the other side adds nothing", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat({ max: 2 }), fc.option(orsetMapSpec.op, { nil: undefined })), { maxLength: 30 }), (steps) => {
+        // Three replicas; an undefined op means "replica i merges replica i+1".
+        const rs = [orsetMapSpec.empty(), orsetMapSpec.empty(), orsetMapSpec.empty()];
+        for (const [i, op] of steps) {
+          rs[i] = op === undefined ? rs[i]!.merge(rs[(i + 1) % 3]!) : orsetMapSpec.apply(rs[i]!, ["a", "b", "c"][i]!, op).resetDelta();
+        }
+        for (const x of rs) {
+          for (const y of rs) {
+            const m = x.merge(y);
+            assert.equal(m === x, m.equals(x));
+          }
+        }
+      }),
+      fcParams(),
+    );
+  });
+
   test("fromState(toState(x)) equals x", () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.constantFrom("a", "b"), setOp), { maxLength: 25 }), (ops) => {

@@ -137,6 +137,25 @@ describe("ORSet", () => {
     assert.ok(s.has({ list: [1, 2] }));
   });
 
+  test("merge returns this exactly when the other side adds nothing", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat({ max: 2 }), fc.option(orsetSpec.op, { nil: undefined })), { maxLength: 30 }), (steps) => {
+        // Three replicas; an undefined op means "replica i merges replica i+1".
+        const rs = [orsetSpec.empty(), orsetSpec.empty(), orsetSpec.empty()];
+        for (const [i, op] of steps) {
+          rs[i] = op === undefined ? rs[i]!.merge(rs[(i + 1) % 3]!) : orsetSpec.apply(rs[i]!, ["a", "b", "c"][i]!, op).resetDelta();
+        }
+        for (const x of rs) {
+          for (const y of rs) {
+            const m = x.merge(y);
+            assert.equal(m === x, m.equals(x));
+          }
+        }
+      }),
+      fcParams(),
+    );
+  });
+
   test("fromState(toState(x)) equals x, also through JSON", () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.constantFrom("a", "b", "c"), orsetSpec.op), { maxLength: 30 }), (ops) => {
