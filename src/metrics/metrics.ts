@@ -1,7 +1,210 @@
-// PLACEHOLDER — replaced by the OpenTelemetry implementation (issue 4).
-import type { MeterProvider } from "@opentelemetry/api";
+/**
+ * OpenTelemetry metrics of one replicator (DESIGN.md §5): the instruments listed in
+ * definitions.ts, on the meter "crdt-replicator" of the given provider (default: the global one).
+ *
+ * The hot paths only add to plain fields of ReplicatorStats. Counters and gauges are observable
+ * instruments read together by one batch callback when a reader collects, so an event costs one
+ * addition whether or not anyone exports. Histograms need every value: they are recorded through
+ * `stats.recorder`, which is set only while metrics are attached.
+ */
+import {
+  metrics,
+  ValueType,
+  type Attributes,
+  type BatchObservableCallback,
+  type Histogram,
+  type MeterProvider,
+  type MetricOptions,
+  type Observable,
+} from "@opentelemetry/api";
 import type { ReplicatorContext } from "../replicator/context.js";
+import type { HistogramName, RejectReason, RepairCause, ReplicatorStats } from "../replicator/stats.js";
+import { DEFINITIONS } from "./definitions.js";
+import { PACKAGE_NAME, PACKAGE_VERSION } from "./version.js";
 
-export function attachMetrics(_ctx: ReplicatorContext, _provider?: MeterProvider): { close(): void } {
-  return { close: () => undefined };
+export {
+  BASE_ATTRIBUTES,
+  GOAKT_METRIC_NAMES,
+  METRICS,
+  type MetricDefinition,
+  type MetricName,
+  type MetricType,
+} from "./definitions.js";
+
+/** The meter's (instrumentation scope's) name; its version is the package's. */
+export const METER_NAME = PACKAGE_NAME;
+
+type Definition = (typeof DEFINITIONS)[number];
+type ObservableName = Extract<Definition, { type: "ObservableCounter" | "ObservableGauge" }>["name"];
+type HistogramMetricName = Extract<Definition, { type: "Histogram" }>["name"];
+
+/** Observables with an extra attribute, observed once per attribute value. */
+type LabelledName = "crdt.replicator.rejected.count" | "crdt.replicator.repair.count" | "crdt.replicator.members";
+
+/** One reading per observable instrument without an extra attribute. Exhaustive: a new definition fails to compile until read here. */
+const READ: Record<Exclude<ObservableName, LabelledName>, (ctx: ReplicatorContext, s: ReplicatorStats) => number> = {
+  "crdt.replicator.store.size": (ctx) => ctx.store.size,
+  "crdt.replicator.merge.count": (_, s) => s.mergeCount,
+  "crdt.replicator.delta.publish.count": (_, s) => s.deltaPublishCount,
+  "crdt.replicator.delta.receive.count": (_, s) => s.deltaReceiveCount,
+  "crdt.replicator.coordinated.write.count": (_, s) => s.coordinatedWriteCount,
+  "crdt.replicator.coordinated.read.count": (_, s) => s.coordinatedReadCount,
+  "crdt.replicator.antientropy.count": (_, s) => s.antiEntropyCount,
+  "crdt.replicator.tombstone.count": (ctx) => ctx.store.tombstoneCount,
+  "crdt.replicator.crossdc.send.count": (_, s) => s.crossdcSendCount,
+  "crdt.replicator.crossdc.receive.count": (_, s) => s.crossdcReceiveCount,
+  "crdt.replicator.crossdc.replication.lag": (_, s) => Math.round(s.crossdcReplicationLagNs),
+  "crdt.replicator.crossdc.stale.skip.count": (_, s) => s.crossdcStaleSkipCount,
+  "crdt.replicator.bytes.published": (_, s) => s.bytesPublished,
+  "crdt.replicator.snapshot.write.count": (_, s) => s.snapshotWriteCount,
+  "crdt.replicator.snapshot.failure.count": (_, s) => s.snapshotFailureCount,
+  "crdt.replicator.snapshot.skipped.count": (_, s) => s.snapshotSkippedEntries,
+  "crdt.replicator.subscriber.error.count": (_, s) => s.subscriberErrorCount,
+};
+
+/** Every reason and cause, so each series exists (at 0) from the start. Exhaustive over the stats types. */
+const REJECT_REASONS = Object.keys({
+  decode: 0,
+  oversized: 0,
+  "forged-origin": 0,
+  "type-mismatch": 0,
+  "unknown-type": 0,
+  "deleted-key": 0,
+  "stale-incarnation": 0,
+  "bad-request": 0,
+} satisfies Record<RejectReason, 0>) as RejectReason[];
+
+const REPAIR_CAUSES = Object.keys({
+  gap: 0,
+  join: 0,
+  reconnect: 0,
+  periodic: 0,
+  leader: 0,
+  manual: 0,
+} satisfies Record<RepairCause, 0>) as RepairCause[];
+
+/** The histogram each `stats.record` name goes to (the return type checks every record name has one). */
+const HISTOGRAM_OF = (name: HistogramName): HistogramMetricName => `crdt.replicator.${name}`;
+/** And the other way: every histogram has a record name (else this line fails to compile). */
+const EVERY_HISTOGRAM_IS_RECORDED: HistogramMetricName extends `crdt.replicator.${HistogramName}` ? true : never = true;
+void EVERY_HISTOGRAM_IS_RECORDED;
+
+export interface MetricsHandle {
+  /** Remove the batch callback and stop recording histograms. Idempotent. */
+  close(): void;
+}
+
+/** Register the replicator's instruments on `provider` (default: the global meter provider). */
+export function attachMetrics(ctx: ReplicatorContext, provider: MeterProvider = metrics.getMeterProvider()): MetricsHandle {
+  const meter = provider.getMeter(METER_NAME, PACKAGE_VERSION);
+  const stats = ctx.stats;
+  const attrs: Attributes = { node: ctx.nodeId, dc: ctx.options.dataCenter };
+
+  const observables = new Map<ObservableName, Observable>();
+  const histograms = new Map<HistogramMetricName, Histogram>();
+  for (const m of DEFINITIONS) {
+    const options: MetricOptions = {
+      description: m.description,
+      unit: m.unit,
+      valueType: m.valueType === "int" ? ValueType.INT : ValueType.DOUBLE,
+    };
+    switch (m.type) {
+      case "ObservableCounter":
+        observables.set(m.name, meter.createObservableCounter(m.name, options));
+        break;
+      case "ObservableGauge":
+        observables.set(m.name, meter.createObservableGauge(m.name, options));
+        break;
+      case "Histogram":
+        histograms.set(m.name, meter.createHistogram(m.name, { ...options, advice: { explicitBucketBoundaries: [...m.boundaries] } }));
+        break;
+    }
+  }
+  const observable = (name: ObservableName): Observable => observables.get(name)!;
+
+  // Everything the callback needs is built once: a collection allocates nothing of ours.
+  const plain = (Object.keys(READ) as (keyof typeof READ)[]).map((name) => ({ instrument: observable(name), read: READ[name] }));
+  const rejected = observable("crdt.replicator.rejected.count");
+  const rejectedBy = REJECT_REASONS.map((reason) => ({ reason, attrs: { ...attrs, reason } }));
+  const repairs = observable("crdt.replicator.repair.count");
+  const repairsBy = REPAIR_CAUSES.map((cause) => ({ cause, attrs: { ...attrs, cause } }));
+  const members = observable("crdt.replicator.members");
+  const reachableAttrs = { ...attrs, reachable: true };
+  const unreachableAttrs = { ...attrs, reachable: false };
+
+  const callback: BatchObservableCallback = (result) => {
+    for (const p of plain) result.observe(p.instrument, p.read(ctx, stats), attrs);
+    for (const r of rejectedBy) result.observe(rejected, stats.rejected.get(r.reason) ?? 0, r.attrs);
+    for (const r of repairsBy) result.observe(repairs, stats.repairs.get(r.cause) ?? 0, r.attrs);
+    let reachable = 0;
+    let unreachable = 0;
+    for (const m of ctx.members()) {
+      if (m.reachable) reachable++;
+      else unreachable++;
+    }
+    result.observe(members, reachable, reachableAttrs);
+    result.observe(members, unreachable, unreachableAttrs);
+  };
+  const observed = [...observables.values()];
+  meter.addBatchObservableCallback(callback, observed);
+
+  const histogram = (name: HistogramName): Histogram => histograms.get(HISTOGRAM_OF(name))!;
+  const byRecordName: Record<HistogramName, Histogram> = {
+    "replication.lag": histogram("replication.lag"),
+    "coordinated.latency": histogram("coordinated.latency"),
+    "delta.bytes": histogram("delta.bytes"),
+    "crossdc.batch.bytes": histogram("crossdc.batch.bytes"),
+  };
+  const recorder: Recorder = (name, value) => byRecordName[name].record(value, attrs);
+  addRecorder(stats, recorder);
+
+  let closed = false;
+  return {
+    close() {
+      if (closed) return;
+      closed = true;
+      meter.removeBatchObservableCallback(callback, observed);
+      removeRecorder(stats, recorder);
+    },
+  };
+}
+
+// ------------------------------------------------------------------ recorders
+
+type Recorder = (name: HistogramName, value: number) => void;
+
+/**
+ * `stats.recorder` is one slot; a replicator may be attached to several providers (e.g. the
+ * global one and a daemon's Prometheus exporter). Each attachment adds its recorder here and the
+ * slot holds the only one, a fan-out over several, or nothing.
+ */
+const recorders = new WeakMap<ReplicatorStats, Set<Recorder>>();
+
+function addRecorder(stats: ReplicatorStats, recorder: Recorder): void {
+  let set = recorders.get(stats);
+  if (set === undefined) {
+    set = new Set();
+    recorders.set(stats, set);
+  }
+  set.add(recorder);
+  install(stats, set);
+}
+
+function removeRecorder(stats: ReplicatorStats, recorder: Recorder): void {
+  const set = recorders.get(stats);
+  if (set === undefined || !set.delete(recorder)) return;
+  install(stats, set);
+}
+
+function install(stats: ReplicatorStats, set: Set<Recorder>): void {
+  if (set.size === 0) {
+    stats.recorder = undefined;
+  } else if (set.size === 1) {
+    stats.recorder = set.values().next().value;
+  } else {
+    const all = [...set];
+    stats.recorder = (name, value) => {
+      for (const r of all) r(name, value);
+    };
+  }
 }
