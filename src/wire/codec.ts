@@ -5,25 +5,28 @@
  *
  * Which library on the hot path (envelope + CRDTDelta + states): protobufjs reflection.
  * `npx tsx bench/codec.ts` measures both on the same schema and inputs (encode+decode per second,
- * nested states included, median of 5; Node 20, 2 shared vCPUs, so absolute figures are noisy):
+ * nested states included, median of 5 × 200 ms, warmed up; Node 20 on 2 shared vCPUs under load, so
+ * absolute figures are noisy; the ratios held over several runs):
  *
  *   case                  protobufjs    ts-proto   ratio
- *   gcounter delta            439k        198k     2.2×
- *   gset delta                570k        208k     2.7×
- *   lwwRegister delta         486k        266k     1.8×
- *   orMap(orset) delta        131k         80k     1.7×
- *   orset 100 elements        8.9k        7.6k     1.2×
- *   envelope, 1 delta         202k        132k     1.5×
- *   envelope, 50 deltas       4.6k        2.8k     1.6×
- *   geometric mean over all 21 cases:             1.5×
+ *   gcounter delta            864k        267k     3.2×
+ *   gset delta                654k        183k     3.6×
+ *   lwwRegister delta         631k        296k     2.1×
+ *   orset delta               207k        130k     1.6×
+ *   pncounterMap delta        227k        127k     1.8×
+ *   orset, 100 elements       8.3k        8.2k     1.0×
+ *   lwwMap, 100 keys          1.9k        1.6k     1.2×
+ *   envelope, 1 delta         254k        114k     2.2×
+ *   envelope, 50 deltas       5.6k        4.0k     1.4×
+ *   geometric mean over all 21 cases:             1.7×  (1.5× in a second run)
  *
- * (The colleague's ~420k vs ~210k for a small delta is confirmed.) Why: protobufjs compiles a
- * specialised encoder/decoder per message type at first use, and in Node its writer/reader use
- * Buffer's native utf8 routines and Node's pooled allocator; ts-proto's generated code runs on
- * @bufbuild/protobuf's generic BinaryWriter/BinaryReader (TextEncoder/TextDecoder for strings, a
- * bigint for every 64-bit field, a try/finally and a recursion-depth property per message). The gap
- * is largest on small messages, i.e. exactly the deltas the replicator sends all day; on large
- * states both converge (1.1–1.4×).
+ * The colleague's ~420k vs ~210k for a small delta is confirmed (2.2–3.2× in our runs). Why:
+ * protobufjs compiles a specialised encoder/decoder per message type at first use, and in Node its
+ * writer/reader use Buffer's native utf8 routines and Node's pooled allocator; ts-proto's
+ * generated code runs on @bufbuild/protobuf's generic BinaryWriter/BinaryReader (TextEncoder /
+ * TextDecoder for strings, a bigint for every 64-bit field, a try/finally and a recursion-depth
+ * property per message). The gap is largest on small messages, i.e. exactly the deltas the
+ * replicator sends all day; on large states both converge (0.9–1.5×, within noise).
  *
  * So: the runtime uses protobufjs (`protobufjs/light`, from the embedded descriptor; no .proto file
  * is read at run time). The ts-proto output in gen/crdt.ts stays generated from the same schema

@@ -31,9 +31,10 @@ import type {
   MVRegisterState,
   ORMapState,
   ORSetState,
+  PNCounterState,
   SlotState,
 } from "../crdt/types.js";
-import { DecodeError } from "../errors.js";
+import { DecodeError, InvalidArgumentError } from "../errors.js";
 import { bytesOf, checkFields, decodeMessage, encodeMessage, guard, i64, type Int64, messageType, u64 } from "./pb.js";
 
 // ------------------------------------------------------------------ DataKind ↔ DataType
@@ -84,9 +85,8 @@ const KIND_BY_TYPE: readonly (DataKind | undefined)[] = [
 
 /** The wire enum number of a data kind. Throws DecodeError for something that is not a DataKind. */
 export function dataTypeOf(kind: DataKind): DataType {
-  const t = TYPE_BY_KIND[kind];
-  if (t === undefined || !Object.hasOwn(TYPE_BY_KIND, kind)) throw new DecodeError(`unknown data kind ${JSON.stringify(kind)}`);
-  return t;
+  if (!Object.hasOwn(TYPE_BY_KIND, kind)) throw new DecodeError(`unknown data kind ${String(kind)}`);
+  return TYPE_BY_KIND[kind];
 }
 
 /** The data kind of a wire enum number. DecodeError for UNSPECIFIED (0) and numbers this version does not know. */
@@ -192,21 +192,58 @@ export const MAX_NESTING = 8;
 
 /**
  * Encodes a plain state of `kind` (as `toState()` returns it). The shapes of src/crdt/types.ts
- * mirror the messages field for field, so only the ORMap family needs converting (value kind →
- * enum, nested states → bytes). Returns a fresh Uint8Array.
+ * mirror the messages field for field, so most states go to protobufjs as they are; the ORMap
+ * family is converted (value kind → enum, nested states → bytes of their kind). Returns a fresh
+ * Uint8Array. InvalidArgumentError for a kind that is not a DataKind.
  */
 export function encodeState(kind: DataKind, state: AnyState): Uint8Array {
-  return encodeMessage(STATE_TYPE[kind], isMapKind(kind) ? mapToPb(state as ORMapState) : state);
+  if (!Object.hasOwn(STATE_TYPE, kind)) throw new InvalidArgumentError(`unknown data kind ${String(kind)}`);
+  return encodeMessage(STATE_TYPE[kind], toPb(kind, state));
+}
+
+const EMPTY_CONTEXT: CausalContextState = Object.freeze({ vector: [], cloud: [] }) as CausalContextState;
+const EMPTY_GCOUNTER: GCounterState = Object.freeze({ slots: [] }) as GCounterState;
+
+/**
+ * The sub-messages the decoder requires are always written, even if a hand-made plain state
+ * leaves them out (the data types' `toState()` always sets them; this only costs a check).
+ */
+function toPb(kind: DataKind, state: AnyState): object {
+  switch (kind) {
+    case "pncounter": {
+      const s = state as PNCounterState;
+      return s.increments !== undefined && s.decrements !== undefined
+        ? s
+        : { increments: s.increments ?? EMPTY_GCOUNTER, decrements: s.decrements ?? EMPTY_GCOUNTER };
+    }
+    case "orset":
+    case "mvRegister": {
+      const s = state as ORSetState | MVRegisterState;
+      return s.context !== undefined ? s : { ...s, context: EMPTY_CONTEXT };
+    }
+    case "lwwMap":
+    case "orMap":
+    case "pncounterMap":
+      return mapToPb(state as ORMapState);
+    default:
+      return state;
+  }
 }
 
 function mapToPb(state: ORMapState): object {
   const valueKind = state.valueKind;
+  let valueType: DataType;
+  try {
+    valueType = dataTypeOf(valueKind);
+  } catch {
+    throw new InvalidArgumentError(`ORMapState.valueKind ${String(valueKind)} is not a data kind`);
+  }
   const values = new Array<{ key: string; value: Uint8Array }>(state.values.length);
   for (let i = 0; i < values.length; i++) {
     const e = state.values[i]!;
     values[i] = { key: e.key, value: encodeState(valueKind, e.value) };
   }
-  return { valueType: dataTypeOf(valueKind), keys: state.keys, values };
+  return { valueType, keys: toPb("orset", state.keys ?? { entries: [], context: EMPTY_CONTEXT }), values };
 }
 
 /** Encodes a CRDT value: the bytes of its `toState()`. Returns a fresh Uint8Array. */
@@ -220,11 +257,16 @@ export function encodeValue(value: Crdt): Uint8Array {
  * Decodes the bytes of a state of `kind` into its plain shape. Checks the wire level only (see the
  * file comment); `decodeValue` adds the data type's semantic validation. Throws only DecodeError.
  */
-export function decodeState(kind: DataKind, bytes: Uint8Array, depth = 0): AnyState {
-  const what = STATE_TYPE[kind]?.name;
-  if (what === undefined) throw new DecodeError(`unknown data kind ${JSON.stringify(kind)}`);
+export function decodeState(kind: DataKind, bytes: Uint8Array): AnyState {
+  return decodeStateAt(kind, bytes, 0);
+}
+
+function decodeStateAt(kind: DataKind, bytes: Uint8Array, depth: number): AnyState {
+  if (!Object.hasOwn(STATE_TYPE, kind)) throw new DecodeError(`unknown data kind ${String(kind)}`);
+  const type = STATE_TYPE[kind];
+  const what = type.name;
   return guard(what, () => {
-    const m = decodeMessage<object>(STATE_TYPE[kind], bytes, what, true);
+    const m = decodeMessage<object>(type, bytes, what, true);
     return stateFromPb(kind, m, what, depth);
   });
 }
@@ -343,7 +385,7 @@ function mapFromPb(kind: DataKind, m: PbORMap, what: string, depth: number): ORM
   for (let i = 0; i < values.length; i++) {
     const e = m.values[i]!;
     checkFields(e, T.ORMapEntry, `${what}.values`, true);
-    values[i] = { key: e.key, value: decodeState(valueKind, bytesOf(e.value), depth + 1) };
+    values[i] = { key: e.key, value: decodeStateAt(valueKind, bytesOf(e.value), depth + 1) };
   }
   const keys = orsetFromPb(required(m.keys, T.ORSetState, `${what}.keys`), `${what}.keys`);
   return { valueKind, keys, values };

@@ -19,6 +19,10 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
  * - Elements, map keys and register values travel as their canonical encoding (a string that
  *   every node computes alike, see src/crdt/element.ts); equal values have equal encodings.
  * - Counters are uint64 per node slot; a sum past 2^53 is reported as bigint, never rounded.
+ * - State messages (*State and what they contain) are decoded strictly: an unknown field, a field
+ *   with another wire type, or a sub-message marked "always present" that is absent is an error
+ *   (a state is a value: merging it while dropping what a newer version added would lose data).
+ *   Protocol messages ignore unknown fields, so they can grow.
  */
 
 export enum DataType {
@@ -47,7 +51,11 @@ export interface GCounterState {
 }
 
 export interface PNCounterState {
-  increments: GCounterState | undefined;
+  /** always present, possibly empty */
+  increments:
+    | GCounterState
+    | undefined;
+  /** always present, possibly empty */
   decrements: GCounterState | undefined;
 }
 
@@ -80,6 +88,7 @@ export interface ORSetEntry {
 export interface ORSetState {
   /** sorted by element */
   entries: ORSetEntry[];
+  /** always present, possibly empty */
   context: CausalContext | undefined;
 }
 
@@ -105,6 +114,7 @@ export interface MVRegisterEntry {
 export interface MVRegisterState {
   /** sorted by dot */
   entries: MVRegisterEntry[];
+  /** always present, possibly empty */
   context: CausalContext | undefined;
 }
 
@@ -122,6 +132,7 @@ export interface ORMapEntry {
 /** ORMap, LWWMap (value_type LWW_REGISTER) and PNCounterMap (value_type PNCOUNTER) share this shape. */
 export interface ORMapState {
   valueType: DataType;
+  /** always present, possibly empty */
   keys:
     | ORSetState
     | undefined;
