@@ -1,0 +1,159 @@
+/**
+ * Snapshot benchmark: LevelDB write and restore times for N GCounter keys (src/durable/).
+ *
+ *   npx tsx bench/snapshot.ts                 100k and 1M keys, table + JSON
+ *   npx tsx bench/snapshot.ts 50000 --json    given sizes, JSON only
+ *
+ * Per size, in a fresh temp directory (removed afterwards):
+ * - full write: every key dirty (a first snapshot of a full store), one batch;
+ * - incremental write: 1 % of the keys changed since the last write;
+ * - close: the final clean snapshot (nothing dirty: just the meta) and the database close;
+ * - restore: `Snapshots.open` on the directory into an empty store (iterate, decode, fill);
+ * - the longest event-loop stall seen during the full write and during the restore (a 2 ms probe
+ *   timer's lateness), i.e. how long the node cannot serve anything else.
+ * Each counter has 3 writer slots (as in a 3-node cluster). Single run per size: the figures are
+ * seconds long, and dominated by encoding/decoding and LevelDB, not by timer noise.
+ */
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { GCounter } from "../src/crdt/index.js";
+import { Snapshots } from "../src/durable/snapshots.js";
+import type { ReplicatorContext } from "../src/replicator/context.js";
+import { ReplicatorStats } from "../src/replicator/stats.js";
+import { Store } from "../src/replicator/store.js";
+
+export interface SnapshotBenchResult {
+  keys: number;
+  /** First snapshot of a full store (every key dirty): total, and the encoding part of it. */
+  fullWriteMs: number;
+  fullEncodeMs: number;
+  /** 1 % of the keys changed. */
+  incrementalKeys: number;
+  incrementalWriteMs: number;
+  /** Final clean snapshot + database close. */
+  closeMs: number;
+  /** `Snapshots.open` into an empty store. */
+  restoreMs: number;
+  restoredValues: number;
+  /** Size of the LevelDB directory after close. */
+  dbBytes: number;
+  /** Longest event-loop stall during the full write and during the restore. */
+  maxStallWriteMs: number;
+  maxStallRestoreMs: number;
+}
+
+/** Measure snapshot write and restore for `keys` GCounter keys. */
+export async function runSnapshotBench(keys: number): Promise<SnapshotBenchResult> {
+  const root = mkdtempSync(join(tmpdir(), "crdt-snapshot-bench-"));
+  const dir = join(root, "db");
+  try {
+    const target = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined as string | undefined };
+    const snaps = await Snapshots.open({ dir, intervalMs: 3_600_000 }, target, "bench");
+    const ctx = { nodeId: "bench", incarnation: 1, writerId: "bench~1", reportError: (e: unknown) => console.error(e) };
+    const handle = snaps.attach(ctx as unknown as ReplicatorContext);
+
+    const store = target.store;
+    const counters: GCounter[] = [];
+    for (let i = 0; i < keys; i++) {
+      const c = GCounter.empty().increment("bench~1", i + 1).increment("peer-b~1", 2).increment("peer-c~1", 3).resetDelta();
+      counters.push(c);
+      store.set(`counter-${i}`, "gcounter", c, "local");
+    }
+
+    const full = await measured(() => handle.flush());
+    const fullEncodeMs = snaps.lastWrite?.encodeMs ?? NaN;
+    const changed = Math.max(1, Math.floor(keys / 100));
+    const step = Math.floor(keys / changed);
+    for (let j = 0; j < changed; j++) {
+      const i = j * step;
+      store.set(`counter-${i}`, "gcounter", counters[i]!.increment("bench~1", 1).resetDelta(), "local");
+    }
+    const incremental = await measured(() => handle.flush());
+    const close = await measured(() => handle.close());
+    const dbBytes = dirBytes(dir);
+
+    const back = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined as string | undefined };
+    const restore = await measured(() => Snapshots.open({ dir, intervalMs: 3_600_000 }, back, "bench"));
+    const restored = restore.value;
+    if (back.store.size !== keys) throw new Error(`restored ${back.store.size} of ${keys} keys`);
+    await restored.close();
+
+    return {
+      keys,
+      fullWriteMs: full.ms,
+      fullEncodeMs,
+      incrementalKeys: changed,
+      incrementalWriteMs: incremental.ms,
+      closeMs: close.ms,
+      restoreMs: restored.restore.ms,
+      restoredValues: restored.restore.values,
+      dbBytes,
+      maxStallWriteMs: full.maxStallMs,
+      maxStallRestoreMs: restore.maxStallMs,
+    };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Time `fn` and watch the event loop: a 2 ms probe timer's worst lateness. */
+async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; maxStallMs: number }> {
+  const period = 2;
+  let last = performance.now();
+  let maxStallMs = 0;
+  const probe = setInterval(() => {
+    const t = performance.now();
+    maxStallMs = Math.max(maxStallMs, t - last - period);
+    last = t;
+  }, period);
+  const start = performance.now();
+  try {
+    const value = await fn();
+    const end = performance.now();
+    maxStallMs = Math.max(maxStallMs, end - last - period);
+    return { value, ms: end - start, maxStallMs: Math.max(0, maxStallMs) };
+  } finally {
+    clearInterval(probe);
+  }
+}
+
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const f of readdirSync(dir)) n += statSync(join(dir, f)).size;
+  return n;
+}
+
+function row(r: SnapshotBenchResult): string {
+  const f = (x: number): string => x.toFixed(0).padStart(8);
+  return [
+    String(r.keys).padStart(9),
+    f(r.fullWriteMs),
+    f(r.fullEncodeMs),
+    `${String(r.incrementalKeys).padStart(7)}/${r.incrementalWriteMs.toFixed(0).padStart(5)}`,
+    f(r.closeMs),
+    f(r.restoreMs),
+    (r.dbBytes / 1e6).toFixed(1).padStart(7),
+    f(r.maxStallWriteMs),
+    f(r.maxStallRestoreMs),
+  ].join(" ");
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const json = args.includes("--json");
+  const sizes = args.filter((a) => /^\d+$/.test(a)).map(Number);
+  const results: SnapshotBenchResult[] = [];
+  if (!json) console.log("     keys  full ms  encode   incr keys/ms  close ms restore   MB  stall-w  stall-r");
+  for (const keys of sizes.length > 0 ? sizes : [100_000, 1_000_000]) {
+    const r = await runSnapshotBench(keys);
+    results.push(r);
+    if (!json) console.log(row(r));
+  }
+  console.log(JSON.stringify(results, null, json ? 2 : 0));
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}
