@@ -123,7 +123,7 @@ function toBytes(v: string | Uint8Array): Uint8Array {
 }
 
 /** Never echo passwords embedded in URLs (nats://user:pass@host) into error messages. */
-function redact(server: string): string {
+export function redact(server: string): string {
   return server.replace(/\/\/[^@/]*@/, "//***@");
 }
 

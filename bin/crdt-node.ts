@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/** crdt-node: parse flags and env, start the daemon, stop cleanly on SIGINT/SIGTERM. */
+import { ConfigError } from "../src/errors.js";
+import { parseConfig } from "../src/node/config.js";
+import { startDaemon } from "../src/node/daemon.js";
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseConfig(process.argv.slice(2), process.env);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(`crdt-node: ${e.message}`);
+    process.exit(2);
+  }
+  if ("help" in parsed) {
+    process.stdout.write(parsed.help);
+    return;
+  }
+  const c = parsed.config;
+  const daemon = await startDaemon(c);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(130); // a second signal: do not wait any longer
+    stopping = true;
+    console.log(`crdt-node ${c.nodeId}: ${signal}, leaving the cluster`);
+    daemon.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        console.error(`crdt-node ${c.nodeId}: error while closing:`, e);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  console.log(`crdt-node ${c.nodeId} (dc ${c.dataCenter}${c.readOnly ? ", read-only" : ""}) listening on ${daemon.url}`);
+  try {
+    await daemon.started;
+  } catch (e) {
+    if (stopping) return; // a signal came first: stop() exits
+    console.error(`crdt-node ${c.nodeId}: cannot start: ${e instanceof Error ? e.message : String(e)}`);
+    await daemon.close().catch(() => undefined);
+    process.exit(1);
+  }
+  console.log(`crdt-node ${c.nodeId} ready: ${daemon.url}/ (dashboard)`);
+}
+
+main().catch((e: unknown) => {
+  console.error("crdt-node: fatal:", e);
+  process.exit(1);
+});

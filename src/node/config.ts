@@ -1,0 +1,189 @@
+/**
+ * crdt-node configuration: command-line flags, each with an environment variable, validated into
+ * a NodeConfig. Pure: no I/O, no process access (argv and env are passed in), every problem is a
+ * ConfigError whose message names the flag and its variable.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { ConfigError } from "../errors.js";
+import { DEFAULTS, resolveOptions } from "../replicator/options.js";
+
+export interface RemoteDc {
+  name: string;
+  servers: string[];
+}
+
+export interface NodeConfig {
+  nodeId: string;
+  dataCenter: string;
+  nats: string[];
+  http: { host: string; port: number };
+  snapshotDir: string | undefined;
+  remoteDcs: RemoteDc[];
+  xdcIntervalMs: number;
+  role: string | undefined;
+  readOnly: boolean;
+  token: string | undefined;
+  coordinationTimeoutMs: number;
+}
+
+export type ParseResult = { help: string } | { config: NodeConfig };
+
+interface Spec {
+  flag: string;
+  env: string;
+  help: string;
+  fallback?: string;
+}
+
+const SPECS = {
+  nodeId: { flag: "--node-id <id>", env: "NODE_ID", help: "this node's id: letters, digits, '-' or '_' (required)" },
+  dc: { flag: "--dc <name>", env: "DC", help: "data center of this node", fallback: DEFAULTS.dataCenter },
+  nats: { flag: "--nats <urls>", env: "NATS_URL", help: "NATS server(s) of this DC, comma-separated", fallback: "nats://127.0.0.1:4222" },
+  http: { flag: "--http <host:port>", env: "HTTP_ADDR", help: "HTTP listen address (port 0: any free port)", fallback: "127.0.0.1:8080" },
+  snapshotDir: { flag: "--snapshot-dir <dir>", env: "SNAPSHOT_DIR", help: "LevelDB snapshot directory (default: no snapshots)" },
+  remoteDc: {
+    flag: "--remote-dc <name=urls>",
+    env: "REMOTE_DCS",
+    help: "a remote DC to replicate with, e.g. west=nats://w1:4222,nats://w2:4222; repeatable (env: space-separated)",
+  },
+  xdcIntervalMs: { flag: "--xdc-interval-ms <ms>", env: "XDC_INTERVAL_MS", help: "cross-DC flush interval", fallback: String(DEFAULTS.dcIntervalMs) },
+  role: { flag: "--role <role>", env: "ROLE", help: "membership role (replication talks only to members of the same role)" },
+  readOnly: { flag: "--read-only", env: "READ_ONLY", help: "relay: merge and serve reads and watches, refuse writes (403)" },
+  token: { flag: "--token <token>", env: "TOKEN", help: "require 'Authorization: Bearer <token>' on every route but /healthz, /readyz" },
+  coordinationTimeoutMs: {
+    flag: "--coordination-timeout-ms <ms>",
+    env: "COORDINATION_TIMEOUT_MS",
+    help: "default timeout of ?consistency=majority|all",
+    fallback: String(DEFAULTS.coordinationTimeoutMs),
+  },
+} satisfies Record<string, Spec>;
+
+function program(): Command {
+  const p = new Command("crdt-node")
+    .description("A crdt-replicator node: CRDT keys over HTTP, replicated as deltas over NATS.")
+    .helpOption("-h, --help", "show this help")
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined })
+    .allowExcessArguments(false);
+  for (const s of Object.values(SPECS) as Spec[]) {
+    const o = new Option(s.flag, `${s.help} [env ${s.env}]${s.fallback === undefined ? "" : ` (default: ${s.fallback})`}`);
+    if (s === SPECS.remoteDc) o.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    p.addOption(o);
+  }
+  return p;
+}
+
+/** Parse `argv` (without node and script) and `env` into a config, or the help text. */
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseResult {
+  const p = program();
+  try {
+    p.parse([...argv], { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.help") return { help: p.helpInformation() };
+      throw new ConfigError(`${e.message.replace(/^error: /, "")} (see --help)`);
+    }
+    throw e;
+  }
+  const flags = p.opts<Record<string, unknown>>();
+  const get = (name: keyof typeof SPECS): string | undefined => {
+    const s: Spec = SPECS[name];
+    const v = flags[name];
+    if (typeof v === "string") return v;
+    const e = env[s.env];
+    return e !== undefined && e !== "" ? e : s.fallback;
+  };
+  const where = (name: keyof typeof SPECS): string => `${SPECS[name].flag.split(" ")[0]} / ${SPECS[name].env}`;
+
+  const nodeId = get("nodeId");
+  if (nodeId === undefined) throw new ConfigError(`${where("nodeId")} is required: the node's id, e.g. --node-id east-1`);
+  const remoteArgs = Array.isArray(flags.remoteDc) ? (flags.remoteDc as string[]) : splitList(env.REMOTE_DCS ?? "", /[\s;]+/);
+  const config: NodeConfig = {
+    nodeId,
+    dataCenter: get("dc")!,
+    nats: servers(get("nats")!, where("nats")),
+    http: address(get("http")!, where("http")),
+    snapshotDir: get("snapshotDir"),
+    remoteDcs: remoteArgs.map((r) => remoteDc(r, where("remoteDc"))),
+    xdcIntervalMs: integer(get("xdcIntervalMs")!, where("xdcIntervalMs")),
+    role: get("role"),
+    readOnly: flags.readOnly === true || boolean(env.READ_ONLY, where("readOnly")),
+    token: get("token"),
+    coordinationTimeoutMs: integer(get("coordinationTimeoutMs")!, where("coordinationTimeoutMs")),
+  };
+  if (config.token !== undefined && !/^[\x21-\x7e]+$/.test(config.token)) {
+    throw new ConfigError(`${where("token")} must be printable ASCII without spaces`);
+  }
+  const names = config.remoteDcs.map((r) => r.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new ConfigError(`${where("remoteDc")}: remote DC "${dup}" is given twice`);
+  try {
+    resolveOptions(replicatorOptions(config)); // the library's own checks (ids, DC names, intervals)
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`invalid configuration: ${e.message}`);
+    throw e;
+  }
+  return { config };
+}
+
+/** The `Replicator.start` options a config stands for (without transport and meter provider). */
+export function replicatorOptions(c: NodeConfig) {
+  return {
+    nodeId: c.nodeId,
+    dataCenter: c.dataCenter,
+    role: c.role,
+    nats: { servers: c.nats, name: `crdt-node ${c.nodeId}` },
+    coordinationTimeoutMs: c.coordinationTimeoutMs,
+    snapshot: c.snapshotDir === undefined ? undefined : { dir: c.snapshotDir },
+    dataCenterReplication:
+      c.remoteDcs.length === 0 ? undefined : { remotes: c.remoteDcs.map((r) => ({ name: r.name, servers: r.servers })), intervalMs: c.xdcIntervalMs },
+  };
+}
+
+function splitList(s: string, sep: RegExp): string[] {
+  return s.split(sep).map((x) => x.trim()).filter((x) => x !== "");
+}
+
+function servers(list: string, where: string): string[] {
+  const out = splitList(list, /,/);
+  if (out.length === 0) throw new ConfigError(`${where} needs at least one NATS URL, e.g. nats://127.0.0.1:4222`);
+  for (const s of out) {
+    let u: URL;
+    try {
+      u = new URL(s.includes("://") ? s : `nats://${s}`);
+    } catch {
+      throw new ConfigError(`${where}: ${JSON.stringify(s)} is not a URL like nats://host:4222`);
+    }
+    if (!["nats:", "tls:", "ws:", "wss:"].includes(u.protocol) || u.hostname === "") {
+      throw new ConfigError(`${where}: ${JSON.stringify(s)} must be nats://, tls://, ws:// or wss:// with a host`);
+    }
+  }
+  return out;
+}
+
+function address(s: string, where: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(s);
+  const port = m === null ? NaN : Number(m[3]);
+  if (m === null || port > 65535) throw new ConfigError(`${where} must be host:port (e.g. 127.0.0.1:8080, 0.0.0.0:8080, [::1]:8080); got ${JSON.stringify(s)}`);
+  return { host: m[1] ?? (m[2] === "" ? "0.0.0.0" : m[2]!), port };
+}
+
+function remoteDc(s: string, where: string): RemoteDc {
+  const i = s.indexOf("=");
+  if (i <= 0) throw new ConfigError(`${where} must be name=url[,url…], e.g. west=nats://10.0.2.1:4222; got ${JSON.stringify(s)}`);
+  return { name: s.slice(0, i), servers: servers(s.slice(i + 1), `${where} ${s.slice(0, i)}`) };
+}
+
+function integer(s: string, where: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${where} must be a positive integer (milliseconds); got ${JSON.stringify(s)}`);
+  return n;
+}
+
+function boolean(s: string | undefined, where: string): boolean {
+  if (s === undefined) return false;
+  const v = s.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["", "0", "false", "no", "off"].includes(v)) return false;
+  throw new ConfigError(`${where} must be true or false (1/0, yes/no, on/off); got ${JSON.stringify(s)}`);
+}

@@ -1,0 +1,144 @@
+/**
+ * The crdt-node daemon: HTTP first (so /healthz answers and /readyz says why not yet), then the
+ * replicator — connecting with retries, so a node may start before its NATS server — with a
+ * Prometheus-exported MeterProvider; ready once restored (Replicator.start restores snapshots
+ * before it returns) and connected.
+ */
+import { readFileSync } from "node:fs";
+import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { ConnectionError } from "../errors.js";
+import type { ReplicatorContext } from "../replicator/context.js";
+import { Replicator } from "../replicator/replicator.js";
+import { connectNats } from "../transport/nats.js";
+import type { Transport } from "../transport/types.js";
+import { replicatorOptions, type NodeConfig } from "./config.js";
+import { buildApi, type Live } from "./http-api.js";
+import { LagWindow, recordLag } from "./stats.js";
+import { ChangeFeed } from "./watch.js";
+
+export interface DaemonOptions {
+  /** A ready transport (the in-memory one) instead of connecting to `config.nats`; the caller closes it. */
+  transport?: Transport;
+  log?: (line: string) => void;
+}
+
+export interface Daemon {
+  /** http://host:port the API listens on (the real port when configured with port 0). */
+  readonly url: string;
+  /** Resolves once the node is ready; rejects when it cannot start (and will not retry). */
+  readonly started: Promise<void>;
+  replicator(): Replicator | undefined;
+  close(): Promise<void>;
+}
+
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 5_000;
+
+export async function startDaemon(config: NodeConfig, options: DaemonOptions = {}): Promise<Daemon> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const exporter = new PrometheusExporter({ preventServerStart: true });
+  const meterProvider = new MeterProvider({ readers: [exporter] });
+  const lag = new LagWindow();
+  const streams = new Set<() => void>();
+  const dashboard = loadDashboard();
+  let live: Live | undefined;
+  let transport: Transport | undefined;
+  let connected = false;
+  let closing = false;
+  let wake = (): void => undefined; // cuts a retry wait short on close
+
+  const app = buildApi({
+    config,
+    live: () => live,
+    notReady: () => (closing ? "shutting down" : live === undefined ? "starting (restoring and connecting)" : connected ? undefined : "NATS disconnected"),
+    lag,
+    metrics: (req, res) => exporter.getMetricsRequestHandler(req, res),
+    dashboard: () => dashboard,
+    streams,
+  });
+  await app.listen({ host: config.http.host, port: config.http.port });
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr !== null ? addr.port : config.http.port;
+  const host = config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host;
+  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+
+  const start = async (): Promise<void> => {
+    for (let wait = RETRY_MIN_MS; !closing; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
+      let t: Transport | undefined;
+      try {
+        t = options.transport ?? (await connectNats({ servers: config.nats, name: `crdt-node ${config.nodeId}` }));
+        const { nats: _unused, ...rest } = replicatorOptions(config);
+        const r = await Replicator.start({ ...rest, transport: t, meterProvider });
+        if (closing) {
+          await r.close();
+          throw new Error("closed while starting");
+        }
+        transport = t;
+        connected = true;
+        t.onStatus((s) => {
+          connected = s.type === "reconnect" ? true : s.type === "disconnect" || s.type === "closed" ? false : connected;
+        });
+        recordLag(r, lag);
+        const ctx = contextOf(r);
+        live = { r, ctx, feed: new ChangeFeed(r, ctx) };
+        return;
+      } catch (error) {
+        if (t !== undefined && t !== options.transport) await t.close().catch(() => undefined);
+        if (!(error instanceof ConnectionError) || closing) throw error;
+        log(`crdt-node ${config.nodeId}: ${error.message}; retrying in ${wait} ms`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+    throw new Error("closed before the node was ready");
+  };
+  const started = start();
+  started.catch(() => undefined); // the caller reads it; never an unhandled rejection
+
+  return {
+    url,
+    started,
+    replicator: () => live?.r,
+    async close() {
+      if (closing) return;
+      closing = true;
+      wake();
+      for (const stop of [...streams]) stop();
+      await app.close();
+      await started.catch(() => undefined);
+      live?.feed.close();
+      await live?.r.close();
+      if (transport !== undefined && transport !== options.transport) await transport.close();
+      await meterProvider.shutdown().catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * The replicator's side-concern view (context.ts names the daemon among its users): the store for
+ * O(1) kind and tombstone look-ups, and the delta hooks for the origin of changes. The façade keeps
+ * it private, so it is reached by name here, in this one place.
+ */
+function contextOf(r: Replicator): ReplicatorContext {
+  const f = (r as unknown as { context?: () => ReplicatorContext }).context;
+  if (typeof f !== "function") throw new Error("Replicator no longer offers context(); the daemon needs it (src/node/daemon.ts)");
+  return f.call(r);
+}
+
+/** The dashboard page: beside this module in src/, or in src/ when running from dist/. */
+function loadDashboard(): string {
+  for (const rel of ["./dashboard.html", "../../../src/node/dashboard.html"]) {
+    try {
+      return readFileSync(new URL(rel, import.meta.url), "utf8");
+    } catch {
+      // next
+    }
+  }
+  return "<!doctype html><title>crdt-node</title><p>dashboard.html is missing from this installation.";
+}

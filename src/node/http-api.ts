@@ -1,0 +1,300 @@
+/**
+ * The daemon's HTTP API (fastify): typed operations on keys, coordinated reads and writes, the SSE
+ * watch, the cluster view, stats, Prometheus metrics, health, and the dashboard page.
+ * Status codes: 400 malformed, 401 no/bad token, 403 write on a read-only node, 404 unknown key,
+ * 409 wrong type for the key, 410 deleted key, 413 body too large, 503 not ready, 504 coordination
+ * timeout (the local write stands).
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import type { ConsistencyLevel } from "../cluster/quorum.js";
+import type { Crdt, DataKind } from "../crdt/types.js";
+import {
+  InvalidArgumentError,
+  KeyDeletedError,
+  KeyTypeMismatchError,
+  ReadTimeoutError,
+  ReplicatorClosedError,
+  WriteTimeoutError,
+} from "../errors.js";
+import type { ReplicatorContext } from "../replicator/context.js";
+import { Key } from "../replicator/keys.js";
+import { redact } from "../transport/nats.js";
+import type { Replicator } from "../replicator/replicator.js";
+import { BodyError, parseOperation, parseType, typeName, valueKindOf, view } from "./codec-json.js";
+import type { NodeConfig } from "./config.js";
+import { statsOf, type LagWindow } from "./stats.js";
+import { streamChanges, type ChangeFeed } from "./watch.js";
+
+export const BODY_LIMIT = 1024 * 1024;
+const MAX_TIMEOUT_MS = 60_000;
+
+/** What the routes need from the daemon; `live` is undefined until the replicator has started. */
+export interface ApiDeps {
+  config: NodeConfig;
+  live(): Live | undefined;
+  /** Why the node is not ready, or undefined when it is. */
+  notReady(): string | undefined;
+  lag: LagWindow;
+  metrics(req: IncomingMessage, res: ServerResponse): void;
+  dashboard(): string;
+  /** SSE streams still open, ended on shutdown. */
+  streams: Set<() => void>;
+}
+
+export interface Live {
+  r: Replicator;
+  ctx: ReplicatorContext;
+  feed: ChangeFeed;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Clearer words for fastify's own body errors (it blames the content type even when none was sent). */
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON; send an object like {"type":"gcounter","op":"increment","by":1}',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty; send an object like {"type":"gcounter","op":"increment","by":1}',
+  FST_ERR_CTP_BODY_TOO_LARGE: `the body is larger than ${BODY_LIMIT} bytes`,
+};
+
+const PUBLIC = new Set(["/healthz", "/readyz", "/", "/favicon.ico"]);
+
+export function buildApi(d: ApiDeps): FastifyInstance {
+  const app = Fastify({ bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 4096 }, logger: false, return503OnClosing: true });
+  // curl -d sends form-encoded by default: read every body as JSON, whatever its content type says.
+  app.addContentTypeParser("*", { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
+
+  app.addHook("onRequest", async (req) => {
+    const path = req.url.split("?", 1)[0]!;
+    if (d.config.token !== undefined && !PUBLIC.has(path) && !authorized(req.headers.authorization, d.config.token)) {
+      throw new HttpError(401, "UNAUTHORIZED", "missing or wrong bearer token: send 'Authorization: Bearer <token>'");
+    }
+    if (d.config.readOnly && (req.method === "POST" || req.method === "DELETE")) {
+      throw new HttpError(403, "READ_ONLY", `node ${d.config.nodeId} is a read-only relay: write to a writable node`);
+    }
+  });
+
+  app.setErrorHandler((error, _req, reply) => {
+    const [status, code] = classify(error);
+    void reply.code(status).send({ error: FASTIFY_MESSAGES[(error as { code?: string }).code ?? ""] ?? (error as Error).message, code });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?", 1)[0]}`, code: "NO_ROUTE" });
+  });
+
+  app.get("/healthz", async () => ({ status: "ok", node: d.config.nodeId }));
+  app.get("/readyz", async (_req, reply) => {
+    const why = d.notReady();
+    return why === undefined ? { ready: true } : reply.code(503).send({ ready: false, reason: why });
+  });
+  app.get("/metrics", (req, reply) => {
+    reply.hijack();
+    d.metrics(req.raw, reply.raw);
+  });
+  app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(d.dashboard()));
+  app.get("/favicon.ico", async (_req, reply) => reply.code(204).send());
+
+  app.get("/v1/cluster", async () => cluster(d, need(d)));
+  app.get("/v1/stats", async () => statsOf(need(d).r, d.lag));
+
+  app.get("/v1/keys", async (req) => {
+    const prefix = query(req).prefix ?? "";
+    return need(d)
+      .r.entries()
+      .filter((e) => e.key.startsWith(prefix))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((e) => describeKey(e.key, e.value));
+  });
+
+  app.get("/v1/keys/:key", async (req) => {
+    const { r, ctx } = need(d);
+    const id = param(req);
+    const q = query(req);
+    const level = consistency(q.consistency);
+    const stored = ctx.store.get(id);
+    if (stored === undefined) {
+      gone(ctx, id);
+      // Not held here: a coordinated read may still find it on peers, given its type (?type=).
+      if (level === "local" || q.type === undefined) throw notFound(id);
+    }
+    const key = stored
+      ? Key.of(id, stored.kind, valueKindOf(stored.value))
+      : Key.of(id, parseType(q.type), q.valueType === undefined ? undefined : parseType(q.valueType, "valueType"));
+    const value = level === "local" ? r.get(key) : await r.get(key, { readFrom: level, timeoutMs: timeout(q.timeoutMs) });
+    if (value === undefined) {
+      gone(ctx, id);
+      throw notFound(id);
+    }
+    return result(id, value);
+  });
+
+  app.post("/v1/keys/:key", async (req, reply) => {
+    const { r, ctx } = need(d);
+    const id = param(req);
+    const q = query(req);
+    const level = consistency(q.consistency);
+    const op = parseOperation(req.body);
+    const stored = ctx.store.get(id);
+    // An ormap remove may omit valueType: it removes from whatever the map holds.
+    const valueKind = op.valueKind ?? (stored?.kind === "orMap" ? valueKindOf(stored.value) : undefined);
+    if (stored !== undefined && (stored.kind !== op.kind || valueKindOf(stored.value) !== valueKind)) {
+      const want = `${typeName(op.kind)}${valueKind ? `<${typeName(valueKind)}>` : ""}`;
+      throw new HttpError(409, "TYPE_MISMATCH", `key ${JSON.stringify(id)} holds a ${describeType(stored.value)}, not a ${want}`);
+    }
+    const key = Key.of(id, op.kind, valueKind);
+    try {
+      const value = await r.update(key, op.modify, { writeTo: level, timeoutMs: timeout(q.timeoutMs) });
+      return result(id, value);
+    } catch (e) {
+      if (!(e instanceof WriteTimeoutError)) throw e;
+      const local = r.get(key);
+      return reply.code(504).send({ error: e.message, code: "COORDINATION_TIMEOUT", ...(local ? result(id, local) : { key: id }) });
+    }
+  });
+
+  app.delete("/v1/keys/:key", async (req, reply) => {
+    const { r, ctx } = need(d);
+    const id = param(req);
+    const q = query(req);
+    const level = consistency(q.consistency);
+    const stored = ctx.store.get(id);
+    if (stored === undefined) {
+      gone(ctx, id);
+      throw notFound(id);
+    }
+    const key = Key.of(id, stored.kind, valueKindOf(stored.value));
+    try {
+      await r.delete(key, { writeTo: level, timeoutMs: timeout(q.timeoutMs) });
+    } catch (e) {
+      if (!(e instanceof WriteTimeoutError)) throw e;
+      return reply.code(504).send({ error: e.message, code: "COORDINATION_TIMEOUT", key: id, deleted: true });
+    }
+    return { key: id, deleted: true };
+  });
+
+  app.get("/v1/watch", (req, reply) => {
+    const { feed } = need(d);
+    const q = query(req);
+    reply.hijack();
+    const stop = streamChanges(reply.raw, feed, q.prefix ?? "", q.initial === "1" || q.initial === "true");
+    d.streams.add(stop);
+    reply.raw.on("close", () => d.streams.delete(stop));
+  });
+
+  return app;
+}
+
+// ------------------------------------------------------------------ helpers
+
+function need(d: ApiDeps): Live {
+  const live = d.live();
+  const why = d.notReady();
+  if (live === undefined || why !== undefined) throw new HttpError(503, "NOT_READY", `node ${d.config.nodeId} is not ready: ${why ?? "starting"}`);
+  return live;
+}
+
+function authorized(header: string | undefined, token: string): boolean {
+  const m = /^Bearer +(\S+)\s*$/i.exec(header ?? "");
+  if (m === null) return false;
+  const given = Buffer.from(m[1]!);
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+function classify(error: unknown): [number, string] {
+  if (error instanceof HttpError) return [error.status, error.code];
+  if (error instanceof BodyError || error instanceof InvalidArgumentError) return [400, "BAD_REQUEST"];
+  if (error instanceof KeyTypeMismatchError) return [409, "TYPE_MISMATCH"];
+  if (error instanceof KeyDeletedError) return [410, "KEY_DELETED"];
+  if (error instanceof ReadTimeoutError || error instanceof WriteTimeoutError) return [504, "COORDINATION_TIMEOUT"];
+  if (error instanceof ReplicatorClosedError) return [503, "CLOSED"];
+  const status = (error as { statusCode?: unknown }).statusCode; // fastify's own: bad JSON, empty body, 413
+  if (status === 400) return [400, "BAD_REQUEST"];
+  if (status === 413) return [413, "BODY_TOO_LARGE"];
+  if (typeof status === "number" && status > 400 && status < 600) return [status, String((error as { code?: unknown }).code ?? "ERROR")];
+  return [500, "INTERNAL"];
+}
+
+function query(req: FastifyRequest): Record<string, string | undefined> {
+  const q = req.query as Record<string, unknown>;
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(q)) {
+    if (Array.isArray(v)) throw new HttpError(400, "BAD_REQUEST", `query parameter ${k} is given more than once`);
+    out[k] = v as string;
+  }
+  return out;
+}
+
+function param(req: FastifyRequest): string {
+  const id = (req.params as { key: string }).key;
+  try {
+    Key.of(id, "flag"); // the library's key-id rules (non-empty, ≤ 1 KiB, well-formed)
+  } catch (e) {
+    throw new HttpError(400, "BAD_KEY", (e as Error).message);
+  }
+  return id;
+}
+
+function consistency(v: string | undefined): ConsistencyLevel {
+  if (v === undefined || v === "local" || v === "majority" || v === "all") return v ?? "local";
+  if (/^[1-9]\d{0,3}$/.test(v)) return { count: Number(v) };
+  throw new HttpError(400, "BAD_REQUEST", `consistency must be local, majority, all or a number of nodes; got ${JSON.stringify(v)}`);
+}
+
+function timeout(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > MAX_TIMEOUT_MS) throw new HttpError(400, "BAD_REQUEST", `timeoutMs must be 1..${MAX_TIMEOUT_MS}; got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function notFound(id: string): HttpError {
+  return new HttpError(404, "NOT_FOUND", `key ${JSON.stringify(id)} not found`);
+}
+
+/** Throw 410 when the key is deleted (a tombstone is held). */
+function gone(ctx: ReplicatorContext, id: string): void {
+  const t = ctx.store.tombstone(id);
+  if (t !== undefined) {
+    throw new HttpError(410, "KEY_DELETED", `key ${JSON.stringify(id)} was deleted at ${new Date(t.deletedAtMs).toISOString()} by ${t.originNode}`);
+  }
+}
+
+function describeType(value: Crdt): string {
+  const vk = valueKindOf(value);
+  return `${typeName(value.kind)}${vk ? `<${typeName(vk)}>` : ""}`;
+}
+
+function describeKey(id: string, value: Crdt): { key: string; type: string; valueType?: string } {
+  const vk: DataKind | undefined = valueKindOf(value);
+  return { key: id, type: typeName(value.kind), ...(vk ? { valueType: typeName(vk) } : {}) };
+}
+
+function result(id: string, value: Crdt): Record<string, unknown> {
+  return { ...describeKey(id, value), ...view(value) };
+}
+
+function cluster(d: ApiDeps, { r }: Live): Record<string, unknown> {
+  const leader = r.leader();
+  const members = r.members().map((m) => ({ ...m, leader: m.node === leader && m.dataCenter === r.options.dataCenter }));
+  return {
+    node: r.nodeId,
+    dataCenter: r.options.dataCenter,
+    role: r.options.role ?? null,
+    readOnly: d.config.readOnly,
+    leader: leader ?? null,
+    isLeader: r.isLeader,
+    members,
+    remotes: d.config.remoteDcs.map((x) => ({ name: x.name, servers: x.servers.map(redact) })),
+  };
+}
+

@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ConfigError } from "../../src/errors.js";
+import { parseConfig, type NodeConfig } from "../../src/node/config.js";
+
+function config(argv: string[], env: Record<string, string> = {}): NodeConfig {
+  const r = parseConfig(argv, env);
+  assert.ok("config" in r, "expected a config, got help");
+  return r.config;
+}
+
+function rejects(argv: string[], env: Record<string, string>, pattern: RegExp): void {
+  assert.throws(() => parseConfig(argv, env), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));
+}
+
+describe("crdt-node configuration", () => {
+  test("defaults", () => {
+    const c = config(["--node-id", "n1"]);
+    assert.deepEqual(c, {
+      nodeId: "n1",
+      dataCenter: "default",
+      nats: ["nats://127.0.0.1:4222"],
+      http: { host: "127.0.0.1", port: 8080 },
+      snapshotDir: undefined,
+      remoteDcs: [],
+      xdcIntervalMs: 5000,
+      role: undefined,
+      readOnly: false,
+      token: undefined,
+      coordinationTimeoutMs: 5000,
+    });
+  });
+
+  test("every setting from the environment", () => {
+    const c = config([], {
+      NODE_ID: "e1",
+      DC: "east",
+      NATS_URL: "nats://a:4222, nats://b:4222",
+      HTTP_ADDR: "0.0.0.0:9000",
+      SNAPSHOT_DIR: "/data",
+      REMOTE_DCS: "west=nats://w1:4222,nats://w2:4222 south=tls://s:4222",
+      XDC_INTERVAL_MS: "1000",
+      ROLE: "api",
+      READ_ONLY: "yes",
+      TOKEN: "s3cret",
+      COORDINATION_TIMEOUT_MS: "2000",
+    });
+    assert.equal(c.nodeId, "e1");
+    assert.equal(c.dataCenter, "east");
+    assert.deepEqual(c.nats, ["nats://a:4222", "nats://b:4222"]);
+    assert.deepEqual(c.http, { host: "0.0.0.0", port: 9000 });
+    assert.equal(c.snapshotDir, "/data");
+    assert.deepEqual(c.remoteDcs, [
+      { name: "west", servers: ["nats://w1:4222", "nats://w2:4222"] },
+      { name: "south", servers: ["tls://s:4222"] },
+    ]);
+    assert.equal(c.xdcIntervalMs, 1000);
+    assert.equal(c.role, "api");
+    assert.equal(c.readOnly, true);
+    assert.equal(c.token, "s3cret");
+    assert.equal(c.coordinationTimeoutMs, 2000);
+  });
+
+  test("flags win over the environment; --remote-dc repeats", () => {
+    const c = config(["--node-id", "f", "--dc", "west", "--remote-dc", "east=nats://e:4222", "--remote-dc", "north=n:4222", "--read-only", "--http", ":0"], {
+      NODE_ID: "env",
+      DC: "east",
+      REMOTE_DCS: "ignored=nats://x:1",
+    });
+    assert.equal(c.nodeId, "f");
+    assert.equal(c.dataCenter, "west");
+    assert.deepEqual(c.remoteDcs.map((r) => r.name), ["east", "north"]);
+    assert.equal(c.readOnly, true);
+    assert.deepEqual(c.http, { host: "0.0.0.0", port: 0 });
+    assert.deepEqual(config(["--node-id", "x", "--http", "[::1]:81"]).http, { host: "::1", port: 81 });
+  });
+
+  test("clear messages for bad input", () => {
+    rejects([], {}, /--node-id \/ NODE_ID is required/);
+    rejects(["--node-id", "a b"], {}, /nodeId must be 1-128 letters/);
+    rejects(["--node-id", "a", "--http", "8080"], {}, /--http \/ HTTP_ADDR must be host:port/);
+    rejects(["--node-id", "a", "--http", "h:70000"], {}, /HTTP_ADDR must be host:port/);
+    rejects(["--node-id", "a", "--nats", "http://x:1"], {}, /--nats \/ NATS_URL: "http:\/\/x:1" must be nats:\/\//);
+    rejects(["--node-id", "a", "--remote-dc", "west"], {}, /--remote-dc \/ REMOTE_DCS must be name=url/);
+    rejects(["--node-id", "a", "--dc", "west", "--remote-dc", "west=nats://w:1"], {}, /remote DC "west" is this node's own dataCenter/);
+    rejects(["--node-id", "a", "--remote-dc", "w=nats://w:1", "--remote-dc", "w=nats://v:1"], {}, /"w" is given twice/);
+    rejects(["--node-id", "a", "--xdc-interval-ms", "0"], {}, /--xdc-interval-ms \/ XDC_INTERVAL_MS must be a positive integer/);
+    rejects(["--node-id", "a"], { READ_ONLY: "maybe" }, /--read-only \/ READ_ONLY must be true or false/);
+    rejects(["--node-id", "a", "--token", "has space"], {}, /--token \/ TOKEN must be printable ASCII/);
+    rejects(["--node-id", "a", "--bogus"], {}, /unknown option '--bogus'/);
+    rejects(["--node-id", "a", "extra"], {}, /too many arguments|excess/i);
+  });
+
+  test("--help lists every flag with its variable and default", () => {
+    const r = parseConfig(["--help"], {});
+    assert.ok("help" in r);
+    for (const s of ["--node-id", "NODE_ID", "--dc", "DC", "--nats", "NATS_URL", "--http", "HTTP_ADDR", "default: 127.0.0.1:8080", "--snapshot-dir", "SNAPSHOT_DIR", "--remote-dc", "REMOTE_DCS", "--role", "ROLE", "--read-only", "READ_ONLY", "--token", "TOKEN", "--xdc-interval-ms"]) {
+      assert.ok(r.help.includes(s), `help mentions ${s}:\n${r.help}`);
+    }
+  });
+});
