@@ -22,7 +22,7 @@ import {
 import { keyEntryHash } from "../cluster/hashing.js";
 import { encodeValue } from "../wire/codec.js";
 import { contentHash, tombstoneHash } from "../wire/hash.js";
-import type { DigestReply, DigestRequest, FullState, NodeReply, NodeRequest } from "../wire/messages.js";
+import type { CrdtDelta, DigestReply, DigestRequest, FullState, NodeReply, NodeRequest } from "../wire/messages.js";
 import type { RepairCause, ReplicatorStats } from "./stats.js";
 import type { Store } from "./store.js";
 
@@ -38,6 +38,11 @@ export interface AntiEntropyOptions {
   ask: (peer: string, request: NodeRequest) => Promise<NodeReply>;
   /** Merge full states received from a peer. */
   merge: (state: FullState) => void;
+  /**
+   * Send one value too large for any request/reply message to `peer` by another path (chunks on
+   * its direct subject). Without it such a value cannot be transferred and is reported to onError.
+   */
+  sendLarge?: (peer: string, entry: CrdtDelta) => void;
   onError?: (error: unknown) => void;
 }
 
@@ -48,28 +53,45 @@ export class AntiEntropy {
 
   constructor(private readonly o: AntiEntropyOptions) {
     o.store.onChange((key) => this.dirty.add(key));
+    // A store restored from a snapshot is filled before we exist: hash what it already holds.
+    for (const key of o.store.keys()) this.dirty.add(key);
+    for (const t of o.store.tombstones()) this.dirty.add(t.key);
   }
 
-  /** Run one round with `peer` after the rounds already queued. Never rejects. */
-  sync(peer: string, cause: RepairCause): Promise<void> {
-    return this.syncVia((request) => this.o.ask(peer, request), cause);
+  /** Run one round with `peer` after the rounds already queued. Never rejects; true when it completed. */
+  sync(peer: string, cause: RepairCause): Promise<boolean> {
+    return this.run((request) => this.o.ask(peer, request), cause, peer);
   }
 
   /**
    * Run one round through any request channel (cross-DC rounds go to a remote DC's subject).
    * Queued behind the rounds already running; never rejects, returns whether the round completed.
    */
-  syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause): Promise<void> {
-    const run = this.queue.then(() => this.round(ask, cause));
-    this.queue = run.catch((error: unknown) => this.o.onError?.(error));
-    return this.queue;
+  syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause): Promise<boolean> {
+    return this.run(ask, cause, undefined);
   }
 
-  /** Answer a peer's digest request. */
-  answer(request: DigestRequest): DigestReply {
+  private run(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause, peer: string | undefined): Promise<boolean> {
+    const run = this.queue.then(() => this.round(ask, cause, peer));
+    const outcome = run.then(
+      () => true,
+      (error: unknown) => {
+        this.o.onError?.(error);
+        return false;
+      },
+    );
+    this.queue = outcome.then(() => undefined);
+    return outcome;
+  }
+
+  /**
+   * Answer a peer's digest request. `direct`: the requester (`request.from`) can receive values too
+   * large for the reply on its direct subject (true for requests over this DC's bus).
+   */
+  answer(request: DigestRequest, direct = false): DigestReply {
     if (request.level === FETCH_LEVEL) {
       const keys = request.keys.map((k) => k.key);
-      const { state, taken } = this.collect(keys, this.budget());
+      const { state, taken } = this.collect(keys, this.budget(), 0, direct ? request.from : undefined);
       // What did not fit is named in `wanted`: the requester asks again for it.
       return { differing: [], keys: [], wanted: keys.slice(taken), state };
     }
@@ -80,9 +102,10 @@ export class AntiEntropy {
 
   /**
    * Full states (and tombstones) of a prefix of `keys` whose encoding fits `budget` bytes (at least
-   * one key, so progress is certain); `taken` says how many keys were consumed.
+   * one key, so progress is certain); `taken` says how many keys were consumed. A value too large
+   * for any message goes to `largeTo` through `sendLarge` instead (it counts as taken).
    */
-  collect(keys: readonly string[], budget = Infinity, start = 0): { state: FullState; taken: number } {
+  collect(keys: readonly string[], budget = Infinity, start = 0, largeTo?: string): { state: FullState; taken: number } {
     const state: FullState = { entries: [], tombstones: [] };
     let size = 0;
     let taken = 0;
@@ -92,6 +115,11 @@ export class AntiEntropy {
       const t = v === undefined ? this.o.store.tombstone(key) : undefined;
       const data = v !== undefined ? encodeValue(v.value) : undefined;
       const bytes = key.length * 3 + 48 + (data?.length ?? 0);
+      if (v !== undefined && bytes > this.o.maxPayload) {
+        taken++;
+        this.sendLarge(largeTo, { key, kind: v.kind, originNode: this.o.nodeId, value: v.value, data: data! });
+        continue;
+      }
       if (taken > 0 && size + bytes > budget) break;
       taken++;
       size += bytes;
@@ -101,11 +129,21 @@ export class AntiEntropy {
     return { state, taken };
   }
 
+  private sendLarge(peer: string | undefined, entry: CrdtDelta): void {
+    const bytes = entry.data?.length ?? 0;
+    if (peer === undefined || this.o.sendLarge === undefined) {
+      this.o.onError?.(new Error(`anti-entropy: key "${entry.key}" (${bytes} bytes) does not fit a message and this channel has no direct path`));
+      return;
+    }
+    this.o.stats.largeValueSends++;
+    this.o.sendLarge(peer, entry);
+  }
+
   private budget(): number {
     return Math.floor(this.o.maxPayload * 0.8);
   }
 
-  private async round(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause): Promise<void> {
+  private async round(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause, peer: string | undefined): Promise<void> {
     this.refresh();
     const perRequest = groupsPerRequest(this.tree.size, this.o.maxPayload);
     const first = openRound(this.tree);
@@ -130,7 +168,7 @@ export class AntiEntropy {
       }
     }
     const diff = concatDiffs(diffs);
-    await this.push(ask, [...diff.theyLack, ...diff.differ]);
+    await this.push(ask, [...diff.theyLack, ...diff.differ], peer);
     await this.pull(ask, [...diff.iLack, ...diff.differ]);
     this.o.stats.antiEntropyCount++;
     this.o.stats.repair(cause);
@@ -150,9 +188,9 @@ export class AntiEntropy {
   }
 
   /** Send our states of `keys` in pages that fit a message. */
-  private async push(ask: (request: NodeRequest) => Promise<NodeReply>, keys: string[]): Promise<void> {
+  private async push(ask: (request: NodeRequest) => Promise<NodeReply>, keys: string[], peer: string | undefined): Promise<void> {
     for (let i = 0; i < keys.length; ) {
-      const { state, taken } = this.collect(keys, this.budget(), i);
+      const { state, taken } = this.collect(keys, this.budget(), i, peer);
       i += taken;
       if (state.entries.length > 0 || state.tombstones.length > 0) await ask({ type: "push", ...state });
     }

@@ -29,8 +29,8 @@ export class Coordinator {
     } catch (error) {
       if (error instanceof Shortfall) {
         throw new WriteTimeoutError(
-          `write to ${describe(level)} got ${error.got + 1} of ${needed + 1} acknowledgements within ${timeoutMs} ms; ` +
-            `the local write stands and will replicate`,
+          `write to ${describe(level)} got ${error.got + 1} of ${needed + 1} acknowledgements within ${timeoutMs} ms` +
+            `${error.detail()}; the local write stands and will replicate`,
         );
       }
       throw error;
@@ -53,7 +53,7 @@ export class Coordinator {
       });
     } catch (error) {
       if (error instanceof Shortfall) {
-        throw new ReadTimeoutError(`read from ${describe(level)} got ${error.got + 1} of ${needed + 1} replies within ${timeoutMs} ms`);
+        throw new ReadTimeoutError(`read from ${describe(level)} got ${error.got + 1} of ${needed + 1} replies within ${timeoutMs} ms${error.detail()}`);
       }
       throw error;
     } finally {
@@ -68,12 +68,13 @@ export class Coordinator {
       let got = 0;
       let settled = 0;
       let done = false;
+      const failures: string[] = [];
       const finish = (ok: boolean): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         if (ok) resolve();
-        else reject(new Shortfall(got));
+        else reject(new Shortfall(got, failures));
       };
       const timer = setTimeout(() => finish(false), timeoutMs);
       for (const peer of peers) {
@@ -84,8 +85,9 @@ export class Coordinator {
             if (got >= needed) finish(true);
             else if (settled === peers.length) finish(false);
           },
-          () => {
+          (error: unknown) => {
             settled++;
+            failures.push(`${peer}: ${error instanceof Error ? error.message : String(error)}`);
             if (settled === peers.length && got < needed) finish(false);
           },
         );
@@ -96,8 +98,16 @@ export class Coordinator {
 }
 
 class Shortfall extends Error {
-  constructor(readonly got: number) {
+  constructor(
+    readonly got: number,
+    readonly failures: readonly string[],
+  ) {
     super("not enough replies");
+  }
+
+  /** Why peers failed (no responders, timeouts, a request too large …), for the error message. */
+  detail(): string {
+    return this.failures.length === 0 ? "" : ` (${this.failures.slice(0, 3).join("; ")}${this.failures.length > 3 ? "; …" : ""})`;
   }
 }
 

@@ -22,7 +22,18 @@ interface PartialChunks {
 export interface InboxOptions {
   nodeId: string;
   incarnation: number;
+  /** Largest envelope a well-behaved peer publishes; anything bigger is rejected unread. */
   maxPayload: number;
+  /**
+   * The incarnation membership knows for `origin` (from its heartbeats), if any. An envelope that
+   * claims a known member with another incarnation is stale (lower) or forged (higher): a real
+   * process announces itself by heartbeat before it publishes its first delta.
+   */
+  incarnationOf?: (origin: string) => number | undefined;
+  /** An envelope claimed a newer incarnation than membership knows (forged, or a heartbeat still on its way). */
+  onUnknownIncarnation?: (origin: string) => void;
+  /** Tracking of `origin` was corrupted (see checkTail): some of its envelopes may have been dropped. */
+  onSuspect?: (origin: string) => void;
   stats: ReplicatorStats;
   /** Apply a validated envelope's deltas and tombstones. */
   deliver: (envelope: DeltaEnvelope) => void;
@@ -34,6 +45,8 @@ export interface InboxOptions {
 /** Reassembly limits: an abandoned chunked value must not pin memory forever. */
 const CHUNK_MAX_BYTES = 256 * 1024 * 1024;
 const CHUNK_MAX_AGE_MS = 120_000;
+/** DecodeError messages that mean "a data type this version does not know" (see wire/states.ts kindOf). */
+const UNKNOWN_TYPE = /unknown data type|dataType is unspecified/;
 
 export class Inbox {
   private readonly origins = new Map<string, OriginTrack>();
@@ -44,47 +57,95 @@ export class Inbox {
 
   /** Raw bytes from the delta subject. Never throws. */
   receive(bytes: Uint8Array): void {
-    const s = this.o.stats;
-    if (bytes.length > this.o.maxPayload) {
-      s.reject("oversized");
-      return;
-    }
-    let env: DeltaEnvelope;
-    try {
-      env = decodeDeltaEnvelope(bytes);
-    } catch (error) {
-      s.reject(error instanceof DecodeError && /type|kind/i.test(error.message) ? "unknown-type" : "decode");
-      return;
-    }
-    if (env.origin === this.o.nodeId) {
-      // Our own echo is normal; the same id with another incarnation is an impostor.
-      if (env.incarnation !== this.o.incarnation) s.reject("forged-origin");
-      return;
-    }
-    if (env.deltas.some((d) => d.originNode !== env.origin) || env.tombstones.some((t) => t.originNode !== env.origin)) {
-      s.reject("forged-origin");
-      return;
-    }
+    const env = this.decode(bytes);
+    if (env === undefined || !this.authentic(env)) return;
     if (!this.track(env)) return;
     if (env.chunk !== undefined) this.reassemble(env);
     else this.o.deliver(env);
   }
 
-  /** Envelopes resent by their origin after a gap: deliver, without sequence bookkeeping. */
-  receiveRepair(bytes: Uint8Array): void {
+  /**
+   * An envelope sent to this node alone (a value too large for a request/reply message, sent in
+   * chunks outside the origin's numbered stream): validated like any other, no sequence bookkeeping.
+   */
+  receiveDirect(bytes: Uint8Array): void {
+    const env = this.decode(bytes);
+    if (env === undefined || !this.authentic(env)) return;
+    if (env.chunk !== undefined) this.reassemble(env);
+    else this.o.deliver(env);
+  }
+
+  private decode(bytes: Uint8Array): DeltaEnvelope | undefined {
+    const s = this.o.stats;
+    if (bytes.length > this.o.maxPayload) {
+      s.reject("oversized");
+      return undefined;
+    }
     try {
-      const env = decodeDeltaEnvelope(bytes);
-      if (env.chunk !== undefined) this.reassemble(env);
-      else this.o.deliver(env);
-    } catch {
-      this.o.stats.reject("decode");
+      return decodeDeltaEnvelope(bytes);
+    } catch (error) {
+      s.reject(error instanceof DecodeError && UNKNOWN_TYPE.test(error.message) ? "unknown-type" : "decode");
+      return undefined;
     }
   }
 
-  /** A peer's heartbeat said it published up to `lastSequence`: a lost tail is a gap too. */
+  /** Origin checks: not our own echo, not an impostor of a known member, deltas from the sender itself. */
+  private authentic(env: DeltaEnvelope): boolean {
+    const s = this.o.stats;
+    if (env.origin === this.o.nodeId) {
+      // Our own echo is normal; the same id with another incarnation is an impostor.
+      if (env.incarnation !== this.o.incarnation) s.reject("forged-origin");
+      return false;
+    }
+    if (env.deltas.some((d) => d.originNode !== env.origin) || env.tombstones.some((t) => t.originNode !== env.origin)) {
+      s.reject("forged-origin");
+      return false;
+    }
+    const known = this.o.incarnationOf?.(env.origin);
+    if (known !== undefined && env.incarnation !== known) {
+      if (env.incarnation < known) s.reject("stale-incarnation");
+      else {
+        s.reject("forged-origin");
+        this.o.onUnknownIncarnation?.(env.origin);
+      }
+      return false;
+    }
+    return true;
+  }
+
+  /** Envelopes resent by `origin` after a gap: deliver, without sequence bookkeeping. */
+  receiveRepair(origin: string, bytes: Uint8Array): void {
+    const env = this.decode(bytes);
+    if (env === undefined) return;
+    if (env.origin !== origin) {
+      this.o.stats.reject("forged-origin");
+      return;
+    }
+    if (!this.authentic(env)) return;
+    if (env.chunk !== undefined) this.reassemble(env);
+    else this.o.deliver(env);
+  }
+
+  /**
+   * A peer's heartbeat said it published up to `lastSequence`: a lost tail is a gap too. A tracked
+   * sequence *beyond* it was never published by that process (an impostor's envelope, or a
+   * reordering transport): its real envelopes would be dropped as duplicates, so tracking restarts
+   * at the heartbeat's figure and `onSuspect` asks for a digest round to recover what was dropped.
+   */
   checkTail(origin: string, incarnation: number, lastSequence: number): void {
     const t = this.origins.get(origin);
-    if (t === undefined || t.incarnation !== incarnation || lastSequence <= t.lastSequence) return;
+    if (t === undefined || incarnation > t.incarnation) {
+      // First word from this process: what it published before is the join round's job, but from
+      // here on a lost envelope — even its very next one — is a gap.
+      this.origins.set(origin, { incarnation, lastSequence });
+      return;
+    }
+    if (t.incarnation !== incarnation || lastSequence === t.lastSequence) return;
+    if (lastSequence < t.lastSequence) {
+      t.lastSequence = lastSequence;
+      this.o.onSuspect?.(origin);
+      return;
+    }
     const from = t.lastSequence + 1;
     t.lastSequence = lastSequence;
     this.o.onGap(origin, incarnation, from, lastSequence);
@@ -108,6 +169,7 @@ export class Inbox {
       return false;
     }
     if (env.incarnation > t.incarnation) {
+      // A restart (membership already confirmed it in authentic()): its sequences start again at 1.
       t.incarnation = env.incarnation;
       t.lastSequence = 0;
     }

@@ -109,12 +109,58 @@ export class Outbox {
     emit();
   }
 
-  /** Encoded envelopes `from..to` (inclusive) if all are still kept. */
-  recentRange(from: number, to: number): Uint8Array[] | undefined {
+  /**
+   * Encoded envelopes `from..to` (inclusive) if all are still kept; undefined otherwise. With
+   * `maxBytes`, only the prefix that fits (at least one envelope): the caller asks again for the rest.
+   */
+  recentRange(from: number, to: number, maxBytes = Infinity): Uint8Array[] | undefined {
     const first = this.recent[0];
     if (first === undefined || from < first.sequence || to > this.sequenceNumber || from > to) return undefined;
     const start = from - first.sequence;
-    return this.recent.slice(start, start + (to - from + 1)).map((r) => r.bytes);
+    const out: Uint8Array[] = [];
+    let bytes = 0;
+    for (let i = start; i <= start + (to - from) && i < this.recent.length; i++) {
+      const b = this.recent[i]!.bytes;
+      if (out.length > 0 && bytes + b.length > maxBytes) break;
+      out.push(b);
+      bytes += b.length;
+    }
+    return out;
+  }
+
+  /**
+   * Send one value to one node's direct subject, outside the numbered stream (sequence 0, not kept
+   * for repair): anti-entropy uses it for a value too large for a request or reply message.
+   */
+  sendDirect(subject: string, delta: CrdtDelta): void {
+    const inner = encodeDeltaEnvelope({
+      origin: this.o.nodeId,
+      incarnation: this.o.incarnation,
+      sequence: 0,
+      deltas: [delta],
+      tombstones: [],
+      sentAtMs: this.o.now(),
+      originDc: this.o.dataCenter,
+      relayedFromDc: "",
+    });
+    const part = this.o.maxMessageBytes - ENVELOPE_OVERHEAD;
+    const total = Math.ceil(inner.length / part);
+    const chunkId = ++this.chunkIds;
+    for (let index = 0; index < total; index++) {
+      const bytes = encodeDeltaEnvelope({
+        origin: this.o.nodeId,
+        incarnation: this.o.incarnation,
+        sequence: 0,
+        deltas: [],
+        tombstones: [],
+        sentAtMs: this.o.now(),
+        originDc: this.o.dataCenter,
+        relayedFromDc: "",
+        chunk: { chunkId, index, total, data: inner.slice(index * part, (index + 1) * part) },
+      });
+      this.o.transport.publish(subject, bytes);
+      this.o.stats.bytesPublished += bytes.length;
+    }
   }
 
   close(): void {

@@ -70,6 +70,9 @@ export interface MemberInfo {
 /** Headroom below the bus's max payload for NATS protocol framing and envelope fields. */
 const PAYLOAD_HEADROOM = 1024;
 
+/** A failed digest round with a peer is retried at its first heartbeat after this long. */
+const SYNC_RETRY_MS = 2_000;
+
 /** Wall clock with sub-millisecond precision (lag metrics compare it across processes). */
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -92,6 +95,13 @@ export class Replicator {
   private readonly unsubscribers: (() => void)[] = [];
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private readonly repairsInFlight = new Set<string>();
+  /**
+   * Peers to run a digest round with at their next heartbeat (a heartbeat proves the peer is on the
+   * bus now), with the earliest time to try: a failed repair, a failed round, an impostor seen.
+   */
+  private readonly syncAtHeartbeat = new Map<string, number>();
+  /** After a reconnect: sync with the first peer whose heartbeat arrives. */
+  private reconnectSyncPending = false;
   private readonly deltaListeners = new Set<(event: DeltaEvent) => void>();
   private readonly tombstoneListeners = new Set<(t: Tombstone, origin: DeltaOrigin) => void>();
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
@@ -132,7 +142,11 @@ export class Replicator {
     this.inbox = new Inbox({
       nodeId: options.nodeId,
       incarnation: this.incarnation,
-      maxPayload,
+      // Peers never publish more than maxPayload - PAYLOAD_HEADROOM (plus estimation slack).
+      maxPayload: maxPayload - PAYLOAD_HEADROOM / 2,
+      incarnationOf: (origin) => this.heartbeater.table.member(origin)?.incarnation,
+      onUnknownIncarnation: (origin) => this.syncSoon(origin, 0),
+      onSuspect: (origin) => this.syncSoon(origin, 0),
       stats: this.stats,
       deliver: (env) => this.deliver(env),
       onGap: (origin, incarnation, from, to) => void this.repairGap(origin, incarnation, from, to),
@@ -145,6 +159,8 @@ export class Replicator {
       maxPayload: maxPayload - PAYLOAD_HEADROOM,
       ask: (peer, request) => this.ask(peer, request, this.options.coordinationTimeoutMs),
       merge: (state) => this.mergeFullState(state, "remote"),
+      sendLarge: (peer, entry) => this.outbox.sendDirect(this.directSubject(peer), entry),
+      onError,
     });
     this.coordinator = new Coordinator({
       stats: this.stats,
@@ -167,7 +183,10 @@ export class Replicator {
       failureTimeoutMs: options.failureTimeoutMs,
       removalTimeoutMs: options.removalTimeoutMs,
       onEvents: (events) => this.onMembership(events),
-      onHeartbeat: (hb) => this.inbox.checkTail(hb.node, hb.incarnation, hb.lastSequence),
+      onHeartbeat: (hb) => {
+        this.inbox.checkTail(hb.node, hb.incarnation, hb.lastSequence);
+        this.onPeerHeartbeat(hb.node);
+      },
       lastSequence: () => this.outbox.lastSequence,
       onError,
     });
@@ -178,17 +197,22 @@ export class Replicator {
     const resolved = resolveOptions(options);
     const restored: Restored = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined };
     // Restore before connecting: the node publishes and answers nothing until its data is back.
-    const snapshots = resolved.snapshot === undefined ? undefined : await Snapshots.open(resolved.snapshot, restored);
+    const snapshots = resolved.snapshot === undefined ? undefined : await Snapshots.open(resolved.snapshot, restored, resolved.nodeId);
     let transport: Transport;
+    // A transport we built is ours to close, also around a borrowed NATS connection: closing the
+    // wrapper drains our subscriptions and leaves the connection itself open.
     let owns = true;
     if (options.transport !== undefined) {
       transport = options.transport;
       owns = false;
     } else {
-      transport = await connectNats(options.nats as Parameters<typeof connectNats>[0]);
-      owns = !("connection" in (options.nats as object));
+      transport = await connectNats(options.nats as Parameters<typeof connectNats>[0]).catch(async (error: unknown) => {
+        await snapshots?.close(); // release the LevelDB lock: a retry of start must be able to open it
+        throw error;
+      });
     }
     if (transport.maxPayload < 4 * PAYLOAD_HEADROOM) {
+      await snapshots?.close();
       throw new ConfigError(`the bus's max payload (${transport.maxPayload} bytes) is too small; allow at least 4 KiB`);
     }
     const r = new Replicator(resolved, transport, owns, restored);
@@ -377,8 +401,10 @@ export class Replicator {
       members: () => this.heartbeater.members(),
       isLeader: () => this.isLeader,
       onLeaderChange: (l) => listen(this.leaderListeners, l),
-      answer: (request) => this.answer(request),
-      syncVia: (ask, cause) => this.antiEntropy.syncVia(ask, cause),
+      answer: (request) => this.answer(request, false),
+      syncVia: async (ask, cause) => {
+        await this.antiEntropy.syncVia(ask, cause);
+      },
       reportError: (error) => this.reportError(error),
     };
   }
@@ -388,11 +414,13 @@ export class Replicator {
     const t = this.transport;
     this.unsubscribers.push(t.subscribe(o.subject, (m) => this.inbox.receive(m.data)));
     this.unsubscribers.push(t.subscribe(this.nodeSubject(this.nodeId), (m) => this.serve(m.data, m.reply)));
+    this.unsubscribers.push(t.subscribe(this.directSubject(this.nodeId), (m) => this.inbox.receiveDirect(m.data)));
     this.unsubscribers.push(
       t.onStatus((s) => {
-        if (s.type !== "reconnect") return;
-        const peer = this.randomPeer();
-        if (peer !== undefined) void this.antiEntropy.sync(peer, "reconnect");
+        // What peers published while we were away is lost for us. Our view of who is reachable is
+        // stale now (we heard nobody), so sync with the first peer whose heartbeat proves it is on
+        // the bus again, rather than with a peer chosen from that stale view.
+        if (s.type === "reconnect") this.reconnectSyncPending = true;
       }),
     );
     this.heartbeater.start();
@@ -420,10 +448,18 @@ export class Replicator {
       if (e.type === "leader-changed" && e.role === undefined && e.dataCenter === this.options.dataCenter) {
         for (const l of this.leaderListeners) l(e.leader);
       }
-      if (e.type === "joined" && this.joinedBefore(e.member)) {
+      if (e.type === "joined" && (this.joinedBefore(e.member) || this.syncAtHeartbeat.has(e.member.node))) {
         // The newer node pulls: one full transfer per join, not one per existing member.
-        void this.antiEntropy.sync(e.member.node, "join");
-      } else if (e.type === "removed") this.inbox.forget(e.member.node);
+        this.syncAtHeartbeat.delete(e.member.node);
+        void this.syncWith(e.member.node, "join");
+      } else if (e.type === "reachable-again" && this.joinedBefore(e.member)) {
+        // Back from a partition: gap repair covers what the buffers still hold, a round the rest.
+        void this.syncWith(e.member.node, "reconnect");
+      } else if (e.type === "removed" && e.reason !== "restarted") {
+        // Gone: its next incarnation starts clean. (A restart is handled by the incarnation change.)
+        this.inbox.forget(e.member.node);
+        this.syncAtHeartbeat.delete(e.member.node);
+      }
     }
   }
 
@@ -433,6 +469,39 @@ export class Replicator {
 
   private nodeSubject(node: string): string {
     return `${this.options.subject}.node.${node}`;
+  }
+
+  /** Where a peer sends this node values too large for a request/reply message (chunked envelopes). */
+  private directSubject(node: string): string {
+    return `${this.options.subject}.node.${node}.direct`;
+  }
+
+  /** A digest round with `peer`; when it fails, try again at one of its next heartbeats. */
+  private async syncWith(peer: string, cause: RepairCause): Promise<boolean> {
+    const ok = await this.antiEntropy.sync(peer, cause);
+    if (!ok) this.syncSoon(peer, SYNC_RETRY_MS);
+    return ok;
+  }
+
+  /** Run a round with `peer` at its first heartbeat at least `afterMs` from now. */
+  private syncSoon(peer: string, afterMs: number): void {
+    if (this.closed) return;
+    const at = Date.now() + afterMs;
+    this.syncAtHeartbeat.set(peer, Math.min(at, this.syncAtHeartbeat.get(peer) ?? at));
+  }
+
+  private onPeerHeartbeat(peer: string): void {
+    if (this.closed) return;
+    if (this.reconnectSyncPending) {
+      this.reconnectSyncPending = false;
+      this.syncAtHeartbeat.delete(peer);
+      void this.syncWith(peer, "reconnect");
+      return;
+    }
+    const at = this.syncAtHeartbeat.get(peer);
+    if (at === undefined || Date.now() < at) return;
+    this.syncAtHeartbeat.delete(peer);
+    void this.syncWith(peer, "gap");
   }
 
   private peers(): string[] {
@@ -460,15 +529,28 @@ export class Replicator {
     let answer: NodeReply;
     try {
       const request = decodeNodeRequest(data);
-      answer = this.answer(request);
+      answer = this.answer(request, true);
     } catch (error) {
       this.stats.reject("bad-request");
       answer = { type: "error", error: error instanceof Error ? error.message : String(error) };
     }
-    if (reply !== undefined && !this.closed) this.transport.respond(reply, encodeNodeReply(answer));
+    if (reply === undefined || this.closed) return;
+    try {
+      this.transport.respond(reply, encodeNodeReply(answer));
+    } catch (error) {
+      // e.g. the answer does not fit a message: say so rather than let the requester time out.
+      this.reportError(error);
+      try {
+        const text = error instanceof Error ? error.message : String(error);
+        this.transport.respond(reply, encodeNodeReply({ type: "error", error: `cannot answer: ${text}` }));
+      } catch (again) {
+        this.reportError(again);
+      }
+    }
   }
 
-  private answer(request: NodeRequest): NodeReply {
+  /** `local`: the request came over this DC's bus (the requester has a direct subject here). */
+  private answer(request: NodeRequest, local: boolean): NodeReply {
     switch (request.type) {
       case "write":
         this.mergeFullState({ entries: request.deltas, tombstones: request.tombstones }, "remote");
@@ -476,9 +558,12 @@ export class Replicator {
       case "read":
         return { type: "read", ...this.readReply(request.key) };
       case "digest":
-        return { type: "digest", ...this.antiEntropy.answer(request) };
+        return { type: "digest", ...this.antiEntropy.answer(request, local) };
       case "repair": {
-        const envelopes = request.incarnation === this.incarnation ? this.outbox.recentRange(request.fromSequence, request.toSequence) : undefined;
+        // As many as fit one reply (at least one); the requester asks again for the rest.
+        const budget = Math.floor((this.transport.maxPayload - PAYLOAD_HEADROOM) * 0.9);
+        const envelopes =
+          request.incarnation === this.incarnation ? this.outbox.recentRange(request.fromSequence, request.toSequence, budget) : undefined;
         return { type: "repair", envelopes: envelopes ?? [], complete: envelopes !== undefined };
       }
       case "push":
@@ -560,19 +645,25 @@ export class Replicator {
     this.repairsInFlight.add(id);
     this.stats.repair("gap");
     try {
-      const reply = await this.ask(
-        origin,
-        { type: "repair", from: this.nodeId, incarnation, fromSequence: from, toSequence: to },
-        this.options.coordinationTimeoutMs,
-      );
-      if (reply.type === "repair" && reply.complete) {
-        for (const bytes of reply.envelopes) this.inbox.receiveRepair(bytes);
-      } else {
-        await this.antiEntropy.sync(origin, "gap");
+      // The origin answers as many envelopes as fit one reply: ask again from where it stopped.
+      let next = from;
+      while (next <= to && !this.closed) {
+        const reply = await this.ask(
+          origin,
+          { type: "repair", from: this.nodeId, incarnation, fromSequence: next, toSequence: to },
+          this.options.coordinationTimeoutMs,
+        );
+        if (reply.type !== "repair" || !reply.complete || reply.envelopes.length === 0) {
+          await this.syncWith(origin, "gap"); // evicted from its buffer (or restarted): a digest round
+          return;
+        }
+        for (const bytes of reply.envelopes) this.inbox.receiveRepair(origin, bytes);
+        next += reply.envelopes.length;
       }
     } catch (error) {
       if (!(error instanceof RequestFailedError)) this.reportError(error);
-      if (!this.closed) await this.antiEntropy.sync(origin, "gap");
+      // Unreachable right now (e.g. not reconnected yet): a round now, or at its next heartbeat.
+      if (!this.closed) await this.syncWith(origin, "gap");
     } finally {
       this.repairsInFlight.delete(id);
     }

@@ -41,6 +41,8 @@ export class ReplicatorStats {
   snapshotFailureCount = 0;
   snapshotSkippedEntries = 0;
   subscriberErrorCount = 0;
+  /** Values too large for a request/reply message, sent to one peer in chunks by anti-entropy. */
+  largeValueSends = 0;
   readonly rejected = new Map<RejectReason, number>();
   readonly repairs = new Map<RepairCause, number>();
 
