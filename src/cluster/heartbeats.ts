@@ -204,6 +204,9 @@ export class Heartbeater {
         this.report(error);
       }
     }
+    // A newcomer would otherwise learn of us only at our next period: answer its arrival at once,
+    // so its join sync starts within a round trip instead of up to a heartbeat interval later.
+    if (this.running && events.some((e) => e.type === "joined")) this.beat(false);
     this.emit(events);
   }
 

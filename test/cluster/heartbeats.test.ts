@@ -133,13 +133,15 @@ describe("Heartbeater", () => {
     b.hb.start();
     a.hb.start();
     assert.equal(a.transport.published, 1);
-    await waitFor(() => b.heard.length === 1, { timeoutMs: 2_000 });
+    await waitFor(() => b.heard.length >= 1, { timeoutMs: 2_000 });
     assert.equal(b.heard[0]?.lastSequence, 7);
+    // a answers b's arrival with one more beat (newcomers learn of members at once), then is quiet.
+    await waitFor(() => a.transport.published === 2, { timeoutMs: 2_000, message: "a greets the newcomer" });
     seq = 9;
     a.transport.emitStatus({ type: "disconnect" });
-    assert.equal(a.transport.published, 1);
-    a.transport.emitStatus({ type: "reconnect" });
     assert.equal(a.transport.published, 2);
+    a.transport.emitStatus({ type: "reconnect" });
+    assert.equal(a.transport.published, 3);
     await waitFor(() => b.heard.at(-1)?.lastSequence === 9, { timeoutMs: 2_000 });
   });
 
