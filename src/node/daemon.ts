@@ -8,7 +8,6 @@ import { readFileSync } from "node:fs";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { ConnectionError } from "../errors.js";
-import type { ReplicatorContext } from "../replicator/context.js";
 import { Replicator } from "../replicator/replicator.js";
 import { connectNats } from "../transport/nats.js";
 import type { Transport } from "../transport/types.js";
@@ -80,7 +79,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
           connected = s.type === "reconnect" ? true : s.type === "disconnect" || s.type === "closed" ? false : connected;
         });
         recordLag(r, lag);
-        const ctx = contextOf(r);
+        const ctx = r.context();
         live = { r, ctx, feed: new ChangeFeed(r, ctx) };
         return;
       } catch (error) {
@@ -118,17 +117,6 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
       await meterProvider.shutdown().catch(() => undefined);
     },
   };
-}
-
-/**
- * The replicator's side-concern view (context.ts names the daemon among its users): the store for
- * O(1) kind and tombstone look-ups, and the delta hooks for the origin of changes. The façade keeps
- * it private, so it is reached by name here, in this one place.
- */
-function contextOf(r: Replicator): ReplicatorContext {
-  const f = (r as unknown as { context?: () => ReplicatorContext }).context;
-  if (typeof f !== "function") throw new Error("Replicator no longer offers context(); the daemon needs it (src/node/daemon.ts)");
-  return f.call(r);
 }
 
 /** The dashboard page: beside this module in src/, or in src/ when running from dist/. */

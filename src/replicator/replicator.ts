@@ -380,8 +380,12 @@ export class Replicator {
 
   // ------------------------------------------------------------------ wiring
 
-  /** The narrow view side concerns get (see context.ts). */
-  private context(): ReplicatorContext {
+  /**
+   * The narrow view side concerns get (see context.ts): snapshots, cross-DC replication, metrics
+   * and the daemon. Not for applications: it exposes the store without type checks.
+   * @internal
+   */
+  context(): ReplicatorContext {
     const listen = <T>(set: Set<T>, l: T): (() => void) => {
       set.add(l);
       return () => set.delete(l);

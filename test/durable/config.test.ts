@@ -5,12 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import { ConfigError, ConnectionError, Key, Replicator, type ReplicatorOptions } from "../../src/index.js";
 import { FAST } from "../helpers/cluster.js";
 import { freePort, startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { removeTempDirs, tempDir } from "./helpers.js";
+
+const run = promisify(execFile);
 
 describe("snapshot.dir problems", () => {
   let server: NatsServer;
@@ -59,12 +64,22 @@ describe("snapshot.dir problems", () => {
     await rejectsNaming(dir, /not empty and holds no LevelDB/);
   });
 
-  test("a parent without write permission", { skip: process.getuid?.() === 0 ? "root ignores permissions" : false }, async () => {
+  test("a parent without write permission", async () => {
     const parent = join(root, "read-only");
     mkdirSync(parent);
+    chmodSync(root, 0o755); // let the unprivileged child reach it
     chmodSync(parent, 0o555);
     try {
-      await rejectsNaming(join(parent, "snap"), /cannot be created/);
+      // Root ignores permissions, so the start runs in a child as an unprivileged user.
+      const fixture = fileURLToPath(new URL("./fixtures/start-with-snapshot.ts", import.meta.url));
+      const command = [process.execPath, "--import", "tsx", fixture, server.url, join(parent, "snap")];
+      const argv = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...command] : command;
+      const { stdout } = await run(argv[0]!, argv.slice(1), { cwd: process.cwd(), timeout: 60_000 });
+      const result = JSON.parse(stdout.trim().split("\n").at(-1)!) as { ok: boolean; name?: string; message?: string };
+      assert.equal(result.ok, false, "start must fail");
+      assert.equal(result.name, "ConfigError");
+      assert.ok(result.message?.includes(join(parent, "snap")), result.message);
+      assert.match(result.message!, /cannot be created/);
     } finally {
       chmodSync(parent, 0o755);
     }
