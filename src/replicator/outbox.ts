@@ -133,31 +133,8 @@ export class Outbox {
    * for repair): anti-entropy uses it for a value too large for a request or reply message.
    */
   sendDirect(subject: string, delta: CrdtDelta): void {
-    const inner = encodeDeltaEnvelope({
-      origin: this.o.nodeId,
-      incarnation: this.o.incarnation,
-      sequence: 0,
-      deltas: [delta],
-      tombstones: [],
-      sentAtMs: this.o.now(),
-      originDc: this.o.dataCenter,
-      relayedFromDc: "",
-    });
-    const part = this.o.maxMessageBytes - ENVELOPE_OVERHEAD;
-    const total = Math.ceil(inner.length / part);
-    const chunkId = ++this.chunkIds;
-    for (let index = 0; index < total; index++) {
-      const bytes = encodeDeltaEnvelope({
-        origin: this.o.nodeId,
-        incarnation: this.o.incarnation,
-        sequence: 0,
-        deltas: [],
-        tombstones: [],
-        sentAtMs: this.o.now(),
-        originDc: this.o.dataCenter,
-        relayedFromDc: "",
-        chunk: { chunkId, index, total, data: inner.slice(index * part, (index + 1) * part) },
-      });
+    for (const chunk of this.chunks(delta)) {
+      const bytes = encodeDeltaEnvelope({ ...this.envelope([], [], 0), chunk });
       this.o.transport.publish(subject, bytes);
       this.o.stats.bytesPublished += bytes.length;
     }
@@ -182,11 +159,12 @@ export class Outbox {
     }
   }
 
-  private envelope(deltas: CrdtDelta[], tombstones: Tombstone[]): DeltaEnvelope {
+  /** An envelope from this node; `sequence` 0 marks one outside the numbered stream. */
+  private envelope(deltas: CrdtDelta[], tombstones: Tombstone[], sequence = ++this.sequenceNumber): DeltaEnvelope {
     return {
       origin: this.o.nodeId,
       incarnation: this.o.incarnation,
-      sequence: ++this.sequenceNumber,
+      sequence,
       deltas,
       tombstones,
       sentAtMs: this.o.now(),
@@ -211,24 +189,19 @@ export class Outbox {
 
   /** One delta larger than a message: encode it alone, then send the bytes in numbered chunks. */
   private publishChunked(delta: CrdtDelta): void {
-    const inner = encodeDeltaEnvelope({
-      origin: this.o.nodeId,
-      incarnation: this.o.incarnation,
-      sequence: 0,
-      deltas: [delta],
-      tombstones: [],
-      sentAtMs: this.o.now(),
-      originDc: this.o.dataCenter,
-      relayedFromDc: "",
-    });
+    for (const chunk of this.chunks(delta)) this.publish([], [], chunk);
+    this.o.stats.deltaPublishCount++;
+  }
+
+  /** The chunks of an envelope holding `delta` alone, each small enough for one message. */
+  private *chunks(delta: CrdtDelta): Generator<NonNullable<DeltaEnvelope["chunk"]>> {
+    const inner = encodeDeltaEnvelope(this.envelope([delta], [], 0));
     const part = this.o.maxMessageBytes - ENVELOPE_OVERHEAD;
     const total = Math.ceil(inner.length / part);
     const chunkId = ++this.chunkIds;
     for (let index = 0; index < total; index++) {
-      const data = inner.slice(index * part, (index + 1) * part);
-      this.publish([], [], { chunkId, index, total, data });
+      yield { chunkId, index, total, data: inner.slice(index * part, (index + 1) * part) };
     }
-    this.o.stats.deltaPublishCount++;
   }
 
   private remember(sequence: number, bytes: Uint8Array): void {
