@@ -16,15 +16,12 @@ import {
   type SelfInfo,
 } from "./membership.js";
 
-/** What travels on the members subject: proto `Heartbeat`, 64-bit fields as numbers. */
-export interface HeartbeatInfo {
-  readonly node: string;
-  readonly dataCenter: string;
-  readonly roles: readonly string[];
-  readonly startedAtMs: number;
-  readonly incarnation: number;
-  readonly lastSequence: number;
-  readonly leaving: boolean;
+/**
+ * What travels on the members subject: proto `Heartbeat`, 64-bit fields as numbers. A received
+ * one becomes a membership `Heartbeat`: the same fields, stamped with the receiver's clock instead.
+ */
+export interface HeartbeatInfo extends Omit<Heartbeat, "receivedAtMs"> {
+  /** When the sender sent it, on the sender's clock. */
   readonly sentAtMs: number;
 }
 

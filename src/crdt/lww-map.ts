@@ -10,11 +10,11 @@
  * read. The state is an ORMapState with valueKind "lwwRegister".
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
-import { checkNode, describe } from "./causal.js";
 import { canonical } from "./element.js";
 import { LWWRegister } from "./lww-register.js";
 import { ORMap } from "./ormap.js";
 import type { Crdt, Element, ORMapState } from "./types.js";
+import { checkNode, describe } from "./validate.js";
 
 export class LWWMap<V extends Element = Element, K extends Element = Element> implements Crdt<LWWMap<V, K>> {
   readonly kind = "lwwMap" as const;

@@ -12,10 +12,11 @@
  * A register holds few entries (one per concurrent writer), so they live in a small sorted array.
  */
 import { DecodeError } from "../errors.js";
-import { CausalContext, checkNode, compareDots, decodeDot, describe, type Dot } from "./causal.js";
+import { CausalContext, compareDots, decodeDot, type Dot } from "./causal.js";
 import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
 import { freezeElement } from "./orset.js";
 import type { Crdt, Element, MVRegisterState } from "./types.js";
+import { checkNode, describe } from "./validate.js";
 
 interface Entry {
   readonly dot: Dot;

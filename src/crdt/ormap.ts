@@ -23,12 +23,14 @@
  * inflate the value it is given (use its mutators); what it returns replaces the stored value.
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
-import { PMap, checkNode, compareStrings, describe } from "./causal.js";
+import { compareStrings } from "./causal.js";
 import { canonical, isCanonical } from "./element.js";
 import { ORSet } from "./orset.js";
+import { PMap, sameMaps } from "./pmap.js";
 import { emptyOf, fromState as stateToValue } from "./registry.js";
 import { DATA_KINDS } from "./types.js";
 import type { AnyState, Crdt, DataKind, Element, ORMapState } from "./types.js";
+import { checkNode, describe } from "./validate.js";
 
 type Values<V> = PMap<V>; // canonical key → value (never empty, no pending delta)
 
@@ -229,7 +231,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
         });
       });
       // Unchanged when folding theirs into mine changed nothing, or when mine ⊒ theirs held everything.
-      if (big === theirs && values === theirs && values.size === mine.size && sameValues(values, mine)) values = mine;
+      if (big === theirs && values === theirs && values.size === mine.size && sameMaps(values, mine, sameValue)) values = mine;
     }
     if (keys === this.#keys && values === mine) return this;
     return new ORMap<V, K>(this.valueKind, keys, values, this.#delta);
@@ -237,7 +239,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
 
   equals(other: ORMap<V, K>): boolean {
     if (this === other) return true;
-    return this.valueKind === other.valueKind && this.#keys.equals(other.#keys) && sameValues(this.#values, other.#values);
+    return this.valueKind === other.valueKind && this.#keys.equals(other.#keys) && sameMaps(this.#values, other.#values, sameValue);
   }
 
   /** Folds the key set's dot cloud into its vector (nothing observable changes). */
@@ -265,16 +267,8 @@ function isValueKind(kind: unknown): kind is DataKind {
 
 const EMPTIES = new Map<DataKind, ORMap<Crdt, Element>>();
 
-function sameValues<V extends Crdt<V>>(a: Values<V>, b: Values<V>): boolean {
-  if (a.size !== b.size) return false;
-  if (a.sameAs(b)) return true;
-  let same = true;
-  a.forEach((v, k) => {
-    if (!same) return;
-    const o = b.get(k);
-    if (o === undefined || (o !== v && !v.equals(o))) same = false;
-  });
-  return same;
+function sameValue<V extends Crdt<V>>(v: V, o: V): boolean {
+  return o === v || v.equals(o);
 }
 
 function describeValue(x: unknown): string {

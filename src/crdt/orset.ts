@@ -21,11 +21,8 @@
 import { DecodeError } from "../errors.js";
 import {
   CausalContext,
-  PMap,
-  checkNode,
   compareStrings,
   decodeDots,
-  describe,
   dotKey,
   joinDots,
   sameDots,
@@ -33,7 +30,9 @@ import {
   type DotList,
 } from "./causal.js";
 import { canonical, decodeCanonical, isCanonical } from "./element.js";
+import { PMap, sameMaps } from "./pmap.js";
 import type { Crdt, DotState, Element, ORSetState } from "./types.js";
+import { checkNode, describe } from "./validate.js";
 
 type Entries = PMap<DotList>;
 type Index = PMap<string>;
@@ -269,7 +268,7 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
     const context = baseContext.merge(sideContext);
     if (base === this) {
       if (entries.sameAs(this.#entries) && context === this.#context) return this;
-    } else if (context.equals(this.#context) && sameEntries(entries, this.#entries)) {
+    } else if (context.equals(this.#context) && sameMaps(entries, this.#entries, sameDots)) {
       // Built on `other`, but equal to this value: return it, so that `merged === this` reliably
       // tells a caller that nothing changed. (O(this value), within this path's cost.)
       return this;
@@ -279,7 +278,7 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
 
   equals(other: ORSet<T>): boolean {
     if (this === other) return true;
-    return this.#context.equals(other.#context) && sameEntries(this.#entries, other.#entries);
+    return this.#context.equals(other.#context) && sameMaps(this.#entries, other.#entries, sameDots);
   }
 
   /**
@@ -302,18 +301,6 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
 }
 
 const NO_DOTS: DotList = Object.freeze([]);
-
-function sameEntries(a: Entries, b: Entries): boolean {
-  if (a.size !== b.size) return false;
-  if (a.sameAs(b)) return true;
-  let same = true;
-  a.forEach((dots, element) => {
-    if (!same) return;
-    const o = b.get(element);
-    if (o === undefined || !sameDots(dots, o)) same = false;
-  });
-  return same;
-}
 
 /** The elements of `base` that `side` can change: those `side` holds, and those whose dots `side`'s context covers. */
 function affected<T extends Element>(base: ORSet<T>, side: ORSet<T>): Set<string> {

@@ -8,10 +8,10 @@
  * before (or instead of) removing it. The state is an ORMapState with valueKind "pncounter".
  */
 import { DecodeError } from "../errors.js";
-import { describe } from "./causal.js";
 import { ORMap } from "./ormap.js";
 import { PNCounter } from "./pncounter.js";
 import type { Crdt, Element, ORMapState } from "./types.js";
+import { describe } from "./validate.js";
 
 export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounterMap<K>> {
   readonly kind = "pncounterMap" as const;

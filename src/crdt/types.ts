@@ -9,19 +9,7 @@
  * protobuf messages of proto/crdt.proto one to one; the wire layer encodes those shapes.
  */
 
-export type DataKind =
-  | "gcounter"
-  | "pncounter"
-  | "gset"
-  | "orset"
-  | "lwwRegister"
-  | "mvRegister"
-  | "flag"
-  | "lwwMap"
-  | "orMap"
-  | "pncounterMap";
-
-export const DATA_KINDS: readonly DataKind[] = [
+const KINDS = [
   "gcounter",
   "pncounter",
   "gset",
@@ -32,7 +20,13 @@ export const DATA_KINDS: readonly DataKind[] = [
   "lwwMap",
   "orMap",
   "pncounterMap",
-];
+] as const;
+
+/** The data types, by name: "gcounter" | "pncounter" | … | "pncounterMap". */
+export type DataKind = (typeof KINDS)[number];
+
+/** Every DataKind, in the order of the wire enum `DataType`. */
+export const DATA_KINDS: readonly DataKind[] = KINDS;
 
 /** Values that elements, map keys and register values may hold. */
 export type Element =

@@ -20,6 +20,7 @@ import {
 } from "../errors.js";
 import type { ReplicatorContext } from "../replicator/context.js";
 import { Key } from "../replicator/keys.js";
+import type { StoredValue } from "../replicator/store.js";
 import { redact } from "../transport/nats.js";
 import type { Replicator } from "../replicator/replicator.js";
 import { BodyError, parseOperation, parseType, typeName, valueKindOf, view } from "./codec-json.js";
@@ -116,16 +117,10 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   });
 
   app.get("/v1/keys/:key", async (req) => {
-    const { r, ctx } = need(d);
-    const id = param(req);
-    const q = query(req);
-    const level = consistency(q.consistency);
-    const stored = ctx.store.get(id);
-    if (stored === undefined) {
-      gone(ctx, id);
-      // Not held here: a coordinated read may still find it on peers, given its type (?type=).
-      if (level === "local" || q.type === undefined) throw notFound(id);
-    }
+    const { r, ctx, id, q, level } = keyRequest(d, req);
+    const stored = held(ctx, id);
+    // Not held here: a coordinated read may still find it on peers, given its type (?type=).
+    if (stored === undefined && (level === "local" || q.type === undefined)) throw notFound(id);
     const key = stored
       ? Key.of(id, stored.kind, valueKindOf(stored.value))
       : Key.of(id, parseType(q.type), q.valueType === undefined ? undefined : parseType(q.valueType, "valueType"));
@@ -138,16 +133,13 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   });
 
   app.post("/v1/keys/:key", async (req, reply) => {
-    const { r, ctx } = need(d);
-    const id = param(req);
-    const q = query(req);
-    const level = consistency(q.consistency);
+    const { r, ctx, id, q, level } = keyRequest(d, req);
     const op = parseOperation(req.body);
     const stored = ctx.store.get(id);
     // An ormap remove may omit valueType: it removes from whatever the map holds.
     const valueKind = op.valueKind ?? (stored?.kind === "orMap" ? valueKindOf(stored.value) : undefined);
     if (stored !== undefined && (stored.kind !== op.kind || valueKindOf(stored.value) !== valueKind)) {
-      const want = `${typeName(op.kind)}${valueKind ? `<${typeName(valueKind)}>` : ""}`;
+      const want = typeLabel(op.kind, valueKind);
       throw new HttpError(409, "TYPE_MISMATCH", `key ${JSON.stringify(id)} holds a ${describeType(stored.value)}, not a ${want}`);
     }
     const key = Key.of(id, op.kind, valueKind);
@@ -162,15 +154,9 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   });
 
   app.delete("/v1/keys/:key", async (req, reply) => {
-    const { r, ctx } = need(d);
-    const id = param(req);
-    const q = query(req);
-    const level = consistency(q.consistency);
-    const stored = ctx.store.get(id);
-    if (stored === undefined) {
-      gone(ctx, id);
-      throw notFound(id);
-    }
+    const { r, ctx, id, q, level } = keyRequest(d, req);
+    const stored = held(ctx, id);
+    if (stored === undefined) throw notFound(id);
     const key = Key.of(id, stored.kind, valueKindOf(stored.value));
     try {
       await r.delete(key, { writeTo: level, timeoutMs: timeout(q.timeoutMs) });
@@ -200,6 +186,14 @@ function need(d: ApiDeps): Live {
   const why = d.notReady();
   if (live === undefined || why !== undefined) throw new HttpError(503, "NOT_READY", `node ${d.config.nodeId} is not ready: ${why ?? "starting"}`);
   return live;
+}
+
+/** What every /v1/keys/:key route starts with: the live node, the key id, the query and its consistency level. */
+function keyRequest(d: ApiDeps, req: FastifyRequest): Live & { id: string; q: Record<string, string | undefined>; level: ConsistencyLevel } {
+  const live = need(d);
+  const id = param(req);
+  const q = query(req);
+  return { ...live, id, q, level: consistency(q.consistency) };
 }
 
 function authorized(header: string | undefined, token: string): boolean {
@@ -269,9 +263,20 @@ function gone(ctx: ReplicatorContext, id: string): void {
   }
 }
 
+/** The value held here under `id`; when none, 410 if the key is deleted. */
+function held(ctx: ReplicatorContext, id: string): StoredValue | undefined {
+  const stored = ctx.store.get(id);
+  if (stored === undefined) gone(ctx, id);
+  return stored;
+}
+
+/** A type as the API names it, e.g. `ormap<orset>`. */
+function typeLabel(kind: DataKind, valueKind: DataKind | undefined): string {
+  return `${typeName(kind)}${valueKind ? `<${typeName(valueKind)}>` : ""}`;
+}
+
 function describeType(value: Crdt): string {
-  const vk = valueKindOf(value);
-  return `${typeName(value.kind)}${vk ? `<${typeName(vk)}>` : ""}`;
+  return typeLabel(value.kind, valueKindOf(value));
 }
 
 function describeKey(id: string, value: Crdt): { key: string; type: string; valueType?: string } {

@@ -20,7 +20,7 @@
  *   envelope, 50 deltas       5.6k        4.0k     1.4×
  *   geometric mean over all 21 cases:             1.7×  (1.5× in a second run)
  *
- * The colleague's ~420k vs ~210k for a small delta is confirmed (2.2–3.2× in our runs). Why:
+ * The issue's ~420k vs ~210k for a small delta is confirmed (2.2–3.2× in our runs). Why:
  * protobufjs compiles a specialised encoder/decoder per message type at first use, and in Node its
  * writer/reader use Buffer's native utf8 routines and Node's pooled allocator; ts-proto's
  * generated code runs on @bufbuild/protobuf's generic BinaryWriter/BinaryReader (TextEncoder /

@@ -16,9 +16,11 @@
  * for a 100-element ORSet (3.4 KB; mostly toState + encoding), 355 µs for a 100-key LWWMap (8 KB).
  * The SHA-256 part is ~2.4 µs small / ~12 µs per 5 KB with the one-shot `crypto.hash` (about 2×
  * faster than `createHash().update().digest()` on small inputs); MD5 and SHA-1 were not faster in
- * a way that matters, and node:crypto has no non-cryptographic hash. Values are immutable, so
- * `contentHash` is memoized per value object: asking again for an unchanged value costs a WeakMap
- * lookup (~30M/s).
+ * a way that matters, and node:crypto has no non-cryptographic hash.
+ *
+ * Not memoized: the only hot caller (anti-entropy's digest refresh) hashes a key once per change,
+ * i.e. each value object once, and a WeakMap entry per value cost ~67 heap bytes per key (measured
+ * with bench/profile/heap.ts at 100k GCounter keys: 406 → 339 B/key per replica).
  */
 import * as crypto from "node:crypto";
 import type { Crdt, DataKind } from "../crdt/types.js";
@@ -45,21 +47,12 @@ function tagged(tag0: number, tag1: number | undefined, body: Uint8Array): Uint8
   return buf;
 }
 
-// Values are immutable, so a value's hash never changes: remember it per value object (anti-entropy
-// asks for the hashes of mostly unchanged keys round after round).
-const cache = new WeakMap<Crdt, bigint>();
-
 /**
  * The stable 64-bit content hash of a CRDT value (equal states ⇒ equal hashes, on every node).
- * Memoized per value object (values are immutable); a pending delta does not count.
+ * A pending delta does not count.
  */
 export function contentHash(value: Crdt): bigint {
-  let h = cache.get(value);
-  if (h === undefined) {
-    h = sha256Head64(tagged(VALUE_TAG, dataTypeOf(value.kind), encodeValue(value)));
-    cache.set(value, h);
-  }
-  return h;
+  return sha256Head64(tagged(VALUE_TAG, dataTypeOf(value.kind), encodeValue(value)));
 }
 
 /**

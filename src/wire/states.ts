@@ -20,6 +20,7 @@
  */
 import type { Type } from "protobufjs";
 import { fromState } from "../crdt/registry.js";
+import { DATA_KINDS } from "../crdt/types.js";
 import type {
   AnyState,
   CausalContextState,
@@ -68,20 +69,11 @@ const TYPE_BY_KIND: Readonly<Record<DataKind, DataType>> = {
   pncounterMap: DataType.PNCOUNTER_MAP,
 };
 
-// Index = DataType number.
-const KIND_BY_TYPE: readonly (DataKind | undefined)[] = [
-  undefined,
-  "gcounter",
-  "pncounter",
-  "gset",
-  "orset",
-  "lwwRegister",
-  "mvRegister",
-  "flag",
-  "lwwMap",
-  "orMap",
-  "pncounterMap",
-];
+// Index = DataType number: the inverse of TYPE_BY_KIND (undefined for UNSPECIFIED).
+const KIND_BY_TYPE: readonly (DataKind | undefined)[] = Array.from(
+  { length: Math.max(...Object.values(DataType)) + 1 },
+  (_, type) => DATA_KINDS.find((kind) => TYPE_BY_KIND[kind] === type),
+);
 
 /** The wire enum number of a data kind. Throws DecodeError for something that is not a DataKind. */
 export function dataTypeOf(kind: DataKind): DataType {

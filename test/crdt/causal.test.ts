@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { CausalContext, PMap, joinDots, type Dot } from "../../src/crdt/causal.js";
+import { CausalContext, joinDots, type Dot } from "../../src/crdt/causal.js";
+import { PMap } from "../../src/crdt/pmap.js";
 import { DecodeError, InvalidArgumentError } from "../../src/errors.js";
 import { fcParams } from "./laws.js";
 

@@ -8,6 +8,7 @@
  * Reproduce a failure with the seed fast-check prints: FC_SEED=<seed> node --import tsx --test <file>.
  * FC_RUNS overrides the number of runs (default 500).
  */
+import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import type { Crdt } from "../../src/crdt/types.js";
@@ -182,6 +183,29 @@ export function checkMergeLaws<T extends Crdt<T>, Op>(spec: TypeSpec<T, Op>): vo
       fcParams(),
     );
   });
+}
+
+/**
+ * `merge` returns `this` (the same object) exactly when the other side adds nothing, i.e. when the
+ * result equals `this`: three replicas (nodes a, b, c) that mutate and merge each other at random.
+ */
+export function checkMergeReturnsThis<T extends Crdt<T>, Op>(spec: TypeSpec<T, Op>): void {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat({ max: 2 }), fc.option(spec.op, { nil: undefined })), { maxLength: 30 }), (steps) => {
+      // Three replicas; an undefined op means "replica i merges replica i+1".
+      const rs = [spec.empty(), spec.empty(), spec.empty()];
+      for (const [i, op] of steps) {
+        rs[i] = op === undefined ? rs[i]!.merge(rs[(i + 1) % 3]!) : spec.apply(rs[i]!, ["a", "b", "c"][i]!, op).resetDelta();
+      }
+      for (const x of rs) {
+        for (const y of rs) {
+          const m = x.merge(y);
+          assert.equal(m === x, m.equals(x));
+        }
+      }
+    }),
+    fcParams(),
+  );
 }
 
 // ------------------------------------------------------------------ delta laws

@@ -7,7 +7,7 @@ import { ORMap } from "../../src/crdt/ormap.js";
 import { ORSet } from "../../src/crdt/orset.js";
 import type { Element, ORMapState } from "../../src/crdt/types.js";
 import { DecodeError, InvalidArgumentError } from "../../src/errors.js";
-import { checkDeltaLaws, checkMergeLaws, fcParams, type TypeSpec } from "./laws.js";
+import { checkDeltaLaws, checkMergeLaws, checkMergeReturnsThis, fcParams, type TypeSpec } from "./laws.js";
 
 const key: fc.Arbitrary<Element> = fc.constantFrom<Element>("k1", "k2", "k3", 7, { id: 1 });
 
@@ -180,22 +180,7 @@ describe("ORMap", () => {
   });
 
   test("merge returns this exactly when the other side adds nothing", () => {
-    fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat({ max: 2 }), fc.option(orsetMapSpec.op, { nil: undefined })), { maxLength: 30 }), (steps) => {
-        // Three replicas; an undefined op means "replica i merges replica i+1".
-        const rs = [orsetMapSpec.empty(), orsetMapSpec.empty(), orsetMapSpec.empty()];
-        for (const [i, op] of steps) {
-          rs[i] = op === undefined ? rs[i]!.merge(rs[(i + 1) % 3]!) : orsetMapSpec.apply(rs[i]!, ["a", "b", "c"][i]!, op).resetDelta();
-        }
-        for (const x of rs) {
-          for (const y of rs) {
-            const m = x.merge(y);
-            assert.equal(m === x, m.equals(x));
-          }
-        }
-      }),
-      fcParams(),
-    );
+    checkMergeReturnsThis(orsetMapSpec);
   });
 
   test("fromState(toState(x)) equals x", () => {

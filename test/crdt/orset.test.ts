@@ -5,7 +5,7 @@ import { canonical } from "../../src/crdt/element.js";
 import { ORSet } from "../../src/crdt/orset.js";
 import type { Element, ORSetState } from "../../src/crdt/types.js";
 import { DecodeError, InvalidArgumentError } from "../../src/errors.js";
-import { checkDeltaLaws, checkMergeLaws, fcParams, type TypeSpec } from "./laws.js";
+import { checkDeltaLaws, checkMergeLaws, checkMergeReturnsThis, fcParams, type TypeSpec } from "./laws.js";
 
 /** A small pool, so replicas often add and remove the same element. */
 const element: fc.Arbitrary<Element> = fc.oneof(
@@ -138,22 +138,7 @@ describe("ORSet", () => {
   });
 
   test("merge returns this exactly when the other side adds nothing", () => {
-    fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat({ max: 2 }), fc.option(orsetSpec.op, { nil: undefined })), { maxLength: 30 }), (steps) => {
-        // Three replicas; an undefined op means "replica i merges replica i+1".
-        const rs = [orsetSpec.empty(), orsetSpec.empty(), orsetSpec.empty()];
-        for (const [i, op] of steps) {
-          rs[i] = op === undefined ? rs[i]!.merge(rs[(i + 1) % 3]!) : orsetSpec.apply(rs[i]!, ["a", "b", "c"][i]!, op).resetDelta();
-        }
-        for (const x of rs) {
-          for (const y of rs) {
-            const m = x.merge(y);
-            assert.equal(m === x, m.equals(x));
-          }
-        }
-      }),
-      fcParams(),
-    );
+    checkMergeReturnsThis(orsetSpec);
   });
 
   test("fromState(toState(x)) equals x, also through JSON", () => {

@@ -3,13 +3,14 @@
  * in their own OS process (fixtures/snapshot-node.ts), tracked and killed by PID even when a test
  * fails half-way or the test process itself is interrupted.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Level } from "level";
 import { decodeSnapshotEntry, type SnapshotEntry } from "../../src/wire/messages.js";
+import { reaper } from "../helpers/reaper.js";
 import { waitFor } from "../helpers/wait.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -55,34 +56,7 @@ export interface ChildNode {
   stderr(): string;
 }
 
-const children = new Set<ChildProcess>();
-let hooksInstalled = false;
-
-function killAllNow(): void {
-  for (const c of children) {
-    try {
-      if (c.pid !== undefined) process.kill(c.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  children.clear();
-  removeTempDirs();
-}
-
-function installHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on("exit", killAllNow);
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const onSignal = (): void => {
-      killAllNow();
-      process.removeListener(sig, onSignal);
-      process.kill(process.pid, sig);
-    };
-    process.on(sig, onSignal);
-  }
-}
+const { children, installHooks } = reaper(removeTempDirs);
 
 /** Kill every child node still running (by PID) and wait for their exit. */
 export async function killAllNodes(): Promise<void> {

@@ -8,6 +8,7 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { reaper } from "./reaper.js";
 
 export interface NatsServerOptions {
   port?: number;
@@ -35,10 +36,9 @@ export interface NatsServer {
   restart(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
 /** Temp dirs (config, JetStream store) still to remove. */
 const dirs = new Set<string>();
-let hooksInstalled = false;
+const { children: live, installHooks } = reaper(removeDirs);
 
 /** Kill every server this process started. Safe to call many times. */
 export async function stopAllNatsServers(): Promise<void> {
@@ -55,33 +55,6 @@ function removeDirs(): void {
     }
   }
   dirs.clear();
-}
-
-function killAllNow(): void {
-  for (const c of live) {
-    try {
-      if (c.pid !== undefined) process.kill(c.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  live.clear();
-  removeDirs();
-}
-
-function installHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on("exit", killAllNow);
-  // 'exit' does not run when the process dies of a signal: kill the servers, then die of it anyway.
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const onSignal = (): void => {
-      killAllNow();
-      process.removeListener(sig, onSignal);
-      process.kill(process.pid, sig);
-    };
-    process.on(sig, onSignal);
-  }
 }
 
 function findBinary(): string {

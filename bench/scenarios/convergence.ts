@@ -1,0 +1,241 @@
+/**
+ * 1. Convergence latency. One writer updates a GCounter at a fixed rate; its value is the sequence
+ * number of the update (one increment per update). Every peer subscribes; per update, latency =
+ * (the latest time any peer's subscriber saw a value ≥ seq) − (the time the writer called
+ * `update` for seq), all on the machine's shared monotonic clock. Baseline in the same run, same
+ * processes, same rate and payload size: raw NATS publish → the last of N subscribers.
+ */
+import { Key } from "../../src/index.js";
+import type { BenchContext } from "../lib/context.js";
+import { INCREMENT, nextTurn, node, nowNs, paced, raw, sleep } from "../lib/node.js";
+import type { BenchWorker } from "../lib/procs.js";
+import { medianSummary, median, summarize, type LatencySummary } from "../lib/stats.js";
+
+export interface ConvergenceRow {
+  rate: number;
+  peers: number;
+  /** Measured seconds per run (after the warm-up). */
+  seconds: number;
+  /** Median envelope size of our runs; the raw baseline publishes messages of this size. */
+  payloadBytes: number;
+  ours: LatencySummary;
+  raw: LatencySummary;
+  /** ours ÷ raw per percentile (medians). */
+  ratio: { p50: number; p90: number; p99: number; max: number };
+  /** Updates never seen by every peer within the collection deadline (median over runs). */
+  lost: { ours: number; raw: number };
+  runs: { ours: LatencySummary[]; raw: LatencySummary[] };
+}
+
+export interface ConvergenceResult {
+  rows: ConvergenceRow[];
+}
+
+// ================================================================== worker side
+
+interface Watch {
+  arr: Float64Array;
+  seen: number;
+  stop: () => void;
+}
+let watch: Watch | undefined;
+
+export const convergenceWorker = {
+  /** Subscribe to `key`: arr[seq] = first time a value ≥ seq was seen. */
+  "conv.watch": (a: { key: string; capacity: number }) => {
+    const arr = new Float64Array(a.capacity + 1);
+    const w: Watch = { arr, seen: 0, stop: () => undefined };
+    w.stop = node().r.subscribe(Key.gcounter(a.key), (v) => {
+      const t = nowNs();
+      const n = Math.min(v?.value ?? 0, a.capacity);
+      for (let s = w.seen + 1; s <= n; s++) arr[s] = t;
+      if (n > w.seen) w.seen = n;
+    });
+    watch = w;
+  },
+  /** Raw baseline: the first 4 bytes of each message are its sequence number. */
+  "conv.rawWatch": async (a: { subject: string; capacity: number }) => {
+    const arr = new Float64Array(a.capacity + 1);
+    const w: Watch = { arr, seen: 0, stop: () => undefined };
+    const sub = raw().subscribe(a.subject, {
+      callback: (_err, msg) => {
+        const t = nowNs();
+        const d = msg.data;
+        const seq = (d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24)) >>> 0;
+        if (seq <= a.capacity && arr[seq] === 0) {
+          arr[seq] = t;
+          w.seen++;
+        }
+      },
+    });
+    w.stop = () => sub.unsubscribe();
+    watch = w;
+    await raw().flush(); // the server has the subscription before anyone publishes
+  },
+  /** Wait (bounded) until `count` updates were seen, stop watching, return the arrival times. */
+  "conv.collect": async (a: { count: number; timeoutMs: number }) => {
+    const w = watch;
+    if (w === undefined) throw new Error("not watching");
+    const deadline = Date.now() + a.timeoutMs;
+    while (w.seen < a.count && Date.now() < deadline) await sleep(5);
+    w.stop();
+    watch = undefined;
+    return w.arr;
+  },
+  /** Writer: `count` updates at `rate`/s; returns the call time of each (index = seq). */
+  "conv.write": async (a: { key: string; rate: number; count: number }) => {
+    const { r, tx } = node();
+    const k = Key.gcounter(a.key);
+    const send = new Float64Array(a.count + 1);
+    const before = { bytes: r.stats.bytesPublished, envelopes: r.stats.envelopePublishCount };
+    await paced(a.rate, a.count, (seq) => {
+      send[seq] = nowNs();
+      void r.update(k, INCREMENT);
+    });
+    await nextTurn();
+    await tx.flush();
+    return {
+      send,
+      payloadBytes: r.stats.bytesPublished - before.bytes,
+      envelopes: r.stats.envelopePublishCount - before.envelopes,
+    };
+  },
+  "conv.rawWrite": async (a: { subject: string; rate: number; count: number; size: number }) => {
+    const nc = raw();
+    const send = new Float64Array(a.count + 1);
+    const size = Math.max(4, a.size);
+    await paced(a.rate, a.count, (seq) => {
+      const data = new Uint8Array(size); // a fresh buffer per message, as our outbox encodes one
+      data[0] = seq & 0xff;
+      data[1] = (seq >>> 8) & 0xff;
+      data[2] = (seq >>> 16) & 0xff;
+      data[3] = (seq >>> 24) & 0xff;
+      send[seq] = nowNs();
+      nc.publish(a.subject, data);
+    });
+    await nc.flush();
+    return { send };
+  },
+};
+
+// ================================================================== orchestrator side
+
+/** Per-update latency (ms) to the last peer, over seq in [from, to]. */
+export function fanoutLatencies(send: Float64Array, recvs: Float64Array[], from: number, to: number): { lat: Float64Array; lost: number } {
+  const lat: number[] = [];
+  let lost = 0;
+  for (let s = from; s <= to; s++) {
+    let last = 0;
+    let missing = false;
+    for (const r of recvs) {
+      const t = r[s]!;
+      if (t === 0) missing = true;
+      else if (t > last) last = t;
+    }
+    if (missing) lost++;
+    else lat.push((last - send[s]!) / 1e6);
+  }
+  return { lat: Float64Array.from(lat), lost };
+}
+
+export interface ConvergenceSetup {
+  writer: BenchWorker;
+  peers: BenchWorker[];
+}
+
+/** One measured run of ours (writer → `peers` replicators). */
+export async function measureOurs(
+  s: ConvergenceSetup,
+  key: string,
+  rate: number,
+  warmup: number,
+  count: number,
+): Promise<{ summary: LatencySummary; lost: number; payloadBytes: number }> {
+  await Promise.all(s.peers.map((p) => p.call("conv.watch", { key, capacity: count })));
+  const w = await s.writer.call<{ send: Float64Array; payloadBytes: number; envelopes: number }>("conv.write", { key, rate, count });
+  const recvs = await Promise.all(s.peers.map((p) => p.call<Float64Array>("conv.collect", { count, timeoutMs: 3000 })));
+  const { lat, lost } = fanoutLatencies(w.send, recvs, warmup + 1, count);
+  return { summary: summarize(lat), lost, payloadBytes: w.envelopes > 0 ? w.payloadBytes / w.envelopes : 0 };
+}
+
+/** One measured run of the raw NATS baseline (same processes, raw connections). */
+export async function measureRaw(
+  s: ConvergenceSetup,
+  subject: string,
+  rate: number,
+  warmup: number,
+  count: number,
+  size: number,
+): Promise<{ summary: LatencySummary; lost: number }> {
+  await Promise.all(s.peers.map((p) => p.call("conv.rawWatch", { subject, capacity: count })));
+  const w = await s.writer.call<{ send: Float64Array }>("conv.rawWrite", { subject, rate, count, size });
+  const recvs = await Promise.all(s.peers.map((p) => p.call<Float64Array>("conv.collect", { count, timeoutMs: 3000 })));
+  const { lat, lost } = fanoutLatencies(w.send, recvs, warmup + 1, count);
+  return { summary: summarize(lat), lost };
+}
+
+export async function runConvergence(ctx: BenchContext): Promise<ConvergenceResult> {
+  const rates = ctx.full ? [1000, 10_000] : [1000];
+  const peerCounts = [2, 4];
+  const warmupMs = ctx.full ? 1000 : 500;
+  const seconds = ctx.full ? 10 : 2;
+
+  ctx.progress.step("starting nats-server and 5 worker processes");
+  const server = await ctx.server();
+  const [writer, ...peers] = await ctx.workers(["writer", "peer1", "peer2", "peer3", "peer4"]);
+  const all = [writer!, ...peers];
+  await Promise.all(all.map((w) => w.call("raw.connect", { url: server.url })));
+  const started = new Set<BenchWorker>();
+  const ensureNodes = async (ws: BenchWorker[]): Promise<void> => {
+    const fresh = ws.filter((w) => !started.has(w));
+    await Promise.all(fresh.map((w) => w.call("node.start", { url: server.url, nodeId: w.name })));
+    for (const w of fresh) started.add(w);
+    await Promise.all(ws.map((w) => w.call("node.waitMembers", { count: ws.length })));
+  };
+
+  const rows: ConvergenceRow[] = [];
+  for (const n of peerCounts) {
+    const setup: ConvergenceSetup = { writer: writer!, peers: peers.slice(0, n) };
+    ctx.progress.step(`starting ${n} peers`);
+    await ensureNodes([writer!, ...setup.peers]);
+    for (const rate of rates) {
+      const warmup = Math.round((rate * warmupMs) / 1000);
+      const count = warmup + rate * seconds;
+      const ours: LatencySummary[] = [];
+      const raws: LatencySummary[] = [];
+      const lost = { ours: [] as number[], raw: [] as number[] };
+      const sizes: number[] = [];
+      for (let run = 0; run < ctx.runs; run++) {
+        const label = `${rate}/s → ${n} peers, run ${run + 1}/${ctx.runs}`;
+        ctx.progress.step(`ours ${label}`, warmupMs + seconds * 1000);
+        const o = await measureOurs(setup, `conv-${n}-${rate}-${run}`, rate, warmup, count);
+        ours.push(o.summary);
+        lost.ours.push(o.lost);
+        sizes.push(o.payloadBytes);
+        ctx.progress.step(`raw NATS ${label}`, warmupMs + seconds * 1000);
+        const r = await measureRaw(setup, `raw.conv.${n}.${rate}.${run}`, rate, warmup, count, Math.round(o.payloadBytes));
+        raws.push(r.summary);
+        lost.raw.push(r.lost);
+      }
+      const o = medianSummary(ours);
+      const r = medianSummary(raws);
+      const row: ConvergenceRow = {
+        rate,
+        peers: n,
+        seconds,
+        payloadBytes: Math.round(median(sizes)),
+        ours: o,
+        raw: r,
+        ratio: { p50: o.p50 / r.p50, p90: o.p90 / r.p90, p99: o.p99 / r.p99, max: o.max / r.max },
+        lost: { ours: median(lost.ours), raw: median(lost.raw) },
+        runs: { ours, raw: raws },
+      };
+      rows.push(row);
+      ctx.progress.note(
+        `${rate}/s → ${n} peers: ours p50 ${o.p50.toFixed(3)} ms p99 ${o.p99.toFixed(3)} ms; raw p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms; p50 ratio ${row.ratio.p50.toFixed(2)}×`,
+      );
+    }
+  }
+  await Promise.all([...started].map((w) => w.call("node.stop")));
+  return { rows };
+}
