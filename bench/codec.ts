@@ -446,8 +446,6 @@ export function runCodecBench(options: CodecBenchOptions = {}): CodecBenchResult
       deltas,
       tombstones: [],
       sentAtMs: TS + 0.25,
-      originDc: "dc-1",
-      relayedFromDc: "",
     };
     const pbBytes = pbjs.encodeEnvelope(pbNative);
     if (!sameBytes(pbBytes, tsproto.encodeEnvelope(tsNative))) throw new Error(`${name}: protobufjs and ts-proto encode differently`);

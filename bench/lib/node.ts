@@ -191,8 +191,8 @@ export interface StartArgs {
 export async function startNode(a: StartArgs): Promise<{ startNs: number; readyNs: number }> {
   if (held !== undefined) throw new Error("a replicator is already running in this worker");
   const startNs = nowNs();
-  // BENCH_NO_ECHO=1: the server does not send a node its own messages (an experiment knob).
-  const nc = await connect({ servers: a.url, name: a.nodeId, noEcho: process.env["BENCH_NO_ECHO"] === "1" });
+  // As the replicator connects by itself (src/transport/nats.ts): no echo of its own messages.
+  const nc = await connect({ servers: a.url, name: a.nodeId, noEcho: true });
   const subject = a.options?.subject ?? "crdt.deltas";
   const tx = new BenchTransport(await connectNats({ connection: nc }), subject);
   const r = await Replicator.start({ nodeId: a.nodeId, transport: tx, ...a.options });

@@ -19,7 +19,6 @@ export interface OutboxOptions {
   subject: string;
   nodeId: string;
   incarnation: number;
-  dataCenter: string;
   flushIntervalMs: number;
   /** Target envelope size; min(maxDeltaSize, the bus's max payload less headroom). */
   maxMessageBytes: number;
@@ -168,8 +167,6 @@ export class Outbox {
       deltas,
       tombstones,
       sentAtMs: this.o.now(),
-      originDc: this.o.dataCenter,
-      relayedFromDc: "",
     };
   }
 

@@ -119,9 +119,11 @@ export class Replicator {
     this.nodeId = options.nodeId;
     this.store = restored.store;
     this.stats = restored.stats;
-    this.startedAtMs = Date.now();
-    // Unique per process start: a restarted node must never reuse sequence numbers or dots.
-    this.incarnation = this.startedAtMs * 1000 + Math.floor(Math.random() * 1000);
+    // Unique per start, and increasing: a restarted node must never reuse sequence numbers or
+    // dots. The start in ms is (a process takes far longer than 1 ms to restart); within one
+    // process, a node closed and started again in the same millisecond takes the next one.
+    this.incarnation = lastIncarnation = Math.max(Date.now(), lastIncarnation + 1);
+    this.startedAtMs = this.incarnation;
     this.writerId = restored.writerId ?? writerIdFor(options.nodeId, this.incarnation);
     const maxPayload = transport.maxPayload;
     this.subscriptions = new Subscriptions(() => this.stats.subscriberErrorCount++);
@@ -132,7 +134,6 @@ export class Replicator {
       subject: options.subject,
       nodeId: options.nodeId,
       incarnation: this.incarnation,
-      dataCenter: options.dataCenter,
       flushIntervalMs: options.flushIntervalMs,
       maxMessageBytes: Math.min(options.maxDeltaSize, maxPayload - PAYLOAD_HEADROOM),
       stats: this.stats,
@@ -365,6 +366,7 @@ export class Replicator {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    this.antiEntropy.stop();
     try {
       this.outbox.close();
       for (const e of [...this.extensions].reverse()) await e.close();
@@ -589,7 +591,7 @@ export class Replicator {
   private deliver(env: DeltaEnvelope): void {
     this.stats.deltaReceiveCount += env.deltas.length;
     this.stats.record("replication.lag", Math.max(0, now() - env.sentAtMs));
-    const origin: DeltaOrigin = env.originDc === this.options.dataCenter && env.relayedFromDc === "" ? "dc" : "remote-dc";
+    const origin: DeltaOrigin = "dc"; // envelopes come from this DC's bus; remote DCs' data comes in batches
     for (const t of env.tombstones) {
       if (this.applyTombstone(t, "remote")) for (const l of this.tombstoneListeners) l(t, origin);
     }
@@ -726,6 +728,8 @@ interface Restored {
  * has, and its next increments would be hidden behind them. So each such start writes under a
  * fresh id; a clean close lets the next run reuse it (see durable/).
  */
+let lastIncarnation = 0;
+
 export function writerIdFor(nodeId: string, incarnation: number): string {
   return `${nodeId}~${incarnation.toString(36)}`;
 }

@@ -108,6 +108,8 @@ function toClientOptions(o: NatsConnectionOptions, servers: string[]): NodeConne
     pingInterval: o.pingInterval ?? 2000,
     maxPingOut: o.maxPingOut ?? 2,
     timeout: o.timeout ?? 5000,
+    // A node ignores what it published itself: do not have the server send it back.
+    noEcho: true,
   };
   if (o.name !== undefined) opts.name = o.name;
   if (o.user !== undefined) opts.user = o.user;

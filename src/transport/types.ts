@@ -32,6 +32,11 @@ export interface Transport {
   publish(subject: string, data: Uint8Array): void;
   /** Answer a request received with a `reply` subject. */
   respond(reply: string, data: Uint8Array): void;
+  /**
+   * Whether a subscriber also receives its own connection's publishes depends on the connection
+   * (a NATS connection opened by connectNats: no echo; a borrowed one: its own setting; memory:
+   * yes). The replicator ignores its own messages either way.
+   */
   subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): () => void;
   /** Request/reply; rejects with a RequestTimeoutError-like Error when no answer in `timeoutMs`. */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;

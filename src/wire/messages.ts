@@ -69,17 +69,19 @@ export interface Chunk {
   data: Uint8Array;
 }
 
-/** What a node publishes on `crdt.deltas`. */
+/**
+ * What a node publishes on `crdt.deltas`. On the wire the send time is µs after the incarnation
+ * (the origin's start in ms), and a delta's originNode equal to `origin` is left out.
+ */
 export interface DeltaEnvelope {
   origin: string;
+  /** The origin's start, ms since the epoch. */
   incarnation: number;
   sequence: number;
   deltas: CrdtDelta[];
   tombstones: Tombstone[];
+  /** Wall clock, ms; carried to the µs. */
   sentAtMs: number;
-  originDc: string;
-  /** "" unless the content came from a remote DC (never send it back there). */
-  relayedFromDc: string;
   /** Set instead of deltas/tombstones for an oversized delta. */
   chunk?: Chunk;
 }
@@ -264,9 +266,7 @@ interface PbEnvelope {
   sequence: Int64;
   deltas: PbDelta[];
   tombstones: PbTombstone[];
-  sentAtMs: number;
-  originDc: string;
-  relayedFromDc: string;
+  sentAfterUs: Int64;
   chunk: PbChunk | null;
 }
 interface PbHeartbeat {
@@ -475,11 +475,12 @@ function finite(n: number, what: string): number {
   return n;
 }
 
-function deltaFromPb(m: PbDelta, what: string): CrdtDelta {
+/** `impliedOrigin`: in an envelope, an empty originNode means the envelope's origin. */
+function deltaFromPb(m: PbDelta, what: string, impliedOrigin?: string): CrdtDelta {
   checkFields(m, T.CRDTDelta, what, false);
   const key = required(m.key, `${what}.key`);
   const kind = kindOf(m.dataType, `${what}.dataType`);
-  const originNode = required(m.originNode, `${what}.originNode`);
+  const originNode = m.originNode === "" && impliedOrigin !== undefined ? impliedOrigin : required(m.originNode, `${what}.originNode`);
   const data = bytesOf(m.data);
   let value: Crdt;
   try {
@@ -490,9 +491,9 @@ function deltaFromPb(m: PbDelta, what: string): CrdtDelta {
   return { key, kind, originNode, value, data };
 }
 
-function deltasFromPb(list: PbDelta[], what: string): CrdtDelta[] {
+function deltasFromPb(list: PbDelta[], what: string, impliedOrigin?: string): CrdtDelta[] {
   const out = new Array<CrdtDelta>(list.length);
-  for (let i = 0; i < list.length; i++) out[i] = deltaFromPb(list[i]!, `${what}[${i}]`);
+  for (let i = 0; i < list.length; i++) out[i] = deltaFromPb(list[i]!, `${what}[${i}]`, impliedOrigin);
   return out;
 }
 
@@ -556,15 +557,18 @@ export function decodeTombstone(bytes: Uint8Array): Tombstone {
 
 function envelopeToPb(e: DeltaEnvelope): object {
   const w = "DeltaEnvelope";
+  const origin = needString(e.origin, `${w}.origin`);
+  const incarnation = needU64(e.incarnation, `${w}.incarnation`);
+  const deltas = deltasToPb(e.deltas ?? [], `${w}.deltas`);
+  for (const d of deltas) if (d.originNode === origin) d.originNode = ""; // implied by the envelope
   const out: Record<string, unknown> = {
-    origin: needString(e.origin, `${w}.origin`),
-    incarnation: needU64(e.incarnation, `${w}.incarnation`),
+    origin,
+    incarnation,
     sequence: needU64(e.sequence, `${w}.sequence`),
-    deltas: deltasToPb(e.deltas ?? [], `${w}.deltas`),
+    deltas,
     tombstones: tombstonesToPb(e.tombstones, `${w}.tombstones`),
-    sentAtMs: needFinite(e.sentAtMs ?? 0, `${w}.sentAtMs`),
-    originDc: e.originDc ?? "",
-    relayedFromDc: e.relayedFromDc ?? "",
+    // A clock stepped back before the start reads as the start itself.
+    sentAfterUs: Math.max(0, Math.round((needFinite(e.sentAtMs ?? 0, `${w}.sentAtMs`) - incarnation) * 1000)),
   };
   if (e.chunk !== undefined) {
     const c = e.chunk;
@@ -582,15 +586,15 @@ export function encodeDeltaEnvelope(e: DeltaEnvelope): Uint8Array {
 }
 
 function envelopeFromPb(m: PbEnvelope, what: string): DeltaEnvelope {
+  const origin = required(m.origin, `${what}.origin`);
+  const incarnation = u64(m.incarnation, `${what}.incarnation`);
   const out: DeltaEnvelope = {
-    origin: required(m.origin, `${what}.origin`),
-    incarnation: u64(m.incarnation, `${what}.incarnation`),
+    origin,
+    incarnation,
     sequence: u64(m.sequence, `${what}.sequence`),
-    deltas: deltasFromPb(m.deltas, `${what}.deltas`),
+    deltas: deltasFromPb(m.deltas, `${what}.deltas`, origin),
     tombstones: tombstonesFromPb(m.tombstones, `${what}.tombstones`),
-    sentAtMs: finite(m.sentAtMs, `${what}.sentAtMs`),
-    originDc: m.originDc,
-    relayedFromDc: m.relayedFromDc,
+    sentAtMs: incarnation + u64(m.sentAfterUs, `${what}.sentAfterUs`) / 1000,
   };
   const c = sub(m.chunk, T.Chunk, `${what}.chunk`);
   if (c !== undefined) {

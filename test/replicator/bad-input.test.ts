@@ -25,8 +25,6 @@ function envelope(origin: string, deltas: CrdtDelta[], extra: Partial<DeltaEnvel
     deltas,
     tombstones: [],
     sentAtMs: Date.now(),
-    originDc: "default",
-    relayedFromDc: "",
     ...extra,
   });
 }

@@ -67,8 +67,6 @@ describe("delete", () => {
         deltas: [{ key: "doomed", kind: "gcounter", originNode: "ghost", value: stray.delta! }],
         tombstones: [],
         sentAtMs: Date.now(),
-        originDc: "default",
-        relayedFromDc: "",
       }),
     );
     await waitFor(() => nodes.every((n, i) => (n.stats.rejected.get("deleted-key") ?? 0) > before[i]!), {

@@ -54,11 +54,12 @@ describe("NatsTransport against nats-server", () => {
 
   it("maps request failures to RequestFailedError reasons", async (t) => {
     const a = await open(t, { servers: shared.url });
+    const b = await open(t, { servers: shared.url });
     await assert.rejects(a.request("t.nobody", bytes("x"), 5000), (e: unknown) => {
       return e instanceof RequestFailedError && e.reason === "no-responders";
     });
-    a.subscribe("t.silent", () => {});
-    await a.flush();
+    b.subscribe("t.silent", () => {});
+    await b.flush();
     await assert.rejects(a.request("t.silent", bytes("x"), 200), (e: unknown) => {
       return e instanceof RequestFailedError && e.reason === "timeout";
     });
@@ -79,17 +80,35 @@ describe("NatsTransport against nats-server", () => {
 
   it("a throwing handler does not kill the subscription", async (t) => {
     const a = await open(t, { servers: shared.url });
+    const pub = await open(t, { servers: shared.url });
     let calls = 0;
     a.subscribe("t.throw", () => {
       calls++;
       throw new Error("boom");
     });
     await a.flush();
-    for (let i = 0; i < 3; i++) a.publish("t.throw", bytes("x"));
+    for (let i = 0; i < 3; i++) pub.publish("t.throw", bytes("x"));
     await waitFor(() => calls === 3, { describe: () => calls });
     assert.equal(a.handlerErrors, 3);
     // the connection is still healthy
     await a.flush();
+  });
+
+  it("does not hand a connection back its own messages (no echo)", async (t) => {
+    const a = await open(t, { servers: shared.url });
+    const b = await open(t, { servers: shared.url });
+    const seen = { a: [] as string[], b: [] as string[] };
+    a.subscribe("t.echo", (m) => seen.a.push(new TextDecoder().decode(m.data)));
+    b.subscribe("t.echo", (m) => seen.b.push(new TextDecoder().decode(m.data)));
+    await a.flush();
+    await b.flush();
+    a.publish("t.echo", bytes("from-a"));
+    b.publish("t.echo", bytes("from-b"));
+    await waitFor(() => seen.a.length === 1 && seen.b.length === 1, { describe: () => seen });
+    // b's message reached a after a's own would have: a flush round trip on each side settles it.
+    await a.flush();
+    await b.flush();
+    assert.deepEqual(seen, { a: ["from-b"], b: ["from-a"] });
   });
 
   it("does not close a borrowed connection", async (t) => {

@@ -68,8 +68,6 @@ const envelope: DeltaEnvelope = {
   deltas,
   tombstones,
   sentAtMs: 1_760_000_000_000.125,
-  originDc: "dc-1",
-  relayedFromDc: "dc-2",
 };
 
 /** Compares decoded deltas by value equality (Crdt objects are not deep-equal across decodes). */
@@ -103,12 +101,24 @@ describe("round trips", () => {
     assert.equal(back.chunk, undefined);
   });
 
+  test("DeltaEnvelope leaves out what the receiver knows: deltas' own origin, the send time as µs after the start", () => {
+    const own = { ...envelope, deltas: [delta("hits", counter, "node-a")], tombstones: [] };
+    const other = { ...own, deltas: [delta("hits", counter, "node-b")] };
+    const ownBytes = encodeDeltaEnvelope(own);
+    assert.equal(encodeDeltaEnvelope(other).length - ownBytes.length, 2 + "node-b".length, "an origin equal to the envelope's costs nothing");
+    const back = decodeDeltaEnvelope(ownBytes);
+    assert.equal(back.deltas[0]!.originNode, "node-a", "restored from the envelope");
+    assert.equal(decodeDeltaEnvelope(encodeDeltaEnvelope(other)).deltas[0]!.originNode, "node-b");
+    assert.equal(back.sentAtMs, envelope.sentAtMs, "µs precision");
+    const stepped = decodeDeltaEnvelope(encodeDeltaEnvelope({ ...own, sentAtMs: envelope.incarnation - 5 }));
+    assert.equal(stepped.sentAtMs, envelope.incarnation, "a clock stepped back before the start reads as the start");
+  });
+
   test("DeltaEnvelope with a chunk", () => {
     const e: DeltaEnvelope = {
       ...envelope,
       deltas: [],
       tombstones: [],
-      relayedFromDc: "",
       chunk: { chunkId: 77, index: 2, total: 3, data: new Uint8Array([1, 2, 3, 0, 255]) },
     };
     const back = decodeDeltaEnvelope(encodeDeltaEnvelope(e));
@@ -285,14 +295,14 @@ describe("decoders validate", () => {
   const bad: [string, () => Uint8Array, (bytes: Uint8Array) => unknown][] = [
     ["envelope without origin", () => forge("DeltaEnvelope", { ...goodEnvelope, origin: "" }), decodeDeltaEnvelope],
     ["delta without key", () => forge("DeltaEnvelope", { ...goodEnvelope, deltas: [{ ...goodDelta, key: "" }] }), decodeDeltaEnvelope],
-    ["delta without origin node", () => forge("DeltaEnvelope", { ...goodEnvelope, deltas: [{ ...goodDelta, originNode: "" }] }), decodeDeltaEnvelope],
+    ["delta without origin node (outside an envelope)", () => forge("CRDTDelta", { ...goodDelta, originNode: "" }), decodeCrdtDelta],
     ["delta with unspecified type", () => forge("DeltaEnvelope", { ...goodEnvelope, deltas: [{ ...goodDelta, dataType: 0 }] }), decodeDeltaEnvelope],
     ["delta with unknown type 42", () => forge("DeltaEnvelope", { ...goodEnvelope, deltas: [{ ...goodDelta, dataType: 42 }] }), decodeDeltaEnvelope],
     ["delta with garbage data", () => forge("DeltaEnvelope", { ...goodEnvelope, deltas: [{ ...goodDelta, data: new Uint8Array([0xff, 0xff, 0xff]) }] }), decodeDeltaEnvelope],
     ["delta of a set whose data is a counter", () => forge("CRDTDelta", { ...goodDelta, dataType: DataType.ORSET }), decodeCrdtDelta],
     ["sequence past 2^53", () => forge("DeltaEnvelope", { ...goodEnvelope, sequence: "9007199254740992" }), decodeDeltaEnvelope],
     ["incarnation 2^64 - 1", () => forge("DeltaEnvelope", { ...goodEnvelope, incarnation: "18446744073709551615" }), decodeDeltaEnvelope],
-    ["NaN sentAtMs", () => forge("DeltaEnvelope", { ...goodEnvelope, sentAtMs: NaN }), decodeDeltaEnvelope],
+    ["send time past 2^53 µs", () => forge("DeltaEnvelope", { ...goodEnvelope, sentAfterUs: "9007199254740992" }), decodeDeltaEnvelope],
     ["chunk with deltas", () => forge("DeltaEnvelope", { ...goodEnvelope, chunk: { chunkId: 1, index: 0, total: 1 } }), decodeDeltaEnvelope],
     ["chunk index ≥ total", () => forge("DeltaEnvelope", { origin: "a", chunk: { chunkId: 1, index: 1, total: 1 } }), decodeDeltaEnvelope],
     ["tombstone without key", () => forge("DeltaEnvelope", { ...goodEnvelope, tombstones: [{ dataType: 1, originNode: "a" }] }), decodeDeltaEnvelope],

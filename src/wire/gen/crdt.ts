@@ -144,6 +144,7 @@ export interface ORMapState {
 export interface CRDTDelta {
   key: string;
   dataType: DataType;
+  /** in a DeltaEnvelope, empty means the envelope's origin */
   originNode: string;
   /** encoded state of data_type */
   data: Uint8Array;
@@ -166,20 +167,21 @@ export interface Chunk {
   data: Uint8Array;
 }
 
-/** What a node publishes on `crdt.deltas`. */
+/**
+ * What a node publishes on `crdt.deltas`. Every field costs bytes on every update, so the envelope
+ * carries nothing a receiver can know otherwise: the origin's DC is that of the bus (each DC has
+ * its own), and remote DCs' data travels in CRDTDeltaBatch, never in envelopes.
+ */
 export interface DeltaEnvelope {
   origin: string;
-  /** the origin's start time; a new incarnation restarts sequences */
+  /** the origin's start, ms since the epoch; a new incarnation restarts sequences */
   incarnation: bigint;
   /** per origin and incarnation, gapless from 1 */
   sequence: bigint;
   deltas: CRDTDelta[];
   tombstones: Tombstone[];
-  /** wall clock with sub-millisecond precision, for lag metrics */
-  sentAtMs: number;
-  originDc: string;
-  /** set when the content came from a remote DC: never sent back there */
-  relayedFromDc: string;
+  /** send time (wall clock) in µs after `incarnation`, for lag metrics */
+  sentAfterUs: bigint;
   /** set instead of deltas/tombstones for an oversized delta */
   chunk: Chunk | undefined;
 }
@@ -1382,17 +1384,7 @@ export const Chunk: MessageFns<Chunk> = {
 };
 
 function createBaseDeltaEnvelope(): DeltaEnvelope {
-  return {
-    origin: "",
-    incarnation: 0n,
-    sequence: 0n,
-    deltas: [],
-    tombstones: [],
-    sentAtMs: 0,
-    originDc: "",
-    relayedFromDc: "",
-    chunk: undefined,
-  };
+  return { origin: "", incarnation: 0n, sequence: 0n, deltas: [], tombstones: [], sentAfterUs: 0n, chunk: undefined };
 }
 
 export const DeltaEnvelope: MessageFns<DeltaEnvelope> = {
@@ -1418,14 +1410,11 @@ export const DeltaEnvelope: MessageFns<DeltaEnvelope> = {
     for (const v of message.tombstones) {
       Tombstone.encode(v!, writer.uint32(42).fork()).join();
     }
-    if (message.sentAtMs !== 0) {
-      writer.uint32(49).double(message.sentAtMs);
-    }
-    if (message.originDc !== "") {
-      writer.uint32(58).string(message.originDc);
-    }
-    if (message.relayedFromDc !== "") {
-      writer.uint32(66).string(message.relayedFromDc);
+    if (message.sentAfterUs !== 0n) {
+      if (BigInt.asUintN(64, message.sentAfterUs) !== message.sentAfterUs) {
+        throw new globalThis.Error("value provided for field message.sentAfterUs of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.sentAfterUs);
     }
     if (message.chunk !== undefined) {
       Chunk.encode(message.chunk, writer.uint32(74).fork()).join();
@@ -1487,27 +1476,11 @@ export const DeltaEnvelope: MessageFns<DeltaEnvelope> = {
             continue;
           }
           case 6: {
-            if (tag !== 49) {
+            if (tag !== 48) {
               break;
             }
 
-            message.sentAtMs = reader.double();
-            continue;
-          }
-          case 7: {
-            if (tag !== 58) {
-              break;
-            }
-
-            message.originDc = reader.string();
-            continue;
-          }
-          case 8: {
-            if (tag !== 66) {
-              break;
-            }
-
-            message.relayedFromDc = reader.string();
+            message.sentAfterUs = reader.uint64() as bigint;
             continue;
           }
           case 9: {

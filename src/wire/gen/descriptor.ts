@@ -296,26 +296,26 @@ export const descriptor = {
                   "type": "Tombstone",
                   "id": 5
                 },
-                "sentAtMs": {
-                  "type": "double",
+                "sentAfterUs": {
+                  "type": "uint64",
                   "id": 6,
-                  "protoName": "sent_at_ms"
-                },
-                "originDc": {
-                  "type": "string",
-                  "id": 7,
-                  "protoName": "origin_dc"
-                },
-                "relayedFromDc": {
-                  "type": "string",
-                  "id": 8,
-                  "protoName": "relayed_from_dc"
+                  "protoName": "sent_after_us"
                 },
                 "chunk": {
                   "type": "Chunk",
                   "id": 9
                 }
-              }
+              },
+              "reserved": [
+                [
+                  7,
+                  7
+                ],
+                [
+                  8,
+                  8
+                ]
+              ]
             },
             "Heartbeat": {
               "fields": {
