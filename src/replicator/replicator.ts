@@ -722,14 +722,15 @@ interface Restored {
   writerId: string | undefined;
 }
 
+/** The last incarnation taken in this process (see the constructor). */
+let lastIncarnation = 0;
+
 /**
  * The id counter slots and dots are written under. A node that lost its state (no snapshot, or a
  * crash after the last snapshot) must not reuse its old id: peers hold slots newer than what it
  * has, and its next increments would be hidden behind them. So each such start writes under a
  * fresh id; a clean close lets the next run reuse it (see durable/).
  */
-let lastIncarnation = 0;
-
 export function writerIdFor(nodeId: string, incarnation: number): string {
   return `${nodeId}~${incarnation.toString(36)}`;
 }

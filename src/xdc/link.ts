@@ -17,11 +17,6 @@ export interface LinkOptions {
   /** Called when the link becomes usable (first connection, or back after a disconnect). */
   onUp: (event: LinkEvent) => void;
   onError: (error: unknown) => void;
-  /** Opens the connection (default: NATS with the remote's servers and connection options). */
-  connect?: (remote: RemoteDataCenter) => Promise<Transport>;
-  /** First retry delay of the initial connection (doubles up to `maxRetryMs`, default 2 s). Default 250 ms. */
-  retryMs?: number;
-  maxRetryMs?: number;
 }
 
 export class RemoteLink {
@@ -67,15 +62,14 @@ export class RemoteLink {
   }
 
   private async connectLoop(): Promise<void> {
-    let delay = this.o.retryMs ?? 250;
-    const maxDelay = this.o.maxRetryMs ?? 2_000;
-    const connect =
-      this.o.connect ??
-      ((r: RemoteDataCenter) => connectNats({ name: this.o.clientName, ...r.connection, servers: r.servers }));
+    // The first connection is retried after 250 ms, doubling up to 2 s.
+    let delay = 250;
+    const maxDelay = 2_000;
+    const r = this.o.remote;
     while (!this.closed) {
       let t: Transport;
       try {
-        t = await connect(this.o.remote);
+        t = await connectNats({ name: this.o.clientName, ...r.connection, servers: r.servers });
       } catch (error) {
         this.connectFailures++;
         if (this.connectFailures === 1 || this.connectFailures % 20 === 0) this.o.onError(error);

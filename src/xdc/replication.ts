@@ -35,16 +35,10 @@
  * one remote DC to another), and all DCs use the same `subject`.
  */
 import type { ReplicatorContext } from "../replicator/context.js";
-import type { DataCenterReplicationOptions, RemoteDataCenter } from "../replicator/options.js";
-import type { Transport } from "../transport/types.js";
+import type { DataCenterReplicationOptions } from "../replicator/options.js";
 import { Flusher } from "./flusher.js";
 import { RemoteLink } from "./link.js";
 import { Receiver } from "./receiver.js";
-
-export interface CrossDcHooks {
-  /** Open the connection to a remote DC (default: NATS). Tests use it to inject transports. */
-  connect?: (remote: RemoteDataCenter) => Promise<Transport>;
-}
 
 export class CrossDcReplication {
   private closed = false;
@@ -59,7 +53,6 @@ export class CrossDcReplication {
   static async start(
     ctx: ReplicatorContext,
     options: Required<DataCenterReplicationOptions>,
-    hooks: CrossDcHooks = {},
   ): Promise<CrossDcReplication> {
     let flusher: Flusher | undefined;
     const links = options.remotes.map(
@@ -69,7 +62,6 @@ export class CrossDcReplication {
           clientName: `crdt-xdc ${ctx.options.dataCenter}/${ctx.nodeId} -> ${remote.name}`,
           onUp: () => flusher?.onLinkUp(remote.name),
           onError: (error) => ctx.reportError(error),
-          ...(hooks.connect !== undefined ? { connect: hooks.connect } : {}),
         }),
     );
     const receiver = new Receiver(ctx);
