@@ -38,6 +38,7 @@ import {
   type DataKind,
   type ORMapState,
 } from "../src/crdt/index.js";
+import { mulberry32 } from "../src/transport/memory.js";
 import { contentHash, contentHashOfEncoded } from "../src/wire/hash.js";
 import { decodeDeltaEnvelope, encodeDeltaEnvelope, type CrdtDelta, type DeltaEnvelope } from "../src/wire/messages.js";
 import { dataTypeOf, decodeState, decodeValue, encodeState, encodeValue, isMapKind, kindOf } from "../src/wire/states.js";
@@ -95,17 +96,8 @@ export interface CodecBenchResult {
 
 // ================================================================== inputs
 
-/** Small deterministic PRNG (mulberry32), so every run measures the same inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic inputs, so every run measures the same ones. */
+const rng = mulberry32;
 
 const NODES = ["node-a", "node-b", "node-c", "node-d", "node-e"];
 const TS = 1_760_000_000_000;

@@ -7,7 +7,7 @@
  * `stats().outBytes` counts payloads only and is reported next to it.
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { GCounter, Key, Replicator, type ReplicatorOptions } from "../../src/index.js";
+import { GCounter, Key, Replicator, type Crdt, type ReplicatorOptions } from "../../src/index.js";
 import { connectNats } from "../../src/transport/nats.js";
 import type { MessageHandler, SubscribeOptions, Transport, TransportStatus } from "../../src/transport/types.js";
 import { decodeDeltaEnvelope } from "../../src/wire/messages.js";
@@ -207,6 +207,19 @@ export async function stopNode(): Promise<void> {
   await h.r.close();
   await h.tx.close();
   await h.nc.close();
+}
+
+/** Resolves with the shared clock's time at which this node first sees `key`'s value ≥ `target`. */
+export function whenValueReaches<T extends Crdt<T> & { readonly value: number }>(key: Key<T>, target: number): Promise<number> {
+  const { r } = node();
+  return new Promise<number>((resolve) => {
+    const off = r.subscribe(key, (v) => {
+      if (v !== undefined && v.value >= target) {
+        resolve(nowNs());
+        off();
+      }
+    });
+  });
 }
 
 async function waitUntil(cond: () => boolean, timeoutMs: number, what: string, pollMs = 5): Promise<void> {

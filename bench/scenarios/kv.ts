@@ -11,7 +11,7 @@
 import { Kvm, KvWatchInclude, type KV } from "@nats-io/kv";
 import { Key, type PNCounter } from "../../src/index.js";
 import type { BenchContext } from "../lib/context.js";
-import { nextTurn, node, nowNs, paced, raw, sleep, until } from "../lib/node.js";
+import { nextTurn, node, nowNs, paced, raw, sleep, until, whenValueReaches } from "../lib/node.js";
 import type { BenchWorker } from "../lib/procs.js";
 import { median, medianSummary, summarize, type LatencySummary } from "../lib/stats.js";
 import { fanoutLatencies, measureOurs } from "./convergence.js";
@@ -80,14 +80,7 @@ export const kvWorker = {
   "ours.counter": async (a: { key: string; n: number; startAtNs: number; target: number; batch: number }) => {
     const { r, tx } = node();
     const k = Key.pncounter(a.key);
-    reached = new Promise<number>((resolve) => {
-      const off = r.subscribe(k, (v) => {
-        if (v !== undefined && v.value >= a.target) {
-          resolve(nowNs());
-          off();
-        }
-      });
-    });
+    reached = whenValueReaches(k, a.target);
     await until(a.startAtNs);
     const start = nowNs();
     for (let i = 0; i < a.n; i++) {

@@ -12,7 +12,7 @@
  */
 import { GCounter, Key } from "../../src/index.js";
 import type { BenchContext } from "../lib/context.js";
-import { INCREMENT, nextTurn, node, nowNs, raw, sleep, until } from "../lib/node.js";
+import { INCREMENT, nextTurn, node, nowNs, raw, sleep, until, whenValueReaches } from "../lib/node.js";
 import { median } from "../lib/stats.js";
 
 export interface ThroughputResult {
@@ -66,16 +66,8 @@ export const throughputWorker = {
   },
   /** Arm the convergence watch, wait for the common start, burst; returns the burst's start/end. */
   "tp.burst": async (a: { key: string; n: number; batch: number; startAtNs: number; target: number }) => {
-    const { r } = node();
     const k = Key.gcounter(a.key);
-    burstReached = new Promise<number>((resolve) => {
-      const off = r.subscribe(k, (v) => {
-        if (v !== undefined && v.value >= a.target) {
-          resolve(nowNs());
-          off();
-        }
-      });
-    });
+    burstReached = whenValueReaches(k, a.target);
     await until(a.startAtNs);
     const start = nowNs();
     const { rate, end } = await updateLoop([k], a.n, a.batch);
