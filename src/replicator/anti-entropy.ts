@@ -7,8 +7,22 @@
  * which go both ways: we push what the peer lacks or has differently, and pull the reverse
  * (digest level 2 = "send me these keys"). Rounds are serialized: a joiner syncing with several
  * peers pulls the store once, and the later rounds find nothing to do.
+ *
+ * Bulk pull (digest level 3): a node that holds (next to) nothing in the groups that differ does
+ * not walk the leaves and then name a million keys: it asks for whole leaf ranges of those groups
+ * ("everything from leaf L, after key K"), pages that fit a message, several streams at a time,
+ * and seeds its digest tree with the peer's entry hashes for the values it took as they are. An
+ * ordinary round follows (it pushes what only we hold and picks up what the pages missed). A peer
+ * that does not know level 3 answers with an error and the ordinary round does everything.
+ *
+ * Refresh: changed keys are rehashed in the background, in slices of a few milliseconds shortly
+ * after they change, so no request pays for a bulk load's rehash (a million keys take seconds). A
+ * round refreshes what is left before it starts (in slices too); an answer refreshes synchronously
+ * only a small backlog, otherwise it answers from the tree as it is (a stale answer only makes
+ * that round's diff slightly off; the next round corrects it).
  */
-import { DigestTree } from "../cluster/digest-tree.js";
+import { setImmediate as yieldToLoop } from "node:timers/promises";
+import { DigestTree, GROUPS, LEAVES, LEAVES_PER_GROUP, leafOf } from "../cluster/digest-tree.js";
 import {
   answerDigest,
   concatDiffs,
@@ -20,14 +34,34 @@ import {
   type KeyDiff,
 } from "../cluster/digest-round.js";
 import { keyEntryHash } from "../cluster/hashing.js";
+import { InvalidArgumentError } from "../errors.js";
 import { encodeValue } from "../wire/codec.js";
 import { contentHash, tombstoneHash } from "../wire/hash.js";
-import type { CrdtDelta, DigestReply, DigestRequest, FullState, NodeReply, NodeRequest } from "../wire/messages.js";
+import type { CrdtDelta, DigestReply, DigestRequest, FullState, KeyHash, NodeReply, NodeRequest } from "../wire/messages.js";
 import type { RepairCause, ReplicatorStats } from "./stats.js";
 import type { Store } from "./store.js";
 
 /** Level of a digest request that asks for the full states of `keys`. */
 export const FETCH_LEVEL = 2;
+/**
+ * Level of a digest request for whole leaf ranges (bulk pull): `buckets[].bucket` are the groups
+ * wanted, `bucket` the leaf to start at and `keys[0].key`, if any, the last key already received
+ * in that leaf. The reply's `state` holds the values and tombstones, `keys` every key sent (in
+ * order, with the replier's entry hash, 0 when it has none yet) and `differing` the leaf to go on
+ * from ([] when the range is done).
+ */
+export const RANGE_LEVEL = 3;
+
+/** Bulk-pull the differing groups when we hold fewer than this many keys per differing group. */
+const BULK_KEYS_PER_GROUP = 8;
+/** Concurrent range streams of a bulk pull (the peer encodes a page while we merge another). */
+const RANGE_STREAMS = 3;
+/** Longest synchronous rehash slice. */
+const REFRESH_SLICE_MS = 8;
+/** A change is rehashed in the background this long after it happened (a hot key: once per delay). */
+const REFRESH_DELAY_MS = 200;
+/** An answer rehashes a backlog of at most this many keys synchronously (≈ 0.1–0.3 s). */
+const ANSWER_REFRESH_MAX = 50_000;
 
 export interface AntiEntropyOptions {
   nodeId: string;
@@ -50,12 +84,30 @@ export class AntiEntropy {
   private readonly tree = new DigestTree();
   private readonly dirty = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
 
   constructor(private readonly o: AntiEntropyOptions) {
-    o.store.onChange((key) => this.dirty.add(key));
+    o.store.onChange((key) => {
+      this.dirty.add(key);
+      if (this.refreshTimer === undefined) this.scheduleRefresh(REFRESH_DELAY_MS);
+    });
     // A store restored from a snapshot is filled before we exist: hash what it already holds.
     for (const key of o.store.keys()) this.dirty.add(key);
     for (const t of o.store.tombstones()) this.dirty.add(t.key);
+    if (this.dirty.size > 0) this.scheduleRefresh(0);
+  }
+
+  /** Keys changed since they were last hashed into the digest tree. */
+  get pendingRehash(): number {
+    return this.dirty.size;
+  }
+
+  /** Stop the background rehashing (the replicator is closing). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
   }
 
   /** Run one round with `peer` after the rounds already queued. Never rejects; true when it completed. */
@@ -95,9 +147,61 @@ export class AntiEntropy {
       // What did not fit is named in `wanted`: the requester asks again for it.
       return { differing: [], keys: [], wanted: keys.slice(taken), state };
     }
-    this.refresh();
+    // A small backlog is hashed now (an exact answer); a bulk load's is left to the background.
+    if (this.dirty.size <= ANSWER_REFRESH_MAX) this.refreshFor(Infinity);
+    else this.scheduleRefresh(0);
+    if (request.level === RANGE_LEVEL) return this.answerRange(request, direct ? request.from : undefined);
     const reply = answerDigest(this.tree, { level: request.level as 0 | 1, buckets: request.buckets });
     return { differing: [...reply.differing], keys: [...reply.keys], wanted: [] };
+  }
+
+  /**
+   * A page of a bulk pull (see RANGE_LEVEL): the values and tombstones of the requested groups'
+   * leaves from `request.bucket` on, each leaf's keys in sorted order (so a page may end inside a
+   * leaf and the next one resumes after its last key), as many as fit a reply (at least one key).
+   */
+  private answerRange(request: DigestRequest, largeTo: string | undefined): DigestReply {
+    const groups = new Uint8Array(GROUPS);
+    for (const { bucket } of request.buckets) {
+      if (!Number.isInteger(bucket) || bucket < 0 || bucket >= GROUPS) throw new InvalidArgumentError(`digest group index out of range: ${String(bucket)}`);
+      groups[bucket] = 1;
+    }
+    const start = request.bucket;
+    if (!Number.isInteger(start) || start < 0 || start >= LEAVES) throw new InvalidArgumentError(`digest leaf index out of range: ${String(start)}`);
+    let after: string | undefined = request.keys[0]?.key;
+    const state: FullState = { entries: [], tombstones: [] };
+    const sent: KeyHash[] = [];
+    const budget = this.budget();
+    let size = 0;
+    for (let leaf = start; leaf < LEAVES; leaf++, after = undefined) {
+      if (groups[leaf >>> 8] === 0) {
+        leaf = (leaf >>> 8) * LEAVES_PER_GROUP + LEAVES_PER_GROUP - 1; // skip the rest of the group
+        continue;
+      }
+      const keys = this.tree.keysInLeaf(leaf);
+      if (keys.length === 0) continue;
+      keys.sort();
+      for (const key of keys) {
+        if (after !== undefined && key <= after) continue;
+        const v = this.o.store.get(key);
+        const t = v === undefined ? this.o.store.tombstone(key) : undefined;
+        if (v === undefined && t === undefined) continue;
+        const data = v !== undefined ? encodeValue(v.value) : undefined;
+        // The key twice (entry and KeyHash), the origin, the data, tags, lengths and the hash.
+        const bytes = 2 * Buffer.byteLength(key) + Buffer.byteLength(this.o.nodeId) + (data?.length ?? 0) + 40;
+        if (sent.length > 0 && size + bytes > budget) return { differing: [leaf], keys: sent, wanted: [], state };
+        const hash = this.dirty.has(key) ? 0n : (this.tree.get(key) ?? 0n);
+        sent.push({ key, hash });
+        if (v !== undefined && bytes > this.o.maxPayload) {
+          this.sendLarge(largeTo, { key, kind: v.kind, originNode: this.o.nodeId, value: v.value, data: data! });
+          continue;
+        }
+        size += bytes;
+        if (v !== undefined) state.entries.push({ key, kind: v.kind, originNode: this.o.nodeId, value: v.value, data: data! });
+        else state.tombstones.push({ ...t! });
+      }
+    }
+    return { differing: [], keys: sent, wanted: [], state };
   }
 
   /**
@@ -144,10 +248,28 @@ export class AntiEntropy {
   }
 
   private async round(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause, peer: string | undefined): Promise<void> {
-    this.refresh();
+    await this.refreshAll();
+    let first = openRound(this.tree);
+    let opening = await this.digest(ask, first);
+    const differing = opening.differing.filter((g) => Number.isInteger(g) && g >= 0 && g < GROUPS);
+    if (differing.length > 0 && this.tree.size < differing.length * BULK_KEYS_PER_GROUP) {
+      // (Next to) empty where the peer differs, e.g. a new node: pull those groups wholesale.
+      let bulk = false;
+      try {
+        await this.bulkPull(ask, differing);
+        bulk = true;
+      } catch (error) {
+        this.o.onError?.(error); // e.g. a peer without level 3: the ordinary round does it all
+      }
+      if (bulk) {
+        // What we hold alone, and what changed meanwhile, goes in an ordinary round.
+        await this.refreshAll();
+        first = openRound(this.tree);
+        opening = await this.digest(ask, first);
+      }
+    }
     const perRequest = groupsPerRequest(this.tree.size, this.o.maxPayload);
-    const first = openRound(this.tree);
-    let step = nextStep(this.tree, first, await this.digest(ask, first), { maxGroupsPerRequest: perRequest });
+    let step = nextStep(this.tree, first, opening, { maxGroupsPerRequest: perRequest });
     const diffs: KeyDiff[] = [];
     if (step.kind === "diff") diffs.push(step.diff);
     else {
@@ -223,20 +345,106 @@ export class AntiEntropy {
     }
   }
 
-  /** Rehash the keys changed since the last round. */
-  private refresh(): void {
-    for (const key of this.dirty) {
-      const v = this.o.store.get(key);
-      if (v !== undefined) {
-        this.tree.set(key, keyEntryHash(key, contentHash(v.value)));
-        continue;
+  /** Pull every key of `groups` from the peer in leaf-range pages, several streams at a time. */
+  private async bulkPull(ask: (request: NodeRequest) => Promise<NodeReply>, groups: number[]): Promise<void> {
+    const sorted = [...new Set(groups)].sort((a, b) => a - b);
+    const per = Math.ceil(sorted.length / RANGE_STREAMS);
+    const streams: Promise<void>[] = [];
+    for (let i = 0; i < sorted.length; i += per) streams.push(this.rangeStream(ask, sorted.slice(i, i + per)));
+    const outcomes = await Promise.allSettled(streams);
+    for (const o of outcomes) if (o.status === "rejected") throw o.reason;
+  }
+
+  private async rangeStream(ask: (request: NodeRequest) => Promise<NodeReply>, groups: number[]): Promise<void> {
+    const buckets = groups.map((bucket) => ({ bucket, hash: 0n }));
+    let leaf = groups[0]! * LEAVES_PER_GROUP;
+    let after: string | undefined;
+    for (;;) {
+      const reply = await ask({
+        type: "digest",
+        from: this.o.nodeId,
+        level: RANGE_LEVEL,
+        buckets,
+        keys: after === undefined ? [] : [{ key: after, hash: 0n }],
+        bucket: leaf,
+      });
+      if (reply.type !== "digest") throw new Error(`a range request was answered with ${reply.type}`);
+      this.o.stats.bulkPullKeys += reply.keys.length;
+      if (reply.state !== undefined) {
+        this.o.merge(reply.state);
+        this.seed(reply.state, reply.keys);
       }
-      const t = this.o.store.tombstone(key);
-      if (t !== undefined) {
-        this.tree.set(key, keyEntryHash(key, tombstoneHash({ key, kind: t.kind, deletedAtMs: t.deletedAtMs, originNode: t.originNode })));
-      } else this.tree.delete(key);
+      if (reply.differing.length === 0) return;
+      const next = reply.differing[0]!;
+      const last = reply.keys.at(-1)?.key;
+      // Each page must move the cursor forward: a confused peer must not keep us looping.
+      const nextAfter = last !== undefined && leafOf(last) === next ? last : undefined;
+      const forward = next > leaf || (next === leaf && nextAfter !== undefined && (after === undefined || nextAfter > after));
+      if (!Number.isInteger(next) || next >= LEAVES || reply.keys.length === 0 || !forward) {
+        throw new Error("anti-entropy: a range reply did not advance");
+      }
+      leaf = next;
+      after = nextAfter;
     }
-    this.dirty.clear();
+  }
+
+  /**
+   * A value we now hold exactly as the peer sent it (the store keeps the very object: we had
+   * nothing, or the merge returned it) has the peer's entry hash: take it instead of rehashing.
+   */
+  private seed(state: FullState, keys: readonly KeyHash[]): void {
+    if (state.entries.length === 0) return;
+    const hashes = new Map<string, bigint>();
+    for (const k of keys) if (k.hash !== 0n) hashes.set(k.key, k.hash);
+    for (const e of state.entries) {
+      const h = hashes.get(e.key);
+      if (h === undefined || this.o.store.get(e.key)?.value !== e.value) continue;
+      this.tree.set(e.key, h);
+      this.dirty.delete(e.key);
+    }
+  }
+
+  private scheduleRefresh(delayMs: number): void {
+    if (this.stopped || this.refreshTimer !== undefined) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      if (this.stopped) return;
+      try {
+        if (!this.refreshFor(REFRESH_SLICE_MS)) this.scheduleRefresh(1);
+      } catch (error) {
+        this.o.onError?.(error);
+      }
+    }, delayMs);
+    this.refreshTimer.unref?.();
+  }
+
+  /** Rehash every changed key, in slices that let the event loop run in between. */
+  private async refreshAll(): Promise<void> {
+    while (!this.refreshFor(REFRESH_SLICE_MS)) await yieldToLoop();
+  }
+
+  /** Rehash changed keys for at most about `ms`; true when none is left. */
+  private refreshFor(ms: number): boolean {
+    const deadline = performance.now() + ms;
+    let n = 0;
+    for (const key of this.dirty) {
+      this.dirty.delete(key);
+      this.rehash(key);
+      if ((++n & 63) === 0 && performance.now() > deadline) return this.dirty.size === 0;
+    }
+    return true;
+  }
+
+  private rehash(key: string): void {
+    const v = this.o.store.get(key);
+    if (v !== undefined) {
+      this.tree.set(key, keyEntryHash(key, contentHash(v.value)));
+      return;
+    }
+    const t = this.o.store.tombstone(key);
+    if (t !== undefined) {
+      this.tree.set(key, keyEntryHash(key, tombstoneHash({ key, kind: t.kind, deletedAtMs: t.deletedAtMs, originNode: t.originNode })));
+    } else this.tree.delete(key);
   }
 }
 

@@ -43,6 +43,8 @@ export class ReplicatorStats {
   subscriberErrorCount = 0;
   /** Values too large for a request/reply message, sent to one peer in chunks by anti-entropy. */
   largeValueSends = 0;
+  /** Keys received by bulk pulls (whole leaf ranges, e.g. when joining with an empty store). */
+  bulkPullKeys = 0;
   readonly rejected = new Map<RejectReason, number>();
   readonly repairs = new Map<RepairCause, number>();
 

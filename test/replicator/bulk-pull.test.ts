@@ -1,0 +1,159 @@
+/**
+ * Bulk pull (digest level 3): a node with an empty store pulls whole leaf ranges of a peer's store
+ * instead of walking the digest levels and naming every key. Two AntiEntropy instances over the
+ * real wire codec, in process: pages that end inside a leaf resume after its last key, every reply
+ * fits the payload limit, tombstones come along, the seeded digest tree equals a rehashed one, and
+ * a peer that does not know level 3 (or answers nonsense) still gets the joiner everything through
+ * the ordinary round.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { leafOf } from "../../src/cluster/digest-tree.js";
+import { GCounter, GSet } from "../../src/crdt/index.js";
+import { AntiEntropy, RANGE_LEVEL } from "../../src/replicator/anti-entropy.js";
+import { ReplicatorStats } from "../../src/replicator/stats.js";
+import { Store } from "../../src/replicator/store.js";
+import {
+  decodeNodeReply,
+  decodeNodeRequest,
+  encodeNodeReply,
+  encodeNodeRequest,
+  type FullState,
+  type NodeReply,
+  type NodeRequest,
+} from "../../src/wire/messages.js";
+
+const MAX_PAYLOAD = 4096;
+
+interface Side {
+  id: string;
+  store: Store;
+  stats: ReplicatorStats;
+  ae: AntiEntropy;
+}
+
+function merge(store: Store, state: FullState): void {
+  for (const t of state.tombstones) store.addTombstone({ ...t }, "remote");
+  for (const d of state.entries) {
+    if (store.tombstone(d.key) !== undefined) continue;
+    const current = store.get(d.key);
+    const merged = current === undefined ? d.value : current.value.merge(d.value);
+    if (current === undefined || merged !== current.value) store.set(d.key, d.kind, merged, "remote");
+  }
+}
+
+/** `a` and `b` ask each other over the wire codec; `intercept` may answer a request instead. */
+function pair(intercept?: (request: NodeRequest) => NodeReply | undefined): { a: Side; b: Side; replySizes: number[] } {
+  const replySizes: number[] = [];
+  const sides = new Map<string, Side>();
+  const make = (id: string): Side => {
+    const store = new Store();
+    const stats = new ReplicatorStats();
+    const ae = new AntiEntropy({
+      nodeId: id,
+      store,
+      stats,
+      maxPayload: MAX_PAYLOAD,
+      ask: async (peer, request) => {
+        const req = decodeNodeRequest(encodeNodeRequest(request));
+        const other = sides.get(peer)!;
+        const forged = intercept?.(req);
+        if (forged !== undefined) return decodeNodeReply(encodeNodeReply(forged));
+        let reply: NodeReply;
+        if (req.type === "digest") reply = { type: "digest", ...other.ae.answer(req) };
+        else if (req.type === "push") {
+          merge(other.store, req);
+          reply = { type: "write", ok: true, error: "" };
+        } else throw new Error(`unexpected ${req.type}`);
+        const bytes = encodeNodeReply(reply);
+        replySizes.push(bytes.length);
+        return decodeNodeReply(bytes);
+      },
+      merge: (state) => merge(store, state),
+      onError: () => undefined,
+    });
+    const side = { id, store, stats, ae };
+    sides.set(id, side);
+    return side;
+  };
+  return { a: make("a"), b: make("b"), replySizes };
+}
+
+/** `a` holds counters, a few fat sets that share one leaf (pages end inside it), and tombstones. */
+function fill(a: Side): { keys: number; tombstones: number } {
+  let keys = 0;
+  for (let i = 0; i < 600; i++, keys++) a.store.set(`counter-${i}`, "gcounter", GCounter.empty().increment("a~1", i + 1).resetDelta(), "local");
+  const leaf = leafOf("fat-0");
+  let fat = 0;
+  for (let i = 0; fat < 6; i++) {
+    const key = `fat-${i}`;
+    if (leafOf(key) !== leaf) continue;
+    let s = GSet.empty<string>();
+    for (let e = 0; e < 12; e++) s = s.add("a~1", `${key}-element-${e}-${"x".repeat(60)}`);
+    a.store.set(key, "gset", s.resetDelta(), "local");
+    fat++;
+    keys++;
+  }
+  a.store.set("gone-1", "gcounter", GCounter.empty().increment("a~1", 1).resetDelta(), "local");
+  a.store.set("gone-2", "gcounter", GCounter.empty().increment("a~1", 1).resetDelta(), "local");
+  a.store.addTombstone({ key: "gone-1", kind: "gcounter", deletedAtMs: 1_000, originNode: "a" }, "local");
+  a.store.addTombstone({ key: "gone-2", kind: "gcounter", deletedAtMs: 2_000, originNode: "a" }, "local");
+  return { keys, tombstones: 2 };
+}
+
+function assertSameStores(a: Store, b: Store): void {
+  assert.equal(b.size, a.size);
+  assert.equal(b.tombstoneCount, a.tombstoneCount);
+  for (const [key, v] of a.entries()) assert.ok(b.get(key)?.value.equals(v.value), `value of ${key}`);
+  for (const t of a.tombstones()) assert.deepEqual(b.tombstone(t.key), t);
+}
+
+describe("bulk pull", () => {
+  test("an empty node pulls the peer's store in leaf-range pages that fit a message", async () => {
+    const { a, b, replySizes } = pair();
+    const { keys } = fill(a);
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assertSameStores(a.store, b.store);
+    assert.ok(b.stats.bulkPullKeys >= keys + 2, `every key came by bulk pull (${b.stats.bulkPullKeys})`);
+    assert.ok(replySizes.every((n) => n <= MAX_PAYLOAD), `replies fit ${MAX_PAYLOAD} bytes: max ${Math.max(...replySizes)}`);
+    assert.ok(replySizes.length > 10, "many pages");
+
+    // The hashes taken from the peer equal our own: nothing differs, in either direction.
+    const before = b.stats.bulkPullKeys;
+    assert.equal(b.ae.pendingRehash, 0);
+    assert.equal(await b.ae.sync("a", "manual"), true);
+    assert.equal(await a.ae.sync("b", "manual"), true);
+    assert.equal(b.stats.bulkPullKeys, before, "the second round is an ordinary one");
+    assertSameStores(a.store, b.store);
+  });
+
+  test("what only the joiner holds is pushed by the closing ordinary round", async () => {
+    const { a, b } = pair();
+    fill(a);
+    b.store.set("mine", "gcounter", GCounter.empty().increment("b~1", 7).resetDelta(), "local");
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assert.equal((a.store.get("mine")?.value as GCounter | undefined)?.value, 7);
+    assertSameStores(a.store, b.store);
+  });
+
+  test("a peer that does not know level 3 still gets the joiner everything", async () => {
+    const { a, b } = pair((request) =>
+      request.type === "digest" && request.level === RANGE_LEVEL ? { type: "error", error: "unknown digest level 3" } : undefined,
+    );
+    fill(a);
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assert.equal(b.stats.bulkPullKeys, 0);
+    assertSameStores(a.store, b.store);
+  });
+
+  test("a range reply that does not advance stops the bulk pull; the ordinary round finishes", async () => {
+    const { a, b } = pair((request) =>
+      request.type === "digest" && request.level === RANGE_LEVEL
+        ? { type: "digest", differing: [request.bucket], keys: [], wanted: [], state: { entries: [], tombstones: [] } }
+        : undefined,
+    );
+    fill(a);
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assertSameStores(a.store, b.store);
+  });
+});
