@@ -6,6 +6,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Key, KeyDeletedError, Replicator, type ReplicatorOptions } from "../../src/index.js";
+import { GCounter } from "../../src/crdt/index.js";
+import { Snapshots } from "../../src/durable/snapshots.js";
+import { ReplicatorStats } from "../../src/replicator/stats.js";
+import { Store } from "../../src/replicator/store.js";
 import { decodeSnapshotEntry, encodeSnapshotEntry } from "../../src/wire/messages.js";
 import { FAST } from "../helpers/cluster.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
@@ -95,5 +99,42 @@ describe("corrupt snapshot entries", () => {
     assert.equal(other.get(Key.gcounter("c"))?.value, 4);
     assert.ok(other.writerId.startsWith("n4~"));
     await other.close();
+  });
+});
+
+describe("corrupt value entries on the restore fast path", () => {
+  after(() => removeTempDirs());
+
+  test("counter entries that are well-framed but wrong are skipped and counted; the rest restore", async () => {
+    const dir = join(tempDir(), "fast");
+    const entry = (key: string, value: GCounter): Uint8Array =>
+      encodeSnapshotEntry({ type: "value", key, kind: "gcounter", originNode: "n1", value });
+    const good = entry("good", GCounter.empty().increment("a~1", 5).increment("b~1", 6));
+    const zero = entry("zero", GCounter.empty().increment("a~1", 9));
+    zero[zero.length - 1] = 0; // the slot's value becomes 0: not a valid GCounter
+    const truncated = entry("cut", GCounter.empty().increment("a~1", 300));
+    const unsorted = entry("unsorted", GCounter.empty().increment("a~1", 1).increment("b~1", 2));
+    unsorted[unsorted.indexOf(0x61 /* "a" */, 20)] = 0x63; // "c~1" before "b~1": slots out of order
+    const fresh = () => ({ store: new Store(), stats: new ReplicatorStats(), writerId: undefined as string | undefined });
+    await (await Snapshots.open({ dir, intervalMs: 60_000 }, fresh(), "n1")).close(); // create the database
+    await putRaw(dir, [
+      ["v/good", good],
+      ["v/zero", zero],
+      ["v/cut", truncated.subarray(0, truncated.length - 1)],
+      ["v/unsorted", unsorted],
+      ["v/other", good], // a valid entry under the wrong key (it says "good")
+      ["v/ünï", entry("ünï", GCounter.empty().increment("a~1", 3))], // non-ASCII key: the generic path
+    ]);
+    const target = fresh();
+    const snaps = await Snapshots.open({ dir, intervalMs: 60_000 }, target, "n1");
+    try {
+      assert.equal(snaps.restore.skipped, 4);
+      assert.equal(target.stats.snapshotSkippedEntries, 4);
+      assert.deepEqual([...target.store.keys()].sort(), ["good", "ünï"]);
+      assert.equal((target.store.get("good")?.value as GCounter).value, 11);
+      assert.equal((target.store.get("ünï")?.value as GCounter).value, 3);
+    } finally {
+      await snaps.close();
+    }
   });
 });
