@@ -1,9 +1,8 @@
 /**
  * Digest anti-entropy: the shell around src/cluster/digest-round.ts.
  *
- * The digest tree hashes every key's *content* (values and tombstones), so replicas that hold the
- * same state agree whatever path got them there; it is refreshed lazily from the keys changed
- * since the last round. A round costs two round trips plus the transfer of the differing keys,
+ * The digest tree (store-digest.ts) hashes every key's *content* (values and tombstones), so
+ * replicas that hold the same state agree whatever path got them there. A round costs two round trips plus the transfer of the differing keys,
  * which go both ways: we push what the peer lacks or has differently, and pull the reverse
  * (digest level 2 = "send me these keys"). Rounds are serialized: a joiner syncing with several
  * peers pulls the store once, and the later rounds find nothing to do.
@@ -14,15 +13,8 @@
  * and seeds its digest tree with the peer's entry hashes for the values it took as they are. An
  * ordinary round follows (it pushes what only we hold and picks up what the pages missed). A peer
  * that does not know level 3 answers with an error and the ordinary round does everything.
- *
- * Refresh: changed keys are rehashed in the background, in slices of a few milliseconds shortly
- * after they change, so no request pays for a bulk load's rehash (a million keys take seconds). A
- * round refreshes what is left before it starts (in slices too); an answer refreshes synchronously
- * only a small backlog, otherwise it answers from the tree as it is (a stale answer only makes
- * that round's diff slightly off; the next round corrects it).
  */
-import { setImmediate as yieldToLoop } from "node:timers/promises";
-import { DigestTree, GROUPS, LEAVES, LEAVES_PER_GROUP, leafOf } from "../cluster/digest-tree.js";
+import { GROUPS, LEAVES, LEAVES_PER_GROUP, leafOf } from "../cluster/digest-tree.js";
 import {
   answerDigest,
   concatDiffs,
@@ -33,13 +25,12 @@ import {
   type DigestRequest as RoundRequest,
   type KeyDiff,
 } from "../cluster/digest-round.js";
-import { keyEntryHash } from "../cluster/hashing.js";
 import { InvalidArgumentError } from "../errors.js";
 import { encodeValue } from "../wire/codec.js";
-import { contentHash, tombstoneHash } from "../wire/hash.js";
 import type { CrdtDelta, DigestReply, DigestRequest, FullState, KeyHash, NodeReply, NodeRequest } from "../wire/messages.js";
 import type { RepairCause, ReplicatorStats } from "./stats.js";
 import type { Store } from "./store.js";
+import { StoreDigest } from "./store-digest.js";
 
 /** Level of a digest request that asks for the full states of `keys`. */
 export const FETCH_LEVEL = 2;
@@ -56,12 +47,6 @@ export const RANGE_LEVEL = 3;
 const BULK_KEYS_PER_GROUP = 8;
 /** Concurrent range streams of a bulk pull (the peer encodes a page while we merge another). */
 const RANGE_STREAMS = 3;
-/** Longest synchronous rehash slice. */
-const REFRESH_SLICE_MS = 8;
-/** A change is rehashed in the background this long after it happened (a hot key: once per delay). */
-const REFRESH_DELAY_MS = 200;
-/** An answer rehashes a backlog of at most this many keys synchronously (≈ 0.1–0.3 s). */
-const ANSWER_REFRESH_MAX = 50_000;
 
 export interface AntiEntropyOptions {
   nodeId: string;
@@ -81,33 +66,25 @@ export interface AntiEntropyOptions {
 }
 
 export class AntiEntropy {
-  private readonly tree = new DigestTree();
-  private readonly dirty = new Set<string>();
+  private readonly digests: StoreDigest;
   private queue: Promise<void> = Promise.resolve();
-  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  private stopped = false;
 
   constructor(private readonly o: AntiEntropyOptions) {
-    o.store.onChange((key) => {
-      this.dirty.add(key);
-      if (this.refreshTimer === undefined) this.scheduleRefresh(REFRESH_DELAY_MS);
-    });
-    // A store restored from a snapshot is filled before we exist: hash what it already holds.
-    for (const key of o.store.keys()) this.dirty.add(key);
-    for (const t of o.store.tombstones()) this.dirty.add(t.key);
-    if (this.dirty.size > 0) this.scheduleRefresh(0);
+    this.digests = new StoreDigest(o.store, (error) => o.onError?.(error));
+  }
+
+  private get tree(): StoreDigest["tree"] {
+    return this.digests.tree;
   }
 
   /** Keys changed since they were last hashed into the digest tree. */
   get pendingRehash(): number {
-    return this.dirty.size;
+    return this.digests.pending;
   }
 
   /** Stop the background rehashing (the replicator is closing). */
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.refreshTimer);
-    this.refreshTimer = undefined;
+    this.digests.stop();
   }
 
   /** Run one round with `peer` after the rounds already queued. Never rejects; true when it completed. */
@@ -147,9 +124,7 @@ export class AntiEntropy {
       // What did not fit is named in `wanted`: the requester asks again for it.
       return { differing: [], keys: [], wanted: keys.slice(taken), state };
     }
-    // A small backlog is hashed now (an exact answer); a bulk load's is left to the background.
-    if (this.dirty.size <= ANSWER_REFRESH_MAX) this.refreshFor(Infinity);
-    else this.scheduleRefresh(0);
+    this.digests.refreshForAnswer();
     if (request.level === RANGE_LEVEL) return this.answerRange(request, direct ? request.from : undefined);
     const reply = answerDigest(this.tree, { level: request.level as 0 | 1, buckets: request.buckets });
     return { differing: [...reply.differing], keys: [...reply.keys], wanted: [] };
@@ -190,7 +165,7 @@ export class AntiEntropy {
         // The key twice (entry and KeyHash), the origin, the data, tags, lengths and the hash.
         const bytes = 2 * Buffer.byteLength(key) + Buffer.byteLength(this.o.nodeId) + (data?.length ?? 0) + 40;
         if (sent.length > 0 && size + bytes > budget) return { differing: [leaf], keys: sent, wanted: [], state };
-        const hash = this.dirty.has(key) ? 0n : (this.tree.get(key) ?? 0n);
+        const hash = this.digests.hashOf(key) ?? 0n;
         sent.push({ key, hash });
         if (v !== undefined && bytes > this.o.maxPayload) {
           this.sendLarge(largeTo, { key, kind: v.kind, originNode: this.o.nodeId, value: v.value, data: data! });
@@ -248,7 +223,7 @@ export class AntiEntropy {
   }
 
   private async round(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause, peer: string | undefined): Promise<void> {
-    await this.refreshAll();
+    await this.digests.refreshAll();
     let first = openRound(this.tree);
     let opening = await this.digest(ask, first);
     const differing = opening.differing.filter((g) => Number.isInteger(g) && g >= 0 && g < GROUPS);
@@ -263,7 +238,7 @@ export class AntiEntropy {
       }
       if (bulk) {
         // What we hold alone, and what changed meanwhile, goes in an ordinary round.
-        await this.refreshAll();
+        await this.digests.refreshAll();
         first = openRound(this.tree);
         opening = await this.digest(ask, first);
       }
@@ -398,53 +373,7 @@ export class AntiEntropy {
     for (const k of keys) if (k.hash !== 0n) hashes.set(k.key, k.hash);
     for (const e of state.entries) {
       const h = hashes.get(e.key);
-      if (h === undefined || this.o.store.get(e.key)?.value !== e.value) continue;
-      this.tree.set(e.key, h);
-      this.dirty.delete(e.key);
+      if (h !== undefined && this.o.store.get(e.key)?.value === e.value) this.digests.seed(e.key, h);
     }
-  }
-
-  private scheduleRefresh(delayMs: number): void {
-    if (this.stopped || this.refreshTimer !== undefined) return;
-    this.refreshTimer = setTimeout(() => {
-      this.refreshTimer = undefined;
-      if (this.stopped) return;
-      try {
-        if (!this.refreshFor(REFRESH_SLICE_MS)) this.scheduleRefresh(1);
-      } catch (error) {
-        this.o.onError?.(error);
-      }
-    }, delayMs);
-    this.refreshTimer.unref?.();
-  }
-
-  /** Rehash every changed key, in slices that let the event loop run in between. */
-  private async refreshAll(): Promise<void> {
-    while (!this.refreshFor(REFRESH_SLICE_MS)) await yieldToLoop();
-  }
-
-  /** Rehash changed keys for at most about `ms`; true when none is left. */
-  private refreshFor(ms: number): boolean {
-    const deadline = performance.now() + ms;
-    let n = 0;
-    for (const key of this.dirty) {
-      this.dirty.delete(key);
-      this.rehash(key);
-      if ((++n & 63) === 0 && performance.now() > deadline) return this.dirty.size === 0;
-    }
-    return true;
-  }
-
-  private rehash(key: string): void {
-    const v = this.o.store.get(key);
-    if (v !== undefined) {
-      this.tree.set(key, keyEntryHash(key, contentHash(v.value)));
-      return;
-    }
-    const t = this.o.store.tombstone(key);
-    if (t !== undefined) {
-      this.tree.set(key, keyEntryHash(key, tombstoneHash({ key, kind: t.kind, deletedAtMs: t.deletedAtMs, originNode: t.originNode })));
-    } else this.tree.delete(key);
   }
 }
-

@@ -1,0 +1,116 @@
+/**
+ * The store's digest tree, kept current: every key's entry hash (key + content hash of its value
+ * or tombstone) in a DigestTree, for anti-entropy to compare with a peer's.
+ *
+ * Changed keys are rehashed in the background, in slices of a few milliseconds shortly after they
+ * change, so no request pays for a bulk load's rehash (a million keys take seconds). A round
+ * refreshes what is left before it starts (in slices too); an answer refreshes synchronously only
+ * a small backlog, otherwise it answers from the tree as it is (a stale answer only makes that
+ * round's diff slightly off; the next round corrects it).
+ */
+import { setImmediate as yieldToLoop } from "node:timers/promises";
+import { DigestTree } from "../cluster/digest-tree.js";
+import { keyEntryHash } from "../cluster/hashing.js";
+import { contentHash, tombstoneHash } from "../wire/hash.js";
+import type { Store } from "./store.js";
+
+/** Longest synchronous rehash slice. */
+const SLICE_MS = 8;
+/** A change is rehashed in the background this long after it happened (a hot key: once per delay). */
+const DELAY_MS = 200;
+/** An answer rehashes a backlog of at most this many keys synchronously (≈ 0.1–0.3 s). */
+const ANSWER_REFRESH_MAX = 50_000;
+
+export class StoreDigest {
+  readonly tree = new DigestTree();
+  /** Keys changed since they were last hashed into the tree. */
+  private readonly dirty = new Set<string>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    store.onChange((key) => {
+      this.dirty.add(key);
+      if (this.timer === undefined) this.schedule(DELAY_MS);
+    });
+    // A store restored from a snapshot is filled before we exist: hash what it already holds.
+    for (const key of store.keys()) this.dirty.add(key);
+    for (const t of store.tombstones()) this.dirty.add(t.key);
+    if (this.dirty.size > 0) this.schedule(0);
+  }
+
+  /** Keys waiting to be rehashed. */
+  get pending(): number {
+    return this.dirty.size;
+  }
+
+  /** The key's entry hash as the tree holds it; undefined when absent or not yet rehashed. */
+  hashOf(key: string): bigint | undefined {
+    return this.dirty.has(key) ? undefined : this.tree.get(key);
+  }
+
+  /** Take a hash computed elsewhere (a peer's, for a value stored exactly as it sent it). */
+  seed(key: string, hash: bigint): void {
+    this.tree.set(key, hash);
+    this.dirty.delete(key);
+  }
+
+  /** Rehash every changed key, in slices that let the event loop run in between. */
+  async refreshAll(): Promise<void> {
+    while (!this.refreshFor(SLICE_MS)) await yieldToLoop();
+  }
+
+  /** Before answering a digest request: a small backlog is hashed now (an exact answer), a bulk load's is left to the background. */
+  refreshForAnswer(): void {
+    if (this.dirty.size <= ANSWER_REFRESH_MAX) this.refreshFor(Infinity);
+    else this.schedule(0);
+  }
+
+  /** Stop the background rehashing (the replicator is closing). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped || this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.stopped) return;
+      try {
+        if (!this.refreshFor(SLICE_MS)) this.schedule(1);
+      } catch (error) {
+        this.onError(error);
+      }
+    }, delayMs);
+    this.timer.unref?.();
+  }
+
+  /** Rehash changed keys for at most about `ms`; true when none is left. */
+  private refreshFor(ms: number): boolean {
+    const deadline = performance.now() + ms;
+    let n = 0;
+    for (const key of this.dirty) {
+      this.dirty.delete(key);
+      this.rehash(key);
+      if ((++n & 63) === 0 && performance.now() > deadline) return this.dirty.size === 0;
+    }
+    return true;
+  }
+
+  private rehash(key: string): void {
+    const v = this.store.get(key);
+    if (v !== undefined) {
+      this.tree.set(key, keyEntryHash(key, contentHash(v.value)));
+      return;
+    }
+    const t = this.store.tombstone(key);
+    if (t !== undefined) {
+      this.tree.set(key, keyEntryHash(key, tombstoneHash({ key, kind: t.kind, deletedAtMs: t.deletedAtMs, originNode: t.originNode })));
+    } else this.tree.delete(key);
+  }
+}
