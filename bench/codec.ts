@@ -333,14 +333,12 @@ function envelopeNative(lib: Lib, deltas: CrdtDelta[], bigints: boolean): Native
     deltas: deltas.map((d) => ({
       key: d.key,
       dataType: dataTypeOf(d.kind),
-      originNode: d.originNode,
+      originNode: d.originNode === "node-a" ? "" : d.originNode, // as the library: implied by the envelope
       kind: d.kind,
       data: lib.prepare(d.kind, d.value.toState()),
     })),
     tombstones: [],
-    sentAtMs: TS + 0.25,
-    originDc: "dc-1",
-    relayedFromDc: "",
+    sentAfterUs: n(5_000_250), // sent 5000.25 ms after the incarnation
     chunk: undefined,
   };
 }
