@@ -67,13 +67,13 @@ describe("snapshot.dir problems", () => {
   test("a parent without write permission", async () => {
     const parent = join(root, "read-only");
     mkdirSync(parent);
-    chmodSync(root, 0o755); // let the unprivileged child reach it
     chmodSync(parent, 0o555);
     try {
-      // Root ignores permissions, so the start runs in a child as an unprivileged user.
+      // Root ignores permissions (CAP_DAC_OVERRIDE), so the start runs in a child that keeps uid 0
+      // (it can still read the checkout, wherever it is) but holds no capabilities.
       const fixture = fileURLToPath(new URL("./fixtures/start-with-snapshot.ts", import.meta.url));
       const command = [process.execPath, "--import", "tsx", fixture, server.url, join(parent, "snap")];
-      const argv = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...command] : command;
+      const argv = process.getuid?.() === 0 ? ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--", ...command] : command;
       const { stdout } = await run(argv[0]!, argv.slice(1), { cwd: process.cwd(), timeout: 60_000 });
       const result = JSON.parse(stdout.trim().split("\n").at(-1)!) as { ok: boolean; name?: string; message?: string };
       assert.equal(result.ok, false, "start must fail");
