@@ -328,7 +328,7 @@ export function render(r: BenchResults): Rendered {
     out.push("## 5. Scale");
     out.push("");
     out.push(
-      `GCounter keys written on one node (\`node.load\`: 1,000 updates per event-loop turn) and replicated to two others; ${r.mode === "quick" ? "quick mode scales the issue's 1 M keys down (sizes below)" : "full sizes"}. *First AE rounds*: two anti-entropy rounds right after the load, which rehash every new key (digest trees are refreshed lazily); the joins are measured after them, on a settled cluster. New node: a fresh process, from \`Replicator.start\` until it holds every key (default heartbeat interval: discovery takes up to 1 s of it).`,
+      `GCounter keys written on one node (\`node.load\`: 1,000 updates per event-loop turn) and replicated to two others; ${r.mode === "quick" ? "quick mode scales the issue's 1 M keys down (sizes below)" : "full sizes"}. *First AE rounds*: two anti-entropy rounds right after the load, which rehash what the background rehash has not reached yet; the joins are measured after them, on a settled cluster. New node: a fresh process, from \`Replicator.start\` until it holds every key (default heartbeat interval: discovery takes up to 1 s of it).`,
     );
     out.push("");
     out.push(

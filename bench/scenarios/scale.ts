@@ -19,8 +19,7 @@ export interface JoinPoint {
   loadMs: number;
   /**
    * The first anti-entropy rounds after the load (sb with sa, then sc with sa), ms: they rehash
-   * every key written since the last round (the digest trees are refreshed lazily), which a
-   * settled cluster has already done. Joins are measured after them.
+   * what the background rehash has not reached yet, which a settled cluster has already done. Joins are measured after them.
    */
   settleMs: number;
   /** New node: `Replicator.start` → holds every key, ms (median of runs). */
