@@ -433,6 +433,20 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
 }
 
 /**
+ * A length varint at `p` of at most 4 bytes (< 256 MiB; longer ones take the generic path), packed
+ * as `length * 8 + bytes read` to spare an allocation per entry; -1 when absent or too long.
+ */
+function lengthAt(bytes: Uint8Array, p: number, end: number): number {
+  let len = 0;
+  for (let i = 0; i < 4 && p + i < end; i++) {
+    const b = bytes[p + i]!;
+    len |= (b & 0x7f) << (7 * i);
+    if (b < 0x80) return len * 8 + i + 1;
+  }
+  return -1;
+}
+
+/**
  * A "v/<key>" entry decoded without the generic SnapshotEntry decoder: exactly one field 1
  * (CRDTDelta) holding exactly one each of key (equal to `k` after the prefix, ASCII), data type,
  * non-empty origin and data, in that order, and data that decodes as a valid value of that type.
@@ -442,15 +456,10 @@ function fastValue(k: string, bytes: Uint8Array): { kind: DataKind; value: Crdt 
   const end = bytes.length;
   if (end < 2 || bytes[0] !== 0x0a) return undefined;
   let p = 1;
-  // Varints of at most 4 bytes (lengths < 256 MiB); longer ones take the generic path.
-  let len = 0;
-  for (let shift = 0; ; shift += 7) {
-    if (p >= end || shift > 21) return undefined;
-    const b = bytes[p++]!;
-    len |= (b & 0x7f) << shift;
-    if (b < 0x80) break;
-  }
-  if (p + len !== end) return undefined;
+  const total = lengthAt(bytes, p, end);
+  if (total < 0) return undefined;
+  p += total & 7;
+  if (p + (total >>> 3) !== end) return undefined;
   // field 1: key
   if (bytes[p++] !== 0x0a) return undefined;
   const keyLen = bytes[p++]!;
@@ -473,13 +482,10 @@ function fastValue(k: string, bytes: Uint8Array): { kind: DataKind; value: Crdt 
   // field 4: data, up to the end
   if (p === end) return undefined; // no data field: leave the empty-state case to the generic path
   if (bytes[p++] !== 0x22) return undefined;
-  let dataLen = 0;
-  for (let shift = 0; ; shift += 7) {
-    if (p >= end || shift > 21) return undefined;
-    const b = bytes[p++]!;
-    dataLen |= (b & 0x7f) << shift;
-    if (b < 0x80) break;
-  }
+  const data = lengthAt(bytes, p, end);
+  if (data < 0) return undefined;
+  p += data & 7;
+  const dataLen = data >>> 3;
   if (p + dataLen !== end) return undefined;
   try {
     const kind = kindOf(type);
