@@ -26,7 +26,6 @@ import {
   encodeNodeRequest,
   type CrdtDelta,
   type DeltaEnvelope,
-  type FullState,
   type NodeReply,
   type NodeRequest,
   type ReadReply,
@@ -43,8 +42,9 @@ import { Snapshots } from "../durable/snapshots.js";
 import { attachMetrics } from "../metrics/metrics.js";
 import { CrossDcReplication } from "../xdc/replication.js";
 import { ReplicatorStats, type RepairCause } from "./stats.js";
-import { Store, type ChangeSource } from "./store.js";
+import { Store } from "./store.js";
 import { Subscriptions } from "./subscriptions.js";
+import { Merger } from "./merge.js";
 
 export interface WriteOptions {
   /** Default "local": resolve as soon as the local replica has the write. */
@@ -87,6 +87,7 @@ export class Replicator {
 
   private readonly store: Store;
   private readonly subscriptions: Subscriptions;
+  private readonly merger: Merger;
   private readonly outbox: Outbox;
   private readonly inbox: Inbox;
   private readonly antiEntropy: AntiEntropy;
@@ -127,6 +128,7 @@ export class Replicator {
     this.writerId = restored.writerId ?? writerIdFor(options.nodeId, this.incarnation);
     const maxPayload = transport.maxPayload;
     this.subscriptions = new Subscriptions(() => this.stats.subscriberErrorCount++);
+    this.merger = new Merger(this.store, this.stats, this.subscriptions);
     const onError = (error: unknown): void => this.reportError(error);
 
     this.outbox = new Outbox({
@@ -159,7 +161,7 @@ export class Replicator {
       stats: this.stats,
       maxPayload: maxPayload - PAYLOAD_HEADROOM,
       ask: (peer, request) => this.ask(peer, request, this.options.coordinationTimeoutMs),
-      merge: (state) => this.mergeFullState(state, "remote"),
+      merge: (state) => this.merger.fullState(state, "remote"),
       sendLarge: (peer, entry) => this.outbox.sendDirect(this.directSubject(peer), entry),
       onError,
     });
@@ -403,7 +405,7 @@ export class Replicator {
       transport: this.transport,
       onDelta: (l) => listen(this.deltaListeners, l),
       onTombstone: (l) => listen(this.tombstoneListeners, l),
-      merge: (state, source) => this.mergeFullState(state, source),
+      merge: (state, source) => this.merger.fullState(state, source),
       members: () => this.heartbeater.members(),
       isLeader: () => this.isLeader,
       onLeaderChange: (l) => listen(this.leaderListeners, l),
@@ -559,7 +561,7 @@ export class Replicator {
   private answer(request: NodeRequest, local: boolean): NodeReply {
     switch (request.type) {
       case "write":
-        this.mergeFullState({ entries: request.deltas, tombstones: request.tombstones }, "remote");
+        this.merger.fullState({ entries: request.deltas, tombstones: request.tombstones }, "remote");
         return { type: "write", ok: true, error: "" };
       case "read":
         return { type: "read", ...this.readReply(request.key) };
@@ -573,7 +575,7 @@ export class Replicator {
         return { type: "repair", envelopes: envelopes ?? [], complete: envelopes !== undefined };
       }
       case "push":
-        this.mergeFullState(request, "remote");
+        this.merger.fullState(request, "remote");
         return { type: "write", ok: true, error: "" };
     }
   }
@@ -593,54 +595,12 @@ export class Replicator {
     this.stats.record("replication.lag", Math.max(0, now() - env.sentAtMs));
     const origin: DeltaOrigin = "dc"; // envelopes come from this DC's bus; remote DCs' data comes in batches
     for (const t of env.tombstones) {
-      if (this.applyTombstone(t, "remote")) for (const l of this.tombstoneListeners) l(t, origin);
+      if (this.merger.tombstone(t, "remote")) for (const l of this.tombstoneListeners) l(t, origin);
     }
     for (const d of env.deltas) {
-      this.mergeValue(d, "remote");
+      this.merger.value(d, "remote");
       for (const l of this.deltaListeners) l({ delta: d, origin });
     }
-  }
-
-  private mergeFullState(state: FullState, source: ChangeSource): void {
-    for (const t of state.tombstones) this.applyTombstone(t, source);
-    for (const d of state.entries) this.mergeValue(d, source);
-  }
-
-  /** True when the tombstone was new here. */
-  private applyTombstone(t: Tombstone, source: ChangeSource): boolean {
-    const existing = this.store.get(t.key);
-    if (existing !== undefined && existing.kind !== t.kind) {
-      this.stats.reject("type-mismatch");
-      return false;
-    }
-    if (!this.store.addTombstone({ ...t }, source)) return false;
-    this.subscriptions.notify(t.key, undefined);
-    return true;
-  }
-
-  /** Merge a received value into the store; notify only on a real change. */
-  private mergeValue(d: CrdtDelta, source: ChangeSource): void {
-    if (this.store.tombstone(d.key) !== undefined) {
-      this.stats.reject("deleted-key");
-      return;
-    }
-    const current = this.store.get(d.key);
-    if (current !== undefined && current.kind !== d.kind) {
-      this.stats.reject("type-mismatch");
-      return;
-    }
-    let merged: Crdt;
-    try {
-      merged = current === undefined ? d.value : current.value.merge(d.value);
-    } catch {
-      this.stats.reject("type-mismatch"); // e.g. ORMaps with different value kinds
-      return;
-    }
-    this.stats.mergeCount++;
-    // merge returns the receiver itself when the other side adds nothing: an idempotent merge.
-    if (current !== undefined && (merged === current.value || (this.subscriptions.watched(d.key) && merged.equals(current.value)))) return;
-    this.store.set(d.key, d.kind, merged, source);
-    this.subscriptions.notify(d.key, merged);
   }
 
   // ------------------------------------------------------------------ repair
@@ -685,8 +645,8 @@ export class Replicator {
         level,
         options.timeoutMs ?? this.options.coordinationTimeoutMs,
         (reply) => {
-          if (reply.tombstone !== undefined) this.applyTombstone(reply.tombstone, "remote");
-          else if (reply.state !== undefined) this.mergeValue(reply.state, "remote");
+          if (reply.tombstone !== undefined) this.merger.tombstone(reply.tombstone, "remote");
+          else if (reply.state !== undefined) this.merger.value(reply.state, "remote");
         },
       );
     }
