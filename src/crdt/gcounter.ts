@@ -41,9 +41,8 @@ function find(s: Slots, node: string): number {
   return i < n && s[i] === node ? i : ~i;
 }
 
-/** A copy of `s` with `node`'s slot set to `value`. */
-function withSlot(s: Slots, node: string, value: number): Slots {
-  const i = find(s, node);
+/** A copy of `s` with `node`'s slot set to `value`; `i` is `find(s, node)` when the caller has it. */
+function withSlot(s: Slots, node: string, value: number, i = find(s, node)): Slots {
   if (i >= 0) {
     const out = s.slice();
     out[i + 1] = value;
@@ -97,14 +96,7 @@ export class GCounter implements Crdt<GCounter> {
         `node ${JSON.stringify(node)}'s slot would exceed Number.MAX_SAFE_INTEGER (2^53 - 1); a node's slot is a safe integer`,
       );
     }
-    let slots: Slots;
-    if (i >= 0) {
-      const copy = s.slice();
-      copy[i + 1] = next;
-      slots = copy;
-    } else {
-      slots = withSlot(s, node, next);
-    }
+    const slots = withSlot(s, node, next, i);
     const d = this.#delta;
     const deltaSlots = d === undefined ? [node, next] : withSlot(d.#slots, node, next);
     return new GCounter(slots, new GCounter(deltaSlots, undefined));
