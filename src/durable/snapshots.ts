@@ -35,6 +35,7 @@ import type { ReplicatorStats } from "../replicator/stats.js";
 import type { Store } from "../replicator/store.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import { decodeSnapshotEntry, encodeSnapshotEntry, type SnapshotMeta } from "../wire/messages.js";
+import { snapshotValueOf } from "../wire/fast-decode.js";
 import { decodeValue, kindOf } from "../wire/states.js";
 
 /** LevelDB key prefixes. */
@@ -382,9 +383,9 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
         if (prefix === VALUE_PREFIX) {
           // The common entry, a value, without the generic decoder's intermediate objects; anything
           // unusual (or corrupt) takes the generic path below, which decides.
-          const fast = fastValue(k, bytes);
+          const key = k.slice(2);
+          const fast = fastValue(key, bytes);
           if (fast !== undefined) {
-            const key = k.slice(2);
             if (target.store.tombstone(key) !== undefined) stale.push(key);
             else {
               target.store.set(key, fast.kind, fast.value, "restore");
@@ -432,64 +433,13 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   return { report, stale };
 }
 
-/**
- * A length varint at `p` of at most 4 bytes (< 256 MiB; longer ones take the generic path), packed
- * as `length * 8 + bytes read` to spare an allocation per entry; -1 when absent or too long.
- */
-function lengthAt(bytes: Uint8Array, p: number, end: number): number {
-  let len = 0;
-  for (let i = 0; i < 4 && p + i < end; i++) {
-    const b = bytes[p + i]!;
-    len |= (b & 0x7f) << (7 * i);
-    if (b < 0x80) return len * 8 + i + 1;
-  }
-  return -1;
-}
-
-/**
- * A "v/<key>" entry decoded without the generic SnapshotEntry decoder: exactly one field 1
- * (CRDTDelta) holding exactly one each of key (equal to `k` after the prefix, ASCII), data type,
- * non-empty origin and data, in that order, and data that decodes as a valid value of that type.
- * Undefined for anything else (the generic decoder then accepts or rejects it as before).
- */
-function fastValue(k: string, bytes: Uint8Array): { kind: DataKind; value: Crdt } | undefined {
-  const end = bytes.length;
-  if (end < 2 || bytes[0] !== 0x0a) return undefined;
-  let p = 1;
-  const total = lengthAt(bytes, p, end);
-  if (total < 0) return undefined;
-  p += total & 7;
-  if (p + (total >>> 3) !== end) return undefined;
-  // field 1: key
-  if (bytes[p++] !== 0x0a) return undefined;
-  const keyLen = bytes[p++]!;
-  if (keyLen >= 0x80 || keyLen !== k.length - 2 || p + keyLen > end) return undefined;
-  for (let i = 0; i < keyLen; i++) {
-    const c = bytes[p + i]!;
-    if (c >= 0x80 || c !== k.charCodeAt(2 + i)) return undefined;
-  }
-  p += keyLen;
-  // field 2: data type (a small enum)
-  if (bytes[p++] !== 0x10) return undefined;
-  const type = bytes[p++]!;
-  if (type === undefined || type >= 0x80 || type === 0) return undefined;
-  // field 3: origin node, non-empty
-  if (bytes[p++] !== 0x1a) return undefined;
-  const originLen = bytes[p++]!;
-  if (originLen === undefined || originLen === 0 || originLen >= 0x80 || p + originLen > end) return undefined;
-  for (let i = 0; i < originLen; i++) if (bytes[p + i]! >= 0x80) return undefined; // non-ASCII: the generic path checks UTF-8
-  p += originLen;
-  // field 4: data, up to the end
-  if (p === end) return undefined; // no data field: leave the empty-state case to the generic path
-  if (bytes[p++] !== 0x22) return undefined;
-  const data = lengthAt(bytes, p, end);
-  if (data < 0) return undefined;
-  p += data & 7;
-  const dataLen = data >>> 3;
-  if (p + dataLen !== end) return undefined;
+/** A value entry read by the fast path, validated as its type; undefined leaves it to the generic path. */
+function fastValue(key: string, bytes: Uint8Array): { kind: DataKind; value: Crdt } | undefined {
+  const parts = snapshotValueOf(key, bytes);
+  if (parts === undefined) return undefined;
   try {
-    const kind = kindOf(type);
-    return { kind, value: decodeValue(kind, new Uint8Array(bytes.buffer, bytes.byteOffset + p, dataLen)) };
+    const kind = kindOf(parts.type);
+    return { kind, value: decodeValue(kind, parts.data) };
   } catch {
     return undefined;
   }

@@ -20,7 +20,7 @@
  *
  * Not memoized: the only hot caller (anti-entropy's digest refresh) hashes a key once per change,
  * i.e. each value object once, and a WeakMap entry per value cost ~67 heap bytes per key (measured
- * with bench/profile/heap.ts at 100k GCounter keys: 406 → 339 B/key per replica).
+ * at 100k GCounter keys: 406 → 339 B/key per replica).
  */
 import * as crypto from "node:crypto";
 import type { Crdt, DataKind } from "../crdt/types.js";

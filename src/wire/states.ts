@@ -36,6 +36,7 @@ import type {
   SlotState,
 } from "../crdt/types.js";
 import { DecodeError, InvalidArgumentError } from "../errors.js";
+import { gcounterStateOf } from "./fast-decode.js";
 import { bytesOf, checkFields, decodeMessage, encodeMessage, guard, i64, type Int64, messageType, u64 } from "./pb.js";
 
 // ------------------------------------------------------------------ DataKind ↔ DataType
@@ -270,47 +271,6 @@ export function decodeValue(kind: DataKind, bytes: Uint8Array): Crdt {
   // the same `fromState` validation. Anything else goes through protobufjs.
   const state = (kind === "gcounter" && bytes instanceof Uint8Array ? gcounterStateOf(bytes) : undefined) ?? decodeState(kind, bytes);
   return guard(STATE_TYPE[kind].name, () => fromState(kind, state));
-}
-
-/**
- * A GCounterState parsed without protobufjs, or undefined when the bytes are not exactly a run of
- * slots `0x0a len (0x0a len node 0x10 value)` with an ASCII node and a safe-integer value — the
- * generic decoder then decides (it accepts the same states, and rejects or reads the rest).
- */
-function gcounterStateOf(bytes: Uint8Array): GCounterState | undefined {
-  const slots: SlotState[] = [];
-  const end = bytes.length;
-  let p = 0;
-  while (p < end) {
-    if (bytes[p] !== 0x0a) return undefined;
-    const slotLen = bytes[p + 1];
-    if (slotLen === undefined || slotLen >= 0x80) return undefined;
-    const slotEnd = p + 2 + slotLen;
-    if (slotEnd > end || bytes[p + 2] !== 0x0a) return undefined;
-    const nodeLen = bytes[p + 3];
-    if (nodeLen === undefined || nodeLen === 0 || nodeLen >= 0x80) return undefined;
-    let q = p + 4;
-    if (q + nodeLen + 2 > slotEnd) return undefined;
-    let node = "";
-    for (let i = 0; i < nodeLen; i++) {
-      const c = bytes[q + i]!;
-      if (c >= 0x80) return undefined;
-      node += String.fromCharCode(c);
-    }
-    q += nodeLen;
-    if (bytes[q++] !== 0x10) return undefined;
-    let value = 0;
-    for (let scale = 1; ; scale *= 128) {
-      if (q >= slotEnd || scale > 2 ** 49) return undefined;
-      const b = bytes[q++]!;
-      value += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-    }
-    if (q !== slotEnd || !Number.isSafeInteger(value)) return undefined;
-    slots.push({ node, value });
-    p = slotEnd;
-  }
-  return { slots };
 }
 
 function stateFromPb(kind: DataKind, m: object, what: string, depth: number): AnyState {

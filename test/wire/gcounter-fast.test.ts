@@ -1,6 +1,6 @@
 /**
  * decodeValue reads GCounters without protobufjs when the bytes have our encoder's exact shape
- * (src/wire/states.ts). It must accept and reject exactly what the generic path does: every
+ * (src/wire/fast-decode.ts). It must accept and reject exactly what the generic path does: every
  * single-byte mutation, truncation and extension of real encodings is decoded both ways and the
  * outcomes compared.
  */

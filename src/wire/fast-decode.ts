@@ -1,0 +1,94 @@
+/**
+ * Hand-written readers for the two shapes decoded by the million (a snapshot restore, a join):
+ * a GCounterState, and a snapshot entry holding one value. Each accepts only the exact bytes our
+ * encoder writes and returns undefined for anything else, so the generic protobufjs decoder still
+ * decides every unusual or corrupt input (test/wire/gcounter-fast.test.ts and
+ * test/durable/corrupt.test.ts hold them to that).
+ */
+import type { GCounterState, SlotState } from "../crdt/types.js";
+
+/** A read position in `bytes`, up to `end`. */
+interface Cursor {
+  readonly bytes: Uint8Array;
+  p: number;
+  readonly end: number;
+}
+
+/** A varint of at most `maxBytes` bytes at the cursor (advanced past it), or -1. */
+function varint(c: Cursor, maxBytes: number): number {
+  let value = 0;
+  for (let i = 0, scale = 1; i < maxBytes && c.p < c.end; i++, scale *= 128) {
+    const b = c.bytes[c.p++]!;
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) return value;
+  }
+  return -1;
+}
+
+/** A non-empty ASCII string of `len` bytes at the cursor (advanced past it), or undefined. */
+function ascii(c: Cursor, len: number): string | undefined {
+  if (len === 0 || c.p + len > c.end) return undefined;
+  let s = "";
+  for (let i = 0; i < len; i++) {
+    const b = c.bytes[c.p + i]!;
+    if (b >= 0x80) return undefined; // non-ASCII: the generic path checks UTF-8
+    s += String.fromCharCode(b);
+  }
+  c.p += len;
+  return s;
+}
+
+/**
+ * A GCounterState, when the bytes are exactly a run of slots `0x0a len (0x0a len node 0x10 value)`
+ * with a one-byte length, an ASCII node and a safe-integer value.
+ */
+export function gcounterStateOf(bytes: Uint8Array): GCounterState | undefined {
+  const slots: SlotState[] = [];
+  const c: Cursor = { bytes, p: 0, end: bytes.length };
+  while (c.p < c.end) {
+    if (bytes[c.p] !== 0x0a) return undefined;
+    const slotLen = bytes[c.p + 1];
+    if (slotLen === undefined || slotLen >= 0x80) return undefined;
+    const slotEnd = c.p + 2 + slotLen;
+    if (slotEnd > c.end || bytes[c.p + 2] !== 0x0a) return undefined;
+    const nodeLen = bytes[c.p + 3];
+    if (nodeLen === undefined || nodeLen >= 0x80) return undefined;
+    const slot: Cursor = { bytes, p: c.p + 4, end: slotEnd };
+    const node = ascii(slot, nodeLen);
+    if (node === undefined || bytes[slot.p++] !== 0x10) return undefined;
+    const value = varint(slot, 8);
+    if (value < 0 || slot.p !== slotEnd || !Number.isSafeInteger(value)) return undefined;
+    slots.push({ node, value });
+    c.p = slotEnd;
+  }
+  return { slots };
+}
+
+/**
+ * The data type number and state bytes of a snapshot value entry stored under `key`: exactly one
+ * field 1 (CRDTDelta) holding exactly one each of key (equal to `key`, ASCII), data type, a
+ * non-empty ASCII origin and data, in that order; lengths under 256 MiB.
+ */
+export function snapshotValueOf(key: string, bytes: Uint8Array): { type: number; data: Uint8Array } | undefined {
+  const c: Cursor = { bytes, p: 0, end: bytes.length };
+  if (bytes[c.p++] !== 0x0a) return undefined;
+  const total = varint(c, 4);
+  if (total < 0 || c.p + total !== c.end) return undefined;
+  // field 1: key
+  if (bytes[c.p++] !== 0x0a) return undefined;
+  const keyLen = bytes[c.p++];
+  if (keyLen === undefined || keyLen >= 0x80 || keyLen !== key.length || ascii(c, keyLen) !== key) return undefined;
+  // field 2: data type (a small enum)
+  if (bytes[c.p++] !== 0x10) return undefined;
+  const type = bytes[c.p++];
+  if (type === undefined || type >= 0x80 || type === 0) return undefined;
+  // field 3: origin node, non-empty
+  if (bytes[c.p++] !== 0x1a) return undefined;
+  const originLen = bytes[c.p++];
+  if (originLen === undefined || originLen >= 0x80 || ascii(c, originLen) === undefined) return undefined;
+  // field 4: data, up to the end (no data field: the empty-state case is left to the generic path)
+  if (c.p === c.end || bytes[c.p++] !== 0x22) return undefined;
+  const dataLen = varint(c, 4);
+  if (dataLen < 0 || c.p + dataLen !== c.end) return undefined;
+  return { type, data: new Uint8Array(bytes.buffer, bytes.byteOffset + c.p, dataLen) };
+}
