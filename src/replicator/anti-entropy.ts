@@ -29,7 +29,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { encodeValue } from "../wire/codec.js";
 import type { CrdtDelta, DigestReply, DigestRequest, FullState, KeyHash, NodeReply, NodeRequest } from "../wire/messages.js";
 import type { RepairCause, ReplicatorStats } from "./stats.js";
-import type { Store } from "./store.js";
+import type { Store, StoredValue, TombstoneInfo } from "./store.js";
 import { StoreDigest } from "./store-digest.js";
 
 /** Level of a digest request that asks for the full states of `keys`. */
@@ -47,6 +47,14 @@ export const RANGE_LEVEL = 3;
 const BULK_KEYS_PER_GROUP = 8;
 /** Concurrent range streams of a bulk pull (the peer encodes a page while we merge another). */
 const RANGE_STREAMS = 3;
+
+/** A key as this node holds it: a value (with its encoding) or a tombstone. */
+interface Holding {
+  key: string;
+  value?: StoredValue;
+  data?: Uint8Array;
+  tombstone?: TombstoneInfo;
+}
 
 export interface AntiEntropyOptions {
   nodeId: string;
@@ -158,22 +166,13 @@ export class AntiEntropy {
       keys.sort();
       for (const key of keys) {
         if (after !== undefined && key <= after) continue;
-        const v = this.o.store.get(key);
-        const t = v === undefined ? this.o.store.tombstone(key) : undefined;
-        if (v === undefined && t === undefined) continue;
-        const data = v !== undefined ? encodeValue(v.value) : undefined;
+        const h = this.holding(key);
+        if (h === undefined) continue;
         // The key twice (entry and KeyHash), the origin, the data, tags, lengths and the hash.
-        const bytes = 2 * Buffer.byteLength(key) + Buffer.byteLength(this.o.nodeId) + (data?.length ?? 0) + 40;
+        const bytes = 2 * Buffer.byteLength(key) + Buffer.byteLength(this.o.nodeId) + (h.data?.length ?? 0) + 40;
         if (sent.length > 0 && size + bytes > budget) return { differing: [leaf], keys: sent, wanted: [], state };
-        const hash = this.digests.hashOf(key) ?? 0n;
-        sent.push({ key, hash });
-        if (v !== undefined && bytes > this.o.maxPayload) {
-          this.sendLarge(largeTo, { key, kind: v.kind, originNode: this.o.nodeId, value: v.value, data: data! });
-          continue;
-        }
-        size += bytes;
-        if (v !== undefined) state.entries.push({ key, kind: v.kind, originNode: this.o.nodeId, value: v.value, data: data! });
-        else state.tombstones.push({ ...t! });
+        sent.push({ key, hash: this.digests.hashOf(key) ?? 0n });
+        if (this.add(state, h, bytes, largeTo)) size += bytes;
       }
     }
     return { differing: [], keys: sent, wanted: [], state };
@@ -190,22 +189,42 @@ export class AntiEntropy {
     let taken = 0;
     for (let i = start; i < keys.length; i++) {
       const key = keys[i]!;
-      const v = this.o.store.get(key);
-      const t = v === undefined ? this.o.store.tombstone(key) : undefined;
-      const data = v !== undefined ? encodeValue(v.value) : undefined;
-      const bytes = key.length * 3 + 48 + (data?.length ?? 0);
-      if (v !== undefined && bytes > this.o.maxPayload) {
-        taken++;
-        this.sendLarge(largeTo, { key, kind: v.kind, originNode: this.o.nodeId, value: v.value, data: data! });
-        continue;
-      }
-      if (taken > 0 && size + bytes > budget) break;
+      const h = this.holding(key);
+      const bytes = key.length * 3 + 48 + (h?.data?.length ?? 0);
+      // A value too large for any message goes its own way at once, whatever the budget.
+      const large = h?.value !== undefined && bytes > this.o.maxPayload;
+      if (!large && taken > 0 && size + bytes > budget) break;
       taken++;
-      size += bytes;
-      if (v !== undefined) state.entries.push({ key, kind: v.kind, originNode: this.o.nodeId, value: v.value, data: data! });
-      else if (t !== undefined) state.tombstones.push({ ...t });
+      if (!large) size += bytes;
+      if (h !== undefined) this.add(state, h, bytes, largeTo);
     }
     return { state, taken };
+  }
+
+  /** What this node holds for `key`: its value, with the value's encoding, or its tombstone. */
+  private holding(key: string): Holding | undefined {
+    const value = this.o.store.get(key);
+    if (value !== undefined) return { key, value, data: encodeValue(value.value) };
+    const tombstone = this.o.store.tombstone(key);
+    return tombstone === undefined ? undefined : { key, tombstone };
+  }
+
+  /**
+   * Add `h` to `state`; a value no message can hold (`bytes`, its share of a message, past the
+   * max payload) goes to `largeTo` by sendLarge instead. True when it went into `state`.
+   */
+  private add(state: FullState, h: Holding, bytes: number, largeTo: string | undefined): boolean {
+    if (h.value === undefined) {
+      state.tombstones.push({ ...h.tombstone! });
+      return true;
+    }
+    const entry: CrdtDelta = { key: h.key, kind: h.value.kind, originNode: this.o.nodeId, value: h.value.value, data: h.data! };
+    if (bytes > this.o.maxPayload) {
+      this.sendLarge(largeTo, entry);
+      return false;
+    }
+    state.entries.push(entry);
+    return true;
   }
 
   private sendLarge(peer: string | undefined, entry: CrdtDelta): void {
