@@ -2,45 +2,19 @@
  * Bench worker processes (orchestrator side). Every node of a scenario is a separate OS process
  * (`bench/worker.ts`, started by `child_process.fork` under tsx's loader) driven over IPC with
  * request/reply commands. Every child is tracked and killed by PID on exit, SIGINT/SIGTERM and
- * errors; nats-servers are tracked the same way by test/helpers/nats-server.ts.
+ * errors (test/helpers/reaper.ts, as the nats-servers of test/helpers/nats-server.ts are).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { reaper } from "../../test/helpers/reaper.js";
 
 const WORKER = fileURLToPath(new URL("../worker.ts", import.meta.url));
 
-const live = new Set<ChildProcess>();
-let hooks = false;
-
-function killNow(): void {
-  for (const c of live) {
-    try {
-      if (c.pid !== undefined) process.kill(c.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  live.clear();
-}
-
-function installHooks(): void {
-  if (hooks) return;
-  hooks = true;
-  process.on("exit", killNow);
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const onSignal = (): void => {
-      killNow();
-      process.removeListener(sig, onSignal);
-      // Let the other handlers (nats-server cleanup) run, then die of the signal.
-      setImmediate(() => process.kill(process.pid, sig));
-    };
-    process.on(sig, onSignal);
-  }
-}
+const { children: live, installHooks, killAll } = reaper(() => {});
 
 /** Kill every worker still running (by PID). */
 export function killAllWorkers(): void {
-  killNow();
+  killAll();
 }
 
 interface Pending {

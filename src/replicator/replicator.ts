@@ -121,7 +121,7 @@ export class Replicator {
     this.store = restored.store;
     this.stats = restored.stats;
     // Unique per start, and increasing: a restarted node must never reuse sequence numbers or
-    // dots. The start in ms is (a process takes far longer than 1 ms to restart); within one
+    // dots. The start in ms is unique (a process takes far longer than 1 ms to restart); within one
     // process, a node closed and started again in the same millisecond takes the next one.
     this.incarnation = lastIncarnation = Math.max(Date.now(), lastIncarnation + 1);
     this.startedAtMs = this.incarnation;

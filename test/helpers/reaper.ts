@@ -9,6 +9,8 @@ export interface Reaper {
   readonly children: Set<ChildProcess>;
   /** Install the exit and signal hooks (once; later calls do nothing). */
   installHooks(): void;
+  /** Kill every child still running now (by PID), then run `cleanup`. */
+  killAll(): void;
 }
 
 /** A set of children to kill at exit; `cleanup` runs after the kill (e.g. removes temp dirs). */
@@ -43,5 +45,5 @@ export function reaper(cleanup: () => void): Reaper {
     }
   }
 
-  return { children, installHooks };
+  return { children, installHooks, killAll: killAllNow };
 }

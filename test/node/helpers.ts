@@ -3,28 +3,14 @@
  * on free loopback ports, killed by PID when the test process exits even if a test failed; an HTTP
  * client; and an SSE reader with bounded waits.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { reaper } from "../helpers/reaper.js";
 import { waitFor } from "../helpers/wait.js";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-const live = new Set<ChildProcess>();
-let hooked = false;
-
-function hook(): void {
-  if (hooked) return;
-  hooked = true;
-  process.on("exit", () => {
-    for (const c of live) {
-      try {
-        if (c.pid !== undefined) process.kill(c.pid, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
-  });
-}
+const { children: live, installHooks: hook } = reaper(() => {});
 
 export interface NodeProcess {
   readonly url: string;
