@@ -209,6 +209,21 @@ export async function stopNode(): Promise<void> {
   await h.nc.close();
 }
 
+/** Arrival times by sequence number (`arr[seq]`, shared clock), filled in by a subscriber. */
+export interface Arrivals {
+  arr: Float64Array;
+  seen: number;
+  stop: () => void;
+}
+
+/** Wait (bounded) until `count` arrivals were seen, stop watching, return the arrival times. */
+export async function collectArrivals(w: Arrivals, count: number, timeoutMs: number): Promise<Float64Array> {
+  const deadline = Date.now() + timeoutMs;
+  while (w.seen < count && Date.now() < deadline) await sleep(5);
+  w.stop();
+  return w.arr;
+}
+
 /** Resolves with the shared clock's time at which this node first sees `key`'s value ≥ `target`. */
 export function whenValueReaches<T extends Crdt<T> & { readonly value: number }>(key: Key<T>, target: number): Promise<number> {
   const { r } = node();

@@ -7,7 +7,7 @@
  */
 import { Key } from "../../src/index.js";
 import type { BenchContext } from "../lib/context.js";
-import { INCREMENT, nextTurn, node, nowNs, paced, raw, sleep } from "../lib/node.js";
+import { INCREMENT, collectArrivals, nextTurn, node, nowNs, paced, raw, type Arrivals } from "../lib/node.js";
 import type { BenchWorker } from "../lib/procs.js";
 import { medianSummary, median, summarize, type LatencySummary } from "../lib/stats.js";
 
@@ -33,18 +33,13 @@ export interface ConvergenceResult {
 
 // ================================================================== worker side
 
-interface Watch {
-  arr: Float64Array;
-  seen: number;
-  stop: () => void;
-}
-let watch: Watch | undefined;
+let watch: Arrivals | undefined;
 
 export const convergenceWorker = {
   /** Subscribe to `key`: arr[seq] = first time a value ≥ seq was seen. */
   "conv.watch": (a: { key: string; capacity: number }) => {
     const arr = new Float64Array(a.capacity + 1);
-    const w: Watch = { arr, seen: 0, stop: () => undefined };
+    const w: Arrivals = { arr, seen: 0, stop: () => undefined };
     w.stop = node().r.subscribe(Key.gcounter(a.key), (v) => {
       const t = nowNs();
       const n = Math.min(v?.value ?? 0, a.capacity);
@@ -56,7 +51,7 @@ export const convergenceWorker = {
   /** Raw baseline: the first 4 bytes of each message are its sequence number. */
   "conv.rawWatch": async (a: { subject: string; capacity: number }) => {
     const arr = new Float64Array(a.capacity + 1);
-    const w: Watch = { arr, seen: 0, stop: () => undefined };
+    const w: Arrivals = { arr, seen: 0, stop: () => undefined };
     const sub = raw().subscribe(a.subject, {
       callback: (_err, msg) => {
         const t = nowNs();
@@ -76,11 +71,8 @@ export const convergenceWorker = {
   "conv.collect": async (a: { count: number; timeoutMs: number }) => {
     const w = watch;
     if (w === undefined) throw new Error("not watching");
-    const deadline = Date.now() + a.timeoutMs;
-    while (w.seen < a.count && Date.now() < deadline) await sleep(5);
-    w.stop();
     watch = undefined;
-    return w.arr;
+    return collectArrivals(w, a.count, a.timeoutMs);
   },
   /** Writer: `count` updates at `rate`/s; returns the call time of each (index = seq). */
   "conv.write": async (a: { key: string; rate: number; count: number }) => {

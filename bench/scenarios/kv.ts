@@ -11,7 +11,7 @@
 import { Kvm, KvWatchInclude, type KV } from "@nats-io/kv";
 import { Key, type PNCounter } from "../../src/index.js";
 import type { BenchContext } from "../lib/context.js";
-import { nextTurn, node, nowNs, paced, raw, sleep, until, whenValueReaches } from "../lib/node.js";
+import { collectArrivals, nextTurn, node, nowNs, paced, raw, sleep, until, whenValueReaches, type Arrivals } from "../lib/node.js";
 import type { BenchWorker } from "../lib/procs.js";
 import { median, medianFields, medianSummary, summarize, type LatencySummary } from "../lib/stats.js";
 import { fanoutLatencies, measureOurs } from "./convergence.js";
@@ -38,7 +38,7 @@ export interface KvResult {
 
 let kv: KV | undefined;
 let reached: Promise<number> | undefined;
-let kvWatch: { arr: Float64Array; seen: number; stop: () => void } | undefined;
+let kvWatch: Arrivals | undefined;
 
 function bucket(): KV {
   if (kv === undefined) throw new Error("no KV bucket open");
@@ -111,11 +111,8 @@ export const kvWorker = {
   },
   "kv.watchCollect": async (a: { count: number; timeoutMs: number }) => {
     const w = kvWatch!;
-    const deadline = Date.now() + a.timeoutMs;
-    while (w.seen < a.count && Date.now() < deadline) await sleep(5);
-    w.stop();
     kvWatch = undefined;
-    return w.arr;
+    return collectArrivals(w, a.count, a.timeoutMs);
   },
   "kv.write": async (a: { key: string; rate: number; count: number }) => {
     const b = bucket();
