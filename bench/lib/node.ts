@@ -10,7 +10,6 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { GCounter, Key, Replicator, type Crdt, type ReplicatorOptions } from "../../src/index.js";
 import { connectNats } from "../../src/transport/nats.js";
 import type { MessageHandler, SubscribeOptions, Transport, TransportStatus } from "../../src/transport/types.js";
-import { decodeDeltaEnvelope } from "../../src/wire/messages.js";
 
 /** The machine's monotonic clock in ns, as a number (exact: < 2^53 ns is 104 days of uptime). */
 export const nowNs = (): number => Number(process.hrtime.bigint());
@@ -55,13 +54,6 @@ export class BenchTransport implements Transport {
   /** Heartbeats published: NATS framing + payload, and payload alone. */
   heartbeatWireBytes = 0;
   heartbeatPayloadBytes = 0;
-  /**
-   * BENCH_TRACE=1 (diagnosis only, adds a decode per message): time of each delta publish and
-   * arrival, indexed by the highest GCounter slot value in the envelope (= the convergence
-   * scenario's sequence number).
-   */
-  readonly trace: { published: Map<number, number>; arrived: Map<number, number>; handled: Map<number, number> } | undefined =
-    process.env["BENCH_TRACE"] === "1" ? { published: new Map(), arrived: new Map(), handled: new Map() } : undefined;
   constructor(
     private readonly inner: Transport,
     private readonly deltaSubject: string,
@@ -77,10 +69,6 @@ export class BenchTransport implements Transport {
       this.heartbeatWireBytes += pubFrame(subject, data.length);
       this.heartbeatPayloadBytes += data.length;
     }
-    if (this.trace !== undefined && subject === this.deltaSubject) {
-      const t = nowNs();
-      this.trace.published.set(traceSeq(data), t);
-    }
     this.inner.publish(subject, data);
   }
   respond(reply: string, data: Uint8Array): void {
@@ -92,23 +80,7 @@ export class BenchTransport implements Transport {
       return this.inner.subscribe(subject, (m) => void (this.muted || handler(m)), options);
     }
     if (subject !== this.deltaSubject) return this.inner.subscribe(subject, handler, options);
-    const trace = this.trace;
-    return this.inner.subscribe(
-      subject,
-      (m) => {
-        if (this.muted) return;
-        if (trace === undefined) {
-          handler(m);
-          return;
-        }
-        const t0 = nowNs();
-        const seq = traceSeq(m.data);
-        handler(m);
-        trace.arrived.set(seq, t0);
-        trace.handled.set(seq, nowNs());
-      },
-      options,
-    );
+    return this.inner.subscribe(subject, (m) => void (this.muted || handler(m)), options);
   }
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     return this.inner.request(subject, data, timeoutMs);
@@ -121,17 +93,6 @@ export class BenchTransport implements Transport {
   }
   close(): Promise<void> {
     return this.inner.close();
-  }
-}
-
-function traceSeq(data: Uint8Array): number {
-  try {
-    const env = decodeDeltaEnvelope(data);
-    let max = 0;
-    for (const d of env.deltas) if (d.value.kind === "gcounter") max = Math.max(max, (d.value as GCounter).value);
-    return max;
-  } catch {
-    return -1;
   }
 }
 
@@ -310,16 +271,6 @@ export const nodeHandlers = {
   "node.values": (a: { keys: string[] }) => a.keys.map((k) => node().r.get(Key.gcounter(k))?.value ?? null),
   "node.stats": () => statsOf(node().r),
   "node.flush": () => node().tx.flush(),
-  /** BENCH_TRACE data, then cleared. */
-  "node.trace": () => {
-    const t = node().tx.trace;
-    if (t === undefined) return undefined;
-    const out = { published: [...t.published], arrived: [...t.arrived], handled: [...t.handled] };
-    t.published.clear();
-    t.arrived.clear();
-    t.handled.clear();
-    return out;
-  },
 };
 
 function statsOf(r: Replicator): Record<string, number> {

@@ -121,11 +121,6 @@ export class BenchWorker {
   }
 }
 
-/** Spawn several workers at once. */
-export function spawnWorkers(names: readonly string[], env?: Record<string, string>): Promise<BenchWorker[]> {
-  return Promise.all(names.map((n) => BenchWorker.spawn(n, env)));
-}
-
 /** Stop several workers, never throwing. */
 export async function stopWorkers(workers: readonly (BenchWorker | undefined)[]): Promise<void> {
   await Promise.allSettled(workers.map((w) => w?.stop()));
