@@ -19,6 +19,8 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** Server max_payload in bytes (set through a config file: there is no flag for it). */
   maxPayload?: number;
+  /** Extra lines for the config file (e.g. a `cluster { ... }` block). */
+  config?: string;
   /** How long to wait for the server to accept connections (default 10 s). */
   startTimeoutMs?: number;
 }
@@ -34,6 +36,10 @@ export interface NatsServer {
   kill(): Promise<void>;
   /** Stop if running, then start again on the same port (and the same JetStream store). */
   restart(): Promise<void>;
+  /** SIGSTOP: the server hangs, its kernel still accepts TCP connections (a hung broker). */
+  pause(): void;
+  /** SIGCONT after `pause`. */
+  resume(): void;
 }
 
 /** Temp dirs (config, JetStream store) still to remove. */
@@ -106,9 +112,10 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
 
   const argsFor = (p: number): string[] => {
     const args = ["-a", "127.0.0.1", "-p", String(p)];
-    if (opts.maxPayload !== undefined) {
+    if (opts.maxPayload !== undefined || opts.config !== undefined) {
       const conf = join(dir, "server.conf");
-      writeFileSync(conf, `max_payload: ${opts.maxPayload}\n`);
+      const lines = [opts.maxPayload === undefined ? "" : `max_payload: ${opts.maxPayload}`, opts.config ?? ""];
+      writeFileSync(conf, lines.join("\n") + "\n");
       args.push("-c", conf);
     }
     if (opts.user !== undefined) args.push("--user", opts.user, "--pass", opts.password ?? "");
@@ -149,6 +156,12 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     async stop() {
       if (child) await terminate(child);
       removeDir();
+    },
+    pause() {
+      if (child?.pid !== undefined) process.kill(child.pid, "SIGSTOP");
+    },
+    resume() {
+      if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, "SIGCONT");
     },
     async kill() {
       if (child) await terminate(child, 0);
@@ -232,5 +245,6 @@ function terminate(child: ChildProcess, graceMs = 5000): Promise<void> {
       resolve();
     });
     child.kill(graceMs === 0 ? "SIGKILL" : "SIGTERM");
+    child.kill("SIGCONT"); // a paused (SIGSTOPped) server handles the SIGTERM only once continued
   });
 }
