@@ -68,6 +68,31 @@ function failBatches(): () => void {
   };
 }
 
+/** Track how many chained LevelDB batch writes run at once, across every database of this process. */
+function countConcurrentWrites(): { max(): number; restore(): void } {
+  const proto = Level.prototype as unknown as { batch(this: unknown, ...args: unknown[]): unknown };
+  const original = proto.batch;
+  let now = 0;
+  let max = 0;
+  proto.batch = function (this: unknown, ...args: unknown[]) {
+    const b = original.apply(this, args) as Batch;
+    const write = b.write.bind(b);
+    b.write = async (o) => {
+      max = Math.max(max, ++now);
+      try {
+        await write(o);
+      } finally {
+        now--;
+      }
+    };
+    return b;
+  };
+  return {
+    max: () => max,
+    restore: () => void delete (proto as { batch?: unknown }).batch,
+  };
+}
+
 const counter = (n: number): GCounter => GCounter.empty().increment("n", n).resetDelta();
 const valuePuts = (puts: string[]): string[] => puts.filter((k) => k.startsWith("v/"));
 
@@ -172,8 +197,8 @@ describe("durable writes through the replicator", () => {
     await server?.stop();
     removeTempDirs();
   });
-  const start = async (snapshot?: ReplicatorOptions["snapshot"]): Promise<Replicator> => {
-    const r = await Replicator.start({ nodeId: `d${running.length}`, nats: { servers: server.url }, ...FAST, snapshot });
+  const start = async (snapshot?: ReplicatorOptions["snapshot"], nodeId = `d${running.length}`): Promise<Replicator> => {
+    const r = await Replicator.start({ nodeId, nats: { servers: server.url }, ...FAST, snapshot });
     running.push(r);
     return r;
   };
@@ -229,6 +254,36 @@ describe("durable writes through the replicator", () => {
     const v = entries.get("v/hits");
     assert.ok(v?.type === "value" && v.value instanceof GCounter && v.value.value === 3);
     assert.equal(entries.get("t/other")?.type, "tombstone");
+  });
+
+  test("durable and periodic batches never overlap; writes in flight at close resolve and the close stays clean", async () => {
+    const dir = join(tempDir(), "race");
+    const r = await start({ dir, intervalMs: 5, writeThrough: true }); // a periodic pass every 5 ms
+    const { max, restore } = countConcurrentWrites();
+    let inFlight: Promise<unknown>[] = [];
+    try {
+      for (let round = 0; round < 20; round++) {
+        inFlight = Array.from({ length: 50 }, (_, i) => r.update(Key.gcounter(`k${i % 10}`), inc));
+        await Promise.all(inFlight);
+        await new Promise((res) => setTimeout(res, 2)); // let periodic passes fall between the rounds
+      }
+      // 200 more, not awaited, then close at once.
+      inFlight = Array.from({ length: 200 }, (_, i) => r.update(Key.gcounter(`k${i % 10}`), inc));
+      await r.close();
+    } finally {
+      restore();
+    }
+    const settled = await Promise.allSettled(inFlight);
+    assert.ok(settled.every((x) => x.status === "fulfilled"), "writes in flight at close resolve (the final batch holds them)");
+    assert.equal(max(), 1, "one batch at a time");
+    const entries = await readSnapshotDir(dir);
+    const meta = entries.get("m/meta");
+    assert.ok(meta?.type === "meta" && meta.cleanShutdown && meta.writerId === r.writerId, "the final batch marks the close clean");
+    const again = await start({ dir, intervalMs: 3_600_000, writeThrough: true }, r.nodeId);
+    assert.equal(again.writerId, r.writerId, "a clean close keeps the writer id");
+    let total = 0;
+    for (let i = 0; i < 10; i++) total += again.get(Key.gcounter(`k${i}`))?.value ?? 0;
+    assert.equal(total, 20 * 50 + 200, "exactly every write");
   });
 
   test("write-behind is unchanged when the option is off; durable: true per call; durable without snapshot is refused", async () => {
