@@ -38,7 +38,7 @@ import type { Key } from "./keys.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { DeltaEvent, DeltaOrigin, ReplicatorContext } from "./context.js";
-import { Snapshots } from "../durable/snapshots.js";
+import { Snapshots, type SnapshotHandle } from "../durable/snapshots.js";
 import { attachMetrics } from "../metrics/metrics.js";
 import { CrossDcReplication } from "../xdc/replication.js";
 import { ReplicatorStats, type RepairCause } from "./stats.js";
@@ -51,6 +51,12 @@ export interface WriteOptions {
   writeTo?: ConsistencyLevel;
   /** Default: the `coordinationTimeoutMs` option. */
   timeoutMs?: number;
+  /**
+   * Resolve only once the change is in the snapshot's LevelDB (concurrent writes share a batch);
+   * a failed write rejects with DurableWriteError, the change standing in memory. Needs the
+   * `snapshot` option. Default: its `writeThrough` (false: written at the next interval).
+   */
+  durable?: boolean;
 }
 
 export interface ReadOptions {
@@ -108,6 +114,8 @@ export class Replicator {
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
   /** Side concerns started after the core (snapshots, cross-DC, metrics), closed in reverse order. */
   private readonly extensions: { close(): Promise<void> | void }[] = [];
+  /** The snapshot writer, for durable writes (undefined without the `snapshot` option). */
+  private snapshot: SnapshotHandle | undefined;
   private closed = false;
 
   private constructor(
@@ -221,7 +229,7 @@ export class Replicator {
     const r = new Replicator(resolved, transport, owns, restored);
     r.begin();
     try {
-      if (snapshots !== undefined) r.extensions.push(snapshots.attach(r.context()));
+      if (snapshots !== undefined) r.extensions.push((r.snapshot = snapshots.attach(r.context())));
       r.extensions.push(attachMetrics(r.context(), options.meterProvider));
       if (resolved.dataCenterReplication !== undefined) {
         r.extensions.push(await CrossDcReplication.start(r.context(), resolved.dataCenterReplication));
@@ -247,6 +255,7 @@ export class Replicator {
     if (this.store.tombstone(key.id) !== undefined) {
       throw new KeyDeletedError(`key "${key.id}" was deleted; it cannot be updated until its tombstone expires`);
     }
+    const durable = this.durable(options);
     const current = this.typed(key);
     const base = current ?? (emptyOf(key.kind, key.valueKind) as T);
     const next = modify(base, this.writerId);
@@ -254,21 +263,23 @@ export class Replicator {
       throw new InvalidArgumentError(`modify must return a ${key.kind} value (got ${describeValue(next)})`);
     }
     const delta = next.delta;
-    if (delta === undefined) return next; // nothing changed
+    if (delta === undefined) {
+      if (durable) await this.snapshot!.persist(key.id); // what it returns may be an earlier, not yet durable write
+      return next; // nothing changed
+    }
     const stored = next.resetDelta();
     this.store.set(key.id, key.kind, stored, "local");
     this.subscriptions.notify(key.id, stored);
     this.outbox.add(key.id, key.kind, delta);
     const d: CrdtDelta = { key: key.id, kind: key.kind, originNode: this.nodeId, value: delta };
     for (const l of this.deltaListeners) l({ delta: d, origin: "local" });
+    const persisted = durable ? this.snapshot!.persist(key.id) : undefined;
     const level = options.writeTo ?? "local";
-    if (level !== "local") {
-      await this.coordinator.write(
-        { type: "write", from: this.nodeId, deltas: [d], tombstones: [] },
-        level,
-        options.timeoutMs ?? this.options.coordinationTimeoutMs,
-      );
-    }
+    const coordinated =
+      level === "local"
+        ? undefined
+        : this.coordinator.write({ type: "write", from: this.nodeId, deltas: [d], tombstones: [] }, level, options.timeoutMs ?? this.options.coordinationTimeoutMs);
+    await Promise.all([persisted, coordinated]);
     return stored;
   }
 
@@ -297,6 +308,7 @@ export class Replicator {
   /** Delete the key everywhere: a tombstone replaces it; later updates reject with KeyDeletedError. */
   async delete<T extends Crdt<T>>(key: Key<T>, options: WriteOptions = {}): Promise<void> {
     this.checkOpen();
+    const durable = this.durable(options);
     this.typed(key);
     const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: Date.now(), originNode: this.nodeId };
     if (this.store.addTombstone(t, "local")) {
@@ -304,14 +316,17 @@ export class Replicator {
       this.outbox.addTombstone(t);
       for (const l of this.tombstoneListeners) l(t, "local");
     }
+    const persisted = durable ? this.snapshot!.persist(key.id) : undefined;
     const level = options.writeTo ?? "local";
-    if (level !== "local") {
-      await this.coordinator.write(
-        { type: "write", from: this.nodeId, deltas: [], tombstones: [this.store.tombstone(key.id)!] },
-        level,
-        options.timeoutMs ?? this.options.coordinationTimeoutMs,
-      );
-    }
+    const coordinated =
+      level === "local"
+        ? undefined
+        : this.coordinator.write(
+            { type: "write", from: this.nodeId, deltas: [], tombstones: [this.store.tombstone(key.id)!] },
+            level,
+            options.timeoutMs ?? this.options.coordinationTimeoutMs,
+          );
+    await Promise.all([persisted, coordinated]);
   }
 
   /** Ids of the keys this replica holds (deleted keys excluded). */
@@ -651,6 +666,16 @@ export class Replicator {
       );
     }
     return this.typed(key);
+  }
+
+  /** Whether a write must wait for LevelDB (see `WriteOptions.durable`). */
+  private durable(options: WriteOptions): boolean {
+    const durable = options.durable ?? this.options.snapshot?.writeThrough ?? false;
+    if (typeof durable !== "boolean") throw new InvalidArgumentError(`durable must be true or false; got ${JSON.stringify(durable)}`);
+    if (durable && this.snapshot === undefined) {
+      throw new InvalidArgumentError("durable: true needs the snapshot option (a LevelDB directory to write to): Replicator.start({ snapshot: { dir } })");
+    }
+    return durable;
   }
 
   /** The stored value of `key`, checked against the key's type. */
