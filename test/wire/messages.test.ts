@@ -17,6 +17,8 @@ import {
   decodeDeltaEnvelope,
   decodeFullState,
   decodeHeartbeat,
+  decodeMemberHello,
+  decodeMemberHelloReply,
   decodeNodeReply,
   decodeNodeRequest,
   decodeSnapshotEntry,
@@ -29,6 +31,8 @@ import {
   encodeDeltaEnvelope,
   encodeFullState,
   encodeHeartbeat,
+  encodeMemberHello,
+  encodeMemberHelloReply,
   encodeNodeReply,
   encodeNodeRequest,
   encodeSnapshotEntry,
@@ -453,5 +457,23 @@ describe("schema parity", () => {
     // And a state with an int64 and an optional field.
     const pn = PNCounter.empty().increment("a", 3).decrement("b", 1);
     assert.deepEqual([...G.PNCounterState.encode(G.PNCounterState.decode(encodeValue(pn))).finish()], [...encodeValue(pn)]);
+  });
+});
+
+describe("identity messages (a starting node's checks)", () => {
+  test("IdentifyRequest and Identity round-trip as NodeRequest and NodeReply", () => {
+    const req = decodeNodeRequest(encodeNodeRequest({ type: "identify", from: "host-1:4242" }));
+    assert.deepEqual(req, { type: "identify", from: "host-1:4242" });
+    const identity = { type: "identity" as const, incarnation: 2 ** 53 - 1, startedAtMs: 1_760_000_000_000, host: "host-2", pid: 77 };
+    assert.deepEqual(decodeNodeReply(encodeNodeReply(identity)), identity);
+  });
+
+  test("MemberHello and its reply round-trip; required fields are checked", () => {
+    const hello = { node: "c", replyTo: "crdt.deltas.members.hello.c.abc" };
+    assert.deepEqual(decodeMemberHello(encodeMemberHello(hello)), hello);
+    const reply = { from: "a", incarnation: 1_760_000_000_123, youngestStartedAtMs: 1_760_000_000_000, members: 3 };
+    assert.deepEqual(decodeMemberHelloReply(encodeMemberHelloReply(reply)), reply);
+    assert.throws(() => decodeMemberHello(encodeMemberHello({ ...hello, replyTo: "x" }).subarray(0, 3)), DecodeError);
+    assert.throws(() => encodeMemberHello({ node: "", replyTo: "x" }), InvalidArgumentError);
   });
 });
