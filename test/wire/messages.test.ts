@@ -17,8 +17,6 @@ import {
   decodeDeltaEnvelope,
   decodeFullState,
   decodeHeartbeat,
-  decodeMemberHello,
-  decodeMemberHelloReply,
   decodeNodeReply,
   decodeNodeRequest,
   decodeSnapshotEntry,
@@ -31,8 +29,6 @@ import {
   encodeDeltaEnvelope,
   encodeFullState,
   encodeHeartbeat,
-  encodeMemberHello,
-  encodeMemberHelloReply,
   encodeNodeReply,
   encodeNodeRequest,
   encodeSnapshotEntry,
@@ -47,6 +43,7 @@ import {
   type SnapshotEntry,
   type Tombstone,
 } from "../../src/wire/codec.js";
+import { decodeMemberHello, decodeMemberHelloReply, encodeMemberHello, encodeMemberHelloReply } from "../../src/wire/messages.js";
 import * as G from "../../src/wire/gen/crdt.js";
 import { descriptor } from "../../src/wire/gen/descriptor.js";
 import { schemaEnum } from "../../src/wire/pb.js";
