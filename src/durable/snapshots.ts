@@ -174,13 +174,28 @@ export class Snapshots {
       for (const key of stale) s.dirty.add(key);
       // From here on the snapshot is "not clean" on disk: a crash before the final write makes the
       // next start use a fresh writer id. Synced, so an OS crash cannot undo it either.
-      await db.put(META_KEY, encodeSnapshotEntry({ type: "meta", ...s.meta(0, target.writerId ?? "", false) }), { sync: true });
+      await db.put(META_KEY, encodeSnapshotEntry({ type: "meta", ...s.meta(s.previousIncarnation(), target.writerId ?? "", false) }), { sync: true });
       target.store.onChange((key, source) => s.changed(key, source));
       return s;
     } catch (error) {
       await db.close().catch(() => undefined);
       throw error instanceof ConfigError ? error : new ConfigError(`snapshot.dir "${options.dir}": cannot read the snapshot: ${message(error)}`, { cause: error });
     }
+  }
+
+  /**
+   * Persist the incarnation this start took, before the node publishes anything: the next start
+   * takes a higher one even if this process dies before its first snapshot (see cluster/incarnations.ts).
+   */
+  async recordIncarnation(incarnation: number): Promise<void> {
+    const meta = this.meta(incarnation, "", false); // not clean: its writer id is never reused
+    await this.db.put(META_KEY, encodeSnapshotEntry({ type: "meta", ...meta }), { sync: true });
+  }
+
+  /** The incarnation of the previous run of this node id; 0 when unknown. */
+  private previousIncarnation(): number {
+    const prev = this.restore.previous;
+    return prev !== undefined && prev.node === this.nodeId ? prev.incarnation : 0;
   }
 
   /** Keys changed since the last successful write. */

@@ -28,6 +28,7 @@ export interface NodeConfig {
   readOnly: boolean;
   token: string | undefined;
   coordinationTimeoutMs: number;
+  maxClockSkewMs: number;
 }
 
 export type ParseResult = { help: string } | { config: NodeConfig };
@@ -69,6 +70,12 @@ const SPECS = {
     env: "COORDINATION_TIMEOUT_MS",
     help: "default timeout of ?consistency=majority|all",
     fallback: String(DEFAULTS.coordinationTimeoutMs),
+  },
+  maxClockSkewMs: {
+    flag: "--max-clock-skew-ms <ms>",
+    env: "MAX_CLOCK_SKEW_MS",
+    help: "largest lead over this node's clock an LWW timestamp may have (further ahead: 400, or rejected from peers)",
+    fallback: String(DEFAULTS.maxClockSkewMs),
   },
 } satisfies Record<string, Spec>;
 
@@ -126,6 +133,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     readOnly: flags.readOnly === true || boolean(env.READ_ONLY, where("readOnly")),
     token: get("token"),
     coordinationTimeoutMs: integer(get("coordinationTimeoutMs")!, where("coordinationTimeoutMs")),
+    maxClockSkewMs: integer(get("maxClockSkewMs")!, where("maxClockSkewMs")),
   };
   if (config.token !== undefined && !/^[\x21-\x7e]+$/.test(config.token)) {
     throw new ConfigError(`${where("token")} must be printable ASCII without spaces`);
@@ -153,6 +161,7 @@ export function replicatorOptions(c: NodeConfig) {
     role: c.role,
     nats: { servers: c.nats, name: `crdt-node ${c.nodeId}` },
     coordinationTimeoutMs: c.coordinationTimeoutMs,
+    maxClockSkewMs: c.maxClockSkewMs,
     snapshot: c.snapshotDir === undefined ? undefined : { dir: c.snapshotDir, writeThrough: c.snapshotWriteThrough, sync: c.snapshotSync },
     dataCenterReplication:
       c.remoteDcs.length === 0 ? undefined : { remotes: c.remoteDcs.map((r) => ({ name: r.name, servers: r.servers })), intervalMs: c.xdcIntervalMs },

@@ -81,6 +81,12 @@ export interface ReplicatorOptions {
   tombstoneTtlMs?: number;
   /** Default timeout of coordinated writes and reads. Default 5 s. */
   coordinationTimeoutMs?: number;
+  /**
+   * Largest lead over this node's clock an LWW timestamp or a tombstone's time may have: a local
+   * write beyond it is refused (InvalidArgumentError), a received one rejected and counted
+   * (reason "clock-skew"). Default 60 s.
+   */
+  maxClockSkewMs?: number;
   snapshot?: SnapshotOptions;
   dataCenterReplication?: DataCenterReplicationOptions;
   /** OpenTelemetry meter provider. Default: the global one. */
@@ -101,6 +107,7 @@ export interface ResolvedOptions {
   pruneIntervalMs: number;
   tombstoneTtlMs: number;
   coordinationTimeoutMs: number;
+  maxClockSkewMs: number;
   snapshot: Required<SnapshotOptions> | undefined;
   dataCenterReplication: Required<DataCenterReplicationOptions> | undefined;
 }
@@ -117,6 +124,7 @@ export const DEFAULTS = {
   pruneIntervalMs: 5 * 60_000,
   tombstoneTtlMs: 24 * 3_600_000,
   coordinationTimeoutMs: 5_000,
+  maxClockSkewMs: 60_000,
   snapshotIntervalMs: 10_000,
   snapshotWriteThrough: false,
   snapshotSync: false,
@@ -168,6 +176,7 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
     pruneIntervalMs: ms("pruneIntervalMs", DEFAULTS.pruneIntervalMs),
     tombstoneTtlMs: ms("tombstoneTtlMs", DEFAULTS.tombstoneTtlMs),
     coordinationTimeoutMs: ms("coordinationTimeoutMs", DEFAULTS.coordinationTimeoutMs),
+    maxClockSkewMs: ms("maxClockSkewMs", DEFAULTS.maxClockSkewMs),
     snapshot: undefined,
     dataCenterReplication: undefined,
   };

@@ -30,6 +30,7 @@ describe("crdt-node configuration", () => {
       readOnly: false,
       token: undefined,
       coordinationTimeoutMs: 5000,
+      maxClockSkewMs: 60000,
     });
   });
 
