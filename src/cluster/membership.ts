@@ -229,7 +229,7 @@ export class MembershipTable {
         // so a later change of sides cannot count it under an N that others already shrank.
         entry.acks = false;
         entry.synced = false;
-        if (!entry.inN || this.majorityVotes((v) => v.silent.has(entry.node), entry.node)) {
+        if (!entry.inN || this.majorityVotes((v) => v.acks && v.silent.has(entry.node), entry.node)) {
           this.peers.delete(entry.node);
           events.push({ type: "removed", member: view(entry, false), reason: "timeout" });
           continue;
@@ -258,8 +258,10 @@ export class MembershipTable {
   /**
    * Whether ⌊N/2⌋+1 of the members counted in N vote for a change about `subject`: this node (its
    * vote given by the caller; by default it votes, as removal is only asked when it does) and every
-   * reachable member of N, other than the subject, whose latest heartbeat votes so. Votes older than
+   * reachable member of N, other than the subject, for which `votes` holds. Votes older than
    * failureTimeoutMs (unreachable voters) do not count: stale votes cannot decide anything.
+   * Removal counts only voters whose acknowledgements count: a member this node has voted out may
+   * already be gone from the others' N, and must not help this node shrink N on another side.
    */
   private majorityVotes(votes: (voter: Entry) => boolean, subject: string, self = 1): boolean {
     let yes = self;
