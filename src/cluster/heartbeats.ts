@@ -167,6 +167,7 @@ export class Heartbeater {
         incarnation: self.incarnation,
         lastSequence: this.o.lastSequence?.() ?? 0,
         leaving,
+        ...this.table.votes(this.now()),
         sentAtMs: this.now(),
       });
       this.o.transport.publish(this.o.subject, bytes);
@@ -190,6 +191,8 @@ export class Heartbeater {
         incarnation: info.incarnation,
         lastSequence: info.lastSequence,
         leaving: info.leaving,
+        silent: info.silent,
+        vouched: info.vouched,
         receivedAtMs: this.now(),
       };
       events = this.table.observe(hb);

@@ -205,6 +205,12 @@ export interface Heartbeat {
   /** graceful leave: remove at once */
   leaving: boolean;
   sentAtMs: number;
+  /**
+   * Quorum membership votes (at most MAX_VOTES node ids each): members counted in N that the sender
+   * has not heard for removal_timeout_ms (remove), and members it hears and has synced with (admit).
+   */
+  silent: string[];
+  vouched: string[];
 }
 
 /**
@@ -1581,6 +1587,8 @@ function createBaseHeartbeat(): Heartbeat {
     lastSequence: 0n,
     leaving: false,
     sentAtMs: 0,
+    silent: [],
+    vouched: [],
   };
 }
 
@@ -1618,6 +1626,12 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     if (message.sentAtMs !== 0) {
       writer.uint32(65).double(message.sentAtMs);
+    }
+    for (const v of message.silent) {
+      writer.uint32(74).string(v!);
+    }
+    for (const v of message.vouched) {
+      writer.uint32(82).string(v!);
     }
     return writer;
   },
@@ -1697,6 +1711,22 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             }
 
             message.sentAtMs = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.silent.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.vouched.push(reader.string());
             continue;
           }
         }
