@@ -209,14 +209,15 @@ describe("a cross-DC send the remote DC did not take", () => {
     // runs a cross-DC round either. Only east's flusher can deliver the write.
     const westNodesLink = await rig.proxy(west);
     const nowhere = `nats://127.0.0.1:${await freePort()}`;
-    const e1 = await rig.node(opts("east", "e1", east.url, west.url));
-    const e2 = await rig.node(opts("east", "e2", east.url, west.url));
     const w1 = await rig.node(opts("west", "w1", westNodesLink.url, nowhere));
     const w2 = await rig.node(opts("west", "w2", westNodesLink.url, nowhere));
+    const e1 = await rig.node(opts("east", "e1", east.url, west.url));
+    const e2 = await rig.node(opts("east", "e2", east.url, west.url));
     await waitFor(() => [e1, e2].every((n) => reachable(n) === 2 && n.leader() === "e1") && [w1, w2].every((n) => reachable(n) === 2), {
       ...LONG,
       message: "both DCs settled, e1 leads east",
     });
+    await waitFor(() => repairs(e1, "leader") >= 1, { ...LONG, message: "e1's first cross-DC round (so none runs later)" });
     const warm = Key.gcounter("warm");
     await e2.update(warm, (c, self) => c.increment(self, 1));
     await waitFor(() => [w1, w2].every((n) => n.get(warm)?.value === 1), { ...LONG, message: "west gets east's writes" });
