@@ -112,7 +112,8 @@ export class Flusher {
       }),
     );
     // A node that just started sees only itself, so it believes it leads until the existing
-    // members' heartbeats arrive. It buffers meanwhile (harmless), but sends and starts rounds only
+    // members' heartbeats arrive. It buffers meanwhile (harmless: cleared below unless it leads, and
+    // what its join round pulls the leader holds already), but sends and starts rounds only
     // after two heartbeat periods, so a restarting follower does not run a leader's round.
     const settle = setTimeout(() => {
       this.settled = true;

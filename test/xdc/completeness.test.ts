@@ -15,7 +15,7 @@ import { freePort, startNatsServer, type NatsServer } from "../helpers/nats-serv
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { waitFor } from "../helpers/wait.js";
 import { startChildNode, type ChildNode } from "../replicator/fixtures/child-node.js";
-import { nodeOptions, type DcName } from "./two-dcs.js";
+import { nodeOptions, waitStable, type DcName } from "./two-dcs.js";
 
 const LONG = { timeoutMs: 20_000 };
 /** The cross-DC flush interval of these tests (XDC_DEFAULTS); "a few flushes" is bounded generously. */
@@ -195,6 +195,9 @@ describe("a DC restarted from nothing", () => {
     assert.ok(tookMs < 15_000, `took ${tookMs} ms`);
     for (let i = 0; i < KEYS; i += 37) for (const n of restarted) assert.equal(n.get(key(i))?.value, i + 1);
     assert.equal(restarted.filter((n) => n.isLeader).length, 1);
+    // What east pulled and spread came from west: none of it is sent back.
+    const sent = await waitStable(() => restarted.reduce((s, n) => s + n.stats.crossdcSendCount, 0), 1_000, 10_000, "east kept sending");
+    assert.equal(sent, 0, "east sent west's data back");
   });
 });
 
