@@ -32,18 +32,20 @@ import {
   encodeNodeRequest,
   type CrdtDelta,
   type DeltaEnvelope,
+  type FullState,
   type NodeReply,
   type NodeRequest,
   type ReadReply,
   type Tombstone,
 } from "../wire/messages.js";
+import { ChangeStream } from "./changes.js";
 import { AntiEntropy } from "./anti-entropy.js";
 import { Coordinator } from "./coordination.js";
 import { Inbox } from "./inbox.js";
 import type { Key } from "./keys.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
-import type { DeltaEvent, DeltaOrigin, ReplicatorContext } from "./context.js";
+import type { ReplicatorContext } from "./context.js";
 import { Snapshots, type SnapshotHandle } from "../durable/snapshots.js";
 import { attachMetrics } from "../metrics/metrics.js";
 import { CrossDcReplication } from "../xdc/replication.js";
@@ -102,6 +104,7 @@ export class Replicator {
 
   private readonly store: Store;
   private readonly subscriptions: Subscriptions;
+  private readonly changes: ChangeStream;
   private readonly merger: Merger;
   private readonly outbox: Outbox;
   private readonly inbox: Inbox;
@@ -124,8 +127,6 @@ export class Replicator {
   private readonly syncAtHeartbeat = new Map<string, number>();
   /** After a reconnect: sync with the first peer whose heartbeat arrives. */
   private reconnectSyncPending = false;
-  private readonly deltaListeners = new Set<(event: DeltaEvent) => void>();
-  private readonly tombstoneListeners = new Set<(t: Tombstone, origin: DeltaOrigin) => void>();
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
   /** Side concerns started after the core (snapshots, cross-DC, metrics), closed in reverse order. */
   private readonly extensions: { close(): Promise<void> | void }[] = [];
@@ -152,8 +153,10 @@ export class Replicator {
     const maxPayload = transport.maxPayload;
     this.clock = new HybridClock(Date.now, options.maxClockSkewMs);
     this.subscriptions = new Subscriptions(() => this.stats.subscriberErrorCount++);
-    this.merger = new Merger(this.store, this.stats, this.subscriptions, this.clock);
     const onError = (error: unknown): void => this.reportError(error);
+    this.changes = new ChangeStream(onError);
+    this.changes.listen((c) => this.subscriptions.notify(c.key, c.value));
+    this.merger = new Merger(this.store, this.stats, this.subscriptions, this.changes, options.nodeId, this.clock);
 
     this.outbox = new Outbox({
       transport,
@@ -185,7 +188,7 @@ export class Replicator {
       stats: this.stats,
       maxPayload: maxPayload - PAYLOAD_HEADROOM,
       ask: (peer, request) => this.ask(peer, request, this.options.coordinationTimeoutMs),
-      merge: (state) => this.merger.fullState(state, "remote"),
+      merge: (state) => this.merger.fullState(state, "sync"),
       sendLarge: (peer, entry) => this.outbox.sendDirect(this.directSubject(peer), entry),
       onError,
     });
@@ -315,11 +318,9 @@ export class Replicator {
       );
     }
     const stored = next.resetDelta();
-    this.store.set(key.id, key.kind, stored, "local");
-    this.subscriptions.notify(key.id, stored);
+    this.merger.write(key.id, key.kind, stored, delta);
     this.outbox.add(key.id, key.kind, delta);
     const d: CrdtDelta = { key: key.id, kind: key.kind, originNode: this.nodeId, value: delta };
-    for (const l of this.deltaListeners) l({ delta: d, origin: "local" });
     const persisted = durable ? this.snapshot!.persist(key.id) : undefined;
     const level = options.writeTo ?? "local";
     const coordinated =
@@ -358,11 +359,7 @@ export class Replicator {
     const durable = this.durable(options);
     this.typed(key);
     const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: this.clock.now(), originNode: this.nodeId };
-    if (this.store.addTombstone(t, "local")) {
-      this.subscriptions.notify(key.id, undefined);
-      this.outbox.addTombstone(t);
-      for (const l of this.tombstoneListeners) l(t, "local");
-    }
+    if (this.merger.tombstone(t, "local")) this.outbox.addTombstone(t);
     const persisted = durable ? this.snapshot!.persist(key.id) : undefined;
     const level = options.writeTo ?? "local";
     const coordinated =
@@ -456,6 +453,9 @@ export class Replicator {
       set.add(l);
       return () => set.delete(l);
     };
+    const fromRemoteDc = (state: FullState): void => {
+      this.merger.fullState(state, "remote-dc");
+    };
     return {
       options: this.options,
       nodeId: this.nodeId,
@@ -465,15 +465,14 @@ export class Replicator {
       store: this.store,
       stats: this.stats,
       transport: this.transport,
-      onDelta: (l) => listen(this.deltaListeners, l),
-      onTombstone: (l) => listen(this.tombstoneListeners, l),
-      merge: (state, source) => this.merger.fullState(state, source),
+      onChange: (l) => this.changes.listen(l),
+      merge: (state, origin) => this.merger.fullState(state, origin),
       members: () => this.heartbeater.members(),
       isLeader: () => this.isLeader,
       onLeaderChange: (l) => listen(this.leaderListeners, l),
       answer: (request) => this.answer(request, false),
       syncVia: async (ask, cause) => {
-        await this.antiEntropy.syncVia(ask, cause);
+        await this.antiEntropy.syncVia(ask, cause, fromRemoteDc);
       },
       reportError: (error) => this.reportError(error),
     };
@@ -618,11 +617,12 @@ export class Replicator {
     }
   }
 
-  /** `local`: the request came over this DC's bus (the requester has a direct subject here). */
+  /** `local`: the request came over this DC's bus (the requester has a direct subject here); else from a remote DC. */
   private answer(request: NodeRequest, local: boolean): NodeReply {
+    const origin = local ? "sync" : "remote-dc";
     switch (request.type) {
       case "write":
-        return this.acknowledge(this.merger.fullState({ entries: request.deltas, tombstones: request.tombstones }, "remote"));
+        return this.acknowledge(this.merger.fullState({ entries: request.deltas, tombstones: request.tombstones }, origin));
       case "read":
         return { type: "read", ...this.readReply(request.key) };
       case "digest":
@@ -635,7 +635,7 @@ export class Replicator {
         return { type: "repair", envelopes: envelopes ?? [], complete: envelopes !== undefined };
       }
       case "push":
-        return this.acknowledge(this.merger.fullState(request, "remote"));
+        return this.acknowledge(this.merger.fullState(request, origin));
       case "identify":
         // Another process is starting with our node id: its start fails with our answer.
         this.reportError(new ConfigError(`process ${request.from} tried to start as node "${this.nodeId}", which this process holds`));
@@ -700,13 +700,9 @@ export class Replicator {
   private deliver(env: DeltaEnvelope): void {
     this.stats.deltaReceiveCount += env.deltas.length;
     this.stats.record("replication.lag", Math.max(0, now() - env.sentAtMs));
-    const origin: DeltaOrigin = "dc"; // envelopes come from this DC's bus; remote DCs' data comes in batches
-    for (const t of env.tombstones) {
-      if (this.merger.tombstone(t, "remote")) for (const l of this.tombstoneListeners) l(t, origin);
-    }
-    for (const d of env.deltas) {
-      if (this.merger.value(d, "remote")) for (const l of this.deltaListeners) l({ delta: d, origin });
-    }
+    // Envelopes come from this DC's bus; remote DCs' data comes in batches.
+    for (const t of env.tombstones) this.merger.tombstone(t, "dc");
+    for (const d of env.deltas) this.merger.value(d, "dc");
   }
 
   // ------------------------------------------------------------------ repair
@@ -751,8 +747,8 @@ export class Replicator {
         level,
         options.timeoutMs ?? this.options.coordinationTimeoutMs,
         (reply) => {
-          if (reply.tombstone !== undefined) this.merger.tombstone(reply.tombstone, "remote");
-          else if (reply.state !== undefined) this.merger.value(reply.state, "remote");
+          if (reply.tombstone !== undefined) this.merger.tombstone(reply.tombstone, "sync");
+          else if (reply.state !== undefined) this.merger.value(reply.state, "sync");
         },
       );
     }
