@@ -114,6 +114,25 @@ describe("NatsTransport when its server hangs", () => {
     });
   }
 
+  it("a client working through a backlog longer than the ping bound is not taken for hung", async (t) => {
+    const busy = await open(t, { servers: [cluster.urls[2]!], ignoreClusterUpdates: true });
+    const publisher = await open(t, { servers: [cluster.urls[2]!], ignoreClusterUpdates: true });
+    const statuses: string[] = [];
+    busy.onStatus((s) => statuses.push(s.type));
+    let got = 0;
+    busy.subscribe("fo.backlog", () => {
+      got++;
+      const until = performance.now() + 2; // 2 ms of work per message: 1,500 take 3 s or more
+      while (performance.now() < until);
+    });
+    await busy.flush();
+    for (let i = 0; i < 1_500; i++) publisher.publish("fo.backlog", new Uint8Array(1024));
+    await publisher.flush();
+    // Its PONGs wait behind seconds of messages; the messages themselves prove the server alive.
+    await waitFor(() => got === 1_500, { timeoutMs: 30_000, message: "the whole backlog", describe: () => got });
+    assert.deepEqual(statuses, [], "no disconnect");
+  });
+
   it("a client given one URL fails over to a server the cluster advertised", async (t) => {
     const client = await open(t, { servers: cluster.urls[0]! });
     // The other servers arrive with the server's INFO (its connect_urls).
