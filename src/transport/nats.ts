@@ -27,7 +27,7 @@ import {
   type Status,
   type Subscription,
 } from "@nats-io/transport-node";
-import { ConnectionError, InvalidArgumentError } from "../errors.js";
+import { ConfigError, ConnectionError, InvalidArgumentError } from "../errors.js";
 import { LivenessMonitor, type LivenessOptions } from "./liveness.js";
 import { Resender } from "./resend.js";
 import {
@@ -85,7 +85,7 @@ export interface NatsConnectionOptions {
 }
 
 /** Defaults of the options above that this module sets (others are the NATS client's). */
-export const NATS_DEFAULTS = {
+const NATS_DEFAULTS = {
   maxReconnectAttempts: -1,
   reconnectTimeWait: 250,
   reconnectJitter: 100,
@@ -125,10 +125,10 @@ function livenessOptions(o: NatsConnectionOptions): LivenessOptions {
   const pingInterval = o.pingInterval ?? NATS_DEFAULTS.pingInterval;
   const maxPingOut = o.maxPingOut ?? NATS_DEFAULTS.maxPingOut;
   if (!(Number.isInteger(pingInterval) && pingInterval > 0)) {
-    throw new InvalidArgumentError(`pingInterval must be a positive integer (ms), got ${pingInterval}`);
+    throw new ConfigError(`nats.pingInterval must be a positive integer (ms), got ${pingInterval}`);
   }
   if (!(Number.isInteger(maxPingOut) && maxPingOut > 0)) {
-    throw new InvalidArgumentError(`maxPingOut must be a positive integer, got ${maxPingOut}`);
+    throw new ConfigError(`nats.maxPingOut must be a positive integer, got ${maxPingOut}`);
   }
   return { pingInterval, maxPingOut };
 }

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it, type TestContext } from "node:test";
+import { ConfigError } from "../../src/errors.js";
 import { connectNats, type NatsConnectionOptions, type NatsTransport } from "../../src/transport/nats.js";
 import { startNatsCluster, type NatsCluster } from "../helpers/nats-cluster.js";
 import { stopAllNatsServers } from "../helpers/nats-server.js";
@@ -131,6 +132,12 @@ describe("NatsTransport when its server hangs", () => {
     // Its PONGs wait behind seconds of messages; the messages themselves prove the server alive.
     await waitFor(() => got === 1_500, { timeoutMs: 30_000, message: "the whole backlog", describe: () => got });
     assert.deepEqual(statuses, [], "no disconnect");
+  });
+
+  it("rejects ping settings that could never tell a hung server", async () => {
+    for (const bad of [{ pingInterval: 0 }, { pingInterval: 2.5 }, { maxPingOut: 0 }]) {
+      await assert.rejects(connectNats({ servers: cluster.urls[0]!, ...bad }), ConfigError);
+    }
   });
 
   it("a client given one URL fails over to a server the cluster advertised", async (t) => {
