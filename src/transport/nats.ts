@@ -5,7 +5,7 @@
  * cluster within ~1.5 s when the current one dies or hangs: a hung server (its kernel still holds the
  * connection) is noticed by ping silence (src/transport/liveness.ts), the next server tried is the
  * one tried longest ago (never first the one just lost), a hung server's handshake is given up
- * after 1 s, and requests waiting for a reply are sent again on the new connection
+ * after 2 s, and requests waiting for a reply are sent again on the new connection
  * (src/transport/resend.ts).
  */
 import { readFileSync } from "node:fs";
@@ -74,7 +74,11 @@ export interface NatsConnectionOptions {
    */
   pingInterval?: number;
   maxPingOut?: number;
-  /** Handshake timeout of one connection attempt (default 1000); raise it for TLS over long-haul links. */
+  /**
+   * Handshake timeout of one connection attempt (default 2000). A hung server is tried again only
+   * after every other server, so this bounds failover only when several hang; it also runs on the
+   * client's event loop, so a process busy for longer than this fails its (first) connect.
+   */
   timeout?: number;
   /** Use only `servers`, not the servers the cluster advertises (default false: use both). */
   ignoreClusterUpdates?: boolean;
@@ -92,7 +96,7 @@ const NATS_DEFAULTS = {
   reconnectJitterTLS: 250,
   pingInterval: 500,
   maxPingOut: 2,
-  timeout: 1000,
+  timeout: 2000,
 } as const;
 
 /** Borrow an existing connection: `close()` then leaves it open. */
