@@ -6,11 +6,13 @@
  * Liveness uses the receiver's own clock (`receivedAtMs`), never the sender's, so clock skew between
  * nodes cannot make a live member look dead or a dead one alive.
  *
- * Quorum membership (who counts in N, whose acknowledgements count) changes only by majority vote,
- * never by one node's decision alone: a member silent for removalTimeoutMs is removed once a
- * majority of N votes it out, and a newcomer (or a member back from such silence) counts once a
- * majority of N vouches for it. Votes travel in heartbeats (`silent`, `vouched`). See README,
- * "Quorum membership", for the rule and its proof sketch.
+ * Quorum membership. Every member this node knows of counts in N (quorum sizes) at once; only
+ * admitted members' acknowledgements count. The agreed membership (who decides votes) changes only
+ * by majority vote, never by one node's decision alone: a member silent for removalTimeoutMs is
+ * removed once a majority of it votes it out, and a newcomer (or a member back from such silence,
+ * or restarted) is admitted once a majority of it vouches for it. Votes travel in heartbeats
+ * (`silent`, `vouched`). A starting node seeds the agreed membership from its peers' answers
+ * (`expect`), so its N is never smaller than theirs. See README, "Quorum membership".
  */
 import { InvalidArgumentError } from "../errors.js";
 import { quorum } from "./quorum.js";
@@ -34,6 +36,8 @@ export interface Heartbeat {
   readonly silent: readonly string[];
   /** Admission votes: members the sender hears and has synced with (or already counts). */
   readonly vouched: readonly string[];
+  /** Members the sender removed by majority vote within removalTimeoutMs (also in `silent`). */
+  readonly removed: readonly string[];
   /** When this node received it, on this node's clock. */
   readonly receivedAtMs: number;
 }
@@ -45,6 +49,13 @@ export interface SelfInfo {
   readonly roles: readonly string[];
   readonly startedAtMs: number;
   readonly incarnation: number;
+}
+
+/** A member a starting node learned of from its peers before hearing it (see `expect`). */
+export interface ExpectedMember {
+  readonly node: string;
+  readonly dataCenter: string;
+  readonly roles: readonly string[];
 }
 
 export interface Member {
@@ -94,8 +105,10 @@ interface Entry {
   incarnation: number;
   reachable: boolean;
   lastSeenMs: number;
-  /** Counted in N (for quorum sizes); set by admission, cleared only by removal. */
+  /** In the agreed membership (whose majority decides votes); set by admission or `expect`, cleared only by removal. */
   inN: boolean;
+  /** Learned from peers at start (`expect`) and not heard yet: no incarnation, never reachable. */
+  expected: boolean;
   /** Its acknowledgements count; cleared while this node votes it out, set again by admission. */
   acks: boolean;
   /** A digest round between us completed since it last stopped counting (so we may vouch for it). */
@@ -120,7 +133,7 @@ export class MembershipTable {
   private leaders = new Map<string, string | undefined>(); // `${role}\u0000${dc}` → leader
 
   constructor(self: SelfInfo, options: MembershipOptions) {
-    checkHeartbeatShape({ ...self, lastSequence: 0, leaving: false, silent: [], vouched: [], receivedAtMs: 0 });
+    checkHeartbeatShape({ ...self, lastSequence: 0, leaving: false, silent: [], vouched: [], removed: [], receivedAtMs: 0 });
     const { failureTimeoutMs, removalTimeoutMs } = options;
     if (!(Number.isFinite(failureTimeoutMs) && failureTimeoutMs > 0)) {
       throw new InvalidArgumentError("failureTimeoutMs must be a finite number > 0");
@@ -155,12 +168,14 @@ export class MembershipTable {
       this.departed.set(hb.node, { incarnation: hb.incarnation, atMs: hb.receivedAtMs });
       return this.withLeaderChanges(events);
     }
-    // A restart keeps the node's place in N: the new incarnation takes over the old one's standing.
+    // A restart keeps the node's place in the agreed membership, but the new incarnation counts
+    // only once admitted again: it may have come back empty, so its replies must not stand for the
+    // old one's until a digest round refilled it. An expected member, heard at last, joins in its place.
     let standing = { inN: false, acks: false, synced: false };
-    if (current !== undefined && hb.incarnation > current.incarnation) {
+    if (current !== undefined && (current.expected || hb.incarnation > current.incarnation)) {
       this.peers.delete(hb.node);
-      events.push({ type: "removed", member: view(current, false), reason: "restarted" });
-      standing = { inN: current.inN, acks: current.acks, synced: current.synced };
+      if (!current.expected) events.push({ type: "removed", member: view(current, false), reason: "restarted" });
+      standing = { inN: current.inN, acks: false, synced: false };
       current = undefined;
     }
     if (current === undefined) {
@@ -173,6 +188,7 @@ export class MembershipTable {
         reachable: true,
         lastSeenMs: hb.receivedAtMs,
         ...standing,
+        expected: false,
         silent: new Set(hb.silent),
         vouched: new Set(hb.vouched),
       };
@@ -192,6 +208,18 @@ export class MembershipTable {
         events.push({ type: "reachable-again", member: view(current, false) });
       }
     }
+    // A member we expected at start but never heard, which a member of the agreed membership has
+    // since removed by majority vote (dead before we started): take the decision, else it would
+    // block our admissions for ever.
+    if (current.inN) {
+      for (const node of hb.removed) {
+        const e = this.peers.get(node);
+        if (e?.expected === true) {
+          this.peers.delete(node);
+          events.push({ type: "removed", member: view(e, false), reason: "timeout" });
+        }
+      }
+    }
     // It vouches for us while we do not count it: it ran a digest round with us since it came (back).
     if (!current.acks && current.vouched.has(this.self.node)) current.synced = true;
     return this.withLeaderChanges(events);
@@ -206,22 +234,52 @@ export class MembershipTable {
     if (entry !== undefined && !entry.acks) entry.synced = true;
   }
 
+  /**
+   * Members this node's peers count, learned before it hears them (their answers to its start-up
+   * hello): they join the agreed membership, and so N, at once, unreachable and not counting
+   * acknowledgements until heard and admitted. Without them a starting node's N would be 1 and it
+   * would acknowledge majority writes alone. Known members and this node are skipped.
+   */
+  expect(members: readonly ExpectedMember[], nowMs: number): void {
+    if (!Number.isFinite(nowMs)) throw new InvalidArgumentError("nowMs must be a finite number");
+    for (const m of members) {
+      if (m.node === this.self.node || this.peers.has(m.node) || m.node.length === 0) continue;
+      this.peers.set(m.node, {
+        node: m.node,
+        dataCenter: m.dataCenter,
+        roles: [...m.roles],
+        startedAtMs: 0,
+        incarnation: 0,
+        reachable: false,
+        lastSeenMs: nowMs,
+        inN: true,
+        expected: true,
+        acks: false,
+        synced: false,
+        silent: NONE,
+        vouched: NONE,
+      });
+    }
+  }
+
   /** This node's votes, for its next heartbeat. */
-  votes(nowMs: number): { silent: string[]; vouched: string[] } {
-    const silent = [...this.votedOut.keys()];
+  votes(nowMs: number): { silent: string[]; vouched: string[]; removed: string[] } {
+    const removed = [...this.votedOut.keys()].sort();
+    const silent = [...removed];
     const vouched: string[] = [];
     for (const e of this.peers.values()) {
       if (e.inN && nowMs - e.lastSeenMs >= this.removalTimeoutMs) silent.push(e.node);
       if (e.reachable && (e.acks || e.synced)) vouched.push(e.node);
     }
-    return { silent: silent.sort(), vouched: vouched.sort() };
+    return { silent: silent.sort(), vouched: vouched.sort(), removed };
   }
 
   /**
    * Advance time: mark silent members unreachable; stop counting acknowledgements of members silent
-   * for removalTimeoutMs and remove them once a majority of N votes so; admit members a majority
-   * vouches for. Members not counted in N are removed after removalTimeoutMs of silence by this
-   * node alone (they never counted).
+   * for removalTimeoutMs and remove them once a majority of the agreed membership votes so; admit
+   * members such a majority vouches for. Newcomers not yet in the agreed membership are removed
+   * after removalTimeoutMs of silence by this node alone: they count in N, but no write ever
+   * counted their acknowledgement, so every quorum stays a majority of the agreed membership.
    */
   tick(nowMs: number): MembershipEvent[] {
     if (!Number.isFinite(nowMs)) throw new InvalidArgumentError("nowMs must be a finite number");
@@ -262,7 +320,7 @@ export class MembershipTable {
   }
 
   /**
-   * Whether ⌊N/2⌋+1 of the members counted in N vote for a change about `subject`: this node (its
+   * Whether a majority (⌊A/2⌋+1) of the agreed membership (A members) votes for a change about `subject`: this node (its
    * vote given by the caller; by default it votes, as removal is only asked when it does) and every
    * reachable member of N, other than the subject, for which `votes` holds. Votes older than
    * failureTimeoutMs (unreachable voters) do not count: stale votes cannot decide anything.
@@ -271,8 +329,10 @@ export class MembershipTable {
    */
   private majorityVotes(votes: (voter: Entry) => boolean, subject: string, self = 1): boolean {
     let yes = self;
+    let agreed = 0;
+    for (const e of this.entries()) if (e.inN) agreed++;
     for (const v of this.peers.values()) if (v.inN && v.reachable && v.node !== subject && votes(v)) yes++;
-    return yes >= quorum("majority", this.known());
+    return yes >= quorum("majority", agreed);
   }
 
   /** Every member, self included, sorted by node id. */
@@ -280,6 +340,11 @@ export class MembershipTable {
     return [view(this.self, true), ...[...this.peers.values()].map((e) => view(e, false))].sort(
       byNode,
     );
+  }
+
+  /** The agreed membership (self included), as a starting node's peers tell it (see `expect`). */
+  agreed(): ExpectedMember[] {
+    return [...this.entries()].filter((e) => e.inN).map((e) => ({ node: e.node, dataCenter: e.dataCenter, roles: [...e.roles] })).sort(byNode);
   }
 
   member(node: string): Member | undefined {
@@ -308,12 +373,13 @@ export class MembershipTable {
   }
 
   /**
-   * Members counted in N (reachable or not, self included), optionally of one DC and one role: N for
-   * quorum math. Newcomers not yet admitted are not counted; members voted out but not yet removed are.
+   * N for quorum math: every member this node knows of (reachable or not, admitted or not, self
+   * included), optionally of one DC and one role. Only admitted members' acknowledgements count
+   * (`quorumPeers`), so a quorum of N is also a majority of the agreed membership.
    */
   known(dataCenter?: string, role?: string): number {
     let n = 0;
-    for (const e of this.entries()) if (e.inN && matches(e, dataCenter, role)) n++;
+    for (const e of this.entries()) if (matches(e, dataCenter, role)) n++;
     return n;
   }
 
@@ -362,7 +428,7 @@ function splitSlot(slot: string): [string | undefined, string] {
   return [head === "\u0001" ? undefined : head.slice(1), slot.slice(cut + 1)];
 }
 
-const COUNTED = { inN: true, acks: true, synced: true } as const;
+const COUNTED = { inN: true, expected: false, acks: true, synced: true } as const;
 const NONE: ReadonlySet<string> = new Set();
 
 function matches(e: Entry, dataCenter: string | undefined, role: string | undefined): boolean {
@@ -404,7 +470,7 @@ function checkHeartbeatShape(hb: Heartbeat): void {
     if (typeof hb[f] !== "number" || !Number.isFinite(hb[f])) fail(`${f} must be a finite number`);
   }
   if (typeof hb.leaving !== "boolean") fail("leaving must be a boolean");
-  for (const f of ["silent", "vouched"] as const) {
+  for (const f of ["silent", "vouched", "removed"] as const) {
     if (!Array.isArray(hb[f]) || !hb[f].every((n) => typeof n === "string")) fail(`${f} must be an array of strings`);
   }
 }

@@ -25,6 +25,7 @@ function hb(node: string, at: number, extra: Partial<Heartbeat> = {}): Heartbeat
     leaving: false,
     silent: [],
     vouched: [],
+    removed: [],
     receivedAtMs: at,
     ...extra,
   };
@@ -47,7 +48,7 @@ function admitted(peers: string[], extra: (node: string) => Partial<Heartbeat> =
     }
     t.tick(0);
   }
-  assert.equal(t.known(), peers.length + 1);
+  assert.equal(t.quorumPeers().length, peers.length);
   return t;
 }
 
@@ -67,7 +68,8 @@ describe("MembershipTable", () => {
   it("joins, marks unreachable, recovers, and removes on silence", () => {
     const t = table();
     assert.deepEqual(types(t.observe(hb("b", 0))), ["joined:b"]); // younger than self: no leader change
-    assert.equal(t.known(), 1, "not counted before a round with it");
+    assert.equal(t.known(), 2, "counted in N at once");
+    assert.deepEqual(t.quorumPeers(), [], "but its acknowledgements not before a round with it");
     t.synced("b");
     assert.deepEqual(types(t.tick(0)), ["counted:b"], "alone, this node's vouch is a majority");
     assert.deepEqual(t.tick(FAIL - 1), []);
@@ -155,8 +157,10 @@ describe("MembershipTable", () => {
     t.observe(hb("o", 0, { dataCenter: "dc2", startedAtMs: 1 }));
     assert.equal(t.leader("dc2"), "o");
     assert.equal(t.leader(), "c", "another DC's older member does not lead this one");
-    assert.equal(t.known("dc1"), 1, "none admitted yet (no digest rounds)");
-    assert.equal(t.known(), 1);
+    assert.equal(t.known("dc1"), 3, "every listed member counts in N");
+    assert.equal(t.known("dc1", "y"), 1);
+    assert.equal(t.known(), 4);
+    assert.deepEqual(t.quorumPeers(), [], "none admitted yet (no digest rounds)");
     // c and z silent, o too: leadership falls back to self; dc2 is left without a leader.
     const events = t.tick(FAIL);
     assert.deepEqual(types(events), [
