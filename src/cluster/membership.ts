@@ -109,6 +109,11 @@ interface Entry {
   inN: boolean;
   /** Learned from peers at start (`expect`) and not heard yet: no incarnation, never reachable. */
   expected: boolean;
+  /**
+   * In the agreed membership on the others' word (expected at start, or restarted in place) and not
+   * voted out by this node since: it counts as a vote for its own admission.
+   */
+  forItself: boolean;
   /** Its acknowledgements count; cleared while this node votes it out, set again by admission. */
   acks: boolean;
   /** A digest round between us completed since it last stopped counting (so we may vouch for it). */
@@ -171,11 +176,11 @@ export class MembershipTable {
     // A restart keeps the node's place in the agreed membership, but the new incarnation counts
     // only once admitted again: it may have come back empty, so its replies must not stand for the
     // old one's until a digest round refilled it. An expected member, heard at last, joins in its place.
-    let standing = { inN: false, acks: false, synced: false };
+    let standing = { inN: false, acks: false, synced: false, forItself: false };
     if (current !== undefined && (current.expected || hb.incarnation > current.incarnation)) {
       this.peers.delete(hb.node);
       if (!current.expected) events.push({ type: "removed", member: view(current, false), reason: "restarted" });
-      standing = { inN: current.inN, acks: false, synced: false };
+      standing = { inN: current.inN, acks: false, synced: false, forItself: current.acks || current.forItself };
       current = undefined;
     }
     if (current === undefined) {
@@ -254,6 +259,7 @@ export class MembershipTable {
         lastSeenMs: nowMs,
         inN: true,
         expected: true,
+        forItself: true,
         acks: false,
         synced: false,
         silent: NONE,
@@ -291,6 +297,7 @@ export class MembershipTable {
         // so a later change of sides cannot count it under an N that others already shrank.
         entry.acks = false;
         entry.synced = false;
+        entry.forItself = false;
         if (!entry.inN || this.majorityVotes((v) => v.acks && v.silent.has(entry.node), entry.node)) {
           this.peers.delete(entry.node);
           if (entry.inN) this.votedOut.set(entry.node, nowMs);
@@ -305,8 +312,10 @@ export class MembershipTable {
     }
     for (const entry of [...this.peers.values()].sort(byNode)) {
       if (entry.acks || !entry.reachable) continue;
-      const self = entry.synced ? 1 : 0;
-      if (this.majorityVotes((v) => v.vouched.has(entry.node), entry.node, self)) {
+      // Without the vote of a member agreed on by the others, a 2-member membership could never
+      // admit it. A member this node voted out has no such vote: it may be gone from the others' N.
+      const votes = (entry.synced ? 1 : 0) + (entry.forItself ? 1 : 0);
+      if (this.majorityVotes((v) => v.vouched.has(entry.node), entry.node, votes)) {
         entry.inN = true;
         entry.acks = true;
         events.push({ type: "counted", member: view(entry, false) });
@@ -428,7 +437,7 @@ function splitSlot(slot: string): [string | undefined, string] {
   return [head === "\u0001" ? undefined : head.slice(1), slot.slice(cut + 1)];
 }
 
-const COUNTED = { inN: true, expected: false, acks: true, synced: true } as const;
+const COUNTED = { inN: true, expected: false, forItself: false, acks: true, synced: true } as const;
 const NONE: ReadonlySet<string> = new Set();
 
 function matches(e: Entry, dataCenter: string | undefined, role: string | undefined): boolean {

@@ -115,6 +115,38 @@ describe("MembershipTable", () => {
     assert.equal(t.known(), 3);
   });
 
+  it("counts the members its peers announced at start in N at once, and never drops them alone", () => {
+    const t = table();
+    t.expect([{ node: "b", dataCenter: "dc1", roles: [] }, { node: "c", dataCenter: "dc1", roles: ["x"] }, { node: "m", dataCenter: "dc1", roles: [] }], 0);
+    assert.equal(t.known(), 3, "N includes them before any heartbeat");
+    assert.equal(t.known(undefined, "x"), 2, "with their roles");
+    assert.deepEqual(t.quorumPeers(), [], "but no acknowledgement of theirs counts yet");
+    assert.equal(t.leader(), "m", "unheard members lead nothing");
+    // Cut off from both: its own removal vote is 1 of 3, so N stays 3 however long the silence.
+    assert.deepEqual(types(t.tick(3 * REMOVE)), []);
+    assert.equal(t.known(), 3);
+    assert.deepEqual(t.votes(3 * REMOVE).silent, ["b", "c"]);
+    // Heard at last: a join (the newer node pulls), admitted once a majority of N vouches.
+    const at = 3 * REMOVE + 1;
+    assert.deepEqual(types(t.observe(hb("b", at, { vouched: ["c", "m"] }))), ["joined:b"]);
+    assert.deepEqual(types(t.observe(hb("c", at, { vouched: ["b", "m"] }))), ["joined:c"]);
+    assert.deepEqual(types(t.tick(at)), ["counted:b", "counted:c"], "each vouches for the other (and for us: a round with us), 2 of 3");
+    assert.equal(t.known(), 3);
+  });
+
+  it("drops an expected member it never heard once a member of N reports it removed by vote", () => {
+    const t = table();
+    t.expect([{ node: "b", dataCenter: "dc1", roles: [] }, { node: "c", dataCenter: "dc1", roles: [] }, { node: "d", dataCenter: "dc1", roles: [] }], 0);
+    t.observe(hb("c", 1, { vouched: ["b", "m"] }));
+    assert.equal(t.known(), 4, "d, dead before we started, counts in N");
+    assert.deepEqual(types(t.observe(hb("b", 2, { vouched: ["c", "m"], silent: ["d"], removed: ["d"] }))), ["joined:b", "removed:d"]);
+    assert.equal(t.known(), 3);
+    // A heard member is not dropped on another's word: it rejoins the others by itself.
+    t.observe(hb("e", 3));
+    t.observe(hb("b", 3, { removed: ["e"] }));
+    assert.ok(t.member("e") !== undefined);
+  });
+
   it("removes at once on a graceful leave and ignores that incarnation's stragglers", () => {
     const t = table();
     t.observe(hb("b", 0));
