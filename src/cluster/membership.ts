@@ -66,7 +66,7 @@ export interface Member {
   readonly startedAtMs: number;
   readonly incarnation: number;
   readonly self: boolean;
-  /** Counts toward quorums: in N, and its acknowledgements and replies count. */
+  /** Its acknowledgements and replies count toward quorums (admitted). Every member counts in N. */
   readonly counted: boolean;
 }
 

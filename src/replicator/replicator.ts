@@ -78,7 +78,10 @@ export interface MemberInfo {
   reachable: boolean;
   self: boolean;
   startedAtMs: number;
-  /** Counts toward quorums (a majority admitted it; see README "Quorum membership"). */
+  /**
+   * Its acknowledgements and read replies count (a majority admitted it; see README "Quorum
+   * membership"). Every listed member counts in N, counted or not.
+   */
   counted: boolean;
 }
 
@@ -390,7 +393,10 @@ export class Replicator {
     return [...this.store.entries()].map(([key, v]) => ({ key, kind: v.kind, value: v.value }));
   }
 
-  /** Members known to this node, itself included, sorted by id. */
+  /**
+   * Members known to this node, itself included, sorted by id: N for quorum sizes. Members its
+   * peers named at start but not yet heard are listed unreachable, with startedAtMs 0.
+   */
   members(): MemberInfo[] {
     return this.heartbeater.members().map(memberInfo);
   }
