@@ -8,7 +8,7 @@ import { HybridClock } from "../cluster/hlc.js";
 import { chooseIncarnation, chooseStartedAt, IncarnationMemory } from "../cluster/incarnations.js";
 import type { Heartbeat } from "../cluster/membership.js";
 import { maxLwwTimestamp, withLwwClock } from "../crdt/lww-time.js";
-import type { Member, MembershipEvent } from "../cluster/membership.js";
+import type { ExpectedMember, Member, MembershipEvent } from "../cluster/membership.js";
 import type { ConsistencyLevel } from "../cluster/quorum.js";
 import { emptyOf } from "../crdt/registry.js";
 import type { Crdt } from "../crdt/types.js";
@@ -80,9 +80,15 @@ export interface MemberInfo {
   reachable: boolean;
   self: boolean;
   startedAtMs: number;
-  /** Counts toward quorums (a majority admitted it; see README "Quorum membership"). */
+  /**
+   * Its acknowledgements and read replies count (a majority admitted it; see README "Quorum
+   * membership"). Every listed member counts in N, counted or not.
+   */
   counted: boolean;
 }
+
+/** What a starting node takes from its peers' answers (see identity.ts). */
+type Claimed = { incarnation: number; startedAtMs: number; expected: ExpectedMember[] };
 
 /** Headroom below the bus's max payload for NATS protocol framing and envelope fields. */
 const PAYLOAD_HEADROOM = 1024;
@@ -139,7 +145,7 @@ export class Replicator {
     private readonly transport: Transport,
     private readonly ownsTransport: boolean,
     restored: Restored,
-    claimed: { incarnation: number; startedAtMs: number },
+    claimed: Claimed,
   ) {
     this.options = options;
     this.nodeId = options.nodeId;
@@ -208,11 +214,12 @@ export class Replicator {
         startedAtMs: this.startedAtMs,
         incarnation: this.incarnation,
       },
-      encode: (hb) => encodeHeartbeat({ ...hb, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched] }),
+      encode: (hb) => encodeHeartbeat({ ...hb, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched], removed: [...(hb.removed ?? [])] }),
       decode: decodeHeartbeat,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       failureTimeoutMs: options.failureTimeoutMs,
       removalTimeoutMs: options.removalTimeoutMs,
+      expected: claimed.expected,
       onEvents: (events) => this.onMembership(events),
       onHeartbeat: (hb) => {
         if (hb.node === this.nodeId) return this.onDuplicate(hb);
@@ -244,7 +251,7 @@ export class Replicator {
         throw error;
       });
     }
-    let claimed: { incarnation: number; startedAtMs: number };
+    let claimed: Claimed;
     try {
       if (transport.maxPayload < 4 * PAYLOAD_HEADROOM) {
         throw new ConfigError(`the bus's max payload (${transport.maxPayload} bytes) is too small; allow at least 4 KiB`);
@@ -261,7 +268,7 @@ export class Replicator {
         learned: learned.incarnation,
         lastInProcess: lastIncarnation,
       });
-      claimed = { incarnation, startedAtMs: chooseStartedAt(Date.now(), learned.youngestStartedAtMs) };
+      claimed = { incarnation, startedAtMs: chooseStartedAt(Date.now(), learned.youngestStartedAtMs), expected: learned.members };
       await snapshots?.recordIncarnation(incarnation);
     } catch (error) {
       await snapshots?.close(); // release the LevelDB lock: a retry of start must be able to open it
@@ -383,7 +390,10 @@ export class Replicator {
     return [...this.store.entries()].map(([key, v]) => ({ key, kind: v.kind, value: v.value }));
   }
 
-  /** Members known to this node, itself included, sorted by id. */
+  /**
+   * Members known to this node, itself included, sorted by id: N for quorum sizes. Members its
+   * peers named at start but not yet heard are listed unreachable, with startedAtMs 0.
+   */
   members(): MemberInfo[] {
     return this.heartbeater.members().map(memberInfo);
   }
@@ -661,6 +671,7 @@ export class Replicator {
         incarnation: Math.max(current, this.incarnations.get(hello.node)),
         youngestStartedAtMs: Math.max(...members.map((m) => m.startedAtMs)),
         members: members.filter((m) => m.reachable && m.node !== hello.node).length,
+        counted: this.heartbeater.table.agreed().filter((m) => m.node !== hello.node).map((m) => ({ ...m, roles: [...m.roles] })),
       });
       // The request's reply ends the asker's wait for a first answer; replyTo collects them all.
       if (reply !== undefined) this.transport.respond(reply, answer);
