@@ -5,8 +5,10 @@
  * Every process is SIGKILLed by PID when the harness exits, however it exits.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, rmSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../test/helpers/nats-server.js";
 import { reaper } from "../test/helpers/reaper.js";
@@ -27,6 +29,7 @@ export interface NodeSetup {
   index: number;
   /** Broker client ports, this node's home broker first. */
   brokerPorts: number[];
+  /** The node's own directory (under `makeDataRoot()`); its snapshots go to `<dataDir>/snapshot`. */
   dataDir: string;
   logDir: string;
   clockOffsetMs: number;
@@ -55,7 +58,6 @@ export class ChaosNode {
 
   static async create(setup: NodeSetup): Promise<ChaosNode> {
     processes.installHooks();
-    tempDirs.add(setup.dataDir);
     const port = await freePort();
     const proxies = await Promise.all(setup.brokerPorts.map((p) => startTcpProxy(p)));
     return new ChaosNode(setup, `http://127.0.0.1:${port}`, port, proxies);
@@ -90,8 +92,9 @@ export class ChaosNode {
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     void this.exited.then(() => processes.children.delete(child));
     this.log.write(`--- ${new Date().toISOString()} start pid ${child.pid} clock offset ${this.clockOffsetMs} ms\n`);
-    child.stdout!.pipe(this.log, { end: false });
-    child.stderr!.pipe(this.log, { end: false });
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on("line", (line) => this.log.write(`${new Date().toISOString()} ${line}\n`));
+    }
     await waitFor(
       async () => {
         if (!this.running) throw new Error(`${this.id} exited while starting (see ${this.id}.log)`);
@@ -152,6 +155,14 @@ export class ChaosNode {
     await Promise.all(this.proxies.map((p) => p.close()));
     await new Promise<void>((resolve) => this.log.end(() => resolve()));
   }
+}
+
+/** A fresh temp directory for the nodes' data, removed when the harness exits (however it exits). */
+export function makeDataRoot(): string {
+  processes.installHooks();
+  const dir = mkdtempSync(join(tmpdir(), "crdt-chaos-"));
+  tempDirs.add(dir);
+  return dir;
 }
 
 /** Kill every node process still running (by PID) and remove the data directories. */

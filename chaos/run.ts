@@ -6,7 +6,6 @@
  * 1 on a failed check (printing the seed and the replay command), 2 when the harness itself broke.
  */
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { startNatsCluster, type NatsCluster } from "../test/helpers/nats-cluster.js";
@@ -14,7 +13,7 @@ import { stopAllNatsServers } from "../test/helpers/nats-server.js";
 import { sleep, waitFor } from "../test/helpers/wait.js";
 import { canonicalState, check, type NodeState } from "./checker.js";
 import { playSchedule } from "./faults.js";
-import { ChaosNode, killAllNodes } from "./nodes.js";
+import { ChaosNode, killAllNodes, makeDataRoot } from "./nodes.js";
 import type { FaultRecord, Op } from "./records.js";
 import { generateSchedule } from "./schedule.js";
 import { replayCommand, summarize } from "./summary.js";
@@ -93,7 +92,7 @@ async function main(): Promise<number> {
 
   let brokers: NatsCluster | undefined;
   const nodes: ChaosNode[] = [];
-  const dataRoot = join(tmpdir(), `crdt-chaos-${process.pid}`);
+  const dataRoot = makeDataRoot();
   try {
     brokers = await startNatsCluster({ size: BROKERS, name: "chaos", noAdvertise: true });
     const ports = brokers.servers.map((b) => b.port);

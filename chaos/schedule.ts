@@ -61,7 +61,8 @@ const WEIGHTS: Record<FaultKind, number> = {
   "broker-pause": 1,
   partition: 2,
 };
-const MAX_NODES_FAULTED = 2;
+/** At most this many nodes under a node or link fault at once. */
+export const MAX_NODES_FAULTED = 2;
 const MAX_CLOCK_OFFSET_MS = 30_000;
 
 export function generateSchedule(shape: ScheduleShape): Schedule {

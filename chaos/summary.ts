@@ -56,7 +56,7 @@ export function summarize(f: RunFacts): string {
   }
   const offsets = f.faults.filter((x) => x.clockOffsetMs !== undefined).length;
   lines.push(
-    `faults injected: ${[...injected].map(([k, n]) => `${k} ${n}`).join(", ") || "none"}${skipped > 0 ? ` (${skipped} skipped: target busy)` : ""}`,
+    `faults injected: ${[...injected].map(([k, n]) => `${k} ${n}`).join(", ") || "none"}${skipped > 0 ? ` (${skipped} skipped: target busy or too many nodes down)` : ""}`,
     `  restarts with a new clock offset: ${offsets}`,
     "",
     `rule: ${SURVIVAL_RULE}.`,
