@@ -40,7 +40,10 @@ export interface HeartbeaterOptions {
   readonly leaderRoles?: readonly string[];
   /** Receives every non-empty batch of membership events, in order. */
   readonly onEvents: (events: MembershipEvent[]) => void;
-  /** Every well-formed heartbeat of another node (e.g. to compare `lastSequence` for a lost tail). */
+  /**
+   * Every well-formed heartbeat of another node (e.g. to compare `lastSequence` for a lost tail),
+   * and of another process claiming this node's id (another incarnation).
+   */
   readonly onHeartbeat?: (hb: Heartbeat) => void;
   /** Failed publishes and exceptions thrown by the callbacks; they never stop the heartbeater. */
   readonly onError?: (error: unknown) => void;
@@ -164,6 +167,7 @@ export class Heartbeater {
         incarnation: self.incarnation,
         lastSequence: this.o.lastSequence?.() ?? 0,
         leaving,
+        ...this.table.votes(this.now()),
         sentAtMs: this.now(),
       });
       this.o.transport.publish(this.o.subject, bytes);
@@ -187,6 +191,8 @@ export class Heartbeater {
         incarnation: info.incarnation,
         lastSequence: info.lastSequence,
         leaving: info.leaving,
+        silent: info.silent,
+        vouched: info.vouched,
         receivedAtMs: this.now(),
       };
       events = this.table.observe(hb);
@@ -194,7 +200,8 @@ export class Heartbeater {
       this.rejected++;
       return;
     }
-    if (hb.node !== this.o.self.node && this.o.onHeartbeat !== undefined) {
+    const self = this.o.self;
+    if ((hb.node !== self.node || hb.incarnation !== self.incarnation) && this.o.onHeartbeat !== undefined) {
       try {
         this.o.onHeartbeat(hb);
       } catch (error) {
