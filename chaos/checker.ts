@@ -2,13 +2,16 @@
  * The chaos run's judge: a pure function of the operation log, the faults really injected and the
  * final state every node reports after the heal. It knows nothing of the replicator's internals.
  *
- * Which acknowledged writes must survive (the rule the summary states):
+ * Which acknowledged writes must survive (the rule the summary states). Nodes run with snapshot
+ * write-through, so a 200 means the write is in the node's LevelDB:
  * - a write acknowledged by a majority (HTTP 200 with ?consistency=majority): always;
- * - a write acknowledged locally (HTTP 200 at local level, or a 504 whose reply shows the write
- *   applied locally: the library promises it stands and replicates): always, unless the node that
- *   took it was SIGKILLed later without having had, between the acknowledgement and the kill,
- *   CLEAR_MS of clear weather — the node up and running, its links open, every broker up and
- *   routed. Such a write may have been lost before it could reach any peer; that is the one excuse.
+ * - a write acknowledged locally (HTTP 200 at local level): always, unless its node lost its disk
+ *   (SIGKILL and a wiped snapshot directory) before it had CLEAR_MS of clear weather after the
+ *   acknowledgement — the node up and running, its links open, every broker up and routed —
+ *   in which the write could reach a peer;
+ * - a majority write that timed out (504) after applying locally: the library promises it stands
+ *   and replicates, but it answered before it was durable, so any SIGKILL of its node before
+ *   clear weather excuses it.
  * Counters: the final value lies between the sum of increments that must survive and the sum of
  * increments not known to have failed. Sets: every add that must survive is present and nothing
  * else appears. Registers: the final timestamp is at least that of every write that must survive,
@@ -52,7 +55,7 @@ export interface CheckResult {
   /** Majority reads that missed a majority write acknowledged before they began. */
   staleReads: number;
   mustSurvive: number;
-  /** Locally acknowledged writes excused by a crash of their node (see the rule above). */
+  /** Locally acknowledged writes excused by a crash of their node, or the loss of its disk (see the rule above). */
   excused: number;
   converged: boolean;
 }
@@ -87,11 +90,12 @@ function acknowledgedLocally(w: WriteOp): boolean {
 export function mustSurvive(w: WriteOp, faults: readonly FaultRecord[]): boolean {
   if (w.outcome === "ok" && w.level === "majority") return true;
   if (!acknowledgedLocally(w)) return false;
-  const kill = faults
-    .filter((f) => f.target === w.node && f.killed === true && RESTARTS.includes(f.kind as never) && f.start >= w.start)
+  const durable = w.outcome === "ok";
+  const loss = faults
+    .filter((f) => f.target === w.node && f.killed === true && (f.wiped === true || !durable) && RESTARTS.includes(f.kind as never) && f.start >= w.start)
     .reduce((min, f) => Math.min(min, f.start), Infinity);
-  if (kill === Infinity) return true;
-  return hasClearStretch(w.end, kill, stormsOf(w.node, faults), CLEAR_MS);
+  if (loss === Infinity) return true;
+  return hasClearStretch(w.end, loss, stormsOf(w.node, faults), CLEAR_MS);
 }
 
 /** Canonical text of a node's whole state, for equality across nodes. */

@@ -1,7 +1,8 @@
 /**
  * The chaos run's crdt-node processes: each one `bin/crdt-node.ts` through tsx (no build), with a
- * fixed HTTP port (stable across restarts), a LevelDB snapshot directory, a clock offset preload,
- * and one TCP proxy per broker, so cutting a node's link cuts all its ways to the broker cluster.
+ * fixed HTTP port (stable across restarts), a LevelDB snapshot directory written through (a 200
+ * means the write is on disk), a clock offset preload, and one TCP proxy per broker, so cutting a
+ * node's link cuts all its ways to the broker cluster.
  * Every process is SIGKILLed by PID when the harness exits, however it exits.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -80,6 +81,7 @@ export class ChaosNode {
       "--nats", this.proxies.map((p) => p.url).join(","),
       "--http", `127.0.0.1:${this.port}`,
       "--snapshot-dir", join(this.setup.dataDir, "snapshot"),
+      "--snapshot-write-through",
       "--coordination-timeout-ms", String(this.setup.coordinationTimeoutMs),
     ];
     const child = spawn(process.execPath, args, {

@@ -63,7 +63,8 @@ const WEIGHTS: Record<FaultKind, number> = {
 };
 /** At most this many nodes under a node or link fault at once. */
 export const MAX_NODES_FAULTED = 2;
-const MAX_CLOCK_OFFSET_MS = 30_000;
+/** ±20 s: two nodes differ by at most 40 s, inside the replicator's default maxClockSkewMs (60 s). */
+const MAX_CLOCK_OFFSET_MS = 20_000;
 
 export function generateSchedule(shape: ScheduleShape): Schedule {
   const random = mulberry32(shape.seed);

@@ -21,8 +21,10 @@ export interface RunFacts {
 }
 
 export const SURVIVAL_RULE =
-  `majority-acknowledged writes must always survive; locally acknowledged ones (200 at local level, or a 504 that applied locally) ` +
-  `too, unless their node was SIGKILLed before it had ${CLEAR_MS / 1000} s of clear weather (up, links open, brokers up and routed) after the acknowledgement`;
+  `majority-acknowledged writes must always survive; locally acknowledged ones (200, nodes run with snapshot write-through) too, ` +
+  `unless their node was SIGKILLed and its snapshot directory wiped before it had ${CLEAR_MS / 1000} s of clear weather ` +
+  `(up, links open, brokers up and routed) after the acknowledgement; a majority write that timed out (504) after applying ` +
+  `locally must survive too, unless its node was SIGKILLed before such clear weather`;
 
 export function replayCommand(f: Pick<RunFacts, "seed" | "minutes" | "nodes" | "rate">): string {
   return `npm run chaos -- --seed ${f.seed} --minutes ${f.minutes} --nodes ${f.nodes} --rate ${f.rate}`;
@@ -60,7 +62,7 @@ export function summarize(f: RunFacts): string {
     `  restarts with a new clock offset: ${offsets}`,
     "",
     `rule: ${SURVIVAL_RULE}.`,
-    `acknowledged writes that must survive: ${r.mustSurvive}; excused by a crash: ${r.excused}`,
+    `acknowledged writes that must survive: ${r.mustSurvive}; excused (node crashed before clear weather): ${r.excused}`,
     `lost: ${r.lost}   stale majority reads: ${r.staleReads}   converged: ${r.converged ? `yes, ${f.convergenceMs === undefined ? "?" : (f.convergenceMs / 1000).toFixed(1)} s after the last operation` : "NO"}`,
   );
   if (!r.ok) {

@@ -1,8 +1,8 @@
 /**
  * The chaos suite's checker on small hand-made logs: what must pass passes, and every kind of loss
  * (a lost acknowledged add, a short counter, an older register, a stale majority read, diverged
- * nodes, phantoms) fails it — including a locally acknowledged write whose node was killed only
- * after it had clear weather to replicate.
+ * nodes, phantoms) fails it — including a locally acknowledged write whose node crashed with its
+ * disk intact, or lost its disk only after it had clear weather to replicate.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -17,6 +17,7 @@ function read(r: Partial<ReadOp> & Pick<ReadOp, "type" | "key" | "value">): Read
   return { id: ++ids, kind: "read", node: 1, level: "majority", start: 5_000, end: 5_010, outcome: "ok", status: 200, ...r };
 }
 const kill = (node: number, start: number, end = start + 3_000): FaultRecord => ({ kind: "kill", target: node, start, end, killed: true });
+const wipe = (node: number, start: number): FaultRecord => ({ ...kill(node, start), kind: "kill-wipe", wiped: true });
 const everywhere = (s: NodeState, n = 3): NodeState[] => Array.from({ length: n }, () => structuredClone(s));
 
 test("a clean log passes: every acknowledged write present, reads fresh, nodes equal", () => {
@@ -57,39 +58,41 @@ test("a lost majority-acknowledged add fails the run and counts as lost", () => 
   assert.deepEqual(result.violations[0]?.ops, [add.id]);
 });
 
-test("a locally acknowledged write may be lost only if its node was killed before clear weather", () => {
+test("a locally acknowledged write may be lost only if its node lost its disk before clear weather", () => {
   const add = write({ type: "orset", key: "s", args: { value: "v1" }, node: 1 });
-  // Killed 1 s after the acknowledgement: excused.
-  const early = check({ ops: [add], faults: [kill(1, 2_000)], finals: everywhere({}) });
+  // SIGKILLed 1 s after the acknowledgement, snapshot kept: write-through kept it, no excuse.
+  const kept = check({ ops: [add], faults: [kill(1, 2_000)], finals: everywhere({}) });
+  assert.equal(kept.ok, false);
+  assert.equal(kept.lost, 3, "missing on each of the 3 nodes");
+  // SIGKILLed and wiped 1 s after the acknowledgement: excused.
+  const early = check({ ops: [add], faults: [wipe(1, 2_000)], finals: everywhere({}) });
   assert.equal(early.ok, true, JSON.stringify(early.violations));
   assert.equal(early.excused, 1);
-  // Killed 1 s after a 20 s link cut ended, the cut having begun right after the acknowledgement: excused.
+  // Wiped 1 s after a 20 s link cut ended, the cut having begun right after the acknowledgement: excused.
   const cut: FaultRecord = { kind: "link-reset", target: 1, start: 1_100, end: 21_000 };
-  assert.equal(check({ ops: [add], faults: [cut, kill(1, 22_000)], finals: everywhere({}) }).ok, true);
+  assert.equal(check({ ops: [add], faults: [cut, wipe(1, 22_000)], finals: everywhere({}) }).ok, true);
   // A cut of another node is no excuse: node 1 had clear weather.
   const other: FaultRecord = { kind: "link-reset", target: 2, start: 1_100, end: 21_000 };
-  const notExcused = check({ ops: [add], faults: [other, kill(1, 22_000)], finals: everywhere({}) });
-  assert.equal(notExcused.ok, false);
-  assert.equal(notExcused.lost, 3);
-  // Killed only after CLEAR_MS of clear weather: it must survive, and it is missing.
-  const late = check({ ops: [add], faults: [kill(1, 1_010 + CLEAR_MS + 1)], finals: everywhere({}) });
-  assert.equal(late.ok, false);
+  assert.equal(check({ ops: [add], faults: [other, wipe(1, 22_000)], finals: everywhere({}) }).ok, false);
+  // Wiped only after CLEAR_MS of clear weather: it must survive, and it is missing.
+  assert.equal(check({ ops: [add], faults: [wipe(1, 1_010 + CLEAR_MS + 1)], finals: everywhere({}) }).ok, false);
   // A broker hang counts against every node.
   const hang: FaultRecord = { kind: "broker-pause", target: 0, start: 1_050, end: 9_000 };
-  assert.equal(check({ ops: [add], faults: [hang, kill(1, 10_000)], finals: everywhere({}) }).ok, true);
+  assert.equal(check({ ops: [add], faults: [hang, wipe(1, 10_000)], finals: everywhere({}) }).ok, true);
   // Never killed at all: no excuse, whatever the weather.
   assert.equal(check({ ops: [add], faults: [cut], finals: everywhere({}) }).ok, false);
 });
 
 test("majority writes are never excused; unknown and failed writes are never required", () => {
   const majority = write({ type: "orset", key: "s", args: { value: "v" }, level: "majority" });
-  assert.equal(mustSurvive(majority, [kill(0, 1_020)]), true);
+  assert.equal(mustSurvive(majority, [wipe(0, 1_020)]), true);
   assert.equal(mustSurvive(write({ type: "orset", key: "s", args: { value: "v" }, outcome: "unknown" }), []), false);
   assert.equal(mustSurvive(write({ type: "orset", key: "s", args: { value: "v" }, outcome: "failed" }), []), false);
-  // A 504 that applied locally is a local acknowledgement.
+  // A 504 that applied locally is a local acknowledgement, not yet durable: any crash excuses it.
   const timedOut = write({ type: "orset", key: "s", args: { value: "v" }, level: "majority", outcome: "unknown", localApplied: true });
   assert.equal(mustSurvive(timedOut, []), true);
   assert.equal(mustSurvive(timedOut, [kill(0, 1_500)]), false);
+  assert.equal(mustSurvive(timedOut, [kill(0, 1_500 + CLEAR_MS)]), true);
 });
 
 test("counters: below the acknowledged sum is a loss, above the attempted sum a phantom", () => {
