@@ -207,7 +207,9 @@ export function check(input: CheckInput): CheckResult {
     const missed = missedWrites(r.type, r.value ?? null, before);
     if (missed.length > 0) {
       staleReads++;
-      violations.push({ check: "majority-read", key: r.key, node: r.node, message: `majority read #${r.id} of ${r.key} on node ${r.node} at ${r.start} ms missed ${missed.length} majority writes acknowledged before it (first #${missed[0]!.id} at ${missed[0]!.end} ms)`, ops: [r.id, ...missed.map((w) => w.id)] });
+      const restart = input.faults.filter((f) => f.target === r.node && RESTARTS.includes(f.kind as never) && f.start < r.start).at(-1);
+      const hint = restart !== undefined && r.start - restart.start < 30_000 ? `; node ${r.node} restarted (${restart.kind}) at ${restart.start} ms` : "";
+      violations.push({ check: "majority-read", key: r.key, node: r.node, message: `majority read #${r.id} of ${r.key} on node ${r.node} at ${r.start} ms missed ${missed.length} majority writes acknowledged before it (first #${missed[0]!.id} on node ${missed[0]!.node} at ${missed[0]!.end} ms)${hint}`, ops: [r.id, ...missed.map((w) => w.id)] });
     }
   }
 

@@ -74,10 +74,11 @@ async function readState(url: string): Promise<NodeState | undefined> {
   }
 }
 
-async function membersReachable(url: string, n: number): Promise<boolean> {
+/** Whether the node sees all `n` members reachable and counting toward its quorums. */
+async function clusterFormed(url: string, n: number): Promise<boolean> {
   const res = await fetch(`${url}/v1/cluster`, { signal: AbortSignal.timeout(2_000) });
-  const body = (await res.json()) as { members?: { reachable: boolean }[] };
-  return body.members?.filter((m) => m.reachable).length === n;
+  const body = (await res.json()) as { members?: { reachable: boolean; counted?: boolean; self?: boolean }[] };
+  return body.members?.filter((m) => m.reachable && (m.counted ?? true)).length === n;
 }
 
 async function main(): Promise<number> {
@@ -110,9 +111,9 @@ async function main(): Promise<number> {
       );
     }
     await Promise.all(nodes.map((n) => n.start()));
-    await waitFor(async () => (await Promise.all(nodes.map((n) => membersReachable(n.url, s.nodes)))).every(Boolean), {
+    await waitFor(async () => (await Promise.all(nodes.map((n) => clusterFormed(n.url, s.nodes)))).every(Boolean), {
       timeoutMs: 60_000,
-      message: "every node to see every other one",
+      message: "every node to see every other one and count it toward its quorums",
     });
     console.log(`chaos: ${s.nodes} nodes up (${nodes.map((n) => `${n.id} ${n.clockOffsetMs >= 0 ? "+" : ""}${n.clockOffsetMs} ms`).join(", ")}); running`);
 
