@@ -28,7 +28,7 @@ const processes = reaper(() => {
 
 export interface NodeSetup {
   index: number;
-  /** Broker client ports, this node's home broker first. */
+  /** Client ports of the brokers; the node reaches each through a proxy of its own. */
   brokerPorts: number[];
   /** The node's own directory (under `makeDataRoot()`); its snapshots go to `<dataDir>/snapshot`. */
   dataDir: string;

@@ -96,13 +96,13 @@ async function main(): Promise<number> {
   const dataRoot = makeDataRoot();
   try {
     brokers = await startNatsCluster({ size: BROKERS, name: "chaos", noAdvertise: true });
-    const ports = brokers.servers.map((b) => b.port);
+    // Every node may use every broker (the NATS client picks one at random and fails over).
+    const brokerPorts = brokers.servers.map((b) => b.port);
     for (let i = 0; i < s.nodes; i++) {
-      const home = i % BROKERS;
       nodes.push(
         await ChaosNode.create({
           index: i,
-          brokerPorts: [...ports.slice(home), ...ports.slice(0, home)],
+          brokerPorts,
           dataDir: join(dataRoot, `n${i + 1}`),
           logDir: runDir,
           clockOffsetMs: schedule.initialClockOffsetsMs[i]!,
