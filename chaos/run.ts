@@ -17,7 +17,7 @@ import { ChaosNode, killAllNodes, makeDataRoot } from "./nodes.js";
 import type { FaultRecord, Op } from "./records.js";
 import { generateSchedule } from "./schedule.js";
 import { replayCommand, summarize } from "./summary.js";
-import { startWorkload } from "./workload.js";
+import { startWorkload, type Workload } from "./workload.js";
 
 const BROKERS = 3;
 const HEAL_MS = 20_000;
@@ -94,6 +94,7 @@ async function main(): Promise<number> {
   let brokers: NatsCluster | undefined;
   const nodes: ChaosNode[] = [];
   const dataRoot = makeDataRoot();
+  let workload: Workload | undefined;
   try {
     brokers = await startNatsCluster({ size: BROKERS, name: "chaos", noAdvertise: true });
     // Every node may use every broker (the NATS client picks one at random and fails over).
@@ -121,7 +122,7 @@ async function main(): Promise<number> {
     const now = (): number => Math.round(performance.now() - t0);
     const ops: Op[] = [];
     const faults: FaultRecord[] = [];
-    const workload = startWorkload({
+    workload = startWorkload({
       seed: s.seed,
       urls: nodes.map((n) => n.url),
       rate: s.rate,
@@ -189,6 +190,7 @@ async function main(): Promise<number> {
     console.error(`chaos: seed ${s.seed}; replay: ${replayCommand(s)}; logs in ${relative(".", runDir)}`);
     return 2;
   } finally {
+    await workload?.stop(); // a no-op after a normal run; after a harness failure it ends the clients first
     await Promise.all(nodes.map((n) => n.close().catch(() => undefined)));
     killAllNodes();
     await brokers?.stop().catch(() => undefined);
