@@ -66,6 +66,8 @@ interface Sub {
 interface PendingRequest {
   readonly nodeId: string;
   settle(data: Uint8Array | RequestFailedError): void;
+  /** Send the request again (after a reconnect: the first copy or its reply may be lost). */
+  resend(): void;
 }
 
 /** One copy on its way to one recipient (a subscription or a request's inbox). */
@@ -415,6 +417,10 @@ export class MemoryTransport implements Transport {
     return new Promise<Uint8Array>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       let inbox = "";
+      const send = (): void => {
+        this.network.send(this, subject, data, inbox);
+        this.sent += data.byteLength + subject.length + inbox.length;
+      };
       const pending: PendingRequest = {
         nodeId: this.nodeId,
         settle: (result) => {
@@ -424,6 +430,7 @@ export class MemoryTransport implements Transport {
           if (result instanceof RequestFailedError) reject(result);
           else resolve(result);
         },
+        resend: send, // same inbox, same timer: what is left of the timeout
       };
       inbox = this.network.openInbox(pending);
       this.inflight.add(pending);
@@ -437,8 +444,7 @@ export class MemoryTransport implements Transport {
         timeoutMs,
       );
       try {
-        this.network.send(this, subject, data, inbox);
-        this.sent += data.byteLength + subject.length + inbox.length;
+        send();
       } catch (e) {
         clearTimeout(timer);
         this.network.closeInbox(inbox);
@@ -469,8 +475,12 @@ export class MemoryTransport implements Transport {
     this.listeners.clear();
   }
 
-  /** @internal Status events are delivered on a microtask, like the NATS client's async status stream. */
+  /**
+   * @internal Status events are delivered on a microtask, like the NATS client's async status stream.
+   * On a reconnect, requests still waiting for a reply are sent again first, as NatsTransport does.
+   */
   emitStatus(status: TransportStatus): void {
+    if (status.type === "reconnect") for (const p of [...this.inflight]) p.resend();
     const listeners = [...this.listeners];
     queueMicrotask(() => {
       for (const l of listeners) {
