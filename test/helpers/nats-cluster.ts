@@ -17,6 +17,11 @@ export interface NatsClusterOptions {
   jetstream?: boolean;
   /** Cluster name (default "test"). */
   name?: string;
+  /**
+   * Servers do not tell clients about the other servers (`no_advertise`), so a client only ever
+   * uses the URLs it was given — e.g. TCP proxies that a test cuts — and cannot fail over around them.
+   */
+  noAdvertise?: boolean;
 }
 
 export interface NatsCluster {
@@ -63,6 +68,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
         `  listen: "127.0.0.1:${clusterPorts[i]}"`,
         `  advertise: "127.0.0.1:${deadPort}"`,
         `  routes: [${routes.join(", ")}]`,
+        ...(options.noAdvertise ? ["  no_advertise: true"] : []),
         "}",
       ].join("\n");
       servers.push(await startNatsServer({ config, ...(options.jetstream ? { jetstream: true } : {}) }));
