@@ -3,6 +3,7 @@
  * for real acknowledgements. The caller has already applied the write locally (self counts as one
  * ack), so a timeout leaves the local write standing; it still replicates through the outbox.
  */
+import type { Clock } from "../clock.js";
 import { quorum, type ConsistencyLevel } from "../cluster/quorum.js";
 import { ReadTimeoutError, WriteTimeoutError } from "../errors.js";
 import type { NodeReply, NodeRequest, ReadReply } from "../wire/messages.js";
@@ -13,6 +14,8 @@ export interface CoordinatorOptions {
   /** The other known (not removed) members. */
   peers: () => string[];
   ask: (peer: string, request: NodeRequest, timeoutMs: number) => Promise<NodeReply>;
+  /** Timers of the overall deadline. */
+  clock: Clock;
 }
 
 export class Coordinator {
@@ -72,11 +75,11 @@ export class Coordinator {
       const finish = (ok: boolean): void => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
+        this.o.clock.clear(timer);
         if (ok) resolve();
         else reject(new Shortfall(got, failures));
       };
-      const timer = setTimeout(() => finish(false), timeoutMs);
+      const timer = this.o.clock.setTimeout(() => finish(false), timeoutMs);
       for (const peer of peers) {
         this.o.ask(peer, request, timeoutMs).then(
           (reply) => {

@@ -3,6 +3,7 @@
  * own file — store, outbox (publishing), inbox (receiving), coordination, anti-entropy,
  * membership (src/cluster), subscriptions — and this file only routes between them.
  */
+import type { TimerHandle } from "../clock.js";
 import { Heartbeater } from "../cluster/heartbeats.js";
 import type { Member, MembershipEvent } from "../cluster/membership.js";
 import type { ConsistencyLevel } from "../cluster/quorum.js";
@@ -94,7 +95,7 @@ export class Replicator {
   private readonly coordinator: Coordinator;
   private readonly heartbeater: Heartbeater;
   private readonly unsubscribers: (() => void)[] = [];
-  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly timers: TimerHandle[] = [];
   private readonly repairsInFlight = new Set<string>();
   /**
    * Peers to run a digest round with at their next heartbeat (a heartbeat proves the peer is on the
@@ -140,6 +141,7 @@ export class Replicator {
       maxMessageBytes: Math.min(options.maxDeltaSize, maxPayload - PAYLOAD_HEADROOM),
       stats: this.stats,
       now,
+      clock: options.clock,
       onError,
     });
     this.inbox = new Inbox({
@@ -153,7 +155,7 @@ export class Replicator {
       stats: this.stats,
       deliver: (env) => this.deliver(env),
       onGap: (origin, incarnation, from, to) => void this.repairGap(origin, incarnation, from, to),
-      now: Date.now,
+      now: options.clock.now,
     });
     this.antiEntropy = new AntiEntropy({
       nodeId: options.nodeId,
@@ -163,12 +165,14 @@ export class Replicator {
       ask: (peer, request) => this.ask(peer, request, this.options.coordinationTimeoutMs),
       merge: (state) => this.merger.fullState(state, "remote"),
       sendLarge: (peer, entry) => this.outbox.sendDirect(this.directSubject(peer), entry),
+      clock: options.clock,
       onError,
     });
     this.coordinator = new Coordinator({
       stats: this.stats,
       peers: () => this.peers(),
       ask: (peer, request, timeoutMs) => this.ask(peer, request, timeoutMs),
+      clock: options.clock,
     });
     this.heartbeater = new Heartbeater({
       transport,
@@ -191,6 +195,7 @@ export class Replicator {
         this.onPeerHeartbeat(hb.node);
       },
       lastSequence: () => this.outbox.lastSequence,
+      clock: options.clock,
       onError,
     });
   }
@@ -298,7 +303,7 @@ export class Replicator {
   async delete<T extends Crdt<T>>(key: Key<T>, options: WriteOptions = {}): Promise<void> {
     this.checkOpen();
     this.typed(key);
-    const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: Date.now(), originNode: this.nodeId };
+    const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: this.options.clock.now(), originNode: this.nodeId };
     if (this.store.addTombstone(t, "local")) {
       this.subscriptions.notify(key.id, undefined);
       this.outbox.addTombstone(t);
@@ -356,7 +361,7 @@ export class Replicator {
   /** Expire tombstones older than `tombstoneTtlMs` and compact causal metadata (runs on the prune tick). */
   prune(): void {
     this.checkOpen();
-    this.store.expireTombstones(Date.now() - this.options.tombstoneTtlMs);
+    this.store.expireTombstones(this.options.clock.now() - this.options.tombstoneTtlMs);
     for (const [key, v] of [...this.store.entries()]) {
       const c = (v.value as { compact?: () => Crdt }).compact?.();
       if (c !== undefined && c !== v.value) this.store.set(key, v.kind, c, "local");
@@ -367,7 +372,7 @@ export class Replicator {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) this.options.clock.clear(t);
     this.antiEntropy.stop();
     try {
       this.outbox.close();
@@ -440,7 +445,7 @@ export class Replicator {
   }
 
   private every(ms: number, fn: () => void): void {
-    const timer = setInterval(() => {
+    const timer = this.options.clock.setInterval(() => {
       try {
         fn();
       } catch (error) {
@@ -494,7 +499,7 @@ export class Replicator {
   /** Run a round with `peer` at its first heartbeat at least `afterMs` from now. */
   private syncSoon(peer: string, afterMs: number): void {
     if (this.closed) return;
-    const at = Date.now() + afterMs;
+    const at = this.options.clock.now() + afterMs;
     this.syncAtHeartbeat.set(peer, Math.min(at, this.syncAtHeartbeat.get(peer) ?? at));
   }
 
@@ -507,7 +512,7 @@ export class Replicator {
       return;
     }
     const at = this.syncAtHeartbeat.get(peer);
-    if (at === undefined || Date.now() < at) return;
+    if (at === undefined || this.options.clock.now() < at) return;
     this.syncAtHeartbeat.delete(peer);
     void this.syncWith(peer, "gap");
   }

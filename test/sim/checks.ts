@@ -1,0 +1,174 @@
+/**
+ * What a schedule logged, and the checks run on it once the cluster healed: pure functions of the
+ * log, the topology epochs and the final replicas.
+ *
+ * A write "must survive" when a majority acknowledged it, or when its writer (that incarnation of
+ * the node) is still running at the end: a local write stands on its node, which never loses it.
+ * Any other write (a node stopped before it left) may be lost, but never applied twice.
+ */
+import { GCounter, ORSet, PNCounter, type Crdt } from "../../src/index.js";
+import { MAJORITY } from "./world.js";
+
+export type Level = "local" | "majority";
+export type WriteOutcome = "pending" | "ok" | "timeout" | "deleted";
+export type ReadOutcome = "pending" | "ok" | "timeout";
+
+/** Points on one logical time line (start and end of operations, stops of nodes), to order them. */
+export interface Span {
+  readonly startedAt: number;
+  readonly startEpoch: number;
+  endedAt?: number;
+  endEpoch?: number;
+}
+
+export interface WriteRecord extends Span {
+  /** e.g. "gcounter", "orset-add" (a unique element, never removed), "lww", "delete". */
+  readonly op: string;
+  readonly key: string;
+  readonly node: string;
+  /** The writer id the node wrote under (set when the write applied locally). */
+  writer?: string;
+  readonly level: Level;
+  /** Counters: the writer's slot (increments or decrements) right after this write. */
+  slot?: { readonly side: "inc" | "dec"; readonly after: number };
+  /** A unique element added to an ORSet. */
+  readonly element?: string;
+  outcome: WriteOutcome;
+}
+
+export interface ReadRecord extends Span {
+  readonly key: string;
+  readonly node: string;
+  outcome: ReadOutcome;
+  value?: Crdt | undefined;
+}
+
+export interface StopRecord {
+  readonly node: string;
+  /** The writer id that stopped (its unreplicated local writes may be gone). */
+  readonly writer: string;
+  readonly at: number;
+}
+
+export interface SimLog {
+  readonly writes: WriteRecord[];
+  readonly reads: ReadRecord[];
+  readonly stops: StopRecord[];
+}
+
+export interface CheckReport {
+  failures: string[];
+  /** Writes that had to survive and did not. */
+  lost: number;
+}
+
+/** Final state of one running node: its key values. */
+export type Replica = ReadonlyMap<string, Crdt>;
+
+export function mustSurvive(w: WriteRecord, stoppedWriters: ReadonlySet<string>): boolean {
+  if (w.writer === undefined || w.outcome === "deleted") return false;
+  return (w.level === "majority" && w.outcome === "ok") || !stoppedWriters.has(w.writer);
+}
+
+export function check(log: SimLog, sides: readonly Map<string, readonly string[]>[], replicas: readonly Replica[]): CheckReport {
+  const report: CheckReport = { failures: [], lost: 0 };
+  const stopped = new Set(log.stops.map((s) => s.writer));
+  for (const w of log.writes) if (w.outcome === "pending") report.failures.push(`write ${describeWrite(w)} never settled`);
+  for (const r of log.reads) if (r.outcome === "pending") report.failures.push(`read of ${r.key} on ${r.node} never settled`);
+  checkCounters(log, stopped, replicas, report);
+  checkSetAdds(log, stopped, replicas, report);
+  checkSplitBrain(log, sides, report);
+  checkReads(log, report);
+  return report;
+}
+
+/** Per writer slot: the final value is the slot after one of its writes (no partial or doubled amount), at least the last that must survive. */
+function checkCounters(log: SimLog, stopped: ReadonlySet<string>, replicas: readonly Replica[], report: CheckReport): void {
+  const bySlot = new Map<string, WriteRecord[]>();
+  for (const w of log.writes) {
+    if (w.slot === undefined || w.writer === undefined) continue;
+    const id = `${w.key}\u0000${w.slot.side}\u0000${w.writer}`;
+    const list = bySlot.get(id);
+    if (list) list.push(w);
+    else bySlot.set(id, [w]);
+  }
+  const replica = replicas[0];
+  if (replica === undefined) return;
+  for (const writes of bySlot.values()) {
+    const { key, writer } = writes[0]!;
+    const side = writes[0]!.slot!.side;
+    const final = slotOf(replica.get(key), side, writer!);
+    const allowed = new Set([0, ...writes.map((w) => w.slot!.after)]);
+    if (!allowed.has(final)) {
+      report.failures.push(`counter ${key} slot ${side} of ${writer}: ${final} is not the slot after any of its writes (${[...allowed].join(", ")})`);
+    }
+    for (const w of writes) {
+      if (mustSurvive(w, stopped) && final < w.slot!.after) {
+        report.lost++;
+        report.failures.push(`lost: ${describeWrite(w)} (slot ${side} of ${writer} is ${final}, it made it ${w.slot!.after})`);
+      }
+    }
+  }
+}
+
+function checkSetAdds(log: SimLog, stopped: ReadonlySet<string>, replicas: readonly Replica[], report: CheckReport): void {
+  const replica = replicas[0];
+  if (replica === undefined) return;
+  for (const w of log.writes) {
+    if (w.element === undefined || !mustSurvive(w, stopped)) continue;
+    const set = replica.get(w.key);
+    if (!(set instanceof ORSet) || !set.has(w.element)) {
+      report.lost++;
+      report.failures.push(`lost: ${describeWrite(w)}`);
+    }
+  }
+}
+
+/**
+ * A majority write acknowledged while the topology did not change can only have been acknowledged
+ * by nodes on the writer's side, so that side must hold a majority; and then no other side can.
+ */
+function checkSplitBrain(log: SimLog, sides: readonly Map<string, readonly string[]>[], report: CheckReport): void {
+  const ackedSides = new Map<number, Set<string>>();
+  for (const w of log.writes) {
+    if (w.level !== "majority" || w.outcome !== "ok" || w.endEpoch !== w.startEpoch) continue;
+    const side = sides[w.startEpoch]?.get(w.node) ?? [];
+    const name = `{${side.join(",")}}`;
+    if (side.length < MAJORITY) {
+      report.failures.push(`split brain: ${describeWrite(w)} acknowledged by a majority on side ${name} of ${side.length} nodes`);
+    }
+    const seen = ackedSides.get(w.startEpoch) ?? new Set();
+    seen.add(name);
+    ackedSides.set(w.startEpoch, seen);
+  }
+  for (const [epoch, names] of ackedSides) {
+    if (names.size > 1) report.failures.push(`split brain: in topology epoch ${epoch}, sides ${[...names].join(" and ")} both acknowledged majority writes`);
+  }
+}
+
+/**
+ * A majority read that started after a majority write was acknowledged overlaps its quorum, so it
+ * sees the write, unless a node lost its state (stopped) in between.
+ */
+function checkReads(log: SimLog, report: CheckReport): void {
+  for (const r of log.reads) {
+    if (r.outcome !== "ok") continue;
+    for (const w of log.writes) {
+      if (w.key !== r.key || w.level !== "majority" || w.outcome !== "ok" || w.endedAt === undefined || w.endedAt >= r.startedAt) continue;
+      if (log.stops.some((s) => s.at > w.endedAt! && s.at < r.endedAt!)) continue;
+      const seen = w.slot !== undefined ? slotOf(r.value, w.slot.side, w.writer!) >= w.slot.after : w.element === undefined || (r.value instanceof ORSet && r.value.has(w.element));
+      if (!seen) report.failures.push(`stale read: majority read of ${r.key} on ${r.node} (started at #${r.startedAt}) missed ${describeWrite(w)}`);
+    }
+  }
+}
+
+function slotOf(v: Crdt | undefined, side: "inc" | "dec", writer: string): number {
+  if (v instanceof GCounter) return side === "inc" ? v.slot(writer) : 0;
+  if (v instanceof PNCounter) return (side === "inc" ? v.increments : v.decrements).slot(writer);
+  return 0;
+}
+
+export function describeWrite(w: WriteRecord): string {
+  const what = w.slot !== undefined ? `${w.slot.side === "inc" ? "+" : "-"}→${w.slot.after}` : (w.element ?? "");
+  return `${w.level} ${w.op} ${w.key} ${what} on ${w.node} (${w.writer ?? "not applied"}) at #${w.startedAt}, ${w.outcome}${w.endedAt !== undefined ? ` at #${w.endedAt}` : ""}`;
+}

@@ -1,0 +1,163 @@
+/**
+ * The simulated cluster: five replicators on one in-memory bus, all on one virtual clock, with the
+ * faults a schedule applies (partitions, disconnects, stopping and starting nodes) and a record of
+ * who could reach whom after each change (the "epochs" the split-brain check reads).
+ */
+import { MemoryNetwork, Replicator, type Crdt, type ReplicatorOptions } from "../../src/index.js";
+import type { MemoryTransport } from "../../src/transport/memory.js";
+import { VirtualClock } from "./virtual-clock.js";
+
+export const NODE_IDS = ["n0", "n1", "n2", "n3", "n4"] as const;
+/** Acknowledgements (self included) a majority write needs among the five. */
+export const MAJORITY = Math.floor(NODE_IDS.length / 2) + 1;
+/** Virtual start of every run: a fixed instant, so a seed replays the same timestamps. */
+const EPOCH_MS = Date.UTC(2025, 0, 1);
+
+interface Running {
+  readonly replicator: Replicator;
+  readonly transport: MemoryTransport;
+}
+
+export class World {
+  readonly clock = new VirtualClock(EPOCH_MS);
+  readonly net: MemoryNetwork;
+  readonly handlerErrors: unknown[] = [];
+  /**
+   * For each topology epoch (incremented at every partition, heal, disconnect, reconnect, stop and
+   * start), each running node's side: the running, connected nodes it can reach, itself included.
+   */
+  readonly sides: Map<string, readonly string[]>[] = [];
+  private readonly running = new Map<string, Running>();
+
+  private constructor(
+    seed: number,
+    private readonly options: Omit<ReplicatorOptions, "nodeId" | "transport" | "clock">,
+  ) {
+    this.net = new MemoryNetwork({ seed, clock: this.clock, onHandlerError: (e) => this.handlerErrors.push(e) });
+  }
+
+  static async start(seed: number, options: Omit<ReplicatorOptions, "nodeId" | "transport" | "clock">): Promise<World> {
+    const w = new World(seed, options);
+    for (const id of NODE_IDS) await w.startNode(id);
+    const joined = await w.clock.until(() => w.live().every((n) => n.members().length === NODE_IDS.length), 10_000);
+    if (!joined) throw new Error("the five nodes did not see each other within 10 s of virtual time");
+    return w;
+  }
+
+  get epoch(): number {
+    return this.sides.length - 1;
+  }
+
+  node(id: string): Replicator | undefined {
+    return this.running.get(id)?.replicator;
+  }
+
+  /** Running replicators, in id order. */
+  live(): Replicator[] {
+    return NODE_IDS.flatMap((id) => this.running.get(id)?.replicator ?? []);
+  }
+
+  isRunning(id: string): boolean {
+    return this.running.has(id);
+  }
+
+  async startNode(id: string): Promise<Replicator> {
+    const transport = this.net.connect(id);
+    const replicator = await Replicator.start({ ...this.options, nodeId: id, transport, clock: this.clock });
+    this.running.set(id, { replicator, transport });
+    this.changed();
+    return replicator;
+  }
+
+  /** Close the node and its link. In memory only: its next start begins empty, under a new writer id. */
+  async stopNode(id: string): Promise<void> {
+    const r = this.running.get(id);
+    if (r === undefined) return;
+    this.running.delete(id);
+    this.changed();
+    await r.replicator.close();
+    await r.transport.close();
+  }
+
+  /** Split the cluster in two (replacing any partition): no link between `cut` and the rest. */
+  partition(cut: readonly string[]): void {
+    this.net.heal();
+    this.net.partition(
+      cut,
+      NODE_IDS.filter((id) => !cut.includes(id)),
+    );
+    this.changed();
+  }
+
+  heal(): void {
+    this.net.heal();
+    this.changed();
+  }
+
+  disconnect(id: string): void {
+    this.net.disconnect(id);
+    this.changed();
+  }
+
+  reconnect(id: string): void {
+    this.net.reconnect(id);
+    this.changed();
+  }
+
+  /** Run virtual time until `promise` settles (or `limitMs` passes); its outcome is the caller's. */
+  async drive(promise: Promise<unknown>, limitMs: number): Promise<boolean> {
+    let settled = false;
+    promise.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    return this.clock.until(() => settled, limitMs);
+  }
+
+  /** Every running node holds the same keys with equal values, and the same tombstones. */
+  converged(): boolean {
+    const [first, ...rest] = this.live();
+    if (first === undefined) return true;
+    const mine = new Map(first.entries().map((e) => [e.key, e]));
+    for (const n of rest) {
+      if (n.tombstoneCount !== first.tombstoneCount || n.size !== first.size) return false;
+      for (const e of n.entries()) {
+        const other = mine.get(e.key);
+        if (other === undefined || other.kind !== e.kind || !(other.value as Crdt).equals(e.value as never)) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Each running replica as text: kind and value per key, plus the tombstone count. */
+  describe(): string {
+    return this.live()
+      .map((n) => {
+        const parts = n
+          .entries()
+          .sort((x, y) => (x.key < y.key ? -1 : 1))
+          .map((e) => `${e.key}:${e.kind}:${show(e.value)}`);
+        return `${n.nodeId}: ${parts.join(" | ")} | tombstones=${n.tombstoneCount}`;
+      })
+      .join("\n");
+  }
+
+  async close(): Promise<void> {
+    this.net.heal();
+    for (const id of NODE_IDS) this.net.reconnect(id);
+    for (const id of [...this.running.keys()]) await this.stopNode(id);
+  }
+
+  private changed(): void {
+    const up = NODE_IDS.filter((id) => this.running.has(id) && this.net.isConnected(id));
+    this.sides.push(new Map(up.map((id) => [id, up.filter((other) => other === id || this.net.canReach(id, other))])));
+  }
+}
+
+function show(v: Crdt): string {
+  const x = v as unknown as Record<string, unknown>;
+  for (const f of ["value", "elements", "values", "enabled", "keys"]) {
+    if (f in x) return JSON.stringify(x[f], (_k, y) => (typeof y === "bigint" ? `${y}n` : y));
+  }
+  return v.kind;
+}
