@@ -1,0 +1,197 @@
+/**
+ * The operations a schedule issues: random local and majority writes of several data types,
+ * deletes, and majority reads, each on a random running node, none awaited (they overlap with the
+ * faults and with each other). Every one is logged with its outcome for the checks.
+ */
+import {
+  GCounter,
+  Key,
+  KeyDeletedError,
+  ReadTimeoutError,
+  WriteTimeoutError,
+  type Crdt,
+  type Replicator,
+} from "../../src/index.js";
+import { describeWrite, type Level, type ReadRecord, type SimLog, type Span, type WriteOutcome, type WriteRecord } from "./checks.js";
+import type { World } from "./world.js";
+
+const keys = {
+  g: [Key.gcounter("g0"), Key.gcounter("g1")],
+  pn: Key.pncounter("pn"),
+  /** Elements added here are unique and never removed: an acknowledged one must stay. */
+  acked: Key.orset<string>("acked"),
+  set: [Key.orset<string>("s0"), Key.orset<string>("s1")],
+  lww: Key.lwwRegister<string>("lww"),
+  mv: Key.mvRegister<number>("mv"),
+  flag: Key.flag("flag"),
+  map: Key.lwwMap<number>("map"),
+  orMap: Key.orMap<GCounter>("ormap", "gcounter"),
+  doomed: [Key.gcounter("d0"), Key.gcounter("d1")],
+};
+
+export class Workload {
+  readonly log: SimLog = { writes: [], reads: [], stops: [] };
+  /** Operations by "kind level outcome". */
+  readonly ops = new Map<string, number>();
+  /** Operations that failed in a way no fault explains. */
+  readonly failures: string[] = [];
+  /** Logical time: orders the starts and ends of operations and the stops of nodes. */
+  private point = 0;
+
+  constructor(
+    private readonly world: World,
+    private readonly rnd: () => number,
+    private readonly seed: number,
+    private readonly trace: (line: string) => void,
+  ) {}
+
+  get pending(): boolean {
+    return this.log.writes.some((x) => x.outcome === "pending") || this.log.reads.some((x) => x.outcome === "pending");
+  }
+
+  /** Call before stopping `node`: what it has not sent yet may be lost from now on. */
+  stopping(node: Replicator): void {
+    this.log.stops.push({ node: node.nodeId, writer: node.writerId, at: ++this.point });
+    this.trace(`#${this.point} stop ${node.nodeId} (${node.writerId})`);
+  }
+
+  /** One random operation on a random running node; writes go to a majority with probability `majorityRate`. */
+  issue(step: number, majorityRate: number): void {
+    const rnd = this.rnd;
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const n = pick(this.world.live());
+    const level: Level = rnd() < majorityRate ? "majority" : "local";
+    const to = { writeTo: level };
+    const el = `e${Math.floor(rnd() * 6)}`;
+    const write = (op: string, key: { id: string }, run: (rec: WriteRecord) => Promise<unknown>, element?: string): void =>
+      this.write(op, key.id, n.nodeId, level, run, element);
+    const r = rnd();
+    if (r < 0.16) {
+      const k = pick(keys.g);
+      const by = 1 + Math.floor(rnd() * 5);
+      write("gcounter", k, (rec) =>
+        n.update(
+          k,
+          (v, self) => {
+            const next = v.increment(self, by);
+            rec.writer = self;
+            rec.slot = { side: "inc", after: next.slot(self) };
+            return next;
+          },
+          to,
+        ),
+      );
+    } else if (r < 0.24) {
+      const by = 1 + Math.floor(rnd() * 3);
+      const down = rnd() < 0.4;
+      write("pncounter", keys.pn, (rec) =>
+        n.update(
+          keys.pn,
+          (v, self) => {
+            const next = down ? v.decrement(self, by) : v.increment(self, by);
+            rec.writer = self;
+            rec.slot = { side: down ? "dec" : "inc", after: (down ? next.decrements : next.increments).slot(self) };
+            return next;
+          },
+          to,
+        ),
+      );
+    } else if (r < 0.32) {
+      const element = `u${this.seed}-${step}`;
+      write("orset-add", keys.acked, (rec) => n.update(keys.acked, (v, self) => ((rec.writer = self), v.add(self, element)), to), element);
+    } else if (r < 0.42) {
+      const k = pick(keys.set);
+      const add = rnd() < 0.65;
+      write("orset", k, (rec) => n.update(k, (v, self) => ((rec.writer = self), add ? v.add(self, el) : v.remove(el)), to));
+    } else if (r < 0.48) {
+      // Timestamps from the virtual clock, so that a seed replays which write wins.
+      const at = this.world.clock.now();
+      write("lww", keys.lww, (rec) => n.update(keys.lww, (v, self) => ((rec.writer = self), v.set(self, `${n.nodeId}-${step}`, Math.max(at, v.timestamp + 1))), to));
+    } else if (r < 0.53) {
+      write("mv", keys.mv, (rec) => n.update(keys.mv, (v, self) => ((rec.writer = self), v.set(self, step)), to));
+    } else if (r < 0.55) {
+      write("flag", keys.flag, (rec) => n.update(keys.flag, (v, self) => ((rec.writer = self), v.enable(self)), to));
+    } else if (r < 0.62) {
+      const put = rnd() < 0.75;
+      const at = this.world.clock.now();
+      write("lwwmap", keys.map, (rec) => n.update(keys.map, (v, self) => ((rec.writer = self), put ? v.put(self, el, step, at) : v.remove(self, el)), to));
+    } else if (r < 0.7) {
+      const inc = rnd() < 0.8;
+      write("ormap", keys.orMap, (rec) =>
+        n.update(keys.orMap, (v, self) => ((rec.writer = self), inc ? v.update(self, el, (g) => g.increment(self, 1)) : v.remove(self, el)), to),
+      );
+    } else if (r < 0.78) {
+      const k = pick(keys.doomed);
+      write("doomed", k, (rec) => n.update(k, (v, self) => ((rec.writer = self), v.increment(self, 1)), to));
+    } else if (r < 0.8) {
+      const k = pick(keys.doomed);
+      write("delete", k, (rec) => ((rec.writer = n.writerId), n.delete(k, to)));
+    } else if (majorityRate > 0) {
+      this.read(n, rnd() < 0.7 ? pick(keys.g) : keys.acked);
+    }
+  }
+
+  /** Run a write (not awaited), logging it and its outcome. */
+  private write(op: string, key: string, node: string, level: Level, run: (rec: WriteRecord) => Promise<unknown>, element?: string): void {
+    const rec: WriteRecord = { ...this.span(), op, key, node, level, outcome: "pending", ...(element !== undefined ? { element } : {}) };
+    this.log.writes.push(rec);
+    this.trace(`#${rec.startedAt} ${node}: ${level} ${op} ${key}`);
+    run(rec)
+      .then(
+        (): WriteOutcome => "ok",
+        (error: unknown): WriteOutcome => {
+          if (error instanceof WriteTimeoutError) return "timeout";
+          if (error instanceof KeyDeletedError) return "deleted";
+          this.failures.push(`${op} on ${node} failed unexpectedly: ${String(error)}`);
+          return "timeout";
+        },
+      )
+      .then((outcome) => {
+        this.end(rec);
+        rec.outcome = outcome;
+        this.count(`${op} ${level} ${outcome}`);
+        this.trace(`#${rec.endedAt} ${describeWrite(rec)}`);
+      });
+  }
+
+  /** A majority read (not awaited), logged with the value it returned. */
+  private read(n: Replicator, key: Key<Crdt>): void {
+    const rec: ReadRecord = { ...this.span(), key: key.id, node: n.nodeId, outcome: "pending" };
+    this.log.reads.push(rec);
+    this.trace(`#${rec.startedAt} ${n.nodeId}: majority read ${key.id}`);
+    n.get(key, { readFrom: "majority" }).then(
+      (value) => {
+        this.end(rec);
+        rec.outcome = "ok";
+        rec.value = value;
+        this.count("read majority ok");
+        this.trace(`#${rec.endedAt} read of ${key.id} on ${n.nodeId} from #${rec.startedAt}: ${describeValue(value)}`);
+      },
+      (error: unknown) => {
+        this.end(rec);
+        rec.outcome = "timeout";
+        if (!(error instanceof ReadTimeoutError)) this.failures.push(`read on ${n.nodeId} failed unexpectedly: ${String(error)}`);
+        this.count("read majority timeout");
+        this.trace(`#${rec.endedAt} read of ${key.id} on ${n.nodeId} from #${rec.startedAt}: timeout`);
+      },
+    );
+  }
+
+  private span(): Span {
+    return { startedAt: ++this.point, startEpoch: this.world.epoch };
+  }
+
+  private end(s: Span): void {
+    s.endedAt = ++this.point;
+    s.endEpoch = this.world.epoch;
+  }
+
+  private count(k: string): void {
+    this.ops.set(k, (this.ops.get(k) ?? 0) + 1);
+  }
+}
+
+function describeValue(v: Crdt | undefined): string {
+  if (v instanceof GCounter) return v.nodes.map((n) => `${n}=${v.slot(n)}`).join(" ");
+  return v === undefined ? "absent" : JSON.stringify((v as unknown as { elements?: unknown }).elements ?? v.kind);
+}
