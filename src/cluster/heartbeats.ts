@@ -169,6 +169,7 @@ export class Heartbeater {
         incarnation: self.incarnation,
         lastSequence: this.o.lastSequence?.() ?? 0,
         leaving,
+        ...this.table.votes(this.now()),
         sentAtMs: this.now(),
       });
       this.o.transport.publish(this.o.subject, bytes);
@@ -192,6 +193,8 @@ export class Heartbeater {
         incarnation: info.incarnation,
         lastSequence: info.lastSequence,
         leaving: info.leaving,
+        silent: info.silent,
+        vouched: info.vouched,
         receivedAtMs: this.now(),
       };
       events = this.table.observe(hb);

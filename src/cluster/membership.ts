@@ -5,8 +5,15 @@
  *
  * Liveness uses the receiver's own clock (`receivedAtMs`), never the sender's, so clock skew between
  * nodes cannot make a live member look dead or a dead one alive.
+ *
+ * Quorum membership (who counts in N, whose acknowledgements count) changes only by majority vote,
+ * never by one node's decision alone: a member silent for removalTimeoutMs is removed once a
+ * majority of N votes it out, and a newcomer (or a member back from such silence) counts once a
+ * majority of N vouches for it. Votes travel in heartbeats (`silent`, `vouched`). See README,
+ * "Quorum membership", for the rule and its proof sketch.
  */
 import { InvalidArgumentError } from "../errors.js";
+import { quorum } from "./quorum.js";
 
 export { quorum, type ConsistencyLevel } from "./quorum.js";
 
@@ -23,6 +30,10 @@ export interface Heartbeat {
   readonly lastSequence: number;
   /** Graceful leave: remove at once. */
   readonly leaving: boolean;
+  /** Removal votes: members the sender counts in N and has not heard for removalTimeoutMs. */
+  readonly silent: readonly string[];
+  /** Admission votes: members the sender hears and has synced with (or already counts). */
+  readonly vouched: readonly string[];
   /** When this node received it, on this node's clock. */
   readonly receivedAtMs: number;
 }
@@ -44,12 +55,14 @@ export interface Member {
   readonly startedAtMs: number;
   readonly incarnation: number;
   readonly self: boolean;
+  /** Counts toward quorums: in N, and its acknowledgements and replies count. */
+  readonly counted: boolean;
 }
 
 export interface MembershipOptions {
   /** Silence after which a member is unreachable (it still counts in `known()`). */
   readonly failureTimeoutMs: number;
-  /** Silence after which a member is removed; must be >= failureTimeoutMs. */
+  /** Silence after which this node votes a member out (removed once a majority votes so); >= failureTimeoutMs. */
   readonly removalTimeoutMs: number;
   /** Roles whose per-DC leader is also tracked by `leader-changed` events (besides the overall one). */
   readonly leaderRoles?: readonly string[];
@@ -59,6 +72,8 @@ export type RemovalReason = "left" | "timeout" | "restarted";
 
 export type MembershipEvent =
   | { readonly type: "joined"; readonly member: Member }
+  /** Admitted by a majority: counts toward quorums from now on. */
+  | { readonly type: "counted"; readonly member: Member }
   | { readonly type: "unreachable"; readonly member: Member }
   | { readonly type: "reachable-again"; readonly member: Member }
   | { readonly type: "removed"; readonly member: Member; readonly reason: RemovalReason }
@@ -79,6 +94,15 @@ interface Entry {
   incarnation: number;
   reachable: boolean;
   lastSeenMs: number;
+  /** Counted in N (for quorum sizes); set by admission, cleared only by removal. */
+  inN: boolean;
+  /** Its acknowledgements count; cleared while this node votes it out, set again by admission. */
+  acks: boolean;
+  /** A digest round between us completed since it last stopped counting (so we may vouch for it). */
+  synced: boolean;
+  /** Its latest votes. */
+  silent: ReadonlySet<string>;
+  vouched: ReadonlySet<string>;
 }
 
 export class MembershipTable {
@@ -93,7 +117,7 @@ export class MembershipTable {
   private leaders = new Map<string, string | undefined>(); // `${role}\u0000${dc}` → leader
 
   constructor(self: SelfInfo, options: MembershipOptions) {
-    checkHeartbeatShape({ ...self, lastSequence: 0, leaving: false, receivedAtMs: 0 });
+    checkHeartbeatShape({ ...self, lastSequence: 0, leaving: false, silent: [], vouched: [], receivedAtMs: 0 });
     const { failureTimeoutMs, removalTimeoutMs } = options;
     if (!(Number.isFinite(failureTimeoutMs) && failureTimeoutMs > 0)) {
       throw new InvalidArgumentError("failureTimeoutMs must be a finite number > 0");
@@ -104,7 +128,7 @@ export class MembershipTable {
     this.failureTimeoutMs = failureTimeoutMs;
     this.removalTimeoutMs = removalTimeoutMs;
     this.trackedRoles = [undefined, ...new Set(options.leaderRoles ?? [])];
-    this.self = { ...self, roles: [...self.roles], reachable: true, lastSeenMs: 0 };
+    this.self = { ...self, roles: [...self.roles], reachable: true, lastSeenMs: 0, ...COUNTED, silent: NONE, vouched: NONE };
     this.leaders = this.computeLeaders();
   }
 
@@ -127,9 +151,12 @@ export class MembershipTable {
       this.departed.set(hb.node, { incarnation: hb.incarnation, atMs: hb.receivedAtMs });
       return this.withLeaderChanges(events);
     }
+    // A restart keeps the node's place in N: the new incarnation takes over the old one's standing.
+    let standing = { inN: false, acks: false, synced: false };
     if (current !== undefined && hb.incarnation > current.incarnation) {
       this.peers.delete(hb.node);
       events.push({ type: "removed", member: view(current, false), reason: "restarted" });
+      standing = { inN: current.inN, acks: current.acks, synced: current.synced };
       current = undefined;
     }
     if (current === undefined) {
@@ -141,41 +168,103 @@ export class MembershipTable {
         incarnation: hb.incarnation,
         reachable: true,
         lastSeenMs: hb.receivedAtMs,
+        ...standing,
+        silent: new Set(hb.silent),
+        vouched: new Set(hb.vouched),
       };
       this.peers.set(hb.node, entry);
       this.departed.delete(hb.node);
       events.push({ type: "joined", member: view(entry, false) });
+      current = entry;
     } else {
       current.lastSeenMs = Math.max(current.lastSeenMs, hb.receivedAtMs);
       current.dataCenter = hb.dataCenter;
       current.roles = [...hb.roles];
       current.startedAtMs = hb.startedAtMs;
+      current.silent = new Set(hb.silent);
+      current.vouched = new Set(hb.vouched);
       if (!current.reachable) {
         current.reachable = true;
         events.push({ type: "reachable-again", member: view(current, false) });
       }
     }
+    // It vouches for us while we do not count it: it ran a digest round with us since it came (back).
+    if (!current.acks && current.vouched.has(this.self.node)) current.synced = true;
     return this.withLeaderChanges(events);
   }
 
-  /** Advance time: mark silent members unreachable, remove long-silent ones. */
+  /**
+   * A digest round with `node` completed: its state and ours were exchanged, so this node may vouch
+   * for it (an admission vote). Ignored for members already counted and for unknown ones.
+   */
+  synced(node: string): void {
+    const entry = this.peers.get(node);
+    if (entry !== undefined && !entry.acks) entry.synced = true;
+  }
+
+  /** This node's votes, for its next heartbeat. */
+  votes(nowMs: number): { silent: string[]; vouched: string[] } {
+    const silent: string[] = [];
+    const vouched: string[] = [];
+    for (const e of [...this.peers.values()].sort(byNode)) {
+      if (e.inN && nowMs - e.lastSeenMs >= this.removalTimeoutMs) silent.push(e.node);
+      if (e.reachable && (e.acks || e.synced)) vouched.push(e.node);
+    }
+    return { silent, vouched };
+  }
+
+  /**
+   * Advance time: mark silent members unreachable; stop counting acknowledgements of members silent
+   * for removalTimeoutMs and remove them once a majority of N votes so; admit members a majority
+   * vouches for. Members not counted in N are removed after removalTimeoutMs of silence by this
+   * node alone (they never counted).
+   */
   tick(nowMs: number): MembershipEvent[] {
     if (!Number.isFinite(nowMs)) throw new InvalidArgumentError("nowMs must be a finite number");
     const events: MembershipEvent[] = [];
     for (const entry of [...this.peers.values()].sort(byNode)) {
       const silentMs = nowMs - entry.lastSeenMs;
       if (silentMs >= this.removalTimeoutMs) {
-        this.peers.delete(entry.node);
-        events.push({ type: "removed", member: view(entry, false), reason: "timeout" });
-      } else if (silentMs >= this.failureTimeoutMs && entry.reachable) {
+        // Our own vote is out: its acknowledgements stop counting now, whatever the others decide,
+        // so a later change of sides cannot count it under an N that others already shrank.
+        entry.acks = false;
+        entry.synced = false;
+        if (!entry.inN || this.majorityVotes((v) => v.silent.has(entry.node), entry.node)) {
+          this.peers.delete(entry.node);
+          events.push({ type: "removed", member: view(entry, false), reason: "timeout" });
+          continue;
+        }
+      }
+      if (silentMs >= this.failureTimeoutMs && entry.reachable) {
         entry.reachable = false;
         events.push({ type: "unreachable", member: view(entry, false) });
+      }
+    }
+    for (const entry of [...this.peers.values()].sort(byNode)) {
+      if (entry.acks || !entry.reachable) continue;
+      const self = entry.synced ? 1 : 0;
+      if (this.majorityVotes((v) => v.vouched.has(entry.node), entry.node, self)) {
+        entry.inN = true;
+        entry.acks = true;
+        events.push({ type: "counted", member: view(entry, false) });
       }
     }
     for (const [node, gone] of this.departed) {
       if (nowMs - gone.atMs >= this.removalTimeoutMs) this.departed.delete(node);
     }
     return this.withLeaderChanges(events);
+  }
+
+  /**
+   * Whether ⌊N/2⌋+1 of the members counted in N vote for a change about `subject`: this node (its
+   * vote given by the caller; by default it votes, as removal is only asked when it does) and every
+   * reachable member of N, other than the subject, whose latest heartbeat votes so. Votes older than
+   * failureTimeoutMs (unreachable voters) do not count: stale votes cannot decide anything.
+   */
+  private majorityVotes(votes: (voter: Entry) => boolean, subject: string, self = 1): boolean {
+    let yes = self;
+    for (const v of this.peers.values()) if (v.inN && v.reachable && v.node !== subject && votes(v)) yes++;
+    return yes >= quorum("majority", this.known());
   }
 
   /** Every member, self included, sorted by node id. */
@@ -210,11 +299,19 @@ export class MembershipTable {
     return this.leader(this.self.dataCenter, role) === this.self.node;
   }
 
-  /** Members known (reachable or not, self included), optionally of one DC: N for quorum math. */
-  known(dataCenter?: string): number {
+  /**
+   * Members counted in N (reachable or not, self included), optionally of one DC and one role: N for
+   * quorum math. Newcomers not yet admitted are not counted; members voted out but not yet removed are.
+   */
+  known(dataCenter?: string, role?: string): number {
     let n = 0;
-    for (const e of this.entries()) if (dataCenter === undefined || e.dataCenter === dataCenter) n++;
+    for (const e of this.entries()) if (e.inN && matches(e, dataCenter, role)) n++;
     return n;
+  }
+
+  /** Peers whose acknowledgements and replies count toward quorums, optionally of one DC and role. */
+  quorumPeers(dataCenter?: string, role?: string): string[] {
+    return [...this.peers.values()].filter((e) => e.acks && matches(e, dataCenter, role)).map((e) => e.node).sort();
   }
 
   private *entries(): IterableIterator<Entry> {
@@ -257,6 +354,13 @@ function splitSlot(slot: string): [string | undefined, string] {
   return [head === "\u0001" ? undefined : head.slice(1), slot.slice(cut + 1)];
 }
 
+const COUNTED = { inN: true, acks: true, synced: true } as const;
+const NONE: ReadonlySet<string> = new Set();
+
+function matches(e: Entry, dataCenter: string | undefined, role: string | undefined): boolean {
+  return (dataCenter === undefined || e.dataCenter === dataCenter) && (role === undefined || e.roles.includes(role));
+}
+
 function older(a: Entry, b: Entry): boolean {
   return a.startedAtMs !== b.startedAtMs ? a.startedAtMs < b.startedAtMs : a.node < b.node;
 }
@@ -274,6 +378,7 @@ function view(e: Entry, self: boolean): Member {
     startedAtMs: e.startedAtMs,
     incarnation: e.incarnation,
     self,
+    counted: e.acks,
   };
 }
 
@@ -291,4 +396,7 @@ function checkHeartbeatShape(hb: Heartbeat): void {
     if (typeof hb[f] !== "number" || !Number.isFinite(hb[f])) fail(`${f} must be a finite number`);
   }
   if (typeof hb.leaving !== "boolean") fail("leaving must be a boolean");
+  for (const f of ["silent", "vouched"] as const) {
+    if (!Array.isArray(hb[f]) || !hb[f].every((n) => typeof n === "string")) fail(`${f} must be an array of strings`);
+  }
 }

@@ -11,8 +11,10 @@ import type { ReplicatorStats } from "./stats.js";
 
 export interface CoordinatorOptions {
   stats: ReplicatorStats;
-  /** The other known (not removed) members. */
+  /** The other members whose acknowledgements count (admitted, not voted out). */
   peers: () => string[];
+  /** N: the members counted for quorum sizes, self included (see MembershipTable.known). */
+  known: () => number;
   ask: (peer: string, request: NodeRequest, timeoutMs: number) => Promise<NodeReply>;
   /** Timers of the overall deadline. */
   clock: Clock;
@@ -26,7 +28,7 @@ export class Coordinator {
     const started = performance.now();
     this.o.stats.coordinatedWriteCount++;
     const peers = this.o.peers();
-    const needed = quorum(level, peers.length + 1) - 1;
+    const needed = quorum(level, this.o.known()) - 1;
     try {
       await this.gather(peers, needed, timeoutMs, request, (reply) => reply.type === "write" && reply.ok);
     } catch (error) {
@@ -47,7 +49,7 @@ export class Coordinator {
     const started = performance.now();
     this.o.stats.coordinatedReadCount++;
     const peers = this.o.peers();
-    const needed = quorum(level, peers.length + 1) - 1;
+    const needed = quorum(level, this.o.known()) - 1;
     try {
       await this.gather(peers, needed, timeoutMs, request, (reply) => {
         if (reply.type !== "read") return false;

@@ -66,6 +66,8 @@ export interface MemberInfo {
   reachable: boolean;
   self: boolean;
   startedAtMs: number;
+  /** Counts toward quorums (a majority admitted it; see README "Quorum membership"). */
+  counted: boolean;
 }
 
 /** Headroom below the bus's max payload for NATS protocol framing and envelope fields. */
@@ -170,7 +172,8 @@ export class Replicator {
     });
     this.coordinator = new Coordinator({
       stats: this.stats,
-      peers: () => this.peers(),
+      peers: () => this.heartbeater.table.quorumPeers(undefined, this.options.role),
+      known: () => this.heartbeater.table.known(undefined, this.options.role),
       ask: (peer, request, timeoutMs) => this.ask(peer, request, timeoutMs),
       clock: options.clock,
     });
@@ -184,7 +187,7 @@ export class Replicator {
         startedAtMs: this.startedAtMs,
         incarnation: this.incarnation,
       },
-      encode: (hb) => encodeHeartbeat({ ...hb, roles: [...hb.roles] }),
+      encode: (hb) => encodeHeartbeat({ ...hb, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched] }),
       decode: decodeHeartbeat,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       failureTimeoutMs: options.failureTimeoutMs,
@@ -468,6 +471,11 @@ export class Replicator {
       } else if (e.type === "reachable-again" && this.joinedBefore(e.member)) {
         // Back from a partition: gap repair covers what the buffers still hold, a round the rest.
         void this.syncWith(e.member.node, "reconnect");
+      } else if ((e.type === "joined" || e.type === "reachable-again") && !e.member.counted) {
+        // It counts toward quorums once a majority vouches for it, each after a round with it. Its
+        // own round with us (it is newer) makes it vouch for us, which counts as ours; in case
+        // that never comes (a one-way link), run one ourselves a little later.
+        this.syncSoon(e.member.node, SYNC_RETRY_MS);
       } else if (e.type === "removed" && e.reason !== "restarted") {
         // Gone: its next incarnation starts clean. (A restart is handled by the incarnation change.)
         this.inbox.forget(e.member.node);
@@ -492,7 +500,8 @@ export class Replicator {
   /** A digest round with `peer`; when it fails, try again at one of its next heartbeats. */
   private async syncWith(peer: string, cause: RepairCause): Promise<boolean> {
     const ok = await this.antiEntropy.sync(peer, cause);
-    if (!ok) this.syncSoon(peer, SYNC_RETRY_MS);
+    if (ok) this.heartbeater.table.synced(peer); // state exchanged: we may vouch for it (quorum admission)
+    else this.syncSoon(peer, SYNC_RETRY_MS);
     return ok;
   }
 
@@ -515,14 +524,6 @@ export class Replicator {
     if (at === undefined || this.options.clock.now() < at) return;
     this.syncAtHeartbeat.delete(peer);
     void this.syncWith(peer, "gap");
-  }
-
-  private peers(): string[] {
-    const role = this.options.role;
-    return this.heartbeater
-      .members()
-      .filter((m) => !m.self && (role === undefined || m.roles.includes(role)))
-      .map((m) => m.node);
   }
 
   private randomPeer(): string | undefined {
@@ -701,7 +702,7 @@ export function writerIdFor(nodeId: string, incarnation: number): string {
 }
 
 function memberInfo(m: Member): MemberInfo {
-  return { node: m.node, dataCenter: m.dataCenter, roles: [...m.roles], reachable: m.reachable, self: m.self, startedAtMs: m.startedAtMs };
+  return { node: m.node, dataCenter: m.dataCenter, roles: [...m.roles], reachable: m.reachable, self: m.self, startedAtMs: m.startedAtMs, counted: m.counted };
 }
 
 function describeValue(v: unknown): string {

@@ -94,8 +94,16 @@ export interface Heartbeat {
   incarnation: number;
   lastSequence: number;
   leaving: boolean;
+  /** Removal votes: members the sender has not heard for removalTimeoutMs. */
+  silent: string[];
+  /** Admission votes: members the sender hears and has synced with (or counts). */
+  vouched: string[];
   sentAtMs: number;
 }
+
+/** At most this many node ids per heartbeat vote list; each id at most MAX_NODE_ID chars. */
+export const MAX_VOTES = 1024;
+const MAX_NODE_ID = 128;
 
 export interface BucketHash {
   bucket: number;
@@ -278,6 +286,8 @@ interface PbHeartbeat {
   lastSequence: Int64;
   leaving: boolean;
   sentAtMs: number;
+  silent: string[];
+  vouched: string[];
 }
 interface PbBucketHash {
   bucket: number;
@@ -623,7 +633,17 @@ export function encodeHeartbeat(h: Heartbeat): Uint8Array {
     lastSequence: needU64(h.lastSequence, `${w}.lastSequence`),
     leaving: h.leaving === true,
     sentAtMs: needFinite(h.sentAtMs ?? 0, `${w}.sentAtMs`),
+    silent: h.silent ?? [],
+    vouched: h.vouched ?? [],
   });
+}
+
+function votesFromPb(ids: string[], what: string): string[] {
+  if (ids.length > MAX_VOTES) throw new DecodeError(`${what}: ${ids.length} node ids, at most ${MAX_VOTES}`);
+  for (const id of ids) {
+    if (id.length === 0 || id.length > MAX_NODE_ID) throw new DecodeError(`${what}: a node id of ${id.length} chars (1-${MAX_NODE_ID})`);
+  }
+  return ids.slice();
 }
 
 function heartbeatFromPb(m: PbHeartbeat, what: string): Heartbeat {
@@ -635,6 +655,8 @@ function heartbeatFromPb(m: PbHeartbeat, what: string): Heartbeat {
     incarnation: u64(m.incarnation, `${what}.incarnation`),
     lastSequence: u64(m.lastSequence, `${what}.lastSequence`),
     leaving: m.leaving,
+    silent: votesFromPb(m.silent, `${what}.silent`),
+    vouched: votesFromPb(m.vouched, `${what}.vouched`),
     sentAtMs: finite(m.sentAtMs, `${what}.sentAtMs`),
   };
 }

@@ -5,7 +5,7 @@ import { afterEach, describe, it } from "node:test";
 import { Heartbeater, type HeartbeaterOptions } from "../../src/cluster/heartbeats.js";
 import type { Heartbeat, MembershipEvent } from "../../src/cluster/membership.js";
 import { InvalidArgumentError } from "../../src/errors.js";
-import { waitFor } from "../helpers/wait.js";
+import { sleep, waitFor } from "../helpers/wait.js";
 import { FakeBus, type FakeTransport } from "./fake-bus.js";
 import { decodeHeartbeat, encodeHeartbeat } from "./json-codec.js";
 
@@ -72,20 +72,44 @@ describe("Heartbeater", () => {
     assert.ok(b.events.some((e) => e.type === "leader-changed" && e.leader === "b"));
   });
 
-  it("a silent member becomes unreachable, then is removed; leadership moves", async () => {
+  it("a silent member becomes unreachable, then is removed by a majority's votes; leadership moves", async () => {
+    const bus = new FakeBus();
+    const nodes = [node(bus, "a", 100), node(bus, "b", 200), node(bus, "c", 300)];
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+    for (const n of nodes) n.hb.start();
+    // No digest rounds here: say every pair synced, so each admits the others.
+    await waitFor(() => {
+      for (const n of nodes) for (const m of nodes) if (n !== m) n.hb.table.synced(m.hb.table.members().find((x) => x.self)!.node);
+      return nodes.every((n) => n.hb.table.known() === 3);
+    }, { timeoutMs: 5_000, message: "all admitted" });
+    assert.equal(b.hb.leader(), "a");
+    a.hb.stop(); // a crash: no leave
+    await waitFor(() => b.events.some((e) => e.type === "unreachable"), { timeoutMs: 5_000 });
+    assert.equal(b.hb.leader(), "b");
+    assert.equal(b.hb.table.known(), 3, "unreachable still counts");
+    await waitFor(() => ids(b).join() === "b,c" && ids(c).join() === "b,c", { timeoutMs: 5_000 });
+    const removed = b.events.find((e) => e.type === "removed");
+    assert.ok(removed?.type === "removed" && removed.reason === "timeout");
+    assert.equal(b.hb.table.known(), 2);
+  });
+
+  it("a member left alone never removes the others: its N does not shrink", async () => {
     const bus = new FakeBus();
     const a = node(bus, "a", 100);
     const b = node(bus, "b", 200);
     a.hb.start();
     b.hb.start();
-    await waitFor(() => b.hb.leader() === "a", { timeoutMs: 5_000 });
-    a.hb.stop(); // a crash: no leave
-    await waitFor(() => b.events.some((e) => e.type === "unreachable"), { timeoutMs: 5_000 });
-    assert.equal(b.hb.leader(), "b");
-    assert.equal(b.hb.table.known(), 2, "unreachable still counts");
-    await waitFor(() => ids(b).join() === "b", { timeoutMs: 5_000 });
-    const removed = b.events.find((e) => e.type === "removed");
-    assert.ok(removed?.type === "removed" && removed.reason === "timeout");
+    await waitFor(() => {
+      a.hb.table.synced("b");
+      b.hb.table.synced("a");
+      return a.hb.table.known() === 2 && b.hb.table.known() === 2;
+    }, { timeoutMs: 5_000 });
+    a.hb.stop();
+    await waitFor(() => b.hb.table.votes(Date.now()).silent.includes("a"), { timeoutMs: 5_000, message: "b votes a out" });
+    await sleep(300); // a few more ticks past removalTimeoutMs: still no majority for the removal
+    assert.deepEqual(ids(b), ["a", "b"]);
+    assert.equal(b.hb.table.known(), 2);
+    assert.deepEqual(b.hb.table.quorumPeers(), [], "a voted-out member's acknowledgements stop counting");
   });
 
   it("detects failure on the injected clock, not the wall clock", async () => {
@@ -116,7 +140,7 @@ describe("Heartbeater", () => {
     rogue.publish(SUBJECT, new Uint8Array([0xff, 0x00, 0x13]));
     rogue.publish(SUBJECT, new TextEncoder().encode("{}"));
     rogue.publish(SUBJECT, encodeHeartbeat({
-      node: "", dataCenter: "dc1", roles: [], startedAtMs: 1, incarnation: 1, lastSequence: 0, leaving: false, sentAtMs: 0,
+      node: "", dataCenter: "dc1", roles: [], startedAtMs: 1, incarnation: 1, lastSequence: 0, leaving: false, silent: [], vouched: [], sentAtMs: 0,
     }));
     await waitFor(() => a.hb.rejected === 3, { timeoutMs: 2_000 });
     assert.deepEqual(ids(a), ["a"]);

@@ -23,6 +23,8 @@ function hb(node: string, at: number, extra: Partial<Heartbeat> = {}): Heartbeat
     incarnation: 1,
     lastSequence: 0,
     leaving: false,
+    silent: [],
+    vouched: [],
     receivedAtMs: at,
     ...extra,
   };
@@ -35,11 +37,25 @@ function table(options: { leaderRoles?: string[] } = {}) {
   return new MembershipTable(SELF, { failureTimeoutMs: FAIL, removalTimeoutMs: REMOVE, ...options });
 }
 
+/** A table (self "m") in which `peers` are all admitted, heard at time 0, each vouching for all. */
+function admitted(peers: string[], extra: (node: string) => Partial<Heartbeat> = () => ({})): MembershipTable {
+  const t = table();
+  for (let round = 0; round < peers.length; round++) {
+    for (const p of peers) {
+      t.observe(hb(p, 0, { vouched: ["m", ...peers.filter((q) => q !== p)], ...extra(p) }));
+      t.synced(p);
+    }
+    t.tick(0);
+  }
+  assert.equal(t.known(), peers.length + 1);
+  return t;
+}
+
 describe("MembershipTable", () => {
   it("always holds self, reachable, and leads alone", () => {
     const t = table();
     assert.deepEqual(t.members(), [
-      { node: "m", dataCenter: "dc1", roles: ["x"], reachable: true, startedAtMs: 500, incarnation: 1, self: true },
+      { node: "m", dataCenter: "dc1", roles: ["x"], reachable: true, startedAtMs: 500, incarnation: 1, self: true, counted: true },
     ]);
     assert.equal(t.leader(), "m");
     assert.ok(t.isLeader());
@@ -51,6 +67,9 @@ describe("MembershipTable", () => {
   it("joins, marks unreachable, recovers, and removes on silence", () => {
     const t = table();
     assert.deepEqual(types(t.observe(hb("b", 0))), ["joined:b"]); // younger than self: no leader change
+    assert.equal(t.known(), 1, "not counted before a round with it");
+    t.synced("b");
+    assert.deepEqual(types(t.tick(0)), ["counted:b"], "alone, this node's vouch is a majority");
     assert.deepEqual(t.tick(FAIL - 1), []);
     assert.deepEqual(types(t.tick(FAIL)), ["unreachable:b"]);
     assert.equal(t.member("b")?.reachable, false);
@@ -58,10 +77,40 @@ describe("MembershipTable", () => {
     assert.deepEqual(types(t.observe(hb("b", FAIL + 5))), ["reachable-again:b"]);
     assert.deepEqual(types(t.observe(hb("b", FAIL + 6))), []);
     assert.deepEqual(types(t.tick(FAIL + 6 + REMOVE - 1)), ["unreachable:b"]);
-    assert.deepEqual(types(t.tick(FAIL + 6 + REMOVE)), ["removed:b"]);
-    assert.equal(t.member("b"), undefined);
-    // Heard again after removal (a healed partition): it simply joins again.
-    assert.deepEqual(types(t.observe(hb("b", 2 * REMOVE + FAIL))), ["joined:b"]);
+    // Of N = 2, this node's vote alone is no majority: b stays, counted in N, its acks no longer count.
+    assert.deepEqual(types(t.tick(FAIL + 6 + REMOVE)), []);
+    assert.deepEqual(t.votes(FAIL + 6 + REMOVE).silent, ["b"]);
+    assert.equal(t.known(), 2);
+    assert.deepEqual(t.quorumPeers(), []);
+    assert.equal(t.member("b")?.counted, false);
+    // Nor can a newcomer be admitted by this node alone (1 of N = 2): b's return is needed.
+    t.observe(hb("c", FAIL + 6 + REMOVE));
+    t.synced("c");
+    assert.deepEqual(types(t.tick(FAIL + 6 + REMOVE)), []);
+    assert.equal(t.member("c")?.counted, false);
+  });
+
+  it("removes a silent member once a majority of N votes it out, and admits it again by a majority", () => {
+    const t = admitted(["b", "c"]);
+    assert.equal(t.known(), 3);
+    t.observe(hb("c", REMOVE - 1, { silent: [] }));
+    assert.deepEqual(types(t.tick(REMOVE)), ["unreachable:b"], "own vote only: 1 of 3");
+    t.observe(hb("c", REMOVE + 1, { silent: ["b"] }));
+    assert.deepEqual(types(t.tick(REMOVE + 1)), ["removed:b"]);
+    assert.equal(t.known(), 2);
+    // Heard again after removal (a healed partition): it joins again, and counts once a majority vouches.
+    assert.deepEqual(types(t.observe(hb("b", REMOVE + 2))), ["joined:b"]);
+    t.synced("b");
+    assert.deepEqual(types(t.tick(REMOVE + 2)), [], "self alone is no majority of N = 2");
+    t.observe(hb("c", REMOVE + 3, { vouched: ["b"] }));
+    assert.deepEqual(types(t.tick(REMOVE + 3)), ["counted:b"]);
+    assert.equal(t.known(), 3);
+    // Stale votes do not count: c's removal vote on b, then c falls silent itself.
+    t.observe(hb("b", REMOVE + 4));
+    t.observe(hb("c", REMOVE + 4, { silent: ["b"] }));
+    assert.deepEqual(types(t.tick(REMOVE + 4 + FAIL)), ["unreachable:b", "unreachable:c"]);
+    assert.deepEqual(types(t.tick(2 * REMOVE + 4)), [], "own votes on both; c's old vote is stale");
+    assert.equal(t.known(), 3);
   });
 
   it("removes at once on a graceful leave and ignores that incarnation's stragglers", () => {
@@ -106,8 +155,8 @@ describe("MembershipTable", () => {
     t.observe(hb("o", 0, { dataCenter: "dc2", startedAtMs: 1 }));
     assert.equal(t.leader("dc2"), "o");
     assert.equal(t.leader(), "c", "another DC's older member does not lead this one");
-    assert.equal(t.known("dc1"), 3);
-    assert.equal(t.known(), 4);
+    assert.equal(t.known("dc1"), 1, "none admitted yet (no digest rounds)");
+    assert.equal(t.known(), 1);
     // c and z silent, o too: leadership falls back to self; dc2 is left without a leader.
     const events = t.tick(FAIL);
     assert.deepEqual(types(events), [
@@ -189,6 +238,8 @@ describe("MembershipTable", () => {
               present.set(e.member.node, true);
             } else if (e.type === "removed") {
               assert.ok(present.delete(e.member.node));
+            } else if (e.type === "counted") {
+              assert.equal(present.get(e.member.node), true, "only a reachable member is admitted");
             } else {
               assert.equal(present.get(e.member.node), e.type === "unreachable");
               present.set(e.member.node, e.type === "reachable-again");
@@ -201,7 +252,8 @@ describe("MembershipTable", () => {
             [...present].sort(([x], [y]) => (x < y ? -1 : 1)),
           );
           assert.ok(members.some((m) => m.self && m.reachable));
-          assert.equal(t.known(), members.length);
+          const counted = members.filter((m) => m.counted).length;
+          assert.ok(counted <= t.known() && t.known() <= members.length);
           for (const [slot, leader] of leaders) {
             const role = slot[0] === "*" ? undefined : slot[0];
             const dc = slot.slice(1);
@@ -214,10 +266,11 @@ describe("MembershipTable", () => {
           }
           if (s.kind === "tick") {
             // Right after a tick nobody silent for failureTimeoutMs is still reachable, and nobody
-            // silent for removalTimeoutMs is still a member.
+            // silent for removalTimeoutMs still counts (alone, this node never gets a majority to
+            // remove a member it admitted: only not-yet-admitted ones go).
             for (const m of members.filter((x) => !x.self)) {
               const silent = now - lastHeard.get(m.node)!;
-              assert.ok(silent < REMOVE);
+              if (silent >= REMOVE) assert.ok(!m.counted);
               if (m.reachable) assert.ok(silent < FAIL);
             }
           }

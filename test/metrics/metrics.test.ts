@@ -354,7 +354,7 @@ function bareContext(nodeId = "n1"): { ctx: ReplicatorContext; stats: Replicator
   const stats = new ReplicatorStats();
   const store = new Store();
   let calls = 0;
-  const self: Member = { node: nodeId, dataCenter: DC, roles: [], reachable: true, startedAtMs: 0, incarnation: 1, self: true };
+  const self: Member = { node: nodeId, dataCenter: DC, roles: [], reachable: true, startedAtMs: 0, incarnation: 1, self: true, counted: true };
   const ctx = {
     nodeId,
     options: { dataCenter: DC },

@@ -83,7 +83,7 @@ function corpus(name: string, bytes: Uint8Array): void {
 corpus("DeltaEnvelope", encodeDeltaEnvelope(envelope));
 corpus("DeltaEnvelope", encodeDeltaEnvelope({ ...envelope, deltas: deltas.slice(0, 1), tombstones: [] }));
 corpus("DeltaEnvelope", encodeDeltaEnvelope({ ...envelope, deltas: [], tombstones: [], chunk: { chunkId: 5, index: 0, total: 2, data: new Uint8Array(30).fill(7) } }));
-corpus("Heartbeat", encodeHeartbeat({ node: "a", dataCenter: "dc", roles: ["x"], startedAtMs: 5, incarnation: 1, lastSequence: 9, leaving: false, sentAtMs: 3 }));
+corpus("Heartbeat", encodeHeartbeat({ node: "a", dataCenter: "dc", roles: ["x"], startedAtMs: 5, incarnation: 1, lastSequence: 9, leaving: false, silent: ["b"], vouched: ["c", "d"], sentAtMs: 3 }));
 corpus("NodeRequest", encodeNodeRequest({ type: "write", from: "a", deltas: deltas.slice(0, 3), tombstones: [tombstone] }));
 corpus("NodeRequest", encodeNodeRequest({ type: "read", from: "a", key: "k", kind: "gset" }));
 corpus("NodeRequest", encodeNodeRequest({ type: "digest", from: "a", level: 1, buckets: [{ bucket: 1, hash: 77n }], keys: [{ key: "k", hash: 2n ** 63n }], bucket: 3 }));

@@ -147,10 +147,12 @@ describe("round trips", () => {
       incarnation: 3,
       lastSequence: 12345,
       leaving: true,
+      silent: ["node-b"],
+      vouched: ["node-c", "node-d"],
       sentAtMs: 1_760_000_000_001.5,
     };
     assert.deepEqual(decodeHeartbeat(encodeHeartbeat(h)), h);
-    const minimal = { ...h, dataCenter: "", roles: [], startedAtMs: 0, incarnation: 0, lastSequence: 0, leaving: false, sentAtMs: 0 };
+    const minimal = { ...h, dataCenter: "", roles: [], startedAtMs: 0, incarnation: 0, lastSequence: 0, leaving: false, silent: [], vouched: [], sentAtMs: 0 };
     assert.deepEqual(decodeHeartbeat(encodeHeartbeat(minimal)), minimal);
   });
 
@@ -378,7 +380,7 @@ describe("encoders", () => {
     b.fill(0);
     assert.deepEqual([...a], snapshot, "changing one encoding changed another");
     // Many small messages in a row (the pool case): all distinct and intact.
-    const many = Array.from({ length: 200 }, (_, i) => encodeHeartbeat({ node: `n${i}`, dataCenter: "", roles: [], startedAtMs: i, incarnation: 0, lastSequence: 0, leaving: false, sentAtMs: 0 }));
+    const many = Array.from({ length: 200 }, (_, i) => encodeHeartbeat({ node: `n${i}`, dataCenter: "", roles: [], startedAtMs: i, incarnation: 0, lastSequence: 0, leaving: false, silent: [], vouched: [], sentAtMs: 0 }));
     many.forEach((m, i) => assert.equal(decodeHeartbeat(m).node, `n${i}`));
     // Plain Uint8Arrays (not Buffers): slice() copies.
     for (const x of [a, v1Of(), decodeDeltaEnvelope(a).deltas[0]!.data!, decodeDeltaEnvelope(Buffer.from(a)).deltas[0]!.data!]) {

@@ -198,6 +198,12 @@ export interface Heartbeat {
   /** graceful leave: remove at once */
   leaving: boolean;
   sentAtMs: number;
+  /**
+   * Quorum membership votes (at most MAX_VOTES node ids each): members counted in N that the sender
+   * has not heard for removal_timeout_ms (remove), and members it hears and has synced with (admit).
+   */
+  silent: string[];
+  vouched: string[];
 }
 
 /** Hash of one bucket of the digest tree (keys and tombstones hashed by content). */
@@ -1514,6 +1520,8 @@ function createBaseHeartbeat(): Heartbeat {
     lastSequence: 0n,
     leaving: false,
     sentAtMs: 0,
+    silent: [],
+    vouched: [],
   };
 }
 
@@ -1551,6 +1559,12 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     if (message.sentAtMs !== 0) {
       writer.uint32(65).double(message.sentAtMs);
+    }
+    for (const v of message.silent) {
+      writer.uint32(74).string(v!);
+    }
+    for (const v of message.vouched) {
+      writer.uint32(82).string(v!);
     }
     return writer;
   },
@@ -1630,6 +1644,22 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             }
 
             message.sentAtMs = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.silent.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.vouched.push(reader.string());
             continue;
           }
         }

@@ -355,6 +355,16 @@ export const descriptor = {
                   "type": "double",
                   "id": 8,
                   "protoName": "sent_at_ms"
+                },
+                "silent": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 9
+                },
+                "vouched": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 10
                 }
               }
             },
