@@ -28,6 +28,8 @@ export interface WriteRecord extends Span {
   readonly node: string;
   /** The writer id the node wrote under (set when the write applied locally). */
   writer?: string;
+  /** False for an update that changed nothing (it resolves at once, without asking anyone). */
+  changed?: boolean;
   readonly level: Level;
   /** Counters: the writer's slot (increments or decrements) right after this write. */
   slot?: { readonly side: "inc" | "dec"; readonly after: number };
@@ -65,9 +67,13 @@ export interface CheckReport {
 /** Final state of one running node: its key values. */
 export type Replica = ReadonlyMap<string, Crdt>;
 
+export function acknowledgedByMajority(w: WriteRecord): boolean {
+  return w.level === "majority" && w.outcome === "ok" && w.changed === true;
+}
+
 export function mustSurvive(w: WriteRecord, stoppedWriters: ReadonlySet<string>): boolean {
-  if (w.writer === undefined || w.outcome === "deleted") return false;
-  return (w.level === "majority" && w.outcome === "ok") || !stoppedWriters.has(w.writer);
+  if (w.writer === undefined || w.outcome === "deleted" || w.changed !== true) return false;
+  return acknowledgedByMajority(w) || !stoppedWriters.has(w.writer);
 }
 
 export function check(log: SimLog, sides: readonly Map<string, readonly string[]>[], replicas: readonly Replica[]): CheckReport {
@@ -131,7 +137,7 @@ function checkSetAdds(log: SimLog, stopped: ReadonlySet<string>, replicas: reado
 function checkSplitBrain(log: SimLog, sides: readonly Map<string, readonly string[]>[], report: CheckReport): void {
   const ackedSides = new Map<number, Set<string>>();
   for (const w of log.writes) {
-    if (w.level !== "majority" || w.outcome !== "ok" || w.endEpoch !== w.startEpoch) continue;
+    if (!acknowledgedByMajority(w) || w.endEpoch !== w.startEpoch) continue;
     const side = sides[w.startEpoch]?.get(w.node) ?? [];
     const name = `{${side.join(",")}}`;
     if (side.length < MAJORITY) {
@@ -154,7 +160,7 @@ function checkReads(log: SimLog, report: CheckReport): void {
   for (const r of log.reads) {
     if (r.outcome !== "ok") continue;
     for (const w of log.writes) {
-      if (w.key !== r.key || w.level !== "majority" || w.outcome !== "ok" || w.endedAt === undefined || w.endedAt >= r.startedAt) continue;
+      if (w.key !== r.key || !acknowledgedByMajority(w) || w.endedAt! >= r.startedAt) continue;
       if (log.stops.some((s) => s.at > w.endedAt! && s.at < r.endedAt!)) continue;
       const seen = w.slot !== undefined ? slotOf(r.value, w.slot.side, w.writer!) >= w.slot.after : w.element === undefined || (r.value instanceof ORSet && r.value.has(w.element));
       if (!seen) report.failures.push(`stale read: majority read of ${r.key} on ${r.node} (started at #${r.startedAt}) missed ${describeWrite(w)}`);

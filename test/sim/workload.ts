@@ -63,76 +63,69 @@ export class Workload {
     const level: Level = rnd() < majorityRate ? "majority" : "local";
     const to = { writeTo: level };
     const el = `e${Math.floor(rnd() * 6)}`;
-    const write = (op: string, key: { id: string }, run: (rec: WriteRecord) => Promise<unknown>, element?: string): void =>
-      this.write(op, key.id, n.nodeId, level, run, element);
-    const r = rnd();
-    if (r < 0.16) {
-      const k = pick(keys.g);
-      const by = 1 + Math.floor(rnd() * 5);
-      write("gcounter", k, (rec) =>
+    /** An update of `key` on `n` at `level`, logged with its writer and whether it changed anything. */
+    const update = <T extends Crdt<T>>(op: string, key: Key<T>, modify: (v: T, self: string, rec: WriteRecord) => T, element?: string): void =>
+      this.write(op, key.id, n.nodeId, level, element, (rec) =>
         n.update(
-          k,
+          key,
           (v, self) => {
-            const next = v.increment(self, by);
+            const next = modify(v, self, rec);
             rec.writer = self;
-            rec.slot = { side: "inc", after: next.slot(self) };
+            rec.changed = next.delta !== undefined; // an update that changes nothing resolves at once, acknowledged by nobody
             return next;
           },
           to,
         ),
       );
+    const r = rnd();
+    if (r < 0.16) {
+      const by = 1 + Math.floor(rnd() * 5);
+      update("gcounter", pick(keys.g), (v, self, rec) => {
+        const next = v.increment(self, by);
+        rec.slot = { side: "inc", after: next.slot(self) };
+        return next;
+      });
     } else if (r < 0.24) {
       const by = 1 + Math.floor(rnd() * 3);
       const down = rnd() < 0.4;
-      write("pncounter", keys.pn, (rec) =>
-        n.update(
-          keys.pn,
-          (v, self) => {
-            const next = down ? v.decrement(self, by) : v.increment(self, by);
-            rec.writer = self;
-            rec.slot = { side: down ? "dec" : "inc", after: (down ? next.decrements : next.increments).slot(self) };
-            return next;
-          },
-          to,
-        ),
-      );
+      update("pncounter", keys.pn, (v, self, rec) => {
+        const next = down ? v.decrement(self, by) : v.increment(self, by);
+        rec.slot = { side: down ? "dec" : "inc", after: (down ? next.decrements : next.increments).slot(self) };
+        return next;
+      });
     } else if (r < 0.32) {
       const element = `u${this.seed}-${step}`;
-      write("orset-add", keys.acked, (rec) => n.update(keys.acked, (v, self) => ((rec.writer = self), v.add(self, element)), to), element);
+      update("orset-add", keys.acked, (v, self) => v.add(self, element), element);
     } else if (r < 0.42) {
-      const k = pick(keys.set);
       const add = rnd() < 0.65;
-      write("orset", k, (rec) => n.update(k, (v, self) => ((rec.writer = self), add ? v.add(self, el) : v.remove(el)), to));
+      update("orset", pick(keys.set), (v, self) => (add ? v.add(self, el) : v.remove(el)));
     } else if (r < 0.48) {
       // Timestamps from the virtual clock, so that a seed replays which write wins.
       const at = this.world.clock.now();
-      write("lww", keys.lww, (rec) => n.update(keys.lww, (v, self) => ((rec.writer = self), v.set(self, `${n.nodeId}-${step}`, Math.max(at, v.timestamp + 1))), to));
+      update("lww", keys.lww, (v, self) => v.set(self, `${n.nodeId}-${step}`, Math.max(at, v.timestamp + 1)));
     } else if (r < 0.53) {
-      write("mv", keys.mv, (rec) => n.update(keys.mv, (v, self) => ((rec.writer = self), v.set(self, step)), to));
+      update("mv", keys.mv, (v, self) => v.set(self, step));
     } else if (r < 0.55) {
-      write("flag", keys.flag, (rec) => n.update(keys.flag, (v, self) => ((rec.writer = self), v.enable(self)), to));
+      update("flag", keys.flag, (v, self) => v.enable(self));
     } else if (r < 0.62) {
       const put = rnd() < 0.75;
       const at = this.world.clock.now();
-      write("lwwmap", keys.map, (rec) => n.update(keys.map, (v, self) => ((rec.writer = self), put ? v.put(self, el, step, at) : v.remove(self, el)), to));
+      update("lwwmap", keys.map, (v, self) => (put ? v.put(self, el, step, at) : v.remove(self, el)));
     } else if (r < 0.7) {
       const inc = rnd() < 0.8;
-      write("ormap", keys.orMap, (rec) =>
-        n.update(keys.orMap, (v, self) => ((rec.writer = self), inc ? v.update(self, el, (g) => g.increment(self, 1)) : v.remove(self, el)), to),
-      );
+      update("ormap", keys.orMap, (v, self) => (inc ? v.update(self, el, (g) => g.increment(self, 1)) : v.remove(self, el)));
     } else if (r < 0.78) {
-      const k = pick(keys.doomed);
-      write("doomed", k, (rec) => n.update(k, (v, self) => ((rec.writer = self), v.increment(self, 1)), to));
+      update("doomed", pick(keys.doomed), (v, self) => v.increment(self, 1));
     } else if (r < 0.8) {
       const k = pick(keys.doomed);
-      write("delete", k, (rec) => ((rec.writer = n.writerId), n.delete(k, to)));
+      this.write("delete", k.id, n.nodeId, level, undefined, (rec) => ((rec.writer = n.writerId), (rec.changed = true), n.delete(k, to)));
     } else if (majorityRate > 0) {
       this.read(n, rnd() < 0.7 ? pick(keys.g) : keys.acked);
     }
   }
 
   /** Run a write (not awaited), logging it and its outcome. */
-  private write(op: string, key: string, node: string, level: Level, run: (rec: WriteRecord) => Promise<unknown>, element?: string): void {
+  private write(op: string, key: string, node: string, level: Level, element: string | undefined, run: (rec: WriteRecord) => Promise<unknown>): void {
     const rec: WriteRecord = { ...this.span(), op, key, node, level, outcome: "pending", ...(element !== undefined ? { element } : {}) };
     this.log.writes.push(rec);
     this.trace(`#${rec.startedAt} ${node}: ${level} ${op} ${key}`);

@@ -28,6 +28,8 @@ export class World {
    */
   readonly sides: Map<string, readonly string[]>[] = [];
   private readonly running = new Map<string, Running>();
+  /** Virtual time the five took to form a cluster. */
+  formedAfterMs = 0;
 
   private constructor(
     seed: number,
@@ -39,8 +41,10 @@ export class World {
   static async start(seed: number, options: Omit<ReplicatorOptions, "nodeId" | "transport" | "clock">): Promise<World> {
     const w = new World(seed, options);
     for (const id of NODE_IDS) await w.startNode(id);
-    const joined = await w.clock.until(() => w.live().every((n) => n.members().length === NODE_IDS.length), 10_000);
-    if (!joined) throw new Error("the five nodes did not see each other within 10 s of virtual time");
+    // Formed: every node knows all five and counts each toward quorums (a majority admitted it).
+    const formed = await w.clock.until(() => w.live().every((n) => n.members().length === NODE_IDS.length && n.members().every((m) => m.counted)), 30_000);
+    if (!formed) throw new Error(`the cluster did not form within 30 s of virtual time: ${JSON.stringify(w.live().map((n) => n.members()))}`);
+    w.formedAfterMs = w.clock.now() - EPOCH_MS;
     return w;
   }
 
