@@ -111,6 +111,9 @@ export class MembershipTable {
   // Incarnations that left gracefully, remembered for removalTimeoutMs, so a heartbeat delayed
   // past the leave (reordering transports) cannot resurrect the member.
   private readonly departed = new Map<string, { incarnation: number; atMs: number }>();
+  // Members removed by vote, remembered for removalTimeoutMs and still voted out in our heartbeats,
+  // so the members that have not yet removed them still find a majority (ours no longer in a table).
+  private readonly votedOut = new Map<string, number>();
   private readonly failureTimeoutMs: number;
   private readonly removalTimeoutMs: number;
   private readonly trackedRoles: readonly (string | undefined)[];
@@ -137,6 +140,7 @@ export class MembershipTable {
     checkHeartbeatShape(hb);
     // Our own heartbeat echoed back, or another process claiming our id: self stays authoritative.
     if (hb.node === this.self.node) return [];
+    this.votedOut.delete(hb.node); // heard again: no longer silent
     const gone = this.departed.get(hb.node);
     if (gone !== undefined && hb.incarnation <= gone.incarnation) return [];
     let current = this.peers.get(hb.node);
@@ -204,13 +208,13 @@ export class MembershipTable {
 
   /** This node's votes, for its next heartbeat. */
   votes(nowMs: number): { silent: string[]; vouched: string[] } {
-    const silent: string[] = [];
+    const silent = [...this.votedOut.keys()];
     const vouched: string[] = [];
-    for (const e of [...this.peers.values()].sort(byNode)) {
+    for (const e of this.peers.values()) {
       if (e.inN && nowMs - e.lastSeenMs >= this.removalTimeoutMs) silent.push(e.node);
       if (e.reachable && (e.acks || e.synced)) vouched.push(e.node);
     }
-    return { silent, vouched };
+    return { silent: silent.sort(), vouched: vouched.sort() };
   }
 
   /**
@@ -229,8 +233,9 @@ export class MembershipTable {
         // so a later change of sides cannot count it under an N that others already shrank.
         entry.acks = false;
         entry.synced = false;
-        if (!entry.inN || this.majorityVotes((v) => v.silent.has(entry.node), entry.node)) {
+        if (!entry.inN || this.majorityVotes((v) => v.acks && v.silent.has(entry.node), entry.node)) {
           this.peers.delete(entry.node);
+          if (entry.inN) this.votedOut.set(entry.node, nowMs);
           events.push({ type: "removed", member: view(entry, false), reason: "timeout" });
           continue;
         }
@@ -252,14 +257,17 @@ export class MembershipTable {
     for (const [node, gone] of this.departed) {
       if (nowMs - gone.atMs >= this.removalTimeoutMs) this.departed.delete(node);
     }
+    for (const [node, atMs] of this.votedOut) if (nowMs - atMs >= this.removalTimeoutMs) this.votedOut.delete(node);
     return this.withLeaderChanges(events);
   }
 
   /**
    * Whether ⌊N/2⌋+1 of the members counted in N vote for a change about `subject`: this node (its
    * vote given by the caller; by default it votes, as removal is only asked when it does) and every
-   * reachable member of N, other than the subject, whose latest heartbeat votes so. Votes older than
+   * reachable member of N, other than the subject, for which `votes` holds. Votes older than
    * failureTimeoutMs (unreachable voters) do not count: stale votes cannot decide anything.
+   * Removal counts only voters whose acknowledgements count: a member this node has voted out may
+   * already be gone from the others' N, and must not help this node shrink N on another side.
    */
   private majorityVotes(votes: (voter: Entry) => boolean, subject: string, self = 1): boolean {
     let yes = self;
