@@ -22,6 +22,7 @@ import { checkGoals, render, writeResults, type BenchResults, type Scenarios } f
 import { runBytes } from "./scenarios/bytes.js";
 import { runCodec } from "./scenarios/codec.js";
 import { runConvergence } from "./scenarios/convergence.js";
+import { runDurability } from "./scenarios/durability.js";
 import { runKv } from "./scenarios/kv.js";
 import { runScale } from "./scenarios/scale.js";
 import { runThroughput } from "./scenarios/throughput.js";
@@ -35,6 +36,7 @@ const SCENARIOS: { name: keyof Scenarios; title: string; run: (ctx: BenchContext
   { name: "kv", title: "4. Against NATS JetStream KV", run: runKv },
   { name: "scale", title: "5. Scale", run: runScale },
   { name: "codec", title: "6. Codec", run: runCodec },
+  { name: "durability", title: "7. Durability (write-through vs write-behind)", run: runDurability },
 ];
 
 interface Args {

@@ -10,6 +10,7 @@ import { bytesWorker } from "./scenarios/bytes.js";
 import { kvWorker } from "./scenarios/kv.js";
 import { scaleWorker } from "./scenarios/scale.js";
 import { codecWorker } from "./scenarios/codec.js";
+import { durabilityWorker } from "./scenarios/durability.js";
 
 type Handler = (args: never) => unknown;
 
@@ -21,6 +22,7 @@ const handlers: Record<string, Handler> = {
   ...kvWorker,
   ...scaleWorker,
   ...codecWorker,
+  ...durabilityWorker,
   exit: async () => {
     try {
       await stopNode();

@@ -38,3 +38,10 @@ export class ConfigError extends CrdtReplicatorError {}
 
 /** The NATS connection could not be established or authenticated. */
 export class ConnectionError extends CrdtReplicatorError {}
+
+/**
+ * A durable write (`durable: true`, or the snapshot's `writeThrough`) could not be written to the
+ * snapshot database. The change stands in memory and replicates; the snapshot retries it at its
+ * next interval. Check the disk (space, permissions) and retry the write to know it is durable.
+ */
+export class DurableWriteError extends CrdtReplicatorError {}

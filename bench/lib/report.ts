@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { BytesResult } from "../scenarios/bytes.js";
 import type { CodecResult } from "../scenarios/codec.js";
 import type { ConvergenceResult } from "../scenarios/convergence.js";
+import { DURABILITY_MODES, type DurabilityResult } from "../scenarios/durability.js";
 import type { KvResult } from "../scenarios/kv.js";
 import type { ScaleResult } from "../scenarios/scale.js";
 import type { ThroughputResult } from "../scenarios/throughput.js";
@@ -21,6 +22,7 @@ export interface Scenarios {
   kv?: KvResult;
   scale?: ScaleResult;
   codec?: CodecResult;
+  durability?: DurabilityResult;
 }
 
 export interface Goal {
@@ -377,6 +379,30 @@ export function render(r: BenchResults): Rendered {
     out.push(`From bench/codec.ts: encode + decode per second (one op = both), median of ${c.repetitions}. *library* = the codec the replicator uses (Crdt ↔ bytes, with validation); protobufjs and ts-proto alone for reference.`);
     out.push("");
     out.push(table(["case", "bytes", "library/s", "protobufjs/s", "ts-proto/s"], c.rows.map((row) => [row.case, row.bytes, short(row.value), short(row.protobufjs), short(row.tsProto)])));
+    out.push("");
+  }
+
+  if (s.durability) {
+    const d = s.durability;
+    out.push("## 7. Durability");
+    out.push("");
+    out.push(
+      `A lone node with a snapshot directory; local \`update\`s per second, each client awaiting its own before the next (${d.seconds} s per measurement, modes interleaved, median of ${d.runs}). *Write-behind*: LevelDB written every interval (the default). *Write-through*: each update resolves once its change is in LevelDB; concurrent updates share one batch (updates per batch in brackets). *+ sync*: each batch also fsynced.`,
+    );
+    out.push("");
+    const perBatch = (v: number): string => (Number.isFinite(v) ? ` (${v.toFixed(1)}/batch)` : "");
+    const fraction = (v: number): string => (v >= 0.1 || !(v > 0) ? x(v) : `${v.toPrecision(2)}× (1/${Math.round(1 / v)})`);
+    out.push(
+      table(
+        ["clients", ...DURABILITY_MODES, "write-through / write-behind", "+ sync / write-behind"],
+        d.rows.map((row) => [
+          row.clients,
+          ...DURABILITY_MODES.map((m) => rate(row.perSecond[m]) + perBatch(row.updatesPerBatch[m])),
+          fraction(row.ratio.writeThrough),
+          fraction(row.ratio.writeThroughSync),
+        ]),
+      ),
+    );
     out.push("");
   }
   return { markdown: out.join("\n"), svgs };

@@ -41,7 +41,10 @@ export interface HeartbeaterOptions {
   readonly leaderRoles?: readonly string[];
   /** Receives every non-empty batch of membership events, in order. */
   readonly onEvents: (events: MembershipEvent[]) => void;
-  /** Every well-formed heartbeat of another node (e.g. to compare `lastSequence` for a lost tail). */
+  /**
+   * Every well-formed heartbeat of another node (e.g. to compare `lastSequence` for a lost tail),
+   * and of another process claiming this node's id (another incarnation).
+   */
   readonly onHeartbeat?: (hb: Heartbeat) => void;
   /** Failed publishes and exceptions thrown by the callbacks; they never stop the heartbeater. */
   readonly onError?: (error: unknown) => void;
@@ -202,7 +205,8 @@ export class Heartbeater {
       this.rejected++;
       return;
     }
-    if (hb.node !== this.o.self.node && this.o.onHeartbeat !== undefined) {
+    const self = this.o.self;
+    if ((hb.node !== self.node || hb.incarnation !== self.incarnation) && this.o.onHeartbeat !== undefined) {
       try {
         this.o.onHeartbeat(hb);
       } catch (error) {

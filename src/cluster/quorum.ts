@@ -1,7 +1,8 @@
 /**
- * How many acknowledgements (self included) a consistency level needs, given the number of known
- * members (reachable or not, self included). Counting unreachable members keeps majorities honest:
- * a partition cannot shrink N to make its minority side a "majority".
+ * How many acknowledgements (self included) a consistency level needs, given N: the members counted
+ * in quorum membership (reachable or not, self included; see MembershipTable.known). N never shrinks
+ * by one node's decision: a silent member leaves N only when a majority of N votes it out, so a
+ * minority side of a partition keeps its N and cannot make itself a "majority".
  */
 import { InvalidArgumentError } from "../errors.js";
 

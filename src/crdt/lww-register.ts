@@ -6,14 +6,15 @@
  * writing two values with the same timestamp) goes to the higher canonical encoding, so merge is
  * commutative whatever happens. The empty register is below every write.
  *
- * `set` defaults its timestamp to max(Date.now(), current timestamp + 1) — the one clock read of
- * this folder — so a local overwrite always wins over what it read. A write that loses to the
+ * `set` defaults its timestamp to max(lwwNow(), current timestamp + 1) — the clock the caller
+ * installed (see lww-time.ts) — so a local overwrite always wins over what it read. A write that loses to the
  * current value (an explicit, stale timestamp) is ignored: `set` returns the same value, with no
  * delta, exactly as a peer would ignore it on merge. The delta of a write is the whole register.
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
 import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { checkNode, describe } from "./gcounter.js";
+import { lwwNow } from "./lww-time.js";
 import type { Crdt, Element, LWWRegisterState } from "./types.js";
 
 export class LWWRegister<T extends Element = Element> implements Crdt<LWWRegister<T>> {
@@ -62,7 +63,8 @@ export class LWWRegister<T extends Element = Element> implements Crdt<LWWRegiste
 
   /**
    * Writes `value` as `node`. `timestamp` (a non-negative safe integer, milliseconds by convention)
-   * defaults to max(Date.now(), this.timestamp + 1). A write that loses to the current value is
+   * defaults to max(lwwNow(), this.timestamp + 1): the wall clock, or inside `Replicator.update`
+   * the replicator's hybrid logical clock. A write that loses to the current value is
    * ignored (returns this value unchanged).
    */
   set(node: string, value: T, timestamp?: number): LWWRegister<T> {
@@ -70,7 +72,7 @@ export class LWWRegister<T extends Element = Element> implements Crdt<LWWRegiste
     const encoded = canonical(value); // InvalidArgumentError for unsupported values
     let ts: number;
     if (timestamp === undefined) {
-      ts = Math.max(Date.now(), this.timestamp + 1);
+      ts = Math.max(lwwNow(), this.timestamp + 1);
       if (!Number.isSafeInteger(ts)) {
         throw new InvalidArgumentError("the register's timestamp is at Number.MAX_SAFE_INTEGER; no later timestamp exists");
       }

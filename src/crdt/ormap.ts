@@ -192,6 +192,11 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     return this.#values.get(k);
   }
 
+  /** @internal every stored value, visible or not (e.g. to find the largest LWW timestamp). */
+  forEachStored(fn: (value: V) => void): void {
+    this.#values.forEach((v) => fn(v));
+  }
+
   // ---------------------------------------------------------------- the contract
 
   get delta(): ORMap<V, K> | undefined {

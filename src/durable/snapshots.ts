@@ -14,11 +14,18 @@
  *   write is counted and retried at the next interval with the same keys (plus newer changes).
  * - the handle's `close()`: a final batch with `cleanShutdown: true` and the writer id, then the
  *   database is closed. The next start reuses that writer id (see `writerIdFor` in replicator.ts).
+ * - the handle's `persist(key)` (durable writes, issue 15): the same write as the periodic one,
+ *   started now instead of at the interval, resolving once the batch holding the key's current
+ *   state is written. Group commit: while one batch is written, every later `persist` waits for the
+ *   next one, which then takes all keys changed meanwhile. One queue runs every batch (durable,
+ *   periodic, final), so they never race and the layout on disk is the periodic writer's.
  *
  * What is safe to reuse: after a clean close the snapshot holds every write this node made, so no
  * peer can hold a newer slot for its writer id. After a crash the snapshot may lag what peers
  * already received, so the restarted node must write under a new id or its next increments would
- * hide behind the peers' larger slot values.
+ * hide behind the peers' larger slot values. Durable writes do not change that rule (peers may have
+ * received a change before it was durable here); they guarantee that the old id's slots come back
+ * holding at least every resolved write, and counters stay exact since the new id adds to them.
  *
  * Encoding never holds the event loop for long: the batch is filled in slices of a few
  * milliseconds (a 1 M-key write yields hundreds of times), and LevelDB writes off the main thread.
@@ -28,7 +35,7 @@ import { access, mkdir, readdir, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { Level } from "level";
-import { ConfigError } from "../errors.js";
+import { ConfigError, DurableWriteError } from "../errors.js";
 import type { SnapshotOptions } from "../replicator/options.js";
 import type { ReplicatorContext } from "../replicator/context.js";
 import type { ReplicatorStats } from "../replicator/stats.js";
@@ -89,11 +96,35 @@ export interface SnapshotWriteReport {
 export interface SnapshotHandle {
   /** Write the changed keys now (queued behind a write in progress). Resolves false on failure. */
   flush(): Promise<boolean>;
+  /**
+   * Resolve once the key's current state is in LevelDB: it joins the next batch (group commit).
+   * Rejects with DurableWriteError when that batch fails or the snapshot is closing.
+   */
+  persist(key: string): Promise<void>;
   /** Final snapshot (`cleanShutdown: true`), then close the database. Never rejects. */
   close(): Promise<void>;
 }
 
 type Db = Level<string, Uint8Array>;
+
+/** The snapshot options `Snapshots` itself uses (write-through is the replicator's per-call choice). */
+export type SnapshotSettings = Required<Pick<SnapshotOptions, "dir" | "intervalMs">> & Pick<SnapshotOptions, "sync">;
+
+/** A durable write waiting for the batch that holds its key. */
+interface Waiter {
+  key: string;
+  resolve(): void;
+  reject(error: DurableWriteError): void;
+}
+
+/** What one batch did, for its waiters. */
+interface BatchOutcome {
+  ok: boolean;
+  /** Why the whole batch failed (every waiter rejects). */
+  failure?: DurableWriteError;
+  /** Keys left out because their value could not be encoded, with the error. */
+  unencodable?: Map<string, unknown>;
+}
 
 export class Snapshots {
   /** Absolute path of the LevelDB directory. */
@@ -109,10 +140,13 @@ export class Snapshots {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private state: "open" | "attached" | "closing" | "closed" = "open";
+  /** Durable writes waiting for the next batch to start, and whether that batch is queued. */
+  private waiters: Waiter[] = [];
+  private writeQueued = false;
 
   private constructor(
     private readonly db: Db,
-    private readonly options: Required<SnapshotOptions>,
+    private readonly options: SnapshotSettings,
     private readonly nodeId: string,
     private readonly store: Store,
     private readonly stats: ReplicatorStats,
@@ -126,7 +160,7 @@ export class Snapshots {
    * Open (or create) the snapshot directory and restore it into `target`. Fails with ConfigError
    * naming the path when the directory cannot be used; a corrupt entry never fails it.
    */
-  static async open(options: Required<SnapshotOptions>, target: RestoreTarget, nodeId: string): Promise<Snapshots> {
+  static async open(options: SnapshotSettings, target: RestoreTarget, nodeId: string): Promise<Snapshots> {
     const dir = await prepareDirectory(options.dir);
     const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view", createIfMissing: true });
     try {
@@ -140,13 +174,28 @@ export class Snapshots {
       for (const key of stale) s.dirty.add(key);
       // From here on the snapshot is "not clean" on disk: a crash before the final write makes the
       // next start use a fresh writer id. Synced, so an OS crash cannot undo it either.
-      await db.put(META_KEY, encodeSnapshotEntry({ type: "meta", ...s.meta(0, target.writerId ?? "", false) }), { sync: true });
+      await db.put(META_KEY, encodeSnapshotEntry({ type: "meta", ...s.meta(s.previousIncarnation(), target.writerId ?? "", false) }), { sync: true });
       target.store.onChange((key, source) => s.changed(key, source));
       return s;
     } catch (error) {
       await db.close().catch(() => undefined);
       throw error instanceof ConfigError ? error : new ConfigError(`snapshot.dir "${options.dir}": cannot read the snapshot: ${message(error)}`, { cause: error });
     }
+  }
+
+  /**
+   * Persist the incarnation this start took, before the node publishes anything: the next start
+   * takes a higher one even if this process dies before its first snapshot (see cluster/incarnations.ts).
+   */
+  async recordIncarnation(incarnation: number): Promise<void> {
+    const meta = this.meta(incarnation, "", false); // not clean: its writer id is never reused
+    await this.db.put(META_KEY, encodeSnapshotEntry({ type: "meta", ...meta }), { sync: true });
+  }
+
+  /** The incarnation of the previous run of this node id; 0 when unknown. */
+  private previousIncarnation(): number {
+    const prev = this.restore.previous;
+    return prev !== undefined && prev.node === this.nodeId ? prev.incarnation : 0;
   }
 
   /** Keys changed since the last successful write. */
@@ -160,7 +209,7 @@ export class Snapshots {
     this.state = "attached";
     this.ctx = ctx;
     this.schedule();
-    return { flush: () => this.flush(), close: () => this.finish() };
+    return { flush: () => this.flush(), persist: (key) => this.persist(key), close: () => this.finish() };
   }
 
   /** Close the database without a final snapshot (the replicator failed to start). */
@@ -175,6 +224,19 @@ export class Snapshots {
   /** Write the keys changed since the last write. Resolves false (and counts) on failure. */
   flush(): Promise<boolean> {
     return this.enqueue(false);
+  }
+
+  /** See `SnapshotHandle.persist`. */
+  persist(key: string): Promise<void> {
+    if (this.state !== "attached") {
+      return Promise.reject(new DurableWriteError(`the snapshot in "${this.dir}" is ${this.state === "open" ? "not attached yet" : "closed"}; "${key}" is not durable`));
+    }
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ key, resolve, reject });
+      if (this.writeQueued) return; // joins the batch already queued behind the one being written
+      this.writeQueued = true;
+      void this.enqueue(false);
+    });
   }
 
   // ------------------------------------------------------------------ internals
@@ -216,10 +278,30 @@ export class Snapshots {
     return { node: this.nodeId, incarnation, lastSequence: 0, writtenAtMs: Date.now(), writerId, cleanShutdown: clean };
   }
 
-  /** One batch: the changed keys and the meta. Never rejects. */
+  /**
+   * One batch and its waiters: every durable write made before it starts is in it (their keys are
+   * dirty, or already written by an earlier batch, which the queue has finished). Never rejects.
+   */
   private async write(clean: boolean): Promise<boolean> {
-    if (this.state === "closed" || this.ctx === undefined || this.db.status !== "open") return false;
-    if (this.dirty.size === 0 && !clean) return true; // nothing changed: no write at all
+    const waiters = this.waiters;
+    this.waiters = [];
+    this.writeQueued = false;
+    const outcome = await this.writeBatch(clean);
+    for (const w of waiters) {
+      const skipped = outcome.unencodable?.get(w.key);
+      if (outcome.failure !== undefined) w.reject(outcome.failure);
+      else if (skipped === undefined) w.resolve();
+      else w.reject(new DurableWriteError(`"${w.key}" cannot be encoded for the snapshot: ${message(skipped)}`, { cause: skipped }));
+    }
+    return outcome.ok;
+  }
+
+  /** The changed keys and the meta, in one LevelDB batch. Never rejects. */
+  private async writeBatch(clean: boolean): Promise<BatchOutcome> {
+    if (this.state === "closed" || this.ctx === undefined || this.db.status !== "open") {
+      return { ok: false, failure: new DurableWriteError(`the snapshot database in "${this.dir}" is closed`) };
+    }
+    if (this.dirty.size === 0 && !clean) return { ok: true }; // nothing changed: no write at all
     const started = performance.now();
     const keys = this.dirty;
     const expired = this.expired;
@@ -230,7 +312,7 @@ export class Snapshots {
     try {
       let sliceStart = performance.now();
       let n = 0;
-      let unencodable = 0;
+      const unencodable = new Map<string, unknown>();
       for (const key of keys) {
         if ((++n & 127) === 0 && performance.now() - sliceStart > SLICE_MS) {
           await yieldToLoop();
@@ -244,7 +326,7 @@ export class Snapshots {
           } catch (error) {
             // One value that cannot be encoded must not stop every other key from being saved
             // (forever: it would fail each retry). It is written again when it next changes.
-            unencodable++;
+            unencodable.set(key, error);
             this.ctx?.reportError(error);
             continue;
           }
@@ -274,16 +356,17 @@ export class Snapshots {
       }
       const ctx = this.ctx;
       // "Clean" promises the next run that every write of this writer id is on disk.
-      const meta = encodeSnapshotEntry({ type: "meta", ...this.meta(ctx.incarnation, ctx.writerId, clean && unencodable === 0) });
+      const meta = encodeSnapshotEntry({ type: "meta", ...this.meta(ctx.incarnation, ctx.writerId, clean && unencodable.size === 0) });
       batch.put(META_KEY, meta);
       report.bytes += meta.length;
       report.encodeMs = performance.now() - started;
-      await batch.write({ sync: clean });
+      // The final batch is always synced; with `sync`, every batch (durable writes rely on them all).
+      await batch.write({ sync: clean || this.options.sync === true });
       report.ms = performance.now() - started;
       this.lastWrite = report;
       this.stats.snapshotWriteCount++;
-      if (unencodable > 0) this.stats.snapshotFailureCount++;
-      return unencodable === 0;
+      if (unencodable.size > 0) this.stats.snapshotFailureCount++;
+      return { ok: unencodable.size === 0, unencodable };
     } catch (error) {
       await batch.close().catch(() => undefined); // no-op when write() already closed it
       // Keep the keys for the next interval (they may have been re-added meanwhile: a Set merges).
@@ -291,7 +374,7 @@ export class Snapshots {
       for (const k of expired) this.expired.add(k);
       this.stats.snapshotFailureCount++;
       this.ctx?.reportError(error);
-      return false;
+      return { ok: false, failure: new DurableWriteError(`writing the snapshot in "${this.dir}" failed: ${message(error)}`, { cause: error }) };
     }
   }
 }

@@ -60,6 +60,8 @@ const READ: Record<Exclude<ObservableName, LabelledName>, (ctx: ReplicatorContex
   "crdt.replicator.snapshot.failure.count": (_, s) => s.snapshotFailureCount,
   "crdt.replicator.snapshot.skipped.count": (_, s) => s.snapshotSkippedEntries,
   "crdt.replicator.subscriber.error.count": (_, s) => s.subscriberErrorCount,
+  "crdt.replicator.duplicate.node.count": (_, s) => s.duplicateNodeHeartbeats,
+  "crdt.replicator.identity.check.timeout.count": (_, s) => s.identityCheckTimeouts,
 };
 
 /** Every reason and cause, so each series exists (at 0) from the start. Exhaustive over the stats types. */
@@ -72,6 +74,7 @@ const REJECT_REASONS = Object.keys({
   "deleted-key": 0,
   "stale-incarnation": 0,
   "bad-request": 0,
+  "clock-skew": 0,
 } satisfies Record<RejectReason, 0>) as RejectReason[];
 
 const REPAIR_CAUSES = Object.keys({

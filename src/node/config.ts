@@ -18,12 +18,17 @@ export interface NodeConfig {
   nats: string[];
   http: { host: string; port: number };
   snapshotDir: string | undefined;
+  /** Writes answer only once they are in the snapshot's LevelDB (`snapshot.writeThrough`). */
+  snapshotWriteThrough: boolean;
+  /** fsync every snapshot batch (`snapshot.sync`). */
+  snapshotSync: boolean;
   remoteDcs: RemoteDc[];
   xdcIntervalMs: number;
   role: string | undefined;
   readOnly: boolean;
   token: string | undefined;
   coordinationTimeoutMs: number;
+  maxClockSkewMs: number;
 }
 
 export type ParseResult = { help: string } | { config: NodeConfig };
@@ -41,6 +46,16 @@ const SPECS = {
   nats: { flag: "--nats <urls>", env: "NATS_URL", help: "NATS server(s) of this DC, comma-separated", fallback: "nats://127.0.0.1:4222" },
   http: { flag: "--http <host:port>", env: "HTTP_ADDR", help: "HTTP listen address (port 0: any free port)", fallback: "127.0.0.1:8080" },
   snapshotDir: { flag: "--snapshot-dir <dir>", env: "SNAPSHOT_DIR", help: "LevelDB snapshot directory (default: no snapshots)" },
+  snapshotWriteThrough: {
+    flag: "--snapshot-write-through",
+    env: "SNAPSHOT_WRITE_THROUGH",
+    help: "answer a write only once it is in the snapshot (survives a crash of this process; needs --snapshot-dir)",
+  },
+  snapshotSync: {
+    flag: "--snapshot-sync",
+    env: "SNAPSHOT_SYNC",
+    help: "fsync every snapshot write (write-through then also survives an OS crash or power loss; needs --snapshot-dir)",
+  },
   remoteDc: {
     flag: "--remote-dc <name=urls>",
     env: "REMOTE_DCS",
@@ -55,6 +70,12 @@ const SPECS = {
     env: "COORDINATION_TIMEOUT_MS",
     help: "default timeout of ?consistency=majority|all",
     fallback: String(DEFAULTS.coordinationTimeoutMs),
+  },
+  maxClockSkewMs: {
+    flag: "--max-clock-skew-ms <ms>",
+    env: "MAX_CLOCK_SKEW_MS",
+    help: "largest lead over this node's clock an LWW timestamp may have (further ahead: 400, or rejected from peers)",
+    fallback: String(DEFAULTS.maxClockSkewMs),
   },
 } satisfies Record<string, Spec>;
 
@@ -104,15 +125,21 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     nats: servers(get("nats")!, where("nats")),
     http: address(get("http")!, where("http")),
     snapshotDir: get("snapshotDir"),
+    snapshotWriteThrough: flags.snapshotWriteThrough === true || boolean(env.SNAPSHOT_WRITE_THROUGH, where("snapshotWriteThrough")),
+    snapshotSync: flags.snapshotSync === true || boolean(env.SNAPSHOT_SYNC, where("snapshotSync")),
     remoteDcs: remoteArgs.map((r) => remoteDc(r, where("remoteDc"))),
     xdcIntervalMs: integer(get("xdcIntervalMs")!, where("xdcIntervalMs")),
     role: get("role"),
     readOnly: flags.readOnly === true || boolean(env.READ_ONLY, where("readOnly")),
     token: get("token"),
     coordinationTimeoutMs: integer(get("coordinationTimeoutMs")!, where("coordinationTimeoutMs")),
+    maxClockSkewMs: integer(get("maxClockSkewMs")!, where("maxClockSkewMs")),
   };
   if (config.token !== undefined && !/^[\x21-\x7e]+$/.test(config.token)) {
     throw new ConfigError(`${where("token")} must be printable ASCII without spaces`);
+  }
+  for (const name of ["snapshotWriteThrough", "snapshotSync"] as const) {
+    if (config[name] && config.snapshotDir === undefined) throw new ConfigError(`${where(name)} needs ${where("snapshotDir")}: a directory to write to`);
   }
   const names = config.remoteDcs.map((r) => r.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
@@ -134,7 +161,8 @@ export function replicatorOptions(c: NodeConfig) {
     role: c.role,
     nats: { servers: c.nats, name: `crdt-node ${c.nodeId}` },
     coordinationTimeoutMs: c.coordinationTimeoutMs,
-    snapshot: c.snapshotDir === undefined ? undefined : { dir: c.snapshotDir },
+    maxClockSkewMs: c.maxClockSkewMs,
+    snapshot: c.snapshotDir === undefined ? undefined : { dir: c.snapshotDir, writeThrough: c.snapshotWriteThrough, sync: c.snapshotSync },
     dataCenterReplication:
       c.remoteDcs.length === 0 ? undefined : { remotes: c.remoteDcs.map((r) => ({ name: r.name, servers: r.servers })), intervalMs: c.xdcIntervalMs },
   };

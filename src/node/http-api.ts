@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import type { ConsistencyLevel } from "../cluster/quorum.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import {
+  DurableWriteError,
   InvalidArgumentError,
   KeyDeletedError,
   KeyTypeMismatchError,
@@ -211,6 +212,7 @@ function classify(error: unknown): [number, string] {
   if (error instanceof KeyDeletedError) return [410, "KEY_DELETED"];
   if (error instanceof ReadTimeoutError || error instanceof WriteTimeoutError) return [504, "COORDINATION_TIMEOUT"];
   if (error instanceof ReplicatorClosedError) return [503, "CLOSED"];
+  if (error instanceof DurableWriteError) return [500, "NOT_DURABLE"];
   const status = (error as { statusCode?: unknown }).statusCode; // fastify's own: bad JSON, empty body, 413
   if (status === 400) return [400, "BAD_REQUEST"];
   if (status === 413) return [413, "BODY_TOO_LARGE"];

@@ -34,6 +34,17 @@ export interface SnapshotOptions {
   dir: string;
   /** How often changed keys are written. Default 10 s. */
   intervalMs?: number;
+  /**
+   * Write-through: every update and delete resolves only once its change is in LevelDB (a call's
+   * `durable` option overrides it). Concurrent writes share one LevelDB batch. Default false
+   * (write-behind: changes reach LevelDB at the next interval).
+   */
+  writeThrough?: boolean;
+  /**
+   * fsync every LevelDB batch, so a durable write survives an OS crash or power loss too, not only
+   * a crash of the process. Costs one disk flush per batch. Default false.
+   */
+  sync?: boolean;
 }
 
 export interface ReplicatorOptions {
@@ -71,6 +82,12 @@ export interface ReplicatorOptions {
   tombstoneTtlMs?: number;
   /** Default timeout of coordinated writes and reads. Default 5 s. */
   coordinationTimeoutMs?: number;
+  /**
+   * Largest lead over this node's clock an LWW timestamp or a tombstone's time may have: a local
+   * write beyond it is refused (InvalidArgumentError), a received one rejected and counted
+   * (reason "clock-skew"). Default 60 s.
+   */
+  maxClockSkewMs?: number;
   snapshot?: SnapshotOptions;
   dataCenterReplication?: DataCenterReplicationOptions;
   /** OpenTelemetry meter provider. Default: the global one. */
@@ -93,6 +110,7 @@ export interface ResolvedOptions {
   pruneIntervalMs: number;
   tombstoneTtlMs: number;
   coordinationTimeoutMs: number;
+  maxClockSkewMs: number;
   snapshot: Required<SnapshotOptions> | undefined;
   dataCenterReplication: Required<DataCenterReplicationOptions> | undefined;
   clock: Clock;
@@ -110,7 +128,10 @@ export const DEFAULTS = {
   pruneIntervalMs: 5 * 60_000,
   tombstoneTtlMs: 24 * 3_600_000,
   coordinationTimeoutMs: 5_000,
+  maxClockSkewMs: 60_000,
   snapshotIntervalMs: 10_000,
+  snapshotWriteThrough: false,
+  snapshotSync: false,
   dcIntervalMs: 5_000,
   dcAntiEntropyIntervalMs: 120_000,
   dcSendTimeoutMs: 10_000,
@@ -159,6 +180,7 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
     pruneIntervalMs: ms("pruneIntervalMs", DEFAULTS.pruneIntervalMs),
     tombstoneTtlMs: ms("tombstoneTtlMs", DEFAULTS.tombstoneTtlMs),
     coordinationTimeoutMs: ms("coordinationTimeoutMs", DEFAULTS.coordinationTimeoutMs),
+    maxClockSkewMs: ms("maxClockSkewMs", DEFAULTS.maxClockSkewMs),
     snapshot: undefined,
     dataCenterReplication: undefined,
     clock: o.clock ?? systemClock,
@@ -171,7 +193,12 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
   }
   if (o.snapshot !== undefined) {
     if (typeof o.snapshot.dir !== "string" || o.snapshot.dir === "") throw new ConfigError("snapshot.dir must be a directory path");
-    resolved.snapshot = { dir: o.snapshot.dir, intervalMs: positive("snapshot.intervalMs", o.snapshot.intervalMs, DEFAULTS.snapshotIntervalMs) };
+    resolved.snapshot = {
+      dir: o.snapshot.dir,
+      intervalMs: positive("snapshot.intervalMs", o.snapshot.intervalMs, DEFAULTS.snapshotIntervalMs),
+      writeThrough: flag("snapshot.writeThrough", o.snapshot.writeThrough, DEFAULTS.snapshotWriteThrough),
+      sync: flag("snapshot.sync", o.snapshot.sync, DEFAULTS.snapshotSync),
+    };
   }
   const dc = o.dataCenterReplication;
   if (dc !== undefined) {
@@ -194,6 +221,12 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
     };
   }
   return resolved;
+}
+
+function flag(name: string, v: boolean | undefined, fallback: boolean): boolean {
+  const x = v ?? fallback;
+  if (typeof x !== "boolean") throw new ConfigError(`${name} must be true or false; got ${JSON.stringify(v)}`);
+  return x;
 }
 
 function positive(name: string, v: number | undefined, fallback: number): number {

@@ -5,6 +5,10 @@
  */
 import type { TimerHandle } from "../clock.js";
 import { Heartbeater } from "../cluster/heartbeats.js";
+import { HybridClock } from "../cluster/hlc.js";
+import { chooseIncarnation, chooseStartedAt, IncarnationMemory } from "../cluster/incarnations.js";
+import type { Heartbeat } from "../cluster/membership.js";
+import { maxLwwTimestamp, withLwwClock } from "../crdt/lww-time.js";
 import type { Member, MembershipEvent } from "../cluster/membership.js";
 import type { ConsistencyLevel } from "../cluster/quorum.js";
 import { emptyOf } from "../crdt/registry.js";
@@ -20,9 +24,11 @@ import { connectNats } from "../transport/nats.js";
 import { RequestFailedError, type Transport } from "../transport/types.js";
 import {
   decodeHeartbeat,
+  decodeMemberHello,
   decodeNodeReply,
   decodeNodeRequest,
   encodeHeartbeat,
+  encodeMemberHelloReply,
   encodeNodeReply,
   encodeNodeRequest,
   type CrdtDelta,
@@ -39,19 +45,26 @@ import type { Key } from "./keys.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { DeltaEvent, DeltaOrigin, ReplicatorContext } from "./context.js";
-import { Snapshots } from "../durable/snapshots.js";
+import { Snapshots, type SnapshotHandle } from "../durable/snapshots.js";
 import { attachMetrics } from "../metrics/metrics.js";
 import { CrossDcReplication } from "../xdc/replication.js";
 import { ReplicatorStats, type RepairCause } from "./stats.js";
 import { Store } from "./store.js";
 import { Subscriptions } from "./subscriptions.js";
 import { Merger } from "./merge.js";
+import { claimIdentity, helloSubject, processIdentity } from "./identity.js";
 
 export interface WriteOptions {
   /** Default "local": resolve as soon as the local replica has the write. */
   writeTo?: ConsistencyLevel;
   /** Default: the `coordinationTimeoutMs` option. */
   timeoutMs?: number;
+  /**
+   * Resolve only once the change is in the snapshot's LevelDB (concurrent writes share a batch);
+   * a failed write rejects with DurableWriteError, the change standing in memory. Needs the
+   * `snapshot` option. Default: its `writeThrough` (false: written at the next interval).
+   */
+  durable?: boolean;
 }
 
 export interface ReadOptions {
@@ -96,6 +109,12 @@ export class Replicator {
   private readonly antiEntropy: AntiEntropy;
   private readonly coordinator: Coordinator;
   private readonly heartbeater: Heartbeater;
+  /** Where LWW timestamps and deletion times of local writes come from; bounds remote ones. */
+  private readonly clock: HybridClock;
+  /** The newest incarnation seen per node id, kept after removal: what a restarting node learns. */
+  private readonly incarnations = new IncarnationMemory();
+  /** Other processes' incarnations seen using this node's id (each reported once). */
+  private readonly duplicatesReported = new Set<number>();
   private readonly unsubscribers: (() => void)[] = [];
   private readonly timers: TimerHandle[] = [];
   private readonly repairsInFlight = new Set<string>();
@@ -111,6 +130,8 @@ export class Replicator {
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
   /** Side concerns started after the core (snapshots, cross-DC, metrics), closed in reverse order. */
   private readonly extensions: { close(): Promise<void> | void }[] = [];
+  /** The snapshot writer, for durable writes (undefined without the `snapshot` option). */
+  private snapshot: SnapshotHandle | undefined;
   private closed = false;
 
   private constructor(
@@ -118,20 +139,21 @@ export class Replicator {
     private readonly transport: Transport,
     private readonly ownsTransport: boolean,
     restored: Restored,
+    claimed: { incarnation: number; startedAtMs: number },
   ) {
     this.options = options;
     this.nodeId = options.nodeId;
     this.store = restored.store;
     this.stats = restored.stats;
-    // Unique per start, and increasing: a restarted node must never reuse sequence numbers or
-    // dots. The start in ms is unique (a process takes far longer than 1 ms to restart); within one
-    // process, a node closed and started again in the same millisecond takes the next one.
-    this.incarnation = lastIncarnation = Math.max(Date.now(), lastIncarnation + 1);
-    this.startedAtMs = this.incarnation;
+    // Unique per start and above every earlier one of this node id (see cluster/incarnations.ts):
+    // a restarted node must never reuse sequence numbers or dots, nor look stale to its peers.
+    this.incarnation = lastIncarnation = claimed.incarnation;
+    this.startedAtMs = claimed.startedAtMs;
     this.writerId = restored.writerId ?? writerIdFor(options.nodeId, this.incarnation);
     const maxPayload = transport.maxPayload;
+    this.clock = new HybridClock(options.clock.now, options.maxClockSkewMs);
     this.subscriptions = new Subscriptions(() => this.stats.subscriberErrorCount++);
-    this.merger = new Merger(this.store, this.stats, this.subscriptions);
+    this.merger = new Merger(this.store, this.stats, this.subscriptions, this.clock);
     const onError = (error: unknown): void => this.reportError(error);
 
     this.outbox = new Outbox({
@@ -194,6 +216,8 @@ export class Replicator {
       removalTimeoutMs: options.removalTimeoutMs,
       onEvents: (events) => this.onMembership(events),
       onHeartbeat: (hb) => {
+        if (hb.node === this.nodeId) return this.onDuplicate(hb);
+        this.incarnations.note(hb.node, hb.incarnation);
         this.inbox.checkTail(hb.node, hb.incarnation, hb.lastSequence);
         this.onPeerHeartbeat(hb.node);
       },
@@ -222,14 +246,34 @@ export class Replicator {
         throw error;
       });
     }
-    if (transport.maxPayload < 4 * PAYLOAD_HEADROOM) {
-      await snapshots?.close();
-      throw new ConfigError(`the bus's max payload (${transport.maxPayload} bytes) is too small; allow at least 4 KiB`);
+    let claimed: { incarnation: number; startedAtMs: number };
+    try {
+      if (transport.maxPayload < 4 * PAYLOAD_HEADROOM) {
+        throw new ConfigError(`the bus's max payload (${transport.maxPayload} bytes) is too small; allow at least 4 KiB`);
+      }
+      // Before subscribing to anything: is the node id free, and which incarnation is above every
+      // earlier one (see identity.ts)?
+      const nodeSubject = `${resolved.subject}.node.${resolved.nodeId}`;
+      const learned = await claimIdentity({ transport, subject: resolved.subject, nodeId: resolved.nodeId, nodeSubject, clock: resolved.clock });
+      if (learned.holderCheckTimedOut) restored.stats.identityCheckTimeouts++;
+      const previous = snapshots?.restore.previous;
+      const incarnation = chooseIncarnation({
+        wallMs: resolved.clock.now(),
+        persisted: previous?.node === resolved.nodeId ? previous.incarnation : 0,
+        learned: learned.incarnation,
+        lastInProcess: lastIncarnation,
+      });
+      claimed = { incarnation, startedAtMs: chooseStartedAt(resolved.clock.now(), learned.youngestStartedAtMs) };
+      await snapshots?.recordIncarnation(incarnation);
+    } catch (error) {
+      await snapshots?.close(); // release the LevelDB lock: a retry of start must be able to open it
+      if (owns) await transport.close().catch(() => undefined);
+      throw error;
     }
-    const r = new Replicator(resolved, transport, owns, restored);
+    const r = new Replicator(resolved, transport, owns, restored, claimed);
     r.begin();
     try {
-      if (snapshots !== undefined) r.extensions.push(snapshots.attach(r.context()));
+      if (snapshots !== undefined) r.extensions.push((r.snapshot = snapshots.attach(r.context())));
       r.extensions.push(attachMetrics(r.context(), options.meterProvider));
       if (resolved.dataCenterReplication !== undefined) {
         r.extensions.push(await CrossDcReplication.start(r.context(), resolved.dataCenterReplication));
@@ -255,28 +299,39 @@ export class Replicator {
     if (this.store.tombstone(key.id) !== undefined) {
       throw new KeyDeletedError(`key "${key.id}" was deleted; it cannot be updated until its tombstone expires`);
     }
+    const durable = this.durable(options);
     const current = this.typed(key);
     const base = current ?? (emptyOf(key.kind, key.valueKind) as T);
-    const next = modify(base, this.writerId);
+    // LWW writes that name no timestamp take the hybrid clock's.
+    const next = withLwwClock(() => this.clock.now(), () => modify(base, this.writerId));
     if (next === undefined || next === null || (next as Crdt).kind !== key.kind) {
       throw new InvalidArgumentError(`modify must return a ${key.kind} value (got ${describeValue(next)})`);
     }
     const delta = next.delta;
-    if (delta === undefined) return next; // nothing changed
+    if (delta === undefined) {
+      if (durable) await this.snapshot!.persist(key.id); // what it returns may be an earlier, not yet durable write
+      return next; // nothing changed
+    }
+    const timestamp = maxLwwTimestamp(delta);
+    if (!this.clock.observe(timestamp)) {
+      throw new InvalidArgumentError(
+        `timestamp ${timestamp} is more than maxClockSkewMs (${this.options.maxClockSkewMs} ms) ahead of this node's clock; ` +
+          "peers would refuse the write: pass a timestamp near the current time in ms, or none",
+      );
+    }
     const stored = next.resetDelta();
     this.store.set(key.id, key.kind, stored, "local");
     this.subscriptions.notify(key.id, stored);
     this.outbox.add(key.id, key.kind, delta);
     const d: CrdtDelta = { key: key.id, kind: key.kind, originNode: this.nodeId, value: delta };
     for (const l of this.deltaListeners) l({ delta: d, origin: "local" });
+    const persisted = durable ? this.snapshot!.persist(key.id) : undefined;
     const level = options.writeTo ?? "local";
-    if (level !== "local") {
-      await this.coordinator.write(
-        { type: "write", from: this.nodeId, deltas: [d], tombstones: [] },
-        level,
-        options.timeoutMs ?? this.options.coordinationTimeoutMs,
-      );
-    }
+    const coordinated =
+      level === "local"
+        ? undefined
+        : this.coordinator.write({ type: "write", from: this.nodeId, deltas: [d], tombstones: [] }, level, options.timeoutMs ?? this.options.coordinationTimeoutMs);
+    await Promise.all([persisted, coordinated]);
     return stored;
   }
 
@@ -305,21 +360,25 @@ export class Replicator {
   /** Delete the key everywhere: a tombstone replaces it; later updates reject with KeyDeletedError. */
   async delete<T extends Crdt<T>>(key: Key<T>, options: WriteOptions = {}): Promise<void> {
     this.checkOpen();
+    const durable = this.durable(options);
     this.typed(key);
-    const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: this.options.clock.now(), originNode: this.nodeId };
+    const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: this.clock.now(), originNode: this.nodeId };
     if (this.store.addTombstone(t, "local")) {
       this.subscriptions.notify(key.id, undefined);
       this.outbox.addTombstone(t);
       for (const l of this.tombstoneListeners) l(t, "local");
     }
+    const persisted = durable ? this.snapshot!.persist(key.id) : undefined;
     const level = options.writeTo ?? "local";
-    if (level !== "local") {
-      await this.coordinator.write(
-        { type: "write", from: this.nodeId, deltas: [], tombstones: [this.store.tombstone(key.id)!] },
-        level,
-        options.timeoutMs ?? this.options.coordinationTimeoutMs,
-      );
-    }
+    const coordinated =
+      level === "local"
+        ? undefined
+        : this.coordinator.write(
+            { type: "write", from: this.nodeId, deltas: [], tombstones: [this.store.tombstone(key.id)!] },
+            level,
+            options.timeoutMs ?? this.options.coordinationTimeoutMs,
+          );
+    await Promise.all([persisted, coordinated]);
   }
 
   /** Ids of the keys this replica holds (deleted keys excluded). */
@@ -431,6 +490,7 @@ export class Replicator {
     this.unsubscribers.push(t.subscribe(o.subject, (m) => this.inbox.receive(m.data)));
     this.unsubscribers.push(t.subscribe(this.nodeSubject(this.nodeId), (m) => this.serve(m.data, m.reply)));
     this.unsubscribers.push(t.subscribe(this.directSubject(this.nodeId), (m) => this.inbox.receiveDirect(m.data)));
+    this.unsubscribers.push(t.subscribe(helloSubject(o.subject), (m) => this.answerHello(m.data, m.reply)));
     this.unsubscribers.push(
       t.onStatus((s) => {
         // What peers published while we were away is lost for us. Our view of who is reachable is
@@ -567,8 +627,7 @@ export class Replicator {
   private answer(request: NodeRequest, local: boolean): NodeReply {
     switch (request.type) {
       case "write":
-        this.merger.fullState({ entries: request.deltas, tombstones: request.tombstones }, "remote");
-        return { type: "write", ok: true, error: "" };
+        return this.acknowledge(this.merger.fullState({ entries: request.deltas, tombstones: request.tombstones }, "remote"));
       case "read":
         return { type: "read", ...this.readReply(request.key) };
       case "digest":
@@ -581,9 +640,56 @@ export class Replicator {
         return { type: "repair", envelopes: envelopes ?? [], complete: envelopes !== undefined };
       }
       case "push":
-        this.merger.fullState(request, "remote");
-        return { type: "write", ok: true, error: "" };
+        return this.acknowledge(this.merger.fullState(request, "remote"));
+      case "identify":
+        // Another process is starting with our node id: its start fails with our answer.
+        this.reportError(new ConfigError(`process ${request.from} tried to start as node "${this.nodeId}", which this process holds`));
+        return { type: "identity", ...processIdentity(this.incarnation, this.startedAtMs) };
     }
+  }
+
+  /** A write acknowledges only what was stored: entries refused for clock skew make it fail. */
+  private acknowledge(skewed: number): NodeReply {
+    if (skewed === 0) return { type: "write", ok: true, error: "" };
+    return { type: "write", ok: false, error: `${skewed} change(s) stamped more than maxClockSkewMs ahead of ${this.nodeId}'s clock were refused` };
+  }
+
+  /** A starting node asks what we know of its node id (see identity.ts). Never throws. */
+  private answerHello(data: Uint8Array, reply: string | undefined): void {
+    if (this.closed) return;
+    try {
+      const hello = decodeMemberHello(data);
+      const members = this.heartbeater.members();
+      const current = members.find((m) => m.node === hello.node)?.incarnation ?? 0;
+      const answer = encodeMemberHelloReply({
+        from: this.nodeId,
+        incarnation: Math.max(current, this.incarnations.get(hello.node)),
+        youngestStartedAtMs: Math.max(...members.map((m) => m.startedAtMs)),
+        members: members.filter((m) => m.reachable && m.node !== hello.node).length,
+      });
+      // The request's reply ends the asker's wait for a first answer; replyTo collects them all.
+      if (reply !== undefined) this.transport.respond(reply, answer);
+      this.transport.publish(hello.replyTo, answer);
+    } catch (error) {
+      this.stats.reject("bad-request");
+      this.reportError(error);
+    }
+  }
+
+  /**
+   * A heartbeat with our node id from another incarnation: two live processes use one id (started
+   * at the same moment, or the newcomer's check timed out). Counted, and reported once per process.
+   */
+  private onDuplicate(hb: Heartbeat): void {
+    this.stats.duplicateNodeHeartbeats++;
+    if (this.duplicatesReported.has(hb.incarnation)) return;
+    this.duplicatesReported.add(hb.incarnation);
+    const error = new ConfigError(
+      `another live process uses node id "${this.nodeId}" (incarnation ${hb.incarnation}, started ${new Date(hb.startedAtMs).toISOString()}); ` +
+        `this one is incarnation ${this.incarnation}: give each process its own nodeId`,
+    );
+    console.error(`crdt-replicator: ${error.message}`);
+    this.reportError(error);
   }
 
   private readReply(key: string): ReadReply {
@@ -604,8 +710,7 @@ export class Replicator {
       if (this.merger.tombstone(t, "remote")) for (const l of this.tombstoneListeners) l(t, origin);
     }
     for (const d of env.deltas) {
-      this.merger.value(d, "remote");
-      for (const l of this.deltaListeners) l({ delta: d, origin });
+      if (this.merger.value(d, "remote")) for (const l of this.deltaListeners) l({ delta: d, origin });
     }
   }
 
@@ -657,6 +762,16 @@ export class Replicator {
       );
     }
     return this.typed(key);
+  }
+
+  /** Whether a write must wait for LevelDB (see `WriteOptions.durable`). */
+  private durable(options: WriteOptions): boolean {
+    const durable = options.durable ?? this.options.snapshot?.writeThrough ?? false;
+    if (typeof durable !== "boolean") throw new InvalidArgumentError(`durable must be true or false; got ${JSON.stringify(durable)}`);
+    if (durable && this.snapshot === undefined) {
+      throw new InvalidArgumentError("durable: true needs the snapshot option (a LevelDB directory to write to): Replicator.start({ snapshot: { dir } })");
+    }
+    return durable;
   }
 
   /** The stored value of `key`, checked against the key's type. */

@@ -13,7 +13,8 @@ export type RejectReason =
   | "unknown-type"
   | "deleted-key"
   | "stale-incarnation"
-  | "bad-request";
+  | "bad-request"
+  | "clock-skew";
 
 export type RepairCause = "gap" | "join" | "reconnect" | "periodic" | "leader" | "manual";
 
@@ -45,6 +46,10 @@ export class ReplicatorStats {
   largeValueSends = 0;
   /** Keys received by bulk pulls (whole leaf ranges, e.g. when joining with an empty store). */
   bulkPullKeys = 0;
+  /** Heartbeats of another live process using this node's id (another incarnation). */
+  duplicateNodeHeartbeats = 0;
+  /** Starts whose check for another holder of the node id timed out (the start went on). */
+  identityCheckTimeouts = 0;
   readonly rejected = new Map<RejectReason, number>();
   readonly repairs = new Map<RepairCause, number>();
 

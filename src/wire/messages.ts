@@ -174,6 +174,37 @@ export interface ReadReply {
   tombstone?: Tombstone;
 }
 
+/** A starting node asks who holds its node id (sent to that id's own request subject). */
+export interface IdentifyRequest {
+  /** "host:pid" of the asking process. */
+  from: string;
+}
+
+/** The process holding a node id, answering an IdentifyRequest. */
+export interface Identity {
+  incarnation: number;
+  startedAtMs: number;
+  host: string;
+  pid: number;
+}
+
+/** A starting node's question to the members (see proto MemberHello). */
+export interface MemberHello {
+  node: string;
+  /** Where every member also sends its answer. */
+  replyTo: string;
+}
+
+export interface MemberHelloReply {
+  from: string;
+  /** The newest incarnation the member knows for the asking node id; 0: none. */
+  incarnation: number;
+  /** The latest start among the members it knows, itself included. */
+  youngestStartedAtMs: number;
+  /** Reachable members it knows, itself included, the asking node id not: how many answers to expect. */
+  members: number;
+}
+
 /** Everything addressed to one node's request subject. */
 export type NodeRequest =
   | ({ type: "write" } & WriteRequest)
@@ -181,13 +212,15 @@ export type NodeRequest =
   | ({ type: "digest" } & DigestRequest)
   | ({ type: "repair" } & RepairRequest)
   /** Unsolicited full states (the answer to DigestReply.wanted). */
-  | ({ type: "push" } & FullState);
+  | ({ type: "push" } & FullState)
+  | ({ type: "identify" } & IdentifyRequest);
 
 export type NodeReply =
   | ({ type: "write" } & WriteAck)
   | ({ type: "read" } & ReadReply)
   | ({ type: "digest" } & DigestReply)
   | ({ type: "repair" } & RepairReply)
+  | ({ type: "identity" } & Identity)
   | { type: "error"; error: string };
 
 /** Cross-DC: what a DC leader flushes to a remote DC. Wire: CRDTDeltaBatch. */
@@ -247,6 +280,10 @@ const T = {
   CRDTDeltaBatchAck: messageType("CRDTDeltaBatchAck"),
   SnapshotEntry: messageType("SnapshotEntry"),
   SnapshotMeta: messageType("SnapshotMeta"),
+  IdentifyRequest: messageType("IdentifyRequest"),
+  Identity: messageType("Identity"),
+  MemberHello: messageType("MemberHello"),
+  MemberHelloReply: messageType("MemberHelloReply"),
 };
 
 // What protobufjs decodes (defaults come from the prototype: "", 0, false, [], null, Long 0).
@@ -276,6 +313,7 @@ interface PbEnvelope {
   tombstones: PbTombstone[];
   sentAfterUs: Int64;
   chunk: PbChunk | null;
+  sentBeforeUs: Int64;
 }
 interface PbHeartbeat {
   node: string;
@@ -349,6 +387,7 @@ interface PbNodeRequest {
   digest: PbDigestRequest | null;
   repair: PbRepairRequest | null;
   push: PbFullState | null;
+  identify: { from: string } | null;
 }
 interface PbNodeReply {
   write: PbWriteAck | null;
@@ -356,6 +395,7 @@ interface PbNodeReply {
   digest: PbDigestReply | null;
   repair: PbRepairReply | null;
   error: string | null;
+  identity: { incarnation: Int64; startedAtMs: Int64; host: string; pid: number } | null;
 }
 interface PbBatch {
   originDc: string;
@@ -577,9 +617,11 @@ function envelopeToPb(e: DeltaEnvelope): object {
     sequence: needU64(e.sequence, `${w}.sequence`),
     deltas,
     tombstones: tombstonesToPb(e.tombstones, `${w}.tombstones`),
-    // A clock stepped back before the start reads as the start itself.
-    sentAfterUs: Math.max(0, Math.round((needFinite(e.sentAtMs ?? 0, `${w}.sentAtMs`) - incarnation) * 1000)),
   };
+  // Before the incarnation when it is ahead of the wall clock (it only ever grows, see identity.ts).
+  const afterUs = Math.round((needFinite(e.sentAtMs ?? 0, `${w}.sentAtMs`) - incarnation) * 1000);
+  if (afterUs >= 0) out["sentAfterUs"] = Math.min(afterUs, Number.MAX_SAFE_INTEGER);
+  else out["sentBeforeUs"] = Math.min(-afterUs, incarnation * 1000, Number.MAX_SAFE_INTEGER);
   if (e.chunk !== undefined) {
     const c = e.chunk;
     if ((e.deltas?.length ?? 0) > 0 || (e.tombstones?.length ?? 0) > 0) throw argError(w, "a chunk envelope carries no deltas or tombstones");
@@ -604,7 +646,7 @@ function envelopeFromPb(m: PbEnvelope, what: string): DeltaEnvelope {
     sequence: u64(m.sequence, `${what}.sequence`),
     deltas: deltasFromPb(m.deltas, `${what}.deltas`, origin),
     tombstones: tombstonesFromPb(m.tombstones, `${what}.tombstones`),
-    sentAtMs: incarnation + u64(m.sentAfterUs, `${what}.sentAfterUs`) / 1000,
+    sentAtMs: incarnation + (u64(m.sentAfterUs, `${what}.sentAfterUs`) - u64(m.sentBeforeUs, `${what}.sentBeforeUs`)) / 1000,
   };
   const c = sub(m.chunk, T.Chunk, `${what}.chunk`);
   if (c !== undefined) {
@@ -665,6 +707,39 @@ export function decodeHeartbeat(bytes: Uint8Array): Heartbeat {
   return decodeWith(T.Heartbeat, bytes, heartbeatFromPb);
 }
 
+// ================================================================== MemberHello
+
+export function encodeMemberHello(h: MemberHello): Uint8Array {
+  const w = "MemberHello";
+  return encodeMessage(T.MemberHello, { node: needString(h.node, `${w}.node`), replyTo: needString(h.replyTo, `${w}.replyTo`) });
+}
+
+export function decodeMemberHello(bytes: Uint8Array): MemberHello {
+  return decodeWith(T.MemberHello, bytes, (m: { node: string; replyTo: string }, what) => ({
+    node: required(m.node, `${what}.node`),
+    replyTo: required(m.replyTo, `${what}.replyTo`),
+  }));
+}
+
+export function encodeMemberHelloReply(r: MemberHelloReply): Uint8Array {
+  const w = "MemberHelloReply";
+  return encodeMessage(T.MemberHelloReply, {
+    from: needString(r.from, `${w}.from`),
+    incarnation: needU64(r.incarnation, `${w}.incarnation`),
+    youngestStartedAtMs: needU64(r.youngestStartedAtMs, `${w}.youngestStartedAtMs`),
+    members: needU32(r.members, `${w}.members`),
+  });
+}
+
+export function decodeMemberHelloReply(bytes: Uint8Array): MemberHelloReply {
+  return decodeWith(T.MemberHelloReply, bytes, (m: { from: string; incarnation: Int64; youngestStartedAtMs: Int64; members: number }, what) => ({
+    from: required(m.from, `${what}.from`),
+    incarnation: u64(m.incarnation, `${what}.incarnation`),
+    youngestStartedAtMs: u64(m.youngestStartedAtMs, `${what}.youngestStartedAtMs`),
+    members: m.members,
+  }));
+}
+
 // ================================================================== FullState
 
 export function encodeFullState(s: FullState): Uint8Array {
@@ -707,6 +782,8 @@ function nodeRequestToPb(r: NodeRequest): object {
     }
     case "push":
       return { push: fullStateToPb(r, `${w}`) };
+    case "identify":
+      return { identify: { from: needString(r.from, `${w}.from`) } };
     default:
       throw argError("NodeRequest", `unknown type ${JSON.stringify((r as { type?: unknown }).type)}`);
   }
@@ -753,6 +830,8 @@ function nodeRequestFromPb(m: PbNodeRequest, what: string): NodeRequest {
   }
   const s = m.push;
   if (s != null) return { type: "push", ...fullStateFromPb(s, `${what}.push`) };
+  const i = sub(m.identify, T.IdentifyRequest, `${what}.identify`);
+  if (i !== undefined) return { type: "identify", from: required(i.from, `${what}.identify.from`) };
   throw new DecodeError(`${what}: empty (no body)`);
 }
 
@@ -783,6 +862,15 @@ function nodeReplyToPb(r: NodeReply): object {
     }
     case "repair":
       return { repair: { envelopes: r.envelopes ?? [], complete: r.complete === true } };
+    case "identity":
+      return {
+        identity: {
+          incarnation: needU64(r.incarnation, `${w}.incarnation`),
+          startedAtMs: needU64(r.startedAtMs, `${w}.startedAtMs`),
+          host: r.host ?? "",
+          pid: needU32(r.pid, `${w}.pid`),
+        },
+      };
     case "error":
       // An empty error string would decode as "no body"; say something.
       return { error: needString(r.error, `${w}.error`) };
@@ -819,6 +907,16 @@ function nodeReplyFromPb(m: PbNodeReply, what: string): NodeReply {
   const p = sub(m.repair, T.RepairReply, `${what}.repair`);
   if (p !== undefined) return { type: "repair", envelopes: p.envelopes.map(bytesOf), complete: p.complete };
   if (m.error != null && m.error !== "") return { type: "error", error: m.error };
+  const id = sub(m.identity, T.Identity, `${what}.identity`);
+  if (id !== undefined) {
+    return {
+      type: "identity",
+      incarnation: u64(id.incarnation, `${what}.identity.incarnation`),
+      startedAtMs: u64(id.startedAtMs, `${what}.identity.startedAtMs`),
+      host: id.host,
+      pid: id.pid,
+    };
+  }
   throw new DecodeError(`${what}: empty (no body)`);
 }
 

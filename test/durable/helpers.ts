@@ -9,6 +9,10 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Level } from "level";
+import { Snapshots, type SnapshotHandle, type SnapshotSettings } from "../../src/durable/snapshots.js";
+import type { ReplicatorContext } from "../../src/replicator/context.js";
+import { ReplicatorStats } from "../../src/replicator/stats.js";
+import { Store } from "../../src/replicator/store.js";
 import { decodeSnapshotEntry, type SnapshotEntry } from "../../src/wire/messages.js";
 import { reaper } from "../helpers/reaper.js";
 import { waitFor } from "../helpers/wait.js";
@@ -155,6 +159,27 @@ export function startChildNode(config: Record<string, unknown>): ChildNode {
     },
   };
   return node;
+}
+
+// ------------------------------------------------------------------ snapshots without a replicator
+
+export interface DirectSnapshots {
+  store: Store;
+  stats: ReplicatorStats;
+  snaps: Snapshots;
+  handle: SnapshotHandle;
+  /** Errors reported to the (fake) replicator context. */
+  errors: unknown[];
+}
+
+/** Open `dir` and attach it to a minimal context (writer id "<nodeId>~w", incarnation 42); interval 1 h. */
+export async function openDirect(dir: string, nodeId = "n", settings: Partial<SnapshotSettings> = {}): Promise<DirectSnapshots> {
+  const target = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined as string | undefined };
+  const snaps = await Snapshots.open({ dir, intervalMs: 3_600_000, ...settings }, target, nodeId);
+  const errors: unknown[] = [];
+  const ctx = { nodeId, incarnation: 42, writerId: target.writerId ?? `${nodeId}~w`, reportError: (e: unknown) => errors.push(e) };
+  const handle = snaps.attach(ctx as unknown as ReplicatorContext);
+  return { store: target.store, stats: target.stats, snaps, handle, errors };
 }
 
 // ------------------------------------------------------------------ reading a snapshot directly

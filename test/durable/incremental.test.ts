@@ -6,15 +6,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { Snapshots, type SnapshotHandle } from "../../src/durable/snapshots.js";
+import type { Snapshots } from "../../src/durable/snapshots.js";
 import { GCounter, Key, Replicator } from "../../src/index.js";
-import type { ReplicatorContext } from "../../src/replicator/context.js";
-import { ReplicatorStats } from "../../src/replicator/stats.js";
-import { Store } from "../../src/replicator/store.js";
 import { FAST } from "../helpers/cluster.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";
-import { readSnapshotDir, removeTempDirs, tempDir } from "./helpers.js";
+import { openDirect, readSnapshotDir, removeTempDirs, tempDir } from "./helpers.js";
 
 interface Spy {
   puts: string[];
@@ -44,15 +41,6 @@ function spyOn(s: Snapshots): Spy {
     return b;
   };
   return spy;
-}
-
-async function openDirect(dir: string, nodeId = "n"): Promise<{ store: Store; stats: ReplicatorStats; snaps: Snapshots; handle: SnapshotHandle; errors: unknown[] }> {
-  const target = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined as string | undefined };
-  const snaps = await Snapshots.open({ dir, intervalMs: 3_600_000 }, target, nodeId);
-  const errors: unknown[] = [];
-  const ctx = { nodeId, incarnation: 42, writerId: target.writerId ?? `${nodeId}~w`, reportError: (e: unknown) => errors.push(e) };
-  const handle = snaps.attach(ctx as unknown as ReplicatorContext);
-  return { store: target.store, stats: target.stats, snaps, handle, errors };
 }
 
 const counter = (n: number): GCounter => GCounter.empty().increment("n", n).resetDelta();

@@ -36,7 +36,7 @@ export async function startCluster(ids: string[], extra: Partial<ReplicatorOptio
   };
   try {
     for (const id of ids) await cluster.add(id);
-    await waitFor(() => nodes.every((n) => n.members().length === nodes.length), {
+    await waitFor(() => nodes.every((n) => n.members().filter((m) => m.counted).length === nodes.length), {
       timeoutMs: 15_000,
       message: "members did not see each other",
     });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigError } from "../../src/errors.js";
-import { parseConfig, type NodeConfig } from "../../src/node/config.js";
+import { parseConfig, replicatorOptions, type NodeConfig } from "../../src/node/config.js";
 
 function config(argv: string[], env: Record<string, string> = {}): NodeConfig {
   const r = parseConfig(argv, env);
@@ -22,12 +22,15 @@ describe("crdt-node configuration", () => {
       nats: ["nats://127.0.0.1:4222"],
       http: { host: "127.0.0.1", port: 8080 },
       snapshotDir: undefined,
+      snapshotWriteThrough: false,
+      snapshotSync: false,
       remoteDcs: [],
       xdcIntervalMs: 5000,
       role: undefined,
       readOnly: false,
       token: undefined,
       coordinationTimeoutMs: 5000,
+      maxClockSkewMs: 60000,
     });
   });
 
@@ -38,6 +41,8 @@ describe("crdt-node configuration", () => {
       NATS_URL: "nats://a:4222, nats://b:4222",
       HTTP_ADDR: "0.0.0.0:9000",
       SNAPSHOT_DIR: "/data",
+      SNAPSHOT_WRITE_THROUGH: "true",
+      SNAPSHOT_SYNC: "1",
       REMOTE_DCS: "west=nats://w1:4222,nats://w2:4222 south=tls://s:4222",
       XDC_INTERVAL_MS: "1000",
       ROLE: "api",
@@ -50,6 +55,9 @@ describe("crdt-node configuration", () => {
     assert.deepEqual(c.nats, ["nats://a:4222", "nats://b:4222"]);
     assert.deepEqual(c.http, { host: "0.0.0.0", port: 9000 });
     assert.equal(c.snapshotDir, "/data");
+    assert.equal(c.snapshotWriteThrough, true);
+    assert.equal(c.snapshotSync, true);
+    assert.deepEqual(replicatorOptions(c).snapshot, { dir: "/data", writeThrough: true, sync: true });
     assert.deepEqual(c.remoteDcs, [
       { name: "west", servers: ["nats://w1:4222", "nats://w2:4222"] },
       { name: "south", servers: ["tls://s:4222"] },
@@ -73,6 +81,8 @@ describe("crdt-node configuration", () => {
     assert.equal(c.readOnly, true);
     assert.deepEqual(c.http, { host: "0.0.0.0", port: 0 });
     assert.deepEqual(config(["--node-id", "x", "--http", "[::1]:81"]).http, { host: "::1", port: 81 });
+    const durable = config(["--node-id", "d", "--snapshot-dir", "/d", "--snapshot-write-through"]);
+    assert.deepEqual([durable.snapshotWriteThrough, durable.snapshotSync], [true, false]);
   });
 
   test("clear messages for bad input", () => {
@@ -86,6 +96,8 @@ describe("crdt-node configuration", () => {
     rejects(["--node-id", "a", "--remote-dc", "w=nats://w:1", "--remote-dc", "w=nats://v:1"], {}, /"w" is given twice/);
     rejects(["--node-id", "a", "--xdc-interval-ms", "0"], {}, /--xdc-interval-ms \/ XDC_INTERVAL_MS must be a positive integer/);
     rejects(["--node-id", "a"], { READ_ONLY: "maybe" }, /--read-only \/ READ_ONLY must be true or false/);
+    rejects(["--node-id", "a", "--snapshot-write-through"], {}, /--snapshot-write-through \/ SNAPSHOT_WRITE_THROUGH needs --snapshot-dir/);
+    rejects(["--node-id", "a"], { SNAPSHOT_SYNC: "on" }, /--snapshot-sync \/ SNAPSHOT_SYNC needs --snapshot-dir/);
     rejects(["--node-id", "a", "--token", "has space"], {}, /--token \/ TOKEN must be printable ASCII/);
     rejects(["--node-id", "a", "--bogus"], {}, /unknown option '--bogus'/);
     rejects(["--node-id", "a", "extra"], {}, /too many arguments|excess/i);
@@ -94,7 +106,7 @@ describe("crdt-node configuration", () => {
   test("--help lists every flag with its variable and default", () => {
     const r = parseConfig(["--help"], {});
     assert.ok("help" in r);
-    for (const s of ["--node-id", "NODE_ID", "--dc", "DC", "--nats", "NATS_URL", "--http", "HTTP_ADDR", "default: 127.0.0.1:8080", "--snapshot-dir", "SNAPSHOT_DIR", "--remote-dc", "REMOTE_DCS", "--role", "ROLE", "--read-only", "READ_ONLY", "--token", "TOKEN", "--xdc-interval-ms"]) {
+    for (const s of ["--node-id", "NODE_ID", "--dc", "DC", "--nats", "NATS_URL", "--http", "HTTP_ADDR", "default: 127.0.0.1:8080", "--snapshot-dir", "SNAPSHOT_DIR", "--snapshot-write-through", "SNAPSHOT_WRITE_THROUGH", "--snapshot-sync", "SNAPSHOT_SYNC", "--remote-dc", "REMOTE_DCS", "--role", "ROLE", "--read-only", "READ_ONLY", "--token", "TOKEN", "--xdc-interval-ms"]) {
       assert.ok(r.help.includes(s), `help mentions ${s}:\n${r.help}`);
     }
   });

@@ -6,8 +6,9 @@
  * fault is lifted, the cluster repairs itself (and, should that not suffice, digest rounds run),
  * and the checks of checks.ts run on the log and the final replicas.
  *
- * Everything comes from the seed: the schedule, the bus's faults, the timers (virtual), the LWW
- * timestamps (virtual). Replaying a seed replays the run.
+ * Everything comes from the seed: the schedule, the bus's faults, the timers and the clock the
+ * replicators read (virtual: incarnations, LWW timestamps, deletion times). Replaying a seed
+ * replays the run.
  */
 import type { ReplicatorOptions } from "../../src/index.js";
 import { mulberry32 } from "../../src/transport/memory.js";

@@ -100,17 +100,15 @@ export class Workload {
       const add = rnd() < 0.65;
       update("orset", pick(keys.set), (v, self) => (add ? v.add(self, el) : v.remove(el)));
     } else if (r < 0.48) {
-      // Timestamps from the virtual clock, so that a seed replays which write wins.
-      const at = this.world.clock.now();
-      update("lww", keys.lww, (v, self) => v.set(self, `${n.nodeId}-${step}`, Math.max(at, v.timestamp + 1)));
+      // Default timestamps: the replicator's hybrid clock, on the virtual clock, so a seed replays which write wins.
+      update("lww", keys.lww, (v, self) => v.set(self, `${n.nodeId}-${step}`));
     } else if (r < 0.53) {
       update("mv", keys.mv, (v, self) => v.set(self, step));
     } else if (r < 0.55) {
       update("flag", keys.flag, (v, self) => v.enable(self));
     } else if (r < 0.62) {
       const put = rnd() < 0.75;
-      const at = this.world.clock.now();
-      update("lwwmap", keys.map, (v, self) => (put ? v.put(self, el, step, at) : v.remove(self, el)));
+      update("lwwmap", keys.map, (v, self) => (put ? v.put(self, el, step) : v.remove(self, el)));
     } else if (r < 0.7) {
       const inc = rnd() < 0.8;
       update("ormap", keys.orMap, (v, self) => (inc ? v.update(self, el, (g) => g.increment(self, 1)) : v.remove(self, el)));

@@ -67,7 +67,10 @@ export class World {
 
   async startNode(id: string): Promise<Replicator> {
     const transport = this.net.connect(id);
-    const replicator = await Replicator.start({ ...this.options, nodeId: id, transport, clock: this.clock });
+    // Starting asks the members on the bus (identity, incarnation): time must run meanwhile.
+    const starting = Replicator.start({ ...this.options, nodeId: id, transport, clock: this.clock });
+    if (!(await this.drive(starting, 10_000))) throw new Error(`${id} did not start within 10 s of virtual time`);
+    const replicator = await starting;
     this.running.set(id, { replicator, transport });
     this.changed();
     return replicator;

@@ -43,6 +43,7 @@ import {
   type SnapshotEntry,
   type Tombstone,
 } from "../../src/wire/codec.js";
+import { decodeMemberHello, decodeMemberHelloReply, encodeMemberHello, encodeMemberHelloReply } from "../../src/wire/messages.js";
 import * as G from "../../src/wire/gen/crdt.js";
 import { descriptor } from "../../src/wire/gen/descriptor.js";
 import { schemaEnum } from "../../src/wire/pb.js";
@@ -110,8 +111,9 @@ describe("round trips", () => {
     assert.equal(back.deltas[0]!.originNode, "node-a", "restored from the envelope");
     assert.equal(decodeDeltaEnvelope(encodeDeltaEnvelope(other)).deltas[0]!.originNode, "node-b");
     assert.equal(back.sentAtMs, envelope.sentAtMs, "µs precision");
-    const stepped = decodeDeltaEnvelope(encodeDeltaEnvelope({ ...own, sentAtMs: envelope.incarnation - 5 }));
-    assert.equal(stepped.sentAtMs, envelope.incarnation, "a clock stepped back before the start reads as the start");
+    // An incarnation may be ahead of the wall clock (it grows past a predecessor's, see incarnations.ts).
+    const before = decodeDeltaEnvelope(encodeDeltaEnvelope({ ...own, sentAtMs: envelope.incarnation - 5.25 }));
+    assert.equal(before.sentAtMs, envelope.incarnation - 5.25, "a send time before the incarnation travels too, to the µs");
   });
 
   test("DeltaEnvelope with a chunk", () => {
@@ -454,5 +456,23 @@ describe("schema parity", () => {
     // And a state with an int64 and an optional field.
     const pn = PNCounter.empty().increment("a", 3).decrement("b", 1);
     assert.deepEqual([...G.PNCounterState.encode(G.PNCounterState.decode(encodeValue(pn))).finish()], [...encodeValue(pn)]);
+  });
+});
+
+describe("identity messages (a starting node's checks)", () => {
+  test("IdentifyRequest and Identity round-trip as NodeRequest and NodeReply", () => {
+    const req = decodeNodeRequest(encodeNodeRequest({ type: "identify", from: "host-1:4242" }));
+    assert.deepEqual(req, { type: "identify", from: "host-1:4242" });
+    const identity = { type: "identity" as const, incarnation: 2 ** 53 - 1, startedAtMs: 1_760_000_000_000, host: "host-2", pid: 77 };
+    assert.deepEqual(decodeNodeReply(encodeNodeReply(identity)), identity);
+  });
+
+  test("MemberHello and its reply round-trip; required fields are checked", () => {
+    const hello = { node: "c", replyTo: "crdt.deltas.members.hello.c.abc" };
+    assert.deepEqual(decodeMemberHello(encodeMemberHello(hello)), hello);
+    const reply = { from: "a", incarnation: 1_760_000_000_123, youngestStartedAtMs: 1_760_000_000_000, members: 3 };
+    assert.deepEqual(decodeMemberHelloReply(encodeMemberHelloReply(reply)), reply);
+    assert.throws(() => decodeMemberHello(encodeMemberHello({ ...hello, replyTo: "x" }).subarray(0, 3)), DecodeError);
+    assert.throws(() => encodeMemberHello({ node: "", replyTo: "x" }), InvalidArgumentError);
   });
 });

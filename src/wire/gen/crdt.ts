@@ -183,7 +183,14 @@ export interface DeltaEnvelope {
   /** send time (wall clock) in µs after `incarnation`, for lag metrics */
   sentAfterUs: bigint;
   /** set instead of deltas/tombstones for an oversized delta */
-  chunk: Chunk | undefined;
+  chunk:
+    | Chunk
+    | undefined;
+  /**
+   * Send time in µs *before* `incarnation` (set instead of sent_after_us): an incarnation grows past
+   * the wall clock when it must exceed one a peer knows from a run whose clock was ahead.
+   */
+  sentBeforeUs: bigint;
 }
 
 export interface Heartbeat {
@@ -204,6 +211,26 @@ export interface Heartbeat {
    */
   silent: string[];
   vouched: string[];
+}
+
+/**
+ * Published by a starting node on `<subject>.members.hello` (a request: the first answer ends the
+ * wait, "no responders" means it is alone) before it announces itself. Every member answers on
+ * `reply_to` too, so the newcomer hears all of them within a short window.
+ */
+export interface MemberHello {
+  node: string;
+  replyTo: string;
+}
+
+export interface MemberHelloReply {
+  from: string;
+  /** the newest incarnation the answering member knows for `node`; 0: none */
+  incarnation: bigint;
+  /** the latest start among the members it knows, itself included */
+  youngestStartedAtMs: bigint;
+  /** reachable members it knows, itself included, the asking id not */
+  members: number;
 }
 
 /** Hash of one bucket of the digest tree (keys and tombstones hashed by content). */
@@ -299,7 +326,23 @@ export interface NodeRequest {
     | //
     /** unsolicited full states (answer to DigestReply.wanted) */
     { $case: "push"; value: FullState }
+    | //
+    /** a starting node asks who holds its own node id */
+    { $case: "identify"; value: IdentifyRequest }
     | undefined;
+}
+
+export interface IdentifyRequest {
+  /** host and pid of the asking process, for the holder's log */
+  from: string;
+}
+
+/** The process that holds a node id, answering IdentifyRequest. */
+export interface Identity {
+  incarnation: bigint;
+  startedAtMs: bigint;
+  host: string;
+  pid: number;
 }
 
 export interface NodeReply {
@@ -309,6 +352,7 @@ export interface NodeReply {
     | { $case: "digest"; value: DigestReply }
     | { $case: "repair"; value: RepairReply }
     | { $case: "error"; value: string }
+    | { $case: "identity"; value: Identity }
     | undefined;
 }
 
@@ -1390,7 +1434,16 @@ export const Chunk: MessageFns<Chunk> = {
 };
 
 function createBaseDeltaEnvelope(): DeltaEnvelope {
-  return { origin: "", incarnation: 0n, sequence: 0n, deltas: [], tombstones: [], sentAfterUs: 0n, chunk: undefined };
+  return {
+    origin: "",
+    incarnation: 0n,
+    sequence: 0n,
+    deltas: [],
+    tombstones: [],
+    sentAfterUs: 0n,
+    chunk: undefined,
+    sentBeforeUs: 0n,
+  };
 }
 
 export const DeltaEnvelope: MessageFns<DeltaEnvelope> = {
@@ -1424,6 +1477,12 @@ export const DeltaEnvelope: MessageFns<DeltaEnvelope> = {
     }
     if (message.chunk !== undefined) {
       Chunk.encode(message.chunk, writer.uint32(74).fork()).join();
+    }
+    if (message.sentBeforeUs !== 0n) {
+      if (BigInt.asUintN(64, message.sentBeforeUs) !== message.sentBeforeUs) {
+        throw new globalThis.Error("value provided for field message.sentBeforeUs of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.sentBeforeUs);
     }
     return writer;
   },
@@ -1495,6 +1554,14 @@ export const DeltaEnvelope: MessageFns<DeltaEnvelope> = {
             }
 
             message.chunk = Chunk.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.sentBeforeUs = reader.uint64() as bigint;
             continue;
           }
         }
@@ -1660,6 +1727,148 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             }
 
             message.vouched.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMemberHello(): MemberHello {
+  return { node: "", replyTo: "" };
+}
+
+export const MemberHello: MessageFns<MemberHello> = {
+  encode(message: MemberHello, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== "") {
+      writer.uint32(10).string(message.node);
+    }
+    if (message.replyTo !== "") {
+      writer.uint32(18).string(message.replyTo);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemberHello {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemberHello();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.replyTo = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMemberHelloReply(): MemberHelloReply {
+  return { from: "", incarnation: 0n, youngestStartedAtMs: 0n, members: 0 };
+}
+
+export const MemberHelloReply: MessageFns<MemberHelloReply> = {
+  encode(message: MemberHelloReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.from !== "") {
+      writer.uint32(10).string(message.from);
+    }
+    if (message.incarnation !== 0n) {
+      if (BigInt.asUintN(64, message.incarnation) !== message.incarnation) {
+        throw new globalThis.Error("value provided for field message.incarnation of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.incarnation);
+    }
+    if (message.youngestStartedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.youngestStartedAtMs) !== message.youngestStartedAtMs) {
+        throw new globalThis.Error("value provided for field message.youngestStartedAtMs of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.youngestStartedAtMs);
+    }
+    if (message.members !== 0) {
+      writer.uint32(32).uint32(message.members);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemberHelloReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemberHelloReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.incarnation = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.youngestStartedAtMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.members = reader.uint32();
             continue;
           }
         }
@@ -2463,6 +2672,9 @@ export const NodeRequest: MessageFns<NodeRequest> = {
       case "push":
         FullState.encode(message.body.value, writer.uint32(42).fork()).join();
         break;
+      case "identify":
+        IdentifyRequest.encode(message.body.value, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2520,6 +2732,145 @@ export const NodeRequest: MessageFns<NodeRequest> = {
             message.body = { $case: "push", value: FullState.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.body = { $case: "identify", value: IdentifyRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseIdentifyRequest(): IdentifyRequest {
+  return { from: "" };
+}
+
+export const IdentifyRequest: MessageFns<IdentifyRequest> = {
+  encode(message: IdentifyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.from !== "") {
+      writer.uint32(10).string(message.from);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IdentifyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIdentifyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseIdentity(): Identity {
+  return { incarnation: 0n, startedAtMs: 0n, host: "", pid: 0 };
+}
+
+export const Identity: MessageFns<Identity> = {
+  encode(message: Identity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.incarnation !== 0n) {
+      if (BigInt.asUintN(64, message.incarnation) !== message.incarnation) {
+        throw new globalThis.Error("value provided for field message.incarnation of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.incarnation);
+    }
+    if (message.startedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.startedAtMs) !== message.startedAtMs) {
+        throw new globalThis.Error("value provided for field message.startedAtMs of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.startedAtMs);
+    }
+    if (message.host !== "") {
+      writer.uint32(26).string(message.host);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(32).uint32(message.pid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Identity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIdentity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.incarnation = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.startedAtMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pid = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2554,6 +2905,9 @@ export const NodeReply: MessageFns<NodeReply> = {
         break;
       case "error":
         writer.uint32(42).string(message.body.value);
+        break;
+      case "identity":
+        Identity.encode(message.body.value, writer.uint32(50).fork()).join();
         break;
     }
     return writer;
@@ -2610,6 +2964,14 @@ export const NodeReply: MessageFns<NodeReply> = {
             }
 
             message.body = { $case: "error", value: reader.string() };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.body = { $case: "identity", value: Identity.decode(reader, reader.uint32()) };
             continue;
           }
         }

@@ -304,6 +304,11 @@ export const descriptor = {
                 "chunk": {
                   "type": "Chunk",
                   "id": 9
+                },
+                "sentBeforeUs": {
+                  "type": "uint64",
+                  "id": 10,
+                  "protoName": "sent_before_us"
                 }
               },
               "reserved": [
@@ -365,6 +370,40 @@ export const descriptor = {
                   "rule": "repeated",
                   "type": "string",
                   "id": 10
+                }
+              }
+            },
+            "MemberHello": {
+              "fields": {
+                "node": {
+                  "type": "string",
+                  "id": 1
+                },
+                "replyTo": {
+                  "type": "string",
+                  "id": 2,
+                  "protoName": "reply_to"
+                }
+              }
+            },
+            "MemberHelloReply": {
+              "fields": {
+                "from": {
+                  "type": "string",
+                  "id": 1
+                },
+                "incarnation": {
+                  "type": "uint64",
+                  "id": 2
+                },
+                "youngestStartedAtMs": {
+                  "type": "uint64",
+                  "id": 3,
+                  "protoName": "youngest_started_at_ms"
+                },
+                "members": {
+                  "type": "uint32",
+                  "id": 4
                 }
               }
             },
@@ -561,7 +600,8 @@ export const descriptor = {
                     "read",
                     "digest",
                     "repair",
-                    "push"
+                    "push",
+                    "identify"
                   ]
                 }
               },
@@ -585,6 +625,39 @@ export const descriptor = {
                 "push": {
                   "type": "FullState",
                   "id": 5
+                },
+                "identify": {
+                  "type": "IdentifyRequest",
+                  "id": 6
+                }
+              }
+            },
+            "IdentifyRequest": {
+              "fields": {
+                "from": {
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "Identity": {
+              "fields": {
+                "incarnation": {
+                  "type": "uint64",
+                  "id": 1
+                },
+                "startedAtMs": {
+                  "type": "uint64",
+                  "id": 2,
+                  "protoName": "started_at_ms"
+                },
+                "host": {
+                  "type": "string",
+                  "id": 3
+                },
+                "pid": {
+                  "type": "uint32",
+                  "id": 4
                 }
               }
             },
@@ -596,7 +669,8 @@ export const descriptor = {
                     "read",
                     "digest",
                     "repair",
-                    "error"
+                    "error",
+                    "identity"
                   ]
                 }
               },
@@ -620,6 +694,10 @@ export const descriptor = {
                 "error": {
                   "type": "string",
                   "id": 5
+                },
+                "identity": {
+                  "type": "Identity",
+                  "id": 6
                 }
               }
             },

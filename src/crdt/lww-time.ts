@@ -1,0 +1,56 @@
+/**
+ * LWW timestamps: where a write without an explicit timestamp gets its own, and the largest one a
+ * value carries (what a skew bound checks).
+ *
+ * The crdt folder reads no clock of its own choosing: `lwwNow` is the clock the caller installed
+ * for the current synchronous call (the replicator installs its hybrid logical clock around a
+ * `modify` function, see `withLwwClock`); outside such a call, a standalone value defaults to the
+ * wall clock, `Date.now`.
+ */
+import type { LWWMap } from "./lww-map.js";
+import type { LWWRegister } from "./lww-register.js";
+import type { ORMap } from "./ormap.js";
+import type { Crdt } from "./types.js";
+
+let clock: () => number = Date.now;
+
+/** The timestamp for an LWW write that names none (LWWRegister.set, LWWMap.put). */
+export function lwwNow(): number {
+  return clock();
+}
+
+/** Run `fn` with `now` as the source of default LWW timestamps; restored afterwards, also on a throw. */
+export function withLwwClock<T>(now: () => number, fn: () => T): T {
+  const previous = clock;
+  clock = now;
+  try {
+    return fn();
+  } finally {
+    clock = previous;
+  }
+}
+
+/**
+ * The largest LWW timestamp in `value`: a register's, every field of an LWW map, every register in
+ * an ORMap of registers or of LWW maps (values of removed keys included: they still merge). 0 for
+ * values without LWW timestamps.
+ */
+export function maxLwwTimestamp(value: Crdt): number {
+  switch (value.kind) {
+    case "lwwRegister":
+      return (value as LWWRegister).timestamp;
+    case "lwwMap":
+      return maxLwwTimestamp((value as LWWMap).map);
+    case "orMap": {
+      const map = value as ORMap;
+      if (map.valueKind !== "lwwRegister" && map.valueKind !== "lwwMap") return 0;
+      let max = 0;
+      map.forEachStored((v) => {
+        max = Math.max(max, maxLwwTimestamp(v));
+      });
+      return max;
+    }
+    default:
+      return 0;
+  }
+}

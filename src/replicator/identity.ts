@@ -1,0 +1,133 @@
+/**
+ * What a starting node does on the bus before it subscribes to anything or publishes a heartbeat:
+ *
+ * 1. Is its node id taken? It asks its own request subject (`<subject>.node.<id>`), which only a
+ *    live process holding the id listens on. An answer fails the start with a ConfigError naming
+ *    that process; "no responders" means the id is free; a timeout (a holder that hangs, or a
+ *    killed one the server has not noticed yet) is counted and the start goes on — the heartbeats
+ *    of two live holders are then reported at run time (see the replicator's `onDuplicate`).
+ * 2. Which incarnation and start time to take? It asks every member (`<subject>.members.hello`)
+ *    for the newest incarnation they know for its id and the youngest start among their members,
+ *    and takes one above both (see cluster/incarnations.ts). Alone on the bus, NATS answers "no
+ *    responders" at once, so a lone start is not slowed.
+ *
+ * The answering side (`answerHello`, `identity`) runs in every replicator.
+ */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Clock, TimerHandle } from "../clock.js";
+import { ConfigError } from "../errors.js";
+import { RequestFailedError, type Transport } from "../transport/types.js";
+import {
+  decodeMemberHelloReply,
+  decodeNodeReply,
+  encodeMemberHello,
+  encodeNodeRequest,
+  type Identity,
+  type MemberHelloReply,
+} from "../wire/messages.js";
+
+/** How long a holder of the node id, or the first member, has to answer. */
+export const IDENTIFY_TIMEOUT_MS = 1_000;
+/** After the first member's answer, how long the others have (unless all announced ones came sooner). */
+export const HELLO_GATHER_MS = 500;
+
+export const helloSubject = (subject: string): string => `${subject}.members.hello`;
+
+export interface ClaimOptions {
+  transport: Transport;
+  subject: string;
+  nodeId: string;
+  /** The node's own request subject. */
+  nodeSubject: string;
+  /** Timer of the gathering wait. */
+  clock: Clock;
+}
+
+export interface Learned {
+  /** The newest incarnation a member knows for this node id; 0: none. */
+  incarnation: number;
+  /** The youngest start among the members they know; 0: none. */
+  youngestStartedAtMs: number;
+  /** Whether a holder of the id might exist but did not answer in time. */
+  holderCheckTimedOut: boolean;
+}
+
+/** This process, as a holder of a node id describes itself. */
+export function processIdentity(incarnation: number, startedAtMs: number): Identity {
+  return { incarnation, startedAtMs, host: hostname(), pid: process.pid };
+}
+
+/** Both questions at once. Throws ConfigError when another live process holds the node id. */
+export async function claimIdentity(o: ClaimOptions): Promise<Learned> {
+  const [timedOut, learned] = await Promise.all([checkHolder(o), askMembers(o)]);
+  return { ...learned, holderCheckTimedOut: timedOut };
+}
+
+/** Resolves true when the check timed out; throws ConfigError when a holder answered. */
+async function checkHolder(o: ClaimOptions): Promise<boolean> {
+  let bytes: Uint8Array;
+  try {
+    const from = `${hostname()}:${process.pid}`;
+    bytes = await o.transport.request(o.nodeSubject, encodeNodeRequest({ type: "identify", from }), IDENTIFY_TIMEOUT_MS);
+  } catch (error) {
+    if (error instanceof RequestFailedError && error.reason === "no-responders") return false;
+    if (error instanceof RequestFailedError && error.reason === "timeout") return true;
+    throw error;
+  }
+  throw new ConfigError(`nodeId "${o.nodeId}" is in use by another live process: ${describeHolder(bytes)}; give this process another nodeId, or stop the other one first`);
+}
+
+function describeHolder(bytes: Uint8Array): string {
+  try {
+    const reply = decodeNodeReply(bytes);
+    if (reply.type === "identity") {
+      return `pid ${reply.pid} on host ${reply.host || "?"}, started ${new Date(reply.startedAtMs).toISOString()} (incarnation ${reply.incarnation})`;
+    }
+  } catch {
+    // fall through: someone answered, without saying who
+  }
+  return "a process that did not say which (an older version?)";
+}
+
+async function askMembers(o: ClaimOptions): Promise<Omit<Learned, "holderCheckTimedOut">> {
+  const learned = { incarnation: 0, youngestStartedAtMs: 0 };
+  const heard = new Set<string>();
+  let expected = 0;
+  let allHeard: (() => void) | undefined;
+  const take = (bytes: Uint8Array): void => {
+    let r: MemberHelloReply;
+    try {
+      r = decodeMemberHelloReply(bytes);
+    } catch {
+      return; // garbage on our private subject: ignore it
+    }
+    heard.add(r.from);
+    expected = Math.max(expected, r.members);
+    learned.incarnation = Math.max(learned.incarnation, r.incarnation);
+    learned.youngestStartedAtMs = Math.max(learned.youngestStartedAtMs, r.youngestStartedAtMs);
+    if (heard.size >= expected) allHeard?.();
+  };
+  // Every member answers here; the request's own reply only ends the wait for the first.
+  const replyTo = `${helloSubject(o.subject)}.${o.nodeId}.${randomUUID().replaceAll("-", "")}`;
+  const off = o.transport.subscribe(replyTo, (m) => take(m.data));
+  try {
+    try {
+      take(await o.transport.request(helloSubject(o.subject), encodeMemberHello({ node: o.nodeId, replyTo }), IDENTIFY_TIMEOUT_MS));
+    } catch (error) {
+      if (error instanceof RequestFailedError && error.reason !== "closed") return learned; // alone, or nobody answers
+      throw error;
+    }
+    if (heard.size < expected) {
+      let timer: TimerHandle | undefined;
+      await new Promise<void>((resolve) => {
+        allHeard = resolve;
+        timer = o.clock.setTimeout(resolve, HELLO_GATHER_MS);
+      });
+      o.clock.clear(timer);
+    }
+    return learned;
+  } finally {
+    off();
+  }
+}
