@@ -3,8 +3,9 @@
  * 10,000 with `npm run sim -- --schedules 10000`. Each drops, duplicates and reorders messages,
  * partitions the cluster (often for longer than removalTimeoutMs), disconnects and restarts nodes,
  * while local and majority writes and majority reads run; then heals, and checks that every node
- * converged, no acknowledged write was lost, counters are exact (no write applied twice), no two
- * sides of a partition both acknowledged majority writes, and majority reads saw the majority
+ * converged on its own (no explicit digest round), no acknowledged write was lost, counters are
+ * exact (no write applied twice), majority writes were acknowledged only by a side holding a
+ * majority (so no two sides of a partition both acknowledged), and majority reads saw the majority
  * writes acknowledged before they started.
  *
  * SIM_SCHEDULES=<n> and SIM_SEED=<first seed> change the run; a failing seed prints its replay

@@ -7,7 +7,7 @@
  * Any other write (a node stopped before it left) may be lost, but never applied twice.
  */
 import { GCounter, ORSet, PNCounter, type Crdt } from "../../src/index.js";
-import { MAJORITY } from "./world.js";
+import { MAJORITY, NODE_IDS } from "./world.js";
 
 export type Level = "local" | "majority";
 export type WriteOutcome = "pending" | "ok" | "timeout" | "deleted";
@@ -79,8 +79,8 @@ export function mustSurvive(w: WriteRecord, stoppedWriters: ReadonlySet<string>)
 export function check(log: SimLog, sides: readonly Map<string, readonly string[]>[], replicas: readonly Replica[]): CheckReport {
   const report: CheckReport = { failures: [], lost: 0 };
   const stopped = new Set(log.stops.map((s) => s.writer));
-  for (const w of log.writes) if (w.outcome === "pending") report.failures.push(`write ${describeWrite(w)} never settled`);
-  for (const r of log.reads) if (r.outcome === "pending") report.failures.push(`read of ${r.key} on ${r.node} never settled`);
+  for (const w of log.writes) if (w.outcome === "pending") report.failures.push(`never settled: write ${describeWrite(w)}`);
+  for (const r of log.reads) if (r.outcome === "pending") report.failures.push(`never settled: read of ${r.key} on ${r.node}`);
   checkCounters(log, stopped, replicas, report);
   checkSetAdds(log, stopped, replicas, report);
   checkSplitBrain(log, sides, report);
@@ -106,7 +106,7 @@ function checkCounters(log: SimLog, stopped: ReadonlySet<string>, replicas: read
     const final = slotOf(replica.get(key), side, writer!);
     const allowed = new Set([0, ...writes.map((w) => w.slot!.after)]);
     if (!allowed.has(final)) {
-      report.failures.push(`counter ${key} slot ${side} of ${writer}: ${final} is not the slot after any of its writes (${[...allowed].join(", ")})`);
+      report.failures.push(`inexact counter: ${key} slot ${side} of ${writer}: ${final} is not the slot after any of its writes (${[...allowed].join(", ")})`);
     }
     for (const w of writes) {
       if (mustSurvive(w, stopped) && final < w.slot!.after) {
@@ -131,8 +131,10 @@ function checkSetAdds(log: SimLog, stopped: ReadonlySet<string>, replicas: reado
 }
 
 /**
- * A majority write acknowledged while the topology did not change can only have been acknowledged
- * by nodes on the writer's side, so that side must hold a majority; and then no other side can.
+ * A majority write acknowledged while the topology did not change was acknowledged by nodes on the
+ * writer's side only: that side must hold a majority of the five the cluster formed with (else a
+ * minority acknowledged it, and losing that minority loses it), and no two sides may both have
+ * acknowledged majority writes in one topology epoch (split brain).
  */
 function checkSplitBrain(log: SimLog, sides: readonly Map<string, readonly string[]>[], report: CheckReport): void {
   const ackedSides = new Map<number, Set<string>>();
@@ -141,7 +143,7 @@ function checkSplitBrain(log: SimLog, sides: readonly Map<string, readonly strin
     const side = sides[w.startEpoch]?.get(w.node) ?? [];
     const name = `{${side.join(",")}}`;
     if (side.length < MAJORITY) {
-      report.failures.push(`split brain: ${describeWrite(w)} acknowledged by a majority on side ${name} of ${side.length} nodes`);
+      report.failures.push(`minority acknowledgement: ${describeWrite(w)}, while its side ${name} held ${side.length} of the ${NODE_IDS.length} nodes`);
     }
     const seen = ackedSides.get(w.startEpoch) ?? new Set();
     seen.add(name);

@@ -68,7 +68,23 @@ export function formatSummary(s: Summary): string {
     `faults:`,
     ...sorted(s.faults),
     `acknowledged writes lost: ${s.lost}`,
-    `converged after healing: ${s.schedules - s.failed.filter((r) => r.failures.some((f) => f.startsWith("replicas differ"))).length} of ${s.schedules} (on their own, without explicit digest rounds: ${s.convergedOnItsOwn})`,
+    `converged after healing: ${s.schedules - schedulesWith(s, "diverged")} of ${s.schedules} (on their own, without explicit digest rounds: ${s.convergedOnItsOwn})`,
+    ...(s.failed.length > 0 ? ["failed schedules by kind of failure:", ...sorted(failureKinds(s))] : []),
     `virtual time: ${(s.virtualMs / 1000).toFixed(0)} s, ${s.events} timer events; wall time: ${(s.wallMs / 1000).toFixed(1)} s`,
   ].join("\n");
+}
+
+/** Each failure reads "<kind>: <detail>". */
+function kindOf(failure: string): string {
+  return failure.slice(0, Math.max(0, failure.indexOf(":")));
+}
+
+function schedulesWith(s: Summary, kind: string): number {
+  return s.failed.filter((r) => r.failures.some((f) => kindOf(f) === kind)).length;
+}
+
+function failureKinds(s: Summary): Map<string, number> {
+  const kinds = new Map<string, number>();
+  for (const r of s.failed) for (const kind of new Set(r.failures.map(kindOf))) kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  return kinds;
 }

@@ -105,7 +105,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
         if (reconnectAt.has(id)) continue;
         const lasts = longFault();
         reconnectAt.set(id, now + lasts);
-        count("disconnects");
+        count(lasts > removalTimeoutMs ? "disconnects longer than removalTimeoutMs" : "disconnects");
         w.disconnect(id);
         trace(`${now - started} ms: disconnect ${id} for ${Math.round(lasts)} ms`);
       } else if (r < 0.1) {
@@ -140,7 +140,10 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
       await w.clock.advance(100);
       convergedOnItsOwn = w.converged();
     }
-    // Otherwise: gather into n0 and scatter back with explicit rounds.
+    // Otherwise that is a failure; explicit rounds (gather into n0, scatter back) then tell
+    // whether the replicas can converge at all.
+    const failures = [...work.failures];
+    if (!convergedOnItsOwn) failures.push(`slow to converge: not converged ${HEAL_LIMIT_MS / 1000} s after healing without explicit digest rounds`);
     const [hub, ...others] = w.live();
     for (let attempt = 0; attempt < 10 && !w.converged(); attempt++) {
       for (const n of [...others, ...others]) await w.drive(n.sync(hub!.nodeId), 10_000);
@@ -148,18 +151,17 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     }
     trace(`${w.clock.now() - started} ms: ${convergedOnItsOwn ? "converged on its own" : "converged after explicit rounds"}`);
 
-    const failures = [...work.failures];
-    if (!w.converged()) failures.push(`replicas differ after healing:\n${w.describe()}`);
+    if (!w.converged()) failures.push(`diverged: replicas differ after healing:\n${w.describe()}`);
     const replicas = w.live().map((n) => new Map(n.entries().map((e) => [e.key, e.value])));
     const report = check(work.log, w.sides, replicas);
     failures.push(...report.failures);
-    if (w.handlerErrors.length > 0) failures.push(`handlers threw: ${w.handlerErrors.map(String).join("; ")}`);
+    if (w.handlerErrors.length > 0) failures.push(`handler threw: ${w.handlerErrors.map(String).join("; ")}`);
     // Deltas of deleted keys are rejected by design; after a restart, envelopes of the old
     // incarnation still in flight, or of the new one ahead of its first heartbeat, are too.
     const expected = new Set(["deleted-key", ...(everStopped.size > 0 ? ["stale-incarnation", "forged-origin"] : [])]);
     for (const n of w.live()) {
       const unexpected = [...n.stats.rejected].filter(([reason, count]) => count > 0 && !expected.has(reason));
-      if (unexpected.length > 0) failures.push(`${n.nodeId} rejected messages: ${JSON.stringify(unexpected)}`);
+      if (unexpected.length > 0) failures.push(`rejected: ${n.nodeId} rejected ${JSON.stringify(unexpected)}`);
     }
     return {
       seed,

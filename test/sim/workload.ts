@@ -133,7 +133,7 @@ export class Workload {
         (error: unknown): WriteOutcome => {
           if (error instanceof WriteTimeoutError) return "timeout";
           if (error instanceof KeyDeletedError) return "deleted";
-          this.failures.push(`${op} on ${node} failed unexpectedly: ${String(error)}`);
+          this.failures.push(`unexpected error: ${op} on ${node}: ${String(error)}`);
           return "timeout";
         },
       )
@@ -161,7 +161,7 @@ export class Workload {
       (error: unknown) => {
         this.end(rec);
         rec.outcome = "timeout";
-        if (!(error instanceof ReadTimeoutError)) this.failures.push(`read on ${n.nodeId} failed unexpectedly: ${String(error)}`);
+        if (!(error instanceof ReadTimeoutError)) this.failures.push(`unexpected error: read on ${n.nodeId}: ${String(error)}`);
         this.count("read majority timeout");
         this.trace(`#${rec.endedAt} read of ${key.id} on ${n.nodeId} from #${rec.startedAt}: timeout`);
       },
