@@ -58,7 +58,7 @@ describe("simulation on the in-memory bus, in virtual time", () => {
         }
         w.net.setFaults({ dropRate: 0, duplicateRate: 0, reorderWindow: 0 });
         const converged = await w.clock.until(() => !work.pending && w.converged(), 10_000);
-        assert.ok(converged, `seed ${seed}: replicas equal without explicit rounds:\n${w.describe()}`);
+        assert.ok(converged, `seed ${seed}: replicas equal without explicit rounds:\n${w.differences()}`);
         const replicas = w.live().map((n) => new Map(n.entries().map((e) => [e.key, e.value])));
         assert.deepEqual([...work.failures, ...check(work.log, w.sides, replicas).failures], [], `seed ${seed}`);
         for (const n of w.live()) assert.equal(n.stats.repairs.get("periodic") ?? 0, 0);

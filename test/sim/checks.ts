@@ -134,7 +134,7 @@ function checkSetAdds(log: SimLog, stopped: ReadonlySet<string>, replicas: reado
  * A majority write acknowledged while the topology did not change was acknowledged by nodes on the
  * writer's side only: that side must hold a majority of the five the cluster formed with (else a
  * minority acknowledged it, and losing that minority loses it), and no two sides may both have
- * acknowledged majority writes in one topology epoch (split brain).
+ * acknowledged majority writes in one topology epoch (split brain). Likewise a majority read.
  */
 function checkSplitBrain(log: SimLog, sides: readonly Map<string, readonly string[]>[], report: CheckReport): void {
   const ackedSides = new Map<number, Set<string>>();
@@ -148,6 +148,13 @@ function checkSplitBrain(log: SimLog, sides: readonly Map<string, readonly strin
     const seen = ackedSides.get(w.startEpoch) ?? new Set();
     seen.add(name);
     ackedSides.set(w.startEpoch, seen);
+  }
+  for (const r of log.reads) {
+    if (r.outcome !== "ok" || r.endEpoch !== r.startEpoch) continue;
+    const side = sides[r.startEpoch]?.get(r.node) ?? [];
+    if (side.length < MAJORITY) {
+      report.failures.push(`minority read: majority read of ${r.key} on ${r.node} at #${r.startedAt} answered while its side {${side.join(",")}} held ${side.length} of the ${NODE_IDS.length} nodes`);
+    }
   }
   for (const [epoch, names] of ackedSides) {
     if (names.size > 1) report.failures.push(`split brain: in topology epoch ${epoch}, sides ${[...names].join(" and ")} both acknowledged majority writes`);

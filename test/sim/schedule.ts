@@ -130,7 +130,10 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     // Heal: links back, stopped nodes back, no more faults; let every operation settle.
     w.heal();
     for (const id of NODE_IDS) w.reconnect(id);
-    for (const id of startAt.keys()) await w.startNode(id);
+    for (const id of startAt.keys()) {
+      await w.startNode(id);
+      trace(`${w.clock.now() - started} ms: start ${id}`);
+    }
     w.net.setFaults({ dropRate: 0, duplicateRate: 0, reorderWindow: 0 });
     trace(`${w.clock.now() - started} ms: healed`);
     await w.clock.until(() => !work.pending, SETTLE_LIMIT_MS);
@@ -143,7 +146,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     // Otherwise that is a failure; explicit rounds (gather into n0, scatter back) then tell
     // whether the replicas can converge at all.
     const failures = [...work.failures];
-    if (!convergedOnItsOwn) failures.push(`slow to converge: not converged ${HEAL_LIMIT_MS / 1000} s after healing without explicit digest rounds`);
+    if (!convergedOnItsOwn) failures.push(`slow to converge: not converged ${HEAL_LIMIT_MS / 1000} s after healing without explicit digest rounds:\n${w.differences()}`);
     const [hub, ...others] = w.live();
     for (let attempt = 0; attempt < 10 && !w.converged(); attempt++) {
       for (const n of [...others, ...others]) await w.drive(n.sync(hub!.nodeId), 10_000);
@@ -151,7 +154,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     }
     trace(`${w.clock.now() - started} ms: ${convergedOnItsOwn ? "converged on its own" : "converged after explicit rounds"}`);
 
-    if (!w.converged()) failures.push(`diverged: replicas differ after healing:\n${w.describe()}`);
+    if (!w.converged()) failures.push(`diverged: replicas differ after healing:\n${w.differences()}`);
     const replicas = w.live().map((n) => new Map(n.entries().map((e) => [e.key, e.value])));
     const report = check(work.log, w.sides, replicas);
     failures.push(...report.failures);

@@ -136,17 +136,20 @@ export class World {
     return true;
   }
 
-  /** Each running replica as text: kind and value per key, plus the tombstone count. */
-  describe(): string {
-    return this.live()
-      .map((n) => {
-        const parts = n
-          .entries()
-          .sort((x, y) => (x.key < y.key ? -1 : 1))
-          .map((e) => `${e.key}:${e.kind}:${show(e.value)}`);
-        return `${n.nodeId}: ${parts.join(" | ")} | tombstones=${n.tombstoneCount}`;
-      })
-      .join("\n");
+  /** The keys on which running replicas differ, with each replica's value (or tombstone). */
+  differences(): string {
+    const nodes = this.live();
+    const tombstoned = (n: Replicator): string[] => [...n.context().store.tombstones()].map((t) => t.key);
+    const keys = new Set(nodes.flatMap((n) => [...n.keys(), ...tombstoned(n)]));
+    const lines: string[] = [];
+    for (const key of [...keys].sort()) {
+      const shown = nodes.map((n) => {
+        const e = n.entries().find((x) => x.key === key);
+        return `${n.nodeId}=${e !== undefined ? show(e.value) : tombstoned(n).includes(key) ? "deleted" : "absent"}`;
+      });
+      if (new Set(shown.map((s) => s.slice(s.indexOf("=")))).size > 1) lines.push(`${key}: ${shown.join("  ")}`);
+    }
+    return lines.join("\n");
   }
 
   async close(): Promise<void> {
