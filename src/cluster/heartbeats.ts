@@ -13,6 +13,7 @@ import {
   MembershipTable,
   type Heartbeat,
   type Member,
+  type ExpectedMember,
   type MembershipEvent,
   type SelfInfo,
 } from "./membership.js";
@@ -21,7 +22,9 @@ import {
  * What travels on the members subject: proto `Heartbeat`, 64-bit fields as numbers. A received
  * one becomes a membership `Heartbeat`: the same fields, stamped with the receiver's clock instead.
  */
-export interface HeartbeatInfo extends Omit<Heartbeat, "receivedAtMs"> {
+export interface HeartbeatInfo extends Omit<Heartbeat, "receivedAtMs" | "removed"> {
+  /** Absent (an older sender): none. */
+  readonly removed?: readonly string[];
   /** When the sender sent it, on the sender's clock. */
   readonly sentAtMs: number;
 }
@@ -37,6 +40,8 @@ export interface HeartbeaterOptions {
   readonly heartbeatIntervalMs: number;
   readonly failureTimeoutMs: number;
   readonly removalTimeoutMs: number;
+  /** Members the node's peers count, learned before it hears them (see MembershipTable.expect). */
+  readonly expected?: readonly ExpectedMember[];
   /** Roles whose per-DC leader changes are reported too (see MembershipOptions). */
   readonly leaderRoles?: readonly string[];
   /** Receives every non-empty batch of membership events, in order. */
@@ -84,6 +89,7 @@ export class Heartbeater {
       removalTimeoutMs: options.removalTimeoutMs,
       ...(options.leaderRoles !== undefined ? { leaderRoles: options.leaderRoles } : {}),
     });
+    this.table.expect(options.expected ?? [], this.now());
   }
 
   /**
@@ -198,6 +204,7 @@ export class Heartbeater {
         leaving: info.leaving,
         silent: info.silent,
         vouched: info.vouched,
+        removed: info.removed ?? [],
         receivedAtMs: this.now(),
       };
       events = this.table.observe(hb);

@@ -6,11 +6,13 @@
  * Liveness uses the receiver's own clock (`receivedAtMs`), never the sender's, so clock skew between
  * nodes cannot make a live member look dead or a dead one alive.
  *
- * Quorum membership (who counts in N, whose acknowledgements count) changes only by majority vote,
- * never by one node's decision alone: a member silent for removalTimeoutMs is removed once a
- * majority of N votes it out, and a newcomer (or a member back from such silence) counts once a
- * majority of N vouches for it. Votes travel in heartbeats (`silent`, `vouched`). See README,
- * "Quorum membership", for the rule and its proof sketch.
+ * Quorum membership. Every member this node knows of counts in N (quorum sizes) at once; only
+ * admitted members' acknowledgements count. The agreed membership (who decides votes) changes only
+ * by majority vote, never by one node's decision alone: a member silent for removalTimeoutMs is
+ * removed once a majority of it votes it out, and a newcomer (or a member back from such silence,
+ * or restarted) is admitted once a majority of it vouches for it. Votes travel in heartbeats
+ * (`silent`, `vouched`). A starting node seeds the agreed membership from its peers' answers
+ * (`expect`), so its N is never smaller than theirs. See README, "Quorum membership".
  */
 import { InvalidArgumentError } from "../errors.js";
 import { quorum } from "./quorum.js";
@@ -34,6 +36,8 @@ export interface Heartbeat {
   readonly silent: readonly string[];
   /** Admission votes: members the sender hears and has synced with (or already counts). */
   readonly vouched: readonly string[];
+  /** Members the sender removed by majority vote within removalTimeoutMs (also in `silent`). */
+  readonly removed: readonly string[];
   /** When this node received it, on this node's clock. */
   readonly receivedAtMs: number;
 }
@@ -47,6 +51,13 @@ export interface SelfInfo {
   readonly incarnation: number;
 }
 
+/** A member a starting node learned of from its peers before hearing it (see `expect`). */
+export interface ExpectedMember {
+  readonly node: string;
+  readonly dataCenter: string;
+  readonly roles: readonly string[];
+}
+
 export interface Member {
   readonly node: string;
   readonly dataCenter: string;
@@ -55,7 +66,7 @@ export interface Member {
   readonly startedAtMs: number;
   readonly incarnation: number;
   readonly self: boolean;
-  /** Counts toward quorums: in N, and its acknowledgements and replies count. */
+  /** Its acknowledgements and replies count toward quorums (admitted). Every member counts in N. */
   readonly counted: boolean;
 }
 
@@ -94,8 +105,15 @@ interface Entry {
   incarnation: number;
   reachable: boolean;
   lastSeenMs: number;
-  /** Counted in N (for quorum sizes); set by admission, cleared only by removal. */
+  /** In the agreed membership (whose majority decides votes); set by admission or `expect`, cleared only by removal. */
   inN: boolean;
+  /** Learned from peers at start (`expect`) and not heard yet: no incarnation, never reachable. */
+  expected: boolean;
+  /**
+   * In the agreed membership on the others' word (expected at start, or restarted in place) and not
+   * voted out by this node since: it counts as a vote for its own admission.
+   */
+  forItself: boolean;
   /** Its acknowledgements count; cleared while this node votes it out, set again by admission. */
   acks: boolean;
   /** A digest round between us completed since it last stopped counting (so we may vouch for it). */
@@ -120,7 +138,7 @@ export class MembershipTable {
   private leaders = new Map<string, string | undefined>(); // `${role}\u0000${dc}` → leader
 
   constructor(self: SelfInfo, options: MembershipOptions) {
-    checkHeartbeatShape({ ...self, lastSequence: 0, leaving: false, silent: [], vouched: [], receivedAtMs: 0 });
+    checkHeartbeatShape({ ...self, lastSequence: 0, leaving: false, silent: [], vouched: [], removed: [], receivedAtMs: 0 });
     const { failureTimeoutMs, removalTimeoutMs } = options;
     if (!(Number.isFinite(failureTimeoutMs) && failureTimeoutMs > 0)) {
       throw new InvalidArgumentError("failureTimeoutMs must be a finite number > 0");
@@ -155,12 +173,14 @@ export class MembershipTable {
       this.departed.set(hb.node, { incarnation: hb.incarnation, atMs: hb.receivedAtMs });
       return this.withLeaderChanges(events);
     }
-    // A restart keeps the node's place in N: the new incarnation takes over the old one's standing.
-    let standing = { inN: false, acks: false, synced: false };
-    if (current !== undefined && hb.incarnation > current.incarnation) {
+    // A restart keeps the node's place in the agreed membership, but the new incarnation counts
+    // only once admitted again: it may have come back empty, so its replies must not stand for the
+    // old one's until a digest round refilled it. An expected member, heard at last, joins in its place.
+    let standing = { inN: false, acks: false, synced: false, forItself: false };
+    if (current !== undefined && (current.expected || hb.incarnation > current.incarnation)) {
       this.peers.delete(hb.node);
-      events.push({ type: "removed", member: view(current, false), reason: "restarted" });
-      standing = { inN: current.inN, acks: current.acks, synced: current.synced };
+      if (!current.expected) events.push({ type: "removed", member: view(current, false), reason: "restarted" });
+      standing = { inN: current.inN, acks: false, synced: false, forItself: current.acks || current.forItself };
       current = undefined;
     }
     if (current === undefined) {
@@ -173,6 +193,7 @@ export class MembershipTable {
         reachable: true,
         lastSeenMs: hb.receivedAtMs,
         ...standing,
+        expected: false,
         silent: new Set(hb.silent),
         vouched: new Set(hb.vouched),
       };
@@ -192,6 +213,18 @@ export class MembershipTable {
         events.push({ type: "reachable-again", member: view(current, false) });
       }
     }
+    // A member we expected at start but never heard, which a member of the agreed membership has
+    // since removed by majority vote (dead before we started): take the decision, else it would
+    // block our admissions for ever.
+    if (current.inN) {
+      for (const node of hb.removed) {
+        const e = this.peers.get(node);
+        if (e?.expected === true) {
+          this.peers.delete(node);
+          events.push({ type: "removed", member: view(e, false), reason: "timeout" });
+        }
+      }
+    }
     // It vouches for us while we do not count it: it ran a digest round with us since it came (back).
     if (!current.acks && current.vouched.has(this.self.node)) current.synced = true;
     return this.withLeaderChanges(events);
@@ -206,22 +239,53 @@ export class MembershipTable {
     if (entry !== undefined && !entry.acks) entry.synced = true;
   }
 
+  /**
+   * Members this node's peers count, learned before it hears them (their answers to its start-up
+   * hello): they join the agreed membership, and so N, at once, unreachable and not counting
+   * acknowledgements until heard and admitted. Without them a starting node's N would be 1 and it
+   * would acknowledge majority writes alone. Known members and this node are skipped.
+   */
+  expect(members: readonly ExpectedMember[], nowMs: number): void {
+    if (!Number.isFinite(nowMs)) throw new InvalidArgumentError("nowMs must be a finite number");
+    for (const m of members) {
+      if (m.node === this.self.node || this.peers.has(m.node) || m.node.length === 0) continue;
+      this.peers.set(m.node, {
+        node: m.node,
+        dataCenter: m.dataCenter,
+        roles: [...m.roles],
+        startedAtMs: 0,
+        incarnation: 0,
+        reachable: false,
+        lastSeenMs: nowMs,
+        inN: true,
+        expected: true,
+        forItself: true,
+        acks: false,
+        synced: false,
+        silent: NONE,
+        vouched: NONE,
+      });
+    }
+  }
+
   /** This node's votes, for its next heartbeat. */
-  votes(nowMs: number): { silent: string[]; vouched: string[] } {
-    const silent = [...this.votedOut.keys()];
+  votes(nowMs: number): { silent: string[]; vouched: string[]; removed: string[] } {
+    const removed = [...this.votedOut.keys()].sort();
+    const silent = [...removed];
     const vouched: string[] = [];
     for (const e of this.peers.values()) {
       if (e.inN && nowMs - e.lastSeenMs >= this.removalTimeoutMs) silent.push(e.node);
       if (e.reachable && (e.acks || e.synced)) vouched.push(e.node);
     }
-    return { silent: silent.sort(), vouched: vouched.sort() };
+    return { silent: silent.sort(), vouched: vouched.sort(), removed };
   }
 
   /**
    * Advance time: mark silent members unreachable; stop counting acknowledgements of members silent
-   * for removalTimeoutMs and remove them once a majority of N votes so; admit members a majority
-   * vouches for. Members not counted in N are removed after removalTimeoutMs of silence by this
-   * node alone (they never counted).
+   * for removalTimeoutMs and remove them once a majority of the agreed membership votes so; admit
+   * members such a majority vouches for. Newcomers not yet in the agreed membership are removed
+   * after removalTimeoutMs of silence by this node alone: they count in N, but no write ever
+   * counted their acknowledgement, so every quorum stays a majority of the agreed membership.
    */
   tick(nowMs: number): MembershipEvent[] {
     if (!Number.isFinite(nowMs)) throw new InvalidArgumentError("nowMs must be a finite number");
@@ -233,6 +297,7 @@ export class MembershipTable {
         // so a later change of sides cannot count it under an N that others already shrank.
         entry.acks = false;
         entry.synced = false;
+        entry.forItself = false;
         if (!entry.inN || this.majorityVotes((v) => v.acks && v.silent.has(entry.node), entry.node)) {
           this.peers.delete(entry.node);
           if (entry.inN) this.votedOut.set(entry.node, nowMs);
@@ -247,8 +312,10 @@ export class MembershipTable {
     }
     for (const entry of [...this.peers.values()].sort(byNode)) {
       if (entry.acks || !entry.reachable) continue;
-      const self = entry.synced ? 1 : 0;
-      if (this.majorityVotes((v) => v.vouched.has(entry.node), entry.node, self)) {
+      // Without the vote of a member agreed on by the others, a 2-member membership could never
+      // admit it. A member this node voted out has no such vote: it may be gone from the others' N.
+      const votes = (entry.synced ? 1 : 0) + (entry.forItself ? 1 : 0);
+      if (this.majorityVotes((v) => v.vouched.has(entry.node), entry.node, votes)) {
         entry.inN = true;
         entry.acks = true;
         events.push({ type: "counted", member: view(entry, false) });
@@ -262,7 +329,7 @@ export class MembershipTable {
   }
 
   /**
-   * Whether ⌊N/2⌋+1 of the members counted in N vote for a change about `subject`: this node (its
+   * Whether a majority (⌊A/2⌋+1) of the agreed membership (A members) votes for a change about `subject`: this node (its
    * vote given by the caller; by default it votes, as removal is only asked when it does) and every
    * reachable member of N, other than the subject, for which `votes` holds. Votes older than
    * failureTimeoutMs (unreachable voters) do not count: stale votes cannot decide anything.
@@ -271,8 +338,10 @@ export class MembershipTable {
    */
   private majorityVotes(votes: (voter: Entry) => boolean, subject: string, self = 1): boolean {
     let yes = self;
+    let agreed = 0;
+    for (const e of this.entries()) if (e.inN) agreed++;
     for (const v of this.peers.values()) if (v.inN && v.reachable && v.node !== subject && votes(v)) yes++;
-    return yes >= quorum("majority", this.known());
+    return yes >= quorum("majority", agreed);
   }
 
   /** Every member, self included, sorted by node id. */
@@ -280,6 +349,11 @@ export class MembershipTable {
     return [view(this.self, true), ...[...this.peers.values()].map((e) => view(e, false))].sort(
       byNode,
     );
+  }
+
+  /** The agreed membership (self included), as a starting node's peers tell it (see `expect`). */
+  agreed(): ExpectedMember[] {
+    return [...this.entries()].filter((e) => e.inN).map((e) => ({ node: e.node, dataCenter: e.dataCenter, roles: [...e.roles] })).sort(byNode);
   }
 
   member(node: string): Member | undefined {
@@ -308,12 +382,13 @@ export class MembershipTable {
   }
 
   /**
-   * Members counted in N (reachable or not, self included), optionally of one DC and one role: N for
-   * quorum math. Newcomers not yet admitted are not counted; members voted out but not yet removed are.
+   * N for quorum math: every member this node knows of (reachable or not, admitted or not, self
+   * included), optionally of one DC and one role. Only admitted members' acknowledgements count
+   * (`quorumPeers`), so a quorum of N is also a majority of the agreed membership.
    */
   known(dataCenter?: string, role?: string): number {
     let n = 0;
-    for (const e of this.entries()) if (e.inN && matches(e, dataCenter, role)) n++;
+    for (const e of this.entries()) if (matches(e, dataCenter, role)) n++;
     return n;
   }
 
@@ -362,7 +437,7 @@ function splitSlot(slot: string): [string | undefined, string] {
   return [head === "\u0001" ? undefined : head.slice(1), slot.slice(cut + 1)];
 }
 
-const COUNTED = { inN: true, acks: true, synced: true } as const;
+const COUNTED = { inN: true, expected: false, forItself: false, acks: true, synced: true } as const;
 const NONE: ReadonlySet<string> = new Set();
 
 function matches(e: Entry, dataCenter: string | undefined, role: string | undefined): boolean {
@@ -404,7 +479,7 @@ function checkHeartbeatShape(hb: Heartbeat): void {
     if (typeof hb[f] !== "number" || !Number.isFinite(hb[f])) fail(`${f} must be a finite number`);
   }
   if (typeof hb.leaving !== "boolean") fail("leaving must be a boolean");
-  for (const f of ["silent", "vouched"] as const) {
+  for (const f of ["silent", "vouched", "removed"] as const) {
     if (!Array.isArray(hb[f]) || !hb[f].every((n) => typeof n === "string")) fail(`${f} must be an array of strings`);
   }
 }

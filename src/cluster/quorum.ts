@@ -1,8 +1,9 @@
 /**
- * How many acknowledgements (self included) a consistency level needs, given N: the members counted
- * in quorum membership (reachable or not, self included; see MembershipTable.known). N never shrinks
- * by one node's decision: a silent member leaves N only when a majority of N votes it out, so a
- * minority side of a partition keeps its N and cannot make itself a "majority".
+ * How many acknowledgements (self included) a consistency level needs, given N: every member this
+ * node knows of (reachable or not, admitted or not, self included; see MembershipTable.known). Only
+ * admitted members acknowledge, and an admitted member leaves N only when a majority of the agreed
+ * membership votes it out, so a minority side of a partition keeps its N and cannot make itself a
+ * "majority"; a starting node counts its peers' agreed membership from its first moment.
  */
 import { InvalidArgumentError } from "../errors.js";
 

@@ -1,17 +1,17 @@
 /**
  * The change feed behind `GET /v1/watch` (Server-Sent Events) and the dashboard.
  *
- * `subscribeAll` says which keys changed (local writes and merges alike, never idempotent merges);
- * the replicator's delta/tombstone hooks say which node a change came from (changes merged outside
- * the delta stream carry no origin: they show as "sync"). Changes
- * are coalesced per key for one macrotask, so a hot key costs one event per turn and its JSON view
+ * The replicator's change stream says which keys changed (local writes and merges alike, never
+ * idempotent merges), where the change came from and, for writes that came by the delta stream,
+ * which node wrote them. Changes are coalesced per key for one macrotask, so a hot key costs one event per turn and its JSON view
  * is built once for every watcher. A watcher that cannot keep up keeps only the latest change of
  * each key until its socket drains: memory stays bounded by the number of keys.
  */
 import type { ServerResponse } from "node:http";
 import type { Crdt } from "../crdt/types.js";
 import type { Replicator } from "../replicator/replicator.js";
-import type { DeltaOrigin, ReplicatorContext } from "../replicator/context.js";
+import type { Change as StoreChange, ChangeOrigin } from "../replicator/changes.js";
+import type { ReplicatorContext } from "../replicator/context.js";
 import { typeName, valueKindOf, view, type Json } from "./codec-json.js";
 
 export interface Change {
@@ -25,11 +25,11 @@ export interface Change {
   /** The node the change was written on, when known. */
   node?: string;
   /**
-   * local: written on this node; dc: a delta from a peer of this DC; remote-dc: a delta relayed from
-   * another DC; sync: merged outside the delta stream (anti-entropy, a coordinated operation, a
-   * cross-DC batch), where the writer is not known.
+   * local: written on this node; dc: a delta from a peer of this DC; remote-dc: data from another
+   * DC (a cross-DC batch or round); sync: merged outside the delta stream (anti-entropy, a
+   * coordinated operation), where the writer is not known.
    */
-  origin: DeltaOrigin | "sync";
+  origin: ChangeOrigin;
   /** ms since the epoch, when this node applied it. */
   at: number;
 }
@@ -38,8 +38,8 @@ type Listener = (change: Change) => void;
 
 export class ChangeFeed {
   private readonly listeners = new Set<Listener>();
-  private readonly pending = new Map<string, Crdt | undefined>();
-  private readonly origins = new Map<string, { node: string; origin: DeltaOrigin }>();
+  /** The latest change of each key since the last flush. */
+  private readonly pending = new Map<string, StoreChange>();
   private readonly offs: (() => void)[] = [];
   private scheduled = false;
 
@@ -47,9 +47,7 @@ export class ChangeFeed {
     private readonly r: Replicator,
     ctx: ReplicatorContext,
   ) {
-    this.offs.push(r.subscribeAll((key, value) => this.changed(key, value)));
-    this.offs.push(ctx.onDelta(({ delta, origin }) => this.origins.set(delta.key, { node: delta.originNode, origin })));
-    this.offs.push(ctx.onTombstone((t, origin) => this.origins.set(t.key, { node: t.originNode, origin })));
+    this.offs.push(ctx.onChange((c) => this.changed(c)));
   }
 
   /** Listen to coalesced changes. */
@@ -72,28 +70,26 @@ export class ChangeFeed {
     this.listeners.clear();
   }
 
-  private changed(key: string, value: Crdt | undefined): void {
-    this.pending.set(key, value);
+  private changed(c: StoreChange): void {
+    this.pending.set(c.key, c);
     if (this.scheduled) return;
     this.scheduled = true;
-    // setImmediate, not a microtask: the delta hooks run right after the subscribers, synchronously.
     setImmediate(() => this.flush());
   }
 
   private flush(): void {
     this.scheduled = false;
     const at = Date.now();
-    for (const [key, value] of this.pending) {
-      const o = this.origins.get(key);
+    for (const [key, c] of this.pending) {
       const change: Change = {
-        ...(value === undefined ? { key, deleted: true as const } : describe(key, value)),
-        ...(o === undefined ? { origin: "sync" as const } : { node: o.node, origin: o.origin }),
+        ...(c.value === undefined ? { key, deleted: true as const } : describe(key, c.value)),
+        ...(c.node === undefined ? {} : { node: c.node }),
+        origin: c.origin,
         at,
       };
       for (const l of this.listeners) l(change);
     }
     this.pending.clear();
-    this.origins.clear();
   }
 }
 

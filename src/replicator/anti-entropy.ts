@@ -64,7 +64,7 @@ export interface AntiEntropyOptions {
   maxPayload: number;
   /** Send a request to a peer's node subject. */
   ask: (peer: string, request: NodeRequest) => Promise<NodeReply>;
-  /** Merge full states received from a peer. */
+  /** Merge full states received from a peer of this DC. */
   merge: (state: FullState) => void;
   /**
    * Send one value too large for any request/reply message to `peer` by another path (chunks on
@@ -74,6 +74,12 @@ export interface AntiEntropyOptions {
   /** Timers of the background rehash. */
   clock: Clock;
   onError?: (error: unknown) => void;
+}
+
+/** Where a round's requests go and how what it pulls is merged. */
+interface Channel {
+  ask: (request: NodeRequest) => Promise<NodeReply>;
+  merge: (state: FullState) => void;
 }
 
 export class AntiEntropy {
@@ -100,19 +106,20 @@ export class AntiEntropy {
 
   /** Run one round with `peer` after the rounds already queued. Never rejects; true when it completed. */
   sync(peer: string, cause: RepairCause): Promise<boolean> {
-    return this.run((request) => this.o.ask(peer, request), cause, peer);
+    return this.run({ ask: (request) => this.o.ask(peer, request), merge: this.o.merge }, cause, peer);
   }
 
   /**
-   * Run one round through any request channel (cross-DC rounds go to a remote DC's subject).
+   * Run one round through any request channel (cross-DC rounds go to a remote DC's subject), with
+   * `merge` for what it pulls (so the changes are told apart from this DC's).
    * Queued behind the rounds already running; never rejects, returns whether the round completed.
    */
-  syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause): Promise<boolean> {
-    return this.run(ask, cause, undefined);
+  syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause, merge: (state: FullState) => void): Promise<boolean> {
+    return this.run({ ask, merge }, cause, undefined);
   }
 
-  private run(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause, peer: string | undefined): Promise<boolean> {
-    const run = this.queue.then(() => this.round(ask, cause, peer));
+  private run(channel: Channel, cause: RepairCause, peer: string | undefined): Promise<boolean> {
+    const run = this.queue.then(() => this.round(channel, cause, peer));
     const outcome = run.then(
       () => true,
       (error: unknown) => {
@@ -244,7 +251,8 @@ export class AntiEntropy {
     return Math.floor(this.o.maxPayload * 0.8);
   }
 
-  private async round(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause, peer: string | undefined): Promise<void> {
+  private async round(channel: Channel, cause: RepairCause, peer: string | undefined): Promise<void> {
+    const { ask } = channel;
     await this.digests.refreshAll();
     let first = openRound(this.tree);
     let opening = await this.digest(ask, first);
@@ -253,7 +261,7 @@ export class AntiEntropy {
       // (Next to) empty where the peer differs, e.g. a new node: pull those groups wholesale.
       let bulk = false;
       try {
-        await this.bulkPull(ask, differing);
+        await this.bulkPull(channel, differing);
         bulk = true;
       } catch (error) {
         this.o.onError?.(error); // e.g. a peer without level 3: the ordinary round does it all
@@ -288,7 +296,7 @@ export class AntiEntropy {
     }
     const diff = concatDiffs(diffs);
     await this.push(ask, [...diff.theyLack, ...diff.differ], peer);
-    await this.pull(ask, [...diff.iLack, ...diff.differ]);
+    await this.pull(channel, [...diff.iLack, ...diff.differ]);
     this.o.stats.antiEntropyCount++;
     this.o.stats.repair(cause);
   }
@@ -316,7 +324,7 @@ export class AntiEntropy {
   }
 
   /** Fetch the peer's states of `keys`; it answers what fits and names the rest to ask again. */
-  private async pull(ask: (request: NodeRequest) => Promise<NodeReply>, keys: string[]): Promise<void> {
+  private async pull({ ask, merge }: Channel, keys: string[]): Promise<void> {
     const perRequest = Math.max(1, Math.floor(this.budget() / 64));
     // The unanswered keys of a page go first into the next one; `next` walks the rest (no copying
     // of the remaining list per page: a joiner pulls a million keys this way).
@@ -335,7 +343,7 @@ export class AntiEntropy {
         bucket: 0,
       });
       if (reply.type !== "digest" || reply.state === undefined) return;
-      this.o.merge(reply.state);
+      merge(reply.state);
       const asked = new Set(page);
       carried = reply.wanted.filter((k) => asked.has(k));
       if (carried.length >= page.length) return; // no progress: leave it to the next round
@@ -343,16 +351,16 @@ export class AntiEntropy {
   }
 
   /** Pull every key of `groups` from the peer in leaf-range pages, several streams at a time. */
-  private async bulkPull(ask: (request: NodeRequest) => Promise<NodeReply>, groups: number[]): Promise<void> {
+  private async bulkPull(channel: Channel, groups: number[]): Promise<void> {
     const sorted = [...new Set(groups)].sort((a, b) => a - b);
     const per = Math.ceil(sorted.length / RANGE_STREAMS);
     const streams: Promise<void>[] = [];
-    for (let i = 0; i < sorted.length; i += per) streams.push(this.rangeStream(ask, sorted.slice(i, i + per)));
+    for (let i = 0; i < sorted.length; i += per) streams.push(this.rangeStream(channel, sorted.slice(i, i + per)));
     const outcomes = await Promise.allSettled(streams);
     for (const o of outcomes) if (o.status === "rejected") throw o.reason;
   }
 
-  private async rangeStream(ask: (request: NodeRequest) => Promise<NodeReply>, groups: number[]): Promise<void> {
+  private async rangeStream({ ask, merge }: Channel, groups: number[]): Promise<void> {
     const buckets = groups.map((bucket) => ({ bucket, hash: 0n }));
     let leaf = groups[0]! * LEAVES_PER_GROUP;
     let after: string | undefined;
@@ -368,7 +376,7 @@ export class AntiEntropy {
       if (reply.type !== "digest") throw new Error(`a range request was answered with ${reply.type}`);
       this.o.stats.bulkPullKeys += reply.keys.length;
       if (reply.state !== undefined) {
-        this.o.merge(reply.state);
+        merge(reply.state);
         this.seed(reply.state, reply.keys);
       }
       if (reply.differing.length === 0) return;

@@ -4,23 +4,12 @@
  * module that can be read — and tested — on its own.
  */
 import type { Member } from "../cluster/membership.js";
-import type { NodeReply, NodeRequest, CrdtDelta, FullState, Tombstone } from "../wire/messages.js";
+import type { NodeReply, NodeRequest, FullState } from "../wire/messages.js";
 import type { Transport } from "../transport/types.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RepairCause, ReplicatorStats } from "./stats.js";
-import type { ChangeSource, Store } from "./store.js";
-
-/**
- * Where a delta came from, as the cross-DC flusher needs to know: a write on this node, a delta
- * published by another node of this data center, or data that crossed from another data center
- * (which must never be sent back).
- */
-export type DeltaOrigin = "local" | "dc" | "remote-dc";
-
-export interface DeltaEvent {
-  delta: CrdtDelta;
-  origin: DeltaOrigin;
-}
+import type { ChangeListener, ChangeOrigin } from "./changes.js";
+import type { Store } from "./store.js";
 
 export interface ReplicatorContext {
   readonly options: ResolvedOptions;
@@ -31,19 +20,17 @@ export interface ReplicatorContext {
   readonly store: Store;
   readonly stats: ReplicatorStats;
   readonly transport: Transport;
-  /** Every delta this node applies from a write or from its DC's delta subject. */
-  onDelta(listener: (event: DeltaEvent) => void): () => void;
-  /** Every tombstone this node applies, with the same origins. */
-  onTombstone(listener: (tombstone: Tombstone, origin: DeltaOrigin) => void): () => void;
-  /** Merge states from outside (a remote DC, a restore): subscribers are told, nothing is re-published. */
-  merge(state: FullState, source: ChangeSource): void;
+  /** Every change the store accepts, once, with its origin (see changes.ts). */
+  onChange(listener: ChangeListener): () => void;
+  /** Merge states from outside (a remote DC): listeners are told, nothing is re-published. */
+  merge(state: FullState, origin: ChangeOrigin): void;
   members(): Member[];
   isLeader(): boolean;
   /** Called with the new leader of this node's DC whenever it changes. */
   onLeaderChange(listener: (leader: string | undefined) => void): () => void;
-  /** Answer a digest/push request from any channel (cross-DC rounds use it). */
+  /** Answer a remote DC's digest/push request (what a push brings is merged as "remote-dc"). */
   answer(request: NodeRequest): NodeReply;
-  /** Run a digest round through any request channel. */
+  /** Run a digest round with a remote DC through `ask` (what it pulls is merged as "remote-dc"). */
   syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause): Promise<void>;
   /** Report a background error (never thrown). */
   reportError(error: unknown): void;

@@ -16,7 +16,7 @@ export interface CoordinatorOptions {
   /** N: the members counted for quorum sizes, self included (see MembershipTable.known). */
   known: () => number;
   ask: (peer: string, request: NodeRequest, timeoutMs: number) => Promise<NodeReply>;
-  /** Timers of the overall deadline. */
+  /** The deadline and its timers, and the retry tick. */
   clock: Clock;
 }
 
@@ -27,10 +27,9 @@ export class Coordinator {
   async write(request: NodeRequest & { type: "write" }, level: ConsistencyLevel, timeoutMs: number): Promise<void> {
     const started = performance.now();
     this.o.stats.coordinatedWriteCount++;
-    const peers = this.o.peers();
     const needed = quorum(level, this.o.known()) - 1;
     try {
-      await this.gather(peers, needed, timeoutMs, request, (reply) => reply.type === "write" && reply.ok);
+      await this.gather(this.o.peers, needed, timeoutMs, request, (reply) => reply.type === "write" && reply.ok);
     } catch (error) {
       if (error instanceof Shortfall) {
         throw new WriteTimeoutError(
@@ -48,10 +47,9 @@ export class Coordinator {
   async read(request: NodeRequest & { type: "read" }, level: ConsistencyLevel, timeoutMs: number, onReply: (r: ReadReply) => void): Promise<void> {
     const started = performance.now();
     this.o.stats.coordinatedReadCount++;
-    const peers = this.o.peers();
     const needed = quorum(level, this.o.known()) - 1;
     try {
-      await this.gather(peers, needed, timeoutMs, request, (reply) => {
+      await this.gather(this.o.peers, needed, timeoutMs, request, (reply) => {
         if (reply.type !== "read") return false;
         onReply(reply);
         return true;
@@ -66,41 +64,58 @@ export class Coordinator {
     }
   }
 
-  /** Ask every peer; resolve at `needed` accepted replies; reject with Shortfall when that cannot happen in time. */
-  private gather(peers: string[], needed: number, timeoutMs: number, request: NodeRequest, accept: (r: NodeReply) => boolean): Promise<void> {
+  /**
+   * Ask every counted peer; resolve at `needed` accepted replies, reject with Shortfall at the
+   * deadline. Until then, peers admitted meanwhile are asked too, and a peer whose request failed
+   * (no responders while it reconnects, a lost request) is asked again on the next retry tick, so a
+   * write made right after a start or a failover waits for its quorum instead of failing at once.
+   */
+  private gather(peers: () => string[], needed: number, timeoutMs: number, request: NodeRequest, accept: (r: NodeReply) => boolean): Promise<void> {
     if (needed <= 0) return Promise.resolve();
+    const deadline = this.o.clock.now() + timeoutMs;
     return new Promise((resolve, reject) => {
-      let got = 0;
-      let settled = 0;
+      const accepted = new Set<string>();
+      /** Peers with a request in flight, or whose reply was a refusal (asking again won't change it). */
+      const settledFor = new Set<string>();
+      const failures = new Map<string, string>();
       let done = false;
-      const failures: string[] = [];
       const finish = (ok: boolean): void => {
         if (done) return;
         done = true;
         this.o.clock.clear(timer);
+        this.o.clock.clear(retry);
         if (ok) resolve();
-        else reject(new Shortfall(got, failures));
+        else reject(new Shortfall(accepted.size, [...failures].map(([peer, why]) => `${peer}: ${why}`)));
       };
-      const timer = this.o.clock.setTimeout(() => finish(false), timeoutMs);
-      for (const peer of peers) {
-        this.o.ask(peer, request, timeoutMs).then(
+      const askOne = (peer: string): void => {
+        settledFor.add(peer);
+        const left = Math.max(1, deadline - this.o.clock.now());
+        this.o.ask(peer, request, left).then(
           (reply) => {
-            settled++;
-            if (!done && accept(reply)) got++;
-            if (got >= needed) finish(true);
-            else if (settled === peers.length) finish(false);
+            if (done) return;
+            if (accept(reply)) accepted.add(peer);
+            if (accepted.size >= needed) finish(true);
           },
           (error: unknown) => {
-            settled++;
-            failures.push(`${peer}: ${error instanceof Error ? error.message : String(error)}`);
-            if (settled === peers.length && got < needed) finish(false);
+            if (done) return;
+            failures.set(peer, error instanceof Error ? error.message : String(error));
+            settledFor.delete(peer); // ask again on the next tick
           },
         );
-      }
-      if (peers.length === 0) finish(false);
+      };
+      const askNew = (): void => {
+        for (const peer of peers()) if (!settledFor.has(peer) && !accepted.has(peer)) askOne(peer);
+      };
+      const timer = this.o.clock.setTimeout(() => finish(false), timeoutMs);
+      const retry = this.o.clock.setInterval(askNew, RETRY_MS);
+      retry.unref();
+      askNew();
     });
   }
 }
+
+/** How often a coordinated request that lacks replies looks for newly admitted or recovered peers. */
+const RETRY_MS = 100;
 
 class Shortfall extends Error {
   constructor(

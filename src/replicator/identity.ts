@@ -6,9 +6,11 @@
  *    that process; "no responders" means the id is free; a timeout (a holder that hangs, or a
  *    killed one the server has not noticed yet) is counted and the start goes on — the heartbeats
  *    of two live holders are then reported at run time (see the replicator's `onDuplicate`).
- * 2. Which incarnation and start time to take? It asks every member (`<subject>.members.hello`)
- *    for the newest incarnation they know for its id and the youngest start among their members,
- *    and takes one above both (see cluster/incarnations.ts). Alone on the bus, NATS answers "no
+ * 2. Which incarnation and start time to take, and whom to count in N? It asks every member
+ *    (`<subject>.members.hello`) for the newest incarnation they know for its id, the youngest start
+ *    among their members and the membership they count, takes an incarnation above both (see
+ *    cluster/incarnations.ts) and counts that membership in N from its first moment (so it cannot
+ *    acknowledge a majority write alone before it hears them). Alone on the bus, NATS answers "no
  *    responders" at once, so a lone start is not slowed.
  *
  * The answering side (`answerHello`, `identity`) runs in every replicator.
@@ -17,6 +19,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Clock, TimerHandle } from "../clock.js";
 import { ConfigError } from "../errors.js";
+import type { ExpectedMember } from "../cluster/membership.js";
 import { RequestFailedError, type Transport } from "../transport/types.js";
 import {
   decodeMemberHelloReply,
@@ -49,6 +52,8 @@ export interface Learned {
   incarnation: number;
   /** The youngest start among the members they know; 0: none. */
   youngestStartedAtMs: number;
+  /** The members the answering members count (union), this node id not. */
+  members: ExpectedMember[];
   /** Whether a holder of the id might exist but did not answer in time. */
   holderCheckTimedOut: boolean;
 }
@@ -91,7 +96,8 @@ function describeHolder(bytes: Uint8Array): string {
 }
 
 async function askMembers(o: ClaimOptions): Promise<Omit<Learned, "holderCheckTimedOut">> {
-  const learned = { incarnation: 0, youngestStartedAtMs: 0 };
+  const learned = { incarnation: 0, youngestStartedAtMs: 0, members: [] as ExpectedMember[] };
+  const members = new Map<string, ExpectedMember>();
   const heard = new Set<string>();
   let expected = 0;
   let allHeard: (() => void) | undefined;
@@ -106,6 +112,8 @@ async function askMembers(o: ClaimOptions): Promise<Omit<Learned, "holderCheckTi
     expected = Math.max(expected, r.members);
     learned.incarnation = Math.max(learned.incarnation, r.incarnation);
     learned.youngestStartedAtMs = Math.max(learned.youngestStartedAtMs, r.youngestStartedAtMs);
+    for (const m of r.counted ?? []) if (m.node !== o.nodeId && !members.has(m.node)) members.set(m.node, m);
+    learned.members = [...members.values()];
     if (heard.size >= expected) allHeard?.();
   };
   // Every member answers here; the request's own reply only ends the wait for the first.

@@ -1,14 +1,16 @@
 /**
- * Merging what peers send into the store: values, tombstones and full states, with the checks that
- * keep bad input out (a type that differs from the key's, data for a deleted key, an LWW timestamp
- * or a deletion time too far ahead of this node's clock), and subscribers told only of real changes.
+ * Applying changes to the store: local writes, and merging what peers send (values, tombstones and
+ * full states) with the checks that keep bad input out (a type that differs from the key's, data
+ * for a deleted key, an LWW timestamp or a deletion time too far ahead of this node's clock).
  * Every remote change passes here (deltas, coordinated writes, anti-entropy, read repair, other
- * DCs' batches), so the skew bound cannot be missed by any path.
+ * DCs' batches), so the skew bound cannot be missed by any path. Every change the store accepts is
+ * announced once on the change stream (changes.ts); a merge that changes nothing announces nothing.
  */
 import type { HybridClock } from "../cluster/hlc.js";
 import { maxLwwTimestamp } from "../crdt/lww-time.js";
-import type { Crdt } from "../crdt/types.js";
+import type { Crdt, DataKind } from "../crdt/types.js";
 import type { CrdtDelta, FullState, Tombstone } from "../wire/messages.js";
+import type { ChangeOrigin, ChangeStream } from "./changes.js";
 import type { ReplicatorStats } from "./stats.js";
 import type { ChangeSource, Store } from "./store.js";
 import type { Subscriptions } from "./subscriptions.js";
@@ -18,22 +20,30 @@ export class Merger {
     private readonly store: Store,
     private readonly stats: ReplicatorStats,
     private readonly subscriptions: Subscriptions,
+    private readonly changes: ChangeStream,
+    private readonly nodeId: string,
     private readonly clock: HybridClock,
   ) {}
 
+  /** A write on this node: `value` is the key's new value, `delta` what the write added. */
+  write(key: string, kind: DataKind, value: Crdt, delta: Crdt): void {
+    this.store.set(key, kind, value, "local");
+    this.changes.emit({ key, kind, value, delta, origin: "local", node: this.nodeId });
+  }
+
   /** Returns how many entries were refused for clock skew (the rest is merged). */
-  fullState(state: FullState, source: ChangeSource): number {
+  fullState(state: FullState, origin: ChangeOrigin): number {
     let skewed = 0;
     for (const t of state.tombstones) {
       if (this.tooLate(t.deletedAtMs)) skewed++;
-      this.tombstone(t, source);
+      this.tombstone(t, origin);
     }
-    for (const d of state.entries) if (!this.value(d, source)) skewed++;
+    for (const d of state.entries) if (!this.value(d, origin)) skewed++;
     return skewed;
   }
 
   /** True when the tombstone was new here. */
-  tombstone(t: Tombstone, source: ChangeSource): boolean {
+  tombstone(t: Tombstone, origin: ChangeOrigin): boolean {
     if (this.tooLate(t.deletedAtMs)) {
       this.stats.reject("clock-skew");
       return false;
@@ -43,13 +53,14 @@ export class Merger {
       this.stats.reject("type-mismatch");
       return false;
     }
-    if (!this.store.addTombstone({ ...t }, source)) return false;
-    this.subscriptions.notify(t.key, undefined);
+    const stored = { ...t };
+    if (!this.store.addTombstone(stored, sourceOf(origin))) return false;
+    this.changes.emit({ key: t.key, kind: t.kind, tombstone: stored, origin, node: writerOf(origin, t.originNode) });
     return true;
   }
 
-  /** Merge a received value into the store; notify only on a real change. False when refused for clock skew. */
-  value(d: CrdtDelta, source: ChangeSource): boolean {
+  /** Merge a received value into the store; announce only a real change. False when refused for clock skew. */
+  value(d: CrdtDelta, origin: ChangeOrigin): boolean {
     const timestamp = maxLwwTimestamp(d.value);
     if (this.tooLate(timestamp)) {
       this.stats.reject("clock-skew");
@@ -75,8 +86,8 @@ export class Merger {
     this.clock.observe(timestamp); // later local writes are stamped at least as late
     // merge returns the receiver itself when the other side adds nothing: an idempotent merge.
     if (current !== undefined && (merged === current.value || (this.subscriptions.watched(d.key) && merged.equals(current.value)))) return true;
-    this.store.set(d.key, d.kind, merged, source);
-    this.subscriptions.notify(d.key, merged);
+    this.store.set(d.key, d.kind, merged, sourceOf(origin));
+    this.changes.emit({ key: d.key, kind: d.kind, value: merged, delta: d.value, origin, node: writerOf(origin, d.originNode) });
     return true;
   }
 
@@ -84,4 +95,13 @@ export class Merger {
   private tooLate(timestampMs: number): boolean {
     return timestampMs > this.clock.bound();
   }
+}
+
+function sourceOf(origin: ChangeOrigin): ChangeSource {
+  return origin === "local" ? "local" : "remote";
+}
+
+/** A delta's or tombstone's origin node names its writer only when it came by the delta stream. */
+function writerOf(origin: ChangeOrigin, originNode: string): string | undefined {
+  return origin === "dc" || origin === "local" ? originNode : undefined;
 }

@@ -9,7 +9,7 @@ import { HybridClock } from "../cluster/hlc.js";
 import { chooseIncarnation, chooseStartedAt, IncarnationMemory } from "../cluster/incarnations.js";
 import type { Heartbeat } from "../cluster/membership.js";
 import { maxLwwTimestamp, withLwwClock } from "../crdt/lww-time.js";
-import type { Member, MembershipEvent } from "../cluster/membership.js";
+import type { ExpectedMember, Member, MembershipEvent } from "../cluster/membership.js";
 import type { ConsistencyLevel } from "../cluster/quorum.js";
 import { emptyOf } from "../crdt/registry.js";
 import type { Crdt } from "../crdt/types.js";
@@ -33,18 +33,20 @@ import {
   encodeNodeRequest,
   type CrdtDelta,
   type DeltaEnvelope,
+  type FullState,
   type NodeReply,
   type NodeRequest,
   type ReadReply,
   type Tombstone,
 } from "../wire/messages.js";
+import { ChangeStream } from "./changes.js";
 import { AntiEntropy } from "./anti-entropy.js";
 import { Coordinator } from "./coordination.js";
 import { Inbox } from "./inbox.js";
 import type { Key } from "./keys.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
-import type { DeltaEvent, DeltaOrigin, ReplicatorContext } from "./context.js";
+import type { ReplicatorContext } from "./context.js";
 import { Snapshots, type SnapshotHandle } from "../durable/snapshots.js";
 import { attachMetrics } from "../metrics/metrics.js";
 import { CrossDcReplication } from "../xdc/replication.js";
@@ -79,9 +81,15 @@ export interface MemberInfo {
   reachable: boolean;
   self: boolean;
   startedAtMs: number;
-  /** Counts toward quorums (a majority admitted it; see README "Quorum membership"). */
+  /**
+   * Its acknowledgements and read replies count (a majority admitted it; see README "Quorum
+   * membership"). Every listed member counts in N, counted or not.
+   */
   counted: boolean;
 }
+
+/** What a starting node takes from its peers' answers (see identity.ts). */
+type Claimed = { incarnation: number; startedAtMs: number; expected: ExpectedMember[] };
 
 /** Headroom below the bus's max payload for NATS protocol framing and envelope fields. */
 const PAYLOAD_HEADROOM = 1024;
@@ -103,6 +111,7 @@ export class Replicator {
 
   private readonly store: Store;
   private readonly subscriptions: Subscriptions;
+  private readonly changes: ChangeStream;
   private readonly merger: Merger;
   private readonly outbox: Outbox;
   private readonly inbox: Inbox;
@@ -125,8 +134,6 @@ export class Replicator {
   private readonly syncAtHeartbeat = new Map<string, number>();
   /** After a reconnect: sync with the first peer whose heartbeat arrives. */
   private reconnectSyncPending = false;
-  private readonly deltaListeners = new Set<(event: DeltaEvent) => void>();
-  private readonly tombstoneListeners = new Set<(t: Tombstone, origin: DeltaOrigin) => void>();
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
   /** Side concerns started after the core (snapshots, cross-DC, metrics), closed in reverse order. */
   private readonly extensions: { close(): Promise<void> | void }[] = [];
@@ -139,7 +146,7 @@ export class Replicator {
     private readonly transport: Transport,
     private readonly ownsTransport: boolean,
     restored: Restored,
-    claimed: { incarnation: number; startedAtMs: number },
+    claimed: Claimed,
   ) {
     this.options = options;
     this.nodeId = options.nodeId;
@@ -153,8 +160,10 @@ export class Replicator {
     const maxPayload = transport.maxPayload;
     this.clock = new HybridClock(options.clock.now, options.maxClockSkewMs);
     this.subscriptions = new Subscriptions(() => this.stats.subscriberErrorCount++);
-    this.merger = new Merger(this.store, this.stats, this.subscriptions, this.clock);
     const onError = (error: unknown): void => this.reportError(error);
+    this.changes = new ChangeStream(onError);
+    this.changes.listen((c) => this.subscriptions.notify(c.key, c.value));
+    this.merger = new Merger(this.store, this.stats, this.subscriptions, this.changes, options.nodeId, this.clock);
 
     this.outbox = new Outbox({
       transport,
@@ -187,7 +196,7 @@ export class Replicator {
       stats: this.stats,
       maxPayload: maxPayload - PAYLOAD_HEADROOM,
       ask: (peer, request) => this.ask(peer, request, this.options.coordinationTimeoutMs),
-      merge: (state) => this.merger.fullState(state, "remote"),
+      merge: (state) => this.merger.fullState(state, "sync"),
       sendLarge: (peer, entry) => this.outbox.sendDirect(this.directSubject(peer), entry),
       clock: options.clock,
       onError,
@@ -209,11 +218,12 @@ export class Replicator {
         startedAtMs: this.startedAtMs,
         incarnation: this.incarnation,
       },
-      encode: (hb) => encodeHeartbeat({ ...hb, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched] }),
+      encode: (hb) => encodeHeartbeat({ ...hb, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched], removed: [...(hb.removed ?? [])] }),
       decode: decodeHeartbeat,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       failureTimeoutMs: options.failureTimeoutMs,
       removalTimeoutMs: options.removalTimeoutMs,
+      expected: claimed.expected,
       onEvents: (events) => this.onMembership(events),
       onHeartbeat: (hb) => {
         if (hb.node === this.nodeId) return this.onDuplicate(hb);
@@ -246,7 +256,7 @@ export class Replicator {
         throw error;
       });
     }
-    let claimed: { incarnation: number; startedAtMs: number };
+    let claimed: Claimed;
     try {
       if (transport.maxPayload < 4 * PAYLOAD_HEADROOM) {
         throw new ConfigError(`the bus's max payload (${transport.maxPayload} bytes) is too small; allow at least 4 KiB`);
@@ -263,7 +273,7 @@ export class Replicator {
         learned: learned.incarnation,
         lastInProcess: lastIncarnation,
       });
-      claimed = { incarnation, startedAtMs: chooseStartedAt(resolved.clock.now(), learned.youngestStartedAtMs) };
+      claimed = { incarnation, startedAtMs: chooseStartedAt(resolved.clock.now(), learned.youngestStartedAtMs), expected: learned.members };
       await snapshots?.recordIncarnation(incarnation);
     } catch (error) {
       await snapshots?.close(); // release the LevelDB lock: a retry of start must be able to open it
@@ -320,11 +330,9 @@ export class Replicator {
       );
     }
     const stored = next.resetDelta();
-    this.store.set(key.id, key.kind, stored, "local");
-    this.subscriptions.notify(key.id, stored);
+    this.merger.write(key.id, key.kind, stored, delta);
     this.outbox.add(key.id, key.kind, delta);
     const d: CrdtDelta = { key: key.id, kind: key.kind, originNode: this.nodeId, value: delta };
-    for (const l of this.deltaListeners) l({ delta: d, origin: "local" });
     const persisted = durable ? this.snapshot!.persist(key.id) : undefined;
     const level = options.writeTo ?? "local";
     const coordinated =
@@ -363,11 +371,7 @@ export class Replicator {
     const durable = this.durable(options);
     this.typed(key);
     const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: this.clock.now(), originNode: this.nodeId };
-    if (this.store.addTombstone(t, "local")) {
-      this.subscriptions.notify(key.id, undefined);
-      this.outbox.addTombstone(t);
-      for (const l of this.tombstoneListeners) l(t, "local");
-    }
+    if (this.merger.tombstone(t, "local")) this.outbox.addTombstone(t);
     const persisted = durable ? this.snapshot!.persist(key.id) : undefined;
     const level = options.writeTo ?? "local";
     const coordinated =
@@ -391,7 +395,10 @@ export class Replicator {
     return [...this.store.entries()].map(([key, v]) => ({ key, kind: v.kind, value: v.value }));
   }
 
-  /** Members known to this node, itself included, sorted by id. */
+  /**
+   * Members known to this node, itself included, sorted by id: N for quorum sizes. Members its
+   * peers named at start but not yet heard are listed unreachable, with startedAtMs 0.
+   */
   members(): MemberInfo[] {
     return this.heartbeater.members().map(memberInfo);
   }
@@ -461,6 +468,9 @@ export class Replicator {
       set.add(l);
       return () => set.delete(l);
     };
+    const fromRemoteDc = (state: FullState): void => {
+      this.merger.fullState(state, "remote-dc");
+    };
     return {
       options: this.options,
       nodeId: this.nodeId,
@@ -470,15 +480,14 @@ export class Replicator {
       store: this.store,
       stats: this.stats,
       transport: this.transport,
-      onDelta: (l) => listen(this.deltaListeners, l),
-      onTombstone: (l) => listen(this.tombstoneListeners, l),
-      merge: (state, source) => this.merger.fullState(state, source),
+      onChange: (l) => this.changes.listen(l),
+      merge: (state, origin) => this.merger.fullState(state, origin),
       members: () => this.heartbeater.members(),
       isLeader: () => this.isLeader,
       onLeaderChange: (l) => listen(this.leaderListeners, l),
       answer: (request) => this.answer(request, false),
       syncVia: async (ask, cause) => {
-        await this.antiEntropy.syncVia(ask, cause);
+        await this.antiEntropy.syncVia(ask, cause, fromRemoteDc);
       },
       reportError: (error) => this.reportError(error),
     };
@@ -623,11 +632,12 @@ export class Replicator {
     }
   }
 
-  /** `local`: the request came over this DC's bus (the requester has a direct subject here). */
+  /** `local`: the request came over this DC's bus (the requester has a direct subject here); else from a remote DC. */
   private answer(request: NodeRequest, local: boolean): NodeReply {
+    const origin = local ? "sync" : "remote-dc";
     switch (request.type) {
       case "write":
-        return this.acknowledge(this.merger.fullState({ entries: request.deltas, tombstones: request.tombstones }, "remote"));
+        return this.acknowledge(this.merger.fullState({ entries: request.deltas, tombstones: request.tombstones }, origin));
       case "read":
         return { type: "read", ...this.readReply(request.key) };
       case "digest":
@@ -640,7 +650,7 @@ export class Replicator {
         return { type: "repair", envelopes: envelopes ?? [], complete: envelopes !== undefined };
       }
       case "push":
-        return this.acknowledge(this.merger.fullState(request, "remote"));
+        return this.acknowledge(this.merger.fullState(request, origin));
       case "identify":
         // Another process is starting with our node id: its start fails with our answer.
         this.reportError(new ConfigError(`process ${request.from} tried to start as node "${this.nodeId}", which this process holds`));
@@ -666,6 +676,7 @@ export class Replicator {
         incarnation: Math.max(current, this.incarnations.get(hello.node)),
         youngestStartedAtMs: Math.max(...members.map((m) => m.startedAtMs)),
         members: members.filter((m) => m.reachable && m.node !== hello.node).length,
+        counted: this.heartbeater.table.agreed().filter((m) => m.node !== hello.node).map((m) => ({ ...m, roles: [...m.roles] })),
       });
       // The request's reply ends the asker's wait for a first answer; replyTo collects them all.
       if (reply !== undefined) this.transport.respond(reply, answer);
@@ -705,13 +716,9 @@ export class Replicator {
   private deliver(env: DeltaEnvelope): void {
     this.stats.deltaReceiveCount += env.deltas.length;
     this.stats.record("replication.lag", Math.max(0, now() - env.sentAtMs));
-    const origin: DeltaOrigin = "dc"; // envelopes come from this DC's bus; remote DCs' data comes in batches
-    for (const t of env.tombstones) {
-      if (this.merger.tombstone(t, "remote")) for (const l of this.tombstoneListeners) l(t, origin);
-    }
-    for (const d of env.deltas) {
-      if (this.merger.value(d, "remote")) for (const l of this.deltaListeners) l({ delta: d, origin });
-    }
+    // Envelopes come from this DC's bus; remote DCs' data comes in batches.
+    for (const t of env.tombstones) this.merger.tombstone(t, "dc");
+    for (const d of env.deltas) this.merger.value(d, "dc");
   }
 
   // ------------------------------------------------------------------ repair
@@ -756,8 +763,8 @@ export class Replicator {
         level,
         options.timeoutMs ?? this.options.coordinationTimeoutMs,
         (reply) => {
-          if (reply.tombstone !== undefined) this.merger.tombstone(reply.tombstone, "remote");
-          else if (reply.state !== undefined) this.merger.value(reply.state, "remote");
+          if (reply.tombstone !== undefined) this.merger.tombstone(reply.tombstone, "sync");
+          else if (reply.state !== undefined) this.merger.value(reply.state, "sync");
         },
       );
     }

@@ -72,6 +72,8 @@ interface Sub {
 interface PendingRequest {
   readonly nodeId: string;
   settle(data: Uint8Array | RequestFailedError): void;
+  /** Send the request again (after a reconnect: the first copy or its reply may be lost). */
+  resend(): void;
 }
 
 /** One copy on its way to one recipient (a subscription or a request's inbox). */
@@ -424,6 +426,10 @@ export class MemoryTransport implements Transport {
       const clock = this.network.clock;
       let timer: TimerHandle | undefined;
       let inbox = "";
+      const send = (): void => {
+        this.network.send(this, subject, data, inbox);
+        this.sent += data.byteLength + subject.length + inbox.length;
+      };
       const pending: PendingRequest = {
         nodeId: this.nodeId,
         settle: (result) => {
@@ -433,6 +439,7 @@ export class MemoryTransport implements Transport {
           if (result instanceof RequestFailedError) reject(result);
           else resolve(result);
         },
+        resend: send, // same inbox, same timer: what is left of the timeout
       };
       inbox = this.network.openInbox(pending);
       this.inflight.add(pending);
@@ -446,8 +453,7 @@ export class MemoryTransport implements Transport {
         timeoutMs,
       );
       try {
-        this.network.send(this, subject, data, inbox);
-        this.sent += data.byteLength + subject.length + inbox.length;
+        send();
       } catch (e) {
         clock.clear(timer);
         this.network.closeInbox(inbox);
@@ -478,8 +484,12 @@ export class MemoryTransport implements Transport {
     this.listeners.clear();
   }
 
-  /** @internal Status events are delivered on a microtask, like the NATS client's async status stream. */
+  /**
+   * @internal Status events are delivered on a microtask, like the NATS client's async status stream.
+   * On a reconnect, requests still waiting for a reply are sent again first, as NatsTransport does.
+   */
   emitStatus(status: TransportStatus): void {
+    if (status.type === "reconnect") for (const p of [...this.inflight]) p.resend();
     const listeners = [...this.listeners];
     queueMicrotask(() => {
       for (const l of listeners) {

@@ -1,8 +1,12 @@
 /**
  * Transport over a NATS connection (@nats-io/transport-node v3).
  *
- * Defaults favour a replication node: reconnect forever, retry fast after a server restart, and ping
- * often enough that a silently dead link (no TCP reset) is noticed within a few seconds.
+ * Defaults favour a replication node: reconnect forever, and fail over to another server of the
+ * cluster within ~1.5 s when the current one dies or hangs: a hung server (its kernel still holds the
+ * connection) is noticed by ping silence (src/transport/liveness.ts), the next server tried is the
+ * one tried longest ago (never first the one just lost), a hung server's handshake is given up
+ * after 2 s, and requests waiting for a reply are sent again on the new connection
+ * (src/transport/resend.ts).
  */
 import { readFileSync } from "node:fs";
 import {
@@ -19,10 +23,13 @@ import {
   type Msg,
   type NatsConnection,
   type NodeConnectionOptions,
+  type Server,
   type Status,
   type Subscription,
 } from "@nats-io/transport-node";
-import { ConnectionError, InvalidArgumentError } from "../errors.js";
+import { ConfigError, ConnectionError, InvalidArgumentError } from "../errors.js";
+import { LivenessMonitor, type LivenessOptions } from "./liveness.js";
+import { Resender } from "./resend.js";
 import {
   RequestFailedError,
   type MessageHandler,
@@ -31,7 +38,11 @@ import {
   type TransportStatus,
 } from "./types.js";
 
-/** How to reach NATS. Names follow the NATS client options; durations are milliseconds. */
+/**
+ * How to reach NATS. Names follow the NATS client options; durations are milliseconds. Give every
+ * server of the cluster in `servers` (the ones the cluster advertises are added too, unless
+ * `ignoreClusterUpdates`).
+ */
 export interface NatsConnectionOptions {
   servers: string | string[];
   /** Client name shown in the server's monitoring pages. */
@@ -50,19 +61,43 @@ export interface NatsConnectionOptions {
   tls?: NodeConnectionOptions["tls"];
   /** Per-server reconnect attempts; -1 (default) retries forever. */
   maxReconnectAttempts?: number;
-  /** Wait between reconnect attempts (default 250). */
+  /** Least wait before the same server is dialled again (default 250). */
   reconnectTimeWait?: number;
   /** Random extra wait, spreads a cluster's reconnects (default 100; TLS default 250). */
   reconnectJitter?: number;
   reconnectJitterTLS?: number;
-  /** Client ping period (default 2000); with `maxPingOut` (default 2) bounds dead-link detection. */
+  /**
+   * Ping period while connected (default 500). After `maxPingOut` (default 2) unanswered pings with
+   * nothing else heard from the server, it is taken as hung and the client moves to another
+   * server: a hung server is left within (maxPingOut + 1) × pingInterval, 1.5 s by default. Any
+   * message received counts as an answer, so a busy connection is not mistaken for a dead one.
+   */
   pingInterval?: number;
   maxPingOut?: number;
-  /** Handshake timeout for one connection attempt (default 5000). */
+  /**
+   * Handshake timeout of one connection attempt (default 2000). A hung server is tried again only
+   * after every other server, so this bounds failover only when several hang; it also runs on the
+   * client's event loop, so a process busy for longer than this fails its (first) connect.
+   */
   timeout?: number;
+  /** Use only `servers`, not the servers the cluster advertises (default false: use both). */
+  ignoreClusterUpdates?: boolean;
+  /** Dial `servers` in the order given (default false: shuffled, so a cluster's clients spread). */
+  noRandomize?: boolean;
   /** Called when a subscription handler throws (default: logged, throttled). */
   onHandlerError?: (error: unknown, subject: string) => void;
 }
+
+/** Defaults of the options above that this module sets (others are the NATS client's). */
+const NATS_DEFAULTS = {
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 250,
+  reconnectJitter: 100,
+  reconnectJitterTLS: 250,
+  pingInterval: 500,
+  maxPingOut: 2,
+  timeout: 2000,
+} as const;
 
 /** Borrow an existing connection: `close()` then leaves it open. */
 export interface BorrowedNatsConnection {
@@ -80,13 +115,37 @@ export async function connectNats(
   if (servers.length === 0 || servers.some((s) => typeof s !== "string" || s.trim() === "")) {
     throw new ConnectionError("NATS servers must be a non-empty list of URLs (e.g. nats://127.0.0.1:4222)");
   }
+  const liveness = livenessOptions(options);
   let nc: NatsConnection;
   try {
     nc = await connect(toClientOptions(options, servers));
   } catch (err) {
     throw describeConnectFailure(servers, err);
   }
-  return new NatsTransport(nc, { owned: true, onHandlerError: options.onHandlerError });
+  return new NatsTransport(nc, { owned: true, onHandlerError: options.onHandlerError, liveness });
+}
+
+function livenessOptions(o: NatsConnectionOptions): LivenessOptions {
+  const pingInterval = o.pingInterval ?? NATS_DEFAULTS.pingInterval;
+  const maxPingOut = o.maxPingOut ?? NATS_DEFAULTS.maxPingOut;
+  if (!(Number.isInteger(pingInterval) && pingInterval > 0)) {
+    throw new ConfigError(`nats.pingInterval must be a positive integer (ms), got ${pingInterval}`);
+  }
+  if (!(Number.isInteger(maxPingOut) && maxPingOut > 0)) {
+    throw new ConfigError(`nats.maxPingOut must be a positive integer, got ${maxPingOut}`);
+  }
+  return { pingInterval, maxPingOut };
+}
+
+/**
+ * Which server to dial next: the one tried longest ago. The NATS client would retry the server it
+ * just lost first, which costs a whole handshake timeout when that server hung; this tries every
+ * other server first, in pool order (randomized) among the never tried. `null`: the client's choice.
+ */
+export function leastRecentlyTried(pool: readonly Server[]): Server | null {
+  let pick = pool[0];
+  for (const s of pool) if (pick === undefined || s.lastConnect < pick.lastConnect) pick = s;
+  return pick === undefined || pick === pool[0] ? null : pick;
 }
 
 function toClientOptions(o: NatsConnectionOptions, servers: string[]): NodeConnectionOptions {
@@ -101,13 +160,16 @@ function toClientOptions(o: NatsConnectionOptions, servers: string[]): NodeConne
   }
   const opts: NodeConnectionOptions = {
     servers,
-    maxReconnectAttempts: o.maxReconnectAttempts ?? -1,
-    reconnectTimeWait: o.reconnectTimeWait ?? 250,
-    reconnectJitter: o.reconnectJitter ?? 100,
-    reconnectJitterTLS: o.reconnectJitterTLS ?? 250,
-    pingInterval: o.pingInterval ?? 2000,
-    maxPingOut: o.maxPingOut ?? 2,
-    timeout: o.timeout ?? 5000,
+    maxReconnectAttempts: o.maxReconnectAttempts ?? NATS_DEFAULTS.maxReconnectAttempts,
+    reconnectTimeWait: o.reconnectTimeWait ?? NATS_DEFAULTS.reconnectTimeWait,
+    reconnectJitter: o.reconnectJitter ?? NATS_DEFAULTS.reconnectJitter,
+    reconnectJitterTLS: o.reconnectJitterTLS ?? NATS_DEFAULTS.reconnectJitterTLS,
+    // pingInterval/maxPingOut drive our LivenessMonitor; the client's own pings (every 2 min, PONGs
+    // only) stay a backstop.
+    timeout: o.timeout ?? NATS_DEFAULTS.timeout,
+    ignoreClusterUpdates: o.ignoreClusterUpdates ?? false,
+    noRandomize: o.noRandomize ?? false,
+    reconnectToServer: leastRecentlyTried,
     // A node ignores what it published itself: do not have the server send it back.
     noEcho: true,
   };
@@ -151,6 +213,8 @@ export class NatsTransport implements Transport {
   private readonly listeners = new Set<(s: TransportStatus) => void>();
   private readonly statusIter: AsyncIterable<Status> & { stop?: () => void };
   private readonly onHandlerError: (error: unknown, subject: string) => void;
+  private readonly resender = new Resender();
+  private readonly liveness: LivenessMonitor | undefined;
   /** outBytes of a borrowed connection before we got it: not ours. */
   private readonly baseOutBytes: number;
   private lastMaxPayload: number;
@@ -161,15 +225,22 @@ export class NatsTransport implements Transport {
 
   constructor(
     readonly connection: NatsConnection,
-    options: { owned: boolean; onHandlerError?: ((error: unknown, subject: string) => void) | undefined },
+    options: {
+      owned: boolean;
+      onHandlerError?: ((error: unknown, subject: string) => void) | undefined;
+      /** Watch for a hung server (connections we configured; a borrowed one keeps its own settings). */
+      liveness?: LivenessOptions;
+    },
   ) {
     this.owned = options.owned;
+    this.liveness = options.liveness && new LivenessMonitor(connection, options.liveness);
     this.onHandlerError = options.onHandlerError ?? ((e, s) => this.logHandlerError(e, s));
     this.baseOutBytes = connection.stats().outBytes;
     this.lastMaxPayload = connection.info?.max_payload ?? 1024 * 1024;
     this.statusIter = connection.status();
     void this.watchStatus();
     void connection.closed().then((err) => {
+      this.liveness?.stop();
       if (!this.closed) this.emit(err ? { type: "closed", error: err } : { type: "closed" });
       this.closed = true;
     });
@@ -232,7 +303,9 @@ export class NatsTransport implements Transport {
     if (this.closed) throw new RequestFailedError(`request on ${subject}: transport closed`, "closed");
     this.checkPayload(data);
     try {
-      const msg = await this.connection.request(subject, data, { timeout: Math.max(1, timeoutMs) });
+      const msg = await this.resender.request(Math.max(1, timeoutMs), (ms) =>
+        this.connection.request(subject, data, { timeout: ms }),
+      );
       return msg.data;
     } catch (err) {
       throw toRequestFailure(subject, timeoutMs, err);
@@ -251,6 +324,7 @@ export class NatsTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.liveness?.stop();
     if (this.owned) {
       // drain: deliver what is queued, flush what we published, then close. A link that is silently
       // dead could hold the drain until ping detection; past a deadline, close without draining.
@@ -272,8 +346,14 @@ export class NatsTransport implements Transport {
   private async watchStatus(): Promise<void> {
     try {
       for await (const s of this.statusIter) {
-        if (s.type === "disconnect") this.emit({ type: "disconnect" });
-        else if (s.type === "reconnect") this.emit({ type: "reconnect" });
+        if (s.type === "disconnect") {
+          this.liveness?.disconnected();
+          this.emit({ type: "disconnect" });
+        } else if (s.type === "reconnect") {
+          this.liveness?.reconnected();
+          this.resender.reconnected();
+          this.emit({ type: "reconnect" });
+        }
       }
     } catch {
       // iterator stopped with an error: the closed() watcher reports it

@@ -38,7 +38,11 @@ export interface Transport {
    * yes). The replicator ignores its own messages either way.
    */
   subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): () => void;
-  /** Request/reply; rejects with a RequestTimeoutError-like Error when no answer in `timeoutMs`. */
+  /**
+   * Request/reply; rejects with a RequestFailedError when no answer in `timeoutMs`. A request still
+   * waiting for its reply when the connection is lost is sent again once a new connection is up
+   * (within the same `timeoutMs`), so a handler may see a request twice and must tolerate it.
+   */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /** Resolves once everything published so far reached the server (or the in-memory bus). */
   flush(): Promise<void>;

@@ -98,6 +98,8 @@ export interface Heartbeat {
   silent: string[];
   /** Admission votes: members the sender hears and has synced with (or counts). */
   vouched: string[];
+  /** Members the sender removed by majority vote within removalTimeoutMs; absent: none. */
+  removed?: string[];
   sentAtMs: number;
 }
 
@@ -195,6 +197,12 @@ export interface MemberHello {
   replyTo: string;
 }
 
+export interface HelloMember {
+  node: string;
+  dataCenter: string;
+  roles: string[];
+}
+
 export interface MemberHelloReply {
   from: string;
   /** The newest incarnation the member knows for the asking node id; 0: none. */
@@ -203,6 +211,8 @@ export interface MemberHelloReply {
   youngestStartedAtMs: number;
   /** Reachable members it knows, itself included, the asking node id not: how many answers to expect. */
   members: number;
+  /** The agreed membership it counts, itself included, the asking node id not; absent: none. */
+  counted?: HelloMember[];
 }
 
 /** Everything addressed to one node's request subject. */
@@ -326,6 +336,7 @@ interface PbHeartbeat {
   sentAtMs: number;
   silent: string[];
   vouched: string[];
+  removed: string[];
 }
 interface PbBucketHash {
   bucket: number;
@@ -677,6 +688,7 @@ export function encodeHeartbeat(h: Heartbeat): Uint8Array {
     sentAtMs: needFinite(h.sentAtMs ?? 0, `${w}.sentAtMs`),
     silent: h.silent ?? [],
     vouched: h.vouched ?? [],
+    removed: h.removed ?? [],
   });
 }
 
@@ -699,6 +711,7 @@ function heartbeatFromPb(m: PbHeartbeat, what: string): Heartbeat {
     leaving: m.leaving,
     silent: votesFromPb(m.silent, `${what}.silent`),
     vouched: votesFromPb(m.vouched, `${what}.vouched`),
+    removed: votesFromPb(m.removed, `${what}.removed`),
     sentAtMs: finite(m.sentAtMs, `${what}.sentAtMs`),
   };
 }
@@ -728,16 +741,23 @@ export function encodeMemberHelloReply(r: MemberHelloReply): Uint8Array {
     incarnation: needU64(r.incarnation, `${w}.incarnation`),
     youngestStartedAtMs: needU64(r.youngestStartedAtMs, `${w}.youngestStartedAtMs`),
     members: needU32(r.members, `${w}.members`),
+    counted: (r.counted ?? []).map((m, i) => ({ node: needString(m.node, `${w}.counted[${i}].node`), dataCenter: m.dataCenter ?? "", roles: m.roles ?? [] })),
   });
 }
 
 export function decodeMemberHelloReply(bytes: Uint8Array): MemberHelloReply {
-  return decodeWith(T.MemberHelloReply, bytes, (m: { from: string; incarnation: Int64; youngestStartedAtMs: Int64; members: number }, what) => ({
-    from: required(m.from, `${what}.from`),
-    incarnation: u64(m.incarnation, `${what}.incarnation`),
-    youngestStartedAtMs: u64(m.youngestStartedAtMs, `${what}.youngestStartedAtMs`),
-    members: m.members,
-  }));
+  type Pb = { from: string; incarnation: Int64; youngestStartedAtMs: Int64; members: number; counted: HelloMember[] };
+  return decodeWith(T.MemberHelloReply, bytes, (m: Pb, what) => {
+    if (m.counted.length > MAX_VOTES) throw new DecodeError(`${what}.counted: ${m.counted.length} members, at most ${MAX_VOTES}`);
+    votesFromPb(m.counted.map((c) => c.node), `${what}.counted`);
+    return {
+      from: required(m.from, `${what}.from`),
+      incarnation: u64(m.incarnation, `${what}.incarnation`),
+      youngestStartedAtMs: u64(m.youngestStartedAtMs, `${what}.youngestStartedAtMs`),
+      members: m.members,
+      counted: m.counted.map((c) => ({ node: c.node, dataCenter: c.dataCenter, roles: c.roles.slice() })),
+    };
+  });
 }
 
 // ================================================================== FullState

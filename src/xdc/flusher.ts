@@ -1,10 +1,13 @@
 /**
  * The sending side of cross-DC replication. Every node runs one; only the DC leader uses it.
  *
- * While this node leads its DC it accumulates, per remote DC, every delta and tombstone it applies
- * from a local write or from its own DC's delta subject (origin "local" or "dc"; never
- * "remote-dc"), merged per key. Every `intervalMs` it sends one batch per remote (several when the
- * remote's max payload requires), as a request on the remote DC's NATS: every node there merges it
+ * While this node leads its DC it accumulates, per remote DC, every change its store accepts (the
+ * change stream, changes.ts): a local write, a delta from its own DC's delta subject, and what it
+ * learned by intra-DC anti-entropy, read repair or a coordinated write — values and tombstones,
+ * merged per key — but never what came from a remote DC (origin "remote-dc"). So a change the
+ * leader missed on the delta subject (its link was down and the writer's buffer is gone) still
+ * crosses once a round brings it here. Every `intervalMs` it sends one batch per remote (several
+ * when the remote's max payload requires), as a request on the remote DC's NATS: every node there merges it
  * and the first acknowledgement tells the leader the DC has it. Acknowledged parts are dropped;
  * a failed or timed-out part is put back and merged with what arrived meanwhile, so nothing is
  * lost on a failed send (GoAkt clears its buffer before sending). A remote that is not connected,
@@ -19,10 +22,17 @@
  * `antiEntropy` is on. A round's pushes travel as batches (applied by every remote node, like a
  * flush) and what it pulls is spread to this DC the same way, so one round repairs both DCs
  * entirely rather than the single node that happened to answer.
+ *
+ * Spreading what a round pulled (every page, the bulk pull's range pages included) costs, at a
+ * million keys, one more encoding of each value on this node and one publish per page, which the
+ * server fans out to the DC's other nodes as the pages arrive: the DC is whole about when this node
+ * is. Asking each peer to run its own round with this node instead would cost a full transfer per
+ * peer — this node reading and encoding every value once per peer — and could only start once this
+ * node's own pull had ended. The spread is fire and forget: a node that misses a page is repaired
+ * by its own anti-entropy.
  */
 import type { ReplicatorContext } from "../replicator/context.js";
 import type { DataCenterReplicationOptions } from "../replicator/options.js";
-import { FETCH_LEVEL } from "../replicator/anti-entropy.js";
 import type { RepairCause } from "../replicator/stats.js";
 import { RequestFailedError, type Transport } from "../transport/types.js";
 import {
@@ -88,16 +98,13 @@ export class Flusher {
   start(): void {
     const { ctx } = this;
     this.offs.push(
-      ctx.onDelta(({ delta, origin }) => {
-        if (!this.leading || origin === "remote-dc") return;
-        // Forward only what this node accepted: the listener also hears deltas the store rejected.
-        const stored = ctx.store.get(delta.key);
-        if (stored === undefined || stored.kind !== delta.kind) return;
-        for (const r of this.remotes) r.pending.addDelta(delta.key, delta.kind, delta.value);
-      }),
-      ctx.onTombstone((t, origin) => {
-        if (!this.leading || origin === "remote-dc") return;
-        for (const r of this.remotes) r.pending.addTombstone(t);
+      ctx.onChange((c) => {
+        // Whatever this DC accepted, however it got here; never what came from a remote DC.
+        if (!this.leading || c.origin === "remote-dc") return;
+        for (const r of this.remotes) {
+          if (c.tombstone !== undefined) r.pending.addTombstone(c.tombstone);
+          else r.pending.addDelta(c.key, c.kind, c.delta);
+        }
       }),
       ctx.onLeaderChange((leader) => this.setLeading(leader === ctx.nodeId)),
       ctx.transport.onStatus((s) => {
@@ -105,7 +112,8 @@ export class Flusher {
       }),
     );
     // A node that just started sees only itself, so it believes it leads until the existing
-    // members' heartbeats arrive. It buffers meanwhile (harmless), but sends and starts rounds only
+    // members' heartbeats arrive. It buffers meanwhile (harmless: cleared below unless it leads, and
+    // what its join round pulls the leader holds already), but sends and starts rounds only
     // after two heartbeat periods, so a restarting follower does not run a leader's round.
     const settle = setTimeout(() => {
       this.settled = true;
@@ -289,9 +297,8 @@ export class Flusher {
     const bytes = await t.request(digestSubject(this.ctx.options.subject), encodeNodeRequest(request), this.options.sendTimeoutMs);
     const reply = decodeNodeReply(bytes);
     if (reply.type === "error") throw new Error(`DC "${r.link.name}" answered: ${reply.error}`);
-    if (request.type === "digest" && request.level === FETCH_LEVEL && reply.type === "digest" && reply.state !== undefined) {
-      this.spread(reply.state, r.link.name);
-    }
+    // Key fetches and the bulk pull's range pages alike: whatever the round will merge here.
+    if (reply.type === "digest" && reply.state !== undefined) this.spread(reply.state, r.link.name);
     return reply;
   }
 

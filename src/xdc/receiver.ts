@@ -3,8 +3,8 @@
  *
  * - `${subject}.xdc` (no queue group): batches from remote DC leaders. Every node of the DC gets
  *   the one publish, merges it and acknowledges; the sender keeps the first acknowledgement.
- *   Merged data goes through `ctx.merge`, which neither re-publishes nor reports a delta event, so
- *   it is never buffered for sending back: no echo by construction.
+ *   Merged data goes through `ctx.merge` as origin "remote-dc", which is never re-published nor
+ *   buffered for sending to another DC: no echo by construction.
  * - `${subject}.xdc.digest` (queue group: one node answers): digest requests of a remote leader's
  *   anti-entropy round, answered with `ctx.answer` like an intra-DC peer would.
  *
@@ -65,7 +65,7 @@ export class Receiver {
       return;
     }
     try {
-      ctx.merge({ entries: batch.deltas, tombstones: batch.tombstones }, "remote");
+      ctx.merge({ entries: batch.deltas, tombstones: batch.tombstones }, "remote-dc");
     } catch (error) {
       ctx.reportError(error);
       this.ack(reply, batch.batchId, message(error));

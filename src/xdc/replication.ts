@@ -18,8 +18,8 @@
  *   - One hop instead of two: lower latency, and no window in which the DC acknowledged a batch
  *     that one node holds but has not yet re-published (a crash there loses it for everybody else
  *     until anti-entropy).
- *   - No echo by construction: remote data enters through `ctx.merge`, which neither publishes nor
- *     raises a delta event, so the flusher never sees it. Spreading would re-inject remote data
+ *   - No echo by construction: remote data enters through `ctx.merge` as origin "remote-dc", which
+ *     is never published on the delta subject and which the flusher never buffers. Spreading would re-inject remote data
  *     into the DC's delta stream, and every receiver (the next leader included) would have to
  *     recognise it by a relay tag and never buffer it; one forgotten check means a loop.
  *   - The acknowledgement means "the DC has it": the first node that merged it answers (every node

@@ -25,6 +25,7 @@ function hb(node: string, at: number, extra: Partial<Heartbeat> = {}): Heartbeat
     leaving: false,
     silent: [],
     vouched: [],
+    removed: [],
     receivedAtMs: at,
     ...extra,
   };
@@ -47,7 +48,7 @@ function admitted(peers: string[], extra: (node: string) => Partial<Heartbeat> =
     }
     t.tick(0);
   }
-  assert.equal(t.known(), peers.length + 1);
+  assert.equal(t.quorumPeers().length, peers.length);
   return t;
 }
 
@@ -67,7 +68,8 @@ describe("MembershipTable", () => {
   it("joins, marks unreachable, recovers, and removes on silence", () => {
     const t = table();
     assert.deepEqual(types(t.observe(hb("b", 0))), ["joined:b"]); // younger than self: no leader change
-    assert.equal(t.known(), 1, "not counted before a round with it");
+    assert.equal(t.known(), 2, "counted in N at once");
+    assert.deepEqual(t.quorumPeers(), [], "but its acknowledgements not before a round with it");
     t.synced("b");
     assert.deepEqual(types(t.tick(0)), ["counted:b"], "alone, this node's vouch is a majority");
     assert.deepEqual(t.tick(FAIL - 1), []);
@@ -113,6 +115,38 @@ describe("MembershipTable", () => {
     assert.equal(t.known(), 3);
   });
 
+  it("counts the members its peers announced at start in N at once, and never drops them alone", () => {
+    const t = table();
+    t.expect([{ node: "b", dataCenter: "dc1", roles: [] }, { node: "c", dataCenter: "dc1", roles: ["x"] }, { node: "m", dataCenter: "dc1", roles: [] }], 0);
+    assert.equal(t.known(), 3, "N includes them before any heartbeat");
+    assert.equal(t.known(undefined, "x"), 2, "with their roles");
+    assert.deepEqual(t.quorumPeers(), [], "but no acknowledgement of theirs counts yet");
+    assert.equal(t.leader(), "m", "unheard members lead nothing");
+    // Cut off from both: its own removal vote is 1 of 3, so N stays 3 however long the silence.
+    assert.deepEqual(types(t.tick(3 * REMOVE)), []);
+    assert.equal(t.known(), 3);
+    assert.deepEqual(t.votes(3 * REMOVE).silent, ["b", "c"]);
+    // Heard at last: a join (the newer node pulls), admitted once a majority of N vouches.
+    const at = 3 * REMOVE + 1;
+    assert.deepEqual(types(t.observe(hb("b", at, { vouched: ["c", "m"] }))), ["joined:b"]);
+    assert.deepEqual(types(t.observe(hb("c", at, { vouched: ["b", "m"] }))), ["joined:c"]);
+    assert.deepEqual(types(t.tick(at)), ["counted:b", "counted:c"], "each vouches for the other (and for us: a round with us), 2 of 3");
+    assert.equal(t.known(), 3);
+  });
+
+  it("drops an expected member it never heard once a member of N reports it removed by vote", () => {
+    const t = table();
+    t.expect([{ node: "b", dataCenter: "dc1", roles: [] }, { node: "c", dataCenter: "dc1", roles: [] }, { node: "d", dataCenter: "dc1", roles: [] }], 0);
+    t.observe(hb("c", 1, { vouched: ["b", "m"] }));
+    assert.equal(t.known(), 4, "d, dead before we started, counts in N");
+    assert.deepEqual(types(t.observe(hb("b", 2, { vouched: ["c", "m"], silent: ["d"], removed: ["d"] }))), ["joined:b", "removed:d"]);
+    assert.equal(t.known(), 3);
+    // A heard member is not dropped on another's word: it rejoins the others by itself.
+    t.observe(hb("e", 3));
+    t.observe(hb("b", 3, { removed: ["e"] }));
+    assert.ok(t.member("e") !== undefined);
+  });
+
   it("removes at once on a graceful leave and ignores that incarnation's stragglers", () => {
     const t = table();
     t.observe(hb("b", 0));
@@ -155,8 +189,10 @@ describe("MembershipTable", () => {
     t.observe(hb("o", 0, { dataCenter: "dc2", startedAtMs: 1 }));
     assert.equal(t.leader("dc2"), "o");
     assert.equal(t.leader(), "c", "another DC's older member does not lead this one");
-    assert.equal(t.known("dc1"), 1, "none admitted yet (no digest rounds)");
-    assert.equal(t.known(), 1);
+    assert.equal(t.known("dc1"), 3, "every listed member counts in N");
+    assert.equal(t.known("dc1", "y"), 1);
+    assert.equal(t.known(), 4);
+    assert.deepEqual(t.quorumPeers(), [], "none admitted yet (no digest rounds)");
     // c and z silent, o too: leadership falls back to self; dc2 is left without a leader.
     const events = t.tick(FAIL);
     assert.deepEqual(types(events), [

@@ -56,10 +56,12 @@ describe("crdt-node processes: token auth and the read-only relay", () => {
         message: "relay's watch saw the writer's change",
         describe: () => sse.events,
       });
-      // The relay started later, so once it has heard the writer's heartbeat the writer leads.
-      await waitFor(async () => (await http("GET", `${relay.url}/v1/cluster`, undefined, auth)).body?.leader === "w1", {
-        message: "the relay sees the older writer as leader",
-      });
+      // The relay started later, so once it has heard the writer's heartbeat the writer leads; "all"
+      // waits for every listed member, so read once the relay counts the writer (after a digest round).
+      await waitFor(async () => {
+        const body = (await http("GET", `${relay.url}/v1/cluster`, undefined, auth)).body;
+        return body?.leader === "w1" && body.members.every((m: { counted: boolean }) => m.counted);
+      }, { message: "the relay sees the older writer as leader and counts it" });
       const cluster = await http("GET", `${relay.url}/v1/cluster`, undefined, auth);
       assert.equal(cluster.body.readOnly, true);
       const read = await http("GET", `${relay.url}/v1/keys/r1?consistency=all`, undefined, auth);

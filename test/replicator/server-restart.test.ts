@@ -75,7 +75,7 @@ describe("nats-server killed and restarted", () => {
       assert.equal(n.get(counter)!.value, total);
     }
     // The cluster works normally afterwards.
-    await waitFor(() => nodes.every((n) => n.members().length === 3 && n.members().every((m) => m.reachable)));
+    await waitFor(() => nodes.every((n) => n.members().length === 3 && n.members().every((m) => m.reachable && m.counted)));
     await nodes[0]!.update(counter, (v, self) => v.increment(self, 1), { writeTo: "all" });
     for (const n of nodes) assert.equal(n.get(counter)!.value, total + 1);
   });

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { MemoryNetwork, type MemoryNetworkOptions } from "../../src/transport/memory.js";
 import { RequestFailedError, type IncomingMessage, type TransportStatus } from "../../src/transport/types.js";
-import { waitFor, waitForEvent } from "../helpers/wait.js";
+import { sleep, waitFor, waitForEvent } from "../helpers/wait.js";
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -168,6 +168,35 @@ describe("MemoryNetwork", () => {
     a.publish("s", bytes("ok"));
     await waitFor(() => got === 1, { message: "delivery after reconnect" });
     assert.deepEqual(statuses.map((s) => s.type), ["disconnect", "reconnect"]);
+  });
+
+  it("a request waiting at a disconnect is sent again on reconnect, within its timeout", async () => {
+    const net = new MemoryNetwork();
+    const a = net.connect("a");
+    let served = 0;
+    const b = net.connect("b");
+    b.subscribe("ask", (m) => {
+      served++;
+      b.respond(m.reply!, bytes("yes"));
+    });
+    net.disconnect("a");
+    const started = performance.now();
+    const answer = a.request("ask", bytes("?"), 5_000); // sent into the cut link: lost
+    await net.settle();
+    assert.equal(served, 0);
+    net.reconnect("a");
+    assert.equal(text(await answer), "yes");
+    assert.equal(served, 1);
+    assert.ok(performance.now() - started < 5_000);
+
+    // Time that ran out while disconnected is not given back.
+    net.disconnect("a");
+    const late = assert.rejects(a.request("ask", bytes("?"), 100), (e: unknown) => e instanceof RequestFailedError && e.reason === "timeout");
+    await sleep(200);
+    net.reconnect("a");
+    await late;
+    await net.settle();
+    assert.equal(served, 1, "a timed-out request is not sent again");
   });
 
   it("a throwing handler does not kill its subscription", async () => {

@@ -151,10 +151,11 @@ describe("round trips", () => {
       leaving: true,
       silent: ["node-b"],
       vouched: ["node-c", "node-d"],
+      removed: ["node-b"],
       sentAtMs: 1_760_000_000_001.5,
     };
     assert.deepEqual(decodeHeartbeat(encodeHeartbeat(h)), h);
-    const minimal = { ...h, dataCenter: "", roles: [], startedAtMs: 0, incarnation: 0, lastSequence: 0, leaving: false, silent: [], vouched: [], sentAtMs: 0 };
+    const minimal = { ...h, dataCenter: "", roles: [], startedAtMs: 0, incarnation: 0, lastSequence: 0, leaving: false, silent: [], vouched: [], removed: [], sentAtMs: 0 };
     assert.deepEqual(decodeHeartbeat(encodeHeartbeat(minimal)), minimal);
   });
 
@@ -470,8 +471,14 @@ describe("identity messages (a starting node's checks)", () => {
   test("MemberHello and its reply round-trip; required fields are checked", () => {
     const hello = { node: "c", replyTo: "crdt.deltas.members.hello.c.abc" };
     assert.deepEqual(decodeMemberHello(encodeMemberHello(hello)), hello);
-    const reply = { from: "a", incarnation: 1_760_000_000_123, youngestStartedAtMs: 1_760_000_000_000, members: 3 };
+    const reply = {
+      from: "a", incarnation: 1_760_000_000_123, youngestStartedAtMs: 1_760_000_000_000, members: 3,
+      counted: [{ node: "a", dataCenter: "dc-1", roles: ["api"] }, { node: "b", dataCenter: "", roles: [] }],
+    };
     assert.deepEqual(decodeMemberHelloReply(encodeMemberHelloReply(reply)), reply);
+    // An older member's answer (no membership) decodes with none.
+    assert.deepEqual(decodeMemberHelloReply(encodeMemberHelloReply({ ...reply, counted: undefined })).counted, []);
+    assert.throws(() => encodeMemberHelloReply({ ...reply, counted: [{ node: "", dataCenter: "", roles: [] }] }), InvalidArgumentError);
     assert.throws(() => decodeMemberHello(encodeMemberHello({ ...hello, replyTo: "x" }).subarray(0, 3)), DecodeError);
     assert.throws(() => encodeMemberHello({ node: "", replyTo: "x" }), InvalidArgumentError);
   });

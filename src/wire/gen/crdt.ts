@@ -211,6 +211,11 @@ export interface Heartbeat {
    */
   silent: string[];
   vouched: string[];
+  /**
+   * Members the sender removed by majority vote within removal_timeout_ms (also in `silent`): a
+   * starting node that expected one of them (from a hello answer) but never heard it drops it.
+   */
+  removed: string[];
 }
 
 /**
@@ -231,6 +236,17 @@ export interface MemberHelloReply {
   youngestStartedAtMs: bigint;
   /** reachable members it knows, itself included, the asking id not */
   members: number;
+  /**
+   * The agreed membership it counts (itself included, the asking id not; at most MAX_VOTES): the
+   * newcomer counts them in N from its first moment, before it hears them.
+   */
+  counted: HelloMember[];
+}
+
+export interface HelloMember {
+  node: string;
+  dataCenter: string;
+  roles: string[];
 }
 
 /** Hash of one bucket of the digest tree (keys and tombstones hashed by content). */
@@ -1589,6 +1605,7 @@ function createBaseHeartbeat(): Heartbeat {
     sentAtMs: 0,
     silent: [],
     vouched: [],
+    removed: [],
   };
 }
 
@@ -1632,6 +1649,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     for (const v of message.vouched) {
       writer.uint32(82).string(v!);
+    }
+    for (const v of message.removed) {
+      writer.uint32(90).string(v!);
     }
     return writer;
   },
@@ -1729,6 +1749,14 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             message.vouched.push(reader.string());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.removed.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1800,7 +1828,7 @@ export const MemberHello: MessageFns<MemberHello> = {
 };
 
 function createBaseMemberHelloReply(): MemberHelloReply {
-  return { from: "", incarnation: 0n, youngestStartedAtMs: 0n, members: 0 };
+  return { from: "", incarnation: 0n, youngestStartedAtMs: 0n, members: 0, counted: [] };
 }
 
 export const MemberHelloReply: MessageFns<MemberHelloReply> = {
@@ -1822,6 +1850,9 @@ export const MemberHelloReply: MessageFns<MemberHelloReply> = {
     }
     if (message.members !== 0) {
       writer.uint32(32).uint32(message.members);
+    }
+    for (const v of message.counted) {
+      HelloMember.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1869,6 +1900,82 @@ export const MemberHelloReply: MessageFns<MemberHelloReply> = {
             }
 
             message.members = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.counted.push(HelloMember.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseHelloMember(): HelloMember {
+  return { node: "", dataCenter: "", roles: [] };
+}
+
+export const HelloMember: MessageFns<HelloMember> = {
+  encode(message: HelloMember, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== "") {
+      writer.uint32(10).string(message.node);
+    }
+    if (message.dataCenter !== "") {
+      writer.uint32(18).string(message.dataCenter);
+    }
+    for (const v of message.roles) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HelloMember {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHelloMember();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dataCenter = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.roles.push(reader.string());
             continue;
           }
         }

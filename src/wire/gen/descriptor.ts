@@ -370,6 +370,11 @@ export const descriptor = {
                   "rule": "repeated",
                   "type": "string",
                   "id": 10
+                },
+                "removed": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 11
                 }
               }
             },
@@ -404,6 +409,29 @@ export const descriptor = {
                 "members": {
                   "type": "uint32",
                   "id": 4
+                },
+                "counted": {
+                  "rule": "repeated",
+                  "type": "HelloMember",
+                  "id": 5
+                }
+              }
+            },
+            "HelloMember": {
+              "fields": {
+                "node": {
+                  "type": "string",
+                  "id": 1
+                },
+                "dataCenter": {
+                  "type": "string",
+                  "id": 2,
+                  "protoName": "data_center"
+                },
+                "roles": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 3
                 }
               }
             },

@@ -1,0 +1,101 @@
+/**
+ * The change stream (pure, no network): every change the Merger applies is announced once, with its
+ * origin, the key's new value and what was merged in; merges that change nothing and merges that
+ * are rejected announce nothing; a throwing listener never stops the others.
+ */
+import { HybridClock } from "../../src/cluster/hlc.js";
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { GCounter, PNCounter } from "../../src/index.js";
+import { ChangeStream, type Change } from "../../src/replicator/changes.js";
+import { Merger } from "../../src/replicator/merge.js";
+import { ReplicatorStats } from "../../src/replicator/stats.js";
+import { Store } from "../../src/replicator/store.js";
+import { Subscriptions } from "../../src/replicator/subscriptions.js";
+
+function setup() {
+  const store = new Store();
+  const stats = new ReplicatorStats();
+  const subscriptions = new Subscriptions(() => {});
+  const errors: unknown[] = [];
+  const changes = new ChangeStream((e) => errors.push(e));
+  const seen: Change[] = [];
+  changes.listen((c) => seen.push(c));
+  const merger = new Merger(store, stats, subscriptions, changes, "me", new HybridClock(Date.now, 60_000));
+  return { store, stats, subscriptions, changes, merger, seen, errors };
+}
+
+const counter = (node: string, by: number): GCounter => GCounter.empty().increment(node, by).resetDelta();
+
+describe("change stream", () => {
+  test("each path announces its change once, with origin, writer, new value and what was merged", () => {
+    const { merger, seen, store } = setup();
+    const mine = GCounter.empty().increment("me", 1);
+    merger.write("k", "gcounter", mine.resetDelta(), mine.delta!);
+    const fromDc = counter("peer", 2);
+    merger.value({ key: "k", kind: "gcounter", originNode: "peer", value: fromDc }, "dc");
+    const fromRound = counter("other", 3);
+    merger.fullState({ entries: [{ key: "k", kind: "gcounter", originNode: "other", value: fromRound }], tombstones: [] }, "sync");
+    const fromRemoteDc = counter("west-1", 4);
+    merger.value({ key: "k", kind: "gcounter", originNode: "west-leader", value: fromRemoteDc }, "remote-dc");
+
+    assert.deepEqual(
+      seen.map((c) => [c.origin, c.node, (c.value as GCounter).value]),
+      [
+        ["local", "me", 1],
+        ["dc", "peer", 3],
+        ["sync", undefined, 6],
+        ["remote-dc", undefined, 10],
+      ],
+    );
+    assert.equal(seen[0]!.delta, mine.delta);
+    assert.equal(seen[1]!.delta, fromDc);
+    assert.equal(seen[2]!.delta, fromRound);
+    assert.equal(seen[3]!.value, store.get("k")!.value, "the value announced is the one stored");
+  });
+
+  test("a merge that changes nothing, or is rejected, announces nothing", () => {
+    const { merger, seen, stats } = setup();
+    merger.value({ key: "k", kind: "gcounter", originNode: "a", value: counter("a", 5) }, "dc");
+    assert.equal(seen.length, 1);
+    merger.value({ key: "k", kind: "gcounter", originNode: "a", value: counter("a", 5) }, "dc"); // idempotent
+    merger.value({ key: "k", kind: "gcounter", originNode: "a", value: counter("a", 3) }, "sync"); // older
+    merger.value({ key: "k", kind: "pncounter", originNode: "a", value: PNCounter.empty().increment("a", 1).resetDelta() }, "dc");
+    assert.equal(seen.length, 1);
+    assert.equal(stats.rejected.get("type-mismatch"), 1);
+  });
+
+  test("a delete is announced once, with its tombstone; later values and later tombstones announce nothing", () => {
+    const { merger, seen, stats } = setup();
+    merger.value({ key: "k", kind: "gcounter", originNode: "a", value: counter("a", 5) }, "dc");
+    const t = { key: "k", kind: "gcounter" as const, deletedAtMs: 1_000, originNode: "b" };
+    assert.equal(merger.tombstone(t, "dc"), true);
+    assert.equal(merger.tombstone({ ...t }, "sync"), false);
+    assert.equal(merger.tombstone({ ...t, deletedAtMs: 2_000 }, "remote-dc"), false);
+    merger.value({ key: "k", kind: "gcounter", originNode: "a", value: counter("a", 9) }, "dc");
+    assert.equal(seen.length, 2);
+    const del = seen[1]!;
+    assert.equal(del.value, undefined);
+    assert.deepEqual(del.tombstone, t);
+    assert.equal(del.node, "b");
+    assert.equal(stats.rejected.get("deleted-key"), 1);
+  });
+
+  test("a throwing listener is reported; the store, the subscribers and the other listeners still get the change", () => {
+    const { merger, seen, changes, errors, store, subscriptions } = setup();
+    changes.listen(() => {
+      throw new Error("listener bug");
+    });
+    const after: string[] = [];
+    changes.listen((c) => after.push(c.key));
+    const told: unknown[] = [];
+    subscriptions.add("k", (v) => told.push(v));
+    changes.listen((c) => subscriptions.notify(c.key, c.value));
+    merger.value({ key: "k", kind: "gcounter", originNode: "a", value: counter("a", 1) }, "dc");
+    assert.equal(seen.length, 1);
+    assert.deepEqual(after, ["k"]);
+    assert.equal(told.length, 1);
+    assert.equal(errors.length, 1);
+    assert.equal((store.get("k")!.value as GCounter).value, 1);
+  });
+});
