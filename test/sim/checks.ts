@@ -7,7 +7,7 @@
  * Any other write (a node stopped before it left) may be lost, but never applied twice.
  */
 import { GCounter, ORSet, PNCounter, type Crdt } from "../../src/index.js";
-import { MAJORITY, NODE_IDS } from "./world.js";
+import { MAJORITY } from "./world.js";
 
 export type Level = "local" | "majority";
 export type WriteOutcome = "pending" | "ok" | "timeout" | "deleted";
@@ -17,6 +17,8 @@ export type ReadOutcome = "pending" | "ok" | "timeout";
 export interface Span {
   readonly startedAt: number;
   readonly startEpoch: number;
+  /** N when it started: the members its node counted (the quorum is a majority of them). */
+  readonly members: number;
   endedAt?: number;
   endEpoch?: number;
 }
@@ -62,6 +64,12 @@ export interface CheckReport {
   failures: string[];
   /** Writes that had to survive and did not. */
   lost: number;
+  /**
+   * Majority writes and reads answered by fewer than a majority of the five: allowed when the
+   * node's N had shrunk by vote (or it started alone, knowing only itself), as the README's quorum
+   * rule says, but then losing those few nodes' state may lose such a write.
+   */
+  fewerThanMajorityOfFive: { writes: number; reads: number };
 }
 
 /** Final state of one running node: its key values. */
@@ -71,13 +79,19 @@ export function acknowledgedByMajority(w: WriteRecord): boolean {
   return w.level === "majority" && w.outcome === "ok" && w.changed === true;
 }
 
+/** Nodes that hold a majority write once acknowledged: a majority of the N its writer counted. */
+export function quorumOf(members: number): number {
+  return Math.floor(members / 2) + 1;
+}
+
+/** At most two nodes ever lose their state (schedule.ts), so a write held by three cannot be lost. */
 export function mustSurvive(w: WriteRecord, stoppedWriters: ReadonlySet<string>): boolean {
   if (w.writer === undefined || w.outcome === "deleted" || w.changed !== true) return false;
-  return acknowledgedByMajority(w) || !stoppedWriters.has(w.writer);
+  return (acknowledgedByMajority(w) && quorumOf(w.members) >= MAJORITY) || !stoppedWriters.has(w.writer);
 }
 
 export function check(log: SimLog, sides: readonly Map<string, readonly string[]>[], replicas: readonly Replica[]): CheckReport {
-  const report: CheckReport = { failures: [], lost: 0 };
+  const report: CheckReport = { failures: [], lost: 0, fewerThanMajorityOfFive: { writes: 0, reads: 0 } };
   const stopped = new Set(log.stops.map((s) => s.writer));
   for (const w of log.writes) if (w.outcome === "pending") report.failures.push(`never settled: write ${describeWrite(w)}`);
   for (const r of log.reads) if (r.outcome === "pending") report.failures.push(`never settled: read of ${r.key} on ${r.node}`);
@@ -132,28 +146,32 @@ function checkSetAdds(log: SimLog, stopped: ReadonlySet<string>, replicas: reado
 
 /**
  * A majority write acknowledged while the topology did not change was acknowledged by nodes on the
- * writer's side only: that side must hold a majority of the five the cluster formed with (else a
- * minority acknowledged it, and losing that minority loses it), and no two sides may both have
- * acknowledged majority writes in one topology epoch (split brain). Likewise a majority read.
+ * writer's side only: that side must hold a majority of the N the writer counted (the quorum rule),
+ * and no two sides may both have acknowledged majority writes in one topology epoch (split brain).
+ * Likewise for majority reads. Quorums of fewer than three of the five are counted for the summary.
  */
 function checkSplitBrain(log: SimLog, sides: readonly Map<string, readonly string[]>[], report: CheckReport): void {
   const ackedSides = new Map<number, Set<string>>();
   for (const w of log.writes) {
-    if (!acknowledgedByMajority(w) || w.endEpoch !== w.startEpoch) continue;
+    if (!acknowledgedByMajority(w)) continue;
+    if (quorumOf(w.members) < MAJORITY) report.fewerThanMajorityOfFive.writes++;
+    if (w.endEpoch !== w.startEpoch) continue;
     const side = sides[w.startEpoch]?.get(w.node) ?? [];
     const name = `{${side.join(",")}}`;
-    if (side.length < MAJORITY) {
-      report.failures.push(`minority acknowledgement: ${describeWrite(w)}, while its side ${name} held ${side.length} of the ${NODE_IDS.length} nodes`);
+    if (side.length < quorumOf(w.members)) {
+      report.failures.push(`quorum violated: ${describeWrite(w)}, while its side ${name} held ${side.length} of the N=${w.members} it counted`);
     }
     const seen = ackedSides.get(w.startEpoch) ?? new Set();
     seen.add(name);
     ackedSides.set(w.startEpoch, seen);
   }
   for (const r of log.reads) {
-    if (r.outcome !== "ok" || r.endEpoch !== r.startEpoch) continue;
+    if (r.outcome !== "ok") continue;
+    if (quorumOf(r.members) < MAJORITY) report.fewerThanMajorityOfFive.reads++;
+    if (r.endEpoch !== r.startEpoch) continue;
     const side = sides[r.startEpoch]?.get(r.node) ?? [];
-    if (side.length < MAJORITY) {
-      report.failures.push(`minority read: majority read of ${r.key} on ${r.node} at #${r.startedAt} answered while its side {${side.join(",")}} held ${side.length} of the ${NODE_IDS.length} nodes`);
+    if (side.length < quorumOf(r.members)) {
+      report.failures.push(`quorum violated: majority read of ${r.key} on ${r.node} at #${r.startedAt} answered while its side {${side.join(",")}} held ${side.length} of the N=${r.members} it counted`);
     }
   }
   for (const [epoch, names] of ackedSides) {
@@ -185,5 +203,5 @@ function slotOf(v: Crdt | undefined, side: "inc" | "dec", writer: string): numbe
 
 export function describeWrite(w: WriteRecord): string {
   const what = w.slot !== undefined ? `${w.slot.side === "inc" ? "+" : "-"}→${w.slot.after}` : (w.element ?? "");
-  return `${w.level} ${w.op} ${w.key} ${what} on ${w.node} (${w.writer ?? "not applied"}) at #${w.startedAt}, ${w.outcome}${w.endedAt !== undefined ? ` at #${w.endedAt}` : ""}`;
+  return `${w.level} ${w.op} ${w.key} ${what} on ${w.node} (N=${w.members}, ${w.writer ?? "not applied"}) at #${w.startedAt}, ${w.outcome}${w.endedAt !== undefined ? ` at #${w.endedAt}` : ""}`;
 }

@@ -8,6 +8,7 @@ export interface Summary {
   schedules: number;
   failed: ScheduleResult[];
   lost: number;
+  fewerThanMajorityOfFive: { writes: number; reads: number };
   ops: Map<string, number>;
   faults: Map<string, number>;
   convergedOnItsOwn: number;
@@ -28,17 +29,19 @@ export async function runSchedules(
   options: ScheduleOptions & { onResult?: (r: ScheduleResult, done: number) => void } = {},
 ): Promise<Summary> {
   const started = performance.now();
-  const s: Summary = { schedules: 0, failed: [], lost: 0, ops: new Map(), faults: new Map(), convergedOnItsOwn: 0, virtualMs: 0, events: 0, wallMs: 0 };
+  const s: Summary = { schedules: 0, failed: [], lost: 0, fewerThanMajorityOfFive: { writes: 0, reads: 0 }, ops: new Map(), faults: new Map(), convergedOnItsOwn: 0, virtualMs: 0, events: 0, wallMs: 0 };
   for (let i = 0; i < count; i++) {
     const seed = firstSeed + i;
     let r: ScheduleResult;
     try {
       r = await runSchedule(seed, options);
     } catch (error) {
-      r = { seed, failures: [`threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`], lost: 0, ops: new Map(), faults: new Map(), convergedOnItsOwn: false, virtualMs: 0, events: 0 };
+      r = { seed, failures: [`threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`], lost: 0, fewerThanMajorityOfFive: { writes: 0, reads: 0 }, ops: new Map(), faults: new Map(), convergedOnItsOwn: false, virtualMs: 0, events: 0 };
     }
     s.schedules++;
     s.lost += r.lost;
+    s.fewerThanMajorityOfFive.writes += r.fewerThanMajorityOfFive.writes;
+    s.fewerThanMajorityOfFive.reads += r.fewerThanMajorityOfFive.reads;
     if (r.failures.length > 0) s.failed.push(r);
     if (r.convergedOnItsOwn) s.convergedOnItsOwn++;
     s.virtualMs += r.virtualMs;
@@ -68,6 +71,7 @@ export function formatSummary(s: Summary): string {
     `faults:`,
     ...sorted(s.faults),
     `acknowledged writes lost: ${s.lost}`,
+    `majority quorums of fewer than 3 of the 5 nodes (N shrunk by vote, or a node started alone): ${s.fewerThanMajorityOfFive.writes} writes, ${s.fewerThanMajorityOfFive.reads} reads`,
     `converged after healing: ${s.schedules - schedulesWith(s, "diverged")} of ${s.schedules} (on their own, without explicit digest rounds: ${s.convergedOnItsOwn})`,
     ...(s.failed.length > 0 ? ["failed schedules by kind of failure:", ...sorted(failureKinds(s))] : []),
     `virtual time: ${(s.virtualMs / 1000).toFixed(0)} s, ${s.events} timer events; wall time: ${(s.wallMs / 1000).toFixed(1)} s`,

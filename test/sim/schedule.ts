@@ -20,6 +20,8 @@ export interface ScheduleResult {
   readonly seed: number;
   readonly failures: string[];
   readonly lost: number;
+  /** Majority writes and reads answered by fewer than three of the five (see CheckReport). */
+  readonly fewerThanMajorityOfFive: { writes: number; reads: number };
   /** Operations by "kind level outcome". */
   readonly ops: Map<string, number>;
   readonly faults: Map<string, number>;
@@ -170,6 +172,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
       seed,
       failures,
       lost: report.lost,
+      fewerThanMajorityOfFive: report.fewerThanMajorityOfFive,
       ops: work.ops,
       faults,
       convergedOnItsOwn,

@@ -65,7 +65,7 @@ export class Workload {
     const el = `e${Math.floor(rnd() * 6)}`;
     /** An update of `key` on `n` at `level`, logged with its writer and whether it changed anything. */
     const update = <T extends Crdt<T>>(op: string, key: Key<T>, modify: (v: T, self: string, rec: WriteRecord) => T, element?: string): void =>
-      this.write(op, key.id, n.nodeId, level, element, (rec) =>
+      this.write(op, key.id, n, level, element, (rec) =>
         n.update(
           key,
           (v, self) => {
@@ -116,15 +116,16 @@ export class Workload {
       update("doomed", pick(keys.doomed), (v, self) => v.increment(self, 1));
     } else if (r < 0.8) {
       const k = pick(keys.doomed);
-      this.write("delete", k.id, n.nodeId, level, undefined, (rec) => ((rec.writer = n.writerId), (rec.changed = true), n.delete(k, to)));
+      this.write("delete", k.id, n, level, undefined, (rec) => ((rec.writer = n.writerId), (rec.changed = true), n.delete(k, to)));
     } else if (majorityRate > 0) {
       this.read(n, rnd() < 0.7 ? pick(keys.g) : keys.acked);
     }
   }
 
   /** Run a write (not awaited), logging it and its outcome. */
-  private write(op: string, key: string, node: string, level: Level, element: string | undefined, run: (rec: WriteRecord) => Promise<unknown>): void {
-    const rec: WriteRecord = { ...this.span(), op, key, node, level, outcome: "pending", ...(element !== undefined ? { element } : {}) };
+  private write(op: string, key: string, n: Replicator, level: Level, element: string | undefined, run: (rec: WriteRecord) => Promise<unknown>): void {
+    const node = n.nodeId;
+    const rec: WriteRecord = { ...this.span(n), op, key, node: n.nodeId, level, outcome: "pending", ...(element !== undefined ? { element } : {}) };
     this.log.writes.push(rec);
     this.trace(`#${rec.startedAt} ${node}: ${level} ${op} ${key}`);
     run(rec)
@@ -147,7 +148,7 @@ export class Workload {
 
   /** A majority read (not awaited), logged with the value it returned. */
   private read(n: Replicator, key: Key<Crdt>): void {
-    const rec: ReadRecord = { ...this.span(), key: key.id, node: n.nodeId, outcome: "pending" };
+    const rec: ReadRecord = { ...this.span(n), key: key.id, node: n.nodeId, outcome: "pending" };
     this.log.reads.push(rec);
     this.trace(`#${rec.startedAt} ${n.nodeId}: majority read ${key.id}`);
     n.get(key, { readFrom: "majority" }).then(
@@ -168,8 +169,8 @@ export class Workload {
     );
   }
 
-  private span(): Span {
-    return { startedAt: ++this.point, startEpoch: this.world.epoch };
+  private span(n: Replicator): Span {
+    return { startedAt: ++this.point, startEpoch: this.world.epoch, members: n.members().length };
   }
 
   private end(s: Span): void {

@@ -24,7 +24,8 @@ export class World {
   readonly handlerErrors: unknown[] = [];
   /**
    * For each topology epoch (incremented at every partition, heal, disconnect, reconnect, stop and
-   * start), each running node's side: the running, connected nodes it can reach, itself included.
+   * start), each running node's side: the running nodes it can reach, itself included (alone when
+   * disconnected).
    */
   readonly sides: Map<string, readonly string[]>[] = [];
   private readonly running = new Map<string, Running>();
@@ -159,7 +160,7 @@ export class World {
   }
 
   private changed(): void {
-    const up = NODE_IDS.filter((id) => this.running.has(id) && this.net.isConnected(id));
+    const up = NODE_IDS.filter((id) => this.running.has(id));
     this.sides.push(new Map(up.map((id) => [id, up.filter((other) => other === id || this.net.canReach(id, other))])));
   }
 }
