@@ -151,7 +151,8 @@ function checkSetAdds(log: SimLog, stopped: ReadonlySet<string>, replicas: reado
  * Likewise for majority reads. Quorums of fewer than three of the five are counted for the summary.
  */
 function checkSplitBrain(log: SimLog, sides: readonly Map<string, readonly string[]>[], report: CheckReport): void {
-  const ackedSides = new Map<number, Set<string>>();
+  /** Per epoch, per side: one majority write it acknowledged. */
+  const ackedSides = new Map<number, Map<string, WriteRecord>>();
   for (const w of log.writes) {
     if (!acknowledgedByMajority(w)) continue;
     if (quorumOf(w.members) < MAJORITY) report.fewerThanMajorityOfFive.writes++;
@@ -161,8 +162,8 @@ function checkSplitBrain(log: SimLog, sides: readonly Map<string, readonly strin
     if (side.length < quorumOf(w.members)) {
       report.failures.push(`quorum violated: ${describeWrite(w)}, while its side ${name} held ${side.length} of the N=${w.members} it counted`);
     }
-    const seen = ackedSides.get(w.startEpoch) ?? new Set();
-    seen.add(name);
+    const seen = ackedSides.get(w.startEpoch) ?? new Map<string, WriteRecord>();
+    if (!seen.has(name)) seen.set(name, w);
     ackedSides.set(w.startEpoch, seen);
   }
   for (const r of log.reads) {
@@ -174,8 +175,10 @@ function checkSplitBrain(log: SimLog, sides: readonly Map<string, readonly strin
       report.failures.push(`quorum violated: majority read of ${r.key} on ${r.node} at #${r.startedAt} answered while its side {${side.join(",")}} held ${side.length} of the N=${r.members} it counted`);
     }
   }
-  for (const [epoch, names] of ackedSides) {
-    if (names.size > 1) report.failures.push(`split brain: in topology epoch ${epoch}, sides ${[...names].join(" and ")} both acknowledged majority writes`);
+  for (const [epoch, bySide] of ackedSides) {
+    if (bySide.size < 2) continue;
+    const each = [...bySide].map(([side, w]) => `side ${side}: ${describeWrite(w)}`);
+    report.failures.push(`split brain: in topology epoch ${epoch}, two sides acknowledged majority writes; ${each.join("; ")}`);
   }
 }
 
