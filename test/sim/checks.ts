@@ -193,7 +193,7 @@ function checkReads(log: SimLog, report: CheckReport): void {
       if (w.key !== r.key || !acknowledgedByMajority(w) || w.endedAt! >= r.startedAt) continue;
       if (log.stops.some((s) => s.at > w.endedAt! && s.at < r.endedAt!)) continue;
       const seen = w.slot !== undefined ? slotOf(r.value, w.slot.side, w.writer!) >= w.slot.after : w.element === undefined || (r.value instanceof ORSet && r.value.has(w.element));
-      if (!seen) report.failures.push(`stale read: majority read of ${r.key} on ${r.node} (started at #${r.startedAt}) missed ${describeWrite(w)}`);
+      if (!seen) report.failures.push(`stale read: majority read of ${r.key} on ${r.node} (N=${r.members}, started at #${r.startedAt}) missed ${describeWrite(w)}`);
     }
   }
 }
