@@ -18,21 +18,13 @@ import { startNatsCluster, type NatsCluster } from "../helpers/nats-cluster.js";
 import { stopAllNatsServers } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";
 import { startChildNode, type ChildNode } from "./fixtures/child-node.js";
+import { QUORUM_TIMINGS, REMOVAL_MS, members } from "./fixtures/quorum.js";
 
-const REMOVAL_MS = 1_500;
-const TIMINGS: Partial<ReplicatorOptions> = {
-  heartbeatIntervalMs: 200,
-  failureTimeoutMs: 600,
-  removalTimeoutMs: REMOVAL_MS,
-  coordinationTimeoutMs: 1_000,
-};
 /** Node i connects to server SERVER_OF[i]: n0-n2 on servers 0-1, n3-n4 on server 2. */
 const SERVER_OF = [0, 1, 0, 2, 2];
 const MAJORITY_SIDE = [0, 1, 2];
 const MINORITY_SIDE = [3, 4];
 
-type MemberRow = { node: string; reachable: boolean; counted: boolean };
-const members = async (n: ChildNode): Promise<MemberRow[]> => (await n.send({ op: "members" })) as MemberRow[];
 
 describe("a 2|3 route partition of the broker cluster", () => {
   let cluster: NatsCluster;
@@ -41,7 +33,7 @@ describe("a 2|3 route partition of the broker cluster", () => {
     cluster = await startNatsCluster({ size: 3 });
     await cluster.waitForRoutes();
     for (let i = 0; i < 5; i++) {
-      nodes.push(await startChildNode({ nodeId: `n${i}`, nats: { servers: cluster.urls[SERVER_OF[i]!]!, reconnectTimeWait: 100 }, ...TIMINGS } as ReplicatorOptions));
+      nodes.push(await startChildNode({ nodeId: `n${i}`, nats: { servers: cluster.urls[SERVER_OF[i]!]!, reconnectTimeWait: 100 }, ...QUORUM_TIMINGS } as ReplicatorOptions));
     }
     await waitFor(async () => (await Promise.all(nodes.map(members))).every((ms) => ms.filter((m) => m.counted).length === 5), {
       timeoutMs: 30_000,

@@ -12,17 +12,9 @@ import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { waitFor } from "../helpers/wait.js";
 import { startChildNode, type ChildNode } from "./fixtures/child-node.js";
+import { QUORUM_TIMINGS, members, counted } from "./fixtures/quorum.js";
 
-const TIMINGS: Partial<ReplicatorOptions> = {
-  heartbeatIntervalMs: 200,
-  failureTimeoutMs: 600,
-  removalTimeoutMs: 1_500,
-  coordinationTimeoutMs: 1_000,
-};
 
-type MemberRow = { node: string; reachable: boolean; counted: boolean };
-const members = async (n: ChildNode): Promise<MemberRow[]> => (await n.send({ op: "members" })) as MemberRow[];
-const counted = async (n: ChildNode): Promise<string[]> => (await members(n)).filter((m) => m.counted).map((m) => m.node);
 
 describe("an isolated member past removalTimeoutMs", () => {
   let server: NatsServer;
@@ -33,7 +25,7 @@ describe("an isolated member past removalTimeoutMs", () => {
     for (const id of ["a", "b", "c"]) {
       const proxy = await startTcpProxy(server.port);
       proxies.push(proxy);
-      nodes.push(await startChildNode({ nodeId: id, nats: { servers: proxy.url, reconnectTimeWait: 100 }, ...TIMINGS } as ReplicatorOptions));
+      nodes.push(await startChildNode({ nodeId: id, nats: { servers: proxy.url, reconnectTimeWait: 100 }, ...QUORUM_TIMINGS } as ReplicatorOptions));
     }
     await waitFor(async () => (await Promise.all(nodes.map(counted))).every((c) => c.length === 3), {
       timeoutMs: 20_000,

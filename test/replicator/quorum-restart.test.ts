@@ -14,17 +14,9 @@ import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { waitFor } from "../helpers/wait.js";
 import { startChildNode, type ChildNode } from "./fixtures/child-node.js";
+import { QUORUM_TIMINGS, members, counted } from "./fixtures/quorum.js";
 
-const TIMINGS: Partial<ReplicatorOptions> = {
-  heartbeatIntervalMs: 200,
-  failureTimeoutMs: 600,
-  removalTimeoutMs: 1_500,
-  coordinationTimeoutMs: 1_000,
-};
 
-type MemberRow = { node: string; reachable: boolean; counted: boolean };
-const members = async (n: ChildNode): Promise<MemberRow[]> => (await n.send({ op: "members" })) as MemberRow[];
-const counted = async (n: ChildNode): Promise<string[]> => (await members(n)).filter((m) => m.counted).map((m) => m.node);
 
 describe("a member restarted while the others are cut off", () => {
   let server: NatsServer;
@@ -32,7 +24,7 @@ describe("a member restarted while the others are cut off", () => {
   const proxies: TcpProxy[] = [];
   const nodes: ChildNode[] = [];
   const options = (i: number): ReplicatorOptions =>
-    ({ nodeId: ["a", "b", "c"][i]!, nats: { servers: proxies[i]!.url, reconnectTimeWait: 100 }, ...TIMINGS }) as ReplicatorOptions;
+    ({ nodeId: ["a", "b", "c"][i]!, nats: { servers: proxies[i]!.url, reconnectTimeWait: 100 }, ...QUORUM_TIMINGS }) as ReplicatorOptions;
   before(async () => {
     server = await startNatsServer();
     for (let i = 0; i < 3; i++) {
