@@ -13,3 +13,4 @@ export {
 export type { ConsistencyLevel } from "./cluster/quorum.js";
 export { MemoryNetwork, type MemoryTransport } from "./transport/memory.js";
 export type { Transport } from "./transport/types.js";
+export { systemClock, type Clock, type TimerHandle } from "./clock.js";

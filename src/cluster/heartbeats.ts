@@ -6,6 +6,7 @@
  * transport contract. Nothing here throws out of a timer or a message handler: bad heartbeats are
  * counted in `rejected`, failed publishes and listener errors go to `onError`.
  */
+import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { Transport } from "../transport/types.js";
 import {
@@ -54,6 +55,8 @@ export interface HeartbeaterOptions {
   readonly onError?: (error: unknown) => void;
   /** The last delta sequence this node published, advertised in each heartbeat. */
   readonly lastSequence?: () => number;
+  /** Timers, and the wall clock unless `now` is given. Default: the system's. */
+  readonly clock?: Clock;
   /** Wall clock in ms; injectable for tests. */
   readonly now?: () => number;
 }
@@ -63,8 +66,9 @@ export class Heartbeater {
   rejected = 0;
   readonly table: MembershipTable;
   private readonly o: HeartbeaterOptions;
+  private readonly clock: Clock;
   private readonly now: () => number;
-  private timers: ReturnType<typeof setInterval>[] = [];
+  private timers: TimerHandle[] = [];
   private unsubscribers: (() => void)[] = [];
   private running = false;
 
@@ -78,7 +82,8 @@ export class Heartbeater {
       throw new InvalidArgumentError("failureTimeoutMs must be greater than heartbeatIntervalMs");
     }
     this.o = options;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
+    this.now = options.now ?? this.clock.now;
     this.table = new MembershipTable(options.self, {
       failureTimeoutMs,
       removalTimeoutMs: options.removalTimeoutMs,
@@ -112,8 +117,8 @@ export class Heartbeater {
     // Tick several times per failure timeout so detection lags by a fraction of it, not a period.
     const tickMs = Math.max(1, Math.min(this.o.heartbeatIntervalMs, this.o.failureTimeoutMs / 4));
     this.timers.push(
-      setInterval(() => this.beat(false), this.o.heartbeatIntervalMs),
-      setInterval(() => this.tick(), tickMs),
+      this.clock.setInterval(() => this.beat(false), this.o.heartbeatIntervalMs),
+      this.clock.setInterval(() => this.tick(), tickMs),
     );
     // Timers must never keep the process alive on their own.
     for (const t of this.timers) t.unref();
@@ -122,7 +127,7 @@ export class Heartbeater {
   /** Stop beating and listening, without announcing a leave (a crash looks like this to peers). */
   stop(): void {
     this.running = false;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) this.clock.clear(t);
     this.timers = [];
     for (const off of this.unsubscribers.splice(0)) off();
   }

@@ -14,6 +14,7 @@
  * ordinary round follows (it pushes what only we hold and picks up what the pages missed). A peer
  * that does not know level 3 answers with an error and the ordinary round does everything.
  */
+import type { Clock } from "../clock.js";
 import { GROUPS, LEAVES, LEAVES_PER_GROUP, leafOf } from "../cluster/digest-tree.js";
 import {
   answerDigest,
@@ -70,6 +71,8 @@ export interface AntiEntropyOptions {
    * its direct subject). Without it such a value cannot be transferred and is reported to onError.
    */
   sendLarge?: (peer: string, entry: CrdtDelta) => void;
+  /** Timers of the background rehash. */
+  clock: Clock;
   onError?: (error: unknown) => void;
 }
 
@@ -84,7 +87,7 @@ export class AntiEntropy {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: AntiEntropyOptions) {
-    this.digests = new StoreDigest(o.store, (error) => o.onError?.(error));
+    this.digests = new StoreDigest(o.store, o.clock, (error) => o.onError?.(error));
   }
 
   private get tree(): StoreDigest["tree"] {

@@ -3,6 +3,7 @@
  * for real acknowledgements. The caller has already applied the write locally (self counts as one
  * ack), so a timeout leaves the local write standing; it still replicates through the outbox.
  */
+import type { Clock } from "../clock.js";
 import { quorum, type ConsistencyLevel } from "../cluster/quorum.js";
 import { ReadTimeoutError, WriteTimeoutError } from "../errors.js";
 import type { NodeReply, NodeRequest, ReadReply } from "../wire/messages.js";
@@ -15,6 +16,8 @@ export interface CoordinatorOptions {
   /** N: the members counted for quorum sizes, self included (see MembershipTable.known). */
   known: () => number;
   ask: (peer: string, request: NodeRequest, timeoutMs: number) => Promise<NodeReply>;
+  /** The deadline and its timers, and the retry tick. */
+  clock: Clock;
 }
 
 export class Coordinator {
@@ -69,7 +72,7 @@ export class Coordinator {
    */
   private gather(peers: () => string[], needed: number, timeoutMs: number, request: NodeRequest, accept: (r: NodeReply) => boolean): Promise<void> {
     if (needed <= 0) return Promise.resolve();
-    const deadline = performance.now() + timeoutMs;
+    const deadline = this.o.clock.now() + timeoutMs;
     return new Promise((resolve, reject) => {
       const accepted = new Set<string>();
       /** Peers with a request in flight, or whose reply was a refusal (asking again won't change it). */
@@ -79,14 +82,14 @@ export class Coordinator {
       const finish = (ok: boolean): void => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
-        clearInterval(retry);
+        this.o.clock.clear(timer);
+        this.o.clock.clear(retry);
         if (ok) resolve();
         else reject(new Shortfall(accepted.size, [...failures].map(([peer, why]) => `${peer}: ${why}`)));
       };
       const askOne = (peer: string): void => {
         settledFor.add(peer);
-        const left = Math.max(1, deadline - performance.now());
+        const left = Math.max(1, deadline - this.o.clock.now());
         this.o.ask(peer, request, left).then(
           (reply) => {
             if (done) return;
@@ -103,8 +106,8 @@ export class Coordinator {
       const askNew = (): void => {
         for (const peer of peers()) if (!settledFor.has(peer) && !accepted.has(peer)) askOne(peer);
       };
-      const timer = setTimeout(() => finish(false), timeoutMs);
-      const retry = setInterval(askNew, RETRY_MS);
+      const timer = this.o.clock.setTimeout(() => finish(false), timeoutMs);
+      const retry = this.o.clock.setInterval(askNew, RETRY_MS);
       retry.unref();
       askNew();
     });

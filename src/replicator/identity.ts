@@ -17,6 +17,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import type { Clock, TimerHandle } from "../clock.js";
 import { ConfigError } from "../errors.js";
 import type { ExpectedMember } from "../cluster/membership.js";
 import { RequestFailedError, type Transport } from "../transport/types.js";
@@ -42,6 +43,8 @@ export interface ClaimOptions {
   nodeId: string;
   /** The node's own request subject. */
   nodeSubject: string;
+  /** Timer of the gathering wait. */
+  clock: Clock;
 }
 
 export interface Learned {
@@ -124,12 +127,12 @@ async function askMembers(o: ClaimOptions): Promise<Omit<Learned, "holderCheckTi
       throw error;
     }
     if (heard.size < expected) {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: TimerHandle | undefined;
       await new Promise<void>((resolve) => {
         allHeard = resolve;
-        timer = setTimeout(resolve, HELLO_GATHER_MS);
+        timer = o.clock.setTimeout(resolve, HELLO_GATHER_MS);
       });
-      clearTimeout(timer);
+      o.clock.clear(timer);
     }
     return learned;
   } finally {

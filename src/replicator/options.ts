@@ -3,6 +3,7 @@
  * Every problem is reported at start with the option's name, never discovered later.
  */
 import type { MeterProvider } from "@opentelemetry/api";
+import { systemClock, type Clock } from "../clock.js";
 import { ConfigError } from "../errors.js";
 import type { BorrowedNatsConnection, NatsConnectionOptions } from "../transport/nats.js";
 import type { Transport } from "../transport/types.js";
@@ -91,6 +92,8 @@ export interface ReplicatorOptions {
   dataCenterReplication?: DataCenterReplicationOptions;
   /** OpenTelemetry meter provider. Default: the global one. */
   meterProvider?: MeterProvider;
+  /** Wall clock and timers. Default: the system's; a simulation passes a virtual clock. */
+  clock?: Clock;
 }
 
 export interface ResolvedOptions {
@@ -110,6 +113,7 @@ export interface ResolvedOptions {
   maxClockSkewMs: number;
   snapshot: Required<SnapshotOptions> | undefined;
   dataCenterReplication: Required<DataCenterReplicationOptions> | undefined;
+  clock: Clock;
 }
 
 export const DEFAULTS = {
@@ -179,6 +183,7 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
     maxClockSkewMs: ms("maxClockSkewMs", DEFAULTS.maxClockSkewMs),
     snapshot: undefined,
     dataCenterReplication: undefined,
+    clock: o.clock ?? systemClock,
   };
   if (resolved.failureTimeoutMs <= resolved.heartbeatIntervalMs) {
     throw new ConfigError("failureTimeoutMs must be larger than heartbeatIntervalMs");

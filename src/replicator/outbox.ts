@@ -3,6 +3,7 @@
  * exceed the size limit (an oversized delta travels as chunks), number envelopes gaplessly per
  * incarnation, and keep the recent ones so a peer that detects a gap can ask for them again.
  */
+import type { Clock, TimerHandle } from "../clock.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import { encodeValue } from "../wire/codec.js";
 import { encodeDeltaEnvelope, type CrdtDelta, type DeltaEnvelope, type Tombstone } from "../wire/messages.js";
@@ -25,6 +26,8 @@ export interface OutboxOptions {
   stats: ReplicatorStats;
   /** Wall clock with sub-millisecond precision. */
   now: () => number;
+  /** Timers of the flush window. */
+  clock: Clock;
   onError: (error: unknown) => void;
 }
 
@@ -38,7 +41,7 @@ export class Outbox {
   private pending = new Map<string, PendingDelta>();
   private pendingTombstones: Tombstone[] = [];
   private scheduled = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: TimerHandle | undefined;
   private sequenceNumber = 0;
   private chunkIds = 0;
   private readonly recent: { sequence: number; bytes: Uint8Array }[] = [];
@@ -68,7 +71,7 @@ export class Outbox {
   flush(): void {
     this.scheduled = false;
     if (this.timer !== undefined) {
-      clearTimeout(this.timer);
+      this.o.clock.clear(this.timer);
       this.timer = undefined;
     }
     if (this.pending.size === 0 && this.pendingTombstones.length === 0) return;
@@ -146,8 +149,8 @@ export class Outbox {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    if (this.o.flushIntervalMs === 0) setImmediate(() => this.safeFlush());
-    else this.timer = setTimeout(() => this.safeFlush(), this.o.flushIntervalMs);
+    if (this.o.flushIntervalMs === 0) this.o.clock.soon(() => this.safeFlush());
+    else this.timer = this.o.clock.setTimeout(() => this.safeFlush(), this.o.flushIntervalMs);
   }
 
   private safeFlush(): void {

@@ -3,6 +3,7 @@
  * own file — store, outbox (publishing), inbox (receiving), coordination, anti-entropy,
  * membership (src/cluster), subscriptions — and this file only routes between them.
  */
+import type { TimerHandle } from "../clock.js";
 import { Heartbeater } from "../cluster/heartbeats.js";
 import { HybridClock } from "../cluster/hlc.js";
 import { chooseIncarnation, chooseStartedAt, IncarnationMemory } from "../cluster/incarnations.js";
@@ -124,7 +125,7 @@ export class Replicator {
   /** Other processes' incarnations seen using this node's id (each reported once). */
   private readonly duplicatesReported = new Set<number>();
   private readonly unsubscribers: (() => void)[] = [];
-  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly timers: TimerHandle[] = [];
   private readonly repairsInFlight = new Set<string>();
   /**
    * Peers to run a digest round with at their next heartbeat (a heartbeat proves the peer is on the
@@ -157,7 +158,7 @@ export class Replicator {
     this.startedAtMs = claimed.startedAtMs;
     this.writerId = restored.writerId ?? writerIdFor(options.nodeId, this.incarnation);
     const maxPayload = transport.maxPayload;
-    this.clock = new HybridClock(Date.now, options.maxClockSkewMs);
+    this.clock = new HybridClock(options.clock.now, options.maxClockSkewMs);
     this.subscriptions = new Subscriptions(() => this.stats.subscriberErrorCount++);
     const onError = (error: unknown): void => this.reportError(error);
     this.changes = new ChangeStream(onError);
@@ -173,6 +174,7 @@ export class Replicator {
       maxMessageBytes: Math.min(options.maxDeltaSize, maxPayload - PAYLOAD_HEADROOM),
       stats: this.stats,
       now,
+      clock: options.clock,
       onError,
     });
     this.inbox = new Inbox({
@@ -186,7 +188,7 @@ export class Replicator {
       stats: this.stats,
       deliver: (env) => this.deliver(env),
       onGap: (origin, incarnation, from, to) => void this.repairGap(origin, incarnation, from, to),
-      now: Date.now,
+      now: options.clock.now,
     });
     this.antiEntropy = new AntiEntropy({
       nodeId: options.nodeId,
@@ -196,6 +198,7 @@ export class Replicator {
       ask: (peer, request) => this.ask(peer, request, this.options.coordinationTimeoutMs),
       merge: (state) => this.merger.fullState(state, "sync"),
       sendLarge: (peer, entry) => this.outbox.sendDirect(this.directSubject(peer), entry),
+      clock: options.clock,
       onError,
     });
     this.coordinator = new Coordinator({
@@ -203,6 +206,7 @@ export class Replicator {
       peers: () => this.heartbeater.table.quorumPeers(undefined, this.options.role),
       known: () => this.heartbeater.table.known(undefined, this.options.role),
       ask: (peer, request, timeoutMs) => this.ask(peer, request, timeoutMs),
+      clock: options.clock,
     });
     this.heartbeater = new Heartbeater({
       transport,
@@ -228,6 +232,7 @@ export class Replicator {
         this.onPeerHeartbeat(hb.node);
       },
       lastSequence: () => this.outbox.lastSequence,
+      clock: options.clock,
       onError,
     });
   }
@@ -259,16 +264,16 @@ export class Replicator {
       // Before subscribing to anything: is the node id free, and which incarnation is above every
       // earlier one (see identity.ts)?
       const nodeSubject = `${resolved.subject}.node.${resolved.nodeId}`;
-      const learned = await claimIdentity({ transport, subject: resolved.subject, nodeId: resolved.nodeId, nodeSubject });
+      const learned = await claimIdentity({ transport, subject: resolved.subject, nodeId: resolved.nodeId, nodeSubject, clock: resolved.clock });
       if (learned.holderCheckTimedOut) restored.stats.identityCheckTimeouts++;
       const previous = snapshots?.restore.previous;
       const incarnation = chooseIncarnation({
-        wallMs: Date.now(),
+        wallMs: resolved.clock.now(),
         persisted: previous?.node === resolved.nodeId ? previous.incarnation : 0,
         learned: learned.incarnation,
         lastInProcess: lastIncarnation,
       });
-      claimed = { incarnation, startedAtMs: chooseStartedAt(Date.now(), learned.youngestStartedAtMs), expected: learned.members };
+      claimed = { incarnation, startedAtMs: chooseStartedAt(resolved.clock.now(), learned.youngestStartedAtMs), expected: learned.members };
       await snapshots?.recordIncarnation(incarnation);
     } catch (error) {
       await snapshots?.close(); // release the LevelDB lock: a retry of start must be able to open it
@@ -425,7 +430,7 @@ export class Replicator {
   /** Expire tombstones older than `tombstoneTtlMs` and compact causal metadata (runs on the prune tick). */
   prune(): void {
     this.checkOpen();
-    this.store.expireTombstones(Date.now() - this.options.tombstoneTtlMs);
+    this.store.expireTombstones(this.options.clock.now() - this.options.tombstoneTtlMs);
     for (const [key, v] of [...this.store.entries()]) {
       const c = (v.value as { compact?: () => Crdt }).compact?.();
       if (c !== undefined && c !== v.value) this.store.set(key, v.kind, c, "local");
@@ -436,7 +441,7 @@ export class Replicator {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) this.options.clock.clear(t);
     this.antiEntropy.stop();
     try {
       this.outbox.close();
@@ -512,7 +517,7 @@ export class Replicator {
   }
 
   private every(ms: number, fn: () => void): void {
-    const timer = setInterval(() => {
+    const timer = this.options.clock.setInterval(() => {
       try {
         fn();
       } catch (error) {
@@ -572,7 +577,7 @@ export class Replicator {
   /** Run a round with `peer` at its first heartbeat at least `afterMs` from now. */
   private syncSoon(peer: string, afterMs: number): void {
     if (this.closed) return;
-    const at = Date.now() + afterMs;
+    const at = this.options.clock.now() + afterMs;
     this.syncAtHeartbeat.set(peer, Math.min(at, this.syncAtHeartbeat.get(peer) ?? at));
   }
 
@@ -585,7 +590,7 @@ export class Replicator {
       return;
     }
     const at = this.syncAtHeartbeat.get(peer);
-    if (at === undefined || Date.now() < at) return;
+    if (at === undefined || this.options.clock.now() < at) return;
     this.syncAtHeartbeat.delete(peer);
     void this.syncWith(peer, "gap");
   }

@@ -8,7 +8,7 @@
  * a small backlog, otherwise it answers from the tree as it is (a stale answer only makes that
  * round's diff slightly off; the next round corrects it).
  */
-import { setImmediate as yieldToLoop } from "node:timers/promises";
+import type { Clock, TimerHandle } from "../clock.js";
 import { DigestTree } from "../cluster/digest-tree.js";
 import { keyEntryHash } from "../cluster/hashing.js";
 import { contentHash, tombstoneHash } from "../wire/hash.js";
@@ -25,11 +25,12 @@ export class StoreDigest {
   readonly tree = new DigestTree();
   /** Keys changed since they were last hashed into the tree. */
   private readonly dirty = new Set<string>();
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: TimerHandle | undefined;
   private stopped = false;
 
   constructor(
     private readonly store: Store,
+    private readonly clock: Clock,
     private readonly onError: (error: unknown) => void,
   ) {
     store.onChange((key) => {
@@ -60,7 +61,7 @@ export class StoreDigest {
 
   /** Rehash every changed key, in slices that let the event loop run in between. */
   async refreshAll(): Promise<void> {
-    while (!this.refreshFor(SLICE_MS)) await yieldToLoop();
+    while (!this.refreshFor(SLICE_MS)) await new Promise<void>((resolve) => this.clock.soon(resolve));
   }
 
   /** Before answering a digest request: a small backlog is hashed now (an exact answer), a bulk load's is left to the background. */
@@ -72,13 +73,13 @@ export class StoreDigest {
   /** Stop the background rehashing (the replicator is closing). */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.clock.clear(this.timer);
     this.timer = undefined;
   }
 
   private schedule(delayMs: number): void {
     if (this.stopped || this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       if (this.stopped) return;
       try {
@@ -87,7 +88,7 @@ export class StoreDigest {
         this.onError(error);
       }
     }, delayMs);
-    this.timer.unref?.();
+    this.timer.unref();
   }
 
   /** Rehash changed keys for at most about `ms`; true when none is left. */

@@ -5,13 +5,14 @@
  * Time is virtual: every delivery gets a virtual due time `now + delay` (delay drawn in
  * [0, reorderWindow]) and deliveries happen in (due time, publish order) order. Wall-clock time only
  * decides *when* the queue is pumped, never *in which order*, so for the same seed and the same
- * sequence of publishes the delivery order is the same. Request timeouts are real timers, because
- * callers measure them in real milliseconds.
+ * sequence of publishes the delivery order is the same. Pumping and request timeouts use the
+ * network's clock: the system's by default, or a virtual one that makes the whole run seeded.
  *
  * Differences from NATS, on purpose: subjects match exactly (no wildcards); a disconnected node's
  * publishes are lost rather than buffered (the harsher case); faults apply to every copy
  * independently (one draw per recipient).
  */
+import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { ConnectionError, InvalidArgumentError } from "../errors.js";
 import {
   RequestFailedError,
@@ -41,6 +42,11 @@ export interface MemoryNetworkOptions extends MemoryFaults {
   batchSize?: number;
   /** Called when a handler throws (default: console.error). */
   onHandlerError?: (error: unknown, subject: string, nodeId: string) => void;
+  /**
+   * Schedules the pumping and request timeouts (default: the system clock). With a virtual clock,
+   * whoever advances it drives delivery; `settle` is for the system clock only.
+   */
+  clock?: Clock;
 }
 
 /** mulberry32: tiny, fast, good enough for fault injection, and deterministic for a seed. */
@@ -89,6 +95,7 @@ export interface DeliveryRecord {
 
 export class MemoryNetwork {
   readonly maxPayload: number;
+  readonly clock: Clock;
   private readonly random: () => number;
   private faults: Required<MemoryFaults>;
   private readonly autoDeliver: boolean;
@@ -118,6 +125,7 @@ export class MemoryNetwork {
     this.maxPayload = options.maxPayload ?? 1024 * 1024;
     this.autoDeliver = options.autoDeliver ?? true;
     this.batchSize = options.batchSize ?? 256;
+    this.clock = options.clock ?? systemClock;
     this.onHandlerError =
       options.onHandlerError ?? ((e, s, n) => console.error(`memory transport: handler of ${n} for "${s}" threw:`, e));
   }
@@ -353,8 +361,8 @@ export class MemoryNetwork {
   private schedulePump(): void {
     if (!this.autoDeliver || this.pumpScheduled) return;
     this.pumpScheduled = true;
-    // setImmediate, not a microtask: never inside publish, and timers get a turn between batches.
-    setImmediate(() => {
+    // Soon (setImmediate), not a microtask: never inside publish, and timers get a turn between batches.
+    this.clock.soon(() => {
       this.pumpScheduled = false;
       this.step(this.batchSize);
       if (this.queue.size > 0) this.schedulePump();
@@ -415,7 +423,8 @@ export class MemoryTransport implements Transport {
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     if (this.closed) return Promise.reject(new RequestFailedError(`request on ${subject}: transport closed`, "closed"));
     return new Promise<Uint8Array>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      const clock = this.network.clock;
+      let timer: TimerHandle | undefined;
       let inbox = "";
       const send = (): void => {
         this.network.send(this, subject, data, inbox);
@@ -424,7 +433,7 @@ export class MemoryTransport implements Transport {
       const pending: PendingRequest = {
         nodeId: this.nodeId,
         settle: (result) => {
-          clearTimeout(timer);
+          clock.clear(timer);
           this.network.closeInbox(inbox);
           this.inflight.delete(pending);
           if (result instanceof RequestFailedError) reject(result);
@@ -436,17 +445,17 @@ export class MemoryTransport implements Transport {
       this.inflight.add(pending);
       if (this.network.isConnected(this.nodeId) && !this.network.hasResponder(subject)) {
         // NATS answers "no responders" at once; asynchronously, like a server round trip.
-        setImmediate(() => pending.settle(new RequestFailedError(`request on ${subject}: no responders`, "no-responders")));
+        clock.soon(() => pending.settle(new RequestFailedError(`request on ${subject}: no responders`, "no-responders")));
         return;
       }
-      timer = setTimeout(
+      timer = clock.setTimeout(
         () => pending.settle(new RequestFailedError(`request on ${subject}: no reply within ${timeoutMs} ms`, "timeout")),
         timeoutMs,
       );
       try {
         send();
       } catch (e) {
-        clearTimeout(timer);
+        clock.clear(timer);
         this.network.closeInbox(inbox);
         this.inflight.delete(pending);
         reject(e);

@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { systemClock } from "../../src/clock.js";
 import { leafOf } from "../../src/cluster/digest-tree.js";
 import { GCounter, GSet } from "../../src/crdt/index.js";
 import { AntiEntropy, RANGE_LEVEL } from "../../src/replicator/anti-entropy.js";
@@ -54,6 +55,7 @@ function pair(intercept?: (request: NodeRequest) => NodeReply | undefined): { a:
       store,
       stats,
       maxPayload: MAX_PAYLOAD,
+      clock: systemClock,
       ask: async (peer, request) => {
         const req = decodeNodeRequest(encodeNodeRequest(request));
         const other = sides.get(peer)!;

@@ -1,0 +1,31 @@
+/**
+ * Seeded fault schedules over the in-memory bus in virtual time (see test/sim/):
+ *   npm run sim -- --schedules 10000          (seeds 20240611 … 20250610)
+ *   npm run sim -- --seed 20240700 --schedules 1 --trace
+ * Prints a summary; exits 1 when a schedule failed, listing each failing seed with its replay command.
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { DEFAULT_SEED, describeFailure, formatSummary, runSchedules } from "../test/sim/run.js";
+
+const integer = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("a non-negative integer");
+  return n;
+};
+
+const program = new Command("sim")
+  .option("--schedules <n>", "how many schedules (seeds seed, seed + 1, …)", integer, 10_000)
+  .option("--seed <s>", "first seed", integer, DEFAULT_SEED)
+  .option("--trace", "print every step of each schedule (for replaying one seed)", false)
+  .parse();
+const { schedules, seed, trace } = program.opts<{ schedules: number; seed: number; trace: boolean }>();
+
+const summary = await runSchedules(seed, schedules, {
+  ...(trace ? { trace: (line: string) => console.log(line) } : {}),
+  onResult: (r, done) => {
+    if (r.failures.length > 0) console.log(describeFailure(r));
+    if (done % 500 === 0 && done < schedules) console.log(`… ${done} schedules`);
+  },
+});
+console.log(formatSummary(summary));
+process.exitCode = summary.failed.length > 0 ? 1 : 0;

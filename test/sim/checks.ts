@@ -1,0 +1,210 @@
+/**
+ * What a schedule logged, and the checks run on it once the cluster healed: pure functions of the
+ * log, the topology epochs and the final replicas.
+ *
+ * A write "must survive" when a majority acknowledged it, or when its writer (that incarnation of
+ * the node) is still running at the end: a local write stands on its node, which never loses it.
+ * Any other write (a node stopped before it left) may be lost, but never applied twice.
+ */
+import { GCounter, ORSet, PNCounter, type Crdt } from "../../src/index.js";
+import { MAJORITY } from "./world.js";
+
+export type Level = "local" | "majority";
+export type WriteOutcome = "pending" | "ok" | "timeout" | "deleted";
+export type ReadOutcome = "pending" | "ok" | "timeout";
+
+/** Points on one logical time line (start and end of operations, stops of nodes), to order them. */
+export interface Span {
+  readonly startedAt: number;
+  readonly startEpoch: number;
+  /** N when it started: the members its node counted (the quorum is a majority of them). */
+  readonly members: number;
+  endedAt?: number;
+  endEpoch?: number;
+}
+
+export interface WriteRecord extends Span {
+  /** e.g. "gcounter", "orset-add" (a unique element, never removed), "lww", "delete". */
+  readonly op: string;
+  readonly key: string;
+  readonly node: string;
+  /** The writer id the node wrote under (set when the write applied locally). */
+  writer?: string;
+  /** False for an update that changed nothing (it resolves at once, without asking anyone). */
+  changed?: boolean;
+  readonly level: Level;
+  /** Counters: the writer's slot (increments or decrements) right after this write. */
+  slot?: { readonly side: "inc" | "dec"; readonly after: number };
+  /** A unique element added to an ORSet. */
+  readonly element?: string;
+  outcome: WriteOutcome;
+}
+
+export interface ReadRecord extends Span {
+  readonly key: string;
+  readonly node: string;
+  outcome: ReadOutcome;
+  value?: Crdt | undefined;
+}
+
+export interface StopRecord {
+  readonly node: string;
+  /** The writer id that stopped (its unreplicated local writes may be gone). */
+  readonly writer: string;
+  readonly at: number;
+}
+
+export interface SimLog {
+  readonly writes: WriteRecord[];
+  readonly reads: ReadRecord[];
+  readonly stops: StopRecord[];
+}
+
+export interface CheckReport {
+  failures: string[];
+  /** Writes that had to survive and did not. */
+  lost: number;
+  /**
+   * Majority writes and reads answered by fewer than a majority of the five: allowed when the
+   * node's N had shrunk by vote (or it started alone, knowing only itself), as the README's quorum
+   * rule says, but then losing those few nodes' state may lose such a write.
+   */
+  fewerThanMajorityOfFive: { writes: number; reads: number };
+}
+
+/** Final state of one running node: its key values. */
+export type Replica = ReadonlyMap<string, Crdt>;
+
+export function acknowledgedByMajority(w: WriteRecord): boolean {
+  return w.level === "majority" && w.outcome === "ok" && w.changed === true;
+}
+
+/** Nodes that hold a majority write once acknowledged: a majority of the N its writer counted. */
+export function quorumOf(members: number): number {
+  return Math.floor(members / 2) + 1;
+}
+
+/** At most two nodes ever lose their state (schedule.ts), so a write held by three cannot be lost. */
+export function mustSurvive(w: WriteRecord, stoppedWriters: ReadonlySet<string>): boolean {
+  if (w.writer === undefined || w.outcome === "deleted" || w.changed !== true) return false;
+  return (acknowledgedByMajority(w) && quorumOf(w.members) >= MAJORITY) || !stoppedWriters.has(w.writer);
+}
+
+export function check(log: SimLog, sides: readonly Map<string, readonly string[]>[], replicas: readonly Replica[]): CheckReport {
+  const report: CheckReport = { failures: [], lost: 0, fewerThanMajorityOfFive: { writes: 0, reads: 0 } };
+  const stopped = new Set(log.stops.map((s) => s.writer));
+  for (const w of log.writes) if (w.outcome === "pending") report.failures.push(`never settled: write ${describeWrite(w)}`);
+  for (const r of log.reads) if (r.outcome === "pending") report.failures.push(`never settled: read of ${r.key} on ${r.node}`);
+  checkCounters(log, stopped, replicas, report);
+  checkSetAdds(log, stopped, replicas, report);
+  checkSplitBrain(log, sides, report);
+  checkReads(log, report);
+  return report;
+}
+
+/** Per writer slot: the final value is the slot after one of its writes (no partial or doubled amount), at least the last that must survive. */
+function checkCounters(log: SimLog, stopped: ReadonlySet<string>, replicas: readonly Replica[], report: CheckReport): void {
+  const bySlot = new Map<string, WriteRecord[]>();
+  for (const w of log.writes) {
+    if (w.slot === undefined || w.writer === undefined) continue;
+    const id = `${w.key}\u0000${w.slot.side}\u0000${w.writer}`;
+    const list = bySlot.get(id);
+    if (list) list.push(w);
+    else bySlot.set(id, [w]);
+  }
+  const replica = replicas[0];
+  if (replica === undefined) return;
+  for (const writes of bySlot.values()) {
+    const { key, writer } = writes[0]!;
+    const side = writes[0]!.slot!.side;
+    const final = slotOf(replica.get(key), side, writer!);
+    const allowed = new Set([0, ...writes.map((w) => w.slot!.after)]);
+    if (!allowed.has(final)) {
+      report.failures.push(`inexact counter: ${key} slot ${side} of ${writer}: ${final} is not the slot after any of its writes (${[...allowed].join(", ")})`);
+    }
+    for (const w of writes) {
+      if (mustSurvive(w, stopped) && final < w.slot!.after) {
+        report.lost++;
+        report.failures.push(`lost: ${describeWrite(w)} (slot ${side} of ${writer} is ${final}, it made it ${w.slot!.after})`);
+      }
+    }
+  }
+}
+
+function checkSetAdds(log: SimLog, stopped: ReadonlySet<string>, replicas: readonly Replica[], report: CheckReport): void {
+  const replica = replicas[0];
+  if (replica === undefined) return;
+  for (const w of log.writes) {
+    if (w.element === undefined || !mustSurvive(w, stopped)) continue;
+    const set = replica.get(w.key);
+    if (!(set instanceof ORSet) || !set.has(w.element)) {
+      report.lost++;
+      report.failures.push(`lost: ${describeWrite(w)}`);
+    }
+  }
+}
+
+/**
+ * A majority write acknowledged while the topology did not change was acknowledged by nodes on the
+ * writer's side only: that side must hold a majority of the N the writer counted (the quorum rule),
+ * and no two sides may both have acknowledged majority writes in one topology epoch (split brain).
+ * Likewise for majority reads. Quorums of fewer than three of the five are counted for the summary.
+ */
+function checkSplitBrain(log: SimLog, sides: readonly Map<string, readonly string[]>[], report: CheckReport): void {
+  /** Per epoch, per side: one majority write it acknowledged. */
+  const ackedSides = new Map<number, Map<string, WriteRecord>>();
+  for (const w of log.writes) {
+    if (!acknowledgedByMajority(w)) continue;
+    if (quorumOf(w.members) < MAJORITY) report.fewerThanMajorityOfFive.writes++;
+    if (w.endEpoch !== w.startEpoch) continue;
+    const side = sides[w.startEpoch]?.get(w.node) ?? [];
+    const name = `{${side.join(",")}}`;
+    if (side.length < quorumOf(w.members)) {
+      report.failures.push(`quorum violated: ${describeWrite(w)}, while its side ${name} held ${side.length} of the N=${w.members} it counted`);
+    }
+    const seen = ackedSides.get(w.startEpoch) ?? new Map<string, WriteRecord>();
+    if (!seen.has(name)) seen.set(name, w);
+    ackedSides.set(w.startEpoch, seen);
+  }
+  for (const r of log.reads) {
+    if (r.outcome !== "ok") continue;
+    if (quorumOf(r.members) < MAJORITY) report.fewerThanMajorityOfFive.reads++;
+    if (r.endEpoch !== r.startEpoch) continue;
+    const side = sides[r.startEpoch]?.get(r.node) ?? [];
+    if (side.length < quorumOf(r.members)) {
+      report.failures.push(`quorum violated: majority read of ${r.key} on ${r.node} at #${r.startedAt} answered while its side {${side.join(",")}} held ${side.length} of the N=${r.members} it counted`);
+    }
+  }
+  for (const [epoch, bySide] of ackedSides) {
+    if (bySide.size < 2) continue;
+    const each = [...bySide].map(([side, w]) => `side ${side}: ${describeWrite(w)}`);
+    report.failures.push(`split brain: in topology epoch ${epoch}, two sides acknowledged majority writes; ${each.join("; ")}`);
+  }
+}
+
+/**
+ * A majority read that started after a majority write was acknowledged overlaps its quorum, so it
+ * sees the write, unless a node lost its state (stopped) in between.
+ */
+function checkReads(log: SimLog, report: CheckReport): void {
+  for (const r of log.reads) {
+    if (r.outcome !== "ok") continue;
+    for (const w of log.writes) {
+      if (w.key !== r.key || !acknowledgedByMajority(w) || w.endedAt! >= r.startedAt) continue;
+      if (log.stops.some((s) => s.at > w.endedAt! && s.at < r.endedAt!)) continue;
+      const seen = w.slot !== undefined ? slotOf(r.value, w.slot.side, w.writer!) >= w.slot.after : w.element === undefined || (r.value instanceof ORSet && r.value.has(w.element));
+      if (!seen) report.failures.push(`stale read: majority read of ${r.key} on ${r.node} (N=${r.members}, started at #${r.startedAt}) missed ${describeWrite(w)}`);
+    }
+  }
+}
+
+function slotOf(v: Crdt | undefined, side: "inc" | "dec", writer: string): number {
+  if (v instanceof GCounter) return side === "inc" ? v.slot(writer) : 0;
+  if (v instanceof PNCounter) return (side === "inc" ? v.increments : v.decrements).slot(writer);
+  return 0;
+}
+
+export function describeWrite(w: WriteRecord): string {
+  const what = w.slot !== undefined ? `${w.slot.side === "inc" ? "+" : "-"}→${w.slot.after}` : (w.element ?? "");
+  return `${w.level} ${w.op} ${w.key} ${what} on ${w.node} (N=${w.members}, ${w.writer ?? "not applied"}) at #${w.startedAt}, ${w.outcome}${w.endedAt !== undefined ? ` at #${w.endedAt}` : ""}`;
+}
