@@ -72,7 +72,7 @@ export interface ReplicatorOptions {
   failureTimeoutMs?: number;
   /** A member not heard for this long is removed (no longer counted for majority). Default 30 s. */
   removalTimeoutMs?: number;
-  /** Periodic digest anti-entropy with a random peer. Default 30 s. */
+  /** Periodic digest anti-entropy with the next reachable peer in turn (every peer within as many periods as there are peers). Default 30 s. */
   antiEntropyIntervalMs?: number;
   /** Target size of one published message; larger single deltas travel in chunks. Default 64 KiB. */
   maxDeltaSize?: number;
@@ -82,6 +82,12 @@ export interface ReplicatorOptions {
   tombstoneTtlMs?: number;
   /** Default timeout of coordinated writes and reads. Default 5 s. */
   coordinationTimeoutMs?: number;
+  /**
+   * The smallest N this node assumes for quorum sizes, whatever membership it knows. Set it to the
+   * cluster's size (per role) so a node that (re)starts cut off from every member cannot acknowledge
+   * "majority" or "all" writes (or answer such reads) alone. Default 1: N is the known membership.
+   */
+  minClusterSize?: number;
   /**
    * Largest lead over this node's clock an LWW timestamp or a tombstone's time may have: a local
    * write beyond it is refused (InvalidArgumentError), a received one rejected and counted
@@ -110,6 +116,7 @@ export interface ResolvedOptions {
   pruneIntervalMs: number;
   tombstoneTtlMs: number;
   coordinationTimeoutMs: number;
+  minClusterSize: number;
   maxClockSkewMs: number;
   snapshot: Required<SnapshotOptions> | undefined;
   dataCenterReplication: Required<DataCenterReplicationOptions> | undefined;
@@ -128,6 +135,7 @@ export const DEFAULTS = {
   pruneIntervalMs: 5 * 60_000,
   tombstoneTtlMs: 24 * 3_600_000,
   coordinationTimeoutMs: 5_000,
+  minClusterSize: 1,
   maxClockSkewMs: 60_000,
   snapshotIntervalMs: 10_000,
   snapshotWriteThrough: false,
@@ -159,13 +167,14 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
   const subject = o.subject ?? DEFAULTS.subject;
   if (!SUBJECT.test(subject)) throw new ConfigError(`subject must be a NATS subject without wildcards; got ${JSON.stringify(subject)}`);
 
-  const ms = (name: keyof ReplicatorOptions, fallback: number, min = 1): number => {
+  const integer = (name: keyof ReplicatorOptions, fallback: number, min: number, unit: string): number => {
     const v = o[name] ?? fallback;
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
-      throw new ConfigError(`${String(name)} must be an integer ≥ ${min} (milliseconds/bytes); got ${String(v)}`);
+      throw new ConfigError(`${String(name)} must be an integer ≥ ${min} (${unit}); got ${String(v)}`);
     }
     return v;
   };
+  const ms = (name: keyof ReplicatorOptions, fallback: number, min = 1): number => integer(name, fallback, min, "milliseconds/bytes");
   const resolved: ResolvedOptions = {
     nodeId: o.nodeId,
     dataCenter,
@@ -180,6 +189,7 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
     pruneIntervalMs: ms("pruneIntervalMs", DEFAULTS.pruneIntervalMs),
     tombstoneTtlMs: ms("tombstoneTtlMs", DEFAULTS.tombstoneTtlMs),
     coordinationTimeoutMs: ms("coordinationTimeoutMs", DEFAULTS.coordinationTimeoutMs),
+    minClusterSize: integer("minClusterSize", DEFAULTS.minClusterSize, 1, "members"),
     maxClockSkewMs: ms("maxClockSkewMs", DEFAULTS.maxClockSkewMs),
     snapshot: undefined,
     dataCenterReplication: undefined,

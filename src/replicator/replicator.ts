@@ -132,6 +132,8 @@ export class Replicator {
    * bus now), with the earliest time to try: a failed repair, a failed round, an impostor seen.
    */
   private readonly syncAtHeartbeat = new Map<string, number>();
+  /** The peer of the last periodic round (see nextPeer). */
+  private lastPeriodicPeer: string | undefined;
   /** After a reconnect: sync with the first peer whose heartbeat arrives. */
   private reconnectSyncPending = false;
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
@@ -204,7 +206,7 @@ export class Replicator {
     this.coordinator = new Coordinator({
       stats: this.stats,
       peers: () => this.heartbeater.table.quorumPeers(undefined, this.options.role),
-      known: () => this.heartbeater.table.known(undefined, this.options.role),
+      known: () => Math.max(this.options.minClusterSize, this.heartbeater.table.known(undefined, this.options.role)),
       ask: (peer, request, timeoutMs) => this.ask(peer, request, timeoutMs),
       clock: options.clock,
     });
@@ -420,10 +422,10 @@ export class Replicator {
     return this.store.size;
   }
 
-  /** Run one anti-entropy round with `peer` now (or with a random peer). */
+  /** Run one anti-entropy round with `peer` now (or with the next reachable peer in turn). */
   async sync(peer?: string, cause: RepairCause = "manual"): Promise<void> {
     this.checkOpen();
-    const target = peer ?? this.randomPeer();
+    const target = peer ?? this.nextPeer();
     if (target !== undefined) await this.antiEntropy.sync(target, cause);
   }
 
@@ -510,7 +512,7 @@ export class Replicator {
     );
     this.heartbeater.start();
     this.every(o.antiEntropyIntervalMs, () => {
-      const peer = this.randomPeer();
+      const peer = this.nextPeer();
       if (peer !== undefined) void this.antiEntropy.sync(peer, "periodic");
     });
     this.every(o.pruneIntervalMs, () => this.prune());
@@ -595,9 +597,17 @@ export class Replicator {
     void this.syncWith(peer, "gap");
   }
 
-  private randomPeer(): string | undefined {
-    const reachable = this.heartbeater.members().filter((m) => !m.self && m.reachable);
-    return reachable[Math.floor(Math.random() * reachable.length)]?.node;
+  /**
+   * The reachable peer after the last one chosen, in id order (wrapping; the first after this node
+   * at the start): every peer is in a round within as many periods as there are peers, which a
+   * random pick does not promise, and a seeded simulation replays it.
+   */
+  private nextPeer(): string | undefined {
+    const reachable = this.heartbeater.members().filter((m) => !m.self && m.reachable).map((m) => m.node);
+    const after = this.lastPeriodicPeer ?? this.nodeId;
+    const next = reachable.find((node) => node > after) ?? reachable[0];
+    if (next !== undefined) this.lastPeriodicPeer = next;
+    return next;
   }
 
   private async ask(peer: string, request: NodeRequest, timeoutMs: number): Promise<NodeReply> {

@@ -52,8 +52,10 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     failureTimeoutMs,
     removalTimeoutMs,
     coordinationTimeoutMs: 200 + Math.floor(rnd() * 800),
-    // No periodic round: its peer is drawn with Math.random, which a seed does not replay.
-    antiEntropyIntervalMs: 3_600_000,
+    // The cluster's size: a node restarted while it reaches nobody must not count itself a majority.
+    minClusterSize: 5,
+    // Periodic rounds take peers in turn, so a seed replays them.
+    antiEntropyIntervalMs: 2_000,
     pruneIntervalMs: 1_000,
   };
   trace(`seed ${seed}: ${JSON.stringify(replicatorOptions)}`);

@@ -170,7 +170,7 @@ export class Workload {
   }
 
   private span(n: Replicator): Span {
-    return { startedAt: ++this.point, startEpoch: this.world.epoch, members: n.members().length };
+    return { startedAt: ++this.point, startEpoch: this.world.epoch, members: Math.max(n.options.minClusterSize, n.members().length) };
   }
 
   private end(s: Span): void {
