@@ -35,6 +35,8 @@ export interface NodeSetup {
   logDir: string;
   clockOffsetMs: number;
   coordinationTimeoutMs: number;
+  /** The cluster's size, the daemon's --min-cluster-size: a node restarted alone is no majority. */
+  clusterSize: number;
 }
 
 export class ChaosNode {
@@ -83,6 +85,7 @@ export class ChaosNode {
       "--snapshot-dir", join(this.setup.dataDir, "snapshot"),
       "--snapshot-write-through",
       "--coordination-timeout-ms", String(this.setup.coordinationTimeoutMs),
+      "--min-cluster-size", String(this.setup.clusterSize),
     ];
     const child = spawn(process.execPath, args, {
       cwd: ROOT,

@@ -108,6 +108,7 @@ async function main(): Promise<number> {
           logDir: runDir,
           clockOffsetMs: schedule.initialClockOffsetsMs[i]!,
           coordinationTimeoutMs: COORDINATION_TIMEOUT_MS,
+          clusterSize: s.nodes,
         }),
       );
     }

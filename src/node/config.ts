@@ -29,6 +29,7 @@ export interface NodeConfig {
   token: string | undefined;
   coordinationTimeoutMs: number;
   maxClockSkewMs: number;
+  minClusterSize: number;
 }
 
 export type ParseResult = { help: string } | { config: NodeConfig };
@@ -76,6 +77,12 @@ const SPECS = {
     env: "MAX_CLOCK_SKEW_MS",
     help: "largest lead over this node's clock an LWW timestamp may have (further ahead: 400, or rejected from peers)",
     fallback: String(DEFAULTS.maxClockSkewMs),
+  },
+  minClusterSize: {
+    flag: "--min-cluster-size <n>",
+    env: "MIN_CLUSTER_SIZE",
+    help: "smallest N for majority/all: set it to the cluster's size so a node restarted cut off from everyone cannot acknowledge alone",
+    fallback: String(DEFAULTS.minClusterSize),
   },
 } satisfies Record<string, Spec>;
 
@@ -134,6 +141,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     token: get("token"),
     coordinationTimeoutMs: integer(get("coordinationTimeoutMs")!, where("coordinationTimeoutMs")),
     maxClockSkewMs: integer(get("maxClockSkewMs")!, where("maxClockSkewMs")),
+    minClusterSize: integer(get("minClusterSize")!, where("minClusterSize")),
   };
   if (config.token !== undefined && !/^[\x21-\x7e]+$/.test(config.token)) {
     throw new ConfigError(`${where("token")} must be printable ASCII without spaces`);
@@ -162,6 +170,7 @@ export function replicatorOptions(c: NodeConfig) {
     nats: { servers: c.nats, name: `crdt-node ${c.nodeId}` },
     coordinationTimeoutMs: c.coordinationTimeoutMs,
     maxClockSkewMs: c.maxClockSkewMs,
+    minClusterSize: c.minClusterSize,
     snapshot: c.snapshotDir === undefined ? undefined : { dir: c.snapshotDir, writeThrough: c.snapshotWriteThrough, sync: c.snapshotSync },
     dataCenterReplication:
       c.remoteDcs.length === 0 ? undefined : { remotes: c.remoteDcs.map((r) => ({ name: r.name, servers: r.servers })), intervalMs: c.xdcIntervalMs },

@@ -31,6 +31,7 @@ describe("crdt-node configuration", () => {
       token: undefined,
       coordinationTimeoutMs: 5000,
       maxClockSkewMs: 60000,
+      minClusterSize: 1,
     });
   });
 
@@ -49,6 +50,8 @@ describe("crdt-node configuration", () => {
       READ_ONLY: "yes",
       TOKEN: "s3cret",
       COORDINATION_TIMEOUT_MS: "2000",
+      MAX_CLOCK_SKEW_MS: "30000",
+      MIN_CLUSTER_SIZE: "3",
     });
     assert.equal(c.nodeId, "e1");
     assert.equal(c.dataCenter, "east");
@@ -67,6 +70,9 @@ describe("crdt-node configuration", () => {
     assert.equal(c.readOnly, true);
     assert.equal(c.token, "s3cret");
     assert.equal(c.coordinationTimeoutMs, 2000);
+    assert.equal(c.maxClockSkewMs, 30000);
+    assert.equal(c.minClusterSize, 3);
+    assert.equal(replicatorOptions(c).minClusterSize, 3);
   });
 
   test("flags win over the environment; --remote-dc repeats", () => {

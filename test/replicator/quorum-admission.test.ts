@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { Key, WriteTimeoutError } from "../../src/index.js";
+import { Key, ReadTimeoutError, Replicator, WriteTimeoutError } from "../../src/index.js";
 import { startCluster, type TestCluster } from "../helpers/cluster.js";
 
 let cluster: TestCluster | undefined;
@@ -31,4 +31,27 @@ test("a quorum that cannot be met fails at the deadline, not before", { timeout:
   await assert.rejects(c.update(Key.gcounter("unreachable"), (v, self) => v.increment(self, 1), { writeTo: { count: 9 }, timeoutMs: 700 }), WriteTimeoutError);
   const took = performance.now() - started;
   assert.ok(took >= 650, `rejected after ${took.toFixed(0)} ms, before its 700 ms deadline`);
+});
+
+test("minClusterSize: a node that knows no member cannot acknowledge a majority write alone", { timeout: 60_000 }, async () => {
+  const server = cluster!.server;
+  const k = Key.gcounter("floor");
+  // Its own bus subject space: it hears none of the running members, as if cut off from them all.
+  const lone = await Replicator.start({ nodeId: "lone", nats: { servers: server.url }, subject: "floor.deltas", minClusterSize: 3 });
+  try {
+    assert.equal(lone.members().length, 1);
+    await assert.rejects(lone.update(k, (v, self) => v.increment(self, 1), { writeTo: "majority", timeoutMs: 500 }), WriteTimeoutError);
+    await assert.rejects(lone.get(k, { readFrom: "majority", timeoutMs: 500 }), ReadTimeoutError);
+    assert.equal(lone.get(k)?.value, 1, "the local write stands");
+  } finally {
+    await lone.close();
+  }
+  // Without the floor the same node is its own majority (N = 1): the documented assumption.
+  const bare = await Replicator.start({ nodeId: "bare", nats: { servers: server.url }, subject: "bare.deltas" });
+  try {
+    const v = await bare.update(k, (c, self) => c.increment(self, 1), { writeTo: "majority", timeoutMs: 500 });
+    assert.equal(v.value, 1);
+  } finally {
+    await bare.close();
+  }
 });
