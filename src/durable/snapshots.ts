@@ -35,7 +35,7 @@ import { access, mkdir, readdir, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { Level } from "level";
-import { ConfigError, DurableWriteError } from "../errors.js";
+import { ConfigError, DurableWriteError, InvalidArgumentError } from "../errors.js";
 import type { SnapshotOptions } from "../replicator/options.js";
 import type { ReplicatorContext } from "../replicator/context.js";
 import type { ReplicatorStats } from "../replicator/stats.js";
@@ -205,7 +205,7 @@ export class Snapshots {
 
   /** Start periodic writes for a running replicator. */
   attach(ctx: ReplicatorContext): SnapshotHandle {
-    if (this.state !== "open") throw new Error("Snapshots.attach called twice or after close");
+    if (this.state !== "open") throw new InvalidArgumentError("Snapshots.attach called twice or after close: give each replicator its own Snapshots");
     this.state = "attached";
     this.ctx = ctx;
     this.schedule();

@@ -4,7 +4,7 @@
  * ack), so a timeout leaves the local write standing; it still replicates through the outbox.
  */
 import { quorum, type ConsistencyLevel } from "../cluster/quorum.js";
-import { ReadTimeoutError, WriteTimeoutError } from "../errors.js";
+import { CrdtReplicatorError, ReadTimeoutError, WriteTimeoutError } from "../errors.js";
 import type { NodeReply, NodeRequest, ReadReply } from "../wire/messages.js";
 import type { ReplicatorStats } from "./stats.js";
 
@@ -114,7 +114,7 @@ export class Coordinator {
 /** How often a coordinated request that lacks replies looks for newly admitted or recovered peers. */
 const RETRY_MS = 100;
 
-class Shortfall extends Error {
+class Shortfall extends CrdtReplicatorError {
   constructor(
     readonly got: number,
     readonly failures: readonly string[],

@@ -17,6 +17,7 @@ import {
   InvalidArgumentError,
   KeyDeletedError,
   KeyTypeMismatchError,
+  ProtocolError,
   ReplicatorClosedError,
 } from "../errors.js";
 import { connectNats } from "../transport/nats.js";
@@ -598,7 +599,7 @@ export class Replicator {
   private async ask(peer: string, request: NodeRequest, timeoutMs: number): Promise<NodeReply> {
     const bytes = await this.transport.request(this.nodeSubject(peer), encodeNodeRequest(request), timeoutMs);
     const reply = decodeNodeReply(bytes);
-    if (reply.type === "error") throw new Error(`peer ${peer}: ${reply.error}`);
+    if (reply.type === "error") throw new ProtocolError(`peer ${peer}: ${reply.error}`);
     return reply;
   }
 

@@ -12,7 +12,7 @@
  * publishes are lost rather than buffered (the harsher case); faults apply to every copy
  * independently (one draw per recipient).
  */
-import { ConnectionError, InvalidArgumentError } from "../errors.js";
+import { ConnectionError, InvalidArgumentError, SettleTimeoutError } from "../errors.js";
 import {
   RequestFailedError,
   type IncomingMessage,
@@ -197,7 +197,7 @@ export class MemoryNetwork {
       }
       await new Promise((resolve) => setImmediate(resolve));
       if (this.queue.size === 0) return;
-      if (Date.now() > deadline) throw new Error(`settle: still ${this.queue.size} in flight after ${options.timeoutMs} ms`);
+      if (Date.now() > deadline) throw new SettleTimeoutError(`settle: still ${this.queue.size} in flight after ${options.timeoutMs} ms`);
     }
   }
 
@@ -221,7 +221,7 @@ export class MemoryNetwork {
    */
   deliverAll(limit = 1_000_000): number {
     const n = this.step(limit);
-    if (this.queue.size > 0) throw new Error(`deliverAll: still ${this.queue.size} in flight after ${limit} deliveries`);
+    if (this.queue.size > 0) throw new SettleTimeoutError(`deliverAll: still ${this.queue.size} in flight after ${limit} deliveries`);
     return n;
   }
 
