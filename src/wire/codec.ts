@@ -1,7 +1,8 @@
 /**
  * The wire codec of crdt-replicator: everything that turns values and replication messages into
  * bytes and back. Schema: proto/crdt.proto (the single source of truth); `npm run proto` generates
- * src/wire/gen/ (ts-proto code and the protobufjs descriptor); `npm test` fails when it is stale.
+ * gen/crdt.ts (ts-proto code) and src/wire/gen/descriptor.ts (the protobufjs descriptor); `npm test`
+ * fails when either is stale.
  *
  * Which library on the hot path (envelope + CRDTDelta + states): protobufjs reflection.
  * `npx tsx bench/codec.ts` measures both on the same schema and inputs (encode+decode per second,
@@ -29,9 +30,10 @@
  * replicator sends all day; on large states both converge (0.9–1.5×, within noise).
  *
  * So: the runtime uses protobufjs (`protobufjs/light`, from the embedded descriptor; no .proto file
- * is read at run time). The ts-proto output in gen/crdt.ts stays generated from the same schema
- * for the benchmark and as typed documentation; nothing in src/ imports it at run time (it would
- * need @bufbuild/protobuf as a runtime dependency).
+ * is read at run time). The ts-proto output in gen/crdt.ts (top level) stays generated from the
+ * same schema for the benchmark and a test, and as typed documentation; it lives outside src/, so
+ * it is neither built into dist/ nor able to pull @bufbuild/protobuf (a devDependency) into the
+ * runtime.
  *
  * The end-to-end cost of a value is dominated by the data types' own validation in `fromState`
  * (canonical-encoding checks of every element), not by protobuf: see the bench's `value/s` column.

@@ -44,7 +44,7 @@ import {
   type Tombstone,
 } from "../../src/wire/codec.js";
 import { decodeMemberHello, decodeMemberHelloReply, encodeMemberHello, encodeMemberHelloReply } from "../../src/wire/messages.js";
-import * as G from "../../src/wire/gen/crdt.js";
+import * as G from "../../gen/crdt.js";
 import { descriptor } from "../../src/wire/gen/descriptor.js";
 import { schemaEnum } from "../../src/wire/pb.js";
 
