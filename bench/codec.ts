@@ -39,9 +39,21 @@ import {
   type ORMapState,
 } from "../src/crdt/index.js";
 import { mulberry32 } from "../src/transport/memory.js";
-import { contentHash, contentHashOfEncoded } from "../src/wire/hash.js";
-import { decodeDeltaEnvelope, encodeDeltaEnvelope, type CrdtDelta, type DeltaEnvelope } from "../src/wire/messages.js";
-import { dataTypeOf, decodeState, decodeValue, encodeState, encodeValue, isMapKind, kindOf } from "../src/wire/states.js";
+import {
+  contentHash,
+  contentHashOfEncoded,
+  type CrdtDelta,
+  dataTypeOf,
+  decodeDeltaEnvelope,
+  decodeState,
+  decodeValue,
+  type DeltaEnvelope,
+  encodeDeltaEnvelope,
+  encodeState,
+  encodeValue,
+  isMapKind,
+  kindOf,
+} from "../src/wire/codec.js";
 import { descriptor } from "../src/wire/gen/descriptor.js";
 import * as G from "../gen/crdt.js";
 

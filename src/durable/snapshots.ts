@@ -41,9 +41,14 @@ import type { ReplicatorContext } from "../replicator/context.js";
 import type { ReplicatorStats } from "../replicator/stats.js";
 import type { Store } from "../replicator/store.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { decodeSnapshotEntry, encodeSnapshotEntry, type SnapshotMeta } from "../wire/messages.js";
-import { snapshotValueOf } from "../wire/fast-decode.js";
-import { decodeValue, kindOf } from "../wire/states.js";
+import {
+  decodeSnapshotEntry,
+  decodeValue,
+  encodeSnapshotEntry,
+  kindOf,
+  type SnapshotMeta,
+  snapshotValueOf,
+} from "../wire/codec.js";
 
 /** LevelDB key prefixes. */
 export const VALUE_PREFIX = "v/";

@@ -26,8 +26,16 @@ import {
   type KeyDiff,
 } from "../cluster/digest-round.js";
 import { InvalidArgumentError, ProtocolError } from "../errors.js";
-import { encodeValue } from "../wire/codec.js";
-import type { CrdtDelta, DigestReply, DigestRequest, FullState, KeyHash, NodeReply, NodeRequest } from "../wire/messages.js";
+import {
+  type CrdtDelta,
+  type DigestReply,
+  type DigestRequest,
+  encodeValue,
+  type FullState,
+  type KeyHash,
+  type NodeReply,
+  type NodeRequest,
+} from "../wire/codec.js";
 import type { RepairCause, ReplicatorStats } from "./stats.js";
 import type { Store, StoredValue, TombstoneInfo } from "./store.js";
 import { StoreDigest } from "./store-digest.js";

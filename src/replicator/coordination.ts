@@ -5,7 +5,7 @@
  */
 import { quorum, type ConsistencyLevel } from "../cluster/quorum.js";
 import { CrdtReplicatorError, ReadTimeoutError, WriteTimeoutError } from "../errors.js";
-import type { NodeReply, NodeRequest, ReadReply } from "../wire/messages.js";
+import type { NodeReply, NodeRequest, ReadReply } from "../wire/codec.js";
 import type { ReplicatorStats } from "./stats.js";
 
 export interface CoordinatorOptions {

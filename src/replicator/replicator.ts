@@ -38,7 +38,7 @@ import {
   type NodeRequest,
   type ReadReply,
   type Tombstone,
-} from "../wire/messages.js";
+} from "../wire/codec.js";
 import { ChangeStream } from "./changes.js";
 import { AntiEntropy } from "./anti-entropy.js";
 import { Coordinator } from "./coordination.js";

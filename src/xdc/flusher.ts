@@ -45,7 +45,7 @@ import {
   type FullState,
   type NodeReply,
   type NodeRequest,
-} from "../wire/messages.js";
+} from "../wire/codec.js";
 import { BatchAccumulator, type Taken } from "./accumulator.js";
 import type { RemoteLink } from "./link.js";
 import { halve, pack, toTaken, type Part } from "./pack.js";

@@ -20,7 +20,7 @@ import {
   encodeNodeReply,
   type CrdtDeltaBatch,
   type NodeReply,
-} from "../wire/messages.js";
+} from "../wire/codec.js";
 
 export const batchSubject = (subject: string): string => `${subject}.xdc`;
 export const digestSubject = (subject: string): string => `${subject}.xdc.digest`;
