@@ -1,6 +1,6 @@
 /**
  * Codec benchmark: protobufjs reflection (from src/wire/gen/descriptor.ts) vs ts-proto's generated
- * code (src/wire/gen/crdt.ts), same schema, same inputs; plus the library codec (src/wire) end to
+ * code (gen/crdt.ts), same schema, same inputs; plus the library codec (src/wire) end to
  * end, and the cost of a content hash.
  *
  *   npx tsx bench/codec.ts            table + JSON on stdout
@@ -39,11 +39,23 @@ import {
   type ORMapState,
 } from "../src/crdt/index.js";
 import { mulberry32 } from "../src/transport/memory.js";
-import { contentHash, contentHashOfEncoded } from "../src/wire/hash.js";
-import { decodeDeltaEnvelope, encodeDeltaEnvelope, type CrdtDelta, type DeltaEnvelope } from "../src/wire/messages.js";
-import { dataTypeOf, decodeState, decodeValue, encodeState, encodeValue, isMapKind, kindOf } from "../src/wire/states.js";
+import {
+  contentHash,
+  contentHashOfEncoded,
+  type CrdtDelta,
+  dataTypeOf,
+  decodeDeltaEnvelope,
+  decodeState,
+  decodeValue,
+  type DeltaEnvelope,
+  encodeDeltaEnvelope,
+  encodeState,
+  encodeValue,
+  isMapKind,
+  kindOf,
+} from "../src/wire/codec.js";
 import { descriptor } from "../src/wire/gen/descriptor.js";
-import * as G from "../src/wire/gen/crdt.js";
+import * as G from "../gen/crdt.js";
 
 // ================================================================== options & result
 

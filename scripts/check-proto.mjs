@@ -1,16 +1,17 @@
 #!/usr/bin/env node
-// Fails (exit 1) when src/wire/gen/ is not what `npm run proto` generates from proto/crdt.proto:
-// regenerates into a temp dir and compares file by file. Runs first in `npm test`.
+// Fails (exit 1) when gen/ or src/wire/gen/ is not what `npm run proto` generates from
+// proto/crdt.proto: regenerates into temp dirs and compares file by file. Runs first in `npm test`.
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { GEN_DIR, ROOT, generate } from "./gen-proto.mjs";
+import { GEN_DIRS, ROOT, generate } from "./gen-proto.mjs";
 
 const started = performance.now();
 const tmp = mkdtempSync(join(tmpdir(), "crdt-proto-check-"));
 const problems = [];
 try {
-  await generate(tmp);
+  const fresh = { tsProto: join(tmp, "ts-proto"), descriptor: join(tmp, "descriptor") };
+  await generate(fresh);
   const list = (dir) => {
     try {
       return readdirSync(dir).filter((f) => f.endsWith(".ts")).sort();
@@ -18,21 +19,24 @@ try {
       return [];
     }
   };
-  const expected = list(tmp);
-  const actual = list(GEN_DIR);
-  for (const f of expected) {
-    if (!actual.includes(f)) problems.push(`missing ${f}`);
-    else if (readFileSync(join(tmp, f), "utf8") !== readFileSync(join(GEN_DIR, f), "utf8")) problems.push(`${f} differs`);
+  for (const [which, dir] of Object.entries(GEN_DIRS)) {
+    const at = (f) => relative(ROOT, join(dir, f));
+    const expected = list(fresh[which]);
+    const actual = list(dir);
+    for (const f of expected) {
+      if (!actual.includes(f)) problems.push(`missing ${at(f)}`);
+      else if (readFileSync(join(fresh[which], f), "utf8") !== readFileSync(join(dir, f), "utf8")) problems.push(`${at(f)} differs`);
+    }
+    for (const f of actual) if (!expected.includes(f)) problems.push(`unexpected ${at(f)} (not generated)`);
   }
-  for (const f of actual) if (!expected.includes(f)) problems.push(`unexpected ${f} (not generated)`);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-const dir = relative(ROOT, GEN_DIR);
+const dir = Object.values(GEN_DIRS).map((d) => relative(ROOT, d)).join(" and ");
 if (problems.length > 0) {
-  console.error(`${dir} is out of date with proto/crdt.proto: ${problems.join(", ")}.`);
+  console.error(`${dir}: out of date with proto/crdt.proto: ${problems.join(", ")}.`);
   console.error("Run `npm run proto` and commit the result.");
   process.exit(1);
 }
-console.log(`${dir} is up to date with proto/crdt.proto (${Math.round(performance.now() - started)} ms)`);
+console.log(`${dir}: up to date with proto/crdt.proto (${Math.round(performance.now() - started)} ms)`);

@@ -1,6 +1,7 @@
 /**
- * Typed errors. Every error the library throws on purpose is one of these; `name` equals the
- * class name so it survives serialization and `instanceof` across realms is not needed.
+ * Typed errors. Every error the library throws on purpose is a CrdtReplicatorError (one of these
+ * classes); `name` equals the class name so it survives serialization and `instanceof` across
+ * realms is not needed. test/errors.test.ts checks both.
  */
 export class CrdtReplicatorError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -45,3 +46,28 @@ export class ConnectionError extends CrdtReplicatorError {}
  * next interval. Check the disk (space, permissions) and retry the write to know it is durable.
  */
 export class DurableWriteError extends CrdtReplicatorError {}
+
+/**
+ * A peer, a remote data center or a server answered outside the protocol: an error reply, a reply
+ * of the wrong kind, or a message too large to carry. The message names who and what.
+ */
+export class ProtocolError extends CrdtReplicatorError {}
+
+/** A request got no reply in time, or nobody listens on the subject. */
+export class RequestFailedError extends CrdtReplicatorError {
+  constructor(
+    message: string,
+    readonly reason: "timeout" | "no-responders" | "closed",
+  ) {
+    super(message);
+  }
+}
+
+/** The remote DC's nodes answered, but refused the batch (they say why). */
+export class BatchRejectedError extends CrdtReplicatorError {}
+
+/**
+ * `MemoryNetwork.settle` or `deliverAll` could not empty the network within its time or delivery
+ * limit: some handler likely answers every message with another one.
+ */
+export class SettleTimeoutError extends CrdtReplicatorError {}

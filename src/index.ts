@@ -8,9 +8,18 @@ export {
   type DataCenterReplicationOptions,
   type RemoteDataCenter,
   type ReplicatorOptions,
+  type ResolvedOptions,
   type SnapshotOptions,
 } from "./replicator/options.js";
+export type { RepairCause } from "./replicator/stats.js";
 export type { ConsistencyLevel } from "./cluster/quorum.js";
-export { MemoryNetwork, type MemoryTransport } from "./transport/memory.js";
-export type { Transport } from "./transport/types.js";
+export type { BorrowedNatsConnection, NatsConnectionOptions } from "./transport/nats.js";
+export {
+  MemoryNetwork,
+  type DeliveryRecord,
+  type MemoryFaults,
+  type MemoryNetworkOptions,
+  type MemoryTransport,
+} from "./transport/memory.js";
+export type { IncomingMessage, MessageHandler, SubscribeOptions, Transport, TransportStatus } from "./transport/types.js";
 export { systemClock, type Clock, type TimerHandle } from "./clock.js";

@@ -12,6 +12,7 @@
  * (`PMap.build` / `mutate`) owns the nodes it copied and updates them in place, so a batch of n
  * updates costs O(n) node copies at most, not O(n log n).
  */
+import { InvalidArgumentError } from "../errors.js";
 
 const SHIFT = 5;
 const MASK = 31;
@@ -280,7 +281,7 @@ export class TransientMap<V> {
   }
 
   private live(): Owner {
-    if (this.#owner === null) throw new Error("TransientMap used after its batch ended");
+    if (this.#owner === null) throw new InvalidArgumentError("TransientMap used after its batch ended: edit the map its batch returned");
     return this.#owner;
   }
 }

@@ -35,15 +35,20 @@ import { access, mkdir, readdir, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { Level } from "level";
-import { ConfigError, DurableWriteError } from "../errors.js";
+import { ConfigError, DurableWriteError, InvalidArgumentError } from "../errors.js";
 import type { SnapshotOptions } from "../replicator/options.js";
 import type { ReplicatorContext } from "../replicator/context.js";
 import type { ReplicatorStats } from "../replicator/stats.js";
 import type { Store } from "../replicator/store.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { decodeSnapshotEntry, encodeSnapshotEntry, type SnapshotMeta } from "../wire/messages.js";
-import { snapshotValueOf } from "../wire/fast-decode.js";
-import { decodeValue, kindOf } from "../wire/states.js";
+import {
+  decodeSnapshotEntry,
+  decodeValue,
+  encodeSnapshotEntry,
+  kindOf,
+  type SnapshotMeta,
+  snapshotValueOf,
+} from "../wire/codec.js";
 
 /** LevelDB key prefixes. */
 export const VALUE_PREFIX = "v/";
@@ -205,7 +210,7 @@ export class Snapshots {
 
   /** Start periodic writes for a running replicator. */
   attach(ctx: ReplicatorContext): SnapshotHandle {
-    if (this.state !== "open") throw new Error("Snapshots.attach called twice or after close");
+    if (this.state !== "open") throw new InvalidArgumentError("Snapshots.attach called twice or after close: give each replicator its own Snapshots");
     this.state = "attached";
     this.ctx = ctx;
     this.schedule();

@@ -7,7 +7,7 @@
  * or a byte array written through the library reads back as `{ "$bigint": "…" }` /
  * `{ "$base64": "…" }`.
  */
-import { PrecisionError } from "../errors.js";
+import { CrdtReplicatorError, PrecisionError } from "../errors.js";
 import type { Crdt, DataKind, Element } from "../crdt/types.js";
 import type { Flag } from "../crdt/flag.js";
 import type { GCounter } from "../crdt/gcounter.js";
@@ -26,9 +26,7 @@ type Body = Record<string, unknown>;
 type Modify = (current: Crdt, self: string) => Crdt;
 
 /** A request body the API cannot use; the message names the problem (HTTP 400). */
-export class BodyError extends Error {
-  override readonly name = "BodyError";
-}
+export class BodyError extends CrdtReplicatorError {}
 
 const BY_NAME = new Map<string, DataKind>(DATA_KINDS.map((k) => [k.toLowerCase(), k]));
 

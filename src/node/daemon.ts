@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import { ConnectionError } from "../errors.js";
+import { ConnectionError, ReplicatorClosedError } from "../errors.js";
 import { Replicator } from "../replicator/replicator.js";
 import { connectNats } from "../transport/nats.js";
 import type { Transport } from "../transport/types.js";
@@ -71,7 +71,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
         const r = await Replicator.start({ ...rest, transport: t, meterProvider });
         if (closing) {
           await r.close();
-          throw new Error("closed while starting");
+          throw new ReplicatorClosedError("closed while starting");
         }
         transport = t;
         connected = true;
@@ -95,7 +95,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
         });
       }
     }
-    throw new Error("closed before the node was ready");
+    throw new ReplicatorClosedError("closed before the node was ready");
   };
   const started = start();
   started.catch(() => undefined); // the caller reads it; never an unhandled rejection

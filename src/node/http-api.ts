@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import type { ConsistencyLevel } from "../cluster/quorum.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import {
+  CrdtReplicatorError,
   DurableWriteError,
   InvalidArgumentError,
   KeyDeletedError,
@@ -51,7 +52,7 @@ export interface Live {
   feed: ChangeFeed;
 }
 
-class HttpError extends Error {
+class HttpError extends CrdtReplicatorError {
   constructor(
     readonly status: number,
     readonly code: string,

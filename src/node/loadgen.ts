@@ -2,6 +2,7 @@
  * A gentle HTTP load generator for demos: a few writes a second, spread over the given nodes,
  * touching one key of every data type, so dashboards and Grafana have something to show.
  */
+import { ConfigError, ProtocolError } from "../errors.js";
 
 export interface LoadOptions {
   /** Base URLs of writable nodes. */
@@ -43,7 +44,7 @@ export function randomWrite(): [string, Record<string, unknown>] {
 }
 
 export function startLoad(o: LoadOptions): Load {
-  if (o.targets.length === 0) throw new Error("the load generator needs at least one target");
+  if (o.targets.length === 0) throw new ConfigError("the load generator needs at least one target");
   const rate = o.rate ?? 4;
   const counts = { ok: 0, failed: 0 };
   const headers: Record<string, string> = { "content-type": "application/json" };
@@ -60,7 +61,7 @@ export function startLoad(o: LoadOptions): Load {
       const res = await fetch(`${target}/v1/keys/${key}`, { method: "POST", headers, body: JSON.stringify(body), signal: AbortSignal.timeout(5_000) });
       await res.arrayBuffer();
       if (res.ok) counts.ok++;
-      else throw new Error(`HTTP ${res.status}`);
+      else throw new ProtocolError(`HTTP ${res.status}`);
     } catch (e) {
       counts.failed++;
       if (Date.now() - lastLog > 5_000) {

@@ -26,9 +26,17 @@ import {
   type DigestRequest as RoundRequest,
   type KeyDiff,
 } from "../cluster/digest-round.js";
-import { InvalidArgumentError } from "../errors.js";
-import { encodeValue } from "../wire/codec.js";
-import type { CrdtDelta, DigestReply, DigestRequest, FullState, KeyHash, NodeReply, NodeRequest } from "../wire/messages.js";
+import { InvalidArgumentError, ProtocolError } from "../errors.js";
+import {
+  type CrdtDelta,
+  type DigestReply,
+  type DigestRequest,
+  encodeValue,
+  type FullState,
+  type KeyHash,
+  type NodeReply,
+  type NodeRequest,
+} from "../wire/codec.js";
 import type { RepairCause, ReplicatorStats } from "./stats.js";
 import type { Store, StoredValue, TombstoneInfo } from "./store.js";
 import { StoreDigest } from "./store-digest.js";
@@ -240,7 +248,7 @@ export class AntiEntropy {
   private sendLarge(peer: string | undefined, entry: CrdtDelta): void {
     const bytes = entry.data?.length ?? 0;
     if (peer === undefined || this.o.sendLarge === undefined) {
-      this.o.onError?.(new Error(`anti-entropy: key "${entry.key}" (${bytes} bytes) does not fit a message and this channel has no direct path`));
+      this.o.onError?.(new ProtocolError(`anti-entropy: key "${entry.key}" (${bytes} bytes) does not fit a message and this channel has no direct path`));
       return;
     }
     this.o.stats.largeValueSends++;
@@ -310,7 +318,7 @@ export class AntiEntropy {
       keys: [],
       bucket: 0,
     });
-    if (reply.type !== "digest") throw new Error(`a digest request was answered with ${reply.type}`);
+    if (reply.type !== "digest") throw new ProtocolError(`a digest request was answered with ${reply.type}`);
     return reply;
   }
 
@@ -373,7 +381,7 @@ export class AntiEntropy {
         keys: after === undefined ? [] : [{ key: after, hash: 0n }],
         bucket: leaf,
       });
-      if (reply.type !== "digest") throw new Error(`a range request was answered with ${reply.type}`);
+      if (reply.type !== "digest") throw new ProtocolError(`a range request was answered with ${reply.type}`);
       this.o.stats.bulkPullKeys += reply.keys.length;
       if (reply.state !== undefined) {
         merge(reply.state);
@@ -386,7 +394,7 @@ export class AntiEntropy {
       const nextAfter = last !== undefined && leafOf(last) === next ? last : undefined;
       const forward = next > leaf || (next === leaf && nextAfter !== undefined && (after === undefined || nextAfter > after));
       if (!Number.isInteger(next) || next >= LEAVES || reply.keys.length === 0 || !forward) {
-        throw new Error("anti-entropy: a range reply did not advance");
+        throw new ProtocolError("anti-entropy: a range reply did not advance");
       }
       leaf = next;
       after = nextAfter;

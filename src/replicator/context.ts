@@ -4,7 +4,7 @@
  * module that can be read — and tested — on its own.
  */
 import type { Member } from "../cluster/membership.js";
-import type { NodeReply, NodeRequest, FullState } from "../wire/messages.js";
+import type { NodeReply, NodeRequest, FullState } from "../wire/codec.js";
 import type { Transport } from "../transport/types.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RepairCause, ReplicatorStats } from "./stats.js";

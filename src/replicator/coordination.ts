@@ -5,8 +5,8 @@
  */
 import type { Clock } from "../clock.js";
 import { quorum, type ConsistencyLevel } from "../cluster/quorum.js";
-import { ReadTimeoutError, WriteTimeoutError } from "../errors.js";
-import type { NodeReply, NodeRequest, ReadReply } from "../wire/messages.js";
+import { CrdtReplicatorError, ReadTimeoutError, WriteTimeoutError } from "../errors.js";
+import type { NodeReply, NodeRequest, ReadReply } from "../wire/codec.js";
 import type { ReplicatorStats } from "./stats.js";
 
 export interface CoordinatorOptions {
@@ -117,7 +117,7 @@ export class Coordinator {
 /** How often a coordinated request that lacks replies looks for newly admitted or recovered peers. */
 const RETRY_MS = 100;
 
-class Shortfall extends Error {
+class Shortfall extends CrdtReplicatorError {
   constructor(
     readonly got: number,
     readonly failures: readonly string[],

@@ -28,7 +28,7 @@ import {
   encodeNodeRequest,
   type Identity,
   type MemberHelloReply,
-} from "../wire/messages.js";
+} from "../wire/codec.js";
 
 /** How long a holder of the node id, or the first member, has to answer. */
 export const IDENTIFY_TIMEOUT_MS = 1_000;

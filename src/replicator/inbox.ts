@@ -4,7 +4,7 @@
  * Applying the content is the replicator's job (`deliver`); this file decides what to deliver.
  */
 import { DecodeError } from "../errors.js";
-import { decodeDeltaEnvelope, type DeltaEnvelope } from "../wire/messages.js";
+import { decodeDeltaEnvelope, type DeltaEnvelope } from "../wire/codec.js";
 import type { ReplicatorStats } from "./stats.js";
 
 interface OriginTrack {

@@ -9,7 +9,7 @@
 import type { HybridClock } from "../cluster/hlc.js";
 import { maxLwwTimestamp } from "../crdt/lww-time.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import type { CrdtDelta, FullState, Tombstone } from "../wire/messages.js";
+import type { CrdtDelta, FullState, Tombstone } from "../wire/codec.js";
 import type { ChangeOrigin, ChangeStream } from "./changes.js";
 import type { ReplicatorStats } from "./stats.js";
 import type { ChangeSource, Store } from "./store.js";

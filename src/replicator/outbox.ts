@@ -5,8 +5,7 @@
  */
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { encodeValue } from "../wire/codec.js";
-import { encodeDeltaEnvelope, type CrdtDelta, type DeltaEnvelope, type Tombstone } from "../wire/messages.js";
+import { type CrdtDelta, type DeltaEnvelope, encodeDeltaEnvelope, encodeValue, type Tombstone } from "../wire/codec.js";
 import type { Transport } from "../transport/types.js";
 import type { ReplicatorStats } from "./stats.js";
 

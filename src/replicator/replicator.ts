@@ -18,6 +18,7 @@ import {
   InvalidArgumentError,
   KeyDeletedError,
   KeyTypeMismatchError,
+  ProtocolError,
   ReplicatorClosedError,
 } from "../errors.js";
 import { connectNats } from "../transport/nats.js";
@@ -38,7 +39,7 @@ import {
   type NodeRequest,
   type ReadReply,
   type Tombstone,
-} from "../wire/messages.js";
+} from "../wire/codec.js";
 import { ChangeStream } from "./changes.js";
 import { AntiEntropy } from "./anti-entropy.js";
 import { Coordinator } from "./coordination.js";
@@ -613,7 +614,7 @@ export class Replicator {
   private async ask(peer: string, request: NodeRequest, timeoutMs: number): Promise<NodeReply> {
     const bytes = await this.transport.request(this.nodeSubject(peer), encodeNodeRequest(request), timeoutMs);
     const reply = decodeNodeReply(bytes);
-    if (reply.type === "error") throw new Error(`peer ${peer}: ${reply.error}`);
+    if (reply.type === "error") throw new ProtocolError(`peer ${peer}: ${reply.error}`);
     return reply;
   }
 

@@ -11,7 +11,7 @@
 import type { Clock, TimerHandle } from "../clock.js";
 import { DigestTree } from "../cluster/digest-tree.js";
 import { keyEntryHash } from "../cluster/hashing.js";
-import { contentHash, tombstoneHash } from "../wire/hash.js";
+import { contentHash, tombstoneHash } from "../wire/codec.js";
 import type { Store } from "./store.js";
 
 /** Longest synchronous rehash slice. */

@@ -13,7 +13,7 @@
  * independently (one draw per recipient).
  */
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
-import { ConnectionError, InvalidArgumentError } from "../errors.js";
+import { ConnectionError, InvalidArgumentError, SettleTimeoutError } from "../errors.js";
 import {
   RequestFailedError,
   type IncomingMessage,
@@ -205,7 +205,7 @@ export class MemoryNetwork {
       }
       await new Promise((resolve) => setImmediate(resolve));
       if (this.queue.size === 0) return;
-      if (Date.now() > deadline) throw new Error(`settle: still ${this.queue.size} in flight after ${options.timeoutMs} ms`);
+      if (Date.now() > deadline) throw new SettleTimeoutError(`settle: still ${this.queue.size} in flight after ${options.timeoutMs} ms`);
     }
   }
 
@@ -229,7 +229,7 @@ export class MemoryNetwork {
    */
   deliverAll(limit = 1_000_000): number {
     const n = this.step(limit);
-    if (this.queue.size > 0) throw new Error(`deliverAll: still ${this.queue.size} in flight after ${limit} deliveries`);
+    if (this.queue.size > 0) throw new SettleTimeoutError(`deliverAll: still ${this.queue.size} in flight after ${limit} deliveries`);
     return n;
   }
 

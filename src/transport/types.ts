@@ -54,13 +54,5 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** A request got no reply in time, or nobody listens on the subject. */
-export class RequestFailedError extends Error {
-  constructor(
-    message: string,
-    readonly reason: "timeout" | "no-responders" | "closed",
-  ) {
-    super(message);
-    this.name = "RequestFailedError";
-  }
-}
+/** Request failures, typed: defined with the other errors, exported here where transports use it. */
+export { RequestFailedError } from "../errors.js";

@@ -1,7 +1,13 @@
 /**
  * The wire codec of crdt-replicator: everything that turns values and replication messages into
- * bytes and back. Schema: proto/crdt.proto (the single source of truth); `npm run proto` generates
- * src/wire/gen/ (ts-proto code and the protobufjs descriptor); `npm test` fails when it is stale.
+ * bytes and back, and the one module of src/wire that other folders import. Inside: shapes.ts (the
+ * messages as TypeScript shapes), one codec module per protocol (replication.ts, membership.ts,
+ * batches.ts, snapshot-entries.ts) over convert.ts (what they share), states.ts (CRDT states),
+ * pb.ts and pb-shapes.ts (protobufjs).
+ *
+ * Schema: proto/crdt.proto (the single source of truth); `npm run proto` generates gen/crdt.ts
+ * (ts-proto code) and src/wire/gen/descriptor.ts (the protobufjs descriptor); `npm test` fails when
+ * either is stale.
  *
  * Which library on the hot path (envelope + CRDTDelta + states): protobufjs reflection.
  * `npx tsx bench/codec.ts` measures both on the same schema and inputs (encode+decode per second,
@@ -29,9 +35,10 @@
  * replicator sends all day; on large states both converge (0.9–1.5×, within noise).
  *
  * So: the runtime uses protobufjs (`protobufjs/light`, from the embedded descriptor; no .proto file
- * is read at run time). The ts-proto output in gen/crdt.ts stays generated from the same schema
- * for the benchmark and as typed documentation; nothing in src/ imports it at run time (it would
- * need @bufbuild/protobuf as a runtime dependency).
+ * is read at run time). The ts-proto output in gen/crdt.ts (top level) stays generated from the
+ * same schema for the benchmark and a test, and as typed documentation; it lives outside src/, so
+ * it is neither built into dist/ nor able to pull @bufbuild/protobuf (a devDependency) into the
+ * runtime.
  *
  * The end-to-end cost of a value is dominated by the data types' own validation in `fromState`
  * (canonical-encoding checks of every element), not by protobuf: see the bench's `value/s` column.
@@ -58,7 +65,12 @@ export type {
   DigestRequest,
   FullState,
   Heartbeat,
+  HelloMember,
+  IdentifyRequest,
+  Identity,
   KeyHash,
+  MemberHello,
+  MemberHelloReply,
   NodeReply,
   NodeRequest,
   ReadReply,
@@ -70,27 +82,18 @@ export type {
   Tombstone,
   WriteAck,
   WriteRequest,
-} from "./messages.js";
+} from "./shapes.js";
+export { decodeCrdtDelta, decodeFullState, decodeTombstone, encodeCrdtDelta, encodeFullState, encodeTombstone } from "./convert.js";
+export { decodeDeltaEnvelope, decodeNodeReply, decodeNodeRequest, encodeDeltaEnvelope, encodeNodeReply, encodeNodeRequest } from "./replication.js";
 export {
-  decodeCrdtDelta,
-  decodeCrdtDeltaBatch,
-  decodeCrdtDeltaBatchAck,
-  decodeDeltaEnvelope,
-  decodeFullState,
   decodeHeartbeat,
-  decodeNodeReply,
-  decodeNodeRequest,
-  decodeSnapshotEntry,
-  decodeTombstone,
-  encodeCrdtDelta,
-  encodeCrdtDeltaBatch,
-  encodeCrdtDeltaBatchAck,
-  encodeDeltaEnvelope,
-  encodeFullState,
+  decodeMemberHello,
+  decodeMemberHelloReply,
   encodeHeartbeat,
-  encodeNodeReply,
-  encodeNodeRequest,
-  encodeSnapshotEntry,
-  encodeTombstone,
-} from "./messages.js";
+  encodeMemberHello,
+  encodeMemberHelloReply,
+} from "./membership.js";
+export { decodeCrdtDeltaBatch, decodeCrdtDeltaBatchAck, encodeCrdtDeltaBatch, encodeCrdtDeltaBatchAck } from "./batches.js";
+export { decodeSnapshotEntry, encodeSnapshotEntry } from "./snapshot-entries.js";
+export { snapshotValueOf } from "./fast-decode.js";
 export { contentHash, contentHashOfEncoded, tombstoneHash } from "./hash.js";

@@ -24,7 +24,8 @@
  */
 import * as crypto from "node:crypto";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { encodeTombstone, type Tombstone } from "./messages.js";
+import { encodeTombstone } from "./convert.js";
+import type { Tombstone } from "./shapes.js";
 import { dataTypeOf, encodeValue } from "./states.js";
 
 const VALUE_TAG = 0x01;

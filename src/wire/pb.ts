@@ -3,7 +3,7 @@
  * (generated from proto/crdt.proto by `npm run proto`), plus the few low-level helpers every
  * decoder shares. Nothing here reads a .proto file at run time.
  *
- * Why protobufjs and not the ts-proto code in gen/crdt.ts: see the figures in src/wire/codec.ts.
+ * Why protobufjs and not the ts-proto code in gen/crdt.ts (top level, outside src/): see the figures in src/wire/codec.ts.
  */
 import type { Reader as PbReader, Type } from "protobufjs";
 import protobuf from "protobufjs/light.js";

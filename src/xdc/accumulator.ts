@@ -9,7 +9,7 @@
  * supersedes it.
  */
 import type { Crdt, DataKind } from "../crdt/types.js";
-import type { Tombstone } from "../wire/messages.js";
+import type { Tombstone } from "../wire/codec.js";
 
 export interface PendingDelta {
   key: string;

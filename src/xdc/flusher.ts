@@ -31,6 +31,7 @@
  * node's own pull had ended. The spread is fire and forget: a node that misses a page is repaired
  * by its own anti-entropy.
  */
+import { BatchRejectedError, ProtocolError } from "../errors.js";
 import type { ReplicatorContext } from "../replicator/context.js";
 import type { DataCenterReplicationOptions } from "../replicator/options.js";
 import type { RepairCause } from "../replicator/stats.js";
@@ -44,7 +45,7 @@ import {
   type FullState,
   type NodeReply,
   type NodeRequest,
-} from "../wire/messages.js";
+} from "../wire/codec.js";
 import { BatchAccumulator, type Taken } from "./accumulator.js";
 import type { RemoteLink } from "./link.js";
 import { halve, pack, toTaken, type Part } from "./pack.js";
@@ -54,14 +55,6 @@ import { batchSubject, digestSubject, wallClockMs } from "./receiver.js";
 export const PAYLOAD_HEADROOM = 1024;
 /** Longest a closing leader waits for its last flush (the next leader's digest round covers the rest). */
 const FINAL_FLUSH_MAX_MS = 2_000;
-
-/** The remote DC's nodes answered, but refused the batch (they say why). */
-export class BatchRejectedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "BatchRejectedError";
-  }
-}
 
 interface Remote {
   readonly link: RemoteLink;
@@ -263,7 +256,7 @@ export class Flusher {
     // No batch can carry it (a CRDTDeltaBatch has no chunking); keeping it would fail every flush.
     this.ctx.stats.reject("oversized");
     this.ctx.reportError(
-      new Error(`cross-DC: the delta of key "${key}" (${bytes} bytes) exceeds DC "${r.link.name}"'s max payload; not sent`),
+      new ProtocolError(`cross-DC: the delta of key "${key}" (${bytes} bytes) exceeds DC "${r.link.name}"'s max payload; not sent`),
     );
   }
 
@@ -296,7 +289,7 @@ export class Flusher {
     }
     const bytes = await t.request(digestSubject(this.ctx.options.subject), encodeNodeRequest(request), this.options.sendTimeoutMs);
     const reply = decodeNodeReply(bytes);
-    if (reply.type === "error") throw new Error(`DC "${r.link.name}" answered: ${reply.error}`);
+    if (reply.type === "error") throw new ProtocolError(`DC "${r.link.name}" answered: ${reply.error}`);
     // Key fetches and the bulk pull's range pages alike: whatever the round will merge here.
     if (reply.type === "digest" && reply.state !== undefined) this.spread(reply.state, r.link.name);
     return reply;

@@ -6,8 +6,7 @@
  * estimate was wrong (see `halve`). A single value larger than the budget cannot travel in a batch
  * and is returned apart (`oversized`).
  */
-import { encodeValue } from "../wire/codec.js";
-import type { CrdtDelta, Tombstone } from "../wire/messages.js";
+import { type CrdtDelta, encodeValue, type Tombstone } from "../wire/codec.js";
 import type { Taken } from "./accumulator.js";
 
 /** Bytes of a batch besides its entries (origin DC and node, batch id, timestamp, tags). */

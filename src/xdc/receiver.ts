@@ -11,6 +11,7 @@
  * Bad input (garbage, a batch claiming to come from this DC, a request type that has no business
  * crossing DCs) is rejected, counted and answered with an error; it never throws.
  */
+import { ProtocolError } from "../errors.js";
 import type { ReplicatorContext } from "../replicator/context.js";
 import {
   decodeCrdtDeltaBatch,
@@ -19,7 +20,7 @@ import {
   encodeNodeReply,
   type CrdtDeltaBatch,
   type NodeReply,
-} from "../wire/messages.js";
+} from "../wire/codec.js";
 
 export const batchSubject = (subject: string): string => `${subject}.xdc`;
 export const digestSubject = (subject: string): string => `${subject}.xdc.digest`;
@@ -84,7 +85,7 @@ export class Receiver {
     try {
       const request = decodeNodeRequest(data);
       if (request.type !== "digest" && request.type !== "push") {
-        throw new Error(`a ${request.type} request cannot cross data centers`);
+        throw new ProtocolError(`a ${request.type} request cannot cross data centers`);
       }
       answer = this.ctx.answer(request);
     } catch (error) {

@@ -10,7 +10,7 @@ import { GCounter } from "../../src/crdt/index.js";
 import { Snapshots } from "../../src/durable/snapshots.js";
 import { ReplicatorStats } from "../../src/replicator/stats.js";
 import { Store } from "../../src/replicator/store.js";
-import { decodeSnapshotEntry, encodeSnapshotEntry } from "../../src/wire/messages.js";
+import { decodeSnapshotEntry, encodeSnapshotEntry } from "../../src/wire/codec.js";
 import { FAST } from "../helpers/cluster.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { putRaw, readSnapshotDir, removeTempDirs, tempDir } from "./helpers.js";

@@ -13,7 +13,7 @@ import { Snapshots, type SnapshotHandle, type SnapshotSettings } from "../../src
 import type { ReplicatorContext } from "../../src/replicator/context.js";
 import { ReplicatorStats } from "../../src/replicator/stats.js";
 import { Store } from "../../src/replicator/store.js";
-import { decodeSnapshotEntry, type SnapshotEntry } from "../../src/wire/messages.js";
+import { decodeSnapshotEntry, type SnapshotEntry } from "../../src/wire/codec.js";
 import { reaper } from "../helpers/reaper.js";
 import { waitFor } from "../helpers/wait.js";
 

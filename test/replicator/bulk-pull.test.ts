@@ -22,7 +22,7 @@ import {
   type FullState,
   type NodeReply,
   type NodeRequest,
-} from "../../src/wire/messages.js";
+} from "../../src/wire/codec.js";
 
 const MAX_PAYLOAD = 4096;
 

@@ -15,7 +15,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { InvalidArgumentError, Key, LWWRegister, Replicator, type ReplicatorOptions } from "../../src/index.js";
 import { parseConfig } from "../../src/node/config.js";
 import { startDaemon, type Daemon } from "../../src/node/daemon.js";
-import { decodeNodeReply, encodeDeltaEnvelope, encodeNodeRequest, type CrdtDelta } from "../../src/wire/messages.js";
+import { decodeNodeReply, encodeDeltaEnvelope, encodeNodeRequest, type CrdtDelta } from "../../src/wire/codec.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";
 import { http } from "../node/helpers.js";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { GCounter, Key, KeyDeletedError, type Replicator } from "../../src/index.js";
-import { encodeDeltaEnvelope } from "../../src/wire/messages.js";
+import { encodeDeltaEnvelope } from "../../src/wire/codec.js";
 import { startCluster, type TestCluster } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/wait.js";
 

@@ -9,6 +9,7 @@ import { GCounter, LWWMap, ORMap, ORSet, PNCounter, emptyOf, type Crdt } from ".
 import { DATA_KINDS } from "../../src/crdt/types.js";
 import { DecodeError, InvalidArgumentError } from "../../src/errors.js";
 import {
+  type CrdtDelta,
   DataType,
   dataTypeOf,
   decodeCrdtDelta,
@@ -17,18 +18,23 @@ import {
   decodeDeltaEnvelope,
   decodeFullState,
   decodeHeartbeat,
+  decodeMemberHello,
+  decodeMemberHelloReply,
   decodeNodeReply,
   decodeNodeRequest,
   decodeSnapshotEntry,
   decodeState,
   decodeTombstone,
   decodeValue,
+  type DeltaEnvelope,
   encodeCrdtDelta,
   encodeCrdtDeltaBatch,
   encodeCrdtDeltaBatchAck,
   encodeDeltaEnvelope,
   encodeFullState,
   encodeHeartbeat,
+  encodeMemberHello,
+  encodeMemberHelloReply,
   encodeNodeReply,
   encodeNodeRequest,
   encodeSnapshotEntry,
@@ -36,15 +42,12 @@ import {
   encodeTombstone,
   encodeValue,
   kindOf,
-  type CrdtDelta,
-  type DeltaEnvelope,
   type NodeReply,
   type NodeRequest,
   type SnapshotEntry,
   type Tombstone,
 } from "../../src/wire/codec.js";
-import { decodeMemberHello, decodeMemberHelloReply, encodeMemberHello, encodeMemberHelloReply } from "../../src/wire/messages.js";
-import * as G from "../../src/wire/gen/crdt.js";
+import * as G from "../../gen/crdt.js";
 import { descriptor } from "../../src/wire/gen/descriptor.js";
 import { schemaEnum } from "../../src/wire/pb.js";
 

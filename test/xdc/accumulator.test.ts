@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GCounter, ORSet } from "../../src/index.js";
-import type { Tombstone } from "../../src/wire/messages.js";
-import { encodeCrdtDeltaBatch } from "../../src/wire/messages.js";
+import { encodeCrdtDeltaBatch, type Tombstone } from "../../src/wire/codec.js";
 import { BatchAccumulator } from "../../src/xdc/accumulator.js";
 import { BATCH_OVERHEAD, halve, pack, toTaken } from "../../src/xdc/pack.js";
 

@@ -10,7 +10,7 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
 /**
  * The wire format of crdt-replicator: the one source of truth.
- * TypeScript is generated from this file by `npm run proto` (ts-proto) into src/wire/gen/;
+ * TypeScript is generated from this file by `npm run proto`: ts-proto code into gen/, the protobufjs descriptor into src/wire/gen/;
  * the hot path loads the same file with protobufjs (see src/wire/codec.ts and bench/codec.ts).
  *
  * Conventions

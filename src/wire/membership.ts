@@ -1,0 +1,93 @@
+/** Codecs of membership: heartbeats, and the hello a starting node sends the members. */
+import { DecodeError } from "../errors.js";
+import { decodeWith, finite, needFinite, needString, needU32, needU64, required } from "./convert.js";
+import { encodeMessage, type Int64, u64 } from "./pb.js";
+import { type PbHeartbeat, T } from "./pb-shapes.js";
+import { type Heartbeat, type HelloMember, MAX_NODE_ID, MAX_VOTES, type MemberHello, type MemberHelloReply } from "./shapes.js";
+
+// ================================================================== Heartbeat
+
+export function encodeHeartbeat(h: Heartbeat): Uint8Array {
+  const w = "Heartbeat";
+  return encodeMessage(T.Heartbeat, {
+    node: needString(h.node, `${w}.node`),
+    dataCenter: h.dataCenter ?? "",
+    roles: h.roles ?? [],
+    startedAtMs: needU64(h.startedAtMs, `${w}.startedAtMs`),
+    incarnation: needU64(h.incarnation, `${w}.incarnation`),
+    lastSequence: needU64(h.lastSequence, `${w}.lastSequence`),
+    leaving: h.leaving === true,
+    sentAtMs: needFinite(h.sentAtMs ?? 0, `${w}.sentAtMs`),
+    silent: h.silent ?? [],
+    vouched: h.vouched ?? [],
+    removed: h.removed ?? [],
+  });
+}
+
+function votesFromPb(ids: string[], what: string): string[] {
+  if (ids.length > MAX_VOTES) throw new DecodeError(`${what}: ${ids.length} node ids, at most ${MAX_VOTES}`);
+  for (const id of ids) {
+    if (id.length === 0 || id.length > MAX_NODE_ID) throw new DecodeError(`${what}: a node id of ${id.length} chars (1-${MAX_NODE_ID})`);
+  }
+  return ids.slice();
+}
+
+function heartbeatFromPb(m: PbHeartbeat, what: string): Heartbeat {
+  return {
+    node: required(m.node, `${what}.node`),
+    dataCenter: m.dataCenter,
+    roles: m.roles.slice(),
+    startedAtMs: u64(m.startedAtMs, `${what}.startedAtMs`),
+    incarnation: u64(m.incarnation, `${what}.incarnation`),
+    lastSequence: u64(m.lastSequence, `${what}.lastSequence`),
+    leaving: m.leaving,
+    silent: votesFromPb(m.silent, `${what}.silent`),
+    vouched: votesFromPb(m.vouched, `${what}.vouched`),
+    removed: votesFromPb(m.removed, `${what}.removed`),
+    sentAtMs: finite(m.sentAtMs, `${what}.sentAtMs`),
+  };
+}
+
+export function decodeHeartbeat(bytes: Uint8Array): Heartbeat {
+  return decodeWith(T.Heartbeat, bytes, heartbeatFromPb);
+}
+
+// ================================================================== MemberHello
+
+export function encodeMemberHello(h: MemberHello): Uint8Array {
+  const w = "MemberHello";
+  return encodeMessage(T.MemberHello, { node: needString(h.node, `${w}.node`), replyTo: needString(h.replyTo, `${w}.replyTo`) });
+}
+
+export function decodeMemberHello(bytes: Uint8Array): MemberHello {
+  return decodeWith(T.MemberHello, bytes, (m: { node: string; replyTo: string }, what) => ({
+    node: required(m.node, `${what}.node`),
+    replyTo: required(m.replyTo, `${what}.replyTo`),
+  }));
+}
+
+export function encodeMemberHelloReply(r: MemberHelloReply): Uint8Array {
+  const w = "MemberHelloReply";
+  return encodeMessage(T.MemberHelloReply, {
+    from: needString(r.from, `${w}.from`),
+    incarnation: needU64(r.incarnation, `${w}.incarnation`),
+    youngestStartedAtMs: needU64(r.youngestStartedAtMs, `${w}.youngestStartedAtMs`),
+    members: needU32(r.members, `${w}.members`),
+    counted: (r.counted ?? []).map((m, i) => ({ node: needString(m.node, `${w}.counted[${i}].node`), dataCenter: m.dataCenter ?? "", roles: m.roles ?? [] })),
+  });
+}
+
+export function decodeMemberHelloReply(bytes: Uint8Array): MemberHelloReply {
+  type Pb = { from: string; incarnation: Int64; youngestStartedAtMs: Int64; members: number; counted: HelloMember[] };
+  return decodeWith(T.MemberHelloReply, bytes, (m: Pb, what) => {
+    if (m.counted.length > MAX_VOTES) throw new DecodeError(`${what}.counted: ${m.counted.length} members, at most ${MAX_VOTES}`);
+    votesFromPb(m.counted.map((c) => c.node), `${what}.counted`);
+    return {
+      from: required(m.from, `${what}.from`),
+      incarnation: u64(m.incarnation, `${what}.incarnation`),
+      youngestStartedAtMs: u64(m.youngestStartedAtMs, `${what}.youngestStartedAtMs`),
+      members: m.members,
+      counted: m.counted.map((c) => ({ node: c.node, dataCenter: c.dataCenter, roles: c.roles.slice() })),
+    };
+  });
+}

@@ -1,0 +1,249 @@
+/**
+ * The messages of proto/crdt.proto as plain TypeScript shapes: replication, membership, cross-DC
+ * batches and snapshot entries. Their codecs live in one module per protocol (replication.ts,
+ * membership.ts, batches.ts, snapshot-entries.ts); other folders reach all of it through codec.ts.
+ *
+ * Conventions (see also src/wire/codec.ts):
+ * - uint64/int64 sequences, incarnations, timestamps and ids are `number` (safe integers; a decoder
+ *   rejects anything past 2^53 - 1 with DecodeError, an encoder rejects unsafe ones with
+ *   InvalidArgumentError); fixed64 content hashes are `bigint`.
+ * - A `DataType` travels as the `DataKind` string of src/crdt/types.ts.
+ * - A CRDTDelta carries a decoded `Crdt` (`value`); decoding validates it as a state of the named
+ *   kind, so a delta whose bytes are another type's state is a DecodeError.
+ * - oneof messages (NodeRequest, NodeReply, SnapshotEntry) are tagged unions on `type`, with the
+ *   chosen message's fields alongside.
+ * - Decoders throw only DecodeError: on garbage, truncation, wrong wire types, unknown enum
+ *   numbers, missing required fields (empty origin/key/node ...). Unknown field numbers are ignored
+ *   (a newer peer may add fields).
+ * - Encoders return a fresh Uint8Array per call (see pb.ts `encodeMessage`).
+ */
+import type { Crdt, DataKind } from "../crdt/types.js";
+
+/** One key's delta (or full state: a state is its own largest delta). Wire: CRDTDelta. */
+export interface CrdtDelta {
+  key: string;
+  kind: DataKind;
+  originNode: string;
+  /** The delta or state, a value of `kind`. */
+  value: Crdt;
+  /**
+   * `encodeValue(value)`. Optional when encoding (pass it when you already have it, e.g. to size a
+   * batch: it is then used as is); always set by decoders, as a view into the decoded message's
+   * bytes (copy it to keep it beyond the message).
+   */
+  data?: Uint8Array;
+}
+
+/** A deleted key. */
+export interface Tombstone {
+  key: string;
+  kind: DataKind;
+  deletedAtMs: number;
+  originNode: string;
+}
+
+/** A part of a value too large for one NATS message; reassembled by (origin, incarnation, chunkId). */
+export interface Chunk {
+  chunkId: number;
+  /** 0-based, < total. */
+  index: number;
+  total: number;
+  /** A slice of an encoded DeltaEnvelope holding the one large delta. */
+  data: Uint8Array;
+}
+
+/**
+ * What a node publishes on `crdt.deltas`. On the wire the send time is µs after the incarnation
+ * (the origin's start in ms), and a delta's originNode equal to `origin` is left out.
+ */
+export interface DeltaEnvelope {
+  origin: string;
+  /** The origin's start, ms since the epoch. */
+  incarnation: number;
+  sequence: number;
+  deltas: CrdtDelta[];
+  tombstones: Tombstone[];
+  /** Wall clock, ms; carried to the µs. */
+  sentAtMs: number;
+  /** Set instead of deltas/tombstones for an oversized delta. */
+  chunk?: Chunk;
+}
+
+export interface Heartbeat {
+  node: string;
+  dataCenter: string;
+  roles: string[];
+  startedAtMs: number;
+  incarnation: number;
+  lastSequence: number;
+  leaving: boolean;
+  /** Removal votes: members the sender has not heard for removalTimeoutMs. */
+  silent: string[];
+  /** Admission votes: members the sender hears and has synced with (or counts). */
+  vouched: string[];
+  /** Members the sender removed by majority vote within removalTimeoutMs; absent: none. */
+  removed?: string[];
+  sentAtMs: number;
+}
+
+/** At most this many node ids per heartbeat vote list; each id at most MAX_NODE_ID chars. */
+export const MAX_VOTES = 1024;
+export const MAX_NODE_ID = 128;
+
+export interface BucketHash {
+  bucket: number;
+  hash: bigint;
+}
+
+export interface KeyHash {
+  key: string;
+  hash: bigint;
+}
+
+export interface DigestRequest {
+  from: string;
+  level: number;
+  buckets: BucketHash[];
+  keys: KeyHash[];
+  bucket: number;
+}
+
+export interface FullState {
+  entries: CrdtDelta[];
+  tombstones: Tombstone[];
+}
+
+export interface DigestReply {
+  differing: number[];
+  keys: KeyHash[];
+  state?: FullState;
+  wanted: string[];
+}
+
+export interface RepairRequest {
+  from: string;
+  incarnation: number;
+  /** Inclusive. */
+  fromSequence: number;
+  /** Inclusive, ≥ fromSequence. */
+  toSequence: number;
+}
+
+export interface RepairReply {
+  /** Encoded DeltaEnvelopes, as published (decode each with decodeDeltaEnvelope). */
+  envelopes: Uint8Array[];
+  /** false: some were evicted; do a digest sync instead. */
+  complete: boolean;
+}
+
+export interface WriteRequest {
+  from: string;
+  deltas: CrdtDelta[];
+  tombstones: Tombstone[];
+}
+
+export interface WriteAck {
+  ok: boolean;
+  error: string;
+}
+
+export interface ReadRequest {
+  from: string;
+  key: string;
+  kind: DataKind;
+}
+
+export interface ReadReply {
+  found: boolean;
+  state?: CrdtDelta;
+  tombstone?: Tombstone;
+}
+
+/** A starting node asks who holds its node id (sent to that id's own request subject). */
+export interface IdentifyRequest {
+  /** "host:pid" of the asking process. */
+  from: string;
+}
+
+/** The process holding a node id, answering an IdentifyRequest. */
+export interface Identity {
+  incarnation: number;
+  startedAtMs: number;
+  host: string;
+  pid: number;
+}
+
+/** A starting node's question to the members (see proto MemberHello). */
+export interface MemberHello {
+  node: string;
+  /** Where every member also sends its answer. */
+  replyTo: string;
+}
+
+export interface HelloMember {
+  node: string;
+  dataCenter: string;
+  roles: string[];
+}
+
+export interface MemberHelloReply {
+  from: string;
+  /** The newest incarnation the member knows for the asking node id; 0: none. */
+  incarnation: number;
+  /** The latest start among the members it knows, itself included. */
+  youngestStartedAtMs: number;
+  /** Reachable members it knows, itself included, the asking node id not: how many answers to expect. */
+  members: number;
+  /** The agreed membership it counts, itself included, the asking node id not; absent: none. */
+  counted?: HelloMember[];
+}
+
+/** Everything addressed to one node's request subject. */
+export type NodeRequest =
+  | ({ type: "write" } & WriteRequest)
+  | ({ type: "read" } & ReadRequest)
+  | ({ type: "digest" } & DigestRequest)
+  | ({ type: "repair" } & RepairRequest)
+  /** Unsolicited full states (the answer to DigestReply.wanted). */
+  | ({ type: "push" } & FullState)
+  | ({ type: "identify" } & IdentifyRequest);
+
+export type NodeReply =
+  | ({ type: "write" } & WriteAck)
+  | ({ type: "read" } & ReadReply)
+  | ({ type: "digest" } & DigestReply)
+  | ({ type: "repair" } & RepairReply)
+  | ({ type: "identity" } & Identity)
+  | { type: "error"; error: string };
+
+/** Cross-DC: what a DC leader flushes to a remote DC. Wire: CRDTDeltaBatch. */
+export interface CrdtDeltaBatch {
+  originDc: string;
+  originNode: string;
+  batchId: number;
+  sentAtMs: number;
+  /** Accumulated per key: one entry per key. */
+  deltas: CrdtDelta[];
+  tombstones: Tombstone[];
+}
+
+export interface CrdtDeltaBatchAck {
+  batchId: number;
+  ok: boolean;
+  error: string;
+}
+
+export interface SnapshotMeta {
+  node: string;
+  incarnation: number;
+  lastSequence: number;
+  writtenAtMs: number;
+  writerId: string;
+  cleanShutdown: boolean;
+}
+
+/** One LevelDB value ("v/<key>" value, "t/<key>" tombstone, "m/<name>" meta). */
+export type SnapshotEntry =
+  | ({ type: "value" } & CrdtDelta)
+  | ({ type: "tombstone" } & Tombstone)
+  | ({ type: "meta" } & SnapshotMeta);

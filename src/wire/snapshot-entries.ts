@@ -1,0 +1,70 @@
+/** Codec of the snapshot's LevelDB values (one value, tombstone or meta record per entry). */
+import { DecodeError } from "../errors.js";
+import {
+  argError,
+  decodeWith,
+  deltaFromPb,
+  deltaToPb,
+  encoding,
+  finite,
+  needFinite,
+  needString,
+  needU64,
+  required,
+  sub,
+  tombstoneFromPb,
+  tombstoneToPb,
+} from "./convert.js";
+import { encodeMessage, u64 } from "./pb.js";
+import { type PbSnapshotEntry, T } from "./pb-shapes.js";
+import type { SnapshotEntry, SnapshotMeta } from "./shapes.js";
+
+function metaToPb(s: SnapshotMeta, w: string): object {
+  return {
+    node: needString(s.node, `${w}.node`),
+    incarnation: needU64(s.incarnation, `${w}.incarnation`),
+    lastSequence: needU64(s.lastSequence, `${w}.lastSequence`),
+    writtenAtMs: needFinite(s.writtenAtMs ?? 0, `${w}.writtenAtMs`),
+    writerId: s.writerId ?? "",
+    cleanShutdown: s.cleanShutdown === true,
+  };
+}
+
+export function encodeSnapshotEntry(e: SnapshotEntry): Uint8Array {
+  const w = `SnapshotEntry(${String(e?.type)})`;
+  return encoding("SnapshotEntry", () => {
+    switch (e.type) {
+      case "value":
+        return encodeMessage(T.SnapshotEntry, { value: deltaToPb(e, `${w}.value`) });
+      case "tombstone":
+        return encodeMessage(T.SnapshotEntry, { tombstone: tombstoneToPb(e, `${w}.tombstone`) });
+      case "meta":
+        return encodeMessage(T.SnapshotEntry, { meta: metaToPb(e, `${w}.meta`) });
+      default:
+        throw argError("SnapshotEntry", `unknown type ${JSON.stringify((e as { type?: unknown }).type)}`);
+    }
+  });
+}
+
+function snapshotEntryFromPb(m: PbSnapshotEntry, what: string): SnapshotEntry {
+  if (m.value != null) return { type: "value", ...deltaFromPb(m.value, `${what}.value`) };
+  if (m.tombstone != null) return { type: "tombstone", ...tombstoneFromPb(m.tombstone, `${what}.tombstone`) };
+  const s = sub(m.meta, T.SnapshotMeta, `${what}.meta`);
+  if (s !== undefined) {
+    return {
+      type: "meta",
+      node: required(s.node, `${what}.meta.node`),
+      incarnation: u64(s.incarnation, `${what}.meta.incarnation`),
+      lastSequence: u64(s.lastSequence, `${what}.meta.lastSequence`),
+      writtenAtMs: finite(s.writtenAtMs, `${what}.meta.writtenAtMs`),
+      writerId: s.writerId,
+      cleanShutdown: s.cleanShutdown,
+    };
+  }
+  throw new DecodeError(`${what}: empty (no entry)`);
+}
+
+/** Decodes one LevelDB value. Throws only DecodeError (a corrupt entry is the caller's to skip and count). */
+export function decodeSnapshotEntry(bytes: Uint8Array): SnapshotEntry {
+  return decodeWith(T.SnapshotEntry, bytes, snapshotEntryFromPb);
+}
