@@ -36,10 +36,10 @@ import { dirname, resolve } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { Level } from "level";
 import { ConfigError, DurableWriteError, InvalidArgumentError } from "../errors.js";
-import type { SnapshotOptions } from "../replicator/options.js";
-import type { ReplicatorContext } from "../replicator/context.js";
-import type { ReplicatorStats } from "../replicator/stats.js";
-import type { Store } from "../replicator/store.js";
+import type { ReplicatorContext } from "../extension/context.js";
+import type { ReplicatorStats } from "../extension/stats.js";
+import type { RestorableStore } from "../extension/store-view.js";
+import type { SnapshotOptions } from "./options.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import {
   decodeSnapshotEntry,
@@ -62,7 +62,7 @@ const RESTORE_CHUNK = 4000;
 
 /** What `Snapshots.open` restores into (the replicator's store, stats and writer id). */
 export interface RestoreTarget {
-  store: Store;
+  store: RestorableStore;
   stats: ReplicatorStats;
   /** Set to the previous run's writer id when its snapshot was written by a clean close. */
   writerId: string | undefined;
@@ -153,7 +153,7 @@ export class Snapshots {
     private readonly db: Db,
     private readonly options: SnapshotSettings,
     private readonly nodeId: string,
-    private readonly store: Store,
+    private readonly store: RestorableStore,
     private readonly stats: ReplicatorStats,
     restore: RestoreReport,
   ) {

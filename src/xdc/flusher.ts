@@ -32,9 +32,8 @@
  * by its own anti-entropy.
  */
 import { BatchRejectedError, ProtocolError } from "../errors.js";
-import type { ReplicatorContext } from "../replicator/context.js";
-import type { DataCenterReplicationOptions } from "../replicator/options.js";
-import type { RepairCause } from "../replicator/stats.js";
+import type { ReplicatorContext } from "../extension/context.js";
+import type { RepairCause } from "../extension/stats.js";
 import { RequestFailedError, type Transport } from "../transport/types.js";
 import {
   decodeCrdtDeltaBatchAck,
@@ -48,6 +47,7 @@ import {
 } from "../wire/codec.js";
 import { BatchAccumulator, type Taken } from "./accumulator.js";
 import type { RemoteLink } from "./link.js";
+import type { DataCenterReplicationOptions } from "./options.js";
 import { halve, pack, toTaken, type Part } from "./pack.js";
 import { batchSubject, digestSubject, wallClockMs } from "./receiver.js";
 

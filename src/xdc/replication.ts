@@ -34,8 +34,8 @@
  * Requirements: every DC lists every other DC in `remotes` (full mesh: data is never forwarded from
  * one remote DC to another), and all DCs use the same `subject`.
  */
-import type { ReplicatorContext } from "../replicator/context.js";
-import type { DataCenterReplicationOptions } from "../replicator/options.js";
+import type { ReplicatorContext } from "../extension/context.js";
+import type { DataCenterReplicationOptions } from "./options.js";
 import { Flusher } from "./flusher.js";
 import { RemoteLink } from "./link.js";
 import { Receiver } from "./receiver.js";
