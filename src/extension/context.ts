@@ -47,3 +47,8 @@ export interface ReplicatorContext {
   /** Report a background error (never thrown). */
   reportError(error: unknown): void;
 }
+
+/** An attached extension as the replicator keeps it: closed at `Replicator.close()`, in reverse order of attaching. */
+export interface Extension {
+  close(): Promise<void> | void;
+}

@@ -47,7 +47,7 @@ import { Inbox } from "./inbox.js";
 import type { Key } from "./keys.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
-import type { ReplicatorContext } from "../extension/context.js";
+import type { Extension, ReplicatorContext } from "../extension/context.js";
 import { Snapshots, type SnapshotHandle } from "../durable/snapshots.js";
 import { attachMetrics } from "../metrics/metrics.js";
 import { CrossDcReplication } from "../xdc/replication.js";
@@ -139,7 +139,7 @@ export class Replicator {
   private reconnectSyncPending = false;
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
   /** Side concerns started after the core (snapshots, cross-DC, metrics), closed in reverse order. */
-  private readonly extensions: { close(): Promise<void> | void }[] = [];
+  private readonly extensions: Extension[] = [];
   /** The snapshot writer, for durable writes (undefined without the `snapshot` option). */
   private snapshot: SnapshotHandle | undefined;
   private closed = false;

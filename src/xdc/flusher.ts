@@ -21,15 +21,8 @@
  * connection or this node's own connection comes back, and every `antiEntropyIntervalMs` when
  * `antiEntropy` is on. A round's pushes travel as batches (applied by every remote node, like a
  * flush) and what it pulls is spread to this DC the same way, so one round repairs both DCs
- * entirely rather than the single node that happened to answer.
- *
- * Spreading what a round pulled (every page, the bulk pull's range pages included) costs, at a
- * million keys, one more encoding of each value on this node and one publish per page, which the
- * server fans out to the DC's other nodes as the pages arrive: the DC is whole about when this node
- * is. Asking each peer to run its own round with this node instead would cost a full transfer per
- * peer — this node reading and encoding every value once per peer — and could only start once this
- * node's own pull had ended. The spread is fire and forget: a node that misses a page is repaired
- * by its own anti-entropy.
+ * entirely rather than the single node that happened to answer (ARCHITECTURE.md, "Cross-DC
+ * rounds", weighs that against asking each peer to run its own round).
  */
 import { BatchRejectedError, ProtocolError } from "../errors.js";
 import type { ReplicatorContext } from "../extension/context.js";
