@@ -362,7 +362,7 @@ export class Replicator {
     return this.subscriptions.add(key.id, subscriber as (value: Crdt | undefined) => void);
   }
 
-  /** Subscribe to every key (the daemon's watch stream uses this). */
+  /** Subscribe to every key (`onChange` also says where each change came from). */
   subscribeAll(subscriber: (key: string, value: Crdt | undefined) => void): () => void {
     this.checkOpen();
     return this.subscriptions.addAll(subscriber);
