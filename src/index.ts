@@ -7,7 +7,7 @@ export { DEFAULTS, resolveOptions, type ReplicatorOptions, type ResolvedOptions 
 export type { SnapshotOptions } from "./durable/options.js";
 export type { DataCenterReplicationOptions, RemoteDataCenter } from "./xdc/options.js";
 export type { Change, ChangeOrigin, DeleteChange, ValueChange } from "./extension/changes.js";
-export type { HistogramName, RepairCause } from "./extension/stats.js";
+export type { HistogramName, RepairCause, ReplicatorStats } from "./extension/stats.js";
 export type { ConsistencyLevel } from "./cluster/quorum.js";
 export type { BorrowedNatsConnection, NatsConnectionOptions } from "./transport/nats.js";
 export {
