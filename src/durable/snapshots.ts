@@ -20,12 +20,8 @@
  *   next one, which then takes all keys changed meanwhile. One queue runs every batch (durable,
  *   periodic, final), so they never race and the layout on disk is the periodic writer's.
  *
- * What is safe to reuse: after a clean close the snapshot holds every write this node made, so no
- * peer can hold a newer slot for its writer id. After a crash the snapshot may lag what peers
- * already received, so the restarted node must write under a new id or its next increments would
- * hide behind the peers' larger slot values. Durable writes do not change that rule (peers may have
- * received a change before it was durable here); they guarantee that the old id's slots come back
- * holding at least every resolved write, and counters stay exact since the new id adds to them.
+ * Why a crash makes the next start write under a fresh writer id, durable writes or not:
+ * ARCHITECTURE.md, "Snapshots: when a writer id may be reused".
  *
  * Encoding never holds the event loop for long: the batch is filled in slices of a few
  * milliseconds (a 1 M-key write yields hundreds of times), and LevelDB writes off the main thread.
