@@ -7,8 +7,7 @@
 import { readFileSync } from "node:fs";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import { ConnectionError, Replicator, ReplicatorClosedError } from "../index.js";
-import type { Transport } from "../index.js";
+import { ConnectionError, Replicator, ReplicatorClosedError, type Transport } from "../index.js";
 import { connectNats } from "../transport/nats.js";
 import { replicatorOptions, type NodeConfig } from "./config.js";
 import { buildApi, type Live } from "./http-api.js";
