@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { GCounter } from "../src/crdt/index.js";
 import { Snapshots } from "../src/durable/snapshots.js";
-import type { ReplicatorContext } from "../src/replicator/context.js";
+import type { ReplicatorContext } from "../src/extension/context.js";
 import { ReplicatorStats } from "../src/replicator/stats.js";
 import { Store } from "../src/replicator/store.js";
 

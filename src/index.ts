@@ -3,15 +3,11 @@ export * from "./crdt/index.js";
 export * from "./errors.js";
 export { Key } from "./replicator/keys.js";
 export { Replicator, type MemberInfo, type ReadOptions, type WriteOptions } from "./replicator/replicator.js";
-export {
-  DEFAULTS,
-  type DataCenterReplicationOptions,
-  type RemoteDataCenter,
-  type ReplicatorOptions,
-  type ResolvedOptions,
-  type SnapshotOptions,
-} from "./replicator/options.js";
-export type { RepairCause } from "./replicator/stats.js";
+export { DEFAULTS, resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./replicator/options.js";
+export type { SnapshotOptions } from "./durable/options.js";
+export type { DataCenterReplicationOptions, RemoteDataCenter } from "./xdc/options.js";
+export type { Change, ChangeOrigin, DeleteChange, ValueChange } from "./extension/changes.js";
+export type { HistogramName, RepairCause, ReplicatorStats } from "./extension/stats.js";
 export type { ConsistencyLevel } from "./cluster/quorum.js";
 export type { BorrowedNatsConnection, NatsConnectionOptions } from "./transport/nats.js";
 export {

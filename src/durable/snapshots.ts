@@ -20,12 +20,8 @@
  *   next one, which then takes all keys changed meanwhile. One queue runs every batch (durable,
  *   periodic, final), so they never race and the layout on disk is the periodic writer's.
  *
- * What is safe to reuse: after a clean close the snapshot holds every write this node made, so no
- * peer can hold a newer slot for its writer id. After a crash the snapshot may lag what peers
- * already received, so the restarted node must write under a new id or its next increments would
- * hide behind the peers' larger slot values. Durable writes do not change that rule (peers may have
- * received a change before it was durable here); they guarantee that the old id's slots come back
- * holding at least every resolved write, and counters stay exact since the new id adds to them.
+ * Why a crash makes the next start write under a fresh writer id, durable writes or not:
+ * ARCHITECTURE.md, "Snapshots: when a writer id may be reused".
  *
  * Encoding never holds the event loop for long: the batch is filled in slices of a few
  * milliseconds (a 1 M-key write yields hundreds of times), and LevelDB writes off the main thread.
@@ -36,10 +32,10 @@ import { dirname, resolve } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { Level } from "level";
 import { ConfigError, DurableWriteError, InvalidArgumentError } from "../errors.js";
-import type { SnapshotOptions } from "../replicator/options.js";
-import type { ReplicatorContext } from "../replicator/context.js";
-import type { ReplicatorStats } from "../replicator/stats.js";
-import type { Store } from "../replicator/store.js";
+import type { ReplicatorContext } from "../extension/context.js";
+import type { ReplicatorStats } from "../extension/stats.js";
+import type { RestorableStore } from "../extension/store-view.js";
+import type { SnapshotOptions } from "./options.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import {
   decodeSnapshotEntry,
@@ -62,7 +58,7 @@ const RESTORE_CHUNK = 4000;
 
 /** What `Snapshots.open` restores into (the replicator's store, stats and writer id). */
 export interface RestoreTarget {
-  store: Store;
+  store: RestorableStore;
   stats: ReplicatorStats;
   /** Set to the previous run's writer id when its snapshot was written by a clean close. */
   writerId: string | undefined;
@@ -153,7 +149,7 @@ export class Snapshots {
     private readonly db: Db,
     private readonly options: SnapshotSettings,
     private readonly nodeId: string,
-    private readonly store: Store,
+    private readonly store: RestorableStore,
     private readonly stats: ReplicatorStats,
     restore: RestoreReport,
   ) {

@@ -5,7 +5,7 @@
  * The hot paths only add to plain fields of ReplicatorStats. Counters and gauges are observable
  * instruments read together by one batch callback when a reader collects, so an event costs one
  * addition whether or not anyone exports. Histograms need every value: they are recorded through
- * `stats.recorder`, which is set only while metrics are attached.
+ * `stats.onRecord`, heard only while metrics are attached.
  */
 import {
   metrics,
@@ -17,8 +17,8 @@ import {
   type MetricOptions,
   type Observable,
 } from "@opentelemetry/api";
-import type { ReplicatorContext } from "../replicator/context.js";
-import type { HistogramName, RejectReason, RepairCause, ReplicatorStats } from "../replicator/stats.js";
+import type { ReplicatorContext } from "../extension/context.js";
+import type { HistogramName, RejectReason, RepairCause, ReplicatorStats } from "../extension/stats.js";
 import { DEFINITIONS } from "./definitions.js";
 import { PACKAGE_NAME, PACKAGE_VERSION } from "./version.js";
 
@@ -158,8 +158,7 @@ export function attachMetrics(ctx: ReplicatorContext, provider: MeterProvider = 
     "delta.bytes": histogram("delta.bytes"),
     "crossdc.batch.bytes": histogram("crossdc.batch.bytes"),
   };
-  const recorder: Recorder = (name, value) => byRecordName[name].record(value, attrs);
-  addRecorder(stats, recorder);
+  const stopRecording = stats.onRecord((name, value) => byRecordName[name].record(value, attrs));
 
   let closed = false;
   return {
@@ -167,47 +166,7 @@ export function attachMetrics(ctx: ReplicatorContext, provider: MeterProvider = 
       if (closed) return;
       closed = true;
       meter.removeBatchObservableCallback(callback, observed);
-      removeRecorder(stats, recorder);
+      stopRecording();
     },
   };
-}
-
-// ------------------------------------------------------------------ recorders
-
-type Recorder = (name: HistogramName, value: number) => void;
-
-/**
- * `stats.recorder` is one slot; a replicator may be attached to several providers (e.g. the
- * global one and a daemon's Prometheus exporter). Each attachment adds its recorder here and the
- * slot holds the only one, a fan-out over several, or nothing.
- */
-const recorders = new WeakMap<ReplicatorStats, Set<Recorder>>();
-
-function addRecorder(stats: ReplicatorStats, recorder: Recorder): void {
-  let set = recorders.get(stats);
-  if (set === undefined) {
-    set = new Set();
-    recorders.set(stats, set);
-  }
-  set.add(recorder);
-  install(stats, set);
-}
-
-function removeRecorder(stats: ReplicatorStats, recorder: Recorder): void {
-  const set = recorders.get(stats);
-  if (set === undefined || !set.delete(recorder)) return;
-  install(stats, set);
-}
-
-function install(stats: ReplicatorStats, set: Set<Recorder>): void {
-  if (set.size === 0) {
-    stats.recorder = undefined;
-  } else if (set.size === 1) {
-    stats.recorder = set.values().next().value;
-  } else {
-    const all = [...set];
-    stats.recorder = (name, value) => {
-      for (const r of all) r(name, value);
-    };
-  }
 }

@@ -4,8 +4,7 @@
  * ConfigError whose message names the flag and its variable.
  */
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError } from "../errors.js";
-import { DEFAULTS, resolveOptions } from "../replicator/options.js";
+import { ConfigError, DEFAULTS, resolveOptions } from "../index.js";
 
 export interface RemoteDc {
   name: string;

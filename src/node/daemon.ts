@@ -7,10 +7,8 @@
 import { readFileSync } from "node:fs";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import { ConnectionError, ReplicatorClosedError } from "../errors.js";
-import { Replicator } from "../replicator/replicator.js";
+import { ConnectionError, Replicator, ReplicatorClosedError, type Transport } from "../index.js";
 import { connectNats } from "../transport/nats.js";
-import type { Transport } from "../transport/types.js";
 import { replicatorOptions, type NodeConfig } from "./config.js";
 import { buildApi, type Live } from "./http-api.js";
 import { LagWindow, recordLag } from "./stats.js";
@@ -79,8 +77,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
           connected = s.type === "reconnect" ? true : s.type === "disconnect" || s.type === "closed" ? false : connected;
         });
         recordLag(r, lag);
-        const ctx = r.context();
-        live = { r, ctx, feed: new ChangeFeed(r, ctx) };
+        live = { r, feed: new ChangeFeed(r) };
         return;
       } catch (error) {
         if (t !== undefined && t !== options.transport) await t.close().catch(() => undefined);

@@ -8,9 +8,12 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
-import type { ConsistencyLevel } from "../cluster/quorum.js";
-import type { Crdt, DataKind } from "../crdt/types.js";
 import {
+  type ConsistencyLevel,
+  type Crdt,
+  type DataKind,
+  Key,
+  type Replicator,
   CrdtReplicatorError,
   DurableWriteError,
   InvalidArgumentError,
@@ -19,12 +22,8 @@ import {
   ReadTimeoutError,
   ReplicatorClosedError,
   WriteTimeoutError,
-} from "../errors.js";
-import type { ReplicatorContext } from "../replicator/context.js";
-import { Key } from "../replicator/keys.js";
-import type { StoredValue } from "../replicator/store.js";
+} from "../index.js";
 import { redact } from "../transport/nats.js";
-import type { Replicator } from "../replicator/replicator.js";
 import { BodyError, parseOperation, parseType, typeName, valueKindOf, view } from "./codec-json.js";
 import type { NodeConfig } from "./config.js";
 import { statsOf, type LagWindow } from "./stats.js";
@@ -48,7 +47,6 @@ export interface ApiDeps {
 
 export interface Live {
   r: Replicator;
-  ctx: ReplicatorContext;
   feed: ChangeFeed;
 }
 
@@ -119,8 +117,8 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   });
 
   app.get("/v1/keys/:key", async (req) => {
-    const { r, ctx, id, q, level } = keyRequest(d, req);
-    const stored = held(ctx, id);
+    const { r, id, q, level } = keyRequest(d, req);
+    const stored = held(r, id);
     // Not held here: a coordinated read may still find it on peers, given its type (?type=).
     if (stored === undefined && (level === "local" || q.type === undefined)) throw notFound(id);
     const key = stored
@@ -128,16 +126,16 @@ export function buildApi(d: ApiDeps): FastifyInstance {
       : Key.of(id, parseType(q.type), q.valueType === undefined ? undefined : parseType(q.valueType, "valueType"));
     const value = level === "local" ? r.get(key) : await r.get(key, { readFrom: level, timeoutMs: timeout(q.timeoutMs) });
     if (value === undefined) {
-      gone(ctx, id);
+      gone(r, id);
       throw notFound(id);
     }
     return result(id, value);
   });
 
   app.post("/v1/keys/:key", async (req, reply) => {
-    const { r, ctx, id, q, level } = keyRequest(d, req);
+    const { r, id, q, level } = keyRequest(d, req);
     const op = parseOperation(req.body);
-    const stored = ctx.store.get(id);
+    const stored = r.entry(id);
     // An ormap remove may omit valueType: it removes from whatever the map holds.
     const valueKind = op.valueKind ?? (stored?.kind === "orMap" ? valueKindOf(stored.value) : undefined);
     if (stored !== undefined && (stored.kind !== op.kind || valueKindOf(stored.value) !== valueKind)) {
@@ -156,8 +154,8 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   });
 
   app.delete("/v1/keys/:key", async (req, reply) => {
-    const { r, ctx, id, q, level } = keyRequest(d, req);
-    const stored = held(ctx, id);
+    const { r, id, q, level } = keyRequest(d, req);
+    const stored = held(r, id);
     if (stored === undefined) throw notFound(id);
     const key = Key.of(id, stored.kind, valueKindOf(stored.value));
     try {
@@ -259,17 +257,17 @@ function notFound(id: string): HttpError {
 }
 
 /** Throw 410 when the key is deleted (a tombstone is held). */
-function gone(ctx: ReplicatorContext, id: string): void {
-  const t = ctx.store.tombstone(id);
+function gone(r: Replicator, id: string): void {
+  const t = r.deletion(id);
   if (t !== undefined) {
     throw new HttpError(410, "KEY_DELETED", `key ${JSON.stringify(id)} was deleted at ${new Date(t.deletedAtMs).toISOString()} by ${t.originNode}`);
   }
 }
 
 /** The value held here under `id`; when none, 410 if the key is deleted. */
-function held(ctx: ReplicatorContext, id: string): StoredValue | undefined {
-  const stored = ctx.store.get(id);
-  if (stored === undefined) gone(ctx, id);
+function held(r: Replicator, id: string): { kind: DataKind; value: Crdt } | undefined {
+  const stored = r.entry(id);
+  if (stored === undefined) gone(r, id);
   return stored;
 }
 

@@ -2,8 +2,7 @@
  * `GET /v1/stats`: the replicator's counters plus replication-lag percentiles over the last
  * minute, for the dashboard (Prometheus gets the same through /metrics as histograms).
  */
-import type { Replicator } from "../replicator/replicator.js";
-import type { HistogramName } from "../replicator/stats.js";
+import type { Replicator } from "../index.js";
 
 const WINDOW_MS = 60_000;
 const MAX_SAMPLES = 4096;
@@ -31,16 +30,11 @@ export class LagWindow {
   }
 }
 
-/**
- * Feed `window` with the replicator's replication-lag samples. The stats object has one recorder
- * slot, which the metrics module uses: chain behind it rather than replace it.
- */
+/** Feed `window` with the replicator's replication-lag samples (beside the metrics module's histograms). */
 export function recordLag(r: Replicator, window: LagWindow): void {
-  const previous = r.stats.recorder;
-  r.stats.recorder = (name: HistogramName, value: number) => {
-    previous?.(name, value);
+  r.stats.onRecord((name, value) => {
     if (name === "replication.lag") window.add(value);
-  };
+  });
 }
 
 export function statsOf(r: Replicator, lag: LagWindow): Record<string, unknown> {

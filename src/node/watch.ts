@@ -8,10 +8,7 @@
  * each key until its socket drains: memory stays bounded by the number of keys.
  */
 import type { ServerResponse } from "node:http";
-import type { Crdt } from "../crdt/types.js";
-import type { Replicator } from "../replicator/replicator.js";
-import type { Change as StoreChange, ChangeOrigin } from "../replicator/changes.js";
-import type { ReplicatorContext } from "../replicator/context.js";
+import type { Change as StoreChange, ChangeOrigin, Crdt, Replicator } from "../index.js";
 import { typeName, valueKindOf, view, type Json } from "./codec-json.js";
 
 export interface Change {
@@ -43,11 +40,8 @@ export class ChangeFeed {
   private readonly offs: (() => void)[] = [];
   private scheduled = false;
 
-  constructor(
-    private readonly r: Replicator,
-    ctx: ReplicatorContext,
-  ) {
-    this.offs.push(ctx.onChange((c) => this.changed(c)));
+  constructor(private readonly r: Replicator) {
+    this.offs.push(r.onChange((c) => this.changed(c)));
   }
 
   /** Listen to coalesced changes. */

@@ -9,43 +9,9 @@
  * Housekeeping that leaves every key's meaning alone (a restore, tombstone expiry, compaction) is
  * not a change here; the store's own `onChange` tells digests and snapshots about those as well.
  */
-import type { Crdt, DataKind } from "../crdt/types.js";
-import type { TombstoneInfo } from "./store.js";
+import type { Change, ChangeListener } from "../extension/changes.js";
 
-/**
- * Where a change came from: a write on this node, a delta published by another node of this DC,
- * a merge of state exchanged inside this DC (anti-entropy, read repair, coordinated write or push),
- * or data from another data center (a cross-DC batch, or a cross-DC round's pull).
- */
-export type ChangeOrigin = "local" | "dc" | "sync" | "remote-dc";
-
-interface ChangeBase {
-  key: string;
-  kind: DataKind;
-  origin: ChangeOrigin;
-  /** The node that wrote it, for "local" and "dc" changes; undefined otherwise. */
-  node: string | undefined;
-}
-
-/** The key's value changed. */
-export interface ValueChange extends ChangeBase {
-  /** The key's value now. */
-  value: Crdt;
-  /** What was merged in: the write's delta, or the value received (a full state in a round). */
-  delta: Crdt;
-  tombstone?: undefined;
-}
-
-/** The key was deleted. */
-export interface DeleteChange extends ChangeBase {
-  value?: undefined;
-  delta?: undefined;
-  tombstone: TombstoneInfo;
-}
-
-export type Change = ValueChange | DeleteChange;
-
-export type ChangeListener = (change: Change) => void;
+export type { Change, ChangeListener, ChangeOrigin, DeleteChange, ValueChange } from "../extension/changes.js";
 
 export class ChangeStream {
   private readonly listeners = new Set<ChangeListener>();

@@ -4,48 +4,12 @@
  */
 import type { MeterProvider } from "@opentelemetry/api";
 import { systemClock, type Clock } from "../clock.js";
+import { resolveSnapshotOptions, SNAPSHOT_DEFAULTS, type SnapshotOptions } from "../durable/options.js";
 import { ConfigError } from "../errors.js";
+import { NAME as NODE_ID } from "../extension/option-checks.js";
 import type { BorrowedNatsConnection, NatsConnectionOptions } from "../transport/nats.js";
 import type { Transport } from "../transport/types.js";
-
-export interface RemoteDataCenter {
-  /** The remote DC's name (its nodes' `dataCenter`). */
-  name: string;
-  /** NATS servers of the remote DC. */
-  servers: string | string[];
-  /** Extra connection options for the remote DC (auth, TLS). */
-  connection?: Omit<NatsConnectionOptions, "servers">;
-}
-
-export interface DataCenterReplicationOptions {
-  remotes: RemoteDataCenter[];
-  /** How often the DC leader flushes accumulated deltas to each remote DC. Default 5 s. */
-  intervalMs?: number;
-  /** Periodic cross-DC digest rounds (the leader also runs one when it becomes leader). Default false. */
-  antiEntropy?: boolean;
-  /** Interval of periodic cross-DC digest rounds. Default 2 min. */
-  antiEntropyIntervalMs?: number;
-  /** Per-attempt timeout of a cross-DC send. Default 10 s. */
-  sendTimeoutMs?: number;
-}
-
-export interface SnapshotOptions {
-  /** LevelDB directory. Created if missing; its parent must exist and be writable. */
-  dir: string;
-  /** How often changed keys are written. Default 10 s. */
-  intervalMs?: number;
-  /**
-   * Write-through: every update and delete resolves only once its change is in LevelDB (a call's
-   * `durable` option overrides it). Concurrent writes share one LevelDB batch. Default false
-   * (write-behind: changes reach LevelDB at the next interval).
-   */
-  writeThrough?: boolean;
-  /**
-   * fsync every LevelDB batch, so a durable write survives an OS crash or power loss too, not only
-   * a crash of the process. Costs one disk flush per batch. Default false.
-   */
-  sync?: boolean;
-}
+import { DATA_CENTER_REPLICATION_DEFAULTS, resolveDataCenterReplication, type DataCenterReplicationOptions } from "../xdc/options.js";
 
 export interface ReplicatorOptions {
   /** This node's id: letters, digits, `-` and `_` (it becomes part of NATS subjects). */
@@ -137,17 +101,17 @@ export const DEFAULTS = {
   coordinationTimeoutMs: 5_000,
   minClusterSize: 1,
   maxClockSkewMs: 60_000,
-  snapshotIntervalMs: 10_000,
-  snapshotWriteThrough: false,
-  snapshotSync: false,
-  dcIntervalMs: 5_000,
-  dcAntiEntropyIntervalMs: 120_000,
-  dcSendTimeoutMs: 10_000,
+  snapshotIntervalMs: SNAPSHOT_DEFAULTS.intervalMs,
+  snapshotWriteThrough: SNAPSHOT_DEFAULTS.writeThrough,
+  snapshotSync: SNAPSHOT_DEFAULTS.sync,
+  dcIntervalMs: DATA_CENTER_REPLICATION_DEFAULTS.intervalMs,
+  dcAntiEntropyIntervalMs: DATA_CENTER_REPLICATION_DEFAULTS.antiEntropyIntervalMs,
+  dcSendTimeoutMs: DATA_CENTER_REPLICATION_DEFAULTS.sendTimeoutMs,
 } as const;
 
-const NODE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const SUBJECT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
+/** Validate `Replicator.start` options and fill in the defaults (what `replicator.options` holds); throws ConfigError naming the option. */
 export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
   if (typeof o !== "object" || o === null) throw new ConfigError("Replicator.start needs an options object");
   if (typeof o.nodeId !== "string" || !NODE_ID.test(o.nodeId)) {
@@ -201,46 +165,7 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
   if (resolved.removalTimeoutMs < resolved.failureTimeoutMs) {
     throw new ConfigError("removalTimeoutMs must be at least failureTimeoutMs");
   }
-  if (o.snapshot !== undefined) {
-    if (typeof o.snapshot.dir !== "string" || o.snapshot.dir === "") throw new ConfigError("snapshot.dir must be a directory path");
-    resolved.snapshot = {
-      dir: o.snapshot.dir,
-      intervalMs: positive("snapshot.intervalMs", o.snapshot.intervalMs, DEFAULTS.snapshotIntervalMs),
-      writeThrough: flag("snapshot.writeThrough", o.snapshot.writeThrough, DEFAULTS.snapshotWriteThrough),
-      sync: flag("snapshot.sync", o.snapshot.sync, DEFAULTS.snapshotSync),
-    };
-  }
-  const dc = o.dataCenterReplication;
-  if (dc !== undefined) {
-    if (!Array.isArray(dc.remotes) || dc.remotes.length === 0) {
-      throw new ConfigError("dataCenterReplication.remotes must list at least one { name, servers }");
-    }
-    for (const r of dc.remotes) {
-      if (!r || !NODE_ID.test(r.name)) throw new ConfigError(`dataCenterReplication.remotes[].name must match ${NODE_ID}`);
-      if (r.name === dataCenter) throw new ConfigError(`remote DC "${r.name}" is this node's own dataCenter`);
-      if (!r.servers || (Array.isArray(r.servers) && r.servers.length === 0)) {
-        throw new ConfigError(`dataCenterReplication remote "${r.name}" needs servers`);
-      }
-    }
-    resolved.dataCenterReplication = {
-      remotes: dc.remotes,
-      intervalMs: positive("dataCenterReplication.intervalMs", dc.intervalMs, DEFAULTS.dcIntervalMs),
-      antiEntropy: dc.antiEntropy ?? false,
-      antiEntropyIntervalMs: positive("dataCenterReplication.antiEntropyIntervalMs", dc.antiEntropyIntervalMs, DEFAULTS.dcAntiEntropyIntervalMs),
-      sendTimeoutMs: positive("dataCenterReplication.sendTimeoutMs", dc.sendTimeoutMs, DEFAULTS.dcSendTimeoutMs),
-    };
-  }
+  if (o.snapshot !== undefined) resolved.snapshot = resolveSnapshotOptions(o.snapshot);
+  if (o.dataCenterReplication !== undefined) resolved.dataCenterReplication = resolveDataCenterReplication(o.dataCenterReplication, dataCenter);
   return resolved;
-}
-
-function flag(name: string, v: boolean | undefined, fallback: boolean): boolean {
-  const x = v ?? fallback;
-  if (typeof x !== "boolean") throw new ConfigError(`${name} must be true or false; got ${JSON.stringify(v)}`);
-  return x;
-}
-
-function positive(name: string, v: number | undefined, fallback: number): number {
-  const x = v ?? fallback;
-  if (!Number.isSafeInteger(x) || x < 1) throw new ConfigError(`${name} must be a positive integer; got ${String(v)}`);
-  return x;
 }

@@ -40,14 +40,14 @@ import {
   type ReadReply,
   type Tombstone,
 } from "../wire/codec.js";
-import { ChangeStream } from "./changes.js";
+import { ChangeStream, type Change } from "./changes.js";
 import { AntiEntropy } from "./anti-entropy.js";
 import { Coordinator } from "./coordination.js";
 import { Inbox } from "./inbox.js";
 import type { Key } from "./keys.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
-import type { ReplicatorContext } from "./context.js";
+import type { Extension, ReplicatorContext } from "../extension/context.js";
 import { Snapshots, type SnapshotHandle } from "../durable/snapshots.js";
 import { attachMetrics } from "../metrics/metrics.js";
 import { CrossDcReplication } from "../xdc/replication.js";
@@ -139,7 +139,7 @@ export class Replicator {
   private reconnectSyncPending = false;
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
   /** Side concerns started after the core (snapshots, cross-DC, metrics), closed in reverse order. */
-  private readonly extensions: { close(): Promise<void> | void }[] = [];
+  private readonly extensions: Extension[] = [];
   /** The snapshot writer, for durable writes (undefined without the `snapshot` option). */
   private snapshot: SnapshotHandle | undefined;
   private closed = false;
@@ -362,7 +362,7 @@ export class Replicator {
     return this.subscriptions.add(key.id, subscriber as (value: Crdt | undefined) => void);
   }
 
-  /** Subscribe to every key (the daemon's watch stream uses this). */
+  /** Subscribe to every key (`onChange` also says where each change came from). */
   subscribeAll(subscriber: (key: string, value: Crdt | undefined) => void): () => void {
     this.checkOpen();
     return this.subscriptions.addAll(subscriber);
@@ -396,6 +396,28 @@ export class Replicator {
   /** Keys with their data types, for tools that discover keys at run time. */
   entries(): { key: string; kind: Crdt["kind"]; value: Crdt }[] {
     return [...this.store.entries()].map(([key, v]) => ({ key, kind: v.kind, value: v.value }));
+  }
+
+  /** The value held here under the key id `id`, whatever its type (tools that discover keys at run time). */
+  entry(id: string): { key: string; kind: Crdt["kind"]; value: Crdt } | undefined {
+    const v = this.store.get(id);
+    return v === undefined ? undefined : { key: id, kind: v.kind, value: v.value };
+  }
+
+  /** The deletion of the key id `id` when it is deleted here (until its tombstone expires). */
+  deletion(id: string): { key: string; kind: Crdt["kind"]; deletedAtMs: number; originNode: string } | undefined {
+    const t = this.store.tombstone(id);
+    return t === undefined ? undefined : { ...t };
+  }
+
+  /**
+   * Call `listener` after every change this replica accepts, of any key, once, with where it came
+   * from (see `Change`); never for a merge that changed nothing. Returns the function that stops it.
+   */
+  onChange(listener: (change: Change) => void): () => void {
+    this.checkOpen();
+    if (typeof listener !== "function") throw new InvalidArgumentError("onChange needs a callback");
+    return this.changes.listen(listener);
   }
 
   /**
@@ -462,8 +484,8 @@ export class Replicator {
   // ------------------------------------------------------------------ wiring
 
   /**
-   * The narrow view side concerns get (see context.ts): snapshots, cross-DC replication, metrics
-   * and the daemon. Not for applications: it exposes the store without type checks.
+   * The narrow view the extensions get (extension/context.ts): snapshots, cross-DC replication
+   * and metrics. Not for applications: it exposes the store without type checks.
    * @internal
    */
   context(): ReplicatorContext {

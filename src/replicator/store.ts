@@ -5,30 +5,16 @@
  * `onChange`, so the store stays ignorant of them and a change is announced exactly once.
  */
 import type { Crdt, DataKind } from "../crdt/types.js";
+import type { ChangeSource, RestorableStore, StoredValue, StoreListener, TombstoneInfo } from "../extension/store-view.js";
 
-export interface TombstoneInfo {
-  key: string;
-  kind: DataKind;
-  deletedAtMs: number;
-  originNode: string;
-}
+export type { ChangeSource, StoredValue, TombstoneInfo } from "../extension/store-view.js";
 
-export interface StoredValue {
-  kind: DataKind;
-  value: Crdt;
-}
-
-/** Why a key changed: a local write, a merge of something received, or a restore. */
-export type ChangeSource = "local" | "remote" | "restore";
-
-export type ChangeListener = (key: string, source: ChangeSource) => void;
-
-export class Store {
+export class Store implements RestorableStore {
   private readonly values = new Map<string, StoredValue>();
   private readonly tombstoneMap = new Map<string, TombstoneInfo>();
-  private readonly listeners: ChangeListener[] = [];
+  private readonly listeners: StoreListener[] = [];
 
-  onChange(listener: ChangeListener): void {
+  onChange(listener: StoreListener): void {
     this.listeners.push(listener);
   }
 

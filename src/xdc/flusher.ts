@@ -21,20 +21,12 @@
  * connection or this node's own connection comes back, and every `antiEntropyIntervalMs` when
  * `antiEntropy` is on. A round's pushes travel as batches (applied by every remote node, like a
  * flush) and what it pulls is spread to this DC the same way, so one round repairs both DCs
- * entirely rather than the single node that happened to answer.
- *
- * Spreading what a round pulled (every page, the bulk pull's range pages included) costs, at a
- * million keys, one more encoding of each value on this node and one publish per page, which the
- * server fans out to the DC's other nodes as the pages arrive: the DC is whole about when this node
- * is. Asking each peer to run its own round with this node instead would cost a full transfer per
- * peer — this node reading and encoding every value once per peer — and could only start once this
- * node's own pull had ended. The spread is fire and forget: a node that misses a page is repaired
- * by its own anti-entropy.
+ * entirely rather than the single node that happened to answer (ARCHITECTURE.md, "Cross-DC
+ * rounds", weighs that against asking each peer to run its own round).
  */
 import { BatchRejectedError, ProtocolError } from "../errors.js";
-import type { ReplicatorContext } from "../replicator/context.js";
-import type { DataCenterReplicationOptions } from "../replicator/options.js";
-import type { RepairCause } from "../replicator/stats.js";
+import type { ReplicatorContext } from "../extension/context.js";
+import type { RepairCause } from "../extension/stats.js";
 import { RequestFailedError, type Transport } from "../transport/types.js";
 import {
   decodeCrdtDeltaBatchAck,
@@ -48,6 +40,7 @@ import {
 } from "../wire/codec.js";
 import { BatchAccumulator, type Taken } from "./accumulator.js";
 import type { RemoteLink } from "./link.js";
+import type { DataCenterReplicationOptions } from "./options.js";
 import { halve, pack, toTaken, type Part } from "./pack.js";
 import { batchSubject, digestSubject, wallClockMs } from "./receiver.js";
 

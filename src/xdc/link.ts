@@ -4,7 +4,7 @@
  * retried with backoff until it succeeds, after which the NATS client reconnects by itself
  * (forever, see src/transport/nats.ts). `up` says whether a send can be attempted right now.
  */
-import type { RemoteDataCenter } from "../replicator/options.js";
+import type { RemoteDataCenter } from "./options.js";
 import { connectNats } from "../transport/nats.js";
 import type { Transport } from "../transport/types.js";
 

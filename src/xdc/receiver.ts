@@ -12,7 +12,7 @@
  * crossing DCs) is rejected, counted and answered with an error; it never throws.
  */
 import { ProtocolError } from "../errors.js";
-import type { ReplicatorContext } from "../replicator/context.js";
+import type { ReplicatorContext } from "../extension/context.js";
 import {
   decodeCrdtDeltaBatch,
   decodeNodeRequest,

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Level } from "level";
 import { Snapshots, type SnapshotHandle, type SnapshotSettings } from "../../src/durable/snapshots.js";
-import type { ReplicatorContext } from "../../src/replicator/context.js";
+import type { ReplicatorContext } from "../../src/extension/context.js";
 import { ReplicatorStats } from "../../src/replicator/stats.js";
 import { Store } from "../../src/replicator/store.js";
 import { decodeSnapshotEntry, type SnapshotEntry } from "../../src/wire/codec.js";

@@ -18,8 +18,8 @@ import { Key, type Replicator } from "../../src/index.js";
 import type { Member } from "../../src/cluster/membership.js";
 import { BASE_ATTRIBUTES, GOAKT_METRIC_NAMES, METER_NAME, METRICS, attachMetrics } from "../../src/metrics/metrics.js";
 import { PACKAGE_VERSION } from "../../src/metrics/version.js";
-import type { ReplicatorContext } from "../../src/replicator/context.js";
-import { ReplicatorStats } from "../../src/replicator/stats.js";
+import type { ReplicatorContext } from "../../src/extension/context.js";
+import { ReplicatorStats } from "../../src/extension/stats.js";
 import { Store } from "../../src/replicator/store.js";
 import { startCluster, type TestCluster } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/wait.js";
@@ -428,18 +428,18 @@ describe("attachMetrics", () => {
     }
   });
 
-  test("close() removes the batch callback and unsets the recorder; idempotent", async () => {
+  test("close() removes the batch callback and stops recording histograms; idempotent", async () => {
     const meter = testMeter();
     const { ctx, stats, membersCalls } = bareContext();
     const handle = attachMetrics(ctx, meter.provider);
     try {
-      assert.equal(typeof stats.recorder, "function");
-      await meter.collect();
+      stats.record("coordinated.latency", 1);
+      assert.equal((await meter.collect()).histogramCount(`${P}coordinated.latency`), 1);
       assert.equal(membersCalls(), 1, "the callback ran once per collection");
       handle.close();
       handle.close();
-      assert.equal(stats.recorder, undefined);
-      await meter.collect();
+      stats.record("coordinated.latency", 2);
+      assert.equal((await meter.collect()).histogramCount(`${P}coordinated.latency`), 1, "closed: no more records");
       assert.equal(membersCalls(), 1, "the callback no longer runs");
     } finally {
       await meter.provider.shutdown();
@@ -460,7 +460,8 @@ describe("attachMetrics", () => {
       assert.equal((await m1.collect()).histogramCount(`${P}coordinated.latency`), 1, "closed: no more records");
       assert.equal((await m2.collect()).histogramCount(`${P}coordinated.latency`), 2);
       h2.close();
-      assert.equal(stats.recorder, undefined);
+      stats.record("coordinated.latency", 4);
+      assert.equal((await m2.collect()).histogramCount(`${P}coordinated.latency`), 2, "both closed: nothing records");
     } finally {
       h1.close();
       h2.close();

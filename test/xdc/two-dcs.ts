@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Replicator, type ReplicatorOptions } from "../../src/index.js";
-import type { DataCenterReplicationOptions } from "../../src/replicator/options.js";
+import type { DataCenterReplicationOptions } from "../../src/xdc/options.js";
 import { FAST } from "../helpers/cluster.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";

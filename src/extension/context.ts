@@ -1,23 +1,35 @@
 /**
- * What the replicator's side concerns (snapshots, cross-DC replication, metrics, the daemon) may
- * use of it. They get this narrow view instead of the whole façade, so each stays a separate
- * module that can be read — and tested — on its own.
+ * The extension contract: what the replicator's side concerns (snapshots, cross-DC replication,
+ * metrics) may use of a running replicator. They get this narrow view instead of the whole façade,
+ * so each is a separate module, read and tested on its own, that never imports `replicator/`: the
+ * replicator composes them at start-up (see ARCHITECTURE.md).
  */
+import type { Clock } from "../clock.js";
 import type { Member } from "../cluster/membership.js";
-import type { NodeReply, NodeRequest, FullState } from "../wire/codec.js";
 import type { Transport } from "../transport/types.js";
-import type { ResolvedOptions } from "./options.js";
-import type { RepairCause, ReplicatorStats } from "./stats.js";
+import type { FullState, NodeReply, NodeRequest } from "../wire/codec.js";
 import type { ChangeListener, ChangeOrigin } from "./changes.js";
-import type { Store } from "./store.js";
+import type { RepairCause, ReplicatorStats } from "./stats.js";
+import type { StoreView } from "./store-view.js";
+
+/** The replicator's settings an extension may read (its own options it gets on its own). */
+export interface CoreSettings {
+  readonly nodeId: string;
+  readonly dataCenter: string;
+  readonly role: string | undefined;
+  /** The delta subject; membership and per-node subjects derive from it. */
+  readonly subject: string;
+  readonly heartbeatIntervalMs: number;
+  readonly clock: Clock;
+}
 
 export interface ReplicatorContext {
-  readonly options: ResolvedOptions;
+  readonly options: CoreSettings;
   readonly nodeId: string;
   readonly incarnation: number;
   readonly writerId: string;
   readonly startedAtMs: number;
-  readonly store: Store;
+  readonly store: StoreView;
   readonly stats: ReplicatorStats;
   readonly transport: Transport;
   /** Every change the store accepts, once, with its origin (see changes.ts). */
@@ -34,4 +46,9 @@ export interface ReplicatorContext {
   syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause): Promise<void>;
   /** Report a background error (never thrown). */
   reportError(error: unknown): void;
+}
+
+/** An attached extension as the replicator keeps it: closed at `Replicator.close()`, in reverse order of attaching. */
+export interface Extension {
+  close(): Promise<void> | void;
 }

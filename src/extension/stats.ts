@@ -1,0 +1,83 @@
+/**
+ * Plain counters the replicator's parts and its extensions increment on their hot paths. The
+ * OpenTelemetry module (src/metrics/) reads them through observable instruments, so counting costs
+ * one addition and nothing is allocated per event. Distributions go through `record`, which is a
+ * no-op until someone listens (`onRecord`: the metrics module, the daemon's lag window).
+ */
+
+export type RejectReason =
+  | "decode"
+  | "oversized"
+  | "forged-origin"
+  | "type-mismatch"
+  | "unknown-type"
+  | "deleted-key"
+  | "stale-incarnation"
+  | "bad-request"
+  | "clock-skew";
+
+export type RepairCause = "gap" | "join" | "reconnect" | "periodic" | "leader" | "manual";
+
+export type HistogramName =
+  | "replication.lag" // origin send → merge here, ms
+  | "coordinated.latency" // coordinated write/read duration, ms
+  | "delta.bytes" // bytes of one published envelope
+  | "crossdc.batch.bytes"; // bytes of one cross-DC batch
+
+export type Recorder = (name: HistogramName, value: number) => void;
+
+export class ReplicatorStats {
+  mergeCount = 0;
+  deltaPublishCount = 0;
+  deltaReceiveCount = 0;
+  envelopePublishCount = 0;
+  bytesPublished = 0;
+  coordinatedWriteCount = 0;
+  coordinatedReadCount = 0;
+  antiEntropyCount = 0;
+  crossdcSendCount = 0;
+  crossdcReceiveCount = 0;
+  crossdcStaleSkipCount = 0;
+  /** ns between the origin's send time and receipt of the last cross-DC batch (GoAkt's gauge). */
+  crossdcReplicationLagNs = 0;
+  snapshotWriteCount = 0;
+  snapshotFailureCount = 0;
+  snapshotSkippedEntries = 0;
+  subscriberErrorCount = 0;
+  /** Values too large for a request/reply message, sent to one peer in chunks by anti-entropy. */
+  largeValueSends = 0;
+  /** Keys received by bulk pulls (whole leaf ranges, e.g. when joining with an empty store). */
+  bulkPullKeys = 0;
+  /** Heartbeats of another live process using this node's id (another incarnation). */
+  duplicateNodeHeartbeats = 0;
+  /** Starts whose check for another holder of the node id timed out (the start went on). */
+  identityCheckTimeouts = 0;
+  readonly rejected = new Map<RejectReason, number>();
+  readonly repairs = new Map<RepairCause, number>();
+
+  private readonly recorders = new Set<Recorder>();
+
+  reject(reason: RejectReason): void {
+    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+  }
+
+  repair(cause: RepairCause): void {
+    this.repairs.set(cause, (this.repairs.get(cause) ?? 0) + 1);
+  }
+
+  record(name: HistogramName, value: number): void {
+    for (const r of this.recorders) r(name, value);
+  }
+
+  /** Hear every `record`; returns the function that stops it. */
+  onRecord(recorder: Recorder): () => void {
+    this.recorders.add(recorder);
+    return () => this.recorders.delete(recorder);
+  }
+
+  get rejectedTotal(): number {
+    let n = 0;
+    for (const v of this.rejected.values()) n += v;
+    return n;
+  }
+}
