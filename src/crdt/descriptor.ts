@@ -75,7 +75,7 @@ export function registerDataTypes(types: DataTypes): void {
 }
 
 /** The registry installed by registry.ts (loaded by the package entry point, src/crdt/index.ts). */
-export function dataTypes(): DataTypes {
+export function registeredDataTypes(): DataTypes {
   if (registered === undefined) throw new CrdtReplicatorError("the data type registry is not loaded: import src/crdt/index.js");
   return registered;
 }

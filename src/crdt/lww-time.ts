@@ -7,7 +7,7 @@
  * `modify` function, see `withLwwClock`); outside such a call, a standalone value defaults to the
  * wall clock, `Date.now`.
  */
-import { dataTypes } from "./descriptor.js";
+import { registeredDataTypes } from "./descriptor.js";
 import type { Crdt } from "./types.js";
 
 let clock: () => number = Date.now;
@@ -34,5 +34,5 @@ export function withLwwClock<T>(now: () => number, fn: () => T): T {
  * removed keys included). 0 for values without LWW timestamps.
  */
 export function maxLwwTimestamp(value: Crdt): number {
-  return dataTypes().get(value.kind)?.maxLwwTimestamp?.(value) ?? 0;
+  return registeredDataTypes().get(value.kind)?.maxLwwTimestamp?.(value) ?? 0;
 }

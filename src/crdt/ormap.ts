@@ -27,7 +27,7 @@ import { compareStrings } from "./causal.js";
 import { canonical, isCanonical } from "./element.js";
 import { ORSet } from "./orset.js";
 import { PMap, sameMaps } from "./pmap.js";
-import { dataTypes, holdableByORMap, type DataTypeDescriptor } from "./descriptor.js";
+import { holdableByORMap, registeredDataTypes, type DataTypeDescriptor } from "./descriptor.js";
 import type { AnyState, Crdt, DataKind, Element, ORMapState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
 
@@ -127,7 +127,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     const k = canonical(key); // InvalidArgumentError for unsupported keys
     if (typeof modify !== "function") throw new InvalidArgumentError(`modify must be a function, got ${describe(modify)}`);
     const stored = this.#values.get(k);
-    const base = stored ?? (this.#valueType.empty());
+    const base = stored ?? this.#valueType.empty();
     const next = modify(base, node);
     if (typeof next !== "object" || next === null || (next as Crdt).kind !== this.valueKind || typeof next.resetDelta !== "function") {
       throw new InvalidArgumentError(`modify must return a ${this.valueKind} value (the map's valueKind), got ${describeValue(next)}`);
@@ -178,7 +178,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   /** @internal `get` of an already encoded key. */
   getCanonical(k: string): V | undefined {
     if (!this.#keys.hasCanonical(k)) return undefined;
-    return this.#values.get(k) ?? (this.#valueType.empty());
+    return this.#values.get(k) ?? this.#valueType.empty();
   }
 
   /** The keys, sorted by canonical encoding (frozen, decoded copies). */
@@ -283,12 +283,12 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
 
 /** The descriptor of a kind an ORMap's values may have (see `holdableByORMap`), or undefined. */
 function valueTypeOf(kind: unknown): DataTypeDescriptor | undefined {
-  const type = dataTypes().get(kind);
+  const type = registeredDataTypes().get(kind);
   return type !== undefined && holdableByORMap(type) ? type : undefined;
 }
 
 function valueKinds(): DataKind[] {
-  return dataTypes().all.filter(holdableByORMap).map((type) => type.kind);
+  return registeredDataTypes().all.filter(holdableByORMap).map((type) => type.kind);
 }
 
 const EMPTIES = new Map<DataKind, ORMap<Crdt, Element>>();
@@ -319,7 +319,7 @@ export const orMapType: DataTypeDescriptor<ORMap, ORMapState> = {
   },
   fromState: (state) => ORMap.fromState(state),
   maxLwwTimestamp: (map) => {
-    const ofValue = dataTypes().get(map.valueKind)?.maxLwwTimestamp;
+    const ofValue = registeredDataTypes().get(map.valueKind)?.maxLwwTimestamp;
     let max = 0;
     if (ofValue !== undefined) {
       map.forEachStored((v) => {

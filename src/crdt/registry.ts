@@ -29,7 +29,7 @@ export const DATA_TYPES: readonly DataTypeDescriptor[] = [
   lwwMapType,
   orMapType,
   pncounterMapType,
-] as DataTypeDescriptor[];
+];
 
 /** Every DataKind, in the order of the wire enum `DataType`. */
 export const DATA_KINDS: readonly DataKind[] = DATA_TYPES.map((type) => type.kind);
