@@ -2,6 +2,7 @@
  * Flag: a boolean that only goes from false to true. Merge is logical or.
  */
 import { DecodeError } from "../errors.js";
+import type { DataTypeDescriptor } from "./descriptor.js";
 import { checkNode } from "./gcounter.js";
 import type { Crdt, FlagState } from "./types.js";
 
@@ -63,3 +64,13 @@ export class Flag implements Crdt<Flag> {
     return { enabled: this.enabled };
   }
 }
+
+/** The Flag data type (see descriptor.ts). */
+export const flagType: DataTypeDescriptor<Flag, FlagState> = {
+  kind: "flag",
+  name: "Flag",
+  wireTag: 7,
+  stateMessage: "FlagState",
+  empty: () => Flag.empty(),
+  fromState: (state) => Flag.fromState(state),
+};

@@ -14,6 +14,7 @@
  * interned, so a receiver holds one copy of each writer id, not one per key.
  */
 import { DecodeError, InvalidArgumentError, PrecisionError } from "../errors.js";
+import type { DataTypeDescriptor } from "./descriptor.js";
 import type { Crdt, GCounterState, SlotState } from "./types.js";
 
 /** [node, value, node, value, …], nodes strictly ascending, values positive safe integers. */
@@ -281,3 +282,13 @@ function decodeSlots(state: unknown, what: string): Slots {
   }
   return out;
 }
+
+/** The GCounter data type (see descriptor.ts). */
+export const gcounterType: DataTypeDescriptor<GCounter, GCounterState> = {
+  kind: "gcounter",
+  name: "GCounter",
+  wireTag: 1,
+  stateMessage: "GCounterState",
+  empty: () => GCounter.empty(),
+  fromState: (state) => GCounter.fromState(state),
+};

@@ -4,6 +4,7 @@
  * (`elements`, memoized) and in `toState()`.
  */
 import { DecodeError } from "../errors.js";
+import type { DataTypeDescriptor } from "./descriptor.js";
 import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
 import { checkNode } from "./gcounter.js";
 import type { Crdt, Element, GSetState } from "./types.js";
@@ -110,3 +111,13 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
     return (this.#sortedKeys ??= [...this.#members.keys()].sort(compareCanonical));
   }
 }
+
+/** The GSet data type (see descriptor.ts). */
+export const gsetType: DataTypeDescriptor<GSet, GSetState> = {
+  kind: "gset",
+  name: "GSet",
+  wireTag: 3,
+  stateMessage: "GSetState",
+  empty: () => GSet.empty(),
+  fromState: (state) => GSet.fromState(state),
+};

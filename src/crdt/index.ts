@@ -17,7 +17,6 @@ export type {
   SlotState,
   StateByKind,
 } from "./types.js";
-export { DATA_KINDS } from "./types.js";
 export { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
 export { GCounter } from "./gcounter.js";
 export { PNCounter } from "./pncounter.js";
@@ -29,4 +28,4 @@ export { Flag } from "./flag.js";
 export { LWWMap } from "./lww-map.js";
 export { ORMap } from "./ormap.js";
 export { PNCounterMap } from "./pncounter-map.js";
-export { emptyOf, fromState } from "./registry.js";
+export { DATA_KINDS, emptyOf, fromState } from "./registry.js";

@@ -10,9 +10,10 @@
  * read. The state is an ORMapState with valueKind "lwwRegister".
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
+import type { DataTypeDescriptor } from "./descriptor.js";
 import { canonical } from "./element.js";
-import { LWWRegister } from "./lww-register.js";
-import { ORMap } from "./ormap.js";
+import { LWWRegister, lwwRegisterType } from "./lww-register.js";
+import { ORMap, orMapType } from "./ormap.js";
 import type { Crdt, Element, ORMapState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
 
@@ -22,7 +23,7 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
   #delta: LWWMap<V, K> | null | undefined; // cache of the wrapped map's delta (null: none)
   #entries: readonly (readonly [K, V])[] | undefined; // cache
 
-  static #empty: LWWMap<Element, Element> | undefined; // built lazily: the modules import each other
+  static readonly #empty = new LWWMap<Element, Element>(ORMap.of(lwwRegisterType));
 
   /** `map` carries this value's pending delta. */
   private constructor(map: ORMap<LWWRegister<V>, K>) {
@@ -30,7 +31,6 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
   }
 
   static empty<V extends Element = Element, K extends Element = Element>(): LWWMap<V, K> {
-    LWWMap.#empty ??= new LWWMap<Element, Element>(ORMap.empty("lwwRegister"));
     return LWWMap.#empty as unknown as LWWMap<V, K>;
   }
 
@@ -40,8 +40,9 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
     if (state.valueKind !== "lwwRegister") {
       throw new DecodeError(`LWWMap state must have valueKind "lwwRegister", got ${describe(state.valueKind)}`);
     }
-    const map = ORMap.fromState<LWWRegister<V>, K>(state, "LWWMap state");
-    return map.equals(ORMap.empty("lwwRegister")) ? LWWMap.empty<V, K>() : new LWWMap<V, K>(map);
+    const registers = lwwRegisterType as unknown as DataTypeDescriptor<LWWRegister<V>>;
+    const map = ORMap.decode<LWWRegister<V>, K>(registers, state.keys, state.values, "LWWMap state");
+    return map.equals(ORMap.of(registers)) ? LWWMap.empty<V, K>() : new LWWMap<V, K>(map);
   }
 
   /**
@@ -129,3 +130,15 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
     return map === this.#map ? this : new LWWMap(map);
   }
 }
+
+/** The LWWMap data type (see descriptor.ts): an ORMap of lwwRegister values. */
+export const lwwMapType: DataTypeDescriptor<LWWMap, ORMapState> = {
+  kind: "lwwMap",
+  name: "LWWMap",
+  wireTag: 8,
+  stateMessage: "ORMapState",
+  map: { valueKind: "lwwRegister" },
+  empty: () => LWWMap.empty(),
+  fromState: (state) => LWWMap.fromState(state),
+  maxLwwTimestamp: (map) => orMapType.maxLwwTimestamp!(map.map as ORMap),
+};

@@ -12,6 +12,7 @@
  * delta, exactly as a peer would ignore it on merge. The delta of a write is the whole register.
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
+import type { DataTypeDescriptor } from "./descriptor.js";
 import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { checkNode, describe } from "./gcounter.js";
 import { lwwNow } from "./lww-time.js";
@@ -118,3 +119,14 @@ export class LWWRegister<T extends Element = Element> implements Crdt<LWWRegiste
     return { value: this.#encoded, timestamp: this.timestamp, node: this.node };
   }
 }
+
+/** The LWWRegister data type (see descriptor.ts). */
+export const lwwRegisterType: DataTypeDescriptor<LWWRegister, LWWRegisterState> = {
+  kind: "lwwRegister",
+  name: "LWWRegister",
+  wireTag: 5,
+  stateMessage: "LWWRegisterState",
+  empty: () => LWWRegister.empty(),
+  fromState: (state) => LWWRegister.fromState(state),
+  maxLwwTimestamp: (register) => register.timestamp,
+};

@@ -7,9 +7,7 @@
  * `modify` function, see `withLwwClock`); outside such a call, a standalone value defaults to the
  * wall clock, `Date.now`.
  */
-import type { LWWMap } from "./lww-map.js";
-import type { LWWRegister } from "./lww-register.js";
-import type { ORMap } from "./ormap.js";
+import { registeredDataTypes } from "./descriptor.js";
 import type { Crdt } from "./types.js";
 
 let clock: () => number = Date.now;
@@ -31,26 +29,10 @@ export function withLwwClock<T>(now: () => number, fn: () => T): T {
 }
 
 /**
- * The largest LWW timestamp in `value`: a register's, every field of an LWW map, every register in
- * an ORMap of registers or of LWW maps (values of removed keys included: they still merge). 0 for
- * values without LWW timestamps.
+ * The largest LWW timestamp in `value` (its type's `maxLwwTimestamp` capability: a register's,
+ * every field of an LWW map, every register in an ORMap of registers or of LWW maps, values of
+ * removed keys included). 0 for values without LWW timestamps.
  */
 export function maxLwwTimestamp(value: Crdt): number {
-  switch (value.kind) {
-    case "lwwRegister":
-      return (value as LWWRegister).timestamp;
-    case "lwwMap":
-      return maxLwwTimestamp((value as LWWMap).map);
-    case "orMap": {
-      const map = value as ORMap;
-      if (map.valueKind !== "lwwRegister" && map.valueKind !== "lwwMap") return 0;
-      let max = 0;
-      map.forEachStored((v) => {
-        max = Math.max(max, maxLwwTimestamp(v));
-      });
-      return max;
-    }
-    default:
-      return 0;
-  }
+  return registeredDataTypes().get(value.kind)?.maxLwwTimestamp?.(value) ?? 0;
 }

@@ -13,6 +13,7 @@
  */
 import { DecodeError } from "../errors.js";
 import { CausalContext, compareDots, decodeDot, type Dot } from "./causal.js";
+import type { DataTypeDescriptor } from "./descriptor.js";
 import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
 import { freezeElement } from "./orset.js";
 import type { Crdt, Element, MVRegisterState } from "./types.js";
@@ -171,3 +172,13 @@ function sameEntries(a: Entries, b: Entries): boolean {
   }
   return true;
 }
+
+/** The MVRegister data type (see descriptor.ts). */
+export const mvRegisterType: DataTypeDescriptor<MVRegister, MVRegisterState> = {
+  kind: "mvRegister",
+  name: "MVRegister",
+  wireTag: 6,
+  stateMessage: "MVRegisterState",
+  empty: () => MVRegister.empty(),
+  fromState: (state) => MVRegister.fromState(state),
+};

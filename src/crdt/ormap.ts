@@ -27,8 +27,7 @@ import { compareStrings } from "./causal.js";
 import { canonical, isCanonical } from "./element.js";
 import { ORSet } from "./orset.js";
 import { PMap, sameMaps } from "./pmap.js";
-import { emptyOf, fromState as stateToValue } from "./registry.js";
-import { DATA_KINDS } from "./types.js";
+import { holdableByORMap, registeredDataTypes, type DataTypeDescriptor } from "./descriptor.js";
 import type { AnyState, Crdt, DataKind, Element, ORMapState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
 
@@ -38,13 +37,15 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   readonly kind = "orMap" as const;
   /** The data type of the values. */
   readonly valueKind: DataKind;
+  readonly #valueType: DataTypeDescriptor<V>;
   readonly #keys: ORSet<K>; // no pending delta
   readonly #values: Values<V>;
   readonly #delta: ORMap<V, K> | undefined;
   #entries: readonly (readonly [K, V])[] | undefined; // cache
 
-  private constructor(valueKind: DataKind, keys: ORSet<K>, values: Values<V>, delta: ORMap<V, K> | undefined) {
-    this.valueKind = valueKind;
+  private constructor(valueType: DataTypeDescriptor<V>, keys: ORSet<K>, values: Values<V>, delta: ORMap<V, K> | undefined) {
+    this.valueKind = valueType.kind;
+    this.#valueType = valueType;
     this.#keys = keys;
     this.#values = values;
     this.#delta = delta;
@@ -55,15 +56,21 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
    * the kind of its own values; use `lwwMap` or `pncounterMap` values, or flatten the keys).
    */
   static empty<V extends Crdt<V> = Crdt, K extends Element = Element>(valueKind: DataKind): ORMap<V, K> {
-    if (!isValueKind(valueKind)) {
+    const valueType = valueTypeOf(valueKind);
+    if (valueType === undefined) {
       throw new InvalidArgumentError(
-        `valueKind must be one of ${VALUE_KINDS.join(", ")} (the data type of the map's values), got ${describe(valueKind)}`,
+        `valueKind must be one of ${valueKinds().join(", ")} (the data type of the map's values), got ${describe(valueKind)}`,
       );
     }
-    let empty = EMPTIES.get(valueKind);
+    return ORMap.of<V, K>(valueType as DataTypeDescriptor<V>);
+  }
+
+  /** @internal The empty map of `valueType` values (a type `holdableByORMap` accepts). */
+  static of<V extends Crdt<V> = Crdt, K extends Element = Element>(valueType: DataTypeDescriptor<V>): ORMap<V, K> {
+    let empty = EMPTIES.get(valueType.kind);
     if (empty === undefined) {
-      empty = new ORMap<Crdt, Element>(valueKind, ORSet.empty(), PMap.empty(), undefined);
-      EMPTIES.set(valueKind, empty);
+      empty = new ORMap<Crdt, Element>(valueType as DataTypeDescriptor, ORSet.empty(), PMap.empty(), undefined);
+      EMPTIES.set(valueType.kind, empty);
     }
     return empty as unknown as ORMap<V, K>;
   }
@@ -75,11 +82,22 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   static fromState<V extends Crdt<V> = Crdt, K extends Element = Element>(state: ORMapState, what = "ORMapState"): ORMap<V, K> {
     if (typeof state !== "object" || state === null) throw new DecodeError(`${what} must be an object`);
     const { valueKind, keys: rawKeys, values: rawValues } = state as { valueKind?: unknown; keys?: unknown; values?: unknown };
-    if (!isValueKind(valueKind)) throw new DecodeError(`${what}.valueKind ${describe(valueKind)} is not a supported value kind`);
+    const valueType = valueTypeOf(valueKind);
+    if (valueType === undefined) throw new DecodeError(`${what}.valueKind ${describe(valueKind)} is not a supported value kind`);
+    return ORMap.decode<V, K>(valueType as DataTypeDescriptor<V>, rawKeys, rawValues, what);
+  }
+
+  /** @internal Decodes the key set and values of an ORMapState of `valueType` values (see `fromState`). */
+  static decode<V extends Crdt<V> = Crdt, K extends Element = Element>(
+    valueType: DataTypeDescriptor<V>,
+    rawKeys: unknown,
+    rawValues: unknown,
+    what: string,
+  ): ORMap<V, K> {
     const keys =
       rawKeys === undefined ? ORSet.empty<K>() : ORSet.fromState<K>(rawKeys as never, `${what}.keys`); // proto3 omits an empty sub-message
     if (!Array.isArray(rawValues)) throw new DecodeError(`${what}.values must be an array`);
-    const empty = emptyOf(valueKind);
+    const empty = valueType.empty();
     let previous: string | undefined;
     const values = PMap.build<V>((m) => {
       for (const raw of rawValues as unknown[]) {
@@ -89,12 +107,12 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
         if (previous !== undefined && !(previous < key)) throw new DecodeError(`${what}: values must be sorted by key without duplicates`);
         previous = key;
         if (typeof value !== "object" || value === null) throw new DecodeError(`${what}: the value of key ${describe(key)} must be a state object`);
-        const decoded = stateToValue(valueKind, value as AnyState);
+        const decoded = valueType.fromState(value as AnyState);
         if (!decoded.equals(empty)) m.set(key, decoded as V);
       }
     });
-    if (keys.size === 0 && keys.context.isEmpty && values.size === 0) return ORMap.empty<V, K>(valueKind);
-    return new ORMap<V, K>(valueKind, keys, values, undefined);
+    if (keys.size === 0 && keys.context.isEmpty && values.size === 0) return ORMap.of<V, K>(valueType);
+    return new ORMap<V, K>(valueType, keys, values, undefined);
   }
 
   // ---------------------------------------------------------------- mutators
@@ -109,7 +127,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     const k = canonical(key); // InvalidArgumentError for unsupported keys
     if (typeof modify !== "function") throw new InvalidArgumentError(`modify must be a function, got ${describe(modify)}`);
     const stored = this.#values.get(k);
-    const base = stored ?? (emptyOf(this.valueKind) as V);
+    const base = stored ?? this.#valueType.empty();
     const next = modify(base, node);
     if (typeof next !== "object" || next === null || (next as Crdt).kind !== this.valueKind || typeof next.resetDelta !== "function") {
       throw new InvalidArgumentError(`modify must return a ${this.valueKind} value (the map's valueKind), got ${describeValue(next)}`);
@@ -124,12 +142,12 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       values = stored === undefined && plain.equals(base) ? values : values.set(k, plain);
     }
     const piece = new ORMap<V, K>(
-      this.valueKind,
+      this.#valueType,
       keysDelta,
       valueDelta === undefined ? PMap.empty() : PMap.empty<V>().set(k, valueDelta.resetDelta()),
       undefined,
     );
-    return new ORMap<V, K>(this.valueKind, added.resetDelta(), values, this.#delta === undefined ? piece : this.#delta.merge(piece));
+    return new ORMap<V, K>(this.#valueType, added.resetDelta(), values, this.#delta === undefined ? piece : this.#delta.merge(piece));
   }
 
   /**
@@ -142,8 +160,8 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     const k = canonical(key);
     if (!this.#keys.hasCanonical(k)) return this;
     const removed = this.#keys.removeCanonical(k);
-    const piece = new ORMap<V, K>(this.valueKind, removed.delta!, PMap.empty(), undefined);
-    return new ORMap<V, K>(this.valueKind, removed.resetDelta(), this.#values, this.#delta === undefined ? piece : this.#delta.merge(piece));
+    const piece = new ORMap<V, K>(this.#valueType, removed.delta!, PMap.empty(), undefined);
+    return new ORMap<V, K>(this.#valueType, removed.resetDelta(), this.#values, this.#delta === undefined ? piece : this.#delta.merge(piece));
   }
 
   // ---------------------------------------------------------------- reading
@@ -160,7 +178,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   /** @internal `get` of an already encoded key. */
   getCanonical(k: string): V | undefined {
     if (!this.#keys.hasCanonical(k)) return undefined;
-    return this.#values.get(k) ?? (emptyOf(this.valueKind) as V);
+    return this.#values.get(k) ?? this.#valueType.empty();
   }
 
   /** The keys, sorted by canonical encoding (frozen, decoded copies). */
@@ -204,7 +222,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   }
 
   resetDelta(): ORMap<V, K> {
-    return this.#delta === undefined ? this : new ORMap<V, K>(this.valueKind, this.#keys, this.#values, undefined);
+    return this.#delta === undefined ? this : new ORMap<V, K>(this.#valueType, this.#keys, this.#values, undefined);
   }
 
   /**
@@ -239,7 +257,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       if (big === theirs && values === theirs && values.size === mine.size && sameMaps(values, mine, sameValue)) values = mine;
     }
     if (keys === this.#keys && values === mine) return this;
-    return new ORMap<V, K>(this.valueKind, keys, values, this.#delta);
+    return new ORMap<V, K>(this.#valueType, keys, values, this.#delta);
   }
 
   equals(other: ORMap<V, K>): boolean {
@@ -250,7 +268,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   /** Folds the key set's dot cloud into its vector (nothing observable changes). */
   compact(): ORMap<V, K> {
     const keys = this.#keys.compact();
-    return keys === this.#keys ? this : new ORMap<V, K>(this.valueKind, keys, this.#values, this.#delta);
+    return keys === this.#keys ? this : new ORMap<V, K>(this.#valueType, keys, this.#values, this.#delta);
   }
 
   toState(): ORMapState {
@@ -263,11 +281,14 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   }
 }
 
-/** The kinds an ORMap's values may have: every data type but a nested ORMap (see `ORMap.empty`). */
-const VALUE_KINDS: readonly DataKind[] = DATA_KINDS.filter((k) => k !== "orMap");
+/** The descriptor of a kind an ORMap's values may have (see `holdableByORMap`), or undefined. */
+function valueTypeOf(kind: unknown): DataTypeDescriptor | undefined {
+  const type = registeredDataTypes().get(kind);
+  return type !== undefined && holdableByORMap(type) ? type : undefined;
+}
 
-function isValueKind(kind: unknown): kind is DataKind {
-  return typeof kind === "string" && (VALUE_KINDS as readonly string[]).includes(kind);
+function valueKinds(): DataKind[] {
+  return registeredDataTypes().all.filter(holdableByORMap).map((type) => type.kind);
 }
 
 const EMPTIES = new Map<DataKind, ORMap<Crdt, Element>>();
@@ -282,3 +303,29 @@ function describeValue(x: unknown): string {
   }
   return describe(x);
 }
+
+/** The ORMap data type (see descriptor.ts): each map names the kind of its values. */
+export const orMapType: DataTypeDescriptor<ORMap, ORMapState> = {
+  kind: "orMap",
+  name: "ORMap",
+  wireTag: 9,
+  stateMessage: "ORMapState",
+  map: {},
+  empty: (valueKind) => {
+    if (valueKind === undefined) {
+      throw new InvalidArgumentError('orMap needs a valueKind (the data type of its values), e.g. emptyOf("orMap", "orset")');
+    }
+    return ORMap.empty(valueKind);
+  },
+  fromState: (state) => ORMap.fromState(state),
+  maxLwwTimestamp: (map) => {
+    const ofValue = registeredDataTypes().get(map.valueKind)?.maxLwwTimestamp;
+    let max = 0;
+    if (ofValue !== undefined) {
+      map.forEachStored((v) => {
+        max = Math.max(max, ofValue(v));
+      });
+    }
+    return max;
+  },
+};

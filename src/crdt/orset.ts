@@ -29,6 +29,7 @@ import {
   type Dot,
   type DotList,
 } from "./causal.js";
+import type { DataTypeDescriptor } from "./descriptor.js";
 import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { PMap, sameMaps } from "./pmap.js";
 import type { Crdt, DotState, Element, ORSetState } from "./types.js";
@@ -321,3 +322,13 @@ export function freezeElement(value: Element): Element {
   }
   return value;
 }
+
+/** The ORSet data type (see descriptor.ts). */
+export const orsetType: DataTypeDescriptor<ORSet, ORSetState> = {
+  kind: "orset",
+  name: "ORSet",
+  wireTag: 4,
+  stateMessage: "ORSetState",
+  empty: () => ORSet.empty(),
+  fromState: (state) => ORSet.fromState(state),
+};

@@ -8,8 +8,9 @@
  * before (or instead of) removing it. The state is an ORMapState with valueKind "pncounter".
  */
 import { DecodeError } from "../errors.js";
+import type { DataTypeDescriptor } from "./descriptor.js";
 import { ORMap } from "./ormap.js";
-import { PNCounter } from "./pncounter.js";
+import { PNCounter, pncounterType } from "./pncounter.js";
 import type { Crdt, Element, ORMapState } from "./types.js";
 import { describe } from "./validate.js";
 
@@ -19,7 +20,7 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
   #delta: PNCounterMap<K> | null | undefined; // cache of the wrapped map's delta (null: none)
   #entries: readonly (readonly [K, number])[] | undefined; // cache
 
-  static #empty: PNCounterMap<Element> | undefined; // built lazily: the modules import each other
+  static readonly #empty = new PNCounterMap<Element>(ORMap.of(pncounterType));
 
   /** `map` carries this value's pending delta. */
   private constructor(map: ORMap<PNCounter, K>) {
@@ -27,7 +28,6 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
   }
 
   static empty<K extends Element = Element>(): PNCounterMap<K> {
-    PNCounterMap.#empty ??= new PNCounterMap<Element>(ORMap.empty("pncounter"));
     return PNCounterMap.#empty as unknown as PNCounterMap<K>;
   }
 
@@ -37,8 +37,8 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
     if (state.valueKind !== "pncounter") {
       throw new DecodeError(`PNCounterMap state must have valueKind "pncounter", got ${describe(state.valueKind)}`);
     }
-    const map = ORMap.fromState<PNCounter, K>(state, "PNCounterMap state");
-    return map.equals(ORMap.empty("pncounter")) ? PNCounterMap.empty<K>() : new PNCounterMap<K>(map);
+    const map = ORMap.decode<PNCounter, K>(pncounterType, state.keys, state.values, "PNCounterMap state");
+    return map.equals(ORMap.of(pncounterType)) ? PNCounterMap.empty<K>() : new PNCounterMap<K>(map);
   }
 
   /** Adds `by` (a non-negative safe integer) to `key`'s counter as `node`, adding the key. */
@@ -129,3 +129,14 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
     return map === this.#map ? this : new PNCounterMap(map);
   }
 }
+
+/** The PNCounterMap data type (see descriptor.ts): an ORMap of pncounter values. */
+export const pncounterMapType: DataTypeDescriptor<PNCounterMap, ORMapState> = {
+  kind: "pncounterMap",
+  name: "PNCounterMap",
+  wireTag: 10,
+  stateMessage: "ORMapState",
+  map: { valueKind: "pncounter" },
+  empty: () => PNCounterMap.empty(),
+  fromState: (state) => PNCounterMap.fromState(state),
+};

@@ -3,6 +3,7 @@
  * value = P − N. Its delta is the pair of the two GCounters' deltas.
  */
 import { DecodeError, PrecisionError } from "../errors.js";
+import type { DataTypeDescriptor } from "./descriptor.js";
 import { GCounter, checkAmount, checkNode } from "./gcounter.js";
 import type { Crdt, PNCounterState } from "./types.js";
 
@@ -101,3 +102,13 @@ export class PNCounter implements Crdt<PNCounter> {
     return { increments: this.increments.toState(), decrements: this.decrements.toState() };
   }
 }
+
+/** The PNCounter data type (see descriptor.ts). */
+export const pncounterType: DataTypeDescriptor<PNCounter, PNCounterState> = {
+  kind: "pncounter",
+  name: "PNCounter",
+  wireTag: 2,
+  stateMessage: "PNCounterState",
+  empty: () => PNCounter.empty(),
+  fromState: (state) => PNCounter.fromState(state),
+};

@@ -1,87 +1,63 @@
 /**
- * Kind → class dispatch: the one place that knows every data type. The wire layer, the store and
- * anti-entropy use it to build an empty value or decode a state without a switch of their own.
+ * The data types: the one list of them. Everything that needs every type (building an empty value
+ * or decoding a state by kind, typed keys, the wire enum, the daemon's JSON names) derives it from
+ * this list of descriptors; each descriptor lives in its type's own module.
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
-import { Flag } from "./flag.js";
-import { GCounter } from "./gcounter.js";
-import { GSet } from "./gset.js";
-import { LWWMap } from "./lww-map.js";
-import { LWWRegister } from "./lww-register.js";
-import { MVRegister } from "./mv-register.js";
-import { ORMap } from "./ormap.js";
-import { ORSet } from "./orset.js";
-import { PNCounter } from "./pncounter.js";
-import { PNCounterMap } from "./pncounter-map.js";
-import type {
-  AnyState,
-  Crdt,
-  DataKind,
-  FlagState,
-  GCounterState,
-  GSetState,
-  LWWRegisterState,
-  MVRegisterState,
-  ORMapState,
-  ORSetState,
-  PNCounterState,
-} from "./types.js";
+import { registerDataTypes, type DataTypeDescriptor, type DataTypes } from "./descriptor.js";
+import { flagType } from "./flag.js";
+import { gcounterType } from "./gcounter.js";
+import { gsetType } from "./gset.js";
+import { lwwMapType } from "./lww-map.js";
+import { lwwRegisterType } from "./lww-register.js";
+import { mvRegisterType } from "./mv-register.js";
+import { orMapType } from "./ormap.js";
+import { orsetType } from "./orset.js";
+import { pncounterType } from "./pncounter.js";
+import { pncounterMapType } from "./pncounter-map.js";
+import type { AnyState, Crdt, DataKind } from "./types.js";
+
+/** Every data type, in the order of the wire enum `DataType`. A new type is one more entry here. */
+export const DATA_TYPES: readonly DataTypeDescriptor[] = [
+  gcounterType,
+  pncounterType,
+  gsetType,
+  orsetType,
+  lwwRegisterType,
+  mvRegisterType,
+  flagType,
+  lwwMapType,
+  orMapType,
+  pncounterMapType,
+];
+
+/** Every DataKind, in the order of the wire enum `DataType`. */
+export const DATA_KINDS: readonly DataKind[] = DATA_TYPES.map((type) => type.kind);
+
+const BY_KIND = new Map<unknown, DataTypeDescriptor>(DATA_TYPES.map((type) => [type.kind, type]));
+
+/** The registered data types (the lookup ORMap and the other layers use). */
+export const dataTypes: DataTypes = {
+  all: DATA_TYPES,
+  get: (kind) => BY_KIND.get(kind),
+};
+registerDataTypes(dataTypes);
+
+/** The descriptor of `kind`; InvalidArgumentError when it is not a data kind. */
+export function dataType(kind: DataKind): DataTypeDescriptor {
+  const type = BY_KIND.get(kind);
+  if (type === undefined) throw new InvalidArgumentError(`unknown data kind ${JSON.stringify(kind)}`);
+  return type;
+}
 
 /** The empty value of `kind`. `orMap` needs the kind of its values. */
 export function emptyOf(kind: DataKind, valueKind?: DataKind): Crdt {
-  switch (kind) {
-    case "gcounter":
-      return GCounter.empty();
-    case "pncounter":
-      return PNCounter.empty();
-    case "gset":
-      return GSet.empty();
-    case "orset":
-      return ORSet.empty();
-    case "lwwRegister":
-      return LWWRegister.empty();
-    case "mvRegister":
-      return MVRegister.empty();
-    case "flag":
-      return Flag.empty();
-    case "lwwMap":
-      return LWWMap.empty();
-    case "orMap":
-      if (valueKind === undefined) {
-        throw new InvalidArgumentError("orMap needs a valueKind (the data type of its values), e.g. emptyOf(\"orMap\", \"orset\")");
-      }
-      return ORMap.empty(valueKind);
-    case "pncounterMap":
-      return PNCounterMap.empty();
-    default:
-      throw new InvalidArgumentError(`unknown data kind ${JSON.stringify(kind)}`);
-  }
+  return dataType(kind).empty(valueKind);
 }
 
 /** Decode a plain state of `kind` (validated by the type's own `fromState`; DecodeError if malformed). */
 export function fromState(kind: DataKind, state: AnyState): Crdt {
-  switch (kind) {
-    case "gcounter":
-      return GCounter.fromState(state as GCounterState);
-    case "pncounter":
-      return PNCounter.fromState(state as PNCounterState);
-    case "gset":
-      return GSet.fromState(state as GSetState);
-    case "orset":
-      return ORSet.fromState(state as ORSetState);
-    case "lwwRegister":
-      return LWWRegister.fromState(state as LWWRegisterState);
-    case "mvRegister":
-      return MVRegister.fromState(state as MVRegisterState);
-    case "flag":
-      return Flag.fromState(state as FlagState);
-    case "lwwMap":
-      return LWWMap.fromState(state as ORMapState);
-    case "orMap":
-      return ORMap.fromState(state as ORMapState);
-    case "pncounterMap":
-      return PNCounterMap.fromState(state as ORMapState);
-    default:
-      throw new DecodeError(`unknown data kind ${JSON.stringify(kind)}`);
-  }
+  const type = BY_KIND.get(kind);
+  if (type === undefined) throw new DecodeError(`unknown data kind ${JSON.stringify(kind)}`);
+  return type.fromState(state);
 }

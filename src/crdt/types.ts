@@ -9,24 +9,18 @@
  * protobuf messages of proto/crdt.proto one to one; the wire layer encodes those shapes.
  */
 
-const KINDS = [
-  "gcounter",
-  "pncounter",
-  "gset",
-  "orset",
-  "lwwRegister",
-  "mvRegister",
-  "flag",
-  "lwwMap",
-  "orMap",
-  "pncounterMap",
-] as const;
-
-/** The data types, by name: "gcounter" | "pncounter" | … | "pncounterMap". */
-export type DataKind = (typeof KINDS)[number];
-
-/** Every DataKind, in the order of the wire enum `DataType`. */
-export const DATA_KINDS: readonly DataKind[] = KINDS;
+/** The data types, by name (each registered in registry.ts). */
+export type DataKind =
+  | "gcounter"
+  | "pncounter"
+  | "gset"
+  | "orset"
+  | "lwwRegister"
+  | "mvRegister"
+  | "flag"
+  | "lwwMap"
+  | "orMap"
+  | "pncounterMap";
 
 /** Values that elements, map keys and register values may hold. */
 export type Element =

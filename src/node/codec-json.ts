@@ -19,7 +19,8 @@ import type { ORMap } from "../crdt/ormap.js";
 import type { ORSet } from "../crdt/orset.js";
 import type { PNCounter } from "../crdt/pncounter.js";
 import type { PNCounterMap } from "../crdt/pncounter-map.js";
-import { DATA_KINDS } from "../crdt/types.js";
+import { nestsInORMap } from "../crdt/descriptor.js";
+import { DATA_KINDS, DATA_TYPES } from "../crdt/registry.js";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Body = Record<string, unknown>;
@@ -44,8 +45,8 @@ export function parseType(name: unknown, what = "type"): DataKind {
   return kind;
 }
 
-/** Kinds an ormap may hold through the API (maps of maps are refused, as `Key.orMap` does). */
-const NESTABLE: readonly DataKind[] = ["gcounter", "pncounter", "gset", "orset", "lwwRegister", "mvRegister", "flag"];
+/** Kinds an ormap may hold through the API (the rule `Key.orMap` applies: no maps). */
+const NESTABLE: readonly DataKind[] = DATA_TYPES.filter(nestsInORMap).map((type) => type.kind);
 
 // ------------------------------------------------------------------ reading
 

@@ -3,6 +3,8 @@
  * with the wrong type fails loudly (KeyTypeMismatchError) instead of corrupting the value.
  */
 import { InvalidArgumentError } from "../errors.js";
+import { nestsInORMap, takesValueKind } from "../crdt/descriptor.js";
+import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind, Element } from "../crdt/types.js";
 import type { GCounter } from "../crdt/gcounter.js";
 import type { PNCounter } from "../crdt/pncounter.js";
@@ -53,7 +55,8 @@ export class Key<T extends Crdt<T>> {
     return new Key(checkId(id), "lwwMap");
   }
   static orMap<V extends Crdt<V> = Crdt>(id: string, valueKind: DataKind): Key<ORMap<V>> {
-    if (valueKind === "orMap" || valueKind === "lwwMap" || valueKind === "pncounterMap") {
+    const valueType = dataTypes.get(valueKind);
+    if (valueType !== undefined && !nestsInORMap(valueType)) {
       throw new InvalidArgumentError(`ORMap values cannot be maps (got ${valueKind}); use a flat key per map`);
     }
     return new Key(checkId(id), "orMap", valueKind);
@@ -64,7 +67,8 @@ export class Key<T extends Crdt<T>> {
 
   /** A key for a stored kind, as the daemon needs when it only knows the kind at run time. */
   static of(id: string, kind: DataKind, valueKind?: DataKind): Key<Crdt> {
-    if (kind === "orMap") return Key.orMap(id, valueKind ?? "gcounter") as Key<Crdt>;
+    const type = dataTypes.get(kind);
+    if (type !== undefined && takesValueKind(type)) return Key.orMap(id, valueKind ?? "gcounter") as Key<Crdt>;
     return new Key(checkId(id), kind);
   }
 

@@ -19,8 +19,7 @@
  * Every decoder throws DecodeError and nothing else.
  */
 import type { Type } from "protobufjs";
-import { fromState } from "../crdt/registry.js";
-import { DATA_KINDS } from "../crdt/types.js";
+import { DATA_TYPES, dataTypes, fromState } from "../crdt/registry.js";
 import type {
   AnyState,
   CausalContextState,
@@ -37,49 +36,25 @@ import type {
 } from "../crdt/types.js";
 import { DecodeError, InvalidArgumentError } from "../errors.js";
 import { gcounterStateOf } from "./fast-decode.js";
-import { bytesOf, checkFields, decodeMessage, encodeMessage, guard, i64, type Int64, messageType, u64 } from "./pb.js";
+import { bytesOf, checkFields, decodeMessage, encodeMessage, guard, i64, type Int64, messageType, schemaEnum, u64 } from "./pb.js";
 
 // ------------------------------------------------------------------ DataKind ↔ DataType
 
-/** The wire enum `crdt.v1.DataType` (numbers as in proto/crdt.proto; pinned by a test). */
-export const DataType = {
-  DATA_TYPE_UNSPECIFIED: 0,
-  GCOUNTER: 1,
-  PNCOUNTER: 2,
-  GSET: 3,
-  ORSET: 4,
-  LWW_REGISTER: 5,
-  MV_REGISTER: 6,
-  FLAG: 7,
-  LWW_MAP: 8,
-  OR_MAP: 9,
-  PNCOUNTER_MAP: 10,
-} as const;
-export type DataType = (typeof DataType)[keyof typeof DataType];
+/** The wire enum `crdt.v1.DataType`, by name, as proto/crdt.proto declares it. */
+export const DataType: Readonly<Record<string, number>> = Object.freeze({ ...schemaEnum("DataType") });
+export type DataType = number;
 
-const TYPE_BY_KIND: Readonly<Record<DataKind, DataType>> = {
-  gcounter: DataType.GCOUNTER,
-  pncounter: DataType.PNCOUNTER,
-  gset: DataType.GSET,
-  orset: DataType.ORSET,
-  lwwRegister: DataType.LWW_REGISTER,
-  mvRegister: DataType.MV_REGISTER,
-  flag: DataType.FLAG,
-  lwwMap: DataType.LWW_MAP,
-  orMap: DataType.OR_MAP,
-  pncounterMap: DataType.PNCOUNTER_MAP,
-};
-
-// Index = DataType number: the inverse of TYPE_BY_KIND (undefined for UNSPECIFIED).
+// Index = DataType number: the kind whose descriptor carries that wire tag (undefined for UNSPECIFIED).
 const KIND_BY_TYPE: readonly (DataKind | undefined)[] = Array.from(
   { length: Math.max(...Object.values(DataType)) + 1 },
-  (_, type) => DATA_KINDS.find((kind) => TYPE_BY_KIND[kind] === type),
+  (_, type) => DATA_TYPES.find((t) => t.wireTag === type)?.kind,
 );
 
 /** The wire enum number of a data kind. Throws DecodeError for something that is not a DataKind. */
 export function dataTypeOf(kind: DataKind): DataType {
-  if (!Object.hasOwn(TYPE_BY_KIND, kind)) throw new DecodeError(`unknown data kind ${String(kind)}`);
-  return TYPE_BY_KIND[kind];
+  const type = dataTypes.get(kind);
+  if (type === undefined) throw new DecodeError(`unknown data kind ${String(kind)}`);
+  return type.wireTag;
 }
 
 /** The data kind of a wire enum number. DecodeError for UNSPECIFIED (0) and numbers this version does not know. */
@@ -91,9 +66,9 @@ export function kindOf(type: number, what = "data type"): DataKind {
   return kind;
 }
 
-/** True for the kinds whose state is an ORMapState. */
-export function isMapKind(kind: DataKind): kind is "lwwMap" | "orMap" | "pncounterMap" {
-  return kind === "lwwMap" || kind === "orMap" || kind === "pncounterMap";
+/** True for the kinds whose state is an ORMapState (the map types). */
+export function isMapKind(kind: DataKind): boolean {
+  return dataTypes.get(kind)?.map !== undefined;
 }
 
 // ------------------------------------------------------------------ message types
@@ -115,22 +90,14 @@ const T = {
   ORMapState: messageType("ORMapState"),
 };
 
-const STATE_TYPE: Readonly<Record<DataKind, Type>> = {
-  gcounter: T.GCounterState,
-  pncounter: T.PNCounterState,
-  gset: T.GSetState,
-  orset: T.ORSetState,
-  lwwRegister: T.LWWRegisterState,
-  mvRegister: T.MVRegisterState,
-  flag: T.FlagState,
-  lwwMap: T.ORMapState,
-  orMap: T.ORMapState,
-  pncounterMap: T.ORMapState,
-};
+/** Kind → the protobuf message type that carries its state (the descriptor's `stateMessage`). */
+const STATE_TYPE = new Map<unknown, Type>(DATA_TYPES.map((t) => [t.kind, messageType(t.stateMessage)]));
 
 /** The protobuf message type that carries a state of `kind`. */
 export function stateType(kind: DataKind): Type {
-  return STATE_TYPE[kind];
+  const type = STATE_TYPE.get(kind);
+  if (type === undefined) throw new InvalidArgumentError(`unknown data kind ${String(kind)}`);
+  return type;
 }
 
 // What protobufjs decodes (absent sub-messages read as null from the prototype).
@@ -190,8 +157,8 @@ export const MAX_NESTING = 8;
  * Uint8Array. InvalidArgumentError for a kind that is not a DataKind.
  */
 export function encodeState(kind: DataKind, state: AnyState): Uint8Array {
-  if (!Object.hasOwn(STATE_TYPE, kind)) throw new InvalidArgumentError(`unknown data kind ${String(kind)}`);
-  return encodeMessage(STATE_TYPE[kind], toPb(kind, state));
+  const type = stateType(kind);
+  return encodeMessage(type, toPb(type, state));
 }
 
 const EMPTY_CONTEXT: CausalContextState = Object.freeze({ vector: [], cloud: [] }) as CausalContextState;
@@ -201,22 +168,20 @@ const EMPTY_GCOUNTER: GCounterState = Object.freeze({ slots: [] }) as GCounterSt
  * The sub-messages the decoder requires are always written, even if a hand-made plain state
  * leaves them out (the data types' `toState()` always sets them; this only costs a check).
  */
-function toPb(kind: DataKind, state: AnyState): object {
-  switch (kind) {
-    case "pncounter": {
+function toPb(type: Type, state: AnyState): object {
+  switch (type) {
+    case T.PNCounterState: {
       const s = state as PNCounterState;
       return s.increments !== undefined && s.decrements !== undefined
         ? s
         : { increments: s.increments ?? EMPTY_GCOUNTER, decrements: s.decrements ?? EMPTY_GCOUNTER };
     }
-    case "orset":
-    case "mvRegister": {
+    case T.ORSetState:
+    case T.MVRegisterState: {
       const s = state as ORSetState | MVRegisterState;
       return s.context !== undefined ? s : { ...s, context: EMPTY_CONTEXT };
     }
-    case "lwwMap":
-    case "orMap":
-    case "pncounterMap":
+    case T.ORMapState:
       return mapToPb(state as ORMapState);
     default:
       return state;
@@ -236,7 +201,7 @@ function mapToPb(state: ORMapState): object {
     const e = state.values[i]!;
     values[i] = { key: e.key, value: encodeState(valueKind, e.value) };
   }
-  return { valueType, keys: toPb("orset", state.keys ?? { entries: [], context: EMPTY_CONTEXT }), values };
+  return { valueType, keys: toPb(T.ORSetState, state.keys ?? { entries: [], context: EMPTY_CONTEXT }), values };
 }
 
 /** Encodes a CRDT value: the bytes of its `toState()`. Returns a fresh Uint8Array. */
@@ -255,12 +220,12 @@ export function decodeState(kind: DataKind, bytes: Uint8Array): AnyState {
 }
 
 function decodeStateAt(kind: DataKind, bytes: Uint8Array, depth: number): AnyState {
-  if (!Object.hasOwn(STATE_TYPE, kind)) throw new DecodeError(`unknown data kind ${String(kind)}`);
-  const type = STATE_TYPE[kind];
+  const type = STATE_TYPE.get(kind);
+  if (type === undefined) throw new DecodeError(`unknown data kind ${String(kind)}`);
   const what = type.name;
   return guard(what, () => {
     const m = decodeMessage<object>(type, bytes, what, true);
-    return stateFromPb(kind, m, what, depth);
+    return stateFromPb(kind, type, m, what, depth);
   });
 }
 
@@ -270,38 +235,39 @@ export function decodeValue(kind: DataKind, bytes: Uint8Array): Crdt {
   // straight from the bytes when they have the exact shape our encoder writes; the state then gets
   // the same `fromState` validation. Anything else goes through protobufjs.
   const state = (kind === "gcounter" && bytes instanceof Uint8Array ? gcounterStateOf(bytes) : undefined) ?? decodeState(kind, bytes);
-  return guard(STATE_TYPE[kind].name, () => fromState(kind, state));
+  return guard(stateType(kind).name, () => fromState(kind, state));
 }
 
-function stateFromPb(kind: DataKind, m: object, what: string, depth: number): AnyState {
-  switch (kind) {
-    case "gcounter":
+/** Reads a decoded message `type` that carries a state of `kind` (the map types check their value kind). */
+function stateFromPb(kind: DataKind, type: Type, m: object, what: string, depth: number): AnyState {
+  switch (type) {
+    case T.GCounterState:
       return gcounterFromPb(m as PbGCounter, what);
-    case "pncounter": {
+    case T.PNCounterState: {
       const p = m as PbPNCounter;
       return {
         increments: gcounterFromPb(required(p.increments, T.GCounterState, `${what}.increments`), `${what}.increments`),
         decrements: gcounterFromPb(required(p.decrements, T.GCounterState, `${what}.decrements`), `${what}.decrements`),
       };
     }
-    case "gset":
+    case T.GSetState:
       return { elements: (m as PbGSet).elements.slice() };
-    case "orset":
+    case T.ORSetState:
       return orsetFromPb(m as PbORSet, what);
-    case "lwwRegister": {
+    case T.LWWRegisterState: {
       const r = m as PbLWWRegister;
       const out: LWWRegisterState = { timestamp: i64(r.timestamp, `${what}.timestamp`), node: r.node };
       if (r.value != null) out.value = r.value;
       return out;
     }
-    case "mvRegister":
+    case T.MVRegisterState:
       return mvRegisterFromPb(m as PbMVRegister, what);
-    case "flag":
+    case T.FlagState:
       return { enabled: (m as PbFlag).enabled === true };
-    case "lwwMap":
-    case "orMap":
-    case "pncounterMap":
+    case T.ORMapState:
       return mapFromPb(kind, m as PbORMap, what, depth);
+    default:
+      throw new DecodeError(`${what}: no state codec for protobuf message ${type.name}`);
   }
 }
 
@@ -371,12 +337,9 @@ function mvRegisterFromPb(s: PbMVRegister, what: string): MVRegisterState {
 function mapFromPb(kind: DataKind, m: PbORMap, what: string, depth: number): ORMapState {
   if (depth >= MAX_NESTING) throw new DecodeError(`${what}: maps nest deeper than ${MAX_NESTING} levels`);
   const valueKind = kindOf(m.valueType, `${what}.valueType`);
-  if (kind === "lwwMap" && valueKind !== "lwwRegister") {
-    throw new DecodeError(`${what}: an LWWMap holds lwwRegister values, not ${valueKind}`);
-  }
-  if (kind === "pncounterMap" && valueKind !== "pncounter") {
-    throw new DecodeError(`${what}: a PNCounterMap holds pncounter values, not ${valueKind}`);
-  }
+  const type = dataTypes.get(kind)!;
+  const fixed = type.map?.valueKind;
+  if (fixed !== undefined && valueKind !== fixed) throw new DecodeError(`${what}: ${type.name} values are ${fixed}, not ${valueKind}`);
   const values = new Array<ORMapState["values"][number]>(m.values.length);
   for (let i = 0; i < values.length; i++) {
     const e = m.values[i]!;

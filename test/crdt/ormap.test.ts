@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { GCounter } from "../../src/crdt/gcounter.js";
 import { MVRegister } from "../../src/crdt/mv-register.js";
-import { ORMap } from "../../src/crdt/ormap.js";
+import { ORMap } from "../../src/crdt/index.js"; // the package entry: it loads the registry ORMap resolves value kinds through
 import { ORSet } from "../../src/crdt/orset.js";
 import type { Element, ORMapState } from "../../src/crdt/types.js";
 import { DecodeError, InvalidArgumentError } from "../../src/errors.js";

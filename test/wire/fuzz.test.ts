@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import protobuf from "protobufjs/light.js";
 import { GCounter, LWWMap, ORMap, ORSet, type Crdt, type DataKind } from "../../src/crdt/index.js";
-import { DATA_KINDS } from "../../src/crdt/types.js";
+import { DATA_KINDS } from "../../src/crdt/registry.js";
 import { DecodeError } from "../../src/errors.js";
 import {
   DataType,

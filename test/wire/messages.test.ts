@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import protobuf from "protobufjs/light.js";
 import { GCounter, LWWMap, ORMap, ORSet, PNCounter, emptyOf, type Crdt } from "../../src/crdt/index.js";
-import { DATA_KINDS } from "../../src/crdt/types.js";
+import { DATA_KINDS } from "../../src/crdt/registry.js";
 import { DecodeError, InvalidArgumentError } from "../../src/errors.js";
 import {
   type CrdtDelta,

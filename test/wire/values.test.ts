@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { GCounter, GSet, LWWMap, ORMap, ORSet, PNCounterMap, emptyOf, type Crdt, type DataKind } from "../../src/crdt/index.js";
-import { DATA_KINDS } from "../../src/crdt/types.js";
+import { DATA_KINDS } from "../../src/crdt/registry.js";
 import { DecodeError } from "../../src/errors.js";
 import {
   dataTypeOf,

@@ -1,0 +1,81 @@
+/**
+ * What a data type declares about itself (riak_dt's behaviour, Akka's capability traits): one
+ * descriptor per type, exported from the type's own module and listed once in registry.ts. The
+ * registry, typed keys, the wire and the daemon's JSON codec derive their tables from these.
+ */
+import { CrdtReplicatorError } from "../errors.js";
+import type { AnyState, Crdt, DataKind } from "./types.js";
+
+/** Map types only: what the values are. */
+export interface MapCapability {
+  /** The kind of every value (LWWMap: lwwRegister); undefined when each map names its own (ORMap). */
+  readonly valueKind?: DataKind;
+}
+
+export interface DataTypeDescriptor<T extends Crdt = Crdt, S extends AnyState = AnyState> {
+  readonly kind: DataKind;
+  /** The class, as messages name the type ("LWWMap"). */
+  readonly name: string;
+  /** Its number in the wire enum `crdt.v1.DataType` of proto/crdt.proto (never reused). */
+  readonly wireTag: number;
+  /** The protobuf message of proto/crdt.proto its state travels as. */
+  readonly stateMessage: string;
+  /** Present for map types (an ORMapState on the wire). */
+  readonly map?: MapCapability;
+  /** The empty value. `valueKind`: the kind of the values, for a map that names its own (ORMap). */
+  empty(valueKind?: DataKind): T;
+  /** Validates and decodes a plain state (DecodeError if malformed). */
+  fromState(state: S): T;
+  /**
+   * Capability of the types whose values carry LWW timestamps: the largest one in `value`, values
+   * of removed map keys included (they still merge). What the replicator's clock-skew bound checks.
+   */
+  maxLwwTimestamp?(value: T): number;
+}
+
+/**
+ * What an ORMap key may hold (`Key.orMap`, the HTTP API): a data type that is not itself a map;
+ * use a flat key per map instead.
+ */
+export function nestsInORMap(type: DataTypeDescriptor): boolean {
+  return type.map === undefined;
+}
+
+/** A map whose values' kind each map names (ORMap): its empty value and its keys need that kind. */
+export function takesValueKind(type: DataTypeDescriptor): boolean {
+  return type.map !== undefined && type.map.valueKind === undefined;
+}
+
+/**
+ * What an ORMap value can be at all: a type whose empty value needs no value kind (an ORMapState
+ * names one valueKind, so an ORMap of ORMaps could not say what the inner maps hold). Wider than
+ * `nestsInORMap`: a standalone ORMap may hold LWWMaps or PNCounterMaps.
+ */
+export function holdableByORMap(type: DataTypeDescriptor): boolean {
+  return !takesValueKind(type);
+}
+
+/** The registered data types, looked up by kind. */
+export interface DataTypes {
+  /** Every data type, in the order of the wire enum. */
+  readonly all: readonly DataTypeDescriptor[];
+  /** The descriptor of `kind`, or undefined for anything that is not a registered kind. */
+  get(kind: unknown): DataTypeDescriptor | undefined;
+}
+
+let registered: DataTypes | undefined;
+
+/**
+ * Installs the registry (registry.ts does, once, when it loads). ORMap resolves its values' kinds
+ * through it at call time, as riak_dt's maps resolve a type's module: the map modules cannot
+ * import the registry, which imports them.
+ */
+export function registerDataTypes(types: DataTypes): void {
+  registered = types;
+}
+
+/** The registry installed by registry.ts (loaded by the package entry point, src/crdt/index.ts). */
+export function registeredDataTypes(): DataTypes {
+  if (registered === undefined) throw new CrdtReplicatorError("the data type registry is not loaded: import src/crdt/index.js");
+  return registered;
+}
