@@ -71,3 +71,11 @@ export class BatchRejectedError extends CrdtReplicatorError {}
  * limit: some handler likely answers every message with another one.
  */
 export class SettleTimeoutError extends CrdtReplicatorError {}
+
+/**
+ * The message of anything thrown (an Error's message, or the value as text), for error reports.
+ * @internal
+ */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -31,7 +31,7 @@ import { access, mkdir, readdir, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { Level } from "level";
-import { ConfigError, DurableWriteError, InvalidArgumentError } from "../errors.js";
+import { ConfigError, DurableWriteError, InvalidArgumentError, errorMessage } from "../errors.js";
 import type { ReplicatorContext } from "../extension/context.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { RestorableStore } from "../extension/store-view.js";
@@ -180,7 +180,7 @@ export class Snapshots {
       return s;
     } catch (error) {
       await db.close().catch(() => undefined);
-      throw error instanceof ConfigError ? error : new ConfigError(`snapshot.dir "${options.dir}": cannot read the snapshot: ${message(error)}`, { cause: error });
+      throw error instanceof ConfigError ? error : new ConfigError(`snapshot.dir "${options.dir}": cannot read the snapshot: ${errorMessage(error)}`, { cause: error });
     }
   }
 
@@ -292,7 +292,7 @@ export class Snapshots {
       const skipped = outcome.unencodable?.get(w.key);
       if (outcome.failure !== undefined) w.reject(outcome.failure);
       else if (skipped === undefined) w.resolve();
-      else w.reject(new DurableWriteError(`"${w.key}" cannot be encoded for the snapshot: ${message(skipped)}`, { cause: skipped }));
+      else w.reject(new DurableWriteError(`"${w.key}" cannot be encoded for the snapshot: ${errorMessage(skipped)}`, { cause: skipped }));
     }
     return outcome.ok;
   }
@@ -375,7 +375,7 @@ export class Snapshots {
       for (const k of expired) this.expired.add(k);
       this.stats.snapshotFailureCount++;
       this.ctx?.reportError(error);
-      return { ok: false, failure: new DurableWriteError(`writing the snapshot in "${this.dir}" failed: ${message(error)}`, { cause: error }) };
+      return { ok: false, failure: new DurableWriteError(`writing the snapshot in "${this.dir}" failed: ${errorMessage(error)}`, { cause: error }) };
     }
   }
 }
@@ -409,7 +409,7 @@ async function prepareDirectory(given: string): Promise<string> {
       await mkdir(dir);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new ConfigError(`snapshot.dir ${where} does not exist and cannot be created in "${parent}": ${message(e)}`, { cause: e });
+        throw new ConfigError(`snapshot.dir ${where} does not exist and cannot be created in "${parent}": ${errorMessage(e)}`, { cause: e });
       }
     }
     return dir;
@@ -418,7 +418,7 @@ async function prepareDirectory(given: string): Promise<string> {
   try {
     await access(dir, constants.R_OK | constants.W_OK | constants.X_OK);
   } catch (e) {
-    throw new ConfigError(`snapshot.dir ${where} is not readable and writable by this process: ${message(e)}`, { cause: e });
+    throw new ConfigError(`snapshot.dir ${where} is not readable and writable by this process: ${errorMessage(e)}`, { cause: e });
   }
   const names = await readdir(dir);
   if (names.length > 0 && !names.includes("CURRENT")) {
@@ -441,7 +441,7 @@ function openError(given: string, dir: string, error: unknown): ConfigError {
       { cause: error },
     );
   }
-  return new ConfigError(`snapshot.dir ${where}: LevelDB failed to open: ${cause.message ?? message(error)}`, { cause: error });
+  return new ConfigError(`snapshot.dir ${where}: LevelDB failed to open: ${cause.message ?? errorMessage(error)}`, { cause: error });
 }
 
 /** Read every entry into the store; corrupt ones are skipped and counted. */
@@ -527,8 +527,4 @@ function fastValue(key: string, bytes: Uint8Array): { kind: DataKind; value: Crd
   } catch {
     return undefined;
   }
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

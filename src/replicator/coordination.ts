@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../clock.js";
 import { quorum, type ConsistencyLevel } from "../cluster/quorum.js";
-import { CrdtReplicatorError, ReadTimeoutError, WriteTimeoutError } from "../errors.js";
+import { CrdtReplicatorError, ReadTimeoutError, WriteTimeoutError, errorMessage } from "../errors.js";
 import type { NodeReply, NodeRequest, ReadReply } from "../wire/codec.js";
 import type { ReplicatorStats } from "./stats.js";
 
@@ -98,7 +98,7 @@ export class Coordinator {
           },
           (error: unknown) => {
             if (done) return;
-            failures.set(peer, error instanceof Error ? error.message : String(error));
+            failures.set(peer, errorMessage(error));
             settledFor.delete(peer); // ask again on the next tick
           },
         );

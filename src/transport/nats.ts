@@ -27,7 +27,7 @@ import {
   type Status,
   type Subscription,
 } from "@nats-io/transport-node";
-import { ConfigError, ConnectionError, InvalidArgumentError } from "../errors.js";
+import { ConfigError, ConnectionError, InvalidArgumentError, errorMessage } from "../errors.js";
 import { LivenessMonitor, type LivenessOptions } from "./liveness.js";
 import { Resender } from "./resend.js";
 import {
@@ -193,7 +193,7 @@ export function redact(server: string): string {
 
 function describeConnectFailure(servers: string[], err: unknown): ConnectionError {
   const where = servers.map(redact).join(", ");
-  const detail = err instanceof Error ? err.message : String(err);
+  const detail = errorMessage(err);
   if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
     return new ConnectionError(
       `NATS authentication failed at ${where}: ${detail} (check user/pass, token, nkey or creds)`,

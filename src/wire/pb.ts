@@ -7,7 +7,7 @@
  */
 import type { Reader as PbReader, Type } from "protobufjs";
 import protobuf from "protobufjs/light.js";
-import { DecodeError } from "../errors.js";
+import { DecodeError, errorMessage } from "../errors.js";
 import { descriptor } from "./gen/descriptor.js";
 
 const root = protobuf.Root.fromJSON(descriptor);
@@ -64,7 +64,7 @@ export function decodeMessage<T>(type: Type, bytes: Uint8Array, what: string, st
     return message;
   } catch (e) {
     if (e instanceof DecodeError) throw e;
-    throw new DecodeError(`${what}: not a valid ${type.name} (${errorText(e)})`, { cause: e });
+    throw new DecodeError(`${what}: not a valid ${type.name} (${errorMessage(e)})`, { cause: e });
   }
 }
 
@@ -107,9 +107,6 @@ export function bytesOf(v: unknown): Uint8Array {
   return v instanceof Uint8Array ? plainView(v) : NO_BYTES;
 }
 
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 /** Runs a decoder; whatever it throws that is not a DecodeError becomes one (with the cause kept). */
 export function guard<T>(what: string, decode: () => T): T {
@@ -117,7 +114,7 @@ export function guard<T>(what: string, decode: () => T): T {
     return decode();
   } catch (e) {
     if (e instanceof DecodeError) throw e;
-    throw new DecodeError(`${what}: ${errorText(e)}`, { cause: e });
+    throw new DecodeError(`${what}: ${errorMessage(e)}`, { cause: e });
   }
 }
 

@@ -11,7 +11,7 @@
  * Bad input (garbage, a batch claiming to come from this DC, a request type that has no business
  * crossing DCs) is rejected, counted and answered with an error; it never throws.
  */
-import { ProtocolError } from "../errors.js";
+import { ProtocolError, errorMessage } from "../errors.js";
 import type { ReplicatorContext } from "../extension/context.js";
 import {
   decodeCrdtDeltaBatch,
@@ -56,7 +56,7 @@ export class Receiver {
       batch = decodeCrdtDeltaBatch(data);
     } catch (error) {
       ctx.stats.reject("decode");
-      this.ack(reply, 0, `undecodable batch: ${message(error)}`);
+      this.ack(reply, 0, `undecodable batch: ${errorMessage(error)}`);
       return;
     }
     if (batch.originDc === ctx.options.dataCenter) {
@@ -69,7 +69,7 @@ export class Receiver {
       ctx.merge({ entries: batch.deltas, tombstones: batch.tombstones }, "remote-dc");
     } catch (error) {
       ctx.reportError(error);
-      this.ack(reply, batch.batchId, message(error));
+      this.ack(reply, batch.batchId, errorMessage(error));
       return;
     }
     ctx.stats.crossdcReceiveCount++;
@@ -90,7 +90,7 @@ export class Receiver {
       answer = this.ctx.answer(request);
     } catch (error) {
       this.ctx.stats.reject("bad-request");
-      answer = { type: "error", error: message(error) };
+      answer = { type: "error", error: errorMessage(error) };
     }
     if (this.closed) return;
     try {
@@ -98,7 +98,7 @@ export class Receiver {
     } catch (error) {
       // e.g. the answer does not fit a message: say so rather than let the remote leader time out.
       this.ctx.reportError(error);
-      this.respond(reply, encodeNodeReply({ type: "error", error: `cannot answer: ${message(error)}` }));
+      this.respond(reply, encodeNodeReply({ type: "error", error: `cannot answer: ${errorMessage(error)}` }));
     }
   }
 
@@ -115,8 +115,4 @@ export class Receiver {
       this.ctx.reportError(error);
     }
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
