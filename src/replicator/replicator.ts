@@ -8,37 +8,20 @@ import { Heartbeater } from "../cluster/heartbeats.js";
 import { HybridClock } from "../cluster/hlc.js";
 import { chooseIncarnation, chooseStartedAt, IncarnationMemory } from "../cluster/incarnations.js";
 import type { Heartbeat } from "../cluster/membership.js";
-import { maxLwwTimestamp, withLwwClock } from "../crdt/lww-time.js";
 import type { ExpectedMember, Member, MembershipEvent } from "../cluster/membership.js";
-import type { ConsistencyLevel } from "../cluster/quorum.js";
-import { emptyOf } from "../crdt/registry.js";
 import type { Crdt } from "../crdt/types.js";
-import {
-  ConfigError,
-  InvalidArgumentError,
-  KeyDeletedError,
-  KeyTypeMismatchError,
-  ProtocolError,
-  ReplicatorClosedError,
-} from "../errors.js";
+import { ConfigError, InvalidArgumentError, ProtocolError, ReplicatorClosedError } from "../errors.js";
 import { connectNats } from "../transport/nats.js";
-import { RequestFailedError, type Transport } from "../transport/types.js";
+import type { Transport } from "../transport/types.js";
 import {
   decodeHeartbeat,
-  decodeMemberHello,
   decodeNodeReply,
-  decodeNodeRequest,
   encodeHeartbeat,
-  encodeMemberHelloReply,
-  encodeNodeReply,
   encodeNodeRequest,
-  type CrdtDelta,
   type DeltaEnvelope,
   type FullState,
   type NodeReply,
   type NodeRequest,
-  type ReadReply,
-  type Tombstone,
 } from "../wire/codec.js";
 import { ChangeStream } from "./changes.js";
 import { AntiEntropy } from "./anti-entropy.js";
@@ -55,25 +38,15 @@ import { ReplicatorStats, type RepairCause } from "./stats.js";
 import { Store } from "./store.js";
 import { Subscriptions } from "./subscriptions.js";
 import { Merger } from "./merge.js";
-import { claimIdentity, helloSubject, processIdentity } from "./identity.js";
+import { claimIdentity, helloSubject } from "./identity.js";
+import { GapRepair } from "./gap-repair.js";
+import { Reader, type ReadOptions } from "./reads.js";
+import { RequestServer } from "./request-server.js";
+import { SyncScheduler } from "./sync-scheduler.js";
+import { Writer, type WriteOptions } from "./writes.js";
 
-export interface WriteOptions {
-  /** Default "local": resolve as soon as the local replica has the write. */
-  writeTo?: ConsistencyLevel;
-  /** Default: the `coordinationTimeoutMs` option. */
-  timeoutMs?: number;
-  /**
-   * Resolve only once the change is in the snapshot's LevelDB (concurrent writes share a batch);
-   * a failed write rejects with DurableWriteError, the change standing in memory. Needs the
-   * `snapshot` option. Default: its `writeThrough` (false: written at the next interval).
-   */
-  durable?: boolean;
-}
-
-export interface ReadOptions {
-  readFrom: ConsistencyLevel;
-  timeoutMs?: number;
-}
+export type { ReadOptions } from "./reads.js";
+export type { WriteOptions } from "./writes.js";
 
 export interface MemberInfo {
   node: string;
@@ -94,9 +67,6 @@ type Claimed = { incarnation: number; startedAtMs: number; expected: ExpectedMem
 
 /** Headroom below the bus's max payload for NATS protocol framing and envelope fields. */
 const PAYLOAD_HEADROOM = 1024;
-
-/** A failed digest round with a peer is retried at its first heartbeat after this long. */
-const SYNC_RETRY_MS = 2_000;
 
 /** Wall clock with sub-millisecond precision (lag metrics compare it across processes). */
 const now = (): number => performance.timeOrigin + performance.now();
@@ -119,6 +89,11 @@ export class Replicator {
   private readonly antiEntropy: AntiEntropy;
   private readonly coordinator: Coordinator;
   private readonly heartbeater: Heartbeater;
+  private readonly syncs: SyncScheduler;
+  private readonly gapRepair: GapRepair;
+  private readonly server: RequestServer;
+  private readonly writer: Writer;
+  private readonly reader: Reader;
   /** Where LWW timestamps and deletion times of local writes come from; bounds remote ones. */
   private readonly clock: HybridClock;
   /** The newest incarnation seen per node id, kept after removal: what a restarting node learns. */
@@ -127,16 +102,6 @@ export class Replicator {
   private readonly duplicatesReported = new Set<number>();
   private readonly unsubscribers: (() => void)[] = [];
   private readonly timers: TimerHandle[] = [];
-  private readonly repairsInFlight = new Set<string>();
-  /**
-   * Peers to run a digest round with at their next heartbeat (a heartbeat proves the peer is on the
-   * bus now), with the earliest time to try: a failed repair, a failed round, an impostor seen.
-   */
-  private readonly syncAtHeartbeat = new Map<string, number>();
-  /** The peer of the last periodic round (see nextPeer). */
-  private lastPeriodicPeer: string | undefined;
-  /** After a reconnect: sync with the first peer whose heartbeat arrives. */
-  private reconnectSyncPending = false;
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
   /** Side concerns started after the core (snapshots, cross-DC, metrics), closed in reverse order. */
   private readonly extensions: { close(): Promise<void> | void }[] = [];
@@ -186,11 +151,11 @@ export class Replicator {
       // Peers never publish more than maxPayload - PAYLOAD_HEADROOM (plus estimation slack).
       maxPayload: maxPayload - PAYLOAD_HEADROOM / 2,
       incarnationOf: (origin) => this.heartbeater.table.member(origin)?.incarnation,
-      onUnknownIncarnation: (origin) => this.syncSoon(origin, 0),
-      onSuspect: (origin) => this.syncSoon(origin, 0),
+      onUnknownIncarnation: (origin) => this.syncs.syncSoon(origin, 0),
+      onSuspect: (origin) => this.syncs.syncSoon(origin, 0),
       stats: this.stats,
       deliver: (env) => this.deliver(env),
-      onGap: (origin, incarnation, from, to) => void this.repairGap(origin, incarnation, from, to),
+      onGap: (origin, incarnation, from, to) => void this.gapRepair.repair(origin, incarnation, from, to),
       now: options.clock.now,
     });
     this.antiEntropy = new AntiEntropy({
@@ -232,11 +197,58 @@ export class Replicator {
         if (hb.node === this.nodeId) return this.onDuplicate(hb);
         this.incarnations.note(hb.node, hb.incarnation);
         this.inbox.checkTail(hb.node, hb.incarnation, hb.lastSequence);
-        this.onPeerHeartbeat(hb.node);
+        this.syncs.onHeartbeat(hb.node);
       },
       lastSequence: () => this.outbox.lastSequence,
       clock: options.clock,
       onError,
+    });
+    const isClosed = (): boolean => this.closed;
+    this.syncs = new SyncScheduler({
+      self: { node: options.nodeId, startedAtMs: this.startedAtMs },
+      sync: (peer, cause) => this.antiEntropy.sync(peer, cause),
+      synced: (peer) => this.heartbeater.table.synced(peer),
+      reachablePeers: () => this.heartbeater.members().filter((m) => !m.self && m.reachable).map((m) => m.node),
+      isClosed,
+      clock: options.clock,
+    });
+    this.gapRepair = new GapRepair({
+      nodeId: options.nodeId,
+      stats: this.stats,
+      ask: (peer, request) => this.ask(peer, request, this.options.coordinationTimeoutMs),
+      receive: (origin, envelope) => this.inbox.receiveRepair(origin, envelope),
+      syncWith: (origin) => this.syncs.syncWith(origin, "gap"),
+      isClosed,
+      reportError: onError,
+    });
+    this.server = new RequestServer({
+      nodeId: options.nodeId,
+      incarnation: this.incarnation,
+      startedAtMs: this.startedAtMs,
+      transport,
+      payloadHeadroom: PAYLOAD_HEADROOM,
+      store: this.store,
+      merger: this.merger,
+      antiEntropy: this.antiEntropy,
+      outbox: this.outbox,
+      stats: this.stats,
+      members: () => this.heartbeater.members(),
+      agreed: () => this.heartbeater.table.agreed(),
+      incarnations: this.incarnations,
+      isClosed,
+      reportError: onError,
+    });
+    const reading = { nodeId: options.nodeId, store: this.store, merger: this.merger, coordinator: this.coordinator };
+    this.reader = new Reader({ ...reading, coordinationTimeoutMs: options.coordinationTimeoutMs });
+    this.writer = new Writer({
+      ...reading,
+      writerId: this.writerId,
+      outbox: this.outbox,
+      clock: this.clock,
+      maxClockSkewMs: options.maxClockSkewMs,
+      coordinationTimeoutMs: options.coordinationTimeoutMs,
+      durable: (o) => this.durable(o),
+      persist: (key) => this.snapshot!.persist(key),
     });
   }
 
@@ -308,42 +320,7 @@ export class Replicator {
    */
   async update<T extends Crdt<T>>(key: Key<T>, modify: (current: T, self: string) => T, options: WriteOptions = {}): Promise<T> {
     this.checkOpen();
-    if (typeof modify !== "function") throw new InvalidArgumentError("update needs a modify function (current, self) => next");
-    if (this.store.tombstone(key.id) !== undefined) {
-      throw new KeyDeletedError(`key "${key.id}" was deleted; it cannot be updated until its tombstone expires`);
-    }
-    const durable = this.durable(options);
-    const current = this.typed(key);
-    const base = current ?? (emptyOf(key.kind, key.valueKind) as T);
-    // LWW writes that name no timestamp take the hybrid clock's.
-    const next = withLwwClock(() => this.clock.now(), () => modify(base, this.writerId));
-    if (next === undefined || next === null || (next as Crdt).kind !== key.kind) {
-      throw new InvalidArgumentError(`modify must return a ${key.kind} value (got ${describeValue(next)})`);
-    }
-    const delta = next.delta;
-    if (delta === undefined) {
-      if (durable) await this.snapshot!.persist(key.id); // what it returns may be an earlier, not yet durable write
-      return next; // nothing changed
-    }
-    const timestamp = maxLwwTimestamp(delta);
-    if (!this.clock.observe(timestamp)) {
-      throw new InvalidArgumentError(
-        `timestamp ${timestamp} is more than maxClockSkewMs (${this.options.maxClockSkewMs} ms) ahead of this node's clock; ` +
-          "peers would refuse the write: pass a timestamp near the current time in ms, or none",
-      );
-    }
-    const stored = next.resetDelta();
-    this.merger.write(key.id, key.kind, stored, delta);
-    this.outbox.add(key.id, key.kind, delta);
-    const d: CrdtDelta = { key: key.id, kind: key.kind, originNode: this.nodeId, value: delta };
-    const persisted = durable ? this.snapshot!.persist(key.id) : undefined;
-    const level = options.writeTo ?? "local";
-    const coordinated =
-      level === "local"
-        ? undefined
-        : this.coordinator.write({ type: "write", from: this.nodeId, deltas: [d], tombstones: [] }, level, options.timeoutMs ?? this.options.coordinationTimeoutMs);
-    await Promise.all([persisted, coordinated]);
-    return stored;
+    return this.writer.update(key, modify, options);
   }
 
   /** The local value (synchronous), or — with `readFrom` — a coordinated read that read-repairs. */
@@ -351,8 +328,8 @@ export class Replicator {
   get<T extends Crdt<T>>(key: Key<T>, options: ReadOptions): Promise<T | undefined>;
   get<T extends Crdt<T>>(key: Key<T>, options?: ReadOptions): T | undefined | Promise<T | undefined> {
     this.checkOpen();
-    if (options === undefined) return this.typed(key);
-    return this.coordinatedGet(key, options);
+    if (options === undefined) return this.reader.local(key);
+    return this.reader.coordinated(key, options);
   }
 
   /** Call `subscriber` after every change of the key's value; `undefined` after a delete. */
@@ -371,21 +348,7 @@ export class Replicator {
   /** Delete the key everywhere: a tombstone replaces it; later updates reject with KeyDeletedError. */
   async delete<T extends Crdt<T>>(key: Key<T>, options: WriteOptions = {}): Promise<void> {
     this.checkOpen();
-    const durable = this.durable(options);
-    this.typed(key);
-    const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: this.clock.now(), originNode: this.nodeId };
-    if (this.merger.tombstone(t, "local")) this.outbox.addTombstone(t);
-    const persisted = durable ? this.snapshot!.persist(key.id) : undefined;
-    const level = options.writeTo ?? "local";
-    const coordinated =
-      level === "local"
-        ? undefined
-        : this.coordinator.write(
-            { type: "write", from: this.nodeId, deltas: [], tombstones: [this.store.tombstone(key.id)!] },
-            level,
-            options.timeoutMs ?? this.options.coordinationTimeoutMs,
-          );
-    await Promise.all([persisted, coordinated]);
+    return this.writer.delete(key, options);
   }
 
   /** Ids of the keys this replica holds (deleted keys excluded). */
@@ -426,7 +389,7 @@ export class Replicator {
   /** Run one anti-entropy round with `peer` now (or with the next reachable peer in turn). */
   async sync(peer?: string, cause: RepairCause = "manual"): Promise<void> {
     this.checkOpen();
-    const target = peer ?? this.nextPeer();
+    const target = peer ?? this.syncs.nextPeer();
     if (target !== undefined) await this.antiEntropy.sync(target, cause);
   }
 
@@ -488,7 +451,7 @@ export class Replicator {
       members: () => this.heartbeater.members(),
       isLeader: () => this.isLeader,
       onLeaderChange: (l) => listen(this.leaderListeners, l),
-      answer: (request) => this.answer(request, false),
+      answer: (request) => this.server.answer(request, false),
       syncVia: async (ask, cause) => {
         await this.antiEntropy.syncVia(ask, cause, fromRemoteDc);
       },
@@ -500,22 +463,12 @@ export class Replicator {
     const o = this.options;
     const t = this.transport;
     this.unsubscribers.push(t.subscribe(o.subject, (m) => this.inbox.receive(m.data)));
-    this.unsubscribers.push(t.subscribe(this.nodeSubject(this.nodeId), (m) => this.serve(m.data, m.reply)));
+    this.unsubscribers.push(t.subscribe(this.nodeSubject(this.nodeId), (m) => this.server.serve(m.data, m.reply)));
     this.unsubscribers.push(t.subscribe(this.directSubject(this.nodeId), (m) => this.inbox.receiveDirect(m.data)));
-    this.unsubscribers.push(t.subscribe(helloSubject(o.subject), (m) => this.answerHello(m.data, m.reply)));
-    this.unsubscribers.push(
-      t.onStatus((s) => {
-        // What peers published while we were away is lost for us. Our view of who is reachable is
-        // stale now (we heard nobody), so sync with the first peer whose heartbeat proves it is on
-        // the bus again, rather than with a peer chosen from that stale view.
-        if (s.type === "reconnect") this.reconnectSyncPending = true;
-      }),
-    );
+    this.unsubscribers.push(t.subscribe(helloSubject(o.subject), (m) => this.server.answerHello(m.data, m.reply)));
+    this.unsubscribers.push(t.onStatus((s) => s.type === "reconnect" && this.syncs.onReconnect()));
     this.heartbeater.start();
-    this.every(o.antiEntropyIntervalMs, () => {
-      const peer = this.nextPeer();
-      if (peer !== undefined) void this.antiEntropy.sync(peer, "periodic");
-    });
+    this.every(o.antiEntropyIntervalMs, () => this.syncs.periodic());
     this.every(o.pruneIntervalMs, () => this.prune());
   }
 
@@ -533,31 +486,12 @@ export class Replicator {
 
   private onMembership(events: MembershipEvent[]): void {
     for (const e of events) {
-      if (e.type === "leader-changed" && e.role === undefined && e.dataCenter === this.options.dataCenter) {
-        for (const l of this.leaderListeners) l(e.leader);
-      }
-      if (e.type === "joined" && (this.joinedBefore(e.member) || this.syncAtHeartbeat.has(e.member.node))) {
-        // The newer node pulls: one full transfer per join, not one per existing member.
-        this.syncAtHeartbeat.delete(e.member.node);
-        void this.syncWith(e.member.node, "join");
-      } else if (e.type === "reachable-again" && this.joinedBefore(e.member)) {
-        // Back from a partition: gap repair covers what the buffers still hold, a round the rest.
-        void this.syncWith(e.member.node, "reconnect");
-      } else if ((e.type === "joined" || e.type === "reachable-again") && !e.member.counted) {
-        // It counts toward quorums once a majority vouches for it, each after a round with it. Its
-        // own round with us (it is newer) makes it vouch for us, which counts as ours; in case
-        // that never comes (a one-way link), run one ourselves a little later.
-        this.syncSoon(e.member.node, SYNC_RETRY_MS);
-      } else if (e.type === "removed" && e.reason !== "restarted") {
-        // Gone: its next incarnation starts clean. (A restart is handled by the incarnation change.)
-        this.inbox.forget(e.member.node);
-        this.syncAtHeartbeat.delete(e.member.node);
+      if (e.type === "leader-changed") {
+        if (e.role === undefined && e.dataCenter === this.options.dataCenter) for (const l of this.leaderListeners) l(e.leader);
+      } else if (this.syncs.onMembership(e) === "forget") {
+        this.inbox.forget(e.member.node); // gone: its next incarnation starts clean
       }
     }
-  }
-
-  private joinedBefore(m: Member): boolean {
-    return m.startedAtMs < this.startedAtMs || (m.startedAtMs === this.startedAtMs && m.node < this.nodeId);
   }
 
   private nodeSubject(node: string): string {
@@ -569,133 +503,11 @@ export class Replicator {
     return `${this.options.subject}.node.${node}.direct`;
   }
 
-  /** A digest round with `peer`; when it fails, try again at one of its next heartbeats. */
-  private async syncWith(peer: string, cause: RepairCause): Promise<boolean> {
-    const ok = await this.antiEntropy.sync(peer, cause);
-    if (ok) this.heartbeater.table.synced(peer); // state exchanged: we may vouch for it (quorum admission)
-    else this.syncSoon(peer, SYNC_RETRY_MS);
-    return ok;
-  }
-
-  /** Run a round with `peer` at its first heartbeat at least `afterMs` from now. */
-  private syncSoon(peer: string, afterMs: number): void {
-    if (this.closed) return;
-    const at = this.options.clock.now() + afterMs;
-    this.syncAtHeartbeat.set(peer, Math.min(at, this.syncAtHeartbeat.get(peer) ?? at));
-  }
-
-  private onPeerHeartbeat(peer: string): void {
-    if (this.closed) return;
-    if (this.reconnectSyncPending) {
-      this.reconnectSyncPending = false;
-      this.syncAtHeartbeat.delete(peer);
-      void this.syncWith(peer, "reconnect");
-      return;
-    }
-    const at = this.syncAtHeartbeat.get(peer);
-    if (at === undefined || this.options.clock.now() < at) return;
-    this.syncAtHeartbeat.delete(peer);
-    void this.syncWith(peer, "gap");
-  }
-
-  /**
-   * The reachable peer after the last one chosen, in id order (wrapping; the first after this node
-   * at the start): every peer is in a round within as many periods as there are peers, which a
-   * random pick does not promise, and a seeded simulation replays it.
-   */
-  private nextPeer(): string | undefined {
-    const reachable = this.heartbeater.members().filter((m) => !m.self && m.reachable).map((m) => m.node);
-    const after = this.lastPeriodicPeer ?? this.nodeId;
-    const next = reachable.find((node) => node > after) ?? reachable[0];
-    if (next !== undefined) this.lastPeriodicPeer = next;
-    return next;
-  }
-
   private async ask(peer: string, request: NodeRequest, timeoutMs: number): Promise<NodeReply> {
     const bytes = await this.transport.request(this.nodeSubject(peer), encodeNodeRequest(request), timeoutMs);
     const reply = decodeNodeReply(bytes);
     if (reply.type === "error") throw new ProtocolError(`peer ${peer}: ${reply.error}`);
     return reply;
-  }
-
-  /** Requests addressed to this node. Never throws; a bad request gets an error reply. */
-  private serve(data: Uint8Array, reply: string | undefined): void {
-    let answer: NodeReply;
-    try {
-      const request = decodeNodeRequest(data);
-      answer = this.answer(request, true);
-    } catch (error) {
-      this.stats.reject("bad-request");
-      answer = { type: "error", error: error instanceof Error ? error.message : String(error) };
-    }
-    if (reply === undefined || this.closed) return;
-    try {
-      this.transport.respond(reply, encodeNodeReply(answer));
-    } catch (error) {
-      // e.g. the answer does not fit a message: say so rather than let the requester time out.
-      this.reportError(error);
-      try {
-        const text = error instanceof Error ? error.message : String(error);
-        this.transport.respond(reply, encodeNodeReply({ type: "error", error: `cannot answer: ${text}` }));
-      } catch (again) {
-        this.reportError(again);
-      }
-    }
-  }
-
-  /** `local`: the request came over this DC's bus (the requester has a direct subject here); else from a remote DC. */
-  private answer(request: NodeRequest, local: boolean): NodeReply {
-    const origin = local ? "sync" : "remote-dc";
-    switch (request.type) {
-      case "write":
-        return this.acknowledge(this.merger.fullState({ entries: request.deltas, tombstones: request.tombstones }, origin));
-      case "read":
-        return { type: "read", ...this.readReply(request.key) };
-      case "digest":
-        return { type: "digest", ...this.antiEntropy.answer(request, local) };
-      case "repair": {
-        // As many as fit one reply (at least one); the requester asks again for the rest.
-        const budget = Math.floor((this.transport.maxPayload - PAYLOAD_HEADROOM) * 0.9);
-        const envelopes =
-          request.incarnation === this.incarnation ? this.outbox.recentRange(request.fromSequence, request.toSequence, budget) : undefined;
-        return { type: "repair", envelopes: envelopes ?? [], complete: envelopes !== undefined };
-      }
-      case "push":
-        return this.acknowledge(this.merger.fullState(request, origin));
-      case "identify":
-        // Another process is starting with our node id: its start fails with our answer.
-        this.reportError(new ConfigError(`process ${request.from} tried to start as node "${this.nodeId}", which this process holds`));
-        return { type: "identity", ...processIdentity(this.incarnation, this.startedAtMs) };
-    }
-  }
-
-  /** A write acknowledges only what was stored: entries refused for clock skew make it fail. */
-  private acknowledge(skewed: number): NodeReply {
-    if (skewed === 0) return { type: "write", ok: true, error: "" };
-    return { type: "write", ok: false, error: `${skewed} change(s) stamped more than maxClockSkewMs ahead of ${this.nodeId}'s clock were refused` };
-  }
-
-  /** A starting node asks what we know of its node id (see identity.ts). Never throws. */
-  private answerHello(data: Uint8Array, reply: string | undefined): void {
-    if (this.closed) return;
-    try {
-      const hello = decodeMemberHello(data);
-      const members = this.heartbeater.members();
-      const current = members.find((m) => m.node === hello.node)?.incarnation ?? 0;
-      const answer = encodeMemberHelloReply({
-        from: this.nodeId,
-        incarnation: Math.max(current, this.incarnations.get(hello.node)),
-        youngestStartedAtMs: Math.max(...members.map((m) => m.startedAtMs)),
-        members: members.filter((m) => m.reachable && m.node !== hello.node).length,
-        counted: this.heartbeater.table.agreed().filter((m) => m.node !== hello.node).map((m) => ({ ...m, roles: [...m.roles] })),
-      });
-      // The request's reply ends the asker's wait for a first answer; replyTo collects them all.
-      if (reply !== undefined) this.transport.respond(reply, answer);
-      this.transport.publish(hello.replyTo, answer);
-    } catch (error) {
-      this.stats.reject("bad-request");
-      this.reportError(error);
-    }
   }
 
   /**
@@ -714,14 +526,6 @@ export class Replicator {
     this.reportError(error);
   }
 
-  private readReply(key: string): ReadReply {
-    const v = this.store.get(key);
-    if (v !== undefined) return { found: true, state: { key, kind: v.kind, originNode: this.nodeId, value: v.value } };
-    const t = this.store.tombstone(key);
-    if (t !== undefined) return { found: true, tombstone: { ...t } };
-    return { found: false };
-  }
-
   // ------------------------------------------------------------------ merging
 
   private deliver(env: DeltaEnvelope): void {
@@ -732,55 +536,7 @@ export class Replicator {
     for (const d of env.deltas) this.merger.value(d, "dc");
   }
 
-  // ------------------------------------------------------------------ repair
-
-  private async repairGap(origin: string, incarnation: number, from: number, to: number): Promise<void> {
-    const id = `${origin}/${incarnation}/${from}-${to}`;
-    if (this.repairsInFlight.has(id) || this.closed) return;
-    this.repairsInFlight.add(id);
-    this.stats.repair("gap");
-    try {
-      // The origin answers as many envelopes as fit one reply: ask again from where it stopped.
-      let next = from;
-      while (next <= to && !this.closed) {
-        const reply = await this.ask(
-          origin,
-          { type: "repair", from: this.nodeId, incarnation, fromSequence: next, toSequence: to },
-          this.options.coordinationTimeoutMs,
-        );
-        if (reply.type !== "repair" || !reply.complete || reply.envelopes.length === 0) {
-          await this.syncWith(origin, "gap"); // evicted from its buffer (or restarted): a digest round
-          return;
-        }
-        for (const bytes of reply.envelopes) this.inbox.receiveRepair(origin, bytes);
-        next += reply.envelopes.length;
-      }
-    } catch (error) {
-      if (!(error instanceof RequestFailedError)) this.reportError(error);
-      // Unreachable right now (e.g. not reconnected yet): a round now, or at its next heartbeat.
-      if (!this.closed) await this.syncWith(origin, "gap");
-    } finally {
-      this.repairsInFlight.delete(id);
-    }
-  }
-
   // ------------------------------------------------------------------ helpers
-
-  private async coordinatedGet<T extends Crdt<T>>(key: Key<T>, options: ReadOptions): Promise<T | undefined> {
-    const level = options.readFrom;
-    if (level !== "local") {
-      await this.coordinator.read(
-        { type: "read", from: this.nodeId, key: key.id, kind: key.kind },
-        level,
-        options.timeoutMs ?? this.options.coordinationTimeoutMs,
-        (reply) => {
-          if (reply.tombstone !== undefined) this.merger.tombstone(reply.tombstone, "sync");
-          else if (reply.state !== undefined) this.merger.value(reply.state, "sync");
-        },
-      );
-    }
-    return this.typed(key);
-  }
 
   /** Whether a write must wait for LevelDB (see `WriteOptions.durable`). */
   private durable(options: WriteOptions): boolean {
@@ -790,19 +546,6 @@ export class Replicator {
       throw new InvalidArgumentError("durable: true needs the snapshot option (a LevelDB directory to write to): Replicator.start({ snapshot: { dir } })");
     }
     return durable;
-  }
-
-  /** The stored value of `key`, checked against the key's type. */
-  private typed<T extends Crdt<T>>(key: Key<T>): T | undefined {
-    const v = this.store.get(key.id);
-    if (v === undefined) return undefined;
-    const valueKind = (v.value as { valueKind?: string }).valueKind;
-    if (v.kind !== key.kind || (key.valueKind !== undefined && valueKind !== key.valueKind)) {
-      throw new KeyTypeMismatchError(
-        `key "${key.id}" holds a ${v.kind}${valueKind ? `<${valueKind}>` : ""}, not a ${key.kind}${key.valueKind ? `<${key.valueKind}>` : ""}; use Key.${v.kind}("${key.id}")`,
-      );
-    }
-    return v.value as T;
   }
 
   private checkOpen(): void {
@@ -836,10 +579,4 @@ export function writerIdFor(nodeId: string, incarnation: number): string {
 
 function memberInfo(m: Member): MemberInfo {
   return { node: m.node, dataCenter: m.dataCenter, roles: [...m.roles], reachable: m.reachable, self: m.self, startedAtMs: m.startedAtMs, counted: m.counted };
-}
-
-function describeValue(v: unknown): string {
-  if (v === null || v === undefined) return String(v);
-  const kind = (v as { kind?: unknown }).kind;
-  return typeof kind === "string" ? kind : typeof v;
 }
