@@ -2,18 +2,13 @@
  * Reads on this node (`get`): the local value checked against the key's type, and coordinated reads
  * (`readFrom`) that merge what the members answer first ("read repair"), then read locally.
  */
-import type { ConsistencyLevel } from "../cluster/quorum.js";
 import type { Crdt } from "../crdt/types.js";
 import { KeyTypeMismatchError } from "../errors.js";
+import type { ReadOptions } from "./api.js";
 import type { Coordinator } from "./coordination.js";
 import type { Key } from "./keys.js";
 import type { Merger } from "./merge.js";
 import type { Store } from "./store.js";
-
-export interface ReadOptions {
-  readFrom: ConsistencyLevel;
-  timeoutMs?: number;
-}
 
 /** The stored value of `key`, checked against the key's type. */
 export function typedValue<T extends Crdt<T>>(store: Pick<Store, "get">, key: Key<T>): T | undefined {

@@ -1,75 +1,44 @@
 /**
- * The Replicator: the public façade that wires the concerns together. Each concern lives in its
- * own file — store, outbox (publishing), inbox (receiving), coordination, anti-entropy,
- * membership (src/cluster), subscriptions — and this file only routes between them.
+ * The Replicator: the public façade. Each concern lives in its own file — store, writes, reads,
+ * outbox (publishing), inbox (receiving), request serving, sync scheduling, gap repair,
+ * coordination, anti-entropy, membership (src/cluster), subscriptions — and parts.ts builds and
+ * connects them; this file starts and stops them and routes the public API to them.
  */
 import type { TimerHandle } from "../clock.js";
-import { Heartbeater } from "../cluster/heartbeats.js";
-import { HybridClock } from "../cluster/hlc.js";
-import { chooseIncarnation, chooseStartedAt, IncarnationMemory } from "../cluster/incarnations.js";
-import type { Heartbeat } from "../cluster/membership.js";
-import type { ExpectedMember, Member, MembershipEvent } from "../cluster/membership.js";
+import type { Heartbeater } from "../cluster/heartbeats.js";
+import { chooseIncarnation, chooseStartedAt } from "../cluster/incarnations.js";
+import type { ExpectedMember, Member } from "../cluster/membership.js";
 import type { Crdt } from "../crdt/types.js";
-import { ConfigError, InvalidArgumentError, ProtocolError, ReplicatorClosedError } from "../errors.js";
+import { ConfigError, InvalidArgumentError, ReplicatorClosedError } from "../errors.js";
 import { connectNats } from "../transport/nats.js";
 import type { Transport } from "../transport/types.js";
-import {
-  decodeHeartbeat,
-  decodeNodeReply,
-  encodeHeartbeat,
-  encodeNodeRequest,
-  type DeltaEnvelope,
-  type FullState,
-  type NodeReply,
-  type NodeRequest,
-} from "../wire/codec.js";
-import { ChangeStream } from "./changes.js";
-import { AntiEntropy } from "./anti-entropy.js";
-import { Coordinator } from "./coordination.js";
-import { Inbox } from "./inbox.js";
+import type { FullState } from "../wire/codec.js";
+import type { MemberInfo, ReadOptions, WriteOptions } from "./api.js";
+import type { AntiEntropy } from "./anti-entropy.js";
+import type { ChangeStream } from "./changes.js";
+import type { Inbox } from "./inbox.js";
 import type { Key } from "./keys.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
-import { Outbox } from "./outbox.js";
+import type { Outbox } from "./outbox.js";
 import type { ReplicatorContext } from "./context.js";
 import { Snapshots, type SnapshotHandle } from "../durable/snapshots.js";
 import { attachMetrics } from "../metrics/metrics.js";
 import { CrossDcReplication } from "../xdc/replication.js";
 import { ReplicatorStats, type RepairCause } from "./stats.js";
 import { Store } from "./store.js";
-import { Subscriptions } from "./subscriptions.js";
-import { Merger } from "./merge.js";
-import { claimIdentity, helloSubject } from "./identity.js";
-import { GapRepair } from "./gap-repair.js";
-import { Reader, type ReadOptions } from "./reads.js";
-import { RequestServer } from "./request-server.js";
-import { SyncScheduler } from "./sync-scheduler.js";
-import { Writer, type WriteOptions } from "./writes.js";
+import type { Subscriptions } from "./subscriptions.js";
+import type { Merger } from "./merge.js";
+import { claimIdentity, helloSubject, writerIdFor } from "./identity.js";
+import { buildParts, directSubject, nodeSubject, PAYLOAD_HEADROOM } from "./parts.js";
+import type { Reader } from "./reads.js";
+import type { RequestServer } from "./request-server.js";
+import type { SyncScheduler } from "./sync-scheduler.js";
+import type { Writer } from "./writes.js";
 
-export type { ReadOptions } from "./reads.js";
-export type { WriteOptions } from "./writes.js";
-
-export interface MemberInfo {
-  node: string;
-  dataCenter: string;
-  roles: string[];
-  reachable: boolean;
-  self: boolean;
-  startedAtMs: number;
-  /**
-   * Its acknowledgements and read replies count (a majority admitted it; see README "Quorum
-   * membership"). Every listed member counts in N, counted or not.
-   */
-  counted: boolean;
-}
+export type { MemberInfo, ReadOptions, WriteOptions } from "./api.js";
 
 /** What a starting node takes from its peers' answers (see identity.ts). */
 type Claimed = { incarnation: number; startedAtMs: number; expected: ExpectedMember[] };
-
-/** Headroom below the bus's max payload for NATS protocol framing and envelope fields. */
-const PAYLOAD_HEADROOM = 1024;
-
-/** Wall clock with sub-millisecond precision (lag metrics compare it across processes). */
-const now = (): number => performance.timeOrigin + performance.now();
 
 export class Replicator {
   readonly nodeId: string;
@@ -87,19 +56,11 @@ export class Replicator {
   private readonly outbox: Outbox;
   private readonly inbox: Inbox;
   private readonly antiEntropy: AntiEntropy;
-  private readonly coordinator: Coordinator;
   private readonly heartbeater: Heartbeater;
   private readonly syncs: SyncScheduler;
-  private readonly gapRepair: GapRepair;
   private readonly server: RequestServer;
   private readonly writer: Writer;
   private readonly reader: Reader;
-  /** Where LWW timestamps and deletion times of local writes come from; bounds remote ones. */
-  private readonly clock: HybridClock;
-  /** The newest incarnation seen per node id, kept after removal: what a restarting node learns. */
-  private readonly incarnations = new IncarnationMemory();
-  /** Other processes' incarnations seen using this node's id (each reported once). */
-  private readonly duplicatesReported = new Set<number>();
   private readonly unsubscribers: (() => void)[] = [];
   private readonly timers: TimerHandle[] = [];
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
@@ -125,131 +86,29 @@ export class Replicator {
     this.incarnation = lastIncarnation = claimed.incarnation;
     this.startedAtMs = claimed.startedAtMs;
     this.writerId = restored.writerId ?? writerIdFor(options.nodeId, this.incarnation);
-    const maxPayload = transport.maxPayload;
-    this.clock = new HybridClock(options.clock.now, options.maxClockSkewMs);
-    this.subscriptions = new Subscriptions(() => this.stats.subscriberErrorCount++);
-    const onError = (error: unknown): void => this.reportError(error);
-    this.changes = new ChangeStream(onError);
-    this.changes.listen((c) => this.subscriptions.notify(c.key, c.value));
-    this.merger = new Merger(this.store, this.stats, this.subscriptions, this.changes, options.nodeId, this.clock);
-
-    this.outbox = new Outbox({
-      transport,
-      subject: options.subject,
-      nodeId: options.nodeId,
-      incarnation: this.incarnation,
-      flushIntervalMs: options.flushIntervalMs,
-      maxMessageBytes: Math.min(options.maxDeltaSize, maxPayload - PAYLOAD_HEADROOM),
-      stats: this.stats,
-      now,
-      clock: options.clock,
-      onError,
-    });
-    this.inbox = new Inbox({
-      nodeId: options.nodeId,
-      incarnation: this.incarnation,
-      // Peers never publish more than maxPayload - PAYLOAD_HEADROOM (plus estimation slack).
-      maxPayload: maxPayload - PAYLOAD_HEADROOM / 2,
-      incarnationOf: (origin) => this.heartbeater.table.member(origin)?.incarnation,
-      onUnknownIncarnation: (origin) => this.syncs.syncSoon(origin, 0),
-      onSuspect: (origin) => this.syncs.syncSoon(origin, 0),
-      stats: this.stats,
-      deliver: (env) => this.deliver(env),
-      onGap: (origin, incarnation, from, to) => void this.gapRepair.repair(origin, incarnation, from, to),
-      now: options.clock.now,
-    });
-    this.antiEntropy = new AntiEntropy({
-      nodeId: options.nodeId,
-      store: this.store,
-      stats: this.stats,
-      maxPayload: maxPayload - PAYLOAD_HEADROOM,
-      ask: (peer, request) => this.ask(peer, request, this.options.coordinationTimeoutMs),
-      merge: (state) => this.merger.fullState(state, "sync"),
-      sendLarge: (peer, entry) => this.outbox.sendDirect(this.directSubject(peer), entry),
-      clock: options.clock,
-      onError,
-    });
-    this.coordinator = new Coordinator({
-      stats: this.stats,
-      peers: () => this.heartbeater.table.quorumPeers(undefined, this.options.role),
-      known: () => Math.max(this.options.minClusterSize, this.heartbeater.table.known(undefined, this.options.role)),
-      ask: (peer, request, timeoutMs) => this.ask(peer, request, timeoutMs),
-      clock: options.clock,
-    });
-    this.heartbeater = new Heartbeater({
-      transport,
-      subject: `${options.subject}.members`,
-      self: {
-        node: options.nodeId,
-        dataCenter: options.dataCenter,
-        roles: options.role === undefined ? [] : [options.role],
-        startedAtMs: this.startedAtMs,
-        incarnation: this.incarnation,
-      },
-      encode: (hb) => encodeHeartbeat({ ...hb, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched], removed: [...(hb.removed ?? [])] }),
-      decode: decodeHeartbeat,
-      heartbeatIntervalMs: options.heartbeatIntervalMs,
-      failureTimeoutMs: options.failureTimeoutMs,
-      removalTimeoutMs: options.removalTimeoutMs,
-      expected: claimed.expected,
-      onEvents: (events) => this.onMembership(events),
-      onHeartbeat: (hb) => {
-        if (hb.node === this.nodeId) return this.onDuplicate(hb);
-        this.incarnations.note(hb.node, hb.incarnation);
-        this.inbox.checkTail(hb.node, hb.incarnation, hb.lastSequence);
-        this.syncs.onHeartbeat(hb.node);
-      },
-      lastSequence: () => this.outbox.lastSequence,
-      clock: options.clock,
-      onError,
-    });
-    const isClosed = (): boolean => this.closed;
-    this.syncs = new SyncScheduler({
-      self: { node: options.nodeId, startedAtMs: this.startedAtMs },
-      sync: (peer, cause) => this.antiEntropy.sync(peer, cause),
-      synced: (peer) => this.heartbeater.table.synced(peer),
-      reachablePeers: () => this.heartbeater.members().filter((m) => !m.self && m.reachable).map((m) => m.node),
-      isClosed,
-      clock: options.clock,
-    });
-    this.gapRepair = new GapRepair({
-      nodeId: options.nodeId,
-      stats: this.stats,
-      ask: (peer, request) => this.ask(peer, request, this.options.coordinationTimeoutMs),
-      receive: (origin, envelope) => this.inbox.receiveRepair(origin, envelope),
-      syncWith: (origin) => this.syncs.syncWith(origin, "gap"),
-      isClosed,
-      reportError: onError,
-    });
-    this.server = new RequestServer({
-      nodeId: options.nodeId,
-      incarnation: this.incarnation,
-      startedAtMs: this.startedAtMs,
-      transport,
-      payloadHeadroom: PAYLOAD_HEADROOM,
-      store: this.store,
+    const { store, stats, incarnation, startedAtMs, writerId } = this;
+    const input = { options, transport, store, stats, incarnation, startedAtMs, writerId, expected: claimed.expected };
+    ({
+      subscriptions: this.subscriptions,
+      changes: this.changes,
       merger: this.merger,
+      outbox: this.outbox,
+      inbox: this.inbox,
       antiEntropy: this.antiEntropy,
-      outbox: this.outbox,
-      stats: this.stats,
-      members: () => this.heartbeater.members(),
-      agreed: () => this.heartbeater.table.agreed(),
-      incarnations: this.incarnations,
-      isClosed,
-      reportError: onError,
-    });
-    const reading = { nodeId: options.nodeId, store: this.store, merger: this.merger, coordinator: this.coordinator };
-    this.reader = new Reader({ ...reading, coordinationTimeoutMs: options.coordinationTimeoutMs });
-    this.writer = new Writer({
-      ...reading,
-      writerId: this.writerId,
-      outbox: this.outbox,
-      clock: this.clock,
-      maxClockSkewMs: options.maxClockSkewMs,
-      coordinationTimeoutMs: options.coordinationTimeoutMs,
+      heartbeater: this.heartbeater,
+      syncs: this.syncs,
+      server: this.server,
+      reader: this.reader,
+      writer: this.writer,
+    } = buildParts(input, {
+      isClosed: () => this.closed,
+      reportError: (error) => this.reportError(error),
+      leaderChanged: (leader) => {
+        for (const l of this.leaderListeners) l(leader);
+      },
       durable: (o) => this.durable(o),
       persist: (key) => this.snapshot!.persist(key),
-    });
+    }));
   }
 
   /** Connect, join the cluster and start replicating. */
@@ -463,8 +322,8 @@ export class Replicator {
     const o = this.options;
     const t = this.transport;
     this.unsubscribers.push(t.subscribe(o.subject, (m) => this.inbox.receive(m.data)));
-    this.unsubscribers.push(t.subscribe(this.nodeSubject(this.nodeId), (m) => this.server.serve(m.data, m.reply)));
-    this.unsubscribers.push(t.subscribe(this.directSubject(this.nodeId), (m) => this.inbox.receiveDirect(m.data)));
+    this.unsubscribers.push(t.subscribe(nodeSubject(o.subject, this.nodeId), (m) => this.server.serve(m.data, m.reply)));
+    this.unsubscribers.push(t.subscribe(directSubject(o.subject, this.nodeId), (m) => this.inbox.receiveDirect(m.data)));
     this.unsubscribers.push(t.subscribe(helloSubject(o.subject), (m) => this.server.answerHello(m.data, m.reply)));
     this.unsubscribers.push(t.onStatus((s) => s.type === "reconnect" && this.syncs.onReconnect()));
     this.heartbeater.start();
@@ -482,58 +341,6 @@ export class Replicator {
     }, ms);
     timer.unref();
     this.timers.push(timer);
-  }
-
-  private onMembership(events: MembershipEvent[]): void {
-    for (const e of events) {
-      if (e.type === "leader-changed") {
-        if (e.role === undefined && e.dataCenter === this.options.dataCenter) for (const l of this.leaderListeners) l(e.leader);
-      } else if (this.syncs.onMembership(e) === "forget") {
-        this.inbox.forget(e.member.node); // gone: its next incarnation starts clean
-      }
-    }
-  }
-
-  private nodeSubject(node: string): string {
-    return `${this.options.subject}.node.${node}`;
-  }
-
-  /** Where a peer sends this node values too large for a request/reply message (chunked envelopes). */
-  private directSubject(node: string): string {
-    return `${this.options.subject}.node.${node}.direct`;
-  }
-
-  private async ask(peer: string, request: NodeRequest, timeoutMs: number): Promise<NodeReply> {
-    const bytes = await this.transport.request(this.nodeSubject(peer), encodeNodeRequest(request), timeoutMs);
-    const reply = decodeNodeReply(bytes);
-    if (reply.type === "error") throw new ProtocolError(`peer ${peer}: ${reply.error}`);
-    return reply;
-  }
-
-  /**
-   * A heartbeat with our node id from another incarnation: two live processes use one id (started
-   * at the same moment, or the newcomer's check timed out). Counted, and reported once per process.
-   */
-  private onDuplicate(hb: Heartbeat): void {
-    this.stats.duplicateNodeHeartbeats++;
-    if (this.duplicatesReported.has(hb.incarnation)) return;
-    this.duplicatesReported.add(hb.incarnation);
-    const error = new ConfigError(
-      `another live process uses node id "${this.nodeId}" (incarnation ${hb.incarnation}, started ${new Date(hb.startedAtMs).toISOString()}); ` +
-        `this one is incarnation ${this.incarnation}: give each process its own nodeId`,
-    );
-    console.error(`crdt-replicator: ${error.message}`);
-    this.reportError(error);
-  }
-
-  // ------------------------------------------------------------------ merging
-
-  private deliver(env: DeltaEnvelope): void {
-    this.stats.deltaReceiveCount += env.deltas.length;
-    this.stats.record("replication.lag", Math.max(0, now() - env.sentAtMs));
-    // Envelopes come from this DC's bus; remote DCs' data comes in batches.
-    for (const t of env.tombstones) this.merger.tombstone(t, "dc");
-    for (const d of env.deltas) this.merger.value(d, "dc");
   }
 
   // ------------------------------------------------------------------ helpers
@@ -566,16 +373,6 @@ interface Restored {
 
 /** The last incarnation taken in this process (see the constructor). */
 let lastIncarnation = 0;
-
-/**
- * The id counter slots and dots are written under. A node that lost its state (no snapshot, or a
- * crash after the last snapshot) must not reuse its old id: peers hold slots newer than what it
- * has, and its next increments would be hidden behind them. So each such start writes under a
- * fresh id; a clean close lets the next run reuse it (see durable/).
- */
-export function writerIdFor(nodeId: string, incarnation: number): string {
-  return `${nodeId}~${incarnation.toString(36)}`;
-}
 
 function memberInfo(m: Member): MemberInfo {
   return { node: m.node, dataCenter: m.dataCenter, roles: [...m.roles], reachable: m.reachable, self: m.self, startedAtMs: m.startedAtMs, counted: m.counted };

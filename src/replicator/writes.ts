@@ -4,31 +4,18 @@
  * the caller asked: the snapshot's LevelDB (durable) and a quorum's acknowledgements (`writeTo`).
  */
 import type { HybridClock } from "../cluster/hlc.js";
-import type { ConsistencyLevel } from "../cluster/quorum.js";
 import { maxLwwTimestamp, withLwwClock } from "../crdt/lww-time.js";
 import { emptyOf } from "../crdt/registry.js";
 import type { Crdt } from "../crdt/types.js";
 import { InvalidArgumentError, KeyDeletedError } from "../errors.js";
 import type { CrdtDelta, Tombstone } from "../wire/codec.js";
+import type { WriteOptions } from "./api.js";
 import type { Coordinator } from "./coordination.js";
 import type { Key } from "./keys.js";
 import type { Merger } from "./merge.js";
 import type { Outbox } from "./outbox.js";
 import { typedValue } from "./reads.js";
 import type { Store } from "./store.js";
-
-export interface WriteOptions {
-  /** Default "local": resolve as soon as the local replica has the write. */
-  writeTo?: ConsistencyLevel;
-  /** Default: the `coordinationTimeoutMs` option. */
-  timeoutMs?: number;
-  /**
-   * Resolve only once the change is in the snapshot's LevelDB (concurrent writes share a batch);
-   * a failed write rejects with DurableWriteError, the change standing in memory. Needs the
-   * `snapshot` option. Default: its `writeThrough` (false: written at the next interval).
-   */
-  durable?: boolean;
-}
 
 export interface WriterDeps {
   nodeId: string;
