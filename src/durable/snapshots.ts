@@ -13,7 +13,7 @@
  *   write (and only those) go to LevelDB in one atomic batch together with the meta. A failed
  *   write is counted and retried at the next interval with the same keys (plus newer changes).
  * - the handle's `close()`: a final batch with `cleanShutdown: true` and the writer id, then the
- *   database is closed. The next start reuses that writer id (see `writerIdFor` in replicator.ts).
+ *   database is closed. The next start reuses that writer id (see `writerIdFor` in replicator/identity.ts).
  * - the handle's `persist(key)` (durable writes, issue 15): the same write as the periodic one,
  *   started now instead of at the interval, resolving once the batch holding the key's current
  *   state is written. Group commit: while one batch is written, every later `persist` waits for the

@@ -5,7 +5,7 @@
  *    live process holding the id listens on. An answer fails the start with a ConfigError naming
  *    that process; "no responders" means the id is free; a timeout (a holder that hangs, or a
  *    killed one the server has not noticed yet) is counted and the start goes on — the heartbeats
- *    of two live holders are then reported at run time (see the replicator's `onDuplicate`).
+ *    of two live holders are then reported at run time (see `duplicateReporter` in parts.ts).
  * 2. Which incarnation and start time to take, and whom to count in N? It asks every member
  *    (`<subject>.members.hello`) for the newest incarnation they know for its id, the youngest start
  *    among their members and the membership they count, takes an incarnation above both (see
@@ -13,7 +13,7 @@
  *    acknowledge a majority write alone before it hears them). Alone on the bus, NATS answers "no
  *    responders" at once, so a lone start is not slowed.
  *
- * The answering side (`answerHello`, `identity`) runs in every replicator.
+ * The answering side (`answerHello`, `identify`) is request-server.ts, in every replicator.
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
@@ -138,4 +138,14 @@ async function askMembers(o: ClaimOptions): Promise<Omit<Learned, "holderCheckTi
   } finally {
     off();
   }
+}
+
+/**
+ * The id counter slots and dots are written under. A node that lost its state (no snapshot, or a
+ * crash after the last snapshot) must not reuse its old id: peers hold slots newer than what it
+ * has, and its next increments would be hidden behind them. So each such start writes under a
+ * fresh id; a clean close lets the next run reuse it (see durable/).
+ */
+export function writerIdFor(nodeId: string, incarnation: number): string {
+  return `${nodeId}~${incarnation.toString(36)}`;
 }

@@ -1,7 +1,8 @@
 /**
  * Incoming envelopes on the delta subject: decode and validate, drop our own and duplicates,
  * detect gaps in each origin's sequence (and ask for a repair at once), reassemble chunks.
- * Applying the content is the replicator's job (`deliver`); this file decides what to deliver.
+ * Applying the content is the merger's job (`deliver`, wired in parts.ts); this file decides
+ * what to deliver.
  */
 import { DecodeError } from "../errors.js";
 import { decodeDeltaEnvelope, type DeltaEnvelope } from "../wire/codec.js";

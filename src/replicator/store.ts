@@ -1,8 +1,9 @@
 /**
  * The local replica: one CRDT value or tombstone per key. Pure bookkeeping, no I/O.
  *
- * Other concerns (snapshots, digests, cross-DC buffers, subscribers) learn about changes through
- * `onChange`, so the store stays ignorant of them and a change is announced exactly once.
+ * `onChange` tells bookkeeping that must follow every key it holds (the digest index, snapshots)
+ * which key changed, restores and tombstone expiry included. What changed, with its origin, is
+ * announced once on the change stream (changes.ts), which subscribers and cross-DC listen to.
  */
 import type { Crdt, DataKind } from "../crdt/types.js";
 import type { ChangeSource, RestorableStore, StoredValue, StoreListener, TombstoneInfo } from "../extension/store-view.js";

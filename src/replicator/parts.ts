@@ -1,0 +1,258 @@
+/**
+ * The parts of one replicator, built from its options and connected to one another: which part
+ * hears a delta envelope, a heartbeat, a membership change or a gap, and how parts ask peers. The
+ * Replicator (replicator.ts) owns the parts, subscribes them to the bus and routes its public
+ * calls to them.
+ */
+import { Heartbeater } from "../cluster/heartbeats.js";
+import { HybridClock } from "../cluster/hlc.js";
+import { IncarnationMemory } from "../cluster/incarnations.js";
+import type { ExpectedMember, Heartbeat, MembershipEvent } from "../cluster/membership.js";
+import { ConfigError, ProtocolError } from "../errors.js";
+import type { Transport } from "../transport/types.js";
+import { decodeHeartbeat, decodeNodeReply, encodeHeartbeat, encodeNodeRequest, type DeltaEnvelope, type NodeReply, type NodeRequest } from "../wire/codec.js";
+import type { WriteOptions } from "./api.js";
+import { AntiEntropy } from "./anti-entropy.js";
+import { ChangeStream } from "./changes.js";
+import { Coordinator } from "./coordination.js";
+import { GapRepair } from "./gap-repair.js";
+import { Inbox } from "./inbox.js";
+import { Merger } from "./merge.js";
+import type { ResolvedOptions } from "./options.js";
+import { Outbox } from "./outbox.js";
+import { Reader } from "./reads.js";
+import { RequestServer } from "./request-server.js";
+import type { ReplicatorStats } from "./stats.js";
+import type { Store } from "./store.js";
+import { Subscriptions } from "./subscriptions.js";
+import { SyncScheduler } from "./sync-scheduler.js";
+import { Writer } from "./writes.js";
+
+/** Headroom below the bus's max payload for NATS protocol framing and envelope fields. */
+export const PAYLOAD_HEADROOM = 1024;
+
+/** Wall clock with sub-millisecond precision (lag metrics compare it across processes). */
+const now = (): number => performance.timeOrigin + performance.now();
+
+/** Where requests to `node` go (see request-server.ts). */
+export function nodeSubject(subject: string, node: string): string {
+  return `${subject}.node.${node}`;
+}
+
+/** Where a peer sends `node` values too large for a request/reply message (chunked envelopes). */
+export function directSubject(subject: string, node: string): string {
+  return `${subject}.node.${node}.direct`;
+}
+
+/** What the parts are built from: the options, the bus, the restored replica and the claimed identity. */
+export interface PartsInput {
+  options: ResolvedOptions;
+  transport: Transport;
+  store: Store;
+  stats: ReplicatorStats;
+  incarnation: number;
+  startedAtMs: number;
+  writerId: string;
+  /** The membership peers counted at start (see identity.ts). */
+  expected: ExpectedMember[];
+}
+
+/** What the parts need from the replicator that owns them. */
+export interface PartsHooks {
+  isClosed(): boolean;
+  reportError(error: unknown): void;
+  /** The leader of this node's data center changed. */
+  leaderChanged(leader: string | undefined): void;
+  /** Whether a write waits for LevelDB (see `WriteOptions.durable`). */
+  durable(options: WriteOptions): boolean;
+  /** Resolves once `key`'s current value is in LevelDB. */
+  persist(key: string): Promise<void>;
+}
+
+export interface Parts {
+  subscriptions: Subscriptions;
+  changes: ChangeStream;
+  merger: Merger;
+  outbox: Outbox;
+  inbox: Inbox;
+  antiEntropy: AntiEntropy;
+  heartbeater: Heartbeater;
+  syncs: SyncScheduler;
+  server: RequestServer;
+  reader: Reader;
+  writer: Writer;
+}
+
+export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
+  const { options, transport, store, stats, incarnation, startedAtMs } = input;
+  const { isClosed, reportError: onError } = hooks;
+  const nodeId = options.nodeId;
+  const maxPayload = transport.maxPayload;
+
+  const ask = async (peer: string, request: NodeRequest, timeoutMs: number): Promise<NodeReply> => {
+    const reply = decodeNodeReply(await transport.request(nodeSubject(options.subject, peer), encodeNodeRequest(request), timeoutMs));
+    if (reply.type === "error") throw new ProtocolError(`peer ${peer}: ${reply.error}`);
+    return reply;
+  };
+  // Where LWW timestamps and deletion times of local writes come from; bounds remote ones.
+  const clock = new HybridClock(options.clock.now, options.maxClockSkewMs);
+  const subscriptions = new Subscriptions(() => stats.subscriberErrorCount++);
+  const changes = new ChangeStream(onError);
+  changes.listen((c) => subscriptions.notify(c.key, c.value));
+  const merger = new Merger(store, stats, subscriptions, changes, nodeId, clock);
+  const deliver = (env: DeltaEnvelope): void => {
+    stats.deltaReceiveCount += env.deltas.length;
+    stats.record("replication.lag", Math.max(0, now() - env.sentAtMs));
+    // Envelopes come from this DC's bus; remote DCs' data comes in batches.
+    for (const t of env.tombstones) merger.tombstone(t, "dc");
+    for (const d of env.deltas) merger.value(d, "dc");
+  };
+
+  const outbox = new Outbox({
+    transport,
+    subject: options.subject,
+    nodeId,
+    incarnation,
+    flushIntervalMs: options.flushIntervalMs,
+    maxMessageBytes: Math.min(options.maxDeltaSize, maxPayload - PAYLOAD_HEADROOM),
+    stats,
+    now,
+    clock: options.clock,
+    onError,
+  });
+  const inbox: Inbox = new Inbox({
+    nodeId,
+    incarnation,
+    // Peers never publish more than maxPayload - PAYLOAD_HEADROOM (plus estimation slack).
+    maxPayload: maxPayload - PAYLOAD_HEADROOM / 2,
+    incarnationOf: (origin) => heartbeater.table.member(origin)?.incarnation,
+    onUnknownIncarnation: (origin) => syncs.syncSoon(origin, 0),
+    onSuspect: (origin) => syncs.syncSoon(origin, 0),
+    stats,
+    deliver,
+    onGap: (origin, inc, from, to) => void gapRepair.repair(origin, inc, from, to),
+    now: options.clock.now,
+  });
+  const antiEntropy = new AntiEntropy({
+    nodeId,
+    store,
+    stats,
+    maxPayload: maxPayload - PAYLOAD_HEADROOM,
+    ask: (peer, request) => ask(peer, request, options.coordinationTimeoutMs),
+    merge: (state) => merger.fullState(state, "sync"),
+    sendLarge: (peer, entry) => outbox.sendDirect(directSubject(options.subject, peer), entry),
+    clock: options.clock,
+    onError,
+  });
+  const coordinator = new Coordinator({
+    stats,
+    peers: () => heartbeater.table.quorumPeers(undefined, options.role),
+    known: () => Math.max(options.minClusterSize, heartbeater.table.known(undefined, options.role)),
+    ask,
+    clock: options.clock,
+  });
+
+  /** The newest incarnation seen per node id, kept after removal: what a restarting node learns. */
+  const incarnations = new IncarnationMemory();
+  const reportDuplicate = duplicateReporter(nodeId, incarnation, stats, onError);
+  const heartbeater: Heartbeater = new Heartbeater({
+    transport,
+    subject: `${options.subject}.members`,
+    self: { node: nodeId, dataCenter: options.dataCenter, roles: options.role === undefined ? [] : [options.role], startedAtMs, incarnation },
+    encode: (hb) => encodeHeartbeat({ ...hb, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched], removed: [...(hb.removed ?? [])] }),
+    decode: decodeHeartbeat,
+    heartbeatIntervalMs: options.heartbeatIntervalMs,
+    failureTimeoutMs: options.failureTimeoutMs,
+    removalTimeoutMs: options.removalTimeoutMs,
+    expected: input.expected,
+    onEvents: (events) => {
+      for (const e of events) onMembership(e);
+    },
+    onHeartbeat: (hb) => {
+      if (hb.node === nodeId) return reportDuplicate(hb);
+      incarnations.note(hb.node, hb.incarnation);
+      inbox.checkTail(hb.node, hb.incarnation, hb.lastSequence);
+      syncs.onHeartbeat(hb.node);
+    },
+    lastSequence: () => outbox.lastSequence,
+    clock: options.clock,
+    onError,
+  });
+  const onMembership = (e: MembershipEvent): void => {
+    if (e.type === "leader-changed") {
+      if (e.role === undefined && e.dataCenter === options.dataCenter) hooks.leaderChanged(e.leader);
+    } else if (syncs.onMembership(e) === "forget") {
+      inbox.forget(e.member.node); // gone: its next incarnation starts clean
+    }
+  };
+
+  const syncs: SyncScheduler = new SyncScheduler({
+    self: { node: nodeId, startedAtMs },
+    sync: (peer, cause) => antiEntropy.sync(peer, cause),
+    synced: (peer) => heartbeater.table.synced(peer),
+    reachablePeers: () => heartbeater.members().filter((m) => !m.self && m.reachable).map((m) => m.node),
+    isClosed,
+    clock: options.clock,
+  });
+  const gapRepair = new GapRepair({
+    nodeId,
+    stats,
+    ask: (peer, request) => ask(peer, request, options.coordinationTimeoutMs),
+    receive: (origin, envelope) => inbox.receiveRepair(origin, envelope),
+    syncWith: (origin) => syncs.syncWith(origin, "gap"),
+    isClosed,
+    reportError: onError,
+  });
+  const server = new RequestServer({
+    nodeId,
+    incarnation,
+    startedAtMs,
+    transport,
+    payloadHeadroom: PAYLOAD_HEADROOM,
+    store,
+    merger,
+    antiEntropy,
+    outbox,
+    stats,
+    members: () => heartbeater.members(),
+    agreed: () => heartbeater.table.agreed(),
+    incarnations,
+    isClosed,
+    reportError: onError,
+  });
+  const coordinationTimeoutMs = options.coordinationTimeoutMs;
+  const reader = new Reader({ nodeId, store, merger, coordinator, coordinationTimeoutMs });
+  const writer = new Writer({
+    nodeId,
+    writerId: input.writerId,
+    store,
+    merger,
+    outbox,
+    coordinator,
+    clock,
+    maxClockSkewMs: options.maxClockSkewMs,
+    coordinationTimeoutMs,
+    durable: hooks.durable,
+    persist: hooks.persist,
+  });
+  return { subscriptions, changes, merger, outbox, inbox, antiEntropy, heartbeater, syncs, server, reader, writer };
+}
+
+/**
+ * A heartbeat with our node id from another incarnation: two live processes use one id (started
+ * at the same moment, or the newcomer's check timed out). Counted, and reported once per process.
+ */
+function duplicateReporter(nodeId: string, incarnation: number, stats: ReplicatorStats, onError: (error: unknown) => void): (hb: Heartbeat) => void {
+  const reported = new Set<number>();
+  return (hb) => {
+    stats.duplicateNodeHeartbeats++;
+    if (reported.has(hb.incarnation)) return;
+    reported.add(hb.incarnation);
+    const error = new ConfigError(
+      `another live process uses node id "${nodeId}" (incarnation ${hb.incarnation}, started ${new Date(hb.startedAtMs).toISOString()}); ` +
+        `this one is incarnation ${incarnation}: give each process its own nodeId`,
+    );
+    console.error(`crdt-replicator: ${error.message}`);
+    onError(error);
+  };
+}

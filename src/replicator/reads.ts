@@ -1,0 +1,59 @@
+/**
+ * Reads on this node (`get`): the local value checked against the key's type, and coordinated reads
+ * (`readFrom`) that merge what the members answer first ("read repair"), then read locally.
+ */
+import type { Crdt } from "../crdt/types.js";
+import { KeyTypeMismatchError } from "../errors.js";
+import type { ReadOptions } from "./api.js";
+import type { Coordinator } from "./coordination.js";
+import type { Key } from "./keys.js";
+import type { Merger } from "./merge.js";
+import type { Store } from "./store.js";
+
+/** The stored value of `key`, checked against the key's type. */
+export function typedValue<T extends Crdt<T>>(store: Pick<Store, "get">, key: Key<T>): T | undefined {
+  const v = store.get(key.id);
+  if (v === undefined) return undefined;
+  const valueKind = (v.value as { valueKind?: string }).valueKind;
+  if (v.kind !== key.kind || (key.valueKind !== undefined && valueKind !== key.valueKind)) {
+    throw new KeyTypeMismatchError(
+      `key "${key.id}" holds a ${v.kind}${valueKind ? `<${valueKind}>` : ""}, not a ${key.kind}${key.valueKind ? `<${key.valueKind}>` : ""}; use Key.${v.kind}("${key.id}")`,
+    );
+  }
+  return v.value as T;
+}
+
+export interface ReaderDeps {
+  nodeId: string;
+  store: Pick<Store, "get">;
+  merger: Pick<Merger, "tombstone" | "value">;
+  coordinator: Pick<Coordinator, "read">;
+  coordinationTimeoutMs: number;
+}
+
+export class Reader {
+  constructor(private readonly deps: ReaderDeps) {}
+
+  /** The local value of `key` (synchronous). */
+  local<T extends Crdt<T>>(key: Key<T>): T | undefined {
+    return typedValue(this.deps.store, key);
+  }
+
+  /** Read `key` from `options.readFrom` members, merging their answers, then return the local value. */
+  async coordinated<T extends Crdt<T>>(key: Key<T>, options: ReadOptions): Promise<T | undefined> {
+    const d = this.deps;
+    const level = options.readFrom;
+    if (level !== "local") {
+      await d.coordinator.read(
+        { type: "read", from: d.nodeId, key: key.id, kind: key.kind },
+        level,
+        options.timeoutMs ?? d.coordinationTimeoutMs,
+        (reply) => {
+          if (reply.tombstone !== undefined) d.merger.tombstone(reply.tombstone, "sync");
+          else if (reply.state !== undefined) d.merger.value(reply.state, "sync");
+        },
+      );
+    }
+    return this.local(key);
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Answering requests addressed to this node: coordinated writes and reads, digest rounds, gap
+ * repairs, pushes and identity checks on its request subject (`<subject>.node.<id>`, and a remote
+ * DC's through the cross-DC link), and the hellos of starting nodes (see identity.ts). A request
+ * that cannot be decoded is counted and gets an error reply; an answer that cannot be sent says so
+ * rather than let the requester time out.
+ */
+import type { IncarnationMemory } from "../cluster/incarnations.js";
+import type { ExpectedMember, Member } from "../cluster/membership.js";
+import { ConfigError, errorMessage } from "../errors.js";
+import type { Transport } from "../transport/types.js";
+import {
+  decodeMemberHello,
+  decodeNodeRequest,
+  encodeMemberHelloReply,
+  encodeNodeReply,
+  type NodeReply,
+  type NodeRequest,
+  type ReadReply,
+} from "../wire/codec.js";
+import type { AntiEntropy } from "./anti-entropy.js";
+import { processIdentity } from "./identity.js";
+import type { Merger } from "./merge.js";
+import type { Outbox } from "./outbox.js";
+import type { ReplicatorStats } from "./stats.js";
+import type { Store } from "./store.js";
+
+export interface RequestServerDeps {
+  nodeId: string;
+  incarnation: number;
+  startedAtMs: number;
+  transport: Transport;
+  /** Bytes below the bus's max payload kept for framing (a repair reply fills the rest). */
+  payloadHeadroom: number;
+  store: Pick<Store, "get" | "tombstone">;
+  merger: Pick<Merger, "fullState">;
+  antiEntropy: Pick<AntiEntropy, "answer">;
+  outbox: Pick<Outbox, "recentRange">;
+  stats: ReplicatorStats;
+  members(): Member[];
+  /** The agreed membership (who counts in N). */
+  agreed(): ExpectedMember[];
+  /** The newest incarnation seen per node id, kept after removal: what a restarting node learns. */
+  incarnations: IncarnationMemory;
+  isClosed(): boolean;
+  reportError(error: unknown): void;
+}
+
+export class RequestServer {
+  constructor(private readonly deps: RequestServerDeps) {}
+
+  /** A request on this node's subject. Never throws; a bad request gets an error reply. */
+  serve(data: Uint8Array, reply: string | undefined): void {
+    const d = this.deps;
+    let answer: NodeReply;
+    try {
+      answer = this.answer(decodeNodeRequest(data), true);
+    } catch (error) {
+      d.stats.reject("bad-request");
+      answer = { type: "error", error: errorMessage(error) };
+    }
+    if (reply === undefined || d.isClosed()) return;
+    try {
+      d.transport.respond(reply, encodeNodeReply(answer));
+    } catch (error) {
+      // e.g. the answer does not fit a message: say so rather than let the requester time out.
+      d.reportError(error);
+      try {
+        d.transport.respond(reply, encodeNodeReply({ type: "error", error: `cannot answer: ${errorMessage(error)}` }));
+      } catch (again) {
+        d.reportError(again);
+      }
+    }
+  }
+
+  /** `local`: the request came over this DC's bus (the requester has a direct subject here); else from a remote DC. */
+  answer(request: NodeRequest, local: boolean): NodeReply {
+    const d = this.deps;
+    const origin = local ? "sync" : "remote-dc";
+    switch (request.type) {
+      case "write":
+        return acknowledge(d.nodeId, d.merger.fullState({ entries: request.deltas, tombstones: request.tombstones }, origin));
+      case "read":
+        return { type: "read", ...readReply(d.store, d.nodeId, request.key) };
+      case "digest":
+        return { type: "digest", ...d.antiEntropy.answer(request, local) };
+      case "repair": {
+        // As many as fit one reply (at least one); the requester asks again for the rest.
+        const budget = Math.floor((d.transport.maxPayload - d.payloadHeadroom) * 0.9);
+        const envelopes = request.incarnation === d.incarnation ? d.outbox.recentRange(request.fromSequence, request.toSequence, budget) : undefined;
+        return { type: "repair", envelopes: envelopes ?? [], complete: envelopes !== undefined };
+      }
+      case "push":
+        return acknowledge(d.nodeId, d.merger.fullState(request, origin));
+      case "identify":
+        // Another process is starting with our node id: its start fails with our answer.
+        d.reportError(new ConfigError(`process ${request.from} tried to start as node "${d.nodeId}", which this process holds`));
+        return { type: "identity", ...processIdentity(d.incarnation, d.startedAtMs) };
+    }
+  }
+
+  /** A starting node asks what we know of its node id (see identity.ts). Never throws. */
+  answerHello(data: Uint8Array, reply: string | undefined): void {
+    const d = this.deps;
+    if (d.isClosed()) return;
+    try {
+      const hello = decodeMemberHello(data);
+      const members = d.members();
+      const current = members.find((m) => m.node === hello.node)?.incarnation ?? 0;
+      const answer = encodeMemberHelloReply({
+        from: d.nodeId,
+        incarnation: Math.max(current, d.incarnations.get(hello.node)),
+        youngestStartedAtMs: Math.max(...members.map((m) => m.startedAtMs)),
+        members: members.filter((m) => m.reachable && m.node !== hello.node).length,
+        counted: d.agreed().filter((m) => m.node !== hello.node).map((m) => ({ ...m, roles: [...m.roles] })),
+      });
+      // The request's reply ends the asker's wait for a first answer; replyTo collects them all.
+      if (reply !== undefined) d.transport.respond(reply, answer);
+      d.transport.publish(hello.replyTo, answer);
+    } catch (error) {
+      d.stats.reject("bad-request");
+      d.reportError(error);
+    }
+  }
+}
+
+/** A write acknowledges only what was stored: entries refused for clock skew make it fail. */
+export function acknowledge(nodeId: string, skewed: number): NodeReply {
+  if (skewed === 0) return { type: "write", ok: true, error: "" };
+  return { type: "write", ok: false, error: `${skewed} change(s) stamped more than maxClockSkewMs ahead of ${nodeId}'s clock were refused` };
+}
+
+/** This replica's value or tombstone of `key`, as a coordinated read's reply carries it. */
+export function readReply(store: Pick<Store, "get" | "tombstone">, nodeId: string, key: string): ReadReply {
+  const v = store.get(key);
+  if (v !== undefined) return { found: true, state: { key, kind: v.kind, originNode: nodeId, value: v.value } };
+  const t = store.tombstone(key);
+  if (t !== undefined) return { found: true, tombstone: { ...t } };
+  return { found: false };
+}

@@ -1,0 +1,97 @@
+/**
+ * Writes on this node (`update`, `delete`): check the input, stamp LWW times with the hybrid clock,
+ * apply the change (the merger announces it), queue its delta for publishing, then wait for what
+ * the caller asked: the snapshot's LevelDB (durable) and a quorum's acknowledgements (`writeTo`).
+ */
+import type { HybridClock } from "../cluster/hlc.js";
+import { maxLwwTimestamp, withLwwClock } from "../crdt/lww-time.js";
+import { emptyOf } from "../crdt/registry.js";
+import type { Crdt } from "../crdt/types.js";
+import { InvalidArgumentError, KeyDeletedError } from "../errors.js";
+import type { CrdtDelta, Tombstone } from "../wire/codec.js";
+import type { WriteOptions } from "./api.js";
+import type { Coordinator } from "./coordination.js";
+import type { Key } from "./keys.js";
+import type { Merger } from "./merge.js";
+import type { Outbox } from "./outbox.js";
+import { typedValue } from "./reads.js";
+import type { Store } from "./store.js";
+
+export interface WriterDeps {
+  nodeId: string;
+  /** The id this node's counter slots and dots are written under. */
+  writerId: string;
+  store: Store;
+  merger: Merger;
+  outbox: Outbox;
+  coordinator: Coordinator;
+  clock: HybridClock;
+  maxClockSkewMs: number;
+  coordinationTimeoutMs: number;
+  /** Whether the write waits for LevelDB (throws on a bad `durable` option). */
+  durable(options: WriteOptions): boolean;
+  /** Resolves once `key`'s current value is in LevelDB. */
+  persist(key: string): Promise<void>;
+}
+
+export class Writer {
+  constructor(private readonly deps: WriterDeps) {}
+
+  async update<T extends Crdt<T>>(key: Key<T>, modify: (current: T, self: string) => T, options: WriteOptions): Promise<T> {
+    const d = this.deps;
+    if (typeof modify !== "function") throw new InvalidArgumentError("update needs a modify function (current, self) => next");
+    if (d.store.tombstone(key.id) !== undefined) {
+      throw new KeyDeletedError(`key "${key.id}" was deleted; it cannot be updated until its tombstone expires`);
+    }
+    const durable = d.durable(options);
+    const current = typedValue(d.store, key);
+    const base = current ?? (emptyOf(key.kind, key.valueKind) as T);
+    // LWW writes that name no timestamp take the hybrid clock's.
+    const next = withLwwClock(() => d.clock.now(), () => modify(base, d.writerId));
+    if (next === undefined || next === null || (next as Crdt).kind !== key.kind) {
+      throw new InvalidArgumentError(`modify must return a ${key.kind} value (got ${describeValue(next)})`);
+    }
+    const delta = next.delta;
+    if (delta === undefined) {
+      if (durable) await d.persist(key.id); // what it returns may be an earlier, not yet durable write
+      return next; // nothing changed
+    }
+    const timestamp = maxLwwTimestamp(delta);
+    if (!d.clock.observe(timestamp)) {
+      throw new InvalidArgumentError(
+        `timestamp ${timestamp} is more than maxClockSkewMs (${d.maxClockSkewMs} ms) ahead of this node's clock; ` +
+          "peers would refuse the write: pass a timestamp near the current time in ms, or none",
+      );
+    }
+    const stored = next.resetDelta();
+    d.merger.write(key.id, key.kind, stored, delta);
+    d.outbox.add(key.id, key.kind, delta);
+    const written: CrdtDelta = { key: key.id, kind: key.kind, originNode: d.nodeId, value: delta };
+    await Promise.all([durable ? d.persist(key.id) : undefined, this.coordinate([written], [], options)]);
+    return stored;
+  }
+
+  async delete<T extends Crdt<T>>(key: Key<T>, options: WriteOptions): Promise<void> {
+    const d = this.deps;
+    const durable = d.durable(options);
+    typedValue(d.store, key);
+    const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: d.clock.now(), originNode: d.nodeId };
+    if (d.merger.tombstone(t, "local")) d.outbox.addTombstone(t);
+    const persisted = durable ? d.persist(key.id) : undefined;
+    await Promise.all([persisted, this.coordinate([], [d.store.tombstone(key.id)!], options)]);
+  }
+
+  /** With `writeTo` other than "local": wait for that many members to acknowledge the write. */
+  private coordinate(deltas: CrdtDelta[], tombstones: Tombstone[], options: WriteOptions): Promise<void> | undefined {
+    const level = options.writeTo ?? "local";
+    if (level === "local") return undefined;
+    const d = this.deps;
+    return d.coordinator.write({ type: "write", from: d.nodeId, deltas, tombstones }, level, options.timeoutMs ?? d.coordinationTimeoutMs);
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  const kind = (v as { kind?: unknown }).kind;
+  return typeof kind === "string" ? kind : typeof v;
+}
