@@ -137,8 +137,7 @@ export class Replicator {
       }
       // Before subscribing to anything: is the node id free, and which incarnation is above every
       // earlier one (see identity.ts)?
-      const nodeSubject = `${resolved.subject}.node.${resolved.nodeId}`;
-      const learned = await claimIdentity({ transport, subject: resolved.subject, nodeId: resolved.nodeId, nodeSubject, clock: resolved.clock });
+      const learned = await claimIdentity({ transport, subject: resolved.subject, nodeId: resolved.nodeId, nodeSubject: nodeSubject(resolved.subject, resolved.nodeId), clock: resolved.clock });
       if (learned.holderCheckTimedOut) restored.stats.identityCheckTimeouts++;
       const previous = snapshots?.restore.previous;
       const incarnation = chooseIncarnation({
