@@ -27,3 +27,22 @@ export const systemClock: Clock = {
   clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout> | undefined),
   soon: (fn) => void setImmediate(fn),
 };
+
+/** Wall clock with sub-millisecond precision, comparable across processes (lag metrics). */
+export const preciseWallClockMs = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * Run `fn` every `ms` on `clock`, never keeping the process alive and never throwing out of the
+ * timer: an exception goes to `onError` and the next tick runs as usual.
+ */
+export function every(clock: Clock, ms: number, fn: () => void, onError: (error: unknown) => void): TimerHandle {
+  const timer = clock.setInterval(() => {
+    try {
+      fn();
+    } catch (error) {
+      onError(error);
+    }
+  }, ms);
+  timer.unref();
+  return timer;
+}

@@ -3,7 +3,7 @@
  */
 import { DecodeError } from "../errors.js";
 import type { DataTypeDescriptor } from "./descriptor.js";
-import { checkNode } from "./gcounter.js";
+import { checkNode } from "./validate.js";
 import type { Crdt, FlagState } from "./types.js";
 
 export class Flag implements Crdt<Flag> {

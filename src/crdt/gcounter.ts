@@ -16,6 +16,7 @@
 import { DecodeError, InvalidArgumentError, PrecisionError } from "../errors.js";
 import type { DataTypeDescriptor } from "./descriptor.js";
 import type { Crdt, GCounterState, SlotState } from "./types.js";
+import { checkAmount, checkNode, describe } from "./validate.js";
 
 /** [node, value, node, value, …], nodes strictly ascending, values positive safe integers. */
 type Slots = readonly (string | number)[];
@@ -218,28 +219,6 @@ export class GCounter implements Crdt<GCounter> {
 }
 
 // ------------------------------------------------------------------ validation
-
-/** @internal A writing node's id: a non-empty, well-formed string (shared by this folder's modules). */
-export function checkNode(node: unknown): asserts node is string {
-  if (typeof node !== "string" || node.length === 0 || !node.isWellFormed()) {
-    throw new InvalidArgumentError(`node id must be a non-empty string, got ${describe(node)}`);
-  }
-}
-
-/** @internal */
-export function checkAmount(by: unknown, what: string, hint: string): asserts by is number {
-  if (typeof by !== "number" || !Number.isSafeInteger(by) || by < 0) {
-    throw new InvalidArgumentError(`${what} must be a non-negative safe integer; ${hint} (got ${describe(by)})`);
-  }
-}
-
-/** @internal A short description of a bad argument for error messages. */
-export function describe(x: unknown): string {
-  if (typeof x === "string") return JSON.stringify(x);
-  if (typeof x === "bigint") return `${x}n`;
-  if (typeof x === "number" || typeof x === "boolean" || x === null || x === undefined) return String(x);
-  return typeof x;
-}
 
 /**
  * Writer ids seen in decoded states, so that a receiver keeps one string per writer instead of one

@@ -6,7 +6,7 @@
 import { DecodeError } from "../errors.js";
 import type { DataTypeDescriptor } from "./descriptor.js";
 import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
-import { checkNode } from "./gcounter.js";
+import { checkNode } from "./validate.js";
 import type { Crdt, Element, GSetState } from "./types.js";
 
 type Members<T> = ReadonlyMap<string, T>;

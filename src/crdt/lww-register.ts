@@ -14,7 +14,7 @@
 import { DecodeError, InvalidArgumentError } from "../errors.js";
 import type { DataTypeDescriptor } from "./descriptor.js";
 import { canonical, decodeCanonical, isCanonical } from "./element.js";
-import { checkNode, describe } from "./gcounter.js";
+import { checkNode, describe } from "./validate.js";
 import { lwwNow } from "./lww-time.js";
 import type { Crdt, Element, LWWRegisterState } from "./types.js";
 

@@ -4,7 +4,8 @@
  */
 import { DecodeError, PrecisionError } from "../errors.js";
 import type { DataTypeDescriptor } from "./descriptor.js";
-import { GCounter, checkAmount, checkNode } from "./gcounter.js";
+import { GCounter } from "./gcounter.js";
+import { checkAmount, checkNode } from "./validate.js";
 import type { Crdt, PNCounterState } from "./types.js";
 
 export class PNCounter implements Crdt<PNCounter> {

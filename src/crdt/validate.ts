@@ -16,3 +16,10 @@ export function describe(x: unknown): string {
   if (Array.isArray(x)) return "array";
   return typeof x;
 }
+
+/** A non-negative safe integer amount (an increment, a decrement). Throws InvalidArgumentError. */
+export function checkAmount(by: unknown, what: string, hint: string): asserts by is number {
+  if (typeof by !== "number" || !Number.isSafeInteger(by) || by < 0) {
+    throw new InvalidArgumentError(`${what} must be a non-negative safe integer; ${hint} (got ${describe(by)})`);
+  }
+}

@@ -9,7 +9,8 @@ import { HybridClock } from "../cluster/hlc.js";
 import { IncarnationMemory } from "../cluster/incarnations.js";
 import type { ExpectedMember, Heartbeat, MembershipEvent } from "../cluster/membership.js";
 import { ConfigError, ProtocolError } from "../errors.js";
-import type { Transport } from "../transport/types.js";
+import { preciseWallClockMs } from "../clock.js";
+import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
 import { decodeHeartbeat, decodeNodeReply, encodeHeartbeat, encodeNodeRequest, type DeltaEnvelope, type NodeReply, type NodeRequest } from "../wire/codec.js";
 import type { WriteOptions } from "./api.js";
 import { AntiEntropy } from "./anti-entropy.js";
@@ -28,11 +29,6 @@ import { Subscriptions } from "./subscriptions.js";
 import { SyncScheduler } from "./sync-scheduler.js";
 import { Writer } from "./writes.js";
 
-/** Headroom below the bus's max payload for NATS protocol framing and envelope fields. */
-export const PAYLOAD_HEADROOM = 1024;
-
-/** Wall clock with sub-millisecond precision (lag metrics compare it across processes). */
-const now = (): number => performance.timeOrigin + performance.now();
 
 /** Where requests to `node` go (see request-server.ts). */
 export function nodeSubject(subject: string, node: string): string {
@@ -102,7 +98,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
   const merger = new Merger(store, stats, subscriptions, changes, nodeId, clock);
   const deliver = (env: DeltaEnvelope): void => {
     stats.deltaReceiveCount += env.deltas.length;
-    stats.record("replication.lag", Math.max(0, now() - env.sentAtMs));
+    stats.record("replication.lag", Math.max(0, preciseWallClockMs() - env.sentAtMs));
     // Envelopes come from this DC's bus; remote DCs' data comes in batches.
     for (const t of env.tombstones) merger.tombstone(t, "dc");
     for (const d of env.deltas) merger.value(d, "dc");
@@ -116,7 +112,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     flushIntervalMs: options.flushIntervalMs,
     maxMessageBytes: Math.min(options.maxDeltaSize, maxPayload - PAYLOAD_HEADROOM),
     stats,
-    now,
+    now: preciseWallClockMs,
     clock: options.clock,
     onError,
   });

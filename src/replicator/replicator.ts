@@ -4,14 +4,14 @@
  * coordination, anti-entropy, membership (src/cluster), subscriptions — and parts.ts builds and
  * connects them; this file starts and stops them and routes the public API to them.
  */
-import type { TimerHandle } from "../clock.js";
+import { every, type TimerHandle } from "../clock.js";
 import type { Heartbeater } from "../cluster/heartbeats.js";
 import { chooseIncarnation, chooseStartedAt } from "../cluster/incarnations.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
 import type { Crdt } from "../crdt/types.js";
 import { ConfigError, InvalidArgumentError, ReplicatorClosedError } from "../errors.js";
 import { connectNats } from "../transport/nats.js";
-import type { Transport } from "../transport/types.js";
+import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
 import type { FullState } from "../wire/codec.js";
 import type { MemberInfo, ReadOptions, WriteOptions } from "./api.js";
 import type { AntiEntropy } from "./anti-entropy.js";
@@ -29,7 +29,7 @@ import { Store } from "./store.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { Merger } from "./merge.js";
 import { claimIdentity, helloSubject, writerIdFor } from "./identity.js";
-import { buildParts, directSubject, nodeSubject, PAYLOAD_HEADROOM } from "./parts.js";
+import { buildParts, directSubject, nodeSubject } from "./parts.js";
 import type { Reader } from "./reads.js";
 import type { RequestServer } from "./request-server.js";
 import type { SyncScheduler } from "./sync-scheduler.js";
@@ -353,15 +353,7 @@ export class Replicator {
   }
 
   private every(ms: number, fn: () => void): void {
-    const timer = this.options.clock.setInterval(() => {
-      try {
-        fn();
-      } catch (error) {
-        this.reportError(error);
-      }
-    }, ms);
-    timer.unref();
-    this.timers.push(timer);
+    this.timers.push(every(this.options.clock, ms, fn, (error) => this.reportError(error)));
   }
 
   // ------------------------------------------------------------------ helpers

@@ -56,3 +56,6 @@ export interface Transport {
 
 /** Request failures, typed: defined with the other errors, exported here where transports use it. */
 export { RequestFailedError } from "../errors.js";
+
+/** Room every sender leaves below the bus's max payload, for NATS protocol framing and envelope fields. */
+export const PAYLOAD_HEADROOM = 1024;

@@ -27,7 +27,8 @@
 import { BatchRejectedError, ProtocolError } from "../errors.js";
 import type { ReplicatorContext } from "../extension/context.js";
 import type { RepairCause } from "../extension/stats.js";
-import { RequestFailedError, type Transport } from "../transport/types.js";
+import { every, preciseWallClockMs, systemClock, type TimerHandle } from "../clock.js";
+import { PAYLOAD_HEADROOM, RequestFailedError, type Transport } from "../transport/types.js";
 import {
   decodeCrdtDeltaBatchAck,
   decodeNodeReply,
@@ -42,10 +43,8 @@ import { BatchAccumulator, type Taken } from "./accumulator.js";
 import type { RemoteLink } from "./link.js";
 import type { DataCenterReplicationOptions } from "./options.js";
 import { halve, pack, toTaken, type Part } from "./pack.js";
-import { batchSubject, digestSubject, wallClockMs } from "./receiver.js";
+import { batchSubject, digestSubject } from "./receiver.js";
 
-/** Room left below a server's max payload for NATS framing (as the replicator's outbox leaves). */
-export const PAYLOAD_HEADROOM = 1024;
 /** Longest a closing leader waits for its last flush (the next leader's digest round covers the rest). */
 const FINAL_FLUSH_MAX_MS = 2_000;
 
@@ -60,7 +59,7 @@ interface Remote {
 export class Flusher {
   private readonly remotes: Remote[];
   private readonly offs: (() => void)[] = [];
-  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly timers: TimerHandle[] = [];
   private leading: boolean;
   /** Set once membership had time to hear the existing members (see `start`). */
   private settled = false;
@@ -128,7 +127,7 @@ export class Flusher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) systemClock.clear(t);
     for (const off of this.offs.splice(0)) off();
     if (!this.isLeading) return;
     const last = async (r: Remote): Promise<void> => {
@@ -209,7 +208,7 @@ export class Flusher {
         originDc: this.ctx.options.dataCenter,
         originNode: this.ctx.nodeId,
         batchId: ++this.batchIds,
-        sentAtMs: wallClockMs(),
+        sentAtMs: preciseWallClockMs(),
         deltas: part.deltas,
         tombstones: part.tombstones,
       };
@@ -305,7 +304,7 @@ export class Flusher {
             originDc: fromDc,
             originNode: this.ctx.nodeId,
             batchId: ++this.batchIds,
-            sentAtMs: wallClockMs(),
+            sentAtMs: preciseWallClockMs(),
             deltas: part.deltas,
             tombstones: part.tombstones,
           }),
@@ -318,15 +317,7 @@ export class Flusher {
   }
 
   private every(ms: number, fn: () => void): void {
-    const timer = setInterval(() => {
-      try {
-        fn();
-      } catch (error) {
-        this.ctx.reportError(error);
-      }
-    }, ms);
-    timer.unref();
-    this.timers.push(timer);
+    this.timers.push(every(systemClock, ms, fn, (error) => this.ctx.reportError(error)));
   }
 }
 

@@ -12,6 +12,7 @@
  * crossing DCs) is rejected, counted and answered with an error; it never throws.
  */
 import { ProtocolError, errorMessage } from "../errors.js";
+import { preciseWallClockMs } from "../clock.js";
 import type { ReplicatorContext } from "../extension/context.js";
 import {
   decodeCrdtDeltaBatch,
@@ -25,8 +26,6 @@ import {
 export const batchSubject = (subject: string): string => `${subject}.xdc`;
 export const digestSubject = (subject: string): string => `${subject}.xdc.digest`;
 
-/** Wall clock with sub-millisecond precision, comparable across processes (as the replicator's). */
-export const wallClockMs = (): number => performance.timeOrigin + performance.now();
 
 export class Receiver {
   private readonly offs: (() => void)[] = [];
@@ -75,7 +74,7 @@ export class Receiver {
     ctx.stats.crossdcReceiveCount++;
     // Batches without a reply subject are this DC's leader spreading what it pulled in an
     // anti-entropy round (see flusher.ts): not a measurement of cross-DC lag.
-    if (reply !== undefined) ctx.stats.crossdcReplicationLagNs = Math.max(0, Math.round((wallClockMs() - batch.sentAtMs) * 1e6));
+    if (reply !== undefined) ctx.stats.crossdcReplicationLagNs = Math.max(0, Math.round((preciseWallClockMs() - batch.sentAtMs) * 1e6));
     this.ack(reply, batch.batchId, "");
   }
 

@@ -1,17 +1,17 @@
 /**
- * One seed per test run for fast-check: fixed by default so CI is reproducible, overridable with
- * FC_SEED=<int> to explore or to replay. It is printed whenever a property fails.
+ * assertProperty: fast-check with the suite's one seed and run count (fcParams in test/crdt/laws.ts:
+ * fixed by default so CI is reproducible, FC_SEED=<int> / FC_RUNS=<n> to explore or replay). The
+ * seed is printed whenever a property fails.
  */
 import fc from "fast-check";
+import { fcParams } from "../crdt/laws.js";
 
-export const SEED = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : 424242;
-export const NUM_RUNS = 500;
-
-export function assertProperty<Ts>(name: string, property: fc.IProperty<Ts>, numRuns = NUM_RUNS): void {
+export function assertProperty<Ts>(name: string, property: fc.IProperty<Ts>, numRuns?: number): void {
+  const params = fcParams(numRuns === undefined ? {} : { numRuns });
   try {
-    fc.assert(property, { numRuns, seed: SEED });
+    fc.assert(property, params);
   } catch (error) {
-    console.error(`property "${name}" failed with seed ${SEED} (replay: FC_SEED=${SEED})`);
+    console.error(`property "${name}" failed with seed ${params.seed} (replay: FC_SEED=${params.seed})`);
     throw error;
   }
 }
