@@ -1,5 +1,5 @@
 /**
- * LevelDB snapshots of the local replica (issue 4).
+ * LevelDB snapshots of the local replica.
  *
  * Layout of the database (keys are UTF-8 strings, values `SnapshotEntry` protobufs):
  *   "v/<key>"  the key's full CRDT state       "t/<key>"  the key's tombstone
@@ -14,7 +14,7 @@
  *   write is counted and retried at the next interval with the same keys (plus newer changes).
  * - the handle's `close()`: a final batch with `cleanShutdown: true` and the writer id, then the
  *   database is closed. The next start reuses that writer id (see `writerIdFor` in replicator/identity.ts).
- * - the handle's `persist(key)` (durable writes, issue 15): the same write as the periodic one,
+ * - the handle's `persist(key)` (durable writes): the same write as the periodic one,
  *   started now instead of at the interval, resolving once the batch holding the key's current
  *   state is written. Group commit: while one batch is written, every later `persist` waits for the
  *   next one, which then takes all keys changed meanwhile. One queue runs every batch (durable,

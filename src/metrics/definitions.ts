@@ -3,7 +3,7 @@
  * instruments from this list, and the README's metrics table, the daemon's `/metrics` checks and
  * the Grafana dashboard tests read it, so the three cannot drift apart.
  *
- * The first twelve are GoAkt's instruments with GoAkt's names (DESIGN.md §5); the rest are what an
+ * The first twelve are GoAkt's instruments with GoAkt's names (its Replicator metrics, kept for compatibility); the rest are what an
  * operator needs beyond them. Every point carries the attributes `node` and `dc`.
  */
 

@@ -1,5 +1,5 @@
 /**
- * OpenTelemetry metrics of one replicator (DESIGN.md §5): the instruments listed in
+ * OpenTelemetry metrics of one replicator: the instruments listed in
  * definitions.ts, on the meter "crdt-replicator" of the given provider (default: the global one).
  *
  * The hot paths only add to plain fields of ReplicatorStats. Counters and gauges are observable
