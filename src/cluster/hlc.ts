@@ -32,6 +32,7 @@ export class HybridClock {
 
   /** Whether `timestamp` is within the bound; if so, later `now()`s are at least that. */
   observe(timestamp: number): boolean {
+    if (timestamp <= 0) return true; // no LWW timestamp (the common case): no clock to read
     if (timestamp > this.bound()) return false;
     if (timestamp > this.last) this.last = timestamp;
     return true;

@@ -176,8 +176,9 @@ export class Replicator {
    * for that many members to acknowledge (a timeout rejects with WriteTimeoutError; the local
    * write stands). Resolves with the new value.
    */
-  async update<T extends Crdt<T>>(key: Key<T>, modify: (current: T, self: string) => T, options: WriteOptions = {}): Promise<T> {
-    this.checkOpen();
+  update<T extends Crdt<T>>(key: Key<T>, modify: (current: T, self: string) => T, options: WriteOptions = {}): Promise<T> {
+    // Not async: the writer's promise is handed back as it is, without another promise per update.
+    if (this.closed) return Promise.reject(this.closedError());
     return this.writer.update(key, modify, options);
   }
 
@@ -369,7 +370,11 @@ export class Replicator {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new ReplicatorClosedError(`replicator ${this.nodeId} is closed; start a new one with Replicator.start`);
+    if (this.closed) throw this.closedError();
+  }
+
+  private closedError(): ReplicatorClosedError {
+    return new ReplicatorClosedError(`replicator ${this.nodeId} is closed; start a new one with Replicator.start`);
   }
 
   private reportError(error: unknown): void {

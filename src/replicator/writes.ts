@@ -35,7 +35,12 @@ export interface WriterDeps {
 }
 
 export class Writer {
-  constructor(private readonly deps: WriterDeps) {}
+  /** The hybrid clock as the source of default LWW timestamps (made once: update is a hot path). */
+  private readonly lwwNow: () => number;
+
+  constructor(private readonly deps: WriterDeps) {
+    this.lwwNow = () => deps.clock.now();
+  }
 
   async update<T extends Crdt<T>>(key: Key<T>, modify: (current: T, self: string) => T, options: WriteOptions): Promise<T> {
     const d = this.deps;
@@ -47,7 +52,7 @@ export class Writer {
     const current = typedValue(d.store, key);
     const base = current ?? (emptyOf(key.kind, key.valueKind) as T);
     // LWW writes that name no timestamp take the hybrid clock's.
-    const next = withLwwClock(() => d.clock.now(), () => modify(base, d.writerId));
+    const next = withLwwClock(this.lwwNow, () => modify(base, d.writerId));
     if (next === undefined || next === null || (next as Crdt).kind !== key.kind) {
       throw new InvalidArgumentError(`modify must return a ${key.kind} value (got ${describeValue(next)})`);
     }
@@ -66,8 +71,10 @@ export class Writer {
     const stored = next.resetDelta();
     d.merger.write(key.id, key.kind, stored, delta);
     d.outbox.add(key.id, key.kind, delta);
-    const written: CrdtDelta = { key: key.id, kind: key.kind, originNode: d.nodeId, value: delta };
-    await Promise.all([durable ? d.persist(key.id) : undefined, this.coordinate([written], [], options)]);
+    // Most writes are local and write-behind: they wait for nothing (no promise per update).
+    const persisted = durable ? d.persist(key.id) : undefined;
+    const coordinated = this.coordinate(() => ({ deltas: [{ key: key.id, kind: key.kind, originNode: d.nodeId, value: delta }], tombstones: [] }), options);
+    if (persisted !== undefined || coordinated !== undefined) await Promise.all([persisted, coordinated]);
     return stored;
   }
 
@@ -78,15 +85,15 @@ export class Writer {
     const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: d.clock.now(), originNode: d.nodeId };
     if (d.merger.tombstone(t, "local")) d.outbox.addTombstone(t);
     const persisted = durable ? d.persist(key.id) : undefined;
-    await Promise.all([persisted, this.coordinate([], [d.store.tombstone(key.id)!], options)]);
+    await Promise.all([persisted, this.coordinate(() => ({ deltas: [], tombstones: [d.store.tombstone(key.id)!] }), options)]);
   }
 
   /** With `writeTo` other than "local": wait for that many members to acknowledge the write. */
-  private coordinate(deltas: CrdtDelta[], tombstones: Tombstone[], options: WriteOptions): Promise<void> | undefined {
+  private coordinate(change: () => { deltas: CrdtDelta[]; tombstones: Tombstone[] }, options: WriteOptions): Promise<void> | undefined {
     const level = options.writeTo ?? "local";
     if (level === "local") return undefined;
     const d = this.deps;
-    return d.coordinator.write({ type: "write", from: d.nodeId, deltas, tombstones }, level, options.timeoutMs ?? d.coordinationTimeoutMs);
+    return d.coordinator.write({ type: "write", from: d.nodeId, ...change() }, level, options.timeoutMs ?? d.coordinationTimeoutMs);
   }
 }
 
