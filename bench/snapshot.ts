@@ -21,7 +21,7 @@ import { pathToFileURL } from "node:url";
 import { GCounter } from "../src/crdt/index.js";
 import { Snapshots } from "../src/durable/snapshots.js";
 import type { ReplicatorContext } from "../src/extension/context.js";
-import { ReplicatorStats } from "../src/replicator/stats.js";
+import { ReplicatorStats } from "../src/extension/stats.js";
 import { Store } from "../src/replicator/store.js";
 
 export interface SnapshotBenchResult {

@@ -37,7 +37,7 @@ import {
   type NodeReply,
   type NodeRequest,
 } from "../wire/codec.js";
-import type { RepairCause, ReplicatorStats } from "./stats.js";
+import type { RepairCause, ReplicatorStats } from "../extension/stats.js";
 import type { Store, StoredValue, TombstoneInfo } from "./store.js";
 import { StoreDigest } from "./store-digest.js";
 

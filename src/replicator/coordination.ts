@@ -7,7 +7,7 @@ import type { Clock } from "../clock.js";
 import { quorum, type ConsistencyLevel } from "../cluster/quorum.js";
 import { CrdtReplicatorError, ReadTimeoutError, WriteTimeoutError, errorMessage } from "../errors.js";
 import type { NodeReply, NodeRequest, ReadReply } from "../wire/codec.js";
-import type { ReplicatorStats } from "./stats.js";
+import type { ReplicatorStats } from "../extension/stats.js";
 
 export interface CoordinatorOptions {
   stats: ReplicatorStats;

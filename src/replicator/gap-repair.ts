@@ -5,7 +5,7 @@
  */
 import { RequestFailedError } from "../errors.js";
 import type { NodeReply, NodeRequest } from "../wire/codec.js";
-import type { ReplicatorStats } from "./stats.js";
+import type { ReplicatorStats } from "../extension/stats.js";
 
 export interface GapRepairDeps {
   nodeId: string;

@@ -6,7 +6,7 @@
  */
 import { DecodeError } from "../errors.js";
 import { decodeDeltaEnvelope, type DeltaEnvelope } from "../wire/codec.js";
-import type { ReplicatorStats } from "./stats.js";
+import type { ReplicatorStats } from "../extension/stats.js";
 
 interface OriginTrack {
   incarnation: number;

@@ -11,7 +11,7 @@ import { maxLwwTimestamp } from "../crdt/lww-time.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import type { CrdtDelta, FullState, Tombstone } from "../wire/codec.js";
 import type { ChangeOrigin, ChangeStream } from "./changes.js";
-import type { ReplicatorStats } from "./stats.js";
+import type { ReplicatorStats } from "../extension/stats.js";
 import type { ChangeSource, Store } from "./store.js";
 import type { Subscriptions } from "./subscriptions.js";
 

@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from "../clock.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import { type CrdtDelta, type DeltaEnvelope, encodeDeltaEnvelope, encodeValue, type Tombstone } from "../wire/codec.js";
 import type { Transport } from "../transport/types.js";
-import type { ReplicatorStats } from "./stats.js";
+import type { ReplicatorStats } from "../extension/stats.js";
 
 interface PendingDelta {
   kind: DataKind;

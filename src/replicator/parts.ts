@@ -23,7 +23,7 @@ import type { ResolvedOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import { Reader } from "./reads.js";
 import { RequestServer } from "./request-server.js";
-import type { ReplicatorStats } from "./stats.js";
+import type { ReplicatorStats } from "../extension/stats.js";
 import type { Store } from "./store.js";
 import { Subscriptions } from "./subscriptions.js";
 import { SyncScheduler } from "./sync-scheduler.js";

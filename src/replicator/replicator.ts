@@ -24,7 +24,7 @@ import type { Extension, ReplicatorContext } from "../extension/context.js";
 import { Snapshots, type SnapshotHandle } from "../durable/snapshots.js";
 import { attachMetrics } from "../metrics/metrics.js";
 import { CrossDcReplication } from "../xdc/replication.js";
-import { ReplicatorStats, type RepairCause } from "./stats.js";
+import { ReplicatorStats, type RepairCause } from "../extension/stats.js";
 import { Store } from "./store.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { Merger } from "./merge.js";

@@ -22,7 +22,7 @@ import type { AntiEntropy } from "./anti-entropy.js";
 import { processIdentity } from "./identity.js";
 import type { Merger } from "./merge.js";
 import type { Outbox } from "./outbox.js";
-import type { ReplicatorStats } from "./stats.js";
+import type { ReplicatorStats } from "../extension/stats.js";
 import type { Store } from "./store.js";
 
 export interface RequestServerDeps {

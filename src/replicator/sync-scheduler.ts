@@ -8,7 +8,7 @@
  */
 import type { Clock } from "../clock.js";
 import type { Member, MembershipEvent } from "../cluster/membership.js";
-import type { RepairCause } from "./stats.js";
+import type { RepairCause } from "../extension/stats.js";
 
 /** A failed digest round with a peer is retried at its first heartbeat after this long. */
 export const SYNC_RETRY_MS = 2_000;

@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { Key, KeyDeletedError, Replicator, type ReplicatorOptions } from "../../src/index.js";
 import { GCounter } from "../../src/crdt/index.js";
 import { Snapshots } from "../../src/durable/snapshots.js";
-import { ReplicatorStats } from "../../src/replicator/stats.js";
+import { ReplicatorStats } from "../../src/extension/stats.js";
 import { Store } from "../../src/replicator/store.js";
 import { decodeSnapshotEntry, encodeSnapshotEntry } from "../../src/wire/codec.js";
 import { FAST } from "../helpers/cluster.js";

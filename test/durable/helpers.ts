@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { Level } from "level";
 import { Snapshots, type SnapshotHandle, type SnapshotSettings } from "../../src/durable/snapshots.js";
 import type { ReplicatorContext } from "../../src/extension/context.js";
-import { ReplicatorStats } from "../../src/replicator/stats.js";
+import { ReplicatorStats } from "../../src/extension/stats.js";
 import { Store } from "../../src/replicator/store.js";
 import { decodeSnapshotEntry, type SnapshotEntry } from "../../src/wire/codec.js";
 import { reaper } from "../helpers/reaper.js";

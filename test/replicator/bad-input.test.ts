@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { GCounter, Key, type Replicator } from "../../src/index.js";
-import type { RejectReason } from "../../src/replicator/stats.js";
+import type { RejectReason } from "../../src/extension/stats.js";
 import { decodeNodeReply, encodeDeltaEnvelope, type CrdtDelta, type DeltaEnvelope } from "../../src/wire/codec.js";
 import { messageType } from "../../src/wire/pb.js";
 import { startCluster, type TestCluster } from "../helpers/cluster.js";

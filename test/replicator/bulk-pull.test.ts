@@ -12,7 +12,7 @@ import { systemClock } from "../../src/clock.js";
 import { leafOf } from "../../src/cluster/digest-tree.js";
 import { GCounter, GSet } from "../../src/crdt/index.js";
 import { AntiEntropy, RANGE_LEVEL } from "../../src/replicator/anti-entropy.js";
-import { ReplicatorStats } from "../../src/replicator/stats.js";
+import { ReplicatorStats } from "../../src/extension/stats.js";
 import { Store } from "../../src/replicator/store.js";
 import {
   decodeNodeReply,

@@ -9,7 +9,7 @@ import { describe, test } from "node:test";
 import { GCounter, PNCounter } from "../../src/index.js";
 import { ChangeStream, type Change } from "../../src/replicator/changes.js";
 import { Merger } from "../../src/replicator/merge.js";
-import { ReplicatorStats } from "../../src/replicator/stats.js";
+import { ReplicatorStats } from "../../src/extension/stats.js";
 import { Store } from "../../src/replicator/store.js";
 import { Subscriptions } from "../../src/replicator/subscriptions.js";
 

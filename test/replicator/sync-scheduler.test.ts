@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Member, MembershipEvent } from "../../src/cluster/membership.js";
-import type { RepairCause } from "../../src/replicator/stats.js";
+import type { RepairCause } from "../../src/extension/stats.js";
 import {
   decideOnHeartbeat,
   decideOnMembership,

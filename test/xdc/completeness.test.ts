@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import { Key, Replicator, type ReplicatorOptions } from "../../src/index.js";
-import type { RepairCause } from "../../src/replicator/stats.js";
+import type { RepairCause } from "../../src/extension/stats.js";
 import { freePort, startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { waitFor } from "../helpers/wait.js";
