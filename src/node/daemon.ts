@@ -5,6 +5,7 @@
  * before it returns) and connected.
  */
 import { readFileSync } from "node:fs";
+import { AuthorizationError, UserAuthenticationExpiredError } from "@nats-io/transport-node";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { ConnectionError, Replicator, ReplicatorClosedError, type Transport } from "../index.js";
@@ -42,30 +43,35 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
   let live: Live | undefined;
   let transport: Transport | undefined;
   let connected = false;
+  /** Why the last attempt to start failed (e.g. NATS refused the credentials), shown by /readyz. */
+  let failure: string | undefined;
   let closing = false;
   let wake = (): void => undefined; // cuts a retry wait short on close
 
+  const https = config.https && { cert: readFileSync(config.https.certFile), key: readFileSync(config.https.keyFile) };
   const app = buildApi({
     config,
     live: () => live,
-    notReady: () => (closing ? "shutting down" : live === undefined ? "starting (restoring and connecting)" : connected ? undefined : "NATS disconnected"),
+    notReady: () =>
+      closing ? "shutting down" : live === undefined ? (failure ?? "starting (restoring and connecting)") : connected ? undefined : "NATS disconnected",
     lag,
     metrics: (req, res) => exporter.getMetricsRequestHandler(req, res),
     dashboard: () => dashboard,
     streams,
-  });
+  }, https);
   await app.listen({ host: config.http.host, port: config.http.port });
   const addr = app.server.address();
   const port = typeof addr === "object" && addr !== null ? addr.port : config.http.port;
   const host = config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host;
-  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+  const url = `${https === undefined ? "http" : "https"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
 
   const start = async (): Promise<void> => {
     for (let wait = RETRY_MIN_MS; !closing; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
       let t: Transport | undefined;
       try {
-        t = options.transport ?? (await connectNats({ servers: config.nats, name: `crdt-node ${config.nodeId}` }));
-        const { nats: _unused, ...rest } = replicatorOptions(config);
+        const { nats, ...rest } = replicatorOptions(config);
+        t = options.transport ?? (await connectNats(nats));
+        // Message authentication: once Replicator.start takes `security`, pass `security: config.security` here (and only here).
         const r = await Replicator.start({ ...rest, transport: t, meterProvider });
         if (closing) {
           await r.close();
@@ -82,6 +88,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
       } catch (error) {
         if (t !== undefined && t !== options.transport) await t.close().catch(() => undefined);
         if (!(error instanceof ConnectionError) || closing) throw error;
+        failure = authFailed(error) ? error.message : `connecting: ${error.message}`;
         log(`crdt-node ${config.nodeId}: ${error.message}; retrying in ${wait} ms`);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait);
@@ -114,6 +121,11 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
       await meterProvider.shutdown().catch(() => undefined);
     },
   };
+}
+
+/** NATS refused the credentials (wrong or expired), as opposed to a server out of reach. */
+function authFailed(error: ConnectionError): boolean {
+  return error.cause instanceof AuthorizationError || error.cause instanceof UserAuthenticationExpiredError;
 }
 
 /** The dashboard page: beside this module in src/, or in src/ when running from dist/. */

@@ -21,6 +21,8 @@ export interface NatsServerOptions {
   maxPayload?: number;
   /** Extra lines for the config file (e.g. a `cluster { ... }` block). */
   config?: string;
+  /** Extra environment variables of the server process (a config file may read them as `$NAME`). */
+  env?: Record<string, string>;
   /** How long to wait for the server to accept connections (default 10 s). */
   startTimeoutMs?: number;
 }
@@ -128,7 +130,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     // The free port may be taken between freePort() and the bind: pick another one, a few times.
     for (let attempt = 0; ; attempt++) {
       try {
-        child = await spawnAndWait(bin, argsFor(port), port, startTimeoutMs);
+        child = await spawnAndWait(bin, argsFor(port), port, startTimeoutMs, opts.env);
         return;
       } catch (err) {
         if (fixedPort || attempt >= 3 || !/address already in use/i.test(String(err))) throw err;
@@ -172,7 +174,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       const deadline = Date.now() + startTimeoutMs;
       for (;;) {
         try {
-          child = await spawnAndWait(bin, argsFor(port), port, startTimeoutMs);
+          child = await spawnAndWait(bin, argsFor(port), port, startTimeoutMs, opts.env);
           return;
         } catch (err) {
           if (Date.now() > deadline || !/address already in use/i.test(String(err))) throw err;
@@ -183,8 +185,8 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   };
 }
 
-async function spawnAndWait(bin: string, args: string[], port: number, timeoutMs: number): Promise<ChildProcess> {
-  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+async function spawnAndWait(bin: string, args: string[], port: number, timeoutMs: number, env?: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   live.add(child);
   let output = "";
   const keep = (b: Buffer): void => {
