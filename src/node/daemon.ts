@@ -88,7 +88,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
       } catch (error) {
         if (t !== undefined && t !== options.transport) await t.close().catch(() => undefined);
         if (!(error instanceof ConnectionError) || closing) throw error;
-        failure = authFailed(error) ? error.message : `connecting: ${error.message}`;
+        failure = authFailed(error) ? error.message : `starting: ${error.message}`;
         log(`crdt-node ${config.nodeId}: ${error.message}; retrying in ${wait} ms`);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait);

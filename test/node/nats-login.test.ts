@@ -127,7 +127,7 @@ describe("crdt-node logs in to NATS", () => {
       await assertWorks(right);
       await waitFor(async () => {
         const r = await http("GET", `${wrong.url}/readyz`);
-        return r.status === 503 && /connecting: NATS server unreachable at nats:\/\/127\.0\.0\.1:\d+.*certificate/i.test(r.body?.reason);
+        return r.status === 503 && /starting: NATS server unreachable at nats:\/\/127\.0\.0\.1:\d+.*certificate/i.test(r.body?.reason);
       }, { timeoutMs: 30_000, message: "/readyz says the server's certificate is not trusted" });
     } finally {
       await Promise.allSettled(nodes.map((n) => n.close()));
@@ -148,7 +148,7 @@ describe("crdt-node logs in to NATS", () => {
       await assertWorks(right);
       await waitFor(async () => {
         const r = await http("GET", `${anonymous.url}/readyz`);
-        return r.status === 503 && /^connecting: NATS server unreachable at nats:\/\/127\.0\.0\.1:\d+/.test(r.body?.reason);
+        return r.status === 503 && /^starting: NATS server unreachable at nats:\/\/127\.0\.0\.1:\d+/.test(r.body?.reason);
       }, { timeoutMs: 30_000, message: "/readyz says the node cannot connect" });
       assert.equal((await http("GET", `${anonymous.url}/readyz`)).status, 503);
     } finally {
