@@ -43,7 +43,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
   let live: Live | undefined;
   let transport: Transport | undefined;
   let connected = false;
-  /** Why the last attempt to start failed (e.g. NATS refused the credentials), shown by /readyz. */
+  /** Why the last attempt to start failed, or why NATS closed the connection (e.g. it refused the credentials): shown by /readyz. */
   let failure: string | undefined;
   let closing = false;
   let wake = (): void => undefined; // cuts a retry wait short on close
@@ -53,7 +53,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
     config,
     live: () => live,
     notReady: () =>
-      closing ? "shutting down" : live === undefined ? (failure ?? "starting (restoring and connecting)") : connected ? undefined : "NATS disconnected",
+      closing ? "shutting down" : live === undefined ? (failure ?? "starting (restoring and connecting)") : connected ? undefined : (failure ?? "NATS disconnected"),
     lag,
     metrics: (req, res) => exporter.getMetricsRequestHandler(req, res),
     dashboard: () => dashboard,
@@ -81,6 +81,12 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
         connected = true;
         t.onStatus((s) => {
           connected = s.type === "reconnect" ? true : s.type === "disconnect" || s.type === "closed" ? false : connected;
+          if (s.type === "reconnect") failure = undefined;
+          // The client gives up reconnecting when the server refuses the credentials twice (e.g. an expired JWT).
+          if (s.type === "closed" && !closing && authFailed(s.error)) {
+            failure = `NATS authentication failed at ${config.nats.join(", ")}: ${s.error!.message}; the connection is closed: fix the credentials and restart the node`;
+            log(`crdt-node ${config.nodeId}: ${failure}`);
+          }
         });
         recordLag(r, lag);
         live = { r, feed: new ChangeFeed(r) };
@@ -123,9 +129,9 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
   };
 }
 
-/** NATS refused the credentials (wrong or expired), as opposed to a server out of reach. */
-function authFailed(error: ConnectionError): boolean {
-  return error.cause instanceof AuthorizationError || error.cause instanceof UserAuthenticationExpiredError;
+/** NATS refused the credentials (wrong or expired), as opposed to a server out of reach: the error or its cause. */
+function authFailed(error: Error | undefined): boolean {
+  return [error, error?.cause].some((e) => e instanceof AuthorizationError || e instanceof UserAuthenticationExpiredError);
 }
 
 /** The dashboard page: beside this module in src/, or in src/ when running from dist/. */

@@ -42,6 +42,8 @@ export interface NatsServer {
   pause(): void;
   /** SIGCONT after `pause`. */
   resume(): void;
+  /** Replace the config file's extra lines (`config`) and have the running server reload it (SIGHUP). */
+  reload(config: string): void;
 }
 
 /** Temp dirs (config, JetStream store) still to remove. */
@@ -112,12 +114,16 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const fixedPort = opts.port !== undefined;
   let port = opts.port ?? (await freePort());
 
+  let config = opts.config;
+  const conf = join(dir, "server.conf");
+  const writeConfig = (): void => {
+    const lines = [opts.maxPayload === undefined ? "" : `max_payload: ${opts.maxPayload}`, config ?? ""];
+    writeFileSync(conf, lines.join("\n") + "\n");
+  };
   const argsFor = (p: number): string[] => {
     const args = ["-a", "127.0.0.1", "-p", String(p)];
-    if (opts.maxPayload !== undefined || opts.config !== undefined) {
-      const conf = join(dir, "server.conf");
-      const lines = [opts.maxPayload === undefined ? "" : `max_payload: ${opts.maxPayload}`, opts.config ?? ""];
-      writeFileSync(conf, lines.join("\n") + "\n");
+    if (opts.maxPayload !== undefined || config !== undefined) {
+      writeConfig();
       args.push("-c", conf);
     }
     if (opts.user !== undefined) args.push("--user", opts.user, "--pass", opts.password ?? "");
@@ -164,6 +170,12 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     },
     resume() {
       if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, "SIGCONT");
+    },
+    reload(lines: string) {
+      if (opts.maxPayload === undefined && config === undefined) throw new Error("reload needs a server started with a config file (`config`)");
+      config = lines;
+      writeConfig();
+      if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, "SIGHUP");
     },
     async kill() {
       if (child) await terminate(child, 0);

@@ -115,6 +115,22 @@ describe("crdt-node logs in to NATS", () => {
     await check(jwt.serverConfig, { args: ["--nats-creds", file("node.creds", jwt.userCreds("node"))] }, { args: [], env: { NATS_CREDS: file("stranger.creds", jwt.strangerCreds()) }, secret: "SU" });
   });
 
+  test("credentials revoked while running: /readyz names the authentication failure", async () => {
+    const server = await startNatsServer({ config: USERS });
+    const d = await daemon("revoked", ["--nats", server.url], { NATS_USER: "crdt", NATS_PASS: "right-pass-1" });
+    try {
+      await assertWorks(d);
+      server.reload(USERS.replace("right-pass-1", "rotated-pass-2"));
+      await waitFor(async () => {
+        const r = await http("GET", `${d.url}/readyz`);
+        return r.status === 503 && /^NATS authentication failed at nats:\/\/127\.0\.0\.1:\d+: .*restart the node$/.test(r.body?.reason);
+      }, { timeoutMs: 30_000, message: "/readyz names the refused credentials" });
+    } finally {
+      await d.close();
+      await server.stop();
+    }
+  });
+
   test("TLS: the server's certificate is checked against --nats-tls-ca; another CA is not trusted", async () => {
     const cert = pki.server("nats-tls");
     const server = await startNatsServer({ config: `tls { cert_file: "${cert.cert}", key_file: "${cert.key}" }` });
