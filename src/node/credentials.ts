@@ -64,8 +64,17 @@ function urlCredentials(url: string): Pick<NatsLogin, "user" | "pass" | "token">
 }
 
 /** `url` without its credentials. */
-export function withoutCredentials(url: string): string {
+function withoutCredentials(url: string): string {
   return url.replace(/\/\/[^@/]*@/, "//");
+}
+
+/** The credentials the URLs carry, the same in each that has some (the node logs in to every server the same way). */
+function credentialsOf(urls: readonly string[], where: string): Pick<NatsLogin, "user" | "pass" | "token"> | undefined {
+  const given = urls.map(urlCredentials).filter((c) => c !== undefined);
+  if (given.some((c) => JSON.stringify(c) !== JSON.stringify(given[0]))) {
+    throw new ConfigError(`${where}: the URLs carry different credentials; the node logs in to every server the same way`);
+  }
+  return given[0];
 }
 
 /**
@@ -96,15 +105,10 @@ export function natsLogin(s: Settings, urls: readonly string[], urlsWhere: strin
   );
   if (kinds.length > 1) throw new ConfigError(`give one way to log in to NATS, not ${kinds.map((k) => s.where(k)).join(" and ")}`);
 
-  const fromUrls = urls.map(urlCredentials);
-  const given = fromUrls.filter((c) => c !== undefined);
-  if (given.length > 0) {
+  const inUrls = credentialsOf(urls, urlsWhere);
+  if (inUrls !== undefined) {
     if (kinds.length > 0) throw new ConfigError(`${urlsWhere}: credentials in the URL and ${s.where(kinds[0]!)}: keep one of the two`);
-    const first = JSON.stringify(given[0]);
-    if (given.some((c) => JSON.stringify(c) !== first)) {
-      throw new ConfigError(`${urlsWhere}: the URLs carry different credentials; the node logs in to every server the same way`);
-    }
-    Object.assign(login, given[0]);
+    Object.assign(login, inUrls);
   }
 
   const tls = tlsFiles(s);
@@ -114,12 +118,9 @@ export function natsLogin(s: Settings, urls: readonly string[], urlsWhere: strin
 
 /** The login for a remote DC: credentials in its URLs replace the node's own user/password, token, nkey or creds. */
 export function remoteLogin(login: NatsLogin, urls: readonly string[], where: string): { login: NatsLogin; servers: string[] } {
-  const given = urls.map(urlCredentials).filter((c) => c !== undefined);
-  if (given.length === 0) return { login, servers: [...urls] };
-  if (given.some((c) => JSON.stringify(c) !== JSON.stringify(given[0]))) {
-    throw new ConfigError(`${where}: the URLs carry different credentials; the node logs in to every server the same way`);
-  }
-  return { login: { ...given[0], ...(login.tls === undefined ? {} : { tls: login.tls }) }, servers: urls.map(withoutCredentials) };
+  const inUrls = credentialsOf(urls, where);
+  if (inUrls === undefined) return { login, servers: [...urls] };
+  return { login: { ...inUrls, ...(login.tls === undefined ? {} : { tls: login.tls }) }, servers: urls.map(withoutCredentials) };
 }
 
 function tlsFiles(s: Settings): NatsLogin["tls"] {
