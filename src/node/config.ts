@@ -1,21 +1,30 @@
 /**
  * crdt-node configuration: command-line flags, each with an environment variable, validated into
- * a NodeConfig. Pure: no I/O, no process access (argv and env are passed in), every problem is a
- * ConfigError whose message names the flag and its variable.
+ * a NodeConfig. No process access (argv and env are passed in) and no I/O but reading the files
+ * the secret settings name (credentials.ts); every problem is a ConfigError whose message names
+ * the flag and its variable.
  */
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError, DEFAULTS, resolveOptions } from "../index.js";
+import { redact } from "../transport/nats.js";
+import { httpsFiles, natsLogin, remoteLogin, security, type NatsLogin, type NodeSecurity, type SecretName, type Settings } from "./credentials.js";
 
 export interface RemoteDc {
   name: string;
   servers: string[];
+  /** How to log in to it: the node's own login, or the credentials its URLs carry. */
+  login: NatsLogin;
 }
 
 export interface NodeConfig {
   nodeId: string;
   dataCenter: string;
+  /** This DC's NATS servers, without credentials (those are in `natsLogin`). */
   nats: string[];
+  natsLogin: NatsLogin;
   http: { host: string; port: number };
+  /** HTTPS for the API: PEM certificate and key files; undefined serves plain HTTP. */
+  https: { certFile: string; keyFile: string } | undefined;
   snapshotDir: string | undefined;
   /** Writes answer only once they are in the snapshot's LevelDB (`snapshot.writeThrough`). */
   snapshotWriteThrough: boolean;
@@ -29,6 +38,8 @@ export interface NodeConfig {
   coordinationTimeoutMs: number;
   maxClockSkewMs: number;
   minClusterSize: number;
+  /** Message authentication (`ReplicatorOptions.security`); undefined when no key is configured. */
+  security: NodeSecurity | undefined;
 }
 
 export type ParseResult = { help: string } | { config: NodeConfig };
@@ -83,6 +94,20 @@ const SPECS = {
     help: "smallest N for majority/all: set it to the cluster's size so a node restarted cut off from everyone cannot acknowledge alone",
     fallback: String(DEFAULTS.minClusterSize),
   },
+  tlsCert: { flag: "--tls-cert <file>", env: "HTTP_TLS_CERT", help: "serve the API over HTTPS with this PEM certificate (with --tls-key)" },
+  tlsKey: { flag: "--tls-key <file>", env: "HTTP_TLS_KEY", help: "PEM private key of --tls-cert" },
+  natsUser: { flag: "--nats-user <user>", env: "NATS_USER", help: "NATS user name (with --nats-pass)" },
+  natsPass: { flag: "--nats-pass <password>", env: "NATS_PASS", help: "NATS password (prefer the variable: flags show in ps)" },
+  natsToken: { flag: "--nats-token <token>", env: "NATS_TOKEN", help: "NATS token (prefer the variable: flags show in ps)" },
+  natsNkey: { flag: "--nats-nkey <file|seed>", env: "NATS_NKEY", help: "NATS nkey: a file holding the user seed (SU…), or the seed itself (prefer the file)" },
+  natsCreds: { flag: "--nats-creds <file>", env: "NATS_CREDS", help: "NATS .creds file (user JWT and seed), re-read on every reconnect" },
+  natsTlsCa: { flag: "--nats-tls-ca <file>", env: "NATS_TLS_CA", help: "PEM CA that signed the NATS servers' certificates (requires TLS)" },
+  natsTlsCert: { flag: "--nats-tls-cert <file>", env: "NATS_TLS_CERT", help: "PEM client certificate for NATS (mutual TLS, with --nats-tls-key)" },
+  natsTlsKey: { flag: "--nats-tls-key <file>", env: "NATS_TLS_KEY", help: "PEM private key of --nats-tls-cert" },
+  clusterKey: { flag: "--cluster-key <key>", env: "CLUSTER_KEY", help: "shared secret every message is authenticated with, 16+ characters (prefer --cluster-key-file)" },
+  clusterKeyFile: { flag: "--cluster-key-file <file>", env: "CLUSTER_KEY_FILE", help: "file holding the cluster key (surrounding whitespace ignored)" },
+  nodeKeyFile: { flag: "--node-key-file <file>", env: "NODE_KEY_FILE", help: "file holding this node's signing key, an nkey seed (with --trusted-keys)" },
+  trustedKeys: { flag: "--trusted-keys <file>", env: "TRUSTED_KEYS", help: 'JSON file of node id → public nkey whose signatures are accepted, e.g. {"east-1":"UA…"}' },
 } satisfies Record<string, Spec>;
 
 function program(): Command {
@@ -125,15 +150,19 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const nodeId = get("nodeId");
   if (nodeId === undefined) throw new ConfigError(`${where("nodeId")} is required: the node's id, e.g. --node-id east-1`);
   const remoteArgs = Array.isArray(flags.remoteDc) ? (flags.remoteDc as string[]) : splitList(env.REMOTE_DCS ?? "", /[\s;]+/);
+  const secrets: Settings = { value: (n: SecretName) => get(n), where: (n: SecretName) => where(n) };
+  const nats = natsLogin(secrets, servers(get("nats")!, where("nats")), where("nats"));
   const config: NodeConfig = {
     nodeId,
     dataCenter: get("dc")!,
-    nats: servers(get("nats")!, where("nats")),
+    nats: nats.servers,
+    natsLogin: nats.login,
     http: address(get("http")!, where("http")),
+    https: httpsFiles(secrets),
     snapshotDir: get("snapshotDir"),
     snapshotWriteThrough: flags.snapshotWriteThrough === true || boolean(env.SNAPSHOT_WRITE_THROUGH, where("snapshotWriteThrough")),
     snapshotSync: flags.snapshotSync === true || boolean(env.SNAPSHOT_SYNC, where("snapshotSync")),
-    remoteDcs: remoteArgs.map((r) => remoteDc(r, where("remoteDc"))),
+    remoteDcs: remoteArgs.map((r) => remoteDc(r, where("remoteDc"), nats.login)),
     xdcIntervalMs: integer(get("xdcIntervalMs")!, where("xdcIntervalMs")),
     role: get("role"),
     readOnly: flags.readOnly === true || boolean(env.READ_ONLY, where("readOnly")),
@@ -141,6 +170,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     coordinationTimeoutMs: integer(get("coordinationTimeoutMs")!, where("coordinationTimeoutMs")),
     maxClockSkewMs: integer(get("maxClockSkewMs")!, where("maxClockSkewMs")),
     minClusterSize: integer(get("minClusterSize")!, where("minClusterSize")),
+    security: security(secrets, nodeId),
   };
   if (config.token !== undefined && !/^[\x21-\x7e]+$/.test(config.token)) {
     throw new ConfigError(`${where("token")} must be printable ASCII without spaces`);
@@ -166,13 +196,13 @@ export function replicatorOptions(c: NodeConfig) {
     nodeId: c.nodeId,
     dataCenter: c.dataCenter,
     role: c.role,
-    nats: { servers: c.nats, name: `crdt-node ${c.nodeId}` },
+    nats: { servers: c.nats, name: `crdt-node ${c.nodeId}`, ...c.natsLogin },
     coordinationTimeoutMs: c.coordinationTimeoutMs,
     maxClockSkewMs: c.maxClockSkewMs,
     minClusterSize: c.minClusterSize,
     snapshot: c.snapshotDir === undefined ? undefined : { dir: c.snapshotDir, writeThrough: c.snapshotWriteThrough, sync: c.snapshotSync },
     dataCenterReplication:
-      c.remoteDcs.length === 0 ? undefined : { remotes: c.remoteDcs.map((r) => ({ name: r.name, servers: r.servers })), intervalMs: c.xdcIntervalMs },
+      c.remoteDcs.length === 0 ? undefined : { remotes: c.remoteDcs.map((r) => ({ name: r.name, servers: r.servers, connection: r.login })), intervalMs: c.xdcIntervalMs },
   };
 }
 
@@ -188,10 +218,10 @@ function servers(list: string, where: string): string[] {
     try {
       u = new URL(s.includes("://") ? s : `nats://${s}`);
     } catch {
-      throw new ConfigError(`${where}: ${JSON.stringify(s)} is not a URL like nats://host:4222`);
+      throw new ConfigError(`${where}: ${JSON.stringify(redact(s))} is not a URL like nats://host:4222`);
     }
     if (!["nats:", "tls:", "ws:", "wss:"].includes(u.protocol) || u.hostname === "") {
-      throw new ConfigError(`${where}: ${JSON.stringify(s)} must be nats://, tls://, ws:// or wss:// with a host`);
+      throw new ConfigError(`${where}: ${JSON.stringify(redact(s))} must be nats://, tls://, ws:// or wss:// with a host`);
     }
   }
   return out;
@@ -204,10 +234,12 @@ function address(s: string, where: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] === "" ? "0.0.0.0" : m[2]!), port };
 }
 
-function remoteDc(s: string, where: string): RemoteDc {
+function remoteDc(s: string, where: string, own: NatsLogin): RemoteDc {
   const i = s.indexOf("=");
-  if (i <= 0) throw new ConfigError(`${where} must be name=url[,url…], e.g. west=nats://10.0.2.1:4222; got ${JSON.stringify(s)}`);
-  return { name: s.slice(0, i), servers: servers(s.slice(i + 1), `${where} ${s.slice(0, i)}`) };
+  if (i <= 0) throw new ConfigError(`${where} must be name=url[,url…], e.g. west=nats://10.0.2.1:4222; got ${JSON.stringify(redact(s))}`);
+  const name = s.slice(0, i);
+  const remote = remoteLogin(own, servers(s.slice(i + 1), `${where} ${name}`), `${where} ${name}`);
+  return { name, servers: remote.servers, login: remote.login };
 }
 
 function integer(s: string, where: string): number {

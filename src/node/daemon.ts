@@ -5,9 +5,10 @@
  * before it returns) and connected.
  */
 import { readFileSync } from "node:fs";
+import { AuthorizationError, UserAuthenticationExpiredError } from "@nats-io/transport-node";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import { ConnectionError, Replicator, ReplicatorClosedError, type Transport } from "../index.js";
+import { ConfigError, ConnectionError, Replicator, ReplicatorClosedError, type Transport } from "../index.js";
 import { connectNats } from "../transport/nats.js";
 import { replicatorOptions, type NodeConfig } from "./config.js";
 import { buildApi, type Live } from "./http-api.js";
@@ -42,31 +43,35 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
   let live: Live | undefined;
   let transport: Transport | undefined;
   let connected = false;
+  /** Why the last attempt to start failed, or why NATS closed the connection (e.g. it refused the credentials): shown by /readyz. */
+  let failure: string | undefined;
   let closing = false;
   let wake = (): void => undefined; // cuts a retry wait short on close
 
+  const https = config.https && { cert: readFileSync(config.https.certFile), key: readFileSync(config.https.keyFile) };
   const app = buildApi({
     config,
     live: () => live,
-    notReady: () => (closing ? "shutting down" : live === undefined ? "starting (restoring and connecting)" : connected ? undefined : "NATS disconnected"),
+    notReady: () =>
+      closing ? "shutting down" : live === undefined ? (failure ?? "starting (restoring and connecting)") : connected ? undefined : (failure ?? "NATS disconnected"),
     lag,
     metrics: (req, res) => exporter.getMetricsRequestHandler(req, res),
     dashboard: () => dashboard,
     streams,
-  });
+  }, https);
   await app.listen({ host: config.http.host, port: config.http.port });
   const addr = app.server.address();
   const port = typeof addr === "object" && addr !== null ? addr.port : config.http.port;
   const host = config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host;
-  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+  const url = `${https === undefined ? "http" : "https"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
 
   const start = async (): Promise<void> => {
     for (let wait = RETRY_MIN_MS; !closing; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
       let t: Transport | undefined;
       try {
-        t = options.transport ?? (await connectNats({ servers: config.nats, name: `crdt-node ${config.nodeId}` }));
-        const { nats: _unused, ...rest } = replicatorOptions(config);
-        const r = await Replicator.start({ ...rest, transport: t, meterProvider });
+        const { nats, ...rest } = replicatorOptions(config);
+        t = options.transport ?? (await connectNats(nats));
+        const r = await Replicator.start({ ...rest, ...messageAuthentication(config), transport: t, meterProvider });
         if (closing) {
           await r.close();
           throw new ReplicatorClosedError("closed while starting");
@@ -75,6 +80,12 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
         connected = true;
         t.onStatus((s) => {
           connected = s.type === "reconnect" ? true : s.type === "disconnect" || s.type === "closed" ? false : connected;
+          if (s.type === "reconnect") failure = undefined;
+          // The client gives up reconnecting when the server refuses the credentials twice (e.g. an expired JWT).
+          if (s.type === "closed" && !closing && authFailed(s.error)) {
+            failure = `NATS authentication failed at ${config.nats.join(", ")}: ${s.error!.message}; the connection is closed: fix the credentials and restart the node`;
+            log(`crdt-node ${config.nodeId}: ${failure}`);
+          }
         });
         recordLag(r, lag);
         live = { r, feed: new ChangeFeed(r) };
@@ -82,6 +93,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
       } catch (error) {
         if (t !== undefined && t !== options.transport) await t.close().catch(() => undefined);
         if (!(error instanceof ConnectionError) || closing) throw error;
+        failure = authFailed(error) ? error.message : `starting: ${error.message}`;
         log(`crdt-node ${config.nodeId}: ${error.message}; retrying in ${wait} ms`);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait);
@@ -114,6 +126,23 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
       await meterProvider.shutdown().catch(() => undefined);
     },
   };
+}
+
+/**
+ * MERGE POINT: the `security` option of Replicator.start (message authentication) is not on this
+ * branch yet. Once it is, this returns `{ security: config.security }`; until then a key is refused
+ * rather than silently unused.
+ */
+function messageAuthentication(config: NodeConfig): Record<string, never> {
+  if (config.security !== undefined) {
+    throw new ConfigError("--cluster-key, --node-key-file and --trusted-keys need a crdt-replicator with message authentication (ReplicatorOptions.security)");
+  }
+  return {};
+}
+
+/** NATS refused the credentials (wrong or expired), as opposed to a server out of reach: the error or its cause. */
+function authFailed(error: Error | undefined): boolean {
+  return [error, error?.cause].some((e) => e instanceof AuthorizationError || e instanceof UserAuthenticationExpiredError);
 }
 
 /** The dashboard page: beside this module in src/, or in src/ when running from dist/. */

@@ -69,8 +69,9 @@ const FASTIFY_MESSAGES: Record<string, string> = {
 
 const PUBLIC = new Set(["/healthz", "/readyz", "/", "/favicon.ico"]);
 
-export function buildApi(d: ApiDeps): FastifyInstance {
-  const app = Fastify({ bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 4096 }, logger: false, return503OnClosing: true });
+/** `https`: PEM certificate and key to serve HTTPS instead of HTTP. */
+export function buildApi(d: ApiDeps, https?: { cert: Buffer; key: Buffer }): FastifyInstance {
+  const app = Fastify({ ...(https && { https }), bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 4096 }, logger: false, return503OnClosing: true });
   // curl -d sends form-encoded by default: read every body as JSON, whatever its content type says.
   app.addContentTypeParser("*", { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
 

@@ -21,6 +21,8 @@ export interface NatsServerOptions {
   maxPayload?: number;
   /** Extra lines for the config file (e.g. a `cluster { ... }` block). */
   config?: string;
+  /** Extra environment variables of the server process (a config file may read them as `$NAME`). */
+  env?: Record<string, string>;
   /** How long to wait for the server to accept connections (default 10 s). */
   startTimeoutMs?: number;
 }
@@ -40,6 +42,8 @@ export interface NatsServer {
   pause(): void;
   /** SIGCONT after `pause`. */
   resume(): void;
+  /** Replace the config file's extra lines (`config`) and have the running server reload it (SIGHUP). */
+  reload(config: string): void;
 }
 
 /** Temp dirs (config, JetStream store) still to remove. */
@@ -110,12 +114,16 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const fixedPort = opts.port !== undefined;
   let port = opts.port ?? (await freePort());
 
+  let config = opts.config;
+  const conf = join(dir, "server.conf");
+  const writeConfig = (): void => {
+    const lines = [opts.maxPayload === undefined ? "" : `max_payload: ${opts.maxPayload}`, config ?? ""];
+    writeFileSync(conf, lines.join("\n") + "\n");
+  };
   const argsFor = (p: number): string[] => {
     const args = ["-a", "127.0.0.1", "-p", String(p)];
-    if (opts.maxPayload !== undefined || opts.config !== undefined) {
-      const conf = join(dir, "server.conf");
-      const lines = [opts.maxPayload === undefined ? "" : `max_payload: ${opts.maxPayload}`, opts.config ?? ""];
-      writeFileSync(conf, lines.join("\n") + "\n");
+    if (opts.maxPayload !== undefined || config !== undefined) {
+      writeConfig();
       args.push("-c", conf);
     }
     if (opts.user !== undefined) args.push("--user", opts.user, "--pass", opts.password ?? "");
@@ -128,7 +136,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     // The free port may be taken between freePort() and the bind: pick another one, a few times.
     for (let attempt = 0; ; attempt++) {
       try {
-        child = await spawnAndWait(bin, argsFor(port), port, startTimeoutMs);
+        child = await spawnAndWait(bin, argsFor(port), port, startTimeoutMs, opts.env);
         return;
       } catch (err) {
         if (fixedPort || attempt >= 3 || !/address already in use/i.test(String(err))) throw err;
@@ -163,6 +171,12 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     resume() {
       if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, "SIGCONT");
     },
+    reload(lines: string) {
+      if (opts.maxPayload === undefined && config === undefined) throw new Error("reload needs a server started with a config file (`config`)");
+      config = lines;
+      writeConfig();
+      if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, "SIGHUP");
+    },
     async kill() {
       if (child) await terminate(child, 0);
     },
@@ -172,7 +186,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       const deadline = Date.now() + startTimeoutMs;
       for (;;) {
         try {
-          child = await spawnAndWait(bin, argsFor(port), port, startTimeoutMs);
+          child = await spawnAndWait(bin, argsFor(port), port, startTimeoutMs, opts.env);
           return;
         } catch (err) {
           if (Date.now() > deadline || !/address already in use/i.test(String(err))) throw err;
@@ -183,8 +197,8 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   };
 }
 
-async function spawnAndWait(bin: string, args: string[], port: number, timeoutMs: number): Promise<ChildProcess> {
-  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+async function spawnAndWait(bin: string, args: string[], port: number, timeoutMs: number, env?: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   live.add(child);
   let output = "";
   const keep = (b: Buffer): void => {

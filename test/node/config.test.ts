@@ -20,7 +20,9 @@ describe("crdt-node configuration", () => {
       nodeId: "n1",
       dataCenter: "default",
       nats: ["nats://127.0.0.1:4222"],
+      natsLogin: {},
       http: { host: "127.0.0.1", port: 8080 },
+      https: undefined,
       snapshotDir: undefined,
       snapshotWriteThrough: false,
       snapshotSync: false,
@@ -32,6 +34,7 @@ describe("crdt-node configuration", () => {
       coordinationTimeoutMs: 5000,
       maxClockSkewMs: 60000,
       minClusterSize: 1,
+      security: undefined,
     });
   });
 
@@ -62,8 +65,8 @@ describe("crdt-node configuration", () => {
     assert.equal(c.snapshotSync, true);
     assert.deepEqual(replicatorOptions(c).snapshot, { dir: "/data", writeThrough: true, sync: true });
     assert.deepEqual(c.remoteDcs, [
-      { name: "west", servers: ["nats://w1:4222", "nats://w2:4222"] },
-      { name: "south", servers: ["tls://s:4222"] },
+      { name: "west", servers: ["nats://w1:4222", "nats://w2:4222"], login: {} },
+      { name: "south", servers: ["tls://s:4222"], login: {} },
     ]);
     assert.equal(c.xdcIntervalMs, 1000);
     assert.equal(c.role, "api");

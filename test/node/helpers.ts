@@ -49,8 +49,8 @@ export async function spawnNode(args: string[], env: Record<string, string> = {}
     return code;
   };
   try {
-    await waitFor(() => /listening on (http:\/\/\S+)/.test(out) || child.exitCode !== null, { timeoutMs, message: "crdt-node did not listen" });
-    const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+    await waitFor(() => /listening on (https?:\/\/\S+)/.test(out) || child.exitCode !== null, { timeoutMs, message: "crdt-node did not listen" });
+    const url = /listening on (https?:\/\/\S+)/.exec(out)?.[1];
     if (url === undefined) throw new Error(`crdt-node exited early:\n${out}`);
     return { url, pid: child.pid!, output: () => out, stop, exited };
   } catch (e) {
