@@ -2,8 +2,8 @@
  * One key written with two data types resolves the same way on every replica: the type with the
  * lower wire tag wins (an ORMap's value type breaks a tie), whatever order the values arrive in.
  * The pure rule through the Merger (fast-check over delivery orders), then real replicators over
- * real NATS: concurrent creation, and a creation on each side of a broker partition, healed by
- * repair. The replica that drops its value hears it (onTypeConflict) and counts it; its later
+ * real NATS: concurrent creation, a creation on each side of a broker partition, healed by
+ * repair, and one in each of two data centers. The replica that drops its value hears it (onTypeConflict) and counts it; its later
  * updates with the losing type throw KeyTypeMismatchError.
  */
 import assert from "node:assert/strict";
@@ -34,6 +34,7 @@ import { fcParams } from "../crdt/laws.js";
 import { FAST, startCluster, type TestCluster } from "../helpers/cluster.js";
 import { startNatsCluster, type NatsCluster } from "../helpers/nats-cluster.js";
 import { waitFor } from "../helpers/wait.js";
+import { settle, startTwoDcs, type TwoDcs } from "../xdc/two-dcs.js";
 
 function replica() {
   const store = new Store();
@@ -188,5 +189,36 @@ describe("type conflict across a broker partition, repaired after it heals", () 
     assert.equal(b.stats.typeConflicts, 1);
     assert.equal(a.stats.typeConflicts, 0);
     await assert.rejects(b.update(Key.lwwRegister<string>("split"), (v, self) => v.set(self, "again")), KeyTypeMismatchError);
+  });
+});
+
+describe("type conflict between two data centers", () => {
+  let x: TwoDcs;
+  before(async () => {
+    x = await startTwoDcs({ east: ["e1", "e2"], west: ["w1"] });
+    await settle(x);
+  });
+  after(() => x.close());
+
+  test("an orMap of gcounters in east and of orsets in west: every node of both DCs ends with the gcounters", async () => {
+    const [e1] = x.east.nodes as [Replicator];
+    const [w1] = x.west.nodes as [Replicator];
+    const heard: TypeConflict[] = [];
+    w1.onTypeConflict((conflict) => heard.push(conflict));
+    await Promise.all([
+      e1.update(Key.orMap<GCounter>("dcs", "gcounter"), (m, self) => m.update(self, "f", (g, n) => g.increment(n, 2))),
+      w1.update(Key.orMap<ORSet<string>>("dcs", "orset"), (m, self) => m.update(self, "f", (s, n) => s.add(n, "west"))),
+    ]);
+    const all = [...x.east.nodes, ...x.west.nodes];
+    await waitFor(() => all.every((n) => (n.entry("dcs")?.value as ORMap | undefined)?.valueKind === "gcounter"), {
+      timeoutMs: 30_000,
+      message: "every node holds the orMap of gcounters",
+      describe: () => all.map((n) => (n.entry("dcs")?.value as ORMap | undefined)?.valueKind),
+    });
+    for (const n of all) assert.equal(n.get(Key.orMap<GCounter>("dcs", "gcounter"))?.get("f")?.value, 2);
+    assert.equal(heard.length, 1);
+    assert.deepEqual(heard[0]!.kept, { kind: "orMap", valueKind: "gcounter" });
+    assert.equal(heard[0]!.discarded.valueKind, "orset");
+    await assert.rejects(w1.update(Key.orMap<ORSet<string>>("dcs", "orset"), (m, self) => m.remove(self, "f")), KeyTypeMismatchError);
   });
 });
