@@ -51,6 +51,11 @@ export class Flag implements Crdt<Flag> {
     return this.#delta === undefined ? this : this.enabled ? Flag.#ENABLED : Flag.#DISABLED;
   }
 
+  /** A flag's only mutation enables a disabled flag (values are shared singletons: no origin to keep). */
+  derivesFrom(base: Flag): boolean {
+    return this === base || (this.#delta !== undefined && !base.enabled);
+  }
+
   /** Logical or. Keeps this value's pending delta; returns `this` when `other` adds nothing. */
   merge(other: Flag): Flag {
     return this.enabled || !other.enabled ? this : Flag.#ENABLED;

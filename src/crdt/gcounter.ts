@@ -67,12 +67,14 @@ export class GCounter implements Crdt<GCounter> {
   }
   readonly #slots: Slots;
   readonly #delta: GCounter | undefined;
+  readonly #origin: GCounter | undefined; // the delta-free value the mutators that made #delta started from
 
   static readonly #EMPTY = new GCounter(EMPTY_SLOTS, undefined);
 
-  private constructor(slots: Slots, delta: GCounter | undefined) {
+  private constructor(slots: Slots, delta: GCounter | undefined, origin?: GCounter) {
     this.#slots = slots;
     this.#delta = delta;
+    this.#origin = origin;
   }
 
   static empty(): GCounter {
@@ -101,7 +103,7 @@ export class GCounter implements Crdt<GCounter> {
     const slots = withSlot(s, node, next, i);
     const d = this.#delta;
     const deltaSlots = d === undefined ? [node, next] : withSlot(d.#slots, node, next);
-    return new GCounter(slots, new GCounter(deltaSlots, undefined));
+    return new GCounter(slots, new GCounter(deltaSlots, undefined), d === undefined ? this : this.#origin);
   }
 
   /** The sum of the slots. Throws PrecisionError past Number.MAX_SAFE_INTEGER: read `bigValue` then. */
@@ -147,6 +149,10 @@ export class GCounter implements Crdt<GCounter> {
 
   resetDelta(): GCounter {
     return this.#delta === undefined ? this : new GCounter(this.#slots, undefined);
+  }
+
+  derivesFrom(base: GCounter): boolean {
+    return this === base || (this.#delta !== undefined && this.#origin === base);
   }
 
   /** Per-node maximum. Keeps this value's pending delta; returns `this` when `other` adds nothing. */

@@ -15,13 +15,15 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
   readonly kind = "gset" as const;
   readonly #members: Members<T>;
   readonly #delta: GSet<T> | undefined;
+  readonly #origin: GSet<T> | undefined; // the delta-free value the mutators that made #delta started from
   #sortedKeys: string[] | undefined; // memo of the sorted encodings (not observable state)
 
   static readonly #EMPTY = new GSet<Element>(new Map(), undefined);
 
-  private constructor(members: Members<T>, delta: GSet<T> | undefined) {
+  private constructor(members: Members<T>, delta: GSet<T> | undefined, origin?: GSet<T>) {
     this.#members = members;
     this.#delta = delta;
+    this.#origin = origin;
   }
 
   static empty<T extends Element = Element>(): GSet<T> {
@@ -60,7 +62,7 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
     members.set(key, stored);
     const deltaMembers = new Map(this.#delta === undefined ? undefined : this.#delta.#members);
     deltaMembers.set(key, stored);
-    return new GSet<T>(members, new GSet<T>(deltaMembers, undefined));
+    return new GSet<T>(members, new GSet<T>(deltaMembers, undefined), this.#delta === undefined ? this : this.#origin);
   }
 
   has(x: T): boolean {
@@ -82,6 +84,10 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
 
   resetDelta(): GSet<T> {
     return this.#delta === undefined ? this : new GSet<T>(this.#members, undefined);
+  }
+
+  derivesFrom(base: GSet<T>): boolean {
+    return this === base || (this.#delta !== undefined && this.#origin === base);
   }
 
   /** Union. Keeps this value's pending delta; returns `this` when `other` adds nothing. */

@@ -106,6 +106,10 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
     return this.#map.delta === undefined ? this : new LWWMap(this.#map.resetDelta());
   }
 
+  derivesFrom(base: LWWMap<V, K>): boolean {
+    return this === base || this.#map.derivesFrom(base.#map);
+  }
+
   /** The join (the ORMap's). Keeps this value's pending delta; returns `this` exactly when `other` adds nothing. */
   merge(other: LWWMap<V, K>): LWWMap<V, K> {
     const map = this.#map.merge(other.#map);

@@ -28,15 +28,24 @@ export class LWWRegister<T extends Element = Element> implements Crdt<LWWRegiste
   readonly node: string;
   readonly #encoded: string; // canonical(value); "" for the empty register
   readonly #delta: LWWRegister<T> | undefined;
+  readonly #origin: LWWRegister<T> | undefined; // the delta-free value the mutators that made #delta started from
 
   static readonly #EMPTY = new LWWRegister<Element>(undefined, "", 0, "", undefined);
 
-  private constructor(value: T | undefined, encoded: string, timestamp: number, node: string, delta: LWWRegister<T> | undefined) {
+  private constructor(
+    value: T | undefined,
+    encoded: string,
+    timestamp: number,
+    node: string,
+    delta: LWWRegister<T> | undefined,
+    origin?: LWWRegister<T>,
+  ) {
     this.value = value;
     this.#encoded = encoded;
     this.timestamp = timestamp;
     this.node = node;
     this.#delta = delta;
+    this.#origin = origin;
   }
 
   static empty<T extends Element = Element>(): LWWRegister<T> {
@@ -86,7 +95,7 @@ export class LWWRegister<T extends Element = Element> implements Crdt<LWWRegiste
     // Keep a private copy of structured values, so the caller mutating `value` later changes nothing.
     const stored = (typeof value === "object" && value !== null ? decodeCanonical(encoded) : value) as T;
     const write = new LWWRegister<T>(stored, encoded, ts, node, undefined);
-    return new LWWRegister<T>(stored, encoded, ts, node, write);
+    return new LWWRegister<T>(stored, encoded, ts, node, write, this.#delta === undefined ? this : this.#origin);
   }
 
   get delta(): LWWRegister<T> | undefined {
@@ -95,6 +104,10 @@ export class LWWRegister<T extends Element = Element> implements Crdt<LWWRegiste
 
   resetDelta(): LWWRegister<T> {
     return this.#delta === undefined ? this : new LWWRegister<T>(this.value, this.#encoded, this.timestamp, this.node, undefined);
+  }
+
+  derivesFrom(base: LWWRegister<T>): boolean {
+    return this === base || (this.#delta !== undefined && this.#origin === base);
   }
 
   /** The later write. Keeps this value's pending delta; returns `this` when `other` is not later. */

@@ -31,14 +31,16 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
   readonly #entries: Entries;
   readonly #context: CausalContext;
   readonly #delta: MVRegister<T> | undefined;
+  readonly #origin: MVRegister<T> | undefined; // the delta-free value the mutators that made #delta started from
   #values: readonly T[] | undefined; // cache
 
   static readonly #EMPTY = new MVRegister<Element>([], CausalContext.empty(), undefined);
 
-  private constructor(entries: Entries, context: CausalContext, delta: MVRegister<T> | undefined) {
+  private constructor(entries: Entries, context: CausalContext, delta: MVRegister<T> | undefined, origin?: MVRegister<T>) {
     this.#entries = entries;
     this.#context = context;
     this.#delta = delta;
+    this.#origin = origin;
   }
 
   static empty<T extends Element = Element>(): MVRegister<T> {
@@ -82,7 +84,8 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
     const covered = this.#entries.map((e) => e.dot);
     covered.push(dot);
     const piece = new MVRegister<T>(entries, CausalContext.of(covered), undefined);
-    return new MVRegister<T>(entries, this.#context.add(dot), this.#delta === undefined ? piece : this.#delta.merge(piece));
+    const delta = this.#delta === undefined ? piece : this.#delta.merge(piece);
+    return new MVRegister<T>(entries, this.#context.add(dot), delta, this.#delta === undefined ? this : this.#origin);
   }
 
   /**
@@ -108,6 +111,10 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
 
   resetDelta(): MVRegister<T> {
     return this.#delta === undefined ? this : new MVRegister<T>(this.#entries, this.#context, undefined);
+  }
+
+  derivesFrom(base: MVRegister<T>): boolean {
+    return this === base || (this.#delta !== undefined && this.#origin === base);
   }
 
   /** The join. Keeps this value's pending delta; returns `this` exactly when `other` adds nothing. */
@@ -151,7 +158,7 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
   /** Folds the context's dot cloud into its vector (contexts are kept compact: normally `this`). */
   compact(): MVRegister<T> {
     const context = this.#context.compact();
-    return context === this.#context ? this : new MVRegister<T>(this.#entries, context, this.#delta);
+    return context === this.#context ? this : new MVRegister<T>(this.#entries, context, this.#delta, this.#origin);
   }
 
   toState(): MVRegisterState {

@@ -41,14 +41,16 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   readonly #keys: ORSet<K>; // no pending delta
   readonly #values: Values<V>;
   readonly #delta: ORMap<V, K> | undefined;
+  readonly #origin: ORMap<V, K> | undefined; // the delta-free value the mutators that made #delta started from
   #entries: readonly (readonly [K, V])[] | undefined; // cache
 
-  private constructor(valueType: DataTypeDescriptor<V>, keys: ORSet<K>, values: Values<V>, delta: ORMap<V, K> | undefined) {
+  private constructor(valueType: DataTypeDescriptor<V>, keys: ORSet<K>, values: Values<V>, delta: ORMap<V, K> | undefined, origin?: ORMap<V, K>) {
     this.valueKind = valueType.kind;
     this.#valueType = valueType;
     this.#keys = keys;
     this.#values = values;
     this.#delta = delta;
+    this.#origin = origin;
   }
 
   /**
@@ -147,7 +149,8 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       valueDelta === undefined ? PMap.empty() : PMap.empty<V>().set(k, valueDelta.resetDelta()),
       undefined,
     );
-    return new ORMap<V, K>(this.#valueType, added.resetDelta(), values, this.#delta === undefined ? piece : this.#delta.merge(piece));
+    const delta = this.#delta === undefined ? piece : this.#delta.merge(piece);
+    return new ORMap<V, K>(this.#valueType, added.resetDelta(), values, delta, this.#delta === undefined ? this : this.#origin);
   }
 
   /**
@@ -161,7 +164,8 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     if (!this.#keys.hasCanonical(k)) return this;
     const removed = this.#keys.removeCanonical(k);
     const piece = new ORMap<V, K>(this.#valueType, removed.delta!, PMap.empty(), undefined);
-    return new ORMap<V, K>(this.#valueType, removed.resetDelta(), this.#values, this.#delta === undefined ? piece : this.#delta.merge(piece));
+    const delta = this.#delta === undefined ? piece : this.#delta.merge(piece);
+    return new ORMap<V, K>(this.#valueType, removed.resetDelta(), this.#values, delta, this.#delta === undefined ? this : this.#origin);
   }
 
   // ---------------------------------------------------------------- reading
@@ -225,6 +229,10 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     return this.#delta === undefined ? this : new ORMap<V, K>(this.#valueType, this.#keys, this.#values, undefined);
   }
 
+  derivesFrom(base: ORMap<V, K>): boolean {
+    return this === base || (this.#delta !== undefined && this.#origin === base);
+  }
+
   /**
    * The join: key sets as ORSets, values pointwise for every key. Keeps this value's pending
    * delta; returns `this` exactly when `other` adds nothing (so `merged === current` tells the
@@ -268,7 +276,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   /** Folds the key set's dot cloud into its vector (nothing observable changes). */
   compact(): ORMap<V, K> {
     const keys = this.#keys.compact();
-    return keys === this.#keys ? this : new ORMap<V, K>(this.#valueType, keys, this.#values, this.#delta);
+    return keys === this.#keys ? this : new ORMap<V, K>(this.#valueType, keys, this.#values, this.#delta, this.#origin);
   }
 
   toState(): ORMapState {

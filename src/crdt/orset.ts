@@ -44,14 +44,16 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
   readonly #index: Index; // dotKey → canonical, for every dot of #entries
   readonly #context: CausalContext;
   readonly #delta: ORSet<T> | undefined;
+  readonly #origin: ORSet<T> | undefined; // the delta-free value the mutators that made #delta started from
   #sorted: readonly string[] | undefined; // cache: canonical encodings, sorted
   #elements: readonly T[] | undefined; // cache: decoded, in the same order
 
-  private constructor(entries: Entries, index: Index, context: CausalContext, delta: ORSet<T> | undefined) {
+  private constructor(entries: Entries, index: Index, context: CausalContext, delta: ORSet<T> | undefined, origin?: ORSet<T>) {
     this.#entries = entries;
     this.#index = index;
     this.#context = context;
     this.#delta = delta;
+    this.#origin = origin;
   }
 
   static readonly #EMPTY = new ORSet<Element>(PMap.empty(), PMap.empty(), CausalContext.empty(), undefined);
@@ -135,7 +137,8 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
       CausalContext.of(old === undefined ? [dot] : [dot, ...old]),
       undefined,
     );
-    return new ORSet<T>(entries, index, this.#context.add(dot), this.#delta === undefined ? piece : this.#delta.merge(piece));
+    const delta = this.#delta === undefined ? piece : this.#delta.merge(piece);
+    return new ORSet<T>(entries, index, this.#context.add(dot), delta, this.#delta === undefined ? this : this.#origin);
   }
 
   /** @internal `remove` of an already encoded element. */
@@ -154,6 +157,7 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
       index,
       this.#context,
       this.#delta === undefined ? piece : this.#delta.merge(piece),
+      this.#delta === undefined ? this : this.#origin,
     );
   }
 
@@ -218,6 +222,10 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
 
   resetDelta(): ORSet<T> {
     return this.#delta === undefined ? this : new ORSet<T>(this.#entries, this.#index, this.#context, undefined);
+  }
+
+  derivesFrom(base: ORSet<T>): boolean {
+    return this === base || (this.#delta !== undefined && this.#origin === base);
   }
 
   /**
@@ -288,7 +296,7 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
    */
   compact(): ORSet<T> {
     const context = this.#context.compact();
-    return context === this.#context ? this : new ORSet<T>(this.#entries, this.#index, context, this.#delta);
+    return context === this.#context ? this : new ORSet<T>(this.#entries, this.#index, context, this.#delta, this.#origin);
   }
 
   toState(): ORSetState {

@@ -105,6 +105,10 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
     return this.#map.delta === undefined ? this : new PNCounterMap(this.#map.resetDelta());
   }
 
+  derivesFrom(base: PNCounterMap<K>): boolean {
+    return this === base || this.#map.derivesFrom(base.#map);
+  }
+
   /** The join (the ORMap's). Keeps this value's pending delta; returns `this` exactly when `other` adds nothing. */
   merge(other: PNCounterMap<K>): PNCounterMap<K> {
     const map = this.#map.merge(other.#map);

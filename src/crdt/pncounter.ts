@@ -88,6 +88,13 @@ export class PNCounter implements Crdt<PNCounter> {
     return new PNCounter(this.increments.resetDelta(), this.decrements.resetDelta());
   }
 
+  derivesFrom(base: PNCounter): boolean {
+    if (this === base) return true;
+    const p = this.increments;
+    const n = this.decrements;
+    return (p.delta !== undefined || n.delta !== undefined) && p.derivesFrom(base.increments) && n.derivesFrom(base.decrements);
+  }
+
   /** Keeps this value's pending delta; returns `this` when `other` adds nothing. */
   merge(other: PNCounter): PNCounter {
     const p = this.increments.merge(other.increments);

@@ -115,6 +115,12 @@ export interface Crdt<Self extends Crdt<Self> = any> {
   /** The delta accumulated since the last `resetDelta()`, or undefined when none. */
   readonly delta: Self | undefined;
   resetDelta(): Self;
+  /**
+   * Whether this value is `base` itself or was made from `base` by this value's own mutators alone
+   * (no merge, no other value in between), so that it equals `base` merged with its delta. O(1):
+   * the replicator's `update` checks it on every write, to refuse a stale copy or another key's value.
+   */
+  derivesFrom(base: Self): boolean;
   /** Plain, canonically ordered state (mirrors the protobuf message). */
   toState(): AnyState;
 }

@@ -39,3 +39,28 @@ export interface DeleteChange extends ChangeBase {
 export type Change = ValueChange | DeleteChange;
 
 export type ChangeListener = (change: Change) => void;
+
+/** A data type, with the value type of an ORMap. */
+export interface DataTypeName {
+  kind: DataKind;
+  /** For an ORMap: the kind of its values. */
+  valueKind?: DataKind;
+}
+
+/**
+ * A key held a value of one data type here and a value of another type arrived: the key's type is
+ * now the winner's on every replica (the lower wire tag wins; see README "Type conflicts"), and this
+ * replica's value of the losing type is gone. A writer that used the losing type hears it here; its
+ * later updates with that type throw KeyTypeMismatchError.
+ */
+export interface TypeConflict {
+  key: string;
+  /** The type the key holds from now on, on every replica. */
+  kept: DataTypeName;
+  /** The losing type, and this replica's value of it (discarded). */
+  discarded: DataTypeName & { value: Crdt };
+  /** Where the winning value came from. */
+  origin: ChangeOrigin;
+}
+
+export type TypeConflictListener = (conflict: TypeConflict) => void;

@@ -52,6 +52,8 @@ export class ReplicatorStats {
   duplicateNodeHeartbeats = 0;
   /** Starts whose check for another holder of the node id timed out (the start went on). */
   identityCheckTimeouts = 0;
+  /** Values of a losing data type replaced by the key's winning type (a key written with two types). */
+  typeConflicts = 0;
   readonly rejected = new Map<RejectReason, number>();
   readonly repairs = new Map<RepairCause, number>();
 

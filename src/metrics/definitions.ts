@@ -279,6 +279,15 @@ export const DEFINITIONS = [
     goakt: false,
   },
   {
+    name: "crdt.replicator.type.conflict.count",
+    type: "ObservableCounter",
+    unit: "{conflict}",
+    valueType: "int",
+    description: "Values of a losing data type this node replaced by the key's winning type (one key written with two types; the lower wire tag wins)",
+    attributes: base,
+    goakt: false,
+  },
+  {
     name: "crdt.replicator.members",
     type: "ObservableGauge",
     unit: "{member}",

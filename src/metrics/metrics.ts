@@ -62,6 +62,7 @@ const READ: Record<Exclude<ObservableName, LabelledName>, (ctx: ReplicatorContex
   "crdt.replicator.subscriber.error.count": (_, s) => s.subscriberErrorCount,
   "crdt.replicator.duplicate.node.count": (_, s) => s.duplicateNodeHeartbeats,
   "crdt.replicator.identity.check.timeout.count": (_, s) => s.identityCheckTimeouts,
+  "crdt.replicator.type.conflict.count": (_, s) => s.typeConflicts,
 };
 
 /** Every reason and cause, so each series exists (at 0) from the start. Exhaustive over the stats types. */

@@ -9,12 +9,13 @@
  * Housekeeping that leaves every key's meaning alone (a restore, tombstone expiry, compaction) is
  * not a change here; the store's own `onChange` tells digests and snapshots about those as well.
  */
-import type { Change, ChangeListener } from "../extension/changes.js";
+import type { Change, ChangeListener, TypeConflict, TypeConflictListener } from "../extension/changes.js";
 
-export type { Change, ChangeListener, ChangeOrigin, DeleteChange, ValueChange } from "../extension/changes.js";
+export type { Change, ChangeListener, ChangeOrigin, DeleteChange, TypeConflict, ValueChange } from "../extension/changes.js";
 
 export class ChangeStream {
   private readonly listeners = new Set<ChangeListener>();
+  private readonly conflictListeners = new Set<TypeConflictListener>();
 
   /** `onError` hears what a listener throws: one failing listener never stops the others, nor the merge. */
   constructor(private readonly onError: (error: unknown) => void) {}
@@ -28,6 +29,22 @@ export class ChangeStream {
     for (const l of this.listeners) {
       try {
         l(change);
+      } catch (error) {
+        this.onError(error);
+      }
+    }
+  }
+
+  /** Type conflicts this replica resolved by dropping its value (type-conflict.ts), announced before the change. */
+  listenConflicts(listener: TypeConflictListener): () => void {
+    this.conflictListeners.add(listener);
+    return () => this.conflictListeners.delete(listener);
+  }
+
+  emitConflict(conflict: TypeConflict): void {
+    for (const l of this.conflictListeners) {
+      try {
+        l(conflict);
       } catch (error) {
         this.onError(error);
       }

@@ -1,7 +1,8 @@
 /**
  * Applying changes to the store: local writes, and merging what peers send (values, tombstones and
- * full states) with the checks that keep bad input out (a type that differs from the key's, data
- * for a deleted key, an LWW timestamp or a deletion time too far ahead of this node's clock).
+ * full states) with the checks that keep bad input out (data for a deleted key, an LWW timestamp or
+ * a deletion time too far ahead of this node's clock), and the rule that settles a key written with
+ * two data types the same way on every replica (type-conflict.ts).
  * Every remote change passes here (deltas, coordinated writes, anti-entropy, read repair, other
  * DCs' batches), so the skew bound cannot be missed by any path. Every change the store accepts is
  * announced once on the change stream (changes.ts); a merge that changes nothing announces nothing.
@@ -14,6 +15,7 @@ import type { ChangeOrigin, ChangeStream } from "./changes.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { ChangeSource, Store } from "./store.js";
 import type { Subscriptions } from "./subscriptions.js";
+import { sameType, valueKindOf, winsOver } from "./type-conflict.js";
 
 export class Merger {
   constructor(
@@ -48,11 +50,8 @@ export class Merger {
       this.stats.reject("clock-skew");
       return false;
     }
-    const existing = this.store.get(t.key);
-    if (existing !== undefined && existing.kind !== t.kind) {
-      this.stats.reject("type-mismatch");
-      return false;
-    }
+    // A delete removes the key whatever type it names (as values of any type are refused once it is
+    // deleted): every replica ends deleted, whichever type it held.
     const stored = { ...t };
     if (!this.store.addTombstone(stored, sourceOf(origin))) return false;
     this.changes.emit({ key: t.key, kind: t.kind, tombstone: stored, origin, node: writerOf(origin, t.originNode) });
@@ -71,17 +70,15 @@ export class Merger {
       return true;
     }
     const current = this.store.get(d.key);
-    if (current !== undefined && current.kind !== d.kind) {
-      this.stats.reject("type-mismatch");
+    if (current !== undefined && !sameType(current.value, d.value)) {
+      if (!winsOver(d.value, current.value)) {
+        this.stats.reject("type-mismatch"); // the losing type of a type conflict
+        return true;
+      }
+      this.replaceLosingType(d, current.value, origin);
       return true;
     }
-    let merged: Crdt;
-    try {
-      merged = current === undefined ? d.value : current.value.merge(d.value);
-    } catch {
-      this.stats.reject("type-mismatch"); // e.g. ORMaps with different value kinds
-      return true;
-    }
+    const merged = current === undefined ? d.value : current.value.merge(d.value);
     this.stats.mergeCount++;
     this.clock.observe(timestamp); // later local writes are stamped at least as late
     // merge returns the receiver itself when the other side adds nothing: an idempotent merge.
@@ -91,10 +88,29 @@ export class Merger {
     return true;
   }
 
+  /** `d`'s type won a type conflict: its value replaces the stored one of the losing type, announced. */
+  private replaceLosingType(d: CrdtDelta, lost: Crdt, origin: ChangeOrigin): void {
+    this.stats.typeConflicts++;
+    this.clock.observe(maxLwwTimestamp(d.value));
+    this.store.set(d.key, d.kind, d.value, sourceOf(origin));
+    this.changes.emitConflict({
+      key: d.key,
+      kept: typeName(d.value),
+      discarded: { ...typeName(lost), value: lost },
+      origin,
+    });
+    this.changes.emit({ key: d.key, kind: d.kind, value: d.value, delta: d.value, origin, node: writerOf(origin, d.originNode) });
+  }
+
   /** Beyond the skew bound: a timestamp no correct clock within maxClockSkewMs of ours issued yet. */
   private tooLate(timestampMs: number): boolean {
     return timestampMs > this.clock.bound();
   }
+}
+
+function typeName(v: Crdt): { kind: DataKind; valueKind?: DataKind } {
+  const valueKind = valueKindOf(v);
+  return valueKind === undefined ? { kind: v.kind } : { kind: v.kind, valueKind };
 }
 
 function sourceOf(origin: ChangeOrigin): ChangeSource {

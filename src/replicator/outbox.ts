@@ -8,6 +8,7 @@ import type { Crdt, DataKind } from "../crdt/types.js";
 import { type CrdtDelta, type DeltaEnvelope, encodeDeltaEnvelope, encodeValue, type Tombstone } from "../wire/codec.js";
 import type { Transport } from "../transport/types.js";
 import type { ReplicatorStats } from "../extension/stats.js";
+import { sameType } from "./type-conflict.js";
 
 interface PendingDelta {
   kind: DataKind;
@@ -55,7 +56,8 @@ export class Outbox {
   /** Queue a local delta; deltas of one key within a window merge into one. */
   add(key: string, kind: DataKind, delta: Crdt): void {
     const current = this.pending.get(key);
-    if (current !== undefined && current.kind === kind) current.delta = current.delta.merge(delta);
+    // Another type: the key's type changed here (a type conflict, type-conflict.ts); the new one replaces.
+    if (current !== undefined && sameType(current.delta, delta)) current.delta = current.delta.merge(delta);
     else this.pending.set(key, { kind, delta });
     this.schedule();
   }

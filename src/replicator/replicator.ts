@@ -15,7 +15,7 @@ import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
 import type { FullState } from "../wire/codec.js";
 import type { MemberInfo, ReadOptions, WriteOptions } from "./api.js";
 import type { AntiEntropy } from "./anti-entropy.js";
-import type { Change, ChangeStream } from "./changes.js";
+import type { Change, ChangeStream, TypeConflict } from "./changes.js";
 import type { Inbox } from "./inbox.js";
 import type { Key } from "./keys.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
@@ -240,6 +240,17 @@ export class Replicator {
     this.checkOpen();
     if (typeof listener !== "function") throw new InvalidArgumentError("onChange needs a callback");
     return this.changes.listen(listener);
+  }
+
+  /**
+   * Call `listener` when this replica drops its value of a key because a value of another data type
+   * won the key (a key written with two types: the lower wire tag wins on every replica, see README
+   * "Type conflicts"); counted in `stats.typeConflicts`. Returns the function that stops it.
+   */
+  onTypeConflict(listener: (conflict: TypeConflict) => void): () => void {
+    this.checkOpen();
+    if (typeof listener !== "function") throw new InvalidArgumentError("onTypeConflict needs a callback");
+    return this.changes.listenConflicts(listener);
   }
 
   /**

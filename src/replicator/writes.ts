@@ -53,9 +53,7 @@ export class Writer {
     const base = current ?? (emptyOf(key.kind, key.valueKind) as T);
     // LWW writes that name no timestamp take the hybrid clock's.
     const next = withLwwClock(this.lwwNow, () => modify(base, d.writerId));
-    if (next === undefined || next === null || (next as Crdt).kind !== key.kind) {
-      throw new InvalidArgumentError(`modify must return a ${key.kind} value (got ${describeValue(next)})`);
-    }
+    checkDerived(next, base, key.kind);
     const delta = next.delta;
     if (delta === undefined) {
       if (durable) await d.persist(key.id); // what it returns may be an earlier, not yet durable write
@@ -94,6 +92,30 @@ export class Writer {
     if (level === "local") return undefined;
     const d = this.deps;
     return d.coordinator.write({ type: "write", from: d.nodeId, ...change() }, level, options.timeoutMs ?? d.coordinationTimeoutMs);
+  }
+}
+
+/**
+ * What `modify` returned must be `base` or made from it by its own operations (O(1), see
+ * Crdt.derivesFrom): storing anything else would replace the current value — a stale copy undoes
+ * concurrent changes, another key's value makes this key jump — while only its delta reaches peers.
+ */
+function checkDerived<T extends Crdt<T>>(next: T, base: T, kind: string): void {
+  if (next === base) return;
+  if (typeof (next as { then?: unknown } | undefined)?.then === "function") {
+    // Its outcome is nobody's to see any more: handled here, it cannot become an unhandled rejection.
+    (next as unknown as PromiseLike<unknown>).then(undefined, () => {});
+    throw new InvalidArgumentError("modify must be synchronous: return current.<op>(...) (no async function, no promise)");
+  }
+  if (next === undefined || next === null || (next as Crdt).kind !== kind) {
+    throw new InvalidArgumentError(`modify must return a ${kind} value (got ${describeValue(next)})`);
+  }
+  if (Object.getPrototypeOf(next) !== Object.getPrototypeOf(base) || !next.derivesFrom(base)) {
+    throw new InvalidArgumentError(
+      `modify returned a ${kind} value not made from the one passed to it (a stale copy, another key's value, ` +
+        "a merged or reset value), which would overwrite concurrent changes: return current.<op>(...) derived " +
+        "from the value passed to modify (or that value itself for no change)",
+    );
   }
 }
 

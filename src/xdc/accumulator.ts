@@ -46,8 +46,9 @@ export class BatchAccumulator {
     try {
       current.value = current.value.merge(value);
     } catch {
-      // Values of one kind that do not merge (ORMaps of different value kinds) were rejected by the
-      // store too; keep what we had.
+      // ORMaps of different value kinds: the store accepted this one, so its type won a type
+      // conflict (replicator/type-conflict.ts) and replaces what was pending.
+      this.deltas.set(key, { key, kind, value });
     }
   }
 

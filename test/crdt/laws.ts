@@ -315,4 +315,22 @@ export function checkDeltaLaws<T extends Crdt<T>, Op>(spec: TypeSpec<T, Op>): vo
       fcParams(),
     );
   });
+
+  test(`${spec.name}: derivesFrom holds for mutations of the base, not for another value or a merge`, () => {
+    const node = fc.nat({ max: NODES.length - 1 });
+    fc.assert(
+      fc.property(triple(spec), fc.array(fc.tuple(node, spec.op), { minLength: 1, maxLength: 6 }), ([start, other, extra], ops) => {
+        const source = start.resetDelta();
+        let value = source;
+        for (const [n, op] of ops) value = spec.apply(value, NODES[n]!, op);
+        assert.ok(value.derivesFrom(source), "a chain of mutations does not derive from its base");
+        const elsewhere = other.resetDelta();
+        if (stateJson(elsewhere) !== stateJson(source)) assert.ok(!value.derivesFrom(elsewhere), "derives from a value it was not made from");
+        const merged = value.merge(extra.resetDelta());
+        if (merged !== value && merged.delta !== undefined) assert.ok(!merged.derivesFrom(source), "a merge result still derives from the base");
+        if (value.delta !== undefined) assert.ok(!value.resetDelta().derivesFrom(source) || value.resetDelta() === source, "a reset value derives from the base");
+      }),
+      fcParams(),
+    );
+  });
 }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Key, KeyDeletedError, Replicator, type ReplicatorOptions } from "../../src/index.js";
+import { DecodeError, Key, KeyDeletedError, Replicator, type ReplicatorOptions } from "../../src/index.js";
 import { GCounter } from "../../src/crdt/index.js";
 import { Snapshots } from "../../src/durable/snapshots.js";
 import { ReplicatorStats } from "../../src/extension/stats.js";
@@ -35,7 +35,7 @@ describe("corrupt snapshot entries", () => {
   };
 
   test("garbage under v/x is skipped and counted; every other key restores", async () => {
-    assert.throws(() => decodeSnapshotEntry(garbage), "the garbage really is undecodable");
+    assert.throws(() => decodeSnapshotEntry(garbage), DecodeError, "the garbage really is undecodable");
     const dir = join(tempDir(), "n1");
     const r = await start("n1", dir);
     for (const id of ["x", "y", "z"]) await r.update(Key.gcounter(id), (v, self) => v.increment(self, id.charCodeAt(0)));

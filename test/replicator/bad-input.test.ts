@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { GCounter, Key, type Replicator } from "../../src/index.js";
+import { Flag, GCounter, Key, type Replicator } from "../../src/index.js";
 import type { RejectReason } from "../../src/extension/stats.js";
 import { decodeNodeReply, encodeDeltaEnvelope, type CrdtDelta, type DeltaEnvelope } from "../../src/wire/codec.js";
 import { messageType } from "../../src/wire/pb.js";
@@ -77,8 +77,9 @@ describe("bad input while replication goes on", () => {
       ["garbage", randomBytes(300)],
       ["truncated", valid.subarray(0, Math.floor(valid.length / 2))],
       ["unknown data type", Envelope.encode(withUnknownType).finish()],
-      // "a-set" is an ORSet on every node; this says it is a GCounter.
-      ["type mismatch", envelope("mallory", [counterDelta("a-set", "mallory")], { sequence: 3 })],
+      // "a-set" is an ORSet on every node; this says it is a Flag, a type that loses to an ORSet
+      // (the lower wire tag wins a type conflict: see type-conflict.ts), so it is refused.
+      ["type mismatch", envelope("mallory", [{ key: "a-set", kind: "flag", originNode: "mallory", value: Flag.empty().enable().resetDelta() }], { sequence: 3 })],
       ["near max_payload", randomBytes(maxPayload - 64)],
       // b's id with another incarnation, higher and lower than b's real one.
       ["b, newer incarnation", envelope("b", [counterDelta("good", "b", 1_000_000)], { incarnation: b.incarnation + 1, sequence: 7 })],

@@ -18,6 +18,8 @@ import {
   decodeDeltaEnvelope,
   decodeFullState,
   decodeHeartbeat,
+  decodeMemberHello,
+  decodeMemberHelloReply,
   decodeNodeReply,
   decodeNodeRequest,
   decodeSnapshotEntry,
@@ -30,6 +32,8 @@ import {
   encodeDeltaEnvelope,
   encodeFullState,
   encodeHeartbeat,
+  encodeMemberHello,
+  encodeMemberHelloReply,
   encodeNodeReply,
   encodeNodeRequest,
   encodeSnapshotEntry,
@@ -38,6 +42,7 @@ import {
   type CrdtDelta,
 } from "../../src/wire/codec.js";
 import { descriptor } from "../../src/wire/gen/descriptor.js";
+import { guard } from "../../src/wire/pb.js";
 import { fcParams } from "../crdt/laws.js";
 import { SPECS, values } from "./arbitraries.js";
 
@@ -48,6 +53,8 @@ type Decoder = { name: string; decode: (b: Uint8Array) => unknown };
 const DECODERS: Decoder[] = [
   { name: "DeltaEnvelope", decode: decodeDeltaEnvelope },
   { name: "Heartbeat", decode: decodeHeartbeat },
+  { name: "MemberHello", decode: decodeMemberHello },
+  { name: "MemberHelloReply", decode: decodeMemberHelloReply },
   { name: "NodeRequest", decode: decodeNodeRequest },
   { name: "NodeReply", decode: decodeNodeReply },
   { name: "FullState", decode: decodeFullState },
@@ -84,6 +91,8 @@ corpus("DeltaEnvelope", encodeDeltaEnvelope(envelope));
 corpus("DeltaEnvelope", encodeDeltaEnvelope({ ...envelope, deltas: deltas.slice(0, 1), tombstones: [] }));
 corpus("DeltaEnvelope", encodeDeltaEnvelope({ ...envelope, deltas: [], tombstones: [], chunk: { chunkId: 5, index: 0, total: 2, data: new Uint8Array(30).fill(7) } }));
 corpus("Heartbeat", encodeHeartbeat({ node: "a", dataCenter: "dc", roles: ["x"], startedAtMs: 5, incarnation: 1, lastSequence: 9, leaving: false, silent: ["b"], vouched: ["c", "d"], sentAtMs: 3 }));
+corpus("MemberHello", encodeMemberHello({ node: "a", replyTo: "_INBOX.x" }));
+corpus("MemberHelloReply", encodeMemberHelloReply({ from: "b", incarnation: 3, youngestStartedAtMs: 9, members: 2, counted: [{ node: "a", dataCenter: "dc", roles: ["r"] }, { node: "b", dataCenter: "dc", roles: [] }] }));
 corpus("NodeRequest", encodeNodeRequest({ type: "write", from: "a", deltas: deltas.slice(0, 3), tombstones: [tombstone] }));
 corpus("NodeRequest", encodeNodeRequest({ type: "read", from: "a", key: "k", kind: "gset" }));
 corpus("NodeRequest", encodeNodeRequest({ type: "digest", from: "a", level: 1, buckets: [{ bucket: 1, hash: 77n }], keys: [{ key: "k", hash: 2n ** 63n }], bucket: 3 }));
@@ -224,6 +233,19 @@ describe("decoders throw nothing but DecodeError", () => {
     for (const { decoder, bytes } of CORPUS) {
       for (let n = 0; n < bytes.length; n++) check(decoder, bytes.subarray(0, n));
     }
+  });
+
+  test("guard turns whatever a decoder throws into a DecodeError, the original kept as its cause", () => {
+    // The last line of defence behind every decoder above: protobufjs throws RangeError and Error.
+    for (const thrown of [new RangeError("index out of range: 9 + 10 > 12"), new TypeError("x is undefined"), new Error("invalid wire type 7")]) {
+      assert.throws(
+        () => guard("Thing", () => { throw thrown; }),
+        (e: unknown) => e instanceof DecodeError && e.cause === thrown && /^Thing: /.test(e.message),
+      );
+    }
+    const own = new DecodeError("Thing: already typed");
+    assert.throws(() => guard("Thing", () => { throw own; }), (e: unknown) => e === own);
+    assert.equal(guard("Thing", () => 5), 5);
   });
 
   test("the unmutated corpus decodes", () => {

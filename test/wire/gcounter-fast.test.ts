@@ -6,18 +6,32 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fc from "fast-check";
 import { GCounter } from "../../src/crdt/index.js";
 import { fromState } from "../../src/crdt/registry.js";
 import type { Crdt } from "../../src/crdt/types.js";
+import { DecodeError } from "../../src/errors.js";
 import { decodeState, decodeValue, encodeValue } from "../../src/wire/states.js";
+import { fcParams } from "../crdt/laws.js";
 
+/** What a decode gives: the state, or the refusal — which must be a DecodeError, nothing else. */
 function outcome(decode: () => Crdt): string {
   try {
     const v = decode() as GCounter;
     return `ok ${JSON.stringify(v.toState())}`;
   } catch (e) {
-    return `throws ${(e as Error).name}`;
+    if (!(e instanceof DecodeError)) throw new Error(`a decoder threw ${(e as Error)?.name}, not a DecodeError: ${(e as Error)?.message}`, { cause: e });
+    return "throws DecodeError";
   }
+}
+
+/** Both paths on `bytes`: the same outcome (the fast path answers only what the generic one would). */
+function compare(bytes: Uint8Array): void {
+  assert.equal(
+    outcome(() => decodeValue("gcounter", bytes)),
+    outcome(() => fromState("gcounter", decodeState("gcounter", bytes))),
+    `bytes ${Buffer.from(bytes).toString("hex")}`,
+  );
 }
 
 test("the GCounter fast path decodes and rejects exactly like the generic decoder", () => {
@@ -40,14 +54,29 @@ test("the GCounter fast path decodes and rejects exactly like the generic decode
       }
     }
     for (const v of variants) {
-      assert.equal(
-        outcome(() => decodeValue("gcounter", v)),
-        outcome(() => fromState("gcounter", decodeState("gcounter", v))),
-        `bytes ${Buffer.from(v).toString("hex")}`,
-      );
+      compare(v);
       compared++;
     }
     assert.ok(decodeValue("gcounter", bytes).equals(c));
   }
   assert.ok(compared > 200);
+});
+
+test("random counters truncated, cut or overwritten anywhere: both paths agree, and refuse only with DecodeError", () => {
+  const node = fc.oneof(fc.constantFrom("a", "b~1", "sa~lz3k2", "nödé"), fc.string({ minLength: 1, maxLength: 6 }));
+  const counter = fc
+    .array(fc.tuple(node, fc.oneof(fc.integer({ min: 1, max: 300 }), fc.maxSafeNat())), { maxLength: 5 })
+    .map((slots) => slots.reduce((c, [n, by]) => (by > 0 && c.slot(n) + by <= Number.MAX_SAFE_INTEGER ? c.increment(n, by) : c), GCounter.empty()).resetDelta());
+  const edit = fc.record({ at: fc.nat(), cut: fc.nat({ max: 4 }), insert: fc.uint8Array({ maxLength: 4 }) });
+  fc.assert(
+    fc.property(counter, fc.array(edit, { minLength: 1, maxLength: 3 }), (c, edits) => {
+      let bytes = encodeValue(c);
+      for (const { at, cut, insert } of edits) {
+        const i = at % (bytes.length + 1);
+        bytes = Uint8Array.of(...bytes.subarray(0, i), ...insert, ...bytes.subarray(i + cut));
+      }
+      compare(bytes);
+    }),
+    fcParams(),
+  );
 });
