@@ -77,7 +77,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
           connected = s.type === "reconnect" ? true : s.type === "disconnect" || s.type === "closed" ? false : connected;
         });
         recordLag(r, lag);
-        live = { r, feed: new ChangeFeed(r) };
+        live = { r, feed: new ChangeFeed(r, config.maxWatchers) };
         return;
       } catch (error) {
         if (t !== undefined && t !== options.transport) await t.close().catch(() => undefined);
