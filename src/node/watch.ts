@@ -3,10 +3,13 @@
  *
  * The replicator's change stream says which keys changed (local writes and merges alike, never
  * idempotent merges), where the change came from and, for writes that came by the delta stream,
- * which node wrote them. Changes are coalesced per key for one macrotask; each flush encodes every
- * change once, joins the frames a prefix selects into one buffer, and writes that same buffer to
- * every watcher of that prefix: a thousand watchers cost a thousand socket writes per flush, not a
- * thousand encodings per change.
+ * which node wrote them. Changes are coalesced per key until the next flush: at the end of the
+ * current macrotask when the feed was quiet, at most every FLUSH_MS while changes keep coming. Each
+ * flush encodes every change once, joins the frames a prefix selects into one buffer, and writes
+ * that same buffer to every watcher of that prefix: a thousand watchers cost a thousand socket
+ * writes per flush, not a thousand encodings and writes per change. Those writes go out
+ * FANOUT_SLICE at a time, one slice per macrotask, so requests (a /healthz probe) are served between
+ * slices rather than after the whole fan-out.
  *
  * A watcher that cannot keep up is closed (and counted) once more than WATCHER_BACKLOG_BYTES wait
  * in its socket: memory stays bounded, and a slow reader never makes the event loop wait. Its
@@ -45,6 +48,10 @@ export const SSE_HEADERS = {
 
 /** Bytes a watcher may have waiting in its socket (beyond its initial snapshot) before it is closed. */
 export const WATCHER_BACKLOG_BYTES = 1024 * 1024;
+/** Shortest time between two flushes: bounds the socket writes per second under a stream of writes. */
+const FLUSH_MS = 100;
+/** Watchers written to in one macrotask. */
+const FANOUT_SLICE = 64;
 const PING_MS = 15_000;
 const PING = Buffer.from(": ping\n\n");
 const RETRY = Buffer.from("retry: 2000\n\n");
@@ -72,6 +79,10 @@ export class ChangeFeed {
   private readonly off: () => void;
   private readonly ping: NodeJS.Timeout;
   private scheduled = false;
+  private lastFlush = 0;
+  /** (watcher, batch) writes still to make, in order; `sent` of them are done. */
+  private readonly outbox: [Watcher, Buffer][] = [];
+  private sent = 0;
   private refused = 0;
   private dropped = 0;
 
@@ -131,11 +142,14 @@ export class ChangeFeed {
     this.pending.set(c.key, c);
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    const wait = this.lastFlush + FLUSH_MS - performance.now();
+    if (wait <= 0) setImmediate(() => this.flush());
+    else setTimeout(() => this.flush(), wait);
   }
 
   private flush(): void {
     this.scheduled = false;
+    this.lastFlush = performance.now();
     if (this.watchers.size === 0) {
       this.pending.clear();
       return;
@@ -160,8 +174,23 @@ export class ChangeFeed {
         batch = selected.length === 0 ? null : Buffer.from(selected.join(""));
         batches.set(w.prefix, batch);
       }
-      if (batch !== null) this.send(w, batch);
+      if (batch !== null) this.outbox.push([w, batch]);
     }
+    if (this.sent === 0) this.drain(); // else the running drain reaches these writes after the earlier ones
+  }
+
+  private drain(): void {
+    const end = Math.min(this.outbox.length, this.sent + FANOUT_SLICE);
+    for (; this.sent < end; this.sent++) {
+      const [w, batch] = this.outbox[this.sent]!;
+      if (this.watchers.has(w)) this.send(w, batch);
+    }
+    if (this.sent < this.outbox.length) {
+      setImmediate(() => this.drain());
+      return;
+    }
+    this.outbox.length = 0;
+    this.sent = 0;
   }
 
   private send(w: Watcher, data: Buffer): void {
