@@ -258,6 +258,10 @@ describe("crdt-node HTTP hardening", () => {
       assert.deepEqual(Object.keys(set.body.value[0]).sort(), ["__proto__", "a"], set.text);
       assert.deepEqual(own(set.body.value[0], "__proto__"), { polluted: true });
       assert.equal(({} as Record<string, unknown>).polluted, undefined, "nothing leaked into Object.prototype");
+      await waitFor(async () => {
+        const [m, e] = await Promise.all([http("GET", key(cors, "proto-lww")), http("GET", key(cors, "proto-set"))]);
+        return Object.keys(m.body?.value ?? {}).length === 3 && own(m.body.value, "__proto__")?.n === 0 && own(e.body?.value?.[0] ?? {}, "__proto__")?.polluted === true;
+      }, { message: "a peer holds the same fields" });
       await waitFor(() => {
         const last = [...sse.events].reverse().find((e) => e.data.key === "proto-lww");
         return last !== undefined && Object.keys(last.data.value).length === 3 && own(last.data.value, "__proto__")?.n === 0;

@@ -1,14 +1,15 @@
 /**
  * Writes from a process of its own (so sending them does not slow the process that measures the
- * daemon): `http-writer.ts <node url> <writes> <keys> <concurrency>` increments gcounters
- * load-0..load-<keys-1> round-robin, <concurrency> requests in flight, then prints
- * "done <json>" (or "failed <why>").
+ * daemon): `http-writer.ts <node url> <writes> <keys> <concurrency> <per second>` increments
+ * gcounters load-0..load-<keys-1> round-robin, write i due at i/<per second> s after the start and
+ * at most <concurrency> in flight, then prints "done <json>" (or "failed <why>").
  */
 import { Agent, request } from "node:http";
 
-const [url, writesArg, keysArg, concurrencyArg] = process.argv.slice(2);
+const [url, writesArg, keysArg, concurrencyArg, rateArg] = process.argv.slice(2);
 const writes = Number(writesArg);
 const keys = Number(keysArg);
+const msPerWrite = 1000 / Number(rateArg);
 const agent = new Agent({ keepAlive: true });
 const body = '{"type":"gcounter","op":"increment","by":1}';
 
@@ -29,6 +30,8 @@ try {
   await Promise.all(
     Array.from({ length: Number(concurrencyArg) }, async () => {
       for (let i = next++; i < writes; i = next++) {
+        const due = started + i * msPerWrite - performance.now();
+        if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
         const status = await post(`load-${i % keys}`);
         if (status !== 200) throw new Error(`write ${i}: HTTP ${status}`);
       }

@@ -17,7 +17,9 @@ import { raw } from "./raw-http.js";
 const WATCHERS = 500;
 const WRITES = 3_000;
 const KEYS = 100;
-const CONCURRENCY = 4;
+const CONCURRENCY = 8;
+/** Writes are offered at this pace (fewer when the node answers slower): 3,000 in 10 s. */
+const WRITES_PER_SECOND = 300;
 const HEALTHZ_BOUND_MS = 100;
 const MARKER = "load-end-marker";
 
@@ -76,7 +78,7 @@ describe("crdt-node under 500 watchers", () => {
       const watchers = async () => (await raw("GET", `${node.url}/v1/stats`)).body.watchers;
       assert.equal((await watchers()).open, WATCHERS);
 
-      writer = child("http-writer.ts", [node.url, String(WRITES), String(KEYS), String(CONCURRENCY)]);
+      writer = child("http-writer.ts", [node.url, String(WRITES), String(KEYS), String(CONCURRENCY), String(WRITES_PER_SECOND)]);
       const latencies: number[] = [];
       while (!/^(done|failed)/m.test(writer.output())) {
         const t0 = performance.now();
