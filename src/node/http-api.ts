@@ -271,7 +271,7 @@ function classify(error: unknown): [number, string] {
   if (error instanceof ReadTimeoutError || error instanceof WriteTimeoutError) return [504, "COORDINATION_TIMEOUT"];
   if (error instanceof ReplicatorClosedError) return [503, "CLOSED"];
   if (error instanceof DurableWriteError) return [500, "NOT_DURABLE"];
-  const status = (error as { statusCode?: unknown }).statusCode; // fastify's own: bad JSON, empty body, 413
+  const status = (error as { statusCode?: unknown }).statusCode; // fastify's own: 413, 415, a malformed request
   if (status === 400) return [400, "BAD_REQUEST"];
   if (status === 413) return [413, "BODY_TOO_LARGE"];
   if (status === 415) return [415, "UNSUPPORTED_MEDIA_TYPE"];

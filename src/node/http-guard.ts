@@ -28,10 +28,10 @@ export function defaultAllowedHosts(listenHost: string, hostname: string, nodeId
 }
 
 /** The host name of a `Host` header, lower-cased, without port, brackets or trailing dot. */
-export function hostNameOf(header: string): string {
+function hostNameOf(header: string): string {
   const h = header.trim();
-  const name = h.startsWith("[") ? h.slice(1, h.indexOf("]") < 0 ? undefined : h.indexOf("]")) : h.replace(/:\d*$/, "");
-  return normalHost(name);
+  const bracketed = /^\[([^\]]*)\]/.exec(h); // [v6]:port
+  return normalHost(bracketed ? bracketed[1]! : h.replace(/:\d*$/, ""));
 }
 
 function normalHost(name: string): string {
