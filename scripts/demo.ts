@@ -283,7 +283,7 @@ async function main(): Promise<void> {
 
   console.log(`\ndemo: ${bin === undefined ? "in-memory" : "multi-process"} cluster is up. Dashboards:`);
   for (const spec of TOPOLOGY) console.log(`  ${spec.id.padEnd(11)} ${spec.dc}  ${urls.get(spec.id)}/${spec.readOnly ? "   (read-only relay)" : ""}`);
-  console.log(`\ntry:  curl -s -XPOST ${urls.get("west-1")}/v1/keys/page-views -d '{"type":"gcounter","op":"increment","by":5}'`);
+  console.log(`\ntry:  curl -s -XPOST ${urls.get("west-1")}/v1/keys/page-views -H 'content-type: application/json' -d '{"type":"gcounter","op":"increment","by":5}'`);
   console.log(`      curl -s ${urls.get("east-relay")}/v1/keys/page-views\n`);
 
   const writers = TOPOLOGY.filter((s) => !s.readOnly).map((s) => urls.get(s.id)!);

@@ -102,7 +102,7 @@ function count(c: GCounter | PNCounter): number | string {
 
 /** Per-node counts; the writer ids' incarnation suffixes (`node~xyz`) are summed into their node. */
 function slots(c: GCounter): Record<string, number> {
-  const out: Record<string, number> = {};
+  const out = record<number>();
   for (const w of c.nodes.sort()) out[nodeOf(w)] = (out[nodeOf(w)] ?? 0) + c.slot(w);
   return out;
 }
@@ -113,8 +113,16 @@ export function nodeOf(writer: string): string {
   return i < 0 ? writer : writer.slice(0, i);
 }
 
+/**
+ * An empty object without a prototype: every name (`__proto__`, `constructor`) is then an ordinary
+ * field when assigned, as it is in the data.
+ */
+function record<V>(): Record<string, V> {
+  return Object.create(null) as Record<string, V>;
+}
+
 function object<V>(entries: readonly (readonly [Element, V])[], f: (v: V) => Json): Json {
-  const out: Record<string, Json> = {};
+  const out = record<Json>();
   for (const [k, v] of entries) out[typeof k === "string" ? k : JSON.stringify(json(k))] = f(v);
   return out;
 }
@@ -125,7 +133,7 @@ export function json(e: Element): Json {
   if (e instanceof Uint8Array) return { $base64: Buffer.from(e).toString("base64") };
   if (Array.isArray(e)) return e.map(json);
   if (typeof e === "object" && e !== null) {
-    const out: Record<string, Json> = {};
+    const out = record<Json>();
     for (const [k, v] of Object.entries(e)) out[k] = json(v as Element);
     return out;
   }
@@ -133,6 +141,28 @@ export function json(e: Element): Json {
 }
 
 // ------------------------------------------------------------------ writing
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+const EXAMPLE = '{"type":"gcounter","op":"increment","by":1}';
+
+/**
+ * A request body as JSON: strict UTF-8 (no silent U+FFFD), and `JSON.parse`, which makes a
+ * `__proto__` key an ordinary own field like any other. BodyError when it is not.
+ */
+export function parseJsonBody(raw: Uint8Array): unknown {
+  let text: string;
+  try {
+    text = UTF8.decode(raw);
+  } catch {
+    throw new BodyError(`the body is not valid UTF-8; send JSON text in UTF-8, like ${EXAMPLE}`);
+  }
+  if (text.trim() === "") throw new BodyError(`the body is empty; send an object like ${EXAMPLE}`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BodyError(`the body is not valid JSON; send an object like ${EXAMPLE}`);
+  }
+}
 
 export interface Operation {
   kind: DataKind;
@@ -144,7 +174,7 @@ export interface Operation {
 /** Parse `{ type, op, ... }` into the kind it writes and its modify function; BodyError if malformed. */
 export function parseOperation(body: unknown): Operation {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new BodyError('the body must be a JSON object like {"type":"gcounter","op":"increment","by":1}');
+    throw new BodyError(`the body must be a JSON object like ${EXAMPLE}`);
   }
   const b = body as Body;
   const kind = parseType(b.type);
@@ -228,7 +258,7 @@ function modifier(kind: DataKind, b: Body, at: string): Modify {
 }
 
 function counter(b: Body, at: string, f: (c: Crdt, self: string, by: number) => Crdt): Modify {
-  const by = b.by ?? 1;
+  const by = b.by === undefined ? 1 : b.by; // null is not "absent": it is a wrong value
   if (typeof by !== "number" || !Number.isSafeInteger(by) || by < 0) {
     throw new BodyError(`${at}by must be a non-negative integer (default 1); got ${show(by)}`);
   }

@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from "commander";
 import { ConfigError, DEFAULTS, resolveOptions } from "../index.js";
 import { redact } from "../transport/nats.js";
 import { httpsFiles, natsLogin, remoteLogin, security, type NatsLogin, type NodeSecurity, type SecretName, type Settings } from "./credentials.js";
+import { parseOrigin } from "./http-guard.js";
 
 export interface RemoteDc {
   name: string;
@@ -40,6 +41,12 @@ export interface NodeConfig {
   minClusterSize: number;
   /** Message authentication (`ReplicatorOptions.security`); undefined when no key is configured. */
   security: NodeSecurity | undefined;
+  /** Host names the API answers besides IP literals and localhost; undefined: the defaults (http-guard.ts). */
+  allowedHosts: "any" | string[] | undefined;
+  /** Origins a browser page may call the API from (CORS); none by default. */
+  corsOrigins: "any" | string[];
+  /** Concurrent `GET /v1/watch` streams; past it: 503. */
+  maxWatchers: number;
 }
 
 export type ParseResult = { help: string } | { config: NodeConfig };
@@ -108,6 +115,18 @@ const SPECS = {
   clusterKeyFile: { flag: "--cluster-key-file <file>", env: "CLUSTER_KEY_FILE", help: "file holding the cluster key (surrounding whitespace ignored)" },
   nodeKeyFile: { flag: "--node-key-file <file>", env: "NODE_KEY_FILE", help: "file holding this node's signing key, an nkey seed (with --trusted-keys)" },
   trustedKeys: { flag: "--trusted-keys <file>", env: "TRUSTED_KEYS", help: 'JSON file of node id → public nkey whose signatures are accepted, e.g. {"east-1":"UA…"}' },
+  // HTTP door: Host/Origin checks and the watcher cap.
+  allowedHosts: {
+    flag: "--allowed-hosts <names>",
+    env: "ALLOWED_HOSTS",
+    help: "host names the API answers (421 otherwise), comma-separated, or * for any; IP addresses and localhost always (default: the --http host, or on 0.0.0.0 the machine's host name and the node id)",
+  },
+  corsOrigins: {
+    flag: "--cors-origins <origins>",
+    env: "CORS_ORIGINS",
+    help: "origins (scheme://host[:port]) whose pages may call the API, comma-separated, or * for any (default: none; other origins cannot write, 403)",
+  },
+  maxWatchers: { flag: "--max-watchers <n>", env: "MAX_WATCHERS", help: "concurrent GET /v1/watch streams (past it: 503)", fallback: "1000" },
 } satisfies Record<string, Spec>;
 
 function program(): Command {
@@ -171,6 +190,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     maxClockSkewMs: integer(get("maxClockSkewMs")!, where("maxClockSkewMs")),
     minClusterSize: integer(get("minClusterSize")!, where("minClusterSize")),
     security: security(secrets, nodeId),
+    allowedHosts: hostList(get("allowedHosts"), where("allowedHosts")),
+    corsOrigins: originList(get("corsOrigins") ?? "", where("corsOrigins")),
+    maxWatchers: integer(get("maxWatchers")!, where("maxWatchers"), "a count"),
   };
   if (config.token !== undefined && !/^[\x21-\x7e]+$/.test(config.token)) {
     throw new ConfigError(`${where("token")} must be printable ASCII without spaces`);
@@ -242,10 +264,31 @@ function remoteDc(s: string, where: string, own: NatsLogin): RemoteDc {
   return { name, servers: remote.servers, login: remote.login };
 }
 
-function integer(s: string, where: string): number {
+function integer(s: string, where: string, unit = "milliseconds"): number {
   const n = Number(s);
-  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${where} must be a positive integer (milliseconds); got ${JSON.stringify(s)}`);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${where} must be a positive integer (${unit}); got ${JSON.stringify(s)}`);
   return n;
+}
+
+function hostList(s: string | undefined, where: string): "any" | string[] | undefined {
+  if (s === undefined) return undefined;
+  const names = splitList(s, /,/).map((n) => n.toLowerCase().replace(/\.$/, ""));
+  if (names.includes("*")) return "any";
+  const bad = names.find((n) => !/^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$/.test(n));
+  if (bad !== undefined || names.length === 0) {
+    throw new ConfigError(`${where} must be host names without port, comma-separated (e.g. crdt.example.com,east-1), or *; got ${JSON.stringify(bad ?? s)}`);
+  }
+  return names;
+}
+
+function originList(s: string, where: string): "any" | string[] {
+  const items = splitList(s, /,/);
+  if (items.includes("*")) return "any";
+  return items.map((o) => {
+    const origin = parseOrigin(o);
+    if (origin === undefined) throw new ConfigError(`${where}: ${JSON.stringify(o)} is not an origin like https://app.example.com or http://localhost:3000`);
+    return origin;
+  });
 }
 
 function boolean(s: string | undefined, where: string): boolean {

@@ -88,7 +88,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
           }
         });
         recordLag(r, lag);
-        live = { r, feed: new ChangeFeed(r) };
+        live = { r, feed: new ChangeFeed(r, config.maxWatchers) };
         return;
       } catch (error) {
         if (t !== undefined && t !== options.transport) await t.close().catch(() => undefined);

@@ -1,12 +1,14 @@
 /**
  * The daemon's HTTP API (fastify): typed operations on keys, coordinated reads and writes, the SSE
  * watch, the cluster view, stats, Prometheus metrics, health, and the dashboard page.
- * Status codes: 400 malformed, 401 no/bad token, 403 write on a read-only node, 404 unknown key,
- * 409 wrong type for the key, 410 deleted key, 413 body too large, 503 not ready, 504 coordination
- * timeout (the local write stands).
+ * Status codes: 400 malformed, 401 no/bad token, 403 write on a read-only node or from a foreign
+ * origin, 404 unknown key, 409 wrong type for the key, 410 deleted key, 413 body too large, 415 body
+ * not JSON, 421 Host not served, 503 not ready or too many watchers, 504 coordination timeout (the
+ * local write stands). Host, Origin and content-type rules: http-guard.ts.
  */
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { hostname } from "node:os";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import {
   type ConsistencyLevel,
@@ -24,13 +26,26 @@ import {
   WriteTimeoutError,
 } from "../index.js";
 import { redact } from "../transport/nats.js";
-import { BodyError, parseOperation, parseType, typeName, valueKindOf, view } from "./codec-json.js";
+import { BodyError, parseJsonBody, parseOperation, parseType, typeName, valueKindOf, view } from "./codec-json.js";
 import type { NodeConfig } from "./config.js";
+import {
+  CORS_ALLOW_HEADERS,
+  CORS_ALLOW_METHODS,
+  changesState,
+  defaultAllowedHosts,
+  hostAllowed,
+  jsonContentTypeProblem,
+  originVerdict,
+  type HostRule,
+  type OriginRule,
+} from "./http-guard.js";
 import { statsOf, type LagWindow } from "./stats.js";
-import { streamChanges, type ChangeFeed } from "./watch.js";
+import { SSE_HEADERS, type ChangeFeed } from "./watch.js";
 
 export const BODY_LIMIT = 1024 * 1024;
 const MAX_TIMEOUT_MS = 60_000;
+/** Seconds a watcher refused for the cap is told to wait. */
+const WATCH_RETRY_AFTER_S = 5;
 
 /** What the routes need from the daemon; `live` is undefined until the replicator has started. */
 export interface ApiDeps {
@@ -55,16 +70,16 @@ class HttpError extends CrdtReplicatorError {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
 }
 
-/** Clearer words for fastify's own body errors (it blames the content type even when none was sent). */
-const FASTIFY_MESSAGES: Record<string, string> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON; send an object like {"type":"gcounter","op":"increment","by":1}',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty; send an object like {"type":"gcounter","op":"increment","by":1}',
-  FST_ERR_CTP_BODY_TOO_LARGE: `the body is larger than ${BODY_LIMIT} bytes`,
+/** Clearer words for fastify's own body errors. */
+const FASTIFY_MESSAGES: Record<string, (req: FastifyRequest) => string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: () => `the body is larger than ${BODY_LIMIT} bytes`,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (req) => jsonContentTypeProblem(req.headers["content-type"]) ?? "unsupported media type",
 };
 
 const PUBLIC = new Set(["/healthz", "/readyz", "/", "/favicon.ico"]);
@@ -72,10 +87,35 @@ const PUBLIC = new Set(["/healthz", "/readyz", "/", "/favicon.ico"]);
 /** `https`: PEM certificate and key to serve HTTPS instead of HTTP. */
 export function buildApi(d: ApiDeps, https?: { cert: Buffer; key: Buffer }): FastifyInstance {
   const app = Fastify({ ...(https && { https }), bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 4096 }, logger: false, return503OnClosing: true });
-  // curl -d sends form-encoded by default: read every body as JSON, whatever its content type says.
-  app.addContentTypeParser("*", { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
+  // JSON only (415 otherwise): a cross-site page cannot send it without a CORS preflight.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {
+    const problem = jsonContentTypeProblem(req.headers["content-type"]);
+    if (problem !== undefined) return done(new HttpError(415, "UNSUPPORTED_MEDIA_TYPE", problem), undefined);
+    try {
+      done(null, parseJsonBody(body as Buffer));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
 
-  app.addHook("onRequest", async (req) => {
+  const hosts: HostRule = d.config.allowedHosts === "any" ? "any" : new Set(d.config.allowedHosts ?? defaultAllowedHosts(d.config.http.host, hostname(), d.config.nodeId));
+  const origins: OriginRule = d.config.corsOrigins === "any" ? "any" : new Set(d.config.corsOrigins);
+
+  app.addHook("onRequest", async (req, reply) => {
+    const { host, origin } = req.headers;
+    if (!hostAllowed(host, hosts)) {
+      throw new HttpError(421, "MISDIRECTED_HOST", `host ${JSON.stringify(host)} is not served here: add its name to --allowed-hosts / ALLOWED_HOSTS`);
+    }
+    const verdict = originVerdict(origin, host, req.protocol, origins);
+    if (verdict === "foreign" && (changesState(req.method) || req.method === "OPTIONS")) {
+      throw new HttpError(403, "ORIGIN_REFUSED", `origin ${JSON.stringify(origin)} may not change anything here: add it to --cors-origins / CORS_ORIGINS`);
+    }
+    if (verdict === "cors") {
+      reply.raw.setHeader("access-control-allow-origin", origin!); // on hijacked replies (watch, metrics) too
+      reply.raw.setHeader("vary", "Origin");
+    }
+    if (req.method === "OPTIONS") return; // a preflight carries no token
     const path = req.url.split("?", 1)[0]!;
     if (d.config.token !== undefined && !PUBLIC.has(path) && !authorized(req.headers.authorization, d.config.token)) {
       throw new HttpError(401, "UNAUTHORIZED", "missing or wrong bearer token: send 'Authorization: Bearer <token>'");
@@ -85,9 +125,11 @@ export function buildApi(d: ApiDeps, https?: { cert: Buffer; key: Buffer }): Fas
     }
   });
 
-  app.setErrorHandler((error, _req, reply) => {
+  app.setErrorHandler((error, req, reply) => {
     const [status, code] = classify(error);
-    void reply.code(status).send({ error: FASTIFY_MESSAGES[(error as { code?: string }).code ?? ""] ?? (error as Error).message, code });
+    if (error instanceof HttpError) void reply.headers(error.headers);
+    const message = FASTIFY_MESSAGES[(error as { code?: string }).code ?? ""]?.(req) ?? (error as Error).message;
+    void reply.code(status).send({ error: message, code });
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?", 1)[0]}`, code: "NO_ROUTE" });
@@ -104,9 +146,20 @@ export function buildApi(d: ApiDeps, https?: { cert: Buffer; key: Buffer }): Fas
   });
   app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(d.dashboard()));
   app.get("/favicon.ico", async (_req, reply) => reply.code(204).send());
+  // CORS preflights (answered with the allowed methods and headers for a configured origin only).
+  app.options("*", async (_req, reply) => {
+    if (reply.raw.hasHeader("access-control-allow-origin")) {
+      void reply.headers({ "access-control-allow-methods": CORS_ALLOW_METHODS, "access-control-allow-headers": CORS_ALLOW_HEADERS, "access-control-max-age": "600" });
+      reply.raw.setHeader("vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+    }
+    return reply.code(204).header("allow", `${CORS_ALLOW_METHODS}, OPTIONS`).send();
+  });
 
   app.get("/v1/cluster", async () => cluster(d, need(d)));
-  app.get("/v1/stats", async () => statsOf(need(d).r, d.lag));
+  app.get("/v1/stats", async () => {
+    const { r, feed } = need(d);
+    return { ...statsOf(r, d.lag), watchers: feed.stats() };
+  });
 
   app.get("/v1/keys", async (req) => {
     const prefix = query(req).prefix ?? "";
@@ -171,8 +224,14 @@ export function buildApi(d: ApiDeps, https?: { cert: Buffer; key: Buffer }): Fas
   app.get("/v1/watch", (req, reply) => {
     const { feed } = need(d);
     const q = query(req);
+    if (!feed.admit()) {
+      const { max } = feed.stats();
+      const message = `node ${d.config.nodeId} serves ${max} watchers already: retry later, or raise --max-watchers / MAX_WATCHERS`;
+      throw new HttpError(503, "TOO_MANY_WATCHERS", message, { "retry-after": String(WATCH_RETRY_AFTER_S) });
+    }
+    if (req.method === "HEAD") return reply.headers(SSE_HEADERS).send(); // the headers a GET would get, no stream
     reply.hijack();
-    const stop = streamChanges(reply.raw, feed, q.prefix ?? "", q.initial === "1" || q.initial === "true");
+    const stop = feed.watch(reply.raw, q.prefix ?? "", q.initial === "1" || q.initial === "true");
     d.streams.add(stop);
     reply.raw.on("close", () => d.streams.delete(stop));
   });
@@ -213,9 +272,10 @@ function classify(error: unknown): [number, string] {
   if (error instanceof ReadTimeoutError || error instanceof WriteTimeoutError) return [504, "COORDINATION_TIMEOUT"];
   if (error instanceof ReplicatorClosedError) return [503, "CLOSED"];
   if (error instanceof DurableWriteError) return [500, "NOT_DURABLE"];
-  const status = (error as { statusCode?: unknown }).statusCode; // fastify's own: bad JSON, empty body, 413
+  const status = (error as { statusCode?: unknown }).statusCode; // fastify's own: 413, 415, a malformed request
   if (status === 400) return [400, "BAD_REQUEST"];
   if (status === 413) return [413, "BODY_TOO_LARGE"];
+  if (status === 415) return [415, "UNSUPPORTED_MEDIA_TYPE"];
   if (typeof status === "number" && status > 400 && status < 600) return [status, String((error as { code?: unknown }).code ?? "ERROR")];
   return [500, "INTERNAL"];
 }

@@ -3,9 +3,17 @@
  *
  * The replicator's change stream says which keys changed (local writes and merges alike, never
  * idempotent merges), where the change came from and, for writes that came by the delta stream,
- * which node wrote them. Changes are coalesced per key for one macrotask, so a hot key costs one event per turn and its JSON view
- * is built once for every watcher. A watcher that cannot keep up keeps only the latest change of
- * each key until its socket drains: memory stays bounded by the number of keys.
+ * which node wrote them. Changes are coalesced per key until the next flush: at the end of the
+ * current macrotask when the feed was quiet, at most every FLUSH_MS while changes keep coming. Each
+ * flush encodes every change once, joins the frames a prefix selects into one buffer, and writes
+ * that same buffer to every watcher of that prefix: a thousand watchers cost a thousand socket
+ * writes per flush, not a thousand encodings and writes per change. Those writes go out
+ * FANOUT_SLICE at a time, one slice per macrotask, so requests (a /healthz probe) are served between
+ * slices rather than after the whole fan-out.
+ *
+ * A watcher that cannot keep up is closed (and counted) once more than WATCHER_BACKLOG_BYTES wait
+ * in its socket: memory stays bounded, and a slow reader never makes the event loop wait. Its
+ * EventSource reconnects; `?initial=1` gives it the current state again.
  */
 import type { ServerResponse } from "node:http";
 import type { Change as StoreChange, ChangeOrigin, Crdt, Replicator } from "../index.js";
@@ -31,49 +39,123 @@ export interface Change {
   at: number;
 }
 
-type Listener = (change: Change) => void;
+export const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache, no-transform",
+  connection: "keep-alive",
+  "x-accel-buffering": "no",
+} as const;
+
+/** Bytes a watcher may have waiting in its socket (beyond its initial snapshot) before it is closed. */
+export const WATCHER_BACKLOG_BYTES = 1024 * 1024;
+/** Shortest time between two flushes: bounds the socket writes per second under a stream of writes. */
+const FLUSH_MS = 100;
+/** Watchers written to in one macrotask. */
+const FANOUT_SLICE = 64;
+const PING_MS = 15_000;
+const PING = Buffer.from(": ping\n\n");
+const RETRY = Buffer.from("retry: 2000\n\n");
+
+interface Watcher {
+  res: ServerResponse;
+  prefix: string;
+  /** What may wait in the socket before the watcher counts as too slow. */
+  limit: number;
+}
+
+export interface WatcherStats {
+  open: number;
+  max: number;
+  /** Refused with 503: the cap was reached. */
+  refused: number;
+  /** Closed because they did not read fast enough. */
+  dropped: number;
+}
 
 export class ChangeFeed {
-  private readonly listeners = new Set<Listener>();
+  private readonly watchers = new Set<Watcher>();
   /** The latest change of each key since the last flush. */
   private readonly pending = new Map<string, StoreChange>();
-  private readonly offs: (() => void)[] = [];
+  private readonly off: () => void;
+  private readonly ping: NodeJS.Timeout;
   private scheduled = false;
+  private lastFlush = 0;
+  /** (watcher, batch) writes still to make, in order; `sent` of them are done. */
+  private readonly outbox: [Watcher, Buffer][] = [];
+  private sent = 0;
+  private refused = 0;
+  private dropped = 0;
 
-  constructor(private readonly r: Replicator) {
-    this.offs.push(r.onChange((c) => this.changed(c)));
+  constructor(
+    private readonly r: Replicator,
+    private readonly maxWatchers: number,
+  ) {
+    this.off = r.onChange((c) => this.changed(c));
+    this.ping = setInterval(() => this.pingAll(), PING_MS).unref();
   }
 
-  /** Listen to coalesced changes. */
-  listen(listener: Listener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Whether another watcher may join; counts a refusal when not. */
+  admit(): boolean {
+    if (this.watchers.size < this.maxWatchers) return true;
+    this.refused++;
+    return false;
   }
 
-  /** The current value of every key, as changes (a watcher's initial state). */
-  snapshot(prefix: string): Change[] {
-    const at = Date.now();
-    return this.r
-      .entries()
-      .filter((e) => e.key.startsWith(prefix))
-      .map((e) => ({ ...describe(e.key, e.value), origin: "sync" as const, at }));
+  stats(): WatcherStats {
+    return { open: this.watchers.size, max: this.maxWatchers, refused: this.refused, dropped: this.dropped };
+  }
+
+  /** Stream changes of keys starting with `prefix` to `res` until the client goes away or `stop` is called. */
+  watch(res: ServerResponse, prefix: string, initial: boolean): () => void {
+    res.writeHead(200, SSE_HEADERS);
+    res.write(RETRY);
+    // Initial state first ("snapshot" events), then "change" and "delete" events as they happen.
+    if (initial) res.write(Buffer.from(this.snapshot(prefix)));
+    const w: Watcher = { res, prefix, limit: res.writableLength + WATCHER_BACKLOG_BYTES };
+    this.watchers.add(w);
+    const stop = (): void => {
+      this.watchers.delete(w);
+      if (!res.writableEnded) res.end();
+    };
+    res.on("close", stop);
+    return stop;
   }
 
   close(): void {
-    for (const off of this.offs.splice(0)) off();
-    this.listeners.clear();
+    this.off();
+    clearInterval(this.ping);
+    for (const w of [...this.watchers]) w.res.end();
+    this.watchers.clear();
+  }
+
+  /** The current value of every key under `prefix`, as "snapshot" frames. */
+  private snapshot(prefix: string): string {
+    const at = Date.now();
+    let out = "";
+    for (const e of this.r.entries()) {
+      if (e.key.startsWith(prefix)) out += frame("snapshot", { ...describe(e.key, e.value), origin: "sync", at });
+    }
+    return out;
   }
 
   private changed(c: StoreChange): void {
     this.pending.set(c.key, c);
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    const wait = this.lastFlush + FLUSH_MS - performance.now();
+    if (wait <= 0) setImmediate(() => this.flush());
+    else setTimeout(() => this.flush(), wait);
   }
 
   private flush(): void {
     this.scheduled = false;
+    this.lastFlush = performance.now();
+    if (this.watchers.size === 0) {
+      this.pending.clear();
+      return;
+    }
     const at = Date.now();
+    const frames: [key: string, frame: string][] = [];
     for (const [key, c] of this.pending) {
       const change: Change = {
         ...(c.value === undefined ? { key, deleted: true as const } : describe(key, c.value)),
@@ -81,62 +163,57 @@ export class ChangeFeed {
         origin: c.origin,
         at,
       };
-      for (const l of this.listeners) l(change);
+      frames.push([key, frame(c.value === undefined ? "delete" : "change", change)]);
     }
     this.pending.clear();
+    const batches = new Map<string, Buffer | null>(); // per prefix: the frames it selects, joined once
+    for (const w of [...this.watchers]) {
+      let batch = batches.get(w.prefix);
+      if (batch === undefined) {
+        const selected = frames.filter(([key]) => key.startsWith(w.prefix)).map(([, f]) => f);
+        batch = selected.length === 0 ? null : Buffer.from(selected.join(""));
+        batches.set(w.prefix, batch);
+      }
+      if (batch !== null) this.outbox.push([w, batch]);
+    }
+    if (this.sent === 0) this.drain(); // else the running drain reaches these writes after the earlier ones
   }
+
+  private drain(): void {
+    const end = Math.min(this.outbox.length, this.sent + FANOUT_SLICE);
+    for (; this.sent < end; this.sent++) {
+      const [w, batch] = this.outbox[this.sent]!;
+      if (this.watchers.has(w)) this.send(w, batch);
+    }
+    if (this.sent < this.outbox.length) {
+      setImmediate(() => this.drain());
+      return;
+    }
+    this.outbox.length = 0;
+    this.sent = 0;
+  }
+
+  private send(w: Watcher, data: Buffer): void {
+    if (w.res.writableLength > w.limit) {
+      this.dropped++;
+      this.watchers.delete(w);
+      w.res.destroy(); // a reader this far behind would only fall further behind
+      return;
+    }
+    w.res.write(data);
+  }
+
+  private pingAll(): void {
+    for (const w of this.watchers) if (w.res.writableLength === 0) w.res.write(PING);
+  }
+}
+
+function frame(event: string, c: Change): string {
+  return `event: ${event}\ndata: ${JSON.stringify(c)}\n\n`;
 }
 
 function describe(key: string, value: Crdt): Omit<Change, "origin" | "at"> {
   const vk = valueKindOf(value);
   const v = view(value);
   return { key, type: typeName(value.kind), ...(vk ? { valueType: typeName(vk) } : {}), value: v.value, ...(v.detail ? { detail: v.detail } : {}) };
-}
-
-// ------------------------------------------------------------------ one SSE connection
-
-const PING_MS = 15_000;
-
-/** Stream `feed` to `res` as Server-Sent Events until the client goes away or `stop` is called. */
-export function streamChanges(res: ServerResponse, feed: ChangeFeed, prefix: string, initial: boolean): () => void {
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache, no-transform",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-  });
-  let blocked = false;
-  const backlog = new Map<string, [string, Change]>(); // latest per key while the socket is full
-  const send = (event: string, c: Change): void => {
-    if (blocked) {
-      backlog.set(c.key, [event, c]);
-      return;
-    }
-    blocked = !res.write(`event: ${event}\ndata: ${JSON.stringify(c)}\n\n`);
-  };
-  res.on("drain", () => {
-    blocked = false;
-    const queued = [...backlog.values()];
-    backlog.clear();
-    for (const [event, c] of queued) send(event, c);
-  });
-  res.write(`retry: 2000\n\n`);
-  // Initial state first ("snapshot" events), then "change" and "delete" events as they happen.
-  if (initial) for (const c of feed.snapshot(prefix)) send("snapshot", c);
-  const off = feed.listen((c) => {
-    if (c.key.startsWith(prefix)) send(c.deleted ? "delete" : "change", c);
-  });
-  const ping = setInterval(() => {
-    if (!blocked) res.write(`: ping\n\n`);
-  }, PING_MS);
-  let stopped = false;
-  const stop = (): void => {
-    if (stopped) return;
-    stopped = true;
-    off();
-    clearInterval(ping);
-    if (!res.writableEnded) res.end();
-  };
-  res.on("close", stop);
-  return stop;
 }

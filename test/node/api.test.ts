@@ -121,9 +121,9 @@ describe("crdt-node HTTP API", () => {
     }
     assert.equal((await get(a, "views", "?consistency=most")).status, 400);
     assert.equal((await get(a, "views", "?consistency=majority&timeoutMs=abc")).status, 400);
-    // curl -d without a content type still works
+    // curl -d sends form-encoded: refused (http-hardening.test.ts has every content type)
     const form = await http("POST", `${a.url}/v1/keys/form`, '{"type":"gcounter","op":"increment"}', { "content-type": "application/x-www-form-urlencoded" });
-    assert.equal(form.status, 200, form.text);
+    assert.equal(form.status, 415, form.text);
   });
 
   test("404 unknown key, 409 wrong type, 410 deleted, 413 too large", async () => {

@@ -35,6 +35,9 @@ describe("crdt-node configuration", () => {
       maxClockSkewMs: 60000,
       minClusterSize: 1,
       security: undefined,
+      allowedHosts: undefined,
+      corsOrigins: [],
+      maxWatchers: 1000,
     });
   });
 
@@ -118,5 +121,21 @@ describe("crdt-node configuration", () => {
     for (const s of ["--node-id", "NODE_ID", "--dc", "DC", "--nats", "NATS_URL", "--http", "HTTP_ADDR", "default: 127.0.0.1:8080", "--snapshot-dir", "SNAPSHOT_DIR", "--snapshot-write-through", "SNAPSHOT_WRITE_THROUGH", "--snapshot-sync", "SNAPSHOT_SYNC", "--remote-dc", "REMOTE_DCS", "--role", "ROLE", "--read-only", "READ_ONLY", "--token", "TOKEN", "--xdc-interval-ms"]) {
       assert.ok(r.help.includes(s), `help mentions ${s}:\n${r.help}`);
     }
+  });
+
+  test("HTTP door: --allowed-hosts, --cors-origins, --max-watchers and their variables", () => {
+    const c = config(["--node-id", "h", "--allowed-hosts", "Crdt.Example.COM., east-1", "--cors-origins", "https://app.example.com/,http://localhost:3000", "--max-watchers", "7"]);
+    assert.deepEqual(c.allowedHosts, ["crdt.example.com", "east-1"]);
+    assert.deepEqual(c.corsOrigins, ["https://app.example.com", "http://localhost:3000"]);
+    assert.equal(c.maxWatchers, 7);
+    const e = config(["--node-id", "h"], { ALLOWED_HOSTS: "*", CORS_ORIGINS: "*", MAX_WATCHERS: "1" });
+    assert.deepEqual([e.allowedHosts, e.corsOrigins, e.maxWatchers], ["any", "any", 1]);
+    rejects(["--node-id", "a", "--allowed-hosts", "h:8080"], {}, /--allowed-hosts \/ ALLOWED_HOSTS must be host names without port/);
+    rejects(["--node-id", "a", "--cors-origins", "app.example.com"], {}, /--cors-origins \/ CORS_ORIGINS: "app.example.com" is not an origin/);
+    rejects(["--node-id", "a", "--cors-origins", "https://a.example/path"], {}, /is not an origin/);
+    rejects(["--node-id", "a"], { MAX_WATCHERS: "0" }, /--max-watchers \/ MAX_WATCHERS must be a positive integer \(a count\)/);
+    const help = parseConfig(["--help"], {});
+    assert.ok("help" in help);
+    for (const s of ["--allowed-hosts", "ALLOWED_HOSTS", "--cors-origins", "CORS_ORIGINS", "--max-watchers", "MAX_WATCHERS", "default: 1000"]) assert.ok(help.help.includes(s), s);
   });
 });

@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import { parseConfig, type NodeConfig } from "../../src/node/config.js";
 import { startDaemon, type Daemon } from "../../src/node/daemon.js";
+import { defaultAllowedHosts, hostAllowed } from "../../src/node/http-guard.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";
 import { http, ROOT } from "./helpers.js";
@@ -53,6 +54,9 @@ describe("docker-compose.yml and deploy/", () => {
       assert.equal(c.http.host, "0.0.0.0");
       const [host, container] = String(s.ports[0]).split(":");
       assert.equal(Number(container), c.http.port, `${name}: the published port is the HTTP port`);
+      // The Host check's defaults let the collector and loadgen (service name) and a browser (published port) in.
+      const door = defaultAllowedHosts(c.http.host, "0123456789ab", c.nodeId); // docker's host name: the container id
+      assert.ok(hostAllowed(`${name}:${container}`, door) && hostAllowed(`localhost:${host}`, door), `${name}: Host ${name} and localhost are served`);
       assert.ok(!hostPorts.has(host!), `host port ${host} used twice`);
       hostPorts.add(host!);
       assert.ok(c.snapshotDir?.startsWith("/data"), "snapshots on the /data volume");
