@@ -41,7 +41,7 @@ const SPKI_ED25519 = Buffer.from("302a300506032b6570032100", "hex");
 
 const privateKeyOf = (seed: Uint8Array): KeyObject => createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: "der", type: "pkcs8" });
 const publicKeyOf = (raw: Uint8Array): KeyObject => createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw]), format: "der", type: "spki" });
-const rawPublicKey = (key: KeyObject): Buffer => (createPublicKey(key).export({ format: "der", type: "spki" }) as Buffer).subarray(SPKI_ED25519.length);
+const rawPublicKey = (key: KeyObject): Buffer => ((key.type === "public" ? key : createPublicKey(key)).export({ format: "der", type: "spki" }) as Buffer).subarray(SPKI_ED25519.length);
 
 /** Check `security` for node `nodeId`; undefined when it asks for nothing. */
 export function resolveSecurity(o: SecurityOptions | undefined, nodeId: string): FrameKeys | undefined {
