@@ -53,7 +53,7 @@ describe("cluster key over real NATS", () => {
 
     // Capture real frames off the bus to replay them later.
     const captured: Uint8Array[] = [];
-    const sub = raw.subscribe(SUBJECT, { callback: (_e, m) => captured.push(m.data.slice()) });
+    const sub = raw.subscribe(SUBJECT, { callback: (_e, m) => void captured.push(m.data.slice()) });
     await a.update(target, (v, self) => v.increment(self, 1));
     await waitFor(() => captured.length > 0 && keyed.every((r) => r.get(target)?.value === 8), { timeoutMs: 10_000 });
     sub.unsubscribe();
