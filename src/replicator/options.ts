@@ -166,7 +166,7 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
     maxClockSkewMs: ms("maxClockSkewMs", DEFAULTS.maxClockSkewMs),
     snapshot: undefined,
     dataCenterReplication: undefined,
-    security: resolveSecurity(o.security, o.nodeId),
+    security: resolveSecurity(o.security, o.nodeId, (id) => NODE_ID.test(id)),
     clock: o.clock ?? systemClock,
   };
   if (resolved.failureTimeoutMs <= resolved.heartbeatIntervalMs) {

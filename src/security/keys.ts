@@ -43,8 +43,8 @@ const privateKeyOf = (seed: Uint8Array): KeyObject => createPrivateKey({ key: Bu
 const publicKeyOf = (raw: Uint8Array): KeyObject => createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw]), format: "der", type: "spki" });
 const rawPublicKey = (key: KeyObject): Buffer => ((key.type === "public" ? key : createPublicKey(key)).export({ format: "der", type: "spki" }) as Buffer).subarray(SPKI_ED25519.length);
 
-/** Check `security` for node `nodeId`; undefined when it asks for nothing. */
-export function resolveSecurity(o: SecurityOptions | undefined, nodeId: string): FrameKeys | undefined {
+/** Check `security` for node `nodeId` (`isNodeId`: the replicator's rule for ids); undefined when it asks for nothing. */
+export function resolveSecurity(o: SecurityOptions | undefined, nodeId: string, isNodeId: (id: string) => boolean = () => true): FrameKeys | undefined {
   if (o === undefined) return undefined;
   if (typeof o !== "object" || o === null) throw new ConfigError("security must be an object: { clusterKey?, nodeKey?, trustedKeys? }");
   const keys: { mac?: KeyObject; signer?: FrameKeys["signer"]; trusted?: Map<string, KeyObject> } = {};
@@ -67,7 +67,10 @@ export function resolveSecurity(o: SecurityOptions | undefined, nodeId: string):
       throw new ConfigError("security.nodeKey needs security.trustedKeys: the public nkey of every node id this node trusts, its own included");
     }
     const trusted = new Map<string, KeyObject>();
-    for (const [node, text] of Object.entries(o.trustedKeys)) trusted.set(node, publicKeyOf(decodePublicKey(text, `security.trustedKeys["${node}"]`)));
+    for (const [node, text] of Object.entries(o.trustedKeys)) {
+      if (!isNodeId(node)) throw new ConfigError(`security.trustedKeys: ${JSON.stringify(node)} is not a node id (1-128 letters, digits, '-' or '_')`);
+      trusted.set(node, publicKeyOf(decodePublicKey(text, `security.trustedKeys["${node}"]`)));
+    }
     const key = privateKeyOf(seed);
     const own = trusted.get(nodeId);
     if (own === undefined) throw new ConfigError(`security.trustedKeys has no entry for this node ("${nodeId}"): add its public nkey (${encodePublicKey(rawPublicKey(key))})`);

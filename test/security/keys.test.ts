@@ -53,5 +53,6 @@ describe("security option", () => {
     rejects({ nodeKey: a.seed, trustedKeys: { a: b.publicKey } }, /is not the public key of security.nodeKey/);
     rejects({ nodeKey: "SNnot-a-seed", trustedKeys: { a: a.publicKey } }, /nodeKey must be an nkey seed/);
     rejects({ nodeKey: a.seed, trustedKeys: { a: a.publicKey, b: "Nbogus" } }, /trustedKeys\["b"\] must be a public nkey/);
+    rejects({ nodeKey: a.seed, trustedKeys: { a: a.publicKey, "b.x": b.publicKey } }, /"b.x" is not a node id/);
   });
 });
