@@ -32,7 +32,8 @@ const MAX_PENDING_REPLIES = 10_000;
 
 export class SecureTransport implements Transport {
   readonly maxPayload: number;
-  private readonly guard: ReplayGuard;
+  /** Replies' replay guard; each subscription has its own (two on one subject both get a frame once). */
+  private readonly replies: ReplayGuard;
   /** The nonce of each request received, by its reply subject: the context of our reply. */
   private readonly pending = new Map<string, Uint8Array>();
   private readonly nonces = Buffer.allocUnsafe(16 * 256);
@@ -43,7 +44,7 @@ export class SecureTransport implements Transport {
     private readonly o: SecureTransportOptions,
   ) {
     this.maxPayload = inner.maxPayload - FRAME_OVERHEAD;
-    this.guard = new ReplayGuard(o.windowMs, () => o.clock.now());
+    this.replies = this.guard();
   }
 
   get bytesOut(): number {
@@ -62,10 +63,11 @@ export class SecureTransport implements Transport {
   }
 
   subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): () => void {
+    const guard = this.guard();
     return this.inner.subscribe(
       subject,
       (m: IncomingMessage) => {
-        const opened = this.open(subjectContext(m.subject), m.data);
+        const opened = this.open(guard, subjectContext(m.subject), m.data);
         if (opened === undefined) return;
         if (m.reply !== undefined) this.remember(m.reply, opened.nonce);
         handler({ subject: m.subject, data: opened.payload, reply: m.reply, signer: opened.signer });
@@ -78,7 +80,7 @@ export class SecureTransport implements Transport {
     const startedAt = performance.now();
     const nonce = this.nonce().slice(); // kept past the await: the pool refills
     const reply = await this.inner.request(subject, seal(this.o.keys, subjectContext(subject), data, this.o.clock.now(), nonce), timeoutMs);
-    const opened = this.open(replyContext(nonce), reply);
+    const opened = this.open(this.replies, replyContext(nonce), reply);
     if (opened !== undefined) {
       const replier = this.o.replierOf?.(subject);
       if (replier === undefined || opened.signer === undefined || opened.signer === replier) return opened.payload;
@@ -102,9 +104,13 @@ export class SecureTransport implements Transport {
     return this.inner.close();
   }
 
-  private open(context: string, bytes: Uint8Array): OpenedFrame | undefined {
+  private guard(): ReplayGuard {
+    return new ReplayGuard(this.o.windowMs, () => this.o.clock.now());
+  }
+
+  private open(guard: ReplayGuard, context: string, bytes: Uint8Array): OpenedFrame | undefined {
     const opened = open(this.o.keys, context, bytes);
-    const refused = typeof opened === "string" ? opened : this.guard.admit(opened.signer, opened.nonce, opened.sentAtMs);
+    const refused = typeof opened === "string" ? opened : guard.admit(opened.signer, opened.nonce, opened.sentAtMs);
     if (refused === undefined) return opened as OpenedFrame;
     this.o.reject(refused);
     return undefined;
