@@ -77,7 +77,7 @@ export class SecureTransport implements Transport {
   }
 
   async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    const startedAt = performance.now();
+    const startedAt = this.o.clock.now();
     const nonce = this.nonce().slice(); // kept past the await: the pool refills
     const reply = await this.inner.request(subject, seal(this.o.keys, subjectContext(subject), data, this.o.clock.now(), nonce), timeoutMs);
     const opened = this.open(this.replies, replyContext(nonce), reply);
@@ -87,7 +87,7 @@ export class SecureTransport implements Transport {
       this.o.reject("forged-origin");
     }
     // A refused reply is a lost one: the request times out as if nothing had come.
-    const left = timeoutMs - (performance.now() - startedAt);
+    const left = timeoutMs - (this.o.clock.now() - startedAt);
     if (left > 0) await new Promise<void>((resolve) => void this.o.clock.setTimeout(resolve, left));
     throw new RequestFailedError(`request on ${subject}: no authentic reply within ${timeoutMs} ms`, "timeout");
   }
