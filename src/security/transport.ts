@@ -78,7 +78,7 @@ export class SecureTransport implements Transport {
 
   async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const startedAt = this.o.clock.now();
-    const nonce = this.nonce().slice(); // kept past the await: the pool refills
+    const nonce = new Uint8Array(this.nonce()); // a copy, kept past the await: the pool refills
     const reply = await this.inner.request(subject, seal(this.o.keys, subjectContext(subject), data, this.o.clock.now(), nonce), timeoutMs);
     const opened = this.open(this.replies, replyContext(nonce), reply);
     if (opened !== undefined) {
@@ -118,7 +118,7 @@ export class SecureTransport implements Transport {
 
   private remember(reply: string, nonce: Uint8Array): void {
     if (this.pending.size >= MAX_PENDING_REPLIES) this.pending.delete(this.pending.keys().next().value!);
-    this.pending.set(reply, nonce.slice());
+    this.pending.set(reply, new Uint8Array(nonce)); // a copy: the message's buffer may be reused
   }
 
   /** 16 random bytes, drawn from the CSPRNG 256 nonces at a time. */

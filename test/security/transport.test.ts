@@ -45,6 +45,17 @@ describe("SecureTransport", () => {
     assert.deepEqual([...a.rejected, ...b.rejected], []);
   });
 
+  test("a request still verifies its reply after many other frames were sealed meanwhile", async () => {
+    const net = new MemoryNetwork();
+    const a = secured(net, "a");
+    const b = secured(net, "b");
+    b.t.subscribe("crdt.node.b", (m) => void setTimeout(() => b.t.respond(m.reply!, bytes("late")), 100));
+    const reply = a.t.request("crdt.node.b", bytes("?"), 5_000);
+    for (let i = 0; i < 1_000; i++) a.t.publish("elsewhere", bytes(String(i)));
+    assert.equal(text(await reply), "late");
+    assert.deepEqual(a.rejected, []);
+  });
+
   test("a reply from another node than the one asked is dropped: the request times out", async () => {
     const net = new MemoryNetwork();
     const a = secured(net, "a");
