@@ -43,7 +43,7 @@ const privateKeyOf = (seed: Uint8Array): KeyObject => createPrivateKey({ key: Bu
 const publicKeyOf = (raw: Uint8Array): KeyObject => createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw]), format: "der", type: "spki" });
 const rawPublicKey = (key: KeyObject): Buffer => ((key.type === "public" ? key : createPublicKey(key)).export({ format: "der", type: "spki" }) as Buffer).subarray(SPKI_ED25519.length);
 
-/** Check `security` for node `nodeId` (`isNodeId`: the replicator's rule for ids); undefined when it asks for nothing. */
+/** Check `security` for node `nodeId` (`isNodeId`: the replicator's rule for ids); undefined when it is not set. */
 export function resolveSecurity(o: SecurityOptions | undefined, nodeId: string, isNodeId: (id: string) => boolean = () => true): FrameKeys | undefined {
   if (o === undefined) return undefined;
   if (typeof o !== "object" || o === null) throw new ConfigError("security must be an object: { clusterKey?, nodeKey?, trustedKeys? }");
@@ -80,7 +80,11 @@ export function resolveSecurity(o: SecurityOptions | undefined, nodeId: string, 
     keys.signer = { node: nodeId, key };
     keys.trusted = trusted;
   }
-  return keys.mac === undefined && keys.signer === undefined ? undefined : keys;
+  // Fail closed: `security: {}` (say, from an unset environment variable) must not mean "no security".
+  if (keys.mac === undefined && keys.signer === undefined) {
+    throw new ConfigError("security is set but has neither clusterKey nor nodeKey: give at least one, or leave security out to run unauthenticated");
+  }
+  return keys;
 }
 
 /** A new node signing key: its seed (for `nodeKey`) and public key (for every node's `trustedKeys`). */

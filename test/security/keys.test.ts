@@ -45,6 +45,8 @@ describe("security option", () => {
     assert.ok(both.mac && both.signer?.node === "a" && both.trusted?.size === 2);
   });
   test("mistakes", () => {
+    rejects({}, /neither clusterKey nor nodeKey/);
+    rejects({ clusterKey: undefined }, /neither clusterKey nor nodeKey/);
     rejects({ clusterKey: "short" }, /5 bytes; use at least 32/);
     rejects({ clusterKey: 42 }, /string or a Uint8Array/);
     rejects({ trustedKeys: { a: a.publicKey } }, /nodeKey is not/);
