@@ -6,6 +6,8 @@ export { Replicator, type MemberInfo, type ReadOptions, type WriteOptions } from
 export { DEFAULTS, resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./replicator/options.js";
 export type { SnapshotOptions } from "./durable/options.js";
 export type { DataCenterReplicationOptions, RemoteDataCenter } from "./xdc/options.js";
+export type { SecurityOptions } from "./security/keys.js";
+export { createNodeKey } from "./security/keys.js";
 export type { Change, ChangeOrigin, DataTypeName, DeleteChange, TypeConflict, ValueChange } from "./extension/changes.js";
 export type { HistogramName, RepairCause, ReplicatorStats } from "./extension/stats.js";
 export type { ConsistencyLevel } from "./cluster/quorum.js";

@@ -10,6 +10,7 @@ import type { ConvergenceResult } from "../scenarios/convergence.js";
 import { DURABILITY_MODES, type DurabilityResult } from "../scenarios/durability.js";
 import type { KvResult } from "../scenarios/kv.js";
 import type { ScaleResult } from "../scenarios/scale.js";
+import type { SecurityResult } from "../scenarios/security.js";
 import type { ThroughputResult } from "../scenarios/throughput.js";
 import type { MachineInfo } from "./machine.js";
 import type { LatencySummary } from "./stats.js";
@@ -23,6 +24,7 @@ export interface Scenarios {
   scale?: ScaleResult;
   codec?: CodecResult;
   durability?: DurabilityResult;
+  security?: SecurityResult;
 }
 
 export interface Goal {
@@ -401,6 +403,22 @@ export function render(r: BenchResults): Rendered {
           fraction(row.ratio.writeThrough),
           fraction(row.ratio.writeThroughSync),
         ]),
+      ),
+    );
+    out.push("");
+  }
+  if (s.security) {
+    const c = s.security;
+    out.push("## 8. Authenticated messages");
+    out.push("");
+    out.push(
+      `Three replicators in one process on one nats-server, per \`security\` mode (interleaved, median of ${c.runs}). *Convergence*: ${c.convergenceSamples} isolated updates, writer's call → both peers' subscribers. *Throughput*: ${c.updates.toLocaleString("en")} updates of 1,000 keys in bursts of 100 until both peers hold them. *Frames/s*: seal + open of 1 KiB alone. Ratios are to "none" in the same run.`,
+    );
+    out.push("");
+    out.push(
+      table(
+        ["mode", "convergence p50", "p99", "× none (p50)", "updates/s", "× none", "frames/s"],
+        c.rows.map((r) => [r.mode, `${r.convergenceP50Ms.toFixed(2)} ms`, `${r.convergenceP99Ms.toFixed(2)} ms`, x(r.ratio.p50), rate(r.updatesPerSecond), x(r.ratio.throughput), Number.isNaN(r.framesPerSecond) ? "—" : short(r.framesPerSecond)]),
       ),
     );
     out.push("");

@@ -8,7 +8,7 @@
  */
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { InvalidArgumentError } from "../errors.js";
-import type { Transport } from "../transport/types.js";
+import { speaksFor, type Transport } from "../transport/types.js";
 import {
   MembershipTable,
   type Heartbeat,
@@ -51,6 +51,8 @@ export interface HeartbeaterOptions {
    * and of another process claiming this node's id (another incarnation).
    */
   readonly onHeartbeat?: (hb: Heartbeat) => void;
+  /** A heartbeat signed by another node than the one it describes (with signing on): dropped. */
+  readonly onForged?: (hb: HeartbeatInfo, signer: string) => void;
   /** Failed publishes and exceptions thrown by the callbacks; they never stop the heartbeater. */
   readonly onError?: (error: unknown) => void;
   /** The last delta sequence this node published, advertised in each heartbeat. */
@@ -101,7 +103,7 @@ export class Heartbeater {
     this.running = true;
     try {
       this.unsubscribers.push(
-        this.o.transport.subscribe(this.o.subject, (msg) => this.receive(msg.data)),
+        this.o.transport.subscribe(this.o.subject, (msg) => this.receive(msg.data, msg.signer)),
       );
       // After a reconnect peers may have removed us: announce at once instead of a period later.
       this.unsubscribers.push(
@@ -189,11 +191,15 @@ export class Heartbeater {
     }
   }
 
-  private receive(data: Uint8Array): void {
+  private receive(data: Uint8Array, signer: string | undefined): void {
     let hb: Heartbeat;
     let events: MembershipEvent[];
     try {
       const info = this.o.decode(data);
+      if (!speaksFor(signer, info.node)) {
+        this.o.onForged?.(info, signer!);
+        return;
+      }
       hb = {
         node: info.node,
         dataCenter: info.dataCenter,

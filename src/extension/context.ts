@@ -32,6 +32,8 @@ export interface ReplicatorContext {
   readonly store: StoreView;
   readonly stats: ReplicatorStats;
   readonly transport: Transport;
+  /** Another bus (a cross-DC link) authenticated like `transport` when `security` is set; as it is otherwise. */
+  secure(transport: Transport): Transport;
   /** Every change the store accepts, once, with its origin (see changes.ts). */
   onChange(listener: ChangeListener): () => void;
   /** Merge states from outside (a remote DC): listeners are told, nothing is re-published. */

@@ -14,7 +14,13 @@ export type RejectReason =
   | "deleted-key"
   | "stale-incarnation"
   | "bad-request"
-  | "clock-skew";
+  | "clock-skew"
+  // Refused by the authenticated frame (src/security/), before decoding:
+  | "unauthenticated"
+  | "bad-signature"
+  | "untrusted-signer"
+  | "expired"
+  | "replayed";
 
 export type RepairCause = "gap" | "join" | "reconnect" | "periodic" | "leader" | "manual";
 

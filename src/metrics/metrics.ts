@@ -76,6 +76,11 @@ const REJECT_REASONS = Object.keys({
   "stale-incarnation": 0,
   "bad-request": 0,
   "clock-skew": 0,
+  unauthenticated: 0,
+  "bad-signature": 0,
+  "untrusted-signer": 0,
+  expired: 0,
+  replayed: 0,
 } satisfies Record<RejectReason, 0>) as RejectReason[];
 
 const REPAIR_CAUSES = Object.keys({

@@ -111,7 +111,7 @@ const SPECS = {
   natsTlsCa: { flag: "--nats-tls-ca <file>", env: "NATS_TLS_CA", help: "PEM CA that signed the NATS servers' certificates (requires TLS)" },
   natsTlsCert: { flag: "--nats-tls-cert <file>", env: "NATS_TLS_CERT", help: "PEM client certificate for NATS (mutual TLS, with --nats-tls-key)" },
   natsTlsKey: { flag: "--nats-tls-key <file>", env: "NATS_TLS_KEY", help: "PEM private key of --nats-tls-cert" },
-  clusterKey: { flag: "--cluster-key <key>", env: "CLUSTER_KEY", help: "shared secret every message is authenticated with, 16+ characters (prefer --cluster-key-file)" },
+  clusterKey: { flag: "--cluster-key <key>", env: "CLUSTER_KEY", help: "shared secret every message is authenticated with, 32+ bytes (prefer --cluster-key-file)" },
   clusterKeyFile: { flag: "--cluster-key-file <file>", env: "CLUSTER_KEY_FILE", help: "file holding the cluster key (surrounding whitespace ignored)" },
   nodeKeyFile: { flag: "--node-key-file <file>", env: "NODE_KEY_FILE", help: "file holding this node's signing key, an nkey seed (with --trusted-keys)" },
   trustedKeys: { flag: "--trusted-keys <file>", env: "TRUSTED_KEYS", help: 'JSON file of node id → public nkey whose signatures are accepted, e.g. {"east-1":"UA…"}' },
@@ -222,6 +222,7 @@ export function replicatorOptions(c: NodeConfig) {
     coordinationTimeoutMs: c.coordinationTimeoutMs,
     maxClockSkewMs: c.maxClockSkewMs,
     minClusterSize: c.minClusterSize,
+    security: c.security,
     snapshot: c.snapshotDir === undefined ? undefined : { dir: c.snapshotDir, writeThrough: c.snapshotWriteThrough, sync: c.snapshotSync },
     dataCenterReplication:
       c.remoteDcs.length === 0 ? undefined : { remotes: c.remoteDcs.map((r) => ({ name: r.name, servers: r.servers, connection: r.login })), intervalMs: c.xdcIntervalMs },

@@ -51,7 +51,9 @@ export interface Settings {
   where(name: SecretName): string;
 }
 
-const MIN_CLUSTER_KEY_LENGTH = 16;
+
+/** The library's minimum (`security.clusterKey`), checked here to name the flag. */
+const MIN_CLUSTER_KEY_BYTES = 32;
 const NODE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const SEED = /^S[A-Z2-7]{57}$/;
 
@@ -154,8 +156,8 @@ export function security(s: Settings, nodeId: string): NodeSecurity | undefined 
   if (inline !== undefined || file !== undefined) {
     const key = inline ?? read(file!, s.where("clusterKeyFile")).trim();
     const where = s.where(inline === undefined ? "clusterKeyFile" : "clusterKey");
-    if (key.length < MIN_CLUSTER_KEY_LENGTH) {
-      throw new ConfigError(`${where}: the cluster key must have at least ${MIN_CLUSTER_KEY_LENGTH} characters (e.g. \`openssl rand -base64 32\`)`);
+    if (Buffer.byteLength(key) < MIN_CLUSTER_KEY_BYTES) {
+      throw new ConfigError(`${where}: the cluster key must have at least ${MIN_CLUSTER_KEY_BYTES} bytes (e.g. \`openssl rand -base64 32\`)`);
     }
     out.clusterKey = key;
   }

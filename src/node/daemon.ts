@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { AuthorizationError, UserAuthenticationExpiredError } from "@nats-io/transport-node";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import { ConfigError, ConnectionError, Replicator, ReplicatorClosedError, type Transport } from "../index.js";
+import { ConnectionError, Replicator, ReplicatorClosedError, type Transport } from "../index.js";
 import { connectNats } from "../transport/nats.js";
 import { replicatorOptions, type NodeConfig } from "./config.js";
 import { buildApi, type Live } from "./http-api.js";
@@ -71,7 +71,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
       try {
         const { nats, ...rest } = replicatorOptions(config);
         t = options.transport ?? (await connectNats(nats));
-        const r = await Replicator.start({ ...rest, ...messageAuthentication(config), transport: t, meterProvider });
+        const r = await Replicator.start({ ...rest, transport: t, meterProvider });
         if (closing) {
           await r.close();
           throw new ReplicatorClosedError("closed while starting");
@@ -133,13 +133,6 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
  * branch yet. Once it is, this returns `{ security: config.security }`; until then a key is refused
  * rather than silently unused.
  */
-function messageAuthentication(config: NodeConfig): Record<string, never> {
-  if (config.security !== undefined) {
-    throw new ConfigError("--cluster-key, --node-key-file and --trusted-keys need a crdt-replicator with message authentication (ReplicatorOptions.security)");
-  }
-  return {};
-}
-
 /** NATS refused the credentials (wrong or expired), as opposed to a server out of reach: the error or its cause. */
 function authFailed(error: Error | undefined): boolean {
   return [error, error?.cause].some((e) => e instanceof AuthorizationError || e instanceof UserAuthenticationExpiredError);

@@ -20,7 +20,7 @@ import { hostname } from "node:os";
 import type { Clock, TimerHandle } from "../clock.js";
 import { ConfigError } from "../errors.js";
 import type { ExpectedMember } from "../cluster/membership.js";
-import { RequestFailedError, type Transport } from "../transport/types.js";
+import { RequestFailedError, speaksFor, type Transport } from "../transport/types.js";
 import {
   decodeMemberHelloReply,
   decodeNodeReply,
@@ -101,13 +101,14 @@ async function askMembers(o: ClaimOptions): Promise<Omit<Learned, "holderCheckTi
   const heard = new Set<string>();
   let expected = 0;
   let allHeard: (() => void) | undefined;
-  const take = (bytes: Uint8Array): void => {
+  const take = (bytes: Uint8Array, signer?: string): void => {
     let r: MemberHelloReply;
     try {
       r = decodeMemberHelloReply(bytes);
     } catch {
       return; // garbage on our private subject: ignore it
     }
+    if (!speaksFor(signer, r.from)) return; // with signing on: an answer in another member's name
     heard.add(r.from);
     expected = Math.max(expected, r.members);
     learned.incarnation = Math.max(learned.incarnation, r.incarnation);
@@ -118,7 +119,7 @@ async function askMembers(o: ClaimOptions): Promise<Omit<Learned, "holderCheckTi
   };
   // Every member answers here; the request's own reply only ends the wait for the first.
   const replyTo = `${helloSubject(o.subject)}.${o.nodeId}.${randomUUID().replaceAll("-", "")}`;
-  const off = o.transport.subscribe(replyTo, (m) => take(m.data));
+  const off = o.transport.subscribe(replyTo, (m) => take(m.data, m.signer));
   try {
     try {
       take(await o.transport.request(helloSubject(o.subject), encodeMemberHello({ node: o.nodeId, replyTo }), IDENTIFY_TIMEOUT_MS));

@@ -7,6 +7,7 @@
 import { DecodeError } from "../errors.js";
 import { decodeDeltaEnvelope, type DeltaEnvelope } from "../wire/codec.js";
 import type { ReplicatorStats } from "../extension/stats.js";
+import { speaksFor } from "../transport/types.js";
 
 interface OriginTrack {
   incarnation: number;
@@ -56,10 +57,10 @@ export class Inbox {
 
   constructor(private readonly o: InboxOptions) {}
 
-  /** Raw bytes from the delta subject. Never throws. */
-  receive(bytes: Uint8Array): void {
+  /** Raw bytes from the delta subject, signed by `signer` (with signing on). Never throws. */
+  receive(bytes: Uint8Array, signer?: string): void {
     const env = this.decode(bytes);
-    if (env === undefined || !this.authentic(env)) return;
+    if (env === undefined || !this.authentic(env, signer)) return;
     if (!this.track(env)) return;
     if (env.chunk !== undefined) this.reassemble(env);
     else this.o.deliver(env);
@@ -69,9 +70,9 @@ export class Inbox {
    * An envelope sent to this node alone (a value too large for a request/reply message, sent in
    * chunks outside the origin's numbered stream): validated like any other, no sequence bookkeeping.
    */
-  receiveDirect(bytes: Uint8Array): void {
+  receiveDirect(bytes: Uint8Array, signer?: string): void {
     const env = this.decode(bytes);
-    if (env === undefined || !this.authentic(env)) return;
+    if (env === undefined || !this.authentic(env, signer)) return;
     if (env.chunk !== undefined) this.reassemble(env);
     else this.o.deliver(env);
   }
@@ -90,9 +91,16 @@ export class Inbox {
     }
   }
 
-  /** Origin checks: not our own echo, not an impostor of a known member, deltas from the sender itself. */
-  private authentic(env: DeltaEnvelope): boolean {
+  /**
+   * Origin checks: not our own echo, sent by the origin itself (with signing on), not an impostor
+   * of a known member, deltas from the sender itself.
+   */
+  private authentic(env: DeltaEnvelope, signer?: string): boolean {
     const s = this.o.stats;
+    if (!speaksFor(signer, env.origin)) {
+      s.reject("forged-origin");
+      return false;
+    }
     if (env.origin === this.o.nodeId) {
       // Our own echo is normal; the same id with another incarnation is an impostor.
       if (env.incarnation !== this.o.incarnation) s.reject("forged-origin");

@@ -9,6 +9,7 @@ import { ConfigError } from "../errors.js";
 import { NAME as NODE_ID } from "../extension/option-checks.js";
 import type { BorrowedNatsConnection, NatsConnectionOptions } from "../transport/nats.js";
 import type { Transport } from "../transport/types.js";
+import { resolveSecurity, type FrameKeys, type SecurityOptions } from "../security/keys.js";
 import { DATA_CENTER_REPLICATION_DEFAULTS, resolveDataCenterReplication, type DataCenterReplicationOptions } from "../xdc/options.js";
 
 export interface ReplicatorOptions {
@@ -60,6 +61,12 @@ export interface ReplicatorOptions {
   maxClockSkewMs?: number;
   snapshot?: SnapshotOptions;
   dataCenterReplication?: DataCenterReplicationOptions;
+  /**
+   * Authenticated messages: a cluster key (HMAC on every message) and/or per-node signing keys
+   * (nkeys). Every node of the cluster (and of every remote DC) needs the same settings. Default:
+   * none (anyone who can publish on the subjects is a member).
+   */
+  security?: SecurityOptions;
   /** OpenTelemetry meter provider. Default: the global one. */
   meterProvider?: MeterProvider;
   /** Wall clock and timers. Default: the system's; a simulation passes a virtual clock. */
@@ -84,6 +91,8 @@ export interface ResolvedOptions {
   maxClockSkewMs: number;
   snapshot: Required<SnapshotOptions> | undefined;
   dataCenterReplication: Required<DataCenterReplicationOptions> | undefined;
+  /** The keys of `security`, ready for use; undefined: messages are not authenticated. */
+  security: FrameKeys | undefined;
   clock: Clock;
 }
 
@@ -157,6 +166,7 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
     maxClockSkewMs: ms("maxClockSkewMs", DEFAULTS.maxClockSkewMs),
     snapshot: undefined,
     dataCenterReplication: undefined,
+    security: resolveSecurity(o.security, o.nodeId, (id) => NODE_ID.test(id)),
     clock: o.clock ?? systemClock,
   };
   if (resolved.failureTimeoutMs <= resolved.heartbeatIntervalMs) {

@@ -11,6 +11,7 @@ import type { ExpectedMember, Heartbeat, MembershipEvent } from "../cluster/memb
 import { ConfigError, ProtocolError } from "../errors.js";
 import { preciseWallClockMs } from "../clock.js";
 import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
+import { SecureTransport } from "../security/transport.js";
 import { decodeHeartbeat, decodeNodeReply, encodeHeartbeat, encodeNodeRequest, type DeltaEnvelope, type NodeReply, type NodeRequest } from "../wire/codec.js";
 import type { WriteOptions } from "./api.js";
 import { AntiEntropy } from "./anti-entropy.js";
@@ -38,6 +39,31 @@ export function nodeSubject(subject: string, node: string): string {
 /** Where a peer sends `node` values too large for a request/reply message (chunked envelopes). */
 export function directSubject(subject: string, node: string): string {
   return `${subject}.node.${node}.direct`;
+}
+
+/** The node whose request subject `s` is (`<subject>.node.<id>`), if it is one. */
+export function nodeOfSubject(subject: string, s: string): string | undefined {
+  const prefix = `${subject}.node.`;
+  if (!s.startsWith(prefix)) return undefined;
+  const node = s.slice(prefix.length);
+  return node.length > 0 && !node.includes(".") ? node : undefined;
+}
+
+/**
+ * The bus as the parts see it: with `security` set, every message authenticated (see
+ * src/security/), and a reply to a request on a node's subject accepted only from that node (a
+ * cross-DC request's, on the DC's subjects, from any trusted node).
+ */
+export function secureBus(transport: Transport, options: ResolvedOptions, stats: ReplicatorStats): Transport {
+  const keys = options.security;
+  if (keys === undefined) return transport;
+  return new SecureTransport(transport, {
+    keys,
+    windowMs: options.maxClockSkewMs,
+    clock: options.clock,
+    reject: (reason) => stats.reject(reason),
+    replierOf: (s) => nodeOfSubject(options.subject, s),
+  });
 }
 
 /** What the parts are built from: the options, the bus, the restored replica and the claimed identity. */
@@ -170,6 +196,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
       inbox.checkTail(hb.node, hb.incarnation, hb.lastSequence);
       syncs.onHeartbeat(hb.node);
     },
+    onForged: () => stats.reject("forged-origin"),
     lastSequence: () => outbox.lastSequence,
     clock: options.clock,
     onError,

@@ -29,7 +29,7 @@ import { Store } from "./store.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { Merger } from "./merge.js";
 import { claimIdentity, helloSubject, writerIdFor } from "./identity.js";
-import { buildParts, directSubject, nodeSubject } from "./parts.js";
+import { buildParts, directSubject, nodeSubject, secureBus } from "./parts.js";
 import type { Reader } from "./reads.js";
 import type { RequestServer } from "./request-server.js";
 import type { SyncScheduler } from "./sync-scheduler.js";
@@ -130,6 +130,7 @@ export class Replicator {
         throw error;
       });
     }
+    transport = secureBus(transport, resolved, restored.stats);
     let claimed: Claimed;
     try {
       if (transport.maxPayload < 4 * PAYLOAD_HEADROOM) {
@@ -338,6 +339,7 @@ export class Replicator {
       store: this.store,
       stats: this.stats,
       transport: this.transport,
+      secure: (transport) => secureBus(transport, this.options, this.stats),
       onChange: (l) => this.changes.listen(l),
       merge: (state, origin) => this.merger.fullState(state, origin),
       members: () => this.heartbeater.members(),
@@ -354,10 +356,11 @@ export class Replicator {
   private begin(): void {
     const o = this.options;
     const t = this.transport;
-    this.unsubscribers.push(t.subscribe(o.subject, (m) => this.inbox.receive(m.data)));
-    this.unsubscribers.push(t.subscribe(nodeSubject(o.subject, this.nodeId), (m) => this.server.serve(m.data, m.reply)));
-    this.unsubscribers.push(t.subscribe(directSubject(o.subject, this.nodeId), (m) => this.inbox.receiveDirect(m.data)));
-    this.unsubscribers.push(t.subscribe(helloSubject(o.subject), (m) => this.server.answerHello(m.data, m.reply)));
+    // With signing on, each handler checks that the message's signer is the node it claims to be.
+    this.unsubscribers.push(t.subscribe(o.subject, (m) => this.inbox.receive(m.data, m.signer)));
+    this.unsubscribers.push(t.subscribe(nodeSubject(o.subject, this.nodeId), (m) => this.server.serve(m.data, m.reply, m.signer)));
+    this.unsubscribers.push(t.subscribe(directSubject(o.subject, this.nodeId), (m) => this.inbox.receiveDirect(m.data, m.signer)));
+    this.unsubscribers.push(t.subscribe(helloSubject(o.subject), (m) => this.server.answerHello(m.data, m.reply, m.signer)));
     this.unsubscribers.push(t.onStatus((s) => s.type === "reconnect" && this.syncs.onReconnect()));
     this.heartbeater.start();
     this.every(o.antiEntropyIntervalMs, () => this.syncs.periodic());

@@ -8,7 +8,7 @@
 import type { IncarnationMemory } from "../cluster/incarnations.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
 import { ConfigError, errorMessage } from "../errors.js";
-import type { Transport } from "../transport/types.js";
+import { speaksFor, type Transport } from "../transport/types.js";
 import {
   decodeMemberHello,
   decodeNodeRequest,
@@ -49,12 +49,20 @@ export interface RequestServerDeps {
 export class RequestServer {
   constructor(private readonly deps: RequestServerDeps) {}
 
-  /** A request on this node's subject. Never throws; a bad request gets an error reply. */
-  serve(data: Uint8Array, reply: string | undefined): void {
+  /**
+   * A request on this node's subject, signed by `signer` (with signing on). Never throws; a bad
+   * request gets an error reply.
+   */
+  serve(data: Uint8Array, reply: string | undefined, signer?: string): void {
     const d = this.deps;
     let answer: NodeReply;
     try {
-      answer = this.answer(decodeNodeRequest(data), true);
+      const request = decodeNodeRequest(data);
+      const claimed = requester(request, d.nodeId);
+      if (claimed !== undefined && !speaksFor(signer, claimed)) {
+        d.stats.reject("forged-origin");
+        answer = { type: "error", error: `request signed by "${signer}" claims to come from "${claimed}"` };
+      } else answer = this.answer(request, true);
     } catch (error) {
       d.stats.reject("bad-request");
       answer = { type: "error", error: errorMessage(error) };
@@ -100,11 +108,15 @@ export class RequestServer {
   }
 
   /** A starting node asks what we know of its node id (see identity.ts). Never throws. */
-  answerHello(data: Uint8Array, reply: string | undefined): void {
+  answerHello(data: Uint8Array, reply: string | undefined, signer?: string): void {
     const d = this.deps;
     if (d.isClosed()) return;
     try {
       const hello = decodeMemberHello(data);
+      if (!speaksFor(signer, hello.node)) {
+        d.stats.reject("forged-origin");
+        return;
+      }
       const members = d.members();
       const current = members.find((m) => m.node === hello.node)?.incarnation ?? 0;
       const answer = encodeMemberHelloReply({
@@ -122,6 +134,16 @@ export class RequestServer {
       d.reportError(error);
     }
   }
+}
+
+/**
+ * The node a request claims to come from: its `from`, except an identity check, which only a
+ * process starting with this node's own id sends (its `from` names a host and pid), and a push,
+ * which names nobody (any member may push what it holds).
+ */
+export function requester(request: NodeRequest, nodeId: string): string | undefined {
+  if (request.type === "identify") return nodeId;
+  return request.type === "push" ? undefined : request.from;
 }
 
 /** A write acknowledges only what was stored: entries refused for clock skew make it fail. */

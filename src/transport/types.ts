@@ -8,6 +8,17 @@ export interface IncomingMessage {
   readonly data: Uint8Array;
   /** Set when the sender expects a reply (request/reply). */
   readonly reply?: string;
+  /**
+   * The node id whose signature the message carried, verified against the trusted keys (see
+   * src/security/); undefined when signing is off. A message claiming to come from another node
+   * must then be dropped: see `speaksFor`.
+   */
+  readonly signer?: string;
+}
+
+/** Whether a message signed by `signer` may speak for node `claimed` (always, with signing off). */
+export function speaksFor(signer: string | undefined, claimed: string): boolean {
+  return signer === undefined || signer === claimed;
 }
 
 export type MessageHandler = (msg: IncomingMessage) => void;

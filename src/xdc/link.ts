@@ -14,6 +14,8 @@ export interface LinkOptions {
   remote: RemoteDataCenter;
   /** Client name shown in the remote server's monitoring pages. */
   clientName: string;
+  /** The connection as sends use it (authenticated like this DC's bus when `security` is set). */
+  wrap: (transport: Transport) => Transport;
   /** Called when the link becomes usable (first connection, or back after a disconnect). */
   onUp: (event: LinkEvent) => void;
   onError: (error: unknown) => void;
@@ -69,7 +71,7 @@ export class RemoteLink {
     while (!this.closed) {
       let t: Transport;
       try {
-        t = await connectNats({ name: this.o.clientName, ...r.connection, servers: r.servers });
+        t = this.o.wrap(await connectNats({ name: this.o.clientName, ...r.connection, servers: r.servers }));
       } catch (error) {
         this.connectFailures++;
         if (this.connectFailures === 1 || this.connectFailures % 20 === 0) this.o.onError(error);

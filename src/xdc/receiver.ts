@@ -14,6 +14,7 @@
 import { ProtocolError, errorMessage } from "../errors.js";
 import { preciseWallClockMs } from "../clock.js";
 import type { ReplicatorContext } from "../extension/context.js";
+import { speaksFor } from "../transport/types.js";
 import {
   decodeCrdtDeltaBatch,
   decodeNodeRequest,
@@ -35,7 +36,7 @@ export class Receiver {
 
   start(): void {
     const { transport, options } = this.ctx;
-    this.offs.push(transport.subscribe(batchSubject(options.subject), (m) => this.onBatch(m.data, m.reply)));
+    this.offs.push(transport.subscribe(batchSubject(options.subject), (m) => this.onBatch(m.data, m.reply, m.signer)));
     this.offs.push(
       transport.subscribe(digestSubject(options.subject), (m) => this.onDigest(m.data, m.reply), {
         queue: digestSubject(options.subject),
@@ -48,7 +49,7 @@ export class Receiver {
     for (const off of this.offs.splice(0)) off();
   }
 
-  private onBatch(data: Uint8Array, reply: string | undefined): void {
+  private onBatch(data: Uint8Array, reply: string | undefined, signer: string | undefined): void {
     const { ctx } = this;
     let batch: CrdtDeltaBatch;
     try {
@@ -56,6 +57,12 @@ export class Receiver {
     } catch (error) {
       ctx.stats.reject("decode");
       this.ack(reply, 0, `undecodable batch: ${errorMessage(error)}`);
+      return;
+    }
+    if (!speaksFor(signer, batch.originNode)) {
+      // With signing on: a trusted node sending in another node's name.
+      ctx.stats.reject("forged-origin");
+      this.ack(reply, batch.batchId, `batch signed by "${signer}" claims to come from "${batch.originNode}"`);
       return;
     }
     if (batch.originDc === ctx.options.dataCenter) {

@@ -29,6 +29,7 @@ export class CrossDcReplication {
         new RemoteLink({
           remote,
           clientName: `crdt-xdc ${ctx.options.dataCenter}/${ctx.nodeId} -> ${remote.name}`,
+          wrap: (transport) => ctx.secure(transport),
           onUp: () => flusher?.onLinkUp(remote.name),
           onError: (error) => ctx.reportError(error),
         }),

@@ -100,14 +100,14 @@ describe("crdt-node message authentication keys (NodeConfig.security)", () => {
   const nodeKey = file("n1.nk", `${userSeed}\n`);
 
   test("cluster key inline or from a file; node key with trusted keys; exactly the option's shape", () => {
-    assert.deepEqual(config(["--cluster-key", "0123456789abcdef"]).security, { clusterKey: "0123456789abcdef" });
-    assert.deepEqual(config([], { CLUSTER_KEY_FILE: file("cluster.key", "  0123456789abcdefXYZ\n") }).security, { clusterKey: "0123456789abcdefXYZ" });
+    assert.deepEqual(config(["--cluster-key", "0123456789abcdef0123456789abcdef"]).security, { clusterKey: "0123456789abcdef0123456789abcdef" });
+    assert.deepEqual(config([], { CLUSTER_KEY_FILE: file("cluster.key", "  0123456789abcdef0123456789abcdefXYZ\n") }).security, { clusterKey: "0123456789abcdef0123456789abcdefXYZ" });
     assert.deepEqual(config(["--node-key-file", nodeKey], { TRUSTED_KEYS: trusted }).security, {
       nodeKey: userSeed,
       trustedKeys: { n1: user.getPublicKey(), "east-2": peer.getPublicKey() },
     });
-    assert.deepEqual(config(["--cluster-key", "0123456789abcdef"], { NODE_KEY_FILE: nodeKey, TRUSTED_KEYS: trusted }).security, {
-      clusterKey: "0123456789abcdef",
+    assert.deepEqual(config(["--cluster-key", "0123456789abcdef0123456789abcdef"], { NODE_KEY_FILE: nodeKey, TRUSTED_KEYS: trusted }).security, {
+      clusterKey: "0123456789abcdef0123456789abcdef",
       nodeKey: userSeed,
       trustedKeys: { n1: user.getPublicKey(), "east-2": peer.getPublicKey() },
     });
@@ -115,9 +115,9 @@ describe("crdt-node message authentication keys (NodeConfig.security)", () => {
   });
 
   test("bad keys: the flag and the variable named, the secret not shown", () => {
-    rejects(["--cluster-key", "short-secret"], {}, /--cluster-key \/ CLUSTER_KEY: the cluster key must have at least 16 characters/, "short-secret");
-    rejects([], { CLUSTER_KEY_FILE: file("short.key", "tiny\n") }, /--cluster-key-file \/ CLUSTER_KEY_FILE: the cluster key must have at least 16/, "tiny");
-    rejects(["--cluster-key", "0123456789abcdef", "--cluster-key-file", trusted], {}, /--cluster-key \/ CLUSTER_KEY and --cluster-key-file \/ CLUSTER_KEY_FILE: give one/, "0123456789abcdef");
+    rejects(["--cluster-key", "short-secret"], {}, /--cluster-key \/ CLUSTER_KEY: the cluster key must have at least 32 bytes/, "short-secret");
+    rejects([], { CLUSTER_KEY_FILE: file("short.key", "tiny\n") }, /--cluster-key-file \/ CLUSTER_KEY_FILE: the cluster key must have at least 32/, "tiny");
+    rejects(["--cluster-key", "0123456789abcdef0123456789abcdef", "--cluster-key-file", trusted], {}, /--cluster-key \/ CLUSTER_KEY and --cluster-key-file \/ CLUSTER_KEY_FILE: give one/, "0123456789abcdef0123456789abcdef");
     rejects([], { CLUSTER_KEY_FILE: join(dir, "none.key") }, /--cluster-key-file \/ CLUSTER_KEY_FILE: cannot read/);
     rejects(["--node-key-file", nodeKey], {}, /--node-key-file \/ NODE_KEY_FILE and --trusted-keys \/ TRUSTED_KEYS go together/);
     rejects(["--trusted-keys", trusted], {}, /--node-key-file \/ NODE_KEY_FILE and --trusted-keys \/ TRUSTED_KEYS go together/);
@@ -143,7 +143,7 @@ describe("crdt-node HTTPS files", () => {
 });
 
 test("--help lists the secret flags with their variables and shows no value from the environment", () => {
-  const env = { NATS_PASS: "hunter22", NATS_TOKEN: "tok-99", CLUSTER_KEY: "0123456789abcdefSECRET" };
+  const env = { NATS_PASS: "hunter22", NATS_TOKEN: "tok-99", CLUSTER_KEY: "0123456789abcdef0123456789abcdefSECRET" };
   const r = parseConfig(["--help"], env);
   assert.ok("help" in r);
   for (const s of ["--nats-user", "NATS_USER", "--nats-pass", "NATS_PASS", "--nats-token", "NATS_TOKEN", "--nats-nkey", "NATS_NKEY", "--nats-creds", "NATS_CREDS", "--nats-tls-ca", "NATS_TLS_CA", "--nats-tls-cert", "NATS_TLS_CERT", "--nats-tls-key", "NATS_TLS_KEY", "--cluster-key", "CLUSTER_KEY", "--cluster-key-file", "CLUSTER_KEY_FILE", "--node-key-file", "NODE_KEY_FILE", "--trusted-keys", "TRUSTED_KEYS", "--tls-cert", "HTTP_TLS_CERT", "--tls-key", "HTTP_TLS_KEY"]) {

@@ -34,6 +34,8 @@ export interface ScheduleResult {
 export interface ScheduleOptions {
   /** Print each step (for replaying one seed). */
   trace?: (line: string) => void;
+  /** Run every node with this `security.clusterKey` (duplicated messages are then dropped as replays). */
+  clusterKey?: string;
 }
 
 /** At most this many distinct nodes ever stop: a majority-acknowledged write then always keeps a holder. */
@@ -57,6 +59,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     // Periodic rounds take peers in turn, so a seed replays them.
     antiEntropyIntervalMs: 2_000,
     pruneIntervalMs: 1_000,
+    ...(options.clusterKey === undefined ? {} : { security: { clusterKey: options.clusterKey } }),
   };
   trace(`seed ${seed}: ${JSON.stringify(replicatorOptions)}`);
   const w = await World.start(seed, replicatorOptions);
@@ -165,7 +168,8 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     if (w.handlerErrors.length > 0) failures.push(`handler threw: ${w.handlerErrors.map(String).join("; ")}`);
     // Deltas of deleted keys are rejected by design; after a restart, envelopes of the old
     // incarnation still in flight, or of the new one ahead of its first heartbeat, are too.
-    const expected = new Set(["deleted-key", ...(everStopped.size > 0 ? ["stale-incarnation", "forged-origin"] : [])]);
+    // With a cluster key, the bus's duplicates are dropped before decoding, as replays.
+    const expected = new Set(["deleted-key", ...(everStopped.size > 0 ? ["stale-incarnation", "forged-origin"] : []), ...(options.clusterKey !== undefined ? ["replayed"] : [])]);
     for (const n of w.live()) {
       const unexpected = [...n.stats.rejected].filter(([reason, count]) => count > 0 && !expected.has(reason));
       if (unexpected.length > 0) failures.push(`rejected: ${n.nodeId} rejected ${JSON.stringify(unexpected)}`);
