@@ -142,7 +142,7 @@ interface PbFlag {
 interface PbORMap {
   valueType: number;
   keys: PbORSet | null;
-  values: { key: string; value: Uint8Array }[];
+  values: { key: string; value: Uint8Array; dot?: PbDot | null }[];
 }
 
 /** How deep ORMaps may nest (an ORMap whose values are ORMaps ...). Bounds decoding work. */
@@ -196,10 +196,10 @@ function mapToPb(state: ORMapState): object {
   } catch {
     throw new InvalidArgumentError(`ORMapState.valueKind ${String(valueKind)} is not a data kind`);
   }
-  const values = new Array<{ key: string; value: Uint8Array }>(state.values.length);
+  const values = new Array<{ key: string; value: Uint8Array; dot?: DotState }>(state.values.length);
   for (let i = 0; i < values.length; i++) {
     const e = state.values[i]!;
-    values[i] = { key: e.key, value: encodeState(valueKind, e.value) };
+    values[i] = e.dot === undefined ? { key: e.key, value: encodeState(valueKind, e.value) } : { key: e.key, value: encodeState(valueKind, e.value), dot: e.dot };
   }
   return { valueType, keys: toPb(T.ORSetState, state.keys ?? { entries: [], context: EMPTY_CONTEXT }), values };
 }
@@ -344,7 +344,8 @@ function mapFromPb(kind: DataKind, m: PbORMap, what: string, depth: number): ORM
   for (let i = 0; i < values.length; i++) {
     const e = m.values[i]!;
     checkFields(e, T.ORMapEntry, `${what}.values`, true);
-    values[i] = { key: e.key, value: decodeStateAt(valueKind, bytesOf(e.value), depth + 1) };
+    const value = decodeStateAt(valueKind, bytesOf(e.value), depth + 1);
+    values[i] = e.dot == null ? { key: e.key, value } : { key: e.key, dot: dotFromPb(e.dot, `${what}.values[${i}].dot`), value };
   }
   const keys = orsetFromPb(required(m.keys, T.ORSetState, `${what}.keys`), `${what}.keys`);
   return { valueKind, keys, values };
