@@ -34,8 +34,8 @@ describe("ORMultiMap", () => {
     assert.deepEqual(m.get("fruit"), ["pear", "apple"]); // canonical order: length first
     assert.ok(m.hasBinding("fruit", "pear") && !m.hasBinding("fruit", "leek"));
     assert.deepEqual(m.entries, [
-      ["fruit", ["pear", "apple"]],
       ["veg", ["leek"]],
+      ["fruit", ["pear", "apple"]],
     ]);
     m = m.removeBinding("a", "fruit", "pear");
     assert.deepEqual(m.get("fruit"), ["apple"]);
