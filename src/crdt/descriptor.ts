@@ -29,8 +29,8 @@ export interface DataTypeDescriptor<T extends Crdt = Crdt, S extends AnyState = 
   /** Present for the types whose values mint dots from a causal context of their own. */
   readonly dots?: DotsCapability<T>;
   /**
-   * Capability of the types whose values carry LWW timestamps: the largest one in `value`, values
-   * of removed map keys included (they still merge). What the replicator's clock-skew bound checks.
+   * Capability of the types whose values carry LWW timestamps: the largest one in `value` (every
+   * writer's part of every map key). What the replicator's clock-skew bound checks.
    */
   maxLwwTimestamp?(value: T): number;
 }

@@ -48,8 +48,8 @@ function nodePart(writer: string): string {
 
 /**
  * The largest LWW timestamp in `value` (its type's `maxLwwTimestamp` capability: a register's,
- * every field of an LWW map, every register in an ORMap of registers or of LWW maps, values of
- * removed keys included). 0 for values without LWW timestamps.
+ * every field of an LWW map, every register in an ORMap of registers or of LWW maps; a removed
+ * key's value is gone). 0 for values without LWW timestamps.
  */
 export function maxLwwTimestamp(value: Crdt): number {
   return registeredDataTypes().get(value.kind)?.maxLwwTimestamp?.(value) ?? 0;
