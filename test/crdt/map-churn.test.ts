@@ -23,6 +23,7 @@ interface Figures {
   fullBytes: number;
   churnedBytes: number;
   freshBytes: number;
+  afterChurnHeap: number;
   afterChurnBytes: number;
   size: number;
 }
@@ -45,9 +46,10 @@ describe("map churn: memory and bytes come back", { timeout: 300_000 }, () => {
       // The state is the context only: a version vector entry for the writer, a few dozen bytes.
       assert.ok(f.churnedBytes <= f.emptyBytes + 40, `churned state is ${f.churnedBytes} B (empty: ${f.emptyBytes} B)`);
       assert.ok(f.fullBytes > 100 * f.keys / 10, `full state is ${f.fullBytes} B`);
-      // After the churn, as many new keys cost what they cost in a fresh map (within 1 %).
+      // After the churn, as many new keys cost what they cost in a fresh map (within 5 %: the dots counters are longer varints).
       assert.equal(f.size, f.keys);
-      assert.ok(f.afterChurnBytes <= f.freshBytes * 1.01, `after churn ${f.afterChurnBytes} B vs fresh ${f.freshBytes} B`);
+      assert.ok(f.afterChurnBytes <= f.freshBytes * 1.05, `after churn ${f.afterChurnBytes} B vs fresh ${f.freshBytes} B`);
+      assert.ok(f.afterChurnHeap - f.emptyHeap <= grown * 1.1, `after churn ${f.afterChurnHeap - f.emptyHeap} B on the heap vs fresh ${grown} B`);
     });
   }
 });
