@@ -11,7 +11,8 @@
  *
  *   What no decoder can catch: two kinds whose states have the same message shape. An ORSet delta
  *   holding only a context (a removal) and an MVRegister delta holding only a context encode to the
- *   same bytes; an LWWMap/PNCounterMap state is a valid ORMap of lwwRegister/pncounter values. Such
+ *   same bytes; an LWWMap/PNCounterMap/ORMultiMap state is a valid ORMap of lwwRegister/pncounter/
+ *   orset values (and an ORMap of orsets a valid ORMultiMap). Such
  *   bytes ARE a valid state of the claimed kind, so they decode (and merge) as that kind; no type
  *   confusion can follow, since the result is a well-formed value of the claimed kind.
  * - `encodeValue` / `decodeValue`: a `Crdt` ↔ bytes, via `toState()` and the registry's `fromState`.
