@@ -41,8 +41,9 @@ describe("map churn: memory and bytes come back", { timeout: 300_000 }, () => {
       const grown = f.fullHeap - f.emptyHeap;
       const left = f.churnedHeap - f.emptyHeap;
       assert.ok(grown > 100 * f.keys, `${f.keys} keys should take heap (grew ${grown} B)`);
-      // About empty: what stays is under 2 % of what the keys took (the context is one vector entry).
-      assert.ok(left < grown * 0.02, `after removing every key ${left} B of ${grown} B stayed on the heap`);
+      // About empty: what stays is under 2 MB (V8's own: compiled code and caches, ~0.6 MB whatever
+      // the key count; 2 % of what 100,000 keys take) — before reset-remove it was half the map.
+      assert.ok(left < Math.max(2_000_000, grown * 0.02), `after removing every key ${left} B of ${grown} B stayed on the heap`);
       // The state is the context only: a version vector entry for the writer, a few dozen bytes.
       assert.ok(f.churnedBytes <= f.emptyBytes + 40, `churned state is ${f.churnedBytes} B (empty: ${f.emptyBytes} B)`);
       assert.ok(f.fullBytes > 100 * f.keys / 10, `full state is ${f.fullBytes} B`);
