@@ -206,28 +206,26 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     if (own !== undefined && own.equals(this.#valueType.empty())) own = undefined;
     const mine = instance(dot, own);
     kept.push(mine);
-    kept.sort((a, b) => compareDots(a.dot, b.dot));
+    if (kept.length > 1) kept.sort((a, b) => compareDots(a.dot, b.dot));
     // Dots minted inside the value (above `dot`, see `DotsCapability`) are this map's too.
     const covered = [dot];
     const top = dots === undefined ? dot.counter : dots.maxCounter(next, node);
     for (let c = dot.counter + 1; c <= top; c++) covered.push(Object.freeze({ node, counter: c }));
-    const pieceContext = CausalContext.of([...covered, ...superseded]);
     const piece = new ORMap<V, K>(
       this.#valueType,
       PMap.empty<Instances<V>>().set(k, Object.freeze([mine])),
       PMap.empty<string>().set(dotKey(dot), k),
-      pieceContext,
+      CausalContext.of(superseded.length === 0 ? covered : [...covered, ...superseded]),
       undefined,
     );
-    const index = this.#index.mutate((ix) => {
-      for (const d of superseded) ix.delete(dotKey(d));
-      ix.set(dotKey(dot), k);
-    });
+    let index = this.#index;
+    for (const d of superseded) index = index.delete(dotKey(d));
+    index = index.set(dotKey(dot), k);
     return new ORMap<V, K>(
       this.#valueType,
       this.#entries.set(k, Object.freeze(kept)),
       index,
-      this.#context.merge(CausalContext.of(covered)),
+      covered.length === 1 ? this.#context.add(dot) : this.#context.merge(CausalContext.of(covered)),
       this.#delta === undefined ? piece : this.#delta.merge(piece),
     );
   }

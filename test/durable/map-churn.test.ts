@@ -26,7 +26,7 @@ describe("map churn in the LevelDB snapshot", { timeout: 300_000 }, () => {
 
   test(`a PNCounterMap of ${FIELDS} sessions, all removed: its snapshot entry shrinks back to about the empty map's`, async () => {
     const dir = tempDir();
-    const k = Key.pncounterMap<string>("sessions");
+    const k = Key.pncounterMap("sessions");
     const start = async (): Promise<Replicator> =>
       Replicator.start({ nodeId: "a", transport: new MemoryNetwork({ seed: 3 }).connect("a"), snapshot: { dir, intervalMs: 60_000 } });
 
