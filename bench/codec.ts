@@ -212,13 +212,14 @@ const PB_STATE: Record<DataKind, Type> = {
   lwwMap: pbType("ORMapState"),
   orMap: pbType("ORMapState"),
   pncounterMap: pbType("ORMapState"),
+  orMultiMap: pbType("ORMapState"),
 };
 const PB_ENVELOPE = pbType("DeltaEnvelope");
 
 interface NativeMap {
   valueType: number;
   keys: unknown;
-  values: { key: string; value: Native }[];
+  values: { key: string; dot: G.Dot | undefined; value: Native }[];
   valueKind: DataKind;
 }
 
@@ -275,6 +276,7 @@ const TS_STATE: Record<DataKind, TsFns> = {
   lwwMap: G.ORMapState as unknown as TsFns,
   orMap: G.ORMapState as unknown as TsFns,
   pncounterMap: G.ORMapState as unknown as TsFns,
+  orMultiMap: G.ORMapState as unknown as TsFns,
 };
 
 /** 64-bit fields become bigint (forceLong=bigint); everything else is already ts-proto's shape. */
@@ -303,13 +305,13 @@ const tsproto: Lib = {
       valueType: dataTypeOf(s.valueKind),
       valueKind: s.valueKind,
       keys: toTs(s.keys),
-      values: s.values.map((e) => ({ key: e.key, value: tsproto.prepare(s.valueKind, e.value) })),
+      values: s.values.map((e) => ({ key: e.key, dot: toTs(e.dot) as G.Dot | undefined, value: tsproto.prepare(s.valueKind, e.value) })),
     };
   },
   encodeState(kind, native) {
     if (!isMapKind(kind)) return TS_STATE[kind].encode(native as never).finish();
     const m = native as unknown as NativeMap;
-    const values = m.values.map((e) => ({ key: e.key, value: tsproto.encodeState(m.valueKind, e.value) }));
+    const values = m.values.map((e) => ({ key: e.key, dot: e.dot, value: tsproto.encodeState(m.valueKind, e.value) }));
     return G.ORMapState.encode({ valueType: m.valueType, keys: m.keys as G.ORSetState, values }).finish();
   },
   decodeState(kind, bytes) {

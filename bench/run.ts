@@ -20,6 +20,7 @@ import { killAllWorkers } from "./lib/procs.js";
 import { Progress } from "./lib/progress.js";
 import { checkGoals, render, writeResults, type BenchResults, type Scenarios } from "./lib/report.js";
 import { runBytes } from "./scenarios/bytes.js";
+import { runChurn } from "./scenarios/churn.js";
 import { runCodec } from "./scenarios/codec.js";
 import { runConvergence } from "./scenarios/convergence.js";
 import { runDurability } from "./scenarios/durability.js";
@@ -39,6 +40,7 @@ const SCENARIOS: { name: keyof Scenarios; title: string; run: (ctx: BenchContext
   { name: "codec", title: "6. Codec", run: runCodec },
   { name: "durability", title: "7. Durability (write-through vs write-behind)", run: runDurability },
   { name: "security", title: "8. Authenticated messages (cluster key, signatures)", run: runSecurity },
+  { name: "churn", title: "9. Map churn (heap and bytes per key after keys come and go)", run: runChurn },
 ];
 
 interface Args {

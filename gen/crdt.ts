@@ -37,6 +37,7 @@ export enum DataType {
   LWW_MAP = 8,
   OR_MAP = 9,
   PNCOUNTER_MAP = 10,
+  OR_MULTI_MAP = 11,
 }
 
 /** One node's slot of a counter or version vector. */
@@ -122,21 +123,28 @@ export interface FlagState {
   enabled: boolean;
 }
 
+/** One writer's part of a map key: the join of its changes, on its dot (one of the key's dots). */
 export interface ORMapEntry {
   /** canonical encoding */
   key: string;
   /** encoded state of ORMapState.value_type */
   value: Uint8Array;
+  /** absent only in states written before values were kept per writer */
+  dot: Dot | undefined;
 }
 
-/** ORMap, LWWMap (value_type LWW_REGISTER) and PNCounterMap (value_type PNCOUNTER) share this shape. */
+/**
+ * ORMap, LWWMap (value_type LWW_REGISTER), PNCounterMap (value_type PNCOUNTER) and ORMultiMap
+ * (value_type ORSET) share this shape. `keys` holds each key's dots (one per writer) and the
+ * map's causal context; a removed key is only dots in that context.
+ */
 export interface ORMapState {
   valueType: DataType;
   /** always present, possibly empty */
   keys:
     | ORSetState
     | undefined;
-  /** sorted by key */
+  /** sorted by (key, dot); empty values are left out */
   values: ORMapEntry[];
 }
 
@@ -1082,7 +1090,7 @@ export const FlagState: MessageFns<FlagState> = {
 };
 
 function createBaseORMapEntry(): ORMapEntry {
-  return { key: "", value: new Uint8Array(0) };
+  return { key: "", value: new Uint8Array(0), dot: undefined };
 }
 
 export const ORMapEntry: MessageFns<ORMapEntry> = {
@@ -1092,6 +1100,9 @@ export const ORMapEntry: MessageFns<ORMapEntry> = {
     }
     if (message.value.length !== 0) {
       writer.uint32(18).bytes(message.value);
+    }
+    if (message.dot !== undefined) {
+      Dot.encode(message.dot, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1123,6 +1134,14 @@ export const ORMapEntry: MessageFns<ORMapEntry> = {
             }
 
             message.value = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.dot = Dot.decode(reader, reader.uint32());
             continue;
           }
         }

@@ -2,7 +2,14 @@
 export * from "./crdt/index.js";
 export * from "./errors.js";
 export { Key } from "./replicator/keys.js";
-export { Replicator, type MemberInfo, type ReadOptions, type WriteOptions } from "./replicator/replicator.js";
+export {
+  Replicator,
+  type KeyStatus,
+  type MemberInfo,
+  type KeySubscribeOptions,
+  type ReadOptions,
+  type WriteOptions,
+} from "./replicator/replicator.js";
 export { DEFAULTS, resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./replicator/options.js";
 export type { SnapshotOptions } from "./durable/options.js";
 export type { DataCenterReplicationOptions, RemoteDataCenter } from "./xdc/options.js";

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BytesResult } from "../scenarios/bytes.js";
+import type { ChurnResult } from "../scenarios/churn.js";
 import type { CodecResult } from "../scenarios/codec.js";
 import type { ConvergenceResult } from "../scenarios/convergence.js";
 import { DURABILITY_MODES, type DurabilityResult } from "../scenarios/durability.js";
@@ -25,6 +26,7 @@ export interface Scenarios {
   codec?: CodecResult;
   durability?: DurabilityResult;
   security?: SecurityResult;
+  churn?: ChurnResult;
 }
 
 export interface Goal {
@@ -114,6 +116,9 @@ export function checkGoals(s: Scenarios): Goal[] {
   if (sc !== undefined && sc.keys < 1_000_000) {
     for (const g of goals.slice(scaleStart)) if (g.status !== "not measured") g.status = "indicative";
   }
+  const churn = s.churn?.rows;
+  const churnRatio = churn === undefined ? undefined : Math.max(...churn.map((r) => Math.max(r.heapPerKeyAfterChurn / r.heapPerKeyFresh, r.bytesPerKeyAfterChurn / r.bytesPerKeyFresh)));
+  add("Heap and bytes per key after map churn vs a fresh map", "≤ 1.10×", churnRatio, (v) => `${v.toFixed(3)}× at most (${churn!.map((r) => r.kind).join(", ")})`, (v) => v <= 1.1);
   return goals;
 }
 
@@ -381,6 +386,31 @@ export function render(r: BenchResults): Rendered {
     out.push(`From bench/codec.ts: encode + decode per second (one op = both), median of ${c.repetitions}. *library* = the codec the replicator uses (Crdt ↔ bytes, with validation); protobufjs and ts-proto alone for reference.`);
     out.push("");
     out.push(table(["case", "bytes", "library/s", "protobufjs/s", "ts-proto/s"], c.rows.map((row) => [row.case, row.bytes, short(row.value), short(row.protobufjs), short(row.tsProto)])));
+    out.push("");
+  }
+
+  if (s.churn) {
+    const c = s.churn;
+    out.push("## 8. Map churn");
+    out.push("");
+    out.push(
+      `Per map type, in a process of its own after a full gc: ${short(c.rows[0]?.keys ?? 0)} keys added to a fresh map, versus the same number added after as many keys were added and all removed; and what the emptied map kept. Removing a key drops its value, so a map used as a session table does not grow.`,
+    );
+    out.push("");
+    out.push(
+      table(
+        ["map", "heap/key fresh", "heap/key after churn", "bytes/key fresh", "bytes/key after churn", "heap left when emptied", "state bytes when emptied"],
+        c.rows.map((r) => [
+          r.kind,
+          `${r.heapPerKeyFresh.toFixed(0)} B`,
+          `${r.heapPerKeyAfterChurn.toFixed(0)} B`,
+          `${r.bytesPerKeyFresh.toFixed(1)} B`,
+          `${r.bytesPerKeyAfterChurn.toFixed(1)} B`,
+          bytes(r.heapLeftEmpty),
+          `${r.bytesLeftEmpty} B`,
+        ]),
+      ),
+    );
     out.push("");
   }
 

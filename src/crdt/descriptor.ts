@@ -26,11 +26,25 @@ export interface DataTypeDescriptor<T extends Crdt = Crdt, S extends AnyState = 
   empty(valueKind?: DataKind): T;
   /** Validates and decodes a plain state (DecodeError if malformed). */
   fromState(state: S): T;
+  /** Present for the types whose values mint dots from a causal context of their own. */
+  readonly dots?: DotsCapability<T>;
   /**
-   * Capability of the types whose values carry LWW timestamps: the largest one in `value`, values
-   * of removed map keys included (they still merge). What the replicator's clock-skew bound checks.
+   * Capability of the types whose values carry LWW timestamps: the largest one in `value` (every
+   * writer's part of every map key). What the replicator's clock-skew bound checks.
    */
   maxLwwTimestamp?(value: T): number;
+}
+
+/**
+ * Capability of the causal types (ORSet, MVRegister, the maps): lets an ORMap keep the dots a
+ * writer mints inside a value above the map's own, so that a key removed and re-added never mints
+ * a dot that another writer's part of the key may already have seen (see ormap.ts).
+ */
+export interface DotsCapability<T> {
+  /** The highest counter of `node` the value's context holds (0 when none). */
+  maxCounter(value: T, node: string): number;
+  /** `value` with (node, 1..counter) in its context, entries unchanged: the next dot it mints for `node` is above `counter`. */
+  above(value: T, node: string, counter: number): T;
 }
 
 /**

@@ -28,4 +28,5 @@ export { Flag } from "./flag.js";
 export { LWWMap } from "./lww-map.js";
 export { ORMap } from "./ormap.js";
 export { PNCounterMap } from "./pncounter-map.js";
+export { ORMultiMap } from "./ormultimap.js";
 export { DATA_KINDS, emptyOf, fromState } from "./registry.js";

@@ -2,18 +2,17 @@
  * LWWMap: a map of last-writer-wins registers — an ORMap whose values are LWWRegisters.
  *
  * `put(node, key, value, timestamp?)` adds the key (add-wins against a concurrent remove) and
- * writes the key's register; `remove(node, key)` removes the key it has seen. Because the
- * register is last-writer-wins and an ORMap keeps the values of removed keys, a remove followed by
- * a put with a later timestamp shows the new value (what users expect); a put with an explicit
- * timestamp older than the removed value's brings the key back with the removed, newer value.
- * Timestamps default to max(now, current timestamp + 1), so a local put always wins over what it
- * read. The state is an ORMapState with valueKind "lwwRegister".
+ * writes the key's register; `remove(node, key)` removes the key it has seen and drops its value
+ * (reset-remove, see ormap.ts): a put after a remove shows the put's value whatever its timestamp,
+ * and a put concurrent with a remove survives with its own value. Timestamps default to max(now,
+ * current timestamp + 1), so a local put always wins over what it read. The state is an
+ * ORMapState with valueKind "lwwRegister".
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
 import type { DataTypeDescriptor } from "./descriptor.js";
 import { canonical } from "./element.js";
 import { LWWRegister, lwwRegisterType } from "./lww-register.js";
-import { ORMap, orMapType } from "./ormap.js";
+import { mapDots, ORMap, orMapType } from "./ormap.js";
 import type { Crdt, Element, ORMapState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
 
@@ -60,7 +59,7 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
     return this.#wrap(this.#map.update(node, key, (r, n) => r.set(n, value, timestamp)));
   }
 
-  /** Removes `key` (the puts this replica has seen). A no-op, without delta, when absent. */
+  /** Removes `key` and its value (the puts this replica has seen). A no-op, without delta, when absent. */
   remove(node: string, key: K): LWWMap<V, K> {
     return this.#wrap(this.#map.remove(node, key));
   }
@@ -130,6 +129,11 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
     return this.#map.toState();
   }
 
+  /** @internal see `DotsCapability` */
+  withSeen(node: string, counter: number): LWWMap<V, K> {
+    return this.#wrap(this.#map.withSeen(node, counter));
+  }
+
   #wrap(map: ORMap<LWWRegister<V>, K>): LWWMap<V, K> {
     return map === this.#map ? this : new LWWMap(map);
   }
@@ -144,5 +148,9 @@ export const lwwMapType: DataTypeDescriptor<LWWMap, ORMapState> = {
   map: { valueKind: "lwwRegister" },
   empty: () => LWWMap.empty(),
   fromState: (state) => LWWMap.fromState(state),
+  dots: mapDots<LWWMap>(
+    (m) => m.map as ORMap,
+    (m, node, counter) => m.withSeen(node, counter),
+  ),
   maxLwwTimestamp: (map) => orMapType.maxLwwTimestamp!(map.map as ORMap),
 };

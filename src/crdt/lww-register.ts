@@ -2,9 +2,11 @@
  * LWWRegister: a last-writer-wins register.
  *
  * Writes are ordered by (timestamp, node, canonical value): the higher timestamp wins; on equal
- * timestamps the lexicographically higher node id wins (UnisonDB's rule); a full tie (one node
- * writing two values with the same timestamp) goes to the higher canonical encoding, so merge is
- * commutative whatever happens. The empty register is below every write.
+ * timestamps the lexicographically higher node id wins (UnisonDB's rule; a replicator's writer id
+ * `nodeId~incarnation` counts as its node id, then the whole writer id breaks the tie, see
+ * `compareWriters`); a full tie (one writer writing two values with the same timestamp) goes to
+ * the higher canonical encoding, so merge is commutative whatever happens. The empty register is
+ * below every write.
  *
  * `set` defaults its timestamp to max(lwwNow(), current timestamp + 1) — the clock the caller
  * installed (see lww-time.ts) — so a local overwrite always wins over what it read. A write that loses to the
@@ -15,7 +17,7 @@ import { DecodeError, InvalidArgumentError } from "../errors.js";
 import type { DataTypeDescriptor } from "./descriptor.js";
 import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { checkNode, describe } from "./validate.js";
-import { lwwNow } from "./lww-time.js";
+import { compareWriters, lwwNow } from "./lww-time.js";
 import type { Crdt, Element, LWWRegisterState } from "./types.js";
 
 export class LWWRegister<T extends Element = Element> implements Crdt<LWWRegister<T>> {
@@ -120,10 +122,10 @@ export class LWWRegister<T extends Element = Element> implements Crdt<LWWRegiste
     return this.timestamp === other.timestamp && this.node === other.node && this.#encoded === other.#encoded;
   }
 
-  /** Order of writes: timestamp, then node id, then canonical encoding (all ascending). */
+  /** Order of writes: timestamp, then node id (`compareWriters`), then canonical encoding (all ascending). */
   #compareWrite(timestamp: number, node: string, encoded: string): number {
     if (timestamp !== this.timestamp) return timestamp < this.timestamp ? -1 : 1;
-    if (node !== this.node) return node < this.node ? -1 : 1;
+    if (node !== this.node) return compareWriters(node, this.node);
     return encoded < this.#encoded ? -1 : encoded > this.#encoded ? 1 : 0;
   }
 

@@ -29,9 +29,27 @@ export function withLwwClock<T>(now: () => number, fn: () => T): T {
 }
 
 /**
+ * The order of two writers on equal LWW timestamps: by node id (a writer id `nodeId~incarnation`
+ * counts as its node id; node ids never contain "~"), then by the whole writer id, so a node's
+ * restarts never change who wins a tie against another node and every replica ranks alike.
+ */
+export function compareWriters(a: string, b: string): number {
+  if (a === b) return 0;
+  const na = nodePart(a);
+  const nb = nodePart(b);
+  if (na !== nb) return na < nb ? -1 : 1;
+  return a < b ? -1 : 1;
+}
+
+function nodePart(writer: string): string {
+  const i = writer.indexOf("~");
+  return i < 0 ? writer : writer.slice(0, i);
+}
+
+/**
  * The largest LWW timestamp in `value` (its type's `maxLwwTimestamp` capability: a register's,
- * every field of an LWW map, every register in an ORMap of registers or of LWW maps, values of
- * removed keys included). 0 for values without LWW timestamps.
+ * every field of an LWW map, every register in an ORMap of registers or of LWW maps; a removed
+ * key's value is gone). 0 for values without LWW timestamps.
  */
 export function maxLwwTimestamp(value: Crdt): number {
   return registeredDataTypes().get(value.kind)?.maxLwwTimestamp?.(value) ?? 0;

@@ -100,6 +100,13 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
     return this.#values;
   }
 
+  /** @internal this register with (node, 1..counter) in its context, entries unchanged (see `DotsCapability`). */
+  withSeen(node: string, counter: number): MVRegister<T> {
+    if (counter <= this.#context.vectorEntry(node)) return this;
+    const context = this.#context.merge(CausalContext.fromState({ vector: [{ node, value: counter }], cloud: [] }));
+    return new MVRegister<T>(this.#entries, context, this.#delta);
+  }
+
   /** The causal context (every dot this register has seen). */
   get context(): CausalContext {
     return this.#context;
@@ -188,4 +195,8 @@ export const mvRegisterType: DataTypeDescriptor<MVRegister, MVRegisterState> = {
   stateMessage: "MVRegisterState",
   empty: () => MVRegister.empty(),
   fromState: (state) => MVRegister.fromState(state),
+  dots: {
+    maxCounter: (register, node) => register.context.next(node).counter - 1,
+    above: (register, node, counter) => register.withSeen(node, counter),
+  },
 };

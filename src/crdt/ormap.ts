@@ -1,54 +1,81 @@
 /**
- * ORMap: a map whose keys form an add-wins observed-remove set and whose values are CRDTs of one
- * kind (`valueKind`), merged pointwise.
+ * ORMap: a map whose values are CRDTs of one kind (`valueKind`), with observed-remove keys and
+ * reset-remove values: removing a key drops its value, and re-adding it starts from the empty value.
  *
- * - `update(node, key, modify)` adds the key with a new dot (superseding its old dots, as
- *   `ORSet.add`) and applies `modify` to the key's value. Its delta is the key set's delta plus the
- *   value's delta under that key.
- * - `remove(node, key)` removes the key as `ORSet.remove` does (the dots this replica has seen): an
- *   update concurrent with the remove keeps the key (add wins).
- * - Join: the key sets join as ORSets; the values join pointwise for ALL keys, including keys not
- *   currently in the key set. A key is visible iff it is in the key set.
+ * It is a causal dot store (Almeida, Shoker & Baquero, "Delta State Replicated Data Types", 2018):
+ * one causal context for the whole map, and under each key one *instance* per writer — a dot
+ * (node, n) holding the join of that writer's changes to the key (the "dotted counter" of
+ * riak_dt_emcntr, generalised to every value kind). A key is present while it holds an instance;
+ * its value is the join of its instances.
  *
- * Keeping the values of removed keys is what makes the join a semilattice (associative): dropping
- * a value when its key is absent from a merge result would make the outcome depend on the order in
- * which a remove and a concurrent re-add are merged. The consequence, documented for users: the
- * value of a removed key is kept, so removing a key and adding it again may resurrect its old
- * value's contributions (e.g. a PNCounterMap entry removed at 5 and incremented again reads 6, and
- * an LWWMap entry put again with an older timestamp shows the newer removed value). Akka's ORMap
- * has the same limitation for values that carry no causal context of their own. Values equal to
- * the empty value are never stored (an absent value and an empty one are the same state).
+ * - `update(node, key, modify)` applies `modify` to the key's value, mints a new dot for `node`'s
+ *   instance (superseding `node`'s previous one, whose changes it folds in) and stores the
+ *   change's delta there. Its delta is that one instance, with a context of the dots it supersedes.
+ * - `remove(node, key)` drops every instance of the key this replica holds (the value goes with
+ *   them); its delta is only their dots, as a context.
+ * - Join: an instance survives when both sides hold it (their values joined) or when one side
+ *   holds it and the other side's context has not seen its dot. A key left without instances is
+ *   gone, value and all. The contexts join; they stay compact (a version vector per writer), so
+ *   a removed key costs nothing once the remove has been merged.
+ *
+ * What an update concurrent with a remove keeps: its own writer's instance, i.e. every change that
+ * writer made to the key since the remove it last saw (for a counter: that writer's count, as
+ * riak_dt's embedded counters); changes of other writers that the remove observed are gone.
+ * Keeping every single change in its own dot would make a key grow with its number of writes.
+ *
+ * The dots a writer mints inside the values (an ORSet's or MVRegister's, a nested map's) are
+ * kept above the map's own dots for that writer (`DotsCapability`), and the map's context then
+ * covers them, so a key removed and re-added never reuses a nested dot that another instance's
+ * context may already cover.
  *
  * Values are stored without their pending deltas; `get` returns them that way. `modify` must
- * inflate the value it is given (use its mutators); what it returns replaces the stored value.
+ * inflate the value it is given (use its mutators); what it returns replaces the key's value.
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
-import { compareStrings } from "./causal.js";
-import { canonical, isCanonical } from "./element.js";
-import { ORSet } from "./orset.js";
+import { CausalContext, compareDots, compareStrings, decodeDot, dotKey, type Dot } from "./causal.js";
+import { canonical, decodeCanonical, isCanonical } from "./element.js";
+import { freezeElement, ORSet } from "./orset.js";
 import { PMap, sameMaps } from "./pmap.js";
-import { holdableByORMap, registeredDataTypes, type DataTypeDescriptor } from "./descriptor.js";
-import type { AnyState, Crdt, DataKind, Element, ORMapState } from "./types.js";
+import { holdableByORMap, registeredDataTypes, type DataTypeDescriptor, type DotsCapability } from "./descriptor.js";
+import type { AnyState, Crdt, DataKind, DotState, Element, ORMapState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
 
-type Values<V> = PMap<V>; // canonical key → value (never empty, no pending delta)
+/** One writer's part of a key: its dot and the join of its changes (undefined: the empty value). */
+interface Instance<V> {
+  readonly dot: Dot;
+  readonly value: V | undefined;
+}
+type Instances<V> = readonly Instance<V>[]; // sorted by dot, never empty
+
+const NO_INSTANCES: Instances<never> = Object.freeze([]);
 
 export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implements Crdt<ORMap<V, K>> {
   readonly kind = "orMap" as const;
   /** The data type of the values. */
   readonly valueKind: DataKind;
   readonly #valueType: DataTypeDescriptor<V>;
-  readonly #keys: ORSet<K>; // no pending delta
-  readonly #values: Values<V>;
+  readonly #entries: PMap<Instances<V>>; // canonical key → its instances
+  readonly #index: PMap<string>; // dotKey → canonical key, for every instance
+  readonly #context: CausalContext;
   readonly #delta: ORMap<V, K> | undefined;
   readonly #origin: ORMap<V, K> | undefined; // the delta-free value the mutators that made #delta started from
-  #entries: readonly (readonly [K, V])[] | undefined; // cache
+  #sorted: readonly string[] | undefined; // cache: canonical keys, sorted
+  #keys: readonly K[] | undefined; // cache: decoded keys, same order
+  #pairs: readonly (readonly [K, V])[] | undefined; // cache
 
-  private constructor(valueType: DataTypeDescriptor<V>, keys: ORSet<K>, values: Values<V>, delta: ORMap<V, K> | undefined, origin?: ORMap<V, K>) {
+  private constructor(
+    valueType: DataTypeDescriptor<V>,
+    entries: PMap<Instances<V>>,
+    index: PMap<string>,
+    context: CausalContext,
+    delta: ORMap<V, K> | undefined,
+    origin?: ORMap<V, K>,
+  ) {
     this.valueKind = valueType.kind;
     this.#valueType = valueType;
-    this.#keys = keys;
-    this.#values = values;
+    this.#entries = entries;
+    this.#index = index;
+    this.#context = context;
     this.#delta = delta;
     this.#origin = origin;
   }
@@ -71,15 +98,16 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   static of<V extends Crdt<V> = Crdt, K extends Element = Element>(valueType: DataTypeDescriptor<V>): ORMap<V, K> {
     let empty = EMPTIES.get(valueType.kind);
     if (empty === undefined) {
-      empty = new ORMap<Crdt, Element>(valueType as DataTypeDescriptor, ORSet.empty(), PMap.empty(), undefined);
+      empty = new ORMap<Crdt, Element>(valueType as DataTypeDescriptor, PMap.empty(), PMap.empty(), CausalContext.empty(), undefined);
       EMPTIES.set(valueType.kind, empty);
     }
     return empty as unknown as ORMap<V, K>;
   }
 
   /**
-   * Validates and decodes a plain state: a supported valueKind, a valid key set, values sorted by
-   * canonical key without duplicates, each a valid state of valueKind. Empty values are dropped.
+   * Validates and decodes a plain state: a supported valueKind, a valid key set (each key's
+   * instance dots, the map's context), values sorted by (key, dot) without duplicates, each on
+   * one of its key's dots and a valid state of valueKind. Empty values are dropped.
    */
   static fromState<V extends Crdt<V> = Crdt, K extends Element = Element>(state: ORMapState, what = "ORMapState"): ORMap<V, K> {
     if (typeof state !== "object" || state === null) throw new DecodeError(`${what} must be an object`);
@@ -89,83 +117,153 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     return ORMap.decode<V, K>(valueType as DataTypeDescriptor<V>, rawKeys, rawValues, what);
   }
 
-  /** @internal Decodes the key set and values of an ORMapState of `valueType` values (see `fromState`). */
+  /**
+   * @internal Decodes the key set and values of an ORMapState of `valueType` values (see `fromState`).
+   * A value without a dot (written before values were kept per writer) goes to its key's highest
+   * dot, or is dropped when its key is absent (its old meaning: the value of a removed key).
+   */
   static decode<V extends Crdt<V> = Crdt, K extends Element = Element>(
     valueType: DataTypeDescriptor<V>,
     rawKeys: unknown,
     rawValues: unknown,
     what: string,
   ): ORMap<V, K> {
-    const keys =
-      rawKeys === undefined ? ORSet.empty<K>() : ORSet.fromState<K>(rawKeys as never, `${what}.keys`); // proto3 omits an empty sub-message
+    // The key set has an ORSet's shape and rules (dots unique, covered by the context); proto3 omits an empty one.
+    const keys = rawKeys === undefined ? ORSet.empty<K>() : ORSet.fromState<K>(rawKeys as never, `${what}.keys`);
     if (!Array.isArray(rawValues)) throw new DecodeError(`${what}.values must be an array`);
     const empty = valueType.empty();
-    let previous: string | undefined;
-    const values = PMap.build<V>((m) => {
-      for (const raw of rawValues as unknown[]) {
-        if (typeof raw !== "object" || raw === null) throw new DecodeError(`${what}: a value entry must be an object`);
-        const { key, value } = raw as { key?: unknown; value?: unknown };
-        if (typeof key !== "string" || !isCanonical(key)) throw new DecodeError(`${what}: value key ${describe(key)} is not a canonical encoding`);
-        if (previous !== undefined && !(previous < key)) throw new DecodeError(`${what}: values must be sorted by key without duplicates`);
-        previous = key;
-        if (typeof value !== "object" || value === null) throw new DecodeError(`${what}: the value of key ${describe(key)} must be a state object`);
-        const decoded = valueType.fromState(value as AnyState);
-        if (!decoded.equals(empty)) m.set(key, decoded as V);
+    const valueOf = new Map<string, V>(); // key + " " + dotKey → value
+    let previous: { key: string; dot: Dot | undefined } | undefined;
+    for (const raw of rawValues as unknown[]) {
+      if (typeof raw !== "object" || raw === null) throw new DecodeError(`${what}: a value entry must be an object`);
+      const { key, dot: rawDot, value } = raw as { key?: unknown; dot?: unknown; value?: unknown };
+      if (typeof key !== "string" || !isCanonical(key)) throw new DecodeError(`${what}: value key ${describe(key)} is not a canonical encoding`);
+      const dot = rawDot === undefined || rawDot === null ? undefined : decodeDot(rawDot, `${what}: value of key ${describe(key)}`);
+      if (previous !== undefined) {
+        const order = compareStrings(previous.key, key) || compareOptionalDots(previous.dot, dot);
+        if (order >= 0) throw new DecodeError(`${what}: values must be sorted by (key, dot) without duplicates`);
       }
+      previous = { key, dot };
+      if (typeof value !== "object" || value === null) throw new DecodeError(`${what}: the value of key ${describe(key)} must be a state object`);
+      const decoded = valueType.fromState(value as AnyState) as V;
+      const dots = keys.dotsOf(key);
+      if (dot === undefined) {
+        if (dots === undefined) continue; // a legacy value of a removed key
+        if (decoded.equals(empty)) continue;
+        valueOf.set(key + " " + dotKey(dots[dots.length - 1]!), decoded);
+        continue;
+      }
+      if (dots === undefined || !dots.some((d) => d.node === dot.node && d.counter === dot.counter)) {
+        throw new DecodeError(`${what}: the value of key ${describe(key)} is on dot (${JSON.stringify(dot.node)}, ${dot.counter}), which the key does not hold`);
+      }
+      if (!decoded.equals(empty)) valueOf.set(key + " " + dotKey(dot), decoded);
+    }
+    if (keys.size === 0 && keys.context.isEmpty) return ORMap.of<V, K>(valueType);
+    let index = PMap.empty<string>();
+    const entries = PMap.build<Instances<V>>((m) => {
+      index = index.mutate((ix) => {
+        for (const key of keys.unsortedCanonicals()) {
+          const instances = keys.dotsOf(key)!.map((dot) => instance(dot, valueOf.get(key + " " + dotKey(dot))));
+          m.set(key, Object.freeze(instances));
+          for (const i of instances) ix.set(dotKey(i.dot), key);
+        }
+      });
     });
-    if (keys.size === 0 && keys.context.isEmpty && values.size === 0) return ORMap.of<V, K>(valueType);
-    return new ORMap<V, K>(valueType, keys, values, undefined);
+    return new ORMap<V, K>(valueType, entries, index, keys.context, undefined);
   }
 
   // ---------------------------------------------------------------- mutators
 
   /**
    * Adds `key` as `node` and sets its value to `modify(current, node)`, where `current` is the
-   * key's value (the empty value of `valueKind` for a new key; a removed key's retained value for
-   * a re-added one). Throws InvalidArgumentError when `modify` returns something of another kind.
+   * key's value (the empty value of `valueKind` for a new or removed key). Throws
+   * InvalidArgumentError when `modify` returns something of another kind.
    */
   update(node: string, key: K, modify: (value: V, node: string) => V): ORMap<V, K> {
     checkNode(node);
     const k = canonical(key); // InvalidArgumentError for unsupported keys
     if (typeof modify !== "function") throw new InvalidArgumentError(`modify must be a function, got ${describe(modify)}`);
-    const stored = this.#values.get(k);
-    const base = stored ?? this.#valueType.empty();
+    const instances = this.#entries.get(k) ?? NO_INSTANCES;
+    const dot = this.#context.next(node);
+    const dots = this.#valueType.dots;
+    let base = joinValues(instances) ?? this.#valueType.empty();
+    if (dots !== undefined) base = dots.above(base, node, dot.counter);
     const next = modify(base, node);
     if (typeof next !== "object" || next === null || (next as Crdt).kind !== this.valueKind || typeof next.resetDelta !== "function") {
       throw new InvalidArgumentError(`modify must return a ${this.valueKind} value (the map's valueKind), got ${describeValue(next)}`);
     }
-    let valueDelta = next.delta;
-    if (valueDelta === undefined && next !== base && !next.equals(base)) valueDelta = next.resetDelta(); // a state is its own delta
-    const added = this.#keys.addCanonical(node, k);
-    const keysDelta = added.delta!;
-    let values = this.#values;
-    if (valueDelta !== undefined || stored !== undefined) {
-      const plain = next.resetDelta();
-      values = stored === undefined && plain.equals(base) ? values : values.set(k, plain);
+    let change = next.delta;
+    if (change === undefined && next !== base && !next.equals(base)) change = next; // a state is its own delta
+    // The writer's instance: its previous ones (normally one) folded, plus this change.
+    const superseded: Dot[] = [];
+    const kept: Instance<V>[] = [];
+    let own: V | undefined = change?.resetDelta();
+    for (const i of instances) {
+      if (i.dot.node !== node) {
+        kept.push(i);
+        continue;
+      }
+      superseded.push(i.dot);
+      if (i.value !== undefined) own = own === undefined ? i.value : i.value.merge(own);
     }
+    if (own !== undefined && own.equals(this.#valueType.empty())) own = undefined;
+    const mine = instance(dot, own);
+    kept.push(mine);
+    if (kept.length > 1) kept.sort((a, b) => compareDots(a.dot, b.dot));
+    // Dots minted inside the value (above `dot`, see `DotsCapability`) are this map's too.
+    const covered = [dot];
+    const top = dots === undefined ? dot.counter : dots.maxCounter(next, node);
+    for (let c = dot.counter + 1; c <= top; c++) covered.push(Object.freeze({ node, counter: c }));
     const piece = new ORMap<V, K>(
       this.#valueType,
-      keysDelta,
-      valueDelta === undefined ? PMap.empty() : PMap.empty<V>().set(k, valueDelta.resetDelta()),
+      PMap.empty<Instances<V>>().set(k, Object.freeze([mine])),
+      PMap.empty<string>().set(dotKey(dot), k),
+      CausalContext.of(superseded.length === 0 ? covered : [...covered, ...superseded]),
       undefined,
     );
-    const delta = this.#delta === undefined ? piece : this.#delta.merge(piece);
-    return new ORMap<V, K>(this.#valueType, added.resetDelta(), values, delta, this.#delta === undefined ? this : this.#origin);
+    let index = this.#index;
+    for (const d of superseded) index = index.delete(dotKey(d));
+    index = index.set(dotKey(dot), k);
+    return new ORMap<V, K>(
+      this.#valueType,
+      this.#entries.set(k, Object.freeze(kept)),
+      index,
+      covered.length === 1 ? this.#context.add(dot) : this.#context.merge(CausalContext.of(covered)),
+      this.#delta === undefined ? piece : this.#delta.merge(piece),
+      this.#delta === undefined ? this : this.#origin,
+    );
   }
 
   /**
-   * Removes `key` (observed remove: the additions this replica has seen). A no-op, without delta,
-   * when the key is absent. The key's value is kept (see the module comment). `node` is the
-   * writer, validated like every mutator's, though a remove mints no dot.
+   * Removes `key` (observed remove: the instances this replica holds), dropping its value. A
+   * no-op, without delta, when the key is absent. `node` is the writer, validated like every
+   * mutator's, though a remove mints no dot.
    */
   remove(node: string, key: K): ORMap<V, K> {
     checkNode(node);
     const k = canonical(key);
-    if (!this.#keys.hasCanonical(k)) return this;
-    const removed = this.#keys.removeCanonical(k);
-    const piece = new ORMap<V, K>(this.#valueType, removed.delta!, PMap.empty(), undefined);
-    const delta = this.#delta === undefined ? piece : this.#delta.merge(piece);
-    return new ORMap<V, K>(this.#valueType, removed.resetDelta(), this.#values, delta, this.#delta === undefined ? this : this.#origin);
+    const instances = this.#entries.get(k);
+    if (instances === undefined) return this;
+    const dots = instances.map((i) => i.dot);
+    const piece = new ORMap<V, K>(this.#valueType, PMap.empty(), PMap.empty(), CausalContext.of(dots), undefined);
+    const index = this.#index.mutate((ix) => {
+      for (const d of dots) ix.delete(dotKey(d));
+    });
+    return new ORMap<V, K>(
+      this.#valueType,
+      this.#entries.delete(k),
+      index,
+      this.#context,
+      this.#delta === undefined ? piece : this.#delta.merge(piece),
+      this.#delta === undefined ? this : this.#origin,
+    );
+  }
+
+  /** @internal this map with (node, 1..counter) in its context (see `DotsCapability`); entries unchanged. */
+  withSeen(node: string, counter: number): ORMap<V, K> {
+    if (counter <= this.#context.vectorEntry(node)) return this;
+    const context = this.#context.merge(CausalContext.fromState({ vector: [{ node, value: counter }], cloud: [] }));
+    return new ORMap<V, K>(this.#valueType, this.#entries, this.#index, context, this.#delta, this.#origin);
   }
 
   // ---------------------------------------------------------------- reading
@@ -176,47 +274,56 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   }
 
   has(key: K): boolean {
-    return this.#keys.hasCanonical(canonical(key));
+    return this.#entries.has(canonical(key));
   }
 
   /** @internal `get` of an already encoded key. */
   getCanonical(k: string): V | undefined {
-    if (!this.#keys.hasCanonical(k)) return undefined;
-    return this.#values.get(k) ?? this.#valueType.empty();
+    const instances = this.#entries.get(k);
+    if (instances === undefined) return undefined;
+    return joinValues(instances) ?? this.#valueType.empty();
   }
 
   /** The keys, sorted by canonical encoding (frozen, decoded copies). */
   get keys(): readonly K[] {
-    return this.#keys.elements;
+    this.#keys ??= Object.freeze(this.#sortedKeys().map((s) => freezeElement(decodeCanonical(s)) as K));
+    return this.#keys;
   }
 
   /** [key, value] pairs, sorted by key (frozen; computed once per value). */
   get entries(): readonly (readonly [K, V])[] {
-    if (this.#entries === undefined) {
-      const keys = this.#keys.elements;
-      const encoded = this.#keys.sortedCanonicals();
-      this.#entries = Object.freeze(keys.map((key, i) => Object.freeze([key, this.getCanonical(encoded[i]!)!] as const)));
+    if (this.#pairs === undefined) {
+      const keys = this.keys;
+      const encoded = this.#sortedKeys();
+      this.#pairs = Object.freeze(keys.map((key, i) => Object.freeze([key, this.getCanonical(encoded[i]!)!] as const)));
     }
-    return this.#entries;
+    return this.#pairs;
   }
 
   get size(): number {
-    return this.#keys.size;
+    return this.#entries.size;
   }
 
-  /** The key set (an ORSet of the keys, with its causal context). */
-  get keySet(): ORSet<K> {
-    return this.#keys;
+  /** The causal context: every dot this map has seen (its own and those minted in its values). */
+  get context(): CausalContext {
+    return this.#context;
   }
 
-  /** @internal the value stored under `k`, visible or not. */
-  storedValue(k: string): V | undefined {
-    return this.#values.get(k);
-  }
-
-  /** @internal every stored value, visible or not (e.g. to find the largest LWW timestamp). */
+  /** @internal every stored value (each writer's part of each key), e.g. to find the largest LWW timestamp. */
   forEachStored(fn: (value: V) => void): void {
-    this.#values.forEach((v) => fn(v));
+    this.#entries.forEach((instances) => {
+      for (const i of instances) if (i.value !== undefined) fn(i.value);
+    });
+  }
+
+  /** How many writer instances the map holds over all its keys (what its size in memory follows). */
+  get instanceCount(): number {
+    return this.#index.size;
+  }
+
+  #sortedKeys(): readonly string[] {
+    this.#sorted ??= Object.freeze(this.#entries.keys().sort(compareStrings));
+    return this.#sorted;
   }
 
   // ---------------------------------------------------------------- the contract
@@ -226,7 +333,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   }
 
   resetDelta(): ORMap<V, K> {
-    return this.#delta === undefined ? this : new ORMap<V, K>(this.#valueType, this.#keys, this.#values, undefined);
+    return this.#delta === undefined ? this : new ORMap<V, K>(this.#valueType, this.#entries, this.#index, this.#context, undefined);
   }
 
   derivesFrom(base: ORMap<V, K>): boolean {
@@ -234,59 +341,137 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   }
 
   /**
-   * The join: key sets as ORSets, values pointwise for every key. Keeps this value's pending
-   * delta; returns `this` exactly when `other` adds nothing (so `merged === current` tells the
-   * replicator an idempotent merge apart, given values whose merge does the same — all of ours
-   * do). Costs O(smaller side) map operations plus the key set's join.
+   * The join (see the module comment). Keeps this value's pending delta; returns `this` exactly
+   * when `other` adds nothing (given values whose merge does the same — all of ours do). Visits
+   * only the keys `other` can change: those it holds, and those whose dots its context covers
+   * (through the dot index) when that is cheaper than visiting every key; merging a delta into a
+   * large map costs O(delta).
    */
   merge(other: ORMap<V, K>): ORMap<V, K> {
     if (other === this) return this;
     if (other.valueKind !== this.valueKind) {
       throw new InvalidArgumentError(`cannot merge an ORMap of ${other.valueKind} values into one of ${this.valueKind} values`);
     }
-    const keys = this.#keys.merge(other.#keys);
-    const mine = this.#values;
-    const theirs = other.#values;
-    let values = mine;
-    if (theirs.size > 0) {
-      // Fold the smaller map into the larger one.
-      const [big, small] = mine.size >= theirs.size ? [mine, theirs] : [theirs, mine];
-      values = big.mutate((m) => {
-        small.forEach((v, k) => {
-          const existing = m.get(k);
-          if (existing === undefined) m.set(k, v);
-          else {
-            const merged = existing.merge(v);
-            if (merged !== existing) m.set(k, merged);
-          }
-        });
-      });
-      // Unchanged when folding theirs into mine changed nothing, or when mine ⊒ theirs held everything.
-      if (big === theirs && values === theirs && values.size === mine.size && sameMaps(values, mine, sameValue)) values = mine;
+    if (other.#entries.size === 0 && other.#context.isEmpty) return this;
+    const mineContext = this.#context;
+    const theirContext = other.#context;
+    const touched = new Set<string>(other.#entries.keys());
+    if (theirContext.dotCount <= this.#entries.size + other.#entries.size) {
+      for (const dot of theirContext.dots()) {
+        const k = this.#index.get(dotKey(dot));
+        if (k !== undefined) touched.add(k);
+      }
+    } else {
+      for (const k of this.#entries.keys()) touched.add(k);
     }
-    if (keys === this.#keys && values === mine) return this;
-    return new ORMap<V, K>(this.#valueType, keys, values, this.#delta);
+    let index = this.#index;
+    const entries = this.#entries.mutate((m) => {
+      index = index.mutate((ix) => {
+        for (const k of touched) {
+          const mine = m.get(k) ?? NO_INSTANCES;
+          const joined = joinInstances(mine, mineContext, other.#entries.get(k) ?? NO_INSTANCES, theirContext);
+          if (joined === mine) continue;
+          for (const i of mine) ix.delete(dotKey(i.dot));
+          for (const i of joined) ix.set(dotKey(i.dot), k);
+          if (joined.length === 0) m.delete(k);
+          else m.set(k, joined);
+        }
+      });
+    });
+    const context = mineContext.merge(theirContext);
+    if (entries === this.#entries && context === mineContext) return this;
+    return new ORMap<V, K>(this.#valueType, entries, index, context, this.#delta);
   }
 
   equals(other: ORMap<V, K>): boolean {
     if (this === other) return true;
-    return this.valueKind === other.valueKind && this.#keys.equals(other.#keys) && sameMaps(this.#values, other.#values, sameValue);
+    return this.valueKind === other.valueKind && this.#context.equals(other.#context) && sameMaps(this.#entries, other.#entries, sameInstances);
   }
 
-  /** Folds the key set's dot cloud into its vector (nothing observable changes). */
+  /** Folds the context's dot cloud into its vector (nothing observable changes). */
   compact(): ORMap<V, K> {
-    const keys = this.#keys.compact();
-    return keys === this.#keys ? this : new ORMap<V, K>(this.#valueType, keys, this.#values, this.#delta, this.#origin);
+    const context = this.#context.compact();
+    return context === this.#context ? this : new ORMap<V, K>(this.#valueType, this.#entries, this.#index, context, this.#delta, this.#origin);
   }
 
   toState(): ORMapState {
-    const sorted = this.#values.keys().sort(compareStrings);
-    return {
-      valueKind: this.valueKind,
-      keys: this.#keys.toState(),
-      values: sorted.map((key) => ({ key, value: this.#values.get(key)!.toState() })),
-    };
+    const entries: { element: string; dots: DotState[] }[] = [];
+    const values: ORMapState["values"] = [];
+    for (const key of this.#sortedKeys()) {
+      const instances = this.#entries.get(key)!;
+      entries.push({ element: key, dots: instances.map((i) => ({ node: i.dot.node, counter: i.dot.counter })) });
+      for (const i of instances) {
+        if (i.value !== undefined) values.push({ key, dot: { node: i.dot.node, counter: i.dot.counter }, value: i.value.toState() });
+      }
+    }
+    return { valueKind: this.valueKind, keys: { entries, context: this.#context.toState() }, values };
   }
+}
+
+function instance<V>(dot: Dot, value: V | undefined): Instance<V> {
+  return Object.freeze({ dot, value });
+}
+
+/** The join of a key's instances' values (undefined when all are empty). */
+function joinValues<V extends Crdt<V>>(instances: Instances<V>): V | undefined {
+  let out: V | undefined;
+  for (const i of instances) if (i.value !== undefined) out = out === undefined ? i.value : out.merge(i.value);
+  return out;
+}
+
+/**
+ * The join of one key's instances (a DotFun join): those both sides hold, values joined; those one
+ * side holds whose dot the other side's context has not seen. Returns `mine` when it changes nothing.
+ */
+function joinInstances<V extends Crdt<V>>(mine: Instances<V>, c: CausalContext, theirs: Instances<V>, c2: CausalContext): Instances<V> {
+  const out: Instance<V>[] = [];
+  let changed = false;
+  let i = 0;
+  let j = 0;
+  while (i < mine.length || j < theirs.length) {
+    const x = mine[i];
+    const y = theirs[j];
+    const order = x === undefined ? 1 : y === undefined ? -1 : compareDots(x.dot, y.dot);
+    if (order === 0) {
+      const value = x!.value === undefined ? y!.value : y!.value === undefined ? x!.value : x!.value.merge(y!.value);
+      if (value === x!.value) out.push(x!);
+      else {
+        out.push(instance(x!.dot, value));
+        changed = true;
+      }
+      i++;
+      j++;
+    } else if (order < 0) {
+      if (c2.contains(x!.dot)) changed = true;
+      else out.push(x!);
+      i++;
+    } else {
+      if (!c.contains(y!.dot)) {
+        out.push(y!);
+        changed = true;
+      }
+      j++;
+    }
+  }
+  return changed ? Object.freeze(out) : mine;
+}
+
+function sameInstances<V extends Crdt<V>>(a: Instances<V>, b: Instances<V>): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (compareDots(x.dot, y.dot) !== 0) return false;
+    if (x.value === y.value) continue;
+    if (x.value === undefined || y.value === undefined || !x.value.equals(y.value)) return false;
+  }
+  return true;
+}
+
+function compareOptionalDots(a: Dot | undefined, b: Dot | undefined): number {
+  if (a === undefined) return b === undefined ? 0 : -1;
+  return b === undefined ? 1 : compareDots(a, b);
 }
 
 /** The descriptor of a kind an ORMap's values may have (see `holdableByORMap`), or undefined. */
@@ -301,15 +486,19 @@ function valueKinds(): DataKind[] {
 
 const EMPTIES = new Map<DataKind, ORMap<Crdt, Element>>();
 
-function sameValue<V extends Crdt<V>>(v: V, o: V): boolean {
-  return o === v || v.equals(o);
-}
-
 function describeValue(x: unknown): string {
   if (typeof x === "object" && x !== null && typeof (x as { kind?: unknown }).kind === "string") {
     return `a ${(x as { kind: string }).kind} value`;
   }
   return describe(x);
+}
+
+/** What a map (ORMap or a map built on one) declares as a value of another ORMap (see `DotsCapability`). */
+export function mapDots<T extends Crdt>(mapOf: (value: T) => ORMap, withSeen: (value: T, node: string, counter: number) => T): DotsCapability<T> {
+  return {
+    maxCounter: (value, node) => mapOf(value).context.next(node).counter - 1,
+    above: withSeen,
+  };
 }
 
 /** The ORMap data type (see descriptor.ts): each map names the kind of its values. */
@@ -326,6 +515,10 @@ export const orMapType: DataTypeDescriptor<ORMap, ORMapState> = {
     return ORMap.empty(valueKind);
   },
   fromState: (state) => ORMap.fromState(state),
+  dots: mapDots<ORMap>(
+    (m) => m,
+    (m, node, counter) => m.withSeen(node, counter),
+  ),
   maxLwwTimestamp: (map) => {
     const ofValue = registeredDataTypes().get(map.valueKind)?.maxLwwTimestamp;
     let max = 0;

@@ -141,6 +141,13 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
     return new ORSet<T>(entries, index, this.#context.add(dot), delta, this.#delta === undefined ? this : this.#origin);
   }
 
+  /** @internal this set with (node, 1..counter) in its context, entries unchanged (see `DotsCapability`). */
+  withSeen(node: string, counter: number): ORSet<T> {
+    if (counter <= this.#context.vectorEntry(node)) return this;
+    const context = this.#context.merge(CausalContext.fromState({ vector: [{ node, value: counter }], cloud: [] }));
+    return new ORSet<T>(this.#entries, this.#index, context, this.#delta);
+  }
+
   /** @internal `remove` of an already encoded element. */
   removeCanonical(element: string): ORSet<T> {
     const old = this.#entries.get(element);
@@ -339,4 +346,8 @@ export const orsetType: DataTypeDescriptor<ORSet, ORSetState> = {
   stateMessage: "ORSetState",
   empty: () => ORSet.empty(),
   fromState: (state) => ORSet.fromState(state),
+  dots: {
+    maxCounter: (set, node) => set.context.next(node).counter - 1,
+    above: (set, node, counter) => set.withSeen(node, counter),
+  },
 };

@@ -2,14 +2,15 @@
  * PNCounterMap: a map of counters that go up and down — an ORMap whose values are PNCounters.
  *
  * `increment` / `decrement` add the key (add-wins against a concurrent remove) and change its
- * counter; `remove(node, key)` removes the key it has seen. An ORMap keeps the values of removed
- * keys (that keeps merge associative), so a removed key that is incremented again continues from
- * its old count: remove at 5, increment by 1 → 6, not 1. To reset a key, decrement it by its value
- * before (or instead of) removing it. The state is an ORMapState with valueKind "pncounter".
+ * counter; `remove(node, key)` removes the key it has seen and drops its count (reset-remove, see
+ * ormap.ts): remove at 5, increment by 1 → 1. Each writer's count of a key is tied to a dot (a
+ * dotted counter, as riak_dt's embedded counters), so an increment concurrent with a remove
+ * survives with its writer's own count only; what the remove saw of the other writers is gone.
+ * The state is an ORMapState with valueKind "pncounter".
  */
 import { DecodeError } from "../errors.js";
 import type { DataTypeDescriptor } from "./descriptor.js";
-import { ORMap } from "./ormap.js";
+import { mapDots, ORMap } from "./ormap.js";
 import { PNCounter, pncounterType } from "./pncounter.js";
 import type { Crdt, Element, ORMapState } from "./types.js";
 import { describe } from "./validate.js";
@@ -51,7 +52,7 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
     return this.#wrap(this.#map.update(node, key, (c, n) => c.decrement(n, by)));
   }
 
-  /** Removes `key` (the updates this replica has seen). A no-op, without delta, when absent. */
+  /** Removes `key` and its count (the updates this replica has seen). A no-op, without delta, when absent. */
   remove(node: string, key: K): PNCounterMap<K> {
     return this.#wrap(this.#map.remove(node, key));
   }
@@ -129,6 +130,11 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
     return this.#map.toState();
   }
 
+  /** @internal see `DotsCapability` */
+  withSeen(node: string, counter: number): PNCounterMap<K> {
+    return this.#wrap(this.#map.withSeen(node, counter));
+  }
+
   #wrap(map: ORMap<PNCounter, K>): PNCounterMap<K> {
     return map === this.#map ? this : new PNCounterMap(map);
   }
@@ -143,4 +149,8 @@ export const pncounterMapType: DataTypeDescriptor<PNCounterMap, ORMapState> = {
   map: { valueKind: "pncounter" },
   empty: () => PNCounterMap.empty(),
   fromState: (state) => PNCounterMap.fromState(state),
+  dots: mapDots<PNCounterMap>(
+    (m) => m.map as ORMap,
+    (m, node, counter) => m.withSeen(node, counter),
+  ),
 };

@@ -12,6 +12,7 @@ import { lwwMapType } from "./lww-map.js";
 import { lwwRegisterType } from "./lww-register.js";
 import { mvRegisterType } from "./mv-register.js";
 import { orMapType } from "./ormap.js";
+import { orMultiMapType } from "./ormultimap.js";
 import { orsetType } from "./orset.js";
 import { pncounterType } from "./pncounter.js";
 import { pncounterMapType } from "./pncounter-map.js";
@@ -29,6 +30,7 @@ export const DATA_TYPES: readonly DataTypeDescriptor[] = [
   lwwMapType,
   orMapType,
   pncounterMapType,
+  orMultiMapType,
 ];
 
 /** Every DataKind, in the order of the wire enum `DataType`. */

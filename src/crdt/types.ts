@@ -20,7 +20,8 @@ export type DataKind =
   | "flag"
   | "lwwMap"
   | "orMap"
-  | "pncounterMap";
+  | "pncounterMap"
+  | "orMultiMap";
 
 /** Values that elements, map keys and register values may hold. */
 export type Element =
@@ -74,11 +75,15 @@ export interface MVRegisterState {
 export interface FlagState {
   enabled: boolean;
 }
-/** ORMap, LWWMap (valueKind lwwRegister) and PNCounterMap (valueKind pncounter). */
+/**
+ * ORMap, LWWMap (valueKind lwwRegister), PNCounterMap (valueKind pncounter), ORMultiMap (valueKind
+ * orset). `keys` holds each key's instance dots (one per writer) and the map's causal context.
+ */
 export interface ORMapState {
   valueKind: DataKind;
   keys: ORSetState;
-  values: { key: string; value: AnyState }[]; // sorted by key
+  /** Each writer's part of a key: `dot` is one of the key's dots in `keys` (sorted by key, then dot). */
+  values: { key: string; dot?: DotState; value: AnyState }[];
 }
 
 export type AnyState =
@@ -102,6 +107,7 @@ export interface StateByKind {
   lwwMap: ORMapState;
   orMap: ORMapState;
   pncounterMap: ORMapState;
+  orMultiMap: ORMapState;
 }
 
 // ------------------------------------------------------------------ the value contract

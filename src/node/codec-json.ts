@@ -16,6 +16,7 @@ import type { LWWMap } from "../crdt/lww-map.js";
 import type { LWWRegister } from "../crdt/lww-register.js";
 import type { MVRegister } from "../crdt/mv-register.js";
 import type { ORMap } from "../crdt/ormap.js";
+import type { ORMultiMap } from "../crdt/ormultimap.js";
 import type { ORSet } from "../crdt/orset.js";
 import type { PNCounter } from "../crdt/pncounter.js";
 import type { PNCounterMap } from "../crdt/pncounter-map.js";
@@ -83,6 +84,8 @@ export function view(v: Crdt): View {
       return { value: object((v as PNCounterMap).map.entries, count) };
     case "orMap":
       return { value: object((v as ORMap).entries, (x: Crdt) => view(x).value) };
+    case "orMultiMap":
+      return { value: object((v as ORMultiMap).entries, (xs: readonly Element[]) => xs.map(json)) };
   }
 }
 
@@ -251,6 +254,13 @@ function modifier(kind: DataKind, b: Body, at: string): Modify {
       if (op === "increment") return counter(b, at, (m, self, by) => (m as PNCounterMap).increment(self, f, by));
       if (op === "decrement") return counter(b, at, (m, self, by) => (m as PNCounterMap).decrement(self, f, by));
       throw badOp(t, op, ["increment", "decrement", "remove"], at);
+    }
+    case "orMultiMap": {
+      const f = field(b, at);
+      if (op === "remove") return (m, self) => (m as ORMultiMap).remove(self, f);
+      if (op !== "addBinding" && op !== "removeBinding") throw badOp(t, op, ["addBinding", "removeBinding", "remove"], at);
+      const x = element(b, at);
+      return op === "addBinding" ? (m, self) => (m as ORMultiMap).addBinding(self, f, x) : (m, self) => (m as ORMultiMap).removeBinding(self, f, x);
     }
     case "orMap":
       throw new BodyError(`${at}type ormap cannot be nested`);

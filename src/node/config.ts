@@ -80,7 +80,7 @@ const SPECS = {
     help: "a remote DC to replicate with, e.g. west=nats://w1:4222,nats://w2:4222; repeatable (env: space-separated)",
   },
   xdcIntervalMs: { flag: "--xdc-interval-ms <ms>", env: "XDC_INTERVAL_MS", help: "cross-DC flush interval", fallback: String(DEFAULTS.dcIntervalMs) },
-  role: { flag: "--role <role>", env: "ROLE", help: "membership role (replication talks only to members of the same role)" },
+  role: { flag: "--role <role>", env: "ROLE", help: "membership role: coordinated writes and reads ask and count only members of the same role (replication still reaches every member)" },
   readOnly: { flag: "--read-only", env: "READ_ONLY", help: "relay: merge and serve reads and watches, refuse writes (403)" },
   token: { flag: "--token <token>", env: "TOKEN", help: "require 'Authorization: Bearer <token>' on every route but /healthz, /readyz" },
   coordinationTimeoutMs: {

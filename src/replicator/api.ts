@@ -19,6 +19,20 @@ export interface ReadOptions {
   timeoutMs?: number;
 }
 
+export interface KeySubscribeOptions {
+  /**
+   * Default false. True: call the subscriber once at once, before `subscribe` returns, with the
+   * key's current value (`undefined` when it is absent or deleted), then after every change.
+   */
+  initial?: boolean;
+}
+
+/**
+ * What this replica holds under a key (`Replicator.status`): a value; a tombstone (deleted, until
+ * the tombstone expires after `tombstoneTtlMs`); or nothing it knows of.
+ */
+export type KeyStatus = "present" | "deleted" | "absent";
+
 export interface MemberInfo {
   node: string;
   dataCenter: string;

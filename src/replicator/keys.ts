@@ -16,6 +16,7 @@ import type { Flag } from "../crdt/flag.js";
 import type { LWWMap } from "../crdt/lww-map.js";
 import type { ORMap } from "../crdt/ormap.js";
 import type { PNCounterMap } from "../crdt/pncounter-map.js";
+import type { ORMultiMap } from "../crdt/ormultimap.js";
 
 /** Keys are NATS-safe ids: no whitespace, at most this many bytes. */
 export const MAX_KEY_BYTES = 1024;
@@ -63,6 +64,9 @@ export class Key<T extends Crdt<T>> {
   }
   static pncounterMap(id: string): Key<PNCounterMap> {
     return new Key(checkId(id), "pncounterMap");
+  }
+  static orMultiMap<V extends Element = Element>(id: string): Key<ORMultiMap<V>> {
+    return new Key(checkId(id), "orMultiMap");
   }
 
   /** A key for a stored kind, as the daemon needs when it only knows the kind at run time. */

@@ -17,7 +17,11 @@ export interface ReplicatorOptions {
   nodeId: string;
   /** Data center this node belongs to. Default "default". */
   dataCenter?: string;
-  /** Role advertised in membership; replication only talks to members with the same role when set. */
+  /**
+   * Role advertised in membership (default none). It scopes coordination only: `writeTo`/`readFrom`
+   * levels ask, and count in N, only the members with the same role. Deltas and anti-entropy still
+   * go to every member, whatever its role.
+   */
   role?: string;
   /** NATS connection options (servers, auth, TLS …) or `{ connection }` to share an existing one. */
   nats?: NatsConnectionOptions | BorrowedNatsConnection;

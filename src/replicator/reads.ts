@@ -4,7 +4,7 @@
  */
 import type { Crdt } from "../crdt/types.js";
 import { KeyTypeMismatchError } from "../errors.js";
-import type { ReadOptions } from "./api.js";
+import type { KeyStatus, ReadOptions } from "./api.js";
 import type { Coordinator } from "./coordination.js";
 import type { Key } from "./keys.js";
 import type { Merger } from "./merge.js";
@@ -25,7 +25,7 @@ export function typedValue<T extends Crdt<T>>(store: Pick<Store, "get">, key: Ke
 
 export interface ReaderDeps {
   nodeId: string;
-  store: Pick<Store, "get">;
+  store: Pick<Store, "get" | "tombstone">;
   merger: Pick<Merger, "tombstone" | "value">;
   coordinator: Pick<Coordinator, "read">;
   coordinationTimeoutMs: number;
@@ -37,6 +37,12 @@ export class Reader {
   /** The local value of `key` (synchronous). */
   local<T extends Crdt<T>>(key: Key<T>): T | undefined {
     return typedValue(this.deps.store, key);
+  }
+
+  /** Whether this replica holds a value of `key` (checked against its type), its tombstone, or neither. */
+  status<T extends Crdt<T>>(key: Key<T>): KeyStatus {
+    if (typedValue(this.deps.store, key) !== undefined) return "present";
+    return this.deps.store.tombstone(key.id) !== undefined ? "deleted" : "absent";
   }
 
   /** Read `key` from `options.readFrom` members, merging their answers, then return the local value. */

@@ -13,7 +13,7 @@ import { ConfigError, InvalidArgumentError, ReplicatorClosedError } from "../err
 import { connectNats } from "../transport/nats.js";
 import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
 import type { FullState } from "../wire/codec.js";
-import type { MemberInfo, ReadOptions, WriteOptions } from "./api.js";
+import type { KeyStatus, MemberInfo, ReadOptions, KeySubscribeOptions, WriteOptions } from "./api.js";
 import type { AntiEntropy } from "./anti-entropy.js";
 import type { Change, ChangeStream, TypeConflict } from "./changes.js";
 import type { Inbox } from "./inbox.js";
@@ -35,7 +35,7 @@ import type { RequestServer } from "./request-server.js";
 import type { SyncScheduler } from "./sync-scheduler.js";
 import type { Writer } from "./writes.js";
 
-export type { MemberInfo, ReadOptions, WriteOptions } from "./api.js";
+export type { KeyStatus, MemberInfo, ReadOptions, KeySubscribeOptions, WriteOptions } from "./api.js";
 
 /** What a starting node takes from its peers' answers (see identity.ts). */
 type Claimed = { incarnation: number; startedAtMs: number; expected: ExpectedMember[] };
@@ -192,11 +192,32 @@ export class Replicator {
     return this.reader.coordinated(key, options);
   }
 
-  /** Call `subscriber` after every change of the key's value; `undefined` after a delete. */
-  subscribe<T extends Crdt<T>>(key: Key<T>, subscriber: (value: T | undefined) => void): () => void {
+  /**
+   * Call `subscriber` after every change of the key's value; `undefined` after a delete. With
+   * `{ initial: true }`, first with the current value (see `KeySubscribeOptions`).
+   */
+  subscribe<T extends Crdt<T>>(key: Key<T>, subscriber: (value: T | undefined) => void, options: KeySubscribeOptions = {}): () => void {
     this.checkOpen();
     if (typeof subscriber !== "function") throw new InvalidArgumentError("subscribe needs a callback");
-    return this.subscriptions.add(key.id, subscriber as (value: Crdt | undefined) => void);
+    const current = options.initial === true ? this.reader.local(key) : undefined; // a wrong type throws before subscribing
+    const unsubscribe = this.subscriptions.add(key.id, subscriber as (value: Crdt | undefined) => void);
+    if (options.initial === true) this.subscriptions.deliver(subscriber as (value: Crdt | undefined) => void, current);
+    return unsubscribe;
+  }
+
+  /**
+   * Whether this replica holds a value of the key ("present"), its tombstone ("deleted": `get`
+   * returns undefined and updates reject with KeyDeletedError until the tombstone expires), or
+   * neither ("absent": never written, or deleted longer than `tombstoneTtlMs` ago).
+   */
+  status<T extends Crdt<T>>(key: Key<T>): KeyStatus {
+    this.checkOpen();
+    return this.reader.status(key);
+  }
+
+  /** `status(key) === "deleted"`. */
+  isDeleted<T extends Crdt<T>>(key: Key<T>): boolean {
+    return this.status(key) === "deleted";
   }
 
   /** Subscribe to every key (`onChange` also says where each change came from). */

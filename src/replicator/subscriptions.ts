@@ -22,6 +22,15 @@ export class Subscriptions {
     };
   }
 
+  /** Calls `subscriber` with `value` now (the `initial` delivery), reporting a throw like `notify` does. */
+  deliver(subscriber: Subscriber, value: Crdt | undefined): void {
+    try {
+      subscriber(value);
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+
   /** Subscribe to every key (the daemon's watch stream and dashboard use this). */
   addAll(subscriber: (key: string, value: Crdt | undefined) => void): () => void {
     this.all.add(subscriber);

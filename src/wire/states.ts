@@ -11,7 +11,8 @@
  *
  *   What no decoder can catch: two kinds whose states have the same message shape. An ORSet delta
  *   holding only a context (a removal) and an MVRegister delta holding only a context encode to the
- *   same bytes; an LWWMap/PNCounterMap state is a valid ORMap of lwwRegister/pncounter values. Such
+ *   same bytes; an LWWMap/PNCounterMap/ORMultiMap state is a valid ORMap of lwwRegister/pncounter/
+ *   orset values (and an ORMap of orsets a valid ORMultiMap). Such
  *   bytes ARE a valid state of the claimed kind, so they decode (and merge) as that kind; no type
  *   confusion can follow, since the result is a well-formed value of the claimed kind.
  * - `encodeValue` / `decodeValue`: a `Crdt` ↔ bytes, via `toState()` and the registry's `fromState`.
@@ -142,7 +143,7 @@ interface PbFlag {
 interface PbORMap {
   valueType: number;
   keys: PbORSet | null;
-  values: { key: string; value: Uint8Array }[];
+  values: { key: string; value: Uint8Array; dot?: PbDot | null }[];
 }
 
 /** How deep ORMaps may nest (an ORMap whose values are ORMaps ...). Bounds decoding work. */
@@ -196,10 +197,10 @@ function mapToPb(state: ORMapState): object {
   } catch {
     throw new InvalidArgumentError(`ORMapState.valueKind ${String(valueKind)} is not a data kind`);
   }
-  const values = new Array<{ key: string; value: Uint8Array }>(state.values.length);
+  const values = new Array<{ key: string; value: Uint8Array; dot?: DotState }>(state.values.length);
   for (let i = 0; i < values.length; i++) {
     const e = state.values[i]!;
-    values[i] = { key: e.key, value: encodeState(valueKind, e.value) };
+    values[i] = e.dot === undefined ? { key: e.key, value: encodeState(valueKind, e.value) } : { key: e.key, value: encodeState(valueKind, e.value), dot: e.dot };
   }
   return { valueType, keys: toPb(T.ORSetState, state.keys ?? { entries: [], context: EMPTY_CONTEXT }), values };
 }
@@ -344,7 +345,8 @@ function mapFromPb(kind: DataKind, m: PbORMap, what: string, depth: number): ORM
   for (let i = 0; i < values.length; i++) {
     const e = m.values[i]!;
     checkFields(e, T.ORMapEntry, `${what}.values`, true);
-    values[i] = { key: e.key, value: decodeStateAt(valueKind, bytesOf(e.value), depth + 1) };
+    const value = decodeStateAt(valueKind, bytesOf(e.value), depth + 1);
+    values[i] = e.dot == null ? { key: e.key, value } : { key: e.key, dot: dotFromPb(e.dot, `${what}.values[${i}].dot`), value };
   }
   const keys = orsetFromPb(required(m.keys, T.ORSetState, `${what}.keys`), `${what}.keys`);
   return { valueKind, keys, values };

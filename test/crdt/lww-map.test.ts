@@ -86,6 +86,20 @@ describe("LWWMap", () => {
     assert.equal(a.merge(b).merge(c).get("k"), "from-b");
   });
 
+  test("remove drops the value: a put after it shows its own value even with an older timestamp", () => {
+    const m = LWWMap.empty<string, string>().put("a", "k", "newer", 500).remove("a", "k").put("b", "k", "older", 100);
+    assert.equal(m.get("k"), "older");
+    assert.deepEqual(LWWMap.empty<string, string>().put("a", "k", "v", 1).remove("a", "k").toState().values, []);
+  });
+
+  test("a put concurrent with a remove survives with its own value, even an older one", () => {
+    const base = LWWMap.empty<string, string>().put("a", "k", "v", 500).resetDelta();
+    const removed = base.remove("c", "k");
+    const put = LWWMap.empty<string, string>().put("b", "k", "w", 100);
+    assert.equal(removed.merge(base.merge(put)).get("k"), "w");
+    assert.equal(base.merge(put).merge(removed).get("k"), "w");
+  });
+
   test("concurrent put and remove: the put wins", () => {
     const base = LWWMap.empty<string, string>().put("a", "k", "v", 1).resetDelta();
     const removed = base.remove("a", "k");

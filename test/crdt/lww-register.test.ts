@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { LWWMap } from "../../src/crdt/index.js";
 import { LWWRegister } from "../../src/crdt/lww-register.js";
 import type { Element } from "../../src/crdt/types.js";
 import { DecodeError, InvalidArgumentError } from "../../src/errors.js";
@@ -137,5 +138,41 @@ describe("LWWRegister", () => {
     const r = LWWRegister.fromState({ value: "[nt]", timestamp: 7, node: "b" });
     assert.deepEqual(r.value, [null, true]);
     assert.ok(LWWRegister.fromState({ timestamp: 0, node: "" }).equals(LWWRegister.empty()));
+  });
+});
+
+describe("LWW tie-break: node id, then writer id", () => {
+  test("on equal timestamps the higher node id wins, whatever the writers' incarnation suffixes", () => {
+    // As raw strings "a~zz" > "a-b~1" ("~" sorts after "-"), but node "a-b" > node "a".
+    const fromA = LWWRegister.empty<string>().set("a~zz", "from-a", 7);
+    const fromAB = LWWRegister.empty<string>().set("a-b~1", "from-a-b", 7);
+    assert.equal(fromA.merge(fromAB).value, "from-a-b");
+    assert.equal(fromAB.merge(fromA).value, "from-a-b");
+    // A restart (a new incarnation) of the losing node does not change who wins the tie.
+    const fromA2 = LWWRegister.empty<string>().set("a~zzzz9", "from-a-again", 7);
+    assert.equal(fromA2.merge(fromAB).value, "from-a-b");
+    // Two incarnations of one node: the whole writer id decides, alike in both orders.
+    const old = LWWRegister.empty<string>().set("n~1", "old", 9);
+    const young = LWWRegister.empty<string>().set("n~2", "young", 9);
+    assert.equal(old.merge(young).value, "young");
+    assert.equal(young.merge(old).value, "young");
+    // Plain node ids (no suffix) compare as before.
+    assert.equal(LWWRegister.empty<string>().set("b", "b", 1).merge(LWWRegister.empty<string>().set("a", "a", 1)).value, "b");
+  });
+
+  test("every replica agrees: three writers, all merge orders, in an LWWMap too", () => {
+    const writers = ["a~zz", "a-b~1", "a.c~3"];
+    const regs = writers.map((w) => LWWRegister.empty<string>().set(w, w, 100));
+    const orders = [
+      [0, 1, 2],
+      [2, 1, 0],
+      [1, 0, 2],
+      [1, 2, 0],
+    ];
+    const winners = new Set(orders.map((o) => o.reduce((acc, i) => acc.merge(regs[i]!), LWWRegister.empty<string>()).value));
+    assert.deepEqual([...winners], ["a.c~3"]); // node "a.c" is the highest of "a", "a-b", "a.c"
+    const maps = writers.map((w) => LWWMap.empty<string, string>().put(w, "k", w, 100));
+    const mapWinners = new Set(orders.map((o) => o.reduce((acc, i) => acc.merge(maps[i]!), LWWMap.empty<string, string>()).get("k")));
+    assert.deepEqual([...mapWinners], ["a.c~3"]);
   });
 });

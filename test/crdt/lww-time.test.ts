@@ -24,11 +24,11 @@ describe("withLwwClock", () => {
 });
 
 describe("maxLwwTimestamp", () => {
-  test("registers, LWW maps (removed fields included), ORMaps of registers and of LWW maps; 0 without LWW", () => {
+  test("registers, LWW maps (present fields: a removed one's value is gone), ORMaps of registers and of LWW maps; 0 without LWW", () => {
     assert.equal(maxLwwTimestamp(LWWRegister.empty()), 0);
     assert.equal(maxLwwTimestamp(LWWRegister.empty<string>().set("n", "x", 7)), 7);
     const m = LWWMap.empty<string, string>().put("n", "a", "1", 10).put("n", "b", "2", 30).remove("n", "b");
-    assert.equal(maxLwwTimestamp(m), 30, "a removed field's value still merges, so it counts");
+    assert.equal(maxLwwTimestamp(m), 10, "a removed field's value is dropped (reset-remove), so it no longer counts");
     const regs = ORMap.empty<LWWRegister<string>, string>("lwwRegister").update("n", "k", (r, n) => r.set(n, "v", 99));
     assert.equal(maxLwwTimestamp(regs), 99);
     const maps = ORMap.empty<LWWMap<string, string>, string>("lwwMap").update("n", "k", (v, n) => v.put(n, "f", "v", 123));
@@ -43,14 +43,19 @@ describe("maxLwwTimestamp", () => {
     assertProperty(
       "max timestamp",
       fc.property(fc.array(write, { maxLength: 20 }), fc.array(write, { maxLength: 20 }), (left, right) => {
-        const build = (ws: typeof left): [LWWMap<string, string>, number] => {
+        // The largest timestamp written to each key since its last remove (a remove drops the value).
+        const build = (node: string, ws: typeof left): [LWWMap<string, string>, number] => {
           let m = LWWMap.empty<string, string>();
-          for (const w of ws) m = w.remove ? m.remove("n", w.key) : m.put("n", w.key, "v", w.ts);
-          const max = Math.max(0, ...ws.filter((w) => !w.remove).map((w) => w.ts));
-          return [m, max];
+          const since = new Map<string, number>();
+          for (const w of ws) {
+            m = w.remove ? m.remove(node, w.key) : m.put(node, w.key, "v", w.ts);
+            if (w.remove) since.delete(w.key);
+            else since.set(w.key, Math.max(since.get(w.key) ?? 0, w.ts));
+          }
+          return [m, Math.max(0, ...since.values())];
         };
-        const [l, lMax] = build(left);
-        const [r, rMax] = build(right);
+        const [l, lMax] = build("n", left);
+        const [r, rMax] = build("m", right);
         assert.equal(maxLwwTimestamp(l), lMax);
         assert.equal(maxLwwTimestamp(l.merge(r)), Math.max(lMax, rMax));
       }),

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { GCounter } from "../../src/crdt/gcounter.js";
+import type { LWWMap } from "../../src/crdt/lww-map.js";
 import { MVRegister } from "../../src/crdt/mv-register.js";
 import { ORMap } from "../../src/crdt/index.js"; // the package entry: it loads the registry ORMap resolves value kinds through
 import { ORSet } from "../../src/crdt/orset.js";
@@ -100,13 +101,13 @@ describe("ORMap", () => {
     assert.deepEqual(base.merge(b.delta!).merge(a.delta!).get("cart")?.elements, ["pear"]);
   });
 
-  test("concurrent update and remove: the key stays (add wins) with the merged value", () => {
+  test("concurrent update and remove: the key stays (add wins) with only the update's effect", () => {
     const base = ORMap.empty<GCounter>("gcounter").update("a", "k", inc(1)).resetDelta();
     const removed = base.remove("a", "k");
     const updated = ORMap.empty<GCounter>("gcounter").merge(base).update("b", "k", inc(10));
     for (const m of [removed.merge(updated), updated.merge(removed), base.merge(removed.delta!).merge(updated.delta!)]) {
       assert.ok(m.has("k"));
-      assert.equal(m.get("k")?.value, 11);
+      assert.equal(m.get("k")?.value, 10);
     }
   });
 
@@ -135,25 +136,95 @@ describe("ORMap", () => {
     assert.deepEqual(peer.keys, ["k1", "k2"]);
   });
 
-  test("removed keys keep their values: a re-added key resumes from them (documented)", () => {
+  test("remove drops the value: a re-added key starts from empty, here and on every peer", () => {
     const m = ORMap.empty<GCounter>("gcounter").update("a", "k", inc(5)).remove("a", "k");
     assert.equal(m.get("k"), undefined);
-    assert.equal(m.toState().values.length, 1); // still in the state
-    assert.equal(m.update("a", "k", inc(1)).get("k")?.value, 6);
-    // And a peer that only ever saw the re-add converges on the same.
-    const peer = ORMap.empty<GCounter>("gcounter").merge(m.resetDelta().update("b", "k", inc(1)).delta!);
-    assert.equal(peer.get("k")?.value, 1); // partial: it has not seen the old value yet
-    assert.equal(peer.merge(m).get("k")?.value, 6);
+    assert.deepEqual(m.toState().values, []); // gone from the state
+    assert.deepEqual(m.toState().keys.entries, []);
+    const readded = m.update("a", "k", inc(1));
+    assert.equal(readded.get("k")?.value, 1);
+    // A peer that saw the old value, then the remove and the re-add in any order, agrees.
+    const old = ORMap.empty<GCounter>("gcounter").update("a", "k", inc(5));
+    const removal = old.resetDelta().remove("a", "k");
+    const again = removal.resetDelta().update("a", "k", inc(1));
+    for (const order of [
+      [old.delta!, removal.delta!, again.delta!],
+      [again.delta!, old.delta!, removal.delta!],
+      [removal.delta!, again.delta!, old.delta!],
+    ]) {
+      const peer = order.reduce((acc, d) => acc.merge(d), ORMap.empty<GCounter>("gcounter"));
+      assert.equal(peer.get("k")?.value, 1);
+      assert.ok(peer.equals(again.resetDelta()));
+    }
   });
 
-  test("the join is associative with a remove and a concurrent re-add (values are never dropped)", () => {
+  test("an update concurrent with a remove keeps its writer's own count only (one dot per writer and key)", () => {
+    const base = ORMap.empty<GCounter>("gcounter").update("a", "k", inc(3)).update("b", "k", inc(4)).resetDelta();
+    const removed = base.remove("c", "k"); // saw a's 3 and b's 4
+    const updated = base.update("a", "k", inc(1)); // concurrent: a's instance now holds a's 3 + 1
+    assert.equal(removed.merge(updated).get("k")?.value, 4);
+    assert.equal(updated.merge(removed).get("k")?.value, 4);
+    // A writer that had not written the key before keeps exactly its update.
+    const fresh = base.update("d", "k", inc(1));
+    assert.equal(removed.merge(fresh).get("k")?.value, 1);
+  });
+
+  test("the join is associative with a remove and a concurrent re-add", () => {
     const x = ORMap.empty<GCounter>("gcounter").update("a", "k", inc(1)).resetDelta();
     const y = x.remove("a", "k").resetDelta(); // saw x's add, removes
     const z = ORMap.empty<GCounter>("gcounter").update("b", "k", inc(2)).resetDelta(); // concurrent re-add
     const left = x.merge(y).merge(z);
     const right = x.merge(y.merge(z));
     assert.ok(left.equals(right));
-    assert.equal(left.get("k")?.value, 3);
+    assert.equal(left.get("k")?.value, 2);
+  });
+
+  test("ORSet values: a remove erases the elements it saw; a concurrent add survives alone; re-add starts empty", () => {
+    const base = ORMap.empty<ORSet<string>>("orset")
+      .update("a", "cart", (s, n) => s.add(n, "apple"))
+      .update("b", "cart", (s, n) => s.add(n, "pear"))
+      .resetDelta();
+    const removed = base.remove("c", "cart");
+    const added = base.update("d", "cart", (s, n) => s.add(n, "fig"));
+    for (const m of [removed.merge(added), added.merge(removed), base.merge(added.delta!).merge(removed.delta!)]) {
+      assert.deepEqual(m.get("cart")?.elements, ["fig"]);
+    }
+    assert.deepEqual(removed.update("c", "cart", (s, n) => s.add(n, "kiwi")).get("cart")?.elements, ["kiwi"]);
+  });
+
+  test("a key removed and re-added by one writer never reuses a dot inside its value", () => {
+    // b's update concurrent with the remove holds a context that covers a's old element dot; a's
+    // re-add after the remove must mint above it, or b's context would hide the new element.
+    const base = ORMap.empty<ORSet<string>>("orset").update("a", "k", (s, n) => s.add(n, "x")).resetDelta();
+    const bRemovesX = base.update("b", "k", (s) => s.remove("x")).resetDelta(); // b's part covers a's dot of x
+    const aReadds = base.remove("a", "k").resetDelta().update("a", "k", (s, n) => s.add(n, "y")).resetDelta();
+    const m = aReadds.merge(bRemovesX);
+    assert.deepEqual(m.get("k")?.elements, ["y"]);
+    assert.ok(m.equals(bRemovesX.merge(aReadds)));
+  });
+
+  test("MVRegister and nested LWWMap values: remove then update shows only the new write", () => {
+    const mv = ORMap.empty<MVRegister<string>>("mvRegister").update("a", "k", (r, n) => r.set(n, "old")).remove("a", "k");
+    assert.deepEqual(mv.update("b", "k", (r, n) => r.set(n, "new")).get("k")?.values, ["new"]);
+    const nested = ORMap.empty<LWWMap<string, string>>("lwwMap")
+      .update("a", "k", (m, n) => m.put(n, "f", "old", 100).put(n, "g", "old", 100))
+      .resetDelta();
+    const removed = nested.remove("a", "k");
+    const concurrent = nested.update("b", "k", (m, n) => m.put(n, "h", "new", 200));
+    assert.deepEqual(removed.merge(concurrent).get("k")?.entries, [["h", "new"]]);
+    assert.deepEqual(removed.update("a", "k", (m, n) => m.put(n, "f", "again", 1)).get("k")?.entries, [["f", "again"]]);
+  });
+
+  test("10,000 keys added then removed: the map holds no instance, its state is its context only", () => {
+    let m = ORMap.empty<GCounter, number>("gcounter");
+    for (let i = 0; i < 10_000; i++) m = m.update("a", i, inc(1)).resetDelta();
+    assert.equal(m.instanceCount, 10_000);
+    for (let i = 0; i < 10_000; i++) m = m.remove("a", i).resetDelta();
+    assert.equal(m.size, 0);
+    assert.equal(m.instanceCount, 0);
+    const state = m.toState();
+    assert.deepEqual(state.values, []);
+    assert.deepEqual(state.keys, { entries: [], context: { vector: [{ node: "a", value: 10_000 }], cloud: [] } });
   });
 
   test("an update whose modify changes nothing adds the key with the empty value and stores no value", () => {
@@ -209,6 +280,8 @@ describe("ORMap", () => {
       (s) => ({ ...s, values: [...s.values].reverse() }), // unsorted
       (s) => ({ ...s, values: [s.values[0], s.values[0]] }), // duplicate key
       (s) => ({ ...s, values: [{ key: "k", value: s.values[0]!.value }] }), // not canonical
+      (s) => ({ ...s, values: [{ ...s.values[0]!, dot: { node: "z", counter: 1 } }] }), // a dot its key does not hold
+      (s) => ({ ...s, values: [{ ...s.values[0]!, dot: { node: "a", counter: 0 } }] }), // a bad dot
       (s) => ({ ...s, values: [{ key: "s1:k", value: { slots: [{ node: "", value: 1 }] } }] }), // bad value state
       (s) => ({ ...s, values: [{ key: "s1:k", value: null }] }),
       (s) => ({ ...s, valueKind: "lwwRegister" }), // values are not LWWRegister states
@@ -222,6 +295,11 @@ describe("ORMap", () => {
     const withEmpty = clone();
     withEmpty.values = [{ key: "s1:a", value: { slots: [] } }, ...withEmpty.values];
     assert.ok(ORMap.fromState(withEmpty).equals(ORMap.fromState(good)));
+    // States written before values were kept per writer (no dot): a present key's value goes to
+    // its dot; the value of a removed key is dropped.
+    const legacy = clone();
+    legacy.values = [...legacy.values.map(({ key, value }) => ({ key, value })), { key: "s4:gone", value: { slots: [{ node: "a", value: 9 }] } }];
+    assert.ok(ORMap.fromState(legacy).equals(ORMap.fromState(good)));
   });
 
   test("invalid arguments → InvalidArgumentError", () => {

@@ -61,16 +61,22 @@ describe("PNCounterMap", () => {
     assert.equal(forward.get("b"), -1);
   });
 
-  test("remove: observed remove hides the key; a re-increment resumes from the old count (documented)", () => {
+  test("remove: a key removed at 5 and incremented reads 1; a concurrent increment survives alone", () => {
     const m = PNCounterMap.empty<string>().increment("t1", "a", 5).remove("t1", "a");
     assert.equal(m.get("a"), undefined);
     assert.equal(m.size, 0);
-    assert.equal(m.increment("t1", "a").get("a"), 6);
-    // Concurrent increment and remove: the increment wins.
-    const base = PNCounterMap.empty<string>().increment("t1", "a", 1).resetDelta();
+    assert.equal(m.increment("t1", "a").get("a"), 1);
+    assert.equal(m.increment("t2", "a").get("a"), 1);
+    // Concurrent increment and remove: the increment wins, with its own effect only.
+    const base = PNCounterMap.empty<string>().increment("t1", "a", 5).resetDelta();
     const removed = base.remove("t1", "a");
     const incremented = base.increment("t2", "a", 1);
-    assert.equal(removed.merge(incremented).get("a"), 2);
+    assert.equal(removed.merge(incremented).get("a"), 1);
+    assert.equal(incremented.merge(removed).get("a"), 1);
+    assert.equal(base.merge(incremented.delta!).merge(removed.delta!).get("a"), 1);
+    assert.equal(base.merge(removed.delta!).merge(incremented.delta!).get("a"), 1);
+    // A decrement concurrent with the remove: likewise.
+    assert.equal(removed.merge(base.decrement("t3", "a", 2)).get("a"), -2);
   });
 
   test("counter past 2^53: get throws PrecisionError, counter().bigValue is exact", () => {

@@ -61,6 +61,19 @@ describe("crdt-node HTTP API", () => {
         { type: "pncountermap", op: "increment", field: "gone" },
         { type: "pncountermap", op: "remove", field: "gone" },
       ], { down: -2, up: 3 }],
+      ["t-pnmap-reset", [
+        { type: "pncountermap", op: "increment", field: "k", by: 5 },
+        { type: "pncountermap", op: "remove", field: "k" },
+        { type: "pncountermap", op: "increment", field: "k" },
+      ], { k: 1 }], // remove drops the count: re-added, it starts from 0
+      ["t-multimap", [
+        { type: "ormultimap", op: "addBinding", field: "fruit", value: "pear" },
+        { type: "ormultimap", op: "addBinding", field: "fruit", value: "apple" },
+        { type: "ormultimap", op: "addBinding", field: "veg", value: "leek" },
+        { type: "ormultimap", op: "removeBinding", field: "veg", value: "leek" },
+        { type: "ormultimap", op: "addBinding", field: "old", value: "x" },
+        { type: "ormultimap", op: "remove", field: "old" },
+      ], { fruit: ["pear", "apple"] }], // a key goes with its last binding
     ];
     for (const [key, ops, expected] of cases) {
       let last;

@@ -12,6 +12,7 @@ import {
   LWWRegister,
   MVRegister,
   ORMap,
+  ORMultiMap,
   ORSet,
   PNCounter,
   PNCounterMap,
@@ -178,6 +179,17 @@ export const SPECS: readonly KindSpec[] = [
       const [t, k, by] = op as [string, Element, number];
       const m = v as PNCounterMap;
       return t === "inc" ? m.increment(n, k, by) : t === "dec" ? m.decrement(n, k, by) : m.remove(n, k);
+    },
+  },
+  {
+    name: "ORMultiMap",
+    kind: "orMultiMap",
+    empty: () => ORMultiMap.empty(),
+    op: fc.tuple(fc.constantFrom("add", "unbind", "remove"), key, element),
+    apply: (v, n, op) => {
+      const [t, k, x] = op as [string, Element, Element];
+      const m = v as ORMultiMap;
+      return t === "add" ? m.addBinding(n, k, x) : t === "unbind" ? m.removeBinding(n, k, x) : m.remove(n, k);
     },
   },
 ];

@@ -107,7 +107,7 @@ describe("content hash", () => {
     assert.equal(contentHash(GCounter.empty()), 0x9dcf97a184f32623n);
     assert.equal(contentHash(GCounter.empty().increment("a", 5)), 0xfca3803cb68a5f22n);
     assert.equal(contentHash(ORSet.empty<string>().add("a", "x")), 0xa9b4c7e9a52f3606n);
-    assert.equal(contentHash(LWWMap.empty<string, string>().put("a", "k", "v", 5)), 0x331fed19db5443afn);
+    assert.equal(contentHash(LWWMap.empty<string, string>().put("a", "k", "v", 5)), 0x2cc00c0ec913ba2bn);
     assert.equal(tombstoneHash({ key: "k", kind: "gcounter", deletedAtMs: 1000, originNode: "a" }), 0x9157a403c5c039n);
   });
 
@@ -148,10 +148,12 @@ describe("mistyped data", () => {
   }
 
   // Kinds whose messages have the same shape, so that some bytes are valid states of both (see
-  // src/wire/states.ts): an LWWMap / PNCounterMap IS an ORMap of lwwRegister / pncounter values, and
+  // src/wire/states.ts): an LWWMap / PNCounterMap / ORMultiMap IS an ORMap of lwwRegister / pncounter
+  // / orset values (and an ORMap of orsets reads as an ORMultiMap), and
   // an ORSet removal delta (a context, no entries) encodes like an MVRegister one.
   function alias(v: Crdt, claimed: DataKind): boolean {
-    if (claimed === "orMap" && (v.kind === "lwwMap" || v.kind === "pncounterMap")) return true;
+    if (claimed === "orMap" && (v.kind === "lwwMap" || v.kind === "pncounterMap" || v.kind === "orMultiMap")) return true;
+    if (claimed === "orMultiMap" && v.kind === "orMap" && (v as ORMap).valueKind === "orset") return true;
     const contextOnly = (s: { entries?: unknown[] }): boolean => Array.isArray(s.entries) && s.entries.length === 0;
     return (
       ((v.kind === "orset" && claimed === "mvRegister") || (v.kind === "mvRegister" && claimed === "orset")) &&

@@ -20,7 +20,8 @@ export const descriptor = {
                 "FLAG": 7,
                 "LWW_MAP": 8,
                 "OR_MAP": 9,
-                "PNCOUNTER_MAP": 10
+                "PNCOUNTER_MAP": 10,
+                "OR_MULTI_MAP": 11
               }
             },
             "Slot": {
@@ -185,6 +186,10 @@ export const descriptor = {
                 "value": {
                   "type": "bytes",
                   "id": 2
+                },
+                "dot": {
+                  "type": "Dot",
+                  "id": 3
                 }
               }
             },
