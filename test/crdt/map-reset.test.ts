@@ -42,7 +42,8 @@ const WRITES: Record<string, { old: Modify; fresh: Modify }> = {
   orMultiMap: { old: (m, n) => (m as ORMultiMap).addBinding(n, "f", "old"), fresh: (m, n) => (m as ORMultiMap).addBinding(n, "g", "new") },
 };
 
-const read = (v: Crdt | undefined): unknown => (v === undefined ? undefined : view(v).value);
+// The JSON view (null-prototype objects), as plain JSON for deepEqual.
+const read = (v: Crdt | undefined): unknown => (v === undefined ? undefined : JSON.parse(JSON.stringify(view(v).value)));
 
 describe("ORMap of every kind: reset-remove", () => {
   for (const [kind, { old, fresh }] of Object.entries(WRITES)) {
