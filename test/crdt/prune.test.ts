@@ -8,6 +8,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { GCounter } from "../../src/crdt/gcounter.js";
 import { ORSet } from "../../src/crdt/orset.js";
+import { MVRegister } from "../../src/crdt/mv-register.js";
 import { PNCounter } from "../../src/crdt/pncounter.js";
 import type { Crdt } from "../../src/crdt/types.js";
 import { coveredAmong, foldIdOf, parseWriter, retiredBy } from "../../src/crdt/writer-ids.js";
@@ -60,11 +61,14 @@ const orsetSpec: TypeSpec<ORSet<number>, number> = {
   apply: (s, n, x) => (x >= 0 ? s.add(n, x) : s.remove(-x)),
 };
 
+const mvSpec: TypeSpec<MVRegister<number>, number> = { name: "MVRegister", empty: () => MVRegister.empty<number>(), op: fc.nat({ max: 3 }), apply: (r, n, x) => r.set(n, x) };
+
 describe("merge laws with fold ids", () => {
   for (const spec of [
     withFolds(gcounterSpec, (v, w) => v.foldRetired(w)),
     withFolds(pncounterSpec, (v, w) => v.foldRetired(w)),
     withFolds(orsetSpec, (v, w) => v.foldRetired(w)),
+    withFolds(mvSpec, (v, w) => v.foldRetired(w)),
   ] as TypeSpec<any, any>[]) {
     describe(spec.name, () => {
       checkMergeLaws(spec);
@@ -165,6 +169,17 @@ describe("fold after every replica's knowledge reached the owner", () => {
       fold: (s, w) => s.foldRetired(w),
       read: (s) => [...s.elements],
       writers: (s) => s.writers,
+    };
+    fc.assert(fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => runProtocol(model, steps)), fcParams());
+  });
+
+  test("MVRegister: every value equals the unfolded cluster's at every step", () => {
+    const model: Model<MVRegister<number>> = {
+      empty: () => MVRegister.empty<number>(),
+      write: (r, w, v) => r.set(w, Math.abs(v)),
+      fold: (r, w) => r.foldRetired(w),
+      read: (r) => [...r.values],
+      writers: (r) => r.writers,
     };
     fc.assert(fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => runProtocol(model, steps)), fcParams());
   });
