@@ -25,6 +25,7 @@ import { runConvergence } from "./scenarios/convergence.js";
 import { runDurability } from "./scenarios/durability.js";
 import { runKv } from "./scenarios/kv.js";
 import { runScale } from "./scenarios/scale.js";
+import { runRestarts } from "./scenarios/restarts.js";
 import { runThroughput } from "./scenarios/throughput.js";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
@@ -37,6 +38,7 @@ const SCENARIOS: { name: keyof Scenarios; title: string; run: (ctx: BenchContext
   { name: "scale", title: "5. Scale", run: runScale },
   { name: "codec", title: "6. Codec", run: runCodec },
   { name: "durability", title: "7. Durability (write-through vs write-behind)", run: runDurability },
+  { name: "restarts", title: "8. Metadata after 100 writer restarts (vs fresh)", run: runRestarts },
 ];
 
 interface Args {
