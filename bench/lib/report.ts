@@ -110,8 +110,8 @@ export function checkGoals(s: Scenarios): Goal[] {
   add(`New node catches up, 1 M keys${at}`, "≤ 20 s", lastJoin?.catchUpMs, ms, (v) => v <= 20_000);
   add(`Idle anti-entropy round, 1 M keys${at}`, "≤ 10 KB", sc?.antiEntropy.idleRoundBytes, bytes, (v) => v <= 10 * 1024);
   const rs = s.restarts;
-  add("Heap per key after 100 writer restarts vs fresh", "≤ 1.10×", rs?.ratio.heap, (v) => `${v.toFixed(2)}× (${rs!.restarted.heapBytesPerKey.toFixed(0)} vs ${rs!.fresh.heapBytesPerKey.toFixed(0)} B)`, (v) => v <= 1.1);
-  add("Bytes per key after 100 writer restarts vs fresh", "≤ 1.10×", rs?.ratio.bytes, (v) => `${v.toFixed(2)}× (${rs!.restarted.bytesPerKey.toFixed(1)} vs ${rs!.fresh.bytesPerKey.toFixed(1)} B)`, (v) => v <= 1.1);
+  add("Heap per key after 100 writer restarts vs fresh (worst kind)", "≤ 1.10×", rs?.ratio.heap, (v) => `${v.toFixed(2)}×`, (v) => v <= 1.1);
+  add("Bytes per key after 100 writer restarts vs fresh (worst kind)", "≤ 1.10×", rs?.ratio.bytes, (v) => `${v.toFixed(2)}×`, (v) => v <= 1.1);
   // Below a million keys (quick mode) these do not judge the goal: heap per key falls and catch-up
   // time grows with the key count.
   if (sc !== undefined && sc.keys < 1_000_000) {
@@ -415,10 +415,13 @@ export function render(r: BenchResults): Rendered {
     out.push("## 8. Metadata after 100 writer restarts");
     out.push("");
     out.push(
-      "Two replicators on the in-memory bus (virtual time). The writer increments every counter key and adds an element to every set key 101 times, restarting without a snapshot before each of the last 100 runs (a fresh writer id each time), or never; measured once the prune folded the retired ids. Heap: both replicas, per key.",
+      "Two replicators on the in-memory bus (virtual time). The writer increments every counter key and adds an element to every set key 101 times, restarting without a snapshot before each of the last 100 runs (a fresh writer id each time), or never; measured on the other replica once the prune folded the retired ids. Heap: per value as decoded (a restore or a pull builds them so), a GC difference over 20,000 decoded copies per kind.",
     );
     out.push("");
-    out.push(table(["writer", "keys", "writer ids per key", "bytes per key", "heap per key"], [r.fresh, r.restarted].map((row) => [row.restarts === 0 ? "fresh" : `${row.restarts} restarts`, row.keys, row.writerIdsPerKey, row.bytesPerKey.toFixed(1), row.heapBytesPerKey.toFixed(0)])));
+    const rows = [r.fresh, r.restarted].flatMap((row) =>
+      Object.entries(row.kinds).map(([kind, k]) => [row.restarts === 0 ? "fresh" : `${row.restarts} restarts`, kind, k.keys, row.writerIdsPerKey, k.bytesPerKey.toFixed(1), k.heapBytesPerKey.toFixed(0)]),
+    );
+    out.push(table(["writer", "kind", "keys", "writer ids per key", "bytes per key", "heap per key"], rows));
     out.push("");
   }
   return { markdown: out.join("\n"), svgs };
