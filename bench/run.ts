@@ -27,6 +27,7 @@ import { runDurability } from "./scenarios/durability.js";
 import { runKv } from "./scenarios/kv.js";
 import { runScale } from "./scenarios/scale.js";
 import { runSecurity } from "./scenarios/security.js";
+import { runRestarts } from "./scenarios/restarts.js";
 import { runThroughput } from "./scenarios/throughput.js";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
@@ -41,6 +42,7 @@ const SCENARIOS: { name: keyof Scenarios; title: string; run: (ctx: BenchContext
   { name: "durability", title: "7. Durability (write-through vs write-behind)", run: runDurability },
   { name: "security", title: "8. Authenticated messages (cluster key, signatures)", run: runSecurity },
   { name: "churn", title: "9. Map churn (heap and bytes per key after keys come and go)", run: runChurn },
+  { name: "restarts", title: "10. Metadata after 100 writer restarts (vs fresh)", run: runRestarts },
 ];
 
 interface Args {

@@ -10,6 +10,7 @@ import type { CodecResult } from "../scenarios/codec.js";
 import type { ConvergenceResult } from "../scenarios/convergence.js";
 import { DURABILITY_MODES, type DurabilityResult } from "../scenarios/durability.js";
 import type { KvResult } from "../scenarios/kv.js";
+import type { RestartsResult } from "../scenarios/restarts.js";
 import type { ScaleResult } from "../scenarios/scale.js";
 import type { SecurityResult } from "../scenarios/security.js";
 import type { ThroughputResult } from "../scenarios/throughput.js";
@@ -27,6 +28,7 @@ export interface Scenarios {
   durability?: DurabilityResult;
   security?: SecurityResult;
   churn?: ChurnResult;
+  restarts?: RestartsResult;
 }
 
 export interface Goal {
@@ -111,6 +113,9 @@ export function checkGoals(s: Scenarios): Goal[] {
   const lastJoin = sc?.joins[sc.joins.length - 1];
   add(`New node catches up, 1 M keys${at}`, "≤ 20 s", lastJoin?.catchUpMs, ms, (v) => v <= 20_000);
   add(`Idle anti-entropy round, 1 M keys${at}`, "≤ 10 KB", sc?.antiEntropy.idleRoundBytes, bytes, (v) => v <= 10 * 1024);
+  const rs = s.restarts;
+  add("Heap per key after 100 writer restarts vs fresh (worst kind)", "≤ 1.10×", rs?.ratio.heap, (v) => `${v.toFixed(2)}×`, (v) => v <= 1.1);
+  add("Bytes per key after 100 writer restarts vs fresh (worst kind)", "≤ 1.10×", rs?.ratio.bytes, (v) => `${v.toFixed(2)}×`, (v) => v <= 1.1);
   // Below a million keys (quick mode) these do not judge the goal: heap per key falls and catch-up
   // time grows with the key count.
   if (sc !== undefined && sc.keys < 1_000_000) {
@@ -391,7 +396,7 @@ export function render(r: BenchResults): Rendered {
 
   if (s.churn) {
     const c = s.churn;
-    out.push("## 8. Map churn");
+    out.push("## 9. Map churn");
     out.push("");
     out.push(
       `Per map type, in a process of its own after a full gc: ${short(c.rows[0]?.keys ?? 0)} keys added to a fresh map, versus the same number added after as many keys were added and all removed; and what the emptied map kept. Removing a key drops its value, so a map used as a session table does not grow.`,
@@ -451,6 +456,20 @@ export function render(r: BenchResults): Rendered {
         c.rows.map((r) => [r.mode, `${r.convergenceP50Ms.toFixed(2)} ms`, `${r.convergenceP99Ms.toFixed(2)} ms`, x(r.ratio.p50), rate(r.updatesPerSecond), x(r.ratio.throughput), Number.isNaN(r.framesPerSecond) ? "—" : short(r.framesPerSecond)]),
       ),
     );
+    out.push("");
+  }
+  if (s.restarts) {
+    const r = s.restarts;
+    out.push("## 10. Metadata after 100 writer restarts");
+    out.push("");
+    out.push(
+      "Two replicators on the in-memory bus (virtual time). The writer increments every counter key and adds an element to every set key 101 times, restarting without a snapshot before each of the last 100 runs (a fresh writer id each time), or never; measured on the other replica once the prune folded the retired ids. Heap: per value as decoded (a restore or a pull builds them so), a GC difference over 20,000 decoded copies per kind.",
+    );
+    out.push("");
+    const rows = [r.fresh, r.restarted].flatMap((row) =>
+      Object.entries(row.kinds).map(([kind, k]) => [row.restarts === 0 ? "fresh" : `${row.restarts} restarts`, kind, k.keys, row.writerIdsPerKey, k.bytesPerKey.toFixed(1), k.heapBytesPerKey.toFixed(0)]),
+    );
+    out.push(table(["writer", "kind", "keys", "writer ids per key", "bytes per key", "heap per key"], rows));
     out.push("");
   }
   return { markdown: out.join("\n"), svgs };

@@ -15,6 +15,7 @@
 import { DecodeError, PrecisionError } from "../errors.js";
 import type { CausalContextState, DotState, SlotState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
+import { coveredAmong } from "./writer-ids.js";
 
 /** One event: the `counter`-th write of `node` (counter ≥ 1). */
 export type Dot = Readonly<DotState>;
@@ -83,6 +84,7 @@ type Ranges = readonly number[];
 type Cloud = ReadonlyMap<string, Ranges>;
 
 const EMPTY_VECTOR: Vector = new Map();
+const NO_WRITERS: ReadonlySet<string> = new Set();
 const EMPTY_CLOUD: Cloud = new Map();
 const NO_RANGES: Ranges = Object.freeze([]);
 
@@ -352,6 +354,22 @@ export class CausalContext {
   /** The highest counter of `node` covered contiguously from 1 (0 when none). */
   vectorEntry(node: string): number {
     return this.#vector.get(node) ?? 0;
+  }
+
+  /** The ids a fold id in this context covers (see writer-ids.ts): almost always none. */
+  coveredWriters(): ReadonlySet<string> {
+    let fold = false;
+    for (const node of this.#vector.keys()) if (node.includes("^")) fold = true;
+    for (const node of this.#cloud.keys()) if (node.includes("^")) fold = true;
+    return fold ? coveredAmong(this.nodes) : NO_WRITERS;
+  }
+
+  /** This context without any dot of `writers`. */
+  without(writers: ReadonlySet<string>): CausalContext {
+    const vector = new Map([...this.#vector].filter(([node]) => !writers.has(node)));
+    const cloud = new Map([...this.#cloud].filter(([node]) => !writers.has(node)));
+    if (vector.size === this.#vector.size && cloud.size === this.#cloud.size) return this;
+    return CausalContext.build(vector, cloud);
   }
 
   /** The writer ids this context mentions. */

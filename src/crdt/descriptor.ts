@@ -12,6 +12,20 @@ export interface MapCapability {
   readonly valueKind?: DataKind;
 }
 
+/**
+ * Types whose values record writer ids (counter slots, dots): how retired ones are folded away
+ * (Akka's `RemovedNodePruning`; the rule of which ids are retired is in writer-ids.ts).
+ */
+export interface PruningCapability<T extends Crdt = Crdt> {
+  /** The writer and fold ids `value` records (Akka's `modifiedByNodes`). */
+  writers(value: T): string[];
+  /**
+   * `value` with the ids `writerId` retires folded into its node's fold id, carrying the change
+   * as its delta (publish it like a write); `value` itself when it records none.
+   */
+  foldRetired(value: T, writerId: string): T;
+}
+
 export interface DataTypeDescriptor<T extends Crdt = Crdt, S extends AnyState = AnyState> {
   readonly kind: DataKind;
   /** The class, as messages name the type ("LWWMap"). */
@@ -33,6 +47,8 @@ export interface DataTypeDescriptor<T extends Crdt = Crdt, S extends AnyState = 
    * writer's part of every map key). What the replicator's clock-skew bound checks.
    */
   maxLwwTimestamp?(value: T): number;
+  /** Capability of the types that record writer ids: folding retired ones (see PruningCapability). */
+  readonly pruning?: PruningCapability<T>;
 }
 
 /**

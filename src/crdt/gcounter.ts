@@ -17,6 +17,7 @@ import { DecodeError, InvalidArgumentError, PrecisionError } from "../errors.js"
 import type { DataTypeDescriptor } from "./descriptor.js";
 import type { Crdt, GCounterState, SlotState } from "./types.js";
 import { checkAmount, checkNode, describe } from "./validate.js";
+import { coverageOf, foldIdOf, isCovered, retiredBy } from "./writer-ids.js";
 
 /** [node, value, node, value, …], nodes strictly ascending, values positive safe integers. */
 type Slots = readonly (string | number)[];
@@ -41,6 +42,26 @@ function find(s: Slots, node: string): number {
     while (i < n && (s[i] as string) < node) i += 2;
   }
   return i < n && s[i] === node ? i : ~i;
+}
+
+/** Names of `s`'s slots. */
+function* names(s: Slots): Generator<string> {
+  for (let i = 0; i < s.length; i += 2) yield s[i] as string;
+}
+
+/** Whether any slot is a fold id (cheap: the usual answer is no). */
+function hasFoldId(s: Slots): boolean {
+  for (let i = 0; i < s.length; i += 2) if ((s[i] as string).includes("^")) return true;
+  return false;
+}
+
+/** `s` without the slots a fold id among them covers (writer-ids.ts); `s` itself when none. */
+function dropCovered(s: Slots): Slots {
+  if (!hasFoldId(s)) return s;
+  const coverage = coverageOf(names(s))!;
+  const out: (string | number)[] = [];
+  for (let i = 0; i < s.length; i += 2) if (!isCovered(s[i] as string, coverage)) out.push(s[i]!, s[i + 1]!);
+  return out.length === s.length ? s : out;
 }
 
 /** A copy of `s` with `node`'s slot set to `value`; `i` is `find(s, node)` when the caller has it. */
@@ -83,7 +104,7 @@ export class GCounter implements Crdt<GCounter> {
 
   /** Validates and decodes a plain state (slots sorted by node, unique, non-zero safe integers). */
   static fromState(state: GCounterState): GCounter {
-    const slots = decodeSlots(state, "GCounterState");
+    const slots = dropCovered(decodeSlots(state, "GCounterState"));
     return slots.length === 0 ? GCounter.#EMPTY : new GCounter(slots, undefined);
   }
 
@@ -187,7 +208,10 @@ export class GCounter implements Crdt<GCounter> {
     if (i < a.length) thisAdds = true;
     if (j < b.length) otherAdds = true;
     if (!otherAdds) return this;
-    if (!thisAdds) return new GCounter(b, this.#delta); // slot arrays are never mutated: share
+    if (!thisAdds) {
+      const shared = dropCovered(b); // slot arrays are never mutated: share
+      return sameSlots(shared, a) ? this : new GCounter(shared, this.#delta);
+    }
     const out: (string | number)[] = [];
     i = 0;
     j = 0;
@@ -204,16 +228,45 @@ export class GCounter implements Crdt<GCounter> {
         j += 2;
       }
     }
-    return new GCounter(out, this.#delta);
+    // A fold id on one side drops the ids it covers on the other (a late slot of a retired writer).
+    const merged = dropCovered(out);
+    return sameSlots(merged, a) ? this : new GCounter(merged, this.#delta);
+  }
+
+  /**
+   * Folds the ids `writerId` retires (older ids of its node, see writer-ids.ts) into its node's
+   * fold id: one slot holding their sum. The delta is that slot: wherever it arrives it replaces
+   * them. Returns `this` when there is nothing to fold.
+   */
+  foldRetired(writerId: string): GCounter {
+    const fold = foldIdOf(writerId);
+    if (fold === undefined) return this;
+    const s = this.#slots;
+    let sum = 0;
+    let retired = 0;
+    const kept: (string | number)[] = [];
+    for (let i = 0; i < s.length; i += 2) {
+      const node = s[i] as string;
+      if (retiredBy(writerId, node)) {
+        sum += s[i + 1] as number;
+        retired++;
+      } else if (node !== fold) kept.push(node, s[i + 1]!);
+    }
+    if (retired === 0) return this;
+    const total = sum + this.slot(fold);
+    if (total > Number.MAX_SAFE_INTEGER) throw new PrecisionError(`the retired slots of ${JSON.stringify(writerId)}'s node add up past 2^53 - 1`);
+    const slots = withSlot(kept, fold, total);
+    const piece = new GCounter([fold, total], undefined);
+    return new GCounter(slots, this.#delta === undefined ? piece : this.#delta.merge(piece));
+  }
+
+  /** The writer ids with a slot (Akka's `modifiedByNodes`). */
+  get writers(): string[] {
+    return this.nodes;
   }
 
   equals(other: GCounter): boolean {
-    if (this === other) return true;
-    const a = this.#slots;
-    const b = other.#slots;
-    if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
+    return this === other || sameSlots(this.#slots, other.#slots);
   }
 
   toState(): GCounterState {
@@ -222,6 +275,13 @@ export class GCounter implements Crdt<GCounter> {
     for (let i = 0; i < s.length; i += 2) slots.push({ node: s[i] as string, value: s[i + 1] as number });
     return { slots };
   }
+}
+
+function sameSlots(a: Slots, b: Slots): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 // ------------------------------------------------------------------ validation
@@ -276,4 +336,5 @@ export const gcounterType: DataTypeDescriptor<GCounter, GCounterState> = {
   stateMessage: "GCounterState",
   empty: () => GCounter.empty(),
   fromState: (state) => GCounter.fromState(state),
+  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId) },
 };

@@ -18,6 +18,7 @@ import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./ele
 import { freezeElement } from "./orset.js";
 import type { Crdt, Element, MVRegisterState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
+import { foldIdOf, retiredBy } from "./writer-ids.js";
 
 interface Entry {
   readonly dot: Dot;
@@ -72,7 +73,7 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
       entries.push(Object.freeze({ dot, value }));
     }
     if (entries.length === 0 && context.isEmpty) return MVRegister.#EMPTY as MVRegister<T>;
-    return new MVRegister<T>(Object.freeze(entries), context, undefined);
+    return new MVRegister<T>(Object.freeze(entries), context, undefined).dropCovered();
   }
 
   /** Writes `value` as `node`, replacing every value this register has seen. */
@@ -154,7 +155,51 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
     }
     const context = ca.merge(cb);
     if (context === ca && sameEntries(out, a)) return this;
-    return new MVRegister<T>(Object.freeze(out), context, this.#delta);
+    // A fold id on one side drops the dots it covers on the other (a late write of a retired writer).
+    const merged = new MVRegister<T>(Object.freeze(out), context, this.#delta);
+    const clean = merged.dropCovered();
+    return clean !== merged && clean.equals(this) ? this : clean;
+  }
+
+  /**
+   * Folds the ids `writerId` retires (older ids of its node, see writer-ids.ts): a value written
+   * under one is re-issued under the node's fold id (concurrent with the others, as it was), and
+   * the fold id enters the context in any case. Returns `this` when there is nothing to fold.
+   */
+  foldRetired(writerId: string): MVRegister<T> {
+    const fold = foldIdOf(writerId);
+    if (fold === undefined) return this;
+    const retired = new Set(this.#context.nodes.filter((node) => retiredBy(writerId, node)));
+    if (retired.size === 0) return this;
+    let context = this.#context.without(retired);
+    const kept: Entry[] = [];
+    const reissued: Entry[] = [];
+    for (const e of this.#entries) {
+      if (!retired.has(e.dot.node)) kept.push(e);
+      else {
+        const dot = context.next(fold);
+        context = context.add(dot);
+        reissued.push(Object.freeze({ dot, value: e.value }));
+      }
+    }
+    const marker = reissued.length === 0 ? context.next(fold) : undefined;
+    if (marker !== undefined) context = context.add(marker);
+    const entries = Object.freeze([...kept, ...reissued].sort((x, y) => compareDots(x.dot, y.dot)));
+    const piece = new MVRegister<T>(Object.freeze(reissued), CausalContext.of(marker !== undefined ? [marker] : reissued.map((e) => e.dot)), undefined);
+    return new MVRegister<T>(entries, context, this.#delta === undefined ? piece : this.#delta.merge(piece));
+  }
+
+  /** The writer ids this register's context records (Akka's `modifiedByNodes`). */
+  get writers(): string[] {
+    return this.#context.nodes;
+  }
+
+  /** This register without the dots a fold id in its context covers; `this` when none. */
+  private dropCovered(): MVRegister<T> {
+    const covered = this.#context.coveredWriters();
+    if (covered.size === 0) return this;
+    const entries = Object.freeze(this.#entries.filter((e) => !covered.has(e.dot.node)));
+    return new MVRegister<T>(entries, this.#context.without(covered), this.#delta);
   }
 
   equals(other: MVRegister<T>): boolean {
@@ -199,4 +244,5 @@ export const mvRegisterType: DataTypeDescriptor<MVRegister, MVRegisterState> = {
     maxCounter: (register, node) => register.context.next(node).counter - 1,
     above: (register, node, counter) => register.withSeen(node, counter),
   },
+  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId) },
 };

@@ -34,6 +34,7 @@ import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { PMap, sameMaps } from "./pmap.js";
 import type { Crdt, DotState, Element, ORSetState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
+import { foldIdOf, retiredBy } from "./writer-ids.js";
 
 type Entries = PMap<DotList>;
 type Index = PMap<string>;
@@ -102,7 +103,7 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
     const index = PMap.build<string>((m) => {
       for (const [element, dots] of decoded) for (const dot of dots) m.set(dotKey(dot), element);
     });
-    return new ORSet<T>(entries, index, context, undefined);
+    return new ORSet<T>(entries, index, context, undefined).dropCovered();
   }
 
   // ---------------------------------------------------------------- mutators
@@ -289,7 +290,61 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
       // tells a caller that nothing changed. (O(this value), within this path's cost.)
       return this;
     }
-    return new ORSet<T>(entries, index, context, this.#delta);
+    // A fold id on one side drops the dots it covers on the other (a late dot of a retired writer).
+    const merged = new ORSet<T>(entries, index, context, this.#delta);
+    const clean = merged.dropCovered();
+    return clean !== merged && clean.equals(this) ? this : clean;
+  }
+
+  /**
+   * Folds the ids `writerId` retires (older ids of its node, see writer-ids.ts): their dots and
+   * context entries go, and an element that held only such dots is re-added under the node's fold
+   * id. The fold id enters the context in any case (a dot of its own when nothing is re-added), so
+   * wherever the delta arrives the retired ids go too. Returns `this` when there is nothing to fold.
+   */
+  foldRetired(writerId: string): ORSet<T> {
+    const fold = foldIdOf(writerId);
+    if (fold === undefined) return this;
+    const retired = new Set(this.#context.nodes.filter((node) => retiredBy(writerId, node)));
+    if (retired.size === 0) return this;
+    const orphans: string[] = [];
+    this.#entries.forEach((dots, element) => {
+      if (dots.every((d) => retired.has(d.node))) orphans.push(element);
+    });
+    let out = this.without(retired);
+    for (const element of orphans) out = out.addCanonical(fold, element);
+    if (orphans.length > 0) return out;
+    const dot = out.#context.next(fold);
+    const piece = new ORSet<T>(PMap.empty(), PMap.empty(), CausalContext.of([dot]), undefined);
+    return new ORSet<T>(out.#entries, out.#index, out.#context.add(dot), out.#delta === undefined ? piece : out.#delta.merge(piece));
+  }
+
+  /** The writer ids this value's context records (Akka's `modifiedByNodes`). */
+  get writers(): string[] {
+    return this.#context.nodes;
+  }
+
+  /** This value without the ids a fold id in its context covers; `this` when none. */
+  private dropCovered(): ORSet<T> {
+    const covered = this.#context.coveredWriters();
+    return covered.size === 0 ? this : this.without(covered);
+  }
+
+  /** This value without any dot of `writers` (an element left without dots goes). */
+  private without(writers: ReadonlySet<string>): ORSet<T> {
+    let index = this.#index;
+    const entries = this.#entries.mutate((m) => {
+      index = index.mutate((ix) => {
+        this.#entries.forEach((dots, element) => {
+          if (!dots.some((d) => writers.has(d.node))) return;
+          const kept = dots.filter((d) => !writers.has(d.node));
+          for (const d of dots) if (writers.has(d.node)) ix.delete(dotKey(d));
+          if (kept.length === 0) m.delete(element);
+          else m.set(element, kept);
+        });
+      });
+    });
+    return new ORSet<T>(entries, index, this.#context.without(writers), this.#delta);
   }
 
   equals(other: ORSet<T>): boolean {
@@ -350,4 +405,5 @@ export const orsetType: DataTypeDescriptor<ORSet, ORSetState> = {
     maxCounter: (set, node) => set.context.next(node).counter - 1,
     above: (set, node, counter) => set.withSeen(node, counter),
   },
+  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId) },
 };

@@ -102,6 +102,18 @@ export class PNCounter implements Crdt<PNCounter> {
     return p === this.increments && n === this.decrements ? this : new PNCounter(p, n);
   }
 
+  /** Folds the ids `writerId` retires in both halves (see GCounter.foldRetired). */
+  foldRetired(writerId: string): PNCounter {
+    const p = this.increments.foldRetired(writerId);
+    const n = this.decrements.foldRetired(writerId);
+    return p === this.increments && n === this.decrements ? this : new PNCounter(p, n);
+  }
+
+  /** The writer ids with a slot in either half. */
+  get writers(): string[] {
+    return [...new Set([...this.increments.writers, ...this.decrements.writers])];
+  }
+
   equals(other: PNCounter): boolean {
     return this === other || (this.increments.equals(other.increments) && this.decrements.equals(other.decrements));
   }
@@ -119,4 +131,5 @@ export const pncounterType: DataTypeDescriptor<PNCounter, PNCounterState> = {
   stateMessage: "PNCounterState",
   empty: () => PNCounter.empty(),
   fromState: (state) => PNCounter.fromState(state),
+  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId) },
 };

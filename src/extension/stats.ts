@@ -56,6 +56,8 @@ export class ReplicatorStats {
   bulkPullKeys = 0;
   /** Heartbeats of another live process using this node's id (another incarnation). */
   duplicateNodeHeartbeats = 0;
+  /** Keys in which this node folded its retired writer ids (see crdt/writer-ids.ts). */
+  retiredFolds = 0;
   /** Starts whose check for another holder of the node id timed out (the start went on). */
   identityCheckTimeouts = 0;
   /** Values of a losing data type replaced by the key's winning type (a key written with two types). */

@@ -114,8 +114,14 @@ export class AntiEntropy {
 
   /** Run one round with `peer` after the rounds already queued. Never rejects; true when it completed. */
   sync(peer: string, cause: RepairCause): Promise<boolean> {
-    return this.run({ ask: (request) => this.o.ask(peer, request), merge: this.o.merge }, cause, peer);
+    return this.run({ ask: (request) => this.o.ask(peer, request), merge: this.o.merge }, cause, peer).then((ok) => {
+      if (ok) this.roundsEnded.set(peer, this.o.clock.now());
+      return ok;
+    });
   }
+
+  /** When the last completed round with each peer ended (ms): what it held had reached us then. */
+  readonly roundsEnded = new Map<string, number>();
 
   /**
    * Run one round through any request channel (cross-DC rounds go to a remote DC's subject), with

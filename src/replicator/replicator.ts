@@ -7,6 +7,8 @@
 import { every, type TimerHandle } from "../clock.js";
 import type { Heartbeater } from "../cluster/heartbeats.js";
 import { chooseIncarnation, chooseStartedAt } from "../cluster/incarnations.js";
+import { mayFoldRetired } from "../cluster/pruning.js";
+import { dataTypes } from "../crdt/registry.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
 import type { Crdt } from "../crdt/types.js";
 import { ConfigError, InvalidArgumentError, ReplicatorClosedError } from "../errors.js";
@@ -307,14 +309,36 @@ export class Replicator {
     if (target !== undefined) await this.antiEntropy.sync(target, cause);
   }
 
-  /** Expire tombstones older than `tombstoneTtlMs` and compact causal metadata (runs on the prune tick). */
+  /**
+   * Expire tombstones older than `tombstoneTtlMs`, compact causal metadata, and fold this node's
+   * retired writer ids once every peer's knowledge of them is here (runs on the prune tick).
+   */
   prune(): void {
     this.checkOpen();
     this.store.expireTombstones(this.options.clock.now() - this.options.tombstoneTtlMs);
+    const fold = this.mayFoldRetired();
     for (const [key, v] of [...this.store.entries()]) {
       const c = (v.value as { compact?: () => Crdt }).compact?.();
       if (c !== undefined && c !== v.value) this.store.set(key, v.kind, c, "local");
+      const folded = fold ? dataTypes.get(v.kind)?.pruning?.foldRetired(c ?? v.value, this.writerId) : undefined;
+      if (folded === undefined || folded.delta === undefined) continue;
+      // Published like a write: wherever the fold id arrives, the retired ids go.
+      this.merger.write(key, v.kind, folded.resetDelta(), folded.delta);
+      this.outbox.add(key, v.kind, folded.delta);
+      this.stats.retiredFolds++;
     }
+  }
+
+  /** Whether every peer's knowledge of this node's retired ids has reached it (cluster/pruning.ts). */
+  private mayFoldRetired(): boolean {
+    return mayFoldRetired({
+      now: this.options.clock.now(),
+      startedAtMs: this.startedAtMs,
+      settleMs: this.options.failureTimeoutMs,
+      peers: this.heartbeater.members().filter((m) => !m.self),
+      roundsEnded: this.antiEntropy.roundsEnded,
+      duplicateHeard: this.stats.duplicateNodeHeartbeats > 0,
+    });
   }
 
   /** Publish pending deltas, leave the cluster, and release the connection. */

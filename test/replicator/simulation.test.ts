@@ -6,7 +6,8 @@
  * converged on its own (no explicit digest round), no acknowledged write was lost, counters are
  * exact (no write applied twice), majority writes were acknowledged only by a side holding a
  * majority (so no two sides of a partition both acknowledged), and majority reads saw the majority
- * writes acknowledged before they started.
+ * writes acknowledged before they started. Then the prune settles: restarted nodes fold their
+ * retired writer ids, no key holds a retired id (at most two per node: its fold id and its live one), and the counters are still exact.
  *
  * SIM_SCHEDULES=<n> and SIM_SEED=<first seed> change the run; a failing seed prints its replay
  * command (`npm run sim -- --seed S --schedules 1 --trace` prints every step).
@@ -32,6 +33,8 @@ describe("simulation on the in-memory bus, in virtual time", () => {
     // The schedules do what they claim: removal timeouts shorter than partitions, restarts, both levels.
     assert.ok((summary.faults.get("partitions longer than removalTimeoutMs") ?? 0) > SCHEDULES / 4);
     assert.ok((summary.faults.get("restarts") ?? 0) > SCHEDULES / 4);
+    // Restarted nodes folded their retired writer ids (and every schedule checked the bound after).
+    assert.ok((summary.faults.get("keys whose retired writer ids a node folded") ?? 0) > SCHEDULES / 10);
     assert.ok((summary.ops.get("gcounter majority ok") ?? 0) > 0 && (summary.ops.get("read majority ok") ?? 0) > 0);
   });
 

@@ -7,6 +7,7 @@
  * Any other write (a node stopped before it left) may be lost, but never applied twice.
  */
 import { GCounter, ORSet, PNCounter, type Crdt } from "../../src/index.js";
+import { coverageOf, isCovered, parseWriter, retiredBy } from "../../src/crdt/writer-ids.js";
 import { MAJORITY } from "./world.js";
 
 export type Level = "local" | "majority";
@@ -102,7 +103,12 @@ export function check(log: SimLog, sides: readonly Map<string, readonly string[]
   return report;
 }
 
-/** Per writer slot: the final value is the slot after one of its writes (no partial or doubled amount), at least the last that must survive. */
+/**
+ * Per writer slot: the final value is the slot after one of its writes (no partial or doubled
+ * amount), at least the last that must survive. Slots folded into their node's fold id (its
+ * retired writer ids, crdt/writer-ids.ts) are checked together: the fold slot is a sum of one such
+ * value per folded writer.
+ */
 function checkCounters(log: SimLog, stopped: ReadonlySet<string>, replicas: readonly Replica[], report: CheckReport): void {
   const bySlot = new Map<string, WriteRecord[]>();
   for (const w of log.writes) {
@@ -114,13 +120,25 @@ function checkCounters(log: SimLog, stopped: ReadonlySet<string>, replicas: read
   }
   const replica = replicas[0];
   if (replica === undefined) return;
+  /** Per key, side and fold id: the writers it covers, each with its possible final slots and the least one. */
+  const folded = new Map<string, { key: string; side: "inc" | "dec"; fold: string; writers: { allowed: number[]; least: number; writes: WriteRecord[] }[] }>();
   for (const writes of bySlot.values()) {
     const { key, writer } = writes[0]!;
     const side = writes[0]!.slot!.side;
-    const final = slotOf(replica.get(key), side, writer!);
-    const allowed = new Set([0, ...writes.map((w) => w.slot!.after)]);
-    if (!allowed.has(final)) {
-      report.failures.push(`inexact counter: ${key} slot ${side} of ${writer}: ${final} is not the slot after any of its writes (${[...allowed].join(", ")})`);
+    const counter = sideOf(replica.get(key), side);
+    const allowed = [0, ...writes.map((w) => w.slot!.after)];
+    const least = Math.max(0, ...writes.filter((w) => mustSurvive(w, stopped)).map((w) => w.slot!.after));
+    const fold = counter === undefined ? undefined : foldIdCovering(counter, writer!);
+    if (fold !== undefined) {
+      const id = `${key}\u0000${side}\u0000${fold}`;
+      const entry = folded.get(id) ?? { key, side, fold, writers: [] };
+      entry.writers.push({ allowed: allowed.filter((a) => a >= least), least, writes });
+      folded.set(id, entry);
+      continue;
+    }
+    const final = counter?.slot(writer!) ?? 0;
+    if (!allowed.includes(final)) {
+      report.failures.push(`inexact counter: ${key} slot ${side} of ${writer}: ${final} is not the slot after any of its writes (${[...new Set(allowed)].join(", ")})`);
     }
     for (const w of writes) {
       if (mustSurvive(w, stopped) && final < w.slot!.after) {
@@ -129,6 +147,49 @@ function checkCounters(log: SimLog, stopped: ReadonlySet<string>, replicas: read
       }
     }
   }
+  for (const { key, side, fold, writers } of folded.values()) {
+    const final = sideOf(replica.get(key), side)!.slot(fold);
+    let sums = new Set([0]);
+    for (const w of writers) {
+      const next = new Set<number>();
+      for (const s of sums) for (const a of w.allowed) next.add(s + a);
+      sums = next;
+    }
+    if (sums.has(final)) continue;
+    const least = writers.reduce((n, w) => n + w.least, 0);
+    if (final < least) report.lost++;
+    const what = writers.map((w) => `${w.writes[0]!.writer} (${[...new Set(w.allowed)].join("|")})`).join(" + ");
+    report.failures.push(`${final < least ? "lost" : "inexact counter"} after a fold: ${key} slot ${side} of ${fold} is ${final}, not a sum of ${what}`);
+  }
+}
+
+/** The fold id in `counter` that covers `writer`, if any. */
+function foldIdCovering(counter: GCounter, writer: string): string | undefined {
+  const coverage = coverageOf(counter.nodes);
+  if (coverage === undefined || !isCovered(writer, coverage)) return undefined;
+  const node = parseWriter(writer)!.node;
+  return `${node}^${coverage.get(node)!.toString(36)}`;
+}
+
+function sideOf(v: Crdt | undefined, side: "inc" | "dec"): GCounter | undefined {
+  if (v instanceof GCounter) return side === "inc" ? v : GCounter.empty();
+  if (v instanceof PNCounter) return side === "inc" ? v.increments : v.decrements;
+  return undefined;
+}
+
+/**
+ * After the prune settles, no key holds a retired writer id: per node, its fold id and its live
+ * writer's id at most (`live`: each running node's writer id).
+ */
+export function checkWriterIds(replicas: readonly Replica[], live: readonly string[], writers: (v: Crdt) => string[] | undefined): string[] {
+  const failures: string[] = [];
+  for (const replica of replicas) {
+    for (const [key, value] of replica) {
+      const kept = (writers(value) ?? []).filter((id) => live.some((writer) => retiredBy(writer, id)));
+      if (kept.length > 0) failures.push(`retired writer ids kept: ${key} holds ${kept.join(", ")} (live writers: ${live.join(", ")})`);
+    }
+  }
+  return failures;
 }
 
 function checkSetAdds(log: SimLog, stopped: ReadonlySet<string>, replicas: readonly Replica[], report: CheckReport): void {
@@ -192,16 +253,17 @@ function checkReads(log: SimLog, report: CheckReport): void {
     for (const w of log.writes) {
       if (w.key !== r.key || !acknowledgedByMajority(w) || w.endedAt! >= r.startedAt) continue;
       if (log.stops.some((s) => s.at > w.endedAt! && s.at < r.endedAt!)) continue;
-      const seen = w.slot !== undefined ? slotOf(r.value, w.slot.side, w.writer!) >= w.slot.after : w.element === undefined || (r.value instanceof ORSet && r.value.has(w.element));
+      const seen = w.slot !== undefined ? countedFor(r.value, w.slot.side, w.writer!) >= w.slot.after : w.element === undefined || (r.value instanceof ORSet && r.value.has(w.element));
       if (!seen) report.failures.push(`stale read: majority read of ${r.key} on ${r.node} (N=${r.members}, started at #${r.startedAt}) missed ${describeWrite(w)}`);
     }
   }
 }
 
-function slotOf(v: Crdt | undefined, side: "inc" | "dec", writer: string): number {
-  if (v instanceof GCounter) return side === "inc" ? v.slot(writer) : 0;
-  if (v instanceof PNCounter) return (side === "inc" ? v.increments : v.decrements).slot(writer);
-  return 0;
+/** The writer's slot, or the fold slot that took it in (which holds at least it). */
+function countedFor(v: Crdt | undefined, side: "inc" | "dec", writer: string): number {
+  const counter = sideOf(v, side);
+  if (counter === undefined) return 0;
+  return counter.slot(foldIdCovering(counter, writer) ?? writer);
 }
 
 export function describeWrite(w: WriteRecord): string {

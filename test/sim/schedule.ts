@@ -12,7 +12,9 @@
  */
 import type { ReplicatorOptions } from "../../src/index.js";
 import { mulberry32 } from "../../src/transport/memory.js";
-import { check } from "./checks.js";
+import type { Crdt } from "../../src/index.js";
+import { dataTypes } from "../../src/crdt/registry.js";
+import { check, checkWriterIds, type Replica } from "./checks.js";
 import { Workload } from "./workload.js";
 import { NODE_IDS, World } from "./world.js";
 
@@ -43,6 +45,8 @@ const MAX_STOPPED_NODES = 2;
 /** Virtual time allowed for everything in flight to settle, then for the cluster to heal itself. */
 const SETTLE_LIMIT_MS = 60_000;
 const HEAL_LIMIT_MS = 30_000;
+/** Virtual time allowed, once converged, for every node to fold its retired writer ids. */
+const PRUNE_LIMIT_MS = 30_000;
 
 export async function runSchedule(seed: number, options: ScheduleOptions = {}): Promise<ScheduleResult> {
   const rnd = mulberry32(seed ^ 0x5eed);
@@ -162,7 +166,20 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     trace(`${w.clock.now() - started} ms: ${convergedOnItsOwn ? "converged on its own" : "converged after explicit rounds"}`);
 
     if (!w.converged()) failures.push(`diverged: replicas differ after healing:\n${w.differences()}`);
-    const replicas = w.live().map((n) => new Map(n.entries().map((e) => [e.key, e.value])));
+    // The prune settles: every node folds its retired writer ids once its rounds with every peer
+    // ended after its start (periodic rounds, in turn), and the folds spread.
+    const replicasNow = (): Replica[] => w.live().map((n) => new Map(n.entries().map((e) => [e.key, e.value])));
+    const writers = (v: Crdt): string[] | undefined => dataTypes.get(v.kind)?.pruning?.writers(v);
+    const pruned = (): boolean => w.converged() && checkWriterIds(replicasNow(), w.live().map((n) => n.writerId), writers).length === 0;
+    let settled = pruned();
+    for (let waited = 0; waited < PRUNE_LIMIT_MS && !settled; waited += 250) {
+      await w.clock.advance(250);
+      settled = pruned();
+    }
+    if (!settled) failures.push(...checkWriterIds(replicasNow(), w.live().map((n) => n.writerId), writers), ...(w.converged() ? [] : [`diverged while pruning:\n${w.differences()}`]));
+    trace(`${w.clock.now() - started} ms: ${settled ? "pruned" : "not pruned"}`);
+    for (const n of w.live()) if (n.stats.retiredFolds > 0) faults.set("keys whose retired writer ids a node folded", (faults.get("keys whose retired writer ids a node folded") ?? 0) + n.stats.retiredFolds);
+    const replicas = replicasNow();
     const report = check(work.log, w.sides, replicas);
     failures.push(...report.failures);
     if (w.handlerErrors.length > 0) failures.push(`handler threw: ${w.handlerErrors.map(String).join("; ")}`);

@@ -1,0 +1,68 @@
+/**
+ * When a node may fold its retired writer ids (src/cluster/pruning.ts): only once a digest round
+ * with every member ended after its start + the settle delay, every member reachable, and no other
+ * live process with its node id heard.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { foldWaitsFor, mayFoldRetired, type FoldReadiness } from "../../src/cluster/pruning.js";
+import { fcParams } from "../crdt/laws.js";
+
+const base: FoldReadiness = {
+  now: 10_000,
+  startedAtMs: 1_000,
+  settleMs: 2_000,
+  peers: [
+    { node: "a", reachable: true },
+    { node: "b", reachable: true },
+  ],
+  roundsEnded: new Map([
+    ["a", 3_000],
+    ["b", 9_000],
+  ]),
+  duplicateHeard: false,
+};
+
+describe("mayFoldRetired", () => {
+  test("every member synced after start + settle: fold", () => {
+    assert.equal(mayFoldRetired(base), true);
+    assert.deepEqual(foldWaitsFor(base), []);
+  });
+
+  test("a round that ended before start + settle does not count", () => {
+    const r = { ...base, roundsEnded: new Map([["a", 2_999], ["b", 9_000]]) };
+    assert.equal(mayFoldRetired(r), false);
+    assert.deepEqual(foldWaitsFor(r), ["a"]);
+  });
+
+  test("an unreachable member, a member never synced, or a duplicate holder blocks the fold", () => {
+    assert.equal(mayFoldRetired({ ...base, peers: [...base.peers, { node: "c", reachable: true }] }), false);
+    assert.equal(mayFoldRetired({ ...base, peers: [{ node: "a", reachable: false }, base.peers[1]!] }), false);
+    assert.equal(mayFoldRetired({ ...base, duplicateHeard: true }), false);
+  });
+
+  test("alone: after the settle delay", () => {
+    assert.equal(mayFoldRetired({ ...base, peers: [], now: 2_999 }), false);
+    assert.equal(mayFoldRetired({ ...base, peers: [], now: 3_000 }), true);
+  });
+
+  test("property: folding implies every peer reachable and synced after start + settle", () => {
+    const peer = fc.record({ node: fc.constantFrom("a", "b", "c", "d"), reachable: fc.boolean(), ended: fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: undefined }) });
+    fc.assert(
+      fc.property(fc.uniqueArray(peer, { selector: (p) => p.node, maxLength: 4 }), fc.integer({ min: 0, max: 20_000 }), fc.boolean(), (peers, now, dup) => {
+        const r: FoldReadiness = {
+          ...base,
+          now,
+          duplicateHeard: dup,
+          peers: peers.map(({ node, reachable }) => ({ node, reachable })),
+          roundsEnded: new Map(peers.flatMap((p) => (p.ended === undefined ? [] : [[p.node, p.ended] as [string, number]]))),
+        };
+        const since = r.startedAtMs + r.settleMs;
+        const expected = !dup && now >= since && peers.every((p) => p.reachable && p.ended !== undefined && p.ended >= since);
+        assert.equal(mayFoldRetired(r), expected);
+      }),
+      fcParams(),
+    );
+  });
+});

@@ -1,0 +1,207 @@
+/**
+ * Folding retired writer ids (writer-ids.ts, `foldRetired` per type): merge stays a semilattice
+ * with fold ids around, and a fold done the way the replicator does it (after every replica's
+ * knowledge reached the owner, then spread) changes no value at any step while bounding the ids.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { GCounter } from "../../src/crdt/gcounter.js";
+import { ORSet } from "../../src/crdt/orset.js";
+import { MVRegister } from "../../src/crdt/mv-register.js";
+import { PNCounter } from "../../src/crdt/pncounter.js";
+import type { Crdt } from "../../src/crdt/types.js";
+import { coveredAmong, foldIdOf, parseWriter, retiredBy } from "../../src/crdt/writer-ids.js";
+import { checkDeltaLaws, checkMergeLaws, fcParams, stateJson, type TypeSpec } from "./laws.js";
+
+describe("writer ids", () => {
+  test("a fold id covers the older ids of its node, and nothing else", () => {
+    assert.deepEqual(parseWriter("n1~a"), { node: "n1", incarnation: 10, fold: false });
+    assert.equal(foldIdOf("n1~a"), "n1^a");
+    assert.equal(foldIdOf("a"), undefined);
+    assert.ok(retiredBy("n1~a", "n1~9"));
+    assert.ok(retiredBy("n1~a", "n1^9"));
+    assert.ok(!retiredBy("n1~a", "n1~a"));
+    assert.ok(!retiredBy("n1~a", "n1^a"));
+    assert.ok(!retiredBy("n1~a", "n2~1"));
+    assert.deepEqual([...coveredAmong(["n1~1", "n1^5", "n1~5", "n1~6", "n2~1", "b"])], ["n1~1"]);
+  });
+});
+
+// ------------------------------------------------------------------ merge laws with fold ids
+
+/** An op as a node of the law harness: write under incarnation `inc`, or fold as that incarnation. */
+type Op<W> = { fold: boolean; inc: number; write: W };
+const writer = (node: string, inc: number): string => `${node}~${inc}`;
+function withFolds<T extends Crdt<T>, W>(spec: TypeSpec<T, W>, fold: (v: T, writerId: string) => T): TypeSpec<T, Op<W>> {
+  return {
+    name: `${spec.name} with folds`,
+    empty: spec.empty,
+    op: fc.record({ fold: fc.boolean(), inc: fc.integer({ min: 1, max: 4 }), write: spec.op }),
+    // A covered id never writes again (its node takes a fresh one): such a write is skipped.
+    apply: (v, node, op) => {
+      const id = writer(node, op.inc);
+      if (op.fold) return fold(v, id);
+      return coveredAmong([...(v as unknown as { writers: string[] }).writers, id]).has(id) ? v : spec.apply(v, id, op.write);
+    },
+  };
+}
+
+const gcounterSpec: TypeSpec<GCounter, number> = { name: "GCounter", empty: () => GCounter.empty(), op: fc.nat({ max: 9 }), apply: (c, n, by) => c.increment(n, by) };
+const pncounterSpec: TypeSpec<PNCounter, number> = {
+  name: "PNCounter",
+  empty: () => PNCounter.empty(),
+  op: fc.integer({ min: -9, max: 9 }),
+  apply: (c, n, by) => (by >= 0 ? c.increment(n, by) : c.decrement(n, -by)),
+};
+const orsetSpec: TypeSpec<ORSet<number>, number> = {
+  name: "ORSet",
+  empty: () => ORSet.empty<number>(),
+  op: fc.integer({ min: -3, max: 3 }),
+  apply: (s, n, x) => (x >= 0 ? s.add(n, x) : s.remove(-x)),
+};
+
+const mvSpec: TypeSpec<MVRegister<number>, number> = { name: "MVRegister", empty: () => MVRegister.empty<number>(), op: fc.nat({ max: 3 }), apply: (r, n, x) => r.set(n, x) };
+
+describe("merge laws with fold ids", () => {
+  for (const spec of [
+    withFolds(gcounterSpec, (v, w) => v.foldRetired(w)),
+    withFolds(pncounterSpec, (v, w) => v.foldRetired(w)),
+    withFolds(orsetSpec, (v, w) => v.foldRetired(w)),
+    withFolds(mvSpec, (v, w) => v.foldRetired(w)),
+  ] as TypeSpec<any, any>[]) {
+    describe(spec.name, () => {
+      checkMergeLaws(spec);
+      checkDeltaLaws(spec);
+    });
+  }
+});
+
+// ------------------------------------------------------------------ the protocol, in the small
+
+/**
+ * Replicas 0..2 are stable nodes ("s0".."s2"); replica 3 is node "x", which crash-restarts (losing
+ * its state, or going back to an older copy of it, as from a stale snapshot) and then writes under
+ * a fresh incarnation. A fold step is the protocol: every replica's state reaches x, x folds, and
+ * the result reaches every replica. A shadow cluster runs the same history without folds: every
+ * replica's value must equal its shadow's after every step.
+ */
+type Step =
+  | { t: "write"; r: number; v: number }
+  | { t: "merge"; from: number; to: number }
+  | { t: "restart"; stale: boolean }
+  | { t: "fold" };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ t: fc.constant("write" as const), r: fc.nat({ max: 3 }), v: fc.integer({ min: -4, max: 4 }) }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant("merge" as const), from: fc.nat({ max: 3 }), to: fc.nat({ max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("restart" as const), stale: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("fold" as const) }) },
+);
+
+interface Model<T extends Crdt<T>> {
+  empty(): T;
+  write(value: T, writerId: string, v: number): T;
+  fold(value: T, writerId: string): T;
+  read(value: T): unknown;
+  writers(value: T): string[];
+}
+
+function runProtocol<T extends Crdt<T>>(model: Model<T>, steps: Step[]): void {
+  const ids = ["s0~1", "s1~1", "s2~1"];
+  let inc = 1;
+  const xId = (): string => `x~${inc}`;
+  const real: T[] = [0, 1, 2, 3].map(() => model.empty());
+  const shadow: T[] = [0, 1, 2, 3].map(() => model.empty());
+  const xHistory: [T, T][] = [];
+  const writerOf = (r: number): string => (r === 3 ? xId() : ids[r]!);
+  for (const s of steps) {
+    if (s.t === "write") {
+      real[s.r] = model.write(real[s.r]!, writerOf(s.r), s.v).resetDelta();
+      shadow[s.r] = model.write(shadow[s.r]!, writerOf(s.r), s.v).resetDelta();
+      if (s.r === 3) xHistory.push([real[3]!, shadow[3]!]);
+    } else if (s.t === "merge") {
+      real[s.to] = real[s.to]!.merge(real[s.from]!);
+      shadow[s.to] = shadow[s.to]!.merge(shadow[s.from]!);
+    } else if (s.t === "restart") {
+      // Nothing written is lost: x's state reached s0 before the crash (the bus delivered it).
+      real[0] = real[0]!.merge(real[3]!);
+      shadow[0] = shadow[0]!.merge(shadow[3]!);
+      const old = s.stale && xHistory.length > 0 ? xHistory[Math.floor(xHistory.length / 2)]! : [model.empty(), model.empty()];
+      [real[3], shadow[3]] = old;
+      inc++;
+    } else {
+      for (const r of [0, 1, 2]) real[3] = real[3]!.merge(real[r]!); // seen by all
+      const folded = model.fold(real[3]!, xId());
+      const delta = folded.delta;
+      real[3] = folded.resetDelta();
+      // Spread as the replicator does: the delta (as published), then the state (anti-entropy).
+      for (const r of [0, 1, 2]) real[r] = real[r]!.merge(delta ?? real[3]!).merge(real[3]!);
+      for (const r of [0, 1, 2]) shadow[3] = shadow[3]!.merge(shadow[r]!);
+      for (const r of [0, 1, 2]) shadow[r] = shadow[r]!.merge(shadow[3]!);
+      for (const v of real) {
+        const xIds = model.writers(v).filter((w) => w.startsWith("x"));
+        assert.ok(xIds.length <= 2, `after the fold, x's ids are its fold id and live id at most: ${xIds.join(", ")}`);
+      }
+    }
+    for (let r = 0; r < 4; r++) {
+      assert.deepEqual(model.read(real[r]!), model.read(shadow[r]!), `replica ${r} after ${JSON.stringify(s)}: ${stateJson(real[r]!)} vs ${stateJson(shadow[r]!)}`);
+    }
+  }
+}
+
+describe("fold after every replica's knowledge reached the owner", () => {
+  test("PNCounter: every value equals the unfolded cluster's at every step", () => {
+    const model: Model<PNCounter> = {
+      empty: () => PNCounter.empty(),
+      write: (c, w, v) => (v >= 0 ? c.increment(w, v) : c.decrement(w, -v)),
+      fold: (c, w) => c.foldRetired(w),
+      read: (c) => c.value,
+      writers: (c) => c.writers,
+    };
+    fc.assert(fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => runProtocol(model, steps)), fcParams());
+  });
+
+  test("ORSet: every value equals the unfolded cluster's at every step", () => {
+    const model: Model<ORSet<number>> = {
+      empty: () => ORSet.empty<number>(),
+      write: (s, w, v) => (v >= 0 ? s.add(w, v) : s.remove(-v)),
+      fold: (s, w) => s.foldRetired(w),
+      read: (s) => [...s.elements],
+      writers: (s) => s.writers,
+    };
+    fc.assert(fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => runProtocol(model, steps)), fcParams());
+  });
+
+  test("MVRegister: every value equals the unfolded cluster's at every step", () => {
+    const model: Model<MVRegister<number>> = {
+      empty: () => MVRegister.empty<number>(),
+      write: (r, w, v) => r.set(w, Math.abs(v)),
+      fold: (r, w) => r.foldRetired(w),
+      read: (r) => [...r.values],
+      writers: (r) => r.writers,
+    };
+    fc.assert(fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => runProtocol(model, steps)), fcParams());
+  });
+
+  test("a late slot of a retired writer is dropped wherever the fold id is", () => {
+    const before = GCounter.empty().increment("x~1", 5).increment("s~1", 2);
+    const folded = before.increment("x~2", 1).foldRetired("x~2");
+    assert.deepEqual(folded.resetDelta().toState().slots.map((s) => s.node), ["s~1", "x^2", "x~2"]);
+    assert.equal(folded.value, 8);
+    // A copy from before the fold (an old snapshot) merges in without counting x~1 twice.
+    assert.equal(folded.merge(before).value, 8);
+    assert.equal(before.merge(folded.delta!).value, 8); // the delta replaces x~1 and brings x~2's own write
+    assert.equal(GCounter.fromState({ slots: [{ node: "x^2", value: 5 }, { node: "x~1", value: 9 }] }).value, 5);
+  });
+
+  test("an element only a retired writer's dots held is re-added under the fold id", () => {
+    const s = ORSet.empty<string>().add("x~1", "a").add("x~1", "b").remove("b").resetDelta();
+    const folded = s.foldRetired("x~2");
+    assert.deepEqual([...folded.elements], ["a"]);
+    assert.deepEqual(folded.writers, ["x^2"]);
+    const elsewhere = s.merge(folded.delta!);
+    assert.deepEqual([...elsewhere.elements], ["a"]);
+    assert.deepEqual(elsewhere.writers, ["x^2"]);
+  });
+});

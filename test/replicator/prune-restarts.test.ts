@@ -1,0 +1,89 @@
+/**
+ * Retired writers pruned for real: a member in its own OS process, without snapshots, killed with
+ * SIGKILL and started again 20 times while it and two live members write. Every start writes under
+ * a fresh writer id; each process folds the ids of the earlier ones (crdt/writer-ids.ts) once its
+ * digest rounds with both peers ended. Afterwards every replica holds at most two ids of that node
+ * per key (its fold id and its live writer id), the counter is exact and every set add is there.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Key, Replicator, type ReplicatorOptions } from "../../src/index.js";
+import { dataTypes } from "../../src/crdt/registry.js";
+import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
+import { waitFor } from "../helpers/wait.js";
+import { startChildNode, type ChildNode } from "./fixtures/child-node.js";
+
+const RESTARTS = 20;
+const TIMINGS: Partial<ReplicatorOptions> = {
+  heartbeatIntervalMs: 200,
+  failureTimeoutMs: 1_500,
+  removalTimeoutMs: 600_000, // the killed processes are replaced by their next incarnation, never removed
+  coordinationTimeoutMs: 5_000,
+  antiEntropyIntervalMs: 500,
+  pruneIntervalMs: 500,
+};
+
+describe("a member crash-restarted 20 times without snapshots", () => {
+  let server: NatsServer;
+  let child: ChildNode | undefined;
+  const nodes: Replicator[] = [];
+  const opts = (nodeId: string): ReplicatorOptions => ({ nodeId, nats: { servers: server.url }, ...TIMINGS });
+  before(async () => {
+    server = await startNatsServer();
+    nodes.push(await Replicator.start(opts("a")), await Replicator.start(opts("b")));
+  });
+  after(async () => {
+    await child?.kill();
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    await server?.stop();
+  });
+
+  test("every replica keeps at most 2 of its writer ids per key; the counter is exact", { timeout: 900_000 }, async () => {
+    const [a, b] = nodes as [Replicator, Replicator];
+    const counter = Key.gcounter("k");
+    const set = Key.orset<string>("s");
+    let expected = 0;
+    const added: string[] = [];
+    for (let run = 0; run <= RESTARTS; run++) {
+      child = await startChildNode(opts("c"));
+      await waitFor(() => [a, b].every((n) => n.members().some((m) => m.node === "c" && m.reachable && m.counted)), { timeoutMs: 30_000, message: `a and b count c (run ${run})` });
+      // Acknowledged by all three before the next kill: these must all survive the prune.
+      for (let i = 0; i < 3; i++) {
+        await child.send({ op: "increment", key: "k", by: run + 1, writeTo: "all" }, 30_000);
+        expected += run + 1;
+      }
+      await child.send({ op: "add", key: "s", element: `c${run}`, writeTo: "all" }, 30_000);
+      added.push(`c${run}`);
+      await a.update(counter, (v, self) => v.increment(self, 1), { writeTo: "majority", timeoutMs: 10_000 });
+      expected += 1;
+      if (run < RESTARTS) await child.kill();
+    }
+    const cIds = (ids: string[] | null | undefined): string[] => (ids ?? []).filter((id) => id.startsWith("c~") || id.startsWith("c^"));
+    const local = (n: Replicator, key: string): string[] => {
+      const e = n.entry(key);
+      return e === undefined ? [] : (dataTypes.get(e.kind)?.pruning?.writers(e.value) ?? []);
+    };
+    const view = async (): Promise<string> => {
+      const parts = [a, b].map((n) => `${n.nodeId}: k=${n.get(counter)?.value} ${cIds(local(n, "k")).join(",")} s=${cIds(local(n, "s")).join(",")}`);
+      parts.push(`c: k=${String(await child!.send({ op: "get", key: "k" }))} ${cIds((await child!.send({ op: "writers", key: "k" })) as string[]).join(",")} s=${cIds((await child!.send({ op: "writers", key: "s" })) as string[]).join(",")}`);
+      return parts.join("; ");
+    };
+    let seen = "";
+    const pruned = async (): Promise<boolean> => {
+      seen = await view();
+      for (const n of [a, b]) {
+        if (n.get(counter)?.value !== expected) return false;
+        if (cIds(local(n, "k")).length > 2 || cIds(local(n, "s")).length > 2) return false;
+      }
+      if ((await child!.send({ op: "get", key: "k" })) !== expected) return false;
+      for (const key of ["k", "s"]) if (cIds((await child!.send({ op: "writers", key })) as string[]).length > 2) return false;
+      return true;
+    };
+    await waitFor(pruned, { timeoutMs: 60_000, intervalMs: 250, message: "every replica pruned c's retired ids", describe: () => seen });
+    for (const n of [a, b]) {
+      assert.equal(n.get(counter)?.value, expected, `${n.nodeId}'s counter is exact`);
+      assert.deepEqual([...n.get(set)!.elements].sort(), [...added].sort(), `${n.nodeId} holds every add`);
+    }
+    assert.deepEqual(((await child!.send({ op: "elements", key: "s" })) as string[]).sort(), [...added].sort());
+  });
+});
