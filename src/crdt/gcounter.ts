@@ -58,7 +58,8 @@ function hasFoldId(s: Slots): boolean {
 /** `s` without the slots a fold id among them covers (writer-ids.ts); `s` itself when none. */
 function dropCovered(s: Slots): Slots {
   if (!hasFoldId(s)) return s;
-  const coverage = coverageOf(names(s))!;
+  const coverage = coverageOf(names(s));
+  if (coverage === undefined) return s; // a "^" in a name that is no fold id
   const out: (string | number)[] = [];
   for (let i = 0; i < s.length; i += 2) if (!isCovered(s[i] as string, coverage)) out.push(s[i]!, s[i + 1]!);
   return out.length === s.length ? s : out;
@@ -257,7 +258,7 @@ export class GCounter implements Crdt<GCounter> {
     if (total > Number.MAX_SAFE_INTEGER) throw new PrecisionError(`the retired slots of ${JSON.stringify(writerId)}'s node add up past 2^53 - 1`);
     const slots = withSlot(kept, fold, total);
     const piece = new GCounter([fold, total], undefined);
-    return new GCounter(slots, this.#delta === undefined ? piece : this.#delta.merge(piece));
+    return new GCounter(slots, this.#delta === undefined ? piece : this.#delta.merge(piece), this.#delta === undefined ? this : this.#origin);
   }
 
   /** The writer ids with a slot (Akka's `modifiedByNodes`). */

@@ -186,7 +186,7 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
     if (marker !== undefined) context = context.add(marker);
     const entries = Object.freeze([...kept, ...reissued].sort((x, y) => compareDots(x.dot, y.dot)));
     const piece = new MVRegister<T>(Object.freeze(reissued), CausalContext.of(marker !== undefined ? [marker] : reissued.map((e) => e.dot)), undefined);
-    return new MVRegister<T>(entries, context, this.#delta === undefined ? piece : this.#delta.merge(piece));
+    return new MVRegister<T>(entries, context, this.#delta === undefined ? piece : this.#delta.merge(piece), this.#delta === undefined ? this : this.#origin);
   }
 
   /** The writer ids this register's context records (Akka's `modifiedByNodes`). */

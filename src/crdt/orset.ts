@@ -313,10 +313,11 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
     });
     let out = this.without(retired);
     for (const element of orphans) out = out.addCanonical(fold, element);
-    if (orphans.length > 0) return out;
+    const origin = this.#delta === undefined ? this : this.#origin;
+    if (orphans.length > 0) return new ORSet<T>(out.#entries, out.#index, out.#context, out.#delta, origin);
     const dot = out.#context.next(fold);
     const piece = new ORSet<T>(PMap.empty(), PMap.empty(), CausalContext.of([dot]), undefined);
-    return new ORSet<T>(out.#entries, out.#index, out.#context.add(dot), out.#delta === undefined ? piece : out.#delta.merge(piece));
+    return new ORSet<T>(out.#entries, out.#index, out.#context.add(dot), out.#delta === undefined ? piece : out.#delta.merge(piece), origin);
   }
 
   /** The writer ids this value's context records (Akka's `modifiedByNodes`). */
