@@ -14,7 +14,13 @@ export type RejectReason =
   | "deleted-key"
   | "stale-incarnation"
   | "bad-request"
-  | "clock-skew";
+  | "clock-skew"
+  /** An envelope ahead of its origin's stream by more than can be repaired: delivered, not tracked. */
+  | "sequence-jump"
+  /** A request for state from a node that is not a member (see request-server.ts). */
+  | "not-member"
+  /** A request or hello past its sender's (or everyone's) rate: dropped unanswered. */
+  | "rate-limited";
 
 export type RepairCause = "gap" | "join" | "reconnect" | "periodic" | "leader" | "manual";
 

@@ -75,6 +75,9 @@ const REJECT_REASONS = Object.keys({
   "stale-incarnation": 0,
   "bad-request": 0,
   "clock-skew": 0,
+  "sequence-jump": 0,
+  "not-member": 0,
+  "rate-limited": 0,
 } satisfies Record<RejectReason, 0>) as RejectReason[];
 
 const REPAIR_CAUSES = Object.keys({
