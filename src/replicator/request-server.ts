@@ -4,6 +4,12 @@
  * DC's through the cross-DC link), and the hellos of starting nodes (see identity.ts). A request
  * that cannot be decoded is counted and gets an error reply; an answer that cannot be sent says so
  * rather than let the requester time out.
+ *
+ * Strangers get nothing (see `admit`): requests for state (read, digest, repair) are answered only
+ * to members (a node membership has heard, admitted or not yet: a newcomer's first digest round must
+ * work), digest rounds and repairs are rate-limited by what their answers cost, and hellos and
+ * identify checks by count. A request turned away is counted and gets no answer at all, so a
+ * forged one makes this node publish nothing.
  */
 import type { IncarnationMemory } from "../cluster/incarnations.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
@@ -19,7 +25,8 @@ import {
   type ReadReply,
 } from "../wire/codec.js";
 import type { AntiEntropy } from "./anti-entropy.js";
-import { processIdentity } from "./identity.js";
+import { isHelloReplyTo, processIdentity } from "./identity.js";
+import { RateLimiter } from "./rate-limit.js";
 import type { Merger } from "./merge.js";
 import type { Outbox } from "./outbox.js";
 import type { ReplicatorStats } from "../extension/stats.js";
@@ -27,6 +34,8 @@ import type { Store } from "./store.js";
 
 export interface RequestServerDeps {
   nodeId: string;
+  /** The replication subject (hello answers go under it, see identity.ts). */
+  subject: string;
   incarnation: number;
   startedAtMs: number;
   transport: Transport;
@@ -42,26 +51,56 @@ export interface RequestServerDeps {
   agreed(): ExpectedMember[];
   /** The newest incarnation seen per node id, kept after removal: what a restarting node learns. */
   incarnations: IncarnationMemory;
+  /** Whether membership knows `node` (heard its heartbeats; admitted or not). */
+  isMember(node: string): boolean;
+  /** Milliseconds, for the rate limits. */
+  now(): number;
   isClosed(): boolean;
   reportError(error: unknown): void;
 }
 
+/**
+ * Rate limits. Digest rounds and repairs in bytes answered (at least MIN_CHARGE per request, what
+ * a cheap answer costs in CPU): a joiner's bulk pull runs at 32 MiB/s, and all requesters
+ * together make this node answer at most 64 MiB/s (and 16,384 requests/s). Hellos and identify
+ * checks (a start each) by count.
+ */
+export const STATE_LIMITS = {
+  perSource: { perSecond: 32 * 1024 * 1024, burst: 64 * 1024 * 1024 },
+  total: { perSecond: 64 * 1024 * 1024, burst: 128 * 1024 * 1024 },
+  maxSources: 1024,
+};
+export const MIN_CHARGE = 4096;
+export const HELLO_LIMITS = { perSource: { perSecond: 5, burst: 20 }, total: { perSecond: 50, burst: 200 }, maxSources: 1024 };
+
 export class RequestServer {
+  private readonly stateLimit = new RateLimiter(STATE_LIMITS);
+  private readonly helloLimit = new RateLimiter(HELLO_LIMITS);
+
   constructor(private readonly deps: RequestServerDeps) {}
 
-  /** A request on this node's subject. Never throws; a bad request gets an error reply. */
+  /** A request on this node's subject. Never throws; a bad request gets an error reply, a stranger's none. */
   serve(data: Uint8Array, reply: string | undefined): void {
     const d = this.deps;
     let answer: NodeReply;
+    let request: NodeRequest | undefined;
     try {
-      answer = this.answer(decodeNodeRequest(data), true);
+      request = decodeNodeRequest(data);
+      const refused = this.admit(request);
+      if (refused !== undefined) {
+        d.stats.reject(refused);
+        return;
+      }
+      answer = this.answer(request, true);
     } catch (error) {
       d.stats.reject("bad-request");
       answer = { type: "error", error: errorMessage(error) };
     }
     if (reply === undefined || d.isClosed()) return;
     try {
-      d.transport.respond(reply, encodeNodeReply(answer));
+      const bytes = encodeNodeReply(answer);
+      if (request?.type === "digest" || request?.type === "repair") this.stateLimit.charge(request.from, Math.max(MIN_CHARGE, bytes.length), d.now());
+      d.transport.respond(reply, bytes);
     } catch (error) {
       // e.g. the answer does not fit a message: say so rather than let the requester time out.
       d.reportError(error);
@@ -70,6 +109,24 @@ export class RequestServer {
       } catch (again) {
         d.reportError(again);
       }
+    }
+  }
+
+  /** Why `request` gets no answer, if it does not (see the file's header). */
+  private admit(request: NodeRequest): "not-member" | "rate-limited" | undefined {
+    const d = this.deps;
+    switch (request.type) {
+      case "push":
+      case "write":
+        return undefined; // content, like the delta subject's: only the cluster key keeps strangers' out
+      case "identify":
+        return take(this.helloLimit, `identify ${request.from}`, d.now());
+      case "read":
+        return d.isMember(request.from) ? undefined : "not-member";
+      case "digest":
+      case "repair":
+        if (!d.isMember(request.from)) return "not-member";
+        return this.stateLimit.allow(request.from, d.now()) ? undefined : "rate-limited"; // charged when answered
     }
   }
 
@@ -105,6 +162,14 @@ export class RequestServer {
     if (d.isClosed()) return;
     try {
       const hello = decodeMemberHello(data);
+      if (!isHelloReplyTo(d.subject, hello.node, hello.replyTo)) {
+        d.stats.reject("bad-request");
+        return;
+      }
+      if (take(this.helloLimit, hello.node, d.now()) !== undefined) {
+        d.stats.reject("rate-limited");
+        return;
+      }
       const members = d.members();
       const current = members.find((m) => m.node === hello.node)?.incarnation ?? 0;
       const answer = encodeMemberHelloReply({
@@ -122,6 +187,13 @@ export class RequestServer {
       d.reportError(error);
     }
   }
+}
+
+/** One request of `source` on a count-limited `limiter`: taken, or refused. */
+function take(limiter: RateLimiter, source: string, nowMs: number): "rate-limited" | undefined {
+  if (!limiter.allow(source, nowMs)) return "rate-limited";
+  limiter.charge(source, 1, nowMs);
+  return undefined;
 }
 
 /** A write acknowledges only what was stored: entries refused for clock skew make it fail. */
