@@ -363,13 +363,15 @@ export class MembershipTable {
   }
 
   /**
-   * The oldest reachable member of `dataCenter` (default: this node's), optionally among those with
-   * `role`; ties on start time go to the lowest node id. Undefined when no member qualifies.
+   * The oldest reachable member of `dataCenter` (default: this node's) in the agreed membership,
+   * optionally among those with `role`; ties on start time go to the lowest node id. Undefined when
+   * no member qualifies. Only the agreed membership (admitted by a majority, or counted by the
+   * peers at start): a heartbeat claiming an old start is not enough to lead.
    */
   leader(dataCenter: string = this.self.dataCenter, role?: string): string | undefined {
     let best: Entry | undefined;
     for (const e of this.entries()) {
-      if (!e.reachable || e.dataCenter !== dataCenter) continue;
+      if (!e.reachable || !e.inN || e.dataCenter !== dataCenter) continue;
       if (role !== undefined && !e.roles.includes(role)) continue;
       if (best === undefined || older(e, best)) best = e;
     }

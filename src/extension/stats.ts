@@ -58,6 +58,12 @@ export class ReplicatorStats {
   duplicateNodeHeartbeats = 0;
   /** Starts whose check for another holder of the node id timed out (the start went on). */
   identityCheckTimeouts = 0;
+  /** Gauges of what the inbox holds for others (bounded, see replicator/inbox.ts): origins with a sequence track, chunked values in progress and their memory. */
+  trackedOrigins = 0;
+  chunkedValues = 0;
+  chunkBytes = 0;
+  /** Chunked values dropped unfinished (too old, or pushed out by newer ones). */
+  chunkEvictions = 0;
   readonly rejected = new Map<RejectReason, number>();
   readonly repairs = new Map<RepairCause, number>();
 

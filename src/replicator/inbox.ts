@@ -50,12 +50,6 @@ export class Inbox {
 
   constructor(private readonly o: InboxOptions) {}
 
-  /** What the inbox holds for others: tracked origins, chunked values in progress and their memory. */
-  footprint(): { origins: number; chunkedValues: number; chunkBytes: number; chunkEvictions: number } {
-    const c = this.chunks;
-    return { origins: this.origins.size, chunkedValues: c.values, chunkBytes: c.bytes, chunkEvictions: c.evicted };
-  }
-
   /** Raw bytes from the delta subject. Never throws. */
   receive(bytes: Uint8Array): void {
     const env = this.decode(bytes);
@@ -132,6 +126,7 @@ export class Inbox {
     const check = checkTail(this.origins.get(origin), incarnation, lastSequence);
     if (check === undefined) return;
     this.origins.set(origin, check.track);
+    this.o.stats.trackedOrigins = this.origins.size;
     if (check.suspect === true) this.o.onSuspect?.(origin);
     if (check.repair !== undefined) this.o.onGap(origin, incarnation, check.repair.from, check.repair.to);
   }
@@ -139,6 +134,7 @@ export class Inbox {
   /** Forget an origin that left, so its next incarnation starts clean. */
   forget(origin: string): void {
     this.origins.delete(origin);
+    this.o.stats.trackedOrigins = this.origins.size;
   }
 
   /**
@@ -152,6 +148,7 @@ export class Inbox {
     if (t === undefined) {
       // First word from this origin: whatever came before is the join's anti-entropy's job.
       this.origins.set(env.origin, startTrack(env.incarnation, env.sequence));
+      this.o.stats.trackedOrigins = this.origins.size;
       return true;
     }
     const p = placeEnvelope(t, env.incarnation, env.sequence, MAX_TRACKED_GAP);
@@ -169,6 +166,10 @@ export class Inbox {
     const c = env.chunk!;
     const id = `${env.origin}\u0000${env.incarnation}\u0000${c.chunkId}`;
     const whole = this.chunks.add(id, c.index, c.total, c.data, this.o.now());
+    const s = this.o.stats;
+    s.chunkedValues = this.chunks.values;
+    s.chunkBytes = this.chunks.bytes;
+    s.chunkEvictions = this.chunks.evicted;
     if (!(whole instanceof Uint8Array)) {
       if (whole === "mismatch") this.o.stats.reject("decode");
       else if (whole === "too-large") this.o.stats.reject("oversized");
