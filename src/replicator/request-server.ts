@@ -60,17 +60,15 @@ export interface RequestServerDeps {
 }
 
 /**
- * Rate limits. Digest rounds and repairs in bytes answered (at least MIN_CHARGE per request, what
- * a cheap answer costs in CPU): a joiner's bulk pull runs at 32 MiB/s, and all requesters
- * together make this node answer at most 64 MiB/s (and 16,384 requests/s). Hellos and identify
- * checks (a start each) by count.
+ * Rate limits. Digest rounds and repairs by the time answering them took (a bulk pull of a few
+ * thousand keys takes ~100 ms; a tree level, well under one): one requester may take a quarter of
+ * this node's event loop, all of them together too, after a burst of a second. A joiner's bulk
+ * pull of thousands of keys still takes seconds, and a flood cannot starve everything else.
+ * Hellos and identify checks (one per start) by count.
  */
-export const STATE_LIMITS = {
-  perSource: { perSecond: 32 * 1024 * 1024, burst: 64 * 1024 * 1024 },
-  total: { perSecond: 64 * 1024 * 1024, burst: 128 * 1024 * 1024 },
-  maxSources: 1024,
-};
-export const MIN_CHARGE = 4096;
+export const STATE_LIMITS = { perSource: { perSecond: 250, burst: 1_000 }, total: { perSecond: 250, burst: 1_000 }, maxSources: 1024 };
+/** The least an answer is charged, ms (a flood of cheap requests still costs decoding and replying). */
+export const MIN_CHARGE_MS = 0.1;
 export const HELLO_LIMITS = { perSource: { perSecond: 5, burst: 20 }, total: { perSecond: 50, burst: 200 }, maxSources: 1024 };
 
 export class RequestServer {
@@ -83,24 +81,25 @@ export class RequestServer {
   serve(data: Uint8Array, reply: string | undefined): void {
     const d = this.deps;
     let answer: NodeReply;
-    let request: NodeRequest | undefined;
     try {
-      request = decodeNodeRequest(data);
+      const request = decodeNodeRequest(data);
       const refused = this.admit(request);
       if (refused !== undefined) {
         d.stats.reject(refused);
         return;
       }
+      const startedMs = performance.now();
       answer = this.answer(request, true);
+      if (request.type === "digest" || request.type === "repair") {
+        this.stateLimit.charge(request.from, Math.max(MIN_CHARGE_MS, performance.now() - startedMs), d.now());
+      }
     } catch (error) {
       d.stats.reject("bad-request");
       answer = { type: "error", error: errorMessage(error) };
     }
     if (reply === undefined || d.isClosed()) return;
     try {
-      const bytes = encodeNodeReply(answer);
-      if (request?.type === "digest" || request?.type === "repair") this.stateLimit.charge(request.from, Math.max(MIN_CHARGE, bytes.length), d.now());
-      d.transport.respond(reply, bytes);
+      d.transport.respond(reply, encodeNodeReply(answer));
     } catch (error) {
       // e.g. the answer does not fit a message: say so rather than let the requester time out.
       d.reportError(error);
