@@ -123,6 +123,7 @@ export class Inbox {
 
   /** A peer's heartbeat said it published up to `lastSequence` (see sequence.ts `checkTail`). */
   checkTail(origin: string, incarnation: number, lastSequence: number): void {
+    if (this.o.incarnationOf(origin) === undefined) return; // a heartbeat membership did not take
     const check = checkTail(this.origins.get(origin), incarnation, lastSequence);
     if (check === undefined) return;
     this.origins.set(origin, check.track);

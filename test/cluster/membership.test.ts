@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { InvalidArgumentError } from "../../src/errors.js";
 import {
+  MAX_NEWCOMERS,
   MembershipTable,
   type Heartbeat,
   type MembershipEvent,
@@ -218,6 +219,20 @@ describe("MembershipTable", () => {
     // Admitted (a digest round with it completed, and it alone makes a majority with us): it leads.
     t.synced("ghost");
     assert.deepEqual(types(t.tick(200)), ["counted:ghost", "leader:*:ghost"]);
+  });
+
+  it("holds at most MAX_NEWCOMERS members waiting for admission: invented ids cannot grow it", () => {
+    const t = admitted(["a"]);
+    for (let i = 0; i < MAX_NEWCOMERS + 100; i++) t.observe(hb(`ghost-${i}`, 0));
+    assert.equal(t.members().length, 2 + MAX_NEWCOMERS);
+    assert.equal(t.refusedNewcomers, 100);
+    // Admitted members and known ones are still heard.
+    assert.deepEqual(types(t.observe(hb("a", 1))), []);
+    assert.equal(t.member("a")?.reachable, true);
+    // Once the ghosts time out, a real newcomer is heard again.
+    t.observe(hb("a", REMOVE));
+    t.tick(REMOVE);
+    assert.deepEqual(types(t.observe(hb("new", REMOVE + 1))), ["joined:new"]);
   });
 
   it("ignores its own heartbeats and rejects malformed ones", () => {
