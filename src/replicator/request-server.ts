@@ -8,8 +8,8 @@
  * Strangers get nothing (see `admit`): requests for state (read, digest, repair) are answered only
  * to members (a node membership has heard, admitted or not yet: a newcomer's first digest round must
  * work), digest rounds and repairs are rate-limited by what their answers cost, and hellos and
- * identify checks by count. A request turned away is counted and gets no answer at all, so a
- * forged one makes this node publish nothing.
+ * identify checks by count. A request turned away is counted; a stranger's gets a short error, a
+ * rate-limited one no answer at all.
  */
 import type { IncarnationMemory } from "../cluster/incarnations.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
@@ -71,6 +71,8 @@ export const STATE_LIMITS = { perSource: { perSecond: 250, burst: 1_000 }, total
 export const MIN_CHARGE_MS = 0.1;
 export const HELLO_LIMITS = { perSource: { perSecond: 5, burst: 20 }, total: { perSecond: 50, burst: 200 }, maxSources: 1024 };
 
+const NOT_MEMBER = encodeNodeReply({ type: "error", error: "not a member (yet): no heartbeat of the requester was heard" });
+
 export class RequestServer {
   private readonly stateLimit = new RateLimiter(STATE_LIMITS);
   private readonly helloLimit = new RateLimiter(HELLO_LIMITS);
@@ -86,6 +88,9 @@ export class RequestServer {
       const refused = this.admit(request);
       if (refused !== undefined) {
         d.stats.reject(refused);
+        // A member not heard yet (after a partition, our heartbeats crossed) learns it at once and
+        // retries later; a flood gets nothing but silence, its backpressure.
+        if (refused === "not-member" && reply !== undefined && !d.isClosed()) d.transport.respond(reply, NOT_MEMBER);
         return;
       }
       const startedMs = performance.now();
