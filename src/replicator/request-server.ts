@@ -79,7 +79,7 @@ export class RequestServer {
 
   constructor(private readonly deps: RequestServerDeps) {}
 
-  /** A request on this node's subject. Never throws; a bad request gets an error reply, a stranger's none. */
+  /** A request on this node's subject. Never throws; a bad request or a stranger's gets an error reply, a rate-limited one none. */
   serve(data: Uint8Array, reply: string | undefined): void {
     const d = this.deps;
     let answer: NodeReply;
