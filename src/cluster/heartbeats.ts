@@ -73,6 +73,7 @@ export class Heartbeater {
   private timers: TimerHandle[] = [];
   private unsubscribers: (() => void)[] = [];
   private running = false;
+  private promptBeatAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(options: HeartbeaterOptions) {
     const { heartbeatIntervalMs, failureTimeoutMs } = options;
@@ -228,7 +229,13 @@ export class Heartbeater {
     }
     // A newcomer would otherwise learn of us only at our next period: answer its arrival at once,
     // so its join sync starts within a round trip instead of up to a heartbeat interval later.
-    if (this.running && events.some((e) => e.type === "joined")) this.beat(false);
+    // At most one such answer per quarter period: forged heartbeats of invented ids must not make
+    // every member publish one heartbeat each (one beat answers every newcomer at once).
+    const now = this.now();
+    if (this.running && now - this.promptBeatAtMs >= this.o.heartbeatIntervalMs / 4 && events.some((e) => e.type === "joined")) {
+      this.promptBeatAtMs = now;
+      this.beat(false);
+    }
     this.emit(events);
   }
 

@@ -123,6 +123,13 @@ interface Entry {
   vouched: ReadonlySet<string>;
 }
 
+/**
+ * At most this many members heard but not admitted at once: invented node ids in forged heartbeats
+ * cannot grow the table (and N) without bound. A real newcomer past it is heard once the ghosts
+ * time out (removalTimeoutMs).
+ */
+export const MAX_NEWCOMERS = 256;
+
 export class MembershipTable {
   private readonly self: Entry;
   private readonly peers = new Map<string, Entry>();
@@ -136,6 +143,8 @@ export class MembershipTable {
   private readonly removalTimeoutMs: number;
   private readonly trackedRoles: readonly (string | undefined)[];
   private leaders = new Map<string, string | undefined>(); // `${role}\u0000${dc}` → leader
+  /** Heartbeats of new node ids ignored because MAX_NEWCOMERS were waiting for admission already. */
+  refusedNewcomers = 0;
 
   constructor(self: SelfInfo, options: MembershipOptions) {
     checkHeartbeatShape({ ...self, lastSequence: 0, leaving: false, silent: [], vouched: [], removed: [], receivedAtMs: 0 });
@@ -184,6 +193,10 @@ export class MembershipTable {
       current = undefined;
     }
     if (current === undefined) {
+      if (!standing.inN && this.newcomers() >= MAX_NEWCOMERS) {
+        this.refusedNewcomers++;
+        return this.withLeaderChanges(events);
+      }
       const entry: Entry = {
         node: hb.node,
         dataCenter: hb.dataCenter,
@@ -228,6 +241,13 @@ export class MembershipTable {
     // It vouches for us while we do not count it: it ran a digest round with us since it came (back).
     if (!current.acks && current.vouched.has(this.self.node)) current.synced = true;
     return this.withLeaderChanges(events);
+  }
+
+  /** Members heard but outside the agreed membership (not admitted yet). */
+  private newcomers(): number {
+    let n = 0;
+    for (const e of this.peers.values()) if (!e.inN) n++;
+    return n;
   }
 
   /**
@@ -363,13 +383,15 @@ export class MembershipTable {
   }
 
   /**
-   * The oldest reachable member of `dataCenter` (default: this node's), optionally among those with
-   * `role`; ties on start time go to the lowest node id. Undefined when no member qualifies.
+   * The oldest reachable member of `dataCenter` (default: this node's) in the agreed membership,
+   * optionally among those with `role`; ties on start time go to the lowest node id. Undefined when
+   * no member qualifies. Only the agreed membership (admitted by a majority, or counted by the
+   * peers at start): a heartbeat claiming an old start is not enough to lead.
    */
   leader(dataCenter: string = this.self.dataCenter, role?: string): string | undefined {
     let best: Entry | undefined;
     for (const e of this.entries()) {
-      if (!e.reachable || e.dataCenter !== dataCenter) continue;
+      if (!e.reachable || !e.inN || e.dataCenter !== dataCenter) continue;
       if (role !== undefined && !e.roles.includes(role)) continue;
       if (best === undefined || older(e, best)) best = e;
     }

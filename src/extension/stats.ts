@@ -20,7 +20,13 @@ export type RejectReason =
   | "bad-signature"
   | "untrusted-signer"
   | "expired"
-  | "replayed";
+  | "replayed"
+  /** An envelope ahead of its origin's stream by more than can be repaired: delivered, not tracked. */
+  | "sequence-jump"
+  /** A request for state from a node that is not a member (see request-server.ts). */
+  | "not-member"
+  /** A request or hello past its sender's (or everyone's) rate: dropped unanswered. */
+  | "rate-limited";
 
 export type RepairCause = "gap" | "join" | "reconnect" | "periodic" | "leader" | "manual";
 
@@ -62,6 +68,12 @@ export class ReplicatorStats {
   identityCheckTimeouts = 0;
   /** Values of a losing data type replaced by the key's winning type (a key written with two types). */
   typeConflicts = 0;
+  /** Gauges of what the inbox holds for others (bounded, see replicator/inbox.ts): origins with a sequence track, chunked values in progress and their memory. */
+  trackedOrigins = 0;
+  chunkedValues = 0;
+  chunkBytes = 0;
+  /** Chunked values dropped unfinished (too old, or pushed out by newer ones). */
+  chunkEvictions = 0;
   readonly rejected = new Map<RejectReason, number>();
   readonly repairs = new Map<RepairCause, number>();
 

@@ -210,7 +210,7 @@ export const DEFINITIONS = [
     unit: "{rejection}",
     valueType: "int",
     description:
-      "Messages, deltas and requests rejected, by reason (decode, oversized, forged-origin, type-mismatch, unknown-type, deleted-key, stale-incarnation, bad-request, clock-skew, unauthenticated, bad-signature, untrusted-signer, expired, replayed)",
+      "Messages, deltas and requests rejected, by reason (decode, oversized, forged-origin, type-mismatch, unknown-type, deleted-key, stale-incarnation, bad-request, clock-skew, unauthenticated, bad-signature, untrusted-signer, expired, replayed, sequence-jump, not-member, rate-limited)",
     attributes: [...base, "reason"],
     goakt: false,
   },

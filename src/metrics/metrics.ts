@@ -81,6 +81,9 @@ const REJECT_REASONS = Object.keys({
   "untrusted-signer": 0,
   expired: 0,
   replayed: 0,
+  "sequence-jump": 0,
+  "not-member": 0,
+  "rate-limited": 0,
 } satisfies Record<RejectReason, 0>) as RejectReason[];
 
 const REPAIR_CAUSES = Object.keys({

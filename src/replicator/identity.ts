@@ -37,6 +37,18 @@ export const HELLO_GATHER_MS = 500;
 
 export const helloSubject = (subject: string): string => `${subject}.members.hello`;
 
+/** Where the members answer a starting node's hello: a subject of its own, under the hello subject. */
+export const helloReplyTo = (subject: string, nodeId: string): string => `${helloSubject(subject)}.${nodeId}.${randomUUID().replaceAll("-", "")}`;
+
+/**
+ * Whether `replyTo` is a subject `helloReplyTo` could have made for `nodeId`: members publish their
+ * answers there, so a forged hello must not make them all publish to a subject of its choosing.
+ */
+export function isHelloReplyTo(subject: string, nodeId: string, replyTo: string): boolean {
+  const prefix = `${helloSubject(subject)}.${nodeId}.`;
+  return replyTo.startsWith(prefix) && /^[A-Za-z0-9]{1,64}$/.test(replyTo.slice(prefix.length));
+}
+
 export interface ClaimOptions {
   transport: Transport;
   subject: string;
@@ -118,7 +130,7 @@ async function askMembers(o: ClaimOptions): Promise<Omit<Learned, "holderCheckTi
     if (heard.size >= expected) allHeard?.();
   };
   // Every member answers here; the request's own reply only ends the wait for the first.
-  const replyTo = `${helloSubject(o.subject)}.${o.nodeId}.${randomUUID().replaceAll("-", "")}`;
+  const replyTo = helloReplyTo(o.subject, o.nodeId);
   const off = o.transport.subscribe(replyTo, (m) => take(m.data, m.signer));
   try {
     try {

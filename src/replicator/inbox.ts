@@ -8,18 +8,8 @@ import { DecodeError } from "../errors.js";
 import { decodeDeltaEnvelope, type DeltaEnvelope } from "../wire/codec.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import { speaksFor } from "../transport/types.js";
-
-interface OriginTrack {
-  incarnation: number;
-  lastSequence: number;
-}
-
-interface PartialChunks {
-  parts: (Uint8Array | undefined)[];
-  received: number;
-  bytes: number;
-  startedAtMs: number;
-}
+import { Reassembly } from "./reassembly.js";
+import { checkTail, placeEnvelope, type SequenceTrack, startTrack } from "./sequence.js";
 
 export interface InboxOptions {
   nodeId: string;
@@ -31,7 +21,7 @@ export interface InboxOptions {
    * claims a known member with another incarnation is stale (lower) or forged (higher): a real
    * process announces itself by heartbeat before it publishes its first delta.
    */
-  incarnationOf?: (origin: string) => number | undefined;
+  incarnationOf: (origin: string) => number | undefined;
   /** An envelope claimed a newer incarnation than membership knows (forged, or a heartbeat still on its way). */
   onUnknownIncarnation?: (origin: string) => void;
   /** Tracking of `origin` was corrupted (see checkTail): some of its envelopes may have been dropped. */
@@ -44,16 +34,20 @@ export interface InboxOptions {
   now: () => number;
 }
 
-/** Reassembly limits: an abandoned chunked value must not pin memory forever. */
-const CHUNK_MAX_BYTES = 256 * 1024 * 1024;
-const CHUNK_MAX_AGE_MS = 120_000;
+/**
+ * Reassembly limits (see reassembly.ts): values in progress at once (a peer sends one at a time),
+ * the memory they may hold, and how long an abandoned one may pin it.
+ */
+const CHUNK_LIMITS = { maxValues: 256, maxBytes: 256 * 1024 * 1024, maxAgeMs: 120_000 };
+/** The largest gap an envelope may open (what an origin keeps for repair, see outbox.ts); see sequence.ts. */
+export const MAX_TRACKED_GAP = 4096;
 /** DecodeError messages that mean "a data type this version does not know" (see wire/states.ts kindOf). */
 const UNKNOWN_TYPE = /unknown data type|dataType is unspecified/;
 
 export class Inbox {
-  private readonly origins = new Map<string, OriginTrack>();
-  private readonly chunks = new Map<string, PartialChunks>();
-  private chunkBytes = 0;
+  /** Sequence tracks of members only (origins membership knows): strangers cannot grow it. */
+  private readonly origins = new Map<string, SequenceTrack>();
+  private readonly chunks = new Reassembly(CHUNK_LIMITS);
 
   constructor(private readonly o: InboxOptions) {}
 
@@ -110,7 +104,7 @@ export class Inbox {
       s.reject("forged-origin");
       return false;
     }
-    const known = this.o.incarnationOf?.(env.origin);
+    const known = this.o.incarnationOf(env.origin);
     if (known !== undefined && env.incarnation !== known) {
       if (env.incarnation < known) s.reject("stale-incarnation");
       else {
@@ -135,103 +129,67 @@ export class Inbox {
     else this.o.deliver(env);
   }
 
-  /**
-   * A peer's heartbeat said it published up to `lastSequence`: a lost tail is a gap too. A tracked
-   * sequence *beyond* it was never published by that process (an impostor's envelope, or a
-   * reordering transport): its real envelopes would be dropped as duplicates, so tracking restarts
-   * at the heartbeat's figure and `onSuspect` asks for a digest round to recover what was dropped.
-   */
+  /** A peer's heartbeat said it published up to `lastSequence` (see sequence.ts `checkTail`). */
   checkTail(origin: string, incarnation: number, lastSequence: number): void {
-    const t = this.origins.get(origin);
-    if (t === undefined || incarnation > t.incarnation) {
-      // First word from this process: what it published before is the join round's job, but from
-      // here on a lost envelope — even its very next one — is a gap.
-      this.origins.set(origin, { incarnation, lastSequence });
-      return;
-    }
-    if (t.incarnation !== incarnation || lastSequence === t.lastSequence) return;
-    if (lastSequence < t.lastSequence) {
-      t.lastSequence = lastSequence;
-      this.o.onSuspect?.(origin);
-      return;
-    }
-    const from = t.lastSequence + 1;
-    t.lastSequence = lastSequence;
-    this.o.onGap(origin, incarnation, from, lastSequence);
+    if (this.o.incarnationOf(origin) === undefined) return; // a heartbeat membership did not take
+    const check = checkTail(this.origins.get(origin), incarnation, lastSequence);
+    if (check === undefined) return;
+    this.origins.set(origin, check.track);
+    this.o.stats.trackedOrigins = this.origins.size;
+    if (check.suspect === true) this.o.onSuspect?.(origin);
+    if (check.repair !== undefined) this.o.onGap(origin, incarnation, check.repair.from, check.repair.to);
   }
 
   /** Forget an origin that left, so its next incarnation starts clean. */
   forget(origin: string): void {
     this.origins.delete(origin);
+    this.o.stats.trackedOrigins = this.origins.size;
   }
 
-  /** Sequence bookkeeping; false for duplicates and stale incarnations. */
+  /**
+   * Sequence bookkeeping (see sequence.ts); false for duplicates and stale incarnations. Only for
+   * origins membership knows: an invented origin is delivered untracked (its content merges like
+   * any other; the cluster key is what keeps strangers' content out) and leaves nothing behind.
+   */
   private track(env: DeltaEnvelope): boolean {
+    if (this.o.incarnationOf(env.origin) === undefined) return true;
     const t = this.origins.get(env.origin);
     if (t === undefined) {
       // First word from this origin: whatever came before is the join's anti-entropy's job.
-      this.origins.set(env.origin, { incarnation: env.incarnation, lastSequence: env.sequence });
+      this.origins.set(env.origin, startTrack(env.incarnation, env.sequence));
+      this.o.stats.trackedOrigins = this.origins.size;
       return true;
     }
-    if (env.incarnation < t.incarnation) {
-      this.o.stats.reject("stale-incarnation");
-      return false;
+    const p = placeEnvelope(t, env.incarnation, env.sequence, MAX_TRACKED_GAP);
+    if (p.stale === true) this.o.stats.reject("stale-incarnation");
+    if (p.track !== t) this.origins.set(env.origin, p.track);
+    if (p.jump === true) {
+      this.o.stats.reject("sequence-jump");
+      this.o.onSuspect?.(env.origin);
     }
-    if (env.incarnation > t.incarnation) {
-      // A restart (membership already confirmed it in authentic()): its sequences start again at 1.
-      t.incarnation = env.incarnation;
-      t.lastSequence = 0;
-    }
-    if (env.sequence <= t.lastSequence) return false; // duplicate
-    if (env.sequence > t.lastSequence + 1) {
-      this.o.onGap(env.origin, env.incarnation, t.lastSequence + 1, env.sequence - 1);
-    }
-    t.lastSequence = env.sequence;
-    return true;
+    if (p.repair !== undefined) this.o.onGap(env.origin, env.incarnation, p.repair.from, p.repair.to);
+    return p.deliver;
   }
 
   private reassemble(env: DeltaEnvelope): void {
     const c = env.chunk!;
     const id = `${env.origin}\u0000${env.incarnation}\u0000${c.chunkId}`;
-    const now = this.o.now();
-    this.evictStale(now);
-    let partial = this.chunks.get(id);
-    if (partial === undefined) {
-      partial = { parts: new Array(c.total), received: 0, bytes: 0, startedAtMs: now };
-      this.chunks.set(id, partial);
-    }
-    if (c.total !== partial.parts.length || c.index >= c.total) {
-      this.o.stats.reject("decode");
+    const whole = this.chunks.add(id, c.index, c.total, c.data, this.o.now());
+    const s = this.o.stats;
+    s.chunkedValues = this.chunks.values;
+    s.chunkBytes = this.chunks.bytes;
+    s.chunkEvictions = this.chunks.evicted;
+    if (!(whole instanceof Uint8Array)) {
+      if (whole === "mismatch") this.o.stats.reject("decode");
+      else if (whole === "too-large") this.o.stats.reject("oversized");
       return;
     }
-    if (partial.parts[c.index] !== undefined) return;
-    if (this.chunkBytes + c.data.length > CHUNK_MAX_BYTES) {
-      this.o.stats.reject("oversized");
-      return;
-    }
-    partial.parts[c.index] = c.data.slice();
-    partial.received++;
-    partial.bytes += c.data.length;
-    this.chunkBytes += c.data.length;
-    if (partial.received < c.total) return;
-    this.chunks.delete(id);
-    this.chunkBytes -= partial.bytes;
-    const whole = Buffer.concat(partial.parts as Uint8Array[]);
     try {
       const inner = decodeDeltaEnvelope(whole);
       if (inner.origin !== env.origin || inner.chunk !== undefined) throw new DecodeError("chunked envelope mismatch");
       this.o.deliver({ ...inner, sentAtMs: env.sentAtMs });
     } catch {
       this.o.stats.reject("decode");
-    }
-  }
-
-  private evictStale(now: number): void {
-    for (const [id, p] of this.chunks) {
-      if (now - p.startedAtMs > CHUNK_MAX_AGE_MS) {
-        this.chunks.delete(id);
-        this.chunkBytes -= p.bytes;
-      }
     }
   }
 }

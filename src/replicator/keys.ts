@@ -3,6 +3,7 @@
  * with the wrong type fails loudly (KeyTypeMismatchError) instead of corrupting the value.
  */
 import { InvalidArgumentError } from "../errors.js";
+import { MAX_KEY_BYTES } from "../wire/codec.js";
 import { nestsInORMap, takesValueKind } from "../crdt/descriptor.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind, Element } from "../crdt/types.js";
@@ -18,8 +19,8 @@ import type { ORMap } from "../crdt/ormap.js";
 import type { PNCounterMap } from "../crdt/pncounter-map.js";
 import type { ORMultiMap } from "../crdt/ormultimap.js";
 
-/** Keys are NATS-safe ids: no whitespace, at most this many bytes. */
-export const MAX_KEY_BYTES = 1024;
+/** Keys are NATS-safe ids: no whitespace, at most MAX_KEY_BYTES bytes (peers refuse longer ones). */
+export { MAX_KEY_BYTES };
 
 export class Key<T extends Crdt<T>> {
   private declare readonly _value: T; // phantom: ties the key to its value type

@@ -228,6 +228,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
   });
   const server = new RequestServer({
     nodeId,
+    subject: options.subject,
     incarnation,
     startedAtMs,
     transport,
@@ -240,6 +241,8 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     members: () => heartbeater.members(),
     agreed: () => heartbeater.table.agreed(),
     incarnations,
+    isMember: (node) => heartbeater.table.member(node) !== undefined,
+    now: options.clock.now,
     isClosed,
     reportError: onError,
   });

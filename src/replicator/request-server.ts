@@ -4,6 +4,12 @@
  * DC's through the cross-DC link), and the hellos of starting nodes (see identity.ts). A request
  * that cannot be decoded is counted and gets an error reply; an answer that cannot be sent says so
  * rather than let the requester time out.
+ *
+ * Strangers get nothing (see `admit`): requests for state (read, digest, repair) are answered only
+ * to members (a node membership has heard, admitted or not yet: a newcomer's first digest round must
+ * work), digest rounds and repairs are rate-limited by what their answers cost, and hellos and
+ * identify checks by count. A request turned away is counted; a stranger's gets a short error, a
+ * rate-limited one no answer at all.
  */
 import type { IncarnationMemory } from "../cluster/incarnations.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
@@ -19,7 +25,8 @@ import {
   type ReadReply,
 } from "../wire/codec.js";
 import type { AntiEntropy } from "./anti-entropy.js";
-import { processIdentity } from "./identity.js";
+import { isHelloReplyTo, processIdentity } from "./identity.js";
+import { RateLimiter } from "./rate-limit.js";
 import type { Merger } from "./merge.js";
 import type { Outbox } from "./outbox.js";
 import type { ReplicatorStats } from "../extension/stats.js";
@@ -27,6 +34,8 @@ import type { Store } from "./store.js";
 
 export interface RequestServerDeps {
   nodeId: string;
+  /** The replication subject (hello answers go under it, see identity.ts). */
+  subject: string;
   incarnation: number;
   startedAtMs: number;
   transport: Transport;
@@ -42,16 +51,37 @@ export interface RequestServerDeps {
   agreed(): ExpectedMember[];
   /** The newest incarnation seen per node id, kept after removal: what a restarting node learns. */
   incarnations: IncarnationMemory;
+  /** Whether membership knows `node` (heard its heartbeats; admitted or not). */
+  isMember(node: string): boolean;
+  /** Milliseconds, for the rate limits. */
+  now(): number;
   isClosed(): boolean;
   reportError(error: unknown): void;
 }
 
+/**
+ * Rate limits. Digest rounds and repairs by the time answering them took (a bulk pull of a few
+ * thousand keys takes ~100 ms; a tree level, well under one): one requester may take a quarter of
+ * this node's event loop, all of them together too, after a burst of a second. A joiner's bulk
+ * pull of thousands of keys still takes seconds, and a flood cannot starve everything else.
+ * Hellos and identify checks (one per start) by count.
+ */
+export const STATE_LIMITS = { perSource: { perSecond: 250, burst: 1_000 }, total: { perSecond: 250, burst: 1_000 }, maxSources: 1024 };
+/** The least an answer is charged, ms (a flood of cheap requests still costs decoding and replying). */
+export const MIN_CHARGE_MS = 0.1;
+export const HELLO_LIMITS = { perSource: { perSecond: 5, burst: 20 }, total: { perSecond: 50, burst: 200 }, maxSources: 1024 };
+
+const NOT_MEMBER = encodeNodeReply({ type: "error", error: "not a member (yet): no heartbeat of the requester was heard" });
+
 export class RequestServer {
+  private readonly stateLimit = new RateLimiter(STATE_LIMITS);
+  private readonly helloLimit = new RateLimiter(HELLO_LIMITS);
+
   constructor(private readonly deps: RequestServerDeps) {}
 
   /**
    * A request on this node's subject, signed by `signer` (with signing on). Never throws; a bad
-   * request gets an error reply.
+   * request or a stranger's gets an error reply, a rate-limited one none.
    */
   serve(data: Uint8Array, reply: string | undefined, signer?: string): void {
     const d = this.deps;
@@ -62,7 +92,21 @@ export class RequestServer {
       if (claimed !== undefined && !speaksFor(signer, claimed)) {
         d.stats.reject("forged-origin");
         answer = { type: "error", error: `request signed by "${signer}" claims to come from "${claimed}"` };
-      } else answer = this.answer(request, true);
+      } else {
+        const refused = this.admit(request);
+        if (refused !== undefined) {
+          d.stats.reject(refused);
+          // A member not heard yet (after a partition, our heartbeats crossed) learns it at once and
+          // retries later; a flood gets nothing but silence, its backpressure.
+          if (refused === "not-member" && reply !== undefined && !d.isClosed()) d.transport.respond(reply, NOT_MEMBER);
+          return;
+        }
+        const startedMs = performance.now();
+        answer = this.answer(request, true);
+        if (request.type === "digest" || request.type === "repair") {
+          this.stateLimit.charge(request.from, Math.max(MIN_CHARGE_MS, performance.now() - startedMs), d.now());
+        }
+      }
     } catch (error) {
       d.stats.reject("bad-request");
       answer = { type: "error", error: errorMessage(error) };
@@ -78,6 +122,24 @@ export class RequestServer {
       } catch (again) {
         d.reportError(again);
       }
+    }
+  }
+
+  /** Why `request` gets no answer, if it does not (see the file's header). */
+  private admit(request: NodeRequest): "not-member" | "rate-limited" | undefined {
+    const d = this.deps;
+    switch (request.type) {
+      case "push":
+      case "write":
+        return undefined; // content, like the delta subject's: only the cluster key keeps strangers' out
+      case "identify":
+        return take(this.helloLimit, `identify ${request.from}`, d.now());
+      case "read":
+        return d.isMember(request.from) ? undefined : "not-member";
+      case "digest":
+      case "repair":
+        if (!d.isMember(request.from)) return "not-member";
+        return this.stateLimit.allow(request.from, d.now()) ? undefined : "rate-limited"; // charged when answered
     }
   }
 
@@ -117,6 +179,14 @@ export class RequestServer {
         d.stats.reject("forged-origin");
         return;
       }
+      if (!isHelloReplyTo(d.subject, hello.node, hello.replyTo)) {
+        d.stats.reject("bad-request");
+        return;
+      }
+      if (take(this.helloLimit, hello.node, d.now()) !== undefined) {
+        d.stats.reject("rate-limited");
+        return;
+      }
       const members = d.members();
       const current = members.find((m) => m.node === hello.node)?.incarnation ?? 0;
       const answer = encodeMemberHelloReply({
@@ -144,6 +214,13 @@ export class RequestServer {
 export function requester(request: NodeRequest, nodeId: string): string | undefined {
   if (request.type === "identify") return nodeId;
   return request.type === "push" ? undefined : request.from;
+}
+
+/** One request of `source` on a count-limited `limiter`: taken, or refused. */
+function take(limiter: RateLimiter, source: string, nowMs: number): "rate-limited" | undefined {
+  if (!limiter.allow(source, nowMs)) return "rate-limited";
+  limiter.charge(source, 1, nowMs);
+  return undefined;
 }
 
 /** A write acknowledges only what was stored: entries refused for clock skew make it fail. */

@@ -8,7 +8,7 @@ import {
   needFinite,
   needString,
   needU64,
-  required,
+  nodeId,
   tombstonesFromPb,
   tombstonesToPb,
 } from "./convert.js";
@@ -32,8 +32,8 @@ export function encodeCrdtDeltaBatch(b: CrdtDeltaBatch): Uint8Array {
 
 function batchFromPb(m: PbBatch, what: string): CrdtDeltaBatch {
   return {
-    originDc: required(m.originDc, `${what}.originDc`),
-    originNode: required(m.originNode, `${what}.originNode`),
+    originDc: nodeId(m.originDc, `${what}.originDc`),
+    originNode: nodeId(m.originNode, `${what}.originNode`),
     batchId: u64(m.batchId, `${what}.batchId`),
     sentAtMs: finite(m.sentAtMs, `${what}.sentAtMs`),
     deltas: deltasFromPb(m.deltas, `${what}.deltas`),

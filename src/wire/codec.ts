@@ -65,4 +65,5 @@ export {
 export { decodeCrdtDeltaBatch, decodeCrdtDeltaBatchAck, encodeCrdtDeltaBatch, encodeCrdtDeltaBatchAck } from "./batches.js";
 export { decodeSnapshotEntry, encodeSnapshotEntry } from "./snapshot-entries.js";
 export { snapshotValueOf } from "./fast-decode.js";
+export { MAX_KEY_BYTES, MAX_NODE_ID, MAX_ROLES, MAX_TEXT } from "./shapes.js";
 export { contentHash, contentHashOfEncoded, tombstoneHash } from "./hash.js";

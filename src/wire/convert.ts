@@ -8,7 +8,7 @@ import type { Crdt } from "../crdt/types.js";
 import { DecodeError, InvalidArgumentError } from "../errors.js";
 import { bytesOf, checkFields, decodeMessage, encodeMessage, fixed64, guard, i64, toLongBits } from "./pb.js";
 import { type PbDelta, type PbFullState, type PbKeyHash, type PbTombstone, T } from "./pb-shapes.js";
-import type { CrdtDelta, FullState, KeyHash, Tombstone } from "./shapes.js";
+import { type CrdtDelta, type FullState, type KeyHash, MAX_KEY_BYTES, MAX_NODE_ID, type Tombstone } from "./shapes.js";
 import { dataTypeOf, decodeValue, encodeValue, kindOf } from "./states.js";
 
 // ================================================================== encoding helpers
@@ -107,6 +107,27 @@ export function required(s: string, what: string): string {
   return s;
 }
 
+/** A string of at most `max` chars (empty allowed: `required` first when it must be set). */
+export function bounded(s: string, max: number, what: string): string {
+  if (s.length > max) throw new DecodeError(`${what}: ${s.length} chars, at most ${max}`);
+  return s;
+}
+
+/** A node id (also an origin, a writer, a data center or a role): set and at most MAX_NODE_ID chars. */
+export function nodeId(s: string, what: string): string {
+  return bounded(required(s, what), MAX_NODE_ID, what);
+}
+
+/** A key: set and at most MAX_KEY_BYTES bytes of UTF-8 (as `Key` allows). */
+export function keyId(s: string, what: string): string {
+  required(s, what);
+  // A char is 1-3 UTF-8 bytes: count the bytes only when the length alone cannot decide.
+  if (s.length > MAX_KEY_BYTES || (s.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(s) > MAX_KEY_BYTES)) {
+    throw new DecodeError(`${what}: longer than ${MAX_KEY_BYTES} bytes`);
+  }
+  return s;
+}
+
 export function finite(n: number, what: string): number {
   if (!Number.isFinite(n)) throw new DecodeError(`${what}: ${n} is not a finite number`);
   return n;
@@ -115,9 +136,9 @@ export function finite(n: number, what: string): number {
 /** `impliedOrigin`: in an envelope, an empty originNode means the envelope's origin. */
 export function deltaFromPb(m: PbDelta, what: string, impliedOrigin?: string): CrdtDelta {
   checkFields(m, T.CRDTDelta, what, false);
-  const key = required(m.key, `${what}.key`);
+  const key = keyId(m.key, `${what}.key`);
   const kind = kindOf(m.dataType, `${what}.dataType`);
-  const originNode = m.originNode === "" && impliedOrigin !== undefined ? impliedOrigin : required(m.originNode, `${what}.originNode`);
+  const originNode = m.originNode === "" && impliedOrigin !== undefined ? impliedOrigin : nodeId(m.originNode, `${what}.originNode`);
   const data = bytesOf(m.data);
   let value: Crdt;
   try {
@@ -137,10 +158,10 @@ export function deltasFromPb(list: PbDelta[], what: string, impliedOrigin?: stri
 export function tombstoneFromPb(m: PbTombstone, what: string): Tombstone {
   checkFields(m, T.Tombstone, what, false);
   return {
-    key: required(m.key, `${what}.key`),
+    key: keyId(m.key, `${what}.key`),
     kind: kindOf(m.dataType, `${what}.dataType`),
     deletedAtMs: i64(m.deletedAtMs, `${what}.deletedAtMs`),
-    originNode: required(m.originNode, `${what}.originNode`),
+    originNode: nodeId(m.originNode, `${what}.originNode`),
   };
 }
 
@@ -158,7 +179,7 @@ export function fullStateFromPb(m: PbFullState, what: string): FullState {
 export function keyHashesFromPb(list: PbKeyHash[], what: string): KeyHash[] {
   return list.map((k, i) => {
     checkFields(k, T.KeyHash, `${what}[${i}]`, false);
-    return { key: required(k.key, `${what}[${i}].key`), hash: fixed64(k.hash) };
+    return { key: keyId(k.key, `${what}[${i}].key`), hash: fixed64(k.hash) };
   });
 }
 

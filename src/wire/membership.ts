@@ -1,9 +1,9 @@
 /** Codecs of membership: heartbeats, and the hello a starting node sends the members. */
 import { DecodeError } from "../errors.js";
-import { decodeWith, finite, needFinite, needString, needU32, needU64, required } from "./convert.js";
+import { bounded, decodeWith, finite, needFinite, needString, needU32, needU64, nodeId, required } from "./convert.js";
 import { encodeMessage, type Int64, u64 } from "./pb.js";
 import { type PbHeartbeat, T } from "./pb-shapes.js";
-import { type Heartbeat, type HelloMember, MAX_NODE_ID, MAX_VOTES, type MemberHello, type MemberHelloReply } from "./shapes.js";
+import { type Heartbeat, type HelloMember, MAX_NODE_ID, MAX_ROLES, MAX_TEXT, MAX_VOTES, type MemberHello, type MemberHelloReply } from "./shapes.js";
 
 // ================================================================== Heartbeat
 
@@ -32,11 +32,18 @@ function votesFromPb(ids: string[], what: string): string[] {
   return ids.slice();
 }
 
+/** A data center (empty: unnamed) and roles as options allow them (see MAX_NODE_ID). */
+function placeFromPb(dataCenter: string, roles: string[], what: string): { dataCenter: string; roles: string[] } {
+  bounded(dataCenter, MAX_NODE_ID, `${what}.dataCenter`);
+  if (roles.length > MAX_ROLES) throw new DecodeError(`${what}.roles: ${roles.length} roles, at most ${MAX_ROLES}`);
+  for (const r of roles) bounded(r, MAX_NODE_ID, `${what}.roles`);
+  return { dataCenter, roles: roles.slice() };
+}
+
 function heartbeatFromPb(m: PbHeartbeat, what: string): Heartbeat {
   return {
-    node: required(m.node, `${what}.node`),
-    dataCenter: m.dataCenter,
-    roles: m.roles.slice(),
+    node: nodeId(m.node, `${what}.node`),
+    ...placeFromPb(m.dataCenter, m.roles, what),
     startedAtMs: u64(m.startedAtMs, `${what}.startedAtMs`),
     incarnation: u64(m.incarnation, `${what}.incarnation`),
     lastSequence: u64(m.lastSequence, `${what}.lastSequence`),
@@ -61,8 +68,8 @@ export function encodeMemberHello(h: MemberHello): Uint8Array {
 
 export function decodeMemberHello(bytes: Uint8Array): MemberHello {
   return decodeWith(T.MemberHello, bytes, (m: { node: string; replyTo: string }, what) => ({
-    node: required(m.node, `${what}.node`),
-    replyTo: required(m.replyTo, `${what}.replyTo`),
+    node: nodeId(m.node, `${what}.node`),
+    replyTo: bounded(required(m.replyTo, `${what}.replyTo`), MAX_TEXT, `${what}.replyTo`),
   }));
 }
 
@@ -83,11 +90,11 @@ export function decodeMemberHelloReply(bytes: Uint8Array): MemberHelloReply {
     if (m.counted.length > MAX_VOTES) throw new DecodeError(`${what}.counted: ${m.counted.length} members, at most ${MAX_VOTES}`);
     votesFromPb(m.counted.map((c) => c.node), `${what}.counted`);
     return {
-      from: required(m.from, `${what}.from`),
+      from: nodeId(m.from, `${what}.from`),
       incarnation: u64(m.incarnation, `${what}.incarnation`),
       youngestStartedAtMs: u64(m.youngestStartedAtMs, `${what}.youngestStartedAtMs`),
       members: m.members,
-      counted: m.counted.map((c) => ({ node: c.node, dataCenter: c.dataCenter, roles: c.roles.slice() })),
+      counted: m.counted.map((c, i) => ({ node: c.node, ...placeFromPb(c.dataCenter, c.roles, `${what}.counted[${i}]`) })),
     };
   });
 }

@@ -10,13 +10,16 @@ import {
   encoding,
   fullStateFromPb,
   fullStateToPb,
+  bounded,
   keyHashesFromPb,
+  keyId,
   keyHashesToPb,
   needFinite,
   needHash,
   needString,
   needU32,
   needU64,
+  nodeId,
   required,
   sub,
   tombstoneFromPb,
@@ -26,7 +29,7 @@ import {
 } from "./convert.js";
 import { bytesOf, checkFields, encodeMessage, fixed64, u64 } from "./pb.js";
 import { type PbEnvelope, type PbNodeReply, type PbNodeRequest, T } from "./pb-shapes.js";
-import type { DeltaEnvelope, NodeReply, NodeRequest } from "./shapes.js";
+import { type DeltaEnvelope, MAX_TEXT, type NodeReply, type NodeRequest } from "./shapes.js";
 import { dataTypeOf, kindOf } from "./states.js";
 
 // ================================================================== DeltaEnvelope
@@ -64,7 +67,7 @@ export function encodeDeltaEnvelope(e: DeltaEnvelope): Uint8Array {
 }
 
 function envelopeFromPb(m: PbEnvelope, what: string): DeltaEnvelope {
-  const origin = required(m.origin, `${what}.origin`);
+  const origin = nodeId(m.origin, `${what}.origin`);
   const incarnation = u64(m.incarnation, `${what}.incarnation`);
   const out: DeltaEnvelope = {
     origin,
@@ -137,20 +140,20 @@ function nodeRequestFromPb(m: PbNodeRequest, what: string): NodeRequest {
   if (w !== undefined) {
     return {
       type: "write",
-      from: required(w.from, `${what}.write.from`),
+      from: nodeId(w.from, `${what}.write.from`),
       deltas: deltasFromPb(w.deltas, `${what}.write.deltas`),
       tombstones: tombstonesFromPb(w.tombstones, `${what}.write.tombstones`),
     };
   }
   const r = sub(m.read, T.ReadRequest, `${what}.read`);
   if (r !== undefined) {
-    return { type: "read", from: required(r.from, `${what}.read.from`), key: required(r.key, `${what}.read.key`), kind: kindOf(r.dataType, `${what}.read.dataType`) };
+    return { type: "read", from: nodeId(r.from, `${what}.read.from`), key: keyId(r.key, `${what}.read.key`), kind: kindOf(r.dataType, `${what}.read.dataType`) };
   }
   const d = sub(m.digest, T.DigestRequest, `${what}.digest`);
   if (d !== undefined) {
     return {
       type: "digest",
-      from: required(d.from, `${what}.digest.from`),
+      from: nodeId(d.from, `${what}.digest.from`),
       level: d.level,
       buckets: d.buckets.map((b, i) => {
         checkFields(b, T.BucketHash, `${what}.digest.buckets[${i}]`, false);
@@ -165,12 +168,12 @@ function nodeRequestFromPb(m: PbNodeRequest, what: string): NodeRequest {
     const fromSequence = u64(p.fromSequence, `${what}.repair.fromSequence`);
     const toSequence = u64(p.toSequence, `${what}.repair.toSequence`);
     if (fromSequence > toSequence) throw new DecodeError(`${what}.repair: fromSequence ${fromSequence} > toSequence ${toSequence}`);
-    return { type: "repair", from: required(p.from, `${what}.repair.from`), incarnation: u64(p.incarnation, `${what}.repair.incarnation`), fromSequence, toSequence };
+    return { type: "repair", from: nodeId(p.from, `${what}.repair.from`), incarnation: u64(p.incarnation, `${what}.repair.incarnation`), fromSequence, toSequence };
   }
   const s = m.push;
   if (s != null) return { type: "push", ...fullStateFromPb(s, `${what}.push`) };
   const i = sub(m.identify, T.IdentifyRequest, `${what}.identify`);
-  if (i !== undefined) return { type: "identify", from: required(i.from, `${what}.identify.from`) };
+  if (i !== undefined) return { type: "identify", from: bounded(required(i.from, `${what}.identify.from`), MAX_TEXT, `${what}.identify.from`) };
   throw new DecodeError(`${what}: empty (no body)`);
 }
 
@@ -238,7 +241,7 @@ function nodeReplyFromPb(m: PbNodeReply, what: string): NodeReply {
       type: "digest",
       differing: d.differing.slice(),
       keys: keyHashesFromPb(d.keys, `${what}.digest.keys`),
-      wanted: d.wanted.map((k, i) => required(k, `${what}.digest.wanted[${i}]`)),
+      wanted: d.wanted.map((k, i) => keyId(k, `${what}.digest.wanted[${i}]`)),
     };
     if (d.state != null) out.state = fullStateFromPb(d.state, `${what}.digest.state`);
     return out;
@@ -252,7 +255,7 @@ function nodeReplyFromPb(m: PbNodeReply, what: string): NodeReply {
       type: "identity",
       incarnation: u64(id.incarnation, `${what}.identity.incarnation`),
       startedAtMs: u64(id.startedAtMs, `${what}.identity.startedAtMs`),
-      host: id.host,
+      host: bounded(id.host, MAX_TEXT, `${what}.identity.host`),
       pid: id.pid,
     };
   }

@@ -88,7 +88,16 @@ export interface Heartbeat {
 
 /** At most this many node ids per heartbeat vote list; each id at most MAX_NODE_ID chars. */
 export const MAX_VOTES = 1024;
+/**
+ * Identifier limits decoders enforce (DecodeError past them), so a stranger on the bus cannot pin
+ * memory with long ids: node ids, data centers and roles as options allow them (1-128 chars);
+ * keys as `Key` allows them; a role list as long as a node could ever send; a hello's reply
+ * subject and an identify request's `host:pid` (free text), far above real ones.
+ */
 export const MAX_NODE_ID = 128;
+export const MAX_KEY_BYTES = 1024;
+export const MAX_ROLES = 16;
+export const MAX_TEXT = 512;
 
 export interface BucketHash {
   bucket: number;

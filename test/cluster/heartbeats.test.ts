@@ -53,7 +53,13 @@ describe("Heartbeater", () => {
     const nodes = [node(bus, "a", 100), node(bus, "b", 200), node(bus, "c", 50)];
     for (const n of nodes) n.hb.start();
     await waitFor(() => nodes.every((n) => ids(n).join() === "a,b,c"), { timeoutMs: 5_000 });
-    for (const n of nodes) assert.equal(n.hb.leader(), "c");
+    // Heard but not admitted yet: each still leads itself (a heartbeat is not enough to lead).
+    for (const n of nodes) assert.equal(n.hb.leader(), n.hb.table.members().find((m) => m.self)!.node);
+    // No digest rounds here: say every pair synced, so each admits the others.
+    await waitFor(() => {
+      for (const n of nodes) for (const m of nodes) if (n !== m) n.hb.table.synced(m.hb.table.members().find((x) => x.self)!.node);
+      return nodes.every((n) => n.hb.leader() === "c");
+    }, { timeoutMs: 5_000, message: "all agree on c" });
     assert.ok(nodes[0]!.events.some((e) => e.type === "joined" && e.member.node === "b"));
   });
 
@@ -64,7 +70,11 @@ describe("Heartbeater", () => {
     const b = node(bus, "b", 200, slow);
     a.hb.start();
     b.hb.start();
-    await waitFor(() => ids(b).join() === "a,b", { timeoutMs: 5_000 });
+    await waitFor(() => {
+      a.hb.table.synced("b");
+      b.hb.table.synced("a");
+      return b.hb.leader() === "a";
+    }, { timeoutMs: 5_000, message: "b admits a, its leader" });
     await a.hb.leave();
     await waitFor(() => ids(b).join() === "b", { timeoutMs: 2_000 });
     const removed = b.events.find((e) => e.type === "removed");

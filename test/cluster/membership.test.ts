@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { InvalidArgumentError } from "../../src/errors.js";
 import {
+  MAX_NEWCOMERS,
   MembershipTable,
   type Heartbeat,
   type MembershipEvent,
@@ -161,8 +162,7 @@ describe("MembershipTable", () => {
   });
 
   it("replaces a member restarted with a newer incarnation and ignores older ones", () => {
-    const t = table();
-    t.observe(hb("a", 0, { startedAtMs: 100 }));
+    const t = admitted(["a"], () => ({ startedAtMs: 100 }));
     assert.equal(t.leader(), "a");
     const events = t.observe(hb("a", 50, { startedAtMs: 2_000, incarnation: 2 }));
     assert.deepEqual(types(events), ["removed:a", "joined:a", "leader:*:m"]);
@@ -174,6 +174,8 @@ describe("MembershipTable", () => {
 
   it("chooses the oldest reachable member per DC, ties to the lowest id, optionally by role", () => {
     const t = table({ leaderRoles: ["x", "y"] });
+    // In the agreed membership (as the peers tell a starting node), not admitted by this one yet.
+    t.expect([{ node: "z", dataCenter: "dc1", roles: ["y"] }, { node: "c", dataCenter: "dc1", roles: ["x"] }, { node: "o", dataCenter: "dc2", roles: [] }], 0);
     assert.deepEqual(types(t.observe(hb("z", 0, { startedAtMs: 100, roles: ["y"] }))), [
       "joined:z",
       "leader:*:z",
@@ -206,6 +208,31 @@ describe("MembershipTable", () => {
     ]);
     const dc2 = events.at(-1);
     assert.ok(dc2?.type === "leader-changed" && dc2.dataCenter === "dc2" && dc2.previous === "o");
+  });
+
+  it("a member outside the agreed membership does not lead, however old it claims to be", () => {
+    const t = table();
+    // A ghost: heartbeats claiming the oldest start, never admitted (no digest round, no vouches).
+    assert.deepEqual(types(t.observe(hb("ghost", 0, { startedAtMs: 1 }))), ["joined:ghost"]);
+    t.tick(100);
+    assert.equal(t.leader(), "m");
+    // Admitted (a digest round with it completed, and it alone makes a majority with us): it leads.
+    t.synced("ghost");
+    assert.deepEqual(types(t.tick(200)), ["counted:ghost", "leader:*:ghost"]);
+  });
+
+  it("holds at most MAX_NEWCOMERS members waiting for admission: invented ids cannot grow it", () => {
+    const t = admitted(["a"]);
+    for (let i = 0; i < MAX_NEWCOMERS + 100; i++) t.observe(hb(`ghost-${i}`, 0));
+    assert.equal(t.members().length, 2 + MAX_NEWCOMERS);
+    assert.equal(t.refusedNewcomers, 100);
+    // Admitted members and known ones are still heard.
+    assert.deepEqual(types(t.observe(hb("a", 1))), []);
+    assert.equal(t.member("a")?.reachable, true);
+    // Once the ghosts time out, a real newcomer is heard again.
+    t.observe(hb("a", REMOVE));
+    t.tick(REMOVE);
+    assert.deepEqual(types(t.observe(hb("new", REMOVE + 1))), ["joined:new"]);
   });
 
   it("ignores its own heartbeats and rejects malformed ones", () => {
@@ -294,9 +321,10 @@ describe("MembershipTable", () => {
             const role = slot[0] === "*" ? undefined : slot[0];
             const dc = slot.slice(1);
             assert.equal(t.leader(dc, role), leader);
-            // And the leader is the oldest reachable member, ties to the lowest id.
+            // And the leader is the oldest reachable member of the agreed membership, ties to the lowest id.
+            const agreed = new Set(t.agreed().map((m) => m.node));
             const expected = members
-              .filter((m) => m.reachable && m.dataCenter === dc && (role === undefined || m.roles.includes(role)))
+              .filter((m) => m.reachable && agreed.has(m.node) && m.dataCenter === dc && (role === undefined || m.roles.includes(role)))
               .sort((p, q) => p.startedAtMs - q.startedAtMs || (p.node < q.node ? -1 : 1))[0]?.node;
             assert.equal(leader, expected);
           }

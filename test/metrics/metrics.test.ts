@@ -101,7 +101,7 @@ describe("metrics of three replicators over a real nats-server", { timeout: 120_
     assert.equal(fresh.value(`${P}merge.count`), 0);
     assert.equal(fresh.value(`${P}delta.publish.count`), 0);
     // Every reason and cause is a series from the start.
-    assert.equal(fresh.points(`${P}rejected.count`).length, 14);
+    assert.equal(fresh.points(`${P}rejected.count`).length, 17);
     assert.equal(fresh.points(`${P}repair.count`).length, 6);
     assert.equal(fresh.value(`${P}members`, { reachable: true }), 1);
     assert.equal(fresh.value(`${P}members`, { reachable: false }), 0);

@@ -184,9 +184,11 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     failures.push(...report.failures);
     if (w.handlerErrors.length > 0) failures.push(`handler threw: ${w.handlerErrors.map(String).join("; ")}`);
     // Deltas of deleted keys are rejected by design; after a restart, envelopes of the old
-    // incarnation still in flight, or of the new one ahead of its first heartbeat, are too.
+    // incarnation still in flight, or of the new one ahead of its first heartbeat, are too. A digest
+    // request that reaches a peer before the requester's heartbeat does (the peer removed it during
+    // a partition, or never heard it) gets no state: the round is retried at a later heartbeat.
     // With a cluster key, the bus's duplicates are dropped before decoding, as replays.
-    const expected = new Set(["deleted-key", ...(everStopped.size > 0 ? ["stale-incarnation", "forged-origin"] : []), ...(options.clusterKey !== undefined ? ["replayed"] : [])]);
+    const expected = new Set(["deleted-key", "not-member", ...(everStopped.size > 0 ? ["stale-incarnation", "forged-origin"] : []), ...(options.clusterKey !== undefined ? ["replayed"] : [])]);
     for (const n of w.live()) {
       const unexpected = [...n.stats.rejected].filter(([reason, count]) => count > 0 && !expected.has(reason));
       if (unexpected.length > 0) failures.push(`rejected: ${n.nodeId} rejected ${JSON.stringify(unexpected)}`);
