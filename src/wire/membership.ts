@@ -1,6 +1,6 @@
 /** Codecs of membership: heartbeats, and the hello a starting node sends the members. */
 import { DecodeError } from "../errors.js";
-import { bounded, decodeWith, finite, needFinite, needString, needU32, needU64, nodeId, required } from "./convert.js";
+import { bounded, decodeWith, finite, needFinite, needString, needU32, needU64, required } from "./convert.js";
 import { encodeMessage, type Int64, u64 } from "./pb.js";
 import { type PbHeartbeat, T } from "./pb-shapes.js";
 import { type Heartbeat, type HelloMember, MAX_NODE_ID, MAX_ROLES, MAX_TEXT, MAX_VOTES, type MemberHello, type MemberHelloReply } from "./shapes.js";
@@ -26,10 +26,16 @@ export function encodeHeartbeat(h: Heartbeat): Uint8Array {
 
 function votesFromPb(ids: string[], what: string): string[] {
   if (ids.length > MAX_VOTES) throw new DecodeError(`${what}: ${ids.length} node ids, at most ${MAX_VOTES}`);
-  for (const id of ids) {
-    if (id.length === 0 || id.length > MAX_NODE_ID) throw new DecodeError(`${what}: a node id of ${id.length} chars (1-${MAX_NODE_ID})`);
-  }
+  for (const id of ids) memberId(id, what);
   return ids.slice();
+}
+
+/** Member ids become parts of NATS subjects (`<subject>.node.<id>`): only what `nodeId` options allow. */
+const MEMBER_ID = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_NODE_ID}}$`);
+
+function memberId(id: string, what: string): string {
+  if (!MEMBER_ID.test(id)) throw new DecodeError(`${what}: ${JSON.stringify(id.slice(0, 40))} is no node id (1-${MAX_NODE_ID} letters, digits, '-' or '_')`);
+  return id;
 }
 
 /** A data center (empty: unnamed) and roles as options allow them (see MAX_NODE_ID). */
@@ -42,7 +48,7 @@ function placeFromPb(dataCenter: string, roles: string[], what: string): { dataC
 
 function heartbeatFromPb(m: PbHeartbeat, what: string): Heartbeat {
   return {
-    node: nodeId(m.node, `${what}.node`),
+    node: memberId(m.node, `${what}.node`),
     ...placeFromPb(m.dataCenter, m.roles, what),
     startedAtMs: u64(m.startedAtMs, `${what}.startedAtMs`),
     incarnation: u64(m.incarnation, `${what}.incarnation`),
@@ -68,7 +74,7 @@ export function encodeMemberHello(h: MemberHello): Uint8Array {
 
 export function decodeMemberHello(bytes: Uint8Array): MemberHello {
   return decodeWith(T.MemberHello, bytes, (m: { node: string; replyTo: string }, what) => ({
-    node: nodeId(m.node, `${what}.node`),
+    node: memberId(m.node, `${what}.node`),
     replyTo: bounded(required(m.replyTo, `${what}.replyTo`), MAX_TEXT, `${what}.replyTo`),
   }));
 }
@@ -90,7 +96,7 @@ export function decodeMemberHelloReply(bytes: Uint8Array): MemberHelloReply {
     if (m.counted.length > MAX_VOTES) throw new DecodeError(`${what}.counted: ${m.counted.length} members, at most ${MAX_VOTES}`);
     votesFromPb(m.counted.map((c) => c.node), `${what}.counted`);
     return {
-      from: nodeId(m.from, `${what}.from`),
+      from: memberId(m.from, `${what}.from`),
       incarnation: u64(m.incarnation, `${what}.incarnation`),
       youngestStartedAtMs: u64(m.youngestStartedAtMs, `${what}.youngestStartedAtMs`),
       members: m.members,

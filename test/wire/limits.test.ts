@@ -80,6 +80,13 @@ describe("identifier limits in the decoders", () => {
       decodeMemberHelloReply(encodeMemberHelloReply({ from, incarnation: 1, youngestStartedAtMs: 1, members: 1, counted: [{ node: "b", dataCenter, roles: [] }] }));
     limit(id(MAX_NODE_ID), id(MAX_NODE_ID + 1), (from) => reply(from));
     limit(id(MAX_NODE_ID), id(MAX_NODE_ID + 1), (dc) => reply("a", dc));
+    // Member ids become NATS subject tokens: a wildcard, a dot or a space is no node id.
+    for (const bad of ["*", ">", "a.b", "a b", "a~1"]) {
+      assert.throws(() => hb({ node: bad }), DecodeError, `heartbeat node ${JSON.stringify(bad)}`);
+      assert.throws(() => hb({ vouched: [bad] }), DecodeError, `vote ${JSON.stringify(bad)}`);
+      assert.throws(() => decodeMemberHello(encodeMemberHello({ node: bad, replyTo: "x" })), DecodeError, `hello node ${JSON.stringify(bad)}`);
+      assert.throws(() => reply(bad), DecodeError, `hello reply from ${JSON.stringify(bad)}`);
+    }
   });
 
   it("cross-DC batches: origin DC and node", () => {
