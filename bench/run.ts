@@ -19,6 +19,7 @@ import { machineInfo } from "./lib/machine.js";
 import { killAllWorkers } from "./lib/procs.js";
 import { Progress } from "./lib/progress.js";
 import { checkGoals, render, writeResults, type BenchResults, type Scenarios } from "./lib/report.js";
+import { runBigSet } from "./scenarios/bigset.js";
 import { runBytes } from "./scenarios/bytes.js";
 import { runCodec } from "./scenarios/codec.js";
 import { runConvergence } from "./scenarios/convergence.js";
@@ -37,6 +38,7 @@ const SCENARIOS: { name: keyof Scenarios; title: string; run: (ctx: BenchContext
   { name: "scale", title: "5. Scale", run: runScale },
   { name: "codec", title: "6. Codec", run: runCodec },
   { name: "durability", title: "7. Durability (write-through vs write-behind)", run: runDurability },
+  { name: "bigset", title: "8. Big values (one element added to a large ORSet)", run: runBigSet },
 ];
 
 interface Args {

@@ -11,6 +11,7 @@ import { kvWorker } from "./scenarios/kv.js";
 import { scaleWorker } from "./scenarios/scale.js";
 import { codecWorker } from "./scenarios/codec.js";
 import { durabilityWorker } from "./scenarios/durability.js";
+import { bigsetWorker } from "./scenarios/bigset.js";
 
 type Handler = (args: never) => unknown;
 
@@ -23,6 +24,7 @@ const handlers: Record<string, Handler> = {
   ...scaleWorker,
   ...codecWorker,
   ...durabilityWorker,
+  ...bigsetWorker,
   exit: async () => {
     try {
       await stopNode();
