@@ -9,7 +9,12 @@
  * slices by the digest refresh).
  *
  * The set is built by the writer in updates of BUILD_BATCH elements; their deltas reach the peer
- * over NATS in chunks.
+ * over NATS in chunks. The changes start once both digests have hashed the set.
+ *
+ * On a loaded machine a replica also stalls when the OS does not schedule it, which the delay
+ * histogram cannot tell from work; so a 1 ms ticker also measures, for the longest gap between its
+ * ticks, the CPU time the process used in it (`cpuMs`): close to the gap for a synchronous step,
+ * far below it when the process was waiting for a core.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { Key, type ORSet } from "../../src/index.js";
@@ -26,6 +31,8 @@ export interface BigSetResult {
   changes: number;
   /** Longest event-loop stall (ms) on the writer and on the peer while the changes ran. */
   maxStallMs: { writer: number; peer: number };
+  /** CPU time the process used during its longest stall (ms): the synchronous work in it. */
+  stallCpuMs: { writer: number; peer: number };
   /** The writer's `update` call per change, median (ms). */
   updateMs: number;
   /** Content-hash cost of one change now: the changed element moved into the sum (median, ms). */
@@ -51,6 +58,27 @@ const STALL_GOAL_MS = 50;
 
 let histogram: IntervalHistogram | undefined;
 
+/** The longest gap between 1 ms ticks, with the process's CPU time within it. */
+class StallWatch {
+  longest = { gapMs: 0, cpuMs: 0 };
+  private last = performance.now();
+  private lastCpu = process.cpuUsage();
+  private readonly timer = setInterval(() => {
+    const now = performance.now();
+    const cpu = process.cpuUsage();
+    const gapMs = now - this.last;
+    if (gapMs > this.longest.gapMs) this.longest = { gapMs, cpuMs: (cpu.user - this.lastCpu.user + cpu.system - this.lastCpu.system) / 1000 };
+    this.last = now;
+    this.lastCpu = cpu;
+  }, 1);
+
+  stop(): { gapMs: number; cpuMs: number } {
+    clearInterval(this.timer);
+    return this.longest;
+  }
+}
+let watch: StallWatch | undefined;
+
 const sizeOf = (): number => node().r.get(KEY)?.size ?? 0;
 
 export const bigsetWorker = {
@@ -75,16 +103,27 @@ export const bigsetWorker = {
     }
     return nowNs();
   },
+  /** Wait until the digest refresh has hashed every change (its backlog, a private field, read for the bench only). */
+  "bigset.digestIdle": async (a: { timeoutMs: number }) => {
+    const digest = (node().r as unknown as { antiEntropy: { pendingRehash: number } }).antiEntropy;
+    const deadline = Date.now() + a.timeoutMs;
+    while (digest.pendingRehash > 0) {
+      if (Date.now() > deadline) throw new Error(`the digest refresh still had ${digest.pendingRehash} keys to hash after ${a.timeoutMs} ms`);
+      await sleep(20);
+    }
+  },
   "bigset.monitor": () => {
     histogram?.disable();
+    watch?.stop();
     histogram = monitorEventLoopDelay({ resolution: 5 });
     histogram.enable();
+    watch = new StallWatch();
   },
-  /** The longest stall seen since `bigset.monitor` (ms). */
+  /** The longest stall seen since `bigset.monitor` (ms), and the CPU time used in the longest gap between ticks. */
   "bigset.maxStall": () => {
     const h = histogram!;
     h.disable();
-    return h.max / 1e6;
+    return { maxMs: h.max / 1e6, cpuMs: watch!.stop().cpuMs };
   },
   "bigset.change": async (a: { i: number }) => {
     const t0 = nowNs();
@@ -128,7 +167,10 @@ export async function runBigSet(ctx: BenchContext): Promise<BigSetResult> {
   const buildSeconds = await writer!.call<number>("bigset.build", { elements });
   await peer!.call("bigset.waitSize", { size: elements, timeoutMs: 600_000 });
   const peerSeconds = (nowNs() - t0) / 1e9;
-  await sleep(2_000); // the digests' first hash of the set (in slices) and the build's garbage
+  // The digests' first hash of the set (in slices; slow when the machine is loaded).
+  await writer!.call("bigset.digestIdle", { timeoutMs: 600_000 });
+  await peer!.call("bigset.digestIdle", { timeoutMs: 600_000 });
+  await sleep(1_000);
 
   ctx.progress.step(`${changes} changes of one element each, ${CHANGE_SPACING_MS} ms apart, event loops monitored`, changes * CHANGE_SPACING_MS + 2_000);
   await writer!.call("bigset.monitor");
@@ -140,7 +182,10 @@ export async function runBigSet(ctx: BenchContext): Promise<BigSetResult> {
     await sleep(CHANGE_SPACING_MS);
   }
   await sleep(500); // the last change's rehash
-  const maxStallMs = { writer: await writer!.call<number>("bigset.maxStall"), peer: await peer!.call<number>("bigset.maxStall") };
+  const w = await writer!.call<{ maxMs: number; cpuMs: number }>("bigset.maxStall");
+  const p = await peer!.call<{ maxMs: number; cpuMs: number }>("bigset.maxStall");
+  const maxStallMs = { writer: w.maxMs, peer: p.maxMs };
+  const stallCpuMs = { writer: w.cpuMs, peer: p.cpuMs };
 
   ctx.progress.step("hash costs on the writer's set: incremental vs the full rehash (baseline)", ctx.full ? 60_000 : 10_000);
   const costs = await writer!.call<{ firstDigestMs: number; incrementalHashMs: number; fullRehashMs: number }>("bigset.hashCosts", { runs: ctx.runs });
@@ -148,6 +193,7 @@ export async function runBigSet(ctx: BenchContext): Promise<BigSetResult> {
     elements,
     changes,
     maxStallMs,
+    stallCpuMs,
     updateMs: median(updateMs),
     ...costs,
     speedup: costs.fullRehashMs / costs.incrementalHashMs,
@@ -155,7 +201,8 @@ export async function runBigSet(ctx: BenchContext): Promise<BigSetResult> {
     peerSeconds,
   };
   ctx.progress.note(
-    `big set (${elements.toLocaleString("en")}): max stall writer ${maxStallMs.writer.toFixed(1)} ms, peer ${maxStallMs.peer.toFixed(1)} ms (goal < ${STALL_GOAL_MS}); ` +
+    `big set (${elements.toLocaleString("en")}): max stall writer ${maxStallMs.writer.toFixed(1)} ms (CPU in it ${stallCpuMs.writer.toFixed(1)} ms), ` +
+      `peer ${maxStallMs.peer.toFixed(1)} ms (CPU ${stallCpuMs.peer.toFixed(1)} ms) (goal < ${STALL_GOAL_MS}); ` +
       `hash per change ${(costs.incrementalHashMs * 1000).toFixed(0)} µs vs full rehash ${costs.fullRehashMs.toFixed(0)} ms (${Math.round(result.speedup)}×)`,
   );
   return result;
