@@ -20,7 +20,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { Key, type ORSet } from "../../src/index.js";
 import { encodeValue } from "../../src/wire/codec.js";
 import { contentHash } from "../../src/wire/hash.js";
-import { advanceDigest, fullDigest, orsetContentHash } from "../../src/wire/orset-hash.js";
+import { advanceDigest, fullDigest, setContentHash } from "../../src/wire/set-hash.js";
 import { sha256 } from "../../src/wire/sha256.js";
 import type { BenchContext } from "../lib/context.js";
 import { node, nowNs, sleep } from "../lib/node.js";
@@ -143,7 +143,7 @@ export const bigsetWorker = {
     const incremental: number[] = [];
     for (let i = 0; i < Math.max(20, a.runs); i++) {
       const next = v.add("bench", `probe-${i}`).resetDelta();
-      incremental.push(time(() => orsetContentHash(advanceDigest(digest, next))));
+      incremental.push(time(() => setContentHash(advanceDigest(digest, next))));
     }
     const fullRehashMs = median(Array.from({ length: a.runs }, () => time(() => sha256(encodeValue(v)))));
     return { firstDigestMs, incrementalHashMs: median(incremental), fullRehashMs };

@@ -8,16 +8,15 @@
  * a small backlog, otherwise it answers from the tree as it is (a stale answer only makes that
  * round's diff slightly off; the next round corrects it).
  *
- * A large ORSet is not rehashed whole: its content hash is a sum of per-element hashes
- * (wire/orset-hash.ts), kept here per key with the version it describes, and moved to the key's
+ * A large ORSet or GSet is not rehashed whole: its content hash is a sum of per-element hashes
+ * (wire/set-hash.ts), kept here per key with the version it describes, and moved to the key's
  * current version by hashing only the elements that changed. Its first digest (after a restore or
  * a bulk pull) walks every element, in slices like the rest, so no slice holds the loop for long.
  */
 import type { Clock, TimerHandle } from "../clock.js";
 import { DigestTree } from "../cluster/digest-tree.js";
 import { keyEntryHash } from "../cluster/hashing.js";
-import { ORSet } from "../crdt/orset.js";
-import { advanceDigest, contentHash, DigestJob, orsetContentHash, tombstoneHash, type HashWork, type OrsetDigest } from "../wire/codec.js";
+import { advanceDigest, contentHash, DigestJob, isSummedSet, setContentHash, tombstoneHash, type HashWork, type SetDigest, type SummedSet } from "../wire/codec.js";
 import type { Crdt } from "../crdt/types.js";
 import type { Store } from "./store.js";
 
@@ -27,16 +26,16 @@ const SLICE_MS = 8;
 const DELAY_MS = 200;
 /** An answer rehashes a backlog of at most this many keys synchronously (≈ 0.1–0.3 s). */
 const ANSWER_REFRESH_MAX = 50_000;
-/** ORSets of at least this many elements keep an incremental digest (smaller ones are hashed whole: cheaper than the bookkeeping). */
+/** Sets of at least this many elements keep an incremental digest (smaller ones are hashed whole: cheaper than the bookkeeping). */
 const INCREMENTAL_MIN_ELEMENTS = 256;
 
 export class StoreDigest {
   readonly tree = new DigestTree();
   /** Keys changed since they were last hashed into the tree. */
   private readonly dirty = new Set<string>();
-  /** Large ORSets: the element sum of the version last hashed into the tree. */
-  private readonly setDigests = new Map<string, OrsetDigest>();
-  /** Large ORSets whose first digest is under way. */
+  /** Large sets: the element sum of the version last hashed into the tree. */
+  private readonly setDigests = new Map<string, SetDigest>();
+  /** Large sets whose first digest is under way. */
   private readonly jobs = new Map<string, DigestJob>();
   private timer: TimerHandle | undefined;
   private stopped = false;
@@ -127,7 +126,7 @@ export class StoreDigest {
   private rehash(key: string, jobDeadline: number): boolean {
     const v = this.store.get(key);
     if (v !== undefined) {
-      const hash = v.value instanceof ORSet && v.value.size >= INCREMENTAL_MIN_ELEMENTS ? this.setHash(key, v.value, jobDeadline) : this.wholeHash(key, v.value);
+      const hash = isSummedSet(v.value) && v.value.size >= INCREMENTAL_MIN_ELEMENTS ? this.setHash(key, v.value, jobDeadline) : this.wholeHash(key, v.value);
       if (hash === undefined) return false;
       this.tree.set(key, keyEntryHash(key, hash));
       return true;
@@ -148,7 +147,7 @@ export class StoreDigest {
   }
 
   /** The content hash of a large set: from its last digest, or a first one (undefined until done). */
-  private setHash(key: string, value: ORSet, jobDeadline: number): bigint | undefined {
+  private setHash(key: string, value: SummedSet, jobDeadline: number): bigint | undefined {
     let digest = this.setDigests.get(key);
     if (digest === undefined) {
       const job = this.jobs.get(key) ?? new DigestJob(value);
@@ -161,6 +160,6 @@ export class StoreDigest {
     }
     digest = advanceDigest(digest, value, this.work);
     this.setDigests.set(key, digest);
-    return orsetContentHash(digest);
+    return setContentHash(digest);
   }
 }

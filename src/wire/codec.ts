@@ -66,4 +66,4 @@ export { decodeCrdtDeltaBatch, decodeCrdtDeltaBatchAck, encodeCrdtDeltaBatch, en
 export { decodeSnapshotEntry, encodeSnapshotEntry } from "./snapshot-entries.js";
 export { snapshotValueOf } from "./fast-decode.js";
 export { contentHash, contentHashOfEncoded, tombstoneHash } from "./hash.js";
-export { advanceDigest, DigestJob, orsetContentHash, type HashWork, type OrsetDigest } from "./orset-hash.js";
+export { advanceDigest, DigestJob, isSummedSet, setContentHash, type HashWork, type SetDigest, type SummedSet } from "./set-hash.js";

@@ -22,13 +22,12 @@
  * i.e. each value object once, and a WeakMap entry per value cost ~67 heap bytes per key (measured
  * at 100k GCounter keys: 406 → 339 B/key per replica).
  *
- * ORSets are the exception to the formula above: their hash is an order-free sum of per-element
- * hashes (orset-hash.ts), so that a large set's hash can follow a change in O(change).
+ * ORSets and GSets are the exception to the formula above: their hash is an order-free sum of
+ * per-element hashes (set-hash.ts), so that a large set's hash can follow a change in O(change).
  */
-import type { ORSet } from "../crdt/orset.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import { encodeTombstone } from "./convert.js";
-import { fullDigest, orsetContentHash } from "./orset-hash.js";
+import { fullDigest, isSummedSet, setContentHash } from "./set-hash.js";
 import { sha256 } from "./sha256.js";
 import type { Tombstone } from "./shapes.js";
 import { dataTypeOf, decodeValue, encodeValue } from "./states.js";
@@ -54,7 +53,7 @@ function tagged(tag0: number, tag1: number | undefined, body: Uint8Array): Uint8
  * A pending delta does not count.
  */
 export function contentHash(value: Crdt): bigint {
-  if (value.kind === "orset") return orsetContentHash(fullDigest(value as ORSet));
+  if (isSummedSet(value)) return setContentHash(fullDigest(value));
   return sha256Head64(tagged(VALUE_TAG, dataTypeOf(value.kind), encodeValue(value)));
 }
 
@@ -63,7 +62,7 @@ export function contentHash(value: Crdt): bigint {
  * encoding twice when the bytes are at hand. Same result as `contentHash(value)`.
  */
 export function contentHashOfEncoded(kind: DataKind, encoded: Uint8Array): bigint {
-  if (kind === "orset") return contentHash(decodeValue(kind, encoded));
+  if (kind === "orset" || kind === "gset") return contentHash(decodeValue(kind, encoded));
   return sha256Head64(tagged(VALUE_TAG, dataTypeOf(kind), encoded));
 }
 

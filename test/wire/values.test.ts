@@ -104,10 +104,11 @@ describe("content hash", () => {
     // If this fails, the hash function or the encoding changed: nodes of different versions would
     // see every key as different during anti-entropy. Change only deliberately. The first two are
     // sha256(01 01) and sha256(01 01 0a 05 0a 01 61 10 05), cut to 64 bits, computed independently;
-    // the ORSet one by the sum formula of src/wire/orset-hash.ts, computed independently (Python hashlib).
+    // the ORSet and GSet ones by the sum formula of src/wire/set-hash.ts, computed independently (Python hashlib).
     assert.equal(contentHash(GCounter.empty()), 0x9dcf97a184f32623n);
     assert.equal(contentHash(GCounter.empty().increment("a", 5)), 0xfca3803cb68a5f22n);
-    assert.equal(contentHash(ORSet.empty<string>().add("a", "x")), 0x848d31c07a943236n);
+    assert.equal(contentHash(ORSet.empty<string>().add("a", "x")), 0x8430db1ba1e247a0n);
+    assert.equal(contentHash(GSet.empty<string>().add("a", "x")), 0xa05eec1d3d955a56n);
     assert.equal(contentHash(LWWMap.empty<string, string>().put("a", "k", "v", 5)), 0x331fed19db5443afn);
     assert.equal(tombstoneHash({ key: "k", kind: "gcounter", deletedAtMs: 1000, originNode: "a" }), 0x9157a403c5c039n);
   });

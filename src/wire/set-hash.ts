@@ -1,15 +1,16 @@
 /**
- * The content hash of an ORSet, defined so that it can be kept up to date in O(change): a change
- * to one element of a million-element set must not rehash the million (that froze every replica
- * for seconds per change).
+ * The content hashes of ORSets and GSets, defined so that they can be kept up to date in
+ * O(change): a change to one element of a million-element set must not rehash the million (that
+ * froze every replica for seconds per change).
  *
  *   entry(x)  = first 16 bytes of SHA-256 over the UTF-8 of
- *               "e" ‖ canonical(x) ‖ for each dot of x, sorted: len(node) ":" node counter ";"
+ *                 ORSet: "e" ‖ canonical(x) ‖ for each dot of x, sorted: len(node) ":" node counter ";"
+ *                 GSet:  "g" ‖ canonical(x)
  *   sum       = Σ entry(x) over the elements, mod 2^128 (an order-free multiset hash)
- *   context   = for each writer id, sorted: len(node) ":" node vector ("/" lo "-" hi)* ";"
- *               (the compact context: vector entry, then the runs of its dot cloud)
+ *   context   = (ORSet) for each writer id: len(node) ":" node vector ("/" lo "-" hi)* ";", these
+ *               texts sorted (the compact context: vector entry, then the runs of its dot cloud)
  *   hash      = first 8 bytes (big-endian) of SHA-256 over
- *               0x01 ‖ DataType ‖ "orset-sum:" ‖ hex(sum) ‖ ":" ‖ size ‖ ":" ‖ context
+ *               0x01 ‖ DataType ‖ "set-sum:" ‖ hex(sum) ‖ ":" ‖ size ‖ ":" ‖ context
  *
  * A function of the state alone: entries are distinct elements, each hashed with its own dots, the
  * sum does not depend on order, and the context's compact form is canonical (causal.ts), so equal
@@ -25,15 +26,17 @@
  * find keys whose replicas differ, and a writer able to craft elements can write anything anyway.
  *
  * Cost: the context part is O(writer ids + cloud runs), whatever the element count. The sum is
- * kept in an `OrsetDigest`; `advanceDigest` moves it to a later version of the same set by
- * diffing the two persistent maps (only the subtrees a change copied), ~1 µs per changed element.
- * A first digest walks every element (~1 µs each); `DigestJob` does that in slices.
+ * kept in a `SetDigest`; `advanceDigest` moves it to a later version of the same set by diffing
+ * the two persistent maps (only the subtrees a change copied), ~1 µs per changed element. A first
+ * digest walks every element (~1 µs each); `DigestJob` does that in slices.
  */
 import { compareStrings, type DotList } from "../crdt/causal.js";
 import { PMap } from "../crdt/pmap.js";
+import type { GSet } from "../crdt/gset.js";
 import type { ORSet } from "../crdt/orset.js";
 import { sha256 } from "./sha256.js";
 import { dataTypeOf } from "./states.js";
+import type { Crdt } from "../crdt/types.js";
 
 const VALUE_TAG = 0x01;
 const TWO_32 = 2 ** 32;
@@ -46,10 +49,18 @@ export interface HashWork {
   entries: number;
 }
 
-/** The element sum of one version of an ORSet (immutable). */
-export interface OrsetDigest {
+/** The set types whose content hash is a sum over their elements. */
+export type SummedSet = ORSet | GSet;
+
+/** True for a value whose content hash is a sum over its elements (see `advanceDigest`). */
+export function isSummedSet(value: Crdt): value is SummedSet {
+  return value.kind === "orset" || value.kind === "gset";
+}
+
+/** The element sum of one version of a set (immutable). */
+export interface SetDigest {
   /** The version it describes. */
-  readonly value: ORSet;
+  readonly value: SummedSet;
   /** Σ entry hashes mod 2^128, as four 32-bit lanes, most significant first. */
   readonly sum: readonly [number, number, number, number];
 }
@@ -90,15 +101,25 @@ class Sum128 {
   }
 }
 
-/** The hash of one element with its dots (16 bytes used). */
-function entryHash(element: string, dots: DotList): Buffer {
+/** The hash of one ORSet element with its dots (16 bytes used). */
+function orsetEntryHash(element: string, dots: unknown): Buffer {
   let text = "e" + element;
-  for (const d of dots) text += d.node.length + ":" + d.node + d.counter + ";";
+  for (const d of dots as DotList) text += d.node.length + ":" + d.node + d.counter + ";";
   return sha256(text);
 }
 
+/** The hash of one GSet element (16 bytes used). */
+function gsetEntryHash(element: string): Buffer {
+  return sha256("g" + element);
+}
+
+/** What the sum of `value` runs over, and how one entry is hashed. */
+function summed(value: SummedSet): { map: PMap<unknown>; entryHash: (key: string, v: unknown) => Buffer } {
+  return value.kind === "orset" ? { map: value.dotMap, entryHash: orsetEntryHash } : { map: value.memberMap as PMap<unknown>, entryHash: gsetEntryHash };
+}
+
 /** The digest of `value`, walking every element (O(size)). */
-export function fullDigest(value: ORSet, work?: HashWork): OrsetDigest {
+export function fullDigest(value: SummedSet, work?: HashWork): SetDigest {
   const job = new DigestJob(value);
   return job.run(Infinity, work)!;
 }
@@ -109,19 +130,22 @@ export function fullDigest(value: ORSet, work?: HashWork): OrsetDigest {
  */
 export class DigestJob {
   private readonly sum = new Sum128();
-  private readonly entries: Generator<[string, DotList]>;
+  private readonly entries: Generator<[string, unknown]>;
+  private readonly entryHash: (key: string, v: unknown) => Buffer;
 
-  constructor(readonly value: ORSet) {
-    this.entries = value.dotMap.entries();
+  constructor(readonly value: SummedSet) {
+    const { map, entryHash } = summed(value);
+    this.entries = map.entries();
+    this.entryHash = entryHash;
   }
 
-  run(deadline: number, work?: HashWork): OrsetDigest | undefined {
+  run(deadline: number, work?: HashWork): SetDigest | undefined {
     let n = 0;
     for (;;) {
       const next = this.entries.next();
       if (next.done === true) break;
-      const [element, dots] = next.value;
-      this.sum.add(entryHash(element, dots), 1);
+      const [element, v] = next.value;
+      this.sum.add(this.entryHash(element, v), 1);
       n++;
       if ((n & 255) === 0 && performance.now() > deadline) {
         if (work !== undefined) work.entries += n;
@@ -138,11 +162,15 @@ export class DigestJob {
  * whose dots differ are hashed (old entry out, new entry in). O(changes) when `next` descends from
  * `prev.value` (shared structure); correct, at O(size), for any two sets.
  */
-export function advanceDigest(prev: OrsetDigest, next: ORSet, work?: HashWork): OrsetDigest {
-  if (next === prev.value || next.dotMap.sameAs(prev.value.dotMap)) return next === prev.value ? prev : { value: next, sum: prev.sum };
+export function advanceDigest(prev: SetDigest, next: SummedSet, work?: HashWork): SetDigest {
+  if (next === prev.value) return prev;
+  if (next.kind !== prev.value.kind) return fullDigest(next, work);
+  const { map, entryHash } = summed(next);
+  const prevMap = summed(prev.value).map;
+  if (map.sameAs(prevMap)) return { value: next, sum: prev.sum };
   const sum = new Sum128(prev.sum);
   let n = 0;
-  PMap.diff(prev.value.dotMap, next.dotMap, (element, before, after) => {
+  PMap.diff(prevMap, map, (element, before, after) => {
     if (before !== undefined) {
       sum.add(entryHash(element, before), -1);
       n++;
@@ -157,20 +185,22 @@ export function advanceDigest(prev: OrsetDigest, next: ORSet, work?: HashWork): 
 }
 
 /** The content hash of the set a digest describes (see the module comment). */
-export function orsetContentHash(digest: OrsetDigest): bigint {
+export function setContentHash(digest: SetDigest): bigint {
   const v = digest.value;
   const writers: string[] = [];
-  v.context.forEachWriter((node, vector, runs) => {
-    let text = node.length + ":" + node + vector;
-    for (let i = 0; i < runs.length; i += 2) text += "/" + runs[i] + "-" + runs[i + 1];
-    writers.push(text + ";");
-  });
-  writers.sort(compareStrings);
+  if (v.kind === "orset") {
+    v.context.forEachWriter((node, vector, runs) => {
+      let text = node.length + ":" + node + vector;
+      for (let i = 0; i < runs.length; i += 2) text += "/" + runs[i] + "-" + runs[i + 1];
+      writers.push(text + ";");
+    });
+    writers.sort(compareStrings);
+  }
   const hex = digest.sum.map((lane) => lane.toString(16).padStart(8, "0")).join("");
-  const body = Buffer.from("orset-sum:" + hex + ":" + v.size + ":" + writers.join(""), "utf8");
+  const body = Buffer.from("set-sum:" + hex + ":" + v.size + ":" + writers.join(""), "utf8");
   const tagged = Buffer.allocUnsafe(2 + body.length);
   tagged[0] = VALUE_TAG;
-  tagged[1] = dataTypeOf("orset");
+  tagged[1] = dataTypeOf(v.kind);
   tagged.set(body, 2);
   return sha256(tagged).readBigUInt64BE(0);
 }

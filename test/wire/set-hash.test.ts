@@ -1,5 +1,5 @@
 /**
- * The ORSet content hash as an order-free sum (src/wire/orset-hash.ts): a function of the state
+ * The ORSet and GSet content hashes as an order-free sum (src/wire/set-hash.ts): a function of the state
  * only, whichever history, merge order or delta path built it; different states hash differently;
  * the incremental digest always equals the hash computed from scratch; and a change to a large set
  * hashes only the elements it changed (counted, not timed).
@@ -7,10 +7,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { GSet } from "../../src/crdt/gset.js";
 import { ORSet } from "../../src/crdt/orset.js";
 import type { ORSetState } from "../../src/crdt/types.js";
 import { contentHash } from "../../src/wire/hash.js";
-import { advanceDigest, DigestJob, fullDigest, orsetContentHash, type HashWork, type OrsetDigest } from "../../src/wire/orset-hash.js";
+import { advanceDigest, DigestJob, fullDigest, setContentHash, type HashWork, type SetDigest } from "../../src/wire/set-hash.js";
 import { assertProperty } from "../cluster/fc-seed.js";
 import { NODES, stateJson } from "../crdt/laws.js";
 
@@ -31,7 +32,7 @@ const steps = fc.array(fc.record({ r: fc.nat({ max: NODES.length - 1 }), op }), 
 /** Runs a history on every replica, checking after each step that the replica's incremental digest matches its full hash. */
 function run(history: readonly Step[]): { replicas: ORSet<number>[]; deltas: ORSet<number>[] } {
   const replicas = NODES.map(() => ORSet.empty<number>());
-  const digests: OrsetDigest[] = replicas.map((v) => fullDigest(v));
+  const digests: SetDigest[] = replicas.map((v) => fullDigest(v));
   const deltas: ORSet<number>[] = [];
   for (const { r, op } of history) {
     const before = replicas[r]!;
@@ -44,7 +45,7 @@ function run(history: readonly Step[]): { replicas: ORSet<number>[]; deltas: ORS
     }
     replicas[r] = next;
     digests[r] = advanceDigest(digests[r]!, next);
-    assert.equal(orsetContentHash(digests[r]!), contentHash(next), `incremental ≠ full after ${JSON.stringify(op)}: ${stateJson(next)}`);
+    assert.equal(setContentHash(digests[r]!), contentHash(next), `incremental ≠ full after ${JSON.stringify(op)}: ${stateJson(next)}`);
   }
   return { replicas, deltas };
 }
@@ -95,7 +96,7 @@ describe("ORSet content hash: an order-free sum of element hashes", () => {
         // advanced across the two unrelated maps agrees too.
         const decoded = ORSet.fromState<number>(forward.toState());
         assert.equal(contentHash(decoded), h);
-        assert.equal(orsetContentHash(advanceDigest(fullDigest(replicas[0]!), decoded)), h);
+        assert.equal(setContentHash(advanceDigest(fullDigest(replicas[0]!), decoded)), h);
       }),
       200,
     );
@@ -138,11 +139,11 @@ describe("ORSet content hash: an order-free sum of element hashes", () => {
   test("a first digest done in slices equals the one done at once", () => {
     const s = bigSet(3_000);
     const job = new DigestJob(s);
-    let digest: OrsetDigest | undefined;
+    let digest: SetDigest | undefined;
     let slices = 0;
     while ((digest = job.run(-Infinity)) === undefined) slices++; // a deadline already past: 256 elements per slice
     assert.ok(slices >= 10, `${slices} slices`);
-    assert.equal(orsetContentHash(digest), contentHash(s));
+    assert.equal(setContentHash(digest), contentHash(s));
   });
 
   for (const size of [10_000, 200_000]) {
@@ -154,7 +155,7 @@ describe("ORSet content hash: an order-free sum of element hashes", () => {
         const work: HashWork = { entries: 0 };
         const advanced = advanceDigest(digest, next, work);
         // Against the hash from scratch once here (the properties above check it everywhere).
-        if (compared++ === 0) assert.equal(orsetContentHash(advanced), contentHash(next));
+        if (compared++ === 0) assert.equal(setContentHash(advanced), contentHash(next));
         return work.entries;
       };
       const added = base.add("v", "new").resetDelta();
@@ -170,4 +171,49 @@ describe("ORSet content hash: an order-free sum of element hashes", () => {
       assert.equal(counted(many), 101);
     });
   }
+});
+
+describe("GSet content hash: an order-free sum of element hashes", () => {
+  const adds = fc.array(fc.record({ r: fc.nat({ max: NODES.length - 1 }), x: fc.nat({ max: 30 }), mergeFrom: fc.option(fc.nat({ max: NODES.length - 1 })) }), { maxLength: 40 });
+
+  test("incremental = from scratch after every add and merge; equal states hash alike in any merge order", () => {
+    assertProperty(
+      "gset",
+      fc.property(adds, fc.integer(), (history, seed) => {
+        const replicas = NODES.map(() => GSet.empty<number>());
+        const digests = replicas.map((v) => fullDigest(v));
+        const deltas: GSet<number>[] = [];
+        for (const { r, x, mergeFrom } of history) {
+          let next: GSet<number>;
+          if (mergeFrom !== null) next = replicas[r]!.merge(replicas[mergeFrom]!);
+          else {
+            const added = replicas[r]!.add(NODES[r]!, x);
+            if (added.delta !== undefined) deltas.push(added.delta);
+            next = added.resetDelta();
+          }
+          replicas[r] = next;
+          digests[r] = advanceDigest(digests[r]!, next);
+          assert.equal(setContentHash(digests[r]!), contentHash(next));
+        }
+        const join = (xs: readonly GSet<number>[]): GSet<number> => xs.reduce((a, b) => a.merge(b), GSet.empty<number>());
+        const forward = join(replicas);
+        for (const other of [join(shuffled(replicas, seed)), join(shuffled(deltas, seed + 1)), GSet.fromState<number>(forward.toState())]) {
+          assert.ok(other.equals(forward));
+          assert.equal(contentHash(other), contentHash(forward));
+        }
+        if (forward.size > 0) assert.notEqual(contentHash(forward), contentHash(forward.add("z", -1)));
+      }),
+      200,
+    );
+  });
+
+  test("an add to a 50,000-element set hashes one element", () => {
+    let s = GSet.fromState<string>({ elements: Array.from({ length: 50_000 }, (_, i) => `s${String(i).length + 5}:item-${i}`).sort() });
+    const digest = fullDigest(s);
+    s = s.add("a", "one more").resetDelta();
+    const work: HashWork = { entries: 0 };
+    const advanced = advanceDigest(digest, s, work);
+    assert.equal(work.entries, 1);
+    assert.equal(setContentHash(advanced), contentHash(s));
+  });
 });
