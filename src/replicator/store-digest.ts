@@ -67,6 +67,11 @@ export class StoreDigest {
     return this.dirty.has(key) ? undefined : this.tree.get(key);
   }
 
+  /** Keys holding a large set (one hashed incrementally). */
+  largeSetKeys(): IterableIterator<string> {
+    return this.setDigests.keys();
+  }
+
   /** Take a hash computed elsewhere (a peer's, for a value stored exactly as it sent it). */
   seed(key: string, hash: bigint): void {
     this.tree.set(key, hash);

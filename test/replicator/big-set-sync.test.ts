@@ -1,7 +1,8 @@
 /**
  * Anti-entropy with the incremental ORSet hashes (in-memory bus): replicas that built the same large
  * set by different paths agree (a round transfers nothing), and a change lost on the bus in either
- * direction is found and repaired by a round, after which the replicas agree again.
+ * direction is found and repaired by a round, after which the replicas agree again. A round that
+ * meets a change of a large set still in flight compares that key again before sending it whole.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -54,6 +55,34 @@ describe("anti-entropy over large ORSets hashed incrementally", () => {
       const after = merges();
       await y.sync("x");
       assert.equal(merges(), after, "no difference left");
+    } finally {
+      await x.close();
+      await y.close();
+    }
+  });
+
+  test("a round that meets a change in flight compares the large key again instead of sending it whole", async () => {
+    const net = new MemoryNetwork({ seed: 12 });
+    const timings = { heartbeatIntervalMs: 60_000, failureTimeoutMs: 120_000, removalTimeoutMs: 240_000, antiEntropyIntervalMs: 600_000 };
+    // x holds its deltas back for 50 ms (flush window): a round started at once finds y behind.
+    const x = await Replicator.start({ nodeId: "x", transport: net.connect("x"), ...timings, flushIntervalMs: 50 });
+    const y = await Replicator.start({ nodeId: "y", transport: net.connect("y"), ...timings });
+    try {
+      await net.settle();
+      await x.update(big, (v, self) => {
+        let s: ORSet<string> = v;
+        for (let i = 0; i < ELEMENTS; i++) s = s.add(self, `e-${i}`);
+        return s;
+      });
+      await waitFor(() => y.get(big)?.size === ELEMENTS, { timeoutMs: 30_000, message: "y holds the set" });
+      await x.sync("y"); // both digests hashed, nothing to do
+      const xMerges = x.stats.mergeCount;
+      const yMerges = y.stats.mergeCount;
+      await x.update(big, (v, self) => v.add(self, "in flight"));
+      await x.sync("y");
+      assert.ok(y.get(big)!.has("in flight"), "the delta arrived");
+      assert.equal(x.stats.mergeCount, xMerges, "x pulled nothing");
+      assert.equal(y.stats.mergeCount, yMerges + 1, "y merged the delta only (no pushed state)");
     } finally {
       await x.close();
       await y.close();
