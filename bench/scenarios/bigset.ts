@@ -16,7 +16,7 @@
  * within each gap between its ticks, and reports the largest (`stepCpuMs`): at least the longest
  * synchronous step (whatever the scheduling), and what the goal is judged on.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from "node:perf_hooks";
 import { Key, type ORSet } from "../../src/index.js";
 import { encodeValue } from "../../src/wire/codec.js";
 import { contentHash } from "../../src/wire/hash.js";
@@ -33,6 +33,8 @@ export interface BigSetResult {
   maxStallMs: { writer: number; peer: number };
   /** The most CPU time the process used within one gap between 1 ms ticks (ms): its longest synchronous step, or more. */
   stepCpuMs: { writer: number; peer: number };
+  /** The longest garbage collection (ms) on each replica while the changes ran (a heap of GBs). */
+  maxGcMs: { writer: number; peer: number };
   /** The writer's `update` call per change, median (ms). */
   updateMs: number;
   /** Content-hash cost of one change now: the changed element moved into the sum (median, ms). */
@@ -58,9 +60,13 @@ const STALL_GOAL_MS = 50;
 
 let histogram: IntervalHistogram | undefined;
 
-/** The most CPU time the process used within one gap between 1 ms ticks. */
+/** The most CPU time the process used within one gap between 1 ms ticks, and the longest GC. */
 class StepWatch {
   private maxCpuMs = 0;
+  maxGcMs = 0;
+  private readonly gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) this.maxGcMs = Math.max(this.maxGcMs, e.duration);
+  });
   private lastCpu = process.cpuUsage();
   private readonly timer = setInterval(() => {
     const cpu = process.cpuUsage();
@@ -68,8 +74,13 @@ class StepWatch {
     this.lastCpu = cpu;
   }, 1);
 
+  constructor() {
+    this.gc.observe({ entryTypes: ["gc"] });
+  }
+
   stop(): number {
     clearInterval(this.timer);
+    this.gc.disconnect();
     return this.maxCpuMs;
   }
 }
@@ -119,7 +130,7 @@ export const bigsetWorker = {
   "bigset.maxStall": () => {
     const h = histogram!;
     h.disable();
-    return { maxMs: h.max / 1e6, stepCpuMs: watch!.stop() };
+    return { maxMs: h.max / 1e6, stepCpuMs: watch!.stop(), maxGcMs: watch!.maxGcMs };
   },
   "bigset.change": async (a: { i: number }) => {
     const t0 = nowNs();
@@ -178,8 +189,9 @@ export async function runBigSet(ctx: BenchContext): Promise<BigSetResult> {
     await sleep(CHANGE_SPACING_MS);
   }
   await sleep(500); // the last change's rehash
-  const w = await writer!.call<{ maxMs: number; stepCpuMs: number }>("bigset.maxStall");
-  const p = await peer!.call<{ maxMs: number; stepCpuMs: number }>("bigset.maxStall");
+  const w = await writer!.call<{ maxMs: number; stepCpuMs: number; maxGcMs: number }>("bigset.maxStall");
+  const p = await peer!.call<{ maxMs: number; stepCpuMs: number; maxGcMs: number }>("bigset.maxStall");
+  const maxGcMs = { writer: w.maxGcMs, peer: p.maxGcMs };
   const maxStallMs = { writer: w.maxMs, peer: p.maxMs };
   const stepCpuMs = { writer: w.stepCpuMs, peer: p.stepCpuMs };
 
@@ -190,6 +202,7 @@ export async function runBigSet(ctx: BenchContext): Promise<BigSetResult> {
     changes,
     maxStallMs,
     stepCpuMs,
+    maxGcMs,
     updateMs: median(updateMs),
     ...costs,
     speedup: costs.fullRehashMs / costs.incrementalHashMs,
@@ -199,6 +212,7 @@ export async function runBigSet(ctx: BenchContext): Promise<BigSetResult> {
   ctx.progress.note(
     `big set (${elements.toLocaleString("en")}): longest synchronous step writer ${stepCpuMs.writer.toFixed(1)} ms, peer ${stepCpuMs.peer.toFixed(1)} ms (goal < ${STALL_GOAL_MS}); ` +
       `max event-loop delay writer ${maxStallMs.writer.toFixed(1)} ms, peer ${maxStallMs.peer.toFixed(1)} ms; ` +
+      `longest GC writer ${maxGcMs.writer.toFixed(1)} ms, peer ${maxGcMs.peer.toFixed(1)} ms; ` +
       `hash per change ${(costs.incrementalHashMs * 1000).toFixed(0)} µs vs full rehash ${costs.fullRehashMs.toFixed(0)} ms (${Math.round(result.speedup)}×)`,
   );
   return result;
