@@ -19,6 +19,7 @@ import { machineInfo } from "./lib/machine.js";
 import { killAllWorkers } from "./lib/procs.js";
 import { Progress } from "./lib/progress.js";
 import { checkGoals, render, writeResults, type BenchResults, type Scenarios } from "./lib/report.js";
+import { runBigSet } from "./scenarios/bigset.js";
 import { runBytes } from "./scenarios/bytes.js";
 import { runChurn } from "./scenarios/churn.js";
 import { runCodec } from "./scenarios/codec.js";
@@ -43,6 +44,7 @@ const SCENARIOS: { name: keyof Scenarios; title: string; run: (ctx: BenchContext
   { name: "security", title: "8. Authenticated messages (cluster key, signatures)", run: runSecurity },
   { name: "churn", title: "9. Map churn (heap and bytes per key after keys come and go)", run: runChurn },
   { name: "restarts", title: "10. Metadata after 100 writer restarts (vs fresh)", run: runRestarts },
+  { name: "bigset", title: "11. Big values (one element added to a large ORSet)", run: runBigSet },
 ];
 
 interface Args {

@@ -12,6 +12,7 @@ import { scaleWorker } from "./scenarios/scale.js";
 import { codecWorker } from "./scenarios/codec.js";
 import { durabilityWorker } from "./scenarios/durability.js";
 import { restartsWorker } from "./scenarios/restarts.js";
+import { bigsetWorker } from "./scenarios/bigset.js";
 
 type Handler = (args: never) => unknown;
 
@@ -25,6 +26,7 @@ const handlers: Record<string, Handler> = {
   ...codecWorker,
   ...durabilityWorker,
   ...restartsWorker,
+  ...bigsetWorker,
   exit: async () => {
     try {
       await stopNode();

@@ -379,6 +379,15 @@ export class CausalContext {
     return [...out];
   }
 
+  /**
+   * @internal Each writer id with its vector entry (0 when none) and cloud runs ([lo0, hi0, …]),
+   * in no particular order: the compact form, O(writers + runs) however many dots it covers.
+   */
+  forEachWriter(fn: (node: string, vector: number, runs: readonly number[]) => void): void {
+    for (const [node, v] of this.#vector) fn(node, v, this.#cloud.get(node) ?? NO_RANGES);
+    for (const [node, r] of this.#cloud) if (!this.#vector.has(node)) fn(node, 0, r);
+  }
+
   equals(other: CausalContext): boolean {
     if (this === other) return true;
     if (this.#vector.size !== other.#vector.size || this.#cloud.size !== other.#cloud.size) return false;

@@ -1,15 +1,17 @@
 /**
  * GSet: a grow-only set. Elements are identified by their canonical encoding (element.ts);
- * merge is union. A mutation copies the encoding → element map; sorting happens on read
- * (`elements`, memoized) and in `toState()`.
+ * merge is union. The encoding → element map is persistent (pmap.ts), so an add to a large set
+ * copies O(log n) small nodes, not the set; sorting happens on read (`elements`, memoized) and in
+ * `toState()`.
  */
 import { DecodeError } from "../errors.js";
 import type { DataTypeDescriptor } from "./descriptor.js";
 import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
+import { PMap, sameMaps } from "./pmap.js";
 import { checkNode } from "./validate.js";
 import type { Crdt, Element, GSetState } from "./types.js";
 
-type Members<T> = ReadonlyMap<string, T>;
+type Members<T> = PMap<T>;
 
 export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
   readonly kind = "gset" as const;
@@ -18,7 +20,7 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
   readonly #origin: GSet<T> | undefined; // the delta-free value the mutators that made #delta started from
   #sortedKeys: string[] | undefined; // memo of the sorted encodings (not observable state)
 
-  static readonly #EMPTY = new GSet<Element>(new Map(), undefined);
+  static readonly #EMPTY = new GSet<Element>(PMap.empty(), undefined);
 
   private constructor(members: Members<T>, delta: GSet<T> | undefined, origin?: GSet<T>) {
     this.#members = members;
@@ -35,17 +37,18 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
     if (typeof state !== "object" || state === null) throw new DecodeError("GSetState must be an object");
     const elements = (state as { elements?: unknown }).elements;
     if (!Array.isArray(elements)) throw new DecodeError("GSetState.elements must be an array");
-    const members = new Map<string, T>();
     let previous: string | undefined;
-    for (const e of elements as unknown[]) {
-      if (typeof e !== "string" || !isCanonical(e)) throw new DecodeError("GSetState: element is not a canonical encoding");
-      if (previous !== undefined && compareCanonical(previous, e) >= 0) {
-        throw new DecodeError("GSetState: elements must be sorted by canonical encoding without duplicates");
+    const members = PMap.build<T>((m) => {
+      for (const e of elements as unknown[]) {
+        if (typeof e !== "string" || !isCanonical(e)) throw new DecodeError("GSetState: element is not a canonical encoding");
+        if (previous !== undefined && compareCanonical(previous, e) >= 0) {
+          throw new DecodeError("GSetState: elements must be sorted by canonical encoding without duplicates");
+        }
+        m.set(e, decodeCanonical(e) as T);
+        previous = e;
       }
-      members.set(e, decodeCanonical(e) as T);
-      previous = e;
-    }
-    return new GSet<T>(members, undefined);
+    });
+    return members.size === 0 ? GSet.empty<T>() : new GSet<T>(members, undefined);
   }
 
   /**
@@ -58,11 +61,8 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
     if (this.#members.has(key)) return this;
     // Keep a private copy of structured values, so the caller mutating `x` later changes nothing.
     const stored = (typeof x === "object" && x !== null ? decodeCanonical(key) : x) as T;
-    const members = new Map(this.#members);
-    members.set(key, stored);
-    const deltaMembers = new Map(this.#delta === undefined ? undefined : this.#delta.#members);
-    deltaMembers.set(key, stored);
-    return new GSet<T>(members, new GSet<T>(deltaMembers, undefined), this.#delta === undefined ? this : this.#origin);
+    const deltaMembers = (this.#delta === undefined ? PMap.empty<T>() : this.#delta.#members).set(key, stored);
+    return new GSet<T>(this.#members.set(key, stored), new GSet<T>(deltaMembers, undefined), this.#delta === undefined ? this : this.#origin);
   }
 
   has(x: T): boolean {
@@ -92,21 +92,22 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
 
   /** Union. Keeps this value's pending delta; returns `this` when `other` adds nothing. */
   merge(other: GSet<T>): GSet<T> {
-    let merged: Map<string, T> | undefined;
-    for (const [key, x] of other.#members) {
-      if (!this.#members.has(key)) {
-        merged ??= new Map(this.#members);
-        merged.set(key, x);
-      }
-    }
-    return merged === undefined ? this : new GSet<T>(merged, this.#delta);
+    if (other === this || other.#members.size === 0) return this;
+    // Into the larger side: merging a small delta into a large set costs O(delta log n).
+    const [base, side] = this.#members.size >= other.#members.size ? [this.#members, other.#members] : [other.#members, this.#members];
+    const merged = base.mutate((m) => side.forEach((x, key) => void (m.get(key) === undefined && m.set(key, x))));
+    if (merged.size === this.#members.size) return this; // a union as large as this value is this value
+    return new GSet<T>(merged, this.#delta);
   }
 
   equals(other: GSet<T>): boolean {
     if (this === other) return true;
-    if (this.#members.size !== other.#members.size) return false;
-    for (const key of this.#members.keys()) if (!other.#members.has(key)) return false;
-    return true;
+    return sameMaps(this.#members, other.#members, () => true);
+  }
+
+  /** @internal encoding → element, as stored (content hashes diff two versions of it). */
+  get memberMap(): PMap<T> {
+    return this.#members;
   }
 
   toState(): GSetState {
@@ -114,7 +115,7 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
   }
 
   private sortedKeys(): string[] {
-    return (this.#sortedKeys ??= [...this.#members.keys()].sort(compareCanonical));
+    return (this.#sortedKeys ??= this.#members.keys().sort(compareCanonical));
   }
 }
 

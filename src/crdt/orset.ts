@@ -217,6 +217,11 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
     return this.#entries.get(element);
   }
 
+  /** @internal element (canonical) → its dots, as stored (content hashes diff two versions of it). */
+  get dotMap(): PMap<DotList> {
+    return this.#entries;
+  }
+
   /** The causal context (every dot this value has seen). */
   get context(): CausalContext {
     return this.#context;

@@ -167,6 +167,38 @@ function peach<V>(node: PNode<V>, fn: (value: V, key: string) => void): void {
   for (const child of node.children) if (child !== undefined) peach(child, fn);
 }
 
+/** Entries of `node` in trie order, as a generator (so a caller can stop and resume a walk). */
+function* pentries<V>(node: PNode<V>): Generator<[string, V]> {
+  if (node.leaf) {
+    for (let i = 0; i < node.keys.length; i++) yield [node.keys[i]!, node.values[i]!];
+    return;
+  }
+  for (const child of node.children) if (child !== undefined) yield* pentries(child);
+}
+
+/**
+ * Reports the keys whose values differ (by identity) between two tries, skipping the subtrees they
+ * share: after k updates of a map, comparing it with its ancestor visits O(k log n) nodes.
+ * Differently shaped subtrees (a leaf that split on one side) are compared entry by entry.
+ */
+function pdiff<V>(a: PNode<V> | undefined, b: PNode<V> | undefined, fn: (key: string, before: V | undefined, after: V | undefined) => void): void {
+  if (a === b) return;
+  if (a !== undefined && b !== undefined && !a.leaf && !b.leaf) {
+    for (let i = 0; i < 32; i++) pdiff(a.children[i], b.children[i], fn);
+    return;
+  }
+  const before = new Map<string, V>();
+  if (a !== undefined) peach(a, (v, k) => before.set(k, v));
+  if (b !== undefined) {
+    peach(b, (v, k) => {
+      const old = before.get(k);
+      before.delete(k);
+      if (old !== v) fn(k, old, v);
+    });
+  }
+  for (const [k, v] of before) fn(k, v, undefined);
+}
+
 /** An immutable map from strings to V with O(log n) updates and structural sharing. */
 export class PMap<V> {
   readonly #root: PNode<V>;
@@ -224,6 +256,20 @@ export class PMap<V> {
     const out: string[] = [];
     peach(this.#root, (_v, k) => out.push(k));
     return out;
+  }
+
+  /** Every [key, value], in no particular order; lazy, so a long walk can be done in slices. */
+  entries(): Generator<[string, V]> {
+    return pentries(this.#root);
+  }
+
+  /**
+   * Calls `fn` for every key whose value differs by identity between `before` and `after`
+   * (undefined on the side that lacks it). Cost O(changes × depth) when `after` was derived from
+   * `before` (they share every untouched subtree), O(size) at worst.
+   */
+  static diff<V>(before: PMap<V>, after: PMap<V>, fn: (key: string, before: V | undefined, after: V | undefined) => void): void {
+    pdiff(before.#root, after.#root, fn);
   }
 
   /** True when both maps share their root (same contents, cheaply detected). */

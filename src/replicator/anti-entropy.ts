@@ -15,7 +15,7 @@
  * that does not know level 3 answers with an error and the ordinary round does everything.
  */
 import type { Clock } from "../clock.js";
-import { GROUPS, LEAVES, LEAVES_PER_GROUP, leafOf } from "../cluster/digest-tree.js";
+import { GROUPS, LEAVES, LEAVES_PER_GROUP, groupOf, leafOf } from "../cluster/digest-tree.js";
 import {
   answerDigest,
   concatDiffs,
@@ -56,6 +56,12 @@ export const RANGE_LEVEL = 3;
 const BULK_KEYS_PER_GROUP = 8;
 /** Concurrent range streams of a bulk pull (the peer encodes a page while we merge another). */
 const RANGE_STREAMS = 3;
+/**
+ * When a group that differs holds a large set of ours, the round looks again this much later
+ * before going on: a large key that changes often is otherwise caught with a delta in flight by
+ * many rounds, and each such round would ship (and re-encode) all of it.
+ */
+const RECHECK_DELAY_MS = 100;
 
 /** A key as this node holds it: a value (with its encoding) or a tombstone. */
 interface Holding {
@@ -270,6 +276,12 @@ export class AntiEntropy {
     await this.digests.refreshAll();
     let first = openRound(this.tree);
     let opening = await this.digest(ask, first);
+    if (this.holdsLargeSet(opening.differing)) {
+      await new Promise<void>((resolve) => this.o.clock.setTimeout(resolve, RECHECK_DELAY_MS));
+      await this.digests.refreshAll();
+      first = openRound(this.tree);
+      opening = await this.digest(ask, first);
+    }
     const differing = opening.differing.filter((g) => Number.isInteger(g) && g >= 0 && g < GROUPS);
     if (differing.length > 0 && this.tree.size < differing.length * BULK_KEYS_PER_GROUP) {
       // (Next to) empty where the peer differs, e.g. a new node: pull those groups wholesale.
@@ -313,6 +325,13 @@ export class AntiEntropy {
     await this.pull(channel, [...diff.iLack, ...diff.differ]);
     this.o.stats.antiEntropyCount++;
     this.o.stats.repair(cause);
+  }
+
+  /** True when a group in `groups` holds one of our large sets (see RECHECK_DELAY_MS). */
+  private holdsLargeSet(groups: readonly number[]): boolean {
+    const differing = new Set(groups);
+    for (const key of this.digests.largeSetKeys()) if (differing.has(groupOf(leafOf(key)))) return true;
+    return false;
   }
 
   private async digest(ask: (request: NodeRequest) => Promise<NodeReply>, request: RoundRequest): Promise<DigestReply> {

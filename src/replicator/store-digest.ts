@@ -7,11 +7,17 @@
  * refreshes what is left before it starts (in slices too); an answer refreshes synchronously only
  * a small backlog, otherwise it answers from the tree as it is (a stale answer only makes that
  * round's diff slightly off; the next round corrects it).
+ *
+ * A large ORSet or GSet is not rehashed whole: its content hash is a sum of per-element hashes
+ * (wire/set-hash.ts), kept here per key with the version it describes, and moved to the key's
+ * current version by hashing only the elements that changed. Its first digest (after a restore or
+ * a bulk pull) walks every element, in slices like the rest, so no slice holds the loop for long.
  */
 import type { Clock, TimerHandle } from "../clock.js";
 import { DigestTree } from "../cluster/digest-tree.js";
 import { keyEntryHash } from "../cluster/hashing.js";
-import { contentHash, tombstoneHash } from "../wire/codec.js";
+import { advanceDigest, contentHash, DigestJob, isSummedSet, setContentHash, tombstoneHash, type HashWork, type SetDigest, type SummedSet } from "../wire/codec.js";
+import type { Crdt } from "../crdt/types.js";
 import type { Store } from "./store.js";
 
 /** Longest synchronous rehash slice. */
@@ -20,13 +26,21 @@ const SLICE_MS = 8;
 const DELAY_MS = 200;
 /** An answer rehashes a backlog of at most this many keys synchronously (≈ 0.1–0.3 s). */
 const ANSWER_REFRESH_MAX = 50_000;
+/** Sets of at least this many elements keep an incremental digest (smaller ones are hashed whole: cheaper than the bookkeeping). */
+const INCREMENTAL_MIN_ELEMENTS = 256;
 
 export class StoreDigest {
   readonly tree = new DigestTree();
   /** Keys changed since they were last hashed into the tree. */
   private readonly dirty = new Set<string>();
+  /** Large sets: the element sum of the version last hashed into the tree. */
+  private readonly setDigests = new Map<string, SetDigest>();
+  /** Large sets whose first digest is under way. */
+  private readonly jobs = new Map<string, DigestJob>();
   private timer: TimerHandle | undefined;
   private stopped = false;
+  /** Set elements hashed so far (bounds the work per change in tests). */
+  readonly work: HashWork = { entries: 0 };
 
   constructor(
     private readonly store: Store,
@@ -51,6 +65,11 @@ export class StoreDigest {
   /** The key's entry hash as the tree holds it; undefined when absent or not yet rehashed. */
   hashOf(key: string): bigint | undefined {
     return this.dirty.has(key) ? undefined : this.tree.get(key);
+  }
+
+  /** Keys holding a large set (one hashed incrementally). */
+  largeSetKeys(): IterableIterator<string> {
+    return this.setDigests.keys();
   }
 
   /** Take a hash computed elsewhere (a peer's, for a value stored exactly as it sent it). */
@@ -93,25 +112,59 @@ export class StoreDigest {
 
   /** Rehash changed keys for at most about `ms`; true when none is left. */
   private refreshFor(ms: number): boolean {
-    const deadline = performance.now() + ms;
+    const started = performance.now();
+    const deadline = started + ms;
+    // A large set's first digest stops at a slice's end even when the caller has no deadline.
+    const jobDeadline = started + Math.min(ms, SLICE_MS);
     let n = 0;
+    const unfinished: string[] = [];
     for (const key of this.dirty) {
       this.dirty.delete(key);
-      this.rehash(key);
-      if ((++n & 63) === 0 && performance.now() > deadline) return this.dirty.size === 0;
+      if (!this.rehash(key, jobDeadline)) unfinished.push(key);
+      if ((++n & 63) === 0 && performance.now() > deadline) break;
     }
-    return true;
+    for (const key of unfinished) this.dirty.add(key);
+    return this.dirty.size === 0;
   }
 
-  private rehash(key: string): void {
+  /** False when the key's first set digest needs more slices. */
+  private rehash(key: string, jobDeadline: number): boolean {
     const v = this.store.get(key);
     if (v !== undefined) {
-      this.tree.set(key, keyEntryHash(key, contentHash(v.value)));
-      return;
+      const hash = isSummedSet(v.value) && v.value.size >= INCREMENTAL_MIN_ELEMENTS ? this.setHash(key, v.value, jobDeadline) : this.wholeHash(key, v.value);
+      if (hash === undefined) return false;
+      this.tree.set(key, keyEntryHash(key, hash));
+      return true;
     }
+    this.setDigests.delete(key);
+    this.jobs.delete(key);
     const t = this.store.tombstone(key);
     if (t !== undefined) {
       this.tree.set(key, keyEntryHash(key, tombstoneHash({ key, kind: t.kind, deletedAtMs: t.deletedAtMs, originNode: t.originNode })));
     } else this.tree.delete(key);
+    return true;
+  }
+
+  private wholeHash(key: string, value: Crdt): bigint {
+    this.setDigests.delete(key);
+    this.jobs.delete(key);
+    return contentHash(value);
+  }
+
+  /** The content hash of a large set: from its last digest, or a first one (undefined until done). */
+  private setHash(key: string, value: SummedSet, jobDeadline: number): bigint | undefined {
+    let digest = this.setDigests.get(key);
+    if (digest === undefined) {
+      const job = this.jobs.get(key) ?? new DigestJob(value);
+      digest = job.run(jobDeadline, this.work);
+      if (digest === undefined) {
+        this.jobs.set(key, job);
+        return undefined;
+      }
+      this.jobs.delete(key);
+    }
+    digest = advanceDigest(digest, value, this.work);
+    this.setDigests.set(key, digest);
+    return setContentHash(digest);
   }
 }

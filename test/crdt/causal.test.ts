@@ -191,6 +191,47 @@ describe("PMap (persistent hash map)", () => {
     );
   });
 
+  test("diff reports exactly the keys that differ between any two versions; entries lists every entry", () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 120 }), fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 8 }), (ops, pairs) => {
+        let m = PMap.empty<number>();
+        let model = new Map<string, number>();
+        const history: [PMap<number>, Map<string, number>][] = [[m, model]];
+        for (const op of ops) {
+          model = new Map(model);
+          const batch = op.t === "batch" ? op.ops : [{ k: op.k, v: op.t === "set" ? op.v : null }];
+          m = m.mutate((t) => {
+            for (const { k, v } of batch) {
+              if (v === null) t.delete(k);
+              else t.set(k, v);
+            }
+          });
+          for (const { k, v } of batch) {
+            if (v === null) model.delete(k);
+            else model.set(k, v);
+          }
+          history.push([m, model]);
+        }
+        // Unrelated maps of the same contents too (other trie shapes).
+        history.push([PMap.build<number>((t) => [...model].reverse().forEach(([k, v]) => t.set(k, v))), model]);
+        for (const [pm, mm] of history) assert.deepEqual(new Map(pm.entries()), mm);
+        for (const [i, j] of pairs) {
+          const [a, am] = history[i % history.length]!;
+          const [b, bm] = history[j % history.length]!;
+          const reported = new Map<string, [number | undefined, number | undefined]>();
+          PMap.diff(a, b, (k, before, after) => {
+            assert.ok(!reported.has(k), `key ${k} reported twice`);
+            reported.set(k, [before, after]);
+          });
+          const expected = new Map<string, [number | undefined, number | undefined]>();
+          for (const k of new Set([...am.keys(), ...bm.keys()])) if (am.get(k) !== bm.get(k)) expected.set(k, [am.get(k), bm.get(k)]);
+          assert.deepEqual(reported, expected);
+        }
+      }),
+      fcParams({ numRuns: 200 }),
+    );
+  });
+
   test("grows past many levels and shrinks back to empty", () => {
     let m = PMap.empty<number>();
     for (let i = 0; i < 20000; i++) m = m.set("k" + i, i);
