@@ -9,19 +9,11 @@ import { systemClock } from "../../src/clock.js";
 import { keyEntryHash } from "../../src/cluster/hashing.js";
 import { ORSet } from "../../src/crdt/orset.js";
 import { GCounter } from "../../src/crdt/gcounter.js";
-import type { ORSetState } from "../../src/crdt/types.js";
 import { Store } from "../../src/replicator/store.js";
 import { StoreDigest } from "../../src/replicator/store-digest.js";
 import { contentHash } from "../../src/wire/hash.js";
+import { bigSet } from "../helpers/big-set.js";
 
-function bigSet(n: number): ORSet<string> {
-  const names = Array.from({ length: n }, (_, i) => `s${String(i).length + 5}:item-${i}`).sort();
-  const state: ORSetState = {
-    entries: names.map((element, i) => ({ element, dots: [{ node: "w", counter: i + 1 }] })),
-    context: { vector: [{ node: "w", value: n }], cloud: [] },
-  };
-  return ORSet.fromState<string>(state);
-}
 
 describe("StoreDigest on a large ORSet", () => {
   test("a change rehashes the elements it changed, and the tree agrees with a hash from scratch", async () => {

@@ -14,6 +14,7 @@ import { contentHash } from "../../src/wire/hash.js";
 import { advanceDigest, DigestJob, fullDigest, setContentHash, type HashWork, type SetDigest } from "../../src/wire/set-hash.js";
 import { assertProperty } from "../cluster/fc-seed.js";
 import { NODES, stateJson } from "../crdt/laws.js";
+import { bigSet } from "../helpers/big-set.js";
 
 type Op = { t: "add"; x: number } | { t: "remove"; x: number } | { t: "merge"; from: number };
 interface Step {
@@ -66,14 +67,6 @@ function joinAll(xs: readonly ORSet<number>[]): ORSet<number> {
 }
 
 /** A set of `n` elements written by "w" (built through fromState: fast, and not sharing structure with anything). */
-function bigSet(n: number): ORSet<string> {
-  const names = Array.from({ length: n }, (_, i) => `s${String(i).length + 5}:item-${i}`).sort();
-  const state: ORSetState = {
-    entries: names.map((element, i) => ({ element, dots: [{ node: "w", counter: i + 1 }] })),
-    context: { vector: [{ node: "w", value: n }], cloud: [] },
-  };
-  return ORSet.fromState<string>(state);
-}
 
 describe("ORSet content hash: an order-free sum of element hashes", () => {
   test("the incremental digest equals the hash from scratch after every add, remove and merge", () => {
