@@ -70,6 +70,13 @@ export class Flag implements Crdt<Flag> {
   }
 }
 
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    flag: FlagState;
+  }
+}
+
 /** The Flag data type (see descriptor.ts). */
 export const flagType: DataTypeDescriptor<Flag, FlagState> = {
   kind: "flag",

@@ -329,6 +329,13 @@ function decodeSlots(state: unknown, what: string): Slots {
   return out;
 }
 
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    gcounter: GCounterState;
+  }
+}
+
 /** The GCounter data type (see descriptor.ts). */
 export const gcounterType: DataTypeDescriptor<GCounter, GCounterState> = {
   kind: "gcounter",

@@ -118,6 +118,13 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
   }
 }
 
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    gset: GSetState;
+  }
+}
+
 /** The GSet data type (see descriptor.ts). */
 export const gsetType: DataTypeDescriptor<GSet, GSetState> = {
   kind: "gset",

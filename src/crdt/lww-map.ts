@@ -139,6 +139,13 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
   }
 }
 
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    lwwMap: ORMapState;
+  }
+}
+
 /** The LWWMap data type (see descriptor.ts): an ORMap of lwwRegister values. */
 export const lwwMapType: DataTypeDescriptor<LWWMap, ORMapState> = {
   kind: "lwwMap",

@@ -135,6 +135,13 @@ export class LWWRegister<T extends Element = Element> implements Crdt<LWWRegiste
   }
 }
 
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    lwwRegister: LWWRegisterState;
+  }
+}
+
 /** The LWWRegister data type (see descriptor.ts). */
 export const lwwRegisterType: DataTypeDescriptor<LWWRegister, LWWRegisterState> = {
   kind: "lwwRegister",

@@ -232,6 +232,13 @@ function sameEntries(a: Entries, b: Entries): boolean {
   return true;
 }
 
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    mvRegister: MVRegisterState;
+  }
+}
+
 /** The MVRegister data type (see descriptor.ts). */
 export const mvRegisterType: DataTypeDescriptor<MVRegister, MVRegisterState> = {
   kind: "mvRegister",

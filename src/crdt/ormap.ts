@@ -501,6 +501,13 @@ export function mapDots<T extends Crdt>(mapOf: (value: T) => ORMap, withSeen: (v
   };
 }
 
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    orMap: ORMapState;
+  }
+}
+
 /** The ORMap data type (see descriptor.ts): each map names the kind of its values. */
 export const orMapType: DataTypeDescriptor<ORMap, ORMapState> = {
   kind: "orMap",

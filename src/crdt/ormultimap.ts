@@ -143,6 +143,13 @@ export class ORMultiMap<V extends Element = Element, K extends Element = Element
   }
 }
 
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    orMultiMap: ORMapState;
+  }
+}
+
 /** The ORMultiMap data type (see descriptor.ts): an ORMap of orset values. */
 export const orMultiMapType: DataTypeDescriptor<ORMultiMap, ORMapState> = {
   kind: "orMultiMap",

@@ -394,6 +394,13 @@ export function freezeElement(value: Element): Element {
   return value;
 }
 
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    orset: ORSetState;
+  }
+}
+
 /** The ORSet data type (see descriptor.ts). */
 export const orsetType: DataTypeDescriptor<ORSet, ORSetState> = {
   kind: "orset",

@@ -140,6 +140,13 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
   }
 }
 
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    pncounterMap: ORMapState;
+  }
+}
+
 /** The PNCounterMap data type (see descriptor.ts): an ORMap of pncounter values. */
 export const pncounterMapType: DataTypeDescriptor<PNCounterMap, ORMapState> = {
   kind: "pncounterMap",

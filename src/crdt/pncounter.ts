@@ -123,6 +123,13 @@ export class PNCounter implements Crdt<PNCounter> {
   }
 }
 
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    pncounter: PNCounterState;
+  }
+}
+
 /** The PNCounter data type (see descriptor.ts). */
 export const pncounterType: DataTypeDescriptor<PNCounter, PNCounterState> = {
   kind: "pncounter",
