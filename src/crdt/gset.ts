@@ -4,7 +4,7 @@
  * (`elements`, memoized) and in `toState()`.
  */
 import { DecodeError } from "../errors.js";
-import type { DataTypeDescriptor } from "./descriptor.js";
+import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
 import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
 import { checkNode } from "./validate.js";
 import type { Crdt, Element, GSetState } from "./types.js";
@@ -118,6 +118,16 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
   }
 }
 
+const gsetJson: JsonCapability<GSet> = {
+  view: (s, json) => ({ value: s.elements.map(json.element) }),
+  ops: {
+    add: (args) => {
+      const x = args.element();
+      return (s, node) => s.add(node, x);
+    },
+  },
+};
+
 // Its entry in the open registry of kinds (see StateByKind in types.ts).
 declare module "./types.js" {
   interface StateByKind {
@@ -133,4 +143,5 @@ export const gsetType: DataTypeDescriptor<GSet, GSetState> = {
   stateMessage: "GSetState",
   empty: () => GSet.empty(),
   fromState: (state) => GSet.fromState(state),
+  json: gsetJson,
 };
