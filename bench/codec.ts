@@ -38,6 +38,7 @@ import {
   type DataKind,
   type ORMapState,
 } from "../src/crdt/index.js";
+import { DATA_TYPES } from "../src/crdt/registry.js";
 import { mulberry32 } from "../src/transport/memory.js";
 import {
   contentHash,
@@ -201,19 +202,8 @@ interface Lib {
 
 const root = protobuf.Root.fromJSON(descriptor);
 const pbType = (n: string): Type => root.lookupType(`crdt.v1.${n}`);
-const PB_STATE: Record<DataKind, Type> = {
-  gcounter: pbType("GCounterState"),
-  pncounter: pbType("PNCounterState"),
-  gset: pbType("GSetState"),
-  orset: pbType("ORSetState"),
-  lwwRegister: pbType("LWWRegisterState"),
-  mvRegister: pbType("MVRegisterState"),
-  flag: pbType("FlagState"),
-  lwwMap: pbType("ORMapState"),
-  orMap: pbType("ORMapState"),
-  pncounterMap: pbType("ORMapState"),
-  orMultiMap: pbType("ORMapState"),
-};
+// Per kind, from the descriptors (a new data type needs no entry here).
+const PB_STATE = Object.fromEntries(DATA_TYPES.map((t) => [t.kind, pbType(t.stateMessage)])) as Record<DataKind, Type>;
 const PB_ENVELOPE = pbType("DeltaEnvelope");
 
 interface NativeMap {
@@ -265,19 +255,7 @@ interface TsFns {
   encode(message: never): { finish(): Uint8Array };
   decode(input: Uint8Array): unknown;
 }
-const TS_STATE: Record<DataKind, TsFns> = {
-  gcounter: G.GCounterState as unknown as TsFns,
-  pncounter: G.PNCounterState as unknown as TsFns,
-  gset: G.GSetState as unknown as TsFns,
-  orset: G.ORSetState as unknown as TsFns,
-  lwwRegister: G.LWWRegisterState as unknown as TsFns,
-  mvRegister: G.MVRegisterState as unknown as TsFns,
-  flag: G.FlagState as unknown as TsFns,
-  lwwMap: G.ORMapState as unknown as TsFns,
-  orMap: G.ORMapState as unknown as TsFns,
-  pncounterMap: G.ORMapState as unknown as TsFns,
-  orMultiMap: G.ORMapState as unknown as TsFns,
-};
+const TS_STATE = Object.fromEntries(DATA_TYPES.map((t) => [t.kind, (G as unknown as Record<string, TsFns>)[t.stateMessage]!])) as Record<DataKind, TsFns>;
 
 /** 64-bit fields become bigint (forceLong=bigint); everything else is already ts-proto's shape. */
 function toTs(x: unknown, key = ""): unknown {

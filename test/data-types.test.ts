@@ -55,6 +55,7 @@ describe("data type descriptors", () => {
       assert.equal(parseType(typeName(type.kind)), type.kind);
       assert.equal(parseType(type.kind.toUpperCase()), type.kind);
       assert.doesNotThrow(() => view(empty));
+      assert.ok(type.json !== undefined && Object.keys(type.json.ops).length > 0, "every built-in type has a JSON view and operations");
     });
   }
 

@@ -4,7 +4,7 @@
  * registry, typed keys, the wire and the daemon's JSON codec derive their tables from these.
  */
 import { CrdtReplicatorError } from "../errors.js";
-import type { AnyState, Crdt, DataKind } from "./types.js";
+import type { AnyState, Crdt, DataKind, Element } from "./types.js";
 
 /** Map types only: what the values are. */
 export interface MapCapability {
@@ -49,6 +49,59 @@ export interface DataTypeDescriptor<T extends Crdt = Crdt, S extends AnyState = 
   maxLwwTimestamp?(value: T): number;
   /** Capability of the types that record writer ids: folding retired ones (see PruningCapability). */
   readonly pruning?: PruningCapability<T>;
+  /** Capability of the types a JSON front end (the daemon's HTTP API) reads and writes (see JsonCapability). */
+  readonly json?: JsonCapability<T>;
+}
+
+/** A JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** A value as JSON, and who wrote what (per-node counts, the winning write's timestamp and node). */
+export interface JsonView {
+  value: Json;
+  detail?: Json;
+}
+
+/**
+ * The JSON face of a type: its value as JSON, and its operations by name. Pure, and free of any
+ * front end's terms: the front end passes how elements and nested values become JSON (`JsonWriter`)
+ * and reads each operation's arguments from its request (`OpArgs`, which reports bad ones its way).
+ */
+export interface JsonCapability<T extends Crdt = Crdt> {
+  view(value: T, json: JsonWriter): JsonView;
+  /**
+   * The operations, in the order messages list them. Each reads its arguments at once (so bad ones
+   * fail before anything is written) and returns the mutation to apply as `node`.
+   */
+  readonly ops: { readonly [op: string]: Method<(args: OpArgs) => Method<(value: T, node: string) => T>> };
+}
+
+/** `F` compared as a method (bivariantly), so a JsonCapability<GCounter> is a JsonCapability<Crdt>, as the other capabilities are. */
+type Method<F extends (...args: never[]) => unknown> = { method(...args: Parameters<F>): ReturnType<F> }["method"];
+
+/** How the front end writes elements, nested values and writer ids as JSON. */
+export interface JsonWriter {
+  element(e: Element): Json;
+  /** The JSON value of a nested value (an ORMap's values). */
+  value(v: Crdt): Json;
+  /** The node of a writer id (per-node counts sum a node's ids). */
+  node(writerId: string): string;
+  /** A map's entries as a JSON object (keys that are not strings as their JSON text). */
+  object<V>(entries: readonly (readonly [Element, V])[], value: (v: V) => Json): Json;
+}
+
+/** An operation's arguments, read from the request; each reports a missing or malformed one. */
+export interface OpArgs {
+  /** `value`: an element. */
+  element(): Element;
+  /** `field`: a map key. */
+  field(): string;
+  /** `by`: a non-negative safe integer, 1 when absent. */
+  by(): number;
+  /** `timestamp`: milliseconds, or undefined for the writer's clock. */
+  timestamp(): number | undefined;
+  /** `valueType` and `update`: the operation on a nested value of a map that names its value kind (ORMap). */
+  nested(): (value: Crdt, node: string) => Crdt;
 }
 
 /**

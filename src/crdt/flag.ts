@@ -2,7 +2,7 @@
  * Flag: a boolean that only goes from false to true. Merge is logical or.
  */
 import { DecodeError } from "../errors.js";
-import type { DataTypeDescriptor } from "./descriptor.js";
+import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
 import { checkNode } from "./validate.js";
 import type { Crdt, FlagState } from "./types.js";
 
@@ -70,6 +70,18 @@ export class Flag implements Crdt<Flag> {
   }
 }
 
+const flagJson: JsonCapability<Flag> = {
+  view: (f) => ({ value: f.enabled }),
+  ops: { enable: () => (f, node) => f.enable(node) },
+};
+
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    flag: FlagState;
+  }
+}
+
 /** The Flag data type (see descriptor.ts). */
 export const flagType: DataTypeDescriptor<Flag, FlagState> = {
   kind: "flag",
@@ -78,4 +90,5 @@ export const flagType: DataTypeDescriptor<Flag, FlagState> = {
   stateMessage: "FlagState",
   empty: () => Flag.empty(),
   fromState: (state) => Flag.fromState(state),
+  json: flagJson,
 };

@@ -14,7 +14,7 @@
  * interned, so a receiver holds one copy of each writer id, not one per key.
  */
 import { DecodeError, InvalidArgumentError, PrecisionError } from "../errors.js";
-import type { DataTypeDescriptor } from "./descriptor.js";
+import type { DataTypeDescriptor, Json, JsonCapability, JsonWriter } from "./descriptor.js";
 import type { Crdt, GCounterState, SlotState } from "./types.js";
 import { checkAmount, checkNode, describe } from "./validate.js";
 import { coverageOf, foldIdOf, isCovered, retiredBy } from "./writer-ids.js";
@@ -329,6 +329,40 @@ function decodeSlots(state: unknown, what: string): Slots {
   return out;
 }
 
+/** A counter's value as JSON: a number, or past 2^53 the exact decimal string. */
+export function countJson(c: { readonly value: number; readonly bigValue: bigint }): Json {
+  try {
+    return c.value;
+  } catch (e) {
+    if (e instanceof PrecisionError) return c.bigValue.toString();
+    throw e;
+  }
+}
+
+/** Per-node counts; a node's writer ids (incarnations, fold ids) are summed into it. */
+export function byNodeJson(c: GCounter, json: JsonWriter): Json {
+  const out = Object.create(null) as Record<string, number>;
+  for (const w of c.nodes.sort()) out[json.node(w)] = (out[json.node(w)] ?? 0) + c.slot(w);
+  return out;
+}
+
+const gcounterJson: JsonCapability<GCounter> = {
+  view: (c, json) => ({ value: countJson(c), detail: { byNode: byNodeJson(c, json) } }),
+  ops: {
+    increment: (args) => {
+      const by = args.by();
+      return (c, node) => c.increment(node, by);
+    },
+  },
+};
+
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    gcounter: GCounterState;
+  }
+}
+
 /** The GCounter data type (see descriptor.ts). */
 export const gcounterType: DataTypeDescriptor<GCounter, GCounterState> = {
   kind: "gcounter",
@@ -337,5 +371,6 @@ export const gcounterType: DataTypeDescriptor<GCounter, GCounterState> = {
   stateMessage: "GCounterState",
   empty: () => GCounter.empty(),
   fromState: (state) => GCounter.fromState(state),
+  json: gcounterJson,
   pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId) },
 };

@@ -5,7 +5,7 @@
  * `toState()`.
  */
 import { DecodeError } from "../errors.js";
-import type { DataTypeDescriptor } from "./descriptor.js";
+import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
 import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
 import { PMap, sameMaps } from "./pmap.js";
 import { checkNode } from "./validate.js";
@@ -119,6 +119,23 @@ export class GSet<T extends Element = Element> implements Crdt<GSet<T>> {
   }
 }
 
+const gsetJson: JsonCapability<GSet> = {
+  view: (s, json) => ({ value: s.elements.map(json.element) }),
+  ops: {
+    add: (args) => {
+      const x = args.element();
+      return (s, node) => s.add(node, x);
+    },
+  },
+};
+
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    gset: GSetState;
+  }
+}
+
 /** The GSet data type (see descriptor.ts). */
 export const gsetType: DataTypeDescriptor<GSet, GSetState> = {
   kind: "gset",
@@ -127,4 +144,5 @@ export const gsetType: DataTypeDescriptor<GSet, GSetState> = {
   stateMessage: "GSetState",
   empty: () => GSet.empty(),
   fromState: (state) => GSet.fromState(state),
+  json: gsetJson,
 };

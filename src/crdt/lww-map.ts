@@ -9,7 +9,7 @@
  * ORMapState with valueKind "lwwRegister".
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
-import type { DataTypeDescriptor } from "./descriptor.js";
+import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
 import { canonical } from "./element.js";
 import { LWWRegister, lwwRegisterType } from "./lww-register.js";
 import { mapDots, ORMap, orMapType } from "./ormap.js";
@@ -139,6 +139,29 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
   }
 }
 
+const lwwMapJson: JsonCapability<LWWMap> = {
+  view: (m, json) => ({ value: json.object(m.entries, json.element) }),
+  ops: {
+    put: (args) => {
+      const f = args.field();
+      const x = args.element();
+      const timestamp = args.timestamp();
+      return (m, node) => m.put(node, f, x, timestamp);
+    },
+    remove: (args) => {
+      const f = args.field();
+      return (m, node) => m.remove(node, f);
+    },
+  },
+};
+
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    lwwMap: ORMapState;
+  }
+}
+
 /** The LWWMap data type (see descriptor.ts): an ORMap of lwwRegister values. */
 export const lwwMapType: DataTypeDescriptor<LWWMap, ORMapState> = {
   kind: "lwwMap",
@@ -148,6 +171,7 @@ export const lwwMapType: DataTypeDescriptor<LWWMap, ORMapState> = {
   map: { valueKind: "lwwRegister" },
   empty: () => LWWMap.empty(),
   fromState: (state) => LWWMap.fromState(state),
+  json: lwwMapJson,
   dots: mapDots<LWWMap>(
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),

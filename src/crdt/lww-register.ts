@@ -14,7 +14,7 @@
  * delta, exactly as a peer would ignore it on merge. The delta of a write is the whole register.
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
-import type { DataTypeDescriptor } from "./descriptor.js";
+import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
 import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { checkNode, describe } from "./validate.js";
 import { compareWriters, lwwNow } from "./lww-time.js";
@@ -135,6 +135,24 @@ export class LWWRegister<T extends Element = Element> implements Crdt<LWWRegiste
   }
 }
 
+const lwwRegisterJson: JsonCapability<LWWRegister> = {
+  view: (r, json) => ({ value: r.value === undefined ? null : json.element(r.value), detail: { timestamp: r.timestamp, node: json.node(r.node) } }),
+  ops: {
+    set: (args) => {
+      const x = args.element();
+      const timestamp = args.timestamp();
+      return (r, node) => r.set(node, x, timestamp);
+    },
+  },
+};
+
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    lwwRegister: LWWRegisterState;
+  }
+}
+
 /** The LWWRegister data type (see descriptor.ts). */
 export const lwwRegisterType: DataTypeDescriptor<LWWRegister, LWWRegisterState> = {
   kind: "lwwRegister",
@@ -143,5 +161,6 @@ export const lwwRegisterType: DataTypeDescriptor<LWWRegister, LWWRegisterState> 
   stateMessage: "LWWRegisterState",
   empty: () => LWWRegister.empty(),
   fromState: (state) => LWWRegister.fromState(state),
+  json: lwwRegisterJson,
   maxLwwTimestamp: (register) => register.timestamp,
 };

@@ -13,7 +13,7 @@
  */
 import { DecodeError } from "../errors.js";
 import { CausalContext, compareDots, decodeDot, type Dot } from "./causal.js";
-import type { DataTypeDescriptor } from "./descriptor.js";
+import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
 import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
 import { freezeElement } from "./orset.js";
 import type { Crdt, Element, MVRegisterState } from "./types.js";
@@ -232,6 +232,23 @@ function sameEntries(a: Entries, b: Entries): boolean {
   return true;
 }
 
+const mvRegisterJson: JsonCapability<MVRegister> = {
+  view: (r, json) => ({ value: r.values.map(json.element) }),
+  ops: {
+    set: (args) => {
+      const x = args.element();
+      return (r, node) => r.set(node, x);
+    },
+  },
+};
+
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    mvRegister: MVRegisterState;
+  }
+}
+
 /** The MVRegister data type (see descriptor.ts). */
 export const mvRegisterType: DataTypeDescriptor<MVRegister, MVRegisterState> = {
   kind: "mvRegister",
@@ -240,6 +257,7 @@ export const mvRegisterType: DataTypeDescriptor<MVRegister, MVRegisterState> = {
   stateMessage: "MVRegisterState",
   empty: () => MVRegister.empty(),
   fromState: (state) => MVRegister.fromState(state),
+  json: mvRegisterJson,
   dots: {
     maxCounter: (register, node) => register.context.next(node).counter - 1,
     above: (register, node, counter) => register.withSeen(node, counter),

@@ -36,7 +36,7 @@ import { CausalContext, compareDots, compareStrings, decodeDot, dotKey, type Dot
 import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { freezeElement, ORSet } from "./orset.js";
 import { PMap, sameMaps } from "./pmap.js";
-import { holdableByORMap, registeredDataTypes, type DataTypeDescriptor, type DotsCapability } from "./descriptor.js";
+import { holdableByORMap, registeredDataTypes, type DataTypeDescriptor, type DotsCapability, type JsonCapability } from "./descriptor.js";
 import type { AnyState, Crdt, DataKind, DotState, Element, ORMapState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
 
@@ -501,6 +501,28 @@ export function mapDots<T extends Crdt>(mapOf: (value: T) => ORMap, withSeen: (v
   };
 }
 
+const orMapJson: JsonCapability<ORMap> = {
+  view: (m, json) => ({ value: json.object(m.entries, json.value) }),
+  ops: {
+    update: (args) => {
+      const apply = args.nested();
+      const f = args.field();
+      return (m, node) => m.update(node, f, apply);
+    },
+    remove: (args) => {
+      const f = args.field();
+      return (m, node) => m.remove(node, f);
+    },
+  },
+};
+
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    orMap: ORMapState;
+  }
+}
+
 /** The ORMap data type (see descriptor.ts): each map names the kind of its values. */
 export const orMapType: DataTypeDescriptor<ORMap, ORMapState> = {
   kind: "orMap",
@@ -515,6 +537,7 @@ export const orMapType: DataTypeDescriptor<ORMap, ORMapState> = {
     return ORMap.empty(valueKind);
   },
   fromState: (state) => ORMap.fromState(state),
+  json: orMapJson,
   dots: mapDots<ORMap>(
     (m) => m,
     (m, node, counter) => m.withSeen(node, counter),

@@ -11,7 +11,7 @@
  * The state is an ORMapState with valueKind "orset".
  */
 import { DecodeError } from "../errors.js";
-import type { DataTypeDescriptor } from "./descriptor.js";
+import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
 import { mapDots, ORMap } from "./ormap.js";
 import { ORSet, orsetType } from "./orset.js";
 import type { Crdt, Element, ORMapState } from "./types.js";
@@ -143,6 +143,33 @@ export class ORMultiMap<V extends Element = Element, K extends Element = Element
   }
 }
 
+const orMultiMapJson: JsonCapability<ORMultiMap> = {
+  view: (m, json) => ({ value: json.object(m.entries, (xs: readonly Element[]) => xs.map(json.element)) }),
+  ops: {
+    addBinding: (args) => {
+      const f = args.field();
+      const x = args.element();
+      return (m, node) => m.addBinding(node, f, x);
+    },
+    removeBinding: (args) => {
+      const f = args.field();
+      const x = args.element();
+      return (m, node) => m.removeBinding(node, f, x);
+    },
+    remove: (args) => {
+      const f = args.field();
+      return (m, node) => m.remove(node, f);
+    },
+  },
+};
+
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    orMultiMap: ORMapState;
+  }
+}
+
 /** The ORMultiMap data type (see descriptor.ts): an ORMap of orset values. */
 export const orMultiMapType: DataTypeDescriptor<ORMultiMap, ORMapState> = {
   kind: "orMultiMap",
@@ -152,6 +179,7 @@ export const orMultiMapType: DataTypeDescriptor<ORMultiMap, ORMapState> = {
   map: { valueKind: "orset" },
   empty: () => ORMultiMap.empty(),
   fromState: (state) => ORMultiMap.fromState(state),
+  json: orMultiMapJson,
   dots: mapDots<ORMultiMap>(
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),

@@ -29,7 +29,7 @@ import {
   type Dot,
   type DotList,
 } from "./causal.js";
-import type { DataTypeDescriptor } from "./descriptor.js";
+import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
 import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { PMap, sameMaps } from "./pmap.js";
 import type { Crdt, DotState, Element, ORSetState } from "./types.js";
@@ -399,6 +399,27 @@ export function freezeElement(value: Element): Element {
   return value;
 }
 
+const orsetJson: JsonCapability<ORSet> = {
+  view: (s, json) => ({ value: s.elements.map(json.element) }),
+  ops: {
+    add: (args) => {
+      const x = args.element();
+      return (s, node) => s.add(node, x);
+    },
+    remove: (args) => {
+      const x = args.element();
+      return (s) => s.remove(x);
+    },
+  },
+};
+
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    orset: ORSetState;
+  }
+}
+
 /** The ORSet data type (see descriptor.ts). */
 export const orsetType: DataTypeDescriptor<ORSet, ORSetState> = {
   kind: "orset",
@@ -407,6 +428,7 @@ export const orsetType: DataTypeDescriptor<ORSet, ORSetState> = {
   stateMessage: "ORSetState",
   empty: () => ORSet.empty(),
   fromState: (state) => ORSet.fromState(state),
+  json: orsetJson,
   dots: {
     maxCounter: (set, node) => set.context.next(node).counter - 1,
     above: (set, node, counter) => set.withSeen(node, counter),

@@ -9,8 +9,9 @@
  * The state is an ORMapState with valueKind "pncounter".
  */
 import { DecodeError } from "../errors.js";
-import type { DataTypeDescriptor } from "./descriptor.js";
+import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
 import { mapDots, ORMap } from "./ormap.js";
+import { countJson } from "./gcounter.js";
 import { PNCounter, pncounterType } from "./pncounter.js";
 import type { Crdt, Element, ORMapState } from "./types.js";
 import { describe } from "./validate.js";
@@ -140,6 +141,33 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
   }
 }
 
+const pncounterMapJson: JsonCapability<PNCounterMap> = {
+  view: (m, json) => ({ value: json.object(m.map.entries, countJson) }),
+  ops: {
+    increment: (args) => {
+      const f = args.field();
+      const by = args.by();
+      return (m, node) => m.increment(node, f, by);
+    },
+    decrement: (args) => {
+      const f = args.field();
+      const by = args.by();
+      return (m, node) => m.decrement(node, f, by);
+    },
+    remove: (args) => {
+      const f = args.field();
+      return (m, node) => m.remove(node, f);
+    },
+  },
+};
+
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    pncounterMap: ORMapState;
+  }
+}
+
 /** The PNCounterMap data type (see descriptor.ts): an ORMap of pncounter values. */
 export const pncounterMapType: DataTypeDescriptor<PNCounterMap, ORMapState> = {
   kind: "pncounterMap",
@@ -149,6 +177,7 @@ export const pncounterMapType: DataTypeDescriptor<PNCounterMap, ORMapState> = {
   map: { valueKind: "pncounter" },
   empty: () => PNCounterMap.empty(),
   fromState: (state) => PNCounterMap.fromState(state),
+  json: pncounterMapJson,
   dots: mapDots<PNCounterMap>(
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),

@@ -3,8 +3,8 @@
  * value = P − N. Its delta is the pair of the two GCounters' deltas.
  */
 import { DecodeError, PrecisionError } from "../errors.js";
-import type { DataTypeDescriptor } from "./descriptor.js";
-import { GCounter } from "./gcounter.js";
+import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
+import { byNodeJson, countJson, GCounter } from "./gcounter.js";
 import { checkAmount, checkNode } from "./validate.js";
 import type { Crdt, PNCounterState } from "./types.js";
 
@@ -123,6 +123,27 @@ export class PNCounter implements Crdt<PNCounter> {
   }
 }
 
+const pncounterJson: JsonCapability<PNCounter> = {
+  view: (c, json) => ({ value: countJson(c), detail: { increments: byNodeJson(c.increments, json), decrements: byNodeJson(c.decrements, json) } }),
+  ops: {
+    increment: (args) => {
+      const by = args.by();
+      return (c, node) => c.increment(node, by);
+    },
+    decrement: (args) => {
+      const by = args.by();
+      return (c, node) => c.decrement(node, by);
+    },
+  },
+};
+
+// Its entry in the open registry of kinds (see StateByKind in types.ts).
+declare module "./types.js" {
+  interface StateByKind {
+    pncounter: PNCounterState;
+  }
+}
+
 /** The PNCounter data type (see descriptor.ts). */
 export const pncounterType: DataTypeDescriptor<PNCounter, PNCounterState> = {
   kind: "pncounter",
@@ -131,5 +152,6 @@ export const pncounterType: DataTypeDescriptor<PNCounter, PNCounterState> = {
   stateMessage: "PNCounterState",
   empty: () => PNCounter.empty(),
   fromState: (state) => PNCounter.fromState(state),
+  json: pncounterJson,
   pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId) },
 };

@@ -9,19 +9,18 @@
  * protobuf messages of proto/crdt.proto one to one; the wire layer encodes those shapes.
  */
 
-/** The data types, by name (each registered in registry.ts). */
-export type DataKind =
-  | "gcounter"
-  | "pncounter"
-  | "gset"
-  | "orset"
-  | "lwwRegister"
-  | "mvRegister"
-  | "flag"
-  | "lwwMap"
-  | "orMap"
-  | "pncounterMap"
-  | "orMultiMap";
+/**
+ * The data types' state shapes, by kind: an open registry. This file lists no type; each type's
+ * module adds its own entry by declaration merging,
+ *
+ *   declare module "./types.js" { interface StateByKind { myType: MyTypeState } }
+ *
+ * so `DataKind` and `AnyState` grow with the modules compiled in (the run-time list is registry.ts).
+ */
+export interface StateByKind {}
+
+/** The data types, by name: every kind a type's module declared in `StateByKind`. */
+export type DataKind = Extract<keyof StateByKind, string>;
 
 /** Values that elements, map keys and register values may hold. */
 export type Element =
@@ -86,29 +85,8 @@ export interface ORMapState {
   values: { key: string; dot?: DotState; value: AnyState }[];
 }
 
-export type AnyState =
-  | GCounterState
-  | PNCounterState
-  | GSetState
-  | ORSetState
-  | LWWRegisterState
-  | MVRegisterState
-  | FlagState
-  | ORMapState;
-
-export interface StateByKind {
-  gcounter: GCounterState;
-  pncounter: PNCounterState;
-  gset: GSetState;
-  orset: ORSetState;
-  lwwRegister: LWWRegisterState;
-  mvRegister: MVRegisterState;
-  flag: FlagState;
-  lwwMap: ORMapState;
-  orMap: ORMapState;
-  pncounterMap: ORMapState;
-  orMultiMap: ORMapState;
-}
+/** The state of any data type. */
+export type AnyState = StateByKind[DataKind];
 
 // ------------------------------------------------------------------ the value contract
 

@@ -7,23 +7,12 @@
  * or a byte array written through the library reads back as `{ "$bigint": "…" }` /
  * `{ "$base64": "…" }`.
  */
-import { CrdtReplicatorError, PrecisionError } from "../errors.js";
+import { CrdtReplicatorError } from "../errors.js";
 import type { Crdt, DataKind, Element } from "../crdt/types.js";
-import type { Flag } from "../crdt/flag.js";
-import type { GCounter } from "../crdt/gcounter.js";
-import type { GSet } from "../crdt/gset.js";
-import type { LWWMap } from "../crdt/lww-map.js";
-import type { LWWRegister } from "../crdt/lww-register.js";
-import type { MVRegister } from "../crdt/mv-register.js";
-import type { ORMap } from "../crdt/ormap.js";
-import type { ORMultiMap } from "../crdt/ormultimap.js";
-import type { ORSet } from "../crdt/orset.js";
-import type { PNCounter } from "../crdt/pncounter.js";
-import type { PNCounterMap } from "../crdt/pncounter-map.js";
-import { nestsInORMap } from "../crdt/descriptor.js";
-import { DATA_KINDS, DATA_TYPES } from "../crdt/registry.js";
+import { nestsInORMap, takesValueKind, type Json, type JsonView, type JsonWriter, type OpArgs } from "../crdt/descriptor.js";
+import { DATA_KINDS, DATA_TYPES, dataType } from "../crdt/registry.js";
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type { Json };
 type Body = Record<string, unknown>;
 type Modify = (current: Crdt, self: string) => Crdt;
 
@@ -51,63 +40,19 @@ const NESTABLE: readonly DataKind[] = DATA_TYPES.filter(nestsInORMap).map((type)
 
 // ------------------------------------------------------------------ reading
 
-export interface View {
-  value: Json;
-  /** Who wrote what: per-node counts, the winning write's timestamp and node. */
-  detail?: Json;
-}
+export type View = JsonView;
 
-/** The JSON view of a value. */
+/** How the API writes elements, nested values and writer ids (the data types' JSON views use it). */
+const WRITER: JsonWriter = { element: json, value: (v) => view(v).value, node: nodeOf, object };
+
+/** The JSON view of a value (its type's `json` capability; null for a type that has none). */
 export function view(v: Crdt): View {
-  switch (v.kind) {
-    case "gcounter":
-      return { value: count(v as GCounter), detail: { byNode: slots(v as GCounter) } };
-    case "pncounter": {
-      const c = v as PNCounter;
-      return { value: count(c), detail: { increments: slots(c.increments), decrements: slots(c.decrements) } };
-    }
-    case "gset":
-      return { value: (v as GSet).elements.map(json) };
-    case "orset":
-      return { value: (v as ORSet).elements.map(json) };
-    case "lwwRegister": {
-      const r = v as LWWRegister;
-      return { value: r.value === undefined ? null : json(r.value), detail: { timestamp: r.timestamp, node: nodeOf(r.node) } };
-    }
-    case "mvRegister":
-      return { value: (v as MVRegister).values.map(json) };
-    case "flag":
-      return { value: (v as Flag).enabled };
-    case "lwwMap":
-      return { value: object((v as LWWMap).entries, json) };
-    case "pncounterMap":
-      return { value: object((v as PNCounterMap).map.entries, count) };
-    case "orMap":
-      return { value: object((v as ORMap).entries, (x: Crdt) => view(x).value) };
-    case "orMultiMap":
-      return { value: object((v as ORMultiMap).entries, (xs: readonly Element[]) => xs.map(json)) };
-  }
+  return dataType(v.kind).json?.view(v, WRITER) ?? { value: null };
 }
 
-/** The value kind of an ormap, for the API's `valueType` field. */
+/** The value kind of a map that names its own (ormap), for the API's `valueType` field. */
 export function valueKindOf(v: Crdt): DataKind | undefined {
-  return v.kind === "orMap" ? (v as ORMap).valueKind : undefined;
-}
-
-function count(c: GCounter | PNCounter): number | string {
-  try {
-    return c.value;
-  } catch (e) {
-    if (e instanceof PrecisionError) return c.bigValue.toString(); // exact, as a decimal string
-    throw e;
-  }
-}
-
-/** Per-node counts; the writer ids' incarnation suffixes (`node~xyz`) are summed into their node. */
-function slots(c: GCounter): Record<string, number> {
-  const out = record<number>();
-  for (const w of c.nodes.sort()) out[nodeOf(w)] = (out[nodeOf(w)] ?? 0) + c.slot(w);
-  return out;
+  return takesValueKind(dataType(v.kind)) ? (v as Crdt & { valueKind: DataKind }).valueKind : undefined;
 }
 
 /** The node id of a writer id (`writerIdFor` appends `~incarnation`; node ids never contain `~`). */
@@ -181,17 +126,10 @@ export function parseOperation(body: unknown): Operation {
   }
   const b = body as Body;
   const kind = parseType(b.type);
-  if (kind !== "orMap") return { kind, modify: modifier(kind, b, "") };
-  if (b.op === "remove") return { kind, valueKind: optionalValueKind(b), modify: (m, self) => (m as ORMap).remove(self, field(b, "")) };
-  if (b.op !== "update") throw badOp("ormap", b.op, ["update", "remove"]);
-  const valueKind = nestedKind(b.valueType);
-  const inner = b.update;
-  if (typeof inner !== "object" || inner === null || Array.isArray(inner)) {
-    throw new BodyError(`ormap update needs "update": the ${typeName(valueKind)} operation to apply to the field, e.g. {"op":"increment","by":1}`);
-  }
-  const f = field(b, "");
-  const apply = modifier(valueKind, inner as Body, "update.");
-  return { kind, valueKind, modify: (m, self) => (m as ORMap).update(self, f, (v: Crdt, n: string) => apply(v, n)) };
+  const args = new BodyArgs(b, "", kind);
+  const modify = modifier(kind, b, args);
+  if (!takesValueKind(dataType(kind))) return { kind, modify };
+  return { kind, valueKind: args.valueKind ?? optionalValueKind(b), modify };
 }
 
 function optionalValueKind(b: Body): DataKind | undefined {
@@ -204,94 +142,64 @@ function nestedKind(name: unknown): DataKind {
   return k;
 }
 
-/** The modify function for a non-map-of-CRDT kind. `at` prefixes field names in messages. */
-function modifier(kind: DataKind, b: Body, at: string): Modify {
-  const op = b.op;
+/** The modify function of operation `b.op` on `kind` (its type's `json` capability). */
+function modifier(kind: DataKind, b: Body, args: BodyArgs): Modify {
   const t = typeName(kind);
-  switch (kind) {
-    case "gcounter":
-      if (op !== "increment") throw badOp(t, op, ["increment"], at);
-      return counter(b, at, (c, self, by) => (c as GCounter).increment(self, by));
-    case "pncounter":
-      if (op === "increment") return counter(b, at, (c, self, by) => (c as PNCounter).increment(self, by));
-      if (op === "decrement") return counter(b, at, (c, self, by) => (c as PNCounter).decrement(self, by));
-      throw badOp(t, op, ["increment", "decrement"], at);
-    case "gset": {
-      if (op !== "add") throw badOp(t, op, ["add"], at);
-      const x = element(b, at);
-      return (s, self) => (s as GSet).add(self, x);
-    }
-    case "orset": {
-      if (op !== "add" && op !== "remove") throw badOp(t, op, ["add", "remove"], at);
-      const x = element(b, at);
-      return op === "add" ? (s, self) => (s as ORSet).add(self, x) : (s) => (s as ORSet).remove(x);
-    }
-    case "lwwRegister": {
-      if (op !== "set") throw badOp(t, op, ["set"], at);
-      const x = element(b, at);
-      const ts = timestamp(b, at);
-      return (r, self) => (r as LWWRegister).set(self, x, ts);
-    }
-    case "mvRegister": {
-      if (op !== "set") throw badOp(t, op, ["set"], at);
-      const x = element(b, at);
-      return (r, self) => (r as MVRegister).set(self, x);
-    }
-    case "flag":
-      if (op !== "enable") throw badOp(t, op, ["enable"], at);
-      return (f, self) => (f as Flag).enable(self);
-    case "lwwMap": {
-      const f = field(b, at);
-      if (op === "remove") return (m, self) => (m as LWWMap).remove(self, f);
-      if (op !== "put") throw badOp(t, op, ["put", "remove"], at);
-      const x = element(b, at);
-      const ts = timestamp(b, at);
-      return (m, self) => (m as LWWMap).put(self, f, x, ts);
-    }
-    case "pncounterMap": {
-      const f = field(b, at);
-      if (op === "remove") return (m, self) => (m as PNCounterMap).remove(self, f);
-      if (op === "increment") return counter(b, at, (m, self, by) => (m as PNCounterMap).increment(self, f, by));
-      if (op === "decrement") return counter(b, at, (m, self, by) => (m as PNCounterMap).decrement(self, f, by));
-      throw badOp(t, op, ["increment", "decrement", "remove"], at);
-    }
-    case "orMultiMap": {
-      const f = field(b, at);
-      if (op === "remove") return (m, self) => (m as ORMultiMap).remove(self, f);
-      if (op !== "addBinding" && op !== "removeBinding") throw badOp(t, op, ["addBinding", "removeBinding", "remove"], at);
-      const x = element(b, at);
-      return op === "addBinding" ? (m, self) => (m as ORMultiMap).addBinding(self, f, x) : (m, self) => (m as ORMultiMap).removeBinding(self, f, x);
-    }
-    case "orMap":
-      throw new BodyError(`${at}type ormap cannot be nested`);
+  const ops = dataType(kind).json?.ops;
+  if (ops === undefined) throw new BodyError(`${args.at}type ${t} has no operations on the HTTP API`);
+  const op = typeof b.op === "string" && Object.hasOwn(ops, b.op) ? ops[b.op] : undefined;
+  if (op === undefined) throw badOp(t, b.op, Object.keys(ops), args.at);
+  return op(args);
+}
+
+/** An operation's arguments, read from the body `b` (`at` prefixes field names in messages). */
+class BodyArgs implements OpArgs {
+  /** The value kind `nested()` read, for the operation's key. */
+  valueKind: DataKind | undefined;
+
+  constructor(
+    private readonly b: Body,
+    readonly at: string,
+    private readonly kind: DataKind,
+  ) {}
+
+  element(): Element {
+    if (!("value" in this.b) || this.b.value === undefined) throw new BodyError(`${this.at}value is missing`);
+    return this.b.value as Element; // any JSON value is an Element; the data type validates the rest
   }
-}
 
-function counter(b: Body, at: string, f: (c: Crdt, self: string, by: number) => Crdt): Modify {
-  const by = b.by === undefined ? 1 : b.by; // null is not "absent": it is a wrong value
-  if (typeof by !== "number" || !Number.isSafeInteger(by) || by < 0) {
-    throw new BodyError(`${at}by must be a non-negative integer (default 1); got ${show(by)}`);
+  field(): string {
+    const f = this.b.field;
+    if (typeof f !== "string" || f === "") throw new BodyError(`${this.at}field must be a non-empty string; got ${show(f)}`);
+    return f;
   }
-  return (c, self) => f(c, self, by);
-}
 
-function element(b: Body, at: string): Element {
-  if (!("value" in b) || b.value === undefined) throw new BodyError(`${at}value is missing`);
-  return b.value as Element; // any JSON value is an Element; the data type validates the rest
-}
-
-function field(b: Body, at: string): string {
-  if (typeof b.field !== "string" || b.field === "") throw new BodyError(`${at}field must be a non-empty string; got ${show(b.field)}`);
-  return b.field;
-}
-
-function timestamp(b: Body, at: string): number | undefined {
-  const ts = b.timestamp;
-  if (ts === undefined) return undefined;
-  if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < 0) {
-    throw new BodyError(`${at}timestamp must be a non-negative integer (milliseconds); got ${show(ts)}`);
+  by(): number {
+    const by = this.b.by === undefined ? 1 : this.b.by; // null is not "absent": it is a wrong value
+    if (typeof by !== "number" || !Number.isSafeInteger(by) || by < 0) {
+      throw new BodyError(`${this.at}by must be a non-negative integer (default 1); got ${show(by)}`);
+    }
+    return by;
   }
-  return ts;
+
+  timestamp(): number | undefined {
+    const ts = this.b.timestamp;
+    if (ts === undefined) return undefined;
+    if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < 0) {
+      throw new BodyError(`${this.at}timestamp must be a non-negative integer (milliseconds); got ${show(ts)}`);
+    }
+    return ts;
+  }
+
+  nested(): Modify {
+    const valueKind = nestedKind(this.b.valueType);
+    const inner = this.b.update;
+    if (typeof inner !== "object" || inner === null || Array.isArray(inner)) {
+      throw new BodyError(`${this.at}${typeName(this.kind)} update needs "update": the ${typeName(valueKind)} operation to apply to the field, e.g. {"op":"increment","by":1}`);
+    }
+    this.valueKind = valueKind;
+    return modifier(valueKind, inner as Body, new BodyArgs(inner as Body, `${this.at}update.`, valueKind));
+  }
 }
 
 function badOp(type: string, op: unknown, allowed: string[], at = ""): BodyError {

@@ -19,7 +19,8 @@
  *
  * Every decoder throws DecodeError and nothing else.
  */
-import type { Type } from "protobufjs";
+import type { Field, Type } from "protobufjs";
+import protobuf from "protobufjs/light.js";
 import { DATA_TYPES, dataTypes, fromState } from "../crdt/registry.js";
 import type {
   AnyState,
@@ -46,8 +47,10 @@ export const DataType: Readonly<Record<string, number>> = Object.freeze({ ...sch
 export type DataType = number;
 
 // Index = DataType number: the kind whose descriptor carries that wire tag (undefined for UNSPECIFIED).
+// Built from the descriptors alone (proto3 enums are open: protobufjs reads an enum number the
+// schema does not name as that number); test/data-types.test.ts checks the schema names each one.
 const KIND_BY_TYPE: readonly (DataKind | undefined)[] = Array.from(
-  { length: Math.max(...Object.values(DataType)) + 1 },
+  { length: Math.max(...DATA_TYPES.map((t) => t.wireTag)) + 1 },
   (_, type) => DATA_TYPES.find((t) => t.wireTag === type)?.kind,
 );
 
@@ -268,7 +271,47 @@ function stateFromPb(kind: DataKind, type: Type, m: object, what: string, depth:
     case T.ORMapState:
       return mapFromPb(kind, m as PbORMap, what, depth);
     default:
-      throw new DecodeError(`${what}: no state codec for protobuf message ${type.name}`);
+      return plainFromPb(type, m as Record<string, unknown>, what) as unknown as AnyState;
+  }
+}
+
+/**
+ * A state message without a codec above (one a data type added with its own message): read by the
+ * schema, with the rules of the codecs above. Every message is strict; a singular sub-message is
+ * required unless declared `optional`; 64-bit integers become numbers (DecodeError past 2^53);
+ * an absent `optional` scalar is left out. So a new type's state needs no code here, as long as
+ * its `toState()` mirrors the message and always writes its sub-messages.
+ */
+function plainFromPb(type: Type, m: Record<string, unknown>, what: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of type.fieldsArray) {
+    const at = `${what}.${field.name}`;
+    const v = m[field.name];
+    if (field.repeated) out[field.name] = (v as unknown[]).map((x, i) => fieldFromPb(field, x, `${at}[${i}]`));
+    else if (v != null) out[field.name] = fieldFromPb(field, v, at);
+    else if (field.resolve().resolvedType instanceof protobuf.Type && field.partOf === null) throw new DecodeError(`${at} is missing`);
+  }
+  return out;
+}
+
+function fieldFromPb(field: Field, v: unknown, what: string): unknown {
+  const message = field.resolve().resolvedType;
+  if (message instanceof protobuf.Type) {
+    checkFields(v as object, message, what, true);
+    return plainFromPb(message, v as Record<string, unknown>, what);
+  }
+  switch (field.type) {
+    case "uint64":
+    case "fixed64":
+      return u64(v as Int64, what);
+    case "int64":
+    case "sint64":
+    case "sfixed64":
+      return i64(v as Int64, what);
+    case "bytes":
+      return bytesOf(v);
+    default:
+      return v;
   }
 }
 
