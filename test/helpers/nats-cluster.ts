@@ -54,13 +54,13 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   try {
     for (let i = 0; i < size; i++) {
       const row: (TcpProxy | undefined)[] = [];
-      for (let j = 0; j < size; j++) row.push(i === j ? undefined : await startTcpProxy(clusterPorts[j]!));
+      for (let j = 0; j < size; j++) row.push(i === j ? undefined : await startTcpProxy(() => clusterPorts[j]!));
       proxies.push(row);
     }
     const deadPort = await freePort(); // nothing listens here: gossiped route addresses lead nowhere
-    for (let i = 0; i < size; i++) {
+    const configOf = (i: number): string => {
       const routes = proxies[i]!.filter((p): p is TcpProxy => p !== undefined).map((p) => `"nats-route://127.0.0.1:${p.port}"`);
-      const config = [
+      return [
         `server_name: ${name}-${i}`,
         `http: "127.0.0.1:${monitorPorts[i]}"`,
         "cluster {",
@@ -71,7 +71,19 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
         ...(options.noAdvertise ? ["  no_advertise: true"] : []),
         "}",
       ].join("\n");
-      servers.push(await startNatsServer({ config, ...(options.jetstream ? { jetstream: true } : {}) }));
+    };
+    for (let i = 0; i < size; i++) {
+      // A port picked free may be taken before the server binds it (other tests run alongside):
+      // move the route and monitor ports (the proxies follow) and try again, a few times.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          servers.push(await startNatsServer({ config: configOf(i), ...(options.jetstream ? { jetstream: true } : {}) }));
+          break;
+        } catch (error) {
+          if (attempt >= 3 || !/address already in use/i.test(String(error))) throw error;
+          [clusterPorts[i], monitorPorts[i]] = [await freePort(), await freePort()];
+        }
+      }
     }
   } catch (error) {
     await stop();

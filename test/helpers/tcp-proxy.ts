@@ -29,7 +29,8 @@ interface Link {
   toClient: Buffer[];
 }
 
-export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
+/** `targetPort` may be a function, read at each connection (a target that had to move to another port). */
+export async function startTcpProxy(targetPort: number | (() => number), targetHost = "127.0.0.1"): Promise<TcpProxy> {
   let mode: "open" | "reset" | "blackhole" = "open";
   const links = new Set<Link>();
 
@@ -45,7 +46,7 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
   };
 
   const connectUpstream = (l: Link): void => {
-    const up = createConnection({ host: targetHost, port: targetPort });
+    const up = createConnection({ host: targetHost, port: typeof targetPort === "number" ? targetPort : targetPort() });
     l.upstream = up;
     up.on("data", (chunk: Buffer) => send(l.client, l.toClient, chunk));
     up.on("error", () => drop(l));
