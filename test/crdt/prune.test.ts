@@ -10,6 +10,11 @@ import { GCounter } from "../../src/crdt/gcounter.js";
 import { ORSet } from "../../src/crdt/orset.js";
 import { MVRegister } from "../../src/crdt/mv-register.js";
 import { PNCounter } from "../../src/crdt/pncounter.js";
+import { ORMap } from "../../src/crdt/ormap.js";
+import { LWWMap } from "../../src/crdt/lww-map.js";
+import { PNCounterMap } from "../../src/crdt/pncounter-map.js";
+import { ORMultiMap } from "../../src/crdt/ormultimap.js";
+import "../../src/crdt/index.js"; // the registry ORMap resolves its value kinds through
 import type { Crdt } from "../../src/crdt/types.js";
 import { coveredAmong, foldIdOf, parseWriter, retiredBy } from "../../src/crdt/writer-ids.js";
 import { checkDeltaLaws, checkMergeLaws, fcParams, stateJson, type TypeSpec } from "./laws.js";
@@ -63,12 +68,51 @@ const orsetSpec: TypeSpec<ORSet<number>, number> = {
 
 const mvSpec: TypeSpec<MVRegister<number>, number> = { name: "MVRegister", empty: () => MVRegister.empty<number>(), op: fc.nat({ max: 3 }), apply: (r, n, x) => r.set(n, x) };
 
+// The maps: two keys, so that removes, re-adds and folds meet in one key and pass by another.
+type MapOp = { k: "k1" | "k2"; v: number };
+const mapOp: fc.Arbitrary<MapOp> = fc.record({ k: fc.constantFrom("k1" as const, "k2" as const), v: fc.integer({ min: -4, max: 9 }) });
+const orMapOfCountersSpec: TypeSpec<ORMap<GCounter, string>, MapOp> = {
+  name: "ORMap<GCounter>",
+  empty: () => ORMap.empty<GCounter, string>("gcounter"),
+  op: mapOp,
+  apply: (m, n, op) => (op.v < 0 ? m.remove(n, op.k) : m.update(n, op.k, (c, w) => c.increment(w, op.v))),
+};
+const orMapOfSetsSpec: TypeSpec<ORMap<ORSet<number>, string>, MapOp> = {
+  name: "ORMap<ORSet>",
+  empty: () => ORMap.empty<ORSet<number>, string>("orset"),
+  op: mapOp,
+  apply: (m, n, op) => (op.v === -4 ? m.remove(n, op.k) : m.update(n, op.k, (s, w) => (op.v >= 0 ? s.add(w, op.v % 4) : s.remove(-op.v)))),
+};
+const lwwMapSpec: TypeSpec<LWWMap<number, string>, MapOp> = {
+  name: "LWWMap",
+  empty: () => LWWMap.empty<number, string>(),
+  op: mapOp,
+  apply: (m, n, op) => (op.v < 0 ? m.remove(n, op.k) : m.put(n, op.k, op.v, op.v)),
+};
+const pncounterMapSpec: TypeSpec<PNCounterMap<string>, MapOp> = {
+  name: "PNCounterMap",
+  empty: () => PNCounterMap.empty<string>(),
+  op: mapOp,
+  apply: (m, n, op) => (op.v === -4 ? m.remove(n, op.k) : op.v < 0 ? m.decrement(n, op.k, -op.v) : m.increment(n, op.k, op.v)),
+};
+const orMultiMapSpec: TypeSpec<ORMultiMap<number, string>, MapOp> = {
+  name: "ORMultiMap",
+  empty: () => ORMultiMap.empty<number, string>(),
+  op: mapOp,
+  apply: (m, n, op) => (op.v === -4 ? m.remove(n, op.k) : op.v < 0 ? m.removeBinding(n, op.k, -op.v) : m.addBinding(n, op.k, op.v % 4)),
+};
+
 describe("merge laws with fold ids", () => {
   for (const spec of [
     withFolds(gcounterSpec, (v, w) => v.foldRetired(w)),
     withFolds(pncounterSpec, (v, w) => v.foldRetired(w)),
     withFolds(orsetSpec, (v, w) => v.foldRetired(w)),
     withFolds(mvSpec, (v, w) => v.foldRetired(w)),
+    withFolds(orMapOfCountersSpec, (v, w) => v.foldRetired(w)),
+    withFolds(orMapOfSetsSpec, (v, w) => v.foldRetired(w)),
+    withFolds(lwwMapSpec, (v, w) => v.foldRetired(w)),
+    withFolds(pncounterMapSpec, (v, w) => v.foldRetired(w)),
+    withFolds(orMultiMapSpec, (v, w) => v.foldRetired(w)),
   ] as TypeSpec<any, any>[]) {
     describe(spec.name, () => {
       checkMergeLaws(spec);
