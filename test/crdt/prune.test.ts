@@ -311,4 +311,34 @@ describe("fold after every replica's knowledge reached the owner", () => {
     assert.deepEqual([...elsewhere.elements], ["a"]);
     assert.deepEqual(elsewhere.writers, ["x^2"]);
   });
+
+  test("a map: a retired writer's part of a key is re-issued under the fold id; an old copy merges in without counting twice", () => {
+    const before = PNCounterMap.empty<string>().increment("x~1", "a", 5).decrement("x~1", "b", 2).increment("s~1", "a", 1).resetDelta();
+    const folded = before.increment("x~2", "a", 3).foldRetired("x~2");
+    assert.deepEqual(folded.entries, [["a", 9], ["b", -2]]);
+    assert.deepEqual(folded.writers.sort(), ["s~1", "x^2", "x~2"]);
+    assert.ok(folded.derivesFrom(before), "a fold derives from the value it started from (update's check)");
+    // An old copy (x~1's part still there) merged after the fold; the delta (x~2's write and the fold) merged into the old copy.
+    assert.deepEqual(folded.merge(before).entries, [["a", 9], ["b", -2]]);
+    assert.deepEqual(before.merge(folded.delta!).entries, [["a", 9], ["b", -2]]);
+    assert.deepEqual(before.merge(folded.delta!).writers.sort(), ["s~1", "x^2", "x~2"]);
+    assert.ok(PNCounterMap.fromState(folded.merge(before).toState()).equals(folded.resetDelta()));
+  });
+
+  test("a map of sets: what another writer removed stays removed; what only the retired writer held is re-added", () => {
+    const m = ORMap.empty<ORSet<number>, string>("orset")
+      .update("x~1", "k", (s, w) => s.add(w, 1).add(w, 2))
+      .update("y~1", "k", (s) => s.remove(1))
+      .update("x~1", "gone", (s, w) => s.add(w, 3))
+      .resetDelta();
+    const removed = m.remove("y~1", "gone").resetDelta();
+    const folded = removed.foldRetired("x~2");
+    assert.deepEqual(folded.get("k")!.elements, [2]);
+    assert.equal(folded.has("gone"), false);
+    assert.ok(folded.writers.every((id) => !id.startsWith("x~1")), folded.writers.join(","));
+    // Merged into a replica that still holds x~1's parts (and the removed key): the same value.
+    const elsewhere = m.merge(folded.delta!);
+    assert.deepEqual(elsewhere.get("k")!.elements, [2]);
+    assert.ok(elsewhere.merge(removed).equals(folded.resetDelta()));
+  });
 });
