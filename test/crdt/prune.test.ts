@@ -83,6 +83,20 @@ const orMapOfSetsSpec: TypeSpec<ORMap<ORSet<number>, string>, MapOp> = {
   op: mapOp,
   apply: (m, n, op) => (op.v === -4 ? m.remove(n, op.k) : m.update(n, op.k, (s, w) => (op.v >= 0 ? s.add(w, op.v % 4) : s.remove(-op.v)))),
 };
+const orMapOfRegistersSpec: TypeSpec<ORMap<MVRegister<number>, string>, MapOp> = {
+  name: "ORMap<MVRegister>",
+  empty: () => ORMap.empty<MVRegister<number>, string>("mvRegister"),
+  op: mapOp,
+  apply: (m, n, op) => (op.v < 0 ? m.remove(n, op.k) : m.update(n, op.k, (r, w) => r.set(w, op.v % 3))),
+};
+// A map in a map: the inner map's parts and dots fold through the outer one.
+const orMapOfMapsSpec: TypeSpec<ORMap<PNCounterMap<string>, string>, MapOp> = {
+  name: "ORMap<PNCounterMap>",
+  empty: () => ORMap.empty<PNCounterMap<string>, string>("pncounterMap"),
+  op: mapOp,
+  apply: (m, n, op) =>
+    op.v === -4 ? m.remove(n, op.k) : m.update(n, op.k, (inner, w) => (op.v < 0 ? inner.remove(w, `f${-op.v % 2}`) : inner.increment(w, `f${op.v % 2}`, op.v))),
+};
 const lwwMapSpec: TypeSpec<LWWMap<number, string>, MapOp> = {
   name: "LWWMap",
   empty: () => LWWMap.empty<number, string>(),
@@ -110,6 +124,8 @@ describe("merge laws with fold ids", () => {
     withFolds(mvSpec, (v, w) => v.foldRetired(w)),
     withFolds(orMapOfCountersSpec, (v, w) => v.foldRetired(w)),
     withFolds(orMapOfSetsSpec, (v, w) => v.foldRetired(w)),
+    withFolds(orMapOfRegistersSpec, (v, w) => v.foldRetired(w)),
+    withFolds(orMapOfMapsSpec, (v, w) => v.foldRetired(w)),
     withFolds(lwwMapSpec, (v, w) => v.foldRetired(w)),
     withFolds(pncounterMapSpec, (v, w) => v.foldRetired(w)),
     withFolds(orMultiMapSpec, (v, w) => v.foldRetired(w)),
@@ -251,6 +267,17 @@ describe("fold after every replica's knowledge reached the owner", () => {
         read: (m: ORMap<ORSet<number>, string>) => m.entries.map(([k, s]) => [k, [...s.elements]]),
         writers: (m: ORMap<ORSet<number>, string>) => m.writers,
       } satisfies Model<ORMap<ORSet<number>, string>>,
+    ],
+    [
+      "ORMap<PNCounterMap>",
+      {
+        empty: () => ORMap.empty<PNCounterMap<string>, string>("pncounterMap"),
+        write: (m: ORMap<PNCounterMap<string>, string>, w, v) =>
+          v === 0 ? m.remove(w, "k0") : m.update(w, mapKey(v), (inner, n) => (v === -4 ? inner.remove(n, "f") : v > 0 ? inner.increment(n, `f${v % 2}`, v) : inner.decrement(n, "f", -v))),
+        fold: (m: ORMap<PNCounterMap<string>, string>, w) => m.foldRetired(w),
+        read: (m: ORMap<PNCounterMap<string>, string>) => m.entries.map(([k, inner]) => [k, inner.entries]),
+        writers: (m: ORMap<PNCounterMap<string>, string>) => m.writers,
+      } satisfies Model<ORMap<PNCounterMap<string>, string>>,
     ],
     [
       "LWWMap",
