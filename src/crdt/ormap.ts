@@ -219,9 +219,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     kept.push(mine);
     if (kept.length > 1) kept.sort((a, b) => compareDots(a.dot, b.dot));
     // Dots minted inside the value (above `dot`, see `DotsCapability`) are this map's too.
-    const covered = [dot];
-    const top = dots === undefined ? dot.counter : dots.maxCounter(next, node);
-    for (let c = dot.counter + 1; c <= top; c++) covered.push(Object.freeze({ node, counter: c }));
+    const covered = rangeOf(node, dot.counter, dots === undefined ? dot.counter : dots.maxCounter(next, node));
     const piece = new ORMap<V, K>(
       this.#valueType,
       PMap.empty<Instances<V>>().set(k, Object.freeze([mine])),
@@ -482,8 +480,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
         for (const [k, instances] of changed) {
           for (const i of m.get(k)!) ix.delete(dotKey(i.dot));
           for (const i of instances) ix.set(dotKey(i.dot), k);
-          if (instances.length === 0) m.delete(k);
-          else m.set(k, instances);
+          m.set(k, instances); // never empty: the fold instance replaces what moved
         }
       });
     });
@@ -491,7 +488,6 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     const pieceMap = PMap.build<Instances<V>>((m) => {
       pieceIndex = pieceIndex.mutate((ix) => {
         for (const [k, instances] of pieceEntries) {
-          if (instances.length === 0) continue;
           m.set(k, instances);
           for (const i of instances) ix.set(dotKey(i.dot), k);
         }
