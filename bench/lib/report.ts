@@ -476,7 +476,7 @@ export function render(r: BenchResults): Rendered {
     out.push("## 10. Metadata after 100 writer restarts");
     out.push("");
     out.push(
-      "Two replicators on the in-memory bus (virtual time). The writer increments every counter key and adds an element to every set key 101 times, restarting without a snapshot before each of the last 100 runs (a fresh writer id each time), or never; measured on the other replica once the prune folded the retired ids. Heap: per value as decoded (a restore or a pull builds them so), a GC difference over 20,000 decoded copies per kind.",
+      "Two replicators on the in-memory bus (virtual time). The writer increments every counter key, adds an element to every set key and increments a field of every PNCounterMap key 101 times, restarting without a snapshot before each of the last 100 runs (a fresh writer id each time), or never; measured on the other replica once the prune folded the retired ids. Heap: per value as decoded (a restore or a pull builds them so), a GC difference over 20,000 decoded copies per kind.",
     );
     out.push("");
     const rows = [r.fresh, r.restarted].flatMap((row) =>

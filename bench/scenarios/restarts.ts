@@ -4,8 +4,8 @@
  * src/crdt/writer-ids.ts), next to the same writes by a writer that never restarted.
  *
  * Two replicators (a stable holder and the writer) on the in-memory bus, in virtual time, in one
- * worker process. Each run of the writer increments every counter key once and (re-)adds the same
- * element to every set key. Measured on the holder once the prune settled: the writer ids per key,
+ * worker process. Each run of the writer increments every counter key once, (re-)adds the same
+ * element to every set key and increments one field of every PNCounterMap key. Measured on the holder once the prune settled: the writer ids per key,
  * the encoded bytes per key (what a snapshot stores) and the heap per key of its values as decoded
  * (a restore or a pull builds them so; sampled 20,000 times per kind so that the GC difference holds).
  */
@@ -17,7 +17,7 @@ export interface RestartsRow {
   keys: number;
   /** Writer ids of the writer's node per key, at most (after the prune). */
   writerIdsPerKey: number;
-  /** Per kind (gcounter, orset): encoded bytes per key (what a snapshot stores) and heap per key. */
+  /** Per kind (gcounter, orset, pncounterMap): encoded bytes per key (what a snapshot stores) and heap per key. */
   kinds: Record<string, { keys: number; bytesPerKey: number; heapBytesPerKey: number }>;
 }
 
@@ -33,10 +33,10 @@ const RUNS = 101;
 /** Values decoded per kind for the heap figure: enough that a GC difference is not noise. */
 const HEAP_SAMPLE = 20_000;
 
-async function measure(restarts: number, counters: number, sets: number): Promise<RestartsRow> {
+async function measure(restarts: number, counters: number, sets: number, maps: number): Promise<RestartsRow> {
   const { fromState } = await import("../../src/crdt/registry.js");
   const gc = (globalThis as { gc?: () => void }).gc;
-  const run = await writeThrough(restarts, counters, sets);
+  const run = await writeThrough(restarts, counters, sets, maps);
   const kinds: RestartsRow["kinds"] = {};
   // Heap per value as a replica holds it once decoded (as a restore or a pull builds it): the
   // holder's states decoded HEAP_SAMPLE times over, with them and without them.
@@ -48,11 +48,11 @@ async function measure(restarts: number, counters: number, sets: number): Promis
     const heap = (process.memoryUsage().heapUsed - before) / copies.length;
     kinds[kind] = { keys: states.length, bytesPerKey: run.bytes.get(kind)! / states.length, heapBytesPerKey: heap };
   }
-  return { restarts, keys: counters + sets, writerIdsPerKey: run.ids, kinds };
+  return { restarts, keys: counters + sets + maps, writerIdsPerKey: run.ids, kinds };
 }
 
 /** The runs; returns the holder's values once the prune settled, their encoded size and ids per key. */
-async function writeThrough(restarts: number, counters: number, sets: number): Promise<{ states: Map<string, unknown[]>; bytes: Map<string, number>; ids: number }> {
+async function writeThrough(restarts: number, counters: number, sets: number, maps: number): Promise<{ states: Map<string, unknown[]>; bytes: Map<string, number>; ids: number }> {
   const { Key, MemoryNetwork, Replicator } = await import("../../src/index.js");
   const { encodeValue } = await import("../../src/wire/codec.js");
   const { dataTypes } = await import("../../src/crdt/registry.js");
@@ -76,11 +76,12 @@ async function writeThrough(restarts: number, counters: number, sets: number): P
     }
     for (let i = 0; i < counters; i++) void writer.update(Key.gcounter(`c${i}`), (c, self) => c.increment(self, 1));
     for (let i = 0; i < sets; i++) void writer.update(Key.orset<string>(`s${i}`), (s, self) => s.add(self, "x"));
+    for (let i = 0; i < maps; i++) void writer.update(Key.pncounterMap(`m${i}`), (m, self) => m.increment(self, "f", 1));
     await clock.advance(200);
   }
   const writerIds = (r: ReplicatorType): number =>
     Math.max(0, ...r.entries().map((e) => (dataTypes.get(e.kind)?.pruning?.writers(e.value) ?? []).filter((id) => id.startsWith("writer")).length));
-  const settled = (): boolean => holder.size === counters + sets && writerIds(holder) <= 2 && writerIds(writer) <= 2 && holder.entries().every((e) => e.value.equals(writer.entry(e.key)?.value as never));
+  const settled = (): boolean => holder.size === counters + sets + maps && writerIds(holder) <= 2 && writerIds(writer) <= 2 && holder.entries().every((e) => e.value.equals(writer.entry(e.key)?.value as never));
   for (let waited = 0; waited < 120_000 && !settled(); waited += 500) await clock.advance(500);
   if (!settled()) throw new Error(`restarts bench: the prune did not settle (${writerIds(holder)} writer ids per key on the holder)`);
   const states = new Map<string, unknown[]>();
@@ -100,9 +101,10 @@ export const restartsWorker = {
   "restarts.run": async (a: { full: boolean }) => {
     const counters = a.full ? 4_000 : 400;
     const sets = counters / 4;
-    await measure(0, counters / 10, sets / 10); // warm-up: modules, JIT, interned ids
-    const fresh = await measure(0, counters, sets);
-    const restarted = await measure(RUNS - 1, counters, sets);
+    const maps = counters / 4;
+    await measure(0, counters / 10, sets / 10, maps / 10); // warm-up: modules, JIT, interned ids
+    const fresh = await measure(0, counters, sets, maps);
+    const restarted = await measure(RUNS - 1, counters, sets, maps);
     const worst = (f: "bytesPerKey" | "heapBytesPerKey"): number => Math.max(...Object.keys(fresh.kinds).map((k) => restarted.kinds[k]![f] / fresh.kinds[k]![f]));
     return { fresh, restarted, ratio: { bytes: worst("bytesPerKey"), heap: worst("heapBytesPerKey") } };
   },

@@ -129,6 +129,16 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
     return this.#map.toState();
   }
 
+  /** Folds the ids `writerId` retires (see ORMap.foldRetired). */
+  foldRetired(writerId: string): LWWMap<V, K> {
+    return this.#wrap(this.#map.foldRetired(writerId));
+  }
+
+  /** The writer and fold ids the map records (see ORMap.writers). */
+  get writers(): string[] {
+    return this.#map.writers;
+  }
+
   /** @internal see `DotsCapability` */
   withSeen(node: string, counter: number): LWWMap<V, K> {
     return this.#wrap(this.#map.withSeen(node, counter));
@@ -176,5 +186,6 @@ export const lwwMapType: DataTypeDescriptor<LWWMap, ORMapState> = {
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),
   ),
+  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId) },
   maxLwwTimestamp: (map) => orMapType.maxLwwTimestamp!(map.map as ORMap),
 };

@@ -30,6 +30,11 @@
  *
  * Values are stored without their pending deltas; `get` returns them that way. `modify` must
  * inflate the value it is given (use its mutators); what it returns replaces the key's value.
+ *
+ * Retired writer ids (writer-ids.ts) are folded per key (`foldRetired`): a retired writer's
+ * instance is re-issued under its node's fold id, nested values are folded through their type's
+ * pruning capability, and wherever a fold id is in the context, instances of the ids it covers go
+ * (merge, fromState).
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
 import { CausalContext, compareDots, compareStrings, decodeDot, dotKey, type Dot } from "./causal.js";
@@ -39,6 +44,7 @@ import { PMap, sameMaps } from "./pmap.js";
 import { holdableByORMap, registeredDataTypes, type DataTypeDescriptor, type DotsCapability, type JsonCapability } from "./descriptor.js";
 import type { AnyState, Crdt, DataKind, DotState, Element, ORMapState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
+import { coverageOf, foldIdOf, isCovered, retiredBy } from "./writer-ids.js";
 
 /** One writer's part of a key: its dot and the join of its changes (undefined: the empty value). */
 interface Instance<V> {
@@ -132,6 +138,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     const keys = rawKeys === undefined ? ORSet.empty<K>() : ORSet.fromState<K>(rawKeys as never, `${what}.keys`);
     if (!Array.isArray(rawValues)) throw new DecodeError(`${what}.values must be an array`);
     const empty = valueType.empty();
+    const coverage = coverageOf(keys.context.nodes); // the key set dropped the dots a fold id covers: so do their values
     const valueOf = new Map<string, V>(); // key + " " + dotKey → value
     let previous: { key: string; dot: Dot | undefined } | undefined;
     for (const raw of rawValues as unknown[]) {
@@ -146,6 +153,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       previous = { key, dot };
       if (typeof value !== "object" || value === null) throw new DecodeError(`${what}: the value of key ${describe(key)} must be a state object`);
       const decoded = valueType.fromState(value as AnyState) as V;
+      if (dot !== undefined && coverage !== undefined && isCovered(dot.node, coverage)) continue;
       const dots = keys.dotsOf(key);
       if (dot === undefined) {
         if (dots === undefined) continue; // a legacy value of a removed key
@@ -211,9 +219,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     kept.push(mine);
     if (kept.length > 1) kept.sort((a, b) => compareDots(a.dot, b.dot));
     // Dots minted inside the value (above `dot`, see `DotsCapability`) are this map's too.
-    const covered = [dot];
-    const top = dots === undefined ? dot.counter : dots.maxCounter(next, node);
-    for (let c = dot.counter + 1; c <= top; c++) covered.push(Object.freeze({ node, counter: c }));
+    const covered = rangeOf(node, dot.counter, dots === undefined ? dot.counter : dots.maxCounter(next, node));
     const piece = new ORMap<V, K>(
       this.#valueType,
       PMap.empty<Instances<V>>().set(k, Object.freeze([mine])),
@@ -355,8 +361,18 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     if (other.#entries.size === 0 && other.#context.isEmpty) return this;
     const mineContext = this.#context;
     const theirContext = other.#context;
+    let context = mineContext.merge(theirContext);
+    // A fold id on one side drops the instances of the ids it covers on the other (a late
+    // instance of a retired writer, see writer-ids.ts); nested values drop them in their merge.
+    const covered = context.coveredWriters();
+    if (covered.size > 0) {
+      context = context.without(covered);
+      if (context.equals(mineContext)) context = mineContext;
+    }
     const touched = new Set<string>(other.#entries.keys());
-    if (theirContext.dotCount <= this.#entries.size + other.#entries.size) {
+    if (covered.size > 0 && mineContext.nodes.some((node) => covered.has(node))) {
+      for (const k of this.#entries.keys()) touched.add(k);
+    } else if (theirContext.dotCount <= this.#entries.size + other.#entries.size) {
       for (const dot of theirContext.dots()) {
         const k = this.#index.get(dotKey(dot));
         if (k !== undefined) touched.add(k);
@@ -369,7 +385,8 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       index = index.mutate((ix) => {
         for (const k of touched) {
           const mine = m.get(k) ?? NO_INSTANCES;
-          const joined = joinInstances(mine, mineContext, other.#entries.get(k) ?? NO_INSTANCES, theirContext);
+          const theirs = withoutWriters(other.#entries.get(k) ?? NO_INSTANCES, covered);
+          const joined = joinInstances(withoutWriters(mine, covered), mineContext, theirs, theirContext);
           if (joined === mine) continue;
           for (const i of mine) ix.delete(dotKey(i.dot));
           for (const i of joined) ix.set(dotKey(i.dot), k);
@@ -378,9 +395,125 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
         }
       });
     });
-    const context = mineContext.merge(theirContext);
     if (entries === this.#entries && context === mineContext) return this;
     return new ORMap<V, K>(this.#valueType, entries, index, context, this.#delta);
+  }
+
+  /**
+   * Folds the ids `writerId` retires (older ids of its node, see writer-ids.ts) into its node's
+   * fold id, key by key: the instances of retired ids (and an earlier instance of the fold id) are
+   * re-issued as one instance of the fold id, under a new dot; the key's value is folded through
+   * the value type's pruning capability (a counter's retired slots summed into the fold slot, a
+   * set's elements that only retired dots held re-added under the fold id), and that change joins
+   * the fold instance and every other instance whose value mentions a retired id (the dots a
+   * retired writer's element had, which another writer's add superseded). The retired ids leave
+   * the context; the fold id enters it in any case, so wherever the delta arrives the retired ids
+   * go. Returns `this` when the context records no retired id.
+   */
+  foldRetired(writerId: string): ORMap<V, K> {
+    const fold = foldIdOf(writerId);
+    if (fold === undefined) return this;
+    const retired = new Set(this.#context.nodes.filter((node) => retiredBy(writerId, node)));
+    if (retired.size === 0) return this;
+    const pruning = this.#valueType.pruning;
+    const dots = this.#valueType.dots;
+    const mentions = (v: V | undefined): boolean => v !== undefined && pruning !== undefined && pruning.writers(v).some((id) => retiredBy(writerId, id));
+    let context = this.#context.without(retired);
+    const changed = new Map<string, Instances<V>>(); // key → its instances after the fold
+    const pieceEntries = new Map<string, Instances<V>>();
+    const pieceDots: Dot[] = [];
+    this.#entries.forEach((instances, k) => {
+      const moved = (i: Instance<V>): boolean => retired.has(i.dot.node) || i.dot.node === fold;
+      if (!instances.some((i) => moved(i) || mentions(i.value))) return;
+      // Dots minted inside the value stay above the map's own (as `update` keeps them), and the context covers them.
+      const dot = context.next(fold);
+      let change: V | undefined;
+      let top = dot.counter;
+      const joined = joinValues(instances);
+      if (pruning !== undefined && joined !== undefined) {
+        const folded = pruning.foldRetired(dots === undefined ? joined : dots.above(joined, fold, dot.counter), writerId);
+        change = folded.delta;
+        if (dots !== undefined) top = Math.max(top, dots.maxCounter(folded, fold));
+      }
+      const withChange = (v: V | undefined): V | undefined => (change === undefined ? v : v === undefined ? change : v.merge(change));
+      const kept: Instance<V>[] = [];
+      const shipped: Instance<V>[] = [];
+      let reissued: V | undefined;
+      let anyMoved = false;
+      for (const i of instances) {
+        if (moved(i)) {
+          anyMoved = true;
+          if (i.dot.node === fold) pieceDots.push(i.dot); // superseded; the retired ones go with their ids
+          if (i.value !== undefined) reissued = reissued === undefined ? i.value : reissued.merge(i.value);
+        } else if (mentions(i.value)) {
+          const next = instance(i.dot, withChange(i.value));
+          kept.push(next);
+          shipped.push(next);
+          pieceDots.push(i.dot);
+        } else {
+          kept.push(i);
+        }
+      }
+      if (anyMoved) {
+        let value = withChange(reissued);
+        if (value !== undefined && value.equals(this.#valueType.empty())) value = undefined;
+        const mine = instance(dot, value);
+        kept.push(mine);
+        shipped.push(mine);
+      }
+      const minted = rangeOf(fold, dot.counter, top);
+      pieceDots.push(...minted);
+      context = context.merge(CausalContext.of(minted));
+      kept.sort((a, b) => compareDots(a.dot, b.dot));
+      shipped.sort((a, b) => compareDots(a.dot, b.dot));
+      changed.set(k, Object.freeze(kept));
+      pieceEntries.set(k, Object.freeze(shipped));
+    });
+    if (changed.size === 0) {
+      const marker = context.next(fold);
+      context = context.add(marker);
+      pieceDots.push(marker);
+    }
+    let index = this.#index;
+    const entries = this.#entries.mutate((m) => {
+      index = index.mutate((ix) => {
+        for (const [k, instances] of changed) {
+          for (const i of m.get(k)!) ix.delete(dotKey(i.dot));
+          for (const i of instances) ix.set(dotKey(i.dot), k);
+          m.set(k, instances); // never empty: the fold instance replaces what moved
+        }
+      });
+    });
+    let pieceIndex = PMap.empty<string>();
+    const pieceMap = PMap.build<Instances<V>>((m) => {
+      pieceIndex = pieceIndex.mutate((ix) => {
+        for (const [k, instances] of pieceEntries) {
+          m.set(k, instances);
+          for (const i of instances) ix.set(dotKey(i.dot), k);
+        }
+      });
+    });
+    const piece = new ORMap<V, K>(this.#valueType, pieceMap, pieceIndex, CausalContext.of(pieceDots), undefined);
+    return new ORMap<V, K>(
+      this.#valueType,
+      entries,
+      index,
+      context,
+      this.#delta === undefined ? piece : this.#delta.merge(piece),
+      this.#delta === undefined ? this : this.#origin,
+    );
+  }
+
+  /** The writer and fold ids this map records: its context's, and those of its values (Akka's `modifiedByNodes`). */
+  get writers(): string[] {
+    const out = new Set(this.#context.nodes);
+    const pruning = this.#valueType.pruning;
+    if (pruning !== undefined) {
+      this.forEachStored((v) => {
+        for (const id of pruning.writers(v)) out.add(id);
+      });
+    }
+    return [...out];
   }
 
   equals(other: ORMap<V, K>): boolean {
@@ -454,6 +587,19 @@ function joinInstances<V extends Crdt<V>>(mine: Instances<V>, c: CausalContext, 
     }
   }
   return changed ? Object.freeze(out) : mine;
+}
+
+/** `instances` without those whose dot is of one of `writers` (`instances` itself when none is). */
+function withoutWriters<V>(instances: Instances<V>, writers: ReadonlySet<string>): Instances<V> {
+  if (writers.size === 0 || !instances.some((i) => writers.has(i.dot.node))) return instances;
+  return Object.freeze(instances.filter((i) => !writers.has(i.dot.node)));
+}
+
+/** The dots (node, from..to). */
+function rangeOf(node: string, from: number, to: number): Dot[] {
+  const out: Dot[] = [];
+  for (let c = from; c <= to; c++) out.push(Object.freeze({ node, counter: c }));
+  return out;
 }
 
 function sameInstances<V extends Crdt<V>>(a: Instances<V>, b: Instances<V>): boolean {
@@ -542,6 +688,7 @@ export const orMapType: DataTypeDescriptor<ORMap, ORMapState> = {
     (m) => m,
     (m, node, counter) => m.withSeen(node, counter),
   ),
+  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId) },
   maxLwwTimestamp: (map) => {
     const ofValue = registeredDataTypes().get(map.valueKind)?.maxLwwTimestamp;
     let max = 0;

@@ -133,6 +133,16 @@ export class ORMultiMap<V extends Element = Element, K extends Element = Element
     return this.#map.toState();
   }
 
+  /** Folds the ids `writerId` retires (see ORMap.foldRetired). */
+  foldRetired(writerId: string): ORMultiMap<V, K> {
+    return this.#wrap(this.#map.foldRetired(writerId));
+  }
+
+  /** The writer and fold ids the map records (see ORMap.writers). */
+  get writers(): string[] {
+    return this.#map.writers;
+  }
+
   /** @internal see `DotsCapability` */
   withSeen(node: string, counter: number): ORMultiMap<V, K> {
     return this.#wrap(this.#map.withSeen(node, counter));
@@ -184,4 +194,5 @@ export const orMultiMapType: DataTypeDescriptor<ORMultiMap, ORMapState> = {
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),
   ),
+  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId) },
 };

@@ -131,6 +131,16 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
     return this.#map.toState();
   }
 
+  /** Folds the ids `writerId` retires (see ORMap.foldRetired). */
+  foldRetired(writerId: string): PNCounterMap<K> {
+    return this.#wrap(this.#map.foldRetired(writerId));
+  }
+
+  /** The writer and fold ids the map records (see ORMap.writers). */
+  get writers(): string[] {
+    return this.#map.writers;
+  }
+
   /** @internal see `DotsCapability` */
   withSeen(node: string, counter: number): PNCounterMap<K> {
     return this.#wrap(this.#map.withSeen(node, counter));
@@ -182,4 +192,5 @@ export const pncounterMapType: DataTypeDescriptor<PNCounterMap, ORMapState> = {
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),
   ),
+  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId) },
 };

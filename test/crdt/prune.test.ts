@@ -10,6 +10,11 @@ import { GCounter } from "../../src/crdt/gcounter.js";
 import { ORSet } from "../../src/crdt/orset.js";
 import { MVRegister } from "../../src/crdt/mv-register.js";
 import { PNCounter } from "../../src/crdt/pncounter.js";
+import { ORMap } from "../../src/crdt/ormap.js";
+import { LWWMap } from "../../src/crdt/lww-map.js";
+import { PNCounterMap } from "../../src/crdt/pncounter-map.js";
+import { ORMultiMap } from "../../src/crdt/ormultimap.js";
+import "../../src/crdt/index.js"; // the registry ORMap resolves its value kinds through
 import type { Crdt } from "../../src/crdt/types.js";
 import { coveredAmong, foldIdOf, parseWriter, retiredBy } from "../../src/crdt/writer-ids.js";
 import { checkDeltaLaws, checkMergeLaws, fcParams, stateJson, type TypeSpec } from "./laws.js";
@@ -63,12 +68,67 @@ const orsetSpec: TypeSpec<ORSet<number>, number> = {
 
 const mvSpec: TypeSpec<MVRegister<number>, number> = { name: "MVRegister", empty: () => MVRegister.empty<number>(), op: fc.nat({ max: 3 }), apply: (r, n, x) => r.set(n, x) };
 
+// The maps: two keys, so that removes, re-adds and folds meet in one key and pass by another.
+type MapOp = { k: "k1" | "k2"; v: number };
+const mapOp: fc.Arbitrary<MapOp> = fc.record({ k: fc.constantFrom("k1" as const, "k2" as const), v: fc.integer({ min: -4, max: 9 }) });
+const orMapOfCountersSpec: TypeSpec<ORMap<GCounter, string>, MapOp> = {
+  name: "ORMap<GCounter>",
+  empty: () => ORMap.empty<GCounter, string>("gcounter"),
+  op: mapOp,
+  apply: (m, n, op) => (op.v < 0 ? m.remove(n, op.k) : m.update(n, op.k, (c, w) => c.increment(w, op.v))),
+};
+const orMapOfSetsSpec: TypeSpec<ORMap<ORSet<number>, string>, MapOp> = {
+  name: "ORMap<ORSet>",
+  empty: () => ORMap.empty<ORSet<number>, string>("orset"),
+  op: mapOp,
+  apply: (m, n, op) => (op.v === -4 ? m.remove(n, op.k) : m.update(n, op.k, (s, w) => (op.v >= 0 ? s.add(w, op.v % 4) : s.remove(-op.v)))),
+};
+const orMapOfRegistersSpec: TypeSpec<ORMap<MVRegister<number>, string>, MapOp> = {
+  name: "ORMap<MVRegister>",
+  empty: () => ORMap.empty<MVRegister<number>, string>("mvRegister"),
+  op: mapOp,
+  apply: (m, n, op) => (op.v < 0 ? m.remove(n, op.k) : m.update(n, op.k, (r, w) => r.set(w, op.v % 3))),
+};
+// A map in a map: the inner map's parts and dots fold through the outer one.
+const orMapOfMapsSpec: TypeSpec<ORMap<PNCounterMap<string>, string>, MapOp> = {
+  name: "ORMap<PNCounterMap>",
+  empty: () => ORMap.empty<PNCounterMap<string>, string>("pncounterMap"),
+  op: mapOp,
+  apply: (m, n, op) =>
+    op.v === -4 ? m.remove(n, op.k) : m.update(n, op.k, (inner, w) => (op.v < 0 ? inner.remove(w, `f${-op.v % 2}`) : inner.increment(w, `f${op.v % 2}`, op.v))),
+};
+const lwwMapSpec: TypeSpec<LWWMap<number, string>, MapOp> = {
+  name: "LWWMap",
+  empty: () => LWWMap.empty<number, string>(),
+  op: mapOp,
+  apply: (m, n, op) => (op.v < 0 ? m.remove(n, op.k) : m.put(n, op.k, op.v, op.v)),
+};
+const pncounterMapSpec: TypeSpec<PNCounterMap<string>, MapOp> = {
+  name: "PNCounterMap",
+  empty: () => PNCounterMap.empty<string>(),
+  op: mapOp,
+  apply: (m, n, op) => (op.v === -4 ? m.remove(n, op.k) : op.v < 0 ? m.decrement(n, op.k, -op.v) : m.increment(n, op.k, op.v)),
+};
+const orMultiMapSpec: TypeSpec<ORMultiMap<number, string>, MapOp> = {
+  name: "ORMultiMap",
+  empty: () => ORMultiMap.empty<number, string>(),
+  op: mapOp,
+  apply: (m, n, op) => (op.v === -4 ? m.remove(n, op.k) : op.v < 0 ? m.removeBinding(n, op.k, -op.v) : m.addBinding(n, op.k, op.v % 4)),
+};
+
 describe("merge laws with fold ids", () => {
   for (const spec of [
     withFolds(gcounterSpec, (v, w) => v.foldRetired(w)),
     withFolds(pncounterSpec, (v, w) => v.foldRetired(w)),
     withFolds(orsetSpec, (v, w) => v.foldRetired(w)),
     withFolds(mvSpec, (v, w) => v.foldRetired(w)),
+    withFolds(orMapOfCountersSpec, (v, w) => v.foldRetired(w)),
+    withFolds(orMapOfSetsSpec, (v, w) => v.foldRetired(w)),
+    withFolds(orMapOfRegistersSpec, (v, w) => v.foldRetired(w)),
+    withFolds(orMapOfMapsSpec, (v, w) => v.foldRetired(w)),
+    withFolds(lwwMapSpec, (v, w) => v.foldRetired(w)),
+    withFolds(pncounterMapSpec, (v, w) => v.foldRetired(w)),
+    withFolds(orMultiMapSpec, (v, w) => v.foldRetired(w)),
   ] as TypeSpec<any, any>[]) {
     describe(spec.name, () => {
       checkMergeLaws(spec);
@@ -184,6 +244,80 @@ describe("fold after every replica's knowledge reached the owner", () => {
     fc.assert(fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => runProtocol(model, steps)), fcParams());
   });
 
+  // The maps: v picks the key (two of them) and the write; 0 removes the key.
+  const mapKey = (v: number): string => `k${Math.abs(v) % 2}`;
+  const mapModels: [string, Model<any>][] = [
+    [
+      "ORMap<GCounter>",
+      {
+        empty: () => ORMap.empty<GCounter, string>("gcounter"),
+        write: (m: ORMap<GCounter, string>, w, v) => (v === 0 ? m.remove(w, "k0") : m.update(w, mapKey(v), (c, n) => c.increment(n, Math.abs(v)))),
+        fold: (m: ORMap<GCounter, string>, w) => m.foldRetired(w),
+        read: (m: ORMap<GCounter, string>) => m.entries.map(([k, c]) => [k, c.value]),
+        writers: (m: ORMap<GCounter, string>) => m.writers,
+      } satisfies Model<ORMap<GCounter, string>>,
+    ],
+    [
+      "ORMap<ORSet>",
+      {
+        empty: () => ORMap.empty<ORSet<number>, string>("orset"),
+        write: (m: ORMap<ORSet<number>, string>, w, v) =>
+          v === 0 ? m.remove(w, "k0") : m.update(w, mapKey(v), (s, n) => (v > 0 ? s.add(n, v % 3) : s.remove(-v % 3))),
+        fold: (m: ORMap<ORSet<number>, string>, w) => m.foldRetired(w),
+        read: (m: ORMap<ORSet<number>, string>) => m.entries.map(([k, s]) => [k, [...s.elements]]),
+        writers: (m: ORMap<ORSet<number>, string>) => m.writers,
+      } satisfies Model<ORMap<ORSet<number>, string>>,
+    ],
+    [
+      "ORMap<PNCounterMap>",
+      {
+        empty: () => ORMap.empty<PNCounterMap<string>, string>("pncounterMap"),
+        write: (m: ORMap<PNCounterMap<string>, string>, w, v) =>
+          v === 0 ? m.remove(w, "k0") : m.update(w, mapKey(v), (inner, n) => (v === -4 ? inner.remove(n, "f") : v > 0 ? inner.increment(n, `f${v % 2}`, v) : inner.decrement(n, "f", -v))),
+        fold: (m: ORMap<PNCounterMap<string>, string>, w) => m.foldRetired(w),
+        read: (m: ORMap<PNCounterMap<string>, string>) => m.entries.map(([k, inner]) => [k, inner.entries]),
+        writers: (m: ORMap<PNCounterMap<string>, string>) => m.writers,
+      } satisfies Model<ORMap<PNCounterMap<string>, string>>,
+    ],
+    [
+      "LWWMap",
+      {
+        empty: () => LWWMap.empty<number, string>(),
+        // Explicit timestamps (the same in both clusters); equal ones are broken by writer id.
+        write: (m: LWWMap<number, string>, w, v) => (v === 0 ? m.remove(w, "k0") : m.put(w, mapKey(v), v, 4 + v)),
+        fold: (m: LWWMap<number, string>, w) => m.foldRetired(w),
+        read: (m: LWWMap<number, string>) => m.entries,
+        writers: (m: LWWMap<number, string>) => m.writers,
+      } satisfies Model<LWWMap<number, string>>,
+    ],
+    [
+      "PNCounterMap",
+      {
+        empty: () => PNCounterMap.empty<string>(),
+        write: (m: PNCounterMap<string>, w, v) => (v === 0 ? m.remove(w, "k0") : v > 0 ? m.increment(w, mapKey(v), v) : m.decrement(w, mapKey(v), -v)),
+        fold: (m: PNCounterMap<string>, w) => m.foldRetired(w),
+        read: (m: PNCounterMap<string>) => m.entries,
+        writers: (m: PNCounterMap<string>) => m.writers,
+      } satisfies Model<PNCounterMap<string>>,
+    ],
+    [
+      "ORMultiMap",
+      {
+        empty: () => ORMultiMap.empty<number, string>(),
+        write: (m: ORMultiMap<number, string>, w, v) =>
+          v === 0 ? m.remove(w, "k0") : v > 0 ? m.addBinding(w, mapKey(v), v % 3) : m.removeBinding(w, mapKey(v), -v % 3),
+        fold: (m: ORMultiMap<number, string>, w) => m.foldRetired(w),
+        read: (m: ORMultiMap<number, string>) => m.entries,
+        writers: (m: ORMultiMap<number, string>) => m.writers,
+      } satisfies Model<ORMultiMap<number, string>>,
+    ],
+  ];
+  for (const [name, model] of mapModels) {
+    test(`${name}: every value equals the unfolded cluster's at every step`, () => {
+      fc.assert(fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => runProtocol(model, steps)), fcParams());
+    });
+  }
+
   test("a late slot of a retired writer is dropped wherever the fold id is", () => {
     const before = GCounter.empty().increment("x~1", 5).increment("s~1", 2);
     const folded = before.increment("x~2", 1).foldRetired("x~2");
@@ -203,5 +337,35 @@ describe("fold after every replica's knowledge reached the owner", () => {
     const elsewhere = s.merge(folded.delta!);
     assert.deepEqual([...elsewhere.elements], ["a"]);
     assert.deepEqual(elsewhere.writers, ["x^2"]);
+  });
+
+  test("a map: a retired writer's part of a key is re-issued under the fold id; an old copy merges in without counting twice", () => {
+    const before = PNCounterMap.empty<string>().increment("x~1", "a", 5).decrement("x~1", "b", 2).increment("s~1", "a", 1).resetDelta();
+    const folded = before.increment("x~2", "a", 3).foldRetired("x~2");
+    assert.deepEqual(folded.entries, [["a", 9], ["b", -2]]);
+    assert.deepEqual(folded.writers.sort(), ["s~1", "x^2", "x~2"]);
+    assert.ok(folded.derivesFrom(before), "a fold derives from the value it started from (update's check)");
+    // An old copy (x~1's part still there) merged after the fold; the delta (x~2's write and the fold) merged into the old copy.
+    assert.deepEqual(folded.merge(before).entries, [["a", 9], ["b", -2]]);
+    assert.deepEqual(before.merge(folded.delta!).entries, [["a", 9], ["b", -2]]);
+    assert.deepEqual(before.merge(folded.delta!).writers.sort(), ["s~1", "x^2", "x~2"]);
+    assert.ok(PNCounterMap.fromState(folded.merge(before).toState()).equals(folded.resetDelta()));
+  });
+
+  test("a map of sets: what another writer removed stays removed; what only the retired writer held is re-added", () => {
+    const m = ORMap.empty<ORSet<number>, string>("orset")
+      .update("x~1", "k", (s, w) => s.add(w, 1).add(w, 2))
+      .update("y~1", "k", (s) => s.remove(1))
+      .update("x~1", "gone", (s, w) => s.add(w, 3))
+      .resetDelta();
+    const removed = m.remove("y~1", "gone").resetDelta();
+    const folded = removed.foldRetired("x~2");
+    assert.deepEqual(folded.get("k")!.elements, [2]);
+    assert.equal(folded.has("gone"), false);
+    assert.ok(folded.writers.every((id) => !id.startsWith("x~1")), folded.writers.join(","));
+    // Merged into a replica that still holds x~1's parts (and the removed key): the same value.
+    const elsewhere = m.merge(folded.delta!);
+    assert.deepEqual(elsewhere.get("k")!.elements, [2]);
+    assert.ok(elsewhere.merge(removed).equals(folded.resetDelta()));
   });
 });
