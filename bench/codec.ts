@@ -221,13 +221,13 @@ const pbjs: Lib = {
       valueType: dataTypeOf(s.valueKind),
       valueKind: s.valueKind,
       keys: s.keys,
-      values: s.values.map((e) => ({ key: e.key, value: pbjs.prepare(s.valueKind, e.value) })),
+      values: s.values.map((e) => ({ key: e.key, dot: e.dot as G.Dot | undefined, value: pbjs.prepare(s.valueKind, e.value) })),
     };
   },
   encodeState(kind, native) {
     if (!isMapKind(kind)) return PB_STATE[kind].encode(native).finish();
     const m = native as unknown as NativeMap;
-    const values = m.values.map((e) => ({ key: e.key, value: pbjs.encodeState(m.valueKind, e.value) }));
+    const values = m.values.map((e) => ({ key: e.key, dot: e.dot, value: pbjs.encodeState(m.valueKind, e.value) }));
     return PB_STATE[kind].encode({ valueType: m.valueType, keys: m.keys, values }).finish();
   },
   decodeState(kind, bytes) {
@@ -331,6 +331,7 @@ function envelopeNative(lib: Lib, deltas: CrdtDelta[], bigints: boolean): Native
     })),
     tombstones: [],
     sentAfterUs: n(5_000_250), // sent 5000.25 ms after the incarnation
+    sentBeforeUs: n(0),
     chunk: undefined,
   };
 }
