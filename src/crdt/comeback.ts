@@ -1,0 +1,90 @@
+/**
+ * A node's comeback after its ids were folded by another node (pure; see ARCHITECTURE.md
+ * "Pruning retired writers").
+ *
+ * A node removed from the membership and away longer than `pruneRetiredAfterMs` has its ids folded
+ * by the leader into `node^f`, which covers them on every replica. If it was in fact alive (a long
+ * partition), its writes the leader never saw are under a covered id: the merge that brings the
+ * fold drops them. So, in that merge, the node compares what it held of its own ids before (`before`)
+ * with what the merged value keeps of them (`merged`: the fold's share, as the leader knew it) and
+ * re-issues the difference under a fresh writer id (`fresh`, above the fold).
+ *
+ * Counters: before the merge the node holds S = the sum of its own node's slots; after it, F = the
+ * fold slot (+ any uncovered own slot). The node knows its live id exactly (it is the only writer)
+ * and its retired ids as they were when it folded them itself (a fold waits for every peer): so S is
+ * its node's exact share and adding S − F under `fresh` makes the counter exact. S < F (the leader
+ * knew more of a retired id than this node: it never folded them) is reported as `lost`.
+ * ORSet: elements held before and gone after (their only dots were covered) are added again under
+ * `fresh`; elements back after the merge that this node had removed cannot be told from elements
+ * it never saw: reported. MVRegister: a value lost cannot be set again without overwriting the
+ * concurrent ones: reported.
+ */
+import type { Crdt } from "./types.js";
+import { GCounter } from "./gcounter.js";
+import { PNCounter } from "./pncounter.js";
+import { ORSet } from "./orset.js";
+import { MVRegister } from "./mv-register.js";
+import { parseWriter } from "./writer-ids.js";
+
+export interface Reissued<T extends Crdt = Crdt> {
+  /** `merged` with the re-issued effects (its delta carries them; undefined delta when none). */
+  readonly value: T;
+  /** Effects that could not be re-issued exactly (0 when none). */
+  readonly lost: number;
+}
+
+/** Whether `id` is an id (writer or fold) of `node`. */
+function ofNode(id: string, node: string): boolean {
+  return parseWriter(id)?.node === node;
+}
+
+function ownShare(c: GCounter, node: string): number {
+  let sum = 0;
+  for (const id of c.nodes) if (ofNode(id, node)) sum += c.slot(id);
+  return sum;
+}
+
+/** What `before` held of `node`'s share and `merged` no longer does (negative: the fold knew more). */
+function missingShare(before: GCounter, merged: GCounter, node: string): number {
+  return ownShare(before, node) - ownShare(merged, node);
+}
+
+function reissueSet(before: ORSet, merged: ORSet, node: string, fresh: string): Reissued<ORSet> {
+  let value = merged;
+  let lost = 0;
+  for (const e of before.unsortedCanonicals()) if (!merged.hasCanonical(e)) value = value.addCanonical(fresh, e);
+  for (const e of merged.unsortedCanonicals()) {
+    if (before.hasCanonical(e)) continue;
+    const dots = merged.dotsOf(e) ?? [];
+    if (dots.length > 0 && dots.every((d) => parseWriter(d.node)?.fold === true && ofNode(d.node, node))) lost++;
+  }
+  return { value, lost };
+}
+
+function reissueMv(before: MVRegister, merged: MVRegister): Reissued<MVRegister> {
+  const kept = new Set(merged.values.map((v) => JSON.stringify(v)));
+  return { value: merged, lost: before.values.filter((v) => !kept.has(JSON.stringify(v))).length };
+}
+
+/**
+ * `merged` (= `before` merged with a value holding a fold id that covers ids of `node`) with the
+ * effects `before` held under the covered ids re-issued as `fresh`; undefined for a type that
+ * records no writer ids this knows how to re-issue (the caller reports it).
+ */
+export function reissueCovered(before: Crdt, merged: Crdt, node: string, fresh: string): Reissued | undefined {
+  if (before instanceof GCounter && merged instanceof GCounter) {
+    const up = missingShare(before, merged, node);
+    return { value: up > 0 ? merged.increment(fresh, up) : merged, lost: Math.max(0, -up) };
+  }
+  if (before instanceof PNCounter && merged instanceof PNCounter) {
+    const up = missingShare(before.increments, merged.increments, node);
+    const down = missingShare(before.decrements, merged.decrements, node);
+    let value = merged;
+    if (up > 0) value = value.increment(fresh, up);
+    if (down > 0) value = value.decrement(fresh, down);
+    return { value, lost: Math.max(0, -up) + Math.max(0, -down) };
+  }
+  if (before instanceof ORSet && merged instanceof ORSet) return reissueSet(before, merged, node, fresh);
+  if (before instanceof MVRegister && merged instanceof MVRegister) return reissueMv(before, merged);
+  return undefined;
+}
