@@ -14,9 +14,11 @@
  * and its retired ids as they were when it folded them itself (a fold waits for every peer): so S is
  * its node's exact share and adding S − F under `fresh` makes the counter exact. S < F (the leader
  * knew more of a retired id than this node: it never folded them) is reported as `lost`.
- * ORSet: elements held before and gone after (their only dots were covered) are added again under
- * `fresh`; elements back after the merge that this node had removed cannot be told from elements
- * it never saw: reported. MVRegister: a value lost cannot be set again without overwriting the
+ * ORSet: elements held before and gone after, whose only dots were covered ids of this node, are
+ * added again under `fresh`. The fold keeps no trace of which of those dots the leader had seen, so
+ * an element whose only dots are this node's and that another node removed during the partition
+ * comes back too (add wins); elements back after the merge that this node had removed (the fold
+ * re-issued the leader's dots for them) cannot be told from elements it never saw: reported. MVRegister: a value lost cannot be set again without overwriting the
  * concurrent ones: reported.
  */
 import type { Crdt } from "./types.js";
@@ -24,7 +26,8 @@ import { GCounter } from "./gcounter.js";
 import { PNCounter } from "./pncounter.js";
 import { ORSet } from "./orset.js";
 import { MVRegister } from "./mv-register.js";
-import { parseWriter } from "./writer-ids.js";
+import type { Dot } from "./causal.js";
+import { coverageOf, isCovered, parseWriter } from "./writer-ids.js";
 
 export interface Reissued<T extends Crdt = Crdt> {
   /** `merged` with the re-issued effects (its delta carries them; undefined delta when none). */
@@ -52,7 +55,11 @@ function missingShare(before: GCounter, merged: GCounter, node: string): number 
 function reissueSet(before: ORSet, merged: ORSet, node: string, fresh: string): Reissued<ORSet> {
   let value = merged;
   let lost = 0;
-  for (const e of before.unsortedCanonicals()) if (!merged.hasCanonical(e)) value = value.addCanonical(fresh, e);
+  const coverage = coverageOf(merged.writers);
+  const dropped = (d: Dot): boolean => coverage !== undefined && ofNode(d.node, node) && isCovered(d.node, coverage);
+  for (const e of before.unsortedCanonicals()) {
+    if (!merged.hasCanonical(e) && (before.dotsOf(e) ?? []).every(dropped)) value = value.addCanonical(fresh, e);
+  }
   for (const e of merged.unsortedCanonicals()) {
     if (before.hasCanonical(e)) continue;
     const dots = merged.dotsOf(e) ?? [];
