@@ -26,12 +26,14 @@ import { GCounter } from "./gcounter.js";
 import { PNCounter } from "./pncounter.js";
 import { ORSet } from "./orset.js";
 import { MVRegister } from "./mv-register.js";
-import type { Dot } from "./causal.js";
+import { CausalContext, type Dot } from "./causal.js";
 import { coverageOf, isCovered, parseWriter } from "./writer-ids.js";
 
 export interface Reissued<T extends Crdt = Crdt> {
-  /** `merged` with the re-issued effects (its delta carries them; undefined delta when none). */
+  /** `merged` with the re-issued effects. */
   readonly value: T;
+  /** Those effects, to publish like a write's delta (undefined when none). */
+  readonly delta: T | undefined;
   /** Effects that could not be re-issued exactly (0 when none). */
   readonly lost: number;
 }
@@ -52,36 +54,85 @@ function missingShare(before: GCounter, merged: GCounter, node: string): number 
   return ownShare(before, node) - ownShare(merged, node);
 }
 
-function reissueSet(before: ORSet, merged: ORSet, node: string, fresh: string): Reissued<ORSet> {
-  let value = merged;
-  let lost = 0;
-  const coverage = coverageOf(merged.writers);
-  const dropped = (d: Dot): boolean => coverage !== undefined && ofNode(d.node, node) && isCovered(d.node, coverage);
-  for (const e of before.unsortedCanonicals()) {
-    if (!merged.hasCanonical(e) && (before.dotsOf(e) ?? []).every(dropped)) value = value.addCanonical(fresh, e);
-  }
-  for (const e of merged.unsortedCanonicals()) {
-    if (before.hasCanonical(e)) continue;
-    const dots = merged.dotsOf(e) ?? [];
-    if (dots.length > 0 && dots.every((d) => parseWriter(d.node)?.fold === true && ofNode(d.node, node))) lost++;
-  }
-  return { value, lost };
+function withDelta<T extends Crdt>(value: T, lost: number): Reissued<T> {
+  return { value: value.resetDelta(), delta: value.delta, lost };
 }
 
-function reissueMv(before: MVRegister, merged: MVRegister): Reissued<MVRegister> {
-  const kept = new Set(merged.values.map((v) => JSON.stringify(v)));
-  return { value: merged, lost: before.values.filter((v) => !kept.has(JSON.stringify(v))).length };
+/** What a comeback compares in a causal value: which dots the merge dropped, which fold dots are new. */
+interface CausalView {
+  /** A dot of this node that a fold id in `merged` covers (dropped by the merge). */
+  dropped(d: Dot): boolean;
+  /** A dot of a fold id of this node that `before` had not seen (re-issued by the fold for what the leader held). */
+  refolded(d: Dot): boolean;
+  /** Whether `before` has seen every dot of this node a fold can re-issue (see `authoredFrom`). */
+  knowsOwnDots: boolean;
+}
+
+function causalView(before: { writers: string[]; context: CausalContext }, merged: { writers: string[] }, node: string, authoredFrom: number): CausalView {
+  const coverage = coverageOf(merged.writers);
+  return {
+    dropped: (d) => coverage !== undefined && ofNode(d.node, node) && isCovered(d.node, coverage),
+    refolded: (d) => parseWriter(d.node)?.fold === true && ofNode(d.node, node) && !before.context.contains(d),
+    knowsOwnDots: before.writers.every((id) => {
+      const w = parseWriter(id);
+      return w === undefined || w.node !== node || w.incarnation >= authoredFrom;
+    }),
+  };
+}
+
+/** `ctx`'s next `n` dots of `node`. */
+function nextDots(ctx: CausalContext, node: string, n: number): Dot[] {
+  const first = ctx.next(node).counter;
+  return Array.from({ length: n }, (_, i) => ({ node, counter: first + i }));
+}
+
+function reissueSet(before: ORSet, merged: ORSet, node: string, fresh: string, authoredFrom: number): Reissued<ORSet> {
+  const view = causalView(before, merged, node, authoredFrom);
+  const readd = before.unsortedCanonicals().filter((e) => !merged.hasCanonical(e) && (before.dotsOf(e) ?? []).every(view.dropped)).sort();
+  const superseded: Dot[] = [];
+  let lost = 0;
+  for (const e of merged.unsortedCanonicals()) {
+    if (before.hasCanonical(e)) continue;
+    const dots = (merged.dotsOf(e) ?? []).filter(view.refolded);
+    if (dots.length === 0) continue;
+    if (view.knowsOwnDots) superseded.push(...dots);
+    else lost++;
+  }
+  if (readd.length === 0 && superseded.length === 0) return { value: merged, delta: undefined, lost };
+  const dots = nextDots(merged.context, fresh, readd.length);
+  const piece = ORSet.fromState({ entries: readd.map((element, i) => ({ element, dots: [dots[i]!] })), context: CausalContext.of([...dots, ...superseded]).toState() });
+  return { value: merged.merge(piece).resetDelta(), delta: piece, lost };
+}
+
+function reissueMv(before: MVRegister, merged: MVRegister, node: string, fresh: string, authoredFrom: number): Reissued<MVRegister> {
+  const view = causalView(before, merged, node, authoredFrom);
+  const kept = new Set(merged.toState().entries.map((e) => e.value));
+  const held = before.toState().entries;
+  const readd = held.filter((e) => view.dropped(e.dot) && !kept.has(e.value)).map((e) => e.value);
+  const heldValues = new Set(held.map((e) => e.value));
+  const superseded: Dot[] = [];
+  let lost = 0;
+  for (const e of merged.toState().entries) {
+    if (!view.refolded(e.dot) || heldValues.has(e.value)) continue;
+    if (view.knowsOwnDots) superseded.push(e.dot);
+    else lost++;
+  }
+  if (readd.length === 0 && superseded.length === 0) return { value: merged, delta: undefined, lost };
+  const dots = nextDots(merged.context, fresh, readd.length);
+  const piece = MVRegister.fromState({ entries: readd.map((value, i) => ({ dot: dots[i]!, value })), context: CausalContext.of([...dots, ...superseded]).toState() });
+  return { value: merged.merge(piece).resetDelta(), delta: piece, lost };
 }
 
 /**
  * `merged` (= `before` merged with a value holding a fold id that covers ids of `node`) with the
- * effects `before` held under the covered ids re-issued as `fresh`; undefined for a type that
+ * effects `before` held under the covered ids re-issued as `fresh`. `authoredFrom`: the lowest
+ * incarnation of the ids this process wrote under (it knows every dot of those). Undefined for a type that
  * records no writer ids this knows how to re-issue (the caller reports it).
  */
-export function reissueCovered(before: Crdt, merged: Crdt, node: string, fresh: string): Reissued | undefined {
+export function reissueCovered(before: Crdt, merged: Crdt, node: string, fresh: string, authoredFrom: number): Reissued | undefined {
   if (before instanceof GCounter && merged instanceof GCounter) {
     const up = missingShare(before, merged, node);
-    return { value: up > 0 ? merged.increment(fresh, up) : merged, lost: Math.max(0, -up) };
+    return withDelta(up > 0 ? merged.increment(fresh, up) : merged, Math.max(0, -up));
   }
   if (before instanceof PNCounter && merged instanceof PNCounter) {
     const up = missingShare(before.increments, merged.increments, node);
@@ -89,9 +140,9 @@ export function reissueCovered(before: Crdt, merged: Crdt, node: string, fresh: 
     let value = merged;
     if (up > 0) value = value.increment(fresh, up);
     if (down > 0) value = value.decrement(fresh, down);
-    return { value, lost: Math.max(0, -up) + Math.max(0, -down) };
+    return withDelta(value, Math.max(0, -up) + Math.max(0, -down));
   }
-  if (before instanceof ORSet && merged instanceof ORSet) return reissueSet(before, merged, node, fresh);
-  if (before instanceof MVRegister && merged instanceof MVRegister) return reissueMv(before, merged);
+  if (before instanceof ORSet && merged instanceof ORSet) return reissueSet(before, merged, node, fresh, authoredFrom);
+  if (before instanceof MVRegister && merged instanceof MVRegister) return reissueMv(before, merged, node, fresh, authoredFrom);
   return undefined;
 }

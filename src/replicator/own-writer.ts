@@ -22,6 +22,8 @@ export interface OwnWriterHooks {
 
 export class OwnWriter {
   private readonly foldPrefix: string;
+  /** The incarnation of the first id this process wrote under: it knows every dot of its ids from there. */
+  private readonly authoredFrom: number;
 
   constructor(
     private readonly nodeId: string,
@@ -29,6 +31,7 @@ export class OwnWriter {
     private readonly hooks: OwnWriterHooks,
   ) {
     this.foldPrefix = `${nodeId}^`;
+    this.authoredFrom = parseWriter(writerId)?.incarnation ?? 0;
   }
 
   /** The id this node's counter slots and dots are written under now. */
@@ -47,7 +50,7 @@ export class OwnWriter {
     const coverage = coverageOf(after);
     if (coverage === undefined || !pruning.writers(before).some((id) => parseWriter(id)?.node === this.nodeId && isCovered(id, coverage))) return merged;
     if (isCovered(this.writerId, coverage)) this.renew(highestFold(after, this.nodeId));
-    const reissued = reissueCovered(before, merged, this.nodeId, this.writerId);
+    const reissued = reissueCovered(before, merged, this.nodeId, this.writerId, this.authoredFrom);
     const lost = reissued === undefined ? 1 : reissued.lost;
     if (lost > 0) {
       this.hooks.stats.comebackLost += lost;
@@ -57,11 +60,10 @@ export class OwnWriter {
         ),
       );
     }
-    const value = reissued?.value ?? merged;
-    if (value.delta === undefined) return value;
+    if (reissued?.delta === undefined) return reissued?.value ?? merged;
     this.hooks.stats.comebackReissues++;
-    this.hooks.publish(key, kind, value.delta);
-    return value.resetDelta();
+    this.hooks.publish(key, kind, reissued.delta);
+    return reissued.value;
   }
 
   /** A fresh writer id above the fold incarnation `fold` (and above the current one). */
