@@ -35,7 +35,8 @@ export interface WriteRecord extends Span {
   changed?: boolean;
   readonly level: Level;
   /** Counters: the writer's slot (increments or decrements) right after this write. */
-  slot?: { readonly side: "inc" | "dec"; readonly after: number };
+  /** `by`: the write's own amount (`after` also holds what a comeback re-issued into the slot, see own-writer.ts). */
+  slot?: { readonly side: "inc" | "dec"; readonly after: number; readonly by: number };
   /** A unique element added to an ORSet. */
   readonly element?: string;
   outcome: WriteOutcome;
@@ -126,16 +127,19 @@ function checkCounters(log: SimLog, stopped: ReadonlySet<string>, replicas: read
     const { key, writer } = writes[0]!;
     const side = writes[0]!.slot!.side;
     const counter = sideOf(replica.get(key), side);
-    const allowed = [0, ...writes.map((w) => w.slot!.after)];
-    const least = Math.max(0, ...writes.filter((w) => mustSurvive(w, stopped)).map((w) => w.slot!.after));
     const fold = counter === undefined ? undefined : foldIdOfNode(counter, writer!);
     if (fold !== undefined) {
+      // Checked by the writes' own amounts: a slot written after a comeback also holds what it re-issued.
+      let sum = 0;
+      const totals = writes.map((w) => ({ w, total: (sum += w.slot!.by) }));
+      const leastTotal = Math.max(0, ...totals.filter(({ w }) => mustSurvive(w, stopped)).map(({ total }) => total));
       const id = `${key}\u0000${side}\u0000${fold}`;
       const entry = folded.get(id) ?? { key, side, fold, writers: [] };
-      entry.writers.push({ allowed: allowed.filter((a) => a >= least), least, writes });
+      entry.writers.push({ allowed: [0, ...totals.map(({ total }) => total)].filter((a) => a >= leastTotal), least: leastTotal, writes });
       folded.set(id, entry);
       continue;
     }
+    const allowed = [0, ...writes.map((w) => w.slot!.after)];
     const final = counter?.slot(writer!) ?? 0;
     if (!allowed.includes(final)) {
       report.failures.push(`inexact counter: ${key} slot ${side} of ${writer}: ${final} is not the slot after any of its writes (${[...new Set(allowed)].join(", ")})`);
