@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Key, MemoryNetwork, Replicator, type Crdt } from "../../src/index.js";
+import { ConfigError, Key, MemoryNetwork, Replicator, type Crdt } from "../../src/index.js";
+import { resolveOptions } from "../../src/replicator/options.js";
 import { dataTypes } from "../../src/crdt/registry.js";
 import { VirtualClock } from "../sim/virtual-clock.js";
 
@@ -69,6 +70,8 @@ test("a node pruned while cut off comes back with a fresh writer id and loses no
     assert.ok(await clock.until(() => x.writerId !== oldWriter && converged(), 60_000), "n2 came back under a fresh writer id and every replica converged");
     assert.ok(x.stats.writerIdRenewals >= 1 && x.stats.comebackReissues >= 1);
     assert.equal(x.stats.comebackLost, 0);
+    // What the snapshot layer records for a clean close's reuse is the current id.
+    assert.equal(x.context().writerId, x.writerId);
     for (const n of all()) {
       assert.equal(n.get(counter)!.value, total, `${n.nodeId}: the counter is exact`);
       const elements = new Set(n.get(set)!.elements);
@@ -81,4 +84,12 @@ test("a node pruned while cut off comes back with a fresh writer id and loses no
   } finally {
     for (const n of nodes.values()) await drive(n.close()).catch(() => {});
   }
+});
+
+test("pruneRetiredAfterMs: off by default, a whole number of milliseconds", () => {
+  const base = { nodeId: "n1", nats: { servers: "nats://127.0.0.1:1" } };
+  assert.equal(resolveOptions(base).pruneRetiredAfterMs, 0);
+  assert.equal(resolveOptions({ ...base, pruneRetiredAfterMs: 86_400_000 }).pruneRetiredAfterMs, 86_400_000);
+  assert.throws(() => resolveOptions({ ...base, pruneRetiredAfterMs: -1 }), ConfigError);
+  assert.throws(() => resolveOptions({ ...base, pruneRetiredAfterMs: 1.5 }), ConfigError);
 });
