@@ -124,6 +124,14 @@ function reissueMv(before: MVRegister, merged: MVRegister, node: string, fresh: 
 }
 
 /**
+ * Whether a node can come back in `value`'s type (`reissueCovered` handles it): removed nodes' ids
+ * are folded only in such keys, so no other type's effects are ever dropped by such a fold.
+ */
+export function comesBack(value: Crdt): boolean {
+  return value instanceof GCounter || value instanceof PNCounter || value instanceof ORSet || value instanceof MVRegister;
+}
+
+/**
  * `merged` (= `before` merged with a value holding a fold id that covers ids of `node`) with the
  * effects `before` held under the covered ids re-issued as `fresh`. `authoredFrom`: the lowest
  * incarnation of the ids this process wrote under (it knows every dot of those). Undefined for a type that

@@ -9,6 +9,7 @@ import type { Heartbeater } from "../cluster/heartbeats.js";
 import { chooseIncarnation, chooseStartedAt } from "../cluster/incarnations.js";
 import { mayFoldRetired, RemovedNodes, removedToFold } from "../cluster/pruning.js";
 import { removedFoldWriter } from "../crdt/writer-ids.js";
+import { comesBack } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
@@ -341,7 +342,8 @@ export class Replicator {
         this.stats.retiredFolds++;
         value = this.store.get(key)!.value;
       }
-      for (const node of removed) {
+      // Only in the types a node can come back in (crdt/comeback.ts): elsewhere its ids stay.
+      for (const node of comesBack(value) ? removed : []) {
         const writer = removedFoldWriter(pruning.writers(value), node);
         if (writer === undefined || !this.foldInto(key, v.kind, pruning.foldRetired(value, writer))) continue;
         this.stats.removedFolds++;
