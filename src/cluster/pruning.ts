@@ -39,3 +39,60 @@ export function foldWaitsFor(r: FoldReadiness): string[] {
   const since = r.startedAtMs + r.settleMs;
   return r.peers.filter((p) => !p.reachable || (r.roundsEnded.get(p.node) ?? -Infinity) < since).map((p) => p.node);
 }
+
+/**
+ * Nodes removed from the membership whose ids this node may fold now (see crdt/writer-ids.ts
+ * `removedFoldWriter`). One owner folds, the data center's leader (deterministic), and only when
+ * the node has stayed away `delayMs` and every live replica's knowledge of it has reached the
+ * leader: a completed digest round with each member, ended `settleMs` after the removal (by then
+ * what the removed node sent before going has reached everyone). A removed node that is in fact
+ * alive comes back with a fresh writer id and re-issues what the fold missed (crdt/comeback.ts).
+ */
+export interface RemovedFoldReadiness {
+  now: number;
+  /** `pruneRetiredAfterMs`; 0: never. */
+  delayMs: number;
+  settleMs: number;
+  isLeader: boolean;
+  /** Nodes removed by vote or gone by leave, with when, ms (see RemovedNodes). */
+  removed: ReadonlyMap<string, number>;
+  /** Every member but this node. */
+  peers: readonly { node: string; reachable: boolean }[];
+  roundsEnded: ReadonlyMap<string, number>;
+}
+
+export function removedToFold(r: RemovedFoldReadiness): string[] {
+  if (r.delayMs <= 0 || !r.isLeader) return [];
+  if (r.peers.some((p) => !p.reachable)) return [];
+  const members = new Set(r.peers.map((p) => p.node));
+  const out: string[] = [];
+  for (const [node, atMs] of r.removed) {
+    if (members.has(node) || r.now - atMs < r.delayMs) continue;
+    if (r.peers.every((p) => (r.roundsEnded.get(p.node) ?? -Infinity) >= atMs + r.settleMs)) out.push(node);
+  }
+  return out.sort();
+}
+
+/** At most this many removed nodes are remembered (oldest dropped): a bound for churning clusters. */
+export const MAX_REMOVED_NODES = 4096;
+
+/** When each node left the membership (by vote or leave), until it is back. */
+export class RemovedNodes {
+  private readonly table = new Map<string, number>();
+
+  constructor(private readonly cap = MAX_REMOVED_NODES) {}
+
+  removed(node: string, atMs: number): void {
+    this.table.delete(node); // re-inserted last: the map's order is removal order
+    this.table.set(node, atMs);
+    if (this.table.size > this.cap) this.table.delete(this.table.keys().next().value!);
+  }
+
+  back(node: string): void {
+    this.table.delete(node);
+  }
+
+  get entries(): ReadonlyMap<string, number> {
+    return this.table;
+  }
+}

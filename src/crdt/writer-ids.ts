@@ -83,3 +83,31 @@ export function coveredAmong(ids: Iterable<string>): Set<string> {
   for (const id of all) if (isCovered(id, coverage)) out.add(id);
   return out;
 }
+
+/**
+ * The made-up writer id whose fold takes in every id of a removed `node` that `ids` holds: the
+ * next incarnation above the highest one of `node` there (so its fold id covers them all).
+ * Undefined when `ids` holds no writer id (`node~inc`) of `node`: nothing to fold (a lone fold id
+ * folded again would only rename it).
+ */
+export function removedFoldWriter(ids: Iterable<string>, node: string): string | undefined {
+  let max = -1;
+  let writer = false;
+  for (const id of ids) {
+    const w = parseWriter(id);
+    if (w === undefined || w.node !== node) continue;
+    writer ||= !w.fold;
+    max = Math.max(max, w.incarnation);
+  }
+  return writer ? `${node}~${(max + 1).toString(36)}` : undefined;
+}
+
+/** The highest incarnation of a fold id of `node` among `ids` (-1 when none). */
+export function highestFold(ids: Iterable<string>, node: string): number {
+  let max = -1;
+  for (const id of ids) {
+    const w = parseWriter(id);
+    if (w !== undefined && w.fold && w.node === node) max = Math.max(max, w.incarnation);
+  }
+  return max;
+}

@@ -64,6 +64,14 @@ export class ReplicatorStats {
   duplicateNodeHeartbeats = 0;
   /** Keys in which this node folded its retired writer ids (see crdt/writer-ids.ts). */
   retiredFolds = 0;
+  /** Keys in which this node, as leader, folded the ids of a node removed longer than pruneRetiredAfterMs. */
+  removedFolds = 0;
+  /** Fresh writer ids this node took because another node folded its live one (see replicator/own-writer.ts). */
+  writerIdRenewals = 0;
+  /** Keys in which this node re-issued effects such a fold dropped. */
+  comebackReissues = 0;
+  /** Effects such a fold dropped that could not be re-issued exactly (reported as errors too). */
+  comebackLost = 0;
   /** Starts whose check for another holder of the node id timed out (the start went on). */
   identityCheckTimeouts = 0;
   /** Values of a losing data type replaced by the key's winning type (a key written with two types). */

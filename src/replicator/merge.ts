@@ -18,6 +18,9 @@ import type { Subscriptions } from "./subscriptions.js";
 import { sameType, valueKindOf, winsOver } from "./type-conflict.js";
 
 export class Merger {
+  /** Re-issues what a fold of this node's own ids dropped (own-writer.ts); set once built. */
+  afterMerge: ((key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt) => Crdt) | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly stats: ReplicatorStats,
@@ -78,7 +81,8 @@ export class Merger {
       this.replaceLosingType(d, current.value, origin);
       return true;
     }
-    const merged = current === undefined ? d.value : current.value.merge(d.value);
+    let merged = current === undefined ? d.value : current.value.merge(d.value);
+    if (current !== undefined && this.afterMerge !== undefined) merged = this.afterMerge(d.key, d.kind, current.value, d.value, merged);
     this.stats.mergeCount++;
     this.clock.observe(timestamp); // later local writes are stamped at least as late
     // merge returns the receiver itself when the other side adds nothing: an idempotent merge.

@@ -49,6 +49,12 @@ export interface ReplicatorOptions {
   pruneIntervalMs?: number;
   /** How long a deleted key stays deleted. Default 24 h. */
   tombstoneTtlMs?: number;
+  /**
+   * Fold the writer ids of a node removed from the membership (by vote or leave) once it has
+   * stayed away this long (the data center's leader does, see ARCHITECTURE.md "Pruning retired
+   * writers"); 0 keeps them for ever. Default 0 (off).
+   */
+  pruneRetiredAfterMs?: number;
   /** Default timeout of coordinated writes and reads. Default 5 s. */
   coordinationTimeoutMs?: number;
   /**
@@ -90,6 +96,7 @@ export interface ResolvedOptions {
   maxDeltaSize: number;
   pruneIntervalMs: number;
   tombstoneTtlMs: number;
+  pruneRetiredAfterMs: number;
   coordinationTimeoutMs: number;
   minClusterSize: number;
   maxClockSkewMs: number;
@@ -111,6 +118,7 @@ export const DEFAULTS = {
   maxDeltaSize: 64 * 1024,
   pruneIntervalMs: 5 * 60_000,
   tombstoneTtlMs: 24 * 3_600_000,
+  pruneRetiredAfterMs: 0,
   coordinationTimeoutMs: 5_000,
   minClusterSize: 1,
   maxClockSkewMs: 60_000,
@@ -165,6 +173,7 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
     maxDeltaSize: ms("maxDeltaSize", DEFAULTS.maxDeltaSize, 1024),
     pruneIntervalMs: ms("pruneIntervalMs", DEFAULTS.pruneIntervalMs),
     tombstoneTtlMs: ms("tombstoneTtlMs", DEFAULTS.tombstoneTtlMs),
+    pruneRetiredAfterMs: ms("pruneRetiredAfterMs", DEFAULTS.pruneRetiredAfterMs, 0),
     coordinationTimeoutMs: ms("coordinationTimeoutMs", DEFAULTS.coordinationTimeoutMs),
     minClusterSize: integer("minClusterSize", DEFAULTS.minClusterSize, 1, "members"),
     maxClockSkewMs: ms("maxClockSkewMs", DEFAULTS.maxClockSkewMs),

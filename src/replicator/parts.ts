@@ -29,6 +29,8 @@ import type { Store } from "./store.js";
 import { Subscriptions } from "./subscriptions.js";
 import { SyncScheduler } from "./sync-scheduler.js";
 import { Writer } from "./writes.js";
+import { OwnWriter } from "./own-writer.js";
+import type { RemovedNodes } from "../cluster/pruning.js";
 
 
 /** Where requests to `node` go (see request-server.ts). */
@@ -77,6 +79,8 @@ export interface PartsInput {
   writerId: string;
   /** The membership peers counted at start (see identity.ts). */
   expected: ExpectedMember[];
+  /** Nodes removed from the membership, with when (cluster/pruning.ts). */
+  removedNodes: RemovedNodes;
 }
 
 /** What the parts need from the replicator that owns them. */
@@ -103,6 +107,7 @@ export interface Parts {
   server: RequestServer;
   reader: Reader;
   writer: Writer;
+  ownWriter: OwnWriter;
 }
 
 export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
@@ -142,6 +147,8 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     clock: options.clock,
     onError,
   });
+  const ownWriter = new OwnWriter(nodeId, input.writerId, { publish: (key, kind, delta) => outbox.add(key, kind, delta), stats, reportError: onError });
+  merger.afterMerge = (key, kind, before, incoming, merged) => ownWriter.afterMerge(key, kind, before, incoming, merged);
   const inbox: Inbox = new Inbox({
     nodeId,
     incarnation,
@@ -204,8 +211,9 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
   const onMembership = (e: MembershipEvent): void => {
     if (e.type === "leader-changed") {
       if (e.role === undefined && e.dataCenter === options.dataCenter) hooks.leaderChanged(e.leader);
-    } else if (syncs.onMembership(e) === "forget") {
-      inbox.forget(e.member.node); // gone: its next incarnation starts clean
+    } else {
+      notePresence(input.removedNodes, e, options.clock.now());
+      if (syncs.onMembership(e) === "forget") inbox.forget(e.member.node); // gone: its next incarnation starts clean
     }
   };
 
@@ -250,7 +258,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
   const reader = new Reader({ nodeId, store, merger, coordinator, coordinationTimeoutMs });
   const writer = new Writer({
     nodeId,
-    writerId: input.writerId,
+    writerId: () => ownWriter.id,
     store,
     merger,
     outbox,
@@ -261,7 +269,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     durable: hooks.durable,
     persist: hooks.persist,
   });
-  return { subscriptions, changes, merger, outbox, inbox, antiEntropy, heartbeater, syncs, server, reader, writer };
+  return { subscriptions, changes, merger, outbox, inbox, antiEntropy, heartbeater, syncs, server, reader, writer, ownWriter };
 }
 
 /**
@@ -281,4 +289,10 @@ function duplicateReporter(nodeId: string, incarnation: number, stats: Replicato
     console.error(`crdt-replicator: ${error.message}`);
     onError(error);
   };
+}
+
+/** Remembers when a member left the membership for good (vote or leave) and forgets it once back. */
+function notePresence(removed: RemovedNodes, e: Exclude<MembershipEvent, { type: "leader-changed" }>, nowMs: number): void {
+  if (e.type === "removed" && e.reason !== "restarted") removed.removed(e.member.node, nowMs);
+  else if (e.type === "joined" || e.type === "counted") removed.back(e.member.node);
 }

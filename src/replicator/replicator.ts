@@ -7,10 +7,12 @@
 import { every, type TimerHandle } from "../clock.js";
 import type { Heartbeater } from "../cluster/heartbeats.js";
 import { chooseIncarnation, chooseStartedAt } from "../cluster/incarnations.js";
-import { mayFoldRetired } from "../cluster/pruning.js";
+import { mayFoldRetired, RemovedNodes, removedToFold } from "../cluster/pruning.js";
+import { removedFoldWriter } from "../crdt/writer-ids.js";
+import { comesBack } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
-import type { Crdt } from "../crdt/types.js";
+import type { Crdt, DataKind } from "../crdt/types.js";
 import { ConfigError, InvalidArgumentError, ReplicatorClosedError } from "../errors.js";
 import { connectNats } from "../transport/nats.js";
 import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
@@ -36,6 +38,7 @@ import type { Reader } from "./reads.js";
 import type { RequestServer } from "./request-server.js";
 import type { SyncScheduler } from "./sync-scheduler.js";
 import type { Writer } from "./writes.js";
+import type { OwnWriter } from "./own-writer.js";
 
 export type { KeyStatus, MemberInfo, ReadOptions, KeySubscribeOptions, WriteOptions } from "./api.js";
 
@@ -45,8 +48,6 @@ type Claimed = { incarnation: number; startedAtMs: number; expected: ExpectedMem
 export class Replicator {
   readonly nodeId: string;
   readonly stats: ReplicatorStats;
-  /** The id this node's counter slots and dots are written under (see `writerIdFor`). */
-  readonly writerId: string;
   readonly options: ResolvedOptions;
   readonly startedAtMs: number;
   readonly incarnation: number;
@@ -62,6 +63,9 @@ export class Replicator {
   private readonly syncs: SyncScheduler;
   private readonly server: RequestServer;
   private readonly writer: Writer;
+  private readonly ownWriter: OwnWriter;
+  /** Nodes removed from the membership, with when: their ids are folded after pruneRetiredAfterMs. */
+  private readonly removedNodes = new RemovedNodes();
   private readonly reader: Reader;
   private readonly unsubscribers: (() => void)[] = [];
   private readonly timers: TimerHandle[] = [];
@@ -87,9 +91,9 @@ export class Replicator {
     // a restarted node must never reuse sequence numbers or dots, nor look stale to its peers.
     this.incarnation = lastIncarnation = claimed.incarnation;
     this.startedAtMs = claimed.startedAtMs;
-    this.writerId = restored.writerId ?? writerIdFor(options.nodeId, this.incarnation);
-    const { store, stats, incarnation, startedAtMs, writerId } = this;
-    const input = { options, transport, store, stats, incarnation, startedAtMs, writerId, expected: claimed.expected };
+    const writerId = restored.writerId ?? writerIdFor(options.nodeId, this.incarnation);
+    const { store, stats, incarnation, startedAtMs, removedNodes } = this;
+    const input = { options, transport, store, stats, incarnation, startedAtMs, writerId, expected: claimed.expected, removedNodes };
     ({
       subscriptions: this.subscriptions,
       changes: this.changes,
@@ -102,6 +106,7 @@ export class Replicator {
       server: this.server,
       reader: this.reader,
       writer: this.writer,
+      ownWriter: this.ownWriter,
     } = buildParts(input, {
       isClosed: () => this.closed,
       reportError: (error) => this.reportError(error),
@@ -290,6 +295,14 @@ export class Replicator {
     return this.heartbeater.leader(this.options.dataCenter);
   }
 
+  /**
+   * The id this node's counter slots and dots are written under (see `writerIdFor`); a fresh one
+   * when another node folded it (a removed node that was alive: replicator/own-writer.ts).
+   */
+  get writerId(): string {
+    return this.ownWriter.id;
+  }
+
   get isLeader(): boolean {
     return this.leader() === this.nodeId;
   }
@@ -311,22 +324,53 @@ export class Replicator {
 
   /**
    * Expire tombstones older than `tombstoneTtlMs`, compact causal metadata, and fold this node's
-   * retired writer ids once every peer's knowledge of them is here (runs on the prune tick).
+   * retired writer ids once every peer's knowledge of them is here, and, on the leader, the ids of
+   * nodes removed longer than pruneRetiredAfterMs (runs on the prune tick).
    */
   prune(): void {
     this.checkOpen();
     this.store.expireTombstones(this.options.clock.now() - this.options.tombstoneTtlMs);
     const fold = this.mayFoldRetired();
+    const removed = this.removedToFold();
     for (const [key, v] of [...this.store.entries()]) {
       const c = (v.value as { compact?: () => Crdt }).compact?.();
       if (c !== undefined && c !== v.value) this.store.set(key, v.kind, c, "local");
-      const folded = fold ? dataTypes.get(v.kind)?.pruning?.foldRetired(c ?? v.value, this.writerId) : undefined;
-      if (folded === undefined || folded.delta === undefined) continue;
-      // Published like a write: wherever the fold id arrives, the retired ids go.
-      this.merger.write(key, v.kind, folded.resetDelta(), folded.delta);
-      this.outbox.add(key, v.kind, folded.delta);
-      this.stats.retiredFolds++;
+      const pruning = dataTypes.get(v.kind)?.pruning;
+      if (pruning === undefined) continue;
+      let value = c ?? v.value;
+      if (fold && this.foldInto(key, v.kind, pruning.foldRetired(value, this.writerId))) {
+        this.stats.retiredFolds++;
+        value = this.store.get(key)!.value;
+      }
+      // Only in the types a node can come back in (crdt/comeback.ts): elsewhere its ids stay.
+      for (const node of comesBack(value) ? removed : []) {
+        const writer = removedFoldWriter(pruning.writers(value), node);
+        if (writer === undefined || !this.foldInto(key, v.kind, pruning.foldRetired(value, writer))) continue;
+        this.stats.removedFolds++;
+        value = this.store.get(key)!.value;
+      }
     }
+  }
+
+  /** Stores and publishes a fold like a write (wherever the fold id arrives, the ids it covers go); false when it changed nothing. */
+  private foldInto(key: string, kind: DataKind, folded: Crdt): boolean {
+    if (folded.delta === undefined) return false;
+    this.merger.write(key, kind, folded.resetDelta(), folded.delta);
+    this.outbox.add(key, kind, folded.delta);
+    return true;
+  }
+
+  /** The removed nodes whose ids this node folds now (cluster/pruning.ts). */
+  private removedToFold(): string[] {
+    return removedToFold({
+      now: this.options.clock.now(),
+      delayMs: this.options.pruneRetiredAfterMs,
+      settleMs: this.options.failureTimeoutMs,
+      isLeader: this.isLeader,
+      removed: this.removedNodes.entries,
+      peers: this.heartbeater.members().filter((m) => !m.self),
+      roundsEnded: this.antiEntropy.roundsEnded,
+    });
   }
 
   /** Whether every peer's knowledge of this node's retired ids has reached it (cluster/pruning.ts). */
@@ -368,6 +412,7 @@ export class Replicator {
    * @internal
    */
   context(): ReplicatorContext {
+    const self = this; // the context reads the writer id live: it changes (own-writer.ts)
     const listen = <T>(set: Set<T>, l: T): (() => void) => {
       set.add(l);
       return () => set.delete(l);
@@ -379,7 +424,9 @@ export class Replicator {
       options: this.options,
       nodeId: this.nodeId,
       incarnation: this.incarnation,
-      writerId: this.writerId,
+      get writerId() {
+        return self.writerId;
+      },
       startedAtMs: this.startedAtMs,
       store: this.store,
       stats: this.stats,

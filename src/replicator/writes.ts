@@ -19,8 +19,8 @@ import type { Store } from "./store.js";
 
 export interface WriterDeps {
   nodeId: string;
-  /** The id this node's counter slots and dots are written under. */
-  writerId: string;
+  /** The id this node's counter slots and dots are written under now (it changes: own-writer.ts). */
+  writerId: () => string;
   store: Store;
   merger: Merger;
   outbox: Outbox;
@@ -52,7 +52,7 @@ export class Writer {
     const current = typedValue(d.store, key);
     const base = current ?? (emptyOf(key.kind, key.valueKind) as T);
     // LWW writes that name no timestamp take the hybrid clock's.
-    const next = withLwwClock(this.lwwNow, () => modify(base, d.writerId));
+    const next = withLwwClock(this.lwwNow, () => modify(base, d.writerId()));
     checkDerived(next, base, key.kind);
     const delta = next.delta;
     if (delta === undefined) {

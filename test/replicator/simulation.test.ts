@@ -8,6 +8,9 @@
  * majority (so no two sides of a partition both acknowledged), and majority reads saw the majority
  * writes acknowledged before they started. Then the prune settles: restarted nodes fold their
  * retired writer ids, no key holds a retired id (at most two per node: its fold id and its live one), and the counters are still exact.
+ * A third of the schedules run with a small `pruneRetiredAfterMs` and faults longer than it: the
+ * leader folds the ids of a node cut off that was still writing, which comes back with a fresh
+ * writer id; the same checks hold (counters exact, acknowledged adds present, ids bounded).
  *
  * SIM_SCHEDULES=<n> and SIM_SEED=<first seed> change the run; a failing seed prints its replay
  * command (`npm run sim -- --seed S --schedules 1 --trace` prints every step).
@@ -35,6 +38,9 @@ describe("simulation on the in-memory bus, in virtual time", () => {
     assert.ok((summary.faults.get("restarts") ?? 0) > SCHEDULES / 4);
     // Restarted nodes folded their retired writer ids (and every schedule checked the bound after).
     assert.ok((summary.faults.get("keys whose retired writer ids a node folded") ?? 0) > SCHEDULES / 10);
+    // A third of the schedules prune removed nodes; some of them were alive and came back (exact: checked per schedule).
+    assert.ok((summary.faults.get("keys whose removed node's ids the leader folded") ?? 0) > SCHEDULES / 20);
+    assert.ok((summary.faults.get("writer ids renewed after a fold (comebacks)") ?? 0) > SCHEDULES / 50);
     assert.ok((summary.ops.get("gcounter majority ok") ?? 0) > 0 && (summary.ops.get("read majority ok") ?? 0) > 0);
   });
 

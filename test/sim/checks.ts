@@ -35,7 +35,8 @@ export interface WriteRecord extends Span {
   changed?: boolean;
   readonly level: Level;
   /** Counters: the writer's slot (increments or decrements) right after this write. */
-  slot?: { readonly side: "inc" | "dec"; readonly after: number };
+  /** `by`: the write's own amount (`after` also holds what a comeback re-issued into the slot, see own-writer.ts). */
+  slot?: { readonly side: "inc" | "dec"; readonly after: number; readonly by: number };
   /** A unique element added to an ORSet. */
   readonly element?: string;
   outcome: WriteOutcome;
@@ -106,8 +107,8 @@ export function check(log: SimLog, sides: readonly Map<string, readonly string[]
 /**
  * Per writer slot: the final value is the slot after one of its writes (no partial or doubled
  * amount), at least the last that must survive. Slots folded into their node's fold id (its
- * retired writer ids, crdt/writer-ids.ts) are checked together: the fold slot is a sum of one such
- * value per folded writer.
+ * retired writer ids, crdt/writer-ids.ts) are checked together with the node's other slots: their
+ * sum is a sum of one such value per writer of the node.
  */
 function checkCounters(log: SimLog, stopped: ReadonlySet<string>, replicas: readonly Replica[], report: CheckReport): void {
   const bySlot = new Map<string, WriteRecord[]>();
@@ -126,16 +127,19 @@ function checkCounters(log: SimLog, stopped: ReadonlySet<string>, replicas: read
     const { key, writer } = writes[0]!;
     const side = writes[0]!.slot!.side;
     const counter = sideOf(replica.get(key), side);
-    const allowed = [0, ...writes.map((w) => w.slot!.after)];
-    const least = Math.max(0, ...writes.filter((w) => mustSurvive(w, stopped)).map((w) => w.slot!.after));
-    const fold = counter === undefined ? undefined : foldIdCovering(counter, writer!);
+    const fold = counter === undefined ? undefined : foldIdOfNode(counter, writer!);
     if (fold !== undefined) {
+      // Checked by the writes' own amounts: a slot written after a comeback also holds what it re-issued.
+      let sum = 0;
+      const totals = writes.map((w) => ({ w, total: (sum += w.slot!.by) }));
+      const leastTotal = Math.max(0, ...totals.filter(({ w }) => mustSurvive(w, stopped)).map(({ total }) => total));
       const id = `${key}\u0000${side}\u0000${fold}`;
       const entry = folded.get(id) ?? { key, side, fold, writers: [] };
-      entry.writers.push({ allowed: allowed.filter((a) => a >= least), least, writes });
+      entry.writers.push({ allowed: [0, ...totals.map(({ total }) => total)].filter((a) => a >= leastTotal), least: leastTotal, writes });
       folded.set(id, entry);
       continue;
     }
+    const allowed = [0, ...writes.map((w) => w.slot!.after)];
     const final = counter?.slot(writer!) ?? 0;
     if (!allowed.includes(final)) {
       report.failures.push(`inexact counter: ${key} slot ${side} of ${writer}: ${final} is not the slot after any of its writes (${[...new Set(allowed)].join(", ")})`);
@@ -148,7 +152,7 @@ function checkCounters(log: SimLog, stopped: ReadonlySet<string>, replicas: read
     }
   }
   for (const { key, side, fold, writers } of folded.values()) {
-    const final = sideOf(replica.get(key), side)!.slot(fold);
+    const final = nodeShare(sideOf(replica.get(key), side)!, fold);
     let sums = new Set([0]);
     for (const w of writers) {
       const next = new Set<number>();
@@ -163,12 +167,22 @@ function checkCounters(log: SimLog, stopped: ReadonlySet<string>, replicas: read
   }
 }
 
-/** The fold id in `counter` that covers `writer`, if any. */
-function foldIdCovering(counter: GCounter, writer: string): string | undefined {
+/**
+ * The fold id of `writer`'s node in `counter`, if any: the node's slots are then checked together
+ * (`nodeShare`), since a node that comes back after another folded its ids (replicator/own-writer.ts)
+ * re-issues what the fold missed under its live id.
+ */
+function foldIdOfNode(counter: GCounter, writer: string): string | undefined {
   const coverage = coverageOf(counter.nodes);
-  if (coverage === undefined || !isCovered(writer, coverage)) return undefined;
-  const node = parseWriter(writer)!.node;
+  const node = parseWriter(writer)?.node;
+  if (coverage === undefined || node === undefined || !coverage.has(node)) return undefined;
   return `${node}^${coverage.get(node)!.toString(36)}`;
+}
+
+/** The sum of the slots of `fold`'s node: its fold id and its ids the fold does not cover. */
+function nodeShare(counter: GCounter, fold: string): number {
+  const node = parseWriter(fold)!.node;
+  return counter.nodes.filter((id) => parseWriter(id)?.node === node).reduce((n, id) => n + counter.slot(id), 0);
 }
 
 function sideOf(v: Crdt | undefined, side: "inc" | "dec"): GCounter | undefined {
@@ -259,11 +273,13 @@ function checkReads(log: SimLog, report: CheckReport): void {
   }
 }
 
-/** The writer's slot, or the fold slot that took it in (which holds at least it). */
+/** The writer's slot, or, once a fold took it in, its node's share (which holds at least it). */
 function countedFor(v: Crdt | undefined, side: "inc" | "dec", writer: string): number {
   const counter = sideOf(v, side);
   if (counter === undefined) return 0;
-  return counter.slot(foldIdCovering(counter, writer) ?? writer);
+  const coverage = coverageOf(counter.nodes);
+  if (coverage === undefined || !isCovered(writer, coverage)) return counter.slot(writer);
+  return nodeShare(counter, foldIdOfNode(counter, writer)!);
 }
 
 export function describeWrite(w: WriteRecord): string {

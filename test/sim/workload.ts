@@ -82,7 +82,7 @@ export class Workload {
       const by = 1 + Math.floor(rnd() * 5);
       update("gcounter", pick(keys.g), (v, self, rec) => {
         const next = v.increment(self, by);
-        rec.slot = { side: "inc", after: next.slot(self) };
+        rec.slot = { side: "inc", after: next.slot(self), by };
         return next;
       });
     } else if (r < 0.24) {
@@ -90,7 +90,7 @@ export class Workload {
       const down = rnd() < 0.4;
       update("pncounter", keys.pn, (v, self, rec) => {
         const next = down ? v.decrement(self, by) : v.increment(self, by);
-        rec.slot = { side: down ? "dec" : "inc", after: (down ? next.decrements : next.increments).slot(self) };
+        rec.slot = { side: down ? "dec" : "inc", after: (down ? next.decrements : next.increments).slot(self), by };
         return next;
       });
     } else if (r < 0.32) {

@@ -1,0 +1,80 @@
+/**
+ * When the leader may fold the ids of a removed node (src/cluster/pruning.ts `removedToFold`): only
+ * the data center's leader, only with the delay on, after the node stayed away that long, every
+ * member reachable and a digest round with each ended after the removal + the settle delay. The
+ * table of removed nodes is bounded.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { MAX_REMOVED_NODES, RemovedNodes, removedToFold, type RemovedFoldReadiness } from "../../src/cluster/pruning.js";
+import { fcParams } from "../crdt/laws.js";
+
+const base: RemovedFoldReadiness = {
+  now: 100_000,
+  delayMs: 50_000,
+  settleMs: 2_000,
+  isLeader: true,
+  removed: new Map([["x", 10_000]]),
+  peers: [
+    { node: "a", reachable: true },
+    { node: "b", reachable: true },
+  ],
+  roundsEnded: new Map([
+    ["a", 12_000],
+    ["b", 90_000],
+  ]),
+};
+
+describe("removedToFold", () => {
+  test("leader, delay passed, every member synced after removal + settle: fold", () => {
+    assert.deepEqual(removedToFold(base), ["x"]);
+  });
+
+  test("off, not the leader, too soon, a round from before removal + settle, an unreachable member, or the node back: no fold", () => {
+    assert.deepEqual(removedToFold({ ...base, delayMs: 0 }), []);
+    assert.deepEqual(removedToFold({ ...base, isLeader: false }), []);
+    assert.deepEqual(removedToFold({ ...base, now: 59_999 }), []);
+    assert.deepEqual(removedToFold({ ...base, roundsEnded: new Map([["a", 11_999], ["b", 90_000]]) }), []);
+    assert.deepEqual(removedToFold({ ...base, roundsEnded: new Map([["a", 90_000]]) }), []);
+    assert.deepEqual(removedToFold({ ...base, peers: [{ node: "a", reachable: true }, { node: "b", reachable: false }] }), []);
+    assert.deepEqual(removedToFold({ ...base, peers: [...base.peers, { node: "x", reachable: true }] }), []);
+  });
+
+  test("property: a fold implies leader, delay passed and every member reachable and synced after removal + settle", () => {
+    const arb = fc.record({
+      now: fc.integer({ min: 0, max: 100 }),
+      delayMs: fc.integer({ min: 0, max: 50 }),
+      settleMs: fc.integer({ min: 0, max: 20 }),
+      isLeader: fc.boolean(),
+      removedAt: fc.dictionary(fc.constantFrom("x", "y", "a"), fc.integer({ min: 0, max: 100 })),
+      peers: fc.uniqueArray(fc.record({ node: fc.constantFrom("a", "b", "c"), reachable: fc.boolean() }), { selector: (p) => p.node }),
+      rounds: fc.dictionary(fc.constantFrom("a", "b", "c"), fc.integer({ min: 0, max: 100 })),
+    });
+    fc.assert(
+      fc.property(arb, (r) => {
+        const input: RemovedFoldReadiness = { ...r, removed: new Map(Object.entries(r.removedAt)), roundsEnded: new Map(Object.entries(r.rounds)) };
+        for (const node of removedToFold(input)) {
+          const at = r.removedAt[node]!;
+          assert.ok(r.isLeader && r.delayMs > 0 && r.now - at >= r.delayMs);
+          assert.ok(!r.peers.some((p) => p.node === node));
+          for (const p of r.peers) assert.ok(p.reachable && (r.rounds[p.node] ?? -Infinity) >= at + r.settleMs);
+        }
+      }),
+      fcParams(),
+    );
+  });
+});
+
+describe("RemovedNodes", () => {
+  test("remembers removals until the node is back, at most MAX_REMOVED_NODES, oldest dropped", () => {
+    const t = new RemovedNodes();
+    t.removed("x", 5);
+    t.removed("y", 6);
+    t.back("x");
+    assert.deepEqual([...t.entries], [["y", 6]]);
+    for (let i = 0; i < MAX_REMOVED_NODES + 10; i++) t.removed(`n${i}`, 100 + i);
+    assert.equal(t.entries.size, MAX_REMOVED_NODES);
+    assert.ok(!t.entries.has("y") && !t.entries.has("n9") && t.entries.has("n10"));
+  });
+});
