@@ -7,12 +7,9 @@
 import { every, type TimerHandle } from "../clock.js";
 import type { Heartbeater } from "../cluster/heartbeats.js";
 import { chooseIncarnation, chooseStartedAt } from "../cluster/incarnations.js";
-import { mayFoldRetired, RemovedNodes, removedToFold } from "../cluster/pruning.js";
-import { removedFoldWriter } from "../crdt/writer-ids.js";
-import { comesBack } from "../crdt/comeback.js";
-import { dataTypes } from "../crdt/registry.js";
+import { RemovedNodes } from "../cluster/pruning.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
-import type { Crdt, DataKind } from "../crdt/types.js";
+import type { Crdt } from "../crdt/types.js";
 import { ConfigError, InvalidArgumentError, ReplicatorClosedError } from "../errors.js";
 import { connectNats } from "../transport/nats.js";
 import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
@@ -39,6 +36,7 @@ import type { RequestServer } from "./request-server.js";
 import type { SyncScheduler } from "./sync-scheduler.js";
 import type { Writer } from "./writes.js";
 import type { OwnWriter } from "./own-writer.js";
+import { Pruner } from "./pruner.js";
 
 export type { KeyStatus, MemberInfo, ReadOptions, KeySubscribeOptions, WriteOptions } from "./api.js";
 
@@ -67,6 +65,7 @@ export class Replicator {
   /** Nodes removed from the membership, with when: their ids are folded after pruneRetiredAfterMs. */
   private readonly removedNodes = new RemovedNodes();
   private readonly reader: Reader;
+  private readonly pruner: Pruner;
   private readonly unsubscribers: (() => void)[] = [];
   private readonly timers: TimerHandle[] = [];
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
@@ -116,6 +115,19 @@ export class Replicator {
       durable: (o) => this.durable(o),
       persist: (key) => this.snapshot!.persist(key),
     }));
+    this.pruner = new Pruner({
+      options,
+      store,
+      stats,
+      removedNodes,
+      startedAtMs,
+      merger: this.merger,
+      outbox: this.outbox,
+      heartbeater: this.heartbeater,
+      antiEntropy: this.antiEntropy,
+      writerId: () => this.writerId,
+      isLeader: () => this.isLeader,
+    });
   }
 
   /** Connect, join the cluster and start replicating. */
@@ -323,66 +335,12 @@ export class Replicator {
   }
 
   /**
-   * Expire tombstones older than `tombstoneTtlMs`, compact causal metadata, and fold this node's
-   * retired writer ids once every peer's knowledge of them is here, and, on the leader, the ids of
-   * nodes removed longer than pruneRetiredAfterMs (runs on the prune tick).
+   * Expire tombstones older than `tombstoneTtlMs`, compact causal metadata, and fold retired writer
+   * ids (pruner.ts; runs on the prune tick).
    */
   prune(): void {
     this.checkOpen();
-    this.store.expireTombstones(this.options.clock.now() - this.options.tombstoneTtlMs);
-    const fold = this.mayFoldRetired();
-    const removed = this.removedToFold();
-    for (const [key, v] of [...this.store.entries()]) {
-      const c = (v.value as { compact?: () => Crdt }).compact?.();
-      if (c !== undefined && c !== v.value) this.store.set(key, v.kind, c, "local");
-      const pruning = dataTypes.get(v.kind)?.pruning;
-      if (pruning === undefined) continue;
-      let value = c ?? v.value;
-      if (fold && this.foldInto(key, v.kind, pruning.foldRetired(value, this.writerId))) {
-        this.stats.retiredFolds++;
-        value = this.store.get(key)!.value;
-      }
-      // Only in the types a node can come back in (crdt/comeback.ts): elsewhere its ids stay.
-      for (const node of comesBack(value) ? removed : []) {
-        const writer = removedFoldWriter(pruning.writers(value), node);
-        if (writer === undefined || !this.foldInto(key, v.kind, pruning.foldRetired(value, writer))) continue;
-        this.stats.removedFolds++;
-        value = this.store.get(key)!.value;
-      }
-    }
-  }
-
-  /** Stores and publishes a fold like a write (wherever the fold id arrives, the ids it covers go); false when it changed nothing. */
-  private foldInto(key: string, kind: DataKind, folded: Crdt): boolean {
-    if (folded.delta === undefined) return false;
-    this.merger.write(key, kind, folded.resetDelta(), folded.delta);
-    this.outbox.add(key, kind, folded.delta);
-    return true;
-  }
-
-  /** The removed nodes whose ids this node folds now (cluster/pruning.ts). */
-  private removedToFold(): string[] {
-    return removedToFold({
-      now: this.options.clock.now(),
-      delayMs: this.options.pruneRetiredAfterMs,
-      settleMs: this.options.failureTimeoutMs,
-      isLeader: this.isLeader,
-      removed: this.removedNodes.entries,
-      peers: this.heartbeater.members().filter((m) => !m.self),
-      roundsEnded: this.antiEntropy.roundsEnded,
-    });
-  }
-
-  /** Whether every peer's knowledge of this node's retired ids has reached it (cluster/pruning.ts). */
-  private mayFoldRetired(): boolean {
-    return mayFoldRetired({
-      now: this.options.clock.now(),
-      startedAtMs: this.startedAtMs,
-      settleMs: this.options.failureTimeoutMs,
-      peers: this.heartbeater.members().filter((m) => !m.self),
-      roundsEnded: this.antiEntropy.roundsEnded,
-      duplicateHeard: this.stats.duplicateNodeHeartbeats > 0,
-    });
+    this.pruner.prune();
   }
 
   /** Publish pending deltas, leave the cluster, and release the connection. */

@@ -1,0 +1,97 @@
+/**
+ * The prune tick's work on the store: expire tombstones, compact causal metadata, and fold
+ * retired writer ids — this node's own earlier ids once every peer's knowledge of them is here,
+ * and, on the leader, the ids of nodes removed longer than `pruneRetiredAfterMs`. The decisions
+ * are cluster/pruning.ts's; this file applies them and publishes each fold like a write.
+ */
+import type { AntiEntropy } from "./anti-entropy.js";
+import type { Heartbeater } from "../cluster/heartbeats.js";
+import { mayFoldRetired, removedToFold, type RemovedNodes } from "../cluster/pruning.js";
+import { comesBack } from "../crdt/comeback.js";
+import { dataTypes } from "../crdt/registry.js";
+import type { Crdt, DataKind } from "../crdt/types.js";
+import { removedFoldWriter } from "../crdt/writer-ids.js";
+import type { ReplicatorStats } from "../extension/stats.js";
+import type { Merger } from "./merge.js";
+import type { ResolvedOptions } from "./options.js";
+import type { Outbox } from "./outbox.js";
+import type { Store } from "./store.js";
+
+export interface PrunerDeps {
+  options: ResolvedOptions;
+  store: Store;
+  stats: ReplicatorStats;
+  merger: Merger;
+  outbox: Outbox;
+  heartbeater: Heartbeater;
+  antiEntropy: AntiEntropy;
+  removedNodes: RemovedNodes;
+  startedAtMs: number;
+  /** This node's live writer id (it changes when another node folded it: own-writer.ts). */
+  writerId(): string;
+  isLeader(): boolean;
+}
+
+export class Pruner {
+  constructor(private readonly d: PrunerDeps) {}
+
+  prune(): void {
+    const { store, stats, options } = this.d;
+    store.expireTombstones(options.clock.now() - options.tombstoneTtlMs);
+    const fold = this.mayFoldRetired();
+    const removed = this.removedToFold();
+    for (const [key, v] of [...store.entries()]) {
+      const c = (v.value as { compact?: () => Crdt }).compact?.();
+      if (c !== undefined && c !== v.value) store.set(key, v.kind, c, "local");
+      const pruning = dataTypes.get(v.kind)?.pruning;
+      if (pruning === undefined) continue;
+      let value = c ?? v.value;
+      if (fold && this.foldInto(key, v.kind, pruning.foldRetired(value, this.d.writerId()))) {
+        stats.retiredFolds++;
+        value = store.get(key)!.value;
+      }
+      // Only in the types a node can come back in (crdt/comeback.ts): elsewhere its ids stay.
+      for (const node of comesBack(value) ? removed : []) {
+        const writer = removedFoldWriter(pruning.writers(value), node);
+        if (writer === undefined || !this.foldInto(key, v.kind, pruning.foldRetired(value, writer))) continue;
+        stats.removedFolds++;
+        value = store.get(key)!.value;
+      }
+    }
+  }
+
+  /** Stores and publishes a fold like a write (wherever the fold id arrives, the ids it covers go); false when it changed nothing. */
+  private foldInto(key: string, kind: DataKind, folded: Crdt): boolean {
+    if (folded.delta === undefined) return false;
+    this.d.merger.write(key, kind, folded.resetDelta(), folded.delta);
+    this.d.outbox.add(key, kind, folded.delta);
+    return true;
+  }
+
+  /** The removed nodes whose ids this node folds now. */
+  private removedToFold(): string[] {
+    const d = this.d;
+    return removedToFold({
+      now: d.options.clock.now(),
+      delayMs: d.options.pruneRetiredAfterMs,
+      settleMs: d.options.failureTimeoutMs,
+      isLeader: d.isLeader(),
+      removed: d.removedNodes.entries,
+      peers: d.heartbeater.members().filter((m) => !m.self),
+      roundsEnded: d.antiEntropy.roundsEnded,
+    });
+  }
+
+  /** Whether every peer's knowledge of this node's retired ids has reached it. */
+  private mayFoldRetired(): boolean {
+    const d = this.d;
+    return mayFoldRetired({
+      now: d.options.clock.now(),
+      startedAtMs: d.startedAtMs,
+      settleMs: d.options.failureTimeoutMs,
+      peers: d.heartbeater.members().filter((m) => !m.self),
+      roundsEnded: d.antiEntropy.roundsEnded,
+      duplicateHeard: d.stats.duplicateNodeHeartbeats > 0,
+    });
+  }
+}
