@@ -19,6 +19,7 @@ import { waitFor } from "../test/helpers/wait.js";
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CLOCK_PRELOAD = fileURLToPath(new URL("./clock-offset.ts", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
+const START_ATTEMPTS = 5;
 const STOP_GRACE_MS = 10_000;
 
 const tempDirs = new Set<string>();
@@ -42,17 +43,22 @@ export interface NodeSetup {
 export class ChaosNode {
   readonly index: number;
   readonly id: string;
+  /** Stable for the node's life: a proxy in front of whatever port the current process listens on. */
+  readonly url: string;
   clockOffsetMs: number;
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private readonly log: WriteStream;
 
+  /** The node's own HTTP port, picked afresh at every start; `url` reaches it through `front`. */
+  private port = 0;
+
   private constructor(
     private readonly setup: NodeSetup,
-    readonly url: string,
-    private readonly port: number,
+    private readonly front: TcpProxy,
     private readonly proxies: TcpProxy[],
   ) {
+    this.url = `http://127.0.0.1:${front.port}`;
     this.index = setup.index;
     this.id = `n${setup.index + 1}`;
     this.clockOffsetMs = setup.clockOffsetMs;
@@ -61,9 +67,12 @@ export class ChaosNode {
 
   static async create(setup: NodeSetup): Promise<ChaosNode> {
     processes.installHooks();
-    const port = await freePort();
     const proxies = await Promise.all(setup.brokerPorts.map((p) => startTcpProxy(p)));
-    return new ChaosNode(setup, `http://127.0.0.1:${port}`, port, proxies);
+    // The workload keeps one URL per node; the node's real port may change between starts.
+    let node: ChaosNode | undefined;
+    const front = await startTcpProxy(() => node!.port);
+    node = new ChaosNode(setup, front, proxies);
+    return node;
   }
 
   get pid(): number | undefined {
@@ -74,8 +83,27 @@ export class ChaosNode {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Spawn the process and wait until it answers /readyz (restored and connected). */
+  /**
+   * Spawn the process and wait until it answers /readyz (restored and connected). A free port can be
+   * taken by another process between picking it and the node binding it: then start again on another.
+   */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      this.port = await freePort();
+      try {
+        await this.spawnOnce();
+        return;
+      } catch (err) {
+        if (!this.lostPortRace || attempt >= START_ATTEMPTS) throw err;
+        this.log.write(`--- ${new Date().toISOString()} port ${this.port} was taken; starting again on another\n`);
+      }
+    }
+  }
+
+  private lostPortRace = false;
+
+  private async spawnOnce(): Promise<void> {
+    this.lostPortRace = false;
     mkdirSync(this.setup.dataDir, { recursive: true });
     const args = [
       "--import", "tsx", "--import", CLOCK_PRELOAD, "bin/crdt-node.ts",
@@ -94,15 +122,22 @@ export class ChaosNode {
     });
     processes.children.add(child);
     this.child = child;
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    // "close" comes after the output streams ended, so every line (an EADDRINUSE among them) was read.
+    this.exited = new Promise((resolve) => child.once("close", () => resolve()));
     void this.exited.then(() => processes.children.delete(child));
     this.log.write(`--- ${new Date().toISOString()} start pid ${child.pid} clock offset ${this.clockOffsetMs} ms\n`);
     for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on("line", (line) => this.log.write(`${new Date().toISOString()} ${line}\n`));
+      createInterface({ input: stream }).on("line", (line) => {
+        if (line.includes("EADDRINUSE")) this.lostPortRace = true;
+        this.log.write(`${new Date().toISOString()} ${line}\n`);
+      });
     }
     await waitFor(
       async () => {
-        if (!this.running) throw new Error(`${this.id} exited while starting (see ${this.id}.log)`);
+        if (!this.running) {
+          await this.exited;
+          throw new Error(`${this.id} exited while starting (see ${this.id}.log)`);
+        }
         const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2_000) });
         return res.status === 200;
       },
@@ -157,7 +192,7 @@ export class ChaosNode {
       this.child!.kill("SIGCONT");
       await this.stop();
     }
-    await Promise.all(this.proxies.map((p) => p.close()));
+    await Promise.all([this.front, ...this.proxies].map((p) => p.close()));
     await new Promise<void>((resolve) => this.log.end(() => resolve()));
   }
 }
