@@ -18,6 +18,7 @@ export { createNodeKey } from "./security/keys.js";
 export type { Change, ChangeOrigin, DataTypeName, DeleteChange, TypeConflict, ValueChange } from "./extension/changes.js";
 export type { HistogramName, RepairCause, ReplicatorStats } from "./extension/stats.js";
 export type { ConsistencyLevel } from "./cluster/quorum.js";
+export { Distributed } from "./distributed/distributed.js";
 export type { BorrowedNatsConnection, NatsConnectionOptions } from "./transport/nats.js";
 export {
   MemoryNetwork,

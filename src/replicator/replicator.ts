@@ -37,6 +37,8 @@ import type { SyncScheduler } from "./sync-scheduler.js";
 import type { Writer } from "./writes.js";
 import type { OwnWriter } from "./own-writer.js";
 import { Pruner } from "./pruner.js";
+import { Distributed } from "../distributed/distributed.js";
+import type { NatsConnection } from "@nats-io/transport-node";
 
 export type { KeyStatus, MemberInfo, ReadOptions, KeySubscribeOptions, WriteOptions } from "./api.js";
 
@@ -73,6 +75,9 @@ export class Replicator {
   private readonly extensions: Extension[] = [];
   /** The snapshot writer, for durable writes (undefined without the `snapshot` option). */
   private snapshot: SnapshotHandle | undefined;
+  /** The NATS connection under the transport (none on the in-memory one), for JetStream primitives. */
+  private natsConnection: NatsConnection | undefined;
+  private distributedHandle: Distributed | undefined;
   private closed = false;
 
   private constructor(
@@ -140,6 +145,7 @@ export class Replicator {
     // A transport we built is ours to close, also around a borrowed NATS connection: closing the
     // wrapper drains our subscriptions and leaves the connection itself open.
     let owns = true;
+    let natsConnection: NatsConnection | undefined;
     if (options.transport !== undefined) {
       transport = options.transport;
       owns = false;
@@ -148,6 +154,7 @@ export class Replicator {
         await snapshots?.close(); // release the LevelDB lock: a retry of start must be able to open it
         throw error;
       });
+      natsConnection = (transport as Awaited<ReturnType<typeof connectNats>>).connection;
     }
     transport = secureBus(transport, resolved, restored.stats);
     let claimed: Claimed;
@@ -174,6 +181,7 @@ export class Replicator {
       throw error;
     }
     const r = new Replicator(resolved, transport, owns, restored, claimed);
+    r.natsConnection = natsConnection;
     r.begin();
     try {
       if (snapshots !== undefined) r.extensions.push((r.snapshot = snapshots.attach(r.context())));
@@ -351,6 +359,7 @@ export class Replicator {
     this.antiEntropy.stop();
     try {
       this.outbox.close();
+      await this.distributedHandle?.close();
       for (const e of [...this.extensions].reverse()) await e.close();
       await this.heartbeater.leave();
       await this.transport.flush();
@@ -360,6 +369,15 @@ export class Replicator {
     this.heartbeater.stop();
     for (const u of this.unsubscribers) u();
     if (this.ownsTransport) await this.transport.close();
+  }
+
+  /**
+   * Named shared objects (Casty's `distributed()`): locks, semaphores, barriers and queues on NATS
+   * JetStream, typed handles over the CRDTs, and cluster topics. One per replicator, closed with it.
+   */
+  distributed(): Distributed {
+    this.checkOpen();
+    return (this.distributedHandle ??= new Distributed({ connection: this.natsConnection, nodeId: this.nodeId, subject: this.options.subject }));
   }
 
   // ------------------------------------------------------------------ wiring
