@@ -22,6 +22,7 @@ import { Inbox } from "./inbox.js";
 import { Merger } from "./merge.js";
 import type { ResolvedOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
+import { Pruner } from "./pruner.js";
 import { Reader } from "./reads.js";
 import { RequestServer } from "./request-server.js";
 import type { ReplicatorStats } from "../extension/stats.js";
@@ -108,6 +109,7 @@ export interface Parts {
   reader: Reader;
   writer: Writer;
   ownWriter: OwnWriter;
+  pruner: Pruner;
 }
 
 export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
@@ -269,7 +271,12 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     durable: hooks.durable,
     persist: hooks.persist,
   });
-  return { subscriptions, changes, merger, outbox, inbox, antiEntropy, heartbeater, syncs, server, reader, writer, ownWriter };
+  const pruner = new Pruner({
+    ...{ options, store, stats, merger, outbox, heartbeater, antiEntropy, startedAtMs, removedNodes: input.removedNodes },
+    writerId: () => ownWriter.id,
+    isLeader: () => heartbeater.leader(options.dataCenter) === nodeId,
+  });
+  return { subscriptions, changes, merger, outbox, inbox, antiEntropy, heartbeater, syncs, server, reader, writer, ownWriter, pruner };
 }
 
 /**
