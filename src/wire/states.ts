@@ -39,6 +39,7 @@ import type {
 import { DecodeError, InvalidArgumentError } from "../errors.js";
 import { gcounterStateOf } from "./fast-decode.js";
 import { bytesOf, checkFields, decodeMessage, encodeMessage, guard, i64, type Int64, messageType, schemaEnum, u64 } from "./pb.js";
+import { T, type PbContext, type PbDot, type PbFlag, type PbGCounter, type PbGSet, type PbLWWRegister, type PbMVRegister, type PbORMap, type PbORSet, type PbPNCounter, type PbSlot } from "./state-messages.js";
 
 // ------------------------------------------------------------------ DataKind ↔ DataType
 
@@ -77,23 +78,6 @@ export function isMapKind(kind: DataKind): boolean {
 
 // ------------------------------------------------------------------ message types
 
-const T = {
-  Slot: messageType("Slot"),
-  Dot: messageType("Dot"),
-  CausalContext: messageType("CausalContext"),
-  GCounterState: messageType("GCounterState"),
-  PNCounterState: messageType("PNCounterState"),
-  GSetState: messageType("GSetState"),
-  ORSetEntry: messageType("ORSetEntry"),
-  ORSetState: messageType("ORSetState"),
-  LWWRegisterState: messageType("LWWRegisterState"),
-  MVRegisterEntry: messageType("MVRegisterEntry"),
-  MVRegisterState: messageType("MVRegisterState"),
-  FlagState: messageType("FlagState"),
-  ORMapEntry: messageType("ORMapEntry"),
-  ORMapState: messageType("ORMapState"),
-};
-
 /** Kind → the protobuf message type that carries its state (the descriptor's `stateMessage`). */
 const STATE_TYPE = new Map<unknown, Type>(DATA_TYPES.map((t) => [t.kind, messageType(t.stateMessage)]));
 
@@ -102,51 +86,6 @@ export function stateType(kind: DataKind): Type {
   const type = STATE_TYPE.get(kind);
   if (type === undefined) throw new InvalidArgumentError(`unknown data kind ${String(kind)}`);
   return type;
-}
-
-// What protobufjs decodes (absent sub-messages read as null from the prototype).
-interface PbSlot {
-  node: string;
-  value: Int64;
-}
-interface PbDot {
-  node: string;
-  counter: Int64;
-}
-interface PbContext {
-  vector: PbSlot[];
-  cloud: PbDot[];
-}
-interface PbGCounter {
-  slots: PbSlot[];
-}
-interface PbPNCounter {
-  increments: PbGCounter | null;
-  decrements: PbGCounter | null;
-}
-interface PbGSet {
-  elements: string[];
-}
-interface PbORSet {
-  entries: { element: string; dots: PbDot[] }[];
-  context: PbContext | null;
-}
-interface PbLWWRegister {
-  value?: string | null;
-  timestamp: Int64;
-  node: string;
-}
-interface PbMVRegister {
-  entries: { dot: PbDot | null; value: string }[];
-  context: PbContext | null;
-}
-interface PbFlag {
-  enabled: boolean;
-}
-interface PbORMap {
-  valueType: number;
-  keys: PbORSet | null;
-  values: { key: string; value: Uint8Array; dot?: PbDot | null }[];
 }
 
 /** How deep ORMaps may nest (an ORMap whose values are ORMaps ...). Bounds decoding work. */
