@@ -42,8 +42,11 @@ export interface ReplicatorContext {
   isLeader(): boolean;
   /** Called with the new leader of this node's DC whenever it changes. */
   onLeaderChange(listener: (leader: string | undefined) => void): () => void;
-  /** Answer a remote DC's digest/push request (what a push brings is merged as "remote-dc"). */
-  answer(request: NodeRequest): NodeReply;
+  /**
+   * Answer a remote DC's digest/push request (what a push brings is merged as "remote-dc");
+   * undefined when digest rounds from there are over their rate limit (answer nothing).
+   */
+  answer(request: NodeRequest): NodeReply | undefined;
   /** Run a digest round with a remote DC through `ask` (what it pulls is merged as "remote-dc"). */
   syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause): Promise<void>;
   /** Report a background error (never thrown). */

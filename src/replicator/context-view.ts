@@ -60,7 +60,7 @@ export function contextView(s: ContextSources): ReplicatorContext {
       s.leaderListeners.add(l);
       return () => s.leaderListeners.delete(l);
     },
-    answer: (request) => s.server.answer(request, false),
+    answer: (request) => s.server.answerRemote(request),
     syncVia: async (ask, cause) => {
       await s.antiEntropy.syncVia(ask, cause, fromRemoteDc);
     },

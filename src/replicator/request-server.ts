@@ -143,6 +143,25 @@ export class RequestServer {
     }
   }
 
+  /**
+   * A digest round or push from another data center's leader (xdc/receiver.ts). Its requester is
+   * no member here, so only the rate limit applies: digest rounds are charged what answering them
+   * took, per requester and in all, like members' (undefined: refused, answer nothing).
+   */
+  answerRemote(request: NodeRequest): NodeReply | undefined {
+    const d = this.deps;
+    if (request.type !== "digest") return this.answer(request, false);
+    const source = `remote-dc ${request.from}`;
+    if (!this.stateLimit.allow(source, d.now())) {
+      d.stats.reject("rate-limited");
+      return undefined;
+    }
+    const startedMs = performance.now();
+    const answer = this.answer(request, false);
+    this.stateLimit.charge(source, Math.max(MIN_CHARGE_MS, performance.now() - startedMs), d.now());
+    return answer;
+  }
+
   /** `local`: the request came over this DC's bus (the requester has a direct subject here); else from a remote DC. */
   answer(request: NodeRequest, local: boolean): NodeReply {
     const d = this.deps;

@@ -87,13 +87,14 @@ export class Receiver {
 
   private onDigest(data: Uint8Array, reply: string | undefined): void {
     if (reply === undefined) return;
-    let answer: NodeReply;
+    let answer: NodeReply | undefined;
     try {
       const request = decodeNodeRequest(data);
       if (request.type !== "digest" && request.type !== "push") {
         throw new ProtocolError(`a ${request.type} request cannot cross data centers`);
       }
       answer = this.ctx.answer(request);
+      if (answer === undefined) return; // rate-limited: silence is the flood's backpressure
     } catch (error) {
       this.ctx.stats.reject("bad-request");
       answer = { type: "error", error: errorMessage(error) };

@@ -24,6 +24,8 @@ import {
   type DeltaEnvelope,
 } from "../../src/wire/codec.js";
 import { startCluster, type TestCluster } from "../helpers/cluster.js";
+import { startNatsServer } from "../helpers/nats-server.js";
+import { digestSubject } from "../../src/xdc/receiver.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const SUBJECT = "crdt.deltas";
@@ -282,4 +284,45 @@ describe("strangers on the bus, without a cluster key", () => {
     await converges(nodes[1], "after-ghosts", 5_000);
   });
 
+});
+
+describe("strangers on the cross-DC digest subject", () => {
+  test("a flood of bulk pulls posing as a remote DC's leader is rate-limited; the node stays responsive", async () => {
+    const west = await startNatsServer();
+    const c = await startCluster(["a"], { dataCenter: "east", dataCenterReplication: { remotes: [{ name: "west", servers: [west.url] }] } });
+    const raw = await connect({ servers: c.server.url });
+    try {
+      const [a] = c.nodes as [Replicator];
+      await Promise.all(Array.from({ length: 3_000 }, (_, i) => a.update(Key.gcounter(`dump-${i}`), (v, self) => v.increment(self, 1))));
+      const inbox = `xdc-flood.${Date.now()}`;
+      let replies = 0;
+      const sub = raw.subscribe(`${inbox}.>`, {
+        callback: () => {
+          replies++;
+        },
+      });
+      const delay = monitorEventLoopDelay({ resolution: 10 });
+      delay.enable();
+      const limited = a.stats.rejected.get("rate-limited") ?? 0;
+      // Remote leaders are no members here, so the member check cannot apply: the rate limit must.
+      for (let i = 0; i < 2_000; i++) raw.publish(digestSubject(SUBJECT), bulkPull("mallory"), { reply: `${inbox}.${i}` });
+      await raw.flush();
+      const refused = (): number => (a.stats.rejected.get("rate-limited") ?? 0) - limited;
+      await waitFor(() => replies + refused() >= 2_000, {
+        timeoutMs: 60_000,
+        message: "every request answered or refused",
+        describe: () => [replies, refused()],
+      });
+      delay.disable();
+      sub.unsubscribe();
+      const p50 = delay.percentile(50) / 1e6;
+      console.log(`cross-DC digest flood: ${replies} of 2000 bulk pulls answered, ${refused()} refused; event loop delay p50 ${p50.toFixed(1)} ms`);
+      assert.ok(refused() > 1_000, `${refused()} refused`);
+      assert.ok(p50 < 100, `event loop delay p50 ${p50} ms`);
+    } finally {
+      await raw.close();
+      await c.close();
+      await west.stop();
+    }
+  });
 });
