@@ -30,7 +30,6 @@ import { parseConfig, type NodeConfig } from "../src/node/config.js";
 import { startDaemon, type Daemon } from "../src/node/daemon.js";
 import { startLoad, type Load } from "../src/node/loadgen.js";
 import { MemoryNetwork } from "../src/transport/memory.js";
-import { freePort } from "../test/helpers/nats-server.js";
 import { startNatsCluster, supervisedNode, type DemoNatsCluster, type Supervised, type Supervisor } from "./demo-processes.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -174,8 +173,9 @@ function nodeArgs(spec: NodeSpec, nats: readonly string[], remote: string | unde
   return args;
 }
 
-function config(args: string[], port: number): NodeConfig {
-  const r = parseConfig([...args, "--http", `127.0.0.1:${port}`], {});
+/** An in-process node's config, on any free port (bound at once: no race). */
+function config(args: string[]): NodeConfig {
+  const r = parseConfig([...args, "--http", "127.0.0.1:0"], {});
   if (!("config" in r)) throw new Error("unexpected help");
   return r.config;
 }
@@ -236,7 +236,7 @@ async function runChaos(seconds: number): Promise<void> {
 async function startInMemory(urls: Map<string, string>): Promise<void> {
   const network = new MemoryNetwork();
   for (const spec of TOPOLOGY) {
-    const d = await startDaemon(config(nodeArgs(spec, ["nats://in-memory:4222"], undefined), await freePort()), {
+    const d = await startDaemon(config(nodeArgs(spec, ["nats://in-memory:4222"], undefined)), {
       transport: network.connect(spec.id),
       log: (l) => console.log(l),
     });
