@@ -88,7 +88,7 @@ const ms = (n: number): string => String(n);
 
 const SPECS = {
   config: { flag: "--config <file>", env: "CRDT_CONFIG", help: "read settings from this JSON or YAML file (keys: the names below in camelCase, e.g. nodeId, tombstoneTtlMs); flags and variables override it" },
-  nodeId: { flag: "--node-id <id>", env: "CRDT_NODE_ID", legacyEnv: "NODE_ID", help: "this node's id: letters, digits, '-' or '_' (required)" },
+  nodeId: { flag: "--node-id <id>", env: "CRDT_NODE_ID", legacyEnv: "NODE_ID", help: "this node's id: letters, digits, '-' or '_' (required)", option: "nodeId" },
   dc: { flag: "--dc <name>", env: "CRDT_DC", legacyEnv: "DC", help: "data center of this node", fallback: DEFAULTS.dataCenter, option: "dataCenter" },
   nats: { flag: "--nats <urls>", env: "CRDT_NATS_URL", legacyEnv: "NATS_URL", help: "NATS server(s) of this DC, comma-separated (every server of a NATS cluster: the node fails over between them)", fallback: "nats://127.0.0.1:4222" },
   http: { flag: "--http <host:port>", env: "CRDT_HTTP_ADDR", legacyEnv: "HTTP_ADDR", help: "HTTP listen address (port 0: any free port)", fallback: "127.0.0.1:8080" },
@@ -122,7 +122,7 @@ const SPECS = {
     option: "dataCenterReplication.antiEntropyIntervalMs",
   },
   xdcSendTimeoutMs: { flag: "--xdc-send-timeout-ms <ms>", env: "CRDT_XDC_SEND_TIMEOUT_MS", help: "per-attempt timeout of a cross-DC send", fallback: ms(DEFAULTS.dcSendTimeoutMs), option: "dataCenterReplication.sendTimeoutMs" },
-  role: { flag: "--role <role>", env: "CRDT_ROLE", legacyEnv: "ROLE", help: "membership role: coordinated writes and reads ask and count only members of the same role (replication still reaches every member)" },
+  role: { flag: "--role <role>", env: "CRDT_ROLE", legacyEnv: "ROLE", help: "membership role: coordinated writes and reads ask and count only members of the same role (replication still reaches every member)", option: "role" },
   readOnly: { flag: "--read-only", env: "CRDT_READ_ONLY", legacyEnv: "READ_ONLY", help: "relay: merge and serve reads and watches, refuse writes (403)" },
   token: { flag: "--token <token>", env: "CRDT_TOKEN", legacyEnv: "TOKEN", help: "require 'Authorization: Bearer <token>' on every route but /healthz, /readyz" },
   subject: { flag: "--subject <subject>", env: "CRDT_SUBJECT", help: "the delta subject; membership and per-node subjects derive from it (every node of the cluster and its NATS permissions must agree)", fallback: DEFAULTS.subject, option: "subject" },

@@ -113,7 +113,8 @@ describe("crdt-node configuration", () => {
 
   test("clear messages for bad input", () => {
     rejects([], {}, /--node-id \/ CRDT_NODE_ID is required/);
-    rejects(["--node-id", "a b"], {}, /nodeId must be 1-128 letters/);
+    rejects(["--node-id", "a b"], {}, /--node-id \/ CRDT_NODE_ID must be 1-128 letters/);
+    rejects(["--node-id", "a", "--role", "a.b"], {}, /--role \/ CRDT_ROLE must match/);
     rejects(["--node-id", "a", "--http", "8080"], {}, /--http \/ CRDT_HTTP_ADDR must be host:port/);
     rejects(["--node-id", "a", "--http", "h:70000"], {}, /HTTP_ADDR must be host:port/);
     rejects(["--node-id", "a", "--nats", "http://x:1"], {}, /--nats \/ CRDT_NATS_URL: "http:\/\/x:1" must be nats:\/\//);

@@ -28,12 +28,13 @@ async function runDemo(args: string[], whileRunning: (dashboards: string[]) => P
     await waitFor(() => dashboards().length === 6 || child.exitCode !== null, { timeoutMs: 90_000, intervalMs: 100, message: "demo printed its dashboards" });
     assert.equal(dashboards().length, 6, out);
     await whileRunning(dashboards());
-    const code = await Promise.race([exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`demo did not stop:\n${out}`)), 120_000))]);
+    // The bound's timer is unref'd: it must not keep the test file alive for 2 minutes once the demo stopped.
+    const code = await Promise.race([exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`demo did not stop:\n${out}`)), 120_000).unref())]);
     return { code, out, pids: pids(), dashboards: dashboards() };
   } finally {
     if (child.exitCode === null) {
       child.kill("SIGTERM"); // the demo stops its own processes on SIGTERM
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
     }
     for (const pid of alive(pids())) process.kill(pid, "SIGKILL");
   }
