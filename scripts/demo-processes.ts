@@ -19,29 +19,38 @@ const START_ATTEMPTS = 5;
 const STOP_GRACE_MS = 5_000;
 
 export interface Supervisor {
-  /** Every process ever started (the demo kills the running ones by PID, whatever happens). */
+  /** The processes running (the demo kills them by PID at exit, whatever happens); each leaves the set once it exited. */
   readonly children: Set<ChildProcess>;
   /** A process exited that nobody stopped: the demo fails. */
   unexpectedExit(name: string, why: string, output: string): void;
   log(line: string): void;
 }
 
-/** One restartable process: `command(ports)` with `portCount` fresh ports per start, ready when `ready(ports)`. */
+export interface ProcessSpec {
+  name: string;
+  /** Ports each start needs (fresh ones every time). */
+  portCount: number;
+  command: (ports: number[]) => { file: string; args: string[]; cwd?: string };
+  ready: (ports: number[]) => Promise<boolean>;
+  readyTimeoutMs: number;
+  /** How a port is picked (default: one free now, which another process may take before it is bound). */
+  pickPort?: () => Promise<number>;
+}
+
+/** One restartable process: `command(ports)` with fresh ports at every start, ready when `ready(ports)`. */
 export class Supervised {
+  readonly name: string;
   ports: number[] = [];
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private expectExit = false;
 
   constructor(
-    readonly name: string,
-    readonly role: "nats" | "node",
-    private readonly portCount: number,
-    private readonly command: (ports: number[]) => { file: string; args: string[]; cwd?: string },
-    private readonly ready: (ports: number[]) => Promise<boolean>,
+    private readonly spec: ProcessSpec,
     private readonly sup: Supervisor,
-    private readonly readyTimeoutMs: number,
-  ) {}
+  ) {
+    this.name = spec.name;
+  }
 
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
@@ -50,7 +59,7 @@ export class Supervised {
   /** Start and wait until ready; on EADDRINUSE start again on other ports. */
   async start(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      this.ports = await Promise.all(Array.from({ length: this.portCount }, () => freePort()));
+      this.ports = await Promise.all(Array.from({ length: this.spec.portCount }, () => (this.spec.pickPort ?? freePort)()));
       const outcome = await this.spawnOnce();
       if (outcome === "ready") return;
       if (outcome.lostPortRace && attempt < START_ATTEMPTS) {
@@ -62,7 +71,7 @@ export class Supervised {
   }
 
   private async spawnOnce(): Promise<"ready" | { lostPortRace: boolean; why: string; output: string }> {
-    const { file, args, cwd } = this.command(this.ports);
+    const { file, args, cwd } = this.spec.command(this.ports);
     this.expectExit = false;
     // detached: Ctrl-C reaches only the demo, which stops the nodes first, then the servers.
     const child = spawn(file, args, { cwd, stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -79,23 +88,24 @@ export class Supervised {
     // "close": after the output streams ended, so an EADDRINUSE line has been read.
     this.exited = new Promise((resolve) =>
       child.once("close", (code, signal) => {
+        this.sup.children.delete(child); // gone: its PID may be reused, never to be killed again
         if (!starting && !this.expectExit) this.sup.unexpectedExit(this.name, String(signal ?? code), tail);
         resolve();
       }),
     );
-    const deadline = Date.now() + this.readyTimeoutMs;
+    const deadline = Date.now() + this.spec.readyTimeoutMs;
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
         await this.exited;
         return { lostPortRace: /EADDRINUSE|address already in use/i.test(tail), why: `exited (${child.signalCode ?? child.exitCode})`, output: tail };
       }
-      if (await this.ready(this.ports).catch(() => false)) {
+      if (await this.spec.ready(this.ports).catch(() => false)) {
         starting = false;
         return "ready";
       }
       if (Date.now() > deadline) {
         await this.kill();
-        return { lostPortRace: false, why: `not ready after ${this.readyTimeoutMs / 1000} s`, output: tail };
+        return { lostPortRace: false, why: `not ready after ${this.spec.readyTimeoutMs / 1000} s`, output: tail };
       }
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -129,7 +139,7 @@ export interface DemoNatsCluster {
   close(): Promise<void>;
 }
 
-export async function startNatsCluster(bin: string, dc: string, size: number, sup: Supervisor): Promise<DemoNatsCluster> {
+export async function startNatsCluster(bin: string, dc: string, size: number, sup: Supervisor, pickPort?: () => Promise<number>): Promise<DemoNatsCluster> {
   const servers: Supervised[] = [];
   const clientProxies: TcpProxy[] = [];
   const routeProxies: TcpProxy[] = [];
@@ -143,20 +153,22 @@ export async function startNatsCluster(bin: string, dc: string, size: number, su
     const routes = routeProxies.filter((_, j) => j !== i).map((p) => `nats://127.0.0.1:${p.port}`);
     servers.push(
       new Supervised(
-        name,
-        "nats",
-        3,
-        ([client, cluster, monitor]) => ({
-          file: bin,
-          args: [
-            "-a", "127.0.0.1", "-p", String(client), "-m", String(monitor), "-n", name,
-            "--cluster_name", dc, "--cluster", `nats://127.0.0.1:${cluster}`, "--routes", routes.join(","),
-            "--cluster_advertise", `127.0.0.1:${routeProxies[i]!.port}`, "--no_advertise=true",
-          ],
-        }),
-        async ([client]) => speaksNats(client!),
+        {
+          name,
+          portCount: 3,
+          command: ([client, cluster, monitor]) => ({
+            file: bin,
+            args: [
+              "-a", "127.0.0.1", "-p", String(client), "-m", String(monitor), "-n", name,
+              "--cluster_name", dc, "--cluster", `nats://127.0.0.1:${cluster}`, "--routes", routes.join(","),
+              "--cluster_advertise", `127.0.0.1:${routeProxies[i]!.port}`, "--no_advertise=true",
+            ],
+          }),
+          ready: async ([client]) => speaksNats(client!),
+          readyTimeoutMs: 15_000,
+          ...(pickPort === undefined ? {} : { pickPort }),
+        },
         sup,
-        15_000,
       ),
     );
   }
@@ -183,13 +195,14 @@ export async function supervisedNode(id: string, args: readonly string[], cwd: s
   const front = await startTcpProxy(() => node!.ports[0]!);
   const url = `http://127.0.0.1:${front.port}`;
   node = new Supervised(
-    id,
-    "node",
-    1,
-    ([port]) => ({ file: process.execPath, args: ["--import", "tsx", "bin/crdt-node.ts", ...args, "--http", `127.0.0.1:${port}`], cwd }),
-    async ([port]) => (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) })).ok,
+    {
+      name: id,
+      portCount: 1,
+      command: ([port]) => ({ file: process.execPath, args: ["--import", "tsx", "bin/crdt-node.ts", ...args, "--http", `127.0.0.1:${port}`], cwd }),
+      ready: async ([port]) => (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) })).ok,
+      readyTimeoutMs: 60_000,
+    },
     sup,
-    60_000,
   );
   return {
     node,

@@ -122,7 +122,7 @@ function shutdown(code: number): Promise<void> {
     await Promise.allSettled(nodes.map((n) => n.close()));
     await Promise.allSettled(clusters.map((c) => c.close()));
     killAllNow();
-    console.log(`demo: stopped ${daemons.length > 0 ? `${daemons.length} in-process nodes` : `${children.size} processes`}`);
+    console.log(`demo: stopped ${daemons.length > 0 ? `${daemons.length} in-process nodes` : `${nodes.length} nodes and ${clusters.length * NATS_SERVERS_PER_DC} NATS servers`}`);
     process.exit(code);
   })();
   return stopping;
