@@ -12,7 +12,7 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production \
-    HTTP_ADDR=0.0.0.0:8080
+    CRDT_HTTP_ADDR=0.0.0.0:8080
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-/** crdt-node: parse flags and env, start the daemon, stop cleanly on SIGINT/SIGTERM. */
+/** crdt-node: parse flags, env and config file, start the daemon, stop cleanly on SIGINT/SIGTERM. */
 import { ConfigError } from "../src/errors.js";
-import { parseConfig } from "../src/node/config.js";
+import { deprecatedVariables, parseConfig } from "../src/node/config.js";
 import { startDaemon } from "../src/node/daemon.js";
+import { packageVersion } from "../src/node/version.js";
 
 async function main(): Promise<void> {
+  for (const line of deprecatedVariables(process.env)) console.error(line);
   let parsed;
   try {
     parsed = parseConfig(process.argv.slice(2), process.env);
@@ -15,6 +17,10 @@ async function main(): Promise<void> {
   }
   if ("help" in parsed) {
     process.stdout.write(parsed.help);
+    return;
+  }
+  if ("version" in parsed) {
+    console.log(packageVersion());
     return;
   }
   const c = parsed.config;

@@ -1,15 +1,20 @@
 /**
- * npm run demo [-- --duration <s>] [-- --memory]
+ * npm run demo [-- --duration <s>] [-- --chaos] [-- --memory]
  *
- * Two data centers on this machine: east (3 nodes + a read-only relay) and west (2 nodes), each on
- * its own nats-server, replicating across with --remote-dc; a gentle load generator writes to the
- * five writable nodes; every node serves its live dashboard. Every node is a separate crdt-node
- * process (bin/crdt-node.ts through tsx: no build needed).
+ * Two data centers on this machine, each a 3-server NATS cluster (nats-server with --cluster and
+ * --routes): east (3 nodes + a read-only relay) and west (2 nodes), every node given all three
+ * server URLs of its DC and of the other DC (--remote-dc); a gentle load generator writes to the five
+ * writable nodes; every node serves its live dashboard. Every node is a separate crdt-node process
+ * (bin/crdt-node.ts through tsx: no build needed).
  *
  * The relay sits in east on east's NATS with --read-only. It sees west's writes too: east's DC
  * leader receives west's batches and they reach every east member. It is configured with
  * --remote-dc west like every east node, so whichever east member leads (normally the oldest
  * writer; the relay only if it outlives them) keeps the cross-DC flow going.
+ *
+ * --chaos: while the load runs, SIGKILL one NATS server of east (its clients fail over to the two
+ * others) and one node, then start both again at the same addresses; the convergence check at the
+ * end must still pass.
  *
  * Without a nats-server binary (or with --memory) the same topology runs in this one process over
  * the in-memory transport (both DCs on one bus, so no cross-DC link is needed), dashboards included.
@@ -17,17 +22,20 @@
  * Ctrl-C (or --duration) stops the load, checks that every node holds the same values, and stops
  * every process this script started, by PID — also on an uncaught error.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
-import { createConnection, createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseConfig, type NodeConfig } from "../src/node/config.js";
 import { startDaemon, type Daemon } from "../src/node/daemon.js";
 import { startLoad, type Load } from "../src/node/loadgen.js";
 import { MemoryNetwork } from "../src/transport/memory.js";
+import { startNatsCluster, supervisedNode, type DemoNatsCluster, type Supervised, type Supervisor } from "./demo-processes.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const NATS_SERVERS_PER_DC = 3;
+/** Demo nodes run anti-entropy more often than the default 30 s, so a node restarted empty catches up within seconds. */
+const ANTI_ENTROPY_MS = 3_000;
 
 interface NodeSpec {
   id: string;
@@ -42,12 +50,15 @@ const TOPOLOGY: NodeSpec[] = [
   { id: "west-2", dc: "west" },
   { id: "east-relay", dc: "east", readOnly: true },
 ];
+/** The node --chaos kills and restarts (not a DC's first node, the one that normally leads). */
+const CHAOS_NODE = "east-2";
 
 // ------------------------------------------------------------------ arguments
 
 function usage(): never {
-  console.log(`usage: npm run demo -- [--duration <seconds>] [--memory] [--rate <writes/s>]
-  --duration  stop by itself after this many seconds (default: run until Ctrl-C)
+  console.log(`usage: npm run demo -- [--duration <seconds>] [--chaos] [--memory] [--rate <writes/s>]
+  --duration  stop by itself after this many seconds, checking that every node converged (default: run until Ctrl-C)
+  --chaos     while the load runs, kill and restart a NATS server and a node (needs nats-server)
   --memory    run in one process over the in-memory transport even if nats-server is installed
   --rate      load generator writes per second (default 4)`);
   process.exit(0);
@@ -56,11 +67,13 @@ function usage(): never {
 const argv = process.argv.slice(2);
 let duration: number | undefined;
 let forceMemory = false;
+let chaos = false;
 let rate = 4;
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   if (a === "--duration") duration = Number(argv[++i]);
   else if (a === "--memory") forceMemory = true;
+  else if (a === "--chaos") chaos = true;
   else if (a === "--rate") rate = Number(argv[++i]);
   else if (a === "--help" || a === "-h") usage();
   else {
@@ -70,13 +83,26 @@ for (let i = 0; i < argv.length; i++) {
 }
 if (duration !== undefined && !(duration > 0)) throw new Error("--duration needs a positive number of seconds");
 if (!(rate > 0)) throw new Error("--rate needs a positive number");
+if (chaos && forceMemory) throw new Error("--chaos kills processes: it needs nats-server, not --memory");
 
 // ------------------------------------------------------------------ cleanup, whatever happens
 
 const children = new Set<ChildProcess>();
+const clusters: DemoNatsCluster[] = [];
+const nodes: { node: Supervised; url: string; close(): Promise<void> }[] = [];
 const daemons: Daemon[] = [];
 let load: Load | undefined;
 let stopping: Promise<void> | undefined;
+
+const supervisor: Supervisor = {
+  children,
+  log: (line) => console.log(line),
+  unexpectedExit(name, why, output) {
+    if (stopping !== undefined) return;
+    console.error(`demo: ${name} exited unexpectedly (${why}); its last output:\n${output}`);
+    void shutdown(1);
+  },
+};
 
 function killAllNow(): void {
   for (const c of children) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
@@ -88,24 +114,15 @@ function killAllNow(): void {
   }
 }
 
-async function stopChild(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  const gone = new Promise<void>((resolve) => c.once("exit", () => resolve()));
-  const timer = setTimeout(() => c.pid !== undefined && process.kill(c.pid, "SIGKILL"), 5_000);
-  if (c.pid !== undefined) process.kill(c.pid, "SIGTERM");
-  await gone;
-  clearTimeout(timer);
-}
-
 function shutdown(code: number): Promise<void> {
   stopping ??= (async () => {
     await load?.stop().catch(() => undefined);
     await Promise.allSettled(daemons.map((d) => d.close()));
     // Nodes first (they leave their cluster cleanly), then the NATS servers.
-    const nodes = [...children].filter((c) => (c as ChildProcess & { role?: string }).role !== "nats");
-    await Promise.allSettled(nodes.map(stopChild));
-    await Promise.allSettled([...children].map(stopChild));
-    console.log(`demo: stopped ${daemons.length > 0 ? `${daemons.length} in-process nodes` : `${children.size} processes`}`);
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    await Promise.allSettled(clusters.map((c) => c.close()));
+    killAllNow();
+    console.log(`demo: stopped ${daemons.length > 0 ? `${daemons.length} in-process nodes` : `${nodes.length} nodes and ${clusters.length * NATS_SERVERS_PER_DC} NATS servers`}`);
     process.exit(code);
   })();
   return stopping;
@@ -138,30 +155,6 @@ function findNatsServer(): string | undefined {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
-}
-
-function speaksNats(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = createConnection({ host: "127.0.0.1", port });
-    const done = (ok: boolean): void => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(1000, () => done(false));
-    sock.once("data", (b) => done(b.toString().startsWith("INFO")));
-    sock.once("error", () => done(false));
-  });
-}
-
 async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check().catch(() => false))) {
@@ -170,39 +163,21 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
   }
 }
 
-function track(c: ChildProcess, name: string, role: "nats" | "node"): ChildProcess {
-  (c as ChildProcess & { role?: string }).role = role;
-  children.add(c);
-  console.log(`demo: started ${name} (pid ${c.pid})`);
-  let tail = "";
-  const keep = (b: Buffer): void => {
-    tail = (tail + b.toString()).slice(-2000);
-  };
-  c.stdout?.on("data", keep);
-  c.stderr?.on("data", keep);
-  c.once("exit", (code, signal) => {
-    if (stopping === undefined) {
-      console.error(`demo: ${name} exited unexpectedly (${signal ?? code}); its last output:\n${tail}`);
-      void shutdown(1);
-    }
-  });
-  return c;
-}
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function config(spec: NodeSpec, nats: string, remote: string | undefined, port: number): NodeConfig {
-  const args = ["--node-id", spec.id, "--dc", spec.dc, "--nats", nats, "--http", `127.0.0.1:${port}`];
+/** The node's crdt-node arguments (without --http: the supervisor picks the port at every start). */
+function nodeArgs(spec: NodeSpec, nats: readonly string[], remote: string | undefined): string[] {
+  const args = ["--node-id", spec.id, "--dc", spec.dc, "--nats", nats.join(","), "--anti-entropy-interval-ms", String(ANTI_ENTROPY_MS)];
   if (remote !== undefined) args.push("--remote-dc", remote, "--xdc-interval-ms", "1000");
   if (spec.readOnly) args.push("--read-only");
-  const r = parseConfig(args, {});
-  if (!("config" in r)) throw new Error("unexpected help");
-  return r.config;
+  return args;
 }
 
-function toArgs(c: NodeConfig): string[] {
-  const args = ["--node-id", c.nodeId, "--dc", c.dataCenter, "--nats", c.nats.join(","), "--http", `${c.http.host}:${c.http.port}`];
-  for (const r of c.remoteDcs) args.push("--remote-dc", `${r.name}=${r.servers.join(",")}`, "--xdc-interval-ms", String(c.xdcIntervalMs));
-  if (c.readOnly) args.push("--read-only");
-  return args;
+/** An in-process node's config, on any free port (bound at once: no race). */
+function config(args: string[]): NodeConfig {
+  const r = parseConfig([...args, "--http", "127.0.0.1:0"], {});
+  if (!("config" in r)) throw new Error("unexpected help");
+  return r.config;
 }
 
 async function valuesOf(url: string): Promise<Map<string, string>> {
@@ -216,10 +191,10 @@ async function valuesOf(url: string): Promise<Map<string, string>> {
 }
 
 /** Wait until every node holds the same keys and values; print the result. */
-async function checkConvergence(urls: Map<string, string>): Promise<boolean> {
+async function checkConvergence(urls: Map<string, string>, timeoutMs: number): Promise<boolean> {
   let last = "";
   try {
-    await until("nodes did not converge", 30_000, async () => {
+    await until("nodes did not converge", timeoutMs, async () => {
       const all = await Promise.all([...urls.values()].map(valuesOf));
       const text = all.map((m) => JSON.stringify([...m].sort()));
       last = [...urls.keys()].map((id, i) => `${id}: ${text[i]}`).join("\n");
@@ -234,54 +209,80 @@ async function checkConvergence(urls: Map<string, string>): Promise<boolean> {
   return true;
 }
 
+/**
+ * While the load runs (over `seconds`): SIGKILL a NATS server of east, start it again; then SIGKILL
+ * a node, start it again (empty: it catches up by anti-entropy). Both back before the load stops.
+ */
+async function runChaos(seconds: number): Promise<void> {
+  const server = clusters.find((c) => c.dc === "east")!.servers[0]!;
+  const node = nodes.find((n) => n.node.name === CHAOS_NODE)!;
+  const step = (seconds * 1000) / 6;
+  await sleep(step);
+  console.log(`demo: chaos: killing ${server.name}`);
+  await server.kill();
+  await sleep(step);
+  await server.start();
+  console.log(`demo: chaos: ${server.name} is back`);
+  await until(`${server.name} did not rejoin its cluster`, 30_000, () => clusters.find((c) => c.dc === "east")!.routed());
+  console.log(`demo: chaos: killing ${CHAOS_NODE}`);
+  await node.node.kill();
+  await sleep(step);
+  await node.node.start();
+  console.log(`demo: chaos: ${CHAOS_NODE} is back`);
+}
+
 // ------------------------------------------------------------------ main
+
+async function startInMemory(urls: Map<string, string>): Promise<void> {
+  const network = new MemoryNetwork();
+  for (const spec of TOPOLOGY) {
+    const d = await startDaemon(config(nodeArgs(spec, ["nats://in-memory:4222"], undefined)), {
+      transport: network.connect(spec.id),
+      log: (l) => console.log(l),
+    });
+    daemons.push(d);
+    await d.started;
+    urls.set(spec.id, d.url);
+  }
+}
+
+async function startProcesses(bin: string, urls: Map<string, string>): Promise<void> {
+  for (const dc of ["east", "west"] as const) {
+    const cluster = await startNatsCluster(bin, dc, NATS_SERVERS_PER_DC, supervisor);
+    clusters.push(cluster);
+    await until(`the NATS cluster of ${dc} did not form`, 30_000, () => cluster.routed());
+  }
+  const natsOf = (dc: string): string[] => clusters.find((c) => c.dc === dc)!.urls;
+  const startNode = async (spec: NodeSpec): Promise<void> => {
+    const other = spec.dc === "east" ? "west" : "east";
+    const n = await supervisedNode(spec.id, nodeArgs(spec, natsOf(spec.dc), `${other}=${natsOf(other).join(",")}`), ROOT, supervisor);
+    nodes.push(n);
+    urls.set(spec.id, n.url);
+    await n.node.start();
+  };
+  // east-1 and west-1 first, so they are the oldest members: their DCs' leaders. Then the rest.
+  const first = ["east-1", "west-1"];
+  await Promise.all(TOPOLOGY.filter((s) => first.includes(s.id)).map(startNode));
+  await Promise.all(TOPOLOGY.filter((s) => !first.includes(s.id)).map(startNode));
+  for (const c of clusters) console.log(`demo: NATS cluster ${c.dc}: ${c.urls.join(", ")}`);
+}
 
 async function main(): Promise<void> {
   const bin = forceMemory ? undefined : findNatsServer();
+  if (chaos && bin === undefined) throw new Error("demo: --chaos needs nats-server on PATH (or NATS_SERVER_BIN): apt-get install -y nats-server");
   const urls = new Map<string, string>();
-  const ports = await Promise.all(TOPOLOGY.map(() => freePort()));
   if (bin === undefined) {
     if (!forceMemory) {
       console.log("demo: no nats-server binary on PATH (or NATS_SERVER_BIN). For the real multi-process demo install one:");
       console.log("        apt-get install -y nats-server");
       console.log("      Running the same topology in this process over the in-memory transport instead.");
     }
-    const network = new MemoryNetwork();
-    for (const [i, spec] of TOPOLOGY.entries()) {
-      const d = await startDaemon(config(spec, "nats://in-memory:4222", undefined, ports[i]!), {
-        transport: network.connect(spec.id),
-        log: (l) => console.log(l),
-      });
-      daemons.push(d);
-      await d.started;
-      urls.set(spec.id, d.url);
-    }
+    await startInMemory(urls);
   } else {
-    const natsUrl = { east: "", west: "" };
-    for (const dc of ["east", "west"] as const) {
-      const port = await freePort();
-      track(spawn(bin, ["-a", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "pipe", "pipe"], detached: true }), `nats-server ${dc}`, "nats");
-      natsUrl[dc] = `nats://127.0.0.1:${port}`;
-      await until(`nats-server ${dc} did not start`, 10_000, () => speaksNats(port));
-    }
-    const startNode = async (i: number): Promise<void> => {
-      const spec = TOPOLOGY[i]!;
-      const other = spec.dc === "east" ? "west" : "east";
-      const c = config(spec, natsUrl[spec.dc], `${other}=${natsUrl[other]}`, ports[i]!);
-      // detached: Ctrl-C reaches only this script, which stops the nodes first, then the servers.
-      const child = spawn(process.execPath, ["--import", "tsx", "bin/crdt-node.ts", ...toArgs(c)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
-      track(child, spec.id, "node");
-      urls.set(spec.id, `http://127.0.0.1:${ports[i]}`);
-      await until(`${spec.id} did not become ready`, 60_000, async () => (await fetch(`${urls.get(spec.id)}/readyz`)).ok);
-    };
-    // east-1 and west-1 first, so they are the oldest members: their DCs' leaders. Then the rest.
-    const first = [0, 3];
-    await Promise.all(first.map(startNode));
-    await Promise.all(TOPOLOGY.map((_, i) => i).filter((i) => !first.includes(i)).map(startNode));
-    console.log(`demo: nats-servers east ${natsUrl.east}, west ${natsUrl.west}`);
+    await startProcesses(bin, urls);
   }
 
-  console.log(`\ndemo: ${bin === undefined ? "in-memory" : "multi-process"} cluster is up. Dashboards:`);
+  console.log(`\ndemo: ${bin === undefined ? "in-memory" : `multi-process (${NATS_SERVERS_PER_DC} NATS servers per DC)`} cluster is up. Dashboards:`);
   for (const spec of TOPOLOGY) console.log(`  ${spec.id.padEnd(11)} ${spec.dc}  ${urls.get(spec.id)}/${spec.readOnly ? "   (read-only relay)" : ""}`);
   console.log(`\ntry:  curl -s -XPOST ${urls.get("west-1")}/v1/keys/page-views -H 'content-type: application/json' -d '{"type":"gcounter","op":"increment","by":5}'`);
   console.log(`      curl -s ${urls.get("east-relay")}/v1/keys/page-views\n`);
@@ -289,13 +290,16 @@ async function main(): Promise<void> {
   const writers = TOPOLOGY.filter((s) => !s.readOnly).map((s) => urls.get(s.id)!);
   load = startLoad({ targets: writers, rate, log: (l) => console.log(l) });
   console.log(`demo: load generator: ${rate} writes/s over ${writers.length} writable nodes. ${duration ? `Stopping in ${duration} s.` : "Ctrl-C to stop."}`);
+  const chaosDone = chaos ? runChaos(duration ?? 60) : Promise.resolve();
 
   if (duration !== undefined) {
-    await new Promise((r) => setTimeout(r, duration! * 1000));
+    await Promise.all([sleep(duration * 1000), chaosDone]);
     await load.stop();
     console.log(`demo: load stopped after ${load.counts.ok} writes (${load.counts.failed} failed); checking convergence…`);
-    const ok = await checkConvergence(urls);
+    const ok = await checkConvergence(urls, 45_000);
     await shutdown(ok && load.counts.ok > 0 ? 0 : 1);
+  } else {
+    await chaosDone;
   }
 }
 

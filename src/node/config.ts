@@ -1,12 +1,14 @@
 /**
- * crdt-node configuration: command-line flags, each with an environment variable, validated into
- * a NodeConfig. No process access (argv and env are passed in) and no I/O but reading the files
- * the secret settings name (credentials.ts); every problem is a ConfigError whose message names
- * the flag and its variable.
+ * crdt-node configuration: command-line flags, each with an environment variable and a config-file
+ * key, validated into a NodeConfig. Precedence: flag > variable > `--config` file > default. No
+ * process access (argv and env are passed in) and no I/O but reading the config file and the files
+ * the secret settings name (credentials.ts); every problem is a ConfigError whose message names the
+ * flag and its variable (or the file and its key) and what to do.
  */
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError, DEFAULTS, resolveOptions } from "../index.js";
 import { redact } from "../transport/nats.js";
+import { readConfigFile, type FileValue } from "./config-file.js";
 import { httpsFiles, natsLogin, remoteLogin, security, type NatsLogin, type NodeSecurity, type SecretName, type Settings } from "./credentials.js";
 import { parseOrigin } from "./http-guard.js";
 
@@ -31,11 +33,28 @@ export interface NodeConfig {
   snapshotWriteThrough: boolean;
   /** fsync every snapshot batch (`snapshot.sync`). */
   snapshotSync: boolean;
+  /** `snapshot.intervalMs`. */
+  snapshotIntervalMs: number;
   remoteDcs: RemoteDc[];
   xdcIntervalMs: number;
+  /** `dataCenterReplication.antiEntropy`, `.antiEntropyIntervalMs`, `.sendTimeoutMs`. */
+  xdcAntiEntropy: boolean;
+  xdcAntiEntropyIntervalMs: number;
+  xdcSendTimeoutMs: number;
   role: string | undefined;
   readOnly: boolean;
   token: string | undefined;
+  /** The ReplicatorOptions of the same names. */
+  subject: string;
+  flushIntervalMs: number;
+  heartbeatIntervalMs: number;
+  failureTimeoutMs: number;
+  removalTimeoutMs: number;
+  antiEntropyIntervalMs: number;
+  maxDeltaSize: number;
+  pruneIntervalMs: number;
+  tombstoneTtlMs: number;
+  pruneRetiredAfterMs: number;
   coordinationTimeoutMs: number;
   maxClockSkewMs: number;
   minClusterSize: number;
@@ -49,96 +68,167 @@ export interface NodeConfig {
   maxWatchers: number;
 }
 
-export type ParseResult = { help: string } | { config: NodeConfig };
+export type ParseResult =
+  | { help: string }
+  | { version: true }
+  | { config: NodeConfig };
 
 interface Spec {
   flag: string;
   env: string;
+  /** The unprefixed variable of earlier releases: still read (when `env` is unset), with a warning. */
+  legacyEnv?: string;
   help: string;
   fallback?: string;
+  /** The Replicator option it sets, as the library's messages name it (they are reworded to name the flag). */
+  option?: string;
 }
 
+const ms = (n: number): string => String(n);
+
 const SPECS = {
-  nodeId: { flag: "--node-id <id>", env: "NODE_ID", help: "this node's id: letters, digits, '-' or '_' (required)" },
-  dc: { flag: "--dc <name>", env: "DC", help: "data center of this node", fallback: DEFAULTS.dataCenter },
-  nats: { flag: "--nats <urls>", env: "NATS_URL", help: "NATS server(s) of this DC, comma-separated", fallback: "nats://127.0.0.1:4222" },
-  http: { flag: "--http <host:port>", env: "HTTP_ADDR", help: "HTTP listen address (port 0: any free port)", fallback: "127.0.0.1:8080" },
-  snapshotDir: { flag: "--snapshot-dir <dir>", env: "SNAPSHOT_DIR", help: "LevelDB snapshot directory (default: no snapshots)" },
+  config: { flag: "--config <file>", env: "CRDT_CONFIG", help: "read settings from this JSON or YAML file (keys: the names below in camelCase, e.g. nodeId, tombstoneTtlMs); flags and variables override it" },
+  nodeId: { flag: "--node-id <id>", env: "CRDT_NODE_ID", legacyEnv: "NODE_ID", help: "this node's id: letters, digits, '-' or '_' (required)", option: "nodeId" },
+  dc: { flag: "--dc <name>", env: "CRDT_DC", legacyEnv: "DC", help: "data center of this node", fallback: DEFAULTS.dataCenter, option: "dataCenter" },
+  nats: { flag: "--nats <urls>", env: "CRDT_NATS_URL", legacyEnv: "NATS_URL", help: "NATS server(s) of this DC, comma-separated (every server of a NATS cluster: the node fails over between them)", fallback: "nats://127.0.0.1:4222" },
+  http: { flag: "--http <host:port>", env: "CRDT_HTTP_ADDR", legacyEnv: "HTTP_ADDR", help: "HTTP listen address (port 0: any free port)", fallback: "127.0.0.1:8080" },
+  snapshotDir: { flag: "--snapshot-dir <dir>", env: "CRDT_SNAPSHOT_DIR", legacyEnv: "SNAPSHOT_DIR", help: "LevelDB snapshot directory (default: no snapshots)" },
   snapshotWriteThrough: {
     flag: "--snapshot-write-through",
-    env: "SNAPSHOT_WRITE_THROUGH",
+    env: "CRDT_SNAPSHOT_WRITE_THROUGH",
+    legacyEnv: "SNAPSHOT_WRITE_THROUGH",
     help: "answer a write only once it is in the snapshot (survives a crash of this process; needs --snapshot-dir)",
   },
   snapshotSync: {
     flag: "--snapshot-sync",
-    env: "SNAPSHOT_SYNC",
+    env: "CRDT_SNAPSHOT_SYNC",
+    legacyEnv: "SNAPSHOT_SYNC",
     help: "fsync every snapshot write (write-through then also survives an OS crash or power loss; needs --snapshot-dir)",
   },
+  snapshotIntervalMs: { flag: "--snapshot-interval-ms <ms>", env: "CRDT_SNAPSHOT_INTERVAL_MS", help: "how often changed keys are written to the snapshot", fallback: ms(DEFAULTS.snapshotIntervalMs), option: "snapshot.intervalMs" },
   remoteDc: {
     flag: "--remote-dc <name=urls>",
-    env: "REMOTE_DCS",
-    help: "a remote DC to replicate with, e.g. west=nats://w1:4222,nats://w2:4222; repeatable (env: space-separated)",
+    env: "CRDT_REMOTE_DCS",
+    legacyEnv: "REMOTE_DCS",
+    help: "a remote DC to replicate with, e.g. west=nats://w1:4222,nats://w2:4222; repeatable (env: space-separated; file: a list)",
   },
-  xdcIntervalMs: { flag: "--xdc-interval-ms <ms>", env: "XDC_INTERVAL_MS", help: "cross-DC flush interval", fallback: String(DEFAULTS.dcIntervalMs) },
-  role: { flag: "--role <role>", env: "ROLE", help: "membership role: coordinated writes and reads ask and count only members of the same role (replication still reaches every member)" },
-  readOnly: { flag: "--read-only", env: "READ_ONLY", help: "relay: merge and serve reads and watches, refuse writes (403)" },
-  token: { flag: "--token <token>", env: "TOKEN", help: "require 'Authorization: Bearer <token>' on every route but /healthz, /readyz" },
+  xdcIntervalMs: { flag: "--xdc-interval-ms <ms>", env: "CRDT_XDC_INTERVAL_MS", legacyEnv: "XDC_INTERVAL_MS", help: "cross-DC flush interval", fallback: ms(DEFAULTS.dcIntervalMs), option: "dataCenterReplication.intervalMs" },
+  xdcAntiEntropy: { flag: "--xdc-anti-entropy", env: "CRDT_XDC_ANTI_ENTROPY", help: "periodic cross-DC digest rounds, repairing batches lost between DCs (the DC leader also runs one when it becomes leader)" },
+  xdcAntiEntropyIntervalMs: {
+    flag: "--xdc-anti-entropy-interval-ms <ms>",
+    env: "CRDT_XDC_ANTI_ENTROPY_INTERVAL_MS",
+    help: "interval of the cross-DC digest rounds (with --xdc-anti-entropy)",
+    fallback: ms(DEFAULTS.dcAntiEntropyIntervalMs),
+    option: "dataCenterReplication.antiEntropyIntervalMs",
+  },
+  xdcSendTimeoutMs: { flag: "--xdc-send-timeout-ms <ms>", env: "CRDT_XDC_SEND_TIMEOUT_MS", help: "per-attempt timeout of a cross-DC send", fallback: ms(DEFAULTS.dcSendTimeoutMs), option: "dataCenterReplication.sendTimeoutMs" },
+  role: { flag: "--role <role>", env: "CRDT_ROLE", legacyEnv: "ROLE", help: "membership role: coordinated writes and reads ask and count only members of the same role (replication still reaches every member)", option: "role" },
+  readOnly: { flag: "--read-only", env: "CRDT_READ_ONLY", legacyEnv: "READ_ONLY", help: "relay: merge and serve reads and watches, refuse writes (403)" },
+  token: { flag: "--token <token>", env: "CRDT_TOKEN", legacyEnv: "TOKEN", help: "require 'Authorization: Bearer <token>' on every route but /healthz, /readyz" },
+  subject: { flag: "--subject <subject>", env: "CRDT_SUBJECT", help: "the delta subject; membership and per-node subjects derive from it (every node of the cluster and its NATS permissions must agree)", fallback: DEFAULTS.subject, option: "subject" },
+  flushIntervalMs: {
+    flag: "--flush-interval-ms <ms>",
+    env: "CRDT_FLUSH_INTERVAL_MS",
+    help: "coalescing window of outgoing deltas (0: at the end of the event-loop turn)",
+    fallback: ms(DEFAULTS.flushIntervalMs),
+    option: "flushIntervalMs",
+  },
+  heartbeatIntervalMs: { flag: "--heartbeat-interval-ms <ms>", env: "CRDT_HEARTBEAT_INTERVAL_MS", help: "membership heartbeat interval", fallback: ms(DEFAULTS.heartbeatIntervalMs), option: "heartbeatIntervalMs" },
+  failureTimeoutMs: {
+    flag: "--failure-timeout-ms <ms>",
+    env: "CRDT_FAILURE_TIMEOUT_MS",
+    help: "a member not heard for this long is unreachable (larger than --heartbeat-interval-ms)",
+    fallback: ms(DEFAULTS.failureTimeoutMs),
+    option: "failureTimeoutMs",
+  },
+  removalTimeoutMs: {
+    flag: "--removal-timeout-ms <ms>",
+    env: "CRDT_REMOVAL_TIMEOUT_MS",
+    help: "a member not heard for this long is removed, no longer counted for majority (at least --failure-timeout-ms)",
+    fallback: ms(DEFAULTS.removalTimeoutMs),
+    option: "removalTimeoutMs",
+  },
+  antiEntropyIntervalMs: { flag: "--anti-entropy-interval-ms <ms>", env: "CRDT_ANTI_ENTROPY_INTERVAL_MS", help: "digest anti-entropy with the next reachable peer in turn", fallback: ms(DEFAULTS.antiEntropyIntervalMs), option: "antiEntropyIntervalMs" },
+  maxDeltaSize: { flag: "--max-delta-size <bytes>", env: "CRDT_MAX_DELTA_SIZE", help: "target size of one published message (≥ 1024); larger deltas travel in chunks", fallback: String(DEFAULTS.maxDeltaSize), option: "maxDeltaSize" },
+  pruneIntervalMs: { flag: "--prune-interval-ms <ms>", env: "CRDT_PRUNE_INTERVAL_MS", help: "tombstone expiry and metadata compaction tick", fallback: ms(DEFAULTS.pruneIntervalMs), option: "pruneIntervalMs" },
+  tombstoneTtlMs: { flag: "--tombstone-ttl-ms <ms>", env: "CRDT_TOMBSTONE_TTL_MS", help: "how long a deleted key stays deleted (longer than any partition you expect to heal)", fallback: ms(DEFAULTS.tombstoneTtlMs), option: "tombstoneTtlMs" },
+  pruneRetiredAfterMs: {
+    flag: "--prune-retired-after-ms <ms>",
+    env: "CRDT_PRUNE_RETIRED_AFTER_MS",
+    help: "fold the writer ids of a node removed from the membership once it has stayed away this long (0: keep them)",
+    fallback: ms(DEFAULTS.pruneRetiredAfterMs),
+    option: "pruneRetiredAfterMs",
+  },
   coordinationTimeoutMs: {
     flag: "--coordination-timeout-ms <ms>",
-    env: "COORDINATION_TIMEOUT_MS",
+    env: "CRDT_COORDINATION_TIMEOUT_MS",
+    legacyEnv: "COORDINATION_TIMEOUT_MS",
     help: "default timeout of ?consistency=majority|all",
-    fallback: String(DEFAULTS.coordinationTimeoutMs),
+    fallback: ms(DEFAULTS.coordinationTimeoutMs),
+    option: "coordinationTimeoutMs",
   },
   maxClockSkewMs: {
     flag: "--max-clock-skew-ms <ms>",
-    env: "MAX_CLOCK_SKEW_MS",
+    env: "CRDT_MAX_CLOCK_SKEW_MS",
+    legacyEnv: "MAX_CLOCK_SKEW_MS",
     help: "largest lead over this node's clock an LWW timestamp may have (further ahead: 400, or rejected from peers)",
-    fallback: String(DEFAULTS.maxClockSkewMs),
+    fallback: ms(DEFAULTS.maxClockSkewMs),
+    option: "maxClockSkewMs",
   },
   minClusterSize: {
     flag: "--min-cluster-size <n>",
-    env: "MIN_CLUSTER_SIZE",
+    env: "CRDT_MIN_CLUSTER_SIZE",
+    legacyEnv: "MIN_CLUSTER_SIZE",
     help: "smallest N for majority/all: set it to the cluster's size so a node restarted cut off from everyone cannot acknowledge alone",
     fallback: String(DEFAULTS.minClusterSize),
+    option: "minClusterSize",
   },
-  tlsCert: { flag: "--tls-cert <file>", env: "HTTP_TLS_CERT", help: "serve the API over HTTPS with this PEM certificate (with --tls-key)" },
-  tlsKey: { flag: "--tls-key <file>", env: "HTTP_TLS_KEY", help: "PEM private key of --tls-cert" },
-  natsUser: { flag: "--nats-user <user>", env: "NATS_USER", help: "NATS user name (with --nats-pass)" },
-  natsPass: { flag: "--nats-pass <password>", env: "NATS_PASS", help: "NATS password (prefer the variable: flags show in ps)" },
-  natsToken: { flag: "--nats-token <token>", env: "NATS_TOKEN", help: "NATS token (prefer the variable: flags show in ps)" },
-  natsNkey: { flag: "--nats-nkey <file|seed>", env: "NATS_NKEY", help: "NATS nkey: a file holding the user seed (SU…), or the seed itself (prefer the file)" },
-  natsCreds: { flag: "--nats-creds <file>", env: "NATS_CREDS", help: "NATS .creds file (user JWT and seed), re-read on every reconnect" },
-  natsTlsCa: { flag: "--nats-tls-ca <file>", env: "NATS_TLS_CA", help: "PEM CA that signed the NATS servers' certificates (requires TLS)" },
-  natsTlsCert: { flag: "--nats-tls-cert <file>", env: "NATS_TLS_CERT", help: "PEM client certificate for NATS (mutual TLS, with --nats-tls-key)" },
-  natsTlsKey: { flag: "--nats-tls-key <file>", env: "NATS_TLS_KEY", help: "PEM private key of --nats-tls-cert" },
-  clusterKey: { flag: "--cluster-key <key>", env: "CLUSTER_KEY", help: "shared secret every message is authenticated with, 32+ bytes (prefer --cluster-key-file)" },
-  clusterKeyFile: { flag: "--cluster-key-file <file>", env: "CLUSTER_KEY_FILE", help: "file holding the cluster key (surrounding whitespace ignored)" },
-  nodeKeyFile: { flag: "--node-key-file <file>", env: "NODE_KEY_FILE", help: "file holding this node's signing key, an nkey seed (with --trusted-keys)" },
-  trustedKeys: { flag: "--trusted-keys <file>", env: "TRUSTED_KEYS", help: 'JSON file of node id → public nkey whose signatures are accepted, e.g. {"east-1":"UA…"}' },
+  tlsCert: { flag: "--tls-cert <file>", env: "CRDT_HTTP_TLS_CERT", legacyEnv: "HTTP_TLS_CERT", help: "serve the API over HTTPS with this PEM certificate (with --tls-key)" },
+  tlsKey: { flag: "--tls-key <file>", env: "CRDT_HTTP_TLS_KEY", legacyEnv: "HTTP_TLS_KEY", help: "PEM private key of --tls-cert" },
+  natsUser: { flag: "--nats-user <user>", env: "CRDT_NATS_USER", legacyEnv: "NATS_USER", help: "NATS user name (with --nats-pass)" },
+  natsPass: { flag: "--nats-pass <password>", env: "CRDT_NATS_PASS", legacyEnv: "NATS_PASS", help: "NATS password (prefer the variable: flags show in ps)" },
+  natsToken: { flag: "--nats-token <token>", env: "CRDT_NATS_TOKEN", legacyEnv: "NATS_TOKEN", help: "NATS token (prefer the variable: flags show in ps)" },
+  natsNkey: { flag: "--nats-nkey <file|seed>", env: "CRDT_NATS_NKEY", legacyEnv: "NATS_NKEY", help: "NATS nkey: a file holding the user seed (SU…), or the seed itself (prefer the file)" },
+  natsCreds: { flag: "--nats-creds <file>", env: "CRDT_NATS_CREDS", legacyEnv: "NATS_CREDS", help: "NATS .creds file (user JWT and seed), re-read on every reconnect" },
+  natsTlsCa: { flag: "--nats-tls-ca <file>", env: "CRDT_NATS_TLS_CA", legacyEnv: "NATS_TLS_CA", help: "PEM CA that signed the NATS servers' certificates (requires TLS)" },
+  natsTlsCert: { flag: "--nats-tls-cert <file>", env: "CRDT_NATS_TLS_CERT", legacyEnv: "NATS_TLS_CERT", help: "PEM client certificate for NATS (mutual TLS, with --nats-tls-key)" },
+  natsTlsKey: { flag: "--nats-tls-key <file>", env: "CRDT_NATS_TLS_KEY", legacyEnv: "NATS_TLS_KEY", help: "PEM private key of --nats-tls-cert" },
+  clusterKey: { flag: "--cluster-key <key>", env: "CRDT_CLUSTER_KEY", legacyEnv: "CLUSTER_KEY", help: "shared secret every message is authenticated with, 32+ bytes (prefer --cluster-key-file)" },
+  clusterKeyFile: { flag: "--cluster-key-file <file>", env: "CRDT_CLUSTER_KEY_FILE", legacyEnv: "CLUSTER_KEY_FILE", help: "file holding the cluster key (surrounding whitespace ignored)" },
+  nodeKeyFile: { flag: "--node-key-file <file>", env: "CRDT_NODE_KEY_FILE", legacyEnv: "NODE_KEY_FILE", help: "file holding this node's signing key, an nkey seed (with --trusted-keys)" },
+  trustedKeys: { flag: "--trusted-keys <file>", env: "CRDT_TRUSTED_KEYS", legacyEnv: "TRUSTED_KEYS", help: 'JSON file of node id → public nkey whose signatures are accepted, e.g. {"east-1":"UA…"}' },
   // HTTP door: Host/Origin checks and the watcher cap.
   allowedHosts: {
     flag: "--allowed-hosts <names>",
-    env: "ALLOWED_HOSTS",
+    env: "CRDT_ALLOWED_HOSTS",
+    legacyEnv: "ALLOWED_HOSTS",
     help: "host names the API answers (421 otherwise), comma-separated, or * for any; IP addresses and localhost always (default: the --http host, or on 0.0.0.0 the machine's host name and the node id)",
   },
   corsOrigins: {
     flag: "--cors-origins <origins>",
-    env: "CORS_ORIGINS",
+    env: "CRDT_CORS_ORIGINS",
+    legacyEnv: "CORS_ORIGINS",
     help: "origins (scheme://host[:port]) whose pages may call the API, comma-separated, or * for any (default: none; other origins cannot write, 403)",
   },
-  maxWatchers: { flag: "--max-watchers <n>", env: "MAX_WATCHERS", help: "concurrent GET /v1/watch streams (past it: 503)", fallback: "1000" },
+  maxWatchers: { flag: "--max-watchers <n>", env: "CRDT_MAX_WATCHERS", legacyEnv: "MAX_WATCHERS", help: "concurrent GET /v1/watch streams (past it: 503)", fallback: "1000" },
 } satisfies Record<string, Spec>;
+
+type Name = keyof typeof SPECS;
+const NAMES = Object.keys(SPECS) as Name[];
+/** Settings a config file may not hold: the file itself. */
+const FILE_KEYS = NAMES.filter((n) => n !== "config");
 
 function program(): Command {
   const p = new Command("crdt-node")
-    .description("A crdt-replicator node: CRDT keys over HTTP, replicated as deltas over NATS.")
+    .description("A crdt-replicator node: CRDT keys over HTTP, replicated as deltas over NATS.\nEach setting: a flag, a variable [env …], or a key of the --config file (its camelCase name, e.g. tombstoneTtlMs); flag > variable > file > default.")
     .helpOption("-h, --help", "show this help")
+    .option("--version", "print crdt-node's version")
     .exitOverride()
     .configureOutput({ writeOut: () => undefined, writeErr: () => undefined })
     .allowExcessArguments(false);
-  for (const s of Object.values(SPECS) as Spec[]) {
-    const o = new Option(s.flag, `${s.help} [env ${s.env}]${s.fallback === undefined ? "" : ` (default: ${s.fallback})`}`);
-    if (s === SPECS.remoteDc) o.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+  for (const [name, s] of Object.entries(SPECS) as [Name, Spec][]) {
+    const o = new Option(s.flag, `${s.help} [env ${s.env}${name === "config" ? "" : `, file ${name}`}]${s.fallback === undefined ? "" : ` (default: ${s.fallback})`}`);
+    if (name === "remoteDc") o.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
     p.addOption(o);
   }
   return p;
@@ -157,18 +247,59 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     throw e;
   }
   const flags = p.opts<Record<string, unknown>>();
-  const get = (name: keyof typeof SPECS): string | undefined => {
-    const s: Spec = SPECS[name];
-    const v = flags[name];
-    if (typeof v === "string") return v;
-    const e = env[s.env];
-    return e !== undefined && e !== "" ? e : s.fallback;
+  if (flags.version === true) return { version: true };
+
+  const fromEnv = (s: Spec): { value: string; legacy: boolean } | undefined => {
+    const now = env[s.env];
+    if (isSet(now)) return { value: now, legacy: false };
+    const old = s.legacyEnv === undefined ? undefined : env[s.legacyEnv];
+    return isSet(old) ? { value: old, legacy: true } : undefined;
   };
-  const where = (name: keyof typeof SPECS): string => `${SPECS[name].flag.split(" ")[0]} / ${SPECS[name].env}`;
+  const envValues = new Map(NAMES.map((n) => [n, fromEnv(SPECS[n])] as const));
+  const configPath = typeof flags.config === "string" ? flags.config : envValues.get("config")?.value;
+  const file = configPath === undefined ? new Map<string, FileValue>() : readConfigFile(configPath, FILE_KEYS);
+
+  type Source = "flag" | "env" | "legacy" | "file" | "default";
+  const pick = (name: Name): { value: FileValue | undefined; from: Source } => {
+    const f = flags[name];
+    if (typeof f === "string" || Array.isArray(f)) return { value: f as FileValue, from: "flag" };
+    if (f === true) return { value: "true", from: "flag" };
+    const e = envValues.get(name);
+    if (e !== undefined) return { value: e.value, from: e.legacy ? "legacy" : "env" };
+    const v = file.get(name);
+    if (v !== undefined) return { value: v, from: "file" };
+    return { value: (SPECS[name] as Spec).fallback, from: "default" };
+  };
+  /** Where each setting's value came from, for messages. */
+  const source = new Map<Name, Source>();
+  const raw = (name: Name): FileValue | undefined => {
+    const { value, from } = pick(name);
+    source.set(name, from);
+    return value;
+  };
+  const get = (name: Name): string | undefined => {
+    const v = raw(name);
+    return Array.isArray(v) ? v.join(",") : v;
+  };
+  const where = (name: Name): string => {
+    const s: Spec = SPECS[name];
+    const flag = s.flag.split(" ")[0]!;
+    switch (source.get(name)) {
+      case "legacy":
+        return `${flag} / ${s.legacyEnv}`;
+      case "file":
+        return `"${name}" in ${configPath} (${flag} / ${s.env})`;
+      default:
+        return `${flag} / ${s.env}`;
+    }
+  };
+  const int = (name: Name, min = 1, unit = "milliseconds"): number => integer(get(name)!, where(name), min, unit);
+  const bool = (name: Name): boolean => boolean(get(name), where(name));
 
   const nodeId = get("nodeId");
-  if (nodeId === undefined) throw new ConfigError(`${where("nodeId")} is required: the node's id, e.g. --node-id east-1`);
-  const remoteArgs = Array.isArray(flags.remoteDc) ? (flags.remoteDc as string[]) : splitList(env.REMOTE_DCS ?? "", /[\s;]+/);
+  if (nodeId === undefined) throw new ConfigError(`${where("nodeId")} is required: the node's id, e.g. --node-id east-1 (or "nodeId" in the --config file)`);
+  const remotes = raw("remoteDc");
+  const remoteArgs = Array.isArray(remotes) ? remotes : splitList(remotes ?? "", /[\s;]+/);
   const secrets: Settings = { value: (n: SecretName) => get(n), where: (n: SecretName) => where(n) };
   const nats = natsLogin(secrets, servers(get("nats")!, where("nats")), where("nats"));
   const config: NodeConfig = {
@@ -179,20 +310,34 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     http: address(get("http")!, where("http")),
     https: httpsFiles(secrets),
     snapshotDir: get("snapshotDir"),
-    snapshotWriteThrough: flags.snapshotWriteThrough === true || boolean(env.SNAPSHOT_WRITE_THROUGH, where("snapshotWriteThrough")),
-    snapshotSync: flags.snapshotSync === true || boolean(env.SNAPSHOT_SYNC, where("snapshotSync")),
+    snapshotWriteThrough: bool("snapshotWriteThrough"),
+    snapshotSync: bool("snapshotSync"),
+    snapshotIntervalMs: int("snapshotIntervalMs"),
     remoteDcs: remoteArgs.map((r) => remoteDc(r, where("remoteDc"), nats.login)),
-    xdcIntervalMs: integer(get("xdcIntervalMs")!, where("xdcIntervalMs")),
+    xdcIntervalMs: int("xdcIntervalMs"),
+    xdcAntiEntropy: bool("xdcAntiEntropy"),
+    xdcAntiEntropyIntervalMs: int("xdcAntiEntropyIntervalMs"),
+    xdcSendTimeoutMs: int("xdcSendTimeoutMs"),
     role: get("role"),
-    readOnly: flags.readOnly === true || boolean(env.READ_ONLY, where("readOnly")),
+    readOnly: bool("readOnly"),
     token: get("token"),
-    coordinationTimeoutMs: integer(get("coordinationTimeoutMs")!, where("coordinationTimeoutMs")),
-    maxClockSkewMs: integer(get("maxClockSkewMs")!, where("maxClockSkewMs")),
-    minClusterSize: integer(get("minClusterSize")!, where("minClusterSize")),
+    subject: get("subject")!,
+    flushIntervalMs: int("flushIntervalMs", 0),
+    heartbeatIntervalMs: int("heartbeatIntervalMs"),
+    failureTimeoutMs: int("failureTimeoutMs"),
+    removalTimeoutMs: int("removalTimeoutMs"),
+    antiEntropyIntervalMs: int("antiEntropyIntervalMs"),
+    maxDeltaSize: int("maxDeltaSize", 1, "bytes"),
+    pruneIntervalMs: int("pruneIntervalMs"),
+    tombstoneTtlMs: int("tombstoneTtlMs"),
+    pruneRetiredAfterMs: int("pruneRetiredAfterMs", 0),
+    coordinationTimeoutMs: int("coordinationTimeoutMs"),
+    maxClockSkewMs: int("maxClockSkewMs"),
+    minClusterSize: int("minClusterSize", 1, "members"),
     security: security(secrets, nodeId),
     allowedHosts: hostList(get("allowedHosts"), where("allowedHosts")),
     corsOrigins: originList(get("corsOrigins") ?? "", where("corsOrigins")),
-    maxWatchers: integer(get("maxWatchers")!, where("maxWatchers"), "a count"),
+    maxWatchers: int("maxWatchers", 1, "a count"),
   };
   if (config.token !== undefined && !/^[\x21-\x7e]+$/.test(config.token)) {
     throw new ConfigError(`${where("token")} must be printable ASCII without spaces`);
@@ -204,12 +349,36 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw new ConfigError(`${where("remoteDc")}: remote DC "${dup}" is given twice`);
   try {
-    resolveOptions(replicatorOptions(config)); // the library's own checks (ids, DC names, intervals)
+    resolveOptions(replicatorOptions(config)); // the library's own checks (ids, DC names, intervals, their relations)
   } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(`invalid configuration: ${e.message}`);
+    if (e instanceof ConfigError) throw new ConfigError(`invalid configuration: ${inFlagTerms(e.message, where)}`);
     throw e;
   }
   return { config };
+}
+
+const isSet = (v: string | undefined): v is string => v !== undefined && v !== "";
+
+/** One line (for stderr) per unprefixed variable of earlier releases that `env` sets, naming its replacement. */
+export function deprecatedVariables(env: Readonly<Record<string, string | undefined>>): string[] {
+  return (Object.values(SPECS) as Spec[])
+    .filter((s) => s.legacyEnv !== undefined && isSet(env[s.legacyEnv]))
+    .map((s) => `crdt-node: ${s.legacyEnv} is deprecated: use ${s.env}${isSet(env[s.env]) ? ` (${s.legacyEnv} is ignored: ${s.env} is set)` : ""}`);
+}
+
+/**
+ * A library message with each option it names replaced by the setting that sets it: camelCase and
+ * dotted names anywhere (longest first: `snapshot.intervalMs` before `intervalMs`), a plain word
+ * like `subject` only where it opens the message (elsewhere it is prose).
+ */
+function inFlagTerms(message: string, where: (name: Name) => string): string {
+  const options = (Object.entries(SPECS) as [Name, Spec][]).filter(([, s]) => s.option !== undefined).sort(([, a], [, b]) => b.option!.length - a.option!.length);
+  let out = message;
+  for (const [name, s] of options) {
+    const word = s.option!.replace(".", "\\.");
+    out = out.replace(new RegExp(/[A-Z.]/.test(s.option!) ? `(?<![\\w.])${word}(?!\\w)` : `^${word}(?!\\w)`, "g"), where(name));
+  }
+  return out;
 }
 
 /** The `Replicator.start` options a config stands for (without transport and meter provider). */
@@ -219,13 +388,31 @@ export function replicatorOptions(c: NodeConfig) {
     dataCenter: c.dataCenter,
     role: c.role,
     nats: { servers: c.nats, name: `crdt-node ${c.nodeId}`, ...c.natsLogin },
+    subject: c.subject,
+    flushIntervalMs: c.flushIntervalMs,
+    heartbeatIntervalMs: c.heartbeatIntervalMs,
+    failureTimeoutMs: c.failureTimeoutMs,
+    removalTimeoutMs: c.removalTimeoutMs,
+    antiEntropyIntervalMs: c.antiEntropyIntervalMs,
+    maxDeltaSize: c.maxDeltaSize,
+    pruneIntervalMs: c.pruneIntervalMs,
+    tombstoneTtlMs: c.tombstoneTtlMs,
+    pruneRetiredAfterMs: c.pruneRetiredAfterMs,
     coordinationTimeoutMs: c.coordinationTimeoutMs,
     maxClockSkewMs: c.maxClockSkewMs,
     minClusterSize: c.minClusterSize,
     security: c.security,
-    snapshot: c.snapshotDir === undefined ? undefined : { dir: c.snapshotDir, writeThrough: c.snapshotWriteThrough, sync: c.snapshotSync },
+    snapshot: c.snapshotDir === undefined ? undefined : { dir: c.snapshotDir, intervalMs: c.snapshotIntervalMs, writeThrough: c.snapshotWriteThrough, sync: c.snapshotSync },
     dataCenterReplication:
-      c.remoteDcs.length === 0 ? undefined : { remotes: c.remoteDcs.map((r) => ({ name: r.name, servers: r.servers, connection: r.login })), intervalMs: c.xdcIntervalMs },
+      c.remoteDcs.length === 0
+        ? undefined
+        : {
+            remotes: c.remoteDcs.map((r) => ({ name: r.name, servers: r.servers, connection: r.login })),
+            intervalMs: c.xdcIntervalMs,
+            antiEntropy: c.xdcAntiEntropy,
+            antiEntropyIntervalMs: c.xdcAntiEntropyIntervalMs,
+            sendTimeoutMs: c.xdcSendTimeoutMs,
+          },
   };
 }
 
@@ -265,9 +452,11 @@ function remoteDc(s: string, where: string, own: NatsLogin): RemoteDc {
   return { name, servers: remote.servers, login: remote.login };
 }
 
-function integer(s: string, where: string, unit = "milliseconds"): number {
+function integer(s: string, where: string, min: number, unit: string): number {
   const n = Number(s);
-  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${where} must be a positive integer (${unit}); got ${JSON.stringify(s)}`);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < min) {
+    throw new ConfigError(`${where} must be ${min === 0 ? "an integer ≥ 0" : "a positive integer"} (${unit}); got ${JSON.stringify(s)}`);
+  }
   return n;
 }
 

@@ -67,7 +67,7 @@ function removeDirs(): void {
   dirs.clear();
 }
 
-function findBinary(): string {
+export function findBinary(): string {
   const explicit = process.env["NATS_SERVER_BIN"];
   const candidates = explicit
     ? [explicit]

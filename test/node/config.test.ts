@@ -26,11 +26,25 @@ describe("crdt-node configuration", () => {
       snapshotDir: undefined,
       snapshotWriteThrough: false,
       snapshotSync: false,
+      snapshotIntervalMs: 10_000,
       remoteDcs: [],
       xdcIntervalMs: 5000,
+      xdcAntiEntropy: false,
+      xdcAntiEntropyIntervalMs: 120_000,
+      xdcSendTimeoutMs: 10_000,
       role: undefined,
       readOnly: false,
       token: undefined,
+      subject: "crdt.deltas",
+      flushIntervalMs: 0,
+      heartbeatIntervalMs: 1000,
+      failureTimeoutMs: 5000,
+      removalTimeoutMs: 30_000,
+      antiEntropyIntervalMs: 30_000,
+      maxDeltaSize: 65_536,
+      pruneIntervalMs: 300_000,
+      tombstoneTtlMs: 86_400_000,
+      pruneRetiredAfterMs: 0,
       coordinationTimeoutMs: 5000,
       maxClockSkewMs: 60000,
       minClusterSize: 1,
@@ -43,21 +57,21 @@ describe("crdt-node configuration", () => {
 
   test("every setting from the environment", () => {
     const c = config([], {
-      NODE_ID: "e1",
-      DC: "east",
-      NATS_URL: "nats://a:4222, nats://b:4222",
-      HTTP_ADDR: "0.0.0.0:9000",
-      SNAPSHOT_DIR: "/data",
-      SNAPSHOT_WRITE_THROUGH: "true",
-      SNAPSHOT_SYNC: "1",
-      REMOTE_DCS: "west=nats://w1:4222,nats://w2:4222 south=tls://s:4222",
-      XDC_INTERVAL_MS: "1000",
-      ROLE: "api",
-      READ_ONLY: "yes",
-      TOKEN: "s3cret",
-      COORDINATION_TIMEOUT_MS: "2000",
-      MAX_CLOCK_SKEW_MS: "30000",
-      MIN_CLUSTER_SIZE: "3",
+      CRDT_NODE_ID: "e1",
+      CRDT_DC: "east",
+      CRDT_NATS_URL: "nats://a:4222, nats://b:4222",
+      CRDT_HTTP_ADDR: "0.0.0.0:9000",
+      CRDT_SNAPSHOT_DIR: "/data",
+      CRDT_SNAPSHOT_WRITE_THROUGH: "true",
+      CRDT_SNAPSHOT_SYNC: "1",
+      CRDT_REMOTE_DCS: "west=nats://w1:4222,nats://w2:4222 south=tls://s:4222",
+      CRDT_XDC_INTERVAL_MS: "1000",
+      CRDT_ROLE: "api",
+      CRDT_READ_ONLY: "yes",
+      CRDT_TOKEN: "s3cret",
+      CRDT_COORDINATION_TIMEOUT_MS: "2000",
+      CRDT_MAX_CLOCK_SKEW_MS: "30000",
+      CRDT_MIN_CLUSTER_SIZE: "3",
     });
     assert.equal(c.nodeId, "e1");
     assert.equal(c.dataCenter, "east");
@@ -66,7 +80,7 @@ describe("crdt-node configuration", () => {
     assert.equal(c.snapshotDir, "/data");
     assert.equal(c.snapshotWriteThrough, true);
     assert.equal(c.snapshotSync, true);
-    assert.deepEqual(replicatorOptions(c).snapshot, { dir: "/data", writeThrough: true, sync: true });
+    assert.deepEqual(replicatorOptions(c).snapshot, { dir: "/data", intervalMs: 10_000, writeThrough: true, sync: true });
     assert.deepEqual(c.remoteDcs, [
       { name: "west", servers: ["nats://w1:4222", "nats://w2:4222"], login: {} },
       { name: "south", servers: ["tls://s:4222"], login: {} },
@@ -83,9 +97,9 @@ describe("crdt-node configuration", () => {
 
   test("flags win over the environment; --remote-dc repeats", () => {
     const c = config(["--node-id", "f", "--dc", "west", "--remote-dc", "east=nats://e:4222", "--remote-dc", "north=n:4222", "--read-only", "--http", ":0"], {
-      NODE_ID: "env",
-      DC: "east",
-      REMOTE_DCS: "ignored=nats://x:1",
+      CRDT_NODE_ID: "env",
+      CRDT_DC: "east",
+      CRDT_REMOTE_DCS: "ignored=nats://x:1",
     });
     assert.equal(c.nodeId, "f");
     assert.equal(c.dataCenter, "west");
@@ -98,19 +112,20 @@ describe("crdt-node configuration", () => {
   });
 
   test("clear messages for bad input", () => {
-    rejects([], {}, /--node-id \/ NODE_ID is required/);
-    rejects(["--node-id", "a b"], {}, /nodeId must be 1-128 letters/);
-    rejects(["--node-id", "a", "--http", "8080"], {}, /--http \/ HTTP_ADDR must be host:port/);
+    rejects([], {}, /--node-id \/ CRDT_NODE_ID is required/);
+    rejects(["--node-id", "a b"], {}, /--node-id \/ CRDT_NODE_ID must be 1-128 letters/);
+    rejects(["--node-id", "a", "--role", "a.b"], {}, /--role \/ CRDT_ROLE must match/);
+    rejects(["--node-id", "a", "--http", "8080"], {}, /--http \/ CRDT_HTTP_ADDR must be host:port/);
     rejects(["--node-id", "a", "--http", "h:70000"], {}, /HTTP_ADDR must be host:port/);
-    rejects(["--node-id", "a", "--nats", "http://x:1"], {}, /--nats \/ NATS_URL: "http:\/\/x:1" must be nats:\/\//);
-    rejects(["--node-id", "a", "--remote-dc", "west"], {}, /--remote-dc \/ REMOTE_DCS must be name=url/);
-    rejects(["--node-id", "a", "--dc", "west", "--remote-dc", "west=nats://w:1"], {}, /remote DC "west" is this node's own dataCenter/);
+    rejects(["--node-id", "a", "--nats", "http://x:1"], {}, /--nats \/ CRDT_NATS_URL: "http:\/\/x:1" must be nats:\/\//);
+    rejects(["--node-id", "a", "--remote-dc", "west"], {}, /--remote-dc \/ CRDT_REMOTE_DCS must be name=url/);
+    rejects(["--node-id", "a", "--dc", "west", "--remote-dc", "west=nats://w:1"], {}, /remote DC "west" is this node's own --dc \/ CRDT_DC/);
     rejects(["--node-id", "a", "--remote-dc", "w=nats://w:1", "--remote-dc", "w=nats://v:1"], {}, /"w" is given twice/);
-    rejects(["--node-id", "a", "--xdc-interval-ms", "0"], {}, /--xdc-interval-ms \/ XDC_INTERVAL_MS must be a positive integer/);
-    rejects(["--node-id", "a"], { READ_ONLY: "maybe" }, /--read-only \/ READ_ONLY must be true or false/);
-    rejects(["--node-id", "a", "--snapshot-write-through"], {}, /--snapshot-write-through \/ SNAPSHOT_WRITE_THROUGH needs --snapshot-dir/);
-    rejects(["--node-id", "a"], { SNAPSHOT_SYNC: "on" }, /--snapshot-sync \/ SNAPSHOT_SYNC needs --snapshot-dir/);
-    rejects(["--node-id", "a", "--token", "has space"], {}, /--token \/ TOKEN must be printable ASCII/);
+    rejects(["--node-id", "a", "--xdc-interval-ms", "0"], {}, /--xdc-interval-ms \/ CRDT_XDC_INTERVAL_MS must be a positive integer/);
+    rejects(["--node-id", "a"], { CRDT_READ_ONLY: "maybe" }, /--read-only \/ CRDT_READ_ONLY must be true or false/);
+    rejects(["--node-id", "a", "--snapshot-write-through"], {}, /--snapshot-write-through \/ CRDT_SNAPSHOT_WRITE_THROUGH needs --snapshot-dir/);
+    rejects(["--node-id", "a"], { CRDT_SNAPSHOT_SYNC: "on" }, /--snapshot-sync \/ CRDT_SNAPSHOT_SYNC needs --snapshot-dir/);
+    rejects(["--node-id", "a", "--token", "has space"], {}, /--token \/ CRDT_TOKEN must be printable ASCII/);
     rejects(["--node-id", "a", "--bogus"], {}, /unknown option '--bogus'/);
     rejects(["--node-id", "a", "extra"], {}, /too many arguments|excess/i);
   });
@@ -128,12 +143,12 @@ describe("crdt-node configuration", () => {
     assert.deepEqual(c.allowedHosts, ["crdt.example.com", "east-1"]);
     assert.deepEqual(c.corsOrigins, ["https://app.example.com", "http://localhost:3000"]);
     assert.equal(c.maxWatchers, 7);
-    const e = config(["--node-id", "h"], { ALLOWED_HOSTS: "*", CORS_ORIGINS: "*", MAX_WATCHERS: "1" });
+    const e = config(["--node-id", "h"], { CRDT_ALLOWED_HOSTS: "*", CRDT_CORS_ORIGINS: "*", CRDT_MAX_WATCHERS: "1" });
     assert.deepEqual([e.allowedHosts, e.corsOrigins, e.maxWatchers], ["any", "any", 1]);
-    rejects(["--node-id", "a", "--allowed-hosts", "h:8080"], {}, /--allowed-hosts \/ ALLOWED_HOSTS must be host names without port/);
-    rejects(["--node-id", "a", "--cors-origins", "app.example.com"], {}, /--cors-origins \/ CORS_ORIGINS: "app.example.com" is not an origin/);
+    rejects(["--node-id", "a", "--allowed-hosts", "h:8080"], {}, /--allowed-hosts \/ CRDT_ALLOWED_HOSTS must be host names without port/);
+    rejects(["--node-id", "a", "--cors-origins", "app.example.com"], {}, /--cors-origins \/ CRDT_CORS_ORIGINS: "app.example.com" is not an origin/);
     rejects(["--node-id", "a", "--cors-origins", "https://a.example/path"], {}, /is not an origin/);
-    rejects(["--node-id", "a"], { MAX_WATCHERS: "0" }, /--max-watchers \/ MAX_WATCHERS must be a positive integer \(a count\)/);
+    rejects(["--node-id", "a"], { CRDT_MAX_WATCHERS: "0" }, /--max-watchers \/ CRDT_MAX_WATCHERS must be a positive integer \(a count\)/);
     const help = parseConfig(["--help"], {});
     assert.ok("help" in help);
     for (const s of ["--allowed-hosts", "ALLOWED_HOSTS", "--cors-origins", "CORS_ORIGINS", "--max-watchers", "MAX_WATCHERS", "default: 1000"]) assert.ok(help.help.includes(s), s);

@@ -1,9 +1,13 @@
 /**
  * docker-compose.yml, Dockerfile and deploy/ without Docker: the compose file parses; every file,
- * build context, service and port it references exists and agrees with the nodes' flags; and every
- * metric a Grafana panel queries is emitted by running crdt-nodes' /metrics.
+ * build context, service and port it references exists and agrees with the nodes' flags; each DC is
+ * a 3-server NATS cluster whose every server each node is given; every dependency waits for a
+ * healthcheck; Prometheus scrapes services that exist (and `promtool` accepts its config when
+ * installed); every metric a Grafana panel queries is emitted by running crdt-nodes' /metrics, and
+ * every NATS metric the NATS dashboard queries is a numeric field of a real nats-server's /varz.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -11,15 +15,21 @@ import { parse } from "yaml";
 import { parseConfig, type NodeConfig } from "../../src/node/config.js";
 import { startDaemon, type Daemon } from "../../src/node/daemon.js";
 import { defaultAllowedHosts, hostAllowed } from "../../src/node/http-guard.js";
-import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
+import { freePort, startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";
 import { http, ROOT } from "./helpers.js";
 
 const read = (p: string): string => readFileSync(join(ROOT, p), "utf8");
 const compose = parse(read("docker-compose.yml"), { merge: true }) as { services: Record<string, any>; volumes: Record<string, unknown> };
 const services = compose.services;
-const nodeServices = Object.entries(services).filter(([, s]) => s.environment?.NODE_ID !== undefined);
-const ENV_VARS = ["NODE_ID", "DC", "NATS_URL", "HTTP_ADDR", "SNAPSHOT_DIR", "REMOTE_DCS", "XDC_INTERVAL_MS", "ROLE", "READ_ONLY", "TOKEN", "COORDINATION_TIMEOUT_MS"];
+const nodeServices = Object.entries(services).filter(([, s]) => s.environment?.CRDT_NODE_ID !== undefined);
+const natsServices = Object.keys(services).filter((n) => /^nats-(east|west)-\d$/.test(n)).sort();
+const help = parseConfig(["--help"], {});
+/** The variables crdt-node reads, as its --help lists them. */
+const ENV_VARS = "help" in help ? [...help.help.matchAll(/\b(CRDT_[A-Z_]+)/g)].map((m) => m[1]!) : [];
+const natsOfDc = (dc: string): string[] => [1, 2, 3].map((i) => `nats-${dc}-${i}`);
+/** The value following `flag` in a command list. */
+const arg = (command: string[], flag: string): string | undefined => command[command.indexOf(flag) + 1];
 
 function hostPort(url: string): [string, number] {
   const u = new URL(url);
@@ -27,12 +37,45 @@ function hostPort(url: string): [string, number] {
 }
 
 describe("docker-compose.yml and deploy/", () => {
-  test("the topology: two NATS servers, 3 + 2 nodes, a read-only relay, load, collector, Prometheus, Grafana", () => {
-    for (const s of ["nats-east", "nats-west", "loadgen", "otel-collector", "prometheus", "grafana"]) assert.ok(services[s], s);
+  test("the topology: two 3-server NATS clusters, 3 + 2 nodes, a read-only relay, load, collector, NATS exporter, Prometheus, Grafana", () => {
+    for (const s of ["loadgen", "otel-collector", "nats-exporter", "prometheus", "grafana"]) assert.ok(services[s], s);
+    assert.deepEqual(natsServices, [...natsOfDc("east"), ...natsOfDc("west")]);
     const ids = nodeServices.map(([name]) => name).sort();
     assert.deepEqual(ids, ["east-1", "east-2", "east-3", "east-relay", "west-1", "west-2"]);
     const relay = services["east-relay"];
-    assert.equal(relay.environment.READ_ONLY, "true");
+    assert.equal(relay.environment.CRDT_READ_ONLY, "true");
+  });
+
+  test("each DC's NATS servers form one cluster: its name, a route to every server of the DC, monitoring where the healthcheck looks", () => {
+    for (const name of natsServices) {
+      const dc = /^nats-(\w+)-/.exec(name)![1]!;
+      const command = services[name].command as string[];
+      assert.equal(arg(command, "--name"), name);
+      assert.equal(arg(command, "--cluster_name"), dc);
+      const clusterPort = new URL(arg(command, "--cluster")!).port;
+      const routes = arg(command, "--routes")!.split(",").map((r) => new URL(r));
+      assert.deepEqual(routes.map((r) => r.hostname), natsOfDc(dc), `${name} routes to every server of ${dc}`);
+      for (const r of routes) assert.equal(r.port, clusterPort, `${name}: ${r.href} is the cluster port`);
+      const health = (services[name].healthcheck.test as string[]).join(" ");
+      assert.match(health, new RegExp(`http://127\\.0\\.0\\.1:${arg(command, "--http_port")}/healthz`), `${name}: the healthcheck asks the monitoring port's /healthz`);
+    }
+  });
+
+  test("every dependency waits for a healthcheck; nodes are healthy once /readyz answers", () => {
+    for (const [name, s] of Object.entries(services)) {
+      const deps = s.depends_on ?? {};
+      assert.ok(!Array.isArray(deps), `${name}: depends_on with conditions, not a bare list`);
+      for (const [dep, how] of Object.entries(deps as Record<string, { condition: string }>)) {
+        assert.ok(services[dep], `${name} depends on ${dep}, which is a service`);
+        assert.equal(how.condition, "service_healthy", `${name} waits for ${dep} to be healthy`);
+        assert.ok(services[dep].healthcheck?.test, `${dep} (needed by ${name}) has a healthcheck`);
+      }
+    }
+    for (const [name, s] of nodeServices) {
+      assert.match((s.healthcheck.test as string[]).join(" "), /127\.0\.0\.1:8080\/readyz/, `${name}: healthy = ready`);
+      for (const n of natsOfDc(s.environment.CRDT_DC)) assert.ok(n in s.depends_on, `${name} waits for ${n}`);
+    }
+    for (const n of ["east-1", "east-2", "east-3"]) assert.ok(n in services["east-relay"].depends_on, "the relay starts after east's writers");
   });
 
   test("every node's environment is a valid crdt-node configuration pointing at services that exist", () => {
@@ -49,8 +92,10 @@ describe("docker-compose.yml and deploy/", () => {
         assert.ok(services[host], `${name}: ${url} names service ${host}`);
         assert.equal(port, 4222);
       }
-      assert.deepEqual(c.remoteDcs.map((d) => d.name), [c.dataCenter === "east" ? "west" : "east"]);
-      assert.equal(hostPort(c.nats[0]!)[0], `nats-${c.dataCenter}`, `${name} uses its own DC's NATS`);
+      const other = c.dataCenter === "east" ? "west" : "east";
+      assert.deepEqual(c.remoteDcs.map((d) => d.name), [other]);
+      assert.deepEqual(c.nats.map((u) => hostPort(u)[0]), natsOfDc(c.dataCenter), `${name} is given every NATS server of its DC`);
+      assert.deepEqual(c.remoteDcs[0]!.servers.map((u) => hostPort(u)[0]), natsOfDc(other), `${name} is given every NATS server of ${other}`);
       assert.equal(c.http.host, "0.0.0.0");
       const [host, container] = String(s.ports[0]).split(":");
       assert.equal(Number(container), c.http.port, `${name}: the published port is the HTTP port`);
@@ -97,6 +142,21 @@ describe("docker-compose.yml and deploy/", () => {
 
     const prom = parse(read("deploy/prometheus.yml"));
     assert.deepEqual(prom.scrape_configs[0].static_configs[0].targets, [`otel-collector:${exportPort}`]);
+    // Every scrape target is a service, on the port it serves metrics on.
+    const servesOn: Record<string, string> = { "otel-collector": exportPort!, "nats-exporter": arg(services["nats-exporter"].command, "-p")! };
+    for (const job of prom.scrape_configs) {
+      for (const target of job.static_configs.flatMap((c: { targets: string[] }) => c.targets) as string[]) {
+        const [host, port] = target.split(":");
+        assert.ok(services[host!], `${job.job_name}: ${target} names a service`);
+        assert.equal(port, servesOn[host!], `${job.job_name}: ${target} is where ${host} serves metrics`);
+      }
+    }
+    assert.ok(prom.scrape_configs.some((j: { job_name: string }) => j.job_name === "nats"), "NATS monitoring is scraped");
+    const exporter = services["nats-exporter"].command as string[];
+    // Its servers: "<server_id>,<monitoring URL>", the id being the service's name (the dashboard's legend).
+    const polled = exporter.filter((a) => a.includes(",http")).map((a) => a.split(","));
+    assert.deepEqual(polled.map(([id]) => id), natsServices);
+    for (const [id, url] of polled) assert.equal(url, `http://${id}:${arg(services[id!].command, "--http_port")}`, `the exporter polls ${id}'s monitoring port`);
     const mount = (services["otel-collector"].volumes[0] as string).split(":")[1];
     assert.ok((services["otel-collector"].command as string[]).includes(`--config=${mount}`), "the collector loads the mounted config");
 
@@ -109,6 +169,39 @@ describe("docker-compose.yml and deploy/", () => {
     const uid = ds.datasources[0].uid;
     const dash = JSON.parse(read("deploy/grafana/dashboards/crdt-replicator.json"));
     for (const p of dash.panels.filter((x: { type: string }) => x.type !== "row")) assert.equal(p.datasource.uid, uid, p.title);
+    const nats = JSON.parse(read("deploy/grafana/dashboards/nats.json"));
+    assert.notEqual(nats.uid, dash.uid);
+    assert.ok(nats.panels.some((p: { type: string }) => p.type === "row"), "the NATS dashboard has its row");
+    for (const p of nats.panels.filter((x: { type: string }) => x.type !== "row")) assert.equal(p.datasource.uid, uid, p.title);
+  });
+
+  test("promtool accepts deploy/prometheus.yml (when Debian's prometheus package is installed)", (t) => {
+    let promtool: string;
+    try {
+      promtool = execFileSync("sh", ["-c", "command -v promtool"], { encoding: "utf8" }).trim();
+    } catch {
+      t.skip("promtool is not installed");
+      return;
+    }
+    // Only the syntax: the targets' host names exist inside compose's network, not here.
+    const out = execFileSync(promtool, ["check", "config", "--syntax-only", join(ROOT, "deploy/prometheus.yml")], { encoding: "utf8" });
+    assert.match(out, /SUCCESS/);
+  });
+
+  test("every NATS metric the NATS dashboard queries is a numeric field of a real nats-server's /varz", async () => {
+    const port = await freePort();
+    const server = await startNatsServer({ config: `http: "127.0.0.1:${port}"` });
+    try {
+      const varz = (await (await fetch(`http://127.0.0.1:${port}/varz`)).json()) as Record<string, unknown>;
+      const nats = JSON.parse(read("deploy/grafana/dashboards/nats.json"));
+      const exprs: string[] = nats.panels.flatMap((p: { targets?: { expr: string }[] }) => (p.targets ?? []).map((t) => t.expr));
+      const fields = exprs.flatMap((e) => [...e.matchAll(/\bgnatsd_varz_([a-z_]+)/g)].map((m) => m[1]!));
+      assert.ok(fields.length >= 8, `the dashboard queries ${fields.length} /varz fields`);
+      for (const f of fields) assert.equal(typeof varz[f], "number", `/varz has a numeric ${f} (the exporter's gnatsd_varz_${f})`);
+      assert.ok(exprs.every((e) => !/gnatsd_(?!varz_)/.test(e)), "only /varz metrics, the ones checked here");
+    } finally {
+      await server.stop();
+    }
   });
 
   describe("every metric a Grafana panel queries is on a running node's /metrics", () => {

@@ -88,7 +88,7 @@ const USERS = `authorization { users = [ { user: "crdt", password: "right-pass-1
 
 describe("crdt-node logs in to NATS", () => {
   test("user and password, from the variables; a wrong password is named on /readyz", async () => {
-    await check(USERS, { args: [], env: { NATS_USER: "crdt", NATS_PASS: "right-pass-1" } }, { args: ["--nats-user", "crdt", "--nats-pass", "wrong-pass-2"], secret: "wrong-pass-2" });
+    await check(USERS, { args: [], env: { CRDT_NATS_USER: "crdt", CRDT_NATS_PASS: "right-pass-1" } }, { args: ["--nats-user", "crdt", "--nats-pass", "wrong-pass-2"], secret: "wrong-pass-2" });
   });
 
   test("user and password inside the NATS URL", async () => {
@@ -96,7 +96,7 @@ describe("crdt-node logs in to NATS", () => {
   });
 
   test("token", async () => {
-    await check(`authorization { token: "right-token-1" }`, { args: ["--nats-token", "right-token-1"] }, { args: [], env: { NATS_TOKEN: "wrong-token-2" }, secret: "wrong-token-2" });
+    await check(`authorization { token: "right-token-1" }`, { args: ["--nats-token", "right-token-1"] }, { args: [], env: { CRDT_NATS_TOKEN: "wrong-token-2" }, secret: "wrong-token-2" });
   });
 
   test("nkey, from a seed file; another seed is refused", async () => {
@@ -112,12 +112,12 @@ describe("crdt-node logs in to NATS", () => {
 
   test("a JWT .creds file; a user of another account is refused", async () => {
     const jwt = jwtSetup();
-    await check(jwt.serverConfig, { args: ["--nats-creds", file("node.creds", jwt.userCreds("node"))] }, { args: [], env: { NATS_CREDS: file("stranger.creds", jwt.strangerCreds()) }, secret: "SU" });
+    await check(jwt.serverConfig, { args: ["--nats-creds", file("node.creds", jwt.userCreds("node"))] }, { args: [], env: { CRDT_NATS_CREDS: file("stranger.creds", jwt.strangerCreds()) }, secret: "SU" });
   });
 
   test("credentials revoked while running: /readyz names the authentication failure", async () => {
     const server = await startNatsServer({ config: USERS });
-    const d = await daemon("revoked", ["--nats", server.url], { NATS_USER: "crdt", NATS_PASS: "right-pass-1" });
+    const d = await daemon("revoked", ["--nats", server.url], { CRDT_NATS_USER: "crdt", CRDT_NATS_PASS: "right-pass-1" });
     try {
       await assertWorks(d);
       server.reload(USERS.replace("right-pass-1", "rotated-pass-2"));
@@ -193,7 +193,7 @@ describe("crdt-node serves its API over HTTPS", () => {
   test("--tls-cert/--tls-key: a client trusting the CA gets /healthz, /readyz and a write over https; the password stays out of the output", async () => {
     const server = await startNatsServer({ config: USERS });
     const cert = pki.server("api");
-    const node = await spawnNode(["--node-id", "https-1", "--nats", server.url, "--tls-cert", cert.cert, "--tls-key", cert.key], { NATS_USER: "crdt", NATS_PASS: "right-pass-1" });
+    const node = await spawnNode(["--node-id", "https-1", "--nats", server.url, "--tls-cert", cert.cert, "--tls-key", cert.key], { CRDT_NATS_USER: "crdt", CRDT_NATS_PASS: "right-pass-1" });
     try {
       assert.match(node.url, /^https:\/\/127\.0\.0\.1:\d+$/);
       const ca = readFileSync(pki.ca.cert);

@@ -26,7 +26,7 @@ describe("deploy/nats-permissions.conf on a real nats-server", () => {
   before(async () => {
     server = await startNatsServer({ config: readFileSync(join(ROOT, "deploy/nats-permissions.conf"), "utf8"), env: PASSWORDS });
     const node = async (id: string, password: string): Promise<Daemon> => {
-      const r = parseConfig(["--node-id", id, "--dc", "east", "--http", "127.0.0.1:0", "--nats", server.url, "--nats-user", id], { NATS_PASS: password });
+      const r = parseConfig(["--node-id", id, "--dc", "east", "--http", "127.0.0.1:0", "--nats", server.url, "--nats-user", id], { CRDT_NATS_PASS: password });
       assert.ok("config" in r);
       return startDaemon(r.config, { log: () => undefined });
     };

@@ -16,8 +16,8 @@ describe("crdt-node processes: token auth and the read-only relay", () => {
   let writer: NodeProcess, relay: NodeProcess;
   before(async () => {
     nats = await startNatsServer();
-    writer = await spawnNode(["--node-id", "w1", "--dc", "east", "--nats", nats.url], { TOKEN });
-    relay = await spawnNode(["--node-id", "relay", "--dc", "east", "--nats", nats.url, "--read-only"], { TOKEN });
+    writer = await spawnNode(["--node-id", "w1", "--dc", "east", "--nats", nats.url], { CRDT_TOKEN: TOKEN });
+    relay = await spawnNode(["--node-id", "relay", "--dc", "east", "--nats", nats.url, "--read-only"], { CRDT_TOKEN: TOKEN });
     await Promise.all([waitReady(writer.url), waitReady(relay.url)]);
   });
   after(async () => {
@@ -72,7 +72,7 @@ describe("crdt-node processes: token auth and the read-only relay", () => {
   });
 
   test("SIGTERM: the node leaves the cluster and exits 0", async () => {
-    const extra = await spawnNode(["--node-id", "leaver", "--dc", "east", "--nats", nats.url], { TOKEN });
+    const extra = await spawnNode(["--node-id", "leaver", "--dc", "east", "--nats", nats.url], { CRDT_TOKEN: TOKEN });
     try {
       await waitReady(extra.url);
       await waitFor(async () => (await http("GET", `${writer.url}/v1/cluster`, undefined, auth)).body?.members?.length === 3);
@@ -88,6 +88,6 @@ describe("crdt-node processes: token auth and the read-only relay", () => {
   });
 
   test("a bad flag exits 2 with a clear message", async () => {
-    await assert.rejects(spawnNode(["--node-id", "bad id"]), /nodeId must be 1-128 letters/);
+    await assert.rejects(spawnNode(["--node-id", "bad id"]), /--node-id \/ CRDT_NODE_ID must be 1-128 letters/);
   });
 });
