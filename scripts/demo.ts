@@ -4,7 +4,7 @@
  * Two data centers on this machine: east (3 nodes + a read-only relay) and west (2 nodes), each on
  * its own nats-server, replicating across with --remote-dc; a gentle load generator writes to the
  * five writable nodes; every node serves its live dashboard. Every node is a separate crdt-node
- * process (bin/crdt-node.ts through tsx: no build needed).
+ * process (packages/crdt-node/bin/crdt-node.ts through tsx: no build needed).
  *
  * The relay sits in east on east's NATS with --read-only. It sees west's writes too: east's DC
  * leader receives west's batches and they reach every east member. It is configured with
@@ -22,9 +22,9 @@ import { accessSync, constants } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseConfig, type NodeConfig } from "../src/node/config.js";
-import { startDaemon, type Daemon } from "../src/node/daemon.js";
-import { startLoad, type Load } from "../src/node/loadgen.js";
+import { parseConfig, type NodeConfig } from "../packages/crdt-node/src/config.js";
+import { startDaemon, type Daemon } from "../packages/crdt-node/src/daemon.js";
+import { startLoad, type Load } from "../packages/crdt-node/src/loadgen.js";
 import { MemoryNetwork } from "../src/transport/memory.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -269,7 +269,7 @@ async function main(): Promise<void> {
       const other = spec.dc === "east" ? "west" : "east";
       const c = config(spec, natsUrl[spec.dc], `${other}=${natsUrl[other]}`, ports[i]!);
       // detached: Ctrl-C reaches only this script, which stops the nodes first, then the servers.
-      const child = spawn(process.execPath, ["--import", "tsx", "bin/crdt-node.ts", ...toArgs(c)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
+      const child = spawn(process.execPath, ["--import", "tsx", "packages/crdt-node/bin/crdt-node.ts", ...toArgs(c)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
       track(child, spec.id, "node");
       urls.set(spec.id, `http://127.0.0.1:${ports[i]}`);
       await until(`${spec.id} did not become ready`, 60_000, async () => (await fetch(`${urls.get(spec.id)}/readyz`)).ok);

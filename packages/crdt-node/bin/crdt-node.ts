@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /** crdt-node: parse flags and env, start the daemon, stop cleanly on SIGINT/SIGTERM. */
-import { ConfigError } from "../src/errors.js";
-import { parseConfig } from "../src/node/config.js";
-import { startDaemon } from "../src/node/daemon.js";
+import { ConfigError } from "crdt-replicator";
+import { parseConfig } from "../src/config.js";
+import { startDaemon } from "../src/daemon.js";
 
 async function main(): Promise<void> {
   let parsed;

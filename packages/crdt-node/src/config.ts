@@ -5,8 +5,7 @@
  * the flag and its variable.
  */
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError, DEFAULTS, resolveOptions } from "../index.js";
-import { redact } from "../transport/nats.js";
+import { ConfigError, DEFAULTS, redact, resolveOptions } from "crdt-replicator";
 import { httpsFiles, natsLogin, remoteLogin, security, type NatsLogin, type NodeSecurity, type SecretName, type Settings } from "./credentials.js";
 import { parseOrigin } from "./http-guard.js";
 
