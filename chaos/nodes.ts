@@ -1,5 +1,5 @@
 /**
- * The chaos run's crdt-node processes: each one `bin/crdt-node.ts` through tsx (no build), with a
+ * The chaos run's crdt-node processes: each one `packages/crdt-node/bin/crdt-node.ts` through tsx (no build), with a
  * fixed HTTP port (stable across restarts), a LevelDB snapshot directory written through (a 200
  * means the write is on disk), a clock offset preload, and one TCP proxy per broker, so cutting a
  * node's link cuts all its ways to the broker cluster.
@@ -106,7 +106,7 @@ export class ChaosNode {
     this.lostPortRace = false;
     mkdirSync(this.setup.dataDir, { recursive: true });
     const args = [
-      "--import", "tsx", "--import", CLOCK_PRELOAD, "bin/crdt-node.ts",
+      "--import", "tsx", "--import", CLOCK_PRELOAD, "packages/crdt-node/bin/crdt-node.ts",
       "--node-id", this.id,
       "--nats", this.proxies.map((p) => p.url).join(","),
       "--http", `127.0.0.1:${this.port}`,

@@ -198,7 +198,7 @@ export async function supervisedNode(id: string, args: readonly string[], cwd: s
     {
       name: id,
       portCount: 1,
-      command: ([port]) => ({ file: process.execPath, args: ["--import", "tsx", "bin/crdt-node.ts", ...args, "--http", `127.0.0.1:${port}`], cwd }),
+      command: ([port]) => ({ file: process.execPath, args: ["--import", "tsx", "packages/crdt-node/bin/crdt-node.ts", ...args, "--http", `127.0.0.1:${port}`], cwd }),
       ready: async ([port]) => (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) })).ok,
       readyTimeoutMs: 60_000,
     },

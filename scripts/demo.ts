@@ -5,7 +5,7 @@
  * --routes): east (3 nodes + a read-only relay) and west (2 nodes), every node given all three
  * server URLs of its DC and of the other DC (--remote-dc); a gentle load generator writes to the five
  * writable nodes; every node serves its live dashboard. Every node is a separate crdt-node process
- * (bin/crdt-node.ts through tsx: no build needed).
+ * (packages/crdt-node/bin/crdt-node.ts through tsx: no build needed).
  *
  * The relay sits in east on east's NATS with --read-only. It sees west's writes too: east's DC
  * leader receives west's batches and they reach every east member. It is configured with
@@ -26,9 +26,9 @@ import type { ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseConfig, type NodeConfig } from "../src/node/config.js";
-import { startDaemon, type Daemon } from "../src/node/daemon.js";
-import { startLoad, type Load } from "../src/node/loadgen.js";
+import { parseConfig, type NodeConfig } from "../packages/crdt-node/src/config.js";
+import { startDaemon, type Daemon } from "../packages/crdt-node/src/daemon.js";
+import { startLoad, type Load } from "../packages/crdt-node/src/loadgen.js";
 import { MemoryNetwork } from "../src/transport/memory.js";
 import { startNatsCluster, supervisedNode, type DemoNatsCluster, type Supervised, type Supervisor } from "./demo-processes.js";
 

@@ -13,13 +13,14 @@ export {
 export { DEFAULTS, resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./replicator/options.js";
 export type { SnapshotOptions } from "./durable/options.js";
 export type { DataCenterReplicationOptions, RemoteDataCenter } from "./xdc/options.js";
-export type { SecurityOptions } from "./security/keys.js";
+export type { FrameKeys, SecurityOptions } from "./security/keys.js";
 export { createNodeKey } from "./security/keys.js";
 export type { Change, ChangeOrigin, DataTypeName, DeleteChange, TypeConflict, ValueChange } from "./extension/changes.js";
-export type { HistogramName, RepairCause, ReplicatorStats } from "./extension/stats.js";
+export type { HistogramName, Recorder, RejectReason, RepairCause, ReplicatorStats } from "./extension/stats.js";
+export type { TombstoneInfo } from "./extension/store-view.js";
 export type { ConsistencyLevel } from "./cluster/quorum.js";
-export { Distributed } from "./distributed/distributed.js";
-export type { BorrowedNatsConnection, NatsConnectionOptions } from "./transport/nats.js";
+export { Distributed, type Closable, type DistributedContext } from "./distributed/distributed.js";
+export { connectNats, redact, type NatsTransport, type BorrowedNatsConnection, type NatsConnectionOptions } from "./transport/nats.js";
 export {
   MemoryNetwork,
   type DeliveryRecord,

@@ -13,7 +13,7 @@ import { InvalidArgumentError } from "../src/errors.js";
 import { Key } from "../src/replicator/keys.js";
 import { dataTypeOf, DataType, decodeValue, encodeValue, isMapKind, kindOf } from "../src/wire/codec.js";
 import { stateType } from "../src/wire/states.js";
-import { BodyError, parseOperation, parseType, typeName, view } from "../src/node/codec-json.js";
+import { BodyError, parseOperation, parseType, typeName, view } from "../packages/crdt-node/src/codec-json.js";
 
 /** The empty value of a type, with gcounter values for a map that names its own. */
 function emptyValue(kind: DataKind): Crdt {

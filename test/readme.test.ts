@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { parseConfig } from "../src/node/config.js";
+import { parseConfig } from "../packages/crdt-node/src/config.js";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

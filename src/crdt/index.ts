@@ -17,6 +17,7 @@ export type {
   SlotState,
   StateByKind,
 } from "./types.js";
+export type { CausalContext, Dot } from "./causal.js";
 export { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
 export { GCounter } from "./gcounter.js";
 export { PNCounter } from "./pncounter.js";
@@ -29,4 +30,17 @@ export { LWWMap } from "./lww-map.js";
 export { ORMap } from "./ormap.js";
 export { PNCounterMap } from "./pncounter-map.js";
 export { ORMultiMap } from "./ormultimap.js";
-export { DATA_KINDS, emptyOf, fromState } from "./registry.js";
+export { DATA_KINDS, DATA_TYPES, dataType, emptyOf, fromState } from "./registry.js";
+export {
+  nestsInORMap,
+  takesValueKind,
+  type DataTypeDescriptor,
+  type DotsCapability,
+  type Json,
+  type JsonCapability,
+  type JsonView,
+  type JsonWriter,
+  type MapCapability,
+  type OpArgs,
+  type PruningCapability,
+} from "./descriptor.js";

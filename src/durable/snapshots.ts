@@ -30,7 +30,7 @@ import { constants } from "node:fs";
 import { access, mkdir, readdir, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import { Level } from "level";
+import type { Level } from "level";
 import { ConfigError, DurableWriteError, InvalidArgumentError, errorMessage } from "../errors.js";
 import type { ReplicatorContext } from "../extension/context.js";
 import type { ReplicatorStats } from "../extension/stats.js";
@@ -163,7 +163,10 @@ export class Snapshots {
    */
   static async open(options: SnapshotSettings, target: RestoreTarget, nodeId: string): Promise<Snapshots> {
     const dir = await prepareDirectory(options.dir);
-    const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view", createIfMissing: true });
+    // Loaded here, not at the top: importing the library must not load LevelDB's native addon
+    // when no snapshots are configured.
+    const { Level: LevelDb } = await import("level");
+    const db: Db = new LevelDb<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view", createIfMissing: true });
     try {
       await db.open();
     } catch (error) {

@@ -105,6 +105,11 @@ export interface BorrowedNatsConnection {
   onHandlerError?: (error: unknown, subject: string) => void;
 }
 
+/**
+ * A NATS transport for `Replicator.start({ transport })`: connects with `options` (the same as the
+ * replicator's `nats` option), or wraps a borrowed connection. For a process that reports the
+ * connection's state itself (the daemon's readiness); `Replicator.start({ nats })` connects alone.
+ */
 export async function connectNats(
   options: NatsConnectionOptions | BorrowedNatsConnection,
 ): Promise<NatsTransport> {

@@ -38,7 +38,7 @@ function run(dir: string, args: string[]): string {
 test("a new data type is its module, its entry in registry.ts and its schema; nothing else changes", { timeout: 400_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "add-a-type-"));
   try {
-    for (const p of ["src", "proto", "scripts", "package.json", "tsconfig.json"]) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+    for (const p of ["src", "packages/crdt-node/src", "proto", "scripts", "package.json", "tsconfig.json"]) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
     symlinkSync(realpathSync(join(ROOT, "node_modules")), join(dir, "node_modules"), "dir");
 
     // 1. Its module.
@@ -61,7 +61,10 @@ test("a new data type is its module, its entry in registry.ts and its schema; no
     // The copy type-checks: MaxRegister's kind joined DataKind, and no table or switch misses it.
     mkdirSync(join(dir, "bin"));
     copyFileSync(join(FIXTURES, "add-a-type.check.ts.txt"), join(dir, "bin", "add-a-type-check.ts"));
-    run(dir, [join(dir, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json", "--noEmit"]);
+    // The library, the daemon's sources (their `crdt-replicator` is the copy's src/index.ts, through tsconfig paths) and the check.
+    const check = { extends: "./tsconfig.json", compilerOptions: { noEmit: true }, include: ["src/**/*.ts", "packages/crdt-node/src/**/*.ts", "bin/**/*.ts"] };
+    writeFileSync(join(dir, "tsconfig.check.json"), JSON.stringify(check));
+    run(dir, [join(dir, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.check.json"]);
     // And it works end to end.
     assert.match(run(dir, ["--import", "tsx", "bin/add-a-type-check.ts"]), /^ok$/m);
   } finally {

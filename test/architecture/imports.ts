@@ -17,21 +17,21 @@ export interface Edge {
   to: string;
 }
 
+/** Every import of the .ts files under `dir`: `from` relative to `dir`, `spec` as written. */
+export function importsUnder(dir: string): { from: string; spec: string }[] {
+  const files = readdirSync(dir, { recursive: true })
+    .map((f) => String(f).split("\\").join("/"))
+    .filter((f) => f.endsWith(".ts") && !f.split("/").includes("node_modules") && !f.startsWith("dist/"));
+  return files.flatMap((from) =>
+    ts.preProcessFile(readFileSync(join(dir, from), "utf8"), true, true).importedFiles.map(({ fileName }) => ({ from, spec: fileName })),
+  );
+}
+
 /** Every relative import between the .ts files of src/. */
 export function sourceImports(): Edge[] {
-  const files = readdirSync(SRC, { recursive: true })
-    .map((f) => String(f).split("\\").join("/"))
-    .filter((f) => f.endsWith(".ts"));
-  const edges: Edge[] = [];
-  for (const from of files) {
-    const info = ts.preProcessFile(readFileSync(join(SRC, from), "utf8"), true, true);
-    for (const { fileName } of info.importedFiles) {
-      if (!fileName.startsWith(".")) continue; // a package, not ours
-      const to = normalize(join(dirname(from), fileName)).split("\\").join("/").replace(/\.js$/, ".ts");
-      edges.push({ from, to });
-    }
-  }
-  return edges;
+  return importsUnder(SRC)
+    .filter(({ spec }) => spec.startsWith(".")) // not a package
+    .map(({ from, spec }) => ({ from, to: normalize(join(dirname(from), spec)).split("\\").join("/").replace(/\.js$/, ".ts") }));
 }
 
 /** The layer of a file: its folder under src/, or the file itself at the root ("index.ts"). */

@@ -23,7 +23,7 @@ import {
   type DataKind,
   type Element,
 } from "../../src/crdt/index.js";
-import { view } from "../../src/node/codec-json.js";
+import { view } from "../../packages/crdt-node/src/codec-json.js";
 import { checkDeltaLaws, checkMergeLaws, type TypeSpec } from "./laws.js";
 
 type Modify = (v: Crdt, node: string) => Crdt;

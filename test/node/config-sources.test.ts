@@ -12,7 +12,7 @@ import { after, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { ConfigError } from "../../src/errors.js";
 import { resolveOptions } from "../../src/index.js";
-import { deprecatedVariables, parseConfig, replicatorOptions, type NodeConfig } from "../../src/node/config.js";
+import { deprecatedVariables, parseConfig, replicatorOptions, type NodeConfig } from "../../packages/crdt-node/src/config.js";
 import { ROOT } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "crdt-config-"));
@@ -114,11 +114,11 @@ describe("crdt-node settings: flags, variables, config file", () => {
 
   test("--version prints the package's version; warnings go to stderr", async () => {
     const run = promisify(execFile);
-    const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
-    const out = await run(process.execPath, ["--import", "tsx", "bin/crdt-node.ts", "--version"], { cwd: ROOT, timeout: 60_000 });
+    const { version } = JSON.parse(readFileSync(join(ROOT, "packages", "crdt-node", "package.json"), "utf8")) as { version: string };
+    const out = await run(process.execPath, ["--import", "tsx", "packages/crdt-node/bin/crdt-node.ts", "--version"], { cwd: ROOT, timeout: 60_000 });
     assert.equal(out.stdout.trim(), version);
     // A bad setting after a deprecated variable: the deprecation line and the error, both on stderr, exit 2.
-    const failed = await run(process.execPath, ["--import", "tsx", "bin/crdt-node.ts", "--http", "nope"], { cwd: ROOT, timeout: 60_000, env: { ...process.env, NODE_ID: "v" } }).then(
+    const failed = await run(process.execPath, ["--import", "tsx", "packages/crdt-node/bin/crdt-node.ts", "--http", "nope"], { cwd: ROOT, timeout: 60_000, env: { ...process.env, NODE_ID: "v" } }).then(
       () => assert.fail("expected exit 2"),
       (e: { code: number; stdout: string; stderr: string }) => e,
     );

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigError } from "../../src/errors.js";
-import { parseConfig, replicatorOptions, type NodeConfig } from "../../src/node/config.js";
+import { parseConfig, replicatorOptions, type NodeConfig } from "../../packages/crdt-node/src/config.js";
 
 function config(argv: string[], env: Record<string, string> = {}): NodeConfig {
   const r = parseConfig(argv, env);

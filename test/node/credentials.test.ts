@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { nkeys } from "@nats-io/transport-node";
 import { ConfigError } from "../../src/errors.js";
-import { parseConfig, replicatorOptions, type NodeConfig } from "../../src/node/config.js";
+import { parseConfig, replicatorOptions, type NodeConfig } from "../../packages/crdt-node/src/config.js";
 
 const dir = mkdtempSync(join(tmpdir(), "crdt-credentials-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

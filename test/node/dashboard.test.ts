@@ -9,8 +9,8 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser } from "playwright-core";
-import { parseConfig } from "../../src/node/config.js";
-import { startDaemon, type Daemon } from "../../src/node/daemon.js";
+import { parseConfig } from "../../packages/crdt-node/src/config.js";
+import { startDaemon, type Daemon } from "../../packages/crdt-node/src/daemon.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { http, ROOT } from "./helpers.js";
 

@@ -12,9 +12,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
-import { parseConfig, type NodeConfig } from "../../src/node/config.js";
-import { startDaemon, type Daemon } from "../../src/node/daemon.js";
-import { defaultAllowedHosts, hostAllowed } from "../../src/node/http-guard.js";
+import { parseConfig, type NodeConfig } from "../../packages/crdt-node/src/config.js";
+import { startDaemon, type Daemon } from "../../packages/crdt-node/src/daemon.js";
+import { defaultAllowedHosts, hostAllowed } from "../../packages/crdt-node/src/http-guard.js";
 import { freePort, startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";
 import { http, ROOT } from "./helpers.js";
@@ -119,10 +119,11 @@ describe("docker-compose.yml and deploy/", () => {
     for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const src of m[1]!.split(/\s+/)) assert.ok(existsSync(join(ROOT, src)), `Dockerfile copies ${src}`);
     }
-    assert.match(dockerfile, /ENTRYPOINT \["node", "dist\/bin\/crdt-node.js"\]/);
-    assert.ok(existsSync(join(ROOT, "bin/crdt-node.ts")));
-    assert.deepEqual(services.loadgen.entrypoint, ["node", "dist/bin/crdt-loadgen.js"]);
-    assert.ok(existsSync(join(ROOT, "bin/crdt-loadgen.ts")));
+    assert.match(dockerfile, /ENTRYPOINT \["node", "packages\/crdt-node\/dist\/bin\/crdt-node.js"\]/);
+    assert.match(dockerfile, /^FROM node:(22|24)-/m, "an LTS line in support");
+    assert.ok(existsSync(join(ROOT, "packages/crdt-node/bin/crdt-node.ts")));
+    assert.deepEqual(services.loadgen.entrypoint, ["node", "packages/crdt-node/dist/bin/crdt-loadgen.js"]);
+    assert.ok(existsSync(join(ROOT, "packages/crdt-node/bin/crdt-loadgen.ts")));
     for (const [name, s] of Object.entries(services)) {
       for (const v of (s.volumes ?? []) as string[]) {
         const src = v.split(":")[0]!;

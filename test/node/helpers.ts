@@ -1,5 +1,5 @@
 /**
- * crdt-node test helpers: real crdt-node child processes (bin/crdt-node.ts through tsx, no build)
+ * crdt-node test helpers: real crdt-node child processes (packages/crdt-node/bin/crdt-node.ts through tsx, no build)
  * on free loopback ports, killed by PID when the test process exits even if a test failed; an HTTP
  * client; and an SSE reader with bounded waits.
  */
@@ -21,11 +21,11 @@ export interface NodeProcess {
   readonly exited: Promise<number | null>;
 }
 
-/** Start `bin/crdt-node.ts` with `args` (add `--http 127.0.0.1:0` yourself or get it by default). */
+/** Start `packages/crdt-node/bin/crdt-node.ts` with `args` (add `--http 127.0.0.1:0` yourself or get it by default). */
 export async function spawnNode(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<NodeProcess> {
   hook();
   const withHttp = args.includes("--http") ? args : [...args, "--http", "127.0.0.1:0"];
-  const child = spawn(process.execPath, ["--import", "tsx", "bin/crdt-node.ts", ...withHttp], {
+  const child = spawn(process.execPath, ["--import", "tsx", "packages/crdt-node/bin/crdt-node.ts", ...withHttp], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

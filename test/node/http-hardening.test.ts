@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { parseConfig, type NodeConfig } from "../../src/node/config.js";
-import { startDaemon, type Daemon } from "../../src/node/daemon.js";
-import { defaultAllowedHosts, hostAllowed, jsonContentTypeProblem, originVerdict } from "../../src/node/http-guard.js";
+import { parseConfig, type NodeConfig } from "../../packages/crdt-node/src/config.js";
+import { startDaemon, type Daemon } from "../../packages/crdt-node/src/daemon.js";
+import { defaultAllowedHosts, hostAllowed, jsonContentTypeProblem, originVerdict } from "../../packages/crdt-node/src/http-guard.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";
 import { http, openSse } from "./helpers.js";

@@ -16,7 +16,7 @@ let out: string;
 before(() => {
   mkdirSync(join(ROOT, "test-artifacts"), { recursive: true });
   out = mkdtempSync(join(ROOT, "test-artifacts", "surface-"));
-  const config = ts.getParsedCommandLineOfConfigFile(join(ROOT, "tsconfig.json"), { outDir: out, sourceMap: false }, {
+  const config = ts.getParsedCommandLineOfConfigFile(join(ROOT, "tsconfig.json"), { outDir: out, sourceMap: false, inlineSources: false }, {
     ...ts.sys,
     onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(ts.flattenDiagnosticMessageText(d.messageText, "\n")),
   });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** crdt-loadgen: a gentle stream of writes to crdt-nodes (the docker-compose demo's load). */
 import { Command, Option } from "commander";
-import { startLoad } from "../src/node/loadgen.js";
+import { startLoad } from "../src/loadgen.js";
 
 const program = new Command("crdt-loadgen")
   .description("Writes a few operations a second, of every data type, to the given crdt-nodes.")

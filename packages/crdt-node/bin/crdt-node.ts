@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /** crdt-node: parse flags, env and config file, start the daemon, stop cleanly on SIGINT/SIGTERM. */
-import { ConfigError } from "../src/errors.js";
-import { deprecatedVariables, parseConfig } from "../src/node/config.js";
-import { startDaemon } from "../src/node/daemon.js";
-import { packageVersion } from "../src/node/version.js";
+import { ConfigError } from "crdt-replicator";
+import { deprecatedVariables, parseConfig } from "../src/config.js";
+import { startDaemon } from "../src/daemon.js";
+import { packageVersion } from "../src/version.js";
 
 async function main(): Promise<void> {
   for (const line of deprecatedVariables(process.env)) console.error(line);

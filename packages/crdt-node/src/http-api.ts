@@ -24,8 +24,8 @@ import {
   ReadTimeoutError,
   ReplicatorClosedError,
   WriteTimeoutError,
-} from "../index.js";
-import { redact } from "../transport/nats.js";
+  redact,
+} from "crdt-replicator";
 import { BodyError, parseJsonBody, parseOperation, parseType, typeName, valueKindOf, view } from "./codec-json.js";
 import type { NodeConfig } from "./config.js";
 import {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "crdt-replicator";
 
 /** A setting as the file gave it: text like a flag's, or a list (repeatable and comma-separated settings). */
 export type FileValue = string | string[];

@@ -7,10 +7,21 @@
  * or a byte array written through the library reads back as `{ "$bigint": "…" }` /
  * `{ "$base64": "…" }`.
  */
-import { CrdtReplicatorError } from "../errors.js";
-import type { Crdt, DataKind, Element } from "../crdt/types.js";
-import { nestsInORMap, takesValueKind, type Json, type JsonView, type JsonWriter, type OpArgs } from "../crdt/descriptor.js";
-import { DATA_KINDS, DATA_TYPES, dataType } from "../crdt/registry.js";
+import {
+  CrdtReplicatorError,
+  DATA_KINDS,
+  DATA_TYPES,
+  dataType,
+  nestsInORMap,
+  takesValueKind,
+  type Crdt,
+  type DataKind,
+  type Element,
+  type Json,
+  type JsonView,
+  type JsonWriter,
+  type OpArgs,
+} from "crdt-replicator";
 
 export type { Json };
 type Body = Record<string, unknown>;

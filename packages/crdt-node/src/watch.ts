@@ -16,7 +16,7 @@
  * EventSource reconnects; `?initial=1` gives it the current state again.
  */
 import type { ServerResponse } from "node:http";
-import type { Change as StoreChange, ChangeOrigin, Crdt, Replicator } from "../index.js";
+import type { Change as StoreChange, ChangeOrigin, Crdt, Replicator } from "crdt-replicator";
 import { typeName, valueKindOf, view, type Json } from "./codec-json.js";
 
 export interface Change {

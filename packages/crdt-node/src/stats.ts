@@ -2,7 +2,7 @@
  * `GET /v1/stats`: the replicator's counters plus replication-lag percentiles over the last
  * minute, for the dashboard (Prometheus gets the same through /metrics as histograms).
  */
-import type { Replicator } from "../index.js";
+import type { Replicator } from "crdt-replicator";
 
 const WINDOW_MS = 60_000;
 const MAX_SAMPLES = 4096;

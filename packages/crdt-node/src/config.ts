@@ -6,8 +6,7 @@
  * flag and its variable (or the file and its key) and what to do.
  */
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError, DEFAULTS, resolveOptions } from "../index.js";
-import { redact } from "../transport/nats.js";
+import { ConfigError, DEFAULTS, redact, resolveOptions } from "crdt-replicator";
 import { readConfigFile, type FileValue } from "./config-file.js";
 import { httpsFiles, natsLogin, remoteLogin, security, type NatsLogin, type NodeSecurity, type SecretName, type Settings } from "./credentials.js";
 import { parseOrigin } from "./http-guard.js";

@@ -7,8 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { nkeys } from "@nats-io/transport-node";
-import { ConfigError } from "../errors.js";
-import type { NatsConnectionOptions } from "../transport/nats.js";
+import { ConfigError, type NatsConnectionOptions } from "crdt-replicator";
 
 /** How to log in to NATS: a subset of the transport's connection options. */
 export type NatsLogin = Pick<NatsConnectionOptions, "user" | "pass" | "token" | "credsFile"> & {

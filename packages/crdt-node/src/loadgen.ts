@@ -2,7 +2,7 @@
  * A gentle HTTP load generator for demos: a few writes a second, spread over the given nodes,
  * touching one key of every data type, so dashboards and Grafana have something to show.
  */
-import { ConfigError, ProtocolError } from "../index.js";
+import { ConfigError, ProtocolError } from "crdt-replicator";
 
 export interface LoadOptions {
   /** Base URLs of writable nodes. */

@@ -8,8 +8,7 @@ import { readFileSync } from "node:fs";
 import { AuthorizationError, UserAuthenticationExpiredError } from "@nats-io/transport-node";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import { ConnectionError, Replicator, ReplicatorClosedError, type Transport } from "../index.js";
-import { connectNats } from "../transport/nats.js";
+import { ConnectionError, Replicator, ReplicatorClosedError, connectNats, type Transport } from "crdt-replicator";
 import { replicatorOptions, type NodeConfig } from "./config.js";
 import { buildApi, type Live } from "./http-api.js";
 import { LagWindow, recordLag } from "./stats.js";
@@ -140,7 +139,7 @@ function authFailed(error: Error | undefined): boolean {
 
 /** The dashboard page: beside this module in src/, or in src/ when running from dist/. */
 function loadDashboard(): string {
-  for (const rel of ["./dashboard.html", "../../../src/node/dashboard.html"]) {
+  for (const rel of ["./dashboard.html", "../../src/dashboard.html"]) {
     try {
       return readFileSync(new URL(rel, import.meta.url), "utf8");
     } catch {
