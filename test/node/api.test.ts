@@ -249,7 +249,7 @@ describe("crdt-node HTTP API", () => {
     assert.match(m.headers.get("content-type") ?? "", /text\/plain/);
     // GoAkt's twelve always; histograms once something was recorded (lags and coordinated ops were, above).
     const expected = METRICS.filter((d) => d.goakt).map((d) => d.name);
-    expected.push("crdt.replicator.replication.lag", "crdt.replicator.coordinated.latency");
+    expected.push("crdt.replicator.replication.lag", "crdt.replicator.coordinated.duration");
     for (const name of expected) {
       const family = name.replaceAll(".", "_");
       assert.ok(m.text.includes(`# TYPE ${family}`), `/metrics has ${family}`);

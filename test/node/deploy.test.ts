@@ -162,7 +162,7 @@ describe("docker-compose.yml and deploy/", () => {
       }
       assert.deepEqual(missing, [], `exported families: ${[...families.keys()].join(", ")}`);
       // What the panels promise: store size, publish/receive/merge, lag percentiles, coordination, anti-entropy, cross-DC.
-      for (const f of ["store_size", "delta_publish_count_total", "delta_receive_count_total", "merge_count_total", "replication_lag_bucket", "coordinated_write_count_total", "coordinated_latency_bucket", "antientropy_count_total", "crossdc_send_count_total", "crossdc_receive_count_total", "crossdc_replication_lag"]) {
+      for (const f of ["store_size", "delta_publish_count_total", "delta_receive_count_total", "merge_count_total", "replication_lag_bucket", "coordinated_write_count_total", "coordinated_duration_bucket", "antientropy_count_total", "crossdc_send_count_total", "crossdc_receive_count_total", "crossdc_replication_lag"]) {
         assert.ok(queried.has(`crdt_replicator_${f}`), `a panel shows crdt_replicator_${f}`);
       }
     });
