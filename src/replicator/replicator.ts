@@ -37,6 +37,7 @@ import type { SyncScheduler } from "./sync-scheduler.js";
 import type { Writer } from "./writes.js";
 import type { OwnWriter } from "./own-writer.js";
 import { Pruner } from "./pruner.js";
+import { ReplicatorLog } from "./logging.js";
 import { Distributed } from "../distributed/distributed.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 
@@ -73,6 +74,7 @@ export class Replicator {
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
   /** Side concerns started after the core (snapshots, cross-DC, metrics), closed in reverse order. */
   private readonly extensions: Extension[] = [];
+  private readonly log: ReplicatorLog;
   /** The snapshot writer, for durable writes (undefined without the `snapshot` option). */
   private snapshot: SnapshotHandle | undefined;
   /** The NATS connection under the transport (none on the in-memory one), for JetStream primitives. */
@@ -89,6 +91,7 @@ export class Replicator {
   ) {
     this.options = options;
     this.nodeId = options.nodeId;
+    this.log = new ReplicatorLog(options.logger, options.clock);
     this.store = restored.store;
     this.stats = restored.stats;
     // Unique per start and above every earlier one of this node id (see cluster/incarnations.ts):
@@ -184,6 +187,7 @@ export class Replicator {
     r.natsConnection = natsConnection;
     r.begin();
     try {
+      r.extensions.push(r.log.watch(r.context()));
       if (snapshots !== undefined) r.extensions.push((r.snapshot = snapshots.attach(r.context())));
       r.extensions.push(attachMetrics(r.context(), options.meterProvider));
       if (resolved.dataCenterReplication !== undefined) {
@@ -460,7 +464,7 @@ export class Replicator {
   }
 
   private reportError(error: unknown): void {
-    if (process.env.CRDT_DEBUG) console.error(`[crdt ${this.nodeId}]`, error);
+    this.log.reportError(error);
   }
 }
 
