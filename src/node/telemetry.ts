@@ -21,9 +21,6 @@ export interface Telemetry {
   shutdown(): Promise<void>;
 }
 
-/** How often the runtime instrumentation samples the event-loop delay. */
-const RUNTIME_PRECISION_MS = 5_000;
-
 export function startTelemetry(settings: TelemetrySettings, nodeId: string): Telemetry {
   const readers: IMetricReader[] = [];
   let prometheus: PrometheusExporter | undefined;
@@ -36,7 +33,7 @@ export function startTelemetry(settings: TelemetrySettings, nodeId: string): Tel
   }
   const resource = resourceFromAttributes({ "service.instance.id": nodeId, ...settings.resource });
   const meterProvider = new MeterProvider({ resource, readers });
-  const runtime = new RuntimeNodeInstrumentation({ enabled: false, monitoringPrecision: RUNTIME_PRECISION_MS });
+  const runtime = new RuntimeNodeInstrumentation({ enabled: false });
   runtime.setMeterProvider(meterProvider);
   runtime.enable();
 
