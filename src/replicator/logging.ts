@@ -65,7 +65,7 @@ export class ReplicatorLog {
 
     const stats = ctx.stats;
     const bursts = new BurstLimiter<undefined>(BURST_QUIET_MS);
-    let members = viewOf(ctx.members());
+    let members = new Map<string, MemberView>(); // the members known at start are logged as joining, at the first tick
     let rejected = new Map(stats.rejected);
     let staleSkips = stats.crossdcStaleSkipCount;
     const tick = (): void => {
