@@ -36,6 +36,8 @@ export class RequestLogAtDebug extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (this.isLogDisabled(request)) return;
     if (error) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, "request errored");
+    // A 500 is a bug (the API answers its own failures with 4xx, 503 and 504): worth an error line at any level.
+    else if (reply.statusCode === 500) reply.log.error({ req: request, res: reply, responseTime: reply.elapsedTime }, "request failed: 500");
     else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, "request completed");
   }
 
