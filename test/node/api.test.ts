@@ -255,6 +255,10 @@ describe("crdt-node HTTP API", () => {
       assert.ok(m.text.includes(`# TYPE ${family}`), `/metrics has ${family}`);
     }
     assert.match(m.text, /crdt_replicator_merge_count_total\{node="api-a",dc="east"/);
+    const target = /^target_info\{([^}]*)\}/m.exec(m.text)?.[1] ?? "";
+    assert.match(target, /service_name="crdt-node"/, "the resource: OTEL_SERVICE_NAME's default");
+    assert.match(target, /service_instance_id="api-a"/, "the resource: the node id as service.instance.id");
+    assert.match(m.text, /^# TYPE nodejs_eventloop_utilization gauge/m, "runtime metrics beside the replicator's");
 
     const page = await http("GET", `${a.url}/`);
     assert.equal(page.status, 200);
