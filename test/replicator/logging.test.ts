@@ -1,15 +1,16 @@
 /**
  * The `logger` option against a real nats-server: the library calls the given logger once per
  * event (a member joining and leaving, the leader changing, NATS disconnecting and reconnecting, a
- * burst of rejected messages summed into one line), and without a logger it prints nothing.
+ * burst of rejected messages summed into one line, a remote DC out of reach), and without a logger
+ * it prints nothing.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ConfigError, Replicator, resolveOptions, type Logger } from "../../src/index.js";
+import { ConfigError, GCounter, Key, Replicator, resolveOptions, type Logger } from "../../src/index.js";
 import { FAST } from "../helpers/cluster.js";
-import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
+import { freePort, startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 interface Line {
@@ -121,5 +122,46 @@ describe("the logger option", () => {
 
   test("without a logger the library printed nothing through all of the above", () => {
     assert.deepEqual(printed, []);
+  });
+});
+
+describe("the logger option: a remote DC out of reach", () => {
+  let server: NatsServer;
+  let r: Replicator | undefined;
+  after(async () => {
+    await r?.close();
+    await server?.stop();
+  });
+
+  test("skipped cross-DC flushes and the failing connection: one warning each, not one per flush or attempt", async () => {
+    server = await startNatsServer();
+    const nobody = await freePort(); // no NATS server listens there
+    const log = recorder();
+    r = await Replicator.start({
+      nodeId: "lonely",
+      dataCenter: "east",
+      nats: { servers: server.url },
+      ...FAST,
+      dataCenterReplication: { remotes: [{ name: "west", servers: [`nats://127.0.0.1:${nobody}`] }], intervalMs: 100 },
+      logger: log,
+    });
+    const k = Key.gcounter("k");
+    const stats = r.context().stats;
+    // Keep something pending for the remote: every flush (the node leads its DC) finds the link down.
+    await waitFor(
+      async () => {
+        await r!.update(k, (v: GCounter, self) => v.increment(self, 1));
+        return stats.crossdcStaleSkipCount >= 10;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, message: "flushes skipped while west is out of reach" },
+    );
+    await waitFor(() => log.count(/cross-DC flush\(es\) skipped/) === 1, { timeoutMs: 10_000, message: "the skipped flushes logged" });
+    await sleep(3 * FAST.heartbeatIntervalMs!);
+    const skips = log.lines.filter((l) => /cross-DC flush\(es\) skipped/.test(l.msg));
+    assert.equal(skips.length, 1, "one line for the burst within the minute");
+    assert.equal(skips[0]!.level, "warn");
+    assert.ok(stats.crossdcStaleSkipCount >= 10 && (skips[0]!.obj.count as number) >= 1);
+    const connectionErrors = log.lines.filter((l) => l.obj.err !== undefined);
+    assert.ok(connectionErrors.length === 1 && connectionErrors[0]!.level === "warn", JSON.stringify(connectionErrors.map((l) => l.msg)));
   });
 });
