@@ -10,7 +10,7 @@ export {
   type ReadOptions,
   type WriteOptions,
 } from "./replicator/replicator.js";
-export { DEFAULTS, resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./replicator/options.js";
+export { DEFAULTS, resolveOptions, type Logger, type ReplicatorOptions, type ResolvedOptions } from "./replicator/options.js";
 export type { SnapshotOptions } from "./durable/options.js";
 export type { DataCenterReplicationOptions, RemoteDataCenter } from "./xdc/options.js";
 export type { FrameKeys, SecurityOptions } from "./security/keys.js";

@@ -377,8 +377,9 @@ export class Snapshots {
       for (const k of keys) this.dirty.add(k);
       for (const k of expired) this.expired.add(k);
       this.stats.snapshotFailureCount++;
-      this.ctx?.reportError(error);
-      return { ok: false, failure: new DurableWriteError(`writing the snapshot in "${this.dir}" failed: ${errorMessage(error)}`, { cause: error }) };
+      const failure = new DurableWriteError(`writing the snapshot in "${this.dir}" failed: ${errorMessage(error)}`, { cause: error });
+      this.ctx?.reportError(failure);
+      return { ok: false, failure };
     }
   }
 }

@@ -4,7 +4,8 @@
  * the Grafana dashboard tests read it, so the three cannot drift apart.
  *
  * The first twelve are GoAkt's instruments with GoAkt's names (its Replicator metrics, kept for compatibility); the rest are what an
- * operator needs beyond them. Every point carries the attributes `node` and `dc`.
+ * operator needs beyond them, named after the OpenTelemetry semantic conventions (no `.count` suffix on
+ * counters, durations in seconds). Every point carries the attributes `node` and `dc`.
  */
 
 /** OpenTelemetry instrument kinds used here (names as in the OTel API: `createObservableCounter` …). */
@@ -28,9 +29,9 @@ export interface MetricDefinition {
 /** Attributes on every point. */
 export const BASE_ATTRIBUTES = ["node", "dc"] as const;
 
-/** Latencies from sub-millisecond (same host) to the seconds a congested or partitioned link takes. */
-export const LATENCY_BOUNDARIES_MS: readonly number[] = [
-  0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000,
+/** Durations in seconds (semantic conventions), from sub-millisecond (same host) to the seconds a congested or partitioned link takes. */
+export const LATENCY_BOUNDARIES_S: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
 
 /** One published message: a single small delta (tens of bytes) up to a chunk of a large one (default max 64 KiB). */
@@ -158,22 +159,22 @@ export const DEFINITIONS = [
   {
     name: "crdt.replicator.replication.lag",
     type: "Histogram",
-    unit: "ms",
+    unit: "s",
     valueType: "double",
     description: "Time from a delta message's send on its origin node to its merge here (clocks of different hosts may skew it)",
     attributes: base,
     goakt: false,
-    boundaries: LATENCY_BOUNDARIES_MS,
+    boundaries: LATENCY_BOUNDARIES_S,
   },
   {
-    name: "crdt.replicator.coordinated.latency",
+    name: "crdt.replicator.coordinated.duration",
     type: "Histogram",
-    unit: "ms",
+    unit: "s",
     valueType: "double",
     description: "Duration of coordinated writes and reads, timeouts included",
     attributes: base,
     goakt: false,
-    boundaries: LATENCY_BOUNDARIES_MS,
+    boundaries: LATENCY_BOUNDARIES_S,
   },
   {
     name: "crdt.replicator.delta.bytes",
@@ -205,7 +206,7 @@ export const DEFINITIONS = [
     goakt: false,
   },
   {
-    name: "crdt.replicator.rejected.count",
+    name: "crdt.replicator.rejected",
     type: "ObservableCounter",
     unit: "{rejection}",
     valueType: "int",
@@ -215,7 +216,7 @@ export const DEFINITIONS = [
     goakt: false,
   },
   {
-    name: "crdt.replicator.repair.count",
+    name: "crdt.replicator.repairs",
     type: "ObservableCounter",
     unit: "{repair}",
     valueType: "int",
@@ -225,7 +226,7 @@ export const DEFINITIONS = [
     goakt: false,
   },
   {
-    name: "crdt.replicator.snapshot.write.count",
+    name: "crdt.replicator.snapshot.writes",
     type: "ObservableCounter",
     unit: "{snapshot}",
     valueType: "int",
@@ -234,7 +235,7 @@ export const DEFINITIONS = [
     goakt: false,
   },
   {
-    name: "crdt.replicator.snapshot.failure.count",
+    name: "crdt.replicator.snapshot.failures",
     type: "ObservableCounter",
     unit: "{snapshot}",
     valueType: "int",
@@ -243,7 +244,7 @@ export const DEFINITIONS = [
     goakt: false,
   },
   {
-    name: "crdt.replicator.snapshot.skipped.count",
+    name: "crdt.replicator.snapshot.skipped",
     type: "ObservableCounter",
     unit: "{entry}",
     valueType: "int",
@@ -252,7 +253,7 @@ export const DEFINITIONS = [
     goakt: false,
   },
   {
-    name: "crdt.replicator.subscriber.error.count",
+    name: "crdt.replicator.subscriber.errors",
     type: "ObservableCounter",
     unit: "{error}",
     valueType: "int",
@@ -261,7 +262,7 @@ export const DEFINITIONS = [
     goakt: false,
   },
   {
-    name: "crdt.replicator.duplicate.node.count",
+    name: "crdt.replicator.duplicate.node.heartbeats",
     type: "ObservableCounter",
     unit: "{heartbeat}",
     valueType: "int",
@@ -270,7 +271,7 @@ export const DEFINITIONS = [
     goakt: false,
   },
   {
-    name: "crdt.replicator.identity.check.timeout.count",
+    name: "crdt.replicator.identity.check.timeouts",
     type: "ObservableCounter",
     unit: "{check}",
     valueType: "int",
@@ -279,7 +280,7 @@ export const DEFINITIONS = [
     goakt: false,
   },
   {
-    name: "crdt.replicator.type.conflict.count",
+    name: "crdt.replicator.type.conflicts",
     type: "ObservableCounter",
     unit: "{conflict}",
     valueType: "int",

@@ -39,7 +39,7 @@ type ObservableName = Extract<Definition, { type: "ObservableCounter" | "Observa
 type HistogramMetricName = Extract<Definition, { type: "Histogram" }>["name"];
 
 /** Observables with an extra attribute, observed once per attribute value. */
-type LabelledName = "crdt.replicator.rejected.count" | "crdt.replicator.repair.count" | "crdt.replicator.members";
+type LabelledName = "crdt.replicator.rejected" | "crdt.replicator.repairs" | "crdt.replicator.members";
 
 /** One reading per observable instrument without an extra attribute. Exhaustive: a new definition fails to compile until read here. */
 const READ: Record<Exclude<ObservableName, LabelledName>, (ctx: ReplicatorContext, s: ReplicatorStats) => number> = {
@@ -56,13 +56,13 @@ const READ: Record<Exclude<ObservableName, LabelledName>, (ctx: ReplicatorContex
   "crdt.replicator.crossdc.replication.lag": (_, s) => Math.round(s.crossdcReplicationLagNs),
   "crdt.replicator.crossdc.stale.skip.count": (_, s) => s.crossdcStaleSkipCount,
   "crdt.replicator.bytes.published": (_, s) => s.bytesPublished,
-  "crdt.replicator.snapshot.write.count": (_, s) => s.snapshotWriteCount,
-  "crdt.replicator.snapshot.failure.count": (_, s) => s.snapshotFailureCount,
-  "crdt.replicator.snapshot.skipped.count": (_, s) => s.snapshotSkippedEntries,
-  "crdt.replicator.subscriber.error.count": (_, s) => s.subscriberErrorCount,
-  "crdt.replicator.duplicate.node.count": (_, s) => s.duplicateNodeHeartbeats,
-  "crdt.replicator.identity.check.timeout.count": (_, s) => s.identityCheckTimeouts,
-  "crdt.replicator.type.conflict.count": (_, s) => s.typeConflicts,
+  "crdt.replicator.snapshot.writes": (_, s) => s.snapshotWriteCount,
+  "crdt.replicator.snapshot.failures": (_, s) => s.snapshotFailureCount,
+  "crdt.replicator.snapshot.skipped": (_, s) => s.snapshotSkippedEntries,
+  "crdt.replicator.subscriber.errors": (_, s) => s.subscriberErrorCount,
+  "crdt.replicator.duplicate.node.heartbeats": (_, s) => s.duplicateNodeHeartbeats,
+  "crdt.replicator.identity.check.timeouts": (_, s) => s.identityCheckTimeouts,
+  "crdt.replicator.type.conflicts": (_, s) => s.typeConflicts,
 };
 
 /** Every reason and cause, so each series exists (at 0) from the start. Exhaustive over the stats types. */
@@ -95,10 +95,18 @@ const REPAIR_CAUSES = Object.keys({
   manual: 0,
 } satisfies Record<RepairCause, 0>) as RepairCause[];
 
-/** The histogram each `stats.record` name goes to (the return type checks every record name has one). */
-const HISTOGRAM_OF = (name: HistogramName): HistogramMetricName => `crdt.replicator.${name}`;
-/** And the other way: every histogram has a record name (else this line fails to compile). */
-const EVERY_HISTOGRAM_IS_RECORDED: HistogramMetricName extends `crdt.replicator.${HistogramName}` ? true : never = true;
+/**
+ * The histogram each `stats.record` name goes to, and the factor from the recorded unit to the
+ * instrument's: the stats record milliseconds, the instruments take seconds (semantic conventions).
+ * Exhaustive both ways: every record name has a histogram (the Record type), every histogram a record name (below).
+ */
+const HISTOGRAM_OF = {
+  "replication.lag": { name: "crdt.replicator.replication.lag", scale: 1e-3 },
+  "coordinated.latency": { name: "crdt.replicator.coordinated.duration", scale: 1e-3 },
+  "delta.bytes": { name: "crdt.replicator.delta.bytes", scale: 1 },
+  "crossdc.batch.bytes": { name: "crdt.replicator.crossdc.batch.bytes", scale: 1 },
+} as const satisfies Record<HistogramName, { name: HistogramMetricName; scale: number }>;
+const EVERY_HISTOGRAM_IS_RECORDED: HistogramMetricName extends (typeof HISTOGRAM_OF)[HistogramName]["name"] ? true : never = true;
 void EVERY_HISTOGRAM_IS_RECORDED;
 
 export interface MetricsHandle {
@@ -136,9 +144,9 @@ export function attachMetrics(ctx: ReplicatorContext, provider: MeterProvider = 
 
   // Everything the callback needs is built once: a collection allocates nothing of ours.
   const plain = (Object.keys(READ) as (keyof typeof READ)[]).map((name) => ({ instrument: observable(name), read: READ[name] }));
-  const rejected = observable("crdt.replicator.rejected.count");
+  const rejected = observable("crdt.replicator.rejected");
   const rejectedBy = REJECT_REASONS.map((reason) => ({ reason, attrs: { ...attrs, reason } }));
-  const repairs = observable("crdt.replicator.repair.count");
+  const repairs = observable("crdt.replicator.repairs");
   const repairsBy = REPAIR_CAUSES.map((cause) => ({ cause, attrs: { ...attrs, cause } }));
   const members = observable("crdt.replicator.members");
   const reachableAttrs = { ...attrs, reachable: true };
@@ -160,14 +168,13 @@ export function attachMetrics(ctx: ReplicatorContext, provider: MeterProvider = 
   const observed = [...observables.values()];
   meter.addBatchObservableCallback(callback, observed);
 
-  const histogram = (name: HistogramName): Histogram => histograms.get(HISTOGRAM_OF(name))!;
-  const byRecordName: Record<HistogramName, Histogram> = {
-    "replication.lag": histogram("replication.lag"),
-    "coordinated.latency": histogram("coordinated.latency"),
-    "delta.bytes": histogram("delta.bytes"),
-    "crossdc.batch.bytes": histogram("crossdc.batch.bytes"),
-  };
-  const stopRecording = stats.onRecord((name, value) => byRecordName[name].record(value, attrs));
+  const byRecordName = new Map(
+    (Object.keys(HISTOGRAM_OF) as HistogramName[]).map((n) => [n, { histogram: histograms.get(HISTOGRAM_OF[n].name)!, scale: HISTOGRAM_OF[n].scale }]),
+  );
+  const stopRecording = stats.onRecord((name, value) => {
+    const h = byRecordName.get(name)!;
+    h.histogram.record(value * h.scale, attrs);
+  });
 
   let closed = false;
   return {

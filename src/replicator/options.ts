@@ -9,6 +9,7 @@ import { ConfigError } from "../errors.js";
 import { NAME as NODE_ID } from "../extension/option-checks.js";
 import type { BorrowedNatsConnection, NatsConnectionOptions } from "../transport/nats.js";
 import type { Transport } from "../transport/types.js";
+import type { Logger } from "./logging.js";
 import { resolveSecurity, type FrameKeys, type SecurityOptions } from "../security/keys.js";
 import { DATA_CENTER_REPLICATION_DEFAULTS, resolveDataCenterReplication, type DataCenterReplicationOptions } from "../xdc/options.js";
 
@@ -81,7 +82,15 @@ export interface ReplicatorOptions {
   meterProvider?: MeterProvider;
   /** Wall clock and timers. Default: the system's; a simulation passes a virtual clock. */
   clock?: Clock;
+  /**
+   * Where the replicator reports what happens to it (membership, leadership, NATS connection,
+   * rejected-message bursts, snapshot and cross-DC failures): any object with
+   * `debug/info/warn/error(obj, msg)`, a pino logger for one. Default: none (the library prints nothing).
+   */
+  logger?: Logger;
 }
+
+export type { Logger } from "./logging.js";
 
 export interface ResolvedOptions {
   nodeId: string;
@@ -105,6 +114,7 @@ export interface ResolvedOptions {
   /** The keys of `security`, ready for use; undefined: messages are not authenticated. */
   security: FrameKeys | undefined;
   clock: Clock;
+  logger: Logger | undefined;
 }
 
 export const DEFAULTS = {
@@ -181,7 +191,11 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
     dataCenterReplication: undefined,
     security: resolveSecurity(o.security, o.nodeId, (id) => NODE_ID.test(id)),
     clock: o.clock ?? systemClock,
+    logger: o.logger,
   };
+  if (o.logger !== undefined && !(["debug", "info", "warn", "error"] as const).every((l) => typeof o.logger?.[l] === "function")) {
+    throw new ConfigError("logger must have debug, info, warn and error methods taking (obj, msg), like a pino logger");
+  }
   if (resolved.failureTimeoutMs <= resolved.heartbeatIntervalMs) {
     throw new ConfigError("failureTimeoutMs must be larger than heartbeatIntervalMs");
   }

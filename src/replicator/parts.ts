@@ -293,7 +293,6 @@ function duplicateReporter(nodeId: string, incarnation: number, stats: Replicato
       `another live process uses node id "${nodeId}" (incarnation ${hb.incarnation}, started ${new Date(hb.startedAtMs).toISOString()}); ` +
         `this one is incarnation ${incarnation}: give each process its own nodeId`,
     );
-    console.error(`crdt-replicator: ${error.message}`);
     onError(error);
   };
 }

@@ -21,6 +21,7 @@ import type { Change, TypeConflict } from "./changes.js";
 import { contextView } from "./context-view.js";
 import { helloSubject, writerIdFor } from "./identity.js";
 import type { Key } from "./keys.js";
+import { ReplicatorLog } from "./logging.js";
 import type { ReplicatorOptions, ResolvedOptions } from "./options.js";
 import { buildParts, directSubject, nodeSubject, type Parts } from "./parts.js";
 import { attachExtensions, prepare, type Prepared } from "./startup.js";
@@ -45,6 +46,7 @@ export class Replicator {
   private readonly leaderListeners = new Set<(leader: string | undefined) => void>();
   /** Side concerns started after the core (snapshots, cross-DC, metrics), closed in reverse order. */
   private readonly extensions: Extension[] = [];
+  private readonly log: ReplicatorLog;
   /** The snapshot writer, for durable writes (undefined without the `snapshot` option). */
   private snapshot: SnapshotHandle | undefined;
   /** The NATS connection under the transport (none on the in-memory one), for JetStream primitives. */
@@ -61,6 +63,7 @@ export class Replicator {
     this.natsConnection = prepared.natsConnection;
     this.options = options;
     this.nodeId = options.nodeId;
+    this.log = new ReplicatorLog(options.logger, options.clock);
     this.store = restored.store;
     this.stats = restored.stats;
     // Unique per start and above every earlier one of this node id (see cluster/incarnations.ts):
@@ -87,6 +90,7 @@ export class Replicator {
     const r = new Replicator(prepared);
     r.begin();
     try {
+      r.extensions.push(r.log.watch(r.context()));
       r.snapshot = await attachExtensions(r.context(), prepared, options, r.extensions);
     } catch (error) {
       await r.close();
@@ -332,7 +336,7 @@ export class Replicator {
   }
 
   private reportError(error: unknown): void {
-    if (process.env.CRDT_DEBUG) console.error(`[crdt ${this.nodeId}]`, error);
+    this.log.reportError(error);
   }
 }
 

@@ -87,6 +87,14 @@ export class Collected {
     return (m.dataPoints as DataPoint<Histogram>[]).reduce((n, p) => n + p.value.count, 0);
   }
 
+  /** Sum of a histogram's recorded values (0 when nothing was recorded). */
+  histogramSum(name: string): number {
+    const m = this.byName.get(name);
+    if (m === undefined) return 0;
+    if (m.dataPointType !== DataPointType.HISTOGRAM) throw new Error(`${name} is not a histogram`);
+    return (m.dataPoints as DataPoint<Histogram>[]).reduce((n, p) => n + (p.value.sum ?? 0), 0);
+  }
+
   histogramBoundaries(name: string): number[] {
     const m = this.metric(name);
     if (m.dataPointType !== DataPointType.HISTOGRAM) throw new Error(`${name} is not a histogram`);

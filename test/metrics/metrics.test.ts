@@ -101,8 +101,8 @@ describe("metrics of three replicators over a real nats-server", { timeout: 120_
     assert.equal(fresh.value(`${P}merge.count`), 0);
     assert.equal(fresh.value(`${P}delta.publish.count`), 0);
     // Every reason and cause is a series from the start.
-    assert.equal(fresh.points(`${P}rejected.count`).length, 17);
-    assert.equal(fresh.points(`${P}repair.count`).length, 6);
+    assert.equal(fresh.points(`${P}rejected`).length, 17);
+    assert.equal(fresh.points(`${P}repairs`).length, 6);
     assert.equal(fresh.value(`${P}members`, { reachable: true }), 1);
     assert.equal(fresh.value(`${P}members`, { reachable: false }), 0);
   });
@@ -157,7 +157,7 @@ describe("metrics of three replicators over a real nats-server", { timeout: 120_
     const def = (name: string): readonly number[] => METRICS.find((m) => m.name === name)!.boundaries!;
     assert.deepEqual(cb.histogramBoundaries(`${P}replication.lag`), def(`${P}replication.lag`));
     assert.deepEqual(ca.histogramBoundaries(`${P}delta.bytes`), def(`${P}delta.bytes`));
-    assert.ok(def(`${P}replication.lag`)[0]! < 1, "sub-millisecond first bucket");
+    assert.ok(def(`${P}replication.lag`)[0]! < 0.001, "sub-millisecond first bucket (in seconds)");
   });
 
   test("coordinated write and read: counts and latency on the coordinating node", async () => {
@@ -166,12 +166,12 @@ describe("metrics of three replicators over a real nats-server", { timeout: 120_
     await a.update(k, (v, self) => v.increment(self, 3), { writeTo: "all" });
     const ca = await ma.collect();
     assert.equal(ca.value(`${P}coordinated.write.count`), wa.value(`${P}coordinated.write.count`) + 1);
-    assert.ok(ca.histogramCount(`${P}coordinated.latency`) > wa.histogramCount(`${P}coordinated.latency`));
+    assert.ok(ca.histogramCount(`${P}coordinated.duration`) > wa.histogramCount(`${P}coordinated.duration`));
 
     assert.equal((await b.get(k, { readFrom: "all" }))?.value, 3);
     const cb = await mb.collect();
     assert.equal(cb.value(`${P}coordinated.read.count`), rb.value(`${P}coordinated.read.count`) + 1);
-    assert.ok(cb.histogramCount(`${P}coordinated.latency`) > rb.histogramCount(`${P}coordinated.latency`));
+    assert.ok(cb.histogramCount(`${P}coordinated.duration`) > rb.histogramCount(`${P}coordinated.duration`));
     assert.equal(cb.value(`${P}coordinated.write.count`), rb.value(`${P}coordinated.write.count`), "b coordinated no write");
   });
 
@@ -180,16 +180,16 @@ describe("metrics of three replicators over a real nats-server", { timeout: 120_
     await b.sync("a");
     const y = await mb.collect();
     assert.equal(y.value(`${P}antientropy.count`), x.value(`${P}antientropy.count`) + 1);
-    assert.equal(y.value(`${P}repair.count`, { cause: "manual" }), x.value(`${P}repair.count`, { cause: "manual" }) + 1);
+    assert.equal(y.value(`${P}repairs`, { cause: "manual" }), x.value(`${P}repairs`, { cause: "manual" }) + 1);
     for (const cause of ["gap", "reconnect", "periodic", "leader"]) {
-      assert.equal(y.value(`${P}repair.count`, { cause }), x.value(`${P}repair.count`, { cause }), `cause ${cause} unchanged`);
+      assert.equal(y.value(`${P}repairs`, { cause }), x.value(`${P}repairs`, { cause }), `cause ${cause} unchanged`);
     }
   });
 
   test("the join's anti-entropy counted under cause join", async () => {
     // b and c joined after a, so each pulled from an older member once.
-    await until(mb, (x) => x.value(`${P}repair.count`, { cause: "join" }) >= 1, "b's join round");
-    await until(md, (x) => x.value(`${P}repair.count`, { cause: "join" }) >= 1, "c's join round");
+    await until(mb, (x) => x.value(`${P}repairs`, { cause: "join" }) >= 1, "b's join round");
+    await until(md, (x) => x.value(`${P}repairs`, { cause: "join" }) >= 1, "c's join round");
   });
 
   test("delete: the tombstone gauge rises and the store shrinks on every node", async () => {
@@ -217,10 +217,10 @@ describe("metrics of three replicators over a real nats-server", { timeout: 120_
     for (const [i, meter] of [ma, mb, md].entries()) {
       const x = await until(
         meter,
-        (x) => x.value(`${P}rejected.count`, { reason: "decode" }) === before[i]!.value(`${P}rejected.count`, { reason: "decode" }) + 1,
+        (x) => x.value(`${P}rejected`, { reason: "decode" }) === before[i]!.value(`${P}rejected`, { reason: "decode" }) + 1,
         `node ${i}: one decode rejection`,
       );
-      for (const p of x.points(`${P}rejected.count`)) assert.equal(typeof p.attributes["reason"], "string");
+      for (const p of x.points(`${P}rejected`)) assert.equal(typeof p.attributes["reason"], "string");
     }
   });
 
@@ -293,7 +293,7 @@ describe("cross-DC metrics: one node per DC, each DC on its own nats-server", { 
     assertBaseAttributes(ce, "e1", "east");
     assertBaseAttributes(cw, "w1", "west");
     // Each node, leading its DC, compared stores with the other DC when it settled as leader.
-    await until(me, (x) => x.value(`${P}repair.count`, { cause: "leader" }) >= 1, "east's leader round");
+    await until(me, (x) => x.value(`${P}repairs`, { cause: "leader" }) >= 1, "east's leader round");
   });
 
   test("a remote DC that is down: its flushes are skipped and counted", async () => {
@@ -328,7 +328,7 @@ describe("snapshot metrics of a replicator with a LevelDB snapshot", { timeout: 
     meters.push(m1);
     const r1 = await c.add("s", { meterProvider: m1.provider, snapshot });
     await r1.update(Key.gcounter("kept"), (v, self) => v.increment(self, 1));
-    await until(m1, (x) => x.value(`${P}snapshot.write.count`) >= 1, "a snapshot written");
+    await until(m1, (x) => x.value(`${P}snapshot.writes`) >= 1, "a snapshot written");
     await r1.close();
 
     // Spoil one entry behind the replicator's back, then start again from the same directory.
@@ -340,8 +340,8 @@ describe("snapshot metrics of a replicator with a LevelDB snapshot", { timeout: 
     meters.push(m2);
     const r2 = await c.add("s", { meterProvider: m2.provider, snapshot });
     const x = await m2.collect();
-    assert.equal(x.value(`${P}snapshot.skipped.count`), 1);
-    assert.equal(x.value(`${P}snapshot.failure.count`), 0);
+    assert.equal(x.value(`${P}snapshot.skipped`), 1);
+    assert.equal(x.value(`${P}snapshot.failures`), 0);
     assert.equal(x.value(`${P}store.size`), 1, "the good entry restored");
     assertBaseAttributes(x, "s");
     assert.equal(r2.get(Key.gcounter("kept"))?.value, 1);
@@ -411,16 +411,17 @@ describe("attachMetrics", () => {
       assert.equal(x.value(`${P}crossdc.receive.count`), 3);
       assert.equal(x.value(`${P}crossdc.stale.skip.count`), 4);
       assert.equal(x.value(`${P}crossdc.replication.lag`), 1_234_568);
-      assert.equal(x.value(`${P}snapshot.write.count`), 5);
-      assert.equal(x.value(`${P}snapshot.failure.count`), 1);
-      assert.equal(x.value(`${P}snapshot.skipped.count`), 2);
-      assert.equal(x.value(`${P}subscriber.error.count`), 9);
-      assert.equal(x.value(`${P}rejected.count`, { reason: "oversized" }), 2);
-      assert.equal(x.value(`${P}rejected.count`, { reason: "decode" }), 0);
-      assert.equal(x.value(`${P}repair.count`, { cause: "leader" }), 1);
+      assert.equal(x.value(`${P}snapshot.writes`), 5);
+      assert.equal(x.value(`${P}snapshot.failures`), 1);
+      assert.equal(x.value(`${P}snapshot.skipped`), 2);
+      assert.equal(x.value(`${P}subscriber.errors`), 9);
+      assert.equal(x.value(`${P}rejected`, { reason: "oversized" }), 2);
+      assert.equal(x.value(`${P}rejected`, { reason: "decode" }), 0);
+      assert.equal(x.value(`${P}repairs`, { cause: "leader" }), 1);
       assert.equal(x.value(`${P}tombstone.count`), 1);
       assert.equal(x.histogramCount(`${P}crossdc.batch.bytes`), 1);
       assert.equal(x.histogramCount(`${P}replication.lag`), 1);
+      assert.ok(Math.abs(x.histogramSum(`${P}replication.lag`) - 0.0003) < 1e-12, "recorded in ms, exported in seconds");
       assertBaseAttributes(x, "n1");
     } finally {
       handle.close();
@@ -434,12 +435,12 @@ describe("attachMetrics", () => {
     const handle = attachMetrics(ctx, meter.provider);
     try {
       stats.record("coordinated.latency", 1);
-      assert.equal((await meter.collect()).histogramCount(`${P}coordinated.latency`), 1);
+      assert.equal((await meter.collect()).histogramCount(`${P}coordinated.duration`), 1);
       assert.equal(membersCalls(), 1, "the callback ran once per collection");
       handle.close();
       handle.close();
       stats.record("coordinated.latency", 2);
-      assert.equal((await meter.collect()).histogramCount(`${P}coordinated.latency`), 1, "closed: no more records");
+      assert.equal((await meter.collect()).histogramCount(`${P}coordinated.duration`), 1, "closed: no more records");
       assert.equal(membersCalls(), 1, "the callback no longer runs");
     } finally {
       await meter.provider.shutdown();
@@ -453,15 +454,15 @@ describe("attachMetrics", () => {
     const h2 = attachMetrics(ctx, m2.provider);
     try {
       stats.record("coordinated.latency", 2);
-      assert.equal((await m1.collect()).histogramCount(`${P}coordinated.latency`), 1);
-      assert.equal((await m2.collect()).histogramCount(`${P}coordinated.latency`), 1);
+      assert.equal((await m1.collect()).histogramCount(`${P}coordinated.duration`), 1);
+      assert.equal((await m2.collect()).histogramCount(`${P}coordinated.duration`), 1);
       h1.close();
       stats.record("coordinated.latency", 3);
-      assert.equal((await m1.collect()).histogramCount(`${P}coordinated.latency`), 1, "closed: no more records");
-      assert.equal((await m2.collect()).histogramCount(`${P}coordinated.latency`), 2);
+      assert.equal((await m1.collect()).histogramCount(`${P}coordinated.duration`), 1, "closed: no more records");
+      assert.equal((await m2.collect()).histogramCount(`${P}coordinated.duration`), 2);
       h2.close();
       stats.record("coordinated.latency", 4);
-      assert.equal((await m2.collect()).histogramCount(`${P}coordinated.latency`), 2, "both closed: nothing records");
+      assert.equal((await m2.collect()).histogramCount(`${P}coordinated.duration`), 2, "both closed: nothing records");
     } finally {
       h1.close();
       h2.close();

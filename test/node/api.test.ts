@@ -249,12 +249,16 @@ describe("crdt-node HTTP API", () => {
     assert.match(m.headers.get("content-type") ?? "", /text\/plain/);
     // GoAkt's twelve always; histograms once something was recorded (lags and coordinated ops were, above).
     const expected = METRICS.filter((d) => d.goakt).map((d) => d.name);
-    expected.push("crdt.replicator.replication.lag", "crdt.replicator.coordinated.latency");
+    expected.push("crdt.replicator.replication.lag", "crdt.replicator.coordinated.duration");
     for (const name of expected) {
       const family = name.replaceAll(".", "_");
       assert.ok(m.text.includes(`# TYPE ${family}`), `/metrics has ${family}`);
     }
     assert.match(m.text, /crdt_replicator_merge_count_total\{node="api-a",dc="east"/);
+    const target = /^target_info\{([^}]*)\}/m.exec(m.text)?.[1] ?? "";
+    assert.match(target, /service_name="crdt-node"/, "the resource: OTEL_SERVICE_NAME's default");
+    assert.match(target, /service_instance_id="api-a"/, "the resource: the node id as service.instance.id");
+    assert.match(m.text, /^# TYPE nodejs_eventloop_utilization gauge/m, "runtime metrics beside the replicator's");
 
     const page = await http("GET", `${a.url}/`);
     assert.equal(page.status, 200);

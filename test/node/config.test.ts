@@ -52,7 +52,43 @@ describe("crdt-node configuration", () => {
       allowedHosts: undefined,
       corsOrigins: [],
       maxWatchers: 1000,
+      logLevel: "info",
+      telemetry: {
+        exporters: ["prometheus"],
+        otlp: { protocol: "http/protobuf", url: "http://localhost:4318/v1/metrics", intervalMs: 60000, timeoutMs: 30000 },
+        resource: { "service.name": "crdt-node" },
+      },
     });
+  });
+
+  test("--log-level / LOG_LEVEL and the OpenTelemetry variables", () => {
+    assert.equal(config(["--node-id", "a", "--log-level", "debug"], { LOG_LEVEL: "warn" }).logLevel, "debug");
+    assert.equal(config(["--node-id", "a"], { LOG_LEVEL: "WARN" }).logLevel, "warn");
+    rejects(["--node-id", "a"], { LOG_LEVEL: "verbose" }, /--log-level \/ LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent; got "verbose"/);
+    const t = config(["--node-id", "a"], {
+      OTEL_SERVICE_NAME: "crdt-east",
+      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=prod, service.name=ignored,team=a%20b",
+      OTEL_METRICS_EXPORTER: "otlp,prometheus",
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_METRIC_EXPORT_INTERVAL: "5000",
+    }).telemetry;
+    assert.deepEqual(t, {
+      exporters: ["otlp", "prometheus"],
+      otlp: { protocol: "http/json", url: "http://collector:4318/v1/metrics", intervalMs: 5000, timeoutMs: 5000 },
+      resource: { "deployment.environment.name": "prod", "service.name": "crdt-east", team: "a b" },
+    });
+    const m = config(["--node-id", "a"], { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "https://otlp.example/custom", OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4318", OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/protobuf", OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" });
+    assert.equal(m.telemetry.otlp.url, "https://otlp.example/custom", "the metrics endpoint is used as is");
+    assert.equal(m.telemetry.otlp.protocol, "http/protobuf", "the metrics protocol wins");
+    assert.deepEqual(config(["--node-id", "a"], { OTEL_METRICS_EXPORTER: "none" }).telemetry.exporters, []);
+    assert.deepEqual(config(["--node-id", "a"], { OTEL_SDK_DISABLED: "true" }).telemetry.exporters, []);
+    rejects(["--node-id", "a"], { OTEL_METRICS_EXPORTER: "console" }, /OTEL_METRICS_EXPORTER must be otlp, prometheus/);
+    rejects(["--node-id", "a"], { OTEL_METRICS_EXPORTER: "none,otlp" }, /none cannot be combined/);
+    rejects(["--node-id", "a"], { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }, /grpc is not supported by crdt-node: use http\/protobuf/);
+    rejects(["--node-id", "a"], { OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }, /OTEL_EXPORTER_OTLP_ENDPOINT must be an http:\/\/ or https:\/\/ URL/);
+    rejects(["--node-id", "a"], { OTEL_METRIC_EXPORT_INTERVAL: "5s" }, /OTEL_METRIC_EXPORT_INTERVAL must be a positive integer/);
+    rejects(["--node-id", "a"], { OTEL_RESOURCE_ATTRIBUTES: "novalue" }, /OTEL_RESOURCE_ATTRIBUTES must be key=value pairs/);
   });
 
   test("every setting from the environment", () => {

@@ -25,31 +25,32 @@ async function main(): Promise<void> {
   }
   const c = parsed.config;
   const daemon = await startDaemon(c);
+  const log = daemon.logger;
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) process.exit(130); // a second signal: do not wait any longer
     stopping = true;
-    console.log(`crdt-node ${c.nodeId}: ${signal}, leaving the cluster`);
+    log.info({ signal }, `${signal}: leaving the cluster`);
     daemon.close().then(
       () => process.exit(0),
       (e: unknown) => {
-        console.error(`crdt-node ${c.nodeId}: error while closing:`, e);
+        log.error({ err: e }, "error while closing");
         process.exit(1);
       },
     );
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
-  console.log(`crdt-node ${c.nodeId} (dc ${c.dataCenter}${c.readOnly ? ", read-only" : ""}) listening on ${daemon.url}`);
+  log.info({ url: daemon.url, readOnly: c.readOnly, metrics: c.telemetry.exporters }, `listening on ${daemon.url} (dc ${c.dataCenter}${c.readOnly ? ", read-only" : ""})`);
   try {
     await daemon.started;
   } catch (e) {
     if (stopping) return; // a signal came first: stop() exits
-    console.error(`crdt-node ${c.nodeId}: cannot start: ${e instanceof Error ? e.message : String(e)}`);
+    log.fatal({ err: e }, `cannot start: ${e instanceof Error ? e.message : String(e)}`);
     await daemon.close().catch(() => undefined);
     process.exit(1);
   }
-  console.log(`crdt-node ${c.nodeId} ready: ${daemon.url}/ (dashboard)`);
+  log.info({ url: daemon.url }, `ready: ${daemon.url}/ (dashboard)`);
 }
 
 main().catch((e: unknown) => {

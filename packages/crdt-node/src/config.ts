@@ -10,6 +10,8 @@ import { ConfigError, DEFAULTS, redact, resolveOptions } from "crdt-replicator";
 import { readConfigFile, type FileValue } from "./config-file.js";
 import { httpsFiles, natsLogin, remoteLogin, security, type NatsLogin, type NodeSecurity, type SecretName, type Settings } from "./credentials.js";
 import { parseOrigin } from "./http-guard.js";
+import { LOG_LEVELS, type LogLevel } from "./logging.js";
+import { telemetrySettings, type TelemetrySettings } from "./telemetry-config.js";
 
 export interface RemoteDc {
   name: string;
@@ -65,6 +67,9 @@ export interface NodeConfig {
   corsOrigins: "any" | string[];
   /** Concurrent `GET /v1/watch` streams; past it: 503. */
   maxWatchers: number;
+  logLevel: LogLevel;
+  /** Metrics export, from the standard `OTEL_*` variables (telemetry-config.ts). */
+  telemetry: TelemetrySettings;
 }
 
 export type ParseResult =
@@ -210,6 +215,7 @@ const SPECS = {
     help: "origins (scheme://host[:port]) whose pages may call the API, comma-separated, or * for any (default: none; other origins cannot write, 403)",
   },
   maxWatchers: { flag: "--max-watchers <n>", env: "CRDT_MAX_WATCHERS", legacyEnv: "MAX_WATCHERS", help: "concurrent GET /v1/watch streams (past it: 503)", fallback: "1000" },
+  logLevel: { flag: "--log-level <level>", env: "CRDT_LOG_LEVEL", legacyEnv: "LOG_LEVEL", help: `JSON log lines at this level and above: ${LOG_LEVELS.join(", ")} (requests are logged at debug)`, fallback: "info" },
 } satisfies Record<string, Spec>;
 
 type Name = keyof typeof SPECS;
@@ -337,6 +343,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     allowedHosts: hostList(get("allowedHosts"), where("allowedHosts")),
     corsOrigins: originList(get("corsOrigins") ?? "", where("corsOrigins")),
     maxWatchers: int("maxWatchers", 1, "a count"),
+    logLevel: logLevel(get("logLevel")!, where("logLevel")),
+    telemetry: telemetrySettings(env),
   };
   if (config.token !== undefined && !/^[\x21-\x7e]+$/.test(config.token)) {
     throw new ConfigError(`${where("token")} must be printable ASCII without spaces`);
@@ -478,6 +486,12 @@ function originList(s: string, where: string): "any" | string[] {
     if (origin === undefined) throw new ConfigError(`${where}: ${JSON.stringify(o)} is not an origin like https://app.example.com or http://localhost:3000`);
     return origin;
   });
+}
+
+function logLevel(s: string, where: string): LogLevel {
+  const level = LOG_LEVELS.find((l) => l === s.trim().toLowerCase());
+  if (level === undefined) throw new ConfigError(`${where} must be one of ${LOG_LEVELS.join(", ")}; got ${JSON.stringify(s)}`);
+  return level;
 }
 
 function boolean(s: string | undefined, where: string): boolean {

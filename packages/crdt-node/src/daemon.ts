@@ -1,22 +1,24 @@
 /**
  * The crdt-node daemon: HTTP first (so /healthz answers and /readyz says why not yet), then the
- * replicator — connecting with retries, so a node may start before its NATS server — with a
- * Prometheus-exported MeterProvider; ready once restored (Replicator.start restores snapshots
- * before it returns) and connected.
+ * replicator — connecting with retries, so a node may start before its NATS server — with the
+ * OpenTelemetry MeterProvider of telemetry.ts and the JSON logger of logging.ts; ready once
+ * restored (Replicator.start restores snapshots before it returns) and connected.
  */
 import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
 import { AuthorizationError, UserAuthenticationExpiredError } from "@nats-io/transport-node";
-import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
-import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { ConnectionError, Replicator, ReplicatorClosedError, connectNats, type Transport } from "crdt-replicator";
 import { replicatorOptions, type NodeConfig } from "./config.js";
 import { buildApi, type Live } from "./http-api.js";
+import { createLogger } from "./logging.js";
 import { LagWindow, recordLag } from "./stats.js";
+import { startTelemetry } from "./telemetry.js";
 import { ChangeFeed } from "./watch.js";
 
 export interface DaemonOptions {
   /** A ready transport (the in-memory one) instead of connecting to `config.nats`; the caller closes it. */
   transport?: Transport;
+  /** Where the JSON log lines go (default: stdout); `() => undefined` silences the node. */
   log?: (line: string) => void;
 }
 
@@ -25,6 +27,8 @@ export interface Daemon {
   readonly url: string;
   /** Resolves once the node is ready; rejects when it cannot start (and will not retry). */
   readonly started: Promise<void>;
+  /** The node's logger (pino), for the lines of whoever runs the daemon. */
+  readonly logger: Logger;
   replicator(): Replicator | undefined;
   close(): Promise<void>;
 }
@@ -33,9 +37,9 @@ const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5_000;
 
 export async function startDaemon(config: NodeConfig, options: DaemonOptions = {}): Promise<Daemon> {
-  const log = options.log ?? ((line: string) => console.log(line));
-  const exporter = new PrometheusExporter({ preventServerStart: true });
-  const meterProvider = new MeterProvider({ readers: [exporter] });
+  const logger = createLogger(config.logLevel, config.nodeId, config.dataCenter, options.log);
+  const telemetry = startTelemetry(config.telemetry, config.nodeId);
+  const meterProvider = telemetry.meterProvider;
   const lag = new LagWindow();
   const streams = new Set<() => void>();
   const dashboard = loadDashboard();
@@ -54,9 +58,10 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
     notReady: () =>
       closing ? "shutting down" : live === undefined ? (failure ?? "starting (restoring and connecting)") : connected ? undefined : (failure ?? "NATS disconnected"),
     lag,
-    metrics: (req, res) => exporter.getMetricsRequestHandler(req, res),
+    metrics: (req, res) => telemetry.metrics(req, res),
     dashboard: () => dashboard,
     streams,
+    logger,
   }, https);
   await app.listen({ host: config.http.host, port: config.http.port });
   const addr = app.server.address();
@@ -70,7 +75,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
       try {
         const { nats, ...rest } = replicatorOptions(config);
         t = options.transport ?? (await connectNats(nats));
-        const r = await Replicator.start({ ...rest, transport: t, meterProvider });
+        const r = await Replicator.start({ ...rest, transport: t, meterProvider, logger });
         if (closing) {
           await r.close();
           throw new ReplicatorClosedError("closed while starting");
@@ -83,7 +88,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
           // The client gives up reconnecting when the server refuses the credentials twice (e.g. an expired JWT).
           if (s.type === "closed" && !closing && authFailed(s.error)) {
             failure = `NATS authentication failed at ${config.nats.join(", ")}: ${s.error!.message}; the connection is closed: fix the credentials and restart the node`;
-            log(`crdt-node ${config.nodeId}: ${failure}`);
+            logger.error({ servers: config.nats }, failure);
           }
         });
         recordLag(r, lag);
@@ -93,7 +98,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
         if (t !== undefined && t !== options.transport) await t.close().catch(() => undefined);
         if (!(error instanceof ConnectionError) || closing) throw error;
         failure = authFailed(error) ? error.message : `starting: ${error.message}`;
-        log(`crdt-node ${config.nodeId}: ${error.message}; retrying in ${wait} ms`);
+        logger.warn({ retryInMs: wait }, `${error.message}; retrying in ${wait} ms`);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait);
           wake = () => {
@@ -111,6 +116,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
   return {
     url,
     started,
+    logger,
     replicator: () => live?.r,
     async close() {
       if (closing) return;
@@ -122,7 +128,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
       live?.feed.close();
       await live?.r.close();
       if (transport !== undefined && transport !== options.transport) await transport.close();
-      await meterProvider.shutdown().catch(() => undefined);
+      await telemetry.shutdown().catch((error: unknown) => logger.warn({ err: error }, "flushing metrics at shutdown failed"));
     },
   };
 }

@@ -9,7 +9,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { hostname } from "node:os";
-import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import {
   type ConsistencyLevel,
   type Crdt,
@@ -39,6 +39,7 @@ import {
   type HostRule,
   type OriginRule,
 } from "./http-guard.js";
+import { RequestLogAtDebug } from "./logging.js";
 import { statsOf, type LagWindow } from "./stats.js";
 import { SSE_HEADERS, type ChangeFeed } from "./watch.js";
 
@@ -58,6 +59,8 @@ export interface ApiDeps {
   dashboard(): string;
   /** SSE streams still open, ended on shutdown. */
   streams: Set<() => void>;
+  /** fastify's logger (request lines at debug: logging.ts); none by default. */
+  logger?: FastifyBaseLogger;
 }
 
 export interface Live {
@@ -86,7 +89,7 @@ const PUBLIC = new Set(["/healthz", "/readyz", "/", "/favicon.ico"]);
 
 /** `https`: PEM certificate and key to serve HTTPS instead of HTTP. */
 export function buildApi(d: ApiDeps, https?: { cert: Buffer; key: Buffer }): FastifyInstance {
-  const app = Fastify({ ...(https && { https }), bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 4096 }, logger: false, return503OnClosing: true });
+  const app = Fastify({ ...(https && { https }), bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 4096 }, ...(d.logger === undefined ? { logger: false } : { loggerInstance: d.logger, logController: new RequestLogAtDebug() }), return503OnClosing: true });
   // JSON only (415 otherwise): a cross-site page cannot send it without a CORS preflight.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {
