@@ -36,8 +36,8 @@ export interface ReplicatorContext {
   secure(transport: Transport): Transport;
   /** Every change the store accepts, once, with its origin (see changes.ts). */
   onChange(listener: ChangeListener): () => void;
-  /** Merge states from outside (a remote DC): listeners are told, nothing is re-published. */
-  merge(state: FullState, origin: ChangeOrigin): void;
+  /** Merge states from outside (a remote DC, named by `dataCenter`): listeners are told, nothing is re-published. */
+  merge(state: FullState, origin: ChangeOrigin, dataCenter?: string): void;
   members(): Member[];
   isLeader(): boolean;
   /** Called with the new leader of this node's DC whenever it changes. */

@@ -18,7 +18,7 @@ import type { KeyStatus, MemberInfo, ReadOptions, KeySubscribeOptions, WriteOpti
 import type { AntiEntropy } from "./anti-entropy.js";
 import type { Change, ChangeStream, TypeConflict } from "./changes.js";
 import type { Inbox } from "./inbox.js";
-import type { Key } from "./keys.js";
+import { checkId, type Key } from "./keys.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
 import type { Outbox } from "./outbox.js";
 import type { Extension, ReplicatorContext } from "../extension/context.js";
@@ -275,6 +275,16 @@ export class Replicator {
     return v === undefined ? undefined : { key: id, kind: v.kind, value: v.value };
   }
 
+  /**
+   * A coordinated read of the key id `id` whatever its type (tools that learn key ids at run time):
+   * asks `options.readFrom` members, merges what they hold, then returns `entry(id)`.
+   */
+  async readEntry(id: string, options: ReadOptions): Promise<{ key: string; kind: Crdt["kind"]; value: Crdt } | undefined> {
+    this.checkOpen();
+    await this.reader.untyped(checkId(id), options);
+    return this.entry(id);
+  }
+
   /** The deletion of the key id `id` when it is deleted here (until its tombstone expires). */
   deletion(id: string): { key: string; kind: Crdt["kind"]; deletedAtMs: number; originNode: string } | undefined {
     const t = this.store.tombstone(id);
@@ -409,7 +419,7 @@ export class Replicator {
       transport: this.transport,
       secure: (transport) => secureBus(transport, this.options, this.stats),
       onChange: (l) => this.changes.listen(l),
-      merge: (state, origin) => this.merger.fullState(state, origin),
+      merge: (state, origin, dataCenter) => this.merger.fullState(state, origin, dataCenter),
       members: () => this.heartbeater.members(),
       isLeader: () => this.isLeader,
       onLeaderChange: (l) => listen(this.leaderListeners, l),
