@@ -11,9 +11,8 @@ import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { ConnectionError, Replicator, ReplicatorClosedError, type Transport } from "../index.js";
 import { connectNats } from "../transport/nats.js";
 import { replicatorOptions, type NodeConfig } from "./config.js";
-import { buildApi, type Live } from "./http-api.js";
+import { buildServer } from "./http-server.js";
 import { LagWindow, recordLag } from "./stats.js";
-import { ChangeFeed } from "./watch.js";
 
 export interface DaemonOptions {
   /** A ready transport (the in-memory one) instead of connecting to `config.nats`; the caller closes it. */
@@ -38,9 +37,8 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
   const exporter = new PrometheusExporter({ preventServerStart: true });
   const meterProvider = new MeterProvider({ readers: [exporter] });
   const lag = new LagWindow();
-  const streams = new Set<() => void>();
   const dashboard = loadDashboard();
-  let live: Live | undefined;
+  let live: Replicator | undefined;
   let transport: Transport | undefined;
   let connected = false;
   /** Why the last attempt to start failed, or why NATS closed the connection (e.g. it refused the credentials): shown by /readyz. */
@@ -49,15 +47,14 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
   let wake = (): void => undefined; // cuts a retry wait short on close
 
   const https = config.https && { cert: readFileSync(config.https.certFile), key: readFileSync(config.https.keyFile) };
-  const app = buildApi({
+  const app = await buildServer({
     config,
-    live: () => live,
+    replicator: () => live,
     notReady: () =>
       closing ? "shutting down" : live === undefined ? (failure ?? "starting (restoring and connecting)") : connected ? undefined : (failure ?? "NATS disconnected"),
     lag,
     metrics: (req, res) => exporter.getMetricsRequestHandler(req, res),
     dashboard: () => dashboard,
-    streams,
   }, https);
   await app.listen({ host: config.http.host, port: config.http.port });
   const addr = app.server.address();
@@ -88,7 +85,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
           }
         });
         recordLag(r, lag);
-        live = { r, feed: new ChangeFeed(r, config.maxWatchers) };
+        live = r;
         return;
       } catch (error) {
         if (t !== undefined && t !== options.transport) await t.close().catch(() => undefined);
@@ -112,16 +109,14 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
   return {
     url,
     started,
-    replicator: () => live?.r,
+    replicator: () => live,
     async close() {
       if (closing) return;
       closing = true;
       wake();
-      for (const stop of [...streams]) stop();
-      await app.close();
+      await app.close(); // ends the watch streams first
       await started.catch(() => undefined);
-      live?.feed.close();
-      await live?.r.close();
+      await live?.close();
       if (transport !== undefined && transport !== options.transport) await transport.close();
       await meterProvider.shutdown().catch(() => undefined);
     },
