@@ -244,7 +244,7 @@ const api: FastifyPluginAsync<CrdtApiOptions> = async (plain, o) => {
         querystring: S.WatchQuery,
         headers: S.WatchHeaders,
         response: {
-          200: { description: "an event stream: event snapshot|change|delete with data WatchChange, event reset with data WatchReset", content: { "text/event-stream": { schema: S.WatchChange } } },
+          200: { description: "an event stream: event snapshot|change|delete with data WatchChange, event reset with data WatchReset", content: { "text/event-stream": { schema: S.WatchEventData } } },
           ...S.COMMON_ERRORS,
         },
       },

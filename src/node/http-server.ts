@@ -26,7 +26,7 @@ import {
   type HostRule,
   type OriginRule,
 } from "./http-guard.js";
-import { Health, NotReady, Ready } from "./schemas.js";
+import { DOOR_ERRORS, Health, NotReady, Ready } from "./schemas.js";
 import type { LagWindow } from "./stats.js";
 
 /** What the server needs from the daemon; `replicator` is undefined until it has started. */
@@ -61,6 +61,11 @@ export async function buildServer(d: ServerDeps, https?: { cert: Buffer; key: Bu
   onlyJsonBodies(app);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   await app.register(swagger, { openapi: OPENAPI_INFO as never });
+  // The door's answers, documented on every route (the document is built from these same route objects).
+  app.addHook("onRoute", (route) => {
+    const schema = route.schema as { hide?: boolean; response?: Record<string, unknown> } | undefined;
+    if (schema !== undefined && schema.hide !== true) schema.response = { ...DOOR_ERRORS, ...schema.response };
+  });
 
   const hosts: HostRule = d.config.allowedHosts === "any" ? "any" : new Set(d.config.allowedHosts ?? defaultAllowedHosts(d.config.http.host, hostname(), d.config.nodeId));
   const origins: OriginRule = d.config.corsOrigins === "any" ? "any" : new Set(d.config.corsOrigins);

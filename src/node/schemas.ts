@@ -278,6 +278,9 @@ export const WatchReset = Type.Object(
   { additionalProperties: false },
 );
 
+/** The data of any watch event. */
+export const WatchEventData = Type.Union([WatchChange, WatchReset], { description: "each event's data: WatchChange (snapshot, change, delete) or WatchReset (reset)" });
+
 export type KeyValueBody = Static<typeof KeyValue>;
 export type KeyInfoBody = Static<typeof KeyInfo>;
 export type KeysPageBody = Static<typeof KeysPage>;
@@ -287,10 +290,15 @@ export type WatchChangeBody = Static<typeof WatchChange>;
 export type WatchResetBody = Static<typeof WatchReset>;
 export type ErrorBodyT = Static<typeof ErrorBody>;
 
-/** Error answers every API route may give (besides its own). */
+/** Error answers every route of the API plugin may give (besides its own): 403 a write on a read-only node, 503 not ready. */
 export const COMMON_ERRORS = {
+  403: ErrorBody,
+  503: ErrorBody,
+} as const;
+
+/** Error answers of crdt-node's door (http-server.ts), on every route: 401 no/bad token, 403 a foreign origin, 421 Host not served. */
+export const DOOR_ERRORS = {
   401: ErrorBody,
   403: ErrorBody,
   421: ErrorBody,
-  503: ErrorBody,
 } as const;
