@@ -19,7 +19,7 @@ import { type TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { type ConsistencyLevel, type Crdt, type DataKind, Key, type Replicator, WriteTimeoutError } from "../index.js";
 import { redact } from "../transport/nats.js";
-import { parseJsonBody, parseOperation, parseType, typeName, valueKindOf, view } from "./codec-json.js";
+import { parseJsonBody, parseOperation, parseType, typeName, valueKindOf, view, type Operation } from "./codec-json.js";
 import { BODY_LIMIT, HttpError, replyError } from "./http-errors.js";
 import { jsonContentTypeProblem } from "./http-guard.js";
 import { compareKeys, keysPage } from "./keys-page.js";
@@ -185,7 +185,7 @@ const api: FastifyPluginAsync<CrdtApiOptions> = async (plain, o) => {
       const { r } = need();
       const id = keyId(req.params.key);
       const level = consistency(req.query.consistency);
-      const op = parseOperation(req.body); // checked by the body's validator: builds the modify function
+      const op = parsed.get(req.body as object) ?? parseOperation(req.body); // the body's validator parsed it
       const stored = r.entry(id);
       // An ormap remove may omit valueType: it removes from whatever the map holds.
       const valueKind = op.valueKind ?? (stored?.kind === "orMap" ? valueKindOf(stored.value) : undefined);
@@ -295,15 +295,21 @@ const validatorCompiler: FastifySchemaCompiler<TSchema> = (route) => {
   if (route.httpPart !== "body") return TypeBoxValidatorCompiler(route);
   const check = Compile(route.schema);
   return (body: unknown) => {
+    let op: Operation;
     try {
-      parseOperation(body);
+      op = parseOperation(body);
     } catch (e) {
       return { error: e as Error };
     }
     const normal = normalTypes(body as Record<string, unknown>);
-    return check.Check(normal) ? { value: body } : { error: check.Errors(normal) as never };
+    if (!check.Check(normal)) return { error: check.Errors(normal) as never };
+    parsed.set(body as object, op);
+    return { value: body };
   };
 };
+
+/** Each write body's operation, as its validator parsed it (for the handler). */
+const parsed = new WeakMap<object, Operation>();
 
 /** Type names lower-cased (the API matches them case-insensitively; the schema lists them so). */
 function normalTypes(b: Record<string, unknown>): Record<string, unknown> {
