@@ -120,16 +120,21 @@ export const Operation = Type.Union(operationsOf(true, DATA_TYPES.map((t) => t.k
   description: 'an operation, e.g. {"type":"gcounter","op":"increment","by":1}',
 });
 
-/** What a client writes: the general form of every operation (the union above is what is checked). */
-export const OperationFields = Type.Object({
-  type: Type.String(),
+/** An operation's arguments in general form (each operation takes some of them). */
+const ArgumentFields = {
   op: Type.String(),
   value: Type.Optional(Type.Unknown()),
   field: Type.Optional(Type.String()),
   by: Type.Optional(Type.Integer()),
   timestamp: Type.Optional(Type.Integer()),
+};
+
+/** What a client writes, in the general form of every operation (the union above is what is checked). */
+export const OperationFields = Type.Object({
+  type: Type.String(),
+  ...ArgumentFields,
   valueType: Type.Optional(Type.String()),
-  update: Type.Optional(Type.Object({ op: Type.String() }, { additionalProperties: true })),
+  update: Type.Optional(Type.Object(ArgumentFields)),
 });
 export type OperationBody = Static<typeof OperationFields>;
 
