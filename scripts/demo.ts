@@ -22,6 +22,7 @@ import { accessSync, constants } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CrdtClient } from "../src/node/client.js";
 import { parseConfig, type NodeConfig } from "../src/node/config.js";
 import { startDaemon, type Daemon } from "../src/node/daemon.js";
 import { startLoad, type Load } from "../src/node/loadgen.js";
@@ -206,9 +207,8 @@ function toArgs(c: NodeConfig): string[] {
 }
 
 async function valuesOf(url: string): Promise<Map<string, string>> {
-  const keys = (await (await fetch(`${url}/v1/keys`)).json()) as { key: string }[];
   const out = new Map<string, string>();
-  for (const { key } of keys) {
+  for await (const { key } of new CrdtClient({ url }).allKeys()) {
     const r = await fetch(`${url}/v1/keys/${encodeURIComponent(key)}`);
     if (r.ok) out.set(key, JSON.stringify(((await r.json()) as { value: unknown }).value));
   }
