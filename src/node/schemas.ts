@@ -56,7 +56,7 @@ export const KeysQuery = Type.Object({
 
 export const WatchQuery = Type.Object({
   prefix: Type.Optional(Type.String({ description: "only keys starting with it" })),
-  initial: Type.Optional(Type.String({ enum: ["1", "true", "0", "false"], description: "1 or true: first a snapshot event per key" })),
+  initial: Type.Optional(Type.String({ description: "1 or true: first a snapshot event per key (anything else: no snapshot)" })),
 });
 
 export const WatchHeaders = Type.Object({
