@@ -44,8 +44,8 @@ export interface ReplicatorContext {
   onLeaderChange(listener: (leader: string | undefined) => void): () => void;
   /** Answer a remote DC's digest/push request (what a push brings is merged as "remote-dc"). */
   answer(request: NodeRequest): NodeReply;
-  /** Run a digest round with a remote DC through `ask` (what it pulls is merged as "remote-dc"). */
-  syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause): Promise<void>;
+  /** Run a digest round with the remote DC `dataCenter` through `ask` (what it pulls is merged as "remote-dc"). */
+  syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause, dataCenter?: string): Promise<void>;
   /** Report a background error (never thrown). */
   reportError(error: unknown): void;
 }

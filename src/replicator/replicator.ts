@@ -13,7 +13,6 @@ import type { Crdt } from "../crdt/types.js";
 import { ConfigError, InvalidArgumentError, ReplicatorClosedError } from "../errors.js";
 import { connectNats } from "../transport/nats.js";
 import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
-import type { FullState } from "../wire/codec.js";
 import type { KeyStatus, MemberInfo, ReadOptions, KeySubscribeOptions, WriteOptions } from "./api.js";
 import type { AntiEntropy } from "./anti-entropy.js";
 import type { Change, ChangeStream, TypeConflict } from "./changes.js";
@@ -403,9 +402,6 @@ export class Replicator {
       set.add(l);
       return () => set.delete(l);
     };
-    const fromRemoteDc = (state: FullState): void => {
-      this.merger.fullState(state, "remote-dc");
-    };
     return {
       options: this.options,
       nodeId: this.nodeId,
@@ -424,8 +420,8 @@ export class Replicator {
       isLeader: () => this.isLeader,
       onLeaderChange: (l) => listen(this.leaderListeners, l),
       answer: (request) => this.server.answer(request, false),
-      syncVia: async (ask, cause) => {
-        await this.antiEntropy.syncVia(ask, cause, fromRemoteDc);
+      syncVia: async (ask, cause, dataCenter) => {
+        await this.antiEntropy.syncVia(ask, cause, (state) => this.merger.fullState(state, "remote-dc", dataCenter));
       },
       reportError: (error) => this.reportError(error),
     };
