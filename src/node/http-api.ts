@@ -262,7 +262,7 @@ const api: FastifyPluginAsync<CrdtApiOptions> = async (plain, o) => {
       }
       reply.hijack();
       const { prefix = "", initial } = req.query;
-      const lastEventId = req.headers["last-event-id"];
+      const lastEventId = req.headers["last-event-id"] ?? req.query.lastEventId;
       feed.watch(reply.raw, prefix, { initial: initial === "1" || initial === "true", ...(lastEventId === undefined ? {} : { lastEventId }) });
     },
   );

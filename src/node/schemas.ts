@@ -57,6 +57,7 @@ export const KeysQuery = Type.Object({
 export const WatchQuery = Type.Object({
   prefix: Type.Optional(Type.String({ description: "only keys starting with it" })),
   initial: Type.Optional(Type.String({ description: "1 or true: first a snapshot event per key (anything else: no snapshot)" })),
+  lastEventId: Type.Optional(Type.String({ description: "as the Last-Event-ID header, for clients that cannot set headers (a new EventSource); the header wins" })),
 });
 
 export const WatchHeaders = Type.Object({

@@ -17,6 +17,7 @@ import { resumePoint } from "../../src/node/watch.js";
 import { FAST } from "../helpers/cluster.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";
+import { openSse } from "./helpers.js";
 
 function cfg(args: string[]): NodeConfig {
   const r = parseConfig([...args, "--http", "127.0.0.1:0"], {});
@@ -143,6 +144,14 @@ describe("watch resume on a daemon", () => {
       assert.equal((w.events[0]!.data as { reason: string }).reason, "foreign-id");
     } finally {
       w.stop();
+    }
+    // The same through ?lastEventId= (a new EventSource cannot set the header).
+    const byQuery = await openSse(`${node.url}/v1/watch?prefix=f-&lastEventId=elsewhere-12`);
+    try {
+      await waitFor(() => byQuery.events.some((e) => e.event === "snapshot"), { message: "snapshot after the reset", describe: () => byQuery.events });
+      assert.equal(byQuery.events[0]!.event, "reset");
+    } finally {
+      byQuery.close();
     }
   });
 });
