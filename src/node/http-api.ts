@@ -25,7 +25,8 @@ import { jsonContentTypeProblem } from "./http-guard.js";
 import { compareKeys, keysPage } from "./keys-page.js";
 import * as S from "./schemas.js";
 import { LagWindow, recordLag, statsOf } from "./stats.js";
-import { ChangeFeed, DEFAULT_WATCH_BACKLOG, SSE_HEADERS } from "./watch.js";
+import { ChangeFeed, SSE_HEADERS } from "./watch.js";
+import { DEFAULT_WATCH_BACKLOG } from "./watch-backlog.js";
 
 /** Seconds a watcher refused for the cap is told to wait. */
 const WATCH_RETRY_AFTER_S = 5;

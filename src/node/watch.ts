@@ -13,10 +13,11 @@
  *
  * A watcher that cannot keep up is closed (and counted) once more than WATCHER_BACKLOG_BYTES wait
  * in its socket: memory stays bounded, and a slow reader never makes the event loop wait. Its
- * EventSource reconnects; `?initial=1` gives it the current state again.
+ * EventSource reconnects and resumes (below).
  *
  * Resuming: every event carries an SSE `id:`, `<run>-<sequence>`: the run names this feed (a
- * daemon's run), the sequence counts the events it flushed. The last `backlog` events are kept; a
+ * daemon's run), the sequence counts the events it flushed. The last `backlog` events are kept
+ * (watch-backlog.ts, also bounded in bytes); a
  * watcher that comes back with `Last-Event-ID` gets the events after it from there. When the id is
  * another run's, or older than the backlog, it gets a `reset` event and a snapshot of the current
  * state instead (which replaces what it held: keys deleted meanwhile are not in it).
@@ -26,6 +27,7 @@ import type { ServerResponse } from "node:http";
 import type { Change as StoreChange, ChangeOrigin, Crdt, Replicator } from "../index.js";
 import { typeName, valueKindOf, view, type Json } from "./codec-json.js";
 import type { WatchResetBody } from "./schemas.js";
+import { DEFAULT_WATCH_BACKLOG, EventBacklog, resumePoint } from "./watch-backlog.js";
 
 export interface Change {
   key: string;
@@ -58,8 +60,6 @@ export const SSE_HEADERS = {
 
 /** Bytes a watcher may have waiting in its socket (beyond its initial snapshot) before it is closed. */
 export const WATCHER_BACKLOG_BYTES = 1024 * 1024;
-/** Events kept for `Last-Event-ID` resumes, by default. */
-export const DEFAULT_WATCH_BACKLOG = 10_000;
 /** Shortest time between two flushes: bounds the socket writes per second under a stream of writes. */
 const FLUSH_MS = 100;
 /** Watchers written to in one macrotask. */
@@ -93,23 +93,6 @@ export interface WatcherStats {
 /** Where a watcher starts: from now, with the current state first, or after an event it received. */
 export type WatchStart = { initial: boolean; lastEventId?: string };
 
-/** One flushed event, kept for resumes. */
-interface Kept {
-  seq: number;
-  key: string;
-  frame: string;
-}
-
-/** The resume decision for `lastEventId` (pure): the sequence to replay after, or why not. */
-export function resumePoint(lastEventId: string, run: string, seq: number, oldestKept: number | undefined): { after: number } | { reset: WatchResetBody["reason"] } {
-  const dash = lastEventId.lastIndexOf("-");
-  const after = Number(lastEventId.slice(dash + 1));
-  if (dash < 0 || lastEventId.slice(0, dash) !== run || !/^\d+$/.test(lastEventId.slice(dash + 1)) || after > seq) return { reset: "foreign-id" };
-  // Every event after `after` must still be kept (sequences are consecutive).
-  if (after < seq && (oldestKept === undefined || after + 1 < oldestKept)) return { reset: "beyond-backlog" };
-  return { after };
-}
-
 export class ChangeFeed {
   private readonly watchers = new Set<Watcher>();
   /** The latest change of each key since the last flush. */
@@ -129,17 +112,17 @@ export class ChangeFeed {
   readonly run = randomBytes(6).toString("base64url").replaceAll("-", "_");
   /** The sequence of the last event flushed. */
   private seq = 0;
-  /** The last `backlog` events (a ring: `keptStart` is the oldest). */
-  private readonly kept: Kept[] = [];
-  private keptStart = 0;
+  /** The last events, for resumes. */
+  private readonly kept: EventBacklog;
   /** Events are encoded and kept from the first watcher on (until then nobody can resume). */
   private keeping = false;
 
   constructor(
     private readonly r: Replicator,
     private readonly maxWatchers: number,
-    private readonly backlog = DEFAULT_WATCH_BACKLOG,
+    backlog = DEFAULT_WATCH_BACKLOG,
   ) {
+    this.kept = new EventBacklog(backlog);
     this.off = r.onChange((c) => this.changed(c));
     this.ping = setInterval(() => this.pingAll(), PING_MS).unref();
   }
@@ -153,7 +136,7 @@ export class ChangeFeed {
 
   stats(): WatcherStats {
     const { resumed, resets } = this;
-    return { open: this.watchers.size, max: this.maxWatchers, refused: this.refused, dropped: this.dropped, backlog: this.kept.length, resumed, resets };
+    return { open: this.watchers.size, max: this.maxWatchers, refused: this.refused, dropped: this.dropped, backlog: this.kept.size, resumed, resets };
   }
 
   /** Stream changes of keys starting with `prefix` to `res` until the client goes away or `stop` is called. */
@@ -195,34 +178,18 @@ export class ChangeFeed {
 
   /** What a watcher coming back after `lastEventId` is sent first: the kept events after it, or a reset and a snapshot. */
   private resume(lastEventId: string, prefix: string): string {
-    const point = resumePoint(lastEventId, this.run, this.seq, this.kept.length === 0 ? undefined : this.kept[this.keptStart]!.seq);
+    const point = resumePoint(lastEventId, this.run, this.seq, this.kept.oldest());
     if ("reset" in point) {
       this.resets++;
       const reset: WatchResetBody = { reason: point.reset, lastEventId, at: Date.now() };
       return `id: ${this.id(this.seq)}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n${this.snapshot(prefix)}`;
     }
     this.resumed++;
-    let out = "";
-    const n = this.kept.length;
-    for (let i = 0; i < n; i++) {
-      const e = this.kept[(this.keptStart + i) % n]!;
-      if (e.seq > point.after && e.key.startsWith(prefix)) out += e.frame;
-    }
-    return out;
+    return this.kept.after(point.after, prefix);
   }
 
   private id(seq: number): string {
     return `${this.run}-${seq}`;
-  }
-
-  private keep(e: Kept): void {
-    if (this.backlog === 0) return;
-    if (this.kept.length < this.backlog) {
-      this.kept.push(e);
-      return;
-    }
-    this.kept[this.keptStart] = e;
-    this.keptStart = (this.keptStart + 1) % this.backlog;
   }
 
   private changed(c: StoreChange): void {
@@ -254,7 +221,7 @@ export class ChangeFeed {
       };
       const seq = ++this.seq;
       const f = frame(this.id(seq), c.value === undefined ? "delete" : "change", change);
-      this.keep({ seq, key, frame: f });
+      this.kept.add(seq, key, f);
       frames.push([key, f]);
     }
     this.pending.clear();

@@ -13,7 +13,7 @@ import { CrdtClient, type WatchEvent } from "../../src/node/client.js";
 import { parseConfig, type NodeConfig } from "../../src/node/config.js";
 import { startDaemon, type Daemon } from "../../src/node/daemon.js";
 import { crdtApi } from "../../src/node/http-api.js";
-import { resumePoint } from "../../src/node/watch.js";
+import { EventBacklog, resumePoint } from "../../src/node/watch-backlog.js";
 import { FAST } from "../helpers/cluster.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";
@@ -61,6 +61,23 @@ describe("resume decisions (pure)", () => {
     assert.deepEqual(resumePoint("run1-11", "run1", 10, 5), { reset: "foreign-id" }, "from the future: not this run's");
     assert.deepEqual(resumePoint("garbage", "run1", 10, 5), { reset: "foreign-id" });
     assert.deepEqual(resumePoint("run1-x", "run1", 10, 5), { reset: "foreign-id" });
+  });
+
+  test("the backlog keeps the last events within its count and bytes, and replays by prefix", () => {
+    const b = new EventBacklog(3, 1_000);
+    for (let seq = 1; seq <= 5; seq++) b.add(seq, seq % 2 === 0 ? `even-${seq}` : `odd-${seq}`, `frame${seq};`);
+    assert.equal(b.size, 3);
+    assert.equal(b.oldest(), 3);
+    assert.equal(b.after(2, ""), "frame3;frame4;frame5;");
+    assert.equal(b.after(3, "odd-"), "frame5;");
+    const big = new EventBacklog(100, 10);
+    big.add(1, "a", "123456");
+    big.add(2, "b", "123456");
+    assert.equal(big.size, 1, "past the bytes bound the oldest go");
+    assert.equal(big.oldest(), 2);
+    big.add(3, "c", "x".repeat(50));
+    assert.equal(big.size, 1, "one event larger than the bound is still kept");
+    assert.equal(new EventBacklog(0).size, 0);
   });
 });
 
