@@ -13,7 +13,6 @@ const app = await buildServer({
   config: parsed.config,
   replicator: () => undefined,
   notReady: () => "not started",
-  lag: undefined as never, // never read: no replicator
   metrics: () => undefined,
   dashboard: () => "",
 });

@@ -35,7 +35,8 @@ export interface ServerDeps {
   replicator(): Replicator | undefined;
   /** Why the node is not ready, or undefined when it is. */
   notReady(): string | undefined;
-  lag: LagWindow;
+  /** Replication-lag samples for /v1/stats (default: recorded by the API from its first request). */
+  lag?: LagWindow;
   metrics(req: IncomingMessage, res: ServerResponse): void;
   dashboard(): string;
 }
@@ -126,7 +127,7 @@ export async function buildServer(d: ServerDeps, https?: { cert: Buffer; key: Bu
     readOnly: d.config.readOnly,
     maxWatchers: d.config.maxWatchers,
     remotes: d.config.remoteDcs,
-    lag: d.lag,
+    ...(d.lag === undefined ? {} : { lag: d.lag }),
   });
   return app;
 }
