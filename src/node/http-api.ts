@@ -77,7 +77,7 @@ const api: FastifyPluginAsync<CrdtApiOptions> = async (plain, o) => {
   app.addHook("preClose", async () => live?.feed.close()); // open watch streams would hold the server open
 
   onlyJsonBodies(plain);
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(TypeBoxValidatorCompiler); // requests are checked by their schemas
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(replyError);
   app.addHook("onRequest", async (req) => {
@@ -172,6 +172,7 @@ const api: FastifyPluginAsync<CrdtApiOptions> = async (plain, o) => {
     "/v1/keys/:key",
     {
       bodyLimit: BODY_LIMIT,
+      validatorCompiler: operationValidator,
       schema: {
         summary: "Apply an operation to a key",
         description: "Returns the key's value after the operation. Type names are matched case-insensitively.",
@@ -289,10 +290,10 @@ export function onlyJsonBodies(app: FastifyInstance): void {
 }
 
 /**
- * Requests are checked by their schemas (TypeBox); a write's body first by the data types' own
- * parser, whose messages name the field and the operations that exist, then by its schema.
+ * A write's body is checked first by the data types' own parser, whose messages name the field and
+ * the operations that exist, then by its schema (the rest of the request by theirs, as everywhere).
  */
-const validatorCompiler: FastifySchemaCompiler<TSchema> = (route) => {
+const operationValidator: FastifySchemaCompiler<TSchema> = (route) => {
   if (route.httpPart !== "body") return TypeBoxValidatorCompiler(route);
   const check = Compile(route.schema);
   return (body: unknown) => {
