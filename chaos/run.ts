@@ -8,6 +8,7 @@
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
+import { CrdtClient } from "../packages/crdt-node/src/client.js";
 import { startNatsCluster, type NatsCluster } from "../test/helpers/nats-cluster.js";
 import { stopAllNatsServers } from "../test/helpers/nats-server.js";
 import { sleep, waitFor } from "../test/helpers/wait.js";
@@ -62,9 +63,8 @@ function settings(argv: string[]): Settings {
 /** Every key's JSON view on one node, or undefined when the node does not answer. */
 async function readState(url: string): Promise<NodeState | undefined> {
   try {
-    const list = (await (await fetch(`${url}/v1/keys`, { signal: AbortSignal.timeout(5_000) })).json()) as { key: string }[];
     const state: NodeState = {};
-    for (const { key } of list) {
+    for await (const { key } of new CrdtClient({ url, timeoutMs: 5_000 }).allKeys()) {
       const view = (await (await fetch(`${url}/v1/keys/${key}`, { signal: AbortSignal.timeout(5_000) })).json()) as NodeState[string];
       state[key] = { type: view.type, value: view.value, ...(view.detail === undefined ? {} : { detail: view.detail }) };
     }

@@ -26,6 +26,7 @@ import type { ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CrdtClient } from "../packages/crdt-node/src/client.js";
 import { parseConfig, type NodeConfig } from "../packages/crdt-node/src/config.js";
 import { startDaemon, type Daemon } from "../packages/crdt-node/src/daemon.js";
 import { startLoad, type Load } from "../packages/crdt-node/src/loadgen.js";
@@ -181,9 +182,8 @@ function config(args: string[]): NodeConfig {
 }
 
 async function valuesOf(url: string): Promise<Map<string, string>> {
-  const keys = (await (await fetch(`${url}/v1/keys`)).json()) as { key: string }[];
   const out = new Map<string, string>();
-  for (const { key } of keys) {
+  for await (const { key } of new CrdtClient({ url }).allKeys()) {
     const r = await fetch(`${url}/v1/keys/${encodeURIComponent(key)}`);
     if (r.ok) out.set(key, JSON.stringify(((await r.json()) as { value: unknown }).value));
   }

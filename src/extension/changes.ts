@@ -18,6 +18,8 @@ interface ChangeBase {
   origin: ChangeOrigin;
   /** The node that wrote it, for "local" and "dc" changes; undefined otherwise. */
   node: string | undefined;
+  /** For "remote-dc" changes that came in a cross-DC batch: the data center that sent it. */
+  dataCenter?: string;
 }
 
 /** The key's value changed. */

@@ -36,8 +36,8 @@ export interface ReplicatorContext {
   secure(transport: Transport): Transport;
   /** Every change the store accepts, once, with its origin (see changes.ts). */
   onChange(listener: ChangeListener): () => void;
-  /** Merge states from outside (a remote DC): listeners are told, nothing is re-published. */
-  merge(state: FullState, origin: ChangeOrigin): void;
+  /** Merge states from outside (a remote DC, named by `dataCenter`): listeners are told, nothing is re-published. */
+  merge(state: FullState, origin: ChangeOrigin, dataCenter?: string): void;
   members(): Member[];
   isLeader(): boolean;
   /** Called with the new leader of this node's DC whenever it changes. */
@@ -47,8 +47,8 @@ export interface ReplicatorContext {
    * undefined when digest rounds from there are over their rate limit (answer nothing).
    */
   answer(request: NodeRequest): NodeReply | undefined;
-  /** Run a digest round with a remote DC through `ask` (what it pulls is merged as "remote-dc"). */
-  syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause): Promise<void>;
+  /** Run a digest round with the remote DC `dataCenter` through `ask` (what it pulls is merged as "remote-dc"). */
+  syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause, dataCenter?: string): Promise<void>;
   /** Report a background error (never thrown). */
   reportError(error: unknown): void;
 }

@@ -7,7 +7,6 @@ import type { Heartbeater } from "../cluster/heartbeats.js";
 import type { ReplicatorContext } from "../extension/context.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { Transport } from "../transport/types.js";
-import type { FullState } from "../wire/codec.js";
 import type { AntiEntropy } from "./anti-entropy.js";
 import type { ChangeStream } from "./changes.js";
 import type { Merger } from "./merge.js";
@@ -37,9 +36,6 @@ export interface ContextSources {
 }
 
 export function contextView(s: ContextSources): ReplicatorContext {
-  const fromRemoteDc = (state: FullState): void => {
-    s.merger.fullState(state, "remote-dc");
-  };
   return {
     options: s.options,
     nodeId: s.options.nodeId,
@@ -53,7 +49,7 @@ export function contextView(s: ContextSources): ReplicatorContext {
     transport: s.transport,
     secure: (transport) => secureBus(transport, s.options, s.stats),
     onChange: (l) => s.changes.listen(l),
-    merge: (state, origin) => s.merger.fullState(state, origin),
+    merge: (state, origin, dataCenter) => s.merger.fullState(state, origin, dataCenter),
     members: () => s.heartbeater.members(),
     isLeader: s.isLeader,
     onLeaderChange: (l) => {
@@ -61,8 +57,8 @@ export function contextView(s: ContextSources): ReplicatorContext {
       return () => s.leaderListeners.delete(l);
     },
     answer: (request) => s.server.answerRemote(request),
-    syncVia: async (ask, cause) => {
-      await s.antiEntropy.syncVia(ask, cause, fromRemoteDc);
+    syncVia: async (ask, cause, dataCenter) => {
+      await s.antiEntropy.syncVia(ask, cause, (state) => s.merger.fullState(state, "remote-dc", dataCenter));
     },
     reportError: s.reportError,
   };

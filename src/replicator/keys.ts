@@ -82,7 +82,8 @@ export class Key<T extends Crdt<T>> {
   }
 }
 
-function checkId(id: string): string {
+/** `id` when it follows the key-id rules (non-empty, at most 1 KiB of UTF-8, well-formed); InvalidArgumentError otherwise. */
+export function checkId(id: string): string {
   if (typeof id !== "string" || id.length === 0) {
     throw new InvalidArgumentError("a key id must be a non-empty string");
   }

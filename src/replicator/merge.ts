@@ -36,19 +36,19 @@ export class Merger {
     this.changes.emit({ key, kind, value, delta, origin: "local", node: this.nodeId });
   }
 
-  /** Returns how many entries were refused for clock skew (the rest is merged). */
-  fullState(state: FullState, origin: ChangeOrigin): number {
+  /** Returns how many entries were refused for clock skew (the rest is merged). `dataCenter`: the remote DC it came from, when known. */
+  fullState(state: FullState, origin: ChangeOrigin, dataCenter?: string): number {
     let skewed = 0;
     for (const t of state.tombstones) {
       if (this.tooLate(t.deletedAtMs)) skewed++;
-      this.tombstone(t, origin);
+      this.tombstone(t, origin, dataCenter);
     }
-    for (const d of state.entries) if (!this.value(d, origin)) skewed++;
+    for (const d of state.entries) if (!this.value(d, origin, dataCenter)) skewed++;
     return skewed;
   }
 
   /** True when the tombstone was new here. */
-  tombstone(t: Tombstone, origin: ChangeOrigin): boolean {
+  tombstone(t: Tombstone, origin: ChangeOrigin, dataCenter?: string): boolean {
     if (this.tooLate(t.deletedAtMs)) {
       this.stats.reject("clock-skew");
       return false;
@@ -57,12 +57,12 @@ export class Merger {
     // deleted): every replica ends deleted, whichever type it held.
     const stored = { ...t };
     if (!this.store.addTombstone(stored, sourceOf(origin))) return false;
-    this.changes.emit({ key: t.key, kind: t.kind, tombstone: stored, origin, node: writerOf(origin, t.originNode) });
+    this.changes.emit({ key: t.key, kind: t.kind, tombstone: stored, origin, node: writerOf(origin, t.originNode), ...fromDc(dataCenter) });
     return true;
   }
 
   /** Merge a received value into the store; announce only a real change. False when refused for clock skew. */
-  value(d: CrdtDelta, origin: ChangeOrigin): boolean {
+  value(d: CrdtDelta, origin: ChangeOrigin, dataCenter?: string): boolean {
     const timestamp = maxLwwTimestamp(d.value);
     if (this.tooLate(timestamp)) {
       this.stats.reject("clock-skew");
@@ -78,7 +78,7 @@ export class Merger {
         this.stats.reject("type-mismatch"); // the losing type of a type conflict
         return true;
       }
-      this.replaceLosingType(d, current.value, origin);
+      this.replaceLosingType(d, current.value, origin, dataCenter);
       return true;
     }
     let merged = current === undefined ? d.value : current.value.merge(d.value);
@@ -88,12 +88,12 @@ export class Merger {
     // merge returns the receiver itself when the other side adds nothing: an idempotent merge.
     if (current !== undefined && (merged === current.value || (this.subscriptions.watched(d.key) && merged.equals(current.value)))) return true;
     this.store.set(d.key, d.kind, merged, sourceOf(origin));
-    this.changes.emit({ key: d.key, kind: d.kind, value: merged, delta: d.value, origin, node: writerOf(origin, d.originNode) });
+    this.changes.emit({ key: d.key, kind: d.kind, value: merged, delta: d.value, origin, node: writerOf(origin, d.originNode), ...fromDc(dataCenter) });
     return true;
   }
 
   /** `d`'s type won a type conflict: its value replaces the stored one of the losing type, announced. */
-  private replaceLosingType(d: CrdtDelta, lost: Crdt, origin: ChangeOrigin): void {
+  private replaceLosingType(d: CrdtDelta, lost: Crdt, origin: ChangeOrigin, dataCenter: string | undefined): void {
     this.stats.typeConflicts++;
     this.clock.observe(maxLwwTimestamp(d.value));
     this.store.set(d.key, d.kind, d.value, sourceOf(origin));
@@ -103,7 +103,7 @@ export class Merger {
       discarded: { ...typeName(lost), value: lost },
       origin,
     });
-    this.changes.emit({ key: d.key, kind: d.kind, value: d.value, delta: d.value, origin, node: writerOf(origin, d.originNode) });
+    this.changes.emit({ key: d.key, kind: d.kind, value: d.value, delta: d.value, origin, node: writerOf(origin, d.originNode), ...fromDc(dataCenter) });
   }
 
   /** Beyond the skew bound: a timestamp no correct clock within maxClockSkewMs of ours issued yet. */
@@ -119,6 +119,10 @@ function typeName(v: Crdt): { kind: DataKind; valueKind?: DataKind } {
 
 function sourceOf(origin: ChangeOrigin): ChangeSource {
   return origin === "local" ? "local" : "remote";
+}
+
+function fromDc(dataCenter: string | undefined): { dataCenter?: string } {
+  return dataCenter === undefined ? {} : { dataCenter };
 }
 
 /** A delta's or tombstone's origin node names its writer only when it came by the delta stream. */

@@ -2,7 +2,7 @@
  * Reads on this node (`get`): the local value checked against the key's type, and coordinated reads
  * (`readFrom`) that merge what the members answer first ("read repair"), then read locally.
  */
-import type { Crdt } from "../crdt/types.js";
+import type { Crdt, DataKind } from "../crdt/types.js";
 import { KeyTypeMismatchError } from "../errors.js";
 import type { KeyStatus, ReadOptions } from "./api.js";
 import type { Coordinator } from "./coordination.js";
@@ -22,6 +22,9 @@ export function typedValue<T extends Crdt<T>>(store: Pick<Store, "get">, key: Ke
   }
   return v.value as T;
 }
+
+/** The data type an untyped read request names (any would do: see `untyped`). */
+const ANY_KIND: DataKind = "flag";
 
 export interface ReaderDeps {
   nodeId: string;
@@ -47,11 +50,24 @@ export class Reader {
 
   /** Read `key` from `options.readFrom` members, merging their answers, then return the local value. */
   async coordinated<T extends Crdt<T>>(key: Key<T>, options: ReadOptions): Promise<T | undefined> {
+    await this.ask(key.id, key.kind, options);
+    return this.local(key);
+  }
+
+  /**
+   * Read the key id `id` whatever its type: members answer with the value they hold, of its type
+   * (a read request's data type is not consulted by the answering node), merged here as it comes.
+   */
+  async untyped(id: string, options: ReadOptions): Promise<void> {
+    await this.ask(id, ANY_KIND, options);
+  }
+
+  private async ask(id: string, kind: DataKind, options: ReadOptions): Promise<void> {
     const d = this.deps;
     const level = options.readFrom;
     if (level !== "local") {
       await d.coordinator.read(
-        { type: "read", from: d.nodeId, key: key.id, kind: key.kind },
+        { type: "read", from: d.nodeId, key: id, kind },
         level,
         options.timeoutMs ?? d.coordinationTimeoutMs,
         (reply) => {
@@ -60,6 +76,5 @@ export class Reader {
         },
       );
     }
-    return this.local(key);
   }
 }

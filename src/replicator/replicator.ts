@@ -20,7 +20,7 @@ import type { KeyStatus, KeySubscribeOptions, MemberInfo, ReadOptions, WriteOpti
 import type { Change, TypeConflict } from "./changes.js";
 import { contextView } from "./context-view.js";
 import { helloSubject, writerIdFor } from "./identity.js";
-import type { Key } from "./keys.js";
+import { checkId, type Key } from "./keys.js";
 import { ReplicatorLog } from "./logging.js";
 import type { ReplicatorOptions, ResolvedOptions } from "./options.js";
 import { buildParts, directSubject, nodeSubject, type Parts } from "./parts.js";
@@ -176,6 +176,16 @@ export class Replicator {
   entry(id: string): { key: string; kind: Crdt["kind"]; value: Crdt } | undefined {
     const v = this.store.get(id);
     return v === undefined ? undefined : { key: id, kind: v.kind, value: v.value };
+  }
+
+  /**
+   * A coordinated read of the key id `id` whatever its type (tools that learn key ids at run time):
+   * asks `options.readFrom` members, merges what they hold, then returns `entry(id)`.
+   */
+  async readEntry(id: string, options: ReadOptions): Promise<{ key: string; kind: Crdt["kind"]; value: Crdt } | undefined> {
+    this.checkOpen();
+    await this.parts.reader.untyped(checkId(id), options);
+    return this.entry(id);
   }
 
   /** The deletion of the key id `id` when it is deleted here (until its tombstone expires). */

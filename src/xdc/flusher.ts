@@ -259,7 +259,7 @@ export class Flusher {
     if (!this.isLeading || this.closed || !r.link.up || r.roundRunning) return;
     r.roundRunning = true;
     void this.ctx
-      .syncVia((request) => this.ask(r, request), cause)
+      .syncVia((request) => this.ask(r, request), cause, r.link.name)
       .finally(() => {
         r.roundRunning = false;
       });

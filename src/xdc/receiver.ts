@@ -72,7 +72,7 @@ export class Receiver {
       return;
     }
     try {
-      ctx.merge({ entries: batch.deltas, tombstones: batch.tombstones }, "remote-dc");
+      ctx.merge({ entries: batch.deltas, tombstones: batch.tombstones }, "remote-dc", batch.originDc);
     } catch (error) {
       ctx.reportError(error);
       this.ack(reply, batch.batchId, errorMessage(error));

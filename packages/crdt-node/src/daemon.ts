@@ -9,11 +9,10 @@ import type { Logger } from "pino";
 import { AuthorizationError, UserAuthenticationExpiredError } from "@nats-io/transport-node";
 import { ConnectionError, Replicator, ReplicatorClosedError, connectNats, type Transport } from "crdt-replicator";
 import { replicatorOptions, type NodeConfig } from "./config.js";
-import { buildApi, type Live } from "./http-api.js";
+import { buildServer } from "./http-server.js";
 import { createLogger } from "./logging.js";
 import { LagWindow, recordLag } from "./stats.js";
 import { startTelemetry } from "./telemetry.js";
-import { ChangeFeed } from "./watch.js";
 
 export interface DaemonOptions {
   /** A ready transport (the in-memory one) instead of connecting to `config.nats`; the caller closes it. */
@@ -41,9 +40,8 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
   const telemetry = startTelemetry(config.telemetry, config.nodeId);
   const meterProvider = telemetry.meterProvider;
   const lag = new LagWindow();
-  const streams = new Set<() => void>();
   const dashboard = loadDashboard();
-  let live: Live | undefined;
+  let live: Replicator | undefined;
   let transport: Transport | undefined;
   let connected = false;
   /** Why the last attempt to start failed, or why NATS closed the connection (e.g. it refused the credentials): shown by /readyz. */
@@ -52,15 +50,14 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
   let wake = (): void => undefined; // cuts a retry wait short on close
 
   const https = config.https && { cert: readFileSync(config.https.certFile), key: readFileSync(config.https.keyFile) };
-  const app = buildApi({
+  const app = await buildServer({
     config,
-    live: () => live,
+    replicator: () => live,
     notReady: () =>
       closing ? "shutting down" : live === undefined ? (failure ?? "starting (restoring and connecting)") : connected ? undefined : (failure ?? "NATS disconnected"),
     lag,
     metrics: (req, res) => telemetry.metrics(req, res),
     dashboard: () => dashboard,
-    streams,
     logger,
   }, https);
   await app.listen({ host: config.http.host, port: config.http.port });
@@ -92,7 +89,7 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
           }
         });
         recordLag(r, lag);
-        live = { r, feed: new ChangeFeed(r, config.maxWatchers) };
+        live = r;
         return;
       } catch (error) {
         if (t !== undefined && t !== options.transport) await t.close().catch(() => undefined);
@@ -117,16 +114,14 @@ export async function startDaemon(config: NodeConfig, options: DaemonOptions = {
     url,
     started,
     logger,
-    replicator: () => live?.r,
+    replicator: () => live,
     async close() {
       if (closing) return;
       closing = true;
       wake();
-      for (const stop of [...streams]) stop();
-      await app.close();
+      await app.close(); // ends the watch streams first
       await started.catch(() => undefined);
-      live?.feed.close();
-      await live?.r.close();
+      await live?.close();
       if (transport !== undefined && transport !== options.transport) await transport.close();
       await telemetry.shutdown().catch((error: unknown) => logger.warn({ err: error }, "flushing metrics at shutdown failed"));
     },

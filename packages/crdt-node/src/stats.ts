@@ -3,6 +3,7 @@
  * minute, for the dashboard (Prometheus gets the same through /metrics as histograms).
  */
 import type { Replicator } from "crdt-replicator";
+import type { StatsBody } from "./schemas.js";
 
 const WINDOW_MS = 60_000;
 const MAX_SAMPLES = 4096;
@@ -37,7 +38,7 @@ export function recordLag(r: Replicator, window: LagWindow): void {
   });
 }
 
-export function statsOf(r: Replicator, lag: LagWindow): Record<string, unknown> {
+export function statsOf(r: Replicator, lag: LagWindow): Omit<StatsBody, "watchers"> {
   const s = r.stats;
   return {
     node: r.nodeId,

@@ -13,11 +13,21 @@
  *
  * A watcher that cannot keep up is closed (and counted) once more than WATCHER_BACKLOG_BYTES wait
  * in its socket: memory stays bounded, and a slow reader never makes the event loop wait. Its
- * EventSource reconnects; `?initial=1` gives it the current state again.
+ * EventSource reconnects and resumes (below).
+ *
+ * Resuming: every event carries an SSE `id:`, `<run>-<sequence>`: the run names this feed (a
+ * daemon's run), the sequence counts the events it flushed. The last `backlog` events are kept
+ * (watch-backlog.ts, also bounded in bytes); a
+ * watcher that comes back with `Last-Event-ID` gets the events after it from there. When the id is
+ * another run's, or older than the backlog, it gets a `reset` event and a snapshot of the current
+ * state instead (which replaces what it held: keys deleted meanwhile are not in it).
  */
+import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { Change as StoreChange, ChangeOrigin, Crdt, Replicator } from "crdt-replicator";
 import { typeName, valueKindOf, view, type Json } from "./codec-json.js";
+import type { WatchResetBody } from "./schemas.js";
+import { DEFAULT_WATCH_BACKLOG, EventBacklog, resumePoint } from "./watch-backlog.js";
 
 export interface Change {
   key: string;
@@ -29,6 +39,8 @@ export interface Change {
   deleted?: true;
   /** The node the change was written on, when known. */
   node?: string;
+  /** For origin remote-dc: the data center it came from, when known. */
+  dataCenter?: string;
   /**
    * local: written on this node; dc: a delta from a peer of this DC; remote-dc: data from another
    * DC (a cross-DC batch or round); sync: merged outside the delta stream (anti-entropy, a
@@ -70,7 +82,16 @@ export interface WatcherStats {
   refused: number;
   /** Closed because they did not read fast enough. */
   dropped: number;
+  /** Events kept for resumes. */
+  backlog: number;
+  /** Resumes served from the backlog. */
+  resumed: number;
+  /** Resumes answered with a reset and a snapshot. */
+  resets: number;
 }
+
+/** Where a watcher starts: from now, with the current state first, or after an event it received. */
+export type WatchStart = { initial: boolean; lastEventId?: string };
 
 export class ChangeFeed {
   private readonly watchers = new Set<Watcher>();
@@ -85,11 +106,23 @@ export class ChangeFeed {
   private sent = 0;
   private refused = 0;
   private dropped = 0;
+  private resumed = 0;
+  private resets = 0;
+  /** This feed's run: events of another run (a restart) are foreign. */
+  readonly run = randomBytes(6).toString("base64url").replaceAll("-", "_");
+  /** The sequence of the last event flushed. */
+  private seq = 0;
+  /** The last events, for resumes. */
+  private readonly kept: EventBacklog;
+  /** Events are encoded and kept from the first watcher on (until then nobody can resume). */
+  private keeping = false;
 
   constructor(
     private readonly r: Replicator,
     private readonly maxWatchers: number,
+    backlog = DEFAULT_WATCH_BACKLOG,
   ) {
+    this.kept = new EventBacklog(backlog);
     this.off = r.onChange((c) => this.changed(c));
     this.ping = setInterval(() => this.pingAll(), PING_MS).unref();
   }
@@ -102,15 +135,19 @@ export class ChangeFeed {
   }
 
   stats(): WatcherStats {
-    return { open: this.watchers.size, max: this.maxWatchers, refused: this.refused, dropped: this.dropped };
+    const { resumed, resets } = this;
+    return { open: this.watchers.size, max: this.maxWatchers, refused: this.refused, dropped: this.dropped, backlog: this.kept.size, resumed, resets };
   }
 
   /** Stream changes of keys starting with `prefix` to `res` until the client goes away or `stop` is called. */
-  watch(res: ServerResponse, prefix: string, initial: boolean): () => void {
+  watch(res: ServerResponse, prefix: string, start: WatchStart): () => void {
+    this.keeping = true;
     res.writeHead(200, SSE_HEADERS);
     res.write(RETRY);
-    // Initial state first ("snapshot" events), then "change" and "delete" events as they happen.
-    if (initial) res.write(Buffer.from(this.snapshot(prefix)));
+    // Where it starts (the missed events, or a reset and the state, or the initial state as
+    // "snapshot" events), then "change" and "delete" events as they happen.
+    const opening = start.lastEventId === undefined ? (start.initial ? this.snapshot(prefix) : "") : this.resume(start.lastEventId, prefix);
+    if (opening !== "") res.write(Buffer.from(opening));
     const w: Watcher = { res, prefix, limit: res.writableLength + WATCHER_BACKLOG_BYTES };
     this.watchers.add(w);
     const stop = (): void => {
@@ -128,14 +165,31 @@ export class ChangeFeed {
     this.watchers.clear();
   }
 
-  /** The current value of every key under `prefix`, as "snapshot" frames. */
+  /** The current value of every key under `prefix`, as "snapshot" frames (the id of the last event flushed: resuming from it misses nothing). */
   private snapshot(prefix: string): string {
     const at = Date.now();
+    const id = this.id(this.seq);
     let out = "";
     for (const e of this.r.entries()) {
-      if (e.key.startsWith(prefix)) out += frame("snapshot", { ...describe(e.key, e.value), origin: "sync", at });
+      if (e.key.startsWith(prefix)) out += frame(id, "snapshot", { ...describe(e.key, e.value), origin: "sync", at });
     }
     return out;
+  }
+
+  /** What a watcher coming back after `lastEventId` is sent first: the kept events after it, or a reset and a snapshot. */
+  private resume(lastEventId: string, prefix: string): string {
+    const point = resumePoint(lastEventId, this.run, this.seq, this.kept.oldest());
+    if ("reset" in point) {
+      this.resets++;
+      const reset: WatchResetBody = { reason: point.reset, lastEventId, at: Date.now() };
+      return `id: ${this.id(this.seq)}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n${this.snapshot(prefix)}`;
+    }
+    this.resumed++;
+    return this.kept.after(point.after, prefix);
+  }
+
+  private id(seq: number): string {
+    return `${this.run}-${seq}`;
   }
 
   private changed(c: StoreChange): void {
@@ -150,22 +204,28 @@ export class ChangeFeed {
   private flush(): void {
     this.scheduled = false;
     this.lastFlush = performance.now();
-    if (this.watchers.size === 0) {
+    if (!this.keeping) {
       this.pending.clear();
       return;
     }
+    // Encoded and kept even when no watcher is connected: one may come back with Last-Event-ID.
     const at = Date.now();
     const frames: [key: string, frame: string][] = [];
     for (const [key, c] of this.pending) {
       const change: Change = {
         ...(c.value === undefined ? { key, deleted: true as const } : describe(key, c.value)),
         ...(c.node === undefined ? {} : { node: c.node }),
+        ...(c.dataCenter === undefined ? {} : { dataCenter: c.dataCenter }),
         origin: c.origin,
         at,
       };
-      frames.push([key, frame(c.value === undefined ? "delete" : "change", change)]);
+      const seq = ++this.seq;
+      const f = frame(this.id(seq), c.value === undefined ? "delete" : "change", change);
+      this.kept.add(seq, key, f);
+      frames.push([key, f]);
     }
     this.pending.clear();
+    if (this.watchers.size === 0) return;
     const batches = new Map<string, Buffer | null>(); // per prefix: the frames it selects, joined once
     for (const w of [...this.watchers]) {
       let batch = batches.get(w.prefix);
@@ -208,8 +268,8 @@ export class ChangeFeed {
   }
 }
 
-function frame(event: string, c: Change): string {
-  return `event: ${event}\ndata: ${JSON.stringify(c)}\n\n`;
+function frame(id: string, event: string, c: Change): string {
+  return `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(c)}\n\n`;
 }
 
 function describe(key: string, value: Crdt): Omit<Change, "origin" | "at"> {
