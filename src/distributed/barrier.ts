@@ -107,12 +107,12 @@ export class Barrier {
       const cur = this.current ?? (await this.refresh());
       const next = change(cur.value ?? emptyBarrier);
       if (next === undefined) return;
-      const revision = await this.key.write(encodeBarrier(next), cur.revision);
+      const revision = await this.key.write(encodeBarrier(next), cur);
       if (revision === "conflict") {
         this.current = undefined;
         continue;
       }
-      this.see({ value: next, revision });
+      this.see({ value: next, revision, cas: revision });
       return;
     }
   }

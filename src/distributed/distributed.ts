@@ -8,12 +8,11 @@
  *   streams and revision-checked KV) provides it, so they need a NATS connection with JetStream.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { KV } from "@nats-io/kv";
 import { ConfigError, InvalidArgumentError } from "../errors.js";
 import { openBucket, type BucketOptions, type PrimitiveKind } from "./buckets.js";
 import { Barrier, newParticipant } from "./barrier.js";
 import { decodeBarrier, type BarrierEntry } from "./barrier-state.js";
-import { KvKey, kvKeyOf } from "./kv-key.js";
+import { KvKey, kvKeyOf, type OpenBucket } from "./kv-key.js";
 import { LeaseTable, type LeaseOptions } from "./lease-table.js";
 import { decodeLeaseEntry, type LeaseEntry } from "./lease-state.js";
 import { Lock } from "./lock.js";
@@ -40,7 +39,7 @@ export interface Closable {
 /** The entry point: one per replicator, closed with it. */
 export class Distributed {
   private readonly open = new Set<Closable>();
-  private readonly buckets: Partial<Record<PrimitiveKind, Promise<KV>>> = {};
+  private readonly buckets: Partial<Record<PrimitiveKind, Promise<OpenBucket>>> = {};
 
   constructor(private readonly context: DistributedContext) {}
 
@@ -102,7 +101,7 @@ export class Distributed {
       throw new InvalidArgumentError(`the name of ${what} must be 1 to 256 bytes; got ${JSON.stringify(name)}`);
     }
     const connection = this.jetstream(what);
-    const bucket = (): Promise<KV> => {
+    const bucket = (): Promise<OpenBucket> => {
       const opening = (this.buckets[kind] ??= openBucket(connection, this.context.subject, kind, options));
       opening.catch(() => {
         if (this.buckets[kind] === opening) delete this.buckets[kind]; // try again next time

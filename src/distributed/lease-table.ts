@@ -305,13 +305,13 @@ export class LeaseTable {
       const bytes = encodeLeaseEntry(next);
       if (bytes.length > LIMITS.maxEntryBytes) throw new InvalidArgumentError(`the lock entry would exceed ${LIMITS.maxEntryBytes} bytes: fewer waiters or shorter owner names`);
       const sentAt = mono();
-      const revision = await this.key.write(bytes, cur.revision);
+      const revision = await this.key.write(bytes, cur);
       if (revision === "conflict") {
         this.current = undefined;
         continue;
       }
       this.renewedOwn(base, next, sentAt);
-      this.see({ value: next, revision }, sentAt);
+      this.see({ value: next, revision, cas: revision }, sentAt);
       return;
     }
   }
