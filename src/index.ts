@@ -19,6 +19,12 @@ export type { Change, ChangeOrigin, DataTypeName, DeleteChange, TypeConflict, Va
 export type { HistogramName, RepairCause, ReplicatorStats } from "./extension/stats.js";
 export type { ConsistencyLevel } from "./cluster/quorum.js";
 export { Distributed } from "./distributed/distributed.js";
+export type { LockOptions } from "./distributed/distributed.js";
+export type { Lock } from "./distributed/lock.js";
+export type { Semaphore, SemaphoreAcquireOptions } from "./distributed/semaphore.js";
+export type { Barrier, ArriveOptions } from "./distributed/barrier.js";
+export type { AcquireOptions, Grant, LeaseOptions, Renewal } from "./distributed/lease-table.js";
+export type { BucketOptions } from "./distributed/buckets.js";
 export type { BorrowedNatsConnection, NatsConnectionOptions } from "./transport/nats.js";
 export {
   MemoryNetwork,

@@ -58,6 +58,12 @@ export interface Grant {
   readonly expiresInMs: number;
 }
 
+/** A renewed lease: its length, and how much of it is left (counted from before the renewal was sent). */
+export interface Renewal {
+  readonly ttlMs: number;
+  readonly expiresInMs: number;
+}
+
 interface Own {
   readonly ticket: number;
   readonly permits: number;
@@ -191,16 +197,16 @@ export class LeaseTable {
     return found;
   }
 
-  /** Renew the grant holding `fencingToken`: the lease left afterwards, or undefined when it is not held. */
-  async renew(fencingToken: number): Promise<number | undefined> {
-    let found = false;
+  /** Renew the grant holding `fencingToken`: its TTL and the lease left, or undefined when it is not held. */
+  async renew(fencingToken: number): Promise<Renewal | undefined> {
+    let ttlMs: number | undefined;
     const sentAt = mono();
     await this.mutate((e) => {
       const holder = holderOf(e, fencingToken);
-      found = holder !== undefined;
-      return found ? renewed(e, new Set([memberId(holder!)])) : undefined;
+      ttlMs = holder?.ttlMs;
+      return holder === undefined ? undefined : renewed(e, new Set([memberId(holder)]));
     });
-    return found ? this.ttlMs - (mono() - sentAt) : undefined;
+    return ttlMs === undefined ? undefined : { ttlMs, expiresInMs: Math.max(0, ttlMs - (mono() - sentAt)) };
   }
 
   /** The key as last read: holders (token, owner) and the number waiting. */

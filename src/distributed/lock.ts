@@ -3,7 +3,7 @@
  * protocol). One handle is one owner; it is not reentrant.
  */
 import { InvalidArgumentError } from "../errors.js";
-import type { AcquireOptions, Grant, LeaseTable } from "./lease-table.js";
+import type { AcquireOptions, Grant, LeaseTable, Renewal } from "./lease-table.js";
 
 export class Lock {
   private pending = false;
@@ -59,8 +59,8 @@ export class Lock {
     return this.table.release(fencingToken);
   }
 
-  /** Renew the grant of `fencingToken` by hand (handles made with `autoRenew: false`): lease left, or undefined if lost. */
-  renew(fencingToken: number): Promise<number | undefined> {
+  /** Renew the grant of `fencingToken` by hand (handles made with `autoRenew: false`): the lease left, or undefined if lost. */
+  renew(fencingToken: number): Promise<Renewal | undefined> {
     return this.table.renew(fencingToken);
   }
 

@@ -3,7 +3,7 @@
  * lease with its own fencing token (see lease-table.ts). One handle is one owner and may hold
  * several grants.
  */
-import type { AcquireOptions, Grant, LeaseTable } from "./lease-table.js";
+import type { AcquireOptions, Grant, LeaseTable, Renewal } from "./lease-table.js";
 
 export interface SemaphoreAcquireOptions extends AcquireOptions {
   /** Permits this grant takes (default 1). */
@@ -47,7 +47,7 @@ export class Semaphore {
     return this.table.release(fencingToken);
   }
 
-  renew(fencingToken: number): Promise<number | undefined> {
+  renew(fencingToken: number): Promise<Renewal | undefined> {
     return this.table.renew(fencingToken);
   }
 

@@ -39,6 +39,7 @@ import {
   type HostRule,
   type OriginRule,
 } from "./http-guard.js";
+import { registerLockRoutes } from "./http-locks.js";
 import { statsOf, type LagWindow } from "./stats.js";
 import { SSE_HEADERS, type ChangeFeed } from "./watch.js";
 
@@ -236,6 +237,7 @@ export function buildApi(d: ApiDeps, https?: { cert: Buffer; key: Buffer }): Fas
     reply.raw.on("close", () => d.streams.delete(stop));
   });
 
+  registerLockRoutes(app, () => need(d).r);
   return app;
 }
 

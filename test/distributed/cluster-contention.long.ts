@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { connect } from "@nats-io/transport-node";
+import { Distributed } from "../../src/distributed/distributed.js";
 import { startNatsCluster, type NatsCluster } from "../helpers/nats-cluster.js";
 import { lockViolations, maxConcurrent, runChaos, startLog, startWorker, stopViolations } from "./fixtures/harness.js";
 
@@ -14,6 +16,17 @@ describe("coordination primitives on a 3-server JetStream cluster (replicas 3)",
   let cluster: NatsCluster;
   before(async () => {
     cluster = await startNatsCluster({ jetstream: true, name: "coord" });
+    // A fresh JetStream cluster elects its leaders for a few seconds: create the buckets (replicas 3) first.
+    const nc = await connect({ servers: cluster.urls[0]! });
+    const d = new Distributed({ connection: nc, nodeId: "warm-up", subject: "harness" });
+    try {
+      await d.lock("warm-up", { replicas: 3 }).inspect();
+      await d.semaphore("warm-up", 1, { replicas: 3 }).inspect();
+      await d.barrier("warm-up", { replicas: 3 }).arrive(1, { timeoutMs: 30_000 });
+    } finally {
+      await d.close();
+      await nc.close();
+    }
   });
   after(async () => {
     await cluster?.stop();

@@ -18,6 +18,7 @@ import {
   without,
   type LeaseEntry,
 } from "../../src/distributed/lease-state.js";
+import { casModeFor } from "../../src/distributed/buckets.js";
 
 /** A random history of writes: joins, releases of holders, and evictions, each at a later revision. */
 const op = fc.oneof(
@@ -124,5 +125,15 @@ describe("lease-state", () => {
     assert.equal(transition(e, 1, () => undefined, []), undefined);
     const evicted = transition(e, 1, () => undefined, [e.members[0]!]);
     assert.deepEqual(evicted?.members, []);
+  });
+});
+
+describe("compare-and-set mode", () => {
+  it("per key on a single server and on clustered 2.10+, on the stream's sequence on clustered servers before 2.10 (nats-server#4320)", () => {
+    assert.equal(casModeFor({ version: "2.9.10" }), "subject");
+    assert.equal(casModeFor({ cluster: "c", version: "2.9.10" }), "stream");
+    assert.equal(casModeFor({ cluster: "c", version: "2.10.0" }), "subject");
+    assert.equal(casModeFor({ cluster: "c", version: "2.12.1" }), "subject");
+    assert.equal(casModeFor({ cluster: "c" }), "stream");
   });
 });
