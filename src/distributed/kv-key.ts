@@ -38,6 +38,12 @@ export function isTransient(error: unknown): boolean {
   return name === "TimeoutError" || code === 503 || /timeout|no responders|not (yet )?ready|no suitable peers|leader/i.test(String(message));
 }
 
+/** No answer in time (a fresh JetStream cluster before its leaders are elected). */
+export function isTimeout(error: unknown): boolean {
+  const { name, message } = error as { name?: unknown; message?: unknown };
+  return name === "TimeoutError" || /timeout/i.test(String(message));
+}
+
 /** Attempts of one request through a JetStream hiccup (a leader election takes a few seconds). */
 const ATTEMPTS = 8;
 const RETRY_DELAY_MS = 250;
@@ -130,12 +136,12 @@ function bucketOf(kv: KV): Bucket {
 }
 
 /** `request`, repeated through transient errors, `attempts` times at most with a growing pause. */
-export async function retried<R>(request: () => Promise<R>, attempts = ATTEMPTS): Promise<R> {
+export async function retried<R>(request: () => Promise<R>, attempts = ATTEMPTS, transient: (error: unknown) => boolean = isTransient): Promise<R> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await request();
     } catch (error) {
-      if (attempt >= attempts || !isTransient(error)) throw error;
+      if (attempt >= attempts || !transient(error)) throw error;
       await delay(RETRY_DELAY_MS * attempt);
     }
   }

@@ -11,7 +11,7 @@ import { RemovedNodes } from "../cluster/pruning.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
 import type { Crdt } from "../crdt/types.js";
 import { ConfigError, InvalidArgumentError, ReplicatorClosedError } from "../errors.js";
-import { connectNats } from "../transport/nats.js";
+import { connectNats, NatsTransport } from "../transport/nats.js";
 import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
 import type { FullState } from "../wire/codec.js";
 import type { KeyStatus, MemberInfo, ReadOptions, KeySubscribeOptions, WriteOptions } from "./api.js";
@@ -149,6 +149,8 @@ export class Replicator {
     if (options.transport !== undefined) {
       transport = options.transport;
       owns = false;
+      // A NATS transport handed in (the daemon's) gives the JetStream primitives its connection too.
+      if (transport instanceof NatsTransport) natsConnection = transport.connection;
     } else {
       transport = await connectNats(options.nats as Parameters<typeof connectNats>[0]).catch(async (error: unknown) => {
         await snapshots?.close(); // release the LevelDB lock: a retry of start must be able to open it
