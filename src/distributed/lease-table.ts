@@ -2,7 +2,7 @@
  * The NATS shell of locks and semaphores (a lock is a semaphore of one permit): one KV key per
  * name, changed only by revision-checked writes computed by lease-state.ts. A handle is one owner;
  * it renews the leases of its grants and its places in the queue every `ttlMs / 3`, watches the key
- * while it waits (a slow poll backs the watch up), and evicts members whose lease it has seen expire.
+ * only while it waits (a slow poll backs the watch up), and evicts members whose lease it has seen expire.
  */
 import { ConfigError, InvalidArgumentError, LockTimeoutError, ReplicatorClosedError, WaitAbortedError, errorMessage } from "../errors.js";
 import type { KvKey, Versioned } from "./kv-key.js";
@@ -121,10 +121,14 @@ export class LeaseTable {
     const { timeoutMs, signal } = options;
     if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs < 0)) throw new InvalidArgumentError(`timeoutMs must be a number >= 0; got ${timeoutMs}`);
     if (signal?.aborted) throw new WaitAbortedError("acquire was aborted before it started");
-    await this.ensureWatch(); // before joining, so no change after our write goes unseen
     const mine = await this.enqueue(permits);
     const own = this.own.get(mine)!;
     if (own.token !== undefined) return this.handOut(own);
+    // Waiting: watch the key (only while waiting: an uncontended lock costs two writes and no
+    // more), then read it once for whatever changed before the watch began.
+    await this.ensureWatch();
+    await this.refresh().catch(() => undefined);
+    if (own.token !== undefined && this.own.has(mine)) return this.handOut(own); // granted meanwhile
     return new Promise<Grant>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const giveUp = (error: Error): void => {
@@ -395,7 +399,13 @@ export class LeaseTable {
   }
 
   private tick(): void {
-    if (this.closed || this.own.size === 0) return;
+    if (this.closed) return;
+    if (this.stopWatch !== undefined && ![...this.own.values()].some((o) => o.token === undefined)) {
+      this.stopWatch();
+      this.stopWatch = undefined;
+      this.watching = undefined;
+    }
+    if (this.own.size === 0) return;
     this.checkLost();
     const now = mono();
     const e = this.current?.value;
