@@ -118,12 +118,13 @@ export class Barrier {
   }
 
   private async refresh(): Promise<Versioned<BarrierEntry>> {
-    this.see(await this.key.read());
+    this.see(await this.key.read(), true);
     return this.current!;
   }
 
-  private see(v: Versioned<BarrierEntry>): void {
-    if (this.current !== undefined && v.revision <= this.current.revision) return;
+  /** A newer version (a read is taken at an equal revision too, for its fresher compare-and-set sequence). */
+  private see(v: Versioned<BarrierEntry>, read = false): void {
+    if (this.current !== undefined && (read ? v.revision < this.current.revision : v.revision <= this.current.revision)) return;
     this.current = v;
     for (const check of [...this.waiting]) check();
   }

@@ -306,18 +306,25 @@ export class LeaseTable {
 
   /** Compare-and-set loop: apply `change` (plus evictions and grants) to the freshest entry until it sticks. */
   private async write(change: (e: LeaseEntry) => LeaseEntry | undefined): Promise<void> {
+    // The cached entry may be stale (nobody watches while nobody waits): a decision not to write is
+    // made again on a fresh read; a write from a stale entry fails its revision check and re-reads.
+    let cached = this.current !== undefined;
     for (;;) {
-      const cur = this.current ?? (await this.refresh());
+      const cur = cached ? this.current! : await this.refresh();
       const base = cur.value ?? emptyEntry(this.permits);
       const expired = expiredMembers(base, this.sightings, mono()).filter((m) => m.owner !== this.owner);
       const next = transition(base, cur.revision, change, expired);
-      if (next === undefined) return;
+      if (next === undefined) {
+        if (!cached) return;
+        cached = false;
+        continue;
+      }
       const bytes = encodeLeaseEntry(next);
       if (bytes.length > LIMITS.maxEntryBytes) throw new InvalidArgumentError(`the lock entry would exceed ${LIMITS.maxEntryBytes} bytes: fewer waiters or shorter owner names`);
       const sentAt = mono();
       const revision = await this.key.write(bytes, cur);
       if (revision === "conflict") {
-        this.current = undefined;
+        cached = false;
         continue;
       }
       this.renewedOwn(base, next, sentAt);
@@ -338,13 +345,16 @@ export class LeaseTable {
 
   private async refresh(): Promise<Versioned<LeaseEntry>> {
     const read = await this.key.read();
-    this.see(read, mono());
+    this.see(read, mono(), true);
     return this.current!;
   }
 
-  /** Take a newer version of the key into account (from a read, a watch, or our own write). */
-  private see(v: Versioned<LeaseEntry>, at: number): void {
-    if (this.current !== undefined && v.revision <= this.current.revision) return;
+  /**
+   * Take a newer version of the key into account (from a watch or our own write; a read is taken
+   * at an equal revision too, for its fresher compare-and-set sequence).
+   */
+  private see(v: Versioned<LeaseEntry>, at: number, read = false): void {
+    if (this.current !== undefined && (read ? v.revision < this.current.revision : v.revision <= this.current.revision)) return;
     this.current = v;
     this.sightings = sight(this.sightings, v.value ?? emptyEntry(this.permits), at);
     this.react();
