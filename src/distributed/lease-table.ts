@@ -115,6 +115,13 @@ export class LeaseTable {
     return [...this.own.values()].flatMap((o) => (o.token === undefined ? [] : [o.token]));
   }
 
+  /** Lease left (ms, by this handle's clock) of its grant `token`; undefined when not held. */
+  leaseLeft(token: number): number | undefined {
+    this.checkLost();
+    const own = [...this.own.values()].find((o) => o.token === token);
+    return own === undefined ? undefined : Math.max(0, this.leaseEnd(own) - mono());
+  }
+
   /** Wait in FIFO order for `permits` permits. */
   async acquire(permits: number, options: AcquireOptions = {}): Promise<Grant> {
     this.checkPermits(permits);

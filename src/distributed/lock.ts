@@ -26,6 +26,15 @@ export class Lock {
     return this.table.grants()[0];
   }
 
+  /**
+   * Lease left (ms) of the current grant by this process's clock, undefined when not held: work
+   * that needs longer may outlive the grant (the renewals may fail meanwhile).
+   */
+  get expiresInMs(): number | undefined {
+    const token = this.fencingToken;
+    return token === undefined ? undefined : this.table.leaseLeft(token);
+  }
+
   /** Entries of this lock's key that did not decode (rejected and overwritten). */
   get rejected(): number {
     return this.table.rejected;

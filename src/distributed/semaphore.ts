@@ -23,6 +23,11 @@ export class Semaphore {
     return this.table.grants();
   }
 
+  /** Lease left (ms, by this process's clock) of this handle's grant `fencingToken`; undefined when not held. */
+  expiresInMs(fencingToken: number): number | undefined {
+    return this.table.leaseLeft(fencingToken);
+  }
+
   get ttlMs(): number {
     return this.table.ttlMs;
   }
