@@ -36,11 +36,18 @@ export function casModeFor(info: { cluster?: string; version?: string } | undefi
   return major > 2 || (major === 2 && minor >= 10) ? "subject" : "stream";
 }
 
+/**
+ * The errors of a JetStream cluster still starting (no meta leader yet, peers not yet known), worth
+ * asking again; "no responders" (no JetStream at all) fails at once.
+ */
+function startingUp(error: unknown): boolean {
+  return isTimeout(error) || /no suitable peers/i.test(String((error as { message?: unknown }).message));
+}
+
 export async function openBucket(nc: NatsConnection, subject: string, kind: PrimitiveKind, options: BucketOptions): Promise<OpenBucket> {
   const replicas = options.replicas ?? (nc.info?.cluster === undefined ? 1 : 3);
   try {
-    // A JetStream cluster that just started has no meta leader for a few seconds: keep asking.
-    const kv = await retried(() => new Kvm(nc).create(bucketName(subject, kind), { history: 1, replicas, maxValueSize: 512 * 1024, allow_direct: false }), 12, isTimeout); // no responders: no JetStream, fail at once
+    const kv = await retried(() => new Kvm(nc).create(bucketName(subject, kind), { history: 1, replicas, maxValueSize: 512 * 1024, allow_direct: false }), 12, startingUp);
     return { kv, cas: casModeFor(nc.info) };
   } catch (error) {
     throw new ConfigError(`could not open the JetStream KV bucket for ${kind} (${errorMessage(error)}): the NATS server must run with JetStream (nats-server -js), with ${replicas} replica(s) possible`, { cause: error });
