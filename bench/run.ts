@@ -26,6 +26,7 @@ import { runCodec } from "./scenarios/codec.js";
 import { runConvergence } from "./scenarios/convergence.js";
 import { runDurability } from "./scenarios/durability.js";
 import { runKv } from "./scenarios/kv.js";
+import { runLocks } from "./scenarios/locks.js";
 import { runScale } from "./scenarios/scale.js";
 import { runSecurity } from "./scenarios/security.js";
 import { runRestarts } from "./scenarios/restarts.js";
@@ -45,6 +46,7 @@ const SCENARIOS: { name: keyof Scenarios; title: string; run: (ctx: BenchContext
   { name: "churn", title: "9. Map churn (heap and bytes per key after keys come and go)", run: runChurn },
   { name: "restarts", title: "10. Metadata after 100 writer restarts (vs fresh)", run: runRestarts },
   { name: "bigset", title: "11. Big values (one element added to a large ORSet)", run: runBigSet },
+  { name: "locks", title: "12. Coordination: JetStream lock (vs the raw KV update round trip)", run: runLocks },
 ];
 
 interface Args {

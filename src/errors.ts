@@ -73,6 +73,21 @@ export class BatchRejectedError extends CrdtReplicatorError {}
 export class SettleTimeoutError extends CrdtReplicatorError {}
 
 /**
+ * A lock or semaphore was not granted within `timeoutMs` (the caller left the queue). Retry later,
+ * raise `timeoutMs`, or use `tryAcquire` to not wait at all.
+ */
+export class LockTimeoutError extends CrdtReplicatorError {}
+
+/**
+ * Not all `expected` participants reached the barrier within `timeoutMs` (one may have crashed);
+ * this caller left the round. Check the missing participants, then call `arrive` again.
+ */
+export class BarrierTimeoutError extends CrdtReplicatorError {}
+
+/** The caller's AbortSignal fired while it waited (for a lock, a permit, a barrier); it left the queue. */
+export class WaitAbortedError extends CrdtReplicatorError {}
+
+/**
  * The message of anything thrown (an Error's message, or the value as text), for error reports.
  * @internal
  */

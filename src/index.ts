@@ -21,6 +21,12 @@ export type { TombstoneInfo } from "./extension/store-view.js";
 export type { ConsistencyLevel } from "./cluster/quorum.js";
 export { Distributed, type Closable, type DistributedContext } from "./distributed/distributed.js";
 export { connectNats, redact, type NatsTransport, type BorrowedNatsConnection, type NatsConnectionOptions } from "./transport/nats.js";
+export type { LockOptions } from "./distributed/distributed.js";
+export type { Lock } from "./distributed/lock.js";
+export type { Semaphore, SemaphoreAcquireOptions } from "./distributed/semaphore.js";
+export type { Barrier, ArriveOptions } from "./distributed/barrier.js";
+export type { AcquireOptions, Grant, LeaseOptions, Renewal } from "./distributed/lease-table.js";
+export type { BucketOptions } from "./distributed/buckets.js";
 export {
   MemoryNetwork,
   type DeliveryRecord,

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { STALL_GOAL_MS, type BigSetResult } from "../scenarios/bigset.js";
+import { LOCK_RATIO_GOAL, renderLocks, type LocksResult } from "../scenarios/locks.js";
 import type { BytesResult } from "../scenarios/bytes.js";
 import type { ChurnResult } from "../scenarios/churn.js";
 import type { CodecResult } from "../scenarios/codec.js";
@@ -31,6 +32,7 @@ export interface Scenarios {
   churn?: ChurnResult;
   restarts?: RestartsResult;
   bigset?: BigSetResult;
+  locks?: LocksResult;
 }
 
 export interface Goal {
@@ -137,6 +139,7 @@ export function checkGoals(s: Scenarios): Goal[] {
     "judged on the CPU time within one event-loop gap: the delay also counts time the OS did not schedule the process (load average)",
   );
   if (big !== undefined && big.elements < 1_000_000) goals[goals.length - 1]!.status = "indicative";
+  add("Uncontended lock acquire + release vs one raw KV revision-checked update", `≤ ${LOCK_RATIO_GOAL}×`, s.locks?.ratio, (v) => `${v.toFixed(2)}× (${Math.round(s.locks!.handoffsPerSecond)} handoffs/s with ${s.locks!.contenders} contenders)`, (v) => v <= LOCK_RATIO_GOAL);
   return goals;
 }
 
@@ -501,6 +504,7 @@ export function render(r: BenchResults): Rendered {
     );
     out.push("");
   }
+  if (s.locks) out.push(...renderLocks(s.locks));
   return { markdown: out.join("\n"), svgs };
 }
 

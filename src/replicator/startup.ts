@@ -13,7 +13,7 @@ import { ConfigError } from "../errors.js";
 import type { Extension, ReplicatorContext } from "../extension/context.js";
 import { ReplicatorStats } from "../extension/stats.js";
 import { attachMetrics } from "../metrics/metrics.js";
-import { connectNats } from "../transport/nats.js";
+import { connectNats, NatsTransport } from "../transport/nats.js";
 import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
 import { CrossDcReplication } from "../xdc/replication.js";
 import { claimIdentity } from "./identity.js";
@@ -65,6 +65,8 @@ export async function prepare(options: ReplicatorOptions): Promise<Prepared> {
   if (options.transport !== undefined) {
     transport = options.transport;
     ownsTransport = false;
+    // A NATS transport handed in (the daemon's) gives the JetStream primitives its connection too.
+    if (transport instanceof NatsTransport) natsConnection = transport.connection;
   } else {
     const nats = await connectNats(options.nats as Parameters<typeof connectNats>[0]).catch(async (error: unknown) => {
       await snapshots?.close();

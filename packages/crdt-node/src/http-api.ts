@@ -21,6 +21,7 @@ import { type ConsistencyLevel, type Crdt, type DataKind, Key, redact, type Repl
 import { parseJsonBody, parseOperation, parseType, typeName, valueKindOf, view, type Operation } from "./codec-json.js";
 import { BODY_LIMIT, HttpError, replyError } from "./http-errors.js";
 import { jsonContentTypeProblem } from "./http-guard.js";
+import { registerLockRoutes } from "./http-locks.js";
 import { compareKeys, keysPage } from "./keys-page.js";
 import * as S from "./schemas.js";
 import { LagWindow, recordLag, statsOf } from "./stats.js";
@@ -267,6 +268,8 @@ const api: FastifyPluginAsync<CrdtApiOptions> = async (plain, o) => {
       feed.watch(reply.raw, prefix, { initial: initial === "1" || initial === "true", ...(lastEventId === undefined ? {} : { lastEventId }) });
     },
   );
+
+  registerLockRoutes(app, () => need().r);
 };
 
 /** The plugin: `app.register(crdtApi, { replicator, ...options })`. */

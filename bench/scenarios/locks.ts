@@ -1,0 +1,115 @@
+/**
+ * 12. Coordination: the JetStream lock (src/distributed/) on one `nats-server -js`, in this process.
+ * - Uncontended acquire + release, one after the other, against the raw KV revision-checked
+ *   `update` round trip the lock is built on, in the same run, interleaved run by run. An acquire
+ *   and a release are one revision-checked write each, so 2× one round trip is the floor.
+ * - Handoffs per second: 5 handles (5 connections) acquire and release one lock in a loop.
+ */
+import { Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Distributed } from "../../src/distributed/distributed.js";
+import type { BenchContext } from "../lib/context.js";
+import { median, medianSummary, summarize, type LatencySummary } from "../lib/stats.js";
+
+export interface LocksResult {
+  runs: number;
+  iterations: number;
+  /** One acquire + release, ms. */
+  lock: LatencySummary;
+  /** One KV `update(key, value, revision)`, ms. */
+  kvUpdate: LatencySummary;
+  /** lock p50 / KV update p50 (goal ≤ 2). */
+  ratio: number;
+  contenders: number;
+  handoffSeconds: number;
+  handoffsPerSecond: number;
+}
+
+/** The goal: an uncontended acquire + release costs at most two KV round trips. */
+export const LOCK_RATIO_GOAL = 2;
+
+export async function runLocks(ctx: BenchContext): Promise<LocksResult> {
+  const iterations = ctx.full ? 2_000 : 300;
+  const handoffSeconds = ctx.full ? 10 : 3;
+  const contenders = 5;
+  const server = await ctx.server({ jetstream: true });
+  const ncs: NatsConnection[] = await Promise.all(Array.from({ length: contenders }, () => connect({ servers: server.url })));
+  const ds = ncs.map((nc, i) => new Distributed({ connection: nc, nodeId: `bench-${i}`, subject: "bench" }));
+  try {
+    const kv = await new Kvm(ncs[0]!).create("bench-raw", { history: 1, allow_direct: false });
+    let revision = await kv.put("k", "0");
+    const lock = ds[0]!.lock("bench-uncontended");
+    await lock.release((await lock.acquire()).fencingToken); // buckets open, watch started
+    const lockRuns: LatencySummary[] = [];
+    const kvRuns: LatencySummary[] = [];
+    for (let run = 0; run < ctx.runs; run++) {
+      ctx.progress.step(`uncontended lock vs KV update — run ${run + 1}/${ctx.runs}`, 0);
+      const kvMs: number[] = [];
+      for (let i = 0; i < iterations; i++) {
+        const t = performance.now();
+        revision = await kv.update("k", String(i), revision);
+        kvMs.push(performance.now() - t);
+      }
+      const lockMs: number[] = [];
+      for (let i = 0; i < iterations; i++) {
+        const t = performance.now();
+        await lock.acquire();
+        await lock.release();
+        lockMs.push(performance.now() - t);
+      }
+      kvRuns.push(summarize(kvMs));
+      lockRuns.push(summarize(lockMs));
+    }
+    const handoffRuns: number[] = [];
+    for (let run = 0; run < ctx.runs; run++) {
+      ctx.progress.step(`handoffs with ${contenders} contenders — run ${run + 1}/${ctx.runs}`, handoffSeconds * 1000);
+      const handles = ds.map((d) => d.lock(`bench-contended-${run}`));
+      let grants = 0;
+      const end = performance.now() + handoffSeconds * 1000;
+      await Promise.all(
+        handles.map(async (h) => {
+          while (performance.now() < end) {
+            await h.acquire();
+            grants++;
+            await h.release();
+          }
+        }),
+      );
+      handoffRuns.push(grants / handoffSeconds);
+      await Promise.all(handles.map((h) => h.close()));
+    }
+    const lockSummary = medianSummary(lockRuns);
+    const kvSummary = medianSummary(kvRuns);
+    return {
+      runs: ctx.runs,
+      iterations,
+      lock: lockSummary,
+      kvUpdate: kvSummary,
+      ratio: lockSummary.p50 / kvSummary.p50,
+      contenders,
+      handoffSeconds,
+      handoffsPerSecond: median(handoffRuns),
+    };
+  } finally {
+    await Promise.all(ds.map((d) => d.close()));
+    await Promise.all(ncs.map((nc) => nc.close()));
+  }
+}
+
+/** The section of latest.md. */
+export function renderLocks(r: LocksResult): string[] {
+  const ms = (v: number): string => `${v.toFixed(2)} ms`;
+  return [
+    "## 12. Coordination: JetStream lock",
+    "",
+    `One \`nats-server -js\`, in one process. *Uncontended*: ${r.iterations} acquire + release pairs one after the other, against ${r.iterations} raw KV \`update(key, value, revision)\` round trips (the write the lock is built on), same run, median of ${r.runs}. An acquire and a release are one revision-checked write each, so 2× is the floor. *Handoffs*: ${r.contenders} handles on ${r.contenders} connections acquire and release one lock in a loop for ${r.handoffSeconds} s.`,
+    "",
+    "| | p50 | p90 | p99 |",
+    "| --- | ---: | ---: | ---: |",
+    `| lock acquire + release | ${ms(r.lock.p50)} | ${ms(r.lock.p90)} | ${ms(r.lock.p99)} |`,
+    `| KV revision-checked update | ${ms(r.kvUpdate.p50)} | ${ms(r.kvUpdate.p90)} | ${ms(r.kvUpdate.p99)} |`,
+    "",
+    `Ratio (p50): ${r.ratio.toFixed(2)}× one round trip (goal ≤ ${LOCK_RATIO_GOAL}×), that is ${(r.ratio / 2).toFixed(2)}× per write: the pair makes exactly two revision-checked writes and no reads, the rest is client-side work. Handoffs with ${r.contenders} contenders: ${Math.round(r.handoffsPerSecond)}/s.`,
+    "",
+  ];
+}
