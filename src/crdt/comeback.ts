@@ -27,7 +27,7 @@ import { PNCounter } from "./pncounter.js";
 import { ORSet } from "./orset.js";
 import { MVRegister } from "./mv-register.js";
 import { CausalContext, type Dot } from "./causal.js";
-import { coverageOf, isCovered, parseWriter } from "./writer-ids.js";
+import { coverageOf, isDropped, parseWriter } from "./writer-ids.js";
 
 export interface Reissued<T extends Crdt = Crdt> {
   /** `merged` with the re-issued effects. */
@@ -71,7 +71,7 @@ interface CausalView {
 function causalView(before: { writers: string[]; context: CausalContext }, merged: { writers: string[] }, node: string, authoredFrom: number): CausalView {
   const coverage = coverageOf(merged.writers);
   return {
-    dropped: (d) => coverage !== undefined && ofNode(d.node, node) && isCovered(d.node, coverage),
+    dropped: (d) => coverage !== undefined && ofNode(d.node, node) && isDropped(d.node, coverage),
     refolded: (d) => parseWriter(d.node)?.fold === true && ofNode(d.node, node) && !before.context.contains(d),
     knowsOwnDots: before.writers.every((id) => {
       const w = parseWriter(id);

@@ -8,7 +8,7 @@
 import { reissueCovered } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { coverageOf, highestFold, isCovered, parseWriter } from "../crdt/writer-ids.js";
+import { coverageOf, foldIdOf, highestFold, isDropped, parseWriter } from "../crdt/writer-ids.js";
 import { CrdtReplicatorError } from "../errors.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import { writerIdFor } from "./identity.js";
@@ -48,8 +48,9 @@ export class OwnWriter {
     if (pruning === undefined || !pruning.writers(incoming).some((id) => id.startsWith(this.foldPrefix))) return merged;
     const after = pruning.writers(merged);
     const coverage = coverageOf(after);
-    if (coverage === undefined || !pruning.writers(before).some((id) => parseWriter(id)?.node === this.nodeId && isCovered(id, coverage))) return merged;
-    if (isCovered(this.writerId, coverage)) this.renew(highestFold(after, this.nodeId));
+    // Ids a fold id only adopted (renamed: this node's own fold) lose nothing; dropped ones may have.
+    if (coverage === undefined || !pruning.writers(before).some((id) => parseWriter(id)?.node === this.nodeId && isDropped(id, coverage))) return merged;
+    if (isDropped(this.writerId, coverage)) this.renew(highestFold(after, this.nodeId));
     const reissued = reissueCovered(before, merged, this.nodeId, this.writerId, this.authoredFrom);
     const lost = reissued === undefined ? 1 : reissued.lost;
     if (lost > 0) {
@@ -64,6 +65,15 @@ export class OwnWriter {
     this.hooks.stats.comebackReissues++;
     this.hooks.publish(key, kind, reissued.delta);
     return reissued.value;
+  }
+
+  /**
+   * From now on, writes go under this node's fold id (`node^inc` for `node~inc`): the prune tick
+   * has folded the live id into it in every key (crdt/writer-ids.ts), so each key holds one id of
+   * this node. The snapshot's meta records it, like a renewed id, for a clean-close restart.
+   */
+  adoptFoldId(): void {
+    this.writerId = foldIdOf(this.writerId) ?? this.writerId;
   }
 
   /** A fresh writer id above the fold incarnation `fold` (and above the current one). */

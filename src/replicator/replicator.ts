@@ -130,7 +130,7 @@ export class Replicator {
       outbox: this.outbox,
       heartbeater: this.heartbeater,
       antiEntropy: this.antiEntropy,
-      writerId: () => this.writerId,
+      ownWriter: this.ownWriter,
       isLeader: () => this.isLeader,
     });
   }
