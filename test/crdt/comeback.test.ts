@@ -163,9 +163,23 @@ describe("comeback after a removed node's ids were folded", () => {
   });
 });
 
+test("this node's own fold (its live id adopted by its fold id) is no comeback: no renewal, nothing re-issued, nothing reported", () => {
+  const stats = new ReplicatorStats();
+  const ownWriter = new OwnWriter("x", "x~2", { publish: () => assert.fail("nothing to publish"), stats, reportError: () => assert.fail("nothing to report") });
+  const before = PNCounter.empty().increment("x~1", 3).increment("x~2", 2).resetDelta();
+  const folded = before.foldRetired("x~2");
+  const merged = before.merge(folded.delta!);
+  assert.equal(ownWriter.afterMerge("k", "pncounter", before, folded.delta!, merged), merged);
+  assert.equal(merged.value, 5);
+  assert.equal(ownWriter.id, "x~2");
+  ownWriter.adoptFoldId();
+  assert.equal(ownWriter.id, "x^2");
+  assert.equal(stats.comebackLost + stats.writerIdRenewals + stats.comebackReissues, 0);
+});
+
 describe("removedFoldWriter", () => {
-  test("the next incarnation above the node's ids in the key; none without a writer id of the node", () => {
-    assert.equal(removedFoldWriter(["x~1", "x^3", "x~a", "y~z"], "x"), "x~b");
+  test("two incarnations above the node's ids in the key (its fold id adopts no id a restart takes); none without a writer id of the node", () => {
+    assert.equal(removedFoldWriter(["x~1", "x^3", "x~a", "y~z"], "x"), "x~c");
     assert.equal(removedFoldWriter(["x^3", "y~1"], "x"), undefined);
     assert.equal(removedFoldWriter(["y~1"], "x"), undefined);
   });
