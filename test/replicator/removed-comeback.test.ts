@@ -86,9 +86,11 @@ test("a node pruned while cut off comes back with a fresh writer id and loses no
   }
 });
 
-test("pruneRetiredAfterMs: off by default, a whole number of milliseconds", () => {
+test("pruneRetiredAfterMs: on by default, as long as tombstoneTtlMs; 0 turns it off; a whole number of milliseconds", () => {
   const base = { nodeId: "n1", nats: { servers: "nats://127.0.0.1:1" } };
-  assert.equal(resolveOptions(base).pruneRetiredAfterMs, 0);
+  assert.equal(resolveOptions(base).pruneRetiredAfterMs, 24 * 3_600_000);
+  assert.equal(resolveOptions(base).pruneRetiredAfterMs, resolveOptions(base).tombstoneTtlMs);
+  assert.equal(resolveOptions({ ...base, pruneRetiredAfterMs: 0 }).pruneRetiredAfterMs, 0);
   assert.equal(resolveOptions({ ...base, pruneRetiredAfterMs: 86_400_000 }).pruneRetiredAfterMs, 86_400_000);
   assert.throws(() => resolveOptions({ ...base, pruneRetiredAfterMs: -1 }), ConfigError);
   assert.throws(() => resolveOptions({ ...base, pruneRetiredAfterMs: 1.5 }), ConfigError);
