@@ -15,7 +15,7 @@
 import { DecodeError, PrecisionError } from "../errors.js";
 import type { CausalContextState, DotState, SlotState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
-import { adoptionsAmong, coveredAmong, NO_ADOPTIONS, type Adoptions } from "./writer-ids.js";
+import { adoptionsAmong, coveredAmong, mayBeFoldId, NO_ADOPTIONS, type Adoptions } from "./writer-ids.js";
 
 /** One event: the `counter`-th write of `node` (counter ≥ 1). */
 export type Dot = Readonly<DotState>;
@@ -385,8 +385,8 @@ export class CausalContext {
 
   /** Whether any id is a fold id (cheap: the usual answer is no). */
   hasFoldId(): boolean {
-    for (const node of this.#vector.keys()) if (node.includes("^")) return true;
-    for (const node of this.#cloud.keys()) if (node.includes("^")) return true;
+    for (const node of this.#vector.keys()) if (mayBeFoldId(node)) return true;
+    for (const node of this.#cloud.keys()) if (mayBeFoldId(node)) return true;
     return false;
   }
 

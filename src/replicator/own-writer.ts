@@ -9,7 +9,7 @@
 import { droppedEffects, reissueCovered } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { coverageOf, foldIdOf, highestFold, isDropped, parseWriter } from "../crdt/writer-ids.js";
+import { coverageOf, foldIdOf, highestFold, isDropped, mayBeFoldId, parseWriter } from "../crdt/writer-ids.js";
 import { CrdtReplicatorError } from "../errors.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import { writerIdFor } from "./identity.js";
@@ -45,7 +45,7 @@ export class OwnWriter {
    */
   afterMerge(key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt): Crdt {
     const pruning = dataTypes.get(kind)?.pruning;
-    if (pruning === undefined || !pruning.writers(incoming).some((id) => id.includes("^"))) return merged;
+    if (pruning === undefined || !pruning.writers(incoming).some(mayBeFoldId)) return merged;
     const after = pruning.writers(merged);
     const coverage = coverageOf(after);
     if (coverage === undefined) return merged;

@@ -15,7 +15,7 @@ import { mayFoldRetired, removedToFold, type RemovedNodes } from "../cluster/pru
 import { comesBack } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { foldIdOf, removedFoldWriter, retiredBy } from "../crdt/writer-ids.js";
+import { foldIdOf, removedFoldId, retiredBy } from "../crdt/writer-ids.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { Merger } from "./merge.js";
 import type { ResolvedOptions } from "./options.js";
@@ -60,8 +60,8 @@ export class Pruner {
       }
       // Only in the types a node can come back in (crdt/comeback.ts): elsewhere its ids stay.
       for (const node of comesBack(value) ? removed : []) {
-        const writer = removedFoldWriter(pruning.writers(value), node);
-        if (writer === undefined || !this.foldInto(key, v.kind, pruning.foldRetired(value, writer))) continue;
+        const removedFold = removedFoldId(pruning.writers(value), node);
+        if (removedFold === undefined || !this.foldInto(key, v.kind, pruning.foldRetired(value, removedFold))) continue;
         stats.removedFolds++;
         value = store.get(key)!.value;
       }

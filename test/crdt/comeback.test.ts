@@ -12,7 +12,7 @@ import { ORSet } from "../../src/crdt/orset.js";
 import { PNCounter } from "../../src/crdt/pncounter.js";
 import { MVRegister } from "../../src/crdt/mv-register.js";
 import type { Crdt } from "../../src/crdt/types.js";
-import { parseWriter, removedFoldWriter } from "../../src/crdt/writer-ids.js";
+import { parseWriter, removedFoldId } from "../../src/crdt/writer-ids.js";
 import { ReplicatorStats } from "../../src/extension/stats.js";
 import { OwnWriter } from "../../src/replicator/own-writer.js";
 import { fcParams } from "./laws.js";
@@ -53,7 +53,7 @@ function run<T extends Crdt<T>>(model: Model<T>, before: Step[], during: Step[],
   for (const s of during) write(s, false);
   // The leader folds x's ids, b gets the fold.
   const pruning = dataTypes.get(v.a.kind)!.pruning!;
-  const w = removedFoldWriter(pruning.writers(v.a), "x");
+  const w = removedFoldId(pruning.writers(v.a), "x");
   if (w !== undefined) v.a = (pruning.foldRetired(v.a, w) as T).resetDelta();
   v.b = merge(v.b, v.a);
   // Heal: x merges the leader's value (the comeback), then everyone exchanges.
@@ -141,7 +141,7 @@ describe("comeback after a removed node's ids were folded", () => {
     const ownWriter = new OwnWriter("x", "x~2", { publish: () => {}, stats, reportError: (e) => errors.push(e) });
     const leaderBefore = ORSet.empty<number>().add("x~1", 7).add("x~2", 8).resetDelta();
     const xNow = leaderBefore.remove(7).resetDelta();
-    const folded = leaderBefore.foldRetired(removedFoldWriter(leaderBefore.writers, "x")!).resetDelta();
+    const folded = leaderBefore.foldRetired(removedFoldId(leaderBefore.writers, "x")!).resetDelta();
     const back = ownWriter.afterMerge("k", "orset", xNow, folded, xNow.merge(folded)) as ORSet<number>;
     assert.deepEqual([...back.elements].sort(), [7, 8]); // 7 back: counted, reported
     assert.equal(stats.comebackLost, 1);
@@ -150,7 +150,7 @@ describe("comeback after a removed node's ids were folded", () => {
     const own = new OwnWriter("x", "x~1", { publish: () => {}, stats: new ReplicatorStats(), reportError: () => assert.fail("nothing lost") });
     const l2 = ORSet.empty<number>().add("x~1", 7).resetDelta();
     const x2 = l2.remove(7).resetDelta();
-    const f2 = l2.foldRetired(removedFoldWriter(l2.writers, "x")!).resetDelta();
+    const f2 = l2.foldRetired(removedFoldId(l2.writers, "x")!).resetDelta();
     assert.deepEqual((own.afterMerge("k", "orset", x2, f2, x2.merge(f2)) as ORSet<number>).elements, []);
   });
 
@@ -160,7 +160,7 @@ describe("comeback after a removed node's ids were folded", () => {
     const ownWriter = new OwnWriter("x", "x~1", { publish: () => {}, stats, reportError: (e) => errors.push(e) });
     const both = ORSet.empty<number>().add("x~1", 7).resetDelta(); // replicated before the partition
     const leader = both.remove(7).resetDelta(); // b removed it; the leader then folds x
-    const folded = leader.foldRetired(removedFoldWriter(["x~1"], "x")!).resetDelta();
+    const folded = leader.foldRetired(removedFoldId(["x~1"], "x")!).resetDelta();
     const back = ownWriter.afterMerge("k", "orset", both, folded, both.merge(folded)) as ORSet<number>;
     assert.deepEqual(back.elements, [7]);
     assert.equal(stats.comebackLost, 1);
@@ -174,7 +174,7 @@ describe("comeback after a removed node's ids were folded", () => {
     const z = new OwnWriter("z", "z~1", { publish: () => assert.fail("z re-issues nothing of x's"), stats, reportError: (e) => errors.push(e) });
     const leader = PNCounter.empty().increment("x~1", 3).resetDelta();
     const zHeld = leader.increment("x~1", 2).resetDelta();
-    const folded = leader.foldRetired(removedFoldWriter(leader.writers, "x")!).resetDelta();
+    const folded = leader.foldRetired(removedFoldId(leader.writers, "x")!).resetDelta();
     const merged = z.afterMerge("k", "pncounter", zHeld, folded, zHeld.merge(folded)) as PNCounter;
     assert.equal(merged.value, 3);
     assert.equal(stats.comebackLost, 2);
@@ -182,7 +182,7 @@ describe("comeback after a removed node's ids were folded", () => {
     // A set element only x's dropped dots held here is reported too; one the fold re-issued is not.
     const s = ORSet.empty<number>().add("x~1", 1).resetDelta();
     const sz = s.add("x~1", 2).resetDelta();
-    const sf = s.foldRetired(removedFoldWriter(s.writers, "x")!).resetDelta();
+    const sf = s.foldRetired(removedFoldId(s.writers, "x")!).resetDelta();
     const sm = z.afterMerge("s", "orset", sz, sf, sz.merge(sf)) as ORSet<number>;
     assert.deepEqual(sm.elements, [1]);
     assert.equal(stats.comebackLost, 3);
@@ -213,10 +213,15 @@ test("this node's own fold (its live id adopted by its fold id) is no comeback: 
   assert.equal(stats.comebackLost + stats.writerIdRenewals + stats.comebackReissues, 0);
 });
 
-describe("removedFoldWriter", () => {
-  test("two incarnations above the node's ids in the key (its fold id adopts no id a restart takes); none without a writer id of the node", () => {
-    assert.equal(removedFoldWriter(["x~1", "x^3", "x~a", "y~z"], "x"), "x~c");
-    assert.equal(removedFoldWriter(["x^3", "y~1"], "x"), undefined);
-    assert.equal(removedFoldWriter(["y~1"], "x"), undefined);
+describe("removedFoldId", () => {
+  test("`node!inc` one incarnation above the node's ids in the key: covers them, adopts none (a restart at that incarnation keeps its dots); none without a writer id of the node", () => {
+    assert.equal(removedFoldId(["x~1", "x^3", "x~a", "y~z"], "x"), "x!b");
+    const live = ORSet.empty<number>().add("x~b", 1).resetDelta(); // a restart of x that took incarnation b
+    const folded = ORSet.empty<number>().add("x~a", 2).resetDelta().foldRetired("x!b");
+    const merged = live.merge(folded.delta!);
+    assert.deepEqual([...merged.elements].sort(), [1, 2]);
+    assert.deepEqual(merged.writers.sort(), ["x!b", "x~b"]);
+    assert.equal(removedFoldId(["x^3", "y~1"], "x"), undefined);
+    assert.equal(removedFoldId(["y~1"], "x"), undefined);
   });
 });

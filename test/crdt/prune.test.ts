@@ -36,24 +36,31 @@ describe("writer ids", () => {
     assert.deepEqual([...adoptionsAmong(["n1~1", "n1^5", "n1~5", "n1~6", "n2~1", "b"])], [["n1~5", "n1^5"]]);
     assert.deepEqual([...adoptionsAmong(["n1^5", "n1^6", "n1~5"])], [], "a newer fold id covers what an older one adopted");
     assert.deepEqual([...adoptionsAmong(["n1~5", "n2~1"])], []);
+    // A removed node's fold id covers the older ids and adopts none, not even its own incarnation's writer id.
+    assert.equal(foldIdOf("n1!5"), "n1!5");
+    assert.ok(retiredBy("n1!5", "n1~4") && retiredBy("n1!5", "n1^4") && !retiredBy("n1!5", "n1~5") && !retiredBy("n1!5", "n1^5"));
+    assert.deepEqual([...coveredAmong(["n1!5", "n1~4", "n1~5"])], ["n1~4"]);
+    assert.deepEqual([...adoptionsAmong(["n1!5", "n1~5"])], []);
+    assert.deepEqual([...coveredAmong(["n1!5", "n1^5", "n1~5"])], ["n1!5", "n1~5"], "a node's own fold takes in the removed fold of its incarnation");
   });
 });
 
 // ------------------------------------------------------------------ merge laws with fold ids
 
 /** An op as a node of the law harness: write under incarnation `inc`, or fold as that incarnation. */
-type Op<W> = { fold: boolean; inc: number; write: W };
+type Op<W> = { fold: boolean; removed: boolean; inc: number; write: W };
 const writer = (node: string, inc: number): string => `${node}~${inc}`;
 function withFolds<T extends Crdt<T>, W>(spec: TypeSpec<T, W>, fold: (v: T, writerId: string) => T): TypeSpec<T, Op<W>> {
   return {
     name: `${spec.name} with folds`,
     empty: spec.empty,
-    op: fc.record({ fold: fc.boolean(), inc: fc.integer({ min: 1, max: 4 }), write: spec.op }),
+    op: fc.record({ fold: fc.boolean(), removed: fc.boolean(), inc: fc.integer({ min: 1, max: 4 }), write: spec.op }),
     // A covered id never writes again (its node takes a fresh one): such a write is skipped; a
     // writer id its fold id adopts writes under that fold id.
     apply: (v, node, op) => {
       const id = writer(node, op.inc);
-      if (op.fold) return fold(v, id);
+      // A fold by the node itself, or one of a removed node's ids by another (`node!inc`, as the leader's).
+      if (op.fold) return fold(v, op.removed ? `${node}!${op.inc}` : id);
       const ids = [...(v as unknown as { writers: string[] }).writers, id];
       const adopter = adoptionsAmong(ids).get(id);
       if (adopter !== undefined) return spec.apply(v, adopter, op.write);
