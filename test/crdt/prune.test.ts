@@ -21,7 +21,8 @@ import { checkDeltaLaws, checkMergeLaws, fcParams, stateJson, type TypeSpec } fr
 
 describe("writer ids", () => {
   test("a fold id covers the older ids of its node and adopts its own writer id, and nothing else", () => {
-    assert.deepEqual(parseWriter("n1~a"), { node: "n1", incarnation: 10, fold: false });
+    assert.deepEqual(parseWriter("n1~a"), { node: "n1", incarnation: 10, fold: false, rank: 42 });
+    assert.ok(parseWriter("n1!a")!.rank < parseWriter("n1~a")!.rank && parseWriter("n1~a")!.rank < parseWriter("n1^a")!.rank && parseWriter("n1^9")!.rank < parseWriter("n1!a")!.rank);
     assert.equal(foldIdOf("n1~a"), "n1^a");
     assert.equal(foldIdOf("n1^a"), "n1^a", "a writer that adopted its fold id keeps it");
     assert.equal(foldIdOf("a"), undefined);
