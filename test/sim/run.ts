@@ -1,13 +1,13 @@
 /**
  * Many schedules in a row (seeds `firstSeed`, `firstSeed + 1`, …) and their summary: operations by
  * kind, level and outcome, faults, writes lost, failing seeds with the command that replays each.
- * One seed in ten is a two-DC schedule.
+ * One seed in twenty is a two-DC schedule.
  */
 import { runSchedule, type ScheduleOptions, type ScheduleResult } from "./schedule.js";
 import { runTwoDcSchedule } from "./two-dcs.js";
 
-/** One seed in ten runs two data centers (two-dcs.ts) instead of one DC of five (schedule.ts). */
-export const isTwoDcSeed = (seed: number): boolean => seed % 10 === 9;
+/** One seed in twenty runs two data centers (two-dcs.ts) instead of one DC of five (schedule.ts). */
+export const isTwoDcSeed = (seed: number): boolean => seed % 20 === 19;
 
 export interface Summary {
   schedules: number;
