@@ -9,6 +9,12 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigError } from "../errors.js";
+import type { Transport } from "../transport/types.js";
+import { CounterHandle, MapHandle, SetHandle, type CrdtAccess, type CrdtKeys } from "./handles.js";
+import { checkName } from "./names.js";
+import { Queue, type QueueOptions } from "./queue.js";
+import { Topics, type Topic, type TopicOptions } from "./topic.js";
+import type { Element } from "../crdt/types.js";
 
 /** What the primitives get from the replicator that created them. */
 export interface DistributedContext {
@@ -18,6 +24,12 @@ export interface DistributedContext {
   readonly nodeId: string;
   /** The replicator's delta subject: names of streams, buckets and topics derive from it. */
   readonly subject: string;
+  /** The replicator's typed CRDT operations (the replicator itself), for the counter, map and set handles. */
+  readonly crdts: CrdtAccess;
+  /** The replicator's key constructors (`Key`). */
+  readonly keys: CrdtKeys;
+  /** The replicator's bus, sealing and verifying when it has a cluster key: topics travel on it. */
+  readonly transport: Transport;
 }
 
 /** A resource that must be released when the replicator closes (a lease renewer, a subscription). */
@@ -30,6 +42,41 @@ export class Distributed {
   private readonly open = new Set<Closable>();
 
   constructor(private readonly context: DistributedContext) {}
+
+  // ---------------------------------------------------------------- queue, CRDT handles, topics
+
+  /**
+   * A FIFO queue on a JetStream work-queue stream, shared by every node that names it:
+   * `dequeue` (at most once) or `take` + `ack` (at least once). ConfigError on the in-memory transport.
+   */
+  queue<T>(name: string, options?: QueueOptions<T>): Queue<T> {
+    return new Queue<T>(this.jetstream("queue"), this.context.subject, name, options);
+  }
+
+  /** The PNCounter under key id `name`, as a counter (eventually consistent). */
+  counter(name: string): CounterHandle {
+    return new CounterHandle(this.context.crdts, this.context.keys.pncounter(checkName(name, "counter")));
+  }
+
+  /** The LWWMap under key id `name`, as a map of string keys (eventually consistent). */
+  map<V extends Element = Element>(name: string): MapHandle<V> {
+    return new MapHandle<V>(this.context.crdts, this.context.keys.lwwMap<V>(checkName(name, "map")));
+  }
+
+  /** The ORSet under key id `name`, as a set (eventually consistent). */
+  set<T extends Element = Element>(name: string): SetHandle<T> {
+    return new SetHandle<T>(this.context.crdts, this.context.keys.orset<T>(checkName(name, "set")));
+  }
+
+  /** Cluster-wide publish/subscribe on the replicator's bus (any transport). */
+  topic<T>(name: string, options?: TopicOptions<T>): Topic<T> {
+    this.topics ??= this.track(new Topics(this.context.transport, this.context.subject, this.context.nodeId));
+    return this.topics.topic<T>(name, options);
+  }
+
+  private topics: Topics | undefined;
+
+  // ---------------------------------------------------------------- end of queue, CRDT handles, topics
 
   /** Close every primitive handed out (leases stop being renewed; subscriptions end). */
   async close(): Promise<void> {

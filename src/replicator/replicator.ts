@@ -11,14 +11,14 @@ import { RemovedNodes } from "../cluster/pruning.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
 import type { Crdt } from "../crdt/types.js";
 import { ConfigError, InvalidArgumentError, ReplicatorClosedError } from "../errors.js";
-import { connectNats } from "../transport/nats.js";
+import { connectNats, NatsTransport } from "../transport/nats.js";
 import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
 import type { FullState } from "../wire/codec.js";
 import type { KeyStatus, MemberInfo, ReadOptions, KeySubscribeOptions, WriteOptions } from "./api.js";
 import type { AntiEntropy } from "./anti-entropy.js";
 import type { Change, ChangeStream, TypeConflict } from "./changes.js";
 import type { Inbox } from "./inbox.js";
-import type { Key } from "./keys.js";
+import { Key } from "./keys.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
 import type { Outbox } from "./outbox.js";
 import type { Extension, ReplicatorContext } from "../extension/context.js";
@@ -145,7 +145,6 @@ export class Replicator {
     // A transport we built is ours to close, also around a borrowed NATS connection: closing the
     // wrapper drains our subscriptions and leaves the connection itself open.
     let owns = true;
-    let natsConnection: NatsConnection | undefined;
     if (options.transport !== undefined) {
       transport = options.transport;
       owns = false;
@@ -154,8 +153,9 @@ export class Replicator {
         await snapshots?.close(); // release the LevelDB lock: a retry of start must be able to open it
         throw error;
       });
-      natsConnection = (transport as Awaited<ReturnType<typeof connectNats>>).connection;
     }
+    // Also under a transport the caller built on NATS (the daemon's), for the JetStream primitives.
+    const natsConnection = transport instanceof NatsTransport ? transport.connection : undefined;
     transport = secureBus(transport, resolved, restored.stats);
     let claimed: Claimed;
     try {
@@ -377,7 +377,7 @@ export class Replicator {
    */
   distributed(): Distributed {
     this.checkOpen();
-    return (this.distributedHandle ??= new Distributed({ connection: this.natsConnection, nodeId: this.nodeId, subject: this.options.subject }));
+    return (this.distributedHandle ??= new Distributed({ connection: this.natsConnection, nodeId: this.nodeId, subject: this.options.subject, crdts: this, keys: Key, transport: this.transport }));
   }
 
   // ------------------------------------------------------------------ wiring
