@@ -1,0 +1,50 @@
+/**
+ * The queue bound on a 3-server JetStream cluster (stream replicas 3): 100,000 items, 3 producer
+ * and 5 consumer processes, two consumers SIGKILLed, and one NATS server SIGKILLed once half the
+ * items were consumed: neither guarantee changes. Long (minutes on a loaded machine): not part of
+ * `npm test`; run with `npm run test:distributed`. QUEUE_ITEMS overrides the count.
+ */
+import { after, before, test } from "node:test";
+import { startNatsCluster, type NatsCluster } from "../helpers/nats-cluster.js";
+import { checkAtLeastOnce, checkAtMostOnce } from "../distributed/fixtures/queue-checks.js";
+import { runQueue } from "../distributed/fixtures/queue-harness.js";
+
+const ITEMS = Number(process.env.QUEUE_ITEMS ?? 100_000);
+let cluster: NatsCluster;
+
+before(async () => {
+  cluster = await startNatsCluster({ jetstream: true });
+});
+after(async () => {
+  await cluster?.stop();
+});
+
+/** Kill server `i` mid-run; the next run gets it back (same store), so each run loses one of three. */
+const run = (mode: "dequeue" | "take", victim: number) =>
+  runQueue({
+    mode,
+    servers: [...cluster.urls],
+    queue: `cluster-${mode}`,
+    items: ITEMS,
+    producers: 3,
+    consumers: 5,
+    killConsumers: 2,
+    replicas: 3,
+    ackWaitMs: 5_000,
+    timeoutMs: 1_500_000,
+    onHalfway: () => cluster.servers[victim]!.kill(),
+  });
+
+test(`cluster, dequeue: ${ITEMS} items, 2 consumers and 1 of 3 servers SIGKILLed: every item delivered at most once`, { timeout: 1_800_000 }, async () => {
+  const r = await run("dequeue", 0);
+  checkAtMostOnce(r, ITEMS);
+  console.log(`# cluster dequeue: ${r.delivered.length} delivered of ${ITEMS} in ${r.tookMs} ms`);
+  await cluster.servers[0]!.restart();
+  await cluster.waitForRoutes(60_000);
+});
+
+test(`cluster, take/ack: ${ITEMS} items, 2 consumers and 1 of 3 servers SIGKILLed: every item processed at least once, none lost`, { timeout: 1_800_000 }, async () => {
+  const r = await run("take", 1);
+  checkAtLeastOnce(r, ITEMS);
+  console.log(`# cluster take/ack: ${r.processed.length} processed (${r.processed.length - ITEMS} again) in ${r.tookMs} ms`);
+});
