@@ -60,6 +60,10 @@ class TopicHub {
     queueMicrotask(() => this.deliver(payload, this.nodeId));
   }
 
+  flush(): Promise<void> {
+    return this.transport.flush();
+  }
+
   add(delivery: Delivery): () => void {
     this.deliveries.add(delivery);
     this.off ??= this.transport.subscribe(this.subject, (m) => this.receive(m));
@@ -127,7 +131,18 @@ export class Topic<T> {
     this.hub.publish(encodeChecked(this.codec, message, this.maxBytes, `topic ${JSON.stringify(this.name)}`));
   }
 
-  /** Call `handler(message, fromNodeId)` for every message; returns the function that stops it. */
+  /**
+   * Resolves once this node's subscriptions and publishes so far reached the bus: a message
+   * published elsewhere after that reaches the handlers subscribed before it.
+   */
+  flush(): Promise<void> {
+    return this.hub.flush();
+  }
+
+  /**
+   * Call `handler(message, fromNodeId)` for every message; returns the function that stops it.
+   * Messages published elsewhere before the subscription reached the bus are missed (see `flush`).
+   */
   subscribe(handler: TopicHandler<T>): () => void {
     if (typeof handler !== "function") throw new InvalidArgumentError("subscribe needs a handler function");
     const stats = this.hub.stats;
