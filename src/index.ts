@@ -19,6 +19,10 @@ export type { Change, ChangeOrigin, DataTypeName, DeleteChange, TypeConflict, Va
 export type { HistogramName, RepairCause, ReplicatorStats } from "./extension/stats.js";
 export type { ConsistencyLevel } from "./cluster/quorum.js";
 export { Distributed } from "./distributed/distributed.js";
+export { Queue, type EnqueueOptions, type PullOptions, type QueueOptions, type QueueStats, type Taken } from "./distributed/queue.js";
+export { CounterHandle, MapHandle, SetHandle } from "./distributed/handles.js";
+export { Topic, type TopicHandler, type TopicOptions, type TopicStats } from "./distributed/topic.js";
+export { jsonCodec, type Codec } from "./distributed/codec.js";
 export type { BorrowedNatsConnection, NatsConnectionOptions } from "./transport/nats.js";
 export {
   MemoryNetwork,

@@ -39,6 +39,7 @@ import {
   type HostRule,
   type OriginRule,
 } from "./http-guard.js";
+import { registerQueueRoutes } from "./http-queues.js";
 import { statsOf, type LagWindow } from "./stats.js";
 import { SSE_HEADERS, type ChangeFeed } from "./watch.js";
 
@@ -220,6 +221,8 @@ export function buildApi(d: ApiDeps, https?: { cert: Buffer; key: Buffer }): Fas
     }
     return { key: id, deleted: true };
   });
+
+  registerQueueRoutes(app, () => need(d).r);
 
   app.get("/v1/watch", (req, reply) => {
     const { feed } = need(d);
