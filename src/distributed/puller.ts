@@ -9,7 +9,8 @@
  */
 import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { createInbox, nanos } from "@nats-io/transport-node";
-import { retrying, Transient } from "./retry.js";
+import { RequestFailedError } from "../errors.js";
+import { retrying } from "./retry.js";
 
 /** Most messages asked for in one pull. */
 const MAX_BATCH = 256;
@@ -58,7 +59,7 @@ export class Puller {
 
   /**
    * One pull of up to `batch` messages: resolves with those that came before the server said there
-   * are no more (a 404/408/409 status) or the batch was full. Throws Transient when nothing came in
+   * are no more (a 404/408/409 status) or the batch was full. Throws RequestFailedError (retried) when nothing came in
    * `timeoutMs`, or on an unexpected answer (503: no consumer leader, during an election).
    */
   private pull(batch: number, waitMs: number, timeoutMs: number): Promise<Msg[]> {
@@ -72,13 +73,13 @@ export class Puller {
         if (error !== undefined && got.length === 0) reject(error);
         else resolve(got);
       };
-      const timer = setTimeout(() => finish(new Transient("timeout")), timeoutMs);
+      const timer = setTimeout(() => finish(new RequestFailedError("no answer to a pull", "timeout")), timeoutMs);
       const sub = this.nc.subscribe(inbox, {
         callback: (error, msg) => {
           if (error !== null) return finish(error);
           const code = msg.headers?.code ?? 0;
           if (code === 404 || code === 408 || code === 409) return finish();
-          if (code !== 0 || !this.isOurs(msg.reply)) return finish(new Transient(`unexpected pull answer ${code} ${msg.headers?.description ?? ""}`));
+          if (code !== 0 || !this.isOurs(msg.reply)) return finish(new RequestFailedError(`pull answered ${code} ${msg.headers?.description ?? ""}`, "no-responders"));
           got.push(msg);
           if (got.length === batch) finish();
         },

@@ -10,9 +10,6 @@ import { InvalidArgumentError, ProtocolError, RequestFailedError } from "../erro
 /** Longest single request inside an operation's retry loop. */
 export const ATTEMPT_MS = 5_000;
 
-/** An answer worth asking again for (a timeout, an unexpected status). */
-export class Transient extends Error {}
-
 /** Run `attempt` (given its time budget) until it succeeds or `timeoutMs` passed; `what` names it in errors. */
 export async function retrying<R>(nc: NatsConnection, timeoutMs: number, what: string, attempt: (ms: number) => Promise<R>): Promise<R> {
   const deadline = Date.now() + timeoutMs;
