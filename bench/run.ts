@@ -30,6 +30,7 @@ import { runScale } from "./scenarios/scale.js";
 import { runSecurity } from "./scenarios/security.js";
 import { runRestarts } from "./scenarios/restarts.js";
 import { runThroughput } from "./scenarios/throughput.js";
+import { runQueue } from "./scenarios/queue.js";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
 
@@ -45,6 +46,7 @@ const SCENARIOS: { name: keyof Scenarios; title: string; run: (ctx: BenchContext
   { name: "churn", title: "9. Map churn (heap and bytes per key after keys come and go)", run: runChurn },
   { name: "restarts", title: "10. Metadata after 100 writer restarts (vs fresh)", run: runRestarts },
   { name: "bigset", title: "11. Big values (one element added to a large ORSet)", run: runBigSet },
+  { name: "queue", title: "12. Queue (vs raw JetStream publish + fetch)", run: runQueue },
 ];
 
 interface Args {

@@ -11,6 +11,7 @@ import type { CodecResult } from "../scenarios/codec.js";
 import type { ConvergenceResult } from "../scenarios/convergence.js";
 import { DURABILITY_MODES, type DurabilityResult } from "../scenarios/durability.js";
 import type { KvResult } from "../scenarios/kv.js";
+import { renderQueue, type QueueBenchResult } from "../scenarios/queue.js";
 import type { RestartsResult } from "../scenarios/restarts.js";
 import type { ScaleResult } from "../scenarios/scale.js";
 import type { SecurityResult } from "../scenarios/security.js";
@@ -31,6 +32,7 @@ export interface Scenarios {
   churn?: ChurnResult;
   restarts?: RestartsResult;
   bigset?: BigSetResult;
+  queue?: QueueBenchResult;
 }
 
 export interface Goal {
@@ -501,6 +503,7 @@ export function render(r: BenchResults): Rendered {
     );
     out.push("");
   }
+  if (s.queue) out.push(...renderQueue(s.queue));
   return { markdown: out.join("\n"), svgs };
 }
 
