@@ -37,7 +37,7 @@ const run = (mode: "dequeue" | "take", victim: number) =>
 
 test(`cluster, dequeue: ${ITEMS} items, 2 consumers and 1 of 3 servers SIGKILLed: every item delivered at most once`, { timeout: 1_800_000 }, async () => {
   const r = await run("dequeue", 0);
-  checkAtMostOnce(r, ITEMS);
+  checkAtMostOnce(r, ITEMS, 5); // the server kill may cost every consumer the item in its hands
   console.log(`# cluster dequeue: ${r.delivered.length} delivered of ${ITEMS} in ${r.tookMs} ms`);
 });
 
