@@ -11,7 +11,6 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigError } from "../errors.js";
 import type { Transport } from "../transport/types.js";
 import { CounterHandle, MapHandle, SetHandle, type CrdtAccess, type CrdtKeys } from "./handles.js";
-import { checkName } from "./names.js";
 import { Queue, type QueueOptions } from "./queue.js";
 import { Topics, type Topic, type TopicOptions } from "./topic.js";
 import type { Element } from "../crdt/types.js";
@@ -55,17 +54,17 @@ export class Distributed {
 
   /** The PNCounter under key id `name`, as a counter (eventually consistent). */
   counter(name: string): CounterHandle {
-    return new CounterHandle(this.context.crdts, this.context.keys.pncounter(checkName(name, "counter")));
+    return new CounterHandle(this.context.crdts, this.context.keys.pncounter(name));
   }
 
   /** The LWWMap under key id `name`, as a map of string keys (eventually consistent). */
   map<V extends Element = Element>(name: string): MapHandle<V> {
-    return new MapHandle<V>(this.context.crdts, this.context.keys.lwwMap<V>(checkName(name, "map")));
+    return new MapHandle<V>(this.context.crdts, this.context.keys.lwwMap<V>(name));
   }
 
   /** The ORSet under key id `name`, as a set (eventually consistent). */
   set<T extends Element = Element>(name: string): SetHandle<T> {
-    return new SetHandle<T>(this.context.crdts, this.context.keys.orset<T>(checkName(name, "set")));
+    return new SetHandle<T>(this.context.crdts, this.context.keys.orset<T>(name));
   }
 
   /** Cluster-wide publish/subscribe on the replicator's bus (any transport). */
