@@ -25,7 +25,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from "@nats-io/jetstream";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, RequestFailedError } from "../errors.js";
 import { codecOf, decodeChecked, encodeChecked, type Codec } from "./codec.js";
 import { checkName, isReceiptOf, queueNames, receiptOf, type QueueNames } from "./names.js";
 import { Puller } from "./puller.js";
@@ -84,6 +84,8 @@ const DEFAULTS = { ackWaitMs: 30_000, replicas: 1, maxItemBytes: 1024 * 1024, ti
 /** Room under the server's max_payload for the message's headers (its id). */
 const HEADER_ROOM = 1024;
 const ACK = new TextEncoder().encode("+ACK");
+/** The JetStream API's error code for deleting a message that is not (or no longer) in the stream. */
+const NO_SUCH_MESSAGE = 10057;
 
 export class Queue<T> {
   readonly name: string;
@@ -155,9 +157,10 @@ export class Queue<T> {
       const msg = await this.pull("dequeue", options.waitMs ?? 0);
       if (msg === undefined) return undefined;
       const seq = receiptOf(msg.reply!).sequence;
-      const claimed = await this.claim(seq);
-      this.nc.publish(msg.reply!, ACK); // clears the consumer's pending entry; the item is gone either way
-      if (!claimed) continue; // another caller removed it first
+      // Not claimed: another caller removed it first. No ack then: were it still there (it is not),
+      // an ack would remove an item nobody got; its pending entry just expires.
+      if (!(await this.claim(seq))) continue;
+      this.nc.publish(msg.reply!, ACK); // clears the consumer's pending entry of the item we removed
       const decoded = decodeChecked(this.codec, msg.data, this.o.maxItemBytes);
       if (decoded !== undefined) return decoded.value;
       this.stats.rejected++;
@@ -223,14 +226,20 @@ export class Queue<T> {
     return this.puller.next(this.what(what), waitMs);
   }
 
-  /** Delete message `seq` from the stream: true only for the one caller whose delete removed it. */
+  /**
+   * Delete message `seq` from the stream: true only for the one caller whose delete removed it.
+   * "No such message" (10057) is false; any other answer (no leader yet, a replica catching up) is
+   * asked again until the deadline. A delete whose answer a lost server took with it reads "no such
+   * message" when asked again: that item is handed to nobody (at most once).
+   */
   private async claim(seq: number): Promise<boolean> {
     const jsm = await this.manager();
     return this.retrying("dequeue", async () => {
       try {
         return await jsm.streams.deleteMessage(this.names.stream, seq, false);
       } catch (error) {
-        if (error instanceof JetStreamApiError && error.status !== 503) return false; // not there: someone else's
+        if (error instanceof JetStreamApiError && error.code === NO_SUCH_MESSAGE) return false;
+        if (error instanceof JetStreamApiError) throw new RequestFailedError(`delete answered ${error.code}: ${error.message}`, "no-responders");
         throw error;
       }
     });
