@@ -157,8 +157,8 @@ export class Queue<T> {
       const msg = await this.pull("dequeue", options.waitMs ?? 0);
       if (msg === undefined) return undefined;
       const seq = receiptOf(msg.reply!).sequence;
-      // Not claimed: another caller removed it first. No ack then: were it still there (it is not),
-      // an ack would remove an item nobody got; its pending entry just expires.
+      // Not claimed: another caller removed it first. No ack: were it still there, an ack would
+      // remove an item nobody got; the consumer drops the pending entry of a removed item itself.
       if (!(await this.claim(seq))) continue;
       this.nc.publish(msg.reply!, ACK); // clears the consumer's pending entry of the item we removed
       const decoded = decodeChecked(this.codec, msg.data, this.o.maxItemBytes);
@@ -229,20 +229,21 @@ export class Queue<T> {
   /**
    * Delete message `seq` from the stream: true only for the one caller whose delete removed it.
    * "No such message" (10057) is false; any other answer (no leader yet, a replica catching up) is
-   * asked again until the deadline. A delete whose answer a lost server took with it reads "no such
-   * message" when asked again: that item is handed to nobody (at most once).
+   * asked again until the deadline. A delete is ambiguous once sent: a timeout may hide one that was
+   * applied, and asked again it reads "no such message", so that item goes to nobody (at most
+   * once). Hence one attempt waits for its answer as long as the operation may take, rather than
+   * giving up early on a slow server.
    */
-  private async claim(seq: number): Promise<boolean> {
-    const jsm = await this.manager();
-    return this.retrying("dequeue", async () => {
-      try {
-        return await jsm.streams.deleteMessage(this.names.stream, seq, false);
-      } catch (error) {
-        if (error instanceof JetStreamApiError && error.code === NO_SUCH_MESSAGE) return false;
-        if (error instanceof JetStreamApiError) throw new RequestFailedError(`delete answered ${error.code}: ${error.message}`, "no-responders");
-        throw error;
-      }
-    });
+  private claim(seq: number): Promise<boolean> {
+    const api = `$JS.API.STREAM.MSG.DELETE.${this.names.stream}`;
+    const body = JSON.stringify({ seq, no_erase: true });
+    const attempt = async (ms: number): Promise<boolean> => {
+      const answer = (await this.nc.request(api, body, { timeout: ms })).json<{ success?: boolean; error?: { err_code?: number; description?: string } }>();
+      if (answer.error === undefined) return answer.success === true;
+      if (answer.error.err_code === NO_SUCH_MESSAGE) return false;
+      throw new RequestFailedError(`delete answered ${answer.error.err_code}: ${answer.error.description}`, "no-responders");
+    };
+    return retrying(this.nc, this.o.timeoutMs, this.what("dequeue"), attempt, this.o.timeoutMs);
   }
 
   /** Remove an item nobody can decode, and count it. */

@@ -10,14 +10,17 @@ import { InvalidArgumentError, ProtocolError, RequestFailedError } from "../erro
 /** Longest single request inside an operation's retry loop. */
 export const ATTEMPT_MS = 5_000;
 
-/** Run `attempt` (given its time budget) until it succeeds or `timeoutMs` passed; `what` names it in errors. */
-export async function retrying<R>(nc: NatsConnection, timeoutMs: number, what: string, attempt: (ms: number) => Promise<R>): Promise<R> {
+/**
+ * Run `attempt` (given its time budget, at most `attemptMs`) until it succeeds or `timeoutMs`
+ * passed; `what` names it in errors.
+ */
+export async function retrying<R>(nc: NatsConnection, timeoutMs: number, what: string, attempt: (ms: number) => Promise<R>, attemptMs = ATTEMPT_MS): Promise<R> {
   const deadline = Date.now() + timeoutMs;
   let pause = 25;
   for (;;) {
     if (nc.isClosed()) throw new RequestFailedError(`${what}: the NATS connection is closed`, "closed");
     try {
-      return await attempt(Math.max(100, Math.min(ATTEMPT_MS, deadline - Date.now())));
+      return await attempt(Math.max(100, Math.min(attemptMs, deadline - Date.now())));
     } catch (error) {
       if (error instanceof JetStreamApiError && error.status !== 503) {
         throw new ProtocolError(`${what}: the server refused: ${error.message}`, { cause: error });
