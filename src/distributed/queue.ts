@@ -157,10 +157,10 @@ export class Queue<T> {
       const msg = await this.pull("dequeue", options.waitMs ?? 0);
       if (msg === undefined) return undefined;
       const seq = receiptOf(msg.reply!).sequence;
-      // Not claimed: another caller removed it first. No ack: were it still there, an ack would
-      // remove an item nobody got; the consumer drops the pending entry of a removed item itself.
+      // Not claimed: another caller removed it first. Claimed or not, no ack: the consumer drops the
+      // pending entry of a removed item itself when its ack wait ends, and acks of deleted messages
+      // made nats-server 2.9 (replicated work-queue streams) drop other, undelivered items.
       if (!(await this.claim(seq))) continue;
-      this.nc.publish(msg.reply!, ACK); // clears the consumer's pending entry of the item we removed
       const decoded = decodeChecked(this.codec, msg.data, this.o.maxItemBytes);
       if (decoded !== undefined) return decoded.value;
       this.stats.rejected++;
@@ -176,8 +176,7 @@ export class Queue<T> {
       const receipt = msg.reply!;
       const decoded = decodeChecked(this.codec, msg.data, this.o.maxItemBytes);
       if (decoded === undefined) {
-        await this.reject(receiptOf(receipt).sequence);
-        this.nc.publish(receipt, ACK);
+        await this.reject(receiptOf(receipt).sequence); // deleted, not acked: see dequeue
         continue;
       }
       return { value: decoded.value, receipt, deliveries: receiptOf(receipt).deliveries, ack: () => this.ack(receipt) };
@@ -287,8 +286,10 @@ export class Queue<T> {
         await jsm.consumers.info(stream, consumer);
       } catch (error) {
         if (!(error instanceof JetStreamApiError && error.code === 10014)) throw error;
+        // No limit on unacknowledged items: a dequeued item's pending entry stays until its ack wait
+        // ends (see dequeue), and a limit would then make a busy queue answer "empty".
         await jsm.consumers
-          .add(stream, { durable_name: consumer, ack_policy: AckPolicy.Explicit, ack_wait: nanos(this.o.ackWaitMs), max_deliver: -1, max_ack_pending: 10_000 })
+          .add(stream, { durable_name: consumer, ack_policy: AckPolicy.Explicit, ack_wait: nanos(this.o.ackWaitMs), max_deliver: -1, max_ack_pending: -1 })
           .catch(async (e: unknown) => {
             await jsm.consumers.info(stream, consumer).catch(() => Promise.reject(e));
           });
