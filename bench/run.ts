@@ -31,6 +31,7 @@ import { runScale } from "./scenarios/scale.js";
 import { runSecurity } from "./scenarios/security.js";
 import { runRestarts } from "./scenarios/restarts.js";
 import { runThroughput } from "./scenarios/throughput.js";
+import { runQueue } from "./scenarios/queue.js";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
 
@@ -47,6 +48,7 @@ const SCENARIOS: { name: keyof Scenarios; title: string; run: (ctx: BenchContext
   { name: "restarts", title: "10. Metadata after 100 writer restarts (vs fresh)", run: runRestarts },
   { name: "bigset", title: "11. Big values (one element added to a large ORSet)", run: runBigSet },
   { name: "locks", title: "12. Coordination: JetStream lock (vs the raw KV update round trip)", run: runLocks },
+  { name: "queue", title: "13. Queue (vs raw JetStream publish + fetch)", run: runQueue },
 ];
 
 interface Args {

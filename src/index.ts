@@ -27,6 +27,10 @@ export type { Semaphore, SemaphoreAcquireOptions } from "./distributed/semaphore
 export type { Barrier, ArriveOptions } from "./distributed/barrier.js";
 export type { AcquireOptions, Grant, LeaseOptions, Renewal } from "./distributed/lease-table.js";
 export type { BucketOptions } from "./distributed/buckets.js";
+export { Queue, type EnqueueOptions, type PullOptions, type QueueOptions, type QueueStats, type Taken } from "./distributed/queue.js";
+export { CounterHandle, MapHandle, SetHandle } from "./distributed/handles.js";
+export { Topic, type TopicHandler, type TopicOptions, type TopicStats } from "./distributed/topic.js";
+export { jsonCodec, type Codec } from "./distributed/codec.js";
 export {
   MemoryNetwork,
   type DeliveryRecord,

@@ -12,6 +12,7 @@ import type { CodecResult } from "../scenarios/codec.js";
 import type { ConvergenceResult } from "../scenarios/convergence.js";
 import { DURABILITY_MODES, type DurabilityResult } from "../scenarios/durability.js";
 import type { KvResult } from "../scenarios/kv.js";
+import { renderQueue, type QueueBenchResult } from "../scenarios/queue.js";
 import type { RestartsResult } from "../scenarios/restarts.js";
 import type { ScaleResult } from "../scenarios/scale.js";
 import type { SecurityResult } from "../scenarios/security.js";
@@ -33,6 +34,7 @@ export interface Scenarios {
   restarts?: RestartsResult;
   bigset?: BigSetResult;
   locks?: LocksResult;
+  queue?: QueueBenchResult;
 }
 
 export interface Goal {
@@ -505,6 +507,7 @@ export function render(r: BenchResults): Rendered {
     out.push("");
   }
   if (s.locks) out.push(...renderLocks(s.locks));
+  if (s.queue) out.push(...renderQueue(s.queue));
   return { markdown: out.join("\n"), svgs };
 }
 

@@ -17,6 +17,11 @@ import { LeaseTable, type LeaseOptions } from "./lease-table.js";
 import { decodeLeaseEntry, type LeaseEntry } from "./lease-state.js";
 import { Lock } from "./lock.js";
 import { Semaphore } from "./semaphore.js";
+import type { Element } from "../crdt/types.js";
+import type { Transport } from "../transport/types.js";
+import { CounterHandle, MapHandle, SetHandle, type CrdtAccess, type CrdtKeys } from "./handles.js";
+import { Queue, type QueueOptions } from "./queue.js";
+import { Topics, type Topic, type TopicOptions } from "./topic.js";
 
 /** Options of `d.lock` and `d.semaphore`. */
 export type LockOptions = LeaseOptions & BucketOptions;
@@ -29,6 +34,15 @@ export interface DistributedContext {
   readonly nodeId: string;
   /** The replicator's delta subject: names of streams, buckets and topics derive from it. */
   readonly subject: string;
+  /**
+   * The replicator's typed CRDT operations (the replicator itself) and key constructors (`Key`),
+   * for the counter, map and set handles; absent on a Distributed built on a bare NATS connection
+   * (JetStream primitives only).
+   */
+  readonly crdts?: CrdtAccess;
+  readonly keys?: CrdtKeys;
+  /** The replicator's bus, sealing and verifying when it has a cluster key: topics travel on it. */
+  readonly transport?: Transport;
 }
 
 /** A resource that must be released when the replicator closes (a lease renewer, a subscription). */
@@ -43,6 +57,44 @@ export class Distributed {
 
   constructor(private readonly context: DistributedContext) {}
 
+  // ---------------------------------------------------------------- queue, CRDT handles, topics
+
+  /**
+   * A FIFO queue on a JetStream work-queue stream, shared by every node that names it:
+   * `dequeue` (at most once) or `take` + `ack` (at least once). ConfigError on the in-memory transport.
+   */
+  queue<T>(name: string, options?: QueueOptions<T>): Queue<T> {
+    return new Queue<T>(this.jetstream("queue"), this.context.subject, name, options);
+  }
+
+  /** The PNCounter under key id `name`, as a counter (eventually consistent). */
+  counter(name: string): CounterHandle {
+    const { crdts, keys } = this.replica("a counter handle");
+    return new CounterHandle(crdts, keys.pncounter(name));
+  }
+
+  /** The LWWMap under key id `name`, as a map of string keys (eventually consistent). */
+  map<V extends Element = Element>(name: string): MapHandle<V> {
+    const { crdts, keys } = this.replica("a map handle");
+    return new MapHandle<V>(crdts, keys.lwwMap<V>(name));
+  }
+
+  /** The ORSet under key id `name`, as a set (eventually consistent). */
+  set<T extends Element = Element>(name: string): SetHandle<T> {
+    const { crdts, keys } = this.replica("a set handle");
+    return new SetHandle<T>(crdts, keys.orset<T>(name));
+  }
+
+  /** Cluster-wide publish/subscribe on the replicator's bus (any transport). */
+  topic<T>(name: string, options?: TopicOptions<T>): Topic<T> {
+    this.topics ??= this.track(new Topics(this.replica("a topic").transport, this.context.subject, this.context.nodeId));
+    return this.topics.topic<T>(name, options);
+  }
+
+  private topics: Topics | undefined;
+
+  // ---------------------------------------------------------------- end of queue, CRDT handles, topics
+
   /** Close every primitive handed out (leases stop being renewed; subscriptions end). */
   async close(): Promise<void> {
     const all = [...this.open];
@@ -54,6 +106,15 @@ export class Distributed {
   protected track<C extends Closable>(c: C): C {
     this.open.add(c);
     return c;
+  }
+
+  /** The replicator's parts the CRDT handles and topics need, or a ConfigError naming what needs them. */
+  private replica(what: string): { crdts: CrdtAccess; keys: CrdtKeys; transport: Transport } {
+    const { crdts, keys, transport } = this.context;
+    if (crdts === undefined || keys === undefined || transport === undefined) {
+      throw new ConfigError(`${what} needs a replicator: get this Distributed from replicator.distributed()`);
+    }
+    return { crdts, keys, transport };
   }
 
   /** The NATS connection, or a ConfigError naming what needs it. */

@@ -20,7 +20,7 @@ import type { KeyStatus, KeySubscribeOptions, MemberInfo, ReadOptions, WriteOpti
 import type { Change, TypeConflict } from "./changes.js";
 import { contextView } from "./context-view.js";
 import { helloSubject, writerIdFor } from "./identity.js";
-import { checkId, type Key } from "./keys.js";
+import { checkId, Key } from "./keys.js";
 import { ReplicatorLog } from "./logging.js";
 import type { ReplicatorOptions, ResolvedOptions } from "./options.js";
 import { buildParts, directSubject, nodeSubject, type Parts } from "./parts.js";
@@ -290,7 +290,7 @@ export class Replicator {
    */
   distributed(): Distributed {
     this.checkOpen();
-    return (this.distributedHandle ??= new Distributed({ connection: this.natsConnection, nodeId: this.nodeId, subject: this.options.subject }));
+    return (this.distributedHandle ??= new Distributed({ connection: this.natsConnection, nodeId: this.nodeId, subject: this.options.subject, crdts: this, keys: Key, transport: this.transport }));
   }
 
   // ------------------------------------------------------------------ wiring

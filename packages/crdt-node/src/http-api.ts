@@ -22,6 +22,7 @@ import { parseJsonBody, parseOperation, parseType, typeName, valueKindOf, view, 
 import { BODY_LIMIT, HttpError, replyError } from "./http-errors.js";
 import { jsonContentTypeProblem } from "./http-guard.js";
 import { registerLockRoutes } from "./http-locks.js";
+import { registerQueueRoutes } from "./http-queues.js";
 import { compareKeys, keysPage } from "./keys-page.js";
 import * as S from "./schemas.js";
 import { LagWindow, recordLag, statsOf } from "./stats.js";
@@ -270,6 +271,7 @@ const api: FastifyPluginAsync<CrdtApiOptions> = async (plain, o) => {
   );
 
   registerLockRoutes(app, () => need().r);
+  registerQueueRoutes(app, () => need().r);
 };
 
 /** The plugin: `app.register(crdtApi, { replicator, ...options })`. */
