@@ -39,7 +39,7 @@ describe("the OpenAPI document and the answers it describes", () => {
   const seen = new Set<string>();
 
   before(async () => {
-    nats = await startNatsServer();
+    nats = await startNatsServer({ jetstream: true }); // JetStream: the lock and queue routes
     a = await startDaemon(cfg(["--node-id", "doc-a", "--nats", nats.url]), quiet);
     await a.started;
     b = await startDaemon(cfg(["--node-id", "doc-b", "--nats", nats.url]), quiet);
@@ -127,6 +127,33 @@ describe("the OpenAPI document and the answers it describes", () => {
     conforms("GET", "/v1/cluster", await http("GET", `${idle.url}/v1/cluster`, undefined, { authorization: "Bearer secret-token" })); // 503
     conforms("GET", "/v1/stats", await http("GET", `${a.url}/v1/stats`));
     conforms("GET", "/v1/stats", await http("GET", `${idle.url}/v1/stats`, undefined, { authorization: "Bearer secret-token" })); // 503
+
+    // Locks and queues (JetStream): errors from the idle node (503) and from the lock's rules.
+    const auth = { authorization: "Bearer secret-token" };
+    const L = "/v1/locks/{name}";
+    const granted = await http("POST", `${a.url}/v1/locks/doc-lock/acquire`, { ttlMs: 30_000 });
+    conforms("POST", `${L}/acquire`, granted);
+    const token = granted.body.fencingToken as number;
+    conforms("POST", `${L}/acquire`, await http("POST", `${b.url}/v1/locks/doc-lock/acquire`, {})); // 409 held
+    conforms("POST", `${L}/renew`, await http("POST", `${a.url}/v1/locks/doc-lock/renew`, { fencingToken: token }));
+    conforms("POST", `${L}/renew`, await http("POST", `${a.url}/v1/locks/doc-lock/renew`, { fencingToken: token + 1000 })); // 409
+    conforms("GET", L, await http("GET", `${a.url}/v1/locks/doc-lock`));
+    conforms("GET", L, await http("GET", `${idle.url}/v1/locks/doc-lock`, undefined, auth)); // 503
+    conforms("DELETE", L, await http("DELETE", `${a.url}/v1/locks/doc-lock?fencingToken=${token}`));
+    conforms("DELETE", L, await http("DELETE", `${a.url}/v1/locks/doc-lock?fencingToken=nope`)); // 400
+    const Q = "/v1/queues/{name}";
+    conforms("POST", Q, await http("POST", `${a.url}/v1/queues/doc-queue`, { item: { n: 1 } }));
+    conforms("POST", Q, await http("POST", `${a.url}/v1/queues/doc-queue`, { item: { n: 2 } }));
+    conforms("GET", Q, await http("GET", `${a.url}/v1/queues/doc-queue`));
+    conforms("GET", `${Q}/peek`, await http("GET", `${a.url}/v1/queues/doc-queue/peek`));
+    conforms("POST", `${Q}/dequeue`, await http("POST", `${a.url}/v1/queues/doc-queue/dequeue`));
+    const taken = await http("POST", `${b.url}/v1/queues/doc-queue/take`);
+    conforms("POST", `${Q}/take`, taken);
+    conforms("POST", `${Q}/ack`, await http("POST", `${b.url}/v1/queues/doc-queue/ack`, { receipt: taken.body.receipt }));
+    for (const [m, path] of [["POST", Q], ["GET", Q], ["GET", `${Q}/peek`], ["POST", `${Q}/dequeue`], ["POST", `${Q}/take`], ["POST", `${Q}/ack`]] as const) {
+      const url = `${idle.url}${path.replace("{name}", "doc-queue")}`;
+      conforms(m, path, await http(m, url, m === "POST" ? { item: 1, receipt: "x" } : undefined, auth)); // 503
+    }
 
     // The watch stream: its content type, and each event's data against the document's event schema.
     const watchDoc = doc.paths["/v1/watch"]!.get!.responses["200"]!.content!["text/event-stream"]!.schema;

@@ -38,7 +38,7 @@ type NameParams = Static<typeof Params>;
 export function registerLockRoutes(app: FastifyInstance, live: () => Replicator): void {
   app.post<{ Params: NameParams; Body: Static<typeof AcquireBody> | undefined }>(
     "/v1/locks/:name/acquire",
-    { schema: { params: Params, body: Type.Optional(AcquireBody), response: { 200: Granted, 409: Problem, 503: Problem } } },
+    { schema: { params: Params, body: Type.Optional(AcquireBody), response: { 200: Granted, 400: Problem, 409: Problem, 503: Problem } } },
     async (req, reply) => {
       const { name } = req.params;
       const ttlMs = req.body?.ttlMs ?? HTTP_LOCK_TTL_MS;
@@ -62,7 +62,7 @@ export function registerLockRoutes(app: FastifyInstance, live: () => Replicator)
 
   app.post<{ Params: NameParams; Body: Static<typeof TokenBody> }>(
     "/v1/locks/:name/renew",
-    { schema: { params: Params, body: TokenBody, response: { 200: Granted, 409: Problem, 503: Problem } } },
+    { schema: { params: Params, body: TokenBody, response: { 200: Granted, 400: Problem, 409: Problem, 503: Problem } } },
     async (req, reply) => {
       const { name } = req.params;
       const { fencingToken } = req.body;
@@ -81,7 +81,7 @@ export function registerLockRoutes(app: FastifyInstance, live: () => Replicator)
 
   app.delete<{ Params: NameParams; Querystring: Static<typeof TokenQuery> }>(
     "/v1/locks/:name",
-    { schema: { params: Params, querystring: TokenQuery, response: { 200: Released, 503: Problem } } },
+    { schema: { params: Params, querystring: TokenQuery, response: { 200: Released, 400: Problem, 503: Problem } } },
     async (req, reply) => {
       const { name } = req.params;
       const { fencingToken } = req.query;
@@ -96,7 +96,7 @@ export function registerLockRoutes(app: FastifyInstance, live: () => Replicator)
     },
   );
 
-  app.get<{ Params: NameParams }>("/v1/locks/:name", { schema: { params: Params, response: { 200: State, 503: Problem } } }, async (req, reply) => {
+  app.get<{ Params: NameParams }>("/v1/locks/:name", { schema: { params: Params, response: { 200: State, 400: Problem, 503: Problem } } }, async (req, reply) => {
     const { name } = req.params;
     return jetstream(reply, async () => {
       const lock = live().distributed().lock(name, { autoRenew: false });
