@@ -171,8 +171,8 @@ export async function runConvergence(ctx: BenchContext): Promise<ConvergenceResu
   const rates = ctx.full ? [100, 1000, 10_000] : [100, 1000];
   const peerCounts = [2, 4];
   const warmupMs = ctx.full ? 1000 : 500;
-  // At 100/s a run needs more seconds for a p99 over enough samples (quick: 400 samples).
-  const secondsAt = (rate: number): number => (rate <= 100 ? (ctx.full ? 30 : 4) : ctx.full ? 10 : 2);
+  // At 100/s a run needs more seconds for a p99 over enough samples (quick: 300 samples).
+  const secondsAt = (rate: number): number => (rate <= 100 ? (ctx.full ? 30 : 3) : ctx.full ? 10 : 2);
 
   ctx.progress.step("starting nats-server and 5 worker processes");
   const server = await ctx.server();

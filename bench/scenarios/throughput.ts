@@ -197,7 +197,7 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
     runs: burstRuns,
   };
   ctx.progress.note(
-    `3 nodes at once: ${fmt(burst.perNodePerSecond)}/s per node (slowest ${fmt(burst.minPerNodePerSecond)}/s), burst end → converged ${burst.convergeMs.toFixed(1)} ms`,
+    `3 nodes at once: ${fmt(burst.perNodePerSecond)}/s per node (slowest ${fmt(burst.minPerNodePerSecond)}/s), last update issued → all converged ${burst.convergeMs.toFixed(1)} ms`,
   );
 
   // Baseline: raw NATS 1→1, 100-byte messages.
