@@ -358,7 +358,7 @@ export class Snapshots {
     const waiters = this.waiters;
     this.waiters = [];
     this.writeQueued = false;
-    const outcome = await this.writeBatch(clean);
+    const outcome = await this.writeBatch(clean, waiters.length > 0);
     for (const w of waiters) {
       const skipped = outcome.unencodable?.get(w.key);
       if (outcome.failure !== undefined) w.reject(outcome.failure);
@@ -368,8 +368,12 @@ export class Snapshots {
     return outcome.ok;
   }
 
-  /** The changed keys and the meta, in one LevelDB batch. Never rejects. */
-  private async writeBatch(clean: boolean): Promise<BatchOutcome> {
+  /**
+   * The changed keys and the meta, in one LevelDB batch. Never rejects. A batch that durable writes
+   * wait for never repacks (that would hold them for a rewrite of the whole store): the next
+   * periodic or final batch does.
+   */
+  private async writeBatch(clean: boolean, durable: boolean): Promise<BatchOutcome> {
     if (this.state === "closed" || this.ctx === undefined || this.db.status !== "open") {
       return { ok: false, failure: new DurableWriteError(`the snapshot database in "${this.dir}" is closed`) };
     }
@@ -386,7 +390,7 @@ export class Snapshots {
     const change: LayoutChange = { packs: undefined, loose: [], unloose: [], gone: [] };
     try {
       const unencodable = new Map<string, unknown>();
-      if (shouldRepack(layout.loose.size, keys.size, this.store.size)) change.packs = await this.repack(batch, report, unencodable);
+      if (!durable && shouldRepack(layout.loose.size, keys.size, this.store.size)) change.packs = await this.repack(batch, report, unencodable);
       await this.writeKeys(batch, keys, expired, report, unencodable, change);
       const ctx = this.ctx;
       // "Clean" promises the next run that every write of this writer id is on disk.

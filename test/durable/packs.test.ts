@@ -1,6 +1,6 @@
 /**
  * Packed snapshots (issue 13): a large batch repacks every value into "p/" entries, small batches
- * add loose "v/" entries that win over the packs, an expired tombstone of a packed key leaves an
+ * add loose "v/" entries that win over the packs (durable writes never wait for a repack), an expired tombstone of a packed key leaves an
  * "x/" marker, a repack clears loose entries and markers, a corrupt pack costs only its own keys,
  * and a snapshot written by the per-key layout of the release before packs (a fixture written by
  * that code) still restores, and is carried on.
@@ -87,6 +87,19 @@ describe("packed snapshots", () => {
     assert.equal(s.store.get("k12000")?.value.equals(counter(12001)), true);
     assert.equal(s.store.get("k500"), undefined);
     await s.handle.close();
+  });
+
+  test("a batch durable writes wait for never repacks; the next periodic or final one does", async () => {
+    const dir = join(tempDir(), "durable");
+    const s = await openDirect(dir);
+    for (let i = 0; i < 20_000; i++) s.store.set(`k${i}`, "gcounter", counter(i + 1), "local");
+    await s.snaps.persist("k7");
+    assert.equal(s.snaps.lastWrite!.values, 20_000);
+    assert.equal(s.snaps.lastWrite!.packs, 0, "the durable batch wrote loose entries");
+    await s.handle.close();
+    assert.ok(s.snaps.lastWrite!.packs > 0, "the final batch repacked");
+    const on = await keysOf(dir);
+    assert.deepEqual(on.loose, []);
   });
 
   test("a corrupt pack is skipped and counted; the other packs restore", async () => {
