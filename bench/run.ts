@@ -27,8 +27,10 @@ import { runConvergence } from "./scenarios/convergence.js";
 import { runDurability } from "./scenarios/durability.js";
 import { runKv } from "./scenarios/kv.js";
 import { runLocks } from "./scenarios/locks.js";
+import { runNodeCount } from "./scenarios/nodes.js";
 import { runScale } from "./scenarios/scale.js";
 import { runSecurity } from "./scenarios/security.js";
+import { runSwarm } from "./scenarios/swarm.js";
 import { runRestarts } from "./scenarios/restarts.js";
 import { runThroughput } from "./scenarios/throughput.js";
 import { runQueue } from "./scenarios/queue.js";
@@ -47,8 +49,10 @@ const SCENARIOS: { name: keyof Scenarios; title: string; run: (ctx: BenchContext
   { name: "churn", title: "9. Map churn (heap and bytes per key after keys come and go)", run: runChurn },
   { name: "restarts", title: "10. Metadata after 100 writer restarts (vs fresh)", run: runRestarts },
   { name: "bigset", title: "11. Big values (one element added to a large ORSet)", run: runBigSet },
-  { name: "locks", title: "12. Coordination: JetStream lock (vs the raw KV update round trip)", run: runLocks },
-  { name: "queue", title: "13. Queue (vs raw JetStream publish + fetch)", run: runQueue },
+  { name: "nodes", title: "12. Node count (3 → 12 processes, vs raw NATS fan-out to the same N)", run: runNodeCount },
+  { name: "swarm", title: "13. 200 nodes in memory (heartbeat and anti-entropy traffic per node)", run: runSwarm },
+  { name: "locks", title: "14. Coordination: JetStream lock (vs the raw KV update round trip)", run: runLocks },
+  { name: "queue", title: "15. Queue (vs raw JetStream publish + fetch)", run: runQueue },
 ];
 
 interface Args {

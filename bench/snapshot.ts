@@ -34,8 +34,9 @@ export interface SnapshotBenchResult {
   incrementalWriteMs: number;
   /** Final clean snapshot + database close. */
   closeMs: number;
-  /** `Snapshots.open` into an empty store. */
+  /** `Snapshots.open` into an empty store: wall time, and the process's CPU time (user + system, all threads; steadier than wall time on a loaded machine). */
   restoreMs: number;
+  restoreCpuMs: number;
   restoredValues: number;
   /** Size of the LevelDB directory after close. */
   dbBytes: number;
@@ -88,6 +89,7 @@ export async function runSnapshotBench(keys: number): Promise<SnapshotBenchResul
       incrementalWriteMs: incremental.ms,
       closeMs: close.ms,
       restoreMs: restored.restore.ms,
+      restoreCpuMs: restore.cpuMs,
       restoredValues: restored.restore.values,
       dbBytes,
       maxStallWriteMs: full.maxStallMs,
@@ -99,7 +101,7 @@ export async function runSnapshotBench(keys: number): Promise<SnapshotBenchResul
 }
 
 /** Time `fn` and watch the event loop: a 2 ms probe timer's worst lateness. */
-async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; maxStallMs: number }> {
+async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number; maxStallMs: number }> {
   const period = 2;
   let last = performance.now();
   let maxStallMs = 0;
@@ -109,11 +111,13 @@ async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number
     last = t;
   }, period);
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   try {
     const value = await fn();
     const end = performance.now();
+    const cpu = process.cpuUsage(cpu0);
     maxStallMs = Math.max(maxStallMs, end - last - period);
-    return { value, ms: end - start, maxStallMs: Math.max(0, maxStallMs) };
+    return { value, ms: end - start, cpuMs: (cpu.user + cpu.system) / 1000, maxStallMs: Math.max(0, maxStallMs) };
   } finally {
     clearInterval(probe);
   }
@@ -134,6 +138,7 @@ function row(r: SnapshotBenchResult): string {
     `${String(r.incrementalKeys).padStart(7)}/${r.incrementalWriteMs.toFixed(0).padStart(5)}`,
     f(r.closeMs),
     f(r.restoreMs),
+    f(r.restoreCpuMs),
     (r.dbBytes / 1e6).toFixed(1).padStart(7),
     f(r.maxStallWriteMs),
     f(r.maxStallRestoreMs),
@@ -145,7 +150,7 @@ async function main(): Promise<void> {
   const json = args.includes("--json");
   const sizes = args.filter((a) => /^\d+$/.test(a)).map(Number);
   const results: SnapshotBenchResult[] = [];
-  if (!json) console.log("     keys  full ms  encode   incr keys/ms  close ms restore   MB  stall-w  stall-r");
+  if (!json) console.log("     keys  full ms  encode   incr keys/ms  close ms restore  cpu ms   MB  stall-w  stall-r");
   for (const keys of sizes.length > 0 ? sizes : [100_000, 1_000_000]) {
     const r = await runSnapshotBench(keys);
     results.push(r);

@@ -396,12 +396,24 @@ export interface CRDTDeltaBatchAck {
   error: string;
 }
 
-/** One LevelDB value. Keys are "v/<key>" (value), "t/<key>" (tombstone) and "m/<name>" (meta). */
+/**
+ * One LevelDB value. Keys are "v/<key>" (value), "t/<key>" (tombstone) and "m/<name>" (meta).
+ * Since packed snapshots, also "p/<pack>" (a SnapshotPack) and "x/<key>" (empty: the key's packed
+ * value is gone); a release that predates them ignores both prefixes.
+ */
 export interface SnapshotEntry {
   entry: { $case: "value"; value: CRDTDelta } | { $case: "tombstone"; value: Tombstone } | {
     $case: "meta";
     value: SnapshotMeta;
   } | undefined;
+}
+
+/**
+ * Many keys' values in one LevelDB value ("p/<pack>"): a restore reads a few large entries instead
+ * of one per key. Each value's origin_node is left empty (the snapshot's own node).
+ */
+export interface SnapshotPack {
+  values: CRDTDelta[];
 }
 
 export interface SnapshotMeta {
@@ -3343,6 +3355,52 @@ export const SnapshotEntry: MessageFns<SnapshotEntry> = {
             }
 
             message.entry = { $case: "meta", value: SnapshotMeta.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSnapshotPack(): SnapshotPack {
+  return { values: [] };
+}
+
+export const SnapshotPack: MessageFns<SnapshotPack> = {
+  encode(message: SnapshotPack, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.values) {
+      CRDTDelta.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SnapshotPack {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSnapshotPack();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.values.push(CRDTDelta.decode(reader, reader.uint32()));
             continue;
           }
         }

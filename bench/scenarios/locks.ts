@@ -100,7 +100,7 @@ export async function runLocks(ctx: BenchContext): Promise<LocksResult> {
 export function renderLocks(r: LocksResult): string[] {
   const ms = (v: number): string => `${v.toFixed(2)} ms`;
   return [
-    "## 12. Coordination: JetStream lock",
+    "## 14. Coordination: JetStream lock",
     "",
     `One \`nats-server -js\`, in one process. *Uncontended*: ${r.iterations} acquire + release pairs one after the other, against ${r.iterations} raw KV \`update(key, value, revision)\` round trips (the write the lock is built on), same run, median of ${r.runs}. An acquire and a release are one revision-checked write each, so 2× is the floor. *Handoffs*: ${r.contenders} handles on ${r.contenders} connections acquire and release one lock in a loop for ${r.handoffSeconds} s.`,
     "",

@@ -136,7 +136,7 @@ export function renderQueue(q: QueueBenchResult): string[] {
   const rate = (v: number): string => `${Math.round(v).toLocaleString("en")}/s`;
   const row = (label: string, p: Phases, ratio?: number): string => `| ${label} | ${rate(p.enqueuePerSecond)} | ${rate(p.drainPerSecond)} | ${rate(p.perSecond)} | ${ratio === undefined ? "—" : `${ratio.toFixed(2)}×`} |`;
   return [
-    "## 12. Queue (vs raw JetStream publish + fetch)",
+    "## 15. Queue (vs raw JetStream publish + fetch)",
     "",
     `${q.items.toLocaleString("en")} items through one single-replica work-queue stream, in the bench process. Raw: \`js.publish\` (${IN_FLIGHT} in flight), then \`fetch\` in batches of 256 with a fire-and-forget \`ack\`. Ours: \`enqueue\` (${IN_FLIGHT} in flight), then ${LOOPS} concurrent \`dequeue\` loops (each item's removal confirmed by the server: at most once) or \`take\` + \`ack\` loops (each ack confirmed: at least once). Enqueue, drain, and both together (items ÷ total time); ratio: ours ÷ raw on the combined figure.`,
     "",

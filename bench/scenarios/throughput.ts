@@ -20,8 +20,9 @@ export interface ThroughputResult {
   batch: number;
   local: {
     hot: { updates: number; perSecond: number; runs: number[] };
-    distinctFirst: { keys: number; perSecond: number; runs: number[] };
-    distinctExisting: { keys: number; perSecond: number; runs: number[] };
+    /** `bytesPerUpdate`: envelope bytes this node published ÷ updates (the deltas that replicate them). */
+    distinctFirst: { keys: number; perSecond: number; runs: number[]; bytesPerUpdate: number };
+    distinctExisting: { keys: number; perSecond: number; runs: number[]; bytesPerUpdate: number };
   };
   burst: {
     nodes: number;
@@ -30,7 +31,7 @@ export interface ThroughputResult {
     minPerNodePerSecond: number;
     /** Median over runs and nodes. */
     perNodePerSecond: number;
-    /** Burst end (last node) → all nodes show the total, ms. */
+    /** The last update of the burst (any node) issued → all nodes show the total, ms. */
     convergeMs: number;
     runs: { perNode: number[]; convergeMs: number }[];
   };
@@ -42,27 +43,38 @@ export interface ThroughputResult {
 let burstReached: Promise<number> | undefined;
 let sink: Promise<{ first: number; last: number; received: number }> | undefined;
 
-async function updateLoop(keys: Key<GCounter>[], n: number, batch: number): Promise<{ rate: number; end: number }> {
+/**
+ * `n` updates over `keys`. `lastIssued` is when the last update was called: no replica can hold the
+ * total before that instant, so convergence measured from it is never negative (the end of the
+ * loop, after the yield that lets the outbox publish, could come after a peer already saw it all).
+ */
+async function updateLoop(keys: Key<GCounter>[], n: number, batch: number): Promise<{ rate: number; end: number; lastIssued: number; bytes: number }> {
   const { r, tx } = node();
+  const bytes0 = r.stats.bytesPublished;
   const t0 = nowNs();
   const m = keys.length;
+  let lastIssued = t0;
   for (let i = 0; i < n; i++) {
+    lastIssued = nowNs();
     await r.update(keys[i % m]!, INCREMENT);
     if (i % batch === batch - 1) await nextTurn();
   }
   await nextTurn();
   const t1 = nowNs();
   await tx.flush();
-  return { rate: (n / (t1 - t0)) * 1e9, end: t1 };
+  return { rate: (n / (t1 - t0)) * 1e9, end: t1, lastIssued, bytes: r.stats.bytesPublished - bytes0 };
 }
 
 export const throughputWorker = {
   /** Local updates/s; `keys` distinct keys cycled over, `n` updates, per `passes` timed passes. */
   "tp.local": async (a: { keys: number; n: number; passes: number; batch: number }) => {
     const keys = Array.from({ length: a.keys }, (_, i) => Key.gcounter(a.keys === 1 ? "hot" : `d${i}`));
-    const rates: number[] = [];
-    for (let p = 0; p < a.passes; p++) rates.push((await updateLoop(keys, a.n, a.batch)).rate);
-    return rates;
+    const passes: { rate: number; bytesPerUpdate: number }[] = [];
+    for (let p = 0; p < a.passes; p++) {
+      const { rate, bytes } = await updateLoop(keys, a.n, a.batch);
+      passes.push({ rate, bytesPerUpdate: bytes / a.n });
+    }
+    return passes;
   },
   /** Arm the convergence watch, wait for the common start, burst; returns the burst's start/end. */
   "tp.burst": async (a: { key: string; n: number; batch: number; startAtNs: number; target: number }) => {
@@ -70,8 +82,8 @@ export const throughputWorker = {
     burstReached = whenValueReaches(k, a.target);
     await until(a.startAtNs);
     const start = nowNs();
-    const { rate, end } = await updateLoop([k], a.n, a.batch);
-    return { start, end, rate };
+    const { rate, end, lastIssued } = await updateLoop([k], a.n, a.batch);
+    return { start, end, lastIssued, rate };
   },
   "tp.burstWait": async (a: { timeoutMs: number }) => {
     const p = burstReached;
@@ -137,20 +149,25 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
   const hot: number[] = [];
   const first: number[] = [];
   const existing: number[] = [];
+  const firstBytes: number[] = [];
+  const existingBytes: number[] = [];
   for (let run = -1; run < ctx.runs; run++) {
     const label = run < 0 ? "warm-up" : `run ${run + 1}/${ctx.runs}`;
     ctx.progress.step(`one node, hot key and 100k keys — ${label}`);
     await a.call("node.start", { url: server.url, nodeId: `solo${run + 1}` });
-    const h = await a.call<number[]>("tp.local", { keys: 1, n: hotN, passes: 1, batch });
-    const d = await a.call<number[]>("tp.local", { keys: distinct, n: distinct, passes: 2, batch });
+    type Pass = { rate: number; bytesPerUpdate: number };
+    const h = await a.call<Pass[]>("tp.local", { keys: 1, n: hotN, passes: 1, batch });
+    const d = await a.call<Pass[]>("tp.local", { keys: distinct, n: distinct, passes: 2, batch });
     await a.call("node.stop");
     if (run < 0) continue;
-    hot.push(h[0]!);
-    first.push(d[0]!);
-    existing.push(d[1]!);
+    hot.push(h[0]!.rate);
+    first.push(d[0]!.rate);
+    existing.push(d[1]!.rate);
+    firstBytes.push(d[0]!.bytesPerUpdate);
+    existingBytes.push(d[1]!.bytesPerUpdate);
   }
   ctx.progress.note(
-    `one node: hot key ${fmt(median(hot))}/s, 100k keys first write ${fmt(median(first))}/s, existing ${fmt(median(existing))}/s`,
+    `one node: hot key ${fmt(median(hot))}/s, 100k keys first write ${fmt(median(first))}/s (${median(firstBytes).toFixed(1)} B/update replicated), existing ${fmt(median(existing))}/s (${median(existingBytes).toFixed(1)} B/update)`,
   );
 
   // (b) three nodes bursting at once.
@@ -163,12 +180,12 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
     const startAtNs = nowNs() + 300e6;
     const key = `burst-${run + 1}`;
     const results = await Promise.all(
-      ws.map((w) => w.call<{ start: number; end: number; rate: number }>("tp.burst", { key, n: perNode, batch, startAtNs, target: 3 * perNode })),
+      ws.map((w) => w.call<{ start: number; end: number; lastIssued: number; rate: number }>("tp.burst", { key, n: perNode, batch, startAtNs, target: 3 * perNode })),
     );
     const reached = await Promise.all(ws.map((w) => w.call<number>("tp.burstWait", { timeoutMs: 30_000 })));
     if (run < 0) continue;
-    const lastEnd = Math.max(...results.map((r) => r.end));
-    burstRuns.push({ perNode: results.map((r) => r.rate), convergeMs: (Math.max(...reached) - lastEnd) / 1e6 });
+    const lastIssued = Math.max(...results.map((r) => r.lastIssued));
+    burstRuns.push({ perNode: results.map((r) => r.rate), convergeMs: (Math.max(...reached) - lastIssued) / 1e6 });
   }
   await Promise.all(ws.map((w) => w.call("node.stop")));
   const burst = {
@@ -180,7 +197,7 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
     runs: burstRuns,
   };
   ctx.progress.note(
-    `3 nodes at once: ${fmt(burst.perNodePerSecond)}/s per node (slowest ${fmt(burst.minPerNodePerSecond)}/s), burst end → converged ${burst.convergeMs.toFixed(1)} ms`,
+    `3 nodes at once: ${fmt(burst.perNodePerSecond)}/s per node (slowest ${fmt(burst.minPerNodePerSecond)}/s), last update issued → all converged ${burst.convergeMs.toFixed(1)} ms`,
   );
 
   // Baseline: raw NATS 1→1, 100-byte messages.
@@ -202,8 +219,8 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
     batch,
     local: {
       hot: { updates: hotN, perSecond: median(hot), runs: hot },
-      distinctFirst: { keys: distinct, perSecond: median(first), runs: first },
-      distinctExisting: { keys: distinct, perSecond: median(existing), runs: existing },
+      distinctFirst: { keys: distinct, perSecond: median(first), runs: first, bytesPerUpdate: median(firstBytes) },
+      distinctExisting: { keys: distinct, perSecond: median(existing), runs: existing, bytesPerUpdate: median(existingBytes) },
     },
     burst,
     raw: rawRes,

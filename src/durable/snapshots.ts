@@ -4,6 +4,14 @@
  * Layout of the database (keys are UTF-8 strings, values `SnapshotEntry` protobufs):
  *   "v/<key>"  the key's full CRDT state       "t/<key>"  the key's tombstone
  *   "m/meta"   SnapshotMeta: node, incarnation, writer id, written-at, clean-shutdown flag
+ *   "p/<n>"    a SnapshotPack: many keys' states (issue 13: a 1 M-key restore reads ~300 entries)
+ *   "x/<key>"  empty: the key's packed state is gone (its tombstone expired)
+ * Precedence on restore: a tombstone over any value; "v/" over "x/" over "p/". So small batches keep
+ * writing one "v/" entry per changed key ("loose" entries, the layout of releases before packs,
+ * which therefore restore as they are), and once the loose entries outgrow an eighth of the store
+ * the next batch repacks: every value into fresh packs, and the old packs, loose entries and "x/"
+ * markers deleted, in the same atomic batch. Writes stay incremental (amortised: a key is
+ * rewritten by at most one repack per store/8 changes), and a restore is mostly packs.
  *
  * Lifecycle:
  * - `Snapshots.open` (before the node connects): checks the directory, opens LevelDB, restores
@@ -42,6 +50,9 @@ import {
   decodeValue,
   encodeSnapshotEntry,
   kindOf,
+  PackWriter,
+  readPack,
+  type SnapshotEntry,
   type SnapshotMeta,
   snapshotValueOf,
 } from "../wire/codec.js";
@@ -50,11 +61,28 @@ import {
 export const VALUE_PREFIX = "v/";
 export const TOMBSTONE_PREFIX = "t/";
 export const META_KEY = "m/meta";
+export const PACK_PREFIX = "p/";
+export const GONE_PREFIX = "x/";
+
+/** A pack is closed once it holds this many bytes. */
+const PACK_BYTES = 128 * 1024;
+/** Repack when the loose entries would exceed max(REPACK_MIN_LOOSE, store size / REPACK_FRACTION). */
+const REPACK_MIN_LOOSE = 8192;
+const REPACK_FRACTION = 8;
 
 /** Longest stretch of synchronous encoding before yielding to the event loop. */
 const SLICE_MS = 8;
 /** Entries read from LevelDB per native call while restoring (the next chunk is read meanwhile). */
 const RESTORE_CHUNK = 4000;
+const RESTORE_PACK_CHUNK = 8;
+
+/**
+ * Whether a batch of `dirty` changed keys repacks the store instead of adding loose entries
+ * (pure: see the layout above).
+ */
+export function shouldRepack(loose: number, dirty: number, storeSize: number): boolean {
+  return loose + dirty > Math.max(REPACK_MIN_LOOSE, storeSize / REPACK_FRACTION);
+}
 
 /** What `Snapshots.open` restores into (the replicator's store, stats and writer id). */
 export interface RestoreTarget {
@@ -80,8 +108,10 @@ export interface RestoreReport {
 }
 
 export interface SnapshotWriteReport {
-  /** "v/" puts, "t/" puts and deletions in the batch (the meta entry excluded). */
+  /** Values written (loose "v/" puts, or packed by a repack), "t/" puts and deletions in the batch (the meta entry excluded). */
   values: number;
+  /** Packs written (a repack), 0 for a batch of loose entries. */
+  packs: number;
   tombstones: number;
   deletes: number;
   /** Encoded bytes of the puts (meta included). */
@@ -107,6 +137,43 @@ export interface SnapshotHandle {
 }
 
 type Db = Level<string, Uint8Array>;
+type Batch = ReturnType<Db["batch"]>;
+
+/** The snapshot's entries besides values and tombstones (see the layout above). */
+interface Layout {
+  /** LevelDB keys of the packs on disk. */
+  packs: string[];
+  /** Keys with a "v/" entry. */
+  loose: Set<string>;
+  /** Keys with an "x/" marker. */
+  gone: Set<string>;
+  /** Number of the next pack to write (names never repeat: a repack's new packs and the old ones it deletes share one batch). */
+  nextPack: number;
+}
+
+/** A batch's changes to the layout: new packs (a repack, which also empties `loose` and `gone`), loose entries written and deleted, markers written. */
+interface LayoutChange {
+  packs: string[] | undefined;
+  loose: string[];
+  unloose: string[];
+  gone: string[];
+}
+
+function applyChange(layout: Layout, change: LayoutChange): void {
+  if (change.packs !== undefined) {
+    layout.packs = change.packs;
+    layout.loose = new Set();
+    layout.gone = new Set();
+  }
+  for (const k of change.unloose) layout.loose.delete(k);
+  for (const k of change.loose) layout.loose.add(k);
+  for (const k of change.gone) layout.gone.add(k);
+}
+
+/** "p/" and the pack number, fixed-width so packs sort in the order they were written. */
+function packName(n: number): string {
+  return PACK_PREFIX + n.toString(16).padStart(10, "0");
+}
 
 /** The snapshot options `Snapshots` itself uses (write-through is the replicator's per-call choice). */
 export type SnapshotSettings = Required<Pick<SnapshotOptions, "dir" | "intervalMs">> & Pick<SnapshotOptions, "sync">;
@@ -144,6 +211,8 @@ export class Snapshots {
   /** Durable writes waiting for the next batch to start, and whether that batch is queued. */
   private waiters: Waiter[] = [];
   private writeQueued = false;
+  /** What is on disk besides values and tombstones: the packs, the keys with a loose "v/" entry, the "x/" markers. */
+  private readonly layout: Layout;
 
   private constructor(
     private readonly db: Db,
@@ -152,9 +221,11 @@ export class Snapshots {
     private readonly store: RestorableStore,
     private readonly stats: ReplicatorStats,
     restore: RestoreReport,
+    layout: Layout,
   ) {
     this.dir = db.location;
     this.restore = restore;
+    this.layout = layout;
   }
 
   /**
@@ -173,8 +244,8 @@ export class Snapshots {
       throw openError(options.dir, dir, error);
     }
     try {
-      const { report, stale } = await restoreInto(db, target, nodeId);
-      const s = new Snapshots(db, options, nodeId, target.store, target.stats, report);
+      const { report, stale, layout } = await restoreInto(db, target, nodeId);
+      const s = new Snapshots(db, options, nodeId, target.store, target.stats, report, layout);
       for (const key of stale) s.dirty.add(key);
       // From here on the snapshot is "not clean" on disk: a crash before the final write makes the
       // next start use a fresh writer id. Synced, so an OS crash cannot undo it either.
@@ -290,7 +361,7 @@ export class Snapshots {
     const waiters = this.waiters;
     this.waiters = [];
     this.writeQueued = false;
-    const outcome = await this.writeBatch(clean);
+    const outcome = await this.writeBatch(clean, waiters.length > 0);
     for (const w of waiters) {
       const skipped = outcome.unencodable?.get(w.key);
       if (outcome.failure !== undefined) w.reject(outcome.failure);
@@ -300,8 +371,12 @@ export class Snapshots {
     return outcome.ok;
   }
 
-  /** The changed keys and the meta, in one LevelDB batch. Never rejects. */
-  private async writeBatch(clean: boolean): Promise<BatchOutcome> {
+  /**
+   * The changed keys and the meta, in one LevelDB batch. Never rejects. A batch that durable writes
+   * wait for never repacks (that would hold them for a rewrite of the whole store): the next
+   * periodic or final batch does.
+   */
+  private async writeBatch(clean: boolean, durable: boolean): Promise<BatchOutcome> {
     if (this.state === "closed" || this.ctx === undefined || this.db.status !== "open") {
       return { ok: false, failure: new DurableWriteError(`the snapshot database in "${this.dir}" is closed`) };
     }
@@ -311,53 +386,15 @@ export class Snapshots {
     const expired = this.expired;
     this.dirty = new Set();
     this.expired = new Set();
-    const report: SnapshotWriteReport = { values: 0, tombstones: 0, deletes: 0, bytes: 0, encodeMs: 0, ms: 0, clean };
+    const report: SnapshotWriteReport = { values: 0, packs: 0, tombstones: 0, deletes: 0, bytes: 0, encodeMs: 0, ms: 0, clean };
     const batch = this.db.batch();
+    const layout = this.layout;
+    // What this batch changes in the layout, applied once it is on disk.
+    const change: LayoutChange = { packs: undefined, loose: [], unloose: [], gone: [] };
     try {
-      let sliceStart = performance.now();
-      let n = 0;
       const unencodable = new Map<string, unknown>();
-      for (const key of keys) {
-        if ((++n & 127) === 0 && performance.now() - sliceStart > SLICE_MS) {
-          await yieldToLoop();
-          sliceStart = performance.now();
-        }
-        const v = this.store.get(key);
-        if (v !== undefined) {
-          let bytes: Uint8Array;
-          try {
-            bytes = encodeSnapshotEntry({ type: "value", key, kind: v.kind, originNode: this.nodeId, value: v.value });
-          } catch (error) {
-            // One value that cannot be encoded must not stop every other key from being saved
-            // (forever: it would fail each retry). It is written again when it next changes.
-            unencodable.set(key, error);
-            this.ctx?.reportError(error);
-            continue;
-          }
-          batch.put(VALUE_PREFIX + key, bytes);
-          report.values++;
-          report.bytes += bytes.length;
-          if (expired.has(key)) {
-            batch.del(TOMBSTONE_PREFIX + key);
-            report.deletes++;
-          }
-          continue;
-        }
-        const t = this.store.tombstone(key);
-        if (t !== undefined) {
-          const bytes = encodeSnapshotEntry({ type: "tombstone", ...t });
-          batch.put(TOMBSTONE_PREFIX + key, bytes);
-          batch.del(VALUE_PREFIX + key);
-          report.tombstones++;
-          report.deletes++;
-          report.bytes += bytes.length;
-        } else {
-          // Neither: the tombstone expired (or the key vanished some other way).
-          batch.del(VALUE_PREFIX + key);
-          batch.del(TOMBSTONE_PREFIX + key);
-          report.deletes += 2;
-        }
-      }
+      if (!durable && shouldRepack(layout.loose.size, keys.size, this.store.size)) change.packs = await this.repack(batch, report, unencodable);
+      await this.writeKeys(batch, keys, expired, report, unencodable, change);
       const ctx = this.ctx;
       // "Clean" promises the next run that every write of this writer id is on disk.
       const meta = encodeSnapshotEntry({ type: "meta", ...this.meta(ctx.incarnation, ctx.writerId, clean && unencodable.size === 0) });
@@ -366,6 +403,7 @@ export class Snapshots {
       report.encodeMs = performance.now() - started;
       // The final batch is always synced; with `sync`, every batch (durable writes rely on them all).
       await batch.write({ sync: clean || this.options.sync === true });
+      applyChange(layout, change);
       report.ms = performance.now() - started;
       this.lastWrite = report;
       this.stats.snapshotWriteCount++;
@@ -381,6 +419,105 @@ export class Snapshots {
       this.ctx?.reportError(failure);
       return { ok: false, failure };
     }
+  }
+
+  /**
+   * The changed keys: tombstones, deletions, and (unless a repack in this batch already wrote every
+   * value) loose "v/" entries.
+   */
+  private async writeKeys(batch: Batch, keys: Set<string>, expired: Set<string>, report: SnapshotWriteReport, unencodable: Map<string, unknown>, change: LayoutChange): Promise<void> {
+    const repacked = change.packs !== undefined;
+    // Packs that may hold a vanished key's old state (a repack in this batch leaves none).
+    const marksGone = !repacked && this.layout.packs.length > 0;
+    let sliceStart = performance.now();
+    let n = 0;
+    for (const key of keys) {
+      if ((++n & 127) === 0 && performance.now() - sliceStart > SLICE_MS) {
+        await yieldToLoop();
+        sliceStart = performance.now();
+      }
+      const v = this.store.get(key);
+      if (v !== undefined) {
+        if (expired.has(key)) {
+          batch.del(TOMBSTONE_PREFIX + key);
+          report.deletes++;
+        }
+        if (repacked) continue;
+        let bytes: Uint8Array;
+        try {
+          bytes = encodeSnapshotEntry({ type: "value", key, kind: v.kind, originNode: this.nodeId, value: v.value });
+        } catch (error) {
+          // One value that cannot be encoded must not stop every other key from being saved
+          // (forever: it would fail each retry). It is written again when it next changes.
+          unencodable.set(key, error);
+          this.ctx?.reportError(error);
+          continue;
+        }
+        batch.put(VALUE_PREFIX + key, bytes);
+        change.loose.push(key);
+        report.values++;
+        report.bytes += bytes.length;
+        continue;
+      }
+      const t = this.store.tombstone(key);
+      if (t !== undefined) {
+        const bytes = encodeSnapshotEntry({ type: "tombstone", ...t });
+        batch.put(TOMBSTONE_PREFIX + key, bytes);
+        batch.del(VALUE_PREFIX + key);
+        change.unloose.push(key);
+        report.tombstones++;
+        report.deletes++;
+        report.bytes += bytes.length;
+      } else {
+        // Neither: the tombstone expired (or the key vanished some other way).
+        batch.del(VALUE_PREFIX + key);
+        batch.del(TOMBSTONE_PREFIX + key);
+        change.unloose.push(key);
+        report.deletes += 2;
+        if (marksGone) {
+          batch.put(GONE_PREFIX + key, new Uint8Array(0));
+          change.gone.push(key);
+        }
+      }
+    }
+  }
+
+  /** Every value into fresh packs; the old packs, loose entries and "x/" markers go (same batch). Returns the new packs' names. */
+  private async repack(batch: Batch, report: SnapshotWriteReport, unencodable: Map<string, unknown>): Promise<string[]> {
+    const layout = this.layout;
+    const packs: string[] = [];
+    const pack = new PackWriter();
+    const close = (): void => {
+      const name = packName(layout.nextPack++);
+      const bytes = pack.finish();
+      batch.put(name, bytes);
+      packs.push(name);
+      report.bytes += bytes.length;
+    };
+    let sliceStart = performance.now();
+    let n = 0;
+    for (const [key, v] of this.store.entries()) {
+      if ((++n & 127) === 0 && performance.now() - sliceStart > SLICE_MS) {
+        await yieldToLoop();
+        sliceStart = performance.now();
+      }
+      try {
+        pack.add(key, v.value);
+      } catch (error) {
+        unencodable.set(key, error);
+        this.ctx?.reportError(error);
+        continue;
+      }
+      report.values++;
+      if (pack.size >= PACK_BYTES) close();
+    }
+    if (pack.count > 0) close();
+    for (const name of layout.packs) batch.del(name);
+    for (const key of layout.loose) batch.del(VALUE_PREFIX + key);
+    for (const key of layout.gone) batch.del(GONE_PREFIX + key);
+    report.deletes += layout.packs.length + layout.loose.size + layout.gone.size;
+    report.packs = packs.length;
+    return packs;
   }
 }
 
@@ -448,77 +585,108 @@ function openError(given: string, dir: string, error: unknown): ConfigError {
   return new ConfigError(`snapshot.dir ${where}: LevelDB failed to open: ${cause.message ?? errorMessage(error)}`, { cause: error });
 }
 
-/** Read every entry into the store; corrupt ones are skipped and counted. */
-async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promise<{ report: RestoreReport; stale: string[] }> {
+/**
+ * Read every entry into the store; corrupt ones are skipped and counted. By prefix, in the order the
+ * precedence needs (see the layout above): tombstones, "x/" markers, loose values, then packs.
+ */
+async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promise<{ report: RestoreReport; stale: string[]; layout: Layout }> {
   const started = performance.now();
   const report: RestoreReport = { values: 0, tombstones: 0, skipped: 0, ms: 0, previous: undefined, writerIdReused: false };
+  const layout: Layout = { packs: [], loose: new Set(), gone: new Set(), nextPack: 0 };
+  const store = target.store;
   const skip = (): void => {
     report.skipped++;
     target.stats.snapshotSkippedEntries++;
   };
   const stale: string[] = [];
-  const it = db.iterator();
-  // LevelDB reads the next chunk off the main thread while this one is decoded.
-  let reading = it.nextv(RESTORE_CHUNK);
-  try {
-    for (;;) {
-      const entries = await reading;
-      if (entries.length === 0) break;
-      reading = it.nextv(RESTORE_CHUNK);
-      for (const [k, bytes] of entries) {
-        const prefix = k.slice(0, 2);
-        if (prefix !== VALUE_PREFIX && prefix !== TOMBSTONE_PREFIX && k !== META_KEY) continue; // not ours (a newer version's)
-        if (prefix === VALUE_PREFIX) {
-          // The common entry, a value, without the generic decoder's intermediate objects; anything
-          // unusual (or corrupt) takes the generic path below, which decides.
-          const key = k.slice(2);
-          const fast = fastValue(key, bytes);
-          if (fast !== undefined) {
-            if (target.store.tombstone(key) !== undefined) stale.push(key);
-            else {
-              target.store.set(key, fast.kind, fast.value, "restore");
-              report.values++;
-            }
-            continue;
-          }
-        }
-        let e;
+  const decoded = (bytes: Uint8Array): SnapshotEntry | undefined => {
+    try {
+      return decodeSnapshotEntry(bytes);
+    } catch {
+      skip();
+      return undefined;
+    }
+  };
+
+  const meta = await db.get(META_KEY);
+  if (meta !== undefined) {
+    const e = decoded(meta);
+    if (e?.type === "meta") report.previous = e;
+    else if (e !== undefined) skip();
+  }
+  await forEachEntry(db, TOMBSTONE_PREFIX, RESTORE_CHUNK, (k, bytes) => {
+    const e = decoded(bytes);
+    if (e === undefined) return;
+    if (e.type !== "tombstone" || TOMBSTONE_PREFIX + e.key !== k) skip();
+    else if (store.addTombstone({ key: e.key, kind: e.kind, deletedAtMs: e.deletedAtMs, originNode: e.originNode }, "restore")) report.tombstones++;
+  });
+  await forEachEntry(db, GONE_PREFIX, RESTORE_CHUNK, (k) => void layout.gone.add(k.slice(GONE_PREFIX.length)));
+  // A value (loose or packed) of a key that has a tombstone: the tombstone wins, drop the value at the next write.
+  const put = (key: string, kind: DataKind, value: Crdt): void => {
+    if (store.tombstone(key) !== undefined) stale.push(key);
+    else {
+      store.set(key, kind, value, "restore");
+      report.values++;
+    }
+  };
+  await forEachEntry(db, VALUE_PREFIX, RESTORE_CHUNK, (k, bytes) => {
+    const key = k.slice(VALUE_PREFIX.length);
+    layout.loose.add(key);
+    // The common entry, a value, without the generic decoder's intermediate objects; anything
+    // unusual (or corrupt) takes the generic path, which decides.
+    const fast = fastValue(key, bytes);
+    if (fast !== undefined) return put(key, fast.kind, fast.value);
+    const e = decoded(bytes);
+    if (e === undefined) return;
+    if (e.type !== "value" || e.key !== key) skip();
+    else put(key, e.kind, e.value);
+  });
+  await forEachEntry(db, PACK_PREFIX, RESTORE_PACK_CHUNK, (k, bytes) => {
+    layout.packs.push(k);
+    layout.nextPack = Math.max(layout.nextPack, Number.parseInt(k.slice(PACK_PREFIX.length), 16) + 1 || 0);
+    try {
+      readPack(bytes, (key, type, data) => {
+        // A loose entry or a marker is newer than the pack (a key corrupt in "v/" stays skipped).
+        if (layout.loose.has(key) || layout.gone.has(key)) return;
+        let value: Crdt;
+        let kind: DataKind;
         try {
-          e = decodeSnapshotEntry(bytes);
+          kind = kindOf(type);
+          value = decodeValue(kind, data);
         } catch {
           skip();
-          continue;
+          return;
         }
-        if (k === META_KEY) {
-          if (e.type === "meta") report.previous = e;
-          else skip();
-        } else if (prefix === TOMBSTONE_PREFIX) {
-          // "t/" sorts before "v/": tombstones are in the store before any value of the same key.
-          if (e.type !== "tombstone" || TOMBSTONE_PREFIX + e.key !== k) skip();
-          else if (target.store.addTombstone({ key: e.key, kind: e.kind, deletedAtMs: e.deletedAtMs, originNode: e.originNode }, "restore")) {
-            report.tombstones++;
-          }
-        } else if (e.type !== "value" || VALUE_PREFIX + e.key !== k) {
-          skip();
-        } else if (target.store.tombstone(e.key) !== undefined) {
-          stale.push(e.key); // a deleted key's old value: the tombstone wins, drop the value at the next write
-        } else {
-          target.store.set(e.key, e.kind, e.value, "restore");
-          report.values++;
-        }
-      }
+        put(key, kind, value);
+      });
+    } catch {
+      skip(); // the whole pack: its keys come back from the peers
     }
-  } finally {
-    await reading.catch(() => undefined);
-    await it.close();
-  }
+  });
   const prev = report.previous;
   if (prev !== undefined && prev.cleanShutdown && prev.node === nodeId && prev.writerId !== "") {
     target.writerId = prev.writerId;
     report.writerIdReused = true;
   }
   report.ms = performance.now() - started;
-  return { report, stale };
+  return { report, stale, layout };
+}
+
+/** Every entry under `prefix`, in key order; LevelDB reads the next chunk off the main thread while one is handled. */
+async function forEachEntry(db: Db, prefix: string, chunk: number, fn: (key: string, bytes: Uint8Array) => void): Promise<void> {
+  const it = db.iterator({ gte: prefix, lt: prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1) });
+  let reading = it.nextv(chunk);
+  try {
+    for (;;) {
+      const entries = await reading;
+      if (entries.length === 0) break;
+      reading = it.nextv(chunk);
+      for (const [k, bytes] of entries) fn(k, bytes);
+    }
+  } finally {
+    await reading.catch(() => undefined);
+    await it.close();
+  }
 }
 
 /** A value entry read by the fast path, validated as its type; undefined leaves it to the generic path. */

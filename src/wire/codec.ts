@@ -2,7 +2,7 @@
  * The wire codec of crdt-replicator: everything that turns values and replication messages into
  * bytes and back, and the one module of src/wire that other folders import. Inside: shapes.ts (the
  * messages as TypeScript shapes), one codec module per protocol (replication.ts, membership.ts,
- * batches.ts, snapshot-entries.ts) over convert.ts (what they share), states.ts (CRDT states),
+ * batches.ts, snapshot-entries.ts, snapshot-packs.ts) over convert.ts (what they share), states.ts (CRDT states),
  * pb.ts and pb-shapes.ts (protobufjs).
  *
  * Schema: proto/crdt.proto (the single source of truth); `npm run proto` generates gen/crdt.ts
@@ -65,6 +65,7 @@ export {
 export { decodeCrdtDeltaBatch, decodeCrdtDeltaBatchAck, encodeCrdtDeltaBatch, encodeCrdtDeltaBatchAck } from "./batches.js";
 export { decodeSnapshotEntry, encodeSnapshotEntry } from "./snapshot-entries.js";
 export { snapshotValueOf } from "./fast-decode.js";
+export { PackWriter, readPack, type PackVisitor } from "./snapshot-packs.js";
 export { MAX_KEY_BYTES, MAX_NODE_ID, MAX_ROLES, MAX_TEXT } from "./shapes.js";
 export { contentHash, contentHashOfEncoded, tombstoneHash } from "./hash.js";
 export { advanceDigest, DigestJob, isSummedSet, setContentHash, type HashWork, type SetDigest, type SummedSet } from "./set-hash.js";

@@ -24,6 +24,7 @@ export const T = {
   CRDTDeltaBatchAck: messageType("CRDTDeltaBatchAck"),
   SnapshotEntry: messageType("SnapshotEntry"),
   SnapshotMeta: messageType("SnapshotMeta"),
+  SnapshotPack: messageType("SnapshotPack"),
   IdentifyRequest: messageType("IdentifyRequest"),
   Identity: messageType("Identity"),
   MemberHello: messageType("MemberHello"),

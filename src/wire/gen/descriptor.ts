@@ -810,6 +810,15 @@ export const descriptor = {
                 }
               }
             },
+            "SnapshotPack": {
+              "fields": {
+                "values": {
+                  "rule": "repeated",
+                  "type": "CRDTDelta",
+                  "id": 1
+                }
+              }
+            },
             "SnapshotMeta": {
               "fields": {
                 "node": {
