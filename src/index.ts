@@ -28,7 +28,7 @@ export type { Barrier, ArriveOptions } from "./distributed/barrier.js";
 export type { AcquireOptions, Grant, LeaseOptions, Renewal } from "./distributed/lease-table.js";
 export type { BucketOptions } from "./distributed/buckets.js";
 export { Queue, type EnqueueOptions, type PullOptions, type QueueOptions, type QueueStats, type Taken } from "./distributed/queue.js";
-export { CounterHandle, MapHandle, SetHandle } from "./distributed/handles.js";
+export { CounterHandle, MapHandle, SetHandle, type CrdtAccess, type CrdtKey, type CrdtKeys } from "./distributed/handles.js";
 export { Topic, type TopicHandler, type TopicOptions, type TopicStats } from "./distributed/topic.js";
 export { jsonCodec, type Codec } from "./distributed/codec.js";
 export {

@@ -52,6 +52,7 @@ describe("crdt-node configuration", () => {
       allowedHosts: undefined,
       corsOrigins: [],
       maxWatchers: 1000,
+      watchBacklog: 10_000,
       logLevel: "info",
       telemetry: {
         exporters: ["prometheus"],
@@ -179,6 +180,9 @@ describe("crdt-node configuration", () => {
     assert.deepEqual(c.allowedHosts, ["crdt.example.com", "east-1"]);
     assert.deepEqual(c.corsOrigins, ["https://app.example.com", "http://localhost:3000"]);
     assert.equal(c.maxWatchers, 7);
+    assert.equal(config(["--node-id", "h", "--watch-backlog", "50"]).watchBacklog, 50);
+    assert.equal(config(["--node-id", "h"], { CRDT_WATCH_BACKLOG: "70" }).watchBacklog, 70);
+    rejects(["--node-id", "a", "--watch-backlog", "0"], {}, /--watch-backlog \/ CRDT_WATCH_BACKLOG must be a positive integer/);
     const e = config(["--node-id", "h"], { CRDT_ALLOWED_HOSTS: "*", CRDT_CORS_ORIGINS: "*", CRDT_MAX_WATCHERS: "1" });
     assert.deepEqual([e.allowedHosts, e.corsOrigins, e.maxWatchers], ["any", "any", 1]);
     rejects(["--node-id", "a", "--allowed-hosts", "h:8080"], {}, /--allowed-hosts \/ CRDT_ALLOWED_HOSTS must be host names without port/);

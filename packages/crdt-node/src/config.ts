@@ -10,6 +10,7 @@ import { ConfigError, DEFAULTS, redact, resolveOptions } from "crdt-replicator";
 import { readConfigFile, type FileValue } from "./config-file.js";
 import { httpsFiles, natsLogin, remoteLogin, security, type NatsLogin, type NodeSecurity, type SecretName, type Settings } from "./credentials.js";
 import { parseOrigin } from "./http-guard.js";
+import { DEFAULT_WATCH_BACKLOG } from "./watch-backlog.js";
 import { LOG_LEVELS, type LogLevel } from "./logging.js";
 import { telemetrySettings, type TelemetrySettings } from "./telemetry-config.js";
 
@@ -67,6 +68,8 @@ export interface NodeConfig {
   corsOrigins: "any" | string[];
   /** Concurrent `GET /v1/watch` streams; past it: 503. */
   maxWatchers: number;
+  /** Watch events kept for `Last-Event-ID` resumes. */
+  watchBacklog: number;
   logLevel: LogLevel;
   /** Metrics export, from the standard `OTEL_*` variables (telemetry-config.ts). */
   telemetry: TelemetrySettings;
@@ -215,6 +218,7 @@ const SPECS = {
     help: "origins (scheme://host[:port]) whose pages may call the API, comma-separated, or * for any (default: none; other origins cannot write, 403)",
   },
   maxWatchers: { flag: "--max-watchers <n>", env: "CRDT_MAX_WATCHERS", legacyEnv: "MAX_WATCHERS", help: "concurrent GET /v1/watch streams (past it: 503)", fallback: "1000" },
+  watchBacklog: { flag: "--watch-backlog <n>", env: "CRDT_WATCH_BACKLOG", help: "watch events kept for Last-Event-ID resumes (a watcher further behind gets a reset and a snapshot)", fallback: String(DEFAULT_WATCH_BACKLOG) },
   logLevel: { flag: "--log-level <level>", env: "CRDT_LOG_LEVEL", legacyEnv: "LOG_LEVEL", help: `JSON log lines at this level and above: ${LOG_LEVELS.join(", ")} (requests are logged at debug)`, fallback: "info" },
 } satisfies Record<string, Spec>;
 
@@ -343,6 +347,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     allowedHosts: hostList(get("allowedHosts"), where("allowedHosts")),
     corsOrigins: originList(get("corsOrigins") ?? "", where("corsOrigins")),
     maxWatchers: int("maxWatchers", 1, "a count"),
+    watchBacklog: int("watchBacklog", 1, "events"),
     logLevel: logLevel(get("logLevel")!, where("logLevel")),
     telemetry: telemetrySettings(env),
   };

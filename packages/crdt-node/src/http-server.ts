@@ -129,6 +129,7 @@ export async function buildServer(d: ServerDeps, https?: { cert: Buffer; key: Bu
     nodeId: d.config.nodeId,
     readOnly: d.config.readOnly,
     maxWatchers: d.config.maxWatchers,
+    watchBacklog: d.config.watchBacklog,
     remotes: d.config.remoteDcs,
     ...(d.lag === undefined ? {} : { lag: d.lag }),
   });
