@@ -1,13 +1,17 @@
 /**
  * 12. Coordination: the JetStream lock (src/distributed/) on one `nats-server -js`, in this process.
  * - Uncontended acquire + release, one after the other, against the raw KV revision-checked
- *   `update` round trip the lock is built on, in the same run, interleaved run by run. An acquire
- *   and a release are one revision-checked write each, so 2× one round trip is the floor.
+ *   `update` round trip the lock is built on: same client, same bucket (another key of the lock's
+ *   own bucket), the same payloads (the two entries the pair writes), interleaved iteration by
+ *   iteration so both sides see the same load. An acquire and a release are one revision-checked
+ *   write each, so 2× one round trip is the floor.
  * - Handoffs per second: 5 handles (5 connections) acquire and release one lock in a loop.
  */
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { bucketName } from "../../src/distributed/buckets.js";
 import { Distributed } from "../../src/distributed/distributed.js";
+import { emptyEntry, encodeLeaseEntry, join, settle } from "../../src/distributed/lease-state.js";
 import type { BenchContext } from "../lib/context.js";
 import { median, medianSummary, summarize, type LatencySummary } from "../lib/stats.js";
 
@@ -36,22 +40,25 @@ export async function runLocks(ctx: BenchContext): Promise<LocksResult> {
   const ncs: NatsConnection[] = await Promise.all(Array.from({ length: contenders }, () => connect({ servers: server.url })));
   const ds = ncs.map((nc, i) => new Distributed({ connection: nc, nodeId: `bench-${i}`, subject: "bench" }));
   try {
-    const kv = await new Kvm(ncs[0]!).create("bench-raw", { history: 1, allow_direct: false });
-    let revision = await kv.put("k", "0");
     const lock = ds[0]!.lock("bench-uncontended");
-    await lock.release((await lock.acquire()).fencingToken); // buckets open, watch started
+    await lock.release((await lock.acquire()).fencingToken); // the bucket exists now
+    const kv = await new Kvm(ncs[0]!).open(bucketName("bench", "locks"));
+    // What the lock writes: the entry with one holder (acquire), then the empty entry (release).
+    const { entry: joined } = join(emptyEntry(1), "bench-0/00000000", 1, lock.ttlMs);
+    const payloads = [encodeLeaseEntry(settle(joined, 1000)), encodeLeaseEntry({ ...emptyEntry(1), nextTicket: 1000, fence: 1000 })];
+    let revision = await kv.put("raw", payloads[1]!);
     const lockRuns: LatencySummary[] = [];
     const kvRuns: LatencySummary[] = [];
     for (let run = 0; run < ctx.runs; run++) {
       ctx.progress.step(`uncontended lock vs KV update — run ${run + 1}/${ctx.runs}`, 0);
       const kvMs: number[] = [];
-      for (let i = 0; i < iterations; i++) {
-        const t = performance.now();
-        revision = await kv.update("k", String(i), revision);
-        kvMs.push(performance.now() - t);
-      }
       const lockMs: number[] = [];
       for (let i = 0; i < iterations; i++) {
+        for (const payload of payloads) {
+          const t = performance.now();
+          revision = await kv.update("raw", payload, revision);
+          kvMs.push(performance.now() - t);
+        }
         const t = performance.now();
         await lock.acquire();
         await lock.release();
@@ -102,7 +109,7 @@ export function renderLocks(r: LocksResult): string[] {
   return [
     "## 14. Coordination: JetStream lock",
     "",
-    `One \`nats-server -js\`, in one process. *Uncontended*: ${r.iterations} acquire + release pairs one after the other, against ${r.iterations} raw KV \`update(key, value, revision)\` round trips (the write the lock is built on), same run, median of ${r.runs}. An acquire and a release are one revision-checked write each, so 2× is the floor. *Handoffs*: ${r.contenders} handles on ${r.contenders} connections acquire and release one lock in a loop for ${r.handoffSeconds} s.`,
+    `One \`nats-server -js\`, in one process. *Uncontended*: ${r.iterations} acquire + release pairs one after the other, against ${2 * r.iterations} raw KV \`update(key, value, revision)\` round trips (the write the lock is built on: same client, another key of the lock's bucket, the same two payloads), interleaved iteration by iteration, median of ${r.runs}. An acquire and a release are one revision-checked write each, so 2× is the floor. *Handoffs*: ${r.contenders} handles on ${r.contenders} connections acquire and release one lock in a loop for ${r.handoffSeconds} s.`,
     "",
     "| | p50 | p90 | p99 |",
     "| --- | ---: | ---: | ---: |",
