@@ -308,9 +308,9 @@ export class LeaseTable {
 
   /** Serialize this handle's writes: they would only conflict with each other. */
   private mutate(change: (e: LeaseEntry) => LeaseEntry | undefined): Promise<void> {
-    const run = this.writing++ === 0 ? this.write(change) : this.chain.then(() => this.write(change));
-    const settled = (): void => void this.writing--;
-    this.chain = run.then(settled, settled);
+    this.writing++;
+    const run = (this.writing === 1 ? this.write(change) : this.chain.then(() => this.write(change))).finally(() => this.writing--);
+    this.chain = run.catch(() => undefined);
     return run;
   }
 
