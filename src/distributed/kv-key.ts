@@ -63,18 +63,11 @@ export class KvKey<T> {
   /** Entries that did not decode. */
   rejected = 0;
 
-  /** The bucket once opened: writes on the hot path skip a promise hop. */
-  private opened: OpenBucket | undefined;
-
   constructor(
-    private readonly open: () => Promise<OpenBucket>,
+    private readonly bucket: () => Promise<OpenBucket>,
     readonly key: string,
     private readonly decode: (bytes: Uint8Array) => T | undefined,
   ) {}
-
-  private async bucket(): Promise<OpenBucket> {
-    return (this.opened ??= await this.open());
-  }
 
   async read(): Promise<Versioned<T>> {
     const { kv, cas } = await this.bucket();
@@ -96,7 +89,7 @@ export class KvKey<T> {
    * write that timed out may or may not have landed: it reads as a conflict, so the caller re-reads.
    */
   async write(bytes: Uint8Array, base: Versioned<T>): Promise<number | "conflict"> {
-    const { kv, cas } = this.opened ?? (await this.bucket());
+    const { kv, cas } = await this.bucket();
     try {
       if (cas === "stream") {
         const b = bucketOf(kv);

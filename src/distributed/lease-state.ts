@@ -149,7 +149,6 @@ export function permitsHeld(entry: LeaseEntry): number {
  * `revision` is the KV revision of the entry this write replaces (0 when creating it).
  */
 export function settle(entry: LeaseEntry, revision: number): LeaseEntry {
-  if (entry.members.every((m) => m.token !== undefined)) return entry; // nobody waits: nothing to grant
   let free = entry.permits - permitsHeld(entry);
   let fence = entry.fence;
   let blocked = false;
@@ -205,6 +204,6 @@ export function transition(
 ): LeaseEntry | undefined {
   const changed = change(entry);
   if (changed === undefined && expired.length === 0) return undefined;
-  const evicted = expired.length === 0 ? changed! : without(changed ?? entry, new Set(expired.map(memberId)));
+  const evicted = without(changed ?? entry, new Set(expired.map(memberId)));
   return settle(evicted, revision);
 }

@@ -80,8 +80,6 @@ export class LeaseTable {
   private sightings: Sightings = new Map();
   private readonly own = new Map<number, Own>();
   private chain: Promise<unknown> = Promise.resolve();
-  /** Writes of this handle started and not yet settled (none: the next one starts at once). */
-  private writing = 0;
   private stopWatch: (() => void) | undefined;
   private watching: Promise<void> | undefined;
   private readonly ticker: ReturnType<typeof setInterval>;
@@ -308,8 +306,7 @@ export class LeaseTable {
 
   /** Serialize this handle's writes: they would only conflict with each other. */
   private mutate(change: (e: LeaseEntry) => LeaseEntry | undefined): Promise<void> {
-    this.writing++;
-    const run = (this.writing === 1 ? this.write(change) : this.chain.then(() => this.write(change))).finally(() => this.writing--);
+    const run = this.chain.then(() => this.write(change));
     this.chain = run.catch(() => undefined);
     return run;
   }
