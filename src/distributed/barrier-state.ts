@@ -4,6 +4,7 @@
  * one in the same revision-checked write, so every participant of round r learns it passed by
  * seeing `round > r`; a round can neither be lost nor counted twice.
  */
+import { parseEntryObject } from "./json-entry.js";
 import { InvalidArgumentError } from "../errors.js";
 
 export interface BarrierEntry {
@@ -18,7 +19,6 @@ export const BARRIER_LIMITS = { maxEntryBytes: 256 * 1024, maxParticipants: 1000
 export const emptyBarrier: BarrierEntry = { round: 0, expected: 0, arrived: [] };
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 export function encodeBarrier(entry: BarrierEntry): Uint8Array {
   return encoder.encode(JSON.stringify(entry));
@@ -26,15 +26,9 @@ export function encodeBarrier(entry: BarrierEntry): Uint8Array {
 
 /** The entry in `bytes`, or undefined when they are not a well-formed barrier entry. */
 export function decodeBarrier(bytes: Uint8Array): BarrierEntry | undefined {
-  if (bytes.length === 0 || bytes.length > BARRIER_LIMITS.maxEntryBytes) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(decoder.decode(bytes));
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== "object" || raw === null) return undefined;
-  const { round, expected, arrived } = raw as Record<string, unknown>;
+  const raw = parseEntryObject(bytes, BARRIER_LIMITS.maxEntryBytes);
+  if (raw === undefined) return undefined;
+  const { round, expected, arrived } = raw;
   if (!Number.isSafeInteger(round) || (round as number) < 0) return undefined;
   if (!Number.isSafeInteger(expected) || (expected as number) < 0 || (expected as number) > BARRIER_LIMITS.maxParticipants) return undefined;
   if (!Array.isArray(arrived) || arrived.length > BARRIER_LIMITS.maxParticipants) return undefined;

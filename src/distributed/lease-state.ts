@@ -16,6 +16,7 @@
  * larger again: tokens strictly increase per key, even across a purge of the key (the bucket's
  * revisions keep counting).
  */
+import { parseEntryObject } from "./json-entry.js";
 
 export interface Member {
   /** Who asked (one handle of one process; an HTTP lease has one of its own). */
@@ -61,7 +62,6 @@ export function memberId(m: Pick<Member, "owner" | "ticket">): string {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 export function encodeLeaseEntry(entry: LeaseEntry): Uint8Array {
   return encoder.encode(JSON.stringify(entry));
@@ -71,15 +71,9 @@ const isCount = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number => Numb
 
 /** The entry in `bytes`, or undefined when they are not a well-formed entry (count it and overwrite). */
 export function decodeLeaseEntry(bytes: Uint8Array): LeaseEntry | undefined {
-  if (bytes.length === 0 || bytes.length > LIMITS.maxEntryBytes) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(decoder.decode(bytes));
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== "object" || raw === null) return undefined;
-  const { permits, nextTicket, fence, members } = raw as Record<string, unknown>;
+  const raw = parseEntryObject(bytes, LIMITS.maxEntryBytes);
+  if (raw === undefined) return undefined;
+  const { permits, nextTicket, fence, members } = raw;
   if (!isCount(permits, LIMITS.maxPermits) || permits < 1 || !isCount(nextTicket) || !isCount(fence)) return undefined;
   if (!Array.isArray(members) || members.length > LIMITS.maxMembers) return undefined;
   const out: Member[] = [];

@@ -3,18 +3,11 @@
  * protocol). One handle is one owner; it is not reentrant.
  */
 import { InvalidArgumentError } from "../errors.js";
-import type { AcquireOptions, Grant, LeaseTable, Renewal } from "./lease-table.js";
+import { LeaseHandle } from "./lease-handle.js";
+import type { AcquireOptions, Grant } from "./lease-table.js";
 
-export class Lock {
+export class Lock extends LeaseHandle {
   private pending = false;
-
-  /** @internal */
-  constructor(private readonly table: LeaseTable) {}
-
-  /** Lease length of this handle's grants (ms). */
-  get ttlMs(): number {
-    return this.table.ttlMs;
-  }
 
   /** Whether this handle holds the lock and its lease has not run out (checked on every read). */
   get held(): boolean {
@@ -35,11 +28,6 @@ export class Lock {
     return token === undefined ? undefined : this.table.leaseLeft(token);
   }
 
-  /** Entries of this lock's key that did not decode (rejected and overwritten). */
-  get rejected(): number {
-    return this.table.rejected;
-  }
-
   /**
    * Wait for the lock (FIFO among waiters). Rejects with LockTimeoutError after `timeoutMs`,
    * WaitAbortedError when `signal` fires, InvalidArgumentError when this handle holds or waits already.
@@ -58,28 +46,5 @@ export class Lock {
   async tryAcquire(): Promise<Grant | undefined> {
     if (this.pending || this.held) return undefined;
     return this.table.tryAcquire(1);
-  }
-
-  /**
-   * Release this handle's grant, or the grant of `fencingToken` (whoever holds the token holds the
-   * lock: the daemon's HTTP leases). False for anyone but the current holder.
-   */
-  release(fencingToken?: number): Promise<boolean> {
-    return this.table.release(fencingToken);
-  }
-
-  /** Renew the grant of `fencingToken` by hand (handles made with `autoRenew: false`): the lease left, or undefined if lost. */
-  renew(fencingToken: number): Promise<Renewal | undefined> {
-    return this.table.renew(fencingToken);
-  }
-
-  /** Who holds the lock now and how many wait (one read of the key). */
-  inspect(): ReturnType<LeaseTable["inspect"]> {
-    return this.table.inspect();
-  }
-
-  /** Stop renewing; a grant held by this handle is released (manual grants are left to lapse). */
-  close(): Promise<void> {
-    return this.table.close();
   }
 }
