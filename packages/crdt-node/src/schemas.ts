@@ -157,17 +157,22 @@ export const KeyValue = Type.Object(
   { additionalProperties: false },
 );
 
+/** A key's state as the API shows it: its type and value, or that it is deleted. */
+const KEY_STATE = {
+  key: Type.String(),
+  type: Type.Optional(TypeFields.type),
+  valueType: Type.Optional(TypeFields.valueType),
+  value: Type.Optional(JsonValue),
+  detail: Type.Optional(Type.Unknown()),
+  deleted: Type.Optional(Type.Literal(true)),
+};
+
 /** 504 on a write: the level was not met in time; the local write stands (its value, when held). */
 export const WriteTimeout = Type.Object(
   {
     error: Type.String(),
     code: Type.Literal("COORDINATION_TIMEOUT"),
-    key: Type.String(),
-    type: Type.Optional(TypeFields.type),
-    valueType: Type.Optional(TypeFields.valueType),
-    value: Type.Optional(JsonValue),
-    detail: Type.Optional(Type.Unknown()),
-    deleted: Type.Optional(Type.Literal(true)),
+    ...KEY_STATE,
   },
   { additionalProperties: false },
 );
@@ -258,12 +263,7 @@ export const NotReady = Type.Object({ ready: Type.Literal(false), reason: Type.S
 /** The data of a `snapshot`, `change` or `delete` event of `GET /v1/watch`. */
 export const WatchChange = Type.Object(
   {
-    key: Type.String(),
-    type: Type.Optional(TypeFields.type),
-    valueType: Type.Optional(TypeFields.valueType),
-    value: Type.Optional(JsonValue),
-    detail: Type.Optional(Type.Unknown()),
-    deleted: Type.Optional(Type.Literal(true)),
+    ...KEY_STATE,
     node: Type.Optional(Type.String({ description: "the node the change was written on, when known" })),
     dataCenter: Type.Optional(Type.String({ description: "origin remote-dc: the data center the change came from" })),
     origin: Type.String({ enum: ["local", "dc", "sync", "remote-dc"] }),
