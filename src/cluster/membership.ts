@@ -15,6 +15,7 @@
  * (`expect`), so its N is never smaller than theirs. See README, "Quorum membership".
  */
 import { InvalidArgumentError } from "../errors.js";
+import { goneFromPeers } from "./gone-from-peers.js";
 import { quorum } from "./quorum.js";
 
 export { quorum, type ConsistencyLevel } from "./quorum.js";
@@ -105,6 +106,8 @@ interface Entry {
   incarnation: number;
   reachable: boolean;
   lastSeenMs: number;
+  /** When a member of the agreed membership last vouched for it (see gone-from-peers.ts). */
+  vouchedAtMs: number;
   /** In the agreed membership (whose majority decides votes); set by admission or `expect`, cleared only by removal. */
   inN: boolean;
   /** Learned from peers at start (`expect`) and not heard yet: no incarnation, never reachable. */
@@ -158,7 +161,7 @@ export class MembershipTable {
     this.failureTimeoutMs = failureTimeoutMs;
     this.removalTimeoutMs = removalTimeoutMs;
     this.trackedRoles = [undefined, ...new Set(options.leaderRoles ?? [])];
-    this.self = { ...self, roles: [...self.roles], reachable: true, lastSeenMs: 0, ...COUNTED, silent: NONE, vouched: NONE };
+    this.self = { ...self, roles: [...self.roles], reachable: true, lastSeenMs: 0, vouchedAtMs: 0, ...COUNTED, silent: NONE, vouched: NONE };
     this.leaders = this.computeLeaders();
   }
 
@@ -205,6 +208,7 @@ export class MembershipTable {
         incarnation: hb.incarnation,
         reachable: true,
         lastSeenMs: hb.receivedAtMs,
+        vouchedAtMs: hb.receivedAtMs,
         ...standing,
         expected: false,
         silent: new Set(hb.silent),
@@ -236,6 +240,12 @@ export class MembershipTable {
           this.peers.delete(node);
           events.push({ type: "removed", member: view(e, false), reason: "timeout" });
         }
+      }
+    }
+    if (current.inN) {
+      for (const node of current.vouched) {
+        const e = this.peers.get(node);
+        if (e !== undefined) e.vouchedAtMs = Math.max(e.vouchedAtMs, hb.receivedAtMs);
       }
     }
     // It vouches for us while we do not count it: it ran a digest round with us since it came (back).
@@ -277,6 +287,7 @@ export class MembershipTable {
         incarnation: 0,
         reachable: false,
         lastSeenMs: nowMs,
+        vouchedAtMs: nowMs,
         inN: true,
         expected: true,
         forItself: true,
@@ -318,7 +329,7 @@ export class MembershipTable {
         entry.acks = false;
         entry.synced = false;
         entry.forItself = false;
-        if (!entry.inN || this.majorityVotes((v) => v.acks && v.silent.has(entry.node), entry.node)) {
+        if (!entry.inN || this.majorityVotes((v) => v.acks && v.silent.has(entry.node), entry.node) || this.goneFromPeers(entry, nowMs)) {
           this.peers.delete(entry.node);
           if (entry.inN) this.votedOut.set(entry.node, nowMs);
           events.push({ type: "removed", member: view(entry, false), reason: "timeout" });
@@ -362,6 +373,16 @@ export class MembershipTable {
     for (const e of this.entries()) if (e.inN) agreed++;
     for (const v of this.peers.values()) if (v.inN && v.reachable && v.node !== subject && votes(v)) yes++;
     return yes >= quorum("majority", agreed);
+  }
+
+  /** Whether the peers on this node's side no longer hold `subject` (gone-from-peers.ts). */
+  private goneFromPeers(subject: Entry, nowMs: number): boolean {
+    let agreed = 0;
+    for (const e of this.entries()) if (e.inN) agreed++;
+    const peers = [...this.peers.values()]
+      .filter((v) => v.inN && v.reachable && v !== subject)
+      .map((v) => ({ onOurSide: v.acks || v.vouched.has(this.self.node), vouchesForSubject: v.vouched.has(subject.node) }));
+    return goneFromPeers({ nowMs, removalTimeoutMs: this.removalTimeoutMs, heardAtMs: subject.lastSeenMs, vouchedAtMs: subject.vouchedAtMs, agreed, peers });
   }
 
   /** Every member, self included, sorted by node id. */
