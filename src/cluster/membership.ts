@@ -108,6 +108,10 @@ interface Entry {
   lastSeenMs: number;
   /** When a member of the agreed membership last vouched for it (see gone-from-peers.ts). */
   vouchedAtMs: number;
+  /** When it last became reachable (heard after a silence of failureTimeoutMs, or first heard). */
+  reachableSinceMs: number;
+  /** Per member of this table: when this one's heartbeats last held it (vouched or silent). */
+  held: Map<string, number>;
   /** In the agreed membership (whose majority decides votes); set by admission or `expect`, cleared only by removal. */
   inN: boolean;
   /** Learned from peers at start (`expect`) and not heard yet: no incarnation, never reachable. */
@@ -161,7 +165,7 @@ export class MembershipTable {
     this.failureTimeoutMs = failureTimeoutMs;
     this.removalTimeoutMs = removalTimeoutMs;
     this.trackedRoles = [undefined, ...new Set(options.leaderRoles ?? [])];
-    this.self = { ...self, roles: [...self.roles], reachable: true, lastSeenMs: 0, vouchedAtMs: 0, ...COUNTED, silent: NONE, vouched: NONE };
+    this.self = { ...self, roles: [...self.roles], reachable: true, lastSeenMs: 0, vouchedAtMs: 0, reachableSinceMs: 0, held: new Map(), ...COUNTED, silent: NONE, vouched: NONE };
     this.leaders = this.computeLeaders();
   }
 
@@ -179,7 +183,7 @@ export class MembershipTable {
     const events: MembershipEvent[] = [];
     if (hb.leaving) {
       if (current !== undefined) {
-        this.peers.delete(hb.node);
+        this.forget(hb.node);
         events.push({ type: "removed", member: view(current, false), reason: "left" });
       }
       this.departed.set(hb.node, { incarnation: hb.incarnation, atMs: hb.receivedAtMs });
@@ -190,7 +194,7 @@ export class MembershipTable {
     // old one's until a digest round refilled it. An expected member, heard at last, joins in its place.
     let standing = { inN: false, acks: false, synced: false, forItself: false };
     if (current !== undefined && (current.expected || hb.incarnation > current.incarnation)) {
-      this.peers.delete(hb.node);
+      this.forget(hb.node);
       if (!current.expected) events.push({ type: "removed", member: view(current, false), reason: "restarted" });
       standing = { inN: current.inN, acks: false, synced: false, forItself: current.acks || current.forItself };
       current = undefined;
@@ -209,6 +213,8 @@ export class MembershipTable {
         reachable: true,
         lastSeenMs: hb.receivedAtMs,
         vouchedAtMs: hb.receivedAtMs,
+        reachableSinceMs: hb.receivedAtMs,
+        held: new Map(),
         ...standing,
         expected: false,
         silent: new Set(hb.silent),
@@ -227,6 +233,7 @@ export class MembershipTable {
       current.vouched = new Set(hb.vouched);
       if (!current.reachable) {
         current.reachable = true;
+        current.reachableSinceMs = hb.receivedAtMs;
         events.push({ type: "reachable-again", member: view(current, false) });
       }
     }
@@ -237,20 +244,26 @@ export class MembershipTable {
       for (const node of hb.removed) {
         const e = this.peers.get(node);
         if (e?.expected === true) {
-          this.peers.delete(node);
+          this.forget(node);
           events.push({ type: "removed", member: view(e, false), reason: "timeout" });
         }
       }
     }
-    if (current.inN) {
-      for (const node of current.vouched) {
-        const e = this.peers.get(node);
-        if (e !== undefined) e.vouchedAtMs = Math.max(e.vouchedAtMs, hb.receivedAtMs);
-      }
+    // Only members of this table are tracked: a heartbeat cannot grow this state.
+    for (const node of [...current.vouched, ...current.silent]) {
+      const e = this.peers.get(node);
+      if (e === undefined) continue;
+      current.held.set(node, hb.receivedAtMs);
+      if (current.inN && current.vouched.has(node)) e.vouchedAtMs = Math.max(e.vouchedAtMs, hb.receivedAtMs);
     }
     // It vouches for us while we do not count it: it ran a digest round with us since it came (back).
     if (!current.acks && current.vouched.has(this.self.node)) current.synced = true;
     return this.withLeaderChanges(events);
+  }
+
+  private forget(node: string): void {
+    this.peers.delete(node);
+    for (const e of this.peers.values()) e.held.delete(node);
   }
 
   /** Members heard but outside the agreed membership (not admitted yet). */
@@ -288,6 +301,8 @@ export class MembershipTable {
         reachable: false,
         lastSeenMs: nowMs,
         vouchedAtMs: nowMs,
+        reachableSinceMs: nowMs,
+        held: new Map(),
         inN: true,
         expected: true,
         forItself: true,
@@ -330,7 +345,7 @@ export class MembershipTable {
         entry.synced = false;
         entry.forItself = false;
         if (!entry.inN || this.majorityVotes((v) => v.acks && v.silent.has(entry.node), entry.node) || this.goneFromPeers(entry, nowMs)) {
-          this.peers.delete(entry.node);
+          this.forget(entry.node);
           if (entry.inN) this.votedOut.set(entry.node, nowMs);
           events.push({ type: "removed", member: view(entry, false), reason: "timeout" });
           continue;
@@ -379,10 +394,18 @@ export class MembershipTable {
   private goneFromPeers(subject: Entry, nowMs: number): boolean {
     let agreed = 0;
     for (const e of this.entries()) if (e.inN) agreed++;
-    const peers = [...this.peers.values()]
+    const peersNotHoldingSinceMs = [...this.peers.values()]
       .filter((v) => v.inN && v.reachable && v !== subject)
-      .map((v) => ({ onOurSide: v.acks || v.vouched.has(this.self.node), vouchesForSubject: v.vouched.has(subject.node) }));
-    return goneFromPeers({ nowMs, removalTimeoutMs: this.removalTimeoutMs, heardAtMs: subject.lastSeenMs, vouchedAtMs: subject.vouchedAtMs, agreed, peers });
+      .map((v) => Math.max(v.held.get(subject.node) ?? -Infinity, v.reachableSinceMs));
+    return goneFromPeers({
+      nowMs,
+      failureTimeoutMs: this.failureTimeoutMs,
+      removalTimeoutMs: this.removalTimeoutMs,
+      heardAtMs: subject.lastSeenMs,
+      vouchedAtMs: subject.vouchedAtMs,
+      agreed,
+      peersNotHoldingSinceMs,
+    });
   }
 
   /** Every member, self included, sorted by node id. */
