@@ -12,7 +12,8 @@
  * removed once a majority of it votes it out, and a newcomer (or a member back from such silence,
  * or restarted) is admitted once a majority of it vouches for it. Votes travel in heartbeats
  * (`silent`, `vouched`). A starting node seeds the agreed membership from its peers' answers
- * (`expect`), so its N is never smaller than theirs. See README, "Quorum membership".
+ * (`expect`), so its N is never smaller than theirs. A member this node missed leaving (cut off at
+ * the time) goes once a majority no longer holds it (gone-from-peers.ts). See README, "Quorum membership".
  */
 import { InvalidArgumentError } from "../errors.js";
 import { goneFromPeers } from "./gone-from-peers.js";
