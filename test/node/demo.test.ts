@@ -49,6 +49,11 @@ describe("npm run demo", () => {
       assert.match(page.text, /crdt-node/);
       const relay = dashboards[5]!;
       await waitFor(async () => (await http("GET", `${relay}/v1/keys/page-views`)).status === 200, { timeoutMs: 30_000, message: "the relay sees the load" });
+      // The relay hears its DC's members by their heartbeats: all of them within a few, not at once.
+      await waitFor(async () => (await http("GET", `${relay}/v1/cluster`)).body?.members?.length === 4, {
+        timeoutMs: 30_000,
+        message: "east: 3 writers + the relay, in the relay's membership",
+      });
       const cluster = await http("GET", `${relay}/v1/cluster`);
       assert.equal(cluster.body.readOnly, true);
       assert.equal(cluster.body.members.length, 4, "east: 3 writers + the relay");
