@@ -61,20 +61,17 @@ export async function prepare(options: ReplicatorOptions): Promise<Prepared> {
   // Closing a wrapper we built around a borrowed connection drains our subscriptions and leaves
   // the connection itself open.
   let ownsTransport = true;
-  let natsConnection: NatsConnection | undefined;
   if (options.transport !== undefined) {
     transport = options.transport;
     ownsTransport = false;
-    // A NATS transport handed in (the daemon's) gives the JetStream primitives its connection too.
-    if (transport instanceof NatsTransport) natsConnection = transport.connection;
   } else {
-    const nats = await connectNats(options.nats as Parameters<typeof connectNats>[0]).catch(async (error: unknown) => {
+    transport = await connectNats(options.nats as Parameters<typeof connectNats>[0]).catch(async (error: unknown) => {
       await snapshots?.close();
       throw error;
     });
-    natsConnection = nats.connection;
-    transport = nats;
   }
+  // The JetStream primitives share the NATS connection, also under a NATS transport handed in (the daemon's).
+  const natsConnection: NatsConnection | undefined = transport instanceof NatsTransport ? transport.connection : undefined;
   transport = secureBus(transport, resolved, restored.stats);
   try {
     if (transport.maxPayload < 4 * PAYLOAD_HEADROOM) {
