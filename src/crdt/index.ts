@@ -18,6 +18,7 @@ export type {
   StateByKind,
 } from "./types.js";
 export type { CausalContext, Dot } from "./causal.js";
+export type { Adoptions } from "./writer-ids.js";
 export { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
 export { GCounter } from "./gcounter.js";
 export { PNCounter } from "./pncounter.js";
