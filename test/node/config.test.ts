@@ -44,7 +44,7 @@ describe("crdt-node configuration", () => {
       maxDeltaSize: 65_536,
       pruneIntervalMs: 300_000,
       tombstoneTtlMs: 86_400_000,
-      pruneRetiredAfterMs: 0,
+      pruneRetiredAfterMs: 86_400_000,
       coordinationTimeoutMs: 5000,
       maxClockSkewMs: 60000,
       minClusterSize: 1,
