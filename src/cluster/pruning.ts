@@ -42,7 +42,7 @@ export function foldWaitsFor(r: FoldReadiness): string[] {
 
 /**
  * Nodes removed from the membership whose ids this node may fold now (see crdt/writer-ids.ts
- * `removedFoldWriter`). One owner folds, the data center's leader (deterministic), and only when
+ * `removedFoldId`). One owner folds, the data center's leader (deterministic), and only when
  * the node has stayed away `delayMs` and every live replica's knowledge of it has reached the
  * leader: a completed digest round with each member, ended `settleMs` after the removal (by then
  * what the removed node sent before going has reached everyone). A removed node that is in fact

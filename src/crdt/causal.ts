@@ -15,7 +15,7 @@
 import { DecodeError, PrecisionError } from "../errors.js";
 import type { CausalContextState, DotState, SlotState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
-import { coveredAmong } from "./writer-ids.js";
+import { adoptionsAmong, coveredAmong, mayBeFoldId, NO_ADOPTIONS, type Adoptions } from "./writer-ids.js";
 
 /** One event: the `counter`-th write of `node` (counter ≥ 1). */
 export type Dot = Readonly<DotState>;
@@ -39,6 +39,23 @@ export function dotKey(dot: Dot): string {
 
 function makeDot(node: string, counter: number): Dot {
   return Object.freeze({ node, counter });
+}
+
+/** `dot` with its id renamed when `adoptions` renames it (writer-ids.ts): same counter. */
+export function renameDot(dot: Dot, adoptions: Adoptions): Dot {
+  const to = adoptions.get(dot.node);
+  return to === undefined ? dot : makeDot(to, dot.counter);
+}
+
+/** `dots` renamed by `adoptions`, sorted, without duplicates; `dots` itself when none is renamed. */
+export function renameDots(dots: DotList, adoptions: Adoptions): DotList {
+  if (!dots.some((d) => adoptions.has(d.node))) return dots;
+  const out: Dot[] = [];
+  for (const d of dots.map((d) => renameDot(d, adoptions)).sort(compareDots)) {
+    const last = out[out.length - 1];
+    if (last === undefined || compareDots(last, d) !== 0) out.push(d);
+  }
+  return out;
 }
 
 /** @internal decode one DotState from untrusted input. */
@@ -358,10 +375,38 @@ export class CausalContext {
 
   /** The ids a fold id in this context covers (see writer-ids.ts): almost always none. */
   coveredWriters(): ReadonlySet<string> {
-    let fold = false;
-    for (const node of this.#vector.keys()) if (node.includes("^")) fold = true;
-    for (const node of this.#cloud.keys()) if (node.includes("^")) fold = true;
-    return fold ? coveredAmong(this.nodes) : NO_WRITERS;
+    return this.hasFoldId() ? coveredAmong(this.nodes) : NO_WRITERS;
+  }
+
+  /** The ids whose dots a fold id in this context adopts, with that fold id (see writer-ids.ts): almost always none. */
+  adoptions(): Adoptions {
+    return this.hasFoldId() ? adoptionsAmong(this.nodes) : NO_ADOPTIONS;
+  }
+
+  /** Whether any id is a fold id (cheap: the usual answer is no). */
+  hasFoldId(): boolean {
+    for (const node of this.#vector.keys()) if (mayBeFoldId(node)) return true;
+    for (const node of this.#cloud.keys()) if (mayBeFoldId(node)) return true;
+    return false;
+  }
+
+  /** This context with the dots of each id in `adoptions` renamed to its fold id (same counters). */
+  renamed(adoptions: Adoptions): CausalContext {
+    if (adoptions.size === 0 || !this.nodes.some((node) => adoptions.has(node))) return this;
+    const vector = new Map(this.#vector);
+    const cloud = new Map(this.#cloud);
+    for (const [from, to] of adoptions) {
+      const v = vector.get(from) ?? 0;
+      const r = cloud.get(from) ?? NO_RANGES;
+      vector.delete(from);
+      cloud.delete(from);
+      if (v === 0 && r.length === 0) continue;
+      // Into `to`'s runs: [1, v] and `from`'s cloud, then refolded into the vector by build.
+      let runs = rangesUnion(cloud.get(to) ?? NO_RANGES, r);
+      if (v > 0) runs = rangesUnion(runs, [1, v]);
+      cloud.set(to, runs);
+    }
+    return CausalContext.build(vector, cloud);
   }
 
   /** This context without any dot of `writers`. */

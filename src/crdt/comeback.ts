@@ -17,7 +17,7 @@
  * ORSet: elements held before and gone after, whose only dots were covered ids of this node, are
  * added again under `fresh`. The fold keeps no trace of which of those dots the leader had seen, so
  * an element whose only dots are this node's and that another node removed during the partition
- * comes back too (add wins); elements back after the merge that this node had removed (the fold
+ * comes back too (add wins): each re-added element is therefore also reported; elements back after the merge that this node had removed (the fold
  * re-issued the leader's dots for them) cannot be told from elements it never saw: reported. MVRegister: a value lost cannot be set again without overwriting the
  * concurrent ones: reported.
  */
@@ -27,7 +27,7 @@ import { PNCounter } from "./pncounter.js";
 import { ORSet } from "./orset.js";
 import { MVRegister } from "./mv-register.js";
 import { CausalContext, type Dot } from "./causal.js";
-import { coverageOf, isCovered, parseWriter } from "./writer-ids.js";
+import { coverageOf, isDropped, parseWriter } from "./writer-ids.js";
 
 export interface Reissued<T extends Crdt = Crdt> {
   /** `merged` with the re-issued effects. */
@@ -71,7 +71,7 @@ interface CausalView {
 function causalView(before: { writers: string[]; context: CausalContext }, merged: { writers: string[] }, node: string, authoredFrom: number): CausalView {
   const coverage = coverageOf(merged.writers);
   return {
-    dropped: (d) => coverage !== undefined && ofNode(d.node, node) && isCovered(d.node, coverage),
+    dropped: (d) => coverage !== undefined && ofNode(d.node, node) && isDropped(d.node, coverage),
     refolded: (d) => parseWriter(d.node)?.fold === true && ofNode(d.node, node) && !before.context.contains(d),
     knowsOwnDots: before.writers.every((id) => {
       const w = parseWriter(id);
@@ -88,9 +88,11 @@ function nextDots(ctx: CausalContext, node: string, n: number): Dot[] {
 
 function reissueSet(before: ORSet, merged: ORSet, node: string, fresh: string, authoredFrom: number): Reissued<ORSet> {
   const view = causalView(before, merged, node, authoredFrom);
-  const readd = before.unsortedCanonicals().filter((e) => !merged.hasCanonical(e) && (before.dotsOf(e) ?? []).every(view.dropped)).sort();
+  const readd = droppedElements(before, merged, view.dropped);
   const superseded: Dot[] = [];
-  let lost = 0;
+  // Each re-added element is either one the leader never saw (exact) or one another node removed
+  // during the partition (it comes back): the fold does not say which, so each one is reported.
+  let lost = readd.length;
   for (const e of merged.unsortedCanonicals()) {
     if (before.hasCanonical(e)) continue;
     const dots = (merged.dotsOf(e) ?? []).filter(view.refolded);
@@ -121,6 +123,34 @@ function reissueMv(before: MVRegister, merged: MVRegister, node: string, fresh: 
   const dots = nextDots(merged.context, fresh, readd.length);
   const piece = MVRegister.fromState({ entries: readd.map((value, i) => ({ dot: dots[i]!, value })), context: CausalContext.of([...dots, ...superseded]).toState() });
   return { value: merged.merge(piece).resetDelta(), delta: piece, lost };
+}
+
+/** The elements `before` held, `merged` does not, whose every dot `dropped` (sorted). */
+function droppedElements(before: ORSet, merged: ORSet, dropped: (d: Dot) => boolean): string[] {
+  return before.unsortedCanonicals().filter((e) => !merged.hasCanonical(e) && (before.dotsOf(e) ?? []).every(dropped)).sort();
+}
+
+/**
+ * How many effects of `node`'s writes `before` held under ids a fold in `merged` dropped, that
+ * `merged` no longer holds: a counter's share it lacks, elements and values gone with their dots.
+ * On a replica other than `node` these are lost unless `node` comes back and re-issues them
+ * (a node removed for good whose writes only replicas that were away during the fold held), or,
+ * for an element, removed elsewhere meanwhile: either way the replica reports them. 0 for maps.
+ */
+export function droppedEffects(before: Crdt, merged: Crdt, node: string): number {
+  if (before instanceof GCounter && merged instanceof GCounter) return Math.max(0, missingShare(before, merged, node));
+  if (before instanceof PNCounter && merged instanceof PNCounter) {
+    return Math.max(0, missingShare(before.increments, merged.increments, node)) + Math.max(0, missingShare(before.decrements, merged.decrements, node));
+  }
+  const coverage = merged instanceof ORSet || merged instanceof MVRegister ? coverageOf(merged.writers) : undefined;
+  if (coverage === undefined) return 0;
+  const dropped = (d: Dot): boolean => ofNode(d.node, node) && isDropped(d.node, coverage);
+  if (before instanceof ORSet && merged instanceof ORSet) return droppedElements(before, merged, dropped).length;
+  if (before instanceof MVRegister && merged instanceof MVRegister) {
+    const kept = new Set(merged.toState().entries.map((e) => e.value));
+    return before.toState().entries.filter((e) => dropped(e.dot) && !kept.has(e.value)).length;
+  }
+  return 0;
 }
 
 /**

@@ -21,7 +21,8 @@ export interface PruningCapability<T extends Crdt = Crdt> {
   writers(value: T): string[];
   /**
    * `value` with the ids `writerId` retires folded into its node's fold id, carrying the change
-   * as its delta (publish it like a write); `value` itself when it records none.
+   * as its delta (publish it like a write); `value` itself when it records none. `writerId` is a
+   * live writer id (its own id is folded too, writer-ids.ts) or a fold id (a removed node's `node!inc`).
    */
   foldRetired(value: T, writerId: string): T;
 }

@@ -17,7 +17,7 @@ import { DecodeError, InvalidArgumentError, PrecisionError } from "../errors.js"
 import type { DataTypeDescriptor, Json, JsonCapability, JsonWriter } from "./descriptor.js";
 import type { Crdt, GCounterState, SlotState } from "./types.js";
 import { checkAmount, checkNode, describe } from "./validate.js";
-import { coverageOf, foldIdOf, isCovered, retiredBy } from "./writer-ids.js";
+import { coverageOf, foldIdOf, isCovered, mayBeFoldId, retiredBy } from "./writer-ids.js";
 
 /** [node, value, node, value, …], nodes strictly ascending, values positive safe integers. */
 type Slots = readonly (string | number)[];
@@ -51,7 +51,7 @@ function* names(s: Slots): Generator<string> {
 
 /** Whether any slot is a fold id (cheap: the usual answer is no). */
 function hasFoldId(s: Slots): boolean {
-  for (let i = 0; i < s.length; i += 2) if ((s[i] as string).includes("^")) return true;
+  for (let i = 0; i < s.length; i += 2) if (mayBeFoldId(s[i] as string)) return true;
   return false;
 }
 
@@ -59,7 +59,7 @@ function hasFoldId(s: Slots): boolean {
 function dropCovered(s: Slots): Slots {
   if (!hasFoldId(s)) return s;
   const coverage = coverageOf(names(s));
-  if (coverage === undefined) return s; // a "^" in a name that is no fold id
+  if (coverage === undefined) return s; // a "^" or "!" in a name that is no fold id
   const out: (string | number)[] = [];
   for (let i = 0; i < s.length; i += 2) if (!isCovered(s[i] as string, coverage)) out.push(s[i]!, s[i + 1]!);
   return out.length === s.length ? s : out;

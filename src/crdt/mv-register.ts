@@ -12,13 +12,13 @@
  * A register holds few entries (one per concurrent writer), so they live in a small sorted array.
  */
 import { DecodeError } from "../errors.js";
-import { CausalContext, compareDots, decodeDot, type Dot } from "./causal.js";
+import { CausalContext, compareDots, decodeDot, renameDot, type Dot } from "./causal.js";
 import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
 import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./element.js";
 import { freezeElement } from "./orset.js";
 import type { Crdt, Element, MVRegisterState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
-import { foldIdOf, retiredBy } from "./writer-ids.js";
+import { adoptionsAmong, adoptionsBy, foldIdOf, retiredBy, type Adoptions } from "./writer-ids.js";
 
 interface Entry {
   readonly dot: Dot;
@@ -73,7 +73,7 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
       entries.push(Object.freeze({ dot, value }));
     }
     if (entries.length === 0 && context.isEmpty) return MVRegister.#EMPTY as MVRegister<T>;
-    return new MVRegister<T>(Object.freeze(entries), context, undefined).dropCovered();
+    return new MVRegister<T>(Object.freeze(entries), context, undefined).normalized();
   }
 
   /** Writes `value` as `node`, replacing every value this register has seen. */
@@ -128,6 +128,13 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
   /** The join. Keeps this value's pending delta; returns `this` exactly when `other` adds nothing. */
   merge(other: MVRegister<T>): MVRegister<T> {
     if (other === this || (other.#entries.length === 0 && other.#context.isEmpty)) return this;
+    // A fold id on one side renames the dots of the writer id it adopts on both, before the join.
+    if (this.#context.hasFoldId() || other.#context.hasFoldId()) {
+      const adoptions = adoptionsAmong([...this.#context.nodes, ...other.#context.nodes]);
+      const renamedThis = this.renamed(adoptions);
+      const renamedOther = other.renamed(adoptions);
+      if (renamedThis !== this || renamedOther !== other) return renamedThis.merge(renamedOther);
+    }
     const a = this.#entries;
     const b = other.#entries;
     const ca = this.#context;
@@ -169,12 +176,13 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
   foldRetired(writerId: string): MVRegister<T> {
     const fold = foldIdOf(writerId);
     if (fold === undefined) return this;
-    const retired = new Set(this.#context.nodes.filter((node) => retiredBy(writerId, node)));
-    if (retired.size === 0) return this;
-    let context = this.#context.without(retired);
+    const self = this.renamed(adoptionsBy(writerId, this.#context.nodes));
+    const retired = new Set(self.#context.nodes.filter((node) => retiredBy(writerId, node)));
+    if (retired.size === 0 && self === this) return this;
+    let context = self.#context.without(retired);
     const kept: Entry[] = [];
     const reissued: Entry[] = [];
-    for (const e of this.#entries) {
+    for (const e of self.#entries) {
       if (!retired.has(e.dot.node)) kept.push(e);
       else {
         const dot = context.next(fold);
@@ -192,6 +200,23 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
   /** The writer ids this register's context records (Akka's `modifiedByNodes`). */
   get writers(): string[] {
     return this.#context.nodes;
+  }
+
+  /** This register with the dots renamed that a fold id in its context adopts, then without the ids it covers. */
+  private normalized(): MVRegister<T> {
+    return this.renamed(this.#context.adoptions()).dropCovered();
+  }
+
+  /** This register with the dots of each id in `adoptions` renamed to its fold id (writer-ids.ts); `this` when none. */
+  private renamed(adoptions: Adoptions): MVRegister<T> {
+    const context = this.#context.renamed(adoptions);
+    if (context === this.#context) return this;
+    const entries: Entry[] = [];
+    for (const e of this.#entries.map((e) => Object.freeze({ dot: renameDot(e.dot, adoptions), value: e.value })).sort((x, y) => compareDots(x.dot, y.dot))) {
+      const last = entries[entries.length - 1];
+      if (last === undefined || compareDots(last.dot, e.dot) !== 0) entries.push(e);
+    }
+    return new MVRegister<T>(Object.freeze(entries), context, this.#delta);
   }
 
   /** This register without the dots a fold id in its context covers; `this` when none. */

@@ -37,14 +37,14 @@
  * (merge, fromState).
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
-import { CausalContext, compareDots, compareStrings, decodeDot, dotKey, type Dot } from "./causal.js";
+import { CausalContext, compareDots, compareStrings, decodeDot, dotKey, renameDot, type Dot } from "./causal.js";
 import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { freezeElement, ORSet } from "./orset.js";
 import { PMap, sameMaps } from "./pmap.js";
 import { holdableByORMap, registeredDataTypes, type DataTypeDescriptor, type DotsCapability, type JsonCapability } from "./descriptor.js";
 import type { AnyState, Crdt, DataKind, DotState, Element, ORMapState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
-import { coverageOf, foldIdOf, isCovered, retiredBy } from "./writer-ids.js";
+import { adopterOf, adoptionsAmong, adoptionsBy, coverageOf, foldIdOf, isCovered, retiredBy, type Adoptions } from "./writer-ids.js";
 
 /** One writer's part of a key: its dot and the join of its changes (undefined: the empty value). */
 interface Instance<V> {
@@ -145,7 +145,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       if (typeof raw !== "object" || raw === null) throw new DecodeError(`${what}: a value entry must be an object`);
       const { key, dot: rawDot, value } = raw as { key?: unknown; dot?: unknown; value?: unknown };
       if (typeof key !== "string" || !isCanonical(key)) throw new DecodeError(`${what}: value key ${describe(key)} is not a canonical encoding`);
-      const dot = rawDot === undefined || rawDot === null ? undefined : decodeDot(rawDot, `${what}: value of key ${describe(key)}`);
+      let dot = rawDot === undefined || rawDot === null ? undefined : decodeDot(rawDot, `${what}: value of key ${describe(key)}`);
       if (previous !== undefined) {
         const order = compareStrings(previous.key, key) || compareOptionalDots(previous.dot, dot);
         if (order >= 0) throw new DecodeError(`${what}: values must be sorted by (key, dot) without duplicates`);
@@ -153,7 +153,10 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       previous = { key, dot };
       if (typeof value !== "object" || value === null) throw new DecodeError(`${what}: the value of key ${describe(key)} must be a state object`);
       const decoded = valueType.fromState(value as AnyState) as V;
-      if (dot !== undefined && coverage !== undefined && isCovered(dot.node, coverage)) continue;
+      // The key set renamed the dots of the writer id a fold id adopts: so do their values.
+      const adopter = dot === undefined || coverage === undefined ? undefined : adopterOf(dot.node, coverage);
+      if (adopter !== undefined) dot = Object.freeze({ node: adopter, counter: dot!.counter });
+      else if (dot !== undefined && coverage !== undefined && isCovered(dot.node, coverage)) continue;
       const dots = keys.dotsOf(key);
       if (dot === undefined) {
         if (dots === undefined) continue; // a legacy value of a removed key
@@ -164,7 +167,9 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       if (dots === undefined || !dots.some((d) => d.node === dot.node && d.counter === dot.counter)) {
         throw new DecodeError(`${what}: the value of key ${describe(key)} is on dot (${JSON.stringify(dot.node)}, ${dot.counter}), which the key does not hold`);
       }
-      if (!decoded.equals(empty)) valueOf.set(key + " " + dotKey(dot), decoded);
+      const at = key + " " + dotKey(dot);
+      const same = valueOf.get(at); // a value on the adopted id's dot and one on its renamed dot
+      if (!decoded.equals(empty)) valueOf.set(at, same === undefined ? decoded : same.merge(decoded));
     }
     if (keys.size === 0 && keys.context.isEmpty) return ORMap.of<V, K>(valueType);
     let index = PMap.empty<string>();
@@ -359,6 +364,13 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       throw new InvalidArgumentError(`cannot merge an ORMap of ${other.valueKind} values into one of ${this.valueKind} values`);
     }
     if (other.#entries.size === 0 && other.#context.isEmpty) return this;
+    // A fold id on one side renames the instances of the writer id it adopts on both, before the join.
+    if (this.#context.hasFoldId() || other.#context.hasFoldId()) {
+      const adoptions = adoptionsAmong([...this.#context.nodes, ...other.#context.nodes]);
+      const a = this.renamed(adoptions);
+      const b = other.renamed(adoptions);
+      if (a !== this || b !== other) return a.merge(b);
+    }
     const mineContext = this.#context;
     const theirContext = other.#context;
     let context = mineContext.merge(theirContext);
@@ -413,25 +425,31 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   foldRetired(writerId: string): ORMap<V, K> {
     const fold = foldIdOf(writerId);
     if (fold === undefined) return this;
-    const retired = new Set(this.#context.nodes.filter((node) => retiredBy(writerId, node)));
-    if (retired.size === 0) return this;
+    const self = this.renamed(adoptionsBy(writerId, this.#context.nodes));
+    const retired = new Set(self.#context.nodes.filter((node) => retiredBy(writerId, node)));
+    if (retired.size === 0 && self === this) return this;
     const pruning = this.#valueType.pruning;
     const dots = this.#valueType.dots;
     const mentions = (v: V | undefined): boolean => v !== undefined && pruning !== undefined && pruning.writers(v).some((id) => retiredBy(writerId, id));
-    let context = this.#context.without(retired);
+    let context = self.#context.without(retired);
     const changed = new Map<string, Instances<V>>(); // key → its instances after the fold
     const pieceEntries = new Map<string, Instances<V>>();
     const pieceDots: Dot[] = [];
-    this.#entries.forEach((instances, k) => {
+    self.#entries.forEach((instances, k) => {
       const moved = (i: Instance<V>): boolean => retired.has(i.dot.node) || i.dot.node === fold;
       if (!instances.some((i) => moved(i) || mentions(i.value))) return;
+      // The fold id's own instance (the live writer's, renamed) keeps its dot, so that a remove
+      // that saw it still removes it; the other moved instances join it, or a new one.
+      const own = instances.findLast((i) => i.dot.node === fold);
+      const next = context.next(fold);
+      const dot = own?.dot ?? next;
       // Dots minted inside the value stay above the map's own (as `update` keeps them), and the context covers them.
-      const dot = context.next(fold);
+      const floor = own === undefined ? next.counter : next.counter - 1;
       let change: V | undefined;
-      let top = dot.counter;
+      let top = floor;
       const joined = joinValues(instances);
       if (pruning !== undefined && joined !== undefined) {
-        const folded = pruning.foldRetired(dots === undefined ? joined : dots.above(joined, fold, dot.counter), writerId);
+        const folded = pruning.foldRetired(dots === undefined ? joined : dots.above(joined, fold, floor), writerId);
         change = folded.delta;
         if (dots !== undefined) top = Math.max(top, dots.maxCounter(folded, fold));
       }
@@ -443,7 +461,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       for (const i of instances) {
         if (moved(i)) {
           anyMoved = true;
-          if (i.dot.node === fold) pieceDots.push(i.dot); // superseded; the retired ones go with their ids
+          if (i !== own && i.dot.node === fold) pieceDots.push(i.dot); // superseded; the retired ones go with their ids
           if (i.value !== undefined) reissued = reissued === undefined ? i.value : reissued.merge(i.value);
         } else if (mentions(i.value)) {
           const next = instance(i.dot, withChange(i.value));
@@ -461,7 +479,8 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
         kept.push(mine);
         shipped.push(mine);
       }
-      const minted = rangeOf(fold, dot.counter, top);
+      if (own !== undefined) pieceDots.push(own.dot); // re-shipped with the joined value
+      const minted = rangeOf(fold, next.counter, top);
       pieceDots.push(...minted);
       context = context.merge(CausalContext.of(minted));
       kept.sort((a, b) => compareDots(a.dot, b.dot));
@@ -474,8 +493,8 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       context = context.add(marker);
       pieceDots.push(marker);
     }
-    let index = this.#index;
-    const entries = this.#entries.mutate((m) => {
+    let index = self.#index;
+    const entries = self.#entries.mutate((m) => {
       index = index.mutate((ix) => {
         for (const [k, instances] of changed) {
           for (const i of m.get(k)!) ix.delete(dotKey(i.dot));
@@ -502,6 +521,34 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       this.#delta === undefined ? piece : this.#delta.merge(piece),
       this.#delta === undefined ? this : this.#origin,
     );
+  }
+
+  /**
+   * This map with the instances of each id in `adoptions` renamed to its fold id (writer-ids.ts),
+   * same counters; two instances that land on one dot join their values. Nested values rename
+   * their own dots when they meet the fold id. The pending delta is kept. `this` when none.
+   */
+  private renamed(adoptions: Adoptions): ORMap<V, K> {
+    const context = this.#context.renamed(adoptions);
+    if (context === this.#context) return this;
+    let index = this.#index;
+    const entries = this.#entries.mutate((m) => {
+      index = index.mutate((ix) => {
+        this.#entries.forEach((instances, k) => {
+          if (!instances.some((i) => adoptions.has(i.dot.node))) return;
+          const out: Instance<V>[] = [];
+          for (const i of instances.map((i) => instance(renameDot(i.dot, adoptions), i.value)).sort((a, b) => compareDots(a.dot, b.dot))) {
+            const last = out[out.length - 1];
+            if (last === undefined || compareDots(last.dot, i.dot) !== 0) out.push(i);
+            else out[out.length - 1] = instance(last.dot, last.value === undefined ? i.value : i.value === undefined ? last.value : last.value.merge(i.value));
+          }
+          for (const i of instances) ix.delete(dotKey(i.dot));
+          for (const i of out) ix.set(dotKey(i.dot), k);
+          m.set(k, Object.freeze(out));
+        });
+      });
+    });
+    return new ORMap<V, K>(this.#valueType, entries, index, context, this.#delta);
   }
 
   /** The writer and fold ids this map records: its context's, and those of its values (Akka's `modifiedByNodes`). */

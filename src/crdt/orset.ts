@@ -25,6 +25,7 @@ import {
   decodeDots,
   dotKey,
   joinDots,
+  renameDots,
   sameDots,
   type Dot,
   type DotList,
@@ -34,7 +35,7 @@ import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { PMap, sameMaps } from "./pmap.js";
 import type { Crdt, DotState, Element, ORSetState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
-import { foldIdOf, retiredBy } from "./writer-ids.js";
+import { adoptionsAmong, adoptionsBy, foldIdOf, retiredBy, type Adoptions } from "./writer-ids.js";
 
 type Entries = PMap<DotList>;
 type Index = PMap<string>;
@@ -103,7 +104,7 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
     const index = PMap.build<string>((m) => {
       for (const [element, dots] of decoded) for (const dot of dots) m.set(dotKey(dot), element);
     });
-    return new ORSet<T>(entries, index, context, undefined).dropCovered();
+    return new ORSet<T>(entries, index, context, undefined).normalized();
   }
 
   // ---------------------------------------------------------------- mutators
@@ -250,6 +251,13 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
    */
   merge(other: ORSet<T>): ORSet<T> {
     if (other === this || (other.#entries.size === 0 && other.#context.isEmpty)) return this;
+    // A fold id on one side renames the dots of the writer id it adopts on both, before the join.
+    if (this.#context.hasFoldId() || other.#context.hasFoldId()) {
+      const adoptions = adoptionsAmong([...this.#context.nodes, ...other.#context.nodes]);
+      const a = this.renamed(adoptions);
+      const b = other.renamed(adoptions);
+      if (a !== this || b !== other) return a.merge(b);
+    }
     const a: ORSet<T> = this;
     const b: ORSet<T> = other;
     const full = a.#entries.size + b.#entries.size;
@@ -310,13 +318,14 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
   foldRetired(writerId: string): ORSet<T> {
     const fold = foldIdOf(writerId);
     if (fold === undefined) return this;
-    const retired = new Set(this.#context.nodes.filter((node) => retiredBy(writerId, node)));
-    if (retired.size === 0) return this;
+    const self = this.renamed(adoptionsBy(writerId, this.#context.nodes));
+    const retired = new Set(self.#context.nodes.filter((node) => retiredBy(writerId, node)));
+    if (retired.size === 0 && self === this) return this;
     const orphans: string[] = [];
-    this.#entries.forEach((dots, element) => {
+    self.#entries.forEach((dots, element) => {
       if (dots.every((d) => retired.has(d.node))) orphans.push(element);
     });
-    let out = this.without(retired);
+    let out = self.without(retired);
     for (const element of orphans) out = out.addCanonical(fold, element);
     const origin = this.#delta === undefined ? this : this.#origin;
     if (orphans.length > 0) return new ORSet<T>(out.#entries, out.#index, out.#context, out.#delta, origin);
@@ -328,6 +337,36 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
   /** The writer ids this value's context records (Akka's `modifiedByNodes`). */
   get writers(): string[] {
     return this.#context.nodes;
+  }
+
+  /** This value with the dots renamed that a fold id in its context adopts, then without the ids it covers. */
+  private normalized(): ORSet<T> {
+    return this.renamed(this.#context.adoptions()).dropCovered();
+  }
+
+  /**
+   * This value with the dots of each id in `adoptions` renamed to its fold id (writer-ids.ts):
+   * entries, index and context; the pending delta is kept as it is (a receiver renames it). `this` when none.
+   */
+  private renamed(adoptions: Adoptions): ORSet<T> {
+    const context = this.#context.renamed(adoptions);
+    if (context === this.#context) return this;
+    let index = this.#index;
+    const entries = this.#entries.mutate((m) => {
+      index = index.mutate((ix) => {
+        this.#entries.forEach((dots, element) => {
+          const next = renameDots(dots, adoptions);
+          if (next === dots) return;
+          for (const d of dots) ix.delete(dotKey(d));
+          // A renamed dot another element already holds (only in a malformed state) stays with that element.
+          const kept = next.filter((d) => (ix.get(dotKey(d)) ?? element) === element);
+          for (const d of kept) ix.set(dotKey(d), element);
+          if (kept.length === 0) m.delete(element);
+          else m.set(element, kept);
+        });
+      });
+    });
+    return new ORSet<T>(entries, index, context, this.#delta);
   }
 
   /** This value without the ids a fold id in its context covers; `this` when none. */

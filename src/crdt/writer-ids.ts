@@ -7,71 +7,141 @@
  * a node id (the duplicate check at start), so every id of that node below its live writer's
  * incarnation is retired: nothing will ever be written under it again.
  *
- * The live process folds its node's retired ids into one *fold id* `node^inc` (its own writer's
- * incarnation): a counter slot holding their sum, dots re-issued for the elements they held. The
- * name itself is the marker: a value holding `node^f` has folded every id of `node` below f, so
- * every replica drops such ids wherever they appear next to it — in the value, in whatever arrives
- * later (a late delta, a node restored from an old snapshot, another data center). Nothing needs
- * to be spread beside the data, and nothing expires. After the fold a key holds at most two ids per
- * node: its fold id and its live writer id.
+ * The live process `node~inc` folds its node's retired ids *and its own* into one *fold id*
+ * `node^inc`, then writes under that fold id itself (it adopts it): a counter slot holding the sum
+ * of them all, dots re-issued for the elements only retired ids held, and its own dots renamed
+ * (`node~inc`'s dot n becomes `node^inc`'s dot n: it is the only writer of both, so the names mean
+ * the same event). The name itself is the marker: a value holding `node^f` has folded every id of
+ * `node` below f and adopted `node~f`, so every replica drops the older ids and renames `node~f`'s
+ * dots wherever they appear next to it — in the value, in whatever arrives later (a late delta, a
+ * node restored from an old snapshot, another data center). Nothing needs to be spread beside the
+ * data, and nothing expires. After the fold a key holds one id per node: its fold id, which is also
+ * its live writer id.
  *
- * Node ids are letters, digits, `-` and `_`, so no node id contains `~` or `^`. Ids of another shape
- * (a test's "a", "b") are never folded nor covered.
+ * A removed node's ids are folded by another node (its DC's leader) into `node!inc`, which covers
+ * the older ids and adopts none (see `removedFoldId`): only a process's own fold may rename its dots.
+ *
+ * Node ids are letters, digits, `-` and `_`, so no node id contains `~`, `^` or `!`. Ids of another
+ * shape (a test's "a", "b") are never folded nor covered.
  */
 
 /** A writer id taken apart. */
 export interface WriterName {
   readonly node: string;
   readonly incarnation: number;
-  /** A fold id (`node^inc`) rather than a writer id (`node~inc`). */
+  /** A fold id (`node^inc`, or a removed node's `node!inc`) rather than a writer id (`node~inc`). */
   readonly fold: boolean;
+  /**
+   * Order among the ids of a node: by incarnation, then `node!inc` < `node~inc` < `node^inc`. A
+   * fold id covers every id of its node of lower rank; `node^inc` adopts `node~inc` (rank − 1).
+   */
+  readonly rank: number;
 }
 
-const SHAPE = /^([A-Za-z0-9_-]+)([~^])([0-9a-z]{1,11})$/;
+const SHAPE = /^([A-Za-z0-9_-]+)([~^!])([0-9a-z]{1,11})$/;
+const OFFSET = { "!": 1, "~": 2, "^": 3 } as const;
 
-/** `id` taken apart, or undefined when it is not of either shape. */
+/** `id` taken apart, or undefined when it is not of one of the shapes. */
 export function parseWriter(id: string): WriterName | undefined {
   const m = SHAPE.exec(id);
   if (m === null) return undefined;
-  return { node: m[1]!, incarnation: parseInt(m[3]!, 36), fold: m[2] === "^" };
+  const incarnation = parseInt(m[3]!, 36);
+  const kind = m[2] as keyof typeof OFFSET;
+  return { node: m[1]!, incarnation, fold: kind !== "~", rank: incarnation * 4 + OFFSET[kind] };
 }
 
-/** The fold id of the node whose live writer id is `writerId`; undefined for an id of another shape. */
+/** Whether `id` may be a fold id (cheap: the usual answer is no). */
+export function mayBeFoldId(id: string): boolean {
+  return id.includes("^") || id.includes("!");
+}
+
+const foldName = (node: string, incarnation: number): string => `${node}^${incarnation.toString(36)}`;
+
+/**
+ * The fold id of `writerId`: `node^inc` for the live writer `node~inc` (which then adopts it),
+ * itself for a fold id (a writer that adopted its fold id, or a removed node's `node!inc`);
+ * undefined for an id of another shape.
+ */
 export function foldIdOf(writerId: string): string | undefined {
   const w = parseWriter(writerId);
-  return w === undefined || w.fold ? undefined : `${w.node}^${w.incarnation.toString(36)}`;
+  return w === undefined ? undefined : w.fold ? writerId : foldName(w.node, w.incarnation);
 }
 
-/** Whether `id` is an id `writerId`'s fold takes in: an older id (writer or fold) of the same node. */
+/** The rank of `writerId`'s fold id (see WriterName.rank). */
+function foldRank(w: WriterName): number {
+  return w.fold ? w.rank : w.rank + 1;
+}
+
+/**
+ * Whether `id` is an id `writerId`'s fold takes in: an older id (writer or fold) of the same node,
+ * and, for a live writer `node~inc`, itself (its fold id `node^inc` adopts it).
+ */
 export function retiredBy(writerId: string, id: string): boolean {
   const w = parseWriter(writerId);
-  if (w === undefined || w.fold) return false;
-  const r = parseWriter(id);
-  return r !== undefined && r.node === w.node && r.incarnation < w.incarnation;
+  const r = w === undefined ? undefined : parseWriter(id);
+  return r !== undefined && r.node === w!.node && r.rank < foldRank(w!);
 }
 
-/** Per node, the highest incarnation of a fold id present: what it covers. */
+/** Per node, the highest rank of a fold id present: what it covers. */
 export type Coverage = ReadonlyMap<string, number>;
 
 /** The coverage of the fold ids among `ids`; undefined when there is none (the usual case, cheap). */
 export function coverageOf(ids: Iterable<string>): Coverage | undefined {
   let out: Map<string, number> | undefined;
   for (const id of ids) {
-    if (!id.includes("^")) continue;
+    if (!mayBeFoldId(id)) continue;
     const w = parseWriter(id);
     if (w === undefined || !w.fold) continue;
     out ??= new Map();
-    if ((out.get(w.node) ?? -1) < w.incarnation) out.set(w.node, w.incarnation);
+    if ((out.get(w.node) ?? -1) < w.rank) out.set(w.node, w.rank);
   }
   return out;
 }
 
-/** Whether a fold id in `coverage` covers `id` (same node, lower incarnation). */
+/**
+ * Whether a fold id in `coverage` covers `id` (same node, lower rank: older ids, and the writer id
+ * a `node^inc` adopts, whose dots `adoptionsAmong` renames before they are dropped).
+ */
 export function isCovered(id: string, coverage: Coverage): boolean {
   const w = parseWriter(id);
   if (w === undefined) return false;
   const f = coverage.get(w.node);
-  return f !== undefined && w.incarnation < f;
+  return f !== undefined && w.rank < f;
+}
+
+/** Whether a fold id in `coverage` drops what `id` holds: covered, and not adopted (renamed) by it. */
+export function isDropped(id: string, coverage: Coverage): boolean {
+  return isCovered(id, coverage) && adopterOf(id, coverage) === undefined;
+}
+
+/** The fold id in `coverage` that adopts `id` (`node^f` for `node~f`), or undefined. */
+export function adopterOf(id: string, coverage: Coverage): string | undefined {
+  const w = parseWriter(id);
+  return w !== undefined && !w.fold && coverage.get(w.node) === w.rank + 1 ? foldName(w.node, w.incarnation) : undefined;
+}
+
+/** Writer ids whose dots a fold id adopts, each with that fold id (what they are renamed to). */
+export type Adoptions = ReadonlyMap<string, string>;
+
+export const NO_ADOPTIONS: Adoptions = new Map();
+
+/**
+ * The ids among `ids` whose dots a fold id among them adopts, each with that fold id (empty when
+ * none, the usual case, cheap). Dot-holding values rename these dots before they drop covered ids.
+ */
+export function adoptionsAmong(ids: Iterable<string>): Adoptions {
+  const all = [...ids];
+  const coverage = coverageOf(all);
+  return coverage === undefined ? NO_ADOPTIONS : adoptionsUnder(coverage, all);
+}
+
+function adoptionsUnder(coverage: Coverage, ids: Iterable<string>): Adoptions {
+  let out: Map<string, string> | undefined;
+  for (const id of ids) {
+    const to = adopterOf(id, coverage);
+    if (to !== undefined) (out ??= new Map()).set(id, to);
+  }
+  return out ?? NO_ADOPTIONS;
 }
 
 /** The ids among `ids` that a fold id among them covers (empty when none). */
@@ -85,12 +155,13 @@ export function coveredAmong(ids: Iterable<string>): Set<string> {
 }
 
 /**
- * The made-up writer id whose fold takes in every id of a removed `node` that `ids` holds: the
- * next incarnation above the highest one of `node` there (so its fold id covers them all).
+ * The fold id that takes in every id of a removed `node` that `ids` holds: `node!inc`, one
+ * incarnation above the highest one of `node` there. It covers them all and adopts none: a process
+ * of `node` writing under `node~inc` meanwhile (a restart the key has not seen) keeps its own dots.
  * Undefined when `ids` holds no writer id (`node~inc`) of `node`: nothing to fold (a lone fold id
  * folded again would only rename it).
  */
-export function removedFoldWriter(ids: Iterable<string>, node: string): string | undefined {
+export function removedFoldId(ids: Iterable<string>, node: string): string | undefined {
   let max = -1;
   let writer = false;
   for (const id of ids) {
@@ -99,7 +170,13 @@ export function removedFoldWriter(ids: Iterable<string>, node: string): string |
     writer ||= !w.fold;
     max = Math.max(max, w.incarnation);
   }
-  return writer ? `${node}~${(max + 1).toString(36)}` : undefined;
+  return writer ? `${node}!${(max + 1).toString(36)}` : undefined;
+}
+
+/** The ids among `ids` whose dots `writerId`'s fold id adopts (a live `node~inc`'s own id, renamed `node^inc`). */
+export function adoptionsBy(writerId: string, ids: Iterable<string>): Adoptions {
+  const w = parseWriter(writerId);
+  return w === undefined ? NO_ADOPTIONS : adoptionsUnder(new Map([[w.node, foldRank(w)]]), ids);
 }
 
 /** The highest incarnation of a fold id of `node` among `ids` (-1 when none). */

@@ -70,7 +70,7 @@ export class ReplicatorStats {
   writerIdRenewals = 0;
   /** Keys in which this node re-issued effects such a fold dropped. */
   comebackReissues = 0;
-  /** Effects such a fold dropped that could not be re-issued exactly (reported as errors too). */
+  /** Effects such a fold dropped that could not be re-issued exactly, and effects of another node a fold of its ids dropped here without including them (reported as errors too). */
   comebackLost = 0;
   /** Starts whose check for another holder of the node id timed out (the start went on). */
   identityCheckTimeouts = 0;

@@ -53,7 +53,8 @@ export interface ReplicatorOptions {
   /**
    * Fold the writer ids of a node removed from the membership (by vote or leave) once it has
    * stayed away this long (the data center's leader does, see ARCHITECTURE.md "Pruning retired
-   * writers"); 0 keeps them for ever. Default 0 (off).
+   * writers"); 0 keeps them for ever. Default 24 h (as tombstoneTtlMs: a node away longer than
+   * both comes back to forgotten deletes and folded ids, and re-issues or reports its writes).
    */
   pruneRetiredAfterMs?: number;
   /** Default timeout of coordinated writes and reads. Default 5 s. */
@@ -128,7 +129,7 @@ export const DEFAULTS = {
   maxDeltaSize: 64 * 1024,
   pruneIntervalMs: 5 * 60_000,
   tombstoneTtlMs: 24 * 3_600_000,
-  pruneRetiredAfterMs: 0,
+  pruneRetiredAfterMs: 24 * 3_600_000,
   coordinationTimeoutMs: 5_000,
   minClusterSize: 1,
   maxClockSkewMs: 60_000,

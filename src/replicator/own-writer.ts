@@ -3,12 +3,13 @@
  * removed and away longer than `pruneRetiredAfterMs` that was in fact alive: a long partition).
  * Every merge that brings a fold id of this node covering ids it holds passes here: the node takes
  * a fresh writer id above the fold and re-issues, under it, what the fold did not include
- * (crdt/comeback.ts), published like a write. What cannot be re-issued exactly is counted and reported.
+ * (crdt/comeback.ts), published like a write. What cannot be re-issued exactly is counted and reported,
+ * and so is what a fold of another node's ids dropped here that the fold did not include.
  */
-import { reissueCovered } from "../crdt/comeback.js";
+import { droppedEffects, reissueCovered } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { coverageOf, highestFold, isCovered, parseWriter } from "../crdt/writer-ids.js";
+import { coverageOf, foldIdOf, highestFold, isDropped, mayBeFoldId, parseWriter } from "../crdt/writer-ids.js";
 import { CrdtReplicatorError } from "../errors.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import { writerIdFor } from "./identity.js";
@@ -21,7 +22,6 @@ export interface OwnWriterHooks {
 }
 
 export class OwnWriter {
-  private readonly foldPrefix: string;
   /** The incarnation of the first id this process wrote under: it knows every dot of its ids from there. */
   private readonly authoredFrom: number;
 
@@ -30,7 +30,6 @@ export class OwnWriter {
     private writerId: string,
     private readonly hooks: OwnWriterHooks,
   ) {
-    this.foldPrefix = `${nodeId}^`;
     this.authoredFrom = parseWriter(writerId)?.incarnation ?? 0;
   }
 
@@ -41,29 +40,50 @@ export class OwnWriter {
 
   /**
    * `merged` (`before` merged with `incoming` in `key`), with the effects re-issued that a fold of
-   * this node's ids in `incoming` dropped; `merged` itself in the usual case (no such fold).
+   * this node's ids in `incoming` dropped; `merged` itself in the usual case (no such fold). What
+   * a fold of another node's ids dropped here, that the fold did not include, is reported.
    */
   afterMerge(key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt): Crdt {
     const pruning = dataTypes.get(kind)?.pruning;
-    if (pruning === undefined || !pruning.writers(incoming).some((id) => id.startsWith(this.foldPrefix))) return merged;
+    if (pruning === undefined || !pruning.writers(incoming).some(mayBeFoldId)) return merged;
     const after = pruning.writers(merged);
     const coverage = coverageOf(after);
-    if (coverage === undefined || !pruning.writers(before).some((id) => parseWriter(id)?.node === this.nodeId && isCovered(id, coverage))) return merged;
-    if (isCovered(this.writerId, coverage)) this.renew(highestFold(after, this.nodeId));
+    if (coverage === undefined) return merged;
+    // Ids a fold id only adopted (renamed: their node's own fold) lose nothing; dropped ones may have.
+    const droppedNodes = new Set(pruning.writers(before).filter((id) => isDropped(id, coverage)).map((id) => parseWriter(id)!.node));
+    for (const node of droppedNodes) {
+      if (node === this.nodeId) continue;
+      const lost = droppedEffects(before, merged, node);
+      if (lost > 0) this.report(lost, `key "${key}": ${lost} effect(s) of node ${node}'s writes held here were dropped by a fold of its ids that did not include them (lost unless ${node} comes back and re-issues them, or, for set elements, removed elsewhere meanwhile)`);
+    }
+    if (!droppedNodes.has(this.nodeId)) return merged;
+    if (isDropped(this.writerId, coverage)) this.renew(highestFold(after, this.nodeId));
     const reissued = reissueCovered(before, merged, this.nodeId, this.writerId, this.authoredFrom);
     const lost = reissued === undefined ? 1 : reissued.lost;
     if (lost > 0) {
-      this.hooks.stats.comebackLost += lost;
-      this.hooks.reportError(
-        new CrdtReplicatorError(
-          `key "${key}": ${lost} effect(s) of this node's writes under ids another node folded (it was removed and away longer than pruneRetiredAfterMs) could not be re-issued exactly`,
-        ),
+      this.report(
+        lost,
+        `key "${key}": ${lost} effect(s) of this node's writes under ids another node folded (it was removed and away longer than pruneRetiredAfterMs) could not be re-issued exactly (set elements re-added that another node may have removed meanwhile count here)`,
       );
     }
     if (reissued?.delta === undefined) return reissued?.value ?? merged;
     this.hooks.stats.comebackReissues++;
     this.hooks.publish(key, kind, reissued.delta);
     return reissued.value;
+  }
+
+  private report(lost: number, message: string): void {
+    this.hooks.stats.comebackLost += lost;
+    this.hooks.reportError(new CrdtReplicatorError(message));
+  }
+
+  /**
+   * From now on, writes go under this node's fold id (`node^inc` for `node~inc`): the prune tick
+   * has folded the live id into it in every key (crdt/writer-ids.ts), so each key holds one id of
+   * this node. The snapshot's meta records it, like a renewed id, for a clean-close restart.
+   */
+  adoptFoldId(): void {
+    this.writerId = foldIdOf(this.writerId) ?? this.writerId;
   }
 
   /** A fresh writer id above the fold incarnation `fold` (and above the current one). */

@@ -272,8 +272,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     persist: hooks.persist,
   });
   const pruner = new Pruner({
-    ...{ options, store, stats, merger, outbox, heartbeater, antiEntropy, startedAtMs, removedNodes: input.removedNodes },
-    writerId: () => ownWriter.id,
+    ...{ options, store, stats, merger, outbox, heartbeater, antiEntropy, startedAtMs, ownWriter, removedNodes: input.removedNodes },
     isLeader: () => heartbeater.leader(options.dataCenter) === nodeId,
   });
   return { subscriptions, changes, merger, outbox, inbox, antiEntropy, heartbeater, syncs, server, reader, writer, ownWriter, pruner };

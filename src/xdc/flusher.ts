@@ -27,7 +27,7 @@
 import { BatchRejectedError, ProtocolError } from "../errors.js";
 import type { ReplicatorContext } from "../extension/context.js";
 import type { RepairCause } from "../extension/stats.js";
-import { every, preciseWallClockMs, systemClock, type TimerHandle } from "../clock.js";
+import { every, preciseWallClockMs, type TimerHandle } from "../clock.js";
 import { PAYLOAD_HEADROOM, RequestFailedError, type Transport } from "../transport/types.js";
 import {
   decodeCrdtDeltaBatchAck,
@@ -100,7 +100,7 @@ export class Flusher {
     // members' heartbeats arrive. It buffers meanwhile (harmless: cleared below unless it leads, and
     // what its join round pulls the leader holds already), but sends and starts rounds only
     // after two heartbeat periods, so a restarting follower does not run a leader's round.
-    const settle = setTimeout(() => {
+    const settle = ctx.options.clock.setTimeout(() => {
       this.settled = true;
       this.leading = ctx.isLeader();
       if (this.leading) for (const r of this.remotes) this.round(r, "leader");
@@ -127,7 +127,7 @@ export class Flusher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) systemClock.clear(t);
+    for (const t of this.timers) this.ctx.options.clock.clear(t);
     for (const off of this.offs.splice(0)) off();
     if (!this.isLeading) return;
     const last = async (r: Remote): Promise<void> => {
@@ -317,7 +317,7 @@ export class Flusher {
   }
 
   private every(ms: number, fn: () => void): void {
-    this.timers.push(every(systemClock, ms, fn, (error) => this.ctx.reportError(error)));
+    this.timers.push(every(this.ctx.options.clock, ms, fn, (error) => this.ctx.reportError(error)));
   }
 }
 

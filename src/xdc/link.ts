@@ -71,7 +71,7 @@ export class RemoteLink {
     while (!this.closed) {
       let t: Transport;
       try {
-        t = this.o.wrap(await connectNats({ name: this.o.clientName, ...r.connection, servers: r.servers }));
+        t = this.o.wrap(r.connect !== undefined ? await r.connect() : await connectNats({ name: this.o.clientName, ...r.connection, servers: r.servers! }));
       } catch (error) {
         this.connectFailures++;
         if (this.connectFailures === 1 || this.connectFailures % 20 === 0) this.o.onError(error);

@@ -2,12 +2,15 @@
 import { ConfigError } from "../errors.js";
 import { NAME, positive } from "../extension/option-checks.js";
 import type { NatsConnectionOptions } from "../transport/nats.js";
+import type { Transport } from "../transport/types.js";
 
 export interface RemoteDataCenter {
   /** The remote DC's name (its nodes' `dataCenter`). */
   name: string;
-  /** NATS servers of the remote DC. */
-  servers: string | string[];
+  /** NATS servers of the remote DC (unless `connect` is given). */
+  servers?: string | string[];
+  /** Opens the connection to the remote DC instead of NATS `servers` (an in-memory bus in tests and simulations). */
+  connect?: () => Promise<Transport>;
   /** Extra connection options for the remote DC (auth, TLS). */
   connection?: Omit<NatsConnectionOptions, "servers">;
 }
@@ -34,7 +37,7 @@ export function resolveDataCenterReplication(dc: DataCenterReplicationOptions, o
   for (const r of dc.remotes) {
     if (!r || !NAME.test(r.name)) throw new ConfigError(`dataCenterReplication.remotes[].name must match ${NAME}`);
     if (r.name === ownDataCenter) throw new ConfigError(`remote DC "${r.name}" is this node's own dataCenter`);
-    if (!r.servers || (Array.isArray(r.servers) && r.servers.length === 0)) {
+    if (r.connect === undefined && (!r.servers || (Array.isArray(r.servers) && r.servers.length === 0))) {
       throw new ConfigError(`dataCenterReplication remote "${r.name}" needs servers`);
     }
   }

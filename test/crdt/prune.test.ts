@@ -16,38 +16,56 @@ import { PNCounterMap } from "../../src/crdt/pncounter-map.js";
 import { ORMultiMap } from "../../src/crdt/ormultimap.js";
 import "../../src/crdt/index.js"; // the registry ORMap resolves its value kinds through
 import type { Crdt } from "../../src/crdt/types.js";
-import { coveredAmong, foldIdOf, parseWriter, retiredBy } from "../../src/crdt/writer-ids.js";
+import { adoptionsAmong, coveredAmong, foldIdOf, parseWriter, retiredBy } from "../../src/crdt/writer-ids.js";
 import { checkDeltaLaws, checkMergeLaws, fcParams, stateJson, type TypeSpec } from "./laws.js";
 
 describe("writer ids", () => {
-  test("a fold id covers the older ids of its node, and nothing else", () => {
-    assert.deepEqual(parseWriter("n1~a"), { node: "n1", incarnation: 10, fold: false });
+  test("a fold id covers the older ids of its node and adopts its own writer id, and nothing else", () => {
+    assert.deepEqual(parseWriter("n1~a"), { node: "n1", incarnation: 10, fold: false, rank: 42 });
+    assert.ok(parseWriter("n1!a")!.rank < parseWriter("n1~a")!.rank && parseWriter("n1~a")!.rank < parseWriter("n1^a")!.rank && parseWriter("n1^9")!.rank < parseWriter("n1!a")!.rank);
     assert.equal(foldIdOf("n1~a"), "n1^a");
+    assert.equal(foldIdOf("n1^a"), "n1^a", "a writer that adopted its fold id keeps it");
     assert.equal(foldIdOf("a"), undefined);
     assert.ok(retiredBy("n1~a", "n1~9"));
     assert.ok(retiredBy("n1~a", "n1^9"));
-    assert.ok(!retiredBy("n1~a", "n1~a"));
+    assert.ok(retiredBy("n1~a", "n1~a"), "the live writer folds its own id too, then writes under the fold id");
     assert.ok(!retiredBy("n1~a", "n1^a"));
+    assert.ok(!retiredBy("n1^a", "n1^a"));
+    assert.ok(!retiredBy("n1~a", "n1~b"));
     assert.ok(!retiredBy("n1~a", "n2~1"));
-    assert.deepEqual([...coveredAmong(["n1~1", "n1^5", "n1~5", "n1~6", "n2~1", "b"])], ["n1~1"]);
+    assert.deepEqual([...coveredAmong(["n1~1", "n1^5", "n1~5", "n1~6", "n2~1", "b"])], ["n1~1", "n1~5"]);
+    assert.deepEqual([...adoptionsAmong(["n1~1", "n1^5", "n1~5", "n1~6", "n2~1", "b"])], [["n1~5", "n1^5"]]);
+    assert.deepEqual([...adoptionsAmong(["n1^5", "n1^6", "n1~5"])], [], "a newer fold id covers what an older one adopted");
+    assert.deepEqual([...adoptionsAmong(["n1~5", "n2~1"])], []);
+    // A removed node's fold id covers the older ids and adopts none, not even its own incarnation's writer id.
+    assert.equal(foldIdOf("n1!5"), "n1!5");
+    assert.ok(retiredBy("n1!5", "n1~4") && retiredBy("n1!5", "n1^4") && !retiredBy("n1!5", "n1~5") && !retiredBy("n1!5", "n1^5"));
+    assert.deepEqual([...coveredAmong(["n1!5", "n1~4", "n1~5"])], ["n1~4"]);
+    assert.deepEqual([...adoptionsAmong(["n1!5", "n1~5"])], []);
+    assert.deepEqual([...coveredAmong(["n1!5", "n1^5", "n1~5"])], ["n1!5", "n1~5"], "a node's own fold takes in the removed fold of its incarnation");
   });
 });
 
 // ------------------------------------------------------------------ merge laws with fold ids
 
 /** An op as a node of the law harness: write under incarnation `inc`, or fold as that incarnation. */
-type Op<W> = { fold: boolean; inc: number; write: W };
+type Op<W> = { fold: boolean; removed: boolean; inc: number; write: W };
 const writer = (node: string, inc: number): string => `${node}~${inc}`;
 function withFolds<T extends Crdt<T>, W>(spec: TypeSpec<T, W>, fold: (v: T, writerId: string) => T): TypeSpec<T, Op<W>> {
   return {
     name: `${spec.name} with folds`,
     empty: spec.empty,
-    op: fc.record({ fold: fc.boolean(), inc: fc.integer({ min: 1, max: 4 }), write: spec.op }),
-    // A covered id never writes again (its node takes a fresh one): such a write is skipped.
+    op: fc.record({ fold: fc.boolean(), removed: fc.boolean(), inc: fc.integer({ min: 1, max: 4 }), write: spec.op }),
+    // A covered id never writes again (its node takes a fresh one): such a write is skipped; a
+    // writer id its fold id adopts writes under that fold id.
     apply: (v, node, op) => {
       const id = writer(node, op.inc);
-      if (op.fold) return fold(v, id);
-      return coveredAmong([...(v as unknown as { writers: string[] }).writers, id]).has(id) ? v : spec.apply(v, id, op.write);
+      // A fold by the node itself, or one of a removed node's ids by another (`node!inc`, as the leader's).
+      if (op.fold) return fold(v, op.removed ? `${node}!${op.inc}` : id);
+      const ids = [...(v as unknown as { writers: string[] }).writers, id];
+      const adopter = adoptionsAmong(ids).get(id);
+      if (adopter !== undefined) return spec.apply(v, adopter, op.write);
+      return coveredAmong(ids).has(id) ? v : spec.apply(v, id, op.write);
     },
   };
 }
@@ -170,7 +188,8 @@ interface Model<T extends Crdt<T>> {
 function runProtocol<T extends Crdt<T>>(model: Model<T>, steps: Step[]): void {
   const ids = ["s0~1", "s1~1", "s2~1"];
   let inc = 1;
-  const xId = (): string => `x~${inc}`;
+  let adopted = false; // x folded under this incarnation: it writes under its fold id
+  const xId = (): string => (adopted ? `x^${inc}` : `x~${inc}`);
   const real: T[] = [0, 1, 2, 3].map(() => model.empty());
   const shadow: T[] = [0, 1, 2, 3].map(() => model.empty());
   const xHistory: [T, T][] = [];
@@ -178,7 +197,7 @@ function runProtocol<T extends Crdt<T>>(model: Model<T>, steps: Step[]): void {
   for (const s of steps) {
     if (s.t === "write") {
       real[s.r] = model.write(real[s.r]!, writerOf(s.r), s.v).resetDelta();
-      shadow[s.r] = model.write(shadow[s.r]!, writerOf(s.r), s.v).resetDelta();
+      shadow[s.r] = model.write(shadow[s.r]!, s.r === 3 ? `x~${inc}` : ids[s.r]!, s.v).resetDelta(); // no fold id there
       if (s.r === 3) xHistory.push([real[3]!, shadow[3]!]);
     } else if (s.t === "merge") {
       real[s.to] = real[s.to]!.merge(real[s.from]!);
@@ -190,18 +209,20 @@ function runProtocol<T extends Crdt<T>>(model: Model<T>, steps: Step[]): void {
       const old = s.stale && xHistory.length > 0 ? xHistory[Math.floor(xHistory.length / 2)]! : [model.empty(), model.empty()];
       [real[3], shadow[3]] = old;
       inc++;
+      adopted = false;
     } else {
       for (const r of [0, 1, 2]) real[3] = real[3]!.merge(real[r]!); // seen by all
       const folded = model.fold(real[3]!, xId());
       const delta = folded.delta;
       real[3] = folded.resetDelta();
+      adopted = true;
       // Spread as the replicator does: the delta (as published), then the state (anti-entropy).
       for (const r of [0, 1, 2]) real[r] = real[r]!.merge(delta ?? real[3]!).merge(real[3]!);
       for (const r of [0, 1, 2]) shadow[3] = shadow[3]!.merge(shadow[r]!);
       for (const r of [0, 1, 2]) shadow[r] = shadow[r]!.merge(shadow[3]!);
       for (const v of real) {
         const xIds = model.writers(v).filter((w) => w.startsWith("x"));
-        assert.ok(xIds.length <= 2, `after the fold, x's ids are its fold id and live id at most: ${xIds.join(", ")}`);
+        assert.ok(xIds.length <= 1, `after the fold, x's only id is its fold id, which it writes under: ${xIds.join(", ")}`);
       }
     }
     for (let r = 0; r < 4; r++) {
@@ -321,12 +342,42 @@ describe("fold after every replica's knowledge reached the owner", () => {
   test("a late slot of a retired writer is dropped wherever the fold id is", () => {
     const before = GCounter.empty().increment("x~1", 5).increment("s~1", 2);
     const folded = before.increment("x~2", 1).foldRetired("x~2");
-    assert.deepEqual(folded.resetDelta().toState().slots.map((s) => s.node), ["s~1", "x^2", "x~2"]);
+    assert.deepEqual(folded.resetDelta().toState().slots.map((s) => s.node), ["s~1", "x^2"]);
     assert.equal(folded.value, 8);
     // A copy from before the fold (an old snapshot) merges in without counting x~1 twice.
     assert.equal(folded.merge(before).value, 8);
     assert.equal(before.merge(folded.delta!).value, 8); // the delta replaces x~1 and brings x~2's own write
     assert.equal(GCounter.fromState({ slots: [{ node: "x^2", value: 5 }, { node: "x~1", value: 9 }] }).value, 5);
+  });
+
+  test("the live writer's own dots are renamed, not re-issued: a remove concurrent with the fold stays a remove", () => {
+    const s = ORSet.empty<string>().add("x~1", "a").add("x~2", "b").add("x~2", "c").resetDelta();
+    const folded = s.foldRetired("x~2");
+    assert.deepEqual(folded.writers, ["x^2"]);
+    assert.deepEqual(folded.resetDelta().dotsOf(folded.resetDelta().sortedCanonicals()[1]!), [{ node: "x^2", counter: 1 }], "b keeps its counter under the fold id");
+    // Elsewhere, b was removed (having seen x~2's dot) before the fold arrived; c is untouched.
+    const elsewhere = s.remove("b").resetDelta();
+    for (const merged of [elsewhere.merge(folded.delta!), folded.delta!.merge(elsewhere), elsewhere.merge(folded.resetDelta()), folded.resetDelta().merge(elsewhere)]) {
+      assert.deepEqual([...merged.elements], ["a", "c"]);
+      assert.deepEqual(merged.writers, ["x^2"]);
+    }
+    // x goes on writing under its fold id; a late delta under x~2 merges in as the same dot.
+    const next = folded.resetDelta().add("x^2", "d");
+    assert.deepEqual(next.dotsOf(next.sortedCanonicals()[3]!)!.map((d) => d.node), ["x^2"]);
+    assert.ok(ORSet.empty<string>().add("x~2", "b").merge(next).equals(next.resetDelta()));
+  });
+
+  test("a map: the live writer's part keeps its dot under the fold id; a remove that saw it stays a remove", () => {
+    const m = PNCounterMap.empty<string>().increment("x~1", "a", 5).increment("x~2", "a", 1).increment("x~2", "b", 2).resetDelta();
+    const folded = m.foldRetired("x~2");
+    assert.deepEqual(folded.entries, [["a", 6], ["b", 2]]);
+    assert.deepEqual(folded.writers, ["x^2"]);
+    const elsewhere = m.remove("y~1", "b").resetDelta();
+    for (const merged of [elsewhere.merge(folded.delta!), folded.resetDelta().merge(elsewhere)]) {
+      assert.deepEqual(merged.entries, [["a", 6]]);
+      assert.deepEqual(merged.writers, ["x^2"]);
+    }
+    assert.deepEqual(folded.resetDelta().increment("x^2", "a", 1).entries, [["a", 7], ["b", 2]]);
   });
 
   test("an element only a retired writer's dots held is re-added under the fold id", () => {
@@ -343,12 +394,12 @@ describe("fold after every replica's knowledge reached the owner", () => {
     const before = PNCounterMap.empty<string>().increment("x~1", "a", 5).decrement("x~1", "b", 2).increment("s~1", "a", 1).resetDelta();
     const folded = before.increment("x~2", "a", 3).foldRetired("x~2");
     assert.deepEqual(folded.entries, [["a", 9], ["b", -2]]);
-    assert.deepEqual(folded.writers.sort(), ["s~1", "x^2", "x~2"]);
+    assert.deepEqual(folded.writers.sort(), ["s~1", "x^2"]);
     assert.ok(folded.derivesFrom(before), "a fold derives from the value it started from (update's check)");
     // An old copy (x~1's part still there) merged after the fold; the delta (x~2's write and the fold) merged into the old copy.
     assert.deepEqual(folded.merge(before).entries, [["a", 9], ["b", -2]]);
     assert.deepEqual(before.merge(folded.delta!).entries, [["a", 9], ["b", -2]]);
-    assert.deepEqual(before.merge(folded.delta!).writers.sort(), ["s~1", "x^2", "x~2"]);
+    assert.deepEqual(before.merge(folded.delta!).writers.sort(), ["s~1", "x^2"]);
     assert.ok(PNCounterMap.fromState(folded.merge(before).toState()).equals(folded.resetDelta()));
   });
 

@@ -69,7 +69,9 @@ test("a node pruned while cut off comes back with a fresh writer id and loses no
     };
     assert.ok(await clock.until(() => x.writerId !== oldWriter && converged(), 60_000), "n2 came back under a fresh writer id and every replica converged");
     assert.ok(x.stats.writerIdRenewals >= 1 && x.stats.comebackReissues >= 1);
-    assert.equal(x.stats.comebackLost, 0);
+    // Its 14 adds while cut off are re-added, each reported (the fold cannot say whether another
+    // node removed one meanwhile); nothing else is: the counter is re-issued exactly.
+    assert.equal(x.stats.comebackLost, 20 - 6);
     // What the snapshot layer records for a clean close's reuse is the current id.
     assert.equal(x.context().writerId, x.writerId);
     for (const n of all()) {
@@ -86,9 +88,11 @@ test("a node pruned while cut off comes back with a fresh writer id and loses no
   }
 });
 
-test("pruneRetiredAfterMs: off by default, a whole number of milliseconds", () => {
+test("pruneRetiredAfterMs: on by default, as long as tombstoneTtlMs; 0 turns it off; a whole number of milliseconds", () => {
   const base = { nodeId: "n1", nats: { servers: "nats://127.0.0.1:1" } };
-  assert.equal(resolveOptions(base).pruneRetiredAfterMs, 0);
+  assert.equal(resolveOptions(base).pruneRetiredAfterMs, 24 * 3_600_000);
+  assert.equal(resolveOptions(base).pruneRetiredAfterMs, resolveOptions(base).tombstoneTtlMs);
+  assert.equal(resolveOptions({ ...base, pruneRetiredAfterMs: 0 }).pruneRetiredAfterMs, 0);
   assert.equal(resolveOptions({ ...base, pruneRetiredAfterMs: 86_400_000 }).pruneRetiredAfterMs, 86_400_000);
   assert.throws(() => resolveOptions({ ...base, pruneRetiredAfterMs: -1 }), ConfigError);
   assert.throws(() => resolveOptions({ ...base, pruneRetiredAfterMs: 1.5 }), ConfigError);

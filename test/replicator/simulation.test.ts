@@ -11,6 +11,9 @@
  * A third of the schedules run with a small `pruneRetiredAfterMs` and faults longer than it: the
  * leader folds the ids of a node cut off that was still writing, which comes back with a fresh
  * writer id; the same checks hold (counters exact, acknowledged adds present, ids bounded).
+ * One schedule in twenty runs two data centers instead (test/sim/two-dcs.ts: cross-DC replication over
+ * two in-memory buses; restarts, leaves for good, nodes cut off past the prune delay), checked for
+ * exact counters, every acknowledged add and one writer id per node per key once the prune settled.
  *
  * SIM_SCHEDULES=<n> and SIM_SEED=<first seed> change the run; a failing seed prints its replay
  * command (`npm run sim -- --seed S --schedules 1 --trace` prints every step).
@@ -42,6 +45,12 @@ describe("simulation on the in-memory bus, in virtual time", () => {
     assert.ok((summary.faults.get("keys whose removed node's ids the leader folded") ?? 0) > SCHEDULES / 20);
     assert.ok((summary.faults.get("writer ids renewed after a fold (comebacks)") ?? 0) > SCHEDULES / 50);
     assert.ok((summary.ops.get("gcounter majority ok") ?? 0) > 0 && (summary.ops.get("read majority ok") ?? 0) > 0);
+    // One schedule in twenty runs two DCs (test/sim/two-dcs.ts): restarts, leaves for good and nodes cut
+    // off past the prune delay there too, with own folds, the leader's folds and comebacks.
+    assert.ok((summary.faults.get("clean leaves for good") ?? 0) > SCHEDULES / 100);
+    assert.ok((summary.faults.get("two-DC: keys whose retired writer ids a node folded") ?? 0) > SCHEDULES / 20);
+    assert.ok((summary.faults.get("two-DC: keys whose removed node's ids the leader folded") ?? 0) > SCHEDULES / 50);
+    assert.ok((summary.faults.get("two-DC: writer ids renewed after a fold (comebacks)") ?? 0) > 0);
   });
 
   test("a seed replays the same run", async () => {

@@ -176,7 +176,7 @@ function foldIdOfNode(counter: GCounter, writer: string): string | undefined {
   const coverage = coverageOf(counter.nodes);
   const node = parseWriter(writer)?.node;
   if (coverage === undefined || node === undefined || !coverage.has(node)) return undefined;
-  return `${node}^${coverage.get(node)!.toString(36)}`;
+  return counter.nodes.find((id) => parseWriter(id)?.node === node && parseWriter(id)!.fold && parseWriter(id)!.rank === coverage.get(node));
 }
 
 /** The sum of the slots of `fold`'s node: its fold id and its ids the fold does not cover. */
@@ -192,15 +192,20 @@ function sideOf(v: Crdt | undefined, side: "inc" | "dec"): GCounter | undefined 
 }
 
 /**
- * After the prune settles, no key holds a retired writer id: per node, its fold id and its live
- * writer's id at most (`live`: each running node's writer id).
+ * After the prune settles, no key holds a retired writer id, and a key holds one id per node at
+ * most — so never more than the live writers (`live`: each running node's writer id; a node that
+ * restarted writes under its fold id once it folded, crdt/writer-ids.ts) plus `gone`, the nodes
+ * that left for good (their one id stays, folded or not).
  */
-export function checkWriterIds(replicas: readonly Replica[], live: readonly string[], writers: (v: Crdt) => string[] | undefined): string[] {
+export function checkWriterIds(replicas: readonly Replica[], live: readonly string[], writers: (v: Crdt) => string[] | undefined, gone = 0): string[] {
   const failures: string[] = [];
   for (const replica of replicas) {
     for (const [key, value] of replica) {
-      const kept = (writers(value) ?? []).filter((id) => live.some((writer) => retiredBy(writer, id)));
+      const ids = writers(value) ?? [];
+      const kept = ids.filter((id) => live.some((writer) => id !== writer && retiredBy(writer, id)));
       if (kept.length > 0) failures.push(`retired writer ids kept: ${key} holds ${kept.join(", ")} (live writers: ${live.join(", ")})`);
+      const nodes = new Set(ids.map((id) => parseWriter(id)?.node ?? id));
+      if (ids.length > nodes.size || ids.length > live.length + gone) failures.push(`more than one id per node: ${key} holds ${ids.join(", ")} (live writers: ${live.join(", ")})`);
     }
   }
   return failures;

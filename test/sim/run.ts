@@ -1,8 +1,13 @@
 /**
  * Many schedules in a row (seeds `firstSeed`, `firstSeed + 1`, …) and their summary: operations by
  * kind, level and outcome, faults, writes lost, failing seeds with the command that replays each.
+ * One seed in twenty is a two-DC schedule.
  */
 import { runSchedule, type ScheduleOptions, type ScheduleResult } from "./schedule.js";
+import { runTwoDcSchedule } from "./two-dcs.js";
+
+/** One seed in twenty runs two data centers (two-dcs.ts) instead of one DC of five (schedule.ts). */
+export const isTwoDcSeed = (seed: number): boolean => seed % 20 === 19;
 
 export interface Summary {
   schedules: number;
@@ -34,7 +39,7 @@ export async function runSchedules(
     const seed = firstSeed + i;
     let r: ScheduleResult;
     try {
-      r = await runSchedule(seed, options);
+      r = await (isTwoDcSeed(seed) ? runTwoDcSchedule(seed, options) : runSchedule(seed, options));
     } catch (error) {
       r = { seed, failures: [`threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`], lost: 0, fewerThanMajorityOfFive: { writes: 0, reads: 0 }, ops: new Map(), faults: new Map(), convergedOnItsOwn: false, virtualMs: 0, events: 0 };
     }
