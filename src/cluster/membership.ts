@@ -12,9 +12,11 @@
  * removed once a majority of it votes it out, and a newcomer (or a member back from such silence,
  * or restarted) is admitted once a majority of it vouches for it. Votes travel in heartbeats
  * (`silent`, `vouched`). A starting node seeds the agreed membership from its peers' answers
- * (`expect`), so its N is never smaller than theirs. See README, "Quorum membership".
+ * (`expect`), so its N is never smaller than theirs. A member this node missed leaving (cut off at
+ * the time) goes once a majority no longer holds it (gone-from-peers.ts). See README, "Quorum membership".
  */
 import { InvalidArgumentError } from "../errors.js";
+import { goneFromPeers } from "./gone-from-peers.js";
 import { quorum } from "./quorum.js";
 
 export { quorum, type ConsistencyLevel } from "./quorum.js";
@@ -105,6 +107,12 @@ interface Entry {
   incarnation: number;
   reachable: boolean;
   lastSeenMs: number;
+  /** When a member of the agreed membership last vouched for it (see gone-from-peers.ts). */
+  vouchedAtMs: number;
+  /** When it last became reachable (heard after a silence of failureTimeoutMs, or first heard). */
+  reachableSinceMs: number;
+  /** Per member of this table: when this one's heartbeats last held it (vouched or silent). */
+  held: Map<string, number>;
   /** In the agreed membership (whose majority decides votes); set by admission or `expect`, cleared only by removal. */
   inN: boolean;
   /** Learned from peers at start (`expect`) and not heard yet: no incarnation, never reachable. */
@@ -158,7 +166,7 @@ export class MembershipTable {
     this.failureTimeoutMs = failureTimeoutMs;
     this.removalTimeoutMs = removalTimeoutMs;
     this.trackedRoles = [undefined, ...new Set(options.leaderRoles ?? [])];
-    this.self = { ...self, roles: [...self.roles], reachable: true, lastSeenMs: 0, ...COUNTED, silent: NONE, vouched: NONE };
+    this.self = { ...self, roles: [...self.roles], reachable: true, lastSeenMs: 0, vouchedAtMs: 0, reachableSinceMs: 0, held: new Map(), ...COUNTED, silent: NONE, vouched: NONE };
     this.leaders = this.computeLeaders();
   }
 
@@ -176,7 +184,7 @@ export class MembershipTable {
     const events: MembershipEvent[] = [];
     if (hb.leaving) {
       if (current !== undefined) {
-        this.peers.delete(hb.node);
+        this.forget(hb.node);
         events.push({ type: "removed", member: view(current, false), reason: "left" });
       }
       this.departed.set(hb.node, { incarnation: hb.incarnation, atMs: hb.receivedAtMs });
@@ -187,7 +195,7 @@ export class MembershipTable {
     // old one's until a digest round refilled it. An expected member, heard at last, joins in its place.
     let standing = { inN: false, acks: false, synced: false, forItself: false };
     if (current !== undefined && (current.expected || hb.incarnation > current.incarnation)) {
-      this.peers.delete(hb.node);
+      this.forget(hb.node);
       if (!current.expected) events.push({ type: "removed", member: view(current, false), reason: "restarted" });
       standing = { inN: current.inN, acks: false, synced: false, forItself: current.acks || current.forItself };
       current = undefined;
@@ -205,6 +213,9 @@ export class MembershipTable {
         incarnation: hb.incarnation,
         reachable: true,
         lastSeenMs: hb.receivedAtMs,
+        vouchedAtMs: hb.receivedAtMs,
+        reachableSinceMs: hb.receivedAtMs,
+        held: new Map(),
         ...standing,
         expected: false,
         silent: new Set(hb.silent),
@@ -223,6 +234,7 @@ export class MembershipTable {
       current.vouched = new Set(hb.vouched);
       if (!current.reachable) {
         current.reachable = true;
+        current.reachableSinceMs = hb.receivedAtMs;
         events.push({ type: "reachable-again", member: view(current, false) });
       }
     }
@@ -233,14 +245,26 @@ export class MembershipTable {
       for (const node of hb.removed) {
         const e = this.peers.get(node);
         if (e?.expected === true) {
-          this.peers.delete(node);
+          this.forget(node);
           events.push({ type: "removed", member: view(e, false), reason: "timeout" });
         }
       }
     }
+    // Only members of this table are tracked: a heartbeat cannot grow this state.
+    for (const node of [...current.vouched, ...current.silent]) {
+      const e = this.peers.get(node);
+      if (e === undefined) continue;
+      current.held.set(node, hb.receivedAtMs);
+      if (current.inN && current.vouched.has(node)) e.vouchedAtMs = Math.max(e.vouchedAtMs, hb.receivedAtMs);
+    }
     // It vouches for us while we do not count it: it ran a digest round with us since it came (back).
     if (!current.acks && current.vouched.has(this.self.node)) current.synced = true;
     return this.withLeaderChanges(events);
+  }
+
+  private forget(node: string): void {
+    this.peers.delete(node);
+    for (const e of this.peers.values()) e.held.delete(node);
   }
 
   /** Members heard but outside the agreed membership (not admitted yet). */
@@ -277,6 +301,9 @@ export class MembershipTable {
         incarnation: 0,
         reachable: false,
         lastSeenMs: nowMs,
+        vouchedAtMs: nowMs,
+        reachableSinceMs: nowMs,
+        held: new Map(),
         inN: true,
         expected: true,
         forItself: true,
@@ -318,8 +345,8 @@ export class MembershipTable {
         entry.acks = false;
         entry.synced = false;
         entry.forItself = false;
-        if (!entry.inN || this.majorityVotes((v) => v.acks && v.silent.has(entry.node), entry.node)) {
-          this.peers.delete(entry.node);
+        if (!entry.inN || this.majorityVotes((v) => v.acks && v.silent.has(entry.node), entry.node) || this.goneFromPeers(entry, nowMs)) {
+          this.forget(entry.node);
           if (entry.inN) this.votedOut.set(entry.node, nowMs);
           events.push({ type: "removed", member: view(entry, false), reason: "timeout" });
           continue;
@@ -362,6 +389,24 @@ export class MembershipTable {
     for (const e of this.entries()) if (e.inN) agreed++;
     for (const v of this.peers.values()) if (v.inN && v.reachable && v.node !== subject && votes(v)) yes++;
     return yes >= quorum("majority", agreed);
+  }
+
+  /** Whether the peers on this node's side no longer hold `subject` (gone-from-peers.ts). */
+  private goneFromPeers(subject: Entry, nowMs: number): boolean {
+    let agreed = 0;
+    for (const e of this.entries()) if (e.inN) agreed++;
+    const peersNotHoldingSinceMs = [...this.peers.values()]
+      .filter((v) => v.inN && v.reachable && v !== subject)
+      .map((v) => Math.max(v.held.get(subject.node) ?? -Infinity, v.reachableSinceMs));
+    return goneFromPeers({
+      nowMs,
+      failureTimeoutMs: this.failureTimeoutMs,
+      removalTimeoutMs: this.removalTimeoutMs,
+      heardAtMs: subject.lastSeenMs,
+      vouchedAtMs: subject.vouchedAtMs,
+      agreed,
+      peersNotHoldingSinceMs,
+    });
   }
 
   /** Every member, self included, sorted by node id. */

@@ -96,7 +96,8 @@ describe("MembershipTable", () => {
   it("removes a silent member once a majority of N votes it out, and admits it again by a majority", () => {
     const t = admitted(["b", "c"]);
     assert.equal(t.known(), 3);
-    t.observe(hb("c", REMOVE - 1, { silent: [] }));
+    t.observe(hb("c", FAIL, { vouched: ["b", "m"] })); // c heard b until then
+    t.observe(hb("c", REMOVE - 1, { silent: [], vouched: ["m"] }));
     assert.deepEqual(types(t.tick(REMOVE)), ["unreachable:b"], "own vote only: 1 of 3");
     t.observe(hb("c", REMOVE + 1, { silent: ["b"] }));
     assert.deepEqual(types(t.tick(REMOVE + 1)), ["removed:b"]);
@@ -114,6 +115,43 @@ describe("MembershipTable", () => {
     assert.deepEqual(types(t.tick(REMOVE + 4 + FAIL)), ["unreachable:b", "unreachable:c"]);
     assert.deepEqual(types(t.tick(2 * REMOVE + 4)), [], "own votes on both; c's old vote is stale");
     assert.equal(t.known(), 3);
+  });
+
+  it("cut off while a member left for good, drops it once the peers it hears again no longer hold it", () => {
+    const t = admitted(["a", "b"]);
+    // Cut off past removalTimeoutMs: its own votes are out, and 1 of 3 removes nothing.
+    assert.deepEqual(types(t.tick(REMOVE)), ["unreachable:a", "unreachable:b"]);
+    // Healed: a, which saw b leave, neither vouches for b nor lists it silent (b is gone from its N).
+    const healed = 2 * REMOVE;
+    const hear = (at: number): MembershipEvent[] => (t.observe(hb("a", at, { vouched: ["m"] })), t.tick(at));
+    let at = healed;
+    for (; at <= healed + REMOVE + FAIL; at += 1_000) assert.deepEqual(types(hear(at)).filter((e) => e.startsWith("removed")), [], `${at}: a may still count b`);
+    const removed = hear(at).filter((e) => e.type === "removed");
+    assert.deepEqual(removed.map((e) => [e.member.node, e.type === "removed" && e.reason]), [["b", "timeout"]]);
+    assert.equal(t.known(), 2);
+    assert.deepEqual(t.votes(at).removed, ["b"], "and tells the others, as after a vote");
+  });
+
+  it("keeps a member a peer still holds (vouched for: a slow link; listed silent: on its way out), or on a minority's word", () => {
+    const hearFor = (t: MembershipTable, extra: Partial<Heartbeat>, from: number, ms: number): string[] => {
+      const events: string[] = [];
+      for (let at = from; at <= from + ms; at += 1_000) {
+        t.observe(hb("a", at, extra));
+        events.push(...types(t.tick(at)).filter((e) => e.startsWith("removed")));
+      }
+      return events;
+    };
+    const vouched = admitted(["a", "b"]);
+    vouched.tick(REMOVE);
+    assert.deepEqual(hearFor(vouched, { vouched: ["b", "m"] }, 2 * REMOVE, 3 * REMOVE), []);
+    const silent = admitted(["a", "b"]);
+    silent.tick(REMOVE);
+    assert.deepEqual(hearFor(silent, { vouched: ["m"], silent: ["b"] }, 2 * REMOVE, 3 * REMOVE), [], "a's silent vote is the usual one: a does not count here");
+    // Five members, one peer heard: 2 of 5 drop nobody.
+    const minority = admitted(["a", "b", "c", "d"]);
+    minority.tick(REMOVE);
+    assert.deepEqual(hearFor(minority, { vouched: ["m"] }, 2 * REMOVE, 3 * REMOVE), []);
+    assert.equal(minority.known(), 5);
   });
 
   it("counts the members its peers announced at start in N at once, and never drops them alone", () => {
