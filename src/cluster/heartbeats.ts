@@ -154,6 +154,11 @@ export class Heartbeater {
     return this.table.members();
   }
 
+  /** Members known, self included, optionally of one DC and one role (N for quorums, see MembershipTable.known). */
+  known(dataCenter?: string, role?: string): number {
+    return this.table.known(dataCenter, role);
+  }
+
   leader(dataCenter?: string, role?: string): string | undefined {
     return this.table.leader(dataCenter, role);
   }

@@ -27,11 +27,22 @@ export interface FoldReadiness {
   roundsEnded: ReadonlyMap<string, number>;
   /** Another live process with this node id was heard: its writes are not retired. */
   duplicateHeard: boolean;
+  /**
+   * Members (of its role) this node knows of as N for quorums, self included, and the least it
+   * must know of (`minClusterSize`) before its peers can be taken for every live replica. A node
+   * restarted cut off from part of the cluster knows only the members it has heard: synced with
+   * them alone it would fold (and adopt) over knowledge it lacks, and its fold id would drop, on
+   * every replica, what the unheard members hold of its retired ids. Both default to 1 (no bound).
+   */
+  knownMembers?: number;
+  minMembers?: number;
 }
 
 /** Whether every live replica's knowledge of this node's retired ids has reached it. */
 export function mayFoldRetired(r: FoldReadiness): boolean {
-  return !r.duplicateHeard && r.now >= r.startedAtMs + r.settleMs && foldWaitsFor(r).length === 0;
+  return (
+    !r.duplicateHeard && (r.knownMembers ?? 1) >= (r.minMembers ?? 1) && r.now >= r.startedAtMs + r.settleMs && foldWaitsFor(r).length === 0
+  );
 }
 
 /** The peers a fold still waits for (those `mayFoldRetired` finds unreachable or not yet synced). */

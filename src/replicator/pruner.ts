@@ -110,6 +110,8 @@ export class Pruner {
       peers: d.heartbeater.members().filter((m) => !m.self),
       roundsEnded: d.antiEntropy.roundsEnded,
       duplicateHeard: d.stats.duplicateNodeHeartbeats > 0,
+      knownMembers: d.heartbeater.known(undefined, d.options.role),
+      minMembers: d.options.minClusterSize,
     });
   }
 }

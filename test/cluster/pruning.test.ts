@@ -42,6 +42,17 @@ describe("mayFoldRetired", () => {
     assert.equal(mayFoldRetired({ ...base, duplicateHeard: true }), false);
   });
 
+  test("a node that knows fewer members than minClusterSize does not fold, synced with all it knows or not", () => {
+    // Seed 20242089: n0 restarted while cut off from n1, n2 and n4, so it had heard only n3. Synced
+    // with n3 alone it folded (and adopted) n0^inc in a key holding just its live slot (1), and
+    // that fold id then dropped n0's older slot (5, acknowledged by a majority) held by n4.
+    const cutOff: FoldReadiness = { ...base, peers: [{ node: "a", reachable: true }], roundsEnded: new Map([["a", 9_000]]) };
+    assert.equal(mayFoldRetired({ ...cutOff, knownMembers: 2, minMembers: 5 }), false);
+    assert.equal(mayFoldRetired({ ...cutOff, knownMembers: 4, minMembers: 5 }), false);
+    assert.equal(mayFoldRetired({ ...base, knownMembers: 5, minMembers: 5 }), true);
+    assert.equal(mayFoldRetired({ ...cutOff, knownMembers: 2, minMembers: 1 }), true); // default: no bound
+  });
+
   test("alone: after the settle delay", () => {
     assert.equal(mayFoldRetired({ ...base, peers: [], now: 2_999 }), false);
     assert.equal(mayFoldRetired({ ...base, peers: [], now: 3_000 }), true);
