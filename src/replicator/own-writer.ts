@@ -9,7 +9,7 @@
 import { droppedEffects, reissueCovered } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { coverageOf, foldIdOf, highestFold, isDropped, mayBeFoldId, parseWriter } from "../crdt/writer-ids.js";
+import { coverageOf, foldIdOf, highestFold, isCovered, isDropped, mayBeFoldId, parseWriter } from "../crdt/writer-ids.js";
 import { CrdtReplicatorError } from "../errors.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import { writerIdFor } from "./identity.js";
@@ -56,8 +56,14 @@ export class OwnWriter {
       const lost = droppedEffects(before, merged, node);
       if (lost > 0) this.report(lost, `key "${key}": ${lost} effect(s) of node ${node}'s writes held here were dropped by a fold of its ids that did not include them (lost unless ${node} comes back and re-issues them, or, for set elements, removed elsewhere meanwhile)`);
     }
+    // A fold id of this node covering the live id, which this process did not make (it adopts its
+    // own fold id as it makes it): another node folded it (removed, away too long), or an earlier
+    // process wrote, folded and adopted under the same incarnation (a restart that took the
+    // incarnation that process had renewed its id to). Whatever this process wrote under the live
+    // id would be covered wherever it met that fold id (a counter drops it): renew it above,
+    // whether or not this key held anything of the live id yet.
+    if (isCovered(this.writerId, coverage)) this.renew(highestFold(after, this.nodeId));
     if (!droppedNodes.has(this.nodeId)) return merged;
-    if (isDropped(this.writerId, coverage)) this.renew(highestFold(after, this.nodeId));
     const reissued = reissueCovered(before, merged, this.nodeId, this.writerId, this.authoredFrom);
     const lost = reissued === undefined ? 1 : reissued.lost;
     if (lost > 0) {
