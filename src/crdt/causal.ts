@@ -373,6 +373,11 @@ export class CausalContext {
     return this.#vector.get(node) ?? 0;
   }
 
+  /** Whether any dot of `node` is in this context. */
+  mentions(node: string): boolean {
+    return this.#vector.has(node) || this.#cloud.has(node);
+  }
+
   /** The ids a fold id in this context covers (see writer-ids.ts): almost always none. */
   coveredWriters(): ReadonlySet<string> {
     return this.hasFoldId() ? coveredAmong(this.nodes) : NO_WRITERS;

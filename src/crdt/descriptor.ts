@@ -25,6 +25,11 @@ export interface PruningCapability<T extends Crdt = Crdt> {
    * live writer id (its own id is folded too, writer-ids.ts) or a fold id (a removed node's `node!inc`).
    */
   foldRetired(value: T, writerId: string): T;
+  /**
+   * Whether `value` records `id` at its top — a counter's slot, a causal context's entry, a map's
+   * own context — cheap, as every write asks it (a key its node's fold took in holds the fold id).
+   */
+  holds(value: T, id: string): boolean;
 }
 
 export interface DataTypeDescriptor<T extends Crdt = Crdt, S extends AnyState = AnyState> {

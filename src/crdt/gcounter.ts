@@ -157,6 +157,11 @@ export class GCounter implements Crdt<GCounter> {
     return i >= 0 ? (this.#slots[i + 1] as number) : 0;
   }
 
+  /** Whether `node` has a (non-zero) slot. */
+  holds(node: string): boolean {
+    return find(this.#slots, node) >= 0;
+  }
+
   /** The nodes that have a (non-zero) slot, in no particular order. */
   get nodes(): string[] {
     const s = this.#slots;
@@ -372,5 +377,5 @@ export const gcounterType: DataTypeDescriptor<GCounter, GCounterState> = {
   empty: () => GCounter.empty(),
   fromState: (state) => GCounter.fromState(state),
   json: gcounterJson,
-  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId) },
+  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId), holds: (v, id) => v.holds(id) },
 };

@@ -139,6 +139,11 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
     return this.#map.writers;
   }
 
+  /** Whether the map's own context records `id` (see PruningCapability.holds). */
+  holdsWriter(id: string): boolean {
+    return this.#map.context.mentions(id);
+  }
+
   /** @internal see `DotsCapability` */
   withSeen(node: string, counter: number): LWWMap<V, K> {
     return this.#wrap(this.#map.withSeen(node, counter));
@@ -186,6 +191,6 @@ export const lwwMapType: DataTypeDescriptor<LWWMap, ORMapState> = {
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),
   ),
-  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId) },
+  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId), holds: (m, id) => m.holdsWriter(id) },
   maxLwwTimestamp: (map) => orMapType.maxLwwTimestamp!(map.map as ORMap),
 };

@@ -287,5 +287,5 @@ export const mvRegisterType: DataTypeDescriptor<MVRegister, MVRegisterState> = {
     maxCounter: (register, node) => register.context.next(node).counter - 1,
     above: (register, node, counter) => register.withSeen(node, counter),
   },
-  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId) },
+  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId), holds: (v, id) => v.context.mentions(id) },
 };

@@ -735,7 +735,7 @@ export const orMapType: DataTypeDescriptor<ORMap, ORMapState> = {
     (m) => m,
     (m, node, counter) => m.withSeen(node, counter),
   ),
-  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId) },
+  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId), holds: (m, id) => m.context.mentions(id) },
   maxLwwTimestamp: (map) => {
     const ofValue = registeredDataTypes().get(map.valueKind)?.maxLwwTimestamp;
     let max = 0;

@@ -143,6 +143,11 @@ export class ORMultiMap<V extends Element = Element, K extends Element = Element
     return this.#map.writers;
   }
 
+  /** Whether the map's own context records `id` (see PruningCapability.holds). */
+  holdsWriter(id: string): boolean {
+    return this.#map.context.mentions(id);
+  }
+
   /** @internal see `DotsCapability` */
   withSeen(node: string, counter: number): ORMultiMap<V, K> {
     return this.#wrap(this.#map.withSeen(node, counter));
@@ -194,5 +199,5 @@ export const orMultiMapType: DataTypeDescriptor<ORMultiMap, ORMapState> = {
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),
   ),
-  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId) },
+  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId), holds: (m, id) => m.holdsWriter(id) },
 };

@@ -472,5 +472,5 @@ export const orsetType: DataTypeDescriptor<ORSet, ORSetState> = {
     maxCounter: (set, node) => set.context.next(node).counter - 1,
     above: (set, node, counter) => set.withSeen(node, counter),
   },
-  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId) },
+  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId), holds: (v, id) => v.context.mentions(id) },
 };

@@ -141,6 +141,11 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
     return this.#map.writers;
   }
 
+  /** Whether the map's own context records `id` (see PruningCapability.holds). */
+  holdsWriter(id: string): boolean {
+    return this.#map.context.mentions(id);
+  }
+
   /** @internal see `DotsCapability` */
   withSeen(node: string, counter: number): PNCounterMap<K> {
     return this.#wrap(this.#map.withSeen(node, counter));
@@ -192,5 +197,5 @@ export const pncounterMapType: DataTypeDescriptor<PNCounterMap, ORMapState> = {
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),
   ),
-  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId) },
+  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId), holds: (m, id) => m.holdsWriter(id) },
 };

@@ -153,5 +153,5 @@ export const pncounterType: DataTypeDescriptor<PNCounter, PNCounterState> = {
   empty: () => PNCounter.empty(),
   fromState: (state) => PNCounter.fromState(state),
   json: pncounterJson,
-  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId) },
+  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId), holds: (v, id) => v.increments.holds(id) || v.decrements.holds(id) },
 };

@@ -7,16 +7,18 @@
  * a node id (the duplicate check at start), so every id of that node below its live writer's
  * incarnation is retired: nothing will ever be written under it again.
  *
- * The live process `node~inc` folds its node's retired ids *and its own* into one *fold id*
- * `node^inc`, then writes under that fold id itself (it adopts it): a counter slot holding the sum
- * of them all, dots re-issued for the elements only retired ids held, and its own dots renamed
- * (`node~inc`'s dot n becomes `node^inc`'s dot n: it is the only writer of both, so the names mean
- * the same event). The name itself is the marker: a value holding `node^f` has folded every id of
- * `node` below f and adopted `node~f`, so every replica drops the older ids and renames `node~f`'s
- * dots wherever they appear next to it — in the value, in whatever arrives later (a late delta, a
- * node restored from an old snapshot, another data center). Nothing needs to be spread beside the
- * data, and nothing expires. After the fold a key holds one id per node: its fold id, which is also
- * its live writer id.
+ * The live process `node~inc` folds, key by key, its node's retired ids *and its own* into one
+ * *fold id* `node^inc`, then writes under that fold id in that key (it adopts it there): a counter
+ * slot holding the sum of them all, dots re-issued for the elements only retired ids held, and its
+ * own dots renamed (`node~inc`'s dot n becomes `node^inc`'s dot n: it is the only writer of both,
+ * so the names mean the same event). It folds only the keys that hold a retired id of its node (a
+ * key holding only its live id keeps it: a fold id there would claim to cover older ids this
+ * replica never saw). The name itself is the marker: a value holding `node^f` has folded every id
+ * of `node` below f and adopted `node~f`, so every replica drops the older ids and renames
+ * `node~f`'s dots wherever they appear next to it — in the value, in whatever arrives later (a late
+ * delta, a node restored from an old snapshot, another data center). Nothing needs to be spread
+ * beside the data, and nothing expires. After the fold a key holds one id per node: its fold id,
+ * which is also its live writer id in that key (`writerIn`).
  *
  * A removed node's ids are folded by another node (its DC's leader) into `node!inc`, which covers
  * the older ids and adopts none (see `removedFoldId`): only a process's own fold may rename its dots.
@@ -58,9 +60,8 @@ export function mayBeFoldId(id: string): boolean {
 const foldName = (node: string, incarnation: number): string => `${node}^${incarnation.toString(36)}`;
 
 /**
- * The fold id of `writerId`: `node^inc` for the live writer `node~inc` (which then adopts it),
- * itself for a fold id (a writer that adopted its fold id, or a removed node's `node!inc`);
- * undefined for an id of another shape.
+ * The fold id of `writerId`: `node^inc` for the live writer `node~inc` (which adopts it in the keys
+ * it folds), itself for a fold id (a removed node's `node!inc`); undefined for an id of another shape.
  */
 export function foldIdOf(writerId: string): string | undefined {
   const w = parseWriter(writerId);
@@ -80,6 +81,16 @@ export function retiredBy(writerId: string, id: string): boolean {
   const w = parseWriter(writerId);
   const r = w === undefined ? undefined : parseWriter(id);
   return r !== undefined && r.node === w!.node && r.rank < foldRank(w!);
+}
+
+/**
+ * Whether `id` is an id of `writerId`'s node older than it (writer or fold): a retired id, which
+ * a key must hold before the live writer folds it (and adopts its fold id there).
+ */
+export function olderThan(writerId: string, id: string): boolean {
+  const w = parseWriter(writerId);
+  const r = w === undefined ? undefined : parseWriter(id);
+  return r !== undefined && r.node === w!.node && r.rank < w!.rank;
 }
 
 /** Per node, the highest rank of a fold id present: what it covers. */

@@ -30,6 +30,18 @@ import {
   type MemberHelloReply,
 } from "../wire/codec.js";
 
+/** The highest incarnation taken or renewed to in this process: a restart in the same process must go above it. */
+let lastIncarnation = 0;
+
+export function lastIncarnationInProcess(): number {
+  return lastIncarnation;
+}
+
+/** No later start in this process takes an incarnation at or below `incarnation` (a start's, or a renewed writer id's). */
+export function reserveIncarnation(incarnation: number): void {
+  lastIncarnation = Math.max(lastIncarnation, incarnation);
+}
+
 /** How long a holder of the node id, or the first member, has to answer. */
 export const IDENTIFY_TIMEOUT_MS = 1_000;
 /** After the first member's answer, how long the others have (unless all announced ones came sooner). */

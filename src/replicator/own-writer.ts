@@ -9,7 +9,7 @@
 import { droppedEffects, reissueCovered } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { coverageOf, foldIdOf, highestFold, isCovered, isDropped, mayBeFoldId, parseWriter } from "../crdt/writer-ids.js";
+import { coverageOf, foldIdOf, highestFold, isDropped, mayBeFoldId, parseWriter } from "../crdt/writer-ids.js";
 import { CrdtReplicatorError } from "../errors.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import { writerIdFor } from "./identity.js";
@@ -17,6 +17,8 @@ import { writerIdFor } from "./identity.js";
 export interface OwnWriterHooks {
   /** Publish `delta`, the re-issued effects in `key` (as a write's delta). */
   publish(key: string, kind: DataKind, delta: Crdt): void;
+  /** The id was renewed to `incarnation`: no later process of this node may take it (identity.ts). */
+  renewed(incarnation: number): void;
   stats: ReplicatorStats;
   reportError(error: unknown): void;
 }
@@ -56,14 +58,8 @@ export class OwnWriter {
       const lost = droppedEffects(before, merged, node);
       if (lost > 0) this.report(lost, `key "${key}": ${lost} effect(s) of node ${node}'s writes held here were dropped by a fold of its ids that did not include them (lost unless ${node} comes back and re-issues them, or, for set elements, removed elsewhere meanwhile)`);
     }
-    // A fold id of this node covering the live id, which this process did not make (it adopts its
-    // own fold id as it makes it): another node folded it (removed, away too long), or an earlier
-    // process wrote, folded and adopted under the same incarnation (a restart that took the
-    // incarnation that process had renewed its id to). Whatever this process wrote under the live
-    // id would be covered wherever it met that fold id (a counter drops it): renew it above,
-    // whether or not this key held anything of the live id yet.
-    if (isCovered(this.writerId, coverage)) this.renew(highestFold(after, this.nodeId));
     if (!droppedNodes.has(this.nodeId)) return merged;
+    if (isDropped(this.writerId, coverage)) this.renew(highestFold(after, this.nodeId));
     const reissued = reissueCovered(before, merged, this.nodeId, this.writerId, this.authoredFrom);
     const lost = reissued === undefined ? 1 : reissued.lost;
     if (lost > 0) {
@@ -84,18 +80,20 @@ export class OwnWriter {
   }
 
   /**
-   * From now on, writes go under this node's fold id (`node^inc` for `node~inc`): the prune tick
-   * has folded the live id into it in every key (crdt/writer-ids.ts), so each key holds one id of
-   * this node. The snapshot's meta records it, like a renewed id, for a clean-close restart.
+   * The id this node writes under in a key holding `value`: its fold id where it folded the key
+   * (the fold adopted the live id there, crdt/writer-ids.ts), else its live writer id.
    */
-  adoptFoldId(): void {
-    this.writerId = foldIdOf(this.writerId) ?? this.writerId;
+  writerIn(kind: DataKind, value: Crdt): string {
+    const fold = foldIdOf(this.writerId);
+    return fold !== undefined && dataTypes.get(kind)?.pruning?.holds(value, fold) === true ? fold : this.writerId;
   }
 
   /** A fresh writer id above the fold incarnation `fold` (and above the current one). */
   private renew(fold: number): void {
     const current = parseWriter(this.writerId)?.incarnation ?? 0;
-    this.writerId = writerIdFor(this.nodeId, Math.max(current, fold) + 1);
+    const incarnation = Math.max(current, fold) + 1;
+    this.writerId = writerIdFor(this.nodeId, incarnation);
+    this.hooks.renewed(incarnation);
     this.hooks.stats.writerIdRenewals++;
   }
 }

@@ -31,6 +31,7 @@ import { Subscriptions } from "./subscriptions.js";
 import { SyncScheduler } from "./sync-scheduler.js";
 import { Writer } from "./writes.js";
 import { OwnWriter } from "./own-writer.js";
+import { reserveIncarnation } from "./identity.js";
 import type { RemovedNodes } from "../cluster/pruning.js";
 
 
@@ -149,7 +150,12 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     clock: options.clock,
     onError,
   });
-  const ownWriter = new OwnWriter(nodeId, input.writerId, { publish: (key, kind, delta) => outbox.add(key, kind, delta), stats, reportError: onError });
+  const ownWriter = new OwnWriter(nodeId, input.writerId, {
+    publish: (key, kind, delta) => outbox.add(key, kind, delta),
+    renewed: reserveIncarnation,
+    stats,
+    reportError: onError,
+  });
   merger.afterMerge = (key, kind, before, incoming, merged) => ownWriter.afterMerge(key, kind, before, incoming, merged);
   const inbox: Inbox = new Inbox({
     nodeId,
@@ -260,7 +266,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
   const reader = new Reader({ nodeId, store, merger, coordinator, coordinationTimeoutMs });
   const writer = new Writer({
     nodeId,
-    writerId: () => ownWriter.id,
+    writerIn: (kind, value) => ownWriter.writerIn(kind, value),
     store,
     merger,
     outbox,

@@ -4,10 +4,10 @@
  * and, on the leader, the ids of nodes removed longer than `pruneRetiredAfterMs`. The decisions
  * are cluster/pruning.ts's; this file applies them and publishes each fold like a write.
  *
- * A node's own fold takes in its live writer id too, in every key of the store in one tick, and
- * the node then writes under the fold id (it adopts it, crdt/writer-ids.ts): so each key ends with
- * one id of the node. It happens once per incarnation, and only when a key holds a retired id of
- * the node (a node that never restarted keeps its writer id).
+ * A node's own fold takes in its live writer id too, key by key, in the keys that hold a retired
+ * id of the node, and the node then writes under the fold id in those keys (it adopts it there,
+ * crdt/writer-ids.ts): so each key ends with one id of the node. A key holding only the live id is
+ * left alone (a node that never restarted keeps its writer id everywhere).
  */
 import type { AntiEntropy } from "./anti-entropy.js";
 import type { Heartbeater } from "../cluster/heartbeats.js";
@@ -15,7 +15,7 @@ import { mayFoldRetired, removedToFold, type RemovedNodes } from "../cluster/pru
 import { comesBack } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { foldIdOf, removedFoldId, retiredBy } from "../crdt/writer-ids.js";
+import { olderThan, removedFoldId } from "../crdt/writer-ids.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { Merger } from "./merge.js";
 import type { ResolvedOptions } from "./options.js";
@@ -33,8 +33,8 @@ export interface PrunerDeps {
   antiEntropy: AntiEntropy;
   removedNodes: RemovedNodes;
   startedAtMs: number;
-  /** This node's live writer id (it changes when another node folded it, or when it adopts its fold id). */
-  ownWriter: Pick<OwnWriter, "id" | "adoptFoldId">;
+  /** This node's live writer id (it changes when another node folded it). */
+  ownWriter: Pick<OwnWriter, "id">;
   isLeader(): boolean;
 }
 
@@ -45,8 +45,7 @@ export class Pruner {
     const { store, stats, options } = this.d;
     store.expireTombstones(options.clock.now() - options.tombstoneTtlMs);
     const writerId = this.d.ownWriter.id;
-    const adopted = foldIdOf(writerId) === writerId;
-    const fold = this.mayFoldRetired() && (adopted || this.holdsRetired(writerId));
+    const fold = this.mayFoldRetired();
     const removed = this.removedToFold();
     for (const [key, v] of [...store.entries()]) {
       const c = (v.value as { compact?: () => Crdt }).compact?.();
@@ -54,7 +53,7 @@ export class Pruner {
       const pruning = dataTypes.get(v.kind)?.pruning;
       if (pruning === undefined) continue;
       let value = c ?? v.value;
-      if (fold && this.foldInto(key, v.kind, pruning.foldRetired(value, writerId))) {
+      if (fold && pruning.writers(value).some((id) => olderThan(writerId, id)) && this.foldInto(key, v.kind, pruning.foldRetired(value, writerId))) {
         stats.retiredFolds++;
         value = store.get(key)!.value;
       }
@@ -66,16 +65,6 @@ export class Pruner {
         value = store.get(key)!.value;
       }
     }
-    if (fold && !adopted) this.d.ownWriter.adoptFoldId();
-  }
-
-  /** Whether a key holds an id of this node older than `writerId` (one its fold would take in). */
-  private holdsRetired(writerId: string): boolean {
-    for (const [, v] of this.d.store.entries()) {
-      const ids = dataTypes.get(v.kind)?.pruning?.writers(v.value);
-      if (ids?.some((id) => id !== writerId && retiredBy(writerId, id))) return true;
-    }
-    return false;
   }
 
   /** Stores and publishes a fold like a write (wherever the fold id arrives, the ids it covers go); false when it changed nothing. */

@@ -16,7 +16,7 @@ import { attachMetrics } from "../metrics/metrics.js";
 import { connectNats, NatsTransport } from "../transport/nats.js";
 import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
 import { CrossDcReplication } from "../xdc/replication.js";
-import { claimIdentity } from "./identity.js";
+import { claimIdentity, lastIncarnationInProcess, reserveIncarnation } from "./identity.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
 import { nodeSubject, secureBus } from "./parts.js";
 import { Store } from "./store.js";
@@ -50,8 +50,6 @@ export interface Prepared {
   snapshots: Snapshots | undefined;
 }
 
-/** The last incarnation taken in this process: a restart in the same process must go above it. */
-let lastIncarnation = 0;
 
 export async function prepare(options: ReplicatorOptions): Promise<Prepared> {
   const resolved = resolveOptions(options);
@@ -87,9 +85,9 @@ export async function prepare(options: ReplicatorOptions): Promise<Prepared> {
       wallMs: clock.now(),
       persisted: previous?.node === nodeId ? previous.incarnation : 0,
       learned: learned.incarnation,
-      lastInProcess: lastIncarnation,
+      lastInProcess: lastIncarnationInProcess(),
     });
-    lastIncarnation = incarnation;
+    reserveIncarnation(incarnation);
     const claimed = { incarnation, startedAtMs: chooseStartedAt(clock.now(), learned.youngestStartedAtMs), expected: learned.members };
     await snapshots?.recordIncarnation(incarnation);
     return { options: resolved, transport, ownsTransport, natsConnection, restored, claimed, snapshots };

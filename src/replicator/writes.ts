@@ -6,7 +6,7 @@
 import type { HybridClock } from "../cluster/hlc.js";
 import { maxLwwTimestamp, withLwwClock } from "../crdt/lww-time.js";
 import { emptyOf } from "../crdt/registry.js";
-import type { Crdt } from "../crdt/types.js";
+import type { Crdt, DataKind } from "../crdt/types.js";
 import { InvalidArgumentError, KeyDeletedError } from "../errors.js";
 import type { CrdtDelta, Tombstone } from "../wire/codec.js";
 import type { WriteOptions } from "./api.js";
@@ -20,7 +20,8 @@ import type { Store } from "./store.js";
 export interface WriterDeps {
   nodeId: string;
   /** The id this node's counter slots and dots are written under now (it changes: own-writer.ts). */
-  writerId: () => string;
+  /** The id this node writes under in a key holding `value` (own-writer.ts). */
+  writerIn: (kind: DataKind, value: Crdt) => string;
   store: Store;
   merger: Merger;
   outbox: Outbox;
@@ -52,7 +53,7 @@ export class Writer {
     const current = typedValue(d.store, key);
     const base = current ?? (emptyOf(key.kind, key.valueKind) as T);
     // LWW writes that name no timestamp take the hybrid clock's.
-    const next = withLwwClock(this.lwwNow, () => modify(base, d.writerId()));
+    const next = withLwwClock(this.lwwNow, () => modify(base, d.writerIn(key.kind, base)));
     checkDerived(next, base, key.kind);
     const delta = next.delta;
     if (delta === undefined) {

@@ -15,6 +15,8 @@ import type { Crdt } from "../../src/crdt/types.js";
 import { parseWriter, removedFoldId } from "../../src/crdt/writer-ids.js";
 import { ReplicatorStats } from "../../src/extension/stats.js";
 import { OwnWriter } from "../../src/replicator/own-writer.js";
+import { lastIncarnationInProcess, reserveIncarnation } from "../../src/replicator/identity.js";
+import { chooseIncarnation } from "../../src/cluster/incarnations.js";
 import { fcParams } from "./laws.js";
 
 interface Model<T extends Crdt<T>> {
@@ -37,7 +39,7 @@ const merge = <T extends Crdt<T>>(a: T, b: T): T => a.merge(b).resetDelta();
 function run<T extends Crdt<T>>(model: Model<T>, before: Step[], during: Step[], after: Step[]): { stats: ReplicatorStats; ownWriter: OwnWriter; published: Crdt[] } {
   const stats = new ReplicatorStats();
   const published: Crdt[] = [];
-  const ownWriter = new OwnWriter("x", "x~1", { publish: (_k, _kind, d) => published.push(d), stats, reportError: () => {} });
+  const ownWriter = new OwnWriter("x", "x~1", { publish: (_k, _kind, d) => published.push(d), renewed: () => {}, stats, reportError: () => {} });
   const v = { a: model.empty(), b: model.empty(), x: model.empty() };
   const shadow = { a: model.empty(), b: model.empty(), x: model.empty() };
   const ids = { a: "a~1", b: "b~1" };
@@ -138,7 +140,7 @@ describe("comeback after a removed node's ids were folded", () => {
     const stats = new ReplicatorStats();
     const errors: unknown[] = [];
     // This process writes as x~2; its value still holds x~1, an earlier process's id it may know only in part.
-    const ownWriter = new OwnWriter("x", "x~2", { publish: () => {}, stats, reportError: (e) => errors.push(e) });
+    const ownWriter = new OwnWriter("x", "x~2", { publish: () => {}, renewed: () => {}, stats, reportError: (e) => errors.push(e) });
     const leaderBefore = ORSet.empty<number>().add("x~1", 7).add("x~2", 8).resetDelta();
     const xNow = leaderBefore.remove(7).resetDelta();
     const folded = leaderBefore.foldRetired(removedFoldId(leaderBefore.writers, "x")!).resetDelta();
@@ -147,7 +149,7 @@ describe("comeback after a removed node's ids were folded", () => {
     assert.equal(stats.comebackLost, 1);
     assert.equal(errors.length, 1);
     // This process's own remove of an element is done again (it knows every dot of its own ids).
-    const own = new OwnWriter("x", "x~1", { publish: () => {}, stats: new ReplicatorStats(), reportError: () => assert.fail("nothing lost") });
+    const own = new OwnWriter("x", "x~1", { publish: () => {}, renewed: () => {}, stats: new ReplicatorStats(), reportError: () => assert.fail("nothing lost") });
     const l2 = ORSet.empty<number>().add("x~1", 7).resetDelta();
     const x2 = l2.remove(7).resetDelta();
     const f2 = l2.foldRetired(removedFoldId(l2.writers, "x")!).resetDelta();
@@ -157,7 +159,7 @@ describe("comeback after a removed node's ids were folded", () => {
   test("an element another node removed during the partition comes back, counted and reported", () => {
     const stats = new ReplicatorStats();
     const errors: unknown[] = [];
-    const ownWriter = new OwnWriter("x", "x~1", { publish: () => {}, stats, reportError: (e) => errors.push(e) });
+    const ownWriter = new OwnWriter("x", "x~1", { publish: () => {}, renewed: () => {}, stats, reportError: (e) => errors.push(e) });
     const both = ORSet.empty<number>().add("x~1", 7).resetDelta(); // replicated before the partition
     const leader = both.remove(7).resetDelta(); // b removed it; the leader then folds x
     const folded = leader.foldRetired(removedFoldId(["x~1"], "x")!).resetDelta();
@@ -171,7 +173,7 @@ describe("comeback after a removed node's ids were folded", () => {
     const stats = new ReplicatorStats();
     const errors: unknown[] = [];
     // z was cut off with x; x's last writes reached z only, then x died; the leader folded x.
-    const z = new OwnWriter("z", "z~1", { publish: () => assert.fail("z re-issues nothing of x's"), stats, reportError: (e) => errors.push(e) });
+    const z = new OwnWriter("z", "z~1", { publish: () => assert.fail("z re-issues nothing of x's"), renewed: () => {}, stats, reportError: (e) => errors.push(e) });
     const leader = PNCounter.empty().increment("x~1", 3).resetDelta();
     const zHeld = leader.increment("x~1", 2).resetDelta();
     const folded = leader.foldRetired(removedFoldId(leader.writers, "x")!).resetDelta();
@@ -190,7 +192,7 @@ describe("comeback after a removed node's ids were folded", () => {
 
   test("a merge without a fold of this node's ids changes nothing", () => {
     const stats = new ReplicatorStats();
-    const ownWriter = new OwnWriter("x", "x~1", { publish: () => assert.fail("nothing to publish"), stats, reportError: () => {} });
+    const ownWriter = new OwnWriter("x", "x~1", { publish: () => assert.fail("nothing to publish"), renewed: () => {}, stats, reportError: () => {} });
     const a = PNCounter.empty().increment("x~1", 3).resetDelta();
     const b = PNCounter.empty().increment("a~1", 2).foldRetired("a~1").resetDelta();
     const merged = a.merge(b);
@@ -199,36 +201,44 @@ describe("comeback after a removed node's ids were folded", () => {
   });
 });
 
-test("this node's own fold (its live id adopted by its fold id) is no comeback: no renewal, nothing re-issued, nothing reported", () => {
+test("this node's own fold (its live id adopted by its fold id in that key) is no comeback: no renewal, nothing re-issued, nothing reported", () => {
   const stats = new ReplicatorStats();
-  const ownWriter = new OwnWriter("x", "x~2", { publish: () => assert.fail("nothing to publish"), stats, reportError: () => assert.fail("nothing to report") });
+  const ownWriter = new OwnWriter("x", "x~2", { publish: () => assert.fail("nothing to publish"), renewed: () => {}, stats, reportError: () => assert.fail("nothing to report") });
   const before = PNCounter.empty().increment("x~1", 3).increment("x~2", 2).resetDelta();
   const folded = before.foldRetired("x~2");
-  // The prune tick folds and adopts in one go (its local writes skip afterMerge); the fold then
-  // comes back from a peer, or another key's copy of it arrives: the live id is the fold id by then.
-  ownWriter.adoptFoldId();
-  assert.equal(ownWriter.id, "x^2");
+  // The prune tick folds the key (its local write skips afterMerge); the fold then comes back from a peer.
   const merged = before.merge(folded.delta!);
   assert.equal(ownWriter.afterMerge("k", "pncounter", before, folded.delta!, merged), merged);
   assert.equal(merged.value, 5);
-  assert.equal(ownWriter.id, "x^2");
+  assert.equal(ownWriter.id, "x~2");
   assert.equal(stats.comebackLost + stats.writerIdRenewals + stats.comebackReissues, 0);
 });
 
-test("a restart that took the incarnation an earlier process had renewed to, folded and adopted, renews above it before writing (seed 20242359, two DCs)", () => {
-  // w0 renewed its id to w0~7 (a removed-node fold covered it), folded and adopted w0^7; stopped
-  // and restarted in the same process, it took incarnation 7 again. Writes under w0~7 would be
-  // covered by w0^7 (its adopter) wherever they met: a counter drops them.
+test("the node writes under its fold id in the keys it folded, under its live id elsewhere (one id of the node per key)", () => {
+  const ownWriter = new OwnWriter("x", "x~2", { publish: () => {}, renewed: () => {}, stats: new ReplicatorStats(), reportError: () => {} });
+  const folded = PNCounter.empty().increment("x~1", 3).increment("x~2", 2).resetDelta().foldRetired("x~2").resetDelta();
+  assert.equal(ownWriter.writerIn("pncounter", folded), "x^2");
+  const next = folded.increment(ownWriter.writerIn("pncounter", folded), 1);
+  assert.deepEqual(next.writers, ["x^2"]);
+  assert.equal(next.value, 6);
+  const untouched = PNCounter.empty().increment("x~2", 1).resetDelta();
+  assert.equal(ownWriter.writerIn("pncounter", untouched), "x~2");
+  const set = ORSet.empty<number>().add("x~1", 1).add("x~2", 2).resetDelta().foldRetired("x~2").resetDelta();
+  assert.equal(ownWriter.writerIn("orset", set), "x^2");
+  assert.deepEqual(set.add(ownWriter.writerIn("orset", set), 3).writers, ["x^2"]);
+});
+
+test("a renewed writer id reserves its incarnation: a later start in this process goes above it (seed 20242359: a restart took the incarnation its predecessor had renewed to)", () => {
+  const renewed: number[] = [];
   const stats = new ReplicatorStats();
-  const published: Crdt[] = [];
-  const ownWriter = new OwnWriter("w0", "w0~7", { publish: (_k, _kind, d) => published.push(d), stats, reportError: () => assert.fail("nothing to report") });
-  const before = PNCounter.empty();
-  const incoming = PNCounter.empty().increment("w0^7", 5).increment("w1~3", 3).resetDelta();
-  const merged = ownWriter.afterMerge("c1", "pncounter", before, incoming, before.merge(incoming)) as PNCounter;
+  const ownWriter = new OwnWriter("w0", "w0~6", { publish: () => {}, renewed: (n) => renewed.push(n), stats, reportError: () => {} });
+  const before = PNCounter.empty().increment("w0~6", 1).resetDelta();
+  const folded = PNCounter.empty().increment("w0~6", 1).resetDelta().foldRetired("w0!7").resetDelta();
+  ownWriter.afterMerge("c1", "pncounter", before, folded, before.merge(folded));
   assert.equal(ownWriter.id, "w0~8");
-  assert.equal(stats.writerIdRenewals, 1);
-  const written = merged.increment(ownWriter.id, 2).resetDelta();
-  assert.equal(written.merge(incoming).value, 10); // the 2 survives the fold id it meets
+  assert.deepEqual(renewed, [8]);
+  reserveIncarnation(8);
+  assert.ok(chooseIncarnation({ wallMs: 0, persisted: 0, learned: 0, lastInProcess: lastIncarnationInProcess() }) > 8);
 });
 
 describe("removedFoldId", () => {
