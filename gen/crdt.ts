@@ -224,6 +224,17 @@ export interface Heartbeat {
    * starting node that expected one of them (from a hello answer) but never heard it drops it.
    */
   removed: string[];
+  /**
+   * Members the sender heard leave gracefully within removal_timeout_ms, with the incarnation that
+   * left: a member cut off while one left (its leave heartbeat missed) drops it when a member of its
+   * agreed membership relays the leave, as if it had heard it.
+   */
+  left: Departure[];
+}
+
+export interface Departure {
+  node: string;
+  incarnation: bigint;
 }
 
 /**
@@ -1637,6 +1648,7 @@ function createBaseHeartbeat(): Heartbeat {
     silent: [],
     vouched: [],
     removed: [],
+    left: [],
   };
 }
 
@@ -1683,6 +1695,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     for (const v of message.removed) {
       writer.uint32(90).string(v!);
+    }
+    for (const v of message.left) {
+      Departure.encode(v!, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1786,6 +1801,74 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             }
 
             message.removed.push(reader.string());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.left.push(Departure.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseDeparture(): Departure {
+  return { node: "", incarnation: 0n };
+}
+
+export const Departure: MessageFns<Departure> = {
+  encode(message: Departure, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== "") {
+      writer.uint32(10).string(message.node);
+    }
+    if (message.incarnation !== 0n) {
+      if (BigInt.asUintN(64, message.incarnation) !== message.incarnation) {
+        throw new globalThis.Error("value provided for field message.incarnation of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.incarnation);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Departure {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeparture();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.incarnation = reader.uint64() as bigint;
             continue;
           }
         }

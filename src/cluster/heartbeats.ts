@@ -217,6 +217,7 @@ export class Heartbeater {
         silent: info.silent,
         vouched: info.vouched,
         removed: info.removed ?? [],
+        left: info.left ?? [],
         receivedAtMs: this.now(),
       };
       events = this.table.observe(hb);

@@ -40,6 +40,8 @@ export interface Heartbeat {
   readonly vouched: readonly string[];
   /** Members the sender removed by majority vote within removalTimeoutMs (also in `silent`). */
   readonly removed: readonly string[];
+  /** Members the sender heard leave within removalTimeoutMs, with the incarnation that left. */
+  readonly left?: readonly { readonly node: string; readonly incarnation: number }[];
   /** When this node received it, on this node's clock. */
   readonly receivedAtMs: number;
 }
@@ -137,6 +139,8 @@ interface Entry {
  * time out (removalTimeoutMs).
  */
 export const MAX_NEWCOMERS = 256;
+/** At most this many relayed leaves per heartbeat (the wire's bound on a heartbeat's lists). */
+export const MAX_RELAYED_LEAVES = 1024;
 
 export class MembershipTable {
   private readonly self: Entry;
@@ -250,6 +254,17 @@ export class MembershipTable {
         }
       }
     }
+    // A leave this node missed (cut off when the member left), relayed by a member of its agreed
+    // membership: the same decision as hearing it. The incarnation keeps a later process of the id.
+    if (current.inN) {
+      for (const d of hb.left ?? []) {
+        const e = this.peers.get(d.node);
+        if (e === undefined || e.incarnation > d.incarnation) continue;
+        this.forget(d.node);
+        this.departed.set(d.node, { incarnation: d.incarnation, atMs: hb.receivedAtMs });
+        events.push({ type: "removed", member: view(e, false), reason: "left" });
+      }
+    }
     // Only members of this table are tracked: a heartbeat cannot grow this state.
     for (const node of [...current.vouched, ...current.silent]) {
       const e = this.peers.get(node);
@@ -316,7 +331,7 @@ export class MembershipTable {
   }
 
   /** This node's votes, for its next heartbeat. */
-  votes(nowMs: number): { silent: string[]; vouched: string[]; removed: string[] } {
+  votes(nowMs: number): { silent: string[]; vouched: string[]; removed: string[]; left: { node: string; incarnation: number }[] } {
     const removed = [...this.votedOut.keys()].sort();
     const silent = [...removed];
     const vouched: string[] = [];
@@ -324,7 +339,8 @@ export class MembershipTable {
       if (e.inN && nowMs - e.lastSeenMs >= this.removalTimeoutMs) silent.push(e.node);
       if (e.reachable && (e.acks || e.synced)) vouched.push(e.node);
     }
-    return { silent: silent.sort(), vouched: vouched.sort(), removed };
+    const left = [...this.departed].map(([node, d]) => ({ node, incarnation: d.incarnation })).slice(0, MAX_RELAYED_LEAVES);
+    return { silent: silent.sort(), vouched: vouched.sort(), removed, left };
   }
 
   /**
@@ -548,5 +564,8 @@ function checkHeartbeatShape(hb: Heartbeat): void {
   if (typeof hb.leaving !== "boolean") fail("leaving must be a boolean");
   for (const f of ["silent", "vouched", "removed"] as const) {
     if (!Array.isArray(hb[f]) || !hb[f].every((n) => typeof n === "string")) fail(`${f} must be an array of strings`);
+  }
+  if (hb.left !== undefined && !(Array.isArray(hb.left) && hb.left.every((d) => typeof d?.node === "string" && Number.isFinite(d.incarnation)))) {
+    fail("left must be an array of { node, incarnation }");
   }
 }

@@ -196,7 +196,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     transport,
     subject: `${options.subject}.members`,
     self: { node: nodeId, dataCenter: options.dataCenter, roles: options.role === undefined ? [] : [options.role], startedAtMs, incarnation },
-    encode: (hb) => encodeHeartbeat({ ...hb, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched], removed: [...(hb.removed ?? [])] }),
+    encode: (hb) => encodeHeartbeat({ ...hb, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched], removed: [...(hb.removed ?? [])], left: (hb.left ?? []).map((d) => ({ ...d })) }),
     decode: decodeHeartbeat,
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     failureTimeoutMs: options.failureTimeoutMs,

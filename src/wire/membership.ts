@@ -2,8 +2,8 @@
 import { DecodeError } from "../errors.js";
 import { bounded, decodeWith, finite, needFinite, needString, needU32, needU64, required } from "./convert.js";
 import { encodeMessage, type Int64, u64 } from "./pb.js";
-import { type PbHeartbeat, T } from "./pb-shapes.js";
-import { type Heartbeat, type HelloMember, MAX_NODE_ID, MAX_ROLES, MAX_TEXT, MAX_VOTES, type MemberHello, type MemberHelloReply } from "./shapes.js";
+import { type PbDeparture, type PbHeartbeat, T } from "./pb-shapes.js";
+import { type Departure, type Heartbeat, type HelloMember, MAX_NODE_ID, MAX_ROLES, MAX_TEXT, MAX_VOTES, type MemberHello, type MemberHelloReply } from "./shapes.js";
 
 // ================================================================== Heartbeat
 
@@ -21,6 +21,7 @@ export function encodeHeartbeat(h: Heartbeat): Uint8Array {
     silent: h.silent ?? [],
     vouched: h.vouched ?? [],
     removed: h.removed ?? [],
+    left: (h.left ?? []).map((d) => ({ node: needString(d.node, `${w}.left.node`), incarnation: needU64(d.incarnation, `${w}.left.incarnation`) })),
   });
 }
 
@@ -28,6 +29,11 @@ function votesFromPb(ids: string[], what: string): string[] {
   if (ids.length > MAX_VOTES) throw new DecodeError(`${what}: ${ids.length} node ids, at most ${MAX_VOTES}`);
   for (const id of ids) memberId(id, what);
   return ids.slice();
+}
+
+function departuresFromPb(left: PbDeparture[], what: string): Departure[] {
+  if (left.length > MAX_VOTES) throw new DecodeError(`${what}: ${left.length} departures, at most ${MAX_VOTES}`);
+  return left.map((d) => ({ node: memberId(d.node, `${what}.node`), incarnation: u64(d.incarnation, `${what}.incarnation`) }));
 }
 
 /** Member ids become parts of NATS subjects (`<subject>.node.<id>`): only what `nodeId` options allow. */
@@ -57,6 +63,7 @@ function heartbeatFromPb(m: PbHeartbeat, what: string): Heartbeat {
     silent: votesFromPb(m.silent, `${what}.silent`),
     vouched: votesFromPb(m.vouched, `${what}.vouched`),
     removed: votesFromPb(m.removed, `${what}.removed`),
+    left: departuresFromPb(m.left, `${what}.left`),
     sentAtMs: finite(m.sentAtMs, `${what}.sentAtMs`),
   };
 }

@@ -72,6 +72,11 @@ export interface PbHeartbeat {
   silent: string[];
   vouched: string[];
   removed: string[];
+  left: PbDeparture[];
+}
+export interface PbDeparture {
+  node: string;
+  incarnation: Int64;
 }
 export interface PbBucketHash {
   bucket: number;

@@ -83,7 +83,15 @@ export interface Heartbeat {
   vouched: string[];
   /** Members the sender removed by majority vote within removalTimeoutMs; absent: none. */
   removed?: string[];
+  /** Members the sender heard leave within removalTimeoutMs, with the incarnation that left; absent: none. */
+  left?: Departure[];
   sentAtMs: number;
+}
+
+/** A graceful leave, as a member relays it. */
+export interface Departure {
+  node: string;
+  incarnation: number;
 }
 
 /** At most this many node ids per heartbeat vote list; each id at most MAX_NODE_ID chars. */

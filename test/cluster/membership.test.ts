@@ -199,6 +199,29 @@ describe("MembershipTable", () => {
     assert.deepEqual(types(t.observe(hb("c", REMOVE + 2))), ["joined:c"]);
   });
 
+  it("drops a member whose leave it missed once a counted member relays that leave, never a later incarnation of it", () => {
+    // m was cut off while c left: it never heard c's leave; b, a counted member, did and relays it.
+    const t = admitted(["b", "c"]);
+    const events = t.observe(hb("b", 100, { vouched: ["m"], left: [{ node: "c", incarnation: 1 }] }));
+    assert.deepEqual(types(events), ["removed:c"]);
+    assert.equal(events[0]?.type === "removed" && events[0].reason, "left");
+    assert.equal(t.member("c"), undefined);
+    assert.deepEqual(t.observe(hb("c", 110)), [], "a delayed heartbeat of the process that left must not resurrect it");
+    assert.deepEqual(types(t.observe(hb("c", 120, { incarnation: 2 }))), ["joined:c"]); // restarted
+    // A relayed leave of an earlier incarnation leaves the newer process alone.
+    t.observe(hb("b", 130, { vouched: ["m"], left: [{ node: "c", incarnation: 1 }] }));
+    assert.equal(t.member("c")?.incarnation, 2);
+    // Nor does a member this node does not count decide it: a newcomer's relay is not taken.
+    const u = admitted(["b", "c"]);
+    u.observe(hb("x", 100, { left: [{ node: "c", incarnation: 1 }] }));
+    assert.ok(u.member("c") !== undefined);
+    // Its own heartbeats relay the leaves it heard, with their incarnation.
+    const v = table();
+    v.observe(hb("d", 0));
+    v.observe(hb("d", 10, { incarnation: 3, leaving: true }));
+    assert.deepEqual(v.votes(20).left, [{ node: "d", incarnation: 3 }]);
+  });
+
   it("replaces a member restarted with a newer incarnation and ignores older ones", () => {
     const t = admitted(["a"], () => ({ startedAtMs: 100 }));
     assert.equal(t.leader(), "a");

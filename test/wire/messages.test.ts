@@ -155,11 +155,14 @@ describe("round trips", () => {
       silent: ["node-b"],
       vouched: ["node-c", "node-d"],
       removed: ["node-b"],
+      left: [{ node: "node-e", incarnation: 7 }],
       sentAtMs: 1_760_000_000_001.5,
     };
     assert.deepEqual(decodeHeartbeat(encodeHeartbeat(h)), h);
-    const minimal = { ...h, dataCenter: "", roles: [], startedAtMs: 0, incarnation: 0, lastSequence: 0, leaving: false, silent: [], vouched: [], removed: [], sentAtMs: 0 };
+    const minimal = { ...h, dataCenter: "", roles: [], startedAtMs: 0, incarnation: 0, lastSequence: 0, leaving: false, silent: [], vouched: [], removed: [], left: [], sentAtMs: 0 };
     assert.deepEqual(decodeHeartbeat(encodeHeartbeat(minimal)), minimal);
+    // A relayed leave names a member id: anything else is rejected.
+    assert.throws(() => decodeHeartbeat(encodeHeartbeat({ ...h, left: [{ node: "no.such id", incarnation: 1 }] })), /left/);
   });
 
   const requests: NodeRequest[] = [

@@ -380,6 +380,23 @@ export const descriptor = {
                   "rule": "repeated",
                   "type": "string",
                   "id": 11
+                },
+                "left": {
+                  "rule": "repeated",
+                  "type": "Departure",
+                  "id": 12
+                }
+              }
+            },
+            "Departure": {
+              "fields": {
+                "node": {
+                  "type": "string",
+                  "id": 1
+                },
+                "incarnation": {
+                  "type": "uint64",
+                  "id": 2
                 }
               }
             },
