@@ -51,14 +51,7 @@ export async function runTwoDcSchedule(seed: number, options: ScheduleOptions = 
   };
   trace(`two-DC seed ${seed}: ${JSON.stringify({ failureTimeoutMs, removalTimeoutMs, pruneRetiredAfterMs })}`);
   const running = new Map<string, Replicator>();
-  const drive = async (p: Promise<unknown>, limitMs: number): Promise<boolean> => {
-    let settled = false;
-    p.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    return clock.until(() => settled, limitMs);
-  };
+  const drive = (p: Promise<unknown>, limitMs: number): Promise<boolean> => clock.settles(p, limitMs);
   const start = async (id: string): Promise<void> => {
     const dc = dcOf(id);
     const other = nets[otherDc(dc)];

@@ -73,6 +73,16 @@ export class VirtualClock implements Clock {
     return false;
   }
 
+  /** Run timers until `promise` settles or `limitMs` of virtual time has passed; whether it settled (its outcome is the caller's). */
+  async settles(promise: Promise<unknown>, limitMs: number): Promise<boolean> {
+    let settled = false;
+    promise.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    return this.until(() => settled, limitMs);
+  }
+
   private async runWhile(end: number, more: () => boolean): Promise<void> {
     await drainMicrotasks();
     while (more()) {
