@@ -9,7 +9,8 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { GCounter, Key, Replicator, type Crdt, type ReplicatorOptions } from "../../src/index.js";
 import { connectNats } from "../../src/transport/nats.js";
-import type { MessageHandler, SubscribeOptions, Transport, TransportStatus } from "../../src/transport/types.js";
+import { TransportDecorator } from "../../src/transport/decorator.js";
+import type { MessageHandler, SubscribeOptions, Transport } from "../../src/transport/types.js";
 
 /** The machine's monotonic clock in ns, as a number (exact: < 2^53 ns is 104 days of uptime). */
 export const nowNs = (): number => Number(process.hrtime.bigint());
@@ -49,50 +50,31 @@ export const INCREMENT = (c: GCounter, self: string): GCounter => c.increment(se
  * make replicas differ without a gap the receiver could detect: heartbeats carry the sender's last
  * sequence) and counts heartbeat bytes (to take them out of byte counts).
  */
-export class BenchTransport implements Transport {
+export class BenchTransport extends TransportDecorator {
   muted = false;
   /** Heartbeats published: NATS framing + payload, and payload alone. */
   heartbeatWireBytes = 0;
   heartbeatPayloadBytes = 0;
   constructor(
-    private readonly inner: Transport,
+    inner: Transport,
     private readonly deltaSubject: string,
-  ) {}
-  get maxPayload(): number {
-    return this.inner.maxPayload;
+  ) {
+    super(inner);
   }
-  get bytesOut(): number {
-    return this.inner.bytesOut;
-  }
-  publish(subject: string, data: Uint8Array): void {
+  override publish(subject: string, data: Uint8Array): void {
     if (subject.endsWith(".members")) {
       this.heartbeatWireBytes += pubFrame(subject, data.length);
       this.heartbeatPayloadBytes += data.length;
     }
     this.inner.publish(subject, data);
   }
-  respond(reply: string, data: Uint8Array): void {
-    this.inner.respond(reply, data);
-  }
-  subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): () => void {
+  override subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): () => void {
     if (subject === `${this.deltaSubject}.members`) {
       // Muted too: a heartbeat carries the sender's last sequence, which would reveal the gap.
       return this.inner.subscribe(subject, (m) => void (this.muted || handler(m)), options);
     }
     if (subject !== this.deltaSubject) return this.inner.subscribe(subject, handler, options);
     return this.inner.subscribe(subject, (m) => void (this.muted || handler(m)), options);
-  }
-  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    return this.inner.request(subject, data, timeoutMs);
-  }
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-  onStatus(listener: (status: TransportStatus) => void): () => void {
-    return this.inner.onStatus(listener);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 

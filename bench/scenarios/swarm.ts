@@ -12,7 +12,8 @@
  */
 import { Key, MemoryNetwork, Replicator, type ReplicatorOptions } from "../../src/index.js";
 import type { MemoryTransport } from "../../src/transport/memory.js";
-import type { IncomingMessage, MessageHandler, SubscribeOptions, Transport, TransportStatus } from "../../src/transport/types.js";
+import { TransportDecorator } from "../../src/transport/decorator.js";
+import type { IncomingMessage, MessageHandler, SubscribeOptions } from "../../src/transport/types.js";
 import { VirtualClock } from "../../test/sim/virtual-clock.js";
 import type { BenchContext } from "../lib/context.js";
 import { INCREMENT } from "../lib/node.js";
@@ -50,30 +51,26 @@ function kindOf(subject: string): Kind {
 const zero = (): Counts => ({ heartbeat: { sent: 0, received: 0 }, antiEntropy: { sent: 0, received: 0 }, deltas: { sent: 0, received: 0 } });
 
 /** The in-memory transport, counting bytes per kind in both directions while `counting` is on. */
-class CountingTransport implements Transport {
+class CountingTransport extends TransportDecorator {
   counts = zero();
   constructor(
-    private readonly inner: MemoryTransport,
+    inner: MemoryTransport,
     private readonly on: { counting: boolean },
-  ) {}
-  get maxPayload(): number {
-    return this.inner.maxPayload;
-  }
-  get bytesOut(): number {
-    return this.inner.bytesOut;
+  ) {
+    super(inner);
   }
   private add(kind: Kind, dir: "sent" | "received", subject: string, data: Uint8Array): void {
     if (this.on.counting) this.counts[kind][dir] += data.byteLength + subject.length;
   }
-  publish(subject: string, data: Uint8Array): void {
+  override publish(subject: string, data: Uint8Array): void {
     this.add(kindOf(subject), "sent", subject, data);
     this.inner.publish(subject, data);
   }
-  respond(reply: string, data: Uint8Array): void {
+  override respond(reply: string, data: Uint8Array): void {
     this.add("antiEntropy", "sent", reply, data);
     this.inner.respond(reply, data);
   }
-  subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): () => void {
+  override subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): () => void {
     const kind = kindOf(subject);
     return this.inner.subscribe(
       subject,
@@ -84,20 +81,11 @@ class CountingTransport implements Transport {
       options,
     );
   }
-  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  override async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     this.add(kindOf(subject), "sent", subject, data);
     const reply = await this.inner.request(subject, data, timeoutMs);
     this.add(kindOf(subject), "received", subject, reply);
     return reply;
-  }
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-  onStatus(listener: (status: TransportStatus) => void): () => void {
-    return this.inner.onStatus(listener);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 

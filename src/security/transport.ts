@@ -8,7 +8,8 @@
 import { randomFillSync } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { ProtocolError, RequestFailedError } from "../errors.js";
-import type { IncomingMessage, MessageHandler, SubscribeOptions, Transport, TransportStatus } from "../transport/types.js";
+import { TransportDecorator } from "../transport/decorator.js";
+import type { IncomingMessage, MessageHandler, SubscribeOptions, Transport } from "../transport/types.js";
 import { FRAME_OVERHEAD, open, replyContext, seal, subjectContext, type FrameRejection, type OpenedFrame } from "./frame.js";
 import type { FrameKeys } from "./keys.js";
 import { ReplayGuard } from "./replay.js";
@@ -30,8 +31,7 @@ export interface SecureTransportOptions {
 /** Requests received and not yet answered, by reply subject (oldest forgotten first past this). */
 const MAX_PENDING_REPLIES = 10_000;
 
-export class SecureTransport implements Transport {
-  readonly maxPayload: number;
+export class SecureTransport extends TransportDecorator {
   /** Replies' replay guard; each subscription has its own (two on one subject both get a frame once). */
   private readonly replies: ReplayGuard;
   /** The nonce of each request received, by its reply subject: the context of our reply. */
@@ -40,29 +40,30 @@ export class SecureTransport implements Transport {
   private nonceAt = this.nonces.length;
 
   constructor(
-    private readonly inner: Transport,
+    inner: Transport,
     private readonly o: SecureTransportOptions,
   ) {
-    this.maxPayload = inner.maxPayload - FRAME_OVERHEAD;
+    super(inner);
     this.replies = this.guard();
   }
 
-  get bytesOut(): number {
-    return this.inner.bytesOut;
+  /** A sealed frame is larger than its payload. */
+  override get maxPayload(): number {
+    return this.inner.maxPayload - FRAME_OVERHEAD;
   }
 
-  publish(subject: string, data: Uint8Array): void {
+  override publish(subject: string, data: Uint8Array): void {
     this.inner.publish(subject, seal(this.o.keys, subjectContext(subject), data, this.o.clock.now(), this.nonce()));
   }
 
-  respond(reply: string, data: Uint8Array): void {
+  override respond(reply: string, data: Uint8Array): void {
     const nonce = this.pending.get(reply);
     if (nonce === undefined) throw new ProtocolError(`no request known for reply subject ${reply}: cannot sign an answer to it`);
     this.inner.respond(reply, seal(this.o.keys, replyContext(nonce), data, this.o.clock.now(), this.nonce()));
     this.pending.delete(reply); // only once sent: a failed answer may be followed by an error reply
   }
 
-  subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): () => void {
+  override subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): () => void {
     const guard = this.guard();
     return this.inner.subscribe(
       subject,
@@ -76,7 +77,7 @@ export class SecureTransport implements Transport {
     );
   }
 
-  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  override async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const startedAt = this.o.clock.now();
     const nonce = new Uint8Array(this.nonce()); // a copy, kept past the await: the pool refills
     const reply = await this.inner.request(subject, seal(this.o.keys, subjectContext(subject), data, this.o.clock.now(), nonce), timeoutMs);
@@ -90,18 +91,6 @@ export class SecureTransport implements Transport {
     const left = timeoutMs - (this.o.clock.now() - startedAt);
     if (left > 0) await new Promise<void>((resolve) => void this.o.clock.setTimeout(resolve, left));
     throw new RequestFailedError(`request on ${subject}: no authentic reply within ${timeoutMs} ms`, "timeout");
-  }
-
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-
-  onStatus(listener: (status: TransportStatus) => void): () => void {
-    return this.inner.onStatus(listener);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 
   private guard(): ReplayGuard {
