@@ -225,9 +225,9 @@ export interface Heartbeat {
    */
   removed: string[];
   /**
-   * Members the sender heard leave gracefully within removal_timeout_ms, with the incarnation that
-   * left: a member cut off while one left (its leave heartbeat missed) drops it when a member of its
-   * agreed membership relays the leave, as if it had heard it.
+   * Members the sender heard leave gracefully, with the incarnation that left (within
+   * removal_timeout_ms, and later while a peer still holds one): a member cut off while one left
+   * (its leave heartbeat missed) drops it when a member relays the leave, as if it had heard it.
    */
   left: Departure[];
 }

@@ -40,7 +40,7 @@ export interface Heartbeat {
   readonly vouched: readonly string[];
   /** Members the sender removed by majority vote within removalTimeoutMs (also in `silent`). */
   readonly removed: readonly string[];
-  /** Members the sender heard leave within removalTimeoutMs, with the incarnation that left. */
+  /** Members the sender heard leave (recently, or still held by a peer), with the incarnation that left. */
   readonly left?: readonly { readonly node: string; readonly incarnation: number }[];
   /** When this node received it, on this node's clock. */
   readonly receivedAtMs: number;
@@ -141,6 +141,8 @@ interface Entry {
 export const MAX_NEWCOMERS = 256;
 /** At most this many relayed leaves per heartbeat (the wire's bound on a heartbeat's lists). */
 export const MAX_RELAYED_LEAVES = 1024;
+/** At most this many leaves are remembered for relaying (the oldest forgotten first). */
+export const MAX_REMEMBERED_LEAVES = 1024;
 
 export class MembershipTable {
   private readonly self: Entry;
@@ -148,6 +150,9 @@ export class MembershipTable {
   // Incarnations that left gracefully, remembered for removalTimeoutMs, so a heartbeat delayed
   // past the leave (reordering transports) cannot resurrect the member.
   private readonly departed = new Map<string, { incarnation: number; atMs: number }>();
+  // Leaves heard (or relayed to us), remembered longer: relayed while a peer still holds the member
+  // (one cut off when it left comes back holding it), the oldest forgotten past MAX_REMEMBERED_LEAVES.
+  private readonly leaves = new Map<string, { incarnation: number; atMs: number }>();
   // Members removed by vote, remembered for removalTimeoutMs and still voted out in our heartbeats,
   // so the members that have not yet removed them still find a majority (ours no longer in a table).
   private readonly votedOut = new Map<string, number>();
@@ -192,6 +197,7 @@ export class MembershipTable {
         events.push({ type: "removed", member: view(current, false), reason: "left" });
       }
       this.departed.set(hb.node, { incarnation: hb.incarnation, atMs: hb.receivedAtMs });
+      this.rememberLeave(hb.node, hb.incarnation, hb.receivedAtMs);
       return this.withLeaderChanges(events);
     }
     // A restart keeps the node's place in the agreed membership, but the new incarnation counts
@@ -227,6 +233,7 @@ export class MembershipTable {
       };
       this.peers.set(hb.node, entry);
       this.departed.delete(hb.node);
+      this.leaves.delete(hb.node); // back (a later incarnation): its earlier leave is no news
       events.push({ type: "joined", member: view(entry, false) });
       current = entry;
     } else {
@@ -254,16 +261,17 @@ export class MembershipTable {
         }
       }
     }
-    // A leave this node missed (cut off when the member left), relayed by a member of its agreed
-    // membership: the same decision as hearing it. The incarnation keeps a later process of the id.
-    if (current.inN) {
-      for (const d of hb.left ?? []) {
-        const e = this.peers.get(d.node);
-        if (e === undefined || e.incarnation > d.incarnation) continue;
-        this.forget(d.node);
-        this.departed.set(d.node, { incarnation: d.incarnation, atMs: hb.receivedAtMs });
-        events.push({ type: "removed", member: view(e, false), reason: "left" });
-      }
+    // A leave this node missed (cut off when the member left), relayed by any member it hears:
+    // the same decision as hearing it (a leave is the member's own, as trustworthy as its leave
+    // heartbeat; a relayer not counted yet may be the one admission waits for). The incarnation
+    // keeps a later process of the id.
+    for (const d of hb.left ?? []) {
+      const e = d.node === hb.node ? undefined : this.peers.get(d.node);
+      if (e === undefined || e.incarnation > d.incarnation) continue;
+      this.forget(d.node);
+      this.departed.set(d.node, { incarnation: d.incarnation, atMs: hb.receivedAtMs });
+      this.rememberLeave(d.node, d.incarnation, hb.receivedAtMs);
+      events.push({ type: "removed", member: view(e, false), reason: "left" });
     }
     // Only members of this table are tracked: a heartbeat cannot grow this state.
     for (const node of [...current.vouched, ...current.silent]) {
@@ -339,7 +347,12 @@ export class MembershipTable {
       if (e.inN && nowMs - e.lastSeenMs >= this.removalTimeoutMs) silent.push(e.node);
       if (e.reachable && (e.acks || e.synced)) vouched.push(e.node);
     }
-    const left = [...this.departed].map(([node, d]) => ({ node, incarnation: d.incarnation })).slice(0, MAX_RELAYED_LEAVES);
+    // A leave is news for removalTimeoutMs, and later to a peer whose heartbeats still hold the member.
+    const held = (node: string): boolean => [...this.peers.values()].some((p) => p.vouched.has(node) || p.silent.has(node));
+    const left = [...this.leaves]
+      .filter(([node, l]) => nowMs - l.atMs < this.removalTimeoutMs || held(node))
+      .map(([node, l]) => ({ node, incarnation: l.incarnation }))
+      .slice(0, MAX_RELAYED_LEAVES);
     return { silent: silent.sort(), vouched: vouched.sort(), removed, left };
   }
 
@@ -423,6 +436,12 @@ export class MembershipTable {
       agreed,
       peersNotHoldingSinceMs,
     });
+  }
+
+  private rememberLeave(node: string, incarnation: number, atMs: number): void {
+    this.leaves.delete(node); // re-inserted last: the map's order is the order heard
+    this.leaves.set(node, { incarnation, atMs });
+    if (this.leaves.size > MAX_REMEMBERED_LEAVES) this.leaves.delete(this.leaves.keys().next().value!);
   }
 
   /** Every member, self included, sorted by node id. */

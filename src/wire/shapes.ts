@@ -83,7 +83,7 @@ export interface Heartbeat {
   vouched: string[];
   /** Members the sender removed by majority vote within removalTimeoutMs; absent: none. */
   removed?: string[];
-  /** Members the sender heard leave within removalTimeoutMs, with the incarnation that left; absent: none. */
+  /** Members the sender heard leave (recently, or still held by a peer), with the incarnation that left; absent: none. */
   left?: Departure[];
   sentAtMs: number;
 }

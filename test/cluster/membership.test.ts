@@ -199,7 +199,7 @@ describe("MembershipTable", () => {
     assert.deepEqual(types(t.observe(hb("c", REMOVE + 2))), ["joined:c"]);
   });
 
-  it("drops a member whose leave it missed once a counted member relays that leave, never a later incarnation of it", () => {
+  it("drops a member whose leave it missed once a member relays that leave, never a later incarnation of it", () => {
     // m was cut off while c left: it never heard c's leave; b, a counted member, did and relays it.
     const t = admitted(["b", "c"]);
     const events = t.observe(hb("b", 100, { vouched: ["m"], left: [{ node: "c", incarnation: 1 }] }));
@@ -211,15 +211,28 @@ describe("MembershipTable", () => {
     // A relayed leave of an earlier incarnation leaves the newer process alone.
     t.observe(hb("b", 130, { vouched: ["m"], left: [{ node: "c", incarnation: 1 }] }));
     assert.equal(t.member("c")?.incarnation, 2);
-    // Nor does a member this node does not count decide it: a newcomer's relay is not taken.
+    // A member not counted yet relays it too (admitting it may wait for the member that left),
+    // but never its own leave in a heartbeat of its own.
     const u = admitted(["b", "c"]);
-    u.observe(hb("x", 100, { left: [{ node: "c", incarnation: 1 }] }));
-    assert.ok(u.member("c") !== undefined);
+    u.observe(hb("x", 100, { left: [{ node: "x", incarnation: 1 }] }));
+    assert.ok(u.member("x") !== undefined);
+    u.observe(hb("x", 110, { left: [{ node: "c", incarnation: 1 }] }));
+    assert.equal(u.member("c"), undefined);
     // Its own heartbeats relay the leaves it heard, with their incarnation.
     const v = table();
     v.observe(hb("d", 0));
     v.observe(hb("d", 10, { incarnation: 3, leaving: true }));
     assert.deepEqual(v.votes(20).left, [{ node: "d", incarnation: 3 }]);
+    // Past removalTimeoutMs, only while a peer's heartbeats still hold it (it missed the leave).
+    assert.deepEqual(v.votes(REMOVE + 20).left, []);
+    v.observe(hb("e", REMOVE + 30, { silent: ["d"] }));
+    assert.deepEqual(v.votes(REMOVE + 40).left, [{ node: "d", incarnation: 3 }]);
+    v.observe(hb("e", REMOVE + 50));
+    assert.deepEqual(v.votes(REMOVE + 60).left, []);
+    // A later incarnation back: its earlier leave is no news.
+    v.observe(hb("e", REMOVE + 70, { silent: ["d"] }));
+    v.observe(hb("d", REMOVE + 80, { incarnation: 4 }));
+    assert.deepEqual(v.votes(REMOVE + 90).left, []);
   });
 
   it("replaces a member restarted with a newer incarnation and ignores older ones", () => {
