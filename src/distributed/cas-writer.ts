@@ -37,6 +37,15 @@ export interface CasTarget {
   readonly rejected: () => void;
 }
 
+/** The server's "503 no responders" status; headers too broken to read (a forger's) are not it. */
+function noResponders(msg: Msg): boolean {
+  try {
+    return msg.headers?.code === 503;
+  } catch {
+    return false;
+  }
+}
+
 const writers = new WeakMap<NatsConnection, CasWriter>();
 
 const mono = (): number => performance.now();
@@ -86,7 +95,7 @@ export class CasWriter {
   private answer(token: string, msg: Msg): void {
     const p = this.pending.get(token);
     if (p === undefined) return; // after its deadline, or not ours
-    if (msg.data.length === 0 && msg.headers?.code === 503) {
+    if (msg.data.length === 0 && noResponders(msg)) {
       // What `js.publish` makes of "no responders": no stream takes this subject (final, as there).
       this.settle(token, p).reject(new JetStreamError("jetstream is not enabled: no stream stores this bucket's subjects"));
       return;

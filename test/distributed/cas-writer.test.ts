@@ -5,6 +5,7 @@
  * ignored, never taken for a write.
  */
 import assert from "node:assert/strict";
+import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { JetStreamApiError, JetStreamError, PubHeaders } from "@nats-io/jetstream";
 import { connect, errors, headers, type NatsConnection } from "@nats-io/transport-node";
@@ -131,6 +132,34 @@ describe("compare-and-set writes on JetStream", () => {
     assert.equal(rejected, 4, "four forged or malformed answers counted");
     assert.equal(nth, 1);
     forger.unsubscribe();
+  });
+
+  it("an answer with unreadable headers (from a raw socket) is counted, and the connection lives on", async () => {
+    // A forger below the client library: HPUB with a header name no client would build.
+    const raw = net.connect(server.port, "127.0.0.1");
+    try {
+      let buffered = "";
+      raw.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString("latin1");
+        const m = /MSG raw\.forger 1 (\S+) \d+\r\n/.exec(buffered);
+        if (m === null) return;
+        buffered = "";
+        const hdr = "NATS/1.0\r\nbad name: x\r\n\r\n";
+        raw.write(`HPUB ${m[1]} ${hdr.length} ${hdr.length}\r\n${hdr}\r\n`);
+        raw.write(`PUB ${m[1]} ${'{"stream":"KV_b","seq":9}'.length}\r\n{"stream":"KV_b","seq":9}\r\n`);
+      });
+      raw.write('CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nSUB raw.forger 1\r\nPING\r\n');
+      await new Promise<void>((resolve) => raw.once("data", () => resolve()));
+      let rejected = 0;
+      const target: CasTarget = { subject: "raw.forger", stream: "KV_b", headers: headers(), rejected: () => rejected++ };
+      assert.equal(await CasWriter.of(nc).publish(bytes("x"), target, 0), 9, "settled by the well-formed ack after the broken one");
+      assert.equal(rejected, 1);
+      assert.equal(nc.isClosed(), false);
+      const k = key();
+      assert.equal(typeof (await k.write(bytes("still writing"), await k.read())), "number");
+    } finally {
+      raw.destroy();
+    }
   });
 
   it("a write with only forged answers times out (transient: the caller re-reads); nothing answering is final", async () => {
