@@ -10,7 +10,7 @@
  * settles the write).
  */
 import { JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
-import { createInbox, errors, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { createInbox, errors, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { parsePubAck } from "./pub-ack.js";
 
 /** How long a write waits for its ack: the JetStream client's default request timeout, as `kv.update` waited. */
@@ -52,7 +52,6 @@ const mono = (): number => performance.now();
 
 export class CasWriter {
   private readonly inbox = createInbox();
-  private readonly sub: Subscription;
   /** In insertion order, which is deadline order (one timeout for all). */
   private readonly pending = new Map<string, Pending>();
   private next = 0;
@@ -70,10 +69,10 @@ export class CasWriter {
 
   private constructor(private readonly nc: NatsConnection) {
     const prefixLength = this.inbox.length + 1;
-    this.sub = nc.subscribe(`${this.inbox}.*`, {
+    const sub = nc.subscribe(`${this.inbox}.*`, {
       callback: (error, msg) => (error === null ? this.answer(msg.subject.substring(prefixLength), msg) : this.failAll(error)),
     });
-    void this.sub.closed.then(() => {
+    void sub.closed.then(() => {
       if (writers.get(nc) === this) writers.delete(nc); // a later write subscribes again (if it can)
       this.failAll(new errors.ClosedConnectionError());
     });
