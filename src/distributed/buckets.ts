@@ -9,6 +9,7 @@
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigError, errorMessage } from "../errors.js";
+import { CasWriter } from "./cas-writer.js";
 import { isTimeout, retried, type CasMode, type OpenBucket } from "./kv-key.js";
 
 export type PrimitiveKind = "locks" | "semaphores" | "barriers";
@@ -48,7 +49,7 @@ export async function openBucket(nc: NatsConnection, subject: string, kind: Prim
   const replicas = options.replicas ?? (nc.info?.cluster === undefined ? 1 : 3);
   try {
     const kv = await retried(() => new Kvm(nc).create(bucketName(subject, kind), { history: 1, replicas, maxValueSize: 512 * 1024, allow_direct: false }), 12, startingUp);
-    return { kv, cas: casModeFor(nc.info) };
+    return { kv, cas: casModeFor(nc.info), writer: () => CasWriter.of(nc) };
   } catch (error) {
     throw new ConfigError(`could not open the JetStream KV bucket for ${kind} (${errorMessage(error)}): the NATS server must run with JetStream (nats-server -js), with ${replicas} replica(s) possible`, { cause: error });
   }

@@ -11,8 +11,13 @@
  *   in flight from the same revision may both succeed (nats-server issue #4320); the stream-level
  *   expectation is checked against the leader's proposals and stays serializable. Its price: a
  *   write to any other key of the bucket also fails the check (the writer re-reads and retries).
+ * Both are written through cas-writer.ts: the same request with the same header as the KV API's,
+ * at a fraction of its client CPU.
  */
+import { PubHeaders } from "@nats-io/jetstream";
 import { Bucket, type KV } from "@nats-io/kv";
+import { headers } from "@nats-io/transport-node";
+import type { CasTarget, CasWriter } from "./cas-writer.js";
 
 /** A value and the KV revision it was read at (0: the key has never been written). */
 export interface Versioned<T> {
@@ -53,15 +58,24 @@ export function kvKeyOf(name: string): string {
   return Buffer.from(name, "utf8").toString("base64url");
 }
 
-/** An opened bucket and how writes to it compare-and-set. */
+/** An opened bucket, how writes to it compare-and-set, and its connection's writer (looked up per write: a closed one is replaced). */
 export interface OpenBucket {
   readonly kv: KV;
   readonly cas: CasMode;
+  readonly writer: () => CasWriter;
+}
+
+/** What every write of one key shares: the bucket, where to publish, and which header to set. */
+interface Writing {
+  readonly bucket: OpenBucket;
+  readonly target: CasTarget;
+  readonly header: string;
 }
 
 export class KvKey<T> {
-  /** Entries that did not decode. */
+  /** Entries that did not decode, and answers to writes that were not acks. */
   rejected = 0;
+  private writing: Writing | undefined;
 
   constructor(
     private readonly bucket: () => Promise<OpenBucket>,
@@ -89,13 +103,13 @@ export class KvKey<T> {
    * write that timed out may or may not have landed: it reads as a conflict, so the caller re-reads.
    */
   async write(bytes: Uint8Array, base: Versioned<T>): Promise<number | "conflict"> {
-    const { kv, cas } = await this.bucket();
+    const w = this.writing ?? (await this.prepareWrites());
+    // The subject check expects the key's revision (0: the key must not exist), the stream check
+    // the stream's last sequence as of the read.
+    const after = w.bucket.cas === "stream" ? base.cas : base.revision;
+    w.target.headers.set(w.header, String(after));
     try {
-      if (cas === "stream") {
-        const b = bucketOf(kv);
-        return (await b.js.publish(b.fullKeyName(this.key), bytes, { expect: { lastSequence: base.cas } })).seq;
-      }
-      return base.revision === 0 ? await kv.create(this.key, bytes) : await kv.update(this.key, bytes, base.revision);
+      return await w.bucket.writer().publish(bytes, w.target, after);
     } catch (error) {
       if (isConflict(error)) return "conflict";
       if (isTransient(error)) {
@@ -104,6 +118,26 @@ export class KvKey<T> {
       }
       throw error;
     }
+  }
+
+  /** The bucket, once open, and this key's subject and header, computed once. */
+  private async prepareWrites(): Promise<Writing> {
+    const bucket = await this.bucket();
+    const b = bucketOf(bucket.kv);
+    b.validateKey(this.key);
+    const stream = bucket.cas === "stream";
+    this.writing ??= {
+      bucket,
+      target: {
+        // What `js.publish` (stream mode) and `kv.update` (subject mode) published to.
+        subject: stream ? b.fullKeyName(this.key) : b.subjectForKey(b.encodeKey(this.key), true),
+        stream: b.stream,
+        headers: headers(),
+        rejected: () => this.rejected++,
+      },
+      header: stream ? PubHeaders.ExpectedLastSeqHdr : PubHeaders.ExpectedLastSubjectSequenceHdr,
+    };
+    return this.writing;
   }
 
   /** Call `onChange` with every new version of the key until the returned stop is called. */

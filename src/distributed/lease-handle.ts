@@ -13,7 +13,7 @@ export abstract class LeaseHandle {
     return this.table.ttlMs;
   }
 
-  /** Entries of this primitive's key that did not decode (rejected and overwritten). */
+  /** Entries of this primitive's key that did not decode (overwritten), and answers to its writes that were not acks (ignored). */
   get rejected(): number {
     return this.table.rejected;
   }

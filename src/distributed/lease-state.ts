@@ -198,6 +198,6 @@ export function transition(
 ): LeaseEntry | undefined {
   const changed = change(entry);
   if (changed === undefined && expired.length === 0) return undefined;
-  const evicted = without(changed ?? entry, new Set(expired.map(memberId)));
-  return settle(evicted, revision);
+  const base = changed ?? entry;
+  return settle(expired.length === 0 ? base : without(base, new Set(expired.map(memberId))), revision);
 }
