@@ -115,8 +115,10 @@ export async function runTwoDcSchedule(seed: number, options: ScheduleOptions = 
         const leaving = r >= 0.1;
         // A leave some member of its DC hears: one that nobody hears (its only DC peer cut off) is,
         // to that peer, a partition, and a side of a partition never shrinks its membership alone.
-        const heardBy = leaving ? linked : live();
-        const candidates = linked.filter((n) => heardBy.some((m) => m !== n && dcOf(m.nodeId) === dcOf(n.nodeId)) && !restartAt.has(n.nodeId));
+        // A stop too: its writes must reach a linked member of its DC first (an in-memory stop keeps
+        // nothing; with every DC peer cut off they would live only in the other DC, which this
+        // schedule may stop next: crash loss, not what it tests).
+        const candidates = linked.filter((n) => linked.some((m) => m !== n && dcOf(m.nodeId) === dcOf(n.nodeId)) && !restartAt.has(n.nodeId));
         if (candidates.length === 0) continue;
         const n = pick(candidates);
         await clock.advance(500); // its writes reach its DC first
