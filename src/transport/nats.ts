@@ -29,6 +29,7 @@ import {
 } from "@nats-io/transport-node";
 import { ConfigError, ConnectionError, InvalidArgumentError, errorMessage } from "../errors.js";
 import { LivenessMonitor, type LivenessOptions } from "./liveness.js";
+import { InboxRequests } from "./inbox-requests.js";
 import { Resender } from "./resend.js";
 import {
   RequestFailedError,
@@ -219,6 +220,7 @@ export class NatsTransport implements Transport {
   private readonly statusIter: AsyncIterable<Status> & { stop?: () => void };
   private readonly onHandlerError: (error: unknown, subject: string) => void;
   private readonly resender = new Resender();
+  private readonly requests: InboxRequests;
   private readonly liveness: LivenessMonitor | undefined;
   /** outBytes of a borrowed connection before we got it: not ours. */
   private readonly baseOutBytes: number;
@@ -238,6 +240,7 @@ export class NatsTransport implements Transport {
     },
   ) {
     this.owned = options.owned;
+    this.requests = new InboxRequests(connection);
     this.liveness = options.liveness && new LivenessMonitor(connection, options.liveness);
     this.onHandlerError = options.onHandlerError ?? ((e, s) => this.logHandlerError(e, s));
     this.baseOutBytes = connection.stats().outBytes;
@@ -308,10 +311,7 @@ export class NatsTransport implements Transport {
     if (this.closed) throw new RequestFailedError(`request on ${subject}: transport closed`, "closed");
     this.checkPayload(data);
     try {
-      const msg = await this.resender.request(Math.max(1, timeoutMs), (ms) =>
-        this.connection.request(subject, data, { timeout: ms }),
-      );
-      return msg.data;
+      return await this.resender.request(Math.max(1, timeoutMs), (ms) => this.requests.request(subject, data, ms));
     } catch (err) {
       throw toRequestFailure(subject, timeoutMs, err);
     }
@@ -330,6 +330,7 @@ export class NatsTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     this.liveness?.stop();
+    this.requests.close();
     if (this.owned) {
       // drain: deliver what is queued, flush what we published, then close. A link that is silently
       // dead could hold the drain until ping detection; past a deadline, close without draining.

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import net from "node:net";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { ConnectionError, InvalidArgumentError } from "../../src/errors.js";
@@ -50,6 +51,35 @@ describe("NatsTransport against nats-server", () => {
     assert.deepEqual(got, ["hello"]);
     assert.equal(text(await a.request("t.echo", bytes("hi"), 5000)), "re:hi");
     assert.ok(a.bytesOut >= "hello".length + "hi".length);
+  });
+
+  it("an answer with a header no client would build (a forger's, from a raw socket) neither resets the connection nor fails the request", async (t) => {
+    const a = await open(t, { servers: shared.url });
+    const statuses: TransportStatus[] = [];
+    a.onStatus((s) => statuses.push(s));
+    const raw = net.connect(shared.port, "127.0.0.1");
+    t.after(() => raw.destroy());
+    let buffered = "";
+    raw.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString("latin1");
+      const m = /MSG t\.forged 1 (\S+) \d+\r\n/.exec(buffered);
+      if (m === null) return;
+      buffered = "";
+      const hdr = "NATS/1.0\r\nbad name: x\r\n\r\n";
+      // No payload: the client's request multiplexer then reads the headers for a "no responders" status.
+      raw.write(`HPUB ${m[1]} ${hdr.length} ${hdr.length}\r\n${hdr}\r\n`);
+    });
+    raw.write('CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nSUB t.forged 1\r\nPING\r\n');
+    await new Promise<void>((resolve) => raw.once("data", () => resolve()));
+    assert.equal((await a.request("t.forged", bytes("x"), 5000)).length, 0, "the forged answer is an answer (authenticity is the security layer's)");
+    // The connection lives on: it hears another's publish, and no disconnect was seen.
+    const b = await open(t, { servers: shared.url });
+    const got: string[] = [];
+    a.subscribe("t.after", (m) => got.push(text(m.data)));
+    await a.flush();
+    b.publish("t.after", bytes("still here"));
+    await waitFor(() => got.length === 1, { describe: () => ({ got, statuses }) });
+    assert.deepEqual(statuses, []);
   });
 
   it("maps request failures to RequestFailedError reasons", async (t) => {
