@@ -176,7 +176,7 @@ export class RequestServer {
       case "repair": {
         // As many as fit one reply (at least one); the requester asks again for the rest.
         const budget = Math.floor((d.transport.maxPayload - d.payloadHeadroom) * 0.9);
-        const envelopes = request.incarnation === d.incarnation ? d.outbox.recentRange(request.fromSequence, request.toSequence, budget) : undefined;
+        const envelopes = request.incarnation === d.incarnation ? d.outbox.recentRange(request.fromSequence, request.toSequence, budget, request.from) : undefined;
         return { type: "repair", envelopes: envelopes ?? [], complete: envelopes !== undefined };
       }
       case "push":
