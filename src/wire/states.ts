@@ -243,7 +243,8 @@ function stateFromPb(kind: DataKind, type: Type, m: object, what: string, depth:
       return orsetFromPb(m as PbORSet, what, writer);
     case T.LWWRegisterState: {
       const r = m as PbLWWRegister;
-      const out: LWWRegisterState = { timestamp: i64(r.timestamp, `${what}.timestamp`), node: nodeOf(r.node, writer) };
+      // The empty register (no value) has the empty node id: it stands for no writer there.
+      const out: LWWRegisterState = { timestamp: i64(r.timestamp, `${what}.timestamp`), node: r.value != null ? nodeOf(r.node, writer) : r.node };
       if (r.value != null) out.value = r.value;
       return out;
     }
