@@ -201,9 +201,10 @@ export interface DeltaEnvelope {
   sentBeforeUs: bigint;
   /**
    * Compact form: the writer id (Slot.node, Dot.node, LWWRegisterState.node) the origin wrote most
-   * of these deltas under. Inside this envelope's deltas' data, an empty node id stands for it, so
-   * each key's state does not repeat it. Sent only to members that announce they read it
-   * (Heartbeat.compact_deltas): a release that predates it rejects an empty node id as malformed.
+   * of these deltas under. Inside this envelope's deltas' data, an empty node id stands for it (but
+   * for the empty LWW register's, which names no writer), so each key's state does not repeat it.
+   * Sent only while the members announce they read it (Heartbeat.compact_deltas): a release that
+   * predates it rejects an empty node id as malformed, never misreads it.
    */
   writer: string;
 }
