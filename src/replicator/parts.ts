@@ -152,7 +152,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     now: preciseWallClockMs,
     clock: options.clock,
     onError,
-    compactWriter: () => (compactReaders.all(peersHere()) ? ownWriter.id : undefined),
+    compactWriter: () => (compactReaders.all(peersHere(), options.clock.now()) ? ownWriter.id : undefined),
     readsCompact: (node) => compactReaders.reads(node),
   });
   const ownWriter = new OwnWriter(nodeId, input.writerId, {
@@ -265,6 +265,9 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     agreed: () => heartbeater.table.agreed(),
     incarnations,
     isMember: (node) => heartbeater.table.member(node) !== undefined,
+    heardHello: (node) => {
+      if (node !== nodeId) compactReaders.hello(node, options.clock.now());
+    },
     now: options.clock.now,
     isClosed,
     reportError: onError,

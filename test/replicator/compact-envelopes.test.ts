@@ -4,12 +4,15 @@
  * data center announces in its heartbeats that it reads them. A member of a release before them
  * (here: heartbeats published by a raw NATS client, without Heartbeat.compact_deltas) gets the
  * full form from the moment it is heard, and a repair it asks for never hands it a compact one.
+ * A starting node's hello holds compact envelopes back until its first heartbeat says which
+ * release it runs (it subscribes to the deltas before that heartbeat arrives).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { GCounter, Key, type Replicator } from "../../src/index.js";
-import { decodeDeltaEnvelope, decodeNodeReply, decodeValue, encodeHeartbeat, encodeNodeRequest, type DeltaEnvelope } from "../../src/wire/codec.js";
+import { decodeDeltaEnvelope, decodeNodeReply, decodeValue, encodeHeartbeat, encodeMemberHello, encodeNodeRequest, type DeltaEnvelope } from "../../src/wire/codec.js";
+import { helloReplyTo, helloSubject } from "../../src/replicator/identity.js";
 import { startCluster, type TestCluster } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -91,5 +94,16 @@ describe("compact envelopes and members that do not read them", () => {
     } finally {
       clearInterval(timer);
     }
+
+    // A node says hello (starting): full envelopes until its first heartbeat, here one of this release.
+    raw.publish(helloSubject(SUBJECT), encodeMemberHello({ node: "fresh", replyTo: helloReplyTo(SUBJECT, "fresh") }));
+    await waitFor(async () => (await bump()).env.writer === undefined, { timeoutMs: 10_000, message: "full form after a hello" });
+    const now = Date.now();
+    raw.publish(
+      `${SUBJECT}.members`,
+      encodeHeartbeat({ node: "fresh", dataCenter, roles: [], startedAtMs: now, incarnation: now, lastSequence: 0, leaving: false, silent: [], vouched: [], sentAtMs: now, compactDeltas: true }),
+    );
+    await waitFor(async () => (await bump()).env.writer === a.writerId, { timeoutMs: 10_000, message: "compact once the new node's heartbeat says so" });
+    await waitFor(() => b.get(k)?.value === total, { timeoutMs: 10_000, message: "b has every increment" });
   });
 });
