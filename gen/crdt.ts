@@ -199,6 +199,14 @@ export interface DeltaEnvelope {
    * the wall clock when it must exceed one a peer knows from a run whose clock was ahead.
    */
   sentBeforeUs: bigint;
+  /**
+   * Compact form: the writer id (Slot.node, Dot.node, LWWRegisterState.node) the origin wrote most
+   * of these deltas under. Inside this envelope's deltas' data, an empty node id stands for it (but
+   * for the empty LWW register's, which names no writer), so each key's state does not repeat it.
+   * Sent only while the members announce they read it (Heartbeat.compact_deltas): a release that
+   * predates it rejects an empty node id as malformed, never misreads it.
+   */
+  writer: string;
 }
 
 export interface Heartbeat {
@@ -230,6 +238,11 @@ export interface Heartbeat {
    * (its leave heartbeat missed) drops it when a member relays the leave, as if it had heard it.
    */
   left: Departure[];
+  /**
+   * The sender reads compact DeltaEnvelopes (DeltaEnvelope.writer set). A node publishes them only
+   * while every member of its data center it knows of says so; absent (an older release): it does not.
+   */
+  compactDeltas: boolean;
 }
 
 export interface Departure {
@@ -1501,6 +1514,7 @@ function createBaseDeltaEnvelope(): DeltaEnvelope {
     sentAfterUs: 0n,
     chunk: undefined,
     sentBeforeUs: 0n,
+    writer: "",
   };
 }
 
@@ -1541,6 +1555,9 @@ export const DeltaEnvelope: MessageFns<DeltaEnvelope> = {
         throw new globalThis.Error("value provided for field message.sentBeforeUs of type uint64 too large");
       }
       writer.uint32(80).uint64(message.sentBeforeUs);
+    }
+    if (message.writer !== "") {
+      writer.uint32(90).string(message.writer);
     }
     return writer;
   },
@@ -1622,6 +1639,14 @@ export const DeltaEnvelope: MessageFns<DeltaEnvelope> = {
             message.sentBeforeUs = reader.uint64() as bigint;
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.writer = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1649,6 +1674,7 @@ function createBaseHeartbeat(): Heartbeat {
     vouched: [],
     removed: [],
     left: [],
+    compactDeltas: false,
   };
 }
 
@@ -1698,6 +1724,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     for (const v of message.left) {
       Departure.encode(v!, writer.uint32(98).fork()).join();
+    }
+    if (message.compactDeltas !== false) {
+      writer.uint32(104).bool(message.compactDeltas);
     }
     return writer;
   },
@@ -1809,6 +1838,14 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             }
 
             message.left.push(Departure.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.compactDeltas = reader.bool();
             continue;
           }
         }

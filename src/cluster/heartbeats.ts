@@ -218,6 +218,7 @@ export class Heartbeater {
         vouched: info.vouched,
         removed: info.removed ?? [],
         left: info.left ?? [],
+        compactDeltas: info.compactDeltas === true,
         receivedAtMs: this.now(),
       };
       events = this.table.observe(hb);

@@ -42,6 +42,8 @@ export interface Heartbeat {
   readonly removed: readonly string[];
   /** Members the sender heard leave (recently, or still held by a peer), with the incarnation that left. */
   readonly left?: readonly { readonly node: string; readonly incarnation: number }[];
+  /** The sender reads compact delta envelopes (used by the replicator, not here); absent: it does not. */
+  readonly compactDeltas?: boolean;
   /** When this node received it, on this node's clock. */
   readonly receivedAtMs: number;
 }

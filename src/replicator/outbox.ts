@@ -29,6 +29,14 @@ export interface OutboxOptions {
   /** Timers of the flush window. */
   clock: Clock;
   onError: (error: unknown) => void;
+  /**
+   * The writer id a flush leaves out of its deltas' states (a compact envelope, see wire
+   * `DeltaEnvelope.writer`), or undefined while some peer might not read one (compact-readers.ts).
+   * Default: never compact.
+   */
+  compactWriter?: () => string | undefined;
+  /** Whether `node` reads compact envelopes: a repair for one that does not gets none. */
+  readsCompact?: (node: string) => boolean;
 }
 
 /** Envelopes kept for gap repair, bounded by count and bytes. */
@@ -44,7 +52,7 @@ export class Outbox {
   private timer: TimerHandle | undefined;
   private sequenceNumber = 0;
   private chunkIds = 0;
-  private readonly recent: { sequence: number; bytes: Uint8Array }[] = [];
+  private readonly recent: { sequence: number; bytes: Uint8Array; compact: boolean }[] = [];
   private recentBytes = 0;
 
   constructor(private readonly o: OutboxOptions) {}
@@ -82,14 +90,17 @@ export class Outbox {
     this.pendingTombstones = [];
 
     const limit = this.o.maxMessageBytes;
+    // Compact: the writer id once per envelope (its bytes in the overhead) instead of in every state.
+    const writer = this.o.compactWriter?.();
+    const overhead = ENVELOPE_OVERHEAD + (writer === undefined ? 0 : writer.length * 3 + 4);
     let batch: CrdtDelta[] = [];
     let batchTombstones: Tombstone[] = [];
-    let size = ENVELOPE_OVERHEAD;
+    let size = overhead;
     const emit = (): void => {
-      if (batch.length > 0 || batchTombstones.length > 0) this.publish(batch, batchTombstones);
+      if (batch.length > 0 || batchTombstones.length > 0) this.publish(batch, batchTombstones, undefined, writer);
       batch = [];
       batchTombstones = [];
-      size = ENVELOPE_OVERHEAD;
+      size = overhead;
     };
     for (const t of tombstones) {
       const bytes = t.key.length * 3 + 32;
@@ -98,11 +109,12 @@ export class Outbox {
       size += bytes;
     }
     for (const [key, p] of pending) {
-      const data = encodeValue(p.delta);
+      const data = encodeValue(p.delta, writer);
       const bytes = data.length + key.length * 3 + this.o.nodeId.length + 16;
       const delta: CrdtDelta = { key, kind: p.kind, originNode: this.o.nodeId, value: p.delta, data };
-      if (bytes + ENVELOPE_OVERHEAD > limit) {
-        this.publishChunked(delta);
+      if (bytes + overhead > limit) {
+        // Alone in its chunks, in the full form (the compact one saves nothing that counts there).
+        this.publishChunked(writer === undefined ? delta : { key, kind: p.kind, originNode: this.o.nodeId, value: p.delta });
         continue;
       }
       if (size + bytes > limit) emit();
@@ -115,18 +127,22 @@ export class Outbox {
   /**
    * Encoded envelopes `from..to` (inclusive) if all are still kept; undefined otherwise. With
    * `maxBytes`, only the prefix that fits (at least one envelope): the caller asks again for the rest.
+   * `requester`: undefined too when one of them is compact and it does not read compact envelopes
+   * (its digest sync then repairs instead).
    */
-  recentRange(from: number, to: number, maxBytes = Infinity): Uint8Array[] | undefined {
+  recentRange(from: number, to: number, maxBytes = Infinity, requester?: string): Uint8Array[] | undefined {
     const first = this.recent[0];
     if (first === undefined || from < first.sequence || to > this.sequenceNumber || from > to) return undefined;
+    const readsCompact = requester === undefined || this.o.readsCompact?.(requester) === true;
     const start = from - first.sequence;
     const out: Uint8Array[] = [];
     let bytes = 0;
     for (let i = start; i <= start + (to - from) && i < this.recent.length; i++) {
-      const b = this.recent[i]!.bytes;
-      if (out.length > 0 && bytes + b.length > maxBytes) break;
-      out.push(b);
-      bytes += b.length;
+      const r = this.recent[i]!;
+      if (r.compact && !readsCompact) return undefined;
+      if (out.length > 0 && bytes + r.bytes.length > maxBytes) break;
+      out.push(r.bytes);
+      bytes += r.bytes.length;
     }
     return out;
   }
@@ -174,12 +190,14 @@ export class Outbox {
     };
   }
 
-  private publish(deltas: CrdtDelta[], tombstones: Tombstone[], chunkOf?: DeltaEnvelope["chunk"]): void {
+  /** `writer`: a compact envelope, the deltas' `data` already encoded without it. */
+  private publish(deltas: CrdtDelta[], tombstones: Tombstone[], chunkOf?: DeltaEnvelope["chunk"], writer?: string): void {
     const env = this.envelope(deltas, tombstones);
     if (chunkOf !== undefined) env.chunk = chunkOf;
+    if (writer !== undefined) env.writer = writer;
     // encodeDeltaEnvelope returns a fresh buffer: the NATS client holds it until it flushes.
     const bytes = encodeDeltaEnvelope(env);
-    this.remember(env.sequence, bytes);
+    this.remember(env.sequence, bytes, writer !== undefined);
     this.o.transport.publish(this.o.subject, bytes);
     const s = this.o.stats;
     s.envelopePublishCount++;
@@ -205,8 +223,8 @@ export class Outbox {
     }
   }
 
-  private remember(sequence: number, bytes: Uint8Array): void {
-    this.recent.push({ sequence, bytes });
+  private remember(sequence: number, bytes: Uint8Array, compact: boolean): void {
+    this.recent.push({ sequence, bytes, compact });
     this.recentBytes += bytes.length;
     while (this.recent.length > RECENT_MAX_COUNT || this.recentBytes > RECENT_MAX_BYTES) {
       this.recentBytes -= this.recent.shift()!.bytes.length;

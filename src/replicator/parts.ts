@@ -31,6 +31,7 @@ import { Subscriptions } from "./subscriptions.js";
 import { SyncScheduler } from "./sync-scheduler.js";
 import { Writer } from "./writes.js";
 import { OwnWriter } from "./own-writer.js";
+import { CompactReaders } from "./compact-readers.js";
 import { reserveIncarnation } from "./identity.js";
 import type { RemovedNodes } from "../cluster/pruning.js";
 
@@ -138,6 +139,8 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     for (const d of env.deltas) merger.value(d, "dc");
   };
 
+  const compactReaders = new CompactReaders();
+  const peersHere = (): string[] => heartbeater.members().filter((m) => !m.self && m.dataCenter === options.dataCenter).map((m) => m.node);
   const outbox = new Outbox({
     transport,
     subject: options.subject,
@@ -149,6 +152,8 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     now: preciseWallClockMs,
     clock: options.clock,
     onError,
+    compactWriter: () => (compactReaders.all(peersHere(), options.clock.now()) ? ownWriter.id : undefined),
+    readsCompact: (node) => compactReaders.reads(node),
   });
   const ownWriter = new OwnWriter(nodeId, input.writerId, {
     publish: (key, kind, delta) => outbox.add(key, kind, delta),
@@ -196,7 +201,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     transport,
     subject: `${options.subject}.members`,
     self: { node: nodeId, dataCenter: options.dataCenter, roles: options.role === undefined ? [] : [options.role], startedAtMs, incarnation },
-    encode: (hb) => encodeHeartbeat({ ...hb, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched], removed: [...(hb.removed ?? [])], left: (hb.left ?? []).map((d) => ({ ...d })) }),
+    encode: (hb) => encodeHeartbeat({ ...hb, compactDeltas: true, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched], removed: [...(hb.removed ?? [])], left: (hb.left ?? []).map((d) => ({ ...d })) }),
     decode: decodeHeartbeat,
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     failureTimeoutMs: options.failureTimeoutMs,
@@ -208,6 +213,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     onHeartbeat: (hb) => {
       if (hb.node === nodeId) return reportDuplicate(hb);
       incarnations.note(hb.node, hb.incarnation);
+      compactReaders.heard(hb.node, hb.compactDeltas === true);
       inbox.checkTail(hb.node, hb.incarnation, hb.lastSequence);
       syncs.onHeartbeat(hb.node);
     },
@@ -221,6 +227,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
       if (e.role === undefined && e.dataCenter === options.dataCenter) hooks.leaderChanged(e.leader);
     } else {
       notePresence(input.removedNodes, e, options.clock.now());
+      if (e.type === "removed" && e.reason !== "restarted") compactReaders.forget(e.member.node);
       if (syncs.onMembership(e) === "forget") inbox.forget(e.member.node); // gone: its next incarnation starts clean
     }
   };
@@ -258,6 +265,9 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     agreed: () => heartbeater.table.agreed(),
     incarnations,
     isMember: (node) => heartbeater.table.member(node) !== undefined,
+    heardHello: (node) => {
+      if (node !== nodeId) compactReaders.hello(node, options.clock.now());
+    },
     now: options.clock.now,
     isClosed,
     reportError: onError,

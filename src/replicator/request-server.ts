@@ -53,6 +53,8 @@ export interface RequestServerDeps {
   incarnations: IncarnationMemory;
   /** Whether membership knows `node` (heard its heartbeats; admitted or not). */
   isMember(node: string): boolean;
+  /** A starting node's hello, checked and within the rate limits (see compact-readers.ts). */
+  heardHello?(node: string): void;
   /** Milliseconds, for the rate limits. */
   now(): number;
   isClosed(): boolean;
@@ -176,7 +178,7 @@ export class RequestServer {
       case "repair": {
         // As many as fit one reply (at least one); the requester asks again for the rest.
         const budget = Math.floor((d.transport.maxPayload - d.payloadHeadroom) * 0.9);
-        const envelopes = request.incarnation === d.incarnation ? d.outbox.recentRange(request.fromSequence, request.toSequence, budget) : undefined;
+        const envelopes = request.incarnation === d.incarnation ? d.outbox.recentRange(request.fromSequence, request.toSequence, budget, request.from) : undefined;
         return { type: "repair", envelopes: envelopes ?? [], complete: envelopes !== undefined };
       }
       case "push":
@@ -206,6 +208,7 @@ export class RequestServer {
         d.stats.reject("rate-limited");
         return;
       }
+      d.heardHello?.(hello.node);
       const members = d.members();
       const current = members.find((m) => m.node === hello.node)?.incarnation ?? 0;
       const answer = encodeMemberHelloReply({

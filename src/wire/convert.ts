@@ -47,7 +47,8 @@ export function needHash(h: unknown, what: string): { low: number; high: number;
   return toLongBits(h);
 }
 
-export function deltaToPb(d: CrdtDelta, what: string): PbDelta {
+/** `writer`: in a compact envelope (see states.ts `encodeState`); a given `data` is used as is. */
+export function deltaToPb(d: CrdtDelta, what: string, writer?: string): PbDelta {
   const kind = d.kind;
   if (d.value === undefined || d.value === null || d.value.kind !== kind) {
     throw argError(what, `value must be a ${kind} (got ${d.value?.kind ?? String(d.value)})`);
@@ -56,13 +57,13 @@ export function deltaToPb(d: CrdtDelta, what: string): PbDelta {
     key: needString(d.key, `${what}.key`),
     dataType: dataTypeOf(kind),
     originNode: needString(d.originNode, `${what}.originNode`),
-    data: d.data ?? encodeValue(d.value),
+    data: d.data ?? encodeValue(d.value, writer),
   };
 }
 
-export function deltasToPb(list: readonly CrdtDelta[], what: string): PbDelta[] {
+export function deltasToPb(list: readonly CrdtDelta[], what: string, writer?: string): PbDelta[] {
   const out = new Array<PbDelta>(list.length);
-  for (let i = 0; i < list.length; i++) out[i] = deltaToPb(list[i]!, `${what}[${i}]`);
+  for (let i = 0; i < list.length; i++) out[i] = deltaToPb(list[i]!, `${what}[${i}]`, writer);
   return out;
 }
 
@@ -133,8 +134,12 @@ export function finite(n: number, what: string): number {
   return n;
 }
 
-/** `impliedOrigin`: in an envelope, an empty originNode means the envelope's origin. */
-export function deltaFromPb(m: PbDelta, what: string, impliedOrigin?: string): CrdtDelta {
+/**
+ * `impliedOrigin`: in an envelope, an empty originNode means the envelope's origin. `writer`: the
+ * envelope is compact (see states.ts `decodeState`); `data` is then left out, the bytes not being
+ * the value's own encoding.
+ */
+export function deltaFromPb(m: PbDelta, what: string, impliedOrigin?: string, writer?: string): CrdtDelta {
   checkFields(m, T.CRDTDelta, what, false);
   const key = keyId(m.key, `${what}.key`);
   const kind = kindOf(m.dataType, `${what}.dataType`);
@@ -142,16 +147,16 @@ export function deltaFromPb(m: PbDelta, what: string, impliedOrigin?: string): C
   const data = bytesOf(m.data);
   let value: Crdt;
   try {
-    value = decodeValue(kind, data);
+    value = decodeValue(kind, data, writer);
   } catch (e) {
     throw new DecodeError(`${what} (key ${JSON.stringify(key)}): data is not a valid ${kind}: ${(e as Error).message}`, { cause: e });
   }
-  return { key, kind, originNode, value, data };
+  return writer === undefined ? { key, kind, originNode, value, data } : { key, kind, originNode, value };
 }
 
-export function deltasFromPb(list: PbDelta[], what: string, impliedOrigin?: string): CrdtDelta[] {
+export function deltasFromPb(list: PbDelta[], what: string, impliedOrigin?: string, writer?: string): CrdtDelta[] {
   const out = new Array<CrdtDelta>(list.length);
-  for (let i = 0; i < list.length; i++) out[i] = deltaFromPb(list[i]!, `${what}[${i}]`, impliedOrigin);
+  for (let i = 0; i < list.length; i++) out[i] = deltaFromPb(list[i]!, `${what}[${i}]`, impliedOrigin, writer);
   return out;
 }
 

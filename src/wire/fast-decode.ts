@@ -40,9 +40,10 @@ function ascii(c: Cursor, len: number): string | undefined {
 
 /**
  * A GCounterState, when the bytes are exactly a run of slots `0x0a len (0x0a len node 0x10 value)`
- * with a one-byte length, an ASCII node and a safe-integer value.
+ * with a one-byte length, an ASCII node and a safe-integer value. With `writer` (the compact form
+ * of an envelope, see states.ts `encodeState`), a slot may leave its node out: `0x0a len (0x10 value)`.
  */
-export function gcounterStateOf(bytes: Uint8Array): GCounterState | undefined {
+export function gcounterStateOf(bytes: Uint8Array, writer?: string): GCounterState | undefined {
   const slots: SlotState[] = [];
   const c: Cursor = { bytes, p: 0, end: bytes.length };
   while (c.p < c.end) {
@@ -50,11 +51,15 @@ export function gcounterStateOf(bytes: Uint8Array): GCounterState | undefined {
     const slotLen = bytes[c.p + 1];
     if (slotLen === undefined || slotLen >= 0x80) return undefined;
     const slotEnd = c.p + 2 + slotLen;
-    if (slotEnd > c.end || bytes[c.p + 2] !== 0x0a) return undefined;
-    const nodeLen = bytes[c.p + 3];
-    if (nodeLen === undefined || nodeLen >= 0x80) return undefined;
-    const slot: Cursor = { bytes, p: c.p + 4, end: slotEnd };
-    const node = ascii(slot, nodeLen);
+    if (slotEnd > c.end) return undefined;
+    const slot: Cursor = { bytes, p: c.p + 2, end: slotEnd };
+    let node: string | undefined = writer;
+    if (bytes[slot.p] === 0x0a) {
+      const nodeLen = bytes[slot.p + 1];
+      if (nodeLen === undefined || nodeLen >= 0x80) return undefined;
+      slot.p += 2;
+      node = ascii(slot, nodeLen);
+    }
     if (node === undefined || bytes[slot.p++] !== 0x10) return undefined;
     const value = varint(slot, 8);
     if (value < 0 || slot.p !== slotEnd || !Number.isSafeInteger(value)) return undefined;

@@ -22,6 +22,7 @@ export function encodeHeartbeat(h: Heartbeat): Uint8Array {
     vouched: h.vouched ?? [],
     removed: h.removed ?? [],
     left: (h.left ?? []).map((d) => ({ node: needString(d.node, `${w}.left.node`), incarnation: needU64(d.incarnation, `${w}.left.incarnation`) })),
+    compactDeltas: h.compactDeltas === true,
   });
 }
 
@@ -65,6 +66,7 @@ function heartbeatFromPb(m: PbHeartbeat, what: string): Heartbeat {
     removed: votesFromPb(m.removed, `${what}.removed`),
     left: departuresFromPb(m.left, `${what}.left`),
     sentAtMs: finite(m.sentAtMs, `${what}.sentAtMs`),
+    compactDeltas: m.compactDeltas,
   };
 }
 

@@ -59,6 +59,7 @@ export interface PbEnvelope {
   sentAfterUs: Int64;
   chunk: PbChunk | null;
   sentBeforeUs: Int64;
+  writer: string;
 }
 export interface PbHeartbeat {
   node: string;
@@ -73,6 +74,7 @@ export interface PbHeartbeat {
   vouched: string[];
   removed: string[];
   left: PbDeparture[];
+  compactDeltas: boolean;
 }
 export interface PbDeparture {
   node: string;

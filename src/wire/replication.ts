@@ -38,7 +38,9 @@ function envelopeToPb(e: DeltaEnvelope): object {
   const w = "DeltaEnvelope";
   const origin = needString(e.origin, `${w}.origin`);
   const incarnation = needU64(e.incarnation, `${w}.incarnation`);
-  const deltas = deltasToPb(e.deltas ?? [], `${w}.deltas`);
+  // Compact (DeltaEnvelope.writer): the writer's node ids are left out of the deltas' states.
+  const writer = e.writer === undefined ? undefined : needString(e.writer, `${w}.writer`);
+  const deltas = deltasToPb(e.deltas ?? [], `${w}.deltas`, writer);
   for (const d of deltas) if (d.originNode === origin) d.originNode = ""; // implied by the envelope
   const out: Record<string, unknown> = {
     origin,
@@ -47,6 +49,7 @@ function envelopeToPb(e: DeltaEnvelope): object {
     deltas,
     tombstones: tombstonesToPb(e.tombstones, `${w}.tombstones`),
   };
+  if (writer !== undefined) out["writer"] = writer;
   // Before the incarnation when it is ahead of the wall clock (it only ever grows, see identity.ts).
   const afterUs = Math.round((needFinite(e.sentAtMs ?? 0, `${w}.sentAtMs`) - incarnation) * 1000);
   if (afterUs >= 0) out["sentAfterUs"] = Math.min(afterUs, Number.MAX_SAFE_INTEGER);
@@ -69,14 +72,17 @@ export function encodeDeltaEnvelope(e: DeltaEnvelope): Uint8Array {
 function envelopeFromPb(m: PbEnvelope, what: string): DeltaEnvelope {
   const origin = nodeId(m.origin, `${what}.origin`);
   const incarnation = u64(m.incarnation, `${what}.incarnation`);
+  // A writer id is a node id and a suffix (replicator/identity.ts writerIdFor): longer than MAX_NODE_ID may be.
+  const writer = m.writer === "" ? undefined : bounded(m.writer, MAX_TEXT, `${what}.writer`);
   const out: DeltaEnvelope = {
     origin,
     incarnation,
     sequence: u64(m.sequence, `${what}.sequence`),
-    deltas: deltasFromPb(m.deltas, `${what}.deltas`, origin),
+    deltas: deltasFromPb(m.deltas, `${what}.deltas`, origin, writer),
     tombstones: tombstonesFromPb(m.tombstones, `${what}.tombstones`),
     sentAtMs: incarnation + (u64(m.sentAfterUs, `${what}.sentAfterUs`) - u64(m.sentBeforeUs, `${what}.sentBeforeUs`)) / 1000,
   };
+  if (writer !== undefined) out.writer = writer;
   const c = sub(m.chunk, T.Chunk, `${what}.chunk`);
   if (c !== undefined) {
     if (out.deltas.length > 0 || out.tombstones.length > 0) throw new DecodeError(`${what}: a chunk envelope carries deltas or tombstones`);

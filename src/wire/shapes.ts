@@ -28,8 +28,8 @@ export interface CrdtDelta {
   value: Crdt;
   /**
    * `encodeValue(value)`. Optional when encoding (pass it when you already have it, e.g. to size a
-   * batch: it is then used as is); always set by decoders, as a view into the decoded message's
-   * bytes (copy it to keep it beyond the message).
+   * batch: it is then used as is); set by decoders, as a view into the decoded message's bytes
+   * (copy it to keep it beyond the message), except in a compact DeltaEnvelope (see its `writer`).
    */
   data?: Uint8Array;
 }
@@ -67,6 +67,12 @@ export interface DeltaEnvelope {
   sentAtMs: number;
   /** Set instead of deltas/tombstones for an oversized delta. */
   chunk?: Chunk;
+  /**
+   * The compact form (proto `DeltaEnvelope.writer`): the deltas' states travel without this writer
+   * id, which an empty node id stands for. Only for peers that read it (Heartbeat.compactDeltas);
+   * decoders restore the full states (and leave the deltas' `data` out).
+   */
+  writer?: string;
 }
 
 export interface Heartbeat {
@@ -86,6 +92,8 @@ export interface Heartbeat {
   /** Members the sender heard leave (recently, or still held by a peer), with the incarnation that left; absent: none. */
   left?: Departure[];
   sentAtMs: number;
+  /** The sender reads compact DeltaEnvelopes (see DeltaEnvelope.writer); absent or false: it does not. */
+  compactDeltas?: boolean;
 }
 
 /** A graceful leave, as a member relays it. */

@@ -98,10 +98,14 @@ export const MAX_NESTING = 8;
  * mirror the messages field for field, so most states go to protobufjs as they are; the ORMap
  * family is converted (value kind → enum, nested states → bytes of their kind). Returns a fresh
  * Uint8Array. InvalidArgumentError for a kind that is not a DataKind.
+ *
+ * `writer`: the compact form of a DeltaEnvelope with that `writer` (see proto/crdt.proto): node
+ * ids equal to it (slots, dots, an LWW register's writer) are left empty. Only such an envelope's
+ * decoder can read the result (`decodeValue` with the same writer).
  */
-export function encodeState(kind: DataKind, state: AnyState): Uint8Array {
+export function encodeState(kind: DataKind, state: AnyState, writer?: string): Uint8Array {
   const type = stateType(kind);
-  return encodeMessage(type, toPb(type, state));
+  return encodeMessage(type, toPb(type, state, writer));
 }
 
 const EMPTY_CONTEXT: CausalContextState = Object.freeze({ vector: [], cloud: [] }) as CausalContextState;
@@ -110,28 +114,57 @@ const EMPTY_GCOUNTER: GCounterState = Object.freeze({ slots: [] }) as GCounterSt
 /**
  * The sub-messages the decoder requires are always written, even if a hand-made plain state
  * leaves them out (the data types' `toState()` always sets them; this only costs a check).
+ * With `writer`, its node ids are left empty (see `encodeState`).
  */
-function toPb(type: Type, state: AnyState): object {
+function toPb(type: Type, state: AnyState, writer: string | undefined): object {
   switch (type) {
+    case T.GCounterState:
+      return writer === undefined ? state : { slots: slotsWithout((state as GCounterState).slots, writer) };
     case T.PNCounterState: {
       const s = state as PNCounterState;
+      if (writer !== undefined) {
+        return { increments: toPb(T.GCounterState, s.increments ?? EMPTY_GCOUNTER, writer), decrements: toPb(T.GCounterState, s.decrements ?? EMPTY_GCOUNTER, writer) };
+      }
       return s.increments !== undefined && s.decrements !== undefined
         ? s
         : { increments: s.increments ?? EMPTY_GCOUNTER, decrements: s.decrements ?? EMPTY_GCOUNTER };
     }
-    case T.ORSetState:
+    case T.ORSetState: {
+      const s = state as ORSetState;
+      if (writer === undefined) return s.context !== undefined ? s : { ...s, context: EMPTY_CONTEXT };
+      const entries = s.entries.map((e) => ({ element: e.element, dots: e.dots.map((d) => dotWithout(d, writer)) }));
+      return { entries, context: contextWithout(s.context ?? EMPTY_CONTEXT, writer) };
+    }
     case T.MVRegisterState: {
-      const s = state as ORSetState | MVRegisterState;
-      return s.context !== undefined ? s : { ...s, context: EMPTY_CONTEXT };
+      const s = state as MVRegisterState;
+      if (writer === undefined) return s.context !== undefined ? s : { ...s, context: EMPTY_CONTEXT };
+      const entries = s.entries.map((e) => ({ dot: dotWithout(e.dot, writer), value: e.value }));
+      return { entries, context: contextWithout(s.context ?? EMPTY_CONTEXT, writer) };
+    }
+    case T.LWWRegisterState: {
+      const s = state as LWWRegisterState;
+      return writer !== undefined && s.node === writer ? { ...s, node: "" } : s;
     }
     case T.ORMapState:
-      return mapToPb(state as ORMapState);
+      return mapToPb(state as ORMapState, writer);
     default:
-      return state;
+      return state; // GSet and Flag hold no node ids; a data type's own message is never compacted
   }
 }
 
-function mapToPb(state: ORMapState): object {
+function slotsWithout(slots: readonly SlotState[], writer: string): SlotState[] {
+  return slots.map((s) => (s.node === writer ? { node: "", value: s.value } : s));
+}
+
+function dotWithout(d: DotState, writer: string): DotState {
+  return d.node === writer ? { node: "", counter: d.counter } : d;
+}
+
+function contextWithout(c: CausalContextState, writer: string): CausalContextState {
+  return { vector: slotsWithout(c.vector, writer), cloud: c.cloud.map((d) => dotWithout(d, writer)) };
+}
+
+function mapToPb(state: ORMapState, writer: string | undefined): object {
   const valueKind = state.valueKind;
   let valueType: DataType;
   try {
@@ -142,14 +175,15 @@ function mapToPb(state: ORMapState): object {
   const values = new Array<{ key: string; value: Uint8Array; dot?: DotState }>(state.values.length);
   for (let i = 0; i < values.length; i++) {
     const e = state.values[i]!;
-    values[i] = e.dot === undefined ? { key: e.key, value: encodeState(valueKind, e.value) } : { key: e.key, value: encodeState(valueKind, e.value), dot: e.dot };
+    const value = encodeState(valueKind, e.value, writer);
+    values[i] = e.dot === undefined ? { key: e.key, value } : { key: e.key, value, dot: writer === undefined ? e.dot : dotWithout(e.dot, writer) };
   }
-  return { valueType, keys: toPb(T.ORSetState, state.keys ?? { entries: [], context: EMPTY_CONTEXT }), values };
+  return { valueType, keys: toPb(T.ORSetState, state.keys ?? { entries: [], context: EMPTY_CONTEXT }, writer), values };
 }
 
-/** Encodes a CRDT value: the bytes of its `toState()`. Returns a fresh Uint8Array. */
-export function encodeValue(value: Crdt): Uint8Array {
-  return encodeState(value.kind, value.toState());
+/** Encodes a CRDT value: the bytes of its `toState()` (with `writer`: compact, see `encodeState`). Returns a fresh Uint8Array. */
+export function encodeValue(value: Crdt, writer?: string): Uint8Array {
+  return encodeState(value.kind, value.toState(), writer);
 }
 
 // ------------------------------------------------------------------ decoding
@@ -157,58 +191,69 @@ export function encodeValue(value: Crdt): Uint8Array {
 /**
  * Decodes the bytes of a state of `kind` into its plain shape. Checks the wire level only (see the
  * file comment); `decodeValue` adds the data type's semantic validation. Throws only DecodeError.
+ * `writer`: the bytes are in the compact form of an envelope with that writer (see `encodeState`):
+ * empty node ids are read as it. Without one, an empty node id stays empty (the data types refuse it).
  */
-export function decodeState(kind: DataKind, bytes: Uint8Array): AnyState {
-  return decodeStateAt(kind, bytes, 0);
+export function decodeState(kind: DataKind, bytes: Uint8Array, writer?: string): AnyState {
+  return decodeStateAt(kind, bytes, 0, writer);
 }
 
-function decodeStateAt(kind: DataKind, bytes: Uint8Array, depth: number): AnyState {
+function decodeStateAt(kind: DataKind, bytes: Uint8Array, depth: number, writer: string | undefined): AnyState {
   const type = STATE_TYPE.get(kind);
   if (type === undefined) throw new DecodeError(`unknown data kind ${String(kind)}`);
   const what = type.name;
   return guard(what, () => {
     const m = decodeMessage<object>(type, bytes, what, true);
-    return stateFromPb(kind, type, m, what, depth);
+    return stateFromPb(kind, type, m, what, depth, writer);
   });
 }
 
-/** Decodes a CRDT value of `kind` (validated by the type's `fromState`). Throws only DecodeError. */
-export function decodeValue(kind: DataKind, bytes: Uint8Array): Crdt {
+/**
+ * Decodes a CRDT value of `kind` (validated by the type's `fromState`); `writer` as for
+ * `decodeState`. Throws only DecodeError.
+ */
+export function decodeValue(kind: DataKind, bytes: Uint8Array, writer?: string): Crdt {
   // GCounters (the most common value; a snapshot restore or a join decodes millions) are read
   // straight from the bytes when they have the exact shape our encoder writes; the state then gets
   // the same `fromState` validation. Anything else goes through protobufjs.
-  const state = (kind === "gcounter" && bytes instanceof Uint8Array ? gcounterStateOf(bytes) : undefined) ?? decodeState(kind, bytes);
+  const state = (kind === "gcounter" && bytes instanceof Uint8Array ? gcounterStateOf(bytes, writer) : undefined) ?? decodeState(kind, bytes, writer);
   return guard(stateType(kind).name, () => fromState(kind, state));
 }
 
+/** `node`, or the envelope's writer for the empty id of the compact form. */
+function nodeOf(node: string, writer: string | undefined): string {
+  return node === "" && writer !== undefined ? writer : node;
+}
+
 /** Reads a decoded message `type` that carries a state of `kind` (the map types check their value kind). */
-function stateFromPb(kind: DataKind, type: Type, m: object, what: string, depth: number): AnyState {
+function stateFromPb(kind: DataKind, type: Type, m: object, what: string, depth: number, writer: string | undefined): AnyState {
   switch (type) {
     case T.GCounterState:
-      return gcounterFromPb(m as PbGCounter, what);
+      return gcounterFromPb(m as PbGCounter, what, writer);
     case T.PNCounterState: {
       const p = m as PbPNCounter;
       return {
-        increments: gcounterFromPb(required(p.increments, T.GCounterState, `${what}.increments`), `${what}.increments`),
-        decrements: gcounterFromPb(required(p.decrements, T.GCounterState, `${what}.decrements`), `${what}.decrements`),
+        increments: gcounterFromPb(required(p.increments, T.GCounterState, `${what}.increments`), `${what}.increments`, writer),
+        decrements: gcounterFromPb(required(p.decrements, T.GCounterState, `${what}.decrements`), `${what}.decrements`, writer),
       };
     }
     case T.GSetState:
       return { elements: (m as PbGSet).elements.slice() };
     case T.ORSetState:
-      return orsetFromPb(m as PbORSet, what);
+      return orsetFromPb(m as PbORSet, what, writer);
     case T.LWWRegisterState: {
       const r = m as PbLWWRegister;
-      const out: LWWRegisterState = { timestamp: i64(r.timestamp, `${what}.timestamp`), node: r.node };
+      // The empty register (no value) has the empty node id: it stands for no writer there.
+      const out: LWWRegisterState = { timestamp: i64(r.timestamp, `${what}.timestamp`), node: r.value != null ? nodeOf(r.node, writer) : r.node };
       if (r.value != null) out.value = r.value;
       return out;
     }
     case T.MVRegisterState:
-      return mvRegisterFromPb(m as PbMVRegister, what);
+      return mvRegisterFromPb(m as PbMVRegister, what, writer);
     case T.FlagState:
       return { enabled: (m as PbFlag).enabled === true };
     case T.ORMapState:
-      return mapFromPb(kind, m as PbORMap, what, depth);
+      return mapFromPb(kind, m as PbORMap, what, depth, writer);
     default:
       return plainFromPb(type, m as Record<string, unknown>, what) as unknown as AnyState;
   }
@@ -266,58 +311,58 @@ function required<M extends object>(m: M | null | undefined, type: Type, what: s
   return m;
 }
 
-function gcounterFromPb(g: PbGCounter, what: string): GCounterState {
-  return { slots: slotsFromPb(g.slots, `${what}.slots`) };
+function gcounterFromPb(g: PbGCounter, what: string, writer: string | undefined): GCounterState {
+  return { slots: slotsFromPb(g.slots, `${what}.slots`, writer) };
 }
 
-function slotsFromPb(list: PbSlot[], what: string): SlotState[] {
+function slotsFromPb(list: PbSlot[], what: string, writer: string | undefined): SlotState[] {
   const out = new Array<SlotState>(list.length);
   for (let i = 0; i < list.length; i++) {
     const s = list[i]!;
     checkFields(s, T.Slot, what, true);
-    out[i] = { node: s.node, value: u64(s.value, `${what}[${i}].value`) };
+    out[i] = { node: nodeOf(s.node, writer), value: u64(s.value, `${what}[${i}].value`) };
   }
   return out;
 }
 
-function dotFromPb(d: PbDot, what: string): DotState {
+function dotFromPb(d: PbDot, what: string, writer: string | undefined): DotState {
   checkFields(d, T.Dot, what, true);
-  return { node: d.node, counter: u64(d.counter, `${what}.counter`) };
+  return { node: nodeOf(d.node, writer), counter: u64(d.counter, `${what}.counter`) };
 }
 
-function dotsFromPb(list: PbDot[], what: string): DotState[] {
+function dotsFromPb(list: PbDot[], what: string, writer: string | undefined): DotState[] {
   const out = new Array<DotState>(list.length);
-  for (let i = 0; i < list.length; i++) out[i] = dotFromPb(list[i]!, what);
+  for (let i = 0; i < list.length; i++) out[i] = dotFromPb(list[i]!, what, writer);
   return out;
 }
 
-function contextFromPb(c: PbContext | null, what: string): CausalContextState {
+function contextFromPb(c: PbContext | null, what: string, writer: string | undefined): CausalContextState {
   const ctx = required(c, T.CausalContext, what);
-  return { vector: slotsFromPb(ctx.vector, `${what}.vector`), cloud: dotsFromPb(ctx.cloud, `${what}.cloud`) };
+  return { vector: slotsFromPb(ctx.vector, `${what}.vector`, writer), cloud: dotsFromPb(ctx.cloud, `${what}.cloud`, writer) };
 }
 
-function orsetFromPb(s: PbORSet, what: string): ORSetState {
+function orsetFromPb(s: PbORSet, what: string, writer: string | undefined): ORSetState {
   const entries = new Array<ORSetState["entries"][number]>(s.entries.length);
   for (let i = 0; i < entries.length; i++) {
     const e = s.entries[i]!;
     checkFields(e, T.ORSetEntry, `${what}.entries`, true);
-    entries[i] = { element: e.element, dots: dotsFromPb(e.dots, `${what}.entries[${i}].dots`) };
+    entries[i] = { element: e.element, dots: dotsFromPb(e.dots, `${what}.entries[${i}].dots`, writer) };
   }
-  return { entries, context: contextFromPb(s.context, `${what}.context`) };
+  return { entries, context: contextFromPb(s.context, `${what}.context`, writer) };
 }
 
-function mvRegisterFromPb(s: PbMVRegister, what: string): MVRegisterState {
+function mvRegisterFromPb(s: PbMVRegister, what: string, writer: string | undefined): MVRegisterState {
   const entries = new Array<MVRegisterState["entries"][number]>(s.entries.length);
   for (let i = 0; i < entries.length; i++) {
     const e = s.entries[i]!;
     checkFields(e, T.MVRegisterEntry, `${what}.entries`, true);
     if (e.dot == null) throw new DecodeError(`${what}.entries[${i}]: the dot is missing`);
-    entries[i] = { dot: dotFromPb(e.dot, `${what}.entries[${i}].dot`), value: e.value };
+    entries[i] = { dot: dotFromPb(e.dot, `${what}.entries[${i}].dot`, writer), value: e.value };
   }
-  return { entries, context: contextFromPb(s.context, `${what}.context`) };
+  return { entries, context: contextFromPb(s.context, `${what}.context`, writer) };
 }
 
-function mapFromPb(kind: DataKind, m: PbORMap, what: string, depth: number): ORMapState {
+function mapFromPb(kind: DataKind, m: PbORMap, what: string, depth: number, writer: string | undefined): ORMapState {
   if (depth >= MAX_NESTING) throw new DecodeError(`${what}: maps nest deeper than ${MAX_NESTING} levels`);
   const valueKind = kindOf(m.valueType, `${what}.valueType`);
   const type = dataTypes.get(kind)!;
@@ -327,9 +372,9 @@ function mapFromPb(kind: DataKind, m: PbORMap, what: string, depth: number): ORM
   for (let i = 0; i < values.length; i++) {
     const e = m.values[i]!;
     checkFields(e, T.ORMapEntry, `${what}.values`, true);
-    const value = decodeStateAt(valueKind, bytesOf(e.value), depth + 1);
-    values[i] = e.dot == null ? { key: e.key, value } : { key: e.key, dot: dotFromPb(e.dot, `${what}.values[${i}].dot`), value };
+    const value = decodeStateAt(valueKind, bytesOf(e.value), depth + 1, writer);
+    values[i] = e.dot == null ? { key: e.key, value } : { key: e.key, dot: dotFromPb(e.dot, `${what}.values[${i}].dot`, writer), value };
   }
-  const keys = orsetFromPb(required(m.keys, T.ORSetState, `${what}.keys`), `${what}.keys`);
+  const keys = orsetFromPb(required(m.keys, T.ORSetState, `${what}.keys`), `${what}.keys`, writer);
   return { valueKind, keys, values };
 }

@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Flag, GCounter, Key, type Replicator } from "../../src/index.js";
 import type { RejectReason } from "../../src/extension/stats.js";
-import { decodeNodeReply, encodeDeltaEnvelope, type CrdtDelta, type DeltaEnvelope } from "../../src/wire/codec.js";
+import { decodeNodeReply, encodeDeltaEnvelope, encodeValue, MAX_TEXT, type CrdtDelta, type DeltaEnvelope } from "../../src/wire/codec.js";
 import { messageType } from "../../src/wire/pb.js";
 import { startCluster, type TestCluster } from "../helpers/cluster.js";
 import { sleep, waitFor } from "../helpers/wait.js";
@@ -73,6 +73,7 @@ describe("bad input while replication goes on", () => {
     };
     withUnknownType.deltas[0]!.dataType = 99;
 
+    const compact = counterDelta("mallory-key", "mallory");
     const bad: [string, Uint8Array][] = [
       ["garbage", randomBytes(300)],
       ["truncated", valid.subarray(0, Math.floor(valid.length / 2))],
@@ -86,6 +87,9 @@ describe("bad input while replication goes on", () => {
       ["b, older incarnation", envelope("b", [counterDelta("good", "b", 1_000_000)], { incarnation: b.incarnation - 1, sequence: 7 })],
       // mallory's envelope carrying a delta that claims to come from a.
       ["delta origin differs", envelope("mallory", [counterDelta("good", "a", 1_000_000)], { sequence: 4 })],
+      // Compact states (their writer left out) in an envelope that names no writer, and a writer id past any real one.
+      ["compact state, no writer", envelope("mallory", [{ ...compact, data: encodeValue(compact.value, "mallory-w") }], { sequence: 5 })],
+      ["writer too long", envelope("mallory", [compact], { sequence: 6, writer: "w".repeat(MAX_TEXT + 1) })],
     ];
     for (const [, bytes] of bad) {
       raw.publish(SUBJECT, bytes);
@@ -115,7 +119,7 @@ describe("bad input while replication goes on", () => {
 
     const delta = (i: number, reason: RejectReason): number => (nodes[i]!.stats.rejected.get(reason) ?? 0) - (start[i]!.get(reason) ?? 0);
     const expected = (i: number): Partial<Record<RejectReason, number>> => ({
-      decode: i === 0 ? 3 : 2, // garbage + truncated (+ the direct-subject garbage sent to a)
+      decode: i === 0 ? 5 : 4, // garbage, truncated, the two compact ones (+ the direct-subject garbage sent to a)
       "unknown-type": 1,
       "type-mismatch": 1,
       oversized: 1,

@@ -65,6 +65,8 @@ const DECODERS: Decoder[] = [
   { name: "Tombstone", decode: decodeTombstone },
   ...DATA_KINDS.map((kind) => ({ name: `value:${kind}`, decode: (b: Uint8Array) => decodeValue(kind, b) })),
   ...DATA_KINDS.map((kind) => ({ name: `state:${kind}`, decode: (b: Uint8Array) => decodeState(kind, b) })),
+  // Values inside a compact envelope (DeltaEnvelope.writer "a"): empty node ids read as "a".
+  ...DATA_KINDS.map((kind) => ({ name: `compact:${kind}`, decode: (b: Uint8Array) => decodeValue(kind, b, "a") })),
 ];
 
 const sampleValues: Crdt[] = SPECS.flatMap((spec) => fc.sample(values(spec), { seed: 11, numRuns: 6 }).flat()).filter((_, i) => i % 3 === 0);
@@ -89,6 +91,7 @@ function corpus(name: string, bytes: Uint8Array): void {
 }
 corpus("DeltaEnvelope", encodeDeltaEnvelope(envelope));
 corpus("DeltaEnvelope", encodeDeltaEnvelope({ ...envelope, deltas: deltas.slice(0, 1), tombstones: [] }));
+corpus("DeltaEnvelope", encodeDeltaEnvelope({ ...envelope, writer: "a" }));
 corpus("DeltaEnvelope", encodeDeltaEnvelope({ ...envelope, deltas: [], tombstones: [], chunk: { chunkId: 5, index: 0, total: 2, data: new Uint8Array(30).fill(7) } }));
 corpus("Heartbeat", encodeHeartbeat({ node: "a", dataCenter: "dc", roles: ["x"], startedAtMs: 5, incarnation: 1, lastSequence: 9, leaving: false, silent: ["b"], vouched: ["c", "d"], sentAtMs: 3 }));
 corpus("MemberHello", encodeMemberHello({ node: "a", replyTo: "_INBOX.x" }));
@@ -112,6 +115,7 @@ corpus("SnapshotEntry", encodeSnapshotEntry({ type: "meta", node: "a", incarnati
 corpus("Tombstone", encodeTombstone(tombstone));
 for (const d of deltas) corpus("CRDTDelta", encodeCrdtDelta(d));
 for (const v of sampleValues) corpus(`value:${v.kind}`, encodeValue(v));
+for (const v of sampleValues) corpus(`compact:${v.kind}`, encodeValue(v, "a"));
 
 // ------------------------------------------------------------------ the property
 

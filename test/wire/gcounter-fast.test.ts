@@ -25,12 +25,15 @@ function outcome(decode: () => Crdt): string {
   }
 }
 
-/** Both paths on `bytes`: the same outcome (the fast path answers only what the generic one would). */
-function compare(bytes: Uint8Array): void {
+/**
+ * Both paths on `bytes`: the same outcome (the fast path answers only what the generic one would);
+ * `writer`: as in a compact envelope.
+ */
+function compare(bytes: Uint8Array, writer?: string): void {
   assert.equal(
-    outcome(() => decodeValue("gcounter", bytes)),
-    outcome(() => fromState("gcounter", decodeState("gcounter", bytes))),
-    `bytes ${Buffer.from(bytes).toString("hex")}`,
+    outcome(() => decodeValue("gcounter", bytes, writer)),
+    outcome(() => fromState("gcounter", decodeState("gcounter", bytes, writer))),
+    `bytes ${Buffer.from(bytes).toString("hex")}${writer === undefined ? "" : ` with writer ${writer}`}`,
   );
 }
 
@@ -43,8 +46,9 @@ test("the GCounter fast path decodes and rejects exactly like the generic decode
     GCounter.empty().increment("nödé", 3).increment("z", 5), // non-ASCII node: generic path
   ];
   let compared = 0;
-  for (const c of counters) {
-    const bytes = encodeValue(c);
+  // Compact encodings (the writer left out of its slot) too, read with and without the writer.
+  const encodings = counters.flatMap((c) => [encodeValue(c), encodeValue(c, "a~1"), encodeValue(c, "sb~x")]);
+  for (const bytes of encodings) {
     const variants: Uint8Array[] = [bytes, bytes.subarray(0, bytes.length - 1), Uint8Array.of(...bytes, 0x10, 0x01), Uint8Array.of(...bytes, ...bytes)];
     for (let i = 0; i < bytes.length; i++) {
       for (const b of [0x00, 0x01, 0x0a, 0x10, 0x60, 0x7f, 0x80, 0xff, bytes[i]! ^ 0x01]) {
@@ -54,12 +58,12 @@ test("the GCounter fast path decodes and rejects exactly like the generic decode
       }
     }
     for (const v of variants) {
-      compare(v);
+      for (const writer of [undefined, "a~1", "sb~x"]) compare(v, writer);
       compared++;
     }
-    assert.ok(decodeValue("gcounter", bytes).equals(c));
   }
-  assert.ok(compared > 200);
+  for (const c of counters) assert.ok(decodeValue("gcounter", encodeValue(c, "sb~x"), "sb~x").equals(c));
+  assert.ok(compared > 600);
 });
 
 test("random counters truncated, cut or overwritten anywhere: both paths agree, and refuse only with DecodeError", () => {
@@ -69,13 +73,13 @@ test("random counters truncated, cut or overwritten anywhere: both paths agree, 
     .map((slots) => slots.reduce((c, [n, by]) => (by > 0 && c.slot(n) + by <= Number.MAX_SAFE_INTEGER ? c.increment(n, by) : c), GCounter.empty()).resetDelta());
   const edit = fc.record({ at: fc.nat(), cut: fc.nat({ max: 4 }), insert: fc.uint8Array({ maxLength: 4 }) });
   fc.assert(
-    fc.property(counter, fc.array(edit, { minLength: 1, maxLength: 3 }), (c, edits) => {
-      let bytes = encodeValue(c);
+    fc.property(counter, fc.array(edit, { minLength: 1, maxLength: 3 }), fc.constantFrom(undefined, "a", "b~1"), (c, edits, writer) => {
+      let bytes = encodeValue(c, writer);
       for (const { at, cut, insert } of edits) {
         const i = at % (bytes.length + 1);
         bytes = Uint8Array.of(...bytes.subarray(0, i), ...insert, ...bytes.subarray(i + cut));
       }
-      compare(bytes);
+      compare(bytes, writer);
     }),
     fcParams(),
   );

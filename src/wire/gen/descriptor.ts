@@ -314,6 +314,10 @@ export const descriptor = {
                   "type": "uint64",
                   "id": 10,
                   "protoName": "sent_before_us"
+                },
+                "writer": {
+                  "type": "string",
+                  "id": 11
                 }
               },
               "reserved": [
@@ -385,6 +389,11 @@ export const descriptor = {
                   "rule": "repeated",
                   "type": "Departure",
                   "id": 12
+                },
+                "compactDeltas": {
+                  "type": "bool",
+                  "id": 13,
+                  "protoName": "compact_deltas"
                 }
               }
             },
