@@ -47,6 +47,11 @@ export class InboxRequests {
     });
   }
 
+  /** The server refused to let us publish on `subject`: every request waiting there fails with `error`. */
+  refused(subject: string, error: Error): void {
+    for (const [token, p] of [...this.pending]) if (p.subject === subject) this.settle(token)?.reject(error);
+  }
+
   /** Stop answering: whatever waits fails as closed. */
   close(): void {
     this.sub?.unsubscribe();

@@ -13,6 +13,7 @@ import {
   AuthorizationError,
   ClosedConnectionError,
   DrainingConnectionError,
+  PermissionViolationError,
   RequestError,
   TimeoutError,
   UserAuthenticationExpiredError,
@@ -359,6 +360,8 @@ export class NatsTransport implements Transport {
           this.liveness?.reconnected();
           this.resender.reconnected();
           this.emit({ type: "reconnect" });
+        } else if (s.type === "error" && s.error instanceof PermissionViolationError && s.error.operation === "publish") {
+          this.requests.refused(s.error.subject, s.error); // as the client's own requests learn it
         }
       }
     } catch {
