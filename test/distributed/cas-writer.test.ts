@@ -5,7 +5,6 @@
  * ignored, never taken for a write.
  */
 import assert from "node:assert/strict";
-import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { JetStreamApiError, JetStreamError, PubHeaders } from "@nats-io/jetstream";
 import { connect, errors, headers, type NatsConnection } from "@nats-io/transport-node";
@@ -14,6 +13,7 @@ import { CasWriter, type CasTarget } from "../../src/distributed/cas-writer.js";
 import { isConflict, isTransient, KvKey, type OpenBucket } from "../../src/distributed/kv-key.js";
 import { parsePubAck } from "../../src/distributed/pub-ack.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
+import { rawForger } from "../helpers/raw-forger.js";
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -135,21 +135,9 @@ describe("compare-and-set writes on JetStream", () => {
   });
 
   it("an answer with unreadable headers (from a raw socket) is counted, and the connection lives on", async () => {
-    // A forger below the client library: HPUB with a header name no client would build.
-    const raw = net.connect(server.port, "127.0.0.1");
+    const ack = '{"stream":"KV_b","seq":9}';
+    const close = await rawForger(server.port, "raw.forger", (reply) => `PUB ${reply} ${ack.length}\r\n${ack}\r\n`);
     try {
-      let buffered = "";
-      raw.on("data", (chunk: Buffer) => {
-        buffered += chunk.toString("latin1");
-        const m = /MSG raw\.forger 1 (\S+) \d+\r\n/.exec(buffered);
-        if (m === null) return;
-        buffered = "";
-        const hdr = "NATS/1.0\r\nbad name: x\r\n\r\n";
-        raw.write(`HPUB ${m[1]} ${hdr.length} ${hdr.length}\r\n${hdr}\r\n`);
-        raw.write(`PUB ${m[1]} ${'{"stream":"KV_b","seq":9}'.length}\r\n{"stream":"KV_b","seq":9}\r\n`);
-      });
-      raw.write('CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nSUB raw.forger 1\r\nPING\r\n');
-      await new Promise<void>((resolve) => raw.once("data", () => resolve()));
       let rejected = 0;
       const target: CasTarget = { subject: "raw.forger", stream: "KV_b", headers: headers(), rejected: () => rejected++ };
       assert.equal(await CasWriter.of(nc).publish(bytes("x"), target, 0), 9, "settled by the well-formed ack after the broken one");
@@ -158,7 +146,7 @@ describe("compare-and-set writes on JetStream", () => {
       const k = key();
       assert.equal(typeof (await k.write(bytes("still writing"), await k.read())), "number");
     } finally {
-      raw.destroy();
+      close();
     }
   });
 

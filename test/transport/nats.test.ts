@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import net from "node:net";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { ConnectionError, InvalidArgumentError } from "../../src/errors.js";
 import { connectNats, type NatsConnectionOptions, type NatsTransport } from "../../src/transport/nats.js";
 import { RequestFailedError, type TransportStatus } from "../../src/transport/types.js";
 import { freePort, startNatsServer, stopAllNatsServers, type NatsServer } from "../helpers/nats-server.js";
+import { rawForger } from "../helpers/raw-forger.js";
 import { startTcpProxy } from "../helpers/tcp-proxy.js";
 import { waitFor, waitForEvent } from "../helpers/wait.js";
 
@@ -57,20 +57,7 @@ describe("NatsTransport against nats-server", () => {
     const a = await open(t, { servers: shared.url });
     const statuses: TransportStatus[] = [];
     a.onStatus((s) => statuses.push(s));
-    const raw = net.connect(shared.port, "127.0.0.1");
-    t.after(() => raw.destroy());
-    let buffered = "";
-    raw.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString("latin1");
-      const m = /MSG t\.forged 1 (\S+) \d+\r\n/.exec(buffered);
-      if (m === null) return;
-      buffered = "";
-      const hdr = "NATS/1.0\r\nbad name: x\r\n\r\n";
-      // No payload: the client's request multiplexer then reads the headers for a "no responders" status.
-      raw.write(`HPUB ${m[1]} ${hdr.length} ${hdr.length}\r\n${hdr}\r\n`);
-    });
-    raw.write('CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nSUB t.forged 1\r\nPING\r\n');
-    await new Promise<void>((resolve) => raw.once("data", () => resolve()));
+    t.after(await rawForger(shared.port, "t.forged"));
     assert.equal((await a.request("t.forged", bytes("x"), 5000)).length, 0, "the forged answer is an answer (authenticity is the security layer's)");
     // The connection lives on: it hears another's publish, and no disconnect was seen.
     const b = await open(t, { servers: shared.url });
