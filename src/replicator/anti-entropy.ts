@@ -99,6 +99,7 @@ interface Channel {
 export class AntiEntropy {
   private readonly digests: StoreDigest;
   private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(private readonly o: AntiEntropyOptions) {
     this.digests = new StoreDigest(o.store, o.clock, (error) => o.onError?.(error));
@@ -113,8 +114,13 @@ export class AntiEntropy {
     return this.digests.pending;
   }
 
-  /** Stop the background rehashing (the replicator is closing). */
+  /**
+   * Stop the background rehashing and every round (the replicator is closing): a round still
+   * waiting for a reply neither merges nor sends anything after it (a closed replica's state, stale
+   * from then on, must not reach its peers).
+   */
   stop(): void {
+    this.stopped = true;
     this.digests.stop();
   }
 
@@ -139,11 +145,17 @@ export class AntiEntropy {
   }
 
   private run(channel: Channel, cause: RepairCause, peer: string | undefined): Promise<boolean> {
-    const run = this.queue.then(() => this.round(channel, cause, peer));
+    const guarded: Channel = {
+      ask: (request) => (this.stopped ? Promise.reject(new ProtocolError("anti-entropy stopped: the replicator is closed")) : channel.ask(request)),
+      merge: (state) => {
+        if (!this.stopped) channel.merge(state);
+      },
+    };
+    const run = this.queue.then(() => this.round(guarded, cause, peer));
     const outcome = run.then(
       () => true,
       (error: unknown) => {
-        this.o.onError?.(error);
+        if (!this.stopped) this.o.onError?.(error);
         return false;
       },
     );

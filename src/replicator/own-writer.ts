@@ -59,6 +59,11 @@ export class OwnWriter {
       if (lost > 0) this.report(lost, `key "${key}": ${lost} effect(s) of node ${node}'s writes held here were dropped by a fold of its ids that did not include them (lost unless ${node} comes back and re-issues them, or, for set elements, removed elsewhere meanwhile)`);
     }
     if (!droppedNodes.has(this.nodeId)) return merged;
+    // A later process of this node folded (only a process makes its own `node^inc`, at its own
+    // incarnation): this one is not the node's live process any more (closing, or a duplicate the
+    // start check missed). It re-issues nothing: the later process folded these ids as it knew them,
+    // and what it holds that this one never saw is no removed write of this one's to undo.
+    if (after.some((id) => this.isLaterOwnFold(id))) return merged;
     if (isDropped(this.writerId, coverage)) this.renew(highestFold(after, this.nodeId));
     const reissued = reissueCovered(before, merged, this.nodeId, this.writerId, this.authoredFrom);
     const lost = reissued === undefined ? 1 : reissued.lost;
@@ -72,6 +77,11 @@ export class OwnWriter {
     this.hooks.stats.comebackReissues++;
     this.hooks.publish(key, kind, reissued.delta);
     return reissued.value;
+  }
+
+  private isLaterOwnFold(id: string): boolean {
+    const w = parseWriter(id);
+    return w !== undefined && w.node === this.nodeId && id.includes("^") && w.incarnation > (parseWriter(this.writerId)?.incarnation ?? 0);
   }
 
   private report(lost: number, message: string): void {

@@ -241,6 +241,18 @@ test("a renewed writer id reserves its incarnation: a later start in this proces
   assert.ok(chooseIncarnation({ wallMs: 0, persisted: 0, learned: 0, lastInProcess: lastIncarnationInProcess() }) > 8);
 });
 
+test("a later process's fold of this node's ids is no comeback for a stale process: it supersedes and renews nothing (two-DC seed 20292899)", () => {
+  // e2~a closed (or is a duplicate); its successor e2~b added e2-38 and folded e2~a's ids into e2^b.
+  const stats = new ReplicatorStats();
+  const stale = new OwnWriter("e2", "e2~a", { publish: () => assert.fail("nothing to publish"), renewed: () => assert.fail("no renewal"), stats, reportError: () => assert.fail("nothing to report") });
+  const before = ORSet.empty<string>().add("e2~a", "e2-23").resetDelta();
+  const successor = before.add("e2~b", "e2-38").resetDelta().foldRetired("e2~b").resetDelta();
+  const merged = stale.afterMerge("s1", "orset", before, successor, before.merge(successor)) as ORSet<string>;
+  assert.deepEqual([...merged.elements].sort(), ["e2-23", "e2-38"], "the successor's add survives");
+  assert.equal(stale.id, "e2~a");
+  assert.equal(stats.comebackReissues + stats.writerIdRenewals + stats.comebackLost, 0);
+});
+
 describe("removedFoldId", () => {
   test("`node!inc` one incarnation above the node's ids in the key: covers them, adopts none (a restart at that incarnation keeps its dots); none without a writer id of the node", () => {
     assert.equal(removedFoldId(["x~1", "x^3", "x~a", "y~z"], "x"), "x!b");

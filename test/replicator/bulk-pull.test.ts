@@ -138,6 +138,23 @@ describe("bulk pull", () => {
     assertSameStores(a.store, b.store);
   });
 
+  test("a round in flight when its replica closes neither merges nor sends anything after the close", async () => {
+    let closeB: () => void = () => undefined;
+    let asked = 0;
+    const { a, b } = pair((request) => {
+      asked++;
+      if (asked === 1) closeB(); // b closes while its first request is on its way
+      return request.type === "push" ? assert.fail("a closed replica pushed its state") : undefined;
+    });
+    closeB = () => b.ae.stop();
+    fill(a);
+    b.store.set("mine", "gcounter", GCounter.empty().increment("b~1", 7).resetDelta(), "local");
+    assert.equal(await b.ae.sync("a", "join"), false, "the round did not complete");
+    assert.equal(asked, 1, "no request after the close");
+    assert.equal(b.store.size, 1, "nothing merged after the close");
+    assert.equal(a.store.get("mine"), undefined);
+  });
+
   test("a peer that does not know level 3 still gets the joiner everything", async () => {
     const { a, b } = pair((request) =>
       request.type === "digest" && request.level === RANGE_LEVEL ? { type: "error", error: "unknown digest level 3" } : undefined,
