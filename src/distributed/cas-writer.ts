@@ -10,7 +10,8 @@
  * settles the write).
  */
 import { JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
-import { createInbox, errors, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { errors, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { inboxOf } from "../transport/inbox-requests.js";
 import { parsePubAck } from "./pub-ack.js";
 
 /** How long a write waits for its ack: the JetStream client's default request timeout, as `kv.update` waited. */
@@ -51,7 +52,7 @@ const writers = new WeakMap<NatsConnection, CasWriter>();
 const mono = (): number => performance.now();
 
 export class CasWriter {
-  private readonly inbox = createInbox();
+  private readonly inbox: string;
   /** In insertion order, which is deadline order (one timeout for all). */
   private readonly pending = new Map<string, Pending>();
   private next = 0;
@@ -68,6 +69,7 @@ export class CasWriter {
   }
 
   private constructor(private readonly nc: NatsConnection) {
+    this.inbox = inboxOf(nc);
     const prefixLength = this.inbox.length + 1;
     const sub = nc.subscribe(`${this.inbox}.*`, {
       callback: (error, msg) => (error === null ? this.answer(msg.subject.substring(prefixLength), msg) : this.failAll(error)),

@@ -8,7 +8,8 @@
  * we gave up stays pending in the consumer and is delivered again after its ack wait.
  */
 import type { Msg, NatsConnection } from "@nats-io/transport-node";
-import { createInbox, nanos } from "@nats-io/transport-node";
+import { nanos } from "@nats-io/transport-node";
+import { inboxOf } from "../transport/inbox-requests.js";
 import { RequestFailedError } from "../errors.js";
 import { retrying } from "./retry.js";
 
@@ -66,7 +67,7 @@ export class Puller {
     const body = JSON.stringify(waitMs > 0 ? { batch, expires: nanos(waitMs) } : { batch, no_wait: true });
     return new Promise((resolve, reject) => {
       const got: Msg[] = [];
-      const inbox = createInbox();
+      const inbox = inboxOf(this.nc);
       const finish = (error?: Error): void => {
         clearTimeout(timer);
         sub.unsubscribe();

@@ -15,6 +15,14 @@ interface Pending {
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
+/**
+ * A fresh inbox subject under the connection's `inboxPrefix` (the client's own requests use it too:
+ * permissions may allow replies only there).
+ */
+export function inboxOf(nc: NatsConnection): string {
+  return createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+}
+
 /** The server's "503 no responders" status; headers too broken to read (a forger's) are not it. */
 function noResponders(msg: Msg): boolean {
   try {
@@ -25,12 +33,14 @@ function noResponders(msg: Msg): boolean {
 }
 
 export class InboxRequests {
-  private readonly inbox = createInbox();
+  private readonly inbox: string;
   private readonly pending = new Map<string, Pending>();
   private next = 0;
   private sub: Subscription | undefined;
 
-  constructor(private readonly nc: NatsConnection) {}
+  constructor(private readonly nc: NatsConnection) {
+    this.inbox = inboxOf(nc);
+  }
 
   /** The answer's payload; rejects with a RequestFailedError (timeout, no responders, closed). */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {

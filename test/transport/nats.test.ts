@@ -69,6 +69,22 @@ describe("NatsTransport against nats-server", () => {
     assert.deepEqual(statuses, []);
   });
 
+  it("a borrowed connection's inboxPrefix is where its requests are answered (permissions may allow no other)", async (t) => {
+    const nc = await connect({ servers: shared.url, inboxPrefix: "_MYINBOX" });
+    t.after(() => nc.close());
+    const a = await connectNats({ connection: nc });
+    t.after(() => a.close());
+    const b = await open(t, { servers: shared.url });
+    const replies: string[] = [];
+    b.subscribe("t.prefix", (m) => {
+      replies.push(m.reply!);
+      b.respond(m.reply!, bytes("ok"));
+    });
+    await b.flush();
+    assert.equal(text(await a.request("t.prefix", bytes("x"), 5000)), "ok");
+    assert.match(replies[0]!, /^_MYINBOX\./);
+  });
+
   it("maps request failures to RequestFailedError reasons", async (t) => {
     const a = await open(t, { servers: shared.url });
     const b = await open(t, { servers: shared.url });
