@@ -6,7 +6,7 @@
  * flag and its variable (or the file and its key) and what to do.
  */
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError, DEFAULTS, redact, resolveOptions } from "crdt-replicator";
+import { ConfigError, DEFAULTS, redact, resolveOptions, type ResolvedOptions } from "crdt-replicator";
 import { readConfigFile, type FileValue } from "./config-file.js";
 import { httpsFiles, natsLogin, remoteLogin, security, type NatsLogin, type NodeSecurity, type SecretName, type Settings } from "./credentials.js";
 import { parseOrigin } from "./http-guard.js";
@@ -21,7 +21,26 @@ export interface RemoteDc {
   login: NatsLogin;
 }
 
-export interface NodeConfig {
+/** The ReplicatorOptions a config carries under the same names, handed on as they are. */
+const TUNING = [
+  "subject",
+  "flushIntervalMs",
+  "heartbeatIntervalMs",
+  "failureTimeoutMs",
+  "removalTimeoutMs",
+  "antiEntropyIntervalMs",
+  "maxDeltaSize",
+  "pruneIntervalMs",
+  "tombstoneTtlMs",
+  "pruneRetiredAfterMs",
+  "coordinationTimeoutMs",
+  "maxClockSkewMs",
+  "minClusterSize",
+] as const satisfies readonly (keyof ResolvedOptions)[];
+
+type Tuning = Pick<ResolvedOptions, (typeof TUNING)[number]>;
+
+export interface NodeConfig extends Tuning {
   nodeId: string;
   dataCenter: string;
   /** This DC's NATS servers, without credentials (those are in `natsLogin`). */
@@ -46,20 +65,6 @@ export interface NodeConfig {
   role: string | undefined;
   readOnly: boolean;
   token: string | undefined;
-  /** The ReplicatorOptions of the same names. */
-  subject: string;
-  flushIntervalMs: number;
-  heartbeatIntervalMs: number;
-  failureTimeoutMs: number;
-  removalTimeoutMs: number;
-  antiEntropyIntervalMs: number;
-  maxDeltaSize: number;
-  pruneIntervalMs: number;
-  tombstoneTtlMs: number;
-  pruneRetiredAfterMs: number;
-  coordinationTimeoutMs: number;
-  maxClockSkewMs: number;
-  minClusterSize: number;
   /** Message authentication (`ReplicatorOptions.security`); undefined when no key is configured. */
   security: NodeSecurity | undefined;
   /** Host names the API answers besides IP literals and localhost; undefined: the defaults (http-guard.ts). */
@@ -400,19 +405,7 @@ export function replicatorOptions(c: NodeConfig) {
     dataCenter: c.dataCenter,
     role: c.role,
     nats: { servers: c.nats, name: `crdt-node ${c.nodeId}`, ...c.natsLogin },
-    subject: c.subject,
-    flushIntervalMs: c.flushIntervalMs,
-    heartbeatIntervalMs: c.heartbeatIntervalMs,
-    failureTimeoutMs: c.failureTimeoutMs,
-    removalTimeoutMs: c.removalTimeoutMs,
-    antiEntropyIntervalMs: c.antiEntropyIntervalMs,
-    maxDeltaSize: c.maxDeltaSize,
-    pruneIntervalMs: c.pruneIntervalMs,
-    tombstoneTtlMs: c.tombstoneTtlMs,
-    pruneRetiredAfterMs: c.pruneRetiredAfterMs,
-    coordinationTimeoutMs: c.coordinationTimeoutMs,
-    maxClockSkewMs: c.maxClockSkewMs,
-    minClusterSize: c.minClusterSize,
+    ...(Object.fromEntries(TUNING.map((name) => [name, c[name]])) as Tuning),
     security: c.security,
     snapshot: c.snapshotDir === undefined ? undefined : { dir: c.snapshotDir, intervalMs: c.snapshotIntervalMs, writeThrough: c.snapshotWriteThrough, sync: c.snapshotSync },
     dataCenterReplication:
