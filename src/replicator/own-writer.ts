@@ -26,13 +26,22 @@ export interface OwnWriterHooks {
 export class OwnWriter {
   /** The incarnation of the first id this process wrote under: it knows every dot of its ids from there. */
   private readonly authoredFrom: number;
+  private writerId!: string;
+  /** The writer id's fold id, which it adopts in the keys it folded (parsed once per id: every write asks). */
+  private foldId: string | undefined;
 
   constructor(
     private readonly nodeId: string,
-    private writerId: string,
+    writerId: string,
     private readonly hooks: OwnWriterHooks,
   ) {
     this.authoredFrom = parseWriter(writerId)?.incarnation ?? 0;
+    this.use(writerId);
+  }
+
+  private use(writerId: string): void {
+    this.writerId = writerId;
+    this.foldId = foldIdOf(writerId);
   }
 
   /** The id this node's counter slots and dots are written under now. */
@@ -94,7 +103,7 @@ export class OwnWriter {
    * (the fold adopted the live id there, crdt/writer-ids.ts), else its live writer id.
    */
   writerIn(kind: DataKind, value: Crdt): string {
-    const fold = foldIdOf(this.writerId);
+    const fold = this.foldId;
     return fold !== undefined && dataTypes.get(kind)?.pruning?.holds(value, fold) === true ? fold : this.writerId;
   }
 
@@ -102,7 +111,7 @@ export class OwnWriter {
   private renew(fold: number): void {
     const current = parseWriter(this.writerId)?.incarnation ?? 0;
     const incarnation = Math.max(current, fold) + 1;
-    this.writerId = writerIdFor(this.nodeId, incarnation);
+    this.use(writerIdFor(this.nodeId, incarnation));
     this.hooks.renewed(incarnation);
     this.hooks.stats.writerIdRenewals++;
   }

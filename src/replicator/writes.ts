@@ -19,8 +19,7 @@ import type { Store } from "./store.js";
 
 export interface WriterDeps {
   nodeId: string;
-  /** The id this node's counter slots and dots are written under now (it changes: own-writer.ts). */
-  /** The id this node writes under in a key holding `value` (own-writer.ts). */
+  /** The id this node writes under in a key holding `value` (it changes: own-writer.ts). */
   writerIn: (kind: DataKind, value: Crdt) => string;
   store: Store;
   merger: Merger;
