@@ -34,6 +34,7 @@ import { runSwarm } from "./scenarios/swarm.js";
 import { runRestarts } from "./scenarios/restarts.js";
 import { runThroughput } from "./scenarios/throughput.js";
 import { runQueue } from "./scenarios/queue.js";
+import { runHuge } from "./scenarios/huge.js";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
 
@@ -53,6 +54,7 @@ const SCENARIOS: { name: keyof Scenarios; title: string; run: (ctx: BenchContext
   { name: "swarm", title: "13. 200 nodes in memory (heartbeat and anti-entropy traffic per node)", run: runSwarm },
   { name: "locks", title: "14. Coordination: JetStream lock (vs the raw KV update round trip)", run: runLocks },
   { name: "queue", title: "15. Queue (vs raw JetStream publish + fetch)", run: runQueue },
+  { name: "huge", title: "16. 10 M keys on one node (heap, catch-up, idle anti-entropy, snapshot)", run: runHuge },
 ];
 
 interface Args {

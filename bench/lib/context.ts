@@ -14,8 +14,8 @@ export interface BenchContext {
   readonly progress: Progress;
   /** A nats-server on a free loopback port, stopped when the scenario ends. */
   server(options?: NatsServerOptions): Promise<NatsServer>;
-  /** Worker processes (one per name), stopped when the scenario ends. */
-  workers(names: readonly string[]): Promise<BenchWorker[]>;
+  /** Worker processes (one per name), stopped when the scenario ends; `env` is added to their environment. */
+  workers(names: readonly string[], env?: Record<string, string>): Promise<BenchWorker[]>;
   /** Stop one worker early (e.g. a node that joined and left). */
   release(worker: BenchWorker): Promise<void>;
 }
@@ -36,8 +36,8 @@ export class ScenarioResources implements BenchContext {
     return s;
   }
 
-  async workers(names: readonly string[]): Promise<BenchWorker[]> {
-    const ws = await Promise.all(names.map((n) => BenchWorker.spawn(n)));
+  async workers(names: readonly string[], env?: Record<string, string>): Promise<BenchWorker[]> {
+    const ws = await Promise.all(names.map((n) => BenchWorker.spawn(n, env)));
     for (const w of ws) this.procs.add(w);
     return ws;
   }

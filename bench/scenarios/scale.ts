@@ -89,6 +89,16 @@ export const scaleWorker = {
 
 type Bytes = { written: number; read: number; heartbeat: number; stats: Record<string, number> };
 
+/** One anti-entropy round `asker` → `answerer` (a worker named as its node): both sides' socket bytes, heartbeats taken out, and its duration. */
+export async function antiEntropyRound(asker: BenchWorker, answerer: BenchWorker): Promise<{ bytes: number; ms: number }> {
+  const bytesOf = (w: BenchWorker): Promise<Bytes> => w.call<Bytes>("node.bytes");
+  const [a0, b0] = await Promise.all([bytesOf(asker), bytesOf(answerer)]);
+  const ms = await asker.call<number>("node.sync", { peer: answerer.name });
+  const [a1, b1] = await Promise.all([bytesOf(asker), bytesOf(answerer)]);
+  const bytes = a1.written - a0.written - (a1.heartbeat - a0.heartbeat) + (b1.written - b0.written - (b1.heartbeat - b0.heartbeat));
+  return { bytes, ms };
+}
+
 export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
   const sizes = ctx.full ? [100_000, 300_000, 1_000_000] : [10_000, 30_000, 100_000];
   const final = sizes[sizes.length - 1]!;
@@ -164,13 +174,7 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
   const idleBps = (w1 - w0) / ((i1 - i0) / 1e9);
 
   // Anti-entropy rounds: sc with sb.
-  const round = async (): Promise<{ bytes: number; ms: number }> => {
-    const [b0, c0] = await Promise.all([bytesOf(b), bytesOf(c)]);
-    const ms = await c.call<number>("node.sync", { peer: "sb" });
-    const [b1, c1] = await Promise.all([bytesOf(b), bytesOf(c)]);
-    const bytes = b1.written - b0.written - (b1.heartbeat - b0.heartbeat) + (c1.written - c0.written - (c1.heartbeat - c0.heartbeat));
-    return { bytes, ms };
-  };
+  const round = (): Promise<{ bytes: number; ms: number }> => antiEntropyRound(c, b);
   const idleRounds: { bytes: number; ms: number }[] = [];
   for (let run = 0; run < ctx.runs; run++) {
     ctx.progress.step(`anti-entropy round, nothing differs — run ${run + 1}/${ctx.runs}`);
