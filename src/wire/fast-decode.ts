@@ -39,6 +39,38 @@ function ascii(c: Cursor, len: number): string | undefined {
 }
 
 /**
+ * Node ids read lately. A store's counters name the same few writers again and again, so a
+ * restore or a join of a million keys would otherwise build (and drop) a string per slot: an id
+ * whose bytes match one of these is that string. Bounded, replaced round-robin.
+ */
+const RECENT_NODES = 16;
+const recentNodes: string[] = [];
+let recentNext = 0;
+
+/** The non-empty ASCII node id of `len` bytes at the cursor (advanced past it), or undefined. */
+function nodeId(c: Cursor, len: number): string | undefined {
+  if (len === 0 || c.p + len > c.end) return undefined;
+  const bytes = c.bytes;
+  const at = c.p;
+  for (let i = 0; i < recentNodes.length; i++) {
+    const s = recentNodes[i]!;
+    if (s.length !== len) continue;
+    let j = 0;
+    while (j < len && s.charCodeAt(j) === bytes[at + j]) j++;
+    if (j === len) {
+      c.p += len;
+      return s;
+    }
+  }
+  const s = ascii(c, len);
+  if (s !== undefined) {
+    recentNodes[recentNext] = s;
+    recentNext = (recentNext + 1) % RECENT_NODES;
+  }
+  return s;
+}
+
+/**
  * A GCounterState, when the bytes are exactly a run of slots `0x0a len (0x0a len node 0x10 value)`
  * with a one-byte length, an ASCII node and a safe-integer value. With `writer` (the compact form
  * of an envelope, see states.ts `encodeState`), a slot may leave its node out: `0x0a len (0x10 value)`.
@@ -58,7 +90,7 @@ export function gcounterStateOf(bytes: Uint8Array, writer?: string): GCounterSta
       const nodeLen = bytes[slot.p + 1];
       if (nodeLen === undefined || nodeLen >= 0x80) return undefined;
       slot.p += 2;
-      node = ascii(slot, nodeLen);
+      node = nodeId(slot, nodeLen);
     }
     if (node === undefined || bytes[slot.p++] !== 0x10) return undefined;
     const value = varint(slot, 8);
