@@ -48,6 +48,7 @@ import type { Crdt, DataKind } from "../crdt/types.js";
 import {
   decodeSnapshotEntry,
   decodeValue,
+  decodeValueIn,
   encodeSnapshotEntry,
   kindOf,
   PackWriter,
@@ -648,14 +649,14 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     layout.packs.push(k);
     layout.nextPack = Math.max(layout.nextPack, Number.parseInt(k.slice(PACK_PREFIX.length), 16) + 1 || 0);
     try {
-      readPack(bytes, (key, type, data) => {
+      readPack(bytes, (key, type, pack, start, end) => {
         // A loose entry or a marker is newer than the pack (a key corrupt in "v/" stays skipped).
         if (newer && (layout.loose.has(key) || layout.gone.has(key))) return;
         let value: Crdt;
         let kind: DataKind;
         try {
           kind = kindOf(type);
-          value = decodeValue(kind, data);
+          value = decodeValueIn(kind, pack, start, end);
         } catch {
           skip();
           return;

@@ -70,18 +70,18 @@ function nodeIdAt(bytes: Uint8Array, at: number, len: number): string | undefine
  * of an envelope, see states.ts `encodeState`), a slot may leave its node out: `0x0a len (0x10 value)`.
  * Read with plain positions and into an array of the exact size: a restore reads a million of
  * these, and every object made here per slot is garbage the moment the counter exists.
+ * `start`/`end`: the state is bytes[start, end) of a larger buffer.
  */
-export function gcounterStateOf(bytes: Uint8Array, writer?: string): GCounterState | undefined {
-  const end = bytes.length;
+export function gcounterStateOf(bytes: Uint8Array, writer?: string, start = 0, end = bytes.length): GCounterState | undefined {
   let count = 0;
-  for (let p = 0; p < end; count++) {
+  for (let p = start; p < end; count++) {
     const slotLen = bytes[p + 1];
     if (bytes[p] !== 0x0a || slotLen === undefined || slotLen >= 0x80) return undefined;
     p += 2 + slotLen;
     if (p > end) return undefined;
   }
   const slots = new Array<SlotState>(count);
-  for (let p = 0, k = 0; k < count; k++) {
+  for (let p = start, k = 0; k < count; k++) {
     const slotEnd = p + 2 + bytes[p + 1]!;
     p += 2;
     let node: string | undefined = writer;

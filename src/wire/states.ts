@@ -217,6 +217,20 @@ export function decodeValue(kind: DataKind, bytes: Uint8Array, writer?: string):
   // straight from the bytes when they have the exact shape our encoder writes; the state then gets
   // the same `fromState` validation. Anything else goes through protobufjs.
   const state = (kind === "gcounter" && bytes instanceof Uint8Array ? gcounterStateOf(bytes, writer) : undefined) ?? decodeState(kind, bytes, writer);
+  return validated(kind, state);
+}
+
+/**
+ * `decodeValue` of bytes[start, end) of a larger buffer (a value in a snapshot pack): a GCounter of
+ * the usual shape is read in place, without a view of its bytes.
+ */
+export function decodeValueIn(kind: DataKind, bytes: Uint8Array, start: number, end: number): Crdt {
+  const state = kind === "gcounter" ? gcounterStateOf(bytes, undefined, start, end) : undefined;
+  return state === undefined ? decodeValue(kind, bytes.subarray(start, end)) : validated(kind, state);
+}
+
+/** The data type's `fromState`, its errors as DecodeError. */
+function validated(kind: DataKind, state: AnyState): Crdt {
   try {
     return fromState(kind, state);
   } catch (e) {
