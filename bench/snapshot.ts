@@ -34,7 +34,12 @@ export interface SnapshotBenchResult {
   incrementalWriteMs: number;
   /** Final clean snapshot + database close. */
   closeMs: number;
-  /** `Snapshots.open` into an empty store: wall time, and the process's CPU time (user + system, all threads; steadier than wall time on a loaded machine). */
+  /**
+   * Restore into an empty store: wall time of reading, decoding and filling (`RestoreReport.ms`; not
+   * LevelDB's own open, which replays the log of a batch written just before the close), and the
+   * process's CPU time over the whole `Snapshots.open`, open included (user + system, all threads;
+   * steadier than wall time on a loaded machine).
+   */
   restoreMs: number;
   restoreCpuMs: number;
   restoredValues: number;

@@ -48,6 +48,7 @@ import type { Crdt, DataKind } from "../crdt/types.js";
 import {
   decodeSnapshotEntry,
   decodeValue,
+  decodeValueIn,
   encodeSnapshotEntry,
   kindOf,
   PackWriter,
@@ -622,8 +623,10 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   });
   await forEachEntry(db, GONE_PREFIX, RESTORE_CHUNK, (k) => void layout.gone.add(k.slice(GONE_PREFIX.length)));
   // A value (loose or packed) of a key that has a tombstone: the tombstone wins, drop the value at the next write.
+  // (Lookups skipped when there is nothing to find: a restore of a repacked store does a million.)
+  const tombstones = store.tombstoneCount > 0;
   const put = (key: string, kind: DataKind, value: Crdt): void => {
-    if (store.tombstone(key) !== undefined) stale.push(key);
+    if (tombstones && store.tombstone(key) !== undefined) stale.push(key);
     else {
       store.set(key, kind, value, "restore");
       report.values++;
@@ -641,18 +644,19 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     if (e.type !== "value" || e.key !== key) skip();
     else put(key, e.kind, e.value);
   });
+  const newer = layout.loose.size > 0 || layout.gone.size > 0;
   await forEachEntry(db, PACK_PREFIX, RESTORE_PACK_CHUNK, (k, bytes) => {
     layout.packs.push(k);
     layout.nextPack = Math.max(layout.nextPack, Number.parseInt(k.slice(PACK_PREFIX.length), 16) + 1 || 0);
     try {
-      readPack(bytes, (key, type, data) => {
+      readPack(bytes, (key, type, pack, start, end) => {
         // A loose entry or a marker is newer than the pack (a key corrupt in "v/" stays skipped).
-        if (layout.loose.has(key) || layout.gone.has(key)) return;
+        if (newer && (layout.loose.has(key) || layout.gone.has(key))) return;
         let value: Crdt;
         let kind: DataKind;
         try {
           kind = kindOf(type);
-          value = decodeValue(kind, data);
+          value = decodeValueIn(kind, pack, start, end);
         } catch {
           skip();
           return;
@@ -674,7 +678,8 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
 
 /** Every entry under `prefix`, in key order; LevelDB reads the next chunk off the main thread while one is handled. */
 async function forEachEntry(db: Db, prefix: string, chunk: number, fn: (key: string, bytes: Uint8Array) => void): Promise<void> {
-  const it = db.iterator({ gte: prefix, lt: prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1) });
+  // Read once: not worth LevelDB's block cache (a 1 M-key restore would only churn it).
+  const it = db.iterator({ gte: prefix, lt: prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1), fillCache: false });
   let reading = it.nextv(chunk);
   try {
     for (;;) {

@@ -18,6 +18,7 @@ export {
   dataTypeOf,
   decodeState,
   decodeValue,
+  decodeValueIn,
   encodeState,
   encodeValue,
   isMapKind,

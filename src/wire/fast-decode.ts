@@ -39,32 +39,70 @@ function ascii(c: Cursor, len: number): string | undefined {
 }
 
 /**
+ * Node ids read lately. A store's counters name the same few writers again and again, so a
+ * restore or a join of a million keys would otherwise build (and drop) a string per slot: an id
+ * whose bytes match one of these is that string. Bounded, replaced round-robin.
+ */
+const RECENT_NODES = 16;
+const recentNodes: string[] = [];
+let recentNext = 0;
+
+/** The ASCII node id in bytes[at, at + len) (len > 0, in bounds): a recent one, or a new string; undefined when not ASCII. */
+function nodeIdAt(bytes: Uint8Array, at: number, len: number): string | undefined {
+  for (let i = 0; i < recentNodes.length; i++) {
+    const s = recentNodes[i]!;
+    if (s.length !== len) continue;
+    let j = 0;
+    while (j < len && s.charCodeAt(j) === bytes[at + j]) j++;
+    if (j === len) return s;
+  }
+  const s = ascii({ bytes, p: at, end: at + len }, len);
+  if (s !== undefined) {
+    recentNodes[recentNext] = s;
+    recentNext = (recentNext + 1) % RECENT_NODES;
+  }
+  return s;
+}
+
+/**
  * A GCounterState, when the bytes are exactly a run of slots `0x0a len (0x0a len node 0x10 value)`
  * with a one-byte length, an ASCII node and a safe-integer value. With `writer` (the compact form
  * of an envelope, see states.ts `encodeState`), a slot may leave its node out: `0x0a len (0x10 value)`.
+ * Read with plain positions and into an array of the exact size: a restore reads a million of
+ * these, and every object made here per slot is garbage the moment the counter exists.
+ * `start`/`end`: the state is bytes[start, end) of a larger buffer.
  */
-export function gcounterStateOf(bytes: Uint8Array, writer?: string): GCounterState | undefined {
-  const slots: SlotState[] = [];
-  const c: Cursor = { bytes, p: 0, end: bytes.length };
-  while (c.p < c.end) {
-    if (bytes[c.p] !== 0x0a) return undefined;
-    const slotLen = bytes[c.p + 1];
-    if (slotLen === undefined || slotLen >= 0x80) return undefined;
-    const slotEnd = c.p + 2 + slotLen;
-    if (slotEnd > c.end) return undefined;
-    const slot: Cursor = { bytes, p: c.p + 2, end: slotEnd };
+export function gcounterStateOf(bytes: Uint8Array, writer?: string, start = 0, end = bytes.length): GCounterState | undefined {
+  let count = 0;
+  for (let p = start; p < end; count++) {
+    const slotLen = bytes[p + 1];
+    if (bytes[p] !== 0x0a || slotLen === undefined || slotLen >= 0x80) return undefined;
+    p += 2 + slotLen;
+    if (p > end) return undefined;
+  }
+  const slots = new Array<SlotState>(count);
+  for (let p = start, k = 0; k < count; k++) {
+    const slotEnd = p + 2 + bytes[p + 1]!;
+    p += 2;
     let node: string | undefined = writer;
-    if (bytes[slot.p] === 0x0a) {
-      const nodeLen = bytes[slot.p + 1];
-      if (nodeLen === undefined || nodeLen >= 0x80) return undefined;
-      slot.p += 2;
-      node = ascii(slot, nodeLen);
+    if (bytes[p] === 0x0a) {
+      const nodeLen = bytes[p + 1];
+      if (nodeLen === undefined || nodeLen === 0 || nodeLen >= 0x80 || p + 2 + nodeLen > slotEnd) return undefined;
+      node = nodeIdAt(bytes, p + 2, nodeLen);
+      p += 2 + nodeLen;
     }
-    if (node === undefined || bytes[slot.p++] !== 0x10) return undefined;
-    const value = varint(slot, 8);
-    if (value < 0 || slot.p !== slotEnd || !Number.isSafeInteger(value)) return undefined;
-    slots.push({ node, value });
-    c.p = slotEnd;
+    if (node === undefined || p >= slotEnd || bytes[p++] !== 0x10) return undefined;
+    // The value: a varint of at most 8 bytes ending exactly at the slot's end.
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; ; i++, scale *= 128) {
+      if (i === 8 || p >= slotEnd) return undefined;
+      const b = bytes[p++]!;
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+    }
+    if (p !== slotEnd || !Number.isSafeInteger(value)) return undefined;
+    slots[k] = { node, value };
   }
   return { slots };
 }

@@ -94,8 +94,11 @@ function writeVarint(b: Uint8Array, p: number, n: number): number {
   return p;
 }
 
-/** What a pack holds, value by value: the key, its data type number and a view of its state bytes. */
-export type PackVisitor = (key: string, type: number, data: Uint8Array) => void;
+/**
+ * What a pack holds, value by value: the key, its data type number and where its state bytes are,
+ * `bytes[start, end)` (no view per value: a restore reads a million; see states.ts `decodeValueIn`).
+ */
+export type PackVisitor = (key: string, type: number, bytes: Uint8Array, start: number, end: number) => void;
 
 /**
  * Every value of a pack, in order. Throws DecodeError when protobufjs rejects the bytes too (then
@@ -107,7 +110,7 @@ export function readPack(bytes: Uint8Array, visit: PackVisitor): void {
     return;
   }
   const pack = decodeMessage<{ values: PbDelta[] }>(T.SnapshotPack, bytes, "SnapshotPack", false);
-  for (const v of pack.values) visit(v.key, v.dataType, v.data);
+  for (const v of pack.values) visit(v.key, v.dataType, v.data, 0, v.data.length);
 }
 
 /** The hand reader: false as soon as the bytes are not exactly the writer's; visits only when given. */
@@ -151,7 +154,7 @@ function scan(bytes: Uint8Array, visit: PackVisitor | undefined): boolean {
     if (visit !== undefined) {
       const key = keyOf(text, keyAt, keyLen);
       if (key === undefined) throw new DecodeError("SnapshotPack: a key is not UTF-8");
-      visit(key, type, bytes.subarray(dataAt, dataAt + dataLen));
+      visit(key, type, bytes, dataAt, dataAt + dataLen);
     } else if (!isKey(text, keyAt, keyLen)) return false;
   }
   return true;

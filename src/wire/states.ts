@@ -38,7 +38,7 @@ import type {
 } from "../crdt/types.js";
 import { DecodeError, InvalidArgumentError } from "../errors.js";
 import { gcounterStateOf } from "./fast-decode.js";
-import { bytesOf, checkFields, decodeMessage, encodeMessage, guard, i64, type Int64, messageType, schemaEnum, u64 } from "./pb.js";
+import { asDecodeError, bytesOf, checkFields, decodeMessage, encodeMessage, guard, i64, type Int64, messageType, schemaEnum, u64 } from "./pb.js";
 import { T, type PbContext, type PbDot, type PbFlag, type PbGCounter, type PbGSet, type PbLWWRegister, type PbMVRegister, type PbORMap, type PbORSet, type PbPNCounter, type PbSlot } from "./state-messages.js";
 
 // ------------------------------------------------------------------ DataKind ↔ DataType
@@ -217,7 +217,25 @@ export function decodeValue(kind: DataKind, bytes: Uint8Array, writer?: string):
   // straight from the bytes when they have the exact shape our encoder writes; the state then gets
   // the same `fromState` validation. Anything else goes through protobufjs.
   const state = (kind === "gcounter" && bytes instanceof Uint8Array ? gcounterStateOf(bytes, writer) : undefined) ?? decodeState(kind, bytes, writer);
-  return guard(stateType(kind).name, () => fromState(kind, state));
+  return validated(kind, state);
+}
+
+/**
+ * `decodeValue` of bytes[start, end) of a larger buffer (a value in a snapshot pack): a GCounter of
+ * the usual shape is read in place, without a view of its bytes.
+ */
+export function decodeValueIn(kind: DataKind, bytes: Uint8Array, start: number, end: number): Crdt {
+  const state = kind === "gcounter" ? gcounterStateOf(bytes, undefined, start, end) : undefined;
+  return state === undefined ? decodeValue(kind, bytes.subarray(start, end)) : validated(kind, state);
+}
+
+/** The data type's `fromState`, its errors as DecodeError. */
+function validated(kind: DataKind, state: AnyState): Crdt {
+  try {
+    return fromState(kind, state);
+  } catch (e) {
+    throw asDecodeError(stateType(kind).name, e); // not `guard`: a closure per value (a restore makes a million)
+  }
 }
 
 /** `node`, or the envelope's writer for the empty id of the compact form. */

@@ -11,7 +11,7 @@ import { GCounter } from "../../src/crdt/index.js";
 import { fromState } from "../../src/crdt/registry.js";
 import type { Crdt } from "../../src/crdt/types.js";
 import { DecodeError } from "../../src/errors.js";
-import { decodeState, decodeValue, encodeValue } from "../../src/wire/states.js";
+import { decodeState, decodeValue, decodeValueIn, encodeValue } from "../../src/wire/states.js";
 import { fcParams } from "../crdt/laws.js";
 
 /** What a decode gives: the state, or the refusal — which must be a DecodeError, nothing else. */
@@ -27,14 +27,17 @@ function outcome(decode: () => Crdt): string {
 
 /**
  * Both paths on `bytes`: the same outcome (the fast path answers only what the generic one would);
- * `writer`: as in a compact envelope.
+ * `writer`: as in a compact envelope. Without one, also read in place from a larger buffer (as in a
+ * snapshot pack), between bytes that would change the outcome if the reader strayed past its range.
  */
 function compare(bytes: Uint8Array, writer?: string): void {
-  assert.equal(
-    outcome(() => decodeValue("gcounter", bytes, writer)),
-    outcome(() => fromState("gcounter", decodeState("gcounter", bytes, writer))),
-    `bytes ${Buffer.from(bytes).toString("hex")}${writer === undefined ? "" : ` with writer ${writer}`}`,
-  );
+  const generic = outcome(() => fromState("gcounter", decodeState("gcounter", bytes, writer)));
+  const what = `bytes ${Buffer.from(bytes).toString("hex")}${writer === undefined ? "" : ` with writer ${writer}`}`;
+  assert.equal(outcome(() => decodeValue("gcounter", bytes, writer)), generic, what);
+  if (writer !== undefined) return;
+  const slot = (node: number): number[] => [0x0a, 0x05, 0x0a, 0x01, node, 0x10, 0x01]; // node "0" or "z", 1
+  const padded = Uint8Array.of(...slot(0x30), ...bytes, ...slot(0x7a));
+  assert.equal(outcome(() => decodeValueIn("gcounter", padded, 7, 7 + bytes.length)), generic, `${what} in place`);
 }
 
 test("the GCounter fast path decodes and rejects exactly like the generic decoder", () => {
@@ -83,4 +86,20 @@ test("random counters truncated, cut or overwritten anywhere: both paths agree, 
     }),
     fcParams(),
   );
+});
+
+test("node ids are taken from the ids read lately only when every byte matches (same length, one byte apart, more ids than it keeps)", () => {
+  // More distinct ids of one length than the reader keeps, interleaved, so matches, misses and
+  // replacements all happen; every decode must name exactly the encoded nodes.
+  const ids = Array.from({ length: 40 }, (_, i) => `w~${String(i).padStart(2, "0")}`);
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < ids.length; i++) {
+      const c = GCounter.empty()
+        .increment(ids[i]!, i + 1)
+        .increment(ids[(i * 7 + round) % ids.length]!, 2)
+        .resetDelta();
+      const back = decodeValue("gcounter", encodeValue(c)) as GCounter;
+      assert.ok(back.equals(c), `${JSON.stringify(back.toState())} != ${JSON.stringify(c.toState())}`);
+    }
+  }
 });

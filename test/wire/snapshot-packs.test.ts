@@ -17,7 +17,7 @@ const values = [
 
 function read(bytes: Uint8Array): [string, number, Uint8Array][] {
   const out: [string, number, Uint8Array][] = [];
-  readPack(bytes, (key, type, data) => out.push([key, type, Uint8Array.from(data)]));
+  readPack(bytes, (key, type, pack, start, end) => out.push([key, type, pack.slice(start, end)]));
   return out;
 }
 
