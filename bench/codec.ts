@@ -307,7 +307,8 @@ const tsproto: Lib = {
       originNode: d["originNode"] as string,
       data: tsproto.encodeState(d["kind"] as DataKind, d["data"] as Native),
     }));
-    return G.DeltaEnvelope.encode({ ...(native as unknown as G.DeltaEnvelope), deltas }).finish();
+    // ts-proto writes a string field unless it is "": an absent `writer` (the full form) is "" there.
+    return G.DeltaEnvelope.encode({ ...(native as unknown as G.DeltaEnvelope), writer: (native["writer"] as string | undefined) ?? "", deltas }).finish();
   },
   decodeEnvelope(bytes) {
     const e = G.DeltaEnvelope.decode(bytes);
