@@ -112,7 +112,7 @@ export const bigsetWorker = {
   },
   /** Wait until the digest refresh has hashed every change (its backlog, a private field, read for the bench only). */
   "bigset.digestIdle": async (a: { timeoutMs: number }) => {
-    const digest = (node().r as unknown as { antiEntropy: { pendingRehash: number } }).antiEntropy;
+    const digest = (node().r as unknown as { parts: { antiEntropy: { pendingRehash: number } } }).parts.antiEntropy;
     const deadline = Date.now() + a.timeoutMs;
     while (digest.pendingRehash > 0) {
       if (Date.now() > deadline) throw new Error(`the digest refresh still had ${digest.pendingRehash} keys to hash after ${a.timeoutMs} ms`);
