@@ -63,6 +63,7 @@ export const scaleWorker = {
   /** A new node: start, wait until it holds `count` keys. */
   "scale.join": async (a: { url: string; nodeId: string; count: number; timeoutMs: number }) => {
     const t0 = nowNs();
+    const cpu0 = process.cpuUsage();
     await startNode({ url: a.url, nodeId: a.nodeId });
     const { r, nc } = node();
     const deadline = Date.now() + a.timeoutMs;
@@ -71,7 +72,8 @@ export const scaleWorker = {
       await sleep(2);
     }
     const t1 = nowNs();
-    return { ms: (t1 - t0) / 1e6, bytesIn: wireBytes(nc).read };
+    const cpu = process.cpuUsage(cpu0);
+    return { ms: (t1 - t0) / 1e6, bytesIn: wireBytes(nc).read, cpuMs: (cpu.user + cpu.system) / 1000 };
   },
   /** Increment `count` existing keys once more (they then differ from a muted peer's copies). */
   "scale.touch": async (a: { prefix: string; from: number; count: number }) => {

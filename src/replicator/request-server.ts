@@ -24,7 +24,7 @@ import {
   type NodeRequest,
   type ReadReply,
 } from "../wire/codec.js";
-import type { AntiEntropy } from "./anti-entropy.js";
+import { type AntiEntropy, RANGE_LEVEL } from "./anti-entropy.js";
 import { isHelloReplyTo, processIdentity } from "./identity.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { Merger } from "./merge.js";
@@ -43,7 +43,7 @@ export interface RequestServerDeps {
   payloadHeadroom: number;
   store: Pick<Store, "get" | "tombstone">;
   merger: Pick<Merger, "fullState">;
-  antiEntropy: Pick<AntiEntropy, "answer">;
+  antiEntropy: Pick<AntiEntropy, "answer" | "rangePage">;
   outbox: Pick<Outbox, "recentRange">;
   stats: ReplicatorStats;
   members(): Member[];
@@ -87,7 +87,7 @@ export class RequestServer {
    */
   serve(data: Uint8Array, reply: string | undefined, signer?: string): void {
     const d = this.deps;
-    let answer: NodeReply;
+    let answer: NodeReply | Uint8Array;
     try {
       const request = decodeNodeRequest(data);
       const claimed = requester(request, d.nodeId);
@@ -104,7 +104,8 @@ export class RequestServer {
           return;
         }
         const startedMs = performance.now();
-        answer = this.answer(request, true);
+        // A bulk-pull page comes encoded (written without an object per key, see range-pages.ts).
+        answer = request.type === "digest" && request.level === RANGE_LEVEL ? d.antiEntropy.rangePage(request, request.from) : this.answer(request, true);
         if (request.type === "digest" || request.type === "repair") {
           this.stateLimit.charge(request.from, Math.max(MIN_CHARGE_MS, performance.now() - startedMs), d.now());
         }
@@ -115,7 +116,7 @@ export class RequestServer {
     }
     if (reply === undefined || d.isClosed()) return;
     try {
-      d.transport.respond(reply, encodeNodeReply(answer));
+      d.transport.respond(reply, answer instanceof Uint8Array ? answer : encodeNodeReply(answer));
     } catch (error) {
       // e.g. the answer does not fit a message: say so rather than let the requester time out.
       d.reportError(error);
