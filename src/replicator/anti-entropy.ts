@@ -111,6 +111,17 @@ export class AntiEntropy {
     return this.digests.tree;
   }
 
+  /**
+   * A bulk pull is under way: this node is (next to) empty and filling up. A peer's digest round
+   * with it now would find it lacking everything and push it all a second time (request-server.ts
+   * turns such rounds away; they are retried, and by then find nothing to do).
+   */
+  get catchingUp(): boolean {
+    return this.bulkPulls > 0;
+  }
+
+  private bulkPulls = 0;
+
   /** Keys changed since they were last hashed into the digest tree. */
   get pendingRehash(): number {
     return this.digests.pending;
@@ -317,11 +328,14 @@ export class AntiEntropy {
     if (differing.length > 0 && this.tree.size < differing.length * BULK_KEYS_PER_GROUP) {
       // (Next to) empty where the peer differs, e.g. a new node: pull those groups wholesale.
       let bulk = false;
+      this.bulkPulls++;
       try {
         await this.bulkPull(channel, differing);
         bulk = true;
       } catch (error) {
         this.o.onError?.(error); // e.g. a peer without level 3: the ordinary round does it all
+      } finally {
+        this.bulkPulls--;
       }
       if (bulk) {
         // What we hold alone, and what changed meanwhile, goes in an ordinary round.

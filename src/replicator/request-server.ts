@@ -46,7 +46,7 @@ export interface RequestServerDeps {
   payloadHeadroom: number;
   store: Pick<Store, "get" | "tombstone">;
   merger: Pick<Merger, "fullState">;
-  antiEntropy: Pick<AntiEntropy, "answer" | "rangePage">;
+  antiEntropy: Pick<AntiEntropy, "answer" | "rangePage" | "catchingUp">;
   outbox: Pick<Outbox, "recentRange">;
   stats: ReplicatorStats;
   members(): Member[];
@@ -88,6 +88,8 @@ export const PACING = { perSource: 4, total: 32, maxWaitMs: 3_000 };
 export const MIN_CHARGE_MS = 0.1;
 export const HELLO_LIMITS = { perSource: { perSecond: 5, burst: 20 }, total: { perSecond: 50, burst: 200 }, maxSources: 1024 };
 
+/** The requester's round fails and is retried (sync-scheduler.ts, SYNC_RETRY_MS), after our catch-up. */
+const CATCHING_UP: NodeReply = { type: "error", error: "catching up (a bulk pull is under way): try the digest round again later" };
 const NOT_MEMBER = encodeNodeReply({ type: "error", error: "not a member (yet): no heartbeat of the requester was heard" });
 
 export class RequestServer {
@@ -237,6 +239,8 @@ export class RequestServer {
       case "read":
         return { type: "read", ...readReply(d.store, d.nodeId, request.key) };
       case "digest":
+        // A round with a node that is catching up would push it everything its bulk pull brings.
+        if (request.level !== RANGE_LEVEL && d.antiEntropy.catchingUp) return CATCHING_UP;
         return { type: "digest", ...d.antiEntropy.answer(request, local) };
       case "repair": {
         // As many as fit one reply (at least one); the requester asks again for the rest.

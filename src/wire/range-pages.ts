@@ -225,9 +225,10 @@ function writeState(s: Bytes, value: Crdt): number {
   return s.end - start;
 }
 
-/** A read position in `bytes`. */
+/** A read position in `bytes` (`text`: the same memory, to read strings from). */
 interface Cursor {
   readonly bytes: Uint8Array;
+  readonly text: Buffer;
   p: number;
 }
 
@@ -249,15 +250,11 @@ function body(c: Cursor, tag: number, end: number): number {
   return len < 0 || c.p + len > end ? -1 : c.p + len;
 }
 
-/** A non-empty ASCII string at [c.p, to), or undefined. */
+/** A non-empty ASCII string at [c.p, to) (a flat string: it is hashed as a Map key), or undefined. */
 function ascii(c: Cursor, to: number): string | undefined {
   if (to <= c.p) return undefined;
-  let s = "";
-  for (let i = c.p; i < to; i++) {
-    const b = c.bytes[i]!;
-    if (b >= 0x80) return undefined;
-    s += String.fromCharCode(b);
-  }
+  for (let i = c.p; i < to; i++) if (c.bytes[i]! >= 0x80) return undefined;
+  const s = c.text.toString("latin1", c.p, to);
   c.p = to;
   return s;
 }
@@ -276,7 +273,7 @@ export function readDigestReply(bytes: Uint8Array): (DigestReply & { type: "dige
 }
 
 function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | undefined {
-  const c: Cursor = { bytes, p: 0 };
+  const c: Cursor = { bytes, text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), p: 0 };
   const end = body(c, 0x1a, bytes.length);
   if (end !== bytes.length) return undefined;
   const differing: number[] = [];

@@ -62,6 +62,12 @@ function pair(intercept?: (request: NodeRequest) => NodeReply | undefined): { a:
         const forged = intercept?.(req);
         if (forged !== undefined) return decodeNodeReply(encodeNodeReply(forged));
         let reply: NodeReply;
+        if (req.type === "digest" && req.level === RANGE_LEVEL) {
+          // As the request server answers it: the page's own bytes.
+          const bytes = other.ae.rangePage(req, undefined);
+          replySizes.push(bytes.length);
+          return decodeNodeReply(bytes);
+        }
         if (req.type === "digest") reply = { type: "digest", ...other.ae.answer(req) };
         else if (req.type === "push") {
           merge(other.store, req);
