@@ -64,7 +64,10 @@ export const scaleWorker = {
   "scale.join": async (a: { url: string; nodeId: string; count: number; timeoutMs: number }) => {
     const t0 = nowNs();
     const cpu0 = process.cpuUsage();
-    await startNode({ url: a.url, nodeId: a.nodeId });
+    // BENCH_JOIN_LOG=1: the joiner's warnings and errors on stderr (why a catch-up was slow).
+    const say = (obj: unknown, msg?: string): void => console.error(`[${a.nodeId} +${((nowNs() - t0) / 1e6).toFixed(0)} ms]`, msg ?? "", JSON.stringify(obj).slice(0, 300));
+    const logger = process.env["BENCH_JOIN_LOG"] ? { debug: () => undefined, info: () => undefined, warn: say, error: say } : undefined;
+    await startNode({ url: a.url, nodeId: a.nodeId, options: logger === undefined ? {} : { logger } });
     const { r, nc } = node();
     const deadline = Date.now() + a.timeoutMs;
     while (r.size < a.count) {

@@ -31,11 +31,14 @@ export class Pacer {
     return this.count;
   }
 
-  /** Run `run` in `waitMs` ms, when bounds allow: true when it will run, false when refused. */
-  hold(source: string, waitMs: number, run: () => void): boolean {
+  /**
+   * Run `run` in `waitMs` ms, when bounds allow: true when it will run, false when refused.
+   * `sinceMs`: when the request first waited (a request held again must not wait longer in all).
+   */
+  hold(source: string, waitMs: number, run: () => void, sinceMs = this.clock.now()): boolean {
     const l = this.limits;
     const own = this.waiting.get(source) ?? 0;
-    if (waitMs > l.maxWaitMs || own >= l.perSource || this.count >= l.total) return false;
+    if (this.clock.now() + waitMs - sinceMs > l.maxWaitMs || own >= l.perSource || this.count >= l.total) return false;
     this.waiting.set(source, own + 1);
     this.count++;
     const timer = this.clock.setTimeout(() => {

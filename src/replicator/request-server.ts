@@ -138,14 +138,15 @@ export class RequestServer {
    * A member's bulk-pull page over the limit waits for it (see pacing.ts) when the pacer's bounds
    * allow: true when it will be answered then.
    */
-  private paced(request: NodeRequest, reply: string | undefined): boolean {
+  private paced(request: NodeRequest, reply: string | undefined, sinceMs = this.deps.now()): boolean {
     const d = this.deps;
     // Only what a bulk pull sends: a range request names one key at most (its cursor).
     if (request.type !== "digest" || request.level !== RANGE_LEVEL || request.keys.length > 1 || reply === undefined) return false;
-    return this.pacer.hold(request.from, this.bulkLimit.waitMs(request.from, d.now()), () => {
+    const run = (): void => {
       if (d.isClosed()) return;
       if (!this.bulkLimit.allow(request.from, d.now())) {
-        d.stats.reject("rate-limited"); // another requester took the tokens meanwhile
+        // Another page took the tokens meanwhile: wait again (within the same bound).
+        if (!this.paced(request, reply, sinceMs)) d.stats.reject("rate-limited");
         return;
       }
       let answer: NodeReply | Uint8Array;
@@ -156,7 +157,8 @@ export class RequestServer {
         answer = { type: "error", error: errorMessage(error) };
       }
       this.send(reply, answer);
-    });
+    };
+    return this.pacer.hold(request.from, this.bulkLimit.waitMs(request.from, d.now()), run, sinceMs);
   }
 
   /**

@@ -114,14 +114,16 @@ export class RangePageWriter {
     const type = dataTypeOf(value.kind);
     this.mark();
     const e = this.entries;
-    const inner = 1 + varintSize(keyLen) + keyLen + 1 + varintSize(type) + 1 + varintSize(this.origin.length) + this.origin.length + 1 + varintSize(dataLen) + dataLen;
+    // An empty state has no data field (as protobufjs leaves out empty bytes).
+    const dataField = dataLen === 0 ? 0 : 1 + varintSize(dataLen) + dataLen;
+    const inner = 1 + varintSize(keyLen) + keyLen + 1 + varintSize(type) + 1 + varintSize(this.origin.length) + this.origin.length + dataField;
     e.byte(0x0a); // FullState.entries
     e.varint(inner);
     e.field(0x0a, s.buf, 0, keyLen); // CRDTDelta.key
     e.byte(0x10); // CRDTDelta.data_type
     e.varint(type);
     e.field(0x1a, this.origin); // CRDTDelta.origin_node
-    e.field(0x22, s.buf, keyLen, keyLen + dataLen); // CRDTDelta.data
+    if (dataLen > 0) e.field(0x22, s.buf, keyLen, keyLen + dataLen); // CRDTDelta.data
     this.keyHash(keyLen, hash);
     return dataLen;
   }
@@ -181,12 +183,16 @@ export class RangePageWriter {
   /** The KeyHash of the key in scratch[0, keyLen). */
   private keyHash(keyLen: number, hash: bigint): void {
     const k = this.keys;
+    const h = BigInt.asUintN(64, hash);
     k.byte(0x12); // DigestReply.keys
-    k.varint(1 + varintSize(keyLen) + keyLen + 9);
+    k.varint(1 + varintSize(keyLen) + keyLen + (h === 0n ? 0 : 9));
     k.field(0x0a, this.scratch.buf, 0, keyLen); // KeyHash.key
-    k.byte(0x11); // KeyHash.hash (fixed64)
-    this.hashView.setBigUint64(0, BigInt.asUintN(64, hash), true);
-    k.bytes(this.hash);
+    if (h !== 0n) {
+      // KeyHash.hash (fixed64; protobufjs leaves out a zero, "no hash yet")
+      k.byte(0x11);
+      this.hashView.setBigUint64(0, h, true);
+      k.bytes(this.hash);
+    }
     this.count++;
   }
 }
@@ -292,8 +298,13 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
     if (kEnd < 0) return undefined;
     const keyEnd = body(c, 0x0a, kEnd);
     const key = keyEnd < 0 ? undefined : ascii(c, keyEnd);
-    if (key === undefined || bytes[c.p] !== 0x11 || c.p + 9 !== kEnd) return undefined;
-    keys.push({ key: keyId(key, "key"), hash: view.getBigUint64(c.p + 1, true) });
+    if (key === undefined) return undefined;
+    let hash = 0n;
+    if (c.p !== kEnd) {
+      if (bytes[c.p] !== 0x11 || c.p + 9 !== kEnd) return undefined;
+      hash = view.getBigUint64(c.p + 1, true);
+    }
+    keys.push({ key: keyId(key, "key"), hash });
     c.p = kEnd;
   }
   if (c.p === end) return { type: "digest", differing, keys, wanted: [] };
@@ -321,7 +332,7 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
       nodeId(origin, "originNode");
     }
     c.p = oEnd;
-    const dataEnd = body(c, 0x22, eEnd);
+    const dataEnd = c.p === eEnd ? eEnd : body(c, 0x22, eEnd); // no data field: an empty state
     if (dataEnd !== eEnd) return undefined;
     const kind = kindOf(type);
     const data = bytes.subarray(c.p, dataEnd);

@@ -135,6 +135,20 @@ describe("bulk pull", () => {
     assertSameStores(a.store, b.store);
   });
 
+  test("the joiner says it is catching up while its bulk pull runs, and only then", async () => {
+    const during: boolean[] = [];
+    const { a, b } = pair((request) => {
+      if (request.type === "digest") during.push(request.level === RANGE_LEVEL && b.ae.catchingUp);
+      return undefined;
+    });
+    fill(a);
+    assert.equal(b.ae.catchingUp, false);
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assert.ok(during.filter(Boolean).length > 10, "every range page was asked while catching up");
+    assert.equal(b.ae.catchingUp, false, "not after the bulk pull");
+    assertSameStores(a.store, b.store);
+  });
+
   test("what only the joiner holds is pushed by the closing ordinary round", async () => {
     const { a, b } = pair();
     fill(a);
