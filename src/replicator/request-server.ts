@@ -13,6 +13,7 @@
  * bounds: see pacing.ts).
  */
 import type { Clock } from "../clock.js";
+import { GROUPS } from "../cluster/digest-tree.js";
 import type { IncarnationMemory } from "../cluster/incarnations.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
 import { ConfigError, errorMessage } from "../errors.js";
@@ -140,8 +141,9 @@ export class RequestServer {
    */
   private paced(request: NodeRequest, reply: string | undefined, sinceMs = this.deps.now()): boolean {
     const d = this.deps;
-    // Only what a bulk pull sends: a range request names one key at most (its cursor).
-    if (request.type !== "digest" || request.level !== RANGE_LEVEL || request.keys.length > 1 || reply === undefined) return false;
+    // Only what a bulk pull sends (a held request stays small): a range request names one key at
+    // most (its cursor) and each group once at most.
+    if (request.type !== "digest" || request.level !== RANGE_LEVEL || request.keys.length > 1 || request.buckets.length > GROUPS || reply === undefined) return false;
     const run = (): void => {
       if (d.isClosed()) return;
       if (!this.bulkLimit.allow(request.from, d.now())) {
