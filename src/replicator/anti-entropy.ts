@@ -476,12 +476,14 @@ export class AntiEntropy {
    * nothing, or the merge returned it) has the peer's entry hash: take it instead of rehashing.
    */
   private seed(state: FullState, keys: readonly KeyHash[]): void {
-    if (state.entries.length === 0) return;
-    const hashes = new Map<string, bigint>();
-    for (const k of keys) if (k.hash !== 0n) hashes.set(k.key, k.hash);
+    // A page lists its entries in the order of its keys (no lookup table): an entry not found
+    // further on ends the seeding, and what is not seeded is rehashed as usual.
+    let k = 0;
     for (const e of state.entries) {
-      const h = hashes.get(e.key);
-      if (h !== undefined && this.o.store.get(e.key)?.value === e.value) this.digests.seed(e.key, h);
+      while (k < keys.length && keys[k]!.key !== e.key) k++;
+      if (k === keys.length) return;
+      const h = keys[k++]!.hash;
+      if (h !== 0n && this.o.store.get(e.key)?.value === e.value) this.digests.seed(e.key, h);
     }
   }
 }
