@@ -83,6 +83,8 @@ export const STATE_LIMITS = { perSource: { perSecond: 250, burst: 1_000 }, total
  * of timing out. Together with STATE_LIMITS, answering state takes at most half the loop.
  */
 export const BULK_LIMITS = { perSource: { perSecond: 250, burst: 2_500 }, total: { perSecond: 250, burst: 2_500 }, maxSources: 1024 };
+/** Most time one event-loop turn spends answering bulk-pull pages, ms (past it they wait for the next turn). */
+export const BULK_TURN_MS = 20;
 /** Bulk-pull pages waiting for BULK_LIMITS: a joiner's streams, a few joiners, under a request timeout. */
 export const PACING = { perSource: 4, total: 32, maxWaitMs: 3_000 };
 /** The least an answer is charged, ms (a flood of cheap requests still costs decoding and replying). */
@@ -146,7 +148,7 @@ export class RequestServer {
     if (request.type !== "digest" || request.level !== RANGE_LEVEL || request.keys.length > 1 || request.buckets.length > GROUPS || reply === undefined) return false;
     const run = (): void => {
       if (d.isClosed()) return;
-      if (!this.bulkLimit.allow(request.from, d.now())) {
+      if (!this.bulkMayAnswer(request.from)) {
         // Another page took the tokens meanwhile: wait again (within the same bound).
         if (!this.paced(request, reply, sinceMs)) d.stats.reject("rate-limited");
         return;
@@ -164,6 +166,18 @@ export class RequestServer {
   }
 
   /**
+   * Whether a bulk-pull page of `source` may be answered now: within BULK_LIMITS, and this event-loop
+   * turn has not answered pages for BULK_TURN_MS yet (a burst of requests that arrive together is
+   * spread over turns, so it never blocks the loop for the whole burst).
+   */
+  private bulkMayAnswer(source: string): boolean {
+    return this.bulkTurnMs < BULK_TURN_MS && this.bulkLimit.allow(source, this.deps.now());
+  }
+
+  /** Time spent answering bulk pages in this event-loop turn, ms (reset at the next turn). */
+  private bulkTurnMs = 0;
+
+  /**
    * The answer to an admitted request of this DC's bus, charged to its rate limit (by the time it
    * took). A bulk-pull page comes encoded (written without an object per key, see range-pages.ts).
    */
@@ -173,7 +187,12 @@ export class RequestServer {
     const range = request.type === "digest" && request.level === RANGE_LEVEL;
     const answer = range ? d.antiEntropy.rangePage(request, request.from) : this.answer(request, true);
     if (request.type === "digest" || request.type === "repair") {
-      (range ? this.bulkLimit : this.stateLimit).charge(request.from, Math.max(MIN_CHARGE_MS, performance.now() - startedMs), d.now());
+      const tookMs = Math.max(MIN_CHARGE_MS, performance.now() - startedMs);
+      (range ? this.bulkLimit : this.stateLimit).charge(request.from, tookMs, d.now());
+      if (range) {
+        if (this.bulkTurnMs === 0) d.clock.soon(() => (this.bulkTurnMs = 0));
+        this.bulkTurnMs += tookMs;
+      }
     }
     return answer;
   }
@@ -208,8 +227,8 @@ export class RequestServer {
       case "digest":
       case "repair": {
         if (!d.isMember(request.from)) return "not-member";
-        const limit = request.type === "digest" && request.level === RANGE_LEVEL ? this.bulkLimit : this.stateLimit;
-        return limit.allow(request.from, d.now()) ? undefined : "rate-limited"; // charged when answered
+        const allowed = request.type === "digest" && request.level === RANGE_LEVEL ? this.bulkMayAnswer(request.from) : this.stateLimit.allow(request.from, d.now());
+        return allowed ? undefined : "rate-limited"; // charged when answered
       }
     }
   }
