@@ -76,13 +76,14 @@ export interface RequestServerDeps {
  */
 export const STATE_LIMITS = { perSource: { perSecond: 250, burst: 1_000 }, total: { perSecond: 250, burst: 1_000 }, maxSources: 1024 };
 /**
- * Bulk-pull pages (digest level 3, a joiner's) have a limiter of their own: the same quarter of
- * the loop per requester and in all, after a burst of 2.5 s, so a joiner takes a million keys
- * (~2 s of answering) without waiting for the refill, and its pull does not use up what the
- * ordinary rounds and repairs may take. A member over it waits (see pacing.ts, PACING) instead
- * of timing out. Together with STATE_LIMITS, answering state takes at most half the loop.
+ * Bulk-pull pages (digest level 3, a joiner's) have a limiter of their own: half of the loop per
+ * requester and in all, after a burst of 2.5 s, so a joiner takes a million keys (2–5 s of
+ * answering) in seconds, and its pull does not use up what the ordinary rounds and repairs may
+ * take. A member over it waits (see pacing.ts, PACING) instead of timing out. At most
+ * BULK_TURN_MS of pages run per event-loop turn, so everything else keeps its turns; answering
+ * state (with STATE_LIMITS) takes at most three quarters of the loop.
  */
-export const BULK_LIMITS = { perSource: { perSecond: 250, burst: 2_500 }, total: { perSecond: 250, burst: 2_500 }, maxSources: 1024 };
+export const BULK_LIMITS = { perSource: { perSecond: 500, burst: 2_500 }, total: { perSecond: 500, burst: 2_500 }, maxSources: 1024 };
 /** Most time one event-loop turn spends answering bulk-pull pages, ms (past it they wait for the next turn). */
 export const BULK_TURN_MS = 20;
 /** Bulk-pull pages waiting for BULK_LIMITS: a joiner's streams, a few joiners, under a request timeout. */

@@ -82,7 +82,7 @@ describe("a member's bulk-pull pages over the rate limit", () => {
     assert.equal(stats.rejected.get("not-member"), 1);
     assert.deepEqual(answered, ["inbox.1", "inbox.x"], "the stranger learns it is none");
 
-    // In debt by ~100 ms of answering: about 0.4 s at a quarter of the loop; all four within the bound.
+    // In debt by ~100 ms of answering: about 0.2 s at half the loop; all four within the bound.
     await clock.advance(PACING.maxWaitMs);
     assert.deepEqual(answered.sort(), ["inbox.1", "inbox.2", "inbox.3", "inbox.4", "inbox.5", "inbox.x"]);
     assert.equal(stats.rejected.get("rate-limited"), 1, "the one past the bound stays unanswered");
