@@ -9,8 +9,10 @@
  *
  * Bulk pull (digest level 3): a node that holds (next to) nothing in the groups that differ does
  * not walk the leaves and then name a million keys: it asks for whole leaf ranges of those groups
- * ("everything from leaf L, after key K"), pages that fit a message, several streams at a time,
- * and seeds its digest tree with the peer's entry hashes for the values it took as they are. An
+ * ("everything from leaf L, after key K"), pages that fit a message, several streams at a time
+ * (written and read without an object per key: src/wire/range-pages.ts), turns peers' digest
+ * rounds away meanwhile (`catchingUp`), and seeds its digest tree with the peer's entry hashes
+ * for the values it took as they are. An
  * ordinary round follows (it pushes what only we hold and picks up what the pages missed). A peer
  * that does not know level 3 answers with an error and the ordinary round does everything.
  */

@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { systemClock } from "../../src/clock.js";
 import { ReplicatorStats } from "../../src/extension/stats.js";
 import { RANGE_LEVEL } from "../../src/replicator/anti-entropy.js";
-import { BULK_LIMITS, PACING, RequestServer, type RequestServerDeps } from "../../src/replicator/request-server.js";
+import { BULK_LIMITS, BULK_TURN_MS, PACING, RequestServer, type RequestServerDeps } from "../../src/replicator/request-server.js";
 import { encodeNodeRequest, type DigestRequest } from "../../src/wire/codec.js";
 import { VirtualClock } from "../sim/virtual-clock.js";
 
@@ -86,5 +86,40 @@ describe("a member's bulk-pull pages over the rate limit", () => {
     await clock.advance(PACING.maxWaitMs);
     assert.deepEqual(answered.sort(), ["inbox.1", "inbox.2", "inbox.3", "inbox.4", "inbox.5", "inbox.x"]);
     assert.equal(stats.rejected.get("rate-limited"), 1, "the one past the bound stays unanswered");
+  });
+});
+
+describe("bulk-pull pages arriving together", () => {
+  it("take at most BULK_TURN_MS of an event-loop turn; the rest wait for the next turns, none is dropped", async () => {
+    const clock = new VirtualClock(0);
+    const stats = new ReplicatorStats();
+    const answered: string[] = [];
+    const deps = {
+      nodeId: "member-a",
+      stats,
+      transport: { respond: (reply: string) => answered.push(reply), maxPayload: 1 << 20 },
+      antiEntropy: {
+        catchingUp: false,
+        rangePage: () => {
+          const until = performance.now() + BULK_TURN_MS + 5; // one page: more than a turn's share
+          while (performance.now() < until) {
+            // busy
+          }
+          return new Uint8Array([0x1a, 0x00]);
+        },
+      },
+      isMember: () => true,
+      isClosed: () => false,
+      reportError: (e: unknown) => assert.fail(String(e)),
+      now: () => clock.now(),
+      clock,
+    } as unknown as RequestServerDeps;
+    const s = new RequestServer(deps);
+    const page = encodeNodeRequest({ ...digest(RANGE_LEVEL), from: "joiner", buckets: [{ bucket: 3, hash: 0n }] });
+    for (let i = 1; i <= 3; i++) s.serve(page, `inbox.${i}`); // one turn: as a socket read delivers them
+    assert.deepEqual(answered, ["inbox.1"], "the first page used up the turn");
+    await clock.advance(10);
+    assert.deepEqual(answered.sort(), ["inbox.1", "inbox.2", "inbox.3"]);
+    assert.equal(stats.rejected.get("rate-limited"), undefined, "within the limit: nothing refused");
   });
 });
