@@ -206,6 +206,11 @@ export const nodeHandlers = {
     await waitUntil(() => r.members().filter((m) => m.reachable).length >= a.count, a.timeoutMs ?? 20_000, `${a.count} members`, 20);
   },
   "node.size": () => node().r.size,
+  /** This process's CPU time so far (user + system), ms. */
+  "node.cpu": () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  },
   /** Wait until the store holds `count` keys; returns the ns timestamp when it did. */
   "node.waitSize": async (a: { count: number; timeoutMs?: number }) => {
     const { r } = node();

@@ -63,7 +63,11 @@ export const scaleWorker = {
   /** A new node: start, wait until it holds `count` keys. */
   "scale.join": async (a: { url: string; nodeId: string; count: number; timeoutMs: number }) => {
     const t0 = nowNs();
-    await startNode({ url: a.url, nodeId: a.nodeId });
+    const cpu0 = process.cpuUsage();
+    // BENCH_JOIN_LOG=1: the joiner's warnings and errors on stderr (why a catch-up was slow).
+    const say = (obj: unknown, msg?: string): void => console.error(`[${a.nodeId} +${((nowNs() - t0) / 1e6).toFixed(0)} ms]`, msg ?? "", JSON.stringify(obj).slice(0, 300));
+    const logger = process.env["BENCH_JOIN_LOG"] ? { debug: () => undefined, info: () => undefined, warn: say, error: say } : undefined;
+    await startNode({ url: a.url, nodeId: a.nodeId, options: logger === undefined ? {} : { logger } });
     const { r, nc } = node();
     const deadline = Date.now() + a.timeoutMs;
     while (r.size < a.count) {
@@ -71,7 +75,8 @@ export const scaleWorker = {
       await sleep(2);
     }
     const t1 = nowNs();
-    return { ms: (t1 - t0) / 1e6, bytesIn: wireBytes(nc).read };
+    const cpu = process.cpuUsage(cpu0);
+    return { ms: (t1 - t0) / 1e6, bytesIn: wireBytes(nc).read, cpuMs: (cpu.user + cpu.system) / 1000 };
   },
   /** Increment `count` existing keys once more (they then differ from a muted peer's copies). */
   "scale.touch": async (a: { prefix: string; from: number; count: number }) => {

@@ -9,8 +9,10 @@
  *
  * Bulk pull (digest level 3): a node that holds (next to) nothing in the groups that differ does
  * not walk the leaves and then name a million keys: it asks for whole leaf ranges of those groups
- * ("everything from leaf L, after key K"), pages that fit a message, several streams at a time,
- * and seeds its digest tree with the peer's entry hashes for the values it took as they are. An
+ * ("everything from leaf L, after key K"), pages that fit a message, several streams at a time
+ * (written and read without an object per key: src/wire/range-pages.ts), turns peers' digest
+ * rounds away meanwhile (`catchingUp`), and seeds its digest tree with the peer's entry hashes
+ * for the values it took as they are. An
  * ordinary round follows (it pushes what only we hold and picks up what the pages missed). A peer
  * that does not know level 3 answers with an error and the ordinary round does everything.
  */
@@ -29,9 +31,11 @@ import {
 import { InvalidArgumentError, ProtocolError } from "../errors.js";
 import {
   type CrdtDelta,
+  decodeNodeReply,
   type DigestReply,
   type DigestRequest,
   encodeValue,
+  RangePageWriter,
   type FullState,
   type KeyHash,
   type NodeReply,
@@ -109,6 +113,17 @@ export class AntiEntropy {
     return this.digests.tree;
   }
 
+  /**
+   * A bulk pull is under way: this node is (next to) empty and filling up. A peer's digest round
+   * with it now would find it lacking everything and push it all a second time (request-server.ts
+   * turns such rounds away; they are retried, and by then find nothing to do).
+   */
+  get catchingUp(): boolean {
+    return this.bulkPulls > 0;
+  }
+
+  private bulkPulls = 0;
+
   /** Keys changed since they were last hashed into the digest tree. */
   get pendingRehash(): number {
     return this.digests.pending;
@@ -174,18 +189,24 @@ export class AntiEntropy {
       // What did not fit is named in `wanted`: the requester asks again for it.
       return { differing: [], keys: [], wanted: keys.slice(taken), state };
     }
+    if (request.level === RANGE_LEVEL) {
+      const reply = decodeNodeReply(this.rangePage(request, direct ? request.from : undefined));
+      if (reply.type !== "digest") throw new ProtocolError("anti-entropy: a range page did not decode as a digest reply");
+      return reply;
+    }
     this.digests.refreshForAnswer();
-    if (request.level === RANGE_LEVEL) return this.answerRange(request, direct ? request.from : undefined);
     const reply = answerDigest(this.tree, { level: request.level as 0 | 1, buckets: request.buckets });
     return { differing: [...reply.differing], keys: [...reply.keys], wanted: [] };
   }
 
   /**
-   * A page of a bulk pull (see RANGE_LEVEL): the values and tombstones of the requested groups'
-   * leaves from `request.bucket` on, each leaf's keys in sorted order (so a page may end inside a
-   * leaf and the next one resumes after its last key), as many as fit a reply (at least one key).
+   * A page of a bulk pull (see RANGE_LEVEL), encoded as the NodeReply that carries it: the values
+   * and tombstones of the requested groups' leaves from `request.bucket` on, each leaf's keys in
+   * sorted order (so a page may end inside a leaf and the next one resumes after its last key), as
+   * many as fit a reply (at least one key). Written without an object per key (a joiner pulls a
+   * million). Throws InvalidArgumentError for a group or leaf out of range.
    */
-  private answerRange(request: DigestRequest, largeTo: string | undefined): DigestReply {
+  rangePage(request: DigestRequest, largeTo: string | undefined): Uint8Array {
     const groups = new Uint8Array(GROUPS);
     for (const { bucket } of request.buckets) {
       if (!Number.isInteger(bucket) || bucket < 0 || bucket >= GROUPS) throw new InvalidArgumentError(`digest group index out of range: ${String(bucket)}`);
@@ -193,11 +214,10 @@ export class AntiEntropy {
     }
     const start = request.bucket;
     if (!Number.isInteger(start) || start < 0 || start >= LEAVES) throw new InvalidArgumentError(`digest leaf index out of range: ${String(start)}`);
+    this.digests.refreshForAnswer();
     let after: string | undefined = request.keys[0]?.key;
-    const state: FullState = { entries: [], tombstones: [] };
-    const sent: KeyHash[] = [];
+    const page = new RangePageWriter(this.o.nodeId);
     const budget = this.budget();
-    let size = 0;
     for (let leaf = start; leaf < LEAVES; leaf++, after = undefined) {
       if (groups[leaf >>> 8] === 0) {
         leaf = (leaf >>> 8) * LEAVES_PER_GROUP + LEAVES_PER_GROUP - 1; // skip the rest of the group
@@ -208,16 +228,28 @@ export class AntiEntropy {
       keys.sort();
       for (const key of keys) {
         if (after !== undefined && key <= after) continue;
-        const h = this.holding(key);
-        if (h === undefined) continue;
-        // The key twice (entry and KeyHash), the origin, the data, tags, lengths and the hash.
-        const bytes = 2 * Buffer.byteLength(key) + Buffer.byteLength(this.o.nodeId) + (h.data?.length ?? 0) + 40;
-        if (sent.length > 0 && size + bytes > budget) return { differing: [leaf], keys: sent, wanted: [], state };
-        sent.push({ key, hash: this.digests.hashOf(key) ?? 0n });
-        if (this.add(state, h, bytes, largeTo)) size += bytes;
+        const hash = this.digests.hashOf(key) ?? 0n;
+        const value = this.o.store.get(key);
+        if (value !== undefined) {
+          // The key twice (entry and KeyHash), the origin, the data, tags and lengths (UTF-8 at most 3 bytes a char).
+          if (page.value(key, value.value, hash) + 6 * key.length + 3 * this.o.nodeId.length + 40 > this.o.maxPayload) {
+            // No message holds it: it goes by the direct path; the page names the key only.
+            page.undo();
+            page.keyOnly(key, hash);
+            this.sendLarge(largeTo, { key, kind: value.kind, originNode: this.o.nodeId, value: value.value, data: encodeValue(value.value) });
+          }
+        } else {
+          const tombstone = this.o.store.tombstone(key);
+          if (tombstone === undefined) continue;
+          page.tombstone(tombstone, hash);
+        }
+        if (page.count > 1 && page.size > budget) {
+          page.undo();
+          return page.finish(leaf);
+        }
       }
     }
-    return { differing: [], keys: sent, wanted: [], state };
+    return page.finish(undefined);
   }
 
   /**
@@ -298,11 +330,14 @@ export class AntiEntropy {
     if (differing.length > 0 && this.tree.size < differing.length * BULK_KEYS_PER_GROUP) {
       // (Next to) empty where the peer differs, e.g. a new node: pull those groups wholesale.
       let bulk = false;
+      this.bulkPulls++;
       try {
         await this.bulkPull(channel, differing);
         bulk = true;
       } catch (error) {
         this.o.onError?.(error); // e.g. a peer without level 3: the ordinary round does it all
+      } finally {
+        this.bulkPulls--;
       }
       if (bulk) {
         // What we hold alone, and what changed meanwhile, goes in an ordinary round.
@@ -443,12 +478,14 @@ export class AntiEntropy {
    * nothing, or the merge returned it) has the peer's entry hash: take it instead of rehashing.
    */
   private seed(state: FullState, keys: readonly KeyHash[]): void {
-    if (state.entries.length === 0) return;
-    const hashes = new Map<string, bigint>();
-    for (const k of keys) if (k.hash !== 0n) hashes.set(k.key, k.hash);
+    // A page lists its entries in the order of its keys (no lookup table): an entry not found
+    // further on ends the seeding, and what is not seeded is rehashed as usual.
+    let k = 0;
     for (const e of state.entries) {
-      const h = hashes.get(e.key);
-      if (h !== undefined && this.o.store.get(e.key)?.value === e.value) this.digests.seed(e.key, h);
+      while (k < keys.length && keys[k]!.key !== e.key) k++;
+      if (k === keys.length) return;
+      const h = keys[k++]!.hash;
+      if (h !== 0n && this.o.store.get(e.key)?.value === e.value) this.digests.seed(e.key, h);
     }
   }
 }

@@ -269,6 +269,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
       if (node !== nodeId) compactReaders.hello(node, options.clock.now());
     },
     now: options.clock.now,
+    clock: options.clock,
     isClosed,
     reportError: onError,
   });

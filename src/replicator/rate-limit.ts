@@ -47,6 +47,17 @@ export class RateLimiter {
     return own.tokens > 0 && total.tokens > 0;
   }
 
+  /**
+   * Milliseconds until `source` may be answered (0: now): until both its bucket and the shared
+   * one hold a token again. Charges nothing and keeps no state for a source not seen yet.
+   */
+  waitMs(source: string, nowMs: number): number {
+    const total = refill(this.total, this.o.total, nowMs);
+    const own = refill(this.sources.get(source), this.o.perSource, nowMs);
+    const lack = (b: Bucket, limit: RateLimit): number => (b.tokens > 0 ? 0 : ((-b.tokens + 1e-6) * 1000) / limit.perSecond);
+    return Math.max(lack(own, this.o.perSource), lack(total, this.o.total));
+  }
+
   /** Charge `cost` tokens to `source` and to the shared bucket. */
   charge(source: string, cost: number, nowMs: number): void {
     const total = refill(this.total, this.o.total, nowMs);

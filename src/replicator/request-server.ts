@@ -9,8 +9,11 @@
  * to members (a node membership has heard, admitted or not yet: a newcomer's first digest round must
  * work), digest rounds and repairs are rate-limited by what their answers cost, and hellos and
  * identify checks by count. A request turned away is counted; a stranger's gets a short error, a
- * rate-limited one no answer at all.
+ * rate-limited one no answer at all (a member's bulk-pull page waits for the limit instead, within
+ * bounds: see pacing.ts).
  */
+import type { Clock } from "../clock.js";
+import { GROUPS } from "../cluster/digest-tree.js";
 import type { IncarnationMemory } from "../cluster/incarnations.js";
 import type { ExpectedMember, Member } from "../cluster/membership.js";
 import { ConfigError, errorMessage } from "../errors.js";
@@ -24,8 +27,9 @@ import {
   type NodeRequest,
   type ReadReply,
 } from "../wire/codec.js";
-import type { AntiEntropy } from "./anti-entropy.js";
+import { type AntiEntropy, RANGE_LEVEL } from "./anti-entropy.js";
 import { isHelloReplyTo, processIdentity } from "./identity.js";
+import { Pacer } from "./pacing.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { Merger } from "./merge.js";
 import type { Outbox } from "./outbox.js";
@@ -43,7 +47,7 @@ export interface RequestServerDeps {
   payloadHeadroom: number;
   store: Pick<Store, "get" | "tombstone">;
   merger: Pick<Merger, "fullState">;
-  antiEntropy: Pick<AntiEntropy, "answer">;
+  antiEntropy: Pick<AntiEntropy, "answer" | "rangePage" | "catchingUp">;
   outbox: Pick<Outbox, "recentRange">;
   stats: ReplicatorStats;
   members(): Member[];
@@ -57,6 +61,8 @@ export interface RequestServerDeps {
   heardHello?(node: string): void;
   /** Milliseconds, for the rate limits. */
   now(): number;
+  /** Timers of requests waiting for a rate limit (see pacing.ts). */
+  clock: Clock;
   isClosed(): boolean;
   reportError(error: unknown): void;
 }
@@ -64,22 +70,41 @@ export interface RequestServerDeps {
 /**
  * Rate limits. Digest rounds and repairs by the time answering them took (a bulk pull of a few
  * thousand keys takes ~100 ms; a tree level, well under one): one requester may take a quarter of
- * this node's event loop, all of them together too, after a burst of a second. A joiner's bulk
- * pull of thousands of keys still takes seconds, and a flood cannot starve everything else.
+ * this node's event loop, all of them together too, after a burst of a second, and a flood cannot
+ * starve everything else. Bulk-pull pages are limited apart (BULK_LIMITS).
  * Hellos and identify checks (one per start) by count.
  */
 export const STATE_LIMITS = { perSource: { perSecond: 250, burst: 1_000 }, total: { perSecond: 250, burst: 1_000 }, maxSources: 1024 };
+/**
+ * Bulk-pull pages (digest level 3, a joiner's) have a limiter of their own: half of the loop per
+ * requester and in all, after a burst of 2.5 s, so a joiner takes a million keys (2–5 s of
+ * answering) in seconds, and its pull does not use up what the ordinary rounds and repairs may
+ * take. A member over it waits (see pacing.ts, PACING) instead of timing out. At most
+ * BULK_TURN_MS of pages run per event-loop turn, so everything else keeps its turns; answering
+ * state (with STATE_LIMITS) takes at most three quarters of the loop.
+ */
+export const BULK_LIMITS = { perSource: { perSecond: 500, burst: 2_500 }, total: { perSecond: 500, burst: 2_500 }, maxSources: 1024 };
+/** Most time one event-loop turn spends answering bulk-pull pages, ms (past it they wait for the next turn). */
+export const BULK_TURN_MS = 20;
+/** Bulk-pull pages waiting for BULK_LIMITS: a joiner's streams, a few joiners, under a request timeout. */
+export const PACING = { perSource: 4, total: 32, maxWaitMs: 3_000 };
 /** The least an answer is charged, ms (a flood of cheap requests still costs decoding and replying). */
 export const MIN_CHARGE_MS = 0.1;
 export const HELLO_LIMITS = { perSource: { perSecond: 5, burst: 20 }, total: { perSecond: 50, burst: 200 }, maxSources: 1024 };
 
+/** The requester's round fails and is retried (sync-scheduler.ts, SYNC_RETRY_MS), after our catch-up. */
+const CATCHING_UP: NodeReply = { type: "error", error: "catching up (a bulk pull is under way): try the digest round again later" };
 const NOT_MEMBER = encodeNodeReply({ type: "error", error: "not a member (yet): no heartbeat of the requester was heard" });
 
 export class RequestServer {
   private readonly stateLimit = new RateLimiter(STATE_LIMITS);
   private readonly helloLimit = new RateLimiter(HELLO_LIMITS);
+  private readonly bulkLimit = new RateLimiter(BULK_LIMITS);
+  private readonly pacer: Pacer;
 
-  constructor(private readonly deps: RequestServerDeps) {}
+  constructor(private readonly deps: RequestServerDeps) {
+    this.pacer = new Pacer(PACING, deps.clock);
+  }
 
   /**
    * A request on this node's subject, signed by `signer` (with signing on). Never throws; a bad
@@ -87,7 +112,7 @@ export class RequestServer {
    */
   serve(data: Uint8Array, reply: string | undefined, signer?: string): void {
     const d = this.deps;
-    let answer: NodeReply;
+    let answer: NodeReply | Uint8Array;
     try {
       const request = decodeNodeRequest(data);
       const claimed = requester(request, d.nodeId);
@@ -97,25 +122,87 @@ export class RequestServer {
       } else {
         const refused = this.admit(request);
         if (refused !== undefined) {
+          if (refused === "rate-limited" && this.paced(request, reply)) return;
           d.stats.reject(refused);
           // A member not heard yet (after a partition, our heartbeats crossed) learns it at once and
           // retries later; a flood gets nothing but silence, its backpressure.
           if (refused === "not-member" && reply !== undefined && !d.isClosed()) d.transport.respond(reply, NOT_MEMBER);
           return;
         }
-        const startedMs = performance.now();
-        answer = this.answer(request, true);
-        if (request.type === "digest" || request.type === "repair") {
-          this.stateLimit.charge(request.from, Math.max(MIN_CHARGE_MS, performance.now() - startedMs), d.now());
-        }
+        answer = this.charged(request);
       }
     } catch (error) {
       d.stats.reject("bad-request");
       answer = { type: "error", error: errorMessage(error) };
     }
+    this.send(reply, answer);
+  }
+
+  /**
+   * A member's bulk-pull page over the limit waits for it (see pacing.ts) when the pacer's bounds
+   * allow: true when it will be answered then.
+   */
+  private paced(request: NodeRequest, reply: string | undefined, sinceMs = this.deps.now()): boolean {
+    const d = this.deps;
+    // Only what a bulk pull sends (a held request stays small): a range request names one key at
+    // most (its cursor) and each group once at most.
+    if (request.type !== "digest" || request.level !== RANGE_LEVEL || request.keys.length > 1 || request.buckets.length > GROUPS || reply === undefined) return false;
+    const run = (): void => {
+      if (d.isClosed()) return;
+      if (!this.bulkMayAnswer(request.from)) {
+        // Another page took the tokens meanwhile: wait again (within the same bound).
+        if (!this.paced(request, reply, sinceMs)) d.stats.reject("rate-limited");
+        return;
+      }
+      let answer: NodeReply | Uint8Array;
+      try {
+        answer = this.charged(request);
+      } catch (error) {
+        d.stats.reject("bad-request");
+        answer = { type: "error", error: errorMessage(error) };
+      }
+      this.send(reply, answer);
+    };
+    return this.pacer.hold(request.from, this.bulkLimit.waitMs(request.from, d.now()), run, sinceMs);
+  }
+
+  /**
+   * Whether a bulk-pull page of `source` may be answered now: within BULK_LIMITS, and this event-loop
+   * turn has not answered pages for BULK_TURN_MS yet (a burst of requests that arrive together is
+   * spread over turns, so it never blocks the loop for the whole burst).
+   */
+  private bulkMayAnswer(source: string): boolean {
+    return this.bulkTurnMs < BULK_TURN_MS && this.bulkLimit.allow(source, this.deps.now());
+  }
+
+  /** Time spent answering bulk pages in this event-loop turn, ms (reset at the next turn). */
+  private bulkTurnMs = 0;
+
+  /**
+   * The answer to an admitted request of this DC's bus, charged to its rate limit (by the time it
+   * took). A bulk-pull page comes encoded (written without an object per key, see range-pages.ts).
+   */
+  private charged(request: NodeRequest): NodeReply | Uint8Array {
+    const d = this.deps;
+    const startedMs = performance.now();
+    const range = request.type === "digest" && request.level === RANGE_LEVEL;
+    const answer = range ? d.antiEntropy.rangePage(request, request.from) : this.answer(request, true);
+    if (request.type === "digest" || request.type === "repair") {
+      const tookMs = Math.max(MIN_CHARGE_MS, performance.now() - startedMs);
+      (range ? this.bulkLimit : this.stateLimit).charge(request.from, tookMs, d.now());
+      if (range) {
+        if (this.bulkTurnMs === 0) d.clock.soon(() => (this.bulkTurnMs = 0));
+        this.bulkTurnMs += tookMs;
+      }
+    }
+    return answer;
+  }
+
+  private send(reply: string | undefined, answer: NodeReply | Uint8Array): void {
+    const d = this.deps;
     if (reply === undefined || d.isClosed()) return;
     try {
-      d.transport.respond(reply, encodeNodeReply(answer));
+      d.transport.respond(reply, answer instanceof Uint8Array ? answer : encodeNodeReply(answer));
     } catch (error) {
       // e.g. the answer does not fit a message: say so rather than let the requester time out.
       d.reportError(error);
@@ -139,9 +226,11 @@ export class RequestServer {
       case "read":
         return d.isMember(request.from) ? undefined : "not-member";
       case "digest":
-      case "repair":
+      case "repair": {
         if (!d.isMember(request.from)) return "not-member";
-        return this.stateLimit.allow(request.from, d.now()) ? undefined : "rate-limited"; // charged when answered
+        const allowed = request.type === "digest" && request.level === RANGE_LEVEL ? this.bulkMayAnswer(request.from) : this.stateLimit.allow(request.from, d.now());
+        return allowed ? undefined : "rate-limited"; // charged when answered
+      }
     }
   }
 
@@ -174,6 +263,8 @@ export class RequestServer {
       case "read":
         return { type: "read", ...readReply(d.store, d.nodeId, request.key) };
       case "digest":
+        // A round with a node that is catching up would push it everything its bulk pull brings.
+        if (request.level !== RANGE_LEVEL && d.antiEntropy.catchingUp) return CATCHING_UP;
         return { type: "digest", ...d.antiEntropy.answer(request, local) };
       case "repair": {
         // As many as fit one reply (at least one); the requester asks again for the rest.

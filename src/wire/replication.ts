@@ -31,6 +31,7 @@ import { bytesOf, checkFields, encodeMessage, fixed64, u64 } from "./pb.js";
 import { type PbEnvelope, type PbNodeReply, type PbNodeRequest, T } from "./pb-shapes.js";
 import { type DeltaEnvelope, MAX_TEXT, type NodeReply, type NodeRequest } from "./shapes.js";
 import { dataTypeOf, kindOf } from "./states.js";
+import { readDigestReply } from "./range-pages.js";
 
 // ================================================================== DeltaEnvelope
 
@@ -268,7 +269,10 @@ function nodeReplyFromPb(m: PbNodeReply, what: string): NodeReply {
   throw new DecodeError(`${what}: empty (no body)`);
 }
 
-/** Decodes a reply from a peer. Throws only DecodeError (also for an empty body). */
+/**
+ * Decodes a reply from a peer. Throws only DecodeError (also for an empty body). A digest reply
+ * (a bulk-pull page holds thousands of values) is first tried by the hand reader of range-pages.ts.
+ */
 export function decodeNodeReply(bytes: Uint8Array): NodeReply {
-  return decodeWith(T.NodeReply, bytes, nodeReplyFromPb);
+  return (bytes[0] === 0x1a ? readDigestReply(bytes) : undefined) ?? decodeWith(T.NodeReply, bytes, nodeReplyFromPb);
 }

@@ -62,6 +62,12 @@ function pair(intercept?: (request: NodeRequest) => NodeReply | undefined): { a:
         const forged = intercept?.(req);
         if (forged !== undefined) return decodeNodeReply(encodeNodeReply(forged));
         let reply: NodeReply;
+        if (req.type === "digest" && req.level === RANGE_LEVEL) {
+          // As the request server answers it: the page's own bytes.
+          const bytes = other.ae.rangePage(req, undefined);
+          replySizes.push(bytes.length);
+          return decodeNodeReply(bytes);
+        }
         if (req.type === "digest") reply = { type: "digest", ...other.ae.answer(req) };
         else if (req.type === "push") {
           merge(other.store, req);
@@ -126,6 +132,20 @@ describe("bulk pull", () => {
     assert.equal(await b.ae.sync("a", "manual"), true);
     assert.equal(await a.ae.sync("b", "manual"), true);
     assert.equal(b.stats.bulkPullKeys, before, "the second round is an ordinary one");
+    assertSameStores(a.store, b.store);
+  });
+
+  test("the joiner says it is catching up while its bulk pull runs, and only then", async () => {
+    const during: boolean[] = [];
+    const { a, b } = pair((request) => {
+      if (request.type === "digest") during.push(request.level === RANGE_LEVEL && b.ae.catchingUp);
+      return undefined;
+    });
+    fill(a);
+    assert.equal(b.ae.catchingUp, false);
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assert.ok(during.filter(Boolean).length > 10, "every range page was asked while catching up");
+    assert.equal(b.ae.catchingUp, false, "not after the bulk pull");
     assertSameStores(a.store, b.store);
   });
 

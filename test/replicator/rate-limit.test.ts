@@ -3,7 +3,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { helloReplyTo, isHelloReplyTo } from "../../src/replicator/identity.js";
+import { Pacer } from "../../src/replicator/pacing.js";
 import { RateLimiter, refill } from "../../src/replicator/rate-limit.js";
+import { BULK_LIMITS, PACING, STATE_LIMITS } from "../../src/replicator/request-server.js";
+import { VirtualClock } from "../sim/virtual-clock.js";
 
 describe("refill", () => {
   it("starts full, refills at the rate up to the burst, never back in time", () => {
@@ -44,6 +47,55 @@ describe("RateLimiter", () => {
     }
     assert.equal(allowed, 12);
     assert.ok(l.size <= 3, `${l.size} buckets kept`);
+  });
+});
+
+describe("RateLimiter.waitMs", () => {
+  it("says how long until both buckets hold a token again, keeping nothing for a new source", () => {
+    const l = new RateLimiter({ perSource: { perSecond: 10, burst: 5 }, total: { perSecond: 100, burst: 100 }, maxSources: 3 });
+    assert.equal(l.waitMs("a", 0), 0);
+    assert.equal(l.size, 0, "asking creates no bucket");
+    l.charge("a", 25, 0); // 20 tokens in debt: 2 s at 10 a second
+    const wait = l.waitMs("a", 0);
+    assert.ok(wait > 2_000 && wait < 2_001, `${wait}`);
+    assert.equal(l.allow("a", wait - 1), false);
+    assert.equal(l.allow("a", wait), true);
+    l.charge("b", 250, 3_000); // the shared bucket in debt: 1.5 s at 100 a second
+    assert.ok(l.waitMs("c", 3_000) > 1_500, "the shared bucket holds everyone back");
+  });
+});
+
+describe("Pacer", () => {
+  it("runs a held request when its wait is over, and holds within its bounds only", async () => {
+    const clock = new VirtualClock(0);
+    const pacer = new Pacer({ perSource: 2, total: 3, maxWaitMs: 1_000 }, clock);
+    const ran: string[] = [];
+    assert.equal(pacer.hold("a", 100, () => ran.push("a1")), true);
+    assert.equal(pacer.hold("a", 200, () => ran.push("a2")), true);
+    assert.equal(pacer.hold("a", 50, () => ran.push("a3")), false, "per source");
+    assert.equal(pacer.hold("b", 1_001, () => ran.push("b0")), false, "longer than the requester waits");
+    assert.equal(pacer.hold("b", 100, () => ran.push("b1")), true);
+    assert.equal(pacer.hold("c", 100, () => ran.push("c1")), false, "in all");
+    assert.equal(pacer.size, 3);
+    await clock.advance(99);
+    assert.equal(ran.length, 0);
+    await clock.advance(1);
+    assert.deepEqual(ran.sort(), ["a1", "b1"]);
+    assert.equal(pacer.size, 1);
+    assert.equal(pacer.hold("c", 10, () => ran.push("c1")), true, "room again");
+    // Held again after waiting: the bound counts from the first wait.
+    assert.equal(pacer.hold("d", 950, () => undefined, -100), false);
+    await clock.advance(200);
+    assert.deepEqual(ran.sort(), ["a1", "a2", "b1", "c1"]);
+    assert.equal(pacer.size, 0);
+  });
+
+  it("bounds what requesters may take: state a quarter of the loop, bulk pages half, a few waiting", () => {
+    assert.ok(STATE_LIMITS.total.perSecond <= 250 && STATE_LIMITS.perSource.perSecond <= 250, "a quarter of a second per second");
+    assert.ok(BULK_LIMITS.total.perSecond <= 500 && BULK_LIMITS.perSource.perSecond <= 500, "half a second per second");
+    for (const limits of [STATE_LIMITS, BULK_LIMITS]) assert.ok(limits.maxSources <= 1024);
+    assert.ok(BULK_LIMITS.total.burst <= 2_500);
+    assert.ok(PACING.total <= 32 && PACING.perSource <= 4 && PACING.maxWaitMs < 5_000, "under the default request timeout");
   });
 });
 

@@ -1,0 +1,125 @@
+// How the request server (src/replicator/request-server.ts) treats bulk pulls: a member's range page
+// over its rate limit waits for it (bounded; src/replicator/pacing.ts) instead of being dropped, a
+// stranger's is still refused; and a node in the middle of its own bulk pull turns peers' digest
+// rounds away (such a round would find it lacking everything and push it all a second time), while
+// range pages and other requests are answered as usual.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { systemClock } from "../../src/clock.js";
+import { ReplicatorStats } from "../../src/extension/stats.js";
+import { RANGE_LEVEL } from "../../src/replicator/anti-entropy.js";
+import { BULK_LIMITS, BULK_TURN_MS, PACING, RequestServer, type RequestServerDeps } from "../../src/replicator/request-server.js";
+import { encodeNodeRequest, type DigestRequest } from "../../src/wire/codec.js";
+import { VirtualClock } from "../sim/virtual-clock.js";
+
+function server(catchingUp: boolean): RequestServer {
+  const deps = {
+    nodeId: "joiner",
+    stats: new ReplicatorStats(),
+    store: { get: () => undefined, tombstone: () => undefined },
+    antiEntropy: { catchingUp, answer: () => ({ differing: [7], keys: [], wanted: [] }), rangePage: () => new Uint8Array() },
+    now: () => 0,
+    clock: systemClock,
+  } as unknown as RequestServerDeps;
+  return new RequestServer(deps);
+}
+
+const digest = (level: number): DigestRequest & { type: "digest" } => ({ type: "digest", from: "member", level, buckets: [], keys: [], bucket: 0 });
+
+describe("a node catching up", () => {
+  it("turns digest rounds away with an error the requester retries after", () => {
+    for (const level of [0, 1, 2]) {
+      const reply = server(true).answer(digest(level), true);
+      assert.equal(reply.type, "error", `level ${level}`);
+      assert.match(reply.type === "error" ? reply.error : "", /catching up/);
+    }
+    assert.deepEqual(server(true).answer(digest(RANGE_LEVEL), true), { type: "digest", differing: [7], keys: [], wanted: [] }, "range pages are answered");
+    assert.equal(server(true).answer({ type: "read", from: "member", key: "k", kind: "gcounter" }, true).type, "read");
+  });
+
+  it("answers them once caught up", () => {
+    for (const level of [0, 1, 2]) assert.deepEqual(server(false).answer(digest(level), true), { type: "digest", differing: [7], keys: [], wanted: [] });
+  });
+});
+
+describe("a member's bulk-pull pages over the rate limit", () => {
+  it("wait for it (within bounds) instead of being dropped; a stranger's are refused", async () => {
+    const clock = new VirtualClock(0);
+    const stats = new ReplicatorStats();
+    const answered: string[] = [];
+    let expensive = true;
+    const deps = {
+      nodeId: "member-a",
+      stats,
+      transport: { respond: (reply: string) => answered.push(reply), maxPayload: 1 << 20 },
+      antiEntropy: {
+        catchingUp: false,
+        rangePage: () => {
+          // The first page takes (a little more than) the whole burst of answering time.
+          const until = performance.now() + (expensive ? BULK_LIMITS.perSource.burst + 100 : 0);
+          expensive = false;
+          while (performance.now() < until) {
+            // busy, as a huge page would be
+          }
+          return new Uint8Array([0x1a, 0x00]);
+        },
+      },
+      isMember: (node: string) => node !== "stranger",
+      isClosed: () => false,
+      reportError: (e: unknown) => assert.fail(String(e)),
+      now: () => clock.now(),
+      clock,
+    } as unknown as RequestServerDeps;
+    const s = new RequestServer(deps);
+    const page = (from: string): Uint8Array => encodeNodeRequest({ ...digest(RANGE_LEVEL), from, buckets: [{ bucket: 3, hash: 0n }] });
+
+    s.serve(page("joiner"), "inbox.1");
+    assert.deepEqual(answered, ["inbox.1"]);
+    for (let i = 2; i <= 6; i++) s.serve(page("joiner"), `inbox.${i}`);
+    assert.deepEqual(answered, ["inbox.1"], "over the limit: none answered now");
+    assert.equal(stats.rejected.get("rate-limited"), 1, `${PACING.perSource} wait, the one past that is refused`);
+    s.serve(page("stranger"), "inbox.x");
+    assert.equal(stats.rejected.get("not-member"), 1);
+    assert.deepEqual(answered, ["inbox.1", "inbox.x"], "the stranger learns it is none");
+
+    // In debt by ~100 ms of answering: about 0.2 s at half the loop; all four within the bound.
+    await clock.advance(PACING.maxWaitMs);
+    assert.deepEqual(answered.sort(), ["inbox.1", "inbox.2", "inbox.3", "inbox.4", "inbox.5", "inbox.x"]);
+    assert.equal(stats.rejected.get("rate-limited"), 1, "the one past the bound stays unanswered");
+  });
+});
+
+describe("bulk-pull pages arriving together", () => {
+  it("take at most BULK_TURN_MS of an event-loop turn; the rest wait for the next turns, none is dropped", async () => {
+    const clock = new VirtualClock(0);
+    const stats = new ReplicatorStats();
+    const answered: string[] = [];
+    const deps = {
+      nodeId: "member-a",
+      stats,
+      transport: { respond: (reply: string) => answered.push(reply), maxPayload: 1 << 20 },
+      antiEntropy: {
+        catchingUp: false,
+        rangePage: () => {
+          const until = performance.now() + BULK_TURN_MS + 5; // one page: more than a turn's share
+          while (performance.now() < until) {
+            // busy
+          }
+          return new Uint8Array([0x1a, 0x00]);
+        },
+      },
+      isMember: () => true,
+      isClosed: () => false,
+      reportError: (e: unknown) => assert.fail(String(e)),
+      now: () => clock.now(),
+      clock,
+    } as unknown as RequestServerDeps;
+    const s = new RequestServer(deps);
+    const page = encodeNodeRequest({ ...digest(RANGE_LEVEL), from: "joiner", buckets: [{ bucket: 3, hash: 0n }] });
+    for (let i = 1; i <= 3; i++) s.serve(page, `inbox.${i}`); // one turn: as a socket read delivers them
+    assert.deepEqual(answered, ["inbox.1"], "the first page used up the turn");
+    await clock.advance(10);
+    assert.deepEqual(answered.sort(), ["inbox.1", "inbox.2", "inbox.3"]);
+    assert.equal(stats.rejected.get("rate-limited"), undefined, "within the limit: nothing refused");
+  });
+});

@@ -1,0 +1,127 @@
+// Bulk-pull pages written and read by hand (src/wire/range-pages.ts): the writer's bytes are the
+// bytes the previous release's protobufjs encoder writes for the same reply (so either side may be
+// either release), and the hand reader returns what the generic decoder returns, or leaves the
+// bytes to it (non-ASCII keys, tombstones, bad states).
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { GCounter, GSet, PNCounter } from "../../src/crdt/index.js";
+import { DecodeError } from "../../src/errors.js";
+import { type Crdt } from "../../src/crdt/types.js";
+import { decodeNodeReply, encodeNodeReply, encodeValue, RangePageWriter, type NodeReply, type Tombstone } from "../../src/wire/codec.js";
+import { readDigestReply } from "../../src/wire/range-pages.js";
+
+type Item = { key: string; value: Crdt; hash: bigint } | { key: string; tombstone: Tombstone; hash: bigint };
+
+const ORIGIN = "node-a";
+
+function counter(i: number): GCounter {
+  return GCounter.empty().increment("a~1", i + 1).increment(`writer-${i % 3}`, 2 ** 40 + i).resetDelta();
+}
+
+function items(): Item[] {
+  const out: Item[] = [];
+  for (let i = 0; i < 50; i++) out.push({ key: `k${i}`, value: counter(i), hash: BigInt(i) * 0x9e3779b97f4a7c15n % 2n ** 64n });
+  out.push({ key: "set", value: GSet.empty<string>().add("a~1", "x").add("a~1", "y").resetDelta(), hash: 0n });
+  out.push({ key: "pn", value: PNCounter.empty().increment("a~1", 5).decrement("b~2", 2).resetDelta(), hash: 2n ** 64n - 1n });
+  out.push({ key: "empty", value: GCounter.empty(), hash: 7n });
+  return out;
+}
+
+/** The page as the previous release built it: one object per key, encoded by protobufjs. */
+function previousRelease(list: Item[], next: number | undefined): Uint8Array {
+  const reply: NodeReply = {
+    type: "digest",
+    differing: next === undefined ? [] : [next],
+    keys: list.map((i) => ({ key: i.key, hash: i.hash })),
+    wanted: [],
+    state: {
+      entries: list.flatMap((i) => ("value" in i ? [{ key: i.key, kind: i.value.kind, originNode: ORIGIN, value: i.value, data: encodeValue(i.value) }] : [])),
+      tombstones: list.flatMap((i) => ("tombstone" in i ? [i.tombstone] : [])),
+    },
+  };
+  return encodeNodeReply(reply);
+}
+
+function written(list: Item[], next: number | undefined): Uint8Array {
+  const w = new RangePageWriter(ORIGIN);
+  for (const i of list) {
+    if ("value" in i) w.value(i.key, i.value, i.hash);
+    else w.tombstone(i.tombstone, i.hash);
+  }
+  return w.finish(next);
+}
+
+/** A reply with its values as states (values are compared by content). */
+function plain(r: NodeReply): unknown {
+  if (r.type !== "digest") return r;
+  return { ...r, state: r.state && { ...r.state, entries: r.state.entries.map((e) => ({ ...e, value: e.value.toState(), data: [...(e.data ?? [])] })) } };
+}
+
+describe("range pages", () => {
+  it("are byte for byte what the previous release writes, with and without a next leaf", () => {
+    for (const next of [undefined, 0, 300, 65_535]) assert.deepEqual(written(items(), next), previousRelease(items(), next));
+    assert.deepEqual(written([], undefined), previousRelease([], undefined), "an empty page");
+    const withTombstones: Item[] = [...items(), { key: "gone", tombstone: { key: "gone", kind: "gcounter", deletedAtMs: 1234, originNode: "node-b" }, hash: 3n }];
+    assert.deepEqual(written(withTombstones, 9), previousRelease(withTombstones, 9));
+    const unicode: Item[] = [{ key: "ключ-🔑", value: counter(1), hash: 1n }];
+    assert.deepEqual(written(unicode, undefined), previousRelease(unicode, undefined));
+  });
+
+  it("undo takes the last key back out", () => {
+    const w = new RangePageWriter(ORIGIN);
+    const list = items().slice(0, 3);
+    for (const i of list) if ("value" in i) w.value(i.key, i.value, i.hash);
+    w.value("extra", counter(9), 1n);
+    w.undo();
+    assert.equal(w.count, 3);
+    assert.deepEqual(w.finish(4), previousRelease(list, 4));
+  });
+
+  it("the hand reader returns what the generic decoder returns", () => {
+    for (const next of [undefined, 17]) {
+      const bytes = previousRelease(items(), next);
+      const fast = readDigestReply(bytes);
+      assert.ok(fast !== undefined, "the writer's shape is read by hand");
+      assert.deepEqual(plain(fast), plain(decodeNodeReply(bytes)));
+      assert.ok(fast.state!.entries.every((e) => e.originNode === ORIGIN));
+    }
+    // An ordinary digest reply (no state) too.
+    const level1 = encodeNodeReply({ type: "digest", differing: [1, 2, 300], keys: [{ key: "a", hash: 5n }], wanted: [] });
+    assert.deepEqual(readDigestReply(level1), { type: "digest", differing: [1, 2, 300], keys: [{ key: "a", hash: 5n }], wanted: [] });
+  });
+
+  it("leaves other shapes to the generic decoder, which decides", () => {
+    const tomb: Item[] = [{ key: "gone", tombstone: { key: "gone", kind: "gcounter", deletedAtMs: 1, originNode: "b" }, hash: 0n }];
+    const unicode: Item[] = [{ key: "ключ", value: counter(1), hash: 1n }];
+    for (const list of [tomb, unicode]) {
+      const bytes = previousRelease(list, undefined);
+      assert.equal(readDigestReply(bytes), undefined);
+      const r = decodeNodeReply(bytes);
+      assert.equal(r.type, "digest");
+      assert.equal(r.type === "digest" && r.keys[0]!.key, list[0]!.key);
+    }
+    const withWanted = encodeNodeReply({ type: "digest", differing: [], keys: [], wanted: ["x"], state: { entries: [], tombstones: [] } });
+    assert.equal(readDigestReply(withWanted), undefined);
+    assert.deepEqual(decodeNodeReply(withWanted), { type: "digest", differing: [], keys: [], wanted: ["x"], state: { entries: [], tombstones: [] } });
+  });
+
+  it("bad bytes are refused as the generic decoder refuses them (DecodeError), never half-read", () => {
+    const good = written(items().slice(0, 2), 3);
+    // A GCounter state with a slot value past 2^53 (valid protobuf, an invalid counter).
+    const bad = new RangePageWriter(ORIGIN);
+    bad.value("k", counter(1), 1n);
+    const bytes = bad.finish(undefined);
+    const data = encodeValue(counter(1));
+    const at = Buffer.from(bytes).indexOf(Buffer.from(data));
+    assert.ok(at > 0);
+    const corrupt = bytes.slice();
+    corrupt[at + data.length - 1] = 0xff; // the last varint byte now says "more follows"
+    assert.equal(readDigestReply(corrupt), undefined);
+    assert.throws(() => decodeNodeReply(corrupt), DecodeError);
+    for (const cut of [1, 5, good.length - 1]) {
+      const truncated = good.subarray(0, cut);
+      assert.equal(readDigestReply(truncated), undefined);
+      assert.throws(() => decodeNodeReply(truncated), DecodeError);
+    }
+  });
+});
