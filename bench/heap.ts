@@ -2,8 +2,9 @@
  * Heap bytes per key of a real Replicator store, quicker than the scale scenario (seconds, one
  * process, no nats-server): a writer and a receiver on an in-memory network, N GCounter keys written
  * on the writer (one increment each, as the scale scenario's load) and replicated to the receiver.
- * Heap is read after full GCs: receiver = heap once the writer is closed and dropped, less the heap
- * before either started; writer = what closing it freed.
+ * Memory is read after full GCs, as heap in use plus array buffers (typed arrays' contents live
+ * outside the heap): receiver = memory once the writer is closed and dropped, less the memory
+ * before either started; writer = what closing it freed. The heap share is printed too.
  *
  * `--parts` measures each per-key structure alone instead (key strings, the store's map, GCounters,
  * the digest tree), to see where a key's bytes go.
@@ -24,12 +25,19 @@ const args = process.argv.slice(2);
 const keys = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
 const keyName = (i: number): string => `k${i}`;
 
-async function heap(): Promise<number> {
+/** Heap in use and array buffers' bytes, after full GCs. */
+async function memory(): Promise<{ heap: number; total: number }> {
   for (let i = 0; i < 3; i++) {
     gc!();
     await new Promise((resolve) => setImmediate(resolve));
   }
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, total: m.heapUsed + m.arrayBuffers };
+}
+
+/** Bytes per key between two readings. */
+function perKey(from: { heap: number; total: number }, to: { heap: number; total: number }): string {
+  return `${((to.total - from.total) / keys).toFixed(1)} B/key (heap ${((to.heap - from.heap) / keys).toFixed(1)})`;
 }
 
 async function waitFor(done: () => boolean, what: string): Promise<void> {
@@ -41,7 +49,7 @@ async function waitFor(done: () => boolean, what: string): Promise<void> {
 }
 
 async function replicated(): Promise<void> {
-  const h0 = await heap();
+  const h0 = await memory();
   const net = new MemoryNetwork({ seed: 1 });
   let writer: Replicator | undefined = await Replicator.start({ nodeId: "writer", transport: net.connect("writer") });
   const receiver = await Replicator.start({ nodeId: "receiver", transport: net.connect("receiver") });
@@ -55,22 +63,22 @@ async function replicated(): Promise<void> {
   // Let the background rehash fill both digest trees, as a settled node's are.
   await receiver.sync("writer").catch(() => undefined);
   await writer.sync("receiver").catch(() => undefined);
-  const both = await heap();
+  const both = await memory();
   await writer.close();
   writer = undefined;
-  const h1 = await heap();
+  const h1 = await memory();
   console.log(`${keys} keys, loaded and replicated in ${(loadMs / 1000).toFixed(1)} s`);
-  console.log(`receiver: ${((h1 - h0) / keys).toFixed(1)} B/key`);
-  console.log(`writer:   ${((both - h1) / keys).toFixed(1)} B/key`);
+  console.log(`receiver: ${perKey(h0, h1)}`);
+  console.log(`writer:   ${perKey(h1, both)}`);
   await receiver.close();
 }
 
 /** Bytes per key that `build` holds (what it returns is kept alive until measured). */
 async function measure(what: string, build: () => unknown): Promise<void> {
-  const h0 = await heap();
+  const h0 = await memory();
   const kept = build();
-  const h1 = await heap();
-  console.log(`${what.padEnd(52)} ${((h1 - h0) / keys).toFixed(1).padStart(6)} B/key`);
+  const h1 = await memory();
+  console.log(`${what.padEnd(52)} ${perKey(h0, h1)}`);
   if (kept === undefined) throw new Error("unreachable");
 }
 
@@ -102,10 +110,9 @@ async function parts(): Promise<void> {
     for (let i = 0; i < keys; i++) m.set(names[i]!, counters[i]);
     return m;
   });
-  const hashes = names.map((k, i) => keyEntryHash(k, contentHash(counters[i]!)));
-  await measure("DigestTree", () => {
+  await measure("DigestTree (hashes included)", () => {
     const tree = new DigestTree();
-    for (let i = 0; i < keys; i++) tree.set(names[i]!, hashes[i]!);
+    for (let i = 0; i < keys; i++) tree.set(names[i]!, keyEntryHash(names[i]!, contentHash(counters[i]!)));
     return tree;
   });
   await measure("Set<string> (a dirty set, when full)", () => new Set(names));
