@@ -10,8 +10,8 @@
  * cluster has a handful of writers, so a copy is a few words and a lookup a short scan: measured
  * ~4× faster per increment and ~10× per merge than Map copies (A/B, min of 9 × 1 M). A counter
  * with one slot (one writer: most keys) holds it without an array, and a stored value's missing
- * delta costs one field: such a counter is one 40-byte object, where Maps took ~230 bytes and the
- * array ~112 (which matters at a million keys). `kind` lives on the prototype (one field less per
+ * delta costs no field of its own: such a counter is one 40-byte object, where Maps took ~230 bytes
+ * and the array ~112 (which matters at a million keys). `kind` lives on the prototype (one field less per
  * value and delta). Node ids decoded from the wire are interned, so a receiver holds one copy of
  * each writer id, not one per key.
  */
@@ -83,11 +83,13 @@ function withSlot(s: Slots, node: string, value: number, i = find(s, node)): Slo
   return out;
 }
 
-/** What the mutators that made a value added (`delta`), and the delta-free value they started from. */
+/** A value's delta: what the mutators that made it added, and the delta-free value they started from. */
 interface Pending {
   readonly delta: GCounter;
   /** Undefined for a merged value: it keeps its delta but derives from no value. */
   readonly origin: GCounter | undefined;
+  /** The value's lone slot's value (see #more). */
+  readonly lone: number;
 }
 
 export class GCounter implements Crdt<GCounter> {
@@ -97,39 +99,42 @@ export class GCounter implements Crdt<GCounter> {
     Object.defineProperty(GCounter.prototype, "kind", { value: "gcounter", enumerable: true });
   }
   // A lone slot — the usual counter, written by one node — is held as its node in #slots and its
-  // value in #lone, without an array (a stored one-writer counter is one 40-byte object, fields
-  // and header, where an array of its slot took 64 more). Any other number of slots is an array.
-  // A counter with exactly one slot always takes the lone form, so equal counters have equal forms.
+  // value in #more, without an array. Any other number of slots is an array. A counter with
+  // exactly one slot always takes the lone form, so equal counters have equal forms.
   readonly #slots: Slots | string;
-  readonly #lone: number;
-  // One field for delta and origin: stored values, which have neither, pay one word, not two.
-  readonly #pending: Pending | undefined;
+  // The lone slot's value (0 for an array), or, for a value with a delta, a record of the delta,
+  // its origin and that value: a stored one-writer counter (no delta) is one 40-byte object,
+  // header and two fields, where an array of its slot and fields for delta and origin took 112.
+  readonly #more: number | Pending;
 
-  static readonly #EMPTY = new GCounter(EMPTY_SLOTS, 0, undefined);
+  static readonly #EMPTY = new GCounter(EMPTY_SLOTS, 0);
 
-  private constructor(slots: Slots | string, lone: number, pending: Pending | undefined) {
+  private constructor(slots: Slots | string, lone: number, delta?: GCounter, origin?: GCounter) {
     this.#slots = slots;
-    this.#lone = lone;
-    this.#pending = pending;
-  }
-
-  /** A counter of non-empty `slots` (a lone slot takes the lone form). */
-  static #of(slots: Slots, pending: Pending | undefined): GCounter {
-    return slots.length === 2 ? new GCounter(slots[0] as string, slots[1] as number, pending) : new GCounter(slots, 0, pending);
+    this.#more = delta === undefined ? lone : { delta, origin, lone };
   }
 
   // Helpers are static: a private instance method would add a field (its brand) to every counter.
 
+  /** A counter of non-empty `slots` (a lone slot takes the lone form). */
+  static #of(slots: Slots, delta?: GCounter, origin?: GCounter): GCounter {
+    return slots.length === 2 ? new GCounter(slots[0] as string, slots[1] as number, delta, origin) : new GCounter(slots, 0, delta, origin);
+  }
+
+  static #lone(c: GCounter): number {
+    const m = c.#more;
+    return typeof m === "number" ? m : m.lone;
+  }
+
+  static #pending(c: GCounter): Pending | undefined {
+    const m = c.#more;
+    return typeof m === "number" ? undefined : m;
+  }
+
   /** The slots of `c` as an array (a lone slot's is made on the spot). */
   static #array(c: GCounter): Slots {
     const s = c.#slots;
-    return typeof s === "string" ? [s, c.#lone] : s;
-  }
-
-  /** The pending delta of `c`, as a value merged from it keeps it (deriving from no value). */
-  static #kept(c: GCounter): Pending | undefined {
-    const p = c.#pending;
-    return p === undefined || p.origin === undefined ? p : { delta: p.delta, origin: undefined };
+    return typeof s === "string" ? [s, GCounter.#lone(c)] : s;
   }
 
   static empty(): GCounter {
@@ -139,7 +144,7 @@ export class GCounter implements Crdt<GCounter> {
   /** Validates and decodes a plain state (slots sorted by node, unique, non-zero safe integers). */
   static fromState(state: GCounterState): GCounter {
     const slots = dropCovered(decodeSlots(state, "GCounterState"));
-    return slots.length === 0 ? GCounter.#EMPTY : GCounter.#of(slots, undefined);
+    return slots.length === 0 ? GCounter.#EMPTY : GCounter.#of(slots);
   }
 
   /** Adds `by` (a non-negative safe integer; 0 is a no-op) to `node`'s slot. */
@@ -154,19 +159,19 @@ export class GCounter implements Crdt<GCounter> {
       );
     }
     const s = this.#slots;
-    const p = this.#pending;
+    const p = GCounter.#pending(this);
     if (p === undefined && (typeof s === "string" ? s === node : s.length === 0)) {
       // The usual write (one writer, no delta yet): the result and its delta are lone slots.
-      return new GCounter(node, next, { delta: new GCounter(node, next, undefined), origin: this });
+      return new GCounter(node, next, new GCounter(node, next), this);
     }
     const deltaSlots = p === undefined ? [node, next] : withSlot(GCounter.#array(p.delta), node, next);
-    return GCounter.#of(withSlot(GCounter.#array(this), node, next), { delta: GCounter.#of(deltaSlots, undefined), origin: p === undefined ? this : p.origin });
+    return GCounter.#of(withSlot(GCounter.#array(this), node, next), GCounter.#of(deltaSlots), p === undefined ? this : p.origin);
   }
 
   /** The sum of the slots. Throws PrecisionError past Number.MAX_SAFE_INTEGER: read `bigValue` then. */
   get value(): number {
     const s = this.#slots;
-    if (typeof s === "string") return this.#lone;
+    if (typeof s === "string") return GCounter.#lone(this);
     // Float sum: exact while ≤ MAX_SAFE_INTEGER and monotone (all slots ≥ 0), so the check is sound.
     let sum = 0;
     for (let i = 1; i < s.length; i += 2) sum += s[i] as number;
@@ -190,7 +195,7 @@ export class GCounter implements Crdt<GCounter> {
   slot(node: string): number {
     if (typeof node !== "string") return 0;
     const s = this.#slots;
-    if (typeof s === "string") return s === node ? this.#lone : 0;
+    if (typeof s === "string") return s === node ? GCounter.#lone(this) : 0;
     const i = find(s, node);
     return i >= 0 ? (s[i + 1] as number) : 0;
   }
@@ -210,15 +215,15 @@ export class GCounter implements Crdt<GCounter> {
   }
 
   get delta(): GCounter | undefined {
-    return this.#pending?.delta;
+    return GCounter.#pending(this)?.delta;
   }
 
   resetDelta(): GCounter {
-    return this.#pending === undefined ? this : new GCounter(this.#slots, this.#lone, undefined);
+    return typeof this.#more === "number" ? this : new GCounter(this.#slots, this.#more.lone);
   }
 
   derivesFrom(base: GCounter): boolean {
-    return this === base || (this.#pending !== undefined && this.#pending.origin === base);
+    return this === base || GCounter.#pending(this)?.origin === base;
   }
 
   /** Per-node maximum. Keeps this value's pending delta; returns `this` when `other` adds nothing. */
@@ -227,7 +232,9 @@ export class GCounter implements Crdt<GCounter> {
     const sb = other.#slots;
     if (typeof sa === "string" && sa === sb) {
       // One writer on both sides (a receiver's usual merge): the larger slot wins.
-      return other.#lone > this.#lone ? new GCounter(sa, other.#lone, GCounter.#kept(this)) : this;
+      const mine = GCounter.#lone(this);
+      const theirs = GCounter.#lone(other);
+      return theirs > mine ? new GCounter(sa, theirs, this.delta) : this;
     }
     const a = GCounter.#array(this);
     const b = GCounter.#array(other);
@@ -261,7 +268,7 @@ export class GCounter implements Crdt<GCounter> {
     if (!otherAdds) return this;
     if (!thisAdds) {
       const shared = dropCovered(b); // slot arrays are never mutated: share
-      return sameSlots(shared, a) ? this : GCounter.#of(shared, GCounter.#kept(this));
+      return sameSlots(shared, a) ? this : GCounter.#of(shared, this.delta);
     }
     const out: (string | number)[] = [];
     i = 0;
@@ -281,7 +288,7 @@ export class GCounter implements Crdt<GCounter> {
     }
     // A fold id on one side drops the ids it covers on the other (a late slot of a retired writer).
     const merged = dropCovered(out);
-    return sameSlots(merged, a) ? this : GCounter.#of(merged, GCounter.#kept(this));
+    return sameSlots(merged, a) ? this : GCounter.#of(merged, this.delta);
   }
 
   /**
@@ -307,9 +314,9 @@ export class GCounter implements Crdt<GCounter> {
     const total = sum + this.slot(fold);
     if (total > Number.MAX_SAFE_INTEGER) throw new PrecisionError(`the retired slots of ${JSON.stringify(writerId)}'s node add up past 2^53 - 1`);
     const slots = withSlot(kept, fold, total);
-    const piece = new GCounter(fold, total, undefined);
-    const p = this.#pending;
-    return GCounter.#of(slots, p === undefined ? { delta: piece, origin: this } : { delta: p.delta.merge(piece), origin: p.origin });
+    const piece = new GCounter(fold, total);
+    const p = GCounter.#pending(this);
+    return p === undefined ? GCounter.#of(slots, piece, this) : GCounter.#of(slots, p.delta.merge(piece), p.origin);
   }
 
   /** The writer ids with a slot (Akka's `modifiedByNodes`). */
@@ -321,7 +328,7 @@ export class GCounter implements Crdt<GCounter> {
     if (this === other) return true;
     const a = this.#slots;
     const b = other.#slots;
-    if (typeof a === "string" || typeof b === "string") return a === b && this.#lone === other.#lone;
+    if (typeof a === "string" || typeof b === "string") return a === b && GCounter.#lone(this) === GCounter.#lone(other);
     return sameSlots(a, b);
   }
 
