@@ -10,10 +10,10 @@
  * cluster has a handful of writers, so a copy is a few words and a lookup a short scan: measured
  * ~4× faster per increment and ~10× per merge than Map copies (A/B, min of 9 × 1 M). A counter
  * with one slot (one writer: most keys) holds it without an array, and a stored value's missing
- * delta costs no field of its own: such a counter is one 40-byte object, where Maps took ~230 bytes
- * and the array ~112 (which matters at a million keys). `kind` lives on the prototype (one field less per
- * value and delta). Node ids decoded from the wire are interned, so a receiver holds one copy of
- * each writer id, not one per key.
+ * delta costs no field of its own: such a counter is one 40-byte object, where Maps took ~230
+ * bytes and the array ~112 (which matters at a million keys). `kind` lives on the prototype (one
+ * field less per value and delta). Node ids decoded from the wire are interned, so a receiver
+ * holds one copy of each writer id, not one per key.
  */
 import { DecodeError, InvalidArgumentError, PrecisionError } from "../errors.js";
 import type { DataTypeDescriptor, Json, JsonCapability, JsonWriter } from "./descriptor.js";
