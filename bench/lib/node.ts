@@ -217,14 +217,15 @@ export const nodeHandlers = {
     await waitUntil(() => r.size >= a.count, a.timeoutMs ?? 120_000, `${a.count} keys (have ${r.size})`);
     return nowNs();
   },
-  /** Heap in use after full garbage collection. */
+  /** Heap in use after full garbage collection, plus array buffers (typed arrays' contents live outside the heap). */
   "node.heap": async () => {
     const gc = (globalThis as { gc?: () => void }).gc;
     for (let i = 0; i < 3; i++) {
       gc?.();
       await nextTurn();
     }
-    return process.memoryUsage().heapUsed;
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
   },
   "node.bytes": () => ({ ...wireBytes(node().nc), heartbeat: node().tx.heartbeatWireBytes, stats: statsOf(node().r) }),
   "raw.bytes": () => wireBytes(raw()),

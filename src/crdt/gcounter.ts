@@ -8,10 +8,12 @@
  * Representation: one flat array `[node0, value0, node1, value1, …]` sorted by node (code-unit
  * order, the order of `toState()` and of the wire), copied — never changed — by a mutation. A
  * cluster has a handful of writers, so a copy is a few words and a lookup a short scan: measured
- * ~4× faster per increment and ~10× per merge than Map copies (A/B, min of 9 × 1 M), and a
- * one-slot counter takes ~64 heap bytes instead of ~230 (which matters at a million keys). `kind`
- * lives on the prototype (one field less per value and delta). Node ids decoded from the wire are
- * interned, so a receiver holds one copy of each writer id, not one per key.
+ * ~4× faster per increment and ~10× per merge than Map copies (A/B, min of 9 × 1 M). A counter
+ * with one slot (one writer: most keys) holds it without an array, and a stored value's missing
+ * delta costs no field of its own: such a counter is one 40-byte object, where Maps took ~230
+ * bytes and the array ~112 (which matters at a million keys). `kind` lives on the prototype (one
+ * field less per value and delta). Node ids decoded from the wire are interned, so a receiver
+ * holds one copy of each writer id, not one per key.
  */
 import { DecodeError, InvalidArgumentError, PrecisionError } from "../errors.js";
 import type { DataTypeDescriptor, Json, JsonCapability, JsonWriter } from "./descriptor.js";
@@ -81,22 +83,58 @@ function withSlot(s: Slots, node: string, value: number, i = find(s, node)): Slo
   return out;
 }
 
+/** A value's delta: what the mutators that made it added, and the delta-free value they started from. */
+interface Pending {
+  readonly delta: GCounter;
+  /** Undefined for a merged value: it keeps its delta but derives from no value. */
+  readonly origin: GCounter | undefined;
+  /** The value's lone slot's value (see #more). */
+  readonly lone: number;
+}
+
 export class GCounter implements Crdt<GCounter> {
   // On the prototype, not per instance: a million counters (and every delta) save a field each.
   declare readonly kind: "gcounter";
   static {
     Object.defineProperty(GCounter.prototype, "kind", { value: "gcounter", enumerable: true });
   }
-  readonly #slots: Slots;
-  readonly #delta: GCounter | undefined;
-  readonly #origin: GCounter | undefined; // the delta-free value the mutators that made #delta started from
+  // A lone slot — the usual counter, written by one node — is held as its node in #slots and its
+  // value in #more, without an array. Any other number of slots is an array. A counter with
+  // exactly one slot always takes the lone form, so equal counters have equal forms.
+  readonly #slots: Slots | string;
+  // The lone slot's value (0 for an array), or, for a value with a delta, a record of the delta,
+  // its origin and that value: a stored one-writer counter (no delta) is one 40-byte object,
+  // header and two fields, where an array of its slot and fields for delta and origin took 112.
+  readonly #more: number | Pending;
 
-  static readonly #EMPTY = new GCounter(EMPTY_SLOTS, undefined);
+  static readonly #EMPTY = new GCounter(EMPTY_SLOTS, 0);
 
-  private constructor(slots: Slots, delta: GCounter | undefined, origin?: GCounter) {
+  private constructor(slots: Slots | string, lone: number, delta?: GCounter, origin?: GCounter) {
     this.#slots = slots;
-    this.#delta = delta;
-    this.#origin = origin;
+    this.#more = delta === undefined ? lone : { delta, origin, lone };
+  }
+
+  // Helpers are static: a private instance method would add a field (its brand) to every counter.
+
+  /** A counter of non-empty `slots` (a lone slot takes the lone form). */
+  static #of(slots: Slots, delta?: GCounter, origin?: GCounter): GCounter {
+    return slots.length === 2 ? new GCounter(slots[0] as string, slots[1] as number, delta, origin) : new GCounter(slots, 0, delta, origin);
+  }
+
+  static #lone(c: GCounter): number {
+    const m = c.#more;
+    return typeof m === "number" ? m : m.lone;
+  }
+
+  static #pending(c: GCounter): Pending | undefined {
+    const m = c.#more;
+    return typeof m === "number" ? undefined : m;
+  }
+
+  /** The slots of `c` as an array (a lone slot's is made on the spot). */
+  static #array(c: GCounter): Slots {
+    const s = c.#slots;
+    return typeof s === "string" ? [s, GCounter.#lone(c)] : s;
   }
 
   static empty(): GCounter {
@@ -106,7 +144,7 @@ export class GCounter implements Crdt<GCounter> {
   /** Validates and decodes a plain state (slots sorted by node, unique, non-zero safe integers). */
   static fromState(state: GCounterState): GCounter {
     const slots = dropCovered(decodeSlots(state, "GCounterState"));
-    return slots.length === 0 ? GCounter.#EMPTY : new GCounter(slots, undefined);
+    return slots.length === 0 ? GCounter.#EMPTY : GCounter.#of(slots);
   }
 
   /** Adds `by` (a non-negative safe integer; 0 is a no-op) to `node`'s slot. */
@@ -114,24 +152,27 @@ export class GCounter implements Crdt<GCounter> {
     checkNode(node);
     checkAmount(by, "increment", "use PNCounter.decrement to go down");
     if (by === 0) return this;
-    const s = this.#slots;
-    const i = find(s, node);
-    const next = (i >= 0 ? (s[i + 1] as number) : 0) + by;
+    const next = this.slot(node) + by;
     if (next > Number.MAX_SAFE_INTEGER) {
       throw new InvalidArgumentError(
         `node ${JSON.stringify(node)}'s slot would exceed Number.MAX_SAFE_INTEGER (2^53 - 1); a node's slot is a safe integer`,
       );
     }
-    const slots = withSlot(s, node, next, i);
-    const d = this.#delta;
-    const deltaSlots = d === undefined ? [node, next] : withSlot(d.#slots, node, next);
-    return new GCounter(slots, new GCounter(deltaSlots, undefined), d === undefined ? this : this.#origin);
+    const s = this.#slots;
+    const p = GCounter.#pending(this);
+    if (p === undefined && (typeof s === "string" ? s === node : s.length === 0)) {
+      // The usual write (one writer, no delta yet): the result and its delta are lone slots.
+      return new GCounter(node, next, new GCounter(node, next), this);
+    }
+    const deltaSlots = p === undefined ? [node, next] : withSlot(GCounter.#array(p.delta), node, next);
+    return GCounter.#of(withSlot(GCounter.#array(this), node, next), GCounter.#of(deltaSlots), p === undefined ? this : p.origin);
   }
 
   /** The sum of the slots. Throws PrecisionError past Number.MAX_SAFE_INTEGER: read `bigValue` then. */
   get value(): number {
-    // Float sum: exact while ≤ MAX_SAFE_INTEGER and monotone (all slots ≥ 0), so the check is sound.
     const s = this.#slots;
+    if (typeof s === "string") return GCounter.#lone(this);
+    // Float sum: exact while ≤ MAX_SAFE_INTEGER and monotone (all slots ≥ 0), so the check is sound.
     let sum = 0;
     for (let i = 1; i < s.length; i += 2) sum += s[i] as number;
     if (sum > Number.MAX_SAFE_INTEGER) {
@@ -144,7 +185,7 @@ export class GCounter implements Crdt<GCounter> {
 
   /** The exact sum of the slots. */
   get bigValue(): bigint {
-    const s = this.#slots;
+    const s = GCounter.#array(this);
     let sum = 0n;
     for (let i = 1; i < s.length; i += 2) sum += BigInt(s[i] as number);
     return sum;
@@ -153,39 +194,50 @@ export class GCounter implements Crdt<GCounter> {
   /** One node's slot (0 when it never incremented). */
   slot(node: string): number {
     if (typeof node !== "string") return 0;
-    const i = find(this.#slots, node);
-    return i >= 0 ? (this.#slots[i + 1] as number) : 0;
+    const s = this.#slots;
+    if (typeof s === "string") return s === node ? GCounter.#lone(this) : 0;
+    const i = find(s, node);
+    return i >= 0 ? (s[i + 1] as number) : 0;
   }
 
   /** Whether `node` has a (non-zero) slot. */
   holds(node: string): boolean {
-    return find(this.#slots, node) >= 0;
+    const s = this.#slots;
+    return typeof s === "string" ? s === node : find(s, node) >= 0;
   }
 
   /** The nodes that have a (non-zero) slot, in no particular order. */
   get nodes(): string[] {
-    const s = this.#slots;
+    const s = GCounter.#array(this);
     const out: string[] = [];
     for (let i = 0; i < s.length; i += 2) out.push(s[i] as string);
     return out;
   }
 
   get delta(): GCounter | undefined {
-    return this.#delta;
+    return GCounter.#pending(this)?.delta;
   }
 
   resetDelta(): GCounter {
-    return this.#delta === undefined ? this : new GCounter(this.#slots, undefined);
+    return typeof this.#more === "number" ? this : new GCounter(this.#slots, this.#more.lone);
   }
 
   derivesFrom(base: GCounter): boolean {
-    return this === base || (this.#delta !== undefined && this.#origin === base);
+    return this === base || GCounter.#pending(this)?.origin === base;
   }
 
   /** Per-node maximum. Keeps this value's pending delta; returns `this` when `other` adds nothing. */
   merge(other: GCounter): GCounter {
-    const a = this.#slots;
-    const b = other.#slots;
+    const sa = this.#slots;
+    const sb = other.#slots;
+    if (typeof sa === "string" && sa === sb) {
+      // One writer on both sides (a receiver's usual merge): the larger slot wins.
+      const mine = GCounter.#lone(this);
+      const theirs = GCounter.#lone(other);
+      return theirs > mine ? new GCounter(sa, theirs, this.delta) : this;
+    }
+    const a = GCounter.#array(this);
+    const b = GCounter.#array(other);
     if (a === b || b.length === 0) return this;
     // One pass without allocating: does `other` add anything, and does `this`? The common cases
     // (an idempotent merge; a newer delta of the same writers) then cost one object at most.
@@ -216,7 +268,7 @@ export class GCounter implements Crdt<GCounter> {
     if (!otherAdds) return this;
     if (!thisAdds) {
       const shared = dropCovered(b); // slot arrays are never mutated: share
-      return sameSlots(shared, a) ? this : new GCounter(shared, this.#delta);
+      return sameSlots(shared, a) ? this : GCounter.#of(shared, this.delta);
     }
     const out: (string | number)[] = [];
     i = 0;
@@ -236,7 +288,7 @@ export class GCounter implements Crdt<GCounter> {
     }
     // A fold id on one side drops the ids it covers on the other (a late slot of a retired writer).
     const merged = dropCovered(out);
-    return sameSlots(merged, a) ? this : new GCounter(merged, this.#delta);
+    return sameSlots(merged, a) ? this : GCounter.#of(merged, this.delta);
   }
 
   /**
@@ -247,7 +299,7 @@ export class GCounter implements Crdt<GCounter> {
   foldRetired(writerId: string): GCounter {
     const fold = foldIdOf(writerId);
     if (fold === undefined) return this;
-    const s = this.#slots;
+    const s = GCounter.#array(this);
     let sum = 0;
     let retired = 0;
     const kept: (string | number)[] = [];
@@ -262,8 +314,9 @@ export class GCounter implements Crdt<GCounter> {
     const total = sum + this.slot(fold);
     if (total > Number.MAX_SAFE_INTEGER) throw new PrecisionError(`the retired slots of ${JSON.stringify(writerId)}'s node add up past 2^53 - 1`);
     const slots = withSlot(kept, fold, total);
-    const piece = new GCounter([fold, total], undefined);
-    return new GCounter(slots, this.#delta === undefined ? piece : this.#delta.merge(piece), this.#delta === undefined ? this : this.#origin);
+    const piece = new GCounter(fold, total);
+    const p = GCounter.#pending(this);
+    return p === undefined ? GCounter.#of(slots, piece, this) : GCounter.#of(slots, p.delta.merge(piece), p.origin);
   }
 
   /** The writer ids with a slot (Akka's `modifiedByNodes`). */
@@ -272,11 +325,15 @@ export class GCounter implements Crdt<GCounter> {
   }
 
   equals(other: GCounter): boolean {
-    return this === other || sameSlots(this.#slots, other.#slots);
+    if (this === other) return true;
+    const a = this.#slots;
+    const b = other.#slots;
+    if (typeof a === "string" || typeof b === "string") return a === b && GCounter.#lone(this) === GCounter.#lone(other);
+    return sameSlots(a, b);
   }
 
   toState(): GCounterState {
-    const s = this.#slots;
+    const s = GCounter.#array(this);
     const slots: SlotState[] = [];
     for (let i = 0; i < s.length; i += 2) slots.push({ node: s[i] as string, value: s[i + 1] as number });
     return { slots };

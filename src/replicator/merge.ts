@@ -72,21 +72,21 @@ export class Merger {
       this.stats.reject("deleted-key");
       return true;
     }
-    const current = this.store.get(d.key);
-    if (current !== undefined && !sameType(current.value, d.value)) {
-      if (!winsOver(d.value, current.value)) {
+    const current = this.store.value(d.key);
+    if (current !== undefined && !sameType(current, d.value)) {
+      if (!winsOver(d.value, current)) {
         this.stats.reject("type-mismatch"); // the losing type of a type conflict
         return true;
       }
-      this.replaceLosingType(d, current.value, origin, dataCenter);
+      this.replaceLosingType(d, current, origin, dataCenter);
       return true;
     }
-    let merged = current === undefined ? d.value : current.value.merge(d.value);
-    if (current !== undefined && this.afterMerge !== undefined) merged = this.afterMerge(d.key, d.kind, current.value, d.value, merged);
+    let merged = current === undefined ? d.value : current.merge(d.value);
+    if (current !== undefined && this.afterMerge !== undefined) merged = this.afterMerge(d.key, d.kind, current, d.value, merged);
     this.stats.mergeCount++;
     this.clock.observe(timestamp); // later local writes are stamped at least as late
     // merge returns the receiver itself when the other side adds nothing: an idempotent merge.
-    if (current !== undefined && (merged === current.value || (this.subscriptions.watched(d.key) && merged.equals(current.value)))) return true;
+    if (current !== undefined && (merged === current || (this.subscriptions.watched(d.key) && merged.equals(current)))) return true;
     this.store.set(d.key, d.kind, merged, sourceOf(origin));
     this.changes.emit({ key: d.key, kind: d.kind, value: merged, delta: d.value, origin, node: writerOf(origin, d.originNode), ...fromDc(dataCenter) });
     return true;

@@ -11,16 +11,16 @@ import type { Merger } from "./merge.js";
 import type { Store } from "./store.js";
 
 /** The stored value of `key`, checked against the key's type. */
-export function typedValue<T extends Crdt<T>>(store: Pick<Store, "get">, key: Key<T>): T | undefined {
-  const v = store.get(key.id);
+export function typedValue<T extends Crdt<T>>(store: Pick<Store, "value">, key: Key<T>): T | undefined {
+  const v = store.value(key.id);
   if (v === undefined) return undefined;
-  const valueKind = (v.value as { valueKind?: string }).valueKind;
+  const valueKind = (v as { valueKind?: string }).valueKind;
   if (v.kind !== key.kind || (key.valueKind !== undefined && valueKind !== key.valueKind)) {
     throw new KeyTypeMismatchError(
       `key "${key.id}" holds a ${v.kind}${valueKind ? `<${valueKind}>` : ""}, not a ${key.kind}${key.valueKind ? `<${key.valueKind}>` : ""}; use Key.${v.kind}("${key.id}")`,
     );
   }
-  return v.value as T;
+  return v as T;
 }
 
 /** The data type an untyped read request names (any would do: see `untyped`). */
@@ -28,7 +28,7 @@ const ANY_KIND: DataKind = "flag";
 
 export interface ReaderDeps {
   nodeId: string;
-  store: Pick<Store, "get" | "tombstone">;
+  store: Pick<Store, "value" | "tombstone">;
   merger: Pick<Merger, "tombstone" | "value">;
   coordinator: Pick<Coordinator, "read">;
   coordinationTimeoutMs: number;

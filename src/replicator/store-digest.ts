@@ -129,9 +129,9 @@ export class StoreDigest {
 
   /** False when the key's first set digest needs more slices. */
   private rehash(key: string, jobDeadline: number): boolean {
-    const v = this.store.get(key);
+    const v = this.store.value(key);
     if (v !== undefined) {
-      const hash = isSummedSet(v.value) && v.value.size >= INCREMENTAL_MIN_ELEMENTS ? this.setHash(key, v.value, jobDeadline) : this.wholeHash(key, v.value);
+      const hash = isSummedSet(v) && v.size >= INCREMENTAL_MIN_ELEMENTS ? this.setHash(key, v, jobDeadline) : this.wholeHash(key, v);
       if (hash === undefined) return false;
       this.tree.set(key, keyEntryHash(key, hash));
       return true;

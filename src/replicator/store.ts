@@ -1,17 +1,22 @@
 /**
  * The local replica: one CRDT value or tombstone per key. Pure bookkeeping, no I/O.
  *
+ * The map holds the values themselves, not `{ kind, value }` records: every value carries its
+ * `kind`, and a record per key is ~40 heap bytes a million keys pay. `get` and `entries` hand out
+ * such records made on the spot (short-lived, for extensions and snapshots); hot paths read `value`.
+ *
  * `onChange` tells bookkeeping that must follow every key it holds (the digest index, snapshots)
  * which key changed, restores and tombstone expiry included. What changed, with its origin, is
  * announced once on the change stream (changes.ts), which subscribers and cross-DC listen to.
  */
 import type { Crdt, DataKind } from "../crdt/types.js";
+import { InvalidArgumentError } from "../errors.js";
 import type { ChangeSource, RestorableStore, StoredValue, StoreListener, TombstoneInfo } from "../extension/store-view.js";
 
 export type { ChangeSource, StoredValue, TombstoneInfo } from "../extension/store-view.js";
 
 export class Store implements RestorableStore {
-  private readonly values = new Map<string, StoredValue>();
+  private readonly values = new Map<string, Crdt>();
   private readonly tombstoneMap = new Map<string, TombstoneInfo>();
   private readonly listeners: StoreListener[] = [];
 
@@ -20,6 +25,12 @@ export class Store implements RestorableStore {
   }
 
   get(key: string): StoredValue | undefined {
+    const value = this.values.get(key);
+    return value === undefined ? undefined : { kind: value.kind, value };
+  }
+
+  /** The key's value (its `kind` says its data type), without a record around it. */
+  value(key: string): Crdt | undefined {
     return this.values.get(key);
   }
 
@@ -29,9 +40,8 @@ export class Store implements RestorableStore {
 
   /** Replace a key's value (the caller computed the new value from the old one). */
   set(key: string, kind: DataKind, value: Crdt, source: ChangeSource): void {
-    const current = this.values.get(key);
-    if (current !== undefined && current.kind === kind) current.value = value;
-    else this.values.set(key, { kind, value });
+    if (value.kind !== kind) throw new InvalidArgumentError(`a ${value.kind} value cannot be stored as a ${kind} (key ${JSON.stringify(key)})`);
+    this.values.set(key, value);
     this.announce(key, source);
   }
 
@@ -64,8 +74,8 @@ export class Store implements RestorableStore {
     return this.values.keys();
   }
 
-  entries(): IterableIterator<[string, StoredValue]> {
-    return this.values.entries();
+  *entries(): IterableIterator<[string, StoredValue]> {
+    for (const [key, value] of this.values) yield [key, { kind: value.kind, value }];
   }
 
   tombstones(): IterableIterator<TombstoneInfo> {
