@@ -485,7 +485,7 @@ export class AntiEntropy {
       while (k < keys.length && keys[k]!.key !== e.key) k++;
       if (k === keys.length) return;
       const h = keys[k++]!.hash;
-      if (h !== 0n && this.o.store.get(e.key)?.value === e.value) this.digests.seed(e.key, h);
+      if (h !== 0n && this.o.store.value(e.key) === e.value) this.digests.seed(e.key, h);
     }
   }
 }
