@@ -14,6 +14,7 @@ import type { Crdt } from "../crdt/types.js";
 import type { DigestReply, Tombstone } from "./shapes.js";
 import { encodeTombstone, keyId, nodeId } from "./convert.js";
 import { dataTypeOf, decodeValue, encodeValue, kindOf } from "./states.js";
+import { varintSize, writeVarint } from "./varint.js";
 
 const utf8 = new TextEncoder();
 
@@ -61,23 +62,7 @@ class Bytes {
   }
 }
 
-function writeVarint(b: Uint8Array, p: number, n: number): number {
-  while (n >= 0x80) {
-    b[p++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  b[p++] = n;
-  return p;
-}
 
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
 
 /** One page of a bulk pull, key by key (in the order they are added). */
 export class RangePageWriter {

@@ -12,19 +12,11 @@ import type { Crdt } from "../crdt/types.js";
 import { decodeMessage } from "./pb.js";
 import { type PbDelta, T } from "./pb-shapes.js";
 import { dataTypeOf, encodeValue } from "./states.js";
+import { varintSize, writeVarint } from "./varint.js";
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 
-/** Bytes of `n` as a protobuf varint. */
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
 
 /** Builds one pack, value by value. */
 export class PackWriter {
@@ -85,14 +77,6 @@ export class PackWriter {
   }
 }
 
-function writeVarint(b: Uint8Array, p: number, n: number): number {
-  while (n >= 0x80) {
-    b[p++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  b[p++] = n;
-  return p;
-}
 
 /**
  * What a pack holds, value by value: the key, its data type number and where its state bytes are,
