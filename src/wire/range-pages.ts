@@ -62,8 +62,6 @@ class Bytes {
   }
 }
 
-
-
 /** One page of a bulk pull, key by key (in the order they are added). */
 export class RangePageWriter {
   private readonly keys = new Bytes();

@@ -17,7 +17,6 @@ import { varintSize, writeVarint } from "./varint.js";
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 
-
 /** Builds one pack, value by value. */
 export class PackWriter {
   private buf = new Uint8Array(64 * 1024);
@@ -76,7 +75,6 @@ export class PackWriter {
     this.buf = next;
   }
 }
-
 
 /**
  * What a pack holds, value by value: the key, its data type number and where its state bytes are,
