@@ -113,8 +113,10 @@ export function startChildNode(config: Record<string, unknown>): ChildNode {
   child.stderr!.on("data", (chunk: string) => {
     errTail = (errTail + chunk).slice(-4000);
   });
+  // "close", not "exit": it comes after the child's stdout has been read to its end, so every event
+  // the child printed before it died is in `events` by then.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
-    child.once("exit", (code, signal) => {
+    child.once("close", (code, signal) => {
       children.delete(child);
       res({ code, signal });
     });
