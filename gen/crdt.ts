@@ -438,6 +438,13 @@ export interface SnapshotEntry {
  */
 export interface SnapshotPack {
   values: CRDTDelta[];
+  /**
+   * Each value's anti-entropy digest entry hash, so a restore need not rehash every key: 8 bytes
+   * little-endian per value, in the order of `values`; 0 for a value written without one. Valid
+   * only under hash definition `digest_version` (0: the pack holds no hashes, as before issue 13).
+   */
+  digestVersion: number;
+  digestHashes: Uint8Array;
 }
 
 export interface SnapshotMeta {
@@ -3491,13 +3498,19 @@ export const SnapshotEntry: MessageFns<SnapshotEntry> = {
 };
 
 function createBaseSnapshotPack(): SnapshotPack {
-  return { values: [] };
+  return { values: [], digestVersion: 0, digestHashes: new Uint8Array(0) };
 }
 
 export const SnapshotPack: MessageFns<SnapshotPack> = {
   encode(message: SnapshotPack, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.values) {
       CRDTDelta.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.digestVersion !== 0) {
+      writer.uint32(16).uint32(message.digestVersion);
+    }
+    if (message.digestHashes.length !== 0) {
+      writer.uint32(26).bytes(message.digestHashes);
     }
     return writer;
   },
@@ -3521,6 +3534,22 @@ export const SnapshotPack: MessageFns<SnapshotPack> = {
             }
 
             message.values.push(CRDTDelta.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.digestVersion = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.digestHashes = reader.bytes();
             continue;
           }
         }

@@ -4,7 +4,8 @@
  * Layout of the database (keys are UTF-8 strings, values `SnapshotEntry` protobufs):
  *   "v/<key>"  the key's full CRDT state       "t/<key>"  the key's tombstone
  *   "m/meta"   SnapshotMeta: node, incarnation, writer id, written-at, clean-shutdown flag
- *   "p/<n>"    a SnapshotPack: many keys' states (issue 13: a 1 M-key restore reads ~300 entries)
+ *   "p/<n>"    a SnapshotPack: many keys' states (issue 13: a 1 M-key restore reads ~300 entries),
+ *              with each one's digest entry hash when the replicator had it (see `DigestSeeds`)
  *   "x/<key>"  empty: the key's packed state is gone (its tombstone expired)
  * Precedence on restore: a tombstone over any value; "v/" over "x/" over "p/". So small batches keep
  * writing one "v/" entry per changed key ("loose" entries, the layout of releases before packs,
@@ -85,12 +86,25 @@ export function shouldRepack(loose: number, dirty: number, storeSize: number): b
   return loose + dirty > Math.max(REPACK_MIN_LOOSE, storeSize / REPACK_FRACTION);
 }
 
+/**
+ * Where a restore hands the digest entry hashes packs store next to the values (see
+ * `DigestHashes` in extension/context.ts), so the replicator need not rehash every key.
+ */
+export interface DigestSeeds {
+  /** The replicator's hash definition: hashes stored under another one are not handed out. */
+  readonly version: number;
+  /** A value was put into the store for `key`, with its stored entry hash or without one. */
+  restored(key: string, hash: bigint | undefined): void;
+}
+
 /** What `Snapshots.open` restores into (the replicator's store, stats and writer id). */
 export interface RestoreTarget {
   store: RestorableStore;
   stats: ReplicatorStats;
   /** Set to the previous run's writer id when its snapshot was written by a clean close. */
   writerId: string | undefined;
+  /** Told of every value restored, with its stored digest hash (absent: hashes are not read). */
+  digests?: DigestSeeds;
 }
 
 export interface RestoreReport {
@@ -487,7 +501,9 @@ export class Snapshots {
   private async repack(batch: Batch, report: SnapshotWriteReport, unencodable: Map<string, unknown>): Promise<string[]> {
     const layout = this.layout;
     const packs: string[] = [];
-    const pack = new PackWriter();
+    // Each value's digest hash as the tree holds it now (none for a key awaiting a rehash).
+    const digests = this.ctx?.digests;
+    const pack = new PackWriter(digests?.version ?? 0);
     const close = (): void => {
       const name = packName(layout.nextPack++);
       const bytes = pack.finish();
@@ -503,7 +519,7 @@ export class Snapshots {
         sliceStart = performance.now();
       }
       try {
-        pack.add(key, v.value);
+        pack.add(key, v.value, digests?.hashOf(key));
       } catch (error) {
         unencodable.set(key, error);
         this.ctx?.reportError(error);
@@ -625,10 +641,12 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   // A value (loose or packed) of a key that has a tombstone: the tombstone wins, drop the value at the next write.
   // (Lookups skipped when there is nothing to find: a restore of a repacked store does a million.)
   const tombstones = store.tombstoneCount > 0;
-  const put = (key: string, kind: DataKind, value: Crdt): void => {
+  const seeds = target.digests;
+  const put = (key: string, kind: DataKind, value: Crdt, hash?: bigint): void => {
     if (tombstones && store.tombstone(key) !== undefined) stale.push(key);
     else {
       store.set(key, kind, value, "restore");
+      seeds?.restored(key, hash);
       report.values++;
     }
   };
@@ -649,7 +667,7 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     layout.packs.push(k);
     layout.nextPack = Math.max(layout.nextPack, Number.parseInt(k.slice(PACK_PREFIX.length), 16) + 1 || 0);
     try {
-      readPack(bytes, (key, type, pack, start, end) => {
+      readPack(bytes, seeds?.version ?? 0, (key, type, pack, start, end, hash) => {
         // A loose entry or a marker is newer than the pack (a key corrupt in "v/" stays skipped).
         if (newer && (layout.loose.has(key) || layout.gone.has(key))) return;
         let value: Crdt;
@@ -661,7 +679,7 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
           skip();
           return;
         }
-        put(key, kind, value);
+        put(key, kind, value, hash);
       });
     } catch {
       skip(); // the whole pack: its keys come back from the peers

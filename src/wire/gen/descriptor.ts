@@ -842,6 +842,16 @@ export const descriptor = {
                   "rule": "repeated",
                   "type": "CRDTDelta",
                   "id": 1
+                },
+                "digestVersion": {
+                  "type": "uint32",
+                  "id": 2,
+                  "protoName": "digest_version"
+                },
+                "digestHashes": {
+                  "type": "bytes",
+                  "id": 3,
+                  "protoName": "digest_hashes"
                 }
               }
             },
