@@ -49,15 +49,28 @@ const INCREMENTAL_MIN_ELEMENTS = 256;
  */
 export class RestoredDigest implements DigestSeeds {
   readonly version = DIGEST_HASH_VERSION;
-  private tree = new DigestTree();
+  // Collected first, the tree built once at its final size: growing it key by key while restoring
+  // re-indexes every key about twice over.
+  private keys: string[] = [];
+  private hashes = new BigUint64Array(1024);
   private unhashed: string[] = [];
   /** Values restored (a key restored twice counts twice). */
   private count = 0;
 
   restored(key: string, hash: bigint | undefined): void {
     this.count++;
-    if (hash === undefined) this.unhashed.push(key);
-    else this.tree.set(key, hash);
+    if (hash === undefined) {
+      this.unhashed.push(key);
+      return;
+    }
+    const n = this.keys.length;
+    if (n === this.hashes.length) {
+      const grown = new BigUint64Array(Math.max(1024, 2 * n));
+      grown.set(this.hashes);
+      this.hashes = grown;
+    }
+    this.hashes[n] = hash;
+    this.keys.push(key);
   }
 
   /**
@@ -65,8 +78,15 @@ export class RestoredDigest implements DigestSeeds {
    * the values restored (anything else, or a key restored twice, is rehashed whole: always right).
    */
   take(store: Store): { tree: DigestTree; unhashed: string[] } | undefined {
-    const taken = this.count === store.size ? { tree: this.tree, unhashed: this.unhashed } : undefined;
-    this.tree = new DigestTree();
+    let taken: { tree: DigestTree; unhashed: string[] } | undefined;
+    if (this.count === store.size) {
+      const { keys, hashes } = this;
+      const tree = new DigestTree(store.size + store.tombstoneCount);
+      for (let i = 0; i < keys.length; i++) tree.set(keys[i]!, hashes[i]!);
+      taken = { tree, unhashed: this.unhashed };
+    }
+    this.keys = [];
+    this.hashes = new BigUint64Array(0);
     this.unhashed = [];
     this.count = 0;
     return taken;
