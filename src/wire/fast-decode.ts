@@ -5,7 +5,6 @@
  * decides every unusual or corrupt input (test/wire/gcounter-fast.test.ts and
  * test/durable/corrupt.test.ts hold them to that).
  */
-import type { GCounterState, SlotState } from "../crdt/types.js";
 
 /** A read position in `bytes`, up to `end`. */
 interface Cursor {
@@ -65,14 +64,15 @@ function nodeIdAt(bytes: Uint8Array, at: number, len: number): string | undefine
 }
 
 /**
- * A GCounterState, when the bytes are exactly a run of slots `0x0a len (0x0a len node 0x10 value)`
+ * A GCounterState's slots in the flat form `[node0, value0, node1, value1, …]` (for
+ * `GCounter.fromFlatSlots`), when the bytes are exactly a run of slots `0x0a len (0x0a len node 0x10 value)`
  * with a one-byte length, an ASCII node and a safe-integer value. With `writer` (the compact form
  * of an envelope, see states.ts `encodeState`), a slot may leave its node out: `0x0a len (0x10 value)`.
- * Read with plain positions and into an array of the exact size: a restore reads a million of
- * these, and every object made here per slot is garbage the moment the counter exists.
+ * Read with plain positions into one array of the exact size, which the counter keeps: a restore
+ * reads a million of these, and an object per slot would be garbage the moment the counter exists.
  * `start`/`end`: the state is bytes[start, end) of a larger buffer.
  */
-export function gcounterStateOf(bytes: Uint8Array, writer?: string, start = 0, end = bytes.length): GCounterState | undefined {
+export function gcounterSlotsOf(bytes: Uint8Array, writer?: string, start = 0, end = bytes.length): (string | number)[] | undefined {
   let count = 0;
   for (let p = start; p < end; count++) {
     const slotLen = bytes[p + 1];
@@ -80,7 +80,7 @@ export function gcounterStateOf(bytes: Uint8Array, writer?: string, start = 0, e
     p += 2 + slotLen;
     if (p > end) return undefined;
   }
-  const slots = new Array<SlotState>(count);
+  const slots = new Array<string | number>(2 * count);
   for (let p = start, k = 0; k < count; k++) {
     const slotEnd = p + 2 + bytes[p + 1]!;
     p += 2;
@@ -102,9 +102,10 @@ export function gcounterStateOf(bytes: Uint8Array, writer?: string, start = 0, e
       if (b < 0x80) break;
     }
     if (p !== slotEnd || !Number.isSafeInteger(value)) return undefined;
-    slots[k] = { node, value };
+    slots[2 * k] = node;
+    slots[2 * k + 1] = value;
   }
-  return { slots };
+  return slots;
 }
 
 /**
