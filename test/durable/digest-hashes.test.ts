@@ -83,6 +83,7 @@ describe("digest hashes in snapshot packs", { timeout: 180_000 }, () => {
     w.store.set("set", "orset", ORSet.empty<string>().add("n~w", "x").resetDelta(), "local");
     w.store.set("map", "lwwMap", LWWMap.empty<string, string>().put("n~w", "f", "v", 5).resetDelta(), "local");
     await digest!.refreshAll();
+    digest!.stop(); // no background rehash from here on: only the explicit ones below
     // Changed after the last rehash: packed without a hash.
     for (let i = 0; i < 50; i++) w.store.set(`late-${i}`, "gcounter", counter(i + 1), "local");
     assert.equal(await w.handle.flush(), true);
