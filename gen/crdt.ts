@@ -426,10 +426,17 @@ export interface CRDTDeltaBatchAck {
  * value is gone); a release that predates them ignores both prefixes.
  */
 export interface SnapshotEntry {
-  entry: { $case: "value"; value: CRDTDelta } | { $case: "tombstone"; value: Tombstone } | {
-    $case: "meta";
-    value: SnapshotMeta;
-  } | undefined;
+  entry:
+    | { $case: "value"; value: CRDTDelta }
+    | { $case: "tombstone"; value: Tombstone }
+    | { $case: "meta"; value: SnapshotMeta }
+    | undefined;
+  /**
+   * A value's anti-entropy digest entry hash under hash definition `digest_version` (0: none), as
+   * in SnapshotPack.
+   */
+  digestVersion: number;
+  digestHash: bigint;
 }
 
 /**
@@ -3428,7 +3435,7 @@ export const CRDTDeltaBatchAck: MessageFns<CRDTDeltaBatchAck> = {
 };
 
 function createBaseSnapshotEntry(): SnapshotEntry {
-  return { entry: undefined };
+  return { entry: undefined, digestVersion: 0, digestHash: 0n };
 }
 
 export const SnapshotEntry: MessageFns<SnapshotEntry> = {
@@ -3443,6 +3450,15 @@ export const SnapshotEntry: MessageFns<SnapshotEntry> = {
       case "meta":
         SnapshotMeta.encode(message.entry.value, writer.uint32(26).fork()).join();
         break;
+    }
+    if (message.digestVersion !== 0) {
+      writer.uint32(32).uint32(message.digestVersion);
+    }
+    if (message.digestHash !== 0n) {
+      if (BigInt.asUintN(64, message.digestHash) !== message.digestHash) {
+        throw new globalThis.Error("value provided for field message.digestHash of type fixed64 too large");
+      }
+      writer.uint32(41).fixed64(message.digestHash);
     }
     return writer;
   },
@@ -3482,6 +3498,22 @@ export const SnapshotEntry: MessageFns<SnapshotEntry> = {
             }
 
             message.entry = { $case: "meta", value: SnapshotMeta.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.digestVersion = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.digestHash = reader.fixed64() as bigint;
             continue;
           }
         }

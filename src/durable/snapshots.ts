@@ -4,8 +4,9 @@
  * Layout of the database (keys are UTF-8 strings, values `SnapshotEntry` protobufs):
  *   "v/<key>"  the key's full CRDT state       "t/<key>"  the key's tombstone
  *   "m/meta"   SnapshotMeta: node, incarnation, writer id, written-at, clean-shutdown flag
- *   "p/<n>"    a SnapshotPack: many keys' states (issue 13: a 1 M-key restore reads ~300 entries),
- *              with each one's digest entry hash when the replicator had it (see `DigestSeeds`)
+ *   "p/<n>"    a SnapshotPack: many keys' states (issue 13: a 1 M-key restore reads ~300 entries)
+ * A value, packed or loose, is stored with its digest entry hash when the replicator had it current,
+ * so that a restore seeds the digest instead of rehashing every key (see `DigestSeeds`).
  *   "x/<key>"  empty: the key's packed state is gone (its tombstone expired)
  * Precedence on restore: a tombstone over any value; "v/" over "x/" over "p/". So small batches keep
  * writing one "v/" entry per changed key ("loose" entries, the layout of releases before packs,
@@ -57,6 +58,7 @@ import {
   type SnapshotEntry,
   type SnapshotMeta,
   snapshotValueOf,
+  type StoredDigestHash,
 } from "../wire/codec.js";
 
 /** LevelDB key prefixes. */
@@ -87,8 +89,8 @@ export function shouldRepack(loose: number, dirty: number, storeSize: number): b
 }
 
 /**
- * Where a restore hands the digest entry hashes packs store next to the values (see
- * `DigestHashes` in extension/context.ts), so the replicator need not rehash every key.
+ * Where a restore hands the digest entry hashes stored next to the values (see `DigestHashes` in
+ * extension/context.ts), so the replicator need not rehash every key.
  */
 export interface DigestSeeds {
   /** The replicator's hash definition: hashes stored under another one are not handed out. */
@@ -444,6 +446,7 @@ export class Snapshots {
     const repacked = change.packs !== undefined;
     // Packs that may hold a vanished key's old state (a repack in this batch leaves none).
     const marksGone = !repacked && this.layout.packs.length > 0;
+    const digests = this.ctx?.digests;
     let sliceStart = performance.now();
     let n = 0;
     for (const key of keys) {
@@ -460,7 +463,9 @@ export class Snapshots {
         if (repacked) continue;
         let bytes: Uint8Array;
         try {
-          bytes = encodeSnapshotEntry({ type: "value", key, kind: v.kind, originNode: this.nodeId, value: v.value });
+          const hash = digests?.hashOf(key);
+          const digest = hash === undefined || digests === undefined ? undefined : { version: digests.version, hash };
+          bytes = encodeSnapshotEntry({ type: "value", key, kind: v.kind, originNode: this.nodeId, value: v.value, digest });
         } catch (error) {
           // One value that cannot be encoded must not stop every other key from being saved
           // (forever: it would fail each retry). It is written again when it next changes.
@@ -642,6 +647,7 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   // (Lookups skipped when there is nothing to find: a restore of a repacked store does a million.)
   const tombstones = store.tombstoneCount > 0;
   const seeds = target.digests;
+  const seededHash = (d: StoredDigestHash | undefined): bigint | undefined => (d !== undefined && d.version === seeds?.version ? d.hash : undefined);
   const put = (key: string, kind: DataKind, value: Crdt, hash?: bigint): void => {
     if (tombstones && store.tombstone(key) !== undefined) stale.push(key);
     else {
@@ -656,11 +662,11 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     // The common entry, a value, without the generic decoder's intermediate objects; anything
     // unusual (or corrupt) takes the generic path, which decides.
     const fast = fastValue(key, bytes);
-    if (fast !== undefined) return put(key, fast.kind, fast.value);
+    if (fast !== undefined) return put(key, fast.kind, fast.value, seededHash(fast.digest));
     const e = decoded(bytes);
     if (e === undefined) return;
     if (e.type !== "value" || e.key !== key) skip();
-    else put(key, e.kind, e.value);
+    else put(key, e.kind, e.value, seededHash(e.digest));
   });
   const newer = layout.loose.size > 0 || layout.gone.size > 0;
   await forEachEntry(db, PACK_PREFIX, RESTORE_PACK_CHUNK, (k, bytes) => {
@@ -713,12 +719,12 @@ async function forEachEntry(db: Db, prefix: string, chunk: number, fn: (key: str
 }
 
 /** A value entry read by the fast path, validated as its type; undefined leaves it to the generic path. */
-function fastValue(key: string, bytes: Uint8Array): { kind: DataKind; value: Crdt } | undefined {
+function fastValue(key: string, bytes: Uint8Array): { kind: DataKind; value: Crdt; digest: StoredDigestHash | undefined } | undefined {
   const parts = snapshotValueOf(key, bytes);
   if (parts === undefined) return undefined;
   try {
     const kind = kindOf(parts.type);
-    return { kind, value: decodeValue(kind, parts.data) };
+    return { kind, value: decodeValue(kind, parts.data), digest: parts.digest };
   } catch {
     return undefined;
   }

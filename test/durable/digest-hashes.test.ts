@@ -1,8 +1,9 @@
 /**
- * Digest hashes stored in snapshot packs (issue 13): a restore seeds the anti-entropy digest tree
- * from them and rehashes only the keys restored without one, and the tree it ends with equals the
- * tree a rehash of every key builds — with loose entries newer than the packs, tombstones, markers,
- * keys packed while awaiting a rehash, and a large ORSet (element-sum hash). A snapshot written by
+ * Digest hashes stored in snapshot packs and loose entries (issue 13): a restore seeds the
+ * anti-entropy digest tree from them and rehashes only the keys restored without one, and the tree
+ * it ends with equals the tree a rehash of every key builds — with loose entries newer than the
+ * packs (with and without a hash), tombstones, markers, keys packed while awaiting a rehash, and a
+ * large ORSet (element-sum hash). A snapshot written by
  * the release before (packs without hashes; a fixture written by that code) or under another hash
  * definition restores as before: every key is rehashed.
  */
@@ -94,14 +95,17 @@ describe("digest hashes in snapshot packs", { timeout: 180_000 }, () => {
     w.store.addTombstone({ key: "k101", kind: "gcounter", deletedAtMs: 1, originNode: "n" }, "local");
     assert.deepEqual(w.store.expireTombstones(2), ["k101"]);
     await digest!.refreshAll();
+    // Loose entries whose new value awaits its rehash: written without a hash.
+    for (let i = 30; i < 35; i++) w.store.set(`k${i}`, "gcounter", counter(2000 + i), "local");
     await w.handle.close();
 
     const r = await restore(dir);
     assert.equal(r.snaps.restore.skipped, 0);
     assert.equal(r.store.size, n + 3 + 50 - 2);
     assert.equal(r.store.value("k7")?.equals(counter(1007)), true, "the loose entry wins over the pack");
+    assert.equal(r.store.value("k33")?.equals(counter(2033)), true);
     const restored = digestOf(r.store, r.seeds);
-    assert.equal(restored.pending, 50 + 30 + 1, "rehashed: the keys packed without a hash, the loose entries, the tombstone");
+    assert.equal(restored.pending, 50 + 5 + 1, "rehashed: the keys packed without a hash, the loose entries written without one, the tombstone");
     await restored.refreshAll();
     assert.equal(restored.work.entries, 0, "the large set's hash was seeded, not computed from its elements");
     const expected = await rehashed(r.store);

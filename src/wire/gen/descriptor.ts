@@ -833,6 +833,16 @@ export const descriptor = {
                 "meta": {
                   "type": "SnapshotMeta",
                   "id": 3
+                },
+                "digestVersion": {
+                  "type": "uint32",
+                  "id": 4,
+                  "protoName": "digest_version"
+                },
+                "digestHash": {
+                  "type": "fixed64",
+                  "id": 5,
+                  "protoName": "digest_hash"
                 }
               }
             },
