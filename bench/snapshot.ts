@@ -5,10 +5,13 @@
  *   npx tsx bench/snapshot.ts 50000 --json    given sizes, JSON only
  *
  * Per size, in a fresh temp directory (removed afterwards):
+ * - digest: the anti-entropy digest hashes every key (as a running replicator does in the
+ *   background), so the packs store each key's hash;
  * - full write: every key dirty (a first snapshot of a full store), one batch;
  * - incremental write: 1 % of the keys changed since the last write;
  * - close: the final clean snapshot (nothing dirty: just the meta) and the database close;
- * - restore: `Snapshots.open` on the directory into an empty store (iterate, decode, fill);
+ * - restore: `Snapshots.open` on the directory into an empty store (iterate, decode, fill), and
+ *   the digest a replicator then builds: seeded from the stored hashes, the rest rehashed;
  * - the longest event-loop stall seen during the full write and during the restore (a 2 ms probe
  *   timer's lateness), i.e. how long the node cannot serve anything else.
  * Each counter has 3 writer slots (as in a 3-node cluster). Single run per size: the figures are
@@ -19,13 +22,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { GCounter } from "../src/crdt/index.js";
+import { systemClock } from "../src/clock.js";
 import { Snapshots } from "../src/durable/snapshots.js";
 import type { ReplicatorContext } from "../src/extension/context.js";
 import { ReplicatorStats } from "../src/extension/stats.js";
 import { Store } from "../src/replicator/store.js";
+import { DIGEST_HASH_VERSION, RestoredDigest, StoreDigest } from "../src/replicator/store-digest.js";
 
 export interface SnapshotBenchResult {
   keys: number;
+  /** CPU time of the digest hashing every key (what a restore without stored hashes makes a node redo). */
+  digestCpuMs: number;
   /** First snapshot of a full store (every key dirty): total, and the encoding part of it. */
   fullWriteMs: number;
   fullEncodeMs: number;
@@ -43,6 +50,9 @@ export interface SnapshotBenchResult {
   restoreMs: number;
   restoreCpuMs: number;
   restoredValues: number;
+  /** After the restore: the digest's construction (seeded from the stored hashes) and its rehash of the keys left, CPU; and how many were left. */
+  restoreDigestCpuMs: number;
+  restoreRehashedKeys: number;
   /** Size of the LevelDB directory after close. */
   dbBytes: number;
   /** Longest event-loop stall during the full write and during the restore. */
@@ -57,9 +67,6 @@ export async function runSnapshotBench(keys: number): Promise<SnapshotBenchResul
   try {
     const target = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined as string | undefined };
     const snaps = await Snapshots.open({ dir, intervalMs: 3_600_000 }, target, "bench");
-    const ctx = { nodeId: "bench", incarnation: 1, writerId: "bench~1", reportError: (e: unknown) => console.error(e) };
-    const handle = snaps.attach(ctx as unknown as ReplicatorContext);
-
     const store = target.store;
     const counters: GCounter[] = [];
     for (let i = 0; i < keys; i++) {
@@ -67,6 +74,11 @@ export async function runSnapshotBench(keys: number): Promise<SnapshotBenchResul
       counters.push(c);
       store.set(`counter-${i}`, "gcounter", c, "local");
     }
+    const digest = new StoreDigest(store, systemClock, (e) => console.error(e));
+    const hashing = await measured(() => digest.refreshAll());
+    const digests = { version: DIGEST_HASH_VERSION, hashOf: (key: string) => digest.hashOf(key) };
+    const ctx = { nodeId: "bench", incarnation: 1, writerId: "bench~1", reportError: (e: unknown) => console.error(e), digests };
+    const handle = snaps.attach(ctx as unknown as ReplicatorContext);
 
     const full = await measured(() => handle.flush());
     const fullEncodeMs = snaps.lastWrite?.encodeMs ?? NaN;
@@ -78,16 +90,25 @@ export async function runSnapshotBench(keys: number): Promise<SnapshotBenchResul
     }
     const incremental = await measured(() => handle.flush());
     const close = await measured(() => handle.close());
+    digest.stop();
     const dbBytes = dirBytes(dir);
 
-    const back = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined as string | undefined };
+    const back = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined as string | undefined, digests: new RestoredDigest() };
     const restore = await measured(() => Snapshots.open({ dir, intervalMs: 3_600_000 }, back, "bench"));
     const restored = restore.value;
     if (back.store.size !== keys) throw new Error(`restored ${back.store.size} of ${keys} keys`);
     await restored.close();
+    let rehashed = 0;
+    const seeding = await measured(async () => {
+      const d = new StoreDigest(back.store, systemClock, (e) => console.error(e), back.digests);
+      rehashed = d.pending;
+      await d.refreshAll();
+      d.stop();
+    });
 
     return {
       keys,
+      digestCpuMs: hashing.cpuMs,
       fullWriteMs: full.ms,
       fullEncodeMs,
       incrementalKeys: changed,
@@ -96,6 +117,8 @@ export async function runSnapshotBench(keys: number): Promise<SnapshotBenchResul
       restoreMs: restored.restore.ms,
       restoreCpuMs: restore.cpuMs,
       restoredValues: restored.restore.values,
+      restoreDigestCpuMs: seeding.cpuMs,
+      restoreRehashedKeys: rehashed,
       dbBytes,
       maxStallWriteMs: full.maxStallMs,
       maxStallRestoreMs: restore.maxStallMs,
@@ -144,6 +167,7 @@ function row(r: SnapshotBenchResult): string {
     f(r.closeMs),
     f(r.restoreMs),
     f(r.restoreCpuMs),
+    f(r.restoreDigestCpuMs),
     (r.dbBytes / 1e6).toFixed(1).padStart(7),
     f(r.maxStallWriteMs),
     f(r.maxStallRestoreMs),
@@ -155,7 +179,7 @@ async function main(): Promise<void> {
   const json = args.includes("--json");
   const sizes = args.filter((a) => /^\d+$/.test(a)).map(Number);
   const results: SnapshotBenchResult[] = [];
-  if (!json) console.log("     keys  full ms  encode   incr keys/ms  close ms restore  cpu ms   MB  stall-w  stall-r");
+  if (!json) console.log("     keys  full ms  encode   incr keys/ms  close ms restore  cpu ms digest-cpu   MB  stall-w  stall-r");
   for (const keys of sizes.length > 0 ? sizes : [100_000, 1_000_000]) {
     const r = await runSnapshotBench(keys);
     results.push(r);

@@ -426,10 +426,17 @@ export interface CRDTDeltaBatchAck {
  * value is gone); a release that predates them ignores both prefixes.
  */
 export interface SnapshotEntry {
-  entry: { $case: "value"; value: CRDTDelta } | { $case: "tombstone"; value: Tombstone } | {
-    $case: "meta";
-    value: SnapshotMeta;
-  } | undefined;
+  entry:
+    | { $case: "value"; value: CRDTDelta }
+    | { $case: "tombstone"; value: Tombstone }
+    | { $case: "meta"; value: SnapshotMeta }
+    | undefined;
+  /**
+   * A value's anti-entropy digest entry hash under hash definition `digest_version` (0: none), as
+   * in SnapshotPack.
+   */
+  digestVersion: number;
+  digestHash: bigint;
 }
 
 /**
@@ -438,6 +445,13 @@ export interface SnapshotEntry {
  */
 export interface SnapshotPack {
   values: CRDTDelta[];
+  /**
+   * Each value's anti-entropy digest entry hash, so a restore need not rehash every key: 8 bytes
+   * little-endian per value, in the order of `values`; 0 for a value written without one. Valid
+   * only under hash definition `digest_version` (0: the pack holds no hashes, as before issue 13).
+   */
+  digestVersion: number;
+  digestHashes: Uint8Array;
 }
 
 export interface SnapshotMeta {
@@ -3421,7 +3435,7 @@ export const CRDTDeltaBatchAck: MessageFns<CRDTDeltaBatchAck> = {
 };
 
 function createBaseSnapshotEntry(): SnapshotEntry {
-  return { entry: undefined };
+  return { entry: undefined, digestVersion: 0, digestHash: 0n };
 }
 
 export const SnapshotEntry: MessageFns<SnapshotEntry> = {
@@ -3436,6 +3450,15 @@ export const SnapshotEntry: MessageFns<SnapshotEntry> = {
       case "meta":
         SnapshotMeta.encode(message.entry.value, writer.uint32(26).fork()).join();
         break;
+    }
+    if (message.digestVersion !== 0) {
+      writer.uint32(32).uint32(message.digestVersion);
+    }
+    if (message.digestHash !== 0n) {
+      if (BigInt.asUintN(64, message.digestHash) !== message.digestHash) {
+        throw new globalThis.Error("value provided for field message.digestHash of type fixed64 too large");
+      }
+      writer.uint32(41).fixed64(message.digestHash);
     }
     return writer;
   },
@@ -3477,6 +3500,22 @@ export const SnapshotEntry: MessageFns<SnapshotEntry> = {
             message.entry = { $case: "meta", value: SnapshotMeta.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.digestVersion = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.digestHash = reader.fixed64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3491,13 +3530,19 @@ export const SnapshotEntry: MessageFns<SnapshotEntry> = {
 };
 
 function createBaseSnapshotPack(): SnapshotPack {
-  return { values: [] };
+  return { values: [], digestVersion: 0, digestHashes: new Uint8Array(0) };
 }
 
 export const SnapshotPack: MessageFns<SnapshotPack> = {
   encode(message: SnapshotPack, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.values) {
       CRDTDelta.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.digestVersion !== 0) {
+      writer.uint32(16).uint32(message.digestVersion);
+    }
+    if (message.digestHashes.length !== 0) {
+      writer.uint32(26).bytes(message.digestHashes);
     }
     return writer;
   },
@@ -3521,6 +3566,22 @@ export const SnapshotPack: MessageFns<SnapshotPack> = {
             }
 
             message.values.push(CRDTDelta.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.digestVersion = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.digestHashes = reader.bytes();
             continue;
           }
         }

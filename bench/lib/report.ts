@@ -418,6 +418,7 @@ export function render(r: BenchResults): Rendered {
             [`snapshot: first full write (${(sn["keys"] ?? c.keys).toLocaleString("en")} keys)`, `${ms(sn["fullWriteMs"] ?? NaN)} (longest event-loop stall ${ms(sn["maxStallWriteMs"] ?? NaN)})`],
             [`snapshot: incremental write (${(sn["incrementalKeys"] ?? NaN).toLocaleString("en")} keys changed)`, ms(sn["incrementalWriteMs"] ?? NaN)],
             ["snapshot: restore", `${ms(sn["restoreMs"] ?? NaN)} (longest stall ${ms(sn["maxStallRestoreMs"] ?? NaN)})`],
+            ["snapshot: digest after the restore, CPU (keys rehashed)", `${ms(sn["restoreDigestCpuMs"] ?? NaN)} (${(sn["restoreRehashedKeys"] ?? NaN).toLocaleString("en")})`],
             ["snapshot: size on disk", bytes(sn["dbBytes"] ?? NaN)],
           ];
     out.push(

@@ -49,17 +49,28 @@ export class DigestTree {
   // would cost a cache miss per entry of the leaf (~150 at 10 M keys).
   private readonly heads = new Int32Array(LEAVES).fill(NONE);
   private keys: string[] = [];
-  private hashes = new BigUint64Array(INITIAL_SLOTS);
+  private hashes: BigUint64Array;
   /** A slot's successor in its leaf's chain, or (free slots) in the free list. */
-  private next = new Int32Array(INITIAL_SLOTS);
-  private previous = new Int32Array(INITIAL_SLOTS);
+  private next: Int32Array;
+  private previous: Int32Array;
   private free = NONE;
   /** Slots handed out so far (free ones included). */
   private used = 0;
   private count = 0;
   /** Cells hold slots; a power of two long. */
-  private index = new Int32Array(2 * INITIAL_SLOTS).fill(NONE);
-  private indexShift = 32 - Math.log2(2 * INITIAL_SLOTS);
+  private index: Int32Array;
+  private indexShift: number;
+
+  /** `capacity`: keys the tree takes before it first grows (a restore knows how many it brings). */
+  constructor(capacity = 0) {
+    const slots = Math.max(INITIAL_SLOTS, Math.ceil(capacity));
+    this.hashes = new BigUint64Array(slots);
+    this.next = new Int32Array(slots);
+    this.previous = new Int32Array(slots);
+    const cells = Math.max(2 * INITIAL_SLOTS, 2 ** Math.ceil(Math.log2(slots / MAX_LOAD + 1)));
+    this.index = new Int32Array(cells).fill(NONE);
+    this.indexShift = 32 - Math.log2(cells);
+  }
 
   /** A tree over `entries` (key → entry hash); later duplicates of a key overwrite earlier ones. */
   static from(entries: Iterable<readonly [string, bigint]>): DigestTree {

@@ -5,6 +5,8 @@
  *   "v/<key>"  the key's full CRDT state       "t/<key>"  the key's tombstone
  *   "m/meta"   SnapshotMeta: node, incarnation, writer id, written-at, clean-shutdown flag
  *   "p/<n>"    a SnapshotPack: many keys' states (issue 13: a 1 M-key restore reads ~300 entries)
+ * A value, packed or loose, is stored with its digest entry hash when the replicator had it current,
+ * so that a restore seeds the digest instead of rehashing every key (see `DigestSeeds`).
  *   "x/<key>"  empty: the key's packed state is gone (its tombstone expired)
  * Precedence on restore: a tombstone over any value; "v/" over "x/" over "p/". So small batches keep
  * writing one "v/" entry per changed key ("loose" entries, the layout of releases before packs,
@@ -56,6 +58,7 @@ import {
   type SnapshotEntry,
   type SnapshotMeta,
   snapshotValueOf,
+  type StoredDigestHash,
 } from "../wire/codec.js";
 
 /** LevelDB key prefixes. */
@@ -85,12 +88,25 @@ export function shouldRepack(loose: number, dirty: number, storeSize: number): b
   return loose + dirty > Math.max(REPACK_MIN_LOOSE, storeSize / REPACK_FRACTION);
 }
 
+/**
+ * Where a restore hands the digest entry hashes stored next to the values (see `DigestHashes` in
+ * extension/context.ts), so the replicator need not rehash every key.
+ */
+export interface DigestSeeds {
+  /** The replicator's hash definition: hashes stored under another one are not handed out. */
+  readonly version: number;
+  /** A value was put into the store for `key`, with its stored entry hash or without one. */
+  restored(key: string, hash: bigint | undefined): void;
+}
+
 /** What `Snapshots.open` restores into (the replicator's store, stats and writer id). */
 export interface RestoreTarget {
   store: RestorableStore;
   stats: ReplicatorStats;
   /** Set to the previous run's writer id when its snapshot was written by a clean close. */
   writerId: string | undefined;
+  /** Told of every value restored, with its stored digest hash (absent: hashes are not read). */
+  digests?: DigestSeeds;
 }
 
 export interface RestoreReport {
@@ -430,6 +446,7 @@ export class Snapshots {
     const repacked = change.packs !== undefined;
     // Packs that may hold a vanished key's old state (a repack in this batch leaves none).
     const marksGone = !repacked && this.layout.packs.length > 0;
+    const digests = this.ctx?.digests;
     let sliceStart = performance.now();
     let n = 0;
     for (const key of keys) {
@@ -446,7 +463,9 @@ export class Snapshots {
         if (repacked) continue;
         let bytes: Uint8Array;
         try {
-          bytes = encodeSnapshotEntry({ type: "value", key, kind: v.kind, originNode: this.nodeId, value: v.value });
+          const hash = digests?.hashOf(key);
+          const digest = hash === undefined || digests === undefined ? undefined : { version: digests.version, hash };
+          bytes = encodeSnapshotEntry({ type: "value", key, kind: v.kind, originNode: this.nodeId, value: v.value, digest });
         } catch (error) {
           // One value that cannot be encoded must not stop every other key from being saved
           // (forever: it would fail each retry). It is written again when it next changes.
@@ -487,7 +506,9 @@ export class Snapshots {
   private async repack(batch: Batch, report: SnapshotWriteReport, unencodable: Map<string, unknown>): Promise<string[]> {
     const layout = this.layout;
     const packs: string[] = [];
-    const pack = new PackWriter();
+    // Each value's digest hash as the tree holds it now (none for a key awaiting a rehash).
+    const digests = this.ctx?.digests;
+    const pack = new PackWriter(digests?.version ?? 0);
     const close = (): void => {
       const name = packName(layout.nextPack++);
       const bytes = pack.finish();
@@ -503,7 +524,7 @@ export class Snapshots {
         sliceStart = performance.now();
       }
       try {
-        pack.add(key, v.value);
+        pack.add(key, v.value, digests?.hashOf(key));
       } catch (error) {
         unencodable.set(key, error);
         this.ctx?.reportError(error);
@@ -625,10 +646,13 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   // A value (loose or packed) of a key that has a tombstone: the tombstone wins, drop the value at the next write.
   // (Lookups skipped when there is nothing to find: a restore of a repacked store does a million.)
   const tombstones = store.tombstoneCount > 0;
-  const put = (key: string, kind: DataKind, value: Crdt): void => {
+  const seeds = target.digests;
+  const seededHash = (d: StoredDigestHash | undefined): bigint | undefined => (d !== undefined && d.version === seeds?.version ? d.hash : undefined);
+  const put = (key: string, kind: DataKind, value: Crdt, hash?: bigint): void => {
     if (tombstones && store.tombstone(key) !== undefined) stale.push(key);
     else {
       store.set(key, kind, value, "restore");
+      seeds?.restored(key, hash);
       report.values++;
     }
   };
@@ -638,18 +662,18 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     // The common entry, a value, without the generic decoder's intermediate objects; anything
     // unusual (or corrupt) takes the generic path, which decides.
     const fast = fastValue(key, bytes);
-    if (fast !== undefined) return put(key, fast.kind, fast.value);
+    if (fast !== undefined) return put(key, fast.kind, fast.value, seededHash(fast.digest));
     const e = decoded(bytes);
     if (e === undefined) return;
     if (e.type !== "value" || e.key !== key) skip();
-    else put(key, e.kind, e.value);
+    else put(key, e.kind, e.value, seededHash(e.digest));
   });
   const newer = layout.loose.size > 0 || layout.gone.size > 0;
   await forEachEntry(db, PACK_PREFIX, RESTORE_PACK_CHUNK, (k, bytes) => {
     layout.packs.push(k);
     layout.nextPack = Math.max(layout.nextPack, Number.parseInt(k.slice(PACK_PREFIX.length), 16) + 1 || 0);
     try {
-      readPack(bytes, (key, type, pack, start, end) => {
+      readPack(bytes, seeds?.version ?? 0, (key, type, pack, start, end, hash) => {
         // A loose entry or a marker is newer than the pack (a key corrupt in "v/" stays skipped).
         if (newer && (layout.loose.has(key) || layout.gone.has(key))) return;
         let value: Crdt;
@@ -661,7 +685,7 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
           skip();
           return;
         }
-        put(key, kind, value);
+        put(key, kind, value, hash);
       });
     } catch {
       skip(); // the whole pack: its keys come back from the peers
@@ -695,12 +719,12 @@ async function forEachEntry(db: Db, prefix: string, chunk: number, fn: (key: str
 }
 
 /** A value entry read by the fast path, validated as its type; undefined leaves it to the generic path. */
-function fastValue(key: string, bytes: Uint8Array): { kind: DataKind; value: Crdt } | undefined {
+function fastValue(key: string, bytes: Uint8Array): { kind: DataKind; value: Crdt; digest: StoredDigestHash | undefined } | undefined {
   const parts = snapshotValueOf(key, bytes);
   if (parts === undefined) return undefined;
   try {
     const kind = kindOf(parts.type);
-    return { kind, value: decodeValue(kind, parts.data) };
+    return { kind, value: decodeValue(kind, parts.data), digest: parts.digest };
   } catch {
     return undefined;
   }

@@ -23,6 +23,17 @@ export interface CoreSettings {
   readonly clock: Clock;
 }
 
+/**
+ * The anti-entropy digest's entry hashes: snapshots store them next to the values, so that a
+ * restore seeds the digest tree instead of rehashing every key (issue 13).
+ */
+export interface DigestHashes {
+  /** The hash definition's version (> 0): hashes stored under another one are never used. */
+  readonly version: number;
+  /** The key's entry hash for its current value; undefined while the key awaits a rehash. */
+  hashOf(key: string): bigint | undefined;
+}
+
 export interface ReplicatorContext {
   readonly options: CoreSettings;
   readonly nodeId: string;
@@ -51,6 +62,8 @@ export interface ReplicatorContext {
   syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause, dataCenter?: string): Promise<void>;
   /** Report a background error (never thrown). */
   reportError(error: unknown): void;
+  /** The digest's entry hashes; absent, snapshots store none. */
+  readonly digests?: DigestHashes;
 }
 
 /** An attached extension as the replicator keeps it: closed at `Replicator.close()`, in reverse order of attaching. */

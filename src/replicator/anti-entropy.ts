@@ -42,8 +42,9 @@ import {
   type NodeRequest,
 } from "../wire/codec.js";
 import type { RepairCause, ReplicatorStats } from "../extension/stats.js";
+import type { DigestHashes } from "../extension/context.js";
 import type { Store, StoredValue, TombstoneInfo } from "./store.js";
-import { StoreDigest } from "./store-digest.js";
+import { DIGEST_HASH_VERSION, StoreDigest, type RestoredDigest } from "./store-digest.js";
 
 /** Level of a digest request that asks for the full states of `keys`. */
 export const FETCH_LEVEL = 2;
@@ -92,6 +93,8 @@ export interface AntiEntropyOptions {
   /** Timers of the background rehash. */
   clock: Clock;
   onError?: (error: unknown) => void;
+  /** The digest hashes a snapshot restore brought. */
+  restored?: RestoredDigest;
 }
 
 /** Where a round's requests go and how what it pulls is merged. */
@@ -106,7 +109,7 @@ export class AntiEntropy {
   private stopped = false;
 
   constructor(private readonly o: AntiEntropyOptions) {
-    this.digests = new StoreDigest(o.store, o.clock, (error) => o.onError?.(error));
+    this.digests = new StoreDigest(o.store, o.clock, (error) => o.onError?.(error), o.restored);
   }
 
   private get tree(): StoreDigest["tree"] {
@@ -128,6 +131,9 @@ export class AntiEntropy {
   get pendingRehash(): number {
     return this.digests.pending;
   }
+
+  /** The digest's entry hashes, for snapshots to store (extension/context.ts). */
+  readonly digestHashes: DigestHashes = { version: DIGEST_HASH_VERSION, hashOf: (key) => this.digests.hashOf(key) };
 
   /**
    * Stop the background rehashing and every round (the replicator is closing): a round still

@@ -61,5 +61,6 @@ export function contextView(s: ContextSources): ReplicatorContext {
       await s.antiEntropy.syncVia(ask, cause, (state) => s.merger.fullState(state, "remote-dc", dataCenter));
     },
     reportError: s.reportError,
+    digests: s.antiEntropy.digestHashes,
   };
 }

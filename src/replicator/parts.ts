@@ -27,6 +27,7 @@ import { Reader } from "./reads.js";
 import { RequestServer } from "./request-server.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { Store } from "./store.js";
+import type { RestoredDigest } from "./store-digest.js";
 import { Subscriptions } from "./subscriptions.js";
 import { SyncScheduler } from "./sync-scheduler.js";
 import { Writer } from "./writes.js";
@@ -84,6 +85,8 @@ export interface PartsInput {
   expected: ExpectedMember[];
   /** Nodes removed from the membership, with when (cluster/pruning.ts). */
   removedNodes: RemovedNodes;
+  /** The digest hashes a snapshot restore brought (store-digest.ts). */
+  restoredDigest?: RestoredDigest;
 }
 
 /** What the parts need from the replicator that owns them. */
@@ -185,6 +188,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     sendLarge: (peer, entry) => outbox.sendDirect(directSubject(options.subject, peer), entry),
     clock: options.clock,
     onError,
+    restored: input.restoredDigest,
   });
   const coordinator = new Coordinator({
     stats,

@@ -20,6 +20,7 @@ import { claimIdentity, lastIncarnationInProcess, reserveIncarnation } from "./i
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
 import { nodeSubject, secureBus } from "./parts.js";
 import { Store } from "./store.js";
+import { RestoredDigest } from "./store-digest.js";
 
 /** What a starting node restores from its snapshot. */
 export interface Restored {
@@ -27,6 +28,8 @@ export interface Restored {
   stats: ReplicatorStats;
   /** The writer id of a cleanly closed previous run, safe to reuse; undefined otherwise. */
   writerId: string | undefined;
+  /** The digest hashes the snapshot stored with the values (the digest tree starts from them). */
+  digests: RestoredDigest;
 }
 
 /** What a starting node takes from its peers' answers (see identity.ts). */
@@ -53,7 +56,7 @@ export interface Prepared {
 
 export async function prepare(options: ReplicatorOptions): Promise<Prepared> {
   const resolved = resolveOptions(options);
-  const restored: Restored = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined };
+  const restored: Restored = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined, digests: new RestoredDigest() };
   const snapshots = resolved.snapshot === undefined ? undefined : await Snapshots.open(resolved.snapshot, restored, resolved.nodeId);
   let transport: Transport;
   // Closing a wrapper we built around a borrowed connection drains our subscriptions and leaves

@@ -12,13 +12,27 @@
  * (wire/set-hash.ts), kept here per key with the version it describes, and moved to the key's
  * current version by hashing only the elements that changed. Its first digest (after a restore or
  * a bulk pull) walks every element, in slices like the rest, so no slice holds the loop for long.
+ *
+ * After a restore, the entry hashes the snapshot stored next to the values seed the tree
+ * (`RestoredDigest`), and only the keys restored without one are rehashed (issue 13: a million
+ * keys would take 7–11 s of CPU). A large set seeded so keeps no element sum until it next
+ * changes; that change walks it once, as its first digest after a restore always did.
  */
 import type { Clock, TimerHandle } from "../clock.js";
 import { DigestTree } from "../cluster/digest-tree.js";
 import { keyEntryHash } from "../cluster/hashing.js";
 import { advanceDigest, contentHash, DigestJob, isSummedSet, setContentHash, tombstoneHash, type HashWork, type SetDigest, type SummedSet } from "../wire/codec.js";
 import type { Crdt } from "../crdt/types.js";
+import type { DigestSeeds } from "../durable/snapshots.js";
 import type { Store } from "./store.js";
+
+/**
+ * Version of the entry hash definition: `keyEntryHash` over `contentHash` / `tombstoneHash`
+ * (wire/hash.ts, wire/set-hash.ts). Snapshots store entry hashes under it; bump it whenever any of
+ * these changes (their pinned values in test/wire/values.test.ts change then), so that a snapshot
+ * written before is rehashed instead of seeding hashes no peer computes.
+ */
+export const DIGEST_HASH_VERSION = 1;
 
 /** Longest synchronous rehash slice. */
 const SLICE_MS = 8;
@@ -29,8 +43,58 @@ const ANSWER_REFRESH_MAX = 50_000;
 /** Sets of at least this many elements keep an incremental digest (smaller ones are hashed whole: cheaper than the bookkeeping). */
 const INCREMENTAL_MIN_ELEMENTS = 256;
 
+/**
+ * What a restore hands over (durable/snapshots.ts `DigestSeeds`): a tree of the keys restored with
+ * their stored entry hash, and the keys restored without one.
+ */
+export class RestoredDigest implements DigestSeeds {
+  readonly version = DIGEST_HASH_VERSION;
+  // Collected first, the tree built once at its final size: growing it key by key while restoring
+  // re-indexes every key about twice over.
+  private keys: string[] = [];
+  private hashes = new BigUint64Array(1024);
+  private unhashed: string[] = [];
+  /** Values restored (a key restored twice counts twice). */
+  private count = 0;
+
+  restored(key: string, hash: bigint | undefined): void {
+    this.count++;
+    if (hash === undefined) {
+      this.unhashed.push(key);
+      return;
+    }
+    const n = this.keys.length;
+    if (n === this.hashes.length) {
+      const grown = new BigUint64Array(Math.max(1024, 2 * n));
+      grown.set(this.hashes);
+      this.hashes = grown;
+    }
+    this.hashes[n] = hash;
+    this.keys.push(key);
+  }
+
+  /**
+   * The seeded tree and the keys left to rehash, once: undefined unless the store holds exactly
+   * the values restored (anything else, or a key restored twice, is rehashed whole: always right).
+   */
+  take(store: Store): { tree: DigestTree; unhashed: string[] } | undefined {
+    let taken: { tree: DigestTree; unhashed: string[] } | undefined;
+    if (this.count === store.size) {
+      const { keys, hashes } = this;
+      const tree = new DigestTree(store.size + store.tombstoneCount);
+      for (let i = 0; i < keys.length; i++) tree.set(keys[i]!, hashes[i]!);
+      taken = { tree, unhashed: this.unhashed };
+    }
+    this.keys = [];
+    this.hashes = new BigUint64Array(0);
+    this.unhashed = [];
+    this.count = 0;
+    return taken;
+  }
+}
+
 export class StoreDigest {
-  readonly tree = new DigestTree();
+  readonly tree: DigestTree;
   /** Keys changed since they were last hashed into the tree. */
   private readonly dirty = new Set<string>();
   /** Large sets: the element sum of the version last hashed into the tree. */
@@ -46,13 +110,17 @@ export class StoreDigest {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly onError: (error: unknown) => void,
+    restored?: RestoredDigest,
   ) {
     store.onChange((key) => {
       this.dirty.add(key);
       if (this.timer === undefined) this.schedule(DELAY_MS);
     });
-    // A store restored from a snapshot is filled before we exist: hash what it already holds.
-    for (const key of store.keys()) this.dirty.add(key);
+    // A store restored from a snapshot is filled before we exist: take the hashes the snapshot
+    // stored, and hash the rest of what it holds (tombstones are few: always rehashed).
+    const seeded = restored?.take(store);
+    this.tree = seeded?.tree ?? new DigestTree();
+    for (const key of seeded?.unhashed ?? store.keys()) this.dirty.add(key);
     for (const t of store.tombstones()) this.dirty.add(t.key);
     if (this.dirty.size > 0) this.schedule(0);
   }

@@ -49,6 +49,7 @@ export type {
   RepairRequest,
   SnapshotEntry,
   SnapshotMeta,
+  StoredDigestHash,
   Tombstone,
   WriteAck,
   WriteRequest,

@@ -5,7 +5,7 @@
  * decides every unusual or corrupt input (test/wire/gcounter-fast.test.ts and
  * test/durable/corrupt.test.ts hold them to that).
  */
-import type { GCounterState, SlotState } from "../crdt/types.js";
+import type { StoredDigestHash } from "./shapes.js";
 
 /** A read position in `bytes`, up to `end`. */
 interface Cursor {
@@ -65,14 +65,15 @@ function nodeIdAt(bytes: Uint8Array, at: number, len: number): string | undefine
 }
 
 /**
- * A GCounterState, when the bytes are exactly a run of slots `0x0a len (0x0a len node 0x10 value)`
+ * A GCounterState's slots in the flat form `[node0, value0, node1, value1, …]` (for
+ * `GCounter.fromFlatSlots`), when the bytes are exactly a run of slots `0x0a len (0x0a len node 0x10 value)`
  * with a one-byte length, an ASCII node and a safe-integer value. With `writer` (the compact form
  * of an envelope, see states.ts `encodeState`), a slot may leave its node out: `0x0a len (0x10 value)`.
- * Read with plain positions and into an array of the exact size: a restore reads a million of
- * these, and every object made here per slot is garbage the moment the counter exists.
+ * Read with plain positions into one array of the exact size, which the counter keeps: a restore
+ * reads a million of these, and an object per slot would be garbage the moment the counter exists.
  * `start`/`end`: the state is bytes[start, end) of a larger buffer.
  */
-export function gcounterStateOf(bytes: Uint8Array, writer?: string, start = 0, end = bytes.length): GCounterState | undefined {
+export function gcounterSlotsOf(bytes: Uint8Array, writer?: string, start = 0, end = bytes.length): (string | number)[] | undefined {
   let count = 0;
   for (let p = start; p < end; count++) {
     const slotLen = bytes[p + 1];
@@ -80,7 +81,7 @@ export function gcounterStateOf(bytes: Uint8Array, writer?: string, start = 0, e
     p += 2 + slotLen;
     if (p > end) return undefined;
   }
-  const slots = new Array<SlotState>(count);
+  const slots = new Array<string | number>(2 * count);
   for (let p = start, k = 0; k < count; k++) {
     const slotEnd = p + 2 + bytes[p + 1]!;
     p += 2;
@@ -102,21 +103,27 @@ export function gcounterStateOf(bytes: Uint8Array, writer?: string, start = 0, e
       if (b < 0x80) break;
     }
     if (p !== slotEnd || !Number.isSafeInteger(value)) return undefined;
-    slots[k] = { node, value };
+    slots[2 * k] = node;
+    slots[2 * k + 1] = value;
   }
-  return { slots };
+  return slots;
 }
 
 /**
  * The data type number and state bytes of a snapshot value entry stored under `key`: exactly one
  * field 1 (CRDTDelta) holding exactly one each of key (equal to `key`, ASCII), data type, a
- * non-empty ASCII origin and data, in that order; lengths under 256 MiB.
+ * non-empty ASCII origin and data, in that order; lengths under 256 MiB. Then, optionally, the
+ * digest hash: digest_version (non-zero) and digest_hash, in that order, ending the entry.
  */
-export function snapshotValueOf(key: string, bytes: Uint8Array): { type: number; data: Uint8Array } | undefined {
-  const c: Cursor = { bytes, p: 0, end: bytes.length };
-  if (bytes[c.p++] !== 0x0a) return undefined;
-  const total = varint(c, 4);
-  if (total < 0 || c.p + total !== c.end) return undefined;
+export function snapshotValueOf(key: string, bytes: Uint8Array): { type: number; data: Uint8Array; digest?: StoredDigestHash } | undefined {
+  const head: Cursor = { bytes, p: 0, end: bytes.length };
+  if (bytes[head.p++] !== 0x0a) return undefined;
+  const total = varint(head, 4);
+  if (total < 0 || head.p + total > bytes.length) return undefined;
+  const valueEnd = head.p + total;
+  const digest = valueEnd === bytes.length ? undefined : digestAt(bytes, valueEnd);
+  if (digest === undefined && valueEnd !== bytes.length) return undefined;
+  const c: Cursor = { bytes, p: head.p, end: valueEnd };
   // field 1: key
   if (bytes[c.p++] !== 0x0a) return undefined;
   const keyLen = bytes[c.p++];
@@ -133,5 +140,15 @@ export function snapshotValueOf(key: string, bytes: Uint8Array): { type: number;
   if (c.p === c.end || bytes[c.p++] !== 0x22) return undefined;
   const dataLen = varint(c, 4);
   if (dataLen < 0 || c.p + dataLen !== c.end) return undefined;
-  return { type, data: new Uint8Array(bytes.buffer, bytes.byteOffset + c.p, dataLen) };
+  const data = new Uint8Array(bytes.buffer, bytes.byteOffset + c.p, dataLen);
+  return digest === undefined ? { type, data } : { type, data, digest };
+}
+
+/** The digest fields ending a snapshot entry at `at`: `0x20 version 0x29 hash` (version non-zero, hash 8 bytes LE), or undefined. */
+function digestAt(bytes: Uint8Array, at: number): StoredDigestHash | undefined {
+  const c: Cursor = { bytes, p: at, end: bytes.length };
+  if (bytes[c.p++] !== 0x20) return undefined;
+  const version = varint(c, 5);
+  if (version <= 0 || bytes[c.p++] !== 0x29 || c.p + 8 !== c.end) return undefined;
+  return { version, hash: new DataView(bytes.buffer, bytes.byteOffset + c.p, 8).getBigUint64(0, true) };
 }

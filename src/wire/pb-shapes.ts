@@ -175,4 +175,6 @@ export interface PbSnapshotEntry {
   value: PbDelta | null;
   tombstone: PbTombstone | null;
   meta: PbSnapshotMeta | null;
+  digestVersion: number;
+  digestHash: Int64;
 }

@@ -267,8 +267,14 @@ export interface SnapshotMeta {
   cleanShutdown: boolean;
 }
 
+/** A value's anti-entropy digest entry hash, stored with it, and the hash definition it follows. */
+export interface StoredDigestHash {
+  version: number;
+  hash: bigint;
+}
+
 /** One LevelDB value ("v/<key>" value, "t/<key>" tombstone, "m/<name>" meta). */
 export type SnapshotEntry =
-  | ({ type: "value" } & CrdtDelta)
+  | ({ type: "value"; digest?: StoredDigestHash } & CrdtDelta)
   | ({ type: "tombstone" } & Tombstone)
   | ({ type: "meta" } & SnapshotMeta);

@@ -8,14 +8,16 @@ import {
   encoding,
   finite,
   needFinite,
+  needHash,
   needString,
+  needU32,
   needU64,
   required,
   sub,
   tombstoneFromPb,
   tombstoneToPb,
 } from "./convert.js";
-import { encodeMessage, u64 } from "./pb.js";
+import { encodeMessage, fixed64, u64 } from "./pb.js";
 import { type PbSnapshotEntry, T } from "./pb-shapes.js";
 import type { SnapshotEntry, SnapshotMeta } from "./shapes.js";
 
@@ -34,8 +36,12 @@ export function encodeSnapshotEntry(e: SnapshotEntry): Uint8Array {
   const w = `SnapshotEntry(${String(e?.type)})`;
   return encoding("SnapshotEntry", () => {
     switch (e.type) {
-      case "value":
-        return encodeMessage(T.SnapshotEntry, { value: deltaToPb(e, `${w}.value`) });
+      case "value": {
+        const value = deltaToPb(e, `${w}.value`);
+        if (e.digest === undefined) return encodeMessage(T.SnapshotEntry, { value });
+        const digestVersion = needU32(e.digest.version, `${w}.digest.version`);
+        return encodeMessage(T.SnapshotEntry, { value, digestVersion, digestHash: needHash(e.digest.hash, `${w}.digest.hash`) });
+      }
       case "tombstone":
         return encodeMessage(T.SnapshotEntry, { tombstone: tombstoneToPb(e, `${w}.tombstone`) });
       case "meta":
@@ -47,7 +53,10 @@ export function encodeSnapshotEntry(e: SnapshotEntry): Uint8Array {
 }
 
 function snapshotEntryFromPb(m: PbSnapshotEntry, what: string): SnapshotEntry {
-  if (m.value != null) return { type: "value", ...deltaFromPb(m.value, `${what}.value`) };
+  if (m.value != null) {
+    const delta = deltaFromPb(m.value, `${what}.value`);
+    return m.digestVersion > 0 ? { type: "value", ...delta, digest: { version: m.digestVersion, hash: fixed64(m.digestHash) } } : { type: "value", ...delta };
+  }
   if (m.tombstone != null) return { type: "tombstone", ...tombstoneFromPb(m.tombstone, `${what}.tombstone`) };
   const s = sub(m.meta, T.SnapshotMeta, `${what}.meta`);
   if (s !== undefined) {

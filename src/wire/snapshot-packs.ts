@@ -1,6 +1,8 @@
 /**
  * Snapshot packs (proto `SnapshotPack`): many keys' values in one LevelDB entry, so a restore reads
- * a few hundred large entries instead of one per key.
+ * a few hundred large entries instead of one per key. A pack may also carry each value's digest
+ * entry hash (after the values: the hash definition's version, then 8 bytes per value), so that a
+ * restore seeds the anti-entropy digest tree instead of rehashing every key.
  *
  * Written by hand as the protobuf protobufjs would write (one growing buffer, no message object per
  * value), and read by hand without an object per record: each record's key and a view of its state
@@ -17,20 +19,32 @@ import { varintSize, writeVarint } from "./varint.js";
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 
+/** Bytes per stored digest hash. */
+const HASH_BYTES = 8;
+
 /** Builds one pack, value by value. */
 export class PackWriter {
   private buf = new Uint8Array(64 * 1024);
   private end = 0;
   /** Values added since the last `finish`. */
   count = 0;
+  /** The digest hashes of the values added (0: none); written only when one is set. */
+  private hashes = new BigUint64Array(1024);
+  private hashed = false;
+
+  /** `digestVersion`: the hash definition of the hashes given to `add` (0: they are not stored). */
+  constructor(private readonly digestVersion = 0) {}
 
   /** Encoded bytes so far. */
   get size(): number {
     return this.end;
   }
 
-  /** Add a key's value; throws (and adds nothing) when the value cannot be encoded. */
-  add(key: string, value: Crdt): void {
+  /**
+   * Add a key's value, with its digest entry hash when known; throws (and adds nothing) when the
+   * value cannot be encoded.
+   */
+  add(key: string, value: Crdt, hash?: bigint): void {
     const data = encodeValue(value);
     const type = dataTypeOf(value.kind);
     const keyMax = key.length * 3;
@@ -57,15 +71,39 @@ export class PackWriter {
       p += data.length;
     }
     this.end = p;
-    this.count++;
+    if (this.count === this.hashes.length) {
+      const grown = new BigUint64Array(this.count * 2);
+      grown.set(this.hashes);
+      this.hashes = grown;
+    }
+    this.hashes[this.count++] = hash ?? 0n;
+    if (hash !== undefined && hash !== 0n) this.hashed = true;
   }
 
   /** The pack's bytes (a copy); the writer starts a new pack. */
   finish(): Uint8Array {
+    if (this.digestVersion > 0 && this.hashed) this.writeHashes();
     const out = this.buf.slice(0, this.end);
     this.end = 0;
     this.count = 0;
+    this.hashed = false;
+    this.hashes.fill(0n);
     return out;
+  }
+
+  /** SnapshotPack.digest_version and .digest_hashes, after the values. */
+  private writeHashes(): void {
+    const len = this.count * HASH_BYTES;
+    this.reserve(12 + len);
+    const b = this.buf;
+    let p = this.end;
+    b[p++] = 0x10; // SnapshotPack.digest_version
+    p = writeVarint(b, p, this.digestVersion);
+    b[p++] = 0x1a; // SnapshotPack.digest_hashes
+    p = writeVarint(b, p, len);
+    const view = new DataView(b.buffer, b.byteOffset + p, len);
+    for (let i = 0; i < this.count; i++) view.setBigUint64(i * HASH_BYTES, this.hashes[i]!, true);
+    this.end = p + len;
   }
 
   private reserve(n: number): void {
@@ -77,26 +115,49 @@ export class PackWriter {
 }
 
 /**
- * What a pack holds, value by value: the key, its data type number and where its state bytes are,
- * `bytes[start, end)` (no view per value: a restore reads a million; see states.ts `decodeValueIn`).
+ * What a pack holds, value by value: the key, its data type number, where its state bytes are,
+ * `bytes[start, end)` (no view per value: a restore reads a million; see states.ts `decodeValueIn`),
+ * and its digest entry hash when the pack stored one under the hash definition the reader asked for.
  */
-export type PackVisitor = (key: string, type: number, bytes: Uint8Array, start: number, end: number) => void;
+export type PackVisitor = (key: string, type: number, bytes: Uint8Array, start: number, end: number, hash: bigint | undefined) => void;
 
-/**
- * Every value of a pack, in order. Throws DecodeError when protobufjs rejects the bytes too (then
- * nothing was visited: the hand reader checks the whole pack before visiting anything).
- */
-export function readPack(bytes: Uint8Array, visit: PackVisitor): void {
-  if (scan(bytes, undefined)) {
-    scan(bytes, visit);
-    return;
-  }
-  const pack = decodeMessage<{ values: PbDelta[] }>(T.SnapshotPack, bytes, "SnapshotPack", false);
-  for (const v of pack.values) visit(v.key, v.dataType, v.data, 0, v.data.length);
+/** Where a pack's digest hashes are, as the hand reader found them. */
+interface HashBlock {
+  version: number;
+  /** Offset of the first hash; -1 when the pack has none. */
+  at: number;
 }
 
-/** The hand reader: false as soon as the bytes are not exactly the writer's; visits only when given. */
-function scan(bytes: Uint8Array, visit: PackVisitor | undefined): boolean {
+/**
+ * Every value of a pack, in order, with the digest hashes stored under `digestVersion` (any other
+ * version's are not handed out). Throws DecodeError when protobufjs rejects the bytes too (then
+ * nothing was visited: the hand reader checks the whole pack before visiting anything).
+ */
+export function readPack(bytes: Uint8Array, digestVersion: number, visit: PackVisitor): void {
+  const block = scan(bytes, undefined, undefined);
+  if (block !== undefined) {
+    const hashes = block.at >= 0 && block.version === digestVersion ? new DataView(bytes.buffer, bytes.byteOffset + block.at) : undefined;
+    scan(bytes, visit, hashes);
+    return;
+  }
+  const pack = decodeMessage<{ values: PbDelta[]; digestVersion: number; digestHashes: Uint8Array }>(T.SnapshotPack, bytes, "SnapshotPack", false);
+  const h = pack.digestHashes;
+  const hashes = pack.digestVersion === digestVersion && h.length > 0 && h.length === pack.values.length * HASH_BYTES ? new DataView(h.buffer, h.byteOffset, h.length) : undefined;
+  pack.values.forEach((v, i) => visit(v.key, v.dataType, v.data, 0, v.data.length, hashOf(hashes, i)));
+}
+
+/** The i-th stored hash; undefined when none (0 marks a value written without one). */
+function hashOf(hashes: DataView | undefined, i: number): bigint | undefined {
+  if (hashes === undefined) return undefined;
+  const h = hashes.getBigUint64(i * HASH_BYTES, true);
+  return h === 0n ? undefined : h;
+}
+
+/**
+ * The hand reader: undefined as soon as the bytes are not exactly the writer's, else where the
+ * hashes are; visits (with `hashes`) only when given.
+ */
+function scan(bytes: Uint8Array, visit: PackVisitor | undefined, hashes: DataView | undefined): HashBlock | undefined {
   const end = bytes.length;
   // Keys are read as strings straight from the bytes (no view per key).
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -110,36 +171,45 @@ function scan(bytes: Uint8Array, visit: PackVisitor | undefined): boolean {
     }
     return -1;
   };
-  while (p < end) {
-    if (bytes[p++] !== 0x0a) return false;
+  let count = 0;
+  while (p < end && bytes[p] === 0x0a) {
+    p++;
     const len = varint();
-    if (len < 0 || p + len > end) return false;
+    if (len < 0 || p + len > end) return undefined;
     const recEnd = p + len;
-    if (bytes[p++] !== 0x0a) return false;
+    if (bytes[p++] !== 0x0a) return undefined;
     const keyLen = varint();
-    if (keyLen <= 0 || p + keyLen > recEnd) return false;
+    if (keyLen <= 0 || p + keyLen > recEnd) return undefined;
     const keyAt = p;
     p += keyLen;
-    if (bytes[p++] !== 0x10) return false;
+    if (bytes[p++] !== 0x10) return undefined;
     const type = varint();
-    if (type <= 0) return false;
+    if (type <= 0) return undefined;
     let dataAt = p;
     let dataLen = 0;
     if (p < recEnd) {
-      if (bytes[p++] !== 0x22) return false;
+      if (bytes[p++] !== 0x22) return undefined;
       dataLen = varint();
       dataAt = p;
-      if (dataLen < 0) return false;
+      if (dataLen < 0) return undefined;
       p += dataLen;
     }
-    if (p !== recEnd) return false;
+    if (p !== recEnd) return undefined;
     if (visit !== undefined) {
       const key = keyOf(text, keyAt, keyLen);
       if (key === undefined) throw new DecodeError("SnapshotPack: a key is not UTF-8");
-      visit(key, type, bytes, dataAt, dataAt + dataLen);
-    } else if (!isKey(text, keyAt, keyLen)) return false;
+      visit(key, type, bytes, dataAt, dataAt + dataLen, hashOf(hashes, count));
+    } else if (!isKey(text, keyAt, keyLen)) return undefined;
+    count++;
   }
-  return true;
+  if (p === end) return { version: 0, at: -1 };
+  // The hashes, as the writer puts them: the version, then 8 bytes per value, ending the pack.
+  if (bytes[p++] !== 0x10) return undefined;
+  const version = varint();
+  if (version <= 0 || bytes[p++] !== 0x1a) return undefined;
+  const len = varint();
+  if (len !== count * HASH_BYTES || p + len !== end) return undefined;
+  return { version, at: p };
 }
 
 /** The key at bytes[at, at + len): ASCII read directly, anything else through the strict UTF-8 decoder. */

@@ -21,6 +21,7 @@
  */
 import type { Field, Type } from "protobufjs";
 import protobuf from "protobufjs/light.js";
+import { GCounter } from "../crdt/gcounter.js";
 import { DATA_TYPES, dataTypes, fromState } from "../crdt/registry.js";
 import type {
   AnyState,
@@ -37,7 +38,7 @@ import type {
   SlotState,
 } from "../crdt/types.js";
 import { DecodeError, InvalidArgumentError } from "../errors.js";
-import { gcounterStateOf } from "./fast-decode.js";
+import { gcounterSlotsOf } from "./fast-decode.js";
 import { asDecodeError, bytesOf, checkFields, decodeMessage, encodeMessage, guard, i64, type Int64, messageType, schemaEnum, u64 } from "./pb.js";
 import { T, type PbContext, type PbDot, type PbFlag, type PbGCounter, type PbGSet, type PbLWWRegister, type PbMVRegister, type PbORMap, type PbORSet, type PbPNCounter, type PbSlot } from "./state-messages.js";
 
@@ -216,8 +217,8 @@ export function decodeValue(kind: DataKind, bytes: Uint8Array, writer?: string):
   // GCounters (the most common value; a snapshot restore or a join decodes millions) are read
   // straight from the bytes when they have the exact shape our encoder writes; the state then gets
   // the same `fromState` validation. Anything else goes through protobufjs.
-  const state = (kind === "gcounter" && bytes instanceof Uint8Array ? gcounterStateOf(bytes, writer) : undefined) ?? decodeState(kind, bytes, writer);
-  return validated(kind, state);
+  const fast = kind === "gcounter" && bytes instanceof Uint8Array ? gcounterOf(bytes, writer, 0, bytes.length) : undefined;
+  return fast ?? validated(kind, decodeState(kind, bytes, writer));
 }
 
 /**
@@ -225,8 +226,18 @@ export function decodeValue(kind: DataKind, bytes: Uint8Array, writer?: string):
  * the usual shape is read in place, without a view of its bytes.
  */
 export function decodeValueIn(kind: DataKind, bytes: Uint8Array, start: number, end: number): Crdt {
-  const state = kind === "gcounter" ? gcounterStateOf(bytes, undefined, start, end) : undefined;
-  return state === undefined ? decodeValue(kind, bytes.subarray(start, end)) : validated(kind, state);
+  return (kind === "gcounter" ? gcounterOf(bytes, undefined, start, end) : undefined) ?? decodeValue(kind, bytes.subarray(start, end));
+}
+
+/** A GCounter read straight from bytes[start, end) when they have the usual shape (fast-decode.ts), validated as `fromState` does. */
+function gcounterOf(bytes: Uint8Array, writer: string | undefined, start: number, end: number): Crdt | undefined {
+  const slots = gcounterSlotsOf(bytes, writer, start, end);
+  if (slots === undefined) return undefined;
+  try {
+    return GCounter.fromFlatSlots(slots);
+  } catch (e) {
+    throw asDecodeError(stateType("gcounter").name, e);
+  }
 }
 
 /** The data type's `fromState`, its errors as DecodeError. */

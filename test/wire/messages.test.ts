@@ -45,6 +45,7 @@ import {
   type NodeReply,
   type NodeRequest,
   type SnapshotEntry,
+  snapshotValueOf,
   type Tombstone,
 } from "../../src/wire/codec.js";
 import * as G from "../../gen/crdt.js";
@@ -248,6 +249,24 @@ describe("round trips", () => {
       assert.deepEqual(plain(back), plain(e));
       if (back.type === "value" && e.type === "value") assertDeltasEqual([back], [e]);
     }
+  });
+
+  test("a SnapshotEntry value with its digest hash: the fast reader and the generic decoder agree, a damaged one is left to the generic decoder", () => {
+    const e: SnapshotEntry = { type: "value", ...deltas[0]!, digest: { version: 3, hash: 0xfedcba9876543210n } };
+    const bytes = encodeSnapshotEntry(e);
+    const back = decodeSnapshotEntry(bytes);
+    assert.deepEqual(back.type === "value" ? back.digest : undefined, e.digest);
+    const fast = snapshotValueOf(e.key, bytes);
+    assert.deepEqual(fast?.digest, e.digest);
+    const plainFast = snapshotValueOf(e.key, encodeSnapshotEntry({ type: "value", ...deltas[0]! }));
+    assert.ok(plainFast !== undefined && fast !== undefined);
+    assert.deepEqual([fast.type, fast.data], [plainFast.type, plainFast.data]);
+    assert.equal(plainFast.digest, undefined);
+    // A hash cut short, or a version 0: not the writer's bytes, the fast reader declines.
+    assert.equal(snapshotValueOf(e.key, bytes.subarray(0, bytes.length - 1)), undefined);
+    const zero = bytes.slice();
+    zero[bytes.length - 10] = 0;
+    assert.equal(snapshotValueOf(e.key, zero), undefined);
   });
 
   test("every data kind travels in a CRDTDelta, including empty values", () => {

@@ -1,7 +1,8 @@
 /**
  * Snapshot packs (src/wire/snapshot-packs.ts): what the hand writer writes is a SnapshotPack to
  * the schema's own decoder (ts-proto, generated from proto/crdt.proto), and the hand reader reads
- * a pack another encoder wrote (protobufjs, other field order), and rejects a broken one.
+ * a pack another encoder wrote (protobufjs, other field order), and rejects a broken one. Digest
+ * hashes stored with the values come back only under the hash definition they were written with.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -17,7 +18,7 @@ const values = [
 
 function read(bytes: Uint8Array): [string, number, Uint8Array][] {
   const out: [string, number, Uint8Array][] = [];
-  readPack(bytes, (key, type, pack, start, end) => out.push([key, type, pack.slice(start, end)]));
+  readPack(bytes, 1, (key, type, pack, start, end) => out.push([key, type, pack.slice(start, end)]));
   return out;
 }
 
@@ -50,7 +51,47 @@ test("a broken pack throws and visits nothing", () => {
   w.add("a", values[0][1]);
   const bytes = w.finish();
   let visited = 0;
-  assert.throws(() => readPack(bytes.subarray(0, bytes.length - 1), () => visited++));
-  assert.throws(() => readPack(Uint8Array.from([0x0a, 0x03, 0x0a, 0x01, 0xff]), () => visited++)); // key not UTF-8
+  assert.throws(() => readPack(bytes.subarray(0, bytes.length - 1), 0, () => visited++));
+  assert.throws(() => readPack(Uint8Array.from([0x0a, 0x03, 0x0a, 0x01, 0xff]), 0, () => visited++)); // key not UTF-8
   assert.equal(visited, 0);
+});
+
+/** Each value's key and digest hash as `readPack` hands them out under `version`. */
+function hashes(bytes: Uint8Array, version: number): [string, bigint | undefined][] {
+  const out: [string, bigint | undefined][] = [];
+  readPack(bytes, version, (key, _type, _pack, _start, _end, hash) => out.push([key, hash]));
+  return out;
+}
+
+test("digest hashes stored with the values come back under their version only", () => {
+  const w = new PackWriter(7);
+  w.add("a", values[0][1], 0xfedcba9876543210n);
+  w.add(values[1][0], values[1][1]); // no hash known: stored as 0, read as none
+  w.add(values[2][0], values[2][1], 1n);
+  const bytes = w.finish();
+  const decoded = G.SnapshotPack.decode(bytes);
+  assert.equal(decoded.values.length, 3);
+  assert.equal(decoded.digestVersion, 7);
+  assert.equal(decoded.digestHashes.length, 24);
+  assert.deepEqual(hashes(bytes, 7), [["a", 0xfedcba9876543210n], [values[1][0], undefined], [values[2][0], 1n]]);
+  assert.deepEqual(hashes(bytes, 8), values.map(([k]) => [k, undefined]), "another hash definition's hashes are not used");
+  // Re-encoded by the schema's encoder: the same hashes.
+  const reencoded = G.SnapshotPack.encode({ digestHashes: decoded.digestHashes, digestVersion: 7, values: decoded.values }).finish();
+  assert.deepEqual(hashes(reencoded, 7), hashes(bytes, 7));
+  const reordered = Uint8Array.from([0x10, 7, ...G.SnapshotPack.encode({ values: decoded.values, digestVersion: 0, digestHashes: decoded.digestHashes }).finish()]);
+  assert.deepEqual(hashes(reordered, 7), hashes(bytes, 7), "the version before the values: the generic decoder reads it");
+  // A hash block of the wrong length is ignored, not misread.
+  const short = G.SnapshotPack.encode({ values: decoded.values, digestVersion: 7, digestHashes: decoded.digestHashes.subarray(0, 16) }).finish();
+  assert.deepEqual(hashes(short, 7), values.map(([k]) => [k, undefined]));
+});
+
+test("a pack without a known hash, or written without a version, stores no hash block", () => {
+  const w = new PackWriter(7);
+  w.add("a", values[0][1]);
+  assert.equal(G.SnapshotPack.decode(w.finish()).digestHashes.length, 0);
+  const old = new PackWriter();
+  old.add("a", values[0][1], 5n);
+  const bytes = old.finish();
+  assert.equal(G.SnapshotPack.decode(bytes).digestVersion, 0);
+  assert.deepEqual(hashes(bytes, 0), [["a", undefined]]);
 });

@@ -833,6 +833,16 @@ export const descriptor = {
                 "meta": {
                   "type": "SnapshotMeta",
                   "id": 3
+                },
+                "digestVersion": {
+                  "type": "uint32",
+                  "id": 4,
+                  "protoName": "digest_version"
+                },
+                "digestHash": {
+                  "type": "fixed64",
+                  "id": 5,
+                  "protoName": "digest_hash"
                 }
               }
             },
@@ -842,6 +852,16 @@ export const descriptor = {
                   "rule": "repeated",
                   "type": "CRDTDelta",
                   "id": 1
+                },
+                "digestVersion": {
+                  "type": "uint32",
+                  "id": 2,
+                  "protoName": "digest_version"
+                },
+                "digestHashes": {
+                  "type": "bytes",
+                  "id": 3,
+                  "protoName": "digest_hashes"
                 }
               }
             },
