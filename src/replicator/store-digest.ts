@@ -22,8 +22,13 @@ import type { Store } from "./store.js";
 
 /** Longest synchronous rehash slice. */
 const SLICE_MS = 8;
-/** A change is rehashed in the background this long after it happened (a hot key: once per delay). */
+/**
+ * Changes are rehashed in the background once none came for this long (a hot key: about once per
+ * delay), so a burst's backlog is hashed after the burst, each key once, out of its way ...
+ */
 const DELAY_MS = 200;
+/** ... but no later than this after the backlog's first change (writes that never pause). */
+const MAX_DELAY_MS = 1000;
 /** An answer rehashes a backlog of at most this many keys synchronously (≈ 0.1–0.3 s). */
 const ANSWER_REFRESH_MAX = 50_000;
 /** Sets of at least this many elements keep an incremental digest (smaller ones are hashed whole: cheaper than the bookkeeping). */
@@ -39,6 +44,8 @@ export class StoreDigest {
   private readonly jobs = new Map<string, DigestJob>();
   private timer: TimerHandle | undefined;
   private stopped = false;
+  /** Changes seen so far (tells the background rehash whether writes paused). */
+  private changes = 0;
   /** Set elements hashed so far (bounds the work per change in tests). */
   readonly work: HashWork = { entries: 0 };
 
@@ -49,6 +56,7 @@ export class StoreDigest {
   ) {
     store.onChange((key) => {
       this.dirty.add(key);
+      this.changes++;
       if (this.timer === undefined) this.schedule(DELAY_MS);
     });
     // A store restored from a snapshot is filled before we exist: hash what it already holds.
@@ -96,11 +104,17 @@ export class StoreDigest {
     this.timer = undefined;
   }
 
-  private schedule(delayMs: number): void {
+  /** `delayMs` DELAY_MS: after a change, waiting for writes to pause (since `backlogSince`); otherwise at once. */
+  private schedule(delayMs: number, backlogSince = this.clock.now()): void {
     if (this.stopped || this.timer !== undefined) return;
+    const changes = this.changes;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       if (this.stopped) return;
+      if (delayMs === DELAY_MS && this.changes !== changes && this.clock.now() - backlogSince < MAX_DELAY_MS) {
+        this.schedule(DELAY_MS, backlogSince);
+        return;
+      }
       try {
         if (!this.refreshFor(SLICE_MS)) this.schedule(1);
       } catch (error) {
