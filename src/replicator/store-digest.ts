@@ -105,14 +105,15 @@ export class StoreDigest {
   }
 
   /** `delayMs` DELAY_MS: after a change, waiting for writes to pause (since `backlogSince`); otherwise at once. */
-  private schedule(delayMs: number, backlogSince = this.clock.now()): void {
+  private schedule(delayMs: number, backlogSince?: number): void {
     if (this.stopped || this.timer !== undefined) return;
     const changes = this.changes;
+    const since = backlogSince ?? this.clock.now();
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       if (this.stopped) return;
-      if (delayMs === DELAY_MS && this.changes !== changes && this.clock.now() - backlogSince < MAX_DELAY_MS) {
-        this.schedule(DELAY_MS, backlogSince);
+      if (delayMs === DELAY_MS && this.changes !== changes && this.clock.now() - since < MAX_DELAY_MS) {
+        this.schedule(DELAY_MS, since);
         return;
       }
       try {
