@@ -10,6 +10,7 @@
  * encodes it (and rejects what is invalid, with its messages).
  */
 import { dataTypes } from "../crdt/registry.js";
+import type { DataKind } from "../crdt/types.js";
 import type { DeltaEnvelope } from "./shapes.js";
 import { dataTypeOf } from "./states.js";
 import { varintSize, writeVarint } from "./varint.js";
@@ -32,8 +33,11 @@ export function writeDeltaEnvelope(e: DeltaEnvelope): Uint8Array | undefined {
   for (let i = 0; i < deltas.length; i++) {
     const d = deltas[i]!;
     const { key, kind, originNode, value, data } = d;
-    if (data === undefined || value === undefined || value === null || value.kind !== kind || dataTypes.get(kind) === undefined || !isAscii(key) || !isAscii(originNode)) return undefined;
-    size += field(deltaSize(key, dataTypeOf(kind), originNode === origin ? 0 : originNode.length, data.length));
+    if (data === undefined || value === undefined || value === null || value.kind !== kind || !isAscii(key)) return undefined;
+    if (originNode !== origin && !isAscii(originNode)) return undefined;
+    const type = typeOf(kind);
+    if (type === undefined) return undefined;
+    size += field(deltaSize(key, type, originNode === origin ? 0 : originNode.length, data.length));
   }
 
   const b = new Uint8Array(size);
@@ -42,7 +46,7 @@ export function writeDeltaEnvelope(e: DeltaEnvelope): Uint8Array | undefined {
   p = u64(b, p, 0x18, sequence); // sequence = 3
   for (let i = 0; i < deltas.length; i++) {
     const d = deltas[i]!;
-    const type = dataTypeOf(d.kind);
+    const type = typeOf(d.kind)!;
     const originNode = d.originNode === origin ? "" : d.originNode; // implied by the envelope
     const data = d.data!;
     b[p++] = 0x22; // deltas = 4
@@ -53,14 +57,27 @@ export function writeDeltaEnvelope(e: DeltaEnvelope): Uint8Array | undefined {
     if (data.length > 0) {
       b[p++] = 0x22; // data = 4
       p = writeVarint(b, p, data.length);
-      b.set(data, p);
-      p += data.length;
+      // By hand: TypedArray#set costs more than the few bytes of a usual delta.
+      for (let j = 0; j < data.length; j++) b[p++] = data[j]!;
     }
   }
   p = u64(b, p, 0x30, sentAfterUs); // sent_after_us = 6
   p = u64(b, p, 0x50, sentBeforeUs); // sent_before_us = 10
   if (writer !== undefined) p = ascii(b, p, 0x5a, writer); // writer = 11
   return p === size ? b : undefined;
+}
+
+/** The last kind looked up, and its DataType: an envelope's deltas are mostly of one kind. */
+let lastKind: unknown;
+let lastType = 0;
+
+/** The DataType of `kind`, or undefined for a kind no data type has. */
+function typeOf(kind: DataKind): number | undefined {
+  if (kind === lastKind) return lastType;
+  if (dataTypes.get(kind) === undefined) return undefined;
+  lastType = dataTypeOf(kind);
+  lastKind = kind;
+  return lastType;
 }
 
 /** Bytes of a CRDTDelta's body (protobufjs leaves out empty strings, bytes and a zero enum). */
