@@ -43,8 +43,7 @@ export class Subscriptions {
   }
 
   notify(key: string, value: Crdt | undefined): void {
-    // No lookup while nobody subscribes to a key (a 100k-key burst would pay one per update).
-    const set = this.byKey.size === 0 ? undefined : this.byKey.get(key);
+    const set = this.byKey.get(key);
     if (set !== undefined) {
       for (const s of [...set]) {
         try {
