@@ -2,8 +2,9 @@
  * The store's digest tree, kept current: every key's entry hash (key + content hash of its value
  * or tombstone) in a DigestTree, for anti-entropy to compare with a peer's.
  *
- * Changed keys are rehashed in the background, in slices of a few milliseconds shortly after they
- * change, so no request pays for a bulk load's rehash (a million keys take seconds). A round
+ * Changed keys are rehashed in the background, in slices of a few milliseconds once writes pause
+ * (at the latest a second after), so no request pays for a bulk load's rehash (a million keys take
+ * seconds) and a burst of writes does not share the event loop with its own rehash. A round
  * refreshes what is left before it starts (in slices too); an answer refreshes synchronously only
  * a small backlog, otherwise it answers from the tree as it is (a stale answer only makes that
  * round's diff slightly off; the next round corrects it).
@@ -104,7 +105,7 @@ export class StoreDigest {
     this.timer = undefined;
   }
 
-  /** `delayMs` DELAY_MS: after a change, waiting for writes to pause (since `backlogSince`); otherwise at once. */
+  /** With `delayMs` DELAY_MS (armed by a change), put off while writes go on, up to MAX_DELAY_MS after `backlogSince`. */
   private schedule(delayMs: number, backlogSince?: number): void {
     if (this.stopped || this.timer !== undefined) return;
     const changes = this.changes;
