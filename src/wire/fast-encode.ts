@@ -1,19 +1,41 @@
 /**
- * A hand-written writer for the state encoded by the million: a GCounterState (every local write's
- * delta as the outbox publishes it, every changed counter's content hash). protobufjs takes ~1 µs
- * and a few objects per counter; this writes the same bytes straight into a buffer — exactly the
- * bytes protobufjs writes (test/wire/fast-encode.test.ts compares them over random counters), so
- * peers of every release read them, and content hashes stay what they were.
+ * Hand-written writers for the states encoded by the million: counters, GCounterState and
+ * PNCounterState (every local write's delta as the outbox publishes it, every changed counter's
+ * content hash). protobufjs takes ~1 µs and a few objects per counter; these write the same bytes
+ * straight into a buffer — exactly the bytes protobufjs writes (test/wire/fast-encode.test.ts
+ * compares them over random counters), so peers of every release read them, and content hashes
+ * stay what they were.
  */
-import type { SlotState } from "../crdt/types.js";
+import type { AnyState, DataKind, GCounterState, PNCounterState, SlotState } from "../crdt/types.js";
 import { writeVarint } from "./varint.js";
 
 /**
- * Write the GCounterState of `slots` (as `toState()` gives them) at `p` in `buf`; returns the end.
- * `writer`: the compact form (states.ts `encodeState`), its node ids left out. Returns -1 — and the
- * caller takes the generic encoder — when the bytes would not fit in `buf`, or for a node id that
- * is not ASCII or a slot longer than 127 bytes (lengths of one byte only: ids are short).
+ * Write `state` of `kind` (as `toState()` gives it) at `p` in `buf`; returns the end. `writer`: the
+ * compact form (states.ts `encodeState`), its node ids left out. Returns -1 — and the caller takes
+ * the generic encoder — for a kind other than the counters, when the bytes would not fit in `buf`,
+ * for a node id that is not ASCII, or a slot or a PNCounter half longer than 127 bytes (lengths of
+ * one byte only: ids are short).
  */
+export function writeCounterState(buf: Uint8Array, p: number, kind: DataKind, state: AnyState, writer?: string): number {
+  if (kind === "gcounter") return writeGCounterState(buf, p, (state as GCounterState).slots, writer);
+  if (kind !== "pncounter") return -1;
+  // PNCounterState { increments = 1; decrements = 2 }: both always written, empty or not.
+  const { increments, decrements } = state as PNCounterState;
+  if (increments === undefined || decrements === undefined) return -1;
+  const end = writeHalf(buf, p, 0x0a, increments, writer);
+  return end < 0 ? end : writeHalf(buf, end, 0x12, decrements, writer);
+}
+
+/** One GCounterState field of a PNCounterState. */
+function writeHalf(buf: Uint8Array, p: number, tag: number, half: GCounterState, writer: string | undefined): number {
+  if (p + 2 > buf.length) return -1;
+  const end = writeGCounterState(buf, p + 2, half.slots, writer);
+  if (end < 0 || end - p - 2 >= 0x80) return -1;
+  buf[p] = tag;
+  buf[p + 1] = end - p - 2;
+  return end;
+}
+
 export function writeGCounterState(buf: Uint8Array, p: number, slots: readonly SlotState[], writer?: string): number {
   for (let i = 0; i < slots.length; i++) {
     const { node, value } = slots[i]!;

@@ -17,7 +17,7 @@
  * The SHA-256 part is ~2.4 µs small / ~12 µs per 5 KB with the one-shot `crypto.hash` (about 2×
  * faster than `createHash().update().digest()` on small inputs); MD5 and SHA-1 were not faster in
  * a way that matters, and node:crypto has no non-cryptographic hash. The usual value, a small
- * GCounter, takes a shorter way to the same bytes and digest: its state written by hand into a
+ * counter (GCounter or PNCounter), takes a shorter way to the same bytes and digest: its state written by hand into a
  * reused buffer (fast-encode.ts) and SHA-256 of such short inputs computed in JavaScript
  * (sha256.ts): ≈ 0.5 µs instead of ≈ 1.3 µs for a one-slot counter (same machine, same minute).
  *
@@ -28,13 +28,13 @@
  * ORSets and GSets are the exception to the formula above: their hash is an order-free sum of
  * per-element hashes (set-hash.ts), so that a large set's hash can follow a change in O(change).
  */
-import type { Crdt, DataKind, GCounterState } from "../crdt/types.js";
+import type { Crdt, DataKind } from "../crdt/types.js";
 import { encodeTombstone } from "./convert.js";
 import { fullDigest, isSummedSet, setContentHash } from "./set-hash.js";
 import { sha256Head64 } from "./sha256.js";
-import { writeGCounterState } from "./fast-encode.js";
+import { writeCounterState } from "./fast-encode.js";
 import type { Tombstone } from "./shapes.js";
-import { dataTypeOf, decodeValue, encodeValue } from "./states.js";
+import { dataTypeOf, decodeValue, encodeState } from "./states.js";
 
 const VALUE_TAG = 0x01;
 const TOMBSTONE_TAG = 0x02;
@@ -58,14 +58,13 @@ function taggedHash(tag0: number, tag1: number | undefined, body: Uint8Array): b
  */
 export function contentHash(value: Crdt): bigint {
   if (isSummedSet(value)) return setContentHash(fullDigest(value));
-  if (value.kind === "gcounter") {
-    // The counter is written straight after the tags (a changed key's usual rehash: no copy, no allocation).
-    scratch[0] = VALUE_TAG;
-    scratch[1] = dataTypeOf(value.kind);
-    const end = writeGCounterState(scratch, 2, (value.toState() as GCounterState).slots);
-    if (end >= 0) return sha256Head64(scratch, end);
-  }
-  return taggedHash(VALUE_TAG, dataTypeOf(value.kind), encodeValue(value));
+  const type = dataTypeOf(value.kind);
+  const state = value.toState();
+  // A counter is written straight after the tags (a changed key's usual rehash: no copy, no allocation).
+  scratch[0] = VALUE_TAG;
+  scratch[1] = type;
+  const end = writeCounterState(scratch, 2, value.kind, state);
+  return end >= 0 ? sha256Head64(scratch, end) : taggedHash(VALUE_TAG, type, encodeState(value.kind, state));
 }
 
 /**

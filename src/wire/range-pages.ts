@@ -15,7 +15,7 @@ import type { DigestReply, Tombstone } from "./shapes.js";
 import { encodeTombstone, keyId, nodeId } from "./convert.js";
 import { dataTypeOf, decodeValue, encodeValue, kindOf } from "./states.js";
 import { varintSize, writeVarint } from "./varint.js";
-import { writeGCounterState } from "./fast-encode.js";
+import { writeCounterState } from "./fast-encode.js";
 
 const utf8 = new TextEncoder();
 
@@ -188,11 +188,11 @@ export class RangePageWriter {
 function writeState(s: Bytes, value: Crdt): number {
   const start = s.end;
   if (value.kind === "gcounter") {
-    const slots = (value.toState() as GCounterState).slots;
+    const state = value.toState() as GCounterState;
     let longest = 0;
-    for (const slot of slots) longest += slot.node.length + 14;
+    for (const slot of state.slots) longest += slot.node.length + 14;
     s.reserve(longest);
-    const end = writeGCounterState(s.buf, start, slots);
+    const end = writeCounterState(s.buf, start, "gcounter", state);
     if (end >= 0) {
       s.end = end;
       return end - start;
