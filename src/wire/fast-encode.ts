@@ -36,7 +36,8 @@ function writeHalf(buf: Uint8Array, p: number, tag: number, half: GCounterState,
   return end;
 }
 
-export function writeGCounterState(buf: Uint8Array, p: number, slots: readonly SlotState[], writer?: string): number {
+/** The GCounterState of `slots`, as `writeCounterState` writes it. */
+function writeGCounterState(buf: Uint8Array, p: number, slots: readonly SlotState[], writer?: string): number {
   for (let i = 0; i < slots.length; i++) {
     const { node, value } = slots[i]!;
     // Slot { node = 1; value = 2 }: protobufjs leaves out defaults, e.g. the compact form's empty node.
