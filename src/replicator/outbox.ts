@@ -5,7 +5,7 @@
  */
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { type CrdtDelta, type DeltaEnvelope, encodeDeltaEnvelope, encodeValue, type Tombstone } from "../wire/codec.js";
+import { type CrdtDelta, type DeltaEnvelope, encodeDeltaEnvelope, encodeValue, type Tombstone, writeDeltaEnvelope } from "../wire/codec.js";
 import type { Transport } from "../transport/types.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import { sameType } from "./type-conflict.js";
@@ -195,8 +195,8 @@ export class Outbox {
     const env = this.envelope(deltas, tombstones);
     if (chunkOf !== undefined) env.chunk = chunkOf;
     if (writer !== undefined) env.writer = writer;
-    // encodeDeltaEnvelope returns a fresh buffer: the NATS client holds it until it flushes.
-    const bytes = encodeDeltaEnvelope(env);
+    // A fresh buffer either way (the NATS client holds it until it flushes); the usual envelope written by hand.
+    const bytes = writeDeltaEnvelope(env) ?? encodeDeltaEnvelope(env);
     this.remember(env.sequence, bytes, writer !== undefined);
     this.o.transport.publish(this.o.subject, bytes);
     const s = this.o.stats;

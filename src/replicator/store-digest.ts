@@ -2,8 +2,9 @@
  * The store's digest tree, kept current: every key's entry hash (key + content hash of its value
  * or tombstone) in a DigestTree, for anti-entropy to compare with a peer's.
  *
- * Changed keys are rehashed in the background, in slices of a few milliseconds shortly after they
- * change, so no request pays for a bulk load's rehash (a million keys take seconds). A round
+ * Changed keys are rehashed in the background, in slices of a few milliseconds once writes pause
+ * (at the latest a second after), so no request pays for a bulk load's rehash (a million keys take
+ * seconds) and a burst of writes does not share the event loop with its own rehash. A round
  * refreshes what is left before it starts (in slices too); an answer refreshes synchronously only
  * a small backlog, otherwise it answers from the tree as it is (a stale answer only makes that
  * round's diff slightly off; the next round corrects it).
@@ -36,8 +37,13 @@ export const DIGEST_HASH_VERSION = 1;
 
 /** Longest synchronous rehash slice. */
 const SLICE_MS = 8;
-/** A change is rehashed in the background this long after it happened (a hot key: once per delay). */
+/**
+ * Changes are rehashed in the background once none came for this long (a hot key: about once per
+ * delay), so a burst's backlog is hashed after the burst, each key once, out of its way ...
+ */
 const DELAY_MS = 200;
+/** ... but no later than this after the backlog's first change (writes that never pause). */
+const MAX_DELAY_MS = 1000;
 /** An answer rehashes a backlog of at most this many keys synchronously (≈ 0.1–0.3 s). */
 const ANSWER_REFRESH_MAX = 50_000;
 /** Sets of at least this many elements keep an incremental digest (smaller ones are hashed whole: cheaper than the bookkeeping). */
@@ -103,6 +109,8 @@ export class StoreDigest {
   private readonly jobs = new Map<string, DigestJob>();
   private timer: TimerHandle | undefined;
   private stopped = false;
+  /** Changes seen so far (tells the background rehash whether writes paused). */
+  private changes = 0;
   /** Set elements hashed so far (bounds the work per change in tests). */
   readonly work: HashWork = { entries: 0 };
 
@@ -114,6 +122,7 @@ export class StoreDigest {
   ) {
     store.onChange((key) => {
       this.dirty.add(key);
+      this.changes++;
       if (this.timer === undefined) this.schedule(DELAY_MS);
     });
     // A store restored from a snapshot is filled before we exist: take the hashes the snapshot
@@ -164,11 +173,18 @@ export class StoreDigest {
     this.timer = undefined;
   }
 
-  private schedule(delayMs: number): void {
+  /** With `delayMs` DELAY_MS (armed by a change), put off while writes go on, up to MAX_DELAY_MS after `backlogSince`. */
+  private schedule(delayMs: number, backlogSince?: number): void {
     if (this.stopped || this.timer !== undefined) return;
+    const changes = this.changes;
+    const since = backlogSince ?? this.clock.now();
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       if (this.stopped) return;
+      if (delayMs === DELAY_MS && this.changes !== changes && this.clock.now() - since < MAX_DELAY_MS) {
+        this.schedule(DELAY_MS, since);
+        return;
+      }
       try {
         if (!this.refreshFor(SLICE_MS)) this.schedule(1);
       } catch (error) {

@@ -16,7 +16,10 @@
  * for a 100-element ORSet (3.4 KB; mostly toState + encoding), 355 µs for a 100-key LWWMap (8 KB).
  * The SHA-256 part is ~2.4 µs small / ~12 µs per 5 KB with the one-shot `crypto.hash` (about 2×
  * faster than `createHash().update().digest()` on small inputs); MD5 and SHA-1 were not faster in
- * a way that matters, and node:crypto has no non-cryptographic hash.
+ * a way that matters, and node:crypto has no non-cryptographic hash. The usual value, a small
+ * counter (GCounter or PNCounter), takes a shorter way to the same bytes and digest: its state written by hand into a
+ * reused buffer (fast-encode.ts) and SHA-256 of such short inputs computed in JavaScript
+ * (sha256.ts): ≈ 0.5 µs instead of ≈ 1.3 µs for a one-slot counter (same machine, same minute).
  *
  * Not memoized: the only hot caller (anti-entropy's digest refresh) hashes a key once per change,
  * i.e. each value object once, and a WeakMap entry per value cost ~67 heap bytes per key (measured
@@ -28,24 +31,25 @@
 import type { Crdt, DataKind } from "../crdt/types.js";
 import { encodeTombstone } from "./convert.js";
 import { fullDigest, isSummedSet, setContentHash } from "./set-hash.js";
-import { sha256 } from "./sha256.js";
+import { sha256Head64 } from "./sha256.js";
+import { writeCounterState } from "./fast-encode.js";
 import type { Tombstone } from "./shapes.js";
-import { dataTypeOf, decodeValue, encodeValue } from "./states.js";
+import { dataTypeOf, decodeValue, encodeState } from "./states.js";
 
 const VALUE_TAG = 0x01;
 const TOMBSTONE_TAG = 0x02;
 
-function sha256Head64(data: Uint8Array): bigint {
-  return sha256(data).readBigUInt64BE(0);
-}
+/** The hashed bytes are put together here (grown when a value needs more). */
+let scratch = new Uint8Array(1024);
 
-function tagged(tag0: number, tag1: number | undefined, body: Uint8Array): Uint8Array {
+/** The hash of `tag0` ‖ `tag1` (unless undefined) ‖ `body`. */
+function taggedHash(tag0: number, tag1: number | undefined, body: Uint8Array): bigint {
   const head = tag1 === undefined ? 1 : 2;
-  const buf = Buffer.allocUnsafe(head + body.length);
-  buf[0] = tag0;
-  if (tag1 !== undefined) buf[1] = tag1;
-  buf.set(body, head);
-  return buf;
+  if (scratch.length < head + body.length) scratch = new Uint8Array(2 * (head + body.length));
+  scratch[0] = tag0;
+  if (tag1 !== undefined) scratch[1] = tag1;
+  scratch.set(body, head);
+  return sha256Head64(scratch, head + body.length);
 }
 
 /**
@@ -54,7 +58,13 @@ function tagged(tag0: number, tag1: number | undefined, body: Uint8Array): Uint8
  */
 export function contentHash(value: Crdt): bigint {
   if (isSummedSet(value)) return setContentHash(fullDigest(value));
-  return sha256Head64(tagged(VALUE_TAG, dataTypeOf(value.kind), encodeValue(value)));
+  const type = dataTypeOf(value.kind);
+  const state = value.toState();
+  // A counter is written straight after the tags (a changed key's usual rehash: no copy, no allocation).
+  scratch[0] = VALUE_TAG;
+  scratch[1] = type;
+  const end = writeCounterState(scratch, 2, value.kind, state);
+  return end >= 0 ? sha256Head64(scratch, end) : taggedHash(VALUE_TAG, type, encodeState(value.kind, state));
 }
 
 /**
@@ -63,10 +73,10 @@ export function contentHash(value: Crdt): bigint {
  */
 export function contentHashOfEncoded(kind: DataKind, encoded: Uint8Array): bigint {
   if (kind === "orset" || kind === "gset") return contentHash(decodeValue(kind, encoded));
-  return sha256Head64(tagged(VALUE_TAG, dataTypeOf(kind), encoded));
+  return taggedHash(VALUE_TAG, dataTypeOf(kind), encoded);
 }
 
 /** The stable 64-bit hash of a tombstone (key, kind, deletion time, origin); domain-separated from value hashes. */
 export function tombstoneHash(t: Tombstone): bigint {
-  return sha256Head64(tagged(TOMBSTONE_TAG, undefined, encodeTombstone(t)));
+  return taggedHash(TOMBSTONE_TAG, undefined, encodeTombstone(t));
 }

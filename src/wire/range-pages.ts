@@ -10,11 +10,12 @@
  * and returns undefined for anything else: the generic decoder then decides (and checks) every
  * other input, as it does for a peer of another release.
  */
-import type { Crdt } from "../crdt/types.js";
+import type { Crdt, GCounterState } from "../crdt/types.js";
 import type { DigestReply, Tombstone } from "./shapes.js";
 import { encodeTombstone, keyId, nodeId } from "./convert.js";
 import { dataTypeOf, decodeValue, encodeValue, kindOf } from "./states.js";
 import { varintSize, writeVarint } from "./varint.js";
+import { writeCounterState } from "./fast-encode.js";
 
 const utf8 = new TextEncoder();
 
@@ -181,36 +182,23 @@ export class RangePageWriter {
 }
 
 /**
- * Append `value`'s state bytes to `s`; returns their length. A GCounter is written directly (the
- * bytes `encodeValue` writes: its slots in `toState()` order); other kinds through `encodeValue`.
+ * Append `value`'s state bytes to `s`; returns their length. A GCounter is written in place
+ * (fast-encode.ts, the bytes `encodeValue` writes); other kinds through `encodeValue`.
  */
 function writeState(s: Bytes, value: Crdt): number {
   const start = s.end;
-  if (value.kind !== "gcounter") {
-    s.bytes(encodeValue(value));
-    return s.end - start;
-  }
-  for (const slot of (value.toState() as { slots: { node: string; value: number }[] }).slots) {
-    // Slot { node = 1; value = 2 }: the node's length is known once written (ids are short).
-    s.reserve(slot.node.length * 3 + 16);
-    const at = s.end;
-    s.end += 3; // slot tag, slot length, node tag (the node's length byte follows)
-    const nodeAt = s.end + 1;
-    const nodeLen = utf8.encodeInto(slot.node, s.buf.subarray(nodeAt)).written;
-    const inner = 2 + nodeLen + 1 + varintSize(slot.value);
-    if (nodeLen >= 0x80 || inner >= 0x80) {
-      // Long ids (not seen in practice): the generic encoder keeps the varint lengths right.
-      s.end = start;
-      s.bytes(encodeValue(value));
-      return s.end - start;
+  if (value.kind === "gcounter") {
+    const state = value.toState() as GCounterState;
+    let longest = 0;
+    for (const slot of state.slots) longest += slot.node.length + 14;
+    s.reserve(longest);
+    const end = writeCounterState(s.buf, start, "gcounter", state);
+    if (end >= 0) {
+      s.end = end;
+      return end - start;
     }
-    s.buf[at] = 0x0a; // GCounterState.slots
-    s.buf[at + 1] = inner;
-    s.buf[at + 2] = 0x0a; // Slot.node
-    s.buf[at + 3] = nodeLen;
-    s.end = writeVarint(s.buf, nodeAt + nodeLen + 1, slot.value);
-    s.buf[nodeAt + nodeLen] = 0x10; // Slot.value
   }
+  s.bytes(encodeValue(value));
   return s.end - start;
 }
 

@@ -1,0 +1,120 @@
+/**
+ * Delta envelopes written by hand: the outbox publishes one per flush with up to thousands of
+ * deltas, and protobufjs takes ~140 ns and a dozen objects per delta (an object per field write);
+ * this writes the same bytes in one pass into one buffer.
+ *
+ * It writes exactly the bytes `encodeDeltaEnvelope` (protobufjs) writes for the same envelope
+ * (test/wire/envelope-writer.test.ts compares them over random envelopes), so every release reads
+ * them. It takes only the outbox's usual envelope — deltas with their `data`, ASCII strings, no
+ * tombstones, no chunk — and returns undefined for anything else: `encodeDeltaEnvelope` then
+ * encodes it (and rejects what is invalid, with its messages).
+ */
+import { dataTypes } from "../crdt/registry.js";
+import type { DataKind } from "../crdt/types.js";
+import type { DeltaEnvelope } from "./shapes.js";
+import { dataTypeOf } from "./states.js";
+import { varintSize, writeVarint } from "./varint.js";
+
+/** The bytes of `e`, or undefined when it is not of the usual shape (see the file comment). */
+export function writeDeltaEnvelope(e: DeltaEnvelope): Uint8Array | undefined {
+  const { origin, incarnation, sequence, deltas, writer } = e;
+  if (e.chunk !== undefined || (e.tombstones !== undefined && e.tombstones.length > 0) || deltas === undefined) return undefined;
+  if (!isAscii(origin) || !isU64(incarnation) || !isU64(sequence) || (writer !== undefined && !isAscii(writer))) return undefined;
+  const sentAtMs = e.sentAtMs ?? 0;
+  if (!Number.isFinite(sentAtMs)) return undefined;
+  // As replication.ts: send time after the incarnation, or before it when the incarnation is ahead.
+  const afterUs = Math.round((sentAtMs - incarnation) * 1000);
+  const sentAfterUs = afterUs >= 0 ? Math.min(afterUs, Number.MAX_SAFE_INTEGER) : 0;
+  const sentBeforeUs = afterUs >= 0 ? 0 : Math.min(-afterUs, incarnation * 1000, Number.MAX_SAFE_INTEGER);
+
+  // Sizes first (one pass), then the bytes (another): no buffer grows or moves.
+  let size = field(origin.length) + scalar(incarnation) + scalar(sequence) + scalar(sentAfterUs) + scalar(sentBeforeUs);
+  if (writer !== undefined) size += field(writer.length);
+  for (let i = 0; i < deltas.length; i++) {
+    const d = deltas[i]!;
+    const { key, kind, originNode, value, data } = d;
+    if (data === undefined || value === undefined || value === null || value.kind !== kind || !isAscii(key)) return undefined;
+    if (originNode !== origin && !isAscii(originNode)) return undefined;
+    const type = typeOf(kind);
+    if (type === undefined) return undefined;
+    size += field(deltaSize(key, type, originNode === origin ? 0 : originNode.length, data.length));
+  }
+
+  const b = new Uint8Array(size);
+  let p = ascii(b, 0, 0x0a, origin); // DeltaEnvelope.origin = 1
+  p = u64(b, p, 0x10, incarnation); // incarnation = 2
+  p = u64(b, p, 0x18, sequence); // sequence = 3
+  for (let i = 0; i < deltas.length; i++) {
+    const d = deltas[i]!;
+    const type = typeOf(d.kind)!;
+    const originNode = d.originNode === origin ? "" : d.originNode; // implied by the envelope
+    const data = d.data!;
+    b[p++] = 0x22; // deltas = 4
+    p = writeVarint(b, p, deltaSize(d.key, type, originNode.length, data.length));
+    p = ascii(b, p, 0x0a, d.key); // CRDTDelta.key = 1
+    p = u64(b, p, 0x10, type); // data_type = 2
+    p = ascii(b, p, 0x1a, originNode); // origin_node = 3
+    if (data.length > 0) {
+      b[p++] = 0x22; // data = 4
+      p = writeVarint(b, p, data.length);
+      // By hand: TypedArray#set costs more than the few bytes of a usual delta.
+      for (let j = 0; j < data.length; j++) b[p++] = data[j]!;
+    }
+  }
+  p = u64(b, p, 0x30, sentAfterUs); // sent_after_us = 6
+  p = u64(b, p, 0x50, sentBeforeUs); // sent_before_us = 10
+  if (writer !== undefined) p = ascii(b, p, 0x5a, writer); // writer = 11
+  return p === size ? b : undefined;
+}
+
+/** The last kind looked up, and its DataType: an envelope's deltas are mostly of one kind. */
+let lastKind: unknown;
+let lastType = 0;
+
+/** The DataType of `kind`, or undefined for a kind no data type has. */
+function typeOf(kind: DataKind): number | undefined {
+  if (kind === lastKind) return lastType;
+  if (dataTypes.get(kind) === undefined) return undefined;
+  lastType = dataTypeOf(kind);
+  lastKind = kind;
+  return lastType;
+}
+
+/** Bytes of a CRDTDelta's body (protobufjs leaves out empty strings, bytes and a zero enum). */
+function deltaSize(key: string, type: number, originLength: number, dataLength: number): number {
+  return field(key.length) + scalar(type) + field(originLength) + field(dataLength);
+}
+
+/** Bytes of a length-delimited field of `length` bytes (none when empty: a default). */
+function field(length: number): number {
+  return length === 0 ? 0 : 1 + varintSize(length) + length;
+}
+
+/** Bytes of a varint field (none for 0: a default). */
+function scalar(n: number): number {
+  return n === 0 ? 0 : 1 + varintSize(n);
+}
+
+function ascii(b: Uint8Array, p: number, tag: number, s: string): number {
+  if (s.length === 0) return p;
+  b[p++] = tag;
+  p = writeVarint(b, p, s.length);
+  for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+  return p;
+}
+
+function u64(b: Uint8Array, p: number, tag: number, n: number): number {
+  if (n === 0) return p;
+  b[p++] = tag;
+  return writeVarint(b, p, n);
+}
+
+function isAscii(s: unknown): s is string {
+  if (typeof s !== "string" || s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+function isU64(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+}
