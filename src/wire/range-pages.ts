@@ -13,7 +13,7 @@
 import type { Crdt, GCounterState } from "../crdt/types.js";
 import type { DigestReply, Tombstone } from "./shapes.js";
 import { encodeTombstone, keyId, nodeId } from "./convert.js";
-import { dataTypeOf, decodeValue, encodeValue, kindOf } from "./states.js";
+import { dataTypeOf, decodeValueIn, encodeValue, kindOf } from "./states.js";
 import { varintSize, writeVarint } from "./varint.js";
 import { writeCounterState } from "./fast-encode.js";
 
@@ -285,11 +285,15 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
   let origin: string | undefined;
   let originAt = -1;
   let originLen = 0;
+  let listed = 0;
   while (c.p < sEnd) {
     const eEnd = body(c, 0x0a, sEnd);
     if (eEnd < 0) return undefined; // a tombstone, or not an entry
     const keyEnd = body(c, 0x0a, eEnd);
-    const key = keyEnd < 0 ? undefined : ascii(c, keyEnd);
+    // The writer lists the entries in the order of the keys: take the string read there.
+    const same = listed < keys.length && keyEnd >= 0 && sameAscii(bytes, c.p, keyEnd, keys[listed]!.key);
+    const key = same ? keys[listed++]!.key : keyEnd < 0 ? undefined : ascii(c, keyEnd);
+    if (same) c.p = keyEnd;
     if (key === undefined || bytes[c.p++] !== 0x10) return undefined;
     const type = readVarint(c, eEnd);
     const oEnd = body(c, 0x1a, eEnd);
@@ -306,11 +310,18 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
     const dataEnd = c.p === eEnd ? eEnd : body(c, 0x22, eEnd); // no data field: an empty state
     if (dataEnd !== eEnd) return undefined;
     const kind = kindOf(type);
-    const data = bytes.subarray(c.p, dataEnd);
-    entries.push({ key: keyId(key, "key"), kind, originNode: origin, value: decodeValue(kind, data), data });
+    // No `data` view: nothing downstream of a bulk pull reads it, and a view per key costs.
+    entries.push({ key: same ? key : keyId(key, "key"), kind, originNode: origin, value: decodeValueIn(kind, bytes, c.p, dataEnd) });
     c.p = eEnd;
   }
   return { type: "digest", differing, keys, wanted: [], state: { entries, tombstones: [] } };
+}
+
+/** Whether `b[from, to)` are the characters of `s` (an ASCII string). */
+function sameAscii(b: Uint8Array, from: number, to: number, s: string): boolean {
+  if (to - from !== s.length) return false;
+  for (let i = 0; i < s.length; i++) if (b[from + i] !== s.charCodeAt(i)) return false;
+  return true;
 }
 
 function sameBytes(b: Uint8Array, a: number, at: number, len: number): boolean {

@@ -51,10 +51,10 @@ function written(list: Item[], next: number | undefined): Uint8Array {
   return w.finish(next);
 }
 
-/** A reply with its values as states (values are compared by content). */
+/** A reply with its values as states (values are compared by content; the hand reader leaves `data` out). */
 function plain(r: NodeReply): unknown {
   if (r.type !== "digest") return r;
-  return { ...r, state: r.state && { ...r.state, entries: r.state.entries.map((e) => ({ ...e, value: e.value.toState(), data: [...(e.data ?? [])] })) } };
+  return { ...r, state: r.state && { ...r.state, entries: r.state.entries.map(({ data: _data, ...e }) => ({ ...e, value: e.value.toState() })) } };
 }
 
 describe("range pages", () => {
@@ -85,6 +85,12 @@ describe("range pages", () => {
       assert.deepEqual(plain(fast), plain(decodeNodeReply(bytes)));
       assert.ok(fast.state!.entries.every((e) => e.originNode === ORIGIN));
     }
+    // Entries in another order than the keys (not what the writer does, but a valid reply).
+    const shuffled = decodeNodeReply(previousRelease(items(), 3));
+    assert.ok(shuffled.type === "digest" && shuffled.state !== undefined);
+    const reordered = encodeNodeReply({ ...shuffled, keys: [...shuffled.keys].reverse(), state: { ...shuffled.state, entries: [...shuffled.state.entries].reverse() } });
+    const keysFirst = encodeNodeReply({ ...shuffled, keys: [...shuffled.keys].reverse() });
+    for (const bytes of [reordered, keysFirst]) assert.deepEqual(plain(readDigestReply(bytes)!), plain(decodeNodeReply(bytes)));
     // An ordinary digest reply (no state) too.
     const level1 = encodeNodeReply({ type: "digest", differing: [1, 2, 300], keys: [{ key: "a", hash: 5n }], wanted: [] });
     assert.deepEqual(readDigestReply(level1), { type: "digest", differing: [1, 2, 300], keys: [{ key: "a", hash: 5n }], wanted: [] });
