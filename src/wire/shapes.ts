@@ -29,7 +29,8 @@ export interface CrdtDelta {
   /**
    * `encodeValue(value)`. Optional when encoding (pass it when you already have it, e.g. to size a
    * batch: it is then used as is); set by decoders, as a view into the decoded message's bytes
-   * (copy it to keep it beyond the message), except in a compact DeltaEnvelope (see its `writer`).
+   * (copy it to keep it beyond the message), except in a compact DeltaEnvelope (see its `writer`)
+   * and in a bulk-pull page read by hand (range-pages.ts: nothing downstream of it reads `data`).
    */
   data?: Uint8Array;
 }
