@@ -40,13 +40,18 @@ async function measure(restarts: number, counters: number, sets: number, maps: n
   const run = await writeThrough(restarts, counters, sets, maps);
   const kinds: RestartsRow["kinds"] = {};
   // Heap per value as a replica holds it once decoded (as a restore or a pull builds it): the
-  // holder's states decoded HEAP_SAMPLE times over, with them and without them.
+  // holder's states decoded HEAP_SAMPLE times over, measured as what a full GC frees when they are
+  // let go (a difference taken before and after building them also counted unrelated garbage
+  // collected meanwhile, which made the figure of a 40-byte counter come out negative).
+  if (gc === undefined) throw new Error("the restarts scenario needs node --expose-gc (npm run bench passes it)");
   for (const [kind, states] of run.states) {
-    gc?.();
-    const before = process.memoryUsage().heapUsed;
-    const copies = Array.from({ length: HEAP_SAMPLE }, (_, i) => fromState(kind as never, states[i % states.length] as never));
-    gc?.();
-    const heap = (process.memoryUsage().heapUsed - before) / copies.length;
+    let copies: unknown[] | undefined = Array.from({ length: HEAP_SAMPLE }, (_, i) => fromState(kind as never, states[i % states.length] as never));
+    gc();
+    const held = process.memoryUsage().heapUsed;
+    const count = copies.length;
+    copies = undefined;
+    gc();
+    const heap = (held - process.memoryUsage().heapUsed) / count;
     kinds[kind] = { keys: states.length, bytesPerKey: run.bytes.get(kind)! / states.length, heapBytesPerKey: heap };
   }
   return { restarts, keys: counters + sets + maps, writerIdsPerKey: run.ids, kinds };
