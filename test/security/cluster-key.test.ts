@@ -54,6 +54,7 @@ describe("cluster key over real NATS", () => {
     // Capture real frames off the bus to replay them later.
     const captured: Uint8Array[] = [];
     const sub = raw.subscribe(SUBJECT, { callback: (_e, m) => void captured.push(m.data.slice()) });
+    await raw.flush(); // the server has the subscription before a publishes (else nothing is captured)
     await a.update(target, (v, self) => v.increment(self, 1));
     await waitFor(() => captured.length > 0 && keyed.every((r) => r.get(target)?.value === 8), { timeoutMs: 10_000 });
     sub.unsubscribe();
