@@ -86,8 +86,7 @@ export class PackWriter {
     const out = this.buf.slice(0, this.end);
     this.end = 0;
     this.count = 0;
-    this.hashed = false;
-    this.hashes.fill(0n);
+    this.hashed = false; // `add` sets each hash it counts: no slot of an earlier pack is read again
     return out;
   }
 
