@@ -243,6 +243,12 @@ export interface Heartbeat {
    * while every member of its data center it knows of says so; absent (an older release): it does not.
    */
   compactDeltas: boolean;
+  /**
+   * The sender reads writer-id markers (`node#t`, a removed node's ids absorbed into a live writer's).
+   * The DC leader absorbs a removed node's ids under a marker only while every member of its data
+   * center says so; absent (an older release, which would count a marker's slot): it folds as before.
+   */
+  readsMarkers: boolean;
 }
 
 export interface Departure {
@@ -1689,6 +1695,7 @@ function createBaseHeartbeat(): Heartbeat {
     removed: [],
     left: [],
     compactDeltas: false,
+    readsMarkers: false,
   };
 }
 
@@ -1741,6 +1748,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     if (message.compactDeltas !== false) {
       writer.uint32(104).bool(message.compactDeltas);
+    }
+    if (message.readsMarkers !== false) {
+      writer.uint32(112).bool(message.readsMarkers);
     }
     return writer;
   },
@@ -1860,6 +1870,14 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             }
 
             message.compactDeltas = reader.bool();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.readsMarkers = reader.bool();
             continue;
           }
         }

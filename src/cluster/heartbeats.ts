@@ -219,6 +219,7 @@ export class Heartbeater {
         removed: info.removed ?? [],
         left: info.left ?? [],
         compactDeltas: info.compactDeltas === true,
+        readsMarkers: info.readsMarkers === true,
         receivedAtMs: this.now(),
       };
       events = this.table.observe(hb);

@@ -44,6 +44,8 @@ export interface Heartbeat {
   readonly left?: readonly { readonly node: string; readonly incarnation: number }[];
   /** The sender reads compact delta envelopes (used by the replicator, not here); absent: it does not. */
   readonly compactDeltas?: boolean;
+  /** The sender reads writer-id markers (used by the replicator's pruner); absent: it does not. */
+  readonly readsMarkers?: boolean;
   /** When this node received it, on this node's clock. */
   readonly receivedAtMs: number;
 }

@@ -3,14 +3,16 @@
  * "Pruning retired writers").
  *
  * A node removed from the membership and away longer than `pruneRetiredAfterMs` has its ids folded
- * by the leader into `node^f`, which covers them on every replica. If it was in fact alive (a long
- * partition), its writes the leader never saw are under a covered id: the merge that brings the
- * fold drops them. So, in that merge, the node compares what it held of its own ids before (`before`)
- * with what the merged value keeps of them (`merged`: the fold's share, as the leader knew it) and
- * re-issues the difference under a fresh writer id (`fresh`, above the fold).
+ * by the leader: absorbed under a marker `node#t` (or, in an older cluster, folded into `node!inc`),
+ * which covers them on every replica. If it was in fact alive (a long partition), its writes the
+ * leader never saw are under a covered id: the merge that brings the fold drops them. So, in that
+ * merge, the node compares what it held of its own ids before (`before`) with what the merged value
+ * keeps of them (`merged`: the fold's share, as the leader knew it) and re-issues the difference
+ * under a fresh writer id (`fresh`, above the fold).
  *
  * Counters: before the merge the node holds S = the sum of its own node's slots; after it, F = the
- * fold slot (+ any uncovered own slot). The node knows its live id exactly (it is the only writer)
+ * fold slot or the marker's (which records the amount the leader moved into its own slot), plus any
+ * uncovered own slot. The node knows its live id exactly (it is the only writer)
  * and its retired ids as they were when it folded them itself (a fold waits for every peer): so S is
  * its node's exact share and adding S − F under `fresh` makes the counter exact. S < F (the leader
  * knew more of a retired id than this node: it never folded them) is reported as `lost`.

@@ -26,6 +26,19 @@ export interface PruningCapability<T extends Crdt = Crdt> {
    */
   foldRetired(value: T, writerId: string): T;
   /**
+   * Types a removed node can come back in (crdt/comeback.ts): `value` with the ids of a removed node
+   * that `marker` covers absorbed under the marker (writer-ids.ts) — a counter's amount into `into`'s
+   * slot (the absorbing node's writer id in that key), dots re-issued under the marker — carrying
+   * the change as its delta; `value` itself when it records none.
+   */
+  absorbRemoved?(value: T, marker: string, into: string): T;
+  /**
+   * With `absorbRemoved`: `value` without the markers made before `cutoffMs` (expired) that hold no
+   * effects of their own — a set element or register value still under one keeps it, here or in
+   * `alongside` (the value `value` is about to be merged into) — `value` itself when none.
+   */
+  withoutMarkersBefore?(value: T, cutoffMs: number, alongside?: T): T;
+  /**
    * Whether `value` records `id` at its top — a counter's slot, a causal context's entry, a map's
    * own context — cheap, as every write asks it (a key its node's fold took in holds the fold id).
    */

@@ -19,7 +19,7 @@ import { DecodeError, InvalidArgumentError, PrecisionError } from "../errors.js"
 import type { DataTypeDescriptor, Json, JsonCapability, JsonWriter } from "./descriptor.js";
 import type { Crdt, GCounterState, SlotState } from "./types.js";
 import { checkAmount, checkNode, describe } from "./validate.js";
-import { coverageOf, foldIdOf, isCovered, mayBeFoldId, retiredBy } from "./writer-ids.js";
+import { absorbedBy, coverageOf, foldIdOf, isCovered, isMarker, markerTime, mayBeFoldId, retiredBy } from "./writer-ids.js";
 
 /** [node, value, node, value, …], nodes strictly ascending, values positive safe integers. */
 type Slots = readonly (string | number)[];
@@ -65,6 +65,18 @@ function dropCovered(s: Slots): Slots {
   const out: (string | number)[] = [];
   for (let i = 0; i < s.length; i += 2) if (!isCovered(s[i] as string, coverage)) out.push(s[i]!, s[i + 1]!);
   return out.length === s.length ? s : out;
+}
+
+/** The marker slots of `s` (writer-ids.ts `isMarker`), flat; empty (shared) when none, the usual case. */
+function markerSlots(s: Slots): Slots {
+  let out: (string | number)[] | undefined;
+  for (let i = 0; i < s.length; i += 2) if (isMarker(s[i] as string)) (out ??= []).push(s[i]!, s[i + 1]!);
+  return out ?? EMPTY_SLOTS;
+}
+
+/** Whether a slot named `node` counts toward the value: every slot but a marker's (it holds what was absorbed elsewhere). */
+function counts(node: string): boolean {
+  return !isMarker(node);
 }
 
 /** A copy of `s` with `node`'s slot set to `value`; `i` is `find(s, node)` when the caller has it. */
@@ -176,17 +188,20 @@ export class GCounter implements Crdt<GCounter> {
       // The usual write (one writer, no delta yet): the result and its delta are lone slots.
       return new GCounter(node, next, new GCounter(node, next), this);
     }
-    const deltaSlots = p === undefined ? [node, next] : withSlot(GCounter.#array(p.delta), node, next);
-    return GCounter.#of(withSlot(GCounter.#array(this), node, next), GCounter.#of(deltaSlots), p === undefined ? this : p.origin);
+    const all = GCounter.#array(this);
+    // The delta carries the value's markers: the slot it raises may hold an amount a marker's
+    // absorption moved there, and a replica still holding the absorbed ids must drop them with it.
+    const base = p === undefined ? markerSlots(all) : GCounter.#array(p.delta);
+    return GCounter.#of(withSlot(all, node, next), GCounter.#of(withSlot(base, node, next)), p === undefined ? this : p.origin);
   }
 
   /** The sum of the slots. Throws PrecisionError past Number.MAX_SAFE_INTEGER: read `bigValue` then. */
   get value(): number {
     const s = this.#slots;
-    if (typeof s === "string") return GCounter.#lone(this);
+    if (typeof s === "string") return counts(s) ? GCounter.#lone(this) : 0;
     // Float sum: exact while ≤ MAX_SAFE_INTEGER and monotone (all slots ≥ 0), so the check is sound.
     let sum = 0;
-    for (let i = 1; i < s.length; i += 2) sum += s[i] as number;
+    for (let i = 1; i < s.length; i += 2) if (counts(s[i - 1] as string)) sum += s[i] as number;
     if (sum > Number.MAX_SAFE_INTEGER) {
       throw new PrecisionError(
         "GCounter value exceeds Number.MAX_SAFE_INTEGER (2^53 - 1) and cannot be represented exactly as a number; read bigValue instead",
@@ -199,7 +214,7 @@ export class GCounter implements Crdt<GCounter> {
   get bigValue(): bigint {
     const s = GCounter.#array(this);
     let sum = 0n;
-    for (let i = 1; i < s.length; i += 2) sum += BigInt(s[i] as number);
+    for (let i = 1; i < s.length; i += 2) if (counts(s[i - 1] as string)) sum += BigInt(s[i] as number);
     return sum;
   }
 
@@ -318,6 +333,9 @@ export class GCounter implements Crdt<GCounter> {
     for (let i = 0; i < s.length; i += 2) {
       const node = s[i] as string;
       if (retiredBy(writerId, node)) {
+        // A marker's amount lives in another writer's slot already: it goes (the fold id covers
+        // it) without being added, and alone it is nothing to fold (it expires by itself).
+        if (!counts(node)) continue;
         sum += s[i + 1] as number;
         retired++;
       } else if (node !== fold) kept.push(node, s[i + 1]!);
@@ -329,6 +347,60 @@ export class GCounter implements Crdt<GCounter> {
     const piece = new GCounter(fold, total);
     const p = GCounter.#pending(this);
     return p === undefined ? GCounter.#of(slots, piece, this) : GCounter.#of(slots, p.delta.merge(piece), p.origin);
+  }
+
+  /**
+   * Absorbs the ids of a removed node that `marker` covers (writer-ids.ts `markerFor`) into `into`'s
+   * slot: it grows by their amount, they go, and the marker's slot holds what the node's ids held
+   * (its earlier markers' amounts included), for a comeback of the node to compare with. The delta
+   * is `into`'s slot and the marker: wherever it arrives the absorbed slots go. `this` when the
+   * value holds nothing the marker covers.
+   */
+  absorbRemoved(marker: string, into: string): GCounter {
+    checkNode(into);
+    const s = GCounter.#array(this);
+    let moved = 0;
+    let share = 0;
+    let absorbed = 0;
+    const kept: (string | number)[] = [];
+    for (let i = 0; i < s.length; i += 2) {
+      const node = s[i] as string;
+      if (!absorbedBy(marker, node)) {
+        if (node !== marker) kept.push(node, s[i + 1]!);
+        continue;
+      }
+      absorbed++;
+      share += s[i + 1] as number;
+      if (counts(node)) moved += s[i + 1] as number;
+    }
+    if (absorbed === 0 || absorbedBy(marker, into)) return this;
+    share = Math.max(share, this.slot(marker));
+    const raised = this.slot(into) + moved;
+    if (raised > Number.MAX_SAFE_INTEGER || share > Number.MAX_SAFE_INTEGER) throw new PrecisionError(`absorbing ${JSON.stringify(marker)} into ${JSON.stringify(into)} goes past 2^53 - 1`);
+    let slots = withSlot(kept, marker, share);
+    let piece: Slots = [marker, share];
+    if (moved > 0) {
+      slots = withSlot(slots, into, raised);
+      piece = withSlot(piece, into, raised);
+    }
+    const delta = GCounter.#of(piece);
+    const p = GCounter.#pending(this);
+    return p === undefined ? GCounter.#of(slots, delta, this) : GCounter.#of(slots, p.delta.merge(delta), p.origin);
+  }
+
+  /** This value without the markers made before `cutoffMs` (they expired); `this` when none. Keeps the delta. */
+  withoutMarkersBefore(cutoffMs: number): GCounter {
+    const s = this.#slots;
+    if (typeof s === "string" ? !s.includes("#") : !hasFoldId(s)) return this;
+    const a = GCounter.#array(this);
+    const kept: (string | number)[] = [];
+    for (let i = 0; i < a.length; i += 2) {
+      const t = markerTime(a[i] as string);
+      if (t === undefined || t >= cutoffMs) kept.push(a[i]!, a[i + 1]!);
+    }
+    if (kept.length === a.length) return this;
+    const p = GCounter.#pending(this);
+    return kept.length === 0 ? (p === undefined ? GCounter.#EMPTY : new GCounter(EMPTY_SLOTS, 0, p.delta, p.origin)) : GCounter.#of(kept, p?.delta, p?.origin);
   }
 
   /** The writer ids with a slot (Akka's `modifiedByNodes`). */
@@ -422,7 +494,7 @@ export function countJson(c: { readonly value: number; readonly bigValue: bigint
 /** Per-node counts; a node's writer ids (incarnations, fold ids) are summed into it. */
 export function byNodeJson(c: GCounter, json: JsonWriter): Json {
   const out = Object.create(null) as Record<string, number>;
-  for (const w of c.nodes.sort()) out[json.node(w)] = (out[json.node(w)] ?? 0) + c.slot(w);
+  for (const w of c.nodes.sort()) if (counts(w)) out[json.node(w)] = (out[json.node(w)] ?? 0) + c.slot(w);
   return out;
 }
 
@@ -452,5 +524,11 @@ export const gcounterType: DataTypeDescriptor<GCounter, GCounterState> = {
   empty: () => GCounter.empty(),
   fromState: (state) => GCounter.fromState(state),
   json: gcounterJson,
-  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId), holds: (v, id) => v.holds(id) },
+  pruning: {
+    writers: (v) => v.writers,
+    foldRetired: (v, writerId) => v.foldRetired(writerId),
+    absorbRemoved: (v, marker, into) => v.absorbRemoved(marker, into),
+    withoutMarkersBefore: (v, cutoffMs) => v.withoutMarkersBefore(cutoffMs),
+    holds: (v, id) => v.holds(id),
+  },
 };

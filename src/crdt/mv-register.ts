@@ -18,7 +18,7 @@ import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./ele
 import { freezeElement } from "./orset.js";
 import type { Crdt, Element, MVRegisterState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
-import { adoptionsAmong, adoptionsBy, foldIdOf, retiredBy, type Adoptions } from "./writer-ids.js";
+import { absorbedBy, adoptionsAmong, adoptionsBy, foldIdOf, markerTime, retiredBy, type Adoptions } from "./writer-ids.js";
 
 interface Entry {
   readonly dot: Dot;
@@ -179,22 +179,54 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
     const self = this.renamed(adoptionsBy(writerId, this.#context.nodes));
     const retired = new Set(self.#context.nodes.filter((node) => retiredBy(writerId, node)));
     if (retired.size === 0 && self === this) return this;
-    let context = self.#context.without(retired);
+    return self.reissued(retired, fold, this);
+  }
+
+  /**
+   * Absorbs the ids of a removed node that `marker` covers (writer-ids.ts `markerFor`): a value
+   * written under one is re-issued under the marker (concurrent with the others, as it was; a
+   * comeback tells it from the node's own, as a fold id's), and the marker enters the context in
+   * any case. The marker stays while a value holds its dot (`withoutMarkersBefore`). `this` when none is recorded.
+   */
+  absorbRemoved(marker: string): MVRegister<T> {
+    const retired = new Set(this.#context.nodes.filter((node) => absorbedBy(marker, node)));
+    return retired.size === 0 ? this : this.reissued(retired, marker, this);
+  }
+
+  /**
+   * This register without the markers made before `cutoffMs` (expired) whose dot no value holds,
+   * here or in `alongside` (the value this one is about to merge into: see ORSet.withoutMarkersBefore);
+   * `this` when none.
+   */
+  withoutMarkersBefore(cutoffMs: number, alongside?: MVRegister<T>): MVRegister<T> {
+    if (!this.#context.hasFoldId()) return this;
+    const expired = new Set(this.#context.nodes.filter((node) => (markerTime(node) ?? Infinity) < cutoffMs));
+    for (const e of [...this.#entries, ...(alongside === undefined ? [] : alongside.#entries)]) expired.delete(e.dot.node);
+    return expired.size === 0 ? this : new MVRegister<T>(this.#entries, this.#context.without(expired), this.#delta, this.#origin);
+  }
+
+  /**
+   * This register without the context entries of `retired`, its values written under them
+   * re-issued under `as`, which enters the context with a dot of its own when nothing was
+   * re-issued. `from`: the value the change derives from.
+   */
+  private reissued(retired: ReadonlySet<string>, as: string, from: MVRegister<T>): MVRegister<T> {
+    let context = this.#context.without(retired);
     const kept: Entry[] = [];
     const reissued: Entry[] = [];
-    for (const e of self.#entries) {
+    for (const e of this.#entries) {
       if (!retired.has(e.dot.node)) kept.push(e);
       else {
-        const dot = context.next(fold);
+        const dot = context.next(as);
         context = context.add(dot);
         reissued.push(Object.freeze({ dot, value: e.value }));
       }
     }
-    const marker = reissued.length === 0 ? context.next(fold) : undefined;
+    const marker = reissued.length === 0 ? context.next(as) : undefined;
     if (marker !== undefined) context = context.add(marker);
     const entries = Object.freeze([...kept, ...reissued].sort((x, y) => compareDots(x.dot, y.dot)));
     const piece = new MVRegister<T>(Object.freeze(reissued), CausalContext.of(marker !== undefined ? [marker] : reissued.map((e) => e.dot)), undefined);
-    return new MVRegister<T>(entries, context, this.#delta === undefined ? piece : this.#delta.merge(piece), this.#delta === undefined ? this : this.#origin);
+    return new MVRegister<T>(entries, context, this.#delta === undefined ? piece : this.#delta.merge(piece), from.#delta === undefined ? from : from.#origin);
   }
 
   /** The writer ids this register's context records (Akka's `modifiedByNodes`). */
@@ -287,5 +319,11 @@ export const mvRegisterType: DataTypeDescriptor<MVRegister, MVRegisterState> = {
     maxCounter: (register, node) => register.context.next(node).counter - 1,
     above: (register, node, counter) => register.withSeen(node, counter),
   },
-  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId), holds: (v, id) => v.context.mentions(id) },
+  pruning: {
+    writers: (v) => v.writers,
+    foldRetired: (v, writerId) => v.foldRetired(writerId),
+    absorbRemoved: (v, marker) => v.absorbRemoved(marker),
+    withoutMarkersBefore: (v, cutoffMs, alongside) => v.withoutMarkersBefore(cutoffMs, alongside),
+    holds: (v, id) => v.context.mentions(id),
+  },
 };

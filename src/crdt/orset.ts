@@ -35,7 +35,7 @@ import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { PMap, sameMaps } from "./pmap.js";
 import type { Crdt, DotState, Element, ORSetState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
-import { adoptionsAmong, adoptionsBy, foldIdOf, retiredBy, type Adoptions } from "./writer-ids.js";
+import { absorbedBy, adoptionsAmong, adoptionsBy, foldIdOf, markerTime, retiredBy, type Adoptions } from "./writer-ids.js";
 
 type Entries = PMap<DotList>;
 type Index = PMap<string>;
@@ -321,15 +321,53 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
     const self = this.renamed(adoptionsBy(writerId, this.#context.nodes));
     const retired = new Set(self.#context.nodes.filter((node) => retiredBy(writerId, node)));
     if (retired.size === 0 && self === this) return this;
+    return self.reissued(retired, fold, this);
+  }
+
+  /**
+   * Absorbs the ids of a removed node that `marker` covers (writer-ids.ts `markerFor`): their dots
+   * and context entries go, an element that held only such dots is re-added under the marker (a
+   * comeback of the node then tells them from its own, as from a fold id's), and the marker enters
+   * the context in any case, so wherever the delta arrives the absorbed ids go. The marker stays
+   * while an element holds one of its dots (`withoutMarkersBefore`). `this` when none is recorded.
+   */
+  absorbRemoved(marker: string): ORSet<T> {
+    const retired = new Set(this.#context.nodes.filter((node) => absorbedBy(marker, node)));
+    return retired.size === 0 ? this : this.reissued(retired, marker, this);
+  }
+
+  /**
+   * This value without the markers made before `cutoffMs` (expired) that no element holds a dot of,
+   * here or in `alongside` (the value this one is about to merge into: a marker entry of a remove's
+   * delta must stay while the receiver holds an element under it); `this` when none.
+   */
+  withoutMarkersBefore(cutoffMs: number, alongside?: ORSet<T>): ORSet<T> {
+    if (!this.#context.hasFoldId()) return this;
+    const expired = new Set(this.#context.nodes.filter((node) => (markerTime(node) ?? Infinity) < cutoffMs));
+    if (expired.size === 0) return this;
+    for (const v of alongside === undefined ? [this] : [this, alongside]) {
+      v.#entries.forEach((dots) => {
+        for (const d of dots) expired.delete(d.node);
+      });
+    }
+    return expired.size === 0 ? this : new ORSet<T>(this.#entries, this.#index, this.#context.without(expired), this.#delta, this.#origin);
+  }
+
+  /**
+   * This value without the dots and context entries of `retired`, its elements that held only such
+   * dots re-added under `as`, which enters the context with a dot of its own when nothing was
+   * re-added. `from`: the value the change derives from.
+   */
+  private reissued(retired: ReadonlySet<string>, as: string, from: ORSet<T>): ORSet<T> {
     const orphans: string[] = [];
-    self.#entries.forEach((dots, element) => {
+    this.#entries.forEach((dots, element) => {
       if (dots.every((d) => retired.has(d.node))) orphans.push(element);
     });
-    let out = self.without(retired);
-    for (const element of orphans) out = out.addCanonical(fold, element);
-    const origin = this.#delta === undefined ? this : this.#origin;
+    let out = this.without(retired);
+    for (const element of orphans) out = out.addCanonical(as, element);
+    const origin = from.#delta === undefined ? from : from.#origin;
     if (orphans.length > 0) return new ORSet<T>(out.#entries, out.#index, out.#context, out.#delta, origin);
-    const dot = out.#context.next(fold);
+    const dot = out.#context.next(as);
     const piece = new ORSet<T>(PMap.empty(), PMap.empty(), CausalContext.of([dot]), undefined);
     return new ORSet<T>(out.#entries, out.#index, out.#context.add(dot), out.#delta === undefined ? piece : out.#delta.merge(piece), origin);
   }
@@ -472,5 +510,11 @@ export const orsetType: DataTypeDescriptor<ORSet, ORSetState> = {
     maxCounter: (set, node) => set.context.next(node).counter - 1,
     above: (set, node, counter) => set.withSeen(node, counter),
   },
-  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId), holds: (v, id) => v.context.mentions(id) },
+  pruning: {
+    writers: (v) => v.writers,
+    foldRetired: (v, writerId) => v.foldRetired(writerId),
+    absorbRemoved: (v, marker) => v.absorbRemoved(marker),
+    withoutMarkersBefore: (v, cutoffMs, alongside) => v.withoutMarkersBefore(cutoffMs, alongside),
+    holds: (v, id) => v.context.mentions(id),
+  },
 };

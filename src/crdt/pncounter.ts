@@ -104,9 +104,24 @@ export class PNCounter implements Crdt<PNCounter> {
 
   /** Folds the ids `writerId` retires in both halves (see GCounter.foldRetired). */
   foldRetired(writerId: string): PNCounter {
-    const p = this.increments.foldRetired(writerId);
-    const n = this.decrements.foldRetired(writerId);
-    return p === this.increments && n === this.decrements ? this : new PNCounter(p, n);
+    return PNCounter.#both(this, (c) => c.foldRetired(writerId));
+  }
+
+  /** Absorbs a removed node's ids in both halves (see GCounter.absorbRemoved). */
+  absorbRemoved(marker: string, into: string): PNCounter {
+    return PNCounter.#both(this, (c) => c.absorbRemoved(marker, into));
+  }
+
+  /** Drops expired markers in both halves (see GCounter.withoutMarkersBefore). */
+  withoutMarkersBefore(cutoffMs: number): PNCounter {
+    return PNCounter.#both(this, (c) => c.withoutMarkersBefore(cutoffMs));
+  }
+
+  // Static: a private instance method would add a field (its brand) to every counter.
+  static #both(v: PNCounter, f: (c: GCounter) => GCounter): PNCounter {
+    const p = f(v.increments);
+    const n = f(v.decrements);
+    return p === v.increments && n === v.decrements ? v : new PNCounter(p, n);
   }
 
   /** The writer ids with a slot in either half. */
@@ -153,5 +168,11 @@ export const pncounterType: DataTypeDescriptor<PNCounter, PNCounterState> = {
   empty: () => PNCounter.empty(),
   fromState: (state) => PNCounter.fromState(state),
   json: pncounterJson,
-  pruning: { writers: (v) => v.writers, foldRetired: (v, writerId) => v.foldRetired(writerId), holds: (v, id) => v.increments.holds(id) || v.decrements.holds(id) },
+  pruning: {
+    writers: (v) => v.writers,
+    foldRetired: (v, writerId) => v.foldRetired(writerId),
+    absorbRemoved: (v, marker, into) => v.absorbRemoved(marker, into),
+    withoutMarkersBefore: (v, cutoffMs) => v.withoutMarkersBefore(cutoffMs),
+    holds: (v, id) => v.increments.holds(id) || v.decrements.holds(id),
+  },
 };

@@ -20,28 +20,35 @@
  * beside the data, and nothing expires. After the fold a key holds one id per node: its fold id,
  * which is also its live writer id in that key (`writerIn`).
  *
- * A removed node's ids are folded by another node (its DC's leader) into `node!inc`, which covers
- * the older ids and adopts none (see `removedFoldId`): only a process's own fold may rename its dots.
+ * A removed node's ids are absorbed by another node (its DC's leader) into the leader's own slot or
+ * dots in that key, under a *marker* `node#t` (t: the absorption's time, ms): it covers every id of
+ * the node older than t, holds no effects of its own (a counter keeps the absorbed amount in the
+ * marker's slot for a comeback to read, and its value skips it) and expires (see `isMarker`). A
+ * release whose members do not all read markers folds into `node!inc` instead, which covers the
+ * older ids, holds their effects, adopts none and never expires (see `removedFoldId`).
  *
- * Node ids are letters, digits, `-` and `_`, so no node id contains `~`, `^` or `!`. Ids of another
- * shape (a test's "a", "b") are never folded nor covered.
+ * Node ids are letters, digits, `-` and `_`, so no node id contains `~`, `^`, `!` or `#`. Ids of
+ * another shape (a test's "a", "b") are never folded nor covered.
  */
 
 /** A writer id taken apart. */
 export interface WriterName {
   readonly node: string;
   readonly incarnation: number;
-  /** A fold id (`node^inc`, or a removed node's `node!inc`) rather than a writer id (`node~inc`). */
+  /** A fold id (`node^inc`, a removed node's `node!inc` or marker `node#t`) rather than a writer id (`node~inc`). */
   readonly fold: boolean;
+  /** A marker `node#t`: covers, holds no effects, expires. */
+  readonly marker: boolean;
   /**
-   * Order among the ids of a node: by incarnation, then `node!inc` < `node~inc` < `node^inc`. A
-   * fold id covers every id of its node of lower rank; `node^inc` adopts `node~inc` (rank − 1).
+   * Order among the ids of a node: by incarnation, then `node#inc` < `node!inc` < `node~inc` <
+   * `node^inc`. A fold id covers every id of its node of lower rank; `node^inc` adopts `node~inc`
+   * (rank − 1).
    */
   readonly rank: number;
 }
 
-const SHAPE = /^([A-Za-z0-9_-]+)([~^!])([0-9a-z]{1,11})$/;
-const OFFSET = { "!": 1, "~": 2, "^": 3 } as const;
+const SHAPE = /^([A-Za-z0-9_-]+)([~^!#])([0-9a-z]{1,11})$/;
+const OFFSET = { "#": 0, "!": 1, "~": 2, "^": 3 } as const;
 
 /** `id` taken apart, or undefined when it is not of one of the shapes. */
 export function parseWriter(id: string): WriterName | undefined {
@@ -49,12 +56,52 @@ export function parseWriter(id: string): WriterName | undefined {
   if (m === null) return undefined;
   const incarnation = parseInt(m[3]!, 36);
   const kind = m[2] as keyof typeof OFFSET;
-  return { node: m[1]!, incarnation, fold: kind !== "~", rank: incarnation * 4 + OFFSET[kind] };
+  return { node: m[1]!, incarnation, fold: kind !== "~", marker: kind === "#", rank: incarnation * 4 + OFFSET[kind] };
 }
 
 /** Whether `id` may be a fold id (cheap: the usual answer is no). */
 export function mayBeFoldId(id: string): boolean {
-  return id.includes("^") || id.includes("!");
+  return id.includes("^") || id.includes("!") || id.includes("#");
+}
+
+/**
+ * Whether `id` is a marker `node#t` (see the file comment). A marker expires `pruneMarkerTtlMs` after
+ * t on every replica: by then every replica has merged the absorption (as tombstones expire, and
+ * with the same horizon: an id of the node still held somewhere past it would count again).
+ */
+export function isMarker(id: string): boolean {
+  return id.includes("#") && parseWriter(id)?.marker === true;
+}
+
+/** The time a marker was made at (its t), ms; undefined for any other id. */
+export function markerTime(id: string): number | undefined {
+  const w = id.includes("#") ? parseWriter(id) : undefined;
+  return w?.marker === true ? w.incarnation : undefined;
+}
+
+/**
+ * The marker that absorbs every id of a removed `node` that `ids` holds: `node#t` with t the later
+ * of `nowMs` and one above the highest incarnation of `node` there, so it covers them all (and any
+ * id of a process of `node` started before it). Undefined when `ids` holds no id of `node` with
+ * effects (a writer or fold id, not a marker): nothing to absorb.
+ */
+export function markerFor(ids: Iterable<string>, node: string, nowMs: number): string | undefined {
+  let max = -1;
+  let effects = false;
+  for (const id of ids) {
+    const w = parseWriter(id);
+    if (w === undefined || w.node !== node) continue;
+    effects ||= !w.marker;
+    max = Math.max(max, w.incarnation);
+  }
+  return effects ? `${node}#${Math.max(Math.floor(nowMs), max + 1).toString(36)}` : undefined;
+}
+
+/** Whether `id` is an id of `marker`'s node that the marker covers (what an absorption takes in). */
+export function absorbedBy(marker: string, id: string): boolean {
+  const m = parseWriter(marker);
+  const w = m?.marker === true ? parseWriter(id) : undefined;
+  return w !== undefined && w.node === m!.node && w.rank < m!.rank;
 }
 
 const foldName = (node: string, incarnation: number): string => `${node}^${incarnation.toString(36)}`;

@@ -9,6 +9,7 @@
  */
 import type { HybridClock } from "../cluster/hlc.js";
 import { maxLwwTimestamp } from "../crdt/lww-time.js";
+import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import type { CrdtDelta, FullState, Tombstone } from "../wire/codec.js";
 import type { ChangeOrigin, ChangeStream } from "./changes.js";
@@ -28,6 +29,8 @@ export class Merger {
     private readonly changes: ChangeStream,
     private readonly nodeId: string,
     private readonly clock: HybridClock,
+    /** Markers made before this time have expired (now − pruneMarkerTtlMs, see pruner.ts). */
+    private readonly markerCutoff: () => number,
   ) {}
 
   /** A write on this node: `value` is the key's new value, `delta` what the write added. */
@@ -81,14 +84,17 @@ export class Merger {
       this.replaceLosingType(d, current, origin, dataCenter);
       return true;
     }
-    let merged = current === undefined ? d.value : current.merge(d.value);
-    if (current !== undefined && this.afterMerge !== undefined) merged = this.afterMerge(d.key, d.kind, current, d.value, merged);
+    // An expired marker a peer still holds (its prune tick has not come yet) is not taken back in:
+    // else replicas would hand it to each other for ever, each dropping it in turn.
+    const incoming = dataTypes.get(d.kind)?.pruning?.withoutMarkersBefore?.(d.value, this.markerCutoff(), current) ?? d.value;
+    let merged = current === undefined ? incoming : current.merge(incoming);
+    if (current !== undefined && this.afterMerge !== undefined) merged = this.afterMerge(d.key, d.kind, current, incoming, merged);
     this.stats.mergeCount++;
     this.clock.observe(timestamp); // later local writes are stamped at least as late
     // merge returns the receiver itself when the other side adds nothing: an idempotent merge.
     if (current !== undefined && (merged === current || (this.subscriptions.watched(d.key) && merged.equals(current)))) return true;
     this.store.set(d.key, d.kind, merged, sourceOf(origin));
-    this.changes.emit({ key: d.key, kind: d.kind, value: merged, delta: d.value, origin, node: writerOf(origin, d.originNode), ...fromDc(dataCenter) });
+    this.changes.emit({ key: d.key, kind: d.kind, value: merged, delta: incoming, origin, node: writerOf(origin, d.originNode), ...fromDc(dataCenter) });
     return true;
   }
 

@@ -57,6 +57,13 @@ export interface ReplicatorOptions {
    * both comes back to forgotten deletes and folded ids, and re-issues or reports its writes).
    */
   pruneRetiredAfterMs?: number;
+  /**
+   * How long a marker lives: the leader absorbs a removed node's ids under one (crdt/writer-ids.ts),
+   * and every replica drops it this long after, by itself. It must outlast any partition you expect
+   * to heal and any snapshot you may restore, as tombstones must: an id of the node still held past
+   * it would count again. Default 24 h (as tombstoneTtlMs).
+   */
+  pruneMarkerTtlMs?: number;
   /** Default timeout of coordinated writes and reads. Default 5 s. */
   coordinationTimeoutMs?: number;
   /**
@@ -107,6 +114,7 @@ export interface ResolvedOptions {
   pruneIntervalMs: number;
   tombstoneTtlMs: number;
   pruneRetiredAfterMs: number;
+  pruneMarkerTtlMs: number;
   coordinationTimeoutMs: number;
   minClusterSize: number;
   maxClockSkewMs: number;
@@ -130,6 +138,7 @@ export const DEFAULTS = {
   pruneIntervalMs: 5 * 60_000,
   tombstoneTtlMs: 24 * 3_600_000,
   pruneRetiredAfterMs: 24 * 3_600_000,
+  pruneMarkerTtlMs: 24 * 3_600_000,
   coordinationTimeoutMs: 5_000,
   minClusterSize: 1,
   maxClockSkewMs: 60_000,
@@ -185,6 +194,7 @@ export function resolveOptions(o: ReplicatorOptions): ResolvedOptions {
     pruneIntervalMs: ms("pruneIntervalMs", DEFAULTS.pruneIntervalMs),
     tombstoneTtlMs: ms("tombstoneTtlMs", DEFAULTS.tombstoneTtlMs),
     pruneRetiredAfterMs: ms("pruneRetiredAfterMs", DEFAULTS.pruneRetiredAfterMs, 0),
+    pruneMarkerTtlMs: ms("pruneMarkerTtlMs", DEFAULTS.pruneMarkerTtlMs),
     coordinationTimeoutMs: ms("coordinationTimeoutMs", DEFAULTS.coordinationTimeoutMs),
     minClusterSize: integer("minClusterSize", DEFAULTS.minClusterSize, 1, "members"),
     maxClockSkewMs: ms("maxClockSkewMs", DEFAULTS.maxClockSkewMs),

@@ -31,7 +31,7 @@ export interface OutboxOptions {
   onError: (error: unknown) => void;
   /**
    * The writer id a flush leaves out of its deltas' states (a compact envelope, see wire
-   * `DeltaEnvelope.writer`), or undefined while some peer might not read one (compact-readers.ts).
+   * `DeltaEnvelope.writer`), or undefined while some peer might not read one (peer-capability.ts).
    * Default: never compact.
    */
   compactWriter?: () => string | undefined;

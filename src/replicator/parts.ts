@@ -32,7 +32,7 @@ import { Subscriptions } from "./subscriptions.js";
 import { SyncScheduler } from "./sync-scheduler.js";
 import { Writer } from "./writes.js";
 import { OwnWriter } from "./own-writer.js";
-import { CompactReaders } from "./compact-readers.js";
+import { PeerCapability } from "./peer-capability.js";
 import { reserveIncarnation } from "./identity.js";
 import type { RemovedNodes } from "../cluster/pruning.js";
 
@@ -133,7 +133,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
   const subscriptions = new Subscriptions(() => stats.subscriberErrorCount++);
   const changes = new ChangeStream(onError);
   changes.listen((c) => subscriptions.notify(c.key, c.value));
-  const merger = new Merger(store, stats, subscriptions, changes, nodeId, clock);
+  const merger = new Merger(store, stats, subscriptions, changes, nodeId, clock, () => options.clock.now() - options.pruneMarkerTtlMs);
   const deliver = (env: DeltaEnvelope): void => {
     stats.deltaReceiveCount += env.deltas.length;
     stats.record("replication.lag", Math.max(0, preciseWallClockMs() - env.sentAtMs));
@@ -142,7 +142,8 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     for (const d of env.deltas) merger.value(d, "dc");
   };
 
-  const compactReaders = new CompactReaders();
+  const compactReaders = new PeerCapability();
+  const markerReaders = new PeerCapability();
   const peersHere = (): string[] => heartbeater.members().filter((m) => !m.self && m.dataCenter === options.dataCenter).map((m) => m.node);
   const outbox = new Outbox({
     transport,
@@ -156,7 +157,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     clock: options.clock,
     onError,
     compactWriter: () => (compactReaders.all(peersHere(), options.clock.now()) ? ownWriter.id : undefined),
-    readsCompact: (node) => compactReaders.reads(node),
+    readsCompact: (node) => compactReaders.has(node),
   });
   const ownWriter = new OwnWriter(nodeId, input.writerId, {
     publish: (key, kind, delta) => outbox.add(key, kind, delta),
@@ -205,7 +206,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     transport,
     subject: `${options.subject}.members`,
     self: { node: nodeId, dataCenter: options.dataCenter, roles: options.role === undefined ? [] : [options.role], startedAtMs, incarnation },
-    encode: (hb) => encodeHeartbeat({ ...hb, compactDeltas: true, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched], removed: [...(hb.removed ?? [])], left: (hb.left ?? []).map((d) => ({ ...d })) }),
+    encode: (hb) => encodeHeartbeat({ ...hb, compactDeltas: true, readsMarkers: true, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched], removed: [...(hb.removed ?? [])], left: (hb.left ?? []).map((d) => ({ ...d })) }),
     decode: decodeHeartbeat,
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     failureTimeoutMs: options.failureTimeoutMs,
@@ -218,6 +219,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
       if (hb.node === nodeId) return reportDuplicate(hb);
       incarnations.note(hb.node, hb.incarnation);
       compactReaders.heard(hb.node, hb.compactDeltas === true);
+      markerReaders.heard(hb.node, hb.readsMarkers === true);
       inbox.checkTail(hb.node, hb.incarnation, hb.lastSequence);
       syncs.onHeartbeat(hb.node);
     },
@@ -231,7 +233,10 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
       if (e.role === undefined && e.dataCenter === options.dataCenter) hooks.leaderChanged(e.leader);
     } else {
       notePresence(input.removedNodes, e, options.clock.now());
-      if (e.type === "removed" && e.reason !== "restarted") compactReaders.forget(e.member.node);
+      if (e.type === "removed" && e.reason !== "restarted") {
+        compactReaders.forget(e.member.node);
+        markerReaders.forget(e.member.node);
+      }
       if (syncs.onMembership(e) === "forget") inbox.forget(e.member.node); // gone: its next incarnation starts clean
     }
   };
@@ -270,7 +275,9 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     incarnations,
     isMember: (node) => heartbeater.table.member(node) !== undefined,
     heardHello: (node) => {
-      if (node !== nodeId) compactReaders.hello(node, options.clock.now());
+      if (node === nodeId) return;
+      compactReaders.hello(node, options.clock.now());
+      markerReaders.hello(node, options.clock.now());
     },
     now: options.clock.now,
     clock: options.clock,
@@ -295,6 +302,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
   const pruner = new Pruner({
     ...{ options, store, stats, merger, outbox, heartbeater, antiEntropy, startedAtMs, ownWriter, removedNodes: input.removedNodes },
     isLeader: () => heartbeater.leader(options.dataCenter) === nodeId,
+    markersReadHere: () => markerReaders.all(peersHere(), options.clock.now()),
   });
   return { subscriptions, changes, merger, outbox, inbox, antiEntropy, heartbeater, syncs, server, reader, writer, ownWriter, pruner };
 }

@@ -1,8 +1,11 @@
 /**
- * The prune tick's work on the store: expire tombstones, compact causal metadata, and fold
- * retired writer ids — this node's own earlier ids once every peer's knowledge of them is here,
- * and, on the leader, the ids of nodes removed longer than `pruneRetiredAfterMs`. The decisions
- * are cluster/pruning.ts's; this file applies them and publishes each fold like a write.
+ * The prune tick's work on the store: expire tombstones and writer-id markers, compact causal
+ * metadata, and fold retired writer ids — this node's own earlier ids once every peer's knowledge
+ * of them is here, and, on the leader, the ids of nodes removed longer than `pruneRetiredAfterMs`,
+ * which it absorbs into its own slot or dots under a marker (crdt/writer-ids.ts) while every member
+ * of its DC reads markers, else folds into the node's `node!inc`. The decisions are
+ * cluster/pruning.ts's; this file applies them and publishes each fold like a write. Markers expire
+ * `pruneMarkerTtlMs` after they were made, on every replica by itself (nothing is published).
  *
  * A node's own fold takes in its live writer id too, key by key, in the keys that hold a retired
  * id of the node, and the node then writes under the fold id in those keys (it adopts it there,
@@ -15,7 +18,7 @@ import { mayFoldRetired, removedToFold, type RemovedNodes } from "../cluster/pru
 import { comesBack } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { olderThan, removedFoldId } from "../crdt/writer-ids.js";
+import { markerFor, olderThan, removedFoldId } from "../crdt/writer-ids.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { Merger } from "./merge.js";
 import type { ResolvedOptions } from "./options.js";
@@ -33,9 +36,11 @@ export interface PrunerDeps {
   antiEntropy: AntiEntropy;
   removedNodes: RemovedNodes;
   startedAtMs: number;
-  /** This node's live writer id (it changes when another node folded it). */
-  ownWriter: Pick<OwnWriter, "id">;
+  /** This node's live writer id (it changes when another node folded it), and its id in a key. */
+  ownWriter: Pick<OwnWriter, "id" | "writerIn">;
   isLeader(): boolean;
+  /** Whether every member of this DC reads markers (their heartbeats say so; see peer-capability.ts). */
+  markersReadHere(): boolean;
 }
 
 export class Pruner {
@@ -43,28 +48,44 @@ export class Pruner {
 
   prune(): void {
     const { store, stats, options } = this.d;
-    store.expireTombstones(options.clock.now() - options.tombstoneTtlMs);
+    const now = options.clock.now();
+    store.expireTombstones(now - options.tombstoneTtlMs);
+    const cutoff = now - options.pruneMarkerTtlMs;
     const writerId = this.d.ownWriter.id;
     const fold = this.mayFoldRetired();
     const removed = this.removedToFold();
+    const absorb = removed.length > 0 && this.d.markersReadHere();
     for (const [key, v] of [...store.entries()]) {
       const c = (v.value as { compact?: () => Crdt }).compact?.();
-      if (c !== undefined && c !== v.value) store.set(key, v.kind, c, "local");
       const pruning = dataTypes.get(v.kind)?.pruning;
-      if (pruning === undefined) continue;
       let value = c ?? v.value;
+      const unmarked = pruning?.withoutMarkersBefore?.(value, cutoff) ?? value;
+      if (unmarked !== v.value) store.set(key, v.kind, unmarked, "local");
+      if (pruning === undefined) continue;
+      value = unmarked;
       if (fold && pruning.writers(value).some((id) => olderThan(writerId, id)) && this.foldInto(key, v.kind, pruning.foldRetired(value, writerId))) {
         stats.retiredFolds++;
         value = store.get(key)!.value;
       }
       // Only in the types a node can come back in (crdt/comeback.ts): elsewhere its ids stay.
       for (const node of comesBack(value) ? removed : []) {
-        const removedFold = removedFoldId(pruning.writers(value), node);
-        if (removedFold === undefined || !this.foldInto(key, v.kind, pruning.foldRetired(value, removedFold))) continue;
+        if (!this.foldRemoved(key, v.kind, value, node, absorb, now)) continue;
         stats.removedFolds++;
         value = store.get(key)!.value;
       }
     }
+  }
+
+  /** Absorbs (or, with `absorb` false, folds) a removed `node`'s ids in `key`; false when it held none. */
+  private foldRemoved(key: string, kind: DataKind, value: Crdt, node: string, absorb: boolean, now: number): boolean {
+    const pruning = dataTypes.get(kind)!.pruning!;
+    const writers = pruning.writers(value);
+    if (absorb && pruning.absorbRemoved !== undefined) {
+      const marker = markerFor(writers, node, now);
+      return marker !== undefined && this.foldInto(key, kind, pruning.absorbRemoved(value, marker, this.d.ownWriter.writerIn(kind, value)));
+    }
+    const removedFold = removedFoldId(writers, node);
+    return removedFold !== undefined && this.foldInto(key, kind, pruning.foldRetired(value, removedFold));
   }
 
   /** Stores and publishes a fold like a write (wherever the fold id arrives, the ids it covers go); false when it changed nothing. */

@@ -57,7 +57,7 @@ export interface RequestServerDeps {
   incarnations: IncarnationMemory;
   /** Whether membership knows `node` (heard its heartbeats; admitted or not). */
   isMember(node: string): boolean;
-  /** A starting node's hello, checked and within the rate limits (see compact-readers.ts). */
+  /** A starting node's hello, checked and within the rate limits (see peer-capability.ts). */
   heardHello?(node: string): void;
   /** Milliseconds, for the rate limits. */
   now(): number;

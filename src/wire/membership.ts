@@ -23,6 +23,7 @@ export function encodeHeartbeat(h: Heartbeat): Uint8Array {
     removed: h.removed ?? [],
     left: (h.left ?? []).map((d) => ({ node: needString(d.node, `${w}.left.node`), incarnation: needU64(d.incarnation, `${w}.left.incarnation`) })),
     compactDeltas: h.compactDeltas === true,
+    readsMarkers: h.readsMarkers === true,
   });
 }
 
@@ -67,6 +68,7 @@ function heartbeatFromPb(m: PbHeartbeat, what: string): Heartbeat {
     left: departuresFromPb(m.left, `${what}.left`),
     sentAtMs: finite(m.sentAtMs, `${what}.sentAtMs`),
     compactDeltas: m.compactDeltas,
+    readsMarkers: m.readsMarkers,
   };
 }
 

@@ -75,6 +75,7 @@ export interface PbHeartbeat {
   removed: string[];
   left: PbDeparture[];
   compactDeltas: boolean;
+  readsMarkers: boolean;
 }
 export interface PbDeparture {
   node: string;

@@ -95,6 +95,8 @@ export interface Heartbeat {
   sentAtMs: number;
   /** The sender reads compact DeltaEnvelopes (see DeltaEnvelope.writer); absent or false: it does not. */
   compactDeltas?: boolean;
+  /** The sender reads writer-id markers (crdt/writer-ids.ts `isMarker`); absent or false: it does not. */
+  readsMarkers?: boolean;
 }
 
 /** A graceful leave, as a member relays it. */

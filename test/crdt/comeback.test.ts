@@ -12,7 +12,7 @@ import { ORSet } from "../../src/crdt/orset.js";
 import { PNCounter } from "../../src/crdt/pncounter.js";
 import { MVRegister } from "../../src/crdt/mv-register.js";
 import type { Crdt } from "../../src/crdt/types.js";
-import { parseWriter, removedFoldId } from "../../src/crdt/writer-ids.js";
+import { markerFor, parseWriter, removedFoldId } from "../../src/crdt/writer-ids.js";
 import { ReplicatorStats } from "../../src/extension/stats.js";
 import { OwnWriter } from "../../src/replicator/own-writer.js";
 import { lastIncarnationInProcess, reserveIncarnation } from "../../src/replicator/identity.js";
@@ -31,12 +31,25 @@ const stepArb = fc.record({ node: fc.constantFrom("a" as const, "b" as const, "x
 
 const merge = <T extends Crdt<T>>(a: T, b: T): T => a.merge(b).resetDelta();
 
+/** How the leader takes in x's ids: absorbed under a marker (every member reads them), or folded into `x!inc`. */
+type FoldStyle = "absorb" | "fold";
+const STYLES: FoldStyle[] = ["absorb", "fold"];
+
+/** `value` with the removed node `x`'s ids taken in by the leader `a~1`, the way `style` does it; undefined id when it held none. */
+function foldX<T extends Crdt<T>>(value: T, style: FoldStyle): { value: T; id: string | undefined } {
+  const pruning = dataTypes.get(value.kind)!.pruning!;
+  const id = style === "absorb" ? markerFor(pruning.writers(value), "x", 5) : removedFoldId(pruning.writers(value), "x");
+  if (id === undefined) return { value, id };
+  const folded = style === "absorb" ? pruning.absorbRemoved!(value, id, "a~1") : pruning.foldRetired(value, id);
+  return { value: (folded as T).resetDelta(), id };
+}
+
 /**
  * Connected writes, then a partition {a, b} | {x} with writes on both sides, the leader's fold of x,
  * more writes, the heal (x merges the fold: comeback), writes under x's fresh id, full exchange.
  * The shadow gets the same writes under fixed ids and never folds.
  */
-function run<T extends Crdt<T>>(model: Model<T>, before: Step[], during: Step[], after: Step[]): { stats: ReplicatorStats; ownWriter: OwnWriter; published: Crdt[] } {
+function run<T extends Crdt<T>>(model: Model<T>, before: Step[], during: Step[], after: Step[], style: FoldStyle): { stats: ReplicatorStats; ownWriter: OwnWriter; published: Crdt[] } {
   const stats = new ReplicatorStats();
   const published: Crdt[] = [];
   const ownWriter = new OwnWriter("x", "x~1", { publish: (_k, _kind, d) => published.push(d), renewed: () => {}, stats, reportError: () => {} });
@@ -55,8 +68,8 @@ function run<T extends Crdt<T>>(model: Model<T>, before: Step[], during: Step[],
   for (const s of during) write(s, false);
   // The leader folds x's ids, b gets the fold.
   const pruning = dataTypes.get(v.a.kind)!.pruning!;
-  const w = removedFoldId(pruning.writers(v.a), "x");
-  if (w !== undefined) v.a = (pruning.foldRetired(v.a, w) as T).resetDelta();
+  const { value: folded, id: w } = foldX(v.a, style);
+  v.a = folded;
   v.b = merge(v.b, v.a);
   // Heal: x merges the leader's value (the comeback), then everyone exchanges.
   v.x = ownWriter.afterMerge("k", v.x.kind, v.x, v.a, v.x.merge(v.a)) as T;
@@ -95,11 +108,11 @@ const register: Model<MVRegister<number>> = {
   read: (r) => [...r.values].sort(),
 };
 
-describe("comeback after a removed node's ids were folded", () => {
+for (const style of STYLES) describe(`comeback after a removed node's ids were taken in (${style})`, () => {
   test("PNCounter: exact against a cluster that never prunes; x takes a fresh id above the fold", () => {
     fc.assert(
       fc.property(fc.array(stepArb, { maxLength: 20 }), fc.array(stepArb, { maxLength: 20 }), fc.array(stepArb, { maxLength: 8 }), (before, during, after) => {
-        const { stats, ownWriter } = run(counter, before, during, after);
+        const { stats, ownWriter } = run(counter, before, during, after, style);
         assert.equal(stats.comebackLost, 0);
         const touched = before.some((s) => s.node === "x" && s.x !== 0);
         if (touched) assert.ok(parseWriter(ownWriter.id)!.incarnation > 2 && stats.writerIdRenewals === 1);
@@ -114,7 +127,7 @@ describe("comeback after a removed node's ids were folded", () => {
     const othersAddOnly = (steps: Step[]): Step[] => steps.map((s) => (s.node === "x" ? s : { node: s.node, x: Math.abs(s.x) }));
     fc.assert(
       fc.property(fc.array(stepArb, { maxLength: 20 }), fc.array(stepArb, { maxLength: 20 }), fc.array(stepArb, { maxLength: 8 }), (before, during, after) => {
-        const { stats, published } = run(set, before, othersAddOnly(during), after);
+        const { stats, published } = run(set, before, othersAddOnly(during), after, style);
         // Each element re-added is reported (the node cannot tell it from one removed elsewhere).
         const readded = published.reduce((n, d) => n + (d as ORSet<number>).size, 0);
         assert.equal(stats.comebackLost, readded);
@@ -129,7 +142,7 @@ describe("comeback after a removed node's ids were folded", () => {
     const xOnly = (steps: Step[]): Step[] => steps.filter((s) => s.node === "x");
     fc.assert(
       fc.property(fc.array(stepArb, { maxLength: 10 }), fc.array(stepArb, { maxLength: 10 }), fc.array(stepArb, { maxLength: 4 }), (before, during, after) => {
-        const { stats } = run(register, before, xOnly(during), after);
+        const { stats } = run(register, before, xOnly(during), after, style);
         assert.equal(stats.comebackLost, 0);
       }),
       fcParams({ numRuns: 200 }),
@@ -143,7 +156,7 @@ describe("comeback after a removed node's ids were folded", () => {
     const ownWriter = new OwnWriter("x", "x~2", { publish: () => {}, renewed: () => {}, stats, reportError: (e) => errors.push(e) });
     const leaderBefore = ORSet.empty<number>().add("x~1", 7).add("x~2", 8).resetDelta();
     const xNow = leaderBefore.remove(7).resetDelta();
-    const folded = leaderBefore.foldRetired(removedFoldId(leaderBefore.writers, "x")!).resetDelta();
+    const folded = foldX(leaderBefore, style).value;
     const back = ownWriter.afterMerge("k", "orset", xNow, folded, xNow.merge(folded)) as ORSet<number>;
     assert.deepEqual([...back.elements].sort(), [7, 8]); // 7 back: counted, reported
     assert.equal(stats.comebackLost, 1);
@@ -152,7 +165,7 @@ describe("comeback after a removed node's ids were folded", () => {
     const own = new OwnWriter("x", "x~1", { publish: () => {}, renewed: () => {}, stats: new ReplicatorStats(), reportError: () => assert.fail("nothing lost") });
     const l2 = ORSet.empty<number>().add("x~1", 7).resetDelta();
     const x2 = l2.remove(7).resetDelta();
-    const f2 = l2.foldRetired(removedFoldId(l2.writers, "x")!).resetDelta();
+    const f2 = foldX(l2, style).value;
     assert.deepEqual((own.afterMerge("k", "orset", x2, f2, x2.merge(f2)) as ORSet<number>).elements, []);
   });
 
@@ -162,7 +175,7 @@ describe("comeback after a removed node's ids were folded", () => {
     const ownWriter = new OwnWriter("x", "x~1", { publish: () => {}, renewed: () => {}, stats, reportError: (e) => errors.push(e) });
     const both = ORSet.empty<number>().add("x~1", 7).resetDelta(); // replicated before the partition
     const leader = both.remove(7).resetDelta(); // b removed it; the leader then folds x
-    const folded = leader.foldRetired(removedFoldId(["x~1"], "x")!).resetDelta();
+    const folded = foldX(leader, style).value;
     const back = ownWriter.afterMerge("k", "orset", both, folded, both.merge(folded)) as ORSet<number>;
     assert.deepEqual(back.elements, [7]);
     assert.equal(stats.comebackLost, 1);
@@ -176,7 +189,7 @@ describe("comeback after a removed node's ids were folded", () => {
     const z = new OwnWriter("z", "z~1", { publish: () => assert.fail("z re-issues nothing of x's"), renewed: () => {}, stats, reportError: (e) => errors.push(e) });
     const leader = PNCounter.empty().increment("x~1", 3).resetDelta();
     const zHeld = leader.increment("x~1", 2).resetDelta();
-    const folded = leader.foldRetired(removedFoldId(leader.writers, "x")!).resetDelta();
+    const folded = foldX(leader, style).value;
     const merged = z.afterMerge("k", "pncounter", zHeld, folded, zHeld.merge(folded)) as PNCounter;
     assert.equal(merged.value, 3);
     assert.equal(stats.comebackLost, 2);
@@ -184,7 +197,7 @@ describe("comeback after a removed node's ids were folded", () => {
     // A set element only x's dropped dots held here is reported too; one the fold re-issued is not.
     const s = ORSet.empty<number>().add("x~1", 1).resetDelta();
     const sz = s.add("x~1", 2).resetDelta();
-    const sf = s.foldRetired(removedFoldId(s.writers, "x")!).resetDelta();
+    const sf = foldX(s, style).value;
     const sm = z.afterMerge("s", "orset", sz, sf, sz.merge(sf)) as ORSet<number>;
     assert.deepEqual(sm.elements, [1]);
     assert.equal(stats.comebackLost, 3);

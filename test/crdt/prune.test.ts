@@ -17,11 +17,11 @@ import { ORMultiMap } from "../../src/crdt/ormultimap.js";
 import "../../src/crdt/index.js"; // the registry ORMap resolves its value kinds through
 import type { Crdt } from "../../src/crdt/types.js";
 import { adoptionsAmong, coveredAmong, foldIdOf, parseWriter, retiredBy } from "../../src/crdt/writer-ids.js";
-import { checkDeltaLaws, checkMergeLaws, fcParams, stateJson, type TypeSpec } from "./laws.js";
+import { checkDeltaLaws, checkMergeLaws, fcParams, NODES, stateJson, type TypeSpec } from "./laws.js";
 
 describe("writer ids", () => {
   test("a fold id covers the older ids of its node and adopts its own writer id, and nothing else", () => {
-    assert.deepEqual(parseWriter("n1~a"), { node: "n1", incarnation: 10, fold: false, rank: 42 });
+    assert.deepEqual(parseWriter("n1~a"), { node: "n1", incarnation: 10, fold: false, marker: false, rank: 42 });
     assert.ok(parseWriter("n1!a")!.rank < parseWriter("n1~a")!.rank && parseWriter("n1~a")!.rank < parseWriter("n1^a")!.rank && parseWriter("n1^9")!.rank < parseWriter("n1!a")!.rank);
     assert.equal(foldIdOf("n1~a"), "n1^a");
     assert.equal(foldIdOf("n1^a"), "n1^a", "a writer that adopted its fold id keeps it");
@@ -48,24 +48,35 @@ describe("writer ids", () => {
 
 // ------------------------------------------------------------------ merge laws with fold ids
 
-/** An op as a node of the law harness: write under incarnation `inc`, or fold as that incarnation. */
-type Op<W> = { fold: boolean; removed: boolean; inc: number; write: W };
+/**
+ * An op as a node of the law harness: write under incarnation `inc`, fold as that incarnation, or
+ * (`absorb`, with an absorbing fold) absorb the next node's ids under the marker `next#inc`.
+ */
+type Op<W> = { fold: boolean; removed: boolean; absorb: boolean; inc: number; write: W };
 const writer = (node: string, inc: number): string => `${node}~${inc}`;
-function withFolds<T extends Crdt<T>, W>(spec: TypeSpec<T, W>, fold: (v: T, writerId: string) => T): TypeSpec<T, Op<W>> {
+function withFolds<T extends Crdt<T>, W>(spec: TypeSpec<T, W>, fold: (v: T, writerId: string) => T, absorb?: (v: T, marker: string, into: string) => T): TypeSpec<T, Op<W>> {
+  /** The id `node` writes under at `inc` in `v`: its fold id where one adopts it; undefined when covered (it takes a fresh one). */
+  const writesAs = (v: T, node: string, inc: number): string | undefined => {
+    const id = writer(node, inc);
+    const ids = [...(v as unknown as { writers: string[] }).writers, id];
+    return adoptionsAmong(ids).get(id) ?? (coveredAmong(ids).has(id) ? undefined : id);
+  };
   return {
-    name: `${spec.name} with folds`,
+    name: `${spec.name} with folds${absorb === undefined ? "" : " and markers"}`,
     empty: spec.empty,
-    op: fc.record({ fold: fc.boolean(), removed: fc.boolean(), inc: fc.integer({ min: 1, max: 4 }), write: spec.op }),
+    op: fc.record({ fold: fc.boolean(), removed: fc.boolean(), absorb: fc.boolean(), inc: fc.integer({ min: 1, max: 4 }), write: spec.op }),
     // A covered id never writes again (its node takes a fresh one): such a write is skipped; a
     // writer id its fold id adopts writes under that fold id.
     apply: (v, node, op) => {
-      const id = writer(node, op.inc);
+      if (op.fold && op.absorb && absorb !== undefined) {
+        const into = writesAs(v, node, op.inc);
+        const other = NODES[(NODES.indexOf(node as never) + 1) % NODES.length]!;
+        return into === undefined ? v : absorb(v, `${other}#${op.inc}`, into);
+      }
       // A fold by the node itself, or one of a removed node's ids by another (`node!inc`, as the leader's).
-      if (op.fold) return fold(v, op.removed ? `${node}!${op.inc}` : id);
-      const ids = [...(v as unknown as { writers: string[] }).writers, id];
-      const adopter = adoptionsAmong(ids).get(id);
-      if (adopter !== undefined) return spec.apply(v, adopter, op.write);
-      return coveredAmong(ids).has(id) ? v : spec.apply(v, id, op.write);
+      if (op.fold) return fold(v, op.removed ? `${node}!${op.inc}` : writer(node, op.inc));
+      const id = writesAs(v, node, op.inc);
+      return id === undefined ? v : spec.apply(v, id, op.write);
     },
   };
 }
@@ -140,6 +151,10 @@ describe("merge laws with fold ids", () => {
     withFolds(pncounterSpec, (v, w) => v.foldRetired(w)),
     withFolds(orsetSpec, (v, w) => v.foldRetired(w)),
     withFolds(mvSpec, (v, w) => v.foldRetired(w)),
+    withFolds(gcounterSpec, (v, w) => v.foldRetired(w), (v, m, into) => v.absorbRemoved(m, into)),
+    withFolds(pncounterSpec, (v, w) => v.foldRetired(w), (v, m, into) => v.absorbRemoved(m, into)),
+    withFolds(orsetSpec, (v, w) => v.foldRetired(w), (v, m) => v.absorbRemoved(m)),
+    withFolds(mvSpec, (v, w) => v.foldRetired(w), (v, m) => v.absorbRemoved(m)),
     withFolds(orMapOfCountersSpec, (v, w) => v.foldRetired(w)),
     withFolds(orMapOfSetsSpec, (v, w) => v.foldRetired(w)),
     withFolds(orMapOfRegistersSpec, (v, w) => v.foldRetired(w)),

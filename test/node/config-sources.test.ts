@@ -40,14 +40,14 @@ describe("crdt-node settings: flags, variables, config file", () => {
       "--node-id", "t", "--snapshot-dir", "/s", "--remote-dc", "west=nats://w:4222",
       "--subject", "app.crdt", "--flush-interval-ms", "0", "--heartbeat-interval-ms", "200", "--failure-timeout-ms", "900",
       "--removal-timeout-ms", "4000", "--anti-entropy-interval-ms", "7000", "--max-delta-size", "2048", "--prune-interval-ms", "60000",
-      "--tombstone-ttl-ms", "3600000", "--prune-retired-after-ms", "600000", "--snapshot-interval-ms", "2500",
+      "--tombstone-ttl-ms", "3600000", "--prune-retired-after-ms", "600000", "--prune-marker-ttl-ms", "7200000", "--snapshot-interval-ms", "2500",
       "--xdc-anti-entropy", "--xdc-anti-entropy-interval-ms", "30000", "--xdc-send-timeout-ms", "3000", "--xdc-interval-ms", "1500",
     ]);
     const o = resolveOptions({ ...replicatorOptions(config), nats: undefined, transport: {} as never });
     assert.equal(o.subject, "app.crdt");
     assert.deepEqual(
-      [o.flushIntervalMs, o.heartbeatIntervalMs, o.failureTimeoutMs, o.removalTimeoutMs, o.antiEntropyIntervalMs, o.maxDeltaSize, o.pruneIntervalMs, o.tombstoneTtlMs, o.pruneRetiredAfterMs],
-      [0, 200, 900, 4000, 7000, 2048, 60000, 3600000, 600000],
+      [o.flushIntervalMs, o.heartbeatIntervalMs, o.failureTimeoutMs, o.removalTimeoutMs, o.antiEntropyIntervalMs, o.maxDeltaSize, o.pruneIntervalMs, o.tombstoneTtlMs, o.pruneRetiredAfterMs, o.pruneMarkerTtlMs],
+      [0, 200, 900, 4000, 7000, 2048, 60000, 3600000, 600000, 7200000],
     );
     assert.equal(o.snapshot?.intervalMs, 2500);
     const x = o.dataCenterReplication!;

@@ -45,6 +45,7 @@ describe("crdt-node configuration", () => {
       pruneIntervalMs: 300_000,
       tombstoneTtlMs: 86_400_000,
       pruneRetiredAfterMs: 86_400_000,
+      pruneMarkerTtlMs: 86_400_000,
       coordinationTimeoutMs: 5000,
       maxClockSkewMs: 60000,
       minClusterSize: 1,

@@ -21,7 +21,7 @@ function setup() {
   const changes = new ChangeStream((e) => errors.push(e));
   const seen: Change[] = [];
   changes.listen((c) => seen.push(c));
-  const merger = new Merger(store, stats, subscriptions, changes, "me", new HybridClock(Date.now, 60_000));
+  const merger = new Merger(store, stats, subscriptions, changes, "me", new HybridClock(Date.now, 60_000), () => -Infinity);
   return { store, stats, subscriptions, changes, merger, seen, errors };
 }
 

@@ -44,7 +44,7 @@ function replica() {
   });
   const conflicts: TypeConflict[] = [];
   changes.listenConflicts((c) => conflicts.push(c));
-  const merger = new Merger(store, stats, new Subscriptions(() => {}), changes, "me", new HybridClock(Date.now, 60_000));
+  const merger = new Merger(store, stats, new Subscriptions(() => {}), changes, "me", new HybridClock(Date.now, 60_000), () => -Infinity);
   return { store, stats, merger, conflicts };
 }
 

@@ -14,7 +14,7 @@ import type { ReplicatorOptions } from "../../src/index.js";
 import { mulberry32 } from "../../src/transport/memory.js";
 import type { Crdt } from "../../src/index.js";
 import { dataTypes } from "../../src/crdt/registry.js";
-import { check, checkWriterIds, type Replica } from "./checks.js";
+import { check, checkWriterIds, MARKER_TTL_MS, type Replica } from "./checks.js";
 import { Workload } from "./workload.js";
 import { NODE_IDS, World } from "./world.js";
 
@@ -45,7 +45,7 @@ const MAX_STOPPED_NODES = 2;
 /** Virtual time allowed for everything in flight to settle, then for the cluster to heal itself. */
 const SETTLE_LIMIT_MS = 60_000;
 const HEAL_LIMIT_MS = 30_000;
-/** Virtual time allowed, once converged, for every node to fold its retired writer ids. */
+/** Virtual time allowed, once converged, for every node to fold its retired writer ids (and markers to expire). */
 const PRUNE_LIMIT_MS = 30_000;
 
 export async function runSchedule(seed: number, options: ScheduleOptions = {}): Promise<ScheduleResult> {
@@ -67,6 +67,9 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     antiEntropyIntervalMs: pruneRetiredAfterMs > 0 ? 500 : 2_000,
     pruneIntervalMs: 1_000,
     pruneRetiredAfterMs,
+    // Markers outlast every fault of a schedule (as they must outlast any partition) and expire
+    // while the prune settles, which waits for them (a live node's marker counts as a retired id).
+    pruneMarkerTtlMs: MARKER_TTL_MS,
     ...(options.clusterKey === undefined ? {} : { security: { clusterKey: options.clusterKey } }),
   };
   trace(`seed ${seed}: ${JSON.stringify(replicatorOptions)}`);
@@ -195,7 +198,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     }
     for (const n of w.live()) if (n.stats.retiredFolds > 0) faults.set("keys whose retired writer ids a node folded", (faults.get("keys whose retired writer ids a node folded") ?? 0) + n.stats.retiredFolds);
     const replicas = replicasNow();
-    const report = check(work.log, w.sides, replicas);
+    const report = check(work.log, w.sides, replicas, w.removedFolds > 0);
     failures.push(...report.failures);
     if (w.handlerErrors.length > 0) failures.push(`handler threw: ${w.handlerErrors.map(String).join("; ")}`);
     // Deltas of deleted keys are rejected by design; after a restart, envelopes of the old

@@ -17,9 +17,10 @@
 import { Key, MemoryNetwork, Replicator, type Crdt, type ReplicatorOptions } from "../../src/index.js";
 import { dataTypes } from "../../src/crdt/registry.js";
 import { mulberry32 } from "../../src/transport/memory.js";
-import { checkWriterIds, type Replica } from "./checks.js";
+import { checkWriterIds, MARKER_TTL_MS, type Replica } from "./checks.js";
 import type { ScheduleOptions, ScheduleResult } from "./schedule.js";
 import { VirtualClock } from "./virtual-clock.js";
+import { epochOf } from "./world.js";
 
 const DCS = { east: ["e0", "e1", "e2"], west: ["w0", "w1"] } as const;
 type DcName = keyof typeof DCS;
@@ -31,7 +32,7 @@ const KEYS = 3;
 export async function runTwoDcSchedule(seed: number, options: ScheduleOptions = {}): Promise<ScheduleResult> {
   const rnd = mulberry32(seed ^ 0x2dc);
   const trace = options.trace ?? (() => {});
-  const clock = new VirtualClock(Date.UTC(2025, 0, 1));
+  const clock = new VirtualClock(epochOf(seed));
   const handlerErrors: unknown[] = [];
   const nets = {
     east: new MemoryNetwork({ seed, clock, onHandlerError: (e) => handlerErrors.push(e) }),
@@ -48,6 +49,7 @@ export async function runTwoDcSchedule(seed: number, options: ScheduleOptions = 
     antiEntropyIntervalMs: 500,
     pruneIntervalMs: 500,
     pruneRetiredAfterMs,
+    pruneMarkerTtlMs: MARKER_TTL_MS,
   };
   trace(`two-DC seed ${seed}: ${JSON.stringify({ failureTimeoutMs, removalTimeoutMs, pruneRetiredAfterMs })}`);
   const running = new Map<string, Replicator>();

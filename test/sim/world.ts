@@ -10,8 +10,16 @@ import { VirtualClock } from "./virtual-clock.js";
 export const NODE_IDS = ["n0", "n1", "n2", "n3", "n4"] as const;
 /** Acknowledgements (self included) a majority write needs among the five. */
 export const MAJORITY = Math.floor(NODE_IDS.length / 2) + 1;
-/** Virtual start of every run: a fixed instant, so a seed replays the same timestamps. */
-const EPOCH_MS = Date.UTC(2025, 0, 1);
+/**
+ * Virtual start of a seed's run: a fixed instant per seed, so a seed replays the same timestamps,
+ * 10 virtual minutes apart from seed to seed. The runs of one process follow each other in seed
+ * order, and incarnations only grow within a process (replicator/identity.ts): with one instant for
+ * all, every run would start below the incarnations the previous ones took, its writer ids (and a
+ * removed node's marker, made above them) ever further ahead of its clock.
+ */
+export function epochOf(seed: number): number {
+  return Date.UTC(2025, 0, 1) + (Math.abs(seed) % 1_000_000) * 600_000;
+}
 
 interface Running {
   readonly replicator: Replicator;
@@ -19,7 +27,7 @@ interface Running {
 }
 
 export class World {
-  readonly clock = new VirtualClock(EPOCH_MS);
+  readonly clock: VirtualClock;
   readonly net: MemoryNetwork;
   readonly handlerErrors: unknown[] = [];
   /**
@@ -31,11 +39,19 @@ export class World {
   private readonly running = new Map<string, Running>();
   /** Virtual time the five took to form a cluster. */
   formedAfterMs = 0;
+  /** Keys whose removed node's ids a stopped process had folded (its stats go with it). */
+  private stoppedRemovedFolds = 0;
+
+  /** Keys whose removed node's ids a leader folded in this run, stopped processes included. */
+  get removedFolds(): number {
+    return this.stoppedRemovedFolds + [...this.running.values()].reduce((n, r) => n + r.replicator.stats.removedFolds, 0);
+  }
 
   private constructor(
     seed: number,
     private readonly options: Omit<ReplicatorOptions, "nodeId" | "transport" | "clock">,
   ) {
+    this.clock = new VirtualClock(epochOf(seed));
     this.net = new MemoryNetwork({ seed, clock: this.clock, onHandlerError: (e) => this.handlerErrors.push(e) });
   }
 
@@ -45,7 +61,7 @@ export class World {
     // Formed: every node knows all five and counts each toward quorums (a majority admitted it).
     const formed = await w.clock.until(() => w.live().every((n) => n.members().length === NODE_IDS.length && n.members().every((m) => m.counted)), 30_000);
     if (!formed) throw new Error(`the cluster did not form within 30 s of virtual time: ${JSON.stringify(w.live().map((n) => n.members()))}`);
-    w.formedAfterMs = w.clock.now() - EPOCH_MS;
+    w.formedAfterMs = w.clock.now() - epochOf(seed);
     return w;
   }
 
@@ -83,6 +99,7 @@ export class World {
     if (r === undefined) return;
     this.running.delete(id);
     this.changed();
+    this.stoppedRemovedFolds += r.replicator.stats.removedFolds;
     await r.replicator.close();
     await r.transport.close();
   }

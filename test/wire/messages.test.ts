@@ -159,10 +159,11 @@ describe("round trips", () => {
       left: [{ node: "node-e", incarnation: 7 }],
       sentAtMs: 1_760_000_000_001.5,
       compactDeltas: true,
+      readsMarkers: true,
     };
     assert.deepEqual(decodeHeartbeat(encodeHeartbeat(h)), h);
-    // compactDeltas false is left out of the bytes, as a release before it wrote them: it reads back as false.
-    const minimal = { ...h, dataCenter: "", roles: [], startedAtMs: 0, incarnation: 0, lastSequence: 0, leaving: false, silent: [], vouched: [], removed: [], left: [], sentAtMs: 0, compactDeltas: false };
+    // compactDeltas and readsMarkers false are left out of the bytes, as a release before them wrote them: they read back as false.
+    const minimal = { ...h, dataCenter: "", roles: [], startedAtMs: 0, incarnation: 0, lastSequence: 0, leaving: false, silent: [], vouched: [], removed: [], left: [], sentAtMs: 0, compactDeltas: false, readsMarkers: false };
     assert.deepEqual(decodeHeartbeat(encodeHeartbeat(minimal)), minimal);
     // A relayed leave names a member id: anything else is rejected.
     assert.throws(() => decodeHeartbeat(encodeHeartbeat({ ...h, left: [{ node: "no.such id", incarnation: 1 }] })), /left/);

@@ -394,6 +394,11 @@ export const descriptor = {
                   "type": "bool",
                   "id": 13,
                   "protoName": "compact_deltas"
+                },
+                "readsMarkers": {
+                  "type": "bool",
+                  "id": 14,
+                  "protoName": "reads_markers"
                 }
               }
             },

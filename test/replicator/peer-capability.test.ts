@@ -1,26 +1,26 @@
 /** Who reads compact delta envelopes: a peer's latest heartbeat decides; unheard and starting peers do not. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CompactReaders, STARTING_MS } from "../../src/replicator/compact-readers.js";
+import { PeerCapability, STARTING_MS } from "../../src/replicator/peer-capability.js";
 
 test("every peer must have said so in its latest heartbeat; a removed one must say so again", () => {
-  const r = new CompactReaders();
+  const r = new PeerCapability();
   assert.equal(r.all([], 0), true, "alone: nobody to misread");
   assert.equal(r.all(["b"], 0), false, "known but not heard yet (a peer's account at start)");
   r.heard("b", true);
   r.heard("c", false); // a release before compact envelopes
   assert.equal(r.all(["b"], 0), true);
   assert.equal(r.all(["b", "c"], 0), false);
-  assert.deepEqual([r.reads("b"), r.reads("c")], [true, false]);
+  assert.deepEqual([r.has("b"), r.has("c")], [true, false]);
   r.heard("b", false); // restarted with the previous release
   assert.equal(r.all(["b"], 0), false);
   r.heard("b", true);
   r.forget("b");
-  assert.equal(r.reads("b"), false);
+  assert.equal(r.has("b"), false);
 });
 
 test("a starting node (its hello) holds compact envelopes back until its first heartbeat, or STARTING_MS", () => {
-  const r = new CompactReaders();
+  const r = new PeerCapability();
   r.heard("b", true);
   r.hello("d", 1_000); // not a member yet: it may subscribe to the deltas before its heartbeat says which release it runs
   assert.equal(r.all(["b"], 1_001), false);
@@ -28,7 +28,7 @@ test("a starting node (its hello) holds compact envelopes back until its first h
   assert.equal(r.all(["b"], 1_002), true, "d is no member: its heartbeat ended the wait");
   assert.equal(r.all(["b", "d"], 1_002), false);
   r.hello("b", 2_000); // b restarts: whatever release it runs now, it must say so again
-  assert.equal(r.reads("b"), false);
+  assert.equal(r.has("b"), false);
   r.heard("b", true);
   assert.equal(r.all(["b"], 2_001), true);
   r.hello("e", 3_000); // a process that never gets as far as a heartbeat

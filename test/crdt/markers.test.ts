@@ -1,0 +1,182 @@
+/**
+ * A removed node's ids absorbed by the leader under a marker `node#t` (writer-ids.ts, each type's
+ * `absorbRemoved`): counters move the node's amount into the leader's slot, sets and registers
+ * re-issue under the marker; values never change, the node's ids go everywhere the marker arrives —
+ * with the absorption's delta or with any later delta of the leader's — and markers expire.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { GCounter } from "../../src/crdt/gcounter.js";
+import { MVRegister } from "../../src/crdt/mv-register.js";
+import { ORSet } from "../../src/crdt/orset.js";
+import { PNCounter } from "../../src/crdt/pncounter.js";
+import { absorbedBy, coveredAmong, isMarker, markerFor, markerTime, parseWriter } from "../../src/crdt/writer-ids.js";
+import { fcParams } from "./laws.js";
+
+describe("marker ids", () => {
+  test("node#t ranks below every other id of its incarnation and covers the node's older ids, of every kind", () => {
+    assert.deepEqual(parseWriter("n1#a"), { node: "n1", incarnation: 10, fold: true, marker: true, rank: 40 });
+    assert.ok(parseWriter("n1#a")!.rank < parseWriter("n1!a")!.rank && parseWriter("n1^9")!.rank < parseWriter("n1#a")!.rank);
+    for (const id of ["n1~9", "n1^9", "n1!9", "n1#9"]) assert.ok(absorbedBy("n1#a", id), id);
+    for (const id of ["n1~a", "n1^a", "n1!a", "n1#a", "n2~1", "n1", "a"]) assert.ok(!absorbedBy("n1#a", id), id);
+    assert.ok(!absorbedBy("n1~a", "n1~1"), "only a marker absorbs");
+    assert.deepEqual([...coveredAmong(["n1#a", "n1~9", "n1~a", "n2~1"])], ["n1~9"]);
+    assert.ok(isMarker("n1#a") && !isMarker("n1~a") && !isMarker("a#b#c"));
+    assert.equal(markerTime("n1#a"), 10);
+    assert.equal(markerTime("n1~a"), undefined);
+  });
+
+  test("markerFor: above the node's highest incarnation and not before now; none without an id of the node holding effects", () => {
+    assert.equal(markerFor(["x~5", "x^7", "a~1"], "x", 3), "x#8");
+    assert.equal(markerFor(["x~5", "a~1"], "x", 100), `x#${(100).toString(36)}`);
+    assert.equal(markerFor(["x#5", "a~1"], "x", 100), undefined, "a lone marker holds nothing to absorb");
+    assert.equal(markerFor(["a~1"], "x", 100), undefined);
+  });
+});
+
+describe("GCounter", () => {
+  const before = GCounter.empty().increment("a~1", 2).increment("x~1", 5).increment("x^3", 4).resetDelta();
+
+  test("the node's amount moves into the leader's slot; the marker records it and does not count", () => {
+    const absorbed = before.absorbRemoved("x#9", "a~1");
+    assert.equal(absorbed.value, 11);
+    assert.deepEqual(absorbed.resetDelta().toState().slots, [
+      { node: "a~1", value: 11 },
+      { node: "x#9", value: 9 },
+    ]);
+    assert.deepEqual(absorbed.delta!.toState().slots, absorbed.resetDelta().toState().slots);
+    assert.equal(before.absorbRemoved("y#9", "a~1"), before, "nothing of y: unchanged");
+    assert.equal(before.absorbRemoved("x#1", "a~1"), before, "x#1 covers none of x's ids");
+  });
+
+  test("a replica still holding the node's slots merges the absorption, or only a later write of the leader, without counting twice", () => {
+    const absorbed = before.absorbRemoved("x#9", "a~1").resetDelta();
+    const later = absorbed.increment("a~1", 1);
+    assert.ok(later.delta!.holds("x#9"), "the leader's later delta carries the marker");
+    for (const incoming of [absorbed, later.delta!, later.resetDelta()]) {
+      const merged = before.merge(incoming);
+      assert.equal(merged.value, incoming === absorbed ? 11 : 12);
+      assert.ok(!merged.holds("x~1") && !merged.holds("x^3"));
+    }
+    // A late slot of the removed node (a copy from before) is dropped wherever the marker is.
+    assert.equal(later.resetDelta().merge(GCounter.empty().increment("x~1", 6)).value, 12);
+  });
+
+  test("a marker expires: dropped before the cutoff, kept from it on; the value never changes", () => {
+    const absorbed = before.absorbRemoved("x#9", "a~1").resetDelta();
+    assert.equal(absorbed.withoutMarkersBefore(9), absorbed);
+    const expired = absorbed.withoutMarkersBefore(10);
+    assert.deepEqual(expired.writers, ["a~1"]);
+    assert.equal(expired.value, absorbed.value);
+    assert.equal(before.withoutMarkersBefore(1e12), before, "no marker: unchanged");
+  });
+
+  test("the node's own later fold drops an old marker without adding its amount", () => {
+    // x came back as x~a (above the marker) and re-issued what the leader lacked; its fold then takes in the marker.
+    const back = before.absorbRemoved("x#9", "a~1").resetDelta().increment("x~a", 1).resetDelta();
+    const folded = back.foldRetired("x~a").resetDelta();
+    assert.equal(folded.value, back.value);
+    assert.deepEqual(folded.writers.sort(), ["a~1", "x^a"]);
+  });
+
+  test("PNCounter: both halves", () => {
+    const pn = PNCounter.empty().increment("x~1", 5).decrement("x~1", 2).increment("a~1", 1).resetDelta();
+    const absorbed = pn.absorbRemoved("x#9", "a~1").resetDelta();
+    assert.equal(absorbed.value, 4);
+    assert.deepEqual(absorbed.writers.sort(), ["a~1", "x#9"]);
+    assert.equal(pn.merge(absorbed.decrement("a~1", 1).delta!).value, 3);
+    assert.deepEqual(absorbed.withoutMarkersBefore(10).writers, ["a~1"]);
+  });
+});
+
+describe("ORSet and MVRegister", () => {
+  test("an element only the node held is re-issued under the marker, which stays while an element holds its dot", () => {
+    const s = ORSet.empty<number>().add("x~1", 1).add("x~1", 2).add("a~1", 2).resetDelta();
+    const absorbed = s.absorbRemoved("x#9").resetDelta();
+    assert.deepEqual([...absorbed.elements].sort(), [1, 2]);
+    assert.deepEqual(absorbed.writers.sort(), ["a~1", "x#9"]);
+    assert.deepEqual(absorbed.toState().entries.map((e) => e.dots), [[{ node: "x#9", counter: 1 }], [{ node: "a~1", counter: 1 }]]);
+    assert.deepEqual([...s.merge(absorbed).elements].sort(), [1, 2]);
+    assert.ok(!s.merge(absorbed).writers.includes("x~1"));
+    assert.equal(absorbed.withoutMarkersBefore(1e12), absorbed, "element 1 holds the marker's dot");
+    const removed = absorbed.remove(1).resetDelta();
+    assert.deepEqual(removed.withoutMarkersBefore(1e12).writers, ["a~1"]);
+    assert.deepEqual(removed.withoutMarkersBefore(9).writers.sort(), ["a~1", "x#9"]);
+  });
+
+  test("an expired marker's entry stays in a remove's delta while the receiving value holds an element under it", () => {
+    const s = ORSet.empty<number>().add("x~1", 1).resetDelta().absorbRemoved("x#9").resetDelta();
+    const removal = s.remove(1).delta!;
+    assert.deepEqual([...s.merge(removal.withoutMarkersBefore(1e12, s)).elements], [], "the remove applies");
+    assert.deepEqual(removal.withoutMarkersBefore(1e12, ORSet.empty<number>()).writers, [], "nothing held under it there: the entry goes");
+    const r = MVRegister.empty<number>().set("x~1", 7).resetDelta().absorbRemoved("x#9").resetDelta();
+    const overwrite = r.set("a~1", 8).delta!;
+    assert.deepEqual([...r.merge(overwrite.withoutMarkersBefore(1e12, r)).values], [8]);
+  });
+
+  test("a register's value written by the node is re-issued under the marker", () => {
+    const r = MVRegister.empty<number>().set("x~1", 7).resetDelta();
+    const absorbed = r.absorbRemoved("x#9").resetDelta();
+    assert.deepEqual([...absorbed.values], [7]);
+    assert.deepEqual(absorbed.writers, ["x#9"]);
+    assert.deepEqual(r.merge(absorbed).writers, ["x#9"]);
+    const overwritten = absorbed.set("a~1", 8).resetDelta();
+    assert.deepEqual(overwritten.withoutMarkersBefore(1e12).writers, ["a~1"]);
+  });
+});
+
+// ------------------------------------------------------------------ the protocol, in the small
+
+/**
+ * Replicas a (the leader), b, c and x; x writes, then is removed for good. Before the absorption
+ * every replica's state reaches a (the readiness the pruner waits for); a absorbs x under a marker
+ * and spreads either the absorption's delta or only a later write's delta, in random order with more
+ * writes and merges. A shadow cluster never absorbs: every value equals its shadow's at every step,
+ * and once everything is exchanged no replica holds an id of x but the marker.
+ */
+type Step = { t: "write"; r: number; v: number } | { t: "merge"; from: number; to: number } | { t: "deltaOnly"; to: number };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ t: fc.constant("write" as const), r: fc.nat({ max: 2 }), v: fc.integer({ min: 0, max: 5 }) }),
+  fc.record({ t: fc.constant("merge" as const), from: fc.nat({ max: 2 }), to: fc.nat({ max: 2 }) }),
+  fc.record({ t: fc.constant("deltaOnly" as const), to: fc.nat({ max: 2 }) }),
+);
+
+test("counters: absorbed while writes and merges go on, every replica reads what a cluster that never absorbs reads", () => {
+  const ids = ["a~1", "b~1", "c~1"];
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 5 }), fc.array(stepArb, { maxLength: 40 }), (xWrites, steps) => {
+      let x = PNCounter.empty();
+      for (const v of xWrites) x = x.increment("x~1", v).resetDelta();
+      // x's writes reached b and c, and through them a (the readiness); a absorbs.
+      const real: PNCounter[] = [x, x, x];
+      const shadow: PNCounter[] = [x, x, x];
+      const absorbed = real[0]!.absorbRemoved(`x#${(5).toString(36)}`, "a~1");
+      real[0] = absorbed.resetDelta();
+      let lastDelta: PNCounter = absorbed.delta!;
+      let shadowDelta = PNCounter.empty(); // the same write's delta in the shadow: a's slot alone
+      for (const s of steps) {
+        if (s.t === "write") {
+          const next = real[s.r]!.increment(ids[s.r]!, s.v);
+          const shadowNext = shadow[s.r]!.increment(ids[s.r]!, s.v);
+          if (s.r === 0 && next.delta !== undefined) [lastDelta, shadowDelta] = [next.delta, shadowNext.delta!];
+          real[s.r] = next.resetDelta();
+          shadow[s.r] = shadowNext.resetDelta();
+        } else if (s.t === "merge") {
+          real[s.to] = real[s.to]!.merge(real[s.from]!);
+          shadow[s.to] = shadow[s.to]!.merge(shadow[s.from]!);
+        } else {
+          // Only the leader's latest delta arrives (the absorption's own may be lost).
+          real[s.to] = real[s.to]!.merge(lastDelta);
+          shadow[s.to] = shadow[s.to]!.merge(shadowDelta);
+        }
+        for (let r = 0; r < 3; r++) assert.equal(real[r]!.value, shadow[r]!.value, `replica ${r} after ${JSON.stringify(s)}`);
+      }
+      const all = real.reduce((m, v) => m.merge(v));
+      assert.equal(all.value, shadow.reduce((m, v) => m.merge(v)).value);
+      assert.deepEqual(all.writers.filter((w) => w.startsWith("x")), ["x#5"]);
+    }),
+    fcParams({ numRuns: 300 }),
+  );
+});
