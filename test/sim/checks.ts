@@ -204,10 +204,11 @@ export const MARKER_TTL_MS = 20_000;
 /**
  * After the prune settles, no key holds a retired writer id, and a key holds one id per node at
  * most — so never more than the live writers (`live`: each running node's writer id; a node that
- * restarted writes under its fold id once it folded, crdt/writer-ids.ts) plus `gone`, the nodes
- * that left for good (their one id stays, folded or not).
+ * restarted writes under its fold id once it folded, crdt/writer-ids.ts) plus `gone(value)`: ids a
+ * value may keep of nodes that left for good (once their markers expired, none in a counter; in a
+ * set, the marker an element they added is re-issued under stays while the element does).
  */
-export function checkWriterIds(replicas: readonly Replica[], live: readonly string[], writers: (v: Crdt) => string[] | undefined, gone = 0): string[] {
+export function checkWriterIds(replicas: readonly Replica[], live: readonly string[], writers: (v: Crdt) => string[] | undefined, gone: (v: Crdt) => number = () => 0): string[] {
   const failures: string[] = [];
   for (const replica of replicas) {
     for (const [key, value] of replica) {
@@ -215,7 +216,7 @@ export function checkWriterIds(replicas: readonly Replica[], live: readonly stri
       const kept = ids.filter((id) => live.some((writer) => id !== writer && retiredBy(writer, id)));
       if (kept.length > 0) failures.push(`retired writer ids kept: ${key} holds ${kept.join(", ")} (live writers: ${live.join(", ")})`);
       const nodes = new Set(ids.map((id) => parseWriter(id)?.node ?? id));
-      if (ids.length > nodes.size || ids.length > live.length + gone) failures.push(`more than one id per node: ${key} holds ${ids.join(", ")} (live writers: ${live.join(", ")})`);
+      if (ids.length > nodes.size || ids.length > live.length + gone(value)) failures.push(`more than one id per node: ${key} holds ${ids.join(", ")} (live writers: ${live.join(", ")})`);
     }
   }
   return failures;
