@@ -58,6 +58,12 @@ export function foldWaitsFor(r: FoldReadiness): string[] {
  * leader: a completed digest round with each member, ended `settleMs` after the removal (by then
  * what the removed node sent before going has reached everyone). A removed node that is in fact
  * alive comes back with a fresh writer id and re-issues what the fold missed (crdt/comeback.ts).
+ *
+ * An absorption moves the node's amount into the absorbing leader's own slot (writer-ids.ts), so it
+ * must happen once per key: a second leader absorbing the same ids before it saw the first's
+ * absorption would count them twice. So a leader absorbs only after a digest round with each member
+ * that ended `settleMs` after it became the leader: whatever an earlier leader absorbed and any
+ * member holds has reached it by then, and the earlier leader, no longer leading, absorbs no more.
  */
 export interface RemovedFoldReadiness {
   now: number;
@@ -70,6 +76,8 @@ export interface RemovedFoldReadiness {
   /** Every member but this node. */
   peers: readonly { node: string; reachable: boolean }[];
   roundsEnded: ReadonlyMap<string, number>;
+  /** Since when this node has been the leader (as its prune ticks saw it). */
+  leaderSinceMs: number;
 }
 
 export function removedToFold(r: RemovedFoldReadiness): string[] {
@@ -79,7 +87,8 @@ export function removedToFold(r: RemovedFoldReadiness): string[] {
   const out: string[] = [];
   for (const [node, atMs] of r.removed) {
     if (members.has(node) || r.now - atMs < r.delayMs) continue;
-    if (r.peers.every((p) => (r.roundsEnded.get(p.node) ?? -Infinity) >= atMs + r.settleMs)) out.push(node);
+    const since = Math.max(atMs, r.leaderSinceMs) + r.settleMs;
+    if (r.peers.every((p) => (r.roundsEnded.get(p.node) ?? -Infinity) >= since)) out.push(node);
   }
   return out.sort();
 }
@@ -97,6 +106,16 @@ export class RemovedNodes {
     this.table.delete(node); // re-inserted last: the map's order is removal order
     this.table.set(node, atMs);
     if (this.table.size > this.cap) this.table.delete(this.table.keys().next().value!);
+  }
+
+  /**
+   * A peer of this DC says `node` left or was voted out, and this node does not hold it: it
+   * started after the node went (or restarted and forgot), so no removal of its own will tell it.
+   * Remembered from now unless it already is: else, once every member that saw the node go has
+   * restarted or left too, nobody would ever fold its ids.
+   */
+  relayed(node: string, atMs: number): void {
+    if (!this.table.has(node)) this.removed(node, atMs);
   }
 
   back(node: string): void {

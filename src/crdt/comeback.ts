@@ -3,7 +3,7 @@
  * "Pruning retired writers").
  *
  * A node removed from the membership and away longer than `pruneRetiredAfterMs` has its ids folded
- * by the leader: absorbed under a marker `node#t` (or, in an older cluster, folded into `node!inc`),
+ * by the leader: absorbed under a marker `node#i.t` (or, in an older cluster, folded into `node!inc`),
  * which covers them on every replica. If it was in fact alive (a long partition), its writes the
  * leader never saw are under a covered id: the merge that brings the fold drops them. So, in that
  * merge, the node compares what it held of its own ids before (`before`) with what the merged value

@@ -21,9 +21,11 @@
  * which is also its live writer id in that key (`writerIn`).
  *
  * A removed node's ids are absorbed by another node (its DC's leader) into the leader's own slot or
- * dots in that key, under a *marker* `node#t` (t: the absorption's time, ms): it covers every id of
- * the node older than t, holds no effects of its own (a counter keeps the absorbed amount in the
- * marker's slot for a comeback to read, and its value skips it) and expires (see `isMarker`). A
+ * dots in that key, under a *marker* `node#i.t` (i: one above the node's highest incarnation in
+ * the key, t: the absorption's time, ms): it covers every id of the node below incarnation i — not
+ * a later process of the node the leader has not seen, whose writes it could not have absorbed —
+ * holds no effects of its own (a counter keeps the absorbed amount in the marker's slot for a
+ * comeback to read, and its value skips it) and expires, t + pruneMarkerTtlMs (see `isMarker`). A
  * release whose members do not all read markers folds into `node!inc` instead, which covers the
  * older ids, holds their effects, adopts none and never expires (see `removedFoldId`).
  *
@@ -35,10 +37,12 @@
 export interface WriterName {
   readonly node: string;
   readonly incarnation: number;
-  /** A fold id (`node^inc`, a removed node's `node!inc` or marker `node#t`) rather than a writer id (`node~inc`). */
+  /** A fold id (`node^inc`, a removed node's `node!inc` or marker `node#inc.t`) rather than a writer id (`node~inc`). */
   readonly fold: boolean;
-  /** A marker `node#t`: covers, holds no effects, expires. */
+  /** A marker `node#inc.t`: covers, holds no effects, expires. */
   readonly marker: boolean;
+  /** A marker's t: when it was made, ms. */
+  readonly madeAtMs?: number;
   /**
    * Order among the ids of a node: by incarnation, then `node#inc` < `node!inc` < `node~inc` <
    * `node^inc`. A fold id covers every id of its node of lower rank; `node^inc` adopts `node~inc`
@@ -47,16 +51,19 @@ export interface WriterName {
   readonly rank: number;
 }
 
-const SHAPE = /^([A-Za-z0-9_-]+)([~^!#])([0-9a-z]{1,11})$/;
+const SHAPE = /^([A-Za-z0-9_-]+)([~^!#])([0-9a-z]{1,11})(?:\.([0-9a-z]{1,11}))?$/;
 const OFFSET = { "#": 0, "!": 1, "~": 2, "^": 3 } as const;
 
 /** `id` taken apart, or undefined when it is not of one of the shapes. */
 export function parseWriter(id: string): WriterName | undefined {
   const m = SHAPE.exec(id);
   if (m === null) return undefined;
-  const incarnation = parseInt(m[3]!, 36);
   const kind = m[2] as keyof typeof OFFSET;
-  return { node: m[1]!, incarnation, fold: kind !== "~", marker: kind === "#", rank: incarnation * 4 + OFFSET[kind] };
+  // A marker names when it was made too (`node#inc.t`); no other id does.
+  if ((kind === "#") !== (m[4] !== undefined)) return undefined;
+  const incarnation = parseInt(m[3]!, 36);
+  const name = { node: m[1]!, incarnation, fold: kind !== "~", marker: kind === "#", rank: incarnation * 4 + OFFSET[kind] };
+  return kind === "#" ? { ...name, madeAtMs: parseInt(m[4]!, 36) } : name;
 }
 
 /** Whether `id` may be a fold id (cheap: the usual answer is no). */
@@ -65,7 +72,7 @@ export function mayBeFoldId(id: string): boolean {
 }
 
 /**
- * Whether `id` is a marker `node#t` (see the file comment). A marker expires `pruneMarkerTtlMs` after
+ * Whether `id` is a marker `node#i.t` (see the file comment). A marker expires `pruneMarkerTtlMs` after
  * t on every replica: by then every replica has merged the absorption (as tombstones expire, and
  * with the same horizon: an id of the node still held somewhere past it would count again).
  */
@@ -75,15 +82,14 @@ export function isMarker(id: string): boolean {
 
 /** The time a marker was made at (its t), ms; undefined for any other id. */
 export function markerTime(id: string): number | undefined {
-  const w = id.includes("#") ? parseWriter(id) : undefined;
-  return w?.marker === true ? w.incarnation : undefined;
+  return id.includes("#") ? parseWriter(id)?.madeAtMs : undefined;
 }
 
 /**
- * The marker that absorbs every id of a removed `node` that `ids` holds: `node#t` with t the later
- * of `nowMs` and one above the highest incarnation of `node` there, so it covers them all (and any
- * id of a process of `node` started before it). Undefined when `ids` holds no id of `node` with
- * effects (a writer or fold id, not a marker): nothing to absorb.
+ * The marker that absorbs every id of a removed `node` that `ids` holds, made at `nowMs`:
+ * `node#i.t`, i one above the highest incarnation of `node` there, so it covers them all and no
+ * later process of the node (one the absorbing node never saw: its writes stay its own). Undefined
+ * when `ids` holds no id of `node` with effects (a writer or fold id, not a marker): nothing to absorb.
  */
 export function markerFor(ids: Iterable<string>, node: string, nowMs: number): string | undefined {
   let max = -1;
@@ -94,7 +100,7 @@ export function markerFor(ids: Iterable<string>, node: string, nowMs: number): s
     effects ||= !w.marker;
     max = Math.max(max, w.incarnation);
   }
-  return effects ? `${node}#${Math.max(Math.floor(nowMs), max + 1).toString(36)}` : undefined;
+  return effects ? `${node}#${(max + 1).toString(36)}.${Math.max(0, Math.floor(nowMs)).toString(36)}` : undefined;
 }
 
 /** Whether `id` is an id of `marker`'s node that the marker covers (what an absorption takes in). */

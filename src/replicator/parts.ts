@@ -220,6 +220,9 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
       incarnations.note(hb.node, hb.incarnation);
       compactReaders.heard(hb.node, hb.compactDeltas === true);
       markerReaders.heard(hb.node, hb.readsMarkers === true);
+      for (const gone of [...hb.removed, ...(hb.left ?? []).map((d) => d.node)]) {
+        if (gone !== nodeId && heartbeater.table.member(gone) === undefined) input.removedNodes.relayed(gone, options.clock.now());
+      }
       inbox.checkTail(hb.node, hb.incarnation, hb.lastSequence);
       syncs.onHeartbeat(hb.node);
     },

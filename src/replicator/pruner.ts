@@ -18,7 +18,7 @@ import { mayFoldRetired, removedToFold, type RemovedNodes } from "../cluster/pru
 import { comesBack } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { markerFor, olderThan, removedFoldId } from "../crdt/writer-ids.js";
+import { markerFor, olderThan, parseWriter, removedFoldId } from "../crdt/writer-ids.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { Merger } from "./merge.js";
 import type { ResolvedOptions } from "./options.js";
@@ -44,6 +44,9 @@ export interface PrunerDeps {
 }
 
 export class Pruner {
+  /** Since when this node has led its DC, as the prune ticks saw it (undefined while it does not). */
+  private leaderSinceMs: number | undefined;
+
   constructor(private readonly d: PrunerDeps) {}
 
   prune(): void {
@@ -55,6 +58,10 @@ export class Pruner {
     const fold = this.mayFoldRetired();
     const removed = this.removedToFold();
     const absorb = removed.length > 0 && this.d.markersReadHere();
+    // Knowing no peer (started cut off: no hello answered), this node cannot tell a cluster of one
+    // from a DC whose leader may be absorbing its old ids right now (it was removed while away): it
+    // folds only keys no other node wrote, or both would take the same amount in.
+    const alone = this.d.heartbeater.members().every((m) => m.self);
     for (const [key, v] of [...store.entries()]) {
       const c = (v.value as { compact?: () => Crdt }).compact?.();
       const pruning = dataTypes.get(v.kind)?.pruning;
@@ -63,7 +70,7 @@ export class Pruner {
       if (unmarked !== v.value) store.set(key, v.kind, unmarked, "local");
       if (pruning === undefined) continue;
       value = unmarked;
-      if (fold && pruning.writers(value).some((id) => olderThan(writerId, id)) && this.foldInto(key, v.kind, pruning.foldRetired(value, writerId))) {
+      if (fold && ownFoldDue(pruning.writers(value), writerId, alone) && this.foldInto(key, v.kind, pruning.foldRetired(value, writerId))) {
         stats.retiredFolds++;
         value = store.get(key)!.value;
       }
@@ -99,11 +106,15 @@ export class Pruner {
   /** The removed nodes whose ids this node folds now. */
   private removedToFold(): string[] {
     const d = this.d;
+    const now = d.options.clock.now();
+    const isLeader = d.isLeader();
+    this.leaderSinceMs = isLeader ? (this.leaderSinceMs ?? now) : undefined;
     return removedToFold({
-      now: d.options.clock.now(),
+      now,
       delayMs: d.options.pruneRetiredAfterMs,
       settleMs: d.options.failureTimeoutMs,
-      isLeader: d.isLeader(),
+      isLeader,
+      leaderSinceMs: this.leaderSinceMs ?? now,
       removed: d.removedNodes.entries,
       peers: d.heartbeater.members().filter((m) => !m.self),
       roundsEnded: d.antiEntropy.roundsEnded,
@@ -124,4 +135,10 @@ export class Pruner {
       minMembers: d.options.minClusterSize,
     });
   }
+}
+
+/** Whether a key holding `ids` has retired ids of `writerId`'s node to fold, and (`alone`: no peer known) no other node's ids. */
+function ownFoldDue(ids: readonly string[], writerId: string, alone: boolean): boolean {
+  const node = parseWriter(writerId)?.node;
+  return ids.some((id) => olderThan(writerId, id)) && (!alone || ids.every((id) => parseWriter(id)?.node === node));
 }

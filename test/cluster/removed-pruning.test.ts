@@ -1,8 +1,9 @@
 /**
  * When the leader may fold the ids of a removed node (src/cluster/pruning.ts `removedToFold`): only
  * the data center's leader, only with the delay on, after the node stayed away that long, every
- * member reachable and a digest round with each ended after the removal + the settle delay. The
- * table of removed nodes is bounded.
+ * member reachable and a digest round with each ended after the removal + the settle delay, and
+ * after this node became the leader + the settle delay (an earlier leader's absorption reaches it
+ * first: absorbing twice would count twice). The table of removed nodes is bounded.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -24,6 +25,7 @@ const base: RemovedFoldReadiness = {
     ["a", 12_000],
     ["b", 90_000],
   ]),
+  leaderSinceMs: 0,
 };
 
 describe("removedToFold", () => {
@@ -41,6 +43,12 @@ describe("removedToFold", () => {
     assert.deepEqual(removedToFold({ ...base, peers: [...base.peers, { node: "x", reachable: true }] }), []);
   });
 
+  test("a new leader folds only after a round with each member that ended settleMs after it took the lead", () => {
+    assert.deepEqual(removedToFold({ ...base, leaderSinceMs: 10_001 }), [], "a's round ended before 10,001 + 2,000");
+    assert.deepEqual(removedToFold({ ...base, leaderSinceMs: 10_000 }), ["x"]);
+    assert.deepEqual(removedToFold({ ...base, leaderSinceMs: 95_000 }), []);
+  });
+
   test("property: a fold implies leader, delay passed and every member reachable and synced after removal + settle", () => {
     const arb = fc.record({
       now: fc.integer({ min: 0, max: 100 }),
@@ -50,6 +58,7 @@ describe("removedToFold", () => {
       removedAt: fc.dictionary(fc.constantFrom("x", "y", "a"), fc.integer({ min: 0, max: 100 })),
       peers: fc.uniqueArray(fc.record({ node: fc.constantFrom("a", "b", "c"), reachable: fc.boolean() }), { selector: (p) => p.node }),
       rounds: fc.dictionary(fc.constantFrom("a", "b", "c"), fc.integer({ min: 0, max: 100 })),
+      leaderSinceMs: fc.integer({ min: 0, max: 100 }),
     });
     fc.assert(
       fc.property(arb, (r) => {
@@ -58,7 +67,7 @@ describe("removedToFold", () => {
           const at = r.removedAt[node]!;
           assert.ok(r.isLeader && r.delayMs > 0 && r.now - at >= r.delayMs);
           assert.ok(!r.peers.some((p) => p.node === node));
-          for (const p of r.peers) assert.ok(p.reachable && (r.rounds[p.node] ?? -Infinity) >= at + r.settleMs);
+          for (const p of r.peers) assert.ok(p.reachable && (r.rounds[p.node] ?? -Infinity) >= Math.max(at, r.leaderSinceMs) + r.settleMs);
         }
       }),
       fcParams(),
@@ -76,5 +85,14 @@ describe("RemovedNodes", () => {
     for (let i = 0; i < MAX_REMOVED_NODES + 10; i++) t.removed(`n${i}`, 100 + i);
     assert.equal(t.entries.size, MAX_REMOVED_NODES);
     assert.ok(!t.entries.has("y") && !t.entries.has("n9") && t.entries.has("n10"));
+  });
+
+  test("a removal a peer relays is remembered from when it was first heard; relayed again, its time stays", () => {
+    const t = new RemovedNodes();
+    t.relayed("x", 5);
+    t.relayed("x", 9);
+    t.removed("y", 6);
+    t.relayed("y", 7);
+    assert.deepEqual([...t.entries], [["x", 5], ["y", 6]]);
   });
 });

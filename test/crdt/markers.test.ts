@@ -1,5 +1,5 @@
 /**
- * A removed node's ids absorbed by the leader under a marker `node#t` (writer-ids.ts, each type's
+ * A removed node's ids absorbed by the leader under a marker `node#i.t` (writer-ids.ts, each type's
  * `absorbRemoved`): counters move the node's amount into the leader's slot, sets and registers
  * re-issue under the marker; values never change, the node's ids go everywhere the marker arrives —
  * with the absorption's delta or with any later delta of the leader's — and markers expire.
@@ -15,22 +15,24 @@ import { absorbedBy, coveredAmong, isMarker, markerFor, markerTime, parseWriter 
 import { fcParams } from "./laws.js";
 
 describe("marker ids", () => {
-  test("node#t ranks below every other id of its incarnation and covers the node's older ids, of every kind", () => {
-    assert.deepEqual(parseWriter("n1#a"), { node: "n1", incarnation: 10, fold: true, marker: true, rank: 40 });
-    assert.ok(parseWriter("n1#a")!.rank < parseWriter("n1!a")!.rank && parseWriter("n1^9")!.rank < parseWriter("n1#a")!.rank);
-    for (const id of ["n1~9", "n1^9", "n1!9", "n1#9"]) assert.ok(absorbedBy("n1#a", id), id);
-    for (const id of ["n1~a", "n1^a", "n1!a", "n1#a", "n2~1", "n1", "a"]) assert.ok(!absorbedBy("n1#a", id), id);
+  test("node#i.t ranks below every other id of its incarnation and covers the node's older ids, of every kind", () => {
+    assert.deepEqual(parseWriter("n1#a.b"), { node: "n1", incarnation: 10, fold: true, marker: true, rank: 40, madeAtMs: 11 });
+    assert.equal(parseWriter("n1#a"), undefined, "a marker names when it was made");
+    assert.equal(parseWriter("n1~a.b"), undefined);
+    assert.ok(parseWriter("n1#a.a")!.rank < parseWriter("n1!a")!.rank && parseWriter("n1^9")!.rank < parseWriter("n1#a.a")!.rank);
+    for (const id of ["n1~9", "n1^9", "n1!9", "n1#9.9"]) assert.ok(absorbedBy("n1#a.a", id), id);
+    for (const id of ["n1~a", "n1^a", "n1!a", "n1#a.a", "n2~1", "n1", "a"]) assert.ok(!absorbedBy("n1#a.a", id), id);
     assert.ok(!absorbedBy("n1~a", "n1~1"), "only a marker absorbs");
-    assert.deepEqual([...coveredAmong(["n1#a", "n1~9", "n1~a", "n2~1"])], ["n1~9"]);
-    assert.ok(isMarker("n1#a") && !isMarker("n1~a") && !isMarker("a#b#c"));
-    assert.equal(markerTime("n1#a"), 10);
+    assert.deepEqual([...coveredAmong(["n1#a.a", "n1~9", "n1~a", "n2~1"])], ["n1~9"]);
+    assert.ok(isMarker("n1#a.a") && !isMarker("n1~a") && !isMarker("a#b#c"));
+    assert.equal(markerTime("n1#a.b"), 11);
     assert.equal(markerTime("n1~a"), undefined);
   });
 
-  test("markerFor: above the node's highest incarnation and not before now; none without an id of the node holding effects", () => {
-    assert.equal(markerFor(["x~5", "x^7", "a~1"], "x", 3), "x#8");
-    assert.equal(markerFor(["x~5", "a~1"], "x", 100), `x#${(100).toString(36)}`);
-    assert.equal(markerFor(["x#5", "a~1"], "x", 100), undefined, "a lone marker holds nothing to absorb");
+  test("markerFor: one above the node's highest incarnation in the key, made now; none without an id of the node holding effects", () => {
+    assert.equal(markerFor(["x~5", "x^7", "a~1"], "x", 3), "x#8.3");
+    assert.equal(markerFor(["x~5", "a~1"], "x", 100), `x#6.${(100).toString(36)}`, "not above 6: a later process of x the absorber never saw keeps its own writes");
+    assert.equal(markerFor(["x#5.1", "a~1"], "x", 100), undefined, "a lone marker holds nothing to absorb");
     assert.equal(markerFor(["a~1"], "x", 100), undefined);
   });
 });
@@ -39,21 +41,21 @@ describe("GCounter", () => {
   const before = GCounter.empty().increment("a~1", 2).increment("x~1", 5).increment("x^3", 4).resetDelta();
 
   test("the node's amount moves into the leader's slot; the marker records it and does not count", () => {
-    const absorbed = before.absorbRemoved("x#9", "a~1");
+    const absorbed = before.absorbRemoved("x#9.9", "a~1");
     assert.equal(absorbed.value, 11);
     assert.deepEqual(absorbed.resetDelta().toState().slots, [
       { node: "a~1", value: 11 },
-      { node: "x#9", value: 9 },
+      { node: "x#9.9", value: 9 },
     ]);
     assert.deepEqual(absorbed.delta!.toState().slots, absorbed.resetDelta().toState().slots);
-    assert.equal(before.absorbRemoved("y#9", "a~1"), before, "nothing of y: unchanged");
-    assert.equal(before.absorbRemoved("x#1", "a~1"), before, "x#1 covers none of x's ids");
+    assert.equal(before.absorbRemoved("y#9.9", "a~1"), before, "nothing of y: unchanged");
+    assert.equal(before.absorbRemoved("x#1.1", "a~1"), before, "x#1 covers none of x's ids");
   });
 
   test("a replica still holding the node's slots merges the absorption, or only a later write of the leader, without counting twice", () => {
-    const absorbed = before.absorbRemoved("x#9", "a~1").resetDelta();
+    const absorbed = before.absorbRemoved("x#9.9", "a~1").resetDelta();
     const later = absorbed.increment("a~1", 1);
-    assert.ok(later.delta!.holds("x#9"), "the leader's later delta carries the marker");
+    assert.ok(later.delta!.holds("x#9.9"), "the leader's later delta carries the marker");
     for (const incoming of [absorbed, later.delta!, later.resetDelta()]) {
       const merged = before.merge(incoming);
       assert.equal(merged.value, incoming === absorbed ? 11 : 12);
@@ -64,7 +66,7 @@ describe("GCounter", () => {
   });
 
   test("a marker expires: dropped before the cutoff, kept from it on; the value never changes", () => {
-    const absorbed = before.absorbRemoved("x#9", "a~1").resetDelta();
+    const absorbed = before.absorbRemoved("x#9.9", "a~1").resetDelta();
     assert.equal(absorbed.withoutMarkersBefore(9), absorbed);
     const expired = absorbed.withoutMarkersBefore(10);
     assert.deepEqual(expired.writers, ["a~1"]);
@@ -74,7 +76,7 @@ describe("GCounter", () => {
 
   test("the node's own later fold drops an old marker without adding its amount", () => {
     // x came back as x~a (above the marker) and re-issued what the leader lacked; its fold then takes in the marker.
-    const back = before.absorbRemoved("x#9", "a~1").resetDelta().increment("x~a", 1).resetDelta();
+    const back = before.absorbRemoved("x#9.9", "a~1").resetDelta().increment("x~a", 1).resetDelta();
     const folded = back.foldRetired("x~a").resetDelta();
     assert.equal(folded.value, back.value);
     assert.deepEqual(folded.writers.sort(), ["a~1", "x^a"]);
@@ -82,9 +84,9 @@ describe("GCounter", () => {
 
   test("PNCounter: both halves", () => {
     const pn = PNCounter.empty().increment("x~1", 5).decrement("x~1", 2).increment("a~1", 1).resetDelta();
-    const absorbed = pn.absorbRemoved("x#9", "a~1").resetDelta();
+    const absorbed = pn.absorbRemoved("x#9.9", "a~1").resetDelta();
     assert.equal(absorbed.value, 4);
-    assert.deepEqual(absorbed.writers.sort(), ["a~1", "x#9"]);
+    assert.deepEqual(absorbed.writers.sort(), ["a~1", "x#9.9"]);
     assert.equal(pn.merge(absorbed.decrement("a~1", 1).delta!).value, 3);
     assert.deepEqual(absorbed.withoutMarkersBefore(10).writers, ["a~1"]);
   });
@@ -93,34 +95,34 @@ describe("GCounter", () => {
 describe("ORSet and MVRegister", () => {
   test("an element only the node held is re-issued under the marker, which stays while an element holds its dot", () => {
     const s = ORSet.empty<number>().add("x~1", 1).add("x~1", 2).add("a~1", 2).resetDelta();
-    const absorbed = s.absorbRemoved("x#9").resetDelta();
+    const absorbed = s.absorbRemoved("x#9.9").resetDelta();
     assert.deepEqual([...absorbed.elements].sort(), [1, 2]);
-    assert.deepEqual(absorbed.writers.sort(), ["a~1", "x#9"]);
-    assert.deepEqual(absorbed.toState().entries.map((e) => e.dots), [[{ node: "x#9", counter: 1 }], [{ node: "a~1", counter: 1 }]]);
+    assert.deepEqual(absorbed.writers.sort(), ["a~1", "x#9.9"]);
+    assert.deepEqual(absorbed.toState().entries.map((e) => e.dots), [[{ node: "x#9.9", counter: 1 }], [{ node: "a~1", counter: 1 }]]);
     assert.deepEqual([...s.merge(absorbed).elements].sort(), [1, 2]);
     assert.ok(!s.merge(absorbed).writers.includes("x~1"));
     assert.equal(absorbed.withoutMarkersBefore(1e12), absorbed, "element 1 holds the marker's dot");
     const removed = absorbed.remove(1).resetDelta();
     assert.deepEqual(removed.withoutMarkersBefore(1e12).writers, ["a~1"]);
-    assert.deepEqual(removed.withoutMarkersBefore(9).writers.sort(), ["a~1", "x#9"]);
+    assert.deepEqual(removed.withoutMarkersBefore(9).writers.sort(), ["a~1", "x#9.9"]);
   });
 
   test("an expired marker's entry stays in a remove's delta while the receiving value holds an element under it", () => {
-    const s = ORSet.empty<number>().add("x~1", 1).resetDelta().absorbRemoved("x#9").resetDelta();
+    const s = ORSet.empty<number>().add("x~1", 1).resetDelta().absorbRemoved("x#9.9").resetDelta();
     const removal = s.remove(1).delta!;
     assert.deepEqual([...s.merge(removal.withoutMarkersBefore(1e12, s)).elements], [], "the remove applies");
     assert.deepEqual(removal.withoutMarkersBefore(1e12, ORSet.empty<number>()).writers, [], "nothing held under it there: the entry goes");
-    const r = MVRegister.empty<number>().set("x~1", 7).resetDelta().absorbRemoved("x#9").resetDelta();
+    const r = MVRegister.empty<number>().set("x~1", 7).resetDelta().absorbRemoved("x#9.9").resetDelta();
     const overwrite = r.set("a~1", 8).delta!;
     assert.deepEqual([...r.merge(overwrite.withoutMarkersBefore(1e12, r)).values], [8]);
   });
 
   test("a register's value written by the node is re-issued under the marker", () => {
     const r = MVRegister.empty<number>().set("x~1", 7).resetDelta();
-    const absorbed = r.absorbRemoved("x#9").resetDelta();
+    const absorbed = r.absorbRemoved("x#9.9").resetDelta();
     assert.deepEqual([...absorbed.values], [7]);
-    assert.deepEqual(absorbed.writers, ["x#9"]);
-    assert.deepEqual(r.merge(absorbed).writers, ["x#9"]);
+    assert.deepEqual(absorbed.writers, ["x#9.9"]);
+    assert.deepEqual(r.merge(absorbed).writers, ["x#9.9"]);
     const overwritten = absorbed.set("a~1", 8).resetDelta();
     assert.deepEqual(overwritten.withoutMarkersBefore(1e12).writers, ["a~1"]);
   });
@@ -152,7 +154,7 @@ test("counters: absorbed while writes and merges go on, every replica reads what
       // x's writes reached b and c, and through them a (the readiness); a absorbs.
       const real: PNCounter[] = [x, x, x];
       const shadow: PNCounter[] = [x, x, x];
-      const absorbed = real[0]!.absorbRemoved(`x#${(5).toString(36)}`, "a~1");
+      const absorbed = real[0]!.absorbRemoved("x#5.5", "a~1");
       real[0] = absorbed.resetDelta();
       let lastDelta: PNCounter = absorbed.delta!;
       let shadowDelta = PNCounter.empty(); // the same write's delta in the shadow: a's slot alone
@@ -175,7 +177,7 @@ test("counters: absorbed while writes and merges go on, every replica reads what
       }
       const all = real.reduce((m, v) => m.merge(v));
       assert.equal(all.value, shadow.reduce((m, v) => m.merge(v)).value);
-      assert.deepEqual(all.writers.filter((w) => w.startsWith("x")), ["x#5"]);
+      assert.deepEqual(all.writers.filter((w) => w.startsWith("x")), ["x#5.5"]);
     }),
     fcParams({ numRuns: 300 }),
   );

@@ -50,7 +50,7 @@ describe("writer ids", () => {
 
 /**
  * An op as a node of the law harness: write under incarnation `inc`, fold as that incarnation, or
- * (`absorb`, with an absorbing fold) absorb the next node's ids under the marker `next#inc`.
+ * (`absorb`, with an absorbing fold) absorb the next node's ids under the marker `next#inc.1`.
  */
 type Op<W> = { fold: boolean; removed: boolean; absorb: boolean; inc: number; write: W };
 const writer = (node: string, inc: number): string => `${node}~${inc}`;
@@ -71,7 +71,7 @@ function withFolds<T extends Crdt<T>, W>(spec: TypeSpec<T, W>, fold: (v: T, writ
       if (op.fold && op.absorb && absorb !== undefined) {
         const into = writesAs(v, node, op.inc);
         const other = NODES[(NODES.indexOf(node as never) + 1) % NODES.length]!;
-        return into === undefined ? v : absorb(v, `${other}#${op.inc}`, into);
+        return into === undefined ? v : absorb(v, `${other}#${op.inc}.1`, into);
       }
       // A fold by the node itself, or one of a removed node's ids by another (`node!inc`, as the leader's).
       if (op.fold) return fold(v, op.removed ? `${node}!${op.inc}` : writer(node, op.inc));

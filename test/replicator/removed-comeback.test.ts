@@ -81,7 +81,7 @@ for (const mixed of [false, true]) {
       };
       assert.ok(!writers(leader, "c").includes(oldWriter), "folded on the leader");
       const n2Ids = (n: Replicator, key: string): string[] => writers(n, key).filter((w) => w.startsWith("n2"));
-      for (const key of ["c", "s"]) assert.match(n2Ids(leader, key).join(), mixed ? /^n2![0-9a-z]+$/ : /^n2#[0-9a-z]+$/, `the leader holds one id of n2 in ${key}`);
+      for (const key of ["c", "s"]) assert.match(n2Ids(leader, key).join(), mixed ? /^n2![0-9a-z]+$/ : /^n2#[0-9a-z]+\.[0-9a-z]+$/, `the leader holds one id of n2 in ${key}`);
       if (!mixed) assert.ok(writers(leader, "c").includes(leader.writerId), "n2's amount moved into the leader's slot");
 
       net.reconnect("n2");
@@ -151,7 +151,7 @@ test("a node that left for good: its ids are absorbed under a marker, which expi
     const leader = all().find((n) => n.isLeader)!;
     assert.ok(await clock.until(() => leader.stats.removedFolds >= 2, 30_000), "the leader absorbed n2's ids in both keys");
     const n2 = (n: Replicator, key: string): string[] => ids(n, key).filter((w) => w.startsWith("n2"));
-    assert.ok(await clock.until(() => all().every((n) => ["c", "s"].every((k) => /^n2#[0-9a-z]+$/.test(n2(n, k).join()))), 10_000), "the marker is n2's only id everywhere");
+    assert.ok(await clock.until(() => all().every((n) => ["c", "s"].every((k) => /^n2#[0-9a-z]+\.[0-9a-z]+$/.test(n2(n, k).join()))), 10_000), "the marker is n2's only id everywhere");
     for (const n of all()) {
       assert.equal(n.get(counter)!.value, total, `${n.nodeId}: the counter is exact`);
       assert.deepEqual([...n.get(set)!.elements].sort(), ["n0", "n1", "n2"]);
