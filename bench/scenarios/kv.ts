@@ -169,7 +169,7 @@ export async function runKv(ctx: BenchContext): Promise<KvResult> {
   const rate = 1000;
   const warmupMs = ctx.full ? 1000 : 500;
   const seconds = ctx.full ? 10 : 1;
-  const reads = ctx.full ? 20_000 : 5_000;
+  const reads = ctx.full ? 20_000 : 2_000;
 
   ctx.progress.step("starting nats-server -js and 3 worker processes");
   const server = await ctx.server({ jetstream: true });
