@@ -54,8 +54,10 @@ export class Inbox {
   /** Raw bytes from the delta subject, signed by `signer` (with signing on). Never throws. */
   receive(bytes: Uint8Array, signer?: string): void {
     const env = this.decode(bytes);
-    if (env === undefined || !this.authentic(env, signer)) return;
-    if (!this.track(env)) return;
+    if (env === undefined) return;
+    // Looked up once: membership builds a record per lookup, and every envelope passes here.
+    const known = this.o.incarnationOf(env.origin);
+    if (!this.authentic(env, known, signer) || !this.track(env, known)) return;
     if (env.chunk !== undefined) this.reassemble(env);
     else this.o.deliver(env);
   }
@@ -66,7 +68,7 @@ export class Inbox {
    */
   receiveDirect(bytes: Uint8Array, signer?: string): void {
     const env = this.decode(bytes);
-    if (env === undefined || !this.authentic(env, signer)) return;
+    if (env === undefined || !this.authentic(env, this.o.incarnationOf(env.origin), signer)) return;
     if (env.chunk !== undefined) this.reassemble(env);
     else this.o.deliver(env);
   }
@@ -87,9 +89,10 @@ export class Inbox {
 
   /**
    * Origin checks: not our own echo, sent by the origin itself (with signing on), not an impostor
-   * of a known member, deltas from the sender itself.
+   * of a known member (`known`: the incarnation membership knows for the origin), deltas from the
+   * sender itself.
    */
-  private authentic(env: DeltaEnvelope, signer?: string): boolean {
+  private authentic(env: DeltaEnvelope, known: number | undefined, signer?: string): boolean {
     const s = this.o.stats;
     if (!speaksFor(signer, env.origin)) {
       s.reject("forged-origin");
@@ -100,11 +103,10 @@ export class Inbox {
       if (env.incarnation !== this.o.incarnation) s.reject("forged-origin");
       return false;
     }
-    if (env.deltas.some((d) => d.originNode !== env.origin) || env.tombstones.some((t) => t.originNode !== env.origin)) {
+    if (!allFrom(env.deltas, env.origin) || !allFrom(env.tombstones, env.origin)) {
       s.reject("forged-origin");
       return false;
     }
-    const known = this.o.incarnationOf(env.origin);
     if (known !== undefined && env.incarnation !== known) {
       if (env.incarnation < known) s.reject("stale-incarnation");
       else {
@@ -124,7 +126,7 @@ export class Inbox {
       this.o.stats.reject("forged-origin");
       return;
     }
-    if (!this.authentic(env)) return;
+    if (!this.authentic(env, this.o.incarnationOf(origin))) return;
     if (env.chunk !== undefined) this.reassemble(env);
     else this.o.deliver(env);
   }
@@ -151,8 +153,8 @@ export class Inbox {
    * origins membership knows: an invented origin is delivered untracked (its content merges like
    * any other; the cluster key is what keeps strangers' content out) and leaves nothing behind.
    */
-  private track(env: DeltaEnvelope): boolean {
-    if (this.o.incarnationOf(env.origin) === undefined) return true;
+  private track(env: DeltaEnvelope, known: number | undefined): boolean {
+    if (known === undefined) return true;
     const t = this.origins.get(env.origin);
     if (t === undefined) {
       // First word from this origin: whatever came before is the join's anti-entropy's job.
@@ -192,4 +194,10 @@ export class Inbox {
       this.o.stats.reject("decode");
     }
   }
+}
+
+/** Whether every delta or tombstone of `list` names `origin` as its origin node. */
+function allFrom(list: readonly { readonly originNode: string }[], origin: string): boolean {
+  for (let i = 0; i < list.length; i++) if (list[i]!.originNode !== origin) return false;
+  return true;
 }

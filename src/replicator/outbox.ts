@@ -15,6 +15,13 @@ interface PendingDelta {
   delta: Crdt;
 }
 
+/** The envelope a flush is filling: its deltas and tombstones, and its estimated size. */
+interface Batch {
+  deltas: CrdtDelta[];
+  tombstones: Tombstone[];
+  size: number;
+}
+
 export interface OutboxOptions {
   transport: Transport;
   subject: string;
@@ -52,7 +59,9 @@ export class Outbox {
   private timer: TimerHandle | undefined;
   private sequenceNumber = 0;
   private chunkIds = 0;
-  private readonly recent: { sequence: number; bytes: Uint8Array; compact: boolean }[] = [];
+  /** Envelopes kept for repair: `recent[recentStart..]`, oldest first; below `recentStart`, holes left by dropped ones. */
+  private recent: ({ sequence: number; bytes: Uint8Array; compact: boolean } | undefined)[] = [];
+  private recentStart = 0;
   private recentBytes = 0;
 
   constructor(private readonly o: OutboxOptions) {}
@@ -93,20 +102,12 @@ export class Outbox {
     // Compact: the writer id once per envelope (its bytes in the overhead) instead of in every state.
     const writer = this.o.compactWriter?.();
     const overhead = ENVELOPE_OVERHEAD + (writer === undefined ? 0 : writer.length * 3 + 4);
-    let batch: CrdtDelta[] = [];
-    let batchTombstones: Tombstone[] = [];
-    let size = overhead;
-    const emit = (): void => {
-      if (batch.length > 0 || batchTombstones.length > 0) this.publish(batch, batchTombstones, undefined, writer);
-      batch = [];
-      batchTombstones = [];
-      size = overhead;
-    };
+    const batch: Batch = { deltas: [], tombstones: [], size: overhead };
     for (const t of tombstones) {
       const bytes = t.key.length * 3 + 32;
-      if (size + bytes > limit) emit();
-      batchTombstones.push(t);
-      size += bytes;
+      if (batch.size + bytes > limit) this.emit(batch, overhead, writer);
+      batch.tombstones.push(t);
+      batch.size += bytes;
     }
     for (const [key, p] of pending) {
       const data = encodeValue(p.delta, writer);
@@ -117,11 +118,11 @@ export class Outbox {
         this.publishChunked(writer === undefined ? delta : { key, kind: p.kind, originNode: this.o.nodeId, value: p.delta });
         continue;
       }
-      if (size + bytes > limit) emit();
-      batch.push(delta);
-      size += bytes;
+      if (batch.size + bytes > limit) this.emit(batch, overhead, writer);
+      batch.deltas.push(delta);
+      batch.size += bytes;
     }
-    emit();
+    this.emit(batch, overhead, writer);
   }
 
   /**
@@ -131,10 +132,10 @@ export class Outbox {
    * (its digest sync then repairs instead).
    */
   recentRange(from: number, to: number, maxBytes = Infinity, requester?: string): Uint8Array[] | undefined {
-    const first = this.recent[0];
+    const first = this.recent[this.recentStart];
     if (first === undefined || from < first.sequence || to > this.sequenceNumber || from > to) return undefined;
     const readsCompact = requester === undefined || this.o.readsCompact?.(requester) === true;
-    const start = from - first.sequence;
+    const start = this.recentStart + from - first.sequence;
     const out: Uint8Array[] = [];
     let bytes = 0;
     for (let i = start; i <= start + (to - from) && i < this.recent.length; i++) {
@@ -190,6 +191,14 @@ export class Outbox {
     };
   }
 
+  /** Publish what `b` holds (if anything) and start it over, empty, at `overhead` bytes. A method, not a closure per flush. */
+  private emit(b: Batch, overhead: number, writer: string | undefined): void {
+    if (b.deltas.length > 0 || b.tombstones.length > 0) this.publish(b.deltas, b.tombstones, undefined, writer);
+    b.deltas = [];
+    b.tombstones = [];
+    b.size = overhead;
+  }
+
   /** `writer`: a compact envelope, the deltas' `data` already encoded without it. */
   private publish(deltas: CrdtDelta[], tombstones: Tombstone[], chunkOf?: DeltaEnvelope["chunk"], writer?: string): void {
     const env = this.envelope(deltas, tombstones);
@@ -226,8 +235,15 @@ export class Outbox {
   private remember(sequence: number, bytes: Uint8Array, compact: boolean): void {
     this.recent.push({ sequence, bytes, compact });
     this.recentBytes += bytes.length;
-    while (this.recent.length > RECENT_MAX_COUNT || this.recentBytes > RECENT_MAX_BYTES) {
-      this.recentBytes -= this.recent.shift()!.bytes.length;
+    // Array#shift moves every kept entry (4096 of them once full): drop by leaving a hole and moving
+    // the start instead, and cut the holes off once there are RECENT_MAX_COUNT of them (amortized O(1)).
+    while (this.recent.length - this.recentStart > RECENT_MAX_COUNT || this.recentBytes > RECENT_MAX_BYTES) {
+      this.recentBytes -= this.recent[this.recentStart]!.bytes.length;
+      this.recent[this.recentStart++] = undefined;
+    }
+    if (this.recentStart >= RECENT_MAX_COUNT) {
+      this.recent = this.recent.slice(this.recentStart);
+      this.recentStart = 0;
     }
   }
 }

@@ -144,7 +144,11 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
 
   const compactReaders = new PeerCapability();
   const markerReaders = new PeerCapability();
-  const peersHere = (): string[] => heartbeater.members().filter((m) => !m.self && m.dataCenter === options.dataCenter).map((m) => m.node);
+  // Asked at every flush, but the list changes only with a heartbeat or a membership event, which
+  // clear it: membership builds a record per member per call.
+  let peersHereNow: string[] | undefined;
+  const peersHere = (): string[] =>
+    (peersHereNow ??= heartbeater.members().filter((m) => !m.self && m.dataCenter === options.dataCenter).map((m) => m.node));
   const outbox = new Outbox({
     transport,
     subject: options.subject,
@@ -213,9 +217,11 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     removalTimeoutMs: options.removalTimeoutMs,
     expected: input.expected,
     onEvents: (events) => {
+      peersHereNow = undefined;
       for (const e of events) onMembership(e);
     },
     onHeartbeat: (hb) => {
+      peersHereNow = undefined;
       if (hb.node === nodeId) return reportDuplicate(hb);
       incarnations.note(hb.node, hb.incarnation);
       compactReaders.heard(hb.node, hb.compactDeltas === true);

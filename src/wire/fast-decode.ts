@@ -8,14 +8,14 @@
 import type { StoredDigestHash } from "./shapes.js";
 
 /** A read position in `bytes`, up to `end`. */
-interface Cursor {
+export interface Cursor {
   readonly bytes: Uint8Array;
   p: number;
   readonly end: number;
 }
 
 /** A varint of at most `maxBytes` bytes at the cursor (advanced past it), or -1. */
-function varint(c: Cursor, maxBytes: number): number {
+export function varint(c: Cursor, maxBytes: number): number {
   let value = 0;
   for (let i = 0, scale = 1; i < maxBytes && c.p < c.end; i++, scale *= 128) {
     const b = c.bytes[c.p++]!;
@@ -26,7 +26,7 @@ function varint(c: Cursor, maxBytes: number): number {
 }
 
 /** A non-empty ASCII string of `len` bytes at the cursor (advanced past it), or undefined. */
-function ascii(c: Cursor, len: number): string | undefined {
+export function ascii(c: Cursor, len: number): string | undefined {
   if (len === 0 || c.p + len > c.end) return undefined;
   let s = "";
   for (let i = 0; i < len; i++) {
@@ -48,7 +48,7 @@ const recentNodes: string[] = [];
 let recentNext = 0;
 
 /** The ASCII node id in bytes[at, at + len) (len > 0, in bounds): a recent one, or a new string; undefined when not ASCII. */
-function nodeIdAt(bytes: Uint8Array, at: number, len: number): string | undefined {
+export function nodeIdAt(bytes: Uint8Array, at: number, len: number): string | undefined {
   for (let i = 0; i < recentNodes.length; i++) {
     const s = recentNodes[i]!;
     if (s.length !== len) continue;

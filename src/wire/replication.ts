@@ -32,6 +32,7 @@ import { type PbEnvelope, type PbNodeReply, type PbNodeRequest, T } from "./pb-s
 import { type DeltaEnvelope, MAX_TEXT, type NodeReply, type NodeRequest } from "./shapes.js";
 import { dataTypeOf, kindOf } from "./states.js";
 import { readDigestReply } from "./range-pages.js";
+import { readDeltaEnvelope } from "./envelope-reader.js";
 
 // ================================================================== DeltaEnvelope
 
@@ -95,6 +96,12 @@ function envelopeFromPb(m: PbEnvelope, what: string): DeltaEnvelope {
 
 /** Decodes a DeltaEnvelope, every delta's value included. Throws only DecodeError. */
 export function decodeDeltaEnvelope(bytes: Uint8Array): DeltaEnvelope {
+  // The usual envelope by hand (envelope-reader.ts); anything else, and every error, the generic way.
+  return (bytes instanceof Uint8Array ? readDeltaEnvelope(bytes) : undefined) ?? decodeDeltaEnvelopeGeneric(bytes);
+}
+
+/** `decodeDeltaEnvelope` through protobufjs alone (what the hand reader is held to). */
+export function decodeDeltaEnvelopeGeneric(bytes: Uint8Array): DeltaEnvelope {
   return decodeWith(T.DeltaEnvelope, bytes, envelopeFromPb);
 }
 

@@ -66,11 +66,16 @@ export function dataTypeOf(kind: DataKind): DataType {
 
 /** The data kind of a wire enum number. DecodeError for UNSPECIFIED (0) and numbers this version does not know. */
 export function kindOf(type: number, what = "data type"): DataKind {
-  const kind = Number.isInteger(type) ? KIND_BY_TYPE[type] : undefined;
+  const kind = kindByType(type);
   if (kind === undefined) {
     throw new DecodeError(type === 0 ? `${what} is unspecified` : `${what}: unknown data type ${String(type)}`);
   }
   return kind;
+}
+
+/** The kind of a DataType number, undefined for none. */
+export function kindByType(type: number): DataKind | undefined {
+  return Number.isInteger(type) ? KIND_BY_TYPE[type] : undefined;
 }
 
 /** True for the kinds whose state is an ORMapState (the map types). */
