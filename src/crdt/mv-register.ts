@@ -18,7 +18,7 @@ import { canonical, compareCanonical, decodeCanonical, isCanonical } from "./ele
 import { freezeElement } from "./orset.js";
 import type { Crdt, Element, MVRegisterState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
-import { absorbedBy, adoptionsAmong, adoptionsBy, foldIdOf, markerTime, retiredBy, type Adoptions } from "./writer-ids.js";
+import { absorbedAmong, adoptionsAmong, adoptionsBy, foldIdOf, markersBefore, retiredBy, type Adoptions } from "./writer-ids.js";
 
 interface Entry {
   readonly dot: Dot;
@@ -189,7 +189,7 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
    * any case. The marker stays while a value holds its dot (`withoutMarkersBefore`). `this` when none is recorded.
    */
   absorbRemoved(marker: string): MVRegister<T> {
-    const retired = new Set(this.#context.nodes.filter((node) => absorbedBy(marker, node)));
+    const retired = absorbedAmong(this.#context.nodes, marker);
     return retired.size === 0 ? this : this.reissued(retired, marker, this);
   }
 
@@ -200,7 +200,7 @@ export class MVRegister<T extends Element = Element> implements Crdt<MVRegister<
    */
   withoutMarkersBefore(cutoffMs: number, alongside?: MVRegister<T>): MVRegister<T> {
     if (!this.#context.hasFoldId()) return this;
-    const expired = new Set(this.#context.nodes.filter((node) => (markerTime(node) ?? Infinity) < cutoffMs));
+    const expired = markersBefore(this.#context.nodes, cutoffMs);
     for (const e of [...this.#entries, ...(alongside === undefined ? [] : alongside.#entries)]) expired.delete(e.dot.node);
     return expired.size === 0 ? this : new MVRegister<T>(this.#entries, this.#context.without(expired), this.#delta, this.#origin);
   }

@@ -35,7 +35,7 @@ import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { PMap, sameMaps } from "./pmap.js";
 import type { Crdt, DotState, Element, ORSetState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
-import { absorbedBy, adoptionsAmong, adoptionsBy, foldIdOf, markerTime, retiredBy, type Adoptions } from "./writer-ids.js";
+import { absorbedAmong, adoptionsAmong, adoptionsBy, foldIdOf, markersBefore, retiredBy, type Adoptions } from "./writer-ids.js";
 
 type Entries = PMap<DotList>;
 type Index = PMap<string>;
@@ -332,7 +332,7 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
    * while an element holds one of its dots (`withoutMarkersBefore`). `this` when none is recorded.
    */
   absorbRemoved(marker: string): ORSet<T> {
-    const retired = new Set(this.#context.nodes.filter((node) => absorbedBy(marker, node)));
+    const retired = absorbedAmong(this.#context.nodes, marker);
     return retired.size === 0 ? this : this.reissued(retired, marker, this);
   }
 
@@ -343,7 +343,7 @@ export class ORSet<T extends Element = Element> implements Crdt<ORSet<T>> {
    */
   withoutMarkersBefore(cutoffMs: number, alongside?: ORSet<T>): ORSet<T> {
     if (!this.#context.hasFoldId()) return this;
-    const expired = new Set(this.#context.nodes.filter((node) => (markerTime(node) ?? Infinity) < cutoffMs));
+    const expired = markersBefore(this.#context.nodes, cutoffMs);
     if (expired.size === 0) return this;
     for (const v of alongside === undefined ? [this] : [this, alongside]) {
       v.#entries.forEach((dots) => {

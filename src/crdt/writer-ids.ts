@@ -92,15 +92,35 @@ export function markerTime(id: string): number | undefined {
  * when `ids` holds no id of `node` with effects (a writer or fold id, not a marker): nothing to absorb.
  */
 export function markerFor(ids: Iterable<string>, node: string, nowMs: number): string | undefined {
+  const above = incarnationAbove(ids, node, (w) => !w.marker);
+  return above === undefined ? undefined : `${node}#${above.toString(36)}.${Math.max(0, Math.floor(nowMs)).toString(36)}`;
+}
+
+/** One above the highest incarnation of `node` among `ids`; undefined when none of its ids is `wanted`. */
+function incarnationAbove(ids: Iterable<string>, node: string, wanted: (w: WriterName) => boolean): number | undefined {
   let max = -1;
-  let effects = false;
+  let found = false;
   for (const id of ids) {
     const w = parseWriter(id);
     if (w === undefined || w.node !== node) continue;
-    effects ||= !w.marker;
+    found ||= wanted(w);
     max = Math.max(max, w.incarnation);
   }
-  return effects ? `${node}#${(max + 1).toString(36)}.${Math.max(0, Math.floor(nowMs)).toString(36)}` : undefined;
+  return found ? max + 1 : undefined;
+}
+
+/** The ids among `ids` that `marker` covers (see `absorbedBy`). */
+export function absorbedAmong(ids: Iterable<string>, marker: string): Set<string> {
+  const out = new Set<string>();
+  for (const id of ids) if (absorbedBy(marker, id)) out.add(id);
+  return out;
+}
+
+/** The markers among `ids` made before `cutoffMs` (expired). */
+export function markersBefore(ids: Iterable<string>, cutoffMs: number): Set<string> {
+  const out = new Set<string>();
+  for (const id of ids) if ((markerTime(id) ?? Infinity) < cutoffMs) out.add(id);
+  return out;
 }
 
 /** Whether `id` is an id of `marker`'s node that the marker covers (what an absorption takes in). */
@@ -226,15 +246,8 @@ export function coveredAmong(ids: Iterable<string>): Set<string> {
  * folded again would only rename it).
  */
 export function removedFoldId(ids: Iterable<string>, node: string): string | undefined {
-  let max = -1;
-  let writer = false;
-  for (const id of ids) {
-    const w = parseWriter(id);
-    if (w === undefined || w.node !== node) continue;
-    writer ||= !w.fold;
-    max = Math.max(max, w.incarnation);
-  }
-  return writer ? `${node}!${(max + 1).toString(36)}` : undefined;
+  const above = incarnationAbove(ids, node, (w) => !w.fold);
+  return above === undefined ? undefined : `${node}!${above.toString(36)}`;
 }
 
 /** The ids among `ids` whose dots `writerId`'s fold id adopts (a live `node~inc`'s own id, renamed `node^inc`). */

@@ -8,12 +8,12 @@
  * per departed node whose element it still holds (its marker).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { Key, Replicator, type ReplicatorOptions } from "../../src/index.js";
+import { describe, test } from "node:test";
+import { Key, type Replicator, type ReplicatorOptions } from "../../src/index.js";
 import { dataTypes } from "../../src/crdt/registry.js";
-import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";
 import { startChildNode, type ChildNode } from "./fixtures/child-node.js";
+import { twoMembers } from "./fixtures/two-members.js";
 
 const DEPARTED = 8;
 const TIMINGS: Partial<ReplicatorOptions> = {
@@ -28,22 +28,13 @@ const TIMINGS: Partial<ReplicatorOptions> = {
 };
 
 describe("nodes of ever new names join, write and leave", () => {
-  let server: NatsServer;
-  let child: ChildNode | undefined;
-  const nodes: Replicator[] = [];
-  const opts = (nodeId: string): ReplicatorOptions => ({ nodeId, nats: { servers: server.url }, ...TIMINGS });
-  before(async () => {
-    server = await startNatsServer();
-    nodes.push(await Replicator.start(opts("a")), await Replicator.start(opts("b")));
-  });
-  after(async () => {
-    await child?.kill();
-    await Promise.allSettled(nodes.map((n) => n.close()));
-    await server?.stop();
-  });
+  const members = twoMembers(TIMINGS);
+  const { nodes } = members;
+  const opts = (nodeId: string): ReplicatorOptions => members.options(nodeId);
 
   test("the counter ends exact with the live members' ids alone; the set keeps every add", { timeout: 600_000 }, async () => {
     const [a, b] = nodes as [Replicator, Replicator];
+    let child: ChildNode | undefined;
     const counter = Key.gcounter("k");
     const set = Key.orset<string>("s");
     let expected = 0;
@@ -54,7 +45,7 @@ describe("nodes of ever new names join, write and leave", () => {
     };
     for (let i = 0; i < DEPARTED; i++) {
       const name = `pod-${i}`;
-      child = await startChildNode(opts(name));
+      child = members.child = await startChildNode(opts(name));
       await waitFor(() => [a, b].every((n) => n.members().some((m) => m.node === name && m.reachable && m.counted)), {
         timeoutMs: 30_000,
         message: `a and b count ${name}`,
@@ -68,7 +59,7 @@ describe("nodes of ever new names join, write and leave", () => {
       expected += 1;
       if (i % 2 === 0) await child.stop();
       else await child.kill();
-      child = undefined;
+      child = members.child = undefined;
       // The next pod joins once this one is out of the membership: a dead member still counted in N
       // would need a majority vote that two live members of four cannot give (quorum rule).
       await waitFor(() => [a, b].every((n) => !n.members().some((m) => m.node === name)), { timeoutMs: 30_000, message: `a and b removed ${name}` });

@@ -7,13 +7,13 @@
  * a PNCounterMap both write to holds the exact count of every field (up and down).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
-import { Key, Replicator, type ReplicatorOptions } from "../../src/index.js";
+import { Key, type Replicator, type ReplicatorOptions } from "../../src/index.js";
 import { dataTypes } from "../../src/crdt/registry.js";
-import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";
 import { startChildNode, type ChildNode } from "./fixtures/child-node.js";
+import { twoMembers } from "./fixtures/two-members.js";
 
 const RESTARTS = 20;
 const TIMINGS: Partial<ReplicatorOptions> = {
@@ -26,22 +26,13 @@ const TIMINGS: Partial<ReplicatorOptions> = {
 };
 
 describe("a member crash-restarted 20 times without snapshots", () => {
-  let server: NatsServer;
-  let child: ChildNode | undefined;
-  const nodes: Replicator[] = [];
-  const opts = (nodeId: string): ReplicatorOptions => ({ nodeId, nats: { servers: server.url }, ...TIMINGS });
-  before(async () => {
-    server = await startNatsServer();
-    nodes.push(await Replicator.start(opts("a")), await Replicator.start(opts("b")));
-  });
-  after(async () => {
-    await child?.kill();
-    await Promise.allSettled(nodes.map((n) => n.close()));
-    await server?.stop();
-  });
+  const members = twoMembers(TIMINGS);
+  const { nodes } = members;
+  const opts = (nodeId: string): ReplicatorOptions => members.options(nodeId);
 
   test("every replica keeps at most 2 of its writer ids per key; the counter and the map are exact", { timeout: 900_000 }, async () => {
     const [a, b] = nodes as [Replicator, Replicator];
+    let child: ChildNode | undefined;
     const counter = Key.gcounter("k");
     const set = Key.orset<string>("s");
     const map = Key.pncounterMap("m");
@@ -50,7 +41,7 @@ describe("a member crash-restarted 20 times without snapshots", () => {
     const fields: Record<string, number> = {};
     const count = (field: string, by: number): void => void (fields[field] = (fields[field] ?? 0) + by);
     for (let run = 0; run <= RESTARTS; run++) {
-      child = await startChildNode(opts("c"));
+      child = members.child = await startChildNode(opts("c"));
       await waitFor(() => [a, b].every((n) => n.members().some((m) => m.node === "c" && m.reachable && m.counted)), { timeoutMs: 30_000, message: `a and b count c (run ${run})` });
       // Acknowledged by all three before the next kill: these must all survive the prune.
       for (let i = 0; i < 3; i++) {

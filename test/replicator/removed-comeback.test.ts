@@ -28,6 +28,8 @@ class PreviousRelease extends TransportDecorator {
 }
 
 const MARKER_TTL_MS = 60_000;
+/** Short timings in virtual time: removal after 1 s, the removed node's ids taken in 1.5 s later. */
+const TIMINGS = { heartbeatIntervalMs: 100, failureTimeoutMs: 500, removalTimeoutMs: 1_000, antiEntropyIntervalMs: 500, pruneIntervalMs: 250, pruneRetiredAfterMs: 1_500, pruneMarkerTtlMs: MARKER_TTL_MS };
 
 /**
  * Each test's virtual clock starts a day after the previous one's: incarnations only grow within a
@@ -36,23 +38,37 @@ const MARKER_TTL_MS = 60_000;
  */
 const day = (n: number): number => Date.UTC(2025, 0, 1 + n);
 
+interface Cluster {
+  clock: VirtualClock;
+  net: MemoryNetwork;
+  nodes: Map<string, Replicator>;
+  /** `p`, once it settled within 20 s of virtual time. */
+  drive<T>(p: Promise<T>): Promise<T>;
+  all(): Replicator[];
+}
+
+/** n0, n1 and n2 on one in-memory bus from `startMs` in virtual time, formed, then `body`; closed whatever happens. */
+async function inCluster(startMs: number, seed: number, wrap: (id: string, t: Transport) => Transport, body: (c: Cluster) => Promise<void>): Promise<void> {
+  const clock = new VirtualClock(startMs);
+  const net = new MemoryNetwork({ seed, clock });
+  const nodes = new Map<string, Replicator>();
+  const drive = async <T>(p: Promise<T>): Promise<T> => {
+    assert.ok(await clock.settles(p, 20_000), "timed out in virtual time");
+    return p;
+  };
+  const all = (): Replicator[] => [...nodes.values()];
+  try {
+    for (const id of IDS) nodes.set(id, await drive(Replicator.start({ nodeId: id, transport: wrap(id, net.connect(id)), clock, ...TIMINGS })));
+    assert.ok(await clock.until(() => all().every((n) => n.members().length === 3 && n.members().every((m) => m.counted)), 30_000), "cluster formed");
+    await body({ clock, net, nodes, drive, all });
+  } finally {
+    for (const n of nodes.values()) await drive(n.close()).catch(() => {});
+  }
+}
+
 for (const mixed of [false, true]) {
   test(`a node pruned while cut off comes back with a fresh writer id and loses nothing (${mixed ? "a member of the previous release: folded into n2!inc" : "absorbed under a marker, which expires"})`, async () => {
-    const clock = new VirtualClock(day(mixed ? 1 : 0));
-    const net = new MemoryNetwork({ seed: 7, clock });
-    const nodes = new Map<string, Replicator>();
-    const drive = async <T>(p: Promise<T>): Promise<T> => {
-      assert.ok(await clock.settles(p, 20_000), "timed out in virtual time");
-      return p;
-    };
-    try {
-      for (const id of IDS) {
-        const transport: Transport = mixed && id === "n1" ? new PreviousRelease(net.connect(id)) : net.connect(id);
-        const options = { nodeId: id, transport, clock, heartbeatIntervalMs: 100, failureTimeoutMs: 500, removalTimeoutMs: 1_000, antiEntropyIntervalMs: 500, pruneIntervalMs: 250, pruneRetiredAfterMs: 1_500, pruneMarkerTtlMs: MARKER_TTL_MS };
-        nodes.set(id, await drive(Replicator.start(options)));
-      }
-      const all = (): Replicator[] => [...nodes.values()];
-      assert.ok(await clock.until(() => all().every((n) => n.members().length === 3 && n.members().every((m) => m.counted)), 30_000), "cluster formed");
+    await inCluster(day(mixed ? 1 : 0), 7, (id, t) => (mixed && id === "n1" ? new PreviousRelease(t) : t), async ({ clock, net, nodes, drive, all }) => {
       let total = 0;
       const added: string[] = [];
       const write = async (n: Replicator, i: number): Promise<void> => {
@@ -114,27 +130,12 @@ for (const mixed of [false, true]) {
         );
         for (const n of all()) assert.equal(n.get(counter)!.value, total);
       }
-    } finally {
-      for (const n of nodes.values()) await drive(n.close()).catch(() => {});
-    }
+    });
   });
 }
 
 test("a node that left for good: its ids are absorbed under a marker, which expires; the keys keep the live writers' ids alone", async () => {
-  const clock = new VirtualClock(day(2));
-  const net = new MemoryNetwork({ seed: 11, clock });
-  const nodes = new Map<string, Replicator>();
-  const drive = async <T>(p: Promise<T>): Promise<T> => {
-    assert.ok(await clock.settles(p, 20_000), "timed out in virtual time");
-    return p;
-  };
-  try {
-    for (const id of IDS) {
-      const options = { nodeId: id, transport: net.connect(id), clock, heartbeatIntervalMs: 100, failureTimeoutMs: 500, removalTimeoutMs: 1_000, antiEntropyIntervalMs: 500, pruneIntervalMs: 250, pruneRetiredAfterMs: 1_500, pruneMarkerTtlMs: MARKER_TTL_MS };
-      nodes.set(id, await drive(Replicator.start(options)));
-    }
-    const all = (): Replicator[] => [...nodes.values()];
-    assert.ok(await clock.until(() => all().every((n) => n.members().length === 3 && n.members().every((m) => m.counted)), 30_000), "cluster formed");
+  await inCluster(day(2), 11, (_id, t) => t, async ({ clock, nodes, drive, all }) => {
     let total = 0;
     for (const n of all()) {
       await drive(n.update(counter, (c, self) => c.increment(self, 3)));
@@ -167,9 +168,7 @@ test("a node that left for good: its ids are absorbed under a marker, which expi
       assert.equal(n.get(counter)!.value, total, `${n.nodeId}: the counter is still exact`);
       assert.deepEqual(ids(n, "c").sort(), ["n0", "n1"].map((id) => nodes.get(id)!.writerId).sort());
     }
-  } finally {
-    for (const n of nodes.values()) await drive(n.close()).catch(() => {});
-  }
+  });
 });
 
 test("pruneRetiredAfterMs: on by default, as long as tombstoneTtlMs; 0 turns it off; a whole number of milliseconds", () => {
