@@ -12,8 +12,15 @@ export async function rawForger(port: number, subject: string, then?: (reply: st
   const raw = net.connect(port, "127.0.0.1");
   const request = new RegExp(`MSG ${subject.replaceAll(".", "\\.")} 1 (\\S+) \\d+\\r\\n`);
   let buffered = "";
+  let subscribed: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (subscribed = resolve));
   raw.on("data", (chunk: Buffer) => {
     buffered += chunk.toString("latin1");
+    // The server's INFO comes first; only the PONG after our SUB says the subscription is in place.
+    if (buffered.includes("PONG\r\n")) {
+      buffered = buffered.replace("PONG\r\n", "");
+      subscribed();
+    }
     const m = request.exec(buffered);
     if (m === null) return;
     buffered = "";
@@ -22,6 +29,6 @@ export async function rawForger(port: number, subject: string, then?: (reply: st
     if (then !== undefined) raw.write(then(m[1]!));
   });
   raw.write(`CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nSUB ${subject} 1\r\nPING\r\n`);
-  await new Promise<void>((resolve) => raw.once("data", () => resolve()));
+  await ready;
   return () => raw.destroy();
 }

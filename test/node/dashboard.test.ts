@@ -66,6 +66,8 @@ describe("dashboard in headless Chromium", () => {
       for (const id of ["east-1", "east-2", "east-3"]) {
         await page.locator(`#members [data-node="${id}"]`).waitFor({ timeout: 10_000 });
       }
+      // A member shows before the DC has agreed on its leader: wait for the badge, don't race it.
+      await page.locator('#members [data-node="east-1"] .badge.lead').waitFor({ timeout: 10_000 });
       assert.match(await page.locator('#members [data-node="east-1"]').innerText(), /leader/);
       const cell = page.locator('#keys tr[data-key="page-views"] td.value');
       await cell.waitFor({ timeout: 10_000 });
