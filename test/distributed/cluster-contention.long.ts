@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { Distributed } from "../../src/distributed/distributed.js";
 import { startNatsCluster, type NatsCluster } from "../helpers/nats-cluster.js";
-import { lockViolations, maxConcurrent, runChaos, startLog, startWorker, stopViolations } from "./fixtures/harness.js";
+import { killAllWorkers, lockViolations, maxConcurrent, runChaos, startLog, startWorkers, stopViolations, type WorkerProcess } from "./fixtures/harness.js";
 
 const TTL_MS = 2_000;
 
@@ -29,6 +29,7 @@ describe("coordination primitives on a 3-server JetStream cluster (replicas 3)",
     }
   });
   after(async () => {
+    killAllWorkers();
     await cluster?.stop();
   });
 
@@ -51,10 +52,11 @@ describe("coordination primitives on a 3-server JetStream cluster (replicas 3)",
 
   it("barrier: 100 rounds of 5 processes, each round passed once by everyone", { timeout: 240_000 }, async () => {
     const log = await startLog(false);
-    const workers = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => startWorker({ worker: `b${i}`, servers: [cluster.urls[i % 3]!], kind: "barrier", name: "cluster-barrier", rounds: 100, expected: 5, replicas: 3, logUrl: log.url })),
-    );
+    let workers: WorkerProcess[] = []; // the log and every started worker go, even when a start fails
     try {
+      workers = await startWorkers(
+        Array.from({ length: 5 }, (_, i) => ({ worker: `b${i}`, servers: [cluster.urls[i % 3]!], kind: "barrier" as const, name: "cluster-barrier", rounds: 100, expected: 5, replicas: 3, logUrl: log.url })),
+      );
       await Promise.all(workers.map((w) => w.exited));
     } finally {
       await Promise.all(workers.map((w) => w.kill()));

@@ -10,7 +10,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { BarrierTimeoutError } from "../../src/index.js";
 import { Distributed } from "../../src/distributed/distributed.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
-import { lockViolations, maxConcurrent, runChaos, startLog, startWorker, stopViolations } from "./fixtures/harness.js";
+import { killAllWorkers, lockViolations, maxConcurrent, runChaos, startLog, startWorkers, stopViolations, type WorkerProcess } from "./fixtures/harness.js";
 
 const TTL_MS = 2_000;
 
@@ -20,6 +20,7 @@ describe("coordination primitives under SIGKILL and SIGSTOP (one nats-server -js
     server = await startNatsServer({ jetstream: true });
   });
   after(async () => {
+    killAllWorkers();
     await server?.stop();
   });
 
@@ -47,10 +48,11 @@ describe("coordination primitives under SIGKILL and SIGSTOP (one nats-server -js
 
   it("barrier: 100 rounds of 5 processes, no round lost or doubled, nobody passes before all arrived", { timeout: 180_000 }, async () => {
     const log = await startLog(false);
-    const workers = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => startWorker({ worker: `b${i}`, servers: [server.url], kind: "barrier", name: "harness-barrier", rounds: 100, expected: 5, logUrl: log.url })),
-    );
+    let workers: WorkerProcess[] = []; // the log and every started worker go, even when a start fails
     try {
+      workers = await startWorkers(
+        Array.from({ length: 5 }, (_, i) => ({ worker: `b${i}`, servers: [server.url], kind: "barrier" as const, name: "harness-barrier", rounds: 100, expected: 5, logUrl: log.url })),
+      );
       await Promise.all(workers.map((w) => w.exited));
     } finally {
       await Promise.all(workers.map((w) => w.kill()));
