@@ -345,6 +345,11 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     });
   }
 
+  /** @internal each key (canonical) with its instances, one per writer: its dot and value (a comeback compares them). */
+  forEachInstance(fn: (key: string, instances: readonly { readonly dot: Dot; readonly value: V | undefined }[]) => void): void {
+    this.#entries.forEach((instances, k) => fn(k, instances));
+  }
+
   /** How many writer instances the map holds over all its keys (what its size in memory follows). */
   get instanceCount(): number {
     return this.#index.size;
