@@ -34,7 +34,9 @@
  * Retired writer ids (writer-ids.ts) are folded per key (`foldRetired`): a retired writer's
  * instance is re-issued under its node's fold id, nested values are folded through their type's
  * pruning capability, and wherever a fold id is in the context, instances of the ids it covers go
- * (merge, fromState).
+ * (merge, fromState). A removed node's ids are absorbed the same way (`absorbRemoved`): into the
+ * absorbing node's instance, under a marker that enters the context and expires
+ * (`withoutMarkersBefore`) once no value holds a dot of it.
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
 import { CausalContext, compareDots, compareStrings, decodeDot, dotKey, renameDot, type Dot } from "./causal.js";
@@ -614,8 +616,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
         for (const [k, instances] of changed) {
           for (const i of m.get(k)!) ix.delete(dotKey(i.dot));
           for (const i of instances) ix.set(dotKey(i.dot), k);
-          if (instances.length === 0) m.delete(k);
-          else m.set(k, instances);
+          m.set(k, instances); // never empty: `into`'s instance replaces what moved
         }
       });
     });
