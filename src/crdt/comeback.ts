@@ -22,14 +22,28 @@
  * comes back too (add wins): each re-added element is therefore also reported; elements back after the merge that this node had removed (the fold
  * re-issued the leader's dots for them) cannot be told from elements it never saw: reported. MVRegister: a value lost cannot be set again without overwriting the
  * concurrent ones: reported.
+ * Maps: key by key, what the key held before against what it holds merged, through the value type's
+ * own comparison (a nested counter exact, a nested set's elements as above), re-issued by an update
+ * of the key as `fresh`. A value type with no writer ids inside (LWWRegister, Flag, GSet) gets the
+ * node's dropped instances merged back (exact: an LWW write keeps its timestamp and writer). A key
+ * the merge left absent is re-added and reported: the absorption keeps no trace of whether the
+ * leader never saw the node's part of it (exact) or removed the key meanwhile (it comes back). The
+ * re-issued instance carries the key's whole value for sets and registers (their re-issue is a merge,
+ * not a mutator's delta): a remove concurrent with it that did not see it keeps the whole value.
  */
 import type { Crdt } from "./types.js";
+import { registeredDataTypes } from "./descriptor.js";
+import { decodeCanonical } from "./element.js";
 import { GCounter } from "./gcounter.js";
+import { LWWMap } from "./lww-map.js";
+import { ORMap } from "./ormap.js";
+import { ORMultiMap } from "./ormultimap.js";
+import { PNCounterMap } from "./pncounter-map.js";
 import { PNCounter } from "./pncounter.js";
 import { ORSet } from "./orset.js";
 import { MVRegister } from "./mv-register.js";
 import { CausalContext, type Dot } from "./causal.js";
-import { coverageOf, isDropped, parseWriter } from "./writer-ids.js";
+import { coverageOf, isDropped, parseWriter, type Coverage } from "./writer-ids.js";
 
 export interface Reissued<T extends Crdt = Crdt> {
   /** `merged` with the re-issued effects. */
@@ -56,8 +70,9 @@ function missingShare(before: GCounter, merged: GCounter, node: string): number 
   return ownShare(before, node) - ownShare(merged, node);
 }
 
+/** `value` (its pending delta: the re-issued effects) as a Reissued; `reissueCovered` drops the pending delta. */
 function withDelta<T extends Crdt>(value: T, lost: number): Reissued<T> {
-  return { value: value.resetDelta(), delta: value.delta, lost };
+  return { value, delta: value.delta, lost };
 }
 
 /** What a comeback compares in a causal value: which dots the merge dropped, which fold dots are new. */
@@ -70,8 +85,8 @@ interface CausalView {
   knowsOwnDots: boolean;
 }
 
-function causalView(before: { writers: string[]; context: CausalContext }, merged: { writers: string[] }, node: string, authoredFrom: number): CausalView {
-  const coverage = coverageOf(merged.writers);
+/** `coverage`: the fold ids' in the value around (a map's, for its values), else `merged`'s own. */
+function causalView(before: { writers: string[]; context: CausalContext }, merged: { writers: string[] }, node: string, authoredFrom: number, coverage = coverageOf(merged.writers)): CausalView {
   return {
     dropped: (d) => coverage !== undefined && ofNode(d.node, node) && isDropped(d.node, coverage),
     refolded: (d) => parseWriter(d.node)?.fold === true && ofNode(d.node, node) && !before.context.contains(d),
@@ -88,8 +103,8 @@ function nextDots(ctx: CausalContext, node: string, n: number): Dot[] {
   return Array.from({ length: n }, (_, i) => ({ node, counter: first + i }));
 }
 
-function reissueSet(before: ORSet, merged: ORSet, node: string, fresh: string, authoredFrom: number): Reissued<ORSet> {
-  const view = causalView(before, merged, node, authoredFrom);
+function reissueSet(before: ORSet, merged: ORSet, node: string, fresh: string, authoredFrom: number, coverage?: Coverage): Reissued<ORSet> {
+  const view = causalView(before, merged, node, authoredFrom, coverage);
   const readd = droppedElements(before, merged, view.dropped);
   const superseded: Dot[] = [];
   // Each re-added element is either one the leader never saw (exact) or one another node removed
@@ -105,11 +120,11 @@ function reissueSet(before: ORSet, merged: ORSet, node: string, fresh: string, a
   if (readd.length === 0 && superseded.length === 0) return { value: merged, delta: undefined, lost };
   const dots = nextDots(merged.context, fresh, readd.length);
   const piece = ORSet.fromState({ entries: readd.map((element, i) => ({ element, dots: [dots[i]!] })), context: CausalContext.of([...dots, ...superseded]).toState() });
-  return { value: merged.merge(piece).resetDelta(), delta: piece, lost };
+  return { value: merged.merge(piece), delta: piece, lost };
 }
 
-function reissueMv(before: MVRegister, merged: MVRegister, node: string, fresh: string, authoredFrom: number): Reissued<MVRegister> {
-  const view = causalView(before, merged, node, authoredFrom);
+function reissueMv(before: MVRegister, merged: MVRegister, node: string, fresh: string, authoredFrom: number, coverage?: Coverage): Reissued<MVRegister> {
+  const view = causalView(before, merged, node, authoredFrom, coverage);
   const kept = new Set(merged.toState().entries.map((e) => e.value));
   const held = before.toState().entries;
   const readd = held.filter((e) => view.dropped(e.dot) && !kept.has(e.value)).map((e) => e.value);
@@ -124,7 +139,7 @@ function reissueMv(before: MVRegister, merged: MVRegister, node: string, fresh: 
   if (readd.length === 0 && superseded.length === 0) return { value: merged, delta: undefined, lost };
   const dots = nextDots(merged.context, fresh, readd.length);
   const piece = MVRegister.fromState({ entries: readd.map((value, i) => ({ dot: dots[i]!, value })), context: CausalContext.of([...dots, ...superseded]).toState() });
-  return { value: merged.merge(piece).resetDelta(), delta: piece, lost };
+  return { value: merged.merge(piece), delta: piece, lost };
 }
 
 /** The elements `before` held, `merged` does not, whose every dot `dropped` (sorted). */
@@ -134,19 +149,28 @@ function droppedElements(before: ORSet, merged: ORSet, dropped: (d: Dot) => bool
 
 /**
  * How many effects of `node`'s writes `before` held under ids a fold in `merged` dropped, that
- * `merged` no longer holds: a counter's share it lacks, elements and values gone with their dots.
- * On a replica other than `node` these are lost unless `node` comes back and re-issues them
- * (a node removed for good whose writes only replicas that were away during the fold held), or,
- * for an element, removed elsewhere meanwhile: either way the replica reports them. 0 for maps.
+ * `merged` no longer holds: a counter's share it lacks, elements and values gone with their dots,
+ * in a map key by key (a key gone counts one). On a replica other than `node` these are lost unless
+ * `node` comes back and re-issues them (a node removed for good whose writes only replicas that were
+ * away during the fold held), or, for an element or a map key, removed elsewhere meanwhile: either
+ * way the replica reports them.
  */
 export function droppedEffects(before: Crdt, merged: Crdt, node: string): number {
+  return droppedIn(before, merged, node) ?? 0;
+}
+
+/** `droppedEffects` under `coverage` (see `causalView`); undefined for a type that records no writer ids. */
+function droppedIn(before: Crdt, merged: Crdt, node: string, coverage?: Coverage): number | undefined {
   if (before instanceof GCounter && merged instanceof GCounter) return Math.max(0, missingShare(before, merged, node));
   if (before instanceof PNCounter && merged instanceof PNCounter) {
     return Math.max(0, missingShare(before.increments, merged.increments, node)) + Math.max(0, missingShare(before.decrements, merged.decrements, node));
   }
-  const coverage = merged instanceof ORSet || merged instanceof MVRegister ? coverageOf(merged.writers) : undefined;
-  if (coverage === undefined) return 0;
-  const dropped = (d: Dot): boolean => ofNode(d.node, node) && isDropped(d.node, coverage);
+  const maps = [mapOf(before), mapOf(merged)] as const;
+  if (maps[0] !== undefined && maps[1] !== undefined) return droppedInMap(maps[0].map, maps[1].map, node, coverage);
+  if (!(merged instanceof ORSet || merged instanceof MVRegister)) return undefined;
+  const cover = coverage ?? coverageOf(merged.writers);
+  if (cover === undefined) return 0;
+  const dropped = (d: Dot): boolean => ofNode(d.node, node) && isDropped(d.node, cover);
   if (before instanceof ORSet && merged instanceof ORSet) return droppedElements(before, merged, dropped).length;
   if (before instanceof MVRegister && merged instanceof MVRegister) {
     const kept = new Set(merged.toState().entries.map((e) => e.value));
@@ -155,12 +179,58 @@ export function droppedEffects(before: Crdt, merged: Crdt, node: string): number
   return 0;
 }
 
+function droppedInMap(before: ORMap, merged: ORMap, node: string, around?: Coverage): number {
+  const coverage = around ?? coverageOf(merged.writers);
+  let n = 0;
+  for (const { key, was, own } of droppedKeys(before, node, coverage)) {
+    const now = merged.getCanonical(key);
+    if (now === undefined) n++;
+    else n += droppedIn(was, now, node, coverage) ?? (own === undefined || now.merge(own).equals(now) ? 0 : 1);
+  }
+  return n;
+}
+
+/** A map value's ORMap, and how to make a value of its kind of another ORMap; undefined for a value that is no map. */
+function mapOf(value: Crdt): { map: ORMap; wrap(map: ORMap): Crdt } | undefined {
+  if (value instanceof ORMap) return { map: value, wrap: (m) => m };
+  if (value instanceof LWWMap || value instanceof PNCounterMap || value instanceof ORMultiMap) return { map: value.map as ORMap, wrap: (m) => value.withMap(m as never) };
+  return undefined;
+}
+
+/** The ids a value of `map` records (none for a value type without writer ids). */
+function writersOf(map: ORMap, value: Crdt): string[] {
+  return registeredDataTypes().get(map.valueKind)?.pruning?.writers(value) ?? [];
+}
+
+/**
+ * The keys of `before` where `node`'s ids are dropped under `coverage` (an instance of one, or a
+ * value that mentions one), each with its value and the join of those instances' values.
+ */
+function droppedKeys(before: ORMap, node: string, coverage: Coverage | undefined): { key: string; was: Crdt; own: Crdt | undefined }[] {
+  if (coverage === undefined) return [];
+  const dropped = (id: string): boolean => ofNode(id, node) && isDropped(id, coverage);
+  const out: { key: string; was: Crdt; own: Crdt | undefined }[] = [];
+  before.forEachInstance((key, instances) => {
+    let own: Crdt | undefined;
+    let hit = false;
+    for (const i of instances) {
+      if (dropped(i.dot.node)) {
+        hit = true;
+        if (i.value !== undefined) own = own === undefined ? i.value : own.merge(i.value);
+      } else if (i.value !== undefined && writersOf(before, i.value).some(dropped)) hit = true;
+    }
+    if (hit) out.push({ key, was: before.getCanonical(key)!, own });
+  });
+  return out;
+}
+
 /**
  * Whether a node can come back in `value`'s type (`reissueCovered` handles it): removed nodes' ids
- * are folded only in such keys, so no other type's effects are ever dropped by such a fold.
+ * are folded only in such keys, so no other type's effects are ever dropped by such a fold. Every
+ * type that records writer ids (the maps, whatever their values hold).
  */
 export function comesBack(value: Crdt): boolean {
-  return value instanceof GCounter || value instanceof PNCounter || value instanceof ORSet || value instanceof MVRegister;
+  return value instanceof GCounter || value instanceof PNCounter || value instanceof ORSet || value instanceof MVRegister || mapOf(value) !== undefined;
 }
 
 /**
@@ -170,6 +240,15 @@ export function comesBack(value: Crdt): boolean {
  * records no writer ids this knows how to re-issue (the caller reports it).
  */
 export function reissueCovered(before: Crdt, merged: Crdt, node: string, fresh: string, authoredFrom: number): Reissued | undefined {
+  const r = reissueIn(before, merged, node, fresh, authoredFrom);
+  return r === undefined ? undefined : { ...r, value: r.value.resetDelta() };
+}
+
+/**
+ * `reissueCovered` under `coverage` (see `causalView`), its value still carrying a counter's or a
+ * map's re-issue as its pending delta (a map's update takes it as the change).
+ */
+function reissueIn(before: Crdt, merged: Crdt, node: string, fresh: string, authoredFrom: number, coverage?: Coverage): Reissued | undefined {
   if (before instanceof GCounter && merged instanceof GCounter) {
     const up = missingShare(before, merged, node);
     return withDelta(up > 0 ? merged.increment(fresh, up) : merged, Math.max(0, -up));
@@ -182,7 +261,42 @@ export function reissueCovered(before: Crdt, merged: Crdt, node: string, fresh: 
     if (down > 0) value = value.decrement(fresh, down);
     return withDelta(value, Math.max(0, -up) + Math.max(0, -down));
   }
-  if (before instanceof ORSet && merged instanceof ORSet) return reissueSet(before, merged, node, fresh, authoredFrom);
-  if (before instanceof MVRegister && merged instanceof MVRegister) return reissueMv(before, merged, node, fresh, authoredFrom);
+  if (before instanceof ORSet && merged instanceof ORSet) return reissueSet(before, merged, node, fresh, authoredFrom, coverage);
+  if (before instanceof MVRegister && merged instanceof MVRegister) return reissueMv(before, merged, node, fresh, authoredFrom, coverage);
+  const [was, now] = [mapOf(before), mapOf(merged)];
+  if (was !== undefined && now !== undefined) return reissueMap(was.map, now, node, fresh, authoredFrom, coverage);
   return undefined;
+}
+
+/**
+ * A map's comeback, key by key (see the file comment): each key where `node`'s ids were dropped is
+ * compared through its value type, under the map's fold ids (its values may hold none of them: a key
+ * the merge left absent), and what is missing re-issued by an update as `fresh`.
+ */
+function reissueMap(before: ORMap, merged: { map: ORMap; wrap(map: ORMap): Crdt }, node: string, fresh: string, authoredFrom: number, around?: Coverage): Reissued {
+  const coverage = around ?? coverageOf(merged.map.writers);
+  let map = merged.map;
+  let lost = 0;
+  for (const { key, was, own } of droppedKeys(before, node, coverage)) {
+    // What the key needs, against its merged value (an absent key: the empty value); the update then
+    // redoes it against its own base, whose dots for `fresh` it keeps above the map's.
+    const reissue = (base: Crdt): Reissued | undefined => reissueIn(was, base, node, fresh, authoredFrom, coverage);
+    const now = map.getCanonical(key);
+    const probe = reissue(now ?? registeredDataTypes().get(map.valueKind)!.empty());
+    const adds = probe === undefined ? own !== undefined && (now === undefined || !now.merge(own).equals(now)) : probe.delta !== undefined;
+    lost += probe?.lost ?? 0;
+    if (!adds) continue;
+    if (now === undefined) lost++; // re-added: the leader may have removed it meanwhile
+    // A counter's re-issue is the change (its pending delta); a set's or register's is a merge: the whole value.
+    map = map.update(fresh, decodeCanonical(key), (base) => reissue(base)?.value ?? base.merge(own!));
+  }
+  // A key this node no longer holds that came back holding a marker or removed-node fold id of its
+  // node: the fold re-issued what the leader held of it (a new instance), and this node may have
+  // removed it during the partition (as a set's element, `refolded`); a map cannot remove that one
+  // instance alone: reported. (A key of values that record no ids, an LWWMap's, cannot tell: not reported.)
+  const refolded = (id: string): boolean => ofNode(id, node) && parseWriter(id)!.fold && !id.includes("^");
+  map.forEachInstance((key, instances) => {
+    if (before.getCanonical(key) === undefined && instances.some((i) => i.value !== undefined && writersOf(map, i.value).some(refolded))) lost++;
+  });
+  return withDelta(merged.wrap(map), lost);
 }

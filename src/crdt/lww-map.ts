@@ -134,6 +134,21 @@ export class LWWMap<V extends Element = Element, K extends Element = Element> im
     return this.#wrap(this.#map.foldRetired(writerId));
   }
 
+  /** Absorbs the ids of a removed node that `marker` covers into `into` (see ORMap.absorbRemoved). */
+  absorbRemoved(marker: string, into: string): LWWMap<V, K> {
+    return this.#wrap(this.#map.absorbRemoved(marker, into));
+  }
+
+  /** Without the markers made before `cutoffMs` (see ORMap.withoutMarkersBefore). */
+  withoutMarkersBefore(cutoffMs: number, alongside?: LWWMap<V, K>): LWWMap<V, K> {
+    return this.#wrap(this.#map.withoutMarkersBefore(cutoffMs, alongside === undefined ? undefined : alongside.#map));
+  }
+
+  /** @internal this map's kind holding `map` (a comeback re-issues through the underlying ORMap). */
+  withMap(map: ORMap<LWWRegister<V>, K>): LWWMap<V, K> {
+    return this.#wrap(map);
+  }
+
   /** The writer and fold ids the map records (see ORMap.writers). */
   get writers(): string[] {
     return this.#map.writers;
@@ -191,6 +206,12 @@ export const lwwMapType: DataTypeDescriptor<LWWMap, ORMapState> = {
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),
   ),
-  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId), holds: (m, id) => m.holdsWriter(id) },
+  pruning: {
+    writers: (m) => m.writers,
+    foldRetired: (m, writerId) => m.foldRetired(writerId),
+    absorbRemoved: (m, marker, into) => m.absorbRemoved(marker, into),
+    withoutMarkersBefore: (m, cutoffMs, alongside) => m.withoutMarkersBefore(cutoffMs, alongside),
+    holds: (m, id) => m.holdsWriter(id),
+  },
   maxLwwTimestamp: (map) => orMapType.maxLwwTimestamp!(map.map as ORMap),
 };

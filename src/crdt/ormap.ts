@@ -34,7 +34,9 @@
  * Retired writer ids (writer-ids.ts) are folded per key (`foldRetired`): a retired writer's
  * instance is re-issued under its node's fold id, nested values are folded through their type's
  * pruning capability, and wherever a fold id is in the context, instances of the ids it covers go
- * (merge, fromState).
+ * (merge, fromState). A removed node's ids are absorbed the same way (`absorbRemoved`): into the
+ * absorbing node's instance, under a marker that enters the context and expires
+ * (`withoutMarkersBefore`) once no value holds a dot of it.
  */
 import { DecodeError, InvalidArgumentError } from "../errors.js";
 import { CausalContext, compareDots, compareStrings, decodeDot, dotKey, renameDot, type Dot } from "./causal.js";
@@ -44,7 +46,7 @@ import { PMap, sameMaps } from "./pmap.js";
 import { holdableByORMap, registeredDataTypes, type DataTypeDescriptor, type DotsCapability, type JsonCapability } from "./descriptor.js";
 import type { AnyState, Crdt, DataKind, DotState, Element, ORMapState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
-import { adopterOf, adoptionsAmong, adoptionsBy, coverageOf, foldIdOf, isCovered, retiredBy, type Adoptions } from "./writer-ids.js";
+import { absorbedAmong, absorbedBy, adopterOf, adoptionsAmong, adoptionsBy, coverageOf, foldIdOf, isCovered, markersBefore, retiredBy, type Adoptions } from "./writer-ids.js";
 
 /** One writer's part of a key: its dot and the join of its changes (undefined: the empty value). */
 interface Instance<V> {
@@ -54,6 +56,24 @@ interface Instance<V> {
 type Instances<V> = readonly Instance<V>[]; // sorted by dot, never empty
 
 const NO_INSTANCES: Instances<never> = Object.freeze([]);
+
+/** What `foldRetired` and `absorbRemoved` do to a map, key by key (`takenOver`). */
+interface Takeover<V> {
+  /** The ids whose instances and context entries go. */
+  readonly gone: ReadonlySet<string>;
+  /** Whether a value mentions an id that goes: its key is visited, and the change joins its instance. */
+  mentions(value: V): boolean;
+  /** The id whose instance takes in the instances that go: the fold id, or the absorbing node's id. */
+  readonly into: string;
+  /** Whether a key holding only `into`'s instance is re-shipped (a fold: the live id's instances, renamed). */
+  readonly reshipsInto: boolean;
+  /** A key's joined value with the change made (its delta is the change); undefined when the value type has none. */
+  readonly change: { change(value: V): V }["change"] | undefined; // a method's type: compared bivariantly, as ORMap<V> casts need
+  /** The ids the change may mint dots under inside a value (kept above the map's own, and covered). */
+  readonly minters: readonly string[];
+  /** The id (fold id or marker) that enters the context in any case. */
+  readonly cover: string;
+}
 
 export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implements Crdt<ORMap<V, K>> {
   readonly kind = "orMap" as const;
@@ -327,6 +347,11 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     });
   }
 
+  /** @internal each key (canonical) with its instances, one per writer: its dot and value (a comeback compares them). */
+  forEachInstance(fn: (key: string, instances: readonly { readonly dot: Dot; readonly value: V | undefined }[]) => void): void {
+    this.#entries.forEach((instances, k) => fn(k, instances));
+  }
+
   /** How many writer instances the map holds over all its keys (what its size in memory follows). */
   get instanceCount(): number {
     return this.#index.size;
@@ -429,41 +454,138 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     const retired = new Set(self.#context.nodes.filter((node) => retiredBy(writerId, node)));
     if (retired.size === 0 && self === this) return this;
     const pruning = this.#valueType.pruning;
+    return self.takenOver(
+      {
+        gone: retired,
+        mentions: (v) => pruning !== undefined && pruning.writers(v).some((id) => retiredBy(writerId, id)),
+        into: fold,
+        reshipsInto: true,
+        change: pruning === undefined ? undefined : (v) => pruning.foldRetired(v, writerId),
+        minters: [fold],
+        cover: fold,
+      },
+      this,
+    );
+  }
+
+  /**
+   * Absorbs the ids of a removed node that `marker` covers (writer-ids.ts `markerFor`) into `into`
+   * (the absorbing node's id in this map, `OwnWriter.writerIn`), key by key, as `foldRetired` folds:
+   * the node's instances go and their value joins `into`'s instance (which keeps its dot, so that a
+   * remove that saw it still removes it; a new dot of `into` when the key had none), and the key's
+   * value is absorbed through the value type's `absorbRemoved` (a counter's share moves into
+   * `into`'s slot, recorded in the marker's; a set element or register value only the node held is
+   * re-issued under a marker dot, which this map's context covers). A value type without one
+   * (LWWRegister, Flag, GSet) records no writer id inside: an LWW value keeps the id of the write
+   * that won, which breaks timestamp ties and is no writer of the map. The absorbed ids leave the
+   * context and the marker enters it, so wherever the delta arrives the node's late instances go.
+   * `this` when nothing the marker covers is recorded (or it covers `into`).
+   */
+  absorbRemoved(marker: string, into: string): ORMap<V, K> {
+    checkNode(into);
+    if (absorbedBy(marker, into) || absorbedAmong(this.writers, marker).size === 0) return this;
+    const pruning = this.#valueType.pruning;
+    const absorb = pruning?.absorbRemoved;
+    return this.takenOver(
+      {
+        gone: absorbedAmong(this.#context.nodes, marker),
+        mentions: (v) => pruning !== undefined && pruning.writers(v).some((id) => absorbedBy(marker, id)),
+        into,
+        reshipsInto: false,
+        change: absorb === undefined ? undefined : (v) => absorb(v, marker, into),
+        minters: [into, marker],
+        cover: marker,
+      },
+      this,
+    );
+  }
+
+  /**
+   * This map without the markers made before `cutoffMs` (expired): its values' own (through the
+   * value type's `withoutMarkersBefore`, given the same key's value in `alongside`, the value this
+   * one is about to merge into), and its context's, but for a marker a value still holds a dot of
+   * here or in `alongside` (an element or register value re-issued under it: the context covers
+   * the dots of its values). `this` when none. Keeps the delta.
+   */
+  withoutMarkersBefore(cutoffMs: number, alongside?: ORMap<V, K>): ORMap<V, K> {
+    const pruning = this.#valueType.pruning;
+    const nested = pruning?.withoutMarkersBefore;
+    let entries = this.#entries;
+    if (nested !== undefined) {
+      const changed = new Map<string, Instances<V>>();
+      this.#entries.forEach((instances, k) => {
+        // Without `alongside` first: the usual answer (no marker) is cheap, and only then is the key's value there joined.
+        if (!instances.some((i) => i.value !== undefined && nested(i.value, cutoffMs) !== i.value)) return;
+        const beside = alongside?.getCanonical(k);
+        changed.set(k, Object.freeze(instances.map((i) => (i.value === undefined ? i : instance(i.dot, nested(i.value, cutoffMs, beside))))));
+      });
+      if (changed.size > 0) entries = entries.mutate((m) => changed.forEach((instances, k) => m.set(k, instances)));
+    }
+    let context = this.#context;
+    const expired = context.hasFoldId() ? markersBefore(context.nodes, cutoffMs) : undefined;
+    if (expired !== undefined && expired.size > 0) {
+      const held = (m: ORMap<V, K>, clean: boolean): void =>
+        m.#entries.forEach((instances) => {
+          for (const i of instances) {
+            expired.delete(i.dot.node);
+            const v = i.value === undefined || pruning === undefined ? undefined : clean ? i.value : (nested?.(i.value, cutoffMs) ?? i.value);
+            if (v !== undefined) for (const id of pruning!.writers(v)) expired.delete(id);
+          }
+        });
+      held(new ORMap<V, K>(this.#valueType, entries, this.#index, context, undefined), true);
+      if (alongside !== undefined) held(alongside, false);
+      if (expired.size > 0) context = context.without(expired);
+    }
+    if (entries === this.#entries && context === this.#context) return this;
+    return new ORMap<V, K>(this.#valueType, entries, this.#index, context, this.#delta, this.#origin);
+  }
+
+  /**
+   * The work of `foldRetired` and `absorbRemoved` on this map (see `Takeover`), its change carried
+   * as the delta on top of `from`'s (the value the caller was asked on).
+   */
+  private takenOver(t: Takeover<V>, from: ORMap<V, K>): ORMap<V, K> {
     const dots = this.#valueType.dots;
-    const mentions = (v: V | undefined): boolean => v !== undefined && pruning !== undefined && pruning.writers(v).some((id) => retiredBy(writerId, id));
-    let context = self.#context.without(retired);
-    const changed = new Map<string, Instances<V>>(); // key → its instances after the fold
+    const moved = (i: Instance<V>): boolean => t.gone.has(i.dot.node) || i.dot.node === t.into;
+    const visits = (i: Instance<V>): boolean => t.gone.has(i.dot.node) || (t.reshipsInto && i.dot.node === t.into) || (i.value !== undefined && t.mentions(i.value));
+    let context = this.#context.without(t.gone);
+    const changed = new Map<string, Instances<V>>(); // key → its instances after the change
     const pieceEntries = new Map<string, Instances<V>>();
     const pieceDots: Dot[] = [];
-    self.#entries.forEach((instances, k) => {
-      const moved = (i: Instance<V>): boolean => retired.has(i.dot.node) || i.dot.node === fold;
-      if (!instances.some((i) => moved(i) || mentions(i.value))) return;
-      // The fold id's own instance (the live writer's, renamed) keeps its dot, so that a remove
-      // that saw it still removes it; the other moved instances join it, or a new one.
-      const own = instances.findLast((i) => i.dot.node === fold);
-      const next = context.next(fold);
-      const dot = own?.dot ?? next;
-      // Dots minted inside the value stay above the map's own (as `update` keeps them), and the context covers them.
-      const floor = own === undefined ? next.counter : next.counter - 1;
+    const mint = (dot: Dot): void => {
+      context = context.add(dot);
+      pieceDots.push(dot);
+    };
+    this.#entries.forEach((instances, k) => {
+      if (!instances.some(visits)) return;
+      // `into`'s own instance keeps its dot, so that a remove that saw it still removes it; the
+      // other moved instances join it, or a new one.
+      const own = instances.findLast((i) => i.dot.node === t.into);
+      const anyMoved = instances.some(moved);
+      let dot = own?.dot;
+      if (dot === undefined && anyMoved) {
+        dot = context.next(t.into);
+        mint(dot);
+      }
       let change: V | undefined;
-      let top = floor;
       const joined = joinValues(instances);
-      if (pruning !== undefined && joined !== undefined) {
-        const folded = pruning.foldRetired(dots === undefined ? joined : dots.above(joined, fold, floor), writerId);
-        change = folded.delta;
-        if (dots !== undefined) top = Math.max(top, dots.maxCounter(folded, fold));
+      if (t.change !== undefined && joined !== undefined) {
+        // Dots minted inside the value stay above the map's own (as `update` keeps them), and the context covers them.
+        const floors = t.minters.map((id) => context.next(id).counter - 1);
+        const base = dots === undefined ? joined : t.minters.reduce((v, id, n) => dots.above(v, id, floors[n]!), joined);
+        const next = t.change(base);
+        change = next.delta;
+        if (dots !== undefined) t.minters.forEach((id, n) => rangeOf(id, floors[n]! + 1, dots.maxCounter(next, id)).forEach(mint));
       }
       const withChange = (v: V | undefined): V | undefined => (change === undefined ? v : v === undefined ? change : v.merge(change));
       const kept: Instance<V>[] = [];
       const shipped: Instance<V>[] = [];
       let reissued: V | undefined;
-      let anyMoved = false;
       for (const i of instances) {
         if (moved(i)) {
-          anyMoved = true;
-          if (i !== own && i.dot.node === fold) pieceDots.push(i.dot); // superseded; the retired ones go with their ids
+          if (i !== own && i.dot.node === t.into) pieceDots.push(i.dot); // superseded; the others go with their ids
           if (i.value !== undefined) reissued = reissued === undefined ? i.value : reissued.merge(i.value);
-        } else if (mentions(i.value)) {
+        } else if (i.value !== undefined && t.mentions(i.value)) {
           const next = instance(i.dot, withChange(i.value));
           kept.push(next);
           shipped.push(next);
@@ -475,31 +597,26 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       if (anyMoved) {
         let value = withChange(reissued);
         if (value !== undefined && value.equals(this.#valueType.empty())) value = undefined;
-        const mine = instance(dot, value);
+        const mine = instance(dot!, value);
         kept.push(mine);
         shipped.push(mine);
       }
       if (own !== undefined) pieceDots.push(own.dot); // re-shipped with the joined value
-      const minted = rangeOf(fold, next.counter, top);
-      pieceDots.push(...minted);
-      context = context.merge(CausalContext.of(minted));
       kept.sort((a, b) => compareDots(a.dot, b.dot));
       shipped.sort((a, b) => compareDots(a.dot, b.dot));
       changed.set(k, Object.freeze(kept));
       pieceEntries.set(k, Object.freeze(shipped));
     });
-    if (changed.size === 0) {
-      const marker = context.next(fold);
-      context = context.add(marker);
-      pieceDots.push(marker);
-    }
-    let index = self.#index;
-    const entries = self.#entries.mutate((m) => {
+    // The fold id or marker enters the context in any case (a dot of its own when none was minted):
+    // wherever the delta arrives, the ids it covers go.
+    if (!pieceDots.some((d) => d.node === t.cover)) mint(context.next(t.cover));
+    let index = this.#index;
+    const entries = this.#entries.mutate((m) => {
       index = index.mutate((ix) => {
         for (const [k, instances] of changed) {
           for (const i of m.get(k)!) ix.delete(dotKey(i.dot));
           for (const i of instances) ix.set(dotKey(i.dot), k);
-          m.set(k, instances); // never empty: the fold instance replaces what moved
+          m.set(k, instances); // never empty: `into`'s instance replaces what moved
         }
       });
     });
@@ -518,8 +635,8 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
       entries,
       index,
       context,
-      this.#delta === undefined ? piece : this.#delta.merge(piece),
-      this.#delta === undefined ? this : this.#origin,
+      from.#delta === undefined ? piece : from.#delta.merge(piece),
+      from.#delta === undefined ? from : from.#origin,
     );
   }
 
@@ -735,7 +852,13 @@ export const orMapType: DataTypeDescriptor<ORMap, ORMapState> = {
     (m) => m,
     (m, node, counter) => m.withSeen(node, counter),
   ),
-  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId), holds: (m, id) => m.context.mentions(id) },
+  pruning: {
+    writers: (m) => m.writers,
+    foldRetired: (m, writerId) => m.foldRetired(writerId),
+    absorbRemoved: (m, marker, into) => m.absorbRemoved(marker, into),
+    withoutMarkersBefore: (m, cutoffMs, alongside) => m.withoutMarkersBefore(cutoffMs, alongside),
+    holds: (m, id) => m.context.mentions(id),
+  },
   maxLwwTimestamp: (map) => {
     const ofValue = registeredDataTypes().get(map.valueKind)?.maxLwwTimestamp;
     let max = 0;

@@ -138,6 +138,21 @@ export class ORMultiMap<V extends Element = Element, K extends Element = Element
     return this.#wrap(this.#map.foldRetired(writerId));
   }
 
+  /** Absorbs the ids of a removed node that `marker` covers into `into` (see ORMap.absorbRemoved). */
+  absorbRemoved(marker: string, into: string): ORMultiMap<V, K> {
+    return this.#wrap(this.#map.absorbRemoved(marker, into));
+  }
+
+  /** Without the markers made before `cutoffMs` (see ORMap.withoutMarkersBefore). */
+  withoutMarkersBefore(cutoffMs: number, alongside?: ORMultiMap<V, K>): ORMultiMap<V, K> {
+    return this.#wrap(this.#map.withoutMarkersBefore(cutoffMs, alongside === undefined ? undefined : alongside.#map));
+  }
+
+  /** @internal this map's kind holding `map` (a comeback re-issues through the underlying ORMap). */
+  withMap(map: ORMap<ORSet<V>, K>): ORMultiMap<V, K> {
+    return this.#wrap(map);
+  }
+
   /** The writer and fold ids the map records (see ORMap.writers). */
   get writers(): string[] {
     return this.#map.writers;
@@ -199,5 +214,11 @@ export const orMultiMapType: DataTypeDescriptor<ORMultiMap, ORMapState> = {
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),
   ),
-  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId), holds: (m, id) => m.holdsWriter(id) },
+  pruning: {
+    writers: (m) => m.writers,
+    foldRetired: (m, writerId) => m.foldRetired(writerId),
+    absorbRemoved: (m, marker, into) => m.absorbRemoved(marker, into),
+    withoutMarkersBefore: (m, cutoffMs, alongside) => m.withoutMarkersBefore(cutoffMs, alongside),
+    holds: (m, id) => m.holdsWriter(id),
+  },
 };

@@ -136,6 +136,21 @@ export class PNCounterMap<K extends Element = Element> implements Crdt<PNCounter
     return this.#wrap(this.#map.foldRetired(writerId));
   }
 
+  /** Absorbs the ids of a removed node that `marker` covers into `into` (see ORMap.absorbRemoved). */
+  absorbRemoved(marker: string, into: string): PNCounterMap<K> {
+    return this.#wrap(this.#map.absorbRemoved(marker, into));
+  }
+
+  /** Without the markers made before `cutoffMs` (see ORMap.withoutMarkersBefore). */
+  withoutMarkersBefore(cutoffMs: number, alongside?: PNCounterMap<K>): PNCounterMap<K> {
+    return this.#wrap(this.#map.withoutMarkersBefore(cutoffMs, alongside === undefined ? undefined : alongside.#map));
+  }
+
+  /** @internal this map's kind holding `map` (a comeback re-issues through the underlying ORMap). */
+  withMap(map: ORMap<PNCounter, K>): PNCounterMap<K> {
+    return this.#wrap(map);
+  }
+
   /** The writer and fold ids the map records (see ORMap.writers). */
   get writers(): string[] {
     return this.#map.writers;
@@ -197,5 +212,11 @@ export const pncounterMapType: DataTypeDescriptor<PNCounterMap, ORMapState> = {
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),
   ),
-  pruning: { writers: (m) => m.writers, foldRetired: (m, writerId) => m.foldRetired(writerId), holds: (m, id) => m.holdsWriter(id) },
+  pruning: {
+    writers: (m) => m.writers,
+    foldRetired: (m, writerId) => m.foldRetired(writerId),
+    absorbRemoved: (m, marker, into) => m.absorbRemoved(marker, into),
+    withoutMarkersBefore: (m, cutoffMs, alongside) => m.withoutMarkersBefore(cutoffMs, alongside),
+    holds: (m, id) => m.holdsWriter(id),
+  },
 };

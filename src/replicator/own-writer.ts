@@ -65,7 +65,7 @@ export class OwnWriter {
     for (const node of droppedNodes) {
       if (node === this.nodeId) continue;
       const lost = droppedEffects(before, merged, node);
-      if (lost > 0) this.report(lost, `key "${key}": ${lost} effect(s) of node ${node}'s writes held here were dropped by a fold of its ids that did not include them (lost unless ${node} comes back and re-issues them, or, for set elements, removed elsewhere meanwhile)`);
+      if (lost > 0) this.report(lost, `key "${key}": ${lost} effect(s) of node ${node}'s writes held here were dropped by a fold of its ids that did not include them (lost unless ${node} comes back and re-issues them, or, for set elements and map keys, removed elsewhere meanwhile)`);
     }
     if (!droppedNodes.has(this.nodeId)) return merged;
     // A later process of this node folded (only a process makes its own `node^inc`, at its own
@@ -79,7 +79,7 @@ export class OwnWriter {
     if (lost > 0) {
       this.report(
         lost,
-        `key "${key}": ${lost} effect(s) of this node's writes under ids another node folded (it was removed and away longer than pruneRetiredAfterMs) could not be re-issued exactly (set elements re-added that another node may have removed meanwhile count here)`,
+        `key "${key}": ${lost} effect(s) of this node's writes under ids another node folded (it was removed and away longer than pruneRetiredAfterMs) could not be re-issued exactly (set elements and map keys re-added that another node may have removed meanwhile count here)`,
       );
     }
     if (reissued?.delta === undefined) return reissued?.value ?? merged;

@@ -74,7 +74,7 @@ export class Pruner {
         stats.retiredFolds++;
         value = store.get(key)!.value;
       }
-      // Only in the types a node can come back in (crdt/comeback.ts): elsewhere its ids stay.
+      // Only in the types a node can come back in (crdt/comeback.ts: every type that records ids, maps included).
       for (const node of comesBack(value) ? removed : []) {
         if (!this.foldRemoved(key, v.kind, value, node, absorb, now)) continue;
         stats.removedFolds++;

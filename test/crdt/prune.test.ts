@@ -162,6 +162,13 @@ describe("merge laws with fold ids", () => {
     withFolds(lwwMapSpec, (v, w) => v.foldRetired(w)),
     withFolds(pncounterMapSpec, (v, w) => v.foldRetired(w)),
     withFolds(orMultiMapSpec, (v, w) => v.foldRetired(w)),
+    withFolds(orMapOfCountersSpec, (v, w) => v.foldRetired(w), (v, m, into) => v.absorbRemoved(m, into)),
+    withFolds(orMapOfSetsSpec, (v, w) => v.foldRetired(w), (v, m, into) => v.absorbRemoved(m, into)),
+    withFolds(orMapOfRegistersSpec, (v, w) => v.foldRetired(w), (v, m, into) => v.absorbRemoved(m, into)),
+    withFolds(orMapOfMapsSpec, (v, w) => v.foldRetired(w), (v, m, into) => v.absorbRemoved(m, into)),
+    withFolds(lwwMapSpec, (v, w) => v.foldRetired(w), (v, m, into) => v.absorbRemoved(m, into)),
+    withFolds(pncounterMapSpec, (v, w) => v.foldRetired(w), (v, m, into) => v.absorbRemoved(m, into)),
+    withFolds(orMultiMapSpec, (v, w) => v.foldRetired(w), (v, m, into) => v.absorbRemoved(m, into)),
   ] as TypeSpec<any, any>[]) {
     describe(spec.name, () => {
       checkMergeLaws(spec);

@@ -4,8 +4,9 @@
  * pruneRetiredAfterMs while it keeps writing; the leader absorbs its ids under a marker (or, with a
  * member of the previous release around, folds them into `n2!inc`); the link heals; n2 notices the
  * fold, takes a fresh writer id and re-issues what the fold missed. Every replica converges, the
- * counter equals the sum of the acknowledged writes, every acknowledged add is present, and n2's
- * old writer id is gone from every key; a marker is gone too once pruneMarkerTtlMs has passed.
+ * counter and each field of the map of counters equal the sum of the acknowledged writes, every
+ * acknowledged add is present, and n2's old writer id is gone from every key; a marker is gone too
+ * once pruneMarkerTtlMs has passed.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -19,6 +20,8 @@ import { VirtualClock } from "../sim/virtual-clock.js";
 const IDS = ["n0", "n1", "n2"] as const;
 const counter = Key.pncounter("c");
 const set = Key.orset<string>("s");
+const map = Key.pncounterMap("m");
+const KEYS = ["c", "s", "m"];
 
 /** n1 as a member of the previous release: its heartbeats do not say it reads markers. */
 class PreviousRelease extends TransportDecorator {
@@ -70,10 +73,14 @@ for (const mixed of [false, true]) {
   test(`a node pruned while cut off comes back with a fresh writer id and loses nothing (${mixed ? "a member of the previous release: folded into n2!inc" : "absorbed under a marker, which expires"})`, async () => {
     await inCluster(day(mixed ? 1 : 0), 7, (id, t) => (mixed && id === "n1" ? new PreviousRelease(t) : t), async ({ clock, net, nodes, drive, all }) => {
       let total = 0;
+      const fields = new Map<string, number>();
       const added: string[] = [];
       const write = async (n: Replicator, i: number): Promise<void> => {
         await drive(n.update(counter, (c, self) => (i % 3 === 2 ? c.decrement(self, 1) : c.increment(self, 2))));
         total += i % 3 === 2 ? -1 : 2;
+        const field = `f${i % 2}`;
+        await drive(n.update(map, (m, self) => (i % 3 === 2 ? m.decrement(self, field, 1) : m.increment(self, field, 2))));
+        fields.set(field, (fields.get(field) ?? 0) + (i % 3 === 2 ? -1 : 2));
         await drive(n.update(set, (s, self) => s.add(self, `${n.nodeId}-${i}`)));
         added.push(`${n.nodeId}-${i}`);
       };
@@ -90,14 +97,14 @@ for (const mixed of [false, true]) {
         for (const n of all()) await write(n, i);
         await clock.advance(200);
       }
-      assert.ok(await clock.until(() => leader.stats.removedFolds >= 2, 30_000), "the leader folded n2's ids in both keys");
+      assert.ok(await clock.until(() => leader.stats.removedFolds >= 3, 30_000), "the leader folded n2's ids in every key");
       const writers = (n: Replicator, key: string): string[] => {
         const v = n.entries().find((e) => e.key === key)!.value as Crdt;
         return dataTypes.get(v.kind)!.pruning!.writers(v);
       };
       assert.ok(!writers(leader, "c").includes(oldWriter), "folded on the leader");
       const n2Ids = (n: Replicator, key: string): string[] => writers(n, key).filter((w) => w.startsWith("n2"));
-      for (const key of ["c", "s"]) assert.match(n2Ids(leader, key).join(), mixed ? /^n2![0-9a-z]+$/ : /^n2#[0-9a-z]+\.[0-9a-z]+$/, `the leader holds one id of n2 in ${key}`);
+      for (const key of KEYS) assert.match(n2Ids(leader, key).join(), mixed ? /^n2![0-9a-z]+$/ : /^n2#[0-9a-z]+\.[0-9a-z]+$/, `the leader holds one id of n2 in ${key}`);
       if (!mixed) assert.ok(writers(leader, "c").includes(leader.writerId), "n2's amount moved into the leader's slot");
 
       net.reconnect("n2");
@@ -116,7 +123,8 @@ for (const mixed of [false, true]) {
         assert.equal(n.get(counter)!.value, total, `${n.nodeId}: the counter is exact`);
         const elements = new Set(n.get(set)!.elements);
         assert.deepEqual(added.filter((e) => !elements.has(e)), [], `${n.nodeId}: every acknowledged add is present`);
-        for (const key of ["c", "s"]) assert.ok(!writers(n, key).includes(oldWriter), `${n.nodeId}: n2's folded id is gone from ${key}`);
+        for (const [field, sum] of fields) assert.equal(n.get(map)!.get(field), sum, `${n.nodeId}: the map's ${field} is exact`);
+        for (const key of KEYS) assert.ok(!writers(n, key).includes(oldWriter), `${n.nodeId}: n2's folded id is gone from ${key}`);
       }
       // n2 writes on under its new id, and that reaches everyone.
       await write(x, 99);
@@ -125,10 +133,13 @@ for (const mixed of [false, true]) {
         // Past pruneMarkerTtlMs every replica has dropped the marker: one id of n2 per key, its live one.
         await clock.advance(MARKER_TTL_MS);
         assert.ok(
-          await clock.until(() => all().every((n) => ["c", "s"].every((key) => n2Ids(n, key).length === 1 && !n2Ids(n, key)[0]!.includes("#"))), 10_000),
-          `markers expired: ${JSON.stringify(all().map((n) => [n2Ids(n, "c"), n2Ids(n, "s")]))}`,
+          await clock.until(() => all().every((n) => KEYS.every((key) => n2Ids(n, key).length === 1 && !n2Ids(n, key)[0]!.includes("#"))), 10_000),
+          `markers expired: ${JSON.stringify(all().map((n) => KEYS.map((key) => n2Ids(n, key))))}`,
         );
-        for (const n of all()) assert.equal(n.get(counter)!.value, total);
+        for (const n of all()) {
+          assert.equal(n.get(counter)!.value, total);
+          for (const [field, sum] of fields) assert.equal(n.get(map)!.get(field), sum);
+        }
       }
     });
   });
@@ -140,6 +151,7 @@ test("a node that left for good: its ids are absorbed under a marker, which expi
     for (const n of all()) {
       await drive(n.update(counter, (c, self) => c.increment(self, 3)));
       await drive(n.update(set, (s, self) => s.add(self, n.nodeId)));
+      await drive(n.update(map, (m, self) => m.increment(self, "f", 3)));
       total += 3;
     }
     const ids = (n: Replicator, key: string): string[] => {
@@ -150,23 +162,25 @@ test("a node that left for good: its ids are absorbed under a marker, which expi
     await drive(nodes.get("n2")!.close());
     nodes.delete("n2");
     const leader = all().find((n) => n.isLeader)!;
-    assert.ok(await clock.until(() => leader.stats.removedFolds >= 2, 30_000), "the leader absorbed n2's ids in both keys");
+    assert.ok(await clock.until(() => leader.stats.removedFolds >= 3, 30_000), "the leader absorbed n2's ids in every key");
     const n2 = (n: Replicator, key: string): string[] => ids(n, key).filter((w) => w.startsWith("n2"));
-    assert.ok(await clock.until(() => all().every((n) => ["c", "s"].every((k) => /^n2#[0-9a-z]+\.[0-9a-z]+$/.test(n2(n, k).join()))), 10_000), "the marker is n2's only id everywhere");
+    assert.ok(await clock.until(() => all().every((n) => KEYS.every((k) => /^n2#[0-9a-z]+\.[0-9a-z]+$/.test(n2(n, k).join()))), 10_000), "the marker is n2's only id everywhere");
     for (const n of all()) {
       assert.equal(n.get(counter)!.value, total, `${n.nodeId}: the counter is exact`);
+      assert.equal(n.get(map)!.get("f"), total, `${n.nodeId}: the map's field is exact`);
       assert.deepEqual([...n.get(set)!.elements].sort(), ["n0", "n1", "n2"]);
     }
     await clock.advance(MARKER_TTL_MS);
     // The counter's marker goes; the set's stays while n2's element holds the dot re-issued under it.
-    assert.ok(await clock.until(() => all().every((n) => n2(n, "c").length === 0), 10_000), "the counter's marker expired everywhere");
+    assert.ok(await clock.until(() => all().every((n) => n2(n, "c").length === 0 && n2(n, "m").length === 0), 10_000), "the counter's and the map's markers expired everywhere");
     assert.ok(all().every((n) => n2(n, "s").length === 1));
     await drive(leader.update(set, (s) => s.remove("n2")));
     await clock.advance(1_000);
     assert.ok(await clock.until(() => all().every((n) => n2(n, "s").length === 0), 10_000), "the set's marker expired once no element held its dot");
     for (const n of all()) {
       assert.equal(n.get(counter)!.value, total, `${n.nodeId}: the counter is still exact`);
-      assert.deepEqual(ids(n, "c").sort(), ["n0", "n1"].map((id) => nodes.get(id)!.writerId).sort());
+      assert.equal(n.get(map)!.get("f"), total, `${n.nodeId}: the map's field is still exact`);
+      for (const key of ["c", "m"]) assert.deepEqual(ids(n, key).sort(), ["n0", "n1"].map((id) => nodes.get(id)!.writerId).sort(), key);
     }
   });
 });
