@@ -95,7 +95,16 @@ export type MembershipEvent =
   | { readonly type: "counted"; readonly member: Member }
   | { readonly type: "unreachable"; readonly member: Member }
   | { readonly type: "reachable-again"; readonly member: Member }
-  | { readonly type: "removed"; readonly member: Member; readonly reason: RemovalReason }
+  | {
+      readonly type: "removed";
+      readonly member: Member;
+      readonly reason: RemovalReason;
+      /**
+       * A newcomer this node never admitted, forgotten after its silence without a vote (its own
+       * agreed membership did not hold it): not a decision of the cluster that it went.
+       */
+      readonly newcomer?: true;
+    }
   | {
       readonly type: "leader-changed";
       readonly dataCenter: string;
@@ -381,7 +390,7 @@ export class MembershipTable {
         if (!entry.inN || this.majorityVotes((v) => v.acks && v.silent.has(entry.node), entry.node) || this.goneFromPeers(entry, nowMs)) {
           this.forget(entry.node);
           if (entry.inN) this.votedOut.set(entry.node, nowMs);
-          events.push({ type: "removed", member: view(entry, false), reason: "timeout" });
+          events.push({ type: "removed", member: view(entry, false), reason: "timeout", ...(entry.inN ? {} : { newcomer: true as const }) });
           continue;
         }
       }

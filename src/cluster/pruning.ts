@@ -14,6 +14,9 @@
  * been heard, and deltas it sent before dying have arrived everywhere.
  */
 
+import { olderThan, parseWriter } from "../crdt/writer-ids.js";
+import type { MembershipEvent } from "./membership.js";
+
 export interface FoldReadiness {
   /** Now, ms. */
   now: number;
@@ -43,6 +46,27 @@ export function mayFoldRetired(r: FoldReadiness): boolean {
   return (
     !r.duplicateHeard && (r.knownMembers ?? 1) >= (r.minMembers ?? 1) && r.now >= r.startedAtMs + r.settleMs && foldWaitsFor(r).length === 0
   );
+}
+
+/**
+ * How alone this node is (`mayFoldRetired` waits for nobody when it knows no peer): "none" when it
+ * knows a peer; "alone" when it knows none and never merged anything from another node either (a
+ * cluster of one, as far as anything says); "cut-off" when it knows none but did merge from another
+ * node (another DC's batch, a peer's delta before it went).
+ */
+export type Isolation = "none" | "alone" | "cut-off";
+
+/**
+ * Whether a key holding `ids` has retired ids of `writerId`'s node to fold now. Knowing no peer
+ * (started cut off: no hello answered), a node cannot tell a cluster of one from a DC whose leader
+ * may be absorbing its old ids right now (it was removed while away), and both would take the same
+ * amount in: it folds only keys no other node wrote, and nothing at all once it merged anything
+ * from another node (a key it holds only its own ids in may hold more elsewhere).
+ */
+export function ownFoldDue(ids: readonly string[], writerId: string, isolation: Isolation): boolean {
+  if (isolation === "cut-off" || !ids.some((id) => olderThan(writerId, id))) return false;
+  const node = parseWriter(writerId)?.node;
+  return isolation === "none" || ids.every((id) => parseWriter(id)?.node === node);
 }
 
 /** The peers a fold still waits for (those `mayFoldRetired` finds unreachable or not yet synced). */
@@ -120,6 +144,18 @@ export class RemovedNodes {
 
   back(node: string): void {
     this.table.delete(node);
+  }
+
+  /**
+   * A membership event: a member that left or was voted out is remembered (not one that restarted:
+   * it is back at once), one heard again forgotten. A newcomer forgotten without a vote is no
+   * departure: a node cut off as the cluster formed (its agreed membership only itself) forgets the
+   * others so, and must not absorb the ids of members that are alive.
+   */
+  note(e: MembershipEvent, nowMs: number): void {
+    if (e.type === "removed") {
+      if (e.reason !== "restarted" && e.newcomer !== true) this.removed(e.member.node, nowMs);
+    } else if (e.type === "joined" || e.type === "counted") this.back(e.member.node);
   }
 
   get entries(): ReadonlyMap<string, number> {

@@ -241,7 +241,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     if (e.type === "leader-changed") {
       if (e.role === undefined && e.dataCenter === options.dataCenter) hooks.leaderChanged(e.leader);
     } else {
-      notePresence(input.removedNodes, e, options.clock.now());
+      input.removedNodes.note(e, options.clock.now());
       if (e.type === "removed" && e.reason !== "restarted") {
         compactReaders.forget(e.member.node);
         markerReaders.forget(e.member.node);
@@ -334,8 +334,3 @@ function duplicateReporter(nodeId: string, incarnation: number, stats: Replicato
   };
 }
 
-/** Remembers when a member left the membership for good (vote or leave) and forgets it once back. */
-function notePresence(removed: RemovedNodes, e: Exclude<MembershipEvent, { type: "leader-changed" }>, nowMs: number): void {
-  if (e.type === "removed" && e.reason !== "restarted") removed.removed(e.member.node, nowMs);
-  else if (e.type === "joined" || e.type === "counted") removed.back(e.member.node);
-}

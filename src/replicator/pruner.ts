@@ -14,11 +14,11 @@
  */
 import type { AntiEntropy } from "./anti-entropy.js";
 import type { Heartbeater } from "../cluster/heartbeats.js";
-import { mayFoldRetired, removedToFold, type RemovedNodes } from "../cluster/pruning.js";
+import { mayFoldRetired, ownFoldDue, removedToFold, type Isolation, type RemovedNodes } from "../cluster/pruning.js";
 import { comesBack } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { markerFor, olderThan, parseWriter, removedFoldId } from "../crdt/writer-ids.js";
+import { markerFor, removedFoldId } from "../crdt/writer-ids.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { Merger } from "./merge.js";
 import type { ResolvedOptions } from "./options.js";
@@ -58,10 +58,7 @@ export class Pruner {
     const fold = this.mayFoldRetired();
     const removed = this.removedToFold();
     const absorb = removed.length > 0 && this.d.markersReadHere();
-    // Knowing no peer (started cut off: no hello answered), this node cannot tell a cluster of one
-    // from a DC whose leader may be absorbing its old ids right now (it was removed while away): it
-    // folds only keys no other node wrote, or both would take the same amount in.
-    const alone = this.d.heartbeater.members().every((m) => m.self);
+    const isolation: Isolation = !this.d.heartbeater.members().every((m) => m.self) ? "none" : stats.mergeCount > 0 ? "cut-off" : "alone";
     for (const [key, v] of [...store.entries()]) {
       const c = (v.value as { compact?: () => Crdt }).compact?.();
       const pruning = dataTypes.get(v.kind)?.pruning;
@@ -70,7 +67,7 @@ export class Pruner {
       if (unmarked !== v.value) store.set(key, v.kind, unmarked, "local");
       if (pruning === undefined) continue;
       value = unmarked;
-      if (fold && ownFoldDue(pruning.writers(value), writerId, alone) && this.foldInto(key, v.kind, pruning.foldRetired(value, writerId))) {
+      if (fold && ownFoldDue(pruning.writers(value), writerId, isolation) && this.foldInto(key, v.kind, pruning.foldRetired(value, writerId))) {
         stats.retiredFolds++;
         value = store.get(key)!.value;
       }
@@ -135,10 +132,4 @@ export class Pruner {
       minMembers: d.options.minClusterSize,
     });
   }
-}
-
-/** Whether a key holding `ids` has retired ids of `writerId`'s node to fold, and (`alone`: no peer known) no other node's ids. */
-function ownFoldDue(ids: readonly string[], writerId: string, alone: boolean): boolean {
-  const node = parseWriter(writerId)?.node;
-  return ids.some((id) => olderThan(writerId, id)) && (!alone || ids.every((id) => parseWriter(id)?.node === node));
 }

@@ -132,6 +132,30 @@ describe("MembershipTable", () => {
     assert.deepEqual(t.votes(at).removed, ["b"], "and tells the others, as after a vote");
   });
 
+  it("a newcomer never admitted here is forgotten after its silence without a vote, and its removal says so; a voted-out member's does not", () => {
+    // Cut off as the cluster formed: heard b and c once, admitted neither (N is m alone).
+    const lone = table();
+    lone.observe(hb("b", 0));
+    lone.observe(hb("c", 0));
+    lone.tick(0);
+    const forgotten = lone.tick(REMOVE).filter((e) => e.type === "removed");
+    assert.deepEqual(
+      forgotten.map((e) => [e.member.node, e.type === "removed" && e.reason, e.type === "removed" && e.newcomer]),
+      [
+        ["b", "timeout", true],
+        ["c", "timeout", true],
+      ],
+    );
+    // Admitted, then voted out by a majority (m and a): a decision of the cluster, no newcomer.
+    const t = admitted(["a", "b"]);
+    for (let at = 1_000; at <= REMOVE + 1_000; at += 1_000) t.observe(hb("a", at, { vouched: ["m"], silent: at >= REMOVE ? ["b"] : [] }));
+    const voted = t.tick(REMOVE + 1_000).filter((e) => e.type === "removed");
+    assert.deepEqual(
+      voted.map((e) => [e.member.node, e.type === "removed" && e.reason, e.type === "removed" && e.newcomer]),
+      [["b", "timeout", undefined]],
+    );
+  });
+
   it("keeps a member a peer still holds (vouched for: a slow link; listed silent: on its way out), or on a minority's word", () => {
     const hearFor = (t: MembershipTable, extra: Partial<Heartbeat>, from: number, ms: number): string[] => {
       const events: string[] = [];

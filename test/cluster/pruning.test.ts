@@ -1,12 +1,12 @@
 /**
  * When a node may fold its retired writer ids (src/cluster/pruning.ts): only once a digest round
  * with every member ended after its start + the settle delay, every member reachable, and no other
- * live process with its node id heard.
+ * live process with its node id heard; and in which keys (ownFoldDue), by how alone it is.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { foldWaitsFor, mayFoldRetired, type FoldReadiness } from "../../src/cluster/pruning.js";
+import { foldWaitsFor, mayFoldRetired, ownFoldDue, type FoldReadiness } from "../../src/cluster/pruning.js";
 import { fcParams } from "../crdt/laws.js";
 
 const base: FoldReadiness = {
@@ -75,5 +75,24 @@ describe("mayFoldRetired", () => {
       }),
       fcParams(),
     );
+  });
+});
+
+describe("ownFoldDue: the keys a node folds its retired ids in", () => {
+  const live = "n~2";
+  const own = ["n~1", "n~2"];
+  const shared = ["n~1", "n~2", "m~1"];
+  test("with a peer known: every key holding a retired id of its node, and no key without one", () => {
+    assert.equal(ownFoldDue(own, live, "none"), true);
+    assert.equal(ownFoldDue(shared, live, "none"), true);
+    assert.equal(ownFoldDue(["n~2", "m~1"], live, "none"), false);
+  });
+  test("alone (a cluster of one, as far as anything says): only keys no other node wrote", () => {
+    assert.equal(ownFoldDue(own, live, "alone"), true);
+    assert.equal(ownFoldDue(shared, live, "alone"), false);
+  });
+  test("cut off (it knows no peer but merged what another node sent): none, as a leader may be absorbing the same ids", () => {
+    assert.equal(ownFoldDue(own, live, "cut-off"), false);
+    assert.equal(ownFoldDue(shared, live, "cut-off"), false);
   });
 });

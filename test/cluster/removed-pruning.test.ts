@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { MAX_REMOVED_NODES, RemovedNodes, removedToFold, type RemovedFoldReadiness } from "../../src/cluster/pruning.js";
+import type { Member } from "../../src/cluster/membership.js";
 import { fcParams } from "../crdt/laws.js";
 
 const base: RemovedFoldReadiness = {
@@ -94,5 +95,17 @@ describe("RemovedNodes", () => {
     t.removed("y", 6);
     t.relayed("y", 7);
     assert.deepEqual([...t.entries], [["x", 5], ["y", 6]]);
+  });
+
+  test("membership events: leaves and votes are remembered, restarts and forgotten newcomers are not, a member heard again is back", () => {
+    const member = (node: string): Member => ({ node, dataCenter: "dc1", roles: [], reachable: false, startedAtMs: 0, incarnation: 1, self: false, counted: false });
+    const t = new RemovedNodes();
+    t.note({ type: "removed", member: member("left"), reason: "left" }, 1);
+    t.note({ type: "removed", member: member("voted"), reason: "timeout" }, 2);
+    t.note({ type: "removed", member: member("restarted"), reason: "restarted" }, 3);
+    t.note({ type: "removed", member: member("newcomer"), reason: "timeout", newcomer: true }, 4);
+    assert.deepEqual([...t.entries], [["left", 1], ["voted", 2]], "a node cut off as the cluster formed must not absorb the ids of members that are alive");
+    t.note({ type: "joined", member: member("left") }, 5);
+    assert.deepEqual([...t.entries], [["voted", 2]]);
   });
 });

@@ -93,6 +93,16 @@ export async function runTwoDcSchedule(seed: number, options: ScheduleOptions = 
   const ops = new Map<string, number>();
   const count = (m: Map<string, number>, k: string, by = 1): void => void m.set(k, (m.get(k) ?? 0) + by);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  /** Whether a running peer of `n`'s DC holds everything `n` holds (merging `n`'s values adds nothing). */
+  const heldByDcPeer = (n: Replicator): boolean =>
+    live().some((m) => {
+      if (m === n || dcOf(m.nodeId) !== dcOf(n.nodeId)) return false;
+      const theirs = new Map(m.entries().map((e) => [e.key, e.value]));
+      return n.entries().every((e) => {
+        const v = theirs.get(e.key);
+        return v !== undefined && v.merge(e.value).equals(v);
+      });
+    });
   const totals = new Map<string, number>(); // counter key → sum of acknowledged increments
   const adds = new Map<string, string[]>(); // set key → acknowledged adds
   const fields = new Map<string, number>(); // field of the map MAP → sum of acknowledged increments and decrements
@@ -139,7 +149,9 @@ export async function runTwoDcSchedule(seed: number, options: ScheduleOptions = 
         const candidates = linked.filter((n) => linked.some((m) => m !== n && dcOf(m.nodeId) === dcOf(n.nodeId)) && !restartAt.has(n.nodeId) && (!leaving || dcLinked(n)));
         if (candidates.length === 0) continue;
         const n = pick(candidates);
-        await clock.advance(500); // its writes reach its DC first
+        // Its writes reach a peer of its DC first: those made while it was cut off wait for a repair
+        // round, which may wait for its admission back.
+        if (!(await clock.until(() => heldByDcPeer(n), 10_000))) continue;
         count(faults, leaving ? "clean leaves for good" : "restarts without snapshot");
         trace(`${clock.now() - started} ms: ${leaving ? "leave" : "stop"} ${n.nodeId}`);
         await stop(n.nodeId);
