@@ -14,7 +14,6 @@
  * been heard, and deltas it sent before dying have arrived everywhere.
  */
 
-import { olderThan, parseWriter } from "../crdt/writer-ids.js";
 import type { MembershipEvent } from "./membership.js";
 
 export interface FoldReadiness {
@@ -46,27 +45,6 @@ export function mayFoldRetired(r: FoldReadiness): boolean {
   return (
     !r.duplicateHeard && (r.knownMembers ?? 1) >= (r.minMembers ?? 1) && r.now >= r.startedAtMs + r.settleMs && foldWaitsFor(r).length === 0
   );
-}
-
-/**
- * How alone this node is (`mayFoldRetired` waits for nobody when it knows no peer): "none" when it
- * knows a peer; "alone" when it knows none and never merged anything from another node either (a
- * cluster of one, as far as anything says); "cut-off" when it knows none but did merge from another
- * node (another DC's batch, a peer's delta before it went).
- */
-export type Isolation = "none" | "alone" | "cut-off";
-
-/**
- * Whether a key holding `ids` has retired ids of `writerId`'s node to fold now. Knowing no peer
- * (started cut off: no hello answered), a node cannot tell a cluster of one from a DC whose leader
- * may be absorbing its old ids right now (it was removed while away), and both would take the same
- * amount in: it folds only keys no other node wrote, and nothing at all once it merged anything
- * from another node (a key it holds only its own ids in may hold more elsewhere).
- */
-export function ownFoldDue(ids: readonly string[], writerId: string, isolation: Isolation): boolean {
-  if (isolation === "cut-off" || !ids.some((id) => olderThan(writerId, id))) return false;
-  const node = parseWriter(writerId)?.node;
-  return isolation === "none" || ids.every((id) => parseWriter(id)?.node === node);
 }
 
 /** The peers a fold still waits for (those `mayFoldRetired` finds unreachable or not yet synced). */

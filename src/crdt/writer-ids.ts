@@ -166,31 +166,62 @@ export function olderThan(writerId: string, id: string): boolean {
   return r !== undefined && r.node === w!.node && r.rank < w!.rank;
 }
 
-/** Per node, the highest rank of a fold id present: what it covers. */
-export type Coverage = ReadonlyMap<string, number>;
+/**
+ * What the fold ids among a set of ids cover, per node: `rank`, the highest rank of a fold id
+ * present (it covers the node's ids of lower rank); `markedAt`, the latest time t of the node's
+ * markers. A marker `node#i.t` also covers the node's own fold ids `node^f` of processes started
+ * before t (f < t: an incarnation is its process's start, ms): such a process may have folded the
+ * ids the marker absorbed just before it was cut off, its fold reaching nobody, so both would hold
+ * the same amount. That fold id goes with every id it took in (`dropped`: the highest rank of such
+ * fold ids; not the markers), and the process comes back (comeback.ts), re-issuing what its fold
+ * held beyond the marker's share; on seeing the marker it takes a writer id above t (own-writer.ts),
+ * so its later folds are not covered.
+ */
+export interface Coverage {
+  readonly rank: ReadonlyMap<string, number>;
+  readonly markedAt: ReadonlyMap<string, number>;
+  readonly dropped: ReadonlyMap<string, number>;
+}
+
+const FOLD_OFFSET = OFFSET["^"];
+
+/** A node's own fold id `node^f` that its node's markers cover by time (see Coverage). */
+function coveredByMarker(w: WriterName, markedAt: ReadonlyMap<string, number>): boolean {
+  return w.fold && w.rank % 4 === FOLD_OFFSET && w.incarnation < (markedAt.get(w.node) ?? -Infinity);
+}
 
 /** The coverage of the fold ids among `ids`; undefined when there is none (the usual case, cheap). */
 export function coverageOf(ids: Iterable<string>): Coverage | undefined {
-  let out: Map<string, number> | undefined;
+  const folds: WriterName[] = [];
   for (const id of ids) {
     if (!mayBeFoldId(id)) continue;
     const w = parseWriter(id);
-    if (w === undefined || !w.fold) continue;
-    out ??= new Map();
-    if ((out.get(w.node) ?? -1) < w.rank) out.set(w.node, w.rank);
+    if (w !== undefined && w.fold) folds.push(w);
   }
-  return out;
+  if (folds.length === 0) return undefined;
+  const markedAt = new Map<string, number>();
+  for (const w of folds) if (w.marker && (markedAt.get(w.node) ?? -1) < w.madeAtMs!) markedAt.set(w.node, w.madeAtMs!);
+  const rank = new Map<string, number>();
+  const dropped = new Map<string, number>();
+  for (const w of folds) {
+    const into = coveredByMarker(w, markedAt) ? dropped : rank;
+    if ((into.get(w.node) ?? -1) < w.rank) into.set(w.node, w.rank);
+  }
+  return { rank, markedAt, dropped };
 }
 
 /**
  * Whether a fold id in `coverage` covers `id` (same node, lower rank: older ids, and the writer id
- * a `node^inc` adopts, whose dots `adoptionsAmong` renames before they are dropped).
+ * a `node^inc` adopts, whose dots `adoptionsAmong` renames before they are dropped; or a fold id a
+ * marker covers by time, see Coverage).
  */
 export function isCovered(id: string, coverage: Coverage): boolean {
   const w = parseWriter(id);
   if (w === undefined) return false;
-  const f = coverage.get(w.node);
-  return f !== undefined && w.rank < f;
+  const f = coverage.rank.get(w.node);
+  if ((f !== undefined && w.rank < f) || coveredByMarker(w, coverage.markedAt)) return true;
+  const d = coverage.dropped.get(w.node);
+  return d !== undefined && w.rank < d && !w.marker;
 }
 
 /** Whether a fold id in `coverage` drops what `id` holds: covered, and not adopted (renamed) by it. */
@@ -201,7 +232,7 @@ export function isDropped(id: string, coverage: Coverage): boolean {
 /** The fold id in `coverage` that adopts `id` (`node^f` for `node~f`), or undefined. */
 export function adopterOf(id: string, coverage: Coverage): string | undefined {
   const w = parseWriter(id);
-  return w !== undefined && !w.fold && coverage.get(w.node) === w.rank + 1 ? foldName(w.node, w.incarnation) : undefined;
+  return w !== undefined && !w.fold && coverage.rank.get(w.node) === w.rank + 1 ? foldName(w.node, w.incarnation) : undefined;
 }
 
 /** Writer ids whose dots a fold id adopts, each with that fold id (what they are renamed to). */
@@ -253,7 +284,7 @@ export function removedFoldId(ids: Iterable<string>, node: string): string | und
 /** The ids among `ids` whose dots `writerId`'s fold id adopts (a live `node~inc`'s own id, renamed `node^inc`). */
 export function adoptionsBy(writerId: string, ids: Iterable<string>): Adoptions {
   const w = parseWriter(writerId);
-  return w === undefined ? NO_ADOPTIONS : adoptionsUnder(new Map([[w.node, foldRank(w)]]), ids);
+  return w === undefined ? NO_ADOPTIONS : adoptionsUnder({ rank: new Map([[w.node, foldRank(w)]]), markedAt: new Map(), dropped: new Map() }, ids);
 }
 
 /** The highest incarnation of a fold id of `node` among `ids` (-1 when none). */

@@ -67,6 +67,11 @@ export class OwnWriter {
       const lost = droppedEffects(before, merged, node);
       if (lost > 0) this.report(lost, `key "${key}": ${lost} effect(s) of node ${node}'s writes held here were dropped by a fold of its ids that did not include them (lost unless ${node} comes back and re-issues them, or, for set elements and map keys, removed elsewhere meanwhile)`);
     }
+    // A marker of this node made after this process started (its ids were absorbed while it was
+    // cut off): it covers this process's fold ids (writer-ids.ts Coverage), so this process writes,
+    // and folds, above it from now on.
+    const markedAt = coverage.markedAt.get(this.nodeId);
+    if (markedAt !== undefined && markedAt >= this.incarnation && !after.some((id) => this.isLaterOwnFold(id))) this.renew(markedAt);
     if (!droppedNodes.has(this.nodeId)) return merged;
     // A later process of this node folded (only a process makes its own `node^inc`, at its own
     // incarnation): this one is not the node's live process any more (closing, or a duplicate the
@@ -90,7 +95,11 @@ export class OwnWriter {
 
   private isLaterOwnFold(id: string): boolean {
     const w = parseWriter(id);
-    return w !== undefined && w.node === this.nodeId && id.includes("^") && w.incarnation > (parseWriter(this.writerId)?.incarnation ?? 0);
+    return w !== undefined && w.node === this.nodeId && id.includes("^") && w.incarnation > this.incarnation;
+  }
+
+  private get incarnation(): number {
+    return parseWriter(this.writerId)?.incarnation ?? 0;
   }
 
   private report(lost: number, message: string): void {
@@ -107,10 +116,9 @@ export class OwnWriter {
     return fold !== undefined && dataTypes.get(kind)?.pruning?.holds(value, fold) === true ? fold : this.writerId;
   }
 
-  /** A fresh writer id above the fold incarnation `fold` (and above the current one). */
+  /** A fresh writer id above the fold incarnation (or marker time) `fold`, and above the current one. */
   private renew(fold: number): void {
-    const current = parseWriter(this.writerId)?.incarnation ?? 0;
-    const incarnation = Math.max(current, fold) + 1;
+    const incarnation = Math.max(this.incarnation, fold) + 1;
     this.use(writerIdFor(this.nodeId, incarnation));
     this.hooks.renewed(incarnation);
     this.hooks.stats.writerIdRenewals++;

@@ -14,11 +14,11 @@
  */
 import type { AntiEntropy } from "./anti-entropy.js";
 import type { Heartbeater } from "../cluster/heartbeats.js";
-import { mayFoldRetired, ownFoldDue, removedToFold, type Isolation, type RemovedNodes } from "../cluster/pruning.js";
+import { mayFoldRetired, removedToFold, type RemovedNodes } from "../cluster/pruning.js";
 import { comesBack } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { markerFor, removedFoldId } from "../crdt/writer-ids.js";
+import { markerFor, olderThan, parseWriter, removedFoldId } from "../crdt/writer-ids.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { Merger } from "./merge.js";
 import type { ResolvedOptions } from "./options.js";
@@ -132,4 +132,25 @@ export class Pruner {
       minMembers: d.options.minClusterSize,
     });
   }
+}
+
+/**
+ * How alone this node is (`mayFoldRetired` waits for nobody when it knows no peer): "none" when it
+ * knows a peer; "alone" when it knows none and never merged anything from another node either (a
+ * cluster of one, as far as anything says); "cut-off" when it knows none but did merge from another
+ * node (another DC's batch, a peer's delta before it went).
+ */
+export type Isolation = "none" | "alone" | "cut-off";
+
+/**
+ * Whether a key holding `ids` has retired ids of `writerId`'s node to fold now. Knowing no peer
+ * (started cut off: no hello answered), a node cannot tell a cluster of one from a DC whose leader
+ * may be absorbing its old ids right now (it was removed while away), and both would take the same
+ * amount in: it folds only keys no other node wrote, and nothing at all once it merged anything
+ * from another node (a key it holds only its own ids in may hold more elsewhere).
+ */
+export function ownFoldDue(ids: readonly string[], writerId: string, isolation: Isolation): boolean {
+  if (isolation === "cut-off" || !ids.some((id) => olderThan(writerId, id))) return false;
+  const node = parseWriter(writerId)?.node;
+  return isolation === "none" || ids.every((id) => parseWriter(id)?.node === node);
 }

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { foldWaitsFor, mayFoldRetired, ownFoldDue, type FoldReadiness } from "../../src/cluster/pruning.js";
+import { foldWaitsFor, mayFoldRetired, type FoldReadiness } from "../../src/cluster/pruning.js";
+import { ownFoldDue } from "../../src/replicator/pruner.js";
 import { fcParams } from "../crdt/laws.js";
 
 const base: FoldReadiness = {

@@ -9,6 +9,7 @@ import fc from "fast-check";
 import "../../src/crdt/index.js";
 import { dataTypes } from "../../src/crdt/registry.js";
 import { ORSet } from "../../src/crdt/orset.js";
+import { GCounter } from "../../src/crdt/gcounter.js";
 import { PNCounter } from "../../src/crdt/pncounter.js";
 import { MVRegister } from "../../src/crdt/mv-register.js";
 import { LWWMap } from "../../src/crdt/lww-map.js";
@@ -283,6 +284,30 @@ for (const style of STYLES) describe(`comeback after a removed node's ids were t
     assert.equal(ownWriter.afterMerge("k", "pncounter", a, b, merged), merged);
     assert.equal(ownWriter.id, "x~1");
   });
+});
+
+test("a fold just before a partition that the leader absorbed again: x takes an id above the marker and re-issues what its fold held beyond the marker's share", () => {
+  const stats = new ReplicatorStats();
+  const renewed: number[] = [];
+  const published: Crdt[] = [];
+  const ownWriter = new OwnWriter("x", "x~5", { publish: (_k, _kind, d) => published.push(d), renewed: (n) => renewed.push(n), stats, reportError: () => assert.fail("nothing lost") });
+  // x~5 folded x~1 (3) into x^5 and wrote 4 more; cut off at once, the fold reached nobody. The
+  // leader a held x~1 only and absorbed it at t = 10 under x#2.a.
+  const before = GCounter.empty().increment("a~1", 2).increment("x^5", 7).resetDelta();
+  const leader = GCounter.empty().increment("a~1", 2).increment("x~1", 3).resetDelta().absorbRemoved("x#2.a", "a~1").resetDelta();
+  const merged = before.merge(leader);
+  assert.equal(merged.value, 5, "x^5 dropped: the marker covers the fold of a process started before it");
+  const out = ownWriter.afterMerge("k", "gcounter", before, leader, merged) as GCounter;
+  assert.equal(out.value, 9, "a's 2, x~1's 3 in a's slot, x's own 4 re-issued: exact");
+  assert.equal(ownWriter.id, "x~b", "above the marker's time (10)");
+  assert.deepEqual(renewed, [11]);
+  assert.equal(published.length, 1);
+  // Every other replica gets the same from the leader's value and the re-issue, in any order.
+  assert.equal(leader.merge(published[0] as GCounter).merge(before).value, 9);
+  assert.equal(before.merge(published[0] as GCounter).merge(leader).value, 9);
+  // And x's later folds are above the marker: not covered.
+  const folded = out.increment("x~b", 1).resetDelta().foldRetired("x~b").resetDelta();
+  assert.equal(folded.merge(leader).value, 10);
 });
 
 test("this node's own fold (its live id adopted by its fold id in that key) is no comeback: no renewal, nothing re-issued, nothing reported", () => {

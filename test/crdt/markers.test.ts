@@ -11,7 +11,7 @@ import { GCounter } from "../../src/crdt/gcounter.js";
 import { MVRegister } from "../../src/crdt/mv-register.js";
 import { ORSet } from "../../src/crdt/orset.js";
 import { PNCounter } from "../../src/crdt/pncounter.js";
-import { absorbedBy, coveredAmong, isMarker, markerFor, markerTime, parseWriter } from "../../src/crdt/writer-ids.js";
+import { absorbedBy, coverageOf, coveredAmong, isCovered, isMarker, markerFor, markerTime, parseWriter } from "../../src/crdt/writer-ids.js";
 import { fcParams } from "./laws.js";
 
 describe("marker ids", () => {
@@ -89,6 +89,31 @@ describe("GCounter", () => {
     assert.deepEqual(absorbed.writers.sort(), ["a~1", "x#9.9"]);
     assert.equal(pn.merge(absorbed.decrement("a~1", 1).delta!).value, 3);
     assert.deepEqual(absorbed.withoutMarkersBefore(10).writers, ["a~1"]);
+  });
+});
+
+describe("a fold just before a partition, absorbed again by the leader (the marker covers the fold id)", () => {
+  // x's process x~5 (started at 5) folded its retired x~1 into x^5 and was cut off at once; its fold
+  // reached nobody. The leader a, holding x~1 only, absorbed it at 10: marker x#2.a (i = 2, t = 10).
+  const leader = GCounter.empty().increment("a~1", 2).increment("x~1", 3).resetDelta().absorbRemoved("x#2.a", "a~1").resetDelta();
+  const cutOff = GCounter.empty().increment("a~1", 2).increment("x^5", 3 + 4).resetDelta(); // x~1's 3 and 4 of its own writes
+
+  test("coverage: a marker covers its node's fold ids of processes started before it was made, and those cover nothing", () => {
+    const c = coverageOf(["x#2.a", "x^5", "x~5"])!;
+    assert.ok(isCovered("x^5", c), "x^5: its process started (5) before the marker (10)");
+    assert.ok(!isCovered("x#2.a", c), "the marker stays: x^5 covers nothing");
+    assert.ok(isCovered("x~5", c) && isCovered("x~3", c), "x^5 goes with the ids it took in (x comes back with what they held)");
+    assert.ok(!isCovered("x~5", coverageOf(["x#2.a", "x~5"])!), "where x did not fold, its live id stays its own");
+    const later = coverageOf(["x#2.a", "x^b"])!;
+    assert.ok(!isCovered("x^b", later) && isCovered("x#2.a", later), "a process started after the marker: its fold covers the marker, as before");
+    assert.ok(!isCovered("x!5", coverageOf(["x#2.a", "x!5"])!), "only a node's own fold ids (^): a removed node's fold (!) is another leader's");
+  });
+
+  test("either order of arrival: the fold id goes, the marker's share stays, nothing counts twice", () => {
+    for (const merged of [leader.merge(cutOff), cutOff.merge(leader)]) {
+      assert.equal(merged.value, 5, "a's 2 + x~1's 3 in a's slot; x^5 dropped until x comes back");
+      assert.deepEqual(merged.writers.sort(), ["a~1", "x#2.a"]);
+    }
   });
 });
 

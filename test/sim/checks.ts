@@ -182,8 +182,8 @@ const EVERY_SLOT = "*";
 function foldIdOfNode(counter: GCounter, writer: string): string | undefined {
   const coverage = coverageOf(counter.nodes);
   const node = parseWriter(writer)?.node;
-  if (coverage === undefined || node === undefined || !coverage.has(node)) return undefined;
-  return counter.nodes.find((id) => parseWriter(id)?.node === node && parseWriter(id)!.fold && parseWriter(id)!.rank === coverage.get(node));
+  if (coverage === undefined || node === undefined || !coverage.rank.has(node)) return undefined;
+  return counter.nodes.find((id) => parseWriter(id)?.node === node && parseWriter(id)!.fold && parseWriter(id)!.rank === coverage.rank.get(node));
 }
 
 /** The sum of the slots of `fold`'s node: its fold id and its ids the fold does not cover. */
