@@ -10,7 +10,8 @@
  * Bulk pull (digest level 3): a node that holds (next to) nothing in the groups that differ does
  * not walk the leaves and then name a million keys: it asks for whole leaf ranges of those groups
  * ("everything from leaf L, after key K"), pages that fit a message, several streams at a time
- * (written and read without an object per key: src/wire/range-pages.ts), turns peers' digest
+ * (written and read without an object per key: src/wire/range-pages.ts), from the peer and the
+ * other members that started before this node (each answers a share of the pages), turns peers' digest
  * rounds away meanwhile (`catchingUp`), and seeds its digest tree with the peer's entry hashes
  * for the values it took as they are. An
  * ordinary round follows (it pushes what only we hold and picks up what the pages missed). A peer
@@ -86,6 +87,11 @@ export interface AntiEntropyOptions {
   /** Merge full states received from a peer of this DC. */
   merge: (state: FullState) => void;
   /**
+   * Other peers of this DC that may answer pages of a bulk pull with `peer` (see `spread`): members
+   * that started before this node, so hold what it lacks. None: the round's peer answers them all.
+   */
+  bulkHelpers?: (peer: string) => string[];
+  /**
    * Send one value too large for any request/reply message to `peer` by another path (chunks on
    * its direct subject). Without it such a value cannot be transferred and is reported to onError.
    */
@@ -101,6 +107,10 @@ export interface AntiEntropyOptions {
 interface Channel {
   ask: (request: NodeRequest) => Promise<NodeReply>;
   merge: (state: FullState) => void;
+  /** Ask another peer of this DC (a bulk pull's helpers; rounds over this DC's bus only). */
+  askPeer?: (peer: string, request: NodeRequest) => Promise<NodeReply>;
+  /** The round's peer (this DC's rounds only). */
+  peer?: string;
 }
 
 export class AntiEntropy {
@@ -147,7 +157,7 @@ export class AntiEntropy {
 
   /** Run one round with `peer` after the rounds already queued. Never rejects; true when it completed. */
   sync(peer: string, cause: RepairCause): Promise<boolean> {
-    return this.run({ ask: (request) => this.o.ask(peer, request), merge: this.o.merge }, cause, peer).then((ok) => {
+    return this.run({ ask: (request) => this.o.ask(peer, request), merge: this.o.merge, askPeer: this.o.ask, peer }, cause, peer).then((ok) => {
       if (ok) this.roundsEnded.set(peer, this.o.clock.now());
       return ok;
     });
@@ -166,11 +176,14 @@ export class AntiEntropy {
   }
 
   private run(channel: Channel, cause: RepairCause, peer: string | undefined): Promise<boolean> {
+    const closed = (): Promise<NodeReply> => Promise.reject(new ProtocolError("anti-entropy stopped: the replicator is closed"));
+    const { askPeer } = channel;
     const guarded: Channel = {
-      ask: (request) => (this.stopped ? Promise.reject(new ProtocolError("anti-entropy stopped: the replicator is closed")) : channel.ask(request)),
+      ask: (request) => (this.stopped ? closed() : channel.ask(request)),
       merge: (state) => {
         if (!this.stopped) channel.merge(state);
       },
+      ...(askPeer === undefined ? {} : { askPeer: (peer: string, request: NodeRequest) => (this.stopped ? closed() : askPeer(peer, request)), peer: channel.peer }),
     };
     const run = this.queue.then(() => this.round(guarded, cause, peer));
     const outcome = run.then(
@@ -441,9 +454,33 @@ export class AntiEntropy {
     const sorted = [...new Set(groups)].sort((a, b) => a - b);
     const per = Math.ceil(sorted.length / RANGE_STREAMS);
     const streams: Promise<void>[] = [];
-    for (let i = 0; i < sorted.length; i += per) streams.push(this.rangeStream(channel, sorted.slice(i, i + per)));
+    for (let i = 0, n = 0; i < sorted.length; i += per, n++) streams.push(this.rangeStream({ ...channel, ask: this.spread(channel, n) }, sorted.slice(i, i + per)));
     const outcomes = await Promise.allSettled(streams);
     for (const o of outcomes) if (o.status === "rejected") throw o.reason;
+  }
+
+  /**
+   * How stream `n` of a bulk pull asks for its pages: from the round's peer and its helpers in turn
+   * (stream n from the n-th of them, chosen again at every page: helpers heard later join in), so
+   * each answers its share within its rate limit (request-server.ts, BULK_LIMITS). A page a helper
+   * does not answer (an error, a timeout) is asked of the round's peer instead.
+   */
+  private spread(channel: Channel, n: number): (request: NodeRequest) => Promise<NodeReply> {
+    const { ask, askPeer, peer } = channel;
+    if (askPeer === undefined || peer === undefined || this.o.bulkHelpers === undefined) return ask;
+    const helpers = this.o.bulkHelpers;
+    return async (request) => {
+      const sources = helpers(peer).filter((p) => p !== peer);
+      const helper = n % (sources.length + 1) === 0 ? undefined : sources[(n % (sources.length + 1)) - 1];
+      if (helper === undefined) return ask(request);
+      try {
+        const reply = await askPeer(helper, request);
+        if (reply.type === "digest") return reply;
+      } catch (error) {
+        if (this.stopped) throw error;
+      }
+      return ask(request);
+    };
   }
 
   private async rangeStream({ ask, merge }: Channel, groups: number[]): Promise<void> {
