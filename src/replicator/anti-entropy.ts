@@ -498,10 +498,8 @@ export class AntiEntropy {
       });
       if (reply.type !== "digest") throw new ProtocolError(`a range request was answered with ${reply.type}`);
       this.o.stats.bulkPullKeys += reply.keys.length;
-      if (reply.state !== undefined) {
-        merge(reply.state);
-        this.seed(reply.state, reply.keys);
-      }
+      const state = reply.state;
+      if (state !== undefined) this.digests.mergeSeeded(() => merge(state), (take) => this.seed(state, reply.keys, take));
       if (reply.differing.length === 0) return;
       const next = reply.differing[0]!;
       const last = reply.keys.at(-1)?.key;
@@ -520,7 +518,7 @@ export class AntiEntropy {
    * A value we now hold exactly as the peer sent it (the store keeps the very object: we had
    * nothing, or the merge returned it) has the peer's entry hash: take it instead of rehashing.
    */
-  private seed(state: FullState, keys: readonly KeyHash[]): void {
+  private seed(state: FullState, keys: readonly KeyHash[], take: (key: string, hash: bigint) => void): void {
     // A page lists its entries in the order of its keys (no lookup table): an entry not found
     // further on ends the seeding, and what is not seeded is rehashed as usual.
     let k = 0;
@@ -528,7 +526,7 @@ export class AntiEntropy {
       while (k < keys.length && keys[k]!.key !== e.key) k++;
       if (k === keys.length) return;
       const h = keys[k++]!.hash;
-      if (h !== 0n && this.o.store.value(e.key) === e.value) this.digests.seed(e.key, h);
+      if (h !== 0n && this.o.store.value(e.key) === e.value) take(e.key, h);
     }
   }
 }
