@@ -248,14 +248,14 @@ export class AntiEntropy {
       for (const key of keys) {
         if (after !== undefined && key <= after) continue;
         const hash = this.digests.hashOf(key) ?? 0n;
-        const value = this.o.store.get(key);
+        const value = this.o.store.value(key);
         if (value !== undefined) {
           // The key twice (entry and KeyHash), the origin, the data, tags and lengths (UTF-8 at most 3 bytes a char).
-          if (page.value(key, value.value, hash) + 6 * key.length + 3 * this.o.nodeId.length + 40 > this.o.maxPayload) {
+          if (page.value(key, value, hash) + 6 * key.length + 3 * this.o.nodeId.length + 40 > this.o.maxPayload) {
             // No message holds it: it goes by the direct path; the page names the key only.
             page.undo();
             page.keyOnly(key, hash);
-            this.sendLarge(largeTo, { key, kind: value.kind, originNode: this.o.nodeId, value: value.value, data: encodeValue(value.value) });
+            this.sendLarge(largeTo, { key, kind: value.kind, originNode: this.o.nodeId, value, data: encodeValue(value) });
           }
         } else {
           const tombstone = this.o.store.tombstone(key);
