@@ -60,6 +60,8 @@ export const RANGE_LEVEL = 3;
 
 /** Bulk-pull the differing groups when we hold fewer than this many keys per differing group. */
 const BULK_KEYS_PER_GROUP = 8;
+/** A bulk pull sizes the digest tree for at most this many times the keys it holds (see `expect`). */
+const EXPECT_FACTOR = 32;
 /** Concurrent range streams of a bulk pull (the peer encodes a page while we merge another). */
 const RANGE_STREAMS = 3;
 /**
@@ -454,9 +456,35 @@ export class AntiEntropy {
     const sorted = [...new Set(groups)].sort((a, b) => a - b);
     const per = Math.ceil(sorted.length / RANGE_STREAMS);
     const streams: Promise<void>[] = [];
-    for (let i = 0, n = 0; i < sorted.length; i += per, n++) streams.push(this.rangeStream({ ...channel, ask: this.spread(channel, n) }, sorted.slice(i, i + per)));
+    const covered: number[] = [];
+    const received = { keys: 0, reserved: this.tree.size };
+    for (let i = 0, n = 0; i < sorted.length; i += per, n++) {
+      covered.push(0);
+      const progress = (leaves: number, keys: number): void => {
+        covered[n] = leaves;
+        received.keys += keys;
+        this.expect(received, covered.reduce((a, b) => a + b, 0) / (sorted.length * LEAVES_PER_GROUP));
+      };
+      streams.push(this.rangeStream({ ...channel, ask: this.spread(channel, n) }, sorted.slice(i, i + per), progress));
+    }
     const outcomes = await Promise.allSettled(streams);
     for (const o of outcomes) if (o.status === "rejected") throw o.reason;
+  }
+
+  /**
+   * Size the digest tree for the keys a bulk pull will bring, from its pace so far (`received.keys`
+   * in `fraction` of the leaves): grown key by key, the tree re-indexes and copies every key
+   * several times over. At most EXPECT_FACTOR times what it holds, so a peer that lies about its
+   * leaves makes us reserve little more than it sent.
+   */
+  private expect(received: { keys: number; reserved: number }, fraction: number): void {
+    if (fraction <= 0 || fraction >= 1) return;
+    const coming = this.tree.size + (received.keys / fraction - received.keys);
+    if (coming <= received.reserved) return;
+    const target = Math.min(coming * 1.25, EXPECT_FACTOR * this.tree.size);
+    if (target < coming && target < 2 * received.reserved) return; // each step re-indexes: few, large ones
+    received.reserved = target;
+    this.tree.reserve(target);
   }
 
   /**
@@ -483,7 +511,8 @@ export class AntiEntropy {
     };
   }
 
-  private async rangeStream({ ask, merge }: Channel, groups: number[]): Promise<void> {
+  /** `progress`: after each page, the leaves of `groups` done and the keys the page brought. */
+  private async rangeStream({ ask, merge }: Channel, groups: number[], progress: (leaves: number, keys: number) => void): Promise<void> {
     const buckets = groups.map((bucket) => ({ bucket, hash: 0n }));
     let leaf = groups[0]! * LEAVES_PER_GROUP;
     let after: string | undefined;
@@ -511,6 +540,7 @@ export class AntiEntropy {
       }
       leaf = next;
       after = nextAfter;
+      progress(Math.max(0, groups.indexOf(groupOf(leaf))) * LEAVES_PER_GROUP + (leaf % LEAVES_PER_GROUP), reply.keys.length);
     }
   }
 
