@@ -166,16 +166,19 @@ export class StoreDigest {
     }
     this.pageChanges = undefined;
     const taken: string[] = [];
-    seed((key, hash) => {
-      this.tree.set(key, hash);
-      this.dirty.delete(key); // changed before the page, not rehashed yet
-      taken.push(key);
-    });
-    // Both lists in the merge's order: a changed key is taken when it is the next one taken (a key
-    // out of that order is rehashed: more work, never a wrong hash).
-    for (let i = 0, t = 0; i < changed.length; i++) {
-      if (changed[i] === taken[t]) t++;
-      else this.changed(changed[i]!);
+    try {
+      seed((key, hash) => {
+        this.tree.set(key, hash);
+        this.dirty.delete(key); // changed before the page, not rehashed yet
+        taken.push(key);
+      });
+    } finally {
+      // Both lists in the merge's order: a changed key is taken when it is the next one taken (a
+      // key out of that order is rehashed: more work, never a wrong hash).
+      for (let i = 0, t = 0; i < changed.length; i++) {
+        if (changed[i] === taken[t]) t++;
+        else this.changed(changed[i]!);
+      }
     }
   }
 
