@@ -1,8 +1,9 @@
 /**
  * Quick harness for the catch-up of a new node (issue 13): a cluster of `--nodes` nodes holding
  * `--keys` GCounter keys; `--joins` fresh processes join one after the other. Per join: time from
- * `Replicator.start` until it holds every key, the joiner's CPU, and the existing nodes' CPU over
- * the same time. `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of every worker.
+ * `Replicator.start` until it holds every key, when its first key came (what start-up took: the
+ * rest is the transfer), the joiner's CPU, and the existing nodes' CPU over the same time.
+ * `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of every worker.
  *
  *   node --import tsx bench/catchup.ts --keys 300000 --joins 3
  */
@@ -31,12 +32,23 @@ try {
   for (let j = 1; j <= joins; j++) {
     const joiner = await BenchWorker.spawn(`join${j}`);
     const before = await cpu();
-    const res = await joiner.call<{ ms: number; bytesIn: number; cpuMs: number }>("scale.join", { url: server.url, nodeId: `join${j}`, count: keys, timeoutMs: 300_000 });
+    const called = performance.now();
+    const joined = joiner.call<{ ms: number; bytesIn: number; cpuMs: number }>("scale.join", { url: server.url, nodeId: `join${j}`, count: keys, timeoutMs: 300_000 });
+    let done = false;
+    let firstKeyMs: number | undefined;
+    void joined.finally(() => (done = true));
+    while (!done && firstKeyMs === undefined) {
+      // The node does not exist until its start has begun: asking fails until then.
+      const size = await joiner.call<number>("node.size").catch(() => 0);
+      if (size > 0) firstKeyMs = performance.now() - called;
+      else await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const res = await joined;
     const after = await cpu();
     const clusterCpu = after.map((a, i) => a - before[i]!);
     const us = (ms: number): string => ((ms * 1000) / keys).toFixed(2);
     console.log(
-      `join ${j}: ${(res.ms / 1000).toFixed(2)} s, ${(res.bytesIn / 1e6).toFixed(1)} MB in; joiner CPU ${res.cpuMs.toFixed(0)} ms (${us(res.cpuMs)} µs/key); ` +
+      `join ${j}: ${(res.ms / 1000).toFixed(2)} s (first key at ${firstKeyMs === undefined ? "?" : (firstKeyMs / 1000).toFixed(2)} s), ${(res.bytesIn / 1e6).toFixed(1)} MB in; joiner CPU ${res.cpuMs.toFixed(0)} ms (${us(res.cpuMs)} µs/key); ` +
         `cluster CPU ${clusterCpu.map((c) => c.toFixed(0)).join("/")} ms (max ${us(Math.max(...clusterCpu))} µs/key)`,
     );
     await joiner.stop();

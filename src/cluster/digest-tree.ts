@@ -187,11 +187,31 @@ export class DigestTree {
     }
   }
 
+  /**
+   * Make room for `capacity` keys in all, so that filling up to it grows nothing (a bulk pull about
+   * how many keys come: growing key by key re-indexes and copies every key several times over).
+   */
+  reserve(capacity: number): void {
+    const slots = Math.ceil(capacity);
+    if (slots > this.hashes.length) {
+      this.hashes = grown(this.hashes, new BigUint64Array(slots));
+      this.next = grown(this.next, new Int32Array(slots));
+      this.previous = grown(this.previous, new Int32Array(slots));
+    }
+    const cells = 2 ** Math.ceil(Math.log2(slots / MAX_LOAD + 1));
+    if (cells > this.index.length) this.reindex(cells);
+  }
+
   /** Double the index and re-insert every slot. */
   private growIndex(): void {
-    const index = new Int32Array(this.index.length * 2).fill(NONE);
+    this.reindex(this.index.length * 2);
+  }
+
+  /** A new index of `cells` cells (a larger power of two) with every slot re-inserted. */
+  private reindex(cells: number): void {
+    const index = new Int32Array(cells).fill(NONE);
     this.index = index;
-    this.indexShift--;
+    this.indexShift = 32 - Math.log2(cells);
     const mask = index.length - 1;
     for (let leaf = 0; leaf < LEAVES; leaf++) {
       for (let slot = this.heads[leaf]!; slot !== NONE; slot = this.next[slot]!) {

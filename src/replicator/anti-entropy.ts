@@ -10,7 +10,8 @@
  * Bulk pull (digest level 3): a node that holds (next to) nothing in the groups that differ does
  * not walk the leaves and then name a million keys: it asks for whole leaf ranges of those groups
  * ("everything from leaf L, after key K"), pages that fit a message, several streams at a time
- * (written and read without an object per key: src/wire/range-pages.ts), turns peers' digest
+ * (written and read without an object per key: src/wire/range-pages.ts), from the peer and the
+ * other members that started before this node (each answers a share of the pages), turns peers' digest
  * rounds away meanwhile (`catchingUp`), and seeds its digest tree with the peer's entry hashes
  * for the values it took as they are. An
  * ordinary round follows (it pushes what only we hold and picks up what the pages missed). A peer
@@ -59,6 +60,8 @@ export const RANGE_LEVEL = 3;
 
 /** Bulk-pull the differing groups when we hold fewer than this many keys per differing group. */
 const BULK_KEYS_PER_GROUP = 8;
+/** A bulk pull sizes the digest tree for at most this many times the keys it holds (see `expect`). */
+const EXPECT_FACTOR = 32;
 /** Concurrent range streams of a bulk pull (the peer encodes a page while we merge another). */
 const RANGE_STREAMS = 3;
 /**
@@ -86,6 +89,11 @@ export interface AntiEntropyOptions {
   /** Merge full states received from a peer of this DC. */
   merge: (state: FullState) => void;
   /**
+   * Other peers of this DC that may answer pages of a bulk pull with `peer` (see `spread`): members
+   * that started before this node, so hold what it lacks. None: the round's peer answers them all.
+   */
+  bulkHelpers?: (peer: string) => string[];
+  /**
    * Send one value too large for any request/reply message to `peer` by another path (chunks on
    * its direct subject). Without it such a value cannot be transferred and is reported to onError.
    */
@@ -101,6 +109,10 @@ export interface AntiEntropyOptions {
 interface Channel {
   ask: (request: NodeRequest) => Promise<NodeReply>;
   merge: (state: FullState) => void;
+  /** Ask another peer of this DC (a bulk pull's helpers; rounds over this DC's bus only). */
+  askPeer?: (peer: string, request: NodeRequest) => Promise<NodeReply>;
+  /** The round's peer (this DC's rounds only). */
+  peer?: string;
 }
 
 export class AntiEntropy {
@@ -147,7 +159,7 @@ export class AntiEntropy {
 
   /** Run one round with `peer` after the rounds already queued. Never rejects; true when it completed. */
   sync(peer: string, cause: RepairCause): Promise<boolean> {
-    return this.run({ ask: (request) => this.o.ask(peer, request), merge: this.o.merge }, cause, peer).then((ok) => {
+    return this.run({ ask: (request) => this.o.ask(peer, request), merge: this.o.merge, askPeer: this.o.ask, peer }, cause, peer).then((ok) => {
       if (ok) this.roundsEnded.set(peer, this.o.clock.now());
       return ok;
     });
@@ -166,11 +178,14 @@ export class AntiEntropy {
   }
 
   private run(channel: Channel, cause: RepairCause, peer: string | undefined): Promise<boolean> {
+    const closed = (): Promise<NodeReply> => Promise.reject(new ProtocolError("anti-entropy stopped: the replicator is closed"));
+    const { askPeer } = channel;
     const guarded: Channel = {
-      ask: (request) => (this.stopped ? Promise.reject(new ProtocolError("anti-entropy stopped: the replicator is closed")) : channel.ask(request)),
+      ask: (request) => (this.stopped ? closed() : channel.ask(request)),
       merge: (state) => {
         if (!this.stopped) channel.merge(state);
       },
+      ...(askPeer === undefined ? {} : { askPeer: (peer: string, request: NodeRequest) => (this.stopped ? closed() : askPeer(peer, request)), peer: channel.peer }),
     };
     const run = this.queue.then(() => this.round(guarded, cause, peer));
     const outcome = run.then(
@@ -235,14 +250,14 @@ export class AntiEntropy {
       for (const key of keys) {
         if (after !== undefined && key <= after) continue;
         const hash = this.digests.hashOf(key) ?? 0n;
-        const value = this.o.store.get(key);
+        const value = this.o.store.value(key);
         if (value !== undefined) {
           // The key twice (entry and KeyHash), the origin, the data, tags and lengths (UTF-8 at most 3 bytes a char).
-          if (page.value(key, value.value, hash) + 6 * key.length + 3 * this.o.nodeId.length + 40 > this.o.maxPayload) {
+          if (page.value(key, value, hash) + 6 * key.length + 3 * this.o.nodeId.length + 40 > this.o.maxPayload) {
             // No message holds it: it goes by the direct path; the page names the key only.
             page.undo();
             page.keyOnly(key, hash);
-            this.sendLarge(largeTo, { key, kind: value.kind, originNode: this.o.nodeId, value: value.value, data: encodeValue(value.value) });
+            this.sendLarge(largeTo, { key, kind: value.kind, originNode: this.o.nodeId, value, data: encodeValue(value) });
           }
         } else {
           const tombstone = this.o.store.tombstone(key);
@@ -441,12 +456,63 @@ export class AntiEntropy {
     const sorted = [...new Set(groups)].sort((a, b) => a - b);
     const per = Math.ceil(sorted.length / RANGE_STREAMS);
     const streams: Promise<void>[] = [];
-    for (let i = 0; i < sorted.length; i += per) streams.push(this.rangeStream(channel, sorted.slice(i, i + per)));
+    const covered: number[] = [];
+    const received = { keys: 0, reserved: this.tree.size };
+    for (let i = 0, n = 0; i < sorted.length; i += per, n++) {
+      covered.push(0);
+      const progress = (leaves: number, keys: number): void => {
+        covered[n] = leaves;
+        received.keys += keys;
+        this.expect(received, covered.reduce((a, b) => a + b, 0) / (sorted.length * LEAVES_PER_GROUP));
+      };
+      streams.push(this.rangeStream({ ...channel, ask: this.spread(channel, n) }, sorted.slice(i, i + per), progress));
+    }
     const outcomes = await Promise.allSettled(streams);
     for (const o of outcomes) if (o.status === "rejected") throw o.reason;
   }
 
-  private async rangeStream({ ask, merge }: Channel, groups: number[]): Promise<void> {
+  /**
+   * Size the digest tree for the keys a bulk pull will bring, from its pace so far (`received.keys`
+   * in `fraction` of the leaves): grown key by key, the tree re-indexes and copies every key
+   * several times over. At most EXPECT_FACTOR times what it holds, so a peer that lies about its
+   * leaves makes us reserve little more than it sent.
+   */
+  private expect(received: { keys: number; reserved: number }, fraction: number): void {
+    if (fraction <= 0 || fraction >= 1) return;
+    const coming = this.tree.size + (received.keys / fraction - received.keys);
+    if (coming <= received.reserved) return;
+    const target = Math.min(coming * 1.25, EXPECT_FACTOR * this.tree.size);
+    if (target < coming && target < 2 * received.reserved) return; // each step re-indexes: few, large ones
+    received.reserved = target;
+    this.tree.reserve(target);
+  }
+
+  /**
+   * How stream `n` of a bulk pull asks for its pages: from the round's peer and its helpers in turn
+   * (stream n from the n-th of them, chosen again at every page: helpers heard later join in), so
+   * each answers its share within its rate limit (request-server.ts, BULK_LIMITS). A page a helper
+   * does not answer (an error, a timeout) is asked of the round's peer instead.
+   */
+  private spread(channel: Channel, n: number): (request: NodeRequest) => Promise<NodeReply> {
+    const { ask, askPeer, peer } = channel;
+    if (askPeer === undefined || peer === undefined || this.o.bulkHelpers === undefined) return ask;
+    const helpers = this.o.bulkHelpers;
+    return async (request) => {
+      const sources = helpers(peer).filter((p) => p !== peer);
+      const helper = n % (sources.length + 1) === 0 ? undefined : sources[(n % (sources.length + 1)) - 1];
+      if (helper === undefined) return ask(request);
+      try {
+        const reply = await askPeer(helper, request);
+        if (reply.type === "digest") return reply;
+      } catch (error) {
+        if (this.stopped) throw error;
+      }
+      return ask(request);
+    };
+  }
+
+  /** `progress`: after each page, the leaves of `groups` done and the keys the page brought. */
+  private async rangeStream({ ask, merge }: Channel, groups: number[], progress: (leaves: number, keys: number) => void): Promise<void> {
     const buckets = groups.map((bucket) => ({ bucket, hash: 0n }));
     let leaf = groups[0]! * LEAVES_PER_GROUP;
     let after: string | undefined;
@@ -461,10 +527,8 @@ export class AntiEntropy {
       });
       if (reply.type !== "digest") throw new ProtocolError(`a range request was answered with ${reply.type}`);
       this.o.stats.bulkPullKeys += reply.keys.length;
-      if (reply.state !== undefined) {
-        merge(reply.state);
-        this.seed(reply.state, reply.keys);
-      }
+      const state = reply.state;
+      if (state !== undefined) this.digests.mergeSeeded(() => merge(state), (take) => this.seed(state, reply.keys, take));
       if (reply.differing.length === 0) return;
       const next = reply.differing[0]!;
       const last = reply.keys.at(-1)?.key;
@@ -476,6 +540,7 @@ export class AntiEntropy {
       }
       leaf = next;
       after = nextAfter;
+      progress(Math.max(0, groups.indexOf(groupOf(leaf))) * LEAVES_PER_GROUP + (leaf % LEAVES_PER_GROUP), reply.keys.length);
     }
   }
 
@@ -483,7 +548,7 @@ export class AntiEntropy {
    * A value we now hold exactly as the peer sent it (the store keeps the very object: we had
    * nothing, or the merge returned it) has the peer's entry hash: take it instead of rehashing.
    */
-  private seed(state: FullState, keys: readonly KeyHash[]): void {
+  private seed(state: FullState, keys: readonly KeyHash[], take: (key: string, hash: bigint) => void): void {
     // A page lists its entries in the order of its keys (no lookup table): an entry not found
     // further on ends the seeding, and what is not seeded is rehashed as usual.
     let k = 0;
@@ -491,7 +556,7 @@ export class AntiEntropy {
       while (k < keys.length && keys[k]!.key !== e.key) k++;
       if (k === keys.length) return;
       const h = keys[k++]!.hash;
-      if (h !== 0n && this.o.store.value(e.key) === e.value) this.digests.seed(e.key, h);
+      if (h !== 0n && this.o.store.value(e.key) === e.value) take(e.key, h);
     }
   }
 }

@@ -29,7 +29,7 @@ import type { ReplicatorStats } from "../extension/stats.js";
 import type { Store } from "./store.js";
 import type { RestoredDigest } from "./store-digest.js";
 import { Subscriptions } from "./subscriptions.js";
-import { SyncScheduler } from "./sync-scheduler.js";
+import { joinedBefore, SyncScheduler } from "./sync-scheduler.js";
 import { Writer } from "./writes.js";
 import { OwnWriter } from "./own-writer.js";
 import { PeerCapability } from "./peer-capability.js";
@@ -190,6 +190,12 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     maxPayload: maxPayload - PAYLOAD_HEADROOM,
     ask: (peer, request) => ask(peer, request, options.coordinationTimeoutMs),
     merge: (state) => merger.fullState(state, "sync"),
+    // Members of this DC that started before us hold what a join pulls: they answer a share of it.
+    bulkHelpers: (peer) =>
+      heartbeater
+        .members()
+        .filter((m) => !m.self && m.reachable && m.node !== peer && m.dataCenter === options.dataCenter && joinedBefore(m, { node: nodeId, startedAtMs }))
+        .map((m) => m.node),
     sendLarge: (peer, entry) => outbox.sendDirect(directSubject(options.subject, peer), entry),
     clock: options.clock,
     onError,

@@ -30,7 +30,7 @@ import {
 import { type AntiEntropy, RANGE_LEVEL } from "./anti-entropy.js";
 import { isHelloReplyTo, processIdentity } from "./identity.js";
 import { Pacer } from "./pacing.js";
-import { RateLimiter } from "./rate-limit.js";
+import { cpuTimeMs, RateLimiter } from "./rate-limit.js";
 import type { Merger } from "./merge.js";
 import type { Outbox } from "./outbox.js";
 import type { ReplicatorStats } from "../extension/stats.js";
@@ -68,7 +68,7 @@ export interface RequestServerDeps {
 }
 
 /**
- * Rate limits. Digest rounds and repairs by the time answering them took (a bulk pull of a few
+ * Rate limits. Digest rounds and repairs by the CPU time answering them took (a bulk pull of a few
  * thousand keys takes ~100 ms; a tree level, well under one): one requester may take a quarter of
  * this node's event loop, all of them together too, after a burst of a second, and a flood cannot
  * starve everything else. Bulk-pull pages are limited apart (BULK_LIMITS).
@@ -179,20 +179,21 @@ export class RequestServer {
   private bulkTurnMs = 0;
 
   /**
-   * The answer to an admitted request of this DC's bus, charged to its rate limit (by the time it
-   * took). A bulk-pull page comes encoded (written without an object per key, see range-pages.ts).
+   * The answer to an admitted request of this DC's bus, charged to its rate limit (by the CPU time
+   * it took, see cpuTimeMs). A bulk-pull page comes encoded (written without an object per key, see
+   * range-pages.ts); the turn's share of pages counts wall time (what the rest of the loop waits).
    */
   private charged(request: NodeRequest): NodeReply | Uint8Array {
     const d = this.deps;
     const startedMs = performance.now();
+    const startedCpuMs = cpuTimeMs();
     const range = request.type === "digest" && request.level === RANGE_LEVEL;
     const answer = range ? d.antiEntropy.rangePage(request, request.from) : this.answer(request, true);
     if (request.type === "digest" || request.type === "repair") {
-      const tookMs = Math.max(MIN_CHARGE_MS, performance.now() - startedMs);
-      (range ? this.bulkLimit : this.stateLimit).charge(request.from, tookMs, d.now());
+      (range ? this.bulkLimit : this.stateLimit).charge(request.from, Math.max(MIN_CHARGE_MS, cpuTimeMs() - startedCpuMs), d.now());
       if (range) {
         if (this.bulkTurnMs === 0) d.clock.soon(() => (this.bulkTurnMs = 0));
-        this.bulkTurnMs += tookMs;
+        this.bulkTurnMs += Math.max(MIN_CHARGE_MS, performance.now() - startedMs);
       }
     }
     return answer;
@@ -236,7 +237,7 @@ export class RequestServer {
 
   /**
    * A digest round or push from another data center's leader (xdc/receiver.ts). Its requester is
-   * no member here, so only the rate limit applies: digest rounds are charged what answering them
+   * no member here, so only the rate limit applies: digest rounds are charged the CPU time answering them
    * took, per requester and in all, like members' (undefined: refused, answer nothing).
    */
   answerRemote(request: NodeRequest): NodeReply | undefined {
@@ -247,9 +248,9 @@ export class RequestServer {
       d.stats.reject("rate-limited");
       return undefined;
     }
-    const startedMs = performance.now();
+    const startedCpuMs = cpuTimeMs();
     const answer = this.answer(request, false);
-    this.stateLimit.charge(source, Math.max(MIN_CHARGE_MS, performance.now() - startedMs), d.now());
+    this.stateLimit.charge(source, Math.max(MIN_CHARGE_MS, cpuTimeMs() - startedCpuMs), d.now());
     return answer;
   }
 

@@ -121,9 +121,8 @@ export class StoreDigest {
     restored?: RestoredDigest,
   ) {
     store.onChange((key) => {
-      this.dirty.add(key);
-      this.changes++;
-      if (this.timer === undefined) this.schedule(DELAY_MS);
+      if (this.pageChanges !== undefined) this.pageChanges.push(key);
+      else this.changed(key);
     });
     // A store restored from a snapshot is filled before we exist: take the hashes the snapshot
     // stored, and hash the rest of what it holds (tombstones are few: always rehashed).
@@ -149,10 +148,47 @@ export class StoreDigest {
     return this.setDigests.keys();
   }
 
-  /** Take a hash computed elsewhere (a peer's, for a value stored exactly as it sent it). */
-  seed(key: string, hash: bigint): void {
-    this.tree.set(key, hash);
-    this.dirty.delete(key);
+  /**
+   * Run `merge` (a bulk-pull page's), then `seed`, which hands `take` the hashes computed elsewhere
+   * (a peer's, for the values the merge stored exactly as it sent them), in the order the merge
+   * changed their keys. Only the keys the merge changed and `take` did not get are left to rehash:
+   * a million keys pulled do not each go into the set of changed keys and out again.
+   */
+  mergeSeeded(merge: () => void, seed: (take: (key: string, hash: bigint) => void) => void): void {
+    const changed: string[] = [];
+    this.pageChanges = changed;
+    try {
+      merge();
+    } catch (error) {
+      this.pageChanges = undefined;
+      for (const key of changed) this.changed(key);
+      throw error;
+    }
+    this.pageChanges = undefined;
+    const taken: string[] = [];
+    try {
+      seed((key, hash) => {
+        this.tree.set(key, hash);
+        this.dirty.delete(key); // changed before the page, not rehashed yet
+        taken.push(key);
+      });
+    } finally {
+      // Both lists in the merge's order: a changed key is taken when it is the next one taken (a
+      // key out of that order is rehashed: more work, never a wrong hash).
+      for (let i = 0, t = 0; i < changed.length; i++) {
+        if (changed[i] === taken[t]) t++;
+        else this.changed(changed[i]!);
+      }
+    }
+  }
+
+  /** Keys the merge of a bulk-pull page changed so far (see mergeSeeded); undefined outside one. */
+  private pageChanges: string[] | undefined;
+
+  private changed(key: string): void {
+    this.dirty.add(key);
+    this.changes++;
+    if (this.timer === undefined) this.schedule(DELAY_MS);
   }
 
   /** Rehash every changed key, in slices that let the event loop run in between. */

@@ -43,7 +43,8 @@ class Bytes {
 
   bytes(b: Uint8Array, from = 0, to = b.length): void {
     this.reserve(to - from);
-    this.buf.set(b.subarray(from, to), this.end);
+    if (to - from > 32) this.buf.set(b.subarray(from, to), this.end);
+    else for (let i = from, at = this.end; i < to; i++, at++) this.buf[at] = b[i]!; // a key, a counter: no view per copy
     this.end += to - from;
   }
 
@@ -73,7 +74,10 @@ export class RangePageWriter {
   private readonly hash = new Uint8Array(8);
   private readonly hashView = new DataView(this.hash.buffer);
   private readonly origin: Uint8Array;
-  private undoTo: [number, number, number] = [0, 0, 0];
+  // Where the key added last began in each part (numbers, not an array: one is marked per key).
+  private undoKeys = 0;
+  private undoEntries = 0;
+  private undoTombstones = 0;
   /** Keys added. */
   count = 0;
 
@@ -134,7 +138,9 @@ export class RangePageWriter {
 
   /** Remove the key added last. */
   undo(): void {
-    [this.keys.end, this.entries.end, this.tombstones.end] = this.undoTo;
+    this.keys.end = this.undoKeys;
+    this.entries.end = this.undoEntries;
+    this.tombstones.end = this.undoTombstones;
     this.count--;
   }
 
@@ -161,7 +167,9 @@ export class RangePageWriter {
   }
 
   private mark(): void {
-    this.undoTo = [this.keys.end, this.entries.end, this.tombstones.end];
+    this.undoKeys = this.keys.end;
+    this.undoEntries = this.entries.end;
+    this.undoTombstones = this.tombstones.end;
   }
 
   /** The KeyHash of the key in scratch[0, keyLen). */

@@ -129,6 +129,22 @@ describe("DigestTree", () => {
     assertSameTree(t, new DigestTree());
   });
 
+  it("reserve, between updates: every key stays findable and every level matches a fresh build", () => {
+    assertProperty(
+      "reserve keeps the tree",
+      fc.property(fc.array(op, { maxLength: 200 }), fc.array(op, { maxLength: 200 }), fc.nat({ max: 5_000 }), (before, after, capacity) => {
+        const tree = new DigestTree();
+        const model = new Map<string, bigint>();
+        apply(tree, model, before);
+        tree.reserve(capacity);
+        tree.reserve(capacity / 2); // smaller than what it holds room for: nothing changes
+        apply(tree, model, after);
+        for (const [k, h] of model) assert.equal(tree.get(k), h);
+        assertSameTree(tree, DigestTree.from(model));
+      }),
+    );
+  });
+
   it("rejects bad indices and non-bigint hashes", () => {
     const t = new DigestTree();
     assert.throws(() => t.groupLevel(GROUPS), InvalidArgumentError);

@@ -89,6 +89,46 @@ describe("a member's bulk-pull pages over the rate limit", () => {
   });
 });
 
+describe("what a bulk-pull page is charged", () => {
+  it("is the CPU time it took, not the wall time (waiting for the cores costs this node nothing)", async () => {
+    const clock = new VirtualClock(0);
+    const stats = new ReplicatorStats();
+    const answered: string[] = [];
+    const parked = new Int32Array(new SharedArrayBuffer(4));
+    let first = true;
+    const deps = {
+      nodeId: "member-a",
+      stats,
+      transport: { respond: (reply: string) => answered.push(reply), maxPayload: 1 << 20 },
+      antiEntropy: {
+        catchingUp: false,
+        rangePage: () => {
+          // Longer than the whole burst on the wall clock, next to no CPU: as a page built while
+          // other processes held the cores.
+          if (first) Atomics.wait(parked, 0, 0, BULK_LIMITS.perSource.burst + 100);
+          first = false;
+          return new Uint8Array([0x1a, 0x00]);
+        },
+      },
+      isMember: () => true,
+      isClosed: () => false,
+      reportError: (e: unknown) => assert.fail(String(e)),
+      now: () => clock.now(),
+      clock,
+    } as unknown as RequestServerDeps;
+    const s = new RequestServer(deps);
+    const page = encodeNodeRequest({ ...digest(RANGE_LEVEL), from: "joiner", buckets: [{ bucket: 3, hash: 0n }] });
+    s.serve(page, "inbox.1");
+    await clock.advance(1); // the next event-loop turn
+    for (let i = 2; i <= 4; i++) {
+      s.serve(page, `inbox.${i}`);
+      await clock.advance(1);
+    }
+    assert.deepEqual(answered, ["inbox.1", "inbox.2", "inbox.3", "inbox.4"], "the burst is not used up: none waits");
+    assert.equal(stats.rejected.get("rate-limited"), undefined);
+  });
+});
+
 describe("bulk-pull pages arriving together", () => {
   it("take at most BULK_TURN_MS of an event-loop turn; the rest wait for the next turns, none is dropped", async () => {
     const clock = new VirtualClock(0);

@@ -43,9 +43,17 @@ function merge(store: Store, state: FullState): void {
   }
 }
 
-/** `a` and `b` ask each other over the wire codec; `intercept` may answer a request instead. */
-function pair(intercept?: (request: NodeRequest) => NodeReply | undefined): { a: Side; b: Side; replySizes: number[] } {
+/**
+ * `a` and `b` (and `c`) ask each other over the wire codec; `intercept` may answer a request to
+ * `peer` instead; `helpers` are the bulk pull's (AntiEntropyOptions.bulkHelpers); `pages` counts the
+ * range pages each side answered.
+ */
+function pair(
+  intercept?: (request: NodeRequest, peer: string) => NodeReply | undefined,
+  helpers?: (peer: string) => string[],
+): { a: Side; b: Side; c: Side; replySizes: number[]; pages: Map<string, number> } {
   const replySizes: number[] = [];
+  const pages = new Map<string, number>();
   const sides = new Map<string, Side>();
   const make = (id: string): Side => {
     const store = new Store();
@@ -59,10 +67,11 @@ function pair(intercept?: (request: NodeRequest) => NodeReply | undefined): { a:
       ask: async (peer, request) => {
         const req = decodeNodeRequest(encodeNodeRequest(request));
         const other = sides.get(peer)!;
-        const forged = intercept?.(req);
+        const forged = intercept?.(req, peer);
         if (forged !== undefined) return decodeNodeReply(encodeNodeReply(forged));
         let reply: NodeReply;
         if (req.type === "digest" && req.level === RANGE_LEVEL) {
+          pages.set(peer, (pages.get(peer) ?? 0) + 1);
           // As the request server answers it: the page's own bytes.
           const bytes = other.ae.rangePage(req, undefined);
           replySizes.push(bytes.length);
@@ -79,12 +88,13 @@ function pair(intercept?: (request: NodeRequest) => NodeReply | undefined): { a:
       },
       merge: (state) => merge(store, state),
       onError: () => undefined,
+      ...(helpers === undefined ? {} : { bulkHelpers: helpers }),
     });
     const side = { id, store, stats, ae };
     sides.set(id, side);
     return side;
   };
-  return { a: make("a"), b: make("b"), replySizes };
+  return { a: make("a"), b: make("b"), c: make("c"), replySizes, pages };
 }
 
 /** `a` holds counters, a few fat sets that share one leaf (pages end inside it), and tombstones. */
@@ -173,6 +183,32 @@ describe("bulk pull", () => {
     assert.equal(asked, 1, "no request after the close");
     assert.equal(b.store.size, 1, "nothing merged after the close");
     assert.equal(a.store.get("mine"), undefined);
+  });
+
+  test("the round's peer and its helpers each answer a share of the pages", async () => {
+    const { a, b, c, pages } = pair(undefined, () => ["c"]);
+    fill(a);
+    fill(c); // the same data, written alike
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assertSameStores(a.store, b.store);
+    const [fromA, fromC] = [pages.get("a") ?? 0, pages.get("c") ?? 0];
+    assert.ok(fromA > 3 && fromC > 3, `pages from a: ${fromA}, from c: ${fromC}`);
+    assert.equal(pages.get("b"), undefined);
+    assert.equal(b.ae.pendingRehash, 0, "every value came with its hash");
+    assert.equal(await b.ae.sync("c", "manual"), true);
+    assert.equal(b.stats.bulkPullKeys, a.store.size + a.store.tombstoneCount, "each key was pulled once; the round with c is an ordinary one");
+  });
+
+  test("a page a helper does not answer is asked of the round's peer", async () => {
+    const { a, b, pages } = pair(
+      (request, peer) => (peer === "c" && request.type === "digest" ? { type: "error", error: "no" } : undefined),
+      () => ["c"],
+    );
+    fill(a);
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assertSameStores(a.store, b.store);
+    assert.ok(b.stats.bulkPullKeys >= a.store.size, "by bulk pull, not the ordinary round");
+    assert.ok((pages.get("a") ?? 0) > 10);
   });
 
   test("a peer that does not know level 3 still gets the joiner everything", async () => {

@@ -62,3 +62,43 @@ describe("StoreDigest on a large ORSet", () => {
     }
   });
 });
+
+describe("StoreDigest.mergeSeeded (a bulk-pull page)", () => {
+  test("takes the hashes it is given; every other key the merge changed is rehashed", async () => {
+    const store = new Store();
+    const digest = new StoreDigest(store, systemClock, (e) => assert.fail(String(e)));
+    try {
+      const counter = (n: number): GCounter => GCounter.empty().increment("p~1", n).resetDelta();
+      store.set("before", "gcounter", counter(9), "local"); // changed before the page, not rehashed yet
+      assert.equal(digest.pending, 1);
+      const given = (key: string): bigint => BigInt(key.length) * 1_000_003n;
+      digest.mergeSeeded(
+        () => {
+          for (const [i, key] of ["a", "not-taken", "before", "c"].entries()) store.set(key, "gcounter", counter(i + 1), "remote");
+        },
+        (take) => {
+          for (const key of ["a", "before", "c"]) take(key, given(key));
+        },
+      );
+      for (const key of ["a", "before", "c"]) assert.equal(digest.hashOf(key), given(key), key);
+      assert.equal(digest.hashOf("not-taken"), undefined, "left to rehash");
+      assert.equal(digest.pending, 1);
+
+      // Taken in another order than the merge's: what is not matched is rehashed, never wrong.
+      digest.mergeSeeded(
+        () => {
+          for (const key of ["x", "y"]) store.set(key, "gcounter", counter(5), "remote");
+        },
+        (take) => {
+          for (const key of ["y", "x"]) take(key, given(key));
+        },
+      );
+      assert.equal(digest.pending, 2, "not-taken and x");
+      await digest.refreshAll();
+      for (const key of ["not-taken", "x"]) assert.equal(digest.hashOf(key), keyEntryHash(key, contentHash(store.value(key)!)), key);
+      assert.equal(digest.hashOf("y"), given("y"));
+    } finally {
+      digest.stop();
+    }
+  });
+});

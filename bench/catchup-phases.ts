@@ -1,0 +1,74 @@
+/**
+ * Where a bulk pull's CPU goes (issue 13), in one process and without a bus: a node holding
+ * `--keys` GCounter keys answers an empty node's join round, page by page. CPU time (not wall
+ * time: the machine is shared) of building the pages (the answering side), decoding them, merging
+ * them, and the rest of the joiner's round (seeding and sizing its digest tree, the opening and
+ * closing digest exchanges). The transport and start-up are what bench/catchup.ts adds on top.
+ *
+ *   node --import tsx bench/catchup-phases.ts --keys 1000000
+ */
+import { systemClock } from "../src/clock.js";
+import { HybridClock } from "../src/cluster/hlc.js";
+import { GCounter } from "../src/crdt/index.js";
+import { ReplicatorStats } from "../src/extension/stats.js";
+import { AntiEntropy, RANGE_LEVEL } from "../src/replicator/anti-entropy.js";
+import { ChangeStream } from "../src/replicator/changes.js";
+import { Merger } from "../src/replicator/merge.js";
+import { cpuTimeMs } from "../src/replicator/rate-limit.js";
+import { Store } from "../src/replicator/store.js";
+import { Subscriptions } from "../src/replicator/subscriptions.js";
+import { PAYLOAD_HEADROOM } from "../src/transport/types.js";
+import { decodeNodeReply, decodeNodeRequest, encodeNodeRequest, type FullState, type NodeReply, type NodeRequest } from "../src/wire/codec.js";
+
+const i = process.argv.indexOf("--keys");
+const keys = i < 0 ? 1_000_000 : Number(process.argv[i + 1]);
+const MAX_PAYLOAD = 1024 * 1024; // nats-server's default
+
+const spent = { build: 0, decode: 0, merge: 0, pages: 0, bytes: 0 };
+const timed = <T>(phase: "build" | "decode" | "merge", work: () => T): T => {
+  const started = cpuTimeMs();
+  const result = work();
+  spent[phase] += cpuTimeMs() - started;
+  return result;
+};
+
+function node(id: string, ask: (request: NodeRequest) => Promise<NodeReply>, onError: (e: unknown) => void): { store: Store; ae: AntiEntropy; merger: Merger } {
+  const store = new Store();
+  const stats = new ReplicatorStats();
+  const merger = new Merger(store, stats, new Subscriptions(() => undefined), new ChangeStream(() => undefined), id, new HybridClock(Date.now, 60_000), () => 0);
+  const merge = (state: FullState): void => void timed("merge", () => merger.fullState(state, "sync"));
+  const ae = new AntiEntropy({ nodeId: id, store, stats, maxPayload: MAX_PAYLOAD - PAYLOAD_HEADROOM, clock: systemClock, ask: (_, r) => ask(r), merge, onError });
+  return { store, ae, merger };
+}
+
+// The holder's only round (below) is one to hash its store: it asks nobody, and fails after that.
+const holder = node("holder", () => Promise.reject(new Error("the holder asks nobody")), () => undefined);
+const joiner = node("joiner", async (sent) => {
+  const request = decodeNodeRequest(encodeNodeRequest(sent));
+  if (request.type === "digest" && request.level === RANGE_LEVEL) {
+    const page = timed("build", () => holder.ae.rangePage(request, undefined));
+    spent.pages++;
+    spent.bytes += page.length;
+    return timed("decode", () => decodeNodeReply(page));
+  }
+  if (request.type === "digest") return { type: "digest", ...holder.ae.answer(request) };
+  if (request.type === "push") return { type: "write", ok: holder.merger.fullState(request, "sync") === 0, error: "" };
+  throw new Error(`unexpected ${request.type}`);
+}, (e) => console.error(e));
+
+for (let k = 0; k < keys; k++) holder.merger.write(`k${k}`, "gcounter", GCounter.empty().increment("holder~1", 1).resetDelta(), GCounter.empty());
+// A settled holder: its digest tree has hashed everything (a loaded cluster's has, long before a join).
+await holder.ae.sync("nobody", "manual");
+if (holder.ae.pendingRehash > 0) throw new Error("the holder has keys left to hash");
+
+const started = cpuTimeMs();
+const ok = await joiner.ae.sync("holder", "join");
+const total = cpuTimeMs() - started;
+if (!ok || joiner.store.size !== keys) throw new Error(`the join round failed: ${joiner.store.size}/${keys} keys`);
+const joinerMs = total - spent.build;
+const rest = joinerMs - spent.decode - spent.merge;
+const us = (ms: number): string => ((ms * 1000) / keys).toFixed(2);
+console.log(
+  `${keys} keys in ${spent.pages} pages (${(spent.bytes / 1e6).toFixed(1)} MB), CPU ms (µs/key): building pages ${spent.build.toFixed(0)} (${us(spent.build)}); ` +
+    `joiner ${joinerMs.toFixed(0)} (${us(joinerMs)}) = decoding ${spent.decode.toFixed(0)} + merging ${spent.merge.toFixed(0)} + digest seeding and the rest ${rest.toFixed(0)}`,
+);
