@@ -12,7 +12,7 @@ import { DecodeError, InvalidArgumentError } from "../errors.js";
 import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
 import { canonical } from "./element.js";
 import { LWWRegister, lwwRegisterType } from "./lww-register.js";
-import { mapDots, ORMap, orMapType } from "./ormap.js";
+import { mapDots, mapPruning, ORMap, orMapType } from "./ormap.js";
 import type { Crdt, Element, ORMapState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
 
@@ -206,12 +206,6 @@ export const lwwMapType: DataTypeDescriptor<LWWMap, ORMapState> = {
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),
   ),
-  pruning: {
-    writers: (m) => m.writers,
-    foldRetired: (m, writerId) => m.foldRetired(writerId),
-    absorbRemoved: (m, marker, into) => m.absorbRemoved(marker, into),
-    withoutMarkersBefore: (m, cutoffMs, alongside) => m.withoutMarkersBefore(cutoffMs, alongside),
-    holds: (m, id) => m.holdsWriter(id),
-  },
+  pruning: mapPruning<LWWMap>(),
   maxLwwTimestamp: (map) => orMapType.maxLwwTimestamp!(map.map as ORMap),
 };

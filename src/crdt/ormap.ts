@@ -43,7 +43,7 @@ import { CausalContext, compareDots, compareStrings, decodeDot, dotKey, renameDo
 import { canonical, decodeCanonical, isCanonical } from "./element.js";
 import { freezeElement, ORSet } from "./orset.js";
 import { PMap, sameMaps } from "./pmap.js";
-import { holdableByORMap, registeredDataTypes, type DataTypeDescriptor, type DotsCapability, type JsonCapability } from "./descriptor.js";
+import { holdableByORMap, registeredDataTypes, type DataTypeDescriptor, type DotsCapability, type JsonCapability, type PruningCapability } from "./descriptor.js";
 import type { AnyState, Crdt, DataKind, DotState, Element, ORMapState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
 import { absorbedAmong, absorbedBy, adopterOf, adoptionsAmong, adoptionsBy, coverageOf, foldIdOf, isCovered, markersBefore, retiredBy, type Adoptions } from "./writer-ids.js";
@@ -808,6 +808,26 @@ export function mapDots<T extends Crdt>(mapOf: (value: T) => ORMap, withSeen: (v
   return {
     maxCounter: (value, node) => mapOf(value).context.next(node).counter - 1,
     above: withSeen,
+  };
+}
+
+/** The methods a map type built on ORMap delegates pruning to (LWWMap, PNCounterMap, ORMultiMap). */
+interface PrunableMap<T> {
+  readonly writers: string[];
+  foldRetired(writerId: string): T;
+  absorbRemoved(marker: string, into: string): T;
+  withoutMarkersBefore(cutoffMs: number, alongside?: T): T;
+  holdsWriter(id: string): boolean;
+}
+
+/** The pruning capability of a map type built on ORMap (each method delegates to the map). */
+export function mapPruning<T extends Crdt & PrunableMap<T>>(): PruningCapability<T> {
+  return {
+    writers: (m) => m.writers,
+    foldRetired: (m, writerId) => m.foldRetired(writerId),
+    absorbRemoved: (m, marker, into) => m.absorbRemoved(marker, into),
+    withoutMarkersBefore: (m, cutoffMs, alongside) => m.withoutMarkersBefore(cutoffMs, alongside),
+    holds: (m, id) => m.holdsWriter(id),
   };
 }
 

@@ -10,7 +10,7 @@
  */
 import { DecodeError } from "../errors.js";
 import type { DataTypeDescriptor, JsonCapability } from "./descriptor.js";
-import { mapDots, ORMap } from "./ormap.js";
+import { mapDots, mapPruning, ORMap } from "./ormap.js";
 import { countJson } from "./gcounter.js";
 import { PNCounter, pncounterType } from "./pncounter.js";
 import type { Crdt, Element, ORMapState } from "./types.js";
@@ -212,11 +212,5 @@ export const pncounterMapType: DataTypeDescriptor<PNCounterMap, ORMapState> = {
     (m) => m.map as ORMap,
     (m, node, counter) => m.withSeen(node, counter),
   ),
-  pruning: {
-    writers: (m) => m.writers,
-    foldRetired: (m, writerId) => m.foldRetired(writerId),
-    absorbRemoved: (m, marker, into) => m.absorbRemoved(marker, into),
-    withoutMarkersBefore: (m, cutoffMs, alongside) => m.withoutMarkersBefore(cutoffMs, alongside),
-    holds: (m, id) => m.holdsWriter(id),
-  },
+  pruning: mapPruning<PNCounterMap>(),
 };
