@@ -59,15 +59,29 @@ function ofNode(id: string, node: string): boolean {
   return parseWriter(id)?.node === node;
 }
 
-function ownShare(c: GCounter, node: string): number {
+/**
+ * Markers left out of a share, in the value before the merge and in the merged one: those a map's
+ * context covers (ORMap.coveredMarker), which its absorptions leave out too.
+ */
+interface Skips {
+  readonly before?: (id: string) => boolean;
+  readonly merged?: (id: string) => boolean;
+}
+
+function ownShare(c: GCounter, node: string, skip?: (id: string) => boolean): number {
   let sum = 0;
-  for (const id of c.nodes) if (ofNode(id, node)) sum += c.slot(id);
+  for (const id of c.nodes) if (ofNode(id, node) && skip?.(id) !== true) sum += c.slot(id);
   return sum;
 }
 
 /** What `before` held of `node`'s share and `merged` no longer does (negative: the fold knew more). */
-function missingShare(before: GCounter, merged: GCounter, node: string): number {
-  return ownShare(before, node) - ownShare(merged, node);
+function missingShare(before: GCounter, merged: GCounter, node: string, skips?: Skips): number {
+  return ownShare(before, node, skips?.before) - ownShare(merged, node, skips?.merged);
+}
+
+/** A map's Skips: the markers each side's context covers. */
+function mapSkips(before: ORMap, merged: ORMap): Skips {
+  return { before: before.coveredMarker(), merged: merged.coveredMarker() };
 }
 
 /** `value` (its pending delta: the re-issued effects) as a Reissued; `reissueCovered` drops the pending delta. */
@@ -160,10 +174,10 @@ export function droppedEffects(before: Crdt, merged: Crdt, node: string): number
 }
 
 /** `droppedEffects` under `coverage` (see `causalView`); undefined for a type that records no writer ids. */
-function droppedIn(before: Crdt, merged: Crdt, node: string, coverage?: Coverage): number | undefined {
-  if (before instanceof GCounter && merged instanceof GCounter) return Math.max(0, missingShare(before, merged, node));
+function droppedIn(before: Crdt, merged: Crdt, node: string, coverage?: Coverage, skips?: Skips): number | undefined {
+  if (before instanceof GCounter && merged instanceof GCounter) return Math.max(0, missingShare(before, merged, node, skips));
   if (before instanceof PNCounter && merged instanceof PNCounter) {
-    return Math.max(0, missingShare(before.increments, merged.increments, node)) + Math.max(0, missingShare(before.decrements, merged.decrements, node));
+    return Math.max(0, missingShare(before.increments, merged.increments, node, skips)) + Math.max(0, missingShare(before.decrements, merged.decrements, node, skips));
   }
   const maps = [mapOf(before), mapOf(merged)] as const;
   if (maps[0] !== undefined && maps[1] !== undefined) return droppedInMap(maps[0].map, maps[1].map, node, coverage);
@@ -185,7 +199,7 @@ function droppedInMap(before: ORMap, merged: ORMap, node: string, around?: Cover
   for (const { key, was, own } of droppedKeys(before, node, coverage)) {
     const now = merged.getCanonical(key);
     if (now === undefined) n++;
-    else n += droppedIn(was, now, node, coverage) ?? (own === undefined || now.merge(own).equals(now) ? 0 : 1);
+    else n += droppedIn(was, now, node, coverage, mapSkips(before, merged)) ?? (own === undefined || now.merge(own).equals(now) ? 0 : 1);
   }
   return n;
 }
@@ -248,14 +262,14 @@ export function reissueCovered(before: Crdt, merged: Crdt, node: string, fresh: 
  * `reissueCovered` under `coverage` (see `causalView`), its value still carrying a counter's or a
  * map's re-issue as its pending delta (a map's update takes it as the change).
  */
-function reissueIn(before: Crdt, merged: Crdt, node: string, fresh: string, authoredFrom: number, coverage?: Coverage): Reissued | undefined {
+function reissueIn(before: Crdt, merged: Crdt, node: string, fresh: string, authoredFrom: number, coverage?: Coverage, skips?: Skips): Reissued | undefined {
   if (before instanceof GCounter && merged instanceof GCounter) {
-    const up = missingShare(before, merged, node);
+    const up = missingShare(before, merged, node, skips);
     return withDelta(up > 0 ? merged.increment(fresh, up) : merged, Math.max(0, -up));
   }
   if (before instanceof PNCounter && merged instanceof PNCounter) {
-    const up = missingShare(before.increments, merged.increments, node);
-    const down = missingShare(before.decrements, merged.decrements, node);
+    const up = missingShare(before.increments, merged.increments, node, skips);
+    const down = missingShare(before.decrements, merged.decrements, node, skips);
     let value = merged;
     if (up > 0) value = value.increment(fresh, up);
     if (down > 0) value = value.decrement(fresh, down);
@@ -275,12 +289,13 @@ function reissueIn(before: Crdt, merged: Crdt, node: string, fresh: string, auth
  */
 function reissueMap(before: ORMap, merged: { map: ORMap; wrap(map: ORMap): Crdt }, node: string, fresh: string, authoredFrom: number, around?: Coverage): Reissued {
   const coverage = around ?? coverageOf(merged.map.writers);
+  const skips = mapSkips(before, merged.map);
   let map = merged.map;
   let lost = 0;
   for (const { key, was, own } of droppedKeys(before, node, coverage)) {
     // What the key needs, against its merged value (an absent key: the empty value); the update then
     // redoes it against its own base, whose dots for `fresh` it keeps above the map's.
-    const reissue = (base: Crdt): Reissued | undefined => reissueIn(was, base, node, fresh, authoredFrom, coverage);
+    const reissue = (base: Crdt): Reissued | undefined => reissueIn(was, base, node, fresh, authoredFrom, coverage, skips);
     const now = map.getCanonical(key);
     const probe = reissue(now ?? registeredDataTypes().get(map.valueKind)!.empty());
     const adds = probe === undefined ? own !== undefined && (now === undefined || !now.merge(own).equals(now)) : probe.delta !== undefined;

@@ -29,9 +29,11 @@ export interface PruningCapability<T extends Crdt = Crdt> {
    * Types a removed node can come back in (crdt/comeback.ts): `value` with the ids of a removed node
    * that `marker` covers absorbed under the marker (writer-ids.ts) — a counter's amount into `into`'s
    * slot (the absorbing node's writer id in that key), dots re-issued under the marker — carrying
-   * the change as its delta; `value` itself when it records none.
+   * the change as its delta; `value` itself when it records none. `skip`: ids the value around this
+   * one (a map's context) covers already, which a counter drops without moving or recording them
+   * (an earlier marker the node's own later fold covers: its share is no longer the node's).
    */
-  absorbRemoved?(value: T, marker: string, into: string): T;
+  absorbRemoved?(value: T, marker: string, into: string, skip?: (id: string) => boolean): T;
   /**
    * With `absorbRemoved`: `value` without the markers made before `cutoffMs` (expired) that hold no
    * effects of their own — a set element or register value still under one keeps it, here or in

@@ -354,9 +354,10 @@ export class GCounter implements Crdt<GCounter> {
    * slot: it grows by their amount, they go, and the marker's slot holds what the node's ids held
    * (its earlier markers' amounts included), for a comeback of the node to compare with. The delta
    * is `into`'s slot and the marker: wherever it arrives the absorbed slots go. `this` when the
-   * value holds nothing the marker covers.
+   * value holds nothing the marker covers. `skip`: ids the value around this one covers already (a
+   * map's context, see PruningCapability.absorbRemoved): dropped, neither moved nor recorded.
    */
-  absorbRemoved(marker: string, into: string): GCounter {
+  absorbRemoved(marker: string, into: string, skip?: (id: string) => boolean): GCounter {
     checkNode(into);
     const s = GCounter.#array(this);
     let moved = 0;
@@ -369,6 +370,7 @@ export class GCounter implements Crdt<GCounter> {
         if (node !== marker) kept.push(node, s[i + 1]!);
         continue;
       }
+      if (skip?.(node) === true) continue; // gone already where this value lives (see the doc)
       absorbed++;
       share += s[i + 1] as number;
       if (counts(node)) moved += s[i + 1] as number;
@@ -527,7 +529,7 @@ export const gcounterType: DataTypeDescriptor<GCounter, GCounterState> = {
   pruning: {
     writers: (v) => v.writers,
     foldRetired: (v, writerId) => v.foldRetired(writerId),
-    absorbRemoved: (v, marker, into) => v.absorbRemoved(marker, into),
+    absorbRemoved: (v, marker, into, skip) => v.absorbRemoved(marker, into, skip),
     withoutMarkersBefore: (v, cutoffMs) => v.withoutMarkersBefore(cutoffMs),
     holds: (v, id) => v.holds(id),
   },

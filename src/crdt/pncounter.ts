@@ -108,8 +108,8 @@ export class PNCounter implements Crdt<PNCounter> {
   }
 
   /** Absorbs a removed node's ids in both halves (see GCounter.absorbRemoved). */
-  absorbRemoved(marker: string, into: string): PNCounter {
-    return PNCounter.#both(this, (c) => c.absorbRemoved(marker, into));
+  absorbRemoved(marker: string, into: string, skip?: (id: string) => boolean): PNCounter {
+    return PNCounter.#both(this, (c) => c.absorbRemoved(marker, into, skip));
   }
 
   /** Drops expired markers in both halves (see GCounter.withoutMarkersBefore). */
@@ -171,7 +171,7 @@ export const pncounterType: DataTypeDescriptor<PNCounter, PNCounterState> = {
   pruning: {
     writers: (v) => v.writers,
     foldRetired: (v, writerId) => v.foldRetired(writerId),
-    absorbRemoved: (v, marker, into) => v.absorbRemoved(marker, into),
+    absorbRemoved: (v, marker, into, skip) => v.absorbRemoved(marker, into, skip),
     withoutMarkersBefore: (v, cutoffMs) => v.withoutMarkersBefore(cutoffMs),
     holds: (v, id) => v.increments.holds(id) || v.decrements.holds(id),
   },

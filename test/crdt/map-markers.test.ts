@@ -207,3 +207,30 @@ describe("markers held in values", () => {
     assert.deepEqual(folded.writers.sort(), ["a~1", "x!2"]);
   });
 });
+
+test("a second absorption after the node's own fold: a first marker the map's fold id covers counts in neither the new share nor the comeback (two-DC seed 20295879)", async () => {
+  const { OwnWriter } = await import("../../src/replicator/own-writer.js");
+  const { ReplicatorStats } = await import("../../src/extension/stats.js");
+  const { markerFor } = await import("../../src/crdt/writer-ids.js");
+  const settle = (m: PNCounterMap<string>): PNCounterMap<string> => m.resetDelta();
+  // e1's first process wrote f0 +1; the leader e2 absorbed it (its first marker, made at 5).
+  const first = settle(PNCounterMap.empty<string>().increment("e1~1", "f0", 1));
+  const absorbed = settle(first.absorbRemoved(markerFor(first.writers, "e1", 5)!, "e2~1"));
+  // e1's next process (e1~6) merged that and folded its retired ids (the marker among them): the
+  // map's context holds e1^6, which covers the first marker. The leader merged the fold.
+  const folded = settle(absorbed.foldRetired("e1~6"));
+  assert.ok(folded.holdsWriter("e1^6"));
+  // Cut off, e1 wrote f0 +2 under its fold id; the leader, which never saw it, absorbed e1 again.
+  const atE1 = settle(folded.increment("e1^6", "f0", 2));
+  assert.equal(atE1.get("f0"), 3);
+  const second = settle(folded.absorbRemoved(markerFor(folded.writers, "e1", 20)!, "e2~1"));
+  assert.equal(second.get("f0"), 1, "the leader: e1's first +1 in its slot");
+  // e1 comes back: it merges the second absorption and re-issues what it lacks.
+  const published: Crdt[] = [];
+  const own = new OwnWriter("e1", "e1~6", { publish: (_k, _kind, d) => published.push(d), renewed: () => {}, stats: new ReplicatorStats(), reportError: () => {} });
+  const merged = atE1.merge(second);
+  const back = own.afterMerge("m", "pncounterMap", atE1, second, merged) as PNCounterMap<string>;
+  assert.equal(back.get("f0"), 3, "e1's +1 and +2, each once");
+  assert.equal(published.length, 1);
+  assert.equal(second.merge(published[0] as PNCounterMap<string>).get("f0"), 3, "the leader, with the re-issue");
+});
