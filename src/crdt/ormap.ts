@@ -501,7 +501,7 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   }
 
   /**
-   * Whether `id` is a marker this map's own context covers (the node's later fold id there): a
+   * @internal Whether `id` is a marker this map's own context covers (the node's later fold id there): a
    * value of a writer's instance may still hold it — the fold joined no change into a value that
    * mentions only a marker, which counts nothing — but its share is no longer the node's.
    */
