@@ -31,12 +31,16 @@ export function replayCommand(seed: number): string {
 export async function runSchedules(
   firstSeed: number,
   count: number,
-  options: ScheduleOptions & { onResult?: (r: ScheduleResult, done: number) => void } = {},
+  options: ScheduleOptions & { onResult?: (r: ScheduleResult, done: number) => void; twoDcOnly?: boolean } = {},
 ): Promise<Summary> {
   const started = performance.now();
   const s: Summary = { schedules: 0, failed: [], lost: 0, fewerThanMajorityOfFive: { writes: 0, reads: 0 }, ops: new Map(), faults: new Map(), convergedOnItsOwn: 0, virtualMs: 0, events: 0, wallMs: 0 };
+  // Two-DC only: the two-DC seeds from `firstSeed` on (one in twenty), `count` of them.
+  let first = firstSeed;
+  while (options.twoDcOnly === true && !isTwoDcSeed(first)) first++;
+  const step = options.twoDcOnly === true ? 20 : 1;
   for (let i = 0; i < count; i++) {
-    const seed = firstSeed + i;
+    const seed = first + i * step;
     let r: ScheduleResult;
     try {
       r = await (isTwoDcSeed(seed) ? runTwoDcSchedule(seed, options) : runSchedule(seed, options));
