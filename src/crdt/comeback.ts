@@ -195,11 +195,12 @@ function droppedIn(before: Crdt, merged: Crdt, node: string, coverage?: Coverage
 
 function droppedInMap(before: ORMap, merged: ORMap, node: string, around?: Coverage): number {
   const coverage = around ?? coverageOf(merged.writers);
+  const skips = mapSkips(before, merged);
   let n = 0;
   for (const { key, was, own } of droppedKeys(before, node, coverage)) {
     const now = merged.getCanonical(key);
     if (now === undefined) n++;
-    else n += droppedIn(was, now, node, coverage, mapSkips(before, merged)) ?? (own === undefined || now.merge(own).equals(now) ? 0 : 1);
+    else n += droppedIn(was, now, node, coverage, skips) ?? (own === undefined || now.merge(own).equals(now) ? 0 : 1);
   }
   return n;
 }

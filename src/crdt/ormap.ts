@@ -352,6 +352,11 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     this.#entries.forEach((instances, k) => fn(k, instances));
   }
 
+  /** Whether the map's own context records `id` (see PruningCapability.holds). */
+  holdsWriter(id: string): boolean {
+    return this.#context.mentions(id);
+  }
+
   /** How many writer instances the map holds over all its keys (what its size in memory follows). */
   get instanceCount(): number {
     return this.#index.size;
@@ -486,13 +491,14 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
     if (absorbedBy(marker, into) || absorbedAmong(this.writers, marker).size === 0) return this;
     const pruning = this.#valueType.pruning;
     const absorb = pruning?.absorbRemoved;
+    const skip = this.coveredMarker();
     return this.takenOver(
       {
         gone: absorbedAmong(this.#context.nodes, marker),
         mentions: (v) => pruning !== undefined && pruning.writers(v).some((id) => absorbedBy(marker, id)),
         into,
         reshipsInto: false,
-        change: absorb === undefined ? undefined : (v) => absorb(v, marker, into, this.coveredMarker()),
+        change: absorb === undefined ? undefined : (v) => absorb(v, marker, into, skip),
         minters: [into, marker],
         cover: marker,
       },
@@ -821,7 +827,7 @@ export function mapDots<T extends Crdt>(mapOf: (value: T) => ORMap, withSeen: (v
   };
 }
 
-/** The methods a map type built on ORMap delegates pruning to (LWWMap, PNCounterMap, ORMultiMap). */
+/** The methods ORMap, and each map type built on it (LWWMap, PNCounterMap, ORMultiMap), prune with. */
 interface PrunableMap<T> {
   readonly writers: string[];
   foldRetired(writerId: string): T;
@@ -830,7 +836,7 @@ interface PrunableMap<T> {
   holdsWriter(id: string): boolean;
 }
 
-/** The pruning capability of a map type built on ORMap (each method delegates to the map). */
+/** The pruning capability of ORMap and of the map types built on it (each calls the map's method). */
 export function mapPruning<T extends Crdt & PrunableMap<T>>(): PruningCapability<T> {
   return {
     writers: (m) => m.writers,
@@ -882,13 +888,7 @@ export const orMapType: DataTypeDescriptor<ORMap, ORMapState> = {
     (m) => m,
     (m, node, counter) => m.withSeen(node, counter),
   ),
-  pruning: {
-    writers: (m) => m.writers,
-    foldRetired: (m, writerId) => m.foldRetired(writerId),
-    absorbRemoved: (m, marker, into) => m.absorbRemoved(marker, into),
-    withoutMarkersBefore: (m, cutoffMs, alongside) => m.withoutMarkersBefore(cutoffMs, alongside),
-    holds: (m, id) => m.context.mentions(id),
-  },
+  pruning: mapPruning<ORMap>(),
   maxLwwTimestamp: (map) => {
     const ofValue = registeredDataTypes().get(map.valueKind)?.maxLwwTimestamp;
     let max = 0;

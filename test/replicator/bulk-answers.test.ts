@@ -26,6 +26,26 @@ function server(catchingUp: boolean): RequestServer {
 
 const digest = (level: number): DigestRequest & { type: "digest" } => ({ type: "digest", from: "member", level, buckets: [], keys: [], bucket: 0 });
 
+/** A member's request server on a virtual clock whose bulk-pull pages `rangePage` builds; the reply subjects it answered, in order. */
+function pageServer(rangePage: () => Uint8Array, isMember: (node: string) => boolean = () => true) {
+  const clock = new VirtualClock(0);
+  const stats = new ReplicatorStats();
+  const answered: string[] = [];
+  const deps = {
+    nodeId: "member-a",
+    stats,
+    transport: { respond: (reply: string) => answered.push(reply), maxPayload: 1 << 20 },
+    antiEntropy: { catchingUp: false, rangePage },
+    isMember,
+    isClosed: () => false,
+    reportError: (e: unknown) => assert.fail(String(e)),
+    now: () => clock.now(),
+    clock,
+  } as unknown as RequestServerDeps;
+  const page = (from: string): Uint8Array => encodeNodeRequest({ ...digest(RANGE_LEVEL), from, buckets: [{ bucket: 3, hash: 0n }] });
+  return { s: new RequestServer(deps), clock, stats, answered, page };
+}
+
 describe("a node catching up", () => {
   it("turns digest rounds away with an error the requester retries after", () => {
     for (const level of [0, 1, 2]) {
@@ -44,34 +64,19 @@ describe("a node catching up", () => {
 
 describe("a member's bulk-pull pages over the rate limit", () => {
   it("wait for it (within bounds) instead of being dropped; a stranger's are refused", async () => {
-    const clock = new VirtualClock(0);
-    const stats = new ReplicatorStats();
-    const answered: string[] = [];
     let expensive = true;
-    const deps = {
-      nodeId: "member-a",
-      stats,
-      transport: { respond: (reply: string) => answered.push(reply), maxPayload: 1 << 20 },
-      antiEntropy: {
-        catchingUp: false,
-        rangePage: () => {
-          // The first page takes (a little more than) the whole burst of answering time.
-          const until = performance.now() + (expensive ? BULK_LIMITS.perSource.burst + 100 : 0);
-          expensive = false;
-          while (performance.now() < until) {
-            // busy, as a huge page would be
-          }
-          return new Uint8Array([0x1a, 0x00]);
-        },
+    const { s, clock, stats, answered, page } = pageServer(
+      () => {
+        // The first page takes (a little more than) the whole burst of answering time.
+        const until = performance.now() + (expensive ? BULK_LIMITS.perSource.burst + 100 : 0);
+        expensive = false;
+        while (performance.now() < until) {
+          // busy, as a huge page would be
+        }
+        return new Uint8Array([0x1a, 0x00]);
       },
-      isMember: (node: string) => node !== "stranger",
-      isClosed: () => false,
-      reportError: (e: unknown) => assert.fail(String(e)),
-      now: () => clock.now(),
-      clock,
-    } as unknown as RequestServerDeps;
-    const s = new RequestServer(deps);
-    const page = (from: string): Uint8Array => encodeNodeRequest({ ...digest(RANGE_LEVEL), from, buckets: [{ bucket: 3, hash: 0n }] });
+      (node) => node !== "stranger",
+    );
 
     s.serve(page("joiner"), "inbox.1");
     assert.deepEqual(answered, ["inbox.1"]);
@@ -91,37 +96,19 @@ describe("a member's bulk-pull pages over the rate limit", () => {
 
 describe("what a bulk-pull page is charged", () => {
   it("is the CPU time it took, not the wall time (waiting for the cores costs this node nothing)", async () => {
-    const clock = new VirtualClock(0);
-    const stats = new ReplicatorStats();
-    const answered: string[] = [];
     const parked = new Int32Array(new SharedArrayBuffer(4));
     let first = true;
-    const deps = {
-      nodeId: "member-a",
-      stats,
-      transport: { respond: (reply: string) => answered.push(reply), maxPayload: 1 << 20 },
-      antiEntropy: {
-        catchingUp: false,
-        rangePage: () => {
-          // Longer than the whole burst on the wall clock, next to no CPU: as a page built while
-          // other processes held the cores.
-          if (first) Atomics.wait(parked, 0, 0, BULK_LIMITS.perSource.burst + 100);
-          first = false;
-          return new Uint8Array([0x1a, 0x00]);
-        },
-      },
-      isMember: () => true,
-      isClosed: () => false,
-      reportError: (e: unknown) => assert.fail(String(e)),
-      now: () => clock.now(),
-      clock,
-    } as unknown as RequestServerDeps;
-    const s = new RequestServer(deps);
-    const page = encodeNodeRequest({ ...digest(RANGE_LEVEL), from: "joiner", buckets: [{ bucket: 3, hash: 0n }] });
-    s.serve(page, "inbox.1");
+    const { s, clock, stats, answered, page } = pageServer(() => {
+      // Longer than the whole burst on the wall clock, next to no CPU: as a page built while
+      // other processes held the cores.
+      if (first) Atomics.wait(parked, 0, 0, BULK_LIMITS.perSource.burst + 100);
+      first = false;
+      return new Uint8Array([0x1a, 0x00]);
+    });
+    s.serve(page("joiner"), "inbox.1");
     await clock.advance(1); // the next event-loop turn
     for (let i = 2; i <= 4; i++) {
-      s.serve(page, `inbox.${i}`);
+      s.serve(page("joiner"), `inbox.${i}`);
       await clock.advance(1);
     }
     assert.deepEqual(answered, ["inbox.1", "inbox.2", "inbox.3", "inbox.4"], "the burst is not used up: none waits");
@@ -131,32 +118,14 @@ describe("what a bulk-pull page is charged", () => {
 
 describe("bulk-pull pages arriving together", () => {
   it("take at most BULK_TURN_MS of an event-loop turn; the rest wait for the next turns, none is dropped", async () => {
-    const clock = new VirtualClock(0);
-    const stats = new ReplicatorStats();
-    const answered: string[] = [];
-    const deps = {
-      nodeId: "member-a",
-      stats,
-      transport: { respond: (reply: string) => answered.push(reply), maxPayload: 1 << 20 },
-      antiEntropy: {
-        catchingUp: false,
-        rangePage: () => {
-          const until = performance.now() + BULK_TURN_MS + 5; // one page: more than a turn's share
-          while (performance.now() < until) {
-            // busy
-          }
-          return new Uint8Array([0x1a, 0x00]);
-        },
-      },
-      isMember: () => true,
-      isClosed: () => false,
-      reportError: (e: unknown) => assert.fail(String(e)),
-      now: () => clock.now(),
-      clock,
-    } as unknown as RequestServerDeps;
-    const s = new RequestServer(deps);
-    const page = encodeNodeRequest({ ...digest(RANGE_LEVEL), from: "joiner", buckets: [{ bucket: 3, hash: 0n }] });
-    for (let i = 1; i <= 3; i++) s.serve(page, `inbox.${i}`); // one turn: as a socket read delivers them
+    const { s, clock, stats, answered, page } = pageServer(() => {
+      const until = performance.now() + BULK_TURN_MS + 5; // one page: more than a turn's share
+      while (performance.now() < until) {
+        // busy
+      }
+      return new Uint8Array([0x1a, 0x00]);
+    });
+    for (let i = 1; i <= 3; i++) s.serve(page("joiner"), `inbox.${i}`); // one turn: as a socket read delivers them
     assert.deepEqual(answered, ["inbox.1"], "the first page used up the turn");
     await clock.advance(10);
     assert.deepEqual(answered.sort(), ["inbox.1", "inbox.2", "inbox.3"]);
