@@ -249,6 +249,13 @@ export interface Heartbeat {
    * center says so; absent (an older release, which would count a marker's slot): it folds as before.
    */
   readsMarkers: boolean;
+  /**
+   * Nodes that left the sender's data center (by leave or vote) whose writer ids the sender still
+   * holds in some key, unfolded (at most MAX_VOTES). A member that did not see them go (started or
+   * restarted since) remembers them, so the leader folds their ids even once every member that saw
+   * them go has gone too.
+   */
+  unpruned: string[];
 }
 
 export interface Departure {
@@ -1696,6 +1703,7 @@ function createBaseHeartbeat(): Heartbeat {
     left: [],
     compactDeltas: false,
     readsMarkers: false,
+    unpruned: [],
   };
 }
 
@@ -1751,6 +1759,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     if (message.readsMarkers !== false) {
       writer.uint32(112).bool(message.readsMarkers);
+    }
+    for (const v of message.unpruned) {
+      writer.uint32(122).string(v!);
     }
     return writer;
   },
@@ -1878,6 +1889,14 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             }
 
             message.readsMarkers = reader.bool();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.unpruned.push(reader.string());
             continue;
           }
         }

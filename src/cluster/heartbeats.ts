@@ -57,6 +57,8 @@ export interface HeartbeaterOptions {
   readonly onError?: (error: unknown) => void;
   /** The last delta sequence this node published, advertised in each heartbeat. */
   readonly lastSequence?: () => number;
+  /** Nodes gone from this DC whose ids this node still holds unfolded, advertised in each heartbeat (see Heartbeat.unpruned). */
+  readonly unpruned?: () => readonly string[];
   /** Timers, and the wall clock unless `now` is given. Default: the system's. */
   readonly clock?: Clock;
   /** Wall clock in ms; injectable for tests. */
@@ -187,6 +189,7 @@ export class Heartbeater {
         lastSequence: this.o.lastSequence?.() ?? 0,
         leaving,
         ...this.table.votes(this.now()),
+        unpruned: this.o.unpruned?.() ?? [],
         sentAtMs: this.now(),
       });
       this.o.transport.publish(this.o.subject, bytes);
@@ -220,6 +223,7 @@ export class Heartbeater {
         left: info.left ?? [],
         compactDeltas: info.compactDeltas === true,
         readsMarkers: info.readsMarkers === true,
+        unpruned: info.unpruned ?? [],
         receivedAtMs: this.now(),
       };
       events = this.table.observe(hb);

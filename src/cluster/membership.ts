@@ -46,6 +46,8 @@ export interface Heartbeat {
   readonly compactDeltas?: boolean;
   /** The sender reads writer-id markers (used by the replicator's pruner); absent: it does not. */
   readonly readsMarkers?: boolean;
+  /** Nodes gone from the sender's DC whose ids it still holds unfolded (used by the replicator's pruner); absent: none. */
+  readonly unpruned?: readonly string[];
   /** When this node received it, on this node's clock. */
   readonly receivedAtMs: number;
 }

@@ -98,16 +98,24 @@ export function removedToFold(r: RemovedFoldReadiness): string[] {
 /** At most this many removed nodes are remembered (oldest dropped): a bound for churning clusters. */
 export const MAX_REMOVED_NODES = 4096;
 
-/** When each node left the membership (by vote or leave), until it is back. */
+/**
+ * When each node left the membership (by vote or leave), until it is back; and which of them this
+ * node still holds ids of, unfolded. Those it tells its DC in every heartbeat (`unpruned`), so the
+ * knowledge outlives the members that saw the node go: a member that started or restarted since
+ * learns it (`relayed`) and tells it on in turn, until the leader has folded the ids.
+ */
 export class RemovedNodes {
   private readonly table = new Map<string, number>();
+  /** Removed nodes the last store scan found no unfolded id of; one not scanned yet counts as held. */
+  private readonly unheld = new Set<string>();
 
   constructor(private readonly cap = MAX_REMOVED_NODES) {}
 
   removed(node: string, atMs: number): void {
     this.table.delete(node); // re-inserted last: the map's order is removal order
     this.table.set(node, atMs);
-    if (this.table.size > this.cap) this.table.delete(this.table.keys().next().value!);
+    this.unheld.delete(node);
+    if (this.table.size > this.cap) this.back(this.table.keys().next().value!);
   }
 
   /**
@@ -122,6 +130,23 @@ export class RemovedNodes {
 
   back(node: string): void {
     this.table.delete(node);
+    this.unheld.delete(node);
+  }
+
+  /** A scan of the store ended: `held` are the removed nodes some key here holds an unfolded id of. */
+  scanned(held: ReadonlySet<string>): void {
+    this.unheld.clear();
+    for (const node of this.table.keys()) if (!held.has(node)) this.unheld.add(node);
+  }
+
+  /** The removed nodes still held here (as far as the last scan knows), the earliest removed first, at most `limit`. */
+  unpruned(limit: number): string[] {
+    const out: string[] = [];
+    for (const node of this.table.keys()) {
+      if (out.length >= limit) break;
+      if (!this.unheld.has(node)) out.push(node);
+    }
+    return out;
   }
 
   /**

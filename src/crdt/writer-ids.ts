@@ -109,6 +109,15 @@ function incarnationAbove(ids: Iterable<string>, node: string, wanted: (w: Write
   return found ? max + 1 : undefined;
 }
 
+/**
+ * The node a removed-node fold would take `id` in for, were its node removed: with markers read
+ * (`markerFor`) any id but a marker, else (`removedFoldId`) a writer id only; undefined otherwise.
+ */
+export function foldableNodeOf(id: string, markersRead: boolean): string | undefined {
+  const w = parseWriter(id);
+  return w === undefined || w.marker || (!markersRead && w.fold) ? undefined : w.node;
+}
+
 /** The ids among `ids` that `marker` covers (see `absorbedBy`). */
 export function absorbedAmong(ids: Iterable<string>, marker: string): Set<string> {
   const out = new Set<string>();

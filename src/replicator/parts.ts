@@ -8,6 +8,7 @@ import { Heartbeater } from "../cluster/heartbeats.js";
 import { HybridClock } from "../cluster/hlc.js";
 import { IncarnationMemory } from "../cluster/incarnations.js";
 import type { ExpectedMember, Heartbeat, MembershipEvent } from "../cluster/membership.js";
+import { MAX_RELAYED_LEAVES } from "../cluster/membership.js";
 import { ConfigError, ProtocolError } from "../errors.js";
 import { preciseWallClockMs } from "../clock.js";
 import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
@@ -216,7 +217,18 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     transport,
     subject: `${options.subject}.members`,
     self: { node: nodeId, dataCenter: options.dataCenter, roles: options.role === undefined ? [] : [options.role], startedAtMs, incarnation },
-    encode: (hb) => encodeHeartbeat({ ...hb, compactDeltas: true, readsMarkers: true, roles: [...hb.roles], silent: [...hb.silent], vouched: [...hb.vouched], removed: [...(hb.removed ?? [])], left: (hb.left ?? []).map((d) => ({ ...d })) }),
+    encode: (hb) =>
+      encodeHeartbeat({
+        ...hb,
+        compactDeltas: true,
+        readsMarkers: true,
+        roles: [...hb.roles],
+        silent: [...hb.silent],
+        vouched: [...hb.vouched],
+        removed: [...(hb.removed ?? [])],
+        left: (hb.left ?? []).map((d) => ({ ...d })),
+        unpruned: [...(hb.unpruned ?? [])],
+      }),
     decode: decodeHeartbeat,
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     failureTimeoutMs: options.failureTimeoutMs,
@@ -232,14 +244,18 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
       incarnations.note(hb.node, hb.incarnation);
       compactReaders.heard(hb.node, hb.compactDeltas === true);
       markerReaders.heard(hb.node, hb.readsMarkers === true);
-      for (const gone of [...hb.removed, ...(hb.left ?? []).map((d) => d.node)]) {
-        if (gone !== nodeId && heartbeater.table.member(gone) === undefined) input.removedNodes.relayed(gone, options.clock.now());
+      // Departures from this DC the sender knows of and this node may not (its leader folds their ids).
+      if (hb.dataCenter === options.dataCenter) {
+        for (const gone of [...hb.removed, ...(hb.left ?? []).map((d) => d.node), ...(hb.unpruned ?? [])]) {
+          if (gone !== nodeId && heartbeater.table.member(gone) === undefined) input.removedNodes.relayed(gone, options.clock.now());
+        }
       }
       inbox.checkTail(hb.node, hb.incarnation, hb.lastSequence);
       syncs.onHeartbeat(hb.node);
     },
     onForged: () => stats.reject("forged-origin"),
     lastSequence: () => outbox.lastSequence,
+    unpruned: () => input.removedNodes.unpruned(MAX_RELAYED_LEAVES),
     clock: options.clock,
     onError,
   });
@@ -247,7 +263,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     if (e.type === "leader-changed") {
       if (e.role === undefined && e.dataCenter === options.dataCenter) hooks.leaderChanged(e.leader);
     } else {
-      input.removedNodes.note(e, options.clock.now());
+      if (e.type !== "removed" || e.member.dataCenter === options.dataCenter) input.removedNodes.note(e, options.clock.now());
       if (e.type === "removed" && e.reason !== "restarted") {
         compactReaders.forget(e.member.node);
         markerReaders.forget(e.member.node);

@@ -18,7 +18,7 @@ import { mayFoldRetired, removedToFold, type RemovedNodes } from "../cluster/pru
 import { comesBack } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { markerFor, olderThan, parseWriter, removedFoldId } from "../crdt/writer-ids.js";
+import { foldableNodeOf, markerFor, olderThan, parseWriter, removedFoldId } from "../crdt/writer-ids.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { Merger } from "./merge.js";
 import type { ResolvedOptions } from "./options.js";
@@ -57,7 +57,10 @@ export class Pruner {
     const writerId = this.d.ownWriter.id;
     const fold = this.mayFoldRetired();
     const removed = this.removedToFold();
-    const absorb = removed.length > 0 && this.d.markersReadHere();
+    const markersRead = this.d.markersReadHere();
+    const absorb = removed.length > 0 && markersRead;
+    const tracked = this.d.removedNodes.entries;
+    const held = new Set<string>(); // removed nodes whose ids a key still holds after this tick's folds
     const isolation: Isolation = !this.d.heartbeater.members().every((m) => m.self) ? "none" : stats.mergeCount > 0 ? "cut-off" : "alone";
     for (const [key, v] of [...store.entries()]) {
       const c = (v.value as { compact?: () => Crdt }).compact?.();
@@ -72,12 +75,20 @@ export class Pruner {
         value = store.get(key)!.value;
       }
       // Only in the types a node can come back in (crdt/comeback.ts: every type that records ids, maps included).
-      for (const node of comesBack(value) ? removed : []) {
+      if (!comesBack(value)) continue;
+      for (const node of removed) {
         if (!this.foldRemoved(key, v.kind, value, node, absorb, now)) continue;
         stats.removedFolds++;
         value = store.get(key)!.value;
       }
+      if (tracked.size > 0) {
+        for (const id of pruning.writers(value)) {
+          const node = foldableNodeOf(id, markersRead);
+          if (node !== undefined && tracked.has(node)) held.add(node);
+        }
+      }
     }
+    this.d.removedNodes.scanned(held);
   }
 
   /** Absorbs (or, with `absorb` false, folds) a removed `node`'s ids in `key`; false when it held none. */

@@ -24,6 +24,7 @@ export function encodeHeartbeat(h: Heartbeat): Uint8Array {
     left: (h.left ?? []).map((d) => ({ node: needString(d.node, `${w}.left.node`), incarnation: needU64(d.incarnation, `${w}.left.incarnation`) })),
     compactDeltas: h.compactDeltas === true,
     readsMarkers: h.readsMarkers === true,
+    unpruned: h.unpruned ?? [],
   });
 }
 
@@ -69,6 +70,7 @@ function heartbeatFromPb(m: PbHeartbeat, what: string): Heartbeat {
     sentAtMs: finite(m.sentAtMs, `${what}.sentAtMs`),
     compactDeltas: m.compactDeltas,
     readsMarkers: m.readsMarkers,
+    unpruned: votesFromPb(m.unpruned, `${what}.unpruned`),
   };
 }
 

@@ -76,6 +76,7 @@ export interface PbHeartbeat {
   left: PbDeparture[];
   compactDeltas: boolean;
   readsMarkers: boolean;
+  unpruned: string[];
 }
 export interface PbDeparture {
   node: string;

@@ -97,6 +97,8 @@ export interface Heartbeat {
   compactDeltas?: boolean;
   /** The sender reads writer-id markers (crdt/writer-ids.ts `isMarker`); absent or false: it does not. */
   readsMarkers?: boolean;
+  /** Nodes gone from the sender's DC whose ids it still holds unfolded (see cluster/pruning.ts RemovedNodes); absent: none. */
+  unpruned?: string[];
 }
 
 /** A graceful leave, as a member relays it. */

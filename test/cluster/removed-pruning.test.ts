@@ -97,6 +97,23 @@ describe("RemovedNodes", () => {
     assert.deepEqual([...t.entries], [["x", 5], ["y", 6]]);
   });
 
+  test("relays only the removed nodes the last store scan still found ids of, a new one until a scan says otherwise, at most `limit`", () => {
+    const t = new RemovedNodes();
+    t.removed("x", 1);
+    t.removed("y", 2);
+    assert.deepEqual(t.unpruned(10), ["x", "y"], "not scanned yet: relayed (a prune tick may be minutes away)");
+    t.scanned(new Set(["y"]));
+    assert.deepEqual(t.unpruned(10), ["y"], "x's ids are folded here: no more to tell");
+    t.relayed("z", 3);
+    assert.deepEqual(t.unpruned(10), ["y", "z"]);
+    assert.deepEqual(t.unpruned(1), ["y"], "the earliest removed first");
+    t.removed("x", 4);
+    assert.deepEqual(t.unpruned(10), ["y", "z", "x"], "removed again: held until scanned");
+    t.back("y");
+    t.scanned(new Set(["y", "z"]));
+    assert.deepEqual(t.unpruned(10), ["z"], "a node back is no departure, whatever a scan found");
+  });
+
   test("membership events: leaves and votes are remembered, restarts and forgotten newcomers are not, a member heard again is back", () => {
     const member = (node: string): Member => ({ node, dataCenter: "dc1", roles: [], reachable: false, startedAtMs: 0, incarnation: 1, self: false, counted: false });
     const t = new RemovedNodes();

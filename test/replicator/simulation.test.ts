@@ -57,6 +57,14 @@ describe("simulation on the in-memory bus, in virtual time", () => {
     assert.ok((summary.faults.get("two-DC: writer ids renewed after a fold (comebacks)") ?? 0) > 0);
   });
 
+  // Seeds that once failed, each for a cause fixed since (two-DC ones: a double count or an id kept).
+  const REGRESSIONS = [20262619, 20264239, 20265959, 20292899, 20295879, 20312159, 20313979];
+  test(`seeds that once failed pass: ${REGRESSIONS.join(", ")}`, async () => {
+    const failed: string[] = [];
+    for (const seed of REGRESSIONS) failed.push(...(await runSchedules(seed, 1)).failed.map(describeFailure));
+    assert.deepEqual(failed, []);
+  });
+
   test("a seed replays the same run", async () => {
     const fingerprint = async (): Promise<string> => {
       const r = await runSchedule(FIRST_SEED + 7);

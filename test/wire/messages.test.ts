@@ -51,6 +51,7 @@ import {
 import * as G from "../../gen/crdt.js";
 import { descriptor } from "../../src/wire/gen/descriptor.js";
 import { schemaEnum } from "../../src/wire/pb.js";
+import { MAX_VOTES } from "../../src/wire/shapes.js";
 
 // ------------------------------------------------------------------ fixtures
 
@@ -160,13 +161,17 @@ describe("round trips", () => {
       sentAtMs: 1_760_000_000_001.5,
       compactDeltas: true,
       readsMarkers: true,
+      unpruned: ["node-f", "node-g"],
     };
     assert.deepEqual(decodeHeartbeat(encodeHeartbeat(h)), h);
     // compactDeltas and readsMarkers false are left out of the bytes, as a release before them wrote them: they read back as false.
-    const minimal = { ...h, dataCenter: "", roles: [], startedAtMs: 0, incarnation: 0, lastSequence: 0, leaving: false, silent: [], vouched: [], removed: [], left: [], sentAtMs: 0, compactDeltas: false, readsMarkers: false };
+    const minimal = { ...h, dataCenter: "", roles: [], startedAtMs: 0, incarnation: 0, lastSequence: 0, leaving: false, silent: [], vouched: [], removed: [], left: [], sentAtMs: 0, compactDeltas: false, readsMarkers: false, unpruned: [] };
     assert.deepEqual(decodeHeartbeat(encodeHeartbeat(minimal)), minimal);
     // A relayed leave names a member id: anything else is rejected.
     assert.throws(() => decodeHeartbeat(encodeHeartbeat({ ...h, left: [{ node: "no.such id", incarnation: 1 }] })), /left/);
+    // Unpruned departures name member ids, at most MAX_VOTES of them.
+    assert.throws(() => decodeHeartbeat(encodeHeartbeat({ ...h, unpruned: ["no.such id"] })), /unpruned/);
+    assert.throws(() => decodeHeartbeat(encodeHeartbeat({ ...h, unpruned: Array.from({ length: MAX_VOTES + 1 }, (_, i) => `n${i}`) })), /unpruned: 1025 node ids/);
   });
 
   const requests: NodeRequest[] = [

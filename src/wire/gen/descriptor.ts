@@ -399,6 +399,11 @@ export const descriptor = {
                   "type": "bool",
                   "id": 14,
                   "protoName": "reads_markers"
+                },
+                "unpruned": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 15
                 }
               }
             },
