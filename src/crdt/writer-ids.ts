@@ -118,6 +118,19 @@ export function foldableNodeOf(id: string, markersRead: boolean): string | undef
   return w === undefined || w.marker || (!markersRead && w.fold) ? undefined : w.node;
 }
 
+/**
+ * The latest time a marker among `ids` was made at (its t), ms; 0 when there is none. A marker's t
+ * is a wall-clock reading of the node that absorbed, so one beyond the clock-skew bound is bad
+ * input, like an LWW timestamp there: far ahead, it would not expire for that long, and its node's
+ * live process, meeting it, would take a writer id above it (replicator/own-writer.ts). (Not so an
+ * incarnation: a node restarted after its clock was set back keeps one above its old, fast clock.)
+ */
+export function latestMarkerTime(ids: Iterable<string>): number {
+  let latest = 0;
+  for (const id of ids) latest = Math.max(latest, markerTime(id) ?? 0);
+  return latest;
+}
+
 /** The ids among `ids` that `marker` covers (see `absorbedBy`). */
 export function absorbedAmong(ids: Iterable<string>, marker: string): Set<string> {
   const out = new Set<string>();

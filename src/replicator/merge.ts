@@ -1,8 +1,8 @@
 /**
  * Applying changes to the store: local writes, and merging what peers send (values, tombstones and
- * full states) with the checks that keep bad input out (data for a deleted key, an LWW timestamp or
- * a deletion time too far ahead of this node's clock), and the rule that settles a key written with
- * two data types the same way on every replica (type-conflict.ts).
+ * full states) with the checks that keep bad input out (data for a deleted key, an LWW timestamp, a
+ * deletion time or a marker's time too far ahead of this node's clock), and the rule that settles a
+ * key written with two data types the same way on every replica (type-conflict.ts).
  * Every remote change passes here (deltas, coordinated writes, anti-entropy, read repair, other
  * DCs' batches), so the skew bound cannot be missed by any path. Every change the store accepts is
  * announced once on the change stream (changes.ts); a merge that changes nothing announces nothing.
@@ -10,6 +10,7 @@
 import type { HybridClock } from "../cluster/hlc.js";
 import { maxLwwTimestamp } from "../crdt/lww-time.js";
 import { dataTypes } from "../crdt/registry.js";
+import { latestMarkerTime } from "../crdt/writer-ids.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import type { CrdtDelta, FullState, Tombstone } from "../wire/codec.js";
 import type { ChangeOrigin, ChangeStream } from "./changes.js";
@@ -67,7 +68,8 @@ export class Merger {
   /** Merge a received value into the store; announce only a real change. False when refused for clock skew. */
   value(d: CrdtDelta, origin: ChangeOrigin, dataCenter?: string): boolean {
     const timestamp = maxLwwTimestamp(d.value);
-    if (this.tooLate(timestamp)) {
+    const pruning = dataTypes.get(d.kind)?.pruning;
+    if (this.tooLate(timestamp) || (pruning !== undefined && this.tooLate(latestMarkerTime(pruning.writers(d.value))))) {
       this.stats.reject("clock-skew");
       return false;
     }
@@ -86,7 +88,7 @@ export class Merger {
     }
     // An expired marker a peer still holds (its prune tick has not come yet) is not taken back in:
     // else replicas would hand it to each other for ever, each dropping it in turn.
-    const incoming = dataTypes.get(d.kind)?.pruning?.withoutMarkersBefore?.(d.value, this.markerCutoff(), current) ?? d.value;
+    const incoming = pruning?.withoutMarkersBefore?.(d.value, this.markerCutoff(), current) ?? d.value;
     let merged = current === undefined ? incoming : current.merge(incoming);
     if (current !== undefined && this.afterMerge !== undefined) merged = this.afterMerge(d.key, d.kind, current, incoming, merged);
     this.stats.mergeCount++;

@@ -12,6 +12,8 @@ import { Merger } from "../../src/replicator/merge.js";
 import { ReplicatorStats } from "../../src/extension/stats.js";
 import { Store } from "../../src/replicator/store.js";
 import { Subscriptions } from "../../src/replicator/subscriptions.js";
+import { dataTypes } from "../../src/crdt/registry.js";
+import { markerFor } from "../../src/crdt/writer-ids.js";
 
 function setup() {
   const store = new Store();
@@ -63,6 +65,20 @@ describe("change stream", () => {
     merger.value({ key: "k", kind: "pncounter", originNode: "a", value: PNCounter.empty().increment("a", 1).resetDelta() }, "dc");
     assert.equal(seen.length, 1);
     assert.equal(stats.rejected.get("type-mismatch"), 1);
+  });
+
+  test("a marker made beyond the clock-skew bound is refused and counted (it would not expire, and would renew its node's writer id above it); one within the bound merges", () => {
+    const { merger, store, seen, stats } = setup();
+    const pruning = dataTypes.get("gcounter")!.pruning!;
+    const held = GCounter.empty().increment("x~1", 3).increment("a~1", 2).resetDelta();
+    const absorbedAt = (t: number): GCounter => pruning.absorbRemoved!(held, markerFor(pruning.writers(held), "x", t)!, "a~1").resetDelta() as GCounter;
+    merger.value({ key: "k", kind: "gcounter", originNode: "a", value: absorbedAt(Date.now() + 3_600_000) }, "dc");
+    assert.equal(store.value("k"), undefined);
+    assert.equal(seen.length, 0);
+    assert.equal(stats.rejected.get("clock-skew"), 1);
+    merger.value({ key: "k", kind: "gcounter", originNode: "a", value: absorbedAt(Date.now()) }, "dc");
+    assert.equal((store.value("k") as GCounter).value, 5);
+    assert.equal(stats.rejected.get("clock-skew"), 1);
   });
 
   test("a delete is announced once, with its tombstone; later values and later tombstones announce nothing", () => {
