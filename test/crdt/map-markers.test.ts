@@ -16,6 +16,7 @@ import { ORMultiMap } from "../../src/crdt/ormultimap.js";
 import { ORSet } from "../../src/crdt/orset.js";
 import { PNCounterMap } from "../../src/crdt/pncounter-map.js";
 import type { Crdt } from "../../src/crdt/types.js";
+import { markerFor } from "../../src/crdt/writer-ids.js";
 
 interface Case<T extends Crdt<T>> {
   name: string;
@@ -211,7 +212,6 @@ describe("markers held in values", () => {
 test("a second absorption after the node's own fold: a first marker the map's fold id covers counts in neither the new share nor the comeback (two-DC seed 20295879)", async () => {
   const { OwnWriter } = await import("../../src/replicator/own-writer.js");
   const { ReplicatorStats } = await import("../../src/extension/stats.js");
-  const { markerFor } = await import("../../src/crdt/writer-ids.js");
   const settle = (m: PNCounterMap<string>): PNCounterMap<string> => m.resetDelta();
   // e1's first process wrote f0 +1; the leader e2 absorbed it (its first marker, made at 5).
   const first = settle(PNCounterMap.empty<string>().increment("e1~1", "f0", 1));
@@ -233,4 +233,25 @@ test("a second absorption after the node's own fold: a first marker the map's fo
   assert.equal(back.get("f0"), 3, "e1's +1 and +2, each once");
   assert.equal(published.length, 1);
   assert.equal(second.merge(published[0] as PNCounterMap<string>).get("f0"), 3, "the leader, with the re-issue");
+});
+
+test("the same in a map of maps: the outer map's fold id covers the first marker in the inner map's share too", async () => {
+  const settle = (m: ORMap<PNCounterMap<string>, string>): ORMap<PNCounterMap<string>, string> => m.resetDelta();
+  const add = (m: ORMap<PNCounterMap<string>, string>, id: string, by: number) => settle(m.update(id, "k", (inner, w) => inner.increment(w, "f0", by)));
+  const f0 = (m: ORMap<PNCounterMap<string>, string>): number | undefined => m.get("k")?.get("f0");
+  const first = add(ORMap.empty<PNCounterMap<string>, string>("pncounterMap"), "e1~1", 1);
+  const absorbed = settle(first.absorbRemoved(markerFor(first.writers, "e1", 5)!, "e2~1"));
+  const folded = settle(absorbed.foldRetired("e1~6"));
+  assert.equal(f0(folded), 1);
+  const second = settle(folded.absorbRemoved(markerFor(folded.writers, "e1", 20)!, "e2~1"));
+  assert.equal(f0(second), 1, "the leader: e1's first +1 in its slot, once");
+  const { OwnWriter } = await import("../../src/replicator/own-writer.js");
+  const { ReplicatorStats } = await import("../../src/extension/stats.js");
+  const atE1 = add(folded, "e1^6", 2);
+  const published: Crdt[] = [];
+  const own = new OwnWriter("e1", "e1~6", { publish: (_k, _kind, d) => published.push(d), renewed: () => {}, stats: new ReplicatorStats(), reportError: () => {} });
+  const back = own.afterMerge("m", "orMap", atE1, second, atE1.merge(second)) as ORMap<PNCounterMap<string>, string>;
+  assert.equal(f0(back), 3, "e1's +1 and +2, each once");
+  assert.equal(published.length, 1);
+  assert.equal(f0(second.merge(published[0] as ORMap<PNCounterMap<string>, string>)), 3, "the leader, with the re-issue");
 });
