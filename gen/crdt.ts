@@ -286,6 +286,11 @@ export interface MemberHelloReply {
    * newcomer counts them in N from its first moment, before it hears them.
    */
   counted: HelloMember[];
+  /**
+   * The graceful leaves it remembers (Heartbeat.left, at most MAX_VOTES, however old): the newcomer
+   * relays them on to a member that comes back still holding one, as if it had heard them itself.
+   */
+  left: Departure[];
 }
 
 export interface HelloMember {
@@ -2030,7 +2035,7 @@ export const MemberHello: MessageFns<MemberHello> = {
 };
 
 function createBaseMemberHelloReply(): MemberHelloReply {
-  return { from: "", incarnation: 0n, youngestStartedAtMs: 0n, members: 0, counted: [] };
+  return { from: "", incarnation: 0n, youngestStartedAtMs: 0n, members: 0, counted: [], left: [] };
 }
 
 export const MemberHelloReply: MessageFns<MemberHelloReply> = {
@@ -2055,6 +2060,9 @@ export const MemberHelloReply: MessageFns<MemberHelloReply> = {
     }
     for (const v of message.counted) {
       HelloMember.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.left) {
+      Departure.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -2110,6 +2118,14 @@ export const MemberHelloReply: MessageFns<MemberHelloReply> = {
             }
 
             message.counted.push(HelloMember.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.left.push(Departure.decode(reader, reader.uint32()));
             continue;
           }
         }

@@ -13,6 +13,7 @@ import {
   MembershipTable,
   type Heartbeat,
   type Member,
+  type Departure,
   type ExpectedMember,
   type MembershipEvent,
   type SelfInfo,
@@ -42,6 +43,8 @@ export interface HeartbeaterOptions {
   readonly removalTimeoutMs: number;
   /** Members the node's peers count, learned before it hears them (see MembershipTable.expect). */
   readonly expected?: readonly ExpectedMember[];
+  /** Leaves the node's peers remember, learned at start (see MembershipTable.inheritLeaves). */
+  readonly inheritedLeaves?: readonly Departure[];
   /** Roles whose per-DC leader changes are reported too (see MembershipOptions). */
   readonly leaderRoles?: readonly string[];
   /** Receives every non-empty batch of membership events, in order. */
@@ -95,6 +98,7 @@ export class Heartbeater {
       ...(options.leaderRoles !== undefined ? { leaderRoles: options.leaderRoles } : {}),
     });
     this.table.expect(options.expected ?? [], this.now());
+    this.table.inheritLeaves(options.inheritedLeaves ?? [], this.now());
   }
 
   /**

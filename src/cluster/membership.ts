@@ -41,7 +41,7 @@ export interface Heartbeat {
   /** Members the sender removed by majority vote within removalTimeoutMs (also in `silent`). */
   readonly removed: readonly string[];
   /** Members the sender heard leave (recently, or still held by a peer), with the incarnation that left. */
-  readonly left?: readonly { readonly node: string; readonly incarnation: number }[];
+  readonly left?: readonly Departure[];
   /** The sender reads compact delta envelopes (used by the replicator, not here); absent: it does not. */
   readonly compactDeltas?: boolean;
   /** The sender reads writer-id markers (used by the replicator's pruner); absent: it does not. */
@@ -159,6 +159,12 @@ export const MAX_RELAYED_LEAVES = 1024;
 /** At most this many leaves are remembered for relaying (the oldest forgotten first). */
 export const MAX_REMEMBERED_LEAVES = 1024;
 
+/** A graceful leave: the member and the incarnation that left. */
+export interface Departure {
+  readonly node: string;
+  readonly incarnation: number;
+}
+
 export class MembershipTable {
   private readonly self: Entry;
   private readonly peers = new Map<string, Entry>();
@@ -264,25 +270,33 @@ export class MembershipTable {
         events.push({ type: "reachable-again", member: view(current, false) });
       }
     }
-    // A member we expected at start but never heard, which a member of the agreed membership has
-    // since removed by majority vote (dead before we started): take the decision, else it would
-    // block our admissions for ever.
-    if (current.inN) {
-      for (const node of hb.removed) {
-        const e = this.peers.get(node);
-        if (e?.expected === true) {
-          this.forget(node);
-          events.push({ type: "removed", member: view(e, false), reason: "timeout" });
-        }
+    // A member we expected at start but never heard, which a member has since removed by majority
+    // vote (dead before we started): take the decision, else it would block our admissions for
+    // ever. From a member not counted yet too, as a relayed leave: admitting it may wait for the
+    // dead one (our agreed membership only it and us; two-DC seed 20252439). The member exists
+    // here only on the others' word: heard, it rejoins by itself.
+    for (const node of hb.removed) {
+      const e = this.peers.get(node);
+      if (e?.expected === true) {
+        this.forget(node);
+        events.push({ type: "removed", member: view(e, false), reason: "timeout" });
       }
     }
     // A leave this node missed (cut off when the member left), relayed by any member it hears:
     // the same decision as hearing it (a leave is the member's own, as trustworthy as its leave
     // heartbeat; a relayer not counted yet may be the one admission waits for). The incarnation
-    // keeps a later process of the id.
+    // keeps a later process of the id. A leave of a member this node never held is remembered too,
+    // to relay on (once, not refreshed): a member cut off while it left may come back after every
+    // member that heard it has gone, and would otherwise hold it for ever, unable to admit anyone
+    // with it in its agreed membership (two-DC seed 20244619).
     for (const d of hb.left ?? []) {
-      const e = d.node === hb.node ? undefined : this.peers.get(d.node);
-      if (e === undefined || e.incarnation > d.incarnation) continue;
+      if (d.node === hb.node || d.node === this.self.node) continue;
+      const e = this.peers.get(d.node);
+      if (e !== undefined && e.incarnation > d.incarnation) continue;
+      if (e === undefined) {
+        if ((this.leaves.get(d.node)?.incarnation ?? -1) < d.incarnation) this.rememberLeave(d.node, d.incarnation, hb.receivedAtMs);
+        continue;
+      }
       this.forget(d.node);
       this.departed.set(d.node, { incarnation: d.incarnation, atMs: hb.receivedAtMs });
       this.rememberLeave(d.node, d.incarnation, hb.receivedAtMs);
@@ -354,7 +368,7 @@ export class MembershipTable {
   }
 
   /** This node's votes, for its next heartbeat. */
-  votes(nowMs: number): { silent: string[]; vouched: string[]; removed: string[]; left: { node: string; incarnation: number }[] } {
+  votes(nowMs: number): { silent: string[]; vouched: string[]; removed: string[]; left: Departure[] } {
     const removed = [...this.votedOut.keys()].sort();
     const silent = [...removed];
     const vouched: string[] = [];
@@ -451,6 +465,25 @@ export class MembershipTable {
       agreed,
       peersNotHoldingSinceMs,
     });
+  }
+
+  /**
+   * The leaves the members that answered this node's start-up hello remember: remembered here as
+   * old news (not news for removalTimeoutMs: relayed only to a member whose heartbeats still hold
+   * one). A restart forgets the leaves heard; without this, once every member that heard one had
+   * restarted, a member cut off while it happened would hold the member that left for ever.
+   */
+  inheritLeaves(left: readonly Departure[], nowMs: number): void {
+    for (const d of left) {
+      if (d.node !== this.self.node && !this.peers.has(d.node) && (this.leaves.get(d.node)?.incarnation ?? -1) < d.incarnation) {
+        this.rememberLeave(d.node, d.incarnation, nowMs - this.removalTimeoutMs);
+      }
+    }
+  }
+
+  /** Every leave this node remembers (for a starting node's hello; at most MAX_REMEMBERED_LEAVES). */
+  rememberedLeaves(): Departure[] {
+    return [...this.leaves].map(([node, l]) => ({ node, incarnation: l.incarnation }));
   }
 
   private rememberLeave(node: string, incarnation: number, atMs: number): void {

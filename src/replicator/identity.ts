@@ -19,7 +19,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Clock, TimerHandle } from "../clock.js";
 import { ConfigError } from "../errors.js";
-import type { ExpectedMember } from "../cluster/membership.js";
+import { MAX_REMEMBERED_LEAVES, type Departure, type ExpectedMember } from "../cluster/membership.js";
 import { RequestFailedError, speaksFor, type Transport } from "../transport/types.js";
 import {
   decodeMemberHelloReply,
@@ -78,6 +78,8 @@ export interface Learned {
   youngestStartedAtMs: number;
   /** The members the answering members count (union), this node id not. */
   members: ExpectedMember[];
+  /** The leaves the answering members remember (union), this node id's not. */
+  left: Departure[];
   /** Whether a holder of the id might exist but did not answer in time. */
   holderCheckTimedOut: boolean;
 }
@@ -120,7 +122,8 @@ function describeHolder(bytes: Uint8Array): string {
 }
 
 async function askMembers(o: ClaimOptions): Promise<Omit<Learned, "holderCheckTimedOut">> {
-  const learned = { incarnation: 0, youngestStartedAtMs: 0, members: [] as ExpectedMember[] };
+  const learned = { incarnation: 0, youngestStartedAtMs: 0, members: [] as ExpectedMember[], left: [] as Departure[] };
+  const left = new Map<string, number>();
   const members = new Map<string, ExpectedMember>();
   const heard = new Set<string>();
   let expected = 0;
@@ -139,6 +142,8 @@ async function askMembers(o: ClaimOptions): Promise<Omit<Learned, "holderCheckTi
     learned.youngestStartedAtMs = Math.max(learned.youngestStartedAtMs, r.youngestStartedAtMs);
     for (const m of r.counted ?? []) if (m.node !== o.nodeId && !members.has(m.node)) members.set(m.node, m);
     learned.members = [...members.values()];
+    for (const d of r.left ?? []) if (d.node !== o.nodeId && (left.get(d.node) ?? -1) < d.incarnation) left.set(d.node, d.incarnation);
+    learned.left = [...left].slice(0, MAX_REMEMBERED_LEAVES).map(([node, incarnation]) => ({ node, incarnation }));
     if (heard.size >= expected) allHeard?.();
   };
   // Every member answers here; the request's own reply only ends the wait for the first.

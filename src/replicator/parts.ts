@@ -7,7 +7,7 @@
 import { Heartbeater } from "../cluster/heartbeats.js";
 import { HybridClock } from "../cluster/hlc.js";
 import { IncarnationMemory } from "../cluster/incarnations.js";
-import type { ExpectedMember, Heartbeat, MembershipEvent } from "../cluster/membership.js";
+import type { Departure, ExpectedMember, Heartbeat, MembershipEvent } from "../cluster/membership.js";
 import { MAX_RELAYED_LEAVES } from "../cluster/membership.js";
 import { ConfigError, ProtocolError } from "../errors.js";
 import { preciseWallClockMs } from "../clock.js";
@@ -84,6 +84,7 @@ export interface PartsInput {
   writerId: string;
   /** The membership peers counted at start (see identity.ts). */
   expected: ExpectedMember[];
+  inheritedLeaves: Departure[];
   /** Nodes removed from the membership, with when (cluster/pruning.ts). */
   removedNodes: RemovedNodes;
   /** The digest hashes a snapshot restore brought (store-digest.ts). */
@@ -234,6 +235,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     failureTimeoutMs: options.failureTimeoutMs,
     removalTimeoutMs: options.removalTimeoutMs,
     expected: input.expected,
+    inheritedLeaves: input.inheritedLeaves,
     onEvents: (events) => {
       peersHereNow = undefined;
       for (const e of events) onMembership(e);
@@ -303,6 +305,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     stats,
     members: () => heartbeater.members(),
     agreed: () => heartbeater.table.agreed(),
+    rememberedLeaves: () => heartbeater.table.rememberedLeaves(),
     incarnations,
     isMember: (node) => heartbeater.table.member(node) !== undefined,
     heardHello: (node) => {

@@ -72,7 +72,7 @@ export class Replicator {
     this.startedAtMs = claimed.startedAtMs;
     const writerId = restored.writerId ?? writerIdFor(options.nodeId, this.incarnation);
     const { store, stats, incarnation, startedAtMs, removedNodes } = this;
-    const input = { options, transport, store, stats, incarnation, startedAtMs, writerId, expected: claimed.expected, removedNodes, restoredDigest: restored.digests };
+    const input = { options, transport, store, stats, incarnation, startedAtMs, writerId, expected: claimed.expected, inheritedLeaves: claimed.inheritedLeaves, removedNodes, restoredDigest: restored.digests };
     this.parts = buildParts(input, {
       isClosed: () => this.closed,
       reportError: (error) => this.reportError(error),

@@ -15,7 +15,7 @@
 import type { Clock } from "../clock.js";
 import { GROUPS } from "../cluster/digest-tree.js";
 import type { IncarnationMemory } from "../cluster/incarnations.js";
-import type { ExpectedMember, Member } from "../cluster/membership.js";
+import type { Departure, ExpectedMember, Member } from "../cluster/membership.js";
 import { ConfigError, errorMessage } from "../errors.js";
 import { speaksFor, type Transport } from "../transport/types.js";
 import {
@@ -53,6 +53,8 @@ export interface RequestServerDeps {
   members(): Member[];
   /** The agreed membership (who counts in N). */
   agreed(): ExpectedMember[];
+  /** The leaves this node remembers (see MembershipTable.rememberedLeaves). */
+  rememberedLeaves(): Departure[];
   /** The newest incarnation seen per node id, kept after removal: what a restarting node learns. */
   incarnations: IncarnationMemory;
   /** Whether membership knows `node` (heard its heartbeats; admitted or not). */
@@ -309,6 +311,7 @@ export class RequestServer {
         youngestStartedAtMs: Math.max(...members.map((m) => m.startedAtMs)),
         members: members.filter((m) => m.reachable && m.node !== hello.node).length,
         counted: d.agreed().filter((m) => m.node !== hello.node).map((m) => ({ ...m, roles: [...m.roles] })),
+        left: d.rememberedLeaves().filter((l) => l.node !== hello.node),
       });
       // The request's reply ends the asker's wait for a first answer; replyTo collects them all.
       if (reply !== undefined) d.transport.respond(reply, answer);

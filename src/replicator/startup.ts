@@ -7,7 +7,7 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { chooseIncarnation, chooseStartedAt } from "../cluster/incarnations.js";
-import type { ExpectedMember } from "../cluster/membership.js";
+import type { Departure, ExpectedMember } from "../cluster/membership.js";
 import { Snapshots, type SnapshotHandle } from "../durable/snapshots.js";
 import { ConfigError } from "../errors.js";
 import type { Extension, ReplicatorContext } from "../extension/context.js";
@@ -37,6 +37,8 @@ export interface Claimed {
   incarnation: number;
   startedAtMs: number;
   expected: ExpectedMember[];
+  /** Leaves the members remember (see MembershipTable.inheritLeaves). */
+  inheritedLeaves: Departure[];
 }
 
 /** Everything the Replicator's constructor needs. */
@@ -91,7 +93,7 @@ export async function prepare(options: ReplicatorOptions): Promise<Prepared> {
       lastInProcess: lastIncarnationInProcess(),
     });
     reserveIncarnation(incarnation);
-    const claimed = { incarnation, startedAtMs: chooseStartedAt(clock.now(), learned.youngestStartedAtMs), expected: learned.members };
+    const claimed = { incarnation, startedAtMs: chooseStartedAt(clock.now(), learned.youngestStartedAtMs), expected: learned.members, inheritedLeaves: learned.left };
     await snapshots?.recordIncarnation(incarnation);
     return { options: resolved, transport, ownsTransport, natsConnection, restored, claimed, snapshots };
   } catch (error) {

@@ -21,11 +21,15 @@ export function encodeHeartbeat(h: Heartbeat): Uint8Array {
     silent: h.silent ?? [],
     vouched: h.vouched ?? [],
     removed: h.removed ?? [],
-    left: (h.left ?? []).map((d) => ({ node: needString(d.node, `${w}.left.node`), incarnation: needU64(d.incarnation, `${w}.left.incarnation`) })),
+    left: encodeDepartures(h.left, w),
     compactDeltas: h.compactDeltas === true,
     readsMarkers: h.readsMarkers === true,
     unpruned: h.unpruned ?? [],
   });
+}
+
+function encodeDepartures(left: readonly Departure[] | undefined, w: string): { node: string; incarnation: number }[] {
+  return (left ?? []).map((d) => ({ node: needString(d.node, `${w}.left.node`), incarnation: needU64(d.incarnation, `${w}.left.incarnation`) }));
 }
 
 function votesFromPb(ids: string[], what: string): string[] {
@@ -100,11 +104,12 @@ export function encodeMemberHelloReply(r: MemberHelloReply): Uint8Array {
     youngestStartedAtMs: needU64(r.youngestStartedAtMs, `${w}.youngestStartedAtMs`),
     members: needU32(r.members, `${w}.members`),
     counted: (r.counted ?? []).map((m, i) => ({ node: needString(m.node, `${w}.counted[${i}].node`), dataCenter: m.dataCenter ?? "", roles: m.roles ?? [] })),
+    left: encodeDepartures(r.left, w),
   });
 }
 
 export function decodeMemberHelloReply(bytes: Uint8Array): MemberHelloReply {
-  type Pb = { from: string; incarnation: Int64; youngestStartedAtMs: Int64; members: number; counted: HelloMember[] };
+  type Pb = { from: string; incarnation: Int64; youngestStartedAtMs: Int64; members: number; counted: HelloMember[]; left: PbDeparture[] };
   return decodeWith(T.MemberHelloReply, bytes, (m: Pb, what) => {
     if (m.counted.length > MAX_VOTES) throw new DecodeError(`${what}.counted: ${m.counted.length} members, at most ${MAX_VOTES}`);
     votesFromPb(m.counted.map((c) => c.node), `${what}.counted`);
@@ -114,6 +119,7 @@ export function decodeMemberHelloReply(bytes: Uint8Array): MemberHelloReply {
       youngestStartedAtMs: u64(m.youngestStartedAtMs, `${what}.youngestStartedAtMs`),
       members: m.members,
       counted: m.counted.map((c, i) => ({ node: c.node, ...placeFromPb(c.dataCenter, c.roles, `${what}.counted[${i}]`) })),
+      left: departuresFromPb(m.left, `${what}.left`),
     };
   });
 }

@@ -226,6 +226,8 @@ export interface MemberHelloReply {
   members: number;
   /** The agreed membership it counts, itself included, the asking node id not; absent: none. */
   counted?: HelloMember[];
+  /** The graceful leaves it remembers, with the incarnation that left; absent: none. */
+  left?: Departure[];
 }
 
 /** Everything addressed to one node's request subject. */

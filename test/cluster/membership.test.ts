@@ -210,6 +210,44 @@ describe("MembershipTable", () => {
     assert.ok(t.member("e") !== undefined);
   });
 
+  it("relays on a leave it heard relayed of a member it never held (remembered once, not refreshed), to a member that comes back holding it", () => {
+    // m started after c left: b relays c's leave while it is news; m never held c.
+    const t = admitted(["b"]);
+    t.observe(hb("b", 100, { vouched: ["m"], left: [{ node: "c", incarnation: 1 }] }));
+    assert.equal(t.member("c"), undefined);
+    assert.deepEqual(t.votes(200).left, [{ node: "c", incarnation: 1 }]);
+    // Relayed to it again later: not news again (two relayers would keep it news for ever).
+    t.observe(hb("b", REMOVE, { vouched: ["m"], left: [{ node: "c", incarnation: 1 }] }));
+    assert.deepEqual(t.votes(REMOVE + 200).left, [], "no peer holds c");
+    // d, cut off while c left and back after b went, still holds c: m relays the leave to it.
+    t.observe(hb("d", REMOVE + 300, { silent: ["c"] }));
+    assert.deepEqual(t.votes(REMOVE + 400).left, [{ node: "c", incarnation: 1 }]);
+    // Never a leave of its own, whoever relays one.
+    t.observe(hb("b", REMOVE + 500, { vouched: ["m"], left: [{ node: "m", incarnation: 0 }] }));
+    assert.ok(!t.votes(REMOVE + 600).left.some((d) => d.node === "m"));
+  });
+
+  it("inherits the leaves its hello's answers remember as old news: relayed only to a member that holds one, never of a member it holds or of itself", () => {
+    const t = admitted(["b"]);
+    t.inheritLeaves([{ node: "c", incarnation: 4 }, { node: "b", incarnation: 0 }, { node: "m", incarnation: 0 }], 100);
+    assert.deepEqual(t.rememberedLeaves(), [{ node: "c", incarnation: 4 }]);
+    assert.deepEqual(t.votes(200).left, [], "no news: nobody holds c");
+    t.observe(hb("d", 300, { silent: ["c"] }));
+    assert.deepEqual(t.votes(400).left, [{ node: "c", incarnation: 4 }]);
+    // Back with a later incarnation: forgotten.
+    t.observe(hb("c", 500, { incarnation: 5 }));
+    assert.deepEqual(t.rememberedLeaves(), []);
+  });
+
+  it("drops an expected member it never heard on the word of a member not counted yet (its admission may wait for the dead one)", () => {
+    const t = table();
+    t.expect([{ node: "x", dataCenter: "dc1", roles: [] }], 0);
+    assert.equal(t.known(), 2);
+    assert.deepEqual(types(t.observe(hb("n", 100, { vouched: ["m"], removed: ["x"] }))), ["joined:n", "removed:x"]);
+    assert.equal(t.member("x"), undefined);
+    assert.deepEqual(t.agreed().map((e) => e.node), ["m"], "the agreed membership: this node alone, so n can be admitted");
+  });
+
   it("removes at once on a graceful leave and ignores that incarnation's stragglers", () => {
     const t = table();
     t.observe(hb("b", 0));

@@ -151,12 +151,10 @@ export async function runTwoDcSchedule(seed: number, options: ScheduleOptions = 
         // A stop too: its writes must reach a linked member of its DC first (an in-memory stop keeps
         // nothing; with every DC peer cut off they would live only in the other DC, which this
         // schedule may stop next: crash loss, not what it tests).
-        // A leave for good only while all of its DC is linked: with names churning, a member cut off
-        // during a leave may come back after every member that heard it restarted or left too, and
-        // then keeps the one that left as an unreachable member (a membership limit, not pruning's;
-        // two-DC seed 20241039 shows it when this condition is dropped).
-        const dcLinked = (n: Replicator): boolean => [...reconnectAt.keys()].every((id) => dcOf(id) !== dcOf(n.nodeId));
-        const candidates = linked.filter((n) => linked.some((m) => m !== n && dcOf(m.nodeId) === dcOf(n.nodeId)) && !restartAt.has(n.nodeId) && (!leaving || dcLinked(n)));
+        // A leave while a member of its DC is cut off too: with names churning, that member may come
+        // back after every member that heard the leave restarted or left (the leave passes on in
+        // hello answers and heartbeats; two-DC seeds 20244619, 20250779, 20252439).
+        const candidates = linked.filter((n) => linked.some((m) => m !== n && dcOf(m.nodeId) === dcOf(n.nodeId)) && !restartAt.has(n.nodeId));
         if (candidates.length === 0) continue;
         const n = pick(candidates);
         // Its writes reach a peer of its DC first: those made while it was cut off wait for a repair
@@ -228,7 +226,7 @@ export async function runTwoDcSchedule(seed: number, options: ScheduleOptions = 
       await clock.advance(250);
       settled = converged() && pruned();
     }
-    trace(`${clock.now() - started} ms: ${settled ? "converged and pruned" : "not settled"}; members: ${live().map((n) => `${n.nodeId} sees ${n.members().filter((m) => !m.self).map((m) => `${m.node}${m.reachable ? "" : " (unreachable)"}`).join(" ")}`).join("; ")}`);
+    trace(`${clock.now() - started} ms: ${settled ? "converged and pruned" : "not settled"}; members: ${live().map((n) => `${n.nodeId} sees ${n.members().filter((m) => !m.self).map((m) => `${m.node}${m.reachable ? "" : " (unreachable)"}${m.counted ? "" : " (uncounted)"}`).join(" ")}`).join("; ")}`);
     if (!converged()) failures.push(`diverged: the two DCs' replicas differ after healing (writers ${live().map((n) => n.writerId).join(", ")}):\n${differences(live())}`);
     else failures.push(...ghosts(), ...idFailures());
     const [replica] = live();

@@ -507,10 +507,15 @@ describe("identity messages (a starting node's checks)", () => {
     const reply = {
       from: "a", incarnation: 1_760_000_000_123, youngestStartedAtMs: 1_760_000_000_000, members: 3,
       counted: [{ node: "a", dataCenter: "dc-1", roles: ["api"] }, { node: "b", dataCenter: "", roles: [] }],
+      left: [{ node: "d", incarnation: 7 }],
     };
     assert.deepEqual(decodeMemberHelloReply(encodeMemberHelloReply(reply)), reply);
-    // An older member's answer (no membership) decodes with none.
-    assert.deepEqual(decodeMemberHelloReply(encodeMemberHelloReply({ ...reply, counted: undefined })).counted, []);
+    // An older member's answer (no membership, no leaves) decodes with none.
+    const older = decodeMemberHelloReply(encodeMemberHelloReply({ ...reply, counted: undefined, left: undefined }));
+    assert.deepEqual([older.counted, older.left], [[], []]);
+    // Leaves name member ids, at most MAX_VOTES of them.
+    assert.throws(() => decodeMemberHelloReply(encodeMemberHelloReply({ ...reply, left: [{ node: "no such", incarnation: 1 }] })), /left/);
+    assert.throws(() => decodeMemberHelloReply(encodeMemberHelloReply({ ...reply, left: Array.from({ length: MAX_VOTES + 1 }, (_, i) => ({ node: `n${i}`, incarnation: 1 })) })), /left: 1025 departures/);
     assert.throws(() => encodeMemberHelloReply({ ...reply, counted: [{ node: "", dataCenter: "", roles: [] }] }), InvalidArgumentError);
     assert.throws(() => decodeMemberHello(encodeMemberHello({ ...hello, replyTo: "x" }).subarray(0, 3)), DecodeError);
     assert.throws(() => encodeMemberHello({ node: "", replyTo: "x" }), InvalidArgumentError);

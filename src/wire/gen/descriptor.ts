@@ -455,6 +455,11 @@ export const descriptor = {
                   "rule": "repeated",
                   "type": "HelloMember",
                   "id": 5
+                },
+                "left": {
+                  "rule": "repeated",
+                  "type": "Departure",
+                  "id": 6
                 }
               }
             },
