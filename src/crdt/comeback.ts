@@ -60,13 +60,10 @@ function ofNode(id: string, node: string): boolean {
 }
 
 /**
- * Markers left out of a share, in the value before the merge and in the merged one: those a map's
- * context covers (ORMap.coveredMarker), which its absorptions leave out too.
+ * Markers left out of a share, on both sides of the merge: those a map's context covers
+ * (ORMap.coveredMarker), which its absorptions leave out too.
  */
-interface Skips {
-  readonly before?: (id: string) => boolean;
-  readonly merged?: (id: string) => boolean;
-}
+type Skips = (id: string) => boolean;
 
 function ownShare(c: GCounter, node: string, skip?: (id: string) => boolean): number {
   let sum = 0;
@@ -76,12 +73,18 @@ function ownShare(c: GCounter, node: string, skip?: (id: string) => boolean): nu
 
 /** What `before` held of `node`'s share and `merged` no longer does (negative: the fold knew more). */
 function missingShare(before: GCounter, merged: GCounter, node: string, skips?: Skips): number {
-  return ownShare(before, node, skips?.before) - ownShare(merged, node, skips?.merged);
+  return ownShare(before, node, skips) - ownShare(merged, node, skips);
 }
 
-/** A map's Skips: the markers each side's context covers. */
+/**
+ * A map's Skips: the markers either side's context covers. Coverage only grows, so
+ * a marker covered on one side is covered: `before` may be a delta whose context lacks the fold id
+ * that covers a marker its values carry (a fresh process's first merge), and counting the marker
+ * there alone would re-issue its share (two-DC seed 20336279).
+ */
 function mapSkips(before: ORMap, merged: ORMap): Skips {
-  return { before: before.coveredMarker(), merged: merged.coveredMarker() };
+  const [b, m] = [before.coveredMarker(), merged.coveredMarker()];
+  return (id) => b(id) || m(id);
 }
 
 /** `value` (its pending delta: the re-issued effects) as a Reissued; `reissueCovered` drops the pending delta. */

@@ -255,3 +255,25 @@ test("the same in a map of maps: the outer map's fold id covers the first marker
   assert.equal(published.length, 1);
   assert.equal(f0(second.merge(published[0] as ORMap<PNCounterMap<string>, string>)), 3, "the leader, with the re-issue");
 });
+
+test("a fresh process whose first merge is a delta carrying a covered marker re-issues nothing when the full state follows (two-DC seed 20336279)", async () => {
+  const { OwnWriter } = await import("../../src/replicator/own-writer.js");
+  const { ReplicatorStats } = await import("../../src/extension/stats.js");
+  const settle = (m: PNCounterMap<string>): PNCounterMap<string> => m.resetDelta();
+  // e2 wrote f1 +3; the leader e0 absorbed it (marker made at 5); e2's next process folded (e2^6
+  // covers the marker) and wrote f1 -3.
+  const first = settle(PNCounterMap.empty<string>().increment("e2~1", "f1", 3));
+  const absorbed = settle(first.absorbRemoved(markerFor(first.writers, "e2", 5)!, "e0~1"));
+  const full = settle(settle(absorbed.foldRetired("e2~6")).decrement("e2^6", "f1", 3));
+  assert.equal(full.get("f1"), 0);
+  // e1 writes f1 +2: its delta's instance carries the marker's slot, its context not e2^6.
+  const written = full.increment("e1~1", "f1", 2);
+  const delta = written.delta as PNCounterMap<string>;
+  // A process of e2 started afresh (no snapshot) merges that delta first, then the full state.
+  const published: Crdt[] = [];
+  const own = new OwnWriter("e2", "e2~9", { publish: (_k, _kind, d) => published.push(d), renewed: () => {}, stats: new ReplicatorStats(), reportError: () => {} });
+  const after = settle(written);
+  const back = own.afterMerge("m", "pncounterMap", delta, after, delta.merge(after)) as PNCounterMap<string>;
+  assert.deepEqual(published, [], "nothing of e2's is missing: the marker is covered, whichever side says so");
+  assert.equal(back.get("f1"), 2);
+});

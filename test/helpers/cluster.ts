@@ -1,4 +1,6 @@
 /** Start several replicators against one NATS server, and always close them. */
+import { after, before } from "node:test";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Replicator, type ReplicatorOptions } from "../../src/index.js";
 import { startNatsServer, type NatsServer } from "./nats-server.js";
 import { waitFor } from "./wait.js";
@@ -45,4 +47,27 @@ export async function startCluster(ids: string[], extra: Partial<ReplicatorOptio
     throw error;
   }
   return cluster;
+}
+
+/** A cluster and a raw NATS connection to its server (to publish what no node would, or listen in). */
+export interface ClusterWithRaw {
+  c: TestCluster;
+  raw: NatsConnection;
+}
+
+/**
+ * A cluster of `ids` started before the enclosing suite's tests, with a raw connection to its
+ * server; both closed after them, even when a test fails. Read its fields inside the tests.
+ */
+export function clusterWithRaw(ids: string[], extra: Partial<ReplicatorOptions> = {}): ClusterWithRaw {
+  const it = {} as ClusterWithRaw;
+  before(async () => {
+    it.c = await startCluster(ids, extra);
+    it.raw = await connect({ servers: it.c.server.url });
+  });
+  after(async () => {
+    await it.raw?.close();
+    await it.c?.close();
+  });
+  return it;
 }

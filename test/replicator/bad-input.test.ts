@@ -6,13 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, describe, test } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { describe, test } from "node:test";
 import { Flag, GCounter, Key, type Replicator } from "../../src/index.js";
 import type { RejectReason } from "../../src/extension/stats.js";
 import { decodeNodeReply, encodeDeltaEnvelope, encodeValue, MAX_TEXT, type CrdtDelta, type DeltaEnvelope } from "../../src/wire/codec.js";
 import { messageType } from "../../src/wire/pb.js";
-import { startCluster, type TestCluster } from "../helpers/cluster.js";
+import { clusterWithRaw } from "../helpers/cluster.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const SUBJECT = "crdt.deltas";
@@ -34,19 +33,10 @@ function counterDelta(key: string, originNode: string, by = 1): CrdtDelta {
 }
 
 describe("bad input while replication goes on", () => {
-  let c: TestCluster;
-  let raw: NatsConnection;
-  before(async () => {
-    c = await startCluster(["a", "b", "c"]);
-    raw = await connect({ servers: c.server.url });
-  });
-  after(async () => {
-    await raw?.close();
-    await c.close();
-  });
+  const cluster = clusterWithRaw(["a", "b", "c"]);
 
   test("each kind is rejected and counted; nodes stay up; good traffic converges", async () => {
-    const nodes = c.nodes as [Replicator, Replicator, Replicator];
+    const nodes = cluster.c.nodes as [Replicator, Replicator, Replicator];
     const [a, b] = nodes;
     const good = Key.gcounter("good");
     const typedSet = Key.orset<string>("a-set");
@@ -65,7 +55,7 @@ describe("bad input while replication goes on", () => {
       }
     });
 
-    const maxPayload = raw.info!.max_payload;
+    const maxPayload = cluster.raw.info!.max_payload;
     const valid = envelope("mallory", [counterDelta("mallory-key", "mallory")]);
     const Envelope = messageType("DeltaEnvelope");
     const withUnknownType = Envelope.decode(envelope("mallory", [counterDelta("mallory-key", "mallory")], { sequence: 2 })) as unknown as {
@@ -92,19 +82,19 @@ describe("bad input while replication goes on", () => {
       ["writer too long", envelope("mallory", [compact], { sequence: 6, writer: "w".repeat(MAX_TEXT + 1) })],
     ];
     for (const [, bytes] of bad) {
-      raw.publish(SUBJECT, bytes);
+      cluster.raw.publish(SUBJECT, bytes);
       await sleep(20);
     }
     // An impostor of b with b's real incarnation and a sequence far ahead: undetectable on receipt
     // (it carries nothing), but it must not make b's real envelopes look like duplicates for long.
-    raw.publish(SUBJECT, envelope("b", [], { incarnation: b.incarnation, sequence: 1_000_000 }));
+    cluster.raw.publish(SUBJECT, envelope("b", [], { incarnation: b.incarnation, sequence: 1_000_000 }));
     // Garbage on the other subjects nodes listen to.
-    raw.publish(`${SUBJECT}.members`, randomBytes(100));
-    raw.publish(`${SUBJECT}.node.a.direct`, randomBytes(100));
-    const reply = await raw.request(`${SUBJECT}.node.a`, randomBytes(64), { timeout: 3000 });
+    cluster.raw.publish(`${SUBJECT}.members`, randomBytes(100));
+    cluster.raw.publish(`${SUBJECT}.node.a.direct`, randomBytes(100));
+    const reply = await cluster.raw.request(`${SUBJECT}.node.a`, randomBytes(64), { timeout: 3000 });
     const answer = decodeNodeReply(reply.data);
     assert.equal(answer.type, "error", "garbage request gets an error reply");
-    const empty = await raw.request(`${SUBJECT}.node.b`, new Uint8Array(0), { timeout: 3000 });
+    const empty = await cluster.raw.request(`${SUBJECT}.node.b`, new Uint8Array(0), { timeout: 3000 });
     assert.equal(decodeNodeReply(empty.data).type, "error", "an empty request gets an error reply");
 
     await sleep(1000); // let b's writes run past its next heartbeat after the sequence impostor

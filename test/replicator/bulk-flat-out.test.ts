@@ -6,12 +6,11 @@
  * deadlines: the pull gets its share of the event loop, never all of it.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { describe, test } from "node:test";
 import { Key, type Replicator } from "../../src/index.js";
 import { BULK_LIMITS } from "../../src/replicator/request-server.js";
 import { encodeNodeRequest } from "../../src/wire/codec.js";
-import { startCluster, type TestCluster } from "../helpers/cluster.js";
+import { clusterWithRaw } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/wait.js";
 
 const SUBJECT = "crdt.deltas";
@@ -23,19 +22,10 @@ const IN_FLIGHT = 200;
 const PULL = encodeNodeRequest({ type: "digest", from: "b", level: 3, buckets: Array.from({ length: 256 }, (_, bucket) => ({ bucket, hash: 0n })), keys: [], bucket: 0 });
 
 describe("a member pulling flat out", () => {
-  let c: TestCluster;
-  let raw: NatsConnection;
-  before(async () => {
-    c = await startCluster(["a", "b", "c"]);
-    raw = await connect({ servers: c.server.url });
-  });
-  after(async () => {
-    await raw?.close();
-    await c.close();
-  });
+  const cluster = clusterWithRaw(["a", "b", "c"]);
 
   test("does not hold up the node's writes nor a digest round with it", async () => {
-    const [a, b, cc] = c.nodes as [Replicator, Replicator, Replicator];
+    const [a, b, cc] = cluster.c.nodes as [Replicator, Replicator, Replicator];
     const writes: Promise<unknown>[] = [];
     for (let i = 0; i < KEYS; i++) writes.push(a.update(Key.gcounter(`k${i}`), (v, self) => v.increment(self, 1)));
     await Promise.all(writes);
@@ -47,7 +37,7 @@ describe("a member pulling flat out", () => {
     const pull = async (): Promise<void> => {
       while (!stop) {
         try {
-          await raw.request(`${SUBJECT}.node.a`, PULL, { timeout: 1_000 });
+          await cluster.raw.request(`${SUBJECT}.node.a`, PULL, { timeout: 1_000 });
           answered++;
         } catch {
           // refused: no answer

@@ -8,38 +8,28 @@
  * release it runs (it subscribes to the deltas before that heartbeat arrives).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { describe, test } from "node:test";
 import { GCounter, Key, type Replicator } from "../../src/index.js";
 import { decodeDeltaEnvelope, decodeNodeReply, decodeValue, encodeHeartbeat, encodeMemberHello, encodeNodeRequest, type DeltaEnvelope } from "../../src/wire/codec.js";
 import { helloReplyTo, helloSubject } from "../../src/replicator/identity.js";
-import { startCluster, type TestCluster } from "../helpers/cluster.js";
+import { clusterWithRaw } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/wait.js";
 
 const SUBJECT = "crdt.deltas";
 
 describe("compact envelopes and members that do not read them", () => {
-  let c: TestCluster;
-  let raw: NatsConnection;
-  before(async () => {
-    c = await startCluster(["a", "b"]);
-    raw = await connect({ servers: c.server.url });
-  });
-  after(async () => {
-    await raw?.close();
-    await c.close();
-  });
+  const cluster = clusterWithRaw(["a", "b"]);
 
   test("full envelopes while an old-release member is known, compact again once it reads them; repairs follow the requester", async () => {
-    const [a, b] = c.nodes as [Replicator, Replicator];
+    const [a, b] = cluster.c.nodes as [Replicator, Replicator];
     const fromA: { bytes: Uint8Array; env: DeltaEnvelope }[] = [];
-    raw.subscribe(SUBJECT, {
+    cluster.raw.subscribe(SUBJECT, {
       callback: (_, m) => {
         const env = decodeDeltaEnvelope(m.data);
         if (env.origin === "a") fromA.push({ bytes: m.data.slice(), env });
       },
     });
-    await raw.flush();
+    await cluster.raw.flush();
     const k = Key.gcounter("hits");
     let total = 0;
     /** One increment on a; resolves with the envelope that carried it. */
@@ -61,7 +51,7 @@ describe("compact envelopes and members that do not read them", () => {
     let readsCompact = false;
     const startedAtMs = Date.now();
     const beat = (): void =>
-      raw.publish(
+      cluster.raw.publish(
         `${SUBJECT}.members`,
         encodeHeartbeat({ node: "old", dataCenter, roles: [], startedAtMs, incarnation: startedAtMs, lastSequence: 0, leaving: false, silent: [], vouched: [], sentAtMs: Date.now(), compactDeltas: readsCompact }),
       );
@@ -78,7 +68,7 @@ describe("compact envelopes and members that do not read them", () => {
       // A repair asked by the old member over a range holding a compact envelope: none is handed out.
       const repair = async (from: string): Promise<{ complete: boolean; envelopes: number }> => {
         const request = encodeNodeRequest({ type: "repair", from, incarnation: a.incarnation, fromSequence: first.env.sequence, toSequence: full.env.sequence });
-        const reply = decodeNodeReply((await raw.request(`${SUBJECT}.node.a`, request, { timeout: 5_000 })).data);
+        const reply = decodeNodeReply((await cluster.raw.request(`${SUBJECT}.node.a`, request, { timeout: 5_000 })).data);
         assert.equal(reply.type, "repair");
         return reply.type === "repair" ? { complete: reply.complete, envelopes: reply.envelopes.length } : { complete: false, envelopes: -1 };
       };
@@ -96,10 +86,10 @@ describe("compact envelopes and members that do not read them", () => {
     }
 
     // A node says hello (starting): full envelopes until its first heartbeat, here one of this release.
-    raw.publish(helloSubject(SUBJECT), encodeMemberHello({ node: "fresh", replyTo: helloReplyTo(SUBJECT, "fresh") }));
+    cluster.raw.publish(helloSubject(SUBJECT), encodeMemberHello({ node: "fresh", replyTo: helloReplyTo(SUBJECT, "fresh") }));
     await waitFor(async () => (await bump()).env.writer === undefined, { timeoutMs: 10_000, message: "full form after a hello" });
     const now = Date.now();
-    raw.publish(
+    cluster.raw.publish(
       `${SUBJECT}.members`,
       encodeHeartbeat({ node: "fresh", dataCenter, roles: [], startedAtMs: now, incarnation: now, lastSequence: 0, leaving: false, silent: [], vouched: [], sentAtMs: now, compactDeltas: true }),
     );

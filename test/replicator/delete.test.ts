@@ -4,29 +4,19 @@
  * expiring the tombstone after `tombstoneTtlMs`, after which the key can be written afresh.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { describe, test } from "node:test";
 import { GCounter, Key, KeyDeletedError, type Replicator } from "../../src/index.js";
 import { encodeDeltaEnvelope } from "../../src/wire/codec.js";
-import { startCluster, type TestCluster } from "../helpers/cluster.js";
+import { clusterWithRaw } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/wait.js";
 
 const TTL_MS = 4_000;
 
 describe("delete", () => {
-  let c: TestCluster;
-  let raw: NatsConnection;
-  before(async () => {
-    c = await startCluster(["a", "b", "c"], { pruneIntervalMs: 200, tombstoneTtlMs: TTL_MS });
-    raw = await connect({ servers: c.server.url });
-  });
-  after(async () => {
-    await raw?.close();
-    await c.close();
-  });
+  const cluster = clusterWithRaw(["a", "b", "c"], { pruneIntervalMs: 200, tombstoneTtlMs: TTL_MS });
 
   test("tombstone everywhere, KeyDeletedError everywhere, late deltas ignored, then expiry", async () => {
-    const nodes = c.nodes as [Replicator, Replicator, Replicator];
+    const nodes = cluster.c.nodes as [Replicator, Replicator, Replicator];
     const [a, b] = nodes;
     const k = Key.gcounter("doomed");
     const other = Key.gcounter("survivor");
@@ -58,7 +48,7 @@ describe("delete", () => {
     // A delta for the deleted key from a (raw) publisher: ignored and counted by every node.
     const before = nodes.map((n) => n.stats.rejected.get("deleted-key") ?? 0);
     const stray = GCounter.empty().increment("ghost", 42);
-    raw.publish(
+    cluster.raw.publish(
       "crdt.deltas",
       encodeDeltaEnvelope({
         origin: "ghost",
@@ -80,7 +70,7 @@ describe("delete", () => {
     await waitFor(() => nodes.every((n) => n.tombstoneCount === 0), { timeoutMs: TTL_MS + 10_000, message: "tombstones expired" });
     assert.ok(Date.now() - deletedAt >= TTL_MS, "not before the TTL");
     await a.sync("b");
-    await c.nodes[2]!.sync("a");
+    await cluster.c.nodes[2]!.sync("a");
     for (const n of nodes) assert.equal(n.get(k), undefined, `${n.nodeId}: still absent after anti-entropy`);
 
     // The key can be used again, from empty.

@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { cpuUsage } from "node:process";
-import { after, before, describe, test } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { before, describe, test } from "node:test";
+import { connect } from "@nats-io/transport-node";
 import { Key, type Replicator } from "../../src/index.js";
 import type { RejectReason } from "../../src/extension/stats.js";
 import { MAX_NEWCOMERS } from "../../src/cluster/membership.js";
@@ -23,7 +23,7 @@ import {
   encodeNodeRequest,
   type DeltaEnvelope,
 } from "../../src/wire/codec.js";
-import { startCluster, type TestCluster } from "../helpers/cluster.js";
+import { clusterWithRaw, startCluster } from "../helpers/cluster.js";
 import { startNatsServer } from "../helpers/nats-server.js";
 import { digestSubject } from "../../src/xdc/receiver.js";
 import { sleep, waitFor } from "../helpers/wait.js";
@@ -41,8 +41,9 @@ function bulkPull(from: string): Uint8Array {
 }
 
 describe("strangers on the bus, without a cluster key", () => {
-  let c: TestCluster;
-  let raw: NatsConnection;
+  // Slow heartbeats: a node's write delayed until its next heartbeat (the sequence-jump attack
+  // before the fix) is then seconds late, far past the deadline below.
+  const cluster = clusterWithRaw(["a", "b", "c"], { heartbeatIntervalMs: 2_000, failureTimeoutMs: 10_000, removalTimeoutMs: 20_000 });
   let nodes: [Replicator, Replicator, Replicator];
   const rejected = (n: Replicator, reason: RejectReason): number => n.stats.rejected.get(reason) ?? 0;
   /** A write on `from` reaches every node within `ms`. */
@@ -60,26 +61,18 @@ describe("strangers on the bus, without a cluster key", () => {
     return performance.now() - started;
   };
 
-  before(async () => {
-    // Slow heartbeats: a node's write delayed until its next heartbeat (the sequence-jump attack
-    // before the fix) is then seconds late, far past the deadline below.
-    c = await startCluster(["a", "b", "c"], { heartbeatIntervalMs: 2_000, failureTimeoutMs: 10_000, removalTimeoutMs: 20_000 });
-    nodes = c.nodes as [Replicator, Replicator, Replicator];
-    raw = await connect({ servers: c.server.url });
-  });
-  after(async () => {
-    await raw?.close();
-    await c.close();
+  before(() => {
+    nodes = cluster.c.nodes as [Replicator, Replicator, Replicator];
   });
 
   test("invented origins: long ones rejected, short ones leave no bookkeeping behind", async () => {
     const decodes = nodes.map((n) => rejected(n, "decode"));
     // 300 envelopes with invented 200 KB origins (57 MB pinned for good before the length limit).
-    for (let i = 0; i < 300; i++) raw.publish(SUBJECT, envelope(`${"x".repeat(200_000)}${i}`, { deltas: [] }));
+    for (let i = 0; i < 300; i++) cluster.raw.publish(SUBJECT, envelope(`${"x".repeat(200_000)}${i}`, { deltas: [] }));
     // And 1,000 with invented origins of a legal length: delivered (content, which only the cluster
     // key keeps out), never tracked.
-    for (let i = 0; i < 1_000; i++) raw.publish(SUBJECT, envelope(`stranger-${i}`, { sequence: 1 + i }));
-    await raw.flush();
+    for (let i = 0; i < 1_000; i++) cluster.raw.publish(SUBJECT, envelope(`stranger-${i}`, { sequence: 1 + i }));
+    await cluster.raw.flush();
     await waitFor(() => nodes.every((n, i) => rejected(n, "decode") - decodes[i]! >= 300), { timeoutMs: 60_000, message: "long origins rejected" });
     await converges(nodes[0], "after-origins", 5_000);
     for (const n of nodes) assert.ok(n.stats.trackedOrigins <= 2, `${n.nodeId} tracks ${n.stats.trackedOrigins} origins (its peers only)`);
@@ -89,8 +82,8 @@ describe("strangers on the bus, without a cluster key", () => {
     const [a, b] = nodes;
     const jumps = nodes.map((n) => rejected(n, "sequence-jump"));
     await converges(b, "before-jump", 5_000);
-    raw.publish(SUBJECT, envelope("b", { incarnation: b.incarnation, sequence: 1_000_000 }));
-    await raw.flush();
+    cluster.raw.publish(SUBJECT, envelope("b", { incarnation: b.incarnation, sequence: 1_000_000 }));
+    await cluster.raw.flush();
     await waitFor(() => rejected(a, "sequence-jump") > jumps[0]!, { timeoutMs: 5_000, message: "a saw the jump" });
     // b's real writes right after: each reaches a and c at once, not at b's next heartbeat (2 s away).
     const delays: number[] = [];
@@ -108,8 +101,8 @@ describe("strangers on the bus, without a cluster key", () => {
     }
     const before = cpuUsage();
     const started = performance.now();
-    for (const f of fragments) raw.publish(SUBJECT, f);
-    await raw.flush();
+    for (const f of fragments) cluster.raw.publish(SUBJECT, f);
+    await cluster.raw.flush();
     await waitFor(() => nodes.every((n, i) => n.stats.chunkEvictions - evictions[i]! >= FLOOD - 256), {
       timeoutMs: 60_000,
       message: "every node took the flood",
@@ -137,9 +130,9 @@ describe("strangers on the bus, without a cluster key", () => {
     await waitFor(() => nodes.every((n) => n.get(victim)?.value === 1), { timeoutMs: 5_000 });
     const skews = nodes.map((n) => rejected(n, "clock-skew"));
     const forever = { key: "victim", kind: "gcounter" as const, deletedAtMs: Number.MAX_SAFE_INTEGER, originNode: "mallory" };
-    raw.publish(SUBJECT, envelope("mallory", { sequence: 1, tombstones: [forever] }));
+    cluster.raw.publish(SUBJECT, envelope("mallory", { sequence: 1, tombstones: [forever] }));
     // And as a coordinated write straight to b's request subject.
-    const reply = decodeNodeReply((await raw.request(`${SUBJECT}.node.b`, encodeNodeRequest({ type: "write", from: "mallory", deltas: [], tombstones: [forever] }), { timeout: 5_000 })).data);
+    const reply = decodeNodeReply((await cluster.raw.request(`${SUBJECT}.node.b`, encodeNodeRequest({ type: "write", from: "mallory", deltas: [], tombstones: [forever] }), { timeout: 5_000 })).data);
     assert.ok(reply.type === "write" && !reply.ok, "the write is refused");
     await waitFor(() => nodes.every((n, i) => rejected(n, "clock-skew") > skews[i]!), { timeoutMs: 5_000, message: "every node refused it" });
     for (const n of nodes) assert.equal(n.deletion("victim"), undefined);
@@ -157,7 +150,7 @@ describe("strangers on the bus, without a cluster key", () => {
     let replies = 0;
     let replyBytes = 0;
     let errors = 0;
-    const sub = raw.subscribe(`${inbox}.>`, {
+    const sub = cluster.raw.subscribe(`${inbox}.>`, {
       callback: (_, m) => {
         // Only small replies are decoded: decoding the bulk pulls' would load the event loop measured below.
         if (m.data.length < 200 && decodeNodeReply(m.data).type === "error") errors++;
@@ -167,8 +160,8 @@ describe("strangers on the bus, without a cluster key", () => {
     });
     // A stranger: 200 bulk pulls, not one answered with state.
     const notMember = rejected(a, "not-member");
-    for (let i = 0; i < 200; i++) raw.publish(`${SUBJECT}.node.a`, bulkPull("mallory"), { reply: `${inbox}.s${i}` });
-    await raw.flush();
+    for (let i = 0; i < 200; i++) cluster.raw.publish(`${SUBJECT}.node.a`, bulkPull("mallory"), { reply: `${inbox}.s${i}` });
+    await cluster.raw.flush();
     await waitFor(() => rejected(a, "not-member") - notMember >= 200, { timeoutMs: 10_000, message: "stranger refused" });
     await waitFor(() => errors >= 200, { timeoutMs: 10_000, message: "a short error to each" });
     assert.equal(replies, 0, "no state for a stranger");
@@ -180,8 +173,8 @@ describe("strangers on the bus, without a cluster key", () => {
     delay.enable();
     const limited = rejected(a, "rate-limited");
     const started = performance.now();
-    for (let i = 0; i < 2_000; i++) raw.publish(`${SUBJECT}.node.a`, bulkPull("b"), { reply: `${inbox}.m${i}` });
-    await raw.flush();
+    for (let i = 0; i < 2_000; i++) cluster.raw.publish(`${SUBJECT}.node.a`, bulkPull("b"), { reply: `${inbox}.m${i}` });
+    await cluster.raw.flush();
     await waitFor(() => replies + rejected(a, "rate-limited") - limited >= 2_000, {
       timeoutMs: 60_000,
       message: "every request answered or refused",
@@ -201,14 +194,14 @@ describe("strangers on the bus, without a cluster key", () => {
   });
 
   test("hellos: no member publishes to a subject the hello chose, and answers are rate-limited", async () => {
-    const victim = raw.subscribe("victim.>");
+    const victim = cluster.raw.subscribe("victim.>");
     let victimMessages = 0;
     void (async () => {
       for await (const _ of victim) victimMessages++;
     })();
     const bad = nodes.map((n) => rejected(n, "bad-request"));
-    for (let i = 0; i < 100; i++) raw.publish(helloSubject(SUBJECT), encodeMemberHello({ node: "mallory", replyTo: `victim.${i}` }));
-    await raw.flush();
+    for (let i = 0; i < 100; i++) cluster.raw.publish(helloSubject(SUBJECT), encodeMemberHello({ node: "mallory", replyTo: `victim.${i}` }));
+    await cluster.raw.flush();
     await waitFor(() => nodes.every((n, i) => rejected(n, "bad-request") - bad[i]! >= 100), { timeoutMs: 10_000, message: "bad replyTo refused" });
     await sleep(200);
     assert.equal(victimMessages, 0);
@@ -217,14 +210,14 @@ describe("strangers on the bus, without a cluster key", () => {
     // Well-formed hellos, flooded: each member answers a few, then refuses.
     const replyTo = `${helloSubject(SUBJECT)}.mallory.abc123`;
     let answers = 0;
-    const sub = raw.subscribe(replyTo, {
+    const sub = cluster.raw.subscribe(replyTo, {
       callback: () => {
         answers++;
       },
     });
     const limited = nodes.map((n) => rejected(n, "rate-limited"));
-    for (let i = 0; i < 1_000; i++) raw.publish(helloSubject(SUBJECT), encodeMemberHello({ node: "mallory", replyTo }));
-    await raw.flush();
+    for (let i = 0; i < 1_000; i++) cluster.raw.publish(helloSubject(SUBJECT), encodeMemberHello({ node: "mallory", replyTo }));
+    await cluster.raw.flush();
     await waitFor(() => nodes.every((n, i) => rejected(n, "rate-limited") - limited[i]! >= 900), {
       timeoutMs: 10_000,
       message: "hellos refused",
@@ -237,7 +230,7 @@ describe("strangers on the bus, without a cluster key", () => {
   });
 
   test("a new member still joins: its hello, identify check and first digest round are answered", async () => {
-    const d = await c.add("d");
+    const d = await cluster.c.add("d");
     await waitFor(() => d.size === nodes[0].size && nodes.every((n) => n.members().some((m) => m.node === "d" && m.counted)), {
       timeoutMs: 30_000,
       message: "d caught up and was admitted",
@@ -262,8 +255,8 @@ describe("strangers on the bus, without a cluster key", () => {
       vouched: [],
     };
     for (let i = 0; i < 5; i++) {
-      raw.publish(`${SUBJECT}.members`, encodeHeartbeat({ ...ghost, sentAtMs: Date.now() }));
-      await raw.flush();
+      cluster.raw.publish(`${SUBJECT}.members`, encodeHeartbeat({ ...ghost, sentAtMs: Date.now() }));
+      await cluster.raw.flush();
       await sleep(300);
     }
     await waitFor(() => nodes.every((n) => n.members().some((m) => m.node === "ghost")), { timeoutMs: 5_000, message: "the ghost is heard" });
@@ -272,8 +265,8 @@ describe("strangers on the bus, without a cluster key", () => {
       assert.equal(n.members().find((m) => m.node === "ghost")?.counted, false, "never admitted: it answers no digest round");
     }
     // 1,000 invented ids: membership holds at most MAX_NEWCOMERS of them, the inbox tracks no more.
-    for (let i = 0; i < 1_000; i++) raw.publish(`${SUBJECT}.members`, encodeHeartbeat({ ...ghost, node: `ghost-${i}`, sentAtMs: Date.now() }));
-    await raw.flush();
+    for (let i = 0; i < 1_000; i++) cluster.raw.publish(`${SUBJECT}.members`, encodeHeartbeat({ ...ghost, node: `ghost-${i}`, sentAtMs: Date.now() }));
+    await cluster.raw.flush();
     await waitFor(() => nodes.every((n) => n.members().length >= 4 + MAX_NEWCOMERS), { timeoutMs: 30_000, message: "ghosts heard" });
     await sleep(500);
     for (const n of nodes) {
