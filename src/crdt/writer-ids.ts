@@ -131,6 +131,17 @@ export function latestMarkerTime(ids: Iterable<string>): number {
   return latest;
 }
 
+/** The highest rank of a marker of `node` among `ids` (see WriterName.rank); -1 when none. */
+export function markedRank(ids: Iterable<string>, node: string): number {
+  let rank = -1;
+  for (const id of ids) {
+    if (!id.includes("#")) continue;
+    const w = parseWriter(id);
+    if (w?.marker === true && w.node === node) rank = Math.max(rank, w.rank);
+  }
+  return rank;
+}
+
 /** The ids among `ids` that `marker` covers (see `absorbedBy`). */
 export function absorbedAmong(ids: Iterable<string>, marker: string): Set<string> {
   const out = new Set<string>();

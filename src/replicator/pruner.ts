@@ -18,7 +18,7 @@ import { mayFoldRetired, removedToFold, type RemovedNodes } from "../cluster/pru
 import { comesBack } from "../crdt/comeback.js";
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { foldableNodeOf, markerFor, olderThan, parseWriter, removedFoldId } from "../crdt/writer-ids.js";
+import { foldableNodeOf, markedRank, markerFor, olderThan, parseWriter, removedFoldId } from "../crdt/writer-ids.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { Merger } from "./merge.js";
 import type { ResolvedOptions } from "./options.js";
@@ -62,6 +62,9 @@ export class Pruner {
     const tracked = this.d.removedNodes.entries;
     const held = new Set<string>(); // removed nodes whose ids a key still holds after this tick's folds
     const isolation: Isolation = !this.d.heartbeater.members().every((m) => m.self) ? "none" : stats.mergeCount > 0 ? "cut-off" : "alone";
+    const ownNode = parseWriter(writerId)?.node ?? "";
+    const due: string[] = []; // keys with retired ids of this node to fold, once every key was seen
+    let absorbedRank = -1; // the highest marker of this node in any key
     for (const [key, v] of [...store.entries()]) {
       const c = (v.value as { compact?: () => Crdt }).compact?.();
       const pruning = dataTypes.get(v.kind)?.pruning;
@@ -70,9 +73,10 @@ export class Pruner {
       if (unmarked !== v.value) store.set(key, v.kind, unmarked, "local");
       if (pruning === undefined) continue;
       value = unmarked;
-      if (fold && ownFoldDue(pruning.writers(value), writerId, isolation) && this.foldInto(key, v.kind, pruning.foldRetired(value, writerId))) {
-        stats.retiredFolds++;
-        value = store.get(key)!.value;
+      if (fold) {
+        const ids = pruning.writers(value);
+        absorbedRank = Math.max(absorbedRank, markedRank(ids, ownNode));
+        if (ownFoldDue(ids, writerId, isolation)) due.push(key);
       }
       // Only in the types a node can come back in (crdt/comeback.ts: every type that records ids, maps included).
       if (!comesBack(value)) continue;
@@ -89,6 +93,12 @@ export class Pruner {
       }
     }
     this.d.removedNodes.scanned(held);
+    for (const key of due) {
+      const v = store.get(key);
+      const pruning = v === undefined ? undefined : dataTypes.get(v.kind)?.pruning;
+      if (pruning === undefined || !ownFoldDue(pruning.writers(v!.value), writerId, isolation, absorbedRank)) continue;
+      if (this.foldInto(key, v!.kind, pruning.foldRetired(v!.value, writerId))) stats.retiredFolds++;
+    }
   }
 
   /** Absorbs (or, with `absorb` false, folds) a removed `node`'s ids in `key`; false when it held none. */
@@ -160,8 +170,21 @@ export type Isolation = "none" | "alone" | "cut-off";
  * amount in: it folds only keys no other node wrote, and nothing at all once it merged anything
  * from another node (a key it holds only its own ids in may hold more elsewhere).
  */
-export function ownFoldDue(ids: readonly string[], writerId: string, isolation: Isolation): boolean {
+export function ownFoldDue(ids: readonly string[], writerId: string, isolation: Isolation, absorbedRank = -1): boolean {
   if (isolation === "cut-off" || !ids.some((id) => olderThan(writerId, id))) return false;
   const node = parseWriter(writerId)?.node;
+  if (ids.some((id) => absorbing(id, node, absorbedRank))) return false;
   return isolation === "none" || ids.every((id) => parseWriter(id)?.node === node);
+}
+
+/**
+ * Whether `id` is one of `node`'s that a marker of the node seen in some key (`absorbedRank`) covers:
+ * a leader is absorbing it, key by key, into its own slot, so a fold of it here would count it
+ * twice (a fold id above the marker is not covered by it: this process took a writer id above the
+ * marker on meeting it, two-DC seed 20356599). The fold waits until the marker reaches this key
+ * (the id is then dropped, and a comeback re-issues what the absorption missed) or expires.
+ */
+function absorbing(id: string, node: string | undefined, absorbedRank: number): boolean {
+  const w = parseWriter(id);
+  return w !== undefined && w.node === node && !w.marker && w.rank < absorbedRank;
 }

@@ -8,6 +8,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { foldWaitsFor, mayFoldRetired, type FoldReadiness } from "../../src/cluster/pruning.js";
 import { ownFoldDue } from "../../src/replicator/pruner.js";
+import { markedRank } from "../../src/crdt/writer-ids.js";
 import { fcParams } from "../crdt/laws.js";
 
 const base: FoldReadiness = {
@@ -95,5 +96,13 @@ describe("ownFoldDue: the keys a node folds its retired ids in", () => {
   test("cut off (it knows no peer but merged what another node sent): none, as a leader may be absorbing the same ids", () => {
     assert.equal(ownFoldDue(own, live, "cut-off"), false);
     assert.equal(ownFoldDue(shared, live, "cut-off"), false);
+  });
+  test("a marker of its node seen in any key holds off the keys whose ids it covers until it reaches them (a leader is absorbing them there)", () => {
+    // n~5 renewed its writer id above a marker n#3.t it met in another key: n~2 is being absorbed.
+    const marked = markedRank(["m~1", "n#3.9"], "n");
+    assert.equal(markedRank(["m~1", "n~2", "x#4.1"], "n"), -1, "only markers of the node count");
+    assert.equal(ownFoldDue(["n~2", "n~5", "m~1"], "n~5", "none", marked), false, "n~2 here: the marker has not reached this key");
+    assert.equal(ownFoldDue(["n#3.9", "n~5", "n^4", "m~1"], "n~5", "none", marked), true, "the marker is here (n~2 gone): fold the rest");
+    assert.equal(ownFoldDue(["n~4", "n~5"], "n~5", "none", marked), true, "an id the marker does not cover");
   });
 });
