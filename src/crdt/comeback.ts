@@ -60,8 +60,10 @@ function ofNode(id: string, node: string): boolean {
 }
 
 /**
- * Markers left out of a share, on both sides of the merge: those a map's context covers
- * (ORMap.coveredMarker), which its absorptions leave out too.
+ * Markers left out of a share, on both sides of the merge: those a later fold of their node in
+ * either map supersedes (ORMap.coveredMarker), which its absorptions leave out too. Either side
+ * may know the fold: `before` may be a delta whose values carry the marker but not the fold id (a
+ * fresh process's first merge: counting it there alone re-issued its share, two-DC seed 20336279).
  */
 type Skips = (id: string) => boolean;
 
@@ -76,12 +78,7 @@ function missingShare(before: GCounter, merged: GCounter, node: string, skips?: 
   return ownShare(before, node, skips) - ownShare(merged, node, skips);
 }
 
-/**
- * A map's Skips: the markers either side's context covers. Coverage only grows, so
- * a marker covered on one side is covered: `before` may be a delta whose context lacks the fold id
- * that covers a marker its values carry (a fresh process's first merge), and counting the marker
- * there alone would re-issue its share (two-DC seed 20336279).
- */
+/** A map's Skips. */
 function mapSkips(before: ORMap, merged: ORMap): Skips {
   const [b, m] = [before.coveredMarker(), merged.coveredMarker()];
   return (id) => b(id) || m(id);

@@ -46,7 +46,7 @@ import { PMap, sameMaps } from "./pmap.js";
 import { holdableByORMap, registeredDataTypes, type DataTypeDescriptor, type DotsCapability, type JsonCapability, type PruningCapability } from "./descriptor.js";
 import type { AnyState, Crdt, DataKind, DotState, Element, ORMapState } from "./types.js";
 import { checkNode, describe } from "./validate.js";
-import { absorbedAmong, absorbedBy, adopterOf, adoptionsAmong, adoptionsBy, coverageOf, foldIdOf, isCovered, isMarker, markersBefore, retiredBy, type Adoptions } from "./writer-ids.js";
+import { absorbedAmong, absorbedBy, adopterOf, adoptionsAmong, adoptionsBy, coverageOf, foldIdOf, isCovered, markersBefore, retiredBy, supersededMarkers, type Adoptions } from "./writer-ids.js";
 
 /** One writer's part of a key: its dot and the join of its changes (undefined: the empty value). */
 interface Instance<V> {
@@ -507,13 +507,13 @@ export class ORMap<V extends Crdt<V> = Crdt, K extends Element = Element> implem
   }
 
   /**
-   * @internal Whether `id` is a marker this map's own context covers (the node's later fold id there): a
-   * value of a writer's instance may still hold it — the fold joined no change into a value that
-   * mentions only a marker, which counts nothing — but its share is no longer the node's.
+   * @internal Whether `id` is a marker a later fold of its node that this map holds supersedes (in
+   * its context or in a value; see `supersededMarkers`): a value of a writer's instance may still
+   * hold it — the fold joined no change into a value that mentions only a marker, which counts
+   * nothing — but its share is no longer the node's.
    */
   coveredMarker(): (id: string) => boolean {
-    const coverage = coverageOf(this.#context.nodes);
-    return (id) => coverage !== undefined && isMarker(id) && isCovered(id, coverage);
+    return supersededMarkers(this.writers);
   }
 
   /**

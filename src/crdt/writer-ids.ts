@@ -223,6 +223,32 @@ function coveredByMarker(w: WriterName, markedAt: ReadonlyMap<string, number>): 
   return w.fold && w.rank % 4 === FOLD_OFFSET && w.incarnation < (markedAt.get(w.node) ?? -Infinity);
 }
 
+/**
+ * Which markers a later fold of their node among `ids` supersedes: a fold id of the node ranking
+ * above the marker (it folded after the absorption, so the marker's amount is no longer the node's
+ * share) that no marker of the node made after the fold covers, the asked one included (then the
+ * fold id covers nothing, see Coverage). Markers covering each other do not count: a later
+ * absorption carries an earlier marker's share into its own.
+ */
+export function supersededMarkers(ids: Iterable<string>): (id: string) => boolean {
+  const folds = new Map<string, WriterName[]>(); // per node, its fold ids but markers
+  const markedAt = new Map<string, number>();
+  for (const id of ids) {
+    if (!mayBeFoldId(id)) continue;
+    const w = parseWriter(id);
+    if (w === undefined || !w.fold) continue;
+    if (w.marker) markedAt.set(w.node, Math.max(markedAt.get(w.node) ?? -1, w.madeAtMs!));
+    else folds.set(w.node, [...(folds.get(w.node) ?? []), w]);
+  }
+  if (folds.size === 0) return () => false;
+  return (id) => {
+    const m = id.includes("#") ? parseWriter(id) : undefined;
+    if (m?.marker !== true) return false;
+    const at = new Map([[m.node, Math.max(markedAt.get(m.node) ?? -1, m.madeAtMs!)]]);
+    return (folds.get(m.node) ?? []).some((w) => w.rank > m.rank && !coveredByMarker(w, at));
+  };
+}
+
 /** The coverage of the fold ids among `ids`; undefined when there is none (the usual case, cheap). */
 export function coverageOf(ids: Iterable<string>): Coverage | undefined {
   const folds: WriterName[] = [];

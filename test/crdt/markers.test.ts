@@ -11,7 +11,7 @@ import { GCounter } from "../../src/crdt/gcounter.js";
 import { MVRegister } from "../../src/crdt/mv-register.js";
 import { ORSet } from "../../src/crdt/orset.js";
 import { PNCounter } from "../../src/crdt/pncounter.js";
-import { absorbedBy, coverageOf, coveredAmong, isCovered, isMarker, markerFor, markerTime, parseWriter } from "../../src/crdt/writer-ids.js";
+import { absorbedBy, coverageOf, coveredAmong, isCovered, isMarker, markerFor, markerTime, parseWriter, supersededMarkers } from "../../src/crdt/writer-ids.js";
 import { fcParams } from "./laws.js";
 
 describe("marker ids", () => {
@@ -27,6 +27,17 @@ describe("marker ids", () => {
     assert.ok(isMarker("n1#a.a") && !isMarker("n1~a") && !isMarker("a#b#c"));
     assert.equal(markerTime("n1#a.b"), 11);
     assert.equal(markerTime("n1~a"), undefined);
+  });
+
+  test("supersededMarkers: a later fold id of the node supersedes a marker, unless a marker of the node made after that fold covers it; markers never supersede each other", () => {
+    const superseded = (ids: string[], marker: string): boolean => supersededMarkers(ids)(marker);
+    assert.equal(superseded(["x^6"], "x#2.5"), true, "x folded (at 6) after the absorption (at 5)");
+    assert.equal(superseded(["x^6", "x#2.5"], "x#2.5"), true);
+    assert.equal(superseded(["x^6"], "x#2.9"), false, "the marker, made at 9, covers the fold made at 6: it folded before, and its fold covers nothing");
+    assert.equal(superseded(["x^6", "x#3.9"], "x#2.5"), false, "a later marker covers the fold id");
+    assert.equal(superseded(["x#7.20"], "x#2.5"), false, "a later marker carries the earlier one's share: not superseded");
+    assert.equal(superseded(["x~6", "y^9"], "x#2.5"), false, "a writer id, or another node's fold, supersedes nothing");
+    assert.equal(superseded(["x^6"], "x~1"), false, "only markers are asked about");
   });
 
   test("markerFor: one above the node's highest incarnation in the key, made now; none without an id of the node holding effects", () => {
