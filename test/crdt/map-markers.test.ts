@@ -17,6 +17,8 @@ import { ORSet } from "../../src/crdt/orset.js";
 import { PNCounterMap } from "../../src/crdt/pncounter-map.js";
 import type { Crdt } from "../../src/crdt/types.js";
 import { markerFor } from "../../src/crdt/writer-ids.js";
+import { ReplicatorStats } from "../../src/extension/stats.js";
+import { OwnWriter } from "../../src/replicator/own-writer.js";
 
 interface Case<T extends Crdt<T>> {
   name: string;
@@ -209,9 +211,14 @@ describe("markers held in values", () => {
   });
 });
 
-test("a second absorption after the node's own fold: a first marker the map's fold id covers counts in neither the new share nor the comeback (two-DC seed 20295879)", async () => {
-  const { OwnWriter } = await import("../../src/replicator/own-writer.js");
-  const { ReplicatorStats } = await import("../../src/extension/stats.js");
+/** A process of `node` writing under `writerId`, and the re-issues its comebacks publish. */
+function ownWriter(node: string, writerId: string): { own: OwnWriter; published: Crdt[] } {
+  const published: Crdt[] = [];
+  const own = new OwnWriter(node, writerId, { publish: (_k, _kind, d) => published.push(d), renewed: () => {}, stats: new ReplicatorStats(), reportError: () => {} });
+  return { own, published };
+}
+
+test("a second absorption after the node's own fold: a first marker the map's fold id covers counts in neither the new share nor the comeback (two-DC seed 20295879)", () => {
   const settle = (m: PNCounterMap<string>): PNCounterMap<string> => m.resetDelta();
   // e1's first process wrote f0 +1; the leader e2 absorbed it (its first marker, made at 5).
   const first = settle(PNCounterMap.empty<string>().increment("e1~1", "f0", 1));
@@ -226,8 +233,7 @@ test("a second absorption after the node's own fold: a first marker the map's fo
   const second = settle(folded.absorbRemoved(markerFor(folded.writers, "e1", 20)!, "e2~1"));
   assert.equal(second.get("f0"), 1, "the leader: e1's first +1 in its slot");
   // e1 comes back: it merges the second absorption and re-issues what it lacks.
-  const published: Crdt[] = [];
-  const own = new OwnWriter("e1", "e1~6", { publish: (_k, _kind, d) => published.push(d), renewed: () => {}, stats: new ReplicatorStats(), reportError: () => {} });
+  const { own, published } = ownWriter("e1", "e1~6");
   const merged = atE1.merge(second);
   const back = own.afterMerge("m", "pncounterMap", atE1, second, merged) as PNCounterMap<string>;
   assert.equal(back.get("f0"), 3, "e1's +1 and +2, each once");
@@ -235,7 +241,7 @@ test("a second absorption after the node's own fold: a first marker the map's fo
   assert.equal(second.merge(published[0] as PNCounterMap<string>).get("f0"), 3, "the leader, with the re-issue");
 });
 
-test("the same in a map of maps: the outer map's fold id covers the first marker in the inner map's share too", async () => {
+test("the same in a map of maps: the outer map's fold id covers the first marker in the inner map's share too", () => {
   const settle = (m: ORMap<PNCounterMap<string>, string>): ORMap<PNCounterMap<string>, string> => m.resetDelta();
   const add = (m: ORMap<PNCounterMap<string>, string>, id: string, by: number) => settle(m.update(id, "k", (inner, w) => inner.increment(w, "f0", by)));
   const f0 = (m: ORMap<PNCounterMap<string>, string>): number | undefined => m.get("k")?.get("f0");
@@ -245,20 +251,15 @@ test("the same in a map of maps: the outer map's fold id covers the first marker
   assert.equal(f0(folded), 1);
   const second = settle(folded.absorbRemoved(markerFor(folded.writers, "e1", 20)!, "e2~1"));
   assert.equal(f0(second), 1, "the leader: e1's first +1 in its slot, once");
-  const { OwnWriter } = await import("../../src/replicator/own-writer.js");
-  const { ReplicatorStats } = await import("../../src/extension/stats.js");
   const atE1 = add(folded, "e1^6", 2);
-  const published: Crdt[] = [];
-  const own = new OwnWriter("e1", "e1~6", { publish: (_k, _kind, d) => published.push(d), renewed: () => {}, stats: new ReplicatorStats(), reportError: () => {} });
+  const { own, published } = ownWriter("e1", "e1~6");
   const back = own.afterMerge("m", "orMap", atE1, second, atE1.merge(second)) as ORMap<PNCounterMap<string>, string>;
   assert.equal(f0(back), 3, "e1's +1 and +2, each once");
   assert.equal(published.length, 1);
   assert.equal(f0(second.merge(published[0] as ORMap<PNCounterMap<string>, string>)), 3, "the leader, with the re-issue");
 });
 
-test("a fresh process whose first merge is a delta carrying a covered marker re-issues nothing when the full state follows (two-DC seed 20336279)", async () => {
-  const { OwnWriter } = await import("../../src/replicator/own-writer.js");
-  const { ReplicatorStats } = await import("../../src/extension/stats.js");
+test("a fresh process whose first merge is a delta carrying a covered marker re-issues nothing when the full state follows (two-DC seed 20336279)", () => {
   const settle = (m: PNCounterMap<string>): PNCounterMap<string> => m.resetDelta();
   // e2 wrote f1 +3; the leader e0 absorbed it (marker made at 5); e2's next process folded (e2^6
   // covers the marker) and wrote f1 -3.
@@ -270,8 +271,7 @@ test("a fresh process whose first merge is a delta carrying a covered marker re-
   const written = full.increment("e1~1", "f1", 2);
   const delta = written.delta as PNCounterMap<string>;
   // A process of e2 started afresh (no snapshot) merges that delta first, then the full state.
-  const published: Crdt[] = [];
-  const own = new OwnWriter("e2", "e2~9", { publish: (_k, _kind, d) => published.push(d), renewed: () => {}, stats: new ReplicatorStats(), reportError: () => {} });
+  const { own, published } = ownWriter("e2", "e2~9");
   const after = settle(written);
   const back = own.afterMerge("m", "pncounterMap", delta, after, delta.merge(after)) as PNCounterMap<string>;
   assert.deepEqual(published, [], "nothing of e2's is missing: the marker is covered, whichever side says so");
