@@ -52,49 +52,55 @@ const INCREMENTAL_MIN_ELEMENTS = 256;
 /**
  * What a restore hands over (durable/snapshots.ts `DigestSeeds`): a tree of the keys restored with
  * their stored entry hash, and the keys restored without one.
+ *
+ * Only the hashes are kept, in the order the values were restored: the store's map holds the keys
+ * in that same order (a restore fills an empty store and nothing touches it before the digest is
+ * built), so `take` pairs them up. A keys array of its own cost a 1 M-key restore a million more
+ * young strings to trace from an old array, ~10 % of its time.
  */
 export class RestoredDigest implements DigestSeeds {
   readonly version = DIGEST_HASH_VERSION;
   // Collected first, the tree built once at its final size: growing it key by key while restoring
-  // re-indexes every key about twice over.
-  private keys: string[] = [];
+  // re-indexes every key about twice over. 0: restored without a hash.
   private hashes = new BigUint64Array(1024);
-  private unhashed: string[] = [];
-  /** Values restored (a key restored twice counts twice). */
+  /** Values restored (a key restored twice counts twice), and the last one's key. */
   private count = 0;
+  private last: string | undefined;
 
   restored(key: string, hash: bigint | undefined): void {
-    this.count++;
-    if (hash === undefined) {
-      this.unhashed.push(key);
-      return;
-    }
-    const n = this.keys.length;
+    const n = this.count++;
     if (n === this.hashes.length) {
       const grown = new BigUint64Array(Math.max(1024, 2 * n));
       grown.set(this.hashes);
       this.hashes = grown;
     }
-    this.hashes[n] = hash;
-    this.keys.push(key);
+    this.hashes[n] = hash ?? 0n;
+    this.last = key;
   }
 
   /**
    * The seeded tree and the keys left to rehash, once: undefined unless the store holds exactly
-   * the values restored (anything else, or a key restored twice, is rehashed whole: always right).
+   * the values restored, the last one last (anything else, or a key restored twice, is rehashed
+   * whole: always right).
    */
   take(store: Store): { tree: DigestTree; unhashed: string[] } | undefined {
     let taken: { tree: DigestTree; unhashed: string[] } | undefined;
     if (this.count === store.size) {
-      const { keys, hashes } = this;
+      const hashes = this.hashes;
       const tree = new DigestTree(store.size + store.tombstoneCount);
-      for (let i = 0; i < keys.length; i++) tree.set(keys[i]!, hashes[i]!);
-      taken = { tree, unhashed: this.unhashed };
+      const unhashed: string[] = [];
+      let i = 0;
+      let key: string | undefined;
+      for (key of store.keys()) {
+        const hash = hashes[i++]!;
+        if (hash === 0n) unhashed.push(key);
+        else tree.set(key, hash);
+      }
+      if (key === this.last) taken = { tree, unhashed };
     }
-    this.keys = [];
     this.hashes = new BigUint64Array(0);
-    this.unhashed = [];
     this.count = 0;
+    this.last = undefined;
     return taken;
   }
 }
