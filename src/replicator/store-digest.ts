@@ -61,20 +61,23 @@ const INCREMENTAL_MIN_ELEMENTS = 256;
 export class RestoredDigest implements DigestSeeds {
   readonly version = DIGEST_HASH_VERSION;
   // Collected first, the tree built once at its final size: growing it key by key while restoring
-  // re-indexes every key about twice over. 0: restored without a hash.
-  private hashes = new BigUint64Array(1024);
+  // re-indexes every key about twice over. Eight bytes a value, little-endian as stored; 0: none.
+  private hashes = new DataView(new ArrayBuffer(8 * 1024));
   /** Values restored (a key restored twice counts twice), and the last one's key. */
   private count = 0;
   private last: string | undefined;
 
-  restored(key: string, hash: bigint | undefined): void {
+  restored(key: string, hashes: DataView | undefined, at: number): void {
     const n = this.count++;
-    if (n === this.hashes.length) {
-      const grown = new BigUint64Array(Math.max(1024, 2 * n));
-      grown.set(this.hashes);
-      this.hashes = grown;
+    let own = this.hashes;
+    if (8 * n === own.byteLength) {
+      const grown = new Uint8Array(Math.max(8 * 1024, 16 * n));
+      grown.set(new Uint8Array(own.buffer));
+      own = this.hashes = new DataView(grown.buffer);
     }
-    this.hashes[n] = hash ?? 0n;
+    // Copied as two 32-bit halves: no bigint per value.
+    own.setUint32(8 * n, hashes === undefined ? 0 : hashes.getUint32(at, true), true);
+    own.setUint32(8 * n + 4, hashes === undefined ? 0 : hashes.getUint32(at + 4, true), true);
     this.last = key;
   }
 
@@ -92,13 +95,13 @@ export class RestoredDigest implements DigestSeeds {
       let i = 0;
       let key: string | undefined;
       for (key of store.keys()) {
-        const hash = hashes[i++]!;
+        const hash = hashes.getBigUint64(8 * i++, true);
         if (hash === 0n) unhashed.push(key);
         else tree.set(key, hash);
       }
       if (key === this.last) taken = { tree, unhashed };
     }
-    this.hashes = new BigUint64Array(0);
+    this.hashes = new DataView(new ArrayBuffer(0));
     this.count = 0;
     this.last = undefined;
     return taken;

@@ -116,9 +116,11 @@ export class PackWriter {
 /**
  * What a pack holds, value by value: the key, its data type number, where its state bytes are,
  * `bytes[start, end)` (no view per value: a restore reads a million; see states.ts `decodeValueIn`),
- * and its digest entry hash when the pack stored one under the hash definition the reader asked for.
+ * and where its digest entry hash is when the pack stored them under the hash definition the reader
+ * asked for: the 8 bytes at `hashAt` of `hashes` (`storedHash` reads them; not a bigint per value,
+ * which a restore of a million keys would allocate and drop).
  */
-export type PackVisitor = (key: string, type: number, bytes: Uint8Array, start: number, end: number, hash: bigint | undefined) => void;
+export type PackVisitor = (key: string, type: number, bytes: Uint8Array, start: number, end: number, hashes: DataView | undefined, hashAt: number) => void;
 
 /** Where a pack's digest hashes are, as the hand reader found them. */
 interface HashBlock {
@@ -142,13 +144,13 @@ export function readPack(bytes: Uint8Array, digestVersion: number, visit: PackVi
   const pack = decodeMessage<{ values: PbDelta[]; digestVersion: number; digestHashes: Uint8Array }>(T.SnapshotPack, bytes, "SnapshotPack", false);
   const h = pack.digestHashes;
   const hashes = pack.digestVersion === digestVersion && h.length > 0 && h.length === pack.values.length * HASH_BYTES ? new DataView(h.buffer, h.byteOffset, h.length) : undefined;
-  pack.values.forEach((v, i) => visit(v.key, v.dataType, v.data, 0, v.data.length, hashOf(hashes, i)));
+  pack.values.forEach((v, i) => visit(v.key, v.dataType, v.data, 0, v.data.length, hashes, i * HASH_BYTES));
 }
 
-/** The i-th stored hash; undefined when none (0 marks a value written without one). */
-function hashOf(hashes: DataView | undefined, i: number): bigint | undefined {
+/** The stored hash at `at` of `hashes` (little-endian); undefined when none (0 marks a value written without one). */
+export function storedHash(hashes: DataView | undefined, at: number): bigint | undefined {
   if (hashes === undefined) return undefined;
-  const h = hashes.getBigUint64(i * HASH_BYTES, true);
+  const h = hashes.getBigUint64(at, true);
   return h === 0n ? undefined : h;
 }
 
@@ -197,7 +199,7 @@ function scan(bytes: Uint8Array, visit: PackVisitor | undefined, hashes: DataVie
     if (visit !== undefined) {
       const key = keyOf(text, keyAt, keyLen);
       if (key === undefined) throw new DecodeError("SnapshotPack: a key is not UTF-8");
-      visit(key, type, bytes, dataAt, dataAt + dataLen, hashOf(hashes, count));
+      visit(key, type, bytes, dataAt, dataAt + dataLen, hashes, count * HASH_BYTES);
     } else if (!isKey(text, keyAt, keyLen)) return undefined;
     count++;
   }

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as G from "../../gen/crdt.js";
 import { GCounter, ORSet } from "../../src/crdt/index.js";
-import { dataTypeOf, decodeValue, encodeValue, kindOf, PackWriter, readPack } from "../../src/wire/codec.js";
+import { dataTypeOf, decodeValue, encodeValue, kindOf, PackWriter, readPack, storedHash } from "../../src/wire/codec.js";
 
 const values = [
   ["a", GCounter.empty().increment("n~1", 5).resetDelta()],
@@ -59,7 +59,7 @@ test("a broken pack throws and visits nothing", () => {
 /** Each value's key and digest hash as `readPack` hands them out under `version`. */
 function hashes(bytes: Uint8Array, version: number): [string, bigint | undefined][] {
   const out: [string, bigint | undefined][] = [];
-  readPack(bytes, version, (key, _type, _pack, _start, _end, hash) => out.push([key, hash]));
+  readPack(bytes, version, (key, _type, _pack, _start, _end, hashes, at) => out.push([key, storedHash(hashes, at)]));
   return out;
 }
 
