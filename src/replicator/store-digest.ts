@@ -55,8 +55,8 @@ const INCREMENTAL_MIN_ELEMENTS = 256;
  *
  * Only the hashes are kept, in the order the values were restored: the store's map holds the keys
  * in that same order (a restore fills an empty store and nothing touches it before the digest is
- * built), so `take` pairs them up. A keys array of its own cost a 1 M-key restore a million more
- * young strings to trace from an old array, ~10 % of its time.
+ * built), so `take` pairs them up. A keys array of its own cost a 1 M-key restore a few per cent
+ * (a million more young strings referenced from an old array, for the GC to trace).
  */
 export class RestoredDigest implements DigestSeeds {
   readonly version = DIGEST_HASH_VERSION;

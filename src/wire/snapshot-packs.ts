@@ -7,8 +7,9 @@
  * Written by hand as the protobuf protobufjs would write (one growing buffer, no message object per
  * value), and read by hand without an object per record: one pass checks the pack and notes where
  * each record is (in a buffer kept between packs), then each record's key and the place of its
- * state bytes go straight to the caller. Bytes that are not exactly what the writer writes (corrupt, or
- * another encoder's field order) go to protobufjs, which decides; only a pack it rejects is lost.
+ * state bytes go straight to the caller. Bytes that are not exactly what the writer writes
+ * (corrupt, or another encoder's field order) go to protobufjs, which decides; only a pack it
+ * rejects is lost.
  */
 import type { Crdt } from "../crdt/types.js";
 import { decodeMessage } from "./pb.js";
@@ -243,11 +244,13 @@ function scan(bytes: Uint8Array, records: Int32Array): PackLayout | undefined {
   return { records, count, version, hashesAt: p };
 }
 
+/** Whether bytes[at, at + len) are ASCII (a key read as latin1 then). */
 function isAscii(bytes: Uint8Array, at: number, len: number): boolean {
   for (let i = at; i < at + len; i++) if (bytes[i]! >= 0x80) return false;
   return true;
 }
 
+/** Whether bytes[at, at + len) are valid UTF-8 (else protobufjs decides on the pack). */
 function isUtf8(bytes: Uint8Array, at: number, len: number): boolean {
   try {
     utf8Strict.decode(bytes.subarray(at, at + len));
