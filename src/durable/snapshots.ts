@@ -95,8 +95,12 @@ export function shouldRepack(loose: number, dirty: number, storeSize: number): b
 export interface DigestSeeds {
   /** The replicator's hash definition: hashes stored under another one are not handed out. */
   readonly version: number;
-  /** A value was put into the store for `key`, with its stored entry hash or without one. */
-  restored(key: string, hash: bigint | undefined): void;
+  /**
+   * A value was put into the store for `key`, with its stored entry hash: the 8 bytes
+   * (little-endian) at `at` of `hashes`; none when `hashes` is undefined or they are all 0. (Bytes
+   * where a pack holds them, not a bigint: a restore of a million keys would allocate one each.)
+   */
+  restored(key: string, hashes: DataView | undefined, at: number): void;
 }
 
 /** What `Snapshots.open` restores into (the replicator's store, stats and writer id). */
@@ -647,14 +651,20 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   // (Lookups skipped when there is nothing to find: a restore of a repacked store does a million.)
   const tombstones = store.tombstoneCount > 0;
   const seeds = target.digests;
-  const seededHash = (d: StoredDigestHash | undefined): bigint | undefined => (d !== undefined && d.version === seeds?.version ? d.hash : undefined);
-  const put = (key: string, kind: DataKind, value: Crdt, hash?: bigint): void => {
+  const put = (key: string, kind: DataKind, value: Crdt, hashes: DataView | undefined, hashAt: number): void => {
     if (tombstones && store.tombstone(key) !== undefined) stale.push(key);
     else {
       store.set(key, kind, value, "restore");
-      seeds?.restored(key, hash);
+      seeds?.restored(key, hashes, hashAt);
       report.values++;
     }
+  };
+  // A loose entry's hash (one bigint each: loose entries are at most an eighth of the store).
+  const loneHash = new DataView(new ArrayBuffer(8));
+  const putLoose = (key: string, kind: DataKind, value: Crdt, d: StoredDigestHash | undefined): void => {
+    const seeded = d !== undefined && d.version === seeds?.version;
+    if (seeded) loneHash.setBigUint64(0, d.hash, true);
+    put(key, kind, value, seeded ? loneHash : undefined, 0);
   };
   await forEachEntry(db, VALUE_PREFIX, RESTORE_CHUNK, (k, bytes) => {
     const key = k.slice(VALUE_PREFIX.length);
@@ -662,20 +672,21 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     // The common entry, a value, without the generic decoder's intermediate objects; anything
     // unusual (or corrupt) takes the generic path, which decides.
     const fast = fastValue(key, bytes);
-    if (fast !== undefined) return put(key, fast.kind, fast.value, seededHash(fast.digest));
+    if (fast !== undefined) return putLoose(key, fast.kind, fast.value, fast.digest);
     const e = decoded(bytes);
     if (e === undefined) return;
     if (e.type !== "value" || e.key !== key) skip();
-    else put(key, e.kind, e.value, seededHash(e.digest));
+    else putLoose(key, e.kind, e.value, e.digest);
   });
-  const newer = layout.loose.size > 0 || layout.gone.size > 0;
+  // Keys whose packed state a loose entry or a marker replaces: one lookup per packed value.
+  const newer = supersededKeys(layout);
   await forEachEntry(db, PACK_PREFIX, RESTORE_PACK_CHUNK, (k, bytes) => {
     layout.packs.push(k);
     layout.nextPack = Math.max(layout.nextPack, Number.parseInt(k.slice(PACK_PREFIX.length), 16) + 1 || 0);
     try {
-      readPack(bytes, seeds?.version ?? 0, (key, type, pack, start, end, hash) => {
+      readPack(bytes, seeds?.version ?? 0, (key, type, pack, start, end, hashes, hashAt) => {
         // A loose entry or a marker is newer than the pack (a key corrupt in "v/" stays skipped).
-        if (newer && (layout.loose.has(key) || layout.gone.has(key))) return;
+        if (newer !== undefined && newer.has(key)) return;
         let value: Crdt;
         let kind: DataKind;
         try {
@@ -685,7 +696,7 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
           skip();
           return;
         }
-        put(key, kind, value, hash);
+        put(key, kind, value, hashes, hashAt);
       });
     } catch {
       skip(); // the whole pack: its keys come back from the peers
@@ -698,6 +709,16 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   }
   report.ms = performance.now() - started;
   return { report, stale, layout };
+}
+
+/** The keys with a loose entry or a marker (undefined: none), one set either way (usually one of the two is empty). */
+function supersededKeys(layout: Layout): ReadonlySet<string> | undefined {
+  const { loose, gone } = layout;
+  if (gone.size === 0) return loose.size === 0 ? undefined : loose;
+  if (loose.size === 0) return gone;
+  const both = new Set(loose);
+  for (const k of gone) both.add(k);
+  return both;
 }
 
 /** Every entry under `prefix`, in key order; LevelDB reads the next chunk off the main thread while one is handled. */

@@ -52,49 +52,58 @@ const INCREMENTAL_MIN_ELEMENTS = 256;
 /**
  * What a restore hands over (durable/snapshots.ts `DigestSeeds`): a tree of the keys restored with
  * their stored entry hash, and the keys restored without one.
+ *
+ * Only the hashes are kept, in the order the values were restored: the store's map holds the keys
+ * in that same order (a restore fills an empty store and nothing touches it before the digest is
+ * built), so `take` pairs them up. A keys array of its own cost a 1 M-key restore a few per cent
+ * (a million more young strings referenced from an old array, for the GC to trace).
  */
 export class RestoredDigest implements DigestSeeds {
   readonly version = DIGEST_HASH_VERSION;
   // Collected first, the tree built once at its final size: growing it key by key while restoring
-  // re-indexes every key about twice over.
-  private keys: string[] = [];
-  private hashes = new BigUint64Array(1024);
-  private unhashed: string[] = [];
-  /** Values restored (a key restored twice counts twice). */
+  // re-indexes every key about twice over. Eight bytes a value, little-endian as stored; 0: none.
+  private hashes = new DataView(new ArrayBuffer(8 * 1024));
+  /** Values restored (a key restored twice counts twice), and the last one's key. */
   private count = 0;
+  private last: string | undefined;
 
-  restored(key: string, hash: bigint | undefined): void {
-    this.count++;
-    if (hash === undefined) {
-      this.unhashed.push(key);
-      return;
+  restored(key: string, hashes: DataView | undefined, at: number): void {
+    const n = this.count++;
+    let own = this.hashes;
+    if (8 * n === own.byteLength) {
+      const grown = new Uint8Array(Math.max(8 * 1024, 16 * n));
+      grown.set(new Uint8Array(own.buffer));
+      own = this.hashes = new DataView(grown.buffer);
     }
-    const n = this.keys.length;
-    if (n === this.hashes.length) {
-      const grown = new BigUint64Array(Math.max(1024, 2 * n));
-      grown.set(this.hashes);
-      this.hashes = grown;
-    }
-    this.hashes[n] = hash;
-    this.keys.push(key);
+    // Copied as two 32-bit halves: no bigint per value.
+    own.setUint32(8 * n, hashes === undefined ? 0 : hashes.getUint32(at, true), true);
+    own.setUint32(8 * n + 4, hashes === undefined ? 0 : hashes.getUint32(at + 4, true), true);
+    this.last = key;
   }
 
   /**
    * The seeded tree and the keys left to rehash, once: undefined unless the store holds exactly
-   * the values restored (anything else, or a key restored twice, is rehashed whole: always right).
+   * the values restored, the last one last (anything else, or a key restored twice, is rehashed
+   * whole: always right).
    */
   take(store: Store): { tree: DigestTree; unhashed: string[] } | undefined {
     let taken: { tree: DigestTree; unhashed: string[] } | undefined;
     if (this.count === store.size) {
-      const { keys, hashes } = this;
+      const hashes = this.hashes;
       const tree = new DigestTree(store.size + store.tombstoneCount);
-      for (let i = 0; i < keys.length; i++) tree.set(keys[i]!, hashes[i]!);
-      taken = { tree, unhashed: this.unhashed };
+      const unhashed: string[] = [];
+      let i = 0;
+      let key: string | undefined;
+      for (key of store.keys()) {
+        const hash = hashes.getBigUint64(8 * i++, true);
+        if (hash === 0n) unhashed.push(key);
+        else tree.set(key, hash);
+      }
+      if (key === this.last) taken = { tree, unhashed };
     }
-    this.keys = [];
-    this.hashes = new BigUint64Array(0);
-    this.unhashed = [];
+    this.hashes = new DataView(new ArrayBuffer(0));
     this.count = 0;
+    this.last = undefined;
     return taken;
   }
 }

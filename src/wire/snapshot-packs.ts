@@ -5,11 +5,12 @@
  * restore seeds the anti-entropy digest tree instead of rehashing every key.
  *
  * Written by hand as the protobuf protobufjs would write (one growing buffer, no message object per
- * value), and read by hand without an object per record: each record's key and a view of its state
- * bytes go straight to the caller. Bytes that are not exactly what the writer writes (corrupt, or
- * another encoder's field order) go to protobufjs, which decides; only a pack it rejects is lost.
+ * value), and read by hand without an object per record: one pass checks the pack and notes where
+ * each record is (in a buffer kept between packs), then each record's key and the place of its
+ * state bytes go straight to the caller. Bytes that are not exactly what the writer writes
+ * (corrupt, or another encoder's field order) go to protobufjs, which decides; only a pack it
+ * rejects is lost.
  */
-import { DecodeError } from "../errors.js";
 import type { Crdt } from "../crdt/types.js";
 import { decodeMessage } from "./pb.js";
 import { type PbDelta, T } from "./pb-shapes.js";
@@ -116,16 +117,28 @@ export class PackWriter {
 /**
  * What a pack holds, value by value: the key, its data type number, where its state bytes are,
  * `bytes[start, end)` (no view per value: a restore reads a million; see states.ts `decodeValueIn`),
- * and its digest entry hash when the pack stored one under the hash definition the reader asked for.
+ * and where its digest entry hash is when the pack stored them under the hash definition the reader
+ * asked for: the 8 bytes at `hashAt` of `hashes` (`storedHash` reads them; not a bigint per value,
+ * which a restore of a million keys would allocate and drop).
  */
-export type PackVisitor = (key: string, type: number, bytes: Uint8Array, start: number, end: number, hash: bigint | undefined) => void;
+export type PackVisitor = (key: string, type: number, bytes: Uint8Array, start: number, end: number, hashes: DataView | undefined, hashAt: number) => void;
 
-/** Where a pack's digest hashes are, as the hand reader found them. */
-interface HashBlock {
+/** What the hand reader's pass found: per value, RECORD numbers in `records`; where the hashes are. */
+interface PackLayout {
+  /** Per value: key offset, key length (negative: not ASCII), data type, state start, state end. */
+  records: Int32Array;
+  count: number;
+  /** The stored hashes' version and offset (-1: the pack has none). */
   version: number;
-  /** Offset of the first hash; -1 when the pack has none. */
-  at: number;
+  hashesAt: number;
 }
+const RECORD = 5;
+
+/**
+ * The records buffer, lent to one `scan` at a time and kept between packs (a restore reads
+ * hundreds); a nested call, if any, makes its own.
+ */
+let spareRecords: Int32Array | undefined;
 
 /**
  * Every value of a pack, in order, with the digest hashes stored under `digestVersion` (any other
@@ -133,33 +146,46 @@ interface HashBlock {
  * nothing was visited: the hand reader checks the whole pack before visiting anything).
  */
 export function readPack(bytes: Uint8Array, digestVersion: number, visit: PackVisitor): void {
-  const block = scan(bytes, undefined, undefined);
-  if (block !== undefined) {
-    const hashes = block.at >= 0 && block.version === digestVersion ? new DataView(bytes.buffer, bytes.byteOffset + block.at) : undefined;
-    scan(bytes, visit, hashes);
+  const spare = spareRecords ?? new Int32Array(RECORD * 1024);
+  spareRecords = undefined;
+  const layout = scan(bytes, spare);
+  if (layout === undefined) spareRecords = spare;
+  else {
+    const { records, count } = layout;
+    const hashes = layout.hashesAt >= 0 && layout.version === digestVersion ? new DataView(bytes.buffer, bytes.byteOffset + layout.hashesAt) : undefined;
+    // Keys are read as strings straight from the bytes (no view per key).
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    try {
+      for (let i = 0, r = 0; i < count; i++, r += RECORD) {
+        const keyAt = records[r]!;
+        const keyLen = records[r + 1]!;
+        const key = keyLen > 0 ? text.toString("latin1", keyAt, keyAt + keyLen) : utf8Strict.decode(text.subarray(keyAt, keyAt - keyLen));
+        visit(key, records[r + 2]!, bytes, records[r + 3]!, records[r + 4]!, hashes, i * HASH_BYTES);
+      }
+    } finally {
+      spareRecords = records;
+    }
     return;
   }
   const pack = decodeMessage<{ values: PbDelta[]; digestVersion: number; digestHashes: Uint8Array }>(T.SnapshotPack, bytes, "SnapshotPack", false);
   const h = pack.digestHashes;
   const hashes = pack.digestVersion === digestVersion && h.length > 0 && h.length === pack.values.length * HASH_BYTES ? new DataView(h.buffer, h.byteOffset, h.length) : undefined;
-  pack.values.forEach((v, i) => visit(v.key, v.dataType, v.data, 0, v.data.length, hashOf(hashes, i)));
+  pack.values.forEach((v, i) => visit(v.key, v.dataType, v.data, 0, v.data.length, hashes, i * HASH_BYTES));
 }
 
-/** The i-th stored hash; undefined when none (0 marks a value written without one). */
-function hashOf(hashes: DataView | undefined, i: number): bigint | undefined {
+/** The stored hash at `at` of `hashes` (little-endian); undefined when none (0 marks a value written without one). */
+export function storedHash(hashes: DataView | undefined, at: number): bigint | undefined {
   if (hashes === undefined) return undefined;
-  const h = hashes.getBigUint64(i * HASH_BYTES, true);
+  const h = hashes.getBigUint64(at, true);
   return h === 0n ? undefined : h;
 }
 
 /**
- * The hand reader: undefined as soon as the bytes are not exactly the writer's, else where the
- * hashes are; visits (with `hashes`) only when given.
+ * The hand reader, one pass recording where each value is (into `records`, grown when full):
+ * undefined as soon as the bytes are not exactly the writer's.
  */
-function scan(bytes: Uint8Array, visit: PackVisitor | undefined, hashes: DataView | undefined): HashBlock | undefined {
+function scan(bytes: Uint8Array, records: Int32Array): PackLayout | undefined {
   const end = bytes.length;
-  // Keys are read as strings straight from the bytes (no view per key).
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = 0;
   const varint = (): number => {
     let value = 0;
@@ -194,40 +220,42 @@ function scan(bytes: Uint8Array, visit: PackVisitor | undefined, hashes: DataVie
       p += dataLen;
     }
     if (p !== recEnd) return undefined;
-    if (visit !== undefined) {
-      const key = keyOf(text, keyAt, keyLen);
-      if (key === undefined) throw new DecodeError("SnapshotPack: a key is not UTF-8");
-      visit(key, type, bytes, dataAt, dataAt + dataLen, hashOf(hashes, count));
-    } else if (!isKey(text, keyAt, keyLen)) return undefined;
-    count++;
+    const ascii = isAscii(bytes, keyAt, keyLen);
+    if (!ascii && !isUtf8(bytes, keyAt, keyLen)) return undefined;
+    if (RECORD * (count + 1) > records.length) {
+      const grown = new Int32Array(2 * records.length);
+      grown.set(records);
+      records = grown;
+    }
+    const r = RECORD * count++;
+    records[r] = keyAt;
+    records[r + 1] = ascii ? keyLen : -keyLen;
+    records[r + 2] = type;
+    records[r + 3] = dataAt;
+    records[r + 4] = dataAt + dataLen;
   }
-  if (p === end) return { version: 0, at: -1 };
+  if (p === end) return { records, count, version: 0, hashesAt: -1 };
   // The hashes, as the writer puts them: the version, then 8 bytes per value, ending the pack.
   if (bytes[p++] !== 0x10) return undefined;
   const version = varint();
   if (version <= 0 || bytes[p++] !== 0x1a) return undefined;
   const len = varint();
   if (len !== count * HASH_BYTES || p + len !== end) return undefined;
-  return { version, at: p };
+  return { records, count, version, hashesAt: p };
 }
 
-/** The key at bytes[at, at + len): ASCII read directly, anything else through the strict UTF-8 decoder. */
-function keyOf(bytes: Buffer, at: number, len: number): string | undefined {
-  const end = at + len;
-  for (let i = at; i < end; i++) {
-    if (bytes[i]! >= 0x80) {
-      try {
-        return utf8Strict.decode(bytes.subarray(at, end));
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return bytes.toString("latin1", at, end);
-}
-
-/** Whether bytes[at, at + len) is a key (valid UTF-8), without making the string when it is ASCII. */
-function isKey(bytes: Buffer, at: number, len: number): boolean {
-  for (let i = at; i < at + len; i++) if (bytes[i]! >= 0x80) return keyOf(bytes, at, len) !== undefined;
+/** Whether bytes[at, at + len) are ASCII (a key read as latin1 then). */
+function isAscii(bytes: Uint8Array, at: number, len: number): boolean {
+  for (let i = at; i < at + len; i++) if (bytes[i]! >= 0x80) return false;
   return true;
+}
+
+/** Whether bytes[at, at + len) are valid UTF-8 (else protobufjs decides on the pack). */
+function isUtf8(bytes: Uint8Array, at: number, len: number): boolean {
+  try {
+    utf8Strict.decode(bytes.subarray(at, at + len));
+    return true;
+  } catch {
+    return false;
+  }
 }

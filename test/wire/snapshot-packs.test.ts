@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as G from "../../gen/crdt.js";
 import { GCounter, ORSet } from "../../src/crdt/index.js";
-import { dataTypeOf, decodeValue, encodeValue, kindOf, PackWriter, readPack } from "../../src/wire/codec.js";
+import { dataTypeOf, decodeValue, encodeValue, kindOf, PackWriter, readPack, storedHash } from "../../src/wire/codec.js";
 
 const values = [
   ["a", GCounter.empty().increment("n~1", 5).resetDelta()],
@@ -59,7 +59,7 @@ test("a broken pack throws and visits nothing", () => {
 /** Each value's key and digest hash as `readPack` hands them out under `version`. */
 function hashes(bytes: Uint8Array, version: number): [string, bigint | undefined][] {
   const out: [string, bigint | undefined][] = [];
-  readPack(bytes, version, (key, _type, _pack, _start, _end, hash) => out.push([key, hash]));
+  readPack(bytes, version, (key, _type, _pack, _start, _end, hashes, at) => out.push([key, storedHash(hashes, at)]));
   return out;
 }
 
@@ -94,4 +94,27 @@ test("a pack without a known hash, or written without a version, stores no hash 
   const bytes = old.finish();
   assert.equal(G.SnapshotPack.decode(bytes).digestVersion, 0);
   assert.deepEqual(hashes(bytes, 0), [["a", undefined]]);
+});
+
+test("packs of any size read back in turn and nested (the hand reader's records buffer grows, is kept between packs, and is lent to one read at a time)", () => {
+  const packOf = (n: number, prefix: string): Uint8Array => {
+    const w = new PackWriter(1);
+    for (let i = 0; i < n; i++) w.add(`${prefix}${i}`, GCounter.empty().increment("n~1", i + 1).resetDelta(), BigInt(i + 1));
+    return w.finish();
+  };
+  const keysOf = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+  const big = packOf(5000, "big-");
+  const small = packOf(3, "s");
+  for (const [bytes, n, prefix] of [[big, 5000, "big-"], [small, 3, "s"], [big, 5000, "big-"]] as const) {
+    assert.deepEqual(hashes(bytes, 1), keysOf(n, prefix).map((k, i) => [k, BigInt(i + 1)]));
+  }
+  // A visitor that reads another pack while the outer read is under way.
+  const outer: string[] = [];
+  let inner: string[] = [];
+  readPack(small, 1, (key) => {
+    outer.push(key);
+    if (key === "s0") inner = hashes(big, 1).map(([k]) => k);
+  });
+  assert.deepEqual(outer, keysOf(3, "s"));
+  assert.deepEqual(inner, keysOf(5000, "big-"));
 });
