@@ -10,7 +10,10 @@
  * A node's own fold takes in its live writer id too, key by key, in the keys that hold a retired
  * id of the node, and the node then writes under the fold id in those keys (it adopts it there,
  * crdt/writer-ids.ts): so each key ends with one id of the node. A key holding only the live id is
- * left alone (a node that never restarted keeps its writer id everywhere).
+ * left alone (a node that never restarted keeps its writer id everywhere). Own folds run after the
+ * scan of every key: a marker of this node in any key holds them off where it has not arrived yet
+ * (`ownFoldDue`). The scan also tells which removed nodes' ids are still held here (relayed in
+ * heartbeats, cluster/pruning.ts `RemovedNodes`).
  */
 import type { AntiEntropy } from "./anti-entropy.js";
 import type { Heartbeater } from "../cluster/heartbeats.js";
@@ -96,8 +99,8 @@ export class Pruner {
     for (const key of due) {
       const v = store.get(key);
       const pruning = v === undefined ? undefined : dataTypes.get(v.kind)?.pruning;
-      if (pruning === undefined || !ownFoldDue(pruning.writers(v!.value), writerId, isolation, absorbedRank)) continue;
-      if (this.foldInto(key, v!.kind, pruning.foldRetired(v!.value, writerId))) stats.retiredFolds++;
+      if (v === undefined || pruning === undefined || !ownFoldDue(pruning.writers(v.value), writerId, isolation, absorbedRank)) continue;
+      if (this.foldInto(key, v.kind, pruning.foldRetired(v.value, writerId))) stats.retiredFolds++;
     }
   }
 
