@@ -294,7 +294,7 @@ export class MembershipTable {
       const e = this.peers.get(d.node);
       if (e !== undefined && e.incarnation > d.incarnation) continue;
       if (e === undefined) {
-        if ((this.leaves.get(d.node)?.incarnation ?? -1) < d.incarnation) this.rememberLeave(d.node, d.incarnation, hb.receivedAtMs);
+        this.learnLeave(d, hb.receivedAtMs);
         continue;
       }
       this.forget(d.node);
@@ -474,16 +474,17 @@ export class MembershipTable {
    * restarted, a member cut off while it happened would hold the member that left for ever.
    */
   inheritLeaves(left: readonly Departure[], nowMs: number): void {
-    for (const d of left) {
-      if (d.node !== this.self.node && !this.peers.has(d.node) && (this.leaves.get(d.node)?.incarnation ?? -1) < d.incarnation) {
-        this.rememberLeave(d.node, d.incarnation, nowMs - this.removalTimeoutMs);
-      }
-    }
+    for (const d of left) if (d.node !== this.self.node && !this.peers.has(d.node)) this.learnLeave(d, nowMs - this.removalTimeoutMs);
   }
 
   /** Every leave this node remembers (for a starting node's hello; at most MAX_REMEMBERED_LEAVES). */
   rememberedLeaves(): Departure[] {
     return [...this.leaves].map(([node, l]) => ({ node, incarnation: l.incarnation }));
+  }
+
+  /** A leave heard second-hand, remembered unless that incarnation's or a later one's is (a relay never refreshes it). */
+  private learnLeave(d: Departure, atMs: number): void {
+    if ((this.leaves.get(d.node)?.incarnation ?? -1) < d.incarnation) this.rememberLeave(d.node, d.incarnation, atMs);
   }
 
   private rememberLeave(node: string, incarnation: number, atMs: number): void {
