@@ -238,7 +238,8 @@ export function supersededMarkers(ids: Iterable<string>): (id: string) => boolea
     const w = parseWriter(id);
     if (w === undefined || !w.fold) continue;
     if (w.marker) markedAt.set(w.node, Math.max(markedAt.get(w.node) ?? -1, w.madeAtMs!));
-    else folds.set(w.node, [...(folds.get(w.node) ?? []), w]);
+    else if (folds.has(w.node)) folds.get(w.node)!.push(w);
+    else folds.set(w.node, [w]);
   }
   if (folds.size === 0) return () => false;
   return (id) => {

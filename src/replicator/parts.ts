@@ -7,8 +7,7 @@
 import { Heartbeater } from "../cluster/heartbeats.js";
 import { HybridClock } from "../cluster/hlc.js";
 import { IncarnationMemory } from "../cluster/incarnations.js";
-import type { Departure, ExpectedMember, Heartbeat, MembershipEvent } from "../cluster/membership.js";
-import { MAX_RELAYED_LEAVES } from "../cluster/membership.js";
+import { MAX_RELAYED_LEAVES, type Departure, type ExpectedMember, type Heartbeat, type MembershipEvent } from "../cluster/membership.js";
 import { ConfigError, ProtocolError } from "../errors.js";
 import { preciseWallClockMs } from "../clock.js";
 import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
