@@ -335,7 +335,10 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
   const pruner = new Pruner({
     ...{ options, store, stats, merger, outbox, heartbeater, antiEntropy, startedAtMs, ownWriter, removedNodes: input.removedNodes },
     isLeader: () => heartbeater.leader(options.dataCenter) === nodeId,
-    markersReadHere: () => markerReaders.all(peersHere(), options.clock.now()),
+    markersReadHere: () => {
+      const now = options.clock.now();
+      return markerReaders.all(peersHere(), now) ? "yes" : markerReaders.anyStarting(now) ? "unknown" : "no";
+    },
   });
   return { subscriptions, changes, merger, outbox, inbox, antiEntropy, heartbeater, syncs, server, reader, writer, ownWriter, pruner };
 }

@@ -40,12 +40,18 @@ export class PeerCapability {
 
   /** Whether every one of `peers` has it (true for none) and no node is starting. */
   all(peers: Iterable<string>, nowMs: number): boolean {
-    for (const [node, at] of this.starting) {
-      if (nowMs - at < STARTING_MS) return false;
-      this.starting.delete(node);
-    }
+    if (this.anyStarting(nowMs)) return false;
     for (const p of peers) if (!this.holders.has(p)) return false;
     return true;
+  }
+
+  /** Whether a node said hello within STARTING_MS and has not been heard since: whether it has the capability is not known yet. */
+  anyStarting(nowMs: number): boolean {
+    for (const [node, at] of this.starting) {
+      if (nowMs - at < STARTING_MS) return true;
+      this.starting.delete(node);
+    }
+    return false;
   }
 }
 

@@ -42,8 +42,11 @@ export interface PrunerDeps {
   /** This node's live writer id (it changes when another node folded it), and its id in a key. */
   ownWriter: Pick<OwnWriter, "id" | "writerIn">;
   isLeader(): boolean;
-  /** Whether every member of this DC reads markers (their heartbeats say so; see peer-capability.ts). */
-  markersReadHere(): boolean;
+  /**
+   * Whether every member of this DC reads markers (their heartbeats say so; see peer-capability.ts):
+   * "unknown" while a node that said hello has not been heard yet (it may be of either release).
+   */
+  markersReadHere(): "yes" | "no" | "unknown";
 }
 
 export class Pruner {
@@ -59,8 +62,12 @@ export class Pruner {
     const cutoff = now - options.pruneMarkerTtlMs;
     const writerId = this.d.ownWriter.id;
     const fold = this.mayFoldRetired();
-    const removed = this.removedToFold();
-    const markersRead = this.d.markersReadHere();
+    const readers = this.d.markersReadHere();
+    // Not while a starting node's release is unknown: a fold without a marker (`node!inc`) would
+    // drop the record of an earlier marker a comeback counts on (two-DC seed 20394859).
+    const dueRemoved = this.removedToFold(); // always: it tracks since when this node leads
+    const removed = readers === "unknown" ? [] : dueRemoved;
+    const markersRead = readers !== "no";
     const absorb = removed.length > 0 && markersRead;
     const tracked = this.d.removedNodes.entries;
     const held = new Set<string>(); // removed nodes whose ids a key still holds after this tick's folds

@@ -35,3 +35,15 @@ test("a starting node (its hello) holds compact envelopes back until its first h
   assert.equal(r.all(["b"], 3_000 + STARTING_MS - 1), false);
   assert.equal(r.all(["b"], 3_000 + STARTING_MS), true);
 });
+
+test("anyStarting: unknown while a node that said hello is not heard yet, for STARTING_MS at most (the pruner then takes in no removed node's ids)", () => {
+  const r = new PeerCapability();
+  assert.equal(r.anyStarting(0), false);
+  r.hello("x", 100);
+  assert.equal(r.anyStarting(200), true);
+  r.heard("x", false);
+  assert.equal(r.anyStarting(300), false, "heard: known, whichever the answer");
+  r.hello("y", 1_000);
+  assert.equal(r.anyStarting(1_000 + STARTING_MS - 1), true);
+  assert.equal(r.anyStarting(1_000 + STARTING_MS), false, "never heard: given up on after STARTING_MS");
+});
