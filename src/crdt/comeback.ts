@@ -67,7 +67,7 @@ function ofNode(id: string, node: string): boolean {
  */
 type Skips = (id: string) => boolean;
 
-function ownShare(c: GCounter, node: string, skip?: (id: string) => boolean): number {
+function ownShare(c: GCounter, node: string, skip?: Skips): number {
   let sum = 0;
   for (const id of c.nodes) if (ofNode(id, node) && skip?.(id) !== true) sum += c.slot(id);
   return sum;

@@ -21,7 +21,7 @@ import { sameType, valueKindOf, winsOver } from "./type-conflict.js";
 
 export class Merger {
   /** Re-issues what a fold of this node's own ids dropped (own-writer.ts); set once built. */
-  afterMerge: ((key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt) => Crdt) | undefined;
+  afterMerge: ((key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt, incomingIds?: readonly string[]) => Crdt) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -69,7 +69,8 @@ export class Merger {
   value(d: CrdtDelta, origin: ChangeOrigin, dataCenter?: string): boolean {
     const timestamp = maxLwwTimestamp(d.value);
     const pruning = dataTypes.get(d.kind)?.pruning;
-    if (this.tooLate(timestamp) || (pruning !== undefined && this.tooLate(latestMarkerTime(pruning.writers(d.value))))) {
+    const ids = pruning?.writers(d.value);
+    if (this.tooLate(timestamp) || (ids !== undefined && this.tooLate(latestMarkerTime(ids)))) {
       this.stats.reject("clock-skew");
       return false;
     }
@@ -90,7 +91,7 @@ export class Merger {
     // else replicas would hand it to each other for ever, each dropping it in turn.
     const incoming = pruning?.withoutMarkersBefore?.(d.value, this.markerCutoff(), current) ?? d.value;
     let merged = current === undefined ? incoming : current.merge(incoming);
-    if (current !== undefined && this.afterMerge !== undefined) merged = this.afterMerge(d.key, d.kind, current, incoming, merged);
+    if (current !== undefined && this.afterMerge !== undefined) merged = this.afterMerge(d.key, d.kind, current, incoming, merged, incoming === d.value ? ids : undefined);
     this.stats.mergeCount++;
     this.clock.observe(timestamp); // later local writes are stamped at least as late
     // merge returns the receiver itself when the other side adds nothing: an idempotent merge.

@@ -170,7 +170,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     stats,
     reportError: onError,
   });
-  merger.afterMerge = (key, kind, before, incoming, merged) => ownWriter.afterMerge(key, kind, before, incoming, merged);
+  merger.afterMerge = (key, kind, before, incoming, merged, incomingIds) => ownWriter.afterMerge(key, kind, before, incoming, merged, incomingIds);
   const inbox: Inbox = new Inbox({
     nodeId,
     incarnation,
@@ -337,7 +337,8 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     isLeader: () => heartbeater.leader(options.dataCenter) === nodeId,
     markersReadHere: () => {
       const now = options.clock.now();
-      return markerReaders.all(peersHere(), now) ? "yes" : markerReaders.anyStarting(now) ? "unknown" : "no";
+      if (markerReaders.anyStarting(now)) return "unknown";
+      return markerReaders.all(peersHere(), now) ? "yes" : "no";
     },
   });
   return { subscriptions, changes, merger, outbox, inbox, antiEntropy, heartbeater, syncs, server, reader, writer, ownWriter, pruner };

@@ -22,7 +22,7 @@
 import type { Clock, TimerHandle } from "../clock.js";
 import { DigestTree } from "../cluster/digest-tree.js";
 import { keyEntryHash } from "../cluster/hashing.js";
-import { advanceDigest, contentHash, DigestJob, isSummedSet, setContentHash, tombstoneHash, type HashWork, type SetDigest, type SummedSet } from "../wire/codec.js";
+import { advanceDigest, contentHash, DigestJob, isSummedSet, setContentHash, storedHash, tombstoneHash, type HashWork, type SetDigest, type SummedSet } from "../wire/codec.js";
 import type { Crdt } from "../crdt/types.js";
 import type { DigestSeeds } from "../durable/snapshots.js";
 import type { Store } from "./store.js";
@@ -95,8 +95,8 @@ export class RestoredDigest implements DigestSeeds {
       let i = 0;
       let key: string | undefined;
       for (key of store.keys()) {
-        const hash = hashes.getBigUint64(8 * i++, true);
-        if (hash === 0n) unhashed.push(key);
+        const hash = storedHash(hashes, 8 * i++);
+        if (hash === undefined) unhashed.push(key);
         else tree.set(key, hash);
       }
       if (key === this.last) taken = { tree, unhashed };
