@@ -15,19 +15,23 @@ const U64 = 64;
 
 const utf8 = new TextEncoder();
 
-/** FNV-1a 32 over the UTF-8 bytes of `s`, as an unsigned 32-bit number. */
-export function fnv1a32(s: string): number {
-  let h = FNV32_OFFSET;
+/**
+ * FNV-1a 32 over the UTF-8 bytes of `s`, as an unsigned 32-bit number. `basis` replaces FNV's
+ * offset basis: a process-local table seeds it at random, so keys chosen to collide in one
+ * process's table do not collide in another's.
+ */
+export function fnv1a32(s: string, basis = FNV32_OFFSET): number {
+  let h = basis;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x80) return fnv1a32Bytes(utf8.encode(s));
+    if (c >= 0x80) return fnv1a32Bytes(utf8.encode(s), basis);
     h = Math.imul(h ^ c, FNV32_PRIME);
   }
   return h >>> 0;
 }
 
-function fnv1a32Bytes(bytes: Uint8Array): number {
-  let h = FNV32_OFFSET;
+function fnv1a32Bytes(bytes: Uint8Array, basis: number): number {
+  let h = basis;
   for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, FNV32_PRIME);
   return h >>> 0;
 }

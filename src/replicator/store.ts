@@ -1,8 +1,9 @@
 /**
  * The local replica: one CRDT value or tombstone per key. Pure bookkeeping, no I/O.
  *
- * The map holds the values themselves, not `{ kind, value }` records: every value carries its
- * `kind`, and a record per key is ~40 heap bytes a million keys pay. `get` and `entries` hand out
+ * The table (key-table.ts: a Map's behaviour, built for millions of keys) holds the values
+ * themselves, not `{ kind, value }` records: every value carries its `kind`, and a record per key
+ * is ~40 heap bytes a million keys pay. `get` and `entries` hand out
  * such records made on the spot (short-lived, for extensions and snapshots); hot paths read `value`.
  *
  * `onChange` tells bookkeeping that must follow every key it holds (the digest index, snapshots)
@@ -12,11 +13,12 @@
 import type { Crdt, DataKind } from "../crdt/types.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { ChangeSource, RestorableStore, StoredValue, StoreListener, TombstoneInfo } from "../extension/store-view.js";
+import { KeyTable } from "./key-table.js";
 
 export type { ChangeSource, StoredValue, TombstoneInfo } from "../extension/store-view.js";
 
 export class Store implements RestorableStore {
-  private readonly values = new Map<string, Crdt>();
+  private readonly values = new KeyTable<Crdt>();
   private readonly tombstoneMap = new Map<string, TombstoneInfo>();
   private readonly listeners: StoreListener[] = [];
 

@@ -1,0 +1,217 @@
+/**
+ * A string-keyed hash table for the store: a `Map<string, V>`'s behaviour (insertion order,
+ * iterators that survive any change made while they run), built for millions of keys.
+ *
+ * Why not a `Map` (issue 13): at a million keys V8's `Map` pays cache misses per chain entry and
+ * per key it compares (an entry holds no hash: a key's hash lives in the string), and growing
+ * rehashes every entry; a restore or a catch-up inserts a million keys into an empty store and
+ * looks each up first. Here the entries are dense parallel arrays in insertion order, and an
+ * open-addressing index (linear probing, at most half full) holds entry positions; each entry's
+ * hash sits beside it in a typed array, so a probe touches a key string only on a hash match, and
+ * growing rebuilds the index from stored hashes without rehashing a key. The hash is FNV-1a with
+ * a random basis per table (what one process's table crowds, another's spreads).
+ *
+ * The last key looked up is remembered with its hash and place: an update reads a key and then
+ * writes it, and the write finds it without hashing again.
+ *
+ * Deleting leaves a hole (iteration skips it); once holes are half the entries they are squeezed
+ * out. An iterator running then finds its place as in V8's own tables: the squeeze records the
+ * positions it removed, and the iterator, holding the era it started in, follows the records to
+ * the current era. So iterating while the table changes visits every entry that is present
+ * throughout exactly once, and entries added meanwhile too, as a `Map`'s iterators do.
+ */
+import { randomBytes } from "node:crypto";
+import { fnv1a32 } from "../cluster/hashing.js";
+
+/** An empty index cell; a cell whose entry was deleted (probing goes on past it). */
+const EMPTY = 0;
+const DELETED = -1;
+const MIN_ENTRIES = 16;
+
+/** One layout of the entries; a squeeze links the era it ended to the one it began. */
+interface Era {
+  squeezed: { removed: Int32Array; next: Era } | undefined;
+}
+
+export class KeyTable<V> {
+  private keyAt: (string | undefined)[] = [];
+  private valueAt: (V | undefined)[] = [];
+  private hashAt = new Int32Array(MIN_ENTRIES);
+  /** Entry positions + 1, or EMPTY or DELETED. A power of two long. */
+  private cells = new Int32Array(4 * MIN_ENTRIES);
+  private mask = this.cells.length - 1;
+  /** Cells not EMPTY: what makes probes long, so what decides a rebuild. */
+  private occupied = 0;
+  private holes = 0;
+  private era: Era = { squeezed: undefined };
+  private readonly basis = randomBytes(4).readUInt32LE(0);
+  // The last lookup: its key, hash and entry position (−1: absent).
+  private lastKey: string | undefined;
+  private lastHash = 0;
+  private lastAt = -1;
+
+  get size(): number {
+    return this.keyAt.length - this.holes;
+  }
+
+  get(key: string): V | undefined {
+    const at = this.find(key);
+    return at < 0 ? undefined : this.valueAt[at];
+  }
+
+  has(key: string): boolean {
+    return this.find(key) >= 0;
+  }
+
+  set(key: string, value: V): this {
+    const at = this.find(key);
+    if (at >= 0) {
+      this.valueAt[at] = value;
+      return this;
+    }
+    const hash = this.lastHash;
+    if (2 * (this.occupied + 1) > this.cells.length) this.rebuildIndex(this.size + 1);
+    const position = this.keyAt.length;
+    if (position === this.hashAt.length) {
+      const grown = new Int32Array(2 * position);
+      grown.set(this.hashAt);
+      this.hashAt = grown;
+    }
+    this.keyAt.push(key);
+    this.valueAt.push(value);
+    this.hashAt[position] = hash;
+    this.cells[this.emptyCell(hash)] = position + 1;
+    this.lastAt = position;
+    return this;
+  }
+
+  delete(key: string): boolean {
+    const at = this.find(key);
+    if (at < 0) return false;
+    const cells = this.cells;
+    let c = this.lastHash & this.mask;
+    while (cells[c] !== at + 1) c = (c + 1) & this.mask;
+    cells[c] = DELETED;
+    this.keyAt[at] = undefined;
+    this.valueAt[at] = undefined;
+    this.holes++;
+    this.lastAt = -1;
+    if (this.holes >= MIN_ENTRIES && 2 * this.holes >= this.keyAt.length) this.squeeze();
+    return true;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.walk((key) => key);
+  }
+
+  values(): IterableIterator<V> {
+    return this.walk((_, value) => value);
+  }
+
+  entries(): IterableIterator<[string, V]> {
+    return this.walk((key, value) => [key, value]);
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, V]> {
+    return this.entries();
+  }
+
+  private *walk<T>(out: (key: string, value: V) => T): Generator<T, undefined, undefined> {
+    let era = this.era;
+    let at = 0;
+    for (;;) {
+      // Each squeeze since the last step moved this position back by the holes before it.
+      for (let s = era.squeezed; s !== undefined; s = era.squeezed) {
+        at -= countBelow(s.removed, at);
+        era = s.next;
+      }
+      if (at >= this.keyAt.length) return undefined;
+      const key = this.keyAt[at];
+      const value = this.valueAt[at];
+      at++;
+      if (key !== undefined) yield out(key, value as V);
+    }
+  }
+
+  /** The entry position of `key`, or −1; remembered, with the key's hash, for the next call. */
+  private find(key: string): number {
+    if (key === this.lastKey) return this.lastAt;
+    const hash = fnv1a32(key, this.basis) | 0;
+    const cells = this.cells;
+    let at = -1;
+    for (let c = hash & this.mask; ; c = (c + 1) & this.mask) {
+      const e = cells[c]!;
+      if (e === EMPTY) break;
+      if (e !== DELETED && this.hashAt[e - 1] === hash && this.keyAt[e - 1] === key) {
+        at = e - 1;
+        break;
+      }
+    }
+    this.lastKey = key;
+    this.lastHash = hash;
+    this.lastAt = at;
+    return at;
+  }
+
+  /** The first free cell on `hash`'s probe path (a DELETED one is reused). */
+  private emptyCell(hash: number): number {
+    const cells = this.cells;
+    let c = hash & this.mask;
+    while (cells[c] !== EMPTY && cells[c] !== DELETED) c = (c + 1) & this.mask;
+    if (cells[c] === EMPTY) this.occupied++;
+    return c;
+  }
+
+  /** A fresh index sized for `entries` live entries (a quarter full after), built from the stored hashes. */
+  private rebuildIndex(entries: number): void {
+    const length = Math.max(4 * MIN_ENTRIES, 2 ** Math.ceil(Math.log2(4 * entries)));
+    const cells = new Int32Array(length);
+    const mask = length - 1;
+    for (let at = 0; at < this.keyAt.length; at++) {
+      if (this.keyAt[at] === undefined) continue;
+      let c = this.hashAt[at]! & mask;
+      while (cells[c] !== EMPTY) c = (c + 1) & mask;
+      cells[c] = at + 1;
+    }
+    this.cells = cells;
+    this.mask = mask;
+    this.occupied = this.size;
+  }
+
+  /** Drop the holes, keeping the order; running iterators follow through the era record. */
+  private squeeze(): void {
+    const removed = new Int32Array(this.holes);
+    let r = 0;
+    let to = 0;
+    for (let at = 0; at < this.keyAt.length; at++) {
+      const key = this.keyAt[at];
+      if (key === undefined) {
+        removed[r++] = at;
+        continue;
+      }
+      this.keyAt[to] = key;
+      this.valueAt[to] = this.valueAt[at];
+      this.hashAt[to] = this.hashAt[at]!;
+      to++;
+    }
+    this.keyAt.length = to;
+    this.valueAt.length = to;
+    this.holes = 0;
+    const next: Era = { squeezed: undefined };
+    this.era.squeezed = { removed, next };
+    this.era = next;
+    this.rebuildIndex(to);
+  }
+}
+
+/** How many of the ascending positions in `removed` are below `at`. */
+function countBelow(removed: Int32Array, at: number): number {
+  let lo = 0;
+  let hi = removed.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (removed[mid]! < at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

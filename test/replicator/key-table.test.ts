@@ -1,0 +1,100 @@
+/**
+ * KeyTable (the store's index) behaves as a Map<string, V>: same answers, same iteration order,
+ * and iterators that run while the table changes visit what a Map's iterators would.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { KeyTable } from "../../src/replicator/key-table.js";
+
+type Op = { op: "set"; key: string; value: number } | { op: "delete"; key: string } | { op: "get"; key: string } | { op: "step" };
+
+// Few distinct keys, so sets overwrite and deletes hit; some non-ASCII (hashed over UTF-8).
+const key = fc.oneof(
+  fc.integer({ min: 0, max: 60 }).map((i) => `k${i}`),
+  fc.constantFrom("", "é", "ключ", "🔑", "k1\u0000"),
+);
+// More keys, and (below) more deletes than sets: enough holes at once for squeezes (at least 16, and half the entries).
+const manyKeys = fc.integer({ min: 0, max: 150 }).map((i) => `k${i}`);
+const opOn = (key: fc.Arbitrary<string>, deletes = 4): fc.Arbitrary<Op> =>
+  fc.oneof(
+    { weight: 5, arbitrary: fc.record({ op: fc.constant("set" as const), key, value: fc.integer() }) },
+    { weight: deletes, arbitrary: fc.record({ op: fc.constant("delete" as const), key }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant("get" as const), key }) },
+    { weight: 3, arbitrary: fc.constant({ op: "step" as const }) },
+  );
+const op = opOn(key);
+
+describe("KeyTable", () => {
+  test("answers, sizes and iteration order match a Map under any sequence of operations", () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 400, size: "max" }), (ops) => {
+        const table = new KeyTable<number>();
+        const map = new Map<string, number>();
+        for (const o of ops) {
+          if (o.op === "set") {
+            table.set(o.key, o.value);
+            map.set(o.key, o.value);
+          } else if (o.op === "delete") assert.equal(table.delete(o.key), map.delete(o.key));
+          else if (o.op === "get") {
+            assert.equal(table.get(o.key), map.get(o.key));
+            assert.equal(table.has(o.key), map.has(o.key));
+          }
+          assert.equal(table.size, map.size);
+        }
+        assert.deepEqual([...table.entries()], [...map.entries()]);
+        assert.deepEqual([...table.keys()], [...map.keys()]);
+        assert.deepEqual([...table.values()], [...map.values()]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("an iterator running while the table changes (squeezes included) yields what a Map's yields", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(manyKeys, fc.integer()), { maxLength: 200, size: "max" }), fc.array(opOn(manyKeys, 12), { maxLength: 400, size: "max" }), (initial, ops) => {
+        const table = new KeyTable<number>();
+        const map = new Map<string, number>();
+        for (const [k, v] of initial) {
+          table.set(k, v);
+          map.set(k, v);
+        }
+        const fromTable = table.entries();
+        const fromMap = map.entries();
+        const step = (): void => assert.deepEqual(fromTable.next(), fromMap.next());
+        for (const o of ops) {
+          if (o.op === "set") {
+            table.set(o.key, o.value);
+            map.set(o.key, o.value);
+          } else if (o.op === "delete") {
+            table.delete(o.key);
+            map.delete(o.key);
+          } else step();
+        }
+        for (let i = 0; i < 200; i++) step();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("a large table: growth, mass deletion and re-insertion keep every answer", () => {
+    const table = new KeyTable<number>();
+    const n = 50_000;
+    for (let i = 0; i < n; i++) table.set(`key-${i}`, i);
+    assert.equal(table.size, n);
+    // An iterator halfway through when the deletions squeeze the table.
+    const walking = table.keys();
+    for (let i = 0; i < n / 2; i++) assert.equal(walking.next().value, `key-${i}`);
+    for (let i = 0; i < n; i += 4) if (i % 3 !== 0) table.delete(`key-${i}`);
+    for (let i = 1; i < n; i += 2) table.delete(`key-${i}`);
+    for (let i = 0; i < 100; i++) table.set(`new-${i}`, -i);
+    // The iterator that ran across all of it: every survivor of the second half once, in order, then the new keys.
+    const expected = [...table.keys()].filter((k) => !k.startsWith("key-") || Number(k.slice(4)) >= n / 2);
+    assert.deepEqual([...walking], expected);
+    for (let i = 0; i < n; i++) {
+      const alive = i % 2 === 0 && (i % 4 !== 0 || i % 3 === 0);
+      assert.equal(table.get(`key-${i}`), alive ? i : undefined, `key-${i}`);
+    }
+    assert.equal(table.get("new-7"), -7);
+  });
+});
