@@ -10,17 +10,23 @@
  * - full write: every key dirty (a first snapshot of a full store), one batch;
  * - incremental write: 1 % of the keys changed since the last write;
  * - close: the final clean snapshot (nothing dirty: just the meta) and the database close;
- * - restore: `Snapshots.open` on the directory into an empty store (iterate, decode, fill), and
- *   the digest a replicator then builds: seeded from the stored hashes, the rest rehashed;
+ * - restore, in a fresh process (as a restarting node does: not beside the heap that wrote it):
+ *   `Snapshots.open` on the directory into an empty store (iterate, fill; packed values are
+ *   decoded later), the background decoding of the values it deferred (until every one is
+ *   decoded, the node serving meanwhile), and the digest a replicator then builds: seeded from
+ *   the stored hashes, the rest rehashed;
  * - the longest event-loop stall seen during the full write and during the restore (a 2 ms probe
  *   timer's lateness), i.e. how long the node cannot serve anything else.
  * Each counter has 3 writer slots (as in a 3-node cluster). Single run per size: the figures are
  * seconds long, and dominated by encoding/decoding and LevelDB, not by timer noise.
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { GCounter } from "../src/crdt/index.js";
 import { systemClock } from "../src/clock.js";
 import { Snapshots } from "../src/durable/snapshots.js";
@@ -50,6 +56,9 @@ export interface SnapshotBenchResult {
   restoreMs: number;
   restoreCpuMs: number;
   restoredValues: number;
+  /** After the restore: until every deferred value is decoded in the background (wall), and that work's CPU. */
+  settleMs: number;
+  settleCpuMs: number;
   /** After the restore: the digest's construction (seeded from the stored hashes) and its rehash of the keys left, CPU; and how many were left. */
   restoreDigestCpuMs: number;
   restoreRehashedKeys: number;
@@ -93,18 +102,10 @@ export async function runSnapshotBench(keys: number): Promise<SnapshotBenchResul
     digest.stop();
     const dbBytes = dirBytes(dir);
 
-    const back = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined as string | undefined, digests: new RestoredDigest() };
-    const restore = await measured(() => Snapshots.open({ dir, intervalMs: 3_600_000 }, back, "bench"));
-    const restored = restore.value;
-    if (back.store.size !== keys) throw new Error(`restored ${back.store.size} of ${keys} keys`);
-    await restored.close();
-    let rehashed = 0;
-    const seeding = await measured(async () => {
-      const d = new StoreDigest(back.store, systemClock, (e) => console.error(e), back.digests);
-      rehashed = d.pending;
-      await d.refreshAll();
-      d.stop();
+    const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--restore", dir, String(keys)], {
+      maxBuffer: 1 << 20,
     });
+    const restore = JSON.parse(stdout) as RestoreFigures;
 
     return {
       keys,
@@ -114,18 +115,48 @@ export async function runSnapshotBench(keys: number): Promise<SnapshotBenchResul
       incrementalKeys: changed,
       incrementalWriteMs: incremental.ms,
       closeMs: close.ms,
-      restoreMs: restored.restore.ms,
-      restoreCpuMs: restore.cpuMs,
-      restoredValues: restored.restore.values,
-      restoreDigestCpuMs: seeding.cpuMs,
-      restoreRehashedKeys: rehashed,
+      ...restore,
       dbBytes,
       maxStallWriteMs: full.maxStallMs,
-      maxStallRestoreMs: restore.maxStallMs,
     };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+type RestoreFigures = Pick<
+  SnapshotBenchResult,
+  "restoreMs" | "restoreCpuMs" | "restoredValues" | "settleMs" | "settleCpuMs" | "restoreDigestCpuMs" | "restoreRehashedKeys" | "maxStallRestoreMs"
+>;
+
+/** The restore half, run in a process of its own (`--restore <dir> <keys>`). */
+async function restoreFrom(dir: string, keys: number): Promise<RestoreFigures> {
+  const back = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined as string | undefined, digests: new RestoredDigest() };
+  const restore = await measured(() => Snapshots.open({ dir, intervalMs: 3_600_000 }, back, "bench"));
+  const restored = restore.value;
+  if (back.store.size !== keys) throw new Error(`restored ${back.store.size} of ${keys} keys`);
+  // The background decoding Snapshots.open started: wait for it (a turn at a time) before closing.
+  const settle = await measured(async () => {
+    while (back.store.unsettled > 0) await nextTurn();
+  });
+  await restored.close();
+  let rehashed = 0;
+  const seeding = await measured(async () => {
+    const d = new StoreDigest(back.store, systemClock, (e) => console.error(e), back.digests);
+    rehashed = d.pending;
+    await d.refreshAll();
+    d.stop();
+  });
+  return {
+    restoreMs: restored.restore.ms,
+    restoreCpuMs: restore.cpuMs,
+    restoredValues: restored.restore.values,
+    settleMs: settle.ms,
+    settleCpuMs: settle.cpuMs,
+    restoreDigestCpuMs: seeding.cpuMs,
+    restoreRehashedKeys: rehashed,
+    maxStallRestoreMs: Math.max(restore.maxStallMs, settle.maxStallMs),
+  };
 }
 
 /** Time `fn` and watch the event loop: a 2 ms probe timer's worst lateness. */
@@ -167,6 +198,7 @@ function row(r: SnapshotBenchResult): string {
     f(r.closeMs),
     f(r.restoreMs),
     f(r.restoreCpuMs),
+    f(r.settleMs),
     f(r.restoreDigestCpuMs),
     (r.dbBytes / 1e6).toFixed(1).padStart(7),
     f(r.maxStallWriteMs),
@@ -176,10 +208,14 @@ function row(r: SnapshotBenchResult): string {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args[0] === "--restore") {
+    console.log(JSON.stringify(await restoreFrom(args[1]!, Number(args[2]))));
+    return;
+  }
   const json = args.includes("--json");
   const sizes = args.filter((a) => /^\d+$/.test(a)).map(Number);
   const results: SnapshotBenchResult[] = [];
-  if (!json) console.log("     keys  full ms  encode   incr keys/ms  close ms restore  cpu ms digest-cpu   MB  stall-w  stall-r");
+  if (!json) console.log("     keys  full ms  encode   incr keys/ms  close ms restore  cpu ms  settle digest-cpu   MB  stall-w  stall-r");
   for (const keys of sizes.length > 0 ? sizes : [100_000, 1_000_000]) {
     const r = await runSnapshotBench(keys);
     results.push(r);

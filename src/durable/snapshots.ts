@@ -44,7 +44,7 @@ import type { Level } from "level";
 import { ConfigError, DurableWriteError, InvalidArgumentError, errorMessage } from "../errors.js";
 import type { ReplicatorContext } from "../extension/context.js";
 import type { ReplicatorStats } from "../extension/stats.js";
-import type { RestorableStore } from "../extension/store-view.js";
+import { deferred, type DeferredValue, type RestorableStore } from "../extension/store-view.js";
 import type { SnapshotOptions } from "./options.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import {
@@ -272,6 +272,7 @@ export class Snapshots {
       // next start use a fresh writer id. Synced, so an OS crash cannot undo it either.
       await db.put(META_KEY, encodeSnapshotEntry({ type: "meta", ...s.meta(s.previousIncarnation(), target.writerId ?? "", false) }), { sync: true });
       target.store.onChange((key, source) => s.changed(key, source));
+      void s.settleDeferred();
       return s;
     } catch (error) {
       await db.close().catch(() => undefined);
@@ -297,6 +298,14 @@ export class Snapshots {
   /** Keys changed since the last successful write. */
   get pending(): number {
     return this.dirty.size;
+  }
+
+  /**
+   * Decode the values the restore deferred, a slice at a time, so the node serves meanwhile and
+   * no later pass over every value (a repack, the pruner's scan) pays for all of them at once.
+   */
+  private async settleDeferred(): Promise<void> {
+    while (this.state !== "closed" && !this.store.settleDeferred(SLICE_MS)) await yieldToLoop();
   }
 
   /** Start periodic writes for a running replicator. */
@@ -651,10 +660,11 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   // (Lookups skipped when there is nothing to find: a restore of a repacked store does a million.)
   const tombstones = store.tombstoneCount > 0;
   const seeds = target.digests;
-  const put = (key: string, kind: DataKind, value: Crdt, hashes: DataView | undefined, hashAt: number): void => {
+  const put = (key: string, kind: DataKind, value: Crdt | DeferredValue, hashes: DataView | undefined, hashAt: number): void => {
     if (tombstones && store.tombstone(key) !== undefined) stale.push(key);
     else {
-      store.set(key, kind, value, "restore");
+      if (value instanceof PackedValue) store.setDeferred(key, value);
+      else store.set(key, kind, value as Crdt, "restore");
       seeds?.restored(key, hashes, hashAt);
       report.values++;
     }
@@ -687,16 +697,15 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
       readPack(bytes, seeds?.version ?? 0, (key, type, pack, start, end, hashes, hashAt) => {
         // A loose entry or a marker is newer than the pack (a key corrupt in "v/" stays skipped).
         if (newer !== undefined && newer.has(key)) return;
-        let value: Crdt;
         let kind: DataKind;
         try {
           kind = kindOf(type);
-          value = decodeValueIn(kind, pack, start, end);
         } catch {
           skip();
           return;
         }
-        put(key, kind, value, hashes, hashAt);
+        // Decoded on first read or by the background settle (see Snapshots.open).
+        put(key, kind, new PackedValue(kind, pack, start, end, target.stats), hashes, hashAt);
       });
     } catch {
       skip(); // the whole pack: its keys come back from the peers
@@ -709,6 +718,35 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   }
   report.ms = performance.now() - started;
   return { report, stale, layout };
+}
+
+/**
+ * A packed value restored undecoded: its pack's bytes stay referenced until every value of the
+ * pack is decoded. One that turns out corrupt is counted as a skipped entry, like one found
+ * corrupt during the restore.
+ */
+class PackedValue implements DeferredValue {
+  declare readonly [deferred]: true;
+  static {
+    Object.defineProperty(PackedValue.prototype, deferred, { value: true });
+  }
+
+  constructor(
+    readonly kind: DataKind,
+    private readonly pack: Uint8Array,
+    private readonly start: number,
+    private readonly end: number,
+    private readonly stats: ReplicatorStats,
+  ) {}
+
+  decode(): Crdt {
+    try {
+      return decodeValueIn(this.kind, this.pack, this.start, this.end);
+    } catch (error) {
+      this.stats.snapshotSkippedEntries++;
+      throw error;
+    }
+  }
 }
 
 /** The keys with a loose entry or a marker (undefined: none), one set either way (usually one of the two is empty). */

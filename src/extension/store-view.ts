@@ -34,9 +34,28 @@ export interface StoreView {
   onChange(listener: StoreListener): void;
 }
 
+/** Brands a `DeferredValue` (a stored `Crdt` never carries it). */
+export const deferred: unique symbol = Symbol("deferred value");
+
+/**
+ * A restored value not decoded yet (issue 13: a restore that builds a million values spends most
+ * of its time allocating them and collecting garbage). The store decodes it on its first read, or
+ * when `settleDeferred` gets to it, and keeps the result.
+ */
+export interface DeferredValue {
+  readonly [deferred]: true;
+  readonly kind: DataKind;
+  /** The value; throws when the stored bytes turn out corrupt (the store then drops the key). */
+  decode(): Crdt;
+}
+
 /** What a restore writes through (before the node connects). */
 export interface RestorableStore extends StoreView {
   set(key: string, kind: DataKind, value: Crdt, source: ChangeSource): void;
+  /** Restore a value to be decoded later (see DeferredValue); announced like a `set`. */
+  setDeferred(key: string, value: DeferredValue): void;
+  /** Decode deferred values for about `budgetMs`; true once none is left. */
+  settleDeferred(budgetMs: number): boolean;
   /** Returns false if an equal or newer tombstone exists. */
   addTombstone(t: TombstoneInfo, source: ChangeSource): boolean;
 }

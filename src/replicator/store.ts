@@ -6,34 +6,92 @@
  * is ~40 heap bytes a million keys pay. `get` and `entries` hand out
  * such records made on the spot (short-lived, for extensions and snapshots); hot paths read `value`.
  *
+ * A restore may put values in undecoded (`setDeferred`): each is decoded on its first read, or by
+ * `settleDeferred` in the background, so a node serves as soon as its keys are in.
+ *
  * `onChange` tells bookkeeping that must follow every key it holds (the digest index, snapshots)
  * which key changed, restores and tombstone expiry included. What changed, with its origin, is
  * announced once on the change stream (changes.ts), which subscribers and cross-DC listen to.
  */
 import type { Crdt, DataKind } from "../crdt/types.js";
 import { InvalidArgumentError } from "../errors.js";
-import type { ChangeSource, RestorableStore, StoredValue, StoreListener, TombstoneInfo } from "../extension/store-view.js";
+import { deferred, type ChangeSource, type DeferredValue, type RestorableStore, type StoredValue, type StoreListener, type TombstoneInfo } from "../extension/store-view.js";
 import { KeyTable } from "./key-table.js";
 
 export type { ChangeSource, StoredValue, TombstoneInfo } from "../extension/store-view.js";
 
 export class Store implements RestorableStore {
-  private readonly values = new KeyTable<Crdt>();
+  private readonly values = new KeyTable<Crdt | DeferredValue>();
   private readonly tombstoneMap = new Map<string, TombstoneInfo>();
   private readonly listeners: StoreListener[] = [];
+  /** Deferred values not decoded yet: while 0 (always, but after a restore) no read checks for one. */
+  private unsettledCount = 0;
+  /** Where `settleDeferred` goes on. */
+  private settling: Iterator<string> | undefined;
 
   onChange(listener: StoreListener): void {
     this.listeners.push(listener);
   }
 
   get(key: string): StoredValue | undefined {
-    const value = this.values.get(key);
+    const value = this.value(key);
     return value === undefined ? undefined : { kind: value.kind, value };
   }
 
   /** The key's value (its `kind` says its data type), without a record around it. */
   value(key: string): Crdt | undefined {
-    return this.values.get(key);
+    const value = this.values.get(key);
+    return this.unsettledCount === 0 || value === undefined ? (value as Crdt | undefined) : this.settled(key, value);
+  }
+
+  /** Deferred values not decoded yet. */
+  get unsettled(): number {
+    return this.unsettledCount;
+  }
+
+  setDeferred(key: string, value: DeferredValue): void {
+    this.forget(key);
+    this.values.set(key, value);
+    this.unsettledCount++;
+    this.announce(key, "restore");
+  }
+
+  settleDeferred(budgetMs: number): boolean {
+    const until = performance.now() + budgetMs;
+    let n = 0;
+    while (this.unsettledCount > 0) {
+      this.settling ??= this.values.keys();
+      const next = this.settling.next();
+      if (next.done === true) {
+        this.settling = undefined; // every key seen (a count gone wrong must not loop here)
+        break;
+      }
+      this.value(next.value);
+      if ((++n & 255) === 0 && performance.now() > until) break;
+    }
+    if (this.unsettledCount === 0) this.settling = undefined;
+    return this.unsettledCount === 0;
+  }
+
+  /** `value` decoded if deferred: kept, or — corrupt — the key dropped (announced, so the digest lets peers repair it). */
+  private settled(key: string, value: Crdt | DeferredValue): Crdt | undefined {
+    if (!isDeferred(value)) return value;
+    this.unsettledCount--;
+    let decoded: Crdt;
+    try {
+      decoded = value.decode();
+    } catch {
+      this.values.delete(key);
+      this.announce(key, "restore");
+      return undefined;
+    }
+    this.values.set(key, decoded);
+    return decoded;
+  }
+
+  /** Before `key`'s value is replaced or dropped: one deferred value fewer if it was one. */
+  private forget(key: string): void {
+    if (this.unsettledCount > 0 && isDeferred(this.values.get(key))) this.unsettledCount--;
   }
 
   tombstone(key: string): TombstoneInfo | undefined {
@@ -43,6 +101,7 @@ export class Store implements RestorableStore {
   /** Replace a key's value (the caller computed the new value from the old one). */
   set(key: string, kind: DataKind, value: Crdt, source: ChangeSource): void {
     if (value.kind !== kind) throw new InvalidArgumentError(`a ${value.kind} value cannot be stored as a ${kind} (key ${JSON.stringify(key)})`);
+    this.forget(key);
     this.values.set(key, value);
     this.announce(key, source);
   }
@@ -54,6 +113,7 @@ export class Store implements RestorableStore {
     // keeps the same one and TTL expiry happens alike everywhere.
     if (existing !== undefined && !earlier(t, existing)) return false;
     this.tombstoneMap.set(t.key, t);
+    this.forget(t.key);
     this.values.delete(t.key);
     this.announce(t.key, source);
     return true;
@@ -77,7 +137,10 @@ export class Store implements RestorableStore {
   }
 
   *entries(): IterableIterator<[string, StoredValue]> {
-    for (const [key, value] of this.values) yield [key, { kind: value.kind, value }];
+    for (const [key, stored] of this.values) {
+      const value = this.unsettledCount === 0 ? (stored as Crdt) : this.settled(key, stored);
+      if (value !== undefined) yield [key, { kind: value.kind, value }];
+    }
   }
 
   tombstones(): IterableIterator<TombstoneInfo> {
@@ -99,4 +162,8 @@ export class Store implements RestorableStore {
 
 function earlier(a: TombstoneInfo, b: TombstoneInfo): boolean {
   return a.deletedAtMs < b.deletedAtMs || (a.deletedAtMs === b.deletedAtMs && a.originNode < b.originNode);
+}
+
+function isDeferred(value: Crdt | DeferredValue | undefined): value is DeferredValue {
+  return value !== undefined && (value as Partial<DeferredValue>)[deferred] === true;
 }

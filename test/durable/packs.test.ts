@@ -11,7 +11,11 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { Level } from "level";
 import { GCounter, ORSet, PNCounter } from "../../src/crdt/index.js";
-import { shouldRepack } from "../../src/durable/snapshots.js";
+import { shouldRepack, Snapshots } from "../../src/durable/snapshots.js";
+import { ReplicatorStats } from "../../src/extension/stats.js";
+import { Store } from "../../src/replicator/store.js";
+import { readPack } from "../../src/wire/codec.js";
+import { waitFor } from "../helpers/wait.js";
 import { openDirect, removeTempDirs, tempDir } from "./helpers.js";
 
 const counter = (n: number): GCounter => GCounter.empty().increment("n~w", n).resetDelta();
@@ -119,6 +123,47 @@ describe("packed snapshots", () => {
     assert.ok(s.store.size > 0 && s.store.size < n, `some keys restored (${s.store.size})`);
     assert.equal(s.store.get(`k${n - 1}`)?.value.equals(counter(n)), true);
     await s.handle.close();
+  });
+
+  test("packed values restore undecoded; one corrupt inside a sound pack is dropped when decoded, counted and announced", async () => {
+    const dir = join(tempDir(), "corrupt-value");
+    const n = 20_000;
+    const s = await openDirect(dir);
+    for (let i = 0; i < n; i++) s.store.set(`k${i}`, "gcounter", counter(i + 1), "local");
+    assert.equal(await s.handle.flush(), true);
+    await s.handle.close();
+    // In the first pack, a value whose slot amount is one byte (field 2, then 1–127): make it 0, which no GCounter holds.
+    const { packs } = await keysOf(dir);
+    const db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view" });
+    const pack = Uint8Array.from(await db.get(packs[0]!));
+    let broken: string | undefined;
+    readPack(pack, 0, (key, _type, bytes, _start, end) => {
+      if (broken === undefined && bytes[end - 2] === 0x10 && bytes[end - 1]! > 0 && bytes[end - 1]! < 0x80) {
+        broken = key;
+        pack[end - 1] = 0;
+      }
+    });
+    assert.ok(broken !== undefined);
+    await db.put(packs[0]!, pack);
+    await db.close();
+
+    const target = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined as string | undefined };
+    const announced: string[] = [];
+    target.store.onChange((key, source) => key === broken && announced.push(source));
+    const snaps = await Snapshots.open({ dir, intervalMs: 3_600_000 }, target, "n");
+    try {
+      assert.equal(snaps.restore.skipped, 0, "the pack itself is sound");
+      assert.equal(snaps.restore.values, n);
+      // Decoded in the background (or here, on a read: the same path).
+      await waitFor(() => target.store.unsettled === 0, { message: "every deferred value decoded" });
+      assert.equal(target.store.value(broken), undefined);
+      assert.equal(target.store.size, n - 1);
+      assert.equal(target.stats.snapshotSkippedEntries, 1);
+      assert.deepEqual(announced, ["restore", "restore"], "put back, then dropped: the digest hears both");
+      assert.equal(target.store.get("k12345")?.value.equals(counter(12_346)), true);
+    } finally {
+      await snaps.close();
+    }
   });
 
   test("a snapshot written by the per-key layout (before packs) restores and is carried on", async () => {
