@@ -472,7 +472,7 @@ export class AntiEntropy {
   }
 
   /**
-   * Size the digest tree for the keys a bulk pull will bring, from its pace so far (`received.keys`
+   * Size the digest tree (and the store) for the keys a bulk pull will bring, from its pace so far (`received.keys`
    * in `fraction` of the leaves): grown key by key, the tree re-indexes and copies every key
    * several times over. At most EXPECT_FACTOR times what it holds, so a peer that lies about its
    * leaves makes us reserve little more than it sent.
@@ -485,6 +485,7 @@ export class AntiEntropy {
     if (target < coming && target < 2 * received.reserved) return; // each step re-indexes: few, large ones
     received.reserved = target;
     this.tree.reserve(target);
+    this.o.store.reserve(target);
   }
 
   /**

@@ -50,6 +50,16 @@ export class KeyTable<V> {
   private lastHash = 0;
   private lastAt = -1;
 
+  /** Make room for `entries` entries without growing on the way (a bulk load that knows how many are coming). */
+  reserve(entries: number): void {
+    if (2 * Math.ceil(entries) > this.cells.length) this.rebuildIndex(entries);
+    if (entries > this.hashAt.length) {
+      const grown = new Int32Array(Math.ceil(entries));
+      grown.set(this.hashAt);
+      this.hashAt = grown;
+    }
+  }
+
   get size(): number {
     return this.keyAt.length - this.holes;
   }

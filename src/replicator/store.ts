@@ -44,6 +44,11 @@ export class Store implements RestorableStore {
     return this.unsettledCount === 0 || value === undefined ? (value as Crdt | undefined) : this.settled(key, value);
   }
 
+  /** Make room for `keys` keys in all (a bulk pull that knows about how many are coming). */
+  reserve(keys: number): void {
+    this.values.reserve(keys);
+  }
+
   /** Deferred values not decoded yet. */
   get unsettled(): number {
     return this.unsettledCount;

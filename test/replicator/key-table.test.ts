@@ -7,7 +7,12 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { KeyTable } from "../../src/replicator/key-table.js";
 
-type Op = { op: "set"; key: string; value: number } | { op: "delete"; key: string } | { op: "get"; key: string } | { op: "step" };
+type Op =
+  | { op: "set"; key: string; value: number }
+  | { op: "delete"; key: string }
+  | { op: "get"; key: string }
+  | { op: "step" }
+  | { op: "reserve"; entries: number };
 
 // Few distinct keys, so sets overwrite and deletes hit; some non-ASCII (hashed over UTF-8).
 const key = fc.oneof(
@@ -22,11 +27,12 @@ const opOn = (key: fc.Arbitrary<string>, deletes = 4): fc.Arbitrary<Op> =>
     { weight: deletes, arbitrary: fc.record({ op: fc.constant("delete" as const), key }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("get" as const), key }) },
     { weight: 3, arbitrary: fc.constant({ op: "step" as const }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("reserve" as const), entries: fc.integer({ min: 0, max: 500 }) }) },
   );
 const op = opOn(key);
 
 describe("KeyTable", () => {
-  test("answers, sizes and iteration order match a Map under any sequence of operations", () => {
+  test("answers, sizes and iteration order match a Map under any sequence of operations (reserve included)", () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 400, size: "max" }), (ops) => {
         const table = new KeyTable<number>();
@@ -39,7 +45,7 @@ describe("KeyTable", () => {
           else if (o.op === "get") {
             assert.equal(table.get(o.key), map.get(o.key));
             assert.equal(table.has(o.key), map.has(o.key));
-          }
+          } else if (o.op === "reserve") table.reserve(o.entries);
           assert.equal(table.size, map.size);
         }
         assert.deepEqual([...table.entries()], [...map.entries()]);
@@ -69,7 +75,8 @@ describe("KeyTable", () => {
           } else if (o.op === "delete") {
             table.delete(o.key);
             map.delete(o.key);
-          } else step();
+          } else if (o.op === "reserve") table.reserve(o.entries);
+          else step();
         }
         for (let i = 0; i < 200; i++) step();
       }),
