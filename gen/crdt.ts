@@ -484,6 +484,8 @@ export interface SnapshotMeta {
    */
   writerId: string;
   cleanShutdown: boolean;
+  /** Values in the store when written: a restore sizes its tables for them up front (0: unknown). */
+  values: bigint;
 }
 
 function createBaseSlot(): Slot {
@@ -3651,7 +3653,15 @@ export const SnapshotPack: MessageFns<SnapshotPack> = {
 };
 
 function createBaseSnapshotMeta(): SnapshotMeta {
-  return { node: "", incarnation: 0n, lastSequence: 0n, writtenAtMs: 0, writerId: "", cleanShutdown: false };
+  return {
+    node: "",
+    incarnation: 0n,
+    lastSequence: 0n,
+    writtenAtMs: 0,
+    writerId: "",
+    cleanShutdown: false,
+    values: 0n,
+  };
 }
 
 export const SnapshotMeta: MessageFns<SnapshotMeta> = {
@@ -3679,6 +3689,12 @@ export const SnapshotMeta: MessageFns<SnapshotMeta> = {
     }
     if (message.cleanShutdown !== false) {
       writer.uint32(48).bool(message.cleanShutdown);
+    }
+    if (message.values !== 0n) {
+      if (BigInt.asUintN(64, message.values) !== message.values) {
+        throw new globalThis.Error("value provided for field message.values of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.values);
     }
     return writer;
   },
@@ -3742,6 +3758,14 @@ export const SnapshotMeta: MessageFns<SnapshotMeta> = {
             }
 
             message.cleanShutdown = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.values = reader.uint64() as bigint;
             continue;
           }
         }

@@ -79,6 +79,8 @@ const SLICE_MS = 8;
 /** Entries read from LevelDB per native call while restoring (the next chunk is read meanwhile). */
 const RESTORE_CHUNK = 4000;
 const RESTORE_PACK_CHUNK = 8;
+/** Most keys a restore sizes the store for up front (more still restore, growing as they come). */
+const MAX_RESERVE = 2 ** 25;
 
 /**
  * Whether a batch of `dirty` changed keys repacks the store instead of adding loose entries
@@ -380,7 +382,7 @@ export class Snapshots {
   }
 
   private meta(incarnation: number, writerId: string, clean: boolean): SnapshotMeta {
-    return { node: this.nodeId, incarnation, lastSequence: 0, writtenAtMs: Date.now(), writerId, cleanShutdown: clean };
+    return { node: this.nodeId, incarnation, lastSequence: 0, writtenAtMs: Date.now(), writerId, cleanShutdown: clean, values: this.store.size };
   }
 
   /**
@@ -649,6 +651,8 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     if (e?.type === "meta") report.previous = e;
     else if (e !== undefined) skip();
   }
+  // Tables sized once for what the last write held, not grown key by key (bounded: the disk is ours, but a bad number must not take the heap).
+  store.reserve(Math.min(report.previous?.values ?? 0, MAX_RESERVE));
   await forEachEntry(db, TOMBSTONE_PREFIX, RESTORE_CHUNK, (k, bytes) => {
     const e = decoded(bytes);
     if (e === undefined) return;

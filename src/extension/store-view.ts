@@ -52,6 +52,8 @@ export interface DeferredValue {
 /** What a restore writes through (before the node connects). */
 export interface RestorableStore extends StoreView {
   set(key: string, kind: DataKind, value: Crdt, source: ChangeSource): void;
+  /** Make room for `keys` keys in all, before a restore puts them in. */
+  reserve(keys: number): void;
   /** Restore a value to be decoded later (see DeferredValue); announced like a `set`. */
   setDeferred(key: string, value: DeferredValue): void;
   /** Decode deferred values for about `budgetMs`; true once none is left. */

@@ -80,7 +80,7 @@ export class KeyTable<V> {
       return this;
     }
     const hash = this.lastHash;
-    if (2 * (this.occupied + 1) > this.cells.length) this.rebuildIndex(this.size + 1);
+    if (2 * (this.occupied + 1) > this.cells.length) this.rebuildIndex(2 * (this.size + 1)); // a quarter full after
     const position = this.keyAt.length;
     if (position === this.hashAt.length) {
       const grown = new Int32Array(2 * position);
@@ -172,9 +172,9 @@ export class KeyTable<V> {
     return c;
   }
 
-  /** A fresh index sized for `entries` live entries (a quarter full after), built from the stored hashes. */
+  /** A fresh index that holds `entries` entries at most half full, built from the stored hashes. */
   private rebuildIndex(entries: number): void {
-    const length = Math.max(4 * MIN_ENTRIES, 2 ** Math.ceil(Math.log2(4 * entries)));
+    const length = Math.max(4 * MIN_ENTRIES, 2 ** Math.ceil(Math.log2(2 * Math.max(entries, this.size))));
     const cells = new Int32Array(length);
     const mask = length - 1;
     for (let at = 0; at < this.keyAt.length; at++) {

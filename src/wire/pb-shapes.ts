@@ -172,6 +172,7 @@ export interface PbSnapshotMeta {
   writtenAtMs: number;
   writerId: string;
   cleanShutdown: boolean;
+  values: Int64;
 }
 export interface PbSnapshotEntry {
   value: PbDelta | null;

@@ -272,6 +272,8 @@ export interface SnapshotMeta {
   writtenAtMs: number;
   writerId: string;
   cleanShutdown: boolean;
+  /** Values in the store when written (0: unknown, as in a snapshot of a release before it). */
+  values: number;
 }
 
 /** A value's anti-entropy digest entry hash, stored with it, and the hash definition it follows. */

@@ -29,6 +29,7 @@ function metaToPb(s: SnapshotMeta, w: string): object {
     writtenAtMs: needFinite(s.writtenAtMs ?? 0, `${w}.writtenAtMs`),
     writerId: s.writerId ?? "",
     cleanShutdown: s.cleanShutdown === true,
+    values: needU64(s.values, `${w}.values`),
   };
 }
 
@@ -68,6 +69,7 @@ function snapshotEntryFromPb(m: PbSnapshotEntry, what: string): SnapshotEntry {
       writtenAtMs: finite(s.writtenAtMs, `${what}.meta.writtenAtMs`),
       writerId: s.writerId,
       cleanShutdown: s.cleanShutdown,
+      values: u64(s.values, `${what}.meta.values`),
     };
   }
   throw new DecodeError(`${what}: empty (no entry)`);

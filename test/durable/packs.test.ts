@@ -16,7 +16,7 @@ import { ReplicatorStats } from "../../src/extension/stats.js";
 import { Store } from "../../src/replicator/store.js";
 import { readPack } from "../../src/wire/codec.js";
 import { waitFor } from "../helpers/wait.js";
-import { openDirect, removeTempDirs, tempDir } from "./helpers.js";
+import { openDirect, readSnapshotDir, removeTempDirs, tempDir } from "./helpers.js";
 
 const counter = (n: number): GCounter => GCounter.empty().increment("n~w", n).resetDelta();
 
@@ -125,13 +125,15 @@ describe("packed snapshots", () => {
     await s.handle.close();
   });
 
-  test("packed values restore undecoded; one corrupt inside a sound pack is dropped when decoded, counted and announced", async () => {
+  test("the meta counts the values; packed values restore undecoded; one corrupt inside a sound pack is dropped when decoded, counted and announced", async () => {
     const dir = join(tempDir(), "corrupt-value");
     const n = 20_000;
     const s = await openDirect(dir);
     for (let i = 0; i < n; i++) s.store.set(`k${i}`, "gcounter", counter(i + 1), "local");
     assert.equal(await s.handle.flush(), true);
     await s.handle.close();
+    const meta = (await readSnapshotDir(dir)).get("m/meta");
+    assert.equal(meta?.type === "meta" && meta.values, n, "the meta says how many values to make room for");
     // In the first pack, a value whose slot amount is one byte (field 2, then 1–127): make it 0, which no GCounter holds.
     const { packs } = await keysOf(dir);
     const db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view" });

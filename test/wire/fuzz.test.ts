@@ -111,7 +111,7 @@ corpus("CRDTDeltaBatch", encodeCrdtDeltaBatch({ originDc: "dc", originNode: "a",
 corpus("CRDTDeltaBatchAck", encodeCrdtDeltaBatchAck({ batchId: 8, ok: false, error: "x" }));
 corpus("SnapshotEntry", encodeSnapshotEntry({ type: "value", ...deltas[1]! }));
 corpus("SnapshotEntry", encodeSnapshotEntry({ type: "tombstone", ...tombstone }));
-corpus("SnapshotEntry", encodeSnapshotEntry({ type: "meta", node: "a", incarnation: 1, lastSequence: 2, writtenAtMs: 3, writerId: "w", cleanShutdown: true }));
+corpus("SnapshotEntry", encodeSnapshotEntry({ type: "meta", node: "a", incarnation: 1, lastSequence: 2, writtenAtMs: 3, writerId: "w", cleanShutdown: true, values: 4 }));
 corpus("Tombstone", encodeTombstone(tombstone));
 for (const d of deltas) corpus("CRDTDelta", encodeCrdtDelta(d));
 for (const v of sampleValues) corpus(`value:${v.kind}`, encodeValue(v));

@@ -248,7 +248,7 @@ describe("round trips", () => {
     const entries: SnapshotEntry[] = [
       { type: "value", ...deltas[0]! },
       { type: "tombstone", ...tombstones[0]! },
-      { type: "meta", node: "a", incarnation: 4, lastSequence: 99, writtenAtMs: 1.5, writerId: "a~2", cleanShutdown: true },
+      { type: "meta", node: "a", incarnation: 4, lastSequence: 99, writtenAtMs: 1.5, writerId: "a~2", cleanShutdown: true, values: 1_234_567 },
     ];
     for (const e of entries) {
       const back = decodeSnapshotEntry(encodeSnapshotEntry(e));

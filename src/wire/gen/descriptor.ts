@@ -909,6 +909,10 @@ export const descriptor = {
                   "type": "bool",
                   "id": 6,
                   "protoName": "clean_shutdown"
+                },
+                "values": {
+                  "type": "uint64",
+                  "id": 7
                 }
               }
             }
