@@ -31,9 +31,10 @@ export interface ReplicatorOptions {
   /** The delta subject. Membership and per-node subjects derive from it. Default "crdt.deltas". */
   subject?: string;
   /**
-   * Coalescing window for outgoing deltas. 0 (default) publishes at the end of the current event
-   * loop turn: every update made in one synchronous burst shares one message, and an isolated
-   * update leaves at once. A larger value trades latency for fewer, larger messages.
+   * Coalescing window for outgoing deltas. 0 (default): the first update of an event-loop turn
+   * is published when the running task ends (every update of one synchronous burst shares that
+   * message, and an isolated update leaves at once), later updates of the same turn share one
+   * message at the turn's end. A larger value trades latency for fewer, larger messages.
    */
   flushIntervalMs?: number;
   /** Default 1 s. */

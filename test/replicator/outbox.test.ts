@@ -89,3 +89,24 @@ test("one envelope per flush, every key written since the last one, a key's writ
     ],
   );
 });
+
+test("with a window of 0: a turn's first delta leaves when the running task ends, the rest of the turn share one envelope at its end", async () => {
+  const { box, published } = outbox();
+  box.add("a", "gcounter", one(1));
+  assert.equal(published.length, 0, "not inside the task that wrote it");
+  await Promise.resolve();
+  assert.equal(published.length, 1, "a lone update pays no turn of the event loop");
+  // Later in the same turn (an awaited loop): they wait for the turn's end, one envelope for all.
+  for (let i = 0; i < 5; i++) {
+    box.add(`k${i}`, "gcounter", one(i + 1));
+    await Promise.resolve();
+  }
+  assert.equal(published.length, 1);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(published.length, 2);
+  assert.equal(decodeDeltaEnvelope(published[1]!).deltas.length, 5);
+  // A new turn: its first delta leaves at once again.
+  box.add("b", "gcounter", one(1));
+  await Promise.resolve();
+  assert.equal(published.length, 3);
+});
