@@ -694,6 +694,7 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   });
   // Keys whose packed state a loose entry or a marker replaces: one lookup per packed value.
   const newer = supersededKeys(layout);
+  let source: PackSource | undefined; // the pack being read, shared by its deferred values
   await forEachEntry(db, PACK_PREFIX, RESTORE_PACK_CHUNK, (k, bytes) => {
     layout.packs.push(k);
     layout.nextPack = Math.max(layout.nextPack, Number.parseInt(k.slice(PACK_PREFIX.length), 16) + 1 || 0);
@@ -709,7 +710,8 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
           return;
         }
         // Decoded on first read or by the background settle (see Snapshots.open).
-        put(key, kind, new PackedValue(kind, pack, start, end, target.stats), hashes, hashAt);
+        if (source?.bytes !== pack) source = { bytes: pack, stats: target.stats };
+        put(key, kind, new PackedValue(kind, source, start, end), hashes, hashAt);
       });
     } catch {
       skip(); // the whole pack: its keys come back from the peers
@@ -737,20 +739,25 @@ class PackedValue implements DeferredValue {
 
   constructor(
     readonly kind: DataKind,
-    private readonly pack: Uint8Array,
+    private readonly pack: PackSource,
     private readonly start: number,
     private readonly end: number,
-    private readonly stats: ReplicatorStats,
   ) {}
 
   decode(): Crdt {
     try {
-      return decodeValueIn(this.kind, this.pack, this.start, this.end);
+      return decodeValueIn(this.kind, this.pack.bytes, this.start, this.end);
     } catch (error) {
-      this.stats.snapshotSkippedEntries++;
+      this.pack.stats.snapshotSkippedEntries++;
       throw error;
     }
   }
+}
+
+/** A pack's bytes and where its values count a corrupt one (one object per pack, not per value). */
+interface PackSource {
+  readonly bytes: Uint8Array;
+  readonly stats: ReplicatorStats;
 }
 
 /** The keys with a loose entry or a marker (undefined: none), one set either way (usually one of the two is empty). */

@@ -36,6 +36,8 @@ interface Era {
 export class KeyTable<V> {
   private keyAt: (string | undefined)[] = [];
   private valueAt: (V | undefined)[] = [];
+  /** Entries in use, holes included (the arrays may be longer: reserved). */
+  private end = 0;
   private hashAt = new Int32Array(MIN_ENTRIES);
   /** Entry positions + 1, or EMPTY or DELETED. A power of two long. */
   private cells = new Int32Array(4 * MIN_ENTRIES);
@@ -53,6 +55,17 @@ export class KeyTable<V> {
   /** Make room for `entries` entries without growing on the way (a bulk load that knows how many are coming). */
   reserve(entries: number): void {
     if (2 * Math.ceil(entries) > this.cells.length) this.rebuildIndex(entries);
+    if (entries > this.keyAt.length) {
+      // Allocated once at full length: pushing to ten million copies the arrays a dozen times.
+      const keys = new Array<string | undefined>(Math.ceil(entries));
+      const values = new Array<V | undefined>(Math.ceil(entries));
+      for (let at = 0; at < this.end; at++) {
+        keys[at] = this.keyAt[at];
+        values[at] = this.valueAt[at];
+      }
+      this.keyAt = keys;
+      this.valueAt = values;
+    }
     if (entries > this.hashAt.length) {
       const grown = new Int32Array(Math.ceil(entries));
       grown.set(this.hashAt);
@@ -61,7 +74,7 @@ export class KeyTable<V> {
   }
 
   get size(): number {
-    return this.keyAt.length - this.holes;
+    return this.end - this.holes;
   }
 
   get(key: string): V | undefined {
@@ -80,15 +93,20 @@ export class KeyTable<V> {
       return this;
     }
     const hash = this.lastHash;
-    if (2 * (this.occupied + 1) > this.cells.length) this.rebuildIndex(2 * (this.size + 1)); // a quarter full after
-    const position = this.keyAt.length;
+    if (2 * (this.occupied + 1) > this.cells.length) this.rebuildIndex(this.size + 1); // twice the cells: a quarter full after
+    const position = this.end++;
     if (position === this.hashAt.length) {
       const grown = new Int32Array(2 * position);
       grown.set(this.hashAt);
       this.hashAt = grown;
     }
-    this.keyAt.push(key);
-    this.valueAt.push(value);
+    if (position < this.keyAt.length) {
+      this.keyAt[position] = key;
+      this.valueAt[position] = value;
+    } else {
+      this.keyAt.push(key);
+      this.valueAt.push(value);
+    }
     this.hashAt[position] = hash;
     this.cells[this.emptyCell(hash)] = position + 1;
     this.lastAt = position;
@@ -106,7 +124,7 @@ export class KeyTable<V> {
     this.valueAt[at] = undefined;
     this.holes++;
     this.lastAt = -1;
-    if (this.holes >= MIN_ENTRIES && 2 * this.holes >= this.keyAt.length) this.squeeze();
+    if (this.holes >= MIN_ENTRIES && 2 * this.holes >= this.end) this.squeeze();
     return true;
   }
 
@@ -135,7 +153,7 @@ export class KeyTable<V> {
         at -= countBelow(s.removed, at);
         era = s.next;
       }
-      if (at >= this.keyAt.length) return undefined;
+      if (at >= this.end) return undefined;
       const key = this.keyAt[at];
       const value = this.valueAt[at];
       at++;
@@ -177,7 +195,7 @@ export class KeyTable<V> {
     const length = Math.max(4 * MIN_ENTRIES, 2 ** Math.ceil(Math.log2(2 * Math.max(entries, this.size))));
     const cells = new Int32Array(length);
     const mask = length - 1;
-    for (let at = 0; at < this.keyAt.length; at++) {
+    for (let at = 0; at < this.end; at++) {
       if (this.keyAt[at] === undefined) continue;
       let c = this.hashAt[at]! & mask;
       while (cells[c] !== EMPTY) c = (c + 1) & mask;
@@ -193,7 +211,7 @@ export class KeyTable<V> {
     const removed = new Int32Array(this.holes);
     let r = 0;
     let to = 0;
-    for (let at = 0; at < this.keyAt.length; at++) {
+    for (let at = 0; at < this.end; at++) {
       const key = this.keyAt[at];
       if (key === undefined) {
         removed[r++] = at;
@@ -204,8 +222,11 @@ export class KeyTable<V> {
       this.hashAt[to] = this.hashAt[at]!;
       to++;
     }
-    this.keyAt.length = to;
-    this.valueAt.length = to;
+    for (let at = to; at < this.end; at++) {
+      this.keyAt[at] = undefined;
+      this.valueAt[at] = undefined;
+    }
+    this.end = to;
     this.holes = 0;
     const next: Era = { squeezed: undefined };
     this.era.squeezed = { removed, next };
