@@ -274,7 +274,8 @@ export class Snapshots {
       // next start use a fresh writer id. Synced, so an OS crash cannot undo it either.
       await db.put(META_KEY, encodeSnapshotEntry({ type: "meta", ...s.meta(s.previousIncarnation(), target.writerId ?? "", false) }), { sync: true });
       target.store.onChange((key, source) => s.changed(key, source));
-      void s.settleDeferred();
+      // (A failure here can only be a store listener's: reported once attached; reads still decode.)
+      void s.settleDeferred().catch((error: unknown) => s.ctx?.reportError(error));
       return s;
     } catch (error) {
       await db.close().catch(() => undefined);

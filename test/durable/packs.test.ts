@@ -34,6 +34,16 @@ async function keysOf(dir: string): Promise<{ packs: string[]; loose: string[]; 
   return out;
 }
 
+/** A closed snapshot directory of `n` counters `k0`… written by one packed batch. */
+async function packedSnapshot(name: string, n: number): Promise<string> {
+  const dir = join(tempDir(), name);
+  const s = await openDirect(dir);
+  for (let i = 0; i < n; i++) s.store.set(`k${i}`, "gcounter", counter(i + 1), "local");
+  assert.equal(await s.handle.flush(), true);
+  await s.handle.close();
+  return dir;
+}
+
 describe("packed snapshots", () => {
   after(() => removeTempDirs());
 
@@ -107,18 +117,14 @@ describe("packed snapshots", () => {
   });
 
   test("a corrupt pack is skipped and counted; the other packs restore", async () => {
-    const dir = join(tempDir(), "corrupt-pack");
     const n = 20_000;
-    let s = await openDirect(dir);
-    for (let i = 0; i < n; i++) s.store.set(`k${i}`, "gcounter", counter(i + 1), "local");
-    assert.equal(await s.handle.flush(), true);
-    await s.handle.close();
+    const dir = await packedSnapshot("corrupt-pack", n);
     const { packs } = await keysOf(dir);
     assert.ok(packs.length >= 2);
     const db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view" });
     await db.put(packs[0]!, new Uint8Array([0x0a, 0xff, 0xff, 0x01, 0x02]));
     await db.close();
-    s = await openDirect(dir);
+    const s = await openDirect(dir);
     assert.equal(s.snaps.restore.skipped, 1);
     assert.ok(s.store.size > 0 && s.store.size < n, `some keys restored (${s.store.size})`);
     assert.equal(s.store.get(`k${n - 1}`)?.value.equals(counter(n)), true);
@@ -126,12 +132,8 @@ describe("packed snapshots", () => {
   });
 
   test("the meta counts the values; packed values restore undecoded; one corrupt inside a sound pack is dropped when decoded, counted and announced", async () => {
-    const dir = join(tempDir(), "corrupt-value");
     const n = 20_000;
-    const s = await openDirect(dir);
-    for (let i = 0; i < n; i++) s.store.set(`k${i}`, "gcounter", counter(i + 1), "local");
-    assert.equal(await s.handle.flush(), true);
-    await s.handle.close();
+    const dir = await packedSnapshot("corrupt-value", n);
     const meta = (await readSnapshotDir(dir)).get("m/meta");
     assert.equal(meta?.type === "meta" && meta.values, n, "the meta says how many values to make room for");
     // In the first pack, a value whose slot amount is one byte (field 2, then 1–127): make it 0, which no GCounter holds.
