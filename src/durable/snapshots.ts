@@ -665,11 +665,11 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   // (Lookups skipped when there is nothing to find: a restore of a repacked store does a million.)
   const tombstones = store.tombstoneCount > 0;
   const seeds = target.digests;
-  const put = (key: string, kind: DataKind, value: Crdt | DeferredValue, hashes: DataView | undefined, hashAt: number): void => {
+  const put = (key: string, kind: DataKind, value: Crdt | PackedValue, hashes: DataView | undefined, hashAt: number): void => {
     if (tombstones && store.tombstone(key) !== undefined) stale.push(key);
     else {
       if (value instanceof PackedValue) store.setDeferred(key, value);
-      else store.set(key, kind, value as Crdt, "restore");
+      else store.set(key, kind, value, "restore");
       seeds?.restored(key, hashes, hashAt);
       report.values++;
     }
@@ -739,7 +739,7 @@ class PackedValue implements DeferredValue {
   }
 
   constructor(
-    readonly kind: DataKind,
+    private readonly kind: DataKind,
     private readonly pack: PackSource,
     private readonly start: number,
     private readonly end: number,

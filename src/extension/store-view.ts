@@ -44,7 +44,6 @@ export const deferred: unique symbol = Symbol("deferred value");
  */
 export interface DeferredValue {
   readonly [deferred]: true;
-  readonly kind: DataKind;
   /** The value; throws when the stored bytes turn out corrupt (the store then drops the key). */
   decode(): Crdt;
 }

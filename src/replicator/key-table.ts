@@ -66,11 +66,7 @@ export class KeyTable<V> {
       this.keyAt = keys;
       this.valueAt = values;
     }
-    if (entries > this.hashAt.length) {
-      const grown = new Int32Array(Math.ceil(entries));
-      grown.set(this.hashAt);
-      this.hashAt = grown;
-    }
+    if (entries > this.hashAt.length) this.growHashes(Math.ceil(entries));
   }
 
   get size(): number {
@@ -95,11 +91,7 @@ export class KeyTable<V> {
     const hash = this.lastHash;
     if (2 * (this.occupied + 1) > this.cells.length) this.rebuildIndex(this.size + 1); // twice the cells: a quarter full after
     const position = this.end++;
-    if (position === this.hashAt.length) {
-      const grown = new Int32Array(2 * position);
-      grown.set(this.hashAt);
-      this.hashAt = grown;
-    }
+    if (position === this.hashAt.length) this.growHashes(2 * position);
     if (position < this.keyAt.length) {
       this.keyAt[position] = key;
       this.valueAt[position] = value;
@@ -179,6 +171,12 @@ export class KeyTable<V> {
     this.lastHash = hash;
     this.lastAt = at;
     return at;
+  }
+
+  private growHashes(length: number): void {
+    const grown = new Int32Array(length);
+    grown.set(this.hashAt);
+    this.hashAt = grown;
   }
 
   /** The first free cell on `hash`'s probe path (a DELETED one is reused). */
