@@ -274,14 +274,6 @@ export class DigestTree {
     return out;
   }
 
-  /** The keys of one leaf, in no particular order. */
-  keysInLeaf(leaf: number): string[] {
-    checkIndex(leaf, LEAVES, "leaf");
-    const out: string[] = [];
-    for (let slot = this.heads[leaf]!; slot !== NONE; slot = this.next[slot]!) out.push(this.keys[slot]!);
-    return out;
-  }
-
   /** Every [key, entry hash] pair, leaf by leaf. */
   *entries(): IterableIterator<[string, bigint]> {
     // Leaf by leaf, each listed whole before it is yielded (the caller may change the tree in

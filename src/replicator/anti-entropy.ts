@@ -29,6 +29,7 @@ import {
   type DigestRequest as RoundRequest,
   type KeyDiff,
 } from "../cluster/digest-round.js";
+import type { Crdt } from "../crdt/types.js";
 import { InvalidArgumentError, ProtocolError } from "../errors.js";
 import {
   type CrdtDelta,
@@ -244,12 +245,12 @@ export class AntiEntropy {
         leaf = (leaf >>> 8) * LEAVES_PER_GROUP + LEAVES_PER_GROUP - 1; // skip the rest of the group
         continue;
       }
-      const keys = this.tree.keysInLeaf(leaf);
-      if (keys.length === 0) continue;
-      keys.sort();
-      for (const key of keys) {
+      const entries = this.tree.leafKeys(leaf);
+      if (entries.length === 0) continue;
+      entries.sort(byKey);
+      for (const [key, treeHash] of entries) {
         if (after !== undefined && key <= after) continue;
-        const hash = this.digests.hashOf(key) ?? 0n;
+        const hash = this.digests.unlessStale(key, treeHash);
         const value = this.o.store.value(key);
         if (value !== undefined) {
           // The key twice (entry and KeyHash), the origin, the data, tags and lengths (UTF-8 at most 3 bytes a char).
@@ -545,19 +546,19 @@ export class AntiEntropy {
     }
   }
 
-  /**
-   * A value we now hold exactly as the peer sent it (the store keeps the very object: we had
-   * nothing, or the merge returned it) has the peer's entry hash: take it instead of rehashing.
-   */
-  private seed(state: FullState, keys: readonly KeyHash[], take: (key: string, hash: bigint) => void): void {
+  /** Offer `take` every value of the page with the peer's entry hash of its key (see `mergeSeeded`). */
+  private seed(state: FullState, keys: readonly KeyHash[], take: (key: string, value: Crdt, hash: bigint) => void): void {
     // A page lists its entries in the order of its keys (no lookup table): an entry not found
     // further on ends the seeding, and what is not seeded is rehashed as usual.
     let k = 0;
     for (const e of state.entries) {
       while (k < keys.length && keys[k]!.key !== e.key) k++;
       if (k === keys.length) return;
-      const h = keys[k++]!.hash;
-      if (h !== 0n && this.o.store.value(e.key) === e.value) take(e.key, h);
+      take(e.key, e.value, keys[k++]!.hash);
     }
   }
+}
+
+function byKey(a: readonly [string, bigint], b: readonly [string, bigint]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }

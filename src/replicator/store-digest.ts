@@ -58,6 +58,12 @@ const INCREMENTAL_MIN_ELEMENTS = 256;
  * built), so `take` pairs them up. A keys array of its own cost a 1 M-key restore a few per cent
  * (a million more young strings referenced from an old array, for the GC to trace).
  */
+/** The keys a bulk-pull page's merge changed, in order, with the value each held right then. */
+interface PageChanges {
+  keys: string[];
+  values: (Crdt | undefined)[];
+}
+
 export class RestoredDigest implements DigestSeeds {
   readonly version = DIGEST_HASH_VERSION;
   // Collected first, the tree built once at its final size: growing it key by key while restoring
@@ -130,8 +136,10 @@ export class StoreDigest {
     restored?: RestoredDigest,
   ) {
     store.onChange((key) => {
-      if (this.pageChanges !== undefined) this.pageChanges.push(key);
-      else this.changed(key);
+      if (this.page === undefined) return this.changed(key);
+      // The store just found this key: its table's last-lookup cache makes this read free.
+      this.page.keys.push(key);
+      this.page.values.push(store.value(key));
     });
     // A store restored from a snapshot is filled before we exist: take the hashes the snapshot
     // stored, and hash the rest of what it holds (tombstones are few: always rehashed).
@@ -152,47 +160,58 @@ export class StoreDigest {
     return this.dirty.has(key) ? undefined : this.tree.get(key);
   }
 
+  /** `treeHash`, the tree's hash of `key`, or 0n (no hash) while the key waits to be rehashed. */
+  unlessStale(key: string, treeHash: bigint): bigint {
+    return this.dirty.size !== 0 && this.dirty.has(key) ? 0n : treeHash;
+  }
+
   /** Keys holding a large set (one hashed incrementally). */
   largeSetKeys(): IterableIterator<string> {
     return this.setDigests.keys();
   }
 
   /**
-   * Run `merge` (a bulk-pull page's), then `seed`, which hands `take` the hashes computed elsewhere
-   * (a peer's, for the values the merge stored exactly as it sent them), in the order the merge
-   * changed their keys. Only the keys the merge changed and `take` did not get are left to rehash:
-   * a million keys pulled do not each go into the set of changed keys and out again.
+   * Run `merge` (a bulk-pull page's), then `seed`, which hands `take` each value of the page with
+   * the hash computed elsewhere (the peer's; 0n: none), in the page's order. A key is seeded when the merge
+   * changed it to that very value (the store keeps the peer's object: we had nothing, or the merge
+   * returned it). Only the keys the merge changed and that were not seeded are left to rehash: a
+   * million keys pulled do not each go into the set of changed keys and out again.
    */
-  mergeSeeded(merge: () => void, seed: (take: (key: string, hash: bigint) => void) => void): void {
-    const changed: string[] = [];
-    this.pageChanges = changed;
+  mergeSeeded(merge: () => void, seed: (take: (key: string, value: Crdt, hash: bigint) => void) => void): void {
+    const page: PageChanges = { keys: [], values: [] };
+    this.page = page;
     try {
       merge();
     } catch (error) {
-      this.pageChanges = undefined;
-      for (const key of changed) this.changed(key);
+      this.page = undefined;
+      for (const key of page.keys) this.changed(key);
       throw error;
     }
-    this.pageChanges = undefined;
-    const taken: string[] = [];
+    this.page = undefined;
+    const { keys, values } = page;
+    const taken = new Uint8Array(keys.length);
+    // Changes come in the page's order. One that is not the next value offered is left in place for
+    // the values after it: a key the merge left alone was not announced, so it is never matched.
+    let c = 0;
     try {
-      seed((key, hash) => {
-        this.tree.set(key, hash);
-        this.dirty.delete(key); // changed before the page, not rehashed yet
-        taken.push(key);
+      seed((key, value, hash) => {
+        if (keys[c] !== key) return;
+        if (values[c] === value && hash !== 0n) {
+          this.tree.set(key, hash);
+          this.dirty.delete(key); // changed before the page, not rehashed yet
+          taken[c] = 1;
+        }
+        c++;
       });
     } finally {
-      // Both lists in the merge's order: a changed key is taken when it is the next one taken (a
-      // key out of that order is rehashed: more work, never a wrong hash).
-      for (let i = 0, t = 0; i < changed.length; i++) {
-        if (changed[i] === taken[t]) t++;
-        else this.changed(changed[i]!);
-      }
+      // A key changed again later in the page (or a change not in the page) is rehashed: more
+      // work, never a wrong hash.
+      for (let i = 0; i < keys.length; i++) if (taken[i] === 0) this.changed(keys[i]!);
     }
   }
 
-  /** Keys the merge of a bulk-pull page changed so far (see mergeSeeded); undefined outside one. */
-  private pageChanges: string[] | undefined;
+  /** What the merge of a bulk-pull page changed so far (see mergeSeeded); undefined outside one. */
+  private page: PageChanges | undefined;
 
   private changed(key: string): void {
     this.dirty.add(key);

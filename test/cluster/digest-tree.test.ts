@@ -95,14 +95,14 @@ describe("DigestTree", () => {
     t.set(k1, keyEntryHash(k1, 7n));
     t.set(k2, keyEntryHash(k2, 7n));
     const leaf = leafOf(k1);
-    assert.deepEqual(t.keysInLeaf(leaf).sort(), [k1, k2].sort());
+    assert.deepEqual(t.leafKeys(leaf).sort(), [[k1, keyEntryHash(k1, 7n)], [k2, keyEntryHash(k2, 7n)]].sort());
     assert.equal(t.leafHash(leaf), keyEntryHash(k1, 7n) ^ keyEntryHash(k2, 7n));
     assert.notEqual(t.leafHash(leaf), 0n, "equal contents under two keys must not cancel");
     assert.equal(t.groupLevel(groupOf(leaf))[leaf % 256], t.leafHash(leaf));
     assert.equal(t.topLevel()[groupOf(leaf)], t.leafHash(leaf));
     assert.equal(t.delete("absent"), false);
     assert.equal(t.delete(k1), true);
-    assert.deepEqual(t.keysInLeaf(leaf), [k2]);
+    assert.deepEqual(t.leafKeys(leaf), [[k2, keyEntryHash(k2, 7n)]]);
     // Views are copies: writing to them cannot corrupt the tree.
     t.topLevel().fill(0n);
     assert.equal(t.topLevel()[groupOf(leaf)], t.leafHash(leaf));
@@ -150,7 +150,7 @@ describe("DigestTree", () => {
     assert.throws(() => t.groupLevel(GROUPS), InvalidArgumentError);
     assert.throws(() => t.leafKeys(LEAVES), InvalidArgumentError);
     assert.throws(() => t.leafHash(-1), InvalidArgumentError);
-    assert.throws(() => t.keysInLeaf(1.5), InvalidArgumentError);
+    assert.throws(() => t.leafKeys(1.5), InvalidArgumentError);
     assert.throws(() => t.set("k", 1 as unknown as bigint), InvalidArgumentError);
     assert.throws(() => t.set("k", -1n), InvalidArgumentError);
     assert.throws(() => t.set("k", 2n ** 64n), InvalidArgumentError);

@@ -64,39 +64,64 @@ describe("StoreDigest on a large ORSet", () => {
 });
 
 describe("StoreDigest.mergeSeeded (a bulk-pull page)", () => {
-  test("takes the hashes it is given; every other key the merge changed is rehashed", async () => {
+  const counter = (n: number): GCounter => GCounter.empty().increment("p~1", n).resetDelta();
+  const given = (key: string): bigint => BigInt(key.length) * 1_000_003n;
+  const rehashed = (store: Store, key: string): bigint => keyEntryHash(key, contentHash(store.value(key)!));
+
+  test("takes the hashes it is given for the values the merge stored; every other key it changed is rehashed", async () => {
     const store = new Store();
     const digest = new StoreDigest(store, systemClock, (e) => assert.fail(String(e)));
     try {
-      const counter = (n: number): GCounter => GCounter.empty().increment("p~1", n).resetDelta();
       store.set("before", "gcounter", counter(9), "local"); // changed before the page, not rehashed yet
+      store.set("held", "gcounter", counter(7), "local");
+      await digest.refreshAll();
+      const heldHash = digest.hashOf("held");
+      store.set("before", "gcounter", counter(9), "local");
       assert.equal(digest.pending, 1);
-      const given = (key: string): bigint => BigInt(key.length) * 1_000_003n;
+      const page = new Map(["a", "no-hash", "held", "before", "merged", "c"].map((key, i) => [key, counter(i + 1)]));
       digest.mergeSeeded(
         () => {
-          for (const [i, key] of ["a", "not-taken", "before", "c"].entries()) store.set(key, "gcounter", counter(i + 1), "remote");
+          for (const [key, value] of page) {
+            if (key === "held") continue; // the merge left it alone: not announced
+            // The merge of "merged" stores another object than the page's (a merge result).
+            store.set(key, "gcounter", key === "merged" ? counter(99) : value, "remote");
+          }
         },
         (take) => {
-          for (const key of ["a", "before", "c"]) take(key, given(key));
+          for (const [key, value] of page) take(key, value, key === "no-hash" ? 0n : given(key));
         },
       );
       for (const key of ["a", "before", "c"]) assert.equal(digest.hashOf(key), given(key), key);
-      assert.equal(digest.hashOf("not-taken"), undefined, "left to rehash");
-      assert.equal(digest.pending, 1);
+      assert.equal(digest.hashOf("held"), heldHash, "a key the merge left alone keeps its hash");
+      for (const key of ["no-hash", "merged"]) assert.equal(digest.hashOf(key), undefined, `${key}: left to rehash`);
+      assert.equal(digest.pending, 2);
+      await digest.refreshAll();
+      for (const key of ["no-hash", "merged"]) assert.equal(digest.hashOf(key), rehashed(store, key), key);
+    } finally {
+      digest.stop();
+    }
+  });
 
-      // Taken in another order than the merge's: what is not matched is rehashed, never wrong.
+  test("a key changed again later in the page, or offered out of the merge's order, is rehashed: never a wrong hash", async () => {
+    const store = new Store();
+    const digest = new StoreDigest(store, systemClock, (e) => assert.fail(String(e)));
+    try {
+      const x = counter(1);
+      const y = counter(2);
       digest.mergeSeeded(
         () => {
-          for (const key of ["x", "y"]) store.set(key, "gcounter", counter(5), "remote");
+          store.set("x", "gcounter", x, "remote");
+          store.set("y", "gcounter", y, "remote");
+          store.set("x", "gcounter", counter(3), "remote"); // e.g. a subscriber's write during the merge
         },
         (take) => {
-          for (const key of ["y", "x"]) take(key, given(key));
+          take("y", y, given("y")); // the merge changed x first: y is not matched
+          take("x", x, given("x"));
         },
       );
-      assert.equal(digest.pending, 2, "not-taken and x");
+      assert.equal(digest.pending, 2, "x (changed again) and y (out of order)");
       await digest.refreshAll();
-      for (const key of ["not-taken", "x"]) assert.equal(digest.hashOf(key), keyEntryHash(key, contentHash(store.value(key)!)), key);
-      assert.equal(digest.hashOf("y"), given("y"));
+      for (const key of ["x", "y"]) assert.equal(digest.hashOf(key), rehashed(store, key), key);
     } finally {
       digest.stop();
     }
