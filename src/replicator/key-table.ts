@@ -14,6 +14,10 @@
  * The last key looked up is remembered with its hash and place: an update reads a key and then
  * writes it, and the write finds it without hashing again.
  *
+ * Each entry carries a mark bit (`mark`): a bookkeeper's "changed since I last looked", kept with
+ * the entry so that noting a change the store just made costs no hashing (the last-lookup cache
+ * finds it) and no set of its own; deleting the entry drops its mark.
+ *
  * Deleting leaves a hole (iteration skips it); once holes are half the entries they are squeezed
  * out. An iterator running then finds its place as in V8's own tables: the squeeze records the
  * positions it removed, and the iterator, holding the era it started in, follows the records to
@@ -39,6 +43,9 @@ export class KeyTable<V> {
   /** Entries in use, holes included (the arrays may be longer: reserved). */
   private end = 0;
   private hashAt = new Int32Array(MIN_ENTRIES);
+  /** 1: the entry is marked (see `mark`). */
+  private markAt = new Uint8Array(MIN_ENTRIES);
+  private markCount = 0;
   /** Entry positions + 1, or EMPTY or DELETED. A power of two long. */
   private cells = new Int32Array(4 * MIN_ENTRIES);
   private mask = this.cells.length - 1;
@@ -66,7 +73,7 @@ export class KeyTable<V> {
       this.keyAt = keys;
       this.valueAt = values;
     }
-    if (entries > this.hashAt.length) this.growHashes(Math.ceil(entries));
+    if (entries > this.hashAt.length) this.growEntries(Math.ceil(entries));
   }
 
   get size(): number {
@@ -91,7 +98,7 @@ export class KeyTable<V> {
     const hash = this.lastHash;
     if (2 * (this.occupied + 1) > this.cells.length) this.rebuildIndex(this.size + 1); // twice the cells: a quarter full after
     const position = this.end++;
-    if (position === this.hashAt.length) this.growHashes(2 * position);
+    if (position === this.hashAt.length) this.growEntries(2 * position);
     if (position < this.keyAt.length) {
       this.keyAt[position] = key;
       this.valueAt[position] = value;
@@ -105,9 +112,42 @@ export class KeyTable<V> {
     return this;
   }
 
+  /** Mark `key`'s entry: true if it was not marked, false if it was, undefined if `key` is absent. */
+  mark(key: string): boolean | undefined {
+    const at = this.find(key);
+    if (at < 0) return undefined;
+    if (this.markAt[at] === 1) return false;
+    this.markAt[at] = 1;
+    this.markCount++;
+    return true;
+  }
+
+  /** Clear `key`'s mark; whether it had one. */
+  unmark(key: string): boolean {
+    const at = this.find(key);
+    if (at < 0 || this.markAt[at] === 0) return false;
+    this.markAt[at] = 0;
+    this.markCount--;
+    return true;
+  }
+
+  marked(key: string): boolean {
+    const at = this.find(key);
+    return at >= 0 && this.markAt[at] === 1;
+  }
+
+  /** Entries marked. */
+  get marks(): number {
+    return this.markCount;
+  }
+
   delete(key: string): boolean {
     const at = this.find(key);
     if (at < 0) return false;
+    if (this.markAt[at] === 1) {
+      this.markAt[at] = 0;
+      this.markCount--;
+    }
     const cells = this.cells;
     let c = this.lastHash & this.mask;
     while (cells[c] !== at + 1) c = (c + 1) & this.mask;
@@ -173,10 +213,14 @@ export class KeyTable<V> {
     return at;
   }
 
-  private growHashes(length: number): void {
-    const grown = new Int32Array(length);
-    grown.set(this.hashAt);
-    this.hashAt = grown;
+  /** Make the per-entry typed arrays `length` long. */
+  private growEntries(length: number): void {
+    const hashes = new Int32Array(length);
+    hashes.set(this.hashAt);
+    this.hashAt = hashes;
+    const marks = new Uint8Array(length);
+    marks.set(this.markAt);
+    this.markAt = marks;
   }
 
   /** The first free cell on `hash`'s probe path (a DELETED one is reused). */
@@ -218,11 +262,13 @@ export class KeyTable<V> {
       this.keyAt[to] = key;
       this.valueAt[to] = this.valueAt[at];
       this.hashAt[to] = this.hashAt[at]!;
+      this.markAt[to] = this.markAt[at]!;
       to++;
     }
     for (let at = to; at < this.end; at++) {
       this.keyAt[at] = undefined;
       this.valueAt[at] = undefined;
+      this.markAt[at] = 0;
     }
     this.end = to;
     this.holes = 0;

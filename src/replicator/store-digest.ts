@@ -25,6 +25,7 @@ import { keyEntryHash } from "../cluster/hashing.js";
 import { advanceDigest, contentHash, DigestJob, isSummedSet, setContentHash, storedHash, tombstoneHash, type HashWork, type SetDigest, type SummedSet } from "../wire/codec.js";
 import type { Crdt } from "../crdt/types.js";
 import type { DigestSeeds } from "../durable/snapshots.js";
+import { DirtyKeys } from "./dirty-keys.js";
 import type { Store } from "./store.js";
 
 /**
@@ -117,7 +118,7 @@ export class RestoredDigest implements DigestSeeds {
 export class StoreDigest {
   readonly tree: DigestTree;
   /** Keys changed since they were last hashed into the tree. */
-  private readonly dirty = new Set<string>();
+  private readonly dirty: DirtyKeys;
   /** Large sets: the element sum of the version last hashed into the tree. */
   private readonly setDigests = new Map<string, SetDigest>();
   /** Large sets whose first digest is under way. */
@@ -135,6 +136,7 @@ export class StoreDigest {
     private readonly onError: (error: unknown) => void,
     restored?: RestoredDigest,
   ) {
+    this.dirty = new DirtyKeys(store);
     store.onChange((key) => {
       if (this.page === undefined) return this.changed(key);
       // The store just found this key: its table's last-lookup cache makes this read free.
@@ -157,7 +159,7 @@ export class StoreDigest {
 
   /** The key's entry hash as the tree holds it; undefined when absent or not yet rehashed. */
   hashOf(key: string): bigint | undefined {
-    return this.dirty.has(key) ? undefined : this.tree.get(key);
+    return this.dirty.size !== 0 && this.dirty.has(key) ? undefined : this.tree.get(key);
   }
 
   /** `treeHash`, the tree's hash of `key`, or 0n (no hash) while the key waits to be rehashed. */
@@ -198,7 +200,7 @@ export class StoreDigest {
         if (keys[c] !== key) return;
         if (values[c] === value && hash !== 0n) {
           this.tree.set(key, hash);
-          this.dirty.delete(key); // changed before the page, not rehashed yet
+          if (this.dirty.size !== 0) this.dirty.delete(key); // changed before the page, not rehashed yet
           taken[c] = 1;
         }
         c++;
@@ -266,8 +268,7 @@ export class StoreDigest {
     const jobDeadline = started + Math.min(ms, SLICE_MS);
     let n = 0;
     const unfinished: string[] = [];
-    for (const key of this.dirty) {
-      this.dirty.delete(key);
+    for (let key = this.dirty.take(); key !== undefined; key = this.dirty.take()) {
       if (!this.rehash(key, jobDeadline)) unfinished.push(key);
       if ((++n & 63) === 0 && performance.now() > deadline) break;
     }

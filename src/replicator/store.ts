@@ -49,6 +49,30 @@ export class Store implements RestorableStore {
     this.values.reserve(keys);
   }
 
+  /**
+   * Mark `key`'s value for one bookkeeper (the digest's "changed since I last hashed it"): true if
+   * it was not marked, false if it was, undefined if the key holds no value (a tombstone, or
+   * nothing). The mark goes with the value: deleting the value drops it. Right after a change,
+   * the table's last-lookup cache makes this free.
+   */
+  mark(key: string): boolean | undefined {
+    return this.values.mark(key);
+  }
+
+  /** Clear `key`'s mark; whether it had one. */
+  unmark(key: string): boolean {
+    return this.values.unmark(key);
+  }
+
+  marked(key: string): boolean {
+    return this.values.marked(key);
+  }
+
+  /** Values marked. */
+  get marks(): number {
+    return this.values.marks;
+  }
+
   /** Deferred values not decoded yet. */
   get unsettled(): number {
     return this.unsettledCount;
