@@ -44,7 +44,7 @@ import type { Level } from "level";
 import { ConfigError, DurableWriteError, InvalidArgumentError, errorMessage } from "../errors.js";
 import type { ReplicatorContext } from "../extension/context.js";
 import type { ReplicatorStats } from "../extension/stats.js";
-import { deferred, type DeferredValue, type RestorableStore } from "../extension/store-view.js";
+import type { DeferredValues, RestorableStore } from "../extension/store-view.js";
 import type { SnapshotOptions } from "./options.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import {
@@ -103,6 +103,8 @@ export interface DigestSeeds {
    * where a pack holds them, not a bigint: a restore of a million keys would allocate one each.)
    */
   restored(key: string, hashes: DataView | undefined, at: number): void;
+  /** About `values` values are coming (what the last write held): room for them at once. */
+  reserve(values: number): void;
 }
 
 /** What `Snapshots.open` restores into (the replicator's store, stats and writer id). */
@@ -653,7 +655,8 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     else if (e !== undefined) skip();
   }
   // Tables sized once for what the last write held, not grown key by key (bounded: the disk is ours, but a bad number must not take the heap).
-  store.reserve(Math.min(report.previous?.values ?? 0, MAX_RESERVE));
+  const expected = Math.min(report.previous?.values ?? 0, MAX_RESERVE);
+  store.reserve(expected);
   await forEachEntry(db, TOMBSTONE_PREFIX, RESTORE_CHUNK, (k, bytes) => {
     const e = decoded(bytes);
     if (e === undefined) return;
@@ -665,10 +668,11 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   // (Lookups skipped when there is nothing to find: a restore of a repacked store does a million.)
   const tombstones = store.tombstoneCount > 0;
   const seeds = target.digests;
-  const put = (key: string, kind: DataKind, value: Crdt | PackedValue, hashes: DataView | undefined, hashAt: number): void => {
+  seeds?.reserve(expected);
+  const put = (key: string, kind: DataKind, value: Crdt | number, hashes: DataView | undefined, hashAt: number): void => {
     if (tombstones && store.tombstone(key) !== undefined) stale.push(key);
     else {
-      if (value instanceof PackedValue) store.setDeferred(key, value);
+      if (typeof value === "number") store.setDeferred(key, value);
       else store.set(key, kind, value, "restore");
       seeds?.restored(key, hashes, hashAt);
       report.values++;
@@ -695,7 +699,8 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   });
   // Keys whose packed state a loose entry or a marker replaces: one lookup per packed value.
   const newer = supersededKeys(layout);
-  let source: PackSource | undefined; // the pack being read, shared by its deferred values
+  const packed = new PackedValues(target.stats, expected);
+  store.deferTo(packed);
   await forEachEntry(db, PACK_PREFIX, RESTORE_PACK_CHUNK, (k, bytes) => {
     layout.packs.push(k);
     layout.nextPack = Math.max(layout.nextPack, Number.parseInt(k.slice(PACK_PREFIX.length), 16) + 1 || 0);
@@ -711,8 +716,7 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
           return;
         }
         // Decoded on first read or by the background settle (see Snapshots.open).
-        if (source?.bytes !== pack) source = { bytes: pack, stats: target.stats };
-        put(key, kind, new PackedValue(kind, source, start, end), hashes, hashAt);
+        put(key, kind, packed.add(pack, type, start, end), hashes, hashAt);
       });
     } catch {
       skip(); // the whole pack: its keys come back from the peers
@@ -728,37 +732,64 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
 }
 
 /**
- * A packed value restored undecoded: its pack's bytes stay referenced until every value of the
- * pack is decoded. One that turns out corrupt is counted as a skipped entry, like one found
+ * The packed values a restore leaves undecoded, numbered in the order restored: each one's pack,
+ * data type and byte range sit in typed arrays (no object per value for the garbage collector to
+ * copy and mark: ten million of them cost seconds). The packs' bytes stay referenced until every
+ * value is decoded. A value that turns out corrupt is counted as a skipped entry, like one found
  * corrupt during the restore.
  */
-class PackedValue implements DeferredValue {
-  declare readonly [deferred]: true;
-  static {
-    Object.defineProperty(PackedValue.prototype, deferred, { value: true });
-  }
+class PackedValues implements DeferredValues {
+  private readonly packs: Uint8Array[] = [];
+  private packAt: Int32Array;
+  private startAt: Int32Array;
+  private endAt: Int32Array;
+  /** The data type's wire number (every known one is below 256). */
+  private typeAt: Uint8Array;
+  private count = 0;
 
   constructor(
-    private readonly kind: DataKind,
-    private readonly pack: PackSource,
-    private readonly start: number,
-    private readonly end: number,
-  ) {}
+    private readonly stats: ReplicatorStats,
+    expected: number,
+  ) {
+    const length = Math.max(1024, expected);
+    this.packAt = new Int32Array(length);
+    this.startAt = new Int32Array(length);
+    this.endAt = new Int32Array(length);
+    this.typeAt = new Uint8Array(length);
+  }
 
-  decode(): Crdt {
+  /** Number the value at `start`..`end` of `pack` (the pack of the value added before, or the next one). */
+  add(pack: Uint8Array, type: number, start: number, end: number): number {
+    if (this.packs.at(-1) !== pack) this.packs.push(pack);
+    const n = this.count++;
+    if (n === this.packAt.length) this.grow(2 * n);
+    this.packAt[n] = this.packs.length - 1;
+    this.startAt[n] = start;
+    this.endAt[n] = end;
+    this.typeAt[n] = type;
+    return n;
+  }
+
+  decode(n: number): Crdt {
     try {
-      return decodeValueIn(this.kind, this.pack.bytes, this.start, this.end);
+      return decodeValueIn(kindOf(this.typeAt[n]!), this.packs[this.packAt[n]!]!, this.startAt[n]!, this.endAt[n]!);
     } catch (error) {
-      this.pack.stats.snapshotSkippedEntries++;
+      this.stats.snapshotSkippedEntries++;
       throw error;
     }
   }
-}
 
-/** A pack's bytes and where its values count a corrupt one (one object per pack, not per value). */
-interface PackSource {
-  readonly bytes: Uint8Array;
-  readonly stats: ReplicatorStats;
+  private grow(length: number): void {
+    const grown = <T extends Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(length);
+      b.set(a);
+      return b;
+    };
+    this.packAt = grown(this.packAt, (n) => new Int32Array(n));
+    this.startAt = grown(this.startAt, (n) => new Int32Array(n));
+    this.endAt = grown(this.endAt, (n) => new Int32Array(n));
+    this.typeAt = grown(this.typeAt, (n) => new Uint8Array(n));
+  }
 }
 
 /** The keys with a loose entry or a marker (undefined: none), one set either way (usually one of the two is empty). */

@@ -34,18 +34,15 @@ export interface StoreView {
   onChange(listener: StoreListener): void;
 }
 
-/** Brands a `DeferredValue` (a stored `Crdt` never carries it). */
-export const deferred: unique symbol = Symbol("deferred value");
-
 /**
- * A restored value not decoded yet (issue 13: a restore that builds a million values spends most
- * of its time allocating them and collecting garbage). The store decodes it on its first read, or
- * when `settleDeferred` gets to it, and keeps the result.
+ * Restored values not decoded yet, numbered from 0 (issue 13: a restore that builds ten million
+ * values, or an object per value to decode later, spends most of its time allocating them and
+ * collecting garbage). The store holds a value's number instead of the value, decodes it on its
+ * first read, or when `settleDeferred` gets to it, and keeps the result.
  */
-export interface DeferredValue {
-  readonly [deferred]: true;
-  /** The value; throws when the stored bytes turn out corrupt (the store then drops the key). */
-  decode(): Crdt;
+export interface DeferredValues {
+  /** Value `n`; throws when its stored bytes turn out corrupt (the store then drops the key). */
+  decode(n: number): Crdt;
 }
 
 /** What a restore writes through (before the node connects). */
@@ -53,8 +50,10 @@ export interface RestorableStore extends StoreView {
   set(key: string, kind: DataKind, value: Crdt, source: ChangeSource): void;
   /** Make room for `keys` keys in all, before a restore puts them in. */
   reserve(keys: number): void;
-  /** Restore a value to be decoded later (see DeferredValue); announced like a `set`. */
-  setDeferred(key: string, value: DeferredValue): void;
+  /** Where the numbers given to `setDeferred` are decoded (one source per restore, set before them). */
+  deferTo(values: DeferredValues): void;
+  /** Restore value `n` of the deferred values, to be decoded later; announced like a `set`. */
+  setDeferred(key: string, n: number): void;
   /** Decode deferred values for about `budgetMs`; true once none is left. */
   settleDeferred(budgetMs: number): boolean;
   /** Returns false if an equal or newer tombstone exists. */

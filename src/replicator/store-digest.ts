@@ -74,18 +74,25 @@ export class RestoredDigest implements DigestSeeds {
   private count = 0;
   private last: string | undefined;
 
+  reserve(values: number): void {
+    if (8 * values > this.hashes.byteLength) this.grow(8 * values);
+  }
+
   restored(key: string, hashes: DataView | undefined, at: number): void {
-    const n = this.count++;
-    let own = this.hashes;
-    if (8 * n === own.byteLength) {
-      const grown = new Uint8Array(Math.max(8 * 1024, 16 * n));
-      grown.set(new Uint8Array(own.buffer));
-      own = this.hashes = new DataView(grown.buffer);
-    }
+    const n = this.count;
+    if (8 * n === this.hashes.byteLength) this.grow(Math.max(8 * 1024, 16 * n));
+    this.count++;
+    const own = this.hashes;
     // Copied as two 32-bit halves: no bigint per value.
     own.setUint32(8 * n, hashes === undefined ? 0 : hashes.getUint32(at, true), true);
     own.setUint32(8 * n + 4, hashes === undefined ? 0 : hashes.getUint32(at + 4, true), true);
     this.last = key;
+  }
+
+  private grow(bytes: number): void {
+    const grown = new Uint8Array(bytes);
+    grown.set(new Uint8Array(this.hashes.buffer, 0, 8 * this.count));
+    this.hashes = new DataView(grown.buffer);
   }
 
   /**

@@ -15,13 +15,15 @@
  */
 import type { Crdt, DataKind } from "../crdt/types.js";
 import { InvalidArgumentError } from "../errors.js";
-import { deferred, type ChangeSource, type DeferredValue, type RestorableStore, type StoredValue, type StoreListener, type TombstoneInfo } from "../extension/store-view.js";
+import { type ChangeSource, type DeferredValues, type RestorableStore, type StoredValue, type StoreListener, type TombstoneInfo } from "../extension/store-view.js";
 import { KeyTable } from "./key-table.js";
 
 export type { ChangeSource, StoredValue, TombstoneInfo } from "../extension/store-view.js";
 
 export class Store implements RestorableStore {
-  private readonly values = new KeyTable<Crdt | DeferredValue>();
+  /** A number is a deferred value's (see `deferTo`): an integer costs no object. */
+  private readonly values = new KeyTable<Crdt | number>();
+  private deferredValues: DeferredValues | undefined;
   private readonly tombstoneMap = new Map<string, TombstoneInfo>();
   private readonly listeners: StoreListener[] = [];
   /** Deferred values not decoded yet: while 0 (always, but after a restore) no read checks for one. */
@@ -78,10 +80,16 @@ export class Store implements RestorableStore {
     return this.unsettledCount;
   }
 
-  setDeferred(key: string, value: DeferredValue): void {
+  deferTo(values: DeferredValues): void {
+    if (this.unsettledCount > 0) throw new InvalidArgumentError("deferTo: the store still holds values of another restore");
+    this.deferredValues = values;
+  }
+
+  setDeferred(key: string, n: number): void {
+    if (this.deferredValues === undefined) throw new InvalidArgumentError("setDeferred: call deferTo first");
+    this.unsettledCount++; // first: forgetting a deferred value this one replaces must not let the source go
     this.forget(key);
-    this.values.set(key, value);
-    this.unsettledCount++;
+    this.values.set(key, n);
     this.announce(key, "restore");
   }
 
@@ -103,24 +111,26 @@ export class Store implements RestorableStore {
   }
 
   /** `value` decoded if deferred: kept, or — corrupt — the key dropped (announced, so the digest lets peers repair it). */
-  private settled(key: string, value: Crdt | DeferredValue): Crdt | undefined {
-    if (!isDeferred(value)) return value;
+  private settled(key: string, value: Crdt | number): Crdt | undefined {
+    if (typeof value !== "number") return value;
     this.unsettledCount--;
     let decoded: Crdt;
     try {
-      decoded = value.decode();
+      decoded = this.deferredValues!.decode(value);
     } catch {
       this.values.delete(key);
       this.announce(key, "restore");
       return undefined;
+    } finally {
+      if (this.unsettledCount === 0) this.deferredValues = undefined; // what it holds (the packs) can go
     }
     this.values.set(key, decoded);
     return decoded;
   }
 
-  /** Before `key`'s value is replaced or dropped: one deferred value fewer if it was one. */
+  /** Before `key`'s value is replaced or dropped: one deferred value fewer if it was one (the last: the source can go). */
   private forget(key: string): void {
-    if (this.unsettledCount > 0 && isDeferred(this.values.get(key))) this.unsettledCount--;
+    if (this.unsettledCount > 0 && typeof this.values.get(key) === "number" && --this.unsettledCount === 0) this.deferredValues = undefined;
   }
 
   tombstone(key: string): TombstoneInfo | undefined {
@@ -191,8 +201,4 @@ export class Store implements RestorableStore {
 
 function earlier(a: TombstoneInfo, b: TombstoneInfo): boolean {
   return a.deletedAtMs < b.deletedAtMs || (a.deletedAtMs === b.deletedAtMs && a.originNode < b.originNode);
-}
-
-function isDeferred(value: Crdt | DeferredValue | undefined): value is DeferredValue {
-  return value !== undefined && (value as Partial<DeferredValue>)[deferred] === true;
 }

@@ -7,69 +7,73 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GCounter } from "../../src/crdt/index.js";
-import { deferred, type DeferredValue } from "../../src/extension/store-view.js";
+import type { DeferredValues } from "../../src/extension/store-view.js";
+import { InvalidArgumentError } from "../../src/errors.js";
 import { Store } from "../../src/replicator/store.js";
 
-class Fake implements DeferredValue {
-  readonly [deferred] = true as const;
-  readonly kind = "gcounter" as const;
-  decoded = 0;
-  constructor(private readonly n: number | "corrupt") {}
-  decode(): GCounter {
-    this.decoded++;
-    if (this.n === "corrupt") throw new Error("corrupt bytes");
-    return GCounter.empty().increment("a~1", this.n).resetDelta();
+/** Deferred values numbered in order: a count (the GCounter's value) or corrupt bytes; counts its decodes. */
+class Fake implements DeferredValues {
+  readonly decoded: number[] = [];
+  constructor(private readonly contents: (number | "corrupt")[]) {}
+  decode(n: number): GCounter {
+    this.decoded[n] = (this.decoded[n] ?? 0) + 1;
+    const c = this.contents[n]!;
+    if (c === "corrupt") throw new Error("corrupt bytes");
+    return GCounter.empty().increment("a~1", c).resetDelta();
   }
 }
 
-function storeWith(values: Record<string, Fake>): { store: Store; changes: string[] } {
+function storeWith(values: Record<string, number | "corrupt">): { store: Store; changes: string[]; fake: Fake; n: Record<string, number> } {
   const store = new Store();
   const changes: string[] = [];
   store.onChange((key, source) => changes.push(`${key}:${source}`));
-  for (const [key, v] of Object.entries(values)) store.setDeferred(key, v);
-  return { store, changes };
+  const fake = new Fake(Object.values(values));
+  store.deferTo(fake);
+  const n: Record<string, number> = {};
+  for (const [i, key] of Object.keys(values).entries()) {
+    store.setDeferred(key, i);
+    n[key] = i;
+  }
+  return { store, changes, fake, n };
 }
 
 describe("deferred values in the store", () => {
   test("decoded once, on the first read; kept after", () => {
-    const a = new Fake(3);
-    const { store, changes } = storeWith({ a, b: new Fake(4) });
+    const { store, changes, fake } = storeWith({ a: 3, b: 4 });
     assert.deepEqual(changes, ["a:restore", "b:restore"]);
     assert.equal(store.unsettled, 2);
-    assert.equal(a.decoded, 0);
+    assert.deepEqual(fake.decoded, []);
     assert.equal((store.value("a") as GCounter).value, 3);
     assert.equal((store.get("a")?.value as GCounter).value, 3);
-    assert.equal(a.decoded, 1);
+    assert.deepEqual(fake.decoded, [1]);
     assert.equal(store.unsettled, 1);
     assert.equal(store.size, 2);
   });
 
   test("a write or a delete replaces a deferred value without decoding it", () => {
-    const a = new Fake(3);
-    const b = new Fake(4);
-    const { store } = storeWith({ a, b });
+    const { store, fake } = storeWith({ a: 3, b: 4 });
     store.set("a", "gcounter", GCounter.empty().increment("z~1", 9), "remote");
     store.addTombstone({ key: "b", kind: "gcounter", deletedAtMs: 1, originNode: "n" }, "remote");
-    assert.equal(a.decoded + b.decoded, 0);
+    assert.deepEqual(fake.decoded, []);
     assert.equal(store.unsettled, 0);
     assert.equal((store.value("a") as GCounter).value, 9);
     assert.equal(store.value("b"), undefined);
   });
 
   test("iterating entries decodes; settleDeferred decodes the rest in slices", () => {
-    const values = Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`k${i}`, new Fake(i + 1)]));
-    const { store } = storeWith(values);
+    const values = Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`k${i}`, i + 1]));
+    const { store, fake } = storeWith(values);
     const first = store.entries().next().value!;
     assert.equal((first[1].value as GCounter).value, 1);
     assert.equal(store.unsettled, 1_999);
     while (!store.settleDeferred(0)) assert.ok(store.unsettled > 0);
     assert.equal(store.unsettled, 0);
-    for (const v of Object.values(values)) assert.equal(v.decoded, 1);
+    assert.deepEqual(fake.decoded, new Array<number>(2_000).fill(1));
     assert.equal([...store.entries()].reduce((s, [, v]) => s + (v.value as GCounter).value, 0), (2_000 * 2_001) / 2);
   });
 
   test("a corrupt one drops its key, announced, wherever it is found", () => {
-    const { store, changes } = storeWith({ a: new Fake(1), bad: new Fake("corrupt"), c: new Fake(2), worse: new Fake("corrupt") });
+    const { store, changes } = storeWith({ a: 1, bad: "corrupt", c: 2, worse: "corrupt" });
     changes.length = 0;
     assert.equal(store.value("bad"), undefined);
     assert.deepEqual(changes, ["bad:restore"]);
@@ -81,5 +85,28 @@ describe("deferred values in the store", () => {
     assert.equal(store.size, 2);
     assert.equal(store.unsettled, 0);
     assert.equal(store.settleDeferred(10), true);
+  });
+
+  test("a key restored twice holds the later value, also when it was the only one not decoded", () => {
+    const store = new Store();
+    const fake = new Fake([1, 2]);
+    store.deferTo(fake);
+    store.setDeferred("k", 0);
+    store.setDeferred("k", 1);
+    assert.equal(store.unsettled, 1);
+    assert.equal((store.value("k") as GCounter).value, 2);
+    assert.equal(fake.decoded[0], undefined, "the replaced one is never decoded");
+    assert.equal(fake.decoded[1], 1);
+    assert.equal(store.unsettled, 0);
+  });
+
+  test("misuse: deferred values need their source first, and one restore's at a time", () => {
+    const store = new Store();
+    assert.throws(() => store.setDeferred("k", 0), InvalidArgumentError);
+    store.deferTo(new Fake([1]));
+    store.setDeferred("k", 0);
+    assert.throws(() => store.deferTo(new Fake([2])), InvalidArgumentError);
+    assert.equal((store.value("k") as GCounter).value, 1);
+    store.deferTo(new Fake([2])); // all decoded: a next restore may defer its own
   });
 });
