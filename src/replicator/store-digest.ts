@@ -59,12 +59,6 @@ const INCREMENTAL_MIN_ELEMENTS = 256;
  * built), so `take` pairs them up. A keys array of its own cost a 1 M-key restore a few per cent
  * (a million more young strings referenced from an old array, for the GC to trace).
  */
-/** The keys a bulk-pull page's merge changed, in order, with the value each held right then. */
-interface PageChanges {
-  keys: string[];
-  values: (Crdt | undefined)[];
-}
-
 export class RestoredDigest implements DigestSeeds {
   readonly version = DIGEST_HASH_VERSION;
   // Collected first, the tree built once at its final size: growing it key by key while restoring
@@ -120,6 +114,12 @@ export class RestoredDigest implements DigestSeeds {
     this.last = undefined;
     return taken;
   }
+}
+
+/** The keys a bulk-pull page's merge changed, in order, with the value each held right then. */
+interface PageChanges {
+  keys: string[];
+  values: (Crdt | undefined)[];
 }
 
 export class StoreDigest {
@@ -181,10 +181,10 @@ export class StoreDigest {
 
   /**
    * Run `merge` (a bulk-pull page's), then `seed`, which hands `take` each value of the page with
-   * the hash computed elsewhere (the peer's; 0n: none), in the page's order. A key is seeded when the merge
-   * changed it to that very value (the store keeps the peer's object: we had nothing, or the merge
-   * returned it). Only the keys the merge changed and that were not seeded are left to rehash: a
-   * million keys pulled do not each go into the set of changed keys and out again.
+   * the hash computed elsewhere (the peer's; 0n: none), in the page's order. A key is seeded when
+   * the merge changed it to that very value (the store keeps the peer's object: we had nothing, or
+   * the merge returned it). Only the keys the merge changed and that were not seeded are left to
+   * rehash: a million keys pulled do not each go into the set of changed keys and out again.
    */
   mergeSeeded(merge: () => void, seed: (take: (key: string, value: Crdt, hash: bigint) => void) => void): void {
     const page: PageChanges = { keys: [], values: [] };

@@ -12,7 +12,8 @@ type Op =
   | { op: "delete"; key: string }
   | { op: "get"; key: string }
   | { op: "step" }
-  | { op: "reserve"; entries: number };
+  | { op: "reserve"; entries: number }
+  | { op: "mark" | "unmark"; key: string };
 
 // Few distinct keys, so sets overwrite and deletes hit; some non-ASCII (hashed over UTF-8).
 const key = fc.oneof(
@@ -30,24 +31,36 @@ const opOn = (key: fc.Arbitrary<string>, deletes = 4): fc.Arbitrary<Op> =>
     { weight: 1, arbitrary: fc.record({ op: fc.constant("reserve" as const), entries: fc.integer({ min: 0, max: 500 }) }) },
   );
 const op = opOn(key);
+const markOp = (key: fc.Arbitrary<string>): fc.Arbitrary<Op> => fc.record({ op: fc.constantFrom("mark" as const, "unmark" as const), key });
 
 describe("KeyTable", () => {
-  test("answers, sizes and iteration order match a Map under any sequence of operations (reserve included)", () => {
+  test("answers, sizes, marks and iteration order match a Map (and a set of marked keys) under any sequence of operations", () => {
+    // Many keys and deletes too, so that squeezes happen under marked entries.
+    const anyOp = fc.oneof(op, opOn(manyKeys, 12), markOp(key), markOp(manyKeys));
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 400, size: "max" }), (ops) => {
+      fc.property(fc.array(anyOp, { maxLength: 400, size: "max" }), (ops) => {
         const table = new KeyTable<number>();
         const map = new Map<string, number>();
+        const marked = new Set<string>(); // a mark goes with its entry: a delete drops it
         for (const o of ops) {
           if (o.op === "set") {
             table.set(o.key, o.value);
             map.set(o.key, o.value);
-          } else if (o.op === "delete") assert.equal(table.delete(o.key), map.delete(o.key));
-          else if (o.op === "get") {
+          } else if (o.op === "delete") {
+            assert.equal(table.delete(o.key), map.delete(o.key));
+            marked.delete(o.key);
+          } else if (o.op === "get") {
             assert.equal(table.get(o.key), map.get(o.key));
             assert.equal(table.has(o.key), map.has(o.key));
           } else if (o.op === "reserve") table.reserve(o.entries);
+          else if (o.op === "mark") {
+            assert.equal(table.mark(o.key), map.has(o.key) ? !marked.has(o.key) : undefined);
+            if (map.has(o.key)) marked.add(o.key);
+          } else if (o.op === "unmark") assert.equal(table.unmark(o.key), marked.delete(o.key));
           assert.equal(table.size, map.size);
+          assert.equal(table.marks, marked.size);
         }
+        for (const k of map.keys()) assert.equal(table.marked(k), marked.has(k), k);
         assert.deepEqual([...table.entries()], [...map.entries()]);
         assert.deepEqual([...table.keys()], [...map.keys()]);
         assert.deepEqual([...table.values()], [...map.values()]);
@@ -76,12 +89,26 @@ describe("KeyTable", () => {
             table.delete(o.key);
             map.delete(o.key);
           } else if (o.op === "reserve") table.reserve(o.entries);
-          else step();
+          else if (o.op === "step") step();
         }
         for (let i = 0; i < 200; i++) step();
       }),
       { numRuns: 300 },
     );
+  });
+
+  test("marks stay with their entries when a squeeze moves them", () => {
+    const table = new KeyTable<number>();
+    for (let i = 0; i < 100; i++) table.set(`k${i}`, i);
+    for (let i = 0; i < 100; i += 3) table.mark(`k${i}`);
+    for (let i = 0; i < 80; i++) if (i % 5 !== 0) table.delete(`k${i}`); // 64 holes: squeezed at the 50th
+    for (let i = 0; i < 100; i++) {
+      const alive = i >= 80 || i % 5 === 0;
+      assert.equal(table.marked(`k${i}`), alive && i % 3 === 0, `k${i}`);
+    }
+    assert.equal(table.marks, [...table.keys()].filter((k) => Number(k.slice(1)) % 3 === 0).length);
+    table.set("new", -1);
+    assert.equal(table.marked("new"), false, "a new entry starts unmarked, wherever the squeeze left marks");
   });
 
   test("a large table: growth, mass deletion and re-insertion keep every answer", () => {
