@@ -726,7 +726,8 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     else putLoose(key, e.kind, e.value, e.digest);
   });
   // Keys whose packed state a loose entry or a marker replaces: one lookup per packed value.
-  const newer = supersededKeys(layout);
+  const looseHeld = layout.loose.size > 0;
+  const newer = supersededKeys(layout, store);
   const packed = new PackedValues(target.stats, expected);
   store.deferTo(packed);
   await forEachEntry(db, PACK_PREFIX, RESTORE_PACK_CHUNK, (k, bytes) => {
@@ -734,8 +735,10 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     layout.nextPack = Math.max(layout.nextPack, Number.parseInt(k.slice(PACK_PREFIX.length), 16) + 1 || 0);
     try {
       readPack(bytes, seeds?.version ?? 0, (key, type, pack, start, end, hashes, hashAt) => {
-        // A loose entry or a marker is newer than the pack (a key corrupt in "v/" stays skipped).
-        if (newer !== undefined && newer.has(key)) return;
+        // A loose entry or a marker is newer than the pack (a key corrupt in "v/" stays skipped). A
+        // loose value restored is in the store: asked there, whose last-lookup cache then serves
+        // the put (a set lookup of ten million fresh strings costs seconds).
+        if ((looseHeld && store.holds(key)) || (newer !== undefined && newer.has(key))) return;
         let kind: DataKind;
         try {
           kind = kindOf(type);
@@ -820,14 +823,15 @@ class PackedValues implements DeferredValues {
   }
 }
 
-/** The keys with a loose entry or a marker (undefined: none), one set either way (usually one of the two is empty). */
-function supersededKeys(layout: Layout): ReadonlySet<string> | undefined {
+/**
+ * The keys whose packed value a loose entry or a marker replaces and the store does not hold (a
+ * marker's, or a loose entry's that was corrupt or lost to a tombstone); undefined: none (usual).
+ */
+function supersededKeys(layout: Layout, store: RestorableStore): ReadonlySet<string> | undefined {
   const { loose, gone } = layout;
-  if (gone.size === 0) return loose.size === 0 ? undefined : loose;
-  if (loose.size === 0) return gone;
-  const both = new Set(loose);
-  for (const k of gone) both.add(k);
-  return both;
+  let out: Set<string> | undefined = gone.size === 0 ? undefined : new Set(gone);
+  for (const k of loose) if (!store.holds(k)) (out ??= new Set()).add(k);
+  return out;
 }
 
 /** Every entry under `prefix`, in key order; LevelDB reads the next chunk off the main thread while one is handled. */

@@ -48,6 +48,8 @@ export interface DeferredValues {
 /** What a restore writes through (before the node connects). */
 export interface RestorableStore extends StoreView {
   set(key: string, kind: DataKind, value: Crdt, source: ChangeSource): void;
+  /** Whether `key` has a value, decoded or not (a check that decodes nothing). */
+  holds(key: string): boolean;
   /** Make room for `keys` keys in all, before a restore puts them in. */
   reserve(keys: number): void;
   /** Where the numbers given to `setDeferred` are decoded (one source per restore, set before them). */

@@ -46,6 +46,10 @@ export class Store implements RestorableStore {
     return this.unsettledCount === 0 || value === undefined ? (value as Crdt | undefined) : this.settled(key, value);
   }
 
+  holds(key: string): boolean {
+    return this.values.get(key) !== undefined;
+  }
+
   /** Make room for `keys` keys in all (a bulk pull that knows about how many are coming). */
   reserve(keys: number): void {
     this.values.reserve(keys);

@@ -144,6 +144,28 @@ describe("packed snapshots", () => {
     await s.handle.close();
   });
 
+  test("a loose entry wins over the packed value of its key; a corrupt one leaves the key out rather than restore the older packed state", async () => {
+    const n = 20_000;
+    const dir = await packedSnapshot("loose-over-packs", n);
+    let s = await openDirect(dir);
+    s.store.set("k6", "gcounter", counter(1_000), "local");
+    s.store.addTombstone({ key: "k8", kind: "gcounter", deletedAtMs: Date.now(), originNode: "n" }, "local");
+    assert.equal(await s.handle.flush(), true);
+    await s.handle.close();
+    const db = new Level<string, Uint8Array>(dir, { keyEncoding: "utf8", valueEncoding: "view" });
+    await db.put("v/k5", new Uint8Array([0x0a, 0xff, 0xff, 0x01, 0x02]));
+    await db.close();
+    s = await openDirect(dir);
+    assert.equal(s.snaps.restore.skipped, 1);
+    assert.equal(s.store.value("k5"), undefined, "the older packed state of a key whose loose entry is corrupt stays out");
+    assert.equal((s.store.value("k6") as GCounter).value, 1_000);
+    assert.equal(s.store.value("k8"), undefined);
+    assert.ok(s.store.tombstone("k8") !== undefined);
+    assert.equal((s.store.value("k7") as GCounter).value, 8);
+    assert.equal(s.store.size, n - 2);
+    await s.handle.close();
+  });
+
   test("the meta counts the values; packed values restore undecoded; one corrupt inside a sound pack is dropped when decoded, counted and announced", async () => {
     const n = 20_000;
     const dir = await packedSnapshot("corrupt-value", n);
