@@ -36,13 +36,14 @@ export class DirtyKeys {
     }
   }
 
+  // Both ask the table only while something is marked: a bulk pull or a page answer asks per key, mostly with nothing dirty.
   has(key: string): boolean {
-    return this.store.marked(key) || (this.others.size !== 0 && this.others.has(key));
+    return (this.store.marks !== 0 && this.store.marked(key)) || (this.others.size !== 0 && this.others.has(key));
   }
 
   delete(key: string): void {
-    this.store.unmark(key);
-    this.others.delete(key);
+    if (this.store.marks !== 0) this.store.unmark(key);
+    if (this.others.size !== 0) this.others.delete(key);
   }
 
   /** A dirty key, no longer dirty from now on (the caller rehashes it); undefined when none is left. */

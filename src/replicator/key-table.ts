@@ -26,6 +26,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { fnv1a32 } from "../cluster/hashing.js";
+import { grown } from "../typed-arrays.js";
 
 /** An empty index cell; a cell whose entry was deleted (probing goes on past it). */
 const EMPTY = 0;
@@ -215,12 +216,8 @@ export class KeyTable<V> {
 
   /** Make the per-entry typed arrays `length` long. */
   private growEntries(length: number): void {
-    const hashes = new Int32Array(length);
-    hashes.set(this.hashAt);
-    this.hashAt = hashes;
-    const marks = new Uint8Array(length);
-    marks.set(this.markAt);
-    this.markAt = marks;
+    this.hashAt = grown(this.hashAt, new Int32Array(length));
+    this.markAt = grown(this.markAt, new Uint8Array(length));
   }
 
   /** The first free cell on `hash`'s probe path (a DELETED one is reused). */

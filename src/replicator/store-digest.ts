@@ -166,12 +166,12 @@ export class StoreDigest {
 
   /** The key's entry hash as the tree holds it; undefined when absent or not yet rehashed. */
   hashOf(key: string): bigint | undefined {
-    return this.dirty.size !== 0 && this.dirty.has(key) ? undefined : this.tree.get(key);
+    return this.dirty.has(key) ? undefined : this.tree.get(key);
   }
 
   /** `treeHash`, the tree's hash of `key`, or 0n (no hash) while the key waits to be rehashed. */
   unlessStale(key: string, treeHash: bigint): bigint {
-    return this.dirty.size !== 0 && this.dirty.has(key) ? 0n : treeHash;
+    return this.dirty.has(key) ? 0n : treeHash;
   }
 
   /** Keys holding a large set (one hashed incrementally). */
@@ -207,7 +207,7 @@ export class StoreDigest {
         if (keys[c] !== key) return;
         if (values[c] === value && hash !== 0n) {
           this.tree.set(key, hash);
-          if (this.dirty.size !== 0) this.dirty.delete(key); // changed before the page, not rehashed yet
+          this.dirty.delete(key); // changed before the page, not rehashed yet
           taken[c] = 1;
         }
         c++;

@@ -47,7 +47,7 @@ export class Store implements RestorableStore {
   }
 
   holds(key: string): boolean {
-    return this.values.get(key) !== undefined;
+    return this.values.has(key);
   }
 
   /** Make room for `keys` keys in all (a bulk pull that knows about how many are coming). */
@@ -117,24 +117,30 @@ export class Store implements RestorableStore {
   /** `value` decoded if deferred: kept, or — corrupt — the key dropped (announced, so the digest lets peers repair it). */
   private settled(key: string, value: Crdt | number): Crdt | undefined {
     if (typeof value !== "number") return value;
-    this.unsettledCount--;
-    let decoded: Crdt;
+    let decoded: Crdt | undefined;
     try {
       decoded = this.deferredValues!.decode(value);
     } catch {
+      decoded = undefined; // corrupt
+    }
+    this.oneSettled();
+    if (decoded === undefined) {
       this.values.delete(key);
       this.announce(key, "restore");
       return undefined;
-    } finally {
-      if (this.unsettledCount === 0) this.deferredValues = undefined; // what it holds (the packs) can go
     }
     this.values.set(key, decoded);
     return decoded;
   }
 
-  /** Before `key`'s value is replaced or dropped: one deferred value fewer if it was one (the last: the source can go). */
+  /** Before `key`'s value is replaced or dropped: one deferred value fewer if it was one. */
   private forget(key: string): void {
-    if (this.unsettledCount > 0 && typeof this.values.get(key) === "number" && --this.unsettledCount === 0) this.deferredValues = undefined;
+    if (this.unsettledCount > 0 && typeof this.values.get(key) === "number") this.oneSettled();
+  }
+
+  /** One deferred value fewer; after the last, what the source holds (the packs) can go. */
+  private oneSettled(): void {
+    if (--this.unsettledCount === 0) this.deferredValues = undefined;
   }
 
   tombstone(key: string): TombstoneInfo | undefined {
