@@ -10,7 +10,6 @@
  * Pure: no I/O, no clock. Bucketing depends only on the key's bytes, so it is identical on every node.
  */
 import { InvalidArgumentError } from "../errors.js";
-import { grown } from "../typed-arrays.js";
 import { fnv1a32 } from "./hashing.js";
 
 export const GROUPS = 256;
@@ -292,6 +291,12 @@ export class DigestTree {
 /** The leaf of a key whose FNV-1a 32 hash is `h` (see `leafOf`). */
 function foldToLeaf(h: number): number {
   return (h >>> 16) ^ (h & 0xffff);
+}
+
+/** `into`, holding a copy of `from` (`into` is the larger). */
+function grown<T extends Int32Array | BigUint64Array>(from: T, into: T): T {
+  into.set(from as never);
+  return into;
 }
 
 /** Indices where two hash vectors differ; a missing entry counts as 0 (an empty bucket). */

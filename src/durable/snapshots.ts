@@ -47,7 +47,6 @@ import type { ReplicatorStats } from "../extension/stats.js";
 import type { DeferredValues, RestorableStore } from "../extension/store-view.js";
 import type { SnapshotOptions } from "./options.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import { grown } from "../typed-arrays.js";
 import {
   decodeSnapshotEntry,
   decodeValue,
@@ -812,10 +811,15 @@ class PackedValues implements DeferredValues {
   }
 
   private grow(length: number): void {
-    this.packAt = grown(this.packAt, new Int32Array(length));
-    this.startAt = grown(this.startAt, new Int32Array(length));
-    this.endAt = grown(this.endAt, new Int32Array(length));
-    this.typeAt = grown(this.typeAt, new Uint8Array(length));
+    const grown = <T extends Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(length);
+      b.set(a);
+      return b;
+    };
+    this.packAt = grown(this.packAt, (n) => new Int32Array(n));
+    this.startAt = grown(this.startAt, (n) => new Int32Array(n));
+    this.endAt = grown(this.endAt, (n) => new Int32Array(n));
+    this.typeAt = grown(this.typeAt, (n) => new Uint8Array(n));
   }
 }
 

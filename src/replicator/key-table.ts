@@ -26,7 +26,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { fnv1a32 } from "../cluster/hashing.js";
-import { grown } from "../typed-arrays.js";
 
 /** An empty index cell; a cell whose entry was deleted (probing goes on past it). */
 const EMPTY = 0;
@@ -216,8 +215,12 @@ export class KeyTable<V> {
 
   /** Make the per-entry typed arrays `length` long. */
   private growEntries(length: number): void {
-    this.hashAt = grown(this.hashAt, new Int32Array(length));
-    this.markAt = grown(this.markAt, new Uint8Array(length));
+    const hashes = new Int32Array(length);
+    hashes.set(this.hashAt);
+    this.hashAt = hashes;
+    const marks = new Uint8Array(length);
+    marks.set(this.markAt);
+    this.markAt = marks;
   }
 
   /** The first free cell on `hash`'s probe path (a DELETED one is reused). */
