@@ -334,6 +334,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
   });
   const pruner = new Pruner({
     ...{ options, store, stats, merger, outbox, heartbeater, antiEntropy, startedAtMs, ownWriter, removedNodes: input.removedNodes },
+    reportError: onError,
     isLeader: () => heartbeater.leader(options.dataCenter) === nodeId,
     markersReadHere: () => {
       const now = options.clock.now();

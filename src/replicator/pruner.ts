@@ -14,6 +14,13 @@
  * scan of every key: a marker of this node in any key holds them off where it has not arrived yet
  * (`ownFoldDue`). The scan also tells which removed nodes' ids are still held here (relayed in
  * heartbeats, cluster/pruning.ts `RemovedNodes`).
+ *
+ * The tick's scan runs in slices over event-loop turns (a 10 M-key store takes seconds, longer
+ * than the failure timeout, which a scan in one go would stall the heartbeats for). Both things
+ * it finds must still hold for every key at its end: a key that changes behind the scan is counted
+ * as it changes (a marker of this node, a removed node's id), which can only hold a fold off or
+ * keep a removed node reported a tick longer; and a slice that finds the tick's decisions stale
+ * drops the scan.
  */
 import type { AntiEntropy } from "./anti-entropy.js";
 import type { Heartbeater } from "../cluster/heartbeats.js";
@@ -47,67 +54,217 @@ export interface PrunerDeps {
    * "unknown" while a node that said hello has not been heard yet (it may be of either release).
    */
   markersReadHere(): "yes" | "no" | "unknown";
+  /** Where an error of a slice on a later event-loop turn goes. */
+  reportError(error: unknown): void;
+  /** Most time one slice of the tick's scan takes, ms (default PRUNE_SLICE_MS). */
+  sliceMs?: number;
+}
+
+/** Most time one slice of a prune scan takes, ms: the scan of a 10 M-key store takes seconds, and no event-loop turn may (heartbeats would stop). */
+export const PRUNE_SLICE_MS = 10;
+/** Keys a slice handles between two looks at the clock. */
+const KEYS_PER_CLOCK_READ = 256;
+
+/** What a prune tick decided at its start, and what its scan of every key found so far. */
+interface Scan {
+  readonly now: number;
+  readonly cutoff: number;
+  readonly writerId: string;
+  readonly ownNode: string;
+  readonly fold: boolean;
+  readonly readers: "yes" | "no" | "unknown";
+  readonly isLeader: boolean;
+  readonly isolation: Isolation;
+  readonly removed: readonly string[];
+  readonly absorb: boolean;
+  readonly markersRead: boolean;
+  readonly keys: Iterator<[string, { kind: DataKind; value: Crdt }]>;
+  /** Removed nodes whose ids a key still holds after this tick's folds. */
+  readonly held: Set<string>;
+  /** Keys with retired ids of this node to fold, once every key was seen. */
+  readonly due: string[];
+  /** The highest marker of this node in any key. */
+  absorbedRank: number;
 }
 
 export class Pruner {
   /** Since when this node has led its DC, as the prune ticks saw it (undefined while it does not). */
   private leaderSinceMs: number | undefined;
+  /** The scan of the tick under way. */
+  private scan: Scan | undefined;
+  private stopped = false;
 
-  constructor(private readonly d: PrunerDeps) {}
+  constructor(private readonly d: PrunerDeps) {
+    // A key changed behind the scan (already passed) still counts: see `changedDuringScan`.
+    d.store.onChange((key) => {
+      if (this.scan !== undefined) this.changedDuringScan(this.scan, key);
+    });
+  }
 
+  /**
+   * The prune tick: a scan of every key, in slices of PRUNE_SLICE_MS over event-loop turns. A
+   * tick while a scan runs adds nothing; a slice that finds the tick's decisions stale (the leader,
+   * the marker readers, this node's isolation changed) drops the scan, and the next tick starts over.
+   */
+  tick(): void {
+    if (this.scan !== undefined || this.stopped) return;
+    const scan = this.begin();
+    this.scan = scan;
+    this.slice(scan);
+  }
+
+  /** A whole prune, now: the scan under way (or a new one, when that one's decisions are stale) run to its end in one go. */
   prune(): void {
+    const scan = this.scan !== undefined && this.stillValid(this.scan) ? this.scan : this.begin();
+    this.scan = scan;
+    try {
+      this.visit(scan, Infinity);
+      this.finish(scan);
+    } finally {
+      this.scan = undefined;
+    }
+  }
+
+  /** The replicator is closing: no more slices. */
+  stop(): void {
+    this.stopped = true;
+    this.scan = undefined;
+  }
+
+  /** One slice of `scan`, and the next on a later turn; nothing once the scan was finished, dropped or replaced. */
+  private slice(scan: Scan): void {
+    if (this.scan !== scan || this.stopped) return;
+    if (!this.stillValid(scan)) {
+      this.scan = undefined;
+      return;
+    }
+    let done = true; // an error ends the scan too
+    try {
+      done = this.visit(scan, this.d.sliceMs ?? PRUNE_SLICE_MS);
+      if (done) this.finish(scan);
+    } finally {
+      if (done) this.scan = undefined;
+      else this.d.options.clock.soon(() => this.sliceReporting(scan));
+    }
+  }
+
+  /** A slice on a later turn: its error goes where the tick's would. */
+  private sliceReporting(scan: Scan): void {
+    try {
+      this.slice(scan);
+    } catch (error) {
+      this.d.reportError(error);
+    }
+  }
+
+  /** The tick's decisions, taken once at its start (as a scan in one go took them). */
+  private begin(): Scan {
     const { store, stats, options } = this.d;
     const now = options.clock.now();
     store.expireTombstones(now - options.tombstoneTtlMs);
-    const cutoff = now - options.pruneMarkerTtlMs;
     const writerId = this.d.ownWriter.id;
-    const fold = this.mayFoldRetired();
     const readers = this.d.markersReadHere();
     // Not while a starting node's release is unknown: a fold without a marker (`node!inc`) would
     // drop the record of an earlier marker a comeback counts on (two-DC seed 20394859).
     const dueRemoved = this.removedToFold(); // always: it tracks since when this node leads
     const removed = readers === "unknown" ? [] : dueRemoved;
     const markersRead = readers !== "no";
-    const absorb = removed.length > 0 && markersRead;
+    return {
+      now,
+      cutoff: now - options.pruneMarkerTtlMs,
+      writerId,
+      ownNode: parseWriter(writerId)?.node ?? "",
+      fold: this.mayFoldRetired(),
+      readers,
+      isLeader: this.d.isLeader(),
+      isolation: isolationOf(this.d.heartbeater, stats),
+      removed,
+      absorb: removed.length > 0 && markersRead,
+      markersRead,
+      keys: store.entries(),
+      held: new Set(),
+      due: [],
+      absorbedRank: -1,
+    };
+  }
+
+  /** Whether what the tick decided at its start still holds (a later slice acts on it). */
+  private stillValid(scan: Scan): boolean {
+    return (
+      scan.writerId === this.d.ownWriter.id &&
+      scan.isLeader === this.d.isLeader() &&
+      scan.readers === this.d.markersReadHere() &&
+      scan.isolation === isolationOf(this.d.heartbeater, this.d.stats)
+    );
+  }
+
+  /** Handle keys of the scan for up to `budgetMs`; true when every key was seen. */
+  private visit(scan: Scan, budgetMs: number): boolean {
+    const { store, stats } = this.d;
+    const until = performance.now() + budgetMs;
     const tracked = this.d.removedNodes.entries;
-    const held = new Set<string>(); // removed nodes whose ids a key still holds after this tick's folds
-    const isolation: Isolation = !this.d.heartbeater.members().every((m) => m.self) ? "none" : stats.mergeCount > 0 ? "cut-off" : "alone";
-    const ownNode = parseWriter(writerId)?.node ?? "";
-    const due: string[] = []; // keys with retired ids of this node to fold, once every key was seen
-    let absorbedRank = -1; // the highest marker of this node in any key
-    for (const [key, v] of [...store.entries()]) {
+    for (let n = 1; ; n++) {
+      const next = scan.keys.next();
+      if (next.done === true) return true;
+      const [key, v] = next.value;
       const c = (v.value as { compact?: () => Crdt }).compact?.();
       const pruning = dataTypes.get(v.kind)?.pruning;
       let value = c ?? v.value;
-      const unmarked = pruning?.withoutMarkersBefore?.(value, cutoff) ?? value;
+      const unmarked = pruning?.withoutMarkersBefore?.(value, scan.cutoff) ?? value;
       if (unmarked !== v.value) store.set(key, v.kind, unmarked, "local");
-      if (pruning === undefined) continue;
-      value = unmarked;
-      if (fold) {
-        const ids = pruning.writers(value);
-        absorbedRank = Math.max(absorbedRank, markedRank(ids, ownNode));
-        if (ownFoldDue(ids, writerId, isolation)) due.push(key);
-      }
-      // Only in the types a node can come back in (crdt/comeback.ts: every type that records ids, maps included).
-      if (!comesBack(value)) continue;
-      for (const node of removed) {
-        if (!this.foldRemoved(key, v.kind, value, node, absorb, now)) continue;
-        stats.removedFolds++;
-        value = store.get(key)!.value;
-      }
-      if (tracked.size > 0) {
-        for (const id of pruning.writers(value)) {
-          const node = foldableNodeOf(id, markersRead);
-          if (node !== undefined && tracked.has(node)) held.add(node);
+      if (pruning !== undefined) {
+        value = unmarked;
+        if (scan.fold) {
+          const ids = pruning.writers(value);
+          scan.absorbedRank = Math.max(scan.absorbedRank, markedRank(ids, scan.ownNode));
+          if (ownFoldDue(ids, scan.writerId, scan.isolation)) scan.due.push(key);
+        }
+        // Only in the types a node can come back in (crdt/comeback.ts: every type that records ids, maps included).
+        if (comesBack(value)) {
+          for (const node of scan.removed) {
+            if (!this.foldRemoved(key, v.kind, value, node, scan.absorb, scan.now)) continue;
+            stats.removedFolds++;
+            value = store.get(key)!.value;
+          }
+          if (tracked.size > 0) this.noteHeld(scan, pruning.writers(value));
         }
       }
+      if (n % KEYS_PER_CLOCK_READ === 0 && performance.now() >= until) return false;
     }
-    this.d.removedNodes.scanned(held);
-    for (const key of due) {
+  }
+
+  /**
+   * A key changed while the scan runs, maybe behind it: its ids count as the scan would have
+   * counted them — a marker of this node holds the own folds off, a removed node's id is held. Only
+   * ever more than a scan in one go finds (a fold waits a tick; a removed node is reported held a
+   * tick longer), never less.
+   */
+  private changedDuringScan(scan: Scan, key: string): void {
+    const v = this.d.store.get(key);
+    const pruning = v === undefined ? undefined : dataTypes.get(v.kind)?.pruning;
+    if (v === undefined || pruning === undefined) return;
+    const ids = pruning.writers(v.value);
+    if (scan.fold) scan.absorbedRank = Math.max(scan.absorbedRank, markedRank(ids, scan.ownNode));
+    if (this.d.removedNodes.entries.size > 0 && comesBack(v.value)) this.noteHeld(scan, ids);
+  }
+
+  private noteHeld(scan: Scan, ids: readonly string[]): void {
+    const tracked = this.d.removedNodes.entries;
+    for (const id of ids) {
+      const node = foldableNodeOf(id, scan.markersRead);
+      if (node !== undefined && tracked.has(node)) scan.held.add(node);
+    }
+  }
+
+  /** Every key was seen: report the removed nodes' ids held here, and run the own folds. */
+  private finish(scan: Scan): void {
+    const { store, stats } = this.d;
+    this.d.removedNodes.scanned(scan.held);
+    for (const key of scan.due) {
       const v = store.get(key);
       const pruning = v === undefined ? undefined : dataTypes.get(v.kind)?.pruning;
-      if (v === undefined || pruning === undefined || !ownFoldDue(pruning.writers(v.value), writerId, isolation, absorbedRank)) continue;
-      if (this.foldInto(key, v.kind, pruning.foldRetired(v.value, writerId))) stats.retiredFolds++;
+      if (v === undefined || pruning === undefined || !ownFoldDue(pruning.writers(v.value), scan.writerId, scan.isolation, scan.absorbedRank)) continue;
+      if (this.foldInto(key, v.kind, pruning.foldRetired(v.value, scan.writerId))) stats.retiredFolds++;
     }
   }
 
@@ -172,6 +329,10 @@ export class Pruner {
  * node (another DC's batch, a peer's delta before it went).
  */
 export type Isolation = "none" | "alone" | "cut-off";
+
+function isolationOf(heartbeater: Pick<Heartbeater, "members">, stats: ReplicatorStats): Isolation {
+  return !heartbeater.members().every((m) => m.self) ? "none" : stats.mergeCount > 0 ? "cut-off" : "alone";
+}
 
 /**
  * Whether a key holding `ids` has retired ids of `writerId`'s node to fold now. Knowing no peer

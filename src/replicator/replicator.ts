@@ -269,6 +269,7 @@ export class Replicator {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) this.options.clock.clear(t);
+    this.parts.pruner.stop();
     this.parts.antiEntropy.stop();
     try {
       this.parts.outbox.close();
@@ -318,7 +319,7 @@ export class Replicator {
     this.unsubscribers.push(t.onStatus((s) => s.type === "reconnect" && this.parts.syncs.onReconnect()));
     this.parts.heartbeater.start();
     this.every(o.antiEntropyIntervalMs, () => this.parts.syncs.periodic());
-    this.every(o.pruneIntervalMs, () => this.prune());
+    this.every(o.pruneIntervalMs, () => this.parts.pruner.tick());
   }
 
   private every(ms: number, fn: () => void): void {
