@@ -32,6 +32,8 @@ export function groupOf(leaf: number): number {
 
 /** End of a chain; an empty index cell. */
 const NONE = -1;
+/** `previous` of a free slot (re-indexing skips it). */
+const FREE = -2;
 /** Entry slots of a new tree; the slot arrays grow by half when full. */
 const INITIAL_SLOTS = 16;
 /** The index grows (doubles) past this share of its cells in use. */
@@ -145,6 +147,7 @@ export class DigestTree {
     if (after !== NONE) this.previous[after] = before;
     this.flip(leaf, this.hashes[slot]!);
     this.keys[slot] = ""; // let the key go
+    this.previous[slot] = FREE;
     this.next[slot] = this.free;
     this.free = slot;
     this.count--;
@@ -210,18 +213,21 @@ export class DigestTree {
     this.reindex(this.index.length * 2);
   }
 
-  /** A new index of `cells` cells (a larger power of two) with every slot re-inserted. */
+  /**
+   * A new index of `cells` cells (a larger power of two) with every slot re-inserted, in slot order:
+   * the slot arrays (and mostly the key strings, made in about that order) are then read in turn,
+   * where walking the leaves' chains reads them at random (6 M keys: 4.2 s, against 0.9).
+   */
   private reindex(cells: number): void {
     const index = new Int32Array(cells).fill(NONE);
     this.index = index;
     this.indexShift = 32 - Math.log2(cells);
     const mask = index.length - 1;
-    for (let leaf = 0; leaf < LEAVES; leaf++) {
-      for (let slot = this.heads[leaf]!; slot !== NONE; slot = this.next[slot]!) {
-        let cell = this.home(fnv1a32(this.keys[slot]!));
-        while (index[cell] !== NONE) cell = (cell + 1) & mask;
-        index[cell] = slot;
-      }
+    for (let slot = 0; slot < this.used; slot++) {
+      if (this.previous[slot] === FREE) continue;
+      let cell = this.home(fnv1a32(this.keys[slot]!));
+      while (index[cell] !== NONE) cell = (cell + 1) & mask;
+      index[cell] = slot;
     }
   }
 

@@ -108,6 +108,22 @@ describe("DigestTree", () => {
     assert.equal(t.topLevel()[groupOf(leaf)], t.leafHash(leaf));
   });
 
+  it("re-indexing skips freed slots: a deleted key stays deleted when the index grows, even the empty key", () => {
+    // A freed slot keeps "" as its key; were it re-indexed, the empty key would come back.
+    const t = new DigestTree();
+    t.set("", 5n);
+    t.set("a", 1n);
+    assert.equal(t.delete(""), true);
+    t.reserve(10_000); // a larger index, every slot re-inserted
+    assert.equal(t.has(""), false);
+    assert.equal(t.get("a"), 1n);
+    assert.equal(t.size, 1);
+    t.set("", 6n); // the freed slot, reused
+    assert.equal(t.get(""), 6n);
+    assert.equal(t.delete(""), true);
+    assert.equal(t.has(""), false);
+  });
+
   it("thousands of keys, most deleted and slots reused: every key stays findable and every level matches a fresh build", () => {
     // Past the first index and slot growths, with deletes in the middle of probe runs and chains.
     const t = new DigestTree();
