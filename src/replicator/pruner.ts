@@ -240,12 +240,15 @@ export class Pruner {
    * tick longer), never less.
    */
   private changedDuringScan(scan: Scan, key: string): void {
+    // Called on every change while a scan runs: with nothing to count, no lookup and no id list.
+    const tracking = this.d.removedNodes.entries.size > 0;
+    if (!scan.fold && !tracking) return;
     const v = this.d.store.get(key);
     const pruning = v === undefined ? undefined : dataTypes.get(v.kind)?.pruning;
     if (v === undefined || pruning === undefined) return;
     const ids = pruning.writers(v.value);
     if (scan.fold) scan.absorbedRank = Math.max(scan.absorbedRank, markedRank(ids, scan.ownNode));
-    if (this.d.removedNodes.entries.size > 0 && comesBack(v.value)) this.noteHeld(scan, ids);
+    if (tracking && comesBack(v.value)) this.noteHeld(scan, ids);
   }
 
   private noteHeld(scan: Scan, ids: readonly string[]): void {
