@@ -30,6 +30,9 @@ export function groupOf(leaf: number): number {
   return leaf >>> 8;
 }
 
+/** Which 32-bit half of a 64-bit word comes first in memory on this machine: 0, the low one (little-endian), or 1. */
+const LOW = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
+
 /** End of a chain; an empty index cell. */
 const NONE = -1;
 /** `previous` of a free slot (re-indexing skips it). */
@@ -54,8 +57,16 @@ export class DigestTree {
   private readonly heads = new Int32Array(LEAVES).fill(NONE);
   /** Slot → key ("" when free); as long as the typed slot arrays (pushing to millions copies it again and again). */
   private keys: string[];
+  /**
+   * Slot → the value its hash was computed from, when `set` was given one: a bulk-pull page reads
+   * it here instead of looking the key up in the store (a cache miss or three per key, the larger
+   * part of answering a page). Opaque to the tree.
+   */
+  private values: unknown[];
   private tags: Uint16Array;
   private hashes: BigUint64Array;
+  /** `hashes` as 32-bit halves (in memory order, see LOW): a leaf is listed without a bigint per entry. */
+  private halves: Uint32Array;
   /** A slot's successor in its leaf's chain, or (free slots) in the free list. */
   private next: Int32Array;
   private previous: Int32Array;
@@ -71,8 +82,10 @@ export class DigestTree {
   constructor(capacity = 0) {
     const slots = Math.max(INITIAL_SLOTS, Math.ceil(capacity));
     this.keys = new Array<string>(slots).fill("");
+    this.values = new Array<unknown>(slots).fill(undefined);
     this.tags = new Uint16Array(slots);
     this.hashes = new BigUint64Array(slots);
+    this.halves = new Uint32Array(this.hashes.buffer);
     this.next = new Int32Array(slots);
     this.previous = new Int32Array(slots);
     const cells = Math.max(2 * INITIAL_SLOTS, 2 ** Math.ceil(Math.log2(slots / MAX_LOAD + 1)));
@@ -97,8 +110,11 @@ export class DigestTree {
     return this.root[0]!;
   }
 
-  /** Insert or overwrite `key` with `hash`, an unsigned 64-bit bigint (see `keyEntryHash`). */
-  set(key: string, h: bigint): void {
+  /**
+   * Insert or overwrite `key` with `hash`, an unsigned 64-bit bigint (see `keyEntryHash`), and
+   * `value`, what the hash was computed from, if the caller wants it listed with the key (`listLeaf`).
+   */
+  set(key: string, h: bigint, value?: unknown): void {
     if (typeof key !== "string") throw new InvalidArgumentError("digest key must be a string");
     if (typeof h !== "bigint" || h < 0n || h > MAX_U64) {
       throw new InvalidArgumentError("digest hash must be an unsigned 64-bit bigint");
@@ -108,6 +124,7 @@ export class DigestTree {
     let cell = this.cellOf(fnv, key);
     if (cell >= 0) {
       const slot = this.index[cell]!;
+      this.values[slot] = value;
       const old = this.hashes[slot]!;
       if (old === h) return;
       this.hashes[slot] = h;
@@ -121,6 +138,7 @@ export class DigestTree {
     const slot = this.allocate();
     this.index[~cell] = slot;
     this.keys[slot] = key;
+    this.values[slot] = value;
     this.tags[slot] = fnv;
     this.hashes[slot] = h;
     const head = this.heads[leaf]!;
@@ -147,6 +165,7 @@ export class DigestTree {
     if (after !== NONE) this.previous[after] = before;
     this.flip(leaf, this.hashes[slot]!);
     this.keys[slot] = ""; // let the key go
+    this.values[slot] = undefined;
     this.previous[slot] = FREE;
     this.next[slot] = this.free;
     this.free = slot;
@@ -245,10 +264,16 @@ export class DigestTree {
   /** The slot arrays, `slots` long (more than now). */
   private growSlots(slots: number): void {
     const keys = new Array<string>(slots).fill("");
-    for (let slot = 0; slot < this.used; slot++) keys[slot] = this.keys[slot]!;
+    const values = new Array<unknown>(slots).fill(undefined);
+    for (let slot = 0; slot < this.used; slot++) {
+      keys[slot] = this.keys[slot]!;
+      values[slot] = this.values[slot];
+    }
     this.keys = keys;
+    this.values = values;
     this.tags = grown(this.tags, new Uint16Array(slots));
     this.hashes = grown(this.hashes, new BigUint64Array(slots));
+    this.halves = new Uint32Array(this.hashes.buffer);
     this.next = grown(this.next, new Int32Array(slots));
     this.previous = grown(this.previous, new Int32Array(slots));
   }
@@ -288,6 +313,20 @@ export class DigestTree {
     return out;
   }
 
+  /** Level 2 for a bulk-pull page: the entries of one leaf, in no particular order, into `out` (reused). */
+  listLeaf(leaf: number, out: LeafList): void {
+    checkIndex(leaf, LEAVES, "leaf");
+    let n = 0;
+    for (let slot = this.heads[leaf]!; slot !== NONE; slot = this.next[slot]!, n++) {
+      if (n === out.keys.length) out.grow();
+      out.keys[n] = this.keys[slot]!;
+      out.values[n] = this.values[slot];
+      out.hashes[2 * n] = this.halves[2 * slot + LOW]!;
+      out.hashes[2 * n + 1] = this.halves[2 * slot + 1 - LOW]!;
+    }
+    out.count = n;
+  }
+
   /** Every [key, entry hash] pair, leaf by leaf. */
   *entries(): IterableIterator<[string, bigint]> {
     // Leaf by leaf, each listed whole before it is yielded (the caller may change the tree in
@@ -299,6 +338,51 @@ export class DigestTree {
       left -= pairs.length;
       yield* pairs;
     }
+  }
+}
+
+/**
+ * One leaf's entries as `DigestTree.listLeaf` lists them: parallel arrays, reused from leaf to leaf
+ * (a page lists thousands of leaves), valid until the tree changes.
+ */
+export class LeafList {
+  count = 0;
+  // Small at first: it grows (doubling) to the largest leaf listed, once per list.
+  keys: string[] = ["", ""];
+  /** The value each entry's hash was computed from, where `set` was given one. */
+  values: unknown[] = [undefined, undefined];
+  /** Entry hashes as 32-bit halves, low first: entry i at 2i and 2i + 1. */
+  hashes = new Uint32Array(4);
+
+  grow(): void {
+    const n = 2 * this.keys.length;
+    for (let i = this.keys.length; i < n; i++) {
+      this.keys.push("");
+      this.values.push(undefined);
+    }
+    const hashes = new Uint32Array(2 * n);
+    hashes.set(this.hashes);
+    this.hashes = hashes;
+  }
+
+  /** Put the entries in key order (code-unit order, as `<` compares strings). */
+  sortByKey(): void {
+    const n = this.count;
+    const order = Array.from({ length: n }, (_, i) => i);
+    const keys = this.keys;
+    order.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
+    const sortedKeys = order.map((i) => keys[i]!);
+    const sortedValues = order.map((i) => this.values[i]);
+    const sortedHashes = new Uint32Array(2 * n);
+    order.forEach((from, to) => {
+      sortedHashes[2 * to] = this.hashes[2 * from]!;
+      sortedHashes[2 * to + 1] = this.hashes[2 * from + 1]!;
+    });
+    for (let i = 0; i < n; i++) {
+      keys[i] = sortedKeys[i]!;
+      this.values[i] = sortedValues[i];
+    }
+    this.hashes.set(sortedHashes);
   }
 }
 

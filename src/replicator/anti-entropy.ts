@@ -18,7 +18,7 @@
  * that does not know level 3 answers with an error and the ordinary round does everything.
  */
 import type { Clock } from "../clock.js";
-import { GROUPS, LEAVES, LEAVES_PER_GROUP, groupOf, leafOf } from "../cluster/digest-tree.js";
+import { GROUPS, LEAVES, LEAVES_PER_GROUP, LeafList, groupOf, leafOf } from "../cluster/digest-tree.js";
 import {
   answerDigest,
   concatDiffs,
@@ -239,39 +239,82 @@ export class AntiEntropy {
     this.digests.refreshForAnswer();
     let after: string | undefined = request.keys[0]?.key;
     const page = new RangePageWriter(this.o.nodeId);
-    const budget = this.budget();
+    const list = this.leafList;
+    const large: { key: string; value: Crdt }[] = [];
     for (let leaf = start; leaf < LEAVES; leaf++, after = undefined) {
       if (groups[leaf >>> 8] === 0) {
         leaf = (leaf >>> 8) * LEAVES_PER_GROUP + LEAVES_PER_GROUP - 1; // skip the rest of the group
         continue;
       }
-      const entries = this.tree.leafKeys(leaf);
-      if (entries.length === 0) continue;
-      entries.sort(byKey);
-      for (const [key, treeHash] of entries) {
-        if (after !== undefined && key <= after) continue;
-        const hash = this.digests.unlessStale(key, treeHash);
-        const value = this.o.store.value(key);
-        if (value !== undefined) {
-          // The key twice (entry and KeyHash), the origin, the data, tags and lengths (UTF-8 at most 3 bytes a char).
-          if (page.value(key, value, hash) + 6 * key.length + 3 * this.o.nodeId.length + 40 > this.o.maxPayload) {
-            // No message holds it: it goes by the direct path; the page names the key only.
-            page.undo();
-            page.keyOnly(key, hash);
-            this.sendLarge(largeTo, { key, kind: value.kind, originNode: this.o.nodeId, value, data: encodeValue(value) });
-          }
-        } else {
-          const tombstone = this.o.store.tombstone(key);
-          if (tombstone === undefined) continue;
-          page.tombstone(tombstone, hash);
-        }
-        if (page.count > 1 && page.size > budget) {
-          page.undo();
-          return page.finish(leaf);
-        }
+      this.tree.listLeaf(leaf, list);
+      if (list.count === 0) continue;
+      // Key order matters only where a page starts or ends inside a leaf (the joiner resumes after
+      // the last key it got): a leaf goes in as listed, and is sorted only to start after a key,
+      // or when it does not fit whole (it is then taken out and added again, sorted).
+      let sorted = after !== undefined;
+      if (sorted) list.sortByKey();
+      const mark = page.checkpoint();
+      let full = this.addLeaf(page, list, after, largeTo, sorted ? undefined : large);
+      if (full && !sorted) {
+        page.rewind(mark);
+        large.length = 0;
+        list.sortByKey();
+        sorted = true;
+        full = this.addLeaf(page, list, undefined, largeTo, undefined);
       }
+      for (const { key, value } of large) this.sendLarge(largeTo, this.largeEntry(key, value));
+      large.length = 0;
+      if (full) return page.finish(leaf);
     }
     return page.finish(undefined);
+  }
+
+  private largeEntry(key: string, value: Crdt): CrdtDelta {
+    return { key, kind: value.kind, originNode: this.o.nodeId, value, data: encodeValue(value) };
+  }
+
+  /** Scratch for `rangePage` (synchronous: one at a time). */
+  private readonly leafList = new LeafList();
+
+  /**
+   * Add `list`'s entries (those after the key `after`) to `page`; true when the page is full (the
+   * entry that overflowed it taken out again). A value too large for any message goes by the
+   * direct path to `largeTo`, or, with `large`, into it (the caller sends it once the leaf stays).
+   */
+  private addLeaf(page: RangePageWriter, list: LeafList, after: string | undefined, largeTo: string | undefined, large: { key: string; value: Crdt }[] | undefined): boolean {
+    const budget = this.budget();
+    // Nothing waits to be rehashed: every value the tree lists is the one the store holds.
+    const clean = this.digests.pending === 0;
+    for (let i = 0; i < list.count; i++) {
+      const key = list.keys[i]!;
+      if (after !== undefined && key <= after) continue;
+      let lo = list.hashes[2 * i]!;
+      let hi = list.hashes[2 * i + 1]!;
+      let value = clean ? (list.values[i] as Crdt | undefined) : undefined;
+      if (value === undefined) {
+        if (!clean && this.digests.isStale(key)) lo = hi = 0; // no hash yet
+        value = this.o.store.value(key);
+      }
+      if (value !== undefined) {
+        // The key twice (entry and KeyHash), the origin, the data, tags and lengths (UTF-8 at most 3 bytes a char).
+        if (page.value(key, value, lo, hi) + 6 * key.length + 3 * this.o.nodeId.length + 40 > this.o.maxPayload) {
+          // No message holds it: it goes by the direct path; the page names the key only.
+          page.undo();
+          page.keyOnly(key, lo, hi);
+          if (large !== undefined) large.push({ key, value });
+          else this.sendLarge(largeTo, this.largeEntry(key, value));
+        }
+      } else {
+        const tombstone = this.o.store.tombstone(key);
+        if (tombstone === undefined) continue;
+        page.tombstone(tombstone, lo, hi);
+      }
+      if (page.count > 1 && page.size > budget) {
+        page.undo();
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -566,8 +609,4 @@ export function bulkReservation(held: number, received: number, fraction: number
   if (coming <= reserved) return undefined;
   const target = coming * 1.25;
   return target > EXPECT_FACTOR * held ? undefined : target;
-}
-
-function byKey(a: readonly [string, bigint], b: readonly [string, bigint]): number {
-  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }

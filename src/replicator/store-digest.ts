@@ -169,9 +169,9 @@ export class StoreDigest {
     return this.dirty.has(key) ? undefined : this.tree.get(key);
   }
 
-  /** `treeHash`, the tree's hash of `key`, or 0n (no hash) while the key waits to be rehashed. */
-  unlessStale(key: string, treeHash: bigint): bigint {
-    return this.dirty.has(key) ? 0n : treeHash;
+  /** Whether `key` waits to be rehashed (the tree's hash of it, if any, is not its current content's). */
+  isStale(key: string): boolean {
+    return this.dirty.has(key);
   }
 
   /** Keys holding a large set (one hashed incrementally). */
@@ -206,7 +206,7 @@ export class StoreDigest {
       seed((key, value, hash) => {
         if (keys[c] !== key) return;
         if (values[c] === value && hash !== 0n) {
-          this.tree.set(key, hash);
+          this.tree.set(key, hash, value);
           this.dirty.delete(key); // changed before the page, not rehashed yet
           taken[c] = 1;
         }
@@ -289,7 +289,7 @@ export class StoreDigest {
     if (v !== undefined) {
       const hash = isSummedSet(v) && v.size >= INCREMENTAL_MIN_ELEMENTS ? this.setHash(key, v, jobDeadline) : this.wholeHash(key, v);
       if (hash === undefined) return false;
-      this.tree.set(key, keyEntryHash(key, hash));
+      this.tree.set(key, keyEntryHash(key, hash), v);
       return true;
     }
     this.setDigests.delete(key);

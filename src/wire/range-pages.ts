@@ -58,21 +58,43 @@ class Bytes {
   /** UTF-8 of `s` appended; returns its byte length. */
   utf8(s: string): number {
     this.reserve(s.length * 3);
-    const n = utf8.encodeInto(s, this.buf.subarray(this.end)).written;
-    this.end += n;
-    return n;
+    const buf = this.buf;
+    const start = this.end;
+    // ASCII (every key a bulk pull sends, as a rule) is copied as is: no view per string.
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        const n = utf8.encodeInto(s, buf.subarray(start)).written;
+        this.end = start + n;
+        return n;
+      }
+      buf[start + i] = c;
+    }
+    this.end = start + s.length;
+    return s.length;
+  }
+
+  /** `lo` and `hi`, 32 bits each, as one little-endian 64-bit word. */
+  word(lo: number, hi: number): void {
+    this.reserve(8);
+    const buf = this.buf;
+    let p = this.end;
+    for (let i = 0; i < 4; i++, lo >>>= 8) buf[p++] = lo & 0xff;
+    for (let i = 0; i < 4; i++, hi >>>= 8) buf[p++] = hi & 0xff;
+    this.end = p;
   }
 }
 
-/** One page of a bulk pull, key by key (in the order they are added). */
+/**
+ * One page of a bulk pull, key by key (in the order they are added). Each key comes with its entry
+ * hash as two 32-bit halves, `lo` and `hi` (0 and 0: none yet): no bigint per key.
+ */
 export class RangePageWriter {
   private readonly keys = new Bytes();
   private readonly entries = new Bytes();
   private readonly tombstones = new Bytes();
   /** Scratch: one record's key and state bytes before they are framed. */
   private readonly scratch = new Bytes();
-  private readonly hash = new Uint8Array(8);
-  private readonly hashView = new DataView(this.hash.buffer);
   private readonly origin: Uint8Array;
   // Where the key added last began in each part (numbers, not an array: one is marked per key).
   private undoKeys = 0;
@@ -94,7 +116,7 @@ export class RangePageWriter {
    * Add `key`'s value (as the digest reply's entry and key hash). Returns the bytes of the value's
    * state; throws (and adds nothing) when the value cannot be encoded.
    */
-  value(key: string, value: Crdt, hash: bigint): number {
+  value(key: string, value: Crdt, lo: number, hi: number): number {
     const s = this.scratch;
     s.end = 0;
     const keyLen = s.utf8(key);
@@ -112,28 +134,28 @@ export class RangePageWriter {
     e.varint(type);
     e.field(0x1a, this.origin); // CRDTDelta.origin_node
     if (dataLen > 0) e.field(0x22, s.buf, keyLen, keyLen + dataLen); // CRDTDelta.data
-    this.keyHash(keyLen, hash);
+    this.keyHash(keyLen, lo, hi);
     return dataLen;
   }
 
   /** Add a tombstone (with its key hash). */
-  tombstone(t: Tombstone, hash: bigint): void {
+  tombstone(t: Tombstone, lo: number, hi: number): void {
     const bytes = encodeTombstone(t);
     const s = this.scratch;
     s.end = 0;
     const keyLen = s.utf8(t.key);
     this.mark();
     this.tombstones.field(0x12, bytes); // FullState.tombstones
-    this.keyHash(keyLen, hash);
+    this.keyHash(keyLen, lo, hi);
   }
 
   /** Add only `key`'s hash (its value goes another way, see anti-entropy's sendLarge). */
-  keyOnly(key: string, hash: bigint): void {
+  keyOnly(key: string, lo: number, hi: number): void {
     const s = this.scratch;
     s.end = 0;
     const keyLen = s.utf8(key);
     this.mark();
-    this.keyHash(keyLen, hash);
+    this.keyHash(keyLen, lo, hi);
   }
 
   /** Remove the key added last. */
@@ -173,20 +195,38 @@ export class RangePageWriter {
   }
 
   /** The KeyHash of the key in scratch[0, keyLen). */
-  private keyHash(keyLen: number, hash: bigint): void {
+  private keyHash(keyLen: number, lo: number, hi: number): void {
     const k = this.keys;
-    const h = BigInt.asUintN(64, hash);
+    const hashed = lo !== 0 || hi !== 0;
     k.byte(0x12); // DigestReply.keys
-    k.varint(1 + varintSize(keyLen) + keyLen + (h === 0n ? 0 : 9));
+    k.varint(1 + varintSize(keyLen) + keyLen + (hashed ? 9 : 0));
     k.field(0x0a, this.scratch.buf, 0, keyLen); // KeyHash.key
-    if (h !== 0n) {
+    if (hashed) {
       // KeyHash.hash (fixed64; protobufjs leaves out a zero, "no hash yet")
       k.byte(0x11);
-      this.hashView.setBigUint64(0, h, true);
-      k.bytes(this.hash);
+      k.word(lo, hi);
     }
     this.count++;
   }
+
+  /** Where the page is now: `rewind` drops everything added after it. */
+  checkpoint(): PageCheckpoint {
+    return { keys: this.keys.end, entries: this.entries.end, tombstones: this.tombstones.end, count: this.count };
+  }
+
+  rewind(to: PageCheckpoint): void {
+    this.keys.end = to.keys;
+    this.entries.end = to.entries;
+    this.tombstones.end = to.tombstones;
+    this.count = to.count;
+  }
+}
+
+export interface PageCheckpoint {
+  readonly keys: number;
+  readonly entries: number;
+  readonly tombstones: number;
+  readonly count: number;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   DigestTree,
   GROUPS,
   LEAVES,
+  LeafList,
   diffHashes,
   groupOf,
   leafOf,
@@ -161,12 +162,62 @@ describe("DigestTree", () => {
     );
   });
 
+  it("lists a leaf with each key's hash and the value last set with it, unsorted or sorted", () => {
+    type ValueOp = { kind: "set"; key: string; hash: bigint; value: number | undefined } | { kind: "delete"; key: string };
+    const valueOp: fc.Arbitrary<ValueOp> = fc.oneof(
+      fc.record({ kind: fc.constant("set" as const), key: fc.constantFrom(...KEY_POOL), hash: hash64, value: fc.option(fc.nat(), { nil: undefined }) }),
+      fc.record({ kind: fc.constant("delete" as const), key: fc.constantFrom(...KEY_POOL) }),
+    );
+    assertProperty(
+      "listLeaf == leafKeys + values",
+      fc.property(fc.array(valueOp, { maxLength: 300 }), (ops) => {
+        const tree = new DigestTree();
+        const model = new Map<string, { hash: bigint; value: unknown }>();
+        for (const o of ops) {
+          if (o.kind === "set") {
+            // A value wrapped in an object (what the tree is given is a CRDT value): identity is what counts.
+            const value = o.value === undefined ? undefined : { v: o.value };
+            tree.set(o.key, o.hash, value);
+            model.set(o.key, { hash: o.hash, value });
+          } else {
+            tree.delete(o.key);
+            model.delete(o.key);
+          }
+        }
+        const list = new LeafList();
+        for (const leaf of new Set([...KEY_POOL].map(leafOf))) {
+          tree.listLeaf(leaf, list);
+          for (const sorted of [false, true]) {
+            if (sorted) list.sortByKey();
+            const listed = Array.from({ length: list.count }, (_, i) => ({
+              key: list.keys[i]!,
+              hash: BigInt(list.hashes[2 * i]!) | (BigInt(list.hashes[2 * i + 1]!) << 32n),
+              value: list.values[i],
+            }));
+            const expected = [...model].filter(([k]) => leafOf(k) === leaf).map(([key, e]) => ({ key, ...e }));
+            const byKey = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+            if (sorted) assert.deepEqual(listed.map((e) => e.key), [...listed].sort(byKey).map((e) => e.key), "sorted by key");
+            assert.equal(listed.length, expected.length);
+            listed.sort(byKey);
+            expected.sort(byKey);
+            listed.forEach((e, i) => {
+              assert.equal(e.key, expected[i]!.key);
+              assert.equal(e.hash, expected[i]!.hash);
+              assert.equal(e.value, expected[i]!.value, `the value set last with ${e.key}`);
+            });
+          }
+        }
+      }),
+    );
+  });
+
   it("rejects bad indices and non-bigint hashes", () => {
     const t = new DigestTree();
     assert.throws(() => t.groupLevel(GROUPS), InvalidArgumentError);
     assert.throws(() => t.leafKeys(LEAVES), InvalidArgumentError);
     assert.throws(() => t.leafHash(-1), InvalidArgumentError);
     assert.throws(() => t.leafKeys(1.5), InvalidArgumentError);
+    assert.throws(() => t.listLeaf(LEAVES, new LeafList()), InvalidArgumentError);
     assert.throws(() => t.set("k", 1 as unknown as bigint), InvalidArgumentError);
     assert.throws(() => t.set("k", -1n), InvalidArgumentError);
     assert.throws(() => t.set("k", 2n ** 64n), InvalidArgumentError);

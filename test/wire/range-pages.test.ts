@@ -14,6 +14,10 @@ type Item = { key: string; value: Crdt; hash: bigint } | { key: string; tombston
 
 const ORIGIN = "node-a";
 
+/** The writer takes an entry hash as two 32-bit halves. */
+const lo = (h: bigint): number => Number(h & 0xffffffffn);
+const hi = (h: bigint): number => Number(h >> 32n);
+
 function counter(i: number): GCounter {
   return GCounter.empty().increment("a~1", i + 1).increment(`writer-${i % 3}`, 2 ** 40 + i).resetDelta();
 }
@@ -45,8 +49,8 @@ function previousRelease(list: Item[], next: number | undefined): Uint8Array {
 function written(list: Item[], next: number | undefined): Uint8Array {
   const w = new RangePageWriter(ORIGIN);
   for (const i of list) {
-    if ("value" in i) w.value(i.key, i.value, i.hash);
-    else w.tombstone(i.tombstone, i.hash);
+    if ("value" in i) w.value(i.key, i.value, lo(i.hash), hi(i.hash));
+    else w.tombstone(i.tombstone, lo(i.hash), hi(i.hash));
   }
   return w.finish(next);
 }
@@ -63,18 +67,35 @@ describe("range pages", () => {
     assert.deepEqual(written([], undefined), previousRelease([], undefined), "an empty page");
     const withTombstones: Item[] = [...items(), { key: "gone", tombstone: { key: "gone", kind: "gcounter", deletedAtMs: 1234, originNode: "node-b" }, hash: 3n }];
     assert.deepEqual(written(withTombstones, 9), previousRelease(withTombstones, 9));
-    const unicode: Item[] = [{ key: "ключ-🔑", value: counter(1), hash: 1n }];
+    const unicode: Item[] = [
+      { key: "ключ-🔑", value: counter(1), hash: 1n },
+      { key: "ascii-then-ключ", value: counter(2), hash: 2n ** 63n + 5n },
+      { key: "k", value: counter(3), hash: 2n ** 32n },
+    ];
     assert.deepEqual(written(unicode, undefined), previousRelease(unicode, undefined));
   });
 
   it("undo takes the last key back out", () => {
     const w = new RangePageWriter(ORIGIN);
     const list = items().slice(0, 3);
-    for (const i of list) if ("value" in i) w.value(i.key, i.value, i.hash);
-    w.value("extra", counter(9), 1n);
+    for (const i of list) if ("value" in i) w.value(i.key, i.value, lo(i.hash), hi(i.hash));
+    w.value("extra", counter(9), 1, 0);
     w.undo();
     assert.equal(w.count, 3);
     assert.deepEqual(w.finish(4), previousRelease(list, 4));
+  });
+
+  it("rewind takes everything added after a checkpoint back out", () => {
+    const w = new RangePageWriter(ORIGIN);
+    const list = items().slice(0, 2);
+    for (const i of list) if ("value" in i) w.value(i.key, i.value, lo(i.hash), hi(i.hash));
+    const mark = w.checkpoint();
+    w.value("extra", counter(9), 1, 0);
+    w.tombstone({ key: "gone", kind: "gcounter", deletedAtMs: 1, originNode: "b" }, 2, 0);
+    w.keyOnly("large", 3, 0);
+    w.rewind(mark);
+    assert.equal(w.count, 2);
+    assert.deepEqual(w.finish(undefined), previousRelease(list, undefined));
   });
 
   it("the hand reader returns what the generic decoder returns", () => {
@@ -115,7 +136,7 @@ describe("range pages", () => {
     const good = written(items().slice(0, 2), 3);
     // A GCounter state with a slot value past 2^53 (valid protobuf, an invalid counter).
     const bad = new RangePageWriter(ORIGIN);
-    bad.value("k", counter(1), 1n);
+    bad.value("k", counter(1), 1, 0);
     const bytes = bad.finish(undefined);
     const data = encodeValue(counter(1));
     const at = Buffer.from(bytes).indexOf(Buffer.from(data));
