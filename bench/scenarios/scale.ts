@@ -70,8 +70,14 @@ export const scaleWorker = {
     await startNode({ url: a.url, nodeId: a.nodeId, options: logger === undefined ? {} : { logger } });
     const { r, nc } = node();
     const deadline = Date.now() + a.timeoutMs;
+    // With BENCH_JOIN_LOG, the catch-up's phases: keys held, keys that came by bulk pull, bytes in.
+    let nextReport = logger === undefined ? Infinity : Date.now() + 2000;
     while (r.size < a.count) {
       if (Date.now() > deadline) throw new Error(`join: ${r.size}/${a.count} keys after ${a.timeoutMs} ms`);
+      if (Date.now() > nextReport) {
+        nextReport += 2000;
+        say({ size: r.size, bulkPullKeys: r.stats.bulkPullKeys, rounds: r.stats.antiEntropyCount, mbIn: Math.round(wireBytes(nc).read / 1e6) }, "progress");
+      }
       await sleep(2);
     }
     const t1 = nowNs();
