@@ -33,10 +33,20 @@ export function groupOf(leaf: number): number {
 /** Which 32-bit half of a 64-bit word comes first in memory on this machine: 0, the low one (little-endian), or 1. */
 const LOW = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
 
+/** `set` was given no place for the key. */
+export const NO_PLACE = -1;
+
 /** End of a chain; an empty index cell. */
 const NONE = -1;
-/** `previous` of a free slot (re-indexing skips it). */
-const FREE = -2;
+/**
+ * A free slot's `next` holds its successor in the free list encoded as FREE − successor (≤ −2, so
+ * no chain link: re-indexing skips it); `freeNext` decodes it.
+ */
+const FREE = -3;
+
+function freeNext(next: number): number {
+  return FREE - next;
+}
 /** Entry slots of a new tree; the slot arrays grow by half when full. */
 const INITIAL_SLOTS = 16;
 /** The index grows (doubles) past this share of its cells in use. */
@@ -58,18 +68,23 @@ export class DigestTree {
   /** Slot → key ("" when free); as long as the typed slot arrays (pushing to millions copies it again and again). */
   private keys: string[];
   /**
-   * Slot → the value its hash was computed from, when `set` was given one: a bulk-pull page reads
-   * it here instead of looking the key up in the store (a cache miss or three per key, the larger
-   * part of answering a page). Opaque to the tree.
+   * Slot → where the caller keeps the key's value (`set`'s `place`; NO_PLACE: not given): a
+   * bulk-pull page reads the value there, checked, instead of looking the key up (a hash and cache
+   * misses per key, the larger part of answering a page). Opaque to the tree; 4 bytes a key, no
+   * pointer for the garbage collector to trace.
    */
-  private values: unknown[];
+  private places: Int32Array;
   private tags: Uint16Array;
   private hashes: BigUint64Array;
   /** `hashes` as 32-bit halves (in memory order, see LOW): a leaf is listed without a bigint per entry. */
   private halves: Uint32Array;
-  /** A slot's successor in its leaf's chain, or (free slots) in the free list. */
+  /**
+   * A slot's successor in its leaf's chain, or (free slots, encoded: see FREE) in the free list.
+   * Chains link one way: a delete walks its leaf's chain (15 keys a leaf at a million keys, 150 at
+   * ten million) to unlink, and an insert writes no back link into another key's slot (a cache
+   * miss per insert, and 4 bytes a key, saved).
+   */
   private next: Int32Array;
-  private previous: Int32Array;
   private free = NONE;
   /** Slots handed out so far (free ones included). */
   private used = 0;
@@ -82,12 +97,11 @@ export class DigestTree {
   constructor(capacity = 0) {
     const slots = Math.max(INITIAL_SLOTS, Math.ceil(capacity));
     this.keys = new Array<string>(slots).fill("");
-    this.values = new Array<unknown>(slots).fill(undefined);
+    this.places = new Int32Array(slots);
     this.tags = new Uint16Array(slots);
     this.hashes = new BigUint64Array(slots);
     this.halves = new Uint32Array(this.hashes.buffer);
     this.next = new Int32Array(slots);
-    this.previous = new Int32Array(slots);
     const cells = Math.max(2 * INITIAL_SLOTS, 2 ** Math.ceil(Math.log2(slots / MAX_LOAD + 1)));
     this.index = new Int32Array(cells).fill(NONE);
     this.indexShift = 32 - Math.log2(cells);
@@ -111,10 +125,10 @@ export class DigestTree {
   }
 
   /**
-   * Insert or overwrite `key` with `hash`, an unsigned 64-bit bigint (see `keyEntryHash`), and
-   * `value`, what the hash was computed from, if the caller wants it listed with the key (`listLeaf`).
+   * Insert or overwrite `key` with `hash`, an unsigned 64-bit bigint (see `keyEntryHash`), and the
+   * place where the caller keeps the key's value, if it wants it listed with the key (`listLeaf`).
    */
-  set(key: string, h: bigint, value?: unknown): void {
+  set(key: string, h: bigint, place = NO_PLACE): void {
     if (typeof key !== "string") throw new InvalidArgumentError("digest key must be a string");
     if (typeof h !== "bigint" || h < 0n || h > MAX_U64) {
       throw new InvalidArgumentError("digest hash must be an unsigned 64-bit bigint");
@@ -124,7 +138,7 @@ export class DigestTree {
     let cell = this.cellOf(fnv, key);
     if (cell >= 0) {
       const slot = this.index[cell]!;
-      this.values[slot] = value;
+      this.places[slot] = place;
       const old = this.hashes[slot]!;
       if (old === h) return;
       this.hashes[slot] = h;
@@ -138,13 +152,10 @@ export class DigestTree {
     const slot = this.allocate();
     this.index[~cell] = slot;
     this.keys[slot] = key;
-    this.values[slot] = value;
+    this.places[slot] = place;
     this.tags[slot] = fnv;
     this.hashes[slot] = h;
-    const head = this.heads[leaf]!;
-    this.next[slot] = head;
-    this.previous[slot] = NONE;
-    if (head !== NONE) this.previous[head] = slot;
+    this.next[slot] = this.heads[leaf]!;
     this.heads[leaf] = slot;
     this.count++;
     this.flip(leaf, h);
@@ -158,16 +169,13 @@ export class DigestTree {
     const slot = this.index[cell]!;
     this.unindex(cell);
     const leaf = foldToLeaf(fnv);
-    const before = this.previous[slot]!;
-    const after = this.next[slot]!;
-    if (before === NONE) this.heads[leaf] = after;
-    else this.next[before] = after;
-    if (after !== NONE) this.previous[after] = before;
+    let before = NONE;
+    for (let s = this.heads[leaf]!; s !== slot; s = this.next[s]!) before = s;
+    if (before === NONE) this.heads[leaf] = this.next[slot]!;
+    else this.next[before] = this.next[slot]!;
     this.flip(leaf, this.hashes[slot]!);
     this.keys[slot] = ""; // let the key go
-    this.values[slot] = undefined;
-    this.previous[slot] = FREE;
-    this.next[slot] = this.free;
+    this.next[slot] = freeNext(this.free);
     this.free = slot;
     this.count--;
     return true;
@@ -243,7 +251,7 @@ export class DigestTree {
     this.indexShift = 32 - Math.log2(cells);
     const mask = index.length - 1;
     for (let slot = 0; slot < this.used; slot++) {
-      if (this.previous[slot] === FREE) continue;
+      if (this.next[slot]! < NONE) continue; // free
       let cell = this.home(fnv1a32(this.keys[slot]!));
       while (index[cell] !== NONE) cell = (cell + 1) & mask;
       index[cell] = slot;
@@ -254,7 +262,7 @@ export class DigestTree {
   private allocate(): number {
     const slot = this.free;
     if (slot !== NONE) {
-      this.free = this.next[slot]!;
+      this.free = freeNext(this.next[slot]!);
       return slot;
     }
     if (this.used === this.hashes.length) this.growSlots(this.used + (this.used >>> 1));
@@ -264,18 +272,13 @@ export class DigestTree {
   /** The slot arrays, `slots` long (more than now). */
   private growSlots(slots: number): void {
     const keys = new Array<string>(slots).fill("");
-    const values = new Array<unknown>(slots).fill(undefined);
-    for (let slot = 0; slot < this.used; slot++) {
-      keys[slot] = this.keys[slot]!;
-      values[slot] = this.values[slot];
-    }
+    for (let slot = 0; slot < this.used; slot++) keys[slot] = this.keys[slot]!;
     this.keys = keys;
-    this.values = values;
+    this.places = grown(this.places, new Int32Array(slots));
     this.tags = grown(this.tags, new Uint16Array(slots));
     this.hashes = grown(this.hashes, new BigUint64Array(slots));
     this.halves = new Uint32Array(this.hashes.buffer);
     this.next = grown(this.next, new Int32Array(slots));
-    this.previous = grown(this.previous, new Int32Array(slots));
   }
 
   get(key: string): bigint | undefined {
@@ -320,11 +323,17 @@ export class DigestTree {
     for (let slot = this.heads[leaf]!; slot !== NONE; slot = this.next[slot]!, n++) {
       if (n === out.keys.length) out.grow();
       out.keys[n] = this.keys[slot]!;
-      out.values[n] = this.values[slot];
+      out.places[n] = this.places[slot]!;
+      out.slots[n] = slot;
       out.hashes[2 * n] = this.halves[2 * slot + LOW]!;
       out.hashes[2 * n + 1] = this.halves[2 * slot + 1 - LOW]!;
     }
     out.count = n;
+  }
+
+  /** Record a new place for the key listed at `slot` (see `LeafList.slots`: valid until the tree changes). */
+  movePlace(slot: number, place: number): void {
+    this.places[slot] = place;
   }
 
   /** Every [key, entry hash] pair, leaf by leaf. */
@@ -349,20 +358,19 @@ export class LeafList {
   count = 0;
   // Small at first: it grows (doubling) to the largest leaf listed, once per list.
   keys: string[] = ["", ""];
-  /** The value each entry's hash was computed from, where `set` was given one. */
-  values: unknown[] = [undefined, undefined];
+  /** Where the caller keeps each key's value, as `set` was told (NO_PLACE: it was not). */
+  places = new Int32Array(2);
+  /** Each entry's slot in the tree (for `DigestTree.movePlace`). */
+  slots = new Int32Array(2);
   /** Entry hashes as 32-bit halves, low first: entry i at 2i and 2i + 1. */
   hashes = new Uint32Array(4);
 
   grow(): void {
     const n = 2 * this.keys.length;
-    for (let i = this.keys.length; i < n; i++) {
-      this.keys.push("");
-      this.values.push(undefined);
-    }
-    const hashes = new Uint32Array(2 * n);
-    hashes.set(this.hashes);
-    this.hashes = hashes;
+    for (let i = this.keys.length; i < n; i++) this.keys.push("");
+    this.places = grown(this.places, new Int32Array(n));
+    this.slots = grown(this.slots, new Int32Array(n));
+    this.hashes = grown(this.hashes, new Uint32Array(2 * n));
   }
 
   /** Put the entries in key order (code-unit order, as `<` compares strings). */
@@ -372,17 +380,17 @@ export class LeafList {
     const keys = this.keys;
     order.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
     const sortedKeys = order.map((i) => keys[i]!);
-    const sortedValues = order.map((i) => this.values[i]);
-    const sortedHashes = new Uint32Array(2 * n);
+    const places = Int32Array.from(order, (i) => this.places[i]!);
+    const slots = Int32Array.from(order, (i) => this.slots[i]!);
+    const hashes = new Uint32Array(2 * n);
     order.forEach((from, to) => {
-      sortedHashes[2 * to] = this.hashes[2 * from]!;
-      sortedHashes[2 * to + 1] = this.hashes[2 * from + 1]!;
+      hashes[2 * to] = this.hashes[2 * from]!;
+      hashes[2 * to + 1] = this.hashes[2 * from + 1]!;
     });
-    for (let i = 0; i < n; i++) {
-      keys[i] = sortedKeys[i]!;
-      this.values[i] = sortedValues[i];
-    }
-    this.hashes.set(sortedHashes);
+    for (let i = 0; i < n; i++) keys[i] = sortedKeys[i]!;
+    this.places.set(places);
+    this.slots.set(slots);
+    this.hashes.set(hashes);
   }
 }
 
@@ -392,7 +400,7 @@ function foldToLeaf(h: number): number {
 }
 
 /** `into`, holding a copy of `from` (`into` is the larger). */
-function grown<T extends Int32Array | Uint16Array | BigUint64Array>(from: T, into: T): T {
+function grown<T extends Int32Array | Uint16Array | Uint32Array | BigUint64Array>(from: T, into: T): T {
   into.set(from as never);
   return into;
 }

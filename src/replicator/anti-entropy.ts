@@ -18,7 +18,7 @@
  * that does not know level 3 answers with an error and the ordinary round does everything.
  */
 import type { Clock } from "../clock.js";
-import { GROUPS, LEAVES, LEAVES_PER_GROUP, LeafList, groupOf, leafOf } from "../cluster/digest-tree.js";
+import { GROUPS, LEAVES, LEAVES_PER_GROUP, LeafList, NO_PLACE, groupOf, leafOf } from "../cluster/digest-tree.js";
 import {
   answerDigest,
   concatDiffs,
@@ -283,17 +283,21 @@ export class AntiEntropy {
    */
   private addLeaf(page: RangePageWriter, list: LeafList, after: string | undefined, largeTo: string | undefined, large: { key: string; value: Crdt }[] | undefined): boolean {
     const budget = this.budget();
-    // Nothing waits to be rehashed: every value the tree lists is the one the store holds.
+    const store = this.o.store;
+    // Nothing waits to be rehashed: every hash the tree lists is current (no lookup per key to ask).
     const clean = this.digests.pending === 0;
     for (let i = 0; i < list.count; i++) {
       const key = list.keys[i]!;
       if (after !== undefined && key <= after) continue;
       let lo = list.hashes[2 * i]!;
       let hi = list.hashes[2 * i + 1]!;
-      let value = clean ? (list.values[i] as Crdt | undefined) : undefined;
+      if (!clean && this.digests.isStale(key)) lo = hi = 0; // no hash yet
+      // Read where the tree says the store keeps it; looked up (and the place noted) when it moved.
+      const place = list.places[i]!;
+      let value = place === NO_PLACE ? undefined : store.valueAtPlace(place, key);
       if (value === undefined) {
-        if (!clean && this.digests.isStale(key)) lo = hi = 0; // no hash yet
-        value = this.o.store.value(key);
+        value = store.value(key);
+        if (value !== undefined) this.tree.movePlace(list.slots[i]!, store.placeOf(key));
       }
       if (value !== undefined) {
         // The key twice (entry and KeyHash), the origin, the data, tags and lengths (UTF-8 at most 3 bytes a char).

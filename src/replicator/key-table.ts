@@ -89,6 +89,20 @@ export class KeyTable<V> {
     return this.find(key) >= 0;
   }
 
+  /**
+   * Where `key`'s entry is, or −1: its position, until a squeeze moves it (see `atPlace`). A caller
+   * that keeps it reads the entry later without hashing and probing (after a change to the key,
+   * the last-lookup cache makes asking free).
+   */
+  placeOf(key: string): number {
+    return this.find(key);
+  }
+
+  /** The value at `place` if that entry is still `key`'s; undefined otherwise (look the key up). */
+  atPlace(place: number, key: string): V | undefined {
+    return place >= 0 && place < this.end && this.keyAt[place] === key ? this.valueAt[place] : undefined;
+  }
+
   set(key: string, value: V): this {
     const at = this.find(key);
     if (at >= 0) {

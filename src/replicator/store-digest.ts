@@ -116,10 +116,11 @@ export class RestoredDigest implements DigestSeeds {
   }
 }
 
-/** The keys a bulk-pull page's merge changed, in order, with the value each held right then. */
+/** The keys a bulk-pull page's merge changed, in order, with the value each held right then and where the store keeps it. */
 interface PageChanges {
   keys: string[];
   values: (Crdt | undefined)[];
+  places: number[];
 }
 
 export class StoreDigest {
@@ -146,9 +147,10 @@ export class StoreDigest {
     this.dirty = new DirtyKeys(store);
     store.onChange((key) => {
       if (this.page === undefined) return this.changed(key);
-      // The store just found this key: its table's last-lookup cache makes this read free.
+      // The store just found this key: its table's last-lookup cache makes these reads free.
       this.page.keys.push(key);
       this.page.values.push(store.value(key));
+      this.page.places.push(store.placeOf(key));
     });
     // A store restored from a snapshot is filled before we exist: take the hashes the snapshot
     // stored, and hash the rest of what it holds (tombstones are few: always rehashed).
@@ -187,7 +189,7 @@ export class StoreDigest {
    * rehash: a million keys pulled do not each go into the set of changed keys and out again.
    */
   mergeSeeded(merge: () => void, seed: (take: (key: string, value: Crdt, hash: bigint) => void) => void): void {
-    const page: PageChanges = { keys: [], values: [] };
+    const page: PageChanges = { keys: [], values: [], places: [] };
     this.page = page;
     try {
       merge();
@@ -197,7 +199,7 @@ export class StoreDigest {
       throw error;
     }
     this.page = undefined;
-    const { keys, values } = page;
+    const { keys, values, places } = page;
     const taken = new Uint8Array(keys.length);
     // Changes come in the page's order. One that is not the next value offered is left in place for
     // the values after it: a key the merge left alone was not announced, so it is never matched.
@@ -206,7 +208,7 @@ export class StoreDigest {
       seed((key, value, hash) => {
         if (keys[c] !== key) return;
         if (values[c] === value && hash !== 0n) {
-          this.tree.set(key, hash, value);
+          this.tree.set(key, hash, places[c]);
           this.dirty.delete(key); // changed before the page, not rehashed yet
           taken[c] = 1;
         }
@@ -289,7 +291,7 @@ export class StoreDigest {
     if (v !== undefined) {
       const hash = isSummedSet(v) && v.size >= INCREMENTAL_MIN_ELEMENTS ? this.setHash(key, v, jobDeadline) : this.wholeHash(key, v);
       if (hash === undefined) return false;
-      this.tree.set(key, keyEntryHash(key, hash), v);
+      this.tree.set(key, keyEntryHash(key, hash), this.store.placeOf(key)); // still the last key the store looked up
       return true;
     }
     this.setDigests.delete(key);

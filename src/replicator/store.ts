@@ -46,6 +46,17 @@ export class Store implements RestorableStore {
     return this.unsettledCount === 0 || value === undefined ? (value as Crdt | undefined) : this.settled(key, value);
   }
 
+  /** Where the store keeps `key`'s value (KeyTable.placeOf), or −1. */
+  placeOf(key: string): number {
+    return this.values.placeOf(key);
+  }
+
+  /** `key`'s value if `place` still holds it (KeyTable.atPlace); undefined otherwise: look the key up. */
+  valueAtPlace(place: number, key: string): Crdt | undefined {
+    const value = this.values.atPlace(place, key);
+    return this.unsettledCount === 0 || value === undefined ? (value as Crdt | undefined) : this.settled(key, value);
+  }
+
   holds(key: string): boolean {
     return this.values.has(key);
   }

@@ -7,6 +7,7 @@ import {
   GROUPS,
   LEAVES,
   LeafList,
+  NO_PLACE,
   diffHashes,
   groupOf,
   leafOf,
@@ -162,29 +163,36 @@ describe("DigestTree", () => {
     );
   });
 
-  it("lists a leaf with each key's hash and the value last set with it, unsorted or sorted", () => {
-    type ValueOp = { kind: "set"; key: string; hash: bigint; value: number | undefined } | { kind: "delete"; key: string };
-    const valueOp: fc.Arbitrary<ValueOp> = fc.oneof(
-      fc.record({ kind: fc.constant("set" as const), key: fc.constantFrom(...KEY_POOL), hash: hash64, value: fc.option(fc.nat(), { nil: undefined }) }),
+  it("lists a leaf with each key's hash and the place last set with it, unsorted or sorted", () => {
+    type PlaceOp = { kind: "set"; key: string; hash: bigint; place: number | undefined } | { kind: "move"; key: string; place: number } | { kind: "delete"; key: string };
+    const placeOp: fc.Arbitrary<PlaceOp> = fc.oneof(
+      fc.record({ kind: fc.constant("set" as const), key: fc.constantFrom(...KEY_POOL), hash: hash64, place: fc.option(fc.nat(2 ** 31 - 1), { nil: undefined }) }),
+      fc.record({ kind: fc.constant("move" as const), key: fc.constantFrom(...KEY_POOL), place: fc.nat(2 ** 31 - 1) }),
       fc.record({ kind: fc.constant("delete" as const), key: fc.constantFrom(...KEY_POOL) }),
     );
     assertProperty(
-      "listLeaf == leafKeys + values",
-      fc.property(fc.array(valueOp, { maxLength: 300 }), (ops) => {
+      "listLeaf == leafKeys + places",
+      fc.property(fc.array(placeOp, { maxLength: 300 }), (ops) => {
         const tree = new DigestTree();
-        const model = new Map<string, { hash: bigint; value: unknown }>();
+        const model = new Map<string, { hash: bigint; place: number }>();
+        const list = new LeafList();
         for (const o of ops) {
           if (o.kind === "set") {
-            // A value wrapped in an object (what the tree is given is a CRDT value): identity is what counts.
-            const value = o.value === undefined ? undefined : { v: o.value };
-            tree.set(o.key, o.hash, value);
-            model.set(o.key, { hash: o.hash, value });
+            tree.set(o.key, o.hash, o.place);
+            model.set(o.key, { hash: o.hash, place: o.place ?? NO_PLACE });
+          } else if (o.kind === "move") {
+            // Moved as a bulk-pull page does: through the slot its leaf's listing gives.
+            const entry = model.get(o.key);
+            if (entry === undefined) continue;
+            tree.listLeaf(leafOf(o.key), list);
+            const i = list.keys.slice(0, list.count).indexOf(o.key);
+            tree.movePlace(list.slots[i]!, o.place);
+            entry.place = o.place;
           } else {
             tree.delete(o.key);
             model.delete(o.key);
           }
         }
-        const list = new LeafList();
         for (const leaf of new Set([...KEY_POOL].map(leafOf))) {
           tree.listLeaf(leaf, list);
           for (const sorted of [false, true]) {
@@ -192,7 +200,7 @@ describe("DigestTree", () => {
             const listed = Array.from({ length: list.count }, (_, i) => ({
               key: list.keys[i]!,
               hash: BigInt(list.hashes[2 * i]!) | (BigInt(list.hashes[2 * i + 1]!) << 32n),
-              value: list.values[i],
+              place: list.places[i],
             }));
             const expected = [...model].filter(([k]) => leafOf(k) === leaf).map(([key, e]) => ({ key, ...e }));
             const byKey = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
@@ -203,7 +211,7 @@ describe("DigestTree", () => {
             listed.forEach((e, i) => {
               assert.equal(e.key, expected[i]!.key);
               assert.equal(e.hash, expected[i]!.hash);
-              assert.equal(e.value, expected[i]!.value, `the value set last with ${e.key}`);
+              assert.equal(e.place, expected[i]!.place, `the place set last with ${e.key}`);
             });
           }
         }

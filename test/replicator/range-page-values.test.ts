@@ -1,7 +1,7 @@
-// A bulk-pull page takes each value from the digest tree's listing, where the value its hash was
-// computed from sits next to the key (no store lookup per key), only while nothing waits to be
-// rehashed. With a backlog too large to hash before answering, the page must carry what the store
-// holds now, without a hash, never the value the tree last saw.
+// A bulk-pull page reads each value where the digest tree says the store keeps it (no lookup per
+// key), checked: a place that no longer holds the key (the store squeezed out its holes) is looked
+// up instead, and noted. With a rehash backlog too large to hash before answering, a changed key
+// goes without a hash, never with the one the tree holds for its old value.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { GROUPS } from "../../src/cluster/digest-tree.js";
@@ -32,7 +32,7 @@ function holder(): { store: Store; ae: AntiEntropy; clock: VirtualClock } {
   return { store, ae, clock };
 }
 
-/** Every entry of every page of a bulk pull of the whole store: key → [count, hash]. */
+/** Every entry of every page of a bulk pull of the whole store: key → [counter value, hash]. */
 function pullAll(ae: AntiEntropy): Map<string, [number, bigint]> {
   const out = new Map<string, [number, bigint]>();
   const buckets = Array.from({ length: GROUPS }, (_, bucket) => ({ bucket, hash: 0n }));
@@ -73,6 +73,22 @@ describe("bulk-pull pages", () => {
     for (const [k, [count, hash]] of during) {
       assert.equal(count, 2, `${k}: the store's value, not the one the tree was hashed from`);
       assert.equal(hash, 0n, `${k}: no hash while it waits to be rehashed`);
+    }
+  });
+
+  it("carry each key's own value after the store moved its entries (a place is checked, then looked up)", async () => {
+    const { store, ae, clock } = holder();
+    const n = 1_000;
+    const key = (i: number): string => `key-${i}`;
+    for (let i = 0; i < n; i++) store.set(key(i), "gcounter", GCounter.empty().increment("a~1", i + 1).resetDelta(), "local");
+    assert.ok(await clock.until(() => ae.pendingRehash === 0, 60_000));
+    // Most keys deleted: the store squeezes its holes out, and the rest move to other places.
+    for (let i = 0; i < n; i++) if (i % 5 !== 0) store.addTombstone({ key: key(i), kind: "gcounter", deletedAtMs: 1, originNode: "a" }, "local");
+    assert.ok(await clock.until(() => ae.pendingRehash === 0, 60_000));
+    for (let pass = 0; pass < 2; pass++) {
+      const pulled = pullAll(ae);
+      assert.equal(pulled.size, n / 5);
+      for (let i = 0; i < n; i += 5) assert.equal(pulled.get(key(i))?.[0], i + 1, `pass ${pass}: ${key(i)} has its own value`);
     }
   });
 });
