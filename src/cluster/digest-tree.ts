@@ -58,8 +58,8 @@ export class DigestTree {
   // The root lives in a typed array too: a bigint field would allocate on every update.
   private readonly root = new BigUint64Array(1);
   // Entries live in slots of parallel arrays: ~30 bytes a key with the index, against ~70 for a
-  // Map per leaf (entry, heap bigint, table). A leaf's slots are chained both ways (listing a leaf
-  // walks its chain; a delete unlinks in place). A key's slot is found through an open-addressing
+  // Map per leaf (entry, heap bigint, table). A leaf's slots are chained (listing a leaf walks its
+  // chain; see `next`). A key's slot is found through an open-addressing
   // index (linear probing) on its FNV hash: a few array reads at any size, where walking a chain
   // would cost a cache miss per entry of the leaf (~150 at 10 M keys). Each slot keeps 16 bits of
   // its key's FNV: a probe compares them before touching the key string (a cache miss, then a
