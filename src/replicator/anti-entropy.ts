@@ -309,7 +309,7 @@ export class AntiEntropy {
           else this.sendLarge(largeTo, this.largeEntry(key, value));
         }
       } else {
-        const tombstone = this.o.store.tombstone(key);
+        const tombstone = store.tombstone(key);
         if (tombstone === undefined) continue;
         page.tombstone(tombstone, lo, hi);
       }

@@ -42,8 +42,7 @@ export class Store implements RestorableStore {
 
   /** The key's value (its `kind` says its data type), without a record around it. */
   value(key: string): Crdt | undefined {
-    const value = this.values.get(key);
-    return this.unsettledCount === 0 || value === undefined ? (value as Crdt | undefined) : this.settled(key, value);
+    return this.settled(key, this.values.get(key));
   }
 
   /** Where the store keeps `key`'s value (KeyTable.placeOf), or −1. */
@@ -53,8 +52,7 @@ export class Store implements RestorableStore {
 
   /** `key`'s value if `place` still holds it (KeyTable.atPlace); undefined otherwise: look the key up. */
   valueAtPlace(place: number, key: string): Crdt | undefined {
-    const value = this.values.atPlace(place, key);
-    return this.unsettledCount === 0 || value === undefined ? (value as Crdt | undefined) : this.settled(key, value);
+    return this.settled(key, this.values.atPlace(place, key));
   }
 
   holds(key: string): boolean {
@@ -125,9 +123,13 @@ export class Store implements RestorableStore {
     return this.unsettledCount === 0;
   }
 
-  /** `value` decoded if deferred: kept, or — corrupt — the key dropped (announced, so the digest lets peers repair it). */
-  private settled(key: string, value: Crdt | number): Crdt | undefined {
-    if (typeof value !== "number") return value;
+  /**
+   * What the table holds for `key` as a value: a deferred one decoded, and kept, or — corrupt — the
+   * key dropped (announced, so the digest lets peers repair it). While nothing is deferred (always,
+   * but after a restore), no check.
+   */
+  private settled(key: string, value: Crdt | number | undefined): Crdt | undefined {
+    if (this.unsettledCount === 0 || typeof value !== "number") return value as Crdt | undefined;
     let decoded: Crdt | undefined;
     try {
       decoded = this.deferredValues!.decode(value);
@@ -198,7 +200,7 @@ export class Store implements RestorableStore {
 
   *entries(): IterableIterator<[string, StoredValue]> {
     for (const [key, stored] of this.values) {
-      const value = this.unsettledCount === 0 ? (stored as Crdt) : this.settled(key, stored);
+      const value = this.settled(key, stored);
       if (value !== undefined) yield [key, { kind: value.kind, value }];
     }
   }
