@@ -334,6 +334,8 @@ export interface DigestReply {
     | undefined;
   /** keys the replier wants the requester to send */
   wanted: string[];
+  /** groups holding a key whose hash the replier is still computing: ask again shortly */
+  hashing: number[];
 }
 
 /** Full states of some keys, for repair, join and read replies. */
@@ -2422,7 +2424,7 @@ export const DigestRequest: MessageFns<DigestRequest> = {
 };
 
 function createBaseDigestReply(): DigestReply {
-  return { differing: [], keys: [], state: undefined, wanted: [] };
+  return { differing: [], keys: [], state: undefined, wanted: [], hashing: [] };
 }
 
 export const DigestReply: MessageFns<DigestReply> = {
@@ -2442,6 +2444,13 @@ export const DigestReply: MessageFns<DigestReply> = {
     }
     for (const v of message.wanted) {
       writer.uint32(34).string(v!);
+    }
+    if (message.hashing.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.hashing) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -2500,6 +2509,24 @@ export const DigestReply: MessageFns<DigestReply> = {
 
             message.wanted.push(reader.string());
             continue;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.hashing.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.hashing.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
           }
         }
         if ((tag & 7) === 4 || tag === 0) {

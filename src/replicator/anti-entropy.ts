@@ -68,9 +68,13 @@ const RANGE_STREAMS = 3;
 /**
  * When a group that differs holds a large set of ours, the round looks again this much later
  * before going on: a large key that changes often is otherwise caught with a delta in flight by
- * many rounds, and each such round would ship (and re-encode) all of it.
+ * many rounds, and each such round would ship (and re-encode) all of it. The same when the peer
+ * says it is still hashing a key of a differing group (a large set's first digest takes several
+ * slices on a loaded machine): its hash there is stale, the difference perhaps none.
  */
 const RECHECK_DELAY_MS = 100;
+/** At most this many looks again per round (a peer still hashing, or lying about it, holds a round up ≤ 2 s). */
+const RECHECKS_MAX = 20;
 
 /** A key as this node holds it: a value (with its encoding) or a tombstone. */
 interface Holding {
@@ -218,7 +222,9 @@ export class AntiEntropy {
     }
     this.digests.refreshForAnswer();
     const reply = answerDigest(this.tree, { level: request.level as 0 | 1, buckets: request.buckets });
-    return { differing: [...reply.differing], keys: [...reply.keys], wanted: [] };
+    const hashing = new Set<number>();
+    for (const key of this.digests.hashing()) hashing.add(groupOf(leafOf(key)));
+    return { differing: [...reply.differing], keys: [...reply.keys], wanted: [], ...(hashing.size > 0 ? { hashing: [...hashing] } : {}) };
   }
 
   /**
@@ -389,7 +395,7 @@ export class AntiEntropy {
     await this.digests.refreshAll();
     let first = openRound(this.tree);
     let opening = await this.digest(ask, first);
-    if (this.holdsLargeSet(opening.differing)) {
+    for (let recheck = 0; recheck < RECHECKS_MAX && this.worthRecheck(opening, recheck); recheck++) {
       await new Promise<void>((resolve) => this.o.clock.setTimeout(resolve, RECHECK_DELAY_MS));
       await this.digests.refreshAll();
       first = openRound(this.tree);
@@ -443,9 +449,14 @@ export class AntiEntropy {
     this.o.stats.repair(cause);
   }
 
-  /** True when a group in `groups` holds one of our large sets (see RECHECK_DELAY_MS). */
-  private holdsLargeSet(groups: readonly number[]): boolean {
-    const differing = new Set(groups);
+  /**
+   * Whether to ask for the opening again (see RECHECK_DELAY_MS) rather than diff: the peer is still
+   * hashing a key in a differing group, or (once) such a group holds one of our large sets.
+   */
+  private worthRecheck(opening: DigestReply, recheck: number): boolean {
+    const differing = new Set(opening.differing);
+    if (opening.hashing?.some((g) => differing.has(g)) === true) return true;
+    if (recheck > 0) return false;
     for (const key of this.digests.largeSetKeys()) if (differing.has(groupOf(leafOf(key)))) return true;
     return false;
   }

@@ -132,6 +132,8 @@ export class StoreDigest {
   /** Large sets whose first digest is under way. */
   private readonly jobs = new Map<string, DigestJob>();
   private timer: TimerHandle | undefined;
+  /** Whether `timer` waits for writes to pause (DELAY_MS) rather than for the next slice. */
+  private debouncing = false;
   private stopped = false;
   /** Changes seen so far (tells the background rehash whether writes paused). */
   private changes = 0;
@@ -235,10 +237,26 @@ export class StoreDigest {
     while (!this.refreshFor(SLICE_MS)) await new Promise<void>((resolve) => this.clock.soon(resolve));
   }
 
-  /** Before answering a digest request: a small backlog is hashed now (an exact answer), a bulk load's is left to the background. */
+  /**
+   * Before answering a digest request: a small backlog is hashed now (an exact answer), a bulk
+   * load's is left to the background. A large set's first digest that one slice did not finish
+   * goes on in the background at once, not after the writes pause: a peer waits for it (see
+   * `hashing`).
+   */
   refreshForAnswer(): void {
-    if (this.dirty.size <= ANSWER_REFRESH_MAX) this.refreshFor(Infinity);
-    else this.schedule(0);
+    if (this.dirty.size > ANSWER_REFRESH_MAX) this.schedule(0);
+    else if (!this.refreshFor(Infinity)) {
+      if (this.debouncing) {
+        this.clock.clear(this.timer);
+        this.timer = undefined;
+      }
+      this.schedule(0);
+    }
+  }
+
+  /** Keys whose first set digest is still running: the tree's hash of them is not current. */
+  hashing(): IterableIterator<string> {
+    return this.jobs.keys();
   }
 
   /** Stop the background rehashing (the replicator is closing). */
@@ -253,6 +271,7 @@ export class StoreDigest {
     if (this.stopped || this.timer !== undefined) return;
     const changes = this.changes;
     const since = backlogSince ?? this.clock.now();
+    this.debouncing = delayMs === DELAY_MS;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       if (this.stopped) return;

@@ -106,6 +106,7 @@ export interface PbDigestReply {
   keys: PbKeyHash[];
   state: PbFullState | null;
   wanted: string[];
+  hashing: number[];
 }
 export interface PbRepairRequest {
   from: string;

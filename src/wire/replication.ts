@@ -212,6 +212,7 @@ function nodeReplyToPb(r: NodeReply): object {
         differing: (r.differing ?? []).map((b, i) => needU32(b, `${w}.differing[${i}]`)),
         keys: keyHashesToPb(r.keys ?? [], `${w}.keys`),
         wanted: (r.wanted ?? []).map((k, i) => needString(k, `${w}.wanted[${i}]`)),
+        hashing: (r.hashing ?? []).map((g, i) => needU32(g, `${w}.hashing[${i}]`)),
       };
       if (r.state !== undefined) digest["state"] = fullStateToPb(r.state, `${w}.state`);
       return { digest };
@@ -257,6 +258,7 @@ function nodeReplyFromPb(m: PbNodeReply, what: string): NodeReply {
       keys: keyHashesFromPb(d.keys, `${what}.digest.keys`),
       wanted: d.wanted.map((k, i) => keyId(k, `${what}.digest.wanted[${i}]`)),
     };
+    if (d.hashing.length > 0) out.hashing = d.hashing.slice();
     if (d.state != null) out.state = fullStateFromPb(d.state, `${what}.digest.state`);
     return out;
   }

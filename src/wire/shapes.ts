@@ -148,6 +148,8 @@ export interface DigestReply {
   keys: KeyHash[];
   state?: FullState;
   wanted: string[];
+  /** Groups holding a key whose hash the replier is still computing (a large set's first digest): ask again shortly. */
+  hashing?: number[];
 }
 
 export interface RepairRequest {

@@ -2,12 +2,14 @@
  * When the digest tree catches up with changes (src/replicator/store-digest.ts): in the background
  * once writes pause — a burst's backlog is hashed after the burst, each key once — but no later
  * than about a second after the backlog began when writes never pause; an answer or a round still
- * hashes what is pending at once. Virtual time: the delays are exact, nothing sleeps.
+ * hashes what is pending at once, and a large set's first digest that an answer could not finish
+ * goes on at once. Virtual time: the delays are exact, nothing sleeps.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { keyEntryHash } from "../../src/cluster/hashing.js";
 import { GCounter } from "../../src/crdt/gcounter.js";
+import { GSet } from "../../src/crdt/gset.js";
 import { Store } from "../../src/replicator/store.js";
 import { StoreDigest } from "../../src/replicator/store-digest.js";
 import { contentHash } from "../../src/wire/hash.js";
@@ -80,6 +82,25 @@ test("an answer during a burst hashes the pending keys at once", async () => {
     await digest.refreshAll(); // a round's refresh: at once too
     assert.equal(digest.pending, 0);
     exact();
+  } finally {
+    digest.stop();
+  }
+});
+
+test("a large set's first digest that an answer left unfinished is named, and goes on at once instead of after the writes pause", async () => {
+  const { store, digest, clock } = setup();
+  try {
+    // Its first digest walks 20,000 elements: several 8 ms slices on any machine.
+    let set = GSet.empty<string>();
+    for (let i = 0; i < 20_000; i++) set = set.add("w~1", `element-${i}`);
+    store.set("big", "gset", set.resetDelta(), "remote");
+    digest.refreshForAnswer();
+    assert.deepEqual([...digest.hashing()], ["big"], "the answer's slice did not finish the digest");
+    assert.equal(digest.hashOf("big"), undefined);
+    // The change armed the 200 ms wait for writes to pause; the peer waiting for the hash does not wait that long.
+    assert.ok(await clock.until(() => digest.pending === 0, 20), "still hashing 20 ms (virtual) after the answer");
+    assert.deepEqual([...digest.hashing()], []);
+    assert.equal(digest.hashOf("big"), keyEntryHash("big", contentHash(store.value("big")!)));
   } finally {
     digest.stop();
   }

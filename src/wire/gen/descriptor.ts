@@ -551,6 +551,11 @@ export const descriptor = {
                   "rule": "repeated",
                   "type": "string",
                   "id": 4
+                },
+                "hashing": {
+                  "rule": "repeated",
+                  "type": "uint32",
+                  "id": 5
                 }
               }
             },
