@@ -753,6 +753,7 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
       skip(); // the whole pack: its keys come back from the peers
     }
   });
+  store.indexRestored();
   const prev = report.previous;
   if (prev !== undefined && prev.cleanShutdown && prev.node === nodeId && prev.writerId !== "") {
     target.writerId = prev.writerId;

@@ -56,6 +56,8 @@ export interface RestorableStore extends StoreView {
   deferTo(values: DeferredValues): void;
   /** Restore value `n` of the deferred values, to be decoded later; announced like a `set`. */
   setDeferred(key: string, n: number): void;
+  /** Index the keys `setDeferred` put in, in one pass (the first lookup after them would; the restore's time includes it). */
+  indexRestored(): void;
   /** Decode deferred values for about `budgetMs`; true once none is left. */
   settleDeferred(budgetMs: number): boolean;
   /** Returns false if an equal or newer tombstone exists. */

@@ -18,6 +18,11 @@
  * the entry so that noting a change the store just made costs no hashing (the last-lookup cache
  * finds it) and no set of its own; deleting the entry drops its mark.
  *
+ * A restore appends (`append`): the entry goes in without a probe, and the index takes every
+ * entry appended since the last lookup in one pass when a lookup next needs it (`indexAppended`),
+ * a key appended again keeping its last value. Ten million probes, each a cache miss into an
+ * index being filled, cost a restore seconds; the one pass's writes do not wait on each other.
+ *
  * Deleting leaves a hole (iteration skips it); once holes are half the entries they are squeezed
  * out. An iterator running then finds its place as in V8's own tables: the squeeze records the
  * positions it removed, and the iterator, holding the era it started in, follows the records to
@@ -38,6 +43,9 @@ interface Era {
 }
 
 export class KeyTable<V> {
+  /** `replaced`: told of the value an appended entry replaced (see `append`). */
+  constructor(private readonly replaced?: (old: V) => void) {}
+
   private keyAt: (string | undefined)[] = [];
   private valueAt: (V | undefined)[] = [];
   /** Entries in use, holes included (the arrays may be longer: reserved). */
@@ -58,9 +66,12 @@ export class KeyTable<V> {
   private lastKey: string | undefined;
   private lastHash = 0;
   private lastAt = -1;
+  /** The first entry appended and not indexed yet; `end` when none is. */
+  private indexedTo = 0;
 
   /** Make room for `entries` entries without growing on the way (a bulk load that knows how many are coming). */
   reserve(entries: number): void {
+    if (this.indexedTo < this.end) this.indexAppended();
     if (2 * Math.ceil(entries) > this.cells.length) this.rebuildIndex(entries);
     if (entries > this.keyAt.length) {
       // Allocated once at full length: pushing to ten million copies the arrays a dozen times.
@@ -77,6 +88,7 @@ export class KeyTable<V> {
   }
 
   get size(): number {
+    if (this.indexedTo < this.end) this.indexAppended(); // a key appended twice counts once
     return this.end - this.holes;
   }
 
@@ -110,7 +122,7 @@ export class KeyTable<V> {
       return this;
     }
     const hash = this.lastHash;
-    if (2 * (this.occupied + 1) > this.cells.length) this.rebuildIndex(this.size + 1); // twice the cells: a quarter full after
+    if (2 * (this.occupied + 1) > this.cells.length) this.rebuildIndex(this.end - this.holes + 1); // twice the cells: a quarter full after
     const position = this.end++;
     if (position === this.hashAt.length) this.growEntries(2 * position);
     if (position < this.keyAt.length) {
@@ -122,8 +134,28 @@ export class KeyTable<V> {
     }
     this.hashAt[position] = hash;
     this.cells[this.emptyCell(hash)] = position + 1;
+    this.indexedTo = this.end;
     this.lastAt = position;
     return this;
+  }
+
+  /**
+   * Set `key` to `value` as a new entry, indexed later (see the class comment): for keys that are
+   * most likely new. If it was there, the next lookup finds the old entry replaced by this one
+   * (moved to the end, its mark kept) and tells `replaced` of the old value.
+   */
+  append(key: string, value: V): void {
+    const position = this.end++;
+    if (position === this.hashAt.length) this.growEntries(2 * position);
+    if (position < this.keyAt.length) {
+      this.keyAt[position] = key;
+      this.valueAt[position] = value;
+    } else {
+      this.keyAt.push(key);
+      this.valueAt.push(value);
+    }
+    this.hashAt[position] = fnv1a32(key, this.basis) | 0;
+    this.lastKey = undefined; // it may be this key, now at another place
   }
 
   /** Mark `key`'s entry: true if it was not marked, false if it was, undefined if `key` is absent. */
@@ -194,6 +226,7 @@ export class KeyTable<V> {
     let era = this.era;
     let at = 0;
     for (;;) {
+      if (this.indexedTo < this.end) this.indexAppended(); // a key appended again leaves its old place
       // Each squeeze since the last step moved this position back by the holes before it.
       for (let s = era.squeezed; s !== undefined; s = era.squeezed) {
         at -= countBelow(s.removed, at);
@@ -209,6 +242,7 @@ export class KeyTable<V> {
 
   /** The entry position of `key`, or −1; remembered, with the key's hash, for the next call. */
   private find(key: string): number {
+    if (this.indexedTo < this.end) this.indexAppended();
     if (key === this.lastKey) return this.lastAt;
     const hash = fnv1a32(key, this.basis) | 0;
     const cells = this.cells;
@@ -225,6 +259,48 @@ export class KeyTable<V> {
     this.lastHash = hash;
     this.lastAt = at;
     return at;
+  }
+
+  /** Index the entries appended since the last lookup (the next lookup would); an earlier entry of the same key becomes a hole. */
+  indexAppended(): void {
+    const from = this.indexedTo;
+    if (2 * (this.occupied + this.end - from) > this.cells.length) this.rebuildIndex(this.end, from);
+    const { cells, mask, hashAt, keyAt } = this;
+    for (let at = from; at < this.end; at++) {
+      const hash = hashAt[at]!;
+      const key = keyAt[at];
+      let free = -1;
+      let c = hash & mask;
+      for (; ; c = (c + 1) & mask) {
+        const e = cells[c]!;
+        if (e === EMPTY) break;
+        if (e === DELETED) {
+          if (free < 0) free = c;
+        } else if (hashAt[e - 1] === hash && keyAt[e - 1] === key) break;
+      }
+      const old = cells[c]! - 1;
+      if (old >= 0) {
+        cells[c] = at + 1;
+        this.replace(old, at);
+      } else if (free >= 0) cells[free] = at + 1;
+      else {
+        cells[c] = at + 1;
+        this.occupied++;
+      }
+    }
+    this.indexedTo = this.end;
+    if (this.holes >= MIN_ENTRIES && 2 * this.holes >= this.end) this.squeeze();
+  }
+
+  /** Entry `old`'s key was appended again at `at`: `old` becomes a hole, its mark goes to `at`. */
+  private replace(old: number, at: number): void {
+    const value = this.valueAt[old] as V;
+    this.keyAt[old] = undefined;
+    this.valueAt[old] = undefined;
+    this.markAt[at] = this.markAt[old]!;
+    this.markAt[old] = 0;
+    this.holes++;
+    this.replaced?.(value);
   }
 
   /** Make the per-entry typed arrays `length` long. */
@@ -246,20 +322,25 @@ export class KeyTable<V> {
     return c;
   }
 
-  /** A fresh index that holds `entries` entries at most half full, built from the stored hashes. */
-  private rebuildIndex(entries: number): void {
-    const length = Math.max(4 * MIN_ENTRIES, 2 ** Math.ceil(Math.log2(2 * Math.max(entries, this.size))));
+  /**
+   * A fresh index that holds `entries` entries at most half full, built from the stored hashes of
+   * the entries before `upTo` (those after it are appended ones, not indexed yet).
+   */
+  private rebuildIndex(entries: number, upTo = this.end): void {
+    const length = Math.max(4 * MIN_ENTRIES, 2 ** Math.ceil(Math.log2(2 * Math.max(entries, this.end - this.holes))));
     const cells = new Int32Array(length);
     const mask = length - 1;
-    for (let at = 0; at < this.end; at++) {
+    let indexed = 0;
+    for (let at = 0; at < upTo; at++) {
       if (this.keyAt[at] === undefined) continue;
       let c = this.hashAt[at]! & mask;
       while (cells[c] !== EMPTY) c = (c + 1) & mask;
       cells[c] = at + 1;
+      indexed++;
     }
     this.cells = cells;
     this.mask = mask;
-    this.occupied = this.size;
+    this.occupied = indexed;
   }
 
   /** Drop the holes, keeping the order; running iterators follow through the era record. */
@@ -285,6 +366,7 @@ export class KeyTable<V> {
       this.markAt[at] = 0;
     }
     this.end = to;
+    this.indexedTo = to;
     this.holes = 0;
     const next: Era = { squeezed: undefined };
     this.era.squeezed = { removed, next };

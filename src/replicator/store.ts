@@ -22,7 +22,9 @@ export type { ChangeSource, StoredValue, TombstoneInfo } from "../extension/stor
 
 export class Store implements RestorableStore {
   /** A number is a deferred value's (see `deferTo`): an integer costs no object. */
-  private readonly values = new KeyTable<Crdt | number>();
+  private readonly values = new KeyTable<Crdt | number>((old) => {
+    if (typeof old === "number") this.oneSettled(); // a deferred value setDeferred replaced
+  });
   private deferredValues: DeferredValues | undefined;
   private readonly tombstoneMap = new Map<string, TombstoneInfo>();
   private readonly listeners: StoreListener[] = [];
@@ -90,6 +92,7 @@ export class Store implements RestorableStore {
 
   /** Deferred values not decoded yet. */
   get unsettled(): number {
+    if (this.unsettledCount > 0) this.values.indexAppended(); // a key deferred twice counts once
     return this.unsettledCount;
   }
 
@@ -101,9 +104,12 @@ export class Store implements RestorableStore {
   setDeferred(key: string, n: number): void {
     if (this.deferredValues === undefined) throw new InvalidArgumentError("setDeferred: call deferTo first");
     this.unsettledCount++; // first: forgetting a deferred value this one replaces must not let the source go
-    this.forget(key);
-    this.values.set(key, n);
+    this.values.append(key, n); // a restore's keys are new: indexed in one pass (see KeyTable.append)
     this.announce(key, "restore");
+  }
+
+  indexRestored(): void {
+    this.values.indexAppended();
   }
 
   settleDeferred(budgetMs: number): boolean {

@@ -1,6 +1,7 @@
 /**
  * KeyTable (the store's index) behaves as a Map<string, V>: same answers, same iteration order,
- * and iterators that run while the table changes visit what a Map's iterators would.
+ * and iterators that run while the table changes visit what a Map's iterators would. An append
+ * (indexed at the next lookup) behaves as a Map's delete and set of the key.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -8,7 +9,7 @@ import fc from "fast-check";
 import { KeyTable } from "../../src/replicator/key-table.js";
 
 type Op =
-  | { op: "set"; key: string; value: number }
+  | { op: "set" | "append"; key: string; value: number }
   | { op: "delete"; key: string }
   | { op: "get"; key: string }
   | { op: "step" }
@@ -25,6 +26,7 @@ const manyKeys = fc.integer({ min: 0, max: 150 }).map((i) => `k${i}`);
 const opOn = (key: fc.Arbitrary<string>, deletes = 4): fc.Arbitrary<Op> =>
   fc.oneof(
     { weight: 5, arbitrary: fc.record({ op: fc.constant("set" as const), key, value: fc.integer() }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant("append" as const), key, value: fc.integer() }) },
     { weight: deletes, arbitrary: fc.record({ op: fc.constant("delete" as const), key }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("get" as const), key }) },
     { weight: 3, arbitrary: fc.constant({ op: "step" as const }) },
@@ -39,13 +41,22 @@ describe("KeyTable", () => {
     const anyOp = fc.oneof(op, opOn(manyKeys, 12), markOp(key), markOp(manyKeys));
     fc.assert(
       fc.property(fc.array(anyOp, { maxLength: 400, size: "max" }), (ops) => {
-        const table = new KeyTable<number>();
+        const replaced: number[] = [];
+        const table = new KeyTable<number>((old) => replaced.push(old));
         const map = new Map<string, number>();
+        const replacedInMap: number[] = [];
         const marked = new Set<string>(); // a mark goes with its entry: a delete drops it
         for (const o of ops) {
           if (o.op === "set") {
             table.set(o.key, o.value);
             map.set(o.key, o.value);
+          } else if (o.op === "append") {
+            // Several in a row go in unindexed: the next lookup indexes them together.
+            table.append(o.key, o.value);
+            if (map.has(o.key)) replacedInMap.push(map.get(o.key)!);
+            map.delete(o.key);
+            map.set(o.key, o.value);
+            continue;
           } else if (o.op === "delete") {
             assert.equal(table.delete(o.key), map.delete(o.key));
             marked.delete(o.key);
@@ -62,6 +73,7 @@ describe("KeyTable", () => {
         }
         for (const k of map.keys()) assert.equal(table.marked(k), marked.has(k), k);
         assert.deepEqual([...table.entries()], [...map.entries()]);
+        assert.deepEqual(replaced, replacedInMap, "the values appends replaced, in order");
         assert.deepEqual([...table.keys()], [...map.keys()]);
         assert.deepEqual([...table.values()], [...map.values()]);
       }),
@@ -84,6 +96,10 @@ describe("KeyTable", () => {
         for (const o of ops) {
           if (o.op === "set") {
             table.set(o.key, o.value);
+            map.set(o.key, o.value);
+          } else if (o.op === "append") {
+            table.append(o.key, o.value);
+            map.delete(o.key);
             map.set(o.key, o.value);
           } else if (o.op === "delete") {
             table.delete(o.key);
