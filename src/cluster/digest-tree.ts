@@ -114,6 +114,67 @@ export class DigestTree {
     return tree;
   }
 
+  /**
+   * A tree of the entries `fill` hands to `add` (a key, and its entry hash as 32-bit halves, low
+   * then high), filled in one pass and indexed once at the end: a restore seeds ten million keys,
+   * where a probe per key into an index being filled costs a cache miss, and a bigint per key an
+   * allocation. A key added twice keeps its last hash.
+   */
+  static build(capacity: number, fill: (add: (key: string, lo: number, hi: number) => void) => void): DigestTree {
+    const tree = new DigestTree(capacity);
+    let fnvs = new Int32Array(tree.hashes.length);
+    const leafHalves = new Uint32Array(tree.leafHashes.buffer);
+    fill((key, lo, hi) => {
+      const slot = tree.allocate(); // a new tree frees none: slots come in order
+      if (slot >= fnvs.length) fnvs = grown(fnvs, new Int32Array(tree.hashes.length));
+      const fnv = fnv1a32(key);
+      fnvs[slot] = fnv;
+      tree.keys[slot] = key;
+      tree.places[slot] = NO_PLACE;
+      tree.tags[slot] = fnv;
+      tree.halves[2 * slot + LOW] = lo;
+      tree.halves[2 * slot + 1 - LOW] = hi;
+      const leaf = foldToLeaf(fnv);
+      tree.next[slot] = tree.heads[leaf]!;
+      tree.heads[leaf] = slot;
+      leafHalves[2 * leaf + LOW]! ^= lo;
+      leafHalves[2 * leaf + 1 - LOW]! ^= hi;
+      tree.count++;
+    });
+    tree.indexBuilt(fnvs);
+    return tree;
+  }
+
+  /** Index every slot of a tree `build` filled (`fnvs`: each slot's key's FNV), and sum the leaves into the groups and root. */
+  private indexBuilt(fnvs: Int32Array): void {
+    const cells = 2 ** Math.ceil(Math.log2(this.count / MAX_LOAD + 1));
+    if (cells > this.index.length) {
+      this.index = new Int32Array(cells).fill(NONE);
+      this.indexShift = 32 - Math.log2(cells);
+    }
+    const index = this.index;
+    const mask = index.length - 1;
+    for (let slot = 0; slot < this.used; slot++) {
+      const fnv = fnvs[slot]!;
+      const key = this.keys[slot];
+      let cell = this.home(fnv);
+      for (let other = index[cell]!; other !== NONE; cell = (cell + 1) & mask, other = index[cell]!) {
+        if (this.tags[other] === (fnv & 0xffff) && this.keys[other] === key) break; // added before: replaced
+      }
+      const earlier = index[cell]!;
+      index[cell] = slot;
+      if (earlier !== NONE) this.drop(earlier, foldToLeaf(fnv));
+    }
+    for (let group = 0; group < GROUPS; group++) {
+      let sum = 0n;
+      for (let leaf = group * LEAVES_PER_GROUP; leaf < (group + 1) * LEAVES_PER_GROUP; leaf++) sum ^= this.leafHashes[leaf]!;
+      this.groupHashes[group] = sum;
+    }
+    let root = 0n;
+    for (const sum of this.groupHashes) root ^= sum;
+    this.root[0] = root;
+  }
+
   /** Number of keys. */
   get size(): number {
     return this.count;
@@ -168,7 +229,12 @@ export class DigestTree {
     if (cell < 0) return false;
     const slot = this.index[cell]!;
     this.unindex(cell);
-    const leaf = foldToLeaf(fnv);
+    this.drop(slot, foldToLeaf(fnv));
+    return true;
+  }
+
+  /** Take `slot` (of `leaf`, no longer indexed) out of its chain and the hashes, and free it. */
+  private drop(slot: number, leaf: number): void {
     let before = NONE;
     for (let s = this.heads[leaf]!; s !== slot; s = this.next[s]!) before = s;
     if (before === NONE) this.heads[leaf] = this.next[slot]!;
@@ -178,7 +244,6 @@ export class DigestTree {
     this.next[slot] = freeNext(this.free);
     this.free = slot;
     this.count--;
-    return true;
   }
 
   /** XOR `delta` into a leaf, its group and the root. */

@@ -22,7 +22,7 @@
 import type { Clock, TimerHandle } from "../clock.js";
 import { DigestTree } from "../cluster/digest-tree.js";
 import { keyEntryHash } from "../cluster/hashing.js";
-import { advanceDigest, contentHash, DigestJob, isSummedSet, setContentHash, storedHash, tombstoneHash, type HashWork, type SetDigest, type SummedSet } from "../wire/codec.js";
+import { advanceDigest, contentHash, DigestJob, isSummedSet, setContentHash, tombstoneHash, type HashWork, type SetDigest, type SummedSet } from "../wire/codec.js";
 import type { Crdt } from "../crdt/types.js";
 import type { DigestSeeds } from "../durable/snapshots.js";
 import { DirtyKeys } from "./dirty-keys.js";
@@ -98,15 +98,18 @@ export class RestoredDigest implements DigestSeeds {
     let taken: { tree: DigestTree; unhashed: string[] } | undefined;
     if (this.count === store.size) {
       const hashes = this.hashes;
-      const tree = new DigestTree(store.size + store.tombstoneCount);
       const unhashed: string[] = [];
-      let i = 0;
       let key: string | undefined;
-      for (key of store.keys()) {
-        const hash = storedHash(hashes, 8 * i++);
-        if (hash === undefined) unhashed.push(key);
-        else tree.set(key, hash);
-      }
+      const tree = DigestTree.build(store.size + store.tombstoneCount, (add) => {
+        let at = 0;
+        for (key of store.keys()) {
+          const lo = hashes.getUint32(at, true);
+          const hi = hashes.getUint32(at + 4, true);
+          at += 8;
+          if (lo === 0 && hi === 0) unhashed.push(key); // stored without one
+          else add(key, lo, hi);
+        }
+      });
       if (key === this.last) taken = { tree, unhashed };
     }
     this.hashes = new DataView(new ArrayBuffer(0));

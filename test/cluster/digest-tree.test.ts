@@ -65,6 +65,25 @@ describe("DigestTree", () => {
     );
   });
 
+  it("a tree built in one pass (build) equals one set key by key, a key added twice keeping its last hash, and then changes like one", () => {
+    const entry = fc.tuple(fc.constantFrom(...KEY_POOL), hash64.filter((h) => h !== 0n));
+    assertProperty(
+      "build == set",
+      fc.property(fc.array(entry, { maxLength: 200 }), fc.integer({ min: 0, max: 300 }), fc.array(op, { maxLength: 60 }), (entries, capacity, later) => {
+        const built = DigestTree.build(capacity, (add) => {
+          for (const [key, hash] of entries) add(key, Number(hash & 0xffffffffn), Number(hash >> 32n));
+        });
+        const model = new Map(entries);
+        assertSameTree(built, DigestTree.from(model));
+        for (const [k, h] of model) assert.equal(built.get(k), h);
+        // Its index, chains and free slots (a key added twice frees one) go on as a set-built tree's.
+        apply(built, model, later);
+        assertSameTree(built, DigestTree.from(model));
+        for (const [k, h] of model) assert.equal(built.get(k), h);
+      }),
+    );
+  });
+
   it("the same map reached through different histories has identical levels", () => {
     assertProperty(
       "order independence",
