@@ -103,6 +103,10 @@ export interface DigestSeeds {
    * where a pack holds them, not a bigint: a restore of a million keys would allocate one each.)
    */
   restored(key: string, hashes: DataView | undefined, at: number): void;
+  /** Values `restored` so far. */
+  readonly count: number;
+  /** The values `restored` as the `indices`-th (ascending) did not go into the store after all. */
+  dropped(indices: readonly number[]): void;
   /** About `values` values are coming (what the last write held): room for them at once. */
   reserve(values: number): void;
 }
@@ -725,35 +729,44 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     if (e.type !== "value" || e.key !== key) skip();
     else putLoose(key, e.kind, e.value, e.digest);
   });
-  // Keys whose packed state a loose entry or a marker replaces: one lookup per packed value.
-  const looseHeld = layout.loose.size > 0;
+  // Keys whose packed state a loose entry or a marker replaces and the store does not hold: one
+  // lookup per packed value when there are any (a loose value restored wins by itself: it is in
+  // the store before the packs, and a restore's first value of a key stays, see setDeferred).
   const newer = supersededKeys(layout, store);
   const packed = new PackedValues(target.stats, expected);
   store.deferTo(packed);
+  const packedFrom = seeds?.count ?? 0;
   await forEachEntry(db, PACK_PREFIX, RESTORE_PACK_CHUNK, (k, bytes) => {
     layout.packs.push(k);
     layout.nextPack = Math.max(layout.nextPack, Number.parseInt(k.slice(PACK_PREFIX.length), 16) + 1 || 0);
     try {
       readPack(bytes, seeds?.version ?? 0, (key, type, pack, start, end, hashes, hashAt) => {
-        // A loose entry or a marker is newer than the pack (a key corrupt in "v/" stays skipped). A
-        // loose value restored is in the store: asked there, whose last-lookup cache then serves
-        // the put (a set lookup of ten million fresh strings costs seconds).
-        if ((looseHeld && store.holds(key)) || (newer !== undefined && newer.has(key))) return;
-        let kind: DataKind;
+        // A loose entry or a marker is newer than the pack (a key corrupt in "v/" stays skipped).
+        if (newer !== undefined && newer.has(key)) return;
         try {
-          kind = kindOf(type);
+          kindOf(type);
         } catch {
           skip();
           return;
         }
-        // Decoded on first read or by the background settle (see Snapshots.open).
-        put(key, kind, packed.add(pack, type, start, end), hashes, hashAt);
+        if (tombstones && store.tombstone(key) !== undefined) {
+          stale.push(key);
+          return;
+        }
+        // Decoded on first read or by the background settle (see Snapshots.open); value n is the
+        // (packedFrom + n)-th the digest seeds were given.
+        store.setDeferred(key, packed.add(pack, type, start, end));
+        seeds?.restored(key, hashes, hashAt);
+        report.values++;
       });
     } catch {
       skip(); // the whole pack: its keys come back from the peers
     }
   });
-  store.indexRestored();
+  // Packed values of keys restored before them (from a loose entry) are not taken.
+  const dropped = store.indexRestored();
+  report.values -= dropped.length;
+  seeds?.dropped(dropped.map((n) => packedFrom + n));
   const prev = report.previous;
   if (prev !== undefined && prev.cleanShutdown && prev.node === nodeId && prev.writerId !== "") {
     target.writerId = prev.writerId;

@@ -54,10 +54,17 @@ export interface RestorableStore extends StoreView {
   reserve(keys: number): void;
   /** Where the numbers given to `setDeferred` are decoded (one source per restore, set before them). */
   deferTo(values: DeferredValues): void;
-  /** Restore value `n` of the deferred values, to be decoded later; announced like a `set`. */
+  /**
+   * Restore value `n` of the deferred values, to be decoded later, announced like a `set` — unless
+   * `key` holds a value already (restored before it: what a restore puts in first wins); then
+   * `indexRestored` names `n`.
+   */
   setDeferred(key: string, n: number): void;
-  /** Index the keys `setDeferred` put in, in one pass (the first lookup after them would; the restore's time includes it). */
-  indexRestored(): void;
+  /**
+   * Index the keys `setDeferred` put in, in one pass (the first lookup after them would; the
+   * restore's time includes it). Returns the deferred values not taken, in the order given.
+   */
+  indexRestored(): number[];
   /** Decode deferred values for about `budgetMs`; true once none is left. */
   settleDeferred(budgetMs: number): boolean;
   /** Returns false if an equal or newer tombstone exists. */

@@ -19,8 +19,9 @@
  * finds it) and no set of its own; deleting the entry drops its mark.
  *
  * A restore appends (`append`): the entry goes in without a probe, and the index takes every
- * entry appended since the last lookup in one pass when a lookup next needs it (`indexAppended`),
- * a key appended again keeping its last value. Ten million probes, each a cache miss into an
+ * entry appended since the last lookup in one pass when a lookup next needs it (`indexAppended`);
+ * an appended entry whose key was there already is dropped then (a restore's precedence: what it
+ * put in first stays). Ten million probes, each a cache miss into an
  * index being filled, cost a restore seconds; the one pass's writes do not wait on each other.
  *
  * Deleting leaves a hole (iteration skips it); once holes are half the entries they are squeezed
@@ -43,8 +44,8 @@ interface Era {
 }
 
 export class KeyTable<V> {
-  /** `replaced`: told of the value an appended entry replaced (see `append`). */
-  constructor(private readonly replaced?: (old: V) => void) {}
+  /** `dropped`: told of each appended value not taken, its key being there already (see `append`). */
+  constructor(private readonly dropped?: (value: V) => void) {}
 
   private keyAt: (string | undefined)[] = [];
   private valueAt: (V | undefined)[] = [];
@@ -88,7 +89,7 @@ export class KeyTable<V> {
   }
 
   get size(): number {
-    if (this.indexedTo < this.end) this.indexAppended(); // a key appended twice counts once
+    if (this.indexedTo < this.end) this.indexAppended(); // a key appended again counts once
     return this.end - this.holes;
   }
 
@@ -140,9 +141,9 @@ export class KeyTable<V> {
   }
 
   /**
-   * Set `key` to `value` as a new entry, indexed later (see the class comment): for keys that are
-   * most likely new. If it was there, the next lookup finds the old entry replaced by this one
-   * (moved to the end, its mark kept) and tells `replaced` of the old value.
+   * Add `key` with `value` as a new entry, indexed later (see the class comment): for keys that
+   * are most likely new. If the key is there already (or was appended before), the next lookup
+   * finds the earlier entry, and `dropped` is told of `value`.
    */
   append(key: string, value: V): void {
     const position = this.end++;
@@ -226,7 +227,7 @@ export class KeyTable<V> {
     let era = this.era;
     let at = 0;
     for (;;) {
-      if (this.indexedTo < this.end) this.indexAppended(); // a key appended again leaves its old place
+      if (this.indexedTo < this.end) this.indexAppended(); // an appended key already there is dropped
       // Each squeeze since the last step moved this position back by the holes before it.
       for (let s = era.squeezed; s !== undefined; s = era.squeezed) {
         at -= countBelow(s.removed, at);
@@ -261,7 +262,7 @@ export class KeyTable<V> {
     return at;
   }
 
-  /** Index the entries appended since the last lookup (the next lookup would); an earlier entry of the same key becomes a hole. */
+  /** Index the entries appended since the last lookup (the next lookup would); one whose key is there already becomes a hole. */
   indexAppended(): void {
     const from = this.indexedTo;
     if (2 * (this.occupied + this.end - from) > this.cells.length) this.rebuildIndex(this.end, from);
@@ -278,11 +279,8 @@ export class KeyTable<V> {
           if (free < 0) free = c;
         } else if (hashAt[e - 1] === hash && keyAt[e - 1] === key) break;
       }
-      const old = cells[c]! - 1;
-      if (old >= 0) {
-        cells[c] = at + 1;
-        this.replace(old, at);
-      } else if (free >= 0) cells[free] = at + 1;
+      if (cells[c]! > 0) this.drop(at);
+      else if (free >= 0) cells[free] = at + 1;
       else {
         cells[c] = at + 1;
         this.occupied++;
@@ -292,15 +290,13 @@ export class KeyTable<V> {
     if (this.holes >= MIN_ENTRIES && 2 * this.holes >= this.end) this.squeeze();
   }
 
-  /** Entry `old`'s key was appended again at `at`: `old` becomes a hole, its mark goes to `at`. */
-  private replace(old: number, at: number): void {
-    const value = this.valueAt[old] as V;
-    this.keyAt[old] = undefined;
-    this.valueAt[old] = undefined;
-    this.markAt[at] = this.markAt[old]!;
-    this.markAt[old] = 0;
+  /** Appended entry `at`'s key is there already: `at` becomes a hole. */
+  private drop(at: number): void {
+    const value = this.valueAt[at] as V;
+    this.keyAt[at] = undefined;
+    this.valueAt[at] = undefined;
     this.holes++;
-    this.replaced?.(value);
+    this.dropped?.(value);
   }
 
   /** Make the per-entry typed arrays `length` long. */

@@ -65,17 +65,19 @@ export class RestoredDigest implements DigestSeeds {
   // re-indexes every key about twice over. Eight bytes a value, little-endian as stored; 0: none.
   private hashes = new DataView(new ArrayBuffer(8 * 1024));
   /** Values restored (a key restored twice counts twice), and the last one's key. */
-  private count = 0;
+  private values = 0;
   private last: string | undefined;
+  /** Ascending indices of restored values the store did not take (see `dropped`). */
+  private drops: readonly number[] = [];
 
   reserve(values: number): void {
     if (8 * values > this.hashes.byteLength) this.grow(8 * values);
   }
 
   restored(key: string, hashes: DataView | undefined, at: number): void {
-    const n = this.count;
+    const n = this.values;
     if (8 * n === this.hashes.byteLength) this.grow(Math.max(8 * 1024, 16 * n));
-    this.count++;
+    this.values++;
     const own = this.hashes;
     // Copied as two 32-bit halves: no bigint per value.
     own.setUint32(8 * n, hashes === undefined ? 0 : hashes.getUint32(at, true), true);
@@ -83,26 +85,38 @@ export class RestoredDigest implements DigestSeeds {
     this.last = key;
   }
 
+  get count(): number {
+    return this.values;
+  }
+
+  dropped(indices: readonly number[]): void {
+    this.drops = indices;
+  }
+
   private grow(bytes: number): void {
     const grown = new Uint8Array(bytes);
-    grown.set(new Uint8Array(this.hashes.buffer, 0, 8 * this.count));
+    grown.set(new Uint8Array(this.hashes.buffer, 0, 8 * this.values));
     this.hashes = new DataView(grown.buffer);
   }
 
   /**
    * The seeded tree and the keys left to rehash, once: undefined unless the store holds exactly
-   * the values restored, the last one last (anything else, or a key restored twice, is rehashed
-   * whole: always right).
+   * the values restored but those it did not take, the last one last (anything else, e.g. a key
+   * restored twice the last of all, is rehashed whole: always right).
    */
   take(store: Store): { tree: DigestTree; unhashed: string[] } | undefined {
     let taken: { tree: DigestTree; unhashed: string[] } | undefined;
-    if (this.count === store.size) {
+    const drops = this.drops;
+    if (this.values - drops.length === store.size) {
       const hashes = this.hashes;
       const unhashed: string[] = [];
       let key: string | undefined;
       const tree = DigestTree.build(store.size + store.tombstoneCount, (add) => {
         let at = 0;
+        let d = 0;
         for (key of store.keys()) {
+          // A value the store did not take has no key here: its hash is passed over.
+          for (; d < drops.length && drops[d] === at >>> 3; d++) at += 8;
           const lo = hashes.getUint32(at, true);
           const hi = hashes.getUint32(at + 4, true);
           at += 8;
@@ -113,8 +127,9 @@ export class RestoredDigest implements DigestSeeds {
       if (key === this.last) taken = { tree, unhashed };
     }
     this.hashes = new DataView(new ArrayBuffer(0));
-    this.count = 0;
+    this.values = 0;
     this.last = undefined;
+    this.drops = [];
     return taken;
   }
 }

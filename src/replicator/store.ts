@@ -22,9 +22,13 @@ export type { ChangeSource, StoredValue, TombstoneInfo } from "../extension/stor
 
 export class Store implements RestorableStore {
   /** A number is a deferred value's (see `deferTo`): an integer costs no object. */
-  private readonly values = new KeyTable<Crdt | number>((old) => {
-    if (typeof old === "number") this.oneSettled(); // a deferred value setDeferred replaced
+  private readonly values = new KeyTable<Crdt | number>((value) => {
+    if (typeof value !== "number") return;
+    this.oneSettled(); // a deferred value not taken (see setDeferred)
+    this.droppedDeferred.push(value);
   });
+  /** Deferred values not taken since the last `indexRestored`. */
+  private droppedDeferred: number[] = [];
   private deferredValues: DeferredValues | undefined;
   private readonly tombstoneMap = new Map<string, TombstoneInfo>();
   private readonly listeners: StoreListener[] = [];
@@ -103,13 +107,16 @@ export class Store implements RestorableStore {
 
   setDeferred(key: string, n: number): void {
     if (this.deferredValues === undefined) throw new InvalidArgumentError("setDeferred: call deferTo first");
-    this.unsettledCount++; // first: forgetting a deferred value this one replaces must not let the source go
+    this.unsettledCount++;
     this.values.append(key, n); // a restore's keys are new: indexed in one pass (see KeyTable.append)
     this.announce(key, "restore");
   }
 
-  indexRestored(): void {
+  indexRestored(): number[] {
     this.values.indexAppended();
+    const dropped = this.droppedDeferred;
+    this.droppedDeferred = [];
+    return dropped;
   }
 
   settleDeferred(budgetMs: number): boolean {

@@ -2,7 +2,8 @@
  * Deferred values (issue 13): a restore may put values into the store undecoded. Each is decoded
  * once, on its first read or by `settleDeferred`; a write or a delete replaces it without decoding;
  * one that turns out corrupt drops its key and announces the change (so the digest lets peers
- * repair it).
+ * repair it). What a restore puts in first wins: a deferred value for a key the store holds
+ * already is dropped, named by `indexRestored`, and never decoded.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -87,17 +88,35 @@ describe("deferred values in the store", () => {
     assert.equal(store.settleDeferred(10), true);
   });
 
-  test("a key restored twice holds the later value, also when it was the only one not decoded", () => {
+  test("a key restored twice holds the first value: the later one is named by indexRestored and never decoded", () => {
     const store = new Store();
-    const fake = new Fake([1, 2]);
+    const fake = new Fake([1, 2, 3]);
     store.deferTo(fake);
     store.setDeferred("k", 0);
-    store.setDeferred("k", 1);
-    assert.equal(store.unsettled, 1);
-    assert.equal((store.value("k") as GCounter).value, 2);
-    assert.equal(fake.decoded[0], undefined, "the replaced one is never decoded");
-    assert.equal(fake.decoded[1], 1);
+    store.setDeferred("other", 1);
+    store.setDeferred("k", 2);
+    assert.deepEqual(store.indexRestored(), [2]);
+    assert.deepEqual(store.indexRestored(), [], "named once");
+    assert.equal(store.size, 2);
+    assert.deepEqual([...store.keys()], ["k", "other"]);
+    assert.equal(store.unsettled, 2);
+    assert.equal((store.value("k") as GCounter).value, 1);
+    assert.equal((store.value("other") as GCounter).value, 2);
+    assert.equal(fake.decoded[2], undefined, "the dropped one is never decoded");
     assert.equal(store.unsettled, 0);
+  });
+
+  test("a value set before (a loose entry's) stays; the deferred one is dropped, and when it was the only one the count reaches 0", () => {
+    const store = new Store();
+    const fake = new Fake([7]);
+    store.deferTo(fake);
+    store.set("k", "gcounter", GCounter.empty().increment("a~1", 5).resetDelta(), "restore");
+    store.setDeferred("k", 0);
+    assert.deepEqual(store.indexRestored(), [0]);
+    assert.equal(store.unsettled, 0);
+    assert.equal((store.value("k") as GCounter).value, 5);
+    assert.equal(fake.decoded[0], undefined);
+    store.deferTo(new Fake([1])); // nothing deferred is left: a next restore may defer its own
   });
 
   test("misuse: deferred values need their source first, and one restore's at a time", () => {
