@@ -688,7 +688,6 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   }
   // Tables sized once for what the last write held, not grown key by key (bounded: the disk is ours, but a bad number must not take the heap).
   const expected = Math.min(report.previous?.values ?? 0, MAX_RESERVE);
-  store.reserve(expected);
   await forEachEntry(db, TOMBSTONE_PREFIX, RESTORE_CHUNK, (k, bytes) => {
     const e = decoded(bytes);
     if (e === undefined) return;
@@ -700,22 +699,18 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   // (Lookups skipped when there is nothing to find: a restore of a repacked store does a million.)
   const tombstones = store.tombstoneCount > 0;
   const seeds = target.digests;
-  seeds?.reserve(expected);
-  const put = (key: string, kind: DataKind, value: Crdt | number, hashes: DataView | undefined, hashAt: number): void => {
-    if (tombstones && store.tombstone(key) !== undefined) stale.push(key);
-    else {
-      if (typeof value === "number") store.setDeferred(key, value);
-      else store.set(key, kind, value, "restore");
-      seeds?.restored(key, hashes, hashAt);
-      report.values++;
-    }
-  };
   // A loose entry's hash (one bigint each: loose entries are at most an eighth of the store).
   const loneHash = new DataView(new ArrayBuffer(8));
   const putLoose = (key: string, kind: DataKind, value: Crdt, d: StoredDigestHash | undefined): void => {
+    if (tombstones && store.tombstone(key) !== undefined) {
+      stale.push(key);
+      return;
+    }
+    store.set(key, kind, value, "restore");
     const seeded = d !== undefined && d.version === seeds?.version;
     if (seeded) loneHash.setBigUint64(0, d.hash, true);
-    put(key, kind, value, seeded ? loneHash : undefined, 0);
+    seeds?.restored(key, seeded ? loneHash : undefined, 0);
+    report.values++;
   };
   await forEachEntry(db, VALUE_PREFIX, RESTORE_CHUNK, (k, bytes) => {
     const key = k.slice(VALUE_PREFIX.length);
@@ -733,9 +728,15 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   // lookup per packed value when there are any (a loose value restored wins by itself: it is in
   // the store before the packs, and a restore's first value of a key stays, see setDeferred).
   const newer = supersededKeys(layout, store);
+  // A packed value of a loose entry's key is put in too, and dropped only when indexed: room for both.
+  const entries = Math.min(expected + layout.loose.size, MAX_RESERVE);
+  store.reserve(entries);
+  seeds?.reserve(entries);
   const packed = new PackedValues(target.stats, expected);
   store.deferTo(packed);
   const packedFrom = seeds?.count ?? 0;
+  // Packed values of keys restored before them (from a loose entry) are not taken: the seeds' numbers of those.
+  const dropped: number[] = [];
   await forEachEntry(db, PACK_PREFIX, RESTORE_PACK_CHUNK, (k, bytes) => {
     layout.packs.push(k);
     layout.nextPack = Math.max(layout.nextPack, Number.parseInt(k.slice(PACK_PREFIX.length), 16) + 1 || 0);
@@ -762,11 +763,11 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     } catch {
       skip(); // the whole pack: its keys come back from the peers
     }
+    // Indexed a pack at a time: ten million keys in one go would hold the event loop for seconds.
+    for (const n of store.indexRestored()) dropped.push(packedFrom + n);
   });
-  // Packed values of keys restored before them (from a loose entry) are not taken.
-  const dropped = store.indexRestored();
   report.values -= dropped.length;
-  seeds?.dropped(dropped.map((n) => packedFrom + n));
+  seeds?.dropped(dropped);
   const prev = report.previous;
   if (prev !== undefined && prev.cleanShutdown && prev.node === nodeId && prev.writerId !== "") {
     target.writerId = prev.writerId;
