@@ -730,8 +730,11 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   const newer = supersededKeys(layout, store);
   // A packed value of a loose entry's key is put in too, and dropped only when indexed: room for both.
   const entries = Math.min(expected + layout.loose.size, MAX_RESERVE);
+  // Each table's fresh memory costs page faults: one pause each (~1 s at ten million keys), not all in one.
   store.reserve(entries);
+  await yieldToLoop();
   seeds?.reserve(entries);
+  await yieldToLoop();
   const packed = new PackedValues(target.stats, expected);
   store.deferTo(packed);
   const packedFrom = seeds?.count ?? 0;
