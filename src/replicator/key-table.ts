@@ -124,16 +124,7 @@ export class KeyTable<V> {
     }
     const hash = this.lastHash;
     if (2 * (this.occupied + 1) > this.cells.length) this.rebuildIndex(this.end - this.holes + 1); // twice the cells: a quarter full after
-    const position = this.end++;
-    if (position === this.hashAt.length) this.growEntries(2 * position);
-    if (position < this.keyAt.length) {
-      this.keyAt[position] = key;
-      this.valueAt[position] = value;
-    } else {
-      this.keyAt.push(key);
-      this.valueAt.push(value);
-    }
-    this.hashAt[position] = hash;
+    const position = this.addEntry(key, value, hash);
     this.cells[this.emptyCell(hash)] = position + 1;
     this.indexedTo = this.end;
     this.lastAt = position;
@@ -146,6 +137,12 @@ export class KeyTable<V> {
    * finds the earlier entry, and `dropped` is told of `value`.
    */
   append(key: string, value: V): void {
+    this.addEntry(key, value, fnv1a32(key, this.basis) | 0);
+    this.lastKey = undefined; // it may be this key, now at another place
+  }
+
+  /** A new entry at the end, not indexed; its position. */
+  private addEntry(key: string, value: V, hash: number): number {
     const position = this.end++;
     if (position === this.hashAt.length) this.growEntries(2 * position);
     if (position < this.keyAt.length) {
@@ -155,8 +152,8 @@ export class KeyTable<V> {
       this.keyAt.push(key);
       this.valueAt.push(value);
     }
-    this.hashAt[position] = fnv1a32(key, this.basis) | 0;
-    this.lastKey = undefined; // it may be this key, now at another place
+    this.hashAt[position] = hash;
+    return position;
   }
 
   /** Mark `key`'s entry: true if it was not marked, false if it was, undefined if `key` is absent. */
