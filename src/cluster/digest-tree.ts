@@ -153,17 +153,14 @@ export class DigestTree {
       this.indexShift = 32 - Math.log2(cells);
     }
     const index = this.index;
-    const mask = index.length - 1;
     for (let slot = 0; slot < this.used; slot++) {
       const fnv = fnvs[slot]!;
-      const key = this.keys[slot];
-      let cell = this.home(fnv);
-      for (let other = index[cell]!; other !== NONE; cell = (cell + 1) & mask, other = index[cell]!) {
-        if (this.tags[other] === (fnv & 0xffff) && this.keys[other] === key) break; // added before: replaced
+      const cell = this.cellOf(fnv, this.keys[slot]!);
+      if (cell < 0) index[~cell] = slot;
+      else {
+        this.drop(index[cell]!, foldToLeaf(fnv)); // added before: replaced
+        index[cell] = slot;
       }
-      const earlier = index[cell]!;
-      index[cell] = slot;
-      if (earlier !== NONE) this.drop(earlier, foldToLeaf(fnv));
     }
     for (let group = 0; group < GROUPS; group++) {
       let sum = 0n;

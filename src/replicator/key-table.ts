@@ -243,45 +243,31 @@ export class KeyTable<V> {
     if (this.indexedTo < this.end) this.indexAppended();
     if (key === this.lastKey) return this.lastAt;
     const hash = fnv1a32(key, this.basis) | 0;
-    const cells = this.cells;
-    let at = -1;
-    for (let c = hash & this.mask; ; c = (c + 1) & this.mask) {
-      const e = cells[c]!;
-      if (e === EMPTY) break;
-      if (e !== DELETED && this.hashAt[e - 1] === hash && this.keyAt[e - 1] === key) {
-        at = e - 1;
-        break;
-      }
-    }
+    const at = this.probe(key, hash);
     this.lastKey = key;
     this.lastHash = hash;
     this.lastAt = at;
     return at;
   }
 
+  /** The entry position of `key` (of hash `hash`) in the index, or −1. */
+  private probe(key: string | undefined, hash: number): number {
+    const cells = this.cells;
+    for (let c = hash & this.mask; ; c = (c + 1) & this.mask) {
+      const e = cells[c]!;
+      if (e === EMPTY) return -1;
+      if (e !== DELETED && this.hashAt[e - 1] === hash && this.keyAt[e - 1] === key) return e - 1;
+    }
+  }
+
   /** Index the entries appended since the last lookup (the next lookup would); one whose key is there already becomes a hole. */
   indexAppended(): void {
     const from = this.indexedTo;
     if (2 * (this.occupied + this.end - from) > this.cells.length) this.rebuildIndex(this.end, from);
-    const { cells, mask, hashAt, keyAt } = this;
     for (let at = from; at < this.end; at++) {
-      const hash = hashAt[at]!;
-      const key = keyAt[at];
-      let free = -1;
-      let c = hash & mask;
-      for (; ; c = (c + 1) & mask) {
-        const e = cells[c]!;
-        if (e === EMPTY) break;
-        if (e === DELETED) {
-          if (free < 0) free = c;
-        } else if (hashAt[e - 1] === hash && keyAt[e - 1] === key) break;
-      }
-      if (cells[c]! > 0) this.drop(at);
-      else if (free >= 0) cells[free] = at + 1;
-      else {
-        cells[c] = at + 1;
-        this.occupied++;
-      }
+      const hash = this.hashAt[at]!;
+      if (this.probe(this.keyAt[at], hash) >= 0) this.drop(at);
+      else this.cells[this.emptyCell(hash)] = at + 1;
     }
     this.indexedTo = this.end;
     if (this.holes >= MIN_ENTRIES && 2 * this.holes >= this.end) this.squeeze();
