@@ -44,13 +44,13 @@ import type { Level } from "level";
 import { ConfigError, DurableWriteError, InvalidArgumentError, errorMessage } from "../errors.js";
 import type { ReplicatorContext } from "../extension/context.js";
 import type { ReplicatorStats } from "../extension/stats.js";
-import type { DeferredValues, RestorableStore } from "../extension/store-view.js";
+import type { RestorableStore } from "../extension/store-view.js";
 import type { SnapshotOptions } from "./options.js";
+import { PackedValues } from "./packed-values.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import {
   decodeSnapshotEntry,
   decodeValue,
-  decodeValueIn,
   encodeSnapshotEntry,
   kindOf,
   PackWriter,
@@ -778,67 +778,6 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   }
   report.ms = performance.now() - started;
   return { report, stale, layout };
-}
-
-/**
- * The packed values a restore leaves undecoded, numbered in the order restored: each one's pack,
- * data type and byte range sit in typed arrays (no object per value for the garbage collector to
- * copy and mark: ten million of them cost seconds). The packs' bytes stay referenced until every
- * value is decoded. A value that turns out corrupt is counted as a skipped entry, like one found
- * corrupt during the restore.
- */
-class PackedValues implements DeferredValues {
-  private readonly packs: Uint8Array[] = [];
-  private packAt: Int32Array;
-  private startAt: Int32Array;
-  private endAt: Int32Array;
-  /** The data type's wire number (every known one is below 256). */
-  private typeAt: Uint8Array;
-  private count = 0;
-
-  constructor(
-    private readonly stats: ReplicatorStats,
-    expected: number,
-  ) {
-    const length = Math.max(1024, expected);
-    this.packAt = new Int32Array(length);
-    this.startAt = new Int32Array(length);
-    this.endAt = new Int32Array(length);
-    this.typeAt = new Uint8Array(length);
-  }
-
-  /** Number the value at `start`..`end` of `pack` (the pack of the value added before, or the next one). */
-  add(pack: Uint8Array, type: number, start: number, end: number): number {
-    if (this.packs.at(-1) !== pack) this.packs.push(pack);
-    const n = this.count++;
-    if (n === this.packAt.length) this.grow(2 * n);
-    this.packAt[n] = this.packs.length - 1;
-    this.startAt[n] = start;
-    this.endAt[n] = end;
-    this.typeAt[n] = type;
-    return n;
-  }
-
-  decode(n: number): Crdt {
-    try {
-      return decodeValueIn(kindOf(this.typeAt[n]!), this.packs[this.packAt[n]!]!, this.startAt[n]!, this.endAt[n]!);
-    } catch (error) {
-      this.stats.snapshotSkippedEntries++;
-      throw error;
-    }
-  }
-
-  private grow(length: number): void {
-    const grown = <T extends Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-      const b = make(length);
-      b.set(a);
-      return b;
-    };
-    this.packAt = grown(this.packAt, (n) => new Int32Array(n));
-    this.startAt = grown(this.startAt, (n) => new Int32Array(n));
-    this.endAt = grown(this.endAt, (n) => new Int32Array(n));
-    this.typeAt = grown(this.typeAt, (n) => new Uint8Array(n));
-  }
 }
 
 /**
