@@ -3,7 +3,8 @@
  * `--keys` GCounter keys; `--joins` fresh processes join one after the other. Per join: time from
  * `Replicator.start` until it holds every key, when its first key came (what start-up took: the
  * rest is the transfer), the joiner's CPU, and the existing nodes' CPU over the same time.
- * `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of every worker.
+ * `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of every worker; `BENCH_NODE_FLAGS="--trace-gc ..."`
+ * passes more flags to every worker.
  *
  *   node --import tsx bench/catchup.ts --keys 300000 --joins 3
  */

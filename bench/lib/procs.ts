@@ -66,6 +66,8 @@ export class BenchWorker {
     const prof = process.env["BENCH_CPU_PROF"];
     const execArgv = ["--import", "tsx", "--expose-gc"];
     if (prof) execArgv.push("--cpu-prof", `--cpu-prof-dir=${prof}/${name}`);
+    // BENCH_NODE_FLAGS="--trace-gc ...": more flags for every worker (e.g. to see what starts its collections).
+    execArgv.push(...(process.env["BENCH_NODE_FLAGS"]?.split(" ").filter((f) => f !== "") ?? []));
     const child = fork(WORKER, [name], {
       execArgv,
       serialization: "advanced",
