@@ -10,10 +10,10 @@ import { decodeValueIn, kindOf } from "../wire/codec.js";
  * The packed values a restore leaves undecoded, numbered in the order restored: each one's source
  * (a pack, or a slab its bytes were copied to), data type and byte range sit in typed arrays (no
  * object per value for the garbage collector to copy and mark: ten million of them cost seconds).
- * Why copies once the packs kept pass KEEP_PACKS_BYTES (48 MB): every buffer LevelDB hands out is memory
- * outside V8's heap, and V8 runs a full collection for each 64 MB of it that stays (its "external
- * memory pressure"); keeping every pack (keys and hashes besides the values) cost a 10 M-key
- * restore fifteen full collections, 0.2–0.4 s each. The first slab is sized for the values still
+ * Why copies once the packs kept pass KEEP_PACKS_BYTES (48 MB): every buffer LevelDB hands out
+ * is memory outside V8's heap, and V8 runs a full collection for each 64 MB of it that stays (its
+ * "external memory pressure"); keeping every pack (keys and hashes besides the values) cost a
+ * 10 M-key restore fifteen full collections, 0.2–0.4 s each. The first slab is sized for the values still
  * expected at the size seen so far (the next ones double), so the values take one or two; a
  * smaller restore keeps its packs and copies nothing. The sources stay referenced until every
  * value is decoded. A value that turns out corrupt is counted as a skipped entry, like one found
