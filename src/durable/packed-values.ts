@@ -13,9 +13,9 @@ import { decodeValueIn, kindOf } from "../wire/codec.js";
  * Why copies once the packs kept pass KEEP_PACKS_BYTES (48 MB): every buffer LevelDB hands out
  * is memory outside V8's heap, and V8 runs a full collection for each 64 MB of it that stays (its
  * "external memory pressure"); keeping every pack (keys and hashes besides the values) cost a
- * 10 M-key restore fifteen full collections, 0.2–0.4 s each. The first slab is sized for the values still
- * expected at the size seen so far (the next ones double), so the values take one or two; a
- * smaller restore keeps its packs and copies nothing. The sources stay referenced until every
+ * 10 M-key restore fifteen full collections, 0.2–0.4 s each. The first slab is sized for the
+ * values still expected at the size seen so far (the next ones double), so the values take one or
+ * two; a smaller restore keeps its packs and copies nothing. The sources stay referenced until every
  * value is decoded. A value that turns out corrupt is counted as a skipped entry, like one found
  * corrupt during the restore.
  */
@@ -58,18 +58,14 @@ export class PackedValues implements DeferredValues {
     const length = end - start;
     this.bytes += length;
     this.typeAt[n] = type;
-    if (this.sources.at(-1) !== pack && this.slab === undefined && this.kept + pack.byteLength <= this.keepPacksBytes) {
-      this.sources.push(pack);
-      this.kept += pack.byteLength;
-    }
-    if (this.sources.at(-1) === pack) {
+    if (this.slab === undefined && (this.sources.at(-1) === pack || this.keep(pack))) {
       this.sourceAt[n] = this.sources.length - 1;
       this.startAt[n] = start;
       this.endAt[n] = end;
       return n;
     }
-    if (this.slab === undefined || this.fill + length > this.slab.length) this.nextSlab(length);
-    const slab = this.slab!;
+    let slab = this.slab;
+    if (slab === undefined || this.fill + length > slab.length) slab = this.nextSlab(length);
     let at = this.fill;
     // A value is a few dozen bytes: copied in place, no view per value.
     if (length > 64) slab.set(pack.subarray(start, end), at);
@@ -90,12 +86,22 @@ export class PackedValues implements DeferredValues {
     }
   }
 
+  /** Keep `pack` as it is, if the packs kept so far leave room for it. */
+  private keep(pack: Uint8Array): boolean {
+    if (this.kept + pack.byteLength > this.keepPacksBytes) return false;
+    this.sources.push(pack);
+    this.kept += pack.byteLength;
+    return true;
+  }
+
   /** A new slab: room for the values still expected (at the size seen so far), or twice the last one, at least `length`. */
-  private nextSlab(length: number): void {
+  private nextSlab(length: number): Uint8Array {
     const coming = Math.ceil(1.1 * (this.bytes / this.count) * (this.expected - this.count));
-    this.slab = new Uint8Array(Math.min(MAX_SLAB, Math.max(coming, 2 * (this.slab?.length ?? 0), length)));
-    this.sources.push(this.slab);
+    const slab = new Uint8Array(Math.min(MAX_SLAB, Math.max(coming, 2 * (this.slab?.length ?? 0), length)));
+    this.slab = slab;
+    this.sources.push(slab);
     this.fill = 0;
+    return slab;
   }
 
   private grow(length: number): void {

@@ -698,14 +698,16 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   // A value (loose or packed) of a key that has a tombstone: the tombstone wins, drop the value at the next write.
   // (Lookups skipped when there is nothing to find: a restore of a repacked store does a million.)
   const tombstones = store.tombstoneCount > 0;
+  const deleted = (key: string): boolean => {
+    if (!tombstones || store.tombstone(key) === undefined) return false;
+    stale.push(key);
+    return true;
+  };
   const seeds = target.digests;
   // A loose entry's hash (one bigint each: loose entries are at most an eighth of the store).
   const loneHash = new DataView(new ArrayBuffer(8));
   const putLoose = (key: string, kind: DataKind, value: Crdt, d: StoredDigestHash | undefined): void => {
-    if (tombstones && store.tombstone(key) !== undefined) {
-      stale.push(key);
-      return;
-    }
+    if (deleted(key)) return;
     store.set(key, kind, value, "restore");
     const seeded = d !== undefined && d.version === seeds?.version;
     if (seeded) loneHash.setBigUint64(0, d.hash, true);
@@ -753,10 +755,7 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
           skip();
           return;
         }
-        if (tombstones && store.tombstone(key) !== undefined) {
-          stale.push(key);
-          return;
-        }
+        if (deleted(key)) return;
         // Decoded on first read or by the background settle (see Snapshots.open); value n is the
         // (packedFrom + n)-th the digest seeds were given.
         store.setDeferred(key, packed.add(pack, type, start, end));
