@@ -488,6 +488,19 @@ export interface SnapshotMeta {
   cleanShutdown: boolean;
   /** Values in the store when written: a restore sizes its tables for them up front (0: unknown). */
   values: bigint;
+  /**
+   * The packs the last repack committed. A repack writes its packs in several LevelDB batches and
+   * commits them with the one that holds this meta; packs outside the range are what a repack left
+   * when it crashed or failed before its commit: a restore ignores them and the next write deletes
+   * them. Absent (a release before it, whose repack was one atomic batch): every pack counts.
+   */
+  packs: PackRange | undefined;
+}
+
+/** Packs "p/<first>" up to, not including, "p/<end>" (numbers as in the pack names). */
+export interface PackRange {
+  first: bigint;
+  end: bigint;
 }
 
 function createBaseSlot(): Slot {
@@ -3688,6 +3701,7 @@ function createBaseSnapshotMeta(): SnapshotMeta {
     writerId: "",
     cleanShutdown: false,
     values: 0n,
+    packs: undefined,
   };
 }
 
@@ -3722,6 +3736,9 @@ export const SnapshotMeta: MessageFns<SnapshotMeta> = {
         throw new globalThis.Error("value provided for field message.values of type uint64 too large");
       }
       writer.uint32(56).uint64(message.values);
+    }
+    if (message.packs !== undefined) {
+      PackRange.encode(message.packs, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -3793,6 +3810,77 @@ export const SnapshotMeta: MessageFns<SnapshotMeta> = {
             }
 
             message.values = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.packs = PackRange.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBasePackRange(): PackRange {
+  return { first: 0n, end: 0n };
+}
+
+export const PackRange: MessageFns<PackRange> = {
+  encode(message: PackRange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.first !== 0n) {
+      if (BigInt.asUintN(64, message.first) !== message.first) {
+        throw new globalThis.Error("value provided for field message.first of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.first);
+    }
+    if (message.end !== 0n) {
+      if (BigInt.asUintN(64, message.end) !== message.end) {
+        throw new globalThis.Error("value provided for field message.end of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.end);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PackRange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePackRange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.first = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.end = reader.uint64() as bigint;
             continue;
           }
         }

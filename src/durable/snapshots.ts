@@ -12,8 +12,13 @@
  * writing one "v/" entry per changed key ("loose" entries, the layout of releases before packs,
  * which therefore restore as they are), and once the loose entries outgrow an eighth of the store
  * the next batch repacks: every value into fresh packs, and the old packs, loose entries and "x/"
- * markers deleted, in the same atomic batch. Writes stay incremental (amortised: a key is
- * rewritten by at most one repack per store/8 changes), and a restore is mostly packs.
+ * markers deleted. Writes stay incremental (amortised: a key is rewritten by at most one repack
+ * per store/8 changes), and a restore is mostly packs.
+ * A repack writes its packs in batches of a few MB (one atomic batch of every value held the event
+ * loop for seconds at ten million keys: LevelDB's batch buffer doubles, copied on the main thread)
+ * and commits them with a last batch that deletes what they replace and writes the meta naming
+ * them (`SnapshotMeta.packs`). A restore reads only the packs the meta names: packs a repack wrote
+ * but never committed (a crash, a failed write) are ignored, and the next write deletes them.
  *
  * Lifecycle:
  * - `Snapshots.open` (before the node connects): checks the directory, opens LevelDB, restores
@@ -56,6 +61,7 @@ import {
   PackWriter,
   readPack,
   type SnapshotEntry,
+  type PackRange,
   type SnapshotMeta,
   snapshotValueOf,
   type StoredDigestHash,
@@ -70,6 +76,8 @@ export const GONE_PREFIX = "x/";
 
 /** A pack is closed once it holds this many bytes. */
 const PACK_BYTES = 128 * 1024;
+/** A repack writes its packs to LevelDB in batches of about this many bytes (see the layout above). */
+const PACK_BATCH_BYTES = 2 * 1024 * 1024;
 /** Repack when the loose entries would exceed max(REPACK_MIN_LOOSE, store size / REPACK_FRACTION). */
 const REPACK_MIN_LOOSE = 8192;
 const REPACK_FRACTION = 8;
@@ -174,19 +182,21 @@ type Batch = ReturnType<Db["batch"]>;
 
 /** The snapshot's entries besides values and tombstones (see the layout above). */
 interface Layout {
-  /** LevelDB keys of the packs on disk. */
-  packs: string[];
+  /** Numbers of the packs the last repack committed. */
+  packs: PackRange;
+  /** LevelDB keys of packs on disk outside `packs`, written by a repack that never committed: the next write deletes them. */
+  stray: string[];
   /** Keys with a "v/" entry. */
   loose: Set<string>;
   /** Keys with an "x/" marker. */
   gone: Set<string>;
-  /** Number of the next pack to write (names never repeat: a repack's new packs and the old ones it deletes share one batch). */
+  /** Number of the next pack to write (names never repeat: a restore tells committed packs from others by number). */
   nextPack: number;
 }
 
 /** A batch's changes to the layout: new packs (a repack, which also empties `loose` and `gone`), loose entries written and deleted, markers written. */
 interface LayoutChange {
-  packs: string[] | undefined;
+  packs: PackRange | undefined;
   loose: string[];
   unloose: string[];
   gone: string[];
@@ -206,6 +216,17 @@ function applyChange(layout: Layout, change: LayoutChange): void {
 /** "p/" and the pack number, fixed-width so packs sort in the order they were written. */
 function packName(n: number): string {
   return PACK_PREFIX + n.toString(16).padStart(10, "0");
+}
+
+/** The number in a pack's name; undefined for a name no pack was written under. */
+function packNumber(name: string): number | undefined {
+  const hex = name.slice(PACK_PREFIX.length);
+  return /^[0-9a-f]{10}$/.test(hex) ? Number.parseInt(hex, 16) : undefined;
+}
+
+/** The first LevelDB key after every key that starts with `prefix`. */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 /** The snapshot options `Snapshots` itself uses (write-through is the replicator's per-call choice). */
@@ -402,21 +423,22 @@ export class Snapshots {
    * memtable, and a close before that abandons the flush: the next open replays the whole log
    * before the restore reads a key (13 s of a 10 M-key restart). Closing waits for it.
    */
-  private writeOut(firstPack: string, lastPack: string): void {
+  private writeOut(packs: PackRange): void {
     const previous = this.writingOut;
     this.writingOut = (async () => {
       await previous;
       try {
         // `level` runs classic-level in Node, which has it (its browser build, which we never load, has not).
-        await (this.db as Db & Partial<Compacting>).compactRange?.(firstPack, lastPack);
+        await (this.db as Db & Partial<Compacting>).compactRange?.(packName(packs.first), packName(packs.end - 1));
       } catch (error) {
         this.ctx?.reportError(error); // the log is still there: the next open replays it, as it would have
       }
     })();
   }
 
-  private meta(incarnation: number, writerId: string, clean: boolean): SnapshotMeta {
-    return { node: this.nodeId, incarnation, lastSequence: 0, writtenAtMs: Date.now(), writerId, cleanShutdown: clean, values: this.store.size };
+  /** `packs`: the committed packs as of the batch that writes this meta. */
+  private meta(incarnation: number, writerId: string, clean: boolean, packs = this.layout.packs): SnapshotMeta {
+    return { node: this.nodeId, incarnation, lastSequence: 0, writtenAtMs: Date.now(), writerId, cleanShutdown: clean, values: this.store.size, packs };
   }
 
   /**
@@ -457,20 +479,24 @@ export class Snapshots {
     const layout = this.layout;
     // What this batch changes in the layout, applied once it is on disk.
     const change: LayoutChange = { packs: undefined, loose: [], unloose: [], gone: [] };
+    // The final batch is always synced; with `sync`, every batch (durable writes rely on them all).
+    const sync = clean || this.options.sync === true;
+    // Packs a repack in this batch wrote: stray until the batch commits them.
+    const written: PackRange = { first: layout.nextPack, end: layout.nextPack };
     try {
+      await this.deleteStray();
       const unencodable = new Map<string, unknown>();
-      if (!durable && shouldRepack(layout.loose.size, keys.size, this.store.size)) change.packs = await this.repack(batch, report, unencodable);
+      if (!durable && shouldRepack(layout.loose.size, keys.size, this.store.size)) change.packs = await this.repack(batch, report, unencodable, written, sync);
       await this.writeKeys(batch, keys, expired, report, unencodable, change);
       const ctx = this.ctx;
       // "Clean" promises the next run that every write of this writer id is on disk.
-      const meta = encodeSnapshotEntry({ type: "meta", ...this.meta(ctx.incarnation, ctx.writerId, clean && unencodable.size === 0) });
+      const meta = encodeSnapshotEntry({ type: "meta", ...this.meta(ctx.incarnation, ctx.writerId, clean && unencodable.size === 0, change.packs) });
       batch.put(META_KEY, meta);
       report.bytes += meta.length;
       report.encodeMs = performance.now() - started;
-      // The final batch is always synced; with `sync`, every batch (durable writes rely on them all).
-      await batch.write({ sync: clean || this.options.sync === true });
+      await batch.write({ sync });
       applyChange(layout, change);
-      if (change.packs !== undefined && change.packs.length > 0) this.writeOut(change.packs[0]!, change.packs.at(-1)!);
+      if (change.packs !== undefined && change.packs.end > change.packs.first) this.writeOut(change.packs);
       report.ms = performance.now() - started;
       this.lastWrite = report;
       this.stats.snapshotWriteCount++;
@@ -478,6 +504,7 @@ export class Snapshots {
       return { ok: unencodable.size === 0, unencodable };
     } catch (error) {
       await batch.close().catch(() => undefined); // no-op when write() already closed it
+      for (let n = written.first; n < written.end; n++) layout.stray.push(packName(n));
       // Keep the keys for the next interval (they may have been re-added meanwhile: a Set merges).
       for (const k of keys) this.dirty.add(k);
       for (const k of expired) this.expired.add(k);
@@ -495,7 +522,7 @@ export class Snapshots {
   private async writeKeys(batch: Batch, keys: Set<string>, expired: Set<string>, report: SnapshotWriteReport, unencodable: Map<string, unknown>, change: LayoutChange): Promise<void> {
     const repacked = change.packs !== undefined;
     // Packs that may hold a vanished key's old state (a repack in this batch leaves none).
-    const marksGone = !repacked && this.layout.packs.length > 0;
+    const marksGone = !repacked && this.layout.packs.end > this.layout.packs.first;
     const digests = this.ctx?.digests;
     let sliceStart = performance.now();
     let n = 0;
@@ -552,44 +579,70 @@ export class Snapshots {
     }
   }
 
-  /** Every value into fresh packs; the old packs, loose entries and "x/" markers go (same batch). Returns the new packs' names. */
-  private async repack(batch: Batch, report: SnapshotWriteReport, unencodable: Map<string, unknown>): Promise<string[]> {
+  /**
+   * Every value into fresh packs, written in batches of their own (`written` grows as they are);
+   * the old packs, loose entries and "x/" markers go in `commit`, the batch that commits the new
+   * packs. Returns the new packs' numbers.
+   */
+  private async repack(commit: Batch, report: SnapshotWriteReport, unencodable: Map<string, unknown>, written: PackRange, sync: boolean): Promise<PackRange> {
     const layout = this.layout;
-    const packs: string[] = [];
     // Each value's digest hash as the tree holds it now (none for a key awaiting a rehash).
     const digests = this.ctx?.digests;
     const pack = new PackWriter(digests?.version ?? 0);
-    const close = (): void => {
-      const name = packName(layout.nextPack++);
-      const bytes = pack.finish();
-      batch.put(name, bytes);
-      packs.push(name);
-      report.bytes += bytes.length;
+    let batch = this.db.batch();
+    let batchBytes = 0;
+    const flushPacks = async (): Promise<void> => {
+      const full = batch;
+      batch = this.db.batch();
+      batchBytes = 0;
+      written.end = layout.nextPack; // before the write: a failed one may have left some of them
+      await full.write({ sync });
     };
-    let sliceStart = performance.now();
-    let n = 0;
-    for (const [key, v] of this.store.entries()) {
-      if ((++n & 127) === 0 && performance.now() - sliceStart > SLICE_MS) {
-        await yieldToLoop();
-        sliceStart = performance.now();
+    const close = async (): Promise<void> => {
+      const bytes = pack.finish();
+      batch.put(packName(layout.nextPack++), bytes);
+      report.packs++;
+      report.bytes += bytes.length;
+      batchBytes += bytes.length;
+      if (batchBytes >= PACK_BATCH_BYTES) await flushPacks();
+    };
+    try {
+      let sliceStart = performance.now();
+      let n = 0;
+      for (const [key, v] of this.store.entries()) {
+        if ((++n & 127) === 0 && performance.now() - sliceStart > SLICE_MS) {
+          await yieldToLoop();
+          sliceStart = performance.now();
+        }
+        try {
+          pack.add(key, v.value, digests?.hashOf(key));
+        } catch (error) {
+          unencodable.set(key, error);
+          this.ctx?.reportError(error);
+          continue;
+        }
+        report.values++;
+        if (pack.size >= PACK_BYTES) await close();
       }
-      try {
-        pack.add(key, v.value, digests?.hashOf(key));
-      } catch (error) {
-        unencodable.set(key, error);
-        this.ctx?.reportError(error);
-        continue;
-      }
-      report.values++;
-      if (pack.size >= PACK_BYTES) close();
+      if (pack.count > 0) await close();
+      if (batchBytes > 0) await flushPacks();
+    } finally {
+      await batch.close().catch(() => undefined); // the empty one the last flush left, or one a failure left unwritten
     }
-    if (pack.count > 0) close();
-    for (const name of layout.packs) batch.del(name);
-    for (const key of layout.loose) batch.del(VALUE_PREFIX + key);
-    for (const key of layout.gone) batch.del(GONE_PREFIX + key);
-    report.deletes += layout.packs.length + layout.loose.size + layout.gone.size;
-    report.packs = packs.length;
-    return packs;
+    const old = layout.packs;
+    for (let p = old.first; p < old.end; p++) commit.del(packName(p));
+    for (const key of layout.loose) commit.del(VALUE_PREFIX + key);
+    for (const key of layout.gone) commit.del(GONE_PREFIX + key);
+    report.deletes += old.end - old.first + layout.loose.size + layout.gone.size;
+    return { first: written.first, end: layout.nextPack };
+  }
+
+  /** Delete the packs a repack left without committing them (its own batch: rare, and small). */
+  private async deleteStray(): Promise<void> {
+    const stray = this.layout.stray;
+    if (stray.length === 0) return;
+    await this.db.batch(stray.map((key) => ({ type: "del" as const, key })));
+    this.layout.stray = [];
   }
 }
 
@@ -664,7 +717,7 @@ function openError(given: string, dir: string, error: unknown): ConfigError {
 async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promise<{ report: RestoreReport; stale: string[]; layout: Layout }> {
   const started = performance.now();
   const report: RestoreReport = { values: 0, tombstones: 0, skipped: 0, ms: 0, previous: undefined, writerIdReused: false };
-  const layout: Layout = { packs: [], loose: new Set(), gone: new Set(), nextPack: 0 };
+  const layout: Layout = { packs: { first: 0, end: 0 }, stray: [], loose: new Set(), gone: new Set(), nextPack: 0 };
   const store = target.store;
   const skip = (): void => {
     report.skipped++;
@@ -688,13 +741,13 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   }
   // Tables sized once for what the last write held, not grown key by key (bounded: the disk is ours, but a bad number must not take the heap).
   const expected = Math.min(report.previous?.values ?? 0, MAX_RESERVE);
-  await forEachEntry(db, TOMBSTONE_PREFIX, RESTORE_CHUNK, (k, bytes) => {
+  await forEachEntry(db, under(TOMBSTONE_PREFIX), RESTORE_CHUNK, (k, bytes) => {
     const e = decoded(bytes);
     if (e === undefined) return;
     if (e.type !== "tombstone" || TOMBSTONE_PREFIX + e.key !== k) skip();
     else if (store.addTombstone({ key: e.key, kind: e.kind, deletedAtMs: e.deletedAtMs, originNode: e.originNode }, "restore")) report.tombstones++;
   });
-  await forEachEntry(db, GONE_PREFIX, RESTORE_CHUNK, (k) => void layout.gone.add(k.slice(GONE_PREFIX.length)));
+  await forEachEntry(db, under(GONE_PREFIX), RESTORE_CHUNK, (k) => void layout.gone.add(k.slice(GONE_PREFIX.length)));
   // A value (loose or packed) of a key that has a tombstone: the tombstone wins, drop the value at the next write.
   // (Lookups skipped when there is nothing to find: a restore of a repacked store does a million.)
   const tombstones = store.tombstoneCount > 0;
@@ -714,7 +767,7 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
     seeds?.restored(key, seeded ? loneHash : undefined, 0);
     report.values++;
   };
-  await forEachEntry(db, VALUE_PREFIX, RESTORE_CHUNK, (k, bytes) => {
+  await forEachEntry(db, under(VALUE_PREFIX), RESTORE_CHUNK, (k, bytes) => {
     const key = k.slice(VALUE_PREFIX.length);
     layout.loose.add(key);
     // The common entry, a value, without the generic decoder's intermediate objects; anything
@@ -742,9 +795,18 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   const packedFrom = seeds?.count ?? 0;
   // Packed values of keys restored before them (from a loose entry) are not taken: the seeds' numbers of those.
   const dropped: number[] = [];
-  await forEachEntry(db, PACK_PREFIX, RESTORE_PACK_CHUNK, (k, bytes) => {
-    layout.packs.push(k);
-    layout.nextPack = Math.max(layout.nextPack, Number.parseInt(k.slice(PACK_PREFIX.length), 16) + 1 || 0);
+  // The packs the meta names (every pack, for a meta before it); others are a crashed repack's.
+  const committed = report.previous?.packs;
+  const found = { first: Infinity, end: 0 };
+  const packs = committed === undefined ? under(PACK_PREFIX) : { gte: packName(committed.first), lt: packName(committed.end) };
+  await forEachEntry(db, packs, RESTORE_PACK_CHUNK, (k, bytes) => {
+    const number = packNumber(k);
+    if (number === undefined) {
+      layout.stray.push(k);
+      return skip();
+    }
+    found.first = Math.min(found.first, number);
+    found.end = Math.max(found.end, number + 1);
     try {
       readPack(bytes, seeds?.version ?? 0, (key, type, pack, start, end, hashes, hashAt) => {
         // A loose entry or a marker is newer than the pack (a key corrupt in "v/" stays skipped).
@@ -770,6 +832,15 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   });
   report.values -= dropped.length;
   seeds?.dropped(dropped);
+  layout.packs = committed ?? (found.end > 0 ? found : { first: 0, end: 0 });
+  layout.nextPack = layout.packs.end;
+  if (committed !== undefined) {
+    for (const outside of [{ gte: PACK_PREFIX, lt: packName(committed.first) }, { gte: packName(committed.end), lt: prefixEnd(PACK_PREFIX) }]) {
+      for await (const k of db.keys(outside)) layout.stray.push(k);
+    }
+  }
+  // Never a name again that a stray pack has: a later meta's range must not take it in.
+  for (const k of layout.stray) layout.nextPack = Math.max(layout.nextPack, (packNumber(k) ?? -1) + 1);
   const prev = report.previous;
   if (prev !== undefined && prev.cleanShutdown && prev.node === nodeId && prev.writerId !== "") {
     target.writerId = prev.writerId;
@@ -790,10 +861,15 @@ function supersededKeys(layout: Layout, store: RestorableStore): ReadonlySet<str
   return out;
 }
 
-/** Every entry under `prefix`, in key order; LevelDB reads the next chunk off the main thread while one is handled. */
-async function forEachEntry(db: Db, prefix: string, chunk: number, fn: (key: string, bytes: Uint8Array) => void): Promise<void> {
+/** The LevelDB keys that start with `prefix`. */
+function under(prefix: string): { gte: string; lt: string } {
+  return { gte: prefix, lt: prefixEnd(prefix) };
+}
+
+/** Every entry in `range`, in key order; LevelDB reads the next chunk off the main thread while one is handled. */
+async function forEachEntry(db: Db, range: { gte: string; lt: string }, chunk: number, fn: (key: string, bytes: Uint8Array) => void): Promise<void> {
   // Read once: not worth LevelDB's block cache (a 1 M-key restore would only churn it).
-  const it = db.iterator({ gte: prefix, lt: prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1), fillCache: false });
+  const it = db.iterator({ ...range, fillCache: false });
   let reading = it.nextv(chunk);
   try {
     for (;;) {

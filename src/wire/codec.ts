@@ -43,6 +43,7 @@ export type {
   MemberHelloReply,
   NodeReply,
   NodeRequest,
+  PackRange,
   ReadReply,
   ReadRequest,
   RepairReply,

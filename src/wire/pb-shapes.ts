@@ -24,6 +24,7 @@ export const T = {
   CRDTDeltaBatchAck: messageType("CRDTDeltaBatchAck"),
   SnapshotEntry: messageType("SnapshotEntry"),
   SnapshotMeta: messageType("SnapshotMeta"),
+  PackRange: messageType("PackRange"),
   SnapshotPack: messageType("SnapshotPack"),
   IdentifyRequest: messageType("IdentifyRequest"),
   Identity: messageType("Identity"),
@@ -174,6 +175,11 @@ export interface PbSnapshotMeta {
   writerId: string;
   cleanShutdown: boolean;
   values: Int64;
+  packs: PbPackRange | null;
+}
+export interface PbPackRange {
+  first: Int64;
+  end: Int64;
 }
 export interface PbSnapshotEntry {
   value: PbDelta | null;

@@ -276,6 +276,13 @@ export interface SnapshotMeta {
   cleanShutdown: boolean;
   /** Values in the store when written (0: unknown, as in a snapshot of a release before it). */
   values: number;
+  /** The packs the last repack committed, numbers `first` up to (not including) `end`; undefined (a release before it): all. */
+  packs?: PackRange;
+}
+
+export interface PackRange {
+  first: number;
+  end: number;
 }
 
 /** A value's anti-entropy digest entry hash, stored with it, and the hash definition it follows. */

@@ -19,7 +19,7 @@ import {
 } from "./convert.js";
 import { encodeMessage, fixed64, u64 } from "./pb.js";
 import { type PbSnapshotEntry, T } from "./pb-shapes.js";
-import type { SnapshotEntry, SnapshotMeta } from "./shapes.js";
+import type { PackRange, SnapshotEntry, SnapshotMeta } from "./shapes.js";
 
 function metaToPb(s: SnapshotMeta, w: string): object {
   return {
@@ -30,7 +30,15 @@ function metaToPb(s: SnapshotMeta, w: string): object {
     writerId: s.writerId ?? "",
     cleanShutdown: s.cleanShutdown === true,
     values: needU64(s.values, `${w}.values`),
+    packs: s.packs === undefined ? undefined : packRangeToPb(s.packs, `${w}.packs`),
   };
+}
+
+function packRangeToPb(r: PackRange, w: string): object {
+  const first = needU64(r.first, `${w}.first`);
+  const end = needU64(r.end, `${w}.end`);
+  if (end < first) throw argError(w, `end ${end} is below first ${first}`);
+  return { first, end };
 }
 
 export function encodeSnapshotEntry(e: SnapshotEntry): Uint8Array {
@@ -61,6 +69,9 @@ function snapshotEntryFromPb(m: PbSnapshotEntry, what: string): SnapshotEntry {
   if (m.tombstone != null) return { type: "tombstone", ...tombstoneFromPb(m.tombstone, `${what}.tombstone`) };
   const s = sub(m.meta, T.SnapshotMeta, `${what}.meta`);
   if (s !== undefined) {
+    const r = sub(s.packs, T.PackRange, `${what}.meta.packs`);
+    const packs = r === undefined ? undefined : { first: u64(r.first, `${what}.meta.packs.first`), end: u64(r.end, `${what}.meta.packs.end`) };
+    if (packs !== undefined && packs.end < packs.first) throw new DecodeError(`${what}.meta.packs: end ${packs.end} is below first ${packs.first}`);
     return {
       type: "meta",
       node: required(s.node, `${what}.meta.node`),
@@ -70,6 +81,7 @@ function snapshotEntryFromPb(m: PbSnapshotEntry, what: string): SnapshotEntry {
       writerId: s.writerId,
       cleanShutdown: s.cleanShutdown,
       values: u64(s.values, `${what}.meta.values`),
+      ...(packs === undefined ? {} : { packs }),
     };
   }
   throw new DecodeError(`${what}: empty (no entry)`);

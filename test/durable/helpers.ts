@@ -78,12 +78,13 @@ export async function killAllNodes(): Promise<void> {
 }
 
 /**
- * Start fixtures/snapshot-node.ts in its own `node --import tsx` process with `config` (JSON on
- * argv). Its stdin is a pipe: if this process dies, the child sees EOF and exits on its own.
+ * Start a fixture (fixtures/snapshot-node.ts unless `script` names another) in its own
+ * `node --import tsx` process with `config` (JSON on argv). Its stdin is a pipe: if this process
+ * dies, the child sees EOF and exits on its own.
  */
-export function startChildNode(config: Record<string, unknown>): ChildNode {
+export function startChildNode(config: Record<string, unknown>, script = "snapshot-node.ts"): ChildNode {
   installHooks();
-  const child = spawn(process.execPath, ["--import", "tsx", join(here, "fixtures", "snapshot-node.ts"), JSON.stringify(config)], {
+  const child = spawn(process.execPath, ["--import", "tsx", join(here, "fixtures", script), JSON.stringify(config)], {
     cwd: repoRoot,
     stdio: ["pipe", "pipe", "pipe"],
   });

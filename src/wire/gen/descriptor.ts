@@ -918,6 +918,22 @@ export const descriptor = {
                 "values": {
                   "type": "uint64",
                   "id": 7
+                },
+                "packs": {
+                  "type": "PackRange",
+                  "id": 8
+                }
+              }
+            },
+            "PackRange": {
+              "fields": {
+                "first": {
+                  "type": "uint64",
+                  "id": 1
+                },
+                "end": {
+                  "type": "uint64",
+                  "id": 2
                 }
               }
             }
