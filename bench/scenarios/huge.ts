@@ -86,6 +86,7 @@ export function renderHuge(h: HugeResult): string[] {
       ? `| snapshot | not measured: ${h.snapshot.note ?? ""} |`
       : `| snapshot: full write / restore (CPU) / size | ${s(snap["fullWriteMs"])} / ${s(snap["restoreMs"])} (${s(snap["restoreCpuMs"])}) / ${mb(snap["dbBytes"] ?? NaN)} |`,
     ...(snap?.["restoreDigestCpuMs"] === undefined ? [] : [`| snapshot: digest after the restore, CPU (keys rehashed) | ${s(snap["restoreDigestCpuMs"])} (${(snap["restoreRehashedKeys"] ?? NaN).toLocaleString("en")}) |`]),
+    ...(snap?.["maxStallWriteMs"] === undefined ? [] : [`| snapshot: longest event-loop stall during the full write | ${(snap["maxStallWriteMs"] ?? NaN).toFixed(1)} ms |`]),
     "",
   ];
 }
