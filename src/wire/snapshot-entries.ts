@@ -18,7 +18,7 @@ import {
   tombstoneToPb,
 } from "./convert.js";
 import { encodeMessage, fixed64, u64 } from "./pb.js";
-import { type PbSnapshotEntry, T } from "./pb-shapes.js";
+import { type PbPackRange, type PbSnapshotEntry, T } from "./pb-shapes.js";
 import type { PackRange, SnapshotEntry, SnapshotMeta } from "./shapes.js";
 
 function metaToPb(s: SnapshotMeta, w: string): object {
@@ -69,9 +69,7 @@ function snapshotEntryFromPb(m: PbSnapshotEntry, what: string): SnapshotEntry {
   if (m.tombstone != null) return { type: "tombstone", ...tombstoneFromPb(m.tombstone, `${what}.tombstone`) };
   const s = sub(m.meta, T.SnapshotMeta, `${what}.meta`);
   if (s !== undefined) {
-    const r = sub(s.packs, T.PackRange, `${what}.meta.packs`);
-    const packs = r === undefined ? undefined : { first: u64(r.first, `${what}.meta.packs.first`), end: u64(r.end, `${what}.meta.packs.end`) };
-    if (packs !== undefined && packs.end < packs.first) throw new DecodeError(`${what}.meta.packs: end ${packs.end} is below first ${packs.first}`);
+    const packs = packRangeFromPb(s.packs, `${what}.meta.packs`);
     return {
       type: "meta",
       node: required(s.node, `${what}.meta.node`),
@@ -85,6 +83,15 @@ function snapshotEntryFromPb(m: PbSnapshotEntry, what: string): SnapshotEntry {
     };
   }
   throw new DecodeError(`${what}: empty (no entry)`);
+}
+
+function packRangeFromPb(m: PbPackRange | null, what: string): PackRange | undefined {
+  const r = sub(m, T.PackRange, what);
+  if (r === undefined) return undefined;
+  const first = u64(r.first, `${what}.first`);
+  const end = u64(r.end, `${what}.end`);
+  if (end < first) throw new DecodeError(`${what}: end ${end} is below first ${first}`);
+  return { first, end };
 }
 
 /** Decodes one LevelDB value. Throws only DecodeError (a corrupt entry is the caller's to skip and count). */

@@ -185,6 +185,23 @@ export async function openDirect(dir: string, nodeId = "n", settings: Partial<Sn
   return { store: target.store, stats: target.stats, snaps, handle, errors };
 }
 
+/** LevelDB's chained batch, as far as the fault-injection tests patch it. */
+export interface ChainedBatch {
+  put(key: string, value: unknown): unknown;
+  write(options?: unknown): Promise<void>;
+}
+
+/**
+ * The prototype of the chained batches `snaps` writes through (every batch of a repack is one):
+ * a test patches its `put` and `write` to fail or die at a chosen batch.
+ */
+export async function chainedBatchPrototype(snaps: Snapshots): Promise<ChainedBatch> {
+  const db = (snaps as unknown as { db: { batch(): ChainedBatch & { close(): Promise<void> } } }).db;
+  const probe = db.batch();
+  await probe.close();
+  return Object.getPrototypeOf(probe) as ChainedBatch;
+}
+
 // ------------------------------------------------------------------ reading a snapshot directly
 
 /** Every entry of a (closed) snapshot directory, decoded; undecodable ones as `undefined`. */

@@ -11,7 +11,7 @@ import { after, describe, test } from "node:test";
 import { Level } from "level";
 import { GCounter } from "../../src/crdt/index.js";
 import { encodeSnapshotEntry, type SnapshotMeta } from "../../src/wire/codec.js";
-import { killAllNodes, openDirect, readSnapshotDir, removeTempDirs, startChildNode, tempDir, type DirectSnapshots } from "./helpers.js";
+import { type ChainedBatch, chainedBatchPrototype, killAllNodes, openDirect, readSnapshotDir, removeTempDirs, startChildNode, tempDir, type DirectSnapshots } from "./helpers.js";
 
 /** Counters the fixture writes; enough for a repack of several batches of packs. */
 const KEYS = 150_000;
@@ -86,14 +86,10 @@ describe("a repack interrupted before its commit", () => {
     const s = await openDirect(dir);
     for (let i = 0; i < KEYS; i++) s.store.set(`k${i}`, "gcounter", GCounter.empty().increment("n~w", i + 1).resetDelta(), "local");
     // The second batch of packs fails once (a full disk, say); the first is on disk by then.
-    type Chained = { write(options?: unknown): Promise<void> };
-    const db = (s.snaps as unknown as { db: { batch(): Chained & { close(): Promise<void> } } }).db;
-    const probe = db.batch();
-    const proto = Object.getPrototypeOf(probe) as Chained;
-    await probe.close();
+    const proto = await chainedBatchPrototype(s.snaps);
     const write = proto.write;
     let writes = 0;
-    proto.write = function (this: Chained, options?: unknown) {
+    proto.write = function (this: ChainedBatch, options?: unknown) {
       if (++writes === 2) {
         void write.call(this, options).catch(() => undefined); // what the caller never sees completes or not
         return Promise.reject(new Error("injected: no space left on device"));

@@ -249,12 +249,16 @@ describe("round trips", () => {
       { type: "value", ...deltas[0]! },
       { type: "tombstone", ...tombstones[0]! },
       { type: "meta", node: "a", incarnation: 4, lastSequence: 99, writtenAtMs: 1.5, writerId: "a~2", cleanShutdown: true, values: 1_234_567 },
+      { type: "meta", node: "a", incarnation: 5, lastSequence: 0, writtenAtMs: 2.5, writerId: "a~3", cleanShutdown: false, values: 7, packs: { first: 3, end: 40 } },
+      { type: "meta", node: "a", incarnation: 6, lastSequence: 0, writtenAtMs: 3.5, writerId: "", cleanShutdown: false, values: 0, packs: { first: 0, end: 0 } },
     ];
     for (const e of entries) {
       const back = decodeSnapshotEntry(encodeSnapshotEntry(e));
       assert.deepEqual(plain(back), plain(e));
       if (back.type === "value" && e.type === "value") assertDeltasEqual([back], [e]);
     }
+    const inverted = { ...entries[2]!, packs: { first: 5, end: 4 } } as SnapshotEntry;
+    assert.throws(() => encodeSnapshotEntry(inverted), InvalidArgumentError);
   });
 
   test("a SnapshotEntry value with its digest hash: the fast reader and the generic decoder agree, a damaged one is left to the generic decoder", () => {
@@ -356,6 +360,7 @@ describe("decoders validate", () => {
     ["digest key hash without key", () => forge("NodeRequest", { digest: { from: "a", keys: [{ hash: 1 }] } }), decodeNodeRequest],
     ["batch without origin DC", () => forge("CRDTDeltaBatch", { originNode: "a", batchId: 1 }), decodeCrdtDeltaBatch],
     ["snapshot meta without node", () => forge("SnapshotEntry", { meta: { incarnation: 1 } }), decodeSnapshotEntry],
+    ["snapshot meta whose pack range ends before it starts", () => forge("SnapshotEntry", { meta: { node: "a", packs: { first: 5, end: 4 } } }), decodeSnapshotEntry],
     ["snapshot value with a wrong-typed value", () => forge("SnapshotEntry", { value: { ...goodDelta, dataType: DataType.FLAG } }), decodeSnapshotEntry],
     ["counter slot past 2^53", () => forge("CRDTDelta", { ...goodDelta, data: forge("GCounterState", { slots: [{ node: "a", value: "9007199254740993" }] }) }), decodeCrdtDelta],
     ["invalid UTF-8 in a key", () => Uint8Array.from([0x0a, 0x02, 0xc3, 0x28, 0x10, 0x01, 0x1a, 0x01, 0x61]), decodeCrdtDelta],
