@@ -235,9 +235,12 @@ export class GCounter implements Crdt<GCounter> {
 
   /** The nodes that have a (non-zero) slot, in no particular order. */
   get nodes(): string[] {
-    const s = GCounter.#array(this);
-    const out: string[] = [];
-    for (let i = 0; i < s.length; i += 2) out.push(s[i] as string);
+    // Sized up front: every merge of a received counter asks (merge.ts, its writers' markers), and
+    // an array grown by push starts with room for 17.
+    const s = this.#slots;
+    if (typeof s === "string") return [s];
+    const out = new Array<string>(s.length >>> 1);
+    for (let i = 0; i < out.length; i++) out[i] = s[2 * i] as string;
     return out;
   }
 
@@ -419,9 +422,10 @@ export class GCounter implements Crdt<GCounter> {
   }
 
   toState(): GCounterState {
-    const s = GCounter.#array(this);
-    const slots: SlotState[] = [];
-    for (let i = 0; i < s.length; i += 2) slots.push({ node: s[i] as string, value: s[i + 1] as number });
+    const s = this.#slots;
+    if (typeof s === "string") return { slots: [{ node: s, value: GCounter.#lone(this) }] };
+    const slots = new Array<SlotState>(s.length >>> 1);
+    for (let i = 0; i < slots.length; i++) slots[i] = { node: s[2 * i] as string, value: s[2 * i + 1] as number };
     return { slots };
   }
 }
