@@ -580,7 +580,7 @@ export class AntiEntropy {
       if (reply.type !== "digest") throw new ProtocolError(`a range request was answered with ${reply.type}`);
       this.o.stats.bulkPullKeys += reply.keys.length;
       const state = reply.state;
-      if (state !== undefined) this.digests.mergeSeeded(() => merge(state), (take) => this.seed(state, reply.keys, take));
+      if (state !== undefined) this.digests.mergeSeeded(state.entries.length, () => merge(state), (take) => this.seed(state, reply.keys, take));
       if (reply.differing.length === 0) return;
       const next = reply.differing[0]!;
       const last = reply.keys.at(-1)?.key;

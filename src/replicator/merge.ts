@@ -13,7 +13,7 @@ import { dataTypes } from "../crdt/registry.js";
 import { latestMarkerTime } from "../crdt/writer-ids.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import type { CrdtDelta, FullState, Tombstone } from "../wire/codec.js";
-import type { ChangeOrigin, ChangeStream } from "./changes.js";
+import type { ChangeOrigin, ChangeStream, ValueChange } from "./changes.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { ChangeSource, Store } from "./store.js";
 import type { Subscriptions } from "./subscriptions.js";
@@ -97,7 +97,7 @@ export class Merger {
     // merge returns the receiver itself when the other side adds nothing: an idempotent merge.
     if (current !== undefined && (merged === current || (this.subscriptions.watched(d.key) && merged.equals(current)))) return true;
     this.store.set(d.key, d.kind, merged, sourceOf(origin));
-    this.changes.emit({ key: d.key, kind: d.kind, value: merged, delta: incoming, origin, node: writerOf(origin, d.originNode), ...fromDc(dataCenter) });
+    this.changes.emit(valueChange(d, merged, incoming, origin, dataCenter));
     return true;
   }
 
@@ -112,7 +112,7 @@ export class Merger {
       discarded: { ...typeName(lost), value: lost },
       origin,
     });
-    this.changes.emit({ key: d.key, kind: d.kind, value: d.value, delta: d.value, origin, node: writerOf(origin, d.originNode), ...fromDc(dataCenter) });
+    this.changes.emit(valueChange(d, d.value, d.value, origin, dataCenter));
   }
 
   /** Beyond the skew bound: a timestamp no correct clock within maxClockSkewMs of ours issued yet. */
@@ -129,6 +129,12 @@ function typeName(v: Crdt): { kind: DataKind; valueKind?: DataKind } {
 
 function sourceOf(origin: ChangeOrigin): ChangeSource {
   return origin === "local" ? "local" : "remote";
+}
+
+/** The change a merge of `d` made. No spread of a `dataCenter` part: every received value is announced this way. */
+function valueChange(d: CrdtDelta, value: Crdt, delta: Crdt, origin: ChangeOrigin, dataCenter: string | undefined): ValueChange {
+  const node = writerOf(origin, d.originNode);
+  return dataCenter === undefined ? { key: d.key, kind: d.kind, value, delta, origin, node } : { key: d.key, kind: d.kind, value, delta, origin, node, dataCenter };
 }
 
 function fromDc(dataCenter: string | undefined): { dataCenter?: string } {

@@ -135,7 +135,9 @@ export class RestoredDigest implements DigestSeeds {
 }
 
 /** The keys a bulk-pull page's merge changed, in order, with the value each held right then and where the store keeps it. */
+/** What a page's merge changed: the first `count` entries of each array. */
 interface PageChanges {
+  count: number;
   keys: string[];
   values: (Crdt | undefined)[];
   places: number[];
@@ -168,9 +170,11 @@ export class StoreDigest {
     store.onChange((key) => {
       if (this.page === undefined) return this.changed(key);
       // The store just found this key: its table's last-lookup cache makes these reads free.
-      this.page.keys.push(key);
-      this.page.values.push(store.value(key));
-      this.page.places.push(store.placeOf(key));
+      const page = this.page;
+      const i = page.count++;
+      page.keys[i] = key;
+      page.values[i] = store.value(key);
+      page.places[i] = store.placeOf(key);
     });
     // A store restored from a snapshot is filled before we exist: take the hashes the snapshot
     // stored, and hash the rest of what it holds (tombstones are few: always rehashed).
@@ -207,20 +211,22 @@ export class StoreDigest {
    * the merge changed it to that very value (the store keeps the peer's object: we had nothing, or
    * the merge returned it). Only the keys the merge changed and that were not seeded are left to
    * rehash: a million keys pulled do not each go into the set of changed keys and out again.
+   * `expected`: how many keys the page holds (the arrays that list its changes are made that long:
+   * grown by push, they were copied several times over, page after page).
    */
-  mergeSeeded(merge: () => void, seed: (take: (key: string, value: Crdt, hash: bigint) => void) => void): void {
-    const page: PageChanges = { keys: [], values: [], places: [] };
+  mergeSeeded(expected: number, merge: () => void, seed: (take: (key: string, value: Crdt, hash: bigint) => void) => void): void {
+    const page: PageChanges = { count: 0, keys: new Array<string>(expected), values: new Array<Crdt | undefined>(expected), places: new Array<number>(expected) };
     this.page = page;
     try {
       merge();
     } catch (error) {
       this.page = undefined;
-      for (const key of page.keys) this.changed(key);
+      for (let i = 0; i < page.count; i++) this.changed(page.keys[i]!);
       throw error;
     }
     this.page = undefined;
-    const { keys, values, places } = page;
-    const taken = new Uint8Array(keys.length);
+    const { count, keys, values, places } = page;
+    const taken = new Uint8Array(count);
     // Changes come in the page's order. One that is not the next value offered is left in place for
     // the values after it: a key the merge left alone was not announced, so it is never matched.
     let c = 0;
@@ -237,7 +243,7 @@ export class StoreDigest {
     } finally {
       // A key changed again later in the page (or a change not in the page) is rehashed: more
       // work, never a wrong hash.
-      for (let i = 0; i < keys.length; i++) if (taken[i] === 0) this.changed(keys[i]!);
+      for (let i = 0; i < count; i++) if (taken[i] === 0) this.changed(keys[i]!);
     }
   }
 

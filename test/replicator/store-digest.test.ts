@@ -80,6 +80,7 @@ describe("StoreDigest.mergeSeeded (a bulk-pull page)", () => {
       assert.equal(digest.pending, 1);
       const page = new Map(["a", "no-hash", "held", "before", "merged", "c"].map((key, i) => [key, counter(i + 1)]));
       digest.mergeSeeded(
+        page.size,
         () => {
           for (const [key, value] of page) {
             if (key === "held") continue; // the merge left it alone: not announced
@@ -108,7 +109,9 @@ describe("StoreDigest.mergeSeeded (a bulk-pull page)", () => {
     try {
       const x = counter(1);
       const y = counter(2);
+      // Two values, three changes: more changes than the page said it held.
       digest.mergeSeeded(
+        2,
         () => {
           store.set("x", "gcounter", x, "remote");
           store.set("y", "gcounter", y, "remote");
