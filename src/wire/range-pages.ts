@@ -310,7 +310,9 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
       differing.push(v);
     }
   } else if (c.p < end && bytes[c.p] === 0x0a) return undefined;
-  const keys: DigestReply["keys"] = [];
+  // The arrays are made as long as the page (grown by push, they were copied several times a page).
+  const keys: DigestReply["keys"] = new Array(countKeys(c, end));
+  let listedKeys = 0;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   while (c.p < end && bytes[c.p] === 0x12) {
     const kEnd = body(c, 0x12, end);
@@ -323,13 +325,14 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
       if (bytes[c.p] !== 0x11 || c.p + 9 !== kEnd) return undefined;
       hash = view.getBigUint64(c.p + 1, true);
     }
-    keys.push({ key: keyId(key, "key"), hash });
+    keys[listedKeys++] = { key: keyId(key, "key"), hash };
     c.p = kEnd;
   }
   if (c.p === end) return { type: "digest", differing, keys, wanted: [] };
   const sEnd = body(c, 0x1a, end);
   if (sEnd !== end) return undefined; // no state, or more fields (wanted) after it
-  const entries: NonNullable<DigestReply["state"]>["entries"] = [];
+  const entries: NonNullable<DigestReply["state"]>["entries"] = new Array(keys.length);
+  let entryCount = 0;
   let origin: string | undefined;
   let originAt = -1;
   let originLen = 0;
@@ -359,10 +362,25 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
     if (dataEnd !== eEnd) return undefined;
     const kind = kindOf(type);
     // No `data` view: nothing downstream of a bulk pull reads it, and a view per key costs.
-    entries.push({ key: same ? key : keyId(key, "key"), kind, originNode: origin, value: decodeValueIn(kind, bytes, c.p, dataEnd) });
+    entries[entryCount++] = { key: same ? key : keyId(key, "key"), kind, originNode: origin, value: decodeValueIn(kind, bytes, c.p, dataEnd) };
     c.p = eEnd;
   }
+  entries.length = entryCount; // fewer values than keys: some go another way (too large for a page)
   return { type: "digest", differing, keys, wanted: [], state: { entries, tombstones: [] } };
+}
+
+/** How many DigestReply.keys fields follow the cursor, up to a malformed one (the cursor does not move). */
+function countKeys(c: Cursor, end: number): number {
+  const at = c.p;
+  let n = 0;
+  while (c.p < end && c.bytes[c.p] === 0x12) {
+    const kEnd = body(c, 0x12, end);
+    if (kEnd < 0) break; // the reading loop finds it again and gives up
+    c.p = kEnd;
+    n++;
+  }
+  c.p = at;
+  return n;
 }
 
 /** Whether `b[from, to)` are the characters of `s` (an ASCII string). */
