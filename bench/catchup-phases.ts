@@ -4,9 +4,13 @@
  * time: the machine is shared) of building the pages (the answering side), decoding them, merging
  * them, and the rest of the joiner's round (seeding and sizing its digest tree, the opening and
  * closing digest exchanges). The transport and start-up are what bench/catchup.ts adds on top.
+ * With `--alloc`: also the bytes allocated per key during the round (both sides), by allocating
+ * function and its caller (V8's sampling heap profiler, garbage included): what the young
+ * generation's collections cost is driven by these.
  *
- *   node --import tsx bench/catchup-phases.ts --keys 1000000
+ *   node --import tsx bench/catchup-phases.ts --keys 1000000 [--alloc]
  */
+import { Session } from "node:inspector/promises";
 import { systemClock } from "../src/clock.js";
 import { HybridClock } from "../src/cluster/hlc.js";
 import { GCounter } from "../src/crdt/index.js";
@@ -61,9 +65,11 @@ for (let k = 0; k < keys; k++) holder.merger.write(`k${k}`, "gcounter", GCounter
 await holder.ae.sync("nobody", "manual");
 if (holder.ae.pendingRehash > 0) throw new Error("the holder has keys left to hash");
 
+const allocations = process.argv.includes("--alloc") ? await sampleAllocations() : undefined;
 const started = cpuTimeMs();
 const ok = await joiner.ae.sync("holder", "join");
 const total = cpuTimeMs() - started;
+if (allocations !== undefined) await allocations.report();
 if (!ok || joiner.store.size !== keys) throw new Error(`the join round failed: ${joiner.store.size}/${keys} keys`);
 const joinerMs = total - spent.build;
 const rest = joinerMs - spent.decode - spent.merge;
@@ -72,3 +78,36 @@ console.log(
   `${keys} keys in ${spent.pages} pages (${(spent.bytes / 1e6).toFixed(1)} MB), CPU ms (µs/key): building pages ${spent.build.toFixed(0)} (${us(spent.build)}); ` +
     `joiner ${joinerMs.toFixed(0)} (${us(joinerMs)}) = decoding ${spent.decode.toFixed(0)} + merging ${spent.merge.toFixed(0)} + digest seeding and the rest ${rest.toFixed(0)}`,
 );
+
+interface SampleNode {
+  callFrame: { functionName: string; url: string };
+  selfSize: number;
+  children: SampleNode[];
+}
+
+/** Start V8's sampling heap profiler; `report` stops it and prints bytes per key by function and caller. */
+async function sampleAllocations(): Promise<{ report(): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post("HeapProfiler.enable");
+  // Every 256 bytes, and what the collections freed too: the allocation rate, not what is left.
+  await session.post("HeapProfiler.startSampling", { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return {
+    async report() {
+      const { profile } = await session.post("HeapProfiler.stopSampling");
+      session.disconnect();
+      const bytes = new Map<string, number>();
+      const name = (n: SampleNode): string => `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.split("/").slice(-2).join("/")}`;
+      const walk = (n: SampleNode, caller: string): void => {
+        const here = name(n);
+        if (n.selfSize > 0) bytes.set(`${here} <- ${caller}`, (bytes.get(`${here} <- ${caller}`) ?? 0) + n.selfSize);
+        for (const c of n.children) walk(c, here);
+      };
+      walk(profile.head as unknown as SampleNode, "");
+      let all = 0;
+      for (const b of bytes.values()) all += b;
+      console.log(`allocated ${(all / keys).toFixed(0)} B a key (both sides), by function <- caller:`);
+      for (const [where, b] of [...bytes].sort((x, y) => y[1] - x[1]).slice(0, 20)) console.log(`${(b / keys).toFixed(1).padStart(8)}  ${where}`);
+    },
+  };
+}

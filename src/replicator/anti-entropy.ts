@@ -601,7 +601,9 @@ export class AntiEntropy {
     // A page lists its entries in the order of its keys (no lookup table): an entry not found
     // further on ends the seeding, and what is not seeded is rehashed as usual.
     let k = 0;
-    for (const e of state.entries) {
+    const entries = state.entries;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!; // by index: see Merger.fullState
       while (k < keys.length && keys[k]!.key !== e.key) k++;
       if (k === keys.length) return;
       take(e.key, e.value, keys[k++]!.hash);
