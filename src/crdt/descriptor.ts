@@ -41,6 +41,12 @@ export interface PruningCapability<T extends Crdt = Crdt> {
    */
   withoutMarkersBefore?(value: T, cutoffMs: number, alongside?: T): T;
   /**
+   * When the latest marker `value` records was made (0: none), as writer-ids.ts `latestMarkerTime`
+   * of `writers(value)` says, without that list: every merge of a received value asks (merge.ts
+   * bounds it by the clock). Without it, the list is made.
+   */
+  latestMarkerTime?(value: T): number;
+  /**
    * Whether `value` records `id` at its top — a counter's slot, a causal context's entry, a map's
    * own context — cheap, as every write asks it (a key its node's fold took in holds the fold id).
    */

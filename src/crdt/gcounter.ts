@@ -171,6 +171,15 @@ export class GCounter implements Crdt<GCounter> {
     return slots.length === 0 ? GCounter.#EMPTY : GCounter.#of(slots);
   }
 
+  /**
+   * The slots of `c` flat, `[node0, value0, …]` (sorted by node: the form `fromFlatSlots` takes),
+   * not to be changed: the encoders read a counter this way, without a state object per counter. A
+   * lone slot's pair is made on the spot.
+   */
+  static flatSlots(c: GCounter): readonly (string | number)[] {
+    return GCounter.#array(c);
+  }
+
   /** Adds `by` (a non-negative safe integer; 0 is a no-op) to `node`'s slot. */
   increment(node: string, by: number = 1): GCounter {
     checkNode(node);
@@ -408,6 +417,15 @@ export class GCounter implements Crdt<GCounter> {
     return kept.length === 0 ? (p === undefined ? GCounter.#EMPTY : new GCounter(EMPTY_SLOTS, 0, p.delta, p.origin)) : GCounter.#of(kept, p?.delta, p?.origin);
   }
 
+  /** When the latest marker among its writer ids was made (0: none); no list of the ids is made (every received counter's merge asks). */
+  latestMarkerTime(): number {
+    const s = this.#slots;
+    if (typeof s === "string") return markerTime(s) ?? 0;
+    let latest = 0;
+    for (let i = 0; i < s.length; i += 2) latest = Math.max(latest, markerTime(s[i] as string) ?? 0);
+    return latest;
+  }
+
   /** The writer ids with a slot (Akka's `modifiedByNodes`). */
   get writers(): string[] {
     return this.nodes;
@@ -535,6 +553,7 @@ export const gcounterType: DataTypeDescriptor<GCounter, GCounterState> = {
     foldRetired: (v, writerId) => v.foldRetired(writerId),
     absorbRemoved: (v, marker, into, skip) => v.absorbRemoved(marker, into, skip),
     withoutMarkersBefore: (v, cutoffMs) => v.withoutMarkersBefore(cutoffMs),
+    latestMarkerTime: (v) => v.latestMarkerTime(),
     holds: (v, id) => v.holds(id),
   },
 };

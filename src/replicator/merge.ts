@@ -71,8 +71,8 @@ export class Merger {
   value(d: CrdtDelta, origin: ChangeOrigin, dataCenter?: string): boolean {
     const timestamp = maxLwwTimestamp(d.value);
     const pruning = dataTypes.get(d.kind)?.pruning;
-    const ids = pruning?.writers(d.value);
-    if (this.tooLate(timestamp) || (ids !== undefined && this.tooLate(latestMarkerTime(ids)))) {
+    const markedAt = pruning === undefined ? 0 : (pruning.latestMarkerTime?.(d.value) ?? latestMarkerTime(pruning.writers(d.value)));
+    if (this.tooLate(timestamp) || this.tooLate(markedAt)) {
       this.stats.reject("clock-skew");
       return false;
     }
@@ -93,7 +93,7 @@ export class Merger {
     // else replicas would hand it to each other for ever, each dropping it in turn.
     const incoming = pruning?.withoutMarkersBefore?.(d.value, this.markerCutoff(), current) ?? d.value;
     let merged = current === undefined ? incoming : current.merge(incoming);
-    if (current !== undefined && this.afterMerge !== undefined) merged = this.afterMerge(d.key, d.kind, current, incoming, merged, incoming === d.value ? ids : undefined);
+    if (current !== undefined && this.afterMerge !== undefined) merged = this.afterMerge(d.key, d.kind, current, incoming, merged, incoming === d.value ? pruning?.writers(d.value) : undefined);
     this.stats.mergeCount++;
     this.clock.observe(timestamp); // later local writes are stamped at least as late
     // merge returns the receiver itself when the other side adds nothing: an idempotent merge.

@@ -6,21 +6,27 @@
  * compares them over random counters), so peers of every release read them, and content hashes
  * stay what they were.
  */
-import type { AnyState, DataKind, GCounterState, PNCounterState, SlotState } from "../crdt/types.js";
+import { GCounter } from "../crdt/gcounter.js";
+import type { Crdt, GCounterState, PNCounterState, SlotState } from "../crdt/types.js";
 import { writeVarint } from "./varint.js";
 
 /**
- * Write `state` of `kind` (as `toState()` gives it) at `p` in `buf`; returns the end. `writer`: the
- * compact form (states.ts `encodeState`), its node ids left out. Returns -1 — and the caller takes
- * the generic encoder — for a kind other than the counters, when the bytes would not fit in `buf`,
- * for a node id that is not ASCII, or a slot or a PNCounter half longer than 127 bytes (lengths of
- * one byte only: ids are short).
+ * Write `value`'s state (the bytes of its `toState()`) at `p` in `buf`; returns the end. `writer`:
+ * the compact form (states.ts `encodeState`), its node ids left out. Returns -1 — and the caller
+ * takes the generic encoder — for a kind other than the counters, when the bytes would not fit in
+ * `buf`, for a node id that is not ASCII, or a slot or a PNCounter half longer than 127 bytes
+ * (lengths of one byte only: ids are short). A GCounter's slots are read as they are kept: no
+ * state object per counter.
  */
-export function writeCounterState(buf: Uint8Array, p: number, kind: DataKind, state: AnyState, writer?: string): number {
-  if (kind === "gcounter") return writeGCounterState(buf, p, (state as GCounterState).slots, writer);
-  if (kind !== "pncounter") return -1;
+export function writeCounter(buf: Uint8Array, p: number, value: Crdt, writer?: string): number {
+  if (value.kind === "gcounter") {
+    const flat = GCounter.flatSlots(value as GCounter);
+    for (let i = 0; i < flat.length && p >= 0; i += 2) p = writeSlot(buf, p, flat[i] as string, flat[i + 1] as number, writer);
+    return p;
+  }
+  if (value.kind !== "pncounter") return -1;
   // PNCounterState { increments = 1; decrements = 2 }: both always written, empty or not.
-  const { increments, decrements } = state as PNCounterState;
+  const { increments, decrements } = value.toState() as PNCounterState;
   if (increments === undefined || decrements === undefined) return -1;
   const end = writeHalf(buf, p, 0x0a, increments, writer);
   return end < 0 ? end : writeHalf(buf, end, 0x12, decrements, writer);
@@ -36,32 +42,35 @@ function writeHalf(buf: Uint8Array, p: number, tag: number, half: GCounterState,
   return end;
 }
 
-/** The GCounterState of `slots`, as `writeCounterState` writes it. */
+/** The GCounterState of `slots`, as `writeCounter` writes a GCounter's. */
 function writeGCounterState(buf: Uint8Array, p: number, slots: readonly SlotState[], writer?: string): number {
-  for (let i = 0; i < slots.length; i++) {
-    const { node, value } = slots[i]!;
-    // Slot { node = 1; value = 2 }: protobufjs leaves out defaults, e.g. the compact form's empty node.
-    const nodeLen = node === writer ? 0 : node.length;
-    if (nodeLen >= 0x80 || p + nodeLen + 14 > buf.length) return -1;
-    const at = p;
-    p += 2; // slot tag and length, written once the length is known
-    if (nodeLen > 0) {
-      buf[p++] = 0x0a;
-      buf[p++] = nodeLen;
-      for (let j = 0; j < nodeLen; j++) {
-        const c = node.charCodeAt(j);
-        if (c >= 0x80) return -1;
-        buf[p++] = c;
-      }
+  for (let i = 0; i < slots.length && p >= 0; i++) p = writeSlot(buf, p, slots[i]!.node, slots[i]!.value, writer);
+  return p;
+}
+
+/** One GCounterState.slots field at `p`; returns its end, or -1 (see `writeCounter`). */
+function writeSlot(buf: Uint8Array, p: number, node: string, value: number, writer: string | undefined): number {
+  // Slot { node = 1; value = 2 }: protobufjs leaves out defaults, e.g. the compact form's empty node.
+  const nodeLen = node === writer ? 0 : node.length;
+  if (nodeLen >= 0x80 || p + nodeLen + 14 > buf.length) return -1;
+  const at = p;
+  p += 2; // slot tag and length, written once the length is known
+  if (nodeLen > 0) {
+    buf[p++] = 0x0a;
+    buf[p++] = nodeLen;
+    for (let j = 0; j < nodeLen; j++) {
+      const c = node.charCodeAt(j);
+      if (c >= 0x80) return -1;
+      buf[p++] = c;
     }
-    if (value !== 0) {
-      buf[p++] = 0x10;
-      p = writeVarint(buf, p, value);
-    }
-    const inner = p - at - 2;
-    if (inner >= 0x80) return -1;
-    buf[at] = 0x0a; // GCounterState.slots
-    buf[at + 1] = inner;
   }
+  if (value !== 0) {
+    buf[p++] = 0x10;
+    p = writeVarint(buf, p, value);
+  }
+  const inner = p - at - 2;
+  if (inner >= 0x80) return -1;
+  buf[at] = 0x0a; // GCounterState.slots
+  buf[at + 1] = inner;
   return p;
 }

@@ -32,7 +32,7 @@ import type { Crdt, DataKind } from "../crdt/types.js";
 import { encodeTombstone } from "./convert.js";
 import { fullDigest, isSummedSet, setContentHash } from "./set-hash.js";
 import { sha256Head64 } from "./sha256.js";
-import { writeCounterState } from "./fast-encode.js";
+import { writeCounter } from "./fast-encode.js";
 import type { Tombstone } from "./shapes.js";
 import { dataTypeOf, decodeValue, encodeState } from "./states.js";
 
@@ -59,12 +59,11 @@ function taggedHash(tag0: number, tag1: number | undefined, body: Uint8Array): b
 export function contentHash(value: Crdt): bigint {
   if (isSummedSet(value)) return setContentHash(fullDigest(value));
   const type = dataTypeOf(value.kind);
-  const state = value.toState();
   // A counter is written straight after the tags (a changed key's usual rehash: no copy, no allocation).
   scratch[0] = VALUE_TAG;
   scratch[1] = type;
-  const end = writeCounterState(scratch, 2, value.kind, state);
-  return end >= 0 ? sha256Head64(scratch, end) : taggedHash(VALUE_TAG, type, encodeState(value.kind, state));
+  const end = writeCounter(scratch, 2, value);
+  return end >= 0 ? sha256Head64(scratch, end) : taggedHash(VALUE_TAG, type, encodeState(value.kind, value.toState()));
 }
 
 /**

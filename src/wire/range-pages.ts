@@ -10,12 +10,12 @@
  * and returns undefined for anything else: the generic decoder then decides (and checks) every
  * other input, as it does for a peer of another release.
  */
-import type { Crdt, GCounterState } from "../crdt/types.js";
+import type { Crdt } from "../crdt/types.js";
 import type { DigestReply, Tombstone } from "./shapes.js";
 import { encodeTombstone, keyId, nodeId } from "./convert.js";
 import { dataTypeOf, decodeValueIn, encodeValue, kindOf } from "./states.js";
 import { varintSize, writeVarint } from "./varint.js";
-import { writeCounterState } from "./fast-encode.js";
+import { writeCounter } from "./fast-encode.js";
 
 const utf8 = new TextEncoder();
 
@@ -230,17 +230,14 @@ export interface PageCheckpoint {
 }
 
 /**
- * Append `value`'s state bytes to `s`; returns their length. A GCounter is written in place
+ * Append `value`'s state bytes to `s`; returns their length. A counter is written in place
  * (fast-encode.ts, the bytes `encodeValue` writes); other kinds through `encodeValue`.
  */
 function writeState(s: Bytes, value: Crdt): number {
   const start = s.end;
-  if (value.kind === "gcounter") {
-    const state = value.toState() as GCounterState;
-    let longest = 0;
-    for (const slot of state.slots) longest += slot.node.length + 14;
-    s.reserve(longest);
-    const end = writeCounterState(s.buf, start, "gcounter", state);
+  if (value.kind === "gcounter" || value.kind === "pncounter") {
+    s.reserve(COUNTER_ROOM);
+    const end = writeCounter(s.buf, start, value);
     if (end >= 0) {
       s.end = end;
       return end - start;
@@ -249,6 +246,9 @@ function writeState(s: Bytes, value: Crdt): number {
   s.bytes(encodeValue(value));
   return s.end - start;
 }
+
+/** Room made for a counter written in place; a larger one (many writers) goes through `encodeValue`. */
+const COUNTER_ROOM = 512;
 
 /** A read position in `bytes` (`text`: the same memory, to read strings from). */
 interface Cursor {

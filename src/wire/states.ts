@@ -39,7 +39,7 @@ import type {
 } from "../crdt/types.js";
 import { DecodeError, InvalidArgumentError } from "../errors.js";
 import { gcounterSlotsOf } from "./fast-decode.js";
-import { writeCounterState } from "./fast-encode.js";
+import { writeCounter } from "./fast-encode.js";
 import { asDecodeError, bytesOf, checkFields, decodeMessage, encodeMessage, guard, i64, type Int64, messageType, schemaEnum, u64 } from "./pb.js";
 import { T, type PbContext, type PbDot, type PbFlag, type PbGCounter, type PbGSet, type PbLWWRegister, type PbMVRegister, type PbORMap, type PbORSet, type PbPNCounter, type PbSlot } from "./state-messages.js";
 
@@ -193,9 +193,8 @@ const scratch = new Uint8Array(1024);
 
 /** Encodes a CRDT value: the bytes of its `toState()` (with `writer`: compact, see `encodeState`). Returns a fresh Uint8Array. */
 export function encodeValue(value: Crdt, writer?: string): Uint8Array {
-  const state = value.toState();
-  const end = writeCounterState(scratch, 0, value.kind, state, writer);
-  return end >= 0 ? scratch.slice(0, end) : encodeState(value.kind, state, writer);
+  const end = writeCounter(scratch, 0, value, writer);
+  return end >= 0 ? scratch.slice(0, end) : encodeState(value.kind, value.toState(), writer);
 }
 
 // ------------------------------------------------------------------ decoding

@@ -11,7 +11,7 @@ import { GCounter } from "../../src/crdt/gcounter.js";
 import { MVRegister } from "../../src/crdt/mv-register.js";
 import { ORSet } from "../../src/crdt/orset.js";
 import { PNCounter } from "../../src/crdt/pncounter.js";
-import { absorbedBy, coverageOf, coveredAmong, isCovered, isMarker, markerFor, markerTime, parseWriter, supersededMarkers } from "../../src/crdt/writer-ids.js";
+import { absorbedBy, coverageOf, coveredAmong, isCovered, isMarker, latestMarkerTime, markerFor, markerTime, parseWriter, supersededMarkers } from "../../src/crdt/writer-ids.js";
 import { fcParams } from "./laws.js";
 
 describe("marker ids", () => {
@@ -83,6 +83,21 @@ describe("GCounter", () => {
     assert.deepEqual(expired.writers, ["a~1"]);
     assert.equal(expired.value, absorbed.value);
     assert.equal(before.withoutMarkersBefore(1e12), before, "no marker: unchanged");
+  });
+
+  test("latestMarkerTime: the latest marker's time, as latestMarkerTime of its writer ids says (0: none), a lone slot too", () => {
+    const absorbed = before.absorbRemoved("x#9.9", "a~1").resetDelta();
+    const twice = absorbed.absorbRemoved("y#2.20", "a~1").merge(GCounter.empty().increment("y~1", 1).absorbRemoved("y#2.20", "b~1")).resetDelta();
+    const lone = absorbed.withoutMarkersBefore(10).merge(GCounter.empty().absorbRemoved("x#9.9", "a~1"));
+    const cases: [GCounter, number][] = [[before, 0], [GCounter.empty(), 0], [GCounter.empty().increment("a~1", 1).resetDelta(), 0], [absorbed, markerTime("x#9.9")!], [twice, markerTime("y#2.20")!]];
+    for (const [counter, expected] of cases) {
+      assert.equal(counter.latestMarkerTime(), expected, JSON.stringify(counter.writers));
+      assert.equal(counter.latestMarkerTime(), latestMarkerTime(counter.writers));
+    }
+    assert.equal(lone.latestMarkerTime(), latestMarkerTime(lone.writers));
+    const onlyMarker = GCounter.fromState({ slots: [{ node: "x#9.9", value: 9 }] });
+    assert.deepEqual(onlyMarker.writers, ["x#9.9"]);
+    assert.equal(onlyMarker.latestMarkerTime(), markerTime("x#9.9"), "a lone slot that is a marker");
   });
 
   test("the node's own later fold drops an old marker without adding its amount", () => {
