@@ -172,12 +172,22 @@ export class GCounter implements Crdt<GCounter> {
   }
 
   /**
-   * The slots of `c` flat, `[node0, value0, …]` (sorted by node: the form `fromFlatSlots` takes),
-   * not to be changed: the encoders read a counter this way, without a state object per counter. A
-   * lone slot's pair is made on the spot.
+   * How many slots `c` has; with `slotNode` and `slotValue` (slot `i`, in node order), how the
+   * encoders read a counter: no state object, nor a lone slot's pair, per counter encoded.
    */
-  static flatSlots(c: GCounter): readonly (string | number)[] {
-    return GCounter.#array(c);
+  static slotCount(c: GCounter): number {
+    const s = c.#slots;
+    return typeof s === "string" ? 1 : s.length >>> 1;
+  }
+
+  static slotNode(c: GCounter, i: number): string {
+    const s = c.#slots;
+    return typeof s === "string" ? s : (s[2 * i] as string);
+  }
+
+  static slotValue(c: GCounter, i: number): number {
+    const s = c.#slots;
+    return typeof s === "string" ? GCounter.#lone(c) : (s[2 * i + 1] as number);
   }
 
   /** Adds `by` (a non-negative safe integer; 0 is a no-op) to `node`'s slot. */

@@ -20,8 +20,9 @@ import { writeVarint } from "./varint.js";
  */
 export function writeCounter(buf: Uint8Array, p: number, value: Crdt, writer?: string): number {
   if (value.kind === "gcounter") {
-    const flat = GCounter.flatSlots(value as GCounter);
-    for (let i = 0; i < flat.length && p >= 0; i += 2) p = writeSlot(buf, p, flat[i] as string, flat[i + 1] as number, writer);
+    const c = value as GCounter;
+    const n = GCounter.slotCount(c);
+    for (let i = 0; i < n && p >= 0; i++) p = writeSlot(buf, p, GCounter.slotNode(c, i), GCounter.slotValue(c, i), writer);
     return p;
   }
   if (value.kind !== "pncounter") return -1;
