@@ -190,6 +190,13 @@ export class GCounter implements Crdt<GCounter> {
     return typeof s === "string" ? GCounter.#lone(c) : (s[2 * i + 1] as number);
   }
 
+  /** A counter of one slot, validated as `fromFlatSlots([node, value])` validates it (a decoder's usual counter, without the pair). */
+  static fromSlot(node: string, value: number): GCounter {
+    const checked = checkedSlot(node, value, undefined, "GCounterState");
+    // A fold id may cover the slot (see dropCovered): that rule takes the general way.
+    return mayBeFoldId(checked) ? GCounter.fromFlatSlots([checked, value]) : new GCounter(checked, value);
+  }
+
   /** Adds `by` (a non-negative safe integer; 0 is a no-op) to `node`'s slot. */
   increment(node: string, by: number = 1): GCounter {
     checkNode(node);

@@ -5,6 +5,7 @@
  * decides every unusual or corrupt input (test/wire/gcounter-fast.test.ts and
  * test/durable/corrupt.test.ts hold them to that).
  */
+import { GCounter } from "../crdt/gcounter.js";
 import type { StoredDigestHash } from "./shapes.js";
 
 /** A read position in `bytes`, up to `end`. */
@@ -65,15 +66,16 @@ export function nodeIdAt(bytes: Uint8Array, at: number, len: number): string | u
 }
 
 /**
- * A GCounterState's slots in the flat form `[node0, value0, node1, value1, …]` (for
- * `GCounter.fromFlatSlots`), when the bytes are exactly a run of slots `0x0a len (0x0a len node 0x10 value)`
- * with a one-byte length, an ASCII node and a safe-integer value. With `writer` (the compact form
- * of an envelope, see states.ts `encodeState`), a slot may leave its node out: `0x0a len (0x10 value)`.
- * Read with plain positions into one array of the exact size, which the counter keeps: a restore
- * reads a million of these, and an object per slot would be garbage the moment the counter exists.
- * `start`/`end`: the state is bytes[start, end) of a larger buffer.
+ * A GCounter read from its GCounterState's bytes, when they are exactly a run of slots `0x0a len
+ * (0x0a len node 0x10 value)` with a one-byte length, an ASCII node and a safe-integer value;
+ * undefined otherwise. With `writer` (the compact form of an envelope, see states.ts
+ * `encodeState`), a slot may leave its node out: `0x0a len (0x10 value)`. Validated as
+ * `GCounter.fromState` validates (its errors are thrown). Read with plain positions: a lone slot
+ * (the usual counter) straight into the counter, more into one array of the exact size, which the
+ * counter keeps: a restore reads a million of these, and an object per slot would be garbage the
+ * moment the counter exists. `start`/`end`: the state is bytes[start, end) of a larger buffer.
  */
-export function gcounterSlotsOf(bytes: Uint8Array, writer?: string, start = 0, end = bytes.length): (string | number)[] | undefined {
+export function gcounterOfBytes(bytes: Uint8Array, writer?: string, start = 0, end = bytes.length): GCounter | undefined {
   let count = 0;
   for (let p = start; p < end; count++) {
     const slotLen = bytes[p + 1];
@@ -81,32 +83,47 @@ export function gcounterSlotsOf(bytes: Uint8Array, writer?: string, start = 0, e
     p += 2 + slotLen;
     if (p > end) return undefined;
   }
-  const slots = new Array<string | number>(2 * count);
-  for (let p = start, k = 0; k < count; k++) {
-    const slotEnd = p + 2 + bytes[p + 1]!;
-    p += 2;
-    let node: string | undefined = writer;
-    if (bytes[p] === 0x0a) {
-      const nodeLen = bytes[p + 1];
-      if (nodeLen === undefined || nodeLen === 0 || nodeLen >= 0x80 || p + 2 + nodeLen > slotEnd) return undefined;
-      node = nodeIdAt(bytes, p + 2, nodeLen);
-      p += 2 + nodeLen;
-    }
-    if (node === undefined || p >= slotEnd || bytes[p++] !== 0x10) return undefined;
-    // The value: a varint of at most 8 bytes ending exactly at the slot's end.
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; ; i++, scale *= 128) {
-      if (i === 8 || p >= slotEnd) return undefined;
-      const b = bytes[p++]!;
-      value += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-    }
-    if (p !== slotEnd || !Number.isSafeInteger(value)) return undefined;
-    slots[2 * k] = node;
-    slots[2 * k + 1] = value;
+  if (count === 1) {
+    const node = slotAt(bytes, start, writer);
+    return node === undefined ? undefined : GCounter.fromSlot(node, slotValue);
   }
-  return slots;
+  const slots = new Array<string | number>(2 * count);
+  for (let p = start, k = 0; k < count; k++, p += 2 + bytes[p + 1]!) {
+    const node = slotAt(bytes, p, writer);
+    if (node === undefined) return undefined;
+    slots[2 * k] = node;
+    slots[2 * k + 1] = slotValue;
+  }
+  return GCounter.fromFlatSlots(slots);
+}
+
+/** The value of the slot `slotAt` read last: its second result, without an object per slot. */
+let slotValue = 0;
+
+/** The node of the slot field at `p` (its length checked by the caller), its value in `slotValue`; undefined when not of the usual shape. */
+function slotAt(bytes: Uint8Array, p: number, writer: string | undefined): string | undefined {
+  const slotEnd = p + 2 + bytes[p + 1]!;
+  p += 2;
+  let node: string | undefined = writer;
+  if (bytes[p] === 0x0a) {
+    const nodeLen = bytes[p + 1];
+    if (nodeLen === undefined || nodeLen === 0 || nodeLen >= 0x80 || p + 2 + nodeLen > slotEnd) return undefined;
+    node = nodeIdAt(bytes, p + 2, nodeLen);
+    p += 2 + nodeLen;
+  }
+  if (node === undefined || p >= slotEnd || bytes[p++] !== 0x10) return undefined;
+  // The value: a varint of at most 8 bytes ending exactly at the slot's end.
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; ; i++, scale *= 128) {
+    if (i === 8 || p >= slotEnd) return undefined;
+    const b = bytes[p++]!;
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) break;
+  }
+  if (p !== slotEnd || !Number.isSafeInteger(value)) return undefined;
+  slotValue = value;
+  return node;
 }
 
 /**

@@ -21,7 +21,6 @@
  */
 import type { Field, Type } from "protobufjs";
 import protobuf from "protobufjs/light.js";
-import { GCounter } from "../crdt/gcounter.js";
 import { DATA_TYPES, dataTypes, fromState } from "../crdt/registry.js";
 import type {
   AnyState,
@@ -38,7 +37,7 @@ import type {
   SlotState,
 } from "../crdt/types.js";
 import { DecodeError, InvalidArgumentError } from "../errors.js";
-import { gcounterSlotsOf } from "./fast-decode.js";
+import { gcounterOfBytes } from "./fast-decode.js";
 import { writeCounter } from "./fast-encode.js";
 import { asDecodeError, bytesOf, checkFields, decodeMessage, encodeMessage, guard, i64, type Int64, messageType, schemaEnum, u64 } from "./pb.js";
 import { T, type PbContext, type PbDot, type PbFlag, type PbGCounter, type PbGSet, type PbLWWRegister, type PbMVRegister, type PbORMap, type PbORSet, type PbPNCounter, type PbSlot } from "./state-messages.js";
@@ -241,10 +240,8 @@ export function decodeValueIn(kind: DataKind, bytes: Uint8Array, start: number, 
 
 /** A GCounter read straight from bytes[start, end) when they have the usual shape (fast-decode.ts), validated as `fromState` does. */
 function gcounterOf(bytes: Uint8Array, writer: string | undefined, start: number, end: number): Crdt | undefined {
-  const slots = gcounterSlotsOf(bytes, writer, start, end);
-  if (slots === undefined) return undefined;
   try {
-    return GCounter.fromFlatSlots(slots);
+    return gcounterOfBytes(bytes, writer, start, end);
   } catch (e) {
     throw asDecodeError(stateType("gcounter").name, e);
   }

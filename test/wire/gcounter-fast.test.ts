@@ -47,6 +47,9 @@ test("the GCounter fast path decodes and rejects exactly like the generic decode
     GCounter.empty().increment("sa~lz3k2", 127).increment("sb~x", 128).increment("sc~y", 2 ** 40),
     GCounter.empty().increment("n", Number.MAX_SAFE_INTEGER),
     GCounter.empty().increment("nödé", 3).increment("z", 5), // non-ASCII node: generic path
+    // Lone slots a fold id's rules apply to (read the general way), and a lone marker.
+    GCounter.fromState({ slots: [{ node: "x^3", value: 4 }] }),
+    GCounter.fromState({ slots: [{ node: "x#9.9", value: 9 }] }),
   ];
   let compared = 0;
   // Compact encodings (the writer left out of its slot) too, read with and without the writer.
