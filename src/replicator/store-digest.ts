@@ -134,8 +134,10 @@ export class RestoredDigest implements DigestSeeds {
   }
 }
 
-/** The keys a bulk-pull page's merge changed, in order, with the value each held right then and where the store keeps it. */
-/** What a page's merge changed: the first `count` entries of each array. */
+/**
+ * The keys a bulk-pull page's merge changed, in order, with the value each held right then and
+ * where the store keeps it: the first `count` entries of each array.
+ */
 interface PageChanges {
   count: number;
   keys: string[];
