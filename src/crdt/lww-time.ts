@@ -19,10 +19,15 @@ export function lwwNow(): number {
 
 /** Run `fn` with `now` as the source of default LWW timestamps; restored afterwards, also on a throw. */
 export function withLwwClock<T>(now: () => number, fn: () => T): T {
+  return callWithLwwClock(now, fn, undefined, undefined);
+}
+
+/** `withLwwClock` of `fn(a, b)`: a write's `modify(current, self)` without a closure per write. */
+export function callWithLwwClock<A, B, T>(now: () => number, fn: (a: A, b: B) => T, a: A, b: B): T {
   const previous = clock;
   clock = now;
   try {
-    return fn();
+    return fn(a, b);
   } finally {
     clock = previous;
   }

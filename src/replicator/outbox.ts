@@ -4,20 +4,20 @@
  * incarnation, and keep the recent ones so a peer that detects a gap can ask for them again.
  */
 import type { Clock, TimerHandle } from "../clock.js";
-import type { Crdt, DataKind } from "../crdt/types.js";
-import { type CrdtDelta, type DeltaEnvelope, encodeDeltaEnvelope, encodeValue, type Tombstone, writeDeltaEnvelope } from "../wire/codec.js";
+import type { Crdt } from "../crdt/types.js";
+import { type CrdtDelta, type DeltaColumns, type DeltaEnvelope, encodeDeltaEnvelope, encodeValueInto, type EnvelopeHead, type Tombstone, writeDeltaEnvelope } from "../wire/codec.js";
 import type { Transport } from "../transport/types.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import { sameType } from "./type-conflict.js";
 
-interface PendingDelta {
-  kind: DataKind;
-  delta: Crdt;
-}
-
-/** The envelope a flush is filling: its deltas and tombstones, and its estimated size. */
+/**
+ * The envelope a flush is filling: its deltas as columns (wire `DeltaColumns`, their values encoded
+ * one after another in the outbox's buffer), its tombstones, and its estimated size.
+ */
 interface Batch {
-  deltas: CrdtDelta[];
+  keys: string[];
+  values: Crdt[];
+  ends: number[];
   tombstones: Tombstone[];
   size: number;
 }
@@ -51,9 +51,14 @@ const RECENT_MAX_COUNT = 4096;
 const RECENT_MAX_BYTES = 16 * 1024 * 1024;
 /** Bytes an envelope needs besides its deltas (origin, sequence, timestamps, tags). */
 const ENVELOPE_OVERHEAD = 96;
+/** The values buffer's first size: a flush of a few thousand counters; it grows to a message's size when needed. */
+const FIRST_VALUES_BYTES = 64 * 1024;
 
 export class Outbox {
-  private pending = new Map<string, PendingDelta>();
+  /** Each key's delta to publish (its `kind` names the data type). */
+  private pending = new Map<string, Crdt>();
+  /** Where a flush encodes the values of the envelope it fills (made on the first flush; up to a message long). */
+  private values: Uint8Array | undefined;
   private pendingTombstones: Tombstone[] = [];
   private scheduled = false;
   /** A flush window of 0 already sent something this event-loop turn (see `schedule`). */
@@ -73,11 +78,10 @@ export class Outbox {
   }
 
   /** Queue a local delta; deltas of one key within a window merge into one. */
-  add(key: string, kind: DataKind, delta: Crdt): void {
+  add(key: string, delta: Crdt): void {
     const current = this.pending.get(key);
     // Another type: the key's type changed here (a type conflict, type-conflict.ts); the new one replaces.
-    if (current !== undefined && sameType(current.delta, delta)) current.delta = current.delta.merge(delta);
-    else this.pending.set(key, { kind, delta });
+    this.pending.set(key, current !== undefined && sameType(current, delta) ? current.merge(delta) : delta);
     this.schedule();
   }
 
@@ -104,27 +108,49 @@ export class Outbox {
     // Compact: the writer id once per envelope (its bytes in the overhead) instead of in every state.
     const writer = this.o.compactWriter?.();
     const overhead = ENVELOPE_OVERHEAD + (writer === undefined ? 0 : writer.length * 3 + 4);
-    const batch: Batch = { deltas: [], tombstones: [], size: overhead };
+    const batch: Batch = { keys: [], values: [], ends: [], tombstones: [], size: overhead };
     for (const t of tombstones) {
       const bytes = t.key.length * 3 + 32;
       if (batch.size + bytes > limit) this.emit(batch, overhead, writer);
       batch.tombstones.push(t);
       batch.size += bytes;
     }
-    for (const [key, p] of pending) {
-      const data = encodeValue(p.delta, writer);
-      const bytes = data.length + key.length * 3 + this.o.nodeId.length + 16;
-      const delta: CrdtDelta = { key, kind: p.kind, originNode: this.o.nodeId, value: p.delta, data };
-      if (bytes + overhead > limit) {
-        // Alone in its chunks, in the full form (the compact one saves nothing that counts there).
-        this.publishChunked(writer === undefined ? delta : { key, kind: p.kind, originNode: this.o.nodeId, value: p.delta });
-        continue;
-      }
-      if (batch.size + bytes > limit) this.emit(batch, overhead, writer);
-      batch.deltas.push(delta);
-      batch.size += bytes;
-    }
+    // forEach: for-of over a Map makes an entry array per key.
+    pending.forEach((value, key) => this.addValue(batch, key, value, writer, overhead));
     this.emit(batch, overhead, writer);
+  }
+
+  /** Put `value` into `batch`, publishing the batch first when it is full; a value larger than a message goes alone, in chunks. */
+  private addValue(batch: Batch, key: string, value: Crdt, writer: string | undefined, overhead: number): void {
+    const limit = this.o.maxMessageBytes;
+    let buf = (this.values ??= new Uint8Array(Math.min(limit, FIRST_VALUES_BYTES)));
+    let start = batch.ends.length === 0 ? 0 : batch.ends[batch.ends.length - 1]!;
+    let end = encodeValueInto(buf, start, value, writer);
+    if (end < 0 && buf.length < limit) {
+      buf = this.values = copyInto(new Uint8Array(limit), buf, start);
+      end = encodeValueInto(buf, start, value, writer);
+    }
+    if (end < 0 && start > 0) {
+      // No room after the batch's values: it is full for this one.
+      this.emit(batch, overhead, writer);
+      start = 0;
+      end = encodeValueInto(buf, 0, value, writer);
+    }
+    const bytes = end - start + key.length * 3 + this.o.nodeId.length + 16;
+    if (end < 0 || bytes + overhead > limit) {
+      // Alone in its chunks, in the full form (the compact one saves nothing that counts there).
+      this.publishChunked({ key, kind: value.kind, originNode: this.o.nodeId, value });
+      return;
+    }
+    if (batch.size + bytes > limit) {
+      this.emit(batch, overhead, writer);
+      buf.copyWithin(0, start, end); // the next envelope's first value
+      end -= start;
+    }
+    batch.keys.push(key);
+    batch.values.push(value);
+    batch.ends.push(end);
+    batch.size += bytes;
   }
 
   /**
@@ -205,33 +231,54 @@ export class Outbox {
     };
   }
 
-  /** Publish what `b` holds (if anything) and start it over, empty, at `overhead` bytes. A method, not a closure per flush. */
+  /**
+   * Publish what `b` holds (if anything) and start it over, empty, at `overhead` bytes. A method,
+   * not a closure per flush. `writer`: a compact envelope, the values already encoded without it.
+   */
   private emit(b: Batch, overhead: number, writer: string | undefined): void {
-    if (b.deltas.length > 0 || b.tombstones.length > 0) this.publish(b.deltas, b.tombstones, undefined, writer);
-    b.deltas = [];
+    const count = b.keys.length;
+    if (count > 0 || b.tombstones.length > 0) {
+      const head = { origin: this.o.nodeId, incarnation: this.o.incarnation, sequence: ++this.sequenceNumber, sentAtMs: this.o.now(), writer };
+      // The usual envelope (no tombstones) written by hand; either way a fresh buffer (the NATS client holds it until it flushes).
+      const columns = { count, keys: b.keys, values: b.values, ends: b.ends, data: this.values! };
+      const bytes = (b.tombstones.length === 0 ? writeDeltaEnvelope(head, columns) : undefined) ?? this.encodeGeneric(head, columns, b.tombstones);
+      this.publish(head.sequence, bytes, count, writer !== undefined);
+    }
+    b.keys = [];
+    b.values = [];
+    b.ends = [];
     b.tombstones = [];
     b.size = overhead;
   }
 
-  /** `writer`: a compact envelope, the deltas' `data` already encoded without it. */
-  private publish(deltas: CrdtDelta[], tombstones: Tombstone[], chunkOf?: DeltaEnvelope["chunk"], writer?: string): void {
-    const env = this.envelope(deltas, tombstones);
-    if (chunkOf !== undefined) env.chunk = chunkOf;
-    if (writer !== undefined) env.writer = writer;
-    // A fresh buffer either way (the NATS client holds it until it flushes); the usual envelope written by hand.
-    const bytes = writeDeltaEnvelope(env) ?? encodeDeltaEnvelope(env);
-    this.remember(env.sequence, bytes, writer !== undefined);
+  /** The envelope through protobufjs: with tombstones, a string not ASCII (or invalid: it throws). */
+  private encodeGeneric(head: EnvelopeHead, columns: DeltaColumns, tombstones: Tombstone[]): Uint8Array {
+    const deltas: CrdtDelta[] = [];
+    for (let i = 0, start = 0; i < columns.count; start = columns.ends[i++]!) {
+      const value = columns.values[i]!;
+      deltas.push({ key: columns.keys[i]!, kind: value.kind, originNode: head.origin, value, data: columns.data.slice(start, columns.ends[i]) });
+    }
+    const env: DeltaEnvelope = { origin: head.origin, incarnation: head.incarnation, sequence: head.sequence, sentAtMs: head.sentAtMs, deltas, tombstones };
+    if (head.writer !== undefined) env.writer = head.writer;
+    return encodeDeltaEnvelope(env);
+  }
+
+  private publish(sequence: number, bytes: Uint8Array, deltas: number, compact: boolean): void {
+    this.remember(sequence, bytes, compact);
     this.o.transport.publish(this.o.subject, bytes);
     const s = this.o.stats;
     s.envelopePublishCount++;
-    s.deltaPublishCount += deltas.length;
+    s.deltaPublishCount += deltas;
     s.bytesPublished += bytes.length;
     s.record("delta.bytes", bytes.length);
   }
 
   /** One delta larger than a message: encode it alone, then send the bytes in numbered chunks. */
   private publishChunked(delta: CrdtDelta): void {
-    for (const chunk of this.chunks(delta)) this.publish([], [], chunk);
+    for (const chunk of this.chunks(delta)) {
+      const env = { ...this.envelope([], []), chunk };
+      this.publish(env.sequence, encodeDeltaEnvelope(env), 0, false);
+    }
     this.o.stats.deltaPublishCount++;
   }
 
@@ -260,4 +307,10 @@ export class Outbox {
       this.recentStart = 0;
     }
   }
+}
+
+/** `to` with `from[0..length)` copied in. */
+function copyInto(to: Uint8Array, from: Uint8Array, length: number): Uint8Array {
+  to.set(from.subarray(0, length));
+  return to;
 }

@@ -16,7 +16,7 @@ import { writerIdFor } from "./identity.js";
 
 export interface OwnWriterHooks {
   /** Publish `delta`, the re-issued effects in `key` (as a write's delta). */
-  publish(key: string, kind: DataKind, delta: Crdt): void;
+  publish(key: string, delta: Crdt): void;
   /** The id was renewed to `incarnation`: no later process of this node may take it (identity.ts). */
   renewed(incarnation: number): void;
   stats: ReplicatorStats;
@@ -91,7 +91,7 @@ export class OwnWriter {
     }
     if (reissued?.delta === undefined) return reissued?.value ?? merged;
     this.hooks.stats.comebackReissues++;
-    this.hooks.publish(key, kind, reissued.delta);
+    this.hooks.publish(key, reissued.delta);
     return reissued.value;
   }
 

@@ -165,7 +165,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     readsCompact: (node) => compactReaders.has(node),
   });
   const ownWriter = new OwnWriter(nodeId, input.writerId, {
-    publish: (key, kind, delta) => outbox.add(key, kind, delta),
+    publish: (key, delta) => outbox.add(key, delta),
     renewed: reserveIncarnation,
     stats,
     reportError: onError,

@@ -287,7 +287,7 @@ export class Pruner {
   private foldInto(key: string, kind: DataKind, folded: Crdt): boolean {
     if (folded.delta === undefined) return false;
     this.d.merger.write(key, kind, folded.resetDelta(), folded.delta);
-    this.d.outbox.add(key, kind, folded.delta);
+    this.d.outbox.add(key, folded.delta);
     return true;
   }
 

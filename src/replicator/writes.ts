@@ -4,7 +4,7 @@
  * the caller asked: the snapshot's LevelDB (durable) and a quorum's acknowledgements (`writeTo`).
  */
 import type { HybridClock } from "../cluster/hlc.js";
-import { maxLwwTimestamp, withLwwClock } from "../crdt/lww-time.js";
+import { callWithLwwClock, maxLwwTimestamp } from "../crdt/lww-time.js";
 import { emptyOf } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import { InvalidArgumentError, KeyDeletedError } from "../errors.js";
@@ -42,7 +42,30 @@ export class Writer {
     this.lwwNow = () => deps.clock.now();
   }
 
-  async update<T extends Crdt<T>>(key: Key<T>, modify: (current: T, self: string) => T, options: WriteOptions): Promise<T> {
+  /**
+   * Not async: a local write (most are) resolves with the one promise it returns, and no async
+   * frame, closure or second promise per write (an update is the hot path). A throw is a rejection.
+   */
+  update<T extends Crdt<T>>(key: Key<T>, modify: (current: T, self: string) => T, options: WriteOptions): Promise<T> {
+    try {
+      return this.apply(key, modify, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async delete<T extends Crdt<T>>(key: Key<T>, options: WriteOptions): Promise<void> {
+    const d = this.deps;
+    const durable = d.durable(options);
+    typedValue(d.store, key);
+    const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: d.clock.now(), originNode: d.nodeId };
+    if (d.merger.tombstone(t, "local")) d.outbox.addTombstone(t);
+    const persisted = durable ? d.persist(key.id) : undefined;
+    const coordinated = isLocal(options) ? undefined : this.coordinate({ deltas: [], tombstones: [d.store.tombstone(key.id)!] }, options);
+    await Promise.all([persisted, coordinated]);
+  }
+
+  private apply<T extends Crdt<T>>(key: Key<T>, modify: (current: T, self: string) => T, options: WriteOptions): Promise<T> {
     const d = this.deps;
     if (typeof modify !== "function") throw new InvalidArgumentError("update needs a modify function (current, self) => next");
     if (d.store.tombstone(key.id) !== undefined) {
@@ -52,12 +75,12 @@ export class Writer {
     const current = typedValue(d.store, key);
     const base = current ?? (emptyOf(key.kind, key.valueKind) as T);
     // LWW writes that name no timestamp take the hybrid clock's.
-    const next = withLwwClock(this.lwwNow, () => modify(base, d.writerIn(key.kind, base)));
+    const next = callWithLwwClock(this.lwwNow, modify, base, d.writerIn(key.kind, base));
     checkDerived(next, base, key.kind);
     const delta = next.delta;
     if (delta === undefined) {
-      if (durable) await d.persist(key.id); // what it returns may be an earlier, not yet durable write
-      return next; // nothing changed
+      // Nothing changed; what it returns may be an earlier, not yet durable write.
+      return durable ? d.persist(key.id).then(() => next) : Promise.resolve(next);
     }
     const timestamp = maxLwwTimestamp(delta);
     if (!d.clock.observe(timestamp)) {
@@ -68,31 +91,24 @@ export class Writer {
     }
     const stored = next.resetDelta();
     d.merger.write(key.id, key.kind, stored, delta);
-    d.outbox.add(key.id, key.kind, delta);
-    // Most writes are local and write-behind: they wait for nothing (no promise per update).
+    d.outbox.add(key.id, delta);
+    // Most writes are local and write-behind: they wait for nothing.
     const persisted = durable ? d.persist(key.id) : undefined;
-    const coordinated = this.coordinate(() => ({ deltas: [{ key: key.id, kind: key.kind, originNode: d.nodeId, value: delta }], tombstones: [] }), options);
-    if (persisted !== undefined || coordinated !== undefined) await Promise.all([persisted, coordinated]);
-    return stored;
+    const coordinated = isLocal(options) ? undefined : this.coordinate({ deltas: [{ key: key.id, kind: key.kind, originNode: d.nodeId, value: delta }], tombstones: [] }, options);
+    if (persisted === undefined && coordinated === undefined) return Promise.resolve(stored);
+    return Promise.all([persisted, coordinated]).then(() => stored);
   }
 
-  async delete<T extends Crdt<T>>(key: Key<T>, options: WriteOptions): Promise<void> {
+  /** Wait for as many members as `writeTo` asks to acknowledge `change`. */
+  private coordinate(change: { deltas: CrdtDelta[]; tombstones: Tombstone[] }, options: WriteOptions): Promise<void> {
     const d = this.deps;
-    const durable = d.durable(options);
-    typedValue(d.store, key);
-    const t: Tombstone = { key: key.id, kind: key.kind, deletedAtMs: d.clock.now(), originNode: d.nodeId };
-    if (d.merger.tombstone(t, "local")) d.outbox.addTombstone(t);
-    const persisted = durable ? d.persist(key.id) : undefined;
-    await Promise.all([persisted, this.coordinate(() => ({ deltas: [], tombstones: [d.store.tombstone(key.id)!] }), options)]);
+    return d.coordinator.write({ type: "write", from: d.nodeId, ...change }, options.writeTo!, options.timeoutMs ?? d.coordinationTimeoutMs);
   }
+}
 
-  /** With `writeTo` other than "local": wait for that many members to acknowledge the write. */
-  private coordinate(change: () => { deltas: CrdtDelta[]; tombstones: Tombstone[] }, options: WriteOptions): Promise<void> | undefined {
-    const level = options.writeTo ?? "local";
-    if (level === "local") return undefined;
-    const d = this.deps;
-    return d.coordinator.write({ type: "write", from: d.nodeId, ...change() }, level, options.timeoutMs ?? d.coordinationTimeoutMs);
-  }
+/** A write that waits for no other member (`writeTo` "local", the default). */
+function isLocal(options: WriteOptions): boolean {
+  return (options.writeTo ?? "local") === "local";
 }
 
 /**

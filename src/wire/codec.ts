@@ -21,6 +21,7 @@ export {
   decodeValueIn,
   encodeState,
   encodeValue,
+  encodeValueInto,
   isMapKind,
   kindOf,
 } from "./states.js";
@@ -57,7 +58,7 @@ export type {
 } from "./shapes.js";
 export { decodeCrdtDelta, decodeFullState, decodeTombstone, encodeCrdtDelta, encodeFullState, encodeTombstone } from "./convert.js";
 export { RangePageWriter } from "./range-pages.js";
-export { writeDeltaEnvelope } from "./envelope-writer.js";
+export { type DeltaColumns, type EnvelopeHead, writeDeltaEnvelope } from "./envelope-writer.js";
 export { decodeDeltaEnvelope, decodeNodeReply, decodeNodeRequest, encodeDeltaEnvelope, encodeNodeReply, encodeNodeRequest } from "./replication.js";
 export {
   decodeHeartbeat,

@@ -56,7 +56,7 @@ function foldX<T extends Crdt<T>>(value: T, style: FoldStyle): { value: T; id: s
 function run<T extends Crdt<T>>(model: Model<T>, before: Step[], during: Step[], after: Step[], style: FoldStyle): { stats: ReplicatorStats; ownWriter: OwnWriter; published: Crdt[] } {
   const stats = new ReplicatorStats();
   const published: Crdt[] = [];
-  const ownWriter = new OwnWriter("x", "x~1", { publish: (_k, _kind, d) => published.push(d), renewed: () => {}, stats, reportError: () => {} });
+  const ownWriter = new OwnWriter("x", "x~1", { publish: (_k, d) => published.push(d), renewed: () => {}, stats, reportError: () => {} });
   const v = { a: model.empty(), b: model.empty(), x: model.empty() };
   const shadow = { a: model.empty(), b: model.empty(), x: model.empty() };
   const ids = { a: "a~1", b: "b~1" };
@@ -290,7 +290,7 @@ test("a fold just before a partition that the leader absorbed again: x takes an 
   const stats = new ReplicatorStats();
   const renewed: number[] = [];
   const published: Crdt[] = [];
-  const ownWriter = new OwnWriter("x", "x~5", { publish: (_k, _kind, d) => published.push(d), renewed: (n) => renewed.push(n), stats, reportError: () => assert.fail("nothing lost") });
+  const ownWriter = new OwnWriter("x", "x~5", { publish: (_k, d) => published.push(d), renewed: (n) => renewed.push(n), stats, reportError: () => assert.fail("nothing lost") });
   // x~5 folded x~1 (3) into x^5 and wrote 4 more; cut off at once, the fold reached nobody. The
   // leader a held x~1 only and absorbed it at t = 10 under x#2.a.
   const before = GCounter.empty().increment("a~1", 2).increment("x^5", 7).resetDelta();

@@ -214,7 +214,7 @@ describe("markers held in values", () => {
 /** A process of `node` writing under `writerId`, and the re-issues its comebacks publish. */
 function ownWriter(node: string, writerId: string): { own: OwnWriter; published: Crdt[] } {
   const published: Crdt[] = [];
-  const own = new OwnWriter(node, writerId, { publish: (_k, _kind, d) => published.push(d), renewed: () => {}, stats: new ReplicatorStats(), reportError: () => {} });
+  const own = new OwnWriter(node, writerId, { publish: (_k, d) => published.push(d), renewed: () => {}, stats: new ReplicatorStats(), reportError: () => {} });
   return { own, published };
 }
 

@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { Flag, GCounter, GSet, LWWRegister, ORSet, PNCounter } from "../../src/crdt/index.js";
 import type { Crdt } from "../../src/crdt/types.js";
-import { encodeValue, type CrdtDelta, type DeltaEnvelope } from "../../src/wire/codec.js";
+import { encodeValue, writeDeltaEnvelope, type CrdtDelta, type DeltaEnvelope } from "../../src/wire/codec.js";
 
 const VALUES: Crdt[] = [
   GCounter.empty(),
@@ -48,3 +48,17 @@ export const envelopeArb = (maxDeltas: number): fc.Arbitrary<DeltaEnvelope> =>
     if (writer !== undefined) e.writer = writer;
     return e;
   });
+
+/**
+ * `e` written by the hand writer (src/wire/envelope-writer.ts), its deltas turned into columns as
+ * the outbox keeps them; undefined for what the hand writer does not take (tombstones, a chunk, a
+ * delta without its `data`) and for what it declines.
+ */
+export function writeByHand(e: DeltaEnvelope): Uint8Array | undefined {
+  if (e.chunk !== undefined || e.tombstones.length > 0 || e.deltas.some((d) => d.data === undefined || d.value?.kind !== d.kind)) return undefined;
+  const data = Buffer.concat(e.deltas.map((d) => d.data!));
+  const ends: number[] = [];
+  for (const d of e.deltas) ends.push((ends.at(-1) ?? 0) + d.data!.length);
+  const columns = { count: e.deltas.length, keys: e.deltas.map((d) => d.key), values: e.deltas.map((d) => d.value), origins: e.deltas.map((d) => d.originNode), data, ends };
+  return writeDeltaEnvelope(e, columns);
+}
