@@ -275,7 +275,12 @@ export class GCounter implements Crdt<GCounter> {
   }
 
   resetDelta(): GCounter {
-    return typeof this.#more === "number" ? this : new GCounter(this.#slots, this.#more.lone);
+    const m = this.#more;
+    if (typeof m === "number") return this;
+    // A first write's delta is the whole value (one lone slot, see increment): it is the reset value.
+    const d = m.delta;
+    if (typeof this.#slots === "string" && d.#slots === this.#slots && d.#more === m.lone) return d;
+    return new GCounter(this.#slots, m.lone);
   }
 
   derivesFrom(base: GCounter): boolean {
