@@ -10,10 +10,9 @@
  * then decides (and words the error). What it returns equals the generic decoder's result
  * (test/wire/envelope-reader.test.ts compares them over random and mutated envelopes).
  */
-import type { Crdt } from "../crdt/types.js";
 import { type Cursor, ascii, nodeIdAt, varint } from "./fast-decode.js";
 import { type CrdtDelta, type DeltaEnvelope, MAX_KEY_BYTES, MAX_NODE_ID, MAX_TEXT } from "./shapes.js";
-import { decodeValue, kindByType } from "./states.js";
+import { decodeValue, decodeValueIn, kindByType } from "./states.js";
 
 /** The envelope in `bytes`, or undefined when it is not of the usual shape (see the file comment). */
 export function readDeltaEnvelope(bytes: Uint8Array): DeltaEnvelope | undefined {
@@ -80,15 +79,15 @@ function readDelta(bytes: Uint8Array, start: number, end: number, origin: string
     dataStart = c.p;
   }
   if (c.p > end) return undefined;
-  // A plain view (as the generic decoder's `bytesOf`), even of a Buffer: its slice() must copy.
-  const data = new Uint8Array(bytes.buffer, bytes.byteOffset + dataStart, end - dataStart);
-  let value: Crdt;
   try {
-    value = decodeValue(kind, data, writer);
+    // Compact: the bytes are not the value's own encoding, so no `data`, and no view of them to make.
+    if (writer !== undefined) return { key, kind, originNode, value: decodeValueIn(kind, bytes, dataStart, end, writer) };
+    // A plain view (as the generic decoder's `bytesOf`), even of a Buffer: its slice() must copy.
+    const data = new Uint8Array(bytes.buffer, bytes.byteOffset + dataStart, end - dataStart);
+    return { key, kind, originNode, value: decodeValue(kind, data), data };
   } catch {
     return undefined; // the generic decoder throws it, with the key and the field in its message
   }
-  return writer === undefined ? { key, kind, originNode, value, data } : { key, kind, originNode, value };
 }
 
 /** A length-prefixed, non-empty ASCII id of at most `max` chars at the cursor, or undefined. */

@@ -244,11 +244,12 @@ export function decodeValue(kind: DataKind, bytes: Uint8Array, writer?: string):
 }
 
 /**
- * `decodeValue` of bytes[start, end) of a larger buffer (a value in a snapshot pack): a GCounter of
- * the usual shape is read in place, without a view of its bytes.
+ * `decodeValue` of bytes[start, end) of a larger buffer (a value in a snapshot pack, a page or an
+ * envelope; `writer` as for `decodeValue`): a GCounter of the usual shape is read in place, without
+ * a view of its bytes.
  */
-export function decodeValueIn(kind: DataKind, bytes: Uint8Array, start: number, end: number): Crdt {
-  return (kind === "gcounter" ? gcounterOf(bytes, undefined, start, end) : undefined) ?? decodeValue(kind, bytes.subarray(start, end));
+export function decodeValueIn(kind: DataKind, bytes: Uint8Array, start: number, end: number, writer?: string): Crdt {
+  return (kind === "gcounter" ? gcounterOf(bytes, writer, start, end) : undefined) ?? decodeValue(kind, bytes.subarray(start, end), writer);
 }
 
 /** A GCounter read straight from bytes[start, end) when they have the usual shape (fast-decode.ts), validated as `fromState` does. */
