@@ -16,6 +16,7 @@ import { encodeTombstone, keyId, nodeId } from "./convert.js";
 import { dataTypeOf, decodeValueIn, encodeValue, kindOf } from "./states.js";
 import { varintSize, writeVarint } from "./varint.js";
 import { writeCounter } from "./fast-encode.js";
+import { latin1String, sameAscii } from "./fast-decode.js";
 
 const utf8 = new TextEncoder();
 
@@ -250,10 +251,9 @@ function writeState(s: Bytes, value: Crdt): number {
 /** Room made for a counter written in place; a larger one (many writers) goes through `encodeValue`. */
 const COUNTER_ROOM = 512;
 
-/** A read position in `bytes` (`text`: the same memory, to read strings from). */
+/** A read position in `bytes`. */
 interface Cursor {
   readonly bytes: Uint8Array;
-  readonly text: Buffer;
   p: number;
 }
 
@@ -279,7 +279,7 @@ function body(c: Cursor, tag: number, end: number): number {
 function ascii(c: Cursor, to: number): string | undefined {
   if (to <= c.p) return undefined;
   for (let i = c.p; i < to; i++) if (c.bytes[i]! >= 0x80) return undefined;
-  const s = c.text.toString("latin1", c.p, to);
+  const s = latin1String(c.bytes, c.p, to - c.p);
   c.p = to;
   return s;
 }
@@ -298,7 +298,7 @@ export function readDigestReply(bytes: Uint8Array): (DigestReply & { type: "dige
 }
 
 function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | undefined {
-  const c: Cursor = { bytes, text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), p: 0 };
+  const c: Cursor = { bytes, p: 0 };
   const end = body(c, 0x1a, bytes.length);
   if (end !== bytes.length) return undefined;
   const differing: number[] = [];
@@ -381,13 +381,6 @@ function countKeys(c: Cursor, end: number): number {
   }
   c.p = at;
   return n;
-}
-
-/** Whether `b[from, to)` are the characters of `s` (an ASCII string). */
-function sameAscii(b: Uint8Array, from: number, to: number, s: string): boolean {
-  if (to - from !== s.length) return false;
-  for (let i = 0; i < s.length; i++) if (b[from + i] !== s.charCodeAt(i)) return false;
-  return true;
 }
 
 function sameBytes(b: Uint8Array, a: number, at: number, len: number): boolean {

@@ -14,6 +14,7 @@
 import type { Crdt } from "../crdt/types.js";
 import { decodeMessage } from "./pb.js";
 import { type PbDelta, T } from "./pb-shapes.js";
+import { latin1String } from "./fast-decode.js";
 import { dataTypeOf, encodeValue } from "./states.js";
 import { varintSize, writeVarint } from "./varint.js";
 
@@ -154,12 +155,11 @@ export function readPack(bytes: Uint8Array, digestVersion: number, visit: PackVi
     const { records, count } = layout;
     const hashes = layout.hashesAt >= 0 && layout.version === digestVersion ? new DataView(bytes.buffer, bytes.byteOffset + layout.hashesAt) : undefined;
     // Keys are read as strings straight from the bytes (no view per key).
-    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     try {
       for (let i = 0, r = 0; i < count; i++, r += RECORD) {
         const keyAt = records[r]!;
         const keyLen = records[r + 1]!;
-        const key = keyLen > 0 ? text.toString("latin1", keyAt, keyAt + keyLen) : utf8Strict.decode(text.subarray(keyAt, keyAt - keyLen));
+        const key = keyLen > 0 ? latin1String(bytes, keyAt, keyLen) : utf8Strict.decode(bytes.subarray(keyAt, keyAt - keyLen));
         visit(key, records[r + 2]!, bytes, records[r + 3]!, records[r + 4]!, hashes, i * HASH_BYTES);
       }
     } finally {
