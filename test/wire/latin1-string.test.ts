@@ -23,6 +23,11 @@ test("latin1String is Buffer's latin1 decoding, for every length from 0 to 40 an
   }
 });
 
+test("latin1String of a megabyte: one string (no argument list that long)", () => {
+  const bytes = new Uint8Array(1024 * 1024).fill(0x61);
+  assert.equal(latin1String(bytes, 0, bytes.length), "a".repeat(bytes.length));
+});
+
 test("sameAscii: equal ASCII bytes only", () => {
   const b = Uint8Array.from([0x78, 0x6b, 0x65, 0x79, 0xe9]);
   assert.ok(sameAscii(b, 1, 4, "key"));
