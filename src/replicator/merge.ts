@@ -21,7 +21,7 @@ import { sameType, valueKindOf, winsOver } from "./type-conflict.js";
 
 export class Merger {
   /** Re-issues what a fold of this node's own ids dropped (own-writer.ts); set once built. */
-  afterMerge: ((key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt, incomingIds?: readonly string[]) => Crdt) | undefined;
+  afterMerge: ((key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt) => Crdt) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -93,7 +93,7 @@ export class Merger {
     // else replicas would hand it to each other for ever, each dropping it in turn.
     const incoming = pruning?.withoutMarkersBefore?.(d.value, this.markerCutoff(), current) ?? d.value;
     let merged = current === undefined ? incoming : current.merge(incoming);
-    if (current !== undefined && this.afterMerge !== undefined) merged = this.afterMerge(d.key, d.kind, current, incoming, merged, incoming === d.value ? pruning?.writers(d.value) : undefined);
+    if (current !== undefined && this.afterMerge !== undefined) merged = this.afterMerge(d.key, d.kind, current, incoming, merged);
     this.stats.mergeCount++;
     this.clock.observe(timestamp); // later local writes are stamped at least as late
     // merge returns the receiver itself when the other side adds nothing: an idempotent merge.

@@ -5,7 +5,7 @@
  */
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Crdt } from "../crdt/types.js";
-import { type CrdtDelta, type DeltaColumns, type DeltaEnvelope, encodeDeltaEnvelope, encodeValueInto, type EnvelopeHead, type Tombstone, writeDeltaEnvelope } from "../wire/codec.js";
+import { type CrdtDelta, type DeltaColumns, type DeltaEnvelope, encodeDeltaEnvelope, encodeValue, type EnvelopeHead, type Tombstone, writeCounter, writeDeltaEnvelope } from "../wire/codec.js";
 import type { Transport } from "../transport/types.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import { sameType } from "./type-conflict.js";
@@ -125,27 +125,26 @@ export class Outbox {
     const limit = this.o.maxMessageBytes;
     let buf = (this.values ??= new Uint8Array(Math.min(limit, FIRST_VALUES_BYTES)));
     let start = batch.ends.length === 0 ? 0 : batch.ends[batch.ends.length - 1]!;
-    let end = encodeValueInto(buf, start, value, writer);
-    if (end < 0 && buf.length < limit) {
-      buf = this.values = copyInto(new Uint8Array(limit), buf, start);
-      end = encodeValueInto(buf, start, value, writer);
-    }
-    if (end < 0 && start > 0) {
-      // No room after the batch's values: it is full for this one.
-      this.emit(batch, overhead, writer);
-      start = 0;
-      end = encodeValueInto(buf, 0, value, writer);
-    }
+    // A counter is written in place; anything else (or a counter with no room left here) is encoded once, then copied in.
+    let end = writeCounter(buf, start, value, writer);
+    const encoded = end < 0 ? encodeValue(value, writer) : undefined;
+    if (encoded !== undefined) end = start + encoded.length;
     const bytes = end - start + key.length * 3 + this.o.nodeId.length + 16;
-    if (end < 0 || bytes + overhead > limit) {
+    if (bytes + overhead > limit) {
       // Alone in its chunks, in the full form (the compact one saves nothing that counts there).
       this.publishChunked({ key, kind: value.kind, originNode: this.o.nodeId, value });
       return;
     }
     if (batch.size + bytes > limit) {
       this.emit(batch, overhead, writer);
-      buf.copyWithin(0, start, end); // the next envelope's first value
+      if (encoded === undefined) buf.copyWithin(0, start, end); // the next envelope's first value
       end -= start;
+      start = 0;
+    }
+    if (encoded !== undefined) {
+      // Within a message's size (the batch's estimate says so), so within a buffer a message long.
+      if (end > buf.length) buf = this.values = copyInto(new Uint8Array(limit), buf, start);
+      buf.set(encoded, start);
     }
     batch.keys.push(key);
     batch.values.push(value);

@@ -53,12 +53,10 @@ export class OwnWriter {
    * `merged` (`before` merged with `incoming` in `key`), with the effects re-issued that a fold of
    * this node's ids in `incoming` dropped; `merged` itself in the usual case (no such fold). What
    * a fold of another node's ids dropped here, that the fold did not include, is reported.
-   * `incomingIds`: `incoming`'s writer ids when the caller has them (the merge path computes them
-   * for its clock-skew check), so they are not gathered twice.
    */
-  afterMerge(key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt, incomingIds?: readonly string[]): Crdt {
+  afterMerge(key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt): Crdt {
     const pruning = dataTypes.get(kind)?.pruning;
-    if (pruning === undefined || !(incomingIds ?? pruning.writers(incoming)).some(mayBeFoldId)) return merged;
+    if (pruning === undefined || !pruning.writers(incoming).some(mayBeFoldId)) return merged;
     const after = pruning.writers(merged);
     const coverage = coverageOf(after);
     if (coverage === undefined) return merged;

@@ -170,7 +170,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     stats,
     reportError: onError,
   });
-  merger.afterMerge = (key, kind, before, incoming, merged, incomingIds) => ownWriter.afterMerge(key, kind, before, incoming, merged, incomingIds);
+  merger.afterMerge = (key, kind, before, incoming, merged) => ownWriter.afterMerge(key, kind, before, incoming, merged);
   const inbox: Inbox = new Inbox({
     nodeId,
     incarnation,

@@ -196,19 +196,6 @@ export function encodeValue(value: Crdt, writer?: string): Uint8Array {
   return end >= 0 ? scratch.slice(0, end) : encodeState(value.kind, value.toState(), writer);
 }
 
-/**
- * `encodeValue` written into `buf` from `at`: where it ends, or −1 when it does not fit (give it a
- * larger buffer). A counter is written in place, without a byte array of its own.
- */
-export function encodeValueInto(buf: Uint8Array, at: number, value: Crdt, writer?: string): number {
-  const end = writeCounter(buf, at, value, writer);
-  if (end >= 0) return end;
-  const bytes = encodeValue(value, writer);
-  if (at + bytes.length > buf.length) return -1;
-  buf.set(bytes, at);
-  return at + bytes.length;
-}
-
 // ------------------------------------------------------------------ decoding
 
 /**
