@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   if (!args.full) process.env["BENCH_QUICK"] = "1";
   process.stderr.write(
-    `crdt-replicator bench — ${args.full ? "full" : "quick"} mode, ${args.runs} runs per figure; ${machine.cores} cores, Node ${machine.node}, nats-server ${machine.natsServer}\n`,
+    `crdt-replicator bench — ${args.full ? "full" : "quick"} mode, ${args.runs} runs per figure; ${machine.cores} cores, Node ${machine.node}, nats-server ${machine.natsServer}; fresh memory ${machine.memoryTouch?.firstNsPerByte} ns/B at first touch, ${machine.memoryTouch?.againNsPerByte} after\n`,
   );
   const scenarios: Scenarios = {};
   const errors: Record<string, string> = {};
