@@ -67,8 +67,11 @@ if (holder.ae.pendingRehash > 0) throw new Error("the holder has keys left to ha
 
 const allocations = process.argv.includes("--alloc") ? await sampleAllocations() : undefined;
 const started = cpuTimeMs();
+const faults0 = process.resourceUsage().minorPageFault;
 const ok = await joiner.ae.sync("holder", "join");
 const total = cpuTimeMs() - started;
+// First touches of fresh memory (4 KiB pages), both sides: bench/lib/machine.ts says what a byte of it costs here.
+const freshMb = ((process.resourceUsage().minorPageFault - faults0) * 4096) / 1e6;
 if (allocations !== undefined) await allocations.report();
 if (!ok || joiner.store.size !== keys) throw new Error(`the join round failed: ${joiner.store.size}/${keys} keys`);
 const joinerMs = total - spent.build;
@@ -76,7 +79,7 @@ const rest = joinerMs - spent.decode - spent.merge;
 const us = (ms: number): string => ((ms * 1000) / keys).toFixed(2);
 console.log(
   `${keys} keys in ${spent.pages} pages (${(spent.bytes / 1e6).toFixed(1)} MB), CPU ms (µs/key): building pages ${spent.build.toFixed(0)} (${us(spent.build)}); ` +
-    `joiner ${joinerMs.toFixed(0)} (${us(joinerMs)}) = decoding ${spent.decode.toFixed(0)} + merging ${spent.merge.toFixed(0)} + digest seeding and the rest ${rest.toFixed(0)}`,
+    `joiner ${joinerMs.toFixed(0)} (${us(joinerMs)}) = decoding ${spent.decode.toFixed(0)} + merging ${spent.merge.toFixed(0)} + digest seeding and the rest ${rest.toFixed(0)}; ${freshMb.toFixed(0)} MB of fresh memory touched`,
 );
 
 interface SampleNode {
