@@ -85,7 +85,7 @@ export const scaleWorker = {
     const cpu = process.cpuUsage(cpu0);
     // Minor page faults: first touches of fresh memory (4 KiB each), which cost ~3 ns a byte on some VMs.
     const pageFaults = process.resourceUsage().minorPageFault - faults0;
-    return { ms: (t1 - t0) / 1e6, bytesIn: wireBytes(nc).read, cpuMs: (cpu.user + cpu.system) / 1000, pageFaults };
+    return { ms: (t1 - t0) / 1e6, bytesIn: wireBytes(nc).read, cpuMs: (cpu.user + cpu.system) / 1000, systemMs: cpu.system / 1000, pageFaults };
   },
   /** Increment `count` existing keys once more (they then differ from a muted peer's copies). */
   "scale.touch": async (a: { prefix: string; from: number; count: number }) => {
