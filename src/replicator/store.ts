@@ -170,7 +170,8 @@ export class Store implements RestorableStore {
   }
 
   tombstone(key: string): TombstoneInfo | undefined {
-    return this.tombstoneMap.get(key);
+    // Every merge asks: with no tombstone at all (a joiner, most stores), no hashing of the key.
+    return this.tombstoneMap.size === 0 ? undefined : this.tombstoneMap.get(key);
   }
 
   /** Replace a key's value (the caller computed the new value from the old one). */
