@@ -44,9 +44,7 @@ class Bytes {
 
   bytes(b: Uint8Array, from = 0, to = b.length): void {
     this.reserve(to - from);
-    if (to - from > 32) this.buf.set(b.subarray(from, to), this.end);
-    else for (let i = from, at = this.end; i < to; i++, at++) this.buf[at] = b[i]!; // a key, a counter: no view per copy
-    this.end += to - from;
+    this.end = copyInto(this.buf, this.end, b, from, to);
   }
 
   /** A length-delimited field: tag, length, then `b[from, to)`. */
@@ -74,16 +72,13 @@ class Bytes {
     this.end = start + s.length;
     return s.length;
   }
+}
 
-  /** `lo` and `hi`, 32 bits each, as one little-endian 64-bit word. */
-  word(lo: number, hi: number): void {
-    this.reserve(8);
-    const buf = this.buf;
-    let p = this.end;
-    for (let i = 0; i < 4; i++, lo >>>= 8) buf[p++] = lo & 0xff;
-    for (let i = 0; i < 4; i++, hi >>>= 8) buf[p++] = hi & 0xff;
-    this.end = p;
-  }
+/** `src[from, to)` copied to `dst` at `p`; returns where it ends. A key or a counter is a few bytes: no view per copy. */
+function copyInto(dst: Uint8Array, p: number, src: Uint8Array, from: number, to: number): number {
+  if (to - from > 32) dst.set(src.subarray(from, to), p);
+  else for (let i = from, at = p; i < to; i++, at++) dst[at] = src[i]!;
+  return p + (to - from);
 }
 
 /**
@@ -124,17 +119,29 @@ export class RangePageWriter {
     const dataLen = writeState(s, value);
     const type = dataTypeOf(value.kind);
     this.mark();
-    const e = this.entries;
+    const sb = s.buf;
+    const origin = this.origin;
     // An empty state has no data field (as protobufjs leaves out empty bytes).
     const dataField = dataLen === 0 ? 0 : 1 + varintSize(dataLen) + dataLen;
-    const inner = 1 + varintSize(keyLen) + keyLen + 1 + varintSize(type) + 1 + varintSize(this.origin.length) + this.origin.length + dataField;
-    e.byte(0x0a); // FullState.entries
-    e.varint(inner);
-    e.field(0x0a, s.buf, 0, keyLen); // CRDTDelta.key
-    e.byte(0x10); // CRDTDelta.data_type
-    e.varint(type);
-    e.field(0x1a, this.origin); // CRDTDelta.origin_node
-    if (dataLen > 0) e.field(0x22, s.buf, keyLen, keyLen + dataLen); // CRDTDelta.data
+    const inner = 1 + varintSize(keyLen) + keyLen + 1 + varintSize(type) + 1 + varintSize(origin.length) + origin.length + dataField;
+    // Room for the whole record at once, then written in place: a key costs one check, not one per field.
+    const e = this.entries;
+    e.reserve(1 + varintSize(inner) + inner);
+    const buf = e.buf;
+    let p = e.end;
+    buf[p++] = 0x0a; // FullState.entries
+    p = writeVarint(buf, p, inner);
+    buf[p++] = 0x0a; // CRDTDelta.key
+    p = copyInto(buf, writeVarint(buf, p, keyLen), sb, 0, keyLen);
+    buf[p++] = 0x10; // CRDTDelta.data_type
+    p = writeVarint(buf, p, type);
+    buf[p++] = 0x1a; // CRDTDelta.origin_node
+    p = copyInto(buf, writeVarint(buf, p, origin.length), origin, 0, origin.length);
+    if (dataLen > 0) {
+      buf[p++] = 0x22; // CRDTDelta.data
+      p = copyInto(buf, writeVarint(buf, p, dataLen), sb, keyLen, keyLen + dataLen);
+    }
+    e.end = p;
     this.keyHash(keyLen, lo, hi);
     return dataLen;
   }
@@ -199,14 +206,21 @@ export class RangePageWriter {
   private keyHash(keyLen: number, lo: number, hi: number): void {
     const k = this.keys;
     const hashed = lo !== 0 || hi !== 0;
-    k.byte(0x12); // DigestReply.keys
-    k.varint(1 + varintSize(keyLen) + keyLen + (hashed ? 9 : 0));
-    k.field(0x0a, this.scratch.buf, 0, keyLen); // KeyHash.key
+    const inner = 1 + varintSize(keyLen) + keyLen + (hashed ? 9 : 0);
+    k.reserve(1 + varintSize(inner) + inner);
+    const buf = k.buf;
+    let p = k.end;
+    buf[p++] = 0x12; // DigestReply.keys
+    p = writeVarint(buf, p, inner);
+    buf[p++] = 0x0a; // KeyHash.key
+    p = copyInto(buf, writeVarint(buf, p, keyLen), this.scratch.buf, 0, keyLen);
     if (hashed) {
-      // KeyHash.hash (fixed64; protobufjs leaves out a zero, "no hash yet")
-      k.byte(0x11);
-      k.word(lo, hi);
+      // KeyHash.hash (fixed64, little-endian; protobufjs leaves out a zero, "no hash yet")
+      buf[p++] = 0x11;
+      for (let i = 0; i < 4; i++, lo >>>= 8) buf[p++] = lo & 0xff;
+      for (let i = 0; i < 4; i++, hi >>>= 8) buf[p++] = hi & 0xff;
     }
+    k.end = p;
     this.count++;
   }
 
