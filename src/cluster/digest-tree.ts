@@ -57,6 +57,10 @@ export class DigestTree {
   private readonly groupHashes = new BigUint64Array(GROUPS);
   // The root lives in a typed array too: a bigint field would allocate on every update.
   private readonly root = new BigUint64Array(1);
+  // The same three as 32-bit halves (see LOW), for `setWords`.
+  private readonly leafHalves = new Uint32Array(this.leafHashes.buffer);
+  private readonly groupHalves = new Uint32Array(this.groupHashes.buffer);
+  private readonly rootHalves = new Uint32Array(this.root.buffer);
   // Entries live in slots of parallel arrays: ~30 bytes a key with the index, against ~70 for a
   // Map per leaf (entry, heap bigint, table). A leaf's slots are chained (listing a leaf walks its
   // chain; see `next`). A key's slot is found through an open-addressing
@@ -123,7 +127,7 @@ export class DigestTree {
   static build(capacity: number, fill: (add: (key: string, lo: number, hi: number) => void) => void): DigestTree {
     const tree = new DigestTree(capacity);
     let fnvs = new Int32Array(tree.hashes.length);
-    const leafHalves = new Uint32Array(tree.leafHashes.buffer);
+    const leafHalves = tree.leafHalves;
     fill((key, lo, hi) => {
       const slot = tree.allocate(); // a new tree frees none: slots come in order
       if (slot >= fnvs.length) fnvs = grown(fnvs, new Int32Array(tree.hashes.length));
@@ -192,31 +196,59 @@ export class DigestTree {
       throw new InvalidArgumentError("digest hash must be an unsigned 64-bit bigint");
     }
     const fnv = fnv1a32(key);
+    const slot = this.claim(key, fnv, place);
+    const old = this.hashes[slot]!;
+    if (old === h) return;
+    this.hashes[slot] = h;
+    this.flip(foldToLeaf(fnv), BigInt.asUintN(U64, old ^ h));
+  }
+
+  /** `set` with the hash as two 32-bit halves, `lo` and `hi` (a bulk pull's page: no bigint per key). */
+  setWords(key: string, lo: number, hi: number, place = NO_PLACE): void {
+    if (typeof key !== "string") throw new InvalidArgumentError("digest key must be a string");
+    if (lo !== lo >>> 0 || hi !== hi >>> 0) throw new InvalidArgumentError("digest hash halves must be unsigned 32-bit integers");
+    const fnv = fnv1a32(key);
+    const at = 2 * this.claim(key, fnv, place);
+    const halves = this.halves;
+    const dLo = (halves[at + LOW]! ^ lo) >>> 0;
+    const dHi = (halves[at + 1 - LOW]! ^ hi) >>> 0;
+    if (dLo === 0 && dHi === 0) return;
+    halves[at + LOW] = lo;
+    halves[at + 1 - LOW] = hi;
     const leaf = foldToLeaf(fnv);
+    this.leafHalves[2 * leaf + LOW]! ^= dLo;
+    this.leafHalves[2 * leaf + 1 - LOW]! ^= dHi;
+    const group = leaf >>> 8;
+    this.groupHalves[2 * group + LOW]! ^= dLo;
+    this.groupHalves[2 * group + 1 - LOW]! ^= dHi;
+    this.rootHalves[LOW]! ^= dLo;
+    this.rootHalves[1 - LOW]! ^= dHi;
+  }
+
+  /** The slot of `key` (of FNV hash `fnv`), made (hash 0, in its leaf's chain) if it has none; its place set to `place`. */
+  private claim(key: string, fnv: number, place: number): number {
     let cell = this.cellOf(fnv, key);
     if (cell >= 0) {
       const slot = this.index[cell]!;
       this.places[slot] = place;
-      const old = this.hashes[slot]!;
-      if (old === h) return;
-      this.hashes[slot] = h;
-      this.flip(leaf, BigInt.asUintN(U64, old ^ h));
-      return;
+      return slot;
     }
     if ((this.count + 1) > this.index.length * MAX_LOAD) {
       this.growIndex();
       cell = this.cellOf(fnv, key);
     }
     const slot = this.allocate();
+    const leaf = foldToLeaf(fnv);
     this.index[~cell] = slot;
     this.keys[slot] = key;
     this.places[slot] = place;
     this.tags[slot] = fnv;
-    this.hashes[slot] = h;
+    this.halves[2 * slot] = 0;
+    this.halves[2 * slot + 1] = 0;
     this.next[slot] = this.heads[leaf]!;
     this.heads[leaf] = slot;
     this.count++;
-    this.flip(leaf, h);
+    return slot;
   }
 
   /** Remove `key`; returns whether it was present. */

@@ -42,11 +42,12 @@ import {
   type KeyHash,
   type NodeReply,
   type NodeRequest,
+  type PageColumns,
 } from "../wire/codec.js";
 import type { RepairCause, ReplicatorStats } from "../extension/stats.js";
 import type { DigestHashes } from "../extension/context.js";
 import type { Store, StoredValue, TombstoneInfo } from "./store.js";
-import { DIGEST_HASH_VERSION, StoreDigest, type RestoredDigest } from "./store-digest.js";
+import { DIGEST_HASH_VERSION, StoreDigest, type RestoredDigest, type SeedTake } from "./store-digest.js";
 
 /** Level of a digest request that asks for the full states of `keys`. */
 export const FETCH_LEVEL = 2;
@@ -578,26 +579,33 @@ export class AntiEntropy {
         bucket: leaf,
       });
       if (reply.type !== "digest") throw new ProtocolError(`a range request was answered with ${reply.type}`);
-      this.o.stats.bulkPullKeys += reply.keys.length;
-      const state = reply.state;
-      if (state !== undefined) this.digests.mergeSeeded(state.entries.length, () => merge(state), (take) => this.seed(state, reply.keys, take));
+      // A page read by hand comes in columns (no object per key); any other reply as usual.
+      const page = reply.page;
+      const listed = page?.keys ?? reply.keys.map((k) => k.key);
+      this.o.stats.bulkPullKeys += listed.length;
+      if (page !== undefined) {
+        this.digests.mergeSeeded(listed.length, () => merge({ entries: [], tombstones: [], page }), (take) => seedColumns(page, take));
+      } else if (reply.state !== undefined) {
+        const state = reply.state;
+        this.digests.mergeSeeded(state.entries.length, () => merge(state), (take) => this.seed(state, reply.keys, take));
+      }
       if (reply.differing.length === 0) return;
       const next = reply.differing[0]!;
-      const last = reply.keys.at(-1)?.key;
+      const last = listed.at(-1);
       // Each page must move the cursor forward: a confused peer must not keep us looping.
       const nextAfter = last !== undefined && leafOf(last) === next ? last : undefined;
       const forward = next > leaf || (next === leaf && nextAfter !== undefined && (after === undefined || nextAfter > after));
-      if (!Number.isInteger(next) || next >= LEAVES || reply.keys.length === 0 || !forward) {
+      if (!Number.isInteger(next) || next >= LEAVES || listed.length === 0 || !forward) {
         throw new ProtocolError("anti-entropy: a range reply did not advance");
       }
       leaf = next;
       after = nextAfter;
-      progress(Math.max(0, groups.indexOf(groupOf(leaf))) * LEAVES_PER_GROUP + (leaf % LEAVES_PER_GROUP), reply.keys.length);
+      progress(Math.max(0, groups.indexOf(groupOf(leaf))) * LEAVES_PER_GROUP + (leaf % LEAVES_PER_GROUP), listed.length);
     }
   }
 
   /** Offer `take` every value of the page with the peer's entry hash of its key (see `mergeSeeded`). */
-  private seed(state: FullState, keys: readonly KeyHash[], take: (key: string, value: Crdt, hash: bigint) => void): void {
+  private seed(state: FullState, keys: readonly KeyHash[], take: SeedTake): void {
     // A page lists its entries in the order of its keys (no lookup table): an entry not found
     // further on ends the seeding, and what is not seeded is rehashed as usual.
     let k = 0;
@@ -606,8 +614,18 @@ export class AntiEntropy {
       const e = entries[i]!; // by index: see Merger.fullState
       while (k < keys.length && keys[k]!.key !== e.key) k++;
       if (k === keys.length) return;
-      take(e.key, e.value, keys[k++]!.hash);
+      const hash = keys[k++]!.hash;
+      take(e.key, e.value, Number(hash & 0xffffffffn), Number(hash >> 32n));
     }
+  }
+}
+
+/** `seed` for a page read by hand: its values in order, each with its key's hash halves. */
+function seedColumns(page: PageColumns, take: SeedTake): void {
+  const { keys, values, hashes } = page;
+  for (let i = 0; i < keys.length; i++) {
+    const value = values[i];
+    if (value !== undefined) take(keys[i]!, value, hashes[2 * i]!, hashes[2 * i + 1]!);
   }
 }
 

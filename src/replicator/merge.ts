@@ -50,6 +50,18 @@ export class Merger {
     // By index: a bulk-pull page's entries are an array made to its size (holey), which for-of walks with an iterator result per entry.
     const entries = state.entries;
     for (let i = 0; i < entries.length; i++) if (!this.value(entries[i]!, origin, dataCenter)) skewed++;
+    const page = state.page;
+    if (page === undefined) return skewed;
+    // One delta record for the whole page, refilled per value: `value` keeps none of it.
+    const d: CrdtDelta = { key: "", kind: "gcounter", originNode: page.originNode, value: undefined as unknown as Crdt };
+    for (let i = 0; i < page.keys.length; i++) {
+      const value = page.values[i];
+      if (value === undefined) continue;
+      d.key = page.keys[i]!;
+      d.kind = value.kind;
+      d.value = value;
+      if (!this.value(d, origin, dataCenter)) skewed++;
+    }
     return skewed;
   }
 

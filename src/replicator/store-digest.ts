@@ -134,6 +134,9 @@ export class RestoredDigest implements DigestSeeds {
   }
 }
 
+/** How `mergeSeeded`'s seeding hands over a value of the page with its key's hash (32-bit halves; 0, 0: none). */
+export type SeedTake = (key: string, value: Crdt, lo: number, hi: number) => void;
+
 /**
  * The keys a bulk-pull page's merge changed, in order, with the value each held right then and
  * where the store keeps it: the first `count` entries of each array.
@@ -216,7 +219,7 @@ export class StoreDigest {
    * `expected`: how many keys the page holds (the arrays that list its changes are made that long:
    * grown by push, they were copied several times over, page after page).
    */
-  mergeSeeded(expected: number, merge: () => void, seed: (take: (key: string, value: Crdt, hash: bigint) => void) => void): void {
+  mergeSeeded(expected: number, merge: () => void, seed: (take: SeedTake) => void): void {
     const page: PageChanges = { count: 0, keys: new Array<string>(expected), values: new Array<Crdt | undefined>(expected), places: new Array<number>(expected) };
     this.page = page;
     try {
@@ -233,10 +236,10 @@ export class StoreDigest {
     // the values after it: a key the merge left alone was not announced, so it is never matched.
     let c = 0;
     try {
-      seed((key, value, hash) => {
+      seed((key, value, lo, hi) => {
         if (keys[c] !== key) return;
-        if (values[c] === value && hash !== 0n) {
-          this.tree.set(key, hash, places[c]);
+        if (values[c] === value && (lo !== 0 || hi !== 0)) {
+          this.tree.setWords(key, lo, hi, places[c]);
           this.dirty.delete(key); // changed before the page, not rehashed yet
           taken[c] = 1;
         }

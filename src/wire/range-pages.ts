@@ -5,18 +5,15 @@
  * on each side.
  *
  * The writer writes the bytes protobufjs would write for `NodeReply { digest: DigestReply {
- * differing, keys, state } }` (same fields, same order), so any release decodes them. The reader
- * takes only exactly what the writer writes (ASCII keys and origins, no tombstones, no `wanted`)
- * and returns undefined for anything else: the generic decoder then decides (and checks) every
- * other input, as it does for a peer of another release.
+ * differing, keys, state } }` (same fields, same order), so any release decodes them; the
+ * joiner reads them by hand (range-page-reader.ts).
  */
 import type { Crdt } from "../crdt/types.js";
-import type { DigestReply, Tombstone } from "./shapes.js";
-import { encodeTombstone, keyId, nodeId } from "./convert.js";
-import { dataTypeOf, decodeValueIn, encodeValue, kindOf } from "./states.js";
+import type { Tombstone } from "./shapes.js";
+import { encodeTombstone } from "./convert.js";
+import { dataTypeOf, encodeValue } from "./states.js";
 import { varintSize, writeVarint } from "./varint.js";
 import { writeCounter } from "./fast-encode.js";
-import { latin1String, sameAscii } from "./fast-decode.js";
 
 const utf8 = new TextEncoder();
 
@@ -264,140 +261,3 @@ function writeState(s: Bytes, value: Crdt): number {
 
 /** Room made for a counter written in place; a larger one (many writers) goes through `encodeValue`. */
 const COUNTER_ROOM = 512;
-
-/** A read position in `bytes`. */
-interface Cursor {
-  readonly bytes: Uint8Array;
-  p: number;
-}
-
-function readVarint(c: Cursor, end: number): number {
-  let value = 0;
-  for (let i = 0, scale = 1; i < 8 && c.p < end; i++, scale *= 128) {
-    const b = c.bytes[c.p++]!;
-    value += (b & 0x7f) * scale;
-    if (b < 0x80) return value;
-  }
-  return -1;
-}
-
-/** A length-delimited field's body [p, end) after `tag`, or -1 (the cursor then is past its length). */
-function body(c: Cursor, tag: number, end: number): number {
-  if (c.p >= end || c.bytes[c.p] !== tag) return -1;
-  c.p++;
-  const len = readVarint(c, end);
-  return len < 0 || c.p + len > end ? -1 : c.p + len;
-}
-
-/** A non-empty ASCII string at [c.p, to) (a flat string: it is hashed as a Map key), or undefined. */
-function ascii(c: Cursor, to: number): string | undefined {
-  if (to <= c.p) return undefined;
-  for (let i = c.p; i < to; i++) if (c.bytes[i]! >= 0x80) return undefined;
-  const s = latin1String(c.bytes, c.p, to - c.p);
-  c.p = to;
-  return s;
-}
-
-/**
- * A NodeReply holding a digest reply, when `bytes` are exactly what RangePageWriter writes (or an
- * ordinary digest reply of the same shape); undefined otherwise, including for anything the
- * generic decoder would reject.
- */
-export function readDigestReply(bytes: Uint8Array): (DigestReply & { type: "digest" }) | undefined {
-  try {
-    return readDigest(bytes);
-  } catch {
-    return undefined; // e.g. a value's state the data type refuses: the generic decoder says why
-  }
-}
-
-function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | undefined {
-  const c: Cursor = { bytes, p: 0 };
-  const end = body(c, 0x1a, bytes.length);
-  if (end !== bytes.length) return undefined;
-  const differing: number[] = [];
-  const dEnd = body(c, 0x0a, end);
-  if (dEnd >= 0) {
-    while (c.p < dEnd) {
-      const v = readVarint(c, dEnd);
-      if (v < 0 || v > 0xffffffff) return undefined;
-      differing.push(v);
-    }
-  } else if (c.p < end && bytes[c.p] === 0x0a) return undefined;
-  // The arrays are made as long as the page (grown by push, they were copied several times a page).
-  const keys: DigestReply["keys"] = new Array(countKeys(c, end));
-  let listedKeys = 0;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  while (c.p < end && bytes[c.p] === 0x12) {
-    const kEnd = body(c, 0x12, end);
-    if (kEnd < 0) return undefined;
-    const keyEnd = body(c, 0x0a, kEnd);
-    const key = keyEnd < 0 ? undefined : ascii(c, keyEnd);
-    if (key === undefined) return undefined;
-    let hash = 0n;
-    if (c.p !== kEnd) {
-      if (bytes[c.p] !== 0x11 || c.p + 9 !== kEnd) return undefined;
-      hash = view.getBigUint64(c.p + 1, true);
-    }
-    keys[listedKeys++] = { key: keyId(key, "key"), hash };
-    c.p = kEnd;
-  }
-  if (c.p === end) return { type: "digest", differing, keys, wanted: [] };
-  const sEnd = body(c, 0x1a, end);
-  if (sEnd !== end) return undefined; // no state, or more fields (wanted) after it
-  const entries: NonNullable<DigestReply["state"]>["entries"] = new Array(keys.length);
-  let entryCount = 0;
-  let origin: string | undefined;
-  let originAt = -1;
-  let originLen = 0;
-  let listed = 0;
-  while (c.p < sEnd) {
-    const eEnd = body(c, 0x0a, sEnd);
-    if (eEnd < 0) return undefined; // a tombstone, or not an entry
-    const keyEnd = body(c, 0x0a, eEnd);
-    // The writer lists the entries in the order of the keys: take the string read there.
-    const same = listed < keys.length && keyEnd >= 0 && sameAscii(bytes, c.p, keyEnd, keys[listed]!.key);
-    const key = same ? keys[listed++]!.key : keyEnd < 0 ? undefined : ascii(c, keyEnd);
-    if (same) c.p = keyEnd;
-    if (key === undefined || bytes[c.p++] !== 0x10) return undefined;
-    const type = readVarint(c, eEnd);
-    const oEnd = body(c, 0x1a, eEnd);
-    if (type < 0 || oEnd < 0) return undefined;
-    // One origin per page: read it once, compare the bytes after that.
-    if (origin === undefined || oEnd - c.p !== originLen || !sameBytes(bytes, originAt, c.p, originLen)) {
-      originAt = c.p;
-      originLen = oEnd - c.p;
-      origin = ascii(c, oEnd);
-      if (origin === undefined) return undefined;
-      nodeId(origin, "originNode");
-    }
-    c.p = oEnd;
-    const dataEnd = c.p === eEnd ? eEnd : body(c, 0x22, eEnd); // no data field: an empty state
-    if (dataEnd !== eEnd) return undefined;
-    const kind = kindOf(type);
-    // No `data` view: nothing downstream of a bulk pull reads it, and a view per key costs.
-    entries[entryCount++] = { key: same ? key : keyId(key, "key"), kind, originNode: origin, value: decodeValueIn(kind, bytes, c.p, dataEnd) };
-    c.p = eEnd;
-  }
-  entries.length = entryCount; // fewer values than keys: some go another way (too large for a page)
-  return { type: "digest", differing, keys, wanted: [], state: { entries, tombstones: [] } };
-}
-
-/** How many DigestReply.keys fields follow the cursor, up to a malformed one (the cursor does not move). */
-function countKeys(c: Cursor, end: number): number {
-  const at = c.p;
-  let n = 0;
-  while (c.p < end && c.bytes[c.p] === 0x12) {
-    const kEnd = body(c, 0x12, end);
-    if (kEnd < 0) break; // the reading loop finds it again and gives up
-    c.p = kEnd;
-    n++;
-  }
-  c.p = at;
-  return n;
-}
-
-function sameBytes(b: Uint8Array, a: number, at: number, len: number): boolean {
-  for (let i = 0; i < len; i++) if (b[a + i] !== b[at + i]) return false;
-  return true;
-}

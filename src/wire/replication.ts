@@ -31,7 +31,7 @@ import { bytesOf, checkFields, encodeMessage, fixed64, u64 } from "./pb.js";
 import { type PbEnvelope, type PbNodeReply, type PbNodeRequest, T } from "./pb-shapes.js";
 import { type DeltaEnvelope, MAX_TEXT, type NodeReply, type NodeRequest } from "./shapes.js";
 import { dataTypeOf, kindOf } from "./states.js";
-import { readDigestReply } from "./range-pages.js";
+import { readDigestReply } from "./range-page-reader.js";
 import { readDeltaEnvelope } from "./envelope-reader.js";
 
 // ================================================================== DeltaEnvelope

@@ -4,20 +4,18 @@
  * membership.ts, batches.ts, snapshot-entries.ts); other folders reach all of it through codec.ts.
  *
  * Conventions (see also src/wire/codec.ts):
- * - uint64/int64 sequences, incarnations, timestamps and ids are `number` (safe integers; a decoder
- *   rejects anything past 2^53 - 1 with DecodeError, an encoder rejects unsafe ones with
- *   InvalidArgumentError); fixed64 content hashes are `bigint`.
+ * - uint64/int64 sequences, incarnations, timestamps and ids are `number` (safe integers: past 2^53 - 1 a
+ *   decoder throws DecodeError, an encoder InvalidArgumentError); fixed64 content hashes are `bigint`.
  * - A `DataType` travels as the `DataKind` string of src/crdt/types.ts.
  * - A CRDTDelta carries a decoded `Crdt` (`value`); decoding validates it as a state of the named
  *   kind, so a delta whose bytes are another type's state is a DecodeError.
- * - oneof messages (NodeRequest, NodeReply, SnapshotEntry) are tagged unions on `type`, with the
- *   chosen message's fields alongside.
- * - Decoders throw only DecodeError: on garbage, truncation, wrong wire types, unknown enum
- *   numbers, missing required fields (empty origin/key/node ...). Unknown field numbers are ignored
- *   (a newer peer may add fields).
+ * - oneof messages (NodeRequest, NodeReply, SnapshotEntry) are tagged unions on `type`, with the chosen fields alongside.
+ * - Decoders throw only DecodeError: on garbage, truncation, wrong wire types, unknown enum numbers, missing
+ *   required fields (empty origin/key/node ...). Unknown field numbers are ignored (a newer peer may add fields).
  * - Encoders return a fresh Uint8Array per call (see pb.ts `encodeMessage`).
  */
 import type { Crdt, DataKind } from "../crdt/types.js";
+import type { PageColumns } from "./range-page-reader.js";
 
 /** One key's delta (or full state: a state is its own largest delta). Wire: CRDTDelta. */
 export interface CrdtDelta {
@@ -30,7 +28,7 @@ export interface CrdtDelta {
    * `encodeValue(value)`. Optional when encoding (pass it when you already have it, e.g. to size a
    * batch: it is then used as is); set by decoders, as a view into the decoded message's bytes
    * (copy it to keep it beyond the message), except in a compact DeltaEnvelope (see its `writer`)
-   * and in a bulk-pull page read by hand (range-pages.ts: nothing downstream of it reads `data`).
+   * and in a bulk-pull page read by hand (range-page-reader.ts: nothing downstream reads `data`).
    */
   data?: Uint8Array;
 }
@@ -141,6 +139,7 @@ export interface DigestRequest {
 export interface FullState {
   entries: CrdtDelta[];
   tombstones: Tombstone[];
+  page?: PageColumns; // more entries, in a bulk-pull page's columns: merged after `entries`
 }
 
 export interface DigestReply {
@@ -150,6 +149,7 @@ export interface DigestReply {
   wanted: string[];
   /** Groups holding a key whose hash the replier is still computing (a large set's first digest): ask again shortly. */
   hashing?: number[];
+  page?: PageColumns; // a bulk-pull page read by hand: `keys` and `state` are made from it when read
 }
 
 export interface RepairRequest {

@@ -22,6 +22,7 @@ import {
   type FullState,
   type NodeReply,
   type NodeRequest,
+  pageEntries,
 } from "../../src/wire/codec.js";
 
 const MAX_PAYLOAD = 4096;
@@ -35,7 +36,7 @@ interface Side {
 
 function merge(store: Store, state: FullState): void {
   for (const t of state.tombstones) store.addTombstone({ ...t }, "remote");
-  for (const d of state.entries) {
+  for (const d of [...state.entries, ...(state.page === undefined ? [] : pageEntries(state.page))]) {
     if (store.tombstone(d.key) !== undefined) continue;
     const current = store.get(d.key);
     const merged = current === undefined ? d.value : current.value.merge(d.value);

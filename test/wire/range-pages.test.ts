@@ -8,7 +8,7 @@ import { GCounter, GSet, PNCounter } from "../../src/crdt/index.js";
 import { DecodeError } from "../../src/errors.js";
 import { type Crdt } from "../../src/crdt/types.js";
 import { decodeNodeReply, encodeNodeReply, encodeValue, RangePageWriter, type NodeReply, type Tombstone } from "../../src/wire/codec.js";
-import { readDigestReply } from "../../src/wire/range-pages.js";
+import { readDigestReply } from "../../src/wire/range-page-reader.js";
 
 type Item = { key: string; value: Crdt; hash: bigint } | { key: string; tombstone: Tombstone; hash: bigint };
 
@@ -56,9 +56,11 @@ function written(list: Item[], next: number | undefined): Uint8Array {
 }
 
 /** A reply with its values as states (values are compared by content; the hand reader leaves `data` out). */
+/** A digest reply's fields as every reader sees them (a page read by hand makes `keys` and `state` when read). */
 function plain(r: NodeReply): unknown {
   if (r.type !== "digest") return r;
-  return { ...r, state: r.state && { ...r.state, entries: r.state.entries.map(({ data: _data, ...e }) => ({ ...e, value: e.value.toState() })) } };
+  const { type, differing, keys, wanted, state } = r;
+  return { type, differing, keys, wanted, state: state && { ...state, entries: state.entries.map(({ data: _data, ...e }) => ({ ...e, value: e.value.toState() })) } };
 }
 
 describe("range pages", () => {
@@ -111,7 +113,11 @@ describe("range pages", () => {
     assert.ok(shuffled.type === "digest" && shuffled.state !== undefined);
     const reordered = encodeNodeReply({ ...shuffled, keys: [...shuffled.keys].reverse(), state: { ...shuffled.state, entries: [...shuffled.state.entries].reverse() } });
     const keysFirst = encodeNodeReply({ ...shuffled, keys: [...shuffled.keys].reverse() });
-    for (const bytes of [reordered, keysFirst]) assert.deepEqual(plain(readDigestReply(bytes)!), plain(decodeNodeReply(bytes)));
+    assert.deepEqual(plain(readDigestReply(reordered)!), plain(decodeNodeReply(reordered)));
+    // Entries in another order than the keys: valid, but not a page: the generic decoder reads it.
+    assert.equal(readDigestReply(keysFirst), undefined);
+    const generic = decodeNodeReply(keysFirst);
+    assert.deepEqual(generic.type === "digest" ? generic.state?.entries.map((e) => e.key) : [], shuffled.state.entries.map((e) => e.key));
     // An ordinary digest reply (no state) too.
     const level1 = encodeNodeReply({ type: "digest", differing: [1, 2, 300], keys: [{ key: "a", hash: 5n }], wanted: [] });
     assert.deepEqual(readDigestReply(level1), { type: "digest", differing: [1, 2, 300], keys: [{ key: "a", hash: 5n }], wanted: [] });
