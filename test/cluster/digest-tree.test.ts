@@ -17,16 +17,18 @@ import { KEY_POOL } from "./digest-keys.js";
 import { assertProperty } from "./fc-seed.js";
 
 const hash64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
-type Op = { kind: "set"; key: string; hash: bigint } | { kind: "delete"; key: string };
+/** "words": the hash given as 32-bit halves (setWords, a bulk pull's way), else as a bigint. */
+type Op = { kind: "set" | "words"; key: string; hash: bigint } | { kind: "delete"; key: string };
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant("set" as const), key: fc.constantFrom(...KEY_POOL), hash: hash64 }),
+  fc.record({ kind: fc.constantFrom("set" as const, "words" as const), key: fc.constantFrom(...KEY_POOL), hash: hash64 }),
   fc.record({ kind: fc.constant("delete" as const), key: fc.constantFrom(...KEY_POOL) }),
 );
 
 function apply(tree: DigestTree, model: Map<string, bigint>, ops: readonly Op[]): void {
   for (const o of ops) {
-    if (o.kind === "set") {
-      tree.set(o.key, o.hash);
+    if (o.kind !== "delete") {
+      if (o.kind === "set") tree.set(o.key, o.hash);
+      else tree.setWords(o.key, Number(o.hash & 0xffffffffn), Number(o.hash >> 32n));
       model.set(o.key, o.hash);
     } else {
       assert.equal(tree.delete(o.key), model.delete(o.key));
@@ -248,6 +250,8 @@ describe("DigestTree", () => {
     assert.throws(() => t.set("k", 1 as unknown as bigint), InvalidArgumentError);
     assert.throws(() => t.set("k", -1n), InvalidArgumentError);
     assert.throws(() => t.set("k", 2n ** 64n), InvalidArgumentError);
+    for (const [lo, hi] of [[-1, 0], [0, 2 ** 32], [0.5, 0], [0, Number.NaN]] as const) assert.throws(() => t.setWords("k", lo, hi), InvalidArgumentError);
+    assert.equal(t.size, 0, "nothing set by a refused call");
     assert.equal(t.size, 0);
   });
 

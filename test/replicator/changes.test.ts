@@ -56,6 +56,22 @@ describe("change stream", () => {
     assert.equal(seen[3]!.value, store.get("k")!.value, "the value announced is the one stored");
   });
 
+  test("a bulk-pull page's values (columns) pass the same checks and are announced one by one, as entries are", () => {
+    const { merger, seen, stats, store } = setup();
+    store.set("typed", "gcounter", counter("x", 1), "local");
+    store.addTombstone({ key: "gone", kind: "gcounter", deletedAtMs: 1, originNode: "x" }, "local");
+    seen.length = 0;
+    const [a, gone, typed, b] = [counter("p", 1), counter("p", 2), PNCounter.empty().increment("p", 3).resetDelta(), counter("p", 4)];
+    const page = { keys: ["a", "gone", "large", "typed", "b"], hashes: new Uint32Array(10), values: [a, gone, undefined, typed, b], originNode: "p" };
+    assert.equal(merger.fullState({ entries: [], tombstones: [], page }, "sync"), 0);
+    assert.deepEqual(seen.map((c) => [c.key, c.origin, c.delta]), [["a", "sync", a], ["b", "sync", b]]);
+    assert.equal(store.get("a")?.value, a);
+    assert.equal(store.get("b")?.value, b);
+    assert.equal(store.get("large"), undefined, "a key listed without a value is left alone");
+    assert.equal(stats.rejected.get("deleted-key"), 1);
+    assert.equal(stats.rejected.get("type-mismatch"), 1, "the losing type of a type conflict");
+  });
+
   test("a merge that changes nothing, or is rejected, announces nothing", () => {
     const { merger, seen, stats } = setup();
     merger.value({ key: "k", kind: "gcounter", originNode: "a", value: counter("a", 5) }, "dc");
