@@ -203,15 +203,19 @@ export class DigestTree {
     this.flip(foldToLeaf(fnv), BigInt.asUintN(U64, old ^ h));
   }
 
-  /** `set` with the hash as two 32-bit halves, `lo` and `hi` (a bulk pull's page: no bigint per key). */
+  /**
+   * `set` with the hash as two 32-bit halves, `lo` and `hi`, each as an int32 or a uint32 (the same
+   * bits): a bulk pull's page makes no bigint per key.
+   */
   setWords(key: string, lo: number, hi: number, place = NO_PLACE): void {
     if (typeof key !== "string") throw new InvalidArgumentError("digest key must be a string");
-    if (lo !== lo >>> 0 || hi !== hi >>> 0) throw new InvalidArgumentError("digest hash halves must be unsigned 32-bit integers");
+    if (!isWord(lo) || !isWord(hi)) throw new InvalidArgumentError("digest hash halves must be 32-bit integers (signed or not)");
     const fnv = fnv1a32(key);
     const at = 2 * this.claim(key, fnv, place);
     const halves = this.halves;
     const dLo = (halves[at + LOW]! ^ lo) >>> 0;
     const dHi = (halves[at + 1 - LOW]! ^ hi) >>> 0;
+    // (Stored as uint32 by the array either way.)
     if (dLo === 0 && dHi === 0) return;
     halves[at + LOW] = lo;
     halves[at + 1 - LOW] = hi;
@@ -489,6 +493,10 @@ export class LeafList {
 }
 
 /** The leaf of a key whose FNV-1a 32 hash is `h` (see `leafOf`). */
+function isWord(n: number): boolean {
+  return n === (n | 0) || n === n >>> 0;
+}
+
 function foldToLeaf(h: number): number {
   return (h >>> 16) ^ (h & 0xffff);
 }

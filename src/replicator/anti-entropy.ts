@@ -615,7 +615,7 @@ export class AntiEntropy {
       while (k < keys.length && keys[k]!.key !== e.key) k++;
       if (k === keys.length) return;
       const hash = keys[k++]!.hash;
-      take(e.key, e.value, Number(hash & 0xffffffffn), Number(hash >> 32n));
+      take(e.key, e.value, Number(BigInt.asIntN(32, hash)), Number(BigInt.asIntN(32, hash >> 32n)));
     }
   }
 }

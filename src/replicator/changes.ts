@@ -14,19 +14,30 @@ import type { Change, ChangeListener, TypeConflict, TypeConflictListener } from 
 export type { Change, ChangeListener, ChangeOrigin, DeleteChange, TypeConflict, ValueChange } from "../extension/changes.js";
 
 export class ChangeStream {
-  private readonly listeners = new Set<ChangeListener>();
+  /** Each listener, with what says it would do nothing with a change now (see `listen`). */
+  private readonly listeners = new Map<ChangeListener, (() => boolean) | undefined>();
   private readonly conflictListeners = new Set<TypeConflictListener>();
 
   /** `onError` hears what a listener throws: one failing listener never stops the others, nor the merge. */
   constructor(private readonly onError: (error: unknown) => void) {}
 
-  listen(listener: ChangeListener): () => void {
-    this.listeners.add(listener);
+  /** `idle`: true while the listener would do nothing with any change (e.g. subscribers: none yet). */
+  listen(listener: ChangeListener, idle?: () => boolean): () => void {
+    this.listeners.set(listener, idle);
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Whether a change announced now would reach anyone: when not, the Merger makes none (a bulk
+   * pull into a node nobody watches yet merges a million keys without a change record each).
+   */
+  get heard(): boolean {
+    for (const idle of this.listeners.values()) if (idle === undefined || !idle()) return true;
+    return false;
+  }
+
   emit(change: Change): void {
-    for (const l of this.listeners) {
+    for (const l of this.listeners.keys()) {
       try {
         l(change);
       } catch (error) {

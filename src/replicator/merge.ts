@@ -37,7 +37,7 @@ export class Merger {
   /** A write on this node: `value` is the key's new value, `delta` what the write added. */
   write(key: string, kind: DataKind, value: Crdt, delta: Crdt): void {
     this.store.set(key, kind, value, "local");
-    this.changes.emit({ key, kind, value, delta, origin: "local", node: this.nodeId });
+    if (this.changes.heard) this.changes.emit({ key, kind, value, delta, origin: "local", node: this.nodeId });
   }
 
   /** Returns how many entries were refused for clock skew (the rest is merged). `dataCenter`: the remote DC it came from, when known. */
@@ -111,7 +111,7 @@ export class Merger {
     // merge returns the receiver itself when the other side adds nothing: an idempotent merge.
     if (current !== undefined && (merged === current || (this.subscriptions.watched(d.key) && merged.equals(current)))) return true;
     this.store.set(d.key, d.kind, merged, sourceOf(origin));
-    this.changes.emit(valueChange(d, merged, incoming, origin, dataCenter));
+    if (this.changes.heard) this.changes.emit(valueChange(d, merged, incoming, origin, dataCenter));
     return true;
   }
 

@@ -133,7 +133,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
   const clock = new HybridClock(options.clock.now, options.maxClockSkewMs);
   const subscriptions = new Subscriptions(() => stats.subscriberErrorCount++);
   const changes = new ChangeStream(onError);
-  changes.listen((c) => subscriptions.notify(c.key, c.value));
+  changes.listen((c) => subscriptions.notify(c.key, c.value), () => !subscriptions.any);
   const merger = new Merger(store, stats, subscriptions, changes, nodeId, clock, () => options.clock.now() - options.pruneMarkerTtlMs);
   const deliver = (env: DeltaEnvelope): void => {
     stats.deltaReceiveCount += env.deltas.length;

@@ -134,7 +134,7 @@ export class RestoredDigest implements DigestSeeds {
   }
 }
 
-/** How `mergeSeeded`'s seeding hands over a value of the page with its key's hash (32-bit halves; 0, 0: none). */
+/** How `mergeSeeded`'s seeding hands over a value of the page with its key's hash (32-bit halves as int32s; 0, 0: none). */
 export type SeedTake = (key: string, value: Crdt, lo: number, hi: number) => void;
 
 /**
@@ -216,11 +216,17 @@ export class StoreDigest {
    * the merge changed it to that very value (the store keeps the peer's object: we had nothing, or
    * the merge returned it). Only the keys the merge changed and that were not seeded are left to
    * rehash: a million keys pulled do not each go into the set of changed keys and out again.
-   * `expected`: how many keys the page holds (the arrays that list its changes are made that long:
-   * grown by push, they were copied several times over, page after page).
+   * `expected`: how many keys the page holds (the arrays that list its changes are made that long
+   * once, and serve page after page: new ones per page were 24 bytes of garbage a key).
    */
   mergeSeeded(expected: number, merge: () => void, seed: (take: SeedTake) => void): void {
-    const page: PageChanges = { count: 0, keys: new Array<string>(expected), values: new Array<Crdt | undefined>(expected), places: new Array<number>(expected) };
+    const page = (this.pageChanges ??= { count: 0, keys: [], values: [], places: [] });
+    page.count = 0;
+    if (page.keys.length < expected) {
+      page.keys = new Array<string>(expected);
+      page.values = new Array<Crdt | undefined>(expected);
+      page.places = new Array<number>(expected);
+    }
     this.page = page;
     try {
       merge();
@@ -237,7 +243,7 @@ export class StoreDigest {
     let c = 0;
     try {
       seed((key, value, lo, hi) => {
-        if (keys[c] !== key) return;
+        if (c === count || keys[c] !== key) return; // (past `count`: an earlier page's)
         if (values[c] === value && (lo !== 0 || hi !== 0)) {
           this.tree.setWords(key, lo, hi, places[c]);
           this.dirty.delete(key); // changed before the page, not rehashed yet
@@ -254,6 +260,8 @@ export class StoreDigest {
 
   /** What the merge of a bulk-pull page changed so far (see mergeSeeded); undefined outside one. */
   private page: PageChanges | undefined;
+  /** The arrays `page` lists changes in, kept for the next page (they reference one page's keys and values at most). */
+  private pageChanges: PageChanges | undefined;
 
   private changed(key: string): void {
     this.dirty.add(key);

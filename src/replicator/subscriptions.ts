@@ -37,6 +37,11 @@ export class Subscriptions {
     return () => this.all.delete(subscriber);
   }
 
+  /** Whether anyone subscribed to anything. */
+  get any(): boolean {
+    return this.byKey.size > 0 || this.all.size > 0;
+  }
+
   /** Whether anyone would be told about a change of `key` (lets callers skip an equality check). */
   watched(key: string): boolean {
     return this.all.size > 0 || this.byKey.has(key);

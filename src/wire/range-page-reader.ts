@@ -19,8 +19,11 @@ import { latin1String, sameAscii } from "./fast-decode.js";
 export interface PageColumns {
   /** The keys listed (DigestReply.keys), in order. */
   keys: string[];
-  /** Their entry hashes as 32-bit halves: keys[i]'s low half at 2i, its high half at 2i + 1 (both 0: none). */
-  hashes: Uint32Array;
+  /**
+   * Their entry hashes as 32-bit halves, each read as an int32 (a number past 2^31 would be a heap
+   * number wherever it is passed on): keys[i]'s low half at 2i, its high half at 2i + 1 (both 0: none).
+   */
+  hashes: Int32Array;
   /** keys[i]'s value, or undefined (listed without one: a value too large for a page goes another way). */
   values: (Crdt | undefined)[];
   /** The node the values come from (every entry of a page names the same). */
@@ -89,7 +92,7 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
   // The columns are made as long as the page (grown by push, they were copied several times a page).
   const count = countKeys(c, end);
   const keys = new Array<string>(count);
-  const hashes = new Uint32Array(2 * count);
+  const hashes = new Int32Array(2 * count);
   let listed = 0;
   while (c.p < end && bytes[c.p] === 0x12) {
     const kEnd = body(c, 0x12, end);
@@ -209,15 +212,15 @@ function readEntries(c: Cursor, end: number): CrdtDelta[] | undefined {
 }
 
 /** The first `n` keys with their hashes (as halves in `hashes`) as KeyHash objects. */
-function keyHashes(keys: readonly string[], hashes: Uint32Array, n: number): KeyHash[] {
+function keyHashes(keys: readonly string[], hashes: Int32Array, n: number): KeyHash[] {
   const out = new Array<KeyHash>(n);
-  for (let i = 0; i < n; i++) out[i] = { key: keys[i]!, hash: (BigInt(hashes[2 * i + 1]!) << 32n) | BigInt(hashes[2 * i]!) };
+  for (let i = 0; i < n; i++) out[i] = { key: keys[i]!, hash: (BigInt(hashes[2 * i + 1]! >>> 0) << 32n) | BigInt(hashes[2 * i]! >>> 0) };
   return out;
 }
 
-/** The little-endian 32-bit word at `p`. */
+/** The little-endian 32-bit word at `p`, as an int32. */
 function word32(b: Uint8Array, p: number): number {
-  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+  return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
 }
 
 /** How many DigestReply.keys fields follow the cursor, up to a malformed one (the cursor does not move). */

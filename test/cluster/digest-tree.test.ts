@@ -28,7 +28,8 @@ function apply(tree: DigestTree, model: Map<string, bigint>, ops: readonly Op[])
   for (const o of ops) {
     if (o.kind !== "delete") {
       if (o.kind === "set") tree.set(o.key, o.hash);
-      else tree.setWords(o.key, Number(o.hash & 0xffffffffn), Number(o.hash >> 32n));
+      else if (o.hash % 2n === 0n) tree.setWords(o.key, Number(o.hash & 0xffffffffn), Number(o.hash >> 32n));
+      else tree.setWords(o.key, Number(BigInt.asIntN(32, o.hash)), Number(BigInt.asIntN(32, o.hash >> 32n))); // the same bits as int32s
       model.set(o.key, o.hash);
     } else {
       assert.equal(tree.delete(o.key), model.delete(o.key));
@@ -250,7 +251,7 @@ describe("DigestTree", () => {
     assert.throws(() => t.set("k", 1 as unknown as bigint), InvalidArgumentError);
     assert.throws(() => t.set("k", -1n), InvalidArgumentError);
     assert.throws(() => t.set("k", 2n ** 64n), InvalidArgumentError);
-    for (const [lo, hi] of [[-1, 0], [0, 2 ** 32], [0.5, 0], [0, Number.NaN]] as const) assert.throws(() => t.setWords("k", lo, hi), InvalidArgumentError);
+    for (const [lo, hi] of [[-(2 ** 31) - 1, 0], [0, 2 ** 32], [0.5, 0], [0, Number.NaN]] as const) assert.throws(() => t.setWords("k", lo, hi), InvalidArgumentError);
     assert.equal(t.size, 0, "nothing set by a refused call");
     assert.equal(t.size, 0);
   });

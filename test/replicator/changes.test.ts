@@ -62,7 +62,7 @@ describe("change stream", () => {
     store.addTombstone({ key: "gone", kind: "gcounter", deletedAtMs: 1, originNode: "x" }, "local");
     seen.length = 0;
     const [a, gone, typed, b] = [counter("p", 1), counter("p", 2), PNCounter.empty().increment("p", 3).resetDelta(), counter("p", 4)];
-    const page = { keys: ["a", "gone", "large", "typed", "b"], hashes: new Uint32Array(10), values: [a, gone, undefined, typed, b], originNode: "p" };
+    const page = { keys: ["a", "gone", "large", "typed", "b"], hashes: new Int32Array(10), values: [a, gone, undefined, typed, b], originNode: "p" };
     assert.equal(merger.fullState({ entries: [], tombstones: [], page }, "sync"), 0);
     assert.deepEqual(seen.map((c) => [c.key, c.origin, c.delta]), [["a", "sync", a], ["b", "sync", b]]);
     assert.equal(store.get("a")?.value, a);
@@ -70,6 +70,25 @@ describe("change stream", () => {
     assert.equal(store.get("large"), undefined, "a key listed without a value is left alone");
     assert.equal(stats.rejected.get("deleted-key"), 1);
     assert.equal(stats.rejected.get("type-mismatch"), 1, "the losing type of a type conflict");
+  });
+
+  test("while every listener is idle (no subscriber yet), a merge announces nothing; once one is not, it hears every change", () => {
+    const store = new Store();
+    const changes = new ChangeStream((e) => assert.fail(String(e)));
+    const merger = new Merger(store, new ReplicatorStats(), new Subscriptions(() => {}), changes, "me", new HybridClock(Date.now, 60_000), () => -Infinity);
+    assert.equal(changes.heard, false, "nobody listens");
+    let idle = true;
+    const heard: string[] = [];
+    changes.listen((c) => heard.push(c.key), () => idle);
+    assert.equal(changes.heard, false);
+    merger.value({ key: "a", kind: "gcounter", originNode: "p", value: counter("p", 1) }, "sync");
+    merger.write("b", "gcounter", counter("me", 1), counter("me", 1));
+    idle = false;
+    assert.equal(changes.heard, true);
+    merger.value({ key: "c", kind: "gcounter", originNode: "p", value: counter("p", 1) }, "sync");
+    merger.write("d", "gcounter", counter("me", 1), counter("me", 1));
+    assert.deepEqual(heard, ["c", "d"]);
+    assert.deepEqual([...store.keys()].sort(), ["a", "b", "c", "d"], "the store took every change either way");
   });
 
   test("a merge that changes nothing, or is rejected, announces nothing", () => {

@@ -14,7 +14,7 @@ import { StoreDigest } from "../../src/replicator/store-digest.js";
 import { contentHash } from "../../src/wire/hash.js";
 
 /** A 64-bit hash as the (lo, hi) halves seeding takes. */
-const halves = (h: bigint): [number, number] => [Number(h & 0xffffffffn), Number(h >> 32n)];
+const halves = (h: bigint): [number, number] => [Number(BigInt.asIntN(32, h)), Number(BigInt.asIntN(32, h >> 32n))];
 import { bigSet } from "../helpers/big-set.js";
 
 

@@ -115,8 +115,8 @@ describe("range pages", () => {
     assert.deepEqual(keys, list.map((i) => i.key));
     assert.equal(originNode, ORIGIN);
     for (const [n, i] of list.entries()) {
-      assert.equal(hashes[2 * n], lo(i.hash), `${i.key}: low half`);
-      assert.equal(hashes[2 * n + 1], hi(i.hash), `${i.key}: high half`);
+      assert.equal(hashes[2 * n]! >>> 0, lo(i.hash), `${i.key}: low half`);
+      assert.equal(hashes[2 * n + 1]! >>> 0, hi(i.hash), `${i.key}: high half`);
       if (n === 3 || !("value" in i)) assert.equal(values[n], undefined);
       else assert.ok(values[n]?.equals(i.value), `${i.key}: value`);
     }
