@@ -460,15 +460,15 @@ export class LeafList {
   places = new Int32Array(2);
   /** Each entry's slot in the tree (for `DigestTree.movePlace`). */
   slots = new Int32Array(2);
-  /** Entry hashes as 32-bit halves, low first: entry i at 2i and 2i + 1. */
-  hashes = new Uint32Array(4);
+  /** Entry hashes as 32-bit halves, low first: entry i at 2i and 2i + 1; int32s (passed on, a number past 2^31 is a heap number each). */
+  hashes = new Int32Array(4);
 
   grow(): void {
     const n = 2 * this.keys.length;
     for (let i = this.keys.length; i < n; i++) this.keys.push("");
     this.places = grown(this.places, new Int32Array(n));
     this.slots = grown(this.slots, new Int32Array(n));
-    this.hashes = grown(this.hashes, new Uint32Array(2 * n));
+    this.hashes = grown(this.hashes, new Int32Array(2 * n));
   }
 
   /** Put the entries in key order (code-unit order, as `<` compares strings). */
@@ -480,7 +480,7 @@ export class LeafList {
     const sortedKeys = order.map((i) => keys[i]!);
     const places = Int32Array.from(order, (i) => this.places[i]!);
     const slots = Int32Array.from(order, (i) => this.slots[i]!);
-    const hashes = new Uint32Array(2 * n);
+    const hashes = new Int32Array(2 * n);
     order.forEach((from, to) => {
       hashes[2 * to] = this.hashes[2 * from]!;
       hashes[2 * to + 1] = this.hashes[2 * from + 1]!;
@@ -502,7 +502,7 @@ function foldToLeaf(h: number): number {
 }
 
 /** `into`, holding a copy of `from` (`into` is the larger). */
-function grown<T extends Int32Array | Uint16Array | Uint32Array | BigUint64Array>(from: T, into: T): T {
+function grown<T extends Int32Array | Uint16Array | BigUint64Array>(from: T, into: T): T {
   into.set(from as never);
   return into;
 }

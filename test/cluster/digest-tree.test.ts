@@ -221,7 +221,7 @@ describe("DigestTree", () => {
             if (sorted) list.sortByKey();
             const listed = Array.from({ length: list.count }, (_, i) => ({
               key: list.keys[i]!,
-              hash: BigInt(list.hashes[2 * i]!) | (BigInt(list.hashes[2 * i + 1]!) << 32n),
+              hash: BigInt(list.hashes[2 * i]! >>> 0) | (BigInt(list.hashes[2 * i + 1]! >>> 0) << 32n),
               place: list.places[i],
             }));
             const expected = [...model].filter(([k]) => leafOf(k) === leaf).map(([key, e]) => ({ key, ...e }));
