@@ -44,6 +44,16 @@ class Bytes {
     this.end = copyInto(this.buf, this.end, b, from, to);
   }
 
+  /**
+   * Room for a record of `inner` bytes, its tag and length written: returns where its body goes
+   * (in `buf`; the caller writes it in place and sets `end`).
+   */
+  record(tag: number, inner: number): number {
+    this.reserve(1 + varintSize(inner) + inner);
+    this.buf[this.end] = tag;
+    return writeVarint(this.buf, this.end + 1, inner);
+  }
+
   /** A length-delimited field: tag, length, then `b[from, to)`. */
   field(tag: number, b: Uint8Array, from = 0, to = b.length): void {
     this.byte(tag);
@@ -123,11 +133,8 @@ export class RangePageWriter {
     const inner = 1 + varintSize(keyLen) + keyLen + 1 + varintSize(type) + 1 + varintSize(origin.length) + origin.length + dataField;
     // Room for the whole record at once, then written in place: a key costs one check, not one per field.
     const e = this.entries;
-    e.reserve(1 + varintSize(inner) + inner);
+    let p = e.record(0x0a, inner); // FullState.entries
     const buf = e.buf;
-    let p = e.end;
-    buf[p++] = 0x0a; // FullState.entries
-    p = writeVarint(buf, p, inner);
     buf[p++] = 0x0a; // CRDTDelta.key
     p = copyInto(buf, writeVarint(buf, p, keyLen), sb, 0, keyLen);
     buf[p++] = 0x10; // CRDTDelta.data_type
@@ -204,11 +211,8 @@ export class RangePageWriter {
     const k = this.keys;
     const hashed = lo !== 0 || hi !== 0;
     const inner = 1 + varintSize(keyLen) + keyLen + (hashed ? 9 : 0);
-    k.reserve(1 + varintSize(inner) + inner);
+    let p = k.record(0x12, inner); // DigestReply.keys
     const buf = k.buf;
-    let p = k.end;
-    buf[p++] = 0x12; // DigestReply.keys
-    p = writeVarint(buf, p, inner);
     buf[p++] = 0x0a; // KeyHash.key
     p = copyInto(buf, writeVarint(buf, p, keyLen), this.scratch.buf, 0, keyLen);
     if (hashed) {
