@@ -10,7 +10,7 @@
  * Bulk pull (digest level 3): a node that holds (next to) nothing in the groups that differ does
  * not walk the leaves and then name a million keys: it asks for whole leaf ranges of those groups
  * ("everything from leaf L, after key K"), pages that fit a message, several streams at a time
- * (written and read without an object per key: src/wire/range-pages.ts), from the peer and the
+ * (written and read without an object per key: src/wire/range-pages.ts, range-page-reader.ts), from the peer and the
  * other members that started before this node (each answers a share of the pages), turns peers' digest
  * rounds away meanwhile (`catchingUp`), and seeds its digest tree with the peer's entry hashes
  * for the values it took as they are. An

@@ -2,7 +2,7 @@
  * The wire codec of crdt-replicator: everything that turns values and replication messages into
  * bytes and back, and the one module of src/wire that other folders import. Inside: shapes.ts (the
  * messages as TypeScript shapes), one codec module per protocol (replication.ts, membership.ts,
- * batches.ts, snapshot-entries.ts, snapshot-packs.ts, range-pages.ts, envelope-writer.ts) over convert.ts (what they share), states.ts (CRDT states),
+ * batches.ts, snapshot-entries.ts, snapshot-packs.ts, range-pages.ts, range-page-reader.ts, envelope-writer.ts) over convert.ts (what they share), states.ts (CRDT states),
  * pb.ts and pb-shapes.ts (protobufjs).
  *
  * Schema: proto/crdt.proto (the single source of truth); `npm run proto` generates gen/crdt.ts

@@ -1,6 +1,6 @@
 /**
  * Reading bulk-pull pages (a digest reply to a leaf-range request, see replicator/anti-entropy.ts
- * RANGE_LEVEL) by hand, into columns (shapes.ts PageColumns): what range-pages.ts writes. The
+ * RANGE_LEVEL) by hand, into columns (PageColumns below): what range-pages.ts writes. The
  * reader takes only exactly that (ASCII keys and origins, no tombstones, no `wanted`, entries in
  * the order of the keys) and returns undefined for anything else: the generic decoder then decides
  * (and checks) every other input, as it does for a peer of another release.

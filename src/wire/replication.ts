@@ -280,7 +280,7 @@ function nodeReplyFromPb(m: PbNodeReply, what: string): NodeReply {
 
 /**
  * Decodes a reply from a peer. Throws only DecodeError (also for an empty body). A digest reply
- * (a bulk-pull page holds thousands of values) is first tried by the hand reader of range-pages.ts.
+ * (a bulk-pull page holds thousands of values) is first tried by the hand reader (range-page-reader.ts).
  */
 export function decodeNodeReply(bytes: Uint8Array): NodeReply {
   return (bytes[0] === 0x1a ? readDigestReply(bytes) : undefined) ?? decodeWith(T.NodeReply, bytes, nodeReplyFromPb);
