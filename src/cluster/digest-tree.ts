@@ -215,18 +215,10 @@ export class DigestTree {
     const halves = this.halves;
     const dLo = (halves[at + LOW]! ^ lo) >>> 0;
     const dHi = (halves[at + 1 - LOW]! ^ hi) >>> 0;
-    // (Stored as uint32 by the array either way.)
     if (dLo === 0 && dHi === 0) return;
-    halves[at + LOW] = lo;
+    halves[at + LOW] = lo; // an int32 is stored as the uint32 of the same bits
     halves[at + 1 - LOW] = hi;
-    const leaf = foldToLeaf(fnv);
-    this.leafHalves[2 * leaf + LOW]! ^= dLo;
-    this.leafHalves[2 * leaf + 1 - LOW]! ^= dHi;
-    const group = leaf >>> 8;
-    this.groupHalves[2 * group + LOW]! ^= dLo;
-    this.groupHalves[2 * group + 1 - LOW]! ^= dHi;
-    this.rootHalves[LOW]! ^= dLo;
-    this.rootHalves[1 - LOW]! ^= dHi;
+    this.flipWords(foldToLeaf(fnv), dLo, dHi);
   }
 
   /** The slot of `key` (of FNV hash `fnv`), made (hash 0, in its leaf's chain) if it has none; its place set to `place`. */
@@ -280,6 +272,17 @@ export class DigestTree {
   }
 
   /** XOR `delta` into a leaf, its group and the root. */
+  /** `flip` with the delta as 32-bit halves. */
+  private flipWords(leaf: number, dLo: number, dHi: number): void {
+    this.leafHalves[2 * leaf + LOW]! ^= dLo;
+    this.leafHalves[2 * leaf + 1 - LOW]! ^= dHi;
+    const group = leaf >>> 8;
+    this.groupHalves[2 * group + LOW]! ^= dLo;
+    this.groupHalves[2 * group + 1 - LOW]! ^= dHi;
+    this.rootHalves[LOW]! ^= dLo;
+    this.rootHalves[1 - LOW]! ^= dHi;
+  }
+
   private flip(leaf: number, delta: bigint): void {
     this.leafHashes[leaf] = BigInt.asUintN(U64, this.leafHashes[leaf]! ^ delta);
     const group = leaf >>> 8;
@@ -492,11 +495,12 @@ export class LeafList {
   }
 }
 
-/** The leaf of a key whose FNV-1a 32 hash is `h` (see `leafOf`). */
+/** Whether `n` holds 32 bits as an int32 or a uint32. */
 function isWord(n: number): boolean {
   return n === (n | 0) || n === n >>> 0;
 }
 
+/** The leaf of a key whose FNV-1a 32 hash is `h` (see `leafOf`). */
 function foldToLeaf(h: number): number {
   return (h >>> 16) ^ (h & 0xffff);
 }

@@ -261,18 +261,17 @@ export class Heartbeater {
   private greetNewcomers(): void {
     if (this.greeting !== undefined) return; // a beat is due: it answers this newcomer too
     const waitMs = this.promptBeatAtMs + this.o.heartbeatIntervalMs / 4 - this.now();
-    if (waitMs <= 0) {
-      this.promptBeatAtMs = this.now();
-      this.beat(false);
-      return;
-    }
+    if (waitMs <= 0) return this.greet();
     this.greeting = this.clock.setTimeout(() => {
       this.greeting = undefined;
-      if (!this.running) return;
-      this.promptBeatAtMs = this.now();
-      this.beat(false);
+      if (this.running) this.greet();
     }, waitMs);
     this.greeting.unref();
+  }
+
+  private greet(): void {
+    this.promptBeatAtMs = this.now();
+    this.beat(false);
   }
 
   private emit(events: MembershipEvent[]): void {

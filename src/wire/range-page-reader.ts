@@ -30,10 +30,14 @@ export interface PageColumns {
   originNode: string;
 }
 
-/** A read position in `bytes`. */
+/** A read position in `bytes`, and what `entryRest` read last. */
 interface Cursor {
   readonly bytes: Uint8Array;
   p: number;
+  /** The entry's data type (wire number), and where its origin node's bytes lie. */
+  type: number;
+  originAt: number;
+  originEnd: number;
 }
 
 function readVarint(c: Cursor, end: number): number {
@@ -54,13 +58,34 @@ function body(c: Cursor, tag: number, end: number): number {
   return len < 0 || c.p + len > end ? -1 : c.p + len;
 }
 
-/** A non-empty ASCII string at [c.p, to) (a flat string: it is hashed as a Map key), or undefined. */
+/** A non-empty ASCII string at [c.p, to) (the cursor then at `to`), or undefined. */
 function ascii(c: Cursor, to: number): string | undefined {
-  if (to <= c.p) return undefined;
-  for (let i = c.p; i < to; i++) if (c.bytes[i]! >= 0x80) return undefined;
-  const s = latin1String(c.bytes, c.p, to - c.p);
-  c.p = to;
+  const s = asciiIn(c.bytes, c.p, to);
+  if (s !== undefined) c.p = to;
   return s;
+}
+
+/** A non-empty ASCII string at `b`[from, to) (a flat string: it is hashed as a Map key), or undefined. */
+function asciiIn(b: Uint8Array, from: number, to: number): string | undefined {
+  if (to <= from) return undefined;
+  for (let i = from; i < to; i++) if (b[i]! >= 0x80) return undefined;
+  return latin1String(b, from, to - from);
+}
+
+/**
+ * An entry's fields after its key, up to `eEnd`: data type, origin node, data (absent: an empty
+ * state). Returns the data's end with the cursor at its start (the type and the origin's range in
+ * `c`), or -1: not an entry as the writer writes it.
+ */
+function entryRest(c: Cursor, eEnd: number): number {
+  if (c.bytes[c.p++] !== 0x10) return -1;
+  c.type = readVarint(c, eEnd);
+  const oEnd = body(c, 0x1a, eEnd);
+  if (c.type < 0 || oEnd < 0) return -1;
+  c.originAt = c.p;
+  c.originEnd = c.p = oEnd;
+  const dataEnd = c.p === eEnd ? eEnd : body(c, 0x22, eEnd);
+  return dataEnd === eEnd ? dataEnd : -1;
 }
 
 /**
@@ -77,7 +102,7 @@ export function readDigestReply(bytes: Uint8Array): (DigestReply & { type: "dige
 }
 
 function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | undefined {
-  const c: Cursor = { bytes, p: 0 };
+  const c: Cursor = { bytes, p: 0, type: 0, originAt: 0, originEnd: 0 };
   const end = body(c, 0x1a, bytes.length);
   if (end !== bytes.length) return undefined;
   const differing: number[] = [];
@@ -131,24 +156,20 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
     while (k < listed && !sameAscii(bytes, c.p, keyEnd, keys[k]!)) k++;
     if (k === listed) return undefined;
     c.p = keyEnd;
-    if (bytes[c.p++] !== 0x10) return undefined;
-    const type = readVarint(c, eEnd);
-    const oEnd = body(c, 0x1a, eEnd);
-    if (type < 0 || oEnd < 0) return undefined;
+    const dataEnd = entryRest(c, eEnd);
+    if (dataEnd < 0) return undefined;
     // One origin per page: read it once, compare the bytes after that.
-    if (originAt < 0 || oEnd - c.p !== originLen || !sameBytes(bytes, originAt, c.p, originLen)) {
+    const oLen = c.originEnd - c.originAt;
+    if (originAt < 0 || oLen !== originLen || !sameBytes(bytes, originAt, c.originAt, originLen)) {
       if (originAt >= 0) return undefined; // entries of two origins: not a page
-      originAt = c.p;
-      originLen = oEnd - c.p;
-      const origin = ascii(c, oEnd);
+      originAt = c.originAt;
+      originLen = oLen;
+      const origin = asciiIn(bytes, c.originAt, c.originEnd);
       if (origin === undefined) return undefined;
       originNode = nodeId(origin, "originNode");
     }
-    c.p = oEnd;
-    const dataEnd = c.p === eEnd ? eEnd : body(c, 0x22, eEnd); // no data field: an empty state
-    if (dataEnd !== eEnd) return undefined;
     // No `data` view: nothing downstream of a bulk pull reads it, and a view per key costs.
-    values[k++] = decodeValueIn(kindOf(type), bytes, c.p, dataEnd);
+    values[k++] = decodeValueIn(kindOf(c.type), bytes, c.p, dataEnd);
     c.p = eEnd;
   }
   return pageReply(differing, { keys: listed === count ? keys : keys.slice(0, listed), hashes, values, originNode });
@@ -195,16 +216,12 @@ function readEntries(c: Cursor, end: number): CrdtDelta[] | undefined {
     if (eEnd < 0) return undefined; // a tombstone, or not an entry
     const keyEnd = body(c, 0x0a, eEnd);
     const key = keyEnd < 0 ? undefined : ascii(c, keyEnd);
-    if (key === undefined || c.bytes[c.p++] !== 0x10) return undefined;
-    const type = readVarint(c, eEnd);
-    const oEnd = body(c, 0x1a, eEnd);
-    if (type < 0 || oEnd < 0) return undefined;
-    const originRead = ascii(c, oEnd);
+    const dataEnd = key === undefined ? -1 : entryRest(c, eEnd);
+    if (key === undefined || dataEnd < 0) return undefined;
+    const originRead = asciiIn(c.bytes, c.originAt, c.originEnd);
     if (originRead === undefined) return undefined;
     if (originRead !== origin) origin = nodeId(originRead, "originNode");
-    const dataEnd = c.p === eEnd ? eEnd : body(c, 0x22, eEnd);
-    if (dataEnd !== eEnd) return undefined;
-    const kind = kindOf(type);
+    const kind = kindOf(c.type);
     entries.push({ key: keyId(key, "key"), kind, originNode: origin, value: decodeValueIn(kind, c.bytes, c.p, dataEnd) });
     c.p = eEnd;
   }

@@ -252,7 +252,6 @@ describe("DigestTree", () => {
     assert.throws(() => t.set("k", -1n), InvalidArgumentError);
     assert.throws(() => t.set("k", 2n ** 64n), InvalidArgumentError);
     for (const [lo, hi] of [[-(2 ** 31) - 1, 0], [0, 2 ** 32], [0.5, 0], [0, Number.NaN]] as const) assert.throws(() => t.setWords("k", lo, hi), InvalidArgumentError);
-    assert.equal(t.size, 0, "nothing set by a refused call");
     assert.equal(t.size, 0);
   });
 
