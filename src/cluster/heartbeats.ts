@@ -79,6 +79,8 @@ export class Heartbeater {
   private unsubscribers: (() => void)[] = [];
   private running = false;
   private promptBeatAtMs = Number.NEGATIVE_INFINITY;
+  /** The greeting beat due at the end of the current quarter period (see greetNewcomers). */
+  private greeting: TimerHandle | undefined;
 
   constructor(options: HeartbeaterOptions) {
     const { heartbeatIntervalMs, failureTimeoutMs } = options;
@@ -138,6 +140,8 @@ export class Heartbeater {
     this.running = false;
     for (const t of this.timers) this.clock.clear(t);
     this.timers = [];
+    this.clock.clear(this.greeting);
+    this.greeting = undefined;
     for (const off of this.unsubscribers.splice(0)) off();
   }
 
@@ -243,16 +247,31 @@ export class Heartbeater {
         this.report(error);
       }
     }
-    // A newcomer would otherwise learn of us only at our next period: answer its arrival at once,
-    // so its join sync starts within a round trip instead of up to a heartbeat interval later.
-    // At most one such answer per quarter period: forged heartbeats of invented ids must not make
-    // every member publish one heartbeat each (one beat answers every newcomer at once).
-    const now = this.now();
-    if (this.running && now - this.promptBeatAtMs >= this.o.heartbeatIntervalMs / 4 && events.some((e) => e.type === "joined")) {
-      this.promptBeatAtMs = now;
-      this.beat(false);
-    }
+    if (this.running && events.some((e) => e.type === "joined")) this.greetNewcomers();
     this.emit(events);
+  }
+
+  /**
+   * A newcomer would otherwise learn of us only at our next period: answer its arrival at once, so
+   * its join sync starts within a round trip instead of up to a heartbeat interval later. At most
+   * one such beat per quarter period (forged heartbeats of invented ids must not make every member
+   * publish one each: one beat answers every newcomer); a newcomer that comes sooner after the last
+   * one is answered when that quarter ends, not left to wait for the next period.
+   */
+  private greetNewcomers(): void {
+    if (this.greeting !== undefined) return; // a beat is due: it answers this newcomer too
+    const waitMs = this.promptBeatAtMs + this.o.heartbeatIntervalMs / 4 - this.now();
+    if (waitMs <= 0) return this.greet();
+    this.greeting = this.clock.setTimeout(() => {
+      this.greeting = undefined;
+      if (this.running) this.greet();
+    }, waitMs);
+    this.greeting.unref();
+  }
+
+  private greet(): void {
+    this.promptBeatAtMs = this.now();
+    this.beat(false);
   }
 
   private emit(events: MembershipEvent[]): void {

@@ -6,6 +6,7 @@ import { Heartbeater, type HeartbeaterOptions } from "../../src/cluster/heartbea
 import type { Heartbeat, MembershipEvent } from "../../src/cluster/membership.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { sleep, waitFor } from "../helpers/wait.js";
+import { VirtualClock } from "../sim/virtual-clock.js";
 import { FakeBus, type FakeTransport } from "./fake-bus.js";
 import { decodeHeartbeat, encodeHeartbeat } from "./json-codec.js";
 
@@ -177,6 +178,32 @@ describe("Heartbeater", () => {
     a.transport.emitStatus({ type: "reconnect" });
     assert.equal(a.transport.published, 3);
     await waitFor(() => b.heard.at(-1)?.lastSequence === 9, { timeoutMs: 2_000 });
+  });
+
+  it("greets newcomers at once, and one coming within a quarter period at its end: one beat per quarter, however many", async () => {
+    const bus = new FakeBus();
+    const clock = new VirtualClock(1_000_000);
+    const quiet = { heartbeatIntervalMs: 60_000, failureTimeoutMs: 120_000, removalTimeoutMs: 240_000 };
+    const a = node(bus, "a", 100, { ...quiet, clock });
+    a.hb.start();
+    assert.equal(a.transport.published, 1);
+    const b = node(bus, "b", 200, quiet);
+    b.hb.start();
+    await waitFor(() => a.transport.published === 2, { timeoutMs: 2_000, message: "a greets b at once" });
+    // c (and a crowd after it, as forged ids would be) arrive within the quarter after that greeting.
+    const c = node(bus, "c", 300, quiet);
+    c.hb.start();
+    await waitFor(() => ids(a).includes("c"), { timeoutMs: 2_000 });
+    for (const id of ["d", "e", "f"]) node(bus, id, 400, quiet).hb.start();
+    await waitFor(() => ids(a).length === 6, { timeoutMs: 2_000 });
+    assert.equal(a.transport.published, 2, "no second beat within the quarter period");
+    await clock.advance(15_000 - 1);
+    assert.equal(a.transport.published, 2);
+    await clock.advance(1);
+    assert.equal(a.transport.published, 3, "one beat at the quarter's end answers every newcomer since");
+    await waitFor(() => c.heard.some((h) => h.node === "a"), { timeoutMs: 2_000, message: "c learns of a within the quarter, not a period later" });
+    await clock.advance(44_999);
+    assert.equal(a.transport.published, 3, "nothing more until the period");
   });
 
   it("never throws out of timers or handlers: failures go to onError", async () => {

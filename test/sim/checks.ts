@@ -51,8 +51,11 @@ export interface ReadRecord extends Span {
 
 export interface StopRecord {
   readonly node: string;
-  /** The writer id that stopped (its unreplicated local writes may be gone). */
-  readonly writer: string;
+  /**
+   * The writer ids the stopped process wrote under (its unreplicated local writes may be gone): the
+   * one it started with and any it renewed to after a fold (replicator/own-writer.ts).
+   */
+  readonly writers: readonly string[];
   readonly at: number;
 }
 
@@ -95,13 +98,13 @@ export function mustSurvive(w: WriteRecord, stoppedWriters: ReadonlySet<string>)
 /** `absorbed`: a leader absorbed a removed node's ids under a marker in this run (see checkCounters). */
 export function check(log: SimLog, sides: readonly Map<string, readonly string[]>[], replicas: readonly Replica[], absorbed = false): CheckReport {
   const report: CheckReport = { failures: [], lost: 0, fewerThanMajorityOfFive: { writes: 0, reads: 0 } };
-  const stopped = new Set(log.stops.map((s) => s.writer));
+  const stopped = new Set(log.stops.flatMap((s) => s.writers));
   for (const w of log.writes) if (w.outcome === "pending") report.failures.push(`never settled: write ${describeWrite(w)}`);
   for (const r of log.reads) if (r.outcome === "pending") report.failures.push(`never settled: read of ${r.key} on ${r.node}`);
   checkCounters(log, stopped, replicas, report, absorbed);
   checkSetAdds(log, stopped, replicas, report);
   checkSplitBrain(log, sides, report);
-  checkReads(log, report);
+  checkReads(log, report, absorbed);
   return report;
 }
 
@@ -275,18 +278,47 @@ function checkSplitBrain(log: SimLog, sides: readonly Map<string, readonly strin
 
 /**
  * A majority read that started after a majority write was acknowledged overlaps its quorum, so it
- * sees the write, unless a node lost its state (stopped) in between.
+ * sees the write, unless a node lost its state (stopped) in between. Once a leader absorbed a removed
+ * node's ids (`absorbed`), part of that node's amount sits in the leader's slot, so a counter write
+ * the writer's own slots do not show is checked on the whole counter: it must hold at least every
+ * writer's amount up to its last majority write acknowledged before the read (`leastSeenTotal`).
  */
-function checkReads(log: SimLog, report: CheckReport): void {
+function checkReads(log: SimLog, report: CheckReport, absorbed: boolean): void {
   for (const r of log.reads) {
     if (r.outcome !== "ok") continue;
     for (const w of log.writes) {
-      if (w.key !== r.key || !acknowledgedByMajority(w) || w.endedAt! >= r.startedAt) continue;
-      if (log.stops.some((s) => s.at > w.endedAt! && s.at < r.endedAt!)) continue;
-      const seen = w.slot !== undefined ? countedFor(r.value, w.slot.side, w.writer!) >= w.slot.after : w.element === undefined || (r.value instanceof ORSet && r.value.has(w.element));
+      if (w.key !== r.key || !acknowledgedByMajority(w) || !acknowledgedBefore(w, r, log)) continue;
+      const seen =
+        w.slot !== undefined
+          ? countedFor(r.value, w.slot.side, w.writer!) >= w.slot.after || (absorbed && (sideOf(r.value, w.slot.side)?.value ?? 0) >= leastSeenTotal(log, r, w.slot.side))
+          : w.element === undefined || (r.value instanceof ORSet && r.value.has(w.element));
       if (!seen) report.failures.push(`stale read: majority read of ${r.key} on ${r.node} (N=${r.members}, started at #${r.startedAt}) missed ${describeWrite(w)}`);
     }
   }
+}
+
+/** Whether majority write `w` was acknowledged before read `r` started, and no node lost its state in between. */
+function acknowledgedBefore(w: WriteRecord, r: ReadRecord, log: SimLog): boolean {
+  return w.endedAt! < r.startedAt && !log.stops.some((s) => s.at > w.endedAt! && s.at < r.endedAt!);
+}
+
+/**
+ * The least a majority read `r` of a counter's `side` must count: per writer id, the sum of its
+ * writes' own amounts up to its last majority write acknowledged before `r` (the slot holds the
+ * earlier ones too).
+ */
+function leastSeenTotal(log: SimLog, r: ReadRecord, side: "inc" | "dec"): number {
+  const totals = new Map<string, { sum: number; least: number }>();
+  for (const w of log.writes) {
+    if (w.key !== r.key || w.slot?.side !== side || w.writer === undefined) continue;
+    const t = totals.get(w.writer) ?? { sum: 0, least: 0 };
+    t.sum += w.slot.by;
+    if (acknowledgedByMajority(w) && acknowledgedBefore(w, r, log)) t.least = t.sum;
+    totals.set(w.writer, t);
+  }
+  let least = 0;
+  for (const t of totals.values()) least += t.least;
+  return least;
 }
 
 /** The writer's slot, or, once a fold took it in, its node's share (which holds at least it). */

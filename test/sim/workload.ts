@@ -51,7 +51,10 @@ export class Workload {
 
   /** Call before stopping `node`: what it has not sent yet may be lost from now on. */
   stopping(node: Replicator): void {
-    this.log.stops.push({ node: node.nodeId, writer: node.writerId, at: ++this.point });
+    const since = Math.max(0, ...this.log.stops.filter((s) => s.node === node.nodeId).map((s) => s.at));
+    const writers = new Set([node.writerId]);
+    for (const w of this.log.writes) if (w.node === node.nodeId && w.startedAt > since && w.writer !== undefined) writers.add(w.writer);
+    this.log.stops.push({ node: node.nodeId, writers: [...writers], at: ++this.point });
     this.trace(`#${this.point} stop ${node.nodeId} (${node.writerId})`);
   }
 
