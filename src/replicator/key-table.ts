@@ -27,8 +27,9 @@
  * Deleting leaves a hole (iteration skips it); once holes are half the entries they are squeezed
  * out. An iterator running then finds its place as in V8's own tables: the squeeze records the
  * positions it removed, and the iterator, holding the era it started in, follows the records to
- * the current era. So iterating while the table changes visits every entry that is present
- * throughout exactly once, and entries added meanwhile too, as a `Map`'s iterators do.
+ * the current era (`clear`, which keeps the room for the next entries, records them all). So
+ * iterating while the table changes visits every entry that is present throughout exactly once,
+ * and entries added meanwhile too, as a `Map`'s iterators do.
  */
 import { randomBytes } from "node:crypto";
 import { fnv1a32 } from "../cluster/hashing.js";
@@ -41,6 +42,12 @@ const MIN_ENTRIES = 16;
 /** One layout of the entries; a squeeze links the era it ended to the one it began. */
 interface Era {
   squeezed: { removed: Int32Array; next: Era } | undefined;
+}
+
+/** Where an iteration stands: a position in an era's layout. */
+interface Cursor {
+  era: Era;
+  at: number;
 }
 
 export class KeyTable<V> {
@@ -220,21 +227,49 @@ export class KeyTable<V> {
     return this.entries();
   }
 
+  /** `fn(value, key)` for each entry in order, as `Map.forEach` (entries added meanwhile too), without an iterator or a pair per entry. */
+  forEach(fn: (value: V, key: string) => void): void {
+    const cursor: Cursor = { era: this.era, at: 0 };
+    for (let at = this.step(cursor); at >= 0; at = this.step(cursor)) fn(this.valueAt[at] as V, this.keyAt[at]!);
+  }
+
+  /**
+   * Empty the table, keeping the room it had (a table filled and emptied over and over, as the
+   * outbox's pending deltas each flush, allocates nothing once it has grown). Running iterators
+   * go on with the entries added after, as a `Map`'s do.
+   */
+  clear(): void {
+    if (this.indexedTo < this.end) this.indexAppended(); // an appended key already there is dropped, as ever
+    if (this.end === 0) return;
+    const removed = new Int32Array(this.end);
+    for (let at = 0; at < this.end; at++) removed[at] = at;
+    this.keyAt.fill(undefined, 0, this.end);
+    this.valueAt.fill(undefined, 0, this.end);
+    this.markAt.fill(0, 0, this.end);
+    this.cells.fill(EMPTY);
+    this.end = this.indexedTo = this.holes = this.occupied = this.markCount = 0;
+    this.lastKey = undefined;
+    this.lastAt = -1;
+    this.endEra(removed);
+  }
+
   private *walk<T>(out: (key: string, value: V) => T): Generator<T, undefined, undefined> {
-    let era = this.era;
-    let at = 0;
+    const cursor: Cursor = { era: this.era, at: 0 };
+    for (let at = this.step(cursor); at >= 0; at = this.step(cursor)) yield out(this.keyAt[at]!, this.valueAt[at] as V);
+  }
+
+  /** The position of the next entry for an iteration at `cursor`, which moves past it; −1 at the end. */
+  private step(cursor: Cursor): number {
     for (;;) {
       if (this.indexedTo < this.end) this.indexAppended(); // an appended key already there is dropped
       // Each squeeze since the last step moved this position back by the holes before it.
-      for (let s = era.squeezed; s !== undefined; s = era.squeezed) {
-        at -= countBelow(s.removed, at);
-        era = s.next;
+      for (let s = cursor.era.squeezed; s !== undefined; s = cursor.era.squeezed) {
+        cursor.at -= countBelow(s.removed, cursor.at);
+        cursor.era = s.next;
       }
-      if (at >= this.end) return undefined;
-      const key = this.keyAt[at];
-      const value = this.valueAt[at];
-      at++;
-      if (key !== undefined) yield out(key, value as V);
+      if (cursor.at >= this.end) return -1;
+      const at = cursor.at++;
+      if (this.keyAt[at] !== undefined) return at;
     }
   }
 
@@ -347,10 +382,15 @@ export class KeyTable<V> {
     this.end = to;
     this.indexedTo = to;
     this.holes = 0;
+    this.endEra(removed);
+    this.rebuildIndex(to);
+  }
+
+  /** Start a new era of the entries' layout, the ascending positions `removed` gone (see `step`). */
+  private endEra(removed: Int32Array): void {
     const next: Era = { squeezed: undefined };
     this.era.squeezed = { removed, next };
     this.era = next;
-    this.rebuildIndex(to);
   }
 }
 

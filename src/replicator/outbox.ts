@@ -8,15 +8,19 @@ import type { Crdt } from "../crdt/types.js";
 import { type CrdtDelta, type DeltaColumns, type DeltaEnvelope, encodeDeltaEnvelope, encodeValue, type EnvelopeHead, type Tombstone, writeCounter, writeDeltaEnvelope } from "../wire/codec.js";
 import type { Transport } from "../transport/types.js";
 import type { ReplicatorStats } from "../extension/stats.js";
+import { KeyTable } from "./key-table.js";
 import { sameType } from "./type-conflict.js";
 
 /**
  * The envelope a flush is filling: its deltas as columns (wire `DeltaColumns`, their values encoded
- * one after another in the outbox's buffer), its tombstones, and its estimated size.
+ * one after another in the outbox's buffer), its tombstones, and its estimated size. The columns
+ * are kept from envelope to envelope (`count` of them in use): a flush of a thousand deltas would
+ * otherwise grow three arrays to a thousand, every time.
  */
 interface Batch {
+  count: number;
   keys: string[];
-  values: Crdt[];
+  values: (Crdt | undefined)[];
   ends: number[];
   tombstones: Tombstone[];
   size: number;
@@ -55,8 +59,14 @@ const ENVELOPE_OVERHEAD = 96;
 const FIRST_VALUES_BYTES = 64 * 1024;
 
 export class Outbox {
-  /** Each key's delta to publish (its `kind` names the data type). */
-  private pending = new Map<string, Crdt>();
+  /**
+   * Each key's delta to publish (its `kind` names the data type). A KeyTable, emptied after each
+   * flush and kept: a Map would be made anew and grown to the flush's size, every flush.
+   */
+  private pending = new KeyTable<Crdt>();
+  /** The other table, empty, that the next flush swaps in (undefined while a flush runs on it). */
+  private spare: KeyTable<Crdt> | undefined = new KeyTable<Crdt>();
+  private readonly batch: Batch = { count: 0, keys: [], values: [], ends: [], tombstones: [], size: 0 };
   /** Where a flush encodes the values of the envelope it fills (made on the first flush; up to a message long). */
   private values: Uint8Array | undefined;
   private pendingTombstones: Tombstone[] = [];
@@ -99,32 +109,41 @@ export class Outbox {
       this.timer = undefined;
     }
     if (this.pending.size === 0 && this.pendingTombstones.length === 0) return;
+    // Swapped out first: what this flush publishes may lead to more deltas (they wait for the next one).
     const pending = this.pending;
     const tombstones = this.pendingTombstones;
-    this.pending = new Map();
+    this.pending = this.spare ?? new KeyTable<Crdt>();
+    this.spare = undefined;
     this.pendingTombstones = [];
 
     const limit = this.o.maxMessageBytes;
     // Compact: the writer id once per envelope (its bytes in the overhead) instead of in every state.
     const writer = this.o.compactWriter?.();
     const overhead = ENVELOPE_OVERHEAD + (writer === undefined ? 0 : writer.length * 3 + 4);
-    const batch: Batch = { keys: [], values: [], ends: [], tombstones: [], size: overhead };
-    for (const t of tombstones) {
-      const bytes = t.key.length * 3 + 32;
-      if (batch.size + bytes > limit) this.emit(batch, overhead, writer);
-      batch.tombstones.push(t);
-      batch.size += bytes;
+    // A flush within a flush (a transport delivering to us at once) fills a batch of its own.
+    const batch: Batch = this.batch.size === 0 ? this.batch : { count: 0, keys: [], values: [], ends: [], tombstones: [], size: 0 };
+    batch.size = overhead;
+    try {
+      for (const t of tombstones) {
+        const bytes = t.key.length * 3 + 32;
+        if (batch.size + bytes > limit) this.emit(batch, overhead, writer);
+        batch.tombstones.push(t);
+        batch.size += bytes;
+      }
+      pending.forEach((value, key) => this.addValue(batch, key, value, writer, overhead));
+      this.emit(batch, overhead, writer);
+    } finally {
+      batch.size = 0;
+      pending.clear();
+      this.spare = pending;
     }
-    // forEach: for-of over a Map makes an entry array per key.
-    pending.forEach((value, key) => this.addValue(batch, key, value, writer, overhead));
-    this.emit(batch, overhead, writer);
   }
 
   /** Put `value` into `batch`, publishing the batch first when it is full; a value larger than a message goes alone, in chunks. */
   private addValue(batch: Batch, key: string, value: Crdt, writer: string | undefined, overhead: number): void {
     const limit = this.o.maxMessageBytes;
     let buf = (this.values ??= new Uint8Array(Math.min(limit, FIRST_VALUES_BYTES)));
-    let start = batch.ends.length === 0 ? 0 : batch.ends[batch.ends.length - 1]!;
+    let start = batch.count === 0 ? 0 : batch.ends[batch.count - 1]!;
     // A counter is written in place; anything else (or a counter with no room left here) is encoded once, then copied in.
     let end = writeCounter(buf, start, value, writer);
     const encoded = end < 0 ? encodeValue(value, writer) : undefined;
@@ -146,9 +165,10 @@ export class Outbox {
       if (end > buf.length) buf = this.values = copyInto(new Uint8Array(limit), buf, start);
       buf.set(encoded, start);
     }
-    batch.keys.push(key);
-    batch.values.push(value);
-    batch.ends.push(end);
+    const i = batch.count++;
+    batch.keys[i] = key;
+    batch.values[i] = value;
+    batch.ends[i] = end;
     batch.size += bytes;
   }
 
@@ -235,17 +255,16 @@ export class Outbox {
    * not a closure per flush. `writer`: a compact envelope, the values already encoded without it.
    */
   private emit(b: Batch, overhead: number, writer: string | undefined): void {
-    const count = b.keys.length;
+    const count = b.count;
     if (count > 0 || b.tombstones.length > 0) {
       const head = { origin: this.o.nodeId, incarnation: this.o.incarnation, sequence: ++this.sequenceNumber, sentAtMs: this.o.now(), writer };
       // The usual envelope (no tombstones) written by hand; either way a fresh buffer (the NATS client holds it until it flushes).
-      const columns = { count, keys: b.keys, values: b.values, ends: b.ends, data: this.values! };
+      const columns = { count, keys: b.keys, values: b.values as Crdt[], ends: b.ends, data: this.values! };
       const bytes = (b.tombstones.length === 0 ? writeDeltaEnvelope(head, columns) : undefined) ?? this.encodeGeneric(head, columns, b.tombstones);
       this.publish(head.sequence, bytes, count, writer !== undefined);
     }
-    b.keys = [];
-    b.values = [];
-    b.ends = [];
+    b.values.fill(undefined, 0, count); // the deltas are sent: not held until the next envelope overwrites them
+    b.count = 0;
     b.tombstones = [];
     b.size = overhead;
   }

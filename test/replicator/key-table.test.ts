@@ -15,6 +15,7 @@ type Op =
   | { op: "get"; key: string }
   | { op: "step" }
   | { op: "reserve"; entries: number }
+  | { op: "clear" }
   | { op: "mark" | "unmark"; key: string };
 
 // Few distinct keys, so sets overwrite and deletes hit; some non-ASCII (hashed over UTF-8).
@@ -33,13 +34,15 @@ const opOn = (key: fc.Arbitrary<string>, deletes = 4): fc.Arbitrary<Op> =>
     { weight: 3, arbitrary: fc.constant({ op: "step" as const }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("reserve" as const), entries: fc.integer({ min: 0, max: 500 }) }) },
   );
+/** `ops`, now and then a clear (rare: squeezes need many holes at once). */
+const withClear = (ops: fc.Arbitrary<Op>): fc.Arbitrary<Op> => fc.oneof({ weight: 60, arbitrary: ops }, { weight: 1, arbitrary: fc.constant({ op: "clear" as const }) });
 const op = opOn(key);
 const markOp = (key: fc.Arbitrary<string>): fc.Arbitrary<Op> => fc.record({ op: fc.constantFrom("mark" as const, "unmark" as const), key });
 
 describe("KeyTable", () => {
   test("answers, sizes, marks and iteration order match a Map (and a set of marked keys) under any sequence of operations", () => {
     // Many keys and deletes too, so that squeezes happen under marked entries.
-    const anyOp = fc.oneof(op, opOn(manyKeys, 12), markOp(key), markOp(manyKeys));
+    const anyOp = withClear(fc.oneof(op, opOn(manyKeys, 12), markOp(key), markOp(manyKeys)));
     fc.assert(
       fc.property(fc.array(anyOp, { maxLength: 400, size: "max" }), (ops) => {
         const dropped: number[] = [];
@@ -64,7 +67,11 @@ describe("KeyTable", () => {
             assert.equal(table.get(o.key), map.get(o.key));
             assert.equal(table.has(o.key), map.has(o.key));
           } else if (o.op === "reserve") table.reserve(o.entries);
-          else if (o.op === "mark") {
+          else if (o.op === "clear") {
+            table.clear();
+            map.clear();
+            marked.clear();
+          } else if (o.op === "mark") {
             assert.equal(table.mark(o.key), map.has(o.key) ? !marked.has(o.key) : undefined);
             if (map.has(o.key)) marked.add(o.key);
           } else if (o.op === "unmark") assert.equal(table.unmark(o.key), marked.delete(o.key));
@@ -76,6 +83,9 @@ describe("KeyTable", () => {
         assert.deepEqual(dropped, droppedByMap, "the appended values not taken, in order");
         assert.deepEqual([...table.keys()], [...map.keys()]);
         assert.deepEqual([...table.values()], [...map.values()]);
+        const visited: [string, number][] = [];
+        table.forEach((value, k) => visited.push([k, value]));
+        assert.deepEqual(visited, [...map.entries()]);
       }),
       { numRuns: 300 },
     );
@@ -83,7 +93,7 @@ describe("KeyTable", () => {
 
   test("an iterator running while the table changes (squeezes included) yields what a Map's yields", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(manyKeys, fc.integer()), { maxLength: 200, size: "max" }), fc.array(opOn(manyKeys, 12), { maxLength: 400, size: "max" }), (initial, ops) => {
+      fc.property(fc.array(fc.tuple(manyKeys, fc.integer()), { maxLength: 200, size: "max" }), fc.array(withClear(opOn(manyKeys, 12)), { maxLength: 400, size: "max" }), (initial, ops) => {
         const table = new KeyTable<number>();
         const map = new Map<string, number>();
         for (const [k, v] of initial) {
@@ -104,9 +114,48 @@ describe("KeyTable", () => {
             table.delete(o.key);
             map.delete(o.key);
           } else if (o.op === "reserve") table.reserve(o.entries);
-          else if (o.op === "step") step();
+          else if (o.op === "clear") {
+            table.clear();
+            map.clear();
+          } else if (o.op === "step") step();
         }
         for (let i = 0; i < 200; i++) step();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("forEach visits what Map.forEach visits when the callback changes the table", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(manyKeys, fc.integer()), { maxLength: 100 }), fc.array(withClear(opOn(manyKeys, 12)), { maxLength: 300 }), (initial, ops) => {
+        const table = new KeyTable<number>();
+        const map = new Map<string, number>();
+        for (const [k, v] of initial) {
+          table.set(k, v);
+          map.set(k, v);
+        }
+        // Each visit applies the next few operations to both (bounded: a set per visit would never end).
+        const visits = (t: { forEach(fn: (v: number, k: string) => void): void }, apply: (o: Op) => void): string[] => {
+          const seen: string[] = [];
+          let next = 0;
+          t.forEach((v, k) => {
+            seen.push(`${k}=${v}`);
+            for (const end = next + 3; next < end && next < ops.length; next++) apply(ops[next]!);
+          });
+          return seen;
+        };
+        const onTable = visits(table, (o) => {
+          if (o.op === "set") table.set(o.key, o.value);
+          else if (o.op === "append") table.append(o.key, o.value);
+          else if (o.op === "delete") table.delete(o.key);
+          else if (o.op === "clear") table.clear();
+        });
+        const onMap = visits(map, (o) => {
+          if (o.op === "set" || (o.op === "append" && !map.has(o.key))) map.set(o.key, o.value);
+          else if (o.op === "delete") map.delete(o.key);
+          else if (o.op === "clear") map.clear();
+        });
+        assert.deepEqual(onTable, onMap);
       }),
       { numRuns: 300 },
     );
