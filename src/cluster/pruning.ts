@@ -15,6 +15,7 @@
  */
 
 import type { MembershipEvent } from "./membership.js";
+import { quorum } from "./quorum.js";
 
 export interface FoldReadiness {
   /** Now, ms. */
@@ -66,6 +67,9 @@ export function foldWaitsFor(r: FoldReadiness): string[] {
  * absorption would count them twice. So a leader absorbs only after a digest round with each member
  * that ended `settleMs` after it became the leader: whatever an earlier leader absorbed and any
  * member holds has reached it by then, and the earlier leader, no longer leading, absorbs no more.
+ * And only with a majority of the cluster on its side (`minMembers`, the least N quorums assume,
+ * as majority writes do): in a partition, each side votes the other out and elects a leader of
+ * its own, and two leaders absorbing the same removed node's ids would count them twice.
  */
 export interface RemovedFoldReadiness {
   now: number;
@@ -80,11 +84,15 @@ export interface RemovedFoldReadiness {
   roundsEnded: ReadonlyMap<string, number>;
   /** Since when this node has been the leader (as its prune ticks saw it). */
   leaderSinceMs: number;
+  /** `minClusterSize`: this node and its peers must be a majority of at least that many. Default 1. */
+  minMembers?: number;
 }
 
 export function removedToFold(r: RemovedFoldReadiness): string[] {
   if (r.delayMs <= 0 || !r.isLeader) return [];
   if (r.peers.some((p) => !p.reachable)) return [];
+  const side = 1 + r.peers.length;
+  if (side < quorum("majority", Math.max(r.minMembers ?? 1, side))) return [];
   const members = new Set(r.peers.map((p) => p.node));
   const out: string[] = [];
   for (const [node, atMs] of r.removed) {

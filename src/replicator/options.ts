@@ -56,6 +56,9 @@ export interface ReplicatorOptions {
    * stayed away this long (the data center's leader does, see ARCHITECTURE.md "Pruning retired
    * writers"); 0 keeps them for ever. Default 24 h (as tombstoneTtlMs: a node away longer than
    * both comes back to forgotten deletes and folded ids, and re-issues or reports its writes).
+   * The leader folds only with a majority of `minClusterSize` on its side: in a partition longer
+   * than this, each side elects a leader, and two folding the same node's ids would count its
+   * amounts twice, so set `minClusterSize` to the cluster's size where partitions may last that long.
    */
   pruneRetiredAfterMs?: number;
   /**
@@ -70,7 +73,8 @@ export interface ReplicatorOptions {
   /**
    * The smallest N this node assumes for quorum sizes, whatever membership it knows. Set it to the
    * cluster's size (per role) so a node that (re)starts cut off from every member cannot acknowledge
-   * "majority" or "all" writes (or answer such reads) alone. Default 1: N is the known membership.
+   * "majority" or "all" writes (or answer such reads) alone, nor a leader on a minority side of
+   * a partition fold removed nodes' ids (`pruneRetiredAfterMs`). Default 1: N is the known membership.
    */
   minClusterSize?: number;
   /**

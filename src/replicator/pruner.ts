@@ -306,6 +306,7 @@ export class Pruner {
       removed: d.removedNodes.entries,
       peers: d.heartbeater.members().filter((m) => !m.self),
       roundsEnded: d.antiEntropy.roundsEnded,
+      minMembers: d.options.minClusterSize,
     });
   }
 

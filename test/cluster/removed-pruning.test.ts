@@ -3,7 +3,8 @@
  * the data center's leader, only with the delay on, after the node stayed away that long, every
  * member reachable and a digest round with each ended after the removal + the settle delay, and
  * after this node became the leader + the settle delay (an earlier leader's absorption reaches it
- * first: absorbing twice would count twice). The table of removed nodes is bounded.
+ * first: absorbing twice would count twice), and only on a side holding a majority of
+ * `minClusterSize` (each side of a partition elects a leader). The table of removed nodes is bounded.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -44,13 +45,20 @@ describe("removedToFold", () => {
     assert.deepEqual(removedToFold({ ...base, peers: [...base.peers, { node: "x", reachable: true }] }), []);
   });
 
+  test("a leader folds only with a majority of minClusterSize on its side: the other side of a partition elects a leader too", () => {
+    assert.deepEqual(removedToFold({ ...base, minMembers: 5 }), ["x"], "3 of 5");
+    assert.deepEqual(removedToFold({ ...base, minMembers: 6 }), [], "3 of 6 is no majority");
+    assert.deepEqual(removedToFold({ ...base, peers: [{ node: "a", reachable: true }], minMembers: 5 }), [], "2 of 5");
+    assert.deepEqual(removedToFold({ ...base, peers: [{ node: "a", reachable: true }], minMembers: 3 }), ["x"], "2 of 3");
+  });
+
   test("a new leader folds only after a round with each member that ended settleMs after it took the lead", () => {
     assert.deepEqual(removedToFold({ ...base, leaderSinceMs: 10_001 }), [], "a's round ended before 10,001 + 2,000");
     assert.deepEqual(removedToFold({ ...base, leaderSinceMs: 10_000 }), ["x"]);
     assert.deepEqual(removedToFold({ ...base, leaderSinceMs: 95_000 }), []);
   });
 
-  test("property: a fold implies leader, delay passed and every member reachable and synced after removal + settle", () => {
+  test("property: a fold implies leader, a majority of minClusterSize, delay passed and every member reachable and synced after removal + settle", () => {
     const arb = fc.record({
       now: fc.integer({ min: 0, max: 100 }),
       delayMs: fc.integer({ min: 0, max: 50 }),
@@ -60,6 +68,7 @@ describe("removedToFold", () => {
       peers: fc.uniqueArray(fc.record({ node: fc.constantFrom("a", "b", "c"), reachable: fc.boolean() }), { selector: (p) => p.node }),
       rounds: fc.dictionary(fc.constantFrom("a", "b", "c"), fc.integer({ min: 0, max: 100 })),
       leaderSinceMs: fc.integer({ min: 0, max: 100 }),
+      minMembers: fc.integer({ min: 1, max: 7 }),
     });
     fc.assert(
       fc.property(arb, (r) => {
@@ -67,6 +76,7 @@ describe("removedToFold", () => {
         for (const node of removedToFold(input)) {
           const at = r.removedAt[node]!;
           assert.ok(r.isLeader && r.delayMs > 0 && r.now - at >= r.delayMs);
+          assert.ok(2 * (1 + r.peers.length) > r.minMembers, "a majority of minClusterSize on its side");
           assert.ok(!r.peers.some((p) => p.node === node));
           for (const p of r.peers) assert.ok(p.reachable && (r.rounds[p.node] ?? -Infinity) >= Math.max(at, r.leaderSinceMs) + r.settleMs);
         }
