@@ -271,7 +271,6 @@ export class DigestTree {
     this.count--;
   }
 
-  /** XOR `delta` into a leaf, its group and the root. */
   /** `flip` with the delta as 32-bit halves. */
   private flipWords(leaf: number, dLo: number, dHi: number): void {
     this.leafHalves[2 * leaf + LOW]! ^= dLo;
@@ -283,6 +282,7 @@ export class DigestTree {
     this.rootHalves[1 - LOW]! ^= dHi;
   }
 
+  /** XOR `delta` into a leaf, its group and the root. */
   private flip(leaf: number, delta: bigint): void {
     this.leafHashes[leaf] = BigInt.asUintN(U64, this.leafHashes[leaf]! ^ delta);
     const group = leaf >>> 8;

@@ -51,7 +51,7 @@ import type { ReplicatorContext } from "../extension/context.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { RestorableStore } from "../extension/store-view.js";
 import type { SnapshotOptions } from "./options.js";
-import { PackedValues } from "./packed-values.js";
+import { PackedValues } from "../replicator/packed-values.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import {
   decodeSnapshotEntry,
@@ -790,7 +790,7 @@ async function restoreInto(db: Db, target: RestoreTarget, nodeId: string): Promi
   await yieldToLoop();
   seeds?.reserve(entries);
   await yieldToLoop();
-  const packed = new PackedValues(target.stats, expected);
+  const packed = new PackedValues(() => target.stats.snapshotSkippedEntries++, expected);
   store.deferTo(packed);
   const packedFrom = seeds?.count ?? 0;
   // Packed values of keys restored before them (from a loose entry) are not taken: the seeds' numbers of those.

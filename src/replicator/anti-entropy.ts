@@ -620,12 +620,12 @@ export class AntiEntropy {
   }
 }
 
-/** `seed` for a page read by hand: its values in order, each with its key's hash halves. */
+/** `seed` for a page read by hand: its values in order (undefined: kept undecoded), each with its key's hash halves. */
 function seedColumns(page: PageColumns, take: SeedTake): void {
-  const { keys, values, hashes } = page;
+  const { keys, values, undecoded, hashes } = page;
   for (let i = 0; i < keys.length; i++) {
     const value = values[i];
-    if (value !== undefined) take(keys[i]!, value, hashes[2 * i]!, hashes[2 * i + 1]!);
+    if (value !== undefined || undecoded[2 * i + 1]! > 0) take(keys[i]!, value, hashes[2 * i]!, hashes[2 * i + 1]!);
   }
 }
 

@@ -12,9 +12,10 @@ import { maxLwwTimestamp } from "../crdt/lww-time.js";
 import { dataTypes } from "../crdt/registry.js";
 import { latestMarkerTime } from "../crdt/writer-ids.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
-import type { CrdtDelta, FullState, Tombstone } from "../wire/codec.js";
+import { dataTypeOf, decodeValueIn, type CrdtDelta, type FullState, type PageColumns, type Tombstone } from "../wire/codec.js";
 import type { ChangeOrigin, ChangeStream, ValueChange } from "./changes.js";
 import type { ReplicatorStats } from "../extension/stats.js";
+import type { PulledValues } from "./pulled-values.js";
 import type { ChangeSource, Store } from "./store.js";
 import type { Subscriptions } from "./subscriptions.js";
 import { sameType, valueKindOf, winsOver } from "./type-conflict.js";
@@ -22,6 +23,8 @@ import { sameType, valueKindOf, winsOver } from "./type-conflict.js";
 export class Merger {
   /** Re-issues what a fold of this node's own ids dropped (own-writer.ts); set once built. */
   afterMerge: ((key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt) => Crdt) | undefined;
+  /** Where a bulk pull's page may keep values undecoded (pulled-values.ts); without it, every value is decoded. */
+  pulled: PulledValues | undefined;
 
   constructor(
     private readonly store: Store,
@@ -54,15 +57,41 @@ export class Merger {
     if (page === undefined) return skewed;
     // One delta record for the whole page, refilled per value: `value` keeps none of it.
     const d: CrdtDelta = { key: "", kind: "gcounter", originNode: page.originNode, value: undefined as unknown as Crdt };
+    let kept = false;
     for (let i = 0; i < page.keys.length; i++) {
-      const value = page.values[i];
-      if (value === undefined) continue;
+      let value = page.values[i];
+      if (value === undefined) {
+        const end = page.undecoded[2 * i + 1]!;
+        if (end === 0) continue; // listed without a value
+        if (this.keepUndecoded(page, i, origin)) {
+          kept = true;
+          continue;
+        }
+        // Into the page: what the merge stores is then the page's value, which its seeding looks for.
+        value = page.values[i] = decodeValueIn("gcounter", page.data, page.undecoded[2 * i]!, end);
+      }
       d.key = page.keys[i]!;
       d.kind = value.kind;
       d.value = value;
       if (!this.value(d, origin, dataCenter)) skewed++;
     }
+    if (kept) this.pulled!.kept();
     return skewed;
+  }
+
+  /**
+   * Put page value `i`, left undecoded, into the store as it is, where merging it would store it
+   * unchanged: a key not held (nor deleted), nobody listening for the change. A plain GCounter
+   * needs none of the merge's checks (no LWW timestamp, no marker, no fold id).
+   */
+  private keepUndecoded(page: PageColumns, i: number, origin: ChangeOrigin): boolean {
+    const key = page.keys[i]!;
+    if (this.pulled === undefined || this.changes.heard || this.store.holds(key) || this.store.tombstone(key) !== undefined) return false;
+    const packed = this.pulled.source();
+    if (packed === undefined) return false;
+    this.store.setDeferred(key, packed.add(page.data, GCOUNTER_TYPE, page.undecoded[2 * i]!, page.undecoded[2 * i + 1]!), sourceOf(origin));
+    this.stats.mergeCount++;
+    return true;
   }
 
   /** True when the tombstone was new here. */
@@ -140,6 +169,9 @@ function typeName(v: Crdt): { kind: DataKind; valueKind?: DataKind } {
   const valueKind = valueKindOf(v);
   return valueKind === undefined ? { kind: v.kind } : { kind: v.kind, valueKind };
 }
+
+/** The wire number of the GCounter data type (how PackedValues names it). */
+const GCOUNTER_TYPE = dataTypeOf("gcounter");
 
 function sourceOf(origin: ChangeOrigin): ChangeSource {
   return origin === "local" ? "local" : "remote";

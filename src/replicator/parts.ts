@@ -20,6 +20,7 @@ import { Coordinator } from "./coordination.js";
 import { GapRepair } from "./gap-repair.js";
 import { Inbox } from "./inbox.js";
 import { Merger } from "./merge.js";
+import { PulledValues } from "./pulled-values.js";
 import type { ResolvedOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import { Pruner } from "./pruner.js";
@@ -171,6 +172,8 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     reportError: onError,
   });
   merger.afterMerge = (key, kind, before, incoming, merged) => ownWriter.afterMerge(key, kind, before, incoming, merged);
+  // A corrupt one cannot be: a page's value is kept undecoded only once checked (pulled-values.ts).
+  merger.pulled = new PulledValues({ store, clock: options.clock, onCorrupt: () => stats.reject("decode") });
   const inbox: Inbox = new Inbox({
     nodeId,
     incarnation,

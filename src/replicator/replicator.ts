@@ -271,6 +271,7 @@ export class Replicator {
     for (const t of this.timers) this.options.clock.clear(t);
     this.parts.pruner.stop();
     this.parts.antiEntropy.stop();
+    this.parts.merger.pulled?.close();
     try {
       this.parts.outbox.close();
       await this.distributedHandle?.close();

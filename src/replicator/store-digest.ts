@@ -134,8 +134,12 @@ export class RestoredDigest implements DigestSeeds {
   }
 }
 
-/** How `mergeSeeded`'s seeding hands over a value of the page with its key's hash (32-bit halves as int32s; 0, 0: none). */
-export type SeedTake = (key: string, value: Crdt, lo: number, hi: number) => void;
+/**
+ * How `mergeSeeded`'s seeding hands over a value of the page with its key's hash (32-bit halves as
+ * int32s; 0, 0: none). `value` undefined: the page's value was left undecoded (PageColumns), so
+ * the merge put it in the store undecoded if it took it.
+ */
+export type SeedTake = (key: string, value: Crdt | undefined, lo: number, hi: number) => void;
 
 /**
  * The keys a bulk-pull page's merge changed, in order, with the value each held right then and
@@ -144,7 +148,8 @@ export type SeedTake = (key: string, value: Crdt, lo: number, hi: number) => voi
 interface PageChanges {
   count: number;
   keys: string[];
-  values: (Crdt | undefined)[];
+  /** As the store's table held it: a value left undecoded is its number (Store.rawValue). */
+  values: (Crdt | number | undefined)[];
   places: number[];
 }
 
@@ -178,7 +183,7 @@ export class StoreDigest {
       const page = this.page;
       const i = page.count++;
       page.keys[i] = key;
-      page.values[i] = store.value(key);
+      page.values[i] = store.rawValue(key); // undecoded stays so
       page.places[i] = store.placeOf(key);
     });
     // A store restored from a snapshot is filled before we exist: take the hashes the snapshot
@@ -224,7 +229,7 @@ export class StoreDigest {
     page.count = 0;
     if (page.keys.length < expected) {
       page.keys = new Array<string>(expected);
-      page.values = new Array<Crdt | undefined>(expected);
+      page.values = new Array<Crdt | number | undefined>(expected);
       page.places = new Array<number>(expected);
     }
     this.page = page;
@@ -244,7 +249,9 @@ export class StoreDigest {
     try {
       seed((key, value, lo, hi) => {
         if (c === count || keys[c] !== key) return; // (past `count`: an earlier page's)
-        if (values[c] === value && (lo !== 0 || hi !== 0)) {
+        // The merge stored the page's value itself (an undecoded one: the only undecoded value a page's merge stores).
+        const stored = values[c];
+        if ((value === undefined ? typeof stored === "number" : stored === value) && (lo !== 0 || hi !== 0)) {
           this.tree.setWords(key, lo, hi, places[c]);
           this.dirty.delete(key); // changed before the page, not rehashed yet
           taken[c] = 1;

@@ -51,6 +51,11 @@ export class Store implements RestorableStore {
     return this.settled(key, this.values.get(key));
   }
 
+  /** What the table holds for `key`: its value, or a deferred value's number, undecoded (see `setDeferred`). */
+  rawValue(key: string): Crdt | number | undefined {
+    return this.values.get(key);
+  }
+
   /** Where the store keeps `key`'s value (KeyTable.placeOf), or −1. */
   placeOf(key: string): number {
     return this.values.placeOf(key);
@@ -100,16 +105,22 @@ export class Store implements RestorableStore {
     return this.unsettledCount;
   }
 
+  /** The source of the deferred values not decoded yet; undefined when there are none. */
+  get deferringTo(): DeferredValues | undefined {
+    return this.deferredValues;
+  }
+
   deferTo(values: DeferredValues): void {
     if (this.unsettledCount > 0) throw new InvalidArgumentError("deferTo: the store still holds values of another restore");
     this.deferredValues = values;
   }
 
-  setDeferred(key: string, n: number): void {
+  /** `source`: "restore", or "remote" for a value a bulk pull kept undecoded (pulled-values.ts). */
+  setDeferred(key: string, n: number, source: ChangeSource = "restore"): void {
     if (this.deferredValues === undefined) throw new InvalidArgumentError("setDeferred: call deferTo first");
     this.unsettledCount++;
-    this.values.append(key, n); // a restore's keys are new: indexed in one pass (see KeyTable.append)
-    this.announce(key, "restore");
+    this.values.append(key, n); // the keys are new: indexed in one pass (see KeyTable.append)
+    this.announce(key, source);
   }
 
   indexRestored(): number[] {

@@ -57,7 +57,7 @@ export type {
 } from "./shapes.js";
 export { decodeCrdtDelta, decodeFullState, decodeTombstone, encodeCrdtDelta, encodeFullState, encodeTombstone } from "./convert.js";
 export { RangePageWriter } from "./range-pages.js";
-export { pageEntries, type PageColumns } from "./range-page-reader.js";
+export { pageEntries, pageValue, type PageColumns } from "./range-page-reader.js";
 export { writeCounter } from "./fast-encode.js";
 export { type DeltaColumns, type EnvelopeHead, writeDeltaEnvelope } from "./envelope-writer.js";
 export { decodeDeltaEnvelope, decodeNodeReply, decodeNodeRequest, encodeDeltaEnvelope, encodeNodeReply, encodeNodeRequest } from "./replication.js";

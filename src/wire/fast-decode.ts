@@ -131,6 +131,52 @@ export function gcounterOfBytes(bytes: Uint8Array, writer?: string, start = 0, e
   return GCounter.fromFlatSlots(slots);
 }
 
+/**
+ * Whether bytes[start, end) are a GCounterState `gcounterOfBytes` reads (full form, no `writer`),
+ * with at least one slot and no node holding a fold id's character (`^`, `!`, `#`: a fold or a
+ * marker, which a merge must see decoded) — checked without a string or an object: what a bulk
+ * pull may keep undecoded (replicator/pulled-values.ts) and still know to be valid.
+ */
+export function isPlainGCounterBytes(bytes: Uint8Array, start: number, end: number): boolean {
+  let previous = -1; // where the node of the slot before starts (its length at previous - 1)
+  for (let p = start; p < end; ) {
+    const slotLen = bytes[p + 1];
+    if (bytes[p] !== 0x0a || slotLen === undefined || slotLen >= 0x80) return false;
+    const slotEnd = p + 2 + slotLen;
+    const nodeLen = bytes[p + 3];
+    if (slotEnd > end || bytes[p + 2] !== 0x0a || nodeLen === undefined || nodeLen === 0 || nodeLen >= 0x80) return false;
+    const node = p + 4;
+    let q = node + nodeLen;
+    if (q >= slotEnd || bytes[q++] !== 0x10) return false;
+    for (let i = node; i < node + nodeLen; i++) {
+      const b = bytes[i]!;
+      if (b >= 0x80 || b === 0x5e || b === 0x21 || b === 0x23) return false;
+    }
+    if (previous >= 0 && compareBytes(bytes, previous, bytes[previous - 1]!, node, nodeLen) >= 0) return false; // sorted, unique
+    // The value: a positive safe integer, a varint of at most 8 bytes ending at the slot's end.
+    let value = 0;
+    for (let i = 0, scale = 1; ; i++, scale *= 128) {
+      if (i === 8 || q >= slotEnd) return false;
+      const b = bytes[q++]!;
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+    }
+    if (q !== slotEnd || value === 0 || !Number.isSafeInteger(value)) return false;
+    previous = node;
+    p = slotEnd;
+  }
+  return previous >= 0;
+}
+
+/** bytes[a, a + aLen) against bytes[b, b + bLen), as strings of those bytes compare: negative, 0 or positive. */
+function compareBytes(bytes: Uint8Array, a: number, aLen: number, b: number, bLen: number): number {
+  for (let i = 0; i < aLen && i < bLen; i++) {
+    const d = bytes[a + i]! - bytes[b + i]!;
+    if (d !== 0) return d;
+  }
+  return aLen - bLen;
+}
+
 /** The value of the slot `slotAt` read last: its second result, without an object per slot. */
 let slotValue = 0;
 

@@ -9,7 +9,7 @@ import type { Crdt } from "../crdt/types.js";
 import type { CrdtDelta, DigestReply, FullState, KeyHash } from "./shapes.js";
 import { keyId, nodeId } from "./convert.js";
 import { decodeValueIn, kindOf } from "./states.js";
-import { latin1String, sameAscii } from "./fast-decode.js";
+import { isPlainGCounterBytes, latin1String, sameAscii } from "./fast-decode.js";
 
 /**
  * A bulk-pull page as read here: columns, no object per key. Its keys as KeyHash
@@ -24,10 +24,26 @@ export interface PageColumns {
    * number wherever it is passed on): keys[i]'s low half at 2i, its high half at 2i + 1 (both 0: none).
    */
   hashes: Int32Array;
-  /** keys[i]'s value, or undefined (listed without one: a value too large for a page goes another way). */
+  /**
+   * keys[i]'s value, or undefined: listed without one (a value too large for a page goes another
+   * way), or left undecoded in `data` (see `undecoded`). Read a value with `pageValue`.
+   */
   values: (Crdt | undefined)[];
+  /**
+   * The GCounters left undecoded (a bulk pull may keep them so, replicator/pulled-values.ts):
+   * keys[i]'s state is data[undecoded[2i], undecoded[2i + 1]) when undecoded[2i + 1] > 0, checked
+   * valid and of plain writer ids (fast-decode.ts `isPlainGCounterBytes`).
+   */
+  undecoded: Int32Array;
+  data: Uint8Array;
   /** The node the values come from (every entry of a page names the same). */
   originNode: string;
+}
+
+/** keys[i]'s value in `page`, decoded if it was left undecoded; undefined when listed without one. */
+export function pageValue(page: PageColumns, i: number): Crdt | undefined {
+  const end = page.undecoded[2 * i + 1]!;
+  return page.values[i] ?? (end > 0 ? decodeValueIn("gcounter", page.data, page.undecoded[2 * i]!, end) : undefined);
 }
 
 /** A read position in `bytes`, and what `entryRest` read last. */
@@ -142,6 +158,7 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
     return entries === undefined ? undefined : { type: "digest", differing, keys: [], wanted: [], state: { entries, tombstones: [] } };
   }
   const values = new Array<Crdt | undefined>(listed);
+  const undecoded = new Int32Array(2 * listed);
   let originNode = "";
   let originAt = -1;
   let originLen = 0;
@@ -169,10 +186,15 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
       originNode = nodeId(origin, "originNode");
     }
     // No `data` view: nothing downstream of a bulk pull reads it, and a view per key costs.
-    values[k++] = decodeValueIn(kindOf(c.type), bytes, c.p, dataEnd);
+    const kind = kindOf(c.type);
+    if (kind === "gcounter" && isPlainGCounterBytes(bytes, c.p, dataEnd)) {
+      undecoded[2 * k] = c.p;
+      undecoded[2 * k + 1] = dataEnd;
+      k++;
+    } else values[k++] = decodeValueIn(kind, bytes, c.p, dataEnd);
     c.p = eEnd;
   }
-  return pageReply(differing, { keys: listed === count ? keys : keys.slice(0, listed), hashes, values, originNode });
+  return pageReply(differing, { keys: listed === count ? keys : keys.slice(0, listed), hashes, values, undecoded, data: bytes, originNode });
 }
 
 /**
@@ -198,11 +220,11 @@ function pageReply(differing: number[], page: PageColumns): DigestReply & { type
 }
 
 /** A page's entries as objects (what a reader of `state.entries` expects; a bulk pull reads the columns). */
-export function pageEntries({ keys, values, originNode }: PageColumns): CrdtDelta[] {
+export function pageEntries(page: PageColumns): CrdtDelta[] {
   const entries: CrdtDelta[] = [];
-  for (let i = 0; i < keys.length; i++) {
-    const value = values[i];
-    if (value !== undefined) entries.push({ key: keys[i]!, kind: value.kind, originNode, value });
+  for (let i = 0; i < page.keys.length; i++) {
+    const value = pageValue(page, i);
+    if (value !== undefined) entries.push({ key: page.keys[i]!, kind: value.kind, originNode: page.originNode, value });
   }
   return entries;
 }

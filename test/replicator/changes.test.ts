@@ -62,7 +62,7 @@ describe("change stream", () => {
     store.addTombstone({ key: "gone", kind: "gcounter", deletedAtMs: 1, originNode: "x" }, "local");
     seen.length = 0;
     const [a, gone, typed, b] = [counter("p", 1), counter("p", 2), PNCounter.empty().increment("p", 3).resetDelta(), counter("p", 4)];
-    const page = { keys: ["a", "gone", "large", "typed", "b"], hashes: new Int32Array(10), values: [a, gone, undefined, typed, b], originNode: "p" };
+    const page = { keys: ["a", "gone", "large", "typed", "b"], hashes: new Int32Array(10), values: [a, gone, undefined, typed, b], undecoded: new Int32Array(10), data: new Uint8Array(0), originNode: "p" };
     assert.equal(merger.fullState({ entries: [], tombstones: [], page }, "sync"), 0);
     assert.deepEqual(seen.map((c) => [c.key, c.origin, c.delta]), [["a", "sync", a], ["b", "sync", b]]);
     assert.equal(store.get("a")?.value, a);

@@ -11,6 +11,7 @@ import { GCounter } from "../../src/crdt/index.js";
 import { fromState } from "../../src/crdt/registry.js";
 import type { Crdt } from "../../src/crdt/types.js";
 import { DecodeError } from "../../src/errors.js";
+import { isPlainGCounterBytes } from "../../src/wire/fast-decode.js";
 import { decodeState, decodeValue, decodeValueIn, encodeValue } from "../../src/wire/states.js";
 import { fcParams } from "../crdt/laws.js";
 
@@ -38,7 +39,27 @@ function compare(bytes: Uint8Array, writer?: string): void {
   const slot = (node: number): number[] => [0x0a, 0x05, 0x0a, 0x01, node, 0x10, 0x01]; // node "0" or "z", 1
   const padded = Uint8Array.of(...slot(0x30), ...bytes, ...slot(0x7a));
   assert.equal(outcome(() => decodeValueIn("gcounter", padded, 7, 7 + bytes.length)), generic, `${what} in place`);
+  // What a bulk pull keeps undecoded: only what decodes, to a counter of plain writer ids.
+  const plain = isPlainGCounterBytes(bytes, 0, bytes.length);
+  assert.equal(isPlainGCounterBytes(padded, 7, 7 + bytes.length), plain, `${what}: plain in place`);
+  if (plain) {
+    assert.match(generic, /^ok /, `${what}: plain, so it decodes`);
+    const nodes = (decodeValue("gcounter", bytes) as GCounter).nodes;
+    assert.ok(nodes.length > 0 && nodes.every((n) => !/[\^!#]/.test(n)), `${what}: plain ids`);
+  }
 }
+
+test("a counter's encoding is plain (a bulk pull may keep it undecoded) when it has slots, all of ASCII ids without a fold's characters", () => {
+  const plain = (c: GCounter): boolean => {
+    const bytes = encodeValue(c);
+    return isPlainGCounterBytes(bytes, 0, bytes.length);
+  };
+  assert.equal(plain(GCounter.empty().increment("a~1", 1)), true);
+  assert.equal(plain(GCounter.empty().increment("sa~lz3k2", 127).increment("sb~x", 2 ** 40).increment("n", Number.MAX_SAFE_INTEGER)), true);
+  assert.equal(plain(GCounter.empty()), false, "no slot");
+  assert.equal(plain(GCounter.empty().increment("nödé", 3)), false, "not ASCII");
+  for (const id of ["x^3", "x!3", "x#9.9"]) assert.equal(plain(GCounter.fromState({ slots: [{ node: id, value: 4 }, { node: "z~1", value: 1 }] })), false, id);
+});
 
 test("the GCounter fast path decodes and rejects exactly like the generic decoder", () => {
   const counters = [

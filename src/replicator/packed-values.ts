@@ -1,8 +1,8 @@
 /**
- * Where a snapshot restore keeps the values it has not decoded yet (see snapshots.ts `restore`).
+ * Where a snapshot restore (durable/snapshots.ts `restore`) and a bulk pull (pulled-values.ts)
+ * keep the values they have not decoded yet.
  */
 import type { Crdt } from "../crdt/types.js";
-import type { ReplicatorStats } from "../extension/stats.js";
 import type { DeferredValues } from "../extension/store-view.js";
 import { decodeValueIn, kindOf } from "../wire/codec.js";
 
@@ -16,8 +16,8 @@ import { decodeValueIn, kindOf } from "../wire/codec.js";
  * 10 M-key restore fifteen full collections, 0.2–0.4 s each. The first slab is sized for the
  * values still expected at the size seen so far (the next ones double), so the values take one or
  * two; a smaller restore keeps its packs and copies nothing. The sources stay referenced until every
- * value is decoded. A value that turns out corrupt is counted as a skipped entry, like one found
- * corrupt during the restore.
+ * value is decoded. A value that turns out corrupt is told to `onCorrupt` (a restore counts it as
+ * a skipped entry, like one found corrupt during the restore).
  */
 export class PackedValues implements DeferredValues {
   private readonly sources: Uint8Array[] = [];
@@ -40,7 +40,7 @@ export class PackedValues implements DeferredValues {
    * bytes of packs kept as they are before values are copied.
    */
   constructor(
-    private readonly stats: ReplicatorStats,
+    private readonly onCorrupt: () => void,
     private readonly expected: number,
     private readonly keepPacksBytes = KEEP_PACKS_BYTES,
   ) {
@@ -81,7 +81,7 @@ export class PackedValues implements DeferredValues {
     try {
       return decodeValueIn(kindOf(this.typeAt[n]!), this.sources[this.sourceAt[n]!]!, this.startAt[n]!, this.endAt[n]!);
     } catch (error) {
-      this.stats.snapshotSkippedEntries++;
+      this.onCorrupt();
       throw error;
     }
   }

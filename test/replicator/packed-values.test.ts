@@ -1,5 +1,5 @@
 /**
- * The values a restore defers (src/durable/packed-values.ts): packs are kept as LevelDB read them up
+ * The values a restore defers (src/replicator/packed-values.ts): packs are kept as LevelDB read them up
  * to a limit, and past it each value's bytes are copied into slabs (V8 runs a full collection per
  * 64 MB of buffers kept outside its heap). Whichever way a value is kept, it decodes to what was
  * packed, also after the buffer it came in is reused; a corrupt one throws and is counted.
@@ -9,7 +9,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { GCounter, ORSet } from "../../src/crdt/index.js";
 import type { Crdt } from "../../src/crdt/types.js";
-import { PackedValues } from "../../src/durable/packed-values.js";
+import { PackedValues } from "../../src/replicator/packed-values.js";
 import { ReplicatorStats } from "../../src/extension/stats.js";
 import { dataTypeOf, encodeValue } from "../../src/wire/states.js";
 import { fcParams } from "../crdt/laws.js";
@@ -43,7 +43,7 @@ test("every deferred value decodes to what was packed, kept in its pack or copie
       fc.nat({ max: 5 }),
       (values, keep, expected, gap) => {
         const stats = new ReplicatorStats();
-        const packed = new PackedValues(stats, expected, keep);
+        const packed = new PackedValues(() => stats.snapshotSkippedEntries++, expected, keep);
         const laid = packsOf(values, gap);
         const numbers: number[] = [];
         laid.forEach(({ pack, at }, i) => {
@@ -74,7 +74,7 @@ test("with no room to keep packs, each value is copied: the packs' buffers can b
   const values = Array.from({ length: 5000 }, (_, i) => GCounter.empty().increment("w~1", i + 1).resetDelta());
   // One buffer reused for every pack, as if LevelDB handed out the same memory again: 50 values a pack.
   const buffer = new Uint8Array(64 * 50);
-  const packed = new PackedValues(new ReplicatorStats(), 1000, 0); // the estimate is five times too low: more slabs
+  const packed = new PackedValues(() => {}, 1000, 0); // the estimate is five times too low: more slabs
   for (let p = 0; p < values.length / 50; p++) {
     buffer.fill(0);
     // A new view each time: the same memory, as a different pack.
@@ -93,7 +93,7 @@ test("with no room to keep packs, each value is copied: the packs' buffers can b
 
 test("a corrupt deferred value throws when decoded and is counted as a skipped snapshot entry", () => {
   const stats = new ReplicatorStats();
-  const packed = new PackedValues(stats, 2, 0);
+  const packed = new PackedValues(() => stats.snapshotSkippedEntries++, 2, 0);
   const good = encodeValue(GCounter.empty().increment("w~1", 7).resetDelta());
   const pack = new Uint8Array(good.length + 3);
   pack.set(good, 0);
