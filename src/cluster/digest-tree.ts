@@ -96,6 +96,8 @@ export class DigestTree {
   /** Cells hold slots; a power of two long. */
   private index: Int32Array;
   private indexShift: number;
+  /** Scratch of `setWordsMany` (synchronous: one batch at a time). */
+  private batch = new Int32Array(0);
 
   /** `capacity`: keys the tree takes before it first grows (a restore knows how many it brings). */
   constructor(capacity = 0) {
@@ -196,7 +198,7 @@ export class DigestTree {
       throw new InvalidArgumentError("digest hash must be an unsigned 64-bit bigint");
     }
     const fnv = fnv1a32(key);
-    const slot = this.claim(key, fnv, place);
+    const slot = this.claim(key, fnv, place, this.cellOf(fnv, key));
     const old = this.hashes[slot]!;
     if (old === h) return;
     this.hashes[slot] = h;
@@ -211,7 +213,33 @@ export class DigestTree {
     if (typeof key !== "string") throw new InvalidArgumentError("digest key must be a string");
     if (!isWord(lo) || !isWord(hi)) throw new InvalidArgumentError("digest hash halves must be 32-bit integers (signed or not)");
     const fnv = fnv1a32(key);
-    const at = 2 * this.claim(key, fnv, place);
+    this.putWords(fnv, this.claim(key, fnv, place, this.cellOf(fnv, key)), lo, hi);
+  }
+
+  /**
+   * `setWords` of `keys[0..count)`, each with its hash's halves at `words[2i]`, `words[2i + 1]` and
+   * its place at `places[i]`, the keys distinct: their hashes first, then their probes in one tight
+   * pass, then the inserts. One key at a time waits for its cache misses; a pass of probes overlaps
+   * them (a bulk-pull page's keys, see KeyTable.placesOf).
+   */
+  setWordsMany(keys: readonly string[], words: Int32Array, places: Int32Array, count: number): void {
+    for (let i = 0; i < count; i++) if (typeof keys[i] !== "string") throw new InvalidArgumentError("digest key must be a string");
+    if (this.batch.length < 2 * count) this.batch = new Int32Array(2 * count);
+    const batch = this.batch; // each key's FNV hash, then the cell its probe found
+    for (let i = 0; i < count; i++) batch[2 * i] = fnv1a32(keys[i]!);
+    const index = this.index;
+    for (let i = 0; i < count; i++) batch[2 * i + 1] = this.cellOf(batch[2 * i]! >>> 0, keys[i]!);
+    for (let i = 0; i < count; i++) {
+      const fnv = batch[2 * i]! >>> 0;
+      // An index grown by an insert on the way moved every key: probe again.
+      const cell = this.index === index ? batch[2 * i + 1]! : this.cellOf(fnv, keys[i]!);
+      this.putWords(fnv, this.claim(keys[i]!, fnv, places[i]!, cell), words[2 * i]!, words[2 * i + 1]!);
+    }
+  }
+
+  /** Set `slot`'s hash (of a key of FNV hash `fnv`) to the halves `lo`, `hi`. */
+  private putWords(fnv: number, slot: number, lo: number, hi: number): void {
+    const at = 2 * slot;
     const halves = this.halves;
     const dLo = (halves[at + LOW]! ^ lo) >>> 0;
     const dHi = (halves[at + 1 - LOW]! ^ hi) >>> 0;
@@ -221,9 +249,13 @@ export class DigestTree {
     this.flipWords(foldToLeaf(fnv), dLo, dHi);
   }
 
-  /** The slot of `key` (of FNV hash `fnv`), made (hash 0, in its leaf's chain) if it has none; its place set to `place`. */
-  private claim(key: string, fnv: number, place: number): number {
-    let cell = this.cellOf(fnv, key);
+  /**
+   * The slot of `key` (of FNV hash `fnv`), made (hash 0, in its leaf's chain) if it has none; its
+   * place set to `place`. `cell`: what `cellOf` answered, maybe before other keys went in (an
+   * empty cell found then may be taken now).
+   */
+  private claim(key: string, fnv: number, place: number, cell: number): number {
+    if (cell < 0 && this.index[~cell] !== NONE) cell = this.cellOf(fnv, key);
     if (cell >= 0) {
       const slot = this.index[cell]!;
       this.places[slot] = place;

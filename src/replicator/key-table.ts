@@ -118,6 +118,17 @@ export class KeyTable<V> {
     return this.find(key);
   }
 
+  /**
+   * `placeOf` of `keys[0..count)` into `out`, in two tight passes: their hashes, then their probes.
+   * One lookup at a time waits for its cache misses; a pass of probes overlaps them (a bulk-pull
+   * page's keys in a table of a million: about twice as fast).
+   */
+  placesOf(keys: readonly string[], count: number, out: Int32Array): void {
+    if (this.indexedTo < this.end) this.indexAppended();
+    for (let i = 0; i < count; i++) out[i] = fnv1a32(keys[i]!, this.basis) | 0;
+    for (let i = 0; i < count; i++) out[i] = this.probe(keys[i], out[i]!);
+  }
+
   /** The value at `place` if that entry is still `key`'s; undefined otherwise (look the key up). */
   atPlace(place: number, key: string): V | undefined {
     return place >= 0 && place < this.end && this.keyAt[place] === key ? this.valueAt[place] : undefined;

@@ -15,6 +15,7 @@ import type { Crdt, DataKind } from "../crdt/types.js";
 import { dataTypeOf, decodeValueIn, type CrdtDelta, type FullState, type PageColumns, type Tombstone } from "../wire/codec.js";
 import type { ChangeOrigin, ChangeStream, ValueChange } from "./changes.js";
 import type { ReplicatorStats } from "../extension/stats.js";
+import type { PackedValues } from "./packed-values.js";
 import type { PulledValues } from "./pulled-values.js";
 import type { ChangeSource, Store } from "./store.js";
 import type { Subscriptions } from "./subscriptions.js";
@@ -25,6 +26,9 @@ export class Merger {
   afterMerge: ((key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt) => Crdt) | undefined;
   /** Where a bulk pull's page may keep values undecoded (pulled-values.ts); without it, every value is decoded. */
   pulled: PulledValues | undefined;
+  /** Scratch of `mergePage` (synchronous: one page at a time): where the store keeps each key, and a run of kept values. */
+  private places = new Int32Array(0);
+  private readonly run: { keys: string[]; numbers: number[]; count: number } = { keys: [], numbers: [], count: 0 };
 
   constructor(
     private readonly store: Store,
@@ -54,44 +58,61 @@ export class Merger {
     const entries = state.entries;
     for (let i = 0; i < entries.length; i++) if (!this.value(entries[i]!, origin, dataCenter)) skewed++;
     const page = state.page;
-    if (page === undefined) return skewed;
+    return page === undefined ? skewed : skewed + this.mergePage(page, origin, dataCenter);
+  }
+
+  /**
+   * A bulk-pull page's values, merged in order; returns how many were refused for clock skew. Those
+   * it may keep undecoded go into the store as they are, which is what merging them would store: a
+   * plain GCounter (no LWW timestamp, no marker, no fold id: none of the merge's checks apply) of a
+   * key the store does not hold nor has deleted, while nobody listens for changes. The page's keys
+   * are looked up at once and the values put in by runs (Store.placesOf, setDeferredMany: one
+   * lookup at a time waits for its cache misses, a pass of them overlaps them).
+   */
+  private mergePage(page: PageColumns, origin: ChangeOrigin, dataCenter: string | undefined): number {
+    let skewed = 0;
+    const n = page.keys.length;
+    const pulled = this.changes.heard ? undefined : this.pulled;
+    if (pulled !== undefined && this.places.length < n) this.places = new Int32Array(n);
+    if (pulled !== undefined) this.store.placesOf(page.keys, n, this.places);
+    let packed: PackedValues | undefined;
+    let kept = 0;
     // One delta record for the whole page, refilled per value: `value` keeps none of it.
     const d: CrdtDelta = { key: "", kind: "gcounter", originNode: page.originNode, value: undefined as unknown as Crdt };
-    let kept = false;
-    for (let i = 0; i < page.keys.length; i++) {
+    for (let i = 0; i < n; i++) {
       let value = page.values[i];
       if (value === undefined) {
         const end = page.undecoded[2 * i + 1]!;
         if (end === 0) continue; // listed without a value
-        if (this.keepUndecoded(page, i, origin)) {
-          kept = true;
+        if (pulled !== undefined && this.places[i]! < 0 && this.store.tombstone(page.keys[i]!) === undefined && (packed ??= pulled.source()) !== undefined) {
+          const run = this.run;
+          run.keys[run.count] = page.keys[i]!;
+          run.numbers[run.count++] = packed.add(page.data, GCOUNTER_TYPE, page.undecoded[2 * i]!, end);
           continue;
         }
         // Into the page: what the merge stores is then the page's value, which its seeding looks for.
         value = page.values[i] = decodeValueIn("gcounter", page.data, page.undecoded[2 * i]!, end);
       }
+      kept += this.putRun(origin); // first: the store announces the page's changes in its order
       d.key = page.keys[i]!;
       d.kind = value.kind;
       d.value = value;
       if (!this.value(d, origin, dataCenter)) skewed++;
     }
-    if (kept) this.pulled!.kept();
+    kept += this.putRun(origin);
+    if (kept > 0) pulled!.kept();
     return skewed;
   }
 
-  /**
-   * Put page value `i`, left undecoded, into the store as it is, where merging it would store it
-   * unchanged: a key not held (nor deleted), nobody listening for the change. A plain GCounter
-   * needs none of the merge's checks (no LWW timestamp, no marker, no fold id).
-   */
-  private keepUndecoded(page: PageColumns, i: number, origin: ChangeOrigin): boolean {
-    const key = page.keys[i]!;
-    if (this.pulled === undefined || this.changes.heard || this.store.holds(key) || this.store.tombstone(key) !== undefined) return false;
-    const packed = this.pulled.source();
-    if (packed === undefined) return false;
-    this.store.setDeferred(key, packed.add(page.data, GCOUNTER_TYPE, page.undecoded[2 * i]!, page.undecoded[2 * i + 1]!), sourceOf(origin));
-    this.stats.mergeCount++;
-    return true;
+  /** Put the run of values kept undecoded into the store; how many. */
+  private putRun(origin: ChangeOrigin): number {
+    const run = this.run;
+    const count = run.count;
+    if (count === 0) return 0;
+    this.store.setDeferredMany(run.keys, run.numbers, count, sourceOf(origin));
+    this.stats.mergeCount += count;
+    run.count = 0;
+    return count;
   }
 
   /** True when the tombstone was new here. */

@@ -167,6 +167,8 @@ export class StoreDigest {
   private stopped = false;
   /** Changes seen so far (tells the background rehash whether writes paused). */
   private changes = 0;
+  /** Scratch of `mergeSeeded`: the keys its page's seeding hands the tree. */
+  private seeded: { keys: string[]; words: Int32Array; places: Int32Array; count: number } = { keys: [], words: new Int32Array(0), places: new Int32Array(0), count: 0 };
   /** Set elements hashed so far (bounds the work per change in tests). */
   readonly work: HashWork = { entries: 0 };
 
@@ -243,6 +245,9 @@ export class StoreDigest {
     this.page = undefined;
     const { count, keys, values, places } = page;
     const taken = new Uint8Array(count);
+    // What the tree takes: the keys with their page hashes and places, put in at once (DigestTree.setWordsMany).
+    const seeded = this.seeded.keys.length >= count ? this.seeded : (this.seeded = { keys: new Array<string>(count), words: new Int32Array(2 * count), places: new Int32Array(count), count: 0 });
+    seeded.count = 0;
     // Changes come in the page's order. One that is not the next value offered is left in place for
     // the values after it: a key the merge left alone was not announced, so it is never matched.
     let c = 0;
@@ -252,13 +257,18 @@ export class StoreDigest {
         // The merge stored the page's value itself (an undecoded one: the only undecoded value a page's merge stores).
         const stored = values[c];
         if ((value === undefined ? typeof stored === "number" : stored === value) && (lo !== 0 || hi !== 0)) {
-          this.tree.setWords(key, lo, hi, places[c]);
-          this.dirty.delete(key); // changed before the page, not rehashed yet
+          const s = seeded.count++;
+          seeded.keys[s] = key;
+          seeded.words[2 * s] = lo;
+          seeded.words[2 * s + 1] = hi;
+          seeded.places[s] = places[c]!;
           taken[c] = 1;
         }
         c++;
       });
     } finally {
+      this.tree.setWordsMany(seeded.keys, seeded.words, seeded.places, seeded.count);
+      for (let s = 0; s < seeded.count; s++) this.dirty.delete(seeded.keys[s]!); // changed before the page, not rehashed yet
       // A key changed again later in the page (or a change not in the page) is rehashed: more
       // work, never a wrong hash.
       for (let i = 0; i < count; i++) if (taken[i] === 0) this.changed(keys[i]!);

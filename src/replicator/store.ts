@@ -61,6 +61,11 @@ export class Store implements RestorableStore {
     return this.values.placeOf(key);
   }
 
+  /** `placeOf` of `keys[0..count)` into `out` (KeyTable.placesOf: a page of lookups at once). */
+  placesOf(keys: readonly string[], count: number, out: Int32Array): void {
+    this.values.placesOf(keys, count, out);
+  }
+
   /** `key`'s value if `place` still holds it (KeyTable.atPlace); undefined otherwise: look the key up. */
   valueAtPlace(place: number, key: string): Crdt | undefined {
     return this.settled(key, this.values.atPlace(place, key));
@@ -115,12 +120,23 @@ export class Store implements RestorableStore {
     this.deferredValues = values;
   }
 
-  /** `source`: "restore", or "remote" for a value a bulk pull kept undecoded (pulled-values.ts). */
-  setDeferred(key: string, n: number, source: ChangeSource = "restore"): void {
+  setDeferred(key: string, n: number): void {
     if (this.deferredValues === undefined) throw new InvalidArgumentError("setDeferred: call deferTo first");
     this.unsettledCount++;
-    this.values.append(key, n); // the keys are new: indexed in one pass (see KeyTable.append)
-    this.announce(key, source);
+    this.values.append(key, n); // a restore's keys are new: indexed in one pass (see KeyTable.append)
+    this.announce(key, "restore");
+  }
+
+  /**
+   * `setDeferred` of `keys[i]` to `numbers[i]` for i < `count`, keys the store does not hold (a
+   * bulk pull's, pulled-values.ts), announced as `source` once all are indexed, in one pass.
+   */
+  setDeferredMany(keys: readonly string[], numbers: readonly number[], count: number, source: ChangeSource): void {
+    if (this.deferredValues === undefined) throw new InvalidArgumentError("setDeferredMany: call deferTo first");
+    for (let i = 0; i < count; i++) this.values.append(keys[i]!, numbers[i]!);
+    this.unsettledCount += count;
+    this.values.indexAppended();
+    for (let i = 0; i < count; i++) this.announce(keys[i]!, source);
   }
 
   indexRestored(): number[] {

@@ -68,6 +68,39 @@ describe("DigestTree", () => {
     );
   });
 
+  it("setWordsMany (a page of keys at once) equals setWords key by key, places included, through index growth", () => {
+    const batch = fc.uniqueArray(fc.tuple(fc.constantFrom(...KEY_POOL), hash64, fc.integer({ min: -1, max: 1_000 })), { selector: ([k]) => k, maxLength: 120 });
+    assertProperty(
+      "setWordsMany == setWords",
+      // Batches one after another on one tree (its scratch reused, a later batch larger), keys known or not.
+      fc.property(fc.array(op, { maxLength: 80 }), fc.array(batch, { minLength: 1, maxLength: 3 }), (before, batches) => {
+        const [many, one] = [new DigestTree(), new DigestTree()];
+        apply(many, new Map(), before);
+        apply(one, new Map(), before);
+        for (const entries of batches) {
+          const words = new Int32Array(2 * entries.length);
+          const places = new Int32Array(entries.length);
+          for (const [i, [key, hash, place]] of entries.entries()) {
+            words[2 * i] = Number(BigInt.asIntN(32, hash));
+            words[2 * i + 1] = Number(BigInt.asIntN(32, hash >> 32n));
+            places[i] = place;
+            one.setWords(key, words[2 * i]!, words[2 * i + 1]!, place);
+          }
+          many.setWordsMany(entries.map(([k]) => k), words, places, entries.length);
+        }
+        const entries = batches.flat();
+        assertSameTree(many, one);
+        for (const [key] of entries) assert.equal(many.get(key), one.get(key), key);
+        const listed = (t: DigestTree, leaf: number): string[] => {
+          const out = new LeafList();
+          t.listLeaf(leaf, out);
+          return Array.from({ length: out.count }, (_, i) => `${out.keys[i]}@${out.places[i]}`).sort();
+        };
+        for (const leaf of new Set(entries.map(([k]) => leafOf(k)))) assert.deepEqual(listed(many, leaf), listed(one, leaf));
+      }),
+    );
+  });
+
   it("a tree built in one pass (build) equals one set key by key, a key added twice keeping its last hash, and then changes like one", () => {
     const entry = fc.tuple(fc.constantFrom(...KEY_POOL), hash64.filter((h) => h !== 0n));
     assertProperty(

@@ -78,6 +78,11 @@ describe("KeyTable", () => {
           assert.equal(table.size, map.size);
           assert.equal(table.marks, marked.size);
         }
+        // A page of lookups at once answers as one at a time (appended keys indexed first), held keys or not.
+        const asked = [...map.keys(), "absent", "k999"];
+        const places = new Int32Array(asked.length);
+        table.placesOf(asked, asked.length, places);
+        for (const [i, k] of asked.entries()) assert.equal(places[i], table.placeOf(k), k);
         for (const k of map.keys()) assert.equal(table.marked(k), marked.has(k), k);
         assert.deepEqual([...table.entries()], [...map.entries()]);
         assert.deepEqual(dropped, droppedByMap, "the appended values not taken, in order");

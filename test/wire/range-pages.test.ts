@@ -121,9 +121,9 @@ describe("range pages", () => {
       else {
         assert.ok(pageValue(fast.page, n)?.equals(i.value), `${i.key}: value`);
         // A GCounter of plain writer ids stays in the page's bytes until read; any other value (an empty counter too) is decoded.
-        const plain = i.value instanceof GCounter && i.value.nodes.length > 0;
-        assert.equal(values[n] === undefined, plain, `${i.key}: undecoded iff a plain counter`);
-        assert.equal(undecoded[2 * n + 1]! > 0, plain);
+        const plainCounter: boolean = i.value instanceof GCounter && i.value.nodes.length > 0;
+        assert.equal(values[n] === undefined, plainCounter, `${i.key}: undecoded iff a plain counter`);
+        assert.equal(undecoded[2 * n + 1]! > 0, plainCounter);
       }
     }
     assert.deepEqual(plain(fast), plain(decodeNodeReply(bytes)), "keys and state as the generic decoder makes them");
