@@ -51,13 +51,13 @@ import type { ReplicatorContext } from "../extension/context.js";
 import type { ReplicatorStats } from "../extension/stats.js";
 import type { RestorableStore } from "../extension/store-view.js";
 import type { SnapshotOptions } from "./options.js";
-import { PackedValues } from "../replicator/packed-values.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
 import {
   decodeSnapshotEntry,
   decodeValue,
   encodeSnapshotEntry,
   kindOf,
+  PackedValues,
   type PackRange,
   PackWriter,
   readPack,

@@ -11,7 +11,7 @@
  * being decoded, a pull decodes what it gets, as before.
  */
 import type { Clock, TimerHandle } from "../clock.js";
-import { PackedValues } from "./packed-values.js";
+import { PackedValues } from "../wire/codec.js";
 import type { Store } from "./store.js";
 
 /** Quiet time after the last page that kept values before decoding them in the background, ms. */

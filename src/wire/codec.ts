@@ -58,6 +58,7 @@ export type {
 export { decodeCrdtDelta, decodeFullState, decodeTombstone, encodeCrdtDelta, encodeFullState, encodeTombstone } from "./convert.js";
 export { RangePageWriter } from "./range-pages.js";
 export { pageEntries, pageValue, type PageColumns } from "./range-page-reader.js";
+export { PackedValues } from "./packed-values.js";
 export { writeCounter } from "./fast-encode.js";
 export { type DeltaColumns, type EnvelopeHead, writeDeltaEnvelope } from "./envelope-writer.js";
 export { decodeDeltaEnvelope, decodeNodeReply, decodeNodeRequest, encodeDeltaEnvelope, encodeNodeReply, encodeNodeRequest } from "./replication.js";

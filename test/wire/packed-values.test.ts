@@ -1,5 +1,5 @@
 /**
- * The values a restore defers (src/replicator/packed-values.ts): packs are kept as LevelDB read them up
+ * The values a restore defers (src/wire/packed-values.ts): packs are kept as LevelDB read them up
  * to a limit, and past it each value's bytes are copied into slabs (V8 runs a full collection per
  * 64 MB of buffers kept outside its heap). Whichever way a value is kept, it decodes to what was
  * packed, also after the buffer it came in is reused; a corrupt one throws and is counted.
@@ -9,7 +9,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { GCounter, ORSet } from "../../src/crdt/index.js";
 import type { Crdt } from "../../src/crdt/types.js";
-import { PackedValues } from "../../src/replicator/packed-values.js";
+import { PackedValues } from "../../src/wire/packed-values.js";
 import { ReplicatorStats } from "../../src/extension/stats.js";
 import { dataTypeOf, encodeValue } from "../../src/wire/states.js";
 import { fcParams } from "../crdt/laws.js";

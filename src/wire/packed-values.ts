@@ -3,8 +3,7 @@
  * keep the values they have not decoded yet.
  */
 import type { Crdt } from "../crdt/types.js";
-import type { DeferredValues } from "../extension/store-view.js";
-import { decodeValueIn, kindOf } from "../wire/codec.js";
+import { decodeValueIn, kindOf } from "./states.js";
 
 /**
  * The packed values a restore leaves undecoded, numbered in the order restored: each one's source
@@ -19,7 +18,8 @@ import { decodeValueIn, kindOf } from "../wire/codec.js";
  * value is decoded. A value that turns out corrupt is told to `onCorrupt` (a restore counts it as
  * a skipped entry, like one found corrupt during the restore).
  */
-export class PackedValues implements DeferredValues {
+/** A store's `DeferredValues` (extension/store-view.ts): `decode` each number given out by `add`. */
+export class PackedValues {
   private readonly sources: Uint8Array[] = [];
   /** The slab being filled (undefined: packs are still kept as they are), and how far. */
   private slab: Uint8Array | undefined;
