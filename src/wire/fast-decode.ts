@@ -153,15 +153,7 @@ export function isPlainGCounterBytes(bytes: Uint8Array, start: number, end: numb
       if (b >= 0x80 || b === 0x5e || b === 0x21 || b === 0x23) return false;
     }
     if (previous >= 0 && compareBytes(bytes, previous, bytes[previous - 1]!, node, nodeLen) >= 0) return false; // sorted, unique
-    // The value: a positive safe integer, a varint of at most 8 bytes ending at the slot's end.
-    let value = 0;
-    for (let i = 0, scale = 1; ; i++, scale *= 128) {
-      if (i === 8 || q >= slotEnd) return false;
-      const b = bytes[q++]!;
-      value += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-    }
-    if (q !== slotEnd || value === 0 || !Number.isSafeInteger(value)) return false;
+    if (slotVarint(bytes, q, slotEnd) <= 0) return false; // a positive value
     previous = node;
     p = slotEnd;
   }
@@ -175,6 +167,18 @@ function compareBytes(bytes: Uint8Array, a: number, aLen: number, b: number, bLe
     if (d !== 0) return d;
   }
   return aLen - bLen;
+}
+
+/** A slot's value at bytes[p, slotEnd): a varint of at most 8 bytes ending exactly there, a safe integer; −1 when not. */
+function slotVarint(bytes: Uint8Array, p: number, slotEnd: number): number {
+  let value = 0;
+  for (let i = 0, scale = 1; ; i++, scale *= 128) {
+    if (i === 8 || p >= slotEnd) return -1;
+    const b = bytes[p++]!;
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) break;
+  }
+  return p === slotEnd && Number.isSafeInteger(value) ? value : -1;
 }
 
 /** The value of the slot `slotAt` read last: its second result, without an object per slot. */
@@ -192,16 +196,8 @@ function slotAt(bytes: Uint8Array, p: number, writer: string | undefined): strin
     p += 2 + nodeLen;
   }
   if (node === undefined || p >= slotEnd || bytes[p++] !== 0x10) return undefined;
-  // The value: a varint of at most 8 bytes ending exactly at the slot's end.
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; ; i++, scale *= 128) {
-    if (i === 8 || p >= slotEnd) return undefined;
-    const b = bytes[p++]!;
-    value += (b & 0x7f) * scale;
-    if (b < 0x80) break;
-  }
-  if (p !== slotEnd || !Number.isSafeInteger(value)) return undefined;
+  const value = slotVarint(bytes, p, slotEnd);
+  if (value < 0) return undefined;
   slotValue = value;
   return node;
 }

@@ -16,9 +16,9 @@ import { decodeValueIn, kindOf } from "./states.js";
  * values still expected at the size seen so far (the next ones double), so the values take one or
  * two; a smaller restore keeps its packs and copies nothing. The sources stay referenced until every
  * value is decoded. A value that turns out corrupt is told to `onCorrupt` (a restore counts it as
- * a skipped entry, like one found corrupt during the restore).
+ * a skipped entry, like one found corrupt during the restore). A store's `DeferredValues`
+ * (extension/store-view.ts): `decode` takes the numbers `add` gave out.
  */
-/** A store's `DeferredValues` (extension/store-view.ts): `decode` each number given out by `add`. */
 export class PackedValues {
   private readonly sources: Uint8Array[] = [];
   /** The slab being filled (undefined: packs are still kept as they are), and how far. */

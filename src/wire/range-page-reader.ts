@@ -185,7 +185,7 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
       if (origin === undefined) return undefined;
       originNode = nodeId(origin, "originNode");
     }
-    // No `data` view: nothing downstream of a bulk pull reads it, and a view per key costs.
+    // No CrdtDelta.data view per entry: nothing downstream of a bulk pull reads it, and a view per key costs.
     const kind = kindOf(c.type);
     if (kind === "gcounter" && isPlainGCounterBytes(bytes, c.p, dataEnd)) {
       undecoded[2 * k] = c.p;
