@@ -34,7 +34,7 @@ try {
     const joiner = await BenchWorker.spawn(`join${j}`);
     const before = await cpu();
     const called = performance.now();
-    const joined = joiner.call<{ ms: number; bytesIn: number; cpuMs: number; systemMs: number; pageFaults: number }>("scale.join", { url: server.url, nodeId: `join${j}`, count: keys, timeoutMs: 300_000 });
+    const joined = joiner.call<{ ms: number; digestMs: number; bytesIn: number; cpuMs: number; systemMs: number; pageFaults: number }>("scale.join", { url: server.url, nodeId: `join${j}`, count: keys, timeoutMs: 300_000 });
     let done = false;
     let firstKeyMs: number | undefined;
     void joined.finally(() => (done = true));
@@ -49,7 +49,7 @@ try {
     const clusterCpu = after.map((a, i) => a - before[i]!);
     const us = (ms: number): string => ((ms * 1000) / keys).toFixed(2);
     console.log(
-      `join ${j}: ${(res.ms / 1000).toFixed(2)} s (first key at ${firstKeyMs === undefined ? "?" : (firstKeyMs / 1000).toFixed(2)} s), ${(res.bytesIn / 1e6).toFixed(1)} MB in; joiner CPU ${res.cpuMs.toFixed(0)} ms (${us(res.cpuMs)} µs/key; ${res.systemMs.toFixed(0)} ms of it in the kernel), ${((res.pageFaults * 4096) / 1e6).toFixed(0)} MB of fresh memory touched; ` +
+      `join ${j}: ${(res.ms / 1000).toFixed(2)} s (first key at ${firstKeyMs === undefined ? "?" : (firstKeyMs / 1000).toFixed(2)} s, digest ready at ${(res.digestMs / 1000).toFixed(2)} s), ${(res.bytesIn / 1e6).toFixed(1)} MB in; joiner CPU ${res.cpuMs.toFixed(0)} ms (${us(res.cpuMs)} µs/key; ${res.systemMs.toFixed(0)} ms of it in the kernel), ${((res.pageFaults * 4096) / 1e6).toFixed(0)} MB of fresh memory touched; ` +
         `cluster CPU ${clusterCpu.map((c) => c.toFixed(0)).join("/")} ms (max ${us(Math.max(...clusterCpu))} µs/key)`,
     );
     await joiner.stop();

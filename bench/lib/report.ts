@@ -400,13 +400,13 @@ export function render(r: BenchResults): Rendered {
     out.push("## 5. Scale");
     out.push("");
     out.push(
-      `GCounter keys written on one node (\`node.load\`: 1,000 updates per event-loop turn) and replicated to two others; ${r.mode === "quick" ? "quick mode scales the issue's 1 M keys down (sizes below)" : "full sizes"}. *First AE rounds*: two anti-entropy rounds right after the load, which rehash what the background rehash has not reached yet; the joins are measured after them, on a settled cluster. New node: a fresh process, from \`Replicator.start\` until it holds every key (default heartbeat interval: discovery takes up to 1 s of it).`,
+      `GCounter keys written on one node (\`node.load\`: 1,000 updates per event-loop turn) and replicated to two others; ${r.mode === "quick" ? "quick mode scales the issue's 1 M keys down (sizes below)" : "full sizes"}. *First AE rounds*: two anti-entropy rounds right after the load, which rehash what the background rehash has not reached yet; the joins are measured after them, on a settled cluster. New node: a fresh process, from \`Replicator.start\` until it holds every key (default heartbeat interval: discovery takes up to 1 s of it); *digest ready*: until its digest tree holds every key's hash too (a bulk pull's hashes go in after its last page; peers' anti-entropy rounds with it wait till then).`,
     );
     out.push("");
     out.push(
       table(
-        ["keys", "replicated load", "first AE rounds after it", "new node catch-up", "bytes into new node", "bytes out of the 3 nodes"],
-        c.joins.map((j) => [j.keys.toLocaleString("en"), ms(j.loadMs), ms(j.settleMs ?? NaN), ms(j.catchUpMs), bytes(j.joinerBytesIn), bytes(j.clusterBytesOut)]),
+        ["keys", "replicated load", "first AE rounds after it", "new node catch-up", "digest ready", "bytes into new node", "bytes out of the 3 nodes"],
+        c.joins.map((j) => [j.keys.toLocaleString("en"), ms(j.loadMs), ms(j.settleMs ?? NaN), ms(j.catchUpMs), j.digestMs === undefined ? "—" : ms(j.digestMs), bytes(j.joinerBytesIn), bytes(j.clusterBytesOut)]),
       ),
     );
     out.push("");

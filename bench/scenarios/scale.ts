@@ -24,11 +24,13 @@ export interface JoinPoint {
   settleMs: number;
   /** New node: `Replicator.start` → holds every key, ms (median of runs). */
   catchUpMs: number;
+  /** … → its digest tree holds every key's hash too (peers' anti-entropy rounds with it wait till then), ms (median of runs; absent in runs before it was measured). */
+  digestMs?: number;
   /** Bytes the new node's client read from its socket during the catch-up. */
   joinerBytesIn: number;
   /** Bytes the three existing nodes' clients wrote meanwhile (heartbeats included). */
   clusterBytesOut: number;
-  runs: { catchUpMs: number; joinerBytesIn: number; clusterBytesOut: number }[];
+  runs: { catchUpMs: number; digestMs?: number; joinerBytesIn: number; clusterBytesOut: number }[];
 }
 
 export interface ScaleResult {
@@ -85,7 +87,15 @@ export const scaleWorker = {
     const cpu = process.cpuUsage(cpu0);
     // Minor page faults: first touches of fresh memory (4 KiB each), which cost ~3 ns a byte on some VMs.
     const pageFaults = process.resourceUsage().minorPageFault - faults0;
-    return { ms: (t1 - t0) / 1e6, bytesIn: wireBytes(nc).read, cpuMs: (cpu.user + cpu.system) / 1000, systemMs: cpu.system / 1000, pageFaults };
+    // Then until its digest tree holds every key's hash (a bulk pull's go in after its last page):
+    // peers' anti-entropy rounds with it wait till then.
+    const ae = (r as unknown as { parts: { antiEntropy: { catchingUp: boolean; pendingRehash: number } } }).parts.antiEntropy;
+    while (ae.catchingUp || ae.pendingRehash > 0) {
+      if (Date.now() > deadline) throw new Error(`join: digest not ready after ${a.timeoutMs} ms (${ae.pendingRehash} keys pending)`);
+      await sleep(2);
+    }
+    const digestMs = (nowNs() - t0) / 1e6;
+    return { ms: (t1 - t0) / 1e6, digestMs, bytesIn: wireBytes(nc).read, cpuMs: (cpu.user + cpu.system) / 1000, systemMs: cpu.system / 1000, pageFaults };
   },
   /** Increment `count` existing keys once more (they then differ from a muted peer's copies). */
   "scale.touch": async (a: { prefix: string; from: number; count: number }) => {
@@ -151,9 +161,9 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
       ctx.progress.step(`new node joins a cluster of ${size} keys — run ${run + 1}/${ctx.runs}`);
       const [j] = await ctx.workers([`join${++joinId}`]);
       const before = await clusterWritten();
-      const res = await j!.call<{ ms: number; bytesIn: number }>("scale.join", { url: server.url, nodeId: `join${joinId}`, count: size, timeoutMs: 300_000 });
+      const res = await j!.call<{ ms: number; digestMs: number; bytesIn: number }>("scale.join", { url: server.url, nodeId: `join${joinId}`, count: size, timeoutMs: 300_000 });
       const after = await clusterWritten();
-      runs.push({ catchUpMs: res.ms, joinerBytesIn: res.bytesIn, clusterBytesOut: after - before });
+      runs.push({ catchUpMs: res.ms, digestMs: res.digestMs, joinerBytesIn: res.bytesIn, clusterBytesOut: after - before });
       await ctx.release(j!);
     }
     const point: JoinPoint = {
@@ -161,13 +171,14 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
       loadMs,
       settleMs,
       catchUpMs: median(runs.map((r) => r.catchUpMs)),
+      digestMs: median(runs.map((r) => r.digestMs ?? NaN)),
       joinerBytesIn: median(runs.map((r) => r.joinerBytesIn)),
       clusterBytesOut: median(runs.map((r) => r.clusterBytesOut)),
       runs,
     };
     joins.push(point);
     ctx.progress.note(
-      `${size} keys: replicated load ${(loadMs / 1000).toFixed(2)} s, first AE rounds ${(settleMs / 1000).toFixed(2)} s; new node caught up in ${(point.catchUpMs / 1000).toFixed(2)} s, ${(point.joinerBytesIn / 1e6).toFixed(1)} MB in`,
+      `${size} keys: replicated load ${(loadMs / 1000).toFixed(2)} s, first AE rounds ${(settleMs / 1000).toFixed(2)} s; new node caught up in ${(point.catchUpMs / 1000).toFixed(2)} s (digest ready at ${((point.digestMs ?? NaN) / 1000).toFixed(2)} s), ${(point.joinerBytesIn / 1e6).toFixed(1)} MB in`,
     );
   }
 

@@ -485,6 +485,8 @@ export class Snapshots {
     const written: PackRange = { first: layout.nextPack, end: layout.nextPack };
     try {
       await this.deleteStray();
+      // A bulk pull's hashes go into the digest after its last page: wait for them, or its keys go without.
+      await this.ctx.digests?.settled?.();
       const unencodable = new Map<string, unknown>();
       if (!durable && shouldRepack(layout.loose.size, keys.size, this.store.size)) change.packs = await this.repack(batch, report, unencodable, written, sync);
       await this.writeKeys(batch, keys, expired, report, unencodable, change);

@@ -32,6 +32,8 @@ export interface DigestHashes {
   readonly version: number;
   /** The key's entry hash for its current value; undefined while the key awaits a rehash. */
   hashOf(key: string): bigint | undefined;
+  /** Resolves once hashes computed elsewhere (a bulk pull's) are in: `hashOf` answers for their keys. */
+  settled?(): Promise<void>;
 }
 
 export interface ReplicatorContext {

@@ -13,7 +13,8 @@
  * (written and read without an object per key: src/wire/range-pages.ts, range-page-reader.ts), from the peer and the
  * other members that started before this node (each answers a share of the pages), turns peers' digest
  * rounds away meanwhile (`catchingUp`), and seeds its digest tree with the peer's entry hashes
- * for the values it took as they are. An
+ * for the values it took as they are (after the last page, out of the pull's way; peers' rounds
+ * are turned away until they are in). An
  * ordinary round follows (it pushes what only we hold and picks up what the pages missed). A peer
  * that does not know level 3 answers with an error and the ordinary round does everything.
  */
@@ -140,7 +141,7 @@ export class AntiEntropy {
    * turns such rounds away; they are retried, and by then find nothing to do).
    */
   get catchingUp(): boolean {
-    return this.bulkPulls > 0;
+    return this.bulkPulls > 0 || this.digests.seeding;
   }
 
   private bulkPulls = 0;
@@ -151,7 +152,7 @@ export class AntiEntropy {
   }
 
   /** The digest's entry hashes, for snapshots to store (extension/context.ts). */
-  readonly digestHashes: DigestHashes = { version: DIGEST_HASH_VERSION, hashOf: (key) => this.digests.hashOf(key) };
+  readonly digestHashes: DigestHashes = { version: DIGEST_HASH_VERSION, hashOf: (key) => this.digests.hashOf(key), settled: () => this.digests.settled() };
 
   /**
    * Stop the background rehashing and every round (the replicator is closing): a round still
@@ -415,9 +416,10 @@ export class AntiEntropy {
       } finally {
         this.bulkPulls--;
       }
+      // The pages' hashes go into the tree now (StoreDigest.mergeSeeded), out of the pull's way.
+      await this.digests.refreshAll();
       if (bulk) {
         // What we hold alone, and what changed meanwhile, goes in an ordinary round.
-        await this.digests.refreshAll();
         first = openRound(this.tree);
         opening = await this.digest(ask, first);
       }
@@ -517,7 +519,7 @@ export class AntiEntropy {
     const per = Math.ceil(sorted.length / RANGE_STREAMS);
     const streams: Promise<void>[] = [];
     const covered: number[] = [];
-    const received = { keys: 0, reserved: this.tree.size };
+    const received = { keys: 0, reserved: this.digests.size };
     for (let i = 0, n = 0; i < sorted.length; i += per, n++) {
       covered.push(0);
       const progress = (leaves: number, keys: number): void => {
@@ -531,12 +533,14 @@ export class AntiEntropy {
     for (const o of outcomes) if (o.status === "rejected") throw o.reason;
   }
 
-  /** Size the digest tree (and the store) for the keys a bulk pull will bring (see `bulkReservation`). */
+  /**
+   * Size the store for the keys a bulk pull will bring (see `bulkReservation`); the digest tree
+   * grows once, when the pages' hashes go in (StoreDigest.putSeeds).
+   */
   private expect(received: { keys: number; reserved: number }, fraction: number): void {
-    const target = bulkReservation(this.tree.size, received.keys, fraction, received.reserved);
+    const target = bulkReservation(this.digests.size, received.keys, fraction, received.reserved);
     if (target === undefined) return;
     received.reserved = target;
-    this.tree.reserve(target);
     this.o.store.reserve(target);
   }
 

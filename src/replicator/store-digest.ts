@@ -141,6 +141,14 @@ export class RestoredDigest implements DigestSeeds {
  */
 export type SeedTake = (key: string, value: Crdt | undefined, lo: number, hi: number) => void;
 
+/** A page's keys with the hash halves (`words[2i]`, `words[2i + 1]`) and store places the tree takes for them. */
+interface SeedBatch {
+  keys: string[];
+  words: Int32Array;
+  places: Int32Array;
+  count: number;
+}
+
 /**
  * The keys a bulk-pull page's merge changed, in order, with the value each held right then and
  * where the store keeps it: the first `count` entries of each array.
@@ -167,8 +175,12 @@ export class StoreDigest {
   private stopped = false;
   /** Changes seen so far (tells the background rehash whether writes paused). */
   private changes = 0;
-  /** Scratch of `mergeSeeded`: the keys its page's seeding hands the tree. */
-  private seeded: { keys: string[]; words: Int32Array; places: Int32Array; count: number } = { keys: [], words: new Int32Array(0), places: new Int32Array(0), count: 0 };
+  /**
+   * What bulk-pull pages seeded and the tree has not taken yet, page by page, in order (see
+   * `mergeSeeded`), and how many keys they hold. Put in before any changed key is rehashed.
+   */
+  private readonly seeds: SeedBatch[] = [];
+  private seedCount = 0;
   /** Set elements hashed so far (bounds the work per change in tests). */
   readonly work: HashWork = { entries: 0 };
 
@@ -197,19 +209,37 @@ export class StoreDigest {
     if (this.dirty.size > 0) this.schedule(0);
   }
 
-  /** Keys waiting to be rehashed. */
+  /** Keys waiting to be rehashed, or for a page's seeded hash to go into the tree. */
   get pending(): number {
-    return this.dirty.size;
+    return this.dirty.size + this.seedCount;
   }
 
-  /** The key's entry hash as the tree holds it; undefined when absent or not yet rehashed. */
+  /** Keys in the tree, and those waiting to go in with a page's seeded hash (some may be in it already). */
+  get size(): number {
+    return this.tree.size + this.seedCount;
+  }
+
+  /** Bulk-pull pages' hashes wait to go into the tree: until then, its digest is not this store's. */
+  get seeding(): boolean {
+    return this.seedCount > 0;
+  }
+
+  /**
+   * The key's entry hash as the tree holds it; undefined when absent or not yet rehashed, and for
+   * every key while pages' seeds wait (the tree may hold an older hash of a seeded key: `settled`).
+   */
   hashOf(key: string): bigint | undefined {
-    return this.dirty.has(key) ? undefined : this.tree.get(key);
+    return this.seedCount > 0 || this.dirty.has(key) ? undefined : this.tree.get(key);
   }
 
-  /** Whether `key` waits to be rehashed (the tree's hash of it, if any, is not its current content's). */
+  /** Whether `key` waits to be rehashed (the tree's hash of it, if any, is not its current content's); every key while seeds wait. */
   isStale(key: string): boolean {
-    return this.dirty.has(key);
+    return this.seedCount > 0 || this.dirty.has(key);
+  }
+
+  /** Resolves once pages' seeds no longer wait (put in now, in slices): `hashOf` then answers for them. */
+  async settled(): Promise<void> {
+    while (!this.putSeeds(performance.now() + SLICE_MS)) await new Promise<void>((resolve) => this.clock.soon(resolve));
   }
 
   /** Keys holding a large set (one hashed incrementally). */
@@ -223,6 +253,8 @@ export class StoreDigest {
    * the merge changed it to that very value (the store keeps the peer's object: we had nothing, or
    * the merge returned it). Only the keys the merge changed and that were not seeded are left to
    * rehash: a million keys pulled do not each go into the set of changed keys and out again.
+   * The seeded hashes go into the tree later, before any rehash (`putSeeds`: after the pull, in
+   * slices): a joiner's pull is CPU-bound, and the tree's inserts were a fifth of it.
    * `expected`: how many keys the page holds (the arrays that list its changes are made that long
    * once, and serve page after page: new ones per page were 24 bytes of garbage a key).
    */
@@ -246,8 +278,7 @@ export class StoreDigest {
     const { count, keys, values, places } = page;
     const taken = new Uint8Array(count);
     // What the tree takes: the keys with their page hashes and places, put in at once (DigestTree.setWordsMany).
-    const seeded = this.seeded.keys.length >= count ? this.seeded : (this.seeded = { keys: new Array<string>(count), words: new Int32Array(2 * count), places: new Int32Array(count), count: 0 });
-    seeded.count = 0;
+    const seeded: SeedBatch = { keys: new Array<string>(count), words: new Int32Array(2 * count), places: new Int32Array(count), count: 0 };
     // Changes come in the page's order. One that is not the next value offered is left in place for
     // the values after it: a key the merge left alone was not announced, so it is never matched.
     let c = 0;
@@ -267,8 +298,13 @@ export class StoreDigest {
         c++;
       });
     } finally {
-      this.tree.setWordsMany(seeded.keys, seeded.words, seeded.places, seeded.count);
-      for (let s = 0; s < seeded.count; s++) this.dirty.delete(seeded.keys[s]!); // changed before the page, not rehashed yet
+      if (seeded.count > 0) {
+        this.seeds.push(seeded);
+        this.seedCount += seeded.count;
+      }
+      // Changed before the page, not rehashed yet: the seed covers it (a change after it marks it
+      // again, and is rehashed after the seeds went in).
+      for (let s = 0; s < seeded.count; s++) this.dirty.delete(seeded.keys[s]!);
       // A key changed again later in the page (or a change not in the page) is rehashed: more
       // work, never a wrong hash.
       for (let i = 0; i < count; i++) if (taken[i] === 0) this.changed(keys[i]!);
@@ -298,7 +334,7 @@ export class StoreDigest {
    * `hashing`).
    */
   refreshForAnswer(): void {
-    if (this.dirty.size > ANSWER_REFRESH_MAX) this.schedule(0);
+    if (this.pending > ANSWER_REFRESH_MAX) this.schedule(0);
     else if (!this.refreshFor(Infinity)) {
       if (this.debouncing) {
         this.clock.clear(this.timer);
@@ -342,10 +378,11 @@ export class StoreDigest {
     this.timer.unref();
   }
 
-  /** Rehash changed keys for at most about `ms`; true when none is left. */
+  /** Put pages' seeds in, then rehash changed keys, for at most about `ms`; true when none is left. */
   private refreshFor(ms: number): boolean {
     const started = performance.now();
     const deadline = started + ms;
+    if (!this.putSeeds(deadline)) return false;
     // A large set's first digest stops at a slice's end even when the caller has no deadline.
     const jobDeadline = started + Math.min(ms, SLICE_MS);
     let n = 0;
@@ -356,6 +393,24 @@ export class StoreDigest {
     }
     for (const key of unfinished) this.dirty.add(key);
     return this.dirty.size === 0;
+  }
+
+  /**
+   * Put pages' seeds into the tree, a page at a time, until about `deadline`; true when none is
+   * left. Room for all of them is made first: the tree grows once, to what came.
+   */
+  private putSeeds(deadline: number): boolean {
+    if (this.seedCount === 0) return true;
+    this.tree.reserve(this.tree.size + this.seedCount);
+    let done = 0;
+    while (done < this.seeds.length) {
+      const { keys, words, places, count } = this.seeds[done++]!;
+      this.tree.setWordsMany(keys, words, places, count);
+      this.seedCount -= count;
+      if (performance.now() > deadline) break;
+    }
+    this.seeds.splice(0, done);
+    return this.seedCount === 0;
   }
 
   /** False when the key's first set digest needs more slices. */

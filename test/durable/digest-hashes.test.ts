@@ -5,7 +5,8 @@
  * packs (with and without a hash), tombstones, markers, keys packed while awaiting a rehash, and a
  * large ORSet (element-sum hash). A snapshot written by
  * the release before (packs without hashes; a fixture written by that code) or under another hash
- * definition restores as before: every key is rehashed.
+ * definition restores as before: every key is rehashed. A write after a bulk pull waits for the
+ * pulled hashes to go into the digest (they go in after the pull), so it stores them too.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -198,6 +199,40 @@ describe("digest hashes in snapshot packs", { timeout: 180_000 }, () => {
     restored = digestOf(r.store, r.seeds);
     assert.equal(restored.pending, n + 1, "every value and the tombstone");
     await restored.refreshAll();
+    assert.deepEqual(entriesOf(restored), await rehashed(r.store));
+    await r.snaps.close();
+  });
+
+  test("a write after a bulk pull waits for the pulled hashes to go into the digest, and stores them", async () => {
+    const dir = join(tempDir(), "pulled");
+    let digest: StoreDigest | undefined;
+    const w = await openWriting(dir, (store) => {
+      digest = digestOf(store);
+      return { version: DIGEST_HASH_VERSION, hashOf: (key) => digest!.hashOf(key), settled: () => digest!.settled() };
+    });
+    const page = Array.from({ length: 2000 }, (_, i): [string, GCounter] => [`p${i}`, counter(i + 1)]);
+    // A bulk-pull page: the merge stores the peer's values, the seeding hands their hashes over.
+    digest!.mergeSeeded(
+      page.length,
+      () => {
+        for (const [key, value] of page) w.store.set(key, "gcounter", value, "remote");
+      },
+      (take) => {
+        for (const [key, value] of page) {
+          const hash = keyEntryHash(key, contentHash(value));
+          take(key, value, Number(BigInt.asIntN(32, hash)), Number(BigInt.asIntN(32, hash >> 32n)));
+        }
+      },
+    );
+    assert.equal(digest!.seeding, true, "the seeds wait for the tree");
+    assert.equal(await w.handle.flush(), true);
+    assert.equal(digest!.seeding, false);
+    await w.handle.close();
+
+    const r = await restore(dir);
+    assert.equal(r.store.size, page.length);
+    const restored = digestOf(r.store, r.seeds);
+    assert.equal(restored.pending, 0, "every key was written with its hash: nothing to rehash");
     assert.deepEqual(entriesOf(restored), await rehashed(r.store));
     await r.snaps.close();
   });

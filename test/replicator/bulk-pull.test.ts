@@ -148,14 +148,18 @@ describe("bulk pull", () => {
 
   test("the joiner says it is catching up while its bulk pull runs, and only then", async () => {
     const during: boolean[] = [];
+    const closing: boolean[] = [];
     const { a, b } = pair((request) => {
       if (request.type === "digest") during.push(request.level === RANGE_LEVEL && b.ae.catchingUp);
+      if (request.type === "digest" && request.level !== RANGE_LEVEL && during.some(Boolean)) closing.push(b.ae.catchingUp);
       return undefined;
     });
     fill(a);
     assert.equal(b.ae.catchingUp, false);
     assert.equal(await b.ae.sync("a", "join"), true);
     assert.ok(during.filter(Boolean).length > 10, "every range page was asked while catching up");
+    // The pages' hashes went into the tree before the closing round asked anything.
+    assert.ok(closing.length > 0 && closing.every((c) => !c), `the closing round's requests: ${closing.join()}`);
     assert.equal(b.ae.catchingUp, false, "not after the bulk pull");
     assertSameStores(a.store, b.store);
   });

@@ -95,12 +95,51 @@ describe("StoreDigest.mergeSeeded (a bulk-pull page)", () => {
           for (const [key, value] of page) take(key, value, ...halves(key === "no-hash" ? 0n : given(key)));
         },
       );
+      // The seeds wait for the tree (out of the pull's way): no key's hash is answered meanwhile.
+      assert.equal(digest.seeding, true);
+      assert.equal(digest.pending, 5, "three seeds, two keys to rehash");
+      for (const key of page.keys()) assert.equal(digest.hashOf(key), undefined, key);
+      await digest.settled();
+      assert.equal(digest.seeding, false);
       for (const key of ["a", "before", "c"]) assert.equal(digest.hashOf(key), given(key), key);
       assert.equal(digest.hashOf("held"), heldHash, "a key the merge left alone keeps its hash");
       for (const key of ["no-hash", "merged"]) assert.equal(digest.hashOf(key), undefined, `${key}: left to rehash`);
       assert.equal(digest.pending, 2);
       await digest.refreshAll();
       for (const key of ["no-hash", "merged"]) assert.equal(digest.hashOf(key), rehashed(store, key), key);
+    } finally {
+      digest.stop();
+    }
+  });
+
+  test("a key changed after its page, before the seeds went in, ends with its current hash: seeds go in before any rehash", async () => {
+    const store = new Store();
+    const digest = new StoreDigest(store, systemClock, (e) => assert.fail(String(e)));
+    try {
+      store.set("k", "gcounter", counter(1), "local");
+      store.set("other", "gcounter", counter(1), "local");
+      await digest.refreshAll();
+      const older = digest.hashOf("k");
+      const pulled = counter(2);
+      digest.mergeSeeded(
+        2,
+        () => {
+          store.set("k", "gcounter", pulled, "remote");
+          store.set("fresh", "gcounter", pulled, "remote");
+        },
+        (take) => {
+          take("k", pulled, ...halves(given("k")));
+          take("fresh", pulled, ...halves(given("fresh")));
+        },
+      );
+      assert.equal(digest.isStale("other"), true, "while seeds wait, no hash in the tree is vouched for");
+      assert.equal(digest.hashOf("k"), undefined, `not the tree's older hash (${older})`);
+      store.set("k", "gcounter", counter(5), "local"); // a write after the page
+      await digest.refreshAll();
+      assert.equal(digest.hashOf("k"), rehashed(store, "k"), "the write's hash, not the page's");
+      assert.equal(digest.hashOf("fresh"), given("fresh"));
+      assert.equal(digest.hashOf("other"), rehashed(store, "other"));
+      assert.equal(digest.pending, 0);
     } finally {
       digest.stop();
     }
@@ -125,7 +164,7 @@ describe("StoreDigest.mergeSeeded (a bulk-pull page)", () => {
           take("x", x, ...halves(given("x")));
         },
       );
-      assert.equal(digest.pending, 2, "x (changed again) and y (out of order)");
+      assert.equal(digest.pending, 3, "x's seed, then x (changed again) and y (out of order) to rehash");
       await digest.refreshAll();
       for (const key of ["x", "y"]) assert.equal(digest.hashOf(key), rehashed(store, key), key);
     } finally {
