@@ -636,10 +636,10 @@ function seedColumns(page: PageColumns, take: SeedTake): void {
 /**
  * How many keys to make room for during a bulk pull, or undefined (not now): `held` keys held,
  * `received` of them brought by the pull in `fraction` of its leaves, room for `reserved` made so
- * far. Grown key by key, the tree and the store re-index and copy every key several times over, so
+ * far. Grown key by key, the store re-indexes and copies every key several times over, so
  * room is made once, for the whole estimate (and a quarter), as soon as that is at most
  * EXPECT_FACTOR times what we hold: a peer that lies about its leaves makes us reserve little more
- * than it sent; until then they grow by themselves. Each step on the way allocated the arrays
+ * than it sent; until then it grows by itself (the digest tree grows once, after the pull). Each step on the way allocated the arrays
  * anew, and fresh memory costs page faults again: a 1 M-key pull's three steps took ~0.7 s.
  */
 export function bulkReservation(held: number, received: number, fraction: number, reserved: number): number | undefined {
