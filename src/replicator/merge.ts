@@ -72,8 +72,10 @@ export class Merger {
     let skewed = 0;
     const n = page.keys.length;
     const pulled = this.changes.heard ? undefined : this.pulled;
-    if (pulled !== undefined && this.places.length < n) this.places = new Int32Array(n);
-    if (pulled !== undefined) this.store.placesOf(page.keys, n, this.places);
+    if (pulled !== undefined) {
+      if (this.places.length < n) this.places = new Int32Array(n);
+      this.store.placesOf(page.keys, n, this.places);
+    }
     let packed: PackedValues | undefined;
     let kept = 0;
     // One delta record for the whole page, refilled per value: `value` keeps none of it.

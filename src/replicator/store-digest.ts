@@ -229,7 +229,7 @@ export class StoreDigest {
    * every key while pages' seeds wait (the tree may hold an older hash of a seeded key: `settled`).
    */
   hashOf(key: string): bigint | undefined {
-    return this.seedCount > 0 || this.dirty.has(key) ? undefined : this.tree.get(key);
+    return this.isStale(key) ? undefined : this.tree.get(key);
   }
 
   /** Whether `key` waits to be rehashed (the tree's hash of it, if any, is not its current content's); every key while seeds wait. */
