@@ -123,10 +123,47 @@ export class KeyTable<V> {
    * One lookup at a time waits for its cache misses; a pass of probes overlaps them (a bulk-pull
    * page's keys in a table of a million: about twice as fast).
    */
-  placesOf(keys: readonly string[], count: number, out: Int32Array): void {
+  placesOf(keys: readonly string[], count: number, out: Int32Array, hashes: Int32Array): void {
     if (this.indexedTo < this.end) this.indexAppended();
-    for (let i = 0; i < count; i++) out[i] = fnv1a32(keys[i]!, this.basis) | 0;
-    for (let i = 0; i < count; i++) out[i] = this.probe(keys[i], out[i]!);
+    for (let i = 0; i < count; i++) hashes[i] = fnv1a32(keys[i]!, this.basis) | 0;
+    for (let i = 0; i < count; i++) out[i] = this.probe(keys[i], hashes[i]!);
+  }
+
+  /**
+   * `append` of `keys[i]` with `values[i]` for i < `count`, indexed at once, `hashes` being their
+   * hashes as `placesOf` gave them (no key hashed again): for keys `placesOf` just found absent
+   * (a bulk-pull page's new keys). One walk per key both finds its free cell and checks the key is
+   * not there already (it came twice: the later copy is dropped, as `append` drops it). Returns
+   * the place of the first (the others follow it, but after a dropped copy).
+   */
+  appendMany(keys: readonly string[], values: readonly V[], hashes: Int32Array, count: number): number {
+    if (this.indexedTo < this.end) this.indexAppended();
+    if (2 * (this.occupied + count) > this.cells.length) this.rebuildIndex(this.end - this.holes + count);
+    const first = this.end;
+    const cells = this.cells;
+    const mask = this.mask;
+    next: for (let i = 0; i < count; i++) {
+      const key = keys[i]!;
+      const hash = hashes[i]!;
+      let free = -1;
+      let c = hash & mask;
+      for (let e = cells[c]!; e !== EMPTY; c = (c + 1) & mask, e = cells[c]!) {
+        if (e === DELETED) {
+          if (free < 0) free = c;
+        } else if (this.hashAt[e - 1] === hash && this.keyAt[e - 1] === key) {
+          this.dropped?.(values[i]!);
+          continue next;
+        }
+      }
+      if (free < 0) {
+        free = c;
+        this.occupied++;
+      }
+      cells[free] = this.addEntry(key, values[i]!, hash) + 1;
+    }
+    this.indexedTo = this.end;
+    this.lastKey = undefined; // its place may have been taken over
+    return first;
   }
 
   /** The value at `place` if that entry is still `key`'s; undefined otherwise (look the key up). */
@@ -157,6 +194,19 @@ export class KeyTable<V> {
   append(key: string, value: V): void {
     this.addEntry(key, value, fnv1a32(key, this.basis) | 0);
     this.lastKey = undefined; // it may be this key, now at another place
+  }
+
+  /**
+   * Make `key`, if `place` holds it, the last key looked up (so the next lookup of it is free): a
+   * run of keys put in by `appendMany` is announced after it, and each listener that reads its
+   * key would otherwise hash and probe it again. A place that no longer holds `key` (the
+   * entry dropped as a duplicate, or moved by a squeeze) changes nothing.
+   */
+  recall(key: string, place: number): void {
+    if (this.indexedTo < this.end || place < 0 || place >= this.end || this.keyAt[place] !== key) return;
+    this.lastKey = key;
+    this.lastHash = this.hashAt[place]!;
+    this.lastAt = place;
   }
 
   /** A new entry at the end, not indexed; its position. */

@@ -27,7 +27,9 @@ export class Merger {
   pulled: PulledValues | undefined;
   /** Scratch of `mergePage` (synchronous: one page at a time): where the store keeps each key, and a run of kept values. */
   private places = new Int32Array(0);
-  private readonly run: { keys: string[]; numbers: number[]; count: number } = { keys: [], numbers: [], count: 0 };
+  /** Scratch of `mergePage`: each key's hash in the store's table (what putting an absent one in takes). */
+  private hashes = new Int32Array(0);
+  private readonly run: { keys: string[]; numbers: number[]; hashes: Int32Array; count: number } = { keys: [], numbers: [], hashes: new Int32Array(0), count: 0 };
 
   constructor(
     private readonly store: Store,
@@ -73,8 +75,12 @@ export class Merger {
     const n = page.keys.length;
     const pulled = this.changes.heard ? undefined : this.pulled;
     if (pulled !== undefined) {
-      if (this.places.length < n) this.places = new Int32Array(n);
-      this.store.placesOf(page.keys, n, this.places);
+      if (this.places.length < n) {
+        this.places = new Int32Array(n);
+        this.hashes = new Int32Array(n);
+        this.run.hashes = new Int32Array(n);
+      }
+      this.store.placesOf(page.keys, n, this.places, this.hashes);
     }
     let packed: PackedValues | undefined;
     let kept = 0;
@@ -88,6 +94,7 @@ export class Merger {
         if (pulled !== undefined && this.places[i]! < 0 && this.store.tombstone(page.keys[i]!) === undefined && (packed ??= pulled.source()) !== undefined) {
           const run = this.run;
           run.keys[run.count] = page.keys[i]!;
+          run.hashes[run.count] = this.hashes[i]!;
           run.numbers[run.count++] = packed.add(page.data, GCOUNTER_TYPE, page.undecoded[2 * i]!, end);
           continue;
         }
@@ -110,7 +117,7 @@ export class Merger {
     const run = this.run;
     const count = run.count;
     if (count === 0) return 0;
-    this.store.setDeferredMany(run.keys, run.numbers, count, sourceOf(origin));
+    this.store.setDeferredMany(run.keys, run.numbers, run.hashes, count, sourceOf(origin));
     this.stats.mergeCount += count;
     run.count = 0;
     return count;

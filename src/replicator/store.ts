@@ -61,9 +61,12 @@ export class Store implements RestorableStore {
     return this.values.placeOf(key);
   }
 
-  /** `placeOf` of `keys[0..count)` into `out` (KeyTable.placesOf: a page of lookups at once). */
-  placesOf(keys: readonly string[], count: number, out: Int32Array): void {
-    this.values.placesOf(keys, count, out);
+  /**
+   * `placeOf` of `keys[0..count)` into `out` (KeyTable.placesOf: a page of lookups at once), and
+   * into `hashes` what `setDeferredMany` takes of those found absent.
+   */
+  placesOf(keys: readonly string[], count: number, out: Int32Array, hashes: Int32Array): void {
+    this.values.placesOf(keys, count, out, hashes);
   }
 
   /** `key`'s value if `place` still holds it (KeyTable.atPlace); undefined otherwise: look the key up. */
@@ -128,15 +131,17 @@ export class Store implements RestorableStore {
   }
 
   /**
-   * `setDeferred` of `keys[i]` to `numbers[i]` for i < `count`, keys the store does not hold (a
-   * bulk pull's, pulled-values.ts), announced as `source` once all are indexed, in one pass.
+   * `setDeferred` of `keys[i]` to `numbers[i]` for i < `count`, keys `placesOf` just found absent (a
+   * bulk pull's, pulled-values.ts) with the `hashes` it gave, announced as `source` once all are in.
    */
-  setDeferredMany(keys: readonly string[], numbers: readonly number[], count: number, source: ChangeSource): void {
+  setDeferredMany(keys: readonly string[], numbers: readonly number[], hashes: Int32Array, count: number, source: ChangeSource): void {
     if (this.deferredValues === undefined) throw new InvalidArgumentError("setDeferredMany: call deferTo first");
-    for (let i = 0; i < count; i++) this.values.append(keys[i]!, numbers[i]!);
-    this.unsettledCount += count;
-    this.values.indexAppended();
-    for (let i = 0; i < count; i++) this.announce(keys[i]!, source);
+    this.unsettledCount += count; // before: a key that came twice is dropped, one fewer (see the table's `dropped`)
+    const first = this.values.appendMany(keys, numbers, hashes, count);
+    for (let i = 0; i < count; i++) {
+      this.values.recall(keys[i]!, first + i); // listeners that read the key find it without a lookup
+      this.announce(keys[i]!, source);
+    }
   }
 
   indexRestored(): number[] {

@@ -11,6 +11,8 @@ import { KeyTable } from "../../src/replicator/key-table.js";
 
 type Op =
   | { op: "set" | "append"; key: string; value: number }
+  | { op: "appendMany"; entries: { key: string; value: number }[] }
+  | { op: "recall"; key: string; place: number }
   | { op: "delete"; key: string }
   | { op: "get"; key: string }
   | { op: "step" }
@@ -29,6 +31,9 @@ const opOn = (key: fc.Arbitrary<string>, deletes = 4): fc.Arbitrary<Op> =>
   fc.oneof(
     { weight: 5, arbitrary: fc.record({ op: fc.constant("set" as const), key, value: fc.integer() }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("append" as const), key, value: fc.integer() }) },
+    // A run of keys (some held, some twice), and a claim that a place holds a key (true or not).
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("appendMany" as const), entries: fc.array(fc.record({ key, value: fc.integer() }), { maxLength: 40 }) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("recall" as const), key, place: fc.integer({ min: -1, max: 200 }) }) },
     { weight: deletes, arbitrary: fc.record({ op: fc.constant("delete" as const), key }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("get" as const), key }) },
     { weight: 3, arbitrary: fc.constant({ op: "step" as const }) },
@@ -60,6 +65,19 @@ describe("KeyTable", () => {
             if (map.has(o.key)) droppedByMap.push(o.value);
             else map.set(o.key, o.value);
             continue;
+          } else if (o.op === "appendMany") {
+            // Put in at once with the hashes a page of lookups gave.
+            const keys = o.entries.map((e) => e.key);
+            const hashes = new Int32Array(keys.length);
+            table.placesOf(keys, keys.length, new Int32Array(keys.length), hashes);
+            table.appendMany(keys, o.entries.map((e) => e.value), hashes, keys.length);
+            for (const e of o.entries) {
+              if (map.has(e.key)) droppedByMap.push(e.value);
+              else map.set(e.key, e.value);
+            }
+          } else if (o.op === "recall") {
+            table.recall(o.key, o.place);
+            assert.equal(table.get(o.key), map.get(o.key));
           } else if (o.op === "delete") {
             assert.equal(table.delete(o.key), map.delete(o.key));
             marked.delete(o.key);
@@ -81,7 +99,7 @@ describe("KeyTable", () => {
         // A page of lookups at once answers as one at a time (appended keys indexed first), held keys or not.
         const asked = [...map.keys(), "absent", "k999"];
         const places = new Int32Array(asked.length);
-        table.placesOf(asked, asked.length, places);
+        table.placesOf(asked, asked.length, places, new Int32Array(asked.length));
         for (const [i, k] of asked.entries()) assert.equal(places[i], table.placeOf(k), k);
         for (const k of map.keys()) assert.equal(table.marked(k), marked.has(k), k);
         assert.deepEqual([...table.entries()], [...map.entries()]);
