@@ -321,6 +321,8 @@ export interface DigestRequest {
   keys: KeyHash[];
   /** the leaf bucket the keys belong to (level == key level) */
   bucket: number;
+  /** a range page (level 3): the most it may hold; 0 (or an older requester): the replier's limit */
+  pageBytes: number;
 }
 
 export interface DigestReply {
@@ -2347,7 +2349,7 @@ export const KeyHash: MessageFns<KeyHash> = {
 };
 
 function createBaseDigestRequest(): DigestRequest {
-  return { from: "", level: 0, buckets: [], keys: [], bucket: 0 };
+  return { from: "", level: 0, buckets: [], keys: [], bucket: 0, pageBytes: 0 };
 }
 
 export const DigestRequest: MessageFns<DigestRequest> = {
@@ -2366,6 +2368,9 @@ export const DigestRequest: MessageFns<DigestRequest> = {
     }
     if (message.bucket !== 0) {
       writer.uint32(40).uint32(message.bucket);
+    }
+    if (message.pageBytes !== 0) {
+      writer.uint32(48).uint32(message.pageBytes);
     }
     return writer;
   },
@@ -2421,6 +2426,14 @@ export const DigestRequest: MessageFns<DigestRequest> = {
             }
 
             message.bucket = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.pageBytes = reader.uint32();
             continue;
           }
         }

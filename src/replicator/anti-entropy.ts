@@ -68,6 +68,13 @@ export const EXPECT_FACTOR = 32;
 /** Concurrent range streams of a bulk pull (the peer encodes a page while we merge another). */
 const RANGE_STREAMS = 3;
 /**
+ * A range stream's first page holds at most this much, each next one twice the last, up to the
+ * reply budget: the joiner idles until a page comes, and a full one takes the peer tens of ms to
+ * build; small ones first start the merging at once, and the peer builds the larger ones meanwhile.
+ * Also the least a requester may ask for (a smaller page would cost more per key to ask and build).
+ */
+export const FIRST_PAGE_BYTES = 16 * 1024;
+/**
  * When a group that differs holds a large set of ours, the round looks again this much later
  * before going on: a large key that changes often is otherwise caught with a delta in flight by
  * many rounds, and each such round would ship (and re-encode) all of it. The same when the peer
@@ -246,6 +253,7 @@ export class AntiEntropy {
     if (!Number.isInteger(start) || start < 0 || start >= LEAVES) throw new InvalidArgumentError(`digest leaf index out of range: ${String(start)}`);
     this.digests.refreshForAnswer();
     let after: string | undefined = request.keys[0]?.key;
+    const budget = Math.min(this.budget(), Math.max(FIRST_PAGE_BYTES, request.pageBytes ?? Infinity));
     const page = new RangePageWriter(this.o.nodeId);
     const list = this.leafList;
     const large: { key: string; value: Crdt }[] = [];
@@ -262,13 +270,13 @@ export class AntiEntropy {
       let sorted = after !== undefined;
       if (sorted) list.sortByKey();
       const mark = page.checkpoint();
-      let full = this.addLeaf(page, list, after, largeTo, sorted ? undefined : large);
+      let full = this.addLeaf(page, list, after, budget, largeTo, sorted ? undefined : large);
       if (full && !sorted) {
         page.rewind(mark);
         large.length = 0;
         list.sortByKey();
         sorted = true;
-        full = this.addLeaf(page, list, undefined, largeTo, undefined);
+        full = this.addLeaf(page, list, undefined, budget, largeTo, undefined);
       }
       for (const { key, value } of large) this.sendLarge(largeTo, this.largeEntry(key, value));
       large.length = 0;
@@ -285,12 +293,11 @@ export class AntiEntropy {
   private readonly leafList = new LeafList();
 
   /**
-   * Add `list`'s entries (those after the key `after`) to `page`; true when the page is full (the
-   * entry that overflowed it taken out again). A value too large for any message goes by the
+   * Add `list`'s entries (those after the key `after`) to `page`; true when the page is past
+   * `budget` bytes (the entry that overflowed it taken out again). A value too large for any message goes by the
    * direct path to `largeTo`, or, with `large`, into it (the caller sends it once the leaf stays).
    */
-  private addLeaf(page: RangePageWriter, list: LeafList, after: string | undefined, largeTo: string | undefined, large: { key: string; value: Crdt }[] | undefined): boolean {
-    const budget = this.budget();
+  private addLeaf(page: RangePageWriter, list: LeafList, after: string | undefined, budget: number, largeTo: string | undefined, large: { key: string; value: Crdt }[] | undefined): boolean {
     const store = this.o.store;
     // Nothing waits to be rehashed: every hash the tree lists is current (no lookup per key to ask).
     const clean = this.digests.pending === 0;
@@ -573,6 +580,7 @@ export class AntiEntropy {
     const buckets = groups.map((bucket) => ({ bucket, hash: 0n }));
     let leaf = groups[0]! * LEAVES_PER_GROUP;
     let after: string | undefined;
+    let pageBytes = FIRST_PAGE_BYTES;
     for (;;) {
       const reply = await ask({
         type: "digest",
@@ -581,7 +589,9 @@ export class AntiEntropy {
         buckets,
         keys: after === undefined ? [] : [{ key: after, hash: 0n }],
         bucket: leaf,
+        ...(pageBytes < this.budget() ? { pageBytes } : {}),
       });
+      pageBytes *= 2;
       if (reply.type !== "digest") throw new ProtocolError(`a range request was answered with ${reply.type}`);
       // A page read by hand comes in columns (no object per key); any other reply as usual.
       const page = reply.page;

@@ -97,6 +97,7 @@ export interface PbDigestRequest {
   buckets: PbBucketHash[];
   keys: PbKeyHash[];
   bucket: number;
+  pageBytes: number;
 }
 export interface PbFullState {
   entries: PbDelta[];

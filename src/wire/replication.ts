@@ -128,6 +128,7 @@ function nodeRequestToPb(r: NodeRequest): object {
           buckets: (r.buckets ?? []).map((b, i) => ({ bucket: needU32(b.bucket, `${w}.buckets[${i}].bucket`), hash: needHash(b.hash, `${w}.buckets[${i}].hash`) })),
           keys: keyHashesToPb(r.keys ?? [], `${w}.keys`),
           bucket: needU32(r.bucket ?? 0, `${w}.bucket`),
+          pageBytes: needU32(r.pageBytes ?? 0, `${w}.pageBytes`),
         },
       };
     case "repair": {
@@ -175,6 +176,7 @@ function nodeRequestFromPb(m: PbNodeRequest, what: string): NodeRequest {
       }),
       keys: keyHashesFromPb(d.keys, `${what}.digest.keys`),
       bucket: d.bucket,
+      ...(d.pageBytes > 0 ? { pageBytes: d.pageBytes } : {}),
     };
   }
   const p = sub(m.repair, T.RepairRequest, `${what}.repair`);

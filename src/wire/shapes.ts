@@ -134,6 +134,7 @@ export interface DigestRequest {
   buckets: BucketHash[];
   keys: KeyHash[];
   bucket: number;
+  pageBytes?: number; // a range page's most bytes (within the replier's limit, past a floor); absent: that limit
 }
 
 export interface FullState {
@@ -147,8 +148,7 @@ export interface DigestReply {
   keys: KeyHash[];
   state?: FullState;
   wanted: string[];
-  /** Groups holding a key whose hash the replier is still computing (a large set's first digest): ask again shortly. */
-  hashing?: number[];
+  hashing?: number[]; // groups holding a key whose hash the replier is still computing (a large set's first digest): ask again shortly
   page?: PageColumns; // a bulk-pull page read by hand: `keys` and `state` are made from it when read
 }
 

@@ -9,9 +9,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { systemClock } from "../../src/clock.js";
-import { leafOf } from "../../src/cluster/digest-tree.js";
+import { GROUPS, leafOf } from "../../src/cluster/digest-tree.js";
 import { GCounter, GSet } from "../../src/crdt/index.js";
-import { AntiEntropy, RANGE_LEVEL } from "../../src/replicator/anti-entropy.js";
+import { AntiEntropy, FIRST_PAGE_BYTES, RANGE_LEVEL } from "../../src/replicator/anti-entropy.js";
 import { ReplicatorStats } from "../../src/extension/stats.js";
 import { Store } from "../../src/replicator/store.js";
 import {
@@ -52,6 +52,7 @@ function merge(store: Store, state: FullState): void {
 function pair(
   intercept?: (request: NodeRequest, peer: string) => NodeReply | undefined,
   helpers?: (peer: string) => string[],
+  maxPayload = MAX_PAYLOAD,
 ): { a: Side; b: Side; c: Side; replySizes: number[]; pages: Map<string, number> } {
   const replySizes: number[] = [];
   const pages = new Map<string, number>();
@@ -63,7 +64,7 @@ function pair(
       nodeId: id,
       store,
       stats,
-      maxPayload: MAX_PAYLOAD,
+      maxPayload,
       clock: systemClock,
       ask: async (peer, request) => {
         const req = decodeNodeRequest(encodeNodeRequest(request));
@@ -144,6 +145,50 @@ describe("bulk pull", () => {
     assert.equal(await a.ae.sync("b", "manual"), true);
     assert.equal(b.stats.bulkPullKeys, before, "the second round is an ordinary one");
     assertSameStores(a.store, b.store);
+  });
+
+  test("each range stream asks for a small page first, then each twice the last, up to what a reply may hold", async () => {
+    const maxPayload = 256 * 1024;
+    const budget = Math.floor(maxPayload * 0.8);
+    // Per stream (its first group): the page size each request asked for (undefined: the peer's limit).
+    const asked = new Map<number, (number | undefined)[]>();
+    const { a, b } = pair(
+      (request) => {
+        if (request.type === "digest" && request.level === RANGE_LEVEL) {
+          const stream = request.buckets[0]!.bucket;
+          asked.set(stream, [...(asked.get(stream) ?? []), request.pageBytes]);
+        }
+        return undefined;
+      },
+      undefined,
+      maxPayload,
+    );
+    for (let i = 0; i < 40_000; i++) a.store.set(`counter-${i}`, "gcounter", GCounter.empty().increment("a~1", i + 1).resetDelta(), "local");
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assertSameStores(a.store, b.store);
+    assert.equal(asked.size, 3, "three streams");
+    for (const [stream, sizes] of asked) {
+      const expected = sizes.map((_, i) => (FIRST_PAGE_BYTES * 2 ** i < budget ? FIRST_PAGE_BYTES * 2 ** i : undefined));
+      assert.deepEqual(sizes, expected, `stream of group ${stream}`);
+      assert.ok(sizes.length > 6, `stream of group ${stream} reached full pages (${sizes.length} pages)`);
+    }
+  });
+
+  test("a range page holds about what was asked: the peer's limit at most, a floor at least", () => {
+    const { a } = pair(undefined, undefined, 256 * 1024);
+    for (let i = 0; i < 40_000; i++) a.store.set(`counter-${i}`, "gcounter", GCounter.empty().increment("a~1", i + 1).resetDelta(), "local");
+    const page = (pageBytes?: number): number =>
+      a.ae.rangePage(
+        { from: "b", level: RANGE_LEVEL, buckets: Array.from({ length: GROUPS }, (_, bucket) => ({ bucket, hash: 0n })), keys: [], bucket: 0, ...(pageBytes === undefined ? {} : { pageBytes }) },
+        undefined,
+      ).length;
+    const full = page();
+    assert.ok(full <= 256 * 1024 && full > 0.7 * 256 * 1024, `a page of the peer's own size: ${full} bytes`);
+    assert.equal(page(10 * 1024 * 1024), full, "no larger than the peer's limit");
+    const asked = page(64 * 1024);
+    assert.ok(asked <= 64 * 1024 + 200 && asked > 60 * 1024, `a page of the asked size: ${asked} bytes`);
+    const tiny = page(1);
+    assert.ok(tiny <= FIRST_PAGE_BYTES + 200 && tiny > FIRST_PAGE_BYTES - 200, `a page no smaller than the floor: ${tiny} bytes`);
   });
 
   test("the joiner says it is catching up while its bulk pull runs, and only then", async () => {

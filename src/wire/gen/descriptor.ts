@@ -528,6 +528,11 @@ export const descriptor = {
                 "bucket": {
                   "type": "uint32",
                   "id": 5
+                },
+                "pageBytes": {
+                  "type": "uint32",
+                  "id": 6,
+                  "protoName": "page_bytes"
                 }
               }
             },
