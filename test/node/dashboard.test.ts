@@ -89,7 +89,9 @@ describe("dashboard in headless Chromium", () => {
       await write(c, "page-views", { type: "gcounter", op: "increment", by: 3 });
       await write(b, "online-users", { type: "orset", op: "remove", value: "bob" });
       await page.waitForFunction(() => document.querySelector('#keys tr[data-key="page-views"] td.value')?.textContent === "45", undefined, { timeout: 10_000 });
-      await page.waitForFunction(() => document.querySelectorAll("#feed li[data-key]").length >= 6, undefined, { timeout: 10_000 });
+      // 42's entry and one per key written since: the feed coalesces a key's changes that reach this
+      // node within one flush (the two online-users changes may, on a loaded machine), so 5, not 6.
+      await page.waitForFunction(() => document.querySelectorAll("#feed li[data-key]").length >= 5, undefined, { timeout: 10_000 });
       await page.waitForTimeout(1300); // let the change highlight fade
       await page.setViewportSize({ width: 1400, height: 640 });
       await page.screenshot({ path: join(ROOT, "test-artifacts", "dashboard-readme.png") });
