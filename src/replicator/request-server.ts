@@ -81,11 +81,22 @@ export const STATE_LIMITS = { perSource: { perSecond: 250, burst: 1_000 }, total
  * Bulk-pull pages (digest level 3, a joiner's) have a limiter of their own: half of the loop per
  * requester and in all, after a burst of 2.5 s, so a joiner takes a million keys (2–5 s of
  * answering) in seconds, and its pull does not use up what the ordinary rounds and repairs may
- * take. A member over it waits (see pacing.ts, PACING) instead of timing out. At most
- * BULK_TURN_MS of pages run per event-loop turn, so everything else keeps its turns; answering
- * state (with STATE_LIMITS) takes at most three quarters of the loop.
+ * take. A member over it waits (see pacing.ts, PACING) instead of timing out. Past the limit, a
+ * page is still answered when the loop has been idle most of the last second (SPARE_LOOP_BUSY):
+ * time nothing else wanted, so a node nobody else uses answers a joiner of ten million keys at
+ * the pace it can build pages, not at half of it; what such a page costs is not charged. At most
+ * BULK_TURN_MS of pages run per event-loop turn, so everything else keeps its turns.
  */
 export const BULK_LIMITS = { perSource: { perSecond: 500, burst: 2_500 }, total: { perSecond: 500, burst: 2_500 }, maxSources: 1024 };
+/**
+ * A bulk-pull page over BULK_LIMITS is answered anyway while the event loop was busy less than this
+ * share of the last second (Clock.loopBusy): pages then take what would be idle, up to about this
+ * share, and at most half of a loop busy with other work (the limit). Answering state takes at most
+ * three quarters of a busy loop (STATE_LIMITS, BULK_LIMITS).
+ */
+export const SPARE_LOOP_BUSY = 0.85;
+/** Longest a page held for BULK_LIMITS waits before it asks again whether the loop has spare time, ms. */
+export const SPARE_RECHECK_MS = 25;
 /** Most time one event-loop turn spends answering bulk-pull pages, ms (past it they wait for the next turn). */
 export const BULK_TURN_MS = 20;
 /** Bulk-pull pages waiting for BULK_LIMITS: a joiner's streams, a few joiners, under a request timeout. */
@@ -165,16 +176,22 @@ export class RequestServer {
       }
       this.send(reply, answer);
     };
-    return this.pacer.hold(request.from, this.bulkLimit.waitMs(request.from, d.now()), run, sinceMs);
+    const waitMs = this.bulkLimit.waitMs(request.from, d.now());
+    return this.pacer.hold(request.from, d.clock.loopBusy === undefined ? waitMs : Math.min(waitMs, SPARE_RECHECK_MS), run, sinceMs);
   }
 
   /**
-   * Whether a bulk-pull page of `source` may be answered now: within BULK_LIMITS, and this event-loop
-   * turn has not answered pages for BULK_TURN_MS yet (a burst of requests that arrive together is
-   * spread over turns, so it never blocks the loop for the whole burst).
+   * Whether a bulk-pull page of `source` may be answered now: within BULK_LIMITS or in spare time,
+   * and this event-loop turn has not answered pages for BULK_TURN_MS yet (a burst of requests that
+   * arrive together is spread over turns, so it never blocks the loop for the whole burst).
    */
   private bulkMayAnswer(source: string): boolean {
-    return this.bulkTurnMs < BULK_TURN_MS && this.bulkLimit.allow(source, this.deps.now());
+    return this.bulkTurnMs < BULK_TURN_MS && (this.bulkLimit.allow(source, this.deps.now()) || this.loopHasSpare());
+  }
+
+  /** Whether the event loop was idle enough lately for a bulk page past its limit (SPARE_LOOP_BUSY). */
+  private loopHasSpare(): boolean {
+    return (this.deps.clock.loopBusy?.() ?? 1) < SPARE_LOOP_BUSY;
   }
 
   /** Time spent answering bulk pages in this event-loop turn, ms (reset at the next turn). */
@@ -190,9 +207,11 @@ export class RequestServer {
     const startedMs = performance.now();
     const startedCpuMs = cpuTimeMs();
     const range = request.type === "digest" && request.level === RANGE_LEVEL;
+    // Admitted past its limit: in spare time (bulkMayAnswer), which is not charged.
+    const spare = range && !this.bulkLimit.allow(request.from, d.now());
     const answer = range ? d.antiEntropy.rangePage(request, request.from) : this.answer(request, true);
     if (request.type === "digest" || request.type === "repair") {
-      (range ? this.bulkLimit : this.stateLimit).charge(request.from, Math.max(MIN_CHARGE_MS, cpuTimeMs() - startedCpuMs), d.now());
+      if (!spare) (range ? this.bulkLimit : this.stateLimit).charge(request.from, Math.max(MIN_CHARGE_MS, cpuTimeMs() - startedCpuMs), d.now());
       if (range) {
         if (this.bulkTurnMs === 0) d.clock.soon(() => (this.bulkTurnMs = 0));
         this.bulkTurnMs += Math.max(MIN_CHARGE_MS, performance.now() - startedMs);

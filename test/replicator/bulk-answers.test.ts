@@ -2,13 +2,14 @@
 // over its rate limit waits for it (bounded; src/replicator/pacing.ts) instead of being dropped, a
 // stranger's is still refused; and a node in the middle of its own bulk pull turns peers' digest
 // rounds away (such a round would find it lacking everything and push it all a second time), while
-// range pages and other requests are answered as usual.
+// range pages and other requests are answered as usual. Past the limit, a page is answered in the
+// loop's spare time (SPARE_LOOP_BUSY), and that is not charged.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { systemClock } from "../../src/clock.js";
 import { ReplicatorStats } from "../../src/extension/stats.js";
 import { RANGE_LEVEL } from "../../src/replicator/anti-entropy.js";
-import { BULK_LIMITS, BULK_TURN_MS, PACING, RequestServer, type RequestServerDeps } from "../../src/replicator/request-server.js";
+import { BULK_LIMITS, BULK_TURN_MS, PACING, RequestServer, SPARE_LOOP_BUSY, SPARE_RECHECK_MS, type RequestServerDeps } from "../../src/replicator/request-server.js";
 import { encodeNodeRequest, type DigestRequest } from "../../src/wire/codec.js";
 import { VirtualClock } from "../sim/virtual-clock.js";
 
@@ -26,9 +27,14 @@ function server(catchingUp: boolean): RequestServer {
 
 const digest = (level: number): DigestRequest & { type: "digest" } => ({ type: "digest", from: "member", level, buckets: [], keys: [], bucket: 0 });
 
-/** A member's request server on a virtual clock whose bulk-pull pages `rangePage` builds; the reply subjects it answered, in order. */
-function pageServer(rangePage: () => Uint8Array, isMember: (node: string) => boolean = () => true) {
+/**
+ * A member's request server on a virtual clock whose bulk-pull pages `rangePage` builds; the reply
+ * subjects it answered, in order. `loopBusy`: what the clock says of the event loop (none: a
+ * virtual clock's own answer, no spare time).
+ */
+function pageServer(rangePage: () => Uint8Array, isMember: (node: string) => boolean = () => true, loopBusy?: () => number) {
   const clock = new VirtualClock(0);
+  if (loopBusy !== undefined) Object.assign(clock, { loopBusy });
   const stats = new ReplicatorStats();
   const answered: string[] = [];
   const deps = {
@@ -130,5 +136,67 @@ describe("bulk-pull pages arriving together", () => {
     await clock.advance(10);
     assert.deepEqual(answered.sort(), ["inbox.1", "inbox.2", "inbox.3"]);
     assert.equal(stats.rejected.get("rate-limited"), undefined, "within the limit: nothing refused");
+  });
+});
+
+/** Keeps the CPU busy for `ms` of wall time, as building a large page does. */
+function spin(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy
+  }
+}
+
+describe("a bulk-pull page past the limit while the event loop has time to spare", () => {
+  it("is answered at once and not charged; when the loop is busy, pages wait for the limit again", async () => {
+    let busy = 0.9;
+    let cost = BULK_LIMITS.perSource.burst + 300; // the first page uses up the burst and more
+    const { s, clock, stats, answered, page } = pageServer(
+      () => {
+        spin(cost);
+        cost = 150;
+        return new Uint8Array([0x1a, 0x00]);
+      },
+      undefined,
+      () => busy,
+    );
+    s.serve(page("joiner"), "inbox.1");
+    await clock.advance(1); // the next event-loop turn
+    s.serve(page("joiner"), "inbox.2");
+    assert.deepEqual(answered, ["inbox.1"], "over the limit with a busy loop: it waits");
+
+    busy = SPARE_LOOP_BUSY - 0.3;
+    await clock.advance(SPARE_RECHECK_MS);
+    assert.deepEqual(answered, ["inbox.1", "inbox.2"], "the loop turned idle: the held page is answered without waiting for the limit");
+    for (let i = 3; i <= 6; i++) {
+      s.serve(page("joiner"), `inbox.${i}`);
+      await clock.advance(1);
+    }
+    assert.equal(answered.length, 6, "and the pages after it at once");
+    assert.equal(stats.rejected.get("rate-limited"), undefined);
+
+    // Back to the limit: in debt by the first page's excess only (~300 ms of answering, ~0.6 s at
+    // half the loop). Had the five pages in spare time (~750 ms) been charged, ~2.1 s.
+    busy = SPARE_LOOP_BUSY + 0.05;
+    s.serve(page("joiner"), "inbox.7");
+    assert.equal(answered.length, 6, "a busy loop again: the page waits for the limit");
+    await clock.advance(1_200);
+    assert.equal(answered.at(-1), "inbox.7", "for the first page's debt only");
+  });
+});
+
+describe("systemClock.loopBusy", () => {
+  it("says how much of the last second the event loop ran callbacks", async () => {
+    const loopBusy = systemClock.loopBusy!;
+    loopBusy();
+    await new Promise((resolve) => setTimeout(resolve, 600)); // idle, waiting for a timer
+    const idle = loopBusy();
+    assert.ok(idle < 0.3, `after 0.6 s of waiting: ${idle.toFixed(2)}`);
+    spin(600);
+    const spun = loopBusy();
+    assert.ok(spun > 0.4, `after 0.6 s in one callback: ${spun.toFixed(2)}`);
+    spin(600);
+    const more = loopBusy();
+    assert.ok(more > 0.8, `after 1.2 s of it: ${more.toFixed(2)}`);
   });
 });
