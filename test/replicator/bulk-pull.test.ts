@@ -99,10 +99,15 @@ function pair(
   return { a: make("a"), b: make("b"), c: make("c"), replySizes, pages };
 }
 
+/** `a` holds `n` counters, `counter-0` … (each a different value). */
+function counters(a: Side, n: number): void {
+  for (let i = 0; i < n; i++) a.store.set(`counter-${i}`, "gcounter", GCounter.empty().increment("a~1", i + 1).resetDelta(), "local");
+}
+
 /** `a` holds counters, a few fat sets that share one leaf (pages end inside it), and tombstones. */
 function fill(a: Side): { keys: number; tombstones: number } {
-  let keys = 0;
-  for (let i = 0; i < 600; i++, keys++) a.store.set(`counter-${i}`, "gcounter", GCounter.empty().increment("a~1", i + 1).resetDelta(), "local");
+  counters(a, 600);
+  let keys = 600;
   const leaf = leafOf("fat-0");
   let fat = 0;
   for (let i = 0; fat < 6; i++) {
@@ -163,7 +168,7 @@ describe("bulk pull", () => {
       undefined,
       maxPayload,
     );
-    for (let i = 0; i < 40_000; i++) a.store.set(`counter-${i}`, "gcounter", GCounter.empty().increment("a~1", i + 1).resetDelta(), "local");
+    counters(a, 40_000);
     assert.equal(await b.ae.sync("a", "join"), true);
     assertSameStores(a.store, b.store);
     assert.equal(asked.size, 3, "three streams");
@@ -176,7 +181,7 @@ describe("bulk pull", () => {
 
   test("a range page holds about what was asked: the peer's limit at most, a floor at least", () => {
     const { a } = pair(undefined, undefined, 256 * 1024);
-    for (let i = 0; i < 40_000; i++) a.store.set(`counter-${i}`, "gcounter", GCounter.empty().increment("a~1", i + 1).resetDelta(), "local");
+    counters(a, 40_000);
     const page = (pageBytes?: number): number =>
       a.ae.rangePage(
         { from: "b", level: RANGE_LEVEL, buckets: Array.from({ length: GROUPS }, (_, bucket) => ({ bucket, hash: 0n })), keys: [], bucket: 0, ...(pageBytes === undefined ? {} : { pageBytes }) },
