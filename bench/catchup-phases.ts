@@ -6,10 +6,12 @@
  * closing digest exchanges). The transport and start-up are what bench/catchup.ts adds on top.
  * With `--alloc`: also the bytes allocated per key during the round (both sides), by allocating
  * function and its caller (V8's sampling heap profiler, garbage included): what the young
- * generation's collections cost is driven by these.
+ * generation's collections cost is driven by these. With `--profile <file>`: a V8 CPU profile of the
+ * round alone (both sides; not of filling the holder), for a profiler's view of where it goes.
  *
- *   node --import tsx bench/catchup-phases.ts --keys 1000000 [--alloc]
+ *   node --import tsx bench/catchup-phases.ts --keys 1000000 [--alloc] [--profile round.cpuprofile]
  */
+import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { systemClock } from "../src/clock.js";
 import { HybridClock } from "../src/cluster/hlc.js";
@@ -69,6 +71,8 @@ await holder.ae.sync("nobody", "manual");
 if (holder.ae.pendingRehash > 0) throw new Error("the holder has keys left to hash");
 
 const allocations = process.argv.includes("--alloc") ? await sampleAllocations() : undefined;
+const profileTo = process.argv.indexOf("--profile") < 0 ? undefined : process.argv[process.argv.indexOf("--profile") + 1];
+const profile = profileTo === undefined ? undefined : await profileCpu(profileTo);
 const started = cpuTimeMs();
 const faults0 = process.resourceUsage().minorPageFault;
 const ok = await joiner.ae.sync("holder", "join");
@@ -76,6 +80,7 @@ const total = cpuTimeMs() - started;
 // First touches of fresh memory (4 KiB pages), both sides: bench/lib/machine.ts says what a byte of it costs here.
 const freshMb = ((process.resourceUsage().minorPageFault - faults0) * 4096) / 1e6;
 if (allocations !== undefined) await allocations.report();
+if (profile !== undefined) await profile.write();
 if (!ok || joiner.store.size !== keys) throw new Error(`the join round failed: ${joiner.store.size}/${keys} keys`);
 const joinerMs = total - spent.build;
 const rest = joinerMs - spent.decode - spent.merge;
@@ -90,6 +95,21 @@ console.log(
     `joiner ${joinerMs.toFixed(0)} (${us(joinerMs)}) = decoding ${spent.decode.toFixed(0)} + merging ${spent.merge.toFixed(0)} + digest seeding and the rest ${rest.toFixed(0)}; ${freshMb.toFixed(0)} MB of fresh memory touched; ` +
     `afterwards, decoding the ${kept} values the pull kept undecoded ${settleMs.toFixed(0)} (${us(settleMs)})`,
 );
+
+/** Start V8's CPU profiler; `write` stops it and writes the profile (JSON, as `node --cpu-prof` writes) to `file`. */
+async function profileCpu(file: string): Promise<{ write(): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return {
+    async write() {
+      const { profile } = await session.post("Profiler.stop");
+      session.disconnect();
+      writeFileSync(file, JSON.stringify(profile));
+    },
+  };
+}
 
 interface SampleNode {
   callFrame: { functionName: string; url: string };

@@ -119,14 +119,14 @@ export class KeyTable<V> {
   }
 
   /**
-   * `placeOf` of `keys[0..count)` into `out`, in two tight passes: their hashes, then their probes.
-   * One lookup at a time waits for its cache misses; a pass of probes overlaps them (a bulk-pull
-   * page's keys in a table of a million: about twice as fast).
+   * `placeOf` of `keys[from..to)` into `out[from..to)`, in two tight passes: their hashes, then their
+   * probes. One lookup at a time waits for its cache misses; a pass of probes overlaps them (a
+   * bulk-pull page's keys in a table of a million: about twice as fast).
    */
-  placesOf(keys: readonly string[], count: number, out: Int32Array, hashes: Int32Array): void {
+  placesOf(keys: readonly string[], from: number, to: number, out: Int32Array, hashes: Int32Array): void {
     if (this.indexedTo < this.end) this.indexAppended();
-    for (let i = 0; i < count; i++) hashes[i] = fnv1a32(keys[i]!, this.basis) | 0;
-    for (let i = 0; i < count; i++) out[i] = this.probe(keys[i], hashes[i]!);
+    for (let i = from; i < to; i++) hashes[i] = fnv1a32(keys[i]!, this.basis) | 0;
+    for (let i = from; i < to; i++) out[i] = this.probe(keys[i], hashes[i]!);
   }
 
   /**

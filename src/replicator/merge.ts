@@ -20,6 +20,9 @@ import type { ChangeSource, Store } from "./store.js";
 import type { Subscriptions } from "./subscriptions.js";
 import { sameType, valueKindOf, winsOver } from "./type-conflict.js";
 
+/** A bulk-pull page's keys looked up (and put in) together: a run's cache lines stay well inside a core's L2. */
+const LOOKUP_RUN = 1024;
+
 export class Merger {
   /** Re-issues what a fold of this node's own ids dropped (own-writer.ts); set once built. */
   afterMerge: ((key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt) => Crdt) | undefined;
@@ -74,19 +77,21 @@ export class Merger {
     let skewed = 0;
     const n = page.keys.length;
     const pulled = this.changes.heard ? undefined : this.pulled;
-    if (pulled !== undefined) {
-      if (this.places.length < n) {
-        this.places = new Int32Array(n);
-        this.hashes = new Int32Array(n);
-        this.run.hashes = new Int32Array(n);
-      }
-      this.store.placesOf(page.keys, n, this.places, this.hashes);
+    if (pulled !== undefined && this.places.length < n) {
+      this.places = new Int32Array(n);
+      this.hashes = new Int32Array(n);
+      this.run.hashes = new Int32Array(n);
     }
     let packed: PackedValues | undefined;
     let kept = 0;
     // One delta record for the whole page, refilled per value: `value` keeps none of it.
     const d: CrdtDelta = { key: "", kind: "gcounter", originNode: page.originNode, value: undefined as unknown as Crdt };
     for (let i = 0; i < n; i++) {
+      // By runs small enough that the table cells their lookups touched are still in the cache when they go in.
+      if (pulled !== undefined && i % LOOKUP_RUN === 0) {
+        kept += this.putRun(origin);
+        this.store.placesOf(page.keys, i, Math.min(n, i + LOOKUP_RUN), this.places, this.hashes);
+      }
       let value = page.values[i];
       if (value === undefined) {
         const end = page.undecoded[2 * i + 1]!;

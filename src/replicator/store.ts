@@ -62,11 +62,11 @@ export class Store implements RestorableStore {
   }
 
   /**
-   * `placeOf` of `keys[0..count)` into `out` (KeyTable.placesOf: a page of lookups at once), and
+   * `placeOf` of `keys[from..to)` into `out` (KeyTable.placesOf: a run of lookups at once), and
    * into `hashes` what `setDeferredMany` takes of those found absent.
    */
-  placesOf(keys: readonly string[], count: number, out: Int32Array, hashes: Int32Array): void {
-    this.values.placesOf(keys, count, out, hashes);
+  placesOf(keys: readonly string[], from: number, to: number, out: Int32Array, hashes: Int32Array): void {
+    this.values.placesOf(keys, from, to, out, hashes);
   }
 
   /** `key`'s value if `place` still holds it (KeyTable.atPlace); undefined otherwise: look the key up. */

@@ -101,6 +101,23 @@ describe("DigestTree", () => {
     );
   });
 
+  it("setWordsMany of a page larger than its probe runs (thousands of keys, some known) equals setWords key by key", () => {
+    const [many, one] = [new DigestTree(), new DigestTree()];
+    for (const t of [many, one]) for (let k = 0; k < 500; k++) t.setWords(`k${k * 7}`, k, -k, k);
+    const keys = Array.from({ length: 3_500 }, (_, i) => `k${i}`);
+    const words = new Int32Array(2 * keys.length);
+    const places = new Int32Array(keys.length);
+    for (const [i, key] of keys.entries()) {
+      words[2 * i] = Math.imul(i, 0x9e3779b1);
+      words[2 * i + 1] = i ^ 0x5bd1e995;
+      places[i] = i + 1_000;
+      one.setWords(key, words[2 * i]!, words[2 * i + 1]!, places[i]);
+    }
+    many.setWordsMany(keys, words, places, keys.length);
+    assertSameTree(many, one);
+    for (const key of keys) assert.equal(many.get(key), one.get(key), key);
+  });
+
   it("a tree built in one pass (build) equals one set key by key, a key added twice keeping its last hash, and then changes like one", () => {
     const entry = fc.tuple(fc.constantFrom(...KEY_POOL), hash64.filter((h) => h !== 0n));
     assertProperty(

@@ -69,7 +69,7 @@ describe("KeyTable", () => {
             // Put in at once with the hashes a page of lookups gave.
             const keys = o.entries.map((e) => e.key);
             const hashes = new Int32Array(keys.length);
-            table.placesOf(keys, keys.length, new Int32Array(keys.length), hashes);
+            table.placesOf(keys, 0, keys.length, new Int32Array(keys.length), hashes);
             table.appendMany(keys, o.entries.map((e) => e.value), hashes, keys.length);
             for (const e of o.entries) {
               if (map.has(e.key)) droppedByMap.push(e.value);
@@ -96,10 +96,12 @@ describe("KeyTable", () => {
           assert.equal(table.size, map.size);
           assert.equal(table.marks, marked.size);
         }
-        // A page of lookups at once answers as one at a time (appended keys indexed first), held keys or not.
+        // A page of lookups at once, in two runs, answers as one at a time (appended keys indexed first), held keys or not.
         const asked = [...map.keys(), "absent", "k999"];
-        const places = new Int32Array(asked.length);
-        table.placesOf(asked, asked.length, places, new Int32Array(asked.length));
+        const places = new Int32Array(asked.length).fill(-2);
+        const hashes = new Int32Array(asked.length);
+        table.placesOf(asked, 0, asked.length >> 1, places, hashes);
+        table.placesOf(asked, asked.length >> 1, asked.length, places, hashes);
         for (const [i, k] of asked.entries()) assert.equal(places[i], table.placeOf(k), k);
         for (const k of map.keys()) assert.equal(table.marked(k), marked.has(k), k);
         assert.deepEqual([...table.entries()], [...map.entries()]);
