@@ -27,8 +27,12 @@ import { Subscriptions } from "../src/replicator/subscriptions.js";
 import { PAYLOAD_HEADROOM } from "../src/transport/types.js";
 import { decodeNodeReply, decodeNodeRequest, encodeNodeRequest, type FullState, type NodeReply, type NodeRequest } from "../src/wire/codec.js";
 
-const i = process.argv.indexOf("--keys");
-const keys = i < 0 ? 1_000_000 : Number(process.argv[i + 1]);
+/** The value given after `flag` on the command line, if the flag is there. */
+const option = (flag: string): string | undefined => {
+  const at = process.argv.indexOf(flag);
+  return at < 0 ? undefined : process.argv[at + 1];
+};
+const keys = Number(option("--keys") ?? 1_000_000);
 const MAX_PAYLOAD = 1024 * 1024; // nats-server's default
 
 const spent = { build: 0, decode: 0, merge: 0, pages: 0, bytes: 0 };
@@ -71,7 +75,7 @@ await holder.ae.sync("nobody", "manual");
 if (holder.ae.pendingRehash > 0) throw new Error("the holder has keys left to hash");
 
 const allocations = process.argv.includes("--alloc") ? await sampleAllocations() : undefined;
-const profileTo = process.argv.indexOf("--profile") < 0 ? undefined : process.argv[process.argv.indexOf("--profile") + 1];
+const profileTo = option("--profile");
 const profile = profileTo === undefined ? undefined : await profileCpu(profileTo);
 const started = cpuTimeMs();
 const faults0 = process.resourceUsage().minorPageFault;
