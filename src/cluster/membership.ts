@@ -511,6 +511,11 @@ export class MembershipTable {
     return entry === undefined ? undefined : view(entry, false);
   }
 
+  /** `member(node)?.incarnation` without the record: every received envelope asks. */
+  incarnationOf(node: string): number | undefined {
+    return node === this.self.node ? this.self.incarnation : this.peers.get(node)?.incarnation;
+  }
+
   /**
    * The oldest reachable member of `dataCenter` (default: this node's) in the agreed membership,
    * optionally among those with `role`; ties on start time go to the lowest node id. Undefined when

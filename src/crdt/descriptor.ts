@@ -47,6 +47,11 @@ export interface PruningCapability<T extends Crdt = Crdt> {
    */
   latestMarkerTime?(value: T): number;
   /**
+   * Whether any of `writers(value)` may be a fold id (writer-ids.ts `mayBeFoldId`), without that
+   * list: every merge of a received value asks (own-writer.ts). Without it, the list is made.
+   */
+  mayHoldFoldId?(value: T): boolean;
+  /**
    * Whether `value` records `id` at its top — a counter's slot, a causal context's entry, a map's
    * own context — cheap, as every write asks it (a key its node's fold took in holds the fold id).
    */

@@ -448,6 +448,12 @@ export class GCounter implements Crdt<GCounter> {
     return latest;
   }
 
+  /** Whether a writer id with a slot may be a fold id (writer-ids.ts `mayBeFoldId`); no list of the ids is made. */
+  mayHoldFoldId(): boolean {
+    const s = this.#slots;
+    return typeof s === "string" ? mayBeFoldId(s) : hasFoldId(s);
+  }
+
   /** The writer ids with a slot (Akka's `modifiedByNodes`). */
   get writers(): string[] {
     return this.nodes;
@@ -576,6 +582,7 @@ export const gcounterType: DataTypeDescriptor<GCounter, GCounterState> = {
     absorbRemoved: (v, marker, into, skip) => v.absorbRemoved(marker, into, skip),
     withoutMarkersBefore: (v, cutoffMs) => v.withoutMarkersBefore(cutoffMs),
     latestMarkerTime: (v) => v.latestMarkerTime(),
+    mayHoldFoldId: (v) => v.mayHoldFoldId(),
     holds: (v, id) => v.holds(id),
   },
 };

@@ -173,6 +173,7 @@ export const pncounterType: DataTypeDescriptor<PNCounter, PNCounterState> = {
     foldRetired: (v, writerId) => v.foldRetired(writerId),
     absorbRemoved: (v, marker, into, skip) => v.absorbRemoved(marker, into, skip),
     withoutMarkersBefore: (v, cutoffMs) => v.withoutMarkersBefore(cutoffMs),
+    mayHoldFoldId: (v) => v.increments.mayHoldFoldId() || v.decrements.mayHoldFoldId(),
     holds: (v, id) => v.increments.holds(id) || v.decrements.holds(id),
   },
 };

@@ -41,7 +41,8 @@ const MIN_ENTRIES = 16;
 
 /** One layout of the entries; a squeeze links the era it ended to the one it began. */
 interface Era {
-  squeezed: { removed: Int32Array; next: Era } | undefined;
+  /** `removed`: the ascending positions the squeeze removed; a number n: all of 0..n−1 (a `clear`). */
+  squeezed: { removed: Int32Array | number; next: Era } | undefined;
 }
 
 /** Where an iteration stands: a position in an era's layout. */
@@ -301,17 +302,25 @@ export class KeyTable<V> {
    */
   clear(): void {
     if (this.indexedTo < this.end) this.indexAppended(); // an appended key already there is dropped, as ever
-    if (this.end === 0) return;
-    const removed = new Int32Array(this.end);
-    for (let at = 0; at < this.end; at++) removed[at] = at;
-    this.keyAt.fill(undefined, 0, this.end);
-    this.valueAt.fill(undefined, 0, this.end);
-    this.markAt.fill(0, 0, this.end);
-    this.cells.fill(EMPTY);
+    const end = this.end;
+    if (end === 0) return;
+    // A few entries in a large index (the outbox's table after a burst, emptied at every flush):
+    // their own cells are emptied, not the whole index. Only without holes and deleted cells,
+    // which no entry leads to.
+    if (this.holes === 0 && this.occupied === end && 8 * end < this.cells.length) {
+      for (let at = 0; at < end; at++) {
+        let c = this.hashAt[at]! & this.mask;
+        while (this.cells[c] !== at + 1) c = (c + 1) & this.mask;
+        this.cells[c] = EMPTY;
+      }
+    } else this.cells.fill(EMPTY);
+    this.keyAt.fill(undefined, 0, end);
+    this.valueAt.fill(undefined, 0, end);
+    this.markAt.fill(0, 0, end);
     this.end = this.indexedTo = this.holes = this.occupied = this.markCount = 0;
     this.lastKey = undefined;
     this.lastAt = -1;
-    this.endEra(removed);
+    this.endEra(end);
   }
 
   private *walk<T>(out: (key: string, value: V) => T): Generator<T, undefined, undefined> {
@@ -448,15 +457,16 @@ export class KeyTable<V> {
   }
 
   /** Start a new era of the entries' layout, the ascending positions `removed` gone (see `step`). */
-  private endEra(removed: Int32Array): void {
+  private endEra(removed: Int32Array | number): void {
     const next: Era = { squeezed: undefined };
     this.era.squeezed = { removed, next };
     this.era = next;
   }
 }
 
-/** How many of the ascending positions in `removed` are below `at`. */
-function countBelow(removed: Int32Array, at: number): number {
+/** How many of the positions `removed` (see Era) are below `at`. */
+function countBelow(removed: Int32Array | number, at: number): number {
+  if (typeof removed === "number") return Math.min(at, removed);
   let lo = 0;
   let hi = removed.length;
   while (lo < hi) {

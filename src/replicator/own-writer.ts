@@ -56,7 +56,7 @@ export class OwnWriter {
    */
   afterMerge(key: string, kind: DataKind, before: Crdt, incoming: Crdt, merged: Crdt): Crdt {
     const pruning = dataTypes.get(kind)?.pruning;
-    if (pruning === undefined || !pruning.writers(incoming).some(mayBeFoldId)) return merged;
+    if (pruning === undefined || !(pruning.mayHoldFoldId?.(incoming) ?? pruning.writers(incoming).some(mayBeFoldId))) return merged;
     const after = pruning.writers(merged);
     const coverage = coverageOf(after);
     if (coverage === undefined) return merged;

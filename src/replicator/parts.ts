@@ -179,7 +179,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     incarnation,
     // Peers never publish more than maxPayload - PAYLOAD_HEADROOM (plus estimation slack).
     maxPayload: maxPayload - PAYLOAD_HEADROOM / 2,
-    incarnationOf: (origin) => heartbeater.table.member(origin)?.incarnation,
+    incarnationOf: (origin) => heartbeater.table.incarnationOf(origin),
     onUnknownIncarnation: (origin) => syncs.syncSoon(origin, 0),
     onSuspect: (origin) => syncs.syncSoon(origin, 0),
     stats,

@@ -7,11 +7,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { GCounter } from "../../src/crdt/gcounter.js";
+import { GCounter, gcounterType } from "../../src/crdt/gcounter.js";
 import { MVRegister } from "../../src/crdt/mv-register.js";
 import { ORSet } from "../../src/crdt/orset.js";
-import { PNCounter } from "../../src/crdt/pncounter.js";
-import { absorbedBy, coverageOf, coveredAmong, isCovered, isMarker, latestMarkerTime, markerFor, markerTime, parseWriter, supersededMarkers } from "../../src/crdt/writer-ids.js";
+import { PNCounter, pncounterType } from "../../src/crdt/pncounter.js";
+import { absorbedBy, coverageOf, coveredAmong, isCovered, isMarker, latestMarkerTime, markerFor, markerTime, mayBeFoldId, parseWriter, supersededMarkers } from "../../src/crdt/writer-ids.js";
 import { fcParams } from "./laws.js";
 
 describe("marker ids", () => {
@@ -98,6 +98,23 @@ describe("GCounter", () => {
     const onlyMarker = GCounter.fromState({ slots: [{ node: "x#9.9", value: 9 }] });
     assert.deepEqual(onlyMarker.writers, ["x#9.9"]);
     assert.equal(onlyMarker.latestMarkerTime(), markerTime("x#9.9"), "a lone slot that is a marker");
+  });
+
+  test("mayHoldFoldId: as its writer ids say (mayBeFoldId), lone slot or many, counters and both halves of a PNCounter", () => {
+    const ids = ["a~1", "b~2", "x^3", "y!4", "z#5.6", "plain"];
+    fc.assert(
+      fc.property(fc.subarray(ids), fc.subarray(ids), (up, down) => {
+        const gc = up.reduce((c, id, i) => c.increment(id, i + 1), GCounter.empty()).resetDelta();
+        assert.equal(gcounterType.pruning!.mayHoldFoldId!(gc), gc.writers.some(mayBeFoldId), JSON.stringify(gc.writers));
+        let pn = up.reduce((c, id, i) => c.increment(id, i + 1), PNCounter.empty());
+        pn = down.reduce((c, id, i) => c.decrement(id, i + 1), pn).resetDelta();
+        assert.equal(pncounterType.pruning!.mayHoldFoldId!(pn), pn.writers.some(mayBeFoldId), JSON.stringify(pn.writers));
+      }),
+      fcParams(),
+    );
+    assert.equal(GCounter.fromState({ slots: [{ node: "x#9.9", value: 9 }] }).mayHoldFoldId(), true, "a lone marker");
+    assert.equal(GCounter.empty().increment("x^3", 1).resetDelta().mayHoldFoldId(), true, "a lone fold id");
+    assert.equal(GCounter.empty().increment("a~1", 1).resetDelta().mayHoldFoldId(), false, "a lone writer id");
   });
 
   test("the node's own later fold drops an old marker without adding its amount", () => {
