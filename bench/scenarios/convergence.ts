@@ -6,6 +6,7 @@
  * processes, same rate and payload size: raw NATS publish → the last of N subscribers.
  */
 import { Key } from "../../src/index.js";
+import { messageBytes } from "../../src/wire/fast-encode.js";
 import type { BenchContext } from "../lib/context.js";
 import { INCREMENT, collectArrivals, nextTurn, node, nowNs, paced, raw, type Arrivals } from "../lib/node.js";
 import type { BenchWorker } from "../lib/procs.js";
@@ -97,7 +98,8 @@ export const convergenceWorker = {
     const send = new Float64Array(a.count + 1);
     const size = Math.max(4, a.size);
     await paced(a.rate, a.count, (seq) => {
-      const data = new Uint8Array(size); // a fresh buffer per message, as our outbox encodes one
+      const data = messageBytes(size); // a fresh buffer per message, as our outbox encodes one
+      data.fill(0, 4); // every byte written, as the outbox writes every byte of its
       data[0] = seq & 0xff;
       data[1] = (seq >>> 8) & 0xff;
       data[2] = (seq >>> 16) & 0xff;

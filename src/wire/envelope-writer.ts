@@ -13,6 +13,7 @@
  */
 import { dataTypes } from "../crdt/registry.js";
 import type { Crdt, DataKind } from "../crdt/types.js";
+import { messageBytes } from "./fast-encode.js";
 import type { DeltaEnvelope } from "./shapes.js";
 import { dataTypeOf } from "./states.js";
 import { varintSize, writeVarint } from "./varint.js";
@@ -62,7 +63,7 @@ export function writeDeltaEnvelope(head: EnvelopeHead, deltas: DeltaColumns): Ui
     start = end;
   }
 
-  const b = new Uint8Array(size);
+  const b = messageBytes(size);
   let p = ascii(b, 0, 0x0a, origin); // DeltaEnvelope.origin = 1
   p = u64(b, p, 0x10, incarnation); // incarnation = 2
   p = u64(b, p, 0x18, sequence); // sequence = 3
