@@ -6,39 +6,49 @@
 
 /*
  * A hash array mapped trie keyed by strings. Branches have 32 slots indexed by 5 bits of the
- * key's hash; leaves hold up to LEAF_MAX entries in small parallel arrays and split into a branch
- * when they grow past it (below 32 bits of hash leaves never split: they are collision buckets).
- * A persistent update copies the path from the root (≤ 7 arrays of ≤ 32 slots). A transient
+ * key's hash; leaves hold up to LEAF_MAX entries and split into a branch when they grow past it
+ * (past the hash's 30 bits leaves never split: they are collision buckets). A persistent update
+ * copies the path from the root (≤ 6 arrays of ≤ 32 slots, and a leaf). A transient
  * (`PMap.build` / `mutate`) owns the nodes it copied and updates them in place, so a batch of n
  * updates costs O(n) node copies at most, not O(n log n).
+ *
+ * A leaf is one flat array, `[owner, hash0, key0, value0, hash1, key1, value1, …]`, made exactly
+ * as long as it needs: at a million entries most leaves hold one or two (the fan-out of the last
+ * split), and a leaf as an object over three arrays, each copied with a push's spare room, was
+ * ~300 of the ~440 bytes an ORSet element took. Hashes are 30 bits, so that they stay small
+ * integers in a generic array (a number past 2^30 there is a heap object of its own).
  */
 import { InvalidArgumentError } from "../errors.js";
 
 const SHIFT = 5;
 const MASK = 31;
 const LEAF_MAX = 16;
+/** Bits of a key's hash (see the comment above): a leaf at this depth has none left to split by. */
+const HASH_BITS = 30;
 
 type Owner = object;
 
-interface Leaf<V> {
-  readonly leaf: true;
-  owner: Owner | null;
-  hashes: number[];
-  keys: string[];
-  values: V[];
-}
+/** `[owner, hash, key, value, hash, key, value, …]` (see the comment above); a value may be anything. */
+type Leaf = unknown[];
 
 interface Branch<V> {
-  readonly leaf: false;
   owner: Owner | null;
   children: (PNode<V> | undefined)[];
 }
 
-type PNode<V> = Leaf<V> | Branch<V>;
+type PNode<V> = Leaf | Branch<V>;
 
-const EMPTY_LEAF: Leaf<never> = { leaf: true, owner: null, hashes: [], keys: [], values: [] };
+/** Entry i of a leaf is at ENTRY + STRIDE * i: its hash, key and value. */
+const ENTRY = 1;
+const STRIDE = 3;
 
-/** FNV-1a over UTF-16 code units, 32 bits. Internal only: never leaves the process. */
+const EMPTY_LEAF: Leaf = Object.freeze([null]) as Leaf;
+
+function isLeaf<V>(node: PNode<V>): node is Leaf {
+  return Array.isArray(node);
+}
+
+/** FNV-1a over UTF-16 code units, avalanched, 30 bits. Internal only: never leaves the process. */
 function hashString(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
@@ -49,14 +59,13 @@ function hashString(s: string): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  return h >>> 0;
+  return h & 0x3fffffff;
 }
 
 function pget<V>(node: PNode<V>, shift: number, hash: number, key: string): V | undefined {
   for (;;) {
-    if (node.leaf) {
-      const { keys, hashes } = node;
-      for (let i = 0; i < keys.length; i++) if (hashes[i] === hash && keys[i] === key) return node.values[i];
+    if (isLeaf(node)) {
+      for (let i = ENTRY; i < node.length; i += STRIDE) if (node[i] === hash && node[i + 1] === key) return node[i + 2] as V;
       return undefined;
     }
     const child = node.children[(hash >>> shift) & MASK];
@@ -76,37 +85,45 @@ function pset<V>(
   owner: Owner | null,
   added: { v: boolean },
 ): PNode<V> {
-  if (node.leaf) {
-    const { keys, hashes } = node;
-    for (let i = 0; i < keys.length; i++) {
-      if (hashes[i] === hash && keys[i] === key) {
-        if (node.values[i] === value) return node;
+  if (isLeaf(node)) {
+    for (let i = ENTRY; i < node.length; i += STRIDE) {
+      if (node[i] === hash && node[i + 1] === key) {
+        if (node[i + 2] === value) return node;
         const out = editableLeaf(node, owner);
-        out.values[i] = value;
+        out[i + 2] = value;
         return out;
       }
     }
     added.v = true;
-    if (keys.length < LEAF_MAX || shift >= 32) {
-      const out = editableLeaf(node, owner);
-      out.hashes.push(hash);
-      out.keys.push(key);
-      out.values.push(value);
+    if (node.length < ENTRY + STRIDE * LEAF_MAX || shift >= HASH_BITS) {
+      if (owner !== null && node[0] === owner) {
+        node.push(hash, key, value);
+        return node;
+      }
+      // A copy made one entry longer at once: a copy then a push would keep spare room.
+      const n = node.length;
+      const out: Leaf = new Array(n + STRIDE);
+      out[0] = owner;
+      for (let i = ENTRY; i < n; i++) out[i] = node[i];
+      out[n] = hash;
+      out[n + 1] = key;
+      out[n + 2] = value;
       return out;
     }
     // Split the full leaf into a branch at this level.
-    const branch: Branch<V> = { leaf: false, owner, children: new Array(32).fill(undefined) };
+    const branch: Branch<V> = { owner, children: new Array(32).fill(undefined) };
     const ignore = { v: false };
-    for (let i = 0; i < keys.length; i++) {
-      const idx = (hashes[i]! >>> shift) & MASK;
-      branch.children[idx] = pset(branch.children[idx] ?? (EMPTY_LEAF as Leaf<V>), shift + SHIFT, hashes[i]!, keys[i]!, node.values[i]!, owner, ignore);
+    for (let i = ENTRY; i < node.length; i += STRIDE) {
+      const h = node[i] as number;
+      const idx = (h >>> shift) & MASK;
+      branch.children[idx] = pset(branch.children[idx] ?? EMPTY_LEAF, shift + SHIFT, h, node[i + 1] as string, node[i + 2] as V, owner, ignore);
     }
     const idx = (hash >>> shift) & MASK;
-    branch.children[idx] = pset(branch.children[idx] ?? (EMPTY_LEAF as Leaf<V>), shift + SHIFT, hash, key, value, owner, ignore);
+    branch.children[idx] = pset(branch.children[idx] ?? EMPTY_LEAF, shift + SHIFT, hash, key, value, owner, ignore);
     return branch;
   }
   const idx = (hash >>> shift) & MASK;
-  const child = node.children[idx] ?? (EMPTY_LEAF as Leaf<V>);
+  const child = node.children[idx] ?? EMPTY_LEAF;
   const next = pset(child, shift + SHIFT, hash, key, value, owner, added);
   if (next === child) return node;
   const out = editableBranch(node, owner);
@@ -123,16 +140,18 @@ function pdelete<V>(
   owner: Owner | null,
   removed: { v: boolean },
 ): PNode<V> | undefined {
-  if (node.leaf) {
-    const { keys, hashes } = node;
-    for (let i = 0; i < keys.length; i++) {
-      if (hashes[i] === hash && keys[i] === key) {
+  if (isLeaf(node)) {
+    for (let i = ENTRY; i < node.length; i += STRIDE) {
+      if (node[i] === hash && node[i + 1] === key) {
         removed.v = true;
-        if (keys.length === 1) return undefined;
-        const out = editableLeaf(node, owner);
-        out.hashes.splice(i, 1);
-        out.keys.splice(i, 1);
-        out.values.splice(i, 1);
+        if (node.length === ENTRY + STRIDE) return undefined;
+        if (owner !== null && node[0] === owner) {
+          node.splice(i, STRIDE);
+          return node;
+        }
+        const out: Leaf = new Array(node.length - STRIDE);
+        out[0] = owner;
+        for (let j = ENTRY, o = ENTRY; j < node.length; j++) if (j < i || j >= i + STRIDE) out[o++] = node[j];
         return out;
       }
     }
@@ -149,19 +168,21 @@ function pdelete<V>(
   return out;
 }
 
-function editableLeaf<V>(node: Leaf<V>, owner: Owner | null): Leaf<V> {
-  if (owner !== null && node.owner === owner) return node;
-  return { leaf: true, owner, hashes: node.hashes.slice(), keys: node.keys.slice(), values: node.values.slice() };
+function editableLeaf(node: Leaf, owner: Owner | null): Leaf {
+  if (owner !== null && node[0] === owner) return node;
+  const out = node.slice();
+  out[0] = owner;
+  return out;
 }
 
 function editableBranch<V>(node: Branch<V>, owner: Owner | null): Branch<V> {
   if (owner !== null && node.owner === owner) return node;
-  return { leaf: false, owner, children: node.children.slice() };
+  return { owner, children: node.children.slice() };
 }
 
 function peach<V>(node: PNode<V>, fn: (value: V, key: string) => void): void {
-  if (node.leaf) {
-    for (let i = 0; i < node.keys.length; i++) fn(node.values[i]!, node.keys[i]!);
+  if (isLeaf(node)) {
+    for (let i = ENTRY; i < node.length; i += STRIDE) fn(node[i + 2] as V, node[i + 1] as string);
     return;
   }
   for (const child of node.children) if (child !== undefined) peach(child, fn);
@@ -169,8 +190,8 @@ function peach<V>(node: PNode<V>, fn: (value: V, key: string) => void): void {
 
 /** Entries of `node` in trie order, as a generator (so a caller can stop and resume a walk). */
 function* pentries<V>(node: PNode<V>): Generator<[string, V]> {
-  if (node.leaf) {
-    for (let i = 0; i < node.keys.length; i++) yield [node.keys[i]!, node.values[i]!];
+  if (isLeaf(node)) {
+    for (let i = ENTRY; i < node.length; i += STRIDE) yield [node[i + 1] as string, node[i + 2] as V];
     return;
   }
   for (const child of node.children) if (child !== undefined) yield* pentries(child);
@@ -183,14 +204,14 @@ function* pentries<V>(node: PNode<V>): Generator<[string, V]> {
  */
 function pdiff<V>(a: PNode<V> | undefined, b: PNode<V> | undefined, fn: (key: string, before: V | undefined, after: V | undefined) => void): void {
   if (a === b) return;
-  if (a !== undefined && b !== undefined && !a.leaf && !b.leaf) {
+  if (a !== undefined && b !== undefined && !isLeaf(a) && !isLeaf(b)) {
     for (let i = 0; i < 32; i++) pdiff(a.children[i], b.children[i], fn);
     return;
   }
   const before = new Map<string, V>();
-  if (a !== undefined) peach(a, (v, k) => before.set(k, v));
+  if (a !== undefined) peach(a, (v: V, k) => before.set(k, v));
   if (b !== undefined) {
-    peach(b, (v, k) => {
+    peach(b, (v: V, k) => {
       const old = before.get(k);
       before.delete(k);
       if (old !== v) fn(k, old, v);
@@ -316,7 +337,7 @@ export class TransientMap<V> {
     const owner = this.live();
     const removed = { v: false };
     const root = pdelete(this.#root, 0, hashString(key), key, owner, removed);
-    this.#root = root ?? (EMPTY_LEAF as Leaf<V>);
+    this.#root = root ?? EMPTY_LEAF;
     if (removed.v) this.#size--;
   }
 
