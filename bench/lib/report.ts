@@ -541,8 +541,21 @@ export function render(r: BenchResults): Rendered {
     out.push("");
     out.push(
       table(
-        ["elements", "longest step writer (delay)", "longest step peer (delay)", "longest GC writer / peer", "update()", "hash per change", "full rehash (baseline)", "baseline / now", "first digest (sliced)"],
-        [[short(b.elements), `${ms(b.stepCpuMs.writer)} (${ms(b.maxStallMs.writer)})`, `${ms(b.stepCpuMs.peer)} (${ms(b.maxStallMs.peer)})`, b.maxGcMs === undefined ? "—" : `${ms(b.maxGcMs.writer)} / ${ms(b.maxGcMs.peer)}`, ms(b.updateMs), ms(b.incrementalHashMs), ms(b.fullRehashMs), `${Math.round(b.speedup)}×`, ms(b.firstDigestMs)]],
+        ["elements", "longest step writer (delay)", "longest step peer (delay)", "longest GC writer / peer", "heap per element writer / peer", "update()", "hash per change", "full rehash (baseline)", "baseline / now", "first digest (sliced)"],
+        [
+          [
+            short(b.elements),
+            `${ms(b.stepCpuMs.writer)} (${ms(b.maxStallMs.writer)})`,
+            `${ms(b.stepCpuMs.peer)} (${ms(b.maxStallMs.peer)})`,
+            b.maxGcMs === undefined ? "—" : `${ms(b.maxGcMs.writer)} / ${ms(b.maxGcMs.peer)}`,
+            b.heapBytesPerElement === undefined ? "—" : `${Math.round(b.heapBytesPerElement.writer)} B / ${Math.round(b.heapBytesPerElement.peer)} B`,
+            ms(b.updateMs),
+            ms(b.incrementalHashMs),
+            ms(b.fullRehashMs),
+            `${Math.round(b.speedup)}×`,
+            ms(b.firstDigestMs),
+          ],
+        ],
       ),
     );
     out.push("");

@@ -48,6 +48,12 @@ export interface BigSetResult {
   /** Build time of the set on the writer, and until the peer held all of it (s). */
   buildSeconds: number;
   peerSeconds: number;
+  /**
+   * Heap (and array buffers) per element on each replica once the changes are done, over what it
+   * held before the set: the set, its digest's per-element sums, everything it brought. Measured
+   * after the change window (its full collections would otherwise decide when the next one comes).
+   */
+  heapBytesPerElement?: { writer: number; peer: number };
 }
 
 const KEY = Key.orset<string>("big-set");
@@ -168,6 +174,7 @@ export async function runBigSet(ctx: BenchContext): Promise<BigSetResult> {
   await peer!.call("node.start", { url: server.url, nodeId: "peer" });
   await writer!.call("node.waitMembers", { count: 2 });
   await peer!.call("node.waitMembers", { count: 2 });
+  const heap0 = { writer: await writer!.call<number>("node.heap"), peer: await peer!.call<number>("node.heap") };
 
   ctx.progress.step(`building a ${elements.toLocaleString("en")}-element ORSet on the writer, replicated to the peer over NATS`, ctx.full ? 120_000 : 25_000);
   const t0 = nowNs();
@@ -194,6 +201,10 @@ export async function runBigSet(ctx: BenchContext): Promise<BigSetResult> {
   const maxGcMs = { writer: w.maxGcMs, peer: p.maxGcMs };
   const maxStallMs = { writer: w.maxMs, peer: p.maxMs };
   const stepCpuMs = { writer: w.stepCpuMs, peer: p.stepCpuMs };
+  const heapBytesPerElement = {
+    writer: ((await writer!.call<number>("node.heap")) - heap0.writer) / elements,
+    peer: ((await peer!.call<number>("node.heap")) - heap0.peer) / elements,
+  };
 
   ctx.progress.step("hash costs on the writer's set: incremental vs the full rehash (baseline)", ctx.full ? 60_000 : 10_000);
   const costs = await writer!.call<{ firstDigestMs: number; incrementalHashMs: number; fullRehashMs: number }>("bigset.hashCosts", { runs: ctx.runs });
@@ -208,11 +219,13 @@ export async function runBigSet(ctx: BenchContext): Promise<BigSetResult> {
     speedup: costs.fullRehashMs / costs.incrementalHashMs,
     buildSeconds,
     peerSeconds,
+    heapBytesPerElement,
   };
   ctx.progress.note(
     `big set (${elements.toLocaleString("en")}): longest synchronous step writer ${stepCpuMs.writer.toFixed(1)} ms, peer ${stepCpuMs.peer.toFixed(1)} ms (goal < ${STALL_GOAL_MS}); ` +
       `max event-loop delay writer ${maxStallMs.writer.toFixed(1)} ms, peer ${maxStallMs.peer.toFixed(1)} ms; ` +
       `longest GC writer ${maxGcMs.writer.toFixed(1)} ms, peer ${maxGcMs.peer.toFixed(1)} ms; ` +
+      `heap per element writer ${Math.round(heapBytesPerElement.writer)} B, peer ${Math.round(heapBytesPerElement.peer)} B; ` +
       `hash per change ${(costs.incrementalHashMs * 1000).toFixed(0)} µs vs full rehash ${costs.fullRehashMs.toFixed(0)} ms (${Math.round(result.speedup)}×)`,
   );
   return result;

@@ -10,7 +10,8 @@
  * (past the hash's 30 bits leaves never split: they are collision buckets). A persistent update
  * copies the path from the root (≤ 6 arrays of ≤ 32 slots, and a leaf). A transient
  * (`PMap.build` / `mutate`) owns the nodes it copied and updates them in place, so a batch of n
- * updates costs O(n) node copies at most, not O(n log n).
+ * updates costs O(n) node copies at most, not O(n log n); a leaf it adds to or removes from is
+ * still copied, at its new length (a few entries: a push or splice in place keeps spare room).
  *
  * A leaf is one flat array, `[owner, hash0, key0, value0, hash1, key1, value1, …]`, made exactly
  * as long as it needs: at a million entries most leaves hold one or two (the fan-out of the last
@@ -96,11 +97,8 @@ function pset<V>(
     }
     added.v = true;
     if (node.length < ENTRY + STRIDE * LEAF_MAX || shift >= HASH_BITS) {
-      if (owner !== null && node[0] === owner) {
-        node.push(hash, key, value);
-        return node;
-      }
-      // A copy made one entry longer at once: a copy then a push would keep spare room.
+      // A copy made one entry longer at once, also in a transient (which would push into a leaf it
+      // owns): a push keeps spare room, and a leaf holds a few entries (~50 words of copying).
       const n = node.length;
       const out: Leaf = new Array(n + STRIDE);
       out[0] = owner;
@@ -145,10 +143,6 @@ function pdelete<V>(
       if (node[i] === hash && node[i + 1] === key) {
         removed.v = true;
         if (node.length === ENTRY + STRIDE) return undefined;
-        if (owner !== null && node[0] === owner) {
-          node.splice(i, STRIDE);
-          return node;
-        }
         const out: Leaf = new Array(node.length - STRIDE);
         out[0] = owner;
         for (let j = ENTRY, o = ENTRY; j < node.length; j++) if (j < i || j >= i + STRIDE) out[o++] = node[j];
