@@ -33,7 +33,7 @@ export interface BigSetResult {
   maxStallMs: { writer: number; peer: number };
   /** The most CPU time the process used within one gap between 1 ms ticks (ms): its longest synchronous step, or more. */
   stepCpuMs: { writer: number; peer: number };
-  /** The longest garbage collection (ms) on each replica while the changes ran (a heap of GBs). */
+  /** The longest garbage collection (ms) on each replica while the changes ran (a heap of ~0.3–0.6 GB). */
   maxGcMs: { writer: number; peer: number };
   /** The writer's `update` call per change, median (ms). */
   updateMs: number;
