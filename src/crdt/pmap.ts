@@ -16,8 +16,9 @@
  * A leaf is one flat array, `[owner, hash0, key0, value0, hash1, key1, value1, …]`, made exactly
  * as long as it needs: at a million entries most leaves hold one or two (the fan-out of the last
  * split), and a leaf as an object over three arrays, each copied with a push's spare room, was
- * ~300 of the ~440 bytes an ORSet element took. Hashes are 30 bits, so that they stay small
- * integers in a generic array (a number past 2^30 there is a heap object of its own).
+ * most of the ~1,000 bytes an element of a million-element ORSet took (~320 now). Hashes are 30
+ * bits, so that they stay small integers in a generic array (past 2^30 a number there is a heap
+ * object of its own).
  */
 import { InvalidArgumentError } from "../errors.js";
 
