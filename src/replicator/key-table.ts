@@ -261,10 +261,7 @@ export class KeyTable<V> {
       this.markAt[at] = 0;
       this.markCount--;
     }
-    const cells = this.cells;
-    let c = this.lastHash & this.mask;
-    while (cells[c] !== at + 1) c = (c + 1) & this.mask;
-    cells[c] = DELETED;
+    this.cells[this.cellOf(at, this.lastHash)] = DELETED;
     this.keyAt[at] = undefined;
     this.valueAt[at] = undefined;
     this.holes++;
@@ -308,11 +305,7 @@ export class KeyTable<V> {
     // their own cells are emptied, not the whole index. Only without holes and deleted cells,
     // which no entry leads to.
     if (this.holes === 0 && this.occupied === end && 8 * end < this.cells.length) {
-      for (let at = 0; at < end; at++) {
-        let c = this.hashAt[at]! & this.mask;
-        while (this.cells[c] !== at + 1) c = (c + 1) & this.mask;
-        this.cells[c] = EMPTY;
-      }
+      for (let at = 0; at < end; at++) this.cells[this.cellOf(at, this.hashAt[at]!)] = EMPTY;
     } else this.cells.fill(EMPTY);
     this.keyAt.fill(undefined, 0, end);
     this.valueAt.fill(undefined, 0, end);
@@ -395,6 +388,13 @@ export class KeyTable<V> {
     const marks = new Uint8Array(length);
     marks.set(this.markAt);
     this.markAt = marks;
+  }
+
+  /** The index cell holding entry `at` (indexed, of hash `hash`). */
+  private cellOf(at: number, hash: number): number {
+    let c = hash & this.mask;
+    while (this.cells[c] !== at + 1) c = (c + 1) & this.mask;
+    return c;
   }
 
   /** The first free cell on `hash`'s probe path (a DELETED one is reused). */
