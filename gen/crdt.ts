@@ -323,6 +323,10 @@ export interface DigestRequest {
   bucket: number;
   /** a range page (level 3): the most it may hold; 0 (or an older requester): the replier's limit */
   pageBytes: number;
+  /** a range page (level 3) in the replier's own order from resume_at on, not leaf by leaf (an older replier ignores it) */
+  storeOrder: boolean;
+  /** with store_order: where the replier's previous page said to go on (0: the start) */
+  resumeAt: number;
 }
 
 export interface DigestReply {
@@ -338,6 +342,10 @@ export interface DigestReply {
   wanted: string[];
   /** groups holding a key whose hash the replier is still computing: ask again shortly */
   hashing: number[];
+  /** a store-order range page: where the next page goes on (0: the range is done) */
+  resumeAt: number;
+  /** a store-order range page: how many positions the replier's order has (the pull's progress) */
+  positions: number;
 }
 
 /** Full states of some keys, for repair, join and read replies. */
@@ -2349,7 +2357,7 @@ export const KeyHash: MessageFns<KeyHash> = {
 };
 
 function createBaseDigestRequest(): DigestRequest {
-  return { from: "", level: 0, buckets: [], keys: [], bucket: 0, pageBytes: 0 };
+  return { from: "", level: 0, buckets: [], keys: [], bucket: 0, pageBytes: 0, storeOrder: false, resumeAt: 0 };
 }
 
 export const DigestRequest: MessageFns<DigestRequest> = {
@@ -2371,6 +2379,12 @@ export const DigestRequest: MessageFns<DigestRequest> = {
     }
     if (message.pageBytes !== 0) {
       writer.uint32(48).uint32(message.pageBytes);
+    }
+    if (message.storeOrder !== false) {
+      writer.uint32(56).bool(message.storeOrder);
+    }
+    if (message.resumeAt !== 0) {
+      writer.uint32(64).uint32(message.resumeAt);
     }
     return writer;
   },
@@ -2436,6 +2450,22 @@ export const DigestRequest: MessageFns<DigestRequest> = {
             message.pageBytes = reader.uint32();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.storeOrder = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.resumeAt = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2450,7 +2480,7 @@ export const DigestRequest: MessageFns<DigestRequest> = {
 };
 
 function createBaseDigestReply(): DigestReply {
-  return { differing: [], keys: [], state: undefined, wanted: [], hashing: [] };
+  return { differing: [], keys: [], state: undefined, wanted: [], hashing: [], resumeAt: 0, positions: 0 };
 }
 
 export const DigestReply: MessageFns<DigestReply> = {
@@ -2477,6 +2507,12 @@ export const DigestReply: MessageFns<DigestReply> = {
         writer.uint32(v);
       }
       writer.join();
+    }
+    if (message.resumeAt !== 0) {
+      writer.uint32(48).uint32(message.resumeAt);
+    }
+    if (message.positions !== 0) {
+      writer.uint32(56).uint32(message.positions);
     }
     return writer;
   },
@@ -2553,6 +2589,22 @@ export const DigestReply: MessageFns<DigestReply> = {
             }
 
             break;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.resumeAt = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.positions = reader.uint32();
+            continue;
           }
         }
         if ((tag & 7) === 4 || tag === 0) {

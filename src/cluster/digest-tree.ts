@@ -67,9 +67,10 @@ export class DigestTree {
   // Map per leaf (entry, heap bigint, table). A leaf's slots are chained (listing a leaf walks its
   // chain; see `next`). A key's slot is found through an open-addressing
   // index (linear probing) on its FNV hash: a few array reads at any size, where walking a chain
-  // would cost a cache miss per entry of the leaf (~150 at 10 M keys). Each slot keeps 16 bits of
-  // its key's FNV: a probe compares them before touching the key string (a cache miss, then a
-  // string compare, on every occupied cell a probe passes), at 2 bytes a key.
+  // would cost a cache miss per entry of the leaf (~150 at 10 M keys). Each slot keeps its key's
+  // leaf (16 bits of its FNV): a probe compares them before touching the key string (a cache miss,
+  // then a string compare, on every occupied cell a probe passes), and a listing in slot order
+  // (`listSlots`) knows each key's group without hashing it, at 2 bytes a key.
   private readonly heads = new Int32Array(LEAVES).fill(NONE);
   /** Slot → key ("" when free); as long as the typed slot arrays (pushing to millions copies it again and again). */
   private keys: string[];
@@ -139,10 +140,10 @@ export class DigestTree {
       fnvs[slot] = fnv;
       tree.keys[slot] = key;
       tree.places[slot] = NO_PLACE;
-      tree.tags[slot] = fnv;
+      const leaf = foldToLeaf(fnv);
+      tree.tags[slot] = leaf;
       tree.halves[2 * slot + LOW] = lo;
       tree.halves[2 * slot + 1 - LOW] = hi;
-      const leaf = foldToLeaf(fnv);
       tree.next[slot] = tree.heads[leaf]!;
       tree.heads[leaf] = slot;
       leafHalves[2 * leaf + LOW]! ^= lo;
@@ -276,7 +277,7 @@ export class DigestTree {
     this.index[~cell] = slot;
     this.keys[slot] = key;
     this.places[slot] = place;
-    this.tags[slot] = fnv;
+    this.tags[slot] = leaf;
     this.halves[2 * slot] = 0;
     this.halves[2 * slot + 1] = 0;
     this.next[slot] = this.heads[leaf]!;
@@ -337,10 +338,11 @@ export class DigestTree {
   private cellOf(fnv: number, key: string): number {
     const index = this.index;
     const mask = index.length - 1;
+    const tag = foldToLeaf(fnv);
     for (let cell = this.home(fnv); ; cell = (cell + 1) & mask) {
       const slot = index[cell]!;
       if (slot === NONE) return ~cell;
-      if (this.tags[slot] === (fnv & 0xffff) && this.keys[slot] === key) return cell;
+      if (this.tags[slot] === tag && this.keys[slot] === key) return cell;
     }
   }
 
@@ -459,15 +461,43 @@ export class DigestTree {
   listLeaf(leaf: number, out: LeafList): void {
     checkIndex(leaf, LEAVES, "leaf");
     let n = 0;
-    for (let slot = this.heads[leaf]!; slot !== NONE; slot = this.next[slot]!, n++) {
-      if (n === out.keys.length) out.grow();
-      out.keys[n] = this.keys[slot]!;
-      out.places[n] = this.places[slot]!;
-      out.slots[n] = slot;
-      out.hashes[2 * n] = this.halves[2 * slot + LOW]!;
-      out.hashes[2 * n + 1] = this.halves[2 * slot + 1 - LOW]!;
+    for (let slot = this.heads[leaf]!; slot !== NONE; slot = this.next[slot]!) this.listAt(slot, out, n++);
+    out.count = n;
+  }
+
+  /** How far `listSlots` goes: the slots handed out so far (free ones among them). */
+  get positions(): number {
+    return this.used;
+  }
+
+  /**
+   * A store-order bulk-pull page's entries (see anti-entropy's RANGE_LEVEL): those of slots `from`
+   * on, in slot order, whose group `groups` marks (non-zero), at most `max`, into `out` (reused);
+   * returns the slot to go on from (`positions` or more: none left). Slots come in about the order
+   * the keys (and their values) were made, so a listing reads memory in turn where leaf by leaf it
+   * read it at random. A key keeps its slot until deleted: a listing resumed later misses only
+   * keys added meanwhile to a slot before it (a deleted key's).
+   */
+  listSlots(from: number, groups: Uint8Array, max: number, out: LeafList): number {
+    if (!Number.isInteger(from) || from < 0) throw new InvalidArgumentError(`a slot listing must start at an integer ≥ 0, got ${String(from)}`);
+    let n = 0;
+    let slot = from;
+    for (; slot < this.used && n < max; slot++) {
+      if (this.next[slot]! < NONE || groups[this.tags[slot]! >>> 8] === 0) continue; // free, or not asked for
+      this.listAt(slot, out, n++);
     }
     out.count = n;
+    return slot;
+  }
+
+  /** Put `slot`'s entry into `out` as its `n`-th. */
+  private listAt(slot: number, out: LeafList, n: number): void {
+    if (n === out.keys.length) out.grow();
+    out.keys[n] = this.keys[slot]!;
+    out.places[n] = this.places[slot]!;
+    out.slots[n] = slot;
+    out.hashes[2 * n] = this.halves[2 * slot + LOW]!;
+    out.hashes[2 * n + 1] = this.halves[2 * slot + 1 - LOW]!;
   }
 
   /** Record a new place for the key listed at `slot` (see `LeafList.slots`: valid until the tree changes). */

@@ -58,6 +58,12 @@ export const FETCH_LEVEL = 2;
  * in that leaf. The reply's `state` holds the values and tombstones, `keys` every key sent (in
  * order, with the replier's entry hash, 0 when it has none yet) and `differing` the leaf to go on
  * from ([] when the range is done).
+ *
+ * With `storeOrder` the replier lists the groups' keys in its own order instead (its digest tree's
+ * slots: about the order it made them, so it reads its memory in turn), from `resumeAt` on, and
+ * the reply's `resumeAt` says where the next page goes on (absent: done), out of `positions`. A
+ * position means something only to the replier that gave it, so such a stream keeps to one
+ * replier. An older replier ignores `storeOrder` and answers leaf by leaf, from `bucket`.
  */
 export const RANGE_LEVEL = 3;
 
@@ -67,6 +73,8 @@ const BULK_KEYS_PER_GROUP = 8;
 export const EXPECT_FACTOR = 32;
 /** Concurrent range streams of a bulk pull (the peer encodes a page while we merge another). */
 const RANGE_STREAMS = 3;
+/** Entries a store-order page lists at a time (their values are read together, see addLeaf). */
+const SLOT_RUN = 256;
 /**
  * A range stream's first page holds at most this much, each next one twice the last, up to the
  * reply budget: the joiner idles until a page comes, and a full one takes the peer tens of ms to
@@ -136,6 +144,7 @@ export class AntiEntropy {
 
   constructor(private readonly o: AntiEntropyOptions) {
     this.digests = new StoreDigest(o.store, o.clock, (error) => o.onError?.(error), o.restored);
+    this.pageWriter = new RangePageWriter(o.nodeId);
   }
 
   private get tree(): StoreDigest["tree"] {
@@ -254,7 +263,9 @@ export class AntiEntropy {
     this.digests.refreshForAnswer();
     let after: string | undefined = request.keys[0]?.key;
     const budget = Math.min(this.budget(), Math.max(FIRST_PAGE_BYTES, request.pageBytes ?? Infinity));
-    const page = new RangePageWriter(this.o.nodeId);
+    const page = this.pageWriter;
+    page.reset();
+    if (request.storeOrder === true) return this.storeOrderPage(page, groups, request.resumeAt ?? 0, budget, largeTo);
     const list = this.leafList;
     const large: { key: string; value: Crdt }[] = [];
     for (let leaf = start; leaf < LEAVES; leaf++, after = undefined) {
@@ -270,37 +281,66 @@ export class AntiEntropy {
       let sorted = after !== undefined;
       if (sorted) list.sortByKey();
       const mark = page.checkpoint();
-      let full = this.addLeaf(page, list, after, budget, largeTo, sorted ? undefined : large);
+      let full = this.addLeaf(page, list, after, budget, largeTo, sorted ? undefined : large) < list.count;
       if (full && !sorted) {
         page.rewind(mark);
         large.length = 0;
         list.sortByKey();
         sorted = true;
-        full = this.addLeaf(page, list, undefined, budget, largeTo, undefined);
+        full = this.addLeaf(page, list, undefined, budget, largeTo, undefined) < list.count;
       }
-      for (const { key, value } of large) this.sendLarge(largeTo, this.largeEntry(key, value));
-      large.length = 0;
+      this.sendLargeOnes(large, largeTo);
       if (full) return page.finish(leaf);
     }
     return page.finish(undefined);
+  }
+
+  /**
+   * A store-order page (see RANGE_LEVEL): the entries of `groups` in the digest tree's slot order
+   * (DigestTree.listSlots) from position `from` on, as many as fit `budget`, and where the next
+   * page goes on. Slots are in about the order the keys and values were made, so the page reads
+   * memory in turn: leaf by leaf, every key's reads were cache misses (most of a page's cost in a
+   * store of millions of keys).
+   */
+  private storeOrderPage(page: RangePageWriter, groups: Uint8Array, from: number, budget: number, largeTo: string | undefined): Uint8Array {
+    const tree = this.tree;
+    const list = this.leafList;
+    const large: { key: string; value: Crdt }[] = [];
+    for (let at = from; ; ) {
+      const next = tree.listSlots(at, groups, SLOT_RUN, list);
+      const stop = this.addLeaf(page, list, undefined, budget, largeTo, large);
+      this.sendLargeOnes(large, largeTo);
+      // Where a page stops, the next begins: the first entry it left out (never the first slot listed, as a page holds a key at least).
+      if (stop < list.count) return page.finish(undefined, { at: list.slots[stop]!, positions: tree.positions });
+      if (next >= tree.positions) return page.finish(undefined, { at: 0, positions: tree.positions });
+      at = next;
+    }
+  }
+
+  /** Send (and forget) the values too large for any message that a page named (see addLeaf's `large`). */
+  private sendLargeOnes(large: { key: string; value: Crdt }[], largeTo: string | undefined): void {
+    for (const { key, value } of large) this.sendLarge(largeTo, this.largeEntry(key, value));
+    large.length = 0;
   }
 
   private largeEntry(key: string, value: Crdt): CrdtDelta {
     return { key, kind: value.kind, originNode: this.o.nodeId, value, data: encodeValue(value) };
   }
 
-  /** Scratch for `rangePage` (synchronous: one at a time): a leaf's keys, and their values (addLeaf). */
+  /** Scratch for `rangePage` (synchronous: one at a time): the page, a leaf's keys, and their values (addLeaf). */
+  private readonly pageWriter: RangePageWriter;
   private readonly leafList = new LeafList();
   private readonly leafValues: (Crdt | undefined)[] = [];
   /** What addLeaf's first pass read, kept so that the reads are not optimized away (read by nothing). */
   touched = 0;
 
   /**
-   * Add `list`'s entries (those after the key `after`) to `page`; true when the page is past
-   * `budget` bytes (the entry that overflowed it taken out again). A value too large for any message goes by the
-   * direct path to `largeTo`, or, with `large`, into it (the caller sends it once the leaf stays).
+   * Add `list`'s entries (those after the key `after`) to `page` until it is past `budget` bytes
+   * (the entry that overflowed it taken out again); returns the index of that entry (`list.count`:
+   * all went in). A value too large for any message goes by the direct path to `largeTo`, or,
+   * with `large`, into it (the caller sends it once the entries stay).
    */
-  private addLeaf(page: RangePageWriter, list: LeafList, after: string | undefined, budget: number, largeTo: string | undefined, large: { key: string; value: Crdt }[] | undefined): boolean {
+  private addLeaf(page: RangePageWriter, list: LeafList, after: string | undefined, budget: number, largeTo: string | undefined, large: { key: string; value: Crdt }[] | undefined): number {
     const store = this.o.store;
     // Nothing waits to be rehashed: every hash the tree lists is current (no lookup per key to ask).
     const clean = this.digests.pending === 0;
@@ -317,7 +357,7 @@ export class AntiEntropy {
       touched += list.keys[i]!.length + (value === undefined ? 0 : value.kind.length);
     }
     this.touched = touched;
-    let full = false;
+    let stop = list.count;
     for (let i = 0; i < list.count; i++) {
       const key = list.keys[i]!;
       if (after !== undefined && key <= after) continue;
@@ -330,14 +370,14 @@ export class AntiEntropy {
         value = store.value(key);
         if (value !== undefined) this.tree.movePlace(list.slots[i]!, store.placeOf(key));
       }
+      let tooLarge = false;
       if (value !== undefined) {
         // The key twice (entry and KeyHash), the origin, the data, tags and lengths (UTF-8 at most 3 bytes a char).
         if (page.value(key, value, lo, hi) + 6 * key.length + 3 * this.o.nodeId.length + 40 > this.o.maxPayload) {
           // No message holds it: it goes by the direct path; the page names the key only.
           page.undo();
           page.keyOnly(key, lo, hi);
-          if (large !== undefined) large.push({ key, value });
-          else this.sendLarge(largeTo, this.largeEntry(key, value));
+          tooLarge = true;
         }
       } else {
         const tombstone = store.tombstone(key);
@@ -346,12 +386,16 @@ export class AntiEntropy {
       }
       if (page.count > 1 && page.size > budget) {
         page.undo();
-        full = true;
+        stop = i;
         break;
+      }
+      if (tooLarge && value !== undefined) {
+        if (large !== undefined) large.push({ key, value });
+        else this.sendLarge(largeTo, this.largeEntry(key, value));
       }
     }
     values.fill(undefined, 0, list.count); // nothing kept alive by the scratch
-    return full;
+    return stop;
   }
 
   /**
@@ -552,7 +596,7 @@ export class AntiEntropy {
         received.keys += keys;
         this.expect(received, covered.reduce((a, b) => a + b, 0) / (sorted.length * LEAVES_PER_GROUP));
       };
-      streams.push(this.rangeStream({ ...channel, ask: this.spread(channel, n) }, sorted.slice(i, i + per), progress));
+      streams.push(this.rangeStream(channel, n, sorted.slice(i, i + per), progress));
     }
     const outcomes = await Promise.allSettled(streams);
     for (const o of outcomes) if (o.status === "rejected") throw o.reason;
@@ -570,37 +614,50 @@ export class AntiEntropy {
   }
 
   /**
-   * How stream `n` of a bulk pull asks for its pages: from the round's peer and its helpers in turn
-   * (stream n from the n-th of them, chosen again at every page: helpers heard later join in), so
-   * each answers its share within its rate limit (request-server.ts, BULK_LIMITS). A page a helper
-   * does not answer (an error, a timeout) is asked of the round's peer instead.
+   * Which member stream `n` of a bulk pull asks for its pages: the round's peer (undefined) or one
+   * of its helpers (stream n the n-th of them), so each answers its share within its rate limit
+   * (request-server.ts, BULK_LIMITS).
    */
-  private spread(channel: Channel, n: number): (request: NodeRequest) => Promise<NodeReply> {
-    const { ask, askPeer, peer } = channel;
-    if (askPeer === undefined || peer === undefined || this.o.bulkHelpers === undefined) return ask;
-    const helpers = this.o.bulkHelpers;
-    return async (request) => {
-      const sources = helpers(peer).filter((p) => p !== peer);
-      const helper = n % (sources.length + 1) === 0 ? undefined : sources[(n % (sources.length + 1)) - 1];
-      if (helper === undefined) return ask(request);
-      try {
-        const reply = await askPeer(helper, request);
-        if (reply.type === "digest") return reply;
-      } catch (error) {
-        if (this.stopped) throw error;
-      }
-      return ask(request);
-    };
+  private helperFor({ askPeer, peer }: Channel, n: number): string | undefined {
+    if (askPeer === undefined || peer === undefined || this.o.bulkHelpers === undefined) return undefined;
+    const sources = this.o.bulkHelpers(peer).filter((p) => p !== peer);
+    return n % (sources.length + 1) === 0 ? undefined : sources[(n % (sources.length + 1)) - 1];
   }
 
-  /** `progress`: after each page, the leaves of `groups` done and the keys the page brought. */
-  private async rangeStream({ ask, merge }: Channel, groups: number[], progress: (leaves: number, keys: number) => void): Promise<void> {
+  /**
+   * Ask `helper` for a page, or the round's peer when there is none or it does not answer (an
+   * error, a timeout): the peer then gets `fallback`. `by`: who answered (undefined: the peer).
+   */
+  private async askVia(channel: Channel, helper: string | undefined, request: NodeRequest, fallback: NodeRequest): Promise<{ reply: NodeReply; by: string | undefined }> {
+    if (helper === undefined || channel.askPeer === undefined) return { reply: await channel.ask(request), by: undefined };
+    try {
+      const reply = await channel.askPeer(helper, request);
+      if (reply.type === "digest") return { reply, by: helper };
+    } catch (error) {
+      if (this.stopped) throw error;
+    }
+    return { reply: await channel.ask(fallback), by: undefined };
+  }
+
+  /**
+   * Stream `n` of a bulk pull: every key of `groups`, page by page. In store order (see
+   * RANGE_LEVEL) from one member, whose positions the pages go on from: its first, or the round's
+   * peer once that member fails (from the start then). Leaf by leaf once a member answers so (an
+   * older release), its member chosen again at every page (helpers heard later join in).
+   * `progress`: after each page, how many of the groups' leaves it covered and the keys it brought.
+   */
+  private async rangeStream(channel: Channel, n: number, groups: number[], progress: (leaves: number, keys: number) => void): Promise<void> {
+    const merge = channel.merge;
     const buckets = groups.map((bucket) => ({ bucket, hash: 0n }));
+    const leaves = groups.length * LEAVES_PER_GROUP;
     let leaf = groups[0]! * LEAVES_PER_GROUP;
     let after: string | undefined;
+    let storeOrder = true;
+    let resumeAt = 0;
+    let source = this.helperFor(channel, n); // in store order: whose positions resumeAt counts
     let pageBytes = FIRST_PAGE_BYTES;
     for (;;) {
-      const reply = await ask({
+      const request: NodeRequest = {
         type: "digest",
         from: this.o.nodeId,
         level: RANGE_LEVEL,
@@ -608,7 +665,10 @@ export class AntiEntropy {
         keys: after === undefined ? [] : [{ key: after, hash: 0n }],
         bucket: leaf,
         ...(pageBytes < this.budget() ? { pageBytes } : {}),
-      });
+        ...(storeOrder ? { storeOrder: true, resumeAt } : {}),
+      };
+      const helper = storeOrder ? source : this.helperFor(channel, n);
+      const { reply, by } = await this.askVia(channel, helper, request, storeOrder ? { ...request, resumeAt: 0 } : request);
       pageBytes *= 2;
       if (reply.type !== "digest") throw new ProtocolError(`a range request was answered with ${reply.type}`);
       // A page read by hand comes in columns (no object per key); any other reply as usual.
@@ -621,6 +681,19 @@ export class AntiEntropy {
         const state = reply.state;
         this.digests.mergeSeeded(state.entries.length, () => merge(state), (take) => this.seed(state, reply.keys, take));
       }
+      if (storeOrder) {
+        const askedFrom = by === source ? resumeAt : 0; // a failed helper's stream began again at the peer
+        source = by;
+        if (reply.resumeAt !== undefined) {
+          // Each page must move forward: a confused peer must not keep us looping.
+          if (!(reply.resumeAt > askedFrom) || listed.length === 0) throw new ProtocolError("anti-entropy: a store-order range reply did not advance");
+          resumeAt = reply.resumeAt;
+          progress(Math.min(1, resumeAt / Math.max(1, reply.positions ?? 0)) * leaves, listed.length);
+          continue;
+        }
+        if (reply.differing.length === 0) return;
+        storeOrder = false; // an older release answered from the first leaf: go on leaf by leaf
+      } else if (reply.resumeAt !== undefined) throw new ProtocolError("anti-entropy: a leaf-range reply went on in store order");
       if (reply.differing.length === 0) return;
       const next = reply.differing[0]!;
       const last = listed.at(-1);

@@ -98,6 +98,8 @@ export interface PbDigestRequest {
   keys: PbKeyHash[];
   bucket: number;
   pageBytes: number;
+  storeOrder: boolean;
+  resumeAt: number;
 }
 export interface PbFullState {
   entries: PbDelta[];
@@ -109,6 +111,8 @@ export interface PbDigestReply {
   state: PbFullState | null;
   wanted: string[];
   hashing: number[];
+  resumeAt: number;
+  positions: number;
 }
 export interface PbRepairRequest {
   from: string;

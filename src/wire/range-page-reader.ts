@@ -151,11 +151,13 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
   }
   if (c.p === end) return { type: "digest", differing, keys: keyHashes(keys, hashes, listed), wanted: [] };
   const sEnd = body(c, 0x1a, end);
-  if (sEnd !== end) return undefined; // no state, or more fields (wanted) after it
+  if (sEnd < 0) return undefined; // no state
+  const resume = readResume(bytes, sEnd, end);
+  if (resume === undefined) return undefined; // more fields (wanted) after the state
   if (listed === 0) {
     // Values without a key list (a fetch's answer): entries as such.
     const entries = readEntries(c, sEnd);
-    return entries === undefined ? undefined : { type: "digest", differing, keys: [], wanted: [], state: { entries, tombstones: [] } };
+    return entries === undefined ? undefined : { type: "digest", differing, keys: [], wanted: [], state: { entries, tombstones: [] }, ...resume };
   }
   const values = new Array<Crdt | undefined>(listed);
   const undecoded = new Int32Array(2 * listed);
@@ -194,15 +196,37 @@ function readDigest(bytes: Uint8Array): (DigestReply & { type: "digest" }) | und
     } else values[k++] = decodeValueIn(kind, bytes, c.p, dataEnd);
     c.p = eEnd;
   }
-  return pageReply(differing, { keys: listed === count ? keys : keys.slice(0, listed), hashes, values, undecoded, data: bytes, originNode });
+  return pageReply(differing, { keys: listed === count ? keys : keys.slice(0, listed), hashes, values, undecoded, data: bytes, originNode }, resume);
 }
+
+/**
+ * A store-order page's DigestReply.resume_at and .positions, each left out when 0, from `p` to
+ * exactly `end`; undefined when anything else is there.
+ */
+function readResume(bytes: Uint8Array, p: number, end: number): { resumeAt?: number; positions?: number } | undefined {
+  const c: Cursor = { bytes, p, type: 0, originAt: 0, originEnd: 0 };
+  const out: { resumeAt?: number; positions?: number } = {};
+  for (const [tag, field] of RESUME_FIELDS) {
+    if (c.p === end || bytes[c.p] !== tag) continue;
+    c.p++;
+    const v = readVarint(c, end);
+    if (v < 0 || v > 0xffffffff) return undefined;
+    if (v > 0) out[field] = v;
+  }
+  return c.p === end ? out : undefined;
+}
+
+const RESUME_FIELDS = [
+  [0x30, "resumeAt"],
+  [0x38, "positions"],
+] as const;
 
 /**
  * A page's reply: the page in columns (what a bulk pull reads), and `keys` and `state` as every
  * other reader of a digest reply sees them, made from the columns when first read (own properties:
  * a copy made by spreading the reply has them too).
  */
-function pageReply(differing: number[], page: PageColumns): DigestReply & { type: "digest" } {
+function pageReply(differing: number[], page: PageColumns, resume: { resumeAt?: number; positions?: number }): DigestReply & { type: "digest" } {
   let listed: KeyHash[] | undefined;
   let full: FullState | undefined;
   return {
@@ -210,6 +234,7 @@ function pageReply(differing: number[], page: PageColumns): DigestReply & { type
     differing,
     wanted: [],
     page,
+    ...resume,
     get keys(): KeyHash[] {
       return (listed ??= keyHashes(page.keys, page.hashes, page.keys.length));
     },

@@ -34,6 +34,13 @@ class Bytes {
     this.end = writeVarint(this.buf, this.end, n);
   }
 
+  /** A varint field (one-byte `tag`), left out when `n` is 0 (as protobufjs leaves out a default). */
+  optionalVarint(tag: number, n: number): void {
+    if (n === 0) return;
+    this.byte(tag);
+    this.varint(n);
+  }
+
   byte(b: number): void {
     this.reserve(1);
     this.buf[this.end++] = b;
@@ -110,6 +117,15 @@ export class RangePageWriter {
     this.origin = utf8.encode(originNode);
   }
 
+  /**
+   * Start a new page, keeping the buffers the last one grew (a page is up to a megabyte: grown
+   * anew per page, its buffers were copied several times over and their fresh memory faulted in).
+   */
+  reset(): void {
+    this.keys.end = this.entries.end = this.tombstones.end = 0;
+    this.count = 0;
+  }
+
   /** Bytes of the page so far (the reply's framing aside, a few bytes). */
   get size(): number {
     return this.keys.end + this.entries.end + this.tombstones.end;
@@ -178,12 +194,16 @@ export class RangePageWriter {
     this.count--;
   }
 
-  /** The encoded NodeReply: the page, going on at leaf `next` (undefined: the range is done). */
-  finish(next: number | undefined): Uint8Array {
+  /**
+   * The encoded NodeReply: the page, going on at leaf `next` (undefined: the range is done), or,
+   * in store order, at `resume.at` (0: done) of the replier's `resume.positions`.
+   */
+  finish(next: number | undefined, resume?: StoreOrderResume): Uint8Array {
     const out = new Bytes();
     const differing = next === undefined ? 0 : varintSize(next);
     const stateLen = this.entries.end + this.tombstones.end;
-    const digestLen = (differing > 0 ? 1 + varintSize(differing) + differing : 0) + this.keys.end + 1 + varintSize(stateLen) + stateLen;
+    const resumeLen = resume === undefined ? 0 : optionalVarintSize(resume.at) + optionalVarintSize(resume.positions);
+    const digestLen = (differing > 0 ? 1 + varintSize(differing) + differing : 0) + this.keys.end + 1 + varintSize(stateLen) + stateLen + resumeLen;
     out.reserve(1 + 5 + digestLen);
     out.byte(0x1a); // NodeReply.digest
     out.varint(digestLen);
@@ -197,6 +217,10 @@ export class RangePageWriter {
     out.varint(stateLen);
     out.bytes(this.entries.buf, 0, this.entries.end);
     out.bytes(this.tombstones.buf, 0, this.tombstones.end);
+    if (resume !== undefined) {
+      out.optionalVarint(0x30, resume.at); // DigestReply.resume_at
+      out.optionalVarint(0x38, resume.positions); // DigestReply.positions
+    }
     return out.buf.subarray(0, out.end);
   }
 
@@ -236,6 +260,17 @@ export class RangePageWriter {
     this.tombstones.end = to.tombstones;
     this.count = to.count;
   }
+}
+
+/** Where a store-order page's range goes on (see anti-entropy's RANGE_LEVEL): position `at` (0: done) of `positions`. */
+export interface StoreOrderResume {
+  readonly at: number;
+  readonly positions: number;
+}
+
+/** Bytes of a varint field (one-byte tag) written only when not 0. */
+function optionalVarintSize(n: number): number {
+  return n === 0 ? 0 : 1 + varintSize(n);
 }
 
 export interface PageCheckpoint {

@@ -129,6 +129,8 @@ function nodeRequestToPb(r: NodeRequest): object {
           keys: keyHashesToPb(r.keys ?? [], `${w}.keys`),
           bucket: needU32(r.bucket ?? 0, `${w}.bucket`),
           pageBytes: needU32(r.pageBytes ?? 0, `${w}.pageBytes`),
+          storeOrder: r.storeOrder === true,
+          resumeAt: needU32(r.resumeAt ?? 0, `${w}.resumeAt`),
         },
       };
     case "repair": {
@@ -177,6 +179,8 @@ function nodeRequestFromPb(m: PbNodeRequest, what: string): NodeRequest {
       keys: keyHashesFromPb(d.keys, `${what}.digest.keys`),
       bucket: d.bucket,
       ...(d.pageBytes > 0 ? { pageBytes: d.pageBytes } : {}),
+      ...(d.storeOrder ? { storeOrder: true } : {}),
+      ...(d.resumeAt > 0 ? { resumeAt: d.resumeAt } : {}),
     };
   }
   const p = sub(m.repair, T.RepairRequest, `${what}.repair`);
@@ -215,6 +219,8 @@ function nodeReplyToPb(r: NodeReply): object {
         keys: keyHashesToPb(r.keys ?? [], `${w}.keys`),
         wanted: (r.wanted ?? []).map((k, i) => needString(k, `${w}.wanted[${i}]`)),
         hashing: (r.hashing ?? []).map((g, i) => needU32(g, `${w}.hashing[${i}]`)),
+        resumeAt: needU32(r.resumeAt ?? 0, `${w}.resumeAt`),
+        positions: needU32(r.positions ?? 0, `${w}.positions`),
       };
       if (r.state !== undefined) digest["state"] = fullStateToPb(r.state, `${w}.state`);
       return { digest };
@@ -261,6 +267,8 @@ function nodeReplyFromPb(m: PbNodeReply, what: string): NodeReply {
       wanted: d.wanted.map((k, i) => keyId(k, `${what}.digest.wanted[${i}]`)),
     };
     if (d.hashing.length > 0) out.hashing = d.hashing.slice();
+    if (d.resumeAt > 0) out.resumeAt = d.resumeAt;
+    if (d.positions > 0) out.positions = d.positions;
     if (d.state != null) out.state = fullStateFromPb(d.state, `${what}.digest.state`);
     return out;
   }

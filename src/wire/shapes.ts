@@ -6,9 +6,8 @@
  * Conventions (see also src/wire/codec.ts):
  * - uint64/int64 sequences, incarnations, timestamps and ids are `number` (safe integers: past 2^53 - 1 a
  *   decoder throws DecodeError, an encoder InvalidArgumentError); fixed64 content hashes are `bigint`.
- * - A `DataType` travels as the `DataKind` string of src/crdt/types.ts.
- * - A CRDTDelta carries a decoded `Crdt` (`value`); decoding validates it as a state of the named
- *   kind, so a delta whose bytes are another type's state is a DecodeError.
+ * - A `DataType` travels as the `DataKind` string of src/crdt/types.ts. A CRDTDelta carries a decoded
+ *   `Crdt` (`value`), validated as a state of the named kind (another type's state: DecodeError).
  * - oneof messages (NodeRequest, NodeReply, SnapshotEntry) are tagged unions on `type`, with the chosen fields alongside.
  * - Decoders throw only DecodeError: on garbage, truncation, wrong wire types, unknown enum numbers, missing
  *   required fields (empty origin/key/node ...). Unknown field numbers are ignored (a newer peer may add fields).
@@ -135,6 +134,7 @@ export interface DigestRequest {
   keys: KeyHash[];
   bucket: number;
   pageBytes?: number; // a range page's most bytes (within the replier's limit, past a floor); absent: that limit
+  storeOrder?: boolean; resumeAt?: number; // a range page in the replier's order, from resumeAt on (anti-entropy's RANGE_LEVEL)
 }
 
 export interface FullState {
@@ -150,6 +150,7 @@ export interface DigestReply {
   wanted: string[];
   hashing?: number[]; // groups holding a key whose hash the replier is still computing (a large set's first digest): ask again shortly
   page?: PageColumns; // a bulk-pull page read by hand: `keys` and `state` are made from it when read
+  resumeAt?: number; positions?: number; // a store-order range page: where the next goes on (absent: done), of how many
 }
 
 export interface RepairRequest {
@@ -256,8 +257,7 @@ export interface CrdtDeltaBatch {
   originNode: string;
   batchId: number;
   sentAtMs: number;
-  /** Accumulated per key: one entry per key. */
-  deltas: CrdtDelta[];
+  deltas: CrdtDelta[]; // accumulated per key: one entry per key
   tombstones: Tombstone[];
 }
 

@@ -291,6 +291,62 @@ describe("DigestTree", () => {
     );
   });
 
+  it("lists slots in order from a position: every key of the groups asked for once, with hash and place, resumed where a run stopped, keys kept through changes listed once", () => {
+    const setOp = fc.record({ key: fc.constantFrom(...KEY_POOL), hash: hash64, place: fc.nat(1_000) });
+    assertProperty(
+      "listSlots",
+      fc.property(
+        fc.array(fc.oneof(setOp, fc.record({ del: fc.constantFrom(...KEY_POOL) })), { maxLength: 300 }),
+        fc.uint8Array({ minLength: GROUPS, maxLength: GROUPS }).map((g) => g.map((b) => b & 1)),
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.oneof(setOp, fc.record({ del: fc.constantFrom(...KEY_POOL) })), { maxLength: 30 }),
+        (ops, groups, run, meanwhile) => {
+          const tree = new DigestTree();
+          const model = new Map<string, { hash: bigint; place: number }>();
+          const play = (o: { key: string; hash: bigint; place: number } | { del: string }): void => {
+            if ("del" in o) {
+              tree.delete(o.del);
+              model.delete(o.del);
+            } else {
+              tree.set(o.key, o.hash, o.place);
+              model.set(o.key, { hash: o.hash, place: o.place });
+            }
+          };
+          ops.forEach(play);
+          const before = new Map(model);
+          const list = new LeafList();
+          const seen = new Map<string, number>();
+          let slot = 0;
+          let lastSlot = -1;
+          for (let step = 0; slot < tree.positions; step++) {
+            const next = tree.listSlots(slot, groups, run, list);
+            assert.ok(list.count <= run && next > slot, "a run lists at most its size and moves on");
+            for (let i = 0; i < list.count; i++) {
+              const key = list.keys[i]!;
+              assert.ok(list.slots[i]! > lastSlot && list.slots[i]! < next, "in slot order, within the run");
+              lastSlot = list.slots[i]!;
+              assert.equal(groups[groupOf(leafOf(key))], 1, `${key} is of a group asked for`);
+              seen.set(key, (seen.get(key) ?? 0) + 1);
+              const entry = model.get(key)!;
+              assert.equal(BigInt(list.hashes[2 * i]! >>> 0) | (BigInt(list.hashes[2 * i + 1]! >>> 0) << 32n), entry.hash);
+              assert.equal(list.places[i], entry.place);
+            }
+            slot = next;
+            if (step === 1) meanwhile.forEach(play); // the store changes between two pages
+          }
+          for (const [key, n] of seen) assert.equal(n, 1, `${key} listed once`);
+          // Every key of those groups held from start to end was listed (one deleted or added meanwhile may be missing).
+          for (const key of before.keys()) {
+            if (groups[groupOf(leafOf(key))] === 1 && model.has(key) && !meanwhile.some((o) => ("del" in o ? o.del : o.key) === key)) {
+              assert.ok(seen.has(key), `${key} listed`);
+            }
+          }
+        },
+      ),
+    );
+    assert.throws(() => new DigestTree().listSlots(-1, new Uint8Array(GROUPS), 1, new LeafList()), InvalidArgumentError);
+  });
+
   it("rejects bad indices and non-bigint hashes", () => {
     const t = new DigestTree();
     assert.throws(() => t.groupLevel(GROUPS), InvalidArgumentError);

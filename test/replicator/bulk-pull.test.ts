@@ -266,6 +266,95 @@ describe("bulk pull", () => {
     assert.ok((pages.get("a") ?? 0) > 10);
   });
 
+  test("pages come in the replier's own order: each stream keeps to one member and goes on where its last page said", async () => {
+    const asked: { stream: number; peer: string; storeOrder: boolean; resumeAt: number }[] = [];
+    const { a, b, c } = pair((request, peer) => {
+      if (request.type === "digest" && request.level === RANGE_LEVEL) {
+        asked.push({ stream: request.buckets[0]!.bucket, peer, storeOrder: request.storeOrder === true, resumeAt: request.resumeAt ?? 0 });
+      }
+      return undefined;
+    }, () => ["c"]);
+    counters(a, 3_000);
+    counters(c, 3_000);
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assertSameStores(a.store, b.store);
+    assert.equal(b.stats.bulkPullKeys, 3_000, "each key pulled once");
+    const streams = new Map<number, typeof asked>();
+    for (const r of asked) streams.set(r.stream, [...(streams.get(r.stream) ?? []), r]);
+    assert.equal(streams.size, 3);
+    assert.deepEqual(new Set(asked.map((r) => r.peer)), new Set(["a", "c"]), "the peer and its helper answer");
+    for (const [stream, requests] of streams) {
+      assert.ok(requests.length > 3, `stream ${stream}: several pages`);
+      assert.ok(requests.every((r) => r.storeOrder && r.peer === requests[0]!.peer), `stream ${stream}: in store order, from one member`);
+      assert.equal(requests[0]!.resumeAt, 0);
+      for (let i = 1; i < requests.length; i++) assert.ok(requests[i]!.resumeAt > requests[i - 1]!.resumeAt, `stream ${stream}: goes on forward`);
+    }
+  });
+
+  test("a replier of an older release answers leaf by leaf: the stream goes on so, and brings everything", async () => {
+    const orders: boolean[] = [];
+    let peerA: AntiEntropy | undefined;
+    const { a, b } = pair((request) => {
+      if (request.type !== "digest" || request.level !== RANGE_LEVEL) return undefined;
+      orders.push(request.storeOrder === true);
+      // As a release before store order: the two fields unknown, so ignored.
+      const { storeOrder: _o, resumeAt: _r, ...older } = request;
+      return decodeNodeReply(peerA!.rangePage(older, undefined));
+    });
+    peerA = a.ae;
+    const { keys, tombstones } = fill(a);
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assertSameStores(a.store, b.store);
+    assert.ok(b.stats.bulkPullKeys >= keys + tombstones, `every key came by bulk pull (${b.stats.bulkPullKeys})`);
+    assert.deepEqual(orders.slice(0, 3), [true, true, true], "each stream first asks in store order");
+    assert.ok(orders.length > 10 && orders.slice(3).every((o) => !o), "then leaf by leaf");
+  });
+
+  test("a helper that stops answering mid-stream: that stream begins again at the round's peer, and everything comes", async () => {
+    let fromC = 0;
+    const toA: { stream: number; resumeAt: number }[] = [];
+    const { a, b, c } = pair((request, peer) => {
+      if (request.type !== "digest" || request.level !== RANGE_LEVEL) return undefined;
+      if (peer === "c" && ++fromC > 2) return { type: "error", error: "gone" };
+      if (peer === "a") toA.push({ stream: request.buckets[0]!.bucket, resumeAt: request.resumeAt ?? 0 });
+      return undefined;
+    }, () => ["c"]);
+    counters(a, 3_000);
+    counters(c, 3_000);
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assertSameStores(a.store, b.store);
+    assert.ok(b.stats.bulkPullKeys >= 3_000, "by bulk pull, not the ordinary round");
+    assert.equal(new Set(toA.map((r) => r.stream)).size, 3, "the helper's stream went on at the peer");
+    const starts = toA.filter((r) => r.resumeAt === 0).map((r) => r.stream);
+    assert.equal(starts.length, 3, "every stream at the peer began at its start");
+  });
+
+  test("keys added and deleted at the replier while the pull runs: the joining round still ends equal", async () => {
+    let pagesSeen = 0;
+    const { a, b } = pair((request) => {
+      if (request.type === "digest" && request.level === RANGE_LEVEL && ++pagesSeen === 4) {
+        for (let i = 0; i < 300; i += 3) a.store.addTombstone({ key: `counter-${i}`, kind: "gcounter", deletedAtMs: 5_000, originNode: "a" }, "local");
+        for (let i = 0; i < 200; i++) a.store.set(`late-${i}`, "gcounter", GCounter.empty().increment("a~1", 1).resetDelta(), "local");
+      }
+      return undefined;
+    });
+    counters(a, 2_000);
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assert.ok(pagesSeen > 4);
+    assertSameStores(a.store, b.store);
+  });
+
+  test("a store-order reply that does not advance stops the bulk pull; the ordinary round finishes", async () => {
+    const { a, b } = pair((request) =>
+      request.type === "digest" && request.level === RANGE_LEVEL
+        ? { type: "digest", differing: [], keys: [{ key: "counter-1", hash: 0n }], wanted: [], state: { entries: [], tombstones: [] }, resumeAt: 5, positions: 10 }
+        : undefined,
+    );
+    counters(a, 500);
+    assert.equal(await b.ae.sync("a", "join"), true);
+    assertSameStores(a.store, b.store);
+  });
+
   test("a peer that does not know level 3 still gets the joiner everything", async () => {
     const { a, b } = pair((request) =>
       request.type === "digest" && request.level === RANGE_LEVEL ? { type: "error", error: "unknown digest level 3" } : undefined,

@@ -152,6 +152,28 @@ describe("range pages", () => {
     assert.deepEqual(readDigestReply(level1), { type: "digest", differing: [1, 2, 300], keys: [{ key: "a", hash: 5n }], wanted: [] });
   });
 
+  it("a store-order page says where the next goes on and out of how many: read by hand as the generic decoder reads it", () => {
+    for (const resume of [{ at: 1_234, positions: 99_999 }, { at: 0, positions: 70_000 }, { at: 2 ** 32 - 1, positions: 2 ** 32 - 1 }]) {
+      const w = new RangePageWriter(ORIGIN);
+      for (const i of items()) if ("value" in i) w.value(i.key, i.value, lo(i.hash), hi(i.hash));
+      const bytes = w.finish(undefined, resume);
+      const fast = readDigestReply(bytes);
+      const generic = decodeNodeReply(bytes);
+      assert.ok(fast !== undefined && generic.type === "digest", "read by hand");
+      assert.deepEqual(plain(fast), plain(generic));
+      const expected = { ...(resume.at > 0 ? { resumeAt: resume.at } : {}), positions: resume.positions };
+      assert.deepEqual({ resumeAt: fast.resumeAt, positions: fast.positions }, { resumeAt: undefined, ...expected });
+      assert.deepEqual({ resumeAt: generic.resumeAt, positions: generic.positions }, { resumeAt: undefined, ...expected });
+    }
+    // A reused writer starts each page empty.
+    const w = new RangePageWriter(ORIGIN);
+    w.value("x", counter(1), 1, 2);
+    w.finish(undefined);
+    w.reset();
+    for (const i of items()) if ("value" in i) w.value(i.key, i.value, lo(i.hash), hi(i.hash));
+    assert.deepEqual(w.finish(undefined), written(items().filter((i) => "value" in i), undefined));
+  });
+
   it("leaves other shapes to the generic decoder, which decides", () => {
     const tomb: Item[] = [{ key: "gone", tombstone: { key: "gone", kind: "gcounter", deletedAtMs: 1, originNode: "b" }, hash: 0n }];
     const unicode: Item[] = [{ key: "ключ", value: counter(1), hash: 1n }];

@@ -533,6 +533,16 @@ export const descriptor = {
                   "type": "uint32",
                   "id": 6,
                   "protoName": "page_bytes"
+                },
+                "storeOrder": {
+                  "type": "bool",
+                  "id": 7,
+                  "protoName": "store_order"
+                },
+                "resumeAt": {
+                  "type": "uint32",
+                  "id": 8,
+                  "protoName": "resume_at"
                 }
               }
             },
@@ -561,6 +571,15 @@ export const descriptor = {
                   "rule": "repeated",
                   "type": "uint32",
                   "id": 5
+                },
+                "resumeAt": {
+                  "type": "uint32",
+                  "id": 6,
+                  "protoName": "resume_at"
+                },
+                "positions": {
+                  "type": "uint32",
+                  "id": 7
                 }
               }
             },
