@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { systemClock } from "../../src/clock.js";
 import { ReplicatorStats } from "../../src/extension/stats.js";
 import { RANGE_LEVEL } from "../../src/replicator/anti-entropy.js";
+import { cpuTimeMs } from "../../src/replicator/rate-limit.js";
 import { BULK_LIMITS, BULK_TURN_MS, PACING, RequestServer, SPARE_LOOP_BUSY, SPARE_RECHECK_MS, type RequestServerDeps } from "../../src/replicator/request-server.js";
 import { encodeNodeRequest, type DigestRequest } from "../../src/wire/codec.js";
 import { VirtualClock } from "../sim/virtual-clock.js";
@@ -74,11 +75,8 @@ describe("a member's bulk-pull pages over the rate limit", () => {
     const { s, clock, stats, answered, page } = pageServer(
       () => {
         // The first page takes (a little more than) the whole burst of answering time.
-        const until = performance.now() + (expensive ? BULK_LIMITS.perSource.burst + 100 : 0);
+        spinFor(expensive ? BULK_LIMITS.perSource.burst + 100 : 0, cpuTimeMs);
         expensive = false;
-        while (performance.now() < until) {
-          // busy, as a huge page would be
-        }
         return new Uint8Array([0x1a, 0x00]);
       },
       (node) => node !== "stranger",
@@ -125,10 +123,7 @@ describe("what a bulk-pull page is charged", () => {
 describe("bulk-pull pages arriving together", () => {
   it("take at most BULK_TURN_MS of an event-loop turn; the rest wait for the next turns, none is dropped", async () => {
     const { s, clock, stats, answered, page } = pageServer(() => {
-      const until = performance.now() + BULK_TURN_MS + 5; // one page: more than a turn's share
-      while (performance.now() < until) {
-        // busy
-      }
+      spinFor(BULK_TURN_MS + 5, wallMs); // one page: more than a turn's share
       return new Uint8Array([0x1a, 0x00]);
     });
     for (let i = 1; i <= 3; i++) s.serve(page("joiner"), `inbox.${i}`); // one turn: as a socket read delivers them
@@ -140,12 +135,17 @@ describe("bulk-pull pages arriving together", () => {
 });
 
 /** Keeps the CPU busy for `ms` of wall time, as building a large page does. */
-function spin(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    // busy
+/**
+ * Busy for `ms` on `now`'s clock: `cpuTimeMs` for what the rate limiter charges (on a loaded
+ * machine a span of wall time holds less CPU time), `wallMs` for an event-loop turn's share.
+ */
+function spinFor(ms: number, now: () => number): void {
+  const until = now() + ms;
+  while (now() < until) {
+    // busy, as a huge page would be
   }
 }
+const wallMs = (): number => performance.now();
 
 describe("a bulk-pull page past the limit while the event loop has time to spare", () => {
   it("is answered at once and not charged; when the loop is busy, pages wait for the limit again", async () => {
@@ -153,7 +153,7 @@ describe("a bulk-pull page past the limit while the event loop has time to spare
     let cost = BULK_LIMITS.perSource.burst + 300; // the first page uses up the burst and more
     const { s, clock, stats, answered, page } = pageServer(
       () => {
-        spin(cost);
+        spinFor(cost, cpuTimeMs);
         cost = 150;
         return new Uint8Array([0x1a, 0x00]);
       },
@@ -192,10 +192,10 @@ describe("systemClock.loopBusy", () => {
     await new Promise((resolve) => setTimeout(resolve, 600)); // idle, waiting for a timer
     const idle = loopBusy();
     assert.ok(idle < 0.3, `after 0.6 s of waiting: ${idle.toFixed(2)}`);
-    spin(600);
+    spinFor(600, wallMs);
     const spun = loopBusy();
     assert.ok(spun > 0.4, `after 0.6 s in one callback: ${spun.toFixed(2)}`);
-    spin(600);
+    spinFor(600, wallMs);
     const more = loopBusy();
     assert.ok(more > 0.8, `after 1.2 s of it: ${more.toFixed(2)}`);
   });
