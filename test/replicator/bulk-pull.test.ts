@@ -104,6 +104,19 @@ function counters(a: Side, n: number): void {
   for (let i = 0; i < n; i++) a.store.set(`counter-${i}`, "gcounter", GCounter.empty().increment("a~1", i + 1).resetDelta(), "local");
 }
 
+/**
+ * `b` joins from `a` with `c` as its helper, both holding the same 3,000 counters; `intercept`
+ * sees (and may answer) every request. Returns once `b` holds what `a` does.
+ */
+async function joinWithHelper(intercept: (request: NodeRequest, peer: string) => NodeReply | undefined): Promise<Side> {
+  const { a, b, c } = pair(intercept, () => ["c"]);
+  counters(a, 3_000);
+  counters(c, 3_000);
+  assert.equal(await b.ae.sync("a", "join"), true);
+  assertSameStores(a.store, b.store);
+  return b;
+}
+
 /** `a` holds counters, a few fat sets that share one leaf (pages end inside it), and tombstones. */
 function fill(a: Side): { keys: number; tombstones: number } {
   counters(a, 600);
@@ -268,16 +281,12 @@ describe("bulk pull", () => {
 
   test("pages come in the replier's own order: each stream keeps to one member and goes on where its last page said", async () => {
     const asked: { stream: number; peer: string; storeOrder: boolean; resumeAt: number }[] = [];
-    const { a, b, c } = pair((request, peer) => {
+    const b = await joinWithHelper((request, peer) => {
       if (request.type === "digest" && request.level === RANGE_LEVEL) {
         asked.push({ stream: request.buckets[0]!.bucket, peer, storeOrder: request.storeOrder === true, resumeAt: request.resumeAt ?? 0 });
       }
       return undefined;
-    }, () => ["c"]);
-    counters(a, 3_000);
-    counters(c, 3_000);
-    assert.equal(await b.ae.sync("a", "join"), true);
-    assertSameStores(a.store, b.store);
+    });
     assert.equal(b.stats.bulkPullKeys, 3_000, "each key pulled once");
     const streams = new Map<number, typeof asked>();
     for (const r of asked) streams.set(r.stream, [...(streams.get(r.stream) ?? []), r]);
@@ -313,16 +322,12 @@ describe("bulk pull", () => {
   test("a helper that stops answering mid-stream: that stream begins again at the round's peer, and everything comes", async () => {
     let fromC = 0;
     const toA: { stream: number; resumeAt: number }[] = [];
-    const { a, b, c } = pair((request, peer) => {
+    const b = await joinWithHelper((request, peer) => {
       if (request.type !== "digest" || request.level !== RANGE_LEVEL) return undefined;
       if (peer === "c" && ++fromC > 2) return { type: "error", error: "gone" };
       if (peer === "a") toA.push({ stream: request.buckets[0]!.bucket, resumeAt: request.resumeAt ?? 0 });
       return undefined;
-    }, () => ["c"]);
-    counters(a, 3_000);
-    counters(c, 3_000);
-    assert.equal(await b.ae.sync("a", "join"), true);
-    assertSameStores(a.store, b.store);
+    });
     assert.ok(b.stats.bulkPullKeys >= 3_000, "by bulk pull, not the ordinary round");
     assert.equal(new Set(toA.map((r) => r.stream)).size, 3, "the helper's stream went on at the peer");
     const starts = toA.filter((r) => r.resumeAt === 0).map((r) => r.stream);
