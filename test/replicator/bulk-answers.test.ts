@@ -134,7 +134,6 @@ describe("bulk-pull pages arriving together", () => {
   });
 });
 
-/** Keeps the CPU busy for `ms` of wall time, as building a large page does. */
 /**
  * Busy for `ms` on `now`'s clock: `cpuTimeMs` for what the rate limiter charges (on a loaded
  * machine a span of wall time holds less CPU time), `wallMs` for an event-loop turn's share.
