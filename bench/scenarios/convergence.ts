@@ -25,6 +25,13 @@ export interface ConvergenceRow {
   ratio: { p50: number; p90: number; p99: number; max: number };
   /** Updates never seen by every peer within the collection deadline (median over runs). */
   lost: { ours: number; raw: number };
+  /**
+   * CPU time (user + system) per update, µs: the writer's while it wrote, and a peer's from the
+   * moment it started watching until it had seen every update (background work included: the
+   * replicators run during the raw baseline too). Medians over runs (and peers). On 2 cores shared
+   * by every process, a peer's CPU per message is what the last peer's latency mostly waits for.
+   */
+  cpuUsPerUpdate: { ours: { writer: number; peer: number }; raw: { writer: number; peer: number } };
   runs: { ours: LatencySummary[]; raw: LatencySummary[] };
 }
 
@@ -35,6 +42,14 @@ export interface ConvergenceResult {
 // ================================================================== worker side
 
 let watch: Arrivals | undefined;
+/** CPU used when `watch` started. */
+let watchCpu: NodeJS.CpuUsage | undefined;
+
+/** CPU µs this process used since `from`. */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(from);
+  return user + system;
+}
 
 export const convergenceWorker = {
   /** Subscribe to `key`: arr[seq] = first time a value ≥ seq was seen. */
@@ -48,6 +63,7 @@ export const convergenceWorker = {
       if (n > w.seen) w.seen = n;
     });
     watch = w;
+    watchCpu = process.cpuUsage();
   },
   /** Raw baseline: the first 4 bytes of each message are its sequence number. */
   "conv.rawWatch": async (a: { subject: string; capacity: number }) => {
@@ -67,13 +83,15 @@ export const convergenceWorker = {
     w.stop = () => sub.unsubscribe();
     watch = w;
     await raw().flush(); // the server has the subscription before anyone publishes
+    watchCpu = process.cpuUsage();
   },
-  /** Wait (bounded) until `count` updates were seen, stop watching, return the arrival times. */
+  /** Wait (bounded) until `count` updates were seen, stop watching; the arrival times and the CPU µs used per update meanwhile. */
   "conv.collect": async (a: { count: number; timeoutMs: number }) => {
     const w = watch;
-    if (w === undefined) throw new Error("not watching");
+    if (w === undefined || watchCpu === undefined) throw new Error("not watching");
     watch = undefined;
-    return collectArrivals(w, a.count, a.timeoutMs);
+    const arr = await collectArrivals(w, a.count, a.timeoutMs);
+    return { arr, cpuUs: cpuSince(watchCpu) / a.count };
   },
   /** Writer: `count` updates at `rate`/s; returns the call time of each (index = seq). */
   "conv.write": async (a: { key: string; rate: number; count: number }) => {
@@ -81,6 +99,7 @@ export const convergenceWorker = {
     const k = Key.gcounter(a.key);
     const send = new Float64Array(a.count + 1);
     const before = { bytes: r.stats.bytesPublished, envelopes: r.stats.envelopePublishCount };
+    const cpu = process.cpuUsage();
     await paced(a.rate, a.count, (seq) => {
       send[seq] = nowNs();
       void r.update(k, INCREMENT);
@@ -89,6 +108,7 @@ export const convergenceWorker = {
     await tx.flush();
     return {
       send,
+      cpuUs: cpuSince(cpu) / a.count,
       payloadBytes: r.stats.bytesPublished - before.bytes,
       envelopes: r.stats.envelopePublishCount - before.envelopes,
     };
@@ -97,6 +117,7 @@ export const convergenceWorker = {
     const nc = raw();
     const send = new Float64Array(a.count + 1);
     const size = Math.max(4, a.size);
+    const cpu = process.cpuUsage();
     await paced(a.rate, a.count, (seq) => {
       const data = messageBytes(size); // a fresh buffer per message, as our outbox encodes one
       data.fill(0, 4); // every byte written, as the outbox writes every byte of its
@@ -108,7 +129,7 @@ export const convergenceWorker = {
       nc.publish(a.subject, data);
     });
     await nc.flush();
-    return { send };
+    return { send, cpuUs: cpuSince(cpu) / a.count };
   },
 };
 
@@ -144,12 +165,24 @@ export async function measureOurs(
   rate: number,
   warmup: number,
   count: number,
-): Promise<{ summary: LatencySummary; lost: number; payloadBytes: number }> {
+): Promise<{ summary: LatencySummary; lost: number; payloadBytes: number; cpu: Cpu }> {
   await Promise.all(s.peers.map((p) => p.call("conv.watch", { key, capacity: count })));
-  const w = await s.writer.call<{ send: Float64Array; payloadBytes: number; envelopes: number }>("conv.write", { key, rate, count });
-  const recvs = await Promise.all(s.peers.map((p) => p.call<Float64Array>("conv.collect", { count, timeoutMs: 3000 })));
-  const { lat, lost } = fanoutLatencies(w.send, recvs, warmup + 1, count);
-  return { summary: summarize(lat), lost, payloadBytes: w.envelopes > 0 ? w.payloadBytes / w.envelopes : 0 };
+  const w = await s.writer.call<{ send: Float64Array; payloadBytes: number; envelopes: number; cpuUs: number }>("conv.write", { key, rate, count });
+  const recvs = await Promise.all(s.peers.map((p) => p.call<Collected>("conv.collect", { count, timeoutMs: 3000 })));
+  const { lat, lost } = fanoutLatencies(w.send, recvs.map((r) => r.arr), warmup + 1, count);
+  return { summary: summarize(lat), lost, payloadBytes: w.envelopes > 0 ? w.payloadBytes / w.envelopes : 0, cpu: { writer: w.cpuUs, peers: recvs.map((r) => r.cpuUs) } };
+}
+
+/** What a peer's `conv.collect` returns. */
+interface Collected {
+  arr: Float64Array;
+  cpuUs: number;
+}
+
+/** CPU µs per update of one run: the writer's, each peer's. */
+interface Cpu {
+  writer: number;
+  peers: number[];
 }
 
 /** One measured run of the raw NATS baseline (same processes, raw connections). */
@@ -160,12 +193,12 @@ export async function measureRaw(
   warmup: number,
   count: number,
   size: number,
-): Promise<{ summary: LatencySummary; lost: number }> {
+): Promise<{ summary: LatencySummary; lost: number; cpu: Cpu }> {
   await Promise.all(s.peers.map((p) => p.call("conv.rawWatch", { subject, capacity: count })));
-  const w = await s.writer.call<{ send: Float64Array }>("conv.rawWrite", { subject, rate, count, size });
-  const recvs = await Promise.all(s.peers.map((p) => p.call<Float64Array>("conv.collect", { count, timeoutMs: 3000 })));
-  const { lat, lost } = fanoutLatencies(w.send, recvs, warmup + 1, count);
-  return { summary: summarize(lat), lost };
+  const w = await s.writer.call<{ send: Float64Array; cpuUs: number }>("conv.rawWrite", { subject, rate, count, size });
+  const recvs = await Promise.all(s.peers.map((p) => p.call<Collected>("conv.collect", { count, timeoutMs: 3000 })));
+  const { lat, lost } = fanoutLatencies(w.send, recvs.map((r) => r.arr), warmup + 1, count);
+  return { summary: summarize(lat), lost, cpu: { writer: w.cpuUs, peers: recvs.map((r) => r.cpuUs) } };
 }
 
 export async function runConvergence(ctx: BenchContext): Promise<ConvergenceResult> {
@@ -203,6 +236,7 @@ export async function runConvergence(ctx: BenchContext): Promise<ConvergenceResu
       const raws: LatencySummary[] = [];
       const lost = { ours: [] as number[], raw: [] as number[] };
       const sizes: number[] = [];
+      const cpus: { ours: Cpu[]; raw: Cpu[] } = { ours: [], raw: [] };
       for (let run = 0; run < ctx.runs; run++) {
         const label = `${rate}/s → ${n} peers, run ${run + 1}/${ctx.runs}`;
         ctx.progress.step(`ours ${label}`, warmupMs + seconds * 1000);
@@ -210,11 +244,14 @@ export async function runConvergence(ctx: BenchContext): Promise<ConvergenceResu
         ours.push(o.summary);
         lost.ours.push(o.lost);
         sizes.push(o.payloadBytes);
+        cpus.ours.push(o.cpu);
         ctx.progress.step(`raw NATS ${label}`, warmupMs + seconds * 1000);
         const r = await measureRaw(setup, `raw.conv.${n}.${rate}.${run}`, rate, warmup, count, Math.round(o.payloadBytes));
         raws.push(r.summary);
         lost.raw.push(r.lost);
+        cpus.raw.push(r.cpu);
       }
+      const cpuOf = (runs: Cpu[]): { writer: number; peer: number } => ({ writer: median(runs.map((c) => c.writer)), peer: median(runs.flatMap((c) => c.peers)) });
       const o = medianSummary(ours);
       const r = medianSummary(raws);
       const row: ConvergenceRow = {
@@ -226,14 +263,19 @@ export async function runConvergence(ctx: BenchContext): Promise<ConvergenceResu
         raw: r,
         ratio: { p50: o.p50 / r.p50, p90: o.p90 / r.p90, p99: o.p99 / r.p99, max: o.max / r.max },
         lost: { ours: median(lost.ours), raw: median(lost.raw) },
+        cpuUsPerUpdate: { ours: cpuOf(cpus.ours), raw: cpuOf(cpus.raw) },
         runs: { ours, raw: raws },
       };
       rows.push(row);
       ctx.progress.note(
-        `${rate}/s → ${n} peers: ours p50 ${o.p50.toFixed(3)} ms p99 ${o.p99.toFixed(3)} ms; raw p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms; p50 ratio ${row.ratio.p50.toFixed(2)}×`,
+        `${rate}/s → ${n} peers: ours p50 ${o.p50.toFixed(3)} ms p99 ${o.p99.toFixed(3)} ms; raw p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms; p50 ratio ${row.ratio.p50.toFixed(2)}×; CPU per update, writer/peer: ours ${us(row.cpuUsPerUpdate.ours)}, raw ${us(row.cpuUsPerUpdate.raw)}`,
       );
     }
   }
   await Promise.all([...started].map((w) => w.call("node.stop")));
   return { rows };
+}
+
+function us(c: { writer: number; peer: number }): string {
+  return `${c.writer.toFixed(1)}/${c.peer.toFixed(1)} µs`;
 }

@@ -99,6 +99,11 @@ export class ReplicatorStats {
     for (const r of this.recorders) r(name, value);
   }
 
+  /** Whether anyone hears `record`: a value that costs something to measure (a clock read) is measured only then. */
+  get recording(): boolean {
+    return this.recorders.size > 0;
+  }
+
   /** Hear every `record`; returns the function that stops it. */
   onRecord(recorder: Recorder): () => void {
     this.recorders.add(recorder);

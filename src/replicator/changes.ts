@@ -16,6 +16,10 @@ export type { Change, ChangeListener, ChangeOrigin, DeleteChange, TypeConflict, 
 export class ChangeStream {
   /** Each listener, with what says it would do nothing with a change now (see `listen`). */
   private readonly listeners = new Map<ChangeListener, (() => boolean) | undefined>();
+  /** Listeners with no `idle`: while there is one, every change is heard without asking anyone. */
+  private alwaysHeard = 0;
+  /** The `idle` checks of the others (an array: `heard` is asked on every local write). */
+  private idleChecks: (() => boolean)[] = [];
   private readonly conflictListeners = new Set<TypeConflictListener>();
 
   /** `onError` hears what a listener throws: one failing listener never stops the others, nor the merge. */
@@ -23,8 +27,22 @@ export class ChangeStream {
 
   /** `idle`: true while the listener would do nothing with any change (e.g. subscribers: none yet). */
   listen(listener: ChangeListener, idle?: () => boolean): () => void {
+    if (this.listeners.has(listener)) this.forget(listener);
     this.listeners.set(listener, idle);
-    return () => this.listeners.delete(listener);
+    if (idle === undefined) this.alwaysHeard++;
+    else this.idleChecks = [...this.idleChecks, idle];
+    return () => this.forget(listener);
+  }
+
+  private forget(listener: ChangeListener): void {
+    if (!this.listeners.has(listener)) return;
+    const idle = this.listeners.get(listener);
+    this.listeners.delete(listener);
+    if (idle === undefined) this.alwaysHeard--;
+    else {
+      const i = this.idleChecks.indexOf(idle);
+      this.idleChecks = [...this.idleChecks.slice(0, i), ...this.idleChecks.slice(i + 1)];
+    }
   }
 
   /**
@@ -32,7 +50,9 @@ export class ChangeStream {
    * pull into a node nobody watches yet merges a million keys without a change record each).
    */
   get heard(): boolean {
-    for (const idle of this.listeners.values()) if (idle === undefined || !idle()) return true;
+    if (this.alwaysHeard !== 0) return true;
+    const checks = this.idleChecks;
+    for (let i = 0; i < checks.length; i++) if (!checks[i]!()) return true;
     return false;
   }
 

@@ -138,7 +138,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
   const merger = new Merger(store, stats, subscriptions, changes, nodeId, clock, () => options.clock.now() - options.pruneMarkerTtlMs);
   const deliver = (env: DeltaEnvelope): void => {
     stats.deltaReceiveCount += env.deltas.length;
-    stats.record("replication.lag", Math.max(0, preciseWallClockMs() - env.sentAtMs));
+    if (stats.recording) stats.record("replication.lag", Math.max(0, preciseWallClockMs() - env.sentAtMs));
     // Envelopes come from this DC's bus; remote DCs' data comes in batches.
     for (const t of env.tombstones) merger.tombstone(t, "dc");
     for (const d of env.deltas) merger.value(d, "dc");

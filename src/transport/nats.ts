@@ -34,6 +34,7 @@ import { InboxRequests } from "./inbox-requests.js";
 import { Resender } from "./resend.js";
 import {
   RequestFailedError,
+  type IncomingMessage,
   type MessageHandler,
   type SubscribeOptions,
   type Transport,
@@ -288,8 +289,7 @@ export class NatsTransport implements Transport {
           return;
         }
         try {
-          const reply = msg.reply;
-          handler(reply ? { subject: msg.subject, data: msg.data, reply } : { subject: msg.subject, data: msg.data });
+          handler(new NatsMessage(msg));
         } catch (e) {
           // An exception thrown here would unwind into the client's protocol parser.
           this.handlerErrors++;
@@ -416,4 +416,25 @@ function toRequestFailure(subject: string, timeoutMs: number, err: unknown): unk
     return new RequestFailedError(`request on ${subject}: ${err.message}`, "closed");
   }
   return err;
+}
+
+/**
+ * A received message as handlers see it. The client decodes the subject and the reply subject from
+ * bytes when they are read, and the delta subject's handler reads neither: at a thousand messages
+ * a second, two UTF-8 decodes a message were a measurable share of a peer's CPU.
+ */
+class NatsMessage implements IncomingMessage {
+  constructor(private readonly msg: Msg) {}
+
+  get subject(): string {
+    return this.msg.subject;
+  }
+
+  get data(): Uint8Array {
+    return this.msg.data;
+  }
+
+  get reply(): string | undefined {
+    return this.msg.reply || undefined;
+  }
 }

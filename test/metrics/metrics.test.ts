@@ -387,6 +387,25 @@ describe("attachMetrics", () => {
     }
   });
 
+  test("no meter provider registered: nothing listens to stats.record (what only a histogram wants is not measured); one registered: it does", async () => {
+    metrics.disable();
+    const { ctx, stats } = bareContext();
+    const noop = attachMetrics(ctx);
+    assert.equal(stats.recording, false, "the API's no-op meter drops every value");
+    noop.close();
+    const meter = testMeter();
+    const real = attachMetrics(ctx, meter.provider);
+    try {
+      assert.equal(stats.recording, true);
+      stats.record("replication.lag", 0.5);
+      assert.equal((await meter.collect()).histogramCount(`${P}replication.lag`), 1);
+    } finally {
+      real.close();
+      await meter.provider.shutdown();
+    }
+    assert.equal(stats.recording, false, "closed: nobody listens again");
+  });
+
   test("observables read the stats and the store; histograms go through stats.record", async () => {
     const meter = testMeter();
     const { ctx, stats, store } = bareContext();

@@ -91,6 +91,27 @@ describe("change stream", () => {
     assert.deepEqual([...store.keys()].sort(), ["a", "b", "c", "d"], "the store took every change either way");
   });
 
+  test("heard follows listening and unlistening: a listener without an idle check is always heard; one listened again replaces its first registration", () => {
+    const changes = new ChangeStream((e) => assert.fail(String(e)));
+    const idleOne = (): void => {};
+    const offIdle = changes.listen(idleOne, () => true);
+    assert.equal(changes.heard, false);
+    const always = (): void => {};
+    const offAlways = changes.listen(always);
+    assert.equal(changes.heard, true);
+    changes.listen(always, () => true); // the same listener again, now with an idle check
+    assert.equal(changes.heard, false, "its first registration (never idle) was replaced");
+    const offBusy = changes.listen(() => {}, () => false);
+    assert.equal(changes.heard, true);
+    offBusy();
+    assert.equal(changes.heard, false);
+    offAlways();
+    offAlways(); // twice: no effect on the others
+    offIdle();
+    changes.listen(always);
+    assert.equal(changes.heard, true);
+  });
+
   test("a merge that changes nothing, or is rejected, announces nothing", () => {
     const { merger, seen, stats } = setup();
     merger.value({ key: "k", kind: "gcounter", originNode: "a", value: counter("a", 5) }, "dc");
