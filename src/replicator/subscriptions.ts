@@ -6,19 +6,28 @@ import type { Crdt } from "../crdt/types.js";
 
 export type Subscriber = (value: Crdt | undefined) => void;
 
+/** A key's subscribers, and the list a notification calls (made once per change of the set, not per notification). */
+interface KeySubscribers {
+  readonly set: Set<Subscriber>;
+  list: Subscriber[] | undefined;
+}
+
 export class Subscriptions {
-  private readonly byKey = new Map<string, Set<Subscriber>>();
+  private readonly byKey = new Map<string, KeySubscribers>();
   private readonly all = new Set<(key: string, value: Crdt | undefined) => void>();
 
   constructor(private readonly onError: (error: unknown) => void) {}
 
   add(key: string, subscriber: Subscriber): () => void {
-    let set = this.byKey.get(key);
-    if (set === undefined) this.byKey.set(key, (set = new Set()));
-    set.add(subscriber);
+    let entry = this.byKey.get(key);
+    if (entry === undefined) this.byKey.set(key, (entry = { set: new Set(), list: undefined }));
+    entry.set.add(subscriber);
+    entry.list = undefined;
+    const subscribed = entry;
     return () => {
-      set.delete(subscriber);
-      if (set.size === 0 && this.byKey.get(key) === set) this.byKey.delete(key);
+      if (!subscribed.set.delete(subscriber)) return;
+      subscribed.list = undefined;
+      if (subscribed.set.size === 0 && this.byKey.get(key) === subscribed) this.byKey.delete(key);
     };
   }
 
@@ -47,12 +56,17 @@ export class Subscriptions {
     return this.all.size > 0 || this.byKey.has(key);
   }
 
+  /**
+   * Tells `key`'s subscribers, as they were when it began (one added meanwhile hears the next
+   * change; one removed meanwhile still hears this one), then those of every key.
+   */
   notify(key: string, value: Crdt | undefined): void {
-    const set = this.byKey.get(key);
-    if (set !== undefined) {
-      for (const s of [...set]) {
+    const entry = this.byKey.get(key);
+    if (entry !== undefined) {
+      const list = (entry.list ??= [...entry.set]);
+      for (let i = 0; i < list.length; i++) {
         try {
-          s(value);
+          list[i]!(value);
         } catch (error) {
           this.onError(error);
         }
