@@ -27,17 +27,20 @@ export class ChangeStream {
 
   /** `idle`: true while the listener would do nothing with any change (e.g. subscribers: none yet). */
   listen(listener: ChangeListener, idle?: () => boolean): () => void {
-    if (this.listeners.has(listener)) this.forget(listener);
+    // Listening again replaces the idle check and keeps the listener's place in the order.
+    if (this.listeners.has(listener)) this.uncount(this.listeners.get(listener));
     this.listeners.set(listener, idle);
     if (idle === undefined) this.alwaysHeard++;
     else this.idleChecks = [...this.idleChecks, idle];
-    return () => this.forget(listener);
+    return () => {
+      if (!this.listeners.has(listener)) return;
+      this.uncount(this.listeners.get(listener));
+      this.listeners.delete(listener);
+    };
   }
 
-  private forget(listener: ChangeListener): void {
-    if (!this.listeners.has(listener)) return;
-    const idle = this.listeners.get(listener);
-    this.listeners.delete(listener);
+  /** Take a listener's idle check (or its always-heard count) out of what `heard` asks. */
+  private uncount(idle: (() => boolean) | undefined): void {
     if (idle === undefined) this.alwaysHeard--;
     else {
       const i = this.idleChecks.indexOf(idle);

@@ -112,6 +112,17 @@ describe("change stream", () => {
     assert.equal(changes.heard, true);
   });
 
+  test("a listener listened again keeps its place: listeners hear each change in the order they first listened", () => {
+    const changes = new ChangeStream((e) => assert.fail(String(e)));
+    const order: string[] = [];
+    const a = (): void => void order.push("a");
+    changes.listen(a);
+    changes.listen(() => order.push("b"));
+    changes.listen(a, () => false);
+    changes.emit({ key: "k", kind: "gcounter", value: counter("p", 1), delta: counter("p", 1), origin: "sync", node: undefined });
+    assert.deepEqual(order, ["a", "b"]);
+  });
+
   test("a merge that changes nothing, or is rejected, announces nothing", () => {
     const { merger, seen, stats } = setup();
     merger.value({ key: "k", kind: "gcounter", originNode: "a", value: counter("a", 5) }, "dc");
