@@ -16,9 +16,8 @@ export type { Change, ChangeListener, ChangeOrigin, DeleteChange, TypeConflict, 
 export class ChangeStream {
   /** Each listener, with what says it would do nothing with a change now (see `listen`). */
   private readonly listeners = new Map<ChangeListener, (() => boolean) | undefined>();
-  /** Listeners with no `idle`: while there is one, every change is heard without asking anyone. */
-  private alwaysHeard = 0;
-  /** The `idle` checks of the others (an array: `heard` is asked on every local write). */
+  /** Made from `listeners` when they change, for `heard` (asked on every local write): whether one has no idle check, and the others' checks. */
+  private alwaysHeard = false;
   private idleChecks: (() => boolean)[] = [];
   private readonly conflictListeners = new Set<TypeConflictListener>();
 
@@ -27,25 +26,22 @@ export class ChangeStream {
 
   /** `idle`: true while the listener would do nothing with any change (e.g. subscribers: none yet). */
   listen(listener: ChangeListener, idle?: () => boolean): () => void {
-    // Listening again replaces the idle check and keeps the listener's place in the order.
-    if (this.listeners.has(listener)) this.uncount(this.listeners.get(listener));
-    this.listeners.set(listener, idle);
-    if (idle === undefined) this.alwaysHeard++;
-    else this.idleChecks = [...this.idleChecks, idle];
+    this.listeners.set(listener, idle); // listening again replaces the idle check, in the same place
+    this.listenersChanged();
     return () => {
-      if (!this.listeners.has(listener)) return;
-      this.uncount(this.listeners.get(listener));
-      this.listeners.delete(listener);
+      if (this.listeners.delete(listener)) this.listenersChanged();
     };
   }
 
-  /** Take a listener's idle check (or its always-heard count) out of what `heard` asks. */
-  private uncount(idle: (() => boolean) | undefined): void {
-    if (idle === undefined) this.alwaysHeard--;
-    else {
-      const i = this.idleChecks.indexOf(idle);
-      this.idleChecks = [...this.idleChecks.slice(0, i), ...this.idleChecks.slice(i + 1)];
+  private listenersChanged(): void {
+    const checks: (() => boolean)[] = [];
+    let always = false;
+    for (const idle of this.listeners.values()) {
+      if (idle === undefined) always = true;
+      else checks.push(idle);
     }
+    this.alwaysHeard = always;
+    this.idleChecks = checks;
   }
 
   /**
@@ -53,7 +49,7 @@ export class ChangeStream {
    * pull into a node nobody watches yet merges a million keys without a change record each).
    */
   get heard(): boolean {
-    if (this.alwaysHeard !== 0) return true;
+    if (this.alwaysHeard) return true;
     const checks = this.idleChecks;
     for (let i = 0; i < checks.length; i++) if (!checks[i]!()) return true;
     return false;
