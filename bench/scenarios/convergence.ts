@@ -30,8 +30,9 @@ export interface ConvergenceRow {
    * moment it started watching until it had seen every update (background work included: the
    * replicators run during the raw baseline too). Medians over runs (and peers). On 2 cores shared
    * by every process, a peer's CPU per message is what the last peer's latency mostly waits for.
+   * Absent from results of earlier versions.
    */
-  cpuUsPerUpdate: { ours: { writer: number; peer: number }; raw: { writer: number; peer: number } };
+  cpuUsPerUpdate?: { ours: { writer: number; peer: number }; raw: { writer: number; peer: number } };
   runs: { ours: LatencySummary[]; raw: LatencySummary[] };
 }
 
@@ -165,24 +166,9 @@ export async function measureOurs(
   rate: number,
   warmup: number,
   count: number,
-): Promise<{ summary: LatencySummary; lost: number; payloadBytes: number; cpu: Cpu }> {
-  await Promise.all(s.peers.map((p) => p.call("conv.watch", { key, capacity: count })));
-  const w = await s.writer.call<{ send: Float64Array; payloadBytes: number; envelopes: number; cpuUs: number }>("conv.write", { key, rate, count });
-  const recvs = await Promise.all(s.peers.map((p) => p.call<Collected>("conv.collect", { count, timeoutMs: 3000 })));
-  const { lat, lost } = fanoutLatencies(w.send, recvs.map((r) => r.arr), warmup + 1, count);
-  return { summary: summarize(lat), lost, payloadBytes: w.envelopes > 0 ? w.payloadBytes / w.envelopes : 0, cpu: { writer: w.cpuUs, peers: recvs.map((r) => r.cpuUs) } };
-}
-
-/** What a peer's `conv.collect` returns. */
-interface Collected {
-  arr: Float64Array;
-  cpuUs: number;
-}
-
-/** CPU µs per update of one run: the writer's, each peer's. */
-interface Cpu {
-  writer: number;
-  peers: number[];
+): Promise<Measured & { payloadBytes: number }> {
+  const { w, ...m } = await measure<{ payloadBytes: number; envelopes: number }>(s, ["conv.watch", { key, capacity: count }], ["conv.write", { key, rate, count }], warmup, count);
+  return { ...m, payloadBytes: w.envelopes > 0 ? w.payloadBytes / w.envelopes : 0 };
 }
 
 /** One measured run of the raw NATS baseline (same processes, raw connections). */
@@ -193,12 +179,37 @@ export async function measureRaw(
   warmup: number,
   count: number,
   size: number,
-): Promise<{ summary: LatencySummary; lost: number; cpu: Cpu }> {
-  await Promise.all(s.peers.map((p) => p.call("conv.rawWatch", { subject, capacity: count })));
-  const w = await s.writer.call<{ send: Float64Array; cpuUs: number }>("conv.rawWrite", { subject, rate, count, size });
-  const recvs = await Promise.all(s.peers.map((p) => p.call<Collected>("conv.collect", { count, timeoutMs: 3000 })));
+): Promise<Measured> {
+  const { w: _, ...m } = await measure(s, ["conv.rawWatch", { subject, capacity: count }], ["conv.rawWrite", { subject, rate, count, size }], warmup, count);
+  return m;
+}
+
+/** A run's latencies to the last peer, updates lost, and CPU µs per update. */
+interface Measured {
+  summary: LatencySummary;
+  lost: number;
+  cpu: Cpu;
+}
+
+/** CPU µs per update of one run: the writer's, each peer's. */
+interface Cpu {
+  writer: number;
+  peers: number[];
+}
+
+/** The peers start watching (`watch`), the writer writes (`write`), the peers report (`conv.collect`); `w` is what the writer returned. */
+async function measure<W = object>(
+  s: ConvergenceSetup,
+  watch: [string, object],
+  write: [string, object],
+  warmup: number,
+  count: number,
+): Promise<Measured & { w: W }> {
+  await Promise.all(s.peers.map((p) => p.call(...watch)));
+  const w = await s.writer.call<W & { send: Float64Array; cpuUs: number }>(...write);
+  const recvs = await Promise.all(s.peers.map((p) => p.call<{ arr: Float64Array; cpuUs: number }>("conv.collect", { count, timeoutMs: 3000 })));
   const { lat, lost } = fanoutLatencies(w.send, recvs.map((r) => r.arr), warmup + 1, count);
-  return { summary: summarize(lat), lost, cpu: { writer: w.cpuUs, peers: recvs.map((r) => r.cpuUs) } };
+  return { w, summary: summarize(lat), lost, cpu: { writer: w.cpuUs, peers: recvs.map((r) => r.cpuUs) } };
 }
 
 export async function runConvergence(ctx: BenchContext): Promise<ConvergenceResult> {
@@ -254,6 +265,7 @@ export async function runConvergence(ctx: BenchContext): Promise<ConvergenceResu
       const cpuOf = (runs: Cpu[]): { writer: number; peer: number } => ({ writer: median(runs.map((c) => c.writer)), peer: median(runs.flatMap((c) => c.peers)) });
       const o = medianSummary(ours);
       const r = medianSummary(raws);
+      const cpu = { ours: cpuOf(cpus.ours), raw: cpuOf(cpus.raw) };
       const row: ConvergenceRow = {
         rate,
         peers: n,
@@ -263,12 +275,12 @@ export async function runConvergence(ctx: BenchContext): Promise<ConvergenceResu
         raw: r,
         ratio: { p50: o.p50 / r.p50, p90: o.p90 / r.p90, p99: o.p99 / r.p99, max: o.max / r.max },
         lost: { ours: median(lost.ours), raw: median(lost.raw) },
-        cpuUsPerUpdate: { ours: cpuOf(cpus.ours), raw: cpuOf(cpus.raw) },
+        cpuUsPerUpdate: cpu,
         runs: { ours, raw: raws },
       };
       rows.push(row);
       ctx.progress.note(
-        `${rate}/s → ${n} peers: ours p50 ${o.p50.toFixed(3)} ms p99 ${o.p99.toFixed(3)} ms; raw p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms; p50 ratio ${row.ratio.p50.toFixed(2)}×; CPU per update, writer/peer: ours ${us(row.cpuUsPerUpdate.ours)}, raw ${us(row.cpuUsPerUpdate.raw)}`,
+        `${rate}/s → ${n} peers: ours p50 ${o.p50.toFixed(3)} ms p99 ${o.p99.toFixed(3)} ms; raw p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms; p50 ratio ${row.ratio.p50.toFixed(2)}×; CPU per update, writer/peer: ours ${us(cpu.ours)}, raw ${us(cpu.raw)}`,
       );
     }
   }
