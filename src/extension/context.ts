@@ -60,8 +60,11 @@ export interface ReplicatorContext {
    * undefined when digest rounds from there are over their rate limit (answer nothing).
    */
   answer(request: NodeRequest): NodeReply | undefined;
-  /** Run a digest round with the remote DC `dataCenter` through `ask` (what it pulls is merged as "remote-dc"). */
-  syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause, dataCenter?: string): Promise<void>;
+  /**
+   * Run a digest round with the remote DC `dataCenter` through `ask` (what it pulls is merged as
+   * "remote-dc"); never rejects, resolves with whether the round completed.
+   */
+  syncVia(ask: (request: NodeRequest) => Promise<NodeReply>, cause: RepairCause, dataCenter?: string): Promise<boolean>;
   /** Report a background error (never thrown). */
   reportError(error: unknown): void;
   /** The digest's entry hashes; absent, snapshots store none. */

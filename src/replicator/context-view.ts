@@ -57,9 +57,7 @@ export function contextView(s: ContextSources): ReplicatorContext {
       return () => s.leaderListeners.delete(l);
     },
     answer: (request) => s.server.answerRemote(request),
-    syncVia: async (ask, cause, dataCenter) => {
-      await s.antiEntropy.syncVia(ask, cause, (state) => s.merger.fullState(state, "remote-dc", dataCenter));
-    },
+    syncVia: (ask, cause, dataCenter) => s.antiEntropy.syncVia(ask, cause, (state) => s.merger.fullState(state, "remote-dc", dataCenter)),
     reportError: s.reportError,
     digests: s.antiEntropy.digestHashes,
   };

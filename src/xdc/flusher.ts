@@ -54,6 +54,8 @@ interface Remote {
   /** The flush in progress, if any (one at a time per remote). */
   flushing: Promise<void> | undefined;
   roundRunning: boolean;
+  /** A round that failed (e.g. no node of the remote DC answered yet), retried from the flush tick. */
+  retry: { cause: RepairCause; atMs: number; backoffMs: number } | undefined;
 }
 
 export class Flusher {
@@ -71,7 +73,7 @@ export class Flusher {
     private readonly options: Required<DataCenterReplicationOptions>,
     links: readonly RemoteLink[],
   ) {
-    this.remotes = links.map((link) => ({ link, pending: new BatchAccumulator(), flushing: undefined, roundRunning: false }));
+    this.remotes = links.map((link) => ({ link, pending: new BatchAccumulator(), flushing: undefined, roundRunning: false, retry: undefined }));
     this.leading = ctx.isLeader();
   }
 
@@ -150,6 +152,7 @@ export class Flusher {
     // that attempt misses, the leader has too (it applied the same DC deltas), or its own
     // promotion round will find.
     for (const r of this.remotes) {
+      r.retry = undefined; // a leader again later runs its own round
       if (r.flushing === undefined && this.settled && !this.closed) void this.flush(r);
       else r.pending.clear();
     }
@@ -161,7 +164,11 @@ export class Flusher {
     if (this.closed) return;
     if (this.settled) this.setLeading(this.ctx.isLeader());
     if (!this.isLeading) return;
-    for (const r of this.remotes) void this.flush(r);
+    const now = this.ctx.options.clock.now();
+    for (const r of this.remotes) {
+      void this.flush(r);
+      if (r.retry !== undefined && now >= r.retry.atMs) this.round(r, r.retry.cause);
+    }
   }
 
   /** Send what is pending for `r`; resolves when done (never rejects). One flush per remote at a time. */
@@ -254,15 +261,24 @@ export class Flusher {
 
   // ------------------------------------------------------------------ anti-entropy
 
-  /** Run a digest round with `r` unless one is running or this node does not lead. */
+  /**
+   * Run a digest round with `r` unless one is running or this node does not lead. A round that
+   * fails is retried from the flush tick, backing off from `intervalMs` to `antiEntropyIntervalMs`
+   * (a new leader's round must not wait for the periodic one, which may be off, or for a reconnect
+   * that never comes when the link stayed up but no remote node answered yet).
+   */
   private round(r: Remote, cause: RepairCause): void {
     if (!this.isLeading || this.closed || !r.link.up || r.roundRunning) return;
     r.roundRunning = true;
-    void this.ctx
-      .syncVia((request) => this.ask(r, request), cause, r.link.name)
-      .finally(() => {
-        r.roundRunning = false;
-      });
+    void this.ctx.syncVia((request) => this.ask(r, request), cause, r.link.name).then((ok) => {
+      r.roundRunning = false;
+      if (ok || this.closed) {
+        r.retry = undefined;
+        return;
+      }
+      const backoffMs = Math.min(r.retry === undefined ? this.options.intervalMs : 2 * r.retry.backoffMs, this.options.antiEntropyIntervalMs);
+      r.retry = { cause: r.retry?.cause ?? cause, atMs: this.ctx.options.clock.now() + backoffMs, backoffMs };
+    });
   }
 
   /** One request of a digest round, through the remote DC's NATS. */

@@ -206,6 +206,30 @@ describe("a remote DC that is down when the nodes start", () => {
   });
 });
 
+describe("a remote DC whose nodes start after the leader settled", () => {
+  const nodes: Replicator[] = [];
+  const servers: NatsServer[] = [];
+  after(async () => {
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    await Promise.allSettled(servers.map((s) => s.stop()));
+  });
+
+  test("the leader's failed round is retried, without waiting for a periodic round or a reconnect", async () => {
+    const [east, west] = [await startNatsServer(), await startNatsServer()];
+    servers.push(east, west);
+    // West's server is up, so the link is too, but no west node answers yet: the round fails.
+    const e1 = await Replicator.start(nodeOptions("east", "e1", east.url, west.url));
+    nodes.push(e1);
+    await e1.update(Key.gcounter("k"), (c, self) => c.increment(self, 1));
+    await waitFor(() => e1.isLeader && e1.stats.crossdcStaleSkipCount > 0, { ...LONG, message: "e1 leads and its flush found no west node" });
+    assert.equal(e1.stats.repairs.get("leader") ?? 0, 0, "no leader round can complete without a west node");
+    const w1 = await Replicator.start(nodeOptions("west", "w1", west.url, east.url));
+    nodes.push(w1);
+    // Periodic rounds are off (the default) and e1's link to west never dropped.
+    await waitFor(() => (e1.stats.repairs.get("leader") ?? 0) >= 1, { ...LONG, message: "e1 retried its leader round" });
+  });
+});
+
 describe("periodic cross-DC anti-entropy", () => {
   let x: TwoDcs;
   before(async () => {
