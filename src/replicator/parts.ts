@@ -162,7 +162,7 @@ export function buildParts(input: PartsInput, hooks: PartsHooks): Parts {
     now: preciseWallClockMs,
     clock: options.clock,
     onError,
-    compactWriter: () => (compactReaders.all(peersHere(), options.clock.now()) ? ownWriter.id : undefined),
+    compactWriter: () => (compactReaders.allOf(peersHere(), options.clock.now()) ? ownWriter.id : undefined),
     readsCompact: (node) => compactReaders.has(node),
   });
   const ownWriter = new OwnWriter(nodeId, input.writerId, {

@@ -11,6 +11,8 @@ export class PeerCapability {
   private readonly holders = new Set<string>();
   /** Nodes that said hello and have not been heard since, with when (ms). */
   private readonly starting = new Map<string, number>();
+  /** `allOf`'s last answer: for which list, until when (a starting node's hello expiring changes it). */
+  private memo: { peers: readonly string[]; result: boolean; untilMs: number } | undefined;
 
   /**
    * `node` is starting (its hello). The hello precedes its first heartbeat by the hello round and
@@ -18,12 +20,14 @@ export class PeerCapability {
    * capability back that long at most. Hellos are rate-limited (request-server.ts), so is this map.
    */
   hello(node: string, nowMs: number): void {
+    this.memo = undefined;
     this.holders.delete(node);
     this.starting.set(node, nowMs);
   }
 
   /** `node`'s latest heartbeat said whether it has the capability. */
   heard(node: string, has: boolean): void {
+    this.memo = undefined;
     this.starting.delete(node);
     if (has) this.holders.add(node);
     else this.holders.delete(node);
@@ -31,6 +35,7 @@ export class PeerCapability {
 
   /** `node` left the membership: whatever process comes back under its id must say so again. */
   forget(node: string): void {
+    this.memo = undefined;
     this.holders.delete(node);
   }
 
@@ -43,6 +48,20 @@ export class PeerCapability {
     if (this.anyStarting(nowMs)) return false;
     for (const p of peers) if (!this.holders.has(p)) return false;
     return true;
+  }
+
+  /**
+   * `all` for a list that is replaced, never changed in place, when the peers change (a flush asks
+   * at every envelope): the last answer while the list and the capabilities are the same.
+   */
+  allOf(peers: readonly string[], nowMs: number): boolean {
+    const m = this.memo;
+    if (m !== undefined && m.peers === peers && nowMs < m.untilMs) return m.result;
+    const result = this.all(peers, nowMs);
+    let untilMs = Infinity;
+    for (const at of this.starting.values()) untilMs = Math.min(untilMs, at + STARTING_MS);
+    this.memo = { peers, result, untilMs };
+    return result;
   }
 
   /** Whether a node said hello within STARTING_MS and has not been heard since: whether it has the capability is not known yet. */

@@ -47,3 +47,25 @@ test("anyStarting: unknown while a node that said hello is not heard yet, for ST
   assert.equal(r.anyStarting(1_000 + STARTING_MS - 1), true);
   assert.equal(r.anyStarting(1_000 + STARTING_MS), false, "never heard: given up on after STARTING_MS");
 });
+
+test("allOf answers as all does: a hello, a heartbeat, a removal, another list or a hello expiring changes its answer at once", () => {
+  const r = new PeerCapability();
+  const peers = ["b", "c"];
+  r.heard("b", true);
+  r.heard("c", true);
+  assert.equal(r.allOf(peers, 0), true);
+  assert.equal(r.allOf(peers, 1), true, "asked again, nothing changed");
+  r.hello("d", 10); // a node starting: compact envelopes wait for its heartbeat
+  assert.equal(r.allOf(peers, 11), false);
+  assert.equal(r.allOf(peers, 10 + STARTING_MS - 1), false);
+  assert.equal(r.allOf(peers, 10 + STARTING_MS), true, "its hello expired");
+  r.heard("c", false);
+  assert.equal(r.allOf(peers, 20 + STARTING_MS), false, "c's heartbeat said no");
+  r.heard("c", true);
+  assert.equal(r.allOf(peers, 21 + STARTING_MS), true);
+  r.forget("c");
+  assert.equal(r.allOf(peers, 22 + STARTING_MS), false, "removed: c must say so again");
+  assert.equal(r.allOf(["b"], 23 + STARTING_MS), true, "another list is another question");
+  r.heard("e", false);
+  assert.equal(r.allOf(["b", "e"], 24 + STARTING_MS), false);
+});
