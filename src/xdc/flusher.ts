@@ -272,8 +272,8 @@ export class Flusher {
     r.roundRunning = true;
     void this.ctx.syncVia((request) => this.ask(r, request), cause, r.link.name).then((ok) => {
       r.roundRunning = false;
-      if (ok || this.closed) {
-        r.retry = undefined;
+      if (ok || this.closed || !this.isLeading) {
+        r.retry = undefined; // done, or no longer ours to retry (a leader again runs its own round)
         return;
       }
       const backoffMs = Math.min(r.retry === undefined ? this.options.intervalMs : 2 * r.retry.backoffMs, this.options.antiEntropyIntervalMs);
