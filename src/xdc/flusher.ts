@@ -17,7 +17,8 @@
  * Leadership is a heuristic (oldest reachable member) and may be briefly held by two nodes: both
  * then send, which costs duplicate, idempotent batches. A node that becomes leader runs a cross-DC
  * digest round with each remote first, so whatever the previous leader had not flushed still
- * crosses (the round compares whole stores, not buffers). Rounds also run when a remote's
+ * crosses (the round compares whole stores, not buffers); one that fails is retried at the flush
+ * ticks, backing off to `antiEntropyIntervalMs`. Rounds also run when a remote's
  * connection or this node's own connection comes back, and every `antiEntropyIntervalMs` when
  * `antiEntropy` is on. A round's pushes travel as batches (applied by every remote node, like a
  * flush) and what it pulls is spread to this DC the same way, so one round repairs both DCs
