@@ -278,18 +278,15 @@ export function render(r: BenchResults): Rendered {
       ),
     );
     out.push("", `Measured ${[...new Set(s.convergence.rows.map((c) => `${c.seconds} s at ${c.rate}/s`))].join(", ")} per run after a warm-up. Reference (issue): raw NATS 1→4 fan-out p50 0.30 ms, p99 2.5 ms; actor-ts p50 1,464 ms.`, "");
-    const withCpu = s.convergence.rows.flatMap((c) => (c.cpuUsPerUpdate === undefined ? [] : [{ ...c, cpuUsPerUpdate: c.cpuUsPerUpdate }]));
-    if (withCpu.length > 0) {
+    // Rows of results from before the CPU figures have none: no line for them.
+    const cpuRows = s.convergence.rows.flatMap(({ rate, peers, cpuUsPerUpdate: u }) =>
+      u === undefined ? [] : [[`${rate}/s`, peers, u.ours.writer.toFixed(1), u.ours.peer.toFixed(1), u.raw.writer.toFixed(1), u.raw.peer.toFixed(1), x(u.ours.peer / u.raw.peer)]],
+    );
+    if (cpuRows.length > 0) {
       out.push(
         "CPU time per update (user + system, µs): the writer's while it wrote, and a peer's while it watched (its background work included). On 2 cores shared by the writer, the peers and nats-server, the last peer mostly waits for the peers' CPU.",
         "",
-        table(
-          ["rate", "peers", "ours writer", "ours peer", "raw writer", "raw peer", "peer ours/raw"],
-          withCpu.map((c) => {
-            const u = c.cpuUsPerUpdate;
-            return [`${c.rate}/s`, c.peers, u.ours.writer.toFixed(1), u.ours.peer.toFixed(1), u.raw.writer.toFixed(1), u.raw.peer.toFixed(1), x(u.ours.peer / u.raw.peer)];
-          }),
-        ),
+        table(["rate", "peers", "ours writer", "ours peer", "raw writer", "raw peer", "peer ours/raw"], cpuRows),
         "",
       );
     }
