@@ -102,6 +102,12 @@ describe("leader failover", () => {
       ...LONG,
       message: "east sees e1, e2, e3 and e1 leads",
     });
+    // West started alone, so its leader's first round with east failed and is being retried; once
+    // one succeeds it stops. A retry still pending would pull the test's write across before the
+    // crash (a legitimate path, but not the one under test).
+    const westLeader = leaderOf([w1, w2]);
+    const rounds = (): number => (westLeader.stats.repairs.get("leader") ?? 0) + (westLeader.stats.repairs.get("reconnect") ?? 0);
+    await waitFor(() => rounds() >= 1, { ...LONG, message: "west's leader completed a round with east" });
   });
   after(() => x.close());
 
