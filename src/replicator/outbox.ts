@@ -55,6 +55,8 @@ const RECENT_MAX_COUNT = 4096;
 const RECENT_MAX_BYTES = 16 * 1024 * 1024;
 /** Bytes an envelope needs besides its deltas (origin, sequence, timestamps, tags). */
 const ENVELOPE_OVERHEAD = 96;
+/** What a flush is chained to, to run as a microtask (see `schedule`). */
+const SETTLED = Promise.resolve();
 /** The values buffer's first size: a flush of a few thousand counters; it grows to a message's size when needed. */
 const FIRST_VALUES_BYTES = 64 * 1024;
 
@@ -71,8 +73,10 @@ export class Outbox {
   private values: Uint8Array | undefined;
   private pendingTombstones: Tombstone[] = [];
   private scheduled = false;
-  /** A flush window of 0 already sent something this event-loop turn (see `schedule`). */
+  /** A flush window of 0 already sent something this event-loop turn (see `firstOfTurn`). */
   private sentThisTurn = false;
+  /** …and flushed at the end of a task once since (see `schedule`). */
+  private taskFlushedThisTurn = false;
   private timer: TimerHandle | undefined;
   private sequenceNumber = 0;
   private chunkIds = 0;
@@ -230,8 +234,7 @@ export class Outbox {
    * With a window of 0, the first change of an event-loop turn leaves inside the call that made it,
    * and the transport is asked to write it out at once (`sendPending`): a lone update pays neither
    * a turn of the loop nor the rest of its own task (at 100 updates/s, with caches gone cold
-   * between updates, that task took as long again as the encoding). Changes that come later in
-   * the same turn (a loop, a burst of requests) wait for the turn's end and share a message.
+   * between updates, that task took as long again as the encoding). See `schedule` for the rest.
    */
   private firstOfTurn(): boolean {
     // Nothing scheduled means nothing pending: the change cannot overtake an earlier one.
@@ -251,15 +254,28 @@ export class Outbox {
     }
   }
 
+  /**
+   * With a window of 0, what follows a turn's first change in the same task (a timer that caught
+   * up with two updates, a synchronous burst) leaves when that task ends, in one message; what
+   * comes later in the turn (an awaited loop, a burst of requests) waits for the turn's end and
+   * shares one message there.
+   */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
     if (this.o.flushIntervalMs !== 0) this.timer = this.o.clock.setTimeout(this.safeFlush, this.o.flushIntervalMs);
-    else this.o.clock.soon(this.safeFlush);
+    else if (this.taskFlushedThisTurn) this.o.clock.soon(this.safeFlush);
+    else {
+      this.taskFlushedThisTurn = true;
+      // A reaction to a settled promise, not queueMicrotask: Node makes an AsyncResource and a bound
+      // function per queueMicrotask call.
+      void SETTLED.then(this.safeFlush);
+    }
   }
 
   private readonly newTurn = (): void => {
     this.sentThisTurn = false;
+    this.taskFlushedThisTurn = false;
   };
 
   /** Made once (an arrow: it is passed around), not per flush scheduled. */

@@ -101,29 +101,41 @@ test("one envelope per flush, every key written since the last one, a key's writ
   );
 });
 
-test("with a window of 0: a turn's first change leaves inside the call and is sent at once, the rest of the turn share one envelope at its end", async () => {
+test("with a window of 0: a turn's first change leaves inside the call and is sent at once, the rest of its task at the task's end, the rest of the turn at the turn's end", async () => {
   const { box, published, sent } = outbox();
+  const keysOf = (i: number): string[] => decodeDeltaEnvelope(published[i]!).deltas.map((d) => d.key);
   box.add("a", one(1));
   assert.equal(published.length, 1, "a lone update waits for neither the loop nor the end of its task");
   assert.deepEqual(sent, [1], "and the transport is told to write it out now");
-  // Later in the same turn (a loop, awaited or not): they wait for the turn's end, one envelope for all.
+  // The same task goes on writing (a timer that caught up with two updates, a synchronous burst).
+  box.add("b", one(2));
+  box.add("c", one(3));
+  assert.equal(published.length, 1);
+  await Promise.resolve();
+  assert.equal(published.length, 2, "they leave together when the task ends");
+  assert.deepEqual(keysOf(1), ["b", "c"]);
+  // Later in the same turn (an awaited loop): they wait for the turn's end, one envelope for all.
   for (let i = 0; i < 5; i++) {
     box.add(`k${i}`, one(i + 1));
     await Promise.resolve();
   }
   box.addTombstone({ key: "k0", kind: "gcounter", deletedAtMs: 1, originNode: "n1" });
-  assert.equal(published.length, 1);
-  await new Promise((resolve) => setImmediate(resolve));
   assert.equal(published.length, 2);
-  const rest = decodeDeltaEnvelope(published[1]!);
-  assert.deepEqual(rest.deltas.map((d) => d.key), ["k1", "k2", "k3", "k4"], "k0's delta gave way to its tombstone");
-  assert.deepEqual(rest.tombstones.map((t) => t.key), ["k0"]);
-  assert.deepEqual(sent, [1], "a flush at the turn's end leaves the writing to the transport");
-  // A new turn: its first change leaves at once again, a tombstone as well as a delta.
-  box.addTombstone({ key: "b", kind: "gcounter", deletedAtMs: 2, originNode: "n1" });
+  await new Promise((resolve) => setImmediate(resolve));
   assert.equal(published.length, 3);
-  assert.deepEqual(decodeDeltaEnvelope(published[2]!).tombstones.map((t) => t.key), ["b"]);
-  assert.deepEqual(sent, [1, 3]);
+  assert.deepEqual(keysOf(2), ["k1", "k2", "k3", "k4"], "k0's delta gave way to its tombstone");
+  assert.deepEqual(decodeDeltaEnvelope(published[2]!).tombstones.map((t) => t.key), ["k0"]);
+  assert.deepEqual(sent, [1], "flushes at a task's or the turn's end leave the writing to the transport");
+  // A new turn: its first change leaves at once again, a tombstone as well as a delta, and what
+  // follows in its task at the task's end.
+  box.addTombstone({ key: "b", kind: "gcounter", deletedAtMs: 2, originNode: "n1" });
+  box.add("d", one(4));
+  assert.equal(published.length, 4);
+  assert.deepEqual(decodeDeltaEnvelope(published[3]!).tombstones.map((t) => t.key), ["b"]);
+  assert.deepEqual(sent, [1, 4]);
+  await Promise.resolve();
+  assert.equal(published.length, 5);
+  assert.deepEqual(keysOf(4), ["d"]);
 });
 
 test("with a window: even a turn's first change waits for the window", () => {
