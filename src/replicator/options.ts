@@ -32,9 +32,9 @@ export interface ReplicatorOptions {
   subject?: string;
   /**
    * Coalescing window for outgoing deltas. 0 (default): the first update of an event-loop turn
-   * is published from inside `update` and written to the connection at once, the updates that
-   * follow in the same task share one message when the task ends, later updates of the same turn
-   * share one message at the turn's end. A larger value trades latency for fewer, larger messages.
+   * is published when the running task ends (every update of one synchronous burst shares that
+   * message, and an isolated update leaves at once), later updates of the same turn share one
+   * message at the turn's end. A larger value trades latency for fewer, larger messages.
    */
   flushIntervalMs?: number;
   /** Default 1 s. */

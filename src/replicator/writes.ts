@@ -90,10 +90,8 @@ export class Writer {
       );
     }
     const stored = next.resetDelta();
-    // The outbox first: a turn's first delta leaves from inside `add`, before the store and the
-    // change stream's listeners take their turn (nothing can read in between).
-    d.outbox.add(key.id, delta);
     d.merger.write(key.id, key.kind, stored, delta);
+    d.outbox.add(key.id, delta);
     // Most writes are local and write-behind: they wait for nothing.
     const persisted = durable ? d.persist(key.id) : undefined;
     const coordinated = isLocal(options) ? undefined : this.coordinate({ deltas: [{ key: key.id, kind: key.kind, originNode: d.nodeId, value: delta }], tombstones: [] }, options);

@@ -31,10 +31,6 @@ export abstract class TransportDecorator implements Transport {
     return this.inner.request(subject, data, timeoutMs);
   }
 
-  sendPending(): void {
-    this.inner.sendPending?.();
-  }
-
   flush(): Promise<void> {
     return this.inner.flush();
   }

@@ -272,12 +272,6 @@ export class NatsTransport implements Transport {
     this.connection.publish(subject, data);
   }
 
-  sendPending(): void {
-    // The client writes its buffer at the end of the task that published (a microtask); this
-    // writes it now. Not public API: if a client version lacks it, messages leave as before.
-    (this.connection as unknown as { protocol?: { flushPending?: () => void } }).protocol?.flushPending?.();
-  }
-
   respond(reply: string, data: Uint8Array): void {
     this.publish(reply, data);
   }

@@ -41,12 +41,6 @@ export interface Transport {
    * callers must pass a fresh buffer per message and never reuse it.
    */
   publish(subject: string, data: Uint8Array): void;
-  /**
-   * Hand what `publish` has queued to the connection now rather than when the running task ends
-   * (NATS: the client writes its outgoing buffer to the socket). Optional: messages leave by
-   * themselves all the same.
-   */
-  sendPending?(): void;
   /** Answer a request received with a `reply` subject. */
   respond(reply: string, data: Uint8Array): void;
   /**

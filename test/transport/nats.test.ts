@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { ConnectionError, InvalidArgumentError } from "../../src/errors.js";
-import { Key, Replicator } from "../../src/index.js";
 import { connectNats, type NatsConnectionOptions, type NatsTransport } from "../../src/transport/nats.js";
 import { RequestFailedError, type TransportStatus } from "../../src/transport/types.js";
 import { freePort, startNatsServer, stopAllNatsServers, type NatsServer } from "../helpers/nats-server.js";
@@ -84,29 +83,6 @@ describe("NatsTransport against nats-server", () => {
     await b.flush();
     assert.equal(text(await a.request("t.prefix", bytes("x"), 5000)), "ok");
     assert.match(replies[0]!, /^_MYINBOX\./);
-  });
-
-  it("sendPending writes what publish queued to the socket before the task ends; a replicator's lone update is on the socket when update returns", async (t) => {
-    const nc = await connect({ servers: shared.url });
-    t.after(() => nc.close());
-    const tr = await connectNats({ connection: nc });
-    t.after(() => tr.close());
-    // The client's socket (internal: what the client hands it is what leaves).
-    const written = (): number => (nc as unknown as { protocol: { transport: { socket: { bytesWritten: number } } } }).protocol.transport.socket.bytesWritten;
-    await tr.flush();
-    const before = written();
-    tr.publish("t.pending", bytes("x"));
-    assert.equal(written(), before, "the client buffers a publish until the task ends");
-    tr.sendPending();
-    assert.ok(written() > before, "sendPending wrote it out");
-
-    const r = await Replicator.start({ nodeId: "lone", transport: tr });
-    t.after(() => r.close());
-    await tr.flush();
-    await new Promise((resolve) => setImmediate(resolve)); // a new turn: the update below is its first
-    const atUpdate = written();
-    void r.update(Key.gcounter("c"), (c, self) => c.increment(self, 1));
-    assert.ok(written() > atUpdate, "the delta is on the socket before update returns to its caller's task");
   });
 
   it("maps request failures to RequestFailedError reasons", async (t) => {

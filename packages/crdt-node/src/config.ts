@@ -142,7 +142,7 @@ const SPECS = {
   flushIntervalMs: {
     flag: "--flush-interval-ms <ms>",
     env: "CRDT_FLUSH_INTERVAL_MS",
-    help: "coalescing window of outgoing deltas (0: a turn's first change at once, the rest of its task when the task ends, the rest of the turn at the turn's end)",
+    help: "coalescing window of outgoing deltas (0: when the running task ends, then at the end of the event-loop turn)",
     fallback: ms(DEFAULTS.flushIntervalMs),
     option: "flushIntervalMs",
   },
