@@ -70,9 +70,9 @@ export function foldWaitsFor(r: FoldReadiness): string[] {
  * And only with a majority of the cluster on its side (`minMembers`, the least N quorums assume,
  * as majority writes do): in a partition, each side votes the other out and elects a leader of
  * its own, and two leaders absorbing the same removed node's ids would count them twice.
- * And only when every member it sees is admitted (counted): leadership counts admitted members
- * only, so while an older member rejoins (after a partition, seen but not yet readmitted), it may
- * be leading in its own view while this node leads in this one, and both would absorb at once
+ * And only when every member it sees is in the agreed membership: leadership counts only those,
+ * so while an older member rejoins (after a partition, seen but not yet readmitted), it may be
+ * leading in its own view while this node leads in this one, and both would absorb at once
  * (simulation: two leaders of one side each absorbed a removed node's decrement).
  */
 export interface RemovedFoldReadiness {
@@ -83,8 +83,8 @@ export interface RemovedFoldReadiness {
   isLeader: boolean;
   /** Nodes removed by vote or gone by leave, with when, ms (see RemovedNodes). */
   removed: ReadonlyMap<string, number>;
-  /** Every member but this node; `counted`: admitted, its acknowledgements count (Member.counted). */
-  peers: readonly { node: string; reachable: boolean; counted: boolean }[];
+  /** Every member but this node; `agreed`: in the agreed membership, as leadership counts members (Membership.leader). */
+  peers: readonly { node: string; reachable: boolean; agreed: boolean }[];
   roundsEnded: ReadonlyMap<string, number>;
   /** Since when this node has been the leader (as its prune ticks saw it). */
   leaderSinceMs: number;
@@ -94,7 +94,7 @@ export interface RemovedFoldReadiness {
 
 export function removedToFold(r: RemovedFoldReadiness): string[] {
   if (r.delayMs <= 0 || !r.isLeader) return [];
-  if (r.peers.some((p) => !p.reachable || !p.counted)) return [];
+  if (r.peers.some((p) => !p.reachable || !p.agreed)) return [];
   const side = 1 + r.peers.length;
   if (side < quorum("majority", Math.max(r.minMembers ?? 1, side))) return [];
   const members = new Set(r.peers.map((p) => p.node));

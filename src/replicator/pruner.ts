@@ -297,6 +297,7 @@ export class Pruner {
     const now = d.options.clock.now();
     const isLeader = d.isLeader();
     this.leaderSinceMs = isLeader ? (this.leaderSinceMs ?? now) : undefined;
+    const agreed = new Set(d.heartbeater.table.agreed().map((m) => m.node));
     return removedToFold({
       now,
       delayMs: d.options.pruneRetiredAfterMs,
@@ -304,7 +305,10 @@ export class Pruner {
       isLeader,
       leaderSinceMs: this.leaderSinceMs ?? now,
       removed: d.removedNodes.entries,
-      peers: d.heartbeater.members().filter((m) => !m.self),
+      peers: d.heartbeater
+        .members()
+        .filter((m) => !m.self)
+        .map((m) => ({ node: m.node, reachable: m.reachable, agreed: agreed.has(m.node) })),
       roundsEnded: d.antiEntropy.roundsEnded,
       minMembers: d.options.minClusterSize,
     });

@@ -1,7 +1,7 @@
 /**
  * When the leader may fold the ids of a removed node (src/cluster/pruning.ts `removedToFold`): only
  * the data center's leader, only with the delay on, after the node stayed away that long, every
- * member reachable and admitted and a digest round with each ended after the removal + the settle delay, and
+ * member reachable and in the agreed membership, a digest round with each ended after the removal + the settle delay, and
  * after this node became the leader + the settle delay (an earlier leader's absorption reaches it
  * first: absorbing twice would count twice), and only on a side holding a majority of
  * `minClusterSize` (each side of a partition elects a leader). The table of removed nodes is bounded.
@@ -20,8 +20,8 @@ const base: RemovedFoldReadiness = {
   isLeader: true,
   removed: new Map([["x", 10_000]]),
   peers: [
-    { node: "a", reachable: true, counted: true },
-    { node: "b", reachable: true, counted: true },
+    { node: "a", reachable: true, agreed: true },
+    { node: "b", reachable: true, agreed: true },
   ],
   roundsEnded: new Map([
     ["a", 12_000],
@@ -41,19 +41,19 @@ describe("removedToFold", () => {
     assert.deepEqual(removedToFold({ ...base, now: 59_999 }), []);
     assert.deepEqual(removedToFold({ ...base, roundsEnded: new Map([["a", 11_999], ["b", 90_000]]) }), []);
     assert.deepEqual(removedToFold({ ...base, roundsEnded: new Map([["a", 90_000]]) }), []);
-    assert.deepEqual(removedToFold({ ...base, peers: [{ node: "a", reachable: true, counted: true }, { node: "b", reachable: false, counted: true }] }), []);
-    assert.deepEqual(removedToFold({ ...base, peers: [...base.peers, { node: "x", reachable: true, counted: true }] }), []);
+    assert.deepEqual(removedToFold({ ...base, peers: [{ node: "a", reachable: true, agreed: true }, { node: "b", reachable: false, agreed: true }] }), []);
+    assert.deepEqual(removedToFold({ ...base, peers: [...base.peers, { node: "x", reachable: true, agreed: true }] }), []);
   });
 
-  test("a member seen but not admitted (an older one rejoining may be leading in its own view): no fold", () => {
-    assert.deepEqual(removedToFold({ ...base, peers: [{ node: "a", reachable: true, counted: false }, { node: "b", reachable: true, counted: true }] }), []);
+  test("a member seen but not in the agreed membership (an older one rejoining may be leading in its own view): no fold", () => {
+    assert.deepEqual(removedToFold({ ...base, peers: [{ node: "a", reachable: true, agreed: false }, { node: "b", reachable: true, agreed: true }] }), []);
   });
 
   test("a leader folds only with a majority of minClusterSize on its side: the other side of a partition elects a leader too", () => {
     assert.deepEqual(removedToFold({ ...base, minMembers: 5 }), ["x"], "3 of 5");
     assert.deepEqual(removedToFold({ ...base, minMembers: 6 }), [], "3 of 6 is no majority");
-    assert.deepEqual(removedToFold({ ...base, peers: [{ node: "a", reachable: true, counted: true }], minMembers: 5 }), [], "2 of 5");
-    assert.deepEqual(removedToFold({ ...base, peers: [{ node: "a", reachable: true, counted: true }], minMembers: 3 }), ["x"], "2 of 3");
+    assert.deepEqual(removedToFold({ ...base, peers: [{ node: "a", reachable: true, agreed: true }], minMembers: 5 }), [], "2 of 5");
+    assert.deepEqual(removedToFold({ ...base, peers: [{ node: "a", reachable: true, agreed: true }], minMembers: 3 }), ["x"], "2 of 3");
   });
 
   test("a new leader folds only after a round with each member that ended settleMs after it took the lead", () => {
@@ -69,7 +69,7 @@ describe("removedToFold", () => {
       settleMs: fc.integer({ min: 0, max: 20 }),
       isLeader: fc.boolean(),
       removedAt: fc.dictionary(fc.constantFrom("x", "y", "a"), fc.integer({ min: 0, max: 100 })),
-      peers: fc.uniqueArray(fc.record({ node: fc.constantFrom("a", "b", "c"), reachable: fc.boolean(), counted: fc.boolean() }), { selector: (p) => p.node }),
+      peers: fc.uniqueArray(fc.record({ node: fc.constantFrom("a", "b", "c"), reachable: fc.boolean(), agreed: fc.boolean() }), { selector: (p) => p.node }),
       rounds: fc.dictionary(fc.constantFrom("a", "b", "c"), fc.integer({ min: 0, max: 100 })),
       leaderSinceMs: fc.integer({ min: 0, max: 100 }),
       minMembers: fc.integer({ min: 1, max: 7 }),
@@ -82,7 +82,7 @@ describe("removedToFold", () => {
           assert.ok(r.isLeader && r.delayMs > 0 && r.now - at >= r.delayMs);
           assert.ok(2 * (1 + r.peers.length) > r.minMembers, "a majority of minClusterSize on its side");
           assert.ok(!r.peers.some((p) => p.node === node));
-          for (const p of r.peers) assert.ok(p.reachable && p.counted && (r.rounds[p.node] ?? -Infinity) >= Math.max(at, r.leaderSinceMs) + r.settleMs);
+          for (const p of r.peers) assert.ok(p.reachable && p.agreed && (r.rounds[p.node] ?? -Infinity) >= Math.max(at, r.leaderSinceMs) + r.settleMs);
         }
       }),
       fcParams(),
