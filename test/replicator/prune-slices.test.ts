@@ -49,6 +49,7 @@ function setup() {
         { node: "peer", self: false, reachable: true },
       ],
       known: () => 2,
+      table: { agreed: () => [{ node: "me" }, { node: "peer" }] },
     } as unknown as PrunerDeps["heartbeater"],
     antiEntropy: { roundsEnded: new Map() } as unknown as PrunerDeps["antiEntropy"],
     removedNodes,
