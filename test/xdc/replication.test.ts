@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { GCounter, Key, Replicator } from "../../src/index.js";
 import { freePort, startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { waitFor } from "../helpers/wait.js";
-import { nodeOptions, settle, startTwoDcs, waitStable, type ChildNode, type TwoDcs } from "./two-dcs.js";
+import { leaderRoundDone, nodeOptions, settle, startTwoDcs, waitStable, type ChildNode, type TwoDcs } from "./two-dcs.js";
 
 const LONG = { timeoutMs: 20_000 };
 const sends = (nodes: Replicator[]): number => nodes.reduce((n, r) => n + r.stats.crossdcSendCount, 0);
@@ -105,9 +105,7 @@ describe("leader failover", () => {
     // West started alone, so its leader's first round with east failed and is being retried; once
     // one succeeds it stops. A retry still pending would pull the test's write across before the
     // crash (a legitimate path, but not the one under test).
-    const westLeader = leaderOf([w1, w2]);
-    const rounds = (): number => (westLeader.stats.repairs.get("leader") ?? 0) + (westLeader.stats.repairs.get("reconnect") ?? 0);
-    await waitFor(() => rounds() >= 1, { ...LONG, message: "west's leader completed a round with east" });
+    await leaderRoundDone(leaderOf([w1, w2]), "west's leader completed a round with east", LONG.timeoutMs);
   });
   after(() => x.close());
 

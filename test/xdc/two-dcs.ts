@@ -178,11 +178,14 @@ export async function settle(dcs: TwoDcs, timeoutMs = 15_000): Promise<void> {
     const leader = open.find((n) => n.isLeader);
     const otherDc = d === dcs.east ? dcs.west : dcs.east;
     // (With nobody in the other DC to answer, the round fails and is not counted.)
-    if (leader !== undefined && otherDc.nodes.some((n) => !closed(n))) {
-      const rounds = (): number => (leader.stats.repairs.get("leader") ?? 0) + (leader.stats.repairs.get("reconnect") ?? 0);
-      await waitFor(() => rounds() >= 1, { timeoutMs, message: `${d.name}: the leader's first cross-DC round` });
-    }
+    if (leader !== undefined && otherDc.nodes.some((n) => !closed(n))) await leaderRoundDone(leader, `${d.name}: the leader's first cross-DC round`, timeoutMs);
   }
+}
+
+/** Wait until `leader` completed a cross-DC digest round (a leader's or a reconnect's; a failed one is not counted). */
+export async function leaderRoundDone(leader: Replicator, message: string, timeoutMs = 15_000): Promise<void> {
+  const rounds = (): number => (leader.stats.repairs.get("leader") ?? 0) + (leader.stats.repairs.get("reconnect") ?? 0);
+  await waitFor(() => rounds() >= 1, { timeoutMs, message });
 }
 
 function closed(r: Replicator): boolean {
