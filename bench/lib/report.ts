@@ -201,12 +201,12 @@ function bytes(v: number): string {
   if (!Number.isFinite(v)) return "—";
   return v >= 1e6 ? `${(v / 1e6).toFixed(2)} MB` : v >= 1024 ? `${(v / 1024).toFixed(1)} KB` : `${v.toFixed(0)} B`;
 }
-/** "3.2× faster" / "1.4× slower" for latencies (lower is better). */
-/** Bytes per update; "—" for results written before the figure existed. */
+/** Bytes per update; "—" for results written before the figure existed (or NaN, which JSON keeps as null). */
 function bytesPer(v: number | undefined): string {
-  return v === undefined || Number.isNaN(v) ? "—" : `${v.toFixed(1)} B`;
+  return v === undefined || !Number.isFinite(v) ? "—" : `${v.toFixed(1)} B`;
 }
 
+/** "3.2× faster" / "1.4× slower" for latencies (lower is better). */
 function faster(ours: number, other: number): string {
   if (!Number.isFinite(ours) || !Number.isFinite(other) || ours <= 0 || other <= 0) return "—";
   const f = other / ours;
@@ -524,7 +524,7 @@ export function render(r: BenchResults): Rendered {
     out.push(
       table(
         ["mode", "convergence p50", "p99", "× none (p50)", "updates/s", "× none", "frames/s"],
-        c.rows.map((r) => [r.mode, `${r.convergenceP50Ms.toFixed(2)} ms`, `${r.convergenceP99Ms.toFixed(2)} ms`, x(r.ratio.p50), rate(r.updatesPerSecond), x(r.ratio.throughput), Number.isNaN(r.framesPerSecond) ? "—" : short(r.framesPerSecond)]),
+        c.rows.map((r) => [r.mode, `${r.convergenceP50Ms.toFixed(2)} ms`, `${r.convergenceP99Ms.toFixed(2)} ms`, x(r.ratio.p50), rate(r.updatesPerSecond), x(r.ratio.throughput), Number.isFinite(r.framesPerSecond) ? short(r.framesPerSecond) : "—"]),
       ),
     );
     out.push("");
