@@ -16,7 +16,7 @@ import type { Transport } from "../../src/transport/types.js";
 import { decodeDeltaEnvelope, encodeValue, type DeltaEnvelope } from "../../src/wire/codec.js";
 import { fcParams } from "../crdt/laws.js";
 
-function outbox(maxMessageBytes = 64 * 1024, compactWriter?: string): { box: Outbox; published: Uint8Array[] } {
+function outbox(maxMessageBytes = 64 * 1024, compactWriter?: string, flushIntervalMs = 0): { box: Outbox; published: Uint8Array[] } {
   const published: Uint8Array[] = [];
   const transport = { maxPayload: 1024 * 1024, publish: (_s: string, data: Uint8Array) => void published.push(data) } as unknown as Transport;
   const box = new Outbox({
@@ -24,7 +24,7 @@ function outbox(maxMessageBytes = 64 * 1024, compactWriter?: string): { box: Out
     subject: "crdt.deltas",
     nodeId: "n1",
     incarnation: 1,
-    flushIntervalMs: 0,
+    flushIntervalMs,
     maxMessageBytes,
     stats: new ReplicatorStats(),
     now: () => Date.now(),
@@ -114,6 +114,18 @@ test("with a window of 0: a turn's first delta leaves when the running task ends
   box.add("b", one(1));
   await Promise.resolve();
   assert.equal(published.length, 3);
+});
+
+test("with a window: even a turn's first delta waits for the window, then every delta of it leaves in one envelope", async () => {
+  const { box, published } = outbox(64 * 1024, undefined, 60_000);
+  box.add("a", one(1));
+  await Promise.resolve();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(published.length, 0, "neither the task's end nor the turn's end sends it");
+  box.add("b", one(2));
+  box.flush(); // what the window's timer does when it fires
+  assert.equal(published.length, 1);
+  assert.deepEqual(decodeDeltaEnvelope(published[0]!).deltas.map((d) => d.key).sort(), ["a", "b"]);
 });
 
 /** What a flush published: every delta's value by key, every tombstone's key, chunks reassembled. */
