@@ -3,6 +3,7 @@
  * orchestrator (bench/run.ts) over IPC. Each message is `{ id, cmd, args }`; the reply is
  * `{ id, ok, result | error }`. The worker exits when asked, or when the orchestrator goes away.
  */
+import { tuneGarbageCollection } from "../src/index.js";
 import { nodeHandlers, stopNode } from "./lib/node.js";
 import { convergenceWorker } from "./scenarios/convergence.js";
 import { throughputWorker } from "./scenarios/throughput.js";
@@ -40,6 +41,8 @@ if (typeof process.send !== "function") {
   console.error("bench/worker.ts is started by bench/run.ts (it needs an IPC channel)");
   process.exit(2);
 }
+// A worker is a node as its user would run one that may hold millions of keys (README, "Node 24").
+tuneGarbageCollection();
 
 process.on("message", (m: { id: number; cmd: string; args: unknown }) => {
   const h = handlers[m.cmd];

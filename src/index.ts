@@ -40,3 +40,4 @@ export {
 } from "./transport/memory.js";
 export type { IncomingMessage, MessageHandler, SubscribeOptions, Transport, TransportStatus } from "./transport/types.js";
 export { systemClock, type Clock, type TimerHandle } from "./clock.js";
+export { tuneGarbageCollection } from "./gc-tuning.js";

@@ -2,6 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import os from "node:os";
+import { hasBufferMarkingRegression } from "../../src/gc-tuning.js";
 
 export interface MachineInfo {
   cpuModel: string;
@@ -21,6 +22,11 @@ export interface MachineInfo {
    * million keys grows them by a few hundred MB); absent in results from before it was measured.
    */
   memoryTouch?: { firstNsPerByte: number; againNsPerByte: number };
+  /**
+   * Whether every worker ran `tuneGarbageCollection()` to effect (Node 24 and later: short-lived
+   * Buffers collected by scavenges, nodejs/node#61967); absent in results from before it existed.
+   */
+  gcTuned?: boolean;
 }
 
 /** See MachineInfo.memoryTouch. */
@@ -66,5 +72,7 @@ export function machineInfo(): MachineInfo {
     dirty: run("git", ["status", "--porcelain", "--untracked-files=no"]) !== "",
     loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
     memoryTouch: memoryTouch(),
+    // The workers run on this same Node (bench/lib/procs.ts forks process.execPath) and call it at start.
+    gcTuned: hasBufferMarkingRegression(process.versions.v8),
   };
 }

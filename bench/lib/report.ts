@@ -245,7 +245,7 @@ export function render(r: BenchResults): Rendered {
     `Mode **${r.mode}** (\`npm run bench${r.mode === "full" ? " -- --full" : ""}\`), ${r.runs} runs per figure, medians reported; started ${r.startedAt}, took ${Math.round(r.durationSeconds)} s.`,
   );
   out.push(
-    `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; nats-server ${m.natsServer}; NATS client ${m.natsClient}; commit ${m.commit}${m.dirty ? " (uncommitted changes)" : ""}; load average at start ${m.loadAverage.join(" / ")}${m.memoryTouch === undefined ? "" : `; fresh memory's first touch ${m.memoryTouch.firstNsPerByte} ns/B (again ${m.memoryTouch.againNsPerByte} ns/B)`}.`,
+    `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}${m.gcTuned === true ? " with `tuneGarbageCollection()` (nodejs/node#61967)" : ""}; nats-server ${m.natsServer}; NATS client ${m.natsClient}; commit ${m.commit}${m.dirty ? " (uncommitted changes)" : ""}; load average at start ${m.loadAverage.join(" / ")}${m.memoryTouch === undefined ? "" : `; fresh memory's first touch ${m.memoryTouch.firstNsPerByte} ns/B (again ${m.memoryTouch.againNsPerByte} ns/B)`}.`,
   );
   out.push(
     "Every node is a separate OS process on loopback against a nats-server the suite starts; timestamps come from `process.hrtime.bigint()` (one monotonic clock shared by all processes); baselines are measured in the same run, interleaved with ours where they compete for the same CPU.",

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** crdt-node: parse flags, env and config file, start the daemon, stop cleanly on SIGINT/SIGTERM. */
-import { ConfigError } from "crdt-replicator";
+import { ConfigError, tuneGarbageCollection } from "crdt-replicator";
 import { deprecatedVariables, parseConfig } from "../src/config.js";
 import { startDaemon } from "../src/daemon.js";
 import { packageVersion } from "../src/version.js";
@@ -24,8 +24,11 @@ async function main(): Promise<void> {
     return;
   }
   const c = parsed.config;
+  // A daemon may hold millions of keys: on Node 24 its short-lived Buffers would otherwise mark the whole heap.
+  const gcTuned = tuneGarbageCollection();
   const daemon = await startDaemon(c);
   const log = daemon.logger;
+  if (gcTuned) log.info({ v8: process.versions.v8 }, "V8 counts Buffers in its global heap limit (nodejs/node#61967)");
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) process.exit(130); // a second signal: do not wait any longer
