@@ -15,6 +15,7 @@ import { ReplicatorStats } from "../extension/stats.js";
 import { attachMetrics } from "../metrics/metrics.js";
 import { connectNats, NatsTransport } from "../transport/nats.js";
 import { PAYLOAD_HEADROOM, type Transport } from "../transport/types.js";
+import { prepareCodecs } from "../wire/codec.js";
 import { CrossDcReplication } from "../xdc/replication.js";
 import { claimIdentity, lastIncarnationInProcess, reserveIncarnation } from "./identity.js";
 import { resolveOptions, type ReplicatorOptions, type ResolvedOptions } from "./options.js";
@@ -58,6 +59,8 @@ export interface Prepared {
 
 export async function prepare(options: ReplicatorOptions): Promise<Prepared> {
   const resolved = resolveOptions(options);
+  // Now, not at the first anti-entropy round amid traffic (see prepareCodecs).
+  prepareCodecs();
   const restored: Restored = { store: new Store(), stats: new ReplicatorStats(), writerId: undefined, digests: new RestoredDigest() };
   const snapshots = resolved.snapshot === undefined ? undefined : await Snapshots.open(resolved.snapshot, restored, resolved.nodeId);
   let transport: Transport;

@@ -74,6 +74,7 @@ export { decodeCrdtDeltaBatch, decodeCrdtDeltaBatchAck, encodeCrdtDeltaBatch, en
 export { decodeSnapshotEntry, encodeSnapshotEntry } from "./snapshot-entries.js";
 export { snapshotValueOf } from "./fast-decode.js";
 export { PackWriter, readPack, storedHash, type PackVisitor } from "./snapshot-packs.js";
+export { prepareCodecs } from "./pb.js";
 export { MAX_KEY_BYTES, MAX_NODE_ID, MAX_ROLES, MAX_TEXT } from "./shapes.js";
 export { contentHash, contentHashOfEncoded, tombstoneHash } from "./hash.js";
 export { advanceDigest, DigestJob, isSummedSet, setContentHash, type HashWork, type SetDigest, type SummedSet } from "./set-hash.js";
