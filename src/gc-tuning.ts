@@ -4,9 +4,9 @@
  * V8 13.6 (Node 24) made the young generation so large that the scavenge it runs for short-lived
  * ArrayBuffers now starts only after 128 MB of them, past the fixed 64 MB external-memory limit
  * that starts an incremental marking of the *whole* heap (nodejs/node#61967, #63863). Every
- * envelope, catch-up page and socket read is such a Buffer, so a node holding 10 M keys (~1 GB of
+ * envelope, catch-up page and socket read is such a Buffer, so a node holding 10 M keys (~1.4 GB of
  * heap) marked all of it every ~0.85 s while serving a catch-up, and the catch-up took twice as
- * long as on Node 22. Counting external memory inside V8's global heap limit, which upstream V8
+ * long as on Node 20. Counting external memory inside V8's global heap limit, which upstream V8
  * has since turned on by default, takes that path away: the Buffers die in scavenges again.
  */
 import { setFlagsFromString } from "node:v8";
