@@ -17,6 +17,19 @@ export function messageType(name: string): Type {
   return root.lookupType(`crdt.v1.${name}`);
 }
 
+/** Every message type of the schema, nested ones included. */
+export function messageTypes(): Type[] {
+  const types: Type[] = [];
+  const visit = (ns: protobuf.NamespaceBase): void => {
+    for (const nested of ns.nestedArray) {
+      if (nested instanceof protobuf.Type) types.push(nested);
+      if (nested instanceof protobuf.Namespace) visit(nested);
+    }
+  };
+  visit(root);
+  return types;
+}
+
 /**
  * Generates every message type's encoder, decoder and verifier now, once per process. protobufjs
  * does it on a type's first use, ~0.5 ms of code generation per type: left lazy, a node's first
@@ -26,13 +39,7 @@ export function messageType(name: string): Type {
 export function prepareCodecs(): void {
   if (codecsPrepared) return;
   codecsPrepared = true;
-  const visit = (ns: protobuf.NamespaceBase): void => {
-    for (const nested of ns.nestedArray) {
-      if (nested instanceof protobuf.Type) nested.setup();
-      if (nested instanceof protobuf.Namespace) visit(nested);
-    }
-  };
-  visit(root);
+  for (const type of messageTypes()) type.setup();
 }
 let codecsPrepared = false;
 
