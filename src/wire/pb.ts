@@ -30,6 +30,9 @@ export function messageTypes(): Type[] {
   return types;
 }
 
+/** Whether `prepareCodecs` ran in this process (the codecs live on the shared schema). */
+let codecsPrepared = false;
+
 /**
  * Generates every message type's encoder, decoder and verifier now, once per process. protobufjs
  * does it on a type's first use, ~0.5 ms of code generation per type: left lazy, a node's first
@@ -41,7 +44,6 @@ export function prepareCodecs(): void {
   codecsPrepared = true;
   for (const type of messageTypes()) type.setup();
 }
-let codecsPrepared = false;
 
 /** The numbers of the DataType enum as the schema declares them (used by tests to pin the mapping). */
 export function schemaEnum(name: string): Readonly<Record<string, number>> {
